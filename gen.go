@@ -1,0 +1,29 @@
+// Package sandboxkit is the root of the sandboxkit module: a Go SDK for AI
+// code sandboxes. The importable packages live below it:
+//
+//   - [github.com/sandboxkit/sandboxkit/lifecycle]: create, watch, pause,
+//     resume, renew and delete sandboxes through the lifecycle API (/v1).
+//   - [github.com/sandboxkit/sandboxkit/sandbox]: the API that runs inside one
+//     sandbox (health, upgrade, filesystem, processes, network).
+//   - [github.com/sandboxkit/sandboxkit/controlplane]: the control plane's
+//     sandboxes resource (/v0).
+//   - [github.com/sandboxkit/sandboxkit/client]: configuration, credentials,
+//     retrying transport and typed errors shared by the three clients.
+//   - [github.com/sandboxkit/sandboxkit/mockserver]: a stateful in-process
+//     mock of all three APIs for tests.
+//
+// This file holds every code generation step of the module; run
+// `go generate ./...` from the module root after editing a spec under
+// internal/spec. Generated files (oas_*_gen.go, mock_*.go) are committed.
+package sandboxkit
+
+// OpenAPI clients (used by the façades) and servers (used by mockserver) are
+// generated into separate packages with separate configs.
+//go:generate go tool ogen -loglevel error -clean -config internal/spec/ogen-client.yaml -package lifecycleapi -target internal/gen/lifecycleapi internal/spec/lifecycle.yaml
+//go:generate go tool ogen -loglevel error -clean -config internal/spec/ogen-server.yaml -package lifecyclesrv -target internal/gen/lifecyclesrv internal/spec/lifecycle.yaml
+//go:generate go tool ogen -loglevel error -clean -config internal/spec/ogen-client.yaml -package sandboxapi -target internal/gen/sandboxapi internal/spec/sandbox.yaml
+//go:generate go tool ogen -loglevel error -clean -config internal/spec/ogen-server.yaml -package sandboxsrv -target internal/gen/sandboxsrv internal/spec/sandbox.yaml
+//go:generate go tool ogen -loglevel error -clean -config internal/spec/ogen-client.yaml -package controlplaneapi -target internal/gen/controlplaneapi internal/spec/controlplane.yaml
+//go:generate go tool ogen -loglevel error -clean -config internal/spec/ogen-server.yaml -package controlplanesrv -target internal/gen/controlplanesrv internal/spec/controlplane.yaml
+
+// Typed gomock mocks of the façade interfaces, for downstream tests.
