@@ -1,0 +1,66 @@
+package client
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+// redacted replaces secret values in printed output, logs and errors.
+const redacted = "[REDACTED]"
+
+// secret holds a credential. It is always used through a pointer so that
+// fmt prints only an address when a struct holding it is printed with %v
+// or %#v (fmt cannot call methods on unexported fields, but it does not
+// follow nested pointers either). Printed directly, it shows [REDACTED].
+type secret struct {
+	value string
+}
+
+// newSecret returns nil for an empty value, so "no credential" is nil.
+func newSecret(v string) *secret {
+	if v == "" {
+		return nil
+	}
+	return &secret{value: v}
+}
+
+// reveal returns the credential for the one place that needs it: the
+// request header set by the auth transport.
+func (s *secret) reveal() string {
+	if s == nil {
+		return ""
+	}
+	return s.value
+}
+
+// String implements fmt.Stringer without revealing the value.
+func (s *secret) String() string {
+	if s == nil {
+		return ""
+	}
+	return redacted
+}
+
+// GoString implements fmt.GoStringer without revealing the value.
+func (s *secret) GoString() string { return fmt.Sprintf("%q", s.String()) }
+
+// Format makes every fmt verb (%x and %q included) print the redacted form.
+func (s *secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, s.String()) }
+
+// LogValue implements slog.LogValuer without revealing the value.
+func (s *secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// scrub replaces every occurrence of the secret in text, including the
+// form a JSON encoder produces when it escapes '/'.
+func (s *secret) scrub(text string) string {
+	if s == nil || text == "" {
+		return text
+	}
+	text = strings.ReplaceAll(text, s.value, redacted)
+	if esc := strings.ReplaceAll(s.value, "/", `\/`); esc != s.value {
+		text = strings.ReplaceAll(text, esc, redacted)
+	}
+	return text
+}
