@@ -1,0 +1,185 @@
+package mockserver_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ogen-go/ogen/ogenerrors"
+
+	"github.com/sandboxkit/sandboxkit/internal/gen/controlplaneapi"
+	"github.com/sandboxkit/sandboxkit/internal/gen/lifecycleapi"
+	"github.com/sandboxkit/sandboxkit/mockserver"
+)
+
+// t0 is the start of every manual clock in these tests.
+var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+
+// env is one server and generated clients pointed at it.
+type env struct {
+	srv *mockserver.Server
+	lc  *lifecycleapi.Client
+	cp  *controlplaneapi.Client
+}
+
+// setup starts a server on a manual clock (unless opts choose another)
+// and generated clients that use its in-memory transport.
+func setup(t *testing.T, opts ...mockserver.Option) *env {
+	t.Helper()
+	srv := mockserver.Start(t, append([]mockserver.Option{mockserver.WithManualClock(t0)}, opts...)...)
+	return &env{srv: srv, lc: lifecycleClient(t, srv, ""), cp: controlPlaneClient(t, srv, "")}
+}
+
+// keySource is a SecuritySource for both generated clients; "" sends no
+// credential.
+type keySource string
+
+func (k keySource) ApiKeyAuth(context.Context, lifecycleapi.OperationName) (lifecycleapi.ApiKeyAuth, error) {
+	if k == "" {
+		return lifecycleapi.ApiKeyAuth{}, ogenerrors.ErrSkipClientSecurity
+	}
+	return lifecycleapi.ApiKeyAuth{APIKey: string(k)}, nil
+}
+
+func (k keySource) BearerAuth(context.Context, controlplaneapi.OperationName) (controlplaneapi.BearerAuth, error) {
+	if k == "" {
+		return controlplaneapi.BearerAuth{}, ogenerrors.ErrSkipClientSecurity
+	}
+	return controlplaneapi.BearerAuth{Token: string(k)}, nil
+}
+
+func lifecycleClient(t *testing.T, srv *mockserver.Server, key string) *lifecycleapi.Client {
+	t.Helper()
+	c, err := lifecycleapi.NewClient(srv.URL()+"/v1", keySource(key), lifecycleapi.WithClient(srv.HTTPClient()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func controlPlaneClient(t *testing.T, srv *mockserver.Server, key string) *controlplaneapi.Client {
+	t.Helper()
+	c, err := controlplaneapi.NewClient(srv.URL()+"/v0", keySource(key), controlplaneapi.WithClient(srv.HTTPClient()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// createSandbox creates a sandbox from an image and returns its id.
+func createSandbox(t *testing.T, c *lifecycleapi.Client, req *lifecycleapi.CreateSandboxRequest) string {
+	t.Helper()
+	if req == nil {
+		req = &lifecycleapi.CreateSandboxRequest{}
+	}
+	if !req.Image.Set && !req.SnapshotId.Set {
+		req.Image = lifecycleapi.NewOptImageSpec(lifecycleapi.ImageSpec{URI: "python:3.11"})
+	}
+	if req.Entrypoint == nil && req.Image.Set {
+		req.Entrypoint = []string{"python", "-m", "http.server"}
+	}
+	res, err := c.CreateSandbox(t.Context(), req)
+	if err != nil {
+		t.Fatalf("CreateSandbox: %v", err)
+	}
+	ok, isOK := res.(*lifecycleapi.CreateSandboxResponseHeaders)
+	if !isOK {
+		t.Fatalf("CreateSandbox answered %T %+v", res, res)
+	}
+	return ok.Response.ID
+}
+
+// getSandbox fetches a sandbox that must exist.
+func getSandbox(t *testing.T, c *lifecycleapi.Client, id string) lifecycleapi.Sandbox {
+	t.Helper()
+	res, err := c.GetSandbox(t.Context(), lifecycleapi.GetSandboxParams{SandboxId: id})
+	if err != nil {
+		t.Fatalf("GetSandbox(%s): %v", id, err)
+	}
+	ok, isOK := res.(*lifecycleapi.SandboxHeaders)
+	if !isOK {
+		t.Fatalf("GetSandbox(%s) answered %T %+v", id, res, res)
+	}
+	return ok.Response
+}
+
+func stateOf(t *testing.T, c *lifecycleapi.Client, id string) string {
+	t.Helper()
+	return string(getSandbox(t, c, id).Status.State)
+}
+
+func wantState(t *testing.T, c *lifecycleapi.Client, id, want string) {
+	t.Helper()
+	if got := stateOf(t, c, id); got != want {
+		t.Fatalf("sandbox %s is %s, want %s", id, got, want)
+	}
+}
+
+// errorBody extracts the status-typed lifecycle error of res, or fails.
+func lifecycleError(t *testing.T, res any) (int, lifecycleapi.ErrorResponse) {
+	t.Helper()
+	switch r := res.(type) {
+	case *lifecycleapi.BadRequestHeaders:
+		return 400, r.Response
+	case *lifecycleapi.UnauthorizedHeaders:
+		return 401, r.Response
+	case *lifecycleapi.ForbiddenHeaders:
+		return 403, r.Response
+	case *lifecycleapi.NotFoundHeaders:
+		return 404, r.Response
+	case *lifecycleapi.ConflictHeaders:
+		return 409, r.Response
+	case *lifecycleapi.InternalServerErrorHeaders:
+		return 500, r.Response
+	}
+	t.Fatalf("answer %T %+v is not an error", res, res)
+	return 0, lifecycleapi.ErrorResponse{}
+}
+
+// wantLifecycleError checks res is an error answer with status.
+func wantLifecycleError(t *testing.T, res any, err error, status int) lifecycleapi.ErrorResponse {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("want %d answer, got error %v", status, err)
+	}
+	got, body := lifecycleError(t, res)
+	if got != status {
+		t.Fatalf("status %d (%+v), want %d", got, body, status)
+	}
+	if body.Code == "" || body.Message == "" {
+		t.Errorf("error body %+v lacks code or message", body)
+	}
+	return body
+}
+
+// do sends a raw request through the server's in-memory client.
+func do(t *testing.T, srv *mockserver.Server, method, path string, body string, header http.Header) (*http.Response, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, srv.URL()+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	if body != "" && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := srv.HTTPClient().Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading body: %v", method, path, err)
+	}
+	return resp, string(b)
+}

@@ -1,0 +1,260 @@
+package mockserver
+
+import (
+	"maps"
+	"slices"
+	"sync"
+	"time"
+)
+
+// API names one of the three APIs the server simulates.
+type API string
+
+// The APIs. APIUnknown is a request that matched no route.
+const (
+	APILifecycle    API = "lifecycle"
+	APIControlPlane API = "controlplane"
+	APISandbox      API = "sandbox"
+	APIUnknown      API = ""
+)
+
+// Entry is one request as the server saw it.
+type Entry struct {
+	// Time is when the request arrived, on the server's clock.
+	Time time.Time
+	// API is the API the path belongs to.
+	API API
+	// Operation is the ogen operation name (e.g. "CreateSandbox",
+	// "GetHealth"), or "" when the route is unknown.
+	Operation string
+	// Method and Path are the request's; Path is the escaped path without
+	// the query, which is in Query.
+	Method, Path, Query string
+	// Status is the status code answered, or 0 when the connection was
+	// reset or the client went away before an answer.
+	Status int
+	// RequestID is the X-Request-ID of the answer.
+	RequestID string
+	// Tenant is the tenant the credential belongs to ("" when it was
+	// missing or wrong).
+	Tenant string
+	// SandboxID is the lifecycle sandbox id or control plane sandbox name
+	// the request addressed, when the path names one.
+	SandboxID string
+	// Fault is the id of the injected fault that shaped the answer, or 0.
+	Fault FaultID
+	// Reset reports that the connection was reset (an injected fault).
+	Reset bool
+}
+
+// Filter selects journal entries; zero fields match anything.
+type Filter struct {
+	// API matches Entry.API.
+	API API
+	// Operation matches Entry.Operation, e.g. "PauseSandbox".
+	Operation string
+	// Method matches Entry.Method, e.g. "POST".
+	Method string
+	// Path matches Entry.Path exactly (escaped, no query).
+	Path string
+	// Status matches Entry.Status.
+	Status int
+	// Tenant matches Entry.Tenant.
+	Tenant string
+	// SandboxID matches Entry.SandboxID.
+	SandboxID string
+	// Faulted selects only entries an injected fault shaped.
+	Faulted bool
+}
+
+func (f Filter) match(e *Entry) bool {
+	return (f.API == "" || e.API == f.API) &&
+		(f.Operation == "" || e.Operation == f.Operation) &&
+		(f.Method == "" || e.Method == f.Method) &&
+		(f.Path == "" || e.Path == f.Path) &&
+		(f.Status == 0 || e.Status == f.Status) &&
+		(f.Tenant == "" || e.Tenant == f.Tenant) &&
+		(f.SandboxID == "" || e.SandboxID == f.SandboxID) &&
+		(!f.Faulted || e.Fault != 0)
+}
+
+// Creation records a sandbox the server created (on request or through
+// an after-commit fault, whose client saw an error).
+type Creation struct {
+	// API is APILifecycle or APIControlPlane.
+	API API
+	// ID is the lifecycle sandbox id or the control plane sandbox name.
+	ID string
+	// Tenant owns the sandbox.
+	Tenant string
+	// Time is when it was created, on the server's clock.
+	Time time.Time
+	// RequestID is the X-Request-ID of the create request.
+	RequestID string
+	// Metadata is the lifecycle metadata or the control plane labels.
+	Metadata map[string]string
+}
+
+// Renewal records one successful renew-expiration call.
+type Renewal struct {
+	// SandboxID is the renewed lifecycle sandbox.
+	SandboxID string
+	// Tenant owns it.
+	Tenant string
+	// Time is when the renewal happened, on the server's clock.
+	Time time.Time
+	// RequestID is the X-Request-ID of the renew request.
+	RequestID string
+	// Old is the expiry before (zero when there was none), New after.
+	Old, New time.Time
+}
+
+// Deletion records a sandbox that started terminating: a delete call or
+// an expiry (then RequestID is "").
+type Deletion struct {
+	// API is APILifecycle or APIControlPlane.
+	API API
+	// ID is the lifecycle sandbox id or the control plane sandbox name.
+	ID string
+	// Tenant owns the sandbox.
+	Tenant string
+	// Time is when termination started, on the server's clock.
+	Time time.Time
+	// RequestID is the X-Request-ID of the delete request; "" for an
+	// expiry.
+	RequestID string
+	// Reason is "user_delete" or "ttl_expiry" (lifecycle), "user_delete"
+	// or "expired" (control plane).
+	Reason string
+}
+
+// journal keeps requests (bounded ring) and domain facts (unbounded).
+type journal struct {
+	mu        sync.Mutex
+	max       int
+	entries   []Entry
+	start     int // index of the oldest entry once the ring is full
+	creations []Creation
+	renewals  []Renewal
+	deletions []Deletion
+}
+
+func (j *journal) add(e Entry) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.max > 0 && len(j.entries) == j.max {
+		j.entries[j.start] = e
+		j.start = (j.start + 1) % j.max
+		return
+	}
+	j.entries = append(j.entries, e)
+}
+
+func (j *journal) snapshot() []Entry {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	out := make([]Entry, 0, len(j.entries))
+	out = append(out, j.entries[j.start:]...)
+	return append(out, j.entries[:j.start]...)
+}
+
+func (j *journal) reset() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.entries, j.start = nil, 0
+	j.creations, j.renewals, j.deletions = nil, nil, nil
+}
+
+func (j *journal) created(c Creation) {
+	c.Metadata = maps.Clone(c.Metadata)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.creations = append(j.creations, c)
+}
+
+func (j *journal) renewed(r Renewal) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.renewals = append(j.renewals, r)
+}
+
+func (j *journal) deleted(d Deletion) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.deletions = append(j.deletions, d)
+}
+
+// Journal returns every request the server has answered, oldest first (up
+// to the limit of [WithJournalLimit]), including 401s, 404s for unknown
+// routes and injected faults.
+func (s *Server) Journal() []Entry { return s.journal.snapshot() }
+
+// Requests returns the journal entries f matches, oldest first.
+func (s *Server) Requests(f Filter) []Entry {
+	all := s.journal.snapshot()
+	return slices.DeleteFunc(all, func(e Entry) bool { return !f.match(&e) })
+}
+
+// Count returns how many journal entries f matches.
+func (s *Server) Count(f Filter) int {
+	s.journal.mu.Lock()
+	defer s.journal.mu.Unlock()
+	n := 0
+	for i := range s.journal.entries {
+		if f.match(&s.journal.entries[i]) {
+			n++
+		}
+	}
+	return n
+}
+
+// ResetJournal forgets the recorded requests and domain facts.
+func (s *Server) ResetJournal() { s.journal.reset() }
+
+// Creations returns every sandbox creation, oldest first.
+func (s *Server) Creations() []Creation {
+	s.journal.mu.Lock()
+	defer s.journal.mu.Unlock()
+	out := slices.Clone(s.journal.creations)
+	for i := range out {
+		out[i].Metadata = maps.Clone(out[i].Metadata)
+	}
+	return out
+}
+
+// CreationCounts counts the sandboxes created (lifecycle and control
+// plane) by the value of their metadata (or label) key, e.g. a client
+// token a retrying client puts there: a value counted twice is a
+// duplicate create.
+func (s *Server) CreationCounts(key string) map[string]int {
+	s.journal.mu.Lock()
+	defer s.journal.mu.Unlock()
+	out := map[string]int{}
+	for _, c := range s.journal.creations {
+		if v, ok := c.Metadata[key]; ok {
+			out[v]++
+		}
+	}
+	return out
+}
+
+// Renewals returns the successful renewals of sandbox id ("" for all of
+// them), oldest first; every New is after its Old.
+func (s *Server) Renewals(id string) []Renewal {
+	s.journal.mu.Lock()
+	defer s.journal.mu.Unlock()
+	var out []Renewal
+	for _, r := range s.journal.renewals {
+		if id == "" || r.SandboxID == id {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Deletions returns every sandbox that started terminating, oldest first.
+func (s *Server) Deletions() []Deletion {
+	s.journal.mu.Lock()
+	defer s.journal.mu.Unlock()
+	return slices.Clone(s.journal.deletions)
+}

@@ -1,0 +1,154 @@
+package mockserver_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sandboxkit/sandboxkit/internal/gen/lifecycleapi"
+	"github.com/sandboxkit/sandboxkit/mockserver"
+)
+
+// seedSandboxes adds n Running sandboxes to the default tenant.
+func seedSandboxes(tb testing.TB, srv *mockserver.Server, n int) []string {
+	tb.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		id, err := srv.AddSandbox("", mockserver.SandboxSeed{
+			ID:        fmt.Sprintf("sbx-%05d", i),
+			Metadata:  map[string]string{"shard": strconv.Itoa(i % 16)},
+			ExpiresAt: t0.Add(24 * time.Hour),
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ids[i] = id
+	}
+	return ids
+}
+
+// TestLoad runs 32 concurrent clients doing mixed operations on 10,000
+// sandboxes and checks that no update is lost: every metadata patch a
+// client saw succeed is in the final metadata, every renewal extended the
+// expiry, and the journal accounts for every request.
+func TestLoad(t *testing.T) {
+	t.Parallel()
+	const clients = 32
+	opsPerClient := 400
+	if testing.Short() {
+		opsPerClient = 60
+	}
+	e := setup(t, mockserver.WithTransitionDelay(0), mockserver.WithJournalLimit(0))
+	ids := seedSandboxes(t, e.srv, 10_000)
+	ctx := t.Context()
+
+	type tally struct {
+		patches map[string]int // sandbox → successful patches of this client's key
+		ok, bad int
+		created []string
+	}
+	tallies := make([]tally, clients)
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(c), 42))
+			key := "c" + strconv.Itoa(c)
+			tl := tally{patches: map[string]int{}}
+			// Each client patches a small hot set of sandboxes shared with
+			// the others, so patches of the same sandbox interleave.
+			pick := func() string {
+				if rng.IntN(2) == 0 {
+					return ids[rng.IntN(64)]
+				}
+				return ids[rng.IntN(len(ids))]
+			}
+			for range opsPerClient {
+				id := pick()
+				var res any
+				var err error
+				switch op := rng.IntN(100); {
+				case op < 35:
+					res, err = e.lc.GetSandbox(ctx, lifecycleapi.GetSandboxParams{SandboxId: id})
+				case op < 65:
+					n := tl.patches[id] + 1
+					res, err = e.lc.PatchSandboxMetadata(ctx, lifecycleapi.PatchSandboxMetadataRequest{key: lifecycleapi.NewNilString(strconv.Itoa(n))},
+						lifecycleapi.PatchSandboxMetadataParams{SandboxId: id})
+					if _, ok := res.(*lifecycleapi.SandboxHeaders); ok && err == nil {
+						tl.patches[id] = n
+					}
+				case op < 75:
+					res, err = e.lc.RenewSandboxExpiration(ctx, &lifecycleapi.RenewSandboxExpirationRequest{ExpiresAt: t0.Add(24*time.Hour + time.Duration(rng.IntN(3600))*time.Second)},
+						lifecycleapi.RenewSandboxExpirationParams{SandboxId: id})
+				case op < 82:
+					res, err = e.lc.PauseSandbox(ctx, lifecycleapi.PauseSandboxParams{SandboxId: id})
+				case op < 89:
+					res, err = e.lc.ResumeSandbox(ctx, lifecycleapi.ResumeSandboxParams{SandboxId: id})
+				case op < 94:
+					res, err = e.lc.ListSandboxes(ctx, lifecycleapi.ListSandboxesParams{Page: lifecycleapi.NewOptInt(1 + rng.IntN(500)), PageSize: lifecycleapi.NewOptInt(20)})
+				case op < 96:
+					res, err = e.lc.ListSandboxes(ctx, lifecycleapi.ListSandboxesParams{State: []string{"Paused"}, Metadata: lifecycleapi.NewOptString("shard=" + strconv.Itoa(rng.IntN(16)))})
+				case op < 99:
+					var r lifecycleapi.CreateSandboxRes
+					r, err = e.lc.CreateSandbox(ctx, &lifecycleapi.CreateSandboxRequest{
+						Image: lifecycleapi.NewOptImageSpec(lifecycleapi.ImageSpec{URI: "python:3.11"}), Entrypoint: []string{"sh"},
+						Metadata: lifecycleapi.NewOptCreateSandboxRequestMetadata(map[string]string{"client": key}),
+					})
+					if ok, isOK := r.(*lifecycleapi.CreateSandboxResponseHeaders); isOK {
+						tl.created = append(tl.created, ok.Response.ID)
+					}
+					res = r
+				default:
+					res, err = e.lc.DeleteSandbox(ctx, lifecycleapi.DeleteSandboxParams{SandboxId: ids[64+rng.IntN(len(ids)-64)]})
+				}
+				if err != nil {
+					t.Errorf("client %d: %v", c, err)
+					return
+				}
+				switch res.(type) {
+				case *lifecycleapi.ConflictHeaders:
+					tl.bad++ // pause of a paused sandbox and the like
+				case *lifecycleapi.InternalServerErrorHeaders, *lifecycleapi.BadRequestHeaders, *lifecycleapi.NotFoundHeaders:
+					t.Errorf("client %d: unexpected answer %T %+v", c, res, res)
+				default:
+					tl.ok++
+				}
+			}
+			tallies[c] = tl
+		})
+	}
+	wg.Wait()
+
+	total := 0
+	for c, tl := range tallies {
+		total += tl.ok + tl.bad
+		key := "c" + strconv.Itoa(c)
+		for id, n := range tl.patches {
+			info, _ := e.srv.Sandbox(id)
+			if got := info.Metadata[key]; got != strconv.Itoa(n) {
+				t.Errorf("sandbox %s: %s=%q, want %d (lost update)", id, key, got, n)
+			}
+		}
+		if got := e.srv.CreationCounts("client")[key]; got != len(tl.created) {
+			t.Errorf("client %d created %d sandboxes, the server recorded %d", c, len(tl.created), got)
+		}
+	}
+	if n := len(e.srv.Journal()); n != total {
+		t.Errorf("journal has %d entries, clients made %d requests", n, total)
+	}
+	last := map[string]time.Time{}
+	for _, r := range e.srv.Renewals("") {
+		if !r.New.After(r.Old) || (!last[r.SandboxID].IsZero() && !r.Old.Equal(last[r.SandboxID])) {
+			t.Errorf("renewal %+v does not extend the previous expiry %v", r, last[r.SandboxID])
+		}
+		last[r.SandboxID] = r.New
+	}
+	for id, exp := range last {
+		if info, _ := e.srv.Sandbox(id); !info.ExpiresAt.Equal(exp) {
+			t.Errorf("sandbox %s expires at %v, its last renewal said %v", id, info.ExpiresAt, exp)
+		}
+	}
+	t.Logf("%d requests, %d renewals", total, len(e.srv.Renewals("")))
+}

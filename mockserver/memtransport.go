@@ -1,0 +1,275 @@
+package mockserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+)
+
+// memTransport is an http.RoundTripper that hands each request straight to
+// an http.Handler in the same process: no socket, no listener. The handler
+// runs in its own goroutine for the duration of the request only, and the
+// response body is an io.Pipe fed by the handler, so streaming answers
+// (NDJSON, log tails) reach the client as they are written. Everything it
+// uses (goroutines, pipes, context.AfterFunc) belongs to the caller's
+// goroutine tree, so it works inside a testing/synctest bubble.
+type memTransport struct {
+	h http.Handler
+}
+
+// errConnReset is what a client sees when the handler aborts the
+// connection (an injected Reset fault): a *net.OpError wrapping ECONNRESET,
+// as from a real socket, so errors.Is(err, syscall.ECONNRESET) holds.
+func errConnReset() error {
+	return &net.OpError{Op: "read", Net: "tcp", Source: memAddr("client"), Addr: memAddr("mockserver"), Err: os.NewSyscallError("read", syscall.ECONNRESET)}
+}
+
+type memAddr string
+
+func (a memAddr) Network() string { return "mem" }
+func (a memAddr) String() string  { return string(a) }
+
+// RoundTrip implements http.RoundTripper.
+func (t *memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL == nil {
+		closeBody(req)
+		return nil, errors.New("mockserver: request has no URL")
+	}
+	if err := req.Context().Err(); err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(req.Context())
+	sreq := serverRequest(ctx, req)
+
+	pr, pw := io.Pipe()
+	w := &memResponseWriter{
+		ctx:     ctx,
+		header:  make(http.Header),
+		pw:      pw,
+		ready:   make(chan struct{}),
+		aborted: make(chan struct{}),
+	}
+	// A client that gives up (context canceled) unblocks the handler's
+	// writes and the reader alike, as a closed connection would.
+	stop := context.AfterFunc(ctx, func() { pw.CloseWithError(context.Cause(ctx)) })
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer closeBody(req)
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					w.abort(errConnReset())
+					return
+				}
+				w.abort(fmt.Errorf("mockserver: handler panic: %v", p))
+				return
+			}
+			w.finish()
+		}()
+		t.h.ServeHTTP(w, sreq)
+	}()
+
+	select {
+	case <-w.ready:
+	case <-w.aborted:
+		stop()
+		cancel()
+		<-done
+		return nil, w.err
+	case <-ctx.Done():
+		// The client gave up before the answer: like a transport, return
+		// its context's error (after the handler noticed and returned).
+		<-done
+		stop()
+		cancel()
+		return nil, req.Context().Err()
+	}
+	resp := &http.Response{
+		Status:        strconv.Itoa(w.status) + " " + http.StatusText(w.status),
+		StatusCode:    w.status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        w.sent,
+		ContentLength: -1,
+		Request:       req,
+	}
+	if cl := w.sent.Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil {
+			resp.ContentLength = n
+		}
+	}
+	body := &memBody{pr: pr, cancel: cancel, stop: stop, done: done}
+	if req.Method == http.MethodHead || w.status == http.StatusNoContent || w.status == http.StatusNotModified {
+		resp.ContentLength = 0
+	}
+	resp.Body = body
+	return resp, nil
+}
+
+// serverRequest builds the request as a server would see it.
+func serverRequest(ctx context.Context, req *http.Request) *http.Request {
+	r := req.Clone(ctx)
+	u := *req.URL
+	u.Scheme, u.Host, u.User = "", "", nil
+	r.URL = &u
+	r.RequestURI = u.RequestURI()
+	if r.Host == "" {
+		r.Host = req.URL.Host
+	}
+	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
+	r.RemoteAddr = "192.0.2.1:49152"
+	if req.Body == nil {
+		r.Body = http.NoBody
+	} else {
+		// The handler reads the client's body directly; RoundTrip closes
+		// it once the handler is done.
+		r.Body = io.NopCloser(req.Body)
+	}
+	r.GetBody = nil
+	r.Close = false
+	return r
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+}
+
+// memResponseWriter is the handler's side of an in-memory exchange.
+type memResponseWriter struct {
+	ctx    context.Context
+	header http.Header
+	pw     *io.PipeWriter
+
+	mu      sync.Mutex
+	status  int
+	sent    http.Header // snapshot of header at WriteHeader
+	ready   chan struct{}
+	aborted chan struct{}
+	err     error
+}
+
+var (
+	_ http.ResponseWriter = (*memResponseWriter)(nil)
+	_ http.Flusher        = (*memResponseWriter)(nil)
+)
+
+func (w *memResponseWriter) Header() http.Header { return w.header }
+
+func (w *memResponseWriter) WriteHeader(code int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writeHeaderLocked(code)
+}
+
+func (w *memResponseWriter) writeHeaderLocked(code int) {
+	if w.status != 0 {
+		return
+	}
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
+	}
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		return // informational answers are not forwarded
+	}
+	w.status = code
+	w.sent = w.header.Clone()
+	close(w.ready)
+}
+
+func (w *memResponseWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	if w.status == 0 {
+		if w.header.Get("Content-Type") == "" && len(p) > 0 {
+			w.header.Set("Content-Type", http.DetectContentType(p))
+		}
+		w.writeHeaderLocked(http.StatusOK)
+	}
+	status := w.status
+	w.mu.Unlock()
+	if !bodyAllowed(status) {
+		return 0, http.ErrBodyNotAllowed
+	}
+	return w.pw.Write(p)
+}
+
+// Flush sends the header if not yet sent; the pipe has no buffer, so
+// written bytes are already with the reader.
+func (w *memResponseWriter) Flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writeHeaderLocked(http.StatusOK)
+}
+
+func (w *memResponseWriter) finish() {
+	w.mu.Lock()
+	if w.status == 0 && w.ctx.Err() != nil {
+		// The handler gave up on a client that had gone: no answer.
+		w.mu.Unlock()
+		w.abort(w.ctx.Err())
+		return
+	}
+	w.writeHeaderLocked(http.StatusOK)
+	w.mu.Unlock()
+	_ = w.pw.Close()
+}
+
+// abort ends the exchange like a dropped connection: before the header was
+// sent, RoundTrip returns err; after, the body read fails with err.
+func (w *memResponseWriter) abort(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.err = err
+	if w.status == 0 {
+		close(w.aborted)
+	}
+	w.pw.CloseWithError(err)
+}
+
+func bodyAllowed(status int) bool {
+	switch {
+	case status >= 100 && status <= 199:
+		return false
+	case status == http.StatusNoContent, status == http.StatusNotModified:
+		return false
+	}
+	return true
+}
+
+// memBody is the client's side of the response body.
+type memBody struct {
+	pr     *io.PipeReader
+	cancel context.CancelFunc
+	stop   func() bool
+	done   chan struct{}
+	once   sync.Once
+}
+
+func (b *memBody) Read(p []byte) (int, error) { return b.pr.Read(p) }
+
+// Close discards the rest of the body and cancels the handler's context,
+// as closing a connection would, then waits for the handler to return so
+// no goroutine outlives the exchange.
+func (b *memBody) Close() error {
+	b.once.Do(func() {
+		b.stop()
+		b.cancel()
+		_ = b.pr.CloseWithError(errBodyClosed)
+		<-b.done
+	})
+	return nil
+}
+
+var errBodyClosed = errors.New("mockserver: response body closed")

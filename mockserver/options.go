@@ -1,0 +1,198 @@
+package mockserver
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/sandboxkit/sandboxkit/mockserver/internal/clock"
+)
+
+// DefaultTransitionDelay is how long every asynchronous transition takes
+// unless [WithTransitionDelay] or [WithTransition] say otherwise: long
+// enough that a polling client sees Pausing, Resuming, Stopping,
+// DEPLOYING..., short enough not to slow tests down.
+const DefaultTransitionDelay = 50 * time.Millisecond
+
+// DefaultRetention is how long a terminated sandbox stays visible (GET and
+// list answer it with state Terminated / status TERMINATED) before it is
+// forgotten and answers 404. See [WithRetention].
+const DefaultRetention = time.Minute
+
+// DefaultJournalLimit is how many requests the journal keeps by default;
+// older entries are dropped first. See [WithJournalLimit].
+const DefaultJournalLimit = 100_000
+
+// DefaultMaxPageSize is the largest pageSize the lifecycle list operations
+// accept, as the upstream server does; larger values are a 400.
+const DefaultMaxPageSize = 200
+
+// An Option configures a [Server] in [New] or [Start]. Options validate
+// their arguments: an invalid one makes New return an error.
+type Option func(*config) error
+
+type config struct {
+	clock       clock.Clock
+	manual      *clock.Manual
+	tenants     map[string]string // API key → tenant
+	firstKey    string
+	defaultMode Mode
+	modes       map[TransitionKind]Mode
+	retention   time.Duration
+	listen      string
+	baseURL     string
+	journalMax  int
+	maxPageSize int
+}
+
+func defaultConfig() config {
+	return config{
+		clock:       clock.Real(),
+		tenants:     map[string]string{},
+		defaultMode: After(DefaultTransitionDelay),
+		modes:       map[TransitionKind]Mode{},
+		retention:   DefaultRetention,
+		journalMax:  DefaultJournalLimit,
+		maxPageSize: DefaultMaxPageSize,
+	}
+}
+
+// mode returns the mode of transitions of kind k.
+func (c *config) mode(k TransitionKind) Mode {
+	if m, ok := c.modes[k]; ok {
+		return m
+	}
+	return c.defaultMode
+}
+
+// WithManualClock makes the server's clock a manual one that reads start
+// and moves only when the test calls [Server.Advance]. Expiries, retention
+// and transitions in [After] mode then happen inside Advance, in time
+// order, deterministically. Without it the server uses the wall clock
+// (which inside a testing/synctest bubble is the bubble's fake clock).
+func WithManualClock(start time.Time) Option {
+	return func(c *config) error {
+		if start.IsZero() {
+			return errors.New("mockserver: WithManualClock: start time is zero")
+		}
+		m := clock.NewManual(start)
+		c.clock, c.manual = m, m
+		return nil
+	}
+}
+
+// WithTenant makes apiKey a credential of the tenant called name. With at
+// least one tenant configured every request must carry a known key (the
+// lifecycle API in OPEN-SANDBOX-API-KEY, the control plane and the sandbox
+// API as a bearer token) or it is answered 401, and a tenant never sees
+// another tenant's sandboxes (404). Without tenants the server is open and
+// everything belongs to the tenant "default". Several keys may map to one
+// tenant.
+func WithTenant(apiKey, name string) Option {
+	return func(c *config) error {
+		switch {
+		case apiKey == "":
+			return errors.New("mockserver: WithTenant: empty API key")
+		case name == "":
+			return errors.New("mockserver: WithTenant: empty tenant name")
+		case strings.ContainsAny(apiKey, "\r\n"):
+			return errors.New("mockserver: WithTenant: API key contains a line break")
+		}
+		if old, ok := c.tenants[apiKey]; ok && old != name {
+			return fmt.Errorf("mockserver: WithTenant: API key already belongs to tenant %q", old)
+		}
+		if len(c.tenants) == 0 {
+			c.firstKey = apiKey
+		}
+		c.tenants[apiKey] = name
+		return nil
+	}
+}
+
+// WithTransitionDelay makes every asynchronous transition take d on the
+// server's clock (0 makes them all [Immediate]). [WithTransition] overrides
+// it for single kinds, whatever the order of the options.
+func WithTransitionDelay(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("mockserver: WithTransitionDelay: negative delay %v", d)
+		}
+		c.defaultMode = After(d)
+		return nil
+	}
+}
+
+// WithTransition sets how transitions of one kind complete: [Immediate],
+// [After] a delay, or [Manual] (when the test calls [Server.Step]).
+func WithTransition(kind TransitionKind, mode Mode) Option {
+	return func(c *config) error {
+		if !kind.valid() {
+			return fmt.Errorf("mockserver: WithTransition: unknown transition kind %q", string(kind))
+		}
+		if err := mode.validate(); err != nil {
+			return fmt.Errorf("mockserver: WithTransition(%s): %w", kind, err)
+		}
+		c.modes[kind] = mode
+		return nil
+	}
+}
+
+// WithRetention sets how long terminated sandboxes (lifecycle Terminated,
+// control plane TERMINATED) stay visible before they answer 404. Zero
+// forgets them as soon as they terminate.
+func WithRetention(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("mockserver: WithRetention: negative duration %v", d)
+		}
+		c.retention = d
+		return nil
+	}
+}
+
+// WithListener makes the server also listen on the TCP address addr
+// ("127.0.0.1:0" picks a free port). [Server.URL] is then the real
+// http://host:port, and clients other than [Server.HTTPClient] can reach it.
+func WithListener(addr string) Option {
+	return func(c *config) error {
+		if addr == "" {
+			return errors.New("mockserver: WithListener: empty address")
+		}
+		c.listen = addr
+		return nil
+	}
+}
+
+// WithBaseURL sets the URL the server reports as its own ([Server.URL],
+// endpoints, metadata.url, Location headers), for a caller that serves
+// [Server.Handler] itself, e.g. on its own listener. It must be an absolute
+// http(s) URL without path, query or fragment.
+func WithBaseURL(rawURL string) Option {
+	return func(c *config) error {
+		u, err := url.Parse(rawURL)
+		if err != nil {
+			return fmt.Errorf("mockserver: WithBaseURL: %w", err)
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("mockserver: WithBaseURL: %q is not an absolute http(s) URL without path, query or fragment", rawURL)
+		}
+		c.baseURL = u.Scheme + "://" + u.Host
+		return nil
+	}
+}
+
+// WithJournalLimit sets how many requests [Server.Journal] keeps (the
+// newest); 0 keeps all of them. Domain facts ([Server.Creations],
+// [Server.Renewals], [Server.Deletions]) are always kept in full.
+func WithJournalLimit(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("mockserver: WithJournalLimit: negative limit %d", n)
+		}
+		c.journalMax = n
+		return nil
+	}
+}

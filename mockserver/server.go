@@ -1,0 +1,456 @@
+package mockserver
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/sandboxkit/sandboxkit/internal/gen/controlplanesrv"
+	"github.com/sandboxkit/sandboxkit/internal/gen/lifecyclesrv"
+	"github.com/sandboxkit/sandboxkit/mockserver/internal/clock"
+)
+
+// memOrigin is the URL of a server without a listener. The .test TLD is
+// reserved (RFC 2606), so the name never resolves to a real host.
+const memOrigin = "http://sandboxkit-mock.test"
+
+// Server is a stateful mock of the lifecycle API, the control plane and
+// the sandbox API of every sandbox. It is safe for concurrent use.
+type Server struct {
+	cfg     config
+	clock   clock.Clock
+	sched   *scheduler
+	journal *journal
+	faults  faultSet
+	auth    authenticator
+	lc      *lcStore
+	cp      *cpStore
+
+	lcSrv *lifecyclesrv.Server
+	cpSrv *controlplanesrv.Server
+
+	baseURL string
+	signKey []byte
+
+	httpSrv   *http.Server
+	serveDone chan struct{}
+
+	// Retired sandbox API simulators waiting to be closed.
+	graveMu sync.Mutex
+	grave   []guestAPI
+	graveN  atomic.Int64
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+}
+
+var _ http.Handler = (*Server)(nil)
+
+// New returns a server configured by opts. It serves in memory through
+// [Server.HTTPClient]; with [WithListener] it also serves on TCP. Call
+// [Server.Close] when done.
+func New(opts ...Option) (*Server, error) {
+	cfg := defaultConfig()
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.listen != "" && cfg.baseURL != "" {
+		return nil, errors.New("mockserver: WithListener and WithBaseURL cannot be combined")
+	}
+	s := &Server{
+		cfg:     cfg,
+		clock:   cfg.clock,
+		journal: &journal{max: cfg.journalMax},
+		auth:    authenticator{keys: cfg.tenants},
+		baseURL: cmpOr(cfg.baseURL, memOrigin),
+		signKey: make([]byte, 32),
+	}
+	_, _ = rand.Read(s.signKey)
+	s.sched = &scheduler{clk: s.clock, cfg: &s.cfg, closed: s.closed.Load, after: s.buryGuests}
+	s.lc = newLCStore(s)
+	s.cp = newCPStore(s)
+
+	tp, mp := tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider()
+	var err error
+	s.lcSrv, err = lifecyclesrv.NewServer(&lifecycleHandler{srv: s, st: s.lc}, lifecycleSecurity{},
+		lifecyclesrv.WithPathPrefix("/v1"),
+		lifecyclesrv.WithErrorHandler(ogenErrorHandler(APILifecycle)),
+		lifecyclesrv.WithNotFound(plainNotFound),
+		lifecyclesrv.WithTracerProvider(tp), lifecyclesrv.WithMeterProvider(mp))
+	if err != nil {
+		return nil, fmt.Errorf("mockserver: lifecycle server: %w", err)
+	}
+	s.cpSrv, err = controlplanesrv.NewServer(&controlPlaneHandler{srv: s, st: s.cp}, controlPlaneSecurity{},
+		controlplanesrv.WithPathPrefix("/v0"),
+		controlplanesrv.WithErrorHandler(ogenErrorHandler(APIControlPlane)),
+		controlplanesrv.WithNotFound(plainNotFound),
+		controlplanesrv.WithTracerProvider(tp), controlplanesrv.WithMeterProvider(mp))
+	if err != nil {
+		return nil, fmt.Errorf("mockserver: control plane server: %w", err)
+	}
+	if cfg.listen != "" {
+		if err := s.listen(cfg.listen); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Start is [New] for tests: it fails tb on error and closes the server
+// when the test ends.
+func Start(tb testing.TB, opts ...Option) *Server {
+	tb.Helper()
+	s, err := New(opts...)
+	if err != nil {
+		tb.Fatalf("mockserver.Start: %v", err)
+	}
+	tb.Cleanup(s.Close)
+	return s
+}
+
+func (s *Server) listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("mockserver: listen: %w", err)
+	}
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	s.baseURL = "http://" + net.JoinHostPort(host, port)
+	s.httpSrv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.serveDone = make(chan struct{})
+	go func() {
+		defer close(s.serveDone)
+		_ = s.httpSrv.Serve(ln)
+	}()
+	return nil
+}
+
+// URL returns the server's base URL, without a trailing slash: a fixed
+// fake origin (http://sandboxkit-mock.test) that only [Server.HTTPClient]
+// reaches, or the listener's http://host:port. The lifecycle API is at
+// URL()+"/v1", the control plane at URL()+"/v0".
+func (s *Server) URL() string { return s.baseURL }
+
+// host is the URL without its scheme, as lifecycle endpoints carry it.
+func (s *Server) host() string {
+	_, h, _ := strings.Cut(s.baseURL, "://")
+	return h
+}
+
+// HTTPClient returns a client whose transport calls the server's handler
+// in memory, whatever the request's host: no socket is opened, so it
+// works inside a testing/synctest bubble. Response bodies stream; close
+// them as with any client.
+func (s *Server) HTTPClient() *http.Client {
+	return &http.Client{Transport: &memTransport{h: s}}
+}
+
+// Handler returns the server as an http.Handler, to serve it elsewhere
+// (then set [WithBaseURL] so the URLs it hands out point there).
+func (s *Server) Handler() http.Handler { return s }
+
+// Close stops the listener (if any), every timer and every sandbox API
+// simulator. Requests after Close are still answered; nothing changes by
+// itself any more.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		if s.httpSrv != nil {
+			_ = s.httpSrv.Close()
+			<-s.serveDone
+		}
+		s.lc.close()
+		s.cp.close()
+		s.buryGuests()
+	})
+}
+
+// Now returns the time on the server's clock.
+func (s *Server) Now() time.Time { return s.clock.Now() }
+
+// now is the server's clock truncated to whole seconds in UTC, the
+// precision of every time on the wire.
+func (s *Server) now() time.Time { return s.clock.Now().UTC().Truncate(time.Second) }
+
+// ErrRealClock is returned by [Server.Advance] on a server that runs on the
+// real clock: only a server made with [WithManualClock] can be moved.
+var ErrRealClock = errors.New("mockserver: Advance needs a server made WithManualClock")
+
+// Advance moves the manual clock forward by d, running every expiry,
+// retention and transition that falls due on the way, in time order. On a
+// server that runs on the real clock it changes nothing and returns
+// [ErrRealClock].
+func (s *Server) Advance(d time.Duration) error {
+	m, ok := s.clock.(*clock.Manual)
+	if !ok {
+		return ErrRealClock
+	}
+	m.Advance(d)
+	s.buryGuests()
+	return nil
+}
+
+// Step completes the pending transition of the lifecycle sandbox or
+// snapshot with id, or of the control plane sandbox named id (write
+// "tenant/name" when the name exists in several tenants), whatever its
+// mode. It is how [Manual] transitions complete.
+func (s *Server) Step(id string) error {
+	defer s.buryGuests()
+	_, found, err := s.lc.step(id)
+	if !found {
+		_, found, err = s.cp.step(id)
+	}
+	switch {
+	case !found:
+		return fmt.Errorf("mockserver: Step: no sandbox or snapshot %q", id)
+	case errors.Is(err, errNoPending):
+		return fmt.Errorf("mockserver: Step(%q): %w", id, err)
+	}
+	return err
+}
+
+// StepAll completes every pending [Manual] transition and returns how
+// many it completed.
+func (s *Server) StepAll() int {
+	n := 0
+	for _, p := range s.PendingTransitions() {
+		if !p.Manual {
+			continue
+		}
+		id := p.ID
+		if p.Kind == TransitionCPDeploy || p.Kind == TransitionCPDelete {
+			id = p.Tenant + "/" + p.ID
+		}
+		if s.Step(id) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// PendingTransitions lists the transitions that have started and not
+// completed, ordered by id.
+func (s *Server) PendingTransitions() []PendingTransition {
+	out := s.lc.pending(nil)
+	out = s.cp.pending(out)
+	slices.SortFunc(out, func(a, b PendingTransition) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// ServeHTTP answers one request: it assigns the request id, routes,
+// authenticates, applies injected faults, runs the operation and records
+// the exchange in the journal.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := requestIDFor(r)
+	w.Header().Set(headerRequestID, id)
+	rec := &recorder{ResponseWriter: w}
+	rt := s.classify(r)
+	e := Entry{
+		Time: s.clock.Now(), API: rt.api, Operation: rt.op,
+		Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery,
+		RequestID: id, SandboxID: rt.sandboxID,
+	}
+	answered := true
+	defer s.buryGuests()
+	defer func() {
+		p := recover()
+		if p != nil {
+			e.Reset = p == http.ErrAbortHandler
+		} else if answered {
+			e.Status = cmpOr(rec.status, http.StatusOK)
+		}
+		s.journal.add(e)
+		if p != nil {
+			panic(p)
+		}
+	}()
+
+	if rt.kind == routeUnknown {
+		plainNotFound(rec, r)
+		return
+	}
+	if rt.op == "" && (rt.kind == routeLifecycle || rt.kind == routeControlPlane) {
+		// No such operation: the generated router answers 404 or 405.
+		s.dispatch(rec, r, &rt)
+		return
+	}
+	tenant, status, msg := s.authorize(&rt, r)
+	e.Tenant = tenant
+	if status != 0 {
+		writeAPIError(rec, rt.api, status, msg)
+		return
+	}
+	ri := &reqInfo{requestID: id, tenant: tenant, workspace: tenant}
+	if ws := r.Header.Get(headerWorkspace); ws != "" {
+		ri.workspace = ws
+	}
+	r = r.WithContext(withReqInfo(r.Context(), ri))
+
+	fid, f := s.faults.match(rt.api, rt.op)
+	if f == nil {
+		s.dispatch(rec, r, &rt)
+		return
+	}
+	e.Fault = fid
+	if f.Latency > 0 && !sleepCtx(r.Context(), f.Latency) {
+		answered = false // the client went away
+		return
+	}
+	if f.AfterCommit {
+		s.dispatch(&discardWriter{header: http.Header{}}, r, &rt)
+	}
+	switch {
+	case f.Reset:
+		panic(http.ErrAbortHandler)
+	case f.Status != 0:
+		writeFault(rec, rt.api, f)
+	default: // latency only
+		s.dispatch(rec, r, &rt)
+	}
+}
+
+// authorize finds the tenant of the request and checks it may address
+// the route's sandbox. A non-zero status is the error to answer.
+func (s *Server) authorize(rt *route, r *http.Request) (tenant string, status int, msg string) {
+	if rt.kind == routeGuestLifecycle && rt.signed != "" {
+		// A signed route is its own credential.
+		owner, ok := s.lc.ownerOf(rt.sandboxID)
+		if !ok {
+			return "", http.StatusNotFound, "sandbox not found"
+		}
+		if why := s.checkSignedRoute(rt.signed, rt.sandboxID, rt.port); why != "" {
+			return "", http.StatusForbidden, why
+		}
+		rt.owner = owner
+		return owner, 0, ""
+	}
+	tenant, ok := s.auth.tenantOf(rt.api, r)
+	if !ok {
+		return "", http.StatusUnauthorized, "missing or invalid credentials"
+	}
+	switch rt.kind {
+	case routeGuestLifecycle:
+		owner, ok := s.lc.ownerOf(rt.sandboxID)
+		if !ok || !s.auth.hasKeyOf(owner, r) {
+			return tenant, http.StatusNotFound, "sandbox not found"
+		}
+		rt.owner = owner
+		return owner, 0, ""
+	case routeGuestCP:
+		if !s.auth.hasKeyOf(rt.owner, r) {
+			return tenant, http.StatusNotFound, "sandbox not found"
+		}
+		return rt.owner, 0, ""
+	}
+	return tenant, 0, ""
+}
+
+// dispatch runs the operation of rt.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rt *route) {
+	switch rt.kind {
+	case routeLifecycle:
+		s.lcSrv.ServeHTTP(w, r)
+	case routeControlPlane:
+		s.cpSrv.ServeHTTP(w, r)
+	case routeGuestLifecycle, routeGuestCP:
+		s.serveGuest(w, r, rt)
+	default:
+		plainNotFound(w, r)
+	}
+}
+
+// requestIDFor returns the client's X-Request-ID when it sent a sensible
+// one, else a new UUID.
+func requestIDFor(r *http.Request) string {
+	if v := r.Header.Get(headerRequestID); v != "" && len(v) <= maxRequestIDLength {
+		ok := true
+		for i := 0; i < len(v); i++ {
+			if v[i] < 0x21 || v[i] > 0x7e {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return v
+		}
+	}
+	return uuid.NewString()
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func cmpOr[T comparable](a, b T) T {
+	var zero T
+	if a != zero {
+		return a
+	}
+	return b
+}
+
+// recorder remembers the status code written through it.
+type recorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *recorder) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *recorder) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Flush supports streaming answers of the sandbox API.
+func (w *recorder) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// discardWriter swallows the answer of an operation whose client gets an
+// injected failure instead (AfterCommit faults).
+type discardWriter struct{ header http.Header }
+
+func (w *discardWriter) Header() http.Header         { return w.header }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardWriter) WriteHeader(int)             {}
