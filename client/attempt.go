@@ -75,3 +75,21 @@ func neverSent(err error, st *callState) bool {
 	}
 	return st.askedConn.Load() && !st.gotConn.Load()
 }
+
+type noRetriesKey struct{}
+
+// WithoutRetries returns a copy of ctx under which every request is sent
+// exactly once: the transport does not retry it after any error or answer,
+// whatever the [RetryPolicy] says. Callers that run their own retry loop
+// use it so they see each attempt's outcome, e.g. a create that must look
+// up whether an ambiguous attempt took effect before it sends another.
+// Redirects are still followed.
+func WithoutRetries(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noRetriesKey{}, true)
+}
+
+// retriesDisabled reports whether ctx came from [WithoutRetries].
+func retriesDisabled(ctx context.Context) bool {
+	v, _ := ctx.Value(noRetriesKey{}).(bool)
+	return v
+}

@@ -28,7 +28,8 @@
 // jittered exponential backoff between [RetryPolicy.MinDelay] and
 // [RetryPolicy.MaxDelay]. No retry starts when its wait would end after the
 // context's deadline, and a cancelled context ends the call at once with the
-// context's error.
+// context's error. A request whose context comes from [WithoutRetries] is
+// sent once, for callers that run their own retry loop.
 //
 // # Errors
 //

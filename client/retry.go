@@ -186,8 +186,9 @@ type retryTransport struct {
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	st := callStateFrom(req.Context())
 	hasBody := req.Body != nil && req.Body != http.NoBody
-	if st == nil || t.policy.MaxRetries == 0 || (hasBody && req.GetBody == nil) {
-		// A body that cannot be produced again (a stream) is sent once.
+	if st == nil || t.policy.MaxRetries == 0 || (hasBody && req.GetBody == nil) || retriesDisabled(req.Context()) {
+		// A body that cannot be produced again (a stream) is sent once, as
+		// is every request under WithoutRetries.
 		return t.once(req)
 	}
 

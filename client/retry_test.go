@@ -596,3 +596,42 @@ func TestConcurrentCallsShareOneConfig(t *testing.T) {
 		}
 	})
 }
+
+func TestWithoutRetriesSendsOnce(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		method string
+		first  reply
+		want   error
+	}{
+		{"POST 503", http.MethodPost, reply{status: 503}, ErrUnavailable},
+		{"POST 429", http.MethodPost, reply{status: 429}, ErrRateLimited},
+		{"POST never sent", http.MethodPost, reply{err: dialErr}, syscall.ECONNREFUSED},
+		{"GET 503", http.MethodGet, reply{status: 503}, ErrUnavailable},
+		{"GET connection reset", http.MethodGet, reply{err: resetErr}, syscall.ECONNRESET},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				// Without the opt-out, each of these is retried.
+				s := newScript(tt.first, reply{status: 200, body: "ok"})
+				cfg := mockConfig(t, Lifecycle, mockTransport(s))
+				if _, err := send(t.Context(), cfg, tt.method, "/sandboxes", `{"a":1}`); err != nil || s.calls() != 2 {
+					t.Fatalf("default policy: err = %v after %d calls, want success after 2", err, s.calls())
+				}
+
+				s = newScript(tt.first, reply{status: 200, body: "ok"})
+				cfg = mockConfig(t, Lifecycle, mockTransport(s))
+				_, err := send(WithoutRetries(t.Context()), cfg, tt.method, "/sandboxes", `{"a":1}`)
+				if !errors.Is(err, tt.want) {
+					t.Errorf("err = %v, want %v", err, tt.want)
+				}
+				if s.calls() != 1 {
+					t.Errorf("server saw %d calls, want 1", s.calls())
+				}
+			})
+		})
+	}
+}

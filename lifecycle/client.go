@@ -1,0 +1,97 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ogen-go/ogen/ogenerrors"
+
+	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit/internal/gen/lifecycleapi"
+)
+
+// Client calls the lifecycle API. Make one with [New]; it is safe for
+// concurrent use, and one Client per process (or per API key) is enough.
+type Client struct {
+	cfg *client.Config
+	api *lifecycleapi.Client
+}
+
+// New returns a client for the lifecycle API. Options come from package
+// [client]: [client.WithAPIKey], [client.WithBaseURL],
+// [client.WithHTTPClient], [client.WithRetry] and so on; settings no option
+// gives are read from the environment (OPEN_SANDBOX_API_KEY,
+// OPEN_SANDBOX_BASE_URL, ...) unless [client.WithoutEnvironment] is given.
+// Invalid options return an error matching [client.ErrInvalidInput].
+func New(opts ...client.Option) (*Client, error) {
+	cfg, err := client.NewConfig(client.Lifecycle, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return NewFromConfig(cfg)
+}
+
+// NewFromConfig returns a client that uses a resolved configuration, e.g.
+// one shared with other façades. cfg must be a lifecycle configuration.
+func NewFromConfig(cfg *client.Config) (*Client, error) {
+	if cfg == nil {
+		return nil, &client.ValidationError{Field: "config", Reason: "must not be nil"}
+	}
+	if cfg.API() != client.Lifecycle {
+		return nil, &client.ValidationError{Field: "config", Value: cfg.API().String(), Reason: "is not a lifecycle configuration"}
+	}
+	opts := []lifecycleapi.ClientOption{lifecycleapi.WithClient(cfg.HTTPClient())}
+	if tp := cfg.TracerProvider(); tp != nil {
+		opts = append(opts, lifecycleapi.WithTracerProvider(tp))
+	}
+	if mp := cfg.MeterProvider(); mp != nil {
+		opts = append(opts, lifecycleapi.WithMeterProvider(mp))
+	}
+	api, err := lifecycleapi.NewClient(cfg.BaseURL().String(), skipSecurity{}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("sandboxkit: lifecycle.New: %w", err)
+	}
+	return &Client{cfg: cfg, api: api}, nil
+}
+
+// Config returns the client's resolved configuration (its credential
+// stays hidden).
+func (c *Client) Config() *client.Config { return c.cfg }
+
+// skipSecurity leaves credentials to sandboxkit's transport, which adds the
+// API key only for the configured origin.
+type skipSecurity struct{}
+
+func (skipSecurity) ApiKeyAuth(context.Context, lifecycleapi.OperationName) (lifecycleapi.ApiKeyAuth, error) {
+	return lifecycleapi.ApiKeyAuth{}, ogenerrors.ErrSkipClientSecurity
+}
+
+// Operation names used in errors, as in "sandboxkit: lifecycle.Get: 404 ...".
+const (
+	opCreate         = "lifecycle.Create"
+	opGet            = "lifecycle.Get"
+	opList           = "lifecycle.List"
+	opDelete         = "lifecycle.Delete"
+	opPause          = "lifecycle.Pause"
+	opResume         = "lifecycle.Resume"
+	opRenew          = "lifecycle.Renew"
+	opEndpoint       = "lifecycle.Endpoint"
+	opPatchMetadata  = "lifecycle.PatchMetadata"
+	opCreateSnapshot = "lifecycle.CreateSnapshot"
+	opGetSnapshot    = "lifecycle.GetSnapshot"
+	opListSnapshots  = "lifecycle.ListSnapshots"
+	opDeleteSnapshot = "lifecycle.DeleteSnapshot"
+	opWait           = "lifecycle.WaitForState"
+)
+
+// unexpected reports a success answer the spec does not list; with a
+// conforming server it cannot happen.
+func unexpected(res any) error {
+	return fmt.Errorf("unexpected response %T", res)
+}
+
+// validateSandboxID checks a sandbox id before it becomes a path segment.
+func validateSandboxID(id string) error { return client.ValidateID("sandbox id", id) }
+
+// validateSnapshotID checks a snapshot id before it becomes a path segment.
+func validateSnapshotID(id string) error { return client.ValidateID("snapshot id", id) }

@@ -1,0 +1,445 @@
+package lifecycle
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sandboxkit/sandboxkit/client"
+	api "github.com/sandboxkit/sandboxkit/internal/gen/lifecycleapi"
+	"github.com/sandboxkit/sandboxkit/internal/poll"
+)
+
+// ClientTokenKey is the metadata key under which [Client.Create] stores
+// the create call's client token. It is reserved: metadata given to
+// Create must not contain it. The token stays visible on the sandbox
+// ([Sandbox.ClientToken]) so that a sandbox can be traced back to the call
+// that made it, and so that a later Create with the same
+// [CreateOptions.ClientToken] finds it.
+const ClientTokenKey = "sandboxkit.dev/client-token"
+
+// Defaults of [CreateOptions].
+const (
+	DefaultCreateAttempts = 4
+	createMinDelay        = 250 * time.Millisecond
+	createMaxDelay        = 5 * time.Second
+)
+
+// CreateRequest describes a sandbox to create. Give exactly one source:
+// Image (then Entrypoint is required) or SnapshotID.
+type CreateRequest struct {
+	// Image is the container image to run.
+	Image *Image
+	// SnapshotID is the snapshot to restore; see [Client.CreateFromSnapshot].
+	SnapshotID string
+	// Entrypoint is the main process; required with Image. From a
+	// snapshot it defaults to the snapshot's entrypoint.
+	Entrypoint []string
+	// Platform asks for an OS and architecture; nil leaves the default.
+	Platform *Platform
+	// Timeout is how long the sandbox lives before the service terminates
+	// it; zero means it never expires by itself. At least one minute;
+	// whole seconds are sent (the rest is dropped). Extend it with
+	// [Client.Renew] or a [Renewer].
+	Timeout time.Duration
+	// ResourceLimits maps a resource to a quantity, e.g. "cpu": "500m",
+	// "memory": "512Mi".
+	ResourceLimits map[string]string
+	// Env holds environment variables for the entrypoint.
+	Env map[string]string
+	// Metadata holds key/value pairs to find the sandbox by ([ListOptions]).
+	// Keys are label keys ("[prefix/]name"); keys under opensandbox.io/ are
+	// reserved by the service and [ClientTokenKey] by this package.
+	Metadata map[string]string
+	// NetworkPolicy restricts outbound traffic; nil allows everything.
+	NetworkPolicy *NetworkPolicy
+	// CredentialProxy enables the service's credential proxy.
+	CredentialProxy bool
+	// SecureAccess requires a signed endpoint to reach the sandbox.
+	SecureAccess bool
+	// Volumes to mount.
+	Volumes []Volume
+	// Extensions holds provider-specific settings, sent untouched.
+	Extensions map[string]string
+}
+
+// CreateOptions tunes [Client.Create].
+type CreateOptions struct {
+	// ClientToken identifies this create across calls. Leave it empty and
+	// Create makes up a random one, which protects the retries inside one
+	// call. Set it (a label value: 1 to 63 letters, digits, '-', '_' or
+	// '.', starting and ending with a letter or digit) to carry the
+	// guarantee across calls and processes: before sending anything,
+	// Create then looks for a sandbox holding the token and returns it if
+	// there is one. A [*CreateError] reports the token it used.
+	ClientToken string
+	// MaxAttempts bounds how many times the create request is sent
+	// (default [DefaultCreateAttempts]; 1 disables retries).
+	MaxAttempts int
+	// AttemptTimeout bounds each attempt; when it runs out (and ctx has
+	// not) the attempt counts as ambiguous and is resolved and retried like
+	// a lost connection. Zero means attempts are bounded only by ctx.
+	AttemptTimeout time.Duration
+}
+
+// CreateError is returned by [Client.Create] when it could not tell
+// whether the sandbox was created: the last attempt's outcome was
+// ambiguous and attempts or time ran out before a lookup settled it. The
+// sandbox may exist; calling Create again with
+// CreateOptions.ClientToken = ClientToken returns it if it does, and
+// creates it otherwise. errors.Is and errors.As see the last attempt's
+// error through Unwrap.
+type CreateError struct {
+	// ClientToken is the token the attempts carried.
+	ClientToken string
+	// Attempts is how many create requests were sent.
+	Attempts int
+	// Err is the last error.
+	Err error
+}
+
+// Error names the token to retry with and the last error, e.g.
+// "sandboxkit: lifecycle.Create: outcome unknown after 2 attempts (retry
+// with client token X): sandboxkit: lifecycle.List: 500 ...".
+func (e *CreateError) Error() string {
+	attempts := "1 attempt"
+	if e.Attempts != 1 {
+		attempts = fmt.Sprintf("%d attempts", e.Attempts)
+	}
+	return fmt.Sprintf("sandboxkit: %s: outcome unknown after %s (retry with client token %s): %v", opCreate, attempts, e.ClientToken, e.Err)
+}
+
+// Unwrap returns the last error.
+func (e *CreateError) Unwrap() error { return e.Err }
+
+// Create creates a sandbox and returns it as the service accepted it
+// (usually Pending; see [Client.CreateAndWait]). It never makes two
+// sandboxes for one call:
+//
+//   - Every request carries a client token in the metadata under
+//     [ClientTokenKey].
+//   - Create runs its own retry loop; the transport's retries are turned
+//     off for the POST ([client.WithoutRetries]).
+//   - An attempt that provably did not reach the service (connection
+//     refused, DNS failure, 429) is sent again after a backoff.
+//   - An attempt whose outcome is ambiguous (connection lost or attempt
+//     timeout after sending, 408, 5xx) is followed, after a backoff, by a
+//     lookup of the token ([Client.List] with a metadata filter). If the
+//     first attempt made the sandbox, that sandbox is returned; only if
+//     the lookup finds nothing is the request sent again.
+//   - Other errors (400, 401, 409, ...) are returned at once.
+//
+// The guarantee assumes the service has either committed or dropped an
+// attempt by the time of the lookup (the backoff gives it time); a
+// request the service is still processing when the lookup runs cannot be
+// seen. If ctx ends or attempts run out while the outcome is unknown, the
+// error is a [*CreateError] naming the token (and wrapping ctx's error
+// when ctx ended).
+//
+// POST /sandboxes
+func (c *Client) Create(ctx context.Context, req *CreateRequest, opts *CreateOptions) (*Sandbox, error) {
+	if opts == nil {
+		opts = &CreateOptions{}
+	}
+	if err := req.validate(); err != nil {
+		return nil, client.Wrap(ctx, opCreate, err)
+	}
+	if err := opts.validate(); err != nil {
+		return nil, client.Wrap(ctx, opCreate, err)
+	}
+	token := opts.ClientToken
+	if token == "" {
+		token = rand.Text()
+	}
+	metadata := make(map[string]string, len(req.Metadata)+1)
+	maps.Copy(metadata, req.Metadata)
+	metadata[ClientTokenKey] = token
+	body := req.toAPI(metadata)
+
+	maxAttempts := opts.MaxAttempts
+	if maxAttempts == 0 {
+		maxAttempts = DefaultCreateAttempts
+	}
+	var (
+		attempts  int
+		lastErr   error
+		ambiguous bool
+		lookup    = opts.ClientToken != "" // the token may belong to an earlier call
+	)
+	fail := func(err error) (*Sandbox, error) {
+		err = client.Wrap(ctx, opCreate, err)
+		if ambiguous {
+			return nil, &CreateError{ClientToken: token, Attempts: attempts, Err: err}
+		}
+		return nil, err
+	}
+	for {
+		if lookup {
+			s, err := c.findByClientToken(ctx, token)
+			switch {
+			case err != nil:
+				// The transport has already retried the GET.
+				return fail(fmt.Errorf("looking up client token: %w", err))
+			case s != nil:
+				return s, nil
+			}
+			// Nothing was made: sending again is safe.
+			lookup, ambiguous = false, false
+		}
+		if attempts >= maxAttempts {
+			return fail(lastErr)
+		}
+		attempts++
+		res, err := c.createOnce(ctx, body, opts.AttemptTimeout)
+		if err == nil {
+			return c.createResult(ctx, res, req)
+		}
+		lastErr = err
+		switch classifyCreate(ctx, err) {
+		case createPermanent:
+			return fail(err)
+		case createAmbiguous:
+			ambiguous, lookup = true, true
+		case createNotSent:
+		}
+		if ctx.Err() != nil {
+			return fail(err)
+		}
+		if attempts >= maxAttempts && !lookup {
+			return fail(err)
+		}
+		if err := sleepBefore(ctx, poll.Delay(createMinDelay, createMaxDelay, attempts)); err != nil {
+			if lookup {
+				// No time left to wait, but the lookup may still settle it.
+				s, lerr := c.findByClientToken(ctx, token)
+				if lerr == nil && s != nil {
+					return s, nil
+				}
+			}
+			return fail(lastErr)
+		}
+	}
+}
+
+// CreateFromSnapshot creates a sandbox from a snapshot: Create with
+// req.SnapshotID set to snapshotID. req may be nil; its Image must be nil.
+//
+// POST /sandboxes
+func (c *Client) CreateFromSnapshot(ctx context.Context, snapshotID string, req *CreateRequest, opts *CreateOptions) (*Sandbox, error) {
+	if err := validateSnapshotID(snapshotID); err != nil {
+		return nil, client.Wrap(ctx, opCreate, err)
+	}
+	var r CreateRequest
+	if req != nil {
+		r = *req
+	}
+	if r.Image != nil {
+		return nil, client.Wrap(ctx, opCreate, &client.ValidationError{Field: "CreateRequest.Image", Reason: "must be nil when creating from a snapshot"})
+	}
+	r.SnapshotID = snapshotID
+	return c.Create(ctx, &r, opts)
+}
+
+func (c *Client) createOnce(ctx context.Context, body *api.CreateSandboxRequest, timeout time.Duration) (api.CreateSandboxRes, error) {
+	ctx = client.WithoutRetries(ctx)
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	return c.api.CreateSandbox(ctx, body)
+}
+
+func (c *Client) createResult(ctx context.Context, res api.CreateSandboxRes, req *CreateRequest) (*Sandbox, error) {
+	switch r := res.(type) {
+	case *api.CreateSandboxResponseHeaders:
+		return fromCreated(&r.Response, req), nil
+	default:
+		return nil, client.Wrap(ctx, opCreate, unexpected(res))
+	}
+}
+
+// findByClientToken returns the oldest sandbox holding token, or nil.
+func (c *Client) findByClientToken(ctx context.Context, token string) (*Sandbox, error) {
+	page, err := c.List(ctx, &ListOptions{Metadata: map[string]string{ClientTokenKey: token}, PageSize: 10})
+	if err != nil {
+		return nil, err
+	}
+	var found *Sandbox
+	for _, s := range page.Items {
+		if s.Metadata[ClientTokenKey] != token {
+			continue // a server that ignored the filter
+		}
+		if found == nil || s.CreatedAt.Before(found.CreatedAt) {
+			found = s
+		}
+	}
+	return found, nil
+}
+
+type createOutcome int
+
+const (
+	createPermanent createOutcome = iota // the service refused: do not retry
+	createNotSent                        // provably not processed: send again
+	createAmbiguous                      // may have been processed: look up first
+)
+
+// classifyCreate sorts one attempt's error. ctx is the call's context (not
+// the attempt's).
+func classifyCreate(ctx context.Context, err error) createOutcome {
+	if ctx.Err() != nil {
+		return createAmbiguous // we cannot know; the caller's deadline ends the call
+	}
+	if apiErr, ok := errors.AsType[*client.APIError](err); ok {
+		switch {
+		case apiErr.StatusCode == http.StatusTooManyRequests:
+			return createNotSent
+		case client.IsTransient(err): // 408, 5xx other than 501/505
+			return createAmbiguous
+		}
+		return createPermanent
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return createAmbiguous // the attempt's own timeout
+	}
+	if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "dial" {
+		return createNotSent
+	}
+	if _, ok := errors.AsType[*net.DNSError](err); ok {
+		return createNotSent
+	}
+	if client.IsTransient(err) {
+		return createAmbiguous
+	}
+	return createPermanent
+}
+
+var (
+	labelValueRE = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`)
+	volumeNameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+)
+
+func (o *CreateOptions) validate() error {
+	switch {
+	case o.ClientToken != "" && (len(o.ClientToken) > 63 || !labelValueRE.MatchString(o.ClientToken)):
+		return &client.ValidationError{Field: "CreateOptions.ClientToken", Value: o.ClientToken,
+			Reason: "must be 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"}
+	case o.MaxAttempts < 0:
+		return &client.ValidationError{Field: "CreateOptions.MaxAttempts", Value: fmt.Sprint(o.MaxAttempts), Reason: "must not be negative"}
+	case o.AttemptTimeout < 0:
+		return &client.ValidationError{Field: "CreateOptions.AttemptTimeout", Value: o.AttemptTimeout.String(), Reason: "must not be negative"}
+	}
+	return nil
+}
+
+func (r *CreateRequest) validate() error {
+	reject := func(field, value, reason string) error {
+		return &client.ValidationError{Field: "CreateRequest." + field, Value: value, Reason: reason}
+	}
+	if r == nil {
+		return &client.ValidationError{Field: "CreateRequest", Reason: "must not be nil"}
+	}
+	hasImage := r.Image != nil
+	switch {
+	case hasImage && r.SnapshotID != "":
+		return reject("Image", "", "give either Image or SnapshotID, not both")
+	case !hasImage && r.SnapshotID == "":
+		return reject("Image", "", "give Image or SnapshotID")
+	case hasImage && strings.TrimSpace(r.Image.URI) == "":
+		return reject("Image.URI", "", "must not be empty")
+	case hasImage && len(r.Entrypoint) == 0:
+		return reject("Entrypoint", "", "required with Image")
+	case r.Entrypoint != nil && len(r.Entrypoint) == 0:
+		return reject("Entrypoint", "", "must not be an empty list (leave it nil)")
+	case r.Timeout < 0:
+		return reject("Timeout", r.Timeout.String(), "must not be negative")
+	case r.Timeout > 0 && r.Timeout < time.Minute:
+		return reject("Timeout", r.Timeout.String(), "must be at least 1m (or zero for no expiry)")
+	}
+	if r.SnapshotID != "" {
+		if err := validateSnapshotID(r.SnapshotID); err != nil {
+			return err
+		}
+	}
+	if _, ok := r.Metadata[ClientTokenKey]; ok {
+		return reject("Metadata", ClientTokenKey, "key is reserved for the client token (use CreateOptions.ClientToken)")
+	}
+	for k := range r.Metadata {
+		if k == "" {
+			return reject("Metadata", "", "keys must not be empty")
+		}
+	}
+	if np := r.NetworkPolicy; np != nil {
+		if np.DefaultAction != "" && !np.DefaultAction.valid() {
+			return reject("NetworkPolicy.DefaultAction", string(np.DefaultAction), `must be "allow" or "deny"`)
+		}
+		for i, rule := range np.Egress {
+			if !rule.Action.valid() {
+				return reject(fmt.Sprintf("NetworkPolicy.Egress[%d].Action", i), string(rule.Action), `must be "allow" or "deny"`)
+			}
+			if rule.Target == "" {
+				return reject(fmt.Sprintf("NetworkPolicy.Egress[%d].Target", i), "", "must not be empty")
+			}
+		}
+	}
+	for i := range r.Volumes {
+		if err := r.Volumes[i].validate(fmt.Sprintf("CreateRequest.Volumes[%d]", i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a NetworkAction) valid() bool { return a == NetworkAllow || a == NetworkDeny }
+
+func (v *Volume) validate(field string) error {
+	reject := func(f, value, reason string) error {
+		return &client.ValidationError{Field: field + "." + f, Value: value, Reason: reason}
+	}
+	backends := 0
+	for _, set := range []bool{v.Host != nil, v.PVC != nil, v.OSSFS != nil} {
+		if set {
+			backends++
+		}
+	}
+	switch {
+	case len(v.Name) > 63 || !volumeNameRE.MatchString(v.Name):
+		return reject("Name", v.Name, "must be a DNS label: lower-case letters, digits and '-', at most 63")
+	case !strings.HasPrefix(v.MountPath, "/"):
+		return reject("MountPath", v.MountPath, "must be an absolute path")
+	case backends != 1:
+		return reject("Host", "", "set exactly one of Host, PVC and OSSFS")
+	case v.PVC != nil && v.PVC.ClaimName == "":
+		return reject("PVC.ClaimName", "", "must not be empty")
+	case v.Host != nil && v.Host.Path == "":
+		return reject("Host.Path", "", "must not be empty")
+	case v.OSSFS != nil && !slices.Contains([]string{"", "1.0", "2.0"}, v.OSSFS.Version):
+		return reject("OSSFS.Version", v.OSSFS.Version, `must be "1.0" or "2.0"`)
+	}
+	return nil
+}
+
+// sleepBefore waits d unless ctx ends first or its deadline falls before
+// the wait would end; then it returns an error without waiting.
+func sleepBefore(ctx context.Context, d time.Duration) error {
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
+		return context.DeadlineExceeded
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

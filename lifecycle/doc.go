@@ -1,0 +1,95 @@
+// Package lifecycle is the client of the sandbox lifecycle API (/v1): it
+// creates sandboxes from images or snapshots, lists and inspects them,
+// pauses, resumes, renews and deletes them, manages snapshots, hands out
+// endpoints, waits for state changes and keeps sandboxes alive.
+//
+//	c, err := lifecycle.New(client.WithAPIKey(key))
+//	sb, err := c.CreateAndWait(ctx, &lifecycle.CreateRequest{
+//		Image:      &lifecycle.Image{URI: "python:3.12"},
+//		Entrypoint: []string{"python", "-m", "http.server"},
+//		Timeout:    time.Hour,
+//	}, nil)
+//
+// Methods take (ctx, required arguments..., opts) and return the
+// package's own types; a nil opts means defaults. Arguments are checked
+// before anything is sent: an empty or path-escaping id, a port outside
+// 1..65535, an expiry not in the future, a negative page size or an
+// unknown state filter fail with an error matching
+// [client.ErrInvalidInput]. Answers with status 400 or more are
+// [*client.APIError] errors matching the sentinels of package client
+// (errors.Is(err, client.ErrNotFound), ...), named after the operation
+// ("sandboxkit: lifecycle.Get: 404 ...").
+//
+// # States
+//
+// [State] has a constant for each of the eight documented states. A state
+// the service adds later is passed through as it is ([State.Known]
+// reports false); nothing in this package fails on it.
+//
+// # Metadata filters
+//
+// [ListOptions.Metadata] selects sandboxes holding all the given pairs. It
+// travels as one query parameter whose value is itself a query string of
+// URL-encoded keys and values ([EncodeMetadataFilter] has the details and
+// the wire form of the reference's project=Apollo, note=Demo Test
+// example).
+//
+// # Creating exactly once
+//
+// [Client.Create] never makes two sandboxes for one call, even when an
+// attempt's outcome is ambiguous (the connection dropped after the request
+// was sent, a 5xx, an attempt timeout). Every attempt carries a client
+// token in the metadata under [ClientTokenKey] ("sandboxkit.dev/client-token");
+// before sending the request again after an ambiguous attempt, Create
+// looks the token up and returns the sandbox the earlier attempt made, if
+// any. Passing [CreateOptions.ClientToken] extends the guarantee across
+// calls and processes. The token stays in the sandbox's metadata.
+//
+// # Waiting
+//
+// [Waiter] polls [Client.Get] with jittered exponential backoff between
+// MinDelay and MaxDelay until the sandbox reaches an awaited state,
+// trimming the last pause so a final poll happens before ctx's deadline,
+// tolerating transient errors (5xx, 429, network) up to a limit, and
+// reporting every observed state change to OnTransition. A wait ends
+// early with a [*StateError] (errors.Is(err, [ErrUnexpectedState])) when
+// the awaited states can no longer follow:
+//
+//	Awaiting           Done at               Fails at once at
+//	Running            Running               Failed, Terminated, Stopping, 404,
+//	                                         Paused entered from another state
+//	Paused             Paused                Failed, Terminated, Stopping, 404,
+//	                                         Running entered from another state
+//	Terminated         Terminated or 404     Failed
+//	any set of states  any of them           Failed or Terminated unless awaited;
+//	                                         Stopping unless Terminated is awaited;
+//	                                         404 unless Terminated is awaited;
+//	                                         Running or Paused, not awaited,
+//	                                         entered from another state
+//
+// "Entered from another state" means a change was observed: a sandbox
+// that goes Pausing → Running was resumed by someone else and will not
+// pause by itself. A stable state seen on the first poll is not held
+// against the wait (a pause or resume just accepted may not show yet);
+// Pending, Pausing, Resuming and unknown states are waited through. When
+// ctx ends first, the error is a [*TimeoutError] carrying the last
+// observed state and wrapping ctx's error. [Client.CreateAndWait],
+// [Client.PauseAndWait], [Client.ResumeAndWait] and
+// [Client.DeleteAndWait] combine an action with the matching wait.
+//
+// # Keeping sandboxes alive
+//
+// A [Renewer] keeps one sandbox alive from its own goroutine; a
+// [RenewerPool] keeps thousands alive from one scheduler goroutine and a
+// few workers. Both read the current expiry before renewing and only ever
+// extend it; see [RenewerOptions] for the schedule. Renewals and retried
+// errors are reported to callbacks; a renewer stops with a
+// [*RenewStoppedError] saying why (not found, terminated, failed, context
+// done, stopped).
+//
+// # Testing code that uses this package
+//
+// Waiters and renewers accept small interfaces ([Getter], [RenewerAPI]),
+// and [API] covers every method of [*Client]. Package mocklifecycle holds
+// go.uber.org/mock mocks of all of them.
+package lifecycle

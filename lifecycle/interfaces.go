@@ -1,0 +1,105 @@
+package lifecycle
+
+import (
+	"context"
+	"iter"
+	"time"
+)
+
+// Small interfaces, one per capability, so that code taking a sandbox
+// client can accept a fake or a gomock mock (package mocklifecycle) in its
+// tests. [*Client] implements all of them; [API] gathers every method of
+// Client.
+
+// Getter reads one sandbox. [Waiter] needs only this.
+type Getter interface {
+	Get(ctx context.Context, id string) (*Sandbox, error)
+}
+
+// Lister lists sandboxes one page at a time.
+type Lister interface {
+	List(ctx context.Context, opts *ListOptions) (*SandboxPage, error)
+}
+
+// Creator creates sandboxes.
+type Creator interface {
+	Create(ctx context.Context, req *CreateRequest, opts *CreateOptions) (*Sandbox, error)
+}
+
+// Deleter deletes sandboxes.
+type Deleter interface {
+	Delete(ctx context.Context, id string) error
+}
+
+// Pauser pauses sandboxes.
+type Pauser interface {
+	Pause(ctx context.Context, id string) error
+}
+
+// Resumer resumes sandboxes.
+type Resumer interface {
+	Resume(ctx context.Context, id string) error
+}
+
+// ExpiryRenewer moves a sandbox's expiry. With [Getter] it makes a
+// [RenewerAPI].
+type ExpiryRenewer interface {
+	Renew(ctx context.Context, id string, expiresAt time.Time) (time.Time, error)
+}
+
+// EndpointGetter returns addresses of ports inside sandboxes.
+type EndpointGetter interface {
+	Endpoint(ctx context.Context, id string, port int, opts *EndpointOptions) (*Endpoint, error)
+}
+
+// MetadataPatcher changes sandbox metadata.
+type MetadataPatcher interface {
+	PatchMetadata(ctx context.Context, id string, patch *MetadataPatch) (*Sandbox, error)
+}
+
+// Snapshotter manages snapshots.
+type Snapshotter interface {
+	CreateSnapshot(ctx context.Context, sandboxID string, opts *CreateSnapshotOptions) (*Snapshot, error)
+	GetSnapshot(ctx context.Context, id string) (*Snapshot, error)
+	ListSnapshots(ctx context.Context, opts *ListSnapshotsOptions) (*SnapshotPage, error)
+	DeleteSnapshot(ctx context.Context, id string) error
+}
+
+// API is every method of [*Client]: the interface to depend on when a
+// component uses much of the lifecycle API.
+type API interface {
+	Getter
+	Lister
+	Creator
+	Deleter
+	Pauser
+	Resumer
+	ExpiryRenewer
+	EndpointGetter
+	MetadataPatcher
+	Snapshotter
+
+	All(ctx context.Context, opts *ListOptions) iter.Seq2[*Sandbox, error]
+	AllSnapshots(ctx context.Context, opts *ListSnapshotsOptions) iter.Seq2[*Snapshot, error]
+	CreateFromSnapshot(ctx context.Context, snapshotID string, req *CreateRequest, opts *CreateOptions) (*Sandbox, error)
+	WaitForState(ctx context.Context, id string, targets ...State) (*Sandbox, error)
+	CreateAndWait(ctx context.Context, req *CreateRequest, opts *CreateAndWaitOptions) (*Sandbox, error)
+	PauseAndWait(ctx context.Context, id string, opts *WaiterOptions) (*Sandbox, error)
+	ResumeAndWait(ctx context.Context, id string, opts *WaiterOptions) (*Sandbox, error)
+	DeleteAndWait(ctx context.Context, id string, opts *WaiterOptions) error
+}
+
+var (
+	_ API             = (*Client)(nil)
+	_ Getter          = (*Client)(nil)
+	_ Lister          = (*Client)(nil)
+	_ Creator         = (*Client)(nil)
+	_ Deleter         = (*Client)(nil)
+	_ Pauser          = (*Client)(nil)
+	_ Resumer         = (*Client)(nil)
+	_ ExpiryRenewer   = (*Client)(nil)
+	_ RenewerAPI      = (*Client)(nil)
+	_ EndpointGetter  = (*Client)(nil)
+	_ MetadataPatcher = (*Client)(nil)
+	_ Snapshotter     = (*Client)(nil)
+)

@@ -1,0 +1,168 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/sandboxkit/sandboxkit/client"
+	api "github.com/sandboxkit/sandboxkit/internal/gen/lifecycleapi"
+)
+
+// ListOptions filters and pages [Client.List] and [Client.All]. The zero
+// value lists every sandbox, 20 per page.
+type ListOptions struct {
+	// States keeps sandboxes in any of these states (OR). Each must be one
+	// of the documented states; case is ignored.
+	States []State
+	// Metadata keeps sandboxes holding every one of these pairs (AND).
+	Metadata map[string]string
+	// Page is the 1-based page to fetch; 0 means 1. All starts here.
+	Page int
+	// PageSize is the number of sandboxes per page; 0 leaves the service's
+	// default (20).
+	PageSize int
+}
+
+// List returns one page of sandboxes.
+//
+// GET /sandboxes
+func (c *Client) List(ctx context.Context, opts *ListOptions) (*SandboxPage, error) {
+	if opts == nil {
+		opts = &ListOptions{}
+	}
+	params, err := opts.params()
+	if err != nil {
+		return nil, client.Wrap(ctx, opList, err)
+	}
+	res, err := c.api.ListSandboxes(ctx, params)
+	if err != nil {
+		return nil, client.Wrap(ctx, opList, err)
+	}
+	r, ok := res.(*api.ListSandboxesResponseHeaders)
+	if !ok {
+		return nil, client.Wrap(ctx, opList, unexpected(res))
+	}
+	page := &SandboxPage{
+		Items:      make([]*Sandbox, len(r.Response.Items)),
+		Pagination: fromPagination(r.Response.Pagination),
+	}
+	for i := range r.Response.Items {
+		page.Items[i] = fromSandbox(&r.Response.Items[i])
+	}
+	return page, nil
+}
+
+// All iterates over every sandbox matching opts, fetching page after page
+// from opts.Page (opts is copied; the caller's value is not changed). An
+// error is yielded once, with a nil sandbox, and ends the iteration.
+//
+// GET /sandboxes
+func (c *Client) All(ctx context.Context, opts *ListOptions) iter.Seq2[*Sandbox, error] {
+	var o ListOptions
+	if opts != nil {
+		o = *opts
+		o.States = slices.Clone(opts.States)
+		o.Metadata = maps.Clone(opts.Metadata)
+	}
+	return func(yield func(*Sandbox, error) bool) {
+		o := o // each range over the iterator starts afresh
+		o.Page = max(o.Page, 1)
+		for {
+			page, err := c.List(ctx, &o)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, s := range page.Items {
+				if !yield(s, nil) {
+					return
+				}
+			}
+			if !page.HasNextPage || len(page.Items) == 0 {
+				return
+			}
+			o.Page++
+		}
+	}
+}
+
+func (o *ListOptions) params() (api.ListSandboxesParams, error) {
+	var p api.ListSandboxesParams
+	for _, s := range o.States {
+		st, err := ParseState(string(s))
+		if err != nil {
+			return p, &client.ValidationError{Field: "ListOptions.States", Value: string(s), Reason: "not one of " + joinStates(States())}
+		}
+		p.State = append(p.State, string(st))
+	}
+	if len(o.Metadata) > 0 {
+		f, err := EncodeMetadataFilter(o.Metadata)
+		if err != nil {
+			return p, err
+		}
+		p.Metadata = api.NewOptString(f)
+	}
+	if err := pageParams(o.Page, o.PageSize, "ListOptions", &p.Page, &p.PageSize); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+func pageParams(page, size int, field string, pp, sp *api.OptInt) error {
+	switch {
+	case page < 0:
+		return &client.ValidationError{Field: field + ".Page", Value: fmt.Sprint(page), Reason: "must be at least 1 (or 0 for the first page)"}
+	case size < 0:
+		return &client.ValidationError{Field: field + ".PageSize", Value: fmt.Sprint(size), Reason: "must be at least 1 (or 0 for the service's default)"}
+	}
+	if page > 0 {
+		*pp = api.NewOptInt(page)
+	}
+	if size > 0 {
+		*sp = api.NewOptInt(size)
+	}
+	return nil
+}
+
+// EncodeMetadataFilter returns the value of the metadata query parameter
+// that selects sandboxes holding every pair in m: each key and value
+// URL-encoded (a space as %20), joined as key=value pairs with '&', in key
+// order. [Client.List] sends it as one query parameter, which encodes it
+// once more, so project=Apollo and note=Demo Test travel as
+//
+//	metadata=project%3DApollo%26note%3DDemo%2520Test
+//
+// The service decodes the parameter and then parses the pairs with a
+// decoding query parser (two decodings in all), which yields the pairs
+// back. The upstream reference's example writes the space as %252520,
+// one encoding more than that: sent as written it would be decoded to
+// "Demo%20Test" and match nothing, so it is not followed.
+//
+// Keys must not be empty. The result is an error matching
+// [client.ErrInvalidInput] otherwise.
+func EncodeMetadataFilter(m map[string]string) (string, error) {
+	var b strings.Builder
+	for i, k := range slices.Sorted(maps.Keys(m)) {
+		if k == "" {
+			return "", &client.ValidationError{Field: "metadata filter", Reason: "keys must not be empty"}
+		}
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(escapeFilter(k))
+		b.WriteByte('=')
+		b.WriteString(escapeFilter(m[k]))
+	}
+	return b.String(), nil
+}
+
+// escapeFilter query-escapes s, writing a space as %20 rather than '+'
+// (both decode to a space; %20 is what the reference shows).
+func escapeFilter(s string) string {
+	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
+}

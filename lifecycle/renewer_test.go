@@ -1,0 +1,298 @@
+package lifecycle_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit/lifecycle"
+)
+
+// recorder collects a renewer's callbacks.
+type recorder struct {
+	mu     sync.Mutex
+	renews []lifecycle.RenewEvent
+	errs   []error
+	stops  []*lifecycle.RenewStoppedError
+}
+
+func (r *recorder) options(o lifecycle.RenewerOptions) *lifecycle.RenewerOptions {
+	o.OnRenew = func(e lifecycle.RenewEvent) { r.mu.Lock(); r.renews = append(r.renews, e); r.mu.Unlock() }
+	o.OnError = func(_ string, err error) { r.mu.Lock(); r.errs = append(r.errs, err); r.mu.Unlock() }
+	o.OnStop = func(e *lifecycle.RenewStoppedError) { r.mu.Lock(); r.stops = append(r.stops, e); r.mu.Unlock() }
+	return &o
+}
+
+func (r *recorder) snapshot() ([]lifecycle.RenewEvent, []error, []*lifecycle.RenewStoppedError) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]lifecycle.RenewEvent(nil), r.renews...), append([]error(nil), r.errs...), append([]*lifecycle.RenewStoppedError(nil), r.stops...)
+}
+
+func TestRenewerKeepsSandboxAliveForADay(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBackend()
+		start := time.Now()
+		b.seed("s", lifecycle.StateRunning, start.Add(time.Hour), nil)
+		c := b.client(t)
+		var rec recorder
+		r, err := lifecycle.NewRenewer(t.Context(), c, "s", rec.options(lifecycle.RenewerOptions{
+			Extension: time.Hour, Margin: 10 * time.Minute,
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(24 * time.Hour) // fake time
+		if err := r.Err(); err != nil {
+			t.Fatalf("renewer stopped early: %v", err)
+		}
+		r.Stop()
+
+		renews, errs, stops := rec.snapshot()
+		// First renewal at 1h − 10m (− jitter ≤ 1m), then one per hour,
+		// each adding the Extension: 24 renewals in 24h.
+		if n := len(renews); n < 23 || n > 25 {
+			t.Errorf("%d renewals in 24h, want 24±1", n)
+		}
+		prev := start.Add(time.Hour)
+		for i, e := range renews {
+			if !e.Previous.Equal(prev) || !e.ExpiresAt.After(e.Previous) {
+				t.Errorf("renewal %d: %v -> %v, previous expiry %v", i, e.Previous, e.ExpiresAt, prev)
+			}
+			if left := e.Previous.Sub(e.At); left > 11*time.Minute || left < 10*time.Minute-time.Second {
+				t.Errorf("renewal %d happened %v before expiry, want 10-11m", i, left)
+			}
+			prev = e.ExpiresAt
+		}
+		if p := b.problems(); len(p) > 0 {
+			t.Errorf("service saw: %v", p)
+		}
+		if len(errs) != 0 || len(stops) != 0 {
+			t.Errorf("errors %v, stops %v", errs, stops)
+		}
+		if e, ok := errors.AsType[*lifecycle.RenewStoppedError](r.Err()); !ok || e.Reason != lifecycle.StopRequested {
+			t.Errorf("Err() = %v, want StopRequested", r.Err())
+		}
+		// About two requests per renewal: the read and the renewal.
+		if n := b.count("GET", "/sandboxes/s"); n > 2*len(renews)+3 {
+			t.Errorf("%d reads for %d renewals", n, len(renews))
+		}
+	})
+}
+
+func TestRenewerNeverShortensAnExpiry(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBackend()
+		start := time.Now()
+		b.seed("s", lifecycle.StateRunning, start.Add(time.Hour), nil)
+		var rec recorder
+		r, err := lifecycle.NewRenewer(t.Context(), b.client(t), "s", rec.options(lifecycle.RenewerOptions{Jitter: -1}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Stop()
+		// Someone else extends it far beyond the renewer's schedule.
+		time.Sleep(30 * time.Minute)
+		b.set("s", func(s *fakeSandbox) { s.expiresAt = start.Add(5 * time.Hour) })
+		time.Sleep(4*time.Hour + 19*time.Minute) // until 4h49m
+		if renews, _, _ := rec.snapshot(); len(renews) != 0 {
+			t.Fatalf("renewed %v although the expiry was 5h away", renews)
+		}
+		time.Sleep(2 * time.Minute)
+		renews, _, _ := rec.snapshot()
+		if len(renews) != 1 || !renews[0].Previous.Equal(start.Add(5*time.Hour)) || !renews[0].ExpiresAt.Equal(start.Add(6*time.Hour)) {
+			t.Errorf("renewals = %+v, want one from 5h to 6h", renews)
+		}
+	})
+}
+
+func TestRenewerStops(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		plan      func(b *fakeBackend)
+		reason    lifecycle.StopReason
+		wantIs    error
+		wantState lifecycle.State
+	}{
+		{"404", func(b *fakeBackend) { b.then("s", goneAfter(2*time.Hour)) }, lifecycle.StopNotFound, client.ErrNotFound, ""},
+		{"Terminated", func(b *fakeBackend) { b.then("s", after(90*time.Minute, lifecycle.StateTerminated)) },
+			lifecycle.StopTerminated, lifecycle.ErrUnexpectedState, lifecycle.StateTerminated},
+		{"Stopping", func(b *fakeBackend) { b.then("s", after(90*time.Minute, lifecycle.StateStopping)) },
+			lifecycle.StopTerminated, lifecycle.ErrUnexpectedState, lifecycle.StateStopping},
+		{"Failed", func(b *fakeBackend) { b.then("s", after(3*time.Hour, lifecycle.StateFailed)) },
+			lifecycle.StopFailed, lifecycle.ErrUnexpectedState, lifecycle.StateFailed},
+		{"no expiry", func(b *fakeBackend) { b.set("s", func(s *fakeSandbox) { s.expiresAt = time.Time{} }) }, lifecycle.StopNoExpiry, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				b := newFakeBackend()
+				b.seed("s", lifecycle.StateRunning, time.Now().Add(time.Hour), nil)
+				tt.plan(b)
+				var rec recorder
+				r, err := lifecycle.NewRenewer(t.Context(), b.client(t), "s", rec.options(lifecycle.RenewerOptions{}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				<-r.Done()
+				err = r.Err()
+				e, ok := errors.AsType[*lifecycle.RenewStoppedError](err)
+				if !ok || e.Reason != tt.reason || e.ID != "s" {
+					t.Fatalf("Err() = %v, want reason %q", err, tt.reason)
+				}
+				if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
+					t.Errorf("Err() = %v, want it to match %v", err, tt.wantIs)
+				}
+				if se, ok := errors.AsType[*lifecycle.StateError](err); ok && se.State != tt.wantState {
+					t.Errorf("StateError.State = %q, want %q", se.State, tt.wantState)
+				}
+				if !strings.Contains(err.Error(), string(tt.reason)) {
+					t.Errorf("message %q does not give the reason", err)
+				}
+				if _, _, stops := rec.snapshot(); len(stops) != 1 || stops[0] != e {
+					t.Errorf("OnStop got %v, want the stop once", stops)
+				}
+				r.Stop() // after the end: returns at once, changes nothing
+				if r.Err() != err {
+					t.Errorf("Stop after the end changed Err to %v", r.Err())
+				}
+			})
+		})
+	}
+}
+
+func TestRenewerBacksOffOnTransientErrors(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBackend()
+		b.seed("s", lifecycle.StateRunning, time.Now().Add(5*time.Minute), nil)
+		var fails atomic.Int32
+		b.hook = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
+			if strings.HasSuffix(r.URL.Path, "/renew-expiration") && fails.Add(1) <= 3 {
+				writeErr(w, 503, "UNAVAILABLE", "busy")
+				return true
+			}
+			return false
+		}
+		var rec recorder
+		c := b.client(t, client.WithRetry(client.RetryPolicy{}))
+		r, err := lifecycle.NewRenewer(t.Context(), c, "s", rec.options(lifecycle.RenewerOptions{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute)
+		r.Stop()
+		renews, errs, _ := rec.snapshot()
+		if len(errs) != 3 || !errors.Is(errs[0], client.ErrUnavailable) {
+			t.Errorf("errors = %v, want three 503s", errs)
+		}
+		if len(renews) != 1 {
+			t.Errorf("renewals = %v, want 1 after the errors", renews)
+		}
+	})
+}
+
+func TestRenewerContextEnd(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBackend()
+		b.seed("s", lifecycle.StateRunning, time.Now().Add(time.Hour), nil)
+		ctx, cancel := context.WithCancel(t.Context())
+		var rec recorder
+		r, err := lifecycle.NewRenewer(ctx, b.client(t), "s", rec.options(lifecycle.RenewerOptions{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute)
+		cancel()
+		<-r.Done()
+		if e, ok := errors.AsType[*lifecycle.RenewStoppedError](r.Err()); !ok || e.Reason != lifecycle.StopContextDone || !errors.Is(r.Err(), context.Canceled) {
+			t.Errorf("Err() = %v, want StopContextDone wrapping Canceled", r.Err())
+		}
+		if _, _, stops := rec.snapshot(); len(stops) != 0 {
+			t.Errorf("OnStop called for a stop the caller caused: %v", stops)
+		}
+	})
+}
+
+// memAPI is an in-memory RenewerAPI: the fake for renewer and pool tests
+// that do not need HTTP.
+type memAPI struct {
+	mu         sync.Mutex
+	exp        map[string]time.Time
+	renewals   map[string]int
+	gone       map[string]bool
+	violations []string
+}
+
+func newMemAPI() *memAPI {
+	return &memAPI{exp: map[string]time.Time{}, renewals: map[string]int{}, gone: map[string]bool{}}
+}
+
+func (m *memAPI) Get(ctx context.Context, id string) (*lifecycle.Sandbox, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	exp, ok := m.exp[id]
+	if !ok || m.gone[id] {
+		return nil, &client.APIError{StatusCode: 404, Code: "NOT_FOUND", Operation: "lifecycle.Get"}
+	}
+	if time.Now().After(exp) {
+		m.violations = append(m.violations, id+" expired")
+	}
+	return &lifecycle.Sandbox{ID: id, Status: lifecycle.Status{State: lifecycle.StateRunning}, ExpiresAt: exp}, nil
+}
+
+func (m *memAPI) Renew(ctx context.Context, id string, t time.Time) (time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.gone[id] {
+		return time.Time{}, &client.APIError{StatusCode: 404}
+	}
+	if !t.After(m.exp[id]) || !t.After(time.Now()) {
+		m.violations = append(m.violations, id+" renewed to an earlier time")
+		return time.Time{}, &client.APIError{StatusCode: 409}
+	}
+	m.exp[id] = t
+	m.renewals[id]++
+	return t, nil
+}
+
+// Not parallel: goleak compares the goroutines before and after, which
+// only works while no other test runs.
+func TestRenewerStopLeavesNoGoroutine(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	api := newMemAPI()
+	api.exp["s"] = time.Now().Add(24 * time.Hour)
+	r, err := lifecycle.NewRenewer(context.Background(), api, "s", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Stop()
+	r.Stop()
+	if e, ok := errors.AsType[*lifecycle.RenewStoppedError](r.Err()); !ok || e.Reason != lifecycle.StopRequested {
+		t.Errorf("Err() = %v", r.Err())
+	}
+
+	p, err := lifecycle.NewRenewerPool(context.Background(), api, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Add("s"); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	p.Close()
+}

@@ -1,0 +1,166 @@
+package lifecycle
+
+import (
+	"context"
+	"time"
+
+	"github.com/sandboxkit/sandboxkit/client"
+	api "github.com/sandboxkit/sandboxkit/internal/gen/lifecycleapi"
+)
+
+// Get returns a sandbox as it is now. A sandbox that does not exist (or no
+// longer does) is an error matching [client.ErrNotFound].
+//
+// GET /sandboxes/{sandboxId}
+func (c *Client) Get(ctx context.Context, id string) (*Sandbox, error) {
+	if err := validateSandboxID(id); err != nil {
+		return nil, client.Wrap(ctx, opGet, err)
+	}
+	res, err := c.api.GetSandbox(ctx, api.GetSandboxParams{SandboxId: id})
+	if err != nil {
+		return nil, client.Wrap(ctx, opGet, err)
+	}
+	r, ok := res.(*api.SandboxHeaders)
+	if !ok {
+		return nil, client.Wrap(ctx, opGet, unexpected(res))
+	}
+	return fromSandbox(&r.Response), nil
+}
+
+// Delete schedules a sandbox's termination: it goes through Stopping to
+// Terminated ([Client.DeleteAndWait] waits for that). Deleting a sandbox
+// that does not exist is an error matching [client.ErrNotFound].
+//
+// DELETE /sandboxes/{sandboxId}
+func (c *Client) Delete(ctx context.Context, id string) error {
+	if err := validateSandboxID(id); err != nil {
+		return client.Wrap(ctx, opDelete, err)
+	}
+	res, err := c.api.DeleteSandbox(ctx, api.DeleteSandboxParams{SandboxId: id})
+	if err != nil {
+		return client.Wrap(ctx, opDelete, err)
+	}
+	if _, ok := res.(*api.DeleteSandboxNoContent); !ok {
+		return client.Wrap(ctx, opDelete, unexpected(res))
+	}
+	return nil
+}
+
+// Pause asks a Running sandbox to pause: it moves to Pausing, then Paused
+// ([Client.PauseAndWait] waits for that). Any other state is an error
+// matching [client.ErrConflict].
+//
+// POST /sandboxes/{sandboxId}/pause
+func (c *Client) Pause(ctx context.Context, id string) error {
+	if err := validateSandboxID(id); err != nil {
+		return client.Wrap(ctx, opPause, err)
+	}
+	res, err := c.api.PauseSandbox(ctx, api.PauseSandboxParams{SandboxId: id})
+	if err != nil {
+		return client.Wrap(ctx, opPause, err)
+	}
+	if _, ok := res.(*api.PauseSandboxAccepted); !ok {
+		return client.Wrap(ctx, opPause, unexpected(res))
+	}
+	return nil
+}
+
+// Resume asks a Paused sandbox to resume: it moves to Resuming, then
+// Running ([Client.ResumeAndWait] waits for that). Any other state is an
+// error matching [client.ErrConflict].
+//
+// POST /sandboxes/{sandboxId}/resume
+func (c *Client) Resume(ctx context.Context, id string) error {
+	if err := validateSandboxID(id); err != nil {
+		return client.Wrap(ctx, opResume, err)
+	}
+	res, err := c.api.ResumeSandbox(ctx, api.ResumeSandboxParams{SandboxId: id})
+	if err != nil {
+		return client.Wrap(ctx, opResume, err)
+	}
+	if _, ok := res.(*api.ResumeSandboxAccepted); !ok {
+		return client.Wrap(ctx, opResume, unexpected(res))
+	}
+	return nil
+}
+
+// Renew moves a sandbox's expiry to expiresAt and returns the expiry now
+// in force. expiresAt must lie in the future (checked before sending) and
+// after the current expiry (the service answers 400 or 409 otherwise).
+// The wire format has whole seconds, so a fractional expiresAt is rounded
+// up to the next second, never down. To keep a sandbox alive without ever
+// shortening its life, use a [Renewer].
+//
+// POST /sandboxes/{sandboxId}/renew-expiration
+func (c *Client) Renew(ctx context.Context, id string, expiresAt time.Time) (time.Time, error) {
+	if err := validateSandboxID(id); err != nil {
+		return time.Time{}, client.Wrap(ctx, opRenew, err)
+	}
+	if !expiresAt.After(time.Now()) {
+		return time.Time{}, client.Wrap(ctx, opRenew, &client.ValidationError{
+			Field: "expiresAt", Value: expiresAt.UTC().Format(time.RFC3339), Reason: "must be in the future"})
+	}
+	if t := expiresAt.Truncate(time.Second); !t.Equal(expiresAt) {
+		expiresAt = t.Add(time.Second)
+	}
+	res, err := c.api.RenewSandboxExpiration(ctx,
+		&api.RenewSandboxExpirationRequest{ExpiresAt: expiresAt.UTC()},
+		api.RenewSandboxExpirationParams{SandboxId: id})
+	if err != nil {
+		return time.Time{}, client.Wrap(ctx, opRenew, err)
+	}
+	r, ok := res.(*api.RenewSandboxExpirationResponseHeaders)
+	if !ok {
+		return time.Time{}, client.Wrap(ctx, opRenew, unexpected(res))
+	}
+	return r.Response.ExpiresAt, nil
+}
+
+// MetadataPatch changes some metadata keys and keeps the others.
+type MetadataPatch struct {
+	// Set adds or replaces these pairs.
+	Set map[string]string
+	// Delete removes these keys (absent keys are ignored by the service).
+	Delete []string
+}
+
+// PatchMetadata applies patch to a sandbox's metadata (a JSON merge
+// patch: set keys get the new value, deleted keys are sent as null, other
+// keys are kept) and returns the whole sandbox. A nil or empty patch
+// changes nothing. A key must not be both set and deleted. Keys under
+// opensandbox.io/ are reserved by the service.
+//
+// PATCH /sandboxes/{sandboxId}/metadata
+func (c *Client) PatchMetadata(ctx context.Context, id string, patch *MetadataPatch) (*Sandbox, error) {
+	if err := validateSandboxID(id); err != nil {
+		return nil, client.Wrap(ctx, opPatchMetadata, err)
+	}
+	if patch == nil {
+		patch = &MetadataPatch{}
+	}
+	body := make(api.PatchSandboxMetadataRequest, len(patch.Set)+len(patch.Delete))
+	for k, v := range patch.Set {
+		if k == "" {
+			return nil, client.Wrap(ctx, opPatchMetadata, &client.ValidationError{Field: "MetadataPatch.Set", Reason: "keys must not be empty"})
+		}
+		body[k] = api.NewNilString(v)
+	}
+	for _, k := range patch.Delete {
+		if k == "" {
+			return nil, client.Wrap(ctx, opPatchMetadata, &client.ValidationError{Field: "MetadataPatch.Delete", Reason: "keys must not be empty"})
+		}
+		if _, ok := patch.Set[k]; ok {
+			return nil, client.Wrap(ctx, opPatchMetadata, &client.ValidationError{Field: "MetadataPatch", Value: k, Reason: "key is both set and deleted"})
+		}
+		body[k] = api.NilString{Null: true}
+	}
+	res, err := c.api.PatchSandboxMetadata(ctx, body, api.PatchSandboxMetadataParams{SandboxId: id})
+	if err != nil {
+		return nil, client.Wrap(ctx, opPatchMetadata, err)
+	}
+	r, ok := res.(*api.SandboxHeaders)
+	if !ok {
+		return nil, client.Wrap(ctx, opPatchMetadata, unexpected(res))
+	}
+	return fromSandbox(&r.Response), nil
+}

@@ -1,0 +1,187 @@
+package lifecycle
+
+import (
+	"context"
+	"iter"
+	"slices"
+	"strings"
+
+	"github.com/sandboxkit/sandboxkit/client"
+	api "github.com/sandboxkit/sandboxkit/internal/gen/lifecycleapi"
+)
+
+// CreateSnapshotOptions tunes [Client.CreateSnapshot].
+type CreateSnapshotOptions struct {
+	// Name labels the snapshot; "" leaves it unnamed.
+	Name string
+}
+
+// CreateSnapshot starts a snapshot of a running sandbox and returns it in
+// state Creating; poll [Client.GetSnapshot] until it is Ready.
+//
+// POST /sandboxes/{sandboxId}/snapshots
+func (c *Client) CreateSnapshot(ctx context.Context, sandboxID string, opts *CreateSnapshotOptions) (*Snapshot, error) {
+	if err := validateSandboxID(sandboxID); err != nil {
+		return nil, client.Wrap(ctx, opCreateSnapshot, err)
+	}
+	var body api.OptCreateSnapshotRequest
+	if opts != nil && opts.Name != "" {
+		body = api.NewOptCreateSnapshotRequest(api.CreateSnapshotRequest{Name: api.NewOptString(opts.Name)})
+	}
+	res, err := c.api.CreateSnapshot(ctx, body, api.CreateSnapshotParams{SandboxId: sandboxID})
+	if err != nil {
+		return nil, client.Wrap(ctx, opCreateSnapshot, err)
+	}
+	r, ok := res.(*api.SnapshotHeaders)
+	if !ok {
+		return nil, client.Wrap(ctx, opCreateSnapshot, unexpected(res))
+	}
+	return fromSnapshot(&r.Response), nil
+}
+
+// GetSnapshot returns a snapshot as it is now.
+//
+// GET /snapshots/{snapshotId}
+func (c *Client) GetSnapshot(ctx context.Context, id string) (*Snapshot, error) {
+	if err := validateSnapshotID(id); err != nil {
+		return nil, client.Wrap(ctx, opGetSnapshot, err)
+	}
+	res, err := c.api.GetSnapshot(ctx, api.GetSnapshotParams{SnapshotId: id})
+	if err != nil {
+		return nil, client.Wrap(ctx, opGetSnapshot, err)
+	}
+	r, ok := res.(*api.GetSnapshotOKHeaders)
+	if !ok {
+		return nil, client.Wrap(ctx, opGetSnapshot, unexpected(res))
+	}
+	return fromSnapshot(&r.Response), nil
+}
+
+// DeleteSnapshot deletes a snapshot. One still Creating cannot be deleted
+// (an error matching [client.ErrConflict]).
+//
+// DELETE /snapshots/{snapshotId}
+func (c *Client) DeleteSnapshot(ctx context.Context, id string) error {
+	if err := validateSnapshotID(id); err != nil {
+		return client.Wrap(ctx, opDeleteSnapshot, err)
+	}
+	res, err := c.api.DeleteSnapshot(ctx, api.DeleteSnapshotParams{SnapshotId: id})
+	if err != nil {
+		return client.Wrap(ctx, opDeleteSnapshot, err)
+	}
+	if _, ok := res.(*api.DeleteSnapshotNoContent); !ok {
+		return client.Wrap(ctx, opDeleteSnapshot, unexpected(res))
+	}
+	return nil
+}
+
+// ListSnapshotsOptions filters and pages [Client.ListSnapshots] and
+// [Client.AllSnapshots]. The zero value lists every snapshot.
+type ListSnapshotsOptions struct {
+	// SandboxID keeps snapshots taken from this sandbox.
+	SandboxID string
+	// States keeps snapshots in any of these states (OR); each must be a
+	// documented snapshot state, case ignored.
+	States []SnapshotState
+	// Page is the 1-based page to fetch; 0 means 1.
+	Page int
+	// PageSize is the number of snapshots per page; 0 leaves the
+	// service's default (20).
+	PageSize int
+}
+
+// ListSnapshots returns one page of snapshots.
+//
+// GET /snapshots
+func (c *Client) ListSnapshots(ctx context.Context, opts *ListSnapshotsOptions) (*SnapshotPage, error) {
+	if opts == nil {
+		opts = &ListSnapshotsOptions{}
+	}
+	params, err := opts.params()
+	if err != nil {
+		return nil, client.Wrap(ctx, opListSnapshots, err)
+	}
+	res, err := c.api.ListSnapshots(ctx, params)
+	if err != nil {
+		return nil, client.Wrap(ctx, opListSnapshots, err)
+	}
+	r, ok := res.(*api.ListSnapshotsResponseHeaders)
+	if !ok {
+		return nil, client.Wrap(ctx, opListSnapshots, unexpected(res))
+	}
+	page := &SnapshotPage{
+		Items:      make([]*Snapshot, len(r.Response.Items)),
+		Pagination: fromPagination(r.Response.Pagination),
+	}
+	for i := range r.Response.Items {
+		page.Items[i] = fromSnapshot(&r.Response.Items[i])
+	}
+	return page, nil
+}
+
+// AllSnapshots iterates over every snapshot matching opts, page after
+// page (opts is copied). An error is yielded once, with a nil snapshot,
+// and ends the iteration.
+//
+// GET /snapshots
+func (c *Client) AllSnapshots(ctx context.Context, opts *ListSnapshotsOptions) iter.Seq2[*Snapshot, error] {
+	var o ListSnapshotsOptions
+	if opts != nil {
+		o = *opts
+		o.States = slices.Clone(opts.States)
+	}
+	return func(yield func(*Snapshot, error) bool) {
+		o := o
+		o.Page = max(o.Page, 1)
+		for {
+			page, err := c.ListSnapshots(ctx, &o)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, s := range page.Items {
+				if !yield(s, nil) {
+					return
+				}
+			}
+			if !page.HasNextPage || len(page.Items) == 0 {
+				return
+			}
+			o.Page++
+		}
+	}
+}
+
+func (o *ListSnapshotsOptions) params() (api.ListSnapshotsParams, error) {
+	var p api.ListSnapshotsParams
+	if o.SandboxID != "" {
+		if err := validateSandboxID(o.SandboxID); err != nil {
+			return p, err
+		}
+		p.SandboxId = api.NewOptString(o.SandboxID)
+	}
+	for _, s := range o.States {
+		st, ok := parseSnapshotState(string(s))
+		if !ok {
+			names := make([]string, 0, 4)
+			for _, k := range SnapshotStates() {
+				names = append(names, string(k))
+			}
+			return p, &client.ValidationError{Field: "ListSnapshotsOptions.States", Value: string(s), Reason: "not one of " + strings.Join(names, ", ")}
+		}
+		p.State = append(p.State, api.SnapshotState(st))
+	}
+	if err := pageParams(o.Page, o.PageSize, "ListSnapshotsOptions", &p.Page, &p.PageSize); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+func parseSnapshotState(s string) (SnapshotState, bool) {
+	for _, st := range SnapshotStates() {
+		if strings.EqualFold(s, string(st)) {
+			return st, true
+		}
+	}
+	return "", false
+}

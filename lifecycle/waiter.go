@@ -1,0 +1,307 @@
+package lifecycle
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit/internal/poll"
+)
+
+// Defaults of [WaiterOptions].
+const (
+	DefaultWaitMinDelay     = 250 * time.Millisecond
+	DefaultWaitMaxDelay     = 5 * time.Second
+	DefaultWaitMaxTransient = 5
+)
+
+// WaiterOptions tunes a [Waiter]. The zero value is usable.
+type WaiterOptions struct {
+	// MinDelay is the first pause between two polls
+	// ([DefaultWaitMinDelay] if zero). Pauses double up to MaxDelay, with
+	// jitter; the last one is shortened so that a final poll happens
+	// before ctx's deadline.
+	MinDelay time.Duration
+	// MaxDelay caps the pause between polls ([DefaultWaitMaxDelay] if
+	// zero).
+	MaxDelay time.Duration
+	// MaxTransient is how many transient errors in a row are tolerated
+	// ([DefaultWaitMaxTransient] if zero; negative tolerates none). The
+	// next one ends the wait with that error.
+	MaxTransient int
+	// Retryable reports whether a poll error is transient. Nil means
+	// [client.IsTransient]: 408, 429, 5xx (but 501, 505) and network
+	// errors.
+	Retryable func(error) bool
+	// OnTransition, if set, is called for every observed state change,
+	// from the goroutine that waits; the first observation is reported
+	// with from == "". It must not block for long.
+	OnTransition func(from, to State, s *Sandbox)
+}
+
+// Waiter polls a sandbox until it reaches one of a set of states, like
+// aws-sdk-go-v2's waiters. Make one with [NewWaiter]; it holds no state
+// between waits and is safe for concurrent use.
+type Waiter struct {
+	getter Getter
+	opts   WaiterOptions
+}
+
+// NewWaiter returns a waiter that polls through getter (a [*Client], or
+// any fake or mock). Each optFn edits a copy of the default options.
+func NewWaiter(getter Getter, optFns ...func(*WaiterOptions)) *Waiter {
+	var o WaiterOptions
+	for _, fn := range optFns {
+		if fn != nil {
+			fn(&o)
+		}
+	}
+	return &Waiter{getter: getter, opts: o}
+}
+
+// WaitForState polls sandbox id until its state is one of targets and
+// returns it then. The wait ends early with a [*StateError] when the
+// sandbox lands where no target can follow (see the package
+// documentation's table), with the transient error that exceeded
+// MaxTransient, with any other error from Get, or with a [*TimeoutError]
+// wrapping ctx's error when ctx ends first. On error it also returns the
+// last observation, or nil. When Terminated is awaited, a sandbox no
+// longer found counts as done; the result is then the last observation,
+// which may be nil. Give ctx a deadline: without one the wait can last
+// forever.
+//
+// GET /sandboxes/{sandboxId}, repeatedly
+func (w *Waiter) WaitForState(ctx context.Context, id string, targets ...State) (*Sandbox, error) {
+	if err := validateSandboxID(id); err != nil {
+		return nil, client.Wrap(ctx, opWait, err)
+	}
+	if len(targets) == 0 {
+		return nil, client.Wrap(ctx, opWait, &client.ValidationError{Field: "targets", Reason: "give at least one state"})
+	}
+	if w.getter == nil {
+		return nil, client.Wrap(ctx, opWait, &client.ValidationError{Field: "getter", Reason: "must not be nil"})
+	}
+	targets = slices.Clone(targets)
+	retryable := w.opts.Retryable
+	if retryable == nil {
+		retryable = client.IsTransient
+	}
+	minDelay := w.opts.MinDelay
+	if minDelay == 0 && w.opts.MaxDelay > 0 {
+		minDelay = min(DefaultWaitMinDelay, w.opts.MaxDelay)
+	}
+	po := poll.Options{
+		MinDelay:     cmp.Or(minDelay, DefaultWaitMinDelay),
+		MaxDelay:     w.opts.MaxDelay,
+		MaxTransient: cmp.Or(w.opts.MaxTransient, DefaultWaitMaxTransient),
+		IsTransient: func(err error) bool {
+			// A sandbox in the wrong state stays wrong, whatever Retryable says.
+			return !errors.Is(err, ErrUnexpectedState) && retryable(err)
+		},
+	}
+	if po.MaxDelay == 0 {
+		po.MaxDelay = max(DefaultWaitMaxDelay, po.MinDelay)
+	}
+	if err := po.Validate(); err != nil {
+		return nil, client.Wrap(ctx, opWait, &client.ValidationError{Field: "WaiterOptions", Reason: err.Error()})
+	}
+
+	var (
+		last *Sandbox // last successful observation
+		seen bool
+	)
+	gone := func(err error) bool { return errors.Is(err, client.ErrNotFound) }
+	check := func(ctx context.Context) (*Sandbox, bool, error) {
+		s, err := w.getter.Get(ctx, id)
+		switch {
+		case err != nil && gone(err) && slices.Contains(targets, StateTerminated):
+			return last, true, nil // deleted and already forgotten
+		case err != nil && gone(err):
+			return last, false, newStateError(id, nil, targets, err)
+		case err != nil:
+			return last, false, err
+		case s == nil:
+			return last, false, fmt.Errorf("getter returned no sandbox and no error")
+		}
+		st := s.Status.State
+		var from State
+		changed := !seen || st != last.Status.State
+		if seen {
+			from = last.Status.State
+		}
+		if changed && w.opts.OnTransition != nil {
+			w.opts.OnTransition(from, st, s)
+		}
+		last, seen = s, true
+		if slices.Contains(targets, st) {
+			return s, true, nil
+		}
+		if unreachable(st, from, targets) {
+			return s, false, newStateError(id, s, targets, nil)
+		}
+		return s, false, nil
+	}
+
+	s, polls, err := poll.Until(ctx, po, check)
+	switch {
+	case err == nil:
+		return s, nil
+	case errors.Is(err, poll.ErrTimeout):
+		te := &TimeoutError{ID: id, Sandbox: last, Targets: targets, Polls: polls, Err: err}
+		if last != nil {
+			te.LastState = last.Status.State
+		}
+		return last, te
+	}
+	if se, ok := errors.AsType[*StateError](err); ok {
+		return last, se
+	}
+	return last, client.Wrap(ctx, opWait, err)
+}
+
+// unreachable reports whether no target can follow state st, observed
+// after state from ("" on the first observation). See the package
+// documentation for the rules.
+func unreachable(st, from State, targets []State) bool {
+	switch st {
+	case StateTerminated, StateFailed:
+		return true // never left; st is not a target
+	case StateStopping:
+		return !slices.Contains(targets, StateTerminated)
+	case StateRunning, StatePaused:
+		// Settled in a stable state that is not awaited, after a change
+		// was seen (e.g. Pausing → Running: someone resumed it). A stable
+		// first observation may still be about to change (a pause just
+		// accepted), so it is not held against the wait.
+		return from != "" && from != st
+	}
+	return false // Pending, Pausing, Resuming and unknown states move on
+}
+
+// WaitForState waits for sandbox id to reach one of targets with a
+// [Waiter] of default options; see [Waiter.WaitForState].
+//
+// GET /sandboxes/{sandboxId}, repeatedly
+func (c *Client) WaitForState(ctx context.Context, id string, targets ...State) (*Sandbox, error) {
+	return NewWaiter(c).WaitForState(ctx, id, targets...)
+}
+
+func waiterFor(g Getter, opts *WaiterOptions) *Waiter {
+	return NewWaiter(g, func(o *WaiterOptions) {
+		if opts != nil {
+			*o = *opts
+		}
+	})
+}
+
+// CreateAndWaitOptions tunes [Client.CreateAndWait].
+type CreateAndWaitOptions struct {
+	// Create tunes the create call.
+	Create CreateOptions
+	// Wait tunes the wait for Running.
+	Wait WaiterOptions
+	// DeleteOnFailure deletes the sandbox when the wait fails (Failed,
+	// timeout, ...), so a failed call leaves nothing behind. The delete
+	// runs even when ctx has ended, bounded by [CleanupTimeout]; its error,
+	// if any, is joined to the wait's.
+	DeleteOnFailure bool
+}
+
+// CleanupTimeout bounds the delete that [CreateAndWaitOptions.DeleteOnFailure]
+// sends after a failed wait.
+const CleanupTimeout = 30 * time.Second
+
+// CreateAndWait creates a sandbox ([Client.Create]) and waits until it is
+// Running. On failure it returns the create error, or the wait's error
+// ([*StateError], [*TimeoutError], ...) together with the sandbox as last
+// observed (nil if it was gone).
+//
+// POST /sandboxes, then GET /sandboxes/{sandboxId} repeatedly
+func (c *Client) CreateAndWait(ctx context.Context, req *CreateRequest, opts *CreateAndWaitOptions) (*Sandbox, error) {
+	if opts == nil {
+		opts = &CreateAndWaitOptions{}
+	}
+	s, err := c.Create(ctx, req, &opts.Create)
+	if err != nil {
+		return nil, err
+	}
+	if s.Status.State == StateRunning {
+		return s, nil
+	}
+	got, err := waiterFor(c, &opts.Wait).WaitForState(ctx, s.ID, StateRunning)
+	if err == nil {
+		return got, nil
+	}
+	if opts.DeleteOnFailure {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CleanupTimeout)
+		defer cancel()
+		if derr := c.Delete(dctx, s.ID); derr != nil && !errors.Is(derr, client.ErrNotFound) {
+			err = errors.Join(err, fmt.Errorf("deleting sandbox %q after the failed wait: %w", s.ID, derr))
+		}
+	}
+	return got, err
+}
+
+// PauseAndWait pauses a sandbox ([Client.Pause]) and waits until it is
+// Paused. A sandbox already Paused (the pause answered 409) is returned
+// as it is.
+//
+// POST /sandboxes/{sandboxId}/pause, then GET /sandboxes/{sandboxId} repeatedly
+func (c *Client) PauseAndWait(ctx context.Context, id string, opts *WaiterOptions) (*Sandbox, error) {
+	return c.actAndWait(ctx, id, c.Pause, StatePaused, opts)
+}
+
+// ResumeAndWait resumes a sandbox ([Client.Resume]) and waits until it is
+// Running. A sandbox already Running (the resume answered 409) is
+// returned as it is.
+//
+// POST /sandboxes/{sandboxId}/resume, then GET /sandboxes/{sandboxId} repeatedly
+func (c *Client) ResumeAndWait(ctx context.Context, id string, opts *WaiterOptions) (*Sandbox, error) {
+	return c.actAndWait(ctx, id, c.Resume, StateRunning, opts)
+}
+
+func (c *Client) actAndWait(ctx context.Context, id string, act func(context.Context, string) error, target State, opts *WaiterOptions) (*Sandbox, error) {
+	if err := act(ctx, id); err != nil {
+		if !errors.Is(err, client.ErrConflict) {
+			return nil, err
+		}
+		// Maybe it is already there (or on its way).
+		s, gerr := c.Get(ctx, id)
+		if gerr != nil {
+			return nil, err
+		}
+		switch st := s.Status.State; {
+		case st == target:
+			return s, nil
+		case target == StatePaused && st == StatePausing, target == StateRunning && st == StateResuming:
+			// Someone else asked first: wait with them.
+		default:
+			return nil, err
+		}
+	}
+	return waiterFor(c, opts).WaitForState(ctx, id, target)
+}
+
+// DeleteAndWait deletes a sandbox ([Client.Delete]) and waits until it is
+// Terminated or no longer found. Deleting a sandbox that is already gone
+// succeeds at once.
+//
+// DELETE /sandboxes/{sandboxId}, then GET /sandboxes/{sandboxId} repeatedly
+func (c *Client) DeleteAndWait(ctx context.Context, id string, opts *WaiterOptions) error {
+	if err := c.Delete(ctx, id); err != nil {
+		switch {
+		case errors.Is(err, client.ErrNotFound):
+			return nil
+		case errors.Is(err, client.ErrConflict):
+			// Already Stopping, most likely: wait for the end all the same.
+		default:
+			return err
+		}
+	}
+	_, err := waiterFor(c, opts).WaitForState(ctx, id, StateTerminated)
+	return err
+}
