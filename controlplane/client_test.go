@@ -1,0 +1,61 @@
+package controlplane
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/sandboxkit/sandboxkit/client"
+)
+
+// Not parallel: it sets environment variables.
+func TestNewReadsTheEnvironment(t *testing.T) {
+	f := newFakeCP()
+	f.add("DEPLOYED", plain)
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+
+	t.Setenv(client.EnvToken, testToken)
+	t.Setenv(client.EnvWorkspace, testWorkspace)
+	t.Setenv(client.EnvControlPlaneBaseURL, srv.URL+"/v0")
+	c, err := New(client.WithHTTPClient(&http.Client{Transport: tr}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Config().BaseURL().String(); got != srv.URL+"/v0" {
+		t.Errorf("base URL = %s", got)
+	}
+	if _, err := c.Get(t.Context(), "sbx", nil); err != nil {
+		t.Fatal(err)
+	}
+	calls := f.seen()
+	if len(calls) != 1 || calls[0].Path != "/v0/sandboxes/sbx" {
+		t.Fatalf("calls = %+v", calls)
+	}
+	checkHeaders(t, calls[0], false)
+
+	// Options win over the environment.
+	c, err = New(client.WithBaseURL("https://other.test/v0"), client.WithWorkspace("mine"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Config().BaseURL().Host != "other.test" || c.Config().Workspace() != "mine" || !c.Config().HasCredential() {
+		t.Errorf("config = %v", c.Config())
+	}
+}
+
+func TestNewDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := New(client.WithoutEnvironment())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Config().BaseURL().String(); got != client.DefaultControlPlaneBaseURL {
+		t.Errorf("base URL = %s, want %s", got, client.DefaultControlPlaneBaseURL)
+	}
+	if _, err := New(client.WithoutEnvironment(), client.WithBaseURL("ftp://x")); err == nil {
+		t.Error("a bad option was accepted")
+	}
+}

@@ -1,0 +1,167 @@
+package controlplane_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"strings"
+	"time"
+
+	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit/controlplane"
+	"github.com/sandboxkit/sandboxkit/mockserver"
+)
+
+// newExampleClient starts an in-process mock of the control plane and
+// returns a client of it. Against the real service, use
+// controlplane.New() with BL_API_KEY and BL_WORKSPACE set, or
+// client.WithToken and client.WithWorkspace.
+func newExampleClient() (*controlplane.Client, func()) {
+	srv, err := mockserver.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := controlplane.New(srv.ClientOptions(client.ControlPlane)...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return c, srv.Close
+}
+
+// Create a sandbox, wait until it is deployed, run a command in it and
+// delete it.
+func ExampleClient_CreateAndWait() {
+	c, stop := newExampleClient()
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	sb, err := c.CreateAndWait(ctx, &controlplane.Sandbox{
+		Metadata: controlplane.Metadata{Name: "my-agent"},
+		Spec: controlplane.Spec{
+			Region: "us-pdx-1",
+			Runtime: &controlplane.Runtime{
+				Image:  "blaxel/base-image:latest",
+				Memory: 4096,
+				Ports:  []controlplane.Port{{Name: "http", Target: 8080, Protocol: "HTTP"}},
+				TTL:    "24h",
+			},
+			Lifecycle: &controlplane.Lifecycle{ExpirationPolicies: []controlplane.ExpirationPolicy{
+				controlplane.TTLIdle(time.Hour),
+			}},
+		},
+	}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(sb.Metadata.Name, sb.Status)
+
+	// The sandbox API of this sandbox, with the same credentials.
+	sc, err := c.SandboxClient(sb)
+	if err != nil {
+		log.Fatal(err)
+	}
+	res, err := sc.Run(ctx, "echo hello", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Print(res.Stdout)
+
+	// The service keeps a deleted sandbox as TERMINATED for a while;
+	// DeleteAndWait returns nil if it is already gone.
+	sb, err = c.DeleteAndWait(ctx, "my-agent", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(sb.Metadata.Name, sb.Status)
+	// Output:
+	// my-agent DEPLOYED
+	// hello
+	// my-agent TERMINATED
+}
+
+// EnsureSandbox gets a sandbox by name, creating it if needed; calling it
+// again (even concurrently) returns the same sandbox.
+func ExampleClient_EnsureSandbox() {
+	c, stop := newExampleClient()
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	want := &controlplane.Sandbox{
+		Metadata: controlplane.Metadata{Name: "workspace-42"},
+		Spec:     controlplane.Spec{Runtime: &controlplane.Runtime{Image: "blaxel/base-image:latest"}},
+	}
+	for range 2 {
+		sb, err := c.EnsureSandbox(ctx, want, nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(sb.Metadata.Name, sb.Status)
+	}
+	list, err := c.List(ctx, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(list), "sandbox")
+	// Output:
+	// workspace-42 DEPLOYED
+	// workspace-42 DEPLOYED
+	// 1 sandbox
+}
+
+// ExtendTTL makes a sandbox live at least a given time more, pushing out
+// only the limits that would end it sooner.
+func ExampleClient_ExtendTTL() {
+	c, stop := newExampleClient()
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	_, err := c.CreateAndWait(ctx, &controlplane.Sandbox{
+		Metadata: controlplane.Metadata{Name: "short-lived"},
+		Spec: controlplane.Spec{Runtime: &controlplane.Runtime{
+			Image: "blaxel/base-image:latest",
+			TTL:   "30m",
+		}},
+	}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	sb, err := c.ExtendTTL(ctx, "short-lived", 2*time.Hour, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("lives 2h more:", *sb.ExpiresIn >= 2*time.Hour)
+
+	// Shortening needs to be asked for.
+	_, err = c.SetTTL(ctx, "short-lived", time.Hour, nil)
+	fmt.Println(errors.Is(err, controlplane.ErrShortensLifetime))
+	sb, err = c.SetTTL(ctx, "short-lived", time.Hour, &controlplane.LifetimeOptions{AllowShorten: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(sb.Spec.Runtime.TTL)
+	// Output:
+	// lives 2h more: true
+	// true
+	// 1h
+}
+
+func ExampleParseDuration() {
+	for _, s := range []string{"30m", "1h30m", "7d", "2w", "24 hours"} {
+		d, err := controlplane.ParseDuration(s)
+		if err != nil {
+			fmt.Println(strings.TrimPrefix(err.Error(), "sandboxkit: "))
+			continue
+		}
+		fmt.Println(s, "=", d, "=", controlplane.FormatDuration(d))
+	}
+	// Output:
+	// 30m = 30m0s = 30m
+	// 1h30m = 1h30m0s = 90m
+	// 7d = 168h0m0s = 1w
+	// 2w = 336h0m0s = 2w
+	// invalid duration "24 hours": must be a positive duration such as "30m", "24h", "7d" or "2w"
+}

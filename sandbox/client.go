@@ -1,0 +1,128 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+
+	"github.com/ogen-go/ogen/ogenerrors"
+
+	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
+)
+
+// Client talks to the API of one sandbox. It is safe for concurrent use.
+type Client struct {
+	cfg *client.Config
+	api *sandboxapi.Client
+
+	// upMu guards flight, the Upgrade call in progress (see upgrade.go).
+	upMu   sync.Mutex
+	flight *upgradeFlight
+}
+
+// New returns a client for the sandbox API. The base URL is required
+// ([client.WithBaseURL]); the token ([client.WithToken]) is sent as
+// "Authorization: Bearer <token>". Settings no option gives are read from
+// the environment unless [client.WithoutEnvironment] is among opts.
+func New(opts ...client.Option) (*Client, error) {
+	cfg, err := client.NewConfig(client.Sandbox, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return NewFromConfig(cfg)
+}
+
+// NewFromConfig returns a client for a resolved sandbox API configuration,
+// such as one from [client.Config.ForSandbox].
+func NewFromConfig(cfg *client.Config) (*Client, error) {
+	if cfg == nil {
+		return nil, &client.ValidationError{Field: "config", Reason: "must not be nil"}
+	}
+	if cfg.API() != client.Sandbox {
+		return nil, &client.ValidationError{Field: "config", Value: cfg.API().String(), Reason: "not a sandbox API configuration"}
+	}
+	api, err := sandboxapi.NewClient(cfg.BaseURL().String(), skipSecurity{},
+		sandboxapi.WithClient(cfg.HTTPClient()),
+		sandboxapi.WithTracerProvider(cfg.TracerProvider()),
+		sandboxapi.WithMeterProvider(cfg.MeterProvider()),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("sandboxkit: sandbox client: %w", err)
+	}
+	return &Client{cfg: cfg, api: api}, nil
+}
+
+// Config returns the client's configuration.
+func (c *Client) Config() *client.Config { return c.cfg }
+
+// skipSecurity leaves credentials to the transport of client.Config.
+type skipSecurity struct{}
+
+func (skipSecurity) BearerAuth(context.Context, sandboxapi.OperationName) (sandboxapi.BearerAuth, error) {
+	return sandboxapi.BearerAuth{}, ogenerrors.ErrSkipClientSecurity
+}
+
+// wrap names the operation in err; see client.Wrap.
+func wrap(ctx context.Context, op string, err error) error {
+	return client.Wrap(ctx, "sandbox."+op, err)
+}
+
+// unexpected reports an answer the generated client decoded into a type
+// the façade does not expect (only success answers reach it).
+func unexpected(res any) error {
+	return fmt.Errorf("unexpected answer %T", res)
+}
+
+// fsPathOpt makes a {path} URL carry its slashes unencoded: the server
+// reads any %2F as the mark of an absolute path, and an absolute path
+// then arrives as /filesystem//tmp/a, which it takes as absolute.
+var fsPathOpt = sandboxapi.WithEditRequest(clearRawPath)
+
+func clearRawPath(r *http.Request) error {
+	r.URL.RawPath = ""
+	return nil
+}
+
+// bodyOwner keeps the response of an operation whose body the generated
+// client does not close (the raw-body operations), so the façade can
+// close it on every path that does not hand it to the caller.
+type bodyOwner struct {
+	resp *http.Response
+}
+
+// option records the response; fix, if not nil, may adjust it before the
+// generated client decodes it.
+func (b *bodyOwner) option(fix func(*http.Response)) sandboxapi.RequestOption {
+	return sandboxapi.WithEditResponse(func(r *http.Response) error {
+		b.resp = r
+		if fix != nil {
+			fix(r)
+		}
+		return nil
+	})
+}
+
+// close drains a little of the body (so the connection may be reused) and
+// closes it.
+func (b *bodyOwner) close() {
+	if b.resp == nil || b.resp.Body == nil {
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(b.resp.Body, 4<<10))
+	_ = b.resp.Body.Close()
+	b.resp = nil
+}
+
+// forceContentType makes a 200 answer decode as the raw variant ct,
+// whatever the server labelled it (the real server labels downloads by
+// file extension, application/json included).
+func forceContentType(ct string) func(*http.Response) {
+	return func(r *http.Response) {
+		if r.StatusCode == http.StatusOK {
+			r.Header.Set("Content-Type", ct)
+		}
+	}
+}

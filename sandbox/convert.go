@@ -1,0 +1,196 @@
+package sandbox
+
+import (
+	"net/http"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
+)
+
+// Conversions between the generated types and the package's own. Times
+// that do not parse become the zero time: the server sends "unknown" for
+// some of them in development builds, and a report should not fail over a
+// field the caller may not look at.
+
+func healthFrom(r *sandboxapi.HealthResponse) *Health {
+	h := &Health{
+		Status:       r.Status,
+		Version:      r.Version,
+		GitCommit:    r.GitCommit,
+		BuildTime:    parseRFC3339(r.BuildTime),
+		GoVersion:    r.GoVersion,
+		OS:           r.Os,
+		Arch:         r.Arch,
+		StartedAt:    parseRFC3339(r.StartedAt),
+		UpgradeCount: r.UpgradeCount,
+		LastUpgrade:  upgradeStatusFrom(&r.LastUpgrade),
+	}
+	switch {
+	case r.UptimeSeconds > 0:
+		h.Uptime = time.Duration(r.UptimeSeconds * float64(time.Second))
+	default:
+		h.Uptime, _ = time.ParseDuration(r.Uptime)
+	}
+	return h
+}
+
+func upgradeStatusFrom(r *sandboxapi.UpgradeStatus) UpgradeStatus {
+	return UpgradeStatus{
+		State:           UpgradeState(r.Status),
+		Step:            UpgradeStep(r.Step),
+		Version:         r.Version,
+		LastAttempt:     parseRFC3339(r.LastAttempt.Value),
+		Error:           r.Error.Value,
+		DownloadURL:     r.DownloadUrl.Value,
+		BinaryPath:      r.BinaryPath.Value,
+		BytesDownloaded: r.BytesDownloaded.Value,
+	}
+}
+
+func parseRFC3339(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// parseProcessTime reads the HTTP-date format of process times, and
+// RFC 3339 as a fallback.
+func parseProcessTime(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	if t, err := http.ParseTime(s); err == nil {
+		return t
+	}
+	return parseRFC3339(s)
+}
+
+func processFrom(r *sandboxapi.ProcessResponse) *Process {
+	return &Process{
+		PID:              r.Pid,
+		Name:             r.Name,
+		Command:          r.Command,
+		Status:           ProcessStatus(r.Status),
+		StartedAt:        parseProcessTime(r.StartedAt),
+		CompletedAt:      parseProcessTime(r.CompletedAt.Value),
+		ExitCode:         r.ExitCode,
+		WorkingDir:       r.WorkingDir,
+		Stdout:           r.Stdout.Value,
+		Stderr:           r.Stderr.Value,
+		Logs:             r.Logs.Value,
+		RestartOnFailure: r.RestartOnFailure.Value,
+		MaxRestarts:      r.MaxRestarts.Value,
+		RestartCount:     r.RestartCount.Value,
+		KeepAlive:        r.KeepAlive.Value,
+	}
+}
+
+func execRequestTo(r *ExecRequest) *sandboxapi.ProcessRequest {
+	out := &sandboxapi.ProcessRequest{
+		Command:      r.Command,
+		WaitForPorts: r.WaitForPorts,
+	}
+	if r.Name != "" {
+		out.Name = sandboxapi.NewOptString(r.Name)
+	}
+	if r.WorkingDir != "" {
+		out.WorkingDir = sandboxapi.NewOptString(r.WorkingDir)
+	}
+	if len(r.Env) > 0 {
+		out.Env = sandboxapi.NewOptProcessRequestEnv(r.Env)
+	}
+	if r.WaitForCompletion {
+		out.WaitForCompletion = sandboxapi.NewOptBool(true)
+	}
+	if r.Timeout > 0 {
+		out.Timeout = sandboxapi.NewOptInt(int((r.Timeout + time.Second - 1) / time.Second))
+	}
+	if r.RestartOnFailure {
+		out.RestartOnFailure = sandboxapi.NewOptBool(true)
+		out.MaxRestarts = sandboxapi.NewOptInt(r.MaxRestarts)
+	}
+	if r.KeepAlive {
+		out.KeepAlive = sandboxapi.NewOptBool(true)
+	}
+	return out
+}
+
+// parsePerm reads octal mode bits such as "644" or "0755".
+func parsePerm(s string) os.FileMode {
+	n, err := strconv.ParseUint(strings.TrimPrefix(s, "0o"), 8, 32)
+	if err != nil {
+		return 0
+	}
+	return os.FileMode(n).Perm()
+}
+
+// baseName is name, or the last element of p when the server sent none.
+func baseName(name, p string) string {
+	if name != "" {
+		return name
+	}
+	return path.Base(p)
+}
+
+func fileInfoFrom(r *sandboxapi.File) FileInfo {
+	return FileInfo{
+		Path:    r.Path,
+		Name:    baseName(r.Name.Value, r.Path),
+		Mode:    parsePerm(r.Permissions),
+		Size:    r.Size,
+		ModTime: parseRFC3339(r.LastModified),
+		Owner:   r.Owner,
+		Group:   r.Group,
+	}
+}
+
+func directoryFrom(r *sandboxapi.Directory) *Directory {
+	d := &Directory{
+		Path:           r.Path,
+		Name:           baseName(r.Name.Value, r.Path),
+		Files:          make([]FileInfo, len(r.Files)),
+		Subdirectories: make([]DirEntry, len(r.Subdirectories)),
+	}
+	for i := range r.Files {
+		d.Files[i] = fileInfoFrom(&r.Files[i])
+	}
+	for i, s := range r.Subdirectories {
+		d.Subdirectories[i] = DirEntry{Path: s.Path, Name: baseName(s.Name.Value, s.Path)}
+	}
+	return d
+}
+
+// directoryResult converts the answer of a listing operation.
+func directoryResult(res any) (*Directory, error) {
+	r, ok := res.(*sandboxapi.FileOrDirectory)
+	if !ok {
+		return nil, unexpected(res)
+	}
+	if d, ok := r.GetDirectory(); ok {
+		return directoryFrom(&d), nil
+	}
+	return nil, ErrNotDirectory
+}
+
+func optStrings(v []string) sandboxapi.OptString {
+	if v == nil {
+		return sandboxapi.OptString{}
+	}
+	return sandboxapi.NewOptString(strings.Join(v, ","))
+}
+
+func optPositive(n int) sandboxapi.OptInt {
+	if n <= 0 {
+		return sandboxapi.OptInt{}
+	}
+	return sandboxapi.NewOptInt(n)
+}

@@ -1,0 +1,78 @@
+// Package sandbox is the client of the HTTP API that runs inside one
+// sandbox: health and self-upgrade, processes, the file system, network
+// ports and tunnel, drives, environment and code-generation helpers.
+//
+// Make a [Client] with the sandbox's base URL and token:
+//
+//	sb, err := sandbox.New(client.WithBaseURL(url), client.WithToken(token))
+//
+// or, from a control plane configuration, with [NewFromConfig] and
+// [client.Config.ForSandbox].
+//
+// # Where things are
+//
+//   - System: [Client.Health], [Client.WaitReady], [Client.Upgrade],
+//     [Client.WatchUpgrade], [Client.StartUpgrade], [Client.ReloadEnvironment].
+//   - Processes: [Client.Run], [Client.Exec], [Client.ExecStream],
+//     [Client.Wait], [Client.GetProcess], [Client.ListProcesses],
+//     [Client.StopProcess], [Client.KillProcess], [Client.Logs],
+//     [Client.StreamLogs].
+//   - Files: [Client.Read], [Client.Write], [Client.Open], [Client.Upload],
+//     [Client.List], [Client.Tree], [Client.WriteTree], [Client.Mkdir],
+//     [Client.Remove], [Client.RemoveTree], [Client.Find], [Client.Search],
+//     [Client.Grep], [Client.Watch], and the multipart steps
+//     ([Client.InitiateUpload], [Client.UploadPart], [Client.UploadedParts],
+//     [Client.CompleteUpload], [Client.AbortUpload], [Client.ResumeUpload],
+//     [Client.MultipartUploads]).
+//   - Network: [Client.Ports], [Client.MonitorPorts],
+//     [Client.StopMonitoringPorts], [Client.UpdateTunnel],
+//     [Client.DisconnectTunnel].
+//   - Drives: [Client.Drives], [Client.MountDrive], [Client.UnmountDrive].
+//   - Code generation: [Client.FastApply], [Client.Rerank].
+//
+// Each group has a small interface ([Executor], [ProcessManager],
+// [FileReader], [Upgrader], ...) so code that uses one capability can take
+// a fake or a gomock mock from package mocksandbox; [API] is all of them.
+//
+// # Paths
+//
+// File system paths are what the caller means: "/tmp/a" is absolute,
+// "src/a.txt" is relative to the server's working directory. The real
+// server only treats a path as absolute when the URL says so with an extra
+// slash (/filesystem//tmp/a), and treats any encoded slash (%2F) as the
+// mark of an absolute path; the client sends both kinds accordingly. A path
+// must not be empty or contain a NUL byte.
+//
+// # Streams
+//
+// [Client.ExecStream], [Client.StreamLogs] and [Client.Watch] return a
+// [*Stream] read with Next/Event/Err like bufio.Scanner, or with a range
+// loop over [Stream.All]. A stream reads in the caller's goroutine;
+// [Stream.Close], or the end of the context it was opened with, ends it
+// and leaves no goroutine behind. Keepalives are never shown. Lines longer
+// than [StreamOptions.MaxLineSize] end the stream with [ErrLineTooLong]
+// instead of growing a buffer without bound.
+//
+// Process output streams resume after a dropped connection, as far as the
+// server allows: see [Client.StreamLogs] and [Client.ExecStream].
+//
+// # Large files
+//
+// [Client.Open] streams a download; [Client.Upload] sends a file of any
+// size from an io.Reader in parallel parts with bounded memory, retries
+// failed parts and can be finished later with [Client.ResumeUpload].
+//
+// # Upgrades
+//
+// [Client.Upgrade] requests a self-upgrade and follows it to its outcome
+// through the restart of the server; see its documentation for how an
+// attempt is told apart from the previous one and what counts as success.
+//
+// # Errors
+//
+// Every answer with a status of 400 or more is a [*client.APIError]
+// (errors.Is(err, client.ErrNotFound) and so on) naming the operation, e.g.
+// "sandbox.Read". Arguments that cannot be right (an empty command, a NUL
+// in a path, a port outside 1..65535, a negative timeout) fail with a
+// [*client.ValidationError] before anything is sent.
+package sandbox

@@ -1,0 +1,116 @@
+package sandbox
+
+import (
+	"context"
+
+	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
+)
+
+// DriveMount is an agent drive mounted (or to mount) in the sandbox.
+type DriveMount struct {
+	// DriveName is the drive; required to mount.
+	DriveName string
+	// DrivePath is the directory of the drive that is mounted (the
+	// server's default is "/").
+	DrivePath string
+	// MountPath is the absolute local mount point; required to mount.
+	MountPath string
+	// ReadOnly refuses writes.
+	ReadOnly bool
+	// UIDMap and GIDMap are the local uid and gid the drive's files show
+	// as owned by.
+	UIDMap, GIDMap string
+}
+
+// Drives lists the mounted drives.
+//
+// GET /drives/mount
+func (c *Client) Drives(ctx context.Context) ([]DriveMount, error) {
+	const op = "Drives"
+	res, err := c.api.ListDrives(ctx)
+	if err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	r, ok := res.(*sandboxapi.DriveListResponse)
+	if !ok {
+		return nil, wrap(ctx, op, unexpected(res))
+	}
+	out := make([]DriveMount, len(r.Mounts))
+	for i, m := range r.Mounts {
+		out[i] = DriveMount{
+			DriveName: m.DriveName.Value,
+			DrivePath: m.DrivePath.Value,
+			MountPath: m.MountPath.Value,
+			ReadOnly:  m.ReadOnly.Value,
+			UIDMap:    m.UidMap.Value,
+			GIDMap:    m.GidMap.Value,
+		}
+	}
+	return out, nil
+}
+
+// MountDrive mounts a drive and returns the mount as the server made it
+// (with the uid and gid it chose).
+//
+// POST /drives/mount
+func (c *Client) MountDrive(ctx context.Context, m DriveMount) (*DriveMount, error) {
+	const op = "MountDrive"
+	if err := client.ValidateName("drive name", m.DriveName); err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	if err := checkAbsPath("mount path", m.MountPath); err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	req := &sandboxapi.DriveMountRequest{DriveName: m.DriveName, MountPath: m.MountPath}
+	if m.DrivePath != "" {
+		req.DrivePath = sandboxapi.NewOptString(m.DrivePath)
+	}
+	if m.ReadOnly {
+		req.ReadOnly = sandboxapi.NewOptBool(true)
+	}
+	if m.UIDMap != "" {
+		req.UidMap = sandboxapi.NewOptString(m.UIDMap)
+	}
+	if m.GIDMap != "" {
+		req.GidMap = sandboxapi.NewOptString(m.GIDMap)
+	}
+	res, err := c.api.MountDrive(ctx, req)
+	if err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	r, ok := res.(*sandboxapi.DriveMountResponse)
+	if !ok {
+		return nil, wrap(ctx, op, unexpected(res))
+	}
+	return &DriveMount{
+		DriveName: r.DriveName.Or(m.DriveName),
+		DrivePath: r.DrivePath.Or(m.DrivePath),
+		MountPath: r.MountPath.Or(m.MountPath),
+		ReadOnly:  r.ReadOnly.Or(m.ReadOnly),
+		UIDMap:    r.UidMap.Value,
+		GIDMap:    r.GidMap.Value,
+	}, nil
+}
+
+// UnmountDrive releases the drive mounted at mountPath, an absolute path
+// such as "/mnt/data".
+//
+// DELETE /drives/mount/{mountPath}
+func (c *Client) UnmountDrive(ctx context.Context, mountPath string) error {
+	const op = "UnmountDrive"
+	if err := checkAbsPath("mount path", mountPath); err != nil {
+		return wrap(ctx, op, err)
+	}
+	if mountPathParam(mountPath) == "" {
+		return wrap(ctx, op, &client.ValidationError{Field: "mount path", Value: mountPath, Reason: "must not be the root"})
+	}
+	res, err := c.api.UnmountDrive(ctx, sandboxapi.UnmountDriveParams{MountPath: mountPathParam(mountPath)}, fsPathOpt)
+	if err != nil {
+		return wrap(ctx, op, err)
+	}
+	if _, ok := res.(*sandboxapi.DriveUnmountResponse); !ok {
+		return wrap(ctx, op, unexpected(res))
+	}
+	return nil
+}

@@ -1,0 +1,172 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sentinel errors of the sandbox client.
+var (
+	// ErrLineTooLong ends a stream whose line is longer than
+	// [StreamOptions.MaxLineSize].
+	ErrLineTooLong = errors.New("sandboxkit: stream line too long")
+	// ErrIsDirectory is returned by [Client.Read] for a directory.
+	ErrIsDirectory = errors.New("sandboxkit: is a directory")
+	// ErrNotDirectory is returned by [Client.List] for a file.
+	ErrNotDirectory = errors.New("sandboxkit: not a directory")
+	// ErrUpgradeSkipped is matched by an [*UpgradeError] whose step is
+	// "skipped": the server declined to upgrade (a development build does).
+	ErrUpgradeSkipped = errors.New("sandboxkit: upgrade skipped by the server")
+)
+
+// ExitError is returned by [Client.Run] with [RunOptions.CheckExit] when
+// the command ended with a non-zero exit code or was stopped or killed.
+// The [RunResult] is returned along with it.
+type ExitError struct {
+	// Command is the command line.
+	Command string
+	// PID is the process id.
+	PID string
+	// Status is the terminal status (failed, stopped, killed, ...).
+	Status ProcessStatus
+	// ExitCode is the exit code; -1 for a stopped process.
+	ExitCode int
+	// Stderr is the end of the standard error output (at most 1 KiB).
+	Stderr string
+}
+
+// Error returns e.g. `sandboxkit: sandbox.Run: "make" exited with code 2 (failed): missing rule`.
+func (e *ExitError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "sandboxkit: sandbox.Run: %q exited with code %d (%s)", e.Command, e.ExitCode, e.Status)
+	if s := strings.TrimSpace(e.Stderr); s != "" {
+		b.WriteString(": ")
+		b.WriteString(oneLine(s, 200))
+	}
+	return b.String()
+}
+
+// UpgradeError is an upgrade attempt the server reported as failed, or
+// that restarted the server with another version than the one asked for.
+type UpgradeError struct {
+	// Step is where the attempt stopped: "download", "validate",
+	// "replace", "skipped", or "verify" when the server restarted with
+	// another version than the one requested.
+	Step string
+	// Message is the server's error text.
+	Message string
+	// Version is the version the attempt targeted.
+	Version string
+	// DownloadURL is where the new build was fetched from, if known.
+	DownloadURL string
+	// Status is the server's report of the attempt; nil for "verify".
+	Status *UpgradeStatus
+}
+
+// Error returns e.g. "sandboxkit: sandbox.Upgrade: failed at download (version v1.2.0): 404 Not Found".
+func (e *UpgradeError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "sandboxkit: sandbox.Upgrade: failed at %s", e.Step)
+	if e.Version != "" {
+		fmt.Fprintf(&b, " (version %s)", e.Version)
+	}
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(oneLine(e.Message, 512))
+	}
+	return b.String()
+}
+
+// Is matches [ErrUpgradeSkipped] when the step is "skipped".
+func (e *UpgradeError) Is(target error) bool {
+	return target == ErrUpgradeSkipped && e.Step == string(StepSkipped)
+}
+
+// UpgradeIncompleteError is returned by [Client.Upgrade] and
+// [Client.WatchUpgrade] when the context ended before the outcome of the
+// attempt was known. It wraps the context's error, so
+// errors.Is(err, context.DeadlineExceeded) holds.
+type UpgradeIncompleteError struct {
+	// Last is the last health report seen, nil if none was.
+	Last *Health
+	// LastErr is the error of the last health check if it failed (the
+	// server may have been restarting).
+	LastErr error
+	// Err is the context's error.
+	Err error
+}
+
+// Error describes the last state seen.
+func (e *UpgradeIncompleteError) Error() string {
+	var b strings.Builder
+	b.WriteString("sandboxkit: sandbox.Upgrade: outcome unknown")
+	if e.Last != nil {
+		u := e.Last.LastUpgrade
+		fmt.Fprintf(&b, " (last seen %s/%s", u.State, u.Step)
+		if u.BytesDownloaded > 0 {
+			fmt.Fprintf(&b, ", %d bytes downloaded", u.BytesDownloaded)
+		}
+		b.WriteByte(')')
+	}
+	if e.LastErr != nil {
+		b.WriteString(" (last check: ")
+		b.WriteString(strings.TrimPrefix(e.LastErr.Error(), "sandboxkit: "))
+		b.WriteByte(')')
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the context's error.
+func (e *UpgradeIncompleteError) Unwrap() error { return e.Err }
+
+// UploadError is a multipart upload that failed part way. When the
+// session was kept ([UploadOptions.KeepOnFailure]), [Client.ResumeUpload]
+// with UploadID finishes it.
+type UploadError struct {
+	// Path is the destination.
+	Path string
+	// UploadID is the multipart session.
+	UploadID string
+	// Part is the part that failed, 0 if the failure was not a part's.
+	Part int
+	// Aborted reports whether the session was aborted.
+	Aborted bool
+	// Err is the cause.
+	Err error
+}
+
+// Error returns e.g. "sandboxkit: sandbox.Upload: /tmp/f (upload u1, part 3): ...".
+func (e *UploadError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "sandboxkit: sandbox.Upload: %s (upload %s", e.Path, e.UploadID)
+	if e.Part > 0 {
+		fmt.Fprintf(&b, ", part %d", e.Part)
+	}
+	if e.Aborted {
+		b.WriteString(", aborted")
+	}
+	b.WriteString("): ")
+	b.WriteString(strings.TrimPrefix(e.Err.Error(), "sandboxkit: "))
+	return b.String()
+}
+
+// Unwrap returns the cause.
+func (e *UploadError) Unwrap() error { return e.Err }
+
+// oneLine replaces line breaks by spaces and cuts s to n bytes.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		cut := n
+		for cut > 0 && s[cut]&0xC0 == 0x80 {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
+}

@@ -1,0 +1,158 @@
+package sandbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit/sandbox"
+)
+
+// exampleServer is a tiny stand-in for a sandbox: echo, files and an
+// upgrade that restarts the "server" on the second health check after it.
+func exampleServer() *httptest.Server {
+	var mu sync.Mutex
+	files := map[string]string{}
+	upgrades, checksSinceUpgrade, upgrading := 0, 0, false
+	started := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch p := r.URL.Path; {
+		case r.Method == "POST" && p == "/process":
+			fmt.Fprint(w, `{"pid":"12","name":"n","command":"echo hi","status":"completed","startedAt":"Sun, 22 Nov 2026 08:00:00 GMT",
+				"completedAt":"Sun, 22 Nov 2026 08:00:00 GMT","exitCode":0,"workingDir":"","logs":"hi\n","stdout":"hi\n","stderr":""}`)
+		case r.Method == "PUT" && strings.HasPrefix(p, "/filesystem/"):
+			var body struct{ Content string }
+			_ = jsonDecode(r.Body, &body)
+			files[strings.TrimPrefix(p, "/filesystem/")] = body.Content
+			fmt.Fprint(w, `{"message":"ok"}`)
+		case r.Method == "GET" && strings.HasPrefix(p, "/filesystem/"):
+			fmt.Fprintf(w, `{"path":%q,"permissions":"644","size":1,"lastModified":"","owner":"","group":"","content":%q}`,
+				p, files[strings.TrimPrefix(p, "/filesystem/")])
+		case p == "/upgrade":
+			upgrading = true
+			fmt.Fprint(w, `{"message":"Upgrade initiated","version":"v1.1.0"}`)
+		case p == "/health":
+			last := `{"status":"idle","step":"none","version":""}`
+			if upgrading {
+				checksSinceUpgrade++
+				last = `{"status":"running","step":"download","version":"v1.1.0","lastAttempt":"2026-11-22T09:00:00Z","bytesDownloaded":1048576}`
+				if checksSinceUpgrade == 3 {
+					upgrading, upgrades, started = false, upgrades+1, started.Add(time.Hour)
+					last = `{"status":"idle","step":"none","version":""}`
+				}
+			}
+			fmt.Fprintf(w, `{"status":"ok","version":"v1.%d.0","gitCommit":"c","buildTime":"","goVersion":"go1.26","os":"linux","arch":"amd64",
+				"startedAt":%q,"uptime":"1s","uptimeSeconds":1,"upgradeCount":%d,"lastUpgrade":%s}`,
+				upgrades, started.Format(time.RFC3339), upgrades, last)
+		default:
+			http.Error(w, `{"error":"not found"}`, http.StatusNotFound)
+		}
+	}))
+}
+
+func ExampleClient_Run() {
+	srv := exampleServer()
+	defer srv.Close()
+	sb, err := sandbox.New(client.WithBaseURL(srv.URL), client.WithToken("token"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	res, err := sb.Run(context.Background(), "echo hi", &sandbox.RunOptions{CheckExit: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("exit %d, stdout %q\n", res.ExitCode, res.Stdout)
+	// Output: exit 0, stdout "hi\n"
+}
+
+func ExampleClient_Write() {
+	srv := exampleServer()
+	defer srv.Close()
+	sb, err := sandbox.New(client.WithBaseURL(srv.URL), client.WithToken("token"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	// Relative to the server's working directory; "/tmp/x" would be absolute.
+	if err := sb.Write(ctx, "notes/todo.txt", "ship it\n", nil); err != nil {
+		log.Fatal(err)
+	}
+	text, err := sb.Read(ctx, "notes/todo.txt")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Print(text)
+	// Output: ship it
+}
+
+func ExampleClient_Upgrade() {
+	srv := exampleServer()
+	defer srv.Close()
+	sb, err := sandbox.New(client.WithBaseURL(srv.URL), client.WithToken("token"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := sb.Upgrade(ctx, sandbox.UpgradeOptions{
+		Version:  "v1.1.0",
+		MinDelay: 10 * time.Millisecond,
+		OnProgress: func(p sandbox.UpgradeProgress) {
+			fmt.Println("step:", p.Step)
+		},
+	})
+	if err != nil {
+		log.Fatal(err) // an *sandbox.UpgradeError says which step failed and why
+	}
+	fmt.Printf("upgraded to %s (upgrade #%d)\n", res.After.Version, res.After.UpgradeCount)
+	// Output:
+	// step: download
+	// step: restarting
+	// step: completed
+	// upgraded to v1.1.0 (upgrade #1)
+}
+
+func ExampleClient_ExecStream() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		io.WriteString(w, `{"type":"stdout","data":"building\n"}`+"\n"+`{"type":"stderr","data":"warning: x\n"}`+"\n"+
+			`{"type":"result","data":"{\"pid\":\"3\",\"name\":\"n\",\"command\":\"make\",\"status\":\"completed\",\"startedAt\":\"\",\"completedAt\":null,\"exitCode\":0,\"workingDir\":\"\",\"logs\":null,\"stdout\":null,\"stderr\":null}"}`+"\n")
+	}))
+	defer srv.Close()
+	sb, err := sandbox.New(client.WithBaseURL(srv.URL), client.WithToken("token"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	s, err := sb.ExecStream(context.Background(), sandbox.ExecRequest{Command: "make"}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for ev, err := range s.All() {
+		if err != nil {
+			log.Fatal(err)
+		}
+		switch ev.Type {
+		case sandbox.EventStdout, sandbox.EventStderr:
+			fmt.Printf("%s: %s", ev.Type, ev.Text)
+		case sandbox.EventResult:
+			fmt.Println("exit code", ev.Process.ExitCode)
+		}
+	}
+	// Output:
+	// stdout: building
+	// stderr: warning: x
+	// exit code 0
+}
+
+func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }

@@ -1,0 +1,464 @@
+package sandbox
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
+)
+
+// FileInfo describes a file.
+type FileInfo struct {
+	// Path is the file's path as the server reports it: relative when it
+	// was listed through a relative path.
+	Path string
+	// Name is the last element of Path.
+	Name string
+	// Mode holds the permission bits.
+	Mode os.FileMode
+	// Size is the size in bytes.
+	Size int64
+	// ModTime is the modification time.
+	ModTime time.Time
+	// Owner and Group are user and group names (or ids when unknown).
+	Owner, Group string
+}
+
+// DirEntry is a subdirectory in a listing.
+type DirEntry struct {
+	// Path is the directory's path; Name its last element.
+	Path, Name string
+}
+
+// Directory is the listing of one directory (not recursive).
+type Directory struct {
+	// Path is the directory's path; Name its last element.
+	Path, Name string
+	// Files are the regular files directly inside.
+	Files []FileInfo
+	// Subdirectories are the directories directly inside.
+	Subdirectories []DirEntry
+}
+
+// Read returns the content of a text file. Use [Client.Open] for binary
+// or large files: the server sends the whole file inside a JSON string.
+// Reading a directory fails with [ErrIsDirectory].
+//
+// GET /filesystem/{path}
+func (c *Client) Read(ctx context.Context, path string) (string, error) {
+	r, err := c.getEntry(ctx, path)
+	if err != nil {
+		return "", wrap(ctx, "Read", err)
+	}
+	f, ok := r.GetFileWithContent()
+	if !ok {
+		return "", wrap(ctx, "Read", ErrIsDirectory)
+	}
+	return f.Content, nil
+}
+
+// List returns the listing of a directory. Listing a file fails with
+// [ErrNotDirectory].
+//
+// GET /filesystem/{path}
+func (c *Client) List(ctx context.Context, path string) (*Directory, error) {
+	r, err := c.getEntry(ctx, path)
+	if err != nil {
+		return nil, wrap(ctx, "List", err)
+	}
+	d, err := directoryResult(r)
+	return d, wrap(ctx, "List", err)
+}
+
+// getEntry reads a file or directory as JSON.
+func (c *Client) getEntry(ctx context.Context, path string) (*sandboxapi.FileOrDirectory, error) {
+	if err := checkPath("path", path); err != nil {
+		return nil, err
+	}
+	var body bodyOwner
+	defer body.close()
+	res, err := c.api.GetFilesystem(ctx, sandboxapi.GetFilesystemParams{Path: path},
+		body.option(nil), sandboxapi.WithEditRequest(func(r *http.Request) error {
+			r.Header.Set("Accept", "application/json")
+			return clearRawPath(r)
+		}))
+	if err != nil {
+		return nil, err
+	}
+	r, ok := res.(*sandboxapi.FileOrDirectory)
+	if !ok {
+		return nil, unexpected(res)
+	}
+	return r, nil
+}
+
+// WriteOptions tunes [Client.Write].
+type WriteOptions struct {
+	// Permissions of the file (the server's default is 0644).
+	Permissions os.FileMode
+}
+
+// Write creates or replaces a text file, creating missing parent
+// directories. For binary content or large files use [Client.Upload].
+//
+// PUT /filesystem/{path}
+func (c *Client) Write(ctx context.Context, path, content string, opts *WriteOptions) error {
+	const op = "Write"
+	if err := checkPath("path", path); err != nil {
+		return wrap(ctx, op, err)
+	}
+	req := &sandboxapi.FileRequest{Content: sandboxapi.NewOptString(content)}
+	if opts != nil && opts.Permissions != 0 {
+		if err := checkPerm("permissions", opts.Permissions); err != nil {
+			return wrap(ctx, op, err)
+		}
+		req.Permissions = sandboxapi.NewOptString(permString(opts.Permissions))
+	}
+	return c.putFilesystem(ctx, op, path, req)
+}
+
+// MkdirOptions tunes [Client.Mkdir].
+type MkdirOptions struct {
+	// Permissions of the directory (the server's default is 0755).
+	Permissions os.FileMode
+}
+
+// Mkdir creates a directory and any missing parents.
+//
+// PUT /filesystem/{path}
+func (c *Client) Mkdir(ctx context.Context, path string, opts *MkdirOptions) error {
+	const op = "Mkdir"
+	if err := checkPath("path", path); err != nil {
+		return wrap(ctx, op, err)
+	}
+	req := &sandboxapi.FileRequest{IsDirectory: sandboxapi.NewOptBool(true)}
+	if opts != nil && opts.Permissions != 0 {
+		if err := checkPerm("permissions", opts.Permissions); err != nil {
+			return wrap(ctx, op, err)
+		}
+		req.Permissions = sandboxapi.NewOptString(permString(opts.Permissions))
+	}
+	return c.putFilesystem(ctx, op, path, req)
+}
+
+func (c *Client) putFilesystem(ctx context.Context, op, path string, req *sandboxapi.FileRequest) error {
+	res, err := c.api.PutFilesystem(ctx, req, sandboxapi.PutFilesystemParams{Path: path}, fsPathOpt)
+	if err != nil {
+		return wrap(ctx, op, err)
+	}
+	if _, ok := res.(*sandboxapi.SuccessResponse); !ok {
+		return wrap(ctx, op, unexpected(res))
+	}
+	return nil
+}
+
+// RemoveOptions tunes [Client.Remove] and [Client.RemoveTree].
+type RemoveOptions struct {
+	// Recursive also removes everything inside a directory. Without it,
+	// removing a directory that is not empty fails with 422
+	// (errors.Is(err, client.ErrUnprocessable)).
+	Recursive bool
+}
+
+// Remove deletes a file or a directory.
+//
+// DELETE /filesystem/{path}
+func (c *Client) Remove(ctx context.Context, path string, opts *RemoveOptions) error {
+	const op = "Remove"
+	if err := checkPath("path", path); err != nil {
+		return wrap(ctx, op, err)
+	}
+	params := sandboxapi.DeleteFilesystemParams{Path: path}
+	if opts != nil && opts.Recursive {
+		params.Recursive = sandboxapi.NewOptBool(true)
+	}
+	res, err := c.api.DeleteFilesystem(ctx, params, fsPathOpt)
+	if err != nil {
+		return wrap(ctx, op, err)
+	}
+	if _, ok := res.(*sandboxapi.SuccessResponse); !ok {
+		return wrap(ctx, op, unexpected(res))
+	}
+	return nil
+}
+
+// Tree returns the listing of a directory through the tree routes. The
+// real server resolves tree paths from "/" whatever they look like, so
+// root must be absolute; for a relative directory use [Client.List],
+// which answers the same listing.
+//
+// GET /filesystem/tree/{path}
+func (c *Client) Tree(ctx context.Context, root string) (*Directory, error) {
+	const op = "Tree"
+	if err := checkAbsPath("root", root); err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	res, err := c.api.GetTree(ctx, sandboxapi.GetTreeParams{Path: root}, fsPathOpt)
+	if err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	d, err := directoryResult(res)
+	return d, wrap(ctx, op, err)
+}
+
+// WriteTree writes several text files below root (created if missing):
+// files maps paths relative to root to their content. It returns the
+// listing of root afterwards. root must be absolute, as for [Client.Tree].
+//
+// PUT /filesystem/tree/{path}
+func (c *Client) WriteTree(ctx context.Context, root string, files map[string]string) (*Directory, error) {
+	const op = "WriteTree"
+	if err := checkAbsPath("root", root); err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	for p := range files {
+		if err := checkPath("file path", p); err != nil {
+			return nil, wrap(ctx, op, err)
+		}
+	}
+	req := &sandboxapi.TreeRequest{Files: sandboxapi.NewOptTreeRequestFiles(files)}
+	res, err := c.api.PutTree(ctx, req, sandboxapi.PutTreeParams{Path: root}, fsPathOpt)
+	if err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	d, err := directoryResult(res)
+	return d, wrap(ctx, op, err)
+}
+
+// RemoveTree deletes a directory, with its content when opts.Recursive.
+// root must be absolute, as for [Client.Tree].
+//
+// DELETE /filesystem/tree/{path}
+func (c *Client) RemoveTree(ctx context.Context, root string, opts *RemoveOptions) error {
+	const op = "RemoveTree"
+	if err := checkAbsPath("root", root); err != nil {
+		return wrap(ctx, op, err)
+	}
+	params := sandboxapi.DeleteTreeParams{Path: root}
+	if opts != nil && opts.Recursive {
+		params.Recursive = sandboxapi.NewOptBool(true)
+	}
+	res, err := c.api.DeleteTree(ctx, params, fsPathOpt)
+	if err != nil {
+		return wrap(ctx, op, err)
+	}
+	if _, ok := res.(*sandboxapi.SuccessResponse); !ok {
+		return wrap(ctx, op, unexpected(res))
+	}
+	return nil
+}
+
+// EntryType is "file" or "directory".
+type EntryType string
+
+// Entry types.
+const (
+	TypeFile      EntryType = "file"
+	TypeDirectory EntryType = "directory"
+)
+
+// FindOptions tunes [Client.Find]. The zero value is usable.
+type FindOptions struct {
+	// Type keeps only files or only directories; both if empty.
+	Type EntryType
+	// Patterns keeps entries whose name matches one of these globs, such
+	// as "*.go".
+	Patterns []string
+	// MaxResults caps the matches; 0 leaves the server's default (20),
+	// a negative value asks for all of them.
+	MaxResults int
+	// ExcludeDirs names directories not to descend into. nil leaves the
+	// server's default list (node_modules, vendor, .git, dist, ...); an
+	// empty non-nil slice excludes none.
+	ExcludeDirs []string
+	// IncludeHidden keeps entries whose name starts with a dot (the
+	// server leaves them out by default).
+	IncludeHidden bool
+}
+
+// FindMatch is an entry [Client.Find] found.
+type FindMatch struct {
+	// Path is the entry's path.
+	Path string
+	// Type is file or directory.
+	Type EntryType
+}
+
+// Find walks the tree below root and returns the entries whose names
+// match.
+//
+// GET /filesystem-find/{path}
+func (c *Client) Find(ctx context.Context, root string, opts *FindOptions) ([]FindMatch, error) {
+	const op = "Find"
+	if err := checkPath("root", root); err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	var o FindOptions
+	if opts != nil {
+		o = *opts
+	}
+	params := sandboxapi.FindFilesParams{
+		Path:        root,
+		Patterns:    optStrings(o.Patterns),
+		ExcludeDirs: optStrings(o.ExcludeDirs),
+	}
+	if o.Type != "" {
+		params.Type = sandboxapi.NewOptString(string(o.Type))
+	}
+	switch {
+	case o.MaxResults > 0:
+		params.MaxResults = sandboxapi.NewOptInt(o.MaxResults)
+	case o.MaxResults < 0:
+		params.MaxResults = sandboxapi.NewOptInt(0)
+	}
+	if o.IncludeHidden {
+		params.ExcludeHidden = sandboxapi.NewOptBool(false)
+	}
+	res, err := c.api.FindFiles(ctx, params, fsPathOpt)
+	if err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	r, ok := res.(*sandboxapi.FindResponse)
+	if !ok {
+		return nil, wrap(ctx, op, unexpected(res))
+	}
+	out := make([]FindMatch, len(r.Matches))
+	for i, m := range r.Matches {
+		out[i] = FindMatch{Path: m.Path, Type: EntryType(m.Type)}
+	}
+	return out, nil
+}
+
+// SearchOptions tunes [Client.Search]. The zero value is usable.
+type SearchOptions struct {
+	// Patterns keeps entries whose name matches one of these globs.
+	Patterns []string
+	// MaxResults caps the matches; 0 leaves the server's default (20).
+	MaxResults int
+	// ExcludeDirs: as for [FindOptions.ExcludeDirs].
+	ExcludeDirs []string
+	// IncludeHidden keeps entries whose name starts with a dot.
+	IncludeHidden bool
+}
+
+// SearchMatch is a path [Client.Search] scored.
+type SearchMatch struct {
+	// Path is the entry's path.
+	Path string
+	// Score is the match quality; higher is better.
+	Score int
+	// Type is file or directory.
+	Type EntryType
+}
+
+// Search fuzzy-matches the paths below root and returns the best first.
+//
+// GET /filesystem-search/{path}
+func (c *Client) Search(ctx context.Context, root string, opts *SearchOptions) ([]SearchMatch, error) {
+	const op = "Search"
+	if err := checkPath("root", root); err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	var o SearchOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.MaxResults < 0 {
+		return nil, wrap(ctx, op, &client.ValidationError{Field: "MaxResults", Reason: "must not be negative"})
+	}
+	params := sandboxapi.FuzzySearchParams{
+		Path:        root,
+		Patterns:    optStrings(o.Patterns),
+		ExcludeDirs: optStrings(o.ExcludeDirs),
+		MaxResults:  optPositive(o.MaxResults),
+	}
+	if o.IncludeHidden {
+		params.ExcludeHidden = sandboxapi.NewOptBool(false)
+	}
+	res, err := c.api.FuzzySearch(ctx, params, fsPathOpt)
+	if err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	r, ok := res.(*sandboxapi.FuzzySearchResponse)
+	if !ok {
+		return nil, wrap(ctx, op, unexpected(res))
+	}
+	out := make([]SearchMatch, len(r.Matches))
+	for i, m := range r.Matches {
+		out[i] = SearchMatch{Path: m.Path, Score: m.Score, Type: EntryType(m.Type)}
+	}
+	return out, nil
+}
+
+// GrepOptions tunes [Client.Grep]. The zero value is usable.
+type GrepOptions struct {
+	// CaseSensitive matches case exactly (the server ignores case by
+	// default).
+	CaseSensitive bool
+	// MaxResults caps the matches; 0 leaves the server's default (100).
+	MaxResults int
+	// FilePattern searches only files whose names match this glob, such
+	// as "*.go".
+	FilePattern string
+	// ExcludeDirs: as for [FindOptions.ExcludeDirs].
+	ExcludeDirs []string
+}
+
+// GrepMatch is a line [Client.Grep] found.
+type GrepMatch struct {
+	// Path is the file holding the match.
+	Path string
+	// Line is the line number, from 1; Column the column of the match.
+	Line, Column int
+	// Text is the matching line; Context the lines around it, if sent.
+	Text, Context string
+}
+
+// Grep searches the files below root for query and returns the matching
+// lines.
+//
+// GET /filesystem-content-search/{path}
+func (c *Client) Grep(ctx context.Context, root, query string, opts *GrepOptions) ([]GrepMatch, error) {
+	const op = "Grep"
+	if err := checkPath("root", root); err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	if query == "" {
+		return nil, wrap(ctx, op, &client.ValidationError{Field: "query", Reason: "must not be empty"})
+	}
+	var o GrepOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.MaxResults < 0 {
+		return nil, wrap(ctx, op, &client.ValidationError{Field: "MaxResults", Reason: "must not be negative"})
+	}
+	params := sandboxapi.ContentSearchParams{
+		Path:        root,
+		Query:       query,
+		ExcludeDirs: optStrings(o.ExcludeDirs),
+		MaxResults:  optPositive(o.MaxResults),
+	}
+	if o.CaseSensitive {
+		params.CaseSensitive = sandboxapi.NewOptBool(true)
+	}
+	if o.FilePattern != "" {
+		params.FilePattern = sandboxapi.NewOptString(o.FilePattern)
+	}
+	res, err := c.api.ContentSearch(ctx, params, fsPathOpt)
+	if err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	r, ok := res.(*sandboxapi.ContentSearchResponse)
+	if !ok {
+		return nil, wrap(ctx, op, unexpected(res))
+	}
+	out := make([]GrepMatch, len(r.Matches))
+	for i, m := range r.Matches {
+		out[i] = GrepMatch{Path: m.Path, Line: m.Line, Column: m.Column, Text: m.Text, Context: m.Context.Value}
+	}
+	return out, nil
+}

@@ -1,0 +1,179 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/url"
+
+	"github.com/go-faster/jx"
+
+	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
+)
+
+// PortInfo is a socket a process has open.
+type PortInfo struct {
+	// PID is the process that owns the socket.
+	PID int
+	// Protocol is "tcp" or "udp".
+	Protocol string
+	// LocalAddr and LocalPort are the local end.
+	LocalAddr string
+	LocalPort int
+	// RemoteAddr and RemotePort are the remote end, if connected.
+	RemoteAddr string
+	RemotePort int
+	// State is the socket state, such as "LISTEN".
+	State string
+	// ProcessName is the owning process's name.
+	ProcessName string
+}
+
+// Ports returns the sockets the process with the given operating-system
+// pid has open.
+//
+// GET /network/process/{pid}/ports
+func (c *Client) Ports(ctx context.Context, pid int) ([]PortInfo, error) {
+	const op = "Ports"
+	if err := checkPID(pid); err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	res, err := c.api.GetProcessPorts(ctx, sandboxapi.GetProcessPortsParams{Pid: pid})
+	if err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	r, ok := res.(*sandboxapi.ProcessPortsResponse)
+	if !ok {
+		return nil, wrap(ctx, op, unexpected(res))
+	}
+	ports, err := decodePorts((*r)["ports"])
+	if err != nil {
+		return nil, wrap(ctx, op, fmt.Errorf("decoding ports: %w", err))
+	}
+	return ports, nil
+}
+
+// decodePorts reads the "ports" array (absent or null: none).
+func decodePorts(raw jx.Raw) ([]PortInfo, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	d := jx.DecodeBytes(raw)
+	if d.Next() == jx.Null {
+		return nil, nil
+	}
+	var out []PortInfo
+	err := d.Arr(func(d *jx.Decoder) error {
+		var p PortInfo
+		err := d.ObjBytes(func(d *jx.Decoder, key []byte) error {
+			if d.Next() == jx.Null {
+				return d.Null()
+			}
+			var err error
+			switch string(key) {
+			case "pid":
+				p.PID, err = d.Int()
+			case "protocol":
+				p.Protocol, err = d.Str()
+			case "localAddr":
+				p.LocalAddr, err = d.Str()
+			case "localPort":
+				p.LocalPort, err = d.Int()
+			case "remoteAddr":
+				p.RemoteAddr, err = d.Str()
+			case "remotePort":
+				p.RemotePort, err = d.Int()
+			case "state":
+				p.State, err = d.Str()
+			case "processName":
+				p.ProcessName, err = d.Str()
+			default:
+				err = d.Skip()
+			}
+			return err
+		})
+		out = append(out, p)
+		return err
+	})
+	return out, err
+}
+
+// MonitorPorts makes the server watch the process for newly opened ports
+// and POST {"pid", "port"} to callbackURL for each. The callback is made
+// from inside the sandbox.
+//
+// POST /network/process/{pid}/monitor
+func (c *Client) MonitorPorts(ctx context.Context, pid int, callbackURL string) error {
+	const op = "MonitorPorts"
+	if err := checkPID(pid); err != nil {
+		return wrap(ctx, op, err)
+	}
+	if u, err := url.Parse(callbackURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return wrap(ctx, op, &client.ValidationError{Field: "callback URL", Value: callbackURL, Reason: "must be an absolute http or https URL"})
+	}
+	res, err := c.api.StartPortMonitor(ctx, &sandboxapi.PortMonitorRequest{Callback: sandboxapi.NewOptString(callbackURL)},
+		sandboxapi.StartPortMonitorParams{Pid: pid})
+	if err != nil {
+		return wrap(ctx, op, err)
+	}
+	if _, ok := res.(*sandboxapi.PortMonitorResponse); !ok {
+		return wrap(ctx, op, unexpected(res))
+	}
+	return nil
+}
+
+// StopMonitoringPorts ends what [Client.MonitorPorts] started.
+//
+// DELETE /network/process/{pid}/monitor
+func (c *Client) StopMonitoringPorts(ctx context.Context, pid int) error {
+	const op = "StopMonitoringPorts"
+	if err := checkPID(pid); err != nil {
+		return wrap(ctx, op, err)
+	}
+	res, err := c.api.StopPortMonitor(ctx, sandboxapi.StopPortMonitorParams{Pid: pid})
+	if err != nil {
+		return wrap(ctx, op, err)
+	}
+	if _, ok := res.(*sandboxapi.PortMonitorResponse); !ok {
+		return wrap(ctx, op, unexpected(res))
+	}
+	return nil
+}
+
+// UpdateTunnel replaces the outbound tunnel with one built from config
+// (the tunnel's JSON configuration document; the client base64-encodes
+// it). The configuration cannot be read back.
+//
+// PUT /network/tunnel/config
+func (c *Client) UpdateTunnel(ctx context.Context, config []byte) error {
+	const op = "UpdateTunnel"
+	if len(config) == 0 {
+		return wrap(ctx, op, &client.ValidationError{Field: "tunnel config", Reason: "must not be empty"})
+	}
+	res, err := c.api.UpdateTunnelConfig(ctx, &sandboxapi.TunnelConfigRequest{Config: base64.StdEncoding.EncodeToString(config)})
+	if err != nil {
+		return wrap(ctx, op, err)
+	}
+	if _, ok := res.(*sandboxapi.SuccessResponse); !ok {
+		return wrap(ctx, op, unexpected(res))
+	}
+	return nil
+}
+
+// DisconnectTunnel tears the outbound tunnel down. The sandbox then has no
+// outbound connectivity until [Client.UpdateTunnel]; inbound traffic keeps
+// working.
+//
+// DELETE /network/tunnel
+func (c *Client) DisconnectTunnel(ctx context.Context) error {
+	const op = "DisconnectTunnel"
+	res, err := c.api.DisconnectTunnel(ctx)
+	if err != nil {
+		return wrap(ctx, op, err)
+	}
+	if _, ok := res.(*sandboxapi.SuccessResponse); !ok {
+		return wrap(ctx, op, unexpected(res))
+	}
+	return nil
+}

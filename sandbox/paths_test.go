@@ -1,0 +1,145 @@
+package sandbox_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/sandboxkit/sandboxkit/sandbox"
+)
+
+// TestPathEncoding checks what reaches the server for relative and
+// absolute paths: the real server takes any %2F as the mark of an
+// absolute path, and an absolute path must come as a doubled slash.
+func TestPathEncoding(t *testing.T) {
+	t.Parallel()
+	ops := []struct {
+		name   string
+		prefix string // route up to {path}
+		call   func(ctx context.Context, c *sandbox.Client, p string) error
+		answer string
+	}{
+		{"Read", "/filesystem/", func(ctx context.Context, c *sandbox.Client, p string) error {
+			_, err := c.Read(ctx, p)
+			return err
+		}, `{"path":"x","permissions":"644","size":1,"lastModified":"","owner":"","group":"","content":"x"}`},
+		{"List", "/filesystem/", func(ctx context.Context, c *sandbox.Client, p string) error {
+			_, err := c.List(ctx, p)
+			return err
+		}, `{"path":"x","files":[],"subdirectories":[]}`},
+		{"Open", "/filesystem/", func(ctx context.Context, c *sandbox.Client, p string) error {
+			rc, err := c.Open(ctx, p)
+			if err == nil {
+				rc.Close()
+			}
+			return err
+		}, `raw`},
+		{"Write", "/filesystem/", func(ctx context.Context, c *sandbox.Client, p string) error {
+			return c.Write(ctx, p, "x", nil)
+		}, success},
+		{"Mkdir", "/filesystem/", func(ctx context.Context, c *sandbox.Client, p string) error {
+			return c.Mkdir(ctx, p, nil)
+		}, success},
+		{"Remove", "/filesystem/", func(ctx context.Context, c *sandbox.Client, p string) error {
+			return c.Remove(ctx, p, nil)
+		}, success},
+		{"Find", "/filesystem-find/", func(ctx context.Context, c *sandbox.Client, p string) error {
+			_, err := c.Find(ctx, p, nil)
+			return err
+		}, `{"matches":[],"total":0}`},
+		{"Search", "/filesystem-search/", func(ctx context.Context, c *sandbox.Client, p string) error {
+			_, err := c.Search(ctx, p, nil)
+			return err
+		}, `{"matches":[],"total":0}`},
+		{"Grep", "/filesystem-content-search/", func(ctx context.Context, c *sandbox.Client, p string) error {
+			_, err := c.Grep(ctx, p, "q", nil)
+			return err
+		}, `{"query":"q","matches":[],"total":0}`},
+		{"InitiateUpload", "/filesystem-multipart/initiate/", func(ctx context.Context, c *sandbox.Client, p string) error {
+			_, err := c.InitiateUpload(ctx, p, nil)
+			return err
+		}, `{"uploadId":"u"}`},
+		{"FastApply", "/codegen/fastapply/", func(ctx context.Context, c *sandbox.Client, p string) error {
+			_, err := c.FastApply(ctx, p, "edit", nil)
+			return err
+		}, `{"success":true}`},
+		{"Rerank", "/codegen/reranking/", func(ctx context.Context, c *sandbox.Client, p string) error {
+			_, err := c.Rerank(ctx, p, "q", nil)
+			return err
+		}, `{"success":true,"files":[]}`},
+		{"Watch", "/watch/filesystem/", func(ctx context.Context, c *sandbox.Client, p string) error {
+			s, err := c.Watch(ctx, p, nil)
+			if err == nil {
+				s.Close()
+			}
+			return err
+		}, ``},
+	}
+	paths := []struct{ path, wire string }{
+		{"rel/file", "rel/file"},
+		{"/abs/file", "/abs/file"},
+		{"/", "/"},
+		{"dir with space/a?b#c%2Fd.txt", "dir%20with%20space/a%3Fb%23c%252Fd.txt"},
+		{"/tmp/é", "/tmp/%C3%A9"},
+	}
+	for _, op := range ops {
+		for _, p := range paths {
+			t.Run(op.name+"/"+p.path, func(t *testing.T) {
+				t.Parallel()
+				c, srv := setup(t, func(w http.ResponseWriter, _ *http.Request) {
+					if op.answer == "raw" {
+						w.Header().Set("Content-Type", "text/plain")
+					} else {
+						w.Header().Set("Content-Type", "application/json")
+					}
+					_, _ = io.WriteString(w, op.answer)
+				})
+				if err := op.call(t.Context(), c, p.path); err != nil {
+					t.Fatal(err)
+				}
+				got, _, _ := strings.Cut(srv.requests()[0].URI, "?")
+				if want := op.prefix + p.wire; got != want {
+					t.Errorf("request URI = %s, want %s", got, want)
+				}
+			})
+		}
+	}
+}
+
+// TestTreePathsMustBeAbsolute: the real server resolves tree roots from
+// "/" whatever they look like, so a relative root is refused.
+func TestTreePathsMustBeAbsolute(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t, reply(200, fileListJSON))
+	ctx := t.Context()
+	if _, err := c.Tree(ctx, "src"); err == nil {
+		t.Error("Tree(src) succeeded")
+	}
+	if _, err := c.WriteTree(ctx, "src", nil); err == nil {
+		t.Error("WriteTree(src) succeeded")
+	}
+	if err := c.RemoveTree(ctx, "src", nil); err == nil {
+		t.Error("RemoveTree(src) succeeded")
+	}
+	if n := len(srv.requests()); n != 0 {
+		t.Errorf("%d requests sent", n)
+	}
+}
+
+// TestWatchRecursive checks the /** suffix and the ignore list.
+func TestWatchRecursive(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+	})
+	s, err := c.Watch(t.Context(), "/srv/app/", &sandbox.WatchOptions{Recursive: true, Ignore: []string{".git", "node_modules"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if got, want := srv.requests()[0].URI, "/watch/filesystem//srv/app/%2A%2A?ignore=.git%2Cnode_modules"; got != want {
+		t.Errorf("request URI = %s, want %s", got, want)
+	}
+}

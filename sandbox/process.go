@@ -1,0 +1,295 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
+	"github.com/sandboxkit/sandboxkit/internal/poll"
+)
+
+// ProcessStatus is the state of a process. Values other than the
+// constants may appear with later servers.
+type ProcessStatus string
+
+// Process states.
+const (
+	StatusRunning   ProcessStatus = "running"
+	StatusCompleted ProcessStatus = "completed"
+	StatusFailed    ProcessStatus = "failed"
+	StatusStopped   ProcessStatus = "stopped"
+	StatusKilled    ProcessStatus = "killed"
+)
+
+// Terminal reports whether the process has ended: completed, failed,
+// stopped or killed.
+func (s ProcessStatus) Terminal() bool {
+	switch s {
+	case StatusCompleted, StatusFailed, StatusStopped, StatusKilled:
+		return true
+	}
+	return false
+}
+
+// Process is a process the server started.
+type Process struct {
+	// PID is the operating-system process id, as a string. Together with
+	// Name it identifies the process in every process call.
+	PID string
+	// Name is the name given at start, or one the server made up.
+	Name string
+	// Command is the command line.
+	Command string
+	// Status is the process state.
+	Status ProcessStatus
+	// StartedAt is when it started (second precision).
+	StartedAt time.Time
+	// CompletedAt is when it ended; zero while it runs.
+	CompletedAt time.Time
+	// ExitCode is the exit status once ended; -1 for a stopped process.
+	ExitCode int
+	// WorkingDir is the directory it runs in ("" for the server's).
+	WorkingDir string
+	// Stdout, Stderr and Logs (both interleaved) are the output so far.
+	// The real server includes only the last 64 KiB of each; see
+	// [Client.Logs] and [Client.StreamLogs] for more.
+	Stdout, Stderr, Logs string
+	// RestartOnFailure, MaxRestarts and RestartCount describe restarts.
+	RestartOnFailure bool
+	MaxRestarts      int
+	RestartCount     int
+	// KeepAlive reports whether the process keeps the sandbox awake.
+	KeepAlive bool
+}
+
+// ExecRequest describes a command to start.
+type ExecRequest struct {
+	// Command is the shell command line; required.
+	Command string
+	// Name, if set, lets later calls address the process by name. The
+	// server refuses a name already used by a running process.
+	Name string
+	// WorkingDir is the directory to run in; the server's if empty.
+	WorkingDir string
+	// Env holds extra environment variables.
+	Env map[string]string
+	// WaitForCompletion makes the server answer only once the process has
+	// ended.
+	WaitForCompletion bool
+	// Timeout, if positive, has the server kill the process after it
+	// (rounded up to whole seconds). With WaitForCompletion, the server
+	// answers 422 when it runs out and the process keeps running. Zero
+	// means none (with KeepAlive the server's default of 600 s applies);
+	// negative is invalid.
+	Timeout time.Duration
+	// WaitForPorts makes the server answer once the process listens on
+	// these ports (1..65535).
+	WaitForPorts []int
+	// RestartOnFailure restarts the command when it fails, up to
+	// MaxRestarts times (negative: without limit).
+	RestartOnFailure bool
+	MaxRestarts      int
+	// KeepAlive keeps the sandbox from scaling to zero while the process
+	// runs.
+	KeepAlive bool
+}
+
+// validate checks req before anything is sent.
+func (r *ExecRequest) validate() error {
+	// A command may span lines and hold tabs: only emptiness and NUL
+	// (which no shell can receive) are errors.
+	switch {
+	case strings.TrimSpace(r.Command) == "":
+		return &client.ValidationError{Field: "command", Reason: "must not be empty"}
+	case strings.IndexByte(r.Command, 0) >= 0:
+		return &client.ValidationError{Field: "command", Value: r.Command, Reason: "contains a NUL byte"}
+	}
+	if r.Name != "" {
+		if err := client.ValidateID("process name", r.Name); err != nil {
+			return err
+		}
+	}
+	if r.WorkingDir != "" {
+		if err := checkPath("working directory", r.WorkingDir); err != nil {
+			return err
+		}
+	}
+	if r.Timeout < 0 {
+		return &client.ValidationError{Field: "timeout", Value: r.Timeout.String(), Reason: "must not be negative"}
+	}
+	for k := range r.Env {
+		if err := client.ValidateName("environment variable name", k); err != nil {
+			return err
+		}
+	}
+	for _, p := range r.WaitForPorts {
+		if err := client.ValidatePort(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ProcessLogs is the output of a process so far.
+type ProcessLogs struct {
+	// Stdout and Stderr are the two streams; Logs is both together.
+	Stdout, Stderr, Logs string
+}
+
+// Exec starts a command and returns the process: as it is once started,
+// or once ended with [ExecRequest.WaitForCompletion].
+//
+// POST /process
+func (c *Client) Exec(ctx context.Context, req ExecRequest) (*Process, error) {
+	if err := req.validate(); err != nil {
+		return nil, wrap(ctx, "Exec", err)
+	}
+	var body bodyOwner
+	res, err := c.api.ExecProcess(ctx, execRequestTo(&req), body.option(nil))
+	defer body.close()
+	if err != nil {
+		return nil, wrap(ctx, "Exec", err)
+	}
+	switch r := res.(type) {
+	case *sandboxapi.ProcessResponse:
+		return processFrom(r), nil
+	default:
+		return nil, wrap(ctx, "Exec", unexpected(res))
+	}
+}
+
+// GetProcess returns a process by pid or name.
+//
+// GET /process/{identifier}
+func (c *Client) GetProcess(ctx context.Context, id string) (*Process, error) {
+	if err := checkProcessID(id); err != nil {
+		return nil, wrap(ctx, "GetProcess", err)
+	}
+	res, err := c.api.GetProcess(ctx, sandboxapi.GetProcessParams{Identifier: id})
+	if err != nil {
+		return nil, wrap(ctx, "GetProcess", err)
+	}
+	r, ok := res.(*sandboxapi.ProcessResponse)
+	if !ok {
+		return nil, wrap(ctx, "GetProcess", unexpected(res))
+	}
+	return processFrom(r), nil
+}
+
+// ListProcesses returns every process the server knows, running or ended.
+//
+// GET /process
+func (c *Client) ListProcesses(ctx context.Context) ([]*Process, error) {
+	res, err := c.api.ListProcesses(ctx)
+	if err != nil {
+		return nil, wrap(ctx, "ListProcesses", err)
+	}
+	out := make([]*Process, len(res))
+	for i := range res {
+		out[i] = processFrom(&res[i])
+	}
+	return out, nil
+}
+
+// StopProcess asks a process to terminate (a catchable signal).
+//
+// DELETE /process/{identifier}
+func (c *Client) StopProcess(ctx context.Context, id string) error {
+	if err := checkProcessID(id); err != nil {
+		return wrap(ctx, "StopProcess", err)
+	}
+	res, err := c.api.StopProcess(ctx, sandboxapi.StopProcessParams{Identifier: id})
+	if err != nil {
+		return wrap(ctx, "StopProcess", err)
+	}
+	if _, ok := res.(*sandboxapi.SuccessResponse); !ok {
+		return wrap(ctx, "StopProcess", unexpected(res))
+	}
+	return nil
+}
+
+// KillProcess ends a process at once (SIGKILL).
+//
+// DELETE /process/{identifier}/kill
+func (c *Client) KillProcess(ctx context.Context, id string) error {
+	if err := checkProcessID(id); err != nil {
+		return wrap(ctx, "KillProcess", err)
+	}
+	res, err := c.api.KillProcess(ctx, sandboxapi.KillProcessParams{Identifier: id})
+	if err != nil {
+		return wrap(ctx, "KillProcess", err)
+	}
+	if _, ok := res.(*sandboxapi.SuccessResponse); !ok {
+		return wrap(ctx, "KillProcess", unexpected(res))
+	}
+	return nil
+}
+
+// Logs returns the output of a process so far. The real server answers
+// with at most the last 4 MiB; [Client.StreamLogs] replays everything.
+//
+// GET /process/{identifier}/logs
+func (c *Client) Logs(ctx context.Context, id string) (*ProcessLogs, error) {
+	if err := checkProcessID(id); err != nil {
+		return nil, wrap(ctx, "Logs", err)
+	}
+	res, err := c.api.GetProcessLogs(ctx, sandboxapi.GetProcessLogsParams{Identifier: id})
+	if err != nil {
+		return nil, wrap(ctx, "Logs", err)
+	}
+	r, ok := res.(*sandboxapi.ProcessLogs)
+	if !ok {
+		return nil, wrap(ctx, "Logs", unexpected(res))
+	}
+	return &ProcessLogs{Stdout: r.Stdout, Stderr: r.Stderr, Logs: r.Logs}, nil
+}
+
+// WaitOptions tunes [Client.Wait]. The zero value is usable.
+type WaitOptions struct {
+	// MinDelay and MaxDelay bound the pause between two checks (defaults
+	// 250ms and 5s); the pause doubles from MinDelay up to MaxDelay.
+	MinDelay, MaxDelay time.Duration
+}
+
+// Wait polls a process until it has ended (completed, failed, stopped or
+// killed) and returns it. Transient errors (5xx, refused connections) are
+// tolerated a few times in a row. When ctx ends first, the error wraps
+// ctx's error and the process as last seen is returned with it (nil if it
+// was never seen).
+//
+// GET /process/{identifier}
+func (c *Client) Wait(ctx context.Context, id string, opts *WaitOptions) (*Process, error) {
+	if err := checkProcessID(id); err != nil {
+		return nil, wrap(ctx, "Wait", err)
+	}
+	p, err := waitProcess(ctx, c, id, opts)
+	return p, wrap(ctx, "Wait", err)
+}
+
+// waitProcess is Wait over any ProcessGetter.
+func waitProcess(ctx context.Context, g ProcessGetter, id string, opts *WaitOptions) (*Process, error) {
+	var o WaitOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.MinDelay < 0 || o.MaxDelay < 0 {
+		return nil, &client.ValidationError{Field: "wait delay", Value: fmt.Sprint(min(o.MinDelay, o.MaxDelay)), Reason: "must not be negative"}
+	}
+	var seen *Process
+	_, _, err := poll.Until(ctx, poll.Options{
+		MinDelay:    o.MinDelay,
+		MaxDelay:    o.MaxDelay,
+		IsTransient: client.IsTransient,
+	}, func(ctx context.Context) (*Process, bool, error) {
+		p, err := g.GetProcess(ctx, id)
+		if err != nil {
+			return nil, false, err
+		}
+		seen = p
+		return p, p.Status.Terminal(), nil
+	})
+	return seen, err
+}

@@ -1,0 +1,218 @@
+package sandbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit/sandbox"
+)
+
+// processWith returns doneProcess with fields replaced.
+func processWith(t *testing.T, fields map[string]any) string {
+	t.Helper()
+	var p map[string]any
+	if err := json.Unmarshal([]byte(doneProcess), &p); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range fields {
+		p[k] = v
+	}
+	b, _ := json.Marshal(p)
+	return string(b)
+}
+
+func TestRunEchoHi(t *testing.T) {
+	t.Parallel()
+	var answer string
+	c, srv := setup(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, answer)
+	})
+	answer = processWith(t, map[string]any{"command": "echo hi", "stdout": "hi\n", "logs": "hi\n"})
+	res, err := c.Run(t.Context(), "echo hi", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &sandbox.RunResult{
+		Stdout: "hi\n", ExitCode: 0,
+		StartedAt:   time.Date(2026, 11, 22, 22, 49, 6, 0, time.UTC),
+		CompletedAt: time.Date(2026, 11, 22, 22, 49, 7, 0, time.UTC),
+	}
+	got := *res
+	got.Process, got.Duration = nil, 0
+	if diff := cmp.Diff(want, &got); diff != "" {
+		t.Errorf("result (-want +got):\n%s", diff)
+	}
+	if res.Duration <= 0 || res.Process.PID != "77" {
+		t.Errorf("Duration %v, process %+v", res.Duration, res.Process)
+	}
+	var body map[string]any
+	_ = json.Unmarshal([]byte(srv.requests()[0].Body), &body)
+	name, _ := body["name"].(string)
+	if body["command"] != "echo hi" || body["waitForCompletion"] != true || !strings.HasPrefix(name, "sandboxkit-") {
+		t.Errorf("request body %v", body)
+	}
+}
+
+func TestRunCheckExit(t *testing.T) {
+	t.Parallel()
+	answer := processWith(t, map[string]any{"command": "make", "status": "failed", "exitCode": 2, "stderr": "no rule\n"})
+	c, _ := setup(t, reply(200, answer))
+
+	res, err := c.Run(t.Context(), "make", nil)
+	if err != nil || res.ExitCode != 2 {
+		t.Fatalf("without CheckExit: %+v, %v", res, err)
+	}
+	res, err = c.Run(t.Context(), "make", &sandbox.RunOptions{CheckExit: true})
+	ee, ok := errors.AsType[*sandbox.ExitError](err)
+	if !ok {
+		t.Fatalf("error %v (%T) is not an *ExitError", err, err)
+	}
+	want := &sandbox.ExitError{Command: "make", PID: "77", Status: sandbox.StatusFailed, ExitCode: 2, Stderr: "no rule\n"}
+	if diff := cmp.Diff(want, ee); diff != "" {
+		t.Errorf("ExitError (-want +got):\n%s", diff)
+	}
+	if res == nil || res.Stderr != "no rule\n" {
+		t.Errorf("result with the error: %+v", res)
+	}
+	if got := err.Error(); got != `sandboxkit: sandbox.Run: "make" exited with code 2 (failed): no rule` {
+		t.Errorf("message %q", got)
+	}
+}
+
+// TestRunLongOutput: output as long as what the process object inlines
+// is read again from the logs.
+func TestRunLongOutput(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 64<<10)
+	full := strings.Repeat("y", 100<<10) + long
+	c, srv := setup(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if strings.HasSuffix(r.URL.Path, "/logs") {
+			b, _ := json.Marshal(map[string]string{"stdout": full, "stderr": "", "logs": full})
+			_, _ = w.Write(b)
+			return
+		}
+		_, _ = io.WriteString(w, processWith(t, map[string]any{"stdout": long}))
+	})
+	res, err := c.Run(t.Context(), "cat big", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stdout != full {
+		t.Errorf("stdout has %d bytes, want %d", len(res.Stdout), len(full))
+	}
+	if reqs := srv.requests(); len(reqs) != 2 || reqs[1].URI != "/process/77/logs" {
+		t.Errorf("requests %+v", reqs)
+	}
+}
+
+// TestRunKillsOnTimeout: the server answers 422 when the timeout runs
+// out and lets the process run; Run kills it.
+func TestRunKillsOnTimeout(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete {
+			reply(200, `{"message":"Process killed successfully"}`)(w, r)
+			return
+		}
+		reply(422, `{"error":"process timed out after 1 seconds"}`)(w, r)
+	})
+	_, err := c.Run(t.Context(), "sleep 60", &sandbox.RunOptions{Name: "slow", Timeout: time.Second})
+	if !errors.Is(err, client.ErrUnprocessable) {
+		t.Fatalf("error %v", err)
+	}
+	reqs := srv.requests()
+	if len(reqs) != 2 || reqs[1].Method != "DELETE" || reqs[1].URI != "/process/slow/kill" {
+		t.Errorf("requests %+v", reqs)
+	}
+}
+
+// TestRunPollsAndKillsWhenContextEnds: an early answer makes Run poll;
+// when ctx ends first the process is killed.
+func TestRunPollsAndKillsWhenContextEnds(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		running := processWith(t, map[string]any{"status": "running", "completedAt": nil})
+		var mu sync.Mutex
+		var seen []string
+		c := mockClient(t, func(r *http.Request) (*http.Response, error) {
+			mu.Lock()
+			seen = append(seen, r.Method+" "+r.URL.Path)
+			mu.Unlock()
+			if r.Method == http.MethodDelete {
+				return jsonResponse(r, 200, success), nil
+			}
+			return jsonResponse(r, 200, running), nil
+		})
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		_, err := c.Run(ctx, "sleep 60", nil)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("error %v", err)
+		}
+		if len(seen) < 4 || seen[0] != "POST /process" || seen[1] != "GET /process/77" || seen[len(seen)-1] != "DELETE /process/77/kill" {
+			t.Errorf("requests %v", seen)
+		}
+	})
+}
+
+// TestWait polls through transient errors to a terminal state.
+func TestWait(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		n := 0
+		c := mockClient(t, func(r *http.Request) (*http.Response, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			n++
+			switch {
+			case n <= 2:
+				return jsonResponse(r, 200, processWith(t, map[string]any{"status": "running"})), nil
+			case n <= 4:
+				return jsonResponse(r, 500, `{"error":"busy"}`), nil
+			default:
+				return jsonResponse(r, 200, processWith(t, map[string]any{"status": "killed", "exitCode": -1})), nil
+			}
+		}, client.WithRetry(client.RetryPolicy{MaxRetries: 0}))
+		start := time.Now()
+		p, err := c.Wait(t.Context(), "77", &sandbox.WaitOptions{MinDelay: time.Second, MaxDelay: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Status != sandbox.StatusKilled || p.ExitCode != -1 {
+			t.Errorf("process %+v", p)
+		}
+		if waited := time.Since(start); waited < 5*time.Second || waited > 9*time.Second {
+			t.Errorf("waited %v for 5 checks 1s..2s apart", waited)
+		}
+	})
+}
+
+// TestWaitDeadline returns the last state seen with the context's error.
+func TestWaitDeadline(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c := mockClient(t, func(r *http.Request) (*http.Response, error) {
+			return jsonResponse(r, 200, processWith(t, map[string]any{"status": "running"})), nil
+		})
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		p, err := c.Wait(ctx, "77", nil)
+		if !errors.Is(err, context.DeadlineExceeded) || p == nil || p.Status != sandbox.StatusRunning {
+			t.Errorf("Wait = %+v, %v", p, err)
+		}
+	})
+}

@@ -1,0 +1,626 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
+	"github.com/sandboxkit/sandboxkit/internal/poll"
+)
+
+// Upgrade watcher defaults.
+const (
+	// DefaultUpgradeMinDelay and DefaultUpgradeMaxDelay bound the pause
+	// between two health checks while an upgrade is followed.
+	DefaultUpgradeMinDelay = 250 * time.Millisecond
+	DefaultUpgradeMaxDelay = time.Second
+	// restartGrace is how long a "completed" attempt may go without the
+	// restart showing before it counts as done anyway.
+	restartGrace = 30 * time.Second
+)
+
+// StartUpgradeOptions tunes [Client.StartUpgrade].
+type StartUpgradeOptions struct {
+	// Version is "latest", "develop", "main" or a release tag such as
+	// "v1.0.0"; empty lets the server choose (older servers "develop",
+	// newer ones "latest").
+	Version string
+	// BaseURL is the releases page to fetch from, for forks of the
+	// server; empty for the server's default.
+	BaseURL string
+}
+
+func (o *StartUpgradeOptions) validate() error {
+	if o.Version != "" {
+		if err := client.ValidateName("version", o.Version); err != nil {
+			return err
+		}
+	}
+	if o.BaseURL != "" {
+		u, err := url.Parse(o.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &client.ValidationError{Field: "base URL", Value: o.BaseURL, Reason: "must be an absolute http or https URL"}
+		}
+	}
+	return nil
+}
+
+// UpgradeAck is the server's answer to an upgrade request.
+type UpgradeAck struct {
+	// Message is the server's confirmation.
+	Message string
+	// Version and BaseURL are what the server resolved the request to.
+	Version, BaseURL string
+}
+
+// StartUpgrade asks the server to upgrade itself and returns at once:
+// the server answers before it starts. Most callers want
+// [Client.Upgrade], which also follows the attempt to its outcome.
+//
+// POST /upgrade
+func (c *Client) StartUpgrade(ctx context.Context, opts *StartUpgradeOptions) (*UpgradeAck, error) {
+	const op = "StartUpgrade"
+	var o StartUpgradeOptions
+	if opts != nil {
+		o = *opts
+	}
+	if err := o.validate(); err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	var req sandboxapi.OptUpgradeRequest
+	if o.Version != "" || o.BaseURL != "" {
+		var r sandboxapi.UpgradeRequest
+		if o.Version != "" {
+			r.Version = sandboxapi.NewOptString(o.Version)
+		}
+		if o.BaseURL != "" {
+			r.BaseUrl = sandboxapi.NewOptString(o.BaseURL)
+		}
+		req = sandboxapi.NewOptUpgradeRequest(r)
+	}
+	res, err := c.api.Upgrade(ctx, req)
+	if err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	r, ok := res.(*sandboxapi.UpgradeResponse)
+	if !ok {
+		return nil, wrap(ctx, op, unexpected(res))
+	}
+	return &UpgradeAck{Message: r.Message, Version: r.Version.Value, BaseURL: r.BaseUrl.Value}, nil
+}
+
+// UpgradeOptions tunes [Client.Upgrade]. The zero value upgrades to the
+// server's default version.
+type UpgradeOptions struct {
+	// Version and BaseURL: as for [StartUpgradeOptions]. When Version is a
+	// release tag (not latest, develop or main), success also requires
+	// the restarted server to report that version.
+	Version string
+	BaseURL string
+	// OnProgress, if set, receives each step change and each new byte
+	// count of the download, in order and once each, from one goroutine
+	// at a time (not necessarily the caller's). It must not block for
+	// long or call Upgrade.
+	OnProgress func(UpgradeProgress)
+	// MinDelay and MaxDelay bound the pause between two health checks
+	// ([DefaultUpgradeMinDelay] and [DefaultUpgradeMaxDelay] if zero).
+	MinDelay, MaxDelay time.Duration
+}
+
+// UpgradeProgress is one step of an upgrade attempt as the client saw it.
+// Steps the attempt went through between two health checks are not seen.
+type UpgradeProgress struct {
+	// Step is the step reached: the server's steps, then
+	// [StepRestarting] when the server is seen restarting (unreachable
+	// after "replace", or at the latest once it is back with a new
+	// startedAt) and [StepCompleted] once success is confirmed.
+	Step UpgradeStep
+	// BytesDownloaded is the size of the new build fetched so far.
+	BytesDownloaded int64
+	// Version is the version the attempt targets.
+	Version string
+}
+
+// UpgradeResult describes a successful upgrade.
+type UpgradeResult struct {
+	// Ack is the server's answer to the request; nil for WatchUpgrade.
+	Ack *UpgradeAck
+	// Before is the health report before the attempt.
+	Before *Health
+	// After is the first report that showed success: from the restarted
+	// server when Restarted.
+	After *Health
+	// Restarted reports whether the server was seen to restart. It is
+	// false when the server reported the attempt skipped as already done
+	// ("completed"/"skipped"), or reported it completed and then went
+	// without a visible restart for 30 seconds.
+	Restarted bool
+}
+
+// Upgrade asks the server to upgrade itself and follows GET /health until
+// the outcome is known.
+//
+// The server answers POST /upgrade at once, and until the attempt gets
+// going its health report still shows the previous attempt: an attempt is
+// told apart by its lastAttempt stamp, so a "failed" left by an earlier
+// attempt is not mistaken for this one's. While the server replaces and
+// re-executes itself, refused or reset connections and 502/503/504
+// answers are waited out; only ctx bounds the wait. Success is a
+// restarted server (a higher upgradeCount or a new startedAt, and the
+// requested version when a release tag was asked for) — the "completed"
+// state is rarely visible from outside — or "completed"/"skipped", which
+// means there was nothing to do. An attempt the server reports failed
+// (including "failed"/"skipped", which a development build reports) is an
+// [*UpgradeError]. When ctx ends first, the error is an
+// [*UpgradeIncompleteError] holding the last health report seen.
+//
+// If the server is already running an attempt, Upgrade waits for it to end
+// before starting its own.
+//
+// On one Client, upgrades do not overlap: a call made while another with
+// the same Version and BaseURL is in progress sends no request of its
+// own; it joins the first one (its OnProgress gets the events so far,
+// then the rest) and gets the same outcome, even if the first caller's
+// context ends. A call with another Version or BaseURL waits for the one
+// in progress to finish, then starts its own.
+//
+// POST /upgrade, then GET /health
+func (c *Client) Upgrade(ctx context.Context, opts UpgradeOptions) (*UpgradeResult, error) {
+	const op = "Upgrade"
+	so := StartUpgradeOptions{Version: opts.Version, BaseURL: opts.BaseURL}
+	if err := so.validate(); err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	if err := (poll.Options{MinDelay: opts.MinDelay, MaxDelay: opts.MaxDelay}).Validate(); err != nil {
+		return nil, wrap(ctx, op, &client.ValidationError{Field: "upgrade delays", Reason: err.Error()})
+	}
+	key := so
+	for {
+		c.upMu.Lock()
+		f := c.flight
+		if f == nil {
+			f = c.startFlight(ctx, key, opts)
+		}
+		if f.key != key {
+			c.upMu.Unlock()
+			select {
+			case <-f.done:
+				continue
+			case <-ctx.Done():
+				return nil, &UpgradeIncompleteError{Err: ctx.Err()}
+			}
+		}
+		sub, ok := f.join(opts.OnProgress)
+		c.upMu.Unlock()
+		if !ok {
+			// Every caller of that flight gave up and it is stopping.
+			select {
+			case <-f.done:
+				continue
+			case <-ctx.Done():
+				return nil, &UpgradeIncompleteError{Err: ctx.Err()}
+			}
+		}
+		return f.wait(ctx, sub)
+	}
+}
+
+// WatchUpgradeOptions tunes [Client.WatchUpgrade]. The zero value is
+// usable.
+type WatchUpgradeOptions struct {
+	// Baseline is a health report from before the upgrade was requested.
+	// Without it, the current report is the baseline.
+	Baseline *Health
+	// OnProgress, MinDelay and MaxDelay: as for [UpgradeOptions].
+	OnProgress         func(UpgradeProgress)
+	MinDelay, MaxDelay time.Duration
+}
+
+// WatchUpgrade follows an upgrade someone else requested, with the same
+// rules as [Client.Upgrade]: the attempt the baseline shows running, or
+// else the next one to start. It waits for an attempt to appear until ctx
+// ends.
+//
+// GET /health
+func (c *Client) WatchUpgrade(ctx context.Context, opts *WatchUpgradeOptions) (*UpgradeResult, error) {
+	const op = "WatchUpgrade"
+	var o WatchUpgradeOptions
+	if opts != nil {
+		o = *opts
+	}
+	if err := (poll.Options{MinDelay: o.MinDelay, MaxDelay: o.MaxDelay}).Validate(); err != nil {
+		return nil, wrap(ctx, op, &client.ValidationError{Field: "upgrade delays", Reason: err.Error()})
+	}
+	base := o.Baseline
+	if base == nil {
+		var err error
+		if base, err = c.healthPatiently(ctx); err != nil {
+			return nil, c.upgradeFailure(ctx, op, err, nil)
+		}
+	}
+	w := newAttemptWatch(base, "", o.OnProgress, nil)
+	w.includeBase()
+	res, err := c.follow(ctx, w, o.MinDelay, o.MaxDelay)
+	if err != nil {
+		return nil, c.upgradeFailure(ctx, op, err, w)
+	}
+	return res, nil
+}
+
+// upgradeFailure shapes the error of a watch that did not succeed.
+func (c *Client) upgradeFailure(ctx context.Context, op string, err error, w *attemptWatch) error {
+	if _, ok := err.(*UpgradeError); ok {
+		return err
+	}
+	if ctx.Err() != nil || errors.Is(err, poll.ErrTimeout) {
+		ie := &UpgradeIncompleteError{Err: ctx.Err()}
+		if ie.Err == nil {
+			ie.Err = err
+		}
+		if w != nil {
+			ie.Last, ie.LastErr = w.last, w.lastErr
+		}
+		return ie
+	}
+	return rename(wrap(ctx, op, err), "sandbox.Health", "sandbox."+op)
+}
+
+// healthPatiently reads the health report, waiting out transient errors.
+func (c *Client) healthPatiently(ctx context.Context) (*Health, error) {
+	h, _, err := poll.Until(ctx, poll.Options{
+		MinDelay:     DefaultUpgradeMinDelay,
+		MaxDelay:     DefaultUpgradeMaxDelay,
+		MaxTransient: math.MaxInt,
+		IsTransient:  client.IsTransient,
+	}, func(ctx context.Context) (*Health, bool, error) {
+		h, err := c.Health(ctx)
+		return h, err == nil, err
+	})
+	return h, err
+}
+
+// follow polls GET /health and feeds w until it knows the outcome.
+func (c *Client) follow(ctx context.Context, w *attemptWatch, minDelay, maxDelay time.Duration) (*UpgradeResult, error) {
+	if minDelay == 0 {
+		minDelay = DefaultUpgradeMinDelay
+	}
+	if maxDelay == 0 {
+		maxDelay = max(DefaultUpgradeMaxDelay, minDelay)
+	}
+	_, _, err := poll.Until(ctx, poll.Options{
+		MinDelay:     minDelay,
+		MaxDelay:     maxDelay,
+		MaxTransient: math.MaxInt,
+		IsTransient:  client.IsTransient,
+	}, func(ctx context.Context) (struct{}, bool, error) {
+		h, err := c.Health(ctx)
+		if err != nil {
+			w.unreachable(err)
+			return struct{}{}, false, err
+		}
+		done, err := w.observe(h)
+		return struct{}{}, done, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return w.result, nil
+}
+
+// attemptWatch decides, report after report, what became of one upgrade
+// attempt.
+type attemptWatch struct {
+	base  *Health
+	since time.Time // records stamped after this belong to the attempt
+	want  string    // the requested version, "" for any
+	emit  func(UpgradeProgress)
+	note  func(*Health, error) // bookkeeping of a flight, or nil
+
+	emitted     map[UpgradeStep]bool
+	step        UpgradeStep // last step of the attempt seen
+	bytes       int64
+	version     string
+	completedAt time.Time // when the server first reported completed
+
+	last    *Health
+	lastErr error
+	result  *UpgradeResult
+}
+
+func newAttemptWatch(base *Health, want string, emit func(UpgradeProgress), note func(*Health, error)) *attemptWatch {
+	return &attemptWatch{
+		base:    base,
+		since:   base.LastUpgrade.LastAttempt,
+		want:    want,
+		emit:    emit,
+		note:    note,
+		emitted: make(map[UpgradeStep]bool),
+		last:    base,
+	}
+}
+
+// includeBase makes an attempt the baseline shows running the one to
+// follow.
+func (w *attemptWatch) includeBase() {
+	u := w.base.LastUpgrade
+	if u.State != UpgradeRunning {
+		return
+	}
+	if !u.LastAttempt.IsZero() {
+		w.since = u.LastAttempt.Add(-time.Nanosecond)
+	}
+	w.progress(u)
+}
+
+// belongs reports whether a record is about the followed attempt.
+func (w *attemptWatch) belongs(u UpgradeStatus) bool {
+	if !u.LastAttempt.IsZero() {
+		return u.LastAttempt.After(w.since)
+	}
+	// A server that stamps nothing: any change of the record.
+	b := w.base.LastUpgrade
+	return u.State != b.State || u.Step != b.Step || u.BytesDownloaded != b.BytesDownloaded || u.Error != b.Error
+}
+
+// report sends a progress event.
+func (w *attemptWatch) report(step UpgradeStep, bytes int64) {
+	if w.emit != nil {
+		w.emit(UpgradeProgress{Step: step, BytesDownloaded: bytes, Version: w.version})
+	}
+}
+
+// progress reports a new step of the attempt (each once) and growth of
+// the download.
+func (w *attemptWatch) progress(u UpgradeStatus) {
+	if u.Version != "" {
+		w.version = u.Version
+	}
+	switch {
+	case u.Step == "" || u.Step == StepNone || u.Step == StepCompleted:
+		// Completion is reported once it is confirmed.
+	case !w.emitted[u.Step]:
+		w.emitted[u.Step] = true
+		w.step, w.bytes = u.Step, u.BytesDownloaded
+		w.report(u.Step, u.BytesDownloaded)
+	case u.Step == w.step && u.BytesDownloaded > w.bytes:
+		w.bytes = u.BytesDownloaded
+		w.report(u.Step, u.BytesDownloaded)
+	}
+}
+
+// once reports a step of the client's own, once.
+func (w *attemptWatch) once(step UpgradeStep) {
+	if !w.emitted[step] {
+		w.emitted[step] = true
+		w.step = step
+		w.report(step, w.bytes)
+	}
+}
+
+// unreachable takes note of a failed health check.
+func (w *attemptWatch) unreachable(err error) {
+	w.lastErr = err
+	if w.note != nil {
+		w.note(nil, err)
+	}
+	if !client.IsTransient(err) {
+		return
+	}
+	// Past "replace" the server is restarting; earlier it may be a blip
+	// (if it was a restart after all, it is reported when confirmed).
+	if w.step == StepReplace || !w.completedAt.IsZero() {
+		w.once(StepRestarting)
+	}
+}
+
+// observe takes a health report and says whether the outcome is known:
+// done with a nil error on success (w.result set), or an *UpgradeError.
+func (w *attemptWatch) observe(h *Health) (bool, error) {
+	w.last, w.lastErr = h, nil
+	if w.note != nil {
+		w.note(h, nil)
+	}
+	base := w.base
+	switch {
+	case h.UpgradeCount < base.UpgradeCount:
+		return true, &UpgradeError{Step: "verify", Version: w.want,
+			Message: fmt.Sprintf("the server restarted without the upgrade (upgradeCount went from %d to %d)", base.UpgradeCount, h.UpgradeCount)}
+	case h.UpgradeCount > base.UpgradeCount || !h.StartedAt.Equal(base.StartedAt):
+		if !sameVersion(w.want, h.Version) {
+			return true, &UpgradeError{Step: "verify", Version: w.want,
+				Message: fmt.Sprintf("the server restarted with version %q, not %q", h.Version, w.want)}
+		}
+		// The transport's own retries often hide the restart window, so
+		// "restarting" may only be known now.
+		w.once(StepRestarting)
+		w.once(StepCompleted)
+		w.result = &UpgradeResult{Before: base, After: h, Restarted: true}
+		return true, nil
+	}
+
+	u := h.LastUpgrade
+	if w.belongs(u) {
+		switch u.State {
+		case UpgradeFailed:
+			return true, &UpgradeError{Step: string(u.Step), Message: u.Error, Version: u.Version, DownloadURL: u.DownloadURL, Status: &u}
+		case UpgradeCompleted:
+			if u.Step == StepSkipped {
+				w.once(StepSkipped)
+				w.result = &UpgradeResult{Before: base, After: h}
+				return true, nil
+			}
+			if w.completedAt.IsZero() {
+				w.completedAt = time.Now()
+			}
+		default:
+			w.progress(u)
+		}
+	}
+	if !w.completedAt.IsZero() && time.Since(w.completedAt) >= restartGrace {
+		w.once(StepCompleted)
+		w.result = &UpgradeResult{Before: base, After: h}
+		return true, nil
+	}
+	return false, nil
+}
+
+// sameVersion reports whether a server reporting got satisfies a request
+// for want: channels (latest, develop, main) and "" accept any version.
+func sameVersion(want, got string) bool {
+	switch want {
+	case "", "latest", "develop", "main":
+		return true
+	}
+	return strings.TrimPrefix(want, "v") == strings.TrimPrefix(got, "v")
+}
+
+// upgradeFlight is an Upgrade in progress on a Client, shared by the
+// calls that join it. It runs in a goroutine of its own, which ends when
+// the outcome is known or every caller has given up.
+type upgradeFlight struct {
+	key    StartUpgradeOptions
+	cancel context.CancelFunc
+	done   chan struct{}
+	res    *UpgradeResult // set before done is closed
+	err    error
+
+	mu        sync.Mutex // held while progress callbacks run
+	waiters   int
+	abandoned bool // every caller left; the flight is stopping
+	subs      map[int]func(UpgradeProgress)
+	nextSub   int
+	history   []UpgradeProgress
+	last      *Health
+	lastErr   error
+}
+
+// startFlight starts an upgrade; c.upMu is held.
+func (c *Client) startFlight(ctx context.Context, key StartUpgradeOptions, opts UpgradeOptions) *upgradeFlight {
+	// The flight outlives the context of the call that started it if
+	// another call has joined; it keeps its values (tracing).
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	f := &upgradeFlight{key: key, cancel: cancel, done: make(chan struct{}), subs: make(map[int]func(UpgradeProgress))}
+	c.flight = f
+	go func() {
+		defer cancel()
+		res, err := c.runUpgrade(fctx, f, key, opts)
+		c.upMu.Lock()
+		if c.flight == f {
+			c.flight = nil
+		}
+		c.upMu.Unlock()
+		f.res, f.err = res, err
+		close(f.done)
+	}()
+	return f
+}
+
+// runUpgrade is the body of a flight.
+func (c *Client) runUpgrade(ctx context.Context, f *upgradeFlight, key StartUpgradeOptions, opts UpgradeOptions) (*UpgradeResult, error) {
+	const op = "Upgrade"
+	base, err := c.healthPatiently(ctx)
+	if err != nil {
+		return nil, c.upgradeFailure(ctx, op, err, nil)
+	}
+	f.note(base, nil)
+	if base.LastUpgrade.State == UpgradeRunning {
+		// Someone else's attempt: let it end first (the server does not
+		// serialize attempts).
+		w := newAttemptWatch(base, "", nil, f.note)
+		w.includeBase()
+		if _, err := c.follow(ctx, w, opts.MinDelay, opts.MaxDelay); ctx.Err() != nil {
+			return nil, wrap(ctx, op, err)
+		}
+		if base, err = c.healthPatiently(ctx); err != nil {
+			return nil, c.upgradeFailure(ctx, op, err, nil)
+		}
+	}
+	ack, err := c.StartUpgrade(ctx, &key)
+	if err != nil {
+		return nil, rename(err, "sandbox.StartUpgrade", "sandbox."+op)
+	}
+	w := newAttemptWatch(base, key.Version, f.emit, f.note)
+	res, err := c.follow(ctx, w, opts.MinDelay, opts.MaxDelay)
+	if err != nil {
+		return nil, c.upgradeFailure(ctx, op, err, w)
+	}
+	res.Ack = ack
+	return res, nil
+}
+
+// join adds a caller; its callback first gets the events so far. It
+// fails if the flight was abandoned by all its callers.
+func (f *upgradeFlight) join(cb func(UpgradeProgress)) (int, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.abandoned {
+		return 0, false
+	}
+	f.waiters++
+	f.nextSub++
+	if cb != nil {
+		for _, p := range f.history {
+			cb(p)
+		}
+		f.subs[f.nextSub] = cb
+	}
+	return f.nextSub, true
+}
+
+// leave removes a caller; once no caller is left, the flight stops. After
+// it returns, the caller's callback is not called again.
+func (f *upgradeFlight) leave(sub int) (*Health, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.subs, sub)
+	f.waiters--
+	if f.waiters == 0 {
+		f.abandoned = true
+		f.cancel()
+	}
+	return f.last, f.lastErr
+}
+
+// wait returns the flight's outcome, or gives up when ctx ends.
+func (f *upgradeFlight) wait(ctx context.Context, sub int) (*UpgradeResult, error) {
+	select {
+	case <-f.done:
+		f.leave(sub)
+		if f.err != nil {
+			return nil, f.err
+		}
+		res := *f.res
+		return &res, nil
+	case <-ctx.Done():
+		last, lastErr := f.leave(sub)
+		return nil, &UpgradeIncompleteError{Last: last, LastErr: lastErr, Err: ctx.Err()}
+	}
+}
+
+// emit delivers a progress event to every caller, in order.
+func (f *upgradeFlight) emit(p UpgradeProgress) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.history = append(f.history, p)
+	for _, cb := range f.subs {
+		cb(p)
+	}
+}
+
+// note records the last health report or check error.
+func (f *upgradeFlight) note(h *Health, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if h != nil {
+		f.last, f.lastErr = h, nil
+	} else {
+		f.lastErr = err
+	}
+}
