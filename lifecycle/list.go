@@ -69,26 +69,15 @@ func (c *Client) All(ctx context.Context, opts *ListOptions) iter.Seq2[*Sandbox,
 		o.States = slices.Clone(opts.States)
 		o.Metadata = maps.Clone(opts.Metadata)
 	}
-	return func(yield func(*Sandbox, error) bool) {
-		o := o // each range over the iterator starts afresh
-		o.Page = max(o.Page, 1)
-		for {
-			page, err := c.List(ctx, &o)
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			for _, s := range page.Items {
-				if !yield(s, nil) {
-					return
-				}
-			}
-			if !page.HasNextPage || len(page.Items) == 0 {
-				return
-			}
-			o.Page++
+	return paginate(o.Page, func(page int) ([]*Sandbox, bool, error) {
+		o := o
+		o.Page = page
+		p, err := c.List(ctx, &o)
+		if err != nil {
+			return nil, false, err
 		}
-	}
+		return p.Items, p.HasNextPage, nil
+	})
 }
 
 func (o *ListOptions) params() (api.ListSandboxesParams, error) {

@@ -130,26 +130,15 @@ func (c *Client) AllSnapshots(ctx context.Context, opts *ListSnapshotsOptions) i
 		o = *opts
 		o.States = slices.Clone(opts.States)
 	}
-	return func(yield func(*Snapshot, error) bool) {
+	return paginate(o.Page, func(page int) ([]*Snapshot, bool, error) {
 		o := o
-		o.Page = max(o.Page, 1)
-		for {
-			page, err := c.ListSnapshots(ctx, &o)
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			for _, s := range page.Items {
-				if !yield(s, nil) {
-					return
-				}
-			}
-			if !page.HasNextPage || len(page.Items) == 0 {
-				return
-			}
-			o.Page++
+		o.Page = page
+		p, err := c.ListSnapshots(ctx, &o)
+		if err != nil {
+			return nil, false, err
 		}
-	}
+		return p.Items, p.HasNextPage, nil
+	})
 }
 
 func (o *ListSnapshotsOptions) params() (api.ListSnapshotsParams, error) {
