@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -118,10 +117,7 @@ func (st *cpStore) remove(sb *cpSandbox) {
 		return
 	}
 	delete(t.byName, sb.name)
-	i := sort.Search(len(t.order), func(i int) bool { return t.order[i].seq >= sb.seq })
-	if i < len(t.order) && t.order[i] == sb {
-		t.order = slices.Delete(t.order, i, i+1)
-	}
+	t.order = removeOrdered(t.order, sb)
 	sb.async.cancel()
 	stopTimer(&sb.expiry)
 	stopTimer(&sb.reap)

@@ -5,7 +5,6 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -152,11 +151,7 @@ func (st *lcStore) remove(sb *lcSandbox) {
 		return
 	}
 	delete(st.sandboxes, sb.id)
-	items := st.byTenant[sb.tenant]
-	i := sort.Search(len(items), func(i int) bool { return items[i].seq >= sb.seq })
-	if i < len(items) && items[i] == sb {
-		st.byTenant[sb.tenant] = slices.Delete(items, i, i+1)
-	}
+	st.byTenant[sb.tenant] = removeOrdered(st.byTenant[sb.tenant], sb)
 	sb.async.cancel()
 	stopTimer(&sb.expiry)
 	stopTimer(&sb.reap)
@@ -592,11 +587,7 @@ func (st *lcStore) removeSnapshot(sn *lcSnapshot) {
 		return
 	}
 	delete(st.snapshots, sn.id)
-	items := st.snapsBy[sn.tenant]
-	i := sort.Search(len(items), func(i int) bool { return items[i].seq >= sn.seq })
-	if i < len(items) && items[i] == sn {
-		st.snapsBy[sn.tenant] = slices.Delete(items, i, i+1)
-	}
+	st.snapsBy[sn.tenant] = removeOrdered(st.snapsBy[sn.tenant], sn)
 	sn.async.cancel()
 }
 
