@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/sandboxkit/sandboxkit/client"
 )
@@ -62,4 +63,37 @@ func ExampleValidateID() {
 	// Output:
 	// <nil>
 	// sandboxkit: invalid sandbox id "../etc": contains '/'
+}
+
+// Every failed answer is an *APIError; match it with errors.Is and the
+// sentinels, or read its fields with errors.As.
+func ExampleAPIError() {
+	var err error = fmt.Errorf("deploying: %w", &client.APIError{
+		StatusCode: http.StatusServiceUnavailable, Message: "upstream busy", RequestID: "r-9", Operation: "controlplane.Get",
+	})
+
+	fmt.Println(errors.Is(err, client.ErrUnavailable), errors.Is(err, client.ErrServer), errors.Is(err, client.ErrNotFound))
+	var ae *client.APIError
+	if errors.As(err, &ae) {
+		fmt.Println(ae.StatusCode, ae.RequestID)
+	}
+	fmt.Println(client.IsTransient(err)) // worth trying again later
+	// Output:
+	// true true false
+	// 503 r-9
+	// true
+}
+
+// Retries are tuned per client; start from the defaults.
+func ExampleWithRetry() {
+	p := client.DefaultRetryPolicy()
+	p.MaxRetries = 8
+	p.MaxDelay = 10 * time.Second
+	cfg, err := client.NewConfig(client.Lifecycle, client.WithoutEnvironment(), client.WithRetry(p))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("%+v\n", cfg.RetryPolicy())
+	// Output: {MaxRetries:8 MinDelay:100ms MaxDelay:10s RetryAfterCap:30s}
 }

@@ -165,3 +165,54 @@ func ExampleParseDuration() {
 	// 2w = 336h0m0s = 2w
 	// invalid duration "24 hours": must be a positive duration such as "30m", "24h", "7d" or "2w"
 }
+
+// New reads BL_API_KEY, BL_WORKSPACE and BL_API_URL unless options say
+// otherwise; the configuration never shows the token.
+func ExampleNew() {
+	c, err := controlplane.New(
+		client.WithoutEnvironment(), // options only, for a reproducible example
+		client.WithToken("bl-secret"),
+		client.WithWorkspace("research"),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(c.Config())
+	// Output: client.Config{api: controlplane, baseURL: https://api.blaxel.ai/v0, credential: [REDACTED], workspace: "research", maxRetries: 4}
+}
+
+// SetExpirationPolicies replaces a sandbox's policies; a change that could
+// delete it sooner must be asked for with AllowShorten.
+func ExampleClient_SetExpirationPolicies() {
+	c, stop := newExampleClient()
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := c.CreateAndWait(ctx, &controlplane.Sandbox{
+		Metadata: controlplane.Metadata{Name: "ci-runner"},
+		Spec:     controlplane.Spec{Runtime: &controlplane.Runtime{Image: "blaxel/base-image:latest"}},
+	}, nil); err != nil {
+		log.Fatal(err)
+	}
+
+	policies := []controlplane.ExpirationPolicy{
+		controlplane.TTLIdle(30 * time.Minute),
+		controlplane.TTLMaxAge(7 * 24 * time.Hour),
+	}
+	_, err := c.SetExpirationPolicies(ctx, "ci-runner", policies, nil)
+	fmt.Println(errors.Is(err, controlplane.ErrShortensLifetime)) // it had no limit
+
+	sb, err := c.SetExpirationPolicies(ctx, "ci-runner", policies, &controlplane.LifetimeOptions{AllowShorten: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, p := range sb.Spec.Lifecycle.ExpirationPolicies {
+		fmt.Println(p.Type, p.Value, p.Action)
+	}
+	fmt.Println("expires in", sb.ExpiresIn.Round(time.Minute))
+	// Output:
+	// true
+	// ttl-idle 30m delete
+	// ttl-max-age 1w delete
+	// expires in 30m0s
+}

@@ -85,7 +85,8 @@
 // extend it; see [RenewerOptions] for the schedule. Renewals and retried
 // errors are reported to callbacks; a renewer stops with a
 // [*RenewStoppedError] saying why (not found, terminated, failed, context
-// done, stopped).
+// done, stopped). They run on the wall clock unless [RenewerOptions.Clock]
+// gives another, such as the manual clock of a mock server.
 //
 // # Testing code that uses this package
 //

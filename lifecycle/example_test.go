@@ -2,13 +2,17 @@ package lifecycle_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
+	"net/http"
 	"net/http/httptest"
+	"slices"
 	"time"
 
 	"github.com/sandboxkit/sandboxkit/client"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
+	"github.com/sandboxkit/sandboxkit/mockserver"
 )
 
 // startExampleServer runs an in-process lifecycle service, so the
@@ -146,4 +150,230 @@ func ExampleNewRenewer() {
 	// Output:
 	// extended by 1h0m0s
 	// sandboxkit: renewer for sandbox "sbx-1" stopped: stopped
+}
+
+// Create never makes two sandboxes for one call. Here the service creates
+// the sandbox but the answer is lost (a 503 after the commit, injected by
+// the mock server): Create looks its client token up and returns the
+// sandbox the first attempt made instead of creating another.
+func ExampleClient_Create() {
+	srv, err := mockserver.New(mockserver.WithTransitionDelay(0))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	_, _ = srv.InjectFault(mockserver.Fault{
+		API: mockserver.APILifecycle, Operation: "CreateSandbox",
+		AfterCommit: true, Status: http.StatusServiceUnavailable, Times: 1,
+	})
+	c, err := srv.Lifecycle() // a *lifecycle.Client pointed at the mock
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	sb, err := c.Create(context.Background(), &lifecycle.CreateRequest{
+		Image:      &lifecycle.Image{URI: "python:3.12"},
+		Entrypoint: []string{"python", "main.py"},
+	}, &lifecycle.CreateOptions{
+		ClientToken: "nightly-build-2026-11-22", // optional: extends the guarantee across calls
+	})
+	if err != nil {
+		log.Fatal(err) // a *lifecycle.CreateError if the outcome stayed unknown
+	}
+	fmt.Println(sb.State(), sb.ClientToken())
+	fmt.Println("sandboxes created:", len(srv.Creations()))
+	// Output:
+	// Running nightly-build-2026-11-22
+	// sandboxes created: 1
+}
+
+// A wait fails at once, with a *StateError, when the sandbox lands in a
+// state from which the awaited one cannot follow.
+func ExampleClient_WaitForState() {
+	srv, err := mockserver.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	id, _ := srv.AddSandbox("", mockserver.SandboxSeed{
+		ID: "sbx-7", State: mockserver.StateFailed, Reason: "image_pull", Message: "pull access denied",
+	})
+	c, err := srv.Lifecycle()
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	_, err = c.WaitForState(ctx, id, lifecycle.StateRunning)
+	var se *lifecycle.StateError
+	if errors.As(err, &se) {
+		fmt.Println(se.State, se.Reason)
+	}
+	fmt.Println(errors.Is(err, lifecycle.ErrUnexpectedState))
+	fmt.Println(err)
+	// Output:
+	// Failed image_pull
+	// true
+	// sandboxkit: sandbox "sbx-7" is Failed (image_pull: pull access denied); cannot reach Running
+}
+
+// Pause and resume, each waiting for the state to settle.
+func ExampleClient_PauseAndWait() {
+	srv, err := mockserver.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	id, _ := srv.AddSandbox("", mockserver.SandboxSeed{State: mockserver.StateRunning})
+	c, err := srv.Lifecycle()
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	opts := &lifecycle.WaiterOptions{MinDelay: 10 * time.Millisecond}
+	sb, err := c.PauseAndWait(ctx, id, opts)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(sb.State())
+	sb, err = c.ResumeAndWait(ctx, id, opts)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(sb.State())
+	// Output:
+	// Paused
+	// Running
+}
+
+// Renew moves the expiry to a given time; it must be later than the
+// current one.
+func ExampleClient_Renew() {
+	srv, err := mockserver.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	id, _ := srv.AddSandbox("", mockserver.SandboxSeed{ExpiresAt: time.Now().Add(10 * time.Minute)})
+	c, err := srv.Lifecycle()
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+
+	sb, err := c.Get(ctx, id)
+	if err != nil {
+		log.Fatal(err)
+	}
+	exp, err := c.Renew(ctx, id, sb.ExpiresAt.Add(time.Hour))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("extended by", exp.Sub(sb.ExpiresAt))
+
+	_, err = c.Renew(ctx, id, sb.ExpiresAt) // not later than the current expiry
+	fmt.Println(errors.Is(err, client.ErrConflict))
+	// Output:
+	// extended by 1h0m0s
+	// true
+}
+
+// The address of a port inside a sandbox has no scheme; the sandbox API
+// listens on 8080.
+func ExampleClient_Endpoint() {
+	srv, err := mockserver.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	id, _ := srv.AddSandbox("", mockserver.SandboxSeed{ID: "sbx-1"})
+	c, err := srv.Lifecycle()
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	ep, err := c.Endpoint(context.Background(), id, 8080, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ep.Address)
+	// Output: sandboxkit-mock.test/sandboxes/sbx-1/port/8080
+}
+
+// A RenewerPool keeps many sandboxes alive; it reports the ones it stops
+// renewing by itself. Here the pool and the mock server share the mock's
+// manual clock (RenewerOptions.Clock), so hours pass in an instant.
+func ExampleNewRenewerPool() {
+	// The manual clock starts at the wall clock's time: Client.Renew
+	// refuses expiries in the wall clock's past before sending them.
+	start := time.Now().Truncate(time.Minute)
+	at := func(t time.Time) string { return "+" + t.Sub(start).String() }
+	srv, err := mockserver.New(mockserver.WithManualClock(start), mockserver.WithRetention(0))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := srv.Lifecycle()
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	a, _ := srv.AddSandbox("", mockserver.SandboxSeed{ID: "a", ExpiresAt: start.Add(30 * time.Minute)})
+	b, _ := srv.AddSandbox("", mockserver.SandboxSeed{ID: "b", ExpiresAt: start.Add(30 * time.Minute)})
+
+	events := make(chan string)
+	pool, err := lifecycle.NewRenewerPool(ctx, c, &lifecycle.RenewerPoolOptions{
+		RenewerOptions: lifecycle.RenewerOptions{
+			Extension: 30 * time.Minute,
+			Margin:    10 * time.Minute,
+			Jitter:    -1, // renew exactly 10 minutes before expiry
+			Clock:     srv.Clock(),
+			OnRenew: func(e lifecycle.RenewEvent) {
+				events <- fmt.Sprintf("%s renewed at %s: expiry %s -> %s", e.ID, at(e.At), at(e.Previous), at(e.ExpiresAt))
+			},
+			OnStop: func(e *lifecycle.RenewStoppedError) { events <- fmt.Sprintf("%s stopped: %s", e.ID, e.Reason) },
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+	_ = pool.Add(a)
+	_ = pool.Add(b)
+
+	// show waits for n events and prints them in a stable order.
+	show := func(n int) {
+		got := make([]string, n)
+		for i := range got {
+			got[i] = <-events
+		}
+		slices.Sort(got)
+		for _, e := range got {
+			fmt.Println(e)
+		}
+	}
+	_ = srv.Advance(20 * time.Minute) // both due
+	show(2)
+	_ = c.Delete(ctx, b)              // b goes away behind the pool's back
+	_ = srv.Advance(30 * time.Minute) // both due again
+	show(2)
+	fmt.Println("pool holds", pool.Len())
+	// Output:
+	// a renewed at +20m0s: expiry +30m0s -> +1h0m0s
+	// b renewed at +20m0s: expiry +30m0s -> +1h0m0s
+	// a renewed at +50m0s: expiry +1h0m0s -> +1h30m0s
+	// b stopped: not found
+	// pool holds 1
+}
+
+func ExampleEncodeMetadataFilter() {
+	v, err := lifecycle.EncodeMetadataFilter(map[string]string{"project": "Apollo", "note": "Demo Test"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(v)
+	// Output: note=Demo%20Test&project=Apollo
 }

@@ -119,7 +119,7 @@ func (p *RenewerPool) Add(id string) error {
 		p.mu.Unlock()
 		return nil
 	}
-	e := &poolEntry{task: renewTask{api: p.api, id: id, opts: &p.opts}, next: time.Now(), index: -1}
+	e := &poolEntry{task: renewTask{api: p.api, id: id, opts: &p.opts}, next: p.opts.Clock.Now(), index: -1}
 	p.entries[id] = e
 	heap.Push(&p.queue, e)
 	p.mu.Unlock()
@@ -175,14 +175,14 @@ func (p *RenewerPool) schedule() {
 	for {
 		p.mu.Lock()
 		var (
-			due  *poolEntry
-			wait = time.Duration(-1) // no entries: wait for a signal
+			due   *poolEntry
+			until time.Time // zero: no entries, wait for a signal
 		)
 		if len(p.queue) > 0 {
-			if d := time.Until(p.queue[0].next); d <= 0 {
+			if next := p.queue[0].next; !next.After(p.opts.Clock.Now()) {
 				due = heap.Pop(&p.queue).(*poolEntry)
 			} else {
-				wait = d
+				until = next
 			}
 		}
 		p.mu.Unlock()
@@ -195,21 +195,13 @@ func (p *RenewerPool) schedule() {
 				return
 			}
 		}
-		var (
-			timer  *time.Timer
-			expire <-chan time.Time
-		)
-		if wait >= 0 {
-			timer = time.NewTimer(wait)
-			expire = timer.C
-		}
-		select {
-		case <-expire:
-		case <-p.wake:
-		case <-p.ctx.Done():
-		}
-		if timer != nil {
-			timer.Stop()
+		if until.IsZero() {
+			select {
+			case <-p.wake:
+			case <-p.ctx.Done():
+			}
+		} else {
+			sleepUntil(p.ctx, p.opts.Clock, until, p.wake)
 		}
 		if p.ctx.Err() != nil {
 			return

@@ -63,6 +63,10 @@ type RenewerOptions struct {
 	// expiry, a fatal error), not when the caller stops it (Stop, Remove,
 	// Close, or the end of the context).
 	OnStop func(*RenewStoppedError)
+	// Clock, if set, replaces the wall clock for the schedule and for the
+	// "now" a renewal is computed from (see [Clock]); nil means the wall
+	// clock.
+	Clock Clock
 }
 
 // RenewEvent describes one successful renewal.
@@ -111,6 +115,9 @@ func (o *RenewerOptions) resolved() (RenewerOptions, error) {
 	}
 	if r.Retryable == nil {
 		r.Retryable = client.IsTransient
+	}
+	if r.Clock == nil {
+		r.Clock = wallClock{}
 	}
 	reject := func(field string, v time.Duration, reason string) error {
 		return &client.ValidationError{Field: "RenewerOptions." + field, Value: v.String(), Reason: reason}
@@ -165,7 +172,7 @@ func (t *renewTask) step(ctx context.Context) (time.Time, *RenewStoppedError) {
 	}
 	t.expiresAt = cur
 	due := t.dueFor(cur)
-	now := time.Now()
+	now := t.opts.Clock.Now()
 	if now.Before(due) {
 		t.failures = 0
 		return due, nil
@@ -178,7 +185,7 @@ func (t *renewTask) step(ctx context.Context) (time.Time, *RenewStoppedError) {
 	t.failures = 0
 	t.expiresAt = got
 	if t.opts.OnRenew != nil {
-		t.opts.OnRenew(RenewEvent{ID: t.id, Previous: cur, ExpiresAt: got, At: time.Now()})
+		t.opts.OnRenew(RenewEvent{ID: t.id, Previous: cur, ExpiresAt: got, At: t.opts.Clock.Now()})
 	}
 	return t.dueFor(got), nil
 }
@@ -209,7 +216,7 @@ func (t *renewTask) failed(ctx context.Context, err error, renewing bool) (time.
 		if t.opts.OnError != nil {
 			t.opts.OnError(t.id, err)
 		}
-		return time.Now().Add(poll.Delay(t.opts.MinRetryDelay, t.opts.MaxRetryDelay, t.failures)), nil
+		return t.opts.Clock.Now().Add(poll.Delay(t.opts.MinRetryDelay, t.opts.MaxRetryDelay, t.failures)), nil
 	}
 	return time.Time{}, t.stop(StopError, err)
 }
@@ -269,14 +276,10 @@ func (r *Renewer) run(ctx context.Context, t *renewTask) {
 	for {
 		next, stop := t.step(ctx)
 		if stop == nil {
-			timer := time.NewTimer(time.Until(next))
-			select {
-			case <-timer.C:
+			if sleepUntil(ctx, t.opts.Clock, next, nil) {
 				continue
-			case <-ctx.Done():
-				timer.Stop()
-				stop = t.stop(StopContextDone, ctx.Err())
 			}
+			stop = t.stop(StopContextDone, ctx.Err())
 		}
 		if stop.Reason == StopContextDone && r.requested.Load() {
 			stop.Reason, stop.Err = StopRequested, nil

@@ -89,6 +89,13 @@
 //     [Server.Sandbox], [Server.Sandboxes], [Server.Snapshot],
 //     [Server.Snapshots], [Server.ControlPlaneSandbox] and
 //     [Server.ControlPlaneSandboxes] read them.
+//   - Upgrades: [Server.ScriptUpgrade] makes the next upgrade of one
+//     sandbox's API fail at a step (with the real server's error text),
+//     take other durations or install another version.
+//   - Clock: [Server.Clock] hands the server's clock to a
+//     [lifecycle.Renewer] or [lifecycle.RenewerPool]
+//     (RenewerOptions.Clock), so that on a manual clock renewals fall due
+//     inside [Server.Advance] like everything else.
 //   - Tenants: [WithTenant] maps API keys to tenants. With tenants, a
 //     missing or unknown credential is 401 and another tenant's sandboxes
 //     are 404; without, the server is open and everything belongs to

@@ -31,6 +31,7 @@ const (
 type guestAPI interface {
 	http.Handler
 	SetState(guestState)
+	ScriptUpgrade(guest.UpgradeScript)
 	Close()
 }
 

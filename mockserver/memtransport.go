@@ -135,6 +135,13 @@ func serverRequest(ctx context.Context, req *http.Request) *http.Request {
 		// The handler reads the client's body directly; RoundTrip closes
 		// it once the handler is done.
 		r.Body = io.NopCloser(req.Body)
+		if req.ContentLength == 0 && req.Body != http.NoBody {
+			// A client body of unknown length (a pipe, as multipart
+			// encoders use) goes chunked on a wire, and a server sees
+			// its length as -1, not 0 (which means "no body").
+			r.ContentLength = -1
+			r.TransferEncoding = []string{"chunked"}
+		}
 	}
 	r.GetBody = nil
 	r.Close = false

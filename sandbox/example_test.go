@@ -1,6 +1,7 @@
 package sandbox_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit/mockserver"
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
 
@@ -156,3 +158,116 @@ func ExampleClient_ExecStream() {
 }
 
 func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }
+
+// A client for the sandbox API of a lifecycle sandbox: its port-8080
+// endpoint (an address without scheme) with the same credentials. Here the
+// lifecycle server and the sandbox are the in-process mock server.
+func ExampleNew() {
+	srv, err := mockserver.New(mockserver.WithTenant("my-key", "me"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	id, _ := srv.AddSandbox("me", mockserver.SandboxSeed{ID: "sbx-1"})
+	lc, err := srv.Lifecycle() // uses my-key
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+
+	ep, err := lc.Endpoint(ctx, id, 8080, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	opts := []client.Option{
+		client.WithBaseURL("http://" + ep.Address),
+		client.WithToken("my-key"),
+		client.WithHTTPClient(srv.HTTPClient()), // the mock's in-memory transport; omit for a real sandbox
+	}
+	for k, v := range ep.Headers {
+		opts = append(opts, client.WithHeader(k, v))
+	}
+	sb, err := sandbox.New(opts...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	h, err := sb.Health(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(sb.Config().BaseURL())
+	fmt.Println(h.Status, h.Version)
+	// Output:
+	// http://sandboxkit-mock.test/sandboxes/sbx-1/port/8080
+	// ok v0.1.0
+}
+
+// Upload sends a file of any size from a reader, in parallel parts with
+// bounded memory; Open streams it back.
+func ExampleClient_Upload() {
+	srv, err := mockserver.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	id, _ := srv.AddSandbox("", mockserver.SandboxSeed{})
+	sb, err := srv.SandboxAPI(id)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+
+	data := bytes.Repeat([]byte("0123456789abcdef"), 320<<10) // 5 MiB
+	res, err := sb.Upload(ctx, "/data/model.bin", bytes.NewReader(data), &sandbox.UploadOptions{
+		PartSize:    2 << 20, // 2 MiB parts, at most 2 in memory at once
+		Concurrency: 2,
+	})
+	if err != nil {
+		log.Fatal(err) // an *sandbox.UploadError names the failed part
+	}
+	fmt.Println(res.Size, "bytes in", res.Parts, "parts")
+
+	r, err := sb.Open(ctx, "/data/model.bin")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	n, err := io.Copy(io.Discard, r)
+	fmt.Println(n, "bytes back", err)
+	// Output:
+	// 5242880 bytes in 3 parts
+	// 5242880 bytes back <nil>
+}
+
+// Watch follows changes in a directory as a stream.
+func ExampleClient_Watch() {
+	srv, err := mockserver.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	id, _ := srv.AddSandbox("", mockserver.SandboxSeed{})
+	sb, err := srv.SandboxAPI(id)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := sb.Mkdir(ctx, "/workspace", nil); err != nil {
+		log.Fatal(err)
+	}
+
+	w, err := sb.Watch(ctx, "/workspace", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer w.Close()
+	if err := sb.Write(ctx, "/workspace/main.py", "print('hi')\n", nil); err != nil {
+		log.Fatal(err)
+	}
+	if w.Next() {
+		ev := w.Event()
+		fmt.Println(ev.Op, ev.Path())
+	}
+	// Output: CREATE /workspace/main.py
+}
