@@ -1,6 +1,6 @@
 module github.com/sandboxkit/sandboxkit
 
-go 1.26.8
+go 1.26.0
 
 tool (
 	github.com/ogen-go/ogen/cmd/ogen
