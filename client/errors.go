@@ -136,32 +136,41 @@ func (e *APIError) Is(target error) bool {
 }
 
 // newAPIError reads at most MaxErrorBodySize bytes of resp's body, closes
-// it and describes the answer. Occurrences of cred are scrubbed.
+// it and describes the answer. Occurrences of cred are scrubbed from every
+// field, before anything is cut to length: a credential cut in half would
+// no longer match and would leak its start.
 func newAPIError(resp *http.Response, retries int, cred *secret) *APIError {
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, MaxErrorBodySize))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, MaxErrorBodySize+1))
 	_ = resp.Body.Close()
+	cut := len(body) > MaxErrorBodySize
+	body = body[:min(len(body), MaxErrorBodySize)]
 
-	code, msg := parseErrorBody(body)
+	code, msg := parseErrorBody(body, cred.scrub)
 	if msg == "" {
 		msg = http.StatusText(resp.StatusCode)
 	}
 	e := &APIError{
 		StatusCode: resp.StatusCode,
-		Code:       cred.scrub(code),
-		Message:    cred.scrub(msg),
-		RequestID:  resp.Header.Get(HeaderRequestID),
+		Code:       code,
+		Message:    msg,
+		RequestID:  cred.scrub(resp.Header.Get(HeaderRequestID)),
 		Retries:    retries,
 	}
 	if len(body) > 0 {
-		e.Body = []byte(cred.scrub(string(body)))
+		text := cred.scrub(string(body))
+		if cut {
+			text = cred.scrubTail(text)
+		}
+		e.Body = []byte(text)
 	}
 	return e
 }
 
 // parseErrorBody understands {"code","message"} (lifecycle API),
 // {"error": "..."} (sandbox API), {"error": {"code","message"}} and
-// {"message": "..."}. Anything else becomes the message as text.
-func parseErrorBody(body []byte) (code, msg string) {
+// {"message": "..."}. Anything else becomes the message as text. clean
+// (the credential scrubber) runs on both before they are cut to length.
+func parseErrorBody(body []byte, clean func(string) string) (code, msg string) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
 		return "", ""
@@ -175,17 +184,17 @@ func parseErrorBody(body []byte) (code, msg string) {
 		if json.Unmarshal(trimmed, &v) == nil {
 			code, msg = jsonScalar(v.Code), jsonScalar(v.Message)
 			if nested := bytes.TrimSpace(v.Error); len(nested) > 0 && nested[0] == '{' {
-				ncode, nmsg := parseErrorBody(nested)
+				ncode, nmsg := parseErrorBody(nested, clean)
 				code, msg = cmpOr(code, ncode), cmpOr(msg, nmsg)
 			} else if msg == "" {
 				msg = jsonScalar(v.Error)
 			}
 			if code != "" || msg != "" {
-				return oneLine(code, 64), oneLine(msg, maxMessageLength)
+				return oneLine(clean(code), 64), oneLine(clean(msg), maxMessageLength)
 			}
 		}
 	}
-	return "", oneLine(string(trimmed), maxMessageLength)
+	return "", oneLine(clean(string(trimmed)), maxMessageLength)
 }
 
 // jsonScalar returns a JSON string's value or a number's text.

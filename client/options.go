@@ -80,10 +80,11 @@ func WithToken(token string) Option {
 		if s.api == Lifecycle {
 			return &ValidationError{Field: "option WithToken", Reason: "the lifecycle API takes WithAPIKey"}
 		}
-		if len(token) > 7 && strings.EqualFold(token[:7], "bearer ") {
-			token = strings.TrimSpace(token[7:])
+		t := token // the Option may be applied again, concurrently: keep token as it is
+		if len(t) > 7 && strings.EqualFold(t[:7], "bearer ") {
+			t = strings.TrimSpace(t[7:])
 		}
-		return setCredential(s, "token", token)
+		return setCredential(s, "token", t)
 	}
 }
 
@@ -136,7 +137,7 @@ func WithHTTPClient(c *http.Client) Option {
 // header, which starts with "sandboxkit-go/<version>".
 func WithUserAgent(product string) Option {
 	return func(s *settings) error {
-		product = strings.TrimSpace(product)
+		product := strings.TrimSpace(product) // a copy: the Option may be applied again, concurrently
 		if product == "" {
 			return &ValidationError{Field: "user agent", Reason: "must not be empty"}
 		}
@@ -163,11 +164,11 @@ func WithLogger(l *slog.Logger) Option {
 // errors.
 func WithRetry(p RetryPolicy) Option {
 	return func(s *settings) error {
-		p = p.withDefaults()
-		if err := p.validate(); err != nil {
+		q := p.withDefaults() // the Option may be applied again, concurrently: keep p as it is
+		if err := q.validate(); err != nil {
 			return err
 		}
-		s.retry = p
+		s.retry = q
 		return nil
 	}
 }

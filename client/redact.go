@@ -14,8 +14,13 @@ const redacted = "[REDACTED]"
 // fmt prints only an address when a struct holding it is printed with %v
 // or %#v (fmt cannot call methods on unexported fields, but it does not
 // follow nested pointers either). Printed directly, it shows [REDACTED].
+//
+// The value sits behind a second pointer because a verb that does not
+// suit pointers (%s, %q) makes fmt print the struct a field's pointer
+// points to, "%!s(*client.secret=&{...})", without its methods; what
+// it finds there is another pointer, printed as an address.
 type secret struct {
-	value string
+	value *string
 }
 
 // newSecret returns nil for an empty value, so "no credential" is nil.
@@ -23,7 +28,7 @@ func newSecret(v string) *secret {
 	if v == "" {
 		return nil
 	}
-	return &secret{value: v}
+	return &secret{value: &v}
 }
 
 // reveal returns the credential for the one place that needs it: the
@@ -32,7 +37,7 @@ func (s *secret) reveal() string {
 	if s == nil {
 		return ""
 	}
-	return s.value
+	return *s.value
 }
 
 // String implements fmt.Stringer without revealing the value.
@@ -58,9 +63,27 @@ func (s *secret) scrub(text string) string {
 	if s == nil || text == "" {
 		return text
 	}
-	text = strings.ReplaceAll(text, s.value, redacted)
-	if esc := strings.ReplaceAll(s.value, "/", `\/`); esc != s.value {
+	v := *s.value
+	text = strings.ReplaceAll(text, v, redacted)
+	if esc := strings.ReplaceAll(v, "/", `\/`); esc != v {
 		text = strings.ReplaceAll(text, esc, redacted)
+	}
+	return text
+}
+
+// scrubTail replaces what text ends with when that is the start of the
+// secret (raw or JSON-escaped): the remains of a credential that a length
+// limit cut in half. Call it on text that was cut.
+func (s *secret) scrubTail(text string) string {
+	if s == nil {
+		return text
+	}
+	for _, v := range []string{*s.value, strings.ReplaceAll(*s.value, "/", `\/`)} {
+		for n := len(v) - 1; n > 0; n-- {
+			if strings.HasSuffix(text, v[:n]) {
+				return text[:len(text)-n] + redacted
+			}
+		}
 	}
 	return text
 }

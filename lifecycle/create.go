@@ -187,7 +187,14 @@ func (c *Client) Create(ctx context.Context, req *CreateRequest, opts *CreateOpt
 			switch {
 			case err != nil:
 				// The transport has already retried the GET.
-				return fail(fmt.Errorf("looking up client token: %w", err))
+				err = fmt.Errorf("looking up client token: %w", err)
+				if !ambiguous {
+					// Nothing was sent: a plain error, which must name
+					// Create. client.Wrap leaves it as it is, since the
+					// List error inside is already named.
+					err = fmt.Errorf("sandboxkit: %s: %w", opCreate, err)
+				}
+				return fail(err)
 			case s != nil:
 				return s, nil
 			}
