@@ -92,7 +92,7 @@ func plainGet(hc *http.Client, url string, v any) error {
 
 func BenchmarkGet(b *testing.B) {
 	srv := benchServer(b)
-	b.Run("facade", func(b *testing.B) {
+	b.Run("impl=facade", func(b *testing.B) {
 		c := newClient(b, srv.Client().Transport, client.WithBaseURL(srv.URL+"/v1"))
 		b.ReportAllocs()
 		for b.Loop() {
@@ -102,7 +102,7 @@ func BenchmarkGet(b *testing.B) {
 			}
 		}
 	})
-	b.Run("plain", func(b *testing.B) {
+	b.Run("impl=plain", func(b *testing.B) {
 		hc := srv.Client()
 		b.ReportAllocs()
 		for b.Loop() {
@@ -116,7 +116,7 @@ func BenchmarkGet(b *testing.B) {
 
 func BenchmarkList100(b *testing.B) {
 	srv := benchServer(b)
-	b.Run("facade", func(b *testing.B) {
+	b.Run("impl=facade", func(b *testing.B) {
 		c := newClient(b, srv.Client().Transport, client.WithBaseURL(srv.URL+"/v1"))
 		opts := &lifecycle.ListOptions{PageSize: 100}
 		b.ReportAllocs()
@@ -127,7 +127,7 @@ func BenchmarkList100(b *testing.B) {
 			}
 		}
 	})
-	b.Run("plain", func(b *testing.B) {
+	b.Run("impl=plain", func(b *testing.B) {
 		hc := srv.Client()
 		b.ReportAllocs()
 		for b.Loop() {
