@@ -102,15 +102,33 @@ func ValidateName(field, name string) error {
 }
 
 // ValidatePath checks a filesystem path inside a sandbox: it must not be
-// empty or contain a NUL byte. Other characters are the server's business.
+// empty, contain a NUL byte, or have a ".." segment (between "/" or "\\"
+// separators). The path travels in the URL, where a ".." segment is not
+// a file name but an instruction to any proxy that normalises paths to
+// climb out of the filesystem route, possibly into another sandbox's; give
+// a cleaned path instead (path.Clean). Other characters are the server's
+// business.
 func ValidatePath(field, p string) error {
 	switch {
 	case p == "":
 		return &ValidationError{Field: field, Reason: "must not be empty"}
 	case strings.IndexByte(p, 0) >= 0:
 		return &ValidationError{Field: field, Value: p, Reason: "contains a NUL byte"}
+	case HasDotDotSegment(p):
+		return &ValidationError{Field: field, Value: p, Reason: `has a ".." segment; clean the path first`}
 	}
 	return nil
+}
+
+// HasDotDotSegment reports whether p, split at "/" and "\\", has a
+// segment that is exactly "..".
+func HasDotDotSegment(p string) bool {
+	for seg := range strings.FieldsFuncSeq(p, func(r rune) bool { return r == '/' || r == '\\' }) {
+		if seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // truncate cuts s to at most n bytes on a rune boundary, marking the cut

@@ -90,12 +90,12 @@ func TestValidateName(t *testing.T) {
 
 func TestValidatePath(t *testing.T) {
 	t.Parallel()
-	for _, p := range []string{"/tmp/a", "rel/dir", "with space/ü", "/"} {
+	for _, p := range []string{"/tmp/a", "rel/dir", "with space/ü", "/", "a..b", "...", ".hidden/..x", "./a"} {
 		if err := ValidatePath("path", p); err != nil {
 			t.Errorf("ValidatePath(%q) = %v", p, err)
 		}
 	}
-	for _, p := range []string{"", "/tmp/\x00x"} {
+	for _, p := range []string{"", "/tmp/\x00x", "..", "../x", "/tmp/../etc/passwd", "a/..", `a\..\b`} {
 		if err := ValidatePath("path", p); !errors.Is(err, ErrInvalidInput) {
 			t.Errorf("ValidatePath(%q) = %v, want ErrInvalidInput", p, err)
 		}
