@@ -49,10 +49,13 @@ func ParseDuration(s string) (time.Duration, error) {
 // FormatDuration writes d in the service's documented form, rounded up to
 // a whole minute so a lifetime is never cut short: whole weeks as "Nw",
 // whole days as "Nd", whole hours as "Nh", anything else as "Nm".
-// Durations of a minute or less become "1m".
+// Durations of a minute or less become "1m". The one exception to rounding
+// up is the last minute below the largest time.Duration, which is rounded
+// down, because no larger value can be read back.
 func FormatDuration(d time.Duration) string {
+	const maxMinutes = int64(math.MaxInt64 / int64(time.Minute))
 	minutes := int64(d / time.Minute)
-	if d%time.Minute != 0 {
+	if d%time.Minute != 0 && minutes < maxMinutes {
 		minutes++
 	}
 	minutes = max(minutes, 1)
