@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"math"
 	"net/http"
 	"os"
 	"path"
@@ -29,12 +30,7 @@ func healthFrom(r *sandboxapi.HealthResponse) *Health {
 		UpgradeCount: r.UpgradeCount,
 		LastUpgrade:  upgradeStatusFrom(&r.LastUpgrade),
 	}
-	switch {
-	case r.UptimeSeconds > 0:
-		h.Uptime = time.Duration(r.UptimeSeconds * float64(time.Second))
-	default:
-		h.Uptime, _ = time.ParseDuration(r.Uptime)
-	}
+	h.Uptime = uptimeFrom(r.UptimeSeconds, r.Uptime)
 	return h
 }
 
@@ -193,4 +189,24 @@ func optPositive(n int) sandboxapi.OptInt {
 		return sandboxapi.OptInt{}
 	}
 	return sandboxapi.NewOptInt(n)
+}
+
+// maxUptimeSeconds is the longest uptime a time.Duration holds, in seconds.
+const maxUptimeSeconds = float64(math.MaxInt64) / float64(time.Second)
+
+// uptimeFrom reads the server's uptime: uptimeSeconds when it is positive,
+// else the uptime string. The result is never negative, and a value beyond
+// the range of time.Duration is clamped to its maximum rather than
+// wrapped.
+func uptimeFrom(seconds float64, text string) time.Duration {
+	switch {
+	case seconds >= maxUptimeSeconds:
+		return math.MaxInt64
+	case seconds > 0:
+		return time.Duration(seconds * float64(time.Second))
+	}
+	if d, err := time.ParseDuration(text); err == nil && d > 0 {
+		return d
+	}
+	return 0
 }

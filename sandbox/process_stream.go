@@ -30,8 +30,8 @@ const (
 	// event of a stream that ends normally.
 	EventResult ProcessEventType = "result"
 	// EventError carries an error the server reported in the stream (the
-	// command could not be started, the process is unknown, ...). No
-	// output follows it.
+	// command could not be started, the process is unknown, ...). Output
+	// the server sends after it is still delivered, not dropped.
 	EventError ProcessEventType = "error"
 )
 
@@ -192,7 +192,12 @@ func (ps *procStream) next(ctx context.Context) (ProcessEvent, error) {
 		}
 		line, complete, err := ps.lr.next()
 		if err != nil {
-			if errors.Is(err, ErrLineTooLong) || ctx.Err() != nil {
+			if ctx.Err() != nil {
+				// A read that ended because ctx did (even at EOF) is
+				// not a normal end of the stream.
+				return ProcessEvent{}, ctx.Err()
+			}
+			if errors.Is(err, ErrLineTooLong) {
 				return ProcessEvent{}, err
 			}
 			ps.lr = nil
@@ -391,23 +396,31 @@ func (a *outputAssembler) add(i int, data []byte, emit func(int, string)) {
 	for len(data) > 0 {
 		j := bytes.IndexByte(data, '\n')
 		if j < 0 {
-			a.buf[i] = append(a.buf[i], data...)
-			a.tail[i] += len(data)
-			if len(a.buf[i]) >= a.max {
-				emit(i, string(a.buf[i]))
-				a.buf[i] = a.buf[i][:0]
-				a.tail[i] = 0
+			// No newline: buffer, cutting a piece off whenever the
+			// unfinished line reaches the limit.
+			for len(data) > 0 {
+				take := min(a.max-len(a.buf[i]), len(data))
+				a.buf[i] = append(a.buf[i], data[:take]...)
+				a.tail[i] += take
+				data = data[take:]
+				if len(a.buf[i]) >= a.max {
+					emit(i, string(a.buf[i]))
+					a.buf[i] = a.buf[i][:0]
+					a.tail[i] = 0
+				}
 			}
 			return
 		}
-		var line string
-		if len(a.buf[i]) == 0 {
-			line = string(data[:j+1])
-		} else {
-			line = string(append(a.buf[i], data[:j+1]...))
-			a.buf[i] = a.buf[i][:0]
+		line := data[:j+1]
+		if len(a.buf[i]) > 0 {
+			line = append(a.buf[i], line...)
 		}
-		emit(i, line)
+		for len(line) > a.max {
+			emit(i, string(line[:a.max]))
+			line = line[a.max:]
+		}
+		emit(i, string(line))
+		a.buf[i] = a.buf[i][:0]
 		a.newlines++
 		a.tail = [2]int{}
 		data = data[j+1:]
