@@ -3,11 +3,8 @@ package lifecycle
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"maps"
-	"net"
-	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -210,12 +207,12 @@ func (c *Client) Create(ctx context.Context, req *CreateRequest, opts *CreateOpt
 			return c.createResult(ctx, res, req)
 		}
 		lastErr = err
-		switch classifyCreate(ctx, err) {
-		case createPermanent:
+		switch classifyAttempt(ctx, err) {
+		case attemptPermanent:
 			return fail(err)
-		case createAmbiguous:
+		case attemptAmbiguous:
 			ambiguous, lookup = true, true
-		case createNotSent:
+		case attemptNotSent:
 		}
 		if ctx.Err() != nil {
 			return fail(err)
@@ -290,44 +287,6 @@ func (c *Client) findByClientToken(ctx context.Context, token string) (*Sandbox,
 		}
 	}
 	return found, nil
-}
-
-type createOutcome int
-
-const (
-	createPermanent createOutcome = iota // the service refused: do not retry
-	createNotSent                        // provably not processed: send again
-	createAmbiguous                      // may have been processed: look up first
-)
-
-// classifyCreate sorts one attempt's error. ctx is the call's context (not
-// the attempt's).
-func classifyCreate(ctx context.Context, err error) createOutcome {
-	if ctx.Err() != nil {
-		return createAmbiguous // we cannot know; the caller's deadline ends the call
-	}
-	if apiErr, ok := errors.AsType[*client.APIError](err); ok {
-		switch {
-		case apiErr.StatusCode == http.StatusTooManyRequests:
-			return createNotSent
-		case client.IsTransient(err): // 408, 5xx other than 501/505
-			return createAmbiguous
-		}
-		return createPermanent
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return createAmbiguous // the attempt's own timeout
-	}
-	if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "dial" {
-		return createNotSent
-	}
-	if _, ok := errors.AsType[*net.DNSError](err); ok {
-		return createNotSent
-	}
-	if client.IsTransient(err) {
-		return createAmbiguous
-	}
-	return createPermanent
 }
 
 var (

@@ -180,8 +180,11 @@ func TestRenewerBacksOffOnTransientErrors(t *testing.T) {
 		b := newFakeBackend()
 		b.seed("s", lifecycle.StateRunning, time.Now().Add(5*time.Minute), nil)
 		var fails atomic.Int32
+		// Renew settles a 5xx by reading the expiry back and sends the
+		// renewal again itself, up to four requests per call: twelve 503s
+		// make three failed calls for the renewer to back off from.
 		b.hook = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
-			if strings.HasSuffix(r.URL.Path, "/renew-expiration") && fails.Add(1) <= 3 {
+			if strings.HasSuffix(r.URL.Path, "/renew-expiration") && fails.Add(1) <= 12 {
 				writeErr(w, 503, "UNAVAILABLE", "busy")
 				return true
 			}

@@ -31,57 +31,95 @@ func (c *Client) Get(ctx context.Context, id string) (*Sandbox, error) {
 // Terminated ([Client.DeleteAndWait] waits for that). Deleting a sandbox
 // that does not exist is an error matching [client.ErrNotFound].
 //
+// A lost connection never makes Delete fail by itself: when an attempt's
+// outcome is unknown (the connection dropped after the request was sent,
+// or a 5xx), Delete reads the sandbox back. Stopping, Terminated or not
+// found means the delete took effect, and Delete succeeds; any other
+// state means it did not, and the request is sent again (at most four
+// requests in all). A 409 or 404 answering a repeated request is settled
+// the same way. When the sandbox cannot be read back, the error is an
+// [*OutcomeError].
+//
 // DELETE /sandboxes/{sandboxId}
 func (c *Client) Delete(ctx context.Context, id string) error {
 	if err := validateSandboxID(id); err != nil {
 		return client.Wrap(ctx, opDelete, err)
 	}
-	res, err := c.api.DeleteSandbox(ctx, api.DeleteSandboxParams{SandboxId: id})
-	if err != nil {
-		return client.Wrap(ctx, opDelete, err)
-	}
-	if _, ok := res.(*api.DeleteSandboxNoContent); !ok {
-		return client.Wrap(ctx, opDelete, unexpected(res))
-	}
-	return nil
+	return c.act(ctx, action{op: opDelete, id: id, settle: deleteSettle, settleOn: deleteMaySettle,
+		send: func(ctx context.Context) error {
+			res, err := c.api.DeleteSandbox(ctx, api.DeleteSandboxParams{SandboxId: id})
+			if err != nil {
+				return err
+			}
+			if _, ok := res.(*api.DeleteSandboxNoContent); !ok {
+				return unexpected(res)
+			}
+			return nil
+		}})
 }
 
 // Pause asks a Running sandbox to pause: it moves to Pausing, then Paused
 // ([Client.PauseAndWait] waits for that). Any other state is an error
 // matching [client.ErrConflict].
 //
+// Pause is never repeated blindly. When an attempt's outcome is unknown
+// (the connection dropped after the request was sent, or a 5xx), Pause
+// reads the sandbox back: Pausing or Paused means the pause took effect
+// and Pause succeeds (the state it asked for holds, whoever caused it);
+// Running means it did not, and the request is sent again (at most four
+// requests in all); any other state, or a failed read, gives an
+// [*OutcomeError]. A 409 answering a repeated request is settled the same
+// way; a 409 to the first request is returned as it is.
+//
 // POST /sandboxes/{sandboxId}/pause
 func (c *Client) Pause(ctx context.Context, id string) error {
 	if err := validateSandboxID(id); err != nil {
 		return client.Wrap(ctx, opPause, err)
 	}
-	res, err := c.api.PauseSandbox(ctx, api.PauseSandboxParams{SandboxId: id})
-	if err != nil {
-		return client.Wrap(ctx, opPause, err)
-	}
-	if _, ok := res.(*api.PauseSandboxAccepted); !ok {
-		return client.Wrap(ctx, opPause, unexpected(res))
-	}
-	return nil
+	return c.act(ctx, action{op: opPause, id: id, settleOn: conflictAfterAmbiguous,
+		settle: settleStates([]State{StatePausing, StatePaused}, []State{StateRunning}),
+		send: func(ctx context.Context) error {
+			res, err := c.api.PauseSandbox(ctx, api.PauseSandboxParams{SandboxId: id})
+			if err != nil {
+				return err
+			}
+			if _, ok := res.(*api.PauseSandboxAccepted); !ok {
+				return unexpected(res)
+			}
+			return nil
+		}})
 }
 
 // Resume asks a Paused sandbox to resume: it moves to Resuming, then
 // Running ([Client.ResumeAndWait] waits for that). Any other state is an
 // error matching [client.ErrConflict].
 //
+// Resume is never repeated blindly. When an attempt's outcome is unknown
+// (the connection dropped after the request was sent, or a 5xx), Resume
+// reads the sandbox back: Resuming or Running means the resume took
+// effect (Running: it has already completed) and Resume succeeds; Paused
+// means it did not, and the request is sent again (at most four requests
+// in all); any other state, or a failed read, gives an [*OutcomeError]. A
+// 409 answering a repeated request is settled the same way; a 409 to the
+// first request is returned as it is.
+//
 // POST /sandboxes/{sandboxId}/resume
 func (c *Client) Resume(ctx context.Context, id string) error {
 	if err := validateSandboxID(id); err != nil {
 		return client.Wrap(ctx, opResume, err)
 	}
-	res, err := c.api.ResumeSandbox(ctx, api.ResumeSandboxParams{SandboxId: id})
-	if err != nil {
-		return client.Wrap(ctx, opResume, err)
-	}
-	if _, ok := res.(*api.ResumeSandboxAccepted); !ok {
-		return client.Wrap(ctx, opResume, unexpected(res))
-	}
-	return nil
+	return c.act(ctx, action{op: opResume, id: id, settleOn: conflictAfterAmbiguous,
+		settle: settleStates([]State{StateResuming, StateRunning}, []State{StatePaused}),
+		send: func(ctx context.Context) error {
+			res, err := c.api.ResumeSandbox(ctx, api.ResumeSandboxParams{SandboxId: id})
+			if err != nil {
+				return err
+			}
+			if _, ok := res.(*api.ResumeSandboxAccepted); !ok {
+				return unexpected(res)
+			}
+			return nil
+		}})
 }
 
 // Renew moves a sandbox's expiry to expiresAt and returns the expiry now
@@ -90,6 +128,15 @@ func (c *Client) Resume(ctx context.Context, id string) error {
 // The wire format has whole seconds, so a fractional expiresAt is rounded
 // up to the next second, never down. To keep a sandbox alive without ever
 // shortening its life, use a [Renewer].
+//
+// Renew is never repeated blindly. When an attempt's outcome is unknown
+// (the connection dropped after the request was sent, or a 5xx), Renew
+// reads the sandbox back: an expiry at or past expiresAt means the
+// renewal took effect, and Renew returns that expiry; an earlier one
+// means it did not, and the request is sent again (at most four requests
+// in all). A 409 answering a repeated request ("not after the current
+// expiry") is success when the expiry in force is at or past expiresAt. A
+// failed read gives an [*OutcomeError].
 //
 // POST /sandboxes/{sandboxId}/renew-expiration
 func (c *Client) Renew(ctx context.Context, id string, expiresAt time.Time) (time.Time, error) {
@@ -103,17 +150,27 @@ func (c *Client) Renew(ctx context.Context, id string, expiresAt time.Time) (tim
 	if t := expiresAt.Truncate(time.Second); !t.Equal(expiresAt) {
 		expiresAt = t.Add(time.Second)
 	}
-	res, err := c.api.RenewSandboxExpiration(ctx,
-		&api.RenewSandboxExpirationRequest{ExpiresAt: expiresAt.UTC()},
-		api.RenewSandboxExpirationParams{SandboxId: id})
+	var got time.Time
+	err := c.act(ctx, action{op: opRenew, id: id, settleOn: conflictAfterAmbiguous,
+		settle: renewSettle(expiresAt, &got),
+		send: func(ctx context.Context) error {
+			res, err := c.api.RenewSandboxExpiration(ctx,
+				&api.RenewSandboxExpirationRequest{ExpiresAt: expiresAt.UTC()},
+				api.RenewSandboxExpirationParams{SandboxId: id})
+			if err != nil {
+				return err
+			}
+			r, ok := res.(*api.RenewSandboxExpirationResponseHeaders)
+			if !ok {
+				return unexpected(res)
+			}
+			got = r.Response.ExpiresAt
+			return nil
+		}})
 	if err != nil {
-		return time.Time{}, client.Wrap(ctx, opRenew, err)
+		return time.Time{}, err
 	}
-	r, ok := res.(*api.RenewSandboxExpirationResponseHeaders)
-	if !ok {
-		return time.Time{}, client.Wrap(ctx, opRenew, unexpected(res))
-	}
-	return r.Response.ExpiresAt, nil
+	return got, nil
 }
 
 // MetadataPatch changes some metadata keys and keeps the others.

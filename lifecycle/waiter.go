@@ -248,7 +248,7 @@ func (c *Client) CreateAndWait(ctx context.Context, req *CreateRequest, opts *Cr
 
 // PauseAndWait pauses a sandbox ([Client.Pause]) and waits until it is
 // Paused. A sandbox already Paused (the pause answered 409) is returned
-// as it is.
+// as it is. A lost connection is settled as [Client.Pause] describes.
 //
 // POST /sandboxes/{sandboxId}/pause, then GET /sandboxes/{sandboxId} repeatedly
 func (c *Client) PauseAndWait(ctx context.Context, id string, opts *WaiterOptions) (*Sandbox, error) {
@@ -257,7 +257,8 @@ func (c *Client) PauseAndWait(ctx context.Context, id string, opts *WaiterOption
 
 // ResumeAndWait resumes a sandbox ([Client.Resume]) and waits until it is
 // Running. A sandbox already Running (the resume answered 409) is
-// returned as it is.
+// returned as it is. A lost connection is settled as [Client.Resume]
+// describes.
 //
 // POST /sandboxes/{sandboxId}/resume, then GET /sandboxes/{sandboxId} repeatedly
 func (c *Client) ResumeAndWait(ctx context.Context, id string, opts *WaiterOptions) (*Sandbox, error) {
@@ -288,7 +289,8 @@ func (c *Client) actAndWait(ctx context.Context, id string, act func(context.Con
 
 // DeleteAndWait deletes a sandbox ([Client.Delete]) and waits until it is
 // Terminated or no longer found. Deleting a sandbox that is already gone
-// succeeds at once.
+// succeeds at once. A lost connection is settled as [Client.Delete]
+// describes.
 //
 // DELETE /sandboxes/{sandboxId}, then GET /sandboxes/{sandboxId} repeatedly
 func (c *Client) DeleteAndWait(ctx context.Context, id string, opts *WaiterOptions) error {

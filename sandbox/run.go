@@ -3,9 +3,18 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit/internal/poll"
+)
+
+// Bounds of Run's recovery from an ambiguous exec.
+const (
+	runAttempts = 4 // exec requests sent at most
+	runMinDelay = 250 * time.Millisecond
+	runMaxDelay = 5 * time.Second
 )
 
 // inlinedOutput is how much of each output stream the real server puts in
@@ -60,6 +69,16 @@ type RunResult struct {
 // output may have been cut from the process object (64 KiB per stream on
 // the real server), Run reads it with GET /process/{id}/logs.
 //
+// Run never starts a command twice on its own. With the name it makes up,
+// an exec whose outcome is unknown (the connection dropped after the
+// request was sent, or a 5xx) is followed by a lookup of the process by
+// that name: if the server started it, Run carries on with that process
+// (waits for it and collects its output); only if the server does not
+// know the name (404) is the request sent again, at most four requests in
+// all. When the lookup fails otherwise, the error is an [*OutcomeError].
+// With opts.Name, which may belong to an earlier process, an ambiguous
+// exec is returned as it is.
+//
 // POST /process, GET /process/{identifier}, GET /process/{identifier}/logs
 func (c *Client) Run(ctx context.Context, command string, opts *RunOptions) (*RunResult, error) {
 	const op = "Run"
@@ -73,17 +92,20 @@ func (c *Client) Run(ctx context.Context, command string, opts *RunOptions) (*Ru
 		name = uniqueName()
 	}
 	start := time.Now()
-	p, err := c.Exec(ctx, ExecRequest{
+	p, err := c.runExec(ctx, ExecRequest{
 		Command:           command,
 		Name:              name,
 		WorkingDir:        o.WorkingDir,
 		Env:               o.Env,
 		Timeout:           o.Timeout,
 		WaitForCompletion: true,
-	})
+	}, o.Name == "")
 	if err != nil {
 		if ctx.Err() != nil || (o.Timeout > 0 && errors.Is(err, client.ErrUnprocessable)) {
 			c.killQuietly(ctx, name)
+		}
+		if _, ok := errors.AsType[*OutcomeError](err); ok {
+			return nil, err
 		}
 		return nil, rename(err, "sandbox.Exec", "sandbox."+op)
 	}
@@ -125,6 +147,97 @@ func (c *Client) Run(ctx context.Context, command string, opts *RunOptions) (*Ru
 	}
 	return res, nil
 }
+
+// runExec sends the exec of Run. With unique (the name is Run's own), it
+// settles an ambiguous attempt by looking the process up by name: found,
+// it is the process; not found, the request is sent again.
+func (c *Client) runExec(ctx context.Context, req ExecRequest, unique bool) (*Process, error) {
+	var ambiguous bool
+	for attempt := 1; ; attempt++ {
+		p, err := c.Exec(ctx, req)
+		if err == nil {
+			return p, nil
+		}
+		// A refusal after an ambiguous attempt may be the server saying
+		// that the name is taken (409, or 400 from some servers): by that
+		// attempt's process, most likely.
+		resend := execAmbiguous(err)
+		taken := ambiguous && (errors.Is(err, client.ErrConflict) || errors.Is(err, client.ErrBadRequest))
+		if !unique || ctx.Err() != nil || !resend && !taken {
+			return nil, err
+		}
+		ambiguous = true
+		// Give the server time to start or drop the attempt.
+		if sleepCtx(ctx, poll.Delay(runMinDelay, runMaxDelay, attempt)) != nil {
+			return nil, err
+		}
+		found, lerr := c.GetProcess(ctx, req.Name)
+		switch {
+		case lerr == nil:
+			return found, nil
+		case !errors.Is(lerr, client.ErrNotFound):
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			return nil, &OutcomeError{Op: "sandbox.Run", Name: req.Name, Attempts: attempt, LookupErr: lerr, Err: err}
+		case !resend || attempt >= runAttempts:
+			return nil, err
+		}
+		// Not found: the attempt did not start it; sending again is safe.
+	}
+}
+
+// execAmbiguous reports an exec error after which the process may have
+// started: a connection lost after the request was sent, or a 5xx (the
+// transport has already retried 429, 503 and refused connections). The
+// call's own context ending is not ambiguity to settle: Run returns it.
+func execAmbiguous(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	return client.ClassifyFailure(err) == client.Ambiguous
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// OutcomeError is returned by [Client.Run] when an exec's outcome was
+// ambiguous and looking the process up by name failed, so Run cannot
+// tell whether the command started. [Client.GetProcess] with Name tells.
+// errors.Is and errors.As see the exec's error through Unwrap.
+type OutcomeError struct {
+	// Op is the call, "sandbox.Run".
+	Op string
+	// Name is the name the process was started under.
+	Name string
+	// Attempts is how many exec requests were sent.
+	Attempts int
+	// LookupErr is the lookup's error.
+	LookupErr error
+	// Err is the last exec's error.
+	Err error
+}
+
+// Error returns e.g. `sandboxkit: sandbox.Run: outcome unknown after 1
+// attempt (looking up process "sandboxkit-..." failed: ...): ...`.
+func (e *OutcomeError) Error() string {
+	attempts := "1 attempt"
+	if e.Attempts != 1 {
+		attempts = fmt.Sprintf("%d attempts", e.Attempts)
+	}
+	return fmt.Sprintf("sandboxkit: %s: outcome unknown after %s (looking up process %q failed: %v): %v", e.Op, attempts, e.Name, e.LookupErr, e.Err)
+}
+
+// Unwrap returns the last exec's error.
+func (e *OutcomeError) Unwrap() error { return e.Err }
 
 // killQuietly kills a process Run gave up on, with a few seconds of its
 // own since ctx may be over; errors (the process may never have started)

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -213,6 +216,175 @@ func TestWaitDeadline(t *testing.T) {
 		p, err := c.Wait(ctx, "77", nil)
 		if !errors.Is(err, context.DeadlineExceeded) || p == nil || p.Status != sandbox.StatusRunning {
 			t.Errorf("Wait = %+v, %v", p, err)
+		}
+	})
+}
+
+// procServer is a small process API for Run's recovery tests: POST
+// /process starts (and at once completes) a named command, GET
+// /process/{name} finds it. In front of it, the first dropExec execs lose
+// their connection: after the server started the process (commit) or
+// before it saw the request.
+type procServer struct {
+	mu       sync.Mutex
+	started  map[string]int // name -> processes started under it
+	execs    int            // exec requests the server saw
+	lookups  int
+	commit   bool
+	dropExec int
+	conflict bool // answer every exec 409
+	running  int  // lookups that still see the process running
+}
+
+func (s *procServer) RoundTrip(r *http.Request) (*http.Response, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case r.Method == http.MethodPost && r.URL.Path == "/process":
+		var req struct {
+			Name, Command string
+		}
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		drop := s.dropExec > 0
+		s.dropExec--
+		if drop && !s.commit {
+			return nil, errConnReset()
+		}
+		s.execs++
+		if s.conflict {
+			return jsonResponse(r, 409, `{"error":"busy"}`), nil
+		}
+		if s.started[req.Name] > 0 {
+			return jsonResponse(r, 400, `{"error":"process with name already exists and is running"}`), nil
+		}
+		s.started[req.Name]++
+		if drop {
+			return nil, errConnReset()
+		}
+		return jsonResponse(r, 200, s.process(req.Name)), nil
+	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/process/"):
+		s.lookups++
+		name := strings.TrimPrefix(r.URL.Path, "/process/")
+		if name == "77" { // the pid
+			for n := range s.started {
+				name = n
+			}
+		}
+		if s.started[name] == 0 {
+			return jsonResponse(r, 404, `{"error":"not found"}`), nil
+		}
+		if s.running > 0 {
+			s.running--
+			return jsonResponse(r, 200, strings.Replace(s.process(name), `"completed"`, `"running"`, 1)), nil
+		}
+		return jsonResponse(r, 200, s.process(name)), nil
+	}
+	return jsonResponse(r, 404, `{"error":"no route"}`), nil
+}
+
+func (s *procServer) process(name string) string {
+	b, _ := json.Marshal(map[string]any{"pid": "77", "name": name, "command": "echo hi", "status": "completed",
+		"startedAt": "Sun, 22 Nov 2026 22:49:06 GMT", "completedAt": "Sun, 22 Nov 2026 22:49:07 GMT",
+		"exitCode": 0, "workingDir": "", "logs": "hi\n", "stdout": "hi\n", "stderr": ""})
+	return string(b)
+}
+
+func errConnReset() error {
+	return &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
+}
+
+func procClient(t *testing.T, s *procServer) *sandbox.Client {
+	t.Helper()
+	s.started = map[string]int{}
+	c, err := sandbox.New(client.WithoutEnvironment(), client.WithBaseURL(mockBase), client.WithToken(testToken),
+		client.WithHTTPClient(&http.Client{Transport: s}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestRunRecoversAmbiguousExec(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name                string
+		commit              bool
+		drop, running       int
+		wantExecs, wantLook int
+	}{
+		// The server started the command, then the connection dropped:
+		// Run finds the process by name and does not start it again.
+		{"reset after commit", true, 1, 0, 1, 1},
+		// The connection dropped before the server saw the exec: the
+		// lookup finds nothing and the exec is sent again.
+		{"reset before commit", false, 1, 0, 1, 1},
+		// Twice before the commit: two lookups, the third exec lands.
+		{"two resets before commit", false, 2, 0, 1, 2},
+		// Found still running: Run waits for it (two more polls).
+		{"reset after commit, still running", true, 1, 2, 1, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				srv := &procServer{commit: tt.commit, dropExec: tt.drop, running: tt.running}
+				c := procClient(t, srv)
+				res, err := c.Run(t.Context(), "echo hi", nil)
+				if err != nil {
+					t.Fatalf("Run: %v", err)
+				}
+				if res.Stdout != "hi\n" || res.ExitCode != 0 {
+					t.Errorf("result %+v", res)
+				}
+				srv.mu.Lock()
+				defer srv.mu.Unlock()
+				if len(srv.started) != 1 {
+					t.Errorf("started %v, want one process", srv.started)
+				}
+				for name, n := range srv.started {
+					if n != 1 || name != res.Process.Name {
+						t.Errorf("started %d processes named %q; Run returned %q", n, name, res.Process.Name)
+					}
+				}
+				if srv.execs != tt.wantExecs || srv.lookups != tt.wantLook {
+					t.Errorf("%d execs and %d lookups reached the server, want %d and %d", srv.execs, srv.lookups, tt.wantExecs, tt.wantLook)
+				}
+			})
+		})
+	}
+}
+
+// A 409 to the first exec is not ambiguous: returned as it is, with no
+// lookup and no resend.
+func TestRunConflictUnchanged(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := &procServer{conflict: true}
+		c := procClient(t, srv)
+		_, err := c.Run(t.Context(), "echo hi", nil)
+		ae, ok := errors.AsType[*client.APIError](err)
+		if !ok || ae.StatusCode != 409 || ae.Operation != "sandbox.Run" {
+			t.Fatalf("Run = %v, want the 409 named sandbox.Run", err)
+		}
+		if srv.execs != 1 || srv.lookups != 0 {
+			t.Errorf("%d execs, %d lookups; want 1 and 0", srv.execs, srv.lookups)
+		}
+	})
+}
+
+// With a caller's name, which an earlier process may hold, an ambiguous
+// exec is returned as it is.
+func TestRunWithCallerNameDoesNotRecover(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := &procServer{commit: true, dropExec: 1}
+		c := procClient(t, srv)
+		_, err := c.Run(t.Context(), "echo hi", &sandbox.RunOptions{Name: "mine"})
+		if !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("Run = %v, want the reset", err)
+		}
+		if srv.lookups != 0 {
+			t.Errorf("%d lookups, want 0", srv.lookups)
 		}
 	})
 }

@@ -277,9 +277,20 @@ func (e *chaosEnv) cleanupOnce(ctx context.Context, name string) error {
 	return nil
 }
 
+// settledSteps are the workflow steps whose calls settle an ambiguous
+// outcome by reading state and resend only what provably did not apply.
+var settledSteps = map[string]bool{
+	"exec": true, "renew": true, "pause and wait": true, "resume and wait": true, "delete and wait": true,
+}
+
+// maxFailures bounds the workflows that may fail with a typed error: with
+// the ambiguous outcomes settled, failures need several faults in a row
+// on one call (before, about 22% of workflows failed on a single reset).
+func maxFailures(n int) int { return max(1, n/50) }
+
 // errorKind sorts a workflow's error into the typed errors a caller can
 // handle, or reports false for anything else.
-func errorKind(err error) (string, bool) {
+func errorKind(step string, err error) (string, bool) {
 	if errors.Is(err, errWrongResult) {
 		return "", false
 	}
@@ -298,12 +309,21 @@ func errorKind(err error) (string, bool) {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return "context", true
 	}
-	// A connection reset after a POST that is not safe to repeat (exec,
-	// pause, resume, renew): the SDK cannot know whether it took effect,
-	// so it reports the network error as it is, the one network fault the
-	// test injects.
-	if _, ok := errors.AsType[*net.OpError](err); ok && errors.Is(err, syscall.ECONNRESET) {
-		return "*net.OpError (ECONNRESET)", true
+	// Pause, Resume, Renew, Delete and Run settle a lost connection by
+	// reading state back; when that read fails too, they say so with an
+	// OutcomeError.
+	if oe, ok := errors.AsType[*lifecycle.OutcomeError](err); ok {
+		return fmt.Sprintf("*lifecycle.OutcomeError (%s)", oe.Op), true
+	}
+	if _, ok := errors.AsType[*sandbox.OutcomeError](err); ok {
+		return "*sandbox.OutcomeError", true
+	}
+	// A bare connection reset remains possible only where every attempt
+	// was settled as not applied and the attempts ran out (four resets
+	// before the request reached the service: 0.05^4 per call). Elsewhere
+	// it is a regression: the call should have settled the outcome.
+	if _, ok := errors.AsType[*net.OpError](err); ok && errors.Is(err, syscall.ECONNRESET) && settledSteps[step] {
+		return "*net.OpError (ECONNRESET, attempts exhausted)", true
 	}
 	return "", false
 }
@@ -312,8 +332,10 @@ func errorKind(err error) (string, bool) {
 // 20% of requests 503 with Retry-After, resets 5% of connections, fails 2%
 // of creates with a 500 and 2% with a reset after the sandbox was made,
 // and delays everything by 10–200 ms. Every workflow must finish or fail
-// with a typed error, and the mock's journal must show no sandbox created
-// twice, none left undeleted and only extending renewals.
+// with a typed error, at most 1 in 50 may fail (a lost connection alone
+// no longer fails a call: the SDK settles it by reading state), and the
+// mock's journal must show no sandbox created twice, none left undeleted
+// and only extending renewals.
 //
 // It runs in a testing/synctest bubble: latency, Retry-After and the
 // mock's transitions cost fake time only. -chaos.full runs 200 workflows
@@ -438,7 +460,7 @@ func runChaos(t *testing.T, n int, seed uint64) chaosReport {
 			continue
 		}
 		r.failed++
-		kind, ok := errorKind(o.err)
+		kind, ok := errorKind(o.step, o.err)
 		if !ok {
 			t.Errorf("%s: %s: untyped or wrong error %T: %v", o.name, o.step, o.err, o.err)
 			kind = fmt.Sprintf("UNEXPECTED %T", o.err)
@@ -460,6 +482,9 @@ func runChaos(t *testing.T, n int, seed uint64) chaosReport {
 	}
 	if r.finished == 0 {
 		t.Errorf("no workflow finished")
+	}
+	if r.failed > maxFailures(n) {
+		t.Errorf("%d of %d workflows failed, want at most %d", r.failed, n, maxFailures(n))
 	}
 
 	// The journal.
