@@ -45,7 +45,7 @@
 // # Waiting
 //
 // [Client.WaitDeployed] and [Client.WaitDeleted] (and [DeployedWaiter] and
-// [DeletedWaiter], which take any [SandboxGetter]) poll with jittered
+// [DeletedWaiter], which take any [Getter]) poll with jittered
 // exponential backoff until the status is reached or the context ends.
 // Waiting for DEPLOYED fails at once with a [*StateError] on FAILED,
 // DEACTIVATED, DELETING or TERMINATED. A sandbox counts as deleted when it
@@ -72,7 +72,7 @@
 //
 // # Mocks
 //
-// Every capability has a small interface ([SandboxGetter],
-// [SandboxCreator], ..., and [API] for all of them); package
+// Every capability has a small interface ([Getter],
+// [Creator], ..., and [API] for all of them); package
 // controlplane/mockcontrolplane has typed gomock mocks of them.
 package controlplane

@@ -9,32 +9,32 @@ import (
 // (and the waiters) can take a fake or a gomock mock from
 // controlplane/mockcontrolplane instead of a [*Client].
 
-// SandboxCreator creates sandboxes.
-type SandboxCreator interface {
+// Creator creates sandboxes.
+type Creator interface {
 	// Create is [Client.Create].
 	Create(ctx context.Context, sb *Sandbox, opts *CreateOptions) (*Sandbox, error)
 }
 
-// SandboxGetter reads one sandbox; the waiters need only this.
-type SandboxGetter interface {
+// Getter reads one sandbox; the waiters need only this.
+type Getter interface {
 	// Get is [Client.Get].
 	Get(ctx context.Context, name string, opts *GetOptions) (*Sandbox, error)
 }
 
-// SandboxLister lists the workspace's sandboxes.
-type SandboxLister interface {
+// Lister lists the workspace's sandboxes.
+type Lister interface {
 	// List is [Client.List].
 	List(ctx context.Context, opts *ListOptions) ([]*Sandbox, error)
 }
 
-// SandboxUpdater replaces a sandbox's definition.
-type SandboxUpdater interface {
+// Updater replaces a sandbox's definition.
+type Updater interface {
 	// Update is [Client.Update].
 	Update(ctx context.Context, sb *Sandbox, opts *UpdateOptions) (*Sandbox, error)
 }
 
-// SandboxDeleter deletes sandboxes.
-type SandboxDeleter interface {
+// Deleter deletes sandboxes.
+type Deleter interface {
 	// Delete is [Client.Delete].
 	Delete(ctx context.Context, name string, opts *DeleteOptions) (*Sandbox, error)
 }
@@ -49,21 +49,21 @@ type LifetimeManager interface {
 	ExtendTTL(ctx context.Context, name string, atLeast time.Duration, opts *LifetimeOptions) (*Sandbox, error)
 }
 
-// SandboxEnsurer gets or creates sandboxes by name.
-type SandboxEnsurer interface {
+// Ensurer gets or creates sandboxes by name.
+type Ensurer interface {
 	// EnsureSandbox is [Client.EnsureSandbox].
 	EnsureSandbox(ctx context.Context, sb *Sandbox, opts *EnsureOptions) (*Sandbox, error)
 }
 
 // API is everything a [*Client] does with the control plane.
 type API interface {
-	SandboxCreator
-	SandboxGetter
-	SandboxLister
-	SandboxUpdater
-	SandboxDeleter
+	Creator
+	Getter
+	Lister
+	Updater
+	Deleter
 	LifetimeManager
-	SandboxEnsurer
+	Ensurer
 	// WaitDeployed is [Client.WaitDeployed].
 	WaitDeployed(ctx context.Context, name string, opts *WaitOptions) (*Sandbox, error)
 	// WaitDeleted is [Client.WaitDeleted].
@@ -75,12 +75,12 @@ type API interface {
 }
 
 var (
-	_ SandboxCreator  = (*Client)(nil)
-	_ SandboxGetter   = (*Client)(nil)
-	_ SandboxLister   = (*Client)(nil)
-	_ SandboxUpdater  = (*Client)(nil)
-	_ SandboxDeleter  = (*Client)(nil)
+	_ Creator         = (*Client)(nil)
+	_ Getter          = (*Client)(nil)
+	_ Lister          = (*Client)(nil)
+	_ Updater         = (*Client)(nil)
+	_ Deleter         = (*Client)(nil)
 	_ LifetimeManager = (*Client)(nil)
-	_ SandboxEnsurer  = (*Client)(nil)
+	_ Ensurer         = (*Client)(nil)
 	_ API             = (*Client)(nil)
 )

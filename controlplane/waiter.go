@@ -48,13 +48,13 @@ func (o *WaitOptions) poll() (poll.Options, error) {
 // leads to DEPLOYED. Any other status (UPLOADING, BUILDING, DEPLOYING,
 // DEACTIVATING or one this package does not know) is waited out.
 type DeployedWaiter struct {
-	getter SandboxGetter
+	getter Getter
 	opts   WaitOptions
 }
 
 // NewDeployedWaiter returns a waiter that reads the sandbox through getter
 // (a [*Client], or a fake in tests). opts may be nil.
-func NewDeployedWaiter(getter SandboxGetter, opts *WaitOptions) *DeployedWaiter {
+func NewDeployedWaiter(getter Getter, opts *WaitOptions) *DeployedWaiter {
 	w := &DeployedWaiter{getter: getter}
 	if opts != nil {
 		w.opts = *opts
@@ -89,13 +89,13 @@ func (w *DeployedWaiter) WaitForOutput(ctx context.Context, name string, maxWait
 // DeletedWaiter waits for a sandbox to be deleted: TERMINATED, or gone
 // (404).
 type DeletedWaiter struct {
-	getter SandboxGetter
+	getter Getter
 	opts   WaitOptions
 }
 
 // NewDeletedWaiter returns a waiter that reads the sandbox through getter
 // (a [*Client], or a fake in tests). opts may be nil.
-func NewDeletedWaiter(getter SandboxGetter, opts *WaitOptions) *DeletedWaiter {
+func NewDeletedWaiter(getter Getter, opts *WaitOptions) *DeletedWaiter {
 	w := &DeletedWaiter{getter: getter}
 	if opts != nil {
 		w.opts = *opts
@@ -126,14 +126,14 @@ func (w *DeletedWaiter) WaitForOutput(ctx context.Context, name string, maxWait 
 }
 
 // waitFor polls getter until eval says done or fails.
-func waitFor(ctx context.Context, op string, getter SandboxGetter, name string, o *WaitOptions, maxWait time.Duration, want string,
+func waitFor(ctx context.Context, op string, getter Getter, name string, o *WaitOptions, maxWait time.Duration, want string,
 	eval func(*Sandbox, error) (bool, error),
 ) (*Sandbox, error) {
 	if err := validateName(name); err != nil {
 		return nil, client.Wrap(ctx, op, err)
 	}
 	if getter == nil {
-		return nil, client.Wrap(ctx, op, invalid("waiter", "", "has no SandboxGetter"))
+		return nil, client.Wrap(ctx, op, invalid("waiter", "", "has no Getter"))
 	}
 	po, err := o.poll()
 	if err != nil {
@@ -151,7 +151,7 @@ func waitFor(ctx context.Context, op string, getter SandboxGetter, name string, 
 		case err != nil && !isNotFound(err):
 			return nil, false, err
 		case err == nil && sb == nil:
-			return nil, false, errors.New("the SandboxGetter returned neither a sandbox nor an error")
+			return nil, false, errors.New("the Getter returned neither a sandbox nor an error")
 		}
 		done, err := eval(sb, err)
 		return sb, done, err

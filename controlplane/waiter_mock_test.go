@@ -14,12 +14,12 @@ import (
 	"github.com/sandboxkit/sandboxkit/controlplane/mockcontrolplane"
 )
 
-// The waiters take any SandboxGetter, such as a gomock mock.
+// The waiters take any Getter, such as a gomock mock.
 func TestDeployedWaiterWithGomockGetter(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		ctrl := gomock.NewController(t)
-		getter := mockcontrolplane.NewMockSandboxGetter(ctrl)
+		getter := mockcontrolplane.NewMockGetter(ctrl)
 		at := func(s controlplane.Status) *controlplane.Sandbox {
 			return &controlplane.Sandbox{Metadata: controlplane.Metadata{Name: "sbx"}, Status: s}
 		}
@@ -45,7 +45,7 @@ func TestDeletedWaiterWithGomockGetter(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		ctrl := gomock.NewController(t)
-		getter := mockcontrolplane.NewMockSandboxGetter(ctrl)
+		getter := mockcontrolplane.NewMockGetter(ctrl)
 		gomock.InOrder(
 			getter.EXPECT().Get(gomock.Any(), "sbx", gomock.Nil()).
 				Return(&controlplane.Sandbox{Status: controlplane.StatusDeleting}, nil),
