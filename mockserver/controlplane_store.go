@@ -170,21 +170,7 @@ func (st *cpStore) toDeleting(sb *cpSandbox, reason, requestID string) {
 }
 
 func (st *cpStore) armReap(sb *cpSandbox) {
-	stopTimer(&sb.reap)
-	ret := st.srv.cfg.retention
-	if ret == 0 {
-		st.remove(sb)
-		return
-	}
-	sb.reap = st.srv.clock.AfterFunc(ret, func() {
-		defer st.srv.buryGuests()
-		st.mu.Lock()
-		defer st.mu.Unlock()
-		if st.srv.closed.Load() || sb.status != StatusTerminated {
-			return
-		}
-		st.remove(sb)
-	})
+	st.srv.armReap(&sb.reap, &st.mu, func() bool { return sb.status == StatusTerminated }, func() { st.remove(sb) })
 }
 
 // deadline is when sb's policies delete it; zero when none applies.

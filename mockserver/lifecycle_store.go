@@ -230,21 +230,7 @@ func (st *lcStore) toTerminated(sb *lcSandbox) {
 
 // armReap forgets a terminated sandbox once the retention has passed.
 func (st *lcStore) armReap(sb *lcSandbox) {
-	stopTimer(&sb.reap)
-	ret := st.srv.cfg.retention
-	if ret == 0 {
-		st.remove(sb)
-		return
-	}
-	sb.reap = st.srv.clock.AfterFunc(ret, func() {
-		defer st.srv.buryGuests()
-		st.mu.Lock()
-		defer st.mu.Unlock()
-		if st.srv.closed.Load() || sb.state != StateTerminated {
-			return
-		}
-		st.remove(sb)
-	})
+	st.srv.armReap(&sb.reap, &st.mu, func() bool { return sb.state == StateTerminated }, func() { st.remove(sb) })
 }
 
 // armExpiry (re)schedules sb's expiry.
