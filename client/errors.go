@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unicode"
 )
 
@@ -70,6 +71,16 @@ type APIError struct {
 	// Retries is how many times the request was retried before this
 	// answer.
 	Retries int
+	// RetryAfter is how long the server asked the client to wait, from
+	// this (final) answer's Retry-After header: delta-seconds, or an
+	// HTTP-date taken relative to the time the answer was read. It is 0
+	// when the header is absent or invalid, or names a time in the past.
+	// It is the server's value, not capped by [RetryPolicy.RetryAfterCap]
+	// (callers that wait on it should cap it themselves); the parser only
+	// clamps it to 24h so that it cannot overflow. The header is parsed
+	// the same way the transport's retries read it, on any status, though
+	// servers send it mostly with 429 and 503.
+	RetryAfter time.Duration
 	// Body is the start of the response body (at most
 	// [MaxErrorBodySize] bytes), with credentials replaced by [REDACTED].
 	Body []byte
@@ -155,6 +166,9 @@ func newAPIError(resp *http.Response, retries int, cred *secret) *APIError {
 		Message:    msg,
 		RequestID:  cred.scrub(resp.Header.Get(HeaderRequestID)),
 		Retries:    retries,
+	}
+	if d, ok := retryAfter(resp.Header); ok {
+		e.RetryAfter = d
 	}
 	if len(body) > 0 {
 		text := cred.scrub(string(body))

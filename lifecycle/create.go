@@ -3,8 +3,10 @@ package lifecycle
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -126,7 +128,11 @@ func (e *CreateError) Unwrap() error { return e.Err }
 //   - Create runs its own retry loop; the transport's retries are turned
 //     off for the POST ([client.WithoutRetries]).
 //   - An attempt that provably did not reach the service (connection
-//     refused, DNS failure, 429) is sent again after a backoff.
+//     refused, DNS failure, 429) is sent again after a backoff. After a
+//     429 the wait is at least the answer's Retry-After
+//     ([client.APIError.RetryAfter]), capped at the client's
+//     [client.RetryPolicy.RetryAfterCap]; if that wait would pass ctx's
+//     deadline, the 429 [*client.APIError] is returned at once.
 //   - An attempt whose outcome is ambiguous (connection lost or attempt
 //     timeout after sending, 408, 5xx) is followed, after a backoff, by a
 //     lookup of the token ([Client.List] with a metadata filter). If the
@@ -220,7 +226,7 @@ func (c *Client) Create(ctx context.Context, req *CreateRequest, opts *CreateOpt
 		if attempts >= maxAttempts && !lookup {
 			return fail(err)
 		}
-		if err := sleepBefore(ctx, poll.Delay(createMinDelay, createMaxDelay, attempts)); err != nil {
+		if err := sleepBefore(ctx, c.retryDelay(err, poll.Delay(createMinDelay, createMaxDelay, attempts))); err != nil {
 			if lookup {
 				// No time left to wait, but the lookup may still settle it.
 				s, lerr := c.findByClientToken(ctx, token)
@@ -394,10 +400,23 @@ func (v *Volume) validate(field string) error {
 	return nil
 }
 
+// retryDelay is the wait before sending a create again after err, given
+// the loop's own backoff: after a 429 it is stretched to the server's
+// Retry-After, capped at the client's RetryPolicy().RetryAfterCap (as the
+// transport's retries do), and never shortened.
+func (c *Client) retryDelay(err error, backoff time.Duration) time.Duration {
+	apiErr, ok := errors.AsType[*client.APIError](err)
+	if !ok || apiErr.StatusCode != http.StatusTooManyRequests || apiErr.RetryAfter <= 0 {
+		return backoff
+	}
+	return max(backoff, min(apiErr.RetryAfter, c.cfg.RetryPolicy().RetryAfterCap))
+}
+
 // sleepBefore waits d unless ctx ends first or its deadline falls before
-// the wait would end; then it returns an error without waiting.
+// the wait would end (or when it ends, as the transport's retries judge
+// it); then it returns an error without waiting.
 func sleepBefore(ctx context.Context, d time.Duration) error {
-	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
+	if deadline, ok := ctx.Deadline(); ok && !time.Now().Add(d).Before(deadline) {
 		return context.DeadlineExceeded
 	}
 	t := time.NewTimer(d)
