@@ -27,6 +27,6 @@ package sandboxkit
 //go:generate go tool ogen -loglevel error -clean -config internal/spec/ogen-server.yaml -package controlplanesrv -target internal/gen/controlplanesrv internal/spec/controlplane.yaml
 
 // Typed gomock mocks of the façade interfaces, for downstream tests.
-//go:generate go tool mockgen -typed -destination lifecycle/mocklifecycle/mock_lifecycle.go -package mocklifecycle github.com/sandboxkit/sandboxkit/lifecycle API,Getter,Lister,Creator,Deleter,Pauser,Resumer,ExpiryRenewer,RenewerAPI,EndpointGetter,MetadataPatcher,Snapshotter
+//go:generate go tool mockgen -typed -destination lifecycle/mocklifecycle/mock_lifecycle.go -package mocklifecycle github.com/sandboxkit/sandboxkit/lifecycle API,Getter,Lister,Creator,Deleter,Pauser,Resumer,ExpiryRenewer,RenewerAPI,EndpointGetter,MetadataPatcher,Snapshotter,SnapshotGetter
 //go:generate go tool mockgen -typed -destination controlplane/mockcontrolplane/mock_controlplane.go -package mockcontrolplane github.com/sandboxkit/sandboxkit/controlplane Creator,Getter,Lister,Updater,Deleter,LifetimeManager,Ensurer,API
 //go:generate go tool mockgen -typed -destination sandbox/mocksandbox/mock_sandbox.go -package mocksandbox github.com/sandboxkit/sandboxkit/sandbox API,HealthChecker,Upgrader,ProcessGetter,Executor,ProcessManager,FileReader,FileWriter,MultipartUploader,FileSearcher,FileWatcher,NetworkManager,DriveManager,EnvironmentReloader,CodeAssistant

@@ -89,6 +89,13 @@
 // [Client.PauseAndWait], [Client.ResumeAndWait] and
 // [Client.DeleteAndWait] combine an action with the matching wait.
 //
+// [WaitForSnapshot] ([Client.WaitForSnapshot]) waits the same way, with
+// the same [WaiterOptions] (but OnTransition), for a snapshot to be
+// Ready: Creating and unknown states are waited through; Failed, Deleting
+// and 404 end it at once with a [*SnapshotStateError] (errors.Is(err,
+// [ErrUnexpectedState])), and ctx's end with a [*SnapshotTimeoutError].
+// [Client.CreateSnapshotAndWait] snapshots a sandbox and waits for Ready.
+//
 // # Keeping sandboxes alive
 //
 // A [Renewer] keeps one sandbox alive from its own goroutine; a

@@ -66,6 +66,12 @@ type MetadataPatcher interface {
 	PatchMetadata(ctx context.Context, id string, patch *MetadataPatch) (*Sandbox, error)
 }
 
+// SnapshotGetter reads one snapshot. [WaitForSnapshot] needs only this.
+type SnapshotGetter interface {
+	// GetSnapshot is [Client.GetSnapshot].
+	GetSnapshot(ctx context.Context, id string) (*Snapshot, error)
+}
+
 // Snapshotter manages snapshots.
 type Snapshotter interface {
 	// CreateSnapshot is [Client.CreateSnapshot].
@@ -108,6 +114,10 @@ type API interface {
 	ResumeAndWait(ctx context.Context, id string, opts *WaiterOptions) (*Sandbox, error)
 	// DeleteAndWait is [Client.DeleteAndWait].
 	DeleteAndWait(ctx context.Context, id string, opts *WaiterOptions) error
+	// WaitForSnapshot is [Client.WaitForSnapshot].
+	WaitForSnapshot(ctx context.Context, id string, opts *WaiterOptions) (*Snapshot, error)
+	// CreateSnapshotAndWait is [Client.CreateSnapshotAndWait].
+	CreateSnapshotAndWait(ctx context.Context, sandboxID string, opts *CreateSnapshotAndWaitOptions) (*Snapshot, error)
 }
 
 var (
@@ -123,4 +133,5 @@ var (
 	_ EndpointGetter  = (*Client)(nil)
 	_ MetadataPatcher = (*Client)(nil)
 	_ Snapshotter     = (*Client)(nil)
+	_ SnapshotGetter  = (*Client)(nil)
 )

@@ -86,28 +86,9 @@ func (w *Waiter) WaitForState(ctx context.Context, id string, targets ...State) 
 		return nil, client.Wrap(ctx, opWait, &client.ValidationError{Field: "getter", Reason: "must not be nil"})
 	}
 	targets = slices.Clone(targets)
-	retryable := w.opts.Retryable
-	if retryable == nil {
-		retryable = client.IsTransient
-	}
-	minDelay := w.opts.MinDelay
-	if minDelay == 0 && w.opts.MaxDelay > 0 {
-		minDelay = min(DefaultWaitMinDelay, w.opts.MaxDelay)
-	}
-	po := poll.Options{
-		MinDelay:     cmp.Or(minDelay, DefaultWaitMinDelay),
-		MaxDelay:     w.opts.MaxDelay,
-		MaxTransient: cmp.Or(w.opts.MaxTransient, DefaultWaitMaxTransient),
-		IsTransient: func(err error) bool {
-			// A sandbox in the wrong state stays wrong, whatever Retryable says.
-			return !errors.Is(err, ErrUnexpectedState) && retryable(err)
-		},
-	}
-	if po.MaxDelay == 0 {
-		po.MaxDelay = max(DefaultWaitMaxDelay, po.MinDelay)
-	}
-	if err := po.Validate(); err != nil {
-		return nil, client.Wrap(ctx, opWait, &client.ValidationError{Field: "WaiterOptions", Reason: err.Error()})
+	po, err := pollOptions(w.opts)
+	if err != nil {
+		return nil, client.Wrap(ctx, opWait, err)
 	}
 
 	var (
@@ -306,4 +287,33 @@ func (c *Client) DeleteAndWait(ctx context.Context, id string, opts *WaiterOptio
 	}
 	_, err := waiterFor(c, opts).WaitForState(ctx, id, StateTerminated)
 	return err
+}
+
+// pollOptions turns o into the poll loop's settings, with the defaults,
+// for the sandbox and snapshot waiters alike.
+func pollOptions(o WaiterOptions) (poll.Options, error) {
+	retryable := o.Retryable
+	if retryable == nil {
+		retryable = client.IsTransient
+	}
+	minDelay := o.MinDelay
+	if minDelay == 0 && o.MaxDelay > 0 {
+		minDelay = min(DefaultWaitMinDelay, o.MaxDelay)
+	}
+	po := poll.Options{
+		MinDelay:     cmp.Or(minDelay, DefaultWaitMinDelay),
+		MaxDelay:     o.MaxDelay,
+		MaxTransient: cmp.Or(o.MaxTransient, DefaultWaitMaxTransient),
+		IsTransient: func(err error) bool {
+			// A sandbox or snapshot in the wrong state stays wrong, whatever Retryable says.
+			return !errors.Is(err, ErrUnexpectedState) && retryable(err)
+		},
+	}
+	if po.MaxDelay == 0 {
+		po.MaxDelay = max(DefaultWaitMaxDelay, po.MinDelay)
+	}
+	if err := po.Validate(); err != nil {
+		return po, &client.ValidationError{Field: "WaiterOptions", Reason: err.Error()}
+	}
+	return po, nil
 }
