@@ -102,19 +102,15 @@ type lcStore struct {
 
 	mu        sync.RWMutex
 	seq       uint64
-	sandboxes map[string]*lcSandbox
-	byTenant  map[string][]*lcSandbox // creation order (by seq)
-	snapshots map[string]*lcSnapshot
-	snapsBy   map[string][]*lcSnapshot
+	sandboxes index[*lcSandbox]
+	snapshots index[*lcSnapshot]
 }
 
 func newLCStore(srv *Server) *lcStore {
 	return &lcStore{
 		srv:       srv,
-		sandboxes: map[string]*lcSandbox{},
-		byTenant:  map[string][]*lcSandbox{},
-		snapshots: map[string]*lcSnapshot{},
-		snapsBy:   map[string][]*lcSnapshot{},
+		sandboxes: newIndex[*lcSandbox](),
+		snapshots: newIndex[*lcSnapshot](),
 	}
 }
 
@@ -122,7 +118,7 @@ func (st *lcStore) now() time.Time { return st.srv.now() }
 
 // lookup returns tenant's sandbox id or a 404.
 func (st *lcStore) lookup(tenant, id string) (*lcSandbox, *opError) {
-	sb, ok := st.sandboxes[id]
+	sb, ok := st.sandboxes.byID[id]
 	if !ok || sb.tenant != tenant {
 		return nil, &opError{status: http.StatusNotFound, msg: fmt.Sprintf("sandbox %q not found", id)}
 	}
@@ -130,7 +126,7 @@ func (st *lcStore) lookup(tenant, id string) (*lcSandbox, *opError) {
 }
 
 func (st *lcStore) lookupSnapshot(tenant, id string) (*lcSnapshot, *opError) {
-	sn, ok := st.snapshots[id]
+	sn, ok := st.snapshots.byID[id]
 	if !ok || sn.tenant != tenant {
 		return nil, &opError{status: http.StatusNotFound, msg: fmt.Sprintf("snapshot %q not found", id)}
 	}
@@ -141,17 +137,14 @@ func (st *lcStore) lookupSnapshot(tenant, id string) (*lcSnapshot, *opError) {
 func (st *lcStore) insert(sb *lcSandbox) {
 	st.seq++
 	sb.seq = st.seq
-	st.sandboxes[sb.id] = sb
-	st.byTenant[sb.tenant] = append(st.byTenant[sb.tenant], sb)
+	st.sandboxes.add(sb.id, sb.tenant, sb)
 }
 
 // remove forgets sb.
 func (st *lcStore) remove(sb *lcSandbox) {
-	if st.sandboxes[sb.id] != sb {
+	if !st.sandboxes.remove(sb.id, sb.tenant, sb) {
 		return
 	}
-	delete(st.sandboxes, sb.id)
-	st.byTenant[sb.tenant] = removeOrdered(st.byTenant[sb.tenant], sb)
 	sb.async.cancel()
 	stopTimer(&sb.expiry)
 	stopTimer(&sb.reap)
@@ -244,7 +237,7 @@ func (st *lcStore) armExpiry(sb *lcSandbox) {
 		defer st.srv.buryGuests()
 		st.mu.Lock()
 		defer st.mu.Unlock()
-		if st.srv.closed.Load() || st.sandboxes[sb.id] != sb || !sb.expiresAt.Equal(at) {
+		if st.srv.closed.Load() || st.sandboxes.byID[sb.id] != sb || !sb.expiresAt.Equal(at) {
 			return
 		}
 		if sb.state == StateStopping || sb.state == StateTerminated {
@@ -356,7 +349,7 @@ func (st *lcStore) delete(tenant, id, requestID string) *opError {
 func (st *lcStore) fail(id, reason, message string) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	sb, ok := st.sandboxes[id]
+	sb, ok := st.sandboxes.byID[id]
 	if !ok {
 		return fmt.Errorf("mockserver: no sandbox %q", id)
 	}
@@ -471,7 +464,7 @@ func matchFold(set []string, s string) bool {
 func (st *lcStore) list(tenant string, q listQuery) ([]lifecyclesrv.Sandbox, int) {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	items := st.byTenant[tenant]
+	items := st.sandboxes.byTenant[tenant]
 	from := (q.page - 1) * q.pageSize
 	if len(q.states) == 0 && len(q.metadata) == 0 {
 		if from >= len(items) {
@@ -564,16 +557,13 @@ func (st *lcStore) createSnapshot(tenant, id, name string) (lifecyclesrv.Snapsho
 func (st *lcStore) insertSnapshot(sn *lcSnapshot) {
 	st.seq++
 	sn.seq = st.seq
-	st.snapshots[sn.id] = sn
-	st.snapsBy[sn.tenant] = append(st.snapsBy[sn.tenant], sn)
+	st.snapshots.add(sn.id, sn.tenant, sn)
 }
 
 func (st *lcStore) removeSnapshot(sn *lcSnapshot) {
-	if st.snapshots[sn.id] != sn {
+	if !st.snapshots.remove(sn.id, sn.tenant, sn) {
 		return
 	}
-	delete(st.snapshots, sn.id)
-	st.snapsBy[sn.tenant] = removeOrdered(st.snapsBy[sn.tenant], sn)
 	sn.async.cancel()
 }
 
@@ -634,7 +624,7 @@ func (st *lcStore) listSnapshots(tenant string, q snapshotQuery) ([]lifecyclesrv
 	from := (q.page - 1) * q.pageSize
 	out := []lifecyclesrv.Snapshot{}
 	total := 0
-	for _, sn := range st.snapsBy[tenant] {
+	for _, sn := range st.snapshots.byTenant[tenant] {
 		if q.sandboxID != "" && sn.sandboxID != q.sandboxID {
 			continue
 		}
@@ -670,7 +660,7 @@ func (sn *lcSnapshot) view() lifecyclesrv.Snapshot {
 // for tenant ("" matches any tenant: signed routes).
 func (st *lcStore) guestFor(tenant, id string) (g guestAPI, owner string, ok bool) {
 	st.mu.RLock()
-	sb, found := st.sandboxes[id]
+	sb, found := st.sandboxes.byID[id]
 	if found {
 		g, owner = sb.guest, sb.tenant
 	}
@@ -683,7 +673,7 @@ func (st *lcStore) guestFor(tenant, id string) (g guestAPI, owner string, ok boo
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.sandboxes[id] != sb {
+	if st.sandboxes.byID[id] != sb {
 		return nil, "", false
 	}
 	if sb.guest == nil {
@@ -697,7 +687,7 @@ func (st *lcStore) guestFor(tenant, id string) (g guestAPI, owner string, ok boo
 func (st *lcStore) ownerOf(id string) (string, bool) {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	sb, ok := st.sandboxes[id]
+	sb, ok := st.sandboxes.byID[id]
 	if !ok {
 		return "", false
 	}
@@ -708,11 +698,11 @@ func (st *lcStore) ownerOf(id string) (string, bool) {
 func (st *lcStore) step(id string) (TransitionKind, bool, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if sb, ok := st.sandboxes[id]; ok {
+	if sb, ok := st.sandboxes.byID[id]; ok {
 		k, err := sb.async.step()
 		return k, true, err
 	}
-	if sn, ok := st.snapshots[id]; ok {
+	if sn, ok := st.snapshots.byID[id]; ok {
 		k, err := sn.async.step()
 		return k, true, err
 	}
@@ -722,14 +712,14 @@ func (st *lcStore) step(id string) (TransitionKind, bool, error) {
 func (st *lcStore) pending(out []PendingTransition) []PendingTransition {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	for _, items := range st.byTenant {
+	for _, items := range st.sandboxes.byTenant {
 		for _, sb := range items {
 			if t := sb.pending; t != nil {
 				out = append(out, PendingTransition{Kind: t.kind, ID: sb.id, Tenant: sb.tenant, Manual: t.manual})
 			}
 		}
 	}
-	for _, items := range st.snapsBy {
+	for _, items := range st.snapshots.byTenant {
 		for _, sn := range items {
 			if t := sn.pending; t != nil {
 				out = append(out, PendingTransition{Kind: t.kind, ID: sn.id, Tenant: sn.tenant, Manual: t.manual})
@@ -743,7 +733,7 @@ func (st *lcStore) pending(out []PendingTransition) []PendingTransition {
 func (st *lcStore) close() {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	for _, sb := range st.sandboxes {
+	for _, sb := range st.sandboxes.byID {
 		sb.async.cancel()
 		stopTimer(&sb.expiry)
 		stopTimer(&sb.reap)
@@ -752,7 +742,7 @@ func (st *lcStore) close() {
 			sb.guest = nil
 		}
 	}
-	for _, sn := range st.snapshots {
+	for _, sn := range st.snapshots.byID {
 		sn.async.cancel()
 	}
 }

@@ -119,7 +119,7 @@ func (s *Server) AddSandbox(tenant string, seed SandboxSeed) (string, error) {
 	st := s.lc
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if _, dup := st.sandboxes[id]; dup {
+	if _, dup := st.sandboxes.byID[id]; dup {
 		return "", fmt.Errorf("mockserver: AddSandbox: id %q exists", id)
 	}
 	if sb.createdAt.IsZero() {
@@ -159,7 +159,7 @@ func (s *Server) AddSandbox(tenant string, seed SandboxSeed) (string, error) {
 func (s *Server) Sandbox(id string) (SandboxInfo, bool) {
 	s.lc.mu.RLock()
 	defer s.lc.mu.RUnlock()
-	sb, ok := s.lc.sandboxes[id]
+	sb, ok := s.lc.sandboxes.byID[id]
 	if !ok {
 		return SandboxInfo{}, false
 	}
@@ -172,8 +172,8 @@ func (s *Server) Sandboxes() []SandboxInfo {
 	s.lc.mu.RLock()
 	defer s.lc.mu.RUnlock()
 	var out []SandboxInfo
-	for _, t := range slices.Sorted(maps.Keys(s.lc.byTenant)) {
-		for _, sb := range s.lc.byTenant[t] {
+	for _, t := range slices.Sorted(maps.Keys(s.lc.sandboxes.byTenant)) {
+		for _, sb := range s.lc.sandboxes.byTenant[t] {
 			out = append(out, sb.info())
 		}
 	}
@@ -250,7 +250,7 @@ func (s *Server) AddSnapshot(tenant string, seed SnapshotSeed) (string, error) {
 	st := s.lc
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if _, dup := st.snapshots[id]; dup {
+	if _, dup := st.snapshots.byID[id]; dup {
 		return "", fmt.Errorf("mockserver: AddSnapshot: id %q exists", id)
 	}
 	sn.createdAt = s.now()
@@ -272,7 +272,7 @@ func (s *Server) AddSnapshot(tenant string, seed SnapshotSeed) (string, error) {
 func (s *Server) Snapshot(id string) (SnapshotInfo, bool) {
 	s.lc.mu.RLock()
 	defer s.lc.mu.RUnlock()
-	sn, ok := s.lc.snapshots[id]
+	sn, ok := s.lc.snapshots.byID[id]
 	if !ok {
 		return SnapshotInfo{}, false
 	}
@@ -284,8 +284,8 @@ func (s *Server) Snapshots() []SnapshotInfo {
 	s.lc.mu.RLock()
 	defer s.lc.mu.RUnlock()
 	var out []SnapshotInfo
-	for _, t := range slices.Sorted(maps.Keys(s.lc.snapsBy)) {
-		for _, sn := range s.lc.snapsBy[t] {
+	for _, t := range slices.Sorted(maps.Keys(s.lc.snapshots.byTenant)) {
+		for _, sn := range s.lc.snapshots.byTenant[t] {
 			out = append(out, sn.info())
 		}
 	}
