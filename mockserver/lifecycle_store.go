@@ -477,18 +477,7 @@ func (st *lcStore) list(tenant string, q listQuery) ([]lifecyclesrv.Sandbox, int
 		}
 		return out, len(items)
 	}
-	out := []lifecyclesrv.Sandbox{}
-	total := 0
-	for _, sb := range items {
-		if !q.match(sb) {
-			continue
-		}
-		if total >= from && len(out) < q.pageSize {
-			out = append(out, sb.view())
-		}
-		total++
-	}
-	return out, total
+	return filterPage(items, q.match, from, q.pageSize, (*lcSandbox).view)
 }
 
 // view renders sb for the wire.
@@ -621,22 +610,11 @@ type snapshotQuery struct {
 func (st *lcStore) listSnapshots(tenant string, q snapshotQuery) ([]lifecyclesrv.Snapshot, int) {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	from := (q.page - 1) * q.pageSize
-	out := []lifecyclesrv.Snapshot{}
-	total := 0
-	for _, sn := range st.snapshots.byTenant[tenant] {
-		if q.sandboxID != "" && sn.sandboxID != q.sandboxID {
-			continue
-		}
-		if len(q.states) > 0 && !matchFold(q.states, sn.state) {
-			continue
-		}
-		if total >= from && len(out) < q.pageSize {
-			out = append(out, sn.view())
-		}
-		total++
+	match := func(sn *lcSnapshot) bool {
+		return (q.sandboxID == "" || sn.sandboxID == q.sandboxID) &&
+			(len(q.states) == 0 || matchFold(q.states, sn.state))
 	}
-	return out, total
+	return filterPage(st.snapshots.byTenant[tenant], match, (q.page-1)*q.pageSize, q.pageSize, (*lcSnapshot).view)
 }
 
 func (sn *lcSnapshot) view() lifecyclesrv.Snapshot {
