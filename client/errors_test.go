@@ -193,6 +193,12 @@ func TestAPIErrorIs(t *testing.T) {
 			t.Errorf("errors.Is(%d, ErrInvalidInput) = true", tt.status)
 		}
 	}
+	// A 422 validation report is a bad request too; the sandbox API's
+	// other 422s are not.
+	report := &APIError{StatusCode: 422, Fields: []FieldError{{Location: "body.timeout", Message: "too small"}}}
+	if !errors.Is(report, ErrBadRequest) || !errors.Is(report, ErrUnprocessable) {
+		t.Errorf("validation report: ErrBadRequest %v, ErrUnprocessable %v; want both", errors.Is(report, ErrBadRequest), errors.Is(report, ErrUnprocessable))
+	}
 }
 
 func TestWrap(t *testing.T) {

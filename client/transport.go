@@ -144,15 +144,9 @@ func (e *scrubbedError) Error() string { return e.sc.scrub(e.err.Error()) }
 
 func (e *scrubbedError) Unwrap() error { return e.err }
 
-// Timeout and Temporary keep *url.Error's methods working through the
-// wrapper (it asks its direct cause, not the chain).
+// Timeout keeps *url.Error's Timeout method working through the wrapper
+// (it asks its direct cause, not the chain).
 func (e *scrubbedError) Timeout() bool {
 	ne, ok := errors.AsType[net.Error](e.err)
 	return ok && ne.Timeout()
-}
-
-func (e *scrubbedError) Temporary() bool {
-	ne, ok := errors.AsType[net.Error](e.err)
-	return ok && ne.Temporary() //nolint:staticcheck // forwarded for *url.Error, which still asks
-
 }
