@@ -177,6 +177,7 @@ type API interface {
 	DriveManager
 	EnvironmentReloader
 	CodeAssistant
+	TerminalOpener
 }
 
 var _ API = (*Client)(nil)

@@ -168,6 +168,8 @@ type Guest struct {
 	// drives
 	mounts map[string]sandboxsrv.DriveMountInfo
 
+	terms map[string]*termSession // terminal sessions by id (terminal.go)
+
 	// environment
 	metaEnv     map[string]string // what the metadata document carries
 	metaGen     int64
@@ -290,6 +292,10 @@ func (g *Guest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u := *r.URL
 	rewritePath(&u)
 	r2.URL = &u
+	if u.Path == "/terminal/ws" { // a WebSocket, beside the generated server
+		g.serveTerminal(w, r2)
+		return
+	}
 	g.srv.ServeHTTP(w, r2)
 }
 
