@@ -46,10 +46,11 @@ const (
 	// historyCap is how much delivered output a Terminal keeps to line
 	// replays up with; more than the server keeps.
 	historyCap = 128 << 10
-	// anchorLen is how many symbols of history must match for a replay to
-	// be taken as the same session's when it neither starts with the whole
-	// history nor is full.
-	anchorLen = 32
+	// anchorLen is how many of the history's last symbols are looked for
+	// in a replay that neither starts with the whole history nor is full;
+	// at least minAnchorLen must be there.
+	anchorLen    = 256
+	minAnchorLen = 32
 	// runMark stands for a run of non-ASCII bytes in folded text.
 	runMark = 0x80
 )
@@ -107,12 +108,13 @@ func (h *termHistory) resume(replay []byte) (skip int, ok bool) {
 		// The replay starts with everything delivered.
 	case len(replay) >= replayFloor:
 		// The server trimmed its buffer; n may be 0 (a gap).
-	case len(hn) >= anchorLen:
-		i := bytes.LastIndex(rn, hn[len(hn)-anchorLen:])
+	case len(hn) >= minAnchorLen:
+		anchor := hn[len(hn)-min(len(hn), anchorLen):]
+		i := bytes.LastIndex(rn, anchor)
 		if i < 0 {
 			return 0, false
 		}
-		n = i + anchorLen
+		n = i + len(anchor)
 	default:
 		return 0, false
 	}

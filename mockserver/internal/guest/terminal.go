@@ -159,8 +159,7 @@ func (g *Guest) serveTerminal(w http.ResponseWriter, r *http.Request) {
 	s, isNew, msg := g.termSessionLocked(id, q.Get("shell"), q.Get("workingDir"), cols, rows)
 	if s == nil {
 		g.mu.Unlock()
-		b, _ := json.Marshal(termMessage{Type: "error", Data: msg})
-		_ = conn.Write(ctx, websocket.MessageText, b)
+		_ = conn.Write(ctx, websocket.MessageText, termJSON(termMessage{Type: "error", Data: msg}))
 		return // closes without a close frame
 	}
 	sub := s.subscribeLocked(g)
@@ -336,8 +335,7 @@ func (s *termSession) replay() []byte {
 func (s *termSession) subscribeLocked(g *Guest) *termSub {
 	sub := &termSub{wake: make(chan struct{})}
 	if r := s.replay(); len(r) > 0 {
-		b, _ := json.Marshal(termMessage{Type: "output", Data: termReplayReset + string(r)})
-		sub.pending = append(sub.pending, b)
+		sub.pending = append(sub.pending, termJSON(termMessage{Type: "output", Data: termReplayReset + string(r)}))
 	}
 	s.subs[sub] = struct{}{}
 	g.stopTimerLocked(s.idle)
@@ -408,7 +406,7 @@ func (s *termSession) emitLocked(g *Guest, out string) {
 		if n == 0 {
 			n = min(len(out), termChunk)
 		}
-		b, _ := json.Marshal(termMessage{Type: "output", Data: out[:n]})
+		b := termJSON(termMessage{Type: "output", Data: out[:n]})
 		for sub := range s.subs {
 			sub.pending = append(sub.pending, b)
 			wakeLocked(&sub.wake)
@@ -644,6 +642,13 @@ func (s *termSession) interruptLocked(g *Guest) {
 	}
 	p.final = true
 	close(r.done)
+}
+
+// termJSON encodes a message as sandbox-api does, with a newline after
+// the JSON.
+func termJSON(m termMessage) []byte {
+	b, _ := json.Marshal(m)
+	return append(b, '\n')
 }
 
 // termDim parses a size parameter as the real server does: an unsigned
