@@ -28,9 +28,9 @@ const (
 	// [Terminal]: the WebSocket handshake and, on a reconnection, the
 	// wait for the server's replay.
 	DefaultTerminalDialTimeout = 30 * time.Second
-	// DefaultTerminalKeepAlive is how long a [Terminal]'s connection may
-	// stay silent before it is pinged; a ping unanswered for as long
-	// again drops the connection (and the terminal reconnects).
+	// DefaultTerminalKeepAlive is the interval of a [Terminal]'s pings; a
+	// ping unanswered within the interval drops the connection (and the
+	// terminal reconnects).
 	DefaultTerminalKeepAlive = 30 * time.Second
 	// DefaultTerminalMaxMessage bounds one message from the server. The
 	// largest the real server sends is a replay: up to 100 KiB of output,
@@ -109,9 +109,10 @@ type TerminalOptions struct {
 	// DialTimeout bounds each connection attempt
 	// ([DefaultTerminalDialTimeout] if zero).
 	DialTimeout time.Duration
-	// KeepAlive is the ping interval of a silent connection
-	// ([DefaultTerminalKeepAlive] if zero, negative: no pings). A ping
-	// unanswered within the interval drops the connection.
+	// KeepAlive is the interval of pings ([DefaultTerminalKeepAlive] if
+	// zero, negative: no pings). A ping unanswered within the interval
+	// drops the connection. Each ping also probes whether the shell has
+	// exited (see [Terminal]).
 	KeepAlive time.Duration
 	// MaxReconnects is how many times in a row the terminal tries to
 	// reconnect after its connection dropped ([DefaultMaxReconnects] if
@@ -272,8 +273,10 @@ func (c *Client) Terminal(ctx context.Context, opts *TerminalOptions) (*Terminal
 //     connection (a message that did not go out whole never reached the
 //     shell).
 //   - sandbox-api drops live output for a client whose connection does
-//     not keep up, and, in a narrow race at the moment a client attaches,
-//     may send one chunk both in the replay and live.
+//     not keep up (64 chunks pending), and, in a narrow race at the moment
+//     a client attaches, may send one chunk both in the replay and live.
+//     It also closes the pseudo-terminal as soon as the shell exits, so
+//     output written just before (echo done; exit) is sometimes lost.
 //
 // When the shell has exited, sandbox-api keeps the connection open and
 // silent until the client sends something, then closes it without a
@@ -746,8 +749,8 @@ func (r *readState) get() bool {
 }
 
 // keepAlive sends the end probe termProbeDelay after the connection is
-// made and after each input, and pings the connection when it has been
-// silent for the keepalive interval. It returns when ctx ends.
+// made and after each input, and pings the connection at the keepalive
+// interval. It returns when ctx ends.
 func (t *Terminal) keepAlive(ctx context.Context, conn *websocket.Conn, reading *readState) {
 	probe := time.NewTimer(termProbeDelay)
 	defer probe.Stop()

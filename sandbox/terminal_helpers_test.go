@@ -14,12 +14,51 @@ import (
 )
 
 // cutter wraps a dial function so that a test can cut every connection
-// made so far, and refuse new ones for a while.
+// made so far, freeze them (the peer seems to vanish without closing
+// anything), and refuse new ones for a while.
 type cutter struct {
 	mu      sync.Mutex
-	conns   []net.Conn
+	conns   []*cutConn
 	n       int
 	blocked bool
+}
+
+// cutConn is a connection a cutter can freeze: then reads wait until it
+// is closed, and writes vanish.
+type cutConn struct {
+	net.Conn
+	frozen    chan struct{}
+	freezeOne sync.Once
+	broken    chan struct{} // writes fail
+	breakOne  sync.Once
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func (c *cutConn) Read(p []byte) (int, error) {
+	select {
+	case <-c.frozen:
+		<-c.closed
+		return 0, net.ErrClosed
+	default:
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *cutConn) Write(p []byte) (int, error) {
+	select {
+	case <-c.frozen:
+		return len(p), nil
+	case <-c.broken:
+		return 0, syscall.EPIPE
+	default:
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *cutConn) Close() error {
+	c.closeOnce.Do(func() { close(c.closed) })
+	return c.Conn.Close()
 }
 
 func newCutter() *cutter { return &cutter{} }
@@ -35,10 +74,11 @@ func (c *cutter) dial(next dialFunc) dialFunc {
 		if blocked {
 			return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.ECONNREFUSED}
 		}
-		conn, err := next(ctx, network, addr)
+		raw, err := next(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
+		conn := &cutConn{Conn: raw, frozen: make(chan struct{}), broken: make(chan struct{}), closed: make(chan struct{})}
 		c.mu.Lock()
 		c.conns = append(c.conns, conn)
 		c.n++
@@ -55,6 +95,26 @@ func (c *cutter) cut() {
 	c.mu.Unlock()
 	for _, conn := range conns {
 		_ = conn.Close()
+	}
+}
+
+// freeze makes every connection made so far stop delivering anything,
+// in either direction, without being closed.
+func (c *cutter) freeze() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, conn := range c.conns {
+		conn.freezeOne.Do(func() { close(conn.frozen) })
+	}
+}
+
+// breakWrites makes writes on every connection made so far fail, as
+// on a connection the peer has reset.
+func (c *cutter) breakWrites() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, conn := range c.conns {
+		conn.breakOne.Do(func() { close(conn.broken) })
 	}
 }
 

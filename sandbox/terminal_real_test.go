@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -164,5 +166,102 @@ func TestTerminalRealServerErrors(t *testing.T) {
 	}
 	if got := out1.String(); strings.Contains(got, "\x1b[0m") {
 		t.Errorf("output holds the replay's reset prefix: %q", got)
+	}
+}
+
+// loopLine matches a line the loops of TestTerminalRealServerLongOutput
+// print.
+var loopLine = regexp.MustCompile(`(line|more) (\d+) x{40}\r\n`)
+
+// TestTerminalRealServerLongOutput drops the connection after more
+// output than sandbox-api keeps for replays (100 KiB): once with nothing
+// new (the trimmed replay must add nothing), once with more than it keeps
+// written while the terminal is away (the start of that is lost, the rest
+// arrives once, in order). It also drops the connection after characters
+// the server cut between two chunks.
+func TestTerminalRealServerLongOutput(t *testing.T) {
+	sb, cut := realTerminalClient(t)
+	api, _ := realTerminalClient(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	marker := fmt.Sprintf("/tmp/sandboxkit-term-%d", time.Now().UnixNano())
+	term, err := sb.Terminal(ctx, &sandbox.TerminalOptions{Shell: "/bin/sh", MaxReconnects: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer term.Close()
+	out := readAll(term)
+	// awk writes a line at a time to a terminal; cat passes the lines on in
+	// large writes, so that sandbox-api, which drops live output for a
+	// client that has 64 chunks pending, reads few chunks.
+	const loop = `awk 'BEGIN { for (i = 0; i < 3000; i++) printf "%s %%d %%s\n", i, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" }' | cat; %s`
+
+	typeLine(t, term, fmt.Sprintf(loop, "line", `echo do""ne1`))
+	out.waitN(t, ctx, "done1\r\n", 1)
+	cut.cut()
+	typeLine(t, term, `echo af""ter1`)
+	out.waitN(t, ctx, "after1\r\n", 1)
+
+	cut.block()
+	typeLine(t, term, fmt.Sprintf(loop, "more", `echo do""ne2; touch `+marker))
+	cut.cut()
+	waitFile(t, ctx, api, marker)
+	cut.unblock()
+	typeLine(t, term, `echo af""ter2`)
+	out.waitN(t, ctx, "after2\r\n", 1)
+
+	// 6000 bytes of é, cut by the server into live chunks of 4096 bytes.
+	typeLine(t, term, `yes é | head -n 3000 | tr -d '\n'; echo; echo e""nd3`)
+	out.waitN(t, ctx, "end3\r\n", 1)
+	cut.cut()
+	typeLine(t, term, `echo af""ter3`)
+	out.waitN(t, ctx, "after3\r\n", 1)
+	// (Not on the same line: sandbox-api closes the terminal as soon as
+	// the shell exits, and output not read by then is lost.)
+	typeLine(t, term, "exit")
+	got, err := out.wait(ctx)
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+
+	// Every "line N" once, in order. (A line may start with the prompt.)
+	var lines, more []int
+	for _, m := range loopLine.FindAllStringSubmatch(got, -1) {
+		n, _ := strconv.Atoi(m[2])
+		if m[1] == "line" {
+			lines = append(lines, n)
+		} else {
+			more = append(more, n)
+		}
+	}
+	for i, n := range lines {
+		if n != i {
+			t.Fatalf("line %d of the first loop is %d (of %d), want every line once in order", i, n, len(lines))
+		}
+	}
+	if len(lines) != 3000 {
+		t.Errorf("%d lines of the first loop, want 3000", len(lines))
+	}
+	// The second loop: a gap at the start, then every line once up to the
+	// last; about 100 KiB of it (a line is 51 to 54 bytes).
+	if len(more) < 1800 || len(more) > 2100 || more[len(more)-1] != 2999 {
+		t.Fatalf("second loop: %d lines ending with %v, want the last ~1950", len(more), more[max(0, len(more)-1):])
+	}
+	for i := 1; i < len(more); i++ {
+		if more[i] != more[i-1]+1 {
+			t.Fatalf("second loop: line %d after %d", more[i], more[i-1])
+		}
+	}
+	for _, w := range []string{"done1\r\n", "after1\r\n", "done2\r\n", "after2\r\n", "end3\r\n", "after3\r\n"} {
+		if n := strings.Count(got, w); n != 1 {
+			t.Errorf("%q appears %d times, want once", w, n)
+		}
+	}
+	_, tail, _ := strings.Cut(got, "end3\r\n")
+	if strings.ContainsAny(tail, "é\ufffd") {
+		t.Errorf("after the reconnection the replayed characters came again: %q", tail)
+	}
+	if n := cut.dials(); n != 4 {
+		t.Errorf("%d connections, want 4", n)
 	}
 }

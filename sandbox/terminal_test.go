@@ -6,12 +6,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sandboxkit/sandboxkit/client"
@@ -249,6 +251,67 @@ func TestTerminalGivesUp(t *testing.T) {
 	})
 }
 
+// TestTerminalResendsFailedInput: input whose sending failed (it never
+// reached the server) is sent again on the next connection, once.
+func TestTerminalResendsFailedInput(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sb, cut := mockTerminal(t)
+		ctx := t.Context()
+		term, err := sb.Terminal(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer term.Close()
+		out := readAll(term)
+		out.waitN(t, ctx, "$ ", 1)
+		cut.breakWrites()
+		typeLine(t, term, "echo again")
+		out.waitN(t, ctx, "again\r\n$ ", 1)
+		term.Close()
+		got, _ := out.wait(ctx)
+		if want := "$ echo again\r\nagain\r\n$ "; got != want {
+			t.Errorf("output %q, want %q", got, want)
+		}
+		if n := cut.dials(); n != 2 {
+			t.Errorf("%d connections, want 2", n)
+		}
+	})
+}
+
+// TestTerminalKeepAlive: a connection that stops answering is noticed by
+// its unanswered ping and replaced; the session carries on.
+func TestTerminalKeepAlive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sb, cut := mockTerminal(t)
+		ctx := t.Context()
+		term, err := sb.Terminal(ctx, &sandbox.TerminalOptions{KeepAlive: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer term.Close()
+		out := readAll(term)
+		typeLine(t, term, "echo one")
+		out.waitN(t, ctx, "one\r\n$ ", 1)
+		synctest.Wait()
+		cut.freeze()
+		start := time.Now()
+		for cut.dials() < 2 {
+			time.Sleep(time.Second)
+		}
+		// A ping within 10s, then 10s without a pong.
+		if d := time.Since(start); d < 10*time.Second || d > 22*time.Second {
+			t.Errorf("reconnected %v after the connection froze, want within two keepalive intervals", d)
+		}
+		typeLine(t, term, "echo two")
+		out.waitN(t, ctx, "two\r\n$ ", 1)
+		term.Close()
+		got, _ := out.wait(ctx)
+		if want := "$ echo one\r\none\r\n$ echo two\r\ntwo\r\n$ "; got != want {
+			t.Errorf("output %q, want %q", got, want)
+		}
+	})
+}
+
 // TestTerminalAttach opens a second terminal on the session of the first:
 // it reads the session's output so far, and both see what follows.
 func TestTerminalAttach(t *testing.T) {
@@ -366,6 +429,53 @@ func TestTerminalContext(t *testing.T) {
 			t.Errorf("Write: %v, want context.Canceled", err)
 		}
 	})
+}
+
+// TestTerminalCredentials: the handshake carries the client's token to
+// the sandbox's origin, and a redirect to another origin gets none of it.
+func TestTerminalCredentials(t *testing.T) {
+	t.Parallel()
+	got := make(chan http.Header, 2)
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Clone()
+		http.Error(w, "no", http.StatusForbidden)
+	}))
+	defer other.Close()
+	sb, srv := setup(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("sessionId") == "moved" {
+			http.Redirect(w, r, other.URL+"/terminal/ws", http.StatusTemporaryRedirect)
+			return
+		}
+		got <- r.Header.Clone()
+		conn, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		_ = conn.Close(websocket.StatusNormalClosure, "")
+	})
+	term, err := sb.Terminal(t.Context(), &sandbox.TerminalOptions{SessionID: "here", Shell: "/bin/bash", WorkingDir: "/tmp", Cols: 90, Rows: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(term); err != nil {
+		t.Errorf("Read after a normal close: %v, want io.EOF", err)
+	}
+	term.Close()
+	if h := <-got; h.Get("Authorization") != "Bearer "+testToken || !strings.HasPrefix(h.Get("User-Agent"), "sandboxkit-go/") {
+		t.Errorf("handshake headers %v, want the bearer token and the SDK's User-Agent", h)
+	}
+	want := "/terminal/ws?cols=90&rows=30&sessionId=here&shell=%2Fbin%2Fbash&workingDir=%2Ftmp"
+	if r := srv.requests(); len(r) != 1 || r[0].Method != "GET" || r[0].URI != want {
+		t.Errorf("requests %+v, want GET %s", r, want)
+	}
+
+	_, err = sb.Terminal(t.Context(), &sandbox.TerminalOptions{SessionID: "moved"})
+	if !errors.Is(err, client.ErrForbidden) {
+		t.Errorf("Terminal through a redirect: %v, want the other server's 403", err)
+	}
+	if h := <-got; h.Get("Authorization") != "" {
+		t.Errorf("the redirect's target got Authorization %q", h.Get("Authorization"))
+	}
 }
 
 // TestTerminalOptionsChecked: bad options fail before anything is sent.
