@@ -265,3 +265,40 @@ func TestTerminalRealServerLongOutput(t *testing.T) {
 		t.Errorf("%d connections, want 4", n)
 	}
 }
+
+// TestTerminalRealServerSessionLost: the shell exits while the terminal
+// is away; sandbox-api starts a new shell under the id when the terminal
+// reconnects, and the terminal ends with ErrTerminalLost.
+func TestTerminalRealServerSessionLost(t *testing.T) {
+	sb, cut := realTerminalClient(t)
+	api, _ := realTerminalClient(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	marker := fmt.Sprintf("/tmp/sandboxkit-term-%d", time.Now().UnixNano())
+	term, err := sb.Terminal(ctx, &sandbox.TerminalOptions{Shell: "/bin/sh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer term.Close()
+	out := readAll(term)
+	typeLine(t, term, `echo rea""dy`)
+	out.waitN(t, ctx, "ready\r\n", 1)
+	cut.block()
+	typeLine(t, term, "sleep 1; touch "+marker+"; exit")
+	cut.cut()
+	waitFile(t, ctx, api, marker)
+	cut.unblock()
+	if _, err := out.wait(ctx); !errors.Is(err, sandbox.ErrTerminalLost) {
+		t.Errorf("Read ended with %v, want ErrTerminalLost", err)
+	}
+	// End the shell the reconnection started.
+	again, err := api.Terminal(ctx, &sandbox.TerminalOptions{SessionID: term.SessionID()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	typeLine(t, again, "exit")
+	if _, err := io.Copy(io.Discard, again); err != nil {
+		t.Errorf("ending the new shell: %v", err)
+	}
+}
