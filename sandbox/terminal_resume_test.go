@@ -226,3 +226,18 @@ func trunc(s string) string {
 	}
 	return s
 }
+
+// BenchmarkResume measures lining up a full (trimmed) replay with a full
+// history, the most a reconnection costs.
+func BenchmarkResume(b *testing.B) {
+	big := lines(0, 3000)
+	h := history(big[:140_000])
+	replay := []byte(serverReplay(big))
+	b.SetBytes(int64(len(replay)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := h.resume(replay); !ok {
+			b.Fatal("refused")
+		}
+	}
+}
