@@ -27,9 +27,12 @@ func (c *Client) Get(ctx context.Context, id string) (*Sandbox, error) {
 	return fromSandbox(&r.Response), nil
 }
 
-// Delete schedules a sandbox's termination: it goes through Stopping to
-// Terminated ([Client.DeleteAndWait] waits for that). Deleting a sandbox
-// that does not exist is an error matching [client.ErrNotFound].
+// Delete terminates a sandbox: on some services it goes through Stopping
+// to Terminated ([Client.DeleteAndWait] waits for that), on others
+// (OpenSandbox's Docker runtime) it is gone, not found, when Delete
+// returns. Deleting a sandbox that does not exist, or no longer does, is
+// an error matching [client.ErrNotFound] (a service that keeps Terminated
+// sandboxes may answer 409 instead).
 //
 // A lost connection never makes Delete fail by itself: when an attempt's
 // outcome is unknown (the connection dropped after the request was sent,
@@ -59,8 +62,11 @@ func (c *Client) Delete(ctx context.Context, id string) error {
 }
 
 // Pause asks a Running sandbox to pause: it moves to Pausing, then Paused
-// ([Client.PauseAndWait] waits for that). Any other state is an error
-// matching [client.ErrConflict].
+// ([Client.PauseAndWait] waits for that; OpenSandbox's Docker runtime is
+// Paused when Pause returns). Any other state is an error matching
+// [client.ErrConflict], except that the Docker runtime answers a pause of
+// a Paused sandbox with 500, which Pause settles by reading the sandbox
+// back (below) and so returns nil.
 //
 // Pause is never repeated blindly. When an attempt's outcome is unknown
 // (the connection dropped after the request was sent, or a 5xx), Pause
@@ -91,8 +97,9 @@ func (c *Client) Pause(ctx context.Context, id string) error {
 }
 
 // Resume asks a Paused sandbox to resume: it moves to Resuming, then
-// Running ([Client.ResumeAndWait] waits for that). Any other state is an
-// error matching [client.ErrConflict].
+// Running ([Client.ResumeAndWait] waits for that; OpenSandbox's Docker
+// runtime is Running when Resume returns). Any other state is an error
+// matching [client.ErrConflict].
 //
 // Resume is never repeated blindly. When an attempt's outcome is unknown
 // (the connection dropped after the request was sent, or a 5xx), Resume
