@@ -79,6 +79,84 @@ func TestCreateAndWaitConfirmsRunningWithARead(t *testing.T) {
 	})
 }
 
+// An entrypoint may also exit a moment after the create answered (on the
+// real server the first read can still say Running): CreateAndWait
+// trusts only a Running read made MinDelay after the answer.
+func TestCreateAndWaitWatchesForMinDelay(t *testing.T) {
+	t.Parallel()
+	for _, exitAfter := range []time.Duration{0, 100 * time.Millisecond, 240 * time.Millisecond} {
+		t.Run(exitAfter.String(), func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				srv := mockserver.Start(t, mockserver.WithTransition(mockserver.TransitionProvision, mockserver.Immediate()))
+				exits := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+					resp, err := srv.HTTPClient().Transport.RoundTrip(r)
+					if err == nil && r.Method == http.MethodPost && r.URL.Path == "/v1/sandboxes" {
+						var id string
+						for _, s := range srv.Sandboxes() {
+							id = s.ID
+						}
+						time.AfterFunc(exitAfter, func() { _ = srv.FailSandbox(id, "CONTAINER_EXITED_ERROR", "exited with code 3") })
+					}
+					return resp, err
+				})
+				c := mockClient(t, srv, client.WithHTTPClient(&http.Client{Transport: exits}))
+				start := time.Now()
+				sb, err := c.CreateAndWait(t.Context(), busyboxReq(), nil)
+				if !errors.Is(err, lifecycle.ErrUnexpectedState) || sb == nil || sb.State() != lifecycle.StateFailed {
+					t.Fatalf("CreateAndWait = %+v, %v; want the Failed sandbox and a *StateError", sb, err)
+				}
+				if d := time.Since(start); d > lifecycle.DefaultWaitMinDelay {
+					t.Errorf("took %v, want at most MinDelay", d)
+				}
+			})
+		})
+	}
+
+	// A read that started at once but answered late (a busy server)
+	// does not count as late: its Running is from before the exit.
+	t.Run("slow read", func(t *testing.T) {
+		t.Parallel()
+		synctest.Test(t, func(t *testing.T) {
+			srv := mockserver.Start(t, mockserver.WithTransition(mockserver.TransitionProvision, mockserver.Immediate()))
+			var reads atomic.Int32
+			slow := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				resp, err := srv.HTTPClient().Transport.RoundTrip(r)
+				switch {
+				case err == nil && r.Method == http.MethodPost:
+					id := srv.Sandboxes()[0].ID
+					time.AfterFunc(100*time.Millisecond, func() { _ = srv.FailSandbox(id, "CONTAINER_EXITED_ERROR", "exited with code 3") })
+				case err == nil && r.Method == http.MethodGet && reads.Add(1) == 1:
+					time.Sleep(time.Second) // the answer (Running) arrives late
+				}
+				return resp, err
+			})
+			c := mockClient(t, srv, client.WithHTTPClient(&http.Client{Transport: slow}))
+			sb, err := c.CreateAndWait(t.Context(), busyboxReq(), nil)
+			if !errors.Is(err, lifecycle.ErrUnexpectedState) || sb == nil || sb.State() != lifecycle.StateFailed {
+				t.Fatalf("CreateAndWait = %+v, %v; want the Failed sandbox and a *StateError", sb, err)
+			}
+		})
+	})
+
+	// A healthy sandbox costs MinDelay more than the create, no more.
+	synctest.Test(t, func(t *testing.T) {
+		srv := mockserver.Start(t, mockserver.WithTransition(mockserver.TransitionProvision, mockserver.Immediate()))
+		c := mockClient(t, srv)
+		start := time.Now()
+		sb, err := c.CreateAndWait(t.Context(), busyboxReq(), &lifecycle.CreateAndWaitOptions{Wait: lifecycle.WaiterOptions{MinDelay: 50 * time.Millisecond}})
+		if err != nil || sb.State() != lifecycle.StateRunning {
+			t.Fatalf("CreateAndWait = %+v, %v", sb, err)
+		}
+		if d := time.Since(start); d != 50*time.Millisecond {
+			t.Errorf("took %v, want MinDelay (50ms)", d)
+		}
+		if n := srv.Count(mockserver.Filter{Operation: "GetSandbox"}); n != 2 {
+			t.Errorf("%d reads, want 2 (at once, and MinDelay after the answer)", n)
+		}
+	})
+}
+
 // Any call that made something returns it with a later error: a sandbox
 // gone before its first read still comes back from CreateAndWait (with
 // the create answer), so the caller has its id.

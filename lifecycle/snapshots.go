@@ -58,7 +58,11 @@ func (c *Client) GetSnapshot(ctx context.Context, id string) (*Snapshot, error) 
 }
 
 // DeleteSnapshot deletes a snapshot. One still Creating cannot be deleted
-// (an error matching [client.ErrConflict]).
+// (an error matching [client.ErrConflict]). On OpenSandbox's Docker
+// runtime neither can one that a sandbox still in existence (running or
+// not) was created from: the answer is 409 SNAPSHOT::DELETE_CONFLICT and
+// the snapshot is left Deleting; delete those sandboxes and call
+// DeleteSnapshot again.
 //
 // DELETE /snapshots/{snapshotId}
 func (c *Client) DeleteSnapshot(ctx context.Context, id string) error {

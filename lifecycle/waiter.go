@@ -200,10 +200,12 @@ const CleanupTimeout = 30 * time.Second
 // Running. It checks all its arguments, the waiter options included,
 // before sending anything. It never trusts the create answer alone: a
 // service may answer Running for a sandbox whose entrypoint exits at once
-// (OpenSandbox's Docker runtime does; the next read shows Terminated or
-// Failed), so the sandbox is read back before success is declared, and a
-// read showing Terminated or Failed fails the wait (and triggers
-// DeleteOnFailure).
+// (OpenSandbox's Docker runtime does; a later read shows Terminated or
+// Failed). Success needs Running on a read started at least the waiter's
+// MinDelay ([DefaultWaitMinDelay], 250ms) after the create answered, and
+// a read showing Terminated or Failed fails the wait (and triggers
+// DeleteOnFailure). An entrypoint that exits later than that is not
+// caught; raise MinDelay to watch a new sandbox longer.
 //
 // On failure it returns the create error (and a nil sandbox: nothing was
 // made, or a [*CreateError] says it may have been), or the wait's error
@@ -224,7 +226,19 @@ func (c *Client) CreateAndWait(ctx context.Context, req *CreateRequest, opts *Cr
 	if err != nil {
 		return nil, err
 	}
-	got, err := waiterFor(c, &opts.Wait).WaitForState(ctx, s.ID, StateRunning)
+	trustFrom := time.Now().Add(cmp.Or(opts.Wait.MinDelay, DefaultWaitMinDelay))
+	g := &timedGetter{g: c}
+	w := waiterFor(g, &opts.Wait)
+	got, err := w.WaitForState(ctx, s.ID, StateRunning)
+	if err == nil && g.lastStart.Before(trustFrom) {
+		// Running read too soon after the create to trust: look again
+		// once the entrypoint had time to fail. Without that time left,
+		// the Running already read stands.
+		if d := time.Until(trustFrom); d > 0 && sleepBefore(ctx, d) != nil {
+			return got, nil
+		}
+		got, err = w.WaitForState(ctx, s.ID, StateRunning)
+	}
 	if err == nil {
 		return got, nil
 	}
@@ -239,6 +253,18 @@ func (c *Client) CreateAndWait(ctx context.Context, req *CreateRequest, opts *Cr
 		}
 	}
 	return got, err
+}
+
+// timedGetter notes when its last Get started. A waiter calls it from
+// one goroutine.
+type timedGetter struct {
+	g         Getter
+	lastStart time.Time
+}
+
+func (t *timedGetter) Get(ctx context.Context, id string) (*Sandbox, error) {
+	t.lastStart = time.Now()
+	return t.g.Get(ctx, id)
 }
 
 // PauseAndWait pauses a sandbox ([Client.Pause]) and waits until it is
