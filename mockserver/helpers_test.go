@@ -183,3 +183,33 @@ func do(t *testing.T, srv *mockserver.Server, method, path string, body string, 
 	}
 	return resp, string(b)
 }
+
+// doRaw sends a request with exactly the given headers (a nil value
+// removes a header) and body through the server's in-memory client.
+func doRaw(t *testing.T, srv *mockserver.Server, method, path string, body string, header http.Header) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, srv.URL()+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body == "" {
+		req.Body, req.ContentLength = http.NoBody, 0
+	}
+	for k, vs := range header {
+		if vs == nil {
+			req.Header.Del(k)
+			continue
+		}
+		req.Header[k] = vs
+	}
+	resp, err := srv.HTTPClient().Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading body: %v", method, path, err)
+	}
+	return resp, string(b)
+}
