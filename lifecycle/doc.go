@@ -78,7 +78,9 @@
 // Terminated for a while. Its Docker runtime does each change before it
 // answers: a create answers Running, a pause Paused, a resume Running,
 // and a deleted or expired sandbox is not found (404) at once; Terminated
-// and Failed there mean the entrypoint exited (with 0 or another code).
+// and Failed there mean the entrypoint exited (with 0 or another code),
+// except that an expiring sandbox is killed before it is removed, so a
+// read in between shows it Failed with exit code 137.
 // Code written against this package works with both: wait for states
 // with the ...AndWait calls or a [Waiter] rather than expecting an
 // intermediate one, and treat not found after a delete as done.
