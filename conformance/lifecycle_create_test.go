@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -240,15 +241,31 @@ func TestLifecycleCreateValidation(t *testing.T) {
 			t.Errorf("%d requests sent for invalid input", n)
 		}
 
-		// Only the server knows these.
+		// Only the server knows this one. Its validation report echoes
+		// the request body, secrets included: they must not reach the
+		// error.
+		const secret, password = "env-secret-6f1e2d", "registry-pass-93ab1c"
 		noLimits := tg.request(t)
 		noLimits.ResourceLimits = nil
+		noLimits.Env = map[string]string{"API_TOKEN": secret}
+		noLimits.Image.Auth = &lifecycle.ImageAuth{Username: "bot", Password: password}
 		sb, err := tg.lc.Create(ctx, noLimits, nil)
 		if sb != nil {
 			tg.cleanup(t, sb.ID)
 		}
 		if !rejectedInput(err) {
 			t.Errorf("no resource limits: %+v, %v; want a bad request (OpenSandbox requires them)", sb, err)
+		}
+		if err != nil && (strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), password)) {
+			t.Errorf("the error repeats a secret of the request: %v", err)
+		}
+		if apiErr, ok := errors.AsType[*client.APIError](err); ok {
+			if !strings.Contains(apiErr.Message, "resourceLimits") {
+				t.Errorf("message %q does not say what is wrong", apiErr.Message)
+			}
+			if body := string(apiErr.Body); strings.Contains(body, secret) || strings.Contains(body, password) {
+				t.Errorf("APIError.Body repeats a secret of the request: %s", body)
+			}
 		}
 	})
 }

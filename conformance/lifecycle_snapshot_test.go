@@ -81,8 +81,14 @@ func TestLifecycleSnapshots(t *testing.T) {
 			t.Errorf("AllSnapshots(Ready, 1 per page) = %v, want %v", all, listed)
 		}
 
-		// Restore: resource limits are required (OpenSandbox), the
-		// entrypoint may be left out.
+		// Restore: resource limits are required (OpenSandbox), so a nil
+		// request is refused; the entrypoint may be left out.
+		if bad, err := tg.lc.CreateFromSnapshot(ctx, sn.ID, nil, nil); !rejectedInput(err) {
+			if bad != nil {
+				tg.cleanup(t, bad.ID)
+			}
+			t.Errorf("CreateFromSnapshot(nil request) = %+v, %v; want a bad request (no resource limits)", bad, err)
+		}
 		req := &lifecycle.CreateRequest{
 			ResourceLimits: map[string]string{"cpu": "500m", "memory": "256Mi"},
 			Metadata:       map[string]string{runLabel: tg.run},
@@ -151,14 +157,6 @@ func TestLifecycleSnapshotErrors(t *testing.T) {
 		}
 		if !errors.Is(err, client.ErrNotFound) {
 			t.Errorf("CreateFromSnapshot(unknown) = %+v, %v; want not found", restored, err)
-		}
-		// A nil request has no resource limits, which OpenSandbox requires.
-		restored, err = tg.lc.CreateFromSnapshot(ctx, unknown, nil, nil)
-		if restored != nil {
-			tg.cleanup(t, restored.ID)
-		}
-		if err == nil {
-			t.Errorf("CreateFromSnapshot(nil request) made %+v", restored)
 		}
 	})
 }

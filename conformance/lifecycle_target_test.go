@@ -288,7 +288,8 @@ func (tg *lifecycleTarget) requestsSent() (n int, ok bool) {
 }
 
 // rejectedInput reports whether err is the server refusing a request as
-// invalid: 400, or the 422 of a FastAPI validation error.
+// invalid: a 400, or the 422 of a FastAPI validation report, both matching
+// client.ErrBadRequest.
 func rejectedInput(err error) bool {
-	return errors.Is(err, client.ErrBadRequest) || errors.Is(err, client.ErrUnprocessable)
+	return errors.Is(err, client.ErrBadRequest)
 }
