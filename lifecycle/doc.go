@@ -73,10 +73,11 @@
 // # Runtimes
 //
 // The states and transitions above are the API's; deployments show
-// different parts of them. OpenSandbox's Kubernetes runtime goes through
-// Pending, Pausing, Resuming and Stopping, and keeps a deleted sandbox as
-// Terminated for a while. Its Docker runtime does each change before it
-// answers: a create answers Running, a pause Paused, a resume Running,
+// different parts of them. OpenSandbox's Kubernetes runtime may read
+// Pending, or Allocated (a state this package does not name; waiters wait
+// through it), before Running, goes through Pausing and Resuming, and may
+// read Stopping after a delete before the sandbox is not found. Its Docker
+// runtime does each change before it answers: a create answers Running, a pause Paused, a resume Running,
 // and a deleted or expired sandbox is not found (404) at once; Terminated
 // and Failed there mean the entrypoint exited (with 0 or another code),
 // except that an expiring sandbox is killed before it is removed, so a
