@@ -123,7 +123,7 @@ func TestFaultReset(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	inject(t, e.srv, mockserver.Fault{Operation: "CreateSandbox", Reset: true, Times: 1})
-	req := &lifecycleapi.CreateSandboxRequest{Image: lifecycleapi.NewOptImageSpec(lifecycleapi.ImageSpec{URI: "x"}), Entrypoint: []string{"sh"}}
+	req := &lifecycleapi.CreateSandboxRequest{Image: lifecycleapi.NewOptImageSpec(lifecycleapi.ImageSpec{URI: "x"}), Entrypoint: []string{"sh"}, ResourceLimits: limits}
 	_, err := e.lc.CreateSandbox(t.Context(), req)
 	if !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("reset create: %v, want ECONNRESET", err)
@@ -146,7 +146,7 @@ func TestFaultAfterCommit(t *testing.T) {
 	inject(t, e.srv, mockserver.Fault{Operation: "CreateSandbox", AfterCommit: true, Status: 500, Times: 1})
 	inject(t, e.srv, mockserver.Fault{Operation: "CreateSandbox", AfterCommit: true, Reset: true, Times: 1})
 	req := &lifecycleapi.CreateSandboxRequest{
-		Image: lifecycleapi.NewOptImageSpec(lifecycleapi.ImageSpec{URI: "x"}), Entrypoint: []string{"sh"},
+		Image: lifecycleapi.NewOptImageSpec(lifecycleapi.ImageSpec{URI: "x"}), Entrypoint: []string{"sh"}, ResourceLimits: limits,
 		Metadata: lifecycleapi.NewOptCreateSandboxRequestMetadata(map[string]string{"client-token": "tok-1"}),
 	}
 	res, err := e.lc.CreateSandbox(t.Context(), req)
@@ -178,7 +178,7 @@ func TestFaultLatency(t *testing.T) {
 		inject(t, srv, mockserver.Fault{Operation: "CreateSandbox", Latency: time.Minute})
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL()+"/v1/sandboxes", strings.NewReader(`{"image":{"uri":"x"},"entrypoint":["sh"]}`))
+		req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL()+"/v1/sandboxes", strings.NewReader(`{"image":{"uri":"x"},"entrypoint":["sh"],"resourceLimits":{"cpu":"1"}}`))
 		req.Header.Set("Content-Type", "application/json")
 		_, err := srv.HTTPClient().Do(req)
 		if !errors.Is(err, context.DeadlineExceeded) {

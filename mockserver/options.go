@@ -64,10 +64,15 @@ func defaultConfig() config {
 	}
 }
 
-// mode returns the mode of transitions of kind k.
+// mode returns the mode of transitions of kind k. Snapshot deletion is
+// immediate unless set for its kind: the server deletes before it
+// answers.
 func (c *config) mode(k TransitionKind) Mode {
 	if m, ok := c.modes[k]; ok {
 		return m
+	}
+	if k == TransitionSnapshotDelete {
+		return Immediate()
 	}
 	return c.defaultMode
 }
