@@ -1,13 +1,16 @@
 package mockserver_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/sandboxkit/sandboxkit/mockserver"
@@ -719,4 +722,65 @@ func TestGuestFollowsLifecycleState(t *testing.T) {
 	if got := health(d, done); got != http.StatusBadGateway {
 		t.Errorf("exited: %d, want 502", got)
 	}
+}
+
+// TestDockerPausedSandboxAPIHangs: a paused container accepts the
+// connection and never answers; the request completes once the sandbox
+// resumes, or ends when the client gives up.
+func TestDockerPausedSandboxAPIHangs(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := mockserver.Start(t, mockserver.WithRuntime(mockserver.RuntimeDocker))
+		id, err := srv.AddSandbox("", mockserver.SandboxSeed{State: mockserver.StatePaused})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := srv.HTTPClient()
+		health := func(ctx context.Context) (int, error) {
+			req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL()+"/sandboxes/"+id+"/port/8080/health", nil)
+			resp, err := c.Do(req)
+			if err != nil {
+				return 0, err
+			}
+			resp.Body.Close()
+			return resp.StatusCode, nil
+		}
+		done := make(chan int, 1)
+		go func() {
+			st, err := health(t.Context())
+			if err != nil {
+				t.Error(err)
+			}
+			done <- st
+		}()
+		synctest.Wait()
+		select {
+		case st := <-done:
+			t.Fatalf("a paused sandbox's API answered %d", st)
+		default:
+		}
+		resp, err := c.Post(srv.URL()+"/v1/sandboxes/"+id+"/resume", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if st := <-done; st != 200 {
+			t.Errorf("after resume: %d", st)
+		}
+
+		resp, err = c.Post(srv.URL()+"/v1/sandboxes/"+id+"/pause", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		if _, err := health(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("a client that gives up: %v", err)
+		}
+		synctest.Wait()
+		if j := srv.Requests(mockserver.Filter{Operation: mockserver.OpGetHealth}); len(j) != 2 || j[1].Status != 0 {
+			t.Errorf("journal %+v, want the abandoned request without status", j)
+		}
+	})
 }
