@@ -16,8 +16,8 @@ import (
 // DEPLOYING..., short enough not to slow tests down.
 const DefaultTransitionDelay = 50 * time.Millisecond
 
-// DefaultRetention is how long a terminated sandbox stays visible (GET and
-// list answer it with state Terminated / status TERMINATED) before it is
+// DefaultRetention is how long a terminated control plane sandbox stays
+// visible (GET and list answer it with status TERMINATED) before it is
 // forgotten and answers 404. See [WithRetention].
 const DefaultRetention = time.Minute
 
@@ -26,7 +26,7 @@ const DefaultRetention = time.Minute
 const DefaultJournalLimit = 100_000
 
 // DefaultMaxPageSize is the largest pageSize the lifecycle list operations
-// accept, as the upstream server does; larger values are a 400.
+// accept, as the upstream server does; larger values are a 422.
 const DefaultMaxPageSize = 200
 
 // An Option configures a [Server] in [New] or [Start]. Options validate
@@ -149,9 +149,10 @@ func WithTransition(kind TransitionKind, mode Mode) Option {
 	}
 }
 
-// WithRetention sets how long terminated sandboxes (lifecycle Terminated,
-// control plane TERMINATED) stay visible before they answer 404. Zero
-// forgets them as soon as they terminate.
+// WithRetention sets how long terminated control plane sandboxes
+// (TERMINATED) stay visible before they answer 404. Zero forgets them as
+// soon as they terminate. Lifecycle sandboxes are not retained: both
+// runtimes forget a deleted or expired sandbox.
 func WithRetention(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {
