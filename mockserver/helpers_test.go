@@ -117,12 +117,6 @@ func stateOf(t *testing.T, c *lifecycleapi.Client, id string) string {
 	return string(getSandbox(t, c, id).Status.State)
 }
 
-func wantState(t *testing.T, c *lifecycleapi.Client, id, want string) {
-	t.Helper()
-	if got := stateOf(t, c, id); got != want {
-		t.Fatalf("sandbox %s is %s, want %s", id, got, want)
-	}
-}
 
 // errorBody extracts the status-typed lifecycle error of res, or fails.
 func lifecycleError(t *testing.T, res any) (int, lifecycleapi.ErrorResponse) {
