@@ -41,11 +41,6 @@ const (
 	SnapshotFailed   = "Failed"
 )
 
-var lifecycleStates = []string{
-	StatePending, StateAllocated, StateRunning, StatePausing, StatePaused,
-	StateResuming, StateStopping, StateTerminated, StateFailed, StateUnknown,
-}
-
 // defaultEntrypoint is what a sandbox restored from a snapshot runs when
 // the request names no entrypoint.
 var defaultEntrypoint = []string{"tail", "-f", "/dev/null"}

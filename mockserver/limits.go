@@ -1,9 +1,7 @@
 package mockserver
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -81,16 +79,16 @@ func (s *Server) httpServer() *http.Server {
 	}
 }
 
-// limitBody caps r's body for api and, on a TCP connection, lifts the
-// read deadline once the body has been read, so that a long answer
-// (a stream) is not cut by ReadTimeout. It answers 413 itself and returns
-// false when the declared length is over the cap.
+// limitBody caps r's body for api. It answers 413 itself and returns
+// false when the declared length is over the cap; a body without a length
+// fails to read past the cap. (The read deadline of a TCP connection
+// stops applying once the body has been read, so answers, streams
+// included, are not cut by ReadTimeout.)
 func (s *Server) limitBody(w http.ResponseWriter, r *http.Request, api API) bool {
 	limit := s.cfg.limits.MaxBodyBytes
 	if api == APISandbox {
 		limit = s.cfg.limits.MaxUploadBytes
 	}
-	rc := http.NewResponseController(w)
 	if r.ContentLength > limit {
 		w.Header().Set("Connection", "close")
 		msg := "request body of " + strconv.FormatInt(r.ContentLength, 10) + " bytes exceeds the limit of " + strconv.FormatInt(limit, 10)
@@ -102,27 +100,8 @@ func (s *Server) limitBody(w http.ResponseWriter, r *http.Request, api API) bool
 		}
 		return false
 	}
-	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
-		_ = rc.SetReadDeadline(time.Time{})
-		return true
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 	}
-	r.Body = &deadlineLifter{ReadCloser: http.MaxBytesReader(w, r.Body, limit), rc: rc}
 	return true
-}
-
-// deadlineLifter clears the connection's read deadline when the body has
-// been read to its end.
-type deadlineLifter struct {
-	io.ReadCloser
-	rc   *http.ResponseController
-	done bool
-}
-
-func (d *deadlineLifter) Read(p []byte) (int, error) {
-	n, err := d.ReadCloser.Read(p)
-	if errors.Is(err, io.EOF) && !d.done {
-		d.done = true
-		_ = d.rc.SetReadDeadline(time.Time{})
-	}
-	return n, err
 }

@@ -16,8 +16,8 @@ import (
 // DEPLOYING..., short enough not to slow tests down.
 const DefaultTransitionDelay = 50 * time.Millisecond
 
-// DefaultRetention is how long a terminated sandbox stays visible (GET and
-// list answer it with state Terminated / status TERMINATED) before it is
+// DefaultRetention is how long a terminated control plane sandbox stays
+// visible (GET and list answer it with status TERMINATED) before it is
 // forgotten and answers 404. See [WithRetention].
 const DefaultRetention = time.Minute
 
@@ -26,7 +26,7 @@ const DefaultRetention = time.Minute
 const DefaultJournalLimit = 100_000
 
 // DefaultMaxPageSize is the largest pageSize the lifecycle list operations
-// accept, as the upstream server does; larger values are a 400.
+// accept, as the upstream server does; larger values are a 422.
 const DefaultMaxPageSize = 200
 
 // An Option configures a [Server] in [New] or [Start]. Options validate
@@ -64,10 +64,15 @@ func defaultConfig() config {
 	}
 }
 
-// mode returns the mode of transitions of kind k.
+// mode returns the mode of transitions of kind k. Snapshot deletion is
+// immediate unless set for its kind: the server deletes before it
+// answers.
 func (c *config) mode(k TransitionKind) Mode {
 	if m, ok := c.modes[k]; ok {
 		return m
+	}
+	if k == TransitionSnapshotDelete {
+		return Immediate()
 	}
 	return c.defaultMode
 }
@@ -144,9 +149,10 @@ func WithTransition(kind TransitionKind, mode Mode) Option {
 	}
 }
 
-// WithRetention sets how long terminated sandboxes (lifecycle Terminated,
-// control plane TERMINATED) stay visible before they answer 404. Zero
-// forgets them as soon as they terminate.
+// WithRetention sets how long terminated control plane sandboxes
+// (TERMINATED) stay visible before they answer 404. Zero forgets them as
+// soon as they terminate. Lifecycle sandboxes are not retained: both
+// runtimes forget a deleted or expired sandbox.
 func WithRetention(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {

@@ -60,7 +60,7 @@ func (c *checker) fail(typ string, loc []any, msg string, input, ctx *pyValue) {
 // was added since.
 func (c *checker) mark() int             { return len(c.errs) }
 func (c *checker) clean(since int) bool  { return len(c.errs) == since }
-func at(loc []any, part any) []any        { return append(append(make([]any, 0, len(loc)+1), loc...), part) }
+func at(loc []any, part any) []any       { return append(append(make([]any, 0, len(loc)+1), loc...), part) }
 func ctx1(k string, v *pyValue) *pyValue { return pyD().set(k, v) }
 
 // valueError is a model validator's ValueError.

@@ -113,6 +113,9 @@ func (s *Server) classifyLifecycle(r *http.Request) route {
 		}
 	}
 	rt.lc = matchLifecycle(r.Method, lp)
+	if rt.lc.redirect != "" && lp != r.URL.Path {
+		rt.lc.redirect = "/v1" + rt.lc.redirect
+	}
 	if rt.lc.route != nil {
 		rt.api, rt.op = APILifecycle, rt.lc.route.op
 		if id, ok := rt.lc.route.argID(rt.lc.args); ok {

@@ -107,11 +107,3 @@ func (c *config) checkRuntime() error {
 	}
 	return nil
 }
-
-// Error code prefixes of the two runtimes.
-func (r Runtime) code(name string) string {
-	if r == RuntimeDocker {
-		return "DOCKER::" + name
-	}
-	return "KUBERNETES::" + name
-}
