@@ -92,9 +92,11 @@ type CreateOptions struct {
 	// Create makes up a random one, which protects the retries inside one
 	// call. Set it (a label value: 1 to 63 letters, digits, '-', '_' or
 	// '.', starting and ending with a letter or digit) to carry the
-	// guarantee across calls and processes: before sending anything,
-	// Create then looks for a sandbox holding the token and returns it if
-	// there is one. A [*CreateError] reports the token it used.
+	// guarantee across calls: before sending anything, Create then looks
+	// for a sandbox holding the token and returns it if there is one, and
+	// concurrent calls with the token through one [client.Config] send a
+	// single request. Across processes only the lookup helps (see
+	// [Client.Create]). A [*CreateError] reports the token it used.
 	ClientToken string
 	// MaxAttempts bounds how many times the create request is sent
 	// (default [DefaultCreateAttempts]; 1 disables retries).
