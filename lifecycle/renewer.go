@@ -70,9 +70,10 @@ type RenewerOptions struct {
 	// expiry, a fatal error), not when the caller stops it (Stop, Remove,
 	// Close, or the end of the context).
 	OnStop func(*RenewStoppedError)
-	// Clock, if set, replaces the wall clock for the schedule and for the
-	// "now" a renewal is computed from (see [Clock]); nil means the wall
-	// clock.
+	// Clock, if set, replaces the wall clock for the schedule, for the
+	// "now" a renewal is computed from, and for [Client.Renew]'s check
+	// that the new expiry is in the future (see [Clock]); nil means the
+	// wall clock.
 	Clock Clock
 }
 
