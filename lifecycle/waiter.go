@@ -219,14 +219,15 @@ func (c *Client) CreateAndWait(ctx context.Context, req *CreateRequest, opts *Cr
 	if opts == nil {
 		opts = &CreateAndWaitOptions{}
 	}
-	if _, err := pollOptions(opts.Wait); err != nil {
+	po, err := pollOptions(opts.Wait)
+	if err != nil {
 		return nil, client.Wrap(ctx, opWait, err)
 	}
 	s, err := c.Create(ctx, req, &opts.Create)
 	if err != nil {
 		return nil, err
 	}
-	trustFrom := time.Now().Add(cmp.Or(opts.Wait.MinDelay, DefaultWaitMinDelay))
+	trustFrom := time.Now().Add(po.MinDelay)
 	g := &timedGetter{g: c}
 	w := waiterFor(g, &opts.Wait)
 	got, err := w.WaitForState(ctx, s.ID, StateRunning)
