@@ -197,25 +197,54 @@ type CreateAndWaitOptions struct {
 const CleanupTimeout = 30 * time.Second
 
 // CreateAndWait creates a sandbox ([Client.Create]) and waits until it is
-// Running. On failure it returns the create error, or the wait's error
-// ([*StateError], [*TimeoutError], ...) together with the sandbox as last
-// observed (nil if it was gone).
+// Running. It checks all its arguments, the waiter options included,
+// before sending anything. It never trusts the create answer alone: a
+// service may answer Running for a sandbox whose entrypoint exits at once
+// (OpenSandbox's Docker runtime does; a later read shows Terminated or
+// Failed). Success needs Running on a read started at least the waiter's
+// MinDelay ([DefaultWaitMinDelay], 250ms) after the create answered, and
+// a read showing Terminated or Failed fails the wait (and triggers
+// DeleteOnFailure). An entrypoint that exits later than that is not
+// caught; raise MinDelay to watch a new sandbox longer.
+//
+// On failure it returns the create error (and a nil sandbox: nothing was
+// made, or a [*CreateError] says it may have been), or the wait's error
+// ([*StateError], [*TimeoutError], ...) together with the sandbox it made:
+// the last observation, or the create answer when no read succeeded. With
+// DeleteOnFailure that sandbox has been deleted (unless the error says
+// the delete failed too).
 //
 // POST /sandboxes, then GET /sandboxes/{sandboxId} repeatedly
 func (c *Client) CreateAndWait(ctx context.Context, req *CreateRequest, opts *CreateAndWaitOptions) (*Sandbox, error) {
 	if opts == nil {
 		opts = &CreateAndWaitOptions{}
 	}
+	po, err := pollOptions(opts.Wait)
+	if err != nil {
+		return nil, client.Wrap(ctx, opWait, err)
+	}
 	s, err := c.Create(ctx, req, &opts.Create)
 	if err != nil {
 		return nil, err
 	}
-	if s.Status.State == StateRunning {
-		return s, nil
+	trustFrom := time.Now().Add(po.MinDelay)
+	g := &timedGetter{g: c}
+	w := waiterFor(g, &opts.Wait)
+	got, err := w.WaitForState(ctx, s.ID, StateRunning)
+	if err == nil && g.lastStart.Before(trustFrom) {
+		// Running read too soon after the create to trust: look again
+		// once the entrypoint had time to fail. Without that time left,
+		// the Running already read stands.
+		if d := time.Until(trustFrom); d > 0 && sleepBefore(ctx, d) != nil {
+			return got, nil
+		}
+		got, err = w.WaitForState(ctx, s.ID, StateRunning)
 	}
-	got, err := waiterFor(c, &opts.Wait).WaitForState(ctx, s.ID, StateRunning)
 	if err == nil {
 		return got, nil
+	}
+	if got == nil {
+		got = s
 	}
 	if opts.DeleteOnFailure {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CleanupTimeout)
@@ -227,9 +256,22 @@ func (c *Client) CreateAndWait(ctx context.Context, req *CreateRequest, opts *Cr
 	return got, err
 }
 
+// timedGetter notes when its last Get started. A waiter calls it from
+// one goroutine.
+type timedGetter struct {
+	g         Getter
+	lastStart time.Time
+}
+
+func (t *timedGetter) Get(ctx context.Context, id string) (*Sandbox, error) {
+	t.lastStart = time.Now()
+	return t.g.Get(ctx, id)
+}
+
 // PauseAndWait pauses a sandbox ([Client.Pause]) and waits until it is
-// Paused. A sandbox already Paused (the pause answered 409) is returned
-// as it is. A lost connection is settled as [Client.Pause] describes.
+// Paused. It checks id and opts before sending anything. A sandbox
+// already Paused (the pause answered 409) is returned as it is. A lost
+// connection is settled as [Client.Pause] describes.
 //
 // POST /sandboxes/{sandboxId}/pause, then GET /sandboxes/{sandboxId} repeatedly
 func (c *Client) PauseAndWait(ctx context.Context, id string, opts *WaiterOptions) (*Sandbox, error) {
@@ -237,16 +279,37 @@ func (c *Client) PauseAndWait(ctx context.Context, id string, opts *WaiterOption
 }
 
 // ResumeAndWait resumes a sandbox ([Client.Resume]) and waits until it is
-// Running. A sandbox already Running (the resume answered 409) is
-// returned as it is. A lost connection is settled as [Client.Resume]
-// describes.
+// Running. It checks id and opts before sending anything. A sandbox
+// already Running (the resume answered 409) is returned as it is. A lost
+// connection is settled as [Client.Resume] describes.
 //
 // POST /sandboxes/{sandboxId}/resume, then GET /sandboxes/{sandboxId} repeatedly
 func (c *Client) ResumeAndWait(ctx context.Context, id string, opts *WaiterOptions) (*Sandbox, error) {
 	return c.actAndWait(ctx, id, c.Resume, StateRunning, opts)
 }
 
+// checkWaitArgs checks what every ...AndWait call on a sandbox checks
+// before sending anything: the id and the waiter options.
+func checkWaitArgs(ctx context.Context, op, id string, opts *WaiterOptions) error {
+	if err := validateSandboxID(id); err != nil {
+		return client.Wrap(ctx, op, err)
+	}
+	if opts != nil {
+		if _, err := pollOptions(*opts); err != nil {
+			return client.Wrap(ctx, opWait, err)
+		}
+	}
+	return nil
+}
+
 func (c *Client) actAndWait(ctx context.Context, id string, act func(context.Context, string) error, target State, opts *WaiterOptions) (*Sandbox, error) {
+	op := opPause
+	if target == StateRunning {
+		op = opResume
+	}
+	if err := checkWaitArgs(ctx, op, id, opts); err != nil {
+		return nil, err
+	}
 	if err := act(ctx, id); err != nil {
 		if !errors.Is(err, client.ErrConflict) {
 			return nil, err
@@ -269,12 +332,15 @@ func (c *Client) actAndWait(ctx context.Context, id string, act func(context.Con
 }
 
 // DeleteAndWait deletes a sandbox ([Client.Delete]) and waits until it is
-// Terminated or no longer found. Deleting a sandbox that is already gone
-// succeeds at once. A lost connection is settled as [Client.Delete]
-// describes.
+// Terminated or no longer found. It checks id and opts before sending
+// anything. Deleting a sandbox that is already gone succeeds at once. A
+// lost connection is settled as [Client.Delete] describes.
 //
 // DELETE /sandboxes/{sandboxId}, then GET /sandboxes/{sandboxId} repeatedly
 func (c *Client) DeleteAndWait(ctx context.Context, id string, opts *WaiterOptions) error {
+	if err := checkWaitArgs(ctx, opDelete, id, opts); err != nil {
+		return err
+	}
 	if err := c.Delete(ctx, id); err != nil {
 		switch {
 		case errors.Is(err, client.ErrNotFound):

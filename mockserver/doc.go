@@ -1,18 +1,22 @@
 // Package mockserver is a stateful, in-process mock of the three APIs
-// sandboxkit talks to: the lifecycle API, the control plane's sandboxes
-// resource, and the sandbox API that runs inside every sandbox. Test code
-// against it instead of the real services: it speaks the same wire format
-// (it is built on the same OpenAPI documents as the clients), runs the
-// same state machines and answers the same errors, and it adds what tests
-// need: a clock to move by hand, control over how long transitions take,
-// fault injection, a journal of requests, seeding and inspection.
+// sandboxkit talks to: the lifecycle API (an OpenSandbox server), the
+// control plane's sandboxes resource, and the sandbox API that runs
+// inside every sandbox. Test code against it instead of the real
+// services. Its promise: a test that passes against the mock passes
+// against the real services. For the lifecycle API the real server is
+// the reference, framework included: the mock routes, validates, answers
+// and errs as the OpenSandbox server does, byte for byte where a client
+// can tell (its tests replay requests recorded from the real server).
+// It adds what tests need: a clock to move by hand, control over how
+// long transitions take, fault injection, a journal of requests, seeding
+// and inspection.
 //
 // # Use in tests
 //
 //	srv := mockserver.Start(t, mockserver.WithManualClock(start))
-//	cfg, err := client.NewConfig(client.Lifecycle, srv.ClientOptions(client.Lifecycle)...)
+//	lc, err := srv.Lifecycle() // a lifecycle.Client on the in-memory transport
 //	// ... create a sandbox, then:
-//	srv.Advance(mockserver.DefaultTransitionDelay) // Pending → Running
+//	srv.Advance(mockserver.DefaultTransitionDelay) // Allocated → Running
 //
 // [Start] builds a server for one test and closes it at the end; [New]
 // is the same for other uses. By default the server has no socket:
@@ -26,41 +30,63 @@
 // yourself (set [WithBaseURL] then). [Server.ClientOptions] returns the
 // sandboxkit client options that point a client at the server.
 //
+// # Runtimes
+//
+// The OpenSandbox server runs sandboxes on Docker or on Kubernetes, and a
+// client sees the difference; [WithRuntime] chooses which one the mock
+// behaves like ([RuntimeDocker] and [RuntimeKubernetes] describe each).
+// In short: on Docker every call is done when it answers (pause leaves the
+// sandbox Paused, delete and expiry make it answer 404 at once), a second
+// pause is a 500, the entrypoint can exit (Terminated or Failed), signed
+// endpoints are refused; on Kubernetes a new sandbox reads Allocated
+// before Running, pause, resume and delete pass through Pausing, Resuming
+// and Stopping, and operations the state does not allow are 409s. Both
+// answer a create with 202 and state Running, and neither keeps a deleted
+// or expired sandbox. The default is [DefaultRuntime], the Kubernetes
+// one: tests written against it wait for each state change, which holds
+// on Docker too. Run a suite against both runtimes to cover what only
+// Docker does.
+//
 // # URL layout
 //
-//	{URL}/v1/...                                       lifecycle API
-//	{URL}/v0/...                                       control plane (sandboxes)
-//	{URL}/sandboxes/{id}/port/{port}/...               sandbox API of lifecycle sandbox id (endpoint)
-//	{URL}/v1/sandboxes/{id}/proxy/{port}/...           the same through the lifecycle server (use_server_proxy=true)
-//	{URL}/signed/{token}/sandboxes/{id}/port/{port}/... the same as a signed route (expires=...)
-//	{URL}/cp/{tenant}/{name}/...                       sandbox API of control plane sandbox name (metadata.url)
+//	{URL}/... and {URL}/v1/...                          lifecycle API (both, as the server serves them)
+//	{URL}/sandboxes/{id}/proxy/{port}/... (also /v1)    sandbox API through the lifecycle server (server proxy)
+//	{URL}/sandboxes/{id}/port/{port}/...                sandbox API of lifecycle sandbox id (endpoint)
+//	{URL}/signed/{token}/sandboxes/{id}/port/{port}/... the same as a signed route (Kubernetes, expires=...)
+//	{URL}/v0/...                                        control plane (sandboxes)
+//	{URL}/cp/{tenant}/{name}/...                        sandbox API of control plane sandbox name (metadata.url)
 //
 // GET /v1/sandboxes/{id}/endpoints/8080 answers {"endpoint":
 // "{host}/sandboxes/{id}/port/8080"}, without scheme as upstream does;
-// prefix "http://" to use it. Only port 8080 (the sandbox API) has
+// prefix "http://" to use it. With use_server_proxy=true it answers
+// {host}/sandboxes/{id}/proxy/8080, the real server's form; like the real
+// proxy it needs no credential. Only port 8080 (the sandbox API) has
 // something listening; other ports answer 502. The control plane's
 // metadata.url is a full URL. A lifecycle sandbox's API answers while the
-// sandbox is Running (or still Pausing), 503 while it is Pending, Paused,
-// Resuming or Failed, 404 once it is Stopping or Terminated; a control
-// plane sandbox's while DEPLOYED, 503 before, 404 once DELETING.
+// sandbox is Running (or still Pausing) and 404 once it is gone. On
+// Kubernetes it answers 503 while the sandbox is Pending, Allocated,
+// Paused, Resuming or Failed; on Docker a request to a Paused sandbox
+// waits, as a paused container holds the connection without answering,
+// until the sandbox resumes or the client gives up, and one to a sandbox
+// whose entrypoint has exited gets a 502 (nothing listens). A control
+// plane sandbox's API answers while DEPLOYED, 503 before, 404 once
+// DELETING.
 //
 // # State machines and timing
 //
-// Lifecycle sandboxes go Pending → Running, Running → Pausing → Paused,
-// Paused → Resuming → Running, any state but Stopping and Terminated →
-// Stopping → Terminated (delete or expiry), and Pending, Running, Paused
-// and Resuming → Failed ([Server.FailSandbox]). Pausing a sandbox that is
-// not Running, resuming one that is not Paused, deleting one that is
-// Stopping or Terminated, snapshotting one that is not Running, renewing
-// or patching one that is terminating, and deleting a snapshot that is
-// still Creating are 409. Renewal needs a time in the future (else 400)
-// and after the current expiry (else 409). Terminated sandboxes stay
-// visible for [DefaultRetention] ([WithRetention]), then answer 404.
-// Snapshots go Creating → Ready and Deleting → gone. Control plane
-// sandboxes go DEPLOYING → DEPLOYED and, on delete, DELETING → TERMINATED
-// → gone after the retention; their expiration policies (ttl-max-age,
-// ttl-idle, date, and spec.runtime.ttl/expires) delete them on the
-// server's clock, and expiresIn counts down to the earliest.
+// Lifecycle sandboxes on Kubernetes go Allocated → Running (the Provision
+// transition; a seeded Pending sandbox also goes to Running), Running →
+// Pausing → Paused, Paused → Resuming → Running, and any state →
+// Stopping → gone (delete or expiry). On Docker the same changes happen
+// within the call. Renewal accepts any time in the future (an earlier one
+// shortens the lifetime), refuses one in the past (400) and a sandbox
+// created without timeout (409); a Failed sandbox can be renewed.
+// Snapshots go Creating → Ready and are gone when their delete answers.
+// Control plane sandboxes go DEPLOYING → DEPLOYED and, on delete,
+// DELETING → TERMINATED → gone after the retention; their expiration
+// policies (ttl-max-age, ttl-idle, date, and spec.runtime.ttl/expires)
+// delete them on the server's clock, and expiresIn counts down to the
+// earliest.
 //
 // Every asynchronous transition takes [DefaultTransitionDelay] on the
 // server's clock. [WithTransitionDelay] changes that for all of them and
@@ -68,27 +94,38 @@
 // final state), [After] a delay, or [Manual] (the transition waits for
 // [Server.Step] or [Server.StepAll]; [Server.PendingTransitions] lists
 // what waits). [WithManualClock] replaces the wall clock by one that moves
-// only in [Server.Advance], which runs every expiry, retention and timed
-// transition that falls due, in time order, before it returns. The
+// only in [Server.Advance], which runs every expiry, exit, retention and
+// timed transition that falls due, in time order, before it returns. The
 // sandbox API simulators run on the same clock (their process sleeps,
 // timeouts and upgrade steps move with Advance too).
+//
+// On Docker the mock knows how some entrypoints end: true, :, echo and
+// printf exit 0 at once and false exits 1; sleep N exits 0 after N
+// seconds (counted while the container runs); exit N, and sh -c (also
+// bash, ash, dash, zsh) scripts that chain those with ;, && and ||, end
+// as a shell would. Every other entrypoint runs until the sandbox is
+// deleted or [Server.ExitSandbox] ends it.
 //
 // # Test controls
 //
 //   - Faults: [Server.InjectFault] makes matching requests (by API and
-//     operation name) answer a status and body, wait, drop the connection,
-//     or fail after the operation took effect (AfterCommit: the ambiguous
-//     create), for the first N requests or with a seeded probability.
+//     operation name, one of the Op* constants) answer a status and body,
+//     wait, drop the connection, or fail after the operation took effect
+//     (AfterCommit: the ambiguous create), for the first N requests or
+//     with a seeded probability. An operation name the API does not have
+//     is an error.
 //   - Journal: [Server.Journal], [Server.Requests] and [Server.Count] show
 //     every request (API, operation, method, path, status, request id,
 //     tenant, fault), including 401s and unknown routes; domain facts for
 //     invariant checks are in [Server.Creations], [Server.CreationCounts],
-//     [Server.Renewals] and [Server.Deletions].
+//     [Server.Renewals] and [Server.Deletions]. Each kind keeps the newest
+//     records ([WithJournalLimit]); [Server.JournalStats] counts them all.
 //   - Seeding and inspection: [Server.AddSandbox], [Server.AddSnapshot] and
-//     [Server.AddControlPlaneSandbox] add resources in any state;
-//     [Server.Sandbox], [Server.Sandboxes], [Server.Snapshot],
+//     [Server.AddControlPlaneSandbox] add resources in any state the
+//     runtime has; [Server.Sandbox], [Server.Sandboxes], [Server.Snapshot],
 //     [Server.Snapshots], [Server.ControlPlaneSandbox] and
-//     [Server.ControlPlaneSandboxes] read them.
+//     [Server.ControlPlaneSandboxes] read them. [Server.FailSandbox] and
+//     [Server.ExitSandbox] end a sandbox's entrypoint.
 //   - Upgrades: [Server.ScriptUpgrade] makes the next upgrade of one
 //     sandbox's API fail at a step (with the real server's error text),
 //     take other durations or install another version.
@@ -97,51 +134,69 @@
 //     (RenewerOptions.Clock), so that on a manual clock renewals fall due
 //     inside [Server.Advance] like everything else.
 //   - Tenants: [WithTenant] maps API keys to tenants. With tenants, a
-//     missing or unknown credential is 401 and another tenant's sandboxes
+//     missing or unknown credential is 401 (MISSING_API_KEY,
+//     INVALID_API_KEY on the lifecycle API) and another tenant's sandboxes
 //     are 404; without, the server is open and everything belongs to
-//     [DefaultTenant].
+//     [DefaultTenant], as a real server configured without a key.
+//   - Limits: [WithLimits] bounds request bodies and, on TCP, how long a
+//     client may take to send a request or keep an idle connection, so a
+//     slow or hostile client cannot hold the server ([DefaultLimits]).
+//     [WithMaxSandboxTimeout] caps create timeouts as the server's
+//     max_sandbox_timeout_seconds does.
 //
-// Every answer carries X-Request-ID (a new UUID, or the client's own
-// X-Request-ID when it sent one). Error bodies have the shape of their
-// API: lifecycle {"code","message"}, control plane {"error","code"},
-// sandbox API {"error"}; unknown routes get a plain-text 404. Requests the
-// generated servers cannot decode (bad JSON, schema violations, bad
-// parameters) are 400 in the API's shape.
+// Every answer carries X-Request-ID: the client's own (trimmed, up to 128
+// printable characters) or, on the lifecycle server's model, a random
+// UUID as 32 hex digits. Error bodies have the shape of their API:
+// lifecycle {"code","message"} with the server's codes (DOCKER::…,
+// KUBERNETES::…, SANDBOX::…, SNAPSHOT::…), FastAPI's {"detail":[…]} 422
+// for invalid requests and {"detail":"…"} for unknown routes and methods;
+// control plane {"error","code"}; sandbox API {"error"}.
 //
 // The command sandboxmock (mockserver/cmd/sandboxmock) serves the mock on
-// TCP for other processes.
+// TCP for other processes, with flags for the runtime and the limits.
 //
 // # Differences from the real services
 //
-// The mock is faithful where clients can observe it and simple elsewhere.
-// Known differences:
+// What a mock cannot do, and where it chooses to differ:
 //
 // Lifecycle API
-//   - Delete is accepted in every state but Stopping and Terminated
-//     (upstream documents Running/Paused → Stopping), expiry applies in
-//     the same states, and a Failed sandbox can be deleted.
-//   - No container runs: image, platform, resource limits, network policy,
-//     volumes, credential proxy and secureAccess are accepted (and echoed
-//     where the API echoes them) but change nothing; secureAccess adds no
-//     endpoint headers, and access.renew.extend.seconds is validated but
-//     renew-on-access is not simulated. Snapshots do not pause their
-//     source and never fail by themselves (seed a Failed one).
-//   - Metadata keys and values are not checked against the Kubernetes
-//     label rules upstream applies; only empty keys and the reserved
-//     opensandbox.io/ prefix are rejected. Concurrent metadata patches
-//     never lose updates (upstream warns they may).
-//   - Lists are in creation order; state filters ignore case (as
-//     upstream); pageSize above 200 is a 400 (upstream may answer 422).
-//   - The server-proxy endpoint is {host}/v1/sandboxes/{id}/proxy/{port}
-//     and accepts the lifecycle key as the sandbox API credential; signed
-//     routes use the mock's own token format (not OSEP-0011's) and carry
-//     no headers. Any port gets an endpoint, only 8080 answers.
-//   - Creating from an unknown snapshot is 400 SNAPSHOT_NOT_FOUND, from a
-//     snapshot that is not Ready 409; error codes are INVALID_REQUEST,
-//     INVALID_METADATA_FORMAT, UNAUTHORIZED, NOT_FOUND, CONFLICT and
-//     INTERNAL_ERROR, which may be coarser than upstream's. 403 is never
-//     answered.
-//   - Times on the wire have whole-second precision.
+//   - No container runs. Every image exists (the real server fails a pull
+//     with 500 DOCKER::SANDBOX_IMAGE_PULL_FAILED); resource limits,
+//     platform, volumes (beyond their schema: host path allow-lists, PVCs
+//     and OSSFS are not checked), network policy, credential proxy and
+//     secureAccess are accepted where the runtime accepts them and change
+//     nothing: no endpoint headers, no egress rules, no renew-on-access
+//     (its extension is validated). Pools do not exist: poolRef is a 400 on
+//     Docker and a 404 KUBERNETES::POOL_NOT_FOUND on Kubernetes.
+//   - Behind the endpoint the mock serves the sandbox API simulator on
+//     port 8080, as sandboxkit expects a sandbox to; an OpenSandbox image
+//     serves whatever it runs there, and OpenSandbox's own in-sandbox
+//     daemon (execd, on 44772) is not simulated.
+//   - The endpoint of a port is {host}/sandboxes/{id}/port/{port}, where
+//     the Docker runtime hands out {host}:{port} (host network) or
+//     {host}:{mapped port} (bridge): a per-sandbox address would need a
+//     listener per sandbox. Clients use both the same way. The mock's own
+//     endpoint route checks the owning tenant's credential (as a hosted
+//     gateway does); signed routes (Kubernetes) use the mock's own token
+//     format, not OSEP-0011's, and need no gateway configuration. The
+//     server proxy does not forward WebSocket upgrades.
+//   - Only the entrypoints listed above end by themselves, and only on
+//     Docker; on Kubernetes an entrypoint never ends (the workload
+//     provider's restart and failure policies are not simulated).
+//   - The Docker runtime's create answer carries the server's clock and
+//     later reads Docker's container creation time, some tenths of a
+//     second later; the mock shows the same instant in both. Expiry
+//     happens exactly at expiresAt (the real server within seconds).
+//     Creating a snapshot takes the transition delay (the real server
+//     about half a second) and does not pause the source meanwhile.
+//   - The real Docker runtime can fail a list with 500
+//     DOCKER::SANDBOX_QUERY_FAILED while sandboxes are being deleted;
+//     inject that with a fault. The diagnostics and pool routes are
+//     absent (404).
+//   - Metadata keys come back sorted (the real server's order depends on
+//     its storage). Request bodies must be UTF-8 (the real server also
+//     reads UTF-16 and UTF-32). Bodies larger than [Limits] are answered
+//     413 (the real server reads any size).
 //
 // Control plane
 //   - Only the sandboxes resource exists. Statuses move DEPLOYING →
@@ -163,7 +218,8 @@
 //     simulator's documentation says what its shell understands). The mock
 //     checks the credential in front of it, as the hosted gateway does:
 //     the owning tenant's key as a bearer token (Authorization or
-//     X-Blaxel-Authorization) or in OPEN-SANDBOX-API-KEY.
+//     X-Blaxel-Authorization) or in OPEN-SANDBOX-API-KEY; the lifecycle
+//     server's proxy and signed routes need none.
 //
 // Transport
 //   - The in-memory transport speaks HTTP/1.1 semantics without a wire: no
