@@ -455,7 +455,9 @@ func testStoreCap(t *testing.T, h *storeHarness) {
 	for i := range 4 {
 		publish(t, h, a, fmt.Sprintf("sbx-%d", i), time.Hour, 30*time.Minute)
 	}
-	req := func(id string) TakeRequest { return TakeRequest{LeaseID: id, Holder: "n", TTL: 10 * time.Second, Cap: 3} }
+	req := func(id string) TakeRequest {
+		return TakeRequest{LeaseID: id, Holder: "n", TTL: 10 * time.Second, Cap: 3}
+	}
 	need(h.Take(ctx, h.pool, req("l1")))(t)
 	need(h.Take(ctx, h.pool, req("l2")))(t)
 	need(h.AddIntent(ctx, h.pool, IntentRequest{Kind: IntentDirect, Owner: "l3", ClientToken: "tok-d", Cap: 3, TTL: 5 * time.Second}))(t)
