@@ -457,9 +457,13 @@ func (p *Pool) Reap(ctx context.Context) (int, error) {
 			if known[i] {
 				continue
 			}
-			if err := p.deleteSandbox(ctx, r.ID); err != nil {
+			ended, err := p.deleteSandboxIfLive(ctx, r.ID)
+			if err != nil {
 				errs = append(errs, fmt.Errorf("deleting orphan %s: %w", r.ID, err))
 				continue
+			}
+			if !ended {
+				continue // deleted meanwhile by its owner
 			}
 			deleted++
 			p.m.orphan(ctx)

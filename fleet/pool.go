@@ -296,17 +296,26 @@ func (p *Pool) healthy(ctx context.Context, s *lifecycle.Sandbox, need time.Dura
 // deleteSandbox deletes a sandbox; one already gone or going counts as
 // deleted.
 func (p *Pool) deleteSandbox(ctx context.Context, id string) error {
+	_, err := p.deleteSandboxIfLive(ctx, id)
+	return err
+}
+
+// deleteSandboxIfLive deletes a sandbox and reports whether this call
+// ended it (false when it was already gone or terminating).
+func (p *Pool) deleteSandboxIfLive(ctx context.Context, id string) (bool, error) {
 	err := p.api.Delete(ctx, id)
 	switch {
-	case err == nil, errors.Is(err, client.ErrNotFound):
-		return nil
+	case err == nil:
+		return true, nil
+	case errors.Is(err, client.ErrNotFound):
+		return false, nil
 	case errors.Is(err, client.ErrConflict):
 		s, gerr := p.api.Get(ctx, id)
 		if errors.Is(gerr, client.ErrNotFound) || (gerr == nil && (s.State() == lifecycle.StateStopping || s.State() == lifecycle.StateTerminated)) {
-			return nil
+			return false, nil
 		}
 	}
-	return err
+	return false, err
 }
 
 // deleteAndForget deletes a doomed sandbox and removes it from the
