@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sandboxkit/sandboxkit/client"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
@@ -434,7 +435,7 @@ func (p *Pool) Reap(ctx context.Context) (int, error) {
 		opts.Page = page
 		pg, err := p.api.List(ctx, opts)
 		if err != nil {
-			return 0, fmt.Errorf("sandboxkit: fleet.Reap: %w", err)
+			return 0, client.Wrap(ctx, "fleet.Reap", err)
 		}
 		for _, s := range pg.Items {
 			if st := s.Status.State; st == lifecycle.StateStopping || st == lifecycle.StateTerminated || s.Metadata[PoolLabel] != p.name {
@@ -451,7 +452,7 @@ func (p *Pool) Reap(ctx context.Context) (int, error) {
 	for chunk := range slices.Chunk(refs, reapChunk) {
 		known, err := p.store.Known(ctx, p.name, chunk)
 		if err != nil {
-			return deleted, fmt.Errorf("sandboxkit: fleet.Reap: %w", err)
+			return deleted, client.Wrap(ctx, "fleet.Reap", err)
 		}
 		for i, r := range chunk {
 			if known[i] {
@@ -471,7 +472,7 @@ func (p *Pool) Reap(ctx context.Context) (int, error) {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return deleted, fmt.Errorf("sandboxkit: fleet.Reap: %w", err)
+		return deleted, client.Wrap(ctx, "fleet.Reap", err)
 	}
 	return deleted, nil
 }

@@ -79,7 +79,7 @@ func (l *Lease) Err() error {
 // GET /sandboxes/{sandboxId}, and possibly DELETE /sandboxes/{sandboxId}
 func (l *Lease) Release(ctx context.Context) error {
 	if err := l.finish(); err != nil {
-		return fmt.Errorf("sandboxkit: fleet.Release: %w", err)
+		return client.Wrap(ctx, "fleet.Release", err)
 	}
 	ctx, cancel := defaultTimeout(ctx, 2*StoreTimeout)
 	defer cancel()
@@ -91,13 +91,13 @@ func (l *Lease) Release(ctx context.Context) error {
 	if err != nil {
 		p.log.Info("fleet release: deleting instead of returning", slog.String("lease", l.id), slog.String("sandbox", l.box), slog.Any("reason", err))
 		if err := l.drop(ctx); err != nil {
-			return fmt.Errorf("sandboxkit: fleet.Release: %w", err)
+			return client.Wrap(ctx, "fleet.Release", err)
 		}
 		return nil
 	}
 	kept, err := p.store.Return(ctx, p.name, l.id, s.ExpiresAt, p.renewAt(s.ExpiresAt))
 	if err != nil {
-		return fmt.Errorf("sandboxkit: fleet.Release: %w", err)
+		return client.Wrap(ctx, "fleet.Release", err)
 	}
 	p.log.Debug("fleet released", slog.String("lease", l.id), slog.String("sandbox", l.box), slog.Bool("kept", kept))
 	if kept {
@@ -105,7 +105,7 @@ func (l *Lease) Release(ctx context.Context) error {
 		return nil
 	}
 	if err := p.deleteAndForget(ctx, l.box); err != nil {
-		return fmt.Errorf("sandboxkit: fleet.Release: pool full, and %w (the leader retries)", err)
+		return client.Wrap(ctx, "fleet.Release", fmt.Errorf("pool full, and %w (the leader retries)", err))
 	}
 	return nil
 }
@@ -118,12 +118,12 @@ func (l *Lease) Release(ctx context.Context) error {
 // DELETE /sandboxes/{sandboxId}
 func (l *Lease) Delete(ctx context.Context) error {
 	if err := l.finish(); err != nil {
-		return fmt.Errorf("sandboxkit: fleet.Delete: %w", err)
+		return client.Wrap(ctx, "fleet.Delete", err)
 	}
 	ctx, cancel := defaultTimeout(ctx, 2*StoreTimeout)
 	defer cancel()
 	if err := l.drop(ctx); err != nil {
-		return fmt.Errorf("sandboxkit: fleet.Delete: %w", err)
+		return client.Wrap(ctx, "fleet.Delete", err)
 	}
 	return nil
 }
@@ -272,10 +272,7 @@ func (p *Pool) Acquire(ctx context.Context, opts *AcquireOptions) (*Lease, error
 	l, err := p.acquire(ctx, opts)
 	p.m.acquired(ctx, time.Since(start), err)
 	if err != nil {
-		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-			err = fmt.Errorf("%w (%w)", cerr, err)
-		}
-		return nil, fmt.Errorf("sandboxkit: fleet.Acquire: %w", err)
+		return nil, client.Wrap(ctx, "fleet.Acquire", err)
 	}
 	p.log.Debug("fleet acquired", slog.String("lease", l.id), slog.String("sandbox", l.box))
 	return l, nil

@@ -29,10 +29,10 @@ var _ API = (*lifecycle.Client)(nil)
 
 // ErrUnhealthy is returned by [Pool.Acquire] with [FallbackFail] when the
 // sandbox taken failed its health check (it is deleted).
-var ErrUnhealthy = errors.New("sandboxkit: fleet: sandbox unhealthy")
+var ErrUnhealthy = errors.New("sandboxkit: fleet sandbox unhealthy")
 
 // ErrClosed is returned by calls on a closed [Pool].
-var ErrClosed = errors.New("sandboxkit: fleet: pool closed")
+var ErrClosed = errors.New("sandboxkit: fleet pool closed")
 
 // Pool is one node's handle on a warm pool shared by every node that uses
 // the same Store and Name. Make one per process with [New]; it runs in
@@ -100,11 +100,11 @@ func New(ctx context.Context, api API, opts *Options) (*Pool, error) {
 	sctx, cancel := context.WithTimeout(ctx, StoreTimeout)
 	defer cancel()
 	if err := store.Init(sctx, o.Name, o.Size); err != nil {
-		return nil, fmt.Errorf("sandboxkit: fleet.New: %w", err)
+		return nil, client.Wrap(ctx, "fleet.New", err)
 	}
 	m, err := newMetrics(o.MeterProvider, o.Name)
 	if err != nil {
-		return nil, fmt.Errorf("sandboxkit: fleet.New: %w", err)
+		return nil, client.Wrap(ctx, "fleet.New", err)
 	}
 	p := &Pool{
 		api: api, store: store, opts: o, name: o.Name, node: o.Node, m: m,
@@ -118,7 +118,7 @@ func New(ctx context.Context, api API, opts *Options) (*Pool, error) {
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	if err := m.observe(p.gauges); err != nil {
-		return nil, fmt.Errorf("sandboxkit: fleet.New: %w", err)
+		return nil, client.Wrap(ctx, "fleet.New", err)
 	}
 	p.wg.Add(2)
 	go p.leaderLoop()
@@ -139,7 +139,7 @@ func (p *Pool) Store() Store { return p.store }
 func (p *Pool) Stats(ctx context.Context) (*Stats, error) {
 	st, err := p.store.Stats(ctx, p.name)
 	if err != nil {
-		return nil, fmt.Errorf("sandboxkit: fleet.Stats: %w", err)
+		return nil, client.Wrap(ctx, "fleet.Stats", err)
 	}
 	return st, nil
 }
@@ -158,10 +158,10 @@ func (p *Pool) Leader() bool {
 // are not affected. ErrDestroyed after Destroy.
 func (p *Pool) Resize(ctx context.Context, size int) error {
 	if err := checkSize(size); err != nil {
-		return fmt.Errorf("sandboxkit: fleet.Resize: %w", err)
+		return client.Wrap(ctx, "fleet.Resize", err)
 	}
 	if err := p.store.Resize(ctx, p.name, size); err != nil {
-		return fmt.Errorf("sandboxkit: fleet.Resize: %w", err)
+		return client.Wrap(ctx, "fleet.Resize", err)
 	}
 	p.log.Info("fleet resized", slog.Int("size", size))
 	p.nudge()
@@ -177,12 +177,12 @@ func (p *Pool) Resize(ctx context.Context, size int) error {
 // the pool. Destroy does not close this Pool.
 func (p *Pool) Destroy(ctx context.Context) error {
 	if err := p.store.Destroy(ctx, p.name); err != nil {
-		return fmt.Errorf("sandboxkit: fleet.Destroy: %w", err)
+		return client.Wrap(ctx, "fleet.Destroy", err)
 	}
 	p.log.Info("fleet destroyed")
 	snap, err := p.store.Snapshot(ctx, p.name)
 	if err != nil {
-		return fmt.Errorf("sandboxkit: fleet.Destroy: %w", err)
+		return client.Wrap(ctx, "fleet.Destroy", err)
 	}
 	var errs []error
 	for _, id := range snap.Doomed {
@@ -192,7 +192,7 @@ func (p *Pool) Destroy(ctx context.Context) error {
 	}
 	p.nudge()
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("sandboxkit: fleet.Destroy: pool fenced, but deleting idle sandboxes failed (the leader retries): %w", err)
+		return client.Wrap(ctx, "fleet.Destroy", fmt.Errorf("pool fenced, but deleting idle sandboxes failed (the leader retries): %w", err))
 	}
 	return nil
 }

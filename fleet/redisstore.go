@@ -156,7 +156,7 @@ func (s *RedisStore) run(ctx context.Context, sc script, pool string, args ...an
 // names the step in others.
 func redisErr(ctx context.Context, op string, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
-		return fmt.Errorf("sandboxkit: fleet: redis %s: %w", op, ctxErr)
+		return fmt.Errorf("sandboxkit: fleet redis %s: %w", op, ctxErr)
 	}
 	var rerr redis.Error
 	if errors.As(err, &rerr) {
@@ -180,7 +180,7 @@ func redisErr(ctx context.Context, op string, err error) error {
 			return errDuplicateLease("")
 		}
 	}
-	return fmt.Errorf("sandboxkit: fleet: redis %s: %w", op, err)
+	return fmt.Errorf("sandboxkit: fleet redis %s: %w", op, err)
 }
 
 // noExpiry is how a sandbox without expiry is stored: far in the future.
@@ -321,7 +321,7 @@ func (s *RedisStore) Snapshot(ctx context.Context, pool string) (*Snapshot, erro
 	}
 	l := asList(res)
 	if len(l) < 9 {
-		return nil, fmt.Errorf("sandboxkit: fleet: redis snapshot: malformed reply")
+		return nil, fmt.Errorf("sandboxkit: fleet redis snapshot: malformed reply")
 	}
 	snap := &Snapshot{Stats: decodeStats(l[0]), Renewals: map[string]time.Time{}}
 	for _, p := range pairs(l[1]) {
@@ -363,7 +363,7 @@ func (s *RedisStore) Campaign(ctx context.Context, pool, node string, ttl time.D
 	}
 	l := asList(res)
 	if len(l) < 4 {
-		return Term{}, false, fmt.Errorf("sandboxkit: fleet: redis campaign: malformed reply")
+		return Term{}, false, fmt.Errorf("sandboxkit: fleet redis campaign: malformed reply")
 	}
 	return Term{Node: asStr(l[1]), Token: asInt(l[2]), Expires: time.UnixMilli(asInt(l[3]))}, asInt(l[0]) == 1, nil
 }
@@ -382,7 +382,7 @@ func (s *RedisStore) Maintain(ctx context.Context, pool string, term Term) (*Mai
 	}
 	l := asList(res)
 	if len(l) < 6 {
-		return nil, fmt.Errorf("sandboxkit: fleet: redis maintain: malformed reply")
+		return nil, fmt.Errorf("sandboxkit: fleet redis maintain: malformed reply")
 	}
 	m := &Maintenance{Stats: decodeStats(l[0]), Reclaimed: int(asInt(l[1])), Trimmed: int(asInt(l[2]))}
 	for _, v := range asList(l[3]) {
@@ -408,7 +408,7 @@ func (s *RedisStore) AddIntent(ctx context.Context, pool string, req IntentReque
 	}
 	l := asList(res)
 	if len(l) < 2 {
-		return Intent{}, fmt.Errorf("sandboxkit: fleet: redis addintent: malformed reply")
+		return Intent{}, fmt.Errorf("sandboxkit: fleet redis addintent: malformed reply")
 	}
 	in := Intent{Slot: asInt(l[0]), Kind: req.Kind, Owner: req.Owner, ClientToken: req.ClientToken,
 		Deadline: time.UnixMilli(asInt(l[1]))}
@@ -448,7 +448,7 @@ func (s *RedisStore) Take(ctx context.Context, pool string, req TakeRequest) (*T
 	}
 	l := asList(res)
 	if len(l) < 3 {
-		return nil, fmt.Errorf("sandboxkit: fleet: redis take: malformed reply")
+		return nil, fmt.Errorf("sandboxkit: fleet redis take: malformed reply")
 	}
 	return &Taken{Item: Item{SandboxID: asStr(l[0]), ExpiresAt: expiryFromMs(asInt(l[1]))},
 		LeaseExpires: time.UnixMilli(asInt(l[2]))}, nil

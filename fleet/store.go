@@ -17,21 +17,21 @@ var (
 	// ErrFenced: the caller's leadership [Term] is not the current one
 	// (the lock expired, was taken over or resigned). A leader that lost
 	// its lock can no longer publish, drop intents or maintain the pool.
-	ErrFenced = errors.New("sandboxkit: fleet: leadership lost (fenced)")
+	ErrFenced = errors.New("sandboxkit: fleet leadership lost (fenced)")
 	// ErrDestroyed: the pool was destroyed ([Pool.Destroy]); nothing can
 	// be published into it or taken from it any more.
-	ErrDestroyed = errors.New("sandboxkit: fleet: pool destroyed")
+	ErrDestroyed = errors.New("sandboxkit: fleet pool destroyed")
 	// ErrEmpty: no idle sandbox with enough remaining lifetime.
-	ErrEmpty = errors.New("sandboxkit: fleet: no idle sandbox")
+	ErrEmpty = errors.New("sandboxkit: no idle sandbox in the fleet pool")
 	// ErrAtCapacity: the pool's fleet-wide cap on leased sandboxes
 	// ([Options.MaxLeased]) is reached.
-	ErrAtCapacity = errors.New("sandboxkit: fleet: at capacity")
+	ErrAtCapacity = errors.New("sandboxkit: fleet pool at capacity")
 	// ErrLeaseLost: the lease lapsed (no heartbeat within its TTL) or was
 	// already released; its sandbox is reclaimed by the pool.
-	ErrLeaseLost = errors.New("sandboxkit: fleet: lease lost")
+	ErrLeaseLost = errors.New("sandboxkit: fleet lease lost")
 	// ErrIntentGone: the create intent was resolved by someone else (a
 	// new leader adopted or dropped it).
-	ErrIntentGone = errors.New("sandboxkit: fleet: create intent gone")
+	ErrIntentGone = errors.New("sandboxkit: fleet create intent gone")
 )
 
 // Store keeps the shared state of warm pools: which sandboxes are idle,
