@@ -92,8 +92,8 @@ type Options struct {
 	// (the first node to start sets it; later nodes' Size is ignored and
 	// [Pool.Resize] changes it).
 	Size int
-	// Store holds the shared state; nil means a new [MemoryStore], which
-	// only this Pool uses.
+	// Store holds the shared state; nil means a new [MemoryStore] that
+	// only this Pool uses (its Close then deletes the pool's sandboxes).
 	Store Store
 	// Node names this process in the store (leader lock, lease holders,
 	// renewal claims); unique per process. Empty means host name, process

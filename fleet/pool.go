@@ -48,13 +48,14 @@ var ErrClosed = errors.New("sandboxkit: fleet pool closed")
 //
 // All methods are safe for concurrent use.
 type Pool struct {
-	api   API
-	store Store
-	opts  Options // resolved
-	name  string
-	node  string
-	log   *slog.Logger
-	m     *metrics
+	api     API
+	store   Store
+	private bool    // the store is this Pool's own MemoryStore
+	opts    Options // resolved
+	name    string
+	node    string
+	log     *slog.Logger
+	m       *metrics
 
 	ctx    context.Context // ends with Close
 	cancel context.CancelFunc
@@ -92,8 +93,8 @@ func New(ctx context.Context, api API, opts *Options) (*Pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	store := o.Store
-	if store == nil {
+	store, private := o.Store, o.Store == nil
+	if private {
 		store = NewMemoryStore(nil)
 		o.Store = store
 	}
@@ -107,7 +108,7 @@ func New(ctx context.Context, api API, opts *Options) (*Pool, error) {
 		return nil, client.Wrap(ctx, "fleet.New", err)
 	}
 	p := &Pool{
-		api: api, store: store, opts: o, name: o.Name, node: o.Node, m: m,
+		api: api, store: store, private: private, opts: o, name: o.Name, node: o.Node, m: m,
 		log:      o.Logger.With(slog.String("pool", o.Name), slog.String("node", o.Node)),
 		wake:     make(chan struct{}, 1),
 		deletes:  make(chan struct{}, 8),
@@ -200,9 +201,12 @@ func (p *Pool) Destroy(ctx context.Context) error {
 // Close stops this node: its loops end, creates in flight are abandoned
 // (their intents are resolved by the next leader) and its leadership is
 // resigned so another node takes over at once. Leases this node still
-// holds stop heartbeating: they lapse and their sandboxes are reclaimed,
-// unless released first. Close does not destroy the pool. It returns
-// once every goroutine of the pool has exited.
+// holds stop heartbeating (Lost is closed): they lapse and their
+// sandboxes are reclaimed, unless released first. Close does not destroy
+// a shared pool. A pool on its own store (Options.Store nil) has no other
+// node to hand over to: Close destroys it and deletes its sandboxes,
+// leased ones included. Close returns once every goroutine of the pool
+// has exited.
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	if p.closed {
@@ -225,6 +229,14 @@ func (p *Pool) Close() error {
 	term, leading := p.term, p.leading
 	p.leading = false
 	p.mu.Unlock()
+	if p.private {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*StoreTimeout)
+		defer cancel()
+		if err := p.purge(ctx); err != nil {
+			return client.Wrap(ctx, "fleet.Close", err)
+		}
+		return nil
+	}
 	if leading {
 		ctx, cancel := context.WithTimeout(context.Background(), StoreTimeout)
 		defer cancel()
@@ -234,6 +246,50 @@ func (p *Pool) Close() error {
 		p.log.Info("fleet leadership resigned", slog.Int64("term", term.Token))
 	}
 	return nil
+}
+
+// purge destroys a private pool and deletes everything it made.
+func (p *Pool) purge(ctx context.Context) error {
+	if err := p.store.Destroy(ctx, p.name); err != nil {
+		return err
+	}
+	snap, err := p.store.Snapshot(ctx, p.name)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, l := range snap.Leases {
+		if _, err := p.store.Drop(ctx, p.name, l.ID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if snap, err = p.store.Snapshot(ctx, p.name); err != nil {
+		return err
+	}
+	for _, id := range snap.Doomed {
+		if err := p.deleteAndForget(ctx, id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, in := range snap.Intents { // creates cut short by Close
+		found, err := p.lookup(ctx, in.ClientToken)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, s := range found {
+			if err := p.deleteSandbox(ctx, s.ID); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := p.store.DropIntent(ctx, p.name, in.Slot, in.Owner, Term{}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(snap.Doomed)+len(snap.Intents) > 0 {
+		p.log.Info("fleet private pool closed: sandboxes deleted", slog.Int("count", len(snap.Doomed)), slog.Int("intents", len(snap.Intents)))
+	}
+	return errors.Join(errs...)
 }
 
 // nudge wakes the leader loop early (after an Acquire, Resize, ...).

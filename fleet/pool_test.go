@@ -740,3 +740,55 @@ func TestCloseResignsAndEndsLeases(t *testing.T) {
 		e.checkAccounting("close")
 	})
 }
+
+func TestCloseOfAPrivatePoolDeletesItsSandboxes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t)
+		hold := make(chan struct{})
+		api := &hookAPI{API: e.lc}
+		var mu sync.Mutex
+		holding := false
+		api.afterCreate = func(ctx context.Context, _ *lifecycle.Sandbox) error {
+			mu.Lock()
+			h := holding
+			mu.Unlock()
+			if h {
+				select { // a create in flight when the pool closes
+				case <-hold:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			return nil
+		}
+		p, err := fleet.New(t.Context(), api, &fleet.Options{Name: "private", Template: template(), Size: 2, Logger: e.logs.logger("solo")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "warm pool", time.Minute, func() bool {
+			st, err := p.Stats(t.Context())
+			return err == nil && st.Idle == 2
+		})
+		mu.Lock()
+		holding = true
+		mu.Unlock()
+		l, err := p.Acquire(t.Context(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "a refill in flight", time.Minute, func() bool { return len(e.live("private")) == 3 })
+		if err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+		close(hold)
+		if live := e.live("private"); len(live) != 0 {
+			t.Fatalf("%d sandboxes left after closing a private pool", len(live))
+		}
+		if !errors.Is(l.Err(), fleet.ErrClosed) {
+			t.Errorf("lease error %v", l.Err())
+		}
+		if n := len(e.srv.Creations()); n != 3 {
+			t.Errorf("%d creations", n)
+		}
+	})
+}
