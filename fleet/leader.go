@@ -210,14 +210,16 @@ func (p *Pool) refillFailed(log *slog.Logger, err error) {
 	log.Warn("fleet refill failed", slog.Any("error", err))
 }
 
-// publish makes s idle under intent in, fenced by term.
-func (p *Pool) publish(log *slog.Logger, term Term, in Intent, s *lifecycle.Sandbox) {
+// publish makes s idle under intent in, fenced by term, and reports
+// whether it did.
+func (p *Pool) publish(log *slog.Logger, term Term, in Intent, s *lifecycle.Sandbox) bool {
 	ctx, cancel := p.storeCtx()
 	defer cancel()
 	err := p.store.Publish(ctx, p.name, term, in.Slot, Item{SandboxID: s.ID, ExpiresAt: s.ExpiresAt}, p.renewAt(s.ExpiresAt))
 	switch {
 	case err == nil:
 		log.Info("fleet published", slog.String("sandbox", s.ID))
+		return true
 	case errors.Is(err, ErrDestroyed):
 		log.Info("fleet publish refused: pool destroyed; deleting", slog.String("sandbox", s.ID))
 		if derr := p.deleteSandbox(ctx, s.ID); derr == nil {
@@ -230,6 +232,7 @@ func (p *Pool) publish(log *slog.Logger, term Term, in Intent, s *lifecycle.Sand
 	default:
 		log.Warn("fleet publish failed; the intent stays for the leader", slog.String("sandbox", s.ID), slog.Any("error", err))
 	}
+	return false
 }
 
 // resolveIntents starts resolving the pending intents no goroutine of
@@ -319,8 +322,9 @@ func (p *Pool) resolve(term Term, in Intent, writerDone, destroyed bool) {
 		}
 		return
 	}
-	log.Info("fleet intent adopted", slog.String("sandbox", s.ID))
-	p.publish(log, term, in, s)
+	if p.publish(log, term, in, s) {
+		log.Info("fleet intent adopted", slog.String("sandbox", s.ID))
+	}
 }
 
 // lookup returns the live sandboxes of this pool holding a client token,

@@ -119,6 +119,7 @@ func New(ctx context.Context, api API, opts *Options) (*Pool, error) {
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	if err := m.observe(p.gauges); err != nil {
+		p.cancel()
 		return nil, client.Wrap(ctx, "fleet.New", err)
 	}
 	p.wg.Add(2)

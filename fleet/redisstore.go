@@ -52,7 +52,9 @@ type RedisStoreOptions struct {
 //	PREFIX:{pool}:claims       hash  sandbox id → renewal claim
 //
 // Keys have no TTL: a pool's state lasts until deleted by hand (a
-// destroyed pool keeps its fence).
+// destroyed pool keeps its fence). The scripts read TIME before they
+// write, which needs Redis 5 or later (effects replication); they are
+// tested against Redis 7.0.
 type RedisStore struct {
 	rdb    redis.Scripter
 	prefix string
