@@ -157,8 +157,15 @@ func (e *env) checkAccounting(pool string) {
 			e.t.Errorf("%s sandbox %s is %q on the server", what, id, s.State)
 		}
 	}
+	// The mock refuses a renewal that does not extend (409); the real
+	// server would shorten the life instead.
 	if n := e.srv.Count(mockserver.Filter{Operation: "RenewSandboxExpiration", Status: 409}); n > 0 {
 		e.t.Errorf("%d renewals asked for an earlier expiry than the current one", n)
+	}
+	for _, r := range e.srv.Renewals("") {
+		if r.New.Before(r.Old) {
+			e.t.Errorf("renewal of %s shortened its life from %s to %s", r.SandboxID, r.Old, r.New)
+		}
 	}
 }
 

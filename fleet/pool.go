@@ -238,15 +238,40 @@ func (p *Pool) Close() error {
 		}
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*StoreTimeout)
+	defer cancel()
+	p.settleOwnIntents(ctx)
 	if leading {
-		ctx, cancel := context.WithTimeout(context.Background(), StoreTimeout)
-		defer cancel()
 		if err := p.store.Resign(ctx, p.name, term); err != nil {
 			return fmt.Errorf("sandboxkit: fleet.Close: resigning: %w", err)
 		}
 		p.log.Info("fleet leadership resigned", slog.Int64("term", term.Token))
 	}
 	return nil
+}
+
+// settleOwnIntents drops the refill intents of this node's creates that
+// Close cut short before they made anything, so that the next leader
+// need not wait for their deadlines; an intent whose sandbox exists is
+// left for the next leader to adopt.
+func (p *Pool) settleOwnIntents(ctx context.Context) {
+	snap, err := p.store.Snapshot(ctx, p.name)
+	if err != nil {
+		p.log.Warn("fleet close: reading intents failed (they resolve at their deadlines)", slog.Any("error", err))
+		return
+	}
+	for _, in := range snap.Intents {
+		if in.Kind != IntentRefill || in.Owner != p.node {
+			continue
+		}
+		found, err := p.lookup(ctx, in.ClientToken)
+		if err != nil || len(found) > 0 {
+			continue
+		}
+		if err := p.store.DropIntent(ctx, p.name, in.Slot, p.node, Term{}); err == nil {
+			p.log.Info("fleet close: dropped the intent of a create cut short", slog.Int64("slot", in.Slot))
+		}
+	}
 }
 
 // purge destroys a private pool and deletes everything it made.
