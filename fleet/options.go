@@ -62,6 +62,7 @@ const (
 	FallbackCreate
 )
 
+// String returns the policy's name: "next", "fail" or "create".
 func (f Fallback) String() string {
 	switch f {
 	case FallbackNext:
