@@ -431,8 +431,12 @@ const reapChunk = 200
 // operator's tool). Sandboxes already Stopping or Terminated are left
 // alone.
 //
+// Without a deadline on ctx it gives up after 6×[StoreTimeout].
+//
 // GET /sandboxes?metadata=..., then DELETE /sandboxes/{sandboxId}
 func (p *Pool) Reap(ctx context.Context) (int, error) {
+	ctx, cancel := defaultTimeout(ctx, 6*StoreTimeout)
+	defer cancel()
 	var refs []SandboxRef
 	opts := &lifecycle.ListOptions{Metadata: map[string]string{PoolLabel: p.name}, PageSize: 200}
 	for page := 1; ; page++ {

@@ -139,6 +139,8 @@ func (p *Pool) Store() Store { return p.store }
 
 // Stats returns the pool's counters as the store holds them.
 func (p *Pool) Stats(ctx context.Context) (*Stats, error) {
+	ctx, cancel := defaultTimeout(ctx, StoreTimeout)
+	defer cancel()
 	st, err := p.store.Stats(ctx, p.name)
 	if err != nil {
 		return nil, client.Wrap(ctx, "fleet.Stats", err)
@@ -162,6 +164,8 @@ func (p *Pool) Resize(ctx context.Context, size int) error {
 	if err := checkSize(size); err != nil {
 		return client.Wrap(ctx, "fleet.Resize", err)
 	}
+	ctx, cancel := defaultTimeout(ctx, StoreTimeout)
+	defer cancel()
 	if err := p.store.Resize(ctx, p.name, size); err != nil {
 		return client.Wrap(ctx, "fleet.Resize", err)
 	}
@@ -176,8 +180,13 @@ func (p *Pool) Resize(ctx context.Context, size int) error {
 // leader: sandboxes still being created are deleted when their creates
 // end or their intents are resolved, leased ones when released or when
 // their leases lapse, and the reaper deletes anything else labelled with
-// the pool. Destroy does not close this Pool.
+// the pool. Destroy does not close this Pool. Without a deadline on ctx
+// it gives up after 3×[StoreTimeout] (the leader finishes the deletes).
+//
+// DELETE /sandboxes/{sandboxId} for each idle sandbox
 func (p *Pool) Destroy(ctx context.Context) error {
+	ctx, cancel := defaultTimeout(ctx, 3*StoreTimeout)
+	defer cancel()
 	if err := p.store.Destroy(ctx, p.name); err != nil {
 		return client.Wrap(ctx, "fleet.Destroy", err)
 	}
