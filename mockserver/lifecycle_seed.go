@@ -129,6 +129,7 @@ func (s *Server) AddSandbox(tenant string, seed SandboxSeed) (string, error) {
 		createdAt:  seed.CreatedAt.UTC().Truncate(time.Microsecond),
 		expiresAt:  seed.ExpiresAt.UTC().Truncate(time.Microsecond),
 	}
+	sb.initialExpiry = sb.expiresAt
 	if seed.Image != "" || seed.SnapshotID == "" {
 		sb.image = lifecyclesrv.NewOptImageSpec(lifecyclesrv.ImageSpec{URI: cmpOr(seed.Image, "python:3.11")})
 	}

@@ -92,6 +92,14 @@ type lcSandbox struct {
 	metadata map[string]string
 	patched  bool
 
+	// labelExpiry is the expiry a Docker sandbox restored from a snapshot
+	// shows without one of its own: the source's, which its image's
+	// labels carry. It is never enforced.
+	labelExpiry time.Time
+	// initialExpiry is the expiry it was created with (its label; renewals
+	// do not change Docker labels).
+	initialExpiry time.Time
+
 	state, reason, message string
 	exitCode               int
 	lastTransition         time.Time
@@ -115,8 +123,11 @@ type lcSnapshot struct {
 	seq                         uint64
 	state, reason, message      string
 	lastTransition, createdAt   time.Time
-	// What a sandbox restored from it gets.
-	image lifecyclesrv.OptImageSpec
+	// What a sandbox restored from it gets: the image, and on Docker the
+	// source's labels (its creation metadata and expiry).
+	image       lifecyclesrv.OptImageSpec
+	labels      map[string]string
+	labelExpiry time.Time
 	async
 }
 
@@ -377,6 +388,7 @@ func (st *lcStore) create(tenant, requestID string, req *lifecyclesrv.CreateSand
 		createdAt:      now,
 		lastTransition: now,
 		expiresAt:      expiresAt,
+		initialExpiry:  expiresAt,
 	}
 	if img, ok := sb.image.Get(); ok {
 		img.Auth = lifecyclesrv.OptImageAuth{} // never shown again
@@ -398,6 +410,18 @@ func (st *lcStore) create(tenant, requestID string, req *lifecyclesrv.CreateSand
 		sb.image = sn.image
 		if len(sb.entrypoint) == 0 {
 			sb.entrypoint = slices.Clone(defaultEntrypoint)
+		}
+		if st.docker() {
+			// The container's labels are the image's (the source's) with
+			// its own on top.
+			if len(sn.labels) > 0 {
+				merged := maps.Clone(sn.labels)
+				maps.Copy(merged, sb.labels)
+				sb.labels, sb.metadata = merged, maps.Clone(merged)
+			}
+			if expiresAt.IsZero() {
+				sb.labelExpiry = sn.labelExpiry
+			}
 		}
 	}
 	if !st.docker() {
@@ -754,6 +778,8 @@ func (st *lcStore) view(sb *lcSandbox) lifecyclesrv.Sandbox {
 	}
 	if !sb.expiresAt.IsZero() {
 		v.ExpiresAt = lifecyclesrv.NewOptDateTime(sb.expiresAt)
+	} else if !sb.labelExpiry.IsZero() {
+		v.ExpiresAt = lifecyclesrv.NewOptDateTime(sb.labelExpiry)
 	}
 	return v
 }
@@ -784,6 +810,10 @@ func (st *lcStore) createSnapshot(tenant, id, name string) (lifecyclesrv.Snapsho
 		name:      name,
 		createdAt: now,
 		image:     sb.image,
+	}
+	if st.docker() {
+		sn.labels = maps.Clone(sb.labels)
+		sn.labelExpiry = cmpOr(sb.initialExpiry, sb.labelExpiry)
 	}
 	if !sn.image.Set {
 		sn.image = lifecyclesrv.NewOptImageSpec(lifecyclesrv.ImageSpec{URI: "sandbox-snapshot:" + sn.id})
@@ -828,7 +858,9 @@ func (st *lcStore) snapshotCreating(sn *lcSnapshot) {
 // snapshotDeleting removes a snapshot: at once, unless a test configured
 // TransitionSnapshotDelete to show Deleting for a while.
 func (st *lcStore) snapshotDeleting(sn *lcSnapshot) {
-	st.setSnapshotState(sn, SnapshotDeleting, "snapshot_delete_requested", "Snapshot deletion requested.")
+	if sn.state != SnapshotDeleting {
+		st.setSnapshotState(sn, SnapshotDeleting, "snapshot_delete_requested", "Snapshot deletion requested.")
+	}
 	st.srv.sched.start(&st.mu, &sn.async, TransitionSnapshotDelete, func() { st.removeSnapshot(sn) })
 }
 
@@ -849,14 +881,30 @@ func (st *lcStore) deleteSnapshot(tenant, id string) *opError {
 	if err != nil {
 		return err
 	}
-	switch sn.state {
-	case SnapshotCreating:
+	if sn.state == SnapshotCreating {
 		return codedErrorf(http.StatusConflict, "SNAPSHOT::INVALID_STATE", "Snapshot %s is still being created and cannot be deleted", id)
-	case SnapshotDeleting:
-		return nil
+	}
+	if sn.state != SnapshotDeleting {
+		st.setSnapshotState(sn, SnapshotDeleting, "snapshot_delete_requested", "Snapshot deletion requested.")
+	}
+	if st.docker() && st.imageInUse(sn.id) {
+		// Docker cannot remove an image a container uses; the snapshot
+		// stays Deleting until a delete finds it unused.
+		return codedErrorf(http.StatusConflict, "SNAPSHOT::DELETE_CONFLICT", "snapshot image cannot be deleted due to a conflict")
 	}
 	st.snapshotDeleting(sn)
 	return nil
+}
+
+// imageInUse reports whether a sandbox restored from snapshot id still
+// exists (its container uses the snapshot's image).
+func (st *lcStore) imageInUse(id string) bool {
+	for _, sb := range st.sandboxes.byID {
+		if sb.snapshotID == id {
+			return true
+		}
+	}
+	return false
 }
 
 type snapshotQuery struct {

@@ -494,7 +494,7 @@ func TestSnapshots(t *testing.T) {
 	t.Parallel()
 	bothRuntimes(t, func(t *testing.T, rt mockserver.Runtime) {
 		a := newLC(t, mockserver.WithRuntime(rt))
-		src, _ := a.create(`"entrypoint":["python","app.py"]`)
+		src, _ := a.create(`"entrypoint":["python","app.py"],"timeout":600,"metadata":{"from":"source","both":"source"}`)
 		a.advance(delay) // Allocated to Running on Kubernetes
 		st, sn, hdr, raw := a.call("POST", "/v1/sandboxes/"+src+"/snapshots", `{"name":"before-upgrade"}`)
 		id := sn.s("id")
@@ -515,12 +515,23 @@ func TestSnapshots(t *testing.T) {
 		}
 
 		// Restore: the snapshot's id, no image, tail -f by default.
-		restored, answer := a.create(`"image":null,"entrypoint":null,"snapshotId":"` + id + `"`)
-		if ep := fmt.Sprint(answer.at("entrypoint")); ep != "[tail -f /dev/null]" {
-			t.Errorf("restored entrypoint %s", ep)
+		restored, answer := a.create(`"image":null,"entrypoint":null,"snapshotId":"` + id + `","metadata":{"both":"restored"}`)
+		if ep := fmt.Sprint(answer.at("entrypoint")); ep != "[tail -f /dev/null]" || answer.has("expiresAt") {
+			t.Errorf("restore answer %v", answer)
 		}
-		if m := a.get(restored); m.s("snapshotId") != id || m.has("image") {
+		m := a.get(restored)
+		if m.s("snapshotId") != id || m.has("image") || m.s("metadata.both") != "restored" {
 			t.Errorf("restored sandbox %v", m)
+		}
+		if rt == mockserver.RuntimeDocker {
+			// The image carries the source's labels: its metadata and its
+			// expiry, which the restored sandbox shows but does not obey.
+			if m.s("metadata.from") != "source" || m.s("expiresAt") != "2026-03-01T10:10:00Z" {
+				t.Errorf("Docker restore: %v", m)
+			}
+			a.want("POST", "/v1/sandboxes/"+restored+"/renew-expiration", `{"expiresAt":"2030-01-01T00:00:00Z"}`, http.StatusConflict, "DOCKER::INVALID_EXPIRATION")
+		} else if m.has("metadata.from") || m.has("expiresAt") {
+			t.Errorf("Kubernetes restore: %v", m)
 		}
 		a.want("POST", "/v1/sandboxes", `{"snapshotId":"nope","resourceLimits":{"cpu":"1"}}`, http.StatusNotFound, "SNAPSHOT::NOT_FOUND")
 
@@ -529,9 +540,18 @@ func TestSnapshots(t *testing.T) {
 		a.want("POST", "/v1/sandboxes/"+src+"/snapshots", "", http.StatusConflict, "SNAPSHOT::INVALID_SOURCE_STATE")
 		a.want("POST", "/v1/sandboxes/nope/snapshots", "", http.StatusNotFound, notFoundCode(rt))
 
-		// Deleting is done when it answers.
+		// Deleting is done when it answers; on Docker not while a
+		// restored sandbox uses its image (it stays Deleting).
+		if rt == mockserver.RuntimeDocker {
+			a.want("DELETE", "/v1/snapshots/"+id, "", http.StatusConflict, "SNAPSHOT::DELETE_CONFLICT")
+			if m := a.want("GET", "/v1/snapshots/"+id, "", http.StatusOK, ""); m.s("status.state") != "Deleting" || m.s("status.reason") != "snapshot_delete_requested" {
+				t.Errorf("after a conflicting delete: %v", m["status"])
+			}
+			a.want("POST", "/v1/sandboxes", `{"snapshotId":"`+id+`","resourceLimits":{"cpu":"1"}}`, http.StatusConflict, "SNAPSHOT::NOT_READY")
+			a.want("DELETE", "/v1/sandboxes/"+restored, "", http.StatusNoContent, "")
+		}
 		a.want("DELETE", "/v1/snapshots/"+id, "", http.StatusNoContent, "")
-		m := a.want("GET", "/v1/snapshots/"+id, "", http.StatusNotFound, "SNAPSHOT::NOT_FOUND")
+		m = a.want("GET", "/v1/snapshots/"+id, "", http.StatusNotFound, "SNAPSHOT::NOT_FOUND")
 		if m.s("message") != "Snapshot "+id+" not found" {
 			t.Errorf("404 message %q", m.s("message"))
 		}

@@ -29,7 +29,12 @@ const (
 	// status.lastTransitionAt is the container's creation time until it
 	// exits. Deleting a sandbox's metadata key and patching again brings
 	// the key back if the sandbox was created with it, as the Docker
-	// runtime's label store does.
+	// runtime's label store does. Snapshot images behave as Docker's: a
+	// sandbox restored from a snapshot also shows the source's creation
+	// metadata and, without a timeout of its own, the source's expiry
+	// (which never fires: renewing it is a 409), and a snapshot cannot be
+	// deleted while such a sandbox exists (409 SNAPSHOT::DELETE_CONFLICT;
+	// it stays Deleting until a later delete succeeds).
 	RuntimeDocker Runtime = "docker"
 
 	// RuntimeKubernetes behaves like the server's Kubernetes runtime
