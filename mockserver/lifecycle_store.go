@@ -19,7 +19,10 @@ import (
 
 // Lifecycle sandbox states. Allocated is a Kubernetes state (an IP but not
 // ready); Unknown is what the Docker runtime reports for a container state
-// it does not know. Clients must expect states they do not know.
+// it does not know. Stopping is in the API's documented state machine, but
+// neither runtime reports it (a deleted sandbox keeps its state until it
+// is gone), so the mock never shows it. Clients must expect states they
+// do not know.
 const (
 	StatePending    = "Pending"
 	StateAllocated  = "Allocated"
@@ -109,8 +112,12 @@ type lcSandbox struct {
 	exitCodePlan           int
 
 	async
-	expiry clock.Timer
-	exit   clock.Timer
+	// stop is the deletion in progress on Kubernetes (a workload being
+	// deleted keeps its state until it is gone).
+	stop     async
+	deleting bool
+	expiry   clock.Timer
+	exit     clock.Timer
 	guest  guestAPI
 	// resumed is closed (and replaced) whenever the sandbox leaves
 	// Paused: sandbox API requests to a paused Docker sandbox wait on it.
@@ -200,6 +207,7 @@ func (st *lcStore) remove(sb *lcSandbox) {
 		return
 	}
 	sb.async.cancel()
+	sb.stop.cancel()
 	stopTimer(&sb.expiry)
 	stopTimer(&sb.exit)
 	close(sb.resumed)
@@ -242,8 +250,6 @@ func (st *lcStore) guestStateFor(state string) guestState {
 		return guestRunning
 	case StatePending, StateAllocated:
 		return guestPending
-	case StateStopping:
-		return guestTerminated
 	}
 	return guestPaused
 }
@@ -313,9 +319,12 @@ func (st *lcStore) exited(sb *lcSandbox, code int) {
 }
 
 // terminate ends sb after a delete or an expiry (reason user_delete or
-// ttl_expiry): on Docker it is gone at once, on Kubernetes it is Stopping
-// until its Stop transition completes, then gone.
+// ttl_expiry): on Docker it is gone at once; on Kubernetes the workload
+// keeps its state until its Stop transition completes, then it is gone.
 func (st *lcStore) terminate(sb *lcSandbox, reason, requestID string) {
+	if sb.deleting {
+		return
+	}
 	stopTimer(&sb.expiry)
 	stopTimer(&sb.exit)
 	st.srv.journal.deleted(Deletion{API: APILifecycle, ID: sb.id, Tenant: sb.tenant, Time: st.now(), RequestID: requestID, Reason: reason})
@@ -323,17 +332,14 @@ func (st *lcStore) terminate(sb *lcSandbox, reason, requestID string) {
 		st.remove(sb)
 		return
 	}
-	if sb.state == StateStopping {
-		return
-	}
-	st.setState(sb, StateStopping, "STOPPING", "Sandbox is stopping")
-	st.srv.sched.start(&st.mu, &sb.async, TransitionStop, func() { st.remove(sb) })
+	sb.deleting = true
+	st.srv.sched.start(&st.mu, &sb.stop, TransitionStop, func() { st.remove(sb) })
 }
 
 // armExpiry (re)schedules sb's expiry.
 func (st *lcStore) armExpiry(sb *lcSandbox) {
 	stopTimer(&sb.expiry)
-	if sb.expiresAt.IsZero() || sb.state == StateStopping {
+	if sb.expiresAt.IsZero() || sb.deleting {
 		return
 	}
 	at := sb.expiresAt
@@ -585,8 +591,8 @@ func (st *lcStore) fail(id, reason, message string) error {
 	if !ok {
 		return fmt.Errorf("mockserver: no sandbox %q", id)
 	}
-	if sb.state == StateStopping {
-		return fmt.Errorf("mockserver: sandbox %q is %s and cannot fail", id, sb.state)
+	if sb.deleting {
+		return fmt.Errorf("mockserver: sandbox %q is being deleted and cannot fail", id)
 	}
 	if st.docker() {
 		st.toFailed(sb, cmpOr(reason, "CONTAINER_EXITED_ERROR"), cmpOr(message, "Sandbox container exited with code 1."))
@@ -981,6 +987,10 @@ func (st *lcStore) step(id string) (TransitionKind, bool, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if sb, ok := st.sandboxes.byID[id]; ok {
+		if sb.stop.pending != nil {
+			k, err := sb.stop.step()
+			return k, true, err
+		}
 		k, err := sb.async.step()
 		return k, true, err
 	}
@@ -996,8 +1006,10 @@ func (st *lcStore) pending(out []PendingTransition) []PendingTransition {
 	defer st.mu.RUnlock()
 	for _, items := range st.sandboxes.byTenant {
 		for _, sb := range items {
-			if t := sb.pending; t != nil {
-				out = append(out, PendingTransition{Kind: t.kind, ID: sb.id, Tenant: sb.tenant, Manual: t.manual})
+			for _, t := range []*task{sb.pending, sb.stop.pending} {
+				if t != nil {
+					out = append(out, PendingTransition{Kind: t.kind, ID: sb.id, Tenant: sb.tenant, Manual: t.manual})
+				}
 			}
 		}
 	}
@@ -1018,6 +1030,7 @@ func (st *lcStore) close() {
 	defer st.mu.Unlock()
 	for _, sb := range st.sandboxes.byID {
 		sb.async.cancel()
+		sb.stop.cancel()
 		stopTimer(&sb.expiry)
 		stopTimer(&sb.exit)
 		close(sb.resumed)

@@ -84,7 +84,7 @@ func TestKubernetesLifecycle(t *testing.T) {
 		{"", "", "Allocated", "IP_ASSIGNED", "Running"},
 		{"POST", "/pause", "Pausing", "PAUSING", "Paused"},
 		{"POST", "/resume", "Resuming", "RESUMING", "Running"},
-		{"DELETE", "", "Stopping", "STOPPING", "gone"},
+		{"DELETE", "", "Running", "RUNNING", "gone"}, // a workload being deleted keeps its state
 	}
 	for _, st := range steps {
 		if st.method != "" {
@@ -157,6 +157,22 @@ func TestManualTransitions(t *testing.T) {
 	if err := a.srv.Step(id); err == nil {
 		t.Error("Step with nothing pending succeeded")
 	}
+
+	// A deletion that waits for Step: the sandbox keeps its state, a
+	// second delete is accepted, and Step makes it gone.
+	b := newLC(t, mockserver.WithTransition(mockserver.TransitionStop, mockserver.Manual()))
+	id, _ = b.create(`"timeout":60`)
+	b.want("DELETE", "/v1/sandboxes/"+id, "", http.StatusNoContent, "")
+	b.advance(time.Hour) // past its expiry too
+	b.wantState(id, "Running")
+	b.want("DELETE", "/v1/sandboxes/"+id, "", http.StatusNoContent, "")
+	if d := b.srv.Deletions(); len(d) != 1 {
+		t.Errorf("Deletions = %+v, want one", d)
+	}
+	if err := b.srv.Step(id); err != nil {
+		t.Fatal(err)
+	}
+	b.wantState(id, "gone")
 }
 
 // TestDockerRejectsTransitionModes: sandbox state changes are
@@ -197,7 +213,10 @@ func TestExpiry(t *testing.T) {
 		}
 		a.advance(time.Millisecond)
 		if rt == mockserver.RuntimeKubernetes {
-			a.wantState(id, "Stopping")
+			a.wantState(id, "Running") // being deleted
+			if p := a.srv.PendingTransitions(); len(p) != 1 || p[0].Kind != mockserver.TransitionStop {
+				t.Errorf("PendingTransitions = %+v", p)
+			}
 			a.advance(delay)
 		}
 		a.want("GET", "/v1/sandboxes/"+id, "", http.StatusNotFound, notFoundCode(rt))

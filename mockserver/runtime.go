@@ -17,7 +17,7 @@ const (
 	// operation is done when it answers: a create answers 202 with the
 	// sandbox already Running, pause and resume leave it Paused or
 	// Running, and a deleted or expired sandbox answers 404 at once (it is
-	// never Stopping or Terminated). The entrypoint matters: a sandbox
+	// never Terminated). The entrypoint matters: a sandbox
 	// whose entrypoint exits becomes Terminated (exit code 0, reason
 	// CONTAINER_EXITED) or Failed (CONTAINER_EXITED_ERROR) and stays listed
 	// until it is deleted or expires ([Server.ExitSandbox]; see the package
@@ -41,8 +41,10 @@ const (
 	// (BatchSandbox workloads). A create answers 202 with state Running,
 	// but a read can show Allocated (an IP but not ready yet) until the
 	// Provision transition completes; pause goes through Pausing to
-	// Paused, resume through Resuming to Running, and delete or expiry
-	// through Stopping, after which the sandbox answers 404. Those
+	// Paused, resume through Resuming to Running, and a deleted or expired
+	// sandbox keeps answering with its last state until its deletion
+	// completes, after which it answers 404 (the runtime never reports the
+	// spec's Stopping). Those
 	// transitions follow [WithTransition] and [WithTransitionDelay], and
 	// [Server.Step] completes them. An operation the current state does
 	// not allow (pausing a Paused or Pausing sandbox, resuming a Running
@@ -55,7 +57,8 @@ const (
 // DefaultRuntime is the runtime of a server made without [WithRuntime]:
 // the Kubernetes one, because it is the asynchronous one. A test written
 // against it must wait for every state change (Allocated to Running,
-// Pausing to Paused, Stopping to gone), and such a test also holds on the
+// Pausing to Paused, a deleted sandbox to be gone), and such a test also
+// holds on the
 // Docker runtime, where every change is already done when the call
 // answers; a test written against a synchronous mock would expect the
 // Kubernetes runtime to be done at once too, and fail there. What only the
