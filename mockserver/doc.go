@@ -193,8 +193,9 @@
 //     about half a second) and does not pause the source meanwhile.
 //   - The real Docker runtime can fail a list with 500
 //     DOCKER::SANDBOX_QUERY_FAILED while sandboxes are being deleted;
-//     inject that with a fault. The diagnostics and pool routes are
-//     absent (404).
+//     inject that with a fault. The diagnostics, pool and documentation
+//     routes are absent (404), and CORS headers and preflight answers
+//     are not simulated.
 //   - Metadata keys come back sorted (the real server's order depends on
 //     its storage). Request bodies must be UTF-8 (the real server also
 //     reads UTF-16 and UTF-32). Bodies larger than [Limits] are answered

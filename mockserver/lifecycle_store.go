@@ -776,6 +776,8 @@ func (st *lcStore) view(sb *lcSandbox) lifecyclesrv.Sandbox {
 	}
 	if sb.snapshotID != "" {
 		v.SnapshotId = lifecyclesrv.NewOptString(sb.snapshotID)
+	} else if img, ok := sb.image.Get(); ok && st.docker() {
+		v.Image = lifecyclesrv.NewOptImageSpec(lifecyclesrv.ImageSpec{URI: dockerTag(img.URI)})
 	} else {
 		v.Image = sb.image
 	}
@@ -788,6 +790,22 @@ func (st *lcStore) view(sb *lcSandbox) lifecyclesrv.Sandbox {
 		v.ExpiresAt = lifecyclesrv.NewOptDateTime(sb.labelExpiry)
 	}
 	return v
+}
+
+// dockerTag is how Docker names a pulled image: without the default
+// registry's prefix, with :latest when no tag or digest was given.
+func dockerTag(uri string) string {
+	for _, prefix := range []string{"docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/"} {
+		if rest, ok := strings.CutPrefix(uri, prefix); ok {
+			uri = rest
+			break
+		}
+	}
+	last := uri[strings.LastIndex(uri, "/")+1:]
+	if !strings.ContainsAny(last, ":@") {
+		uri += ":latest"
+	}
+	return uri
 }
 
 func optString(s string) lifecyclesrv.OptString {
