@@ -444,8 +444,8 @@ func (st *lcStore) create(tenant, requestID string, req *lifecyclesrv.CreateSand
 		CreatedAt:  now,
 		Entrypoint: slices.Clone(sb.entrypoint),
 	}
-	if sb.metadata != nil {
-		answer.Metadata = lifecyclesrv.NewOptCreateSandboxResponseMetadata(maps.Clone(sb.metadata))
+	if md, ok := req.Metadata.Get(); ok { // the request's, not what the image adds
+		answer.Metadata = lifecyclesrv.NewOptCreateSandboxResponseMetadata(maps.Clone(map[string]string(md)))
 	}
 	if !expiresAt.IsZero() {
 		answer.ExpiresAt = lifecyclesrv.NewOptDateTime(expiresAt)
