@@ -976,9 +976,17 @@ func (sn *lcSnapshot) view() lifecyclesrv.Snapshot {
 // sandbox next leaves Paused. ok is false when there is no such sandbox
 // for tenant ("" matches any tenant).
 func (st *lcStore) guestFor(tenant, id string) (g guestAPI, state string, resumed <-chan struct{}, ok bool) {
+	st.mu.RLock()
+	sb, found := st.sandboxes.byID[id]
+	if found && sb.guest != nil && (tenant == "" || sb.tenant == tenant) {
+		g, state, resumed = sb.guest, sb.state, sb.resumed
+		st.mu.RUnlock()
+		return g, state, resumed, true
+	}
+	st.mu.RUnlock()
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	sb, found := st.sandboxes.byID[id]
+	sb, found = st.sandboxes.byID[id]
 	if !found || (tenant != "" && sb.tenant != tenant) {
 		return nil, "", nil, false
 	}
