@@ -118,7 +118,7 @@ type lcSandbox struct {
 	deleting bool
 	expiry   clock.Timer
 	exit     clock.Timer
-	guest  guestAPI
+	guest    guestAPI
 	// resumed is closed (and replaced) whenever the sandbox leaves
 	// Paused: sandbox API requests to a paused Docker sandbox wait on it.
 	resumed chan struct{}
@@ -147,6 +147,10 @@ type lcStore struct {
 	seq       uint64
 	sandboxes index[*lcSandbox]
 	snapshots index[*lcSnapshot]
+	// unordered lists the tenants with a sandbox created (seeded) at a
+	// time before an earlier-inserted one's: only their lists need a sort
+	// to come out newest first.
+	unordered map[string]bool
 }
 
 func newLCStore(srv *Server) *lcStore {
@@ -155,6 +159,7 @@ func newLCStore(srv *Server) *lcStore {
 		rt:        srv.cfg.runtime,
 		sandboxes: newIndex[*lcSandbox](),
 		snapshots: newIndex[*lcSnapshot](),
+		unordered: map[string]bool{},
 	}
 }
 
@@ -195,6 +200,9 @@ func (st *lcStore) lookupSnapshot(tenant, id string) (*lcSnapshot, *opError) {
 
 // insert adds sb (with a fresh seq) to the indexes.
 func (st *lcStore) insert(sb *lcSandbox) {
+	if items := st.sandboxes.byTenant[sb.tenant]; len(items) > 0 && sb.createdAt.Before(items[len(items)-1].createdAt) {
+		st.unordered[sb.tenant] = true
+	}
 	st.seq++
 	sb.seq = st.seq
 	sb.resumed = make(chan struct{})
@@ -744,8 +752,21 @@ func matchFold(set []string, s string) bool {
 func (st *lcStore) list(tenant string, q listQuery) ([]lifecyclesrv.Sandbox, int) {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	items := newestFirst(st.sandboxes.byTenant[tenant], func(sb *lcSandbox) time.Time { return sb.createdAt })
-	return filterPage(items, q.match, (q.page-1)*q.pageSize, q.pageSize, st.view)
+	items := st.sandboxes.byTenant[tenant]
+	from := (q.page - 1) * q.pageSize
+	if st.unordered[tenant] {
+		items = newestFirst(items, func(sb *lcSandbox) time.Time { return sb.createdAt })
+		return filterPage(items, q.match, from, q.pageSize, st.view)
+	}
+	// Creation order is time order: newest first is the reverse.
+	if len(q.states) == 0 && len(q.metadata) == 0 {
+		out := []lifecyclesrv.Sandbox{}
+		for i := len(items) - 1 - from; i >= 0 && len(out) < q.pageSize; i-- {
+			out = append(out, st.view(items[i]))
+		}
+		return out, len(items)
+	}
+	return filterPageReverse(items, q.match, from, q.pageSize, st.view)
 }
 
 // newestFirst returns items (in creation order) sorted by creation time,
