@@ -37,8 +37,9 @@ const (
 	// it stays Deleting until a later delete succeeds).
 	RuntimeDocker Runtime = "docker"
 
-	// RuntimeKubernetes behaves like the server's Kubernetes runtime
-	// (BatchSandbox workloads). A create answers 202 with state Running,
+	// RuntimeKubernetes behaves like the server's Kubernetes runtime with
+	// its default workload provider, BatchSandbox (the agent-sandbox
+	// provider cannot pause). A create answers 202 with state Running,
 	// but a read can show Allocated (an IP but not ready yet) until the
 	// Provision transition completes; pause goes through Pausing to
 	// Paused, resume through Resuming to Running, and a deleted or expired
