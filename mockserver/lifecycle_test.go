@@ -823,3 +823,18 @@ func TestDockerPausedSandboxAPIHangs(t *testing.T) {
 		}
 	})
 }
+
+// TestHealth: the server's health check needs no key and takes only GET.
+func TestHealth(t *testing.T) {
+	t.Parallel()
+	a := newLC(t, mockserver.WithTenant("key", "t"))
+	if st, m, _, raw := a.call("GET", "/health", ""); st != 200 || m.s("status") != "healthy" {
+		t.Errorf("GET /health: %d %s", st, raw)
+	}
+	if st, _, h, _ := a.call("POST", "/health", ""); st != http.StatusMethodNotAllowed || h.Get("Allow") != "GET" {
+		t.Errorf("POST /health: %d, Allow %q", st, h.Get("Allow"))
+	}
+	if st, m, _, _ := a.call("GET", "/v1/health", ""); st != http.StatusUnauthorized || m.s("code") != "MISSING_API_KEY" {
+		t.Errorf("GET /v1/health without key: %d %v", st, m)
+	}
+}
