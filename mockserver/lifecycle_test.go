@@ -71,7 +71,7 @@ func TestDockerLifecycle(t *testing.T) {
 // visible, and a state an operation does not allow is a 409.
 func TestKubernetesLifecycle(t *testing.T) {
 	t.Parallel()
-	a := newLC(t) // the default runtime
+	a := newLC(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes))
 	id, created := a.create(`"timeout":3600`)
 	if created.s("status.state") != "Running" || created.s("status.reason") != "IP_ASSIGNED" {
 		t.Errorf("create answer status = %v", created["status"])
@@ -105,7 +105,7 @@ func TestKubernetesLifecycle(t *testing.T) {
 // TestKubernetesStateConflicts tries pause and resume in every state.
 func TestKubernetesStateConflicts(t *testing.T) {
 	t.Parallel()
-	a := newLC(t, mockserver.WithTransitionDelay(time.Hour))
+	a := newLC(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes), mockserver.WithTransitionDelay(time.Hour))
 	seed := func(state string) string {
 		id, err := a.srv.AddSandbox("", mockserver.SandboxSeed{State: state})
 		if err != nil {
@@ -140,7 +140,7 @@ func TestKubernetesStateConflicts(t *testing.T) {
 // TestManualTransitions completes Kubernetes transitions with Step.
 func TestManualTransitions(t *testing.T) {
 	t.Parallel()
-	a := newLC(t, mockserver.WithTransition(mockserver.TransitionPause, mockserver.Manual()))
+	a := newLC(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes), mockserver.WithTransition(mockserver.TransitionPause, mockserver.Manual()))
 	id, _ := a.create("")
 	a.advance(delay)
 	a.want("POST", "/v1/sandboxes/"+id+"/pause", "", http.StatusAccepted, "")
@@ -160,7 +160,7 @@ func TestManualTransitions(t *testing.T) {
 
 	// A deletion that waits for Step: the sandbox keeps its state, a
 	// second delete is accepted, and Step makes it gone.
-	b := newLC(t, mockserver.WithTransition(mockserver.TransitionStop, mockserver.Manual()))
+	b := newLC(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes), mockserver.WithTransition(mockserver.TransitionStop, mockserver.Manual()))
 	id, _ = b.create(`"timeout":60`)
 	b.want("DELETE", "/v1/sandboxes/"+id, "", http.StatusNoContent, "")
 	b.advance(time.Hour) // past its expiry too
@@ -363,7 +363,7 @@ func TestEntrypointExits(t *testing.T) {
 	if err := a.srv.ExitSandbox(id, 0); err == nil {
 		t.Error("ExitSandbox of an exited sandbox succeeded")
 	}
-	k := newLC(t)
+	k := newLC(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes))
 	kid, _ := k.create("")
 	if err := k.srv.ExitSandbox(kid, 0); err == nil {
 		t.Error("ExitSandbox on Kubernetes succeeded")
@@ -660,7 +660,7 @@ func TestEndpoints(t *testing.T) {
 // TestCreateChecksPerRuntime: what only one runtime refuses.
 func TestCreateChecksPerRuntime(t *testing.T) {
 	t.Parallel()
-	k := newLC(t)
+	k := newLC(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes))
 	k.create(`"secureAccess":true`)
 	k.create(`"networkPolicy":{"defaultAction":"deny","egress":[{"action":"allow","target":"pypi.org"}]}`)
 	k.want("POST", "/v1/sandboxes", createBody(`"extensions":{"poolRef":"warm"}`), http.StatusNotFound, "KUBERNETES::POOL_NOT_FOUND")
@@ -725,7 +725,7 @@ func TestGuestFollowsLifecycleState(t *testing.T) {
 		resp, _ := do(t, a.srv, http.MethodGet, "/sandboxes/"+id+"/port/8080/health", "", nil)
 		return resp.StatusCode
 	}
-	k := newLC(t, mockserver.WithTransitionDelay(0))
+	k := newLC(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes), mockserver.WithTransitionDelay(0))
 	id, _ := k.create("")
 	for _, st := range []struct {
 		method, path string
@@ -743,7 +743,7 @@ func TestGuestFollowsLifecycleState(t *testing.T) {
 			t.Errorf("after %s %s: %d, want %d", st.method, st.path, got, st.want)
 		}
 	}
-	m := newLC(t, mockserver.WithTransition(mockserver.TransitionProvision, mockserver.Manual()))
+	m := newLC(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes), mockserver.WithTransition(mockserver.TransitionProvision, mockserver.Manual()))
 	p, _ := m.create("")
 	if got := health(m, p); got != http.StatusServiceUnavailable {
 		t.Errorf("Allocated: %d, want 503", got)
@@ -837,4 +837,17 @@ func TestHealth(t *testing.T) {
 	if st, m, _, _ := a.call("GET", "/v1/health", ""); st != http.StatusUnauthorized || m.s("code") != "MISSING_API_KEY" {
 		t.Errorf("GET /v1/health without key: %d %v", st, m)
 	}
+}
+
+// TestDefaultRuntime: a server made without WithRuntime behaves like
+// DefaultRuntime, the Kubernetes one.
+func TestDefaultRuntime(t *testing.T) {
+	t.Parallel()
+	if mockserver.DefaultRuntime != mockserver.RuntimeKubernetes {
+		t.Fatalf("DefaultRuntime = %s", mockserver.DefaultRuntime)
+	}
+	a := newLC(t)
+	id, _ := a.create("")
+	a.wantState(id, "Allocated")
+	a.want("GET", "/v1/sandboxes/nope", "", http.StatusNotFound, "KUBERNETES::SANDBOX_NOT_FOUND")
 }
