@@ -39,8 +39,9 @@
 // sandbox Paused, delete and expiry make it answer 404 at once), a second
 // pause is a 500, the entrypoint can exit (Terminated or Failed), signed
 // endpoints are refused; on Kubernetes a new sandbox reads Allocated
-// before Running, pause, resume and delete pass through Pausing, Resuming
-// and Stopping, and operations the state does not allow are 409s. Both
+// before Running, pause and resume pass through Pausing and Resuming, a
+// deleted sandbox is gone only when its deletion completes, and
+// operations the state does not allow are 409s. Both
 // answer a create with 202 and state Running, and neither keeps a deleted
 // or expired sandbox. The default is [DefaultRuntime], the Kubernetes
 // one: tests written against it wait for each state change, which holds
@@ -76,9 +77,10 @@
 //
 // Lifecycle sandboxes on Kubernetes go Allocated → Running (the Provision
 // transition; a seeded Pending sandbox also goes to Running), Running →
-// Pausing → Paused, Paused → Resuming → Running, and any state →
-// Stopping → gone (delete or expiry). On Docker the same changes happen
-// within the call. Renewal accepts any time in the future (an earlier one
+// Pausing → Paused, Paused → Resuming → Running, and any state → gone
+// after a delete or an expiry, when the Stop transition completes (until
+// then it shows its state: the runtimes never report the spec's
+// Stopping). On Docker the same changes happen within the call. Renewal accepts any time in the future (an earlier one
 // shortens the lifetime), refuses one in the past (400) and a sandbox
 // created without timeout (409); a Failed sandbox can be renewed.
 // Snapshots go Creating → Ready and are gone when their delete answers.
@@ -191,8 +193,9 @@
 //     about half a second) and does not pause the source meanwhile.
 //   - The real Docker runtime can fail a list with 500
 //     DOCKER::SANDBOX_QUERY_FAILED while sandboxes are being deleted;
-//     inject that with a fault. The diagnostics and pool routes are
-//     absent (404).
+//     inject that with a fault. The diagnostics, pool and documentation
+//     routes are absent (404), and CORS headers and preflight answers
+//     are not simulated.
 //   - Metadata keys come back sorted (the real server's order depends on
 //     its storage). Request bodies must be UTF-8 (the real server also
 //     reads UTF-16 and UTF-32). Bodies larger than [Limits] are answered

@@ -18,7 +18,7 @@ import (
 
 // A sandbox on the default (Kubernetes) runtime, on the manual clock:
 // every state change takes the transition delay, and an expired sandbox
-// goes through Stopping and is gone.
+// is gone once its deletion has taken that delay too.
 func Example() {
 	srv, err := mockserver.New(mockserver.WithManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
 	if err != nil {
@@ -64,7 +64,7 @@ func Example() {
 	// read: 200 Allocated
 	// read: 200 Running
 	// pause: 202 200 Pausing
-	// expired: 200 Stopping
+	// expired: 200 Paused
 	// then: 404
 }
 

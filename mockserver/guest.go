@@ -155,7 +155,7 @@ func (s *Server) serveGuest(w http.ResponseWriter, r *http.Request, rt *route) {
 func (s *Server) nothingListens(w http.ResponseWriter, rt *route) {
 	if rt.proxy {
 		writeLCError(w, codedErrorf(http.StatusBadGateway, "GENERAL::UNKNOWN_ERROR",
-			"Could not connect to the backend sandbox 127.0.0.1:%d: All connection attempts failed", rt.port))
+			"Could not connect to the backend sandbox endpoint='127.0.0.1:%d' headers=None: All connection attempts failed", rt.port))
 		return
 	}
 	writeAPIError(w, APIUnknown, http.StatusBadGateway, "502 Bad Gateway: nothing listens on port "+strconv.Itoa(rt.port)+" in the mock sandbox")

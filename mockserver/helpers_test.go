@@ -117,7 +117,6 @@ func stateOf(t *testing.T, c *lifecycleapi.Client, id string) string {
 	return string(getSandbox(t, c, id).Status.State)
 }
 
-
 // errorBody extracts the status-typed lifecycle error of res, or fails.
 func lifecycleError(t *testing.T, res any) (int, lifecycleapi.ErrorResponse) {
 	t.Helper()

@@ -30,7 +30,9 @@ type Entry struct {
 	// "GetHealth"), or "" when the route is unknown.
 	Operation string
 	// Method and Path are the request's; Path is the escaped path without
-	// the query, which is in Query.
+	// the query, which is in Query. A Path or Query longer than 1 KiB
+	// (and a SandboxID longer than 256 bytes) is cut and ends with
+	// "…(N bytes)", its length.
 	Method, Path, Query string
 	// Status is the status code answered, or 0 when the connection was
 	// reset or the client went away before an answer.

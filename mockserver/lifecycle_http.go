@@ -3,7 +3,6 @@ package mockserver
 import (
 	"errors"
 	"io"
-	"maps"
 	"mime"
 	"net/http"
 	"slices"
@@ -329,7 +328,9 @@ func (f *lcFront) createSandbox(w http.ResponseWriter, r *http.Request, _ map[st
 		return
 	}
 	v := res.(*lifecyclesrv.CreateSandboxResponseHeaders).Response
-	writePy(w, http.StatusAccepted, renderCreated(v))
+	var o pyOut
+	o.created(v)
+	o.write(w, http.StatusAccepted)
 }
 
 func (f *lcFront) listSandboxes(w http.ResponseWriter, r *http.Request, _ map[string]string) {
@@ -351,11 +352,19 @@ func (f *lcFront) listSandboxes(w http.ResponseWriter, r *http.Request, _ map[st
 		return
 	}
 	v := res.(*lifecyclesrv.ListSandboxesResponseHeaders).Response
-	items := pyL()
+	var o pyOut
+	o.open()
+	o.key("items")
+	o.openList()
 	for _, sb := range v.Items {
-		items.list = append(items.list, renderSandbox(sb))
+		o.elem()
+		o.sandbox(sb)
 	}
-	writePy(w, http.StatusOK, pyD().set("items", items).set("pagination", renderPagination(v.Pagination)))
+	o.closeList()
+	o.key("pagination")
+	o.pagination(v.Pagination)
+	o.close()
+	o.write(w, http.StatusOK)
 }
 
 func (f *lcFront) getSandbox(w http.ResponseWriter, r *http.Request, args map[string]string) {
@@ -364,7 +373,9 @@ func (f *lcFront) getSandbox(w http.ResponseWriter, r *http.Request, args map[st
 		writeLCError(w, err)
 		return
 	}
-	writePy(w, http.StatusOK, renderSandbox(res.(*lifecyclesrv.SandboxHeaders).Response))
+	var o pyOut
+	o.sandbox(res.(*lifecyclesrv.SandboxHeaders).Response)
+	o.write(w, http.StatusOK)
 }
 
 func (f *lcFront) patchMetadata(w http.ResponseWriter, r *http.Request, args map[string]string) {
@@ -383,7 +394,9 @@ func (f *lcFront) patchMetadata(w http.ResponseWriter, r *http.Request, args map
 		writeLCError(w, err)
 		return
 	}
-	writePy(w, http.StatusOK, renderSandbox(res.(*lifecyclesrv.SandboxHeaders).Response))
+	var o pyOut
+	o.sandbox(res.(*lifecyclesrv.SandboxHeaders).Response)
+	o.write(w, http.StatusOK)
 }
 
 func (f *lcFront) deleteSandbox(w http.ResponseWriter, r *http.Request, args map[string]string) {
@@ -429,7 +442,12 @@ func (f *lcFront) renew(w http.ResponseWriter, r *http.Request, args map[string]
 		return
 	}
 	at := res.(*lifecyclesrv.RenewSandboxExpirationResponseHeaders).Response.ExpiresAt
-	writePy(w, http.StatusOK, pyD().set("expiresAt", pyTime(at)))
+	var o pyOut
+	o.open()
+	o.key("expiresAt")
+	o.time(at)
+	o.close()
+	o.write(w, http.StatusOK)
 }
 
 func (f *lcFront) createSnapshot(w http.ResponseWriter, r *http.Request, args map[string]string) {
@@ -450,7 +468,9 @@ func (f *lcFront) createSnapshot(w http.ResponseWriter, r *http.Request, args ma
 	}
 	v := res.(*lifecyclesrv.SnapshotHeaders)
 	w.Header().Set("Location", v.Location.Value)
-	writePy(w, http.StatusAccepted, renderSnapshot(v.Response))
+	var o pyOut
+	o.snapshot(v.Response)
+	o.write(w, http.StatusAccepted)
 }
 
 func (f *lcFront) listSnapshots(w http.ResponseWriter, r *http.Request, _ map[string]string) {
@@ -475,11 +495,19 @@ func (f *lcFront) listSnapshots(w http.ResponseWriter, r *http.Request, _ map[st
 		return
 	}
 	v := res.(*lifecyclesrv.ListSnapshotsResponseHeaders).Response
-	items := pyL()
+	var o pyOut
+	o.open()
+	o.key("items")
+	o.openList()
 	for _, sn := range v.Items {
-		items.list = append(items.list, renderSnapshot(sn))
+		o.elem()
+		o.snapshot(sn)
 	}
-	writePy(w, http.StatusOK, pyD().set("items", items).set("pagination", renderPagination(v.Pagination)))
+	o.closeList()
+	o.key("pagination")
+	o.pagination(v.Pagination)
+	o.close()
+	o.write(w, http.StatusOK)
 }
 
 func (f *lcFront) getSnapshot(w http.ResponseWriter, r *http.Request, args map[string]string) {
@@ -488,7 +516,9 @@ func (f *lcFront) getSnapshot(w http.ResponseWriter, r *http.Request, args map[s
 		writeLCError(w, err)
 		return
 	}
-	writePy(w, http.StatusOK, renderSnapshot(res.(*lifecyclesrv.GetSnapshotOKHeaders).Response))
+	var o pyOut
+	o.snapshot(res.(*lifecyclesrv.GetSnapshotOKHeaders).Response)
+	o.write(w, http.StatusOK)
 }
 
 func (f *lcFront) deleteSnapshot(w http.ResponseWriter, r *http.Request, args map[string]string) {
@@ -523,126 +553,21 @@ func (f *lcFront) getEndpoint(w http.ResponseWriter, r *http.Request, args map[s
 		return
 	}
 	ep := res.(*lifecyclesrv.GetSandboxEndpointOKHeaders).Response
-	d := pyD().set("endpoint", pyS(ep.Endpoint))
+	var o pyOut
+	o.open()
+	o.key("endpoint")
+	o.str(ep.Endpoint)
 	if hs, ok := ep.Headers.Get(); ok {
-		d.set("headers", pyStrings(hs))
+		o.key("headers")
+		o.strings(hs)
 	}
-	writePy(w, http.StatusOK, d)
+	o.close()
+	o.write(w, http.StatusOK)
 }
 
 // serveHealth answers the server's unauthenticated health check.
 func serveLCHealth(w http.ResponseWriter) {
 	writePy(w, http.StatusOK, pyD().set("status", pyS("healthy")))
-}
-
-// Rendering, in the server's field order, without the fields that are
-// None (the server excludes them).
-
-// pyTime renders t as pydantic does for a UTC time: seconds, a six-digit
-// fraction unless it is zero, and Z.
-func pyTime(t time.Time) *pyValue {
-	t = t.UTC()
-	s := t.Format("2006-01-02T15:04:05")
-	if us := t.Nanosecond() / 1000; us != 0 {
-		s += "." + leftPad(strconv.Itoa(us), 6)
-	}
-	return pyS(s + "Z")
-}
-
-func leftPad(s string, n int) string {
-	if len(s) >= n {
-		return s
-	}
-	return strings.Repeat("0", n-len(s)) + s
-}
-
-func optTime(o lifecyclesrv.OptDateTime) *pyValue {
-	if t, ok := o.Get(); ok {
-		return pyTime(t)
-	}
-	return nil
-}
-
-func optPyString(o lifecyclesrv.OptString) *pyValue {
-	if s, ok := o.Get(); ok {
-		return pyS(s)
-	}
-	return nil
-}
-
-// pyStrings renders a string map with its keys sorted.
-func pyStrings[M ~map[string]string](m M) *pyValue {
-	d := pyD()
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		d.set(k, pyS(m[k]))
-	}
-	return d
-}
-
-func pyStringList(xs []string) *pyValue {
-	l := pyL()
-	for _, x := range xs {
-		l.list = append(l.list, pyS(x))
-	}
-	return l
-}
-
-func renderStatus(st lifecyclesrv.SandboxStatus) *pyValue {
-	return pyD().set("state", pyS(string(st.State))).
-		setOpt("reason", optPyString(st.Reason)).
-		setOpt("message", optPyString(st.Message)).
-		setOpt("lastTransitionAt", optTime(st.LastTransitionAt))
-}
-
-func renderPlatform(o lifecyclesrv.OptPlatformSpec) *pyValue {
-	if p, ok := o.Get(); ok {
-		return pyD().set("os", pyS(p.Os)).set("arch", pyS(p.Arch))
-	}
-	return nil
-}
-
-func renderSandbox(v lifecyclesrv.Sandbox) *pyValue {
-	d := pyD().set("id", pyS(v.ID))
-	if img, ok := v.Image.Get(); ok {
-		d.set("image", pyD().set("uri", pyS(img.URI)))
-	}
-	d.setOpt("snapshotId", optPyString(v.SnapshotId))
-	d.setOpt("platform", renderPlatform(v.Platform))
-	d.set("status", renderStatus(v.Status))
-	if md, ok := v.Metadata.Get(); ok {
-		d.set("metadata", pyStrings(md))
-	}
-	d.set("entrypoint", pyStringList(v.Entrypoint))
-	d.setOpt("expiresAt", optTime(v.ExpiresAt))
-	return d.set("createdAt", pyTime(v.CreatedAt))
-}
-
-func renderCreated(v lifecyclesrv.CreateSandboxResponse) *pyValue {
-	d := pyD().set("id", pyS(v.ID)).set("status", renderStatus(v.Status))
-	if md, ok := v.Metadata.Get(); ok {
-		d.set("metadata", pyStrings(md))
-	}
-	d.setOpt("platform", renderPlatform(v.Platform))
-	d.setOpt("expiresAt", optTime(v.ExpiresAt))
-	d.set("createdAt", pyTime(v.CreatedAt))
-	return d.set("entrypoint", pyStringList(v.Entrypoint))
-}
-
-func renderSnapshot(v lifecyclesrv.Snapshot) *pyValue {
-	st := pyD().set("state", pyS(string(v.Status.State))).
-		setOpt("reason", optPyString(v.Status.Reason)).
-		setOpt("message", optPyString(v.Status.Message)).
-		setOpt("lastTransitionAt", optTime(v.Status.LastTransitionAt))
-	return pyD().set("id", pyS(v.ID)).set("sandboxId", pyS(v.SandboxId)).
-		setOpt("name", optPyString(v.Name)).
-		set("status", st).
-		set("createdAt", pyTime(v.CreatedAt))
-}
-
-func renderPagination(p lifecyclesrv.PaginationInfo) *pyValue {
-	return pyD().set("page", pyI(int64(p.Page))).set("pageSize", pyI(int64(p.PageSize))).
-		set("totalItems", pyI(int64(p.TotalItems))).set("totalPages", pyI(int64(p.TotalPages))).
-		set("hasNextPage", pyB(p.HasNextPage))
 }
 
 // timeValue is a checked date-time: naive ones are taken as UTC.

@@ -21,9 +21,9 @@ type SandboxSeed struct {
 	// State defaults to Running. Which states exist depends on the
 	// runtime: Docker has Pending (a container that never started),
 	// Running, Paused, Terminated, Failed and Unknown; Kubernetes has
-	// Pending, Allocated, Running, Pausing, Paused, Resuming, Stopping and
-	// Failed. A Kubernetes seed in a passing state (Pending, Allocated,
-	// Pausing, Resuming, Stopping) goes on like a live sandbox.
+	// Pending, Allocated, Running, Pausing, Paused, Resuming and Failed. A
+	// Kubernetes seed in a passing state (Pending, Allocated, Pausing,
+	// Resuming) goes on like a live sandbox.
 	State string
 	// Reason and Message default to the runtime's for the state.
 	Reason, Message string
@@ -90,7 +90,7 @@ var seedIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 // seedStates lists the states a seed may have on each runtime.
 var seedStates = map[Runtime][]string{
 	RuntimeDocker:     {StatePending, StateRunning, StatePaused, StateTerminated, StateFailed, StateUnknown},
-	RuntimeKubernetes: {StatePending, StateAllocated, StateRunning, StatePausing, StatePaused, StateResuming, StateStopping, StateFailed},
+	RuntimeKubernetes: {StatePending, StateAllocated, StateRunning, StatePausing, StatePaused, StateResuming, StateFailed},
 }
 
 // AddSandbox adds a lifecycle sandbox owned by tenant ("" for
@@ -129,6 +129,7 @@ func (s *Server) AddSandbox(tenant string, seed SandboxSeed) (string, error) {
 		createdAt:  seed.CreatedAt.UTC().Truncate(time.Microsecond),
 		expiresAt:  seed.ExpiresAt.UTC().Truncate(time.Microsecond),
 	}
+	sb.initialExpiry = sb.expiresAt
 	if seed.Image != "" || seed.SnapshotID == "" {
 		sb.image = lifecyclesrv.NewOptImageSpec(lifecyclesrv.ImageSpec{URI: cmpOr(seed.Image, "python:3.11")})
 	}
@@ -169,8 +170,6 @@ func (s *Server) AddSandbox(tenant string, seed SandboxSeed) (string, error) {
 		st.toPaused(sb)
 	case StateResuming:
 		st.toResuming(sb)
-	case StateStopping:
-		st.terminate(sb, cmpOr(seed.Reason, "user_delete"), "")
 	case StateTerminated:
 		st.exited(sb, 0)
 	case StateFailed:
@@ -242,7 +241,7 @@ func (sb *lcSandbox) info() SandboxInfo {
 // FailSandbox moves a lifecycle sandbox to Failed with reason and message
 // (defaults: on Docker CONTAINER_EXITED_ERROR and "exited with code 1",
 // on Kubernetes FAILED and "Operation failed"), cancelling any transition
-// in progress. A Stopping sandbox cannot fail.
+// in progress. A sandbox being deleted cannot fail.
 func (s *Server) FailSandbox(id, reason, message string) error {
 	return s.lc.fail(id, reason, message)
 }

@@ -19,7 +19,10 @@ import (
 
 // Lifecycle sandbox states. Allocated is a Kubernetes state (an IP but not
 // ready); Unknown is what the Docker runtime reports for a container state
-// it does not know. Clients must expect states they do not know.
+// it does not know. Stopping is in the API's documented state machine, but
+// neither runtime reports it (a deleted sandbox keeps its state until it
+// is gone), so the mock never shows it. Clients must expect states they
+// do not know.
 const (
 	StatePending    = "Pending"
 	StateAllocated  = "Allocated"
@@ -92,6 +95,14 @@ type lcSandbox struct {
 	metadata map[string]string
 	patched  bool
 
+	// labelExpiry is the expiry a Docker sandbox restored from a snapshot
+	// shows without one of its own: the source's, which its image's
+	// labels carry. It is never enforced.
+	labelExpiry time.Time
+	// initialExpiry is the expiry it was created with (its label; renewals
+	// do not change Docker labels).
+	initialExpiry time.Time
+
 	state, reason, message string
 	exitCode               int
 	lastTransition         time.Time
@@ -101,9 +112,13 @@ type lcSandbox struct {
 	exitCodePlan           int
 
 	async
-	expiry clock.Timer
-	exit   clock.Timer
-	guest  guestAPI
+	// stop is the deletion in progress on Kubernetes (a workload being
+	// deleted keeps its state until it is gone).
+	stop     async
+	deleting bool
+	expiry   clock.Timer
+	exit     clock.Timer
+	guest    guestAPI
 	// resumed is closed (and replaced) whenever the sandbox leaves
 	// Paused: sandbox API requests to a paused Docker sandbox wait on it.
 	resumed chan struct{}
@@ -115,8 +130,11 @@ type lcSnapshot struct {
 	seq                         uint64
 	state, reason, message      string
 	lastTransition, createdAt   time.Time
-	// What a sandbox restored from it gets.
-	image lifecyclesrv.OptImageSpec
+	// What a sandbox restored from it gets: the image, and on Docker the
+	// source's labels (its creation metadata and expiry).
+	image       lifecyclesrv.OptImageSpec
+	labels      map[string]string
+	labelExpiry time.Time
 	async
 }
 
@@ -129,6 +147,10 @@ type lcStore struct {
 	seq       uint64
 	sandboxes index[*lcSandbox]
 	snapshots index[*lcSnapshot]
+	// unordered lists the tenants with a sandbox created (seeded) at a
+	// time before an earlier-inserted one's: only their lists need a sort
+	// to come out newest first.
+	unordered map[string]bool
 }
 
 func newLCStore(srv *Server) *lcStore {
@@ -137,6 +159,7 @@ func newLCStore(srv *Server) *lcStore {
 		rt:        srv.cfg.runtime,
 		sandboxes: newIndex[*lcSandbox](),
 		snapshots: newIndex[*lcSnapshot](),
+		unordered: map[string]bool{},
 	}
 }
 
@@ -177,6 +200,9 @@ func (st *lcStore) lookupSnapshot(tenant, id string) (*lcSnapshot, *opError) {
 
 // insert adds sb (with a fresh seq) to the indexes.
 func (st *lcStore) insert(sb *lcSandbox) {
+	if items := st.sandboxes.byTenant[sb.tenant]; len(items) > 0 && sb.createdAt.Before(items[len(items)-1].createdAt) {
+		st.unordered[sb.tenant] = true
+	}
 	st.seq++
 	sb.seq = st.seq
 	sb.resumed = make(chan struct{})
@@ -189,6 +215,7 @@ func (st *lcStore) remove(sb *lcSandbox) {
 		return
 	}
 	sb.async.cancel()
+	sb.stop.cancel()
 	stopTimer(&sb.expiry)
 	stopTimer(&sb.exit)
 	close(sb.resumed)
@@ -231,8 +258,6 @@ func (st *lcStore) guestStateFor(state string) guestState {
 		return guestRunning
 	case StatePending, StateAllocated:
 		return guestPending
-	case StateStopping:
-		return guestTerminated
 	}
 	return guestPaused
 }
@@ -302,9 +327,12 @@ func (st *lcStore) exited(sb *lcSandbox, code int) {
 }
 
 // terminate ends sb after a delete or an expiry (reason user_delete or
-// ttl_expiry): on Docker it is gone at once, on Kubernetes it is Stopping
-// until its Stop transition completes, then gone.
+// ttl_expiry): on Docker it is gone at once; on Kubernetes the workload
+// keeps its state until its Stop transition completes, then it is gone.
 func (st *lcStore) terminate(sb *lcSandbox, reason, requestID string) {
+	if sb.deleting {
+		return
+	}
 	stopTimer(&sb.expiry)
 	stopTimer(&sb.exit)
 	st.srv.journal.deleted(Deletion{API: APILifecycle, ID: sb.id, Tenant: sb.tenant, Time: st.now(), RequestID: requestID, Reason: reason})
@@ -312,17 +340,14 @@ func (st *lcStore) terminate(sb *lcSandbox, reason, requestID string) {
 		st.remove(sb)
 		return
 	}
-	if sb.state == StateStopping {
-		return
-	}
-	st.setState(sb, StateStopping, "STOPPING", "Sandbox is stopping")
-	st.srv.sched.start(&st.mu, &sb.async, TransitionStop, func() { st.remove(sb) })
+	sb.deleting = true
+	st.srv.sched.start(&st.mu, &sb.stop, TransitionStop, func() { st.remove(sb) })
 }
 
 // armExpiry (re)schedules sb's expiry.
 func (st *lcStore) armExpiry(sb *lcSandbox) {
 	stopTimer(&sb.expiry)
-	if sb.expiresAt.IsZero() || sb.state == StateStopping {
+	if sb.expiresAt.IsZero() || sb.deleting {
 		return
 	}
 	at := sb.expiresAt
@@ -377,6 +402,7 @@ func (st *lcStore) create(tenant, requestID string, req *lifecyclesrv.CreateSand
 		createdAt:      now,
 		lastTransition: now,
 		expiresAt:      expiresAt,
+		initialExpiry:  expiresAt,
 	}
 	if img, ok := sb.image.Get(); ok {
 		img.Auth = lifecyclesrv.OptImageAuth{} // never shown again
@@ -399,6 +425,18 @@ func (st *lcStore) create(tenant, requestID string, req *lifecyclesrv.CreateSand
 		if len(sb.entrypoint) == 0 {
 			sb.entrypoint = slices.Clone(defaultEntrypoint)
 		}
+		if st.docker() {
+			// The container's labels are the image's (the source's) with
+			// its own on top.
+			if len(sn.labels) > 0 {
+				merged := maps.Clone(sn.labels)
+				maps.Copy(merged, sb.labels)
+				sb.labels, sb.metadata = merged, maps.Clone(merged)
+			}
+			if expiresAt.IsZero() {
+				sb.labelExpiry = sn.labelExpiry
+			}
+		}
 	}
 	if !st.docker() {
 		// Kubernetes reports the workload's creation time, in whole seconds.
@@ -414,8 +452,8 @@ func (st *lcStore) create(tenant, requestID string, req *lifecyclesrv.CreateSand
 		CreatedAt:  now,
 		Entrypoint: slices.Clone(sb.entrypoint),
 	}
-	if sb.metadata != nil {
-		answer.Metadata = lifecyclesrv.NewOptCreateSandboxResponseMetadata(maps.Clone(sb.metadata))
+	if md, ok := req.Metadata.Get(); ok { // the request's, not what the image adds
+		answer.Metadata = lifecyclesrv.NewOptCreateSandboxResponseMetadata(maps.Clone(map[string]string(md)))
 	}
 	if !expiresAt.IsZero() {
 		answer.ExpiresAt = lifecyclesrv.NewOptDateTime(expiresAt)
@@ -561,8 +599,8 @@ func (st *lcStore) fail(id, reason, message string) error {
 	if !ok {
 		return fmt.Errorf("mockserver: no sandbox %q", id)
 	}
-	if sb.state == StateStopping {
-		return fmt.Errorf("mockserver: sandbox %q is %s and cannot fail", id, sb.state)
+	if sb.deleting {
+		return fmt.Errorf("mockserver: sandbox %q is being deleted and cannot fail", id)
 	}
 	if st.docker() {
 		st.toFailed(sb, cmpOr(reason, "CONTAINER_EXITED_ERROR"), cmpOr(message, "Sandbox container exited with code 1."))
@@ -714,8 +752,21 @@ func matchFold(set []string, s string) bool {
 func (st *lcStore) list(tenant string, q listQuery) ([]lifecyclesrv.Sandbox, int) {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	items := newestFirst(st.sandboxes.byTenant[tenant], func(sb *lcSandbox) time.Time { return sb.createdAt })
-	return filterPage(items, q.match, (q.page-1)*q.pageSize, q.pageSize, st.view)
+	items := st.sandboxes.byTenant[tenant]
+	from := (q.page - 1) * q.pageSize
+	if st.unordered[tenant] {
+		items = newestFirst(items, func(sb *lcSandbox) time.Time { return sb.createdAt })
+		return filterPage(items, q.match, from, q.pageSize, st.view)
+	}
+	// Creation order is time order: newest first is the reverse.
+	if len(q.states) == 0 && len(q.metadata) == 0 {
+		out := []lifecyclesrv.Sandbox{}
+		for i := len(items) - 1 - from; i >= 0 && len(out) < q.pageSize; i-- {
+			out = append(out, st.view(items[i]))
+		}
+		return out, len(items)
+	}
+	return filterPageReverse(items, q.match, from, q.pageSize, st.view)
 }
 
 // newestFirst returns items (in creation order) sorted by creation time,
@@ -746,6 +797,8 @@ func (st *lcStore) view(sb *lcSandbox) lifecyclesrv.Sandbox {
 	}
 	if sb.snapshotID != "" {
 		v.SnapshotId = lifecyclesrv.NewOptString(sb.snapshotID)
+	} else if img, ok := sb.image.Get(); ok && st.docker() {
+		v.Image = lifecyclesrv.NewOptImageSpec(lifecyclesrv.ImageSpec{URI: dockerTag(img.URI)})
 	} else {
 		v.Image = sb.image
 	}
@@ -754,8 +807,26 @@ func (st *lcStore) view(sb *lcSandbox) lifecyclesrv.Sandbox {
 	}
 	if !sb.expiresAt.IsZero() {
 		v.ExpiresAt = lifecyclesrv.NewOptDateTime(sb.expiresAt)
+	} else if !sb.labelExpiry.IsZero() {
+		v.ExpiresAt = lifecyclesrv.NewOptDateTime(sb.labelExpiry)
 	}
 	return v
+}
+
+// dockerTag is how Docker names a pulled image: without the default
+// registry's prefix, with :latest when no tag or digest was given.
+func dockerTag(uri string) string {
+	for _, prefix := range []string{"docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/"} {
+		if rest, ok := strings.CutPrefix(uri, prefix); ok {
+			uri = rest
+			break
+		}
+	}
+	last := uri[strings.LastIndex(uri, "/")+1:]
+	if !strings.ContainsAny(last, ":@") {
+		uri += ":latest"
+	}
+	return uri
 }
 
 func optString(s string) lifecyclesrv.OptString {
@@ -784,6 +855,10 @@ func (st *lcStore) createSnapshot(tenant, id, name string) (lifecyclesrv.Snapsho
 		name:      name,
 		createdAt: now,
 		image:     sb.image,
+	}
+	if st.docker() {
+		sn.labels = maps.Clone(sb.labels)
+		sn.labelExpiry = cmpOr(sb.initialExpiry, sb.labelExpiry)
 	}
 	if !sn.image.Set {
 		sn.image = lifecyclesrv.NewOptImageSpec(lifecyclesrv.ImageSpec{URI: "sandbox-snapshot:" + sn.id})
@@ -828,7 +903,9 @@ func (st *lcStore) snapshotCreating(sn *lcSnapshot) {
 // snapshotDeleting removes a snapshot: at once, unless a test configured
 // TransitionSnapshotDelete to show Deleting for a while.
 func (st *lcStore) snapshotDeleting(sn *lcSnapshot) {
-	st.setSnapshotState(sn, SnapshotDeleting, "snapshot_delete_requested", "Snapshot deletion requested.")
+	if sn.state != SnapshotDeleting {
+		st.setSnapshotState(sn, SnapshotDeleting, "snapshot_delete_requested", "Snapshot deletion requested.")
+	}
 	st.srv.sched.start(&st.mu, &sn.async, TransitionSnapshotDelete, func() { st.removeSnapshot(sn) })
 }
 
@@ -849,14 +926,30 @@ func (st *lcStore) deleteSnapshot(tenant, id string) *opError {
 	if err != nil {
 		return err
 	}
-	switch sn.state {
-	case SnapshotCreating:
+	if sn.state == SnapshotCreating {
 		return codedErrorf(http.StatusConflict, "SNAPSHOT::INVALID_STATE", "Snapshot %s is still being created and cannot be deleted", id)
-	case SnapshotDeleting:
-		return nil
+	}
+	if sn.state != SnapshotDeleting {
+		st.setSnapshotState(sn, SnapshotDeleting, "snapshot_delete_requested", "Snapshot deletion requested.")
+	}
+	if st.docker() && st.imageInUse(sn.id) {
+		// Docker cannot remove an image a container uses; the snapshot
+		// stays Deleting until a delete finds it unused.
+		return codedErrorf(http.StatusConflict, "SNAPSHOT::DELETE_CONFLICT", "snapshot image cannot be deleted due to a conflict")
 	}
 	st.snapshotDeleting(sn)
 	return nil
+}
+
+// imageInUse reports whether a sandbox restored from snapshot id still
+// exists (its container uses the snapshot's image).
+func (st *lcStore) imageInUse(id string) bool {
+	for _, sb := range st.sandboxes.byID {
+		if sb.snapshotID == id {
+			return true
+		}
+	}
+	return false
 }
 
 type snapshotQuery struct {
@@ -904,9 +997,17 @@ func (sn *lcSnapshot) view() lifecyclesrv.Snapshot {
 // sandbox next leaves Paused. ok is false when there is no such sandbox
 // for tenant ("" matches any tenant).
 func (st *lcStore) guestFor(tenant, id string) (g guestAPI, state string, resumed <-chan struct{}, ok bool) {
+	st.mu.RLock()
+	sb, found := st.sandboxes.byID[id]
+	if found && sb.guest != nil && (tenant == "" || sb.tenant == tenant) {
+		g, state, resumed = sb.guest, sb.state, sb.resumed
+		st.mu.RUnlock()
+		return g, state, resumed, true
+	}
+	st.mu.RUnlock()
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	sb, found := st.sandboxes.byID[id]
+	sb, found = st.sandboxes.byID[id]
 	if !found || (tenant != "" && sb.tenant != tenant) {
 		return nil, "", nil, false
 	}
@@ -933,6 +1034,10 @@ func (st *lcStore) step(id string) (TransitionKind, bool, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if sb, ok := st.sandboxes.byID[id]; ok {
+		if sb.stop.pending != nil {
+			k, err := sb.stop.step()
+			return k, true, err
+		}
 		k, err := sb.async.step()
 		return k, true, err
 	}
@@ -948,8 +1053,10 @@ func (st *lcStore) pending(out []PendingTransition) []PendingTransition {
 	defer st.mu.RUnlock()
 	for _, items := range st.sandboxes.byTenant {
 		for _, sb := range items {
-			if t := sb.pending; t != nil {
-				out = append(out, PendingTransition{Kind: t.kind, ID: sb.id, Tenant: sb.tenant, Manual: t.manual})
+			for _, t := range []*task{sb.pending, sb.stop.pending} {
+				if t != nil {
+					out = append(out, PendingTransition{Kind: t.kind, ID: sb.id, Tenant: sb.tenant, Manual: t.manual})
+				}
 			}
 		}
 	}
@@ -970,6 +1077,7 @@ func (st *lcStore) close() {
 	defer st.mu.Unlock()
 	for _, sb := range st.sandboxes.byID {
 		sb.async.cancel()
+		sb.stop.cancel()
 		stopTimer(&sb.expiry)
 		stopTimer(&sb.exit)
 		close(sb.resumed)

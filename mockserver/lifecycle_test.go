@@ -71,7 +71,7 @@ func TestDockerLifecycle(t *testing.T) {
 // visible, and a state an operation does not allow is a 409.
 func TestKubernetesLifecycle(t *testing.T) {
 	t.Parallel()
-	a := newLC(t) // the default runtime
+	a := newLC(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes))
 	id, created := a.create(`"timeout":3600`)
 	if created.s("status.state") != "Running" || created.s("status.reason") != "IP_ASSIGNED" {
 		t.Errorf("create answer status = %v", created["status"])
@@ -84,7 +84,7 @@ func TestKubernetesLifecycle(t *testing.T) {
 		{"", "", "Allocated", "IP_ASSIGNED", "Running"},
 		{"POST", "/pause", "Pausing", "PAUSING", "Paused"},
 		{"POST", "/resume", "Resuming", "RESUMING", "Running"},
-		{"DELETE", "", "Stopping", "STOPPING", "gone"},
+		{"DELETE", "", "Running", "RUNNING", "gone"}, // a workload being deleted keeps its state
 	}
 	for _, st := range steps {
 		if st.method != "" {
@@ -105,7 +105,7 @@ func TestKubernetesLifecycle(t *testing.T) {
 // TestKubernetesStateConflicts tries pause and resume in every state.
 func TestKubernetesStateConflicts(t *testing.T) {
 	t.Parallel()
-	a := newLC(t, mockserver.WithTransitionDelay(time.Hour))
+	a := newLC(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes), mockserver.WithTransitionDelay(time.Hour))
 	seed := func(state string) string {
 		id, err := a.srv.AddSandbox("", mockserver.SandboxSeed{State: state})
 		if err != nil {
@@ -140,7 +140,7 @@ func TestKubernetesStateConflicts(t *testing.T) {
 // TestManualTransitions completes Kubernetes transitions with Step.
 func TestManualTransitions(t *testing.T) {
 	t.Parallel()
-	a := newLC(t, mockserver.WithTransition(mockserver.TransitionPause, mockserver.Manual()))
+	a := newLC(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes), mockserver.WithTransition(mockserver.TransitionPause, mockserver.Manual()))
 	id, _ := a.create("")
 	a.advance(delay)
 	a.want("POST", "/v1/sandboxes/"+id+"/pause", "", http.StatusAccepted, "")
@@ -157,6 +157,22 @@ func TestManualTransitions(t *testing.T) {
 	if err := a.srv.Step(id); err == nil {
 		t.Error("Step with nothing pending succeeded")
 	}
+
+	// A deletion that waits for Step: the sandbox keeps its state, a
+	// second delete is accepted, and Step makes it gone.
+	b := newLC(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes), mockserver.WithTransition(mockserver.TransitionStop, mockserver.Manual()))
+	id, _ = b.create(`"timeout":60`)
+	b.want("DELETE", "/v1/sandboxes/"+id, "", http.StatusNoContent, "")
+	b.advance(time.Hour) // past its expiry too
+	b.wantState(id, "Running")
+	b.want("DELETE", "/v1/sandboxes/"+id, "", http.StatusNoContent, "")
+	if d := b.srv.Deletions(); len(d) != 1 {
+		t.Errorf("Deletions = %+v, want one", d)
+	}
+	if err := b.srv.Step(id); err != nil {
+		t.Fatal(err)
+	}
+	b.wantState(id, "gone")
 }
 
 // TestDockerRejectsTransitionModes: sandbox state changes are
@@ -197,7 +213,10 @@ func TestExpiry(t *testing.T) {
 		}
 		a.advance(time.Millisecond)
 		if rt == mockserver.RuntimeKubernetes {
-			a.wantState(id, "Stopping")
+			a.wantState(id, "Running") // being deleted
+			if p := a.srv.PendingTransitions(); len(p) != 1 || p[0].Kind != mockserver.TransitionStop {
+				t.Errorf("PendingTransitions = %+v", p)
+			}
 			a.advance(delay)
 		}
 		a.want("GET", "/v1/sandboxes/"+id, "", http.StatusNotFound, notFoundCode(rt))
@@ -344,7 +363,7 @@ func TestEntrypointExits(t *testing.T) {
 	if err := a.srv.ExitSandbox(id, 0); err == nil {
 		t.Error("ExitSandbox of an exited sandbox succeeded")
 	}
-	k := newLC(t)
+	k := newLC(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes))
 	kid, _ := k.create("")
 	if err := k.srv.ExitSandbox(kid, 0); err == nil {
 		t.Error("ExitSandbox on Kubernetes succeeded")
@@ -494,7 +513,7 @@ func TestSnapshots(t *testing.T) {
 	t.Parallel()
 	bothRuntimes(t, func(t *testing.T, rt mockserver.Runtime) {
 		a := newLC(t, mockserver.WithRuntime(rt))
-		src, _ := a.create(`"entrypoint":["python","app.py"]`)
+		src, _ := a.create(`"entrypoint":["python","app.py"],"timeout":600,"metadata":{"from":"source","both":"source"}`)
 		a.advance(delay) // Allocated to Running on Kubernetes
 		st, sn, hdr, raw := a.call("POST", "/v1/sandboxes/"+src+"/snapshots", `{"name":"before-upgrade"}`)
 		id := sn.s("id")
@@ -515,12 +534,23 @@ func TestSnapshots(t *testing.T) {
 		}
 
 		// Restore: the snapshot's id, no image, tail -f by default.
-		restored, answer := a.create(`"image":null,"entrypoint":null,"snapshotId":"` + id + `"`)
-		if ep := fmt.Sprint(answer.at("entrypoint")); ep != "[tail -f /dev/null]" {
-			t.Errorf("restored entrypoint %s", ep)
+		restored, answer := a.create(`"image":null,"entrypoint":null,"snapshotId":"` + id + `","metadata":{"both":"restored"}`)
+		if ep := fmt.Sprint(answer.at("entrypoint")); ep != "[tail -f /dev/null]" || answer.has("expiresAt") {
+			t.Errorf("restore answer %v", answer)
 		}
-		if m := a.get(restored); m.s("snapshotId") != id || m.has("image") {
+		m := a.get(restored)
+		if m.s("snapshotId") != id || m.has("image") || m.s("metadata.both") != "restored" {
 			t.Errorf("restored sandbox %v", m)
+		}
+		if rt == mockserver.RuntimeDocker {
+			// The image carries the source's labels: its metadata and its
+			// expiry, which the restored sandbox shows but does not obey.
+			if m.s("metadata.from") != "source" || m.s("expiresAt") != "2026-03-01T10:10:00Z" {
+				t.Errorf("Docker restore: %v", m)
+			}
+			a.want("POST", "/v1/sandboxes/"+restored+"/renew-expiration", `{"expiresAt":"2030-01-01T00:00:00Z"}`, http.StatusConflict, "DOCKER::INVALID_EXPIRATION")
+		} else if m.has("metadata.from") || m.has("expiresAt") {
+			t.Errorf("Kubernetes restore: %v", m)
 		}
 		a.want("POST", "/v1/sandboxes", `{"snapshotId":"nope","resourceLimits":{"cpu":"1"}}`, http.StatusNotFound, "SNAPSHOT::NOT_FOUND")
 
@@ -529,9 +559,18 @@ func TestSnapshots(t *testing.T) {
 		a.want("POST", "/v1/sandboxes/"+src+"/snapshots", "", http.StatusConflict, "SNAPSHOT::INVALID_SOURCE_STATE")
 		a.want("POST", "/v1/sandboxes/nope/snapshots", "", http.StatusNotFound, notFoundCode(rt))
 
-		// Deleting is done when it answers.
+		// Deleting is done when it answers; on Docker not while a
+		// restored sandbox uses its image (it stays Deleting).
+		if rt == mockserver.RuntimeDocker {
+			a.want("DELETE", "/v1/snapshots/"+id, "", http.StatusConflict, "SNAPSHOT::DELETE_CONFLICT")
+			if m := a.want("GET", "/v1/snapshots/"+id, "", http.StatusOK, ""); m.s("status.state") != "Deleting" || m.s("status.reason") != "snapshot_delete_requested" {
+				t.Errorf("after a conflicting delete: %v", m["status"])
+			}
+			a.want("POST", "/v1/sandboxes", `{"snapshotId":"`+id+`","resourceLimits":{"cpu":"1"}}`, http.StatusConflict, "SNAPSHOT::NOT_READY")
+			a.want("DELETE", "/v1/sandboxes/"+restored, "", http.StatusNoContent, "")
+		}
 		a.want("DELETE", "/v1/snapshots/"+id, "", http.StatusNoContent, "")
-		m := a.want("GET", "/v1/snapshots/"+id, "", http.StatusNotFound, "SNAPSHOT::NOT_FOUND")
+		m = a.want("GET", "/v1/snapshots/"+id, "", http.StatusNotFound, "SNAPSHOT::NOT_FOUND")
 		if m.s("message") != "Snapshot "+id+" not found" {
 			t.Errorf("404 message %q", m.s("message"))
 		}
@@ -621,7 +660,7 @@ func TestEndpoints(t *testing.T) {
 // TestCreateChecksPerRuntime: what only one runtime refuses.
 func TestCreateChecksPerRuntime(t *testing.T) {
 	t.Parallel()
-	k := newLC(t)
+	k := newLC(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes))
 	k.create(`"secureAccess":true`)
 	k.create(`"networkPolicy":{"defaultAction":"deny","egress":[{"action":"allow","target":"pypi.org"}]}`)
 	k.want("POST", "/v1/sandboxes", createBody(`"extensions":{"poolRef":"warm"}`), http.StatusNotFound, "KUBERNETES::POOL_NOT_FOUND")
@@ -686,7 +725,7 @@ func TestGuestFollowsLifecycleState(t *testing.T) {
 		resp, _ := do(t, a.srv, http.MethodGet, "/sandboxes/"+id+"/port/8080/health", "", nil)
 		return resp.StatusCode
 	}
-	k := newLC(t, mockserver.WithTransitionDelay(0))
+	k := newLC(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes), mockserver.WithTransitionDelay(0))
 	id, _ := k.create("")
 	for _, st := range []struct {
 		method, path string
@@ -704,7 +743,7 @@ func TestGuestFollowsLifecycleState(t *testing.T) {
 			t.Errorf("after %s %s: %d, want %d", st.method, st.path, got, st.want)
 		}
 	}
-	m := newLC(t, mockserver.WithTransition(mockserver.TransitionProvision, mockserver.Manual()))
+	m := newLC(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes), mockserver.WithTransition(mockserver.TransitionProvision, mockserver.Manual()))
 	p, _ := m.create("")
 	if got := health(m, p); got != http.StatusServiceUnavailable {
 		t.Errorf("Allocated: %d, want 503", got)
@@ -783,4 +822,32 @@ func TestDockerPausedSandboxAPIHangs(t *testing.T) {
 			t.Errorf("journal %+v, want the abandoned request without status", j)
 		}
 	})
+}
+
+// TestHealth: the server's health check needs no key and takes only GET.
+func TestHealth(t *testing.T) {
+	t.Parallel()
+	a := newLC(t, mockserver.WithTenant("key", "t"))
+	if st, m, _, raw := a.call("GET", "/health", ""); st != 200 || m.s("status") != "healthy" {
+		t.Errorf("GET /health: %d %s", st, raw)
+	}
+	if st, _, h, _ := a.call("POST", "/health", ""); st != http.StatusMethodNotAllowed || h.Get("Allow") != "GET" {
+		t.Errorf("POST /health: %d, Allow %q", st, h.Get("Allow"))
+	}
+	if st, m, _, _ := a.call("GET", "/v1/health", ""); st != http.StatusUnauthorized || m.s("code") != "MISSING_API_KEY" {
+		t.Errorf("GET /v1/health without key: %d %v", st, m)
+	}
+}
+
+// TestDefaultRuntime: a server made without WithRuntime behaves like
+// DefaultRuntime, the Kubernetes one.
+func TestDefaultRuntime(t *testing.T) {
+	t.Parallel()
+	if mockserver.DefaultRuntime != mockserver.RuntimeKubernetes {
+		t.Fatalf("DefaultRuntime = %s", mockserver.DefaultRuntime)
+	}
+	a := newLC(t)
+	id, _ := a.create("")
+	a.wantState(id, "Allocated")
+	a.want("GET", "/v1/sandboxes/nope", "", http.StatusNotFound, "KUBERNETES::SANDBOX_NOT_FOUND")
 }

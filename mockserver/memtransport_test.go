@@ -124,7 +124,7 @@ func TestMemTransportRequestAndErrors(t *testing.T) {
 func TestServerInsideSynctest(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		srv := Start(t)
+		srv := Start(t, WithRuntime(RuntimeKubernetes))
 		c := srv.HTTPClient()
 		post := func(path, body string) (int, string) {
 			resp, err := c.Post(srv.URL()+path, "application/json", strings.NewReader(body))

@@ -12,7 +12,7 @@ import (
 
 // DefaultTransitionDelay is how long every asynchronous transition takes
 // unless [WithTransitionDelay] or [WithTransition] say otherwise: long
-// enough that a polling client sees Pausing, Resuming, Stopping,
+// enough that a polling client sees Allocated, Pausing, Resuming,
 // DEPLOYING..., short enough not to slow tests down.
 const DefaultTransitionDelay = 50 * time.Millisecond
 

@@ -229,3 +229,16 @@ func TestPydanticDateTime(t *testing.T) {
 		}
 	}
 }
+
+func TestDockerTag(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"busybox": "busybox:latest", "python:3.11": "python:3.11", "docker.io/library/python:3.11": "python:3.11",
+		"sbx-local/busybox:latest": "sbx-local/busybox:latest", "ghcr.io/a/b": "ghcr.io/a/b:latest",
+		"localhost:5000/app": "localhost:5000/app:latest", "app@sha256:ab": "app@sha256:ab", "docker.io/me/app": "me/app:latest",
+	} {
+		if got := dockerTag(in); got != want {
+			t.Errorf("dockerTag(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -98,7 +98,11 @@ func (s *Server) classify(r *http.Request) route {
 // classifyLifecycle routes a path of the lifecycle server.
 func (s *Server) classifyLifecycle(r *http.Request) route {
 	rt := route{kind: routeLifecycle, api: APIUnknown}
-	if r.URL.Path == "/health" && r.Method == http.MethodGet {
+	if r.URL.Path == "/health" {
+		if r.Method != http.MethodGet {
+			rt.lc.allow = http.MethodGet
+			return rt
+		}
 		rt.health, rt.api = true, APILifecycle
 		return rt
 	}

@@ -17,7 +17,7 @@ const (
 	// operation is done when it answers: a create answers 202 with the
 	// sandbox already Running, pause and resume leave it Paused or
 	// Running, and a deleted or expired sandbox answers 404 at once (it is
-	// never Stopping or Terminated). The entrypoint matters: a sandbox
+	// never Terminated). The entrypoint matters: a sandbox
 	// whose entrypoint exits becomes Terminated (exit code 0, reason
 	// CONTAINER_EXITED) or Failed (CONTAINER_EXITED_ERROR) and stays listed
 	// until it is deleted or expires ([Server.ExitSandbox]; see the package
@@ -29,15 +29,23 @@ const (
 	// status.lastTransitionAt is the container's creation time until it
 	// exits. Deleting a sandbox's metadata key and patching again brings
 	// the key back if the sandbox was created with it, as the Docker
-	// runtime's label store does.
+	// runtime's label store does. Snapshot images behave as Docker's: a
+	// sandbox restored from a snapshot also shows the source's creation
+	// metadata and, without a timeout of its own, the source's expiry
+	// (which never fires: renewing it is a 409), and a snapshot cannot be
+	// deleted while such a sandbox exists (409 SNAPSHOT::DELETE_CONFLICT;
+	// it stays Deleting until a later delete succeeds).
 	RuntimeDocker Runtime = "docker"
 
-	// RuntimeKubernetes behaves like the server's Kubernetes runtime
-	// (BatchSandbox workloads). A create answers 202 with state Running,
+	// RuntimeKubernetes behaves like the server's Kubernetes runtime with
+	// its default workload provider, BatchSandbox (the agent-sandbox
+	// provider cannot pause). A create answers 202 with state Running,
 	// but a read can show Allocated (an IP but not ready yet) until the
 	// Provision transition completes; pause goes through Pausing to
-	// Paused, resume through Resuming to Running, and delete or expiry
-	// through Stopping, after which the sandbox answers 404. Those
+	// Paused, resume through Resuming to Running, and a deleted or expired
+	// sandbox keeps answering with its last state until its deletion
+	// completes, after which it answers 404 (the runtime never reports the
+	// spec's Stopping). Those
 	// transitions follow [WithTransition] and [WithTransitionDelay], and
 	// [Server.Step] completes them. An operation the current state does
 	// not allow (pausing a Paused or Pausing sandbox, resuming a Running
@@ -50,7 +58,8 @@ const (
 // DefaultRuntime is the runtime of a server made without [WithRuntime]:
 // the Kubernetes one, because it is the asynchronous one. A test written
 // against it must wait for every state change (Allocated to Running,
-// Pausing to Paused, Stopping to gone), and such a test also holds on the
+// Pausing to Paused, a deleted sandbox to be gone), and such a test also
+// holds on the
 // Docker runtime, where every change is already done when the call
 // answers; a test written against a synchronous mock would expect the
 // Kubernetes runtime to be done at once too, and fail there. What only the

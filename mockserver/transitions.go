@@ -21,8 +21,10 @@ const (
 	TransitionPause TransitionKind = "Pause"
 	// TransitionResume is Resuming → Running (Kubernetes runtime).
 	TransitionResume TransitionKind = "Resume"
-	// TransitionStop is Stopping → gone, after a delete or an expiry
-	// (Kubernetes runtime).
+	// TransitionStop is the deletion of a sandbox after a delete or an
+	// expiry, until it answers 404 (Kubernetes runtime: the workload keeps
+	// its state meanwhile). [Server.Step] on a sandbox being deleted
+	// completes this transition first.
 	TransitionStop TransitionKind = "Stop"
 	// TransitionSnapshotCreate is a snapshot's Creating → Ready.
 	TransitionSnapshotCreate TransitionKind = "SnapshotCreate"
