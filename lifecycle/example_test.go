@@ -270,14 +270,14 @@ func ExampleClient_Renew() {
 	}
 	ctx := context.Background()
 
-	later := time.Now().Add(time.Hour).Truncate(time.Second) // the wire has whole seconds
+	later := time.Now().Add(time.Hour).Truncate(time.Microsecond) // the wire has microseconds
 	exp, err := c.Renew(ctx, id, later)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("extended:", exp.Equal(later))
 
-	sooner := time.Now().Add(5 * time.Minute).Truncate(time.Second)
+	sooner := time.Now().Add(5 * time.Minute).Truncate(time.Microsecond)
 	exp, err = c.Renew(ctx, id, sooner)
 	if err != nil {
 		log.Fatal(err)

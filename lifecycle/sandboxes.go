@@ -136,8 +136,8 @@ func (c *Client) Resume(ctx context.Context, id string) error {
 // the current expiry shortens the sandbox's life (OpenSandbox, Docker and
 // Kubernetes runtimes alike), though some services refuse it with 409.
 // A sandbox created with [CreateRequest.NeverExpires] cannot be renewed
-// (409). The wire format has whole seconds, so a fractional expiresAt is
-// rounded up to the next second, never down. To keep a sandbox alive
+// (409). The wire format has microseconds, so a finer expiresAt is
+// rounded up to the next microsecond, never down. To keep a sandbox alive
 // without ever shortening its life, use a [Renewer].
 //
 // Renew is never repeated blindly. When an attempt's outcome is unknown
@@ -157,8 +157,8 @@ func (c *Client) Renew(ctx context.Context, id string, expiresAt time.Time) (tim
 		return time.Time{}, client.Wrap(ctx, opRenew, &client.ValidationError{
 			Field: "expiresAt", Value: expiresAt.UTC().Format(time.RFC3339), Reason: "must be in the future"})
 	}
-	if t := expiresAt.Truncate(time.Second); !t.Equal(expiresAt) {
-		expiresAt = t.Add(time.Second)
+	if t := expiresAt.Truncate(time.Microsecond); !t.Equal(expiresAt) {
+		expiresAt = t.Add(time.Microsecond)
 	}
 	var got time.Time
 	err := c.act(ctx, action{op: opRenew, id: id, settleOn: conflictAfterAmbiguous,
