@@ -80,7 +80,8 @@
 // Pausing → Paused, Paused → Resuming → Running, and any state → gone
 // after a delete or an expiry, when the Stop transition completes (until
 // then it shows its state: the runtimes never report the spec's
-// Stopping). On Docker the same changes happen within the call. Renewal accepts any time in the future (an earlier one
+// Stopping). On Docker the same changes happen within the call. Renewal
+// accepts any time in the future, to the microsecond (an earlier one
 // shortens the lifetime), refuses one in the past (400) and a sandbox
 // created without timeout (409); a Failed sandbox can be renewed.
 // Snapshots go Creating → Ready and are gone when their delete answers.
