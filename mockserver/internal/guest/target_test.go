@@ -207,7 +207,9 @@ func (tg *target) waitFor(t *testing.T, id string, cond func(proc) bool) proc {
 }
 
 // cleanup deletes path (recursively) when the test ends.
-func (tg *target) cleanup(t *testing.T, path string) { tg.atEnd(t, http.MethodDelete, path+"?recursive=true") }
+func (tg *target) cleanup(t *testing.T, path string) {
+	tg.atEnd(t, http.MethodDelete, path+"?recursive=true")
+}
 
 // atEnd sends a request when the test ends.
 func (tg *target) atEnd(t *testing.T, method, path string) {

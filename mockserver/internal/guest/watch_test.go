@@ -84,6 +84,20 @@ func (ws *watchStream) next(t *testing.T, n int, dirPrefix string) []string {
 	return out
 }
 
+// events reads lines until n distinct consecutive events have come.
+func (ws *watchStream) events(t *testing.T, n int, dirPrefix string) []string {
+	t.Helper()
+	var out []string
+	for len(out) < n {
+		l := ws.next(t, 1, dirPrefix)[0]
+		if len(out) > 0 && out[len(out)-1] == l {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
 func TestWatch(t *testing.T) {
 	t.Parallel()
 	forEachTarget(t, func(t *testing.T, tg *target) {
@@ -105,12 +119,15 @@ func TestWatch(t *testing.T) {
 		put("skip.txt", `{"content":"x"}`)
 		tg.call(t, "DELETE", "/filesystem/"+d+"/a.txt", "")
 		tg.call(t, "DELETE", "/filesystem/"+d+"/sub?recursive=true", "")
-		wantFlat := []string{"CREATE a.txt D", "WRITE a.txt D", "WRITE a.txt D", "CREATE empty.txt D", "CREATE skip.txt D", "WRITE skip.txt D", "REMOVE a.txt D", "REMOVE sub D"}
-		if diff := cmp.Diff(wantFlat, flat.next(t, len(wantFlat), abs)); diff != "" {
+		// Rewriting a.txt truncates it, then writes: the kernel reports
+		// one or two modifications depending on when the server reads
+		// its events (the mock: one). Runs of the same event count once.
+		wantFlat := []string{"CREATE a.txt D", "WRITE a.txt D", "CREATE empty.txt D", "CREATE skip.txt D", "WRITE skip.txt D", "REMOVE a.txt D", "REMOVE sub D"}
+		if diff := cmp.Diff(wantFlat, flat.events(t, len(wantFlat), abs)); diff != "" {
 			t.Errorf("watch of the directory (-want +got):\n%s", diff)
 		}
-		wantDeep := []string{"CREATE a.txt D", "WRITE a.txt D", "WRITE a.txt D", "CREATE empty.txt D", "CREATE f.txt D/sub", "WRITE f.txt D/sub", "REMOVE a.txt D", "REMOVE f.txt D/sub", "REMOVE sub D"}
-		if diff := cmp.Diff(wantDeep, deep.next(t, len(wantDeep), abs)); diff != "" {
+		wantDeep := []string{"CREATE a.txt D", "WRITE a.txt D", "CREATE empty.txt D", "CREATE f.txt D/sub", "WRITE f.txt D/sub", "REMOVE a.txt D", "REMOVE f.txt D/sub", "REMOVE sub D"}
+		if diff := cmp.Diff(wantDeep, deep.events(t, len(wantDeep), abs)); diff != "" {
 			t.Errorf("recursive watch ignoring 'skip' (-want +got):\n%s", diff)
 		}
 		// A keepalive line every 30 s.
