@@ -323,8 +323,11 @@ func (g *Guest) Close() {
 			}
 			g.stopTimerLocked(p.restartTimer)
 			p.restartTimer = nil
-			p.final = true
 			g.signalLocked(p, false)
+			if p.tailing {
+				g.finishRunLocked(p, false)
+			}
+			p.final = true
 		}
 		clear(g.watchers)
 	}

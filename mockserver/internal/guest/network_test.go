@@ -233,8 +233,9 @@ func TestReloadEnvironment(t *testing.T) {
 	if got := reload(); got != [3]int64{2, 1, 2} {
 		t.Errorf("second reload = %v", got)
 	}
-	if p := e.exec(t, `{"command":"echo $A-$B-$C","waitForCompletion":true}`); p.Stdout.Value != "-3-4\n" {
-		t.Errorf("environment after reload: %q", p.Stdout.Value)
+	p := e.exec(t, `{"command":"echo $A-$B-$C"}`)
+	if q := e.getProcess(t, p.Pid); q.Stdout.Value != "-3-4\n" {
+		t.Errorf("environment after reload: %q", q.Stdout.Value)
 	}
 }
 

@@ -148,7 +148,8 @@ type process struct {
 	outOff, errOff          int
 	tailStart               time.Time
 	tailTimer               *trackedTimer
-	live                    bool // a run is in progress and tailed
+	live                    bool // a run is in progress: its commands can be signaled
+	tailing                 bool // the tailer reads: from a run's start to its last round
 	writers                 map[*procWriter]struct{}
 
 	run     int           // changes at every (re)start; stale callbacks compare it
@@ -310,7 +311,7 @@ func (g *Guest) beginRunLocked(p *process, w *procWriter) {
 	if w != nil {
 		w.runDone = p.runDone
 	}
-	p.live = true
+	p.live, p.tailing = true, true
 	p.tailStart = p.startedAt
 	p.outOff, p.errOff = 0, 0
 	// The tailer's first read happens as it starts, before the command
@@ -434,13 +435,17 @@ func (p *process) rawLocked(msg string) {
 	}
 }
 
-// endRunLocked records the end of run of p: the exit status of its shell,
-// or death by a signal. A failed process that may be restarted is, after
-// a second; otherwise it has ended for good.
+// endRunLocked records the exit of run of p: the exit status of its
+// shell, or death by a signal. The status shows at once; the tailer
+// notices the exit at its next tick and only then reads the rest of the
+// output and ends the run (its streams, a waitForCompletion). A failed
+// process that may be restarted is, a second after that; otherwise it
+// has ended for good.
 func (g *Guest) endRunLocked(p *process, run, status int, signaled bool) {
 	if p.run != run || !p.live {
 		return
 	}
+	p.live = false
 	p.completedAt = g.clk.Now()
 	switch {
 	case signaled:
@@ -472,13 +477,37 @@ func (g *Guest) endRunLocked(p *process, run, status int, signaled bool) {
 		p.rawLocked(msg)
 		p.restartCount++
 	}
-	g.drainLocked(p)
+	p.broadcastLocked()
 	g.stopTimerLocked(p.tailTimer)
 	p.tailTimer = nil
-	p.live = false
+	if g.closed {
+		g.finishRunLocked(p, false)
+		return
+	}
+	since := g.clk.Now().Sub(p.tailStart)
+	next := (since/tailInterval + 1) * tailInterval
+	p.tailTimer = g.afterLocked(next-since, func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if p.run == run {
+			p.tailTimer = nil
+			g.finishRunLocked(p, restart)
+		}
+	})
+}
+
+// finishRunLocked is the tailer's last round for a run that has exited:
+// it reads what is left, ends the run's streams, and restarts the process
+// a second later or ends it for good.
+func (g *Guest) finishRunLocked(p *process, restart bool) {
+	if !p.tailing {
+		return
+	}
+	g.drainLocked(p)
+	p.tailing = false
 	p.run++ // stale timers of this run must not fire
 	close(p.runDone)
-	if restart {
+	if restart && !g.closed {
 		p.restartTimer = g.afterLocked(restartDelay, func() {
 			g.mu.Lock()
 			defer g.mu.Unlock()

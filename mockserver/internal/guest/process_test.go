@@ -52,7 +52,7 @@ func TestProcessObjects(t *testing.T) {
 			}
 		}
 		// A running process: completedAt "" in GET, null in the list.
-		s := tg.start(t, map[string]any{"command": "sleep 2", "name": unique("gxsleep")})
+		s := tg.start(t, map[string]any{"command": "sleep 30", "name": unique("gxsleep")})
 		if g := tg.get(t, s.Pid); g.CompletedAt == nil || *g.CompletedAt != "" {
 			t.Errorf("GET of a running process: completedAt %s", str(g.CompletedAt))
 		}
@@ -78,6 +78,7 @@ func TestProcessObjects(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "already exists and is running") {
 			t.Errorf("name of a running process: %d %s", resp.StatusCode, body)
 		}
+		tg.call(t, http.MethodDelete, "/process/"+s.Pid+"/kill", "")
 		tg.waitEnded(t, s.Pid)
 	})
 }

@@ -90,12 +90,14 @@ func TestStreamingSpeed(t *testing.T) {
 		step(20 * time.Millisecond) // written at 20 ms, not read yet
 		step(30 * time.Millisecond) // 50 ms: 4 KiB of stdout, stderr's byte
 		step(50 * time.Millisecond) // 100 ms
-		step(50 * time.Millisecond) // 150 ms: the rest
-		step(time.Second)           // 1.02 s: the process ends: all at once, then the result
+		step(50 * time.Millisecond)  // 150 ms: the rest
+		step(870 * time.Millisecond) // 1.02 s: the process writes 9000 bytes and exits
+		step(30 * time.Millisecond)  // 1.05 s: the tailer's last round reads them at once
 		want := []string{
 			"",
 			"stdout:4096 stderr:1",
 			"stdout:4096 stderr:1 stdout:4096",
+			"stdout:4096 stderr:1 stdout:4096 stdout:1808",
 			"stdout:4096 stderr:1 stdout:4096 stdout:1808",
 			"stdout:4096 stderr:1 stdout:4096 stdout:1808 stdout:4096 stdout:4096 stdout:808 result:" + resultLen(t, sr),
 		}
@@ -125,7 +127,7 @@ func TestStreamKeepalives(t *testing.T) {
 			e.clock.Advance(5 * time.Second)
 		}
 		synctest.Wait()
-		e.clock.Advance(1500 * time.Millisecond)
+		e.clock.Advance(1550 * time.Millisecond) // the exit at 31.5 s, the tailer's last round at 31.55 s
 		synctest.Wait()
 		var types []string
 		for _, ev := range ndjson(t, []byte(exec.now())) {
@@ -173,9 +175,10 @@ func TestRegisteredCommands(t *testing.T) {
 			}
 			return 0, nil
 		})
-		p := e.exec(t, `{"command":"echo abc | upper | wc -c; echo hi | upper > f; cat f","waitForCompletion":true}`)
-		if p.Stdout.Value != "4\nHI\n" {
-			t.Errorf("pipeline: %q", p.Stdout.Value)
+		p := e.exec(t, `{"command":"echo abc | upper | wc -c; echo hi | upper > f; cat f"}`)
+		synctest.Wait()
+		if q := e.getProcess(t, p.Pid); q.Status != "completed" || q.Stdout.Value != "4\nHI\n" {
+			t.Errorf("pipeline: %s %q", q.Status, q.Stdout.Value)
 		}
 		// A command that handles TERM decides its exit status.
 		s := e.exec(t, `{"command":"server --port 80"}`)
