@@ -87,9 +87,9 @@ func TestStreamingSpeed(t *testing.T) {
 			got = append(got, strings.Join(sizes, " "))
 		}
 		synctest.Wait()
-		step(20 * time.Millisecond) // written at 20 ms, not read yet
-		step(30 * time.Millisecond) // 50 ms: 4 KiB of stdout, stderr's byte
-		step(50 * time.Millisecond) // 100 ms
+		step(20 * time.Millisecond)  // written at 20 ms, not read yet
+		step(30 * time.Millisecond)  // 50 ms: 4 KiB of stdout, stderr's byte
+		step(50 * time.Millisecond)  // 100 ms
 		step(50 * time.Millisecond)  // 150 ms: the rest
 		step(870 * time.Millisecond) // 1.02 s: the process writes 9000 bytes and exits
 		step(30 * time.Millisecond)  // 1.05 s: the tailer's last round reads them at once
