@@ -272,3 +272,51 @@ func sameJSONSet(t *testing.T, want, got string) bool {
 	}
 	return a.Query == b.Query && a.Total == b.Total
 }
+
+func TestPutBinary(t *testing.T) {
+	t.Parallel()
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		d := unique("gxbin")
+		tg.mkdir(t, d)
+		put := func(fields map[string]string, file []byte) answer {
+			var buf bytes.Buffer
+			mw := multipart.NewWriter(&buf)
+			for k, v := range fields {
+				_ = mw.WriteField(k, v)
+			}
+			if file != nil {
+				fw, _ := mw.CreateFormFile("file", "blob")
+				_, _ = fw.Write(file)
+			}
+			_ = mw.Close()
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodPut, tg.url+"/filesystem/"+d+"/sub/b.bin", &buf)
+			req.Header.Set("Content-Type", mw.FormDataContentType())
+			resp, err := tg.http.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			var v any
+			_ = json.Unmarshal(b, &v)
+			return answer{resp.StatusCode, v}
+		}
+		for _, tc := range []struct {
+			fields map[string]string
+			file   []byte
+			want   answer
+		}{
+			{map[string]string{"permissions": "0700"}, []byte{0, 1, 2}, answer{200, obj("path", d+"/sub/b.bin", "message", "Binary file uploaded successfully")}},
+			{nil, nil, answer{400, errObj("missing 'file' field in multipart form")}},
+			{map[string]string{"permissions": "x"}, []byte("a"), answer{400, errObj(`invalid permissions format 'x': strconv.ParseUint: parsing "x": invalid syntax`)}},
+		} {
+			if diff := cmp.Diff(tc.want, put(tc.fields, tc.file)); diff != "" {
+				t.Errorf("PUT multipart %v (-want +got):\n%s", tc.fields, diff)
+			}
+		}
+		got := tg.answer(t, "GET", "/filesystem/"+d+"/sub/b.bin", "")
+		if m, ok := got.Body.(map[string]any); !ok || m["permissions"] != "700" || m["content"] != "\x00\x01\x02" {
+			t.Errorf("uploaded file: %+v", got)
+		}
+	})
+}

@@ -2,8 +2,12 @@ package guest
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 )
 
@@ -117,10 +121,75 @@ func (g *Guest) route(w http.ResponseWriter, r *http.Request) {
 			setPath(&u, prefix, param)
 			break
 		}
+		if prefix == "/filesystem/" && r.Method == http.MethodPut && strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+			g.putBinary(w, r, extractPath(r.URL, param))
+			return
+		}
 		setPath(&u, prefix, extractPath(r.URL, param))
 		break
 	}
 	g.serveRouted(w, r, &u)
+}
+
+// putBinary is PUT /filesystem/{path} with a multipart/form-data body:
+// the part named "file" becomes the file, an optional "permissions" part
+// gives its mode (at creation, masked by the umask).
+func (g *Guest) putBinary(w http.ResponseWriter, r *http.Request, p string) {
+	p = g.formatPath(p)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "error reading multipart data: "+err.Error())
+		return
+	}
+	perm := fs.FileMode(0o644)
+	var data []byte
+	wrote := false
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "error reading multipart part: "+err.Error())
+			return
+		}
+		switch {
+		case part.FormName() == "permissions" && part.FileName() == "":
+			b, _ := io.ReadAll(part)
+			if s := strings.TrimSpace(string(b)); s != "" {
+				m, err := parsePerm(s)
+				if err != nil {
+					writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid permissions format '%s': %v", s, err))
+					return
+				}
+				perm = m
+			}
+		case part.FormName() == "file" && part.FileName() != "" && !wrote:
+			if data, err = io.ReadAll(part); err != nil {
+				writeError(w, http.StatusUnprocessableEntity, "error writing binary file: "+err.Error())
+				return
+			}
+			wrote = true
+			g.mu.Lock()
+			ap := g.abs(p)
+			_, err := g.mkdirAllLocked(path.Dir(ap), 0o755&^umask, true)
+			if err == nil {
+				err = g.writeFileLocked(ap, data, perm)
+			}
+			g.mu.Unlock()
+			if err != nil {
+				writeError(w, http.StatusUnprocessableEntity, "error writing binary file: "+err.Error())
+				return
+			}
+		}
+		_ = part.Close()
+	}
+	if !wrote {
+		writeError(w, http.StatusBadRequest, "missing 'file' field in multipart form")
+		return
+	}
+	b, _ := success(p, "Binary file uploaded successfully").MarshalJSON()
+	writeJSON(w, http.StatusOK, b)
 }
 
 // extractPath is the server's reading of a file system path parameter:
