@@ -90,8 +90,9 @@ type Config struct {
 	// installs. Default: Version with its patch number plus one (v0.1.0 →
 	// v0.1.1), or Version+"-next" when Version is not vX.Y.Z.
 	LatestVersion string
-	// WorkDir is the working directory relative paths are resolved
-	// against and processes start in (default [DefaultWorkDir]).
+	// WorkDir is the server's working directory: relative paths are
+	// resolved against it, processes without a workingDir start in it, and
+	// it is the home directory ~ stands for (default [DefaultWorkDir]).
 	WorkDir string
 	// Env is the environment of the guest metadata document: processes
 	// see it from the start and POST /environment/reload applies it.
@@ -99,8 +100,8 @@ type Config struct {
 	// UpgradeDelay is the time between POST /upgrade and the first visible
 	// step (default [DefaultUpgradeDelay]).
 	UpgradeDelay time.Duration
-	// UpgradeStep is the duration of each later upgrade step; the download
-	// takes four of them (default [DefaultUpgradeStep]).
+	// UpgradeStep is the duration of the validate and replace steps; the
+	// download takes four of them (default [DefaultUpgradeStep]).
 	UpgradeStep time.Duration
 	// RestartDuration is how long the server refuses connections while it
 	// re-executes itself after a successful upgrade (default
@@ -123,7 +124,8 @@ type Guest struct {
 	wg sync.WaitGroup
 
 	// mu guards everything below. It is never held while writing to a
-	// client or while user code (a CommandFunc) runs.
+	// client or while user code (a CommandFunc) runs; the simulated shells
+	// run in coroutines (coro.go) as if they held it.
 	mu     sync.Mutex
 	state  State
 	closed bool

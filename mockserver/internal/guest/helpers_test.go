@@ -1,7 +1,6 @@
 package guest
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -136,32 +135,6 @@ func (e *env) try(ctx context.Context, method, path, body string, header ...stri
 		req.Header.Set(header[i], header[i+1])
 	}
 	return e.http.Do(req)
-}
-
-// lines reads a body line by line.
-type lines struct {
-	t *testing.T
-	r *bufio.Reader
-}
-
-func newLines(t *testing.T, body io.Reader) *lines { return &lines{t, bufio.NewReader(body)} }
-
-// next returns the next line without its newline.
-func (l *lines) next() string {
-	l.t.Helper()
-	s, err := l.r.ReadString('\n')
-	if err != nil {
-		l.t.Fatalf("reading line: %q, %v", s, err)
-	}
-	return strings.TrimSuffix(s, "\n")
-}
-
-// eof checks that the body ends here.
-func (l *lines) eof() {
-	l.t.Helper()
-	if s, err := l.r.ReadString('\n'); err != io.EOF {
-		l.t.Fatalf("want end of body, got %q, %v", s, err)
-	}
 }
 
 // waitNoStreams waits until no stream is open on g.

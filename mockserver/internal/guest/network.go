@@ -28,8 +28,8 @@ type portInfo struct {
 }
 
 // GetProcessPorts implements GET /network/process/{pid}/ports: the ports a
-// running process listens on — those of its waitForPorts, and those its
-// registered command opened with Cmd.OpenPort. Any other pid has none.
+// running process listens on, those its registered commands opened with
+// Cmd.OpenPort. Any other pid has none.
 func (h handler) GetProcessPorts(_ context.Context, params sandboxsrv.GetProcessPortsParams) (sandboxsrv.GetProcessPortsRes, error) {
 	h.mu.Lock()
 	ports := []portInfo{}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -918,14 +917,4 @@ func (g *Guest) attachLocked(p *process) *procWriter {
 	w.runDone = p.runDone
 	p.writers[w] = struct{}{}
 	return w
-}
-
-// GetProcessPorts is in network.go; path helpers for processes:
-
-// absFrom resolves p against dir.
-func absFrom(dir, p string) string {
-	if strings.HasPrefix(p, "/") {
-		return path.Clean(p)
-	}
-	return path.Join(dir, p)
 }

@@ -249,7 +249,7 @@ func TestExecStreamFraming(t *testing.T) {
 					e.Data = p.Status + " " + str(p.Stdout) + "|" + str(p.Stderr)
 				}
 				if e.Type != "keepalive" {
-					out = append(out, ev{e.Type, e.Data})
+					out = append(out, ev(e))
 				}
 			}
 			return out

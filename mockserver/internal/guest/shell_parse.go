@@ -245,12 +245,6 @@ func (p *parser) peekTok() *token {
 // literal word in a position where reserved words count).
 func isReserved(t *token, w string) bool { return t.kind == tokWord && t.lit == w }
 
-var reservedWords = map[string]bool{
-	"if": true, "then": true, "else": true, "elif": true, "fi": true, "do": true, "done": true,
-	"case": true, "esac": true, "while": true, "until": true, "for": true, "{": true, "}": true,
-	"!": true, "in": true,
-}
-
 // skipNewlines consumes newline tokens.
 func (p *parser) skipNewlines() {
 	for p.peekTok().kind == tokNewline {
