@@ -40,8 +40,11 @@
 // "src/a.txt" is relative to the server's working directory. The real
 // server only treats a path as absolute when the URL says so with an extra
 // slash (/filesystem//tmp/a), and treats any encoded slash (%2F) as the
-// mark of an absolute path; the client sends both kinds accordingly. A path
-// must not be empty or contain a NUL byte.
+// mark of an absolute path; the client sends both kinds accordingly. It
+// also takes every URL starting with /filesystem/tree for its tree
+// routes, which resolve from "/", so a relative path starting with "tree"
+// ("trees", "tree.txt") is sent as "./trees"; answers show it without the
+// "./". A path must not be empty, contain a NUL byte or a ".." segment.
 //
 // # Streams
 //

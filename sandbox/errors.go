@@ -11,7 +11,8 @@ var (
 	// ErrLineTooLong ends a stream whose line is longer than
 	// [StreamOptions.MaxLineSize].
 	ErrLineTooLong = errors.New("sandboxkit: stream line too long")
-	// ErrIsDirectory is returned by [Client.Read] for a directory.
+	// ErrIsDirectory is returned by [Client.Read] and [Client.Open] for a
+	// directory.
 	ErrIsDirectory = errors.New("sandboxkit: is a directory")
 	// ErrNotDirectory is returned by [Client.List] for a file.
 	ErrNotDirectory = errors.New("sandboxkit: not a directory")

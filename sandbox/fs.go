@@ -49,7 +49,7 @@ type Directory struct {
 //
 // GET /filesystem/{path}
 func (c *Client) Read(ctx context.Context, path string) (string, error) {
-	r, err := c.getEntry(ctx, path)
+	r, _, err := c.getEntry(ctx, path)
 	if err != nil {
 		return "", wrap(ctx, "Read", err)
 	}
@@ -65,34 +65,48 @@ func (c *Client) Read(ctx context.Context, path string) (string, error) {
 //
 // GET /filesystem/{path}
 func (c *Client) List(ctx context.Context, path string) (*Directory, error) {
-	r, err := c.getEntry(ctx, path)
+	r, changed, err := c.getEntry(ctx, path)
 	if err != nil {
 		return nil, wrap(ctx, "List", err)
 	}
 	d, err := directoryResult(r)
-	return d, wrap(ctx, "List", err)
+	if err != nil {
+		return nil, wrap(ctx, "List", err)
+	}
+	if changed {
+		d.Path = fsEcho(true, d.Path)
+		for i := range d.Files {
+			d.Files[i].Path = fsEcho(true, d.Files[i].Path)
+		}
+		for i := range d.Subdirectories {
+			d.Subdirectories[i].Path = fsEcho(true, d.Subdirectories[i].Path)
+		}
+	}
+	return d, nil
 }
 
-// getEntry reads a file or directory as JSON.
-func (c *Client) getEntry(ctx context.Context, path string) (*sandboxapi.FileOrDirectory, error) {
+// getEntry reads a file or directory as JSON. changed reports that the
+// path was sent as fsPath changed it.
+func (c *Client) getEntry(ctx context.Context, path string) (_ *sandboxapi.FileOrDirectory, changed bool, _ error) {
 	if err := checkPath("path", path); err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	wire, changed := fsPath(path)
 	var body bodyOwner
 	defer body.close()
-	res, err := c.api.GetFilesystem(ctx, sandboxapi.GetFilesystemParams{Path: path},
+	res, err := c.api.GetFilesystem(ctx, sandboxapi.GetFilesystemParams{Path: wire},
 		body.option(nil), sandboxapi.WithEditRequest(func(r *http.Request) error {
 			r.Header.Set("Accept", "application/json")
 			return clearRawPath(r)
 		}))
 	if err != nil {
-		return nil, err
+		return nil, changed, err
 	}
 	r, ok := res.(*sandboxapi.FileOrDirectory)
 	if !ok {
-		return nil, unexpected(res)
+		return nil, changed, unexpected(res)
 	}
-	return r, nil
+	return r, changed, nil
 }
 
 // WriteOptions tunes [Client.Write].
@@ -145,7 +159,8 @@ func (c *Client) Mkdir(ctx context.Context, path string, opts *MkdirOptions) err
 }
 
 func (c *Client) putFilesystem(ctx context.Context, op, path string, req *sandboxapi.FileRequest) error {
-	res, err := c.api.PutFilesystem(ctx, req, sandboxapi.PutFilesystemParams{Path: path}, fsPathOpt)
+	wire, _ := fsPath(path)
+	res, err := c.api.PutFilesystem(ctx, req, sandboxapi.PutFilesystemParams{Path: wire}, fsPathOpt)
 	if err != nil {
 		return wrap(ctx, op, err)
 	}
@@ -171,7 +186,8 @@ func (c *Client) Remove(ctx context.Context, path string, opts *RemoveOptions) e
 	if err := checkPath("path", path); err != nil {
 		return wrap(ctx, op, err)
 	}
-	params := sandboxapi.DeleteFilesystemParams{Path: path}
+	wire, _ := fsPath(path)
+	params := sandboxapi.DeleteFilesystemParams{Path: wire}
 	if opts != nil && opts.Recursive {
 		params.Recursive = sandboxapi.NewOptBool(true)
 	}
