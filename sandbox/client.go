@@ -65,9 +65,18 @@ func (skipSecurity) BearerAuth(context.Context, sandboxapi.OperationName) (sandb
 	return sandboxapi.BearerAuth{}, ogenerrors.ErrSkipClientSecurity
 }
 
-// wrap names the operation in err; see client.Wrap.
+// wrap names the operation in err; see client.Wrap. An [*client.APIError]
+// from a call made on the way (GetProcess inside Wait) is renamed, so that
+// errors name the method the caller called.
 func wrap(ctx context.Context, op string, err error) error {
-	return client.Wrap(ctx, "sandbox."+op, err)
+	op = "sandbox." + op
+	err = client.Wrap(ctx, op, err)
+	if apiErr, ok := err.(*client.APIError); ok && apiErr.Operation != op {
+		cp := *apiErr
+		cp.Operation = op
+		return &cp
+	}
+	return err
 }
 
 // unexpected reports an answer the generated client decoded into a type

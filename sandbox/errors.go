@@ -31,7 +31,7 @@ type ExitError struct {
 	PID string
 	// Status is the terminal status (failed, stopped, killed, ...).
 	Status ProcessStatus
-	// ExitCode is the exit code; -1 for a stopped process.
+	// ExitCode is the exit code; -1 when a signal ended the process.
 	ExitCode int
 	// Stderr is the end of the standard error output (at most 1 KiB).
 	Stderr string

@@ -54,7 +54,7 @@ func (c *Client) Open(ctx context.Context, path string) (io.ReadCloser, error) {
 		return nil, wrap(ctx, op, unexpected(res))
 	}
 	if isDir {
-		body.close()
+		_ = r.Response.Body.Close()
 		return nil, wrap(ctx, op, ErrIsDirectory)
 	}
 	f := &fileReader{ctx: ctx, body: r.Response.Body}

@@ -70,7 +70,8 @@ const success = `{"message":"done"}`
 type mappingCase struct {
 	name   string
 	call   func(ctx context.Context, c *sandbox.Client) (any, error)
-	ctype  string // answer content type, JSON if empty
+	ctype  string      // answer content type, JSON if empty
+	header http.Header // more answer headers
 	answer string
 	method string
 	uri    string
@@ -185,8 +186,10 @@ func mappingCases() []mappingCase {
 				b, err := io.ReadAll(rc)
 				return string(b), err
 			},
-			// The real server labels downloads by extension.
+			// The real server labels downloads by extension, and marks
+			// them as attachments.
 			ctype: "application/json", answer: `{"not":"decoded"}`,
+			header: http.Header{"Content-Disposition": {`attachment; filename="data.json"`}},
 			method: "GET", uri: "/filesystem//tmp/data.json?download=true", want: `{"not":"decoded"}`,
 		},
 		{
@@ -421,6 +424,9 @@ func TestRequestResponseMapping(t *testing.T) {
 			t.Parallel()
 			c, srv := setup(t, func(w http.ResponseWriter, _ *http.Request) {
 				w.Header().Set("Content-Type", cmpOr(tc.ctype, "application/json"))
+				for k, v := range tc.header {
+					w.Header()[k] = v
+				}
 				_, _ = io.WriteString(w, tc.answer)
 			})
 			got, err := tc.call(t.Context(), c)

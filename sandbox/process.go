@@ -24,8 +24,9 @@ const (
 	StatusKilled    ProcessStatus = "killed"
 )
 
-// Terminal reports whether the process has ended: completed, failed,
-// stopped or killed.
+// Terminal reports whether s is one of the statuses a process ends with:
+// completed, failed, stopped or killed. A process is "stopped" as soon as
+// it was sent SIGTERM, and may go on running: [Process.Ended] tells.
 func (s ProcessStatus) Terminal() bool {
 	switch s {
 	case StatusCompleted, StatusFailed, StatusStopped, StatusKilled:
@@ -49,7 +50,8 @@ type Process struct {
 	StartedAt time.Time
 	// CompletedAt is when it ended; zero while it runs.
 	CompletedAt time.Time
-	// ExitCode is the exit status once ended; -1 for a stopped process.
+	// ExitCode is the exit status once ended; -1 for a process that a
+	// signal ended (killed, or stopped by SIGTERM without handling it).
 	ExitCode int
 	// WorkingDir is the directory it runs in ("" for the server's).
 	WorkingDir string
@@ -63,6 +65,22 @@ type Process struct {
 	RestartCount     int
 	// KeepAlive reports whether the process keeps the sandbox awake.
 	KeepAlive bool
+}
+
+// Ended reports whether the process has ended: its status is terminal
+// and, for a stopped process, it has really exited. The real server
+// marks a process "stopped" when it sends SIGTERM, with an empty
+// completedAt until the process exits (a process that ignores the signal
+// keeps running, stopped); then completedAt and the real exit code are
+// set.
+//
+// With RestartOnFailure, a process shows "failed" for about a second
+// before each restart; Ended cannot tell that pause from the end.
+func (p *Process) Ended() bool {
+	if p == nil || !p.Status.Terminal() {
+		return false
+	}
+	return p.Status != StatusStopped || !p.CompletedAt.IsZero()
 }
 
 // ExecRequest describes a command to start.
@@ -194,7 +212,10 @@ func (c *Client) ListProcesses(ctx context.Context) ([]*Process, error) {
 	return out, nil
 }
 
-// StopProcess asks a process to terminate (a catchable signal).
+// StopProcess asks a process to terminate: the server sends SIGTERM to its
+// process group and reports it "stopped" at once, though it runs until it
+// exits (a process may catch or ignore the signal). [Client.Wait] waits
+// for the exit; [Client.KillProcess] forces it.
 //
 // DELETE /process/{identifier}
 func (c *Client) StopProcess(ctx context.Context, id string) error {
@@ -254,8 +275,10 @@ type WaitOptions struct {
 	MinDelay, MaxDelay time.Duration
 }
 
-// Wait polls a process until it has ended (completed, failed, stopped or
-// killed) and returns it. Transient errors (5xx, refused connections) are
+// Wait polls a process until it has ended ([Process.Ended]: completed,
+// failed, killed, or stopped and exited) and returns it. After
+// [Client.StopProcess] it waits for the process to exit, which one that
+// ignores SIGTERM never does. Transient errors (5xx, refused connections) are
 // tolerated a few times in a row. When ctx ends first, the error wraps
 // ctx's error and the process as last seen is returned with it (nil if it
 // was never seen).
@@ -289,7 +312,7 @@ func waitProcess(ctx context.Context, g ProcessGetter, id string, opts *WaitOpti
 			return nil, false, err
 		}
 		seen = p
-		return p, p.Status.Terminal(), nil
+		return p, p.Ended(), nil
 	})
 	return seen, err
 }

@@ -248,7 +248,7 @@ func (ps *procStream) recover(ctx context.Context) error {
 			// The log stream ended: has the process?
 			p, err := ps.c.GetProcess(ctx, ps.id)
 			switch {
-			case err == nil && p.Status.Terminal():
+			case err == nil && p.Ended():
 				ps.end(p)
 				return nil
 			case err != nil && !client.IsTransient(err):

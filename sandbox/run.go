@@ -47,7 +47,7 @@ type RunResult struct {
 	// Stdout and Stderr are the output. The real server keeps the last
 	// 4 MiB of each for this; use [Client.ExecStream] for all of it.
 	Stdout, Stderr string
-	// ExitCode is the exit status (-1 for a stopped process).
+	// ExitCode is the exit status (-1 when a signal ended the process).
 	ExitCode int
 	// StartedAt and CompletedAt are the server's times (second
 	// precision).
@@ -109,7 +109,7 @@ func (c *Client) Run(ctx context.Context, command string, opts *RunOptions) (*Ru
 		}
 		return nil, rename(err, "sandbox.Exec", "sandbox."+op)
 	}
-	if !p.Status.Terminal() {
+	if !p.Ended() {
 		pid := p.PID
 		if p, err = c.Wait(ctx, pid, o.Wait); err != nil {
 			// Wait gives up a little before the deadline, so ctx may not
