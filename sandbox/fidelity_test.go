@@ -11,6 +11,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/sandboxkit/sandboxkit/client"
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
@@ -160,5 +162,42 @@ func TestProcessEnded(t *testing.T) {
 		if got := tc.p.Ended(); got != tc.want {
 			t.Errorf("%+v Ended() = %v, want %v", tc.p, got, tc.want)
 		}
+	}
+}
+
+// TestFindTypeAndExcludeDirs: the real server finds only files when no
+// type is sent, and reads an empty excludeDirs as "use the default list";
+// the client sends type=file explicitly and "," for "exclude nothing".
+func TestFindTypeAndExcludeDirs(t *testing.T) {
+	t.Parallel()
+	c, srv := setup(t, reply(http.StatusOK, `{"query":"q","matches":[],"total":0}`))
+	ctx := t.Context()
+	if _, err := c.Find(ctx, "src", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Find(ctx, "src", &sandbox.FindOptions{Type: sandbox.TypeDirectory, ExcludeDirs: []string{}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Grep(ctx, "src", "q", &sandbox.GrepOptions{ExcludeDirs: []string{""}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Search(ctx, "src", &sandbox.SearchOptions{ExcludeDirs: []string{}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Find(ctx, "src", &sandbox.FindOptions{Type: "all"}); !errors.Is(err, client.ErrInvalidInput) {
+		t.Errorf("Find with type all: %v, want ErrInvalidInput", err)
+	}
+	var got []string
+	for _, r := range srv.requests() {
+		got = append(got, r.URI)
+	}
+	want := []string{
+		"/filesystem-find/src?type=file",
+		"/filesystem-find/src?excludeDirs=%2C&type=directory",
+		"/filesystem-content-search/src?excludeDirs=%2C&query=q",
+		"/filesystem-search/src?excludeDirs=%2C",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("requests (-want +got):\n%s", diff)
 	}
 }

@@ -278,7 +278,9 @@ const (
 
 // FindOptions tunes [Client.Find]. The zero value is usable.
 type FindOptions struct {
-	// Type keeps only files or only directories; both if empty.
+	// Type is what to find: [TypeFile] (also when empty, as the server's
+	// default) or [TypeDirectory]; the server has no way to find both at
+	// once. Directories include root itself, as ".".
 	Type EntryType
 	// Patterns keeps entries whose name matches one of these globs, such
 	// as "*.go".
@@ -287,8 +289,10 @@ type FindOptions struct {
 	// a negative value asks for all of them.
 	MaxResults int
 	// ExcludeDirs names directories not to descend into. nil leaves the
-	// server's default list (node_modules, vendor, .git, dist, ...); an
-	// empty non-nil slice excludes none.
+	// server's default list (node_modules, vendor, .git, dist, build,
+	// target, __pycache__, .venv, .next, coverage); an empty non-nil slice
+	// excludes none (it is sent as "," since the server takes an empty
+	// value for its default list).
 	ExcludeDirs []string
 	// IncludeHidden keeps entries whose name starts with a dot (the
 	// server leaves them out by default).
@@ -297,14 +301,14 @@ type FindOptions struct {
 
 // FindMatch is an entry [Client.Find] found.
 type FindMatch struct {
-	// Path is the entry's path.
+	// Path is the entry's path relative to the root searched.
 	Path string
 	// Type is file or directory.
 	Type EntryType
 }
 
-// Find walks the tree below root and returns the entries whose names
-// match.
+// Find walks the tree below root and returns the files (or, with
+// [TypeDirectory], the directories) whose names match.
 //
 // GET /filesystem-find/{path}
 func (c *Client) Find(ctx context.Context, root string, opts *FindOptions) ([]FindMatch, error) {
@@ -316,13 +320,20 @@ func (c *Client) Find(ctx context.Context, root string, opts *FindOptions) ([]Fi
 	if opts != nil {
 		o = *opts
 	}
+	switch o.Type {
+	case "":
+		o.Type = TypeFile
+	case TypeFile, TypeDirectory:
+	default:
+		return nil, wrap(ctx, op, &client.ValidationError{Field: "Type", Value: string(o.Type), Reason: `must be "file" or "directory"`})
+	}
 	params := sandboxapi.FindFilesParams{
 		Path:        root,
 		Patterns:    optStrings(o.Patterns),
-		ExcludeDirs: optStrings(o.ExcludeDirs),
-	}
-	if o.Type != "" {
-		params.Type = sandboxapi.NewOptString(string(o.Type))
+		ExcludeDirs: excludeDirs(o.ExcludeDirs),
+		// Sent even when it is the server's default, so that every
+		// server agrees on what an empty Type finds.
+		Type: sandboxapi.NewOptString(string(o.Type)),
 	}
 	switch {
 	case o.MaxResults > 0:
@@ -350,7 +361,8 @@ func (c *Client) Find(ctx context.Context, root string, opts *FindOptions) ([]Fi
 
 // SearchOptions tunes [Client.Search]. The zero value is usable.
 type SearchOptions struct {
-	// Patterns keeps entries whose name matches one of these globs.
+	// Patterns is sent as the server's patterns parameter, which the real
+	// server reads and then ignores: it does not narrow the results.
 	Patterns []string
 	// MaxResults caps the matches; 0 leaves the server's default (20).
 	MaxResults int
@@ -362,7 +374,7 @@ type SearchOptions struct {
 
 // SearchMatch is a path [Client.Search] scored.
 type SearchMatch struct {
-	// Path is the entry's path.
+	// Path is the entry's path relative to root.
 	Path string
 	// Score is the match quality; higher is better.
 	Score int
@@ -371,6 +383,14 @@ type SearchMatch struct {
 }
 
 // Search fuzzy-matches the paths below root and returns the best first.
+//
+// The query is root itself, as given: the real server walks the tree
+// below root and scores each entry's path relative to root against the
+// text of root (fzf's algorithm: the query's characters must appear in
+// order). So Search("app") finds "app.go", "lib/app_test.go" and
+// "src/my-app" below the directory app, and an absolute or multi-segment
+// root rarely finds anything. [SearchOptions.Patterns] does not change
+// the results. [Client.Find] matches names with globs instead.
 //
 // GET /filesystem-search/{path}
 func (c *Client) Search(ctx context.Context, root string, opts *SearchOptions) ([]SearchMatch, error) {
@@ -388,7 +408,7 @@ func (c *Client) Search(ctx context.Context, root string, opts *SearchOptions) (
 	params := sandboxapi.FuzzySearchParams{
 		Path:        root,
 		Patterns:    optStrings(o.Patterns),
-		ExcludeDirs: optStrings(o.ExcludeDirs),
+		ExcludeDirs: excludeDirs(o.ExcludeDirs),
 		MaxResults:  optPositive(o.MaxResults),
 	}
 	if o.IncludeHidden {
@@ -425,7 +445,7 @@ type GrepOptions struct {
 
 // GrepMatch is a line [Client.Grep] found.
 type GrepMatch struct {
-	// Path is the file holding the match.
+	// Path is the file holding the match, relative to root.
 	Path string
 	// Line is the line number, from 1; Column the column of the match.
 	Line, Column int
@@ -455,7 +475,7 @@ func (c *Client) Grep(ctx context.Context, root, query string, opts *GrepOptions
 	params := sandboxapi.ContentSearchParams{
 		Path:        root,
 		Query:       query,
-		ExcludeDirs: optStrings(o.ExcludeDirs),
+		ExcludeDirs: excludeDirs(o.ExcludeDirs),
 		MaxResults:  optPositive(o.MaxResults),
 	}
 	if o.CaseSensitive {

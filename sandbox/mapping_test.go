@@ -252,13 +252,13 @@ func mappingCases() []mappingCase {
 					MaxResults: -1, ExcludeDirs: []string{}, IncludeHidden: true})
 			},
 			answer: `{"matches":[{"path":"src/main.go","type":"file"}],"total":1}`,
-			method: "GET", uri: "/filesystem-find/src?excludeDirs=&excludeHidden=false&maxResults=0&patterns=%2A.go%2C%2A.md&type=file",
+			method: "GET", uri: "/filesystem-find/src?excludeDirs=%2C&excludeHidden=false&maxResults=0&patterns=%2A.go%2C%2A.md&type=file",
 			want: []sandbox.FindMatch{{Path: "src/main.go", Type: sandbox.TypeFile}},
 		},
 		{
 			name:   "Find/defaults",
 			call:   func(ctx context.Context, c *sandbox.Client) (any, error) { return c.Find(ctx, "/srv", nil) },
-			answer: `{"matches":[],"total":0}`, method: "GET", uri: "/filesystem-find//srv",
+			answer: `{"matches":[],"total":0}`, method: "GET", uri: "/filesystem-find//srv?type=file",
 			want: []sandbox.FindMatch{},
 		},
 		{

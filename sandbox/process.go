@@ -97,11 +97,16 @@ type ExecRequest struct {
 	// WaitForCompletion makes the server answer only once the process has
 	// ended.
 	WaitForCompletion bool
-	// Timeout, if positive, has the server kill the process after it
-	// (rounded up to whole seconds). With WaitForCompletion, the server
-	// answers 422 when it runs out and the process keeps running. Zero
-	// means none (with KeepAlive the server's default of 600 s applies);
-	// negative is invalid.
+	// Timeout is sent in whole seconds (rounded up); what it does depends
+	// on the other fields, as the real server reads it:
+	//   - with WaitForCompletion or WaitForPorts it bounds the wait: when it
+	//     runs out the server answers 422 ("process timed out after N
+	//     seconds") and the process keeps running;
+	//   - with KeepAlive the server kills the process after it (600 s when
+	//     zero);
+	//   - otherwise the server ignores it.
+	// Zero means none; negative is invalid. [Client.Run] kills the
+	// process itself when its Timeout runs out.
 	Timeout time.Duration
 	// WaitForPorts makes the server answer once the process listens on
 	// these ports (1..65535).
