@@ -201,3 +201,41 @@ func TestFindTypeAndExcludeDirs(t *testing.T) {
 		t.Errorf("requests (-want +got):\n%s", diff)
 	}
 }
+
+// TestHealthOfOlderServers: older servers answer /health with
+// {"status":"ok"} only; a missing field is not an error.
+func TestHealthOfOlderServers(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{
+		`{"status":"ok"}`,
+		`{"status":"ok","version":"v0.0.9","lastUpgrade":{"status":"idle"}}`,
+		`{"status":"ok","upgradeCount":null,"lastUpgrade":null}`,
+	} {
+		c, _ := setup(t, reply(http.StatusOK, body))
+		h, err := c.Health(t.Context())
+		if err != nil || !h.OK() {
+			t.Errorf("Health of %s = %+v, %v", body, h, err)
+			continue
+		}
+		h, err = c.WaitReady(t.Context(), nil)
+		if err != nil || !h.OK() {
+			t.Errorf("WaitReady of %s = %+v, %v", body, h, err)
+		}
+	}
+	// What is there is still read.
+	c, _ := setup(t, reply(http.StatusOK, `{"status":"ok","version":"v0.0.9","upgradeCount":3,"lastUpgrade":{"status":"failed","error":"boom"}}`))
+	h, err := c.Health(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &sandbox.Health{Status: "ok", Version: "v0.0.9", UpgradeCount: 3,
+		LastUpgrade: sandbox.UpgradeStatus{State: sandbox.UpgradeFailed, Error: "boom"}}
+	if diff := cmp.Diff(want, h); diff != "" {
+		t.Errorf("Health (-want +got):\n%s", diff)
+	}
+	// A wrong type is still an error.
+	c, _ = setup(t, reply(http.StatusOK, `{"status":"ok","upgradeCount":"three"}`))
+	if _, err := c.Health(t.Context()); err == nil {
+		t.Error("Health with a string upgradeCount succeeded")
+	}
+}
