@@ -70,7 +70,12 @@ func (skipSecurity) BearerAuth(context.Context, sandboxapi.OperationName) (sandb
 // errors name the method the caller called.
 func wrap(ctx context.Context, op string, err error) error {
 	op = "sandbox." + op
-	err = client.Wrap(ctx, op, err)
+	return named(client.Wrap(ctx, op, err), op)
+}
+
+// named returns err, or a copy of it naming op if it is an
+// [*client.APIError] naming another operation.
+func named(err error, op string) error {
 	if apiErr, ok := err.(*client.APIError); ok && apiErr.Operation != op {
 		cp := *apiErr
 		cp.Operation = op

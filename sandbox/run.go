@@ -92,14 +92,23 @@ func (c *Client) Run(ctx context.Context, command string, opts *RunOptions) (*Ru
 		name = uniqueName()
 	}
 	start := time.Now()
-	p, err := c.runExec(ctx, ExecRequest{
+	req := ExecRequest{
 		Command:           command,
 		Name:              name,
 		WorkingDir:        o.WorkingDir,
 		Env:               o.Env,
 		Timeout:           o.Timeout,
 		WaitForCompletion: true,
-	}, o.Name == "")
+	}
+	var p *Process
+	found, err := c.execSettled(ctx, "sandbox."+op, name, o.Name == "", func() error {
+		var err error
+		p, err = c.Exec(ctx, req)
+		return err
+	})
+	if found != nil {
+		p = found
+	}
 	if err != nil {
 		if ctx.Err() != nil || (o.Timeout > 0 && errors.Is(err, client.ErrUnprocessable)) {
 			c.killQuietly(ctx, name)
@@ -148,19 +157,22 @@ func (c *Client) Run(ctx context.Context, command string, opts *RunOptions) (*Ru
 	return res, nil
 }
 
-// runExec sends the exec of Run. With unique (the name is Run's own), it
-// settles an ambiguous attempt by looking the process up by name: found,
-// it is the process; not found, the request is sent again.
-func (c *Client) runExec(ctx context.Context, req ExecRequest, unique bool) (*Process, error) {
+// execSettled sends an exec (send) and, with unique (name is the
+// client's own, made up for this call), settles an ambiguous outcome by
+// looking the process up by name: found, an earlier attempt started it
+// and it is returned; not found (404), the request is sent again, at most
+// runAttempts requests in all. A refusal after an ambiguous attempt may
+// be the server saying that the name is taken (409, or 400 from the real
+// server), most likely by that attempt's process: it is looked up too.
+// It returns (nil, nil) when send succeeded. When the lookup fails
+// otherwise, the error is an *OutcomeError for op.
+func (c *Client) execSettled(ctx context.Context, op, name string, unique bool, send func() error) (*Process, error) {
 	var ambiguous bool
 	for attempt := 1; ; attempt++ {
-		p, err := c.Exec(ctx, req)
+		err := send()
 		if err == nil {
-			return p, nil
+			return nil, nil
 		}
-		// A refusal after an ambiguous attempt may be the server saying
-		// that the name is taken (409, or 400 from some servers): by that
-		// attempt's process, most likely.
 		resend := execAmbiguous(err)
 		taken := ambiguous && (errors.Is(err, client.ErrConflict) || errors.Is(err, client.ErrBadRequest))
 		if !unique || ctx.Err() != nil || !resend && !taken {
@@ -171,7 +183,7 @@ func (c *Client) runExec(ctx context.Context, req ExecRequest, unique bool) (*Pr
 		if sleepCtx(ctx, poll.Delay(runMinDelay, runMaxDelay, attempt)) != nil {
 			return nil, err
 		}
-		found, lerr := c.GetProcess(ctx, req.Name)
+		found, lerr := c.GetProcess(ctx, name)
 		switch {
 		case lerr == nil:
 			return found, nil
@@ -179,7 +191,7 @@ func (c *Client) runExec(ctx context.Context, req ExecRequest, unique bool) (*Pr
 			if ctx.Err() != nil {
 				return nil, err
 			}
-			return nil, &OutcomeError{Op: "sandbox.Run", Name: req.Name, Attempts: attempt, LookupErr: lerr, Err: err}
+			return nil, &OutcomeError{Op: op, Name: name, Attempts: attempt, LookupErr: lerr, Err: named(err, op)}
 		case !resend || attempt >= runAttempts:
 			return nil, err
 		}

@@ -34,9 +34,13 @@ const (
 // StreamOptions tunes [Client.ExecStream], [Client.StreamLogs] and
 // [Client.Watch]. The zero value is usable.
 type StreamOptions struct {
-	// MaxLineSize bounds one line of the stream in bytes
-	// ([DefaultMaxLineSize] if zero). A longer line ends the stream with
-	// [ErrLineTooLong]; memory use stays below about twice this.
+	// MaxLineSize bounds one line of output in bytes ([DefaultMaxLineSize]
+	// if zero): a longer line is delivered in pieces of MaxLineSize bytes
+	// (see [ProcessEvent.Text]), so memory use stays below about twice
+	// this. The exec stream's own protocol lines (its result event carries
+	// the process object) may be up to max(MaxLineSize,
+	// DefaultMaxLineSize); a longer one ends the stream with
+	// [ErrLineTooLong].
 	MaxLineSize int
 	// MaxReconnects is how many times in a row a process stream whose
 	// connection dropped is reopened ([DefaultMaxReconnects] if zero;
@@ -44,7 +48,9 @@ type StreamOptions struct {
 	// streams are not reopened.
 	MaxReconnects int
 	// ReconnectDelay is the first pause before reopening (250ms if zero);
-	// it doubles with each failed attempt up to 5s.
+	// it doubles with each failed attempt up to 5s. It is also the least
+	// time between two openings of a process's log stream, so a server
+	// that ends every stream at once is not asked again and again.
 	ReconnectDelay time.Duration
 }
 
@@ -292,9 +298,4 @@ func (l *lineReader) next() (line []byte, complete bool, err error) {
 			return nil, false, err
 		}
 	}
-}
-
-// isKeepalive reports a keepalive line of the text streams.
-func isKeepalive(line []byte) bool {
-	return bytes.Equal(bytes.TrimSpace(line), []byte("[keepalive]"))
 }

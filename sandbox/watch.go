@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -228,4 +229,9 @@ func (w *watchStream) next(ctx context.Context) (FileEvent, error) {
 		}
 		return ev, nil
 	}
+}
+
+// isKeepalive reports a keepalive line of the watch stream.
+func isKeepalive(line []byte) bool {
+	return bytes.Equal(bytes.TrimSpace(line), keepaliveText)
 }
