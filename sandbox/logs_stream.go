@@ -107,11 +107,11 @@ func (r *pieceReader) next() (piece []byte, end bool, err error) {
 type logParser struct {
 	ps *procStream
 
-	first     bool   // the connection may start with an error object
-	stream    int    // stream of the last prefix seen (0 stdout, 1 stderr)
-	skip      int64  // replayed lines still to skip
-	carry     []byte // end of the last piece, which may begin a token
-	scratch   []byte
+	first   bool   // the connection may start with an error object
+	stream  int    // stream of the last prefix seen (0 stdout, 1 stderr)
+	skip    int64  // replayed lines still to skip
+	carry   []byte // end of the last piece, which may begin a token
+	scratch []byte
 }
 
 // reset prepares for a new connection.
