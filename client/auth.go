@@ -3,6 +3,7 @@ package client
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -21,8 +22,23 @@ const (
 	HeaderRequestID = "X-Request-ID"
 )
 
-// credentialHeaders are removed from a redirect that leaves the original
-// origin and cannot be set with WithHeader. Canonical form.
+// Headers that OpenSandbox lifecycle endpoints name for reaching a
+// sandbox port: each carries a credential (a route signature or an access
+// token). Give them to [WithCredentialHeader] (or [WithHeader], which
+// recognises them).
+const (
+	// HeaderSecureAccess carries a sandbox's secure-access token.
+	HeaderSecureAccess = "OpenSandbox-Secure-Access"
+	// HeaderIngressTo routes a request through the ingress gateway; on a
+	// signed route it holds the route's signature.
+	HeaderIngressTo = "OpenSandbox-Ingress-To"
+	// HeaderEgressAuth carries the token of a sandbox's egress proxy.
+	HeaderEgressAuth = "OPENSANDBOX-EGRESS-AUTH"
+)
+
+// credentialHeaders are set by the SDK only (WithHeader and
+// WithCredentialHeader refuse them) and removed from a redirect that
+// leaves the original origin. Canonical form.
 var credentialHeaders = []string{
 	"Authorization",
 	"Proxy-Authorization",
@@ -33,8 +49,27 @@ var credentialHeaders = []string{
 }
 
 func isCredentialHeader(canonical string) bool {
-	for _, h := range credentialHeaders {
-		if h == canonical {
+	return slices.Contains(credentialHeaders, canonical)
+}
+
+// knownSecretHeaders are header names WithHeader treats as credentials
+// although no word in credentialWords marks them. Canonical form.
+var knownSecretHeaders = []string{
+	http.CanonicalHeaderKey(HeaderIngressTo),
+}
+
+// credentialWords mark a header name as a credential's.
+var credentialWords = []string{"auth", "token", "secret", "key", "password", "passwd", "session", "signature", "credential", "cookie", "secure-access"}
+
+// looksLikeCredential reports whether a header (canonical name) given to
+// WithHeader is to be treated as a credential.
+func looksLikeCredential(canonical string) bool {
+	if slices.Contains(knownSecretHeaders, canonical) {
+		return true
+	}
+	lower := strings.ToLower(canonical)
+	for _, w := range credentialWords {
+		if strings.Contains(lower, w) {
 			return true
 		}
 	}
@@ -65,13 +100,14 @@ func originOf(u *url.URL) origin {
 // request for another host through the same client (a download link in
 // an answer, say) carries none of them.
 type authTransport struct {
-	next      http.RoundTripper
-	origin    origin
-	api       API
-	cred      *secret
-	workspace string
-	userAgent string
-	headers   http.Header
+	next        http.RoundTripper
+	origin      origin
+	api         API
+	cred        *secret
+	workspace   string
+	userAgent   string
+	headers     http.Header
+	credHeaders http.Header // sent to the origin only
 }
 
 func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -96,6 +132,11 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		if t.workspace != "" {
 			r.Header.Set(HeaderWorkspace, t.workspace)
+		}
+		for k, v := range t.credHeaders {
+			if _, ok := r.Header[k]; !ok {
+				r.Header[k] = append([]string(nil), v...)
+			}
 		}
 	}
 	return t.next.RoundTrip(r)

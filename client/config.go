@@ -6,7 +6,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
@@ -46,29 +48,39 @@ func (a API) String() string {
 }
 
 // Config is the resolved configuration of one API client: base URL,
-// credentials, the HTTP client that applies them, logging, retries and
-// telemetry. It is immutable and safe for concurrent use. It never
-// exposes its credential: there is no accessor for it, and String,
-// GoString and LogValue print [REDACTED] in its place. Make one with
-// [NewConfig] or [Config.ForSandbox]; the zero Config is not usable.
+// credentials, the HTTP client that applies them, logging, retries,
+// limits and telemetry. It is immutable and safe for concurrent use. It
+// never exposes its credential: there is no accessor for it, and String,
+// GoString and LogValue print [REDACTED] in its place (and in place of
+// credential header values and URL tokens). Make one with [NewConfig] or
+// [Config.ForSandbox]; the zero Config is not usable.
 type Config struct {
 	s      settings
+	sc     *scrubber
 	client *http.Client
 }
 
 // NewConfig resolves opts for api. Settings no option gave are read from
 // the environment (see [EnvLifecycleAPIKey] and the other Env constants)
 // unless [WithoutEnvironment] is among opts, then from the defaults. The
-// sandbox API has no default base URL, so it needs [WithBaseURL].
+// sandbox API has no default base URL, so it needs [WithBaseURL], and
+// reads no credential from the environment unless [WithEnvCredentials] is
+// among opts.
+//
+// A credential is never sent over plain http to a host that is not local
+// (see [WithInsecureHTTP]): such a configuration is refused.
 func NewConfig(api API, opts ...Option) (*Config, error) {
 	switch api {
 	case Lifecycle, Sandbox, ControlPlane:
 	default:
 		return nil, &ValidationError{Field: "API", Value: api.String(), Reason: "not one of Lifecycle, Sandbox, ControlPlane"}
 	}
-	s := settings{api: api, retry: DefaultRetryPolicy()}
+	s := settings{api: api, retry: DefaultRetryPolicy(), lim: defaultLimits()}
 	if err := s.apply(opts); err != nil {
 		return nil, err
+	}
+	if s.noEnv && s.envCreds {
+		return nil, &ValidationError{Field: "options", Reason: "WithEnvCredentials and WithoutEnvironment contradict each other"}
 	}
 	if !s.noEnv {
 		if err := s.applyEnv(); err != nil {
@@ -78,17 +90,37 @@ func NewConfig(api API, opts ...Option) (*Config, error) {
 	return newConfig(s)
 }
 
+func defaultLimits() limits {
+	return limits{timeout: DefaultTimeout, idle: DefaultStreamIdleTimeout, maxBody: DefaultMaxResponseSize}
+}
+
 // ForSandbox returns a configuration for the sandbox API at baseURL (a
 // sandbox's URL, as the control plane reports it) that uses this
-// configuration's token, workspace, HTTP client, logger, retry policy,
-// headers and telemetry; opts are applied on top. The environment is not
-// read.
+// configuration's token, workspace, credential headers, HTTP client,
+// logger, retry policy, limits, headers and telemetry; opts are applied
+// on top. The environment is not read.
 //
 // This is the one way a credential moves to another host, hence the
-// narrow name: only a control plane or sandbox configuration can be
-// turned into a sandbox one (a lifecycle API key is not a sandbox token),
-// and when this configuration uses https, baseURL must too (unless it is a
-// loopback address), so the token is never sent in clear text.
+// narrow name and the rules. Only a control plane or sandbox
+// configuration can be turned into a sandbox one (a lifecycle API key is
+// not a sandbox token), and the resulting base URL (after opts) must be
+// one of:
+//
+//   - on this configuration's own origin (scheme, host and port), as the
+//     mock server's sandboxes are;
+//   - a loopback address, only when this configuration's base URL is a
+//     loopback address too (a local mock or server);
+//   - an https URL whose host matches a pattern of [WithSandboxHosts]
+//     (given here or in opts); or, when this configuration talks to the
+//     hosted Blaxel service (a host under blaxel.ai or bl.run), a host
+//     under bl.run or blaxel.ai, where Blaxel serves sandboxes; or a
+//     name under a special-use domain that public DNS never resolves
+//     (.test, .invalid, .localhost), for tests. Plain http is accepted
+//     for these only with [WithInsecureHTTP].
+//
+// Link-local, unspecified and multicast addresses (169.254.169.254, the
+// cloud metadata service, among them) are always refused. A refused URL
+// gives an error matching [ErrInvalidInput], and nothing is sent.
 func (c *Config) ForSandbox(baseURL string, opts ...Option) (*Config, error) {
 	if c.s.api == Lifecycle {
 		return nil, &ValidationError{Field: "API", Value: c.s.api.String(), Reason: "ForSandbox needs a control plane or sandbox configuration"}
@@ -97,16 +129,76 @@ func (c *Config) ForSandbox(baseURL string, opts ...Option) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.s.baseURL.Scheme == "https" && u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		return nil, &ValidationError{Field: "base URL", Value: u.String(), Reason: "plain http would expose the token; use https"}
-	}
 	s := c.s.clone()
 	s.api = Sandbox
 	s.baseURL = u
+	s.envCreds, s.noEnv = false, true
 	if err := s.apply(opts); err != nil {
 		return nil, err
 	}
+	if s.envCreds {
+		return nil, &ValidationError{Field: "option WithEnvCredentials", Reason: "ForSandbox reads no environment"}
+	}
+	if err := c.checkSandboxURL(s.baseURL, &s); err != nil {
+		return nil, err
+	}
 	return newConfig(s)
+}
+
+// blaxelDomains are where the hosted Blaxel service runs its control
+// plane and serves its sandboxes (https://sbx-<id>-<workspace>.<region>.bl.run).
+var blaxelDomains = []string{"blaxel.ai", "bl.run"}
+
+// checkSandboxURL applies ForSandbox's rules to u; s holds the settings
+// after ForSandbox's options (its allow-list and WithInsecureHTTP).
+func (c *Config) checkSandboxURL(u *url.URL, s *settings) error {
+	reject := func(reason string) error {
+		return &ValidationError{Field: "sandbox URL", Value: c.sc.scrub(u.String()), Reason: reason}
+	}
+	from := c.s.baseURL
+	if originOf(u) == originOf(from) {
+		return nil
+	}
+	host := strings.ToLower(u.Hostname())
+	if ip := net.ParseIP(host); ip != nil && (ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified()) {
+		return reject("a link-local, multicast or unspecified address never serves a sandbox")
+	}
+	if isLoopback(host) {
+		if isLoopback(from.Hostname()) {
+			return nil
+		}
+		return reject("a loopback address, but " + c.s.api.String() + " is not on this machine")
+	}
+	allowed := slices.Concat(c.s.sandboxHosts, s.sandboxHosts, []string{"*.test", "*.invalid", "*.localhost"})
+	if under(strings.ToLower(from.Hostname()), blaxelDomains) {
+		allowed = append(allowed, "*.bl.run", "*.blaxel.ai")
+	}
+	if !slices.ContainsFunc(allowed, func(p string) bool { return hostMatches(p, host) }) {
+		return reject("not a host this configuration's credentials may go to; allow it with client.WithSandboxHosts")
+	}
+	if u.Scheme != "https" && !s.insecureHTTP {
+		return reject("plain http would expose the token; use https (or WithInsecureHTTP)")
+	}
+	return nil
+}
+
+// hostMatches reports whether host (lower case) matches a WithSandboxHosts
+// pattern.
+func hostMatches(pattern, host string) bool {
+	if domain, ok := strings.CutPrefix(pattern, "*."); ok {
+		return strings.HasSuffix(host, "."+domain)
+	}
+	return host == pattern
+}
+
+// under reports whether host is one of domains or a name under one.
+func under(host string, domains []string) bool {
+	for _, d := range domains {
+		if host == d || strings.HasSuffix(host, "."+d) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *settings) apply(opts []Option) error {
@@ -121,7 +213,8 @@ func (s *settings) apply(opts []Option) error {
 	return nil
 }
 
-// newConfig fills defaults and builds the HTTP client.
+// newConfig fills defaults, checks that no credential would travel in
+// clear text, and builds the HTTP client.
 func newConfig(s settings) (*Config, error) {
 	if s.baseURL == nil {
 		var def string
@@ -139,13 +232,30 @@ func newConfig(s settings) (*Config, error) {
 		}
 		s.baseURL = u
 	}
+	values := append([]string{s.cred.reveal()}, s.urlTokens...)
+	for _, v := range s.credHeaders {
+		values = append(values, v...)
+	}
+	sc := newScrubber(values...)
+	if s.baseURL.Scheme == "http" && !s.insecureHTTP && (s.cred != nil || len(s.credHeaders) > 0) && !localHost(s.baseURL.Hostname()) {
+		return nil, &ValidationError{Field: "base URL", Value: sc.scrub(s.baseURL.String()),
+			Reason: "plain http to a host that is not local would expose the credential; use https, or WithInsecureHTTP to accept the risk"}
+	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	if s.httpClient == nil {
 		s.httpClient = &http.Client{}
 	}
-	return &Config{s: s, client: newHTTPClient(&s)}, nil
+	return &Config{s: s, sc: sc, client: newHTTPClient(&s, sc)}, nil
+}
+
+// localHost reports whether a credential may go to host over plain http:
+// a loopback address, localhost, or a name under a special-use domain
+// that public DNS never resolves (RFC 6761: .localhost, .test, .invalid).
+func localHost(host string) bool {
+	h := strings.TrimSuffix(strings.ToLower(host), ".")
+	return isLoopback(h) || under(h, []string{"localhost", "test", "invalid"})
 }
 
 // API returns the API this configuration is for.
@@ -192,18 +302,49 @@ func (c *Config) RetryPolicy() RetryPolicy { return c.s.retry }
 // UserAgent returns the User-Agent header value sent with every request.
 func (c *Config) UserAgent() string { return userAgent(c.s.userAgents) }
 
-// String describes the configuration with the credential redacted.
+// Timeout returns the per-attempt timeout of unary calls, 0 if off (see
+// [WithTimeout]).
+func (c *Config) Timeout() time.Duration { return c.s.lim.timeout }
+
+// StreamIdleTimeout returns the idle timeout of streams, 0 if off (see
+// [WithStreamIdleTimeout]).
+func (c *Config) StreamIdleTimeout() time.Duration { return c.s.lim.idle }
+
+// MaxResponseSize returns the size cap of unary answers (see
+// [WithMaxResponseSize]).
+func (c *Config) MaxResponseSize() int64 { return c.s.lim.maxBody }
+
+// String describes the configuration with the credential, credential
+// header values and URL tokens redacted.
 func (c *Config) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "client.Config{api: %s, baseURL: %s", c.s.api, c.s.baseURL)
+	fmt.Fprintf(&b, "client.Config{api: %s, baseURL: %s", c.s.api, c.sc.scrub(c.s.baseURL.String()))
 	if c.s.cred != nil {
 		b.WriteString(", credential: " + redacted)
 	}
 	if c.s.workspace != "" {
 		fmt.Fprintf(&b, ", workspace: %q", c.s.workspace)
 	}
+	if names := c.headerNames(); len(names) > 0 {
+		fmt.Fprintf(&b, ", headers: [%s]", strings.Join(names, " "))
+	}
 	fmt.Fprintf(&b, ", maxRetries: %d}", c.s.retry.MaxRetries)
 	return b.String()
+}
+
+// headerNames lists the extra headers as "Name" (or "Name=[REDACTED]"
+// for credential headers), sorted; values of plain headers are left out
+// as well, being the caller's business.
+func (c *Config) headerNames() []string {
+	var names []string
+	for k := range c.s.headers {
+		names = append(names, k)
+	}
+	for k := range c.s.credHeaders {
+		names = append(names, k+"="+redacted)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // GoString is String, so %#v does not print the fields.
@@ -213,13 +354,16 @@ func (c *Config) GoString() string { return c.String() }
 func (c *Config) LogValue() slog.Value {
 	attrs := []slog.Attr{
 		slog.String("api", c.s.api.String()),
-		slog.String("base_url", c.s.baseURL.String()),
+		slog.String("base_url", c.sc.scrub(c.s.baseURL.String())),
 	}
 	if c.s.cred != nil {
 		attrs = append(attrs, slog.String("credential", redacted))
 	}
 	if c.s.workspace != "" {
 		attrs = append(attrs, slog.String("workspace", c.s.workspace))
+	}
+	if names := c.headerNames(); len(names) > 0 {
+		attrs = append(attrs, slog.String("headers", strings.Join(names, " ")))
 	}
 	return slog.GroupValue(append(attrs, slog.Int("max_retries", c.s.retry.MaxRetries))...)
 }

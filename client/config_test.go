@@ -74,11 +74,27 @@ func TestOptionErrors(t *testing.T) {
 		{"negative max delay", Lifecycle, []Option{WithRetry(RetryPolicy{MaxDelay: -time.Second})}, "MaxDelay"},
 		{"negative cap", Lifecycle, []Option{WithRetry(RetryPolicy{RetryAfterCap: -1})}, "RetryAfterCap"},
 		{"min above max", Lifecycle, []Option{WithRetry(RetryPolicy{MinDelay: 2 * time.Second, MaxDelay: time.Second})}, "above MaxDelay"},
-		{"Authorization via WithHeader", ControlPlane, []Option{WithHeader("authorization", "Bearer x")}, "carries credentials"},
-		{"API key via WithHeader", Lifecycle, []Option{WithHeader("open-sandbox-api-key", "k")}, "carries credentials"},
-		{"Blaxel auth via WithHeader", Sandbox, []Option{WithBaseURL(sandboxBase), WithHeader(HeaderBlaxelAuthorization, "Bearer x")}, "carries credentials"},
-		{"workspace via WithHeader", ControlPlane, []Option{WithHeader(HeaderWorkspace, "w")}, "carries credentials"},
-		{"Cookie via WithHeader", ControlPlane, []Option{WithHeader("Cookie", "a=b")}, "carries credentials"},
+		{"Authorization via WithHeader", ControlPlane, []Option{WithHeader("authorization", "Bearer x")}, "use WithAPIKey, WithToken"},
+		{"API key via WithHeader", Lifecycle, []Option{WithHeader("open-sandbox-api-key", "k")}, "use WithAPIKey, WithToken"},
+		{"Blaxel auth via WithHeader", Sandbox, []Option{WithBaseURL(sandboxBase), WithHeader(HeaderBlaxelAuthorization, "Bearer x")}, "use WithAPIKey, WithToken"},
+		{"workspace via WithHeader", ControlPlane, []Option{WithHeader(HeaderWorkspace, "w")}, "use WithAPIKey, WithToken"},
+		{"Cookie via WithHeader", ControlPlane, []Option{WithHeader("Cookie", "a=b")}, "use WithAPIKey, WithToken"},
+		{"Authorization via WithCredentialHeader", ControlPlane, []Option{WithCredentialHeader("Authorization", "Bearer x")}, "use WithAPIKey, WithToken"},
+		{"empty credential header", ControlPlane, []Option{WithCredentialHeader("X-Key", "")}, "must not be empty"},
+		{"zero timeout", ControlPlane, []Option{WithTimeout(0)}, "WithoutTimeouts turns timeouts off"},
+		{"negative idle timeout", ControlPlane, []Option{WithStreamIdleTimeout(-time.Second)}, "must be positive"},
+		{"zero response size", ControlPlane, []Option{WithMaxResponseSize(0)}, "must be positive"},
+		{"empty URL token", Sandbox, []Option{WithBaseURL(sandboxBase), WithURLToken("")}, "must not be empty"},
+		{"env credentials for lifecycle", Lifecycle, []Option{WithEnvCredentials()}, "reads OPEN_SANDBOX_API_KEY"},
+		{"env credentials without environment", Sandbox, []Option{WithBaseURL(sandboxBase), WithEnvCredentials()}, "contradict"},
+		{"sandbox hosts for lifecycle", Lifecycle, []Option{WithSandboxHosts("*.x.test")}, "never handed to sandboxes"},
+		{"no sandbox hosts", ControlPlane, []Option{WithSandboxHosts()}, "none given"},
+		{"sandbox host with scheme", ControlPlane, []Option{WithSandboxHosts("https://x.test")}, "without scheme"},
+		{"sandbox host wildcard on a TLD", ControlPlane, []Option{WithSandboxHosts("*.com")}, "two labels"},
+		{"sandbox host inner wildcard", ControlPlane, []Option{WithSandboxHosts("a.*.x.test")}, "only start"},
+		{"token over plain http", ControlPlane, []Option{WithBaseURL("http://cp.example.com/v0"), WithToken("t")}, "plain http"},
+		{"API key over plain http", Lifecycle, []Option{WithBaseURL("http://10.0.0.5:8080/v1"), WithAPIKey("k")}, "plain http"},
+		{"credential header over plain http", Sandbox, []Option{WithBaseURL("http://sbx.example.com"), WithCredentialHeader("X-Gate", "g")}, "plain http"},
 		{"User-Agent via WithHeader", ControlPlane, []Option{WithHeader("User-Agent", "x")}, "set by the SDK"},
 		{"bad header name", ControlPlane, []Option{WithHeader("Bad Header", "x")}, "not a valid HTTP header name"},
 		{"header value with CRLF", ControlPlane, []Option{WithHeader("X-A", "a\r\nX-B: b")}, "control character"},
@@ -230,7 +246,8 @@ func TestForSandbox(t *testing.T) {
 		s := newScript(reply{status: 200})
 		logger := slog.New(slog.DiscardHandler)
 		parent := mockConfig(t, ControlPlane, mockTransport(s), WithWorkspace("team-a"), WithLogger(logger),
-			WithRetry(RetryPolicy{MaxRetries: 1}), WithUserAgent("app/1"), WithHeader("X-Tag", "t"))
+			WithRetry(RetryPolicy{MaxRetries: 1}), WithUserAgent("app/1"), WithHeader("X-Tag", "t"),
+			WithSandboxHosts("*.sandbox.test"))
 
 		sbx, err := parent.ForSandbox("https://sbx-9.sandbox.test/", WithHeader("X-Extra", "e"))
 		if err != nil {
@@ -263,19 +280,21 @@ func TestForSandbox(t *testing.T) {
 		if _, err := lc.ForSandbox("http://127.0.0.1:9000"); !errors.Is(err, ErrInvalidInput) {
 			t.Errorf("lifecycle ForSandbox err = %v, want ErrInvalidInput", err)
 		}
-		cp := mockConfig(t, ControlPlane, http.DefaultTransport)
+		cp := mockConfig(t, ControlPlane, http.DefaultTransport, WithSandboxHosts("*.sandbox.test"))
 		if _, err := cp.ForSandbox("http://sbx.sandbox.test"); !errors.Is(err, ErrInvalidInput) {
 			t.Errorf("https to plain http err = %v, want ErrInvalidInput", err)
 		}
 		if _, err := cp.ForSandbox("not a url"); !errors.Is(err, ErrInvalidInput) {
 			t.Errorf("bad URL err = %v, want ErrInvalidInput", err)
 		}
-		if _, err := cp.ForSandbox("https://sbx.test", WithAPIKey("k")); !errors.Is(err, ErrInvalidInput) {
+		if _, err := cp.ForSandbox("https://sbx.sandbox.test", WithAPIKey("k")); !errors.Is(err, ErrInvalidInput) {
 			t.Errorf("WithAPIKey on a sandbox config err = %v, want ErrInvalidInput", err)
 		}
+		// The control plane is not on this machine, so a loopback URL
+		// (possibly another local service) does not get its token.
 		for _, local := range []string{"http://127.0.0.1:9000", "http://localhost:9000", "http://[::1]:9000"} {
-			if _, err := cp.ForSandbox(local); err != nil {
-				t.Errorf("ForSandbox(%s) = %v; loopback http is allowed", local, err)
+			if _, err := cp.ForSandbox(local); !errors.Is(err, ErrInvalidInput) {
+				t.Errorf("ForSandbox(%s) = %v; want ErrInvalidInput from a remote control plane", local, err)
 			}
 		}
 	})

@@ -12,10 +12,12 @@ const (
 	EnvLifecycleAPIKey = "OPEN_SANDBOX_API_KEY"
 	// EnvLifecycleBaseURL is the lifecycle API base URL.
 	EnvLifecycleBaseURL = "OPEN_SANDBOX_BASE_URL"
-	// EnvToken is the bearer token of the sandbox API and the control plane.
+	// EnvToken is the bearer token of the control plane, read by control
+	// plane configurations and, with [WithEnvCredentials] only, by sandbox
+	// API ones.
 	EnvToken = "BL_API_KEY"
-	// EnvWorkspace is the workspace sent in X-Blaxel-Workspace to the
-	// sandbox API and the control plane.
+	// EnvWorkspace is the workspace sent in X-Blaxel-Workspace, read like
+	// [EnvToken].
 	EnvWorkspace = "BL_WORKSPACE"
 	// EnvControlPlaneBaseURL is the control plane base URL.
 	EnvControlPlaneBaseURL = "BL_API_URL"
@@ -43,6 +45,11 @@ func (s *settings) applyEnv() error {
 	case Lifecycle:
 		credVar, baseVar = EnvLifecycleAPIKey, EnvLifecycleBaseURL
 	case Sandbox:
+		if !s.envCreds {
+			// BL_API_KEY and BL_WORKSPACE are the control plane's: a
+			// sandbox configuration takes them only when asked to.
+			return nil
+		}
 		credVar, workspace = EnvToken, true
 	case ControlPlane:
 		credVar, baseVar, workspace = EnvToken, EnvControlPlaneBaseURL, true

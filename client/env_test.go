@@ -89,15 +89,31 @@ func TestEnvironmentControlPlaneAndSandbox(t *testing.T) {
 	if _, err := NewConfig(Sandbox); err == nil || !strings.Contains(err.Error(), "required") {
 		t.Errorf("sandbox without base URL: err = %v", err)
 	}
+	// BL_API_KEY and BL_WORKSPACE are the control plane's: a sandbox
+	// configuration sends them only when asked to.
 	sbx, err := NewConfig(Sandbox, WithBaseURL("https://sbx.example"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if sbx.HasCredential() || sbx.Workspace() != "" {
+		t.Errorf("sandbox config took %s/%s without WithEnvCredentials", EnvToken, EnvWorkspace)
+	}
+	if h := sentHeaders(t, sbx); h.Get("Authorization") != "" || h.Get(HeaderWorkspace) != "" {
+		t.Errorf("sandbox headers %v; want no credential from the environment", h)
+	}
+	sbx, err = NewConfig(Sandbox, WithBaseURL("https://sbx.example"), WithEnvCredentials())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if h := sentHeaders(t, sbx); h.Get("Authorization") != "Bearer "+testToken || h.Get(HeaderWorkspace) != "team-env" {
-		t.Errorf("sandbox headers %v", h)
+		t.Errorf("sandbox headers with WithEnvCredentials %v", h)
 	}
 	if sbx.BaseURL().Host != "sbx.example" {
 		t.Errorf("sandbox base URL taken from %s: %s", EnvControlPlaneBaseURL, sbx.BaseURL())
+	}
+	// The plain-http rule holds for environment credentials too.
+	if _, err := NewConfig(Sandbox, WithBaseURL("http://sbx.example"), WithEnvCredentials()); !errors.Is(err, ErrInvalidInput) {
+		t.Errorf("environment token over plain http: err = %v, want ErrInvalidInput", err)
 	}
 }
 
@@ -108,7 +124,7 @@ func TestEnvironmentNotReadByForSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sbx, err := parent.ForSandbox("https://sbx.example")
+	sbx, err := parent.ForSandbox("https://sbx-1-ws.us-pdx-1.bl.run")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,9 +49,11 @@ func TestAPIErrorFromBody(t *testing.T) {
 			want: APIError{StatusCode: 409, Code: "CONFLICT", Message: "sandbox is not running"},
 		},
 		{
+			// The control plane's generic body repeats the status as a
+			// number: it is no machine-readable code.
 			name: "numeric code", status: 403,
 			body: `{"code":403,"message":"forbidden here"}`,
-			want: APIError{StatusCode: 403, Code: "403", Message: "forbidden here"},
+			want: APIError{StatusCode: 403, Message: "forbidden here"},
 		},
 		{
 			name: "plain text 404 of an unknown route", status: 404,
@@ -65,9 +67,26 @@ func TestAPIErrorFromBody(t *testing.T) {
 			want: APIError{StatusCode: 502, Message: "<html>  <body>Bad Gateway</body> </html>"},
 		},
 		{
+			name: "FastAPI detail string", status: 405,
+			body: `{"detail":"Method Not Allowed"}`,
+			want: APIError{StatusCode: 405, Message: "Method Not Allowed"},
+		},
+		{
+			// Unknown JSON is not known to be about the error (it may
+			// echo the request): the status text stands in.
 			name: "JSON without known fields", status: 400,
-			body: `{"detail":"nope"}`,
-			want: APIError{StatusCode: 400, Message: `{"detail":"nope"}`},
+			body: `{"echo":{"password":"p"}}`,
+			want: APIError{StatusCode: 400, Message: "Bad Request"},
+		},
+		{
+			name: "JSON string", status: 500,
+			body: `"database down"`,
+			want: APIError{StatusCode: 500, Message: "database down"},
+		},
+		{
+			name: "request id behind Cloudflare", status: 502,
+			header: hdr("Cf-Ray", "8f00aa-FRA"),
+			want:   APIError{StatusCode: 502, Message: "Bad Gateway", RequestID: "8f00aa-FRA"},
 		},
 		{
 			name: "empty body", status: 401,
@@ -173,6 +192,12 @@ func TestAPIErrorIs(t *testing.T) {
 		if errors.Is(err, ErrInvalidInput) {
 			t.Errorf("errors.Is(%d, ErrInvalidInput) = true", tt.status)
 		}
+	}
+	// A 422 validation report is a bad request too; the sandbox API's
+	// other 422s are not.
+	report := &APIError{StatusCode: 422, Fields: []FieldError{{Location: "body.timeout", Message: "too small"}}}
+	if !errors.Is(report, ErrBadRequest) || !errors.Is(report, ErrUnprocessable) {
+		t.Errorf("validation report: ErrBadRequest %v, ErrUnprocessable %v; want both", errors.Is(report, ErrBadRequest), errors.Is(report, ErrUnprocessable))
 	}
 }
 

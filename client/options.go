@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
@@ -32,6 +35,13 @@ type settings struct {
 	tracer     trace.TracerProvider
 	meter      metric.MeterProvider
 	noEnv      bool
+
+	lim          limits
+	insecureHTTP bool        // WithInsecureHTTP
+	envCreds     bool        // WithEnvCredentials
+	credHeaders  http.Header // WithCredentialHeader and credential-like WithHeader names
+	urlTokens    []string    // WithURLToken
+	sandboxHosts []string    // WithSandboxHosts, lower-case patterns
 }
 
 // clone returns a copy that shares nothing mutable with s.
@@ -43,6 +53,9 @@ func (s *settings) clone() settings {
 	}
 	c.userAgents = append([]string(nil), s.userAgents...)
 	c.headers = s.headers.Clone()
+	c.credHeaders = s.credHeaders.Clone()
+	c.urlTokens = append([]string(nil), s.urlTokens...)
+	c.sandboxHosts = append([]string(nil), s.sandboxHosts...)
 	return c
 }
 
@@ -192,33 +205,247 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 }
 
 // WithHeader adds a header to every request that does not already carry
-// it; a second WithHeader for the same key replaces the first. Credential
-// headers (Authorization, OPEN-SANDBOX-API-KEY, X-Blaxel-Authorization,
-// X-Blaxel-Workspace, Cookie, Proxy-Authorization) are refused: use
-// [WithAPIKey], [WithToken] and [WithWorkspace], which keep credentials out
-// of logs and redirects. So are User-Agent ([WithUserAgent]) and the
-// framing headers Host, Content-Length, Transfer-Encoding and Connection.
+// it; a second WithHeader for the same key replaces the first.
+//
+// A header whose name marks it as a credential is treated like the API
+// key, as if given to [WithCredentialHeader]: the known ones
+// (OpenSandbox-Secure-Access, OpenSandbox-Ingress-To,
+// OPENSANDBOX-EGRESS-AUTH, X-Api-Key, ...) and any name containing
+// "auth", "token", "secret", "key", "password", "passwd", "session",
+// "signature", "credential" or "cookie". The headers the SDK sets itself
+// are refused: Authorization, OPEN-SANDBOX-API-KEY,
+// X-Blaxel-Authorization, X-Blaxel-Workspace, Cookie and
+// Proxy-Authorization (use [WithAPIKey], [WithToken] and
+// [WithWorkspace]), User-Agent ([WithUserAgent]), and the framing headers
+// Host, Content-Length, Transfer-Encoding and Connection.
 func WithHeader(key, value string) Option {
 	return func(s *settings) error {
-		if !validHeaderName(key) {
-			return &ValidationError{Field: "header name", Value: key, Reason: "not a valid HTTP header name"}
+		canon, err := checkExtraHeader(key, value)
+		if err != nil {
+			return err
 		}
-		canon := http.CanonicalHeaderKey(key)
-		if isCredentialHeader(canon) {
-			return &ValidationError{Field: "header name", Value: key, Reason: "carries credentials; use WithAPIKey, WithToken or WithWorkspace"}
+		if looksLikeCredential(canon) {
+			setHeader(&s.credHeaders, canon, value)
+			s.headers.Del(canon)
+			return nil
 		}
-		switch canon {
-		case "User-Agent", "Host", "Content-Length", "Transfer-Encoding", "Connection":
-			return &ValidationError{Field: "header name", Value: key, Reason: "is set by the SDK or net/http"}
+		setHeader(&s.headers, canon, value)
+		s.credHeaders.Del(canon)
+		return nil
+	}
+}
+
+// WithCredentialHeader adds a header that carries a credential, such as
+// the headers a lifecycle endpoint names (OpenSandbox-Secure-Access) or a
+// gateway's key. Like the API key or token, it is sent only to the base
+// URL's origin (scheme, host and port), removed from a redirect that
+// leaves it, needs https or a loopback host (see [WithInsecureHTTP]), and
+// its value is replaced by [REDACTED] in errors, log records and printed
+// configurations. A second one for the same key replaces the first. The
+// names [WithHeader] refuses are refused here too.
+func WithCredentialHeader(key, value string) Option {
+	return func(s *settings) error {
+		canon, err := checkExtraHeader(key, value)
+		if err != nil {
+			return err
 		}
-		if err := checkHeaderValue(value); err != nil {
-			// The value is not shown: it may be a secret of the caller's.
-			return &ValidationError{Field: "value of header " + canon, Reason: err.Error()}
+		if value == "" {
+			return &ValidationError{Field: "value of header " + canon, Reason: "must not be empty"}
 		}
-		if s.headers == nil {
-			s.headers = make(http.Header)
+		setHeader(&s.credHeaders, canon, value)
+		s.headers.Del(canon)
+		return nil
+	}
+}
+
+// checkExtraHeader checks a header given to WithHeader or
+// WithCredentialHeader and returns its canonical name.
+func checkExtraHeader(key, value string) (string, error) {
+	if !validHeaderName(key) {
+		return "", &ValidationError{Field: "header name", Value: key, Reason: "not a valid HTTP header name"}
+	}
+	canon := http.CanonicalHeaderKey(key)
+	if isCredentialHeader(canon) {
+		return "", &ValidationError{Field: "header name", Value: key, Reason: "is set by the SDK; use WithAPIKey, WithToken or WithWorkspace"}
+	}
+	switch canon {
+	case "User-Agent", "Host", "Content-Length", "Transfer-Encoding", "Connection":
+		return "", &ValidationError{Field: "header name", Value: key, Reason: "is set by the SDK or net/http"}
+	}
+	if err := checkHeaderValue(value); err != nil {
+		// The value is not shown: it may be a secret of the caller's.
+		return "", &ValidationError{Field: "value of header " + canon, Reason: err.Error()}
+	}
+	return canon, nil
+}
+
+func setHeader(h *http.Header, canon, value string) {
+	if *h == nil {
+		*h = make(http.Header)
+	}
+	h.Set(canon, value)
+}
+
+// WithInsecureHTTP lets the credential (API key, token, credential
+// headers) travel over plain http to a host that is not local. Without
+// it, a configuration that has a credential and a plain-http base URL is
+// refused unless the host is a loopback address, "localhost", or a name
+// under one of the special-use domains that public DNS never resolves
+// (.localhost, .test, .invalid; the mock server's in-memory origin is
+// http://sandboxkit-mock.test): anyone on the network path could read
+// the credential. Use it for a lifecycle server on a trusted private
+// network, knowingly.
+func WithInsecureHTTP() Option {
+	return func(s *settings) error {
+		s.insecureHTTP = true
+		return nil
+	}
+}
+
+// WithEnvCredentials makes a sandbox API configuration read its token from
+// $BL_API_KEY ([EnvToken]) and its workspace from $BL_WORKSPACE
+// ([EnvWorkspace]). Those variables hold the control plane's credentials,
+// so a sandbox API configuration reads them only when asked to: without
+// this option it sends no credential it was not given. Control plane
+// configurations read them anyway (unless [WithoutEnvironment]); for the
+// lifecycle API, which reads OPEN_SANDBOX_API_KEY, and together with
+// WithoutEnvironment, this option is an error.
+func WithEnvCredentials() Option {
+	return func(s *settings) error {
+		if s.api == Lifecycle {
+			return &ValidationError{Field: "option WithEnvCredentials", Reason: "the lifecycle API reads " + EnvLifecycleAPIKey + " already"}
 		}
-		s.headers.Set(canon, value)
+		s.envCreds = true
+		return nil
+	}
+}
+
+// WithURLToken declares token, a part of the base URL such as the
+// signature of a signed endpoint, a credential: it is replaced by
+// [REDACTED] wherever the URL shows up (transport errors passed through
+// [Wrap], retry log records, printed configurations), like the API key.
+// The segment after a "signed" path segment (/signed/<token>/...) is
+// treated so without this option.
+func WithURLToken(token string) Option {
+	return func(s *settings) error {
+		if token == "" {
+			return &ValidationError{Field: "URL token", Reason: "must not be empty"}
+		}
+		if err := checkHeaderValue(token); err != nil {
+			return &ValidationError{Field: "URL token", Reason: err.Error()}
+		}
+		s.urlTokens = append(s.urlTokens, token)
+		return nil
+	}
+}
+
+// WithSandboxHosts widens where [Config.ForSandbox] (and so
+// controlplane.Client.SandboxClient) may send this configuration's token:
+// besides the defaults (see ForSandbox), to https URLs whose host matches
+// one of patterns. A pattern is a host name ("sbx.example.com"), an IP
+// address, or "*." and a domain of at least two labels
+// ("*.sandboxes.example.com" matches every name under it, not the domain
+// itself). Only for control plane and sandbox API configurations.
+func WithSandboxHosts(patterns ...string) Option {
+	return func(s *settings) error {
+		if s.api == Lifecycle {
+			return &ValidationError{Field: "option WithSandboxHosts", Reason: "the lifecycle API's key is never handed to sandboxes"}
+		}
+		if len(patterns) == 0 {
+			return &ValidationError{Field: "sandbox hosts", Reason: "none given"}
+		}
+		for _, p := range patterns {
+			q, err := checkHostPattern(p)
+			if err != nil {
+				return err
+			}
+			s.sandboxHosts = append(s.sandboxHosts, q)
+		}
+		return nil
+	}
+}
+
+// checkHostPattern checks and lower-cases a WithSandboxHosts pattern.
+func checkHostPattern(p string) (string, error) {
+	reject := func(reason string) error {
+		return &ValidationError{Field: "sandbox host pattern", Value: p, Reason: reason}
+	}
+	q := strings.ToLower(strings.TrimSpace(p))
+	name, wild := strings.CutPrefix(q, "*.")
+	switch {
+	case q == "":
+		return "", reject("must not be empty")
+	case strings.ContainsAny(q, "/:@?#[] \t"):
+		return "", reject("must be a host name or an IP address, without scheme, port or path")
+	case strings.Contains(name, "*"):
+		return "", reject(`a wildcard may only start the pattern, as "*."`)
+	case wild && net.ParseIP(name) != nil:
+		return "", reject("an IP address cannot have a wildcard")
+	case wild && strings.Count(name, ".") < 1:
+		return "", reject("a wildcard needs a domain of at least two labels")
+	case strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") || strings.Contains(name, ".."):
+		return "", reject("has an empty label")
+	}
+	return q, nil
+}
+
+// WithTimeout sets how long each attempt of a unary call may take from
+// the moment its request has been sent (every byte of its body; a body
+// still being sent restarts the clock with each piece) until its answer
+// has been read to the end; default [DefaultTimeout]. d must be positive;
+// [WithoutTimeouts] turns the timeouts off. An attempt that runs out
+// fails with a [*TimeoutError] (errors.Is(err, ErrTimeout)) and is not
+// retried. Streams (see [Streaming]) have [WithStreamIdleTimeout]
+// instead. The caller's context deadline applies as well, whichever ends
+// first.
+func WithTimeout(d time.Duration) Option {
+	return func(s *settings) error {
+		if d <= 0 {
+			return &ValidationError{Field: "timeout", Value: d.String(), Reason: "must be positive (WithoutTimeouts turns timeouts off)"}
+		}
+		s.lim.timeout = d
+		return nil
+	}
+}
+
+// WithStreamIdleTimeout sets how long a stream (see [Streaming]) may stay
+// silent: the wait for the first byte of its answer, and every wait
+// between two reads; default [DefaultStreamIdleTimeout]. d must be
+// positive; [WithoutTimeouts] turns the timeouts off.
+func WithStreamIdleTimeout(d time.Duration) Option {
+	return func(s *settings) error {
+		if d <= 0 {
+			return &ValidationError{Field: "stream idle timeout", Value: d.String(), Reason: "must be positive (WithoutTimeouts turns timeouts off)"}
+		}
+		s.lim.idle = d
+		return nil
+	}
+}
+
+// WithoutTimeouts turns off the per-attempt timeout of unary calls and the
+// idle timeout of streams, for callers that bound every call with their
+// own context deadline. A later [WithTimeout] or [WithStreamIdleTimeout]
+// turns its timeout on again.
+func WithoutTimeouts() Option {
+	return func(s *settings) error {
+		s.lim.timeout, s.lim.idle = 0, 0
+		return nil
+	}
+}
+
+// WithMaxResponseSize caps the size of a unary call's answer, counted after
+// decompression (so a small compressed answer cannot expand without
+// limit); default [DefaultMaxResponseSize]. A larger answer fails the
+// call with an error matching [ErrResponseTooLarge], before it is read
+// past the limit. n must be positive. Streams (see [Streaming]) are not
+// capped: they are read piece by piece. Error answers are read up to
+// [MaxErrorBodySize].
+func WithMaxResponseSize(n int64) Option {
+	return func(s *settings) error {
+		if n <= 0 {
+			return &ValidationError{Field: "maximum response size", Value: strconv.FormatInt(n, 10), Reason: "must be positive"}
+		}
+		s.lim.maxBody = n
 		return nil
 	}
 }

@@ -19,7 +19,9 @@ const (
 	// Sending the same request again gets the same answer.
 	Rejected Outcome = iota
 	// NotSent: the request was provably not processed — the connection
-	// could not be made (dial or DNS failure) or the server answered 429.
+	// could not be made (dial or DNS failure), the server answered 429, or
+	// a gateway said it never passed the request on
+	// ([APIError.NotDispatched]).
 	// Sending it again is safe.
 	NotSent
 	// Ambiguous: the request may have been processed — the connection was
@@ -50,7 +52,7 @@ func ClassifyFailure(err error) Outcome {
 	}
 	if apiErr, ok := errors.AsType[*APIError](err); ok {
 		switch {
-		case apiErr.StatusCode == http.StatusTooManyRequests:
+		case apiErr.StatusCode == http.StatusTooManyRequests, apiErr.NotDispatched:
 			return NotSent
 		case IsTransient(err):
 			return Ambiguous

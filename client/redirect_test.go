@@ -177,7 +177,7 @@ func TestRedirectPolicyComparesOrigins(t *testing.T) {
 		{"https://api.test/a", "https://evil.test/b", false},
 		{"https://api.test/a", "https://sub.api.test/b", false},
 	}
-	policy := redirectPolicy(nil)
+	policy := redirectPolicy(nil, nil)
 	for _, tt := range tests {
 		req := mk(tt.to)
 		if err := policy(req, []*http.Request{mk(tt.from)}); err != nil {

@@ -114,16 +114,21 @@ func retryAfter(h http.Header) (time.Duration, bool) {
 		if secs < 0 {
 			return 0, false
 		}
-		if secs > int64(24*time.Hour/time.Second) {
-			secs = int64(24 * time.Hour / time.Second) // avoid overflow; capped later anyway
+		if secs > int64(maxRetryAfter/time.Second) {
+			secs = int64(maxRetryAfter / time.Second) // avoid overflow; capped later anyway
 		}
 		return time.Duration(secs) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0), true
+		// time.Until saturates at the largest Duration for a far date.
+		return min(max(time.Until(t), 0), maxRetryAfter), true
 	}
 	return 0, false
 }
+
+// maxRetryAfter clamps a Retry-After value (documented on
+// APIError.RetryAfter).
+const maxRetryAfter = 24 * time.Hour
 
 // idempotent reports whether sending req twice has the effect of sending
 // it once: by method, or because it carries an idempotency key (the same
@@ -144,7 +149,11 @@ var errTooManyRedirects = errors.New("sandboxkit: stopped after 10 redirects")
 // permanent reports transport errors that no retry can fix.
 func permanent(err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, errTooManyRedirects) || isCertError(err) {
+		errors.Is(err, errTooManyRedirects) || errors.Is(err, errRedirectScheme) || isCertError(err) ||
+		// An attempt that used up its whole timeout is not repeated, so a
+		// call never takes much longer than the timeout.
+		errors.Is(err, ErrTimeout) ||
+		errors.Is(err, ErrResponseTooLarge) || errors.Is(err, errUnexpectedUpgrade) {
 		return true
 	}
 	// net/http reports these with untyped errors.
@@ -167,8 +176,11 @@ func shouldRetry(req *http.Request, resp *http.Response, err error, st *callStat
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		// Both say the request was not processed.
 		return true
-	case http.StatusBadGateway, http.StatusGatewayTimeout:
-		// The gateway may have passed the request on before failing.
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout:
+		// The request may have been processed, or the gateway may have
+		// passed it on, before the failure: only a request that is safe
+		// to repeat is sent again. (The lifecycle server answers a List
+		// 500 DOCKER::SANDBOX_QUERY_FAILED while sandboxes are deleted.)
 		return safe
 	}
 	return false
@@ -181,6 +193,7 @@ type retryTransport struct {
 	policy RetryPolicy
 	logger *slog.Logger
 	api    API
+	sc     *scrubber // for the log records
 }
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -280,12 +293,13 @@ func (t *retryTransport) checkRetry(req *http.Request, st *callState) retryableh
 }
 
 // attemptAttrs describes an attempt for the log: never headers, query or
-// body.
+// body, and credentials (a signed route's token in the path, a key a
+// server got into an error) scrubbed.
 func (t *retryTransport) attemptAttrs(req *http.Request, resp *http.Response, err error, st *callState) []slog.Attr {
 	attrs := []slog.Attr{
 		slog.String("api", t.api.String()),
 		slog.String("method", req.Method),
-		slog.String("path", req.URL.Path),
+		slog.String("path", t.sc.scrub(req.URL.Path)),
 		slog.Int("attempt", st.retries+1),
 	}
 	if resp != nil {
@@ -294,5 +308,5 @@ func (t *retryTransport) attemptAttrs(req *http.Request, resp *http.Response, er
 	if ue, ok := err.(*url.Error); ok {
 		err = ue.Err // its message would repeat the URL, query included
 	}
-	return append(attrs, slog.String("error", err.Error()))
+	return append(attrs, slog.String("error", t.sc.scrub(err.Error())))
 }

@@ -78,7 +78,13 @@ func TestRetryRulesByMethod(t *testing.T) {
 		{"GET 502", http.MethodGet, nil, reply{status: 502}, 2},
 		{"GET 503", http.MethodGet, nil, reply{status: 503}, 2},
 		{"GET 504", http.MethodGet, nil, reply{status: 504}, 2},
-		{"GET 500 not retried", http.MethodGet, nil, reply{status: 500}, 1},
+		// The lifecycle server answers a List 500 DOCKER::SANDBOX_QUERY_FAILED
+		// while sandboxes are deleted: a GET is safe to send again.
+		{"GET 500", http.MethodGet, nil, reply{status: 500, body: `{"code":"DOCKER::SANDBOX_QUERY_FAILED","message":"Failed to query sandboxes"}`}, 2},
+		{"PUT 500", http.MethodPut, nil, reply{status: 500}, 2},
+		{"DELETE 500", http.MethodDelete, nil, reply{status: 500}, 2},
+		{"HEAD 500", http.MethodHead, nil, reply{status: 500}, 2},
+		{"OPTIONS 500", http.MethodOptions, nil, reply{status: 500}, 2},
 		{"GET 501 not retried", http.MethodGet, nil, reply{status: 501}, 1},
 		{"GET 404 not retried", http.MethodGet, nil, reply{status: 404}, 1},
 		{"GET 409 not retried", http.MethodGet, nil, reply{status: 409}, 1},
@@ -97,6 +103,7 @@ func TestRetryRulesByMethod(t *testing.T) {
 		{"POST 503", http.MethodPost, nil, reply{status: 503}, 2},
 		{"POST 429", http.MethodPost, nil, reply{status: 429}, 2},
 		{"PATCH 502", http.MethodPatch, nil, reply{status: 502}, 1},
+		{"PATCH 500", http.MethodPatch, nil, reply{status: 500}, 1},
 		{"PATCH 429", http.MethodPatch, nil, reply{status: 429}, 2},
 		{"PATCH dial error", http.MethodPatch, nil, reply{err: dialErr}, 2},
 		{"POST with Idempotency-Key 502", http.MethodPost, hdr("Idempotency-Key", "k1"), reply{status: 502}, 2},

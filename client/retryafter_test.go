@@ -23,6 +23,9 @@ func TestAPIErrorRetryAfter(t *testing.T) {
 		{"not capped by RetryAfterCap", 429, func() string { return "3600" }, time.Hour},
 		{"clamped to 24h by the parser", 429, func() string { return "999999999999" }, 24 * time.Hour},
 		{"HTTP-date", 503, func() string { return time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat) }, 90 * time.Second},
+		// Issue 12: this used to be 2562047h (time.Until saturated).
+		{"HTTP-date in the year 9999 clamped to 24h", 503, func() string { return "Fri, 31 Dec 9999 23:59:59 GMT" }, 24 * time.Hour},
+		{"HTTP-date in two days clamped to 24h", 503, func() string { return time.Now().Add(48 * time.Hour).UTC().Format(http.TimeFormat) }, 24 * time.Hour},
 		{"HTTP-date in the past", 429, func() string { return time.Now().Add(-time.Minute).UTC().Format(http.TimeFormat) }, 0},
 		{"absent", 429, func() string { return "" }, 0},
 		{"garbage", 429, func() string { return "soon" }, 0},

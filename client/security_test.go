@@ -102,7 +102,7 @@ func TestCredentialNotPrinted(t *testing.T) {
 			derived := cfg
 			if api != Lifecycle {
 				var err error
-				if derived, err = cfg.ForSandbox("https://sbx-2.sandbox.test"); err != nil {
+				if derived, err = cfg.ForSandbox("https://sbx-2.sandbox.test", WithSandboxHosts("*.sandbox.test")); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -158,7 +158,7 @@ func TestSecretFormatsRedacted(t *testing.T) {
 	if newSecret("") != nil || (*secret)(nil).String() != "" || (*secret)(nil).reveal() != "" {
 		t.Errorf("empty secret is not nil")
 	}
-	if got := sec.scrub("a " + testToken + " b " + strings.ReplaceAll(testToken, "/", `\/`)); got != "a [REDACTED] b [REDACTED]" {
+	if got := newScrubber(sec.reveal()).scrub("a " + testToken + " b " + strings.ReplaceAll(testToken, "/", `\/`)); got != "a [REDACTED] b [REDACTED]" {
 		t.Errorf("scrub = %q", got)
 	}
 }

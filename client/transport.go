@@ -1,6 +1,8 @@
 package client
 
 import (
+	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -13,8 +15,9 @@ import (
 //	    authTransport           credentials, workspace, User-Agent, extra headers
 //	      retryTransport        retryablehttp.Client: CheckRetry, Backoff, passthrough
 //	        inner *http.Client  the caller's client copied: Jar, redirects (checkRedirect)
-//	          connTracer        records whether each attempt got a connection
-//	            base            the caller's Transport, or a shared clone of the default
+//	          limitTransport    per attempt: timeouts, answer size cap, no stray 101
+//	            connTracer      records whether each attempt got a connection
+//	              base          the caller's Transport, or a shared clone of the default
 //
 // Redirects are followed by the inner client, inside the retry loop, so its
 // CheckRedirect is the one that strips credentials. The outer client must
@@ -30,16 +33,21 @@ var defaultTransport = sync.OnceValue(func() http.RoundTripper {
 	return http.DefaultTransport
 })
 
-// newHTTPClient assembles the transport described above from s.
-func newHTTPClient(s *settings) *http.Client {
+// newHTTPClient assembles the transport described above from s; sc
+// scrubs its credentials from errors and logs.
+func newHTTPClient(s *settings, sc *scrubber) *http.Client {
 	user := s.httpClient // already a copy
 	base := user.Transport
 	if base == nil {
 		base = defaultTransport()
 	}
+	var extra []string
+	for k := range s.credHeaders {
+		extra = append(extra, k)
+	}
 	inner := &http.Client{
-		Transport:     &connTracer{base: base},
-		CheckRedirect: redirectPolicy(user.CheckRedirect),
+		Transport:     &limitTransport{next: &connTracer{base: base}, lim: s.lim},
+		CheckRedirect: redirectPolicy(user.CheckRedirect, extra),
 		Jar:           user.Jar,
 	}
 	var rt http.RoundTripper = &retryTransport{
@@ -47,18 +55,20 @@ func newHTTPClient(s *settings) *http.Client {
 		policy: s.retry,
 		logger: s.logger,
 		api:    s.api,
+		sc:     sc,
 	}
 	rt = &authTransport{
-		next:      rt,
-		origin:    originOf(s.baseURL),
-		api:       s.api,
-		cred:      s.cred,
-		workspace: s.workspace,
-		userAgent: userAgent(s.userAgents),
-		headers:   s.headers.Clone(),
+		next:        rt,
+		origin:      originOf(s.baseURL),
+		api:         s.api,
+		cred:        s.cred,
+		workspace:   s.workspace,
+		userAgent:   userAgent(s.userAgents),
+		headers:     s.headers.Clone(),
+		credHeaders: s.credHeaders.Clone(),
 	}
 	return &http.Client{
-		Transport: &errorTransport{next: rt, base: base, cred: s.cred},
+		Transport: &errorTransport{next: rt, base: base, sc: sc},
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
@@ -73,7 +83,7 @@ func newHTTPClient(s *settings) *http.Client {
 type errorTransport struct {
 	next http.RoundTripper
 	base http.RoundTripper // for CloseIdleConnections
-	cred *secret
+	sc   *scrubber
 }
 
 func (t *errorTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -92,12 +102,12 @@ func (t *errorTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if st.retries > 0 {
 			err = &retriedError{err: err, retries: st.retries}
 		}
-		return nil, err
+		return nil, &scrubbedError{err: err, sc: t.sc}
 	}
 	if resp.StatusCode < 400 {
 		return resp, nil
 	}
-	return nil, newAPIError(resp, st.retries, t.cred)
+	return nil, newAPIError(resp, st.retries, t.sc)
 }
 
 // CloseIdleConnections closes the idle connections of the base transport.
@@ -118,3 +128,25 @@ func (e *retriedError) Error() string {
 }
 
 func (e *retriedError) Unwrap() error { return e.err }
+
+// scrubbedError is a transport error whose text has the configuration's
+// credentials replaced: a server can get a credential into net/http's
+// errors (a reflected key in a malformed status or header line, which Go
+// quotes), and a signed route's token is part of the URL that errors
+// name. [Wrap] uses its scrubber on the whole text of the error that
+// wraps it, URL included.
+type scrubbedError struct {
+	err error
+	sc  *scrubber
+}
+
+func (e *scrubbedError) Error() string { return e.sc.scrub(e.err.Error()) }
+
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// Timeout keeps *url.Error's Timeout method working through the wrapper
+// (it asks its direct cause, not the chain).
+func (e *scrubbedError) Timeout() bool {
+	ne, ok := errors.AsType[net.Error](e.err)
+	return ok && ne.Timeout()
+}

@@ -9,12 +9,22 @@ import (
 )
 
 // SandboxClient returns a client for the sandbox API of sb, at
-// sb.Metadata.URL, with this client's token, workspace, HTTP client,
-// retry policy, logger, headers and telemetry; opts are applied on top
-// (see [client.Config.ForSandbox]). A sandbox without a URL yet (wait
-// until it is DEPLOYED) gives [ErrNoURL]. When the control plane is
-// reached over https, the sandbox URL must be https too (or a loopback
-// address), so the token never travels in clear text.
+// sb.Metadata.URL, with this client's token, workspace, credential
+// headers, HTTP client, retry policy, timeouts, logger, headers and
+// telemetry; opts are applied on top (see [client.Config.ForSandbox]).
+//
+// The control plane's token goes only where [client.Config.ForSandbox]
+// allows, checked before anything is sent: the control plane's own origin
+// (the mock server serves sandboxes there); a loopback address only when
+// the control plane itself is on loopback; for the hosted service
+// (api.blaxel.ai), https hosts under bl.run and blaxel.ai; https hosts
+// named with [client.WithSandboxHosts] (on [New] or in opts); names under
+// .test, .invalid and .localhost. Plain http is refused except on
+// loopback or the control plane's origin (unless
+// [client.WithInsecureHTTP]), and link-local addresses such as
+// 169.254.169.254 always. A URL outside these gives an error matching
+// [client.ErrInvalidInput]; a sandbox without a URL yet (wait until it is
+// DEPLOYED) gives [ErrNoURL].
 func (c *Client) SandboxClient(sb *Sandbox, opts ...client.Option) (*sandbox.Client, error) {
 	const op = "controlplane.SandboxClient"
 	ctx := context.Background()
