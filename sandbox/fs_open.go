@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/sandboxkit/sandboxkit/client"
 	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
 )
 
@@ -27,7 +28,7 @@ func (c *Client) Open(ctx context.Context, path string) (io.ReadCloser, error) {
 	wire, _ := fsPath(path)
 	var body bodyOwner
 	var isDir bool
-	res, err := c.api.GetFilesystem(ctx, sandboxapi.GetFilesystemParams{Path: wire, Download: sandboxapi.NewOptBool(true)},
+	res, err := c.api.GetFilesystem(client.Streaming(ctx), sandboxapi.GetFilesystemParams{Path: wire, Download: sandboxapi.NewOptBool(true)},
 		body.option(func(r *http.Response) {
 			if r.StatusCode != http.StatusOK {
 				return

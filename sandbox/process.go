@@ -163,7 +163,10 @@ type ProcessLogs struct {
 }
 
 // Exec starts a command and returns the process: as it is once started,
-// or once ended with [ExecRequest.WaitForCompletion].
+// or once ended with [ExecRequest.WaitForCompletion]. Such a wait is one
+// request, bounded like any by the client's per-attempt timeout
+// ([client.WithTimeout], 2 minutes by default): for commands that may run
+// longer, use [Client.Run], which polls beyond it, or [Client.Wait].
 //
 // POST /process
 func (c *Client) Exec(ctx context.Context, req ExecRequest) (*Process, error) {
@@ -280,6 +283,14 @@ type WaitOptions struct {
 	MinDelay, MaxDelay time.Duration
 }
 
+// validate checks the options; nil is valid.
+func (o *WaitOptions) validate() error {
+	if o != nil && (o.MinDelay < 0 || o.MaxDelay < 0) {
+		return &client.ValidationError{Field: "wait delay", Value: fmt.Sprint(min(o.MinDelay, o.MaxDelay)), Reason: "must not be negative"}
+	}
+	return nil
+}
+
 // Wait polls a process until it has ended ([Process.Ended]: completed,
 // failed, killed, or stopped and exited) and returns it. After
 // [Client.StopProcess] it waits for the process to exit, which one that
@@ -299,12 +310,12 @@ func (c *Client) Wait(ctx context.Context, id string, opts *WaitOptions) (*Proce
 
 // waitProcess is Wait over any ProcessGetter.
 func waitProcess(ctx context.Context, g ProcessGetter, id string, opts *WaitOptions) (*Process, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	var o WaitOptions
 	if opts != nil {
 		o = *opts
-	}
-	if o.MinDelay < 0 || o.MaxDelay < 0 {
-		return nil, &client.ValidationError{Field: "wait delay", Value: fmt.Sprint(min(o.MinDelay, o.MaxDelay)), Reason: "must not be negative"}
 	}
 	var seen *Process
 	_, _, err := poll.Until(ctx, poll.Options{

@@ -130,7 +130,7 @@ func (c *Client) ExecStream(ctx context.Context, req ExecRequest, opts *StreamOp
 // answer.
 func (ps *procStream) openExec(ctx context.Context, req *ExecRequest) error {
 	var body bodyOwner
-	res, err := ps.c.api.ExecProcess(ctx, execRequestTo(req), body.option(nil),
+	res, err := ps.c.api.ExecProcess(client.Streaming(ctx), execRequestTo(req), body.option(nil),
 		sandboxapi.WithEditRequest(func(r *http.Request) error {
 			r.Header.Set("Accept", "text/event-stream")
 			return nil
@@ -358,7 +358,7 @@ func (ps *procStream) recover(ctx context.Context) error {
 // openLogs opens GET /process/{id}/logs/stream.
 func (ps *procStream) openLogs(ctx context.Context) error {
 	var body bodyOwner
-	res, err := ps.c.api.StreamProcessLogs(ctx, sandboxapi.StreamProcessLogsParams{Identifier: ps.id},
+	res, err := ps.c.api.StreamProcessLogs(client.Streaming(ctx), sandboxapi.StreamProcessLogsParams{Identifier: ps.id},
 		body.option(forceContentType("text/plain")))
 	if err != nil {
 		body.close()

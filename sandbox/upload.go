@@ -547,7 +547,7 @@ func (c *Client) UploadPart(ctx context.Context, uploadID string, partNumber int
 	req := &sandboxapi.MultipartUploadPartRequestMultipart{
 		File: ht.MultipartFile{Name: "part-" + strconv.Itoa(partNumber), File: r, Size: size},
 	}
-	res, err := c.api.UploadMultipartPart(ctx, req, sandboxapi.UploadMultipartPartParams{UploadId: uploadID, PartNumber: partNumber})
+	res, err := c.api.UploadMultipartPart(client.Streaming(ctx), req, sandboxapi.UploadMultipartPartParams{UploadId: uploadID, PartNumber: partNumber})
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-faster/jx"
 
+	"github.com/sandboxkit/sandboxkit/client"
 	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
 )
 
@@ -111,7 +112,7 @@ func (c *Client) Watch(ctx context.Context, dir string, opts *WatchOptions) (*St
 	})
 	go func() {
 		var body bodyOwner
-		res, err := c.api.WatchFilesystem(tctx, params, fsPathOpt, body.option(forceContentType("text/plain")))
+		res, err := c.api.WatchFilesystem(client.Streaming(tctx), params, fsPathOpt, body.option(forceContentType("text/plain")))
 		var rc io.ReadCloser
 		if err == nil {
 			if r, ok := res.(*sandboxapi.WatchFilesystemOKRawTextPlain); ok {
