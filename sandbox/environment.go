@@ -22,6 +22,9 @@ type EnvironmentReload struct {
 //
 // POST /environment/reload
 func (c *Client) ReloadEnvironment(ctx context.Context) (*EnvironmentReload, error) {
+	if err := c.check(ctx, "ReloadEnvironment"); err != nil {
+		return nil, err
+	}
 	const op = "ReloadEnvironment"
 	res, err := c.api.ReloadEnvironment(ctx)
 	if err != nil {

@@ -129,7 +129,9 @@ func (e *UpgradeIncompleteError) Unwrap() error { return e.Err }
 // session was kept ([UploadOptions.KeepOnFailure]), [Client.ResumeUpload]
 // with UploadID finishes it.
 type UploadError struct {
-	// Path is the destination.
+	// Op is the call, "sandbox.Upload" or "sandbox.ResumeUpload".
+	Op string
+	// Path is the destination ("" for ResumeUpload).
 	Path string
 	// UploadID is the multipart session.
 	UploadID string
@@ -144,7 +146,15 @@ type UploadError struct {
 // Error returns e.g. "sandboxkit: sandbox.Upload: /tmp/f (upload u1, part 3): ...".
 func (e *UploadError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "sandboxkit: sandbox.Upload: %s (upload %s", e.Path, e.UploadID)
+	op := e.Op
+	if op == "" {
+		op = "sandbox.Upload"
+	}
+	fmt.Fprintf(&b, "sandboxkit: %s: ", op)
+	if e.Path != "" {
+		b.WriteString(e.Path + " ")
+	}
+	fmt.Fprintf(&b, "(upload %s", e.UploadID)
 	if e.Part > 0 {
 		fmt.Fprintf(&b, ", part %d", e.Part)
 	}
@@ -152,7 +162,8 @@ func (e *UploadError) Error() string {
 		b.WriteString(", aborted")
 	}
 	b.WriteString("): ")
-	b.WriteString(strings.TrimPrefix(e.Err.Error(), "sandboxkit: "))
+	msg := strings.TrimPrefix(e.Err.Error(), "sandboxkit: ")
+	b.WriteString(strings.TrimPrefix(msg, op+": "))
 	return b.String()
 }
 

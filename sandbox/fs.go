@@ -49,6 +49,9 @@ type Directory struct {
 //
 // GET /filesystem/{path}
 func (c *Client) Read(ctx context.Context, path string) (string, error) {
+	if err := c.check(ctx, "Read"); err != nil {
+		return "", err
+	}
 	r, _, err := c.getEntry(ctx, path)
 	if err != nil {
 		return "", wrap(ctx, "Read", err)
@@ -65,6 +68,9 @@ func (c *Client) Read(ctx context.Context, path string) (string, error) {
 //
 // GET /filesystem/{path}
 func (c *Client) List(ctx context.Context, path string) (*Directory, error) {
+	if err := c.check(ctx, "List"); err != nil {
+		return nil, err
+	}
 	r, changed, err := c.getEntry(ctx, path)
 	if err != nil {
 		return nil, wrap(ctx, "List", err)
@@ -120,6 +126,9 @@ type WriteOptions struct {
 //
 // PUT /filesystem/{path}
 func (c *Client) Write(ctx context.Context, path, content string, opts *WriteOptions) error {
+	if err := c.check(ctx, "Write"); err != nil {
+		return err
+	}
 	const op = "Write"
 	if err := checkPath("path", path); err != nil {
 		return wrap(ctx, op, err)
@@ -144,6 +153,9 @@ type MkdirOptions struct {
 //
 // PUT /filesystem/{path}
 func (c *Client) Mkdir(ctx context.Context, path string, opts *MkdirOptions) error {
+	if err := c.check(ctx, "Mkdir"); err != nil {
+		return err
+	}
 	const op = "Mkdir"
 	if err := checkPath("path", path); err != nil {
 		return wrap(ctx, op, err)
@@ -182,6 +194,9 @@ type RemoveOptions struct {
 //
 // DELETE /filesystem/{path}
 func (c *Client) Remove(ctx context.Context, path string, opts *RemoveOptions) error {
+	if err := c.check(ctx, "Remove"); err != nil {
+		return err
+	}
 	const op = "Remove"
 	if err := checkPath("path", path); err != nil {
 		return wrap(ctx, op, err)
@@ -208,6 +223,9 @@ func (c *Client) Remove(ctx context.Context, path string, opts *RemoveOptions) e
 //
 // GET /filesystem/tree/{path}
 func (c *Client) Tree(ctx context.Context, root string) (*Directory, error) {
+	if err := c.check(ctx, "Tree"); err != nil {
+		return nil, err
+	}
 	const op = "Tree"
 	if err := checkAbsPath("root", root); err != nil {
 		return nil, wrap(ctx, op, err)
@@ -226,6 +244,9 @@ func (c *Client) Tree(ctx context.Context, root string) (*Directory, error) {
 //
 // PUT /filesystem/tree/{path}
 func (c *Client) WriteTree(ctx context.Context, root string, files map[string]string) (*Directory, error) {
+	if err := c.check(ctx, "WriteTree"); err != nil {
+		return nil, err
+	}
 	const op = "WriteTree"
 	if err := checkAbsPath("root", root); err != nil {
 		return nil, wrap(ctx, op, err)
@@ -249,6 +270,9 @@ func (c *Client) WriteTree(ctx context.Context, root string, files map[string]st
 //
 // DELETE /filesystem/tree/{path}
 func (c *Client) RemoveTree(ctx context.Context, root string, opts *RemoveOptions) error {
+	if err := c.check(ctx, "RemoveTree"); err != nil {
+		return err
+	}
 	const op = "RemoveTree"
 	if err := checkAbsPath("root", root); err != nil {
 		return wrap(ctx, op, err)
@@ -312,6 +336,9 @@ type FindMatch struct {
 //
 // GET /filesystem-find/{path}
 func (c *Client) Find(ctx context.Context, root string, opts *FindOptions) ([]FindMatch, error) {
+	if err := c.check(ctx, "Find"); err != nil {
+		return nil, err
+	}
 	const op = "Find"
 	if err := checkPath("root", root); err != nil {
 		return nil, wrap(ctx, op, err)
@@ -394,6 +421,9 @@ type SearchMatch struct {
 //
 // GET /filesystem-search/{path}
 func (c *Client) Search(ctx context.Context, root string, opts *SearchOptions) ([]SearchMatch, error) {
+	if err := c.check(ctx, "Search"); err != nil {
+		return nil, err
+	}
 	const op = "Search"
 	if err := checkPath("root", root); err != nil {
 		return nil, wrap(ctx, op, err)
@@ -458,6 +488,9 @@ type GrepMatch struct {
 //
 // GET /filesystem-content-search/{path}
 func (c *Client) Grep(ctx context.Context, root, query string, opts *GrepOptions) ([]GrepMatch, error) {
+	if err := c.check(ctx, "Grep"); err != nil {
+		return nil, err
+	}
 	const op = "Grep"
 	if err := checkPath("root", root); err != nil {
 		return nil, wrap(ctx, op, err)

@@ -103,6 +103,9 @@ type UpgradeStatus struct {
 //
 // GET /health
 func (c *Client) Health(ctx context.Context) (*Health, error) {
+	if err := c.check(ctx, "Health"); err != nil {
+		return nil, err
+	}
 	var h *Health
 	_, err := c.api.GetHealth(ctx, sandboxapi.WithEditResponse(func(r *http.Response) error {
 		if r.StatusCode != http.StatusOK {
@@ -242,6 +245,9 @@ type WaitReadyOptions struct {
 //
 // GET /health
 func (c *Client) WaitReady(ctx context.Context, opts *WaitReadyOptions) (*Health, error) {
+	if err := c.check(ctx, "WaitReady"); err != nil {
+		return nil, err
+	}
 	var o WaitReadyOptions
 	if opts != nil {
 		o = *opts

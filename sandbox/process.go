@@ -170,6 +170,9 @@ type ProcessLogs struct {
 //
 // POST /process
 func (c *Client) Exec(ctx context.Context, req ExecRequest) (*Process, error) {
+	if err := c.check(ctx, "Exec"); err != nil {
+		return nil, err
+	}
 	if err := req.validate(); err != nil {
 		return nil, wrap(ctx, "Exec", err)
 	}
@@ -191,6 +194,9 @@ func (c *Client) Exec(ctx context.Context, req ExecRequest) (*Process, error) {
 //
 // GET /process/{identifier}
 func (c *Client) GetProcess(ctx context.Context, id string) (*Process, error) {
+	if err := c.check(ctx, "GetProcess"); err != nil {
+		return nil, err
+	}
 	if err := checkProcessID(id); err != nil {
 		return nil, wrap(ctx, "GetProcess", err)
 	}
@@ -209,6 +215,9 @@ func (c *Client) GetProcess(ctx context.Context, id string) (*Process, error) {
 //
 // GET /process
 func (c *Client) ListProcesses(ctx context.Context) ([]*Process, error) {
+	if err := c.check(ctx, "ListProcesses"); err != nil {
+		return nil, err
+	}
 	res, err := c.api.ListProcesses(ctx)
 	if err != nil {
 		return nil, wrap(ctx, "ListProcesses", err)
@@ -227,6 +236,9 @@ func (c *Client) ListProcesses(ctx context.Context) ([]*Process, error) {
 //
 // DELETE /process/{identifier}
 func (c *Client) StopProcess(ctx context.Context, id string) error {
+	if err := c.check(ctx, "StopProcess"); err != nil {
+		return err
+	}
 	if err := checkProcessID(id); err != nil {
 		return wrap(ctx, "StopProcess", err)
 	}
@@ -244,6 +256,9 @@ func (c *Client) StopProcess(ctx context.Context, id string) error {
 //
 // DELETE /process/{identifier}/kill
 func (c *Client) KillProcess(ctx context.Context, id string) error {
+	if err := c.check(ctx, "KillProcess"); err != nil {
+		return err
+	}
 	if err := checkProcessID(id); err != nil {
 		return wrap(ctx, "KillProcess", err)
 	}
@@ -262,6 +277,9 @@ func (c *Client) KillProcess(ctx context.Context, id string) error {
 //
 // GET /process/{identifier}/logs
 func (c *Client) Logs(ctx context.Context, id string) (*ProcessLogs, error) {
+	if err := c.check(ctx, "Logs"); err != nil {
+		return nil, err
+	}
 	if err := checkProcessID(id); err != nil {
 		return nil, wrap(ctx, "Logs", err)
 	}
@@ -301,6 +319,9 @@ func (o *WaitOptions) validate() error {
 //
 // GET /process/{identifier}
 func (c *Client) Wait(ctx context.Context, id string, opts *WaitOptions) (*Process, error) {
+	if err := c.check(ctx, "Wait"); err != nil {
+		return nil, err
+	}
 	if err := checkProcessID(id); err != nil {
 		return nil, wrap(ctx, "Wait", err)
 	}

@@ -126,9 +126,22 @@ func newStream[T any](ctx context.Context, op string, next func(ctx context.Cont
 // NewStream returns a stream whose events come from next, called by
 // [Stream.Next] with a context that ends when the stream is closed or ctx
 // ends. next returns io.EOF after the last event. It lets fakes and tests
-// produce streams.
+// produce streams. A nil ctx or next gives a stream that ends at once with
+// an error matching [client.ErrInvalidInput].
 func NewStream[T any](ctx context.Context, next func(ctx context.Context) (T, error)) *Stream[T] {
-	return newStream(ctx, "Stream", next)
+	var bad error
+	switch {
+	case ctx == nil:
+		bad = &client.ValidationError{Field: "context", Reason: "must not be nil"}
+		ctx = context.Background()
+	case next == nil:
+		bad = &client.ValidationError{Field: "next", Reason: "must not be nil"}
+	}
+	s := newStream(ctx, "Stream", next)
+	if bad != nil {
+		s.finish(bad)
+	}
+	return s
 }
 
 // StreamOf returns a stream of the given events, for fakes and tests.
@@ -147,7 +160,16 @@ func StreamOf[T any](events ...T) *Stream[T] {
 // Next waits for the next event and reports whether there is one. After
 // it returns false, Err tells why.
 func (s *Stream[T]) Next() bool {
+	if s == nil {
+		return false
+	}
 	if s.done {
+		return false
+	}
+	if s.next == nil {
+		// A zero Stream, not made by NewStream or a Client.
+		s.done = true
+		s.err = &client.ValidationError{Field: "stream", Reason: "not made by NewStream or a Client method"}
 		return false
 	}
 	s.mu.Lock()
@@ -184,15 +206,29 @@ func (s *Stream[T]) finish(err error) {
 }
 
 // Event returns the event Next read.
-func (s *Stream[T]) Event() T { return s.cur }
+func (s *Stream[T]) Event() T {
+	if s == nil {
+		var zero T
+		return zero
+	}
+	return s.cur
+}
 
 // Err returns the error that ended the stream: nil at its normal end or
 // after Close; the context's error (wrapped) when the context ended.
-func (s *Stream[T]) Err() error { return s.err }
+func (s *Stream[T]) Err() error {
+	if s == nil {
+		return nil
+	}
+	return s.err
+}
 
 // Close ends the stream and releases its connection. It may be called
 // more than once and from any goroutine.
 func (s *Stream[T]) Close() error {
+	if s == nil {
+		return nil
+	}
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
@@ -202,8 +238,12 @@ func (s *Stream[T]) Close() error {
 
 // release closes the body and stops the context watch.
 func (s *Stream[T]) release() {
-	s.stop()
-	s.cancel()
+	if s.stop != nil {
+		s.stop()
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
 	s.closeBody()
 }
 

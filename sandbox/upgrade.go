@@ -66,6 +66,9 @@ type UpgradeAck struct {
 //
 // POST /upgrade
 func (c *Client) StartUpgrade(ctx context.Context, opts *StartUpgradeOptions) (*UpgradeAck, error) {
+	if err := c.check(ctx, "StartUpgrade"); err != nil {
+		return nil, err
+	}
 	const op = "StartUpgrade"
 	var o StartUpgradeOptions
 	if opts != nil {
@@ -177,6 +180,9 @@ type UpgradeResult struct {
 //
 // POST /upgrade, then GET /health
 func (c *Client) Upgrade(ctx context.Context, opts UpgradeOptions) (*UpgradeResult, error) {
+	if err := c.check(ctx, "Upgrade"); err != nil {
+		return nil, err
+	}
 	const op = "Upgrade"
 	so := StartUpgradeOptions{Version: opts.Version, BaseURL: opts.BaseURL}
 	if err := so.validate(); err != nil {
@@ -234,6 +240,9 @@ type WatchUpgradeOptions struct {
 //
 // GET /health
 func (c *Client) WatchUpgrade(ctx context.Context, opts *WatchUpgradeOptions) (*UpgradeResult, error) {
+	if err := c.check(ctx, "WatchUpgrade"); err != nil {
+		return nil, err
+	}
 	const op = "WatchUpgrade"
 	var o WatchUpgradeOptions
 	if opts != nil {

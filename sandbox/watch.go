@@ -85,6 +85,9 @@ const watchSetupGrace = 250 * time.Millisecond
 //
 // GET /watch/filesystem/{path}
 func (c *Client) Watch(ctx context.Context, dir string, opts *WatchOptions) (*Stream[FileEvent], error) {
+	if err := c.check(ctx, "Watch"); err != nil {
+		return nil, err
+	}
 	const op = "Watch"
 	if err := checkPath("path", dir); err != nil {
 		return nil, wrap(ctx, op, err)
