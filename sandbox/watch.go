@@ -72,14 +72,21 @@ type WatchOptions struct {
 // server has a moment to set the watcher up.
 const watchSetupGrace = 250 * time.Millisecond
 
+// watchSendFallback is how long Watch waits at most when the transport
+// does not report that the request was written (httptrace), as an
+// in-memory transport may not.
+const watchSendFallback = time.Second
+
 // Watch follows the changes in a directory until ctx ends or the stream
 // is closed; the server never ends it by itself. A dropped connection
 // ends the stream with an error rather than reconnecting, since changes
 // in between would be lost unnoticed.
 //
 // The real server answers only when the first change happens, so Watch
-// returns once the request is sent (and a short moment has passed, or an
-// answer came); until the answer arrives a goroutine holds the request,
+// returns once the request is sent and a short moment has passed (or an
+// answer came; or after a second, when the transport does not report
+// sending, as an in-memory one may not); until the answer arrives a
+// goroutine holds the request,
 // and Close or the end of ctx ends it. Changes made right after Watch
 // returns may still race the server's setting up of the watcher.
 //
@@ -135,6 +142,10 @@ func (c *Client) Watch(ctx context.Context, dir string, opts *WatchOptions) (*St
 		s.Close()
 		return nil, wrap(ctx, op, err)
 	}
+	// A transport that does not report writing (an in-memory one)
+	// leaves only the fallback.
+	fallback := time.NewTimer(watchSendFallback)
+	defer fallback.Stop()
 	select {
 	case a := <-w.answer:
 		if err := w.take(a); err != nil {
@@ -152,6 +163,7 @@ func (c *Client) Watch(ctx context.Context, dir string, opts *WatchOptions) (*St
 		case <-ctx.Done():
 			return fail(ctx.Err())
 		}
+	case <-fallback.C:
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	}
