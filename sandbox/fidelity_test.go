@@ -157,6 +157,9 @@ func TestProcessEnded(t *testing.T) {
 		{&sandbox.Process{Status: sandbox.StatusCompleted, CompletedAt: done}, true},
 		{&sandbox.Process{Status: sandbox.StatusFailed, CompletedAt: done}, true},
 		{&sandbox.Process{Status: sandbox.StatusKilled, CompletedAt: done}, true},
+		{&sandbox.Process{Status: sandbox.StatusKilled}, false},
+		{&sandbox.Process{Status: sandbox.StatusKilled, ExitCode: -1}, true},
+		{&sandbox.Process{Status: sandbox.StatusStopped, ExitCode: 143}, true},
 		{&sandbox.Process{Status: "paused"}, false},
 	} {
 		if got := tc.p.Ended(); got != tc.want {

@@ -25,8 +25,9 @@ const (
 )
 
 // Terminal reports whether s is one of the statuses a process ends with:
-// completed, failed, stopped or killed. A process is "stopped" as soon as
-// it was sent SIGTERM, and may go on running: [Process.Ended] tells.
+// completed, failed, stopped or killed. A process is "stopped" (or
+// "killed") as soon as it was sent the signal, and may go on running for
+// a while, or for good: [Process.Ended] tells.
 func (s ProcessStatus) Terminal() bool {
 	switch s {
 	case StatusCompleted, StatusFailed, StatusStopped, StatusKilled:
@@ -68,11 +69,12 @@ type Process struct {
 }
 
 // Ended reports whether the process has ended: its status is terminal
-// and, for a stopped process, it has really exited. The real server
-// marks a process "stopped" when it sends SIGTERM, with an empty
-// completedAt until the process exits (a process that ignores the signal
-// keeps running, stopped); then completedAt and the real exit code are
-// set.
+// and, for a stopped or killed process, it has really exited. The real
+// server marks a process "stopped" when it sends SIGTERM (and "killed"
+// when it sends SIGKILL) before the process exits, with an empty
+// completedAt and exit code 0 until it has; a process that ignores
+// SIGTERM keeps running, stopped. Once it has exited, completedAt and the
+// exit code are set (-1 for a signal).
 //
 // With RestartOnFailure, a process shows "failed" for about a second
 // before each restart; Ended cannot tell that pause from the end.
@@ -80,7 +82,11 @@ func (p *Process) Ended() bool {
 	if p == nil || !p.Status.Terminal() {
 		return false
 	}
-	return p.Status != StatusStopped || !p.CompletedAt.IsZero()
+	switch p.Status {
+	case StatusStopped, StatusKilled:
+		return !p.CompletedAt.IsZero() || p.ExitCode != 0
+	}
+	return true
 }
 
 // ExecRequest describes a command to start.
