@@ -477,14 +477,15 @@ type GrepOptions struct {
 type GrepMatch struct {
 	// Path is the file holding the match, relative to root.
 	Path string
-	// Line is the line number, from 1; Column the column of the match.
+	// Line is the line number and Column the column of the match, both
+	// from 1.
 	Line, Column int
 	// Text is the matching line; Context the lines around it, if sent.
 	Text, Context string
 }
 
 // Grep searches the files below root for query and returns the matching
-// lines.
+// lines. Hidden files are searched too.
 //
 // GET /filesystem-content-search/{path}
 func (c *Client) Grep(ctx context.Context, root, query string, opts *GrepOptions) ([]GrepMatch, error) {
