@@ -150,9 +150,13 @@ func (c *Client) StopMonitoringPorts(ctx context.Context, pid int) error {
 	return nil
 }
 
-// UpdateTunnel replaces the outbound tunnel with one built from config
-// (the tunnel's JSON configuration document; the client base64-encodes
-// it). The configuration cannot be read back.
+// UpdateTunnel replaces the outbound tunnel with one built from config,
+// the tunnel's JSON configuration document, which the client
+// base64-encodes: for the real server, WireGuard settings "private_key",
+// "local_ip" (CIDR), "peer_endpoint" (host:port), "peer_public_key",
+// optional "allowed_ips" (CIDRs; all traffic by default) and "mtu". A
+// configuration the server cannot use is 422. The configuration cannot be
+// read back.
 //
 // PUT /network/tunnel/config
 func (c *Client) UpdateTunnel(ctx context.Context, config []byte) error {
@@ -175,7 +179,7 @@ func (c *Client) UpdateTunnel(ctx context.Context, config []byte) error {
 
 // DisconnectTunnel tears the outbound tunnel down. The sandbox then has no
 // outbound connectivity until [Client.UpdateTunnel]; inbound traffic keeps
-// working.
+// working. Without a tunnel the server answers 400.
 //
 // DELETE /network/tunnel
 func (c *Client) DisconnectTunnel(ctx context.Context) error {
