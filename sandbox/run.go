@@ -306,20 +306,24 @@ func (c *Client) runTimedOut(ctx context.Context, command, name string, p *Proce
 	}
 	kctx, cancel := context.WithTimeout(ctx, RunKillTimeout)
 	defer cancel()
+	var q *Process
 	if err := c.KillProcess(kctx, id); err != nil {
 		e.KillErr = named(err, "sandbox.Run")
-	}
-	if q, err := c.GetProcess(kctx, id); err == nil {
-		e.Process, e.PID = q, q.PID
-		e.Killed = q.Ended()
-		e.Stdout, e.Stderr = q.Stdout, q.Stderr
-		if len(q.Stdout) >= inlinedOutput || len(q.Stderr) >= inlinedOutput {
-			if logs, err := c.Logs(kctx, id); err == nil {
-				e.Stdout, e.Stderr = logs.Stdout, logs.Stderr
-			}
-		}
+		q, _ = c.GetProcess(kctx, id)
 	} else {
-		e.Killed = e.KillErr == nil
+		// The server reports the kill before the process has exited.
+		q, _ = waitProcess(kctx, c, id, &WaitOptions{MinDelay: 50 * time.Millisecond, MaxDelay: 500 * time.Millisecond})
+	}
+	if q == nil {
+		return e
+	}
+	e.Process, e.PID = q, q.PID
+	e.Killed = q.Ended()
+	e.Stdout, e.Stderr = q.Stdout, q.Stderr
+	if len(q.Stdout) >= inlinedOutput || len(q.Stderr) >= inlinedOutput {
+		if logs, err := c.Logs(ctx, id); err == nil {
+			e.Stdout, e.Stderr = logs.Stdout, logs.Stderr
+		}
 	}
 	return e
 }
