@@ -1,8 +1,15 @@
 package conformance
 
 import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -160,5 +167,104 @@ func TestSandboxExecStreamRefused(t *testing.T) {
 		tg.killAtEnd(t, p.PID)
 		_, err = tg.sb.ExecStream(ctx, sandbox.ExecRequest{Name: name, Command: "echo again"}, nil)
 		assertAPIError(t, err, 400, "sandbox.ExecStream", "already exists")
+	})
+}
+
+// cutExecStream lets the exec stream's answer through until its first
+// line, then drops the connection.
+type cutExecStream struct{ next http.RoundTripper }
+
+func (c cutExecStream) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := c.next.RoundTrip(r)
+	if err == nil && r.Method == http.MethodPost && r.Header.Get("Accept") == "text/event-stream" {
+		resp.Body = &cutAfterLine{ReadCloser: resp.Body}
+	}
+	return resp, err
+}
+
+type cutAfterLine struct {
+	io.ReadCloser
+	done bool
+}
+
+func (c *cutAfterLine) Read(p []byte) (int, error) {
+	if c.done {
+		return 0, io.ErrUnexpectedEOF
+	}
+	n, err := c.ReadCloser.Read(p)
+	if i := bytes.IndexByte(p[:n], '\n'); i >= 0 {
+		c.done = true
+		return i + 1, nil
+	}
+	return n, err
+}
+
+// loseExecAnswer delivers the exec request to the server, then loses its
+// answer: the connection "resets" before the client sees it.
+type loseExecAnswer struct {
+	next http.RoundTripper
+	lost atomic.Int32
+}
+
+func (l *loseExecAnswer) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := l.next.RoundTrip(r)
+	if err == nil && r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/process") {
+		if l.lost.Add(1) == 1 {
+			_ = resp.Body.Close()
+			return nil, &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+		}
+	}
+	return resp, err
+}
+
+// TestSandboxExecStreamResumes: the exec stream's connection drops after
+// its first line; the stream goes on from the process's log stream
+// without losing or repeating a line.
+func TestSandboxExecStreamResumes(t *testing.T) {
+	forEachSandboxAPI(t, func(t *testing.T, tg *sandboxTarget) {
+		sb := tg.through(t, func(rt http.RoundTripper) http.RoundTripper { return cutExecStream{rt} })
+		s, err := sb.ExecStream(tg.ctx(t), sandbox.ExecRequest{Command: "for i in 1 2 3 4 5; do echo line$i; sleep 0.2; done"},
+			&sandbox.StreamOptions{ReconnectDelay: 10 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := events(t, s)
+		want := []string{"stdout:line1\n", "stdout:line2\n", "stdout:line3\n", "stdout:line4\n", "stdout:line5\n", "result:completed/0"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("events (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestSandboxExecStreamLostAnswer: the server started the command but
+// its answer was lost; ExecStream finds the process by the name it gave
+// it and follows it, without starting the command again.
+func TestSandboxExecStreamLostAnswer(t *testing.T) {
+	forEachSandboxAPI(t, func(t *testing.T, tg *sandboxTarget) {
+		ctx := tg.ctx(t)
+		dir := tg.dir(t)
+		if err := tg.sb.Mkdir(ctx, dir, nil); err != nil {
+			t.Fatal(err)
+		}
+		lose := &loseExecAnswer{}
+		sb := tg.through(t, func(rt http.RoundTripper) http.RoundTripper { lose.next = rt; return lose })
+		s, err := sb.ExecStream(ctx, sandbox.ExecRequest{Command: "echo run >> " + dir + "/runs; echo one; sleep 0.5; echo two"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, p := events(t, s)
+		want := []string{"stdout:one\n", "stdout:two\n", "result:completed/0"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("events (-want +got):\n%s", diff)
+		}
+		if p == nil || !strings.HasPrefix(p.Name, "sandboxkit-") {
+			t.Errorf("result %+v", p)
+		}
+		if runs, err := tg.sb.Read(ctx, dir+"/runs"); err != nil || runs != "run\n" {
+			t.Errorf("the command ran %q times (%v), want once", runs, err)
+		}
+		if n := lose.lost.Load(); n != 1 {
+			t.Errorf("%d exec requests, want 1", n)
+		}
 	})
 }

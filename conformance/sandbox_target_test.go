@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,6 +28,9 @@ type sandboxTarget struct {
 	mock *mockserver.Server
 	// sandboxID is the mock's lifecycle sandbox whose API sb talks to.
 	sandboxID string
+	// through returns a client for the same server whose requests go
+	// through wrap(the target's transport).
+	through func(t *testing.T, wrap func(http.RoundTripper) http.RoundTripper) *sandbox.Client
 }
 
 // sandboxTargets returns the sandbox API targets of this run: the mock
@@ -51,21 +55,37 @@ func mockSandboxAPI(t *testing.T) *sandboxTarget {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &sandboxTarget{name: "mock", sb: sb, mock: srv, sandboxID: id}
+	through := func(t *testing.T, wrap func(http.RoundTripper) http.RoundTripper) *sandbox.Client {
+		t.Helper()
+		c, err := srv.SandboxAPI(id, client.WithHTTPClient(&http.Client{Transport: wrap(srv.HTTPClient().Transport)}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	return &sandboxTarget{name: "mock", sb: sb, mock: srv, sandboxID: id, through: through}
 }
 
 func realSandboxAPI(t *testing.T) *sandboxTarget {
 	t.Helper()
 	// The server checks no credential (a gateway does in production);
 	// send one anyway, as a user would.
-	sb, err := sandbox.New(client.WithoutEnvironment(),
-		client.WithBaseURL(getenv(envSandboxAPIURL)),
-		client.WithToken("conformance-token"),
-		client.WithHTTPClient(realHTTPClient(t)))
-	if err != nil {
-		t.Fatal(err)
+	newClient := func(t *testing.T, hc *http.Client) *sandbox.Client {
+		t.Helper()
+		sb, err := sandbox.New(client.WithoutEnvironment(),
+			client.WithBaseURL(getenv(envSandboxAPIURL)),
+			client.WithToken("conformance-token"),
+			client.WithHTTPClient(hc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sb
 	}
-	return &sandboxTarget{name: "real", real: true, sb: sb}
+	through := func(t *testing.T, wrap func(http.RoundTripper) http.RoundTripper) *sandbox.Client {
+		t.Helper()
+		return newClient(t, &http.Client{Transport: wrap(realHTTPClient(t).Transport)})
+	}
+	return &sandboxTarget{name: "real", real: true, sb: newClient(t, realHTTPClient(t)), through: through}
 }
 
 // forEachSandboxAPI runs scenario once per sandbox API target, each in a
