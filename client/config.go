@@ -268,7 +268,10 @@ func (c *Config) BaseURL() *url.URL {
 }
 
 // HTTPClient returns a client that adds credentials and headers, retries,
-// and turns answers with status >= 400 into [*APIError] errors. Every call
+// bounds each attempt (see [WithTimeout], [Streaming],
+// [WithMaxResponseSize]), and turns answers with status >= 400 into
+// [*APIError] errors. Its errors name the request's URL; pass them
+// through [Wrap], which redacts credentials and URL tokens. Every call
 // returns a new *http.Client value over the same transport, so changing
 // it does not affect the configuration. It follows no redirects itself
 // (the transport has already followed them); a redirect answer that

@@ -21,7 +21,7 @@ const (
 	DefaultTimeout = 2 * time.Minute
 	// DefaultStreamIdleTimeout bounds the silences of a stream (a request
 	// made under [Streaming]): the wait for the first byte of the answer
-	// and the waits between two reads. The sandbox API sends a keepalive
+	// and each read's wait for more. The sandbox API sends a keepalive
 	// line every 30 s on its streams, so three in a row would have to be
 	// lost.
 	DefaultStreamIdleTimeout = 90 * time.Second
@@ -91,7 +91,8 @@ type streamingKey struct{}
 // apply; the stream idle timeout ([WithStreamIdleTimeout]) does instead:
 // the wait for the answer's first byte and every wait between two reads
 // of the answer (or of the request body, while it is being sent) is
-// bounded, however long the whole transfer takes. The façades call it for
+// bounded, however long the whole transfer takes. Time the reader spends
+// between two reads does not count. The façades call it for
 // every stream and transfer method; other callers of [Config.HTTPClient]
 // use it for their own streaming requests.
 //
@@ -189,6 +190,9 @@ func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if w == nil && limit == 0 {
 		return resp, nil
 	}
+	if stream {
+		w.pause() // until the reader asks for data
+	}
 	resp.Body = &limitedBody{rc: resp.Body, w: w, stream: stream, limit: limit}
 	return resp, nil
 }
@@ -247,8 +251,11 @@ func isJSON(contentType string) bool {
 }
 
 // watchdog ends an attempt when its timer runs out. Progress (a read of
-// the request body, or for streams of the answer) restarts the timer. All
-// its methods accept a nil *watchdog and then do nothing.
+// the request body, or for streams of the answer) restarts the timer; for
+// streams, the timer is paused between reads of the answer, so that only
+// the time spent waiting for the server counts, not the time the reader
+// spends elsewhere. All its methods accept a nil *watchdog and then do
+// nothing.
 type watchdog struct {
 	cancel context.CancelCauseFunc
 
@@ -256,6 +263,7 @@ type watchdog struct {
 	d      time.Duration // 0: not armed
 	stream bool
 	timer  *time.Timer
+	paused bool
 	done   bool          // stopped: the attempt is over
 	err    *TimeoutError // set when the timer ran out first
 }
@@ -274,21 +282,27 @@ func (w *watchdog) arm(d time.Duration, stream bool) {
 	if w.done || w.err != nil {
 		return
 	}
-	w.d, w.stream = d, stream
+	w.d, w.stream, w.paused = d, stream, false
+	w.resetLocked()
+}
+
+// resetLocked restarts the timer, or stops it when disarmed or paused.
+func (w *watchdog) resetLocked() {
 	switch {
-	case d == 0 && w.timer != nil:
-		w.timer.Stop()
-	case d == 0:
+	case w.d == 0 || w.paused:
+		if w.timer != nil {
+			w.timer.Stop()
+		}
 	case w.timer == nil:
-		w.timer = time.AfterFunc(d, w.fire)
+		w.timer = time.AfterFunc(w.d, w.fire)
 	default:
-		w.timer.Reset(d)
+		w.timer.Reset(w.d)
 	}
 }
 
 func (w *watchdog) fire() {
 	w.mu.Lock()
-	if w.done || w.err != nil || w.d == 0 {
+	if w.done || w.err != nil || w.d == 0 || w.paused {
 		w.mu.Unlock()
 		return
 	}
@@ -298,15 +312,33 @@ func (w *watchdog) fire() {
 	w.cancel(err)
 }
 
-// kick restarts the timer after progress.
+// kick restarts a running timer after progress.
 func (w *watchdog) kick() {
 	if w == nil {
 		return
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.done && w.err == nil && w.d > 0 {
-		w.timer.Reset(w.d)
+	if !w.done && w.err == nil && !w.paused {
+		w.resetLocked()
+	}
+}
+
+// pause stops the timer until resume: nobody is waiting for the server.
+func (w *watchdog) pause() { w.setPaused(true) }
+
+// resume restarts the timer from full: a read waits for the server.
+func (w *watchdog) resume() { w.setPaused(false) }
+
+func (w *watchdog) setPaused(p bool) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done && w.err == nil {
+		w.paused = p
+		w.resetLocked()
 	}
 }
 
@@ -359,8 +391,8 @@ func (b *progressBody) Read(p []byte) (int, error) {
 func (b *progressBody) Close() error { return b.rc.Close() }
 
 // limitedBody is an answer's body under the attempt's limits: it stops
-// the watchdog at the end of the body or on Close, restarts it on every
-// read of a stream, reports the watchdog's timeout instead of the
+// the watchdog at the end of the body or on Close, runs it only during
+// reads of a stream, reports the watchdog's timeout instead of the
 // transport's "context canceled", and fails once more than limit bytes
 // (if limit > 0) have been read.
 type limitedBody struct {
@@ -379,7 +411,13 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	if b.limit > 0 && int64(len(p)) > b.limit-b.n+1 {
 		p = p[:b.limit-b.n+1] // one byte more than allowed tells "too large" from "exactly the limit"
 	}
+	if b.stream {
+		b.w.resume()
+	}
 	n, err := b.rc.Read(p)
+	if b.stream {
+		b.w.pause()
+	}
 	b.n += int64(n)
 	if b.limit > 0 && b.n > b.limit {
 		n -= int(b.n - b.limit)
@@ -388,9 +426,6 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 		_ = b.rc.Close()
 		b.w.stop()
 		return n, b.err
-	}
-	if b.stream && n > 0 {
-		b.w.kick()
 	}
 	switch {
 	case err == io.EOF:

@@ -363,3 +363,40 @@ func TestGzipBombCapped(t *testing.T) {
 		}
 	})
 }
+
+// TestStreamReaderMayPause: time the reader spends between reads is not
+// silence of the server.
+func TestStreamReaderMayPause(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, tr := newPipeNet(t, func(conn net.Conn, br *bufio.Reader) {
+			if _, ok := readRequest(br); ok {
+				_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\na\nb\nc\n")
+				_, _ = io.Copy(io.Discard, conn)
+			}
+		})
+		cfg := pipeConfig(t, Lifecycle, tr)
+		req, _ := http.NewRequestWithContext(Streaming(context.Background()), http.MethodGet, cfg.BaseURL().String()+"/logs", nil)
+		resp, err := cfg.HTTPClient().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var got []byte
+		buf := make([]byte, 2)
+		for {
+			time.Sleep(10 * time.Minute) // the reader is busy elsewhere
+			n, err := resp.Body.Read(buf)
+			got = append(got, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("after %q: %v", got, err)
+			}
+		}
+		if string(got) != "a\nb\nc\n" {
+			t.Errorf("read %q", got)
+		}
+	})
+}

@@ -409,9 +409,10 @@ func WithTimeout(d time.Duration) Option {
 }
 
 // WithStreamIdleTimeout sets how long a stream (see [Streaming]) may stay
-// silent: the wait for the first byte of its answer, and every wait
-// between two reads; default [DefaultStreamIdleTimeout]. d must be
-// positive; [WithoutTimeouts] turns the timeouts off.
+// silent: the wait for the first byte of its answer, and every read's
+// wait for more (time the reader spends between reads does not count);
+// default [DefaultStreamIdleTimeout]. d must be positive;
+// [WithoutTimeouts] turns the timeouts off.
 func WithStreamIdleTimeout(d time.Duration) Option {
 	return func(s *settings) error {
 		if d <= 0 {

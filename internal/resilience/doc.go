@@ -34,5 +34,26 @@
 // header follows a redirect to another origin, for every façade; that the
 // mock keeps tenants apart on all three APIs; and that every method taking
 // an id, a name or a path rejects a path-escaping one before anything is
-// sent.
+// sent. They include the credentials of lifecycle endpoints
+// (OpenSandbox-Secure-Access, OpenSandbox-Ingress-To), echoes in every
+// error shape of the three APIs (the control plane's gateway envelope, a
+// FastAPI validation report that repeats the request, \u-escaped JSON),
+// and a create whose environment values and registry password the
+// lifecycle server repeats in its 422 (also against the real server, when
+// ../shared/real runs one); and that a sandbox API client does not take
+// the control plane's credentials from the environment unless asked to.
+//
+// # Calls that end, answers that fit
+//
+// TestUnaryCallsReturnWithinTheDefaultTimeout calls every unary method of
+// the three clients, with context.Background() and no timeout option,
+// against a server that accepts connections and never answers (an
+// in-memory network inside a testing/synctest bubble, so the two minutes
+// of client.DefaultTimeout pass on fake time): each returns
+// client.ErrTimeout after exactly the default timeout.
+// TestCompositeCallsAreBounded does the same for calls that make more
+// than one request. TestOversizedAnswersRefused sends each client a
+// success answer far larger than its cap, plain and as a gzip bomb.
+// BenchmarkOversizedAnswer reports what a 384 MiB answer costs a client
+// with the default cap.
 package resilience

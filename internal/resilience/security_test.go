@@ -30,12 +30,23 @@ const (
 	secAPIKey    = "osk-sec-Hv3Jq8Wd2Lx7Rb5N/k+Z"
 	secToken     = "bl-sec-Tm4Px9Ke6Qa2Yc8U/g=V"
 	secWorkspace = "team-sec"
+	// Credentials a lifecycle endpoint names for reaching a sandbox port.
+	secSecureAccess = "sa-sec-Rw2Kd7Hq4Nv9Bx1T"
+	secIngressRoute = "sbx1-8080-k2x9a-Jc6Vn3Lp8Qz5"
 )
 
 // credentialHeaders are the headers that carry credentials; none may
 // cross to another origin.
 var credentialHeaders = []string{
 	client.HeaderAPIKey, "Authorization", client.HeaderBlaxelAuthorization, client.HeaderWorkspace, "Cookie",
+	client.HeaderSecureAccess, client.HeaderIngressTo,
+}
+
+// endpointHeaders attach a lifecycle endpoint's headers to a sandbox API
+// client, as its documentation says: as credentials.
+var endpointHeaders = []client.Option{
+	client.WithHeader(client.HeaderSecureAccess, secSecureAccess),
+	client.WithCredentialHeader(client.HeaderIngressTo, secIngressRoute),
 }
 
 // leaks reports how text shows a credential: whole, JSON-escaped,
@@ -43,8 +54,8 @@ var credentialHeaders = []string{
 // leaks its start).
 func leaks(text string) []string {
 	var found []string
-	for _, secret := range []string{secAPIKey, secToken} {
-		for _, form := range []string{secret, strings.ReplaceAll(secret, "/", `\/`), url.QueryEscape(secret), url.PathEscape(secret)} {
+	for _, secret := range []string{secAPIKey, secToken, secSecureAccess, secIngressRoute} {
+		for _, form := range []string{secret, strings.ReplaceAll(secret, "/", `\/`), url.QueryEscape(secret), url.PathEscape(secret), uEscaped(secret)} {
 			if strings.Contains(text, form) {
 				found = append(found, fmt.Sprintf("%q", form))
 			}
@@ -57,6 +68,16 @@ func leaks(text string) []string {
 		}
 	}
 	return found
+}
+
+// uEscaped writes every character of s as \uXXXX, as a JSON encoder
+// may.
+func uEscaped(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		fmt.Fprintf(&b, `\u%04x`, r)
+	}
+	return b.String()
 }
 
 // fastRetries keeps the tests that talk to real sockets quick: one retry,
@@ -78,6 +99,21 @@ var echoShapes = map[string]echoShape{
 	},
 	"nested json": func(status int, dump string) string {
 		return jsonText(map[string]any{"error": map[string]any{"code": "E", "message": dump}})
+	},
+	// The control plane gateway's envelope.
+	"gateway envelope": func(status int, dump string) string {
+		return jsonText(map[string]any{"error": map[string]any{"code": "UPSTREAM_ERROR", "message": "upstream said " + dump,
+			"status": status, "retryable": true, "action": "retry " + dump}})
+	},
+	// A FastAPI validation report, which repeats the request in "input".
+	"validation report": func(status int, dump string) string {
+		return jsonText(map[string]any{"detail": []any{map[string]any{"type": "missing", "loc": []any{"body", "x"},
+			"msg": "Field required", "input": map[string]any{"headers": dump}}}})
+	},
+	// Python's encoder with ensure_ascii and Go's with HTML escaping: every
+	// character of the dump as \uXXXX.
+	"unicode-escaped json": func(status int, dump string) string {
+		return `{"message":"you sent ` + uEscaped(dump) + `"}`
 	},
 	// An encoder that escapes '/' as "\/".
 	"escaped json": func(status int, dump string) string {
@@ -163,16 +199,18 @@ func facadeCalls(t *testing.T, e *echoServer, logger *slog.Logger) map[string]fu
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, err := sandbox.New(append(common, client.WithBaseURL(e.URL+"/sbx"), client.WithToken(secToken))...)
+	sc, err := sandbox.New(slices.Concat(common, endpointHeaders, []client.Option{client.WithBaseURL(e.URL + "/sbx"), client.WithToken(secToken)})...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cpSandbox, err := cp.SandboxClient(&controlplane.Sandbox{Metadata: controlplane.Metadata{Name: "box", URL: e.URL + "/cp/box"}})
+	cpSandbox, err := cp.SandboxClient(&controlplane.Sandbox{Metadata: controlplane.Metadata{Name: "box", URL: e.URL + "/cp/box"}}, endpointHeaders...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Lifecycle sandbox API clients carry the lifecycle key as a token.
-	lcSandbox, err := sandbox.New(append(common, client.WithBaseURL(e.URL+"/sandboxes/abc/port/8080"), client.WithToken(secAPIKey))...)
+	// Lifecycle sandbox API clients carry the lifecycle key as a token,
+	// and the endpoint's headers.
+	lcSandbox, err := sandbox.New(slices.Concat(common, endpointHeaders,
+		[]client.Option{client.WithBaseURL(e.URL + "/sandboxes/abc/port/8080"), client.WithToken(secAPIKey)})...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,11 +495,12 @@ func TestRedirectsDropCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, err := sandbox.New(append(common, client.WithBaseURL(origin.URL+"/sbx"), client.WithToken(secToken), client.WithWorkspace(secWorkspace))...)
+	sc, err := sandbox.New(slices.Concat(common, endpointHeaders,
+		[]client.Option{client.WithBaseURL(origin.URL + "/sbx"), client.WithToken(secToken), client.WithWorkspace(secWorkspace)})...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cpSandbox, err := cp.SandboxClient(&controlplane.Sandbox{Metadata: controlplane.Metadata{Name: "box", URL: origin.URL + "/cp/box"}})
+	cpSandbox, err := cp.SandboxClient(&controlplane.Sandbox{Metadata: controlplane.Metadata{Name: "box", URL: origin.URL + "/cp/box"}}, endpointHeaders...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -492,6 +531,8 @@ func TestRedirectsDropCredentials(t *testing.T) {
 	for name, sc := range map[string]*sandbox.Client{"sandbox": sc, "controlplane.SandboxClient": cpSandbox} {
 		calls = append(calls,
 			call{name, "Read (GET)", "Authorization", func(ctx context.Context) error { _, err := sc.Read(ctx, "/tmp/a"); return err }},
+			call{name, "List (GET), endpoint credential", client.HeaderSecureAccess, func(ctx context.Context) error { _, err := sc.List(ctx, "/tmp"); return err }},
+			call{name, "Mkdir (PUT), endpoint route", client.HeaderIngressTo, func(ctx context.Context) error { return sc.Mkdir(ctx, "/tmp/d", nil) }},
 			call{name, "Write (PUT)", "Authorization", func(ctx context.Context) error { return sc.Write(ctx, "/tmp/a", "x", nil) }},
 			call{name, "Exec (POST)", "Authorization", func(ctx context.Context) error {
 				_, err := sc.Exec(ctx, sandbox.ExecRequest{Command: "true"})
