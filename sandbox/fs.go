@@ -44,8 +44,10 @@ type Directory struct {
 }
 
 // Read returns the content of a text file. Use [Client.Open] for binary
-// or large files: the server sends the whole file inside a JSON string.
-// Reading a directory fails with [ErrIsDirectory].
+// or large files: the server sends the whole file inside a JSON string,
+// and an answer larger than the client's limit ([client.WithMaxResponseSize],
+// 64 MiB by default) fails with [client.ErrResponseTooLarge]. Reading a
+// directory fails with [ErrIsDirectory].
 //
 // GET /filesystem/{path}
 func (c *Client) Read(ctx context.Context, path string) (string, error) {
