@@ -35,10 +35,10 @@ type FastApplyResult struct {
 //
 // PUT /codegen/fastapply/{path}
 func (c *Client) FastApply(ctx context.Context, path, edit string, opts *FastApplyOptions) (*FastApplyResult, error) {
-	if err := c.check(ctx, "FastApply"); err != nil {
+	const op = "FastApply"
+	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	const op = "FastApply"
 	if err := checkPath("path", path); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -99,10 +99,10 @@ type RankedFile struct {
 //
 // GET /codegen/reranking/{path}
 func (c *Client) Rerank(ctx context.Context, dir, query string, opts *RerankOptions) ([]RankedFile, error) {
-	if err := c.check(ctx, "Rerank"); err != nil {
+	const op = "Rerank"
+	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	const op = "Rerank"
 	if err := checkPath("path", dir); err != nil {
 		return nil, wrap(ctx, op, err)
 	}

@@ -27,10 +27,10 @@ type DriveMount struct {
 //
 // GET /drives/mount
 func (c *Client) Drives(ctx context.Context) ([]DriveMount, error) {
-	if err := c.check(ctx, "Drives"); err != nil {
+	const op = "Drives"
+	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	const op = "Drives"
 	res, err := c.api.ListDrives(ctx)
 	if err != nil {
 		return nil, wrap(ctx, op, err)
@@ -58,10 +58,10 @@ func (c *Client) Drives(ctx context.Context) ([]DriveMount, error) {
 //
 // POST /drives/mount
 func (c *Client) MountDrive(ctx context.Context, m DriveMount) (*DriveMount, error) {
-	if err := c.check(ctx, "MountDrive"); err != nil {
+	const op = "MountDrive"
+	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	const op = "MountDrive"
 	if err := client.ValidateName("drive name", m.DriveName); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -104,10 +104,10 @@ func (c *Client) MountDrive(ctx context.Context, m DriveMount) (*DriveMount, err
 //
 // DELETE /drives/mount/{mountPath}
 func (c *Client) UnmountDrive(ctx context.Context, mountPath string) error {
-	if err := c.check(ctx, "UnmountDrive"); err != nil {
+	const op = "UnmountDrive"
+	if err := c.check(ctx, op); err != nil {
 		return err
 	}
-	const op = "UnmountDrive"
 	if err := checkAbsPath("mount path", mountPath); err != nil {
 		return wrap(ctx, op, err)
 	}

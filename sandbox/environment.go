@@ -22,10 +22,10 @@ type EnvironmentReload struct {
 //
 // POST /environment/reload
 func (c *Client) ReloadEnvironment(ctx context.Context) (*EnvironmentReload, error) {
-	if err := c.check(ctx, "ReloadEnvironment"); err != nil {
+	const op = "ReloadEnvironment"
+	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	const op = "ReloadEnvironment"
 	res, err := c.api.ReloadEnvironment(ctx)
 	if err != nil {
 		return nil, wrap(ctx, op, err)

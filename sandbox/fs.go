@@ -128,10 +128,10 @@ type WriteOptions struct {
 //
 // PUT /filesystem/{path}
 func (c *Client) Write(ctx context.Context, path, content string, opts *WriteOptions) error {
-	if err := c.check(ctx, "Write"); err != nil {
+	const op = "Write"
+	if err := c.check(ctx, op); err != nil {
 		return err
 	}
-	const op = "Write"
 	if err := checkPath("path", path); err != nil {
 		return wrap(ctx, op, err)
 	}
@@ -155,10 +155,10 @@ type MkdirOptions struct {
 //
 // PUT /filesystem/{path}
 func (c *Client) Mkdir(ctx context.Context, path string, opts *MkdirOptions) error {
-	if err := c.check(ctx, "Mkdir"); err != nil {
+	const op = "Mkdir"
+	if err := c.check(ctx, op); err != nil {
 		return err
 	}
-	const op = "Mkdir"
 	if err := checkPath("path", path); err != nil {
 		return wrap(ctx, op, err)
 	}
@@ -196,10 +196,10 @@ type RemoveOptions struct {
 //
 // DELETE /filesystem/{path}
 func (c *Client) Remove(ctx context.Context, path string, opts *RemoveOptions) error {
-	if err := c.check(ctx, "Remove"); err != nil {
+	const op = "Remove"
+	if err := c.check(ctx, op); err != nil {
 		return err
 	}
-	const op = "Remove"
 	if err := checkPath("path", path); err != nil {
 		return wrap(ctx, op, err)
 	}
@@ -225,10 +225,10 @@ func (c *Client) Remove(ctx context.Context, path string, opts *RemoveOptions) e
 //
 // GET /filesystem/tree/{path}
 func (c *Client) Tree(ctx context.Context, root string) (*Directory, error) {
-	if err := c.check(ctx, "Tree"); err != nil {
+	const op = "Tree"
+	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	const op = "Tree"
 	if err := checkAbsPath("root", root); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -246,10 +246,10 @@ func (c *Client) Tree(ctx context.Context, root string) (*Directory, error) {
 //
 // PUT /filesystem/tree/{path}
 func (c *Client) WriteTree(ctx context.Context, root string, files map[string]string) (*Directory, error) {
-	if err := c.check(ctx, "WriteTree"); err != nil {
+	const op = "WriteTree"
+	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	const op = "WriteTree"
 	if err := checkAbsPath("root", root); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -272,10 +272,10 @@ func (c *Client) WriteTree(ctx context.Context, root string, files map[string]st
 //
 // DELETE /filesystem/tree/{path}
 func (c *Client) RemoveTree(ctx context.Context, root string, opts *RemoveOptions) error {
-	if err := c.check(ctx, "RemoveTree"); err != nil {
+	const op = "RemoveTree"
+	if err := c.check(ctx, op); err != nil {
 		return err
 	}
-	const op = "RemoveTree"
 	if err := checkAbsPath("root", root); err != nil {
 		return wrap(ctx, op, err)
 	}
@@ -338,10 +338,10 @@ type FindMatch struct {
 //
 // GET /filesystem-find/{path}
 func (c *Client) Find(ctx context.Context, root string, opts *FindOptions) ([]FindMatch, error) {
-	if err := c.check(ctx, "Find"); err != nil {
+	const op = "Find"
+	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	const op = "Find"
 	if err := checkPath("root", root); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -423,10 +423,10 @@ type SearchMatch struct {
 //
 // GET /filesystem-search/{path}
 func (c *Client) Search(ctx context.Context, root string, opts *SearchOptions) ([]SearchMatch, error) {
-	if err := c.check(ctx, "Search"); err != nil {
+	const op = "Search"
+	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	const op = "Search"
 	if err := checkPath("root", root); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -491,10 +491,10 @@ type GrepMatch struct {
 //
 // GET /filesystem-content-search/{path}
 func (c *Client) Grep(ctx context.Context, root, query string, opts *GrepOptions) ([]GrepMatch, error) {
-	if err := c.check(ctx, "Grep"); err != nil {
+	const op = "Grep"
+	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	const op = "Grep"
 	if err := checkPath("root", root); err != nil {
 		return nil, wrap(ctx, op, err)
 	}

@@ -21,10 +21,10 @@ import (
 //
 // GET /filesystem/{path}?download=true
 func (c *Client) Open(ctx context.Context, path string) (io.ReadCloser, error) {
-	if err := c.check(ctx, "Open"); err != nil {
+	const op = "Open"
+	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	const op = "Open"
 	if err := checkPath("path", path); err != nil {
 		return nil, wrap(ctx, op, err)
 	}

@@ -47,10 +47,10 @@ import (
 //
 // GET /process/{identifier}/logs/stream
 func (c *Client) StreamLogs(ctx context.Context, id string, opts *StreamOptions) (*Stream[ProcessEvent], error) {
-	if err := c.check(ctx, "StreamLogs"); err != nil {
+	const op = "StreamLogs"
+	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	const op = "StreamLogs"
 	if err := checkProcessID(id); err != nil {
 		return nil, wrap(ctx, op, err)
 	}

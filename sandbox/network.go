@@ -35,10 +35,10 @@ type PortInfo struct {
 //
 // GET /network/process/{pid}/ports
 func (c *Client) Ports(ctx context.Context, pid int) ([]PortInfo, error) {
-	if err := c.check(ctx, "Ports"); err != nil {
+	const op = "Ports"
+	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	const op = "Ports"
 	if err := checkPID(pid); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -108,10 +108,10 @@ func decodePorts(raw jx.Raw) ([]PortInfo, error) {
 //
 // POST /network/process/{pid}/monitor
 func (c *Client) MonitorPorts(ctx context.Context, pid int, callbackURL string) error {
-	if err := c.check(ctx, "MonitorPorts"); err != nil {
+	const op = "MonitorPorts"
+	if err := c.check(ctx, op); err != nil {
 		return err
 	}
-	const op = "MonitorPorts"
 	if err := checkPID(pid); err != nil {
 		return wrap(ctx, op, err)
 	}
@@ -133,10 +133,10 @@ func (c *Client) MonitorPorts(ctx context.Context, pid int, callbackURL string) 
 //
 // DELETE /network/process/{pid}/monitor
 func (c *Client) StopMonitoringPorts(ctx context.Context, pid int) error {
-	if err := c.check(ctx, "StopMonitoringPorts"); err != nil {
+	const op = "StopMonitoringPorts"
+	if err := c.check(ctx, op); err != nil {
 		return err
 	}
-	const op = "StopMonitoringPorts"
 	if err := checkPID(pid); err != nil {
 		return wrap(ctx, op, err)
 	}
@@ -160,10 +160,10 @@ func (c *Client) StopMonitoringPorts(ctx context.Context, pid int) error {
 //
 // PUT /network/tunnel/config
 func (c *Client) UpdateTunnel(ctx context.Context, config []byte) error {
-	if err := c.check(ctx, "UpdateTunnel"); err != nil {
+	const op = "UpdateTunnel"
+	if err := c.check(ctx, op); err != nil {
 		return err
 	}
-	const op = "UpdateTunnel"
 	if len(config) == 0 {
 		return wrap(ctx, op, &client.ValidationError{Field: "tunnel config", Reason: "must not be empty"})
 	}
@@ -183,10 +183,10 @@ func (c *Client) UpdateTunnel(ctx context.Context, config []byte) error {
 //
 // DELETE /network/tunnel
 func (c *Client) DisconnectTunnel(ctx context.Context) error {
-	if err := c.check(ctx, "DisconnectTunnel"); err != nil {
+	const op = "DisconnectTunnel"
+	if err := c.check(ctx, op); err != nil {
 		return err
 	}
-	const op = "DisconnectTunnel"
 	res, err := c.api.DisconnectTunnel(ctx)
 	if err != nil {
 		return wrap(ctx, op, err)

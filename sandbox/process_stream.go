@@ -84,10 +84,10 @@ type ProcessEvent struct {
 //
 // POST /process
 func (c *Client) ExecStream(ctx context.Context, req ExecRequest, opts *StreamOptions) (*Stream[ProcessEvent], error) {
-	if err := c.check(ctx, "ExecStream"); err != nil {
+	const op = "ExecStream"
+	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	const op = "ExecStream"
 	if err := req.validate(); err != nil {
 		return nil, wrap(ctx, op, err)
 	}

@@ -139,10 +139,10 @@ func (e *RunTimeoutError) Unwrap() error { return e.Err }
 //
 // POST /process, GET /process/{identifier}, GET /process/{identifier}/logs
 func (c *Client) Run(ctx context.Context, command string, opts *RunOptions) (*RunResult, error) {
-	if err := c.check(ctx, "Run"); err != nil {
+	const op = "Run"
+	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	const op = "Run"
 	var o RunOptions
 	if opts != nil {
 		o = *opts

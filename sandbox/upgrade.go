@@ -66,10 +66,10 @@ type UpgradeAck struct {
 //
 // POST /upgrade
 func (c *Client) StartUpgrade(ctx context.Context, opts *StartUpgradeOptions) (*UpgradeAck, error) {
-	if err := c.check(ctx, "StartUpgrade"); err != nil {
+	const op = "StartUpgrade"
+	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	const op = "StartUpgrade"
 	var o StartUpgradeOptions
 	if opts != nil {
 		o = *opts
@@ -180,10 +180,10 @@ type UpgradeResult struct {
 //
 // POST /upgrade, then GET /health
 func (c *Client) Upgrade(ctx context.Context, opts UpgradeOptions) (*UpgradeResult, error) {
-	if err := c.check(ctx, "Upgrade"); err != nil {
+	const op = "Upgrade"
+	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	const op = "Upgrade"
 	so := StartUpgradeOptions{Version: opts.Version, BaseURL: opts.BaseURL}
 	if err := so.validate(); err != nil {
 		return nil, wrap(ctx, op, err)
@@ -240,10 +240,10 @@ type WatchUpgradeOptions struct {
 //
 // GET /health
 func (c *Client) WatchUpgrade(ctx context.Context, opts *WatchUpgradeOptions) (*UpgradeResult, error) {
-	if err := c.check(ctx, "WatchUpgrade"); err != nil {
+	const op = "WatchUpgrade"
+	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	const op = "WatchUpgrade"
 	var o WatchUpgradeOptions
 	if opts != nil {
 		o = *opts

@@ -144,10 +144,10 @@ func (o *UploadOptions) withDefaults() (UploadOptions, error) {
 // POST /filesystem-multipart/initiate/{path}, PUT /filesystem-multipart/{uploadId}/part,
 // POST /filesystem-multipart/{uploadId}/complete (or PUT /filesystem/{path})
 func (c *Client) Upload(ctx context.Context, path string, r io.Reader, opts *UploadOptions) (*UploadResult, error) {
-	if err := c.check(ctx, "Upload"); err != nil {
+	const op = "Upload"
+	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	const op = "Upload"
 	if err := checkPath("path", path); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -259,10 +259,10 @@ func readFirstPart(r io.Reader, size int64) (buf []byte, eof bool, err error) {
 // GET /filesystem-multipart/{uploadId}/parts, PUT /filesystem-multipart/{uploadId}/part,
 // POST /filesystem-multipart/{uploadId}/complete
 func (c *Client) ResumeUpload(ctx context.Context, uploadID string, src io.ReaderAt, size int64, opts *UploadOptions) (*UploadResult, error) {
-	if err := c.check(ctx, "ResumeUpload"); err != nil {
+	const op = "ResumeUpload"
+	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	const op = "ResumeUpload"
 	if err := client.ValidateID("upload id", uploadID); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -532,10 +532,10 @@ type InitiateUploadOptions struct {
 //
 // POST /filesystem-multipart/initiate/{path}
 func (c *Client) InitiateUpload(ctx context.Context, path string, opts *InitiateUploadOptions) (string, error) {
-	if err := c.check(ctx, "InitiateUpload"); err != nil {
+	const op = "InitiateUpload"
+	if err := c.check(ctx, op); err != nil {
 		return "", err
 	}
-	const op = "InitiateUpload"
 	if err := checkPath("path", path); err != nil {
 		return "", wrap(ctx, op, err)
 	}
@@ -580,10 +580,10 @@ type UploadedPart struct {
 //
 // PUT /filesystem-multipart/{uploadId}/part
 func (c *Client) UploadPart(ctx context.Context, uploadID string, partNumber int, r io.Reader, size int64) (*UploadedPart, error) {
-	if err := c.check(ctx, "UploadPart"); err != nil {
+	const op = "UploadPart"
+	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	const op = "UploadPart"
 	if err := client.ValidateID("upload id", uploadID); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -617,10 +617,10 @@ func (c *Client) UploadPart(ctx context.Context, uploadID string, partNumber int
 //
 // GET /filesystem-multipart/{uploadId}/parts
 func (c *Client) UploadedParts(ctx context.Context, uploadID string) ([]UploadedPart, error) {
-	if err := c.check(ctx, "UploadedParts"); err != nil {
+	const op = "UploadedParts"
+	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	const op = "UploadedParts"
 	if err := client.ValidateID("upload id", uploadID); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -662,10 +662,10 @@ type CompletedPart struct {
 //
 // POST /filesystem-multipart/{uploadId}/complete
 func (c *Client) CompleteUpload(ctx context.Context, uploadID string, parts []CompletedPart) error {
-	if err := c.check(ctx, "CompleteUpload"); err != nil {
+	const op = "CompleteUpload"
+	if err := c.check(ctx, op); err != nil {
 		return err
 	}
-	const op = "CompleteUpload"
 	if err := client.ValidateID("upload id", uploadID); err != nil {
 		return wrap(ctx, op, err)
 	}
@@ -687,10 +687,10 @@ func (c *Client) CompleteUpload(ctx context.Context, uploadID string, parts []Co
 //
 // DELETE /filesystem-multipart/{uploadId}/abort
 func (c *Client) AbortUpload(ctx context.Context, uploadID string) error {
-	if err := c.check(ctx, "AbortUpload"); err != nil {
+	const op = "AbortUpload"
+	if err := c.check(ctx, op); err != nil {
 		return err
 	}
-	const op = "AbortUpload"
 	if err := client.ValidateID("upload id", uploadID); err != nil {
 		return wrap(ctx, op, err)
 	}
@@ -722,10 +722,10 @@ type MultipartUpload struct {
 //
 // GET /filesystem-multipart
 func (c *Client) MultipartUploads(ctx context.Context) ([]MultipartUpload, error) {
-	if err := c.check(ctx, "MultipartUploads"); err != nil {
+	const op = "MultipartUploads"
+	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	const op = "MultipartUploads"
 	res, err := c.api.ListMultipartUploads(ctx)
 	if err != nil {
 		return nil, wrap(ctx, op, err)

@@ -92,10 +92,10 @@ const watchSendFallback = time.Second
 //
 // GET /watch/filesystem/{path}
 func (c *Client) Watch(ctx context.Context, dir string, opts *WatchOptions) (*Stream[FileEvent], error) {
-	if err := c.check(ctx, "Watch"); err != nil {
+	const op = "Watch"
+	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	const op = "Watch"
 	if err := checkPath("path", dir); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
