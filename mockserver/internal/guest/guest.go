@@ -394,19 +394,27 @@ func dropConnection(w http.ResponseWriter) {
 }
 
 // notFound is the real server's answer to an unknown route: plain text.
-func notFound(w http.ResponseWriter, _ *http.Request) {
-	http.Error(w, "404 page not found", http.StatusNotFound)
+func notFound(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(http.StatusNotFound)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write([]byte("404 page not found"))
+	}
 }
 
 // ogenError answers errors of the generated server (undecodable
 // parameters or bodies) in the real server's {"error": ...} shape.
-func ogenError(_ context.Context, w http.ResponseWriter, _ *http.Request, err error) {
+func ogenError(_ context.Context, w http.ResponseWriter, r *http.Request, err error) {
 	code := ogenerrors.ErrorCode(err)
 	var se *ogenerrors.SecurityError
 	if errors.As(err, &se) {
 		code = http.StatusUnauthorized
 	}
 	msg := err.Error()
+	var pe *ogenerrors.DecodeParamError
+	if errors.As(err, &pe) {
+		msg = paramErrorText(pe, r.URL.Query().Get(pe.Name))
+	}
 	var de *ogenerrors.DecodeRequestError
 	if errors.As(err, &de) {
 		// The real server's words for a body it cannot bind.
@@ -420,6 +428,24 @@ func ogenError(_ context.Context, w http.ResponseWriter, _ *http.Request, err er
 		}
 	}
 	writeError(w, code, msg)
+}
+
+// paramErrorText is the real server's answer to a query parameter it
+// cannot use.
+func paramErrorText(pe *ogenerrors.DecodeParamError, raw string) string {
+	missing := strings.Contains(pe.Err.Error(), "not set")
+	switch pe.Name {
+	case "query":
+		return "query parameter is required"
+	case "partNumber":
+		if missing {
+			return "partNumber is required"
+		}
+		return "invalid partNumber: strconv.Atoi: parsing " + strconv.Quote(raw) + ": invalid syntax"
+	case "maxResults":
+		return "invalid maxResults: " + raw
+	}
+	return "invalid parameter " + pe.Name + ": " + pe.Err.Error()
 }
 
 // writeError writes the {"error": msg} body every error answer has.

@@ -296,3 +296,30 @@ func (b *memBody) Close() error {
 	})
 	return nil
 }
+
+// exec runs POST /process with a JSON body and decodes the answer.
+func (e *env) exec(t *testing.T, body string) *sandboxapi.ProcessResponse {
+	t.Helper()
+	resp, b := e.do(t, http.MethodPost, "/process", body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /process %s = %d %s", body, resp.StatusCode, b)
+	}
+	var p sandboxapi.ProcessResponse
+	if err := p.UnmarshalJSON([]byte(b)); err != nil {
+		t.Fatalf("decoding process %s: %v", b, err)
+	}
+	return &p
+}
+
+func (e *env) getProcess(t *testing.T, id string) *sandboxapi.ProcessResponse {
+	t.Helper()
+	res, err := e.client.GetProcess(t.Context(), sandboxapi.GetProcessParams{Identifier: id})
+	if err != nil {
+		t.Fatalf("GetProcess(%s): %v", id, err)
+	}
+	p, ok := res.(*sandboxapi.ProcessResponse)
+	if !ok {
+		t.Fatalf("GetProcess(%s) = %#v", id, res)
+	}
+	return p
+}

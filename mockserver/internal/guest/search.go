@@ -197,10 +197,10 @@ const (
 )
 
 // fzfScore scores text against pattern as the real server's call of fzf's
-// FuzzyMatchV2 does. The server never initializes fzf's character classes,
-// so no position earns a word-boundary bonus and the match is case
-// sensitive, except for one- and two-character patterns on ASCII text,
-// which fzf matches without regard to case.
+// FuzzyMatchV2 does. The server hands fzf runes, never initializes fzf's
+// character classes and passes the pattern as is: so no position earns a
+// word-boundary bonus and ASCII letters match only in the same case
+// (non-ASCII capitals are folded).
 func fzfScore(text, pattern string) (int, bool) {
 	t, p := []rune(text), []rune(pattern)
 	m, n := len(p), len(t)
@@ -210,24 +210,8 @@ func fzfScore(text, pattern string) (int, bool) {
 	if m > n {
 		return 0, false
 	}
-	asciiText := !slices.ContainsFunc(t, func(r rune) bool { return r >= 0x80 })
-	asciiPattern := !slices.ContainsFunc(p, func(r rune) bool { return r >= 0x80 })
-	if asciiText && !asciiPattern {
-		return 0, false
-	}
-	if m == 1 && asciiText {
-		for _, r := range t {
-			if r == p[0] || 'a' <= p[0] && p[0] <= 'z' && r == p[0]-32 {
-				return fzfMatch, true
-			}
-		}
-		return 0, false
-	}
 	for i, r := range t {
-		switch {
-		case asciiText && m == 2 && 'A' <= r && r <= 'Z':
-			t[i] = r + 32
-		case !asciiText && r >= 0x80 && unicode.IsUpper(r):
+		if r >= 0x80 && unicode.IsUpper(r) {
 			t[i] = unicode.ToLower(r)
 		}
 	}

@@ -23,12 +23,19 @@ const (
 // command line that recurses forever fails instead of exhausting memory.
 const maxShellDepth = 200
 
+// busyBudget is how many commands a flow runs before it lets a
+// millisecond of the guest's clock pass (about dash's speed): a command
+// line that loops without ever sleeping keeps running, as it would on the
+// real server, instead of holding the guest forever.
+const busyBudget = 1000
+
 // flow is one coroutine of a simulated process: the shell the process
 // runs, or a background job (cmd &). All flows of a process form its
 // process group: a stop or kill reaches every one.
 type flow struct {
 	p      *process
 	pidStr string // $! of a background job
+	steps  int    // commands run, for busyBudget
 	co     *coroutine
 	shells []*shell // shells nested in this flow, innermost last
 	done   bool
@@ -311,6 +318,12 @@ func (sh *shell) ignoresTerm() bool {
 }
 
 func (sh *shell) eval(src string) int {
+	sh.depth++
+	defer func() { sh.depth-- }()
+	if sh.depth > maxShellDepth {
+		sh.errorf("nesting too deep")
+		panic(exitSignal{2})
+	}
 	l, err := parseScript(src)
 	if err != nil {
 		sh.errorf("Syntax error: %s", err.(*syntaxError).msg)
@@ -402,6 +415,9 @@ func (sh *shell) runCommand(c command, last bool) int {
 	if sh.depth > maxShellDepth {
 		sh.errorf("nesting too deep")
 		panic(exitSignal{2})
+	}
+	if sh.f.steps++; sh.f.steps%busyBudget == 0 {
+		sh.pause(time.Millisecond)
 	}
 	var status int
 	switch c := c.(type) {
@@ -836,6 +852,20 @@ func (sh *shell) sleep(d time.Duration) int {
 	}
 }
 
+// pause lets d pass on the guest's clock; a signal that arrives meanwhile
+// is left for the shell to handle after the current command.
+func (sh *shell) pause(d time.Duration) {
+	g, co := sh.g, sh.f.co
+	id := co.newWait()
+	g.afterLocked(d, func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		co.wakeLocked(id)
+	})
+	for co.block(id) != wakeGo {
+	}
+}
+
 // blockForever waits until a signal ends the command (tail -f).
 func (sh *shell) blockForever() int {
 	co := sh.f.co
@@ -1246,59 +1276,62 @@ func unescapeGlob(s string) string {
 }
 
 // matchGlob matches s against a shell pattern (*, ?, [...], \x); unlike
-// path.Match, * also matches slashes (as in case and ${x%pat}).
+// path.Match, * also matches slashes (as in case and ${x%pat}). It
+// backtracks only to the last star, so it takes O(len(pattern)*len(s)).
 func matchGlob(pattern, s string) bool {
-	for len(pattern) > 0 {
-		switch pattern[0] {
-		case '*':
-			for len(pattern) > 0 && pattern[0] == '*' {
-				pattern = pattern[1:]
-			}
-			if pattern == "" {
-				return true
-			}
-			for i := 0; i <= len(s); i++ {
-				if matchGlob(pattern, s[i:]) {
-					return true
-				}
-			}
-			return false
-		case '?':
-			if s == "" {
-				return false
-			}
-			_, size := decodeRune(s)
-			pattern, s = pattern[1:], s[size:]
-		case '[':
-			if s == "" {
-				return false
-			}
-			r, size := decodeRune(s)
-			ok, n := matchClass(pattern, r)
-			if n == 0 { // not a class: a literal [
-				if s[0] != '[' {
-					return false
-				}
-				pattern, s = pattern[1:], s[1:]
+	px, sx := 0, 0
+	starPx, starSx := -1, -1
+	for px < len(pattern) || sx < len(s) {
+		if px < len(pattern) {
+			switch c := pattern[px]; c {
+			case '*':
+				starPx, starSx = px, sx
+				px++
 				continue
+			case '?':
+				if sx < len(s) {
+					_, size := decodeRune(s[sx:])
+					px, sx = px+1, sx+size
+					continue
+				}
+			case '[':
+				if sx < len(s) {
+					r, size := decodeRune(s[sx:])
+					ok, n := matchClass(pattern[px:], r)
+					switch {
+					case n == 0 && s[sx] == '[':
+						px, sx = px+1, sx+1
+						continue
+					case n > 0 && ok:
+						px, sx = px+n, sx+size
+						continue
+					}
+				}
+			case '\\':
+				lit := byte('\\')
+				step := 1
+				if px+1 < len(pattern) {
+					lit, step = pattern[px+1], 2
+				}
+				if sx < len(s) && s[sx] == lit {
+					px, sx = px+step, sx+1
+					continue
+				}
+			default:
+				if sx < len(s) && s[sx] == c {
+					px, sx = px+1, sx+1
+					continue
+				}
 			}
-			if !ok {
-				return false
-			}
-			pattern, s = pattern[n:], s[size:]
-		case '\\':
-			if len(pattern) > 1 {
-				pattern = pattern[1:]
-			}
-			fallthrough
-		default:
-			if s == "" || s[0] != pattern[0] {
-				return false
-			}
-			pattern, s = pattern[1:], s[1:]
 		}
+		if starPx >= 0 && starSx < len(s) {
+			starSx++
+			px, sx = starPx+1, starSx
+			continue
+		}
+		return false
 	}
-	return s == ""
+	return true
 }
 
 func decodeRune(s string) (rune, int) {

@@ -887,6 +887,9 @@ func (p *parser) lexBraceParam() *paramExp {
 	pe.name = p.src[p.pos:j]
 	p.pos = j
 	if pe.name == "" {
+		if p.pos >= len(p.src) {
+			p.fail(p.line, "Missing '}'")
+		}
 		p.fail(p.line, "Bad substitution")
 	}
 	for _, op := range []string{":-", ":=", ":+", ":?", "%%", "##", "-", "=", "+", "?", "%", "#"} {

@@ -206,6 +206,23 @@ func (tg *target) waitFor(t *testing.T, id string, cond func(proc) bool) proc {
 	}
 }
 
+// cleanup deletes path (recursively) when the test ends.
+func (tg *target) cleanup(t *testing.T, path string) {
+	tg.atEnd(t, http.MethodDelete, path+"?recursive=true")
+}
+
+// atEnd sends a request when the test ends.
+func (tg *target) atEnd(t *testing.T, method, path string) {
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, method, tg.url+path, nil)
+		if resp, err := tg.http.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	})
+}
+
 // mkdir makes a directory below the target's working directory.
 func (tg *target) mkdir(t *testing.T, rel string) {
 	t.Helper()
@@ -213,14 +230,7 @@ func (tg *target) mkdir(t *testing.T, rel string) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("mkdir %s = %d %s", rel, resp.StatusCode, body)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, tg.url+"/filesystem/"+strings.SplitN(rel, "/", 2)[0]+"?recursive=true", nil)
-		if resp, err := tg.http.Do(req); err == nil {
-			resp.Body.Close()
-		}
-	})
+	tg.cleanup(t, "/filesystem/"+strings.SplitN(rel, "/", 2)[0])
 }
 
 // ndjson splits an NDJSON body into events.
