@@ -177,6 +177,7 @@ func TestResumeUploadDistrustsPartSize(t *testing.T) {
 			if res.Parts != 1 || res.Size != 10 || !strings.Contains(completed, `"partNumber":1`) {
 				t.Errorf("result %+v, complete %s", res, completed)
 			}
+			t.Logf("allocated %d bytes", after.TotalAlloc-before.TotalAlloc)
 			if grew := after.TotalAlloc - before.TotalAlloc; grew > 16<<20 {
 				t.Errorf("allocated %d bytes to resume a 10-byte file", grew)
 			}

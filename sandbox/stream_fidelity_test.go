@@ -199,6 +199,7 @@ func TestStreamLogsReconnectFloor(t *testing.T) {
 			t.Fatal(err)
 		}
 		n := int(connections.Load())
+		t.Logf("%d connections in 10 s", n)
 		// 10 s at one connection per 250 ms at most.
 		if n > 42 {
 			t.Errorf("%d connections in 10 s, want at most 42", n)
