@@ -112,7 +112,8 @@ func (e *CreateError) Unwrap() error { return e.Err }
 // did not take effect, and it is sent again (up to opts.MaxAttempts); a
 // sandbox that is someone else's is an error matching
 // [client.ErrConflict]. A 409 answer to a repeated request is settled the
-// same way, as is a 409 that says the creation is still in progress. Only
+// same way, as is (with opts.IfNotExist) a 409 that says the sandbox is
+// still being created. Only
 // when the read-back cannot tell before ctx or opts.SettleTimeout ends is
 // the error a [*CreateError]. Requests the service provably did not
 // process (refused connections, 429, 503) are sent again by the
@@ -158,8 +159,9 @@ func (c *Client) Create(ctx context.Context, sb *Sandbox, opts *CreateOptions) (
 			return nil, err
 		case outcome == client.Ambiguous:
 			ambiguous = true
-		case isConflict(err) && (ambiguous || creationInProgress(err)):
-			// An earlier attempt may have made it, or it is being made.
+		case isConflict(err) && (ambiguous || (o.IfNotExist && creationInProgress(err))):
+			// An earlier attempt may have made it; or, with IfNotExist,
+			// the sandbox is still being made and is the answer.
 		case outcome == client.NotSent && attempt < maxAttempts:
 			if werr := sleepCtx(ctx, poll.Delay(createMinDelay, createMaxDelay, attempt)); werr != nil {
 				return nil, client.Wrap(ctx, op, werr)

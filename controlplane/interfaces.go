@@ -101,7 +101,7 @@ type PreviewManager interface {
 	// DeletePreviewToken is [Client.DeletePreviewToken].
 	DeletePreviewToken(ctx context.Context, sandbox, preview, token string) error
 	// PreviewHTTPClient is [Client.PreviewHTTPClient].
-	PreviewHTTPClient(p *Preview, token *PreviewToken) (*http.Client, error)
+	PreviewHTTPClient(p *Preview, token *PreviewToken, base *http.Client) (*http.Client, error)
 }
 
 // ScheduleManager runs commands in sandboxes on a schedule.

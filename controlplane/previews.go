@@ -347,14 +347,16 @@ func (p *Preview) url() (*url.URL, error) {
 	return u, nil
 }
 
-// PreviewHTTPClient returns an HTTP client for the preview p: requests to
-// p's origin carry token's value in the [PreviewTokenHeader] header
-// (token may be nil for a public preview); requests anywhere else,
-// redirects included, never do. It uses this client's transport (retries,
-// timeouts, telemetry). When the control plane is reached over https the
-// preview URL must be https too (or a loopback address), so that the
-// token never travels in clear text.
-func (c *Client) PreviewHTTPClient(p *Preview, token *PreviewToken) (*http.Client, error) {
+// PreviewHTTPClient returns an HTTP client for the preview p, made from
+// base (nil: a new client with http.DefaultTransport): requests to p's
+// origin carry token's value in the [PreviewTokenHeader] header (token may
+// be nil for a public preview); requests anywhere else, redirects
+// included, never do. base is copied, not changed. Answers come as they
+// are, whatever their status: the preview reaches the caller's own
+// application. When the control plane is reached over https the preview
+// URL must be https too (or a loopback address), so that the token never
+// travels in clear text.
+func (c *Client) PreviewHTTPClient(p *Preview, token *PreviewToken, base *http.Client) (*http.Client, error) {
 	const op = "controlplane.PreviewHTTPClient"
 	ctx := context.Background()
 	u, err := p.url()
@@ -364,13 +366,15 @@ func (c *Client) PreviewHTTPClient(p *Preview, token *PreviewToken) (*http.Clien
 	if c.cfg.BaseURL().Scheme == "https" && u.Scheme != "https" && !loopbackHost(u.Hostname()) {
 		return nil, client.Wrap(ctx, op, invalid("preview URL", p.Spec.URL, "must be https when the control plane is"))
 	}
-	base := c.cfg.HTTPClient()
-	hc := *base
+	var hc http.Client
+	if base != nil {
+		hc = *base
+	}
 	value := ""
 	if token != nil {
 		value = token.Value
 	}
-	hc.Transport = &previewTransport{base: base.Transport, scheme: u.Scheme, host: u.Host, token: value}
+	hc.Transport = &previewTransport{base: hc.Transport, scheme: u.Scheme, host: u.Host, token: value}
 	return &hc, nil
 }
 

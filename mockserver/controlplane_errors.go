@@ -88,7 +88,7 @@ func cpRetryable(status int) bool {
 func cpAdvice(status int) (action, doNot string) {
 	switch {
 	case status == http.StatusUnauthorized:
-		return "Send a valid API key as a bearer token.", "Do not retry with the same credentials."
+		return "Send valid credentials.", "Do not retry with the same credentials."
 	case status == http.StatusTooManyRequests:
 		return "Wait and retry with backoff.", "Do not retry at once."
 	case status >= 500:

@@ -1140,18 +1140,18 @@ func (c *MockPreviewManagerListPreviewsCall) DoAndReturn(f func(context.Context,
 }
 
 // PreviewHTTPClient mocks base method.
-func (m *MockPreviewManager) PreviewHTTPClient(p *controlplane.Preview, token *controlplane.PreviewToken) (*http.Client, error) {
+func (m *MockPreviewManager) PreviewHTTPClient(p *controlplane.Preview, token *controlplane.PreviewToken, base *http.Client) (*http.Client, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "PreviewHTTPClient", p, token)
+	ret := m.ctrl.Call(m, "PreviewHTTPClient", p, token, base)
 	ret0, _ := ret[0].(*http.Client)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
 // PreviewHTTPClient indicates an expected call of PreviewHTTPClient.
-func (mr *MockPreviewManagerMockRecorder) PreviewHTTPClient(p, token any) *MockPreviewManagerPreviewHTTPClientCall {
+func (mr *MockPreviewManagerMockRecorder) PreviewHTTPClient(p, token, base any) *MockPreviewManagerPreviewHTTPClientCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "PreviewHTTPClient", reflect.TypeOf((*MockPreviewManager)(nil).PreviewHTTPClient), p, token)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "PreviewHTTPClient", reflect.TypeOf((*MockPreviewManager)(nil).PreviewHTTPClient), p, token, base)
 	return &MockPreviewManagerPreviewHTTPClientCall{Call: call}
 }
 
@@ -1167,13 +1167,13 @@ func (c *MockPreviewManagerPreviewHTTPClientCall) Return(arg0 *http.Client, arg1
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockPreviewManagerPreviewHTTPClientCall) Do(f func(*controlplane.Preview, *controlplane.PreviewToken) (*http.Client, error)) *MockPreviewManagerPreviewHTTPClientCall {
+func (c *MockPreviewManagerPreviewHTTPClientCall) Do(f func(*controlplane.Preview, *controlplane.PreviewToken, *http.Client) (*http.Client, error)) *MockPreviewManagerPreviewHTTPClientCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockPreviewManagerPreviewHTTPClientCall) DoAndReturn(f func(*controlplane.Preview, *controlplane.PreviewToken) (*http.Client, error)) *MockPreviewManagerPreviewHTTPClientCall {
+func (c *MockPreviewManagerPreviewHTTPClientCall) DoAndReturn(f func(*controlplane.Preview, *controlplane.PreviewToken, *http.Client) (*http.Client, error)) *MockPreviewManagerPreviewHTTPClientCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -2765,18 +2765,18 @@ func (c *MockAPIListSnapshotsCall) DoAndReturn(f func(context.Context, string) (
 }
 
 // PreviewHTTPClient mocks base method.
-func (m *MockAPI) PreviewHTTPClient(p *controlplane.Preview, token *controlplane.PreviewToken) (*http.Client, error) {
+func (m *MockAPI) PreviewHTTPClient(p *controlplane.Preview, token *controlplane.PreviewToken, base *http.Client) (*http.Client, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "PreviewHTTPClient", p, token)
+	ret := m.ctrl.Call(m, "PreviewHTTPClient", p, token, base)
 	ret0, _ := ret[0].(*http.Client)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
 // PreviewHTTPClient indicates an expected call of PreviewHTTPClient.
-func (mr *MockAPIMockRecorder) PreviewHTTPClient(p, token any) *MockAPIPreviewHTTPClientCall {
+func (mr *MockAPIMockRecorder) PreviewHTTPClient(p, token, base any) *MockAPIPreviewHTTPClientCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "PreviewHTTPClient", reflect.TypeOf((*MockAPI)(nil).PreviewHTTPClient), p, token)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "PreviewHTTPClient", reflect.TypeOf((*MockAPI)(nil).PreviewHTTPClient), p, token, base)
 	return &MockAPIPreviewHTTPClientCall{Call: call}
 }
 
@@ -2792,13 +2792,13 @@ func (c *MockAPIPreviewHTTPClientCall) Return(arg0 *http.Client, arg1 error) *Mo
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAPIPreviewHTTPClientCall) Do(f func(*controlplane.Preview, *controlplane.PreviewToken) (*http.Client, error)) *MockAPIPreviewHTTPClientCall {
+func (c *MockAPIPreviewHTTPClientCall) Do(f func(*controlplane.Preview, *controlplane.PreviewToken, *http.Client) (*http.Client, error)) *MockAPIPreviewHTTPClientCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIPreviewHTTPClientCall) DoAndReturn(f func(*controlplane.Preview, *controlplane.PreviewToken) (*http.Client, error)) *MockAPIPreviewHTTPClientCall {
+func (c *MockAPIPreviewHTTPClientCall) DoAndReturn(f func(*controlplane.Preview, *controlplane.PreviewToken, *http.Client) (*http.Client, error)) *MockAPIPreviewHTTPClientCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
