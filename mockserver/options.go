@@ -16,8 +16,8 @@ import (
 // DEPLOYING..., short enough not to slow tests down.
 const DefaultTransitionDelay = 50 * time.Millisecond
 
-// DefaultRetention is how long a terminated sandbox stays visible (GET and
-// list answer it with state Terminated / status TERMINATED) before it is
+// DefaultRetention is how long a terminated lifecycle sandbox stays
+// visible (GET and list answer it with state Terminated) before it is
 // forgotten and answers 404. See [WithRetention].
 const DefaultRetention = time.Minute
 
@@ -139,9 +139,10 @@ func WithTransition(kind TransitionKind, mode Mode) Option {
 	}
 }
 
-// WithRetention sets how long terminated sandboxes (lifecycle Terminated,
-// control plane TERMINATED) stay visible before they answer 404. Zero
-// forgets them as soon as they terminate.
+// WithRetention sets how long terminated lifecycle sandboxes stay visible
+// before they answer 404. Zero forgets them as soon as they terminate.
+// Control plane sandboxes keep theirs (spec.lifecycle.terminatedRetention,
+// default [DefaultTerminatedRetention]).
 func WithRetention(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {
