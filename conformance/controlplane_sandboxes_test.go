@@ -292,7 +292,7 @@ func TestControlPlaneLifetime(t *testing.T) {
 			t.Errorf("SetTTL(1h) after 2h: %v, want ErrShortensLifetime", err)
 		}
 		policies := []controlplane.ExpirationPolicy{controlplane.TTLIdle(20 * time.Minute), controlplane.TTLMaxAge(2 * time.Hour)}
-		if sb, err = tg.cp.SetExpirationPolicies(ctx, "ttl", policies, nil); err != nil {
+		if _, err = tg.cp.SetExpirationPolicies(ctx, "ttl", policies, nil); err != nil {
 			t.Fatal(err)
 		}
 		if sb, err = tg.cp.ExtendTTL(ctx, "ttl", 5*time.Hour, nil); err != nil {
@@ -372,6 +372,47 @@ func TestControlPlaneEnsure(t *testing.T) {
 		same, err := tg.cp.Create(ctx, tg.sandbox("ensured"), &controlplane.CreateOptions{IfNotExist: true})
 		if err != nil || same.Metadata.ExternalID != "job-7" {
 			t.Errorf("Create IfNotExist: %+v, %v", same, err)
+		}
+	})
+}
+
+// The waiter objects, bounded by their own maximum wait, and a create
+// whose answer is lost after the service made the sandbox (the mock's
+// AfterCommit fault): one sandbox, and the call succeeds.
+func TestControlPlaneWaitersAndLostAnswers(t *testing.T) {
+	forEachControlPlane(t, func(t *testing.T, tg *controlplaneTarget) {
+		ctx := tg.ctx(t)
+		if _, err := tg.mock.InjectFault(mockserver.Fault{API: mockserver.APIControlPlane, Operation: "CreateSandbox",
+			Status: 502, AfterCommit: true, Times: 1}); err != nil {
+			t.Fatal(err)
+		}
+		sb, err := tg.cp.Create(ctx, tg.sandbox("lost"), nil)
+		if err != nil || sb.Metadata.Name != "lost" || len(tg.mock.Creations()) != 1 {
+			t.Fatalf("create with a lost answer: %+v, %v, %d creations", sb, err, len(tg.mock.Creations()))
+		}
+		t.Cleanup(func() { _, _ = tg.cp.Delete(ctx, "lost", nil) })
+
+		deployed := controlplane.NewDeployedWaiter(tg.cp, fastWait)
+		if err := deployed.Wait(ctx, "lost", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		// A seeded sandbox that stays BUILDING: the maximum wait ends it.
+		if err := tg.mock.AddControlPlaneSandbox("", mockserver.ControlPlaneSeed{Name: "stuck", Status: mockserver.StatusBuilding}); err != nil {
+			t.Fatal(err)
+		}
+		err = deployed.Wait(ctx, "stuck", 10*time.Second)
+		if !errors.Is(err, controlplane.ErrWaitTimeout) || !strings.Contains(err.Error(), "BUILDING") {
+			t.Errorf("waiting for a stuck sandbox: %v, want ErrWaitTimeout naming BUILDING", err)
+		}
+		if _, err := tg.cp.Delete(ctx, "lost", nil); err != nil {
+			t.Fatal(err)
+		}
+		gone, err := controlplane.NewDeletedWaiter(tg.cp, fastWait).WaitForOutput(ctx, "lost", time.Minute)
+		if err != nil || gone == nil || gone.Status != controlplane.StatusTerminated {
+			t.Errorf("DeletedWaiter: %+v, %v", gone, err)
+		}
+		if err := controlplane.NewDeletedWaiter(nil, nil).Wait(ctx, "lost", 0); !errors.Is(err, client.ErrInvalidInput) {
+			t.Errorf("a waiter without a Getter: %v", err)
 		}
 	})
 }

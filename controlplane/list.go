@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/sandboxkit/sandboxkit/client"
 	api "github.com/sandboxkit/sandboxkit/internal/gen/controlplaneapi"
@@ -226,6 +227,9 @@ func (o *ListOptions) params() (api.ListSandboxesParams, error) {
 		p.Limit = api.NewOptInt(o.Limit)
 	}
 	if o.Cursor != "" {
+		if err := validateCursor("ListOptions.Cursor", o.Cursor); err != nil {
+			return p, err
+		}
 		p.Cursor = api.NewOptString(o.Cursor)
 	}
 	if o.FromEnd {
@@ -235,6 +239,17 @@ func (o *ListOptions) params() (api.ListSandboxesParams, error) {
 		p.Anchor = api.NewOptAnchor(api.AnchorEnd)
 	}
 	return p, nil
+}
+
+// maxCursorLength bounds a cursor: the service's are short opaque tokens.
+const maxCursorLength = 4096
+
+// validateCursor checks a cursor handed back to the service.
+func validateCursor(field, c string) error {
+	if len(c) > maxCursorLength || strings.ContainsFunc(c, unicode.IsControl) {
+		return invalid(field, "", "is not a cursor the service gave (too long, or control characters)")
+	}
+	return nil
 }
 
 // pageLocally applies o to the whole list an older service answers: the

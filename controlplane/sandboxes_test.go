@@ -291,7 +291,13 @@ const unknownEverywhere = `{
 			"x-lifecycle": {"k": "v"},
 			"expirationPolicies": [{"type": "ttl-max-age", "value": "2h", "action": "delete", "x-policy": 7}]
 		},
-		"volumes": [{"name": "v", "mountPath": "/v", "readOnly": false, "x-volume": "y"}]
+		"volumes": [{"name": "v", "mountPath": "/v", "readOnly": false, "x-volume": "y"}],
+		"network": {
+			"subnet": "s1", "x-network": 1,
+			"egress": {"gateway": "gw", "x-egress": [], "policies": [{"name": "p", "destinations": ["d"], "x-egress-policy": 2}]},
+			"firewall": {"rulesets": ["proxy"], "x-firewall": "f"},
+			"proxy": {"bypass": ["b"], "x-proxy": {}, "routing": [{"destinations": ["*"], "headers": {"H": "v"}, "x-route": true}]}
+		}
 	},
 	"x-top": {"nested": {"n": 1.5}}
 }`

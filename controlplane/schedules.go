@@ -437,6 +437,9 @@ func pageParams(field, query string, sort SortOrder, limit int, cursor string, q
 		*l = api.NewOptInt(limit)
 	}
 	if cursor != "" {
+		if err := validateCursor(field+".Cursor", cursor); err != nil {
+			return err
+		}
 		*cur = api.NewOptString(cursor)
 	}
 	return nil
