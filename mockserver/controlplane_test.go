@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -622,4 +623,133 @@ func checkCPErrorShape(t *testing.T, resp *http.Response, body []byte) {
 	case m.Code == "" || m.Message == "" || m.SandboxName == nil:
 		t.Fatalf("error body %s is neither the gateway envelope nor a create error", body)
 	}
+}
+
+func TestControlPlanePreviewRouting(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := t.Context()
+	cpCreate(t, e, cpSandbox("web")) // DEPLOYING until delay passes
+	mk := func(name string, port int, public bool) string {
+		t.Helper()
+		p, err := e.cp.CreateSandboxPreview(ctx, &controlplaneapi.Preview{
+			Metadata: controlplaneapi.PreviewMetadata{Name: name},
+			Spec:     controlplaneapi.PreviewSpec{Port: controlplaneapi.NewOptInt(port), Public: controlplaneapi.NewOptBool(public)},
+		}, controlplaneapi.CreateSandboxPreviewParams{SandboxName: "web"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Status.Or("") != mockserver.StatusDeployed || p.Metadata.ResourceName.Or("") != "web" || p.Spec.URL.Or("") == "" {
+			t.Errorf("preview %+v", p)
+		}
+		return strings.TrimPrefix(p.Spec.URL.Or(""), e.srv.URL())
+	}
+	api, app := mk("api", 8080, true), mk("app", 3000, true)
+	check := func(path string, status int, code string) {
+		t.Helper()
+		resp, body := do(t, e.srv, http.MethodGet, path, "", nil)
+		if resp.StatusCode != status || (code != "" && !strings.Contains(body, `"code":"`+code+`"`)) {
+			t.Errorf("GET %s: %d %s, want %d %s", path, resp.StatusCode, body, status, code)
+		}
+	}
+	check(api+"/health", 503, "WORKLOAD_UNAVAILABLE") // still DEPLOYING
+	e.srv.Advance(delay)
+	check(api+"/health", 200, "")
+	check(app+"/", 502, "WORKLOAD_UNAVAILABLE") // nothing listens on 3000
+	check("/preview/default/web/nope/", 404, "ROUTE_NOT_FOUND")
+	check("/preview/default/nope/api/", 404, "WORKLOAD_NOT_FOUND")
+	check("/preview/other-tenant/web/api/health", 404, "WORKLOAD_NOT_FOUND")
+	if err := e.srv.HandleControlPlanePort("", "web", 8080, http.NotFoundHandler()); err == nil {
+		t.Error("HandleControlPlanePort replaced the sandbox API")
+	}
+	if err := e.srv.HandleControlPlanePort("", "nope", 3000, http.NotFoundHandler()); err == nil {
+		t.Error("HandleControlPlanePort on a missing sandbox")
+	}
+
+	// A private preview: the token in the query is removed before the
+	// application sees it.
+	var seen string
+	if err := e.srv.HandleControlPlanePort("", "web", 3000, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r.URL.RawQuery + "|" + r.Header.Get("X-Blaxel-Preview-Token")
+	})); err != nil {
+		t.Fatal(err)
+	}
+	priv := mk("private", 3000, false)
+	tok, err := e.cp.CreateSandboxPreviewToken(ctx, &controlplaneapi.PreviewToken{
+		Metadata: controlplaneapi.PreviewTokenMetadata{Name: "t1"},
+		Spec:     controlplaneapi.PreviewTokenSpec{ExpiresAt: controlplaneapi.NewOptString(t0.Add(time.Hour).Format(time.RFC3339))},
+	}, controlplaneapi.CreateSandboxPreviewTokenParams{SandboxName: "web", PreviewName: "private"})
+	if err != nil || tok.Spec.Token.Or("") == "" {
+		t.Fatalf("token: %+v, %v", tok, err)
+	}
+	check(priv+"/x?a=1", 401, "AUTHENTICATION_REQUIRED")
+	check(priv+"/x?a=1&bl_preview_token=wrong", 401, "AUTHENTICATION_FAILED")
+	check(priv+"/x?a=1&bl_preview_token="+tok.Spec.Token.Or(""), 200, "")
+	if seen != "a=1|" {
+		t.Errorf("the application saw %q", seen)
+	}
+	list, err := e.cp.ListSandboxPreviewTokens(ctx, controlplaneapi.ListSandboxPreviewTokensParams{SandboxName: "web", PreviewName: "private"})
+	if err != nil || len(list) != 1 || list[0].Spec.Token.Set {
+		t.Errorf("token list: %+v, %v (values are not listed)", list, err)
+	}
+	// The token expires with the clock.
+	e.srv.Advance(time.Hour)
+	check(priv+"/x?bl_preview_token="+tok.Spec.Token.Or(""), 401, "AUTHENTICATION_FAILED")
+}
+
+func TestControlPlaneScheduleRuns(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := t.Context()
+	cpCreate(t, e, cpSandbox("job"))
+	e.srv.Advance(delay)
+	s, err := e.cp.CreateSandboxSchedule(ctx, &controlplaneapi.Schedule{
+		Type: controlplaneapi.NewOptString("cron"), Value: controlplaneapi.NewOptString("0 * * * *"),
+		MaxExecutions: controlplaneapi.NewOptInt(2),
+		Input:         controlplaneapi.NewOptScheduleInput(controlplaneapi.ScheduleInput{Command: controlplaneapi.NewOptString("echo hi"), Name: controlplaneapi.NewOptString("hourly")}),
+	}, controlplaneapi.CreateSandboxScheduleParams{SandboxName: "job"})
+	if err != nil || s.ID.Or("") != "schedule-0" || s.CreatedAt.Or("") == "" {
+		t.Fatalf("create: %+v, %v", s, err)
+	}
+	e.srv.Advance(3 * time.Hour) // 11:00, 12:00, 13:00
+	page, err := e.cp.ListSandboxScheduleExecutions(ctx, controlplaneapi.ListSandboxScheduleExecutionsParams{SandboxName: "job"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var at []string
+	for _, r := range page.Data {
+		at = append(at, r.ExecutedAt.Or("")+" "+r.ProcessName.Or("")+" "+strconv.Itoa(r.StatusCode.Or(-1)))
+	}
+	want := []string{"2026-03-01T13:00:00Z hourly 200", "2026-03-01T12:00:00Z hourly 200"} // maxExecutions 2
+	if diff := cmp.Diff(want, at); diff != "" {
+		t.Errorf("runs (-want +got):\n%s", diff)
+	}
+	// While the sandbox is not DEPLOYED the run is recorded as
+	// unreachable.
+	if err := e.srv.AddControlPlaneSandbox("", mockserver.ControlPlaneSeed{Name: "built", Status: mockserver.StatusBuilt}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.cp.CreateSandboxSchedule(ctx, &controlplaneapi.Schedule{
+		Type: controlplaneapi.NewOptString("sleep"), Value: controlplaneapi.NewOptString("90s"),
+		Input: controlplaneapi.NewOptScheduleInput(controlplaneapi.ScheduleInput{Command: controlplaneapi.NewOptString("true")}),
+	}, controlplaneapi.CreateSandboxScheduleParams{SandboxName: "built"}); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Advance(2 * time.Minute)
+	page, err = e.cp.ListSandboxScheduleExecutions(ctx, controlplaneapi.ListSandboxScheduleExecutionsParams{SandboxName: "built"})
+	if err != nil || len(page.Data) != 1 || page.Data[0].StatusCode.Or(-1) != 0 || !strings.Contains(page.Data[0].Error.Or(""), "not reachable") {
+		t.Errorf("run on a BUILT sandbox: %+v, %v", page, err)
+	}
+	// Bare array without the version header, a page with it.
+	res, err := e.cp.ListSandboxSchedules(ctx, controlplaneapi.ListSandboxSchedulesParams{SandboxName: "job"})
+	if err != nil || !res.IsScheduleArray() || len(res.ScheduleArray) != 1 {
+		t.Errorf("bare schedules: %+v, %v", res, err)
+	}
+	res, err = e.cp.ListSandboxSchedules(ctx, controlplaneapi.ListSandboxSchedulesParams{SandboxName: "job", BlaxelVersion: controlplaneapi.NewOptString("2026-05-01")})
+	if err != nil || !res.IsSchedulePage() || len(res.SchedulePage.Data) != 1 {
+		t.Errorf("paged schedules: %+v, %v", res, err)
+	}
+	_, err = e.cp.CreateSandboxSchedule(ctx, &controlplaneapi.Schedule{Type: controlplaneapi.NewOptString("cron"), Value: controlplaneapi.NewOptString("61 * * * *"),
+		Input: controlplaneapi.NewOptScheduleInput(controlplaneapi.ScheduleInput{Command: controlplaneapi.NewOptString("x")})}, controlplaneapi.CreateSandboxScheduleParams{SandboxName: "job"})
+	gatewayCode(t, err, 400)
 }
