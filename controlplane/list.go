@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/sandboxkit/sandboxkit/client"
 	api "github.com/sandboxkit/sandboxkit/internal/gen/controlplaneapi"
@@ -208,8 +209,8 @@ func (o *ListOptions) params() (api.ListSandboxesParams, error) {
 		p.ExternalId = api.NewOptString(o.ExternalID)
 	}
 	if o.Query != "" {
-		if len(o.Query) > maxQueryLength {
-			return p, invalid("ListOptions.Query", "", "is "+strconv.Itoa(len(o.Query))+" bytes long; at most 200 characters")
+		if utf8.RuneCountInString(o.Query) > maxQueryLength {
+			return p, invalid("ListOptions.Query", "", "is longer than 200 characters")
 		}
 		p.Q = api.NewOptString(o.Query)
 	}

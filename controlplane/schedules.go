@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sandboxkit/sandboxkit/client"
 	api "github.com/sandboxkit/sandboxkit/internal/gen/controlplaneapi"
@@ -417,8 +418,8 @@ func offsetPage[T any](items []T, cursor string, limit int) ([]T, bool, string) 
 // pageParams checks and sets the common search and paging parameters of
 // the schedule lists.
 func pageParams(field, query string, sort SortOrder, limit int, cursor string, q *api.OptString, s *api.OptSort, l *api.OptInt, cur *api.OptString) error {
-	if len(query) > maxQueryLength {
-		return invalid(field+".Query", "", "is "+strconv.Itoa(len(query))+" bytes long; at most 200 characters")
+	if utf8.RuneCountInString(query) > maxQueryLength {
+		return invalid(field+".Query", "", "is longer than 200 characters")
 	}
 	if query != "" {
 		*q = api.NewOptString(query)
