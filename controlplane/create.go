@@ -73,29 +73,45 @@ func (o *CreateOptions) validate() error {
 // tell, before ctx or [CreateOptions.SettleTimeout] ran out, whether it
 // was created. The sandbox may exist: [Client.Get] tells, and Create with
 // [CreateOptions.IfNotExist] (or [Client.EnsureSandbox]) finishes the job
-// without making a second one. errors.Is and errors.As see the last
-// error through Unwrap.
+// without making a second one. errors.Is and errors.As see both the lost
+// answer's error and the read-back's through Unwrap.
 type CreateError struct {
 	// Name is the sandbox's name.
 	Name string
 	// Attempts is how many create requests were sent.
 	Attempts int
-	// Err is the last error: the lost answer's, or the read-back's.
+	// Err is the error of the last create request, whose answer was
+	// lost.
 	Err error
+	// LookupErr is why reading the sandbox back did not tell; nil when
+	// the caller's context ended with the request in flight.
+	LookupErr error
 }
 
 // Error returns e.g. `sandboxkit: controlplane.Create: outcome unknown after
-// 1 attempt (sandbox "a" may exist; Get tells): ...`.
+// 1 attempt (sandbox "a" may exist; Get tells): ...; reading it back: ...`.
 func (e *CreateError) Error() string {
 	attempts := "1 attempt"
 	if e.Attempts != 1 {
 		attempts = fmt.Sprintf("%d attempts", e.Attempts)
 	}
-	return fmt.Sprintf("sandboxkit: controlplane.Create: outcome unknown after %s (sandbox %q may exist; Get tells): %v", attempts, e.Name, e.Err)
+	s := fmt.Sprintf("sandboxkit: controlplane.Create: outcome unknown after %s (sandbox %q may exist; Get tells): %v", attempts, e.Name, e.Err)
+	if e.LookupErr != nil {
+		s += "; reading it back: " + e.LookupErr.Error()
+	}
+	return s
 }
 
-// Unwrap returns the last error.
-func (e *CreateError) Unwrap() error { return e.Err }
+// Unwrap returns the create request's error and the read-back's.
+func (e *CreateError) Unwrap() []error {
+	var out []error
+	for _, err := range []error{e.Err, e.LookupErr} {
+		if err != nil {
+			out = append(out, err)
+		}
+	}
+	return out
+}
 
 // Create creates a sandbox from sb's metadata and spec and returns it as
 // the service answered (usually DEPLOYING; see [Client.CreateAndWait]).
@@ -174,7 +190,7 @@ func (c *Client) Create(ctx context.Context, sb *Sandbox, opts *CreateOptions) (
 		got, created, serr := c.settleCreate(ctx, want, o, started)
 		switch {
 		case serr != nil:
-			return nil, &CreateError{Name: want.Metadata.Name, Attempts: attempt, Err: serr}
+			return nil, &CreateError{Name: want.Metadata.Name, Attempts: attempt, Err: err, LookupErr: serr}
 		case got != nil && created:
 			return got, nil
 		case got != nil:

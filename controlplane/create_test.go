@@ -100,8 +100,10 @@ func TestCreateUnknownOutcome(t *testing.T) {
 		inject(t, srv, mockserver.Fault{Operation: "GetSandbox", Status: http.StatusInternalServerError})
 		_, err := c.Create(t.Context(), box("unknown"), nil)
 		var ce *controlplane.CreateError
-		if !errors.As(err, &ce) || ce.Name != "unknown" || ce.Attempts != 1 || !errors.Is(err, client.ErrServer) {
-			t.Fatalf("got %v, want a CreateError", err)
+		if !errors.As(err, &ce) || ce.Name != "unknown" || ce.Attempts != 1 ||
+			client.StatusCode(ce.Err) != http.StatusBadGateway || client.StatusCode(ce.LookupErr) != http.StatusInternalServerError ||
+			!errors.Is(err, client.ErrUnavailable) || !strings.Contains(err.Error(), "reading it back") {
+			t.Fatalf("got %v, want a CreateError with the 502 and the read-back's 500", err)
 		}
 		// It was made; EnsureSandbox (or Create with IfNotExist) finishes
 		// the job without a second sandbox.
