@@ -348,8 +348,8 @@ func TestTenantIsolation(t *testing.T) {
 			t.Errorf("beta's AllSnapshots: %v, %v", snap, err)
 		}
 	}
-	if list, err := cpB.List(ctx, nil); err != nil || len(list) != 0 {
-		t.Errorf("beta's control plane List = %d sandboxes, %v; want none", len(list), err)
+	if list, err := cpB.List(ctx, nil); err != nil || len(list.Items) != 0 {
+		t.Errorf("beta's control plane List = %+v, %v; want none", list, err)
 	}
 
 	// Beta may use the same control plane name: it gets a sandbox of its
