@@ -134,7 +134,7 @@ func TestWaitDeployedToleratesTransientErrors(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, f := setup(t)
 		f.add("DEPLOYING", plain)
-		fails := 2
+		fails := 6 // three per GET (the transport retries twice): two 500s reach the waiter
 		f.fail = func(*http.Request) (int, string) {
 			if fails > 0 {
 				fails--
@@ -147,12 +147,16 @@ func TestWaitDeployedToleratesTransientErrors(t *testing.T) {
 			t.Fatalf("got %v, %v", sb, err)
 		}
 
-		// Without tolerance the first 500 ends the wait.
-		fails = 1
+		// Without tolerance the first 500 that reaches the waiter ends the
+		// wait (more failures than the transport's own retries of a GET).
+		fails = 100
 		f.add("DEPLOYING", `{"metadata":{"name":"other"},"spec":{}}`)
 		_, err = c.WaitDeployed(t.Context(), "other", &WaitOptions{MaxTransient: -1})
 		if !errors.Is(err, client.ErrServer) {
 			t.Fatalf("err = %v, want the 500", err)
+		}
+		if fails < 90 {
+			t.Errorf("%d requests for a wait that tolerates no error", 100-fails)
 		}
 	})
 }

@@ -10,9 +10,9 @@ import (
 // when a scheduled check falls due. Nil means the wall clock. Another
 // clock lets tests and demonstrations run a schedule of hours in moments,
 // e.g. the manual clock of a mockserver.Server (its Clock method), so that
-// the renewer and the service agree on the time. Such a clock must not lag
-// behind the wall clock: [Client.Renew] refuses, before sending, an expiry
-// in the wall clock's past.
+// the renewer and the service agree on the time. The renewer's clock is
+// used throughout: [Client.Renew], called by a renewer, checks "in the
+// future" on it too, so a clock set to any date works.
 type Clock interface {
 	// Now returns the current time.
 	Now() time.Time
@@ -21,6 +21,24 @@ type Clock interface {
 	// and reports whether it was still pending. f does not block; the
 	// clock may call it from any goroutine.
 	AfterFunc(d time.Duration, f func()) (stop func() bool)
+}
+
+// clockKey is the context key under which a renewer hands its clock to
+// [Client.Renew].
+type clockKey struct{}
+
+// withClock returns ctx carrying clk for [Client.Renew]'s "in the future"
+// check.
+func withClock(ctx context.Context, clk Clock) context.Context {
+	return context.WithValue(ctx, clockKey{}, clk)
+}
+
+// clockFrom returns the clock ctx carries, or the wall clock.
+func clockFrom(ctx context.Context) Clock {
+	if clk, ok := ctx.Value(clockKey{}).(Clock); ok && clk != nil {
+		return clk
+	}
+	return wallClock{}
 }
 
 // wallClock is the real clock.

@@ -153,8 +153,13 @@ func (r *CreateRequest) toAPI(metadata map[string]string) *api.CreateSandboxRequ
 	if r.Platform != nil {
 		out.Platform = api.NewOptPlatformSpec(api.PlatformSpec{Os: r.Platform.OS, Arch: r.Platform.Arch})
 	}
-	if r.Timeout > 0 {
+	switch {
+	case r.NeverExpires:
+		// An absent timeout is the service's "never expires".
+	case r.Timeout > 0:
 		out.Timeout = api.NewOptNilInt(int(r.Timeout / time.Second))
+	default:
+		out.Timeout = api.NewOptNilInt(int(DefaultSandboxTimeout / time.Second))
 	}
 	if r.ResourceLimits != nil {
 		out.ResourceLimits = api.NewOptResourceLimits(cloneMap(r.ResourceLimits))

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sandboxkit/sandboxkit/client"
@@ -32,6 +33,13 @@ const (
 	createMaxDelay        = 5 * time.Second
 )
 
+// DefaultSandboxTimeout is the lifetime of a sandbox whose
+// [CreateRequest.Timeout] is zero (OpenSandbox's own SDKs default to the
+// same). A sandbox forgotten by its creator is thus terminated by the
+// service within minutes instead of running, and costing, forever; set
+// [CreateRequest.NeverExpires] for one that lives until deleted.
+const DefaultSandboxTimeout = 10 * time.Minute
+
 // CreateRequest describes a sandbox to create. Give exactly one source:
 // Image (then Entrypoint is required) or SnapshotID.
 type CreateRequest struct {
@@ -40,17 +48,25 @@ type CreateRequest struct {
 	// SnapshotID is the snapshot to restore; see [Client.CreateFromSnapshot].
 	SnapshotID string
 	// Entrypoint is the main process; required with Image. From a
-	// snapshot it defaults to the snapshot's entrypoint.
+	// snapshot it may be nil: OpenSandbox then runs `tail -f /dev/null`,
+	// not the entrypoint of the sandbox the snapshot was taken from.
 	Entrypoint []string
 	// Platform asks for an OS and architecture; nil leaves the default.
 	Platform *Platform
 	// Timeout is how long the sandbox lives before the service terminates
-	// it; zero means it never expires by itself. At least one minute;
-	// whole seconds are sent (the rest is dropped). Extend it with
-	// [Client.Renew] or a [Renewer].
+	// it; zero means [DefaultSandboxTimeout]. At least one minute; whole
+	// seconds are sent (the rest is dropped). The service may cap it.
+	// Extend it with [Client.Renew] or a [Renewer].
 	Timeout time.Duration
+	// NeverExpires asks for a sandbox the service never terminates by
+	// itself: it lives, and costs, until it is deleted. Timeout must then
+	// be zero. Such a sandbox cannot be renewed (OpenSandbox answers 409),
+	// and a [Renewer] stops on it with [StopNoExpiry].
+	NeverExpires bool
 	// ResourceLimits maps a resource to a quantity, e.g. "cpu": "500m",
-	// "memory": "512Mi".
+	// "memory": "512Mi". OpenSandbox requires it, also when creating from
+	// a snapshot (it answers 422 without), unless the sandbox comes from a
+	// pool.
 	ResourceLimits map[string]string
 	// Env holds environment variables for the entrypoint.
 	Env map[string]string
@@ -76,9 +92,11 @@ type CreateOptions struct {
 	// Create makes up a random one, which protects the retries inside one
 	// call. Set it (a label value: 1 to 63 letters, digits, '-', '_' or
 	// '.', starting and ending with a letter or digit) to carry the
-	// guarantee across calls and processes: before sending anything,
-	// Create then looks for a sandbox holding the token and returns it if
-	// there is one. A [*CreateError] reports the token it used.
+	// guarantee across calls: before sending anything, Create then looks
+	// for a sandbox holding the token and returns it if there is one, and
+	// concurrent calls with the token through one [client.Config] send a
+	// single request. Across processes only the lookup helps (see
+	// [Client.Create]). A [*CreateError] reports the token it used.
 	ClientToken string
 	// MaxAttempts bounds how many times the create request is sent
 	// (default [DefaultCreateAttempts]; 1 disables retries).
@@ -120,8 +138,9 @@ func (e *CreateError) Error() string {
 func (e *CreateError) Unwrap() error { return e.Err }
 
 // Create creates a sandbox and returns it as the service accepted it
-// (usually Pending; see [Client.CreateAndWait]). It never makes two
-// sandboxes for one call:
+// (OpenSandbox's Docker runtime answers Running once the container has
+// started, other services Pending; see [Client.CreateAndWait]). It never
+// makes two sandboxes for one call:
 //
 //   - Every request carries a client token in the metadata under
 //     [ClientTokenKey].
@@ -137,7 +156,11 @@ func (e *CreateError) Unwrap() error { return e.Err }
 //     timeout after sending, 408, 5xx) is followed, after a backoff, by a
 //     lookup of the token ([Client.List] with a metadata filter). If the
 //     first attempt made the sandbox, that sandbox is returned; only if
-//     the lookup finds nothing is the request sent again.
+//     the lookup finds nothing is the request sent again. A lookup
+//     answered 500 (OpenSandbox answers a list that races a delete with
+//     500 DOCKER::SANDBOX_QUERY_FAILED) is sent again like the transport
+//     retries a GET, unless retries are off ([client.WithRetry] with
+//     MaxRetries 0).
 //   - Other errors (400, 401, 409, ...) are returned at once.
 //
 // The guarantee assumes the service has either committed or dropped an
@@ -146,6 +169,18 @@ func (e *CreateError) Unwrap() error { return e.Err }
 // seen. If ctx ends or attempts run out while the outcome is unknown, the
 // error is a [*CreateError] naming the token (and wrapping ctx's error
 // when ctx ended).
+//
+// With [CreateOptions.ClientToken] set, concurrent calls that share the
+// token and the client's [client.Config] (one Client, or Clients made
+// with [NewFromConfig] from one Config) collapse into one: the first
+// sends the request, the others wait for it (each within its own ctx)
+// and get a copy of the sandbox it made; if it fails, the next caller
+// starts over with a lookup. Across processes, or Clients of separate
+// Configs, there is no such coordination: each call looks the token up
+// first and returns a sandbox already holding it, but two calls whose
+// lookups both run before either sandbox is listed make two sandboxes.
+// Callers that need exactly one sandbox across processes must serialize
+// their creates themselves.
 //
 // POST /sandboxes
 func (c *Client) Create(ctx context.Context, req *CreateRequest, opts *CreateOptions) (*Sandbox, error) {
@@ -158,10 +193,81 @@ func (c *Client) Create(ctx context.Context, req *CreateRequest, opts *CreateOpt
 	if err := opts.validate(); err != nil {
 		return nil, client.Wrap(ctx, opCreate, err)
 	}
-	token := opts.ClientToken
-	if token == "" {
-		token = rand.Text()
+	if opts.ClientToken == "" {
+		return c.create(ctx, req, opts, rand.Text())
 	}
+	key := flightKey{cfg: c.cfg, token: opts.ClientToken}
+	for {
+		f, leader := createFlights.join(key)
+		if leader {
+			s, err := c.create(ctx, req, opts, opts.ClientToken)
+			createFlights.finish(key, f, s)
+			return s, err
+		}
+		select {
+		case <-f.done:
+			if f.made != nil {
+				return f.made.clone(), nil
+			}
+			// The call in flight failed: start over (with a lookup).
+		case <-ctx.Done():
+			return nil, client.Wrap(ctx, opCreate, ctx.Err())
+		}
+	}
+}
+
+// flightKey identifies the creates that collapse into one: same
+// configuration (base URL and credential), same client token.
+type flightKey struct {
+	cfg   *client.Config
+	token string
+}
+
+// createFlight is one create in progress that others wait for.
+type createFlight struct {
+	done chan struct{} // closed when the create returned
+	made *Sandbox      // the sandbox it returned, or nil after an error
+}
+
+// flights holds the creates in progress by key.
+type flights struct {
+	mu sync.Mutex
+	m  map[flightKey]*createFlight
+}
+
+// createFlights is shared by every Client of the process, so that Clients
+// made from one Config collapse their creates too.
+var createFlights flights
+
+// join returns the flight for key, and whether the caller leads it (and
+// must call finish).
+func (fs *flights) join(key flightKey) (*createFlight, bool) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if f, ok := fs.m[key]; ok {
+		return f, false
+	}
+	if fs.m == nil {
+		fs.m = make(map[flightKey]*createFlight)
+	}
+	f := &createFlight{done: make(chan struct{})}
+	fs.m[key] = f
+	return f, true
+}
+
+// finish ends the leader's flight with the sandbox it made (nil on error).
+func (fs *flights) finish(key flightKey, f *createFlight, made *Sandbox) {
+	fs.mu.Lock()
+	delete(fs.m, key)
+	fs.mu.Unlock()
+	if made != nil {
+		f.made = made.clone()
+	}
+	close(f.done)
+}
+
+// create is Create's retry loop for one validated request and token.
+func (c *Client) create(ctx context.Context, req *CreateRequest, opts *CreateOptions, token string) (*Sandbox, error) {
 	metadata := make(map[string]string, len(req.Metadata)+1)
 	maps.Copy(metadata, req.Metadata)
 	metadata[ClientTokenKey] = token
@@ -189,7 +295,6 @@ func (c *Client) Create(ctx context.Context, req *CreateRequest, opts *CreateOpt
 			s, err := c.findByClientToken(ctx, token)
 			switch {
 			case err != nil:
-				// The transport has already retried the GET.
 				err = fmt.Errorf("looking up client token: %w", err)
 				if !ambiguous {
 					// Nothing was sent: a plain error, which must name
@@ -240,7 +345,11 @@ func (c *Client) Create(ctx context.Context, req *CreateRequest, opts *CreateOpt
 }
 
 // CreateFromSnapshot creates a sandbox from a snapshot: Create with
-// req.SnapshotID set to snapshotID. req may be nil; its Image must be nil.
+// req.SnapshotID set to snapshotID. req's Image must be nil. req may be
+// nil only for a service that needs nothing else: OpenSandbox requires
+// ResourceLimits (it answers 422 without), and without an Entrypoint it
+// runs `tail -f /dev/null`, not the entrypoint of the sandbox the
+// snapshot was taken from.
 //
 // POST /sandboxes
 func (c *Client) CreateFromSnapshot(ctx context.Context, snapshotID string, req *CreateRequest, opts *CreateOptions) (*Sandbox, error) {
@@ -279,7 +388,9 @@ func (c *Client) createResult(ctx context.Context, res api.CreateSandboxRes, req
 
 // findByClientToken returns the oldest sandbox holding token, or nil.
 func (c *Client) findByClientToken(ctx context.Context, token string) (*Sandbox, error) {
-	page, err := c.List(ctx, &ListOptions{Metadata: map[string]string{ClientTokenKey: token}, PageSize: 10})
+	page, err := retryRead(ctx, c, func() (*SandboxPage, error) {
+		return c.List(ctx, &ListOptions{Metadata: map[string]string{ClientTokenKey: token}, PageSize: 10})
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -335,7 +446,9 @@ func (r *CreateRequest) validate() error {
 	case r.Timeout < 0:
 		return reject("Timeout", r.Timeout.String(), "must not be negative")
 	case r.Timeout > 0 && r.Timeout < time.Minute:
-		return reject("Timeout", r.Timeout.String(), "must be at least 1m (or zero for no expiry)")
+		return reject("Timeout", r.Timeout.String(), "must be at least 1m (or zero for the default, "+DefaultSandboxTimeout.String()+")")
+	case r.NeverExpires && r.Timeout != 0:
+		return reject("Timeout", r.Timeout.String(), "must be zero with NeverExpires")
 	}
 	if r.SnapshotID != "" {
 		if err := validateSnapshotID(r.SnapshotID); err != nil {
@@ -426,5 +539,25 @@ func sleepBefore(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	case <-t.C:
 		return nil
+	}
+}
+
+// retryRead runs read (a GET) again after a 500 that the transport did not
+// retry, with the transport's backoff, up to its MaxRetries: a read has no
+// effect to repeat, and OpenSandbox answers a list that races a delete
+// with 500 DOCKER::SANDBOX_QUERY_FAILED. It retries nothing when the
+// client's retries are off.
+func retryRead[T any](ctx context.Context, c *Client, read func() (T, error)) (T, error) {
+	policy := c.cfg.RetryPolicy()
+	for retry := 1; ; retry++ {
+		v, err := read()
+		apiErr, ok := errors.AsType[*client.APIError](err)
+		if err == nil || !ok || apiErr.StatusCode != http.StatusInternalServerError ||
+			apiErr.Retries > 0 || retry > policy.MaxRetries {
+			return v, err
+		}
+		if sleepBefore(ctx, poll.Delay(policy.MinDelay, policy.MaxDelay, retry)) != nil {
+			return v, err
+		}
 	}
 }

@@ -21,10 +21,11 @@ import (
 )
 
 var pythonReq = &lifecycle.CreateRequest{
-	Image:      &lifecycle.Image{URI: "python:3.12"},
-	Entrypoint: []string{"python", "-m", "http.server"},
-	Timeout:    time.Hour,
-	Metadata:   map[string]string{"team": "ml"},
+	Image:          &lifecycle.Image{URI: "python:3.12"},
+	Entrypoint:     []string{"python", "-m", "http.server"},
+	ResourceLimits: map[string]string{"cpu": "1", "memory": "1Gi"},
+	Timeout:        time.Hour,
+	Metadata:       map[string]string{"team": "ml"},
 }
 
 func isCreate(r *http.Request) bool {

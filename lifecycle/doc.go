@@ -5,9 +5,10 @@
 //
 //	c, err := lifecycle.New(client.WithAPIKey(key))
 //	sb, err := c.CreateAndWait(ctx, &lifecycle.CreateRequest{
-//		Image:      &lifecycle.Image{URI: "python:3.12"},
-//		Entrypoint: []string{"python", "-m", "http.server"},
-//		Timeout:    time.Hour,
+//		Image:          &lifecycle.Image{URI: "python:3.12"},
+//		Entrypoint:     []string{"python", "-m", "http.server"},
+//		ResourceLimits: map[string]string{"cpu": "1", "memory": "1Gi"},
+//		Timeout:        time.Hour,
 //	}, nil)
 //
 // Methods take (ctx, required arguments..., opts) and return the
@@ -43,7 +44,19 @@
 // before sending the request again after an ambiguous attempt, Create
 // looks the token up and returns the sandbox the earlier attempt made, if
 // any. Passing [CreateOptions.ClientToken] extends the guarantee across
-// calls and processes. The token stays in the sandbox's metadata.
+// calls: concurrent calls with one token through one [client.Config]
+// collapse into one create, and any later call returns the sandbox the
+// token already made. Across processes the lookup narrows the window but
+// cannot close it (see [Client.Create]). The token stays in the sandbox's
+// metadata.
+//
+// # Lifetimes
+//
+// Every sandbox expires unless asked otherwise: a zero
+// [CreateRequest.Timeout] means [DefaultSandboxTimeout] (10 minutes), and
+// a sandbox that lives until deleted needs [CreateRequest.NeverExpires].
+// [Client.Renew] sets the expiry to any time in the future, earlier ones
+// included; a [Renewer] only ever extends it.
 //
 // The other state-changing calls recover the same way, by reading state
 // rather than repeating blindly. After an ambiguous attempt,
@@ -56,6 +69,24 @@
 // again while it does not. A 409 to a repeated request is settled the
 // same way; a 409 to the first is returned as it is. The ...AndWait calls
 // inherit this.
+//
+// # Runtimes
+//
+// The states and transitions above are the API's; deployments show
+// different parts of them. OpenSandbox's Kubernetes runtime may read
+// Pending, or Allocated (a state this package does not name; waiters wait
+// through it), before Running, and goes through Pausing and Resuming; a
+// deleted or expired sandbox keeps reading the state it had (the spec's
+// Stopping is never reported) until it is not found. Its Docker runtime
+// does each change before it answers: a create answers Running, a pause
+// Paused, a resume Running, and a deleted or expired sandbox is not found
+// (404) at once; Terminated
+// and Failed there mean the entrypoint exited (with 0 or another code),
+// except that an expiring sandbox is killed before it is removed, so a
+// read in between shows it Failed with exit code 137.
+// Code written against this package works with both: wait for states
+// with the ...AndWait calls or a [Waiter] rather than expecting an
+// intermediate one, and treat not found after a delete as done.
 //
 // # Waiting
 //
@@ -87,7 +118,9 @@
 // ctx ends first, the error is a [*TimeoutError] carrying the last
 // observed state and wrapping ctx's error. [Client.CreateAndWait],
 // [Client.PauseAndWait], [Client.ResumeAndWait] and
-// [Client.DeleteAndWait] combine an action with the matching wait.
+// [Client.DeleteAndWait] combine an action with the matching wait; once
+// its delete is accepted, DeleteAndWait waits through every state
+// (Failed included) until Terminated or 404.
 //
 // [WaitForSnapshot] ([Client.WaitForSnapshot]) waits the same way, with
 // the same [WaiterOptions] (but OnTransition), for a snapshot to be

@@ -37,10 +37,11 @@ func ExampleClient_CreateAndWait() {
 	defer cancel()
 
 	sb, err := c.CreateAndWait(ctx, &lifecycle.CreateRequest{
-		Image:      &lifecycle.Image{URI: "python:3.12"},
-		Entrypoint: []string{"python", "-m", "http.server", "8080"},
-		Timeout:    time.Hour,
-		Metadata:   map[string]string{"project": "Apollo"},
+		Image:          &lifecycle.Image{URI: "python:3.12"},
+		Entrypoint:     []string{"python", "-m", "http.server", "8080"},
+		ResourceLimits: map[string]string{"cpu": "1", "memory": "1Gi"},
+		Timeout:        time.Hour,
+		Metadata:       map[string]string{"project": "Apollo"},
 	}, &lifecycle.CreateAndWaitOptions{DeleteOnFailure: true})
 	if err != nil {
 		log.Fatal(err)
@@ -59,9 +60,10 @@ func ExampleClient_All() {
 	ctx := context.Background()
 	for _, project := range []string{"Apollo", "Gemini", "Apollo"} {
 		_, err := c.Create(ctx, &lifecycle.CreateRequest{
-			Image:      &lifecycle.Image{URI: "python:3.12"},
-			Entrypoint: []string{"sleep", "infinity"},
-			Metadata:   map[string]string{"project": project, "note": "Demo Test"},
+			Image:          &lifecycle.Image{URI: "python:3.12"},
+			Entrypoint:     []string{"sleep", "infinity"},
+			ResourceLimits: map[string]string{"cpu": "1", "memory": "1Gi"},
+			Metadata:       map[string]string{"project": project, "note": "Demo Test"},
 		}, nil)
 		if err != nil {
 			log.Fatal(err)
@@ -90,7 +92,8 @@ func ExampleNewWaiter() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	sb, err := c.CreateAndWait(ctx, &lifecycle.CreateRequest{Image: &lifecycle.Image{URI: "alpine"}, Entrypoint: []string{"sh"}}, nil)
+	sb, err := c.CreateAndWait(ctx, &lifecycle.CreateRequest{Image: &lifecycle.Image{URI: "alpine"}, Entrypoint: []string{"sh"},
+		ResourceLimits: map[string]string{"cpu": "1", "memory": "1Gi"}}, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -125,9 +128,10 @@ func ExampleNewRenewer() {
 	}
 	ctx := context.Background()
 	sb, err := c.Create(ctx, &lifecycle.CreateRequest{
-		Image:      &lifecycle.Image{URI: "python:3.12"},
-		Entrypoint: []string{"python", "agent.py"},
-		Timeout:    5 * time.Minute, // already within the 10-minute margin
+		Image:          &lifecycle.Image{URI: "python:3.12"},
+		Entrypoint:     []string{"python", "agent.py"},
+		ResourceLimits: map[string]string{"cpu": "1", "memory": "1Gi"},
+		Timeout:        5 * time.Minute, // already within the 10-minute margin
 	}, nil)
 	if err != nil {
 		log.Fatal(err)
@@ -172,8 +176,9 @@ func ExampleClient_Create() {
 	}
 
 	sb, err := c.Create(context.Background(), &lifecycle.CreateRequest{
-		Image:      &lifecycle.Image{URI: "python:3.12"},
-		Entrypoint: []string{"python", "main.py"},
+		Image:          &lifecycle.Image{URI: "python:3.12"},
+		Entrypoint:     []string{"python", "main.py"},
+		ResourceLimits: map[string]string{"cpu": "1", "memory": "1Gi"},
 	}, &lifecycle.CreateOptions{
 		ClientToken: "nightly-build-2026-11-22", // optional: extends the guarantee across calls
 	})
@@ -249,8 +254,9 @@ func ExampleClient_PauseAndWait() {
 	// Running
 }
 
-// Renew moves the expiry to a given time; it must be later than the
-// current one.
+// Renew sets the expiry to any time in the future: later, or earlier than
+// the current one (the service shortens without complaint). Use a Renewer
+// to only ever extend.
 func ExampleClient_Renew() {
 	srv, err := mockserver.New()
 	if err != nil {
@@ -264,20 +270,25 @@ func ExampleClient_Renew() {
 	}
 	ctx := context.Background()
 
-	sb, err := c.Get(ctx, id)
+	later := time.Now().Add(time.Hour).Truncate(time.Microsecond) // the wire has microseconds
+	exp, err := c.Renew(ctx, id, later)
 	if err != nil {
 		log.Fatal(err)
 	}
-	exp, err := c.Renew(ctx, id, sb.ExpiresAt.Add(time.Hour))
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println("extended by", exp.Sub(sb.ExpiresAt))
+	fmt.Println("extended:", exp.Equal(later))
 
-	_, err = c.Renew(ctx, id, sb.ExpiresAt) // not later than the current expiry
-	fmt.Println(errors.Is(err, client.ErrConflict))
+	sooner := time.Now().Add(5 * time.Minute).Truncate(time.Microsecond)
+	exp, err = c.Renew(ctx, id, sooner)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("shortened:", exp.Equal(sooner))
+
+	_, err = c.Renew(ctx, id, time.Now().Add(-time.Minute)) // refused before sending
+	fmt.Println(errors.Is(err, client.ErrInvalidInput))
 	// Output:
-	// extended by 1h0m0s
+	// extended: true
+	// shortened: true
 	// true
 }
 
@@ -307,9 +318,9 @@ func ExampleClient_Endpoint() {
 // renewing by itself. Here the pool and the mock server share the mock's
 // manual clock (RenewerOptions.Clock), so hours pass in an instant.
 func ExampleNewRenewerPool() {
-	// The manual clock starts at the wall clock's time: Client.Renew
-	// refuses expiries in the wall clock's past before sending them.
-	start := time.Now().Truncate(time.Minute)
+	// Any start will do: the pool checks its renewals against the
+	// server's clock (RenewerOptions.Clock), not the wall clock.
+	start := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(t time.Time) string { return "+" + t.Sub(start).String() }
 	srv, err := mockserver.New(mockserver.WithManualClock(start), mockserver.WithRetention(0))
 	if err != nil {

@@ -59,7 +59,23 @@ func (c *Client) List(ctx context.Context, opts *ListOptions) (*SandboxPage, err
 
 // All iterates over every sandbox matching opts, fetching page after page
 // from opts.Page (opts is copied; the caller's value is not changed). An
-// error is yielded once, with a nil sandbox, and ends the iteration.
+// error is yielded once, with a nil sandbox, and ends the iteration. A
+// page read answered 500 is read again as [Client.Create]'s lookup is.
+//
+// Sandboxes may come and go while All reads the pages, which the service
+// numbers by offset. All still yields no sandbox twice, and yields every
+// sandbox that matches opts from the start of the iteration to its end,
+// provided that sandboxes starting to match during the iteration are
+// listed before the others: true of new sandboxes on OpenSandbox, which
+// lists newest first. (A sandbox that starts to match in the middle of the
+// list, by a state change under a States filter or a metadata patch under
+// a Metadata filter, while another is deleted between the same two page
+// reads, can make All miss one.) Sandboxes created, deleted or changing
+// state during the iteration may or may not be yielded. To keep the
+// promise, All remembers the id of every sandbox it yielded, and when the
+// number of matching sandboxes (TotalItems) went down between two page
+// reads it reads the pages again from opts.Page, yielding only sandboxes
+// not yet yielded (see [ErrListChanged] for the limit).
 //
 // GET /sandboxes
 func (c *Client) All(ctx context.Context, opts *ListOptions) iter.Seq2[*Sandbox, error] {
@@ -69,14 +85,14 @@ func (c *Client) All(ctx context.Context, opts *ListOptions) iter.Seq2[*Sandbox,
 		o.States = slices.Clone(opts.States)
 		o.Metadata = maps.Clone(opts.Metadata)
 	}
-	return paginate(o.Page, func(page int) ([]*Sandbox, bool, error) {
+	return walkPages(o.Page, func(s *Sandbox) string { return s.ID }, func(n int) (page[*Sandbox], error) {
 		o := o
-		o.Page = page
-		p, err := c.List(ctx, &o)
+		o.Page = n
+		p, err := retryRead(ctx, c, func() (*SandboxPage, error) { return c.List(ctx, &o) })
 		if err != nil {
-			return nil, false, err
+			return page[*Sandbox]{}, err
 		}
-		return p.Items, p.HasNextPage, nil
+		return page[*Sandbox]{items: p.Items, total: p.TotalItems, hasNext: p.HasNextPage}, nil
 	})
 }
 

@@ -201,14 +201,15 @@ func TestMethodsRequestAndResponse(t *testing.T) {
 			wantMethod: "POST", wantPath: "/v1/sandboxes/sandbox-abc123/resume",
 		},
 		{
-			name: "Renew", status: 200, respBody: `{"expiresAt":"` + future.Format(time.RFC3339) + `"}`,
+			name: "Renew", status: 200, respBody: `{"expiresAt":"` + future.Add(-299998*time.Microsecond).Format(time.RFC3339Nano) + `"}`,
 			call: func(ctx context.Context, c *lifecycle.Client) (any, error) {
-				// Sub-second precision rounds up: the wire has whole seconds.
-				return c.Renew(ctx, "sandbox-abc123", future.Add(-300*time.Millisecond).In(time.FixedZone("X", 3600)))
+				// Microseconds go on the wire, in UTC; a finer time
+				// rounds up to the next microsecond.
+				return c.Renew(ctx, "sandbox-abc123", future.Add(-300*time.Millisecond+1500*time.Nanosecond).In(time.FixedZone("X", 3600)))
 			},
 			wantMethod: "POST", wantPath: "/v1/sandboxes/sandbox-abc123/renew-expiration",
-			wantBody: `{"expiresAt":"` + future.Format(time.RFC3339) + `"}`,
-			want:     future,
+			wantBody: `{"expiresAt":"` + future.Add(-time.Second).Format("2006-01-02T15:04:05") + `.700002Z"}`,
+			want:     future.Add(-299998 * time.Microsecond),
 		},
 		{
 			name: "Endpoint direct", status: 200, respBody: `{"endpoint":"gw.test/sandboxes/abc/port/8080"}`,
@@ -246,13 +247,22 @@ func TestMethodsRequestAndResponse(t *testing.T) {
 			want:     wantSandbox,
 		},
 		{
-			name: "PatchMetadata empty", status: 200, respBody: sandboxJSON,
+			// An empty patch is not sent: the real server rewrites the
+			// metadata on any patch (resurrecting deleted creation keys).
+			name: "PatchMetadata empty reads instead", status: 200, respBody: sandboxJSON,
 			call: func(ctx context.Context, c *lifecycle.Client) (any, error) {
 				return c.PatchMetadata(ctx, "sandbox-abc123", nil)
 			},
-			wantMethod: "PATCH", wantPath: "/v1/sandboxes/sandbox-abc123/metadata",
-			wantBody: `{}`,
-			want:     wantSandbox,
+			wantMethod: "GET", wantPath: "/v1/sandboxes/sandbox-abc123",
+			want: wantSandbox,
+		},
+		{
+			name: "PatchMetadata empty non-nil reads instead", status: 200, respBody: sandboxJSON,
+			call: func(ctx context.Context, c *lifecycle.Client) (any, error) {
+				return c.PatchMetadata(ctx, "sandbox-abc123", &lifecycle.MetadataPatch{Set: map[string]string{}, Delete: []string{}})
+			},
+			wantMethod: "GET", wantPath: "/v1/sandboxes/sandbox-abc123",
+			want: wantSandbox,
 		},
 		{
 			name: "CreateSnapshot 202", status: 202, respBody: snapshotJSON,
@@ -459,7 +469,7 @@ func TestDocumentedErrorStatuses(t *testing.T) {
 		{"lifecycle.Get", []int{401, 403, 404, 500}, func(ctx context.Context, c *lifecycle.Client) error { _, err := c.Get(ctx, "s"); return err }},
 		{"lifecycle.Delete", []int{401, 403, 404, 409, 500}, func(ctx context.Context, c *lifecycle.Client) error { return c.Delete(ctx, "s") }},
 		{"lifecycle.PatchMetadata", []int{400, 401, 403, 404, 409, 500}, func(ctx context.Context, c *lifecycle.Client) error {
-			_, err := c.PatchMetadata(ctx, "s", nil)
+			_, err := c.PatchMetadata(ctx, "s", &lifecycle.MetadataPatch{Set: map[string]string{"a": "1"}})
 			return err
 		}},
 		{"lifecycle.CreateSnapshot", []int{400, 401, 403, 404, 409, 500}, func(ctx context.Context, c *lifecycle.Client) error {

@@ -30,6 +30,13 @@ const (
 // asks for an earlier expiry than the current one (extend-only). So each
 // renewal adds Extension to the expiry, and a sandbox kept alive for a
 // day with Extension 1h renews about 24 times.
+//
+// A service may grant less than asked (one that caps lifetimes). When a
+// renewal comes back with an expiry already within Margin, the renewer
+// does not renew again at once: it waits MinRetryDelay, doubling (with
+// jitter) up to MaxRetryDelay while renewals keep coming back short, but
+// never longer than half the time left before the expiry, and never less
+// than MinRetryDelay or one second.
 type RenewerOptions struct {
 	// Extension is how far past max(current expiry, now) a renewal moves
 	// the expiry ([DefaultRenewExtension] if zero).
@@ -42,9 +49,9 @@ type RenewerOptions struct {
 	// earlier, so that many renewers started together spread out. Zero
 	// means Margin/10; negative means none; at most Margin.
 	Jitter time.Duration
-	// MinRetryDelay is the first wait after an error
-	// ([DefaultRenewMinRetryDelay] if zero); waits double, jittered, up
-	// to MaxRetryDelay.
+	// MinRetryDelay is the first wait after an error or a renewal that
+	// came back shorter than Margin ([DefaultRenewMinRetryDelay] if
+	// zero); waits double, jittered, up to MaxRetryDelay.
 	MinRetryDelay time.Duration
 	// MaxRetryDelay caps the wait after errors
 	// ([DefaultRenewMaxRetryDelay] if zero).
@@ -63,9 +70,10 @@ type RenewerOptions struct {
 	// expiry, a fatal error), not when the caller stops it (Stop, Remove,
 	// Close, or the end of the context).
 	OnStop func(*RenewStoppedError)
-	// Clock, if set, replaces the wall clock for the schedule and for the
-	// "now" a renewal is computed from (see [Clock]); nil means the wall
-	// clock.
+	// Clock, if set, replaces the wall clock for the schedule, for the
+	// "now" a renewal is computed from, and for [Client.Renew]'s check
+	// that the new expiry is in the future (see [Clock]); nil means the
+	// wall clock.
 	Clock Clock
 }
 
@@ -148,6 +156,7 @@ type renewTask struct {
 	opts *RenewerOptions // resolved
 
 	failures  int       // consecutive errors
+	short     int       // consecutive renewals that came back within Margin
 	expiresAt time.Time // last expiry observed or set
 	jitterFor time.Time // the expiry jitter was drawn for
 	jitter    time.Duration
@@ -156,6 +165,7 @@ type renewTask struct {
 // step reads the sandbox, renews it if due, and returns when to step
 // again, or why to stop.
 func (t *renewTask) step(ctx context.Context) (time.Time, *RenewStoppedError) {
+	ctx = withClock(ctx, t.opts.Clock) // Renew's "in the future" is on our clock
 	s, err := t.api.Get(ctx, t.id)
 	if err != nil {
 		return t.failed(ctx, err, false)
@@ -184,11 +194,25 @@ func (t *renewTask) step(ctx context.Context) (time.Time, *RenewStoppedError) {
 	}
 	t.failures = 0
 	t.expiresAt = got
+	now = t.opts.Clock.Now()
 	if t.opts.OnRenew != nil {
-		t.opts.OnRenew(RenewEvent{ID: t.id, Previous: cur, ExpiresAt: got, At: t.opts.Clock.Now()})
+		t.opts.OnRenew(RenewEvent{ID: t.id, Previous: cur, ExpiresAt: got, At: now})
 	}
-	return t.dueFor(got), nil
+	next := t.dueFor(got)
+	if next.After(now) {
+		t.short = 0
+		return next, nil
+	}
+	// Granted less than Margin (a service capping lifetimes): renewing
+	// again at once would only spin. Back off, but renew before expiry.
+	t.short++
+	delay := min(poll.Delay(t.opts.MinRetryDelay, t.opts.MaxRetryDelay, t.short), got.Sub(now)/2)
+	return now.Add(max(delay, t.opts.MinRetryDelay, minRenewInterval)), nil
 }
+
+// minRenewInterval is the least time between two renewals of a sandbox
+// whose renewals come back short, whatever the retry delays say.
+const minRenewInterval = time.Second
 
 // dueFor returns when to renew an expiry of exp: Margin and a jitter
 // (drawn once per expiry value) before it.

@@ -27,18 +27,24 @@ func (c *Client) Get(ctx context.Context, id string) (*Sandbox, error) {
 	return fromSandbox(&r.Response), nil
 }
 
-// Delete schedules a sandbox's termination: it goes through Stopping to
-// Terminated ([Client.DeleteAndWait] waits for that). Deleting a sandbox
-// that does not exist is an error matching [client.ErrNotFound].
+// Delete terminates a sandbox. On OpenSandbox's Docker runtime it is
+// gone, not found, when Delete returns; on its Kubernetes runtime it keeps
+// reading the state it had until the deletion completes, then it is not
+// found; the API's state machine also allows Stopping, then Terminated.
+// [Client.DeleteAndWait] waits for the end in every case. Deleting a
+// sandbox that does not exist, or no longer does, is an error matching
+// [client.ErrNotFound] (a service that keeps Terminated sandboxes may
+// answer 409 instead).
 //
 // A lost connection never makes Delete fail by itself: when an attempt's
 // outcome is unknown (the connection dropped after the request was sent,
 // or a 5xx), Delete reads the sandbox back. Stopping, Terminated or not
 // found means the delete took effect, and Delete succeeds; any other
-// state means it did not, and the request is sent again (at most four
-// requests in all). A 409 or 404 answering a repeated request is settled
-// the same way. When the sandbox cannot be read back, the error is an
-// [*OutcomeError].
+// state may mean it did not (or, on Kubernetes, that the deletion is
+// still running), and the request is sent again (at most four requests
+// in all), which a deletion under way accepts. A 409 or 404 answering a
+// repeated request is settled the same way. When the sandbox cannot be
+// read back, the error is an [*OutcomeError].
 //
 // DELETE /sandboxes/{sandboxId}
 func (c *Client) Delete(ctx context.Context, id string) error {
@@ -59,8 +65,11 @@ func (c *Client) Delete(ctx context.Context, id string) error {
 }
 
 // Pause asks a Running sandbox to pause: it moves to Pausing, then Paused
-// ([Client.PauseAndWait] waits for that). Any other state is an error
-// matching [client.ErrConflict].
+// ([Client.PauseAndWait] waits for that; OpenSandbox's Docker runtime is
+// Paused when Pause returns). Any other state is an error matching
+// [client.ErrConflict], except that the Docker runtime answers a pause of
+// a Paused sandbox with 500, which Pause settles by reading the sandbox
+// back (below) and so returns nil.
 //
 // Pause is never repeated blindly. When an attempt's outcome is unknown
 // (the connection dropped after the request was sent, or a 5xx), Pause
@@ -91,8 +100,9 @@ func (c *Client) Pause(ctx context.Context, id string) error {
 }
 
 // Resume asks a Paused sandbox to resume: it moves to Resuming, then
-// Running ([Client.ResumeAndWait] waits for that). Any other state is an
-// error matching [client.ErrConflict].
+// Running ([Client.ResumeAndWait] waits for that; OpenSandbox's Docker
+// runtime is Running when Resume returns). Any other state is an error
+// matching [client.ErrConflict].
 //
 // Resume is never repeated blindly. When an attempt's outcome is unknown
 // (the connection dropped after the request was sent, or a 5xx), Resume
@@ -123,32 +133,35 @@ func (c *Client) Resume(ctx context.Context, id string) error {
 }
 
 // Renew moves a sandbox's expiry to expiresAt and returns the expiry now
-// in force. expiresAt must lie in the future (checked before sending) and
-// after the current expiry (the service answers 400 or 409 otherwise).
-// The wire format has whole seconds, so a fractional expiresAt is rounded
-// up to the next second, never down. To keep a sandbox alive without ever
-// shortening its life, use a [Renewer].
+// in force. expiresAt must lie in the future (checked before sending, on
+// the wall clock, or on the [Clock] of the [Renewer] or [RenewerPool]
+// that calls Renew). The service checks nothing else: an expiresAt before
+// the current expiry shortens the sandbox's life (OpenSandbox, Docker and
+// Kubernetes runtimes alike), though some services refuse it with 409.
+// A sandbox created with [CreateRequest.NeverExpires] cannot be renewed
+// (409). The wire format has microseconds, so a finer expiresAt is
+// rounded up to the next microsecond, never down. To keep a sandbox alive
+// without ever shortening its life, use a [Renewer].
 //
 // Renew is never repeated blindly. When an attempt's outcome is unknown
 // (the connection dropped after the request was sent, or a 5xx), Renew
-// reads the sandbox back: an expiry at or past expiresAt means the
-// renewal took effect, and Renew returns that expiry; an earlier one
-// means it did not, and the request is sent again (at most four requests
-// in all). A 409 answering a repeated request ("not after the current
-// expiry") is success when the expiry in force is at or past expiresAt. A
-// failed read gives an [*OutcomeError].
+// reads the sandbox back: an expiry equal to expiresAt means the renewal
+// took effect, and Renew returns it; any other expiry means it did not,
+// and the request is sent again (at most four requests in all). A 409
+// answering a repeated request is success when the expiry in force is
+// expiresAt. A failed read gives an [*OutcomeError].
 //
 // POST /sandboxes/{sandboxId}/renew-expiration
 func (c *Client) Renew(ctx context.Context, id string, expiresAt time.Time) (time.Time, error) {
 	if err := validateSandboxID(id); err != nil {
 		return time.Time{}, client.Wrap(ctx, opRenew, err)
 	}
-	if !expiresAt.After(time.Now()) {
+	if !expiresAt.After(clockFrom(ctx).Now()) {
 		return time.Time{}, client.Wrap(ctx, opRenew, &client.ValidationError{
 			Field: "expiresAt", Value: expiresAt.UTC().Format(time.RFC3339), Reason: "must be in the future"})
 	}
-	if t := expiresAt.Truncate(time.Second); !t.Equal(expiresAt) {
-		expiresAt = t.Add(time.Second)
+	if t := expiresAt.Truncate(time.Microsecond); !t.Equal(expiresAt) {
+		expiresAt = t.Add(time.Microsecond)
 	}
 	var got time.Time
 	err := c.act(ctx, action{op: opRenew, id: id, settleOn: conflictAfterAmbiguous,
@@ -183,11 +196,17 @@ type MetadataPatch struct {
 
 // PatchMetadata applies patch to a sandbox's metadata (a JSON merge
 // patch: set keys get the new value, deleted keys are sent as null, other
-// keys are kept) and returns the whole sandbox. A nil or empty patch
-// changes nothing. A key must not be both set and deleted. Keys under
-// opensandbox.io/ are reserved by the service.
+// keys are kept) and returns the whole sandbox. A key must not be both
+// set and deleted. Keys under opensandbox.io/ are reserved by the service.
 //
-// PATCH /sandboxes/{sandboxId}/metadata
+// A nil or empty patch sends nothing and returns the sandbox as [Client.Get]
+// does: OpenSandbox's Docker runtime rewrites the metadata on every patch,
+// even an empty one, and in doing so brings back keys the sandbox was
+// created with that an earlier patch deleted. The same holds for every
+// non-empty patch there: a creation key deleted by one patch is back
+// after the next patch of any key.
+//
+// PATCH /sandboxes/{sandboxId}/metadata (GET /sandboxes/{sandboxId} for an empty patch)
 func (c *Client) PatchMetadata(ctx context.Context, id string, patch *MetadataPatch) (*Sandbox, error) {
 	if err := validateSandboxID(id); err != nil {
 		return nil, client.Wrap(ctx, opPatchMetadata, err)
@@ -210,6 +229,9 @@ func (c *Client) PatchMetadata(ctx context.Context, id string, patch *MetadataPa
 			return nil, client.Wrap(ctx, opPatchMetadata, &client.ValidationError{Field: "MetadataPatch", Value: k, Reason: "key is both set and deleted"})
 		}
 		body[k] = api.NilString{Null: true}
+	}
+	if len(body) == 0 {
+		return c.Get(ctx, id)
 	}
 	res, err := c.api.PatchSandboxMetadata(ctx, body, api.PatchSandboxMetadataParams{SandboxId: id})
 	if err != nil {

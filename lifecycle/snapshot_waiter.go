@@ -181,16 +181,23 @@ type CreateSnapshotAndWaitOptions struct {
 }
 
 // CreateSnapshotAndWait snapshots a running sandbox
-// ([Client.CreateSnapshot]) and waits until the snapshot is Ready. On
-// failure it returns the create error, or the wait's error
-// ([*SnapshotStateError], [*SnapshotTimeoutError], ...) together with
-// the snapshot as last observed (nil if it was gone). A snapshot that
-// failed is left in place.
+// ([Client.CreateSnapshot]) and waits until the snapshot is Ready. It
+// checks sandboxID and the waiter options before sending anything. On
+// failure it returns the create error (and a nil snapshot), or the wait's
+// error ([*SnapshotStateError], [*SnapshotTimeoutError], ...) together
+// with the snapshot it made: the last observation, or the create answer
+// when no read succeeded. A snapshot that failed is left in place.
 //
 // POST /sandboxes/{sandboxId}/snapshots, then GET /snapshots/{snapshotId} repeatedly
 func (c *Client) CreateSnapshotAndWait(ctx context.Context, sandboxID string, opts *CreateSnapshotAndWaitOptions) (*Snapshot, error) {
 	if opts == nil {
 		opts = &CreateSnapshotAndWaitOptions{}
+	}
+	if err := validateSandboxID(sandboxID); err != nil {
+		return nil, client.Wrap(ctx, opCreateSnapshot, err)
+	}
+	if _, err := pollOptions(opts.Wait); err != nil {
+		return nil, client.Wrap(ctx, opWaitSnapshot, err)
 	}
 	sn, err := c.CreateSnapshot(ctx, sandboxID, &opts.Create)
 	if err != nil {
@@ -199,5 +206,9 @@ func (c *Client) CreateSnapshotAndWait(ctx context.Context, sandboxID string, op
 	if sn.Status.State == SnapshotReady {
 		return sn, nil
 	}
-	return WaitForSnapshot(ctx, c, sn.ID, &opts.Wait)
+	got, err := WaitForSnapshot(ctx, c, sn.ID, &opts.Wait)
+	if err != nil && got == nil {
+		got = sn
+	}
+	return got, err
 }

@@ -64,16 +64,14 @@ func TestWaitForSnapshotCreatingToReady(t *testing.T) {
 func TestWaitForSnapshotFailsFast(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name   string
-		seed   string // "" for no snapshot at all (404)
-		state  lifecycle.SnapshotState
-		reason string
-		msg    string
+		name  string
+		seed  string // "" for no snapshot at all (404)
+		state lifecycle.SnapshotState
+		msg   string
 	}{
-		{"Failed", mockserver.SnapshotFailed, lifecycle.SnapshotFailed, "snapshot_capture_failed",
-			`is Failed (snapshot_capture_failed: Snapshot creation failed); cannot reach Ready`},
-		{"Deleting", mockserver.SnapshotDeleting, lifecycle.SnapshotDeleting, "", `is Deleting`},
-		{"not found", "", "", "", `not found; cannot reach Ready`},
+		{"Failed", mockserver.SnapshotFailed, lifecycle.SnapshotFailed, `is Failed (`},
+		{"Deleting", mockserver.SnapshotDeleting, lifecycle.SnapshotDeleting, `is Deleting`},
+		{"not found", "", "", `not found; cannot reach Ready`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,7 +90,7 @@ func TestWaitForSnapshotFailsFast(t *testing.T) {
 				if !ok || !errors.Is(err, lifecycle.ErrUnexpectedState) {
 					t.Fatalf("err = %v, want *SnapshotStateError", err)
 				}
-				if se.ID != id || se.State != tt.state || (tt.reason != "" && se.Reason != tt.reason) {
+				if se.ID != id || se.State != tt.state || (tt.state == lifecycle.SnapshotFailed && se.Reason == "") {
 					t.Errorf("SnapshotStateError = %+v", se)
 				}
 				if !strings.Contains(err.Error(), tt.msg) {

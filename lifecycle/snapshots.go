@@ -58,7 +58,11 @@ func (c *Client) GetSnapshot(ctx context.Context, id string) (*Snapshot, error) 
 }
 
 // DeleteSnapshot deletes a snapshot. One still Creating cannot be deleted
-// (an error matching [client.ErrConflict]).
+// (an error matching [client.ErrConflict]). On OpenSandbox's Docker
+// runtime neither can one that a sandbox still in existence (running or
+// not) was created from: the answer is 409 SNAPSHOT::DELETE_CONFLICT and
+// the snapshot is left Deleting; delete those sandboxes and call
+// DeleteSnapshot again.
 //
 // DELETE /snapshots/{snapshotId}
 func (c *Client) DeleteSnapshot(ctx context.Context, id string) error {
@@ -121,7 +125,10 @@ func (c *Client) ListSnapshots(ctx context.Context, opts *ListSnapshotsOptions) 
 
 // AllSnapshots iterates over every snapshot matching opts, page after
 // page (opts is copied). An error is yielded once, with a nil snapshot,
-// and ends the iteration.
+// and ends the iteration. Snapshots taken or deleted while it reads the
+// pages are handled as [Client.All] handles sandboxes: none is yielded
+// twice, and every snapshot that matches throughout is yielded
+// (OpenSandbox lists snapshots newest first too).
 //
 // GET /snapshots
 func (c *Client) AllSnapshots(ctx context.Context, opts *ListSnapshotsOptions) iter.Seq2[*Snapshot, error] {
@@ -130,14 +137,14 @@ func (c *Client) AllSnapshots(ctx context.Context, opts *ListSnapshotsOptions) i
 		o = *opts
 		o.States = slices.Clone(opts.States)
 	}
-	return paginate(o.Page, func(page int) ([]*Snapshot, bool, error) {
+	return walkPages(o.Page, func(s *Snapshot) string { return s.ID }, func(n int) (page[*Snapshot], error) {
 		o := o
-		o.Page = page
-		p, err := c.ListSnapshots(ctx, &o)
+		o.Page = n
+		p, err := retryRead(ctx, c, func() (*SnapshotPage, error) { return c.ListSnapshots(ctx, &o) })
 		if err != nil {
-			return nil, false, err
+			return page[*Snapshot]{}, err
 		}
-		return p.Items, p.HasNextPage, nil
+		return page[*Snapshot]{items: p.Items, total: p.TotalItems, hasNext: p.HasNextPage}, nil
 	})
 }
 

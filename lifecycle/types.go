@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,6 +106,26 @@ type Sandbox struct {
 	ExpiresAt time.Time
 	// CreatedAt is when the sandbox was created.
 	CreatedAt time.Time
+}
+
+// clone returns a deep copy of s.
+func (s *Sandbox) clone() *Sandbox {
+	c := *s
+	if s.Image != nil {
+		im := *s.Image
+		if s.Image.Auth != nil {
+			a := *s.Image.Auth
+			im.Auth = &a
+		}
+		c.Image = &im
+	}
+	if s.Platform != nil {
+		p := *s.Platform
+		c.Platform = &p
+	}
+	c.Metadata = cloneMap(s.Metadata)
+	c.Entrypoint = slices.Clone(s.Entrypoint)
+	return &c
 }
 
 // State returns s.Status.State.

@@ -20,8 +20,9 @@ func TestFacadeClientsTalkToTheServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	sb, err := lc.Create(ctx, &lifecycle.CreateRequest{
-		Image:      &lifecycle.Image{URI: "python:3.11"},
-		Entrypoint: []string{"python"},
+		Image:          &lifecycle.Image{URI: "python:3.11"},
+		Entrypoint:     []string{"python"},
+		ResourceLimits: map[string]string{"cpu": "1"},
 	}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package mockserver_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +16,9 @@ import (
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
 
-// A sandbox provisions, pauses and expires on the manual clock.
+// A sandbox on the default (Kubernetes) runtime, on the manual clock:
+// every state change takes the transition delay, and an expired sandbox
+// is gone once its deletion has taken that delay too.
 func Example() {
 	srv, err := mockserver.New(mockserver.WithManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
 	if err != nil {
@@ -23,29 +26,98 @@ func Example() {
 	}
 	defer srv.Close()
 	c := srv.HTTPClient()
+	state := func(id string) string {
+		resp, err := c.Get(srv.URL() + "/v1/sandboxes/" + id)
+		if err != nil {
+			panic(err)
+		}
+		defer resp.Body.Close()
+		var sb struct{ Status struct{ State string } }
+		_ = json.NewDecoder(resp.Body).Decode(&sb)
+		return fmt.Sprint(resp.StatusCode, " ", sb.Status.State)
+	}
 
-	resp, err := c.Post(srv.URL()+"/v1/sandboxes", "application/json",
-		strings.NewReader(`{"image":{"uri":"python:3.11"},"entrypoint":["python","-m","http.server"],"timeout":600}`))
+	resp, err := c.Post(srv.URL()+"/v1/sandboxes", "application/json", strings.NewReader(
+		`{"image":{"uri":"python:3.11"},"entrypoint":["python","-m","http.server"],"timeout":600,"resourceLimits":{"cpu":"500m"}}`))
 	if err != nil {
 		panic(err)
 	}
+	var created struct {
+		ID     string
+		Status struct{ State string }
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&created)
 	resp.Body.Close()
-	id := srv.Sandboxes()[0].ID
-	state := func() string { sb, _ := srv.Sandbox(id); return sb.State }
-
-	fmt.Println(resp.StatusCode, state())
-	srv.Advance(mockserver.DefaultTransitionDelay)
-	fmt.Println(state())
-	resp, _ = c.Post(srv.URL()+"/v1/sandboxes/"+id+"/pause", "", nil)
+	fmt.Println("create:", resp.StatusCode, created.Status.State)
+	fmt.Println("read:", state(created.ID))
+	_ = srv.Advance(mockserver.DefaultTransitionDelay)
+	fmt.Println("read:", state(created.ID))
+	resp, _ = c.Post(srv.URL()+"/v1/sandboxes/"+created.ID+"/pause", "", nil)
 	resp.Body.Close()
-	fmt.Println(state())
-	srv.Advance(10 * time.Minute)
-	fmt.Println(state())
+	fmt.Println("pause:", resp.StatusCode, state(created.ID))
+	_ = srv.Advance(10*time.Minute - mockserver.DefaultTransitionDelay) // to the expiry
+	fmt.Println("expired:", state(created.ID))
+	_ = srv.Advance(mockserver.DefaultTransitionDelay)
+	fmt.Println("then:", state(created.ID))
 	// Output:
-	// 202 Pending
-	// Running
-	// Pausing
-	// Terminated
+	// create: 202 Running
+	// read: 200 Allocated
+	// read: 200 Running
+	// pause: 202 200 Pausing
+	// expired: 200 Paused
+	// then: 404
+}
+
+// On the Docker runtime every call is done when it answers, a deleted
+// sandbox is gone at once, and a sandbox whose entrypoint exits stays
+// listed as Terminated or Failed.
+func ExampleWithRuntime() {
+	srv, err := mockserver.New(mockserver.WithRuntime(mockserver.RuntimeDocker))
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	c := srv.HTTPClient()
+	type answer struct {
+		ID     string
+		Code   string
+		Status struct{ State, Message string }
+	}
+	call := func(method, path, body string) answer {
+		req, _ := http.NewRequest(method, srv.URL()+"/v1"+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			panic(err)
+		}
+		defer resp.Body.Close()
+		var a answer
+		_ = json.NewDecoder(resp.Body).Decode(&a)
+		fmt.Println(strings.Join(strings.Fields(fmt.Sprint(resp.StatusCode, " ", a.Code, " ", a.Status.State, " ", a.Status.Message)), " "))
+		return a
+	}
+	create := func(entrypoint string) string {
+		return call("POST", "/sandboxes", `{"image":{"uri":"busybox"},"entrypoint":`+entrypoint+`,"resourceLimits":{"cpu":"1"}}`).ID
+	}
+
+	id := create(`["sleep","3600"]`)
+	call("POST", "/sandboxes/"+id+"/pause", "")
+	call("GET", "/sandboxes/"+id, "")
+	call("POST", "/sandboxes/"+id+"/pause", "") // Docker's own error, not a 409
+	call("DELETE", "/sandboxes/"+id, "")
+	call("GET", "/sandboxes/"+id, "")
+
+	failing := create(`["sh","-c","exit 3"]`)
+	call("GET", "/sandboxes/"+failing, "")
+	// Output:
+	// 202 Running Sandbox container started successfully.
+	// 202
+	// 200 Paused Sandbox container is paused.
+	// 500 DOCKER::SANDBOX_PAUSE_FAILED
+	// 204
+	// 404 DOCKER::SANDBOX_NOT_FOUND
+	// 202 Running Sandbox container started successfully.
+	// 200 Failed Sandbox container exited with code 3.
 }
 
 // An after-commit fault: the create happens, the client sees a 503.
@@ -57,7 +129,7 @@ func ExampleServer_InjectFault() {
 		AfterCommit: true, Status: http.StatusServiceUnavailable, RetryAfter: time.Second, Times: 1,
 	})
 	resp, _ := srv.HTTPClient().Post(srv.URL()+"/v1/sandboxes", "application/json",
-		strings.NewReader(`{"image":{"uri":"python:3.11"},"entrypoint":["sh"],"metadata":{"token":"t-1"}}`))
+		strings.NewReader(`{"image":{"uri":"python:3.11"},"entrypoint":["sh"],"resourceLimits":{"cpu":"1"},"metadata":{"token":"t-1"}}`))
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	fmt.Println(resp.StatusCode, resp.Header.Get("Retry-After"), string(body))
@@ -83,8 +155,9 @@ func ExampleServer_Lifecycle() {
 		log.Fatal(err)
 	}
 	sb, err := lc.CreateAndWait(ctx, &lifecycle.CreateRequest{
-		Image:      &lifecycle.Image{URI: "python:3.12"},
-		Entrypoint: []string{"python", "-m", "http.server"},
+		Image:          &lifecycle.Image{URI: "python:3.12"},
+		Entrypoint:     []string{"python", "-m", "http.server"},
+		ResourceLimits: map[string]string{"cpu": "500m", "memory": "512Mi"},
 	}, nil)
 	if err != nil {
 		log.Fatal(err)
@@ -135,9 +208,9 @@ func ExampleServer_ScriptUpgrade() {
 // Clock hands the server's manual clock to a renewer: an hour of renewals
 // passes in as long as it takes to advance the clock.
 func ExampleServer_Clock() {
-	// Start at the wall clock's time: Client.Renew refuses expiries in
-	// the wall clock's past.
-	start := time.Now().Truncate(time.Minute)
+	// Any start will do: the renewer checks its renewals against the
+	// server's clock, not the wall clock.
+	start := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	srv, err := mockserver.New(mockserver.WithManualClock(start))
 	if err != nil {
 		log.Fatal(err)

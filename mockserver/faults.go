@@ -17,12 +17,14 @@ import (
 type Fault struct {
 	// API restricts the fault to one API; "" matches all three.
 	API API
-	// Operation restricts it to one ogen operation name of that API, e.g.
-	// "CreateSandbox", "PauseSandbox", "GetHealth"; "" matches any.
+	// Operation restricts it to one operation of that API: one of the
+	// Op* constants, e.g. [OpCreateSandbox], [OpPauseSandbox],
+	// [OpGetHealth]; "" matches any. A name the API does not have is an
+	// error ([Operations] lists them).
 	Operation string
 
-	// Status is the status code to answer (e.g. 503). Zero with Reset
-	// false and AfterCommit false makes a latency-only fault.
+	// Status is the status code to answer, 400 to 599 (e.g. 503). Zero
+	// with Reset false and AfterCommit false makes a latency-only fault.
 	Status int
 	// Body is the raw answer body. Empty means the API's usual error body
 	// for Status (lifecycle {"code","message"}, control plane
@@ -122,8 +124,11 @@ func (f *Fault) validate() error {
 	default:
 		return fmt.Errorf("mockserver: Fault: unknown API %q", string(f.API))
 	}
-	if f.Status != 0 && (f.Status < 100 || f.Status > 599) {
-		return fmt.Errorf("mockserver: Fault: status %d out of range", f.Status)
+	if err := checkOperation(f.API, f.Operation); err != nil {
+		return err
+	}
+	if f.Status != 0 && (f.Status < 400 || f.Status > 599) {
+		return fmt.Errorf("mockserver: Fault: status %d cannot be a fault (want an error status, 400 to 599)", f.Status)
 	}
 	if f.Latency < 0 || f.RetryAfter < 0 {
 		return errors.New("mockserver: Fault: negative duration")

@@ -57,7 +57,7 @@ func TestFaultStatus(t *testing.T) {
 	// Custom bodies, control plane and sandbox API shapes.
 	inject(t, e.srv, mockserver.Fault{API: mockserver.APIControlPlane, Status: 429, Body: `{"error":"slow down"}`})
 	inject(t, e.srv, mockserver.Fault{API: mockserver.APISandbox, Operation: "GetHealth", Status: 502})
-	cres, err := e.cp.ListSandboxes(t.Context())
+	cres, err := e.cp.ListSandboxes(t.Context(), controlplaneapi.ListSandboxesParams{})
 	if err == nil {
 		t.Errorf("control plane 429 decoded as %T", cres)
 	}
@@ -123,7 +123,7 @@ func TestFaultReset(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	inject(t, e.srv, mockserver.Fault{Operation: "CreateSandbox", Reset: true, Times: 1})
-	req := &lifecycleapi.CreateSandboxRequest{Image: lifecycleapi.NewOptImageSpec(lifecycleapi.ImageSpec{URI: "x"}), Entrypoint: []string{"sh"}}
+	req := &lifecycleapi.CreateSandboxRequest{Image: lifecycleapi.NewOptImageSpec(lifecycleapi.ImageSpec{URI: "x"}), Entrypoint: []string{"sh"}, ResourceLimits: limits}
 	_, err := e.lc.CreateSandbox(t.Context(), req)
 	if !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("reset create: %v, want ECONNRESET", err)
@@ -146,7 +146,7 @@ func TestFaultAfterCommit(t *testing.T) {
 	inject(t, e.srv, mockserver.Fault{Operation: "CreateSandbox", AfterCommit: true, Status: 500, Times: 1})
 	inject(t, e.srv, mockserver.Fault{Operation: "CreateSandbox", AfterCommit: true, Reset: true, Times: 1})
 	req := &lifecycleapi.CreateSandboxRequest{
-		Image: lifecycleapi.NewOptImageSpec(lifecycleapi.ImageSpec{URI: "x"}), Entrypoint: []string{"sh"},
+		Image: lifecycleapi.NewOptImageSpec(lifecycleapi.ImageSpec{URI: "x"}), Entrypoint: []string{"sh"}, ResourceLimits: limits,
 		Metadata: lifecycleapi.NewOptCreateSandboxRequestMetadata(map[string]string{"client-token": "tok-1"}),
 	}
 	res, err := e.lc.CreateSandbox(t.Context(), req)
@@ -178,7 +178,7 @@ func TestFaultLatency(t *testing.T) {
 		inject(t, srv, mockserver.Fault{Operation: "CreateSandbox", Latency: time.Minute})
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL()+"/v1/sandboxes", strings.NewReader(`{"image":{"uri":"x"},"entrypoint":["sh"]}`))
+		req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL()+"/v1/sandboxes", strings.NewReader(`{"image":{"uri":"x"},"entrypoint":["sh"],"resourceLimits":{"cpu":"1"}}`))
 		req.Header.Set("Content-Type", "application/json")
 		_, err := srv.HTTPClient().Do(req)
 		if !errors.Is(err, context.DeadlineExceeded) {
@@ -202,7 +202,7 @@ func TestFaultResetOverTCP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.ListSandboxes(t.Context()); err == nil || !(errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF)) {
+	if _, err := c.ListSandboxes(t.Context(), controlplaneapi.ListSandboxesParams{}); err == nil || !(errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF)) {
 		t.Errorf("reset over TCP: %v", err)
 	}
 }
@@ -218,9 +218,52 @@ func TestFaultValidate(t *testing.T) {
 		{AfterCommit: true, Latency: time.Second},
 		{API: "ftp", Status: 500},
 		{Latency: -time.Second},
+		{Status: 200},                    // not an error answer
+		{Status: 204, Times: 1},          // neither
+		{Status: 302},                    // a redirect without a Location
+		{Status: 600},                    // no such status
+		{AfterCommit: true, Status: 201}, // an after-commit success is no fault
 	} {
 		if _, err := srv.InjectFault(f); err == nil {
 			t.Errorf("InjectFault(%+v) accepted", f)
+		}
+	}
+}
+
+// TestFaultOperationNames: a fault on an operation that does not exist
+// would never fire and the test using it would pass without testing
+// anything, so it is refused with the list of valid names.
+func TestFaultOperationNames(t *testing.T) {
+	t.Parallel()
+	srv := mockserver.Start(t)
+	for _, f := range []mockserver.Fault{
+		{Operation: "CreateSandboxes", Status: 500},                          // typo
+		{API: mockserver.APILifecycle, Operation: "GetHealth", Status: 500},  // another API's
+		{API: mockserver.APISandbox, Operation: "PauseSandbox", Status: 500}, // another API's
+		{API: mockserver.APIControlPlane, Operation: "PauseSandbox", Status: 500},
+		{Operation: "createSandbox", Status: 500}, // the spec's operationId, not the name
+	} {
+		_, err := srv.InjectFault(f)
+		if err == nil {
+			t.Errorf("InjectFault(%+v) accepted", f)
+			continue
+		}
+		for _, name := range mockserver.Operations(f.API) {
+			if !strings.Contains(err.Error(), name) {
+				t.Errorf("error %q does not list %s", err, name)
+				break
+			}
+		}
+	}
+	for _, f := range []mockserver.Fault{
+		{Operation: mockserver.OpCreateSandbox, Status: 500},
+		{API: mockserver.APILifecycle, Operation: mockserver.OpRenewSandboxExpiration, Status: 500},
+		{API: mockserver.APIControlPlane, Operation: mockserver.OpUpdateSandbox, Status: 500},
+		{API: mockserver.APISandbox, Operation: mockserver.OpExecProcess, Status: 502},
+		{Operation: mockserver.OpGetHealth, Status: 503},
+	} {
+		if _, err := srv.InjectFault(f); err != nil {
+			t.Errorf("InjectFault(%+v): %v", f, err)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 // by lifecycle.EncodeMetadataFilter, decoded by the mock like the upstream
 // server), and a sandbox whose value differs in one key is not.
 func FuzzMetadataFilterRoundTrip(f *testing.F) {
+	f.Add("project", "Apollo", "note", "Demo_Test")
 	f.Add("project", "Apollo", "note", "Demo Test")
 	f.Add("a=b&c", "d=e&f", "%41", "+ %20")
 	f.Add("k", "", "é;", "\x00\n")
@@ -27,7 +28,7 @@ func FuzzMetadataFilterRoundTrip(f *testing.F) {
 		decoy := maps.Clone(m)
 		decoy[k1] = m[k1] + "x"
 		if _, err := srv.AddSandbox("", mockserver.SandboxSeed{ID: "decoy", Metadata: decoy}); err != nil {
-			t.Fatalf("decoy refused after the target was accepted: %v", err)
+			t.Skip("decoy metadata is not a valid label:", err) // e.g. a 63-character value made 64
 		}
 		c, err := srv.Lifecycle()
 		if err != nil {

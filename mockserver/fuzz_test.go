@@ -59,7 +59,10 @@ func send(t *testing.T, srv *mockserver.Server, method, target string, body []by
 	}
 	// 502 (no service on that port) and 503 (sandbox not running) are
 	// answers of the sandbox API routes; anything else 5xx is a failure.
-	if resp.StatusCode >= 500 && resp.StatusCode != http.StatusBadGateway && resp.StatusCode != http.StatusServiceUnavailable {
+	// The lifecycle server's unhandled errors (e.g. a NaN it cannot echo
+	// back) are a plain-text 500, as on the real server.
+	unhandled := resp.StatusCode == http.StatusInternalServerError && string(b) == "Internal Server Error"
+	if resp.StatusCode >= 500 && resp.StatusCode != http.StatusBadGateway && resp.StatusCode != http.StatusServiceUnavailable && !unhandled {
 		t.Fatalf("%s %s %q: %d %s", method, target, body, resp.StatusCode, b)
 	}
 	if resp.Header.Get("X-Request-ID") == "" {
@@ -98,7 +101,7 @@ var lifecycleOps = []struct{ method, path string }{
 // FuzzLifecycleRequest decodes lifecycle request bodies and queries.
 func FuzzLifecycleRequest(f *testing.F) {
 	srv := fuzzServer(f)
-	f.Add(uint8(0), []byte(`{"image":{"uri":"python:3.11"},"entrypoint":["python"],"timeout":60,"metadata":{"a":"b"}}`))
+	f.Add(uint8(0), []byte(`{"image":{"uri":"python:3.11"},"entrypoint":["python"],"timeout":60,"metadata":{"a":"b"},"resourceLimits":{"cpu":"1"}}`))
 	f.Add(uint8(1), []byte(`{"a":"1","b":null}`))
 	f.Add(uint8(2), []byte(`{"expiresAt":"2030-01-01T00:00:00Z"}`))
 	f.Add(uint8(4), []byte(`state=Running&state=paused&metadata=a%3D1%26b%3D2&page=2&pageSize=5`))
@@ -111,8 +114,50 @@ func FuzzLifecycleRequest(f *testing.F) {
 		} else {
 			resp, body = send(t, srv, o.method, o.path, data)
 		}
-		checkErrorShape(t, resp, body, "code", "message")
+		checkLifecycleErrorShape(t, resp, body)
 	})
+}
+
+// checkLifecycleErrorShape checks a lifecycle error answer has one of the
+// real server's shapes: {"code","message"}, FastAPI's {"detail": "..."}
+// or its validation errors {"detail":[{type, loc, msg, input}]}.
+func checkLifecycleErrorShape(t *testing.T, resp *http.Response, body []byte) {
+	t.Helper()
+	if resp.StatusCode < 400 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		return
+	}
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatalf("error body %q is not a JSON object: %v", body, err)
+	}
+	switch d := m["detail"].(type) {
+	case string:
+		if d == "" || len(m) != 1 {
+			t.Fatalf("error body %s", body)
+		}
+		return
+	case []any:
+		if resp.StatusCode != http.StatusUnprocessableEntity || len(d) == 0 {
+			t.Fatalf("%d with validation errors %s", resp.StatusCode, body)
+		}
+		for _, it := range d {
+			e, _ := it.(map[string]any)
+			if _, ok := e["type"].(string); !ok {
+				t.Fatalf("validation error without type: %s", body)
+			}
+			if loc, ok := e["loc"].([]any); !ok || len(loc) == 0 {
+				t.Fatalf("validation error without loc: %s", body)
+			}
+			if _, ok := e["msg"].(string); !ok {
+				t.Fatalf("validation error without msg: %s", body)
+			}
+			if _, ok := e["input"]; !ok {
+				t.Fatalf("validation error without input: %s", body)
+			}
+		}
+		return
+	}
+	checkErrorShape(t, resp, body, "code", "message")
 }
 
 // FuzzControlPlaneRequest decodes control plane request bodies.
@@ -126,7 +171,7 @@ func FuzzControlPlaneRequest(f *testing.F) {
 			method, path = "PUT", "/v0/sandboxes/cp-1"
 		}
 		resp, body := send(t, srv, method, path, data)
-		checkErrorShape(t, resp, body, "error", "code")
+		checkCPErrorShape(t, resp, body)
 	})
 }
 

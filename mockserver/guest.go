@@ -98,13 +98,42 @@ func (s *Server) serveGuest(w http.ResponseWriter, r *http.Request, rt *route) {
 		}
 	default:
 		if rt.port != guestPort {
-			writeAPIError(w, APIUnknown, http.StatusBadGateway, "502 Bad Gateway: nothing listens on port "+strconv.Itoa(rt.port)+" in the mock sandbox")
+			s.nothingListens(w, rt)
 			return
 		}
-		var ok bool
-		if g, _, ok = s.lc.guestFor(rt.owner, rt.sandboxID); !ok {
+		var (
+			ok      bool
+			state   string
+			resumed <-chan struct{}
+		)
+		if g, state, resumed, ok = s.lc.guestFor(rt.owner, rt.sandboxID); !ok {
+			if rt.proxy {
+				writeLCError(w, s.lc.notFound(rt.sandboxID))
+				return
+			}
 			writeAPIError(w, APISandbox, http.StatusNotFound, "sandbox not found")
 			return
+		}
+		if s.lc.rt == RuntimeDocker {
+			switch state {
+			case StatePaused:
+				// A paused container accepts the connection and never
+				// answers: wait for a resume, a delete or the client.
+				select {
+				case <-resumed:
+					if !s.closed.Load() {
+						s.serveGuest(w, r, rt)
+						return
+					}
+					writeAPIError(w, APISandbox, http.StatusServiceUnavailable, "mock server closed")
+				case <-r.Context().Done():
+				}
+				return
+			case StateTerminated, StateFailed, StatePending, StateUnknown:
+				// Its process is not running: nothing listens.
+				s.nothingListens(w, rt)
+				return
+			}
 		}
 	}
 	r2 := new(http.Request)
@@ -117,6 +146,19 @@ func (s *Server) serveGuest(w http.ResponseWriter, r *http.Request, rt *route) {
 	r2.URL = &u
 	r2.RequestURI = u.RequestURI()
 	g.ServeHTTP(w, r2)
+}
+
+// nothingListens answers a request to a port where nothing listens:
+// through the server proxy the lifecycle server's 502, on the mock's own
+// endpoint route a plain 502 (a real client would see the connection
+// refused).
+func (s *Server) nothingListens(w http.ResponseWriter, rt *route) {
+	if rt.proxy {
+		writeLCError(w, codedErrorf(http.StatusBadGateway, "GENERAL::UNKNOWN_ERROR",
+			"Could not connect to the backend sandbox endpoint='127.0.0.1:%d' headers=None: All connection attempts failed", rt.port))
+		return
+	}
+	writeAPIError(w, APIUnknown, http.StatusBadGateway, "502 Bad Gateway: nothing listens on port "+strconv.Itoa(rt.port)+" in the mock sandbox")
 }
 
 // signRoute returns the token of a signed route to port of sandbox id,

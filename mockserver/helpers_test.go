@@ -15,6 +15,9 @@ import (
 	"github.com/sandboxkit/sandboxkit/mockserver"
 )
 
+// limits is a resourceLimits every create must carry.
+var limits = lifecycleapi.NewOptResourceLimits(lifecycleapi.ResourceLimits{"cpu": "500m", "memory": "512Mi"})
+
 // t0 is the start of every manual clock in these tests.
 var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 
@@ -81,6 +84,9 @@ func createSandbox(t *testing.T, c *lifecycleapi.Client, req *lifecycleapi.Creat
 	if req.Entrypoint == nil && req.Image.Set {
 		req.Entrypoint = []string{"python", "-m", "http.server"}
 	}
+	if !req.ResourceLimits.Set {
+		req.ResourceLimits = limits
+	}
 	res, err := c.CreateSandbox(t.Context(), req)
 	if err != nil {
 		t.Fatalf("CreateSandbox: %v", err)
@@ -109,13 +115,6 @@ func getSandbox(t *testing.T, c *lifecycleapi.Client, id string) lifecycleapi.Sa
 func stateOf(t *testing.T, c *lifecycleapi.Client, id string) string {
 	t.Helper()
 	return string(getSandbox(t, c, id).Status.State)
-}
-
-func wantState(t *testing.T, c *lifecycleapi.Client, id, want string) {
-	t.Helper()
-	if got := stateOf(t, c, id); got != want {
-		t.Fatalf("sandbox %s is %s, want %s", id, got, want)
-	}
 }
 
 // errorBody extracts the status-typed lifecycle error of res, or fails.
@@ -171,6 +170,36 @@ func do(t *testing.T, srv *mockserver.Server, method, path string, body string, 
 	}
 	if body != "" && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := srv.HTTPClient().Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading body: %v", method, path, err)
+	}
+	return resp, string(b)
+}
+
+// doRaw sends a request with exactly the given headers (a nil value
+// removes a header) and body through the server's in-memory client.
+func doRaw(t *testing.T, srv *mockserver.Server, method, path string, body string, header http.Header) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, srv.URL()+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body == "" {
+		req.Body, req.ContentLength = http.NoBody, 0
+	}
+	for k, vs := range header {
+		if vs == nil {
+			req.Header.Del(k)
+			continue
+		}
+		req.Header[k] = vs
 	}
 	resp, err := srv.HTTPClient().Do(req)
 	if err != nil {

@@ -3,8 +3,10 @@ package mockserver
 import (
 	"maps"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // API names one of the three APIs the server simulates.
@@ -28,7 +30,9 @@ type Entry struct {
 	// "GetHealth"), or "" when the route is unknown.
 	Operation string
 	// Method and Path are the request's; Path is the escaped path without
-	// the query, which is in Query.
+	// the query, which is in Query. A Path or Query longer than 1 KiB
+	// (and a SandboxID longer than 256 bytes) is cut and ends with
+	// "…(N bytes)", its length.
 	Method, Path, Query string
 	// Status is the status code answered, or 0 when the connection was
 	// reset or the client went away before an answer.
@@ -128,60 +132,149 @@ type Deletion struct {
 	Reason string
 }
 
-// journal keeps requests (bounded ring) and domain facts (unbounded).
+// ring keeps the newest max records (all of them when max is 0) and
+// counts every record added.
+type ring[T any] struct {
+	max   int
+	items []T
+	start int // index of the oldest item once the ring is full
+	added int64
+}
+
+func (r *ring[T]) add(v T) {
+	r.added++
+	if r.max > 0 && len(r.items) == r.max {
+		r.items[r.start] = v
+		r.start = (r.start + 1) % r.max
+		return
+	}
+	r.items = append(r.items, v)
+}
+
+// all returns the kept records, oldest first.
+func (r *ring[T]) all() []T {
+	out := make([]T, 0, len(r.items))
+	out = append(out, r.items[r.start:]...)
+	return append(out, r.items[:r.start]...)
+}
+
+func (r *ring[T]) reset() { r.items, r.start, r.added = nil, 0, 0 }
+
+func (r *ring[T]) count() RecordCount {
+	return RecordCount{Recorded: r.added, Dropped: r.added - int64(len(r.items))}
+}
+
+// journal keeps requests and domain facts, each in a ring of the journal
+// limit.
 type journal struct {
 	mu        sync.Mutex
-	max       int
-	entries   []Entry
-	start     int // index of the oldest entry once the ring is full
-	creations []Creation
-	renewals  []Renewal
-	deletions []Deletion
+	entries   ring[Entry]
+	creations ring[Creation]
+	renewals  ring[Renewal]
+	deletions ring[Deletion]
+}
+
+func newJournal(max int) *journal {
+	j := &journal{}
+	j.entries.max, j.creations.max, j.renewals.max, j.deletions.max = max, max, max, max
+	return j
+}
+
+// Lengths beyond which the journal shortens what a client sent.
+const (
+	maxJournalPath  = 1024
+	maxJournalQuery = 1024
+	maxJournalID    = 256
+)
+
+// clip shortens s to at most n bytes (at a character boundary) and says
+// how long it was.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…(" + strconv.Itoa(len(s)) + " bytes)"
 }
 
 func (j *journal) add(e Entry) {
+	e.Path = clip(e.Path, maxJournalPath)
+	e.Query = clip(e.Query, maxJournalQuery)
+	e.SandboxID = clip(e.SandboxID, maxJournalID)
+	e.Operation = clip(e.Operation, maxJournalID)
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.max > 0 && len(j.entries) == j.max {
-		j.entries[j.start] = e
-		j.start = (j.start + 1) % j.max
-		return
-	}
-	j.entries = append(j.entries, e)
+	j.entries.add(e)
 }
 
 func (j *journal) snapshot() []Entry {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	out := make([]Entry, 0, len(j.entries))
-	out = append(out, j.entries[j.start:]...)
-	return append(out, j.entries[:j.start]...)
+	return j.entries.all()
 }
 
 func (j *journal) reset() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.entries, j.start = nil, 0
-	j.creations, j.renewals, j.deletions = nil, nil, nil
+	j.entries.reset()
+	j.creations.reset()
+	j.renewals.reset()
+	j.deletions.reset()
 }
 
 func (j *journal) created(c Creation) {
 	c.Metadata = maps.Clone(c.Metadata)
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.creations = append(j.creations, c)
+	j.creations.add(c)
 }
 
 func (j *journal) renewed(r Renewal) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.renewals = append(j.renewals, r)
+	j.renewals.add(r)
 }
 
 func (j *journal) deleted(d Deletion) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.deletions = append(j.deletions, d)
+	j.deletions.add(d)
+}
+
+// RecordCount counts one kind of journal record.
+type RecordCount struct {
+	// Recorded counts every record since the server started (or the
+	// journal was reset), kept or not.
+	Recorded int64
+	// Dropped counts the oldest records dropped to stay within the
+	// journal limit.
+	Dropped int64
+}
+
+// JournalStats counts what the journal recorded and dropped, by kind.
+type JournalStats struct {
+	// Requests counts [Server.Journal] entries.
+	Requests RecordCount
+	// Creations, Renewals and Deletions count [Server.Creations],
+	// [Server.Renewals] and [Server.Deletions] records.
+	Creations, Renewals, Deletions RecordCount
+}
+
+// JournalStats returns how many records of each kind the journal has
+// seen and how many of the oldest it dropped (see [WithJournalLimit]).
+func (s *Server) JournalStats() JournalStats {
+	j := s.journal
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return JournalStats{
+		Requests:  j.entries.count(),
+		Creations: j.creations.count(),
+		Renewals:  j.renewals.count(),
+		Deletions: j.deletions.count(),
+	}
 }
 
 // Journal returns every request the server has answered, oldest first (up
@@ -200,8 +293,8 @@ func (s *Server) Count(f Filter) int {
 	s.journal.mu.Lock()
 	defer s.journal.mu.Unlock()
 	n := 0
-	for i := range s.journal.entries {
-		if f.match(&s.journal.entries[i]) {
+	for i := range s.journal.entries.items {
+		if f.match(&s.journal.entries.items[i]) {
 			n++
 		}
 	}
@@ -211,11 +304,12 @@ func (s *Server) Count(f Filter) int {
 // ResetJournal forgets the recorded requests and domain facts.
 func (s *Server) ResetJournal() { s.journal.reset() }
 
-// Creations returns every sandbox creation, oldest first.
+// Creations returns the sandbox creations the journal keeps, oldest
+// first.
 func (s *Server) Creations() []Creation {
 	s.journal.mu.Lock()
 	defer s.journal.mu.Unlock()
-	out := slices.Clone(s.journal.creations)
+	out := s.journal.creations.all()
 	for i := range out {
 		out[i].Metadata = maps.Clone(out[i].Metadata)
 	}
@@ -230,7 +324,7 @@ func (s *Server) CreationCounts(key string) map[string]int {
 	s.journal.mu.Lock()
 	defer s.journal.mu.Unlock()
 	out := map[string]int{}
-	for _, c := range s.journal.creations {
+	for _, c := range s.journal.creations.items {
 		if v, ok := c.Metadata[key]; ok {
 			out[v]++
 		}
@@ -239,12 +333,13 @@ func (s *Server) CreationCounts(key string) map[string]int {
 }
 
 // Renewals returns the successful renewals of sandbox id ("" for all of
-// them), oldest first; every New is after its Old.
+// them) the journal keeps, oldest first. New may be before Old: the
+// server accepts any future time, so a renewal can shorten a lifetime.
 func (s *Server) Renewals(id string) []Renewal {
 	s.journal.mu.Lock()
 	defer s.journal.mu.Unlock()
 	var out []Renewal
-	for _, r := range s.journal.renewals {
+	for _, r := range s.journal.renewals.all() {
 		if id == "" || r.SandboxID == id {
 			out = append(out, r)
 		}
@@ -252,9 +347,10 @@ func (s *Server) Renewals(id string) []Renewal {
 	return out
 }
 
-// Deletions returns every sandbox that started terminating, oldest first.
+// Deletions returns the deletions and expiries the journal keeps,
+// oldest first.
 func (s *Server) Deletions() []Deletion {
 	s.journal.mu.Lock()
 	defer s.journal.mu.Unlock()
-	return slices.Clone(s.journal.deletions)
+	return s.journal.deletions.all()
 }

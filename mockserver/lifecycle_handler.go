@@ -2,8 +2,13 @@ package mockserver
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"math"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -11,170 +16,231 @@ import (
 	"github.com/sandboxkit/sandboxkit/internal/gen/lifecyclesrv"
 )
 
-// lifecycleHandler implements the generated lifecycle server.
+// lifecycleHandler implements the operations of the lifecycle API on the
+// generated server interface: requests arrive checked (lifecycle_http.go
+// parses and validates them as the real server does) and errors return
+// as *opError for the HTTP layer to render.
 type lifecycleHandler struct {
 	srv *Server
 	st  *lcStore
 }
 
-var (
-	_ lifecyclesrv.Handler         = (*lifecycleHandler)(nil)
-	_ lifecyclesrv.SecurityHandler = lifecycleSecurity{}
-)
+var _ lifecyclesrv.Handler = (*lifecycleHandler)(nil)
 
-// lifecycleSecurity accepts everything: the server's auth middleware has
-// already checked the key before the generated router runs.
-type lifecycleSecurity struct{}
-
-func (lifecycleSecurity) HandleApiKeyAuth(ctx context.Context, _ lifecyclesrv.OperationName, _ lifecyclesrv.ApiKeyAuth) (context.Context, error) {
-	return ctx, nil
-}
-
-func rid(ctx context.Context) lifecyclesrv.OptString {
-	return lifecyclesrv.NewOptString(infoFrom(ctx).requestID)
-}
-
-// lcErr renders e as the error answer type R of an operation. A status the
-// operation's spec does not list becomes a 500.
-func lcErr[R any](ctx context.Context, e *opError) R {
-	code := e.code
-	if code == "" {
-		code = codeForStatus(e.status)
-	}
-	body := lifecyclesrv.ErrorResponse{Code: code, Message: e.msg}
-	id := rid(ctx)
-	var v any
-	switch e.status {
-	case http.StatusBadRequest:
-		v = &lifecyclesrv.BadRequestHeaders{XRequestID: id, Response: body}
-	case http.StatusUnauthorized:
-		v = &lifecyclesrv.UnauthorizedHeaders{XRequestID: id, Response: body}
-	case http.StatusForbidden:
-		v = &lifecyclesrv.ForbiddenHeaders{XRequestID: id, Response: body}
-	case http.StatusNotFound:
-		v = &lifecyclesrv.NotFoundHeaders{XRequestID: id, Response: body}
-	case http.StatusConflict:
-		v = &lifecyclesrv.ConflictHeaders{XRequestID: id, Response: body}
-	}
-	if r, ok := v.(R); ok {
-		return r
-	}
-	body.Code = codeInternal
-	return any(&lifecyclesrv.InternalServerErrorHeaders{XRequestID: id, Response: body}).(R)
-}
+// maxPyDateTime is the last instant Python's datetime can hold.
+var maxPyDateTime = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
 
 // CreateSandbox implements POST /sandboxes.
 func (h *lifecycleHandler) CreateSandbox(ctx context.Context, req *lifecyclesrv.CreateSandboxRequest) (lifecyclesrv.CreateSandboxRes, error) {
 	ri := infoFrom(ctx)
-	in, err := createInputFrom(req)
-	if err != nil {
-		return lcErr[lifecyclesrv.CreateSandboxRes](ctx, err), nil
+	ext := map[string]string(req.Extensions.Value)
+	if err := checkRenewExtension(ext); err != nil {
+		return nil, err
 	}
-	sb, err := h.st.create(ri.tenant, ri.requestID, in)
-	if err != nil {
-		return lcErr[lifecyclesrv.CreateSandboxRes](ctx, err), nil
+	rt := h.st.rt
+	if pool := strings.TrimSpace(ext["poolRef"]); pool != "" {
+		if rt == RuntimeDocker {
+			return nil, codedErrorf(http.StatusBadRequest, "SANDBOX::UNSUPPORTED_POOL_REF", "poolRef is not supported by the Docker provider. Use Kubernetes BatchSandbox provider instead.")
+		}
+		return nil, codedErrorf(http.StatusNotFound, "KUBERNETES::POOL_NOT_FOUND", "Pool '%s' not found", pool)
 	}
-	h.st.mu.RLock()
-	v := sb.view()
-	h.st.mu.RUnlock()
-	resp := lifecyclesrv.CreateSandboxResponse{
-		ID:         v.ID,
-		Status:     v.Status,
-		Platform:   v.Platform,
-		ExpiresAt:  v.ExpiresAt,
-		CreatedAt:  v.CreatedAt,
-		Entrypoint: v.Entrypoint,
+	if id, ok := req.SnapshotId.Get(); ok {
+		// Resolved first, as the server does before any other check.
+		h.st.mu.RLock()
+		sn, err := h.st.lookupSnapshot(ri.tenant, strings.TrimSpace(id))
+		var state string
+		if sn != nil {
+			state = sn.state
+		}
+		h.st.mu.RUnlock()
+		if err != nil {
+			return nil, err
+		}
+		if state != SnapshotReady {
+			return nil, codedErrorf(http.StatusConflict, "SNAPSHOT::NOT_READY", "Snapshot %s is not ready for restore.", sn.id)
+		}
 	}
-	if m, ok := v.Metadata.Get(); ok {
-		resp.Metadata = lifecyclesrv.NewOptCreateSandboxResponseMetadata(lifecyclesrv.CreateSandboxResponseMetadata(m))
+	if md, ok := req.Metadata.Get(); ok {
+		if err := checkCreateLabels(md); err != nil {
+			return nil, err
+		}
 	}
-	return &lifecyclesrv.CreateSandboxResponseHeaders{
-		XRequestID: rid(ctx),
-		Location:   lifecyclesrv.NewOptString(h.srv.URL() + "/v1/sandboxes/" + url.PathEscape(v.ID)),
-		Response:   resp,
-	}, nil
-}
-
-// createInputFrom checks the rules the schema cannot express.
-func createInputFrom(req *lifecyclesrv.CreateSandboxRequest) (createInput, *opError) {
-	var in createInput
-	_, hasImage := req.Image.Get()
-	snapshotID, hasSnapshot := req.SnapshotId.Get()
-	switch {
-	case hasImage && hasSnapshot:
-		return in, errorf(http.StatusBadRequest, "give either image or snapshotId, not both")
-	case !hasImage && !hasSnapshot:
-		return in, errorf(http.StatusBadRequest, "one of image or snapshotId is required")
-	case hasImage && len(req.Entrypoint) == 0:
-		return in, errorf(http.StatusBadRequest, "entrypoint is required when image is given")
-	case hasSnapshot && snapshotID == "":
-		return in, errorf(http.StatusBadRequest, "snapshotId must not be empty")
+	if p, ok := req.Platform.Get(); ok {
+		np, err := checkPlatformValues(p)
+		if err != nil {
+			return nil, err
+		}
+		req.Platform = lifecyclesrv.NewOptPlatformSpec(np)
 	}
-	if img, ok := req.Image.Get(); ok && strings.TrimSpace(img.URI) == "" {
-		return in, errorf(http.StatusBadRequest, "image.uri must not be empty")
-	}
-	in.image = req.Image
-	in.snapshotID = snapshotID
-	in.platform = req.Platform
-	in.entrypoint = req.Entrypoint
+	now := h.st.now()
+	var expiresAt time.Time
 	if t, ok := req.Timeout.Get(); ok {
-		in.timeout = time.Duration(t) * time.Second
-	}
-	if m, ok := req.Metadata.Get(); ok {
-		if err := checkMetadataKeys(m); err != nil {
-			return in, err
+		secs := int64(t)
+		if secs > int64(maxPyDateTime.Sub(now)/time.Second) || secs > 86_399_999_999_999 {
+			return nil, codedErrorf(http.StatusBadRequest, "SANDBOX::INVALID_PARAMETER", "Sandbox timeout %ds is too large to represent safely.", secs)
 		}
-		in.metadata = m
+		if max := h.srv.cfg.maxTimeout; max > 0 && secs > int64(max/time.Second) {
+			return nil, codedErrorf(http.StatusBadRequest, "SANDBOX::INVALID_PARAMETER", "Sandbox timeout %ds exceeds configured maximum of %ds.", secs, int64(max/time.Second))
+		}
+		expiresAt = addSeconds(now, secs)
 	}
-	if m, ok := req.Env.Get(); ok {
-		in.env = m
-	}
-	if m, ok := req.ResourceLimits.Get(); ok {
-		in.resourceLimits = m
-	}
-	if ext, ok := req.Extensions.Get(); ok {
-		if v, ok := ext["access.renew.extend.seconds"]; ok {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 300 || n > 86400 || strconv.Itoa(n) != v {
-				return in, errorf(http.StatusBadRequest, "extensions[access.renew.extend.seconds] must be a whole number of seconds from 300 to 86400, got %q", v)
-			}
+	if rt == RuntimeDocker {
+		if req.SecureAccess.Or(false) {
+			return nil, codedErrorf(http.StatusBadRequest, "SANDBOX::INVALID_PARAMETER", "secureAccess is not supported when runtime.type='docker'. Use the Kubernetes runtime to create secured sandboxes.")
+		}
+		if req.NetworkPolicy.Set {
+			return nil, codedErrorf(http.StatusBadRequest, "SANDBOX::INVALID_PARAMETER", "networkPolicy is not supported when docker network_mode=host.")
 		}
 	}
-	return in, nil
+	v, err := h.st.create(ri.tenant, ri.requestID, req, expiresAt, now)
+	if err != nil {
+		return nil, err
+	}
+	return &lifecyclesrv.CreateSandboxResponseHeaders{XRequestID: rid(ctx), Response: v}, nil
 }
 
-func checkMetadataKeys[V any](m map[string]V) *opError {
-	for k := range m {
-		if k == "" {
-			return errorf(http.StatusBadRequest, "metadata keys must not be empty")
+// addSeconds adds whole seconds that may exceed a time.Duration.
+func addSeconds(t time.Time, secs int64) time.Time {
+	const chunk = int64(math.MaxInt64 / int64(time.Second))
+	for secs > chunk {
+		t = t.Add(time.Duration(chunk) * time.Second)
+		secs -= chunk
+	}
+	return t.Add(time.Duration(secs) * time.Second)
+}
+
+// checkRenewExtension checks extensions["access.renew.extend.seconds"]:
+// renew-on-access is accepted (not simulated) for 300 to 86400 seconds.
+func checkRenewExtension(ext map[string]string) *opError {
+	const key = "access.renew.extend.seconds"
+	raw, ok := ext[key]
+	if !ok {
+		return nil
+	}
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return codedErrorf(http.StatusBadRequest, "SANDBOX::INVALID_PARAMETER", `Invalid extensions["%s"]: empty value; omit the key to disable renew-on-access, or use an integer between 300 and 86400 seconds.`, key)
+	}
+	n, err := parsePyInt(s)
+	if err != nil {
+		return codedErrorf(http.StatusBadRequest, "SANDBOX::INVALID_PARAMETER", `Invalid extensions["%s"]: must be a base-10 integer string between 300 and 86400, got %s.`, key, pyRepr(raw))
+	}
+	if n < 300 || n > 86400 {
+		return codedErrorf(http.StatusBadRequest, "SANDBOX::INVALID_PARAMETER", `Invalid extensions["%s"]: must be between 300 and 86400 seconds (5 minutes to 24 hours inclusive), got %d.`, key, n)
+	}
+	return nil
+}
+
+var pyIntLiteral = regexp.MustCompile(`^[+-]?[0-9]+(?:_[0-9]+)*$`)
+
+// parsePyInt parses s as Python's int() does (after strip): an optional
+// sign and digits, underscores allowed between digits.
+func parsePyInt(s string) (int64, error) {
+	if !pyIntLiteral.MatchString(s) {
+		return 0, fmt.Errorf("invalid literal %q", s)
+	}
+	n, err := strconv.ParseInt(strings.ReplaceAll(s, "_", ""), 10, 64)
+	if err != nil {
+		return math.MaxInt64, nil // out of range: compares as too large
+	}
+	return n, nil
+}
+
+// pyRepr quotes s as Python's repr() does for simple strings.
+func pyRepr(s string) string {
+	if strings.Contains(s, "'") && !strings.Contains(s, `"`) {
+		return `"` + s + `"`
+	}
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
+}
+
+// Kubernetes label syntax, which the server applies to metadata.
+var (
+	dnsSubdomainRE = regexp.MustCompile(`^(?:[a-z0-9]([-a-z0-9]*[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	labelNameRE    = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`)
+	labelValueRE   = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$`)
+)
+
+// pyMatch matches like Python's re.match with a trailing $: a single
+// newline at the end of s is allowed.
+func pyMatch(re *regexp.Regexp, s string) bool {
+	return re.MatchString(strings.TrimSuffix(s, "\n"))
+}
+
+func validLabelKey(k string) bool {
+	name := k
+	if prefix, n, ok := strings.Cut(k, "/"); ok {
+		if prefix == "" || n == "" || len(prefix) > 253 || !pyMatch(dnsSubdomainRE, prefix) {
+			return false
 		}
+		name = n
+	}
+	return len([]rune(name)) <= 63 && pyMatch(labelNameRE, name)
+}
+
+func validLabelValue(v string) bool {
+	return len([]rune(v)) <= 63 && pyMatch(labelValueRE, v)
+}
+
+// checkCreateLabels checks creation metadata: no reserved key, keys and
+// values that are valid Kubernetes labels.
+func checkCreateLabels(md map[string]string) *opError {
+	keys := slices.Sorted(maps.Keys(md))
+	for _, k := range keys {
 		if strings.HasPrefix(k, reservedMetadataPrefix) {
-			return errorf(http.StatusBadRequest, "metadata key %q: the prefix %s is reserved", k, reservedMetadataPrefix)
+			return codedErrorf(http.StatusBadRequest, "SANDBOX::INVALID_METADATA_LABEL",
+				"Metadata key '%s' uses the reserved prefix '%s'. Keys under this prefix are managed by the system and cannot be set via metadata.", k, reservedMetadataPrefix)
+		}
+	}
+	return checkLabels(md, keys)
+}
+
+// checkLabels checks keys and values against the Kubernetes label rules,
+// in keys order.
+func checkLabels(md map[string]string, keys []string) *opError {
+	for _, k := range keys {
+		if !validLabelKey(k) {
+			return codedErrorf(http.StatusBadRequest, "SANDBOX::INVALID_METADATA_LABEL",
+				"Metadata key '%s' is invalid: must be either a name or a DNS-subdomain prefix and name separated by /, where the name is up to 63 characters and matches [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?, and the optional prefix is a valid DNS subdomain up to 253 characters.", k)
+		}
+		if v := md[k]; !validLabelValue(v) {
+			return codedErrorf(http.StatusBadRequest, "SANDBOX::INVALID_METADATA_LABEL",
+				"Metadata value '%s' is invalid: must be 63 characters or less, start/end with an alphanumeric character, and contain only alphanumeric, '-', '_', or '.' characters.", v)
 		}
 	}
 	return nil
+}
+
+// checkPlatformValues accepts os linux or windows and arch amd64 or arm64
+// (any case, spaces trimmed) and returns them normalised.
+func checkPlatformValues(p lifecyclesrv.PlatformSpec) (lifecyclesrv.PlatformSpec, *opError) {
+	os := strings.ToLower(strings.TrimSpace(p.Os))
+	arch := strings.ToLower(strings.TrimSpace(p.Arch))
+	if os != "linux" && os != "windows" {
+		return p, codedErrorf(http.StatusBadRequest, "SANDBOX::INVALID_PARAMETER", "Unsupported platform.os '%s'. Supported values: ['linux', 'windows'].", p.Os)
+	}
+	if arch != "amd64" && arch != "arm64" {
+		return p, codedErrorf(http.StatusBadRequest, "SANDBOX::INVALID_PARAMETER", "Unsupported platform.arch '%s'. Supported values: ['amd64', 'arm64'].", p.Arch)
+	}
+	return lifecyclesrv.PlatformSpec{Os: os, Arch: arch}, nil
 }
 
 // GetSandbox implements GET /sandboxes/{sandboxId}.
 func (h *lifecycleHandler) GetSandbox(ctx context.Context, params lifecyclesrv.GetSandboxParams) (lifecyclesrv.GetSandboxRes, error) {
 	v, err := h.st.get(infoFrom(ctx).tenant, params.SandboxId)
 	if err != nil {
-		return lcErr[lifecyclesrv.GetSandboxRes](ctx, err), nil
+		return nil, err
 	}
 	return &lifecyclesrv.SandboxHeaders{XRequestID: rid(ctx), Response: v}, nil
 }
 
 // ListSandboxes implements GET /sandboxes.
 func (h *lifecycleHandler) ListSandboxes(ctx context.Context, params lifecyclesrv.ListSandboxesParams) (lifecyclesrv.ListSandboxesRes, error) {
-	q := listQuery{page: params.Page.Or(1), pageSize: params.PageSize.Or(20)}
-	if q.pageSize > h.srv.cfg.maxPageSize {
-		return lcErr[lifecyclesrv.ListSandboxesRes](ctx, errorf(http.StatusBadRequest, "pageSize must be at most %d", h.srv.cfg.maxPageSize)), nil
-	}
-	q.states = params.State
+	q := listQuery{page: params.Page.Or(1), pageSize: params.PageSize.Or(20), states: params.State}
 	if raw, ok := params.Metadata.Get(); ok && raw != "" {
 		m, err := parseMetadataFilter(raw)
 		if err != nil {
-			return lcErr[lifecyclesrv.ListSandboxesRes](ctx, err), nil
+			return nil, err
 		}
 		q.metadata = m
 	}
@@ -188,24 +254,41 @@ func (h *lifecycleHandler) ListSandboxes(ctx context.Context, params lifecyclesr
 	}, nil
 }
 
-// parseMetadataFilter reads the metadata filter the way the upstream
-// server does (Python's parse_qsl with strict parsing): key=value pairs
-// joined by &, each key and value URL-decoded once more.
+// parseMetadataFilter reads the metadata filter the way the server does
+// (Python's parse_qsl with strict parsing and blank values kept):
+// key=value fields joined by &, each decoded once more; an empty field or
+// one without = is a 400.
 func parseMetadataFilter(raw string) (map[string]string, *opError) {
 	out := map[string]string{}
 	for seg := range strings.SplitSeq(raw, "&") {
 		k, v, ok := strings.Cut(seg, "=")
 		if !ok {
-			return nil, &opError{status: http.StatusBadRequest, code: "INVALID_METADATA_FORMAT", msg: "invalid metadata format: bad query field: " + strconv.Quote(seg)}
+			return nil, codedErrorf(http.StatusBadRequest, "INVALID_METADATA_FORMAT", "Invalid metadata format: bad query field: %s", pyRepr(seg))
 		}
-		key, err1 := url.QueryUnescape(k)
-		val, err2 := url.QueryUnescape(v)
-		if err1 != nil || err2 != nil {
-			return nil, &opError{status: http.StatusBadRequest, code: "INVALID_METADATA_FORMAT", msg: "invalid metadata format: bad escape in " + strconv.Quote(seg)}
-		}
-		out[key] = val
+		out[pyUnquotePlus(k)] = pyUnquotePlus(v)
 	}
 	return out, nil
+}
+
+// pyUnquotePlus decodes like Python's urllib.parse.unquote_plus: + is a
+// space, a valid %XX escape a byte, anything else stays as it is.
+func pyUnquotePlus(s string) string {
+	s = strings.ReplaceAll(s, "+", " ")
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+3], 16, 8); err == nil {
+				b = append(b, byte(n))
+				i += 2
+				continue
+			}
+		}
+		b = append(b, s[i])
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
 }
 
 func pagination(page, pageSize, total int) lifecyclesrv.PaginationInfo {
@@ -223,7 +306,7 @@ func pagination(page, pageSize, total int) lifecyclesrv.PaginationInfo {
 func (h *lifecycleHandler) DeleteSandbox(ctx context.Context, params lifecyclesrv.DeleteSandboxParams) (lifecyclesrv.DeleteSandboxRes, error) {
 	ri := infoFrom(ctx)
 	if err := h.st.delete(ri.tenant, params.SandboxId, ri.requestID); err != nil {
-		return lcErr[lifecyclesrv.DeleteSandboxRes](ctx, err), nil
+		return nil, err
 	}
 	return &lifecyclesrv.DeleteSandboxNoContent{XRequestID: rid(ctx)}, nil
 }
@@ -231,7 +314,7 @@ func (h *lifecycleHandler) DeleteSandbox(ctx context.Context, params lifecyclesr
 // PauseSandbox implements POST /sandboxes/{sandboxId}/pause.
 func (h *lifecycleHandler) PauseSandbox(ctx context.Context, params lifecyclesrv.PauseSandboxParams) (lifecyclesrv.PauseSandboxRes, error) {
 	if err := h.st.pause(infoFrom(ctx).tenant, params.SandboxId); err != nil {
-		return lcErr[lifecyclesrv.PauseSandboxRes](ctx, err), nil
+		return nil, err
 	}
 	return &lifecyclesrv.PauseSandboxAccepted{XRequestID: rid(ctx)}, nil
 }
@@ -239,28 +322,16 @@ func (h *lifecycleHandler) PauseSandbox(ctx context.Context, params lifecyclesrv
 // ResumeSandbox implements POST /sandboxes/{sandboxId}/resume.
 func (h *lifecycleHandler) ResumeSandbox(ctx context.Context, params lifecyclesrv.ResumeSandboxParams) (lifecyclesrv.ResumeSandboxRes, error) {
 	if err := h.st.resume(infoFrom(ctx).tenant, params.SandboxId); err != nil {
-		return lcErr[lifecyclesrv.ResumeSandboxRes](ctx, err), nil
+		return nil, err
 	}
 	return &lifecyclesrv.ResumeSandboxAccepted{XRequestID: rid(ctx)}, nil
 }
 
 // PatchSandboxMetadata implements PATCH /sandboxes/{sandboxId}/metadata.
 func (h *lifecycleHandler) PatchSandboxMetadata(ctx context.Context, req lifecyclesrv.PatchSandboxMetadataRequest, params lifecyclesrv.PatchSandboxMetadataParams) (lifecyclesrv.PatchSandboxMetadataRes, error) {
-	if err := checkMetadataKeys(req); err != nil {
-		return lcErr[lifecyclesrv.PatchSandboxMetadataRes](ctx, err), nil
-	}
-	set := map[string]string{}
-	var del []string
-	for k, v := range req {
-		if s, ok := v.Get(); ok {
-			set[k] = s
-		} else {
-			del = append(del, k)
-		}
-	}
-	v, err := h.st.patchMetadata(infoFrom(ctx).tenant, params.SandboxId, set, del)
+	v, err := h.st.patchMetadata(infoFrom(ctx).tenant, params.SandboxId, req)
 	if err != nil {
-		return lcErr[lifecyclesrv.PatchSandboxMetadataRes](ctx, err), nil
+		return nil, err
 	}
 	return &lifecyclesrv.SandboxHeaders{XRequestID: rid(ctx), Response: v}, nil
 }
@@ -268,41 +339,65 @@ func (h *lifecycleHandler) PatchSandboxMetadata(ctx context.Context, req lifecyc
 // RenewSandboxExpiration implements POST /sandboxes/{sandboxId}/renew-expiration.
 func (h *lifecycleHandler) RenewSandboxExpiration(ctx context.Context, req *lifecyclesrv.RenewSandboxExpirationRequest, params lifecyclesrv.RenewSandboxExpirationParams) (lifecyclesrv.RenewSandboxExpirationRes, error) {
 	ri := infoFrom(ctx)
-	if err := h.st.renew(ri.tenant, params.SandboxId, ri.requestID, req.ExpiresAt); err != nil {
-		return lcErr[lifecyclesrv.RenewSandboxExpirationRes](ctx, err), nil
+	at, err := h.st.renew(ri.tenant, params.SandboxId, ri.requestID, req.ExpiresAt)
+	if err != nil {
+		return nil, err
 	}
 	return &lifecyclesrv.RenewSandboxExpirationResponseHeaders{
 		XRequestID: rid(ctx),
-		Response:   lifecyclesrv.RenewSandboxExpirationResponse{ExpiresAt: req.ExpiresAt},
+		Response:   lifecyclesrv.RenewSandboxExpirationResponse{ExpiresAt: at},
 	}, nil
 }
 
 // GetSandboxEndpoint implements GET /sandboxes/{sandboxId}/endpoints/{port}.
 func (h *lifecycleHandler) GetSandboxEndpoint(ctx context.Context, params lifecyclesrv.GetSandboxEndpointParams) (lifecyclesrv.GetSandboxEndpointRes, error) {
 	tenant := infoFrom(ctx).tenant
-	if _, err := h.st.get(tenant, params.SandboxId); err != nil {
-		return lcErr[lifecyclesrv.GetSandboxEndpointRes](ctx, err), nil
-	}
 	proxy := params.UseServerProxy.Or(false)
 	expires, signed := params.Expires.Get()
 	if proxy && signed {
-		return lcErr[lifecyclesrv.GetSandboxEndpointRes](ctx, errorf(http.StatusBadRequest, "use_server_proxy and expires cannot be combined")), nil
+		return nil, codedErrorf(http.StatusBadRequest, "SANDBOX::INVALID_PARAMETER", "use_server_proxy cannot be combined with expires; signed endpoints require the gateway route.")
+	}
+	docker := h.st.rt == RuntimeDocker
+	badPort := params.Port < 1 || params.Port > 65535
+	if docker {
+		if signed {
+			return nil, codedErrorf(http.StatusBadRequest, "SANDBOX::API_NOT_SUPPORTED", "Signed routes (expires parameter) are not supported when runtime.type='docker'. Use the Kubernetes runtime for signed routes.")
+		}
+		if badPort {
+			return nil, codedErrorf(http.StatusBadRequest, "DOCKER::INVALID_PORT", "Port must be between 1 and 65535.")
+		}
+	} else if badPort {
+		return nil, errInternal // the Kubernetes runtime does not catch the port check
+	}
+	var exp int64
+	if signed {
+		n, err := strconv.ParseInt(expires, 10, 64)
+		now := h.srv.clock.Now().Unix()
+		switch {
+		case err != nil && strings.HasPrefix(expires, "-"):
+			return nil, codedErrorf(http.StatusBadRequest, "SANDBOX::INVALID_PARAMETER", "expires must be a non-negative Unix timestamp (uint64).")
+		case err != nil && len(expires) > 20:
+			return nil, codedErrorf(http.StatusBadRequest, "SANDBOX::INVALID_PARAMETER", "expires exceeds uint64 maximum value.")
+		case err != nil:
+			n = math.MaxInt64
+		case n < 0:
+			return nil, codedErrorf(http.StatusBadRequest, "SANDBOX::INVALID_PARAMETER", "expires must be a non-negative Unix timestamp (uint64).")
+		case n <= now:
+			return nil, codedErrorf(http.StatusBadRequest, "SANDBOX::INVALID_PARAMETER", "expires (%d) must be greater than current time (%d).", n, now)
+		}
+		exp = n
+	}
+	if _, err := h.st.get(tenant, params.SandboxId); err != nil {
+		return nil, err
 	}
 	host := h.srv.host()
 	id, port := url.PathEscape(params.SandboxId), strconv.Itoa(params.Port)
 	var ep lifecyclesrv.Endpoint
 	switch {
 	case proxy:
-		ep.Endpoint = host + "/v1/sandboxes/" + id + "/proxy/" + port
+		ep.Endpoint = host + "/sandboxes/" + id + "/proxy/" + port
 	case signed:
-		exp, err := strconv.ParseUint(expires, 10, 64)
-		if err != nil || exp > 1<<62 {
-			return lcErr[lifecyclesrv.GetSandboxEndpointRes](ctx, errorf(http.StatusBadRequest, "expires %q is not a Unix time in seconds", expires)), nil
-		}
-		if int64(exp) <= h.srv.clock.Now().Unix() {
-			return lcErr[lifecyclesrv.GetSandboxEndpointRes](ctx, errorf(http.StatusBadRequest, "expires %s lies in the past", expires)), nil
-		}
-		ep.Endpoint = host + "/signed/" + h.srv.signRoute(params.SandboxId, params.Port, int64(exp)) + "/sandboxes/" + id + "/port/" + port
+		ep.Endpoint = host + "/signed/" + h.srv.signRoute(params.SandboxId, params.Port, exp) + "/sandboxes/" + id + "/port/" + port
 	default:
 		ep.Endpoint = host + "/sandboxes/" + id + "/port/" + port
 	}
@@ -317,11 +412,11 @@ func (h *lifecycleHandler) CreateSnapshot(ctx context.Context, req lifecyclesrv.
 	}
 	v, err := h.st.createSnapshot(infoFrom(ctx).tenant, params.SandboxId, name)
 	if err != nil {
-		return lcErr[lifecyclesrv.CreateSnapshotRes](ctx, err), nil
+		return nil, err
 	}
 	return &lifecyclesrv.SnapshotHeaders{
 		XRequestID: rid(ctx),
-		Location:   lifecyclesrv.NewOptString(h.srv.URL() + "/v1/snapshots/" + url.PathEscape(v.ID)),
+		Location:   lifecyclesrv.NewOptString("/v1/snapshots/" + v.ID),
 		Response:   v,
 	}, nil
 }
@@ -330,7 +425,7 @@ func (h *lifecycleHandler) CreateSnapshot(ctx context.Context, req lifecyclesrv.
 func (h *lifecycleHandler) GetSnapshot(ctx context.Context, params lifecyclesrv.GetSnapshotParams) (lifecyclesrv.GetSnapshotRes, error) {
 	v, err := h.st.getSnapshot(infoFrom(ctx).tenant, params.SnapshotId)
 	if err != nil {
-		return lcErr[lifecyclesrv.GetSnapshotRes](ctx, err), nil
+		return nil, err
 	}
 	return &lifecyclesrv.GetSnapshotOKHeaders{XRequestID: rid(ctx), Response: v}, nil
 }
@@ -338,7 +433,7 @@ func (h *lifecycleHandler) GetSnapshot(ctx context.Context, params lifecyclesrv.
 // DeleteSnapshot implements DELETE /snapshots/{snapshotId}.
 func (h *lifecycleHandler) DeleteSnapshot(ctx context.Context, params lifecyclesrv.DeleteSnapshotParams) (lifecyclesrv.DeleteSnapshotRes, error) {
 	if err := h.st.deleteSnapshot(infoFrom(ctx).tenant, params.SnapshotId); err != nil {
-		return lcErr[lifecyclesrv.DeleteSnapshotRes](ctx, err), nil
+		return nil, err
 	}
 	return &lifecyclesrv.DeleteSnapshotNoContent{XRequestID: rid(ctx)}, nil
 }
@@ -349,9 +444,6 @@ func (h *lifecycleHandler) ListSnapshots(ctx context.Context, params lifecyclesr
 		sandboxID: params.SandboxId.Or(""),
 		page:      params.Page.Or(1),
 		pageSize:  params.PageSize.Or(20),
-	}
-	if q.pageSize > h.srv.cfg.maxPageSize {
-		return lcErr[lifecyclesrv.ListSnapshotsRes](ctx, errorf(http.StatusBadRequest, "pageSize must be at most %d", h.srv.cfg.maxPageSize)), nil
 	}
 	for _, s := range params.State {
 		q.states = append(q.states, string(s))
@@ -364,4 +456,8 @@ func (h *lifecycleHandler) ListSnapshots(ctx context.Context, params lifecyclesr
 			Pagination: pagination(q.page, q.pageSize, total),
 		},
 	}, nil
+}
+
+func rid(ctx context.Context) lifecyclesrv.OptString {
+	return lifecyclesrv.NewOptString(infoFrom(ctx).requestID)
 }

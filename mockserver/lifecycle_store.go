@@ -1,6 +1,8 @@
 package mockserver
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"net/http"
@@ -15,9 +17,15 @@ import (
 	"github.com/sandboxkit/sandboxkit/mockserver/internal/clock"
 )
 
-// Lifecycle sandbox states.
+// Lifecycle sandbox states. Allocated is a Kubernetes state (an IP but not
+// ready); Unknown is what the Docker runtime reports for a container state
+// it does not know. Stopping is in the API's documented state machine, but
+// neither runtime reports it (a deleted sandbox keeps its state until it
+// is gone), so the mock never shows it. Clients must expect states they
+// do not know.
 const (
 	StatePending    = "Pending"
+	StateAllocated  = "Allocated"
 	StateRunning    = "Running"
 	StatePausing    = "Pausing"
 	StatePaused     = "Paused"
@@ -25,6 +33,7 @@ const (
 	StateStopping   = "Stopping"
 	StateTerminated = "Terminated"
 	StateFailed     = "Failed"
+	StateUnknown    = "Unknown"
 )
 
 // Snapshot states.
@@ -35,30 +44,31 @@ const (
 	SnapshotFailed   = "Failed"
 )
 
-var lifecycleStates = []string{
-	StatePending, StateRunning, StatePausing, StatePaused,
-	StateResuming, StateStopping, StateTerminated, StateFailed,
-}
-
 // defaultEntrypoint is what a sandbox restored from a snapshot runs when
-// neither the request nor the snapshot names an entrypoint.
+// the request names no entrypoint.
 var defaultEntrypoint = []string{"tail", "-f", "/dev/null"}
 
 // reservedMetadataPrefix marks metadata keys the service owns.
 const reservedMetadataPrefix = "opensandbox.io/"
 
-// opError is a failed store operation: the status and message to answer.
+// opError is a failed operation: the status, code and message of a
+// {"code","message"} answer.
 type opError struct {
 	status int
-	code   string // lifecycle error code; "" derives it from status
+	code   string
 	msg    string
 }
 
 func (e *opError) Error() string { return e.msg }
 
-func errorf(status int, format string, args ...any) *opError {
-	return &opError{status: status, msg: fmt.Sprintf(format, args...)}
+// codedErrorf is an error with the lifecycle server's code.
+func codedErrorf(status int, code, format string, args ...any) *opError {
+	return &opError{status: status, code: code, msg: fmt.Sprintf(format, args...)}
 }
+
+// errInternal is an unhandled failure: the real server answers a
+// plain-text 500 "Internal Server Error".
+var errInternal = &opError{status: http.StatusInternalServerError, code: "", msg: "Internal Server Error"}
 
 // lcSandbox is one lifecycle sandbox. Guarded by lcStore.mu.
 type lcSandbox struct {
@@ -69,19 +79,43 @@ type lcSandbox struct {
 	snapshotID     string
 	platform       lifecyclesrv.OptPlatformSpec
 	entrypoint     []string
-	metadata       map[string]string
 	env            map[string]string
 	resourceLimits map[string]string
 
+	// labels is the metadata the sandbox was created with; metadata is
+	// what reads show. On the Docker runtime a patch starts again from
+	// labels (see patchMetadata).
+	labels   map[string]string
+	metadata map[string]string
+	patched  bool
+
+	// labelExpiry is the expiry a Docker sandbox restored from a snapshot
+	// shows without one of its own: the source's, which its image's
+	// labels carry. It is never enforced.
+	labelExpiry time.Time
+	// initialExpiry is the expiry it was created with (its label; renewals
+	// do not change Docker labels).
+	initialExpiry time.Time
+
 	state, reason, message string
+	exitCode               int
 	lastTransition         time.Time
 	createdAt              time.Time
 	expiresAt              time.Time // zero: never expires
+	exitAt                 time.Time // Docker: when the entrypoint exits; zero: never
+	exitCodePlan           int
 
 	async
-	expiry clock.Timer
-	reap   clock.Timer
-	guest  guestAPI
+	// stop is the deletion in progress on Kubernetes (a workload being
+	// deleted keeps its state until it is gone).
+	stop     async
+	deleting bool
+	expiry   clock.Timer
+	exit     clock.Timer
+	guest    guestAPI
+	// resumed is closed (and replaced) whenever the sandbox leaves
+	// Paused: sandbox API requests to a paused Docker sandbox wait on it.
+	resumed chan struct{}
 }
 
 // lcSnapshot is one snapshot. Guarded by lcStore.mu.
@@ -90,64 +124,96 @@ type lcSnapshot struct {
 	seq                         uint64
 	state, reason, message      string
 	lastTransition, createdAt   time.Time
-	// What a sandbox restored from it gets.
-	image      lifecyclesrv.OptImageSpec
-	entrypoint []string
+	// What a sandbox restored from it gets: the image, and on Docker the
+	// source's labels (its creation metadata and expiry).
+	image       lifecyclesrv.OptImageSpec
+	labels      map[string]string
+	labelExpiry time.Time
 	async
 }
 
 // lcStore holds the lifecycle API's sandboxes and snapshots.
 type lcStore struct {
 	srv *Server
+	rt  Runtime
 
 	mu        sync.RWMutex
 	seq       uint64
 	sandboxes index[*lcSandbox]
 	snapshots index[*lcSnapshot]
+	// unordered lists the tenants with a sandbox created (seeded) at a
+	// time before an earlier-inserted one's: only their lists need a sort
+	// to come out newest first.
+	unordered map[string]bool
 }
 
 func newLCStore(srv *Server) *lcStore {
 	return &lcStore{
 		srv:       srv,
+		rt:        srv.cfg.runtime,
 		sandboxes: newIndex[*lcSandbox](),
 		snapshots: newIndex[*lcSnapshot](),
+		unordered: map[string]bool{},
 	}
 }
 
-func (st *lcStore) now() time.Time { return st.srv.now() }
+// now is the server's clock at the lifecycle server's precision: UTC
+// microseconds.
+func (st *lcStore) now() time.Time { return st.srv.clock.Now().UTC().Truncate(time.Microsecond) }
+
+func (st *lcStore) docker() bool { return st.rt == RuntimeDocker }
+
+// notFound is the runtime's 404 for sandbox id.
+func (st *lcStore) notFound(id string) *opError {
+	if st.docker() {
+		return codedErrorf(http.StatusNotFound, "DOCKER::SANDBOX_NOT_FOUND", "Sandbox %s not found.", id)
+	}
+	return codedErrorf(http.StatusNotFound, "KUBERNETES::SANDBOX_NOT_FOUND", "Sandbox '%s' not found", id)
+}
 
 // lookup returns tenant's sandbox id or a 404.
 func (st *lcStore) lookup(tenant, id string) (*lcSandbox, *opError) {
 	sb, ok := st.sandboxes.byID[id]
 	if !ok || sb.tenant != tenant {
-		return nil, &opError{status: http.StatusNotFound, msg: fmt.Sprintf("sandbox %q not found", id)}
+		return nil, st.notFound(id)
 	}
 	return sb, nil
+}
+
+func snapshotNotFound(id string) *opError {
+	return codedErrorf(http.StatusNotFound, "SNAPSHOT::NOT_FOUND", "Snapshot %s not found", id)
 }
 
 func (st *lcStore) lookupSnapshot(tenant, id string) (*lcSnapshot, *opError) {
 	sn, ok := st.snapshots.byID[id]
 	if !ok || sn.tenant != tenant {
-		return nil, &opError{status: http.StatusNotFound, msg: fmt.Sprintf("snapshot %q not found", id)}
+		return nil, snapshotNotFound(id)
 	}
 	return sn, nil
 }
 
 // insert adds sb (with a fresh seq) to the indexes.
 func (st *lcStore) insert(sb *lcSandbox) {
+	if items := st.sandboxes.byTenant[sb.tenant]; len(items) > 0 && sb.createdAt.Before(items[len(items)-1].createdAt) {
+		st.unordered[sb.tenant] = true
+	}
 	st.seq++
 	sb.seq = st.seq
+	sb.resumed = make(chan struct{})
 	st.sandboxes.add(sb.id, sb.tenant, sb)
 }
 
-// remove forgets sb.
+// remove forgets sb: the sandbox answers 404 from now on.
 func (st *lcStore) remove(sb *lcSandbox) {
 	if !st.sandboxes.remove(sb.id, sb.tenant, sb) {
 		return
 	}
 	sb.async.cancel()
+	sb.stop.cancel()
 	stopTimer(&sb.expiry)
-	stopTimer(&sb.reap)
+	stopTimer(&sb.exit)
+	close(sb.resumed)
+	sb.resumed = make(chan struct{})
 	if sb.guest != nil {
 		st.srv.retireGuest(sb.guest)
 		sb.guest = nil
@@ -161,75 +227,121 @@ func stopTimer(t *clock.Timer) {
 	}
 }
 
-// setState moves sb to state, keeping its guest in step.
+// setState moves sb to state, keeping its guest in step. A state change
+// that the runtime records (every one on Kubernetes; only exits on
+// Docker, whose lastTransitionAt is the container's creation time until
+// it exits) moves lastTransitionAt.
 func (st *lcStore) setState(sb *lcSandbox, state, reason, message string) {
+	wasPaused := sb.state == StatePaused
 	sb.state, sb.reason, sb.message = state, reason, message
-	sb.lastTransition = st.now()
+	if wasPaused && state != StatePaused {
+		close(sb.resumed)
+		sb.resumed = make(chan struct{})
+	}
 	if sb.guest != nil {
-		sb.guest.SetState(guestStateFor(state))
+		sb.guest.SetState(st.guestStateFor(state))
 	}
 }
 
 // guestStateFor maps a lifecycle state to what the sandbox API answers:
-// a running (or still pausing) sandbox serves, a pending, paused,
-// resuming or failed one is 503, a stopping or terminated one 404.
-func guestStateFor(state string) guestState {
+// a running (or still pausing) sandbox serves; a pending, allocated,
+// paused, resuming or failed one is 503; a stopping one 404.
+func (st *lcStore) guestStateFor(state string) guestState {
 	switch state {
 	case StateRunning, StatePausing:
 		return guestRunning
-	case StatePending:
+	case StatePending, StateAllocated:
 		return guestPending
-	case StateStopping, StateTerminated:
-		return guestTerminated
 	}
 	return guestPaused
 }
 
-// The standard reason and message of each state a transition reaches.
-func (st *lcStore) toPending(sb *lcSandbox) {
-	st.setState(sb, StatePending, "provisioning", "Sandbox is being provisioned")
+// The states, with the runtime's reasons and messages.
+
+func (st *lcStore) toRunning(sb *lcSandbox) {
+	if st.docker() {
+		st.setState(sb, StateRunning, "CONTAINER_RUNNING", "Sandbox container is running.")
+		return
+	}
+	st.setState(sb, StateRunning, "RUNNING", "Sandbox is running")
+}
+
+func (st *lcStore) toPaused(sb *lcSandbox) {
+	if st.docker() {
+		st.setState(sb, StatePaused, "CONTAINER_PAUSED", "Sandbox container is paused.")
+		return
+	}
+	st.setState(sb, StatePaused, "PAUSED", "Sandbox is paused")
+}
+
+// toAllocated is a new Kubernetes sandbox: it has an IP and becomes
+// Running when its Provision transition completes.
+func (st *lcStore) toAllocated(sb *lcSandbox) {
+	st.setState(sb, StateAllocated, "IP_ASSIGNED", "Pod has IP assigned but not ready (1/1 allocated, 0 ready)")
 	st.srv.sched.start(&st.mu, &sb.async, TransitionProvision, func() { st.toRunning(sb) })
 }
 
-func (st *lcStore) toRunning(sb *lcSandbox) {
-	st.setState(sb, StateRunning, "running", "Sandbox is running")
+func (st *lcStore) toPending(sb *lcSandbox) {
+	if st.docker() {
+		st.setState(sb, StatePending, "CONTAINER_STARTING", "Sandbox container is starting.")
+		return
+	}
+	st.setState(sb, StatePending, "BATCHSANDBOX_PENDING", "BatchSandbox is pending allocation")
+	st.srv.sched.start(&st.mu, &sb.async, TransitionProvision, func() { st.toRunning(sb) })
 }
 
 func (st *lcStore) toPausing(sb *lcSandbox) {
-	st.setState(sb, StatePausing, "pausing", "Sandbox is pausing")
-	st.srv.sched.start(&st.mu, &sb.async, TransitionPause, func() {
-		st.setState(sb, StatePaused, "paused", "Sandbox is paused")
-	})
+	st.setState(sb, StatePausing, "PAUSING", "Pausing sandbox")
+	st.srv.sched.start(&st.mu, &sb.async, TransitionPause, func() { st.toPaused(sb) })
 }
 
 func (st *lcStore) toResuming(sb *lcSandbox) {
-	st.setState(sb, StateResuming, "resuming", "Sandbox is resuming")
+	st.setState(sb, StateResuming, "RESUMING", "Resuming sandbox")
 	st.srv.sched.start(&st.mu, &sb.async, TransitionResume, func() { st.toRunning(sb) })
 }
 
-// toStopping starts termination for reason (user_delete, ttl_expiry).
-func (st *lcStore) toStopping(sb *lcSandbox, reason, requestID string) {
+func (st *lcStore) toFailed(sb *lcSandbox, reason, message string) {
+	sb.async.cancel()
+	stopTimer(&sb.exit)
+	st.setState(sb, StateFailed, reason, message)
+}
+
+// exited records the entrypoint's exit (Docker): Terminated with code 0,
+// else Failed.
+func (st *lcStore) exited(sb *lcSandbox, code int) {
+	stopTimer(&sb.exit)
+	sb.exitAt = time.Time{}
+	sb.exitCode = code
+	if code == 0 {
+		st.setState(sb, StateTerminated, "CONTAINER_EXITED", "Sandbox container exited successfully.")
+	} else {
+		st.setState(sb, StateFailed, "CONTAINER_EXITED_ERROR", fmt.Sprintf("Sandbox container exited with code %d.", code))
+	}
+	sb.lastTransition = st.now()
+}
+
+// terminate ends sb after a delete or an expiry (reason user_delete or
+// ttl_expiry): on Docker it is gone at once; on Kubernetes the workload
+// keeps its state until its Stop transition completes, then it is gone.
+func (st *lcStore) terminate(sb *lcSandbox, reason, requestID string) {
+	if sb.deleting {
+		return
+	}
 	stopTimer(&sb.expiry)
-	st.setState(sb, StateStopping, reason, "Sandbox is stopping")
+	stopTimer(&sb.exit)
 	st.srv.journal.deleted(Deletion{API: APILifecycle, ID: sb.id, Tenant: sb.tenant, Time: st.now(), RequestID: requestID, Reason: reason})
-	st.srv.sched.start(&st.mu, &sb.async, TransitionStop, func() { st.toTerminated(sb) })
-}
-
-func (st *lcStore) toTerminated(sb *lcSandbox) {
-	stopTimer(&sb.expiry)
-	st.setState(sb, StateTerminated, sb.reason, "Sandbox has been terminated")
-	st.armReap(sb)
-}
-
-// armReap forgets a terminated sandbox once the retention has passed.
-func (st *lcStore) armReap(sb *lcSandbox) {
-	st.srv.armReap(&sb.reap, &st.mu, func() bool { return sb.state == StateTerminated }, func() { st.remove(sb) })
+	if st.docker() {
+		st.remove(sb)
+		return
+	}
+	sb.deleting = true
+	st.srv.sched.start(&st.mu, &sb.stop, TransitionStop, func() { st.remove(sb) })
 }
 
 // armExpiry (re)schedules sb's expiry.
 func (st *lcStore) armExpiry(sb *lcSandbox) {
 	stopTimer(&sb.expiry)
-	if sb.expiresAt.IsZero() || sb.state == StateStopping || sb.state == StateTerminated {
+	if sb.expiresAt.IsZero() || sb.deleting {
 		return
 	}
 	at := sb.expiresAt
@@ -240,69 +352,146 @@ func (st *lcStore) armExpiry(sb *lcSandbox) {
 		if st.srv.closed.Load() || st.sandboxes.byID[sb.id] != sb || !sb.expiresAt.Equal(at) {
 			return
 		}
-		if sb.state == StateStopping || sb.state == StateTerminated {
-			return
-		}
 		sb.expiry = nil
-		st.toStopping(sb, "ttl_expiry", "")
+		st.terminate(sb, "ttl_expiry", "")
 	})
 }
 
-// createInput is a validated create request.
-type createInput struct {
-	image          lifecyclesrv.OptImageSpec
-	snapshotID     string
-	platform       lifecyclesrv.OptPlatformSpec
-	timeout        time.Duration // 0: no expiry
-	entrypoint     []string
-	metadata       map[string]string
-	env            map[string]string
-	resourceLimits map[string]string
+// armExit schedules the exit of sb's entrypoint (Docker), if the mock
+// knows when it ends. A paused container does not run: its entrypoint
+// exits when it is resumed, if it was due by then.
+func (st *lcStore) armExit(sb *lcSandbox) {
+	stopTimer(&sb.exit)
+	if !st.docker() || sb.exitAt.IsZero() || sb.state != StateRunning {
+		return
+	}
+	at := sb.exitAt
+	sb.exit = st.srv.clock.AfterFunc(at.Sub(st.srv.clock.Now()), func() {
+		defer st.srv.buryGuests()
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if st.srv.closed.Load() || st.sandboxes.byID[sb.id] != sb || !sb.exitAt.Equal(at) || sb.state != StateRunning {
+			return
+		}
+		sb.exit = nil
+		st.exited(sb, sb.exitCodePlan)
+	})
 }
 
-// create makes a new Pending sandbox.
-func (st *lcStore) create(tenant, requestID string, in createInput) (*lcSandbox, *opError) {
+// create makes a new sandbox and returns the create answer: on both
+// runtimes the sandbox is Running in it. On Kubernetes later reads show
+// Allocated until the Provision transition completes; on Docker an
+// entrypoint that exits at once has exited by the next read.
+func (st *lcStore) create(tenant, requestID string, req *lifecyclesrv.CreateSandboxRequest, expiresAt time.Time, now time.Time) (lifecyclesrv.CreateSandboxResponse, *opError) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	sb := &lcSandbox{
 		id:             uuid.NewString(),
 		tenant:         tenant,
-		image:          in.image,
-		platform:       in.platform,
-		entrypoint:     slices.Clone(in.entrypoint),
-		metadata:       maps.Clone(in.metadata),
-		env:            maps.Clone(in.env),
-		resourceLimits: maps.Clone(in.resourceLimits),
+		image:          req.Image,
+		platform:       req.Platform,
+		entrypoint:     slices.Clone(req.Entrypoint),
+		env:            maps.Clone(map[string]string(req.Env.Value)),
+		resourceLimits: maps.Clone(map[string]string(req.ResourceLimits.Value)),
+		createdAt:      now,
+		lastTransition: now,
+		expiresAt:      expiresAt,
+		initialExpiry:  expiresAt,
 	}
-	if in.snapshotID != "" {
-		sn, err := st.lookupSnapshot(tenant, in.snapshotID)
+	if img, ok := sb.image.Get(); ok {
+		img.Auth = lifecyclesrv.OptImageAuth{} // never shown again
+		sb.image = lifecyclesrv.NewOptImageSpec(img)
+	}
+	if md, ok := req.Metadata.Get(); ok {
+		sb.labels = maps.Clone(map[string]string(md))
+		sb.metadata = maps.Clone(sb.labels)
+	}
+	if id, ok := req.SnapshotId.Get(); ok {
+		sn, err := st.lookupSnapshot(tenant, strings.TrimSpace(id))
 		if err != nil {
-			return nil, &opError{status: http.StatusBadRequest, code: "SNAPSHOT_NOT_FOUND", msg: err.msg}
+			return lifecyclesrv.CreateSandboxResponse{}, err
 		}
 		if sn.state != SnapshotReady {
-			return nil, errorf(http.StatusConflict, "snapshot %q is %s, not %s", sn.id, sn.state, SnapshotReady)
+			return lifecyclesrv.CreateSandboxResponse{}, codedErrorf(http.StatusConflict, "SNAPSHOT::NOT_READY", "Snapshot %s is not ready for restore.", sn.id)
 		}
 		sb.snapshotID = sn.id
-		if len(sb.entrypoint) == 0 {
-			sb.entrypoint = slices.Clone(sn.entrypoint)
-		}
+		sb.image = sn.image
 		if len(sb.entrypoint) == 0 {
 			sb.entrypoint = slices.Clone(defaultEntrypoint)
 		}
+		if st.docker() {
+			// The container's labels are the image's (the source's) with
+			// its own on top.
+			if len(sn.labels) > 0 {
+				merged := maps.Clone(sn.labels)
+				maps.Copy(merged, sb.labels)
+				sb.labels, sb.metadata = merged, maps.Clone(merged)
+			}
+			if expiresAt.IsZero() {
+				sb.labelExpiry = sn.labelExpiry
+			}
+		}
 	}
-	now := st.now()
-	sb.createdAt = now
-	if in.timeout > 0 {
-		sb.expiresAt = now.Add(in.timeout)
+	if !st.docker() {
+		// Kubernetes reports the workload's creation time, in whole seconds.
+		sb.createdAt = now.Truncate(time.Second)
+		sb.lastTransition = sb.createdAt
 	}
 	st.insert(sb)
 	st.srv.journal.created(Creation{API: APILifecycle, ID: sb.id, Tenant: tenant, Time: now, RequestID: requestID, Metadata: sb.metadata})
+
+	answer := lifecyclesrv.CreateSandboxResponse{
+		ID:         sb.id,
+		Platform:   sb.platform,
+		CreatedAt:  now,
+		Entrypoint: slices.Clone(sb.entrypoint),
+	}
+	if md, ok := req.Metadata.Get(); ok { // the request's, not what the image adds
+		answer.Metadata = lifecyclesrv.NewOptCreateSandboxResponseMetadata(maps.Clone(map[string]string(md)))
+	}
+	if !expiresAt.IsZero() {
+		answer.ExpiresAt = lifecyclesrv.NewOptDateTime(expiresAt)
+	}
+	if st.docker() {
+		st.toRunning(sb)
+		answer.Status = lifecyclesrv.SandboxStatus{
+			State:            StateRunning,
+			Reason:           lifecyclesrv.NewOptString("CONTAINER_RUNNING"),
+			Message:          lifecyclesrv.NewOptString("Sandbox container started successfully."),
+			LastTransitionAt: lifecyclesrv.NewOptDateTime(now),
+		}
+		if p, ok := planExit(sb.entrypoint); ok {
+			sb.exitAt, sb.exitCodePlan = now.Add(p.after), p.code
+			if p.after == 0 {
+				st.exited(sb, p.code)
+			} else {
+				st.armExit(sb)
+			}
+		}
+	} else {
+		st.toAllocated(sb)
+		answer.Status = lifecyclesrv.SandboxStatus{
+			State:            StateRunning,
+			Reason:           lifecyclesrv.NewOptString("IP_ASSIGNED"),
+			Message:          lifecyclesrv.NewOptString("Pod has IP assigned and sandbox is ready for requests"),
+			LastTransitionAt: lifecyclesrv.NewOptDateTime(sb.createdAt),
+		}
+		if sb.state == StateRunning { // the Provision transition was immediate
+			answer.Status.Reason = lifecyclesrv.NewOptString("RUNNING")
+			answer.Status.Message = lifecyclesrv.NewOptString("Sandbox is running")
+		}
+	}
 	st.armExpiry(sb)
-	st.toPending(sb)
-	return sb, nil
+	return answer, nil
 }
 
-// transition applies one of the user-requested state changes.
+// containerID is the Docker container id the mock shows in Docker's
+// error texts for sandbox id.
+func containerID(id string) string {
+	sum := sha256.Sum256([]byte("sandboxkit-mock-container:" + id))
+	return hex.EncodeToString(sum[:])
+}
+
 func (st *lcStore) pause(tenant, id string) *opError {
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -310,11 +499,33 @@ func (st *lcStore) pause(tenant, id string) *opError {
 	if err != nil {
 		return err
 	}
-	if sb.state != StateRunning {
-		return errorf(http.StatusConflict, "sandbox %q is %s; only a %s sandbox can be paused", id, sb.state, StateRunning)
+	if st.docker() {
+		switch sb.state {
+		case StateRunning:
+			stopTimer(&sb.exit)
+			st.toPaused(sb)
+			return nil
+		case StatePaused:
+			cid := containerID(sb.id)
+			return codedErrorf(http.StatusInternalServerError, "DOCKER::SANDBOX_PAUSE_FAILED",
+				"Failed to pause sandbox container: 409 Client Error for http+docker://localhost/v1.41/containers/%s/pause: Conflict (\"Container %s is already paused\")", cid, cid)
+		}
+		return codedErrorf(http.StatusConflict, "DOCKER::SANDBOX_NOT_RUNNING", "Sandbox is not in a running state.")
 	}
-	st.toPausing(sb)
-	return nil
+	switch sb.state {
+	case StateRunning:
+		st.toPausing(sb)
+		return nil
+	case StatePausing, StateResuming:
+		return codedErrorf(http.StatusConflict, "KUBERNETES::INVALID_STATE", "Cannot pause: operation in progress (phase=%s)", sb.state)
+	case StatePaused:
+		return codedErrorf(http.StatusConflict, "KUBERNETES::INVALID_STATE", "Sandbox is already paused")
+	case StateFailed:
+		return codedErrorf(http.StatusConflict, "KUBERNETES::INVALID_STATE", "Cannot pause: sandbox is not available")
+	case StatePending:
+		return codedErrorf(http.StatusConflict, "KUBERNETES::INVALID_STATE", "Cannot pause: sandbox is being created (phase=Pending)")
+	}
+	return codedErrorf(http.StatusConflict, "KUBERNETES::INVALID_STATE", "Cannot pause sandbox in phase %s", k8sPhase(sb.state))
 }
 
 func (st *lcStore) resume(tenant, id string) *opError {
@@ -324,13 +535,45 @@ func (st *lcStore) resume(tenant, id string) *opError {
 	if err != nil {
 		return err
 	}
-	if sb.state != StatePaused {
-		return errorf(http.StatusConflict, "sandbox %q is %s; only a %s sandbox can be resumed", id, sb.state, StatePaused)
+	if st.docker() {
+		if sb.state != StatePaused {
+			return codedErrorf(http.StatusConflict, "DOCKER::SANDBOX_NOT_PAUSED", "Sandbox is not in a paused state.")
+		}
+		st.toRunning(sb)
+		if !sb.exitAt.IsZero() && !sb.exitAt.After(st.srv.clock.Now()) {
+			st.exited(sb, sb.exitCodePlan) // it was due while frozen
+		} else {
+			st.armExit(sb)
+		}
+		return nil
 	}
-	st.toResuming(sb)
-	return nil
+	switch sb.state {
+	case StatePaused:
+		st.toResuming(sb)
+		return nil
+	case StatePausing, StateResuming:
+		return codedErrorf(http.StatusConflict, "KUBERNETES::INVALID_STATE", "Cannot resume: operation in progress (phase=%s)", sb.state)
+	case StateFailed:
+		return codedErrorf(http.StatusConflict, "KUBERNETES::INVALID_STATE", "Cannot resume: sandbox is not available")
+	case StatePending:
+		return codedErrorf(http.StatusConflict, "KUBERNETES::INVALID_STATE", "Cannot resume: sandbox is being created (phase=Pending)")
+	}
+	return codedErrorf(http.StatusConflict, "KUBERNETES::INVALID_STATE", "Cannot resume sandbox in phase %s, expected Paused", k8sPhase(sb.state))
 }
 
+// k8sPhase is the BatchSandbox phase behind a state, as the Kubernetes
+// runtime's messages name it.
+func k8sPhase(state string) string {
+	switch state {
+	case StateRunning:
+		return "Succeed"
+	case StateAllocated, StateUnknown:
+		return ""
+	}
+	return state
+}
+
+// delete ends a sandbox in any state.
 func (st *lcStore) delete(tenant, id, requestID string) *opError {
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -338,10 +581,7 @@ func (st *lcStore) delete(tenant, id, requestID string) *opError {
 	if err != nil {
 		return err
 	}
-	if sb.state == StateStopping || sb.state == StateTerminated {
-		return errorf(http.StatusConflict, "sandbox %q is already %s", id, sb.state)
-	}
-	st.toStopping(sb, "user_delete", requestID)
+	st.terminate(sb, "user_delete", requestID)
 	return nil
 }
 
@@ -353,68 +593,110 @@ func (st *lcStore) fail(id, reason, message string) error {
 	if !ok {
 		return fmt.Errorf("mockserver: no sandbox %q", id)
 	}
-	switch sb.state {
-	case StatePending, StateRunning, StatePaused, StateResuming:
-	default:
-		return fmt.Errorf("mockserver: sandbox %q is %s; only Pending, Running, Paused or Resuming can fail", id, sb.state)
+	if sb.deleting {
+		return fmt.Errorf("mockserver: sandbox %q is being deleted and cannot fail", id)
 	}
-	sb.async.cancel()
-	if reason == "" {
-		reason = "runtime_error"
+	if st.docker() {
+		st.toFailed(sb, cmpOr(reason, "CONTAINER_EXITED_ERROR"), cmpOr(message, "Sandbox container exited with code 1."))
+		sb.exitCode, sb.lastTransition = 1, st.now()
+		return nil
 	}
-	if message == "" {
-		message = "Sandbox failed"
-	}
-	st.setState(sb, StateFailed, reason, message)
+	st.toFailed(sb, cmpOr(reason, "FAILED"), cmpOr(message, "Operation failed"))
 	return nil
 }
 
-// patchMetadata applies an RFC 7396 merge patch.
-func (st *lcStore) patchMetadata(tenant, id string, set map[string]string, del []string) (lifecyclesrv.Sandbox, *opError) {
+// exit makes sb's entrypoint exit with code (test control, Docker).
+func (st *lcStore) exit(id string, code int) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	sb, ok := st.sandboxes.byID[id]
+	if !ok {
+		return fmt.Errorf("mockserver: no sandbox %q", id)
+	}
+	if !st.docker() {
+		return fmt.Errorf("mockserver: ExitSandbox needs RuntimeDocker (the Kubernetes runtime restarts or fails the workload instead)")
+	}
+	switch sb.state {
+	case StateRunning, StatePaused, StatePending, StateUnknown:
+	default:
+		return fmt.Errorf("mockserver: sandbox %q is %s; its entrypoint has already exited", id, sb.state)
+	}
+	st.exited(sb, code&0xff)
+	return nil
+}
+
+// patchMetadata applies an RFC 7396 merge patch. On Docker, whose labels
+// cannot change, the patch applies to the creation metadata merged with
+// the last patch result, so a key deleted by an earlier patch comes back
+// when the sandbox was created with it.
+func (st *lcStore) patchMetadata(tenant, id string, patch lifecyclesrv.PatchSandboxMetadataRequest) (lifecyclesrv.Sandbox, *opError) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	sb, err := st.lookup(tenant, id)
 	if err != nil {
 		return lifecyclesrv.Sandbox{}, err
 	}
-	if sb.state == StateStopping || sb.state == StateTerminated {
-		return lifecyclesrv.Sandbox{}, errorf(http.StatusConflict, "sandbox %q is %s", id, sb.state)
+	for _, k := range slices.Sorted(maps.Keys(patch)) {
+		if strings.HasPrefix(k, reservedMetadataPrefix) {
+			return lifecyclesrv.Sandbox{}, codedErrorf(http.StatusBadRequest, "INVALID_METADATA_LABEL", "Metadata key '%s' is reserved (opensandbox.io/ prefix).", k)
+		}
 	}
-	if len(set) > 0 && sb.metadata == nil {
-		sb.metadata = make(map[string]string, len(set))
+	additions := map[string]string{}
+	for k, v := range patch {
+		if !v.Null {
+			additions[k] = v.Value
+		}
 	}
-	maps.Copy(sb.metadata, set)
-	for _, k := range del {
-		delete(sb.metadata, k)
+	if err := checkLabels(additions, slices.Sorted(maps.Keys(additions))); err != nil {
+		return lifecyclesrv.Sandbox{}, err
 	}
-	return sb.view(), nil
+	cur := maps.Clone(sb.metadata)
+	if st.docker() {
+		cur = maps.Clone(sb.labels)
+		if cur == nil {
+			cur = map[string]string{}
+		}
+		maps.Copy(cur, sb.metadata)
+	}
+	if cur == nil {
+		cur = map[string]string{}
+	}
+	for k, v := range patch {
+		if v.Null {
+			delete(cur, k)
+		} else {
+			cur[k] = v.Value
+		}
+	}
+	sb.metadata, sb.patched = cur, true
+	return st.view(sb), nil
 }
 
-// renew moves the expiry to at.
-func (st *lcStore) renew(tenant, id, requestID string, at time.Time) *opError {
+// renew moves the expiry to at. The server only checks that at lies in
+// the future: an earlier time shortens the lifetime.
+func (st *lcStore) renew(tenant, id, requestID string, at time.Time) (time.Time, *opError) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	past := !at.After(st.srv.clock.Now())
+	pastErr := codedErrorf(http.StatusBadRequest, "DOCKER::INVALID_EXPIRATION", "New expiration time must be in the future.")
+	if past && !st.docker() {
+		return time.Time{}, pastErr // Kubernetes checks the time before the sandbox
+	}
 	sb, err := st.lookup(tenant, id)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
-	now := st.now()
-	if !at.After(st.srv.clock.Now()) {
-		return errorf(http.StatusBadRequest, "expiresAt %s is not in the future", at.UTC().Format(time.RFC3339))
+	if past {
+		return time.Time{}, pastErr
 	}
-	switch sb.state {
-	case StateStopping, StateTerminated, StateFailed:
-		return errorf(http.StatusConflict, "sandbox %q is %s", id, sb.state)
-	}
-	if !sb.expiresAt.IsZero() && !at.After(sb.expiresAt) {
-		return errorf(http.StatusConflict, "expiresAt %s is not after the current expiry %s",
-			at.UTC().Format(time.RFC3339), sb.expiresAt.UTC().Format(time.RFC3339))
+	if sb.expiresAt.IsZero() {
+		return time.Time{}, codedErrorf(http.StatusConflict, "DOCKER::INVALID_EXPIRATION", "Sandbox %s does not have automatic expiration enabled.", id)
 	}
 	old := sb.expiresAt
-	sb.expiresAt = at
+	sb.expiresAt = at.UTC().Truncate(time.Microsecond)
 	st.armExpiry(sb)
-	st.srv.journal.renewed(Renewal{SandboxID: id, Tenant: tenant, Time: now, RequestID: requestID, Old: old, New: at})
-	return nil
+	st.srv.journal.renewed(Renewal{SandboxID: id, Tenant: tenant, Time: st.now(), RequestID: requestID, Old: old, New: sb.expiresAt})
+	return sb.expiresAt, nil
 }
 
 // get returns a view of tenant's sandbox id.
@@ -425,12 +707,12 @@ func (st *lcStore) get(tenant, id string) (lifecyclesrv.Sandbox, *opError) {
 	if err != nil {
 		return lifecyclesrv.Sandbox{}, err
 	}
-	return sb.view(), nil
+	return st.view(sb), nil
 }
 
 // listQuery is a parsed list request.
 type listQuery struct {
-	states   []string // matched case-insensitively; empty: any
+	states   []string // matched case-insensitively, any of them
 	metadata map[string]string
 	page     int
 	pageSize int
@@ -449,7 +731,7 @@ func (q *listQuery) match(sb *lcSandbox) bool {
 }
 
 // matchFold reports whether s equals one of set, ignoring case, as the
-// upstream server compares states.
+// server compares sandbox states.
 func matchFold(set []string, s string) bool {
 	for _, v := range set {
 		if strings.EqualFold(v, s) {
@@ -459,32 +741,41 @@ func matchFold(set []string, s string) bool {
 	return false
 }
 
-// list returns one page of tenant's sandboxes (creation order) and the
-// exact number of matches.
+// list returns one page of tenant's sandboxes, newest first, and the
+// number of matches.
 func (st *lcStore) list(tenant string, q listQuery) ([]lifecyclesrv.Sandbox, int) {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	items := st.sandboxes.byTenant[tenant]
 	from := (q.page - 1) * q.pageSize
+	if st.unordered[tenant] {
+		items = newestFirst(items, func(sb *lcSandbox) time.Time { return sb.createdAt })
+		return filterPage(items, q.match, from, q.pageSize, st.view)
+	}
+	// Creation order is time order: newest first is the reverse.
 	if len(q.states) == 0 && len(q.metadata) == 0 {
-		if from >= len(items) {
-			return []lifecyclesrv.Sandbox{}, len(items)
-		}
-		page := items[from:min(from+q.pageSize, len(items))]
-		out := make([]lifecyclesrv.Sandbox, len(page))
-		for i, sb := range page {
-			out[i] = sb.view()
+		out := []lifecyclesrv.Sandbox{}
+		for i := len(items) - 1 - from; i >= 0 && len(out) < q.pageSize; i-- {
+			out = append(out, st.view(items[i]))
 		}
 		return out, len(items)
 	}
-	return filterPage(items, q.match, from, q.pageSize, (*lcSandbox).view)
+	return filterPageReverse(items, q.match, from, q.pageSize, st.view)
 }
 
-// view renders sb for the wire.
-func (sb *lcSandbox) view() lifecyclesrv.Sandbox {
+// newestFirst returns items (in creation order) sorted by creation time,
+// newest first; equal times keep the later-created first.
+func newestFirst[T any](items []T, created func(T) time.Time) []T {
+	out := slices.Clone(items)
+	slices.Reverse(out)
+	slices.SortStableFunc(out, func(a, b T) int { return created(b).Compare(created(a)) })
+	return out
+}
+
+// view renders sb for the wire as the runtime shows it.
+func (st *lcStore) view(sb *lcSandbox) lifecyclesrv.Sandbox {
 	v := lifecyclesrv.Sandbox{
 		ID:         sb.id,
-		Image:      sb.image,
 		Platform:   sb.platform,
 		Entrypoint: slices.Clone(sb.entrypoint),
 		CreatedAt:  sb.createdAt,
@@ -500,14 +791,36 @@ func (sb *lcSandbox) view() lifecyclesrv.Sandbox {
 	}
 	if sb.snapshotID != "" {
 		v.SnapshotId = lifecyclesrv.NewOptString(sb.snapshotID)
+	} else if img, ok := sb.image.Get(); ok && st.docker() {
+		v.Image = lifecyclesrv.NewOptImageSpec(lifecyclesrv.ImageSpec{URI: dockerTag(img.URI)})
+	} else {
+		v.Image = sb.image
 	}
-	if sb.metadata != nil {
+	if len(sb.metadata) > 0 {
 		v.Metadata = lifecyclesrv.NewOptSandboxMetadata(maps.Clone(sb.metadata))
 	}
 	if !sb.expiresAt.IsZero() {
 		v.ExpiresAt = lifecyclesrv.NewOptDateTime(sb.expiresAt)
+	} else if !sb.labelExpiry.IsZero() {
+		v.ExpiresAt = lifecyclesrv.NewOptDateTime(sb.labelExpiry)
 	}
 	return v
+}
+
+// dockerTag is how Docker names a pulled image: without the default
+// registry's prefix, with :latest when no tag or digest was given.
+func dockerTag(uri string) string {
+	for _, prefix := range []string{"docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/"} {
+		if rest, ok := strings.CutPrefix(uri, prefix); ok {
+			uri = rest
+			break
+		}
+	}
+	last := uri[strings.LastIndex(uri, "/")+1:]
+	if !strings.ContainsAny(last, ":@") {
+		uri += ":latest"
+	}
+	return uri
 }
 
 func optString(s string) lifecyclesrv.OptString {
@@ -526,17 +839,23 @@ func (st *lcStore) createSnapshot(tenant, id, name string) (lifecyclesrv.Snapsho
 		return lifecyclesrv.Snapshot{}, err
 	}
 	if sb.state != StateRunning {
-		return lifecyclesrv.Snapshot{}, errorf(http.StatusConflict, "sandbox %q is %s; only a %s sandbox can be snapshotted", id, sb.state, StateRunning)
+		return lifecyclesrv.Snapshot{}, codedErrorf(http.StatusConflict, "SNAPSHOT::INVALID_SOURCE_STATE", "Snapshot can only be created from a Running sandbox.")
 	}
 	now := st.now()
 	sn := &lcSnapshot{
-		id:         "snap-" + uuid.NewString(),
-		tenant:     tenant,
-		sandboxID:  id,
-		name:       name,
-		createdAt:  now,
-		image:      sb.image,
-		entrypoint: slices.Clone(sb.entrypoint),
+		id:        uuid.NewString(),
+		tenant:    tenant,
+		sandboxID: id,
+		name:      name,
+		createdAt: now,
+		image:     sb.image,
+	}
+	if st.docker() {
+		sn.labels = maps.Clone(sb.labels)
+		sn.labelExpiry = cmpOr(sb.initialExpiry, sb.labelExpiry)
+	}
+	if !sn.image.Set {
+		sn.image = lifecyclesrv.NewOptImageSpec(lifecyclesrv.ImageSpec{URI: "sandbox-snapshot:" + sn.id})
 	}
 	st.insertSnapshot(sn)
 	st.snapshotCreating(sn)
@@ -561,15 +880,26 @@ func (st *lcStore) setSnapshotState(sn *lcSnapshot, state, reason, message strin
 	sn.lastTransition = st.now()
 }
 
-func (st *lcStore) snapshotCreating(sn *lcSnapshot) {
-	st.setSnapshotState(sn, SnapshotCreating, "snapshot_accepted", "Snapshot is being created")
-	st.srv.sched.start(&st.mu, &sn.async, TransitionSnapshotCreate, func() {
-		st.setSnapshotState(sn, SnapshotReady, "snapshot_ready", "Snapshot is ready")
-	})
+// snapshotReady is the runtime's Ready status.
+func (st *lcStore) snapshotReady(sn *lcSnapshot) {
+	msg := "Docker snapshot image created successfully."
+	if !st.docker() {
+		msg = "Kubernetes snapshot image created successfully."
+	}
+	st.setSnapshotState(sn, SnapshotReady, "snapshot_runtime_ready", msg)
 }
 
+func (st *lcStore) snapshotCreating(sn *lcSnapshot) {
+	st.setSnapshotState(sn, SnapshotCreating, "snapshot_accepted", "Snapshot creation accepted.")
+	st.srv.sched.start(&st.mu, &sn.async, TransitionSnapshotCreate, func() { st.snapshotReady(sn) })
+}
+
+// snapshotDeleting removes a snapshot: at once, unless a test configured
+// TransitionSnapshotDelete to show Deleting for a while.
 func (st *lcStore) snapshotDeleting(sn *lcSnapshot) {
-	st.setSnapshotState(sn, SnapshotDeleting, "snapshot_deleting", "Snapshot is being deleted")
+	if sn.state != SnapshotDeleting {
+		st.setSnapshotState(sn, SnapshotDeleting, "snapshot_delete_requested", "Snapshot deletion requested.")
+	}
 	st.srv.sched.start(&st.mu, &sn.async, TransitionSnapshotDelete, func() { st.removeSnapshot(sn) })
 }
 
@@ -590,35 +920,59 @@ func (st *lcStore) deleteSnapshot(tenant, id string) *opError {
 	if err != nil {
 		return err
 	}
-	switch sn.state {
-	case SnapshotCreating:
-		return errorf(http.StatusConflict, "snapshot %q is still %s", id, sn.state)
-	case SnapshotDeleting:
-		return errorf(http.StatusConflict, "snapshot %q is already %s", id, sn.state)
+	if sn.state == SnapshotCreating {
+		return codedErrorf(http.StatusConflict, "SNAPSHOT::INVALID_STATE", "Snapshot %s is still being created and cannot be deleted", id)
+	}
+	if sn.state != SnapshotDeleting {
+		st.setSnapshotState(sn, SnapshotDeleting, "snapshot_delete_requested", "Snapshot deletion requested.")
+	}
+	if st.docker() && st.imageInUse(sn.id) {
+		// Docker cannot remove an image a container uses; the snapshot
+		// stays Deleting until a delete finds it unused.
+		return codedErrorf(http.StatusConflict, "SNAPSHOT::DELETE_CONFLICT", "snapshot image cannot be deleted due to a conflict")
 	}
 	st.snapshotDeleting(sn)
 	return nil
 }
 
+// imageInUse reports whether a sandbox restored from snapshot id still
+// exists (its container uses the snapshot's image).
+func (st *lcStore) imageInUse(id string) bool {
+	for _, sb := range st.sandboxes.byID {
+		if sb.snapshotID == id {
+			return true
+		}
+	}
+	return false
+}
+
 type snapshotQuery struct {
 	sandboxID string
-	states    []string // matched case-insensitively
+	states    []string // matched exactly
 	page      int
 	pageSize  int
 }
 
+// listSnapshots returns one page of snapshots, newest first.
 func (st *lcStore) listSnapshots(tenant string, q snapshotQuery) ([]lifecyclesrv.Snapshot, int) {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	match := func(sn *lcSnapshot) bool {
 		return (q.sandboxID == "" || sn.sandboxID == q.sandboxID) &&
-			(len(q.states) == 0 || matchFold(q.states, sn.state))
+			(len(q.states) == 0 || slices.Contains(q.states, sn.state))
 	}
-	return filterPage(st.snapshots.byTenant[tenant], match, (q.page-1)*q.pageSize, q.pageSize, (*lcSnapshot).view)
+	items := slices.Clone(st.snapshots.byTenant[tenant])
+	slices.SortFunc(items, func(a, b *lcSnapshot) int {
+		if c := b.createdAt.Compare(a.createdAt); c != 0 {
+			return c
+		}
+		return strings.Compare(b.id, a.id) // the server's tie-break: id descending
+	})
+	return filterPage(items, match, (q.page-1)*q.pageSize, q.pageSize, (*lcSnapshot).view)
 }
 
 func (sn *lcSnapshot) view() lifecyclesrv.Snapshot {
-	v := lifecyclesrv.Snapshot{
+	return lifecyclesrv.Snapshot{
 		ID:        sn.id,
 		SandboxId: sn.sandboxID,
 		Name:      optString(sn.name),
@@ -630,35 +984,32 @@ func (sn *lcSnapshot) view() lifecyclesrv.Snapshot {
 			LastTransitionAt: lifecyclesrv.NewOptDateTime(sn.lastTransition),
 		},
 	}
-	return v
 }
 
 // guestFor returns the sandbox API simulator of tenant's sandbox id,
-// creating it on first use. ok is false when there is no such sandbox
-// for tenant ("" matches any tenant: signed routes).
-func (st *lcStore) guestFor(tenant, id string) (g guestAPI, owner string, ok bool) {
+// creating it on first use, with the channel that is closed when the
+// sandbox next leaves Paused. ok is false when there is no such sandbox
+// for tenant ("" matches any tenant).
+func (st *lcStore) guestFor(tenant, id string) (g guestAPI, state string, resumed <-chan struct{}, ok bool) {
 	st.mu.RLock()
 	sb, found := st.sandboxes.byID[id]
-	if found {
-		g, owner = sb.guest, sb.tenant
+	if found && sb.guest != nil && (tenant == "" || sb.tenant == tenant) {
+		g, state, resumed = sb.guest, sb.state, sb.resumed
+		st.mu.RUnlock()
+		return g, state, resumed, true
 	}
 	st.mu.RUnlock()
-	if !found || (tenant != "" && owner != tenant) {
-		return nil, "", false
-	}
-	if g != nil {
-		return g, owner, true
-	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.sandboxes.byID[id] != sb {
-		return nil, "", false
+	sb, found = st.sandboxes.byID[id]
+	if !found || (tenant != "" && sb.tenant != tenant) {
+		return nil, "", nil, false
 	}
 	if sb.guest == nil {
 		sb.guest = st.srv.newGuest(sb.env)
-		sb.guest.SetState(guestStateFor(sb.state))
+		sb.guest.SetState(st.guestStateFor(sb.state))
 	}
-	return sb.guest, sb.tenant, true
+	return sb.guest, sb.state, sb.resumed, true
 }
 
 // ownerOf returns the tenant of sandbox id.
@@ -677,6 +1028,10 @@ func (st *lcStore) step(id string) (TransitionKind, bool, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if sb, ok := st.sandboxes.byID[id]; ok {
+		if sb.stop.pending != nil {
+			k, err := sb.stop.step()
+			return k, true, err
+		}
 		k, err := sb.async.step()
 		return k, true, err
 	}
@@ -692,8 +1047,10 @@ func (st *lcStore) pending(out []PendingTransition) []PendingTransition {
 	defer st.mu.RUnlock()
 	for _, items := range st.sandboxes.byTenant {
 		for _, sb := range items {
-			if t := sb.pending; t != nil {
-				out = append(out, PendingTransition{Kind: t.kind, ID: sb.id, Tenant: sb.tenant, Manual: t.manual})
+			for _, t := range []*task{sb.pending, sb.stop.pending} {
+				if t != nil {
+					out = append(out, PendingTransition{Kind: t.kind, ID: sb.id, Tenant: sb.tenant, Manual: t.manual})
+				}
 			}
 		}
 	}
@@ -707,14 +1064,18 @@ func (st *lcStore) pending(out []PendingTransition) []PendingTransition {
 	return out
 }
 
-// close stops every timer and guest.
+// close stops every timer and guest, and wakes requests waiting on a
+// paused sandbox.
 func (st *lcStore) close() {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for _, sb := range st.sandboxes.byID {
 		sb.async.cancel()
+		sb.stop.cancel()
 		stopTimer(&sb.expiry)
-		stopTimer(&sb.reap)
+		stopTimer(&sb.exit)
+		close(sb.resumed)
+		sb.resumed = make(chan struct{})
 		if sb.guest != nil {
 			st.srv.retireGuest(sb.guest)
 			sb.guest = nil

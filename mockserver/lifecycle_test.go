@@ -1,712 +1,853 @@
 package mockserver_test
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
-	"github.com/sandboxkit/sandboxkit/internal/gen/lifecycleapi"
 	"github.com/sandboxkit/sandboxkit/mockserver"
 )
 
 const delay = mockserver.DefaultTransitionDelay
 
-func TestLifecycleFullCycle(t *testing.T) {
+// uuidRE is a dashed UUID, the format of sandbox and snapshot ids.
+var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+// TestDockerLifecycle walks a sandbox through the Docker runtime: every
+// call is done when it answers, and a deleted sandbox is gone at once.
+func TestDockerLifecycle(t *testing.T) {
 	t.Parallel()
-	e := setup(t)
-	ctx := t.Context()
+	a := newLC(t, mockserver.WithRuntime(mockserver.RuntimeDocker))
+	id, created := a.create(`"timeout":3600,"metadata":{"team":"ml"}`)
+	if !uuidRE.MatchString(id) {
+		t.Errorf("id %q is not a UUID", id)
+	}
+	if created.s("status.state") != "Running" || created.s("status.reason") != "CONTAINER_RUNNING" ||
+		created.s("status.message") != "Sandbox container started successfully." {
+		t.Errorf("create answer status = %v", created["status"])
+	}
+	got := a.get(id)
+	if got.s("status.reason") != "CONTAINER_RUNNING" || got.s("status.message") != "Sandbox container is running." {
+		t.Errorf("read status = %v", got["status"])
+	}
+	created0 := got.s("status.lastTransitionAt")
 
-	res, err := e.lc.CreateSandbox(ctx, &lifecycleapi.CreateSandboxRequest{
-		Image:      lifecycleapi.NewOptImageSpec(lifecycleapi.ImageSpec{URI: "python:3.11"}),
-		Entrypoint: []string{"python", "/app/main.py"},
-		Metadata:   lifecycleapi.NewOptCreateSandboxRequestMetadata(lifecycleapi.CreateSandboxRequestMetadata{"name": "My Python Sandbox"}),
-		Timeout:    lifecycleapi.NewOptNilInt(3600),
-	})
-	if err != nil {
-		t.Fatal(err)
+	a.want("POST", "/v1/sandboxes/"+id+"/pause", "", http.StatusAccepted, "")
+	if m := a.get(id); m.s("status.state") != "Paused" || m.s("status.reason") != "CONTAINER_PAUSED" || m.s("status.lastTransitionAt") != created0 {
+		t.Errorf("after pause: %v (lastTransitionAt stays the creation time %s)", m["status"], created0)
 	}
-	created := res.(*lifecycleapi.CreateSandboxResponseHeaders)
-	id := created.Response.ID
-	if got := string(created.Response.Status.State); got != mockserver.StatePending {
-		t.Errorf("created sandbox is %s, want Pending", got)
+	m := a.want("POST", "/v1/sandboxes/"+id+"/pause", "", http.StatusInternalServerError, "DOCKER::SANDBOX_PAUSE_FAILED")
+	if !strings.Contains(m.s("message"), "is already paused") {
+		t.Errorf("second pause: %v", m)
 	}
-	if want := e.srv.URL() + "/v1/sandboxes/" + id; created.Location.Or("") != want {
-		t.Errorf("Location = %q, want %q", created.Location.Or(""), want)
-	}
-	if exp, _ := created.Response.ExpiresAt.Get(); !exp.Equal(t0.Add(time.Hour)) {
-		t.Errorf("expiresAt = %v, want %v", exp, t0.Add(time.Hour))
-	}
+	a.want("POST", "/v1/sandboxes/"+id+"/resume", "", http.StatusAccepted, "")
+	a.wantState(id, "Running")
+	a.want("POST", "/v1/sandboxes/"+id+"/resume", "", http.StatusConflict, "DOCKER::SANDBOX_NOT_PAUSED")
 
-	steps := []struct {
-		action string
-		during string // state right after the call
-		after  string // state once the transition took its time
-	}{
-		{"", mockserver.StatePending, mockserver.StateRunning},
-		{"pause", mockserver.StatePausing, mockserver.StatePaused},
-		{"resume", mockserver.StateResuming, mockserver.StateRunning},
-		{"delete", mockserver.StateStopping, mockserver.StateTerminated},
+	a.want("DELETE", "/v1/sandboxes/"+id, "", http.StatusNoContent, "")
+	m = a.want("GET", "/v1/sandboxes/"+id, "", http.StatusNotFound, "DOCKER::SANDBOX_NOT_FOUND")
+	if m.s("message") != "Sandbox "+id+" not found." {
+		t.Errorf("404 message %q", m.s("message"))
 	}
-	for _, st := range steps {
-		var err error
-		switch st.action {
-		case "pause":
-			var r lifecycleapi.PauseSandboxRes
-			r, err = e.lc.PauseSandbox(ctx, lifecycleapi.PauseSandboxParams{SandboxId: id})
-			if _, ok := r.(*lifecycleapi.PauseSandboxAccepted); !ok && err == nil {
-				t.Fatalf("pause answered %T", r)
-			}
-		case "resume":
-			var r lifecycleapi.ResumeSandboxRes
-			r, err = e.lc.ResumeSandbox(ctx, lifecycleapi.ResumeSandboxParams{SandboxId: id})
-			if _, ok := r.(*lifecycleapi.ResumeSandboxAccepted); !ok && err == nil {
-				t.Fatalf("resume answered %T", r)
-			}
-		case "delete":
-			var r lifecycleapi.DeleteSandboxRes
-			r, err = e.lc.DeleteSandbox(ctx, lifecycleapi.DeleteSandboxParams{SandboxId: id})
-			if _, ok := r.(*lifecycleapi.DeleteSandboxNoContent); !ok && err == nil {
-				t.Fatalf("delete answered %T", r)
-			}
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", st.action, err)
-		}
-		wantState(t, e.lc, id, st.during)
-		e.srv.Advance(delay - time.Millisecond)
-		wantState(t, e.lc, id, st.during)
-		e.srv.Advance(time.Millisecond)
-		wantState(t, e.lc, id, st.after)
-	}
-	sb := getSandbox(t, e.lc, id)
-	if sb.Status.Reason.Or("") != "user_delete" {
-		t.Errorf("terminated reason = %q, want user_delete", sb.Status.Reason.Or(""))
-	}
-
-	// Terminated sandboxes stay visible for the retention, then 404.
-	e.srv.Advance(mockserver.DefaultRetention - time.Second)
-	wantState(t, e.lc, id, mockserver.StateTerminated)
-	e.srv.Advance(time.Second)
-	r, err := e.lc.GetSandbox(ctx, lifecycleapi.GetSandboxParams{SandboxId: id})
-	body := wantLifecycleError(t, r, err, http.StatusNotFound)
-	if body.Code != "NOT_FOUND" {
-		t.Errorf("404 code = %q, want NOT_FOUND", body.Code)
-	}
-	if d := e.srv.Deletions(); len(d) != 1 || d[0].ID != id || d[0].Reason != "user_delete" || d[0].RequestID == "" {
+	a.want("DELETE", "/v1/sandboxes/"+id, "", http.StatusNotFound, "DOCKER::SANDBOX_NOT_FOUND")
+	if d := a.srv.Deletions(); len(d) != 1 || d[0].ID != id || d[0].Reason != "user_delete" || d[0].RequestID == "" {
 		t.Errorf("Deletions = %+v", d)
 	}
-}
-
-// TestLifecycleOperationsByState tries every state-changing operation in
-// every state: the allowed ones start their transition, the others are
-// 409.
-func TestLifecycleOperationsByState(t *testing.T) {
-	t.Parallel()
-	type outcome struct {
-		status int
-		state  string // state right after
-	}
-	ops := []string{"pause", "resume", "delete", "renew", "snapshot", "patch"}
-	want := map[string]map[string]outcome{
-		mockserver.StatePending: {
-			"pause": {409, "Pending"}, "resume": {409, "Pending"}, "delete": {204, "Stopping"},
-			"renew": {200, "Pending"}, "snapshot": {409, "Pending"}, "patch": {200, "Pending"},
-		},
-		mockserver.StateRunning: {
-			"pause": {202, "Pausing"}, "resume": {409, "Running"}, "delete": {204, "Stopping"},
-			"renew": {200, "Running"}, "snapshot": {202, "Running"}, "patch": {200, "Running"},
-		},
-		mockserver.StatePausing: {
-			"pause": {409, "Pausing"}, "resume": {409, "Pausing"}, "delete": {204, "Stopping"},
-			"renew": {200, "Pausing"}, "snapshot": {409, "Pausing"}, "patch": {200, "Pausing"},
-		},
-		mockserver.StatePaused: {
-			"pause": {409, "Paused"}, "resume": {202, "Resuming"}, "delete": {204, "Stopping"},
-			"renew": {200, "Paused"}, "snapshot": {409, "Paused"}, "patch": {200, "Paused"},
-		},
-		mockserver.StateResuming: {
-			"pause": {409, "Resuming"}, "resume": {409, "Resuming"}, "delete": {204, "Stopping"},
-			"renew": {200, "Resuming"}, "snapshot": {409, "Resuming"}, "patch": {200, "Resuming"},
-		},
-		mockserver.StateStopping: {
-			"pause": {409, "Stopping"}, "resume": {409, "Stopping"}, "delete": {409, "Stopping"},
-			"renew": {409, "Stopping"}, "snapshot": {409, "Stopping"}, "patch": {409, "Stopping"},
-		},
-		mockserver.StateTerminated: {
-			"pause": {409, "Terminated"}, "resume": {409, "Terminated"}, "delete": {409, "Terminated"},
-			"renew": {409, "Terminated"}, "snapshot": {409, "Terminated"}, "patch": {409, "Terminated"},
-		},
-		mockserver.StateFailed: {
-			"pause": {409, "Failed"}, "resume": {409, "Failed"}, "delete": {204, "Stopping"},
-			"renew": {409, "Failed"}, "snapshot": {409, "Failed"}, "patch": {200, "Failed"},
-		},
-	}
-	// Manual transitions keep every seeded state where it is.
-	e := setup(t, mockserver.WithTransition(mockserver.TransitionProvision, mockserver.Manual()),
-		mockserver.WithTransition(mockserver.TransitionPause, mockserver.Manual()),
-		mockserver.WithTransition(mockserver.TransitionResume, mockserver.Manual()),
-		mockserver.WithTransition(mockserver.TransitionStop, mockserver.Manual()))
-	ctx := t.Context()
-	for state, byOp := range want {
-		for _, op := range ops {
-			id, err := e.srv.AddSandbox("", mockserver.SandboxSeed{State: state, ExpiresAt: t0.Add(time.Hour)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var res any
-			switch op {
-			case "pause":
-				res, err = e.lc.PauseSandbox(ctx, lifecycleapi.PauseSandboxParams{SandboxId: id})
-			case "resume":
-				res, err = e.lc.ResumeSandbox(ctx, lifecycleapi.ResumeSandboxParams{SandboxId: id})
-			case "delete":
-				res, err = e.lc.DeleteSandbox(ctx, lifecycleapi.DeleteSandboxParams{SandboxId: id})
-			case "renew":
-				res, err = e.lc.RenewSandboxExpiration(ctx, &lifecycleapi.RenewSandboxExpirationRequest{ExpiresAt: t0.Add(2 * time.Hour)},
-					lifecycleapi.RenewSandboxExpirationParams{SandboxId: id})
-			case "snapshot":
-				res, err = e.lc.CreateSnapshot(ctx, lifecycleapi.OptCreateSnapshotRequest{}, lifecycleapi.CreateSnapshotParams{SandboxId: id})
-			case "patch":
-				res, err = e.lc.PatchSandboxMetadata(ctx, lifecycleapi.PatchSandboxMetadataRequest{"k": lifecycleapi.NewNilString("v")},
-					lifecycleapi.PatchSandboxMetadataParams{SandboxId: id})
-			}
-			if err != nil {
-				t.Fatalf("%s in %s: %v", op, state, err)
-			}
-			status := 0
-			switch res.(type) {
-			case *lifecycleapi.PauseSandboxAccepted, *lifecycleapi.ResumeSandboxAccepted, *lifecycleapi.SnapshotHeaders:
-				status = 202
-			case *lifecycleapi.DeleteSandboxNoContent:
-				status = 204
-			case *lifecycleapi.RenewSandboxExpirationResponseHeaders, *lifecycleapi.SandboxHeaders:
-				status = 200
-			default:
-				status, _ = lifecycleError(t, res)
-			}
-			w := byOp[op]
-			if status != w.status {
-				t.Errorf("%s of a %s sandbox: status %d, want %d", op, state, status, w.status)
-			}
-			if got := stateOf(t, e.lc, id); got != w.state {
-				t.Errorf("%s of a %s sandbox: now %s, want %s", op, state, got, w.state)
-			}
-		}
+	if len(a.srv.PendingTransitions()) != 0 {
+		t.Errorf("pending transitions on Docker: %+v", a.srv.PendingTransitions())
 	}
 }
 
-func TestLifecycleManualStep(t *testing.T) {
+// TestKubernetesLifecycle walks a sandbox through the Kubernetes
+// runtime: transitions take their time, Allocated and Stopping are
+// visible, and a state an operation does not allow is a 409.
+func TestKubernetesLifecycle(t *testing.T) {
 	t.Parallel()
-	e := setup(t, mockserver.WithTransitionDelay(time.Hour), mockserver.WithTransition(mockserver.TransitionPause, mockserver.Manual()))
-	id, _ := e.srv.AddSandbox("", mockserver.SandboxSeed{})
-	if _, err := e.lc.PauseSandbox(t.Context(), lifecycleapi.PauseSandboxParams{SandboxId: id}); err != nil {
-		t.Fatal(err)
+	a := newLC(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes))
+	id, created := a.create(`"timeout":3600`)
+	if created.s("status.state") != "Running" || created.s("status.reason") != "IP_ASSIGNED" {
+		t.Errorf("create answer status = %v", created["status"])
 	}
-	e.srv.Advance(24 * time.Hour)
-	wantState(t, e.lc, id, mockserver.StatePausing)
-	if diff := cmp.Diff([]mockserver.PendingTransition{{Kind: mockserver.TransitionPause, ID: id, Tenant: mockserver.DefaultTenant, Manual: true}},
-		e.srv.PendingTransitions()); diff != "" {
-		t.Errorf("PendingTransitions (-want +got):\n%s", diff)
-	}
-	if err := e.srv.Step(id); err != nil {
-		t.Fatal(err)
-	}
-	wantState(t, e.lc, id, mockserver.StatePaused)
-	if err := e.srv.Step(id); err == nil {
-		t.Error("Step without a pending transition succeeded")
-	}
-	if err := e.srv.Step("nope"); err == nil {
-		t.Error("Step of an unknown id succeeded")
-	}
-	// Step also completes timed transitions early.
-	if _, err := e.lc.ResumeSandbox(t.Context(), lifecycleapi.ResumeSandboxParams{SandboxId: id}); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.srv.Step(id); err != nil {
-		t.Fatal(err)
-	}
-	wantState(t, e.lc, id, mockserver.StateRunning)
-}
-
-func TestLifecycleImmediateTransitions(t *testing.T) {
-	t.Parallel()
-	e := setup(t, mockserver.WithTransitionDelay(0))
-	id := createSandbox(t, e.lc, nil)
-	wantState(t, e.lc, id, mockserver.StateRunning)
-	if _, err := e.lc.PauseSandbox(t.Context(), lifecycleapi.PauseSandboxParams{SandboxId: id}); err != nil {
-		t.Fatal(err)
-	}
-	wantState(t, e.lc, id, mockserver.StatePaused)
-}
-
-func TestLifecycleFailed(t *testing.T) {
-	t.Parallel()
-	e := setup(t)
-	id, _ := e.srv.AddSandbox("", mockserver.SandboxSeed{State: mockserver.StatePending})
-	if err := e.srv.FailSandbox(id, "provision_timeout", "image pull took too long"); err != nil {
-		t.Fatal(err)
-	}
-	e.srv.Advance(time.Hour) // the provisioning it cancelled never completes
-	sb := getSandbox(t, e.lc, id)
-	if sb.Status.State != mockserver.StateFailed || sb.Status.Reason.Or("") != "provision_timeout" {
-		t.Errorf("status = %+v", sb.Status)
-	}
-	if err := e.srv.FailSandbox(id, "", ""); err == nil {
-		t.Error("failing a Failed sandbox succeeded")
-	}
-}
-
-func TestLifecycleExpiry(t *testing.T) {
-	t.Parallel()
-	e := setup(t, mockserver.WithRetention(10*time.Minute))
-	id := createSandbox(t, e.lc, &lifecycleapi.CreateSandboxRequest{Timeout: lifecycleapi.NewOptNilInt(120)})
-	never := createSandbox(t, e.lc, &lifecycleapi.CreateSandboxRequest{Timeout: lifecycleapi.OptNilInt{Set: true, Null: true}})
-	if sb := getSandbox(t, e.lc, never); sb.ExpiresAt.Set {
-		t.Errorf("timeout null: expiresAt = %v, want none", sb.ExpiresAt)
-	}
-	e.srv.Advance(2*time.Minute - time.Second)
-	wantState(t, e.lc, id, mockserver.StateRunning)
-	e.srv.Advance(time.Second)
-	sb := getSandbox(t, e.lc, id)
-	if sb.Status.State != mockserver.StateStopping || sb.Status.Reason.Or("") != "ttl_expiry" {
-		t.Fatalf("at expiry: status %+v, want Stopping/ttl_expiry", sb.Status)
-	}
-	e.srv.Advance(delay)
-	wantState(t, e.lc, id, mockserver.StateTerminated)
-	e.srv.Advance(10 * time.Minute)
-	res, err := e.lc.GetSandbox(t.Context(), lifecycleapi.GetSandboxParams{SandboxId: id})
-	wantLifecycleError(t, res, err, http.StatusNotFound)
-	wantState(t, e.lc, never, mockserver.StateRunning)
-	if d := e.srv.Deletions(); len(d) != 1 || d[0].Reason != "ttl_expiry" || d[0].RequestID != "" {
-		t.Errorf("Deletions = %+v, want one ttl_expiry without request id", d)
-	}
-}
-
-func TestLifecycleRenew(t *testing.T) {
-	t.Parallel()
-	e := setup(t)
-	ctx := t.Context()
-	id := createSandbox(t, e.lc, &lifecycleapi.CreateSandboxRequest{Timeout: lifecycleapi.NewOptNilInt(600)})
-	e.srv.Advance(delay)
-	renew := func(at time.Time) (lifecycleapi.RenewSandboxExpirationRes, error) {
-		return e.lc.RenewSandboxExpiration(ctx, &lifecycleapi.RenewSandboxExpirationRequest{ExpiresAt: at},
-			lifecycleapi.RenewSandboxExpirationParams{SandboxId: id})
-	}
-	now := e.srv.Now()
-	res, err := renew(now.Add(-time.Second))
-	wantLifecycleError(t, res, err, http.StatusBadRequest)
-	res, err = renew(t0.Add(10 * time.Minute)) // equal to the current expiry
-	wantLifecycleError(t, res, err, http.StatusConflict)
-	res, err = renew(t0.Add(5 * time.Minute)) // earlier than the current expiry
-	wantLifecycleError(t, res, err, http.StatusConflict)
-
-	newExp := t0.Add(time.Hour)
-	res, err = renew(newExp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ok, isOK := res.(*lifecycleapi.RenewSandboxExpirationResponseHeaders)
-	if !isOK || !ok.Response.ExpiresAt.Equal(newExp) {
-		t.Fatalf("renew answered %T %+v", res, res)
-	}
-	if exp, _ := getSandbox(t, e.lc, id).ExpiresAt.Get(); !exp.Equal(newExp) {
-		t.Errorf("expiresAt after renew = %v, want %v", exp, newExp)
-	}
-	// The old expiry no longer applies; the new one does.
-	e.srv.Advance(30 * time.Minute)
-	wantState(t, e.lc, id, mockserver.StateRunning)
-	e.srv.Advance(newExp.Sub(e.srv.Now()))
-	wantState(t, e.lc, id, mockserver.StateStopping)
-
-	got := e.srv.Renewals(id)
-	if len(got) != 1 || !got[0].Old.Equal(t0.Add(10*time.Minute)) || !got[0].New.Equal(newExp) || got[0].RequestID == "" {
-		t.Errorf("Renewals = %+v", got)
-	}
-	// Renewing a sandbox without expiry gives it one.
-	never := createSandbox(t, e.lc, nil)
-	res, err = e.lc.RenewSandboxExpiration(ctx, &lifecycleapi.RenewSandboxExpirationRequest{ExpiresAt: e.srv.Now().Add(time.Hour)},
-		lifecycleapi.RenewSandboxExpirationParams{SandboxId: never})
-	if _, ok := res.(*lifecycleapi.RenewSandboxExpirationResponseHeaders); err != nil || !ok {
-		t.Errorf("renew of a sandbox without expiry: %T %v", res, err)
-	}
-}
-
-func TestLifecycleCreateValidation(t *testing.T) {
-	t.Parallel()
-	e := setup(t)
-	img := lifecycleapi.NewOptImageSpec(lifecycleapi.ImageSpec{URI: "python:3.11"})
-	tests := []struct {
-		name string
-		req  lifecycleapi.CreateSandboxRequest
-		code string
+	steps := []struct {
+		method, path   string
+		during, reason string
+		after          string
 	}{
-		{"no source", lifecycleapi.CreateSandboxRequest{Entrypoint: []string{"sh"}}, "INVALID_REQUEST"},
-		{"two sources", lifecycleapi.CreateSandboxRequest{Image: img, SnapshotId: lifecycleapi.NewOptString("snap"), Entrypoint: []string{"sh"}}, "INVALID_REQUEST"},
-		{"image without entrypoint", lifecycleapi.CreateSandboxRequest{Image: img}, "INVALID_REQUEST"},
-		{"reserved metadata", lifecycleapi.CreateSandboxRequest{Image: img, Entrypoint: []string{"sh"},
-			Metadata: lifecycleapi.NewOptCreateSandboxRequestMetadata(map[string]string{"opensandbox.io/x": "1"})}, "INVALID_REQUEST"},
-		{"unknown snapshot", lifecycleapi.CreateSandboxRequest{SnapshotId: lifecycleapi.NewOptString("snap-nope")}, "SNAPSHOT_NOT_FOUND"},
-		{"bad renew extension", lifecycleapi.CreateSandboxRequest{Image: img, Entrypoint: []string{"sh"},
-			Extensions: lifecycleapi.NewOptCreateSandboxRequestExtensions(map[string]string{"access.renew.extend.seconds": "10"})}, "INVALID_REQUEST"},
+		{"", "", "Allocated", "IP_ASSIGNED", "Running"},
+		{"POST", "/pause", "Pausing", "PAUSING", "Paused"},
+		{"POST", "/resume", "Resuming", "RESUMING", "Running"},
+		{"DELETE", "", "Running", "RUNNING", "gone"}, // a workload being deleted keeps its state
 	}
-	for _, tt := range tests {
-		res, err := e.lc.CreateSandbox(t.Context(), &tt.req)
-		body := wantLifecycleError(t, res, err, http.StatusBadRequest)
-		if body.Code != tt.code {
-			t.Errorf("%s: code %q, want %q", tt.name, body.Code, tt.code)
+	for _, st := range steps {
+		if st.method != "" {
+			a.want(st.method, "/v1/sandboxes/"+id+st.path, "", map[string]int{"POST": 202, "DELETE": 204}[st.method], "")
 		}
+		if m := a.get(id); m.s("status.state") != st.during || m.s("status.reason") != st.reason {
+			t.Fatalf("after %s %s: %v, want %s %s", st.method, st.path, m["status"], st.during, st.reason)
+		}
+		a.advance(delay - time.Millisecond)
+		a.wantState(id, st.during)
+		a.advance(time.Millisecond)
+		a.wantState(id, st.after)
 	}
-	// What the generated client would refuse to send: the server's
-	// decoding errors come out as 400 in the lifecycle error shape.
-	for _, body := range []string{
-		`{"image":{"uri":"x"},"entrypoint":["sh"],"timeout":30}`,
-		`{"image":{"uri":"x"},"entrypoint":[]}`,
-		`{"image":`,
-		`[]`,
-		`{"image":{"uri":"x","extra":1},"entrypoint":["sh"]}`,
+	a.want("GET", "/v1/sandboxes/"+id, "", http.StatusNotFound, "KUBERNETES::SANDBOX_NOT_FOUND")
+	a.want("DELETE", "/v1/sandboxes/"+id, "", http.StatusNotFound, "KUBERNETES::SANDBOX_NOT_FOUND")
+}
+
+// TestKubernetesStateConflicts tries pause and resume in every state.
+func TestKubernetesStateConflicts(t *testing.T) {
+	t.Parallel()
+	a := newLC(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes), mockserver.WithTransitionDelay(time.Hour))
+	seed := func(state string) string {
+		id, err := a.srv.AddSandbox("", mockserver.SandboxSeed{State: state})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	for _, tc := range []struct {
+		state, pause, resume string // messages of the 409s; "" is accepted
+	}{
+		{"Running", "", "Cannot resume sandbox in phase Succeed, expected Paused"},
+		{"Paused", "Sandbox is already paused", ""},
+		{"Pausing", "Cannot pause: operation in progress (phase=Pausing)", "Cannot resume: operation in progress (phase=Pausing)"},
+		{"Resuming", "Cannot pause: operation in progress (phase=Resuming)", "Cannot resume: operation in progress (phase=Resuming)"},
+		{"Pending", "Cannot pause: sandbox is being created (phase=Pending)", "Cannot resume: sandbox is being created (phase=Pending)"},
+		{"Failed", "Cannot pause: sandbox is not available", "Cannot resume: sandbox is not available"},
+		{"Allocated", "Cannot pause sandbox in phase ", "Cannot resume sandbox in phase , expected Paused"},
 	} {
-		resp, got := do(t, e.srv, http.MethodPost, "/v1/sandboxes", body, nil)
-		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(got, `"code":"INVALID_REQUEST"`) || !strings.Contains(got, `"message":`) {
-			t.Errorf("POST %s: %d %s", body, resp.StatusCode, got)
+		for op, msg := range map[string]string{"pause": tc.pause, "resume": tc.resume} {
+			id := seed(tc.state)
+			if msg == "" {
+				a.want("POST", "/v1/sandboxes/"+id+"/"+op, "", http.StatusAccepted, "")
+				continue
+			}
+			if m := a.want("POST", "/v1/sandboxes/"+id+"/"+op, "", http.StatusConflict, "KUBERNETES::INVALID_STATE"); m.s("message") != msg {
+				t.Errorf("%s of a %s sandbox: %q, want %q", op, tc.state, m.s("message"), msg)
+			}
 		}
-	}
-	if n := len(e.srv.Sandboxes()); n != 0 {
-		t.Errorf("%d sandboxes created by invalid requests", n)
 	}
 }
 
-func TestLifecycleList(t *testing.T) {
+// TestManualTransitions completes Kubernetes transitions with Step.
+func TestManualTransitions(t *testing.T) {
 	t.Parallel()
-	e := setup(t)
-	states := []string{"Running", "Paused", "Running", "Terminated", "Pending", "Running", "Paused"}
+	a := newLC(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes), mockserver.WithTransition(mockserver.TransitionPause, mockserver.Manual()))
+	id, _ := a.create("")
+	a.advance(delay)
+	a.want("POST", "/v1/sandboxes/"+id+"/pause", "", http.StatusAccepted, "")
+	a.advance(24 * time.Hour)
+	a.wantState(id, "Pausing")
+	p := a.srv.PendingTransitions()
+	if len(p) != 1 || p[0].Kind != mockserver.TransitionPause || !p[0].Manual || p[0].ID != id {
+		t.Fatalf("PendingTransitions = %+v", p)
+	}
+	if n := a.srv.StepAll(); n != 1 {
+		t.Fatalf("StepAll = %d", n)
+	}
+	a.wantState(id, "Paused")
+	if err := a.srv.Step(id); err == nil {
+		t.Error("Step with nothing pending succeeded")
+	}
+
+	// A deletion that waits for Step: the sandbox keeps its state, a
+	// second delete is accepted, and Step makes it gone.
+	b := newLC(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes), mockserver.WithTransition(mockserver.TransitionStop, mockserver.Manual()))
+	id, _ = b.create(`"timeout":60`)
+	b.want("DELETE", "/v1/sandboxes/"+id, "", http.StatusNoContent, "")
+	b.advance(time.Hour) // past its expiry too
+	b.wantState(id, "Running")
+	b.want("DELETE", "/v1/sandboxes/"+id, "", http.StatusNoContent, "")
+	if d := b.srv.Deletions(); len(d) != 1 {
+		t.Errorf("Deletions = %+v, want one", d)
+	}
+	if err := b.srv.Step(id); err != nil {
+		t.Fatal(err)
+	}
+	b.wantState(id, "gone")
+}
+
+// TestDockerRejectsTransitionModes: sandbox state changes are
+// synchronous on Docker, so configuring their timing is an error.
+func TestDockerRejectsTransitionModes(t *testing.T) {
+	t.Parallel()
+	for _, k := range []mockserver.TransitionKind{mockserver.TransitionProvision, mockserver.TransitionPause, mockserver.TransitionResume, mockserver.TransitionStop} {
+		if _, err := mockserver.New(mockserver.WithRuntime(mockserver.RuntimeDocker), mockserver.WithTransition(k, mockserver.Manual())); err == nil {
+			t.Errorf("WithTransition(%s) accepted on Docker", k)
+		}
+	}
+	if _, err := mockserver.New(mockserver.WithRuntime(mockserver.RuntimeDocker), mockserver.WithTransition(mockserver.TransitionSnapshotCreate, mockserver.Manual())); err != nil {
+		t.Errorf("snapshot transitions on Docker: %v", err)
+	}
+	if _, err := mockserver.New(mockserver.WithRuntime("podman")); err == nil {
+		t.Error("unknown runtime accepted")
+	}
+	for in, want := range map[string]mockserver.Runtime{"docker": mockserver.RuntimeDocker, "Kubernetes": mockserver.RuntimeKubernetes, "k8s": mockserver.RuntimeKubernetes} {
+		if got, err := mockserver.ParseRuntime(in); err != nil || got != want {
+			t.Errorf("ParseRuntime(%q) = %v, %v", in, got, err)
+		}
+	}
+}
+
+// TestExpiry: Docker removes an expired sandbox at once, Kubernetes
+// stops it first; neither keeps a Terminated record.
+func TestExpiry(t *testing.T) {
+	t.Parallel()
+	bothRuntimes(t, func(t *testing.T, rt mockserver.Runtime) {
+		a := newLC(t, mockserver.WithRuntime(rt))
+		id, created := a.create(`"timeout":60`)
+		if created.s("expiresAt") != "2026-03-01T10:01:00Z" {
+			t.Errorf("expiresAt = %q", created.s("expiresAt"))
+		}
+		a.advance(time.Minute - time.Millisecond)
+		if a.state(id) == "gone" {
+			t.Fatal("gone before its expiry")
+		}
+		a.advance(time.Millisecond)
+		if rt == mockserver.RuntimeKubernetes {
+			a.wantState(id, "Running") // being deleted
+			if p := a.srv.PendingTransitions(); len(p) != 1 || p[0].Kind != mockserver.TransitionStop {
+				t.Errorf("PendingTransitions = %+v", p)
+			}
+			a.advance(delay)
+		}
+		a.want("GET", "/v1/sandboxes/"+id, "", http.StatusNotFound, notFoundCode(rt))
+		if d := a.srv.Deletions(); len(d) != 1 || d[0].Reason != "ttl_expiry" || d[0].RequestID != "" || !d[0].Time.Equal(t0.Add(time.Minute)) {
+			t.Errorf("Deletions = %+v", d)
+		}
+	})
+}
+
+// TestRenew follows the server's rules: any future time is accepted (an
+// earlier one shortens the lifetime), a past one is 400, a sandbox
+// created without timeout is 409, and a time without zone is UTC.
+func TestRenew(t *testing.T) {
+	t.Parallel()
+	bothRuntimes(t, func(t *testing.T, rt mockserver.Runtime) {
+		a := newLC(t, mockserver.WithRuntime(rt))
+		id, _ := a.create(`"timeout":3600`)
+		renew := func(at string, status int, code string) jsonObj {
+			t.Helper()
+			return a.want("POST", "/v1/sandboxes/"+id+"/renew-expiration", `{"expiresAt":"`+at+`"}`, status, code)
+		}
+		if m := renew("2026-03-01T12:00:00Z", 200, ""); m.s("expiresAt") != "2026-03-01T12:00:00Z" || len(m) != 1 {
+			t.Errorf("renew answer %v", m)
+		}
+		if m := renew("2026-03-01T10:30:00.5", 200, ""); m.s("expiresAt") != "2026-03-01T10:30:00.500000Z" {
+			t.Errorf("an earlier time without zone: %v", m)
+		}
+		if m := renew("2026-03-01T14:00:00+02:00", 200, ""); m.s("expiresAt") != "2026-03-01T12:00:00Z" {
+			t.Errorf("a time with an offset comes back in UTC: %v", m)
+		}
+		renew("2026-03-01T12:00:00+02:00", 400, "DOCKER::INVALID_EXPIRATION") // now is not the future
+		renew("2026-03-01T09:59:59Z", 400, "DOCKER::INVALID_EXPIRATION")
+		if r := a.srv.Renewals(id); len(r) != 3 || !r[1].New.Before(r[1].Old) {
+			t.Errorf("Renewals = %+v", r)
+		}
+
+		forever, _ := a.create("")
+		m := a.want("POST", "/v1/sandboxes/"+forever+"/renew-expiration", `{"expiresAt":"2030-01-01T00:00:00Z"}`, http.StatusConflict, "DOCKER::INVALID_EXPIRATION")
+		if m.s("message") != "Sandbox "+forever+" does not have automatic expiration enabled." {
+			t.Errorf("409 message %q", m.s("message"))
+		}
+
+		// A Failed sandbox can be renewed.
+		failed, _ := a.create(`"timeout":3600`)
+		if err := a.srv.FailSandbox(failed, "", ""); err != nil {
+			t.Fatal(err)
+		}
+		a.want("POST", "/v1/sandboxes/"+failed+"/renew-expiration", `{"expiresAt":"2030-01-01T00:00:00Z"}`, http.StatusOK, "")
+
+		// Docker looks the sandbox up first, Kubernetes checks the time
+		// first.
+		past := `{"expiresAt":"2000-01-01T00:00:00Z"}`
+		if rt == mockserver.RuntimeDocker {
+			a.want("POST", "/v1/sandboxes/nope/renew-expiration", past, http.StatusNotFound, "DOCKER::SANDBOX_NOT_FOUND")
+		} else {
+			a.want("POST", "/v1/sandboxes/nope/renew-expiration", past, http.StatusBadRequest, "DOCKER::INVALID_EXPIRATION")
+		}
+	})
+}
+
+// TestRenewShortensExpiry: the shortened expiry is the one that fires.
+func TestRenewShortensExpiry(t *testing.T) {
+	t.Parallel()
+	a := newLC(t, mockserver.WithRuntime(mockserver.RuntimeDocker))
+	id, _ := a.create(`"timeout":3600`)
+	a.want("POST", "/v1/sandboxes/"+id+"/renew-expiration", `{"expiresAt":"2026-03-01T10:05:00Z"}`, http.StatusOK, "")
+	a.advance(5*time.Minute - time.Second)
+	a.wantState(id, "Running")
+	a.advance(time.Second)
+	a.wantState(id, "gone")
+}
+
+// TestEntrypointExits: on Docker the entrypoints the mock recognises
+// exit, and the sandbox stays listed as Terminated or Failed.
+func TestEntrypointExits(t *testing.T) {
+	t.Parallel()
+	a := newLC(t, mockserver.WithRuntime(mockserver.RuntimeDocker))
+	for _, tc := range []struct {
+		entrypoint     string
+		state, reason  string
+		message        string
+		afterStartFor  time.Duration // 0: at once
+		stillRunningAt time.Duration
+	}{
+		{`["true"]`, "Terminated", "CONTAINER_EXITED", "Sandbox container exited successfully.", 0, 0},
+		{`["false"]`, "Failed", "CONTAINER_EXITED_ERROR", "Sandbox container exited with code 1.", 0, 0},
+		{`["sh","-c","exit 3"]`, "Failed", "CONTAINER_EXITED_ERROR", "Sandbox container exited with code 3.", 0, 0},
+		{`["/bin/sh","-c","sleep 2; exit 7"]`, "Failed", "CONTAINER_EXITED_ERROR", "Sandbox container exited with code 7.", 2 * time.Second, time.Second},
+		{`["sleep","5"]`, "Terminated", "CONTAINER_EXITED", "Sandbox container exited successfully.", 5 * time.Second, 4 * time.Second},
+	} {
+		t.Run(tc.entrypoint, func(t *testing.T) {
+			b := newLC(t, mockserver.WithRuntime(mockserver.RuntimeDocker))
+			id, created := b.create(`"entrypoint":` + tc.entrypoint)
+			if created.s("status.state") != "Running" {
+				t.Errorf("create answered %s: the server answers before the entrypoint exits", created.s("status.state"))
+			}
+			if tc.afterStartFor > 0 {
+				b.advance(tc.stillRunningAt)
+				b.wantState(id, "Running")
+				b.advance(tc.afterStartFor - tc.stillRunningAt)
+			}
+			m := b.get(id)
+			if m.s("status.state") != tc.state || m.s("status.reason") != tc.reason || m.s("status.message") != tc.message {
+				t.Errorf("status %v, want %s %s %q", m["status"], tc.state, tc.reason, tc.message)
+			}
+			if want := pyTimeString(t0.Add(tc.afterStartFor)); m.s("status.lastTransitionAt") != want {
+				t.Errorf("lastTransitionAt %s, want the exit time %s", m.s("status.lastTransitionAt"), want)
+			}
+			// Exited: listed, cannot pause, resume or snapshot; renew and
+			// delete work.
+			st, list, _, _ := b.call("GET", "/v1/sandboxes?state="+tc.state, "")
+			if st != 200 || list.at("pagination.totalItems") != float64(1) {
+				t.Errorf("list of %s: %v", tc.state, list)
+			}
+			b.want("POST", "/v1/sandboxes/"+id+"/pause", "", http.StatusConflict, "DOCKER::SANDBOX_NOT_RUNNING")
+			b.want("POST", "/v1/sandboxes/"+id+"/resume", "", http.StatusConflict, "DOCKER::SANDBOX_NOT_PAUSED")
+			b.want("POST", "/v1/sandboxes/"+id+"/snapshots", "", http.StatusConflict, "SNAPSHOT::INVALID_SOURCE_STATE")
+			b.want("DELETE", "/v1/sandboxes/"+id, "", http.StatusNoContent, "")
+			b.wantState(id, "gone")
+		})
+	}
+
+	// A paused container does not run: its sleep ends when it resumes.
+	id, _ := a.create(`"entrypoint":["sleep","10"]`)
+	a.want("POST", "/v1/sandboxes/"+id+"/pause", "", http.StatusAccepted, "")
+	a.advance(time.Minute)
+	a.wantState(id, "Paused")
+	a.want("POST", "/v1/sandboxes/"+id+"/resume", "", http.StatusAccepted, "")
+	a.wantState(id, "Terminated")
+
+	// Anything else runs until deleted; ExitSandbox ends it.
+	id, _ = a.create(`"entrypoint":["python","-m","http.server"]`)
+	a.advance(24 * time.Hour)
+	a.wantState(id, "Running")
+	if err := a.srv.ExitSandbox(id, 137); err != nil {
+		t.Fatal(err)
+	}
+	if m := a.get(id); m.s("status.message") != "Sandbox container exited with code 137." {
+		t.Errorf("after ExitSandbox: %v", m["status"])
+	}
+	if info, _ := a.srv.Sandbox(id); info.ExitCode != 137 {
+		t.Errorf("ExitCode = %d", info.ExitCode)
+	}
+	if err := a.srv.ExitSandbox(id, 0); err == nil {
+		t.Error("ExitSandbox of an exited sandbox succeeded")
+	}
+	k := newLC(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes))
+	kid, _ := k.create("")
+	if err := k.srv.ExitSandbox(kid, 0); err == nil {
+		t.Error("ExitSandbox on Kubernetes succeeded")
+	}
+}
+
+// pyTimeString formats t as the lifecycle server does.
+func pyTimeString(t time.Time) string {
+	s := t.UTC().Format("2006-01-02T15:04:05")
+	if us := t.Nanosecond() / 1000; us != 0 {
+		s += fmt.Sprintf(".%06d", us)
+	}
+	return s + "Z"
+}
+
+// TestTimestamps: microseconds on the wire; on Kubernetes reads show the
+// workload's creation time in whole seconds.
+func TestTimestamps(t *testing.T) {
+	t.Parallel()
+	start := t0.Add(1234567 * time.Microsecond)
+	bothRuntimes(t, func(t *testing.T, rt mockserver.Runtime) {
+		srv := mockserver.Start(t, mockserver.WithManualClock(start), mockserver.WithRuntime(rt))
+		a := lcAPI{t: t, srv: srv}
+		id, created := a.create(`"timeout":60`)
+		if created.s("createdAt") != "2026-03-01T10:00:01.234567Z" || created.s("expiresAt") != "2026-03-01T10:01:01.234567Z" {
+			t.Errorf("create answer times %s %s", created.s("createdAt"), created.s("expiresAt"))
+		}
+		want := "2026-03-01T10:00:01.234567Z"
+		if rt == mockserver.RuntimeKubernetes {
+			want = "2026-03-01T10:00:01Z"
+		}
+		if got := a.get(id); got.s("createdAt") != want || got.s("status.lastTransitionAt") != want {
+			t.Errorf("read times %s %s, want %s", got.s("createdAt"), got.s("status.lastTransitionAt"), want)
+		}
+	})
+}
+
+// TestListOrderAndFilters: newest first; states match any of, ignoring
+// case; metadata matches all; snapshots filter states exactly.
+func TestListOrderAndFilters(t *testing.T) {
+	t.Parallel()
+	a := newLC(t, mockserver.WithRuntime(mockserver.RuntimeDocker))
 	var ids []string
-	for i, s := range states {
-		md := map[string]string{"project": "Apollo", "i": fmt.Sprint(i)}
-		if i%2 == 1 {
-			md["project"] = "Gemini"
-		}
-		if i == 2 {
-			md["note"] = "Demo Test"
-		}
-		id, err := e.srv.AddSandbox("", mockserver.SandboxSeed{State: s, Metadata: md})
-		if err != nil {
-			t.Fatal(err)
-		}
+	for i := range 5 {
+		id, _ := a.create(fmt.Sprintf(`"metadata":{"n":"%d","team":"%s"}`, i, []string{"a", "b"}[i%2]))
 		ids = append(ids, id)
+		a.advance(time.Second)
 	}
-	list := func(p lifecycleapi.ListSandboxesParams) lifecycleapi.ListSandboxesResponse {
+	a.want("POST", "/v1/sandboxes/"+ids[1]+"/pause", "", http.StatusAccepted, "")
+	list := func(q string) ([]string, jsonObj) {
 		t.Helper()
-		res, err := e.lc.ListSandboxes(t.Context(), p)
-		if err != nil {
-			t.Fatal(err)
+		st, m, _, raw := a.call("GET", "/v1/sandboxes?"+q, "")
+		if st != 200 {
+			t.Fatalf("list %s: %d %s", q, st, raw)
 		}
-		ok, isOK := res.(*lifecycleapi.ListSandboxesResponseHeaders)
-		if !isOK {
-			t.Fatalf("list answered %T %+v", res, res)
-		}
-		return ok.Response
-	}
-	idsOf := func(r lifecycleapi.ListSandboxesResponse) []string {
 		var out []string
-		for _, s := range r.Items {
-			out = append(out, s.ID)
+		for _, it := range m.at("items").([]any) {
+			out = append(out, jsonObj(it.(map[string]any)).s("metadata.n"))
 		}
-		return out
+		return out, m
+	}
+	if got, _ := list(""); strings.Join(got, "") != "43210" {
+		t.Errorf("order %v, want newest first", got)
+	}
+	if got, m := list("pageSize=2&page=2"); strings.Join(got, "") != "21" || m.at("pagination.totalPages") != float64(3) || m.at("pagination.hasNextPage") != true {
+		t.Errorf("page 2: %v %v", got, m["pagination"])
+	}
+	if got, _ := list("state=paused&state=RUNNING&metadata=team%3Db"); strings.Join(got, "") != "31" {
+		t.Errorf("states any of, metadata: %v", got)
+	}
+	if got, _ := list("state=Paused"); strings.Join(got, "") != "1" {
+		t.Errorf("state Paused: %v", got)
+	}
+	if got, _ := list("metadata=team%3Da%26n%3D2"); strings.Join(got, "") != "2" {
+		t.Errorf("two metadata keys: %v", got)
 	}
 
-	all := list(lifecycleapi.ListSandboxesParams{})
-	if diff := cmp.Diff(ids, idsOf(all)); diff != "" {
-		t.Errorf("unfiltered list (-want +got):\n%s", diff)
+	var snaps []string
+	for range 3 {
+		m := a.want("POST", "/v1/sandboxes/"+ids[0]+"/snapshots", "", http.StatusAccepted, "")
+		snaps = append(snaps, m.s("id"))
+		a.advance(time.Second)
 	}
-	if diff := cmp.Diff(lifecycleapi.PaginationInfo{Page: 1, PageSize: 20, TotalItems: 7, TotalPages: 1}, all.Pagination); diff != "" {
-		t.Errorf("pagination (-want +got):\n%s", diff)
+	_, m, _, _ := a.call("GET", "/v1/snapshots?sandboxId="+ids[0], "")
+	var got []string
+	for _, it := range m.at("items").([]any) {
+		got = append(got, jsonObj(it.(map[string]any)).s("id"))
 	}
-
-	// States OR (case-insensitively), metadata AND.
-	r := list(lifecycleapi.ListSandboxesParams{State: []string{"running", "Paused"}})
-	if diff := cmp.Diff([]string{ids[0], ids[1], ids[2], ids[5], ids[6]}, idsOf(r)); diff != "" {
-		t.Errorf("state=running&state=Paused (-want +got):\n%s", diff)
+	slices.Reverse(snaps)
+	if !slices.Equal(got, snaps) {
+		t.Errorf("snapshots %v, want newest first %v", got, snaps)
 	}
-	r = list(lifecycleapi.ListSandboxesParams{State: []string{"Running"}, Metadata: lifecycleapi.NewOptString("project=Apollo")})
-	if diff := cmp.Diff([]string{ids[0], ids[2]}, idsOf(r)); diff != "" {
-		t.Errorf("Running & project=Apollo (-want +got):\n%s", diff)
+	if _, m, _, _ := a.call("GET", "/v1/snapshots?state=ready", ""); m.at("pagination.totalItems") != float64(0) {
+		t.Errorf("snapshot state filter ignores case: %v", m)
 	}
-	// The metadata value is itself a query string: its values are
-	// URL-decoded once more (as the upstream server's parse_qsl does).
-	r = list(lifecycleapi.ListSandboxesParams{Metadata: lifecycleapi.NewOptString("project=Apollo&note=Demo%20Test")})
-	if diff := cmp.Diff([]string{ids[2]}, idsOf(r)); diff != "" {
-		t.Errorf("project=Apollo&note=Demo Test (-want +got):\n%s", diff)
-	}
-	// The wire form of the upstream documentation's example.
-	resp, body := do(t, e.srv, http.MethodGet, "/v1/sandboxes?metadata=project%3DApollo%26note%3DDemo%2520Test", "", nil)
-	if resp.StatusCode != 200 || !strings.Contains(body, ids[2]) || !strings.Contains(body, `"totalItems":1`) {
-		t.Errorf("documented metadata filter: %d %s", resp.StatusCode, body)
-	}
-
-	// Pagination: exact totals, pages past the end are empty.
-	for page, want := range map[int][]string{1: ids[0:3], 2: ids[3:6], 3: ids[6:], 4: nil} {
-		r := list(lifecycleapi.ListSandboxesParams{Page: lifecycleapi.NewOptInt(page), PageSize: lifecycleapi.NewOptInt(3)})
-		if diff := cmp.Diff(want, idsOf(r)); diff != "" {
-			t.Errorf("page %d (-want +got):\n%s", page, diff)
-		}
-		wantP := lifecycleapi.PaginationInfo{Page: page, PageSize: 3, TotalItems: 7, TotalPages: 3, HasNextPage: page < 3}
-		if diff := cmp.Diff(wantP, r.Pagination); diff != "" {
-			t.Errorf("page %d pagination (-want +got):\n%s", page, diff)
-		}
-	}
-	r = list(lifecycleapi.ListSandboxesParams{State: []string{"Paused"}, Page: lifecycleapi.NewOptInt(2), PageSize: lifecycleapi.NewOptInt(1)})
-	if diff := cmp.Diff([]string{ids[6]}, idsOf(r)); diff != "" || r.Pagination.TotalItems != 2 || r.Pagination.HasNextPage {
-		t.Errorf("filtered page 2: %v %+v", diff, r.Pagination)
-	}
-
-	for _, q := range []string{"pageSize=201", "pageSize=0", "page=0", "metadata=broken", "metadata=a%3D1%26%26b%3D2", "page=x"} {
-		resp, body := do(t, e.srv, http.MethodGet, "/v1/sandboxes?"+q, "", nil)
-		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `"code":`) {
-			t.Errorf("GET ?%s: %d %s, want 400 with an error body", q, resp.StatusCode, body)
-		}
+	if _, m, _, _ := a.call("GET", "/v1/snapshots?state=Ready", ""); m.at("pagination.totalItems") != float64(3) {
+		t.Errorf("snapshot state filter: %v", m)
 	}
 }
 
-func TestLifecyclePatchMetadata(t *testing.T) {
+// TestMetadata: Kubernetes label rules on create and patch, reserved
+// keys, merge patches, and the Docker runtime's resurrection of creation
+// keys.
+func TestMetadata(t *testing.T) {
 	t.Parallel()
-	e := setup(t)
-	ctx := t.Context()
-	id, _ := e.srv.AddSandbox("", mockserver.SandboxSeed{Metadata: map[string]string{"team": "a", "old": "x"}})
-	patch := func(p lifecycleapi.PatchSandboxMetadataRequest) map[string]string {
-		t.Helper()
-		res, err := e.lc.PatchSandboxMetadata(ctx, p, lifecycleapi.PatchSandboxMetadataParams{SandboxId: id})
-		if err != nil {
-			t.Fatal(err)
+	bothRuntimes(t, func(t *testing.T, rt mockserver.Runtime) {
+		a := newLC(t, mockserver.WithRuntime(rt))
+		for _, md := range []string{`{"bad key":"v"}`, `{"k":"bad value"}`, `{"k":"` + strings.Repeat("v", 64) + `"}`, `{"-k":"v"}`, `{"a/b/c":"v"}`} {
+			m := a.want("POST", "/v1/sandboxes", createBody(`"metadata":`+md), http.StatusBadRequest, "SANDBOX::INVALID_METADATA_LABEL")
+			if !strings.Contains(m.s("message"), "is invalid") {
+				t.Errorf("%s: %q", md, m.s("message"))
+			}
 		}
-		ok, isOK := res.(*lifecycleapi.SandboxHeaders)
-		if !isOK {
-			t.Fatalf("patch answered %T %+v", res, res)
+		a.want("POST", "/v1/sandboxes", createBody(`"metadata":{"opensandbox.io/id":"x"}`), http.StatusBadRequest, "SANDBOX::INVALID_METADATA_LABEL")
+		a.create(`"metadata":{"app.kubernetes.io/name":"web","k":"","v":"a.b_c-d"}`)
+
+		id, _ := a.create(`"metadata":{"keep":"1","drop":"2"}`)
+		patch := func(body string, status int, code string) jsonObj {
+			t.Helper()
+			return a.want("PATCH", "/v1/sandboxes/"+id+"/metadata", body, status, code)
 		}
-		return ok.Response.Metadata.Or(nil)
-	}
-	null := lifecycleapi.NilString{Null: true}
-	got := patch(lifecycleapi.PatchSandboxMetadataRequest{"team": lifecycleapi.NewNilString("b"), "old": null, "missing": null, "env": lifecycleapi.NewNilString("prod")})
-	if diff := cmp.Diff(map[string]string{"team": "b", "env": "prod"}, got); diff != "" {
-		t.Errorf("after patch (-want +got):\n%s", diff)
-	}
-	got = patch(lifecycleapi.PatchSandboxMetadataRequest{})
-	if diff := cmp.Diff(map[string]string{"team": "b", "env": "prod"}, got); diff != "" {
-		t.Errorf("after {} (-want +got):\n%s", diff)
-	}
-	res, err := e.lc.PatchSandboxMetadata(ctx, lifecycleapi.PatchSandboxMetadataRequest{"opensandbox.io/owner": lifecycleapi.NewNilString("me")},
-		lifecycleapi.PatchSandboxMetadataParams{SandboxId: id})
-	wantLifecycleError(t, res, err, http.StatusBadRequest)
-	res, err = e.lc.PatchSandboxMetadata(ctx, lifecycleapi.PatchSandboxMetadataRequest{}, lifecycleapi.PatchSandboxMetadataParams{SandboxId: "nope"})
-	wantLifecycleError(t, res, err, http.StatusNotFound)
-	// The raw wire form, null included.
-	resp, body := do(t, e.srv, http.MethodPatch, "/v1/sandboxes/"+id+"/metadata", `{"team":null,"x":"y"}`, nil)
-	if resp.StatusCode != 200 || strings.Contains(body, `"team"`) || !strings.Contains(body, `"x":"y"`) {
-		t.Errorf("raw patch: %d %s", resp.StatusCode, body)
-	}
-	resp, body = do(t, e.srv, http.MethodPatch, "/v1/sandboxes/"+id+"/metadata", `{"team":1}`, nil)
-	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "INVALID_REQUEST") {
-		t.Errorf("patch with a number: %d %s", resp.StatusCode, body)
-	}
+		if m := patch(`{"drop":null,"add":"3"}`, 200, ""); m.s("metadata.keep") != "1" || m.has("metadata.drop") || m.s("metadata.add") != "3" || m.s("id") != id {
+			t.Errorf("after patch: %v", m)
+		}
+		patch(`{"opensandbox.io/x":"v"}`, 400, "INVALID_METADATA_LABEL")
+		patch(`{"k":"bad value"}`, 400, "SANDBOX::INVALID_METADATA_LABEL")
+		patch(`{"bad key":null}`, 200, "") // only new values are checked
+		m := patch(`{"other":"4"}`, 200, "")
+		if rt == mockserver.RuntimeDocker {
+			if m.s("metadata.drop") != "2" {
+				t.Errorf("Docker: a later patch brings back a deleted creation key: %v", m["metadata"])
+			}
+		} else if m.has("metadata.drop") {
+			t.Errorf("Kubernetes keeps deleted keys deleted: %v", m["metadata"])
+		}
+		m = patch(`{"keep":null,"drop":null,"add":null,"other":null}`, 200, "")
+		if m.has("metadata") {
+			t.Errorf("metadata without keys is absent: %v", m)
+		}
+		a.want("PATCH", "/v1/sandboxes/nope/metadata", `{"a":"b"}`, http.StatusNotFound, notFoundCode(rt))
+	})
 }
 
+// TestSnapshots follows the snapshot rules: UUID ids, Creating then
+// Ready, only from Running, synchronous delete, restore rules.
 func TestSnapshots(t *testing.T) {
 	t.Parallel()
-	e := setup(t)
-	ctx := t.Context()
-	src, _ := e.srv.AddSandbox("", mockserver.SandboxSeed{Entrypoint: []string{"node", "server.js"}, Image: "node:22"})
+	bothRuntimes(t, func(t *testing.T, rt mockserver.Runtime) {
+		a := newLC(t, mockserver.WithRuntime(rt))
+		src, _ := a.create(`"entrypoint":["python","app.py"],"timeout":600,"metadata":{"from":"source","both":"source"}`)
+		a.advance(delay) // Allocated to Running on Kubernetes
+		st, sn, hdr, raw := a.call("POST", "/v1/sandboxes/"+src+"/snapshots", `{"name":"before-upgrade"}`)
+		id := sn.s("id")
+		if st != http.StatusAccepted || !uuidRE.MatchString(id) || sn.s("sandboxId") != src || sn.s("name") != "before-upgrade" ||
+			sn.s("status.state") != "Creating" || sn.s("status.reason") != "snapshot_accepted" || sn.s("status.message") != "Snapshot creation accepted." {
+			t.Fatalf("create snapshot: %d %s", st, raw)
+		}
+		if loc := hdr.Get("Location"); loc != "/v1/snapshots/"+id {
+			t.Errorf("Location = %q, want the relative /v1/snapshots/%s", loc, id)
+		}
+		a.want("DELETE", "/v1/snapshots/"+id, "", http.StatusConflict, "SNAPSHOT::INVALID_STATE")
+		a.want("POST", "/v1/sandboxes", `{"snapshotId":"`+id+`","resourceLimits":{"cpu":"1"}}`, http.StatusConflict, "SNAPSHOT::NOT_READY")
+		a.advance(delay)
+		ready := a.want("GET", "/v1/snapshots/"+id, "", http.StatusOK, "")
+		wantMsg := map[mockserver.Runtime]string{mockserver.RuntimeDocker: "Docker snapshot image created successfully.", mockserver.RuntimeKubernetes: "Kubernetes snapshot image created successfully."}[rt]
+		if ready.s("status.state") != "Ready" || ready.s("status.reason") != "snapshot_runtime_ready" || ready.s("status.message") != wantMsg {
+			t.Errorf("ready snapshot %v", ready["status"])
+		}
 
-	res, err := e.lc.CreateSnapshot(ctx, lifecycleapi.NewOptCreateSnapshotRequest(lifecycleapi.CreateSnapshotRequest{Name: lifecycleapi.NewOptString("before-import")}),
-		lifecycleapi.CreateSnapshotParams{SandboxId: src})
-	if err != nil {
-		t.Fatal(err)
-	}
-	created, ok := res.(*lifecycleapi.SnapshotHeaders)
-	if !ok {
-		t.Fatalf("create snapshot answered %T %+v", res, res)
-	}
-	snap := created.Response
-	if snap.Status.State != mockserver.SnapshotCreating || snap.SandboxId != src || snap.Name.Or("") != "before-import" {
-		t.Errorf("new snapshot = %+v", snap)
-	}
-	if created.Location.Or("") != e.srv.URL()+"/v1/snapshots/"+snap.ID {
-		t.Errorf("Location = %q", created.Location.Or(""))
-	}
+		// Restore: the snapshot's id, no image, tail -f by default.
+		restored, answer := a.create(`"image":null,"entrypoint":null,"snapshotId":"` + id + `","metadata":{"both":"restored"}`)
+		if ep := fmt.Sprint(answer.at("entrypoint")); ep != "[tail -f /dev/null]" || answer.has("expiresAt") {
+			t.Errorf("restore answer %v", answer)
+		}
+		m := a.get(restored)
+		if m.s("snapshotId") != id || m.has("image") || m.s("metadata.both") != "restored" {
+			t.Errorf("restored sandbox %v", m)
+		}
+		if rt == mockserver.RuntimeDocker {
+			// The image carries the source's labels: its metadata and its
+			// expiry, which the restored sandbox shows but does not obey.
+			if m.s("metadata.from") != "source" || m.s("expiresAt") != "2026-03-01T10:10:00Z" {
+				t.Errorf("Docker restore: %v", m)
+			}
+			a.want("POST", "/v1/sandboxes/"+restored+"/renew-expiration", `{"expiresAt":"2030-01-01T00:00:00Z"}`, http.StatusConflict, "DOCKER::INVALID_EXPIRATION")
+		} else if m.has("metadata.from") || m.has("expiresAt") {
+			t.Errorf("Kubernetes restore: %v", m)
+		}
+		a.want("POST", "/v1/sandboxes", `{"snapshotId":"nope","resourceLimits":{"cpu":"1"}}`, http.StatusNotFound, "SNAPSHOT::NOT_FOUND")
 
-	// Still Creating: cannot delete it, cannot restore from it.
-	dres, err := e.lc.DeleteSnapshot(ctx, lifecycleapi.DeleteSnapshotParams{SnapshotId: snap.ID})
-	wantLifecycleError(t, dres, err, http.StatusConflict)
-	cres, err := e.lc.CreateSandbox(ctx, &lifecycleapi.CreateSandboxRequest{SnapshotId: lifecycleapi.NewOptString(snap.ID)})
-	wantLifecycleError(t, cres, err, http.StatusConflict)
+		// Only a Running sandbox can be snapshotted.
+		a.want("POST", "/v1/sandboxes/"+src+"/pause", "", http.StatusAccepted, "")
+		a.want("POST", "/v1/sandboxes/"+src+"/snapshots", "", http.StatusConflict, "SNAPSHOT::INVALID_SOURCE_STATE")
+		a.want("POST", "/v1/sandboxes/nope/snapshots", "", http.StatusNotFound, notFoundCode(rt))
 
-	e.srv.Advance(delay)
-	gres, err := e.lc.GetSnapshot(ctx, lifecycleapi.GetSnapshotParams{SnapshotId: snap.ID})
-	if got, ok := gres.(*lifecycleapi.GetSnapshotOKHeaders); err != nil || !ok || got.Response.Status.State != mockserver.SnapshotReady {
-		t.Fatalf("snapshot after the delay: %T %+v %v", gres, gres, err)
-	}
-
-	// Restore: the entrypoint defaults to the snapshot's.
-	restored := createSandbox(t, e.lc, &lifecycleapi.CreateSandboxRequest{SnapshotId: lifecycleapi.NewOptString(snap.ID)})
-	sb := getSandbox(t, e.lc, restored)
-	if sb.SnapshotId.Or("") != snap.ID || !slices.Equal(sb.Entrypoint, []string{"node", "server.js"}) {
-		t.Errorf("restored sandbox = %+v", sb)
-	}
-	if sb.Image.Set {
-		t.Errorf("restored sandbox has image %+v", sb.Image)
-	}
-	// A snapshot without entrypoint restores to tail -f /dev/null.
-	bare, _ := e.srv.AddSnapshot("", mockserver.SnapshotSeed{SandboxID: "gone"})
-	sb = getSandbox(t, e.lc, createSandbox(t, e.lc, &lifecycleapi.CreateSandboxRequest{SnapshotId: lifecycleapi.NewOptString(bare)}))
-	if !slices.Equal(sb.Entrypoint, []string{"tail", "-f", "/dev/null"}) {
-		t.Errorf("default entrypoint = %v", sb.Entrypoint)
-	}
-
-	// A non-running sandbox cannot be snapshotted.
-	paused, _ := e.srv.AddSandbox("", mockserver.SandboxSeed{State: mockserver.StatePaused})
-	res, err = e.lc.CreateSnapshot(ctx, lifecycleapi.OptCreateSnapshotRequest{}, lifecycleapi.CreateSnapshotParams{SandboxId: paused})
-	wantLifecycleError(t, res, err, http.StatusConflict)
-
-	lres, err := e.lc.ListSnapshots(ctx, lifecycleapi.ListSnapshotsParams{SandboxId: lifecycleapi.NewOptString(src), State: []lifecycleapi.SnapshotState{"Ready"}})
-	if l, ok := lres.(*lifecycleapi.ListSnapshotsResponseHeaders); err != nil || !ok || len(l.Response.Items) != 1 || l.Response.Items[0].ID != snap.ID || l.Response.Pagination.TotalItems != 1 {
-		t.Errorf("list snapshots: %T %+v %v", lres, lres, err)
-	}
-
-	// Delete: Deleting, then gone.
-	dres, err = e.lc.DeleteSnapshot(ctx, lifecycleapi.DeleteSnapshotParams{SnapshotId: snap.ID})
-	if _, ok := dres.(*lifecycleapi.DeleteSnapshotNoContent); err != nil || !ok {
-		t.Fatalf("delete snapshot: %T %v", dres, err)
-	}
-	if info, _ := e.srv.Snapshot(snap.ID); info.State != mockserver.SnapshotDeleting {
-		t.Errorf("after delete: %s, want Deleting", info.State)
-	}
-	dres, err = e.lc.DeleteSnapshot(ctx, lifecycleapi.DeleteSnapshotParams{SnapshotId: snap.ID})
-	wantLifecycleError(t, dres, err, http.StatusConflict)
-	e.srv.Advance(delay)
-	gres, err = e.lc.GetSnapshot(ctx, lifecycleapi.GetSnapshotParams{SnapshotId: snap.ID})
-	wantLifecycleError(t, gres, err, http.StatusNotFound)
+		// Deleting is done when it answers; on Docker not while a
+		// restored sandbox uses its image (it stays Deleting).
+		if rt == mockserver.RuntimeDocker {
+			a.want("DELETE", "/v1/snapshots/"+id, "", http.StatusConflict, "SNAPSHOT::DELETE_CONFLICT")
+			if m := a.want("GET", "/v1/snapshots/"+id, "", http.StatusOK, ""); m.s("status.state") != "Deleting" || m.s("status.reason") != "snapshot_delete_requested" {
+				t.Errorf("after a conflicting delete: %v", m["status"])
+			}
+			a.want("POST", "/v1/sandboxes", `{"snapshotId":"`+id+`","resourceLimits":{"cpu":"1"}}`, http.StatusConflict, "SNAPSHOT::NOT_READY")
+			a.want("DELETE", "/v1/sandboxes/"+restored, "", http.StatusNoContent, "")
+		}
+		a.want("DELETE", "/v1/snapshots/"+id, "", http.StatusNoContent, "")
+		m = a.want("GET", "/v1/snapshots/"+id, "", http.StatusNotFound, "SNAPSHOT::NOT_FOUND")
+		if m.s("message") != "Snapshot "+id+" not found" {
+			t.Errorf("404 message %q", m.s("message"))
+		}
+	})
 }
 
+// TestEndpoints: the endpoint forms, their checks per runtime, and the
+// server proxy that needs no key.
 func TestEndpoints(t *testing.T) {
 	t.Parallel()
-	e := setup(t)
-	ctx := t.Context()
-	id, _ := e.srv.AddSandbox("", mockserver.SandboxSeed{})
-	endpoint := func(p lifecycleapi.GetSandboxEndpointParams) lifecycleapi.Endpoint {
-		t.Helper()
-		p.SandboxId = id
-		res, err := e.lc.GetSandboxEndpoint(ctx, p)
+	bothRuntimes(t, func(t *testing.T, rt mockserver.Runtime) {
+		a := newLC(t, mockserver.WithRuntime(rt), mockserver.WithTenant("key", "t"))
+		id, err := a.srv.AddSandbox("t", mockserver.SandboxSeed{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		ok, isOK := res.(*lifecycleapi.GetSandboxEndpointOKHeaders)
-		if !isOK {
-			t.Fatalf("endpoint answered %T %+v", res, res)
+		key := http.Header{"Open-Sandbox-Api-Key": {"key"}}
+		endpoint := func(q string) (int, jsonObj) {
+			t.Helper()
+			resp, raw := do(t, a.srv, "GET", "/v1/sandboxes/"+id+"/endpoints/"+q, "", key)
+			var m jsonObj
+			if err := json.Unmarshal([]byte(raw), &m); err != nil {
+				t.Fatal(err)
+			}
+			return resp.StatusCode, m
 		}
-		return ok.Response
-	}
-	host := strings.TrimPrefix(e.srv.URL(), "http://")
-	plain := endpoint(lifecycleapi.GetSandboxEndpointParams{Port: 8080})
-	proxy := endpoint(lifecycleapi.GetSandboxEndpointParams{Port: 8080, UseServerProxy: lifecycleapi.NewOptBool(true)})
-	exp := e.srv.Now().Add(time.Hour).Unix()
-	signed := endpoint(lifecycleapi.GetSandboxEndpointParams{Port: 8080, Expires: lifecycleapi.NewOptString(fmt.Sprint(exp))})
-
-	if want := host + "/sandboxes/" + id + "/port/8080"; plain.Endpoint != want {
-		t.Errorf("endpoint = %q, want %q", plain.Endpoint, want)
-	}
-	if want := host + "/v1/sandboxes/" + id + "/proxy/8080"; proxy.Endpoint != want {
-		t.Errorf("proxy endpoint = %q, want %q", proxy.Endpoint, want)
-	}
-	if !strings.HasPrefix(signed.Endpoint, host+"/signed/") || !strings.HasSuffix(signed.Endpoint, "/sandboxes/"+id+"/port/8080") {
-		t.Errorf("signed endpoint = %q", signed.Endpoint)
-	}
-	for _, ep := range []string{plain.Endpoint, proxy.Endpoint, signed.Endpoint} {
-		resp, body := do(t, e.srv, http.MethodGet, strings.TrimPrefix("http://"+ep, e.srv.URL())+"/health", "", nil)
-		if resp.StatusCode != 200 || !strings.Contains(body, `"status"`) {
-			t.Errorf("GET %s/health: %d %s", ep, resp.StatusCode, body)
+		host := strings.TrimPrefix(a.srv.URL(), "http://")
+		if _, m := endpoint("8080"); m.s("endpoint") != host+"/sandboxes/"+id+"/port/8080" {
+			t.Errorf("endpoint %v", m)
 		}
-		if resp.Header.Get("X-Request-ID") == "" {
-			t.Errorf("GET %s/health: no X-Request-ID", ep)
+		_, m := endpoint("8080?use_server_proxy=true")
+		proxy := m.s("endpoint")
+		if proxy != host+"/sandboxes/"+id+"/proxy/8080" {
+			t.Errorf("server proxy endpoint %q", proxy)
 		}
-	}
-	if n := e.srv.Count(mockserver.Filter{API: mockserver.APISandbox, SandboxID: id, Status: 200}); n != 3 {
-		t.Errorf("journal has %d sandbox API calls of %s, want 3", n, id)
-	}
+		// The server proxy answers without the lifecycle key (the real
+		// server strips credentials before forwarding), at / and /v1.
+		for _, p := range []string{"/sandboxes/" + id + "/proxy/8080/health", "/v1/sandboxes/" + id + "/proxy/8080/health"} {
+			if resp, body := do(t, a.srv, "GET", p, "", nil); resp.StatusCode != 200 || !strings.Contains(body, `"status"`) {
+				t.Errorf("GET %s: %d %s", p, resp.StatusCode, body)
+			}
+		}
+		resp, body := do(t, a.srv, "GET", "/sandboxes/"+id+"/proxy/9000/", "", nil)
+		if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "GENERAL::UNKNOWN_ERROR") {
+			t.Errorf("proxy to a closed port: %d %s", resp.StatusCode, body)
+		}
+		if n := a.srv.Count(mockserver.Filter{API: mockserver.APISandbox, Operation: mockserver.OpGetHealth, SandboxID: id, Tenant: "t"}); n != 2 {
+			t.Errorf("journal has %d proxied health calls of tenant t", n)
+		}
 
-	// Another port has nothing listening.
-	other := endpoint(lifecycleapi.GetSandboxEndpointParams{Port: 9000})
-	if resp, _ := do(t, e.srv, http.MethodGet, strings.TrimPrefix("http://"+other.Endpoint, e.srv.URL())+"/", "", nil); resp.StatusCode != http.StatusBadGateway {
-		t.Errorf("port 9000: %d, want 502", resp.StatusCode)
-	}
-	// proxy and expires together, expires in the past.
-	for _, p := range []lifecycleapi.GetSandboxEndpointParams{
-		{SandboxId: id, Port: 8080, UseServerProxy: lifecycleapi.NewOptBool(true), Expires: lifecycleapi.NewOptString(fmt.Sprint(exp))},
-		{SandboxId: id, Port: 8080, Expires: lifecycleapi.NewOptString("1")},
-	} {
-		res, err := e.lc.GetSandboxEndpoint(ctx, p)
-		wantLifecycleError(t, res, err, http.StatusBadRequest)
-	}
-	res, err := e.lc.GetSandboxEndpoint(ctx, lifecycleapi.GetSandboxEndpointParams{SandboxId: "nope", Port: 8080})
-	wantLifecycleError(t, res, err, http.StatusNotFound)
+		exp := fmt.Sprint(t0.Add(time.Hour).Unix())
+		st, m := endpoint("8080?expires=" + exp)
+		if rt == mockserver.RuntimeDocker {
+			if st != 400 || m.s("code") != "SANDBOX::API_NOT_SUPPORTED" {
+				t.Errorf("signed endpoint on Docker: %d %v", st, m)
+			}
+			if st, m := endpoint("0"); st != 400 || m.s("code") != "DOCKER::INVALID_PORT" {
+				t.Errorf("port 0: %d %v", st, m)
+			}
+			return
+		}
+		signed := m.s("endpoint")
+		if st != 200 || !strings.HasPrefix(signed, host+"/signed/") {
+			t.Fatalf("signed endpoint: %d %v", st, m)
+		}
+		if st, m := endpoint("8080?expires=1"); st != 400 || !strings.HasPrefix(m.s("message"), "expires (1) must be greater than current time") {
+			t.Errorf("expired signed endpoint: %d %v", st, m)
+		}
+		if resp, _ := do(t, a.srv, "GET", strings.TrimPrefix(signed, host)+"/health", "", nil); resp.StatusCode != 200 {
+			t.Errorf("signed route: %d", resp.StatusCode)
+		}
+		tampered := strings.Replace(strings.TrimPrefix(signed, host), "/signed/", "/signed/0", 1)
+		if resp, _ := do(t, a.srv, "GET", tampered+"/health", "", nil); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("tampered signed route: %d, want 403", resp.StatusCode)
+		}
+		a.advance(time.Hour)
+		if resp, _ := do(t, a.srv, "GET", strings.TrimPrefix(signed, host)+"/health", "", nil); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("expired signed route: %d, want 403", resp.StatusCode)
+		}
+		// Kubernetes does not catch a bad port: a plain-text 500.
+		if resp, body := do(t, a.srv, "GET", "/v1/sandboxes/"+id+"/endpoints/0", "", key); resp.StatusCode != 500 || body != "Internal Server Error" {
+			t.Errorf("port 0 on Kubernetes: %d %q", resp.StatusCode, body)
+		}
+	})
+}
 
-	// A tampered or expired signed route is refused.
-	tampered := strings.Replace(signed.Endpoint, "/signed/", "/signed/0", 1)
-	if resp, _ := do(t, e.srv, http.MethodGet, strings.TrimPrefix("http://"+tampered, e.srv.URL())+"/health", "", nil); resp.StatusCode != http.StatusForbidden {
-		t.Errorf("tampered signed route: %d, want 403", resp.StatusCode)
+// TestCreateChecksPerRuntime: what only one runtime refuses.
+func TestCreateChecksPerRuntime(t *testing.T) {
+	t.Parallel()
+	k := newLC(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes))
+	k.create(`"secureAccess":true`)
+	k.create(`"networkPolicy":{"defaultAction":"deny","egress":[{"action":"allow","target":"pypi.org"}]}`)
+	k.want("POST", "/v1/sandboxes", createBody(`"extensions":{"poolRef":"warm"}`), http.StatusNotFound, "KUBERNETES::POOL_NOT_FOUND")
+	_, m := k.create(`"platform":{"os":" Linux ","arch":"ARM64"}`)
+	if m.s("platform.os") != "linux" || m.s("platform.arch") != "arm64" {
+		t.Errorf("platform is normalised: %v", m["platform"])
 	}
-	e.srv.Advance(time.Hour)
-	if resp, _ := do(t, e.srv, http.MethodGet, strings.TrimPrefix("http://"+signed.Endpoint, e.srv.URL())+"/health", "", nil); resp.StatusCode != http.StatusForbidden {
-		t.Errorf("expired signed route: %d, want 403", resp.StatusCode)
+	k.want("POST", "/v1/sandboxes", createBody(`"platform":{"os":"plan9","arch":"amd64"}`), http.StatusBadRequest, "SANDBOX::INVALID_PARAMETER")
+
+	d := newLC(t, mockserver.WithRuntime(mockserver.RuntimeDocker), mockserver.WithMaxSandboxTimeout(time.Hour))
+	d.create(`"timeout":3600`)
+	m = d.want("POST", "/v1/sandboxes", createBody(`"timeout":3601`), http.StatusBadRequest, "SANDBOX::INVALID_PARAMETER")
+	if m.s("message") != "Sandbox timeout 3601s exceeds configured maximum of 3600s." {
+		t.Errorf("max timeout message %q", m.s("message"))
+	}
+	for _, bad := range []time.Duration{59 * time.Second, 90*time.Second + 500*time.Millisecond} {
+		if _, err := mockserver.New(mockserver.WithMaxSandboxTimeout(bad)); err == nil {
+			t.Errorf("WithMaxSandboxTimeout(%v) accepted", bad)
+		}
 	}
 }
 
+// TestRoutesAndHeaders: routes at / and /v1, JSON 404 and 405, 307 for a
+// trailing slash, request ids in the server's format, no Location on a
+// create.
+func TestRoutesAndHeaders(t *testing.T) {
+	t.Parallel()
+	a := newLC(t)
+	st, m, hdr, raw := a.call("POST", "/sandboxes", createBody(""))
+	if st != 202 || hdr.Get("Location") != "" {
+		t.Errorf("create at the root: %d %s, Location %q", st, raw, hdr.Get("Location"))
+	}
+	if !hex32.MatchString(hdr.Get("X-Request-ID")) {
+		t.Errorf("X-Request-ID %q", hdr.Get("X-Request-ID"))
+	}
+	id := m.s("id")
+	a.want("GET", "/sandboxes/"+id, "", 200, "")
+	noFollow := a.srv.HTTPClient()
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := noFollow.Get(a.srv.URL() + "/v1/sandboxes/" + id + "/?x=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != a.srv.URL()+"/v1/sandboxes/"+id+"?x=1" {
+		t.Errorf("trailing slash: %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, body := do(t, a.srv, "GET", "/v1/sandboxes/"+id, "", http.Header{"X-Request-Id": {"  trace 42 "}})
+	if got := resp.Header.Get("X-Request-ID"); got != "trace 42" || !strings.Contains(body, id) {
+		t.Errorf("client request id: %q", got)
+	}
+	if e := a.srv.Requests(mockserver.Filter{Method: "GET", Path: "/v1/sandboxes/" + id}); e[len(e)-1].RequestID != "trace 42" {
+		t.Errorf("journal request id %q", e[len(e)-1].RequestID)
+	}
+}
+
+// TestGuestFollowsLifecycleState: the sandbox API behind an endpoint
+// answers while the sandbox runs, and otherwise as the runtime does.
 func TestGuestFollowsLifecycleState(t *testing.T) {
 	t.Parallel()
-	e := setup(t, mockserver.WithTransitionDelay(0))
-	ctx := t.Context()
-	health := func(id string) int {
-		resp, _ := do(t, e.srv, http.MethodGet, "/sandboxes/"+url.PathEscape(id)+"/port/8080/health", "", nil)
+	health := func(a lcAPI, id string) int {
+		resp, _ := do(t, a.srv, http.MethodGet, "/sandboxes/"+id+"/port/8080/health", "", nil)
 		return resp.StatusCode
 	}
-	id, _ := e.srv.AddSandbox("", mockserver.SandboxSeed{})
-	if got := health(id); got != 200 {
-		t.Errorf("Running: %d", got)
+	k := newLC(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes), mockserver.WithTransitionDelay(0))
+	id, _ := k.create("")
+	for _, st := range []struct {
+		method, path string
+		want         int
+	}{
+		{"", "", 200},
+		{"POST", "/pause", http.StatusServiceUnavailable},
+		{"POST", "/resume", 200},
+		{"DELETE", "", http.StatusNotFound},
+	} {
+		if st.method != "" {
+			k.call(st.method, "/v1/sandboxes/"+id+st.path, "")
+		}
+		if got := health(k, id); got != st.want {
+			t.Errorf("after %s %s: %d, want %d", st.method, st.path, got, st.want)
+		}
 	}
-	if _, err := e.lc.PauseSandbox(ctx, lifecycleapi.PauseSandboxParams{SandboxId: id}); err != nil {
-		t.Fatal(err)
-	}
-	if got := health(id); got != http.StatusServiceUnavailable {
-		t.Errorf("Paused: %d, want 503", got)
-	}
-	if _, err := e.lc.ResumeSandbox(ctx, lifecycleapi.ResumeSandboxParams{SandboxId: id}); err != nil {
-		t.Fatal(err)
-	}
-	if got := health(id); got != 200 {
-		t.Errorf("resumed: %d", got)
-	}
-	if _, err := e.lc.DeleteSandbox(ctx, lifecycleapi.DeleteSandboxParams{SandboxId: id}); err != nil {
-		t.Fatal(err)
-	}
-	if got := health(id); got != http.StatusNotFound {
-		t.Errorf("Terminated: %d, want 404", got)
-	}
-	if got := health("no-such-sandbox"); got != http.StatusNotFound {
-		t.Errorf("unknown sandbox: %d, want 404", got)
-	}
-
-	m := setup(t, mockserver.WithTransition(mockserver.TransitionProvision, mockserver.Manual()))
-	p, _ := m.srv.AddSandbox("", mockserver.SandboxSeed{State: mockserver.StatePending})
-	if resp, _ := do(t, m.srv, http.MethodGet, "/sandboxes/"+p+"/port/8080/health", "", nil); resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("Pending: %d, want 503", resp.StatusCode)
+	m := newLC(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes), mockserver.WithTransition(mockserver.TransitionProvision, mockserver.Manual()))
+	p, _ := m.create("")
+	if got := health(m, p); got != http.StatusServiceUnavailable {
+		t.Errorf("Allocated: %d, want 503", got)
 	}
 	if err := m.srv.Step(p); err != nil {
 		t.Fatal(err)
 	}
-	if resp, _ := do(t, m.srv, http.MethodGet, "/sandboxes/"+p+"/port/8080/health", "", nil); resp.StatusCode != 200 {
-		t.Errorf("after provisioning: %d, want 200", resp.StatusCode)
+	if got := health(m, p); got != 200 {
+		t.Errorf("Running: %d", got)
 	}
+
+	// Docker: an exited entrypoint leaves nothing listening.
+	d := newLC(t, mockserver.WithRuntime(mockserver.RuntimeDocker))
+	done, _ := d.create(`"entrypoint":["true"]`)
+	if got := health(d, done); got != http.StatusBadGateway {
+		t.Errorf("exited: %d, want 502", got)
+	}
+}
+
+// TestDockerPausedSandboxAPIHangs: a paused container accepts the
+// connection and never answers; the request completes once the sandbox
+// resumes, or ends when the client gives up.
+func TestDockerPausedSandboxAPIHangs(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := mockserver.Start(t, mockserver.WithRuntime(mockserver.RuntimeDocker))
+		id, err := srv.AddSandbox("", mockserver.SandboxSeed{State: mockserver.StatePaused})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := srv.HTTPClient()
+		health := func(ctx context.Context) (int, error) {
+			req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL()+"/sandboxes/"+id+"/port/8080/health", nil)
+			resp, err := c.Do(req)
+			if err != nil {
+				return 0, err
+			}
+			resp.Body.Close()
+			return resp.StatusCode, nil
+		}
+		done := make(chan int, 1)
+		go func() {
+			st, err := health(t.Context())
+			if err != nil {
+				t.Error(err)
+			}
+			done <- st
+		}()
+		synctest.Wait()
+		select {
+		case st := <-done:
+			t.Fatalf("a paused sandbox's API answered %d", st)
+		default:
+		}
+		resp, err := c.Post(srv.URL()+"/v1/sandboxes/"+id+"/resume", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if st := <-done; st != 200 {
+			t.Errorf("after resume: %d", st)
+		}
+
+		resp, err = c.Post(srv.URL()+"/v1/sandboxes/"+id+"/pause", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		if _, err := health(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("a client that gives up: %v", err)
+		}
+		synctest.Wait()
+		if j := srv.Requests(mockserver.Filter{Operation: mockserver.OpGetHealth}); len(j) != 2 || j[1].Status != 0 {
+			t.Errorf("journal %+v, want the abandoned request without status", j)
+		}
+	})
+}
+
+// TestHealth: the server's health check needs no key and takes only GET.
+func TestHealth(t *testing.T) {
+	t.Parallel()
+	a := newLC(t, mockserver.WithTenant("key", "t"))
+	if st, m, _, raw := a.call("GET", "/health", ""); st != 200 || m.s("status") != "healthy" {
+		t.Errorf("GET /health: %d %s", st, raw)
+	}
+	if st, _, h, _ := a.call("POST", "/health", ""); st != http.StatusMethodNotAllowed || h.Get("Allow") != "GET" {
+		t.Errorf("POST /health: %d, Allow %q", st, h.Get("Allow"))
+	}
+	if st, m, _, _ := a.call("GET", "/v1/health", ""); st != http.StatusUnauthorized || m.s("code") != "MISSING_API_KEY" {
+		t.Errorf("GET /v1/health without key: %d %v", st, m)
+	}
+}
+
+// TestDefaultRuntime: a server made without WithRuntime behaves like
+// DefaultRuntime, the Kubernetes one.
+func TestDefaultRuntime(t *testing.T) {
+	t.Parallel()
+	if mockserver.DefaultRuntime != mockserver.RuntimeKubernetes {
+		t.Fatalf("DefaultRuntime = %s", mockserver.DefaultRuntime)
+	}
+	a := newLC(t)
+	id, _ := a.create("")
+	a.wantState(id, "Allocated")
+	a.want("GET", "/v1/sandboxes/nope", "", http.StatusNotFound, "KUBERNETES::SANDBOX_NOT_FOUND")
 }

@@ -124,7 +124,7 @@ func TestMemTransportRequestAndErrors(t *testing.T) {
 func TestServerInsideSynctest(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		srv := Start(t)
+		srv := Start(t, WithRuntime(RuntimeKubernetes))
 		c := srv.HTTPClient()
 		post := func(path, body string) (int, string) {
 			resp, err := c.Post(srv.URL()+path, "application/json", strings.NewReader(body))
@@ -135,7 +135,7 @@ func TestServerInsideSynctest(t *testing.T) {
 			b, _ := io.ReadAll(resp.Body)
 			return resp.StatusCode, string(b)
 		}
-		st, body := post("/v1/sandboxes", `{"image":{"uri":"python:3.11"},"entrypoint":["sh"]}`)
+		st, body := post("/v1/sandboxes", `{"image":{"uri":"python:3.11"},"entrypoint":["sh"],"resourceLimits":{"cpu":"1"}}`)
 		if st != 202 {
 			t.Fatalf("create: %d %s", st, body)
 		}
@@ -144,7 +144,7 @@ func TestServerInsideSynctest(t *testing.T) {
 			info, _ := srv.Sandbox(id)
 			return info.State
 		}
-		if s := state(); s != StatePending {
+		if s := state(); s != StateAllocated {
 			t.Fatalf("after create: %s", s)
 		}
 		time.Sleep(DefaultTransitionDelay)
@@ -154,6 +154,9 @@ func TestServerInsideSynctest(t *testing.T) {
 		}
 		if st, _ := post("/v1/sandboxes/"+id+"/pause", ""); st != 202 {
 			t.Fatalf("pause: %d", st)
+		}
+		if s := state(); s != StatePausing {
+			t.Fatalf("after pause: %s", s)
 		}
 		time.Sleep(DefaultTransitionDelay)
 		synctest.Wait()

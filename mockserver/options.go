@@ -12,21 +12,16 @@ import (
 
 // DefaultTransitionDelay is how long every asynchronous transition takes
 // unless [WithTransitionDelay] or [WithTransition] say otherwise: long
-// enough that a polling client sees Pausing, Resuming, Stopping,
+// enough that a polling client sees Allocated, Pausing, Resuming,
 // DEPLOYING..., short enough not to slow tests down.
 const DefaultTransitionDelay = 50 * time.Millisecond
 
-// DefaultRetention is how long a terminated sandbox stays visible (GET and
-// list answer it with state Terminated / status TERMINATED) before it is
-// forgotten and answers 404. See [WithRetention].
-const DefaultRetention = time.Minute
-
-// DefaultJournalLimit is how many requests the journal keeps by default;
-// older entries are dropped first. See [WithJournalLimit].
+// DefaultJournalLimit is how many records of each kind the journal keeps
+// by default; older ones are dropped first. See [WithJournalLimit].
 const DefaultJournalLimit = 100_000
 
 // DefaultMaxPageSize is the largest pageSize the lifecycle list operations
-// accept, as the upstream server does; larger values are a 400.
+// accept, as the upstream server does; larger values are a 422.
 const DefaultMaxPageSize = 200
 
 // An Option configures a [Server] in [New] or [Start]. Options validate
@@ -34,6 +29,9 @@ const DefaultMaxPageSize = 200
 type Option func(*config) error
 
 type config struct {
+	runtime     Runtime
+	maxTimeout  time.Duration // 0: no upper bound on create timeouts
+	limits      Limits
 	clock       clock.Clock
 	manual      *clock.Manual
 	tenants     map[string]string // API key → tenant
@@ -49,20 +47,27 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
+		runtime:     DefaultRuntime,
+		limits:      DefaultLimits(),
 		clock:       clock.Real(),
 		tenants:     map[string]string{},
 		defaultMode: After(DefaultTransitionDelay),
 		modes:       map[TransitionKind]Mode{},
-		retention:   DefaultRetention,
+		retention:   DefaultTerminatedRetention,
 		journalMax:  DefaultJournalLimit,
 		maxPageSize: DefaultMaxPageSize,
 	}
 }
 
-// mode returns the mode of transitions of kind k.
+// mode returns the mode of transitions of kind k. Snapshot deletion is
+// immediate unless set for its kind: the server deletes before it
+// answers.
 func (c *config) mode(k TransitionKind) Mode {
 	if m, ok := c.modes[k]; ok {
 		return m
+	}
+	if k == TransitionSnapshotDelete {
+		return Immediate()
 	}
 	return c.defaultMode
 }
@@ -139,9 +144,12 @@ func WithTransition(kind TransitionKind, mode Mode) Option {
 	}
 }
 
-// WithRetention sets how long terminated sandboxes (lifecycle Terminated,
-// control plane TERMINATED) stay visible before they answer 404. Zero
-// forgets them as soon as they terminate.
+// WithRetention sets how long a terminated control plane sandbox
+// (TERMINATED) stays visible before it answers 404, when its spec names no
+// lifecycle.terminatedRetention of its own; the default is
+// [DefaultTerminatedRetention], as on the service. Zero forgets such
+// sandboxes as soon as they terminate. Lifecycle sandboxes are never
+// retained: both runtimes forget a deleted or expired sandbox.
 func WithRetention(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {
@@ -184,15 +192,34 @@ func WithBaseURL(rawURL string) Option {
 	}
 }
 
-// WithJournalLimit sets how many requests [Server.Journal] keeps (the
-// newest); 0 keeps all of them. Domain facts ([Server.Creations],
-// [Server.Renewals], [Server.Deletions]) are always kept in full.
+// WithJournalLimit sets how many records of each kind the journal keeps:
+// requests ([Server.Journal]) and domain facts ([Server.Creations],
+// [Server.Renewals], [Server.Deletions]). When a kind is full its oldest
+// record is dropped; [Server.JournalStats] counts what was recorded and
+// dropped. The default is [DefaultJournalLimit]; 0 keeps everything
+// (memory grows with every request). Long paths and queries are shortened
+// in the journal whatever the limit.
 func WithJournalLimit(n int) Option {
 	return func(c *config) error {
 		if n < 0 {
 			return fmt.Errorf("mockserver: WithJournalLimit: negative limit %d", n)
 		}
 		c.journalMax = n
+		return nil
+	}
+}
+
+// WithMaxSandboxTimeout caps the timeout a create may ask for, as the
+// server's max_sandbox_timeout_seconds setting does: a longer one is a 400
+// SANDBOX::INVALID_PARAMETER. It must be whole seconds, at least 60 s.
+// Without it (the server's default) any timeout of 60 s or more is
+// accepted.
+func WithMaxSandboxTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d < time.Minute || d%time.Second != 0 {
+			return fmt.Errorf("mockserver: WithMaxSandboxTimeout: %v is not a whole number of seconds of at least 60s", d)
+		}
+		c.maxTimeout = d
 		return nil
 	}
 }

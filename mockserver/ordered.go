@@ -70,3 +70,19 @@ func filterPage[T, V any](items []T, match func(T) bool, from, size int, view fu
 	}
 	return out, total
 }
+
+// filterPageReverse is filterPage over items from the last to the first.
+func filterPageReverse[T, V any](items []T, match func(T) bool, from, size int, view func(T) V) ([]V, int) {
+	out := []V{}
+	total := 0
+	for i := len(items) - 1; i >= 0; i-- {
+		if !match(items[i]) {
+			continue
+		}
+		if total >= from && len(out) < size {
+			out = append(out, view(items[i]))
+		}
+		total++
+	}
+	return out, total
+}

@@ -24,6 +24,7 @@ func TestRenewerOnServerClock(t *testing.T) {
 		}
 		sb, err := lc.Create(t.Context(), &lifecycle.CreateRequest{
 			Image: &lifecycle.Image{URI: "python:3.11"}, Entrypoint: []string{"python"}, Timeout: 30 * time.Minute,
+			ResourceLimits: map[string]string{"cpu": "1"},
 		}, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -3,6 +3,7 @@ package mockserver
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -19,7 +20,6 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/sandboxkit/sandboxkit/internal/gen/controlplanesrv"
-	"github.com/sandboxkit/sandboxkit/internal/gen/lifecyclesrv"
 	"github.com/sandboxkit/sandboxkit/mockserver/internal/clock"
 )
 
@@ -39,8 +39,8 @@ type Server struct {
 	lc      *lcStore
 	cp      *cpStore
 
-	lcSrv *lifecyclesrv.Server
-	cpSrv *controlplanesrv.Server
+	lcFront *lcFront
+	cpSrv   *controlplanesrv.Server
 
 	baseURL string
 	signKey []byte
@@ -75,10 +75,13 @@ func New(opts ...Option) (*Server, error) {
 	if cfg.listen != "" && cfg.baseURL != "" {
 		return nil, errors.New("mockserver: WithListener and WithBaseURL cannot be combined")
 	}
+	if err := cfg.checkRuntime(); err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg:     cfg,
 		clock:   cfg.clock,
-		journal: &journal{max: cfg.journalMax},
+		journal: newJournal(cfg.journalMax),
 		auth:    authenticator{keys: cfg.tenants},
 		baseURL: cmpOr(cfg.baseURL, memOrigin),
 		signKey: make([]byte, 32),
@@ -88,20 +91,14 @@ func New(opts ...Option) (*Server, error) {
 	s.lc = newLCStore(s)
 	s.cp = newCPStore(s)
 
+	s.lcFront = &lcFront{srv: s, h: &lifecycleHandler{srv: s, st: s.lc}}
+
 	tp, mp := tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider()
 	var err error
-	s.lcSrv, err = lifecyclesrv.NewServer(&lifecycleHandler{srv: s, st: s.lc}, lifecycleSecurity{},
-		lifecyclesrv.WithPathPrefix("/v1"),
-		lifecyclesrv.WithErrorHandler(ogenErrorHandler(APILifecycle)),
-		lifecyclesrv.WithNotFound(plainNotFound),
-		lifecyclesrv.WithTracerProvider(tp), lifecyclesrv.WithMeterProvider(mp))
-	if err != nil {
-		return nil, fmt.Errorf("mockserver: lifecycle server: %w", err)
-	}
 	s.cpSrv, err = controlplanesrv.NewServer(&controlPlaneHandler{srv: s, st: s.cp}, controlPlaneSecurity{},
 		controlplanesrv.WithPathPrefix("/v0"),
 		controlplanesrv.WithErrorHandler(ogenErrorHandler(APIControlPlane)),
-		controlplanesrv.WithNotFound(plainNotFound),
+		controlplanesrv.WithNotFound(cpRouteNotFound),
 		controlplanesrv.WithTracerProvider(tp), controlplanesrv.WithMeterProvider(mp))
 	if err != nil {
 		return nil, fmt.Errorf("mockserver: control plane server: %w", err)
@@ -136,7 +133,7 @@ func (s *Server) listen(addr string) error {
 		host = "127.0.0.1"
 	}
 	s.baseURL = "http://" + net.JoinHostPort(host, port)
-	s.httpSrv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.httpSrv = s.httpServer()
 	s.serveDone = make(chan struct{})
 	go func() {
 		defer close(s.serveDone)
@@ -168,6 +165,19 @@ func (s *Server) HTTPClient() *http.Client {
 // Handler returns the server as an http.Handler, to serve it elsewhere
 // (then set [WithBaseURL] so the URLs it hands out point there).
 func (s *Server) Handler() http.Handler { return s }
+
+// Shutdown stops the listener (if any) gracefully: it stops accepting
+// connections and waits, until ctx is done, for the requests in progress
+// (streams included) to finish; then it closes the server as [Server.Close]
+// does. It returns ctx's error when requests were still running.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	if s.httpSrv != nil {
+		err = s.httpSrv.Shutdown(ctx)
+	}
+	s.Close()
+	return err
+}
 
 // Close stops the listener (if any), every timer and every sandbox API
 // simulator. Requests after Close are still answered; nothing changes by
@@ -274,9 +284,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.buryGuests()
 	defer func() {
 		p := recover()
-		if p != nil {
-			e.Reset = p == http.ErrAbortHandler
-		} else if answered {
+		switch {
+		case p != nil:
+			e.Reset = p == http.ErrAbortHandler && r.Context().Err() == nil
+		case rec.status == 0 && r.Context().Err() != nil:
+			// The client went away before an answer.
+		case answered:
 			e.Status = cmpOr(rec.status, http.StatusOK)
 		}
 		s.journal.add(e)
@@ -285,21 +298,55 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	if rt.kind == routeUnknown {
-		plainNotFound(rec, r)
+	if !s.limitBody(rec, r, rt.api) {
 		return
 	}
-	if rt.op == "" && (rt.kind == routeLifecycle || rt.kind == routeControlPlane) {
+	if rt.kind == routeLifecycle && rt.op == "" {
+		// The lifecycle server checks the key before it routes.
+		tenant, ok := s.authorizeLifecycle(rec, r)
+		e.Tenant = tenant
+		switch {
+		case !ok:
+		case rt.health:
+			serveLCHealth(rec)
+		case rt.lc.allow != "":
+			writeLCMethodNotAllowed(rec, rt.lc.allow)
+		case rt.lc.redirect != "":
+			writeLCRedirect(rec, r, rt.lc.redirect)
+		default:
+			writeLCNotFound(rec)
+		}
+		return
+	}
+	if rt.op == "" && rt.kind == routeControlPlane {
 		// No such operation: the generated router answers 404 or 405.
 		s.dispatch(rec, r, &rt)
 		return
 	}
-	tenant, status, msg := s.authorize(&rt, r)
-	e.Tenant = tenant
-	if status != 0 {
-		writeAPIError(rec, rt.api, status, msg)
-		return
+	var tenant string
+	switch {
+	case rt.kind == routeLifecycle:
+		var ok bool
+		if tenant, ok = s.authorizeLifecycle(rec, r); !ok {
+			return
+		}
+	case rt.proxy:
+		var ok bool
+		if tenant, ok = s.authorizeProxy(rec, r, &rt); !ok {
+			e.Tenant = tenant
+			return
+		}
+	default:
+		var status int
+		var msg string
+		tenant, status, msg = s.authorize(&rt, r)
+		if status != 0 {
+			e.Tenant = tenant
+			writeAPIError(rec, rt.api, status, msg)
+			return
+		}
 	}
+	e.Tenant = tenant
 	ri := &reqInfo{requestID: id, tenant: tenant, workspace: tenant}
 	if ws := r.Header.Get(headerWorkspace); ws != "" {
 		ri.workspace = ws
@@ -329,9 +376,69 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// authorize finds the tenant of the request and checks it may address
-// the route's sandbox. A non-zero status is the error to answer.
+// authorizeLifecycle checks the lifecycle API key as the server's
+// middleware does (before routing, except for the health check, the
+// documentation and the server proxy) and answers 401 itself when it is
+// missing or unknown.
+func (s *Server) authorizeLifecycle(w http.ResponseWriter, r *http.Request) (string, bool) {
+	if s.auth.open() || lifecycleAuthExempt(r.URL.Path) {
+		return DefaultTenant, true
+	}
+	key := r.Header.Get(headerAPIKey)
+	if key == "" {
+		writeLCError(w, codedErrorf(http.StatusUnauthorized, "MISSING_API_KEY", "Authentication credentials are missing. Provide API key via %s header.", headerAPIKey))
+		return "", false
+	}
+	tenant, ok := s.auth.keys[key]
+	if !ok {
+		writeLCError(w, codedErrorf(http.StatusUnauthorized, "INVALID_API_KEY", "Authentication credentials are invalid. Check your API key and try again."))
+		return "", false
+	}
+	return tenant, true
+}
+
+// authorizeProxy admits a request to the server proxy
+// (/sandboxes/{id}/proxy/{port}/...), which needs no credential when the
+// port is a number, and answers the lifecycle server's errors for a bad
+// port or an unknown sandbox itself.
+func (s *Server) authorizeProxy(w http.ResponseWriter, r *http.Request, rt *route) (string, bool) {
+	tenant, ok := s.authorizeLifecycle(w, r)
+	if !ok {
+		return tenant, false
+	}
+	c := &checker{}
+	port, ok := pathInt(c, "port", rt.portText)
+	if !ok {
+		writeLCValidation(w, c)
+		return tenant, false
+	}
+	if n := smallInt(port, -1); n < 1 || n > 65535 {
+		if s.lc.rt == RuntimeDocker {
+			writeLCError(w, codedErrorf(http.StatusBadRequest, "DOCKER::INVALID_PORT", "Port must be between 1 and 65535."))
+		} else {
+			writeInternal(w)
+		}
+		return tenant, false
+	} else {
+		rt.port = n
+	}
+	owner, ok := s.lc.ownerOf(rt.sandboxID)
+	if !ok {
+		writeLCError(w, s.lc.notFound(rt.sandboxID))
+		return tenant, false
+	}
+	rt.owner = owner
+	return owner, true
+}
+
+// authorize finds the tenant of a control plane or sandbox API request
+// and checks it may address the route's sandbox. A non-zero status is the
+// error to answer.
 func (s *Server) authorize(rt *route, r *http.Request) (tenant string, status int, msg string) {
+	if rt.kind == routePreviewCP {
+		// A preview decides itself who may pass: public, or its token.
+		return rt.owner, 0, ""
+	}
 	if rt.kind == routeGuestLifecycle && rt.signed != "" {
 		// A signed route is its own credential.
 		owner, ok := s.lc.ownerOf(rt.sandboxID)
@@ -369,11 +476,13 @@ func (s *Server) authorize(rt *route, r *http.Request) (tenant string, status in
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rt *route) {
 	switch rt.kind {
 	case routeLifecycle:
-		s.lcSrv.ServeHTTP(w, r)
+		s.lcFront.serve(w, r, rt.lc)
 	case routeControlPlane:
 		s.cpSrv.ServeHTTP(w, r)
 	case routeGuestLifecycle, routeGuestCP:
 		s.serveGuest(w, r, rt)
+	case routePreviewCP:
+		s.servePreview(w, r, rt)
 	default:
 		plainNotFound(w, r)
 	}
@@ -382,10 +491,10 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rt *route) {
 // requestIDFor returns the client's X-Request-ID when it sent a sensible
 // one, else a new UUID.
 func requestIDFor(r *http.Request) string {
-	if v := r.Header.Get(headerRequestID); v != "" && len(v) <= maxRequestIDLength {
+	if v := strings.TrimSpace(r.Header.Get(headerRequestID)); v != "" && len(v) <= maxRequestIDLength {
 		ok := true
 		for i := 0; i < len(v); i++ {
-			if v[i] < 0x21 || v[i] > 0x7e {
+			if v[i] < 0x20 || v[i] > 0x7e {
 				ok = false
 				break
 			}
@@ -394,7 +503,14 @@ func requestIDFor(r *http.Request) string {
 			return v
 		}
 	}
-	return uuid.NewString()
+	return newRequestID()
+}
+
+// newRequestID returns a request id in the lifecycle server's format: a
+// random UUID as 32 hex digits, without dashes.
+func newRequestID() string {
+	u := uuid.New()
+	return hex.EncodeToString(u[:])
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

@@ -2,11 +2,10 @@ package mockserver_test
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/sandboxkit/sandboxkit/internal/gen/controlplaneapi"
 	"github.com/sandboxkit/sandboxkit/internal/gen/lifecycleapi"
@@ -33,12 +32,12 @@ func TestTenants(t *testing.T) {
 	if l, ok := lres.(*lifecycleapi.ListSandboxesResponseHeaders); err != nil || !ok || len(l.Response.Items) != 0 || l.Response.Pagination.TotalItems != 0 {
 		t.Errorf("tenant b lists %+v %v", lres, err)
 	}
-	for name, c := range map[string]*lifecycleapi.Client{"no key": none, "wrong key": wrong} {
+	for name, c := range map[string]*lifecycleapi.Client{"MISSING_API_KEY": none, "INVALID_API_KEY": wrong} {
 		res, err := c.GetSandbox(ctx, lifecycleapi.GetSandboxParams{SandboxId: id})
-		if body := wantLifecycleError(t, res, err, http.StatusUnauthorized); body.Code != "UNAUTHORIZED" {
-			t.Errorf("%s: code %q", name, body.Code)
+		if body := wantLifecycleError(t, res, err, http.StatusUnauthorized); body.Code != name {
+			t.Errorf("code %q, want %s", body.Code, name)
 		}
-		cres, err := c.CreateSandbox(ctx, &lifecycleapi.CreateSandboxRequest{Image: lifecycleapi.NewOptImageSpec(lifecycleapi.ImageSpec{URI: "x"}), Entrypoint: []string{"sh"}})
+		cres, err := c.CreateSandbox(ctx, &lifecycleapi.CreateSandboxRequest{Image: lifecycleapi.NewOptImageSpec(lifecycleapi.ImageSpec{URI: "x"}), Entrypoint: []string{"sh"}, ResourceLimits: limits})
 		wantLifecycleError(t, cres, err, http.StatusUnauthorized)
 	}
 	if n := len(e.srv.Sandboxes()); n != 1 {
@@ -51,21 +50,18 @@ func TestTenants(t *testing.T) {
 	// Control plane: same names in two tenants do not collide.
 	cpA, cpB := controlPlaneClient(t, e.srv, "key-a"), controlPlaneClient(t, e.srv, "key-b")
 	for _, c := range []*controlplaneapi.Client{cpA, cpB} {
-		res, err := c.CreateSandbox(ctx, cpSandbox("web"))
-		if _, ok := res.(*controlplaneapi.Sandbox); err != nil || !ok {
-			t.Fatalf("create: %T %v", res, err)
+		if _, err := c.CreateSandbox(ctx, cpSandbox("web"), controlplaneapi.CreateSandboxParams{}); err != nil {
+			t.Fatalf("create: %v", err)
 		}
 	}
 	if _, err := cpA.DeleteSandbox(ctx, controlplaneapi.DeleteSandboxParams{SandboxName: "web"}); err != nil {
 		t.Fatal(err)
 	}
-	gres, _ := cpB.GetSandbox(ctx, controlplaneapi.GetSandboxParams{SandboxName: "web"})
-	if sb, ok := gres.(*controlplaneapi.Sandbox); !ok || sb.Status.Or("") != mockserver.StatusDeployed {
-		t.Errorf("tenant b's web after tenant a deleted its own: %T %+v", gres, gres)
+	if sb, err := cpB.GetSandbox(ctx, controlplaneapi.GetSandboxParams{SandboxName: "web"}); err != nil || sb.Status.Or("") != mockserver.StatusDeployed {
+		t.Errorf("tenant b's web after tenant a deleted its own: %+v %v", sb, err)
 	}
-	cres, _ := controlPlaneClient(t, e.srv, "").ListSandboxes(ctx)
-	if u, ok := cres.(*controlplaneapi.ListSandboxesUnauthorized); !ok || u.Error.Or("") == "" || u.Code.Or("") != "UNAUTHORIZED" {
-		t.Errorf("control plane without token: %T %+v", cres, cres)
+	if _, err := controlPlaneClient(t, e.srv, "").ListSandboxes(ctx, controlplaneapi.ListSandboxesParams{}); gatewayCode(t, err, http.StatusUnauthorized) != "AUTHENTICATION_FAILED" {
+		t.Errorf("control plane without token: %v", err)
 	}
 	resp, _ := do(t, e.srv, http.MethodGet, "/v0/sandboxes", "", http.Header{"X-Blaxel-Authorization": {"Bearer key-b"}})
 	if resp.StatusCode != 200 {
@@ -151,11 +147,13 @@ func TestRequestIDOnEveryResponse(t *testing.T) {
 		{"GET", "/v1/sandboxes/nope", "", key, 404},
 		{"GET", "/v1/sandboxes/" + id, "", nil, 401},
 		{"POST", "/v1/sandboxes/" + id + "/resume", "", key, 409},
-		{"POST", "/v1/sandboxes", "{", key, 400},
+		{"POST", "/v1/sandboxes", "{", key, 422},
 		{"GET", "/v1/snapshots", "", key, 503},
 		{"PUT", "/v1/sandboxes", "", key, 405},
-		{"GET", "/v1/nowhere", "", nil, 404},
-		{"GET", "/elsewhere", "", nil, 404},
+		{"GET", "/v1/nowhere", "", key, 404},
+		{"GET", "/v1/nowhere", "", nil, 401}, // the key is checked before routing
+		{"GET", "/elsewhere", "", nil, 401},
+		{"GET", "/health", "", nil, 200},
 		{"GET", "/v0/sandboxes", "", bearer, 200},
 		{"GET", "/v0/sandboxes/nope", "", bearer, 404},
 		{"GET", "/sandboxes/" + id + "/port/8080/health", "", bearer, 200},
@@ -166,8 +164,8 @@ func TestRequestIDOnEveryResponse(t *testing.T) {
 			t.Errorf("%s %s: %d %s, want %d", c.method, c.path, resp.StatusCode, body, c.status)
 		}
 		rid := resp.Header.Get("X-Request-ID")
-		if _, err := uuid.Parse(rid); err != nil {
-			t.Errorf("%s %s: X-Request-ID %q is not a UUID", c.method, c.path, rid)
+		if !hex32.MatchString(rid) {
+			t.Errorf("%s %s: X-Request-ID %q is not 32 hex digits", c.method, c.path, rid)
 		}
 		if got := e.srv.Requests(mockserver.Filter{Path: c.path, Method: c.method}); len(got) == 0 || got[len(got)-1].RequestID != rid || got[len(got)-1].Status != c.status {
 			t.Errorf("%s %s: journal %+v, want request id %s status %d", c.method, c.path, got, rid, c.status)
@@ -210,3 +208,6 @@ func TestJournal(t *testing.T) {
 		t.Errorf("after reset: %d entries", n)
 	}
 }
+
+// hex32 is the lifecycle server's request id: a UUID as 32 hex digits.
+var hex32 = regexp.MustCompile(`^[0-9a-f]{32}$`)

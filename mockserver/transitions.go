@@ -14,17 +14,23 @@ type TransitionKind string
 
 // The asynchronous transitions of the mock.
 const (
-	// TransitionProvision is a lifecycle sandbox's Pending → Running.
+	// TransitionProvision is a new lifecycle sandbox's Allocated (or a
+	// seeded Pending) → Running, on the Kubernetes runtime.
 	TransitionProvision TransitionKind = "Provision"
-	// TransitionPause is Pausing → Paused.
+	// TransitionPause is Pausing → Paused (Kubernetes runtime).
 	TransitionPause TransitionKind = "Pause"
-	// TransitionResume is Resuming → Running.
+	// TransitionResume is Resuming → Running (Kubernetes runtime).
 	TransitionResume TransitionKind = "Resume"
-	// TransitionStop is Stopping → Terminated (after a delete or expiry).
+	// TransitionStop is the deletion of a sandbox after a delete or an
+	// expiry, until it answers 404 (Kubernetes runtime: the workload keeps
+	// its state meanwhile). [Server.Step] on a sandbox being deleted
+	// completes this transition first.
 	TransitionStop TransitionKind = "Stop"
 	// TransitionSnapshotCreate is a snapshot's Creating → Ready.
 	TransitionSnapshotCreate TransitionKind = "SnapshotCreate"
-	// TransitionSnapshotDelete is a snapshot's Deleting → gone.
+	// TransitionSnapshotDelete is a snapshot's Deleting → gone. It is
+	// [Immediate] (the server deletes before it answers) unless
+	// [WithTransition] sets it, e.g. to show a slow deletion.
 	TransitionSnapshotDelete TransitionKind = "SnapshotDelete"
 	// TransitionCPDeploy is a control plane sandbox's DEPLOYING → DEPLOYED.
 	TransitionCPDeploy TransitionKind = "CPDeploy"

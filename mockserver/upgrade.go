@@ -61,7 +61,7 @@ func (s *Server) ScriptUpgrade(id string, script UpgradeScript) error {
 	if script.Delay < 0 || script.StepDuration < 0 || script.DownloadDuration < 0 || script.RestartDuration < 0 || script.DownloadBytes < 0 {
 		return fmt.Errorf("mockserver: ScriptUpgrade: durations and sizes must not be negative")
 	}
-	g, _, ok := s.lc.guestFor("", id)
+	g, _, _, ok := s.lc.guestFor("", id)
 	if !ok {
 		var err error
 		if g, err = s.cp.guestByName(id); err != nil {

@@ -85,10 +85,11 @@ func run(ctx context.Context, env *demo.Env) error {
 	}()
 	for i := range 3 {
 		sb, err := lc.CreateAndWait(ctx, &lifecycle.CreateRequest{
-			Image:      &lifecycle.Image{URI: "python:3.12"},
-			Entrypoint: []string{"python", "agent.py"},
-			Timeout:    sched.lifetime,
-			Metadata:   map[string]string{"example": "keepalive", "agent": fmt.Sprint(i + 1)},
+			Image:          &lifecycle.Image{URI: "python:3.12"},
+			Entrypoint:     []string{"python", "agent.py"},
+			Timeout:        sched.lifetime,
+			ResourceLimits: map[string]string{"cpu": "500m", "memory": "512Mi"},
+			Metadata:       map[string]string{"example": "keepalive", "agent": fmt.Sprint(i + 1)},
 		}, &lifecycle.CreateAndWaitOptions{DeleteOnFailure: true})
 		if err != nil {
 			return fmt.Errorf("create: %w", err)

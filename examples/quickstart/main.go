@@ -64,7 +64,9 @@ func run(ctx context.Context, env *demo.Env) error {
 		Image:      &lifecycle.Image{URI: "python:3.12"},
 		Entrypoint: []string{"python", "-m", "http.server", "8080"},
 		Timeout:    30 * time.Minute,
-		Metadata:   map[string]string{"example": "quickstart"},
+		// OpenSandbox requires resource limits.
+		ResourceLimits: map[string]string{"cpu": "500m", "memory": "512Mi"},
+		Metadata:       map[string]string{"example": "quickstart"},
 	}, &lifecycle.CreateAndWaitOptions{Wait: wait, DeleteOnFailure: true})
 	if err != nil {
 		return fmt.Errorf("create: %w", err)
@@ -158,7 +160,9 @@ func run(ctx context.Context, env *demo.Env) error {
 	}
 	env.Logf("8. renewed: expiry %s → %s", clock(cur.ExpiresAt), clock(exp))
 
-	// 9. Delete and wait: Stopping → Terminated (or gone).
+	// 9. Delete and wait until the sandbox is gone (on Kubernetes it shows
+	// its last state until the deletion completes; on Docker it is gone at
+	// once).
 	env.Logf("9. deleting")
 	if err := lc.DeleteAndWait(ctx, sb.ID, &wait); err != nil {
 		return fmt.Errorf("delete: %w", err)

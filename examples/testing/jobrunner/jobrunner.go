@@ -74,10 +74,11 @@ type Result struct {
 // sandbox's metadata under "job".
 func (r *Runner) Run(ctx context.Context, jobID, command string) (res *Result, err error) {
 	sb, err := r.Lifecycle.Create(ctx, &lifecycle.CreateRequest{
-		Image:      &lifecycle.Image{URI: cmp.Or(r.Image, DefaultImage)},
-		Entrypoint: []string{"sleep", "infinity"},
-		Timeout:    15 * time.Minute, // a job that hangs does not outlive this
-		Metadata:   map[string]string{"job": jobID},
+		Image:          &lifecycle.Image{URI: cmp.Or(r.Image, DefaultImage)},
+		Entrypoint:     []string{"sleep", "infinity"},
+		Timeout:        15 * time.Minute, // a job that hangs does not outlive this
+		ResourceLimits: map[string]string{"cpu": "1", "memory": "1Gi"},
+		Metadata:       map[string]string{"job": jobID},
 	}, &lifecycle.CreateOptions{ClientToken: jobID})
 	if err != nil {
 		return nil, fmt.Errorf("jobrunner: job %s: create sandbox: %w", jobID, err)
