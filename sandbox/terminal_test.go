@@ -130,11 +130,11 @@ func TestTerminalSession(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Read: %v, want io.EOF at the shell's exit", err)
 		}
-		want := "$ echo one; echo $COLUMNS x $LINES\r\none\r\n100 x 30\r\n" +
-			"$ echo $COLUMNS x $LINES\r\n120 x 40\r\n" +
-			"$ sleep 5; echo late\r\nlate\r\n" +
-			"$ echo three; echo $COLUMNS x $LINES\r\nthree\r\n120 x 40\r\n" +
-			"$ exit\r\n"
+		want := "# echo one; echo $COLUMNS x $LINES\r\none\r\n100 x 30\r\n" +
+			"# echo $COLUMNS x $LINES\r\n120 x 40\r\n" +
+			"# sleep 5; echo late\r\nlate\r\n" +
+			"# echo three; echo $COLUMNS x $LINES\r\nthree\r\n120 x 40\r\n" +
+			"# exit\r\n"
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("output (-want +got):\n%s", diff)
 		}
@@ -163,11 +163,11 @@ func TestTerminalReconnectsRepeatedly(t *testing.T) {
 		defer term.Close()
 		out := readAll(term)
 		var want strings.Builder
-		want.WriteString("$ ")
+		want.WriteString("# ")
 		for i, word := range []string{"alpha", "beta", "gamma", "delta"} {
 			typeLine(t, term, "echo "+word)
-			out.waitN(t, ctx, word+"\r\n$ ", 1)
-			want.WriteString("echo " + word + "\r\n" + word + "\r\n$ ")
+			out.waitN(t, ctx, word+"\r\n# ", 1)
+			want.WriteString("echo " + word + "\r\n" + word + "\r\n# ")
 			if i%2 == 0 {
 				synctest.Wait() // the output is in; now drop the connection idle
 			}
@@ -210,7 +210,7 @@ func TestTerminalSessionLost(t *testing.T) {
 		if !errors.Is(err, sandbox.ErrTerminalLost) {
 			t.Fatalf("Read ended with %v, want ErrTerminalLost", err)
 		}
-		if want := "$ sleep 2; exit\r\n"; got != want {
+		if want := "# sleep 2; exit\r\n"; got != want {
 			t.Errorf("output = %q, want %q", got, want)
 		}
 		if _, err := term.Write([]byte("ls\r")); !errors.Is(err, sandbox.ErrTerminalLost) {
@@ -232,7 +232,7 @@ func TestTerminalGivesUp(t *testing.T) {
 		}
 		defer term.Close()
 		out := readAll(term)
-		out.waitN(t, ctx, "$ ", 1)
+		out.waitN(t, ctx, "# ", 1)
 		cut.block()
 		cut.cut()
 		start := time.Now()
@@ -263,13 +263,13 @@ func TestTerminalResendsFailedInput(t *testing.T) {
 		}
 		defer term.Close()
 		out := readAll(term)
-		out.waitN(t, ctx, "$ ", 1)
+		out.waitN(t, ctx, "# ", 1)
 		cut.breakWrites()
 		typeLine(t, term, "echo again")
-		out.waitN(t, ctx, "again\r\n$ ", 1)
+		out.waitN(t, ctx, "again\r\n# ", 1)
 		term.Close()
 		got, _ := out.wait(ctx)
-		if want := "$ echo again\r\nagain\r\n$ "; got != want {
+		if want := "# echo again\r\nagain\r\n# "; got != want {
 			t.Errorf("output %q, want %q", got, want)
 		}
 		if n := cut.dials(); n != 2 {
@@ -291,7 +291,7 @@ func TestTerminalKeepAlive(t *testing.T) {
 		defer term.Close()
 		out := readAll(term)
 		typeLine(t, term, "echo one")
-		out.waitN(t, ctx, "one\r\n$ ", 1)
+		out.waitN(t, ctx, "one\r\n# ", 1)
 		synctest.Wait()
 		cut.freeze()
 		start := time.Now()
@@ -303,10 +303,10 @@ func TestTerminalKeepAlive(t *testing.T) {
 			t.Errorf("reconnected %v after the connection froze, want within two keepalive intervals", d)
 		}
 		typeLine(t, term, "echo two")
-		out.waitN(t, ctx, "two\r\n$ ", 1)
+		out.waitN(t, ctx, "two\r\n# ", 1)
 		term.Close()
 		got, _ := out.wait(ctx)
-		if want := "$ echo one\r\none\r\n$ echo two\r\ntwo\r\n$ "; got != want {
+		if want := "# echo one\r\none\r\n# echo two\r\ntwo\r\n# "; got != want {
 			t.Errorf("output %q, want %q", got, want)
 		}
 	})
@@ -325,7 +325,7 @@ func TestTerminalAttach(t *testing.T) {
 		defer first.Close()
 		out1 := readAll(first)
 		typeLine(t, first, "cd /tmp; echo before")
-		out1.waitN(t, ctx, "before\r\n$ ", 1)
+		out1.waitN(t, ctx, "before\r\n# ", 1)
 
 		second, err := sb.Terminal(ctx, &sandbox.TerminalOptions{SessionID: first.SessionID(), Cols: 90, Rows: 20})
 		if err != nil {
@@ -334,18 +334,18 @@ func TestTerminalAttach(t *testing.T) {
 		defer second.Close()
 		out2 := readAll(second)
 		typeLine(t, second, "pwd; echo $COLUMNS")
-		out1.waitN(t, ctx, "90\r\n$ ", 1)
-		out2.waitN(t, ctx, "90\r\n$ ", 1)
+		out1.waitN(t, ctx, "90\r\n# ", 1)
+		out2.waitN(t, ctx, "90\r\n# ", 1)
 		second.Close()
 		first.Close()
 		got1, _ := out1.wait(ctx)
 		got2, _ := out2.wait(ctx)
-		tail := "pwd; echo $COLUMNS\r\n/tmp\r\n90\r\n$ "
-		if want := "$ cd /tmp; echo before\r\nbefore\r\n$ " + tail; got1 != want {
+		tail := "pwd; echo $COLUMNS\r\n/tmp\r\n90\r\n# "
+		if want := "# cd /tmp; echo before\r\nbefore\r\n# " + tail; got1 != want {
 			t.Errorf("first terminal read %q, want %q", got1, want)
 		}
 		// The second starts with the replay, without the server's reset.
-		if want := "$ cd /tmp; echo before\r\nbefore\r\n$ " + tail; got2 != want {
+		if want := "# cd /tmp; echo before\r\nbefore\r\n# " + tail; got2 != want {
 			t.Errorf("second terminal read %q, want %q", got2, want)
 		}
 	})
@@ -397,11 +397,11 @@ func TestTerminalInput(t *testing.T) {
 		if _, err := term.Write([]byte{3}); err != nil { // Ctrl-C
 			t.Fatal(err)
 		}
-		out.waitN(t, ctx, "^C\r\n$ ", 1)
+		out.waitN(t, ctx, "^C\r\n# ", 1)
 		time.Sleep(200 * time.Second)
 		term.Close()
 		got, _ := out.wait(ctx)
-		want := "$ echo café" + "s\b \b!\r\ncafé!\r\n$ sleep 100; echo never\r\n^C\r\n$ "
+		want := "# echo café" + "s\b \b!\r\ncafé!\r\n# sleep 100; echo never\r\n^C\r\n# "
 		if got != want {
 			t.Errorf("output %q, want %q", got, want)
 		}
@@ -420,7 +420,7 @@ func TestTerminalContext(t *testing.T) {
 		}
 		defer term.Close()
 		out := readAll(term)
-		out.waitN(t, t.Context(), "$ ", 1)
+		out.waitN(t, t.Context(), "# ", 1)
 		cancel()
 		if _, err := out.wait(t.Context()); !errors.Is(err, context.Canceled) {
 			t.Errorf("Read: %v, want context.Canceled", err)

@@ -42,6 +42,7 @@ type Cmd struct {
 
 	g      *Guest
 	p      *process
+	f      *flow // the flow that runs the command
 	cancel context.CancelFunc
 	term   chan struct{}
 	// trapped: the command handles SIGTERM itself (it called Terminated).

@@ -334,13 +334,16 @@ func (g *Guest) Close() {
 			p.final = true
 		}
 		clear(g.watchers)
+		g.endTerminalsLocked()
 	}
 	g.mu.Unlock()
 	g.wg.Wait()
 }
 
-// newBootLocked drops the streams of the current server instance.
+// newBootLocked drops the streams of the current server instance and
+// ends its terminal sessions.
 func (g *Guest) newBootLocked() {
+	g.endTerminalsLocked()
 	close(g.bootDone)
 	g.bootDone = make(chan struct{})
 	g.bootID++

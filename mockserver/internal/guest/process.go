@@ -162,6 +162,10 @@ type process struct {
 	ports []int
 
 	keepAliveTimer, restartTimer *trackedTimer
+
+	// tty, when set, takes all output instead of the log files: the
+	// process is the shell of a terminal (terminal.go).
+	tty func(b []byte)
 }
 
 func (p *process) broadcastLocked() {
@@ -172,6 +176,10 @@ func (p *process) broadcastLocked() {
 // writeLocked appends output of the process to the log file of stream.
 func (p *process) writeLocked(stream string, b []byte) {
 	if len(b) == 0 {
+		return
+	}
+	if p.tty != nil {
+		p.tty(b)
 		return
 	}
 	if stream == "stderr" {

@@ -77,6 +77,7 @@ func builtinExit(sh *shell, args []string) int {
 		}
 		code = n
 	}
+	sh.exiting = true
 	panic(exitSignal{code})
 }
 
@@ -121,6 +122,7 @@ func builtinSource(sh *shell, args []string) int {
 
 func builtinExec(sh *shell, args []string) int {
 	st := sh.exec(args[1], args[1:])
+	sh.exiting = true
 	panic(exitSignal{st})
 }
 

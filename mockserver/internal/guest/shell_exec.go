@@ -93,6 +93,9 @@ type shell struct {
 	// sigDied is set when the last command ended because a signal killed
 	// it; died when the shell itself was killed by one.
 	sigDied, died bool
+	// exiting is set when the shell ends on purpose (exit, exec, set -e),
+	// not because of an error: only then does an interactive shell end.
+	exiting bool
 }
 
 // Control flow inside the interpreter travels as panics, recovered where
@@ -432,6 +435,7 @@ func (sh *shell) runCommand(c command, last bool) int {
 	sh.status = status
 	sh.checkSignals()
 	if sh.errexit && status != 0 && sh.cond == 0 {
+		sh.exiting = true
 		panic(exitSignal{status})
 	}
 	return status
@@ -1443,7 +1447,7 @@ func (sh *shell) runRegistered(h CommandFunc, args []string) int {
 	c := &Cmd{
 		Args: slices.Clone(args), Env: sh.env(), Dir: sh.dir,
 		Stdin: bytes.NewReader(sh.readAll(0)),
-		g:     g, p: f.p, cancel: cancel, term: make(chan struct{}),
+		g:     g, p: f.p, f: f, cancel: cancel, term: make(chan struct{}),
 	}
 	c.Stdout = cmdWriter{c, sh.fds[1], sh}
 	c.Stderr = cmdWriter{c, sh.fds[2], sh}

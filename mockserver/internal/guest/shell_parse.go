@@ -184,8 +184,12 @@ type parser struct {
 }
 
 // parseScript parses a whole command line.
-func parseScript(src string) (*list, error) {
-	p := &parser{src: src, line: 1}
+func parseScript(src string) (*list, error) { return parseScriptAt(src, 1) }
+
+// parseScriptAt parses a command line whose first line is line (an
+// interactive shell counts the lines it has read).
+func parseScriptAt(src string, line int) (*list, error) {
+	p := &parser{src: src, line: line}
 	var l *list
 	err := p.catch(func() {
 		l = p.parseList(nil)

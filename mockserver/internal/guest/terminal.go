@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,13 +39,21 @@ import (
 //     A restart of the server (upgrade) or the end of the sandbox ends
 //     every session and drops the connections.
 //
-// The shell is the guest's simulated one (the command runner of POST
-// /process) on a simulated pseudo-terminal in canonical mode: typed
-// characters are echoed, Backspace and Ctrl-U edit the line, Enter runs it,
-// Ctrl-C interrupts the running command, Ctrl-D on an empty line ends the
-// shell, lines typed while a command runs wait for it, and output line ends
-// become "\r\n". The prompt is "$ ". The shell's environment has TERM,
-// COLUMNS and LINES, which follow resizes.
+// The shell is the guest's simulated one (shell_*.go), interactive as
+// dash is when the server starts it as /bin/sh on a pseudo-terminal in
+// canonical mode. The line discipline echoes typed characters, lets
+// Backspace and Ctrl-U edit the line, turns output line ends into "\r\n",
+// and on Ctrl-C echoes ^C, drops what was typed ahead and interrupts the
+// command line running in the foreground (background jobs run on). The
+// shell prints "# " (root's prompt) and "> " while a command is
+// unfinished (an open quote, do without done, a trailing backslash...),
+// keeps its state from line to line (directory, variables, functions,
+// traps, options, $?), numbers its error messages by the lines it has
+// read ("/bin/sh: 3: foo: not found"), returns to the prompt after an
+// error, and ends at exit, exec, a failure under set -e, or Ctrl-D on an
+// empty line. Lines typed while a command runs wait for it; commands read
+// no terminal input. The environment has TERM, COLUMNS and LINES, which
+// follow resizes.
 //
 // Unlike sandbox-api, the simulation sends output in chunks of whole
 // characters, never drops output for a slow client, and takes the replay
@@ -55,12 +64,15 @@ const (
 	termTrimSearch  = 256       // how far past the cut a trim looks for a line start
 	termIdleTimeout = 10 * time.Minute
 	termChunk       = 4096 // largest output message, in bytes of output
-	termPrompt      = "$ "
+	termPrompt      = "# " // dash's PS1 for root
+	termPrompt2     = "> " // dash's PS2
 	termReplayReset = "\x1b[0m"
 	termDefaultCols = 80
 	termDefaultRows = 24
 	termDefaultSh   = "/bin/sh"
 	termReadLimit   = 64 << 20
+	// termInterrupted is $? after Ctrl-C.
+	termInterrupted = 128 + 2
 )
 
 // termShells are the shells the simulation knows by base name.
@@ -71,33 +83,30 @@ type termSession struct {
 	id         string
 	boot       int // g.bootID at creation: a restart ends the session
 	cols, rows int
-	dir        string
-	env        map[string]string
 	buf        []byte // replay buffer
 	subs       map[*termSub]struct{}
 	dead       bool
 	lastActive time.Time
 	idle       *trackedTimer
 
-	line    []byte   // the line being typed
-	typed   []string // lines typed while a command runs
-	run     *termRun // the command running, if any
-	esc     escState
-	started bool // the first prompt has been printed
+	proc *process // the shell's process: its output comes here (tty)
+	sh   *shell   // the shell, whose state lasts from line to line
+
+	line     []byte   // the line being typed
+	typed    []string // lines entered that the shell has not read yet
+	read     int      // lines the shell has read
+	pending  string   // an unfinished command (the shell prompts "> ")
+	first    int      // the number of its first line
+	fg       *flow    // the command line running in the foreground
+	starting bool     // startLocked is running fg: it reads the next line
+	esc      escState
+	started  bool // the first prompt has been printed
 }
 
 // termSub is one connection's queue of messages to send.
 type termSub struct {
 	pending [][]byte
 	wake    chan struct{} // closed and replaced when pending grows or the session ends
-}
-
-// termRun is one command line running in a session.
-type termRun struct {
-	p    *process // collects the output; not in g.procs
-	sh   *shell
-	sent int           // bytes of p.logs already sent
-	done chan struct{} // closed when the run is over
 }
 
 // escState follows escape sequences in the input, which the simulated
@@ -134,10 +143,6 @@ func (g *Guest) serveTerminal(w http.ResponseWriter, r *http.Request) {
 	}
 	if !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket") {
 		http.Error(w, "Bad Request", http.StatusBadRequest)
-		return
-	}
-	if !canHijack(w) {
-		writeError(w, http.StatusNotImplemented, "the mock serves terminals only on a real connection: start the server with mockserver.WithListener")
 		return
 	}
 	q := r.URL.Query()
@@ -180,7 +185,9 @@ func (g *Guest) serveTerminal(w http.ResponseWriter, r *http.Request) {
 		defer close(writerDone)
 		g.termWriter(ctx, conn, s, sub, boot, closing)
 	}()
-	g.termReader(ctx, conn, s)
+	if g.termReader(ctx, conn, s) {
+		<-writerDone // what the shell wrote last goes out before the close
+	}
 	cancel()
 	_ = conn.CloseNow()
 	<-writerDone
@@ -192,12 +199,12 @@ func (g *Guest) serveTerminal(w http.ResponseWriter, r *http.Request) {
 }
 
 // termReader reads the client's messages until the connection fails or,
-// after the session has ended, a message arrives.
-func (g *Guest) termReader(ctx context.Context, conn *websocket.Conn, s *termSession) {
+// after the session has ended, a message arrives (then it reports true).
+func (g *Guest) termReader(ctx context.Context, conn *websocket.Conn, s *termSession) (ended bool) {
 	for {
 		typ, data, err := conn.Read(ctx)
 		if err != nil {
-			return
+			return false
 		}
 		var msg termMessage
 		if typ != websocket.MessageText || json.Unmarshal(data, &msg) != nil {
@@ -206,7 +213,7 @@ func (g *Guest) termReader(ctx context.Context, conn *websocket.Conn, s *termSes
 		g.mu.Lock()
 		if s.ended(g) {
 			g.mu.Unlock()
-			return
+			return true
 		}
 		switch msg.Type {
 		case "input":
@@ -225,6 +232,10 @@ func (g *Guest) termReader(ctx context.Context, conn *websocket.Conn, s *termSes
 // when the server instance goes away it drops the connection.
 func (g *Guest) termWriter(ctx context.Context, conn *websocket.Conn, s *termSession, sub *termSub, boot, closing <-chan struct{}) {
 	for {
+		if isDone(boot) || isDone(closing) {
+			_ = conn.CloseNow()
+			return
+		}
 		g.mu.Lock()
 		msgs := sub.pending
 		sub.pending = nil
@@ -247,17 +258,7 @@ func (g *Guest) termWriter(ctx context.Context, conn *websocket.Conn, s *termSes
 		case <-ctx.Done():
 			return
 		case <-boot:
-			g.mu.Lock()
-			s.endLocked(g)
-			g.mu.Unlock()
-			_ = conn.CloseNow()
-			return
 		case <-closing:
-			g.mu.Lock()
-			s.endLocked(g)
-			g.mu.Unlock()
-			_ = conn.CloseNow()
-			return
 		}
 	}
 }
@@ -282,11 +283,14 @@ func (g *Guest) termSessionLocked(id, shellPath, dir string, cols, rows uint16) 
 		}
 		return nil, false, "fork/exec " + shellPath + ": no such file or directory"
 	}
+	if shellPath == "" {
+		shellPath = termDefaultSh
+	}
 	abs := g.cfg.WorkDir
 	if dir != "" {
 		abs = g.abs(dir)
 		if n, err := g.lookupLocked(abs); err != nil || !n.dir {
-			return nil, false, "fork/exec " + cmpOrStr(shellPath, termDefaultSh) + ": no such file or directory"
+			return nil, false, "fork/exec " + shellPath + ": no such file or directory"
 		}
 	}
 	env := map[string]string{"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": g.cfg.WorkDir}
@@ -297,20 +301,29 @@ func (g *Guest) termSessionLocked(id, shellPath, dir string, cols, rows uint16) 
 		env["TERM"] = "xterm-256color"
 	}
 	s = &termSession{
-		id: id, boot: g.bootID, dir: abs, env: env,
+		id: id, boot: g.bootID,
 		subs:       map[*termSub]struct{}{},
 		lastActive: g.clk.Now(),
 	}
+	s.proc = &process{
+		g: g, pid: g.newPIDLocked(), command: shellPath, absDir: abs, env: env,
+		changed: make(chan struct{}), done: make(chan struct{}),
+		writers: map[*procWriter]struct{}{}, cmds: map[*Cmd]struct{}{},
+		tty: func(b []byte) { s.emitLocked(g, strings.ReplaceAll(string(b), "\n", "\r\n")) },
+	}
+	s.sh = g.newTopShell(&flow{p: s.proc, done: true}, abs, env)
+	s.sh.name = shellPath // the shell's argv[0]
 	s.resizeLocked(int(cols), int(rows))
 	g.terms[id] = s
 	return s, true, ""
 }
 
-func cmpOrStr(a, b string) string {
-	if a != "" {
-		return a
+// endTerminalsLocked ends every session: the server instance goes away.
+func (g *Guest) endTerminalsLocked() {
+	for id, s := range g.terms {
+		s.endLocked(g)
+		delete(g.terms, id)
 	}
-	return b
 }
 
 // ended reports whether the session is over: its shell exited, or the
@@ -384,8 +397,10 @@ func (s *termSession) scheduleIdleLocked(g *Guest, d time.Duration) {
 // resizeLocked records the size and shows it in COLUMNS and LINES.
 func (s *termSession) resizeLocked(cols, rows int) {
 	s.cols, s.rows = cols, rows
-	s.env["COLUMNS"] = strconv.Itoa(cols)
-	s.env["LINES"] = strconv.Itoa(rows)
+	for k, v := range map[string]int{"COLUMNS": cols, "LINES": rows} {
+		s.sh.vars[k] = strconv.Itoa(v)
+		s.sh.exported[k] = true
+	}
 }
 
 // emitLocked sends output to every connection and keeps it for replays.
@@ -415,16 +430,15 @@ func (s *termSession) emitLocked(g *Guest, out string) {
 	}
 }
 
-// endLocked ends the session: the running command is interrupted, output
-// stops and the connections' writers finish.
+// endLocked ends the session: the shell and everything it runs are
+// killed, output stops and the connections' writers finish.
 func (s *termSession) endLocked(g *Guest) {
 	if s.dead {
 		return
 	}
-	if s.run != nil {
-		s.interruptLocked(g)
-	}
 	s.dead = true
+	s.fg = nil
+	g.signalLocked(s.proc, false)
 	g.stopTimerLocked(s.idle)
 	s.idle = nil
 	for sub := range s.subs {
@@ -480,13 +494,9 @@ func (s *termSession) inputLocked(g *Guest, in []byte) {
 			s.esc = escStart
 		case '\r', '\n':
 			s.emitLocked(g, "\r\n")
-			line := string(s.line)
+			s.typed = append(s.typed, string(s.line))
 			s.line = nil
-			if s.run != nil {
-				s.typed = append(s.typed, line)
-				continue
-			}
-			s.runLineLocked(g, line)
+			s.readLocked(g)
 		case 0x7f, 0x08:
 			if len(s.line) > 0 {
 				_, n := utf8.DecodeLastRune(s.line)
@@ -498,14 +508,15 @@ func (s *termSession) inputLocked(g *Guest, in []byte) {
 			s.line = nil
 		case 0x03: // Ctrl-C
 			s.emitLocked(g, "^C\r\n")
-			s.line, s.typed = nil, nil
-			if s.run != nil {
+			s.line, s.typed, s.pending = nil, nil, ""
+			if s.fg != nil {
 				s.interruptLocked(g)
 			}
+			s.sh.status = termInterrupted
 			s.emitLocked(g, termPrompt)
 		case 0x04: // Ctrl-D
-			if len(s.line) == 0 && s.run == nil {
-				s.endLocked(g)
+			if len(s.line) == 0 && s.fg == nil && len(s.typed) == 0 {
+				s.eofLocked(g)
 			}
 		default:
 			if c < 0x20 && c != '\t' {
@@ -517,131 +528,177 @@ func (s *termSession) inputLocked(g *Guest, in []byte) {
 	}
 }
 
-// runLineLocked runs a command line with the guest's shell, then prints
-// the prompt and runs the next line typed meanwhile.
-func (s *termSession) runLineLocked(g *Guest, line string) {
-	for {
-		if strings.TrimSpace(line) != "" {
-			if !s.startLocked(g, line) {
-				return // runs on; its end continues the queue
-			}
-			if s.dead {
-				return
-			}
+// readLocked lets the shell read the lines entered while it was busy,
+// until one starts a command that takes time.
+func (s *termSession) readLocked(g *Guest) {
+	for s.fg == nil && !s.dead && len(s.typed) > 0 {
+		line := s.typed[0]
+		s.typed = s.typed[1:]
+		s.read++
+		src := line
+		if s.pending != "" {
+			src = s.pending + "\n" + line
+		} else {
+			s.first = s.read
+		}
+		l, err := parseScriptAt(src+"\n", s.first)
+		if err == nil && !continued(line) || err != nil && !unfinished(err) {
+			s.pending = ""
+		} else {
+			s.pending = src
+			s.emitLocked(g, termPrompt2)
+			continue
+		}
+		if err != nil {
+			// dash drops the rest of its input buffer: the line's
+			// newline is not counted.
+			s.read--
+			se := err.(*syntaxError)
+			s.sh.line = se.line
+			s.sh.errorf("Syntax error: %s", se.msg)
+			s.sh.status = 2
+			s.emitLocked(g, termPrompt)
+			continue
+		}
+		if len(l.items) == 0 {
+			s.emitLocked(g, termPrompt)
+			continue
+		}
+		s.startLocked(g, l)
+	}
+}
+
+// eofLocked is Ctrl-D at the start of a line: the shell reads the end of
+// its input. In the middle of a command that is a syntax error; otherwise
+// the shell exits as exit would (EXIT trap included), after a newline.
+func (s *termSession) eofLocked(g *Guest) {
+	if s.pending != "" {
+		_, err := parseScriptAt(s.pending+"\n", s.first)
+		s.pending = ""
+		if se, ok := err.(*syntaxError); ok {
+			s.sh.line = se.line
+			s.sh.errorf("Syntax error: %s", se.msg)
+			s.sh.status = 2
 		}
 		s.emitLocked(g, termPrompt)
-		if len(s.typed) == 0 {
-			return
-		}
-		line = s.typed[0]
-		s.typed = s.typed[1:]
+		return
 	}
+	s.emitLocked(g, "\r\n")
+	l, _ := parseScript("exit")
+	s.startLocked(g, l)
 }
 
-// startLocked starts a command line. It reports whether the command has
-// already finished (then the caller prints the prompt).
-func (s *termSession) startLocked(g *Guest, line string) (finished bool) {
-	p := &process{
-		dir: s.dir, env: s.env, status: statusRunning, run: 1,
-		partial: map[string]string{},
-		changed: make(chan struct{}),
-		done:    make(chan struct{}),
+// continued reports whether a line ends with an unquoted backslash: the
+// command goes on on the next line.
+func continued(line string) bool {
+	n := len(line) - len(strings.TrimRight(line, `\`))
+	return n%2 == 1
+}
+
+// unfinished reports whether a syntax error means that the command line
+// stopped in the middle of a command: an interactive shell then reads
+// more lines.
+func unfinished(err error) bool {
+	se, ok := err.(*syntaxError)
+	if !ok {
+		return false
 	}
-	sh := &shell{g: g, p: p, run: 1, dir: s.dir, env: copyEnv(s.env)}
-	r := &termRun{p: p, sh: sh, done: make(chan struct{})}
-	s.run = r
-	var res result
-	inline, over := true, false
-	sh.runScript(line, func(rs result) {
-		s.flushLocked(g, r)
-		if s.run != r {
-			return // interrupted
-		}
-		s.run = nil
-		p.final = true
-		close(r.done)
-		s.dir = sh.dir
-		res, over = rs, true
-		if !inline {
-			s.afterRunLocked(g, res)
-		}
+	return strings.HasPrefix(se.msg, "end of file unexpected") ||
+		se.msg == "Unterminated quoted string" || se.msg == "EOF in backquote substitution"
+}
+
+// startLocked runs a command line in the session's shell, in a coroutine
+// of the shell's process. When it has finished, the shell prints the
+// prompt and reads the next line.
+func (s *termSession) startLocked(g *Guest, l *list) {
+	p, sh := s.proc, s.sh
+	p.flows = slices.DeleteFunc(p.flows, func(f *flow) bool { return f.done })
+	f := &flow{p: p}
+	p.flows = append(p.flows, f)
+	sh.f = f
+	s.fg = f
+	s.starting = true
+	startCoroutineLocked(func(co *coroutine) {
+		f.co = co
+		exit, finished := false, false
+		defer func() {
+			f.done = true
+			f.status = sh.status
+			for _, fn := range f.onDone {
+				fn()
+			}
+			if finished {
+				s.lineDoneLocked(g, f, exit)
+			}
+		}()
+		exit = sh.runInteractive(l)
+		finished = true
 	})
-	inline = false
-	if over {
-		if res.exit {
-			s.endLocked(g)
-		}
-		return true
-	}
-	// Output of later steps (sleeps, registered commands) comes from
-	// timers and goroutines: forward it as it is written.
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		s.pump(g, r)
-	}()
-	return false
+	s.starting = false
 }
 
-// afterRunLocked continues after a command that finished asynchronously.
-func (s *termSession) afterRunLocked(g *Guest, res result) {
-	if res.exit {
+// lineDoneLocked follows the end of the command line f: the shell exits,
+// or prompts and reads on (unless startLocked is still running f, which
+// reads on itself).
+func (s *termSession) lineDoneLocked(g *Guest, f *flow, exit bool) {
+	if s.fg != f {
+		return // interrupted, or the session ended
+	}
+	s.fg = nil
+	if exit {
 		s.endLocked(g)
 		return
 	}
 	s.emitLocked(g, termPrompt)
-	if len(s.typed) > 0 {
-		line := s.typed[0]
-		s.typed = s.typed[1:]
-		s.runLineLocked(g, line)
+	if !s.starting {
+		s.readLocked(g)
 	}
 }
 
-// pump forwards the output of a running command until it is over, the
-// session ends or the guest closes (which interrupts it).
-func (s *termSession) pump(g *Guest, r *termRun) {
-	for {
-		g.mu.Lock()
-		s.flushLocked(g, r)
-		if g.closed && s.run == r {
-			s.endLocked(g)
-		}
-		changed := r.p.changed
-		over := isDone(r.done)
-		g.mu.Unlock()
-		if over {
-			return
-		}
-		select {
-		case <-changed:
-		case <-r.done:
-		case <-g.closing:
-		}
-	}
-}
-
-// flushLocked sends the output r has written since the last flush.
-func (s *termSession) flushLocked(g *Guest, r *termRun) {
-	out := r.p.logs.String()[r.sent:]
-	r.sent += len(out)
-	s.emitLocked(g, strings.ReplaceAll(out, "\n", "\r\n"))
-}
-
-// interruptLocked stops the running command: its pending steps never run.
+// interruptLocked is SIGINT to the foreground: the command line running
+// is abandoned where it is; its registered commands see ctx canceled.
 func (s *termSession) interruptLocked(g *Guest) {
-	r := s.run
-	s.run = nil
-	s.flushLocked(g, r)
-	p := r.p
-	p.run++ // the shell's continuations see that they are stale
-	g.stopTimerLocked(p.sleep)
-	p.sleep = nil
-	if p.cancel != nil {
-		p.cancel()
-		p.cancel = nil
+	f := s.fg
+	s.fg = nil
+	for c := range s.proc.cmds {
+		if c.f == f {
+			c.signalLocked(false)
+		}
 	}
-	p.final = true
-	close(r.done)
+	f.co.signalLocked(wakeKill)
+}
+
+// runInteractive runs one command line as an interactive shell does: in
+// the shell itself (no exec of the last command), an error returns to the
+// prompt, and only exit, exec or set -e end the shell, after its EXIT
+// trap. It reports whether the shell has ended.
+func (sh *shell) runInteractive(l *list) (exit bool) {
+	sh.cond, sh.depth = 0, 0 // left over by a line that was interrupted
+	sh.execPos, sh.termSeen, sh.sigDied = false, false, false
+	sh.f.shells = append(sh.f.shells, sh)
+	defer func() {
+		sh.f.shells = sh.f.shells[:len(sh.f.shells)-1]
+	}()
+	defer func() {
+		switch v := recover().(type) {
+		case nil:
+		case exitSignal:
+			sh.status = v.code
+			if sh.exiting {
+				sh.status = sh.runExitTrap(v.code)
+				exit = true
+			}
+		case shellDeath:
+			sh.status, exit = v.status, true
+		case returnSignal:
+			sh.status = v.code
+		case loopSignal:
+		default:
+			panic(v)
+		}
+	}()
+	sh.runList(l, false)
+	return false
 }
 
 // termJSON encodes a message as sandbox-api does, with a newline after
@@ -674,21 +731,6 @@ func headerHasToken(h http.Header, name, token string) bool {
 		}
 	}
 	return false
-}
-
-// canHijack reports whether w (or a writer it wraps) can hand over its
-// connection, as a WebSocket needs.
-func canHijack(w http.ResponseWriter) bool {
-	for {
-		switch x := w.(type) {
-		case http.Hijacker:
-			return true
-		case interface{ Unwrap() http.ResponseWriter }:
-			w = x.Unwrap()
-		default:
-			return false
-		}
-	}
 }
 
 // wakeLocked closes *c and replaces it.

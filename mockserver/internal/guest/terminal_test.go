@@ -96,16 +96,16 @@ func TestTerminalProtocol(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{})
 	conn := dialTerm(t, e, "sessionId=s1&cols=100&rows=30")
-	if m := nextMsg(t, conn); m != (termMessage{Type: "output", Data: "$ "}) {
+	if m := nextMsg(t, conn); m != (termMessage{Type: "output", Data: "# "}) {
 		t.Fatalf("first message %+v, want the prompt", m)
 	}
 	typeIn(t, conn, "echo $COLUMNS x $LINES $TERM\r")
-	got := "$ " + readOutput(t, conn, "\r\n$ ")
+	got := "# " + readOutput(t, conn, "\r\n# ")
 	sendMsg(t, conn, termMessage{Type: "resize", Cols: 120, Rows: 40})
 	sendMsg(t, conn, termMessage{Type: "resize", Cols: 0, Rows: 10}) // ignored
 	typeIn(t, conn, "echo $COLUMNS x $LINES\r")
-	got += readOutput(t, conn, "\r\n$ ")
-	want := "$ echo $COLUMNS x $LINES $TERM\r\n100 x 30 xterm-256color\r\n$ echo $COLUMNS x $LINES\r\n120 x 40\r\n$ "
+	got += readOutput(t, conn, "\r\n# ")
+	want := "# echo $COLUMNS x $LINES $TERM\r\n100 x 30 xterm-256color\r\n# echo $COLUMNS x $LINES\r\n120 x 40\r\n# "
 	if got != want {
 		t.Fatalf("output %q, want %q", got, want)
 	}
@@ -116,7 +116,7 @@ func TestTerminalProtocol(t *testing.T) {
 		t.Fatalf("first message on attaching %+v, want the replay of %q", m, want)
 	}
 	typeIn(t, conn, "echo $COLUMNS x $LINES\r")
-	if got := readOutput(t, conn, "\r\n$ "); got != "echo $COLUMNS x $LINES\r\n80 x 24\r\n$ " {
+	if got := readOutput(t, conn, "\r\n# "); got != "echo $COLUMNS x $LINES\r\n80 x 24\r\n# " {
 		t.Errorf("after attaching without a size: %q, want 80 x 24", got)
 	}
 
@@ -135,7 +135,7 @@ func TestTerminalProtocol(t *testing.T) {
 
 	// The id now names a new session.
 	conn = dialTerm(t, e, "sessionId=s1")
-	if m := nextMsg(t, conn); m != (termMessage{Type: "output", Data: "$ "}) {
+	if m := nextMsg(t, conn); m != (termMessage{Type: "output", Data: "# "}) {
 		t.Errorf("first message after the exit %+v, want a new prompt", m)
 	}
 }
@@ -147,12 +147,12 @@ func TestTerminalDefaultSession(t *testing.T) {
 	conn := dialTerm(t, e, "")
 	nextMsg(t, conn)
 	typeIn(t, conn, "cd /tmp\r")
-	readOutput(t, conn, "\r\n$ ")
+	readOutput(t, conn, "\r\n# ")
 	closeAndWait(t, e, conn)
 	conn = dialTerm(t, e, "sessionId=default")
 	nextMsg(t, conn) // replay
 	typeIn(t, conn, "pwd\r")
-	if got := readOutput(t, conn, "\r\n$ "); got != "pwd\r\n/tmp\r\n$ " {
+	if got := readOutput(t, conn, "\r\n# "); got != "pwd\r\n/tmp\r\n# " {
 		t.Errorf("pwd in the default session: %q", got)
 	}
 }
@@ -203,18 +203,6 @@ func TestTerminalHTTP(t *testing.T) {
 	}
 }
 
-// TestTerminalInMemory: without a connection to take over, the answer
-// says how to get one.
-func TestTerminalInMemory(t *testing.T) {
-	t.Parallel()
-	e := setupMem(t, Config{})
-	resp, body := e.do(t, http.MethodGet, "/terminal/ws", "", "Connection", "Upgrade", "Upgrade", "websocket",
-		"Sec-WebSocket-Version", "13", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
-	if resp.StatusCode != http.StatusNotImplemented || !strings.Contains(body, "WithListener") {
-		t.Errorf("answer %d %s, want 501 naming WithListener", resp.StatusCode, body)
-	}
-}
-
 // TestTerminalLineDiscipline: editing keys, escape sequences, lines typed
 // while a command runs, and Ctrl-C.
 func TestTerminalLineDiscipline(t *testing.T) {
@@ -224,18 +212,18 @@ func TestTerminalLineDiscipline(t *testing.T) {
 	nextMsg(t, conn)
 	// Backspace, an arrow key (dropped), Ctrl-U, a tab.
 	typeIn(t, conn, "echo abd\x7fc\x1b[A\x1b]0;title\x07\r")
-	if got := readOutput(t, conn, "\r\n$ "); got != "echo abd\b \bc\r\nabc\r\n$ " {
+	if got := readOutput(t, conn, "\r\n# "); got != "echo abd\b \bc\r\nabc\r\n# " {
 		t.Errorf("editing: %q", got)
 	}
 	typeIn(t, conn, "junk\x15echo\tok\r")
-	if got := readOutput(t, conn, "ok\r\n$ "); got != "junk\b \b\b \b\b \b\b \becho\tok\r\nok\r\n$ " {
+	if got := readOutput(t, conn, "ok\r\n# "); got != "junk\b \b\b \b\b \b\b \becho\tok\r\nok\r\n# " {
 		t.Errorf("Ctrl-U: %q", got)
 	}
 	// A line typed while a command runs is echoed at once and runs after.
 	typeIn(t, conn, "sleep 5\recho next\r")
 	readOutput(t, conn, "echo next\r\n")
 	e.clock.Advance(5 * time.Second)
-	if got := readOutput(t, conn, "next\r\n$ "); got != "$ next\r\n$ " {
+	if got := readOutput(t, conn, "next\r\n# "); got != "# next\r\n# " {
 		t.Errorf("typeahead: %q", got)
 	}
 	// Ctrl-C interrupts a command, and drops what was typed ahead.
@@ -249,17 +237,20 @@ func TestTerminalLineDiscipline(t *testing.T) {
 	typeIn(t, conn, "wait; echo never\r")
 	readOutput(t, conn, "waiting\r\n")
 	typeIn(t, conn, "echo ahead\r\x03")
-	if got := readOutput(t, conn, "^C\r\n$ "); got != "echo ahead\r\n^C\r\n$ " {
+	if got := readOutput(t, conn, "^C\r\n# "); got != "echo ahead\r\n^C\r\n# " {
 		t.Errorf("Ctrl-C: %q", got)
 	}
 	<-stopped
 	typeIn(t, conn, "echo after\r")
-	if got := readOutput(t, conn, "after\r\n$ "); got != "echo after\r\nafter\r\n$ " {
+	if got := readOutput(t, conn, "after\r\n# "); got != "echo after\r\nafter\r\n# " {
 		t.Errorf("after Ctrl-C: %q", got)
 	}
-	// Ctrl-D on an empty line ends the shell.
+	// Ctrl-D on an empty line ends the shell, which prints a newline.
 	typeIn(t, conn, "\x04")
 	typeIn(t, conn, "")
+	if got := readOutput(t, conn, "\r\n"); got != "\r\n" {
+		t.Errorf("Ctrl-D: %q, want a newline", got)
+	}
 	if _, err := tryMsg(t, conn); !errors.Is(err, io.EOF) {
 		t.Errorf("after Ctrl-D: %v, want the connection closed", err)
 	}
@@ -275,13 +266,13 @@ func TestTerminalIdleTimeout(t *testing.T) {
 	closeAndWait(t, e, conn)
 	e.clock.Advance(termIdleTimeout - time.Second)
 	conn = dialTerm(t, e, "sessionId=idle")
-	if m := nextMsg(t, conn); m.Data != "\x1b[0m$ " {
+	if m := nextMsg(t, conn); m.Data != "\x1b[0m# " {
 		t.Fatalf("attaching before the timeout: %+v, want the replay", m)
 	}
 	closeAndWait(t, e, conn)
 	e.clock.Advance(termIdleTimeout)
 	conn = dialTerm(t, e, "sessionId=idle")
-	if m := nextMsg(t, conn); m.Data != "$ " {
+	if m := nextMsg(t, conn); m.Data != "# " {
 		t.Errorf("attaching after the timeout: %+v, want a new session", m)
 	}
 }
@@ -300,7 +291,7 @@ func TestTerminalReplayTrim(t *testing.T) {
 	conn := dialTerm(t, e, "sessionId=big")
 	nextMsg(t, conn)
 	typeIn(t, conn, "big\r")
-	live := readOutput(t, conn, "line 2999 "+strings.Repeat("x", 40)+"\r\n$ ")
+	live := readOutput(t, conn, "line 2999 "+strings.Repeat("x", 40)+"\r\n# ")
 	closeAndWait(t, e, conn)
 	conn = dialTerm(t, e, "sessionId=big")
 	m := nextMsg(t, conn)
@@ -331,7 +322,7 @@ func TestTerminalServerGoesAway(t *testing.T) {
 	waitNoStreams(t, e.g)
 	e.g.SetState(Running)
 	conn = dialTerm(t, e, "sessionId=a")
-	if m := nextMsg(t, conn); m.Data != "$ " {
+	if m := nextMsg(t, conn); m.Data != "# " {
 		t.Errorf("after a restart: %+v, want a new session", m)
 	}
 	typeIn(t, conn, "wait\r")
@@ -339,5 +330,132 @@ func TestTerminalServerGoesAway(t *testing.T) {
 	e.g.Close() // returns once the command has returned
 	if _, err := tryMsg(t, conn); err == nil {
 		t.Error("connection still open after Close")
+	}
+}
+
+// TestTerminalShellState: the session's shell keeps its state from line
+// to line, works on the guest's file system, returns to the prompt after
+// an error (numbering its messages by the lines read, as an interactive
+// dash does), and reads more lines while a command is unfinished.
+func TestTerminalShellState(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{})
+	conn := dialTerm(t, e, "sessionId=state&workingDir=/tmp")
+	nextMsg(t, conn)
+	var got strings.Builder
+	run := func(line string) {
+		t.Helper()
+		typeIn(t, conn, line+"\r")
+		out := readOutput(t, conn, "\r\n") // the echo
+		for !strings.HasSuffix(out, "# ") && !strings.HasSuffix(out, "> ") {
+			out += readOutput(t, conn, " ")
+		}
+		got.WriteString(out)
+	}
+	run(`pwd; f() { echo "f:$1"; }; X=1; cd /; mkdir -p w`)
+	run(`f $X; pwd; echo err >&2; echo hi > w/note`)
+	run(`foo`)
+	run(`shift 5`)
+	run(`echo $? $0`)
+	run("for i in 1 2; do")
+	run(`echo "$i`)
+	run(`"; done; echo \`)
+	run(`done`)
+	run(`echo a; fi`)
+	run(`foo`)
+	want := "pwd; f() { echo \"f:$1\"; }; X=1; cd /; mkdir -p w\r\n/tmp\r\n# " +
+		"f $X; pwd; echo err >&2; echo hi > w/note\r\nf:1\r\n/\r\nerr\r\n# " +
+		"foo\r\n/bin/sh: 3: foo: not found\r\n# " +
+		"shift 5\r\n/bin/sh: 4: shift: can't shift that many\r\n# " +
+		"echo $? $0\r\n2 /bin/sh\r\n# " +
+		"for i in 1 2; do\r\n> " +
+		"echo \"$i\r\n> " +
+		"\"; done; echo \\\r\n> " +
+		"done\r\n1\r\n\r\n2\r\n\r\ndone\r\n# " +
+		"echo a; fi\r\n/bin/sh: 10: Syntax error: \"fi\" unexpected\r\n# " +
+		"foo\r\n/bin/sh: 10: foo: not found\r\n# "
+	if got.String() != want {
+		t.Errorf("session:\n%q\nwant\n%q", got.String(), want)
+	}
+	// The file the shell wrote is on the guest's file system.
+	if resp, body := e.do(t, http.MethodGet, "/filesystem/%2Fw%2Fnote", ""); resp.StatusCode != http.StatusOK || !strings.Contains(body, `"content":"hi\n"`) {
+		t.Errorf("GET the file the shell wrote: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestTerminalInterrupt: Ctrl-C abandons the command line in the
+// foreground ($? 130), also at the prompt; background jobs run on.
+func TestTerminalInterrupt(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{})
+	conn := dialTerm(t, e, "sessionId=int")
+	nextMsg(t, conn)
+	typeIn(t, conn, "(sleep 2; echo bg) &\r")
+	readOutput(t, conn, "&\r\n# ")
+	typeIn(t, conn, "sleep 100; echo never\r")
+	readOutput(t, conn, "never\r\n")
+	typeIn(t, conn, "\x03")
+	readOutput(t, conn, "^C\r\n# ")
+	e.clock.Advance(2 * time.Second)
+	if got := readOutput(t, conn, "bg\r\n"); got != "bg\r\n" {
+		t.Errorf("background job after Ctrl-C: %q", got)
+	}
+	typeIn(t, conn, "echo $?\r")
+	if got := readOutput(t, conn, "\r\n# "); got != "echo $?\r\n130\r\n# " {
+		t.Errorf("status after Ctrl-C: %q", got)
+	}
+	typeIn(t, conn, "false\r")
+	readOutput(t, conn, "# ")
+	typeIn(t, conn, "ab\x03")
+	readOutput(t, conn, "^C\r\n# ")
+	typeIn(t, conn, "echo $?\r")
+	if got := readOutput(t, conn, "130\r\n# "); got != "echo $?\r\n130\r\n# " {
+		t.Errorf("Ctrl-C at the prompt: %q", got)
+	}
+	e.clock.Advance(100 * time.Second)
+	typeIn(t, conn, "echo ok\r")
+	if got := readOutput(t, conn, "ok\r\n# "); got != "echo ok\r\nok\r\n# " {
+		t.Errorf("after the interrupted sleep's time: %q", got)
+	}
+}
+
+// TestTerminalExit: exit runs the EXIT trap and ends the session, as a
+// failure under set -e does; Ctrl-D in the middle of a command is a
+// syntax error, at the prompt the end of the shell.
+func TestTerminalExit(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{})
+	for _, tc := range []struct {
+		name  string
+		lines []string
+		want  string
+	}{
+		{"exit", []string{`trap "echo bye" EXIT`, "echo ab; exit 3"}, "echo ab; exit 3\r\nab\r\nbye\r\n"},
+		{"errexit", []string{"set -e", "false"}, "false\r\n"},
+		{"eof", []string{"for i in 1; do", "\x04", "trap 'echo bye $?' EXIT", "\x04"},
+			"> /bin/sh: 2: Syntax error: end of file unexpected (expecting \"done\")\r\n# trap 'echo bye $?' EXIT\r\n# \r\nbye 0\r\n"},
+	} {
+		conn := dialTerm(t, e, "sessionId="+tc.name)
+		nextMsg(t, conn)
+		var got strings.Builder
+		for _, l := range tc.lines {
+			if l != "\x04" {
+				l += "\r"
+			}
+			typeIn(t, conn, l)
+		}
+		// The last message of the session, then the close at the next
+		// message from the client.
+		for !strings.HasSuffix(got.String(), tc.want) {
+			m, err := tryMsg(t, conn)
+			if err != nil {
+				t.Fatalf("%s: %v after %q, want it to end with %q", tc.name, err, got.String(), tc.want)
+			}
+			got.WriteString(m.Data)
+		}
+		typeIn(t, conn, "")
+		if m, err := tryMsg(t, conn); !errors.Is(err, io.EOF) {
+			t.Errorf("%s: %+v %v after the end, want the connection closed", tc.name, m, err)
+		}
 	}
 }
