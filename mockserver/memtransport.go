@@ -1,6 +1,7 @@
 package mockserver
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,15 @@ import (
 // (NDJSON, log tails) reach the client as they are written. Everything it
 // uses (goroutines, pipes, context.AfterFunc) belongs to the caller's
 // goroutine tree, so it works inside a testing/synctest bubble.
+//
+// The handler can take the connection over (http.Hijacker), as a
+// WebSocket server does: the connection is a net.Pipe. After a 101
+// Switching Protocols answer the client gets the other end as the
+// response body, readable and writable like net/http's; a handler that
+// hijacks before answering writes a raw HTTP response there, which the
+// client reads (closing it unanswered is a connection reset). Once the
+// connection is taken over, canceling the request's context no longer
+// reaches the handler (as with net/http, the caller owns the connection).
 type memTransport struct {
 	h http.Handler
 }
@@ -46,20 +56,26 @@ func (t *memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(req.Context())
+	// The handler's context follows the request's until the handler
+	// takes the connection over (unlink).
+	ctx, cancelCause := context.WithCancelCause(context.WithoutCancel(req.Context()))
+	cancel := func() { cancelCause(context.Canceled) }
+	unlink := context.AfterFunc(req.Context(), func() { cancelCause(context.Cause(req.Context())) })
 	sreq := serverRequest(ctx, req)
 
 	pr, pw := io.Pipe()
 	w := &memResponseWriter{
-		ctx:     ctx,
-		header:  make(http.Header),
-		pw:      pw,
-		ready:   make(chan struct{}),
-		aborted: make(chan struct{}),
+		ctx:      ctx,
+		header:   make(http.Header),
+		pw:       pw,
+		ready:    make(chan struct{}),
+		aborted:  make(chan struct{}),
+		hijacked: make(chan struct{}),
 	}
 	// A client that gives up (context canceled) unblocks the handler's
 	// writes and the reader alike, as a closed connection would.
-	stop := context.AfterFunc(ctx, func() { pw.CloseWithError(context.Cause(ctx)) })
+	stopBody := context.AfterFunc(ctx, func() { pw.CloseWithError(context.Cause(ctx)) })
+	stop := func() bool { unlink(); return stopBody() }
 
 	done := make(chan struct{})
 	go func() {
@@ -81,6 +97,7 @@ func (t *memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 	select {
 	case <-w.ready:
+	case <-w.hijacked:
 	case <-w.aborted:
 		stop()
 		cancel()
@@ -93,6 +110,10 @@ func (t *memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		stop()
 		cancel()
 		return nil, req.Context().Err()
+	}
+	if w.takeOver(done) {
+		stop()
+		return w.upgraded(req, done)
 	}
 	resp := &http.Response{
 		Status:        strconv.Itoa(w.status) + " " + http.StatusText(w.status),
@@ -166,11 +187,16 @@ type memResponseWriter struct {
 	ready   chan struct{}
 	aborted chan struct{}
 	err     error
+	// hijacked is closed when the handler takes the connection over;
+	// client is the client's end of it, server the handler's.
+	hijacked       chan struct{}
+	client, server net.Conn
 }
 
 var (
 	_ http.ResponseWriter = (*memResponseWriter)(nil)
 	_ http.Flusher        = (*memResponseWriter)(nil)
+	_ http.Hijacker       = (*memResponseWriter)(nil)
 )
 
 func (w *memResponseWriter) Header() http.Header { return w.header }
@@ -182,7 +208,7 @@ func (w *memResponseWriter) WriteHeader(code int) {
 }
 
 func (w *memResponseWriter) writeHeaderLocked(code int) {
-	if w.status != 0 {
+	if w.status != 0 || w.client != nil {
 		return
 	}
 	if code < 100 || code > 999 {
@@ -198,6 +224,10 @@ func (w *memResponseWriter) writeHeaderLocked(code int) {
 
 func (w *memResponseWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
+	if w.client != nil {
+		w.mu.Unlock()
+		return 0, http.ErrHijacked
+	}
 	if w.status == 0 {
 		if w.header.Get("Content-Type") == "" && len(p) > 0 {
 			w.header.Set("Content-Type", http.DetectContentType(p))
@@ -220,8 +250,94 @@ func (w *memResponseWriter) Flush() {
 	w.writeHeaderLocked(http.StatusOK)
 }
 
+// Hijack hands the connection over to the handler: before any answer, or
+// after a 101 Switching Protocols header.
+func (w *memResponseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.client != nil:
+		return nil, nil, http.ErrHijacked
+	case w.status != 0 && w.status != http.StatusSwitchingProtocols:
+		return nil, nil, errors.New("mockserver: Hijack after a response header other than 101 Switching Protocols")
+	}
+	w.client, w.server = net.Pipe()
+	close(w.hijacked)
+	return w.server, bufio.NewReadWriter(bufio.NewReader(w.server), bufio.NewWriter(w.server)), nil
+}
+
+// takeOver reports whether the handler took the connection over, waiting
+// for it after a 101 header until the handler hijacks or returns (done).
+func (w *memResponseWriter) takeOver(done <-chan struct{}) bool {
+	w.mu.Lock()
+	status := w.status
+	w.mu.Unlock()
+	if status == http.StatusSwitchingProtocols {
+		select {
+		case <-w.hijacked:
+		case <-done:
+		}
+	}
+	select {
+	case <-w.hijacked:
+		return true
+	default:
+		return false
+	}
+}
+
+// upgraded is the answer of an exchange whose connection the handler
+// took over: after a 101 header the connection itself is the body;
+// otherwise the handler writes a raw response on it.
+func (w *memResponseWriter) upgraded(req *http.Request, done <-chan struct{}) (*http.Response, error) {
+	body := &memConn{c: w.client, done: done}
+	w.mu.Lock()
+	status, header := w.status, w.sent
+	w.mu.Unlock()
+	if status == http.StatusSwitchingProtocols {
+		return &http.Response{
+			Status:        "101 " + http.StatusText(http.StatusSwitchingProtocols),
+			StatusCode:    http.StatusSwitchingProtocols,
+			Proto:         "HTTP/1.1",
+			ProtoMajor:    1,
+			ProtoMinor:    1,
+			Header:        header,
+			ContentLength: -1,
+			Body:          body,
+			Request:       req,
+		}, nil
+	}
+	// The caller may give up while the handler has not answered yet.
+	stop := context.AfterFunc(req.Context(), func() { _ = w.client.Close() })
+	br := bufio.NewReader(w.client)
+	resp, err := http.ReadResponse(br, req)
+	if !stop() {
+		_ = body.Close()
+		return nil, req.Context().Err()
+	}
+	if err != nil {
+		_ = body.Close()
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.ErrClosedPipe) {
+			return nil, errConnReset() // closed unanswered: a dropped connection
+		}
+		return nil, err
+	}
+	body.r = br
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		resp.Body = &memRawBody{ReadCloser: resp.Body, conn: body}
+	} else {
+		resp.Body = body
+	}
+	return resp, nil
+}
+
 func (w *memResponseWriter) finish() {
 	w.mu.Lock()
+	if w.client != nil {
+		// The handler owns the connection: nothing to finish.
+		w.mu.Unlock()
+		return
+	}
 	if w.status == 0 && w.ctx.Err() != nil {
 		// The handler gave up on a client that had gone: no answer.
 		w.mu.Unlock()
@@ -238,6 +354,12 @@ func (w *memResponseWriter) finish() {
 func (w *memResponseWriter) abort(err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.server != nil {
+		// A handler that panics after taking the connection over drops
+		// it.
+		_ = w.server.Close()
+		return
+	}
 	w.err = err
 	if w.status == 0 {
 		close(w.aborted)
@@ -280,3 +402,46 @@ func (b *memBody) Close() error {
 }
 
 var errBodyClosed = errors.New("mockserver: response body closed")
+
+// memConn is the client's end of a connection the handler took over,
+// as a response body: readable and writable (io.ReadWriteCloser, as a
+// WebSocket client requires). Close closes the connection, then waits for
+// the handler to return, so no goroutine outlives the exchange.
+type memConn struct {
+	c    net.Conn
+	r    *bufio.Reader // what the client read ahead, if anything
+	done <-chan struct{}
+	once sync.Once
+}
+
+func (c *memConn) Read(p []byte) (int, error) {
+	if c.r != nil {
+		if c.r.Buffered() > 0 {
+			return c.r.Read(p[:min(len(p), c.r.Buffered())])
+		}
+		c.r = nil
+	}
+	return c.c.Read(p)
+}
+
+func (c *memConn) Write(p []byte) (int, error) { return c.c.Write(p) }
+
+func (c *memConn) Close() error {
+	c.once.Do(func() {
+		_ = c.c.Close()
+		<-c.done
+	})
+	return nil
+}
+
+// memRawBody is the body of a raw response a handler wrote on a
+// connection it took over; closing it closes the connection.
+type memRawBody struct {
+	io.ReadCloser
+	conn *memConn
+}
+
+func (b *memRawBody) Close() error {
+	_ = b.ReadCloser.Close()
+	return b.conn.Close()
+}

@@ -2,7 +2,10 @@ package mockserver
 
 import (
 	"bufio"
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -10,6 +13,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 func memClient(h http.HandlerFunc) *http.Client {
@@ -162,6 +167,162 @@ func TestServerInsideSynctest(t *testing.T) {
 		synctest.Wait()
 		if s := state(); s != StatePaused {
 			t.Fatalf("after pausing: %s", s)
+		}
+	})
+}
+
+// TestMemTransportWebSocket: a WebSocket opens over the in-memory
+// transport (101 and a hijacked net.Pipe), carries messages both ways
+// inside a synctest bubble, outlives the handshake's context, and
+// closing it ends the handler.
+func TestMemTransportWebSocket(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		handlerDone := make(chan error, 1)
+		c := memClient(func(w http.ResponseWriter, r *http.Request) {
+			conn, err := websocket.Accept(w, r, nil)
+			if err != nil {
+				handlerDone <- err
+				return
+			}
+			defer conn.CloseNow()
+			for {
+				typ, b, err := conn.Read(r.Context())
+				if err != nil {
+					handlerDone <- err
+					return
+				}
+				if err := conn.Write(r.Context(), typ, append([]byte("echo "), b...)); err != nil {
+					handlerDone <- err
+					return
+				}
+			}
+		})
+		dialCtx, cancelDial := context.WithCancel(t.Context())
+		conn, resp, err := websocket.Dial(dialCtx, "ws://mock.test/ws", &websocket.DialOptions{HTTPClient: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("Upgrade") != "websocket" {
+			t.Errorf("handshake answer %d %v", resp.StatusCode, resp.Header)
+		}
+		cancelDial() // the connection belongs to the caller now
+		for _, m := range []string{"one", "two"} {
+			if err := conn.Write(t.Context(), websocket.MessageText, []byte(m)); err != nil {
+				t.Fatal(err)
+			}
+			_, b, err := conn.Read(t.Context())
+			if err != nil || string(b) != "echo "+m {
+				t.Fatalf("read %q, %v; want %q", b, err, "echo "+m)
+			}
+		}
+		if err := conn.Close(websocket.StatusNormalClosure, ""); err != nil {
+			t.Errorf("close: %v", err)
+		}
+		if err := <-handlerDone; websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+			t.Errorf("handler ended with %v, want the client's normal closure", err)
+		}
+	})
+}
+
+// TestMemTransportHijack: what a client sees of a handler that takes the
+// connection over without a 101: the raw answer it writes, or a reset if
+// it closes the connection unanswered; and how the writer behaves around
+// a hijack.
+func TestMemTransportHijack(t *testing.T) {
+	t.Parallel()
+	checks := make(chan string, 10)
+	c := memClient(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/raw", "/drop":
+			conn, brw, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				checks <- "hijack: " + err.Error()
+				return
+			}
+			defer conn.Close()
+			if _, _, err := w.(http.Hijacker).Hijack(); !errors.Is(err, http.ErrHijacked) {
+				checks <- fmt.Sprintf("second hijack: %v", err)
+			}
+			if _, err := w.Write([]byte("x")); !errors.Is(err, http.ErrHijacked) {
+				checks <- fmt.Sprintf("write after hijack: %v", err)
+			}
+			if r.URL.Path == "/raw" {
+				_, _ = brw.WriteString("HTTP/1.1 418 I'm a teapot\r\nContent-Length: 5\r\nX-Raw: yes\r\n\r\nshort")
+				_ = brw.Flush()
+			}
+		case "/late":
+			w.WriteHeader(http.StatusOK)
+			if _, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				checks <- "hijack after a 200 header succeeded"
+			}
+		}
+	})
+	resp, err := c.Get("http://x/raw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusTeapot || resp.Header.Get("X-Raw") != "yes" || string(b) != "short" {
+		t.Errorf("raw answer: %d %v %q %v", resp.StatusCode, resp.Header, b, err)
+	}
+	if _, err := c.Get("http://x/drop"); !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("connection closed unanswered: %v, want ECONNRESET", err)
+	}
+	resp, err = c.Get("http://x/late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	close(checks)
+	for msg := range checks {
+		t.Error(msg)
+	}
+}
+
+// TestServerTerminalInMemory: the sandbox API's terminal opens through
+// Server.HTTPClient, in process and inside a bubble, with no listener.
+func TestServerTerminalInMemory(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := Start(t, WithTenant("key", "me"))
+		if _, err := srv.AddSandbox("me", SandboxSeed{ID: "sbx-1"}); err != nil {
+			t.Fatal(err)
+		}
+		url := strings.Replace(srv.URL(), "http", "ws", 1) + "/sandboxes/sbx-1/port/8080/terminal/ws?sessionId=mem"
+		conn, _, err := websocket.Dial(t.Context(), url, &websocket.DialOptions{
+			HTTPClient: srv.HTTPClient(),
+			HTTPHeader: http.Header{"Authorization": {"Bearer key"}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.CloseNow()
+		var out strings.Builder
+		read := func(until string) {
+			t.Helper()
+			for !strings.HasSuffix(out.String(), until) {
+				_, b, err := conn.Read(t.Context())
+				if err != nil {
+					t.Fatalf("read after %q: %v", out.String(), err)
+				}
+				var m struct{ Type, Data string }
+				if err := json.Unmarshal(b, &m); err != nil || m.Type != "output" {
+					t.Fatalf("message %q", b)
+				}
+				out.WriteString(m.Data)
+			}
+		}
+		read("# ")
+		if err := conn.Write(t.Context(), websocket.MessageText, []byte(`{"type":"input","data":"sleep 2; echo done\r"}`)); err != nil {
+			t.Fatal(err)
+		}
+		read("\r\n")
+		time.Sleep(2 * time.Second) // the guest runs on the bubble's clock
+		read("done\r\n# ")
+		if want := "# sleep 2; echo done\r\ndone\r\n# "; out.String() != want {
+			t.Errorf("session %q, want %q", out.String(), want)
 		}
 	})
 }

@@ -50,11 +50,12 @@ type pipeAddr struct{}
 func (pipeAddr) Network() string { return "pipe" }
 func (pipeAddr) String() string  { return "pipe" }
 
-// mockTerminal starts a mock server with one running sandbox, served over
-// in-memory connections (WebSockets need a connection to take over, which
-// the mock's in-memory HTTPClient does not offer; net.Pipe works inside a
-// synctest bubble, a socket would not). It returns a client for the
-// sandbox's API and the cutter of its connections.
+// mockTerminal starts a mock server with one running sandbox, served by
+// an http.Server over connections the test can cut (net.Pipe, which works
+// inside a synctest bubble where a socket would not; the mock's own
+// HTTPClient carries terminals too but has no connection to drop). It
+// returns a client for the sandbox's API and the cutter of its
+// connections.
 func mockTerminal(t *testing.T) (*sandbox.Client, *cutter) {
 	t.Helper()
 	srv := mockserver.Start(t, mockserver.WithTenant("key", "me"))
@@ -503,20 +504,40 @@ func TestTerminalOptionsChecked(t *testing.T) {
 	}
 }
 
-// TestTerminalInMemoryTransport: the mock's in-memory client cannot carry
-// a WebSocket; the error says what to do instead.
+// TestTerminalInMemoryTransport: the mock's in-memory client carries a
+// terminal too (no listener), inside a synctest bubble: the session runs
+// on the bubble's clock and ends with io.EOF when the shell exits.
 func TestTerminalInMemoryTransport(t *testing.T) {
-	t.Parallel()
-	srv := mockserver.Start(t, mockserver.WithTenant("key", "me"))
-	if _, err := srv.AddSandbox("me", mockserver.SandboxSeed{ID: "sbx-1"}); err != nil {
-		t.Fatal(err)
-	}
-	sb, err := srv.SandboxAPI("sbx-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = sb.Terminal(t.Context(), nil)
-	if !errors.Is(err, client.ErrServer) || !strings.Contains(err.Error(), "WithListener") {
-		t.Errorf("Terminal over the in-memory transport: %v, want a 501 naming WithListener", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		srv := mockserver.Start(t, mockserver.WithTenant("key", "me"))
+		if _, err := srv.AddSandbox("me", mockserver.SandboxSeed{ID: "sbx-1"}); err != nil {
+			t.Fatal(err)
+		}
+		sb, err := srv.SandboxAPI("sbx-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := t.Context()
+		term, err := sb.Terminal(ctx, &sandbox.TerminalOptions{Cols: 100, Rows: 30})
+		if err != nil {
+			t.Fatalf("Terminal over the in-memory transport: %v", err)
+		}
+		defer term.Close()
+		out := readAll(term)
+		typeLine(t, term, "sleep 3; echo $COLUMNS")
+		synctest.Wait()
+		if got := out.String(); strings.Contains(got, "100") {
+			t.Fatalf("output %q before the sleep is over", got)
+		}
+		time.Sleep(3 * time.Second)
+		out.waitN(t, ctx, "100\r\n# ", 1)
+		typeLine(t, term, "exit")
+		got, err := out.wait(ctx)
+		if err != nil {
+			t.Fatalf("Read: %v, want io.EOF at the shell's exit", err)
+		}
+		if want := "# sleep 3; echo $COLUMNS\r\n100\r\n# exit\r\n"; got != want {
+			t.Errorf("output %q, want %q", got, want)
+		}
+	})
 }
