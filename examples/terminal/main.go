@@ -11,8 +11,7 @@
 // carry on in the same shell.
 //
 // With no configuration it runs against the mock server embedded in the
-// process, which listens on a loopback port for the occasion (a WebSocket
-// needs a real connection):
+// process, in memory (the WebSocket too):
 //
 //	go run ./examples/terminal
 //
@@ -27,7 +26,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -38,16 +36,12 @@ import (
 	"github.com/sandboxkit/sandboxkit/client"
 	"github.com/sandboxkit/sandboxkit/examples/internal/demo"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
-	"github.com/sandboxkit/sandboxkit/mockserver"
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
 
 func main() {
 	interactive := term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
-	env := demo.Start("terminal", client.Lifecycle, mockserver.WithListener("127.0.0.1:0"))
-	if env.Mock != nil {
-		env.Logf("terminal: the mock also listens on %s: a WebSocket needs a real connection", env.Mock.URL())
-	}
+	env := demo.Start("terminal", client.Lifecycle)
 	timeout := 2 * time.Minute
 	if interactive {
 		timeout = 8 * time.Hour
@@ -78,10 +72,11 @@ func newSandbox(ctx context.Context, env *demo.Env) (*sandbox.Client, func(), er
 	}
 	env.Logf("creating a sandbox")
 	sb, err := lc.CreateAndWait(ctx, &lifecycle.CreateRequest{
-		Image:      &lifecycle.Image{URI: "python:3.12"},
-		Entrypoint: []string{"sleep", "infinity"},
-		Timeout:    30 * time.Minute,
-		Metadata:   map[string]string{"example": "terminal"},
+		Image:          &lifecycle.Image{URI: "python:3.12"},
+		Entrypoint:     []string{"sleep", "infinity"},
+		Timeout:        30 * time.Minute,
+		ResourceLimits: map[string]string{"cpu": "500m", "memory": "512Mi"},
+		Metadata:       map[string]string{"example": "terminal"},
 	}, &lifecycle.CreateAndWaitOptions{DeleteOnFailure: true})
 	if err != nil {
 		return nil, nil, fmt.Errorf("create: %w", err)
@@ -101,11 +96,6 @@ func newSandbox(ctx context.Context, env *demo.Env) (*sandbox.Client, func(), er
 	opts := append(env.Options(client.Sandbox), client.WithBaseURL(lc.Config().BaseURL().Scheme+"://"+ep.Address))
 	for k, v := range ep.Headers {
 		opts = append(opts, client.WithHeader(k, v))
-	}
-	if env.Mock != nil {
-		// The mock's in-memory transport cannot carry a WebSocket: go
-		// through its loopback listener, which the endpoint names.
-		opts = append(opts, client.WithHTTPClient(&http.Client{}))
 	}
 	api, err := sandbox.New(opts...)
 	if err == nil {
