@@ -1,6 +1,7 @@
 // Package sandbox is the client of the HTTP API that runs inside one
 // sandbox: health and self-upgrade, processes, the file system, network
-// ports and tunnel, drives, environment and code-generation helpers.
+// ports and tunnel, drives, environment and code-generation helpers, and
+// interactive terminals.
 //
 // Make a [Client] with the sandbox's base URL and token:
 //
@@ -29,6 +30,10 @@
 //     [Client.DisconnectTunnel].
 //   - Drives: [Client.Drives], [Client.MountDrive], [Client.UnmountDrive].
 //   - Code generation: [Client.FastApply], [Client.Rerank].
+//   - Interactive shell: [Client.Terminal] returns a [*Terminal] (an
+//     io.ReadWriteCloser with Resize) over the server's WebSocket
+//     terminal, which reconnects to its session when the connection
+//     drops.
 //
 // Each group has a small interface ([Executor], [ProcessManager],
 // [FileReader], [Upgrader], ...) so code that uses one capability can take

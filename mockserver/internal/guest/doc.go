@@ -1,6 +1,7 @@
 // Package guest simulates one sandbox API server: the HTTP API that runs
 // inside each sandbox (Blaxel's sandbox-api: health and self-upgrade,
-// processes, file system, network, drives, environment, code generation).
+// processes, file system, network, drives, environment, code generation,
+// interactive terminals).
 // A [Guest] is an http.Handler built on the generated server of
 // internal/gen/sandboxsrv; the mock server mounts one per sandbox.
 //
@@ -69,6 +70,24 @@
 // and watches (the answer comes with the first event) follow the server's
 // rules, quirks included (see the handlers).
 //
+// # Terminal
+//
+// GET /terminal/ws, which sandbox-api serves beside its published API, is
+// a WebSocket to a shell on a pseudo-terminal, with the server's protocol
+// and session rules (see terminal.go): JSON input, resize, output and
+// error messages; sessions named by sessionId that outlive their
+// connections, replay their last 100 KiB of output to a client that
+// attaches and end after 10 minutes without clients or with the server
+// instance; after the shell exits the connection stays open until the
+// client's next message. The shell is the interpreter above, run as dash
+// runs interactively as /bin/sh: typed characters echoed, Backspace and
+// Ctrl-U editing the line, prompt "# " (root's) and "> " while a command
+// is unfinished, state kept from line to line, errors that return to the
+// prompt numbered by the lines read, Ctrl-C abandoning the foreground
+// command line ($? 130) while background jobs run on, exit, exec, set -e
+// or Ctrl-D ending the session. It runs on the guest's clock like any
+// process and works on the same file system.
+//
 // # Where it differs from the real server
 //
 // Only what a simulation cannot reasonably reproduce:
@@ -86,7 +105,7 @@
 //     drives are recorded (the mount point becomes a directory) where the
 //     real server needs blfs and a workspace identity; code generation
 //     always answers that no provider is configured; POST /mcp and the
-//     terminal are not served.
+//     terminal's HTML page (GET /terminal) are not served.
 //   - Timing is exact: the tailer's rounds fall every 50 ms from a run's
 //     start where the real server's drift, and requests take no time, so
 //     an event can come up to a round earlier or later than on the real
@@ -113,6 +132,18 @@
 //   - Content search with maxResults=0 returns one match; the real server
 //     hangs when more than a hundred further matches wait. Trailing-slash
 //     redirects (/process/ to /process) are 404s.
+//   - Terminal: whatever shell the query names (sh, bash, zsh...), the
+//     simulated dash answers (sandbox-api starts bash when there is one,
+//     with its own prompt and bracketed-paste sequences). Output comes in
+//     chunks of whole characters, is never dropped for a slow client, and
+//     the replay and the live output a client attaches to do not overlap
+//     (sandbox-api drops output for a client 64 chunks behind, can send a
+//     chunk twice as a client attaches, and can lose what a shell writes
+//     just before it exits). Commands read no terminal input (read finds
+//     the end of its input; lines typed while a command runs wait for
+//     it); the line discipline knows Backspace, Ctrl-U, Ctrl-C and Ctrl-D
+//     only (no Ctrl-W, Ctrl-Z, history or completion); here-documents
+//     cannot span typed lines; there are no job notices ("[1] + Done").
 //   - Sandbox state: [Guest.SetState] makes every request 503 (Paused,
 //     Pending) or 404 (Terminated), and [Config.Token] checks bearer
 //     tokens, which the real server leaves to its gateway.
