@@ -1,13 +1,12 @@
 package mockserver_test
 
 import (
-	"time"
-
 	"bufio"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
+	"testing/synctest"
 
 	"github.com/sandboxkit/sandboxkit/internal/gen/lifecycleapi"
 	"github.com/sandboxkit/sandboxkit/mockserver"
@@ -16,9 +15,18 @@ import (
 // TestSandboxAPIThroughEndpoints uses the sandbox API simulator of a
 // lifecycle sandbox through its endpoint: files, a streamed process that
 // sees the sandbox's env, and operation names in the journal.
+//
+// It runs in a synctest bubble on the server's real clock: the simulated
+// server tails process output every 50 ms, as the real one does, and the
+// bubble's time moves to each tick while the test waits for the stream.
 func TestSandboxAPIThroughEndpoints(t *testing.T) {
 	t.Parallel()
-	e := setup(t, mockserver.WithTransitionDelay(0))
+	synctest.Test(t, testSandboxAPIThroughEndpoints)
+}
+
+func testSandboxAPIThroughEndpoints(t *testing.T) {
+	srv := mockserver.Start(t, mockserver.WithTransitionDelay(0))
+	e := &env{srv: srv, lc: lifecycleClient(t, srv, ""), cp: controlPlaneClient(t, srv, "")}
 	id := createSandbox(t, e.lc, &lifecycleapi.CreateSandboxRequest{
 		Env: lifecycleapi.NewOptCreateSandboxRequestEnv(map[string]string{"GREETING": "hello from env"}),
 	})
@@ -44,11 +52,6 @@ func TestSandboxAPIThroughEndpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	// The simulated server tails output every 50 ms of its (manual) clock,
-	// as the real one does: the rest and the result come at the next tick.
-	if err := e.srv.Advance(50 * time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
 	var stdout []string
 	var gotResult bool
 	sc := bufio.NewScanner(resp.Body)
