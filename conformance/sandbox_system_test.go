@@ -116,12 +116,21 @@ func TestSandboxTunnelErrors(t *testing.T) {
 	forEachSandboxAPI(t, func(t *testing.T, tg *sandboxTarget) {
 		ctx := tg.ctx(t)
 		assertAPIError(t, tg.sb.DisconnectTunnel(ctx), 400, "sandbox.DisconnectTunnel", "no WireGuard client is running")
-		t.Run("invalid config", func(t *testing.T) {
-			if !tg.real {
-				t.Skip("mockserver does not validate the tunnel settings yet (local_ip, peer_endpoint, keys, allowed_ips, mtu); reported")
-			}
-			assertAPIError(t, tg.sb.UpdateTunnel(ctx, []byte(`{"peer_endpoint":"192.0.2.1:51820"}`)), 422, "sandbox.UpdateTunnel", "local_ip is required")
-		})
+		// Every configuration here is invalid: a valid one would reroute
+		// the shared real server.
+		const key = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
+		for _, tc := range []struct{ config, want string }{
+			{`{"peer_endpoint":"192.0.2.1:51820"}`, "invalid tunnel config: invalid configuration: local_ip is required"},
+			{`{"local_ip":"10.0.0.2"}`, "local_ip must be in CIDR notation (e.g., 10.0.0.1/32): invalid CIDR address: 10.0.0.2"},
+			{`{"local_ip":"10.0.0.2/32","peer_endpoint":"192.0.2.1"}`, "peer_endpoint must be in host:port format"},
+			{`{"local_ip":"10.0.0.2/32","peer_endpoint":"192.0.2.1:51820","peer_public_key":"YWJj"}`, "invalid peer_public_key: expected 32 bytes, got 3"},
+			{`{"local_ip":"10.0.0.2/32","peer_endpoint":"192.0.2.1:51820","peer_public_key":"` + key + `"}`, "private_key is required"},
+			{`{"local_ip":"10.0.0.2/32","peer_endpoint":"192.0.2.1:51820","peer_public_key":"` + key + `","private_key":"` + key + `","allowed_ips":["x"]}`, `invalid allowed_ip "x"`},
+			{`{"local_ip":"10.0.0.2/32","peer_endpoint":"192.0.2.1:51820","peer_public_key":"` + key + `","private_key":"` + key + `","mtu":65536}`, "mtu must be between 68 and 65535, got 65536"},
+			{`{"mtu":"x"}`, "invalid tunnel config: failed to parse JSON configuration: json: cannot unmarshal string"},
+		} {
+			assertAPIError(t, tg.sb.UpdateTunnel(ctx, []byte(tc.config)), 422, "sandbox.UpdateTunnel", tc.want)
+		}
 	})
 }
 

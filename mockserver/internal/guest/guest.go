@@ -426,6 +426,8 @@ func ogenError(_ context.Context, w http.ResponseWriter, r *http.Request, err er
 		switch inner := de.Err.Error(); {
 		case de.OperationName() == "ExecProcess" && strings.Contains(inner, "command (field required)"):
 			msg = errCommandRequired
+		case de.OperationName() == "UpdateTunnelConfig" && strings.Contains(inner, "config (field required)"):
+			msg = errRequiredConfig
 		case strings.Contains(inner, "EOF") || strings.Contains(inner, "empty"):
 			msg = "invalid request body: EOF"
 		default:
