@@ -42,6 +42,7 @@ type Cmd struct {
 
 	g      *Guest
 	p      *process
+	ctx    context.Context
 	cancel context.CancelFunc
 	term   chan struct{}
 	// trapped: the command handles SIGTERM itself (it called Terminated).
@@ -127,19 +128,17 @@ func (c *Cmd) signalLocked(term bool) {
 	c.cancel()
 }
 
-// writeLocked writes b to the descriptor d of the shell that runs c.
+// writeLocked writes b to the descriptor d of the shell that runs c,
+// without waiting: into a pipe only what fits.
 func (c *Cmd) writeLocked(d *fileDesc, b []byte) {
-	if d == nil || len(b) == 0 {
+	if d != nil && d.kind == fdPipeOut {
+		if p := d.pipe; p.readers > 0 {
+			p.buf = append(p.buf, b[:min(len(b), pipeSize-len(p.buf))]...)
+			p.notifyLocked()
+		}
 		return
 	}
-	switch d.kind {
-	case fdOut:
-		c.p.writeLocked(d.stream, b)
-	case fdFile:
-		c.g.appendNodeLocked(d.n, d.path, b)
-	case fdBuf:
-		d.buf.Write(b)
-	}
+	c.g.writeDescLocked(d, b)
 }
 
 // cmdWriter is one output stream of a registered command.
@@ -149,15 +148,21 @@ type cmdWriter struct {
 	sh *shell
 }
 
+// Write writes where the shell points the stream; into a pipe it waits
+// for room, and a pipe nobody reads any more kills the command with
+// SIGPIPE.
 func (w cmdWriter) Write(b []byte) (int, error) {
-	g := w.c.g
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if w.c.ended || w.c.signal != 0 {
-		return 0, io.ErrClosedPipe
+	c := w.c
+	n, epipe, err := c.g.writeFromGoroutine(c.ctx, w.d, b, func() bool { return !c.ended && c.signal == 0 })
+	if epipe {
+		c.g.mu.Lock()
+		if !c.ended && c.signal == 0 {
+			c.signal = statusPipe
+			c.cancel()
+		}
+		c.g.mu.Unlock()
 	}
-	w.c.writeLocked(w.d, b)
-	return len(b), nil
+	return n, err
 }
 
 // RegisterCommand makes h run whenever a command line runs a command

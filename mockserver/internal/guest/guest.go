@@ -165,6 +165,8 @@ type Guest struct {
 	// rand draws process names and upload ids: seeded, so a test sees the
 	// same ones on every run.
 	rand *rand.Rand
+	// devRand feeds /dev/urandom, seeded as well.
+	devRand *rand.Rand
 
 	// network
 	monitors map[int]string
@@ -236,6 +238,7 @@ func New(cfg Config) *Guest {
 		procs:          map[string]*process{},
 		nextPID:        1000,
 		rand:           rand.New(rand.NewPCG(1, 2)),
+		devRand:        newDevRand(),
 		commands:       map[string]CommandFunc{},
 		monitors:       map[int]string{},
 		mounts:         map[string]sandboxsrv.DriveMountInfo{},

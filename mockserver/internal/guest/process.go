@@ -532,16 +532,23 @@ func (g *Guest) signalLocked(p *process, term bool) {
 	if term {
 		w = wakeTerm
 	}
-	for _, f := range slices.Clone(p.flows) {
-		if f.done {
-			continue
+	for {
+		for _, f := range slices.Clone(p.flows) {
+			if f.done {
+				continue
+			}
+			if term {
+				f.deliverTerm()
+			}
+			f.co.signalLocked(w)
 		}
-		if term {
-			f.deliverTerm()
+		p.flows = slices.DeleteFunc(p.flows, func(f *flow) bool { return f.done })
+		// A flow that a dying one woke (its pipe closed) may have started
+		// others: a SIGKILL reaches them too.
+		if term || len(p.flows) == 0 {
+			return
 		}
-		f.co.signalLocked(w)
 	}
-	p.flows = slices.DeleteFunc(p.flows, func(f *flow) bool { return f.done })
 }
 
 // stopLocked is DELETE /process/{id}: SIGTERM to the process group. The
