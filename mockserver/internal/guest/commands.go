@@ -51,6 +51,8 @@ type Cmd struct {
 	// 137), 0 while none did.
 	signal int
 	ended  bool
+	// listeners are the sockets OpenPort opened.
+	listeners []*listener
 }
 
 // Now returns the time on the guest's clock.
@@ -95,14 +97,20 @@ func (c *Cmd) Terminated() <-chan struct{} {
 	return c.term
 }
 
-// OpenPort makes the process appear to listen on port (see GET
-// /network/process/{pid}/ports and waitForPorts).
+// OpenPort makes the command listen on TCP port on all interfaces (see
+// GET /network/process/{pid}/ports and waitForPorts), until it returns,
+// unless something listens on port already. The socket is the process's
+// own (its pid is the process's) and serves no HTTP.
 func (c *Cmd) OpenPort(port int) {
 	c.g.mu.Lock()
 	defer c.g.mu.Unlock()
-	if !c.ended && !slices.Contains(c.p.ports, port) {
-		c.p.ports = append(c.p.ports, port)
-		c.p.broadcastLocked()
+	if c.ended || slices.ContainsFunc(c.listeners, func(l *listener) bool { return l.port == port }) {
+		return
+	}
+	pid, _ := strconv.Atoi(c.p.pid)
+	l := &listener{proto: "tcp", port: port, addr: "0.0.0.0", pid: pid, name: commName(c.Args[0]), proc: c.p}
+	if c.g.listenLocked(l) == nil {
+		c.listeners = append(c.listeners, l)
 	}
 }
 
@@ -125,7 +133,16 @@ func (c *Cmd) signalLocked(term bool) {
 	} else {
 		c.signal = statusKill
 	}
+	c.dieLocked()
+}
+
+// dieLocked ends the command as a signal does: its context is canceled
+// and its sockets close at once.
+func (c *Cmd) dieLocked() {
 	c.cancel()
+	for _, l := range c.listeners {
+		c.g.unlistenLocked(l)
+	}
 }
 
 // writeLocked writes b to the descriptor d of the shell that runs c,
@@ -158,7 +175,7 @@ func (w cmdWriter) Write(b []byte) (int, error) {
 		c.g.mu.Lock()
 		if !c.ended && c.signal == 0 {
 			c.signal = statusPipe
-			c.cancel()
+			c.dieLocked()
 		}
 		c.g.mu.Unlock()
 	}

@@ -169,7 +169,8 @@ type Guest struct {
 	devRand *rand.Rand
 
 	// network
-	monitors map[int]string
+	listeners map[listenKey]*listener
+	monitors  map[int]string
 	tunnel   []byte // decoded configuration; nil when no tunnel runs
 
 	// drives
@@ -241,6 +242,7 @@ func New(cfg Config) *Guest {
 		devRand:        newDevRand(),
 		commands:       map[string]CommandFunc{},
 		monitors:       map[int]string{},
+		listeners:      map[listenKey]*listener{},
 		mounts:         map[string]sandboxsrv.DriveMountInfo{},
 		metaEnv:        copyEnv(cfg.Env),
 		metaGen:        1,

@@ -9,7 +9,6 @@ import (
 	"net"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/go-faster/jx"
 
@@ -29,23 +28,22 @@ type portInfo struct {
 	ProcessName string `json:"processName"`
 }
 
-// GetProcessPorts implements GET /network/process/{pid}/ports: the ports a
-// running process listens on, those its registered commands opened with
-// Cmd.OpenPort. Any other pid has none.
+// GetProcessPorts implements GET /network/process/{pid}/ports: the
+// sockets a running process and the commands it started listen on (or
+// those of the command whose pid it is), each with the pid of the command
+// that owns it, as the server finds them with ss. Any other pid has none.
 func (h handler) GetProcessPorts(_ context.Context, params sandboxsrv.GetProcessPortsParams) (sandboxsrv.GetProcessPortsRes, error) {
 	h.mu.Lock()
 	ports := []portInfo{}
-	if p, ok := h.procs[strconv.Itoa(params.Pid)]; ok && p.live {
-		name := p.command
-		if f := strings.Fields(name); len(f) > 0 {
-			name = f[0]
+	for _, l := range h.portsOfLocked(params.Pid) {
+		state := "LISTEN"
+		if l.proto == "udp" {
+			state = "UNCONN"
 		}
-		for _, port := range slices.Sorted(slices.Values(p.ports)) {
-			ports = append(ports, portInfo{
-				PID: params.Pid, Protocol: "tcp", LocalAddr: "0.0.0.0", LocalPort: port,
-				RemoteAddr: "0.0.0.0", State: "LISTEN", ProcessName: name,
-			})
-		}
+		ports = append(ports, portInfo{
+			PID: l.pid, Protocol: l.proto, LocalAddr: l.addr, LocalPort: l.port,
+			State: state, ProcessName: l.name,
+		})
 	}
 	h.mu.Unlock()
 	b, _ := json.Marshal(ports)

@@ -159,7 +159,6 @@ type process struct {
 
 	flows []*flow // the process group: the shell and its background jobs
 	cmds  map[*Cmd]struct{}
-	ports []int
 
 	keepAliveTimer, restartTimer *trackedTimer
 }
@@ -330,7 +329,7 @@ func (g *Guest) beginRunLocked(p *process, w *procWriter) {
 		})
 	}
 	p.broadcastLocked()
-	f := &flow{p: p}
+	f := &flow{p: p, top: true}
 	p.flows = append(p.flows, f)
 	sh := g.newTopShell(f, p.absDir, p.env)
 	f.co = startCoroutineLocked(func(co *coroutine) {
@@ -517,7 +516,6 @@ func (g *Guest) finishRunLocked(p *process, restart bool) {
 		})
 	} else {
 		p.final = true
-		p.ports = nil
 		close(p.done)
 	}
 	p.broadcastLocked()
@@ -777,7 +775,9 @@ func (g *Guest) waitDone(ctx context.Context, p *process, expired <-chan struct{
 	}
 }
 
-// waitPorts waits until p listens on every port (true), or the deadline
+// waitPorts waits until p (or a command it started) listens on every
+// port on a routable address (true: a socket bound to loopback only does
+// not count, as the server's gateway could not reach it), or the deadline
 // passes or ctx is done (false). Like the server, it waits even after the
 // process has ended.
 func (g *Guest) waitPorts(ctx context.Context, p *process, ports []int, expired <-chan struct{}) bool {
@@ -785,7 +785,7 @@ func (g *Guest) waitPorts(ctx context.Context, p *process, ports []int, expired 
 		g.mu.Lock()
 		open := true
 		for _, port := range ports {
-			if !slices.Contains(p.ports, port) {
+			if !g.servesLocked(p, port) {
 				open = false
 			}
 		}

@@ -120,6 +120,7 @@ func builtinSource(sh *shell, args []string) int {
 }
 
 func builtinExec(sh *shell, args []string) int {
+	sh.execing = true
 	st := sh.exec(args[1], args[1:])
 	panic(exitSignal{st})
 }

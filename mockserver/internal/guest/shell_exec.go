@@ -35,6 +35,7 @@ const busyBudget = 1000
 type flow struct {
 	p      *process
 	pidStr string // $! of a background job
+	top    bool   // the flow of the process's own shell
 	steps  int    // commands run, for busyBudget
 	co     *coroutine
 	shells []*shell // shells nested in this flow, innermost last
@@ -98,6 +99,7 @@ type shell struct {
 	depth    int
 	cond     int  // >0 while running a condition: set -e does not apply
 	execPos  bool // running the last command of the script: signals go to it, not the shell
+	execing  bool // running the command of the exec builtin, which replaced the shell
 	termSeen bool // a SIGTERM awaits handling
 	// sigDied is set when the last command ended because a signal killed
 	// it; died when the shell itself was killed by one.
@@ -1560,6 +1562,9 @@ func (sh *shell) runRegistered(h CommandFunc, args []string) int {
 		cancel()
 		delete(f.p.cmds, c)
 		c.ended = true
+		for _, l := range c.listeners {
+			g.unlistenLocked(l)
+		}
 		switch {
 		case c.signal != 0:
 			result = c.signal

@@ -29,6 +29,7 @@ func init() {
 		"sort": utilSort, "uniq": utilUniq, "tee": utilTee, "which": utilWhich, "date": utilDate,
 		"true": func(*shell, []string) int { return 0 }, "false": func(*shell, []string) int { return 1 },
 		"tr": utilTr, "cut": utilCut, "yes": utilYes,
+		"python3": utilPython, "busybox": utilBusybox, "nc": utilNc,
 	}
 }
 
