@@ -171,7 +171,7 @@ type Guest struct {
 	// network
 	listeners map[listenKey]*listener
 	monitors  map[int]string
-	tunnel   []byte // decoded configuration; nil when no tunnel runs
+	tunnel    []byte // decoded configuration; nil when no tunnel runs
 
 	// drives
 	mounts map[string]sandboxsrv.DriveMountInfo
