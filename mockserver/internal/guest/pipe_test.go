@@ -112,3 +112,28 @@ func TestRegisteredCommandsInPipelines(t *testing.T) {
 		}
 	})
 }
+
+// An endless writer's log files keep their last 32 MiB, as the server's
+// do: memory stays bounded, the output shows its tail after the marker.
+func TestLogFilesAreCapped(t *testing.T) {
+	t.Parallel()
+	e := setup(t, Config{})
+	p := e.exec(t, `{"command":"yes"}`)
+	for range 80 {
+		e.clock.Advance(time.Millisecond)
+	}
+	e.g.mu.Lock()
+	q := e.g.procs[p.Pid]
+	written, held := q.outBase+len(q.outFile), len(q.outFile)
+	e.g.mu.Unlock()
+	if written < 2*maxLogFile || held > maxLogFile+maxLogFile/4 {
+		t.Errorf("written %d bytes, %d held", written, held)
+	}
+	got := e.getProcess(t, p.Pid)
+	if want := truncationMarker + strings.Repeat("y\n", maxInlinedLog/2); got.Status != "running" || got.Stdout.Value != want {
+		t.Errorf("%s, stdout of %d bytes", got.Status, len(got.Stdout.Value))
+	}
+	if resp, body := e.do(t, http.MethodDelete, "/process/"+p.Pid+"/kill", ""); resp.StatusCode != http.StatusOK {
+		t.Fatalf("kill: %s", body)
+	}
+}

@@ -108,6 +108,8 @@ var shellCases = []shellCase{
 	{cmd: "head -c 5 /dev/zero | tr '\\0' z; head -c 100 /dev/urandom | wc -c; head -c 3 /dev/null | wc -c", stdout: "zzzzz100\n0\n"},
 	{cmd: "cat /dev/zero | head -c 3 | wc -c; tr '\\0' x < /dev/zero | head -c 4", stdout: "3\nxxxx"},
 	{cmd: "cat /dev/null; echo $?; wc -c < /dev/null", stdout: "0\n0\n"},
+	// Leading NUL bytes in a log file read as a head the server released.
+	{cmd: "head -c 5 /dev/zero; printf '\\377\\376a'", stdout: "[... truncated, see the process log file for the full output ...]\n\ufffd\ufffda"},
 }
 
 func TestShell(t *testing.T) {
