@@ -54,9 +54,6 @@ func TestSandboxPorts(t *testing.T) {
 		}
 
 		t.Run("listener", func(t *testing.T) {
-			if !tg.real {
-				t.Skip("mockserver has no command that listens on a port (python3 -m http.server); reported")
-			}
 			port := 20000 + rand.IntN(10000)
 			l, err := tg.sb.Exec(ctx, sandbox.ExecRequest{Command: fmt.Sprintf("exec python3 -m http.server %d --bind 127.0.0.1", port)})
 			if err != nil {
@@ -69,10 +66,11 @@ func TestSandboxPorts(t *testing.T) {
 					t.Fatal(err)
 				}
 				if i := slices.IndexFunc(ports, func(p sandbox.PortInfo) bool { return p.LocalPort == port }); i >= 0 {
-					if p := ports[i]; p.State != "LISTEN" || p.Protocol != "tcp" || p.LocalAddr != "127.0.0.1" || p.ProcessName != "python3" {
-						t.Errorf("port %+v", p)
+					want := sandbox.PortInfo{PID: atoi(t, l.PID), Protocol: "tcp", LocalAddr: "127.0.0.1", LocalPort: port, State: "LISTEN", ProcessName: "python3"}
+					if p := ports[i]; p != want {
+						t.Errorf("port %+v, want %+v", p, want)
 					}
-					return
+					break
 				}
 				select {
 				case <-ctx.Done():
@@ -80,6 +78,33 @@ func TestSandboxPorts(t *testing.T) {
 				case <-time.After(100 * time.Millisecond):
 				}
 			}
+			// Stopped, the server's socket is gone.
+			if err := tg.sb.StopProcess(ctx, l.PID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tg.sb.Wait(ctx, l.PID, nil); err != nil {
+				t.Fatal(err)
+			}
+			if ports, err := tg.sb.Ports(ctx, atoi(t, l.PID)); err != nil || len(ports) != 0 {
+				t.Errorf("Ports after stop = %+v, %v", ports, err)
+			}
+		})
+
+		t.Run("waitForPorts", func(t *testing.T) {
+			// Ready once a socket the gateway can reach listens: one on
+			// loopback only never counts.
+			port := 20000 + rand.IntN(10000)
+			p, err := tg.sb.Exec(ctx, sandbox.ExecRequest{Command: fmt.Sprintf("sleep 0.2 && exec python3 -m http.server %d", port),
+				WaitForPorts: []int{port}, Timeout: 10 * time.Second})
+			if err != nil || p.Status != sandbox.StatusRunning {
+				t.Fatalf("Exec with WaitForPorts = %+v, %v", p, err)
+			}
+			tg.killAtEnd(t, p.PID)
+			name := tg.procName(t)
+			tg.killAtEnd(t, name)
+			_, err = tg.sb.Exec(ctx, sandbox.ExecRequest{Name: name, Command: fmt.Sprintf("exec python3 -m http.server %d --bind 127.0.0.1", port+1),
+				WaitForPorts: []int{port + 1}, Timeout: time.Second})
+			assertAPIError(t, err, 422, "sandbox.Exec", "process timed out waiting for ports after 1 seconds")
 		})
 	})
 }
@@ -116,12 +141,21 @@ func TestSandboxTunnelErrors(t *testing.T) {
 	forEachSandboxAPI(t, func(t *testing.T, tg *sandboxTarget) {
 		ctx := tg.ctx(t)
 		assertAPIError(t, tg.sb.DisconnectTunnel(ctx), 400, "sandbox.DisconnectTunnel", "no WireGuard client is running")
-		t.Run("invalid config", func(t *testing.T) {
-			if !tg.real {
-				t.Skip("mockserver does not validate the tunnel settings yet (local_ip, peer_endpoint, keys, allowed_ips, mtu); reported")
-			}
-			assertAPIError(t, tg.sb.UpdateTunnel(ctx, []byte(`{"peer_endpoint":"192.0.2.1:51820"}`)), 422, "sandbox.UpdateTunnel", "local_ip is required")
-		})
+		// Every configuration here is invalid: a valid one would reroute
+		// the shared real server.
+		const key = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
+		for _, tc := range []struct{ config, want string }{
+			{`{"peer_endpoint":"192.0.2.1:51820"}`, "invalid tunnel config: invalid configuration: local_ip is required"},
+			{`{"local_ip":"10.0.0.2"}`, "local_ip must be in CIDR notation (e.g., 10.0.0.1/32): invalid CIDR address: 10.0.0.2"},
+			{`{"local_ip":"10.0.0.2/32","peer_endpoint":"192.0.2.1"}`, "peer_endpoint must be in host:port format"},
+			{`{"local_ip":"10.0.0.2/32","peer_endpoint":"192.0.2.1:51820","peer_public_key":"YWJj"}`, "invalid peer_public_key: expected 32 bytes, got 3"},
+			{`{"local_ip":"10.0.0.2/32","peer_endpoint":"192.0.2.1:51820","peer_public_key":"` + key + `"}`, "private_key is required"},
+			{`{"local_ip":"10.0.0.2/32","peer_endpoint":"192.0.2.1:51820","peer_public_key":"` + key + `","private_key":"` + key + `","allowed_ips":["x"]}`, `invalid allowed_ip "x"`},
+			{`{"local_ip":"10.0.0.2/32","peer_endpoint":"192.0.2.1:51820","peer_public_key":"` + key + `","private_key":"` + key + `","mtu":65536}`, "mtu must be between 68 and 65535, got 65536"},
+			{`{"mtu":"x"}`, "invalid tunnel config: failed to parse JSON configuration: json: cannot unmarshal string"},
+		} {
+			assertAPIError(t, tg.sb.UpdateTunnel(ctx, []byte(tc.config)), 422, "sandbox.UpdateTunnel", tc.want)
+		}
 	})
 }
 

@@ -43,6 +43,7 @@ type Cmd struct {
 	g      *Guest
 	p      *process
 	f      *flow // the flow that runs the command
+	ctx    context.Context
 	cancel context.CancelFunc
 	term   chan struct{}
 	// trapped: the command handles SIGTERM itself (it called Terminated).
@@ -51,6 +52,8 @@ type Cmd struct {
 	// 137), 0 while none did.
 	signal int
 	ended  bool
+	// listeners are the sockets OpenPort opened.
+	listeners []*listener
 }
 
 // Now returns the time on the guest's clock.
@@ -95,14 +98,20 @@ func (c *Cmd) Terminated() <-chan struct{} {
 	return c.term
 }
 
-// OpenPort makes the process appear to listen on port (see GET
-// /network/process/{pid}/ports and waitForPorts).
+// OpenPort makes the command listen on TCP port on all interfaces (see
+// GET /network/process/{pid}/ports and waitForPorts), until it returns,
+// unless something listens on port already. The socket is the process's
+// own (its pid is the process's) and serves no HTTP.
 func (c *Cmd) OpenPort(port int) {
 	c.g.mu.Lock()
 	defer c.g.mu.Unlock()
-	if !c.ended && !slices.Contains(c.p.ports, port) {
-		c.p.ports = append(c.p.ports, port)
-		c.p.broadcastLocked()
+	if c.ended || slices.ContainsFunc(c.listeners, func(l *listener) bool { return l.port == port }) {
+		return
+	}
+	pid, _ := strconv.Atoi(c.p.pid)
+	l := &listener{proto: "tcp", port: port, addr: "0.0.0.0", pid: pid, name: commName(c.Args[0]), proc: c.p}
+	if c.g.listenLocked(l) == nil {
+		c.listeners = append(c.listeners, l)
 	}
 }
 
@@ -125,22 +134,29 @@ func (c *Cmd) signalLocked(term bool) {
 	} else {
 		c.signal = statusKill
 	}
-	c.cancel()
+	c.dieLocked()
 }
 
-// writeLocked writes b to the descriptor d of the shell that runs c.
+// dieLocked ends the command as a signal does: its context is canceled
+// and its sockets close at once.
+func (c *Cmd) dieLocked() {
+	c.cancel()
+	for _, l := range c.listeners {
+		c.g.unlistenLocked(l)
+	}
+}
+
+// writeLocked writes b to the descriptor d of the shell that runs c,
+// without waiting: into a pipe only what fits.
 func (c *Cmd) writeLocked(d *fileDesc, b []byte) {
-	if d == nil || len(b) == 0 {
+	if d != nil && d.kind == fdPipeOut {
+		if p := d.pipe; p.readers > 0 {
+			p.buf = append(p.buf, b[:min(len(b), pipeSize-len(p.buf))]...)
+			p.notifyLocked()
+		}
 		return
 	}
-	switch d.kind {
-	case fdOut:
-		c.p.writeLocked(d.stream, b)
-	case fdFile:
-		c.g.appendNodeLocked(d.n, d.path, b)
-	case fdBuf:
-		d.buf.Write(b)
-	}
+	c.g.writeDescLocked(d, b)
 }
 
 // cmdWriter is one output stream of a registered command.
@@ -150,15 +166,21 @@ type cmdWriter struct {
 	sh *shell
 }
 
+// Write writes where the shell points the stream; into a pipe it waits
+// for room, and a pipe nobody reads any more kills the command with
+// SIGPIPE.
 func (w cmdWriter) Write(b []byte) (int, error) {
-	g := w.c.g
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if w.c.ended || w.c.signal != 0 {
-		return 0, io.ErrClosedPipe
+	c := w.c
+	n, epipe, err := c.g.writeFromGoroutine(c.ctx, w.d, b, func() bool { return !c.ended && c.signal == 0 })
+	if epipe {
+		c.g.mu.Lock()
+		if !c.ended && c.signal == 0 {
+			c.signal = statusPipe
+			c.dieLocked()
+		}
+		c.g.mu.Unlock()
 	}
-	w.c.writeLocked(w.d, b)
-	return len(b), nil
+	return n, err
 }
 
 // RegisterCommand makes h run whenever a command line runs a command

@@ -21,8 +21,11 @@
 // A process runs its command line in a small interpreter of the POSIX
 // shell as dash (the real image's /bin/sh) parses and runs it: words and
 // quoting, parameter, command and arithmetic expansion, globbing over the
-// simulated file system, pipes, redirections (<, >, >>, 2>&1, here-
-// documents), ;, &&, ||, !, background jobs and wait, subshells, groups,
+// simulated file system, pipelines (the stages run at the same time,
+// connected by 64 KiB pipes: a writer waits while its pipe is full and
+// dies of SIGPIPE when the reader is gone, so yes | head -c N works for
+// any N), redirections (<, >, >>, 2>&1, here-documents, /dev/null,
+// /dev/zero, /dev/urandom), ;, &&, ||, !, background jobs and wait, subshells, groups,
 // if, for, while, until, case, functions, set -e/-u/-x, traps (TERM and
 // EXIT), $? and the other special parameters, sh -c and bash -c. Builtins
 // and utilities: echo, printf, cd, pwd, test/[, read, export, unset,
@@ -95,10 +98,11 @@
 //   - Commands: only the shell builtins and utilities above exist (no
 //     python, node, git, sed, awk, find, curl...); options of the
 //     utilities are the common ones. Register commands to simulate
-//     others. Stages of a pipeline run one after the other, each reading
-//     all the output of the previous one, so a stage that waits delays the
-//     next and yes prints a bounded number of lines. A command line that
-//     never sleeps runs a thousand commands per millisecond of the clock.
+//     others. A command line that never sleeps runs a thousand commands
+//     per millisecond of the clock, and data moves at about 1 GB per
+//     second of it. A command that would hold more than 64 MiB of input
+//     in memory (sort, a line, a command substitution) stalls until a
+//     signal ends it.
 //   - Nothing reaches a network: processes listen only on ports a
 //     registered command opens with [Cmd.OpenPort]; port monitors are
 //     recorded, never called back; tunnels are validated, not brought up;

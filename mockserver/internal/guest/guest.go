@@ -165,10 +165,13 @@ type Guest struct {
 	// rand draws process names and upload ids: seeded, so a test sees the
 	// same ones on every run.
 	rand *rand.Rand
+	// devRand feeds /dev/urandom, seeded as well.
+	devRand *rand.Rand
 
 	// network
-	monitors map[int]string
-	tunnel   []byte // decoded configuration; nil when no tunnel runs
+	listeners map[listenKey]*listener
+	monitors  map[int]string
+	tunnel    []byte // decoded configuration; nil when no tunnel runs
 
 	// drives
 	mounts map[string]sandboxsrv.DriveMountInfo
@@ -238,8 +241,10 @@ func New(cfg Config) *Guest {
 		procs:          map[string]*process{},
 		nextPID:        1000,
 		rand:           rand.New(rand.NewPCG(1, 2)),
+		devRand:        newDevRand(),
 		commands:       map[string]CommandFunc{},
 		monitors:       map[int]string{},
+		listeners:      map[listenKey]*listener{},
 		mounts:         map[string]sandboxsrv.DriveMountInfo{},
 		metaEnv:        copyEnv(cfg.Env),
 		metaGen:        1,
@@ -431,6 +436,8 @@ func ogenError(_ context.Context, w http.ResponseWriter, r *http.Request, err er
 		switch inner := de.Err.Error(); {
 		case de.OperationName() == "ExecProcess" && strings.Contains(inner, "command (field required)"):
 			msg = errCommandRequired
+		case de.OperationName() == "UpdateTunnelConfig" && strings.Contains(inner, "config (field required)"):
+			msg = errRequiredConfig
 		case strings.Contains(inner, "EOF") || strings.Contains(inner, "empty"):
 			msg = "invalid request body: EOF"
 		default:

@@ -138,7 +138,7 @@ func TestTunnel(t *testing.T) {
 	if _, ok := res.(*sandboxapi.UpdateTunnelConfigBadRequest); err != nil || !ok {
 		t.Errorf("empty config = %#v, %v", res, err)
 	}
-	conf := `{"local_ip":"10.0.0.1/32"}`
+	conf := `{"local_ip":"10.0.0.1/32","peer_endpoint":"192.0.2.1:51820","peer_public_key":"` + testKey + `","private_key":"` + testKey + `"}`
 	res, err = e.client.UpdateTunnelConfig(ctx, &sandboxapi.TunnelConfigRequest{Config: base64.StdEncoding.EncodeToString([]byte(conf))})
 	if _, ok := res.(*sandboxapi.SuccessResponse); err != nil || !ok {
 		t.Fatalf("valid config = %#v, %v", res, err)
@@ -250,4 +250,62 @@ func TestCodegenIsNotConfigured(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest || errorBody(t, resp, body) != errCodegenOff {
 		t.Errorf("reranking = %d %s", resp.StatusCode, body)
 	}
+}
+
+// testKey is a WireGuard key: 32 bytes in base64.
+const testKey = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
+
+// TestTunnelValidation: the server's checks of a tunnel configuration, in
+// its order and words. Every case is invalid: a valid configuration would
+// reroute the shared real server.
+func TestTunnelValidation(t *testing.T) {
+	t.Parallel()
+	valid := `"local_ip":"10.0.0.2/32","peer_endpoint":"1.2.3.4:5","peer_public_key":"` + testKey + `","private_key":"` + testKey + `"`
+	cases := []struct{ config, want string }{
+		{`{"peer_endpoint":"192.0.2.1:51820"}`, "invalid configuration: local_ip is required"},
+		{`null`, "invalid configuration: local_ip is required"},
+		{`[]`, "failed to parse JSON configuration: json: cannot unmarshal array into Go value of type networking.WireGuardConfig"},
+		{`"x"`, "failed to parse JSON configuration: json: cannot unmarshal string into Go value of type networking.WireGuardConfig"},
+		{`{"mtu":"x"}`, "failed to parse JSON configuration: json: cannot unmarshal string into Go struct field WireGuardConfig.mtu of type int"},
+		{`{"mtu":1.5}`, "failed to parse JSON configuration: json: cannot unmarshal number 1.5 into Go struct field WireGuardConfig.mtu of type int"},
+		{`{"allowed_ips":[1]}`, "failed to parse JSON configuration: json: cannot unmarshal number into Go struct field WireGuardConfig.allowed_ips of type string"},
+		{`{"persistent_keepalive":"x"}`, "failed to parse JSON configuration: json: cannot unmarshal string into Go struct field WireGuardConfig.persistent_keepalive of type int"},
+		{`{"route_all":1}`, "failed to parse JSON configuration: json: cannot unmarshal number into Go struct field WireGuardConfig.route_all of type bool"},
+		{`{"local_ip":"10.0.0.2/32",`, "failed to parse JSON configuration: unexpected end of JSON input"},
+		{`{} x`, "failed to parse JSON configuration: invalid character 'x' after top-level value"},
+		{`{"local_ip":"10.0.0.2"}`, "invalid configuration: local_ip must be in CIDR notation (e.g., 10.0.0.1/32): invalid CIDR address: 10.0.0.2"},
+		{`{"LOCAL_IP":"10.0.0.2/33"}`, "invalid configuration: local_ip must be in CIDR notation (e.g., 10.0.0.1/32): invalid CIDR address: 10.0.0.2/33"},
+		{`{"local_ip":"10.0.0.2/32"}`, "invalid configuration: peer_endpoint is required"},
+		{`{"local_ip":"10.0.0.2/32","peer_endpoint":"1.2.3.4"}`, "invalid configuration: peer_endpoint must be in host:port format (e.g., 1.2.3.4:51820): address 1.2.3.4: missing port in address"},
+		{`{"local_ip":"10.0.0.2/32","peer_endpoint":"a:b:c"}`, "invalid configuration: peer_endpoint must be in host:port format (e.g., 1.2.3.4:51820): address a:b:c: too many colons in address"},
+		{`{"local_ip":"10.0.0.2/32","peer_endpoint":"[::1]:5"}`, "invalid configuration: peer_public_key is required"},
+		{`{"local_ip":"10.0.0.2/32","peer_endpoint":"1.2.3.4:5","peer_public_key":"abc"}`, "invalid configuration: invalid peer_public_key: not valid base64: illegal base64 data at input byte 0"},
+		{`{"local_ip":"10.0.0.2/32","peer_endpoint":"1.2.3.4:5","peer_public_key":"YWJj"}`, "invalid configuration: invalid peer_public_key: expected 32 bytes, got 3"},
+		{`{"local_ip":"10.0.0.2/32","peer_endpoint":"1.2.3.4:5","peer_public_key":"` + testKey + `"}`, "invalid configuration: private_key is required"},
+		{`{"local_ip":"10.0.0.2/32","peer_endpoint":"1.2.3.4:5","peer_public_key":"` + testKey + `","private_key":"!!"}`, "invalid configuration: invalid private_key: not valid base64: illegal base64 data at input byte 0"},
+		{`{` + valid + `,"allowed_ips":["10.0.0.0/24","x"]}`, `invalid configuration: invalid allowed_ip "x": invalid CIDR address: x`},
+		{`{` + valid + `,"mtu":67}`, "invalid configuration: mtu must be between 68 and 65535, got 67"},
+		{`{` + valid + `,"mtu":-1}`, "invalid configuration: mtu must be between 68 and 65535, got -1"},
+		{`{` + valid + `,"mtu":65536}`, "invalid configuration: mtu must be between 68 and 65535, got 65536"},
+	}
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		for _, tc := range cases {
+			body := jsonBody(map[string]string{"config": base64.StdEncoding.EncodeToString([]byte(tc.config))})
+			resp, got := tg.call(t, http.MethodPut, "/network/tunnel/config", body)
+			want := jsonBody(map[string]string{"error": "invalid tunnel config: " + tc.want})
+			if resp.StatusCode != http.StatusUnprocessableEntity || got != want {
+				t.Errorf("config %s = %d %s, want 422 %s", tc.config, resp.StatusCode, got, want)
+			}
+		}
+		for _, body := range []string{`{"config":""}`, `{}`} {
+			resp, got := tg.call(t, http.MethodPut, "/network/tunnel/config", body)
+			if want := jsonBody(map[string]string{"error": errRequiredConfig}); resp.StatusCode != http.StatusBadRequest || got != want {
+				t.Errorf("body %s = %d %s, want 400 %s", body, resp.StatusCode, got, want)
+			}
+		}
+		resp, got := tg.call(t, http.MethodPut, "/network/tunnel/config", `{"config":"!!"}`)
+		if want := `{"error":"invalid tunnel config: failed to decode base64 configuration: illegal base64 data at input byte 0"}`; resp.StatusCode != http.StatusUnprocessableEntity || got != want {
+			t.Errorf("config !! = %d %s", resp.StatusCode, got)
+		}
+	})
 }

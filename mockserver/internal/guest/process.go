@@ -46,6 +46,9 @@ const (
 	maxReplayLine = 1024 * 1024
 	// maxPendingStream bounds what a slow stream reader may leave queued.
 	maxPendingStream = 16 * 1024 * 1024
+	// maxLogFile is what the server keeps of each log file: it releases
+	// the head of a longer one (the mock once it is a quarter longer).
+	maxLogFile = 32 * 1024 * 1024
 )
 
 // Texts the server writes into process output.
@@ -142,6 +145,9 @@ type process struct {
 	// combined file the tailer writes ("stdout:"/"stderr:" before each
 	// line it reads).
 	outFile, errFile, combined []byte
+	// outBase, errBase, combinedBase: how much of each file's head was
+	// released; offsets into a file count from its real start.
+	outBase, errBase, combinedBase int
 	// What the tailer has read, as the server keeps it in memory.
 	memOut, memErr, memLogs logBuffer
 	outOff, errOff          int
@@ -159,7 +165,6 @@ type process struct {
 
 	flows []*flow // the process group: the shell and its background jobs
 	cmds  map[*Cmd]struct{}
-	ports []int
 
 	keepAliveTimer, restartTimer *trackedTimer
 
@@ -183,13 +188,25 @@ func (p *process) writeLocked(stream string, b []byte) {
 		return
 	}
 	if stream == "stderr" {
-		p.errFile = append(p.errFile, b...)
+		appendLog(&p.errFile, &p.errBase, b)
 	} else {
-		p.outFile = append(p.outFile, b...)
+		appendLog(&p.outFile, &p.outBase, b)
 	}
 	p.broadcastLocked()
 	if p.live && p.tailTimer == nil && p.g != nil {
 		p.g.scheduleTailLocked(p)
+	}
+}
+
+// appendLog appends b to a log file whose released head is base bytes
+// long, and releases its head past maxLogFile, so that an endless writer
+// holds bounded memory.
+func appendLog(file *[]byte, base *int, b []byte) {
+	*file = append(*file, b...)
+	if len(*file) > maxLogFile+maxLogFile/4 {
+		drop := len(*file) - maxLogFile
+		*file = append([]byte(nil), (*file)[drop:]...)
+		*base += drop
 	}
 }
 
@@ -320,12 +337,12 @@ func (g *Guest) beginRunLocked(p *process, w *procWriter) {
 	}
 	p.live, p.tailing = true, true
 	p.tailStart = p.startedAt
-	p.outOff, p.errOff = 0, 0
+	p.outOff, p.errOff = p.outBase, p.errBase
 	// The tailer's first read happens as it starts, before the command
 	// has written anything: it only finds earlier runs' output.
 	g.tailReadLocked(p, "stdout")
 	g.tailReadLocked(p, "stderr")
-	if p.outOff < len(p.outFile) || p.errOff < len(p.errFile) {
+	if p.unreadLocked() {
 		g.scheduleTailLocked(p)
 	}
 	if p.keepAlive && p.timeout > 0 {
@@ -338,7 +355,7 @@ func (g *Guest) beginRunLocked(p *process, w *procWriter) {
 		})
 	}
 	p.broadcastLocked()
-	f := &flow{p: p}
+	f := &flow{p: p, top: true}
 	p.flows = append(p.flows, f)
 	sh := g.newTopShell(f, p.absDir, p.env)
 	f.co = startCoroutineLocked(func(co *coroutine) {
@@ -382,7 +399,7 @@ func (g *Guest) scheduleTailLocked(p *process) {
 		p.tailTimer = nil
 		g.tailReadLocked(p, "stdout")
 		g.tailReadLocked(p, "stderr")
-		if p.outOff < len(p.outFile) || p.errOff < len(p.errFile) {
+		if p.unreadLocked() {
 			g.scheduleTailLocked(p)
 		}
 	})
@@ -393,16 +410,18 @@ func (g *Guest) scheduleTailLocked(p *process) {
 // log, and sends them to every attached stream. It returns the number
 // of bytes read.
 func (g *Guest) tailReadLocked(p *process, stream string) int {
-	file, off := &p.outFile, &p.outOff
+	file, off, base := p.outFile, &p.outOff, p.outBase
 	mem := &p.memOut
 	if stream == "stderr" {
-		file, off, mem = &p.errFile, &p.errOff, &p.memErr
+		file, off, base, mem = p.errFile, &p.errOff, p.errBase, &p.memErr
 	}
-	n := min(tailChunk, len(*file)-*off)
+	// What was released before the tailer read it is skipped.
+	*off = max(*off, base)
+	n := min(tailChunk, base+len(file)-*off)
 	if n <= 0 {
 		return 0
 	}
-	chunk := slices.Clone((*file)[*off : *off+n])
+	chunk := slices.Clone(file[*off-base : *off-base+n])
 	*off += n
 	mem.write(chunk)
 	p.memLogs.write(chunk)
@@ -414,13 +433,18 @@ func (g *Guest) tailReadLocked(p *process, stream string) int {
 		} else {
 			rest = nil
 		}
-		p.combined = append(p.combined, prefix...)
-		p.combined = append(p.combined, line...)
+		appendLog(&p.combined, &p.combinedBase, append(prefix[:len(prefix):len(prefix)], line...))
 	}
 	for w := range p.writers {
 		w.push(outEvent{stream, chunk})
 	}
 	return n
+}
+
+// unreadLocked reports whether the log files hold output the tailer has
+// not read.
+func (p *process) unreadLocked() bool {
+	return p.outOff < p.outBase+len(p.outFile) || p.errOff < p.errBase+len(p.errFile)
 }
 
 // drainLocked reads everything the tailer has not read yet, as the server
@@ -480,7 +504,7 @@ func (g *Guest) endRunLocked(p *process, run, status int, signaled bool) {
 		msg := fmt.Sprintf("\n[Process failed with exit code %d. Attempting restart %d/%s...]\n", p.exitCode, p.restartCount+1, limit)
 		p.memOut.write([]byte(msg))
 		p.memLogs.write([]byte(msg))
-		p.outFile = append(p.outFile, msg...)
+		appendLog(&p.outFile, &p.outBase, []byte(msg))
 		p.rawLocked(msg)
 		p.restartCount++
 	}
@@ -525,7 +549,6 @@ func (g *Guest) finishRunLocked(p *process, restart bool) {
 		})
 	} else {
 		p.final = true
-		p.ports = nil
 		close(p.done)
 	}
 	p.broadcastLocked()
@@ -540,16 +563,23 @@ func (g *Guest) signalLocked(p *process, term bool) {
 	if term {
 		w = wakeTerm
 	}
-	for _, f := range slices.Clone(p.flows) {
-		if f.done {
-			continue
+	for {
+		for _, f := range slices.Clone(p.flows) {
+			if f.done {
+				continue
+			}
+			if term {
+				f.deliverTerm()
+			}
+			f.co.signalLocked(w)
 		}
-		if term {
-			f.deliverTerm()
+		p.flows = slices.DeleteFunc(p.flows, func(f *flow) bool { return f.done })
+		// A flow that a dying one woke (its pipe closed) may have started
+		// others: a SIGKILL reaches them too.
+		if term || len(p.flows) == 0 {
+			return
 		}
-		f.co.signalLocked(w)
 	}
-	p.flows = slices.DeleteFunc(p.flows, func(f *flow) bool { return f.done })
 }
 
 // stopLocked is DELETE /process/{id}: SIGTERM to the process group. The
@@ -596,10 +626,15 @@ func (g *Guest) lookupProcessLocked(id string) *process {
 func httpDate(t time.Time) string { return t.UTC().Format(http.TimeFormat) }
 
 // logTail is the server's readLogTail: the last max bytes of a log file,
-// after a marker when the head was cut.
+// after a marker when the head was cut. NUL bytes at the start of a
+// shorter file are taken for a head the server released (they read back
+// as zeros): they are dropped, and the marker says so.
 func logTail(file []byte, max int) string {
 	if len(file) > max {
 		return truncationMarker + string(file[len(file)-max:])
+	}
+	if rest := bytes.TrimLeft(file, "\x00"); len(rest) < len(file) {
+		return truncationMarker + string(rest)
 	}
 	return string(file)
 }
@@ -778,7 +813,9 @@ func (g *Guest) waitDone(ctx context.Context, p *process, expired <-chan struct{
 	}
 }
 
-// waitPorts waits until p listens on every port (true), or the deadline
+// waitPorts waits until p (or a command it started) listens on every
+// port on a routable address (true: a socket bound to loopback only does
+// not count, as the server's gateway could not reach it), or the deadline
 // passes or ctx is done (false). Like the server, it waits even after the
 // process has ended.
 func (g *Guest) waitPorts(ctx context.Context, p *process, ports []int, expired <-chan struct{}) bool {
@@ -786,7 +823,7 @@ func (g *Guest) waitPorts(ctx context.Context, p *process, ports []int, expired 
 		g.mu.Lock()
 		open := true
 		for _, port := range ports {
-			if !slices.Contains(p.ports, port) {
+			if !g.servesLocked(p, port) {
 				open = false
 			}
 		}
@@ -886,9 +923,9 @@ func (h handler) StreamProcessLogs(ctx context.Context, params sandboxsrv.Stream
 func replayLocked(p *process) []outEvent {
 	data := p.combined
 	var out []outEvent
-	if len(data) > maxLogReplay {
+	if len(data) > maxLogReplay || p.combinedBase > 0 {
 		out = append(out, outEvent{"stdout", []byte(truncationMarker)})
-		data = data[len(data)-maxLogReplay:]
+		data = data[max(0, len(data)-maxLogReplay):]
 	}
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')

@@ -121,6 +121,7 @@ func builtinSource(sh *shell, args []string) int {
 }
 
 func builtinExec(sh *shell, args []string) int {
+	sh.execing = true
 	st := sh.exec(args[1], args[1:])
 	sh.exiting = true
 	panic(exitSignal{st})

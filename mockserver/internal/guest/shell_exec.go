@@ -35,11 +35,15 @@ const busyBudget = 1000
 type flow struct {
 	p      *process
 	pidStr string // $! of a background job
+	top    bool   // the flow of the process's own shell
 	steps  int    // commands run, for busyBudget
 	co     *coroutine
 	shells []*shell // shells nested in this flow, innermost last
 	done   bool
 	status int
+	died   bool // its shell was killed by a signal
+	// ends are the pipe ends the flow holds open while it runs.
+	ends []pipeEnd
 	// onDone are called (as if holding g.mu) when the flow ends.
 	onDone []func()
 }
@@ -48,21 +52,27 @@ type flow struct {
 type fdKind int
 
 const (
-	fdOut  fdKind = iota // the process's stdout or stderr
-	fdFile               // a file of the simulated file system (writing)
-	fdBuf                // a pipe or command substitution being captured
-	fdNull               // /dev/null
-	fdIn                 // input: pipe content, here-document, file
+	fdOut     fdKind = iota // the process's stdout or stderr
+	fdFile                  // a file of the simulated file system (writing)
+	fdBuf                   // a command substitution being captured
+	fdNull                  // /dev/null
+	fdIn                    // input: here-document, file
+	fdPipeIn                // the read end of a pipe
+	fdPipeOut               // the write end of a pipe
+	fdZero                  // /dev/zero (reading)
+	fdRandom                // /dev/urandom (reading)
 )
 
 type fileDesc struct {
 	kind   fdKind
-	stream string // fdOut
-	n      *node  // fdFile
-	path   string // fdFile: where the node was opened
+	stream string   // fdOut
+	proc   *process // fdOut
+	n      *node    // fdFile
+	path   string   // fdFile: where the node was opened
 	buf    *bytes.Buffer
 	data   []byte // fdIn
 	off    int
+	pipe   *pipe // fdPipeIn, fdPipeOut
 }
 
 // shell is one simulated shell process: the one a process runs, a
@@ -89,6 +99,7 @@ type shell struct {
 	depth    int
 	cond     int  // >0 while running a condition: set -e does not apply
 	execPos  bool // running the last command of the script: signals go to it, not the shell
+	execing  bool // running the command of the exec builtin, which replaced the shell
 	termSeen bool // a SIGTERM awaits handling
 	// sigDied is set when the last command ended because a signal killed
 	// it; died when the shell itself was killed by one.
@@ -124,8 +135,8 @@ func (g *Guest) newTopShell(f *flow, dir string, env map[string]string) *shell {
 	}
 	sh.vars["PWD"], sh.exported["PWD"] = dir, true
 	sh.fds[0] = &fileDesc{kind: fdNull}
-	sh.fds[1] = &fileDesc{kind: fdOut, stream: "stdout"}
-	sh.fds[2] = &fileDesc{kind: fdOut, stream: "stderr"}
+	sh.fds[1] = &fileDesc{kind: fdOut, stream: "stdout", proc: f.p}
+	sh.fds[2] = &fileDesc{kind: fdOut, stream: "stderr", proc: f.p}
 	return sh
 }
 
@@ -168,45 +179,74 @@ func (sh *shell) write(fd int, b []byte) {
 	if fd < 0 || fd >= len(sh.fds) || len(b) == 0 {
 		return
 	}
-	d := sh.fds[fd]
-	if d == nil {
+	sh.writeDesc(sh.fds[fd], b)
+}
+
+// writeDesc writes to a descriptor: into a pipe it blocks while the pipe
+// is full; a capture that grows past maxHeld stalls the writer.
+func (sh *shell) writeDesc(d *fileDesc, b []byte) {
+	if d == nil || len(b) == 0 {
 		return
 	}
 	switch d.kind {
-	case fdOut:
-		sh.f.p.writeLocked(d.stream, b)
-	case fdFile:
-		sh.g.appendNodeLocked(d.n, d.path, b)
+	case fdPipeOut:
+		sh.pipeWrite(d.pipe, b)
 	case fdBuf:
+		if d.buf.Len()+len(b) > maxHeld {
+			sh.stall()
+		}
 		d.buf.Write(b)
+	default:
+		sh.g.writeDescLocked(d, b)
 	}
 }
 
-// readAll reads what is left on file descriptor fd.
+// readAll reads what is left on file descriptor fd, to its end.
 func (sh *shell) readAll(fd int) []byte {
-	d := sh.fds[fd]
-	if d == nil || d.kind != fdIn {
-		return nil
-	}
-	b := d.data[d.off:]
-	d.off = len(d.data)
-	return b
+	return sh.slurp(sh.fds[fd])
 }
 
 // readLine reads one line from fd (without its newline); ok is false at
-// the end of input.
+// the end of input. Like dash, it takes from a pipe no more than the line.
 func (sh *shell) readLine(fd int) (line string, ok bool) {
 	d := sh.fds[fd]
-	if d == nil || d.kind != fdIn || d.off >= len(d.data) {
+	if d == nil {
 		return "", false
 	}
-	rest := d.data[d.off:]
-	if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-		d.off += i + 1
-		return string(rest[:i]), true
+	switch d.kind {
+	case fdIn:
+		if d.off >= len(d.data) {
+			return "", false
+		}
+		rest := d.data[d.off:]
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			d.off += i + 1
+			return string(rest[:i]), true
+		}
+		d.off = len(d.data)
+		return string(rest), true
+	case fdPipeIn, fdZero, fdRandom:
+		var l []byte
+		for {
+			var b []byte
+			if d.kind == fdPipeIn {
+				b = sh.pipeRead(d.pipe, readChunk, true)
+				sh.tick(len(b))
+			} else {
+				b = sh.readDesc(d, 1)
+			}
+			if b == nil {
+				return string(l), len(l) > 0
+			}
+			if b[len(b)-1] == '\n' {
+				return string(append(l, b[:len(b)-1]...)), true
+			}
+			if l = append(l, b...); len(l) > maxHeld {
+				sh.stall()
+			}
+		}
 	}
-	d.off = len(d.data)
-	return string(rest), true
+	return "", false
 }
 
 // abs resolves a path against the shell's directory.
@@ -258,6 +298,10 @@ func (sh *shell) runBoundary(body func() int) (status int) {
 			status = v.status
 			sh.died = true
 			return // no EXIT trap when killed
+		case cmdDeath:
+			status = v.status
+			sh.died = true
+			return
 		case returnSignal:
 			status = v.code
 		case loopSignal:
@@ -371,8 +415,7 @@ func (sh *shell) runAndOr(ao *andOr, last bool) int {
 	return sh.status
 }
 
-// runPipeline runs a pipeline. The simulated pipe has no concurrency: each
-// stage runs to its end and the next one reads everything it wrote.
+// runPipeline runs a pipeline.
 func (sh *shell) runPipeline(pl *pipeline, last bool) int {
 	if pl.bang {
 		sh.cond++
@@ -381,25 +424,8 @@ func (sh *shell) runPipeline(pl *pipeline, last bool) int {
 	if len(pl.cmds) == 1 {
 		status = sh.runCommand(pl.cmds[0], last && !pl.bang)
 	} else {
-		var input []byte
-		for i, c := range pl.cmds {
-			sub := sh.subshell()
-			if i > 0 {
-				sub.fds[0] = &fileDesc{kind: fdIn, data: input}
-			}
-			var out *bytes.Buffer
-			if i < len(pl.cmds)-1 {
-				out = &bytes.Buffer{}
-				sub.fds[1] = &fileDesc{kind: fdBuf, buf: out}
-			}
-			status = sub.runBoundary(func() int { return sub.runCommand(c, false) })
-			sh.sigDied = sub.died
-			sh.line = sub.line
-			if out != nil {
-				input = out.Bytes()
-			}
-			sh.checkSignals()
-		}
+		status = sh.runStages(pl.cmds)
+		sh.checkSignals()
 	}
 	if pl.bang {
 		sh.cond--
@@ -664,7 +690,7 @@ func (sh *shell) runBuiltin(name string, args []string) int {
 		return b(sh, args)
 	}
 	if u, ok := utilities[name]; ok {
-		return u(sh, args)
+		return sh.runUtility(u, args)
 	}
 	if strings.Contains(name, "/") {
 		n, err := sh.g.lookupLocked(sh.abs(name))
@@ -691,6 +717,22 @@ func (sh *shell) runBuiltin(name string, args []string) int {
 		sh.errorf("%s: not found", name)
 	}
 	return 127
+}
+
+// runUtility runs a utility (a command of its own on the real server): a
+// signal that kills it while it reads or writes ends it, not the shell.
+func (sh *shell) runUtility(u builtinFunc, args []string) (status int) {
+	defer func() {
+		if r := recover(); r != nil {
+			d, ok := r.(cmdDeath)
+			if !ok {
+				panic(r)
+			}
+			status = d.status
+			sh.sigDied = true
+		}
+	}()
+	return u(sh, args)
 }
 
 // withRedirects runs body with the redirections applied.
@@ -766,8 +808,12 @@ func (sh *shell) applyRedirects(rs []redirect) ([10]*fileDesc, int) {
 // openRead opens a file for reading; msg is dash's wording of a failure.
 func (sh *shell) openRead(name string) (*fileDesc, string) {
 	switch name {
-	case "/dev/null", "/dev/zero":
+	case "/dev/null":
 		return &fileDesc{kind: fdNull}, ""
+	case "/dev/zero":
+		return &fileDesc{kind: fdZero}, ""
+	case "/dev/urandom", "/dev/random":
+		return &fileDesc{kind: fdRandom}, ""
 	case "/dev/stdin":
 		return sh.fds[0], ""
 	}
@@ -784,7 +830,7 @@ func (sh *shell) openRead(name string) (*fileDesc, string) {
 // openWrite opens (creating or truncating) a file for writing.
 func (sh *shell) openWrite(name string, appendTo bool, fds [10]*fileDesc) (*fileDesc, string) {
 	switch name {
-	case "/dev/null":
+	case "/dev/null", "/dev/zero", "/dev/urandom", "/dev/random":
 		return &fileDesc{kind: fdNull}, ""
 	case "/dev/stdout":
 		return fds[1], ""
@@ -805,30 +851,84 @@ func (sh *shell) openWrite(name string, appendTo bool, fds [10]*fileDesc) (*file
 
 // startJob runs an and-or list in the background (cmd &).
 func (sh *shell) startJob(ao *andOr) {
-	g, p := sh.g, sh.f.p
+	g := sh.g
 	sub := sh.subshell()
 	sub.fds[0] = &fileDesc{kind: fdNull}
-	job := &flow{p: p}
-	sub.f = job
+	job := &flow{p: sh.f.p}
 	pid := g.newPIDLocked()
 	job.pidStr = pid
 	sh.lastBg = pid
 	sh.jobs = append(sh.jobs, job)
-	p.flows = append(p.flows, job)
-	job.co = startCoroutineLocked(func(co *coroutine) {
-		job.co = co
+	job.holdEnds(sub.fds)
+	sh.startFlow(job, sub, func() int { return sub.runAndOr(ao, false) })
+}
+
+// startFlow runs body in sub as a new flow f of the process group (a
+// background job, a stage of a pipeline) until it first blocks. When it
+// ends, f releases the pipe ends it holds and calls its onDone hooks.
+func (sh *shell) startFlow(f *flow, sub *shell, body func() int) {
+	p := sh.f.p
+	sub.f = f
+	p.flows = append(slices.DeleteFunc(p.flows, func(f *flow) bool { return f.done }), f)
+	f.co = startCoroutineLocked(func(co *coroutine) {
+		f.co = co
 		defer func() {
 			r := recover()
 			if _, ok := r.(killed); r != nil && !ok {
 				panic(r)
 			}
-			job.done = true
-			for _, f := range job.onDone {
-				f()
+			f.done = true
+			f.releaseEnds()
+			for _, fn := range f.onDone {
+				fn()
 			}
 		}()
-		job.status = sub.runBoundary(func() int { return sub.runAndOr(ao, false) })
+		f.status = sub.runBoundary(body)
+		f.died = sub.died
 	})
+}
+
+// runStages runs the commands of a pipeline as dash does: each in a
+// subshell of its own, all at the same time, connected by pipes. It waits
+// for every stage and returns the last one's status.
+func (sh *shell) runStages(cmds []command) int {
+	n := len(cmds)
+	stages := make([]*flow, n)
+	subs := make([]*shell, n)
+	var prev *pipe
+	for i := range cmds {
+		sub := sh.subshell()
+		f := &flow{p: sh.f.p}
+		if prev != nil {
+			sub.fds[0] = &fileDesc{kind: fdPipeIn, pipe: prev}
+			f.ends = append(f.ends, pipeEnd{prev, false})
+		}
+		if i < n-1 {
+			prev = newPipe()
+			sub.fds[1] = &fileDesc{kind: fdPipeOut, pipe: prev}
+			f.ends = append(f.ends, pipeEnd{prev, true})
+		}
+		stages[i], subs[i] = f, sub
+	}
+	for i, c := range cmds {
+		sub := subs[i]
+		sh.startFlow(stages[i], sub, func() int { return sub.runCommand(c, false) })
+	}
+	co := sh.f.co
+	for _, f := range stages {
+		for !f.done {
+			id := co.newWait()
+			f.onDone = append(f.onDone, func() { co.wakeLocked(id) })
+			if co.block(id) == wakeTerm && sh.traps["TERM"] == nil {
+				// The shell dies of the signal (its stages got it too).
+				return statusTerm
+			}
+		}
+	}
+	last := stages[n-1]
+	sh.sigDied = last.died
+	sh.line = subs[n-1].line
+	return last.status
 }
 
 // sleep waits d on the guest's clock. A SIGTERM ends it with status 143
@@ -1446,9 +1546,9 @@ func (sh *shell) runRegistered(h CommandFunc, args []string) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Cmd{
 		Args: slices.Clone(args), Env: sh.env(), Dir: sh.dir,
-		Stdin: bytes.NewReader(sh.readAll(0)),
-		g:     g, p: f.p, f: f, cancel: cancel, term: make(chan struct{}),
+		g: g, p: f.p, f: f, ctx: ctx, cancel: cancel, term: make(chan struct{}),
 	}
+	c.Stdin = sh.cmdStdin(c)
 	c.Stdout = cmdWriter{c, sh.fds[1], sh}
 	c.Stderr = cmdWriter{c, sh.fds[2], sh}
 	f.p.cmds[c] = struct{}{}
@@ -1466,6 +1566,9 @@ func (sh *shell) runRegistered(h CommandFunc, args []string) int {
 		cancel()
 		delete(f.p.cmds, c)
 		c.ended = true
+		for _, l := range c.listeners {
+			g.unlistenLocked(l)
+		}
 		switch {
 		case c.signal != 0:
 			result = c.signal

@@ -91,6 +91,25 @@ var shellCases = []shellCase{
 	{cmd: "basename /a/b.txt .txt; dirname /a/b.txt", stdout: "b\n/a\n"},
 	{cmd: "echo 'unterminated", code: 2, stderr: "sh: 1: Syntax error: Unterminated quoted string\n"},
 	{cmd: "if true; then echo x", code: 2, stderr: "sh: 1: Syntax error: end of file unexpected (expecting \"fi\")\n"},
+	// Pipelines stream: endless writers stop when their reader is gone.
+	{cmd: "yes x | head -c 7", stdout: "x\nx\nx\nx"},
+	{cmd: "yes | head -c 1000000 | wc -c; yes abc | head -n 3", stdout: "1000000\nabc\nabc\nabc\n"},
+	{cmd: "yes | cat | tr y n | cat | head -2", stdout: "n\nn\n"},
+	{cmd: "(yes; echo yes: $? >&2) | head -1", stdout: "y\n", stderr: "yes: 141\n"},
+	{cmd: "yes | grep -q y; echo $?; yes | grep -m 2 -n y", stdout: "0\n1:y\n2:y\n"},
+	{cmd: "seq 5 | { read a; echo got $a; cat; }", stdout: "got 1\n2\n3\n4\n5\n"},
+	{cmd: "printf 'a\\nb\\n' > f; { head -n 1; cat; } < f", stdout: "a\nb\n"},
+	{cmd: "seq 3 | while read n; do echo n$n; done | tail -1", stdout: "n3\n"},
+	{cmd: "echo a | false | true; echo $?; true | false; echo $?", stdout: "0\n1\n"},
+	{cmd: "printf 'a\\na\\nb\\n' | uniq -c | cut -c 7-", stdout: "2 a\n1 b\n"},
+	{cmd: "echo é | tr a-z A-Z; echo hello | tee f | wc -c; cat f", stdout: "é\n6\nhello\n"},
+	{cmd: "echo a | tr aa xy; echo abc | tr abc x; echo é | tr é e; echo abc | tr -d b", stdout: "y\nxxx\nee\nac\n"},
+	// Devices.
+	{cmd: "head -c 5 /dev/zero | tr '\\0' z; head -c 100 /dev/urandom | wc -c; head -c 3 /dev/null | wc -c", stdout: "zzzzz100\n0\n"},
+	{cmd: "cat /dev/zero | head -c 3 | wc -c; tr '\\0' x < /dev/zero | head -c 4", stdout: "3\nxxxx"},
+	{cmd: "cat /dev/null; echo $?; wc -c < /dev/null", stdout: "0\n0\n"},
+	// Leading NUL bytes in a log file read as a head the server released.
+	{cmd: "head -c 5 /dev/zero; printf '\\377\\376a'", stdout: "[... truncated, see the process log file for the full output ...]\n\ufffd\ufffda"},
 }
 
 func TestShell(t *testing.T) {

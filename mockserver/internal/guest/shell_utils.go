@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // utilities are the commands a real sandbox finds on its PATH (GNU
@@ -27,6 +29,7 @@ func init() {
 		"sort": utilSort, "uniq": utilUniq, "tee": utilTee, "which": utilWhich, "date": utilDate,
 		"true": func(*shell, []string) int { return 0 }, "false": func(*shell, []string) int { return 1 },
 		"tr": utilTr, "cut": utilCut, "yes": utilYes,
+		"python3": utilPython, "busybox": utilBusybox, "nc": utilNc,
 	}
 }
 
@@ -93,28 +96,42 @@ func strerror(err error) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// input returns the content of an operand ("-" is standard input) or
-// writes cmd's error and returns ok false.
-func (sh *shell) input(cmd, name, format string) ([]byte, bool) {
-	if name == "-" {
-		return sh.readAll(0), true
-	}
+// openInput opens an operand for reading ("-" is standard input; the
+// devices are endless or empty) or writes cmd's error and returns nil.
+func (sh *shell) openInput(cmd, name, format string) *fileDesc {
 	switch name {
-	case "/dev/null", "/dev/zero":
-		return nil, true
-	case "/dev/stdin":
-		return sh.readAll(0), true
+	case "-", "/dev/stdin":
+		if sh.fds[0] == nil {
+			return &fileDesc{kind: fdNull}
+		}
+		return sh.fds[0]
+	case "/dev/null":
+		return &fileDesc{kind: fdNull}
+	case "/dev/zero":
+		return &fileDesc{kind: fdZero}
+	case "/dev/urandom", "/dev/random":
+		return &fileDesc{kind: fdRandom}
 	}
 	n, err := sh.g.lookupLocked(sh.abs(name))
 	if err != nil {
 		sh.writeStr(2, fmt.Sprintf(format, cmd, name, strerror(err)))
-		return nil, false
+		return nil
 	}
 	if n.dir {
 		sh.writeStr(2, fmt.Sprintf(format, cmd, name, "Is a directory"))
+		return nil
+	}
+	return &fileDesc{kind: fdIn, data: n.data}
+}
+
+// input returns the whole content of an operand (see openInput) or
+// writes cmd's error and returns ok false. An endless input stalls.
+func (sh *shell) input(cmd, name, format string) ([]byte, bool) {
+	d := sh.openInput(cmd, name, format)
+	if d == nil {
 		return nil, false
 	}
-	return n.data, true
+	return sh.slurp(d), true
 }
 
 func utilCat(sh *shell, args []string) int {
@@ -125,20 +142,22 @@ func utilCat(sh *shell, args []string) int {
 	status := 0
 	lineNo := 0
 	for _, f := range files {
-		data, ok := sh.input("cat", f, "%s: %s: %s\n")
-		if !ok {
+		d := sh.openInput("cat", f, "%s: %s: %s\n")
+		if d == nil {
 			status = 1
 			continue
 		}
-		if flags['n'] {
-			var b strings.Builder
-			for _, l := range splitKeep(data) {
-				lineNo++
-				fmt.Fprintf(&b, "%6d\t%s", lineNo, l)
+		r := sh.newReader(d)
+		if !flags['n'] {
+			for b := r.chunk(); b != nil; b = r.chunk() {
+				sh.write(1, b)
 			}
-			data = []byte(b.String())
+			continue
 		}
-		sh.write(1, data)
+		for l, ok := r.line(); ok; l, ok = r.line() {
+			lineNo++
+			sh.writeStr(1, fmt.Sprintf("%6d\t%s", lineNo, l))
+		}
 	}
 	return status
 }
@@ -572,14 +591,14 @@ func utilGrep(sh *shell, args []string) int {
 	}
 	type input struct {
 		name string
-		data []byte
+		d    *fileDesc
 	}
 	var inputs []input
 	status := 1
 	errs := false
 	for _, o := range operands {
 		if o == "-" {
-			inputs = append(inputs, input{"(standard input)", sh.readAll(0)})
+			inputs = append(inputs, input{"(standard input)", sh.fds[0]})
 			continue
 		}
 		n, err := sh.g.lookupLocked(sh.abs(o))
@@ -604,12 +623,12 @@ func utilGrep(sh *shell, args []string) int {
 				if o == "." {
 					name = strings.TrimPrefix(p, "./")
 				}
-				inputs = append(inputs, input{name, k.data})
+				inputs = append(inputs, input{name, &fileDesc{kind: fdIn, data: k.data}})
 				return true
 			})
 			continue
 		}
-		inputs = append(inputs, input{o, n.data})
+		inputs = append(inputs, input{o, &fileDesc{kind: fdIn, data: n.data}})
 	}
 	showName := (len(inputs) > 1 || recursive) && !flags['h'] || flags['H']
 	limit := -1
@@ -618,10 +637,13 @@ func utilGrep(sh *shell, args []string) int {
 	}
 	for _, in := range inputs {
 		count := 0
-		for i, l := range textLines(in.data) {
-			if limit >= 0 && count >= limit {
+		r := sh.newReader(in.d)
+		for i := 0; limit < 0 || count < limit; i++ {
+			raw, ok := r.line()
+			if !ok {
 				break
 			}
+			l := strings.TrimSuffix(string(raw), "\n")
 			if re.MatchString(l) == flags['v'] {
 				continue
 			}
@@ -685,22 +707,30 @@ func utilWc(sh *shell, args []string) int {
 	var counts []count
 	status := 0
 	for _, o := range operands {
-		var data []byte
-		regular := false
-		if o == "-" {
-			data = sh.readAll(0)
-		} else {
-			var ok bool
-			data, ok = sh.input("wc", o, "%s: %s: %s\n")
-			if !ok {
-				status = 1
-				continue
-			}
-			regular = true
+		d := sh.openInput("wc", o, "%s: %s: %s\n")
+		if d == nil {
+			status = 1
+			continue
 		}
-		c := count{name: o, c: len(data), regular: regular}
-		c.l = bytes.Count(data, []byte("\n"))
-		c.w = len(strings.Fields(string(data)))
+		c := count{name: o, regular: d.kind == fdIn}
+		inWord := false
+		r := sh.newReader(d)
+		for b := r.chunk(); b != nil; b = r.chunk() {
+			c.c += len(b)
+			c.l += bytes.Count(b, []byte("\n"))
+			for i := 0; i < len(b); {
+				ch, size := rune(b[i]), 1
+				if ch >= utf8.RuneSelf {
+					ch, size = utf8.DecodeRune(b[i:])
+				}
+				i += size
+				space := unicode.IsSpace(ch)
+				if !space && !inWord {
+					c.w++
+				}
+				inWord = !space
+			}
+		}
 		if o == "-" && len(operands) == 1 {
 			c.name = ""
 		}
@@ -833,8 +863,8 @@ func utilHead(sh *shell, args []string) int {
 	}
 	status := 0
 	for i, f := range files {
-		data, ok := sh.input("head", f, "%s: cannot open '%s' for reading: %s\n")
-		if !ok {
+		d := sh.openInput("head", f, "%s: cannot open '%s' for reading: %s\n")
+		if d == nil {
 			status = 1
 			continue
 		}
@@ -848,11 +878,26 @@ func utilHead(sh *shell, args []string) int {
 			}
 			sh.writeStr(1, "==> "+name+" <==\n")
 		}
+		r := sh.newReader(d)
 		if bytesMode {
-			sh.write(1, data[:min(n, len(data))])
-			continue
+			for left := n; left > 0; {
+				if len(r.buf) == 0 && !r.fill() {
+					break
+				}
+				k := min(left, len(r.buf))
+				sh.write(1, r.buf[:k])
+				r.buf, left = r.buf[k:], left-k
+			}
+		} else {
+			for range n {
+				l, ok := r.line()
+				if !ok {
+					break
+				}
+				sh.write(1, l)
+			}
 		}
-		sh.writeStr(1, strings.Join(splitKeep(data)[:min(n, len(splitKeep(data)))], ""))
+		r.close()
 	}
 	return status
 }
@@ -1033,7 +1078,8 @@ func utilSeq(sh *shell, args []string) int {
 	return 0
 }
 
-// readInputs concatenates the operands (standard input when none).
+// readInputs concatenates the operands (standard input when none); an
+// endless one stalls the command.
 func (sh *shell) readInputs(cmd string, files []string) ([]byte, int) {
 	if len(files) == 0 {
 		return sh.readAll(0), 0
@@ -1093,31 +1139,45 @@ func leadingNumber(s string) float64 {
 
 func utilUniq(sh *shell, args []string) int {
 	flags, _, files, _ := splitFlags(args[1:], "")
-	data, status := sh.readInputs("uniq", files[:min(len(files), 1)])
-	ls := textLines(data)
-	for i := 0; i < len(ls); {
-		j := i + 1
-		for j < len(ls) && ls[j] == ls[i] {
-			j++
-		}
-		n := j - i
-		switch {
-		case flags['d'] && n < 2, flags['u'] && n > 1:
-		case flags['c']:
-			sh.writeStr(1, fmt.Sprintf("%7d %s\n", n, ls[i]))
-		default:
-			sh.writeStr(1, ls[i]+"\n")
-		}
-		i = j
+	name := "-"
+	if len(files) > 0 {
+		name = files[0]
 	}
-	return status
+	d := sh.openInput("uniq", name, "%s: %s: %s\n")
+	if d == nil {
+		return 1
+	}
+	// Each run of equal lines is written as soon as a different line
+	// (or the end of input) shows it is complete.
+	var cur string
+	n := 0
+	flush := func() {
+		switch {
+		case n == 0, flags['d'] && n < 2, flags['u'] && n > 1:
+		case flags['c']:
+			sh.writeStr(1, fmt.Sprintf("%7d %s\n", n, cur))
+		default:
+			sh.writeStr(1, cur+"\n")
+		}
+	}
+	r := sh.newReader(d)
+	for l, ok := r.line(); ok; l, ok = r.line() {
+		s := strings.TrimSuffix(string(l), "\n")
+		if n > 0 && s == cur {
+			n++
+			continue
+		}
+		flush()
+		cur, n = s, 1
+	}
+	flush()
+	return 0
 }
 
 func utilTee(sh *shell, args []string) int {
 	flags, _, files, _ := splitFlags(args[1:], "")
-	data := sh.readAll(0)
-	sh.write(1, data)
 	status := 0
+	var outs []*fileDesc
 	for _, f := range files {
 		d, msg := sh.openWrite(f, flags['a'], sh.fds)
 		if msg != "" {
@@ -1125,10 +1185,14 @@ func utilTee(sh *shell, args []string) int {
 			status = 1
 			continue
 		}
-		saved := sh.fds[9]
-		sh.fds[9] = d
-		sh.write(9, data)
-		sh.fds[9] = saved
+		outs = append(outs, d)
+	}
+	r := sh.newReader(sh.fds[0])
+	for b := r.chunk(); b != nil; b = r.chunk() {
+		sh.write(1, b)
+		for _, d := range outs {
+			sh.writeDesc(d, b)
+		}
 	}
 	return status
 }
@@ -1211,40 +1275,43 @@ func strftime(f string, t time.Time) string {
 	return b.String()
 }
 
+// utilTr is GNU tr, which works on bytes: a multibyte character is its
+// bytes, and bytes outside the sets pass unchanged.
 func utilTr(sh *shell, args []string) int {
 	flags, _, sets, _ := splitFlags(args[1:], "")
-	data := sh.readAll(0)
 	if len(sets) == 0 {
 		return sh.usageError("tr", "missing operand")
 	}
-	from := expandTrSet(sets[0])
-	if flags['d'] {
-		out := bytes.Map(func(r rune) rune {
-			if strings.ContainsRune(from, r) {
-				return -1
-			}
-			return r
-		}, data)
-		sh.write(1, out)
-		return 0
+	var table [256]int // -1: delete
+	for i := range table {
+		table[i] = i
 	}
-	if len(sets) < 2 {
+	from := []byte(expandTrSet(sets[0]))
+	switch {
+	case flags['d']:
+		for _, c := range from {
+			table[c] = -1
+		}
+	case len(sets) < 2:
 		return sh.usageError("tr", "missing operand after ‘"+sets[0]+"’")
-	}
-	to := []rune(expandTrSet(sets[1]))
-	fr := []rune(from)
-	out := bytes.Map(func(r rune) rune {
-		for i, c := range fr {
-			if c == r {
-				if len(to) == 0 {
-					return r
-				}
-				return to[min(i, len(to)-1)]
+	default:
+		to := []byte(expandTrSet(sets[1]))
+		if len(to) > 0 {
+			for i, c := range from {
+				table[c] = int(to[min(i, len(to)-1)])
 			}
 		}
-		return r
-	}, data)
-	sh.write(1, out)
+	}
+	r := sh.newReader(sh.fds[0])
+	for b := r.chunk(); b != nil; b = r.chunk() {
+		out := make([]byte, 0, len(b))
+		for _, c := range b {
+			if m := table[c]; m >= 0 {
+				out = append(out, byte(m))
+			}
+		}
+		sh.write(1, out)
+	}
 	return 0
 }
 
@@ -1277,7 +1344,6 @@ func expandTrSet(s string) string {
 
 func utilCut(sh *shell, args []string) int {
 	_, values, files, _ := splitFlags(args[1:], "dfc")
-	data, status := sh.readInputs("cut", files)
 	delim := "\t"
 	if d, ok := values['d']; ok && d != "" {
 		delim = d[:1]
@@ -1312,42 +1378,64 @@ func utilCut(sh *shell, args []string) int {
 		}
 		return false
 	}
-	for _, l := range textLines(data) {
-		var parts []string
-		if byField {
-			fs := strings.Split(l, delim)
-			if len(fs) == 1 {
-				sh.writeStr(1, l+"\n")
-				continue
-			}
-			for i, f := range fs {
-				if want(i + 1) {
-					parts = append(parts, f)
-				}
-			}
-			sh.writeStr(1, strings.Join(parts, delim)+"\n")
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+	status := 0
+	for _, f := range files {
+		d := sh.openInput("cut", f, "%s: %s: %s\n")
+		if d == nil {
+			status = 1
 			continue
 		}
-		var b strings.Builder
-		for i, r := range []rune(l) {
-			if want(i + 1) {
-				b.WriteRune(r)
-			}
+		r := sh.newReader(d)
+		for l, ok := r.line(); ok; l, ok = r.line() {
+			cutLine(sh, strings.TrimSuffix(string(l), "\n"), delim, byField, want)
 		}
-		sh.writeStr(1, b.String()+"\n")
 	}
 	return status
 }
 
-// utilYes prints its line a bounded number of times: pipeline stages run
-// one after the other here, so an endless writer must end.
+// cutLine writes the selected parts of line l.
+func cutLine(sh *shell, l string, delim string, byField bool, want func(int) bool) {
+	if byField {
+		fs := strings.Split(l, delim)
+		if len(fs) == 1 {
+			sh.writeStr(1, l+"\n")
+			return
+		}
+		var parts []string
+		for i, f := range fs {
+			if want(i + 1) {
+				parts = append(parts, f)
+			}
+		}
+		sh.writeStr(1, strings.Join(parts, delim)+"\n")
+		return
+	}
+	var b strings.Builder
+	for i, r := range []rune(l) {
+		if want(i + 1) {
+			b.WriteRune(r)
+		}
+	}
+	sh.writeStr(1, b.String()+"\n")
+}
+
+// utilYes prints its line until a signal ends it (SIGPIPE when it writes
+// into a pipe whose reader is gone), a buffer of whole lines at a time as
+// GNU yes does.
 func utilYes(sh *shell, args []string) int {
 	s := "y"
 	if len(args) > 1 {
 		s = strings.Join(args[1:], " ")
 	}
-	sh.writeStr(1, strings.Repeat(s+"\n", 10_000))
-	return 0
+	line := s + "\n"
+	buf := []byte(strings.Repeat(line, max(1, 8192/len(line))))
+	for {
+		sh.tick(len(buf))
+		sh.write(1, buf)
+	}
 }
 
 // utilSleep is sleep(1) on the guest's clock.
