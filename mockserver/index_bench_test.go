@@ -81,8 +81,8 @@ func wantPage(b *testing.B, srv *mockserver.Server, target string, items, total 
 	}
 }
 
-// count is how many i in [0, n) satisfy f.
-func count(n int, f func(i int) bool) int {
+// countOf is how many i in [0, n) satisfy f.
+func countOf(n int, f func(i int) bool) int {
 	c := 0
 	for i := range n {
 		if f(i) {
@@ -112,7 +112,7 @@ func BenchmarkListFiltered(b *testing.B) {
 			{"metadata-and-metadata", "metadata=shard%3D3%26team%3D1", func(i int) bool { return i%16 == 3 && i%5 == 1 }},
 		}
 		for _, c := range cases {
-			total := count(n, c.match)
+			total := countOf(n, c.match)
 			for _, at := range []string{"first", "middle"} {
 				page := 1
 				if at == "middle" {
@@ -208,8 +208,8 @@ func BenchmarkListSnapshots(b *testing.B) {
 				}
 			}
 		}
-		ready := count(n, func(i int) bool { return i%3 == 0 })
-		bySandbox := count(n, func(i int) bool { return i%3 == 0 && i%7 == 2 })
+		ready := countOf(n, func(i int) bool { return i%3 == 0 })
+		bySandbox := countOf(n, func(i int) bool { return i%3 == 0 && i%7 == 2 })
 		for _, c := range []struct {
 			name, query string
 			total       int
