@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	gocmp "github.com/google/go-cmp/cmp"
 
@@ -570,5 +572,49 @@ func runListScenario(t *testing.T, rt Runtime, rng *rand.Rand) {
 	}
 	if len(seen) < 4 {
 		t.Errorf("lists showed only the states %v", slices.Sorted(maps.Keys(seen)))
+	}
+}
+
+// BenchmarkListIndexMemory reports what the sandbox list index keeps per
+// sandbox (its sets, their nodes and the entry in the sandbox) at 100,000
+// sandboxes with two metadata pairs each: pairs shared by many sandboxes,
+// and one of the two unique to each sandbox (the worst case: a set per
+// sandbox and pair).
+func BenchmarkListIndexMemory(b *testing.B) {
+	const n = 100_000
+	for _, unique := range []bool{false, true} {
+		b.Run(fmt.Sprintf("unique=%v", unique), func(b *testing.B) {
+			start := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+			items := make([]*lcSandbox, n)
+			for i := range items {
+				md := map[string]string{"shard": fmt.Sprint(i % 16), "team": fmt.Sprint(i % 5)}
+				if unique {
+					md["team"] = fmt.Sprint("sbx-", i)
+				}
+				state := StateRunning
+				if i%3 == 0 {
+					state = StatePaused
+				}
+				items[i] = &lcSandbox{id: fmt.Sprint(i), tenant: DefaultTenant, seq: uint64(i), createdAt: start, state: state, metadata: md}
+			}
+			var retained uint64
+			for b.Loop() {
+				for _, sb := range items {
+					sb.listed = indexEntry{}
+				}
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				ix := newListIndex(newestSandboxFirst)
+				for _, sb := range items {
+					ix.put(sb.tenant, sb, sb.state, sb.metadata)
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				runtime.KeepAlive(ix)
+				retained = after.HeapAlloc - before.HeapAlloc
+			}
+			b.ReportMetric(float64(retained)/n+float64(unsafe.Sizeof(indexEntry{})), "B/sandbox")
+		})
 	}
 }
