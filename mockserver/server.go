@@ -98,7 +98,7 @@ func New(opts ...Option) (*Server, error) {
 	s.cpSrv, err = controlplanesrv.NewServer(&controlPlaneHandler{srv: s, st: s.cp}, controlPlaneSecurity{},
 		controlplanesrv.WithPathPrefix("/v0"),
 		controlplanesrv.WithErrorHandler(ogenErrorHandler(APIControlPlane)),
-		controlplanesrv.WithNotFound(plainNotFound),
+		controlplanesrv.WithNotFound(cpRouteNotFound),
 		controlplanesrv.WithTracerProvider(tp), controlplanesrv.WithMeterProvider(mp))
 	if err != nil {
 		return nil, fmt.Errorf("mockserver: control plane server: %w", err)
@@ -435,6 +435,10 @@ func (s *Server) authorizeProxy(w http.ResponseWriter, r *http.Request, rt *rout
 // and checks it may address the route's sandbox. A non-zero status is the
 // error to answer.
 func (s *Server) authorize(rt *route, r *http.Request) (tenant string, status int, msg string) {
+	if rt.kind == routePreviewCP {
+		// A preview decides itself who may pass: public, or its token.
+		return rt.owner, 0, ""
+	}
 	if rt.kind == routeGuestLifecycle && rt.signed != "" {
 		// A signed route is its own credential.
 		owner, ok := s.lc.ownerOf(rt.sandboxID)
@@ -477,6 +481,10 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rt *route) {
 		s.cpSrv.ServeHTTP(w, r)
 	case routeGuestLifecycle, routeGuestCP:
 		s.serveGuest(w, r, rt)
+	case routePreviewCP:
+		s.servePreview(w, r, rt)
+	default:
+		plainNotFound(w, r)
 	}
 }
 
