@@ -147,8 +147,9 @@ func TestWaitDeployedToleratesTransientErrors(t *testing.T) {
 			t.Fatalf("got %v, %v", sb, err)
 		}
 
-		// Without tolerance the first 500 ends the wait.
-		fails = 3 // one 500 that outlasts the transport's two retries
+		// Without tolerance the first 500 that reaches the waiter ends the
+		// wait (more failures than the transport's own retries of a GET).
+		fails = 100
 		f.add("DEPLOYING", `{"metadata":{"name":"other"},"spec":{}}`)
 		_, err = c.WaitDeployed(t.Context(), "other", &WaitOptions{MaxTransient: -1})
 		if !errors.Is(err, client.ErrServer) {

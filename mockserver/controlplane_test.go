@@ -552,7 +552,7 @@ func TestControlPlaneSandboxURL(t *testing.T) {
 	if resp, body := do(t, e.srv, http.MethodGet, path+"/health", "", nil); resp.StatusCode != 200 {
 		t.Errorf("DEPLOYED: %d %s", resp.StatusCode, body)
 	}
-	if resp, _ := do(t, e.srv, http.MethodGet, path+"/no/such/route", "", nil); resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
+	if resp, _ := do(t, e.srv, http.MethodGet, path+"/no/such/route", "", nil); resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "text/plain" {
 		t.Errorf("unknown sandbox API route: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	if _, err := e.cp.DeleteSandbox(t.Context(), controlplaneapi.DeleteSandboxParams{SandboxName: "web"}); err != nil {

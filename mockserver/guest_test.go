@@ -1,6 +1,8 @@
 package mockserver_test
 
 import (
+	"time"
+
 	"bufio"
 	"encoding/json"
 	"net/http"
@@ -42,6 +44,11 @@ func TestSandboxAPIThroughEndpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	// The simulated server tails output every 50 ms of its (manual) clock,
+	// as the real one does: the rest and the result come at the next tick.
+	if err := e.srv.Advance(50 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
 	var stdout []string
 	var gotResult bool
 	sc := bufio.NewScanner(resp.Body)

@@ -62,12 +62,6 @@ type opError struct {
 
 func (e *opError) Error() string { return e.msg }
 
-// errorf is an error whose code derives from its status (the control
-// plane's errors).
-func errorf(status int, format string, args ...any) *opError {
-	return &opError{status: status, msg: fmt.Sprintf(format, args...)}
-}
-
 // codedErrorf is an error with the lifecycle server's code.
 func codedErrorf(status int, code, format string, args ...any) *opError {
 	return &opError{status: status, code: code, msg: fmt.Sprintf(format, args...)}

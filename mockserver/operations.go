@@ -28,7 +28,27 @@ const (
 	OpDeleteSnapshot         = "DeleteSnapshot"
 
 	// Control plane only.
-	OpUpdateSandbox = "UpdateSandbox"
+	OpUpdateSandbox                 = "UpdateSandbox"
+	OpCreateSandboxPreview          = "CreateSandboxPreview"
+	OpCreateSandboxPreviewToken     = "CreateSandboxPreviewToken"
+	OpCreateSandboxSchedule         = "CreateSandboxSchedule"
+	OpCreateSandboxSnapshot         = "CreateSandboxSnapshot"
+	OpDeleteSandboxPreview          = "DeleteSandboxPreview"
+	OpDeleteSandboxPreviewToken     = "DeleteSandboxPreviewToken"
+	OpDeleteSandboxSchedule         = "DeleteSandboxSchedule"
+	OpDeleteSandboxSnapshot         = "DeleteSandboxSnapshot"
+	OpForkSandbox                   = "ForkSandbox"
+	OpGetSandboxByExternalId        = "GetSandboxByExternalId"
+	OpGetSandboxPreview             = "GetSandboxPreview"
+	OpGetSandboxSchedule            = "GetSandboxSchedule"
+	OpListSandboxHubDefinitions     = "ListSandboxHubDefinitions"
+	OpListSandboxPreviewTokens      = "ListSandboxPreviewTokens"
+	OpListSandboxPreviews           = "ListSandboxPreviews"
+	OpListSandboxScheduleExecutions = "ListSandboxScheduleExecutions"
+	OpListSandboxSchedules          = "ListSandboxSchedules"
+	OpListSandboxSnapshots          = "ListSandboxSnapshots"
+	OpUpdateSandboxPreview          = "UpdateSandboxPreview"
+	OpUpdateSandboxSchedule         = "UpdateSandboxSchedule"
 
 	// Sandbox API.
 	OpGetHealth               = "GetHealth"
@@ -79,6 +99,7 @@ var apiOperations = map[API][]string{
 	),
 	APIControlPlane: sortedOps(
 		OpCreateSandbox, OpListSandboxes, OpGetSandbox, OpDeleteSandbox, OpUpdateSandbox,
+		OpCreateSandboxPreview, OpCreateSandboxPreviewToken, OpCreateSandboxSchedule, OpCreateSandboxSnapshot, OpDeleteSandboxPreview, OpDeleteSandboxPreviewToken, OpDeleteSandboxSchedule, OpDeleteSandboxSnapshot, OpForkSandbox, OpGetSandboxByExternalId, OpGetSandboxPreview, OpGetSandboxSchedule, OpListSandboxHubDefinitions, OpListSandboxPreviewTokens, OpListSandboxPreviews, OpListSandboxScheduleExecutions, OpListSandboxSchedules, OpListSandboxSnapshots, OpUpdateSandboxPreview, OpUpdateSandboxSchedule,
 	),
 	APISandbox: sortedOps(
 		OpGetHealth, OpUpgrade,

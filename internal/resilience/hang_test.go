@@ -131,7 +131,6 @@ func unaryCalls(t *testing.T, tr http.RoundTripper) map[string]func(context.Cont
 
 		"controlplane.Get":    func(ctx context.Context) error { _, err := cp.Get(ctx, "box", nil); return err },
 		"controlplane.List":   func(ctx context.Context) error { _, err := cp.List(ctx, nil); return err },
-		"controlplane.Create": func(ctx context.Context) error { _, err := cp.Create(ctx, box, nil); return err },
 		"controlplane.Update": func(ctx context.Context) error { _, err := cp.Update(ctx, box, nil); return err },
 		"controlplane.Delete": func(ctx context.Context) error { _, err := cp.Delete(ctx, "box", nil); return err },
 
@@ -195,6 +194,7 @@ func TestCompositeCallsAreBounded(t *testing.T) {
 				return err
 			}, 2},
 			{"lifecycle.Create", func(ctx context.Context) error { _, err := lc.Create(ctx, img, nil); return err }, 2},
+			{"controlplane.Create", func(ctx context.Context) error { _, err := cp.Create(ctx, box, nil); return err }, 2},
 			{"controlplane.EnsureSandbox", func(ctx context.Context) error { _, err := cp.EnsureSandbox(ctx, box, nil); return err }, 2},
 			{"sandbox.Run", func(ctx context.Context) error { _, err := sc.Run(ctx, "true", nil); return err }, 2},
 		}
