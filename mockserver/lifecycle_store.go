@@ -1,6 +1,7 @@
 package mockserver
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -116,7 +117,11 @@ type lcSandbox struct {
 	// resumed is closed (and replaced) whenever the sandbox leaves
 	// Paused: sandbox API requests to a paused Docker sandbox wait on it.
 	resumed chan struct{}
+	// listed is where the list index filed it.
+	listed indexEntry
 }
+
+func (sb *lcSandbox) entry() *indexEntry { return &sb.listed }
 
 // lcSnapshot is one snapshot. Guarded by lcStore.mu.
 type lcSnapshot struct {
@@ -130,7 +135,10 @@ type lcSnapshot struct {
 	labels      map[string]string
 	labelExpiry time.Time
 	async
+	listed indexEntry
 }
+
+func (sn *lcSnapshot) entry() *indexEntry { return &sn.listed }
 
 // lcStore holds the lifecycle API's sandboxes and snapshots.
 type lcStore struct {
@@ -141,20 +149,33 @@ type lcStore struct {
 	seq       uint64
 	sandboxes index[*lcSandbox]
 	snapshots index[*lcSnapshot]
-	// unordered lists the tenants with a sandbox created (seeded) at a
-	// time before an earlier-inserted one's: only their lists need a sort
-	// to come out newest first.
-	unordered map[string]bool
+	// sandboxList files sandboxes by state and metadata pair, newest
+	// first; snapshotList files snapshots by state and source sandbox.
+	sandboxList  *listIndex[*lcSandbox]
+	snapshotList *listIndex[*lcSnapshot]
 }
 
 func newLCStore(srv *Server) *lcStore {
 	return &lcStore{
-		srv:       srv,
-		rt:        srv.cfg.runtime,
-		sandboxes: newIndex[*lcSandbox](),
-		snapshots: newIndex[*lcSnapshot](),
-		unordered: map[string]bool{},
+		srv:          srv,
+		rt:           srv.cfg.runtime,
+		sandboxes:    newIndex[*lcSandbox](),
+		snapshots:    newIndex[*lcSnapshot](),
+		sandboxList:  newListIndex(newestSandboxFirst),
+		snapshotList: newListIndex(newestSnapshotFirst),
 	}
+}
+
+// newestSandboxFirst is the order of sandbox lists: newest first, and of
+// two created at the same time the later-inserted first.
+func newestSandboxFirst(a, b *lcSandbox) int {
+	return cmp.Or(b.createdAt.Compare(a.createdAt), cmp.Compare(b.seq, a.seq))
+}
+
+// newestSnapshotFirst is the order of snapshot lists: newest first, ties
+// by id descending, as the server breaks them.
+func newestSnapshotFirst(a, b *lcSnapshot) int {
+	return cmp.Or(b.createdAt.Compare(a.createdAt), strings.Compare(b.id, a.id))
 }
 
 // now is the server's clock at the lifecycle server's precision: UTC
@@ -194,13 +215,11 @@ func (st *lcStore) lookupSnapshot(tenant, id string) (*lcSnapshot, *opError) {
 
 // insert adds sb (with a fresh seq) to the indexes.
 func (st *lcStore) insert(sb *lcSandbox) {
-	if items := st.sandboxes.byTenant[sb.tenant]; len(items) > 0 && sb.createdAt.Before(items[len(items)-1].createdAt) {
-		st.unordered[sb.tenant] = true
-	}
 	st.seq++
 	sb.seq = st.seq
 	sb.resumed = make(chan struct{})
 	st.sandboxes.add(sb.id, sb.tenant, sb)
+	st.sandboxList.put(sb.tenant, sb, sb.state, sb.metadata)
 }
 
 // remove forgets sb: the sandbox answers 404 from now on.
@@ -208,6 +227,7 @@ func (st *lcStore) remove(sb *lcSandbox) {
 	if !st.sandboxes.remove(sb.id, sb.tenant, sb) {
 		return
 	}
+	st.sandboxList.drop(sb)
 	sb.async.cancel()
 	sb.stop.cancel()
 	stopTimer(&sb.expiry)
@@ -234,6 +254,7 @@ func stopTimer(t *clock.Timer) {
 func (st *lcStore) setState(sb *lcSandbox, state, reason, message string) {
 	wasPaused := sb.state == StatePaused
 	sb.state, sb.reason, sb.message = state, reason, message
+	st.sandboxList.setClass(sb, state)
 	if wasPaused && state != StatePaused {
 		close(sb.resumed)
 		sb.resumed = make(chan struct{})
@@ -669,6 +690,7 @@ func (st *lcStore) patchMetadata(tenant, id string, patch lifecyclesrv.PatchSand
 		}
 	}
 	sb.metadata, sb.patched = cur, true
+	st.sandboxList.put(sb.tenant, sb, sb.state, sb.metadata)
 	return st.view(sb), nil
 }
 
@@ -718,18 +740,6 @@ type listQuery struct {
 	pageSize int
 }
 
-func (q *listQuery) match(sb *lcSandbox) bool {
-	if len(q.states) > 0 && !matchFold(q.states, sb.state) {
-		return false
-	}
-	for k, v := range q.metadata {
-		if got, ok := sb.metadata[k]; !ok || got != v {
-			return false
-		}
-	}
-	return true
-}
-
 // matchFold reports whether s equals one of set, ignoring case, as the
 // server compares sandbox states.
 func matchFold(set []string, s string) bool {
@@ -742,34 +752,20 @@ func matchFold(set []string, s string) bool {
 }
 
 // list returns one page of tenant's sandboxes, newest first, and the
-// number of matches.
+// number of matches, from the index (see [listIndex.page] for the cost).
 func (st *lcStore) list(tenant string, q listQuery) ([]lifecyclesrv.Sandbox, int) {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	items := st.sandboxes.byTenant[tenant]
-	from := (q.page - 1) * q.pageSize
-	if st.unordered[tenant] {
-		items = newestFirst(items, func(sb *lcSandbox) time.Time { return sb.createdAt })
-		return filterPage(items, q.match, from, q.pageSize, st.view)
+	f := listFilter{labels: q.metadata}
+	if len(q.states) > 0 {
+		f.class = func(state string) bool { return matchFold(q.states, state) }
 	}
-	// Creation order is time order: newest first is the reverse.
-	if len(q.states) == 0 && len(q.metadata) == 0 {
-		out := []lifecyclesrv.Sandbox{}
-		for i := len(items) - 1 - from; i >= 0 && len(out) < q.pageSize; i-- {
-			out = append(out, st.view(items[i]))
-		}
-		return out, len(items)
+	items, total := st.sandboxList.page(tenant, f, (q.page-1)*q.pageSize, q.pageSize)
+	out := make([]lifecyclesrv.Sandbox, 0, len(items))
+	for _, sb := range items {
+		out = append(out, st.view(sb))
 	}
-	return filterPageReverse(items, q.match, from, q.pageSize, st.view)
-}
-
-// newestFirst returns items (in creation order) sorted by creation time,
-// newest first; equal times keep the later-created first.
-func newestFirst[T any](items []T, created func(T) time.Time) []T {
-	out := slices.Clone(items)
-	slices.Reverse(out)
-	slices.SortStableFunc(out, func(a, b T) int { return created(b).Compare(created(a)) })
-	return out
+	return out, total
 }
 
 // view renders sb for the wire as the runtime shows it.
@@ -862,21 +858,32 @@ func (st *lcStore) createSnapshot(tenant, id, name string) (lifecyclesrv.Snapsho
 	return sn.view(), nil
 }
 
+// snapshotSource is the label under which the snapshot list files a
+// snapshot's source sandbox.
+const snapshotSource = "sandboxId"
+
 func (st *lcStore) insertSnapshot(sn *lcSnapshot) {
 	st.seq++
 	sn.seq = st.seq
 	st.snapshots.add(sn.id, sn.tenant, sn)
+	var labels map[string]string
+	if sn.sandboxID != "" {
+		labels = map[string]string{snapshotSource: sn.sandboxID}
+	}
+	st.snapshotList.put(sn.tenant, sn, sn.state, labels)
 }
 
 func (st *lcStore) removeSnapshot(sn *lcSnapshot) {
 	if !st.snapshots.remove(sn.id, sn.tenant, sn) {
 		return
 	}
+	st.snapshotList.drop(sn)
 	sn.async.cancel()
 }
 
 func (st *lcStore) setSnapshotState(sn *lcSnapshot, state, reason, message string) {
 	sn.state, sn.reason, sn.message = state, reason, message
+	st.snapshotList.setClass(sn, state)
 	sn.lastTransition = st.now()
 }
 
@@ -953,22 +960,24 @@ type snapshotQuery struct {
 	pageSize  int
 }
 
-// listSnapshots returns one page of snapshots, newest first.
+// listSnapshots returns one page of snapshots, newest first, and the
+// number of matches, from the index.
 func (st *lcStore) listSnapshots(tenant string, q snapshotQuery) ([]lifecyclesrv.Snapshot, int) {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	match := func(sn *lcSnapshot) bool {
-		return (q.sandboxID == "" || sn.sandboxID == q.sandboxID) &&
-			(len(q.states) == 0 || slices.Contains(q.states, sn.state))
+	var f listFilter
+	if len(q.states) > 0 {
+		f.class = func(state string) bool { return slices.Contains(q.states, state) }
 	}
-	items := slices.Clone(st.snapshots.byTenant[tenant])
-	slices.SortFunc(items, func(a, b *lcSnapshot) int {
-		if c := b.createdAt.Compare(a.createdAt); c != 0 {
-			return c
-		}
-		return strings.Compare(b.id, a.id) // the server's tie-break: id descending
-	})
-	return filterPage(items, match, (q.page-1)*q.pageSize, q.pageSize, (*lcSnapshot).view)
+	if q.sandboxID != "" {
+		f.labels = map[string]string{snapshotSource: q.sandboxID}
+	}
+	items, total := st.snapshotList.page(tenant, f, (q.page-1)*q.pageSize, q.pageSize)
+	out := make([]lifecyclesrv.Snapshot, 0, len(items))
+	for _, sn := range items {
+		out = append(out, sn.view())
+	}
+	return out, total
 }
 
 func (sn *lcSnapshot) view() lifecyclesrv.Snapshot {

@@ -52,37 +52,3 @@ func removeOrdered[T sequenced](items []T, v T) []T {
 	}
 	return items
 }
-
-// filterPage renders the items that match, skipping the first from of
-// them and keeping at most size, and counts every match (the exact total
-// a paginated answer reports).
-func filterPage[T, V any](items []T, match func(T) bool, from, size int, view func(T) V) ([]V, int) {
-	out := []V{}
-	total := 0
-	for _, it := range items {
-		if !match(it) {
-			continue
-		}
-		if total >= from && len(out) < size {
-			out = append(out, view(it))
-		}
-		total++
-	}
-	return out, total
-}
-
-// filterPageReverse is filterPage over items from the last to the first.
-func filterPageReverse[T, V any](items []T, match func(T) bool, from, size int, view func(T) V) ([]V, int) {
-	out := []V{}
-	total := 0
-	for i := len(items) - 1; i >= 0; i-- {
-		if !match(items[i]) {
-			continue
-		}
-		if total >= from && len(out) < size {
-			out = append(out, view(items[i]))
-		}
-		total++
-	}
-	return out, total
-}
