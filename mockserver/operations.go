@@ -1,9 +1,7 @@
 package mockserver
 
 import (
-	"fmt"
 	"slices"
-	"strings"
 )
 
 // Operation names, as [Entry.Operation], [Filter.Operation] and
@@ -112,14 +110,12 @@ func Operations(api API) []string {
 	return slices.Compact(all)
 }
 
-// checkOperation reports an operation name that api does not have.
+// checkOperation reports an operation name that api does not have, as an
+// *UnknownOperationError.
 func checkOperation(api API, op string) error {
-	if op == "" || slices.Contains(Operations(api), op) {
+	valid := Operations(api)
+	if op == "" || slices.Contains(valid, op) {
 		return nil
 	}
-	where := "any API"
-	if api != APIUnknown {
-		where = "the " + string(api) + " API"
-	}
-	return fmt.Errorf("mockserver: Fault: operation %q does not exist in %s; valid names: %s", op, where, strings.Join(Operations(api), ", "))
+	return &UnknownOperationError{API: api, Operation: op, Valid: valid}
 }

@@ -12,7 +12,9 @@ import (
 // timer takes mu itself. timer holds the pending call, replaced here.
 func (s *Server) armReap(timer *clock.Timer, mu sync.Locker, terminated func() bool, remove func()) {
 	stopTimer(timer)
+	s.cfgMu.RLock()
 	ret := s.cfg.retention
+	s.cfgMu.RUnlock()
 	if ret == 0 {
 		remove()
 		return
