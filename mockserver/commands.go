@@ -38,8 +38,8 @@ type Command struct {
 // is scripted for every sandbox).
 type commandSet struct {
 	mu      sync.Mutex
-	all     map[string]Command            // by name, for every sandbox
-	one     map[string]Command            // by sandbox + "\x00" + name
+	all     map[string]Command        // by name, for every sandbox
+	one     map[string]Command        // by sandbox + "\x00" + name
 	special map[guestAPI]*ownCommands // simulators with commands of their own
 }
 
