@@ -29,7 +29,11 @@ type Command struct {
 	Stdout, Stderr string
 	// ExitCode is its exit code, 0 to 255.
 	ExitCode int
-	// Delay is how long it runs after writing, on the server's clock.
+	// Delay is how long it runs after writing, on the server's clock. On
+	// a manual clock the process ends once [Server.Advance] has passed
+	// the delay, in the simulator's own goroutine: a moment after Advance
+	// returns, so wait for it (the sandbox API's process wait) rather
+	// than reading it right away.
 	Delay time.Duration
 }
 
@@ -71,7 +75,7 @@ func (s *Server) SetCommand(c Command) error {
 		return invalidf("mockserver: SetCommand: negative delay %v", c.Delay)
 	}
 	if s.proxy != nil {
-		return errProxyMode
+		return ErrProxyMode
 	}
 	s.world.RLock()
 	defer s.world.RUnlock()

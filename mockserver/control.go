@@ -11,6 +11,7 @@ import (
 	"github.com/go-faster/jx"
 	"github.com/ogen-go/ogen/ogenerrors"
 
+	"github.com/sandboxkit/sandboxkit/client"
 	"github.com/sandboxkit/sandboxkit/internal/gen/mockcontrolsrv"
 )
 
@@ -57,14 +58,23 @@ type (
 )
 
 func (e *notFoundError) Error() string { return e.msg }
+
+// Is reports whether target is client.ErrNotFound.
+func (e *notFoundError) Is(target error) bool { return target == client.ErrNotFound }
+
 func (e *conflictError) Error() string { return e.msg }
 
 // Unwrap returns the cause, if any.
 func (e *conflictError) Unwrap() error { return e.err }
 
-// errProxyMode is returned by controls that need the mock's own state in
-// proxy mode.
-var errProxyMode = &conflictError{msg: "mockserver: not available in proxy mode: the upstream server holds the state"}
+// Is reports whether target is client.ErrConflict.
+func (e *conflictError) Is(target error) bool { return target == client.ErrConflict }
+
+// ErrProxyMode is returned by the controls of the mock's own state
+// (seeding, clock, transitions, upgrades, commands, state documents) on a
+// server in proxy mode ([WithUpstream]), where the upstream server holds
+// the state.
+var ErrProxyMode = errors.New("mockserver: not available in proxy mode: the upstream server holds the state")
 
 // Error codes of the control API.
 const (
@@ -96,7 +106,7 @@ func controlStatus(err error) (status int, code string, valid []string) {
 		return http.StatusNotFound, ctlNotFound, nil
 	case errors.Is(err, ErrRealClock):
 		return http.StatusConflict, ctlRealClock, nil
-	case errors.Is(err, errProxyMode):
+	case errors.Is(err, ErrProxyMode):
 		return http.StatusConflict, ctlProxyMode, nil
 	case errors.As(err, &conf):
 		return http.StatusConflict, ctlConflict, nil

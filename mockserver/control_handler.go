@@ -211,7 +211,7 @@ func (h *controlHandler) clock() *mockcontrolsrv.Clock {
 
 func (h *controlHandler) AdvanceClock(_ context.Context, req *mockcontrolsrv.ClockAdvance) (*mockcontrolsrv.Clock, error) {
 	if h.s.proxy != nil {
-		return nil, errProxyMode
+		return nil, ErrProxyMode
 	}
 	if err := h.s.Advance(req.By); err != nil {
 		return nil, err
@@ -221,7 +221,7 @@ func (h *controlHandler) AdvanceClock(_ context.Context, req *mockcontrolsrv.Clo
 
 func (h *controlHandler) SetClock(_ context.Context, req *mockcontrolsrv.ClockSet) (*mockcontrolsrv.Clock, error) {
 	if h.s.proxy != nil {
-		return nil, errProxyMode
+		return nil, ErrProxyMode
 	}
 	if err := h.s.SetTime(req.To); err != nil {
 		return nil, err
@@ -240,7 +240,7 @@ func (h *controlHandler) ListTransitions(context.Context) ([]mockcontrolsrv.Pend
 
 func (h *controlHandler) StepTransition(_ context.Context, req *mockcontrolsrv.StepRequest) (*mockcontrolsrv.StepResult, error) {
 	if h.s.proxy != nil {
-		return nil, errProxyMode
+		return nil, ErrProxyMode
 	}
 	kind, err := h.s.stepKind(req.ID)
 	if err != nil {
@@ -251,7 +251,7 @@ func (h *controlHandler) StepTransition(_ context.Context, req *mockcontrolsrv.S
 
 func (h *controlHandler) StepAllTransitions(context.Context) (*mockcontrolsrv.StepAllResult, error) {
 	if h.s.proxy != nil {
-		return nil, errProxyMode
+		return nil, ErrProxyMode
 	}
 	return &mockcontrolsrv.StepAllResult{Completed: h.s.StepAll()}, nil
 }

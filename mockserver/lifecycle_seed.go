@@ -99,7 +99,7 @@ var seedStates = map[Runtime][]string{
 // recorded in [Server.Creations].
 func (s *Server) AddSandbox(tenant string, seed SandboxSeed) (string, error) {
 	if s.proxy != nil {
-		return "", errProxyMode
+		return "", ErrProxyMode
 	}
 	defer s.buryGuests()
 	s.world.RLock()
@@ -298,7 +298,7 @@ type SnapshotSeed struct {
 // and returns its id.
 func (s *Server) AddSnapshot(tenant string, seed SnapshotSeed) (string, error) {
 	if s.proxy != nil {
-		return "", errProxyMode
+		return "", ErrProxyMode
 	}
 	s.world.RLock()
 	defer s.world.RUnlock()

@@ -89,7 +89,7 @@ func (s *Server) Reset(opts ...Option) error {
 		return invalidf("%v", err)
 	}
 	if s.proxy != nil && cfg.set&^optJournalLimit != 0 {
-		return errProxyMode
+		return ErrProxyMode
 	}
 	newClock := cfg.set&optClock != 0
 	defer s.buryGuests()

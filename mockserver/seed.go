@@ -71,7 +71,7 @@ type ControlPlaneInfo struct {
 // for [DefaultTenant]).
 func (s *Server) AddControlPlaneSandbox(tenant string, seed ControlPlaneSeed) error {
 	if s.proxy != nil {
-		return errProxyMode
+		return ErrProxyMode
 	}
 	defer s.buryGuests()
 	s.world.RLock()

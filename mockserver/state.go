@@ -76,7 +76,7 @@ func (s *Server) LoadState(r io.Reader) error {
 // exportState returns the state document.
 func (s *Server) exportState() (*mockcontrolsrv.State, error) {
 	if s.proxy != nil {
-		return nil, errProxyMode
+		return nil, ErrProxyMode
 	}
 	in := s.Info()
 	st := &mockcontrolsrv.State{
@@ -112,7 +112,7 @@ func (s *Server) exportState() (*mockcontrolsrv.State, error) {
 // importState resets the server and restores st.
 func (s *Server) importState(st *mockcontrolsrv.State) error {
 	if s.proxy != nil {
-		return errProxyMode
+		return ErrProxyMode
 	}
 	if st.Version != stateVersion {
 		return invalidf("mockserver: state document version %d, want %d", st.Version, stateVersion)

@@ -62,7 +62,7 @@ func (s *Server) ScriptUpgrade(id string, script UpgradeScript) error {
 		return invalidf("mockserver: ScriptUpgrade: durations and sizes must not be negative")
 	}
 	if s.proxy != nil {
-		return errProxyMode
+		return ErrProxyMode
 	}
 	s.world.RLock()
 	defer s.world.RUnlock()
