@@ -724,7 +724,9 @@ func (r *Remote) JournalStats(ctx context.Context) (JournalStats, error) {
 	if err != nil {
 		return JournalStats{}, fail("JournalStats", err)
 	}
-	c := func(rc mockcontrolapi.RecordCount) RecordCount { return RecordCount{Recorded: rc.Recorded, Dropped: rc.Dropped} }
+	c := func(rc mockcontrolapi.RecordCount) RecordCount {
+		return RecordCount{Recorded: rc.Recorded, Dropped: rc.Dropped}
+	}
 	return JournalStats{
 		Requests: c(j.Stats.Requests), Creations: c(j.Stats.Creations),
 		Renewals: c(j.Stats.Renewals), Deletions: c(j.Stats.Deletions),
