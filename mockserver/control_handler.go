@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sandboxkit/sandboxkit/internal/gen/mockcontrolsrv"
@@ -38,7 +40,12 @@ func infoToWire(in Info) *mockcontrolsrv.Info {
 		out.Upstream = mockcontrolsrv.NewOptString(in.Upstream)
 		out.UpstreamApi = mockcontrolsrv.NewOptAPI(mockcontrolsrv.API(in.UpstreamAPI))
 		if in.UpstreamAPI == APILifecycle {
-			out.Urls.Lifecycle = mockcontrolsrv.NewOptString(in.URL + "/v1")
+			// Requests keep their path: the upstream's, or the server's /v1.
+			path := "/v1"
+			if u, err := url.Parse(in.Upstream); err == nil && strings.Trim(u.Path, "/") != "" {
+				path = strings.TrimSuffix(u.EscapedPath(), "/")
+			}
+			out.Urls.Lifecycle = mockcontrolsrv.NewOptString(in.URL + path)
 		}
 		return out
 	}

@@ -308,11 +308,9 @@ func TestControlAPIAccess(t *testing.T) {
 			t.Errorf("token, client %s with %q: %d, want %d", tc.remote, tc.auth, got, tc.want)
 		}
 	}
-	// The in-memory origin is not a loopback host: sending a token there
-	// over http needs InsecureHTTP.
 	dial := func(token string) *mockserver.Remote {
 		t.Helper()
-		ctl, err := mockserver.Dial(locked.URL(), token, &mockserver.DialOptions{HTTPClient: locked.HTTPClient(), InsecureHTTP: true})
+		ctl, err := mockserver.Dial(locked.URL(), token, &mockserver.DialOptions{HTTPClient: locked.HTTPClient()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -344,7 +342,7 @@ func TestDialRefusesBadArguments(t *testing.T) {
 	if _, err := mockserver.Dial("http://192.0.2.1:8080", "tok", &mockserver.DialOptions{InsecureHTTP: true}); err != nil {
 		t.Errorf("Dial with InsecureHTTP: %v", err)
 	}
-	for _, u := range []string{"http://localhost:1", "http://[::1]:1", "https://example.com"} {
+	for _, u := range []string{"http://localhost:1", "http://[::1]:1", "https://example.com", "http://mock.test"} {
 		if _, err := mockserver.Dial(u, "tok", nil); err != nil {
 			t.Errorf("Dial(%q): %v", u, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -17,10 +18,12 @@ import (
 // Retry-After, latency, dropped connections, and failures after commit
 // (the request is forwarded and its answer thrown away, so the upstream
 // server did the work and the client sees the fault). Requests keep their
-// path and query; only rawURL's scheme and host are used, so a client of
-// a lifecycle server at http://host:port/v1 uses the proxy's URL plus
-// "/v1". The upstream server authenticates: the mock's tenants do not
-// apply. Operation names (for faults and the journal) are those of api.
+// path and query, so a client uses the proxy's URL with rawURL's path: a
+// lifecycle server at http://host:port/v1 is reached at the proxy's URL
+// plus "/v1", a sandbox API at http://host:port/some/prefix at the
+// proxy's URL plus "/some/prefix". The upstream server authenticates: the
+// mock's tenants do not apply. Operation names (for faults and the
+// journal) are those of api.
 //
 // The control API works as in mock mode for faults, the journal, reset
 // and information; the controls of the mock's own state (clock,
@@ -48,6 +51,7 @@ func WithUpstream(rawURL string, api API) Option {
 type proxy struct {
 	api       API
 	display   string // the upstream URL as given
+	prefix    string // its path, without trailing slash
 	transport *http.Transport
 	rp        *httputil.ReverseProxy
 	s         *Server
@@ -69,7 +73,7 @@ func newProxy(s *Server, u *url.URL, api API) *proxy {
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     true,
 	}
-	p := &proxy{api: api, display: u.String(), transport: t, s: s}
+	p := &proxy{api: api, display: u.String(), prefix: strings.TrimSuffix(u.EscapedPath(), "/"), transport: t, s: s}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
@@ -98,7 +102,12 @@ func (p *proxy) classify(r *http.Request) route {
 	if p.api == APILifecycle {
 		return p.s.classifyLifecycle(r)
 	}
-	rt := route{kind: routeGuestLifecycle, api: APISandbox, rest: r.URL.EscapedPath(), restPath: r.URL.Path}
+	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), p.prefix)
+	if !ok || (rest != "" && rest[0] != '/') {
+		return route{kind: routeGuestLifecycle, api: APIUnknown}
+	}
+	rt := route{kind: routeGuestLifecycle, api: APISandbox, rest: rest}
+	rt.restPath, _ = url.PathUnescape(rest)
 	rt = p.s.withGuestOp(r, rt)
 	if rt.op == "" {
 		rt.api = APIUnknown

@@ -33,8 +33,9 @@ type DialOptions struct {
 	// not followed (the token is never sent to another host).
 	HTTPClient *http.Client
 	// InsecureHTTP allows sending the token over plain http to a host that
-	// is not on the loopback interface (e.g. a container on another
-	// machine). Without it Dial refuses such a combination.
+	// is not local (a loopback address, localhost, or a .test or .invalid
+	// name), e.g. a container on another machine. Without it Dial refuses
+	// such a combination.
 	InsecureHTTP bool
 }
 
@@ -90,12 +91,18 @@ func Dial(baseURL, token string, opts *DialOptions) (*Remote, error) {
 	return r, nil
 }
 
-// loopbackHost reports whether host is localhost or a loopback address.
+// loopbackHost reports whether host is a loopback address or a name that
+// never leaves the machine: localhost, and the reserved .test and
+// .invalid names (the in-memory server's origin is one), as the
+// sandboxkit clients count them.
 func loopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
+	h := strings.TrimSuffix(strings.ToLower(host), ".")
+	for _, d := range []string{"localhost", "test", "invalid"} {
+		if h == d || strings.HasSuffix(h, "."+d) {
+			return true
+		}
 	}
-	ip := net.ParseIP(host)
+	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
 }
 
