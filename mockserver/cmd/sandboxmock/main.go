@@ -325,9 +325,9 @@ func clockKind(manual bool) string {
 
 // commonFlags are the flags of both modes.
 type commonFlags struct {
-	listen, baseURL, controlToken  *string
-	journal                        *int
-	maxBody, maxUpload             byteSize
+	listen, baseURL, controlToken *string
+	journal                       *int
+	maxBody, maxUpload            byteSize
 	readHeader, readTimeout, idle *time.Duration
 }
 
