@@ -33,5 +33,5 @@ package sandboxkit
 
 // Typed gomock mocks of the façade interfaces, for downstream tests.
 //go:generate go tool mockgen -typed -destination lifecycle/mocklifecycle/mock_lifecycle.go -package mocklifecycle github.com/sandboxkit/sandboxkit/lifecycle API,Getter,Lister,Creator,Deleter,Pauser,Resumer,ExpiryRenewer,RenewerAPI,EndpointGetter,MetadataPatcher,Snapshotter,SnapshotGetter
-//go:generate go tool mockgen -typed -destination controlplane/mockcontrolplane/mock_controlplane.go -package mockcontrolplane github.com/sandboxkit/sandboxkit/controlplane Creator,Getter,Lister,Updater,Deleter,LifetimeManager,Ensurer,API
+//go:generate go tool mockgen -typed -destination controlplane/mockcontrolplane/mock_controlplane.go -package mockcontrolplane github.com/sandboxkit/sandboxkit/controlplane Creator,Getter,ExternalIDGetter,Lister,Updater,Deleter,LifetimeManager,Ensurer,Forker,Snapshotter,PreviewManager,ScheduleManager,HubLister,API
 //go:generate go tool mockgen -typed -destination sandbox/mocksandbox/mock_sandbox.go -package mocksandbox github.com/sandboxkit/sandboxkit/sandbox API,HealthChecker,Upgrader,ProcessGetter,Executor,ProcessManager,FileReader,FileWriter,MultipartUploader,FileSearcher,FileWatcher,NetworkManager,DriveManager,EnvironmentReloader,CodeAssistant

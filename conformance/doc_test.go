@@ -9,9 +9,10 @@
 // The variables are the ones ../shared/real/up prints (see the README's
 // "Conformance against the real servers"). A scenario asserts what a user
 // may rely on from every target; where real deployments legitimately
-// differ (the Docker runtime is synchronous, Kubernetes shows Pausing,
-// Resuming and Stopping) it asserts what holds for all of them and tests
-// each variant in a subtest of its own. A scenario that cannot run on a
+// differ (the Docker runtime is synchronous; Kubernetes shows Allocated,
+// Pausing and Resuming, and a deleted sandbox's last state until it is
+// gone) it asserts what holds for all of them and tests each variant in a
+// subtest of its own. A scenario that cannot run on a
 // real server here says why in its skip message; none is skipped on the
 // mock.
 //

@@ -10,8 +10,8 @@ import (
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
-// TestLifecycleRenew: Renew sets the expiry to the time asked for (whole
-// seconds, rounded up), later or earlier, as long as it is in the
+// TestLifecycleRenew: Renew sets the expiry to the time asked for (to the
+// microsecond, rounded up), later or earlier, as long as it is in the
 // future; a time in the past is refused before sending; a sandbox that
 // never expires cannot be renewed.
 func TestLifecycleRenew(t *testing.T) {
@@ -30,8 +30,8 @@ func TestLifecycleRenew(t *testing.T) {
 			return got.ExpiresAt
 		}
 
-		later := time.Now().Add(20 * time.Minute).Truncate(time.Second).Add(300 * time.Millisecond)
-		want := later.Truncate(time.Second).Add(time.Second)
+		later := time.Now().Add(20 * time.Minute).Truncate(time.Second).Add(300*time.Millisecond + 1500*time.Nanosecond)
+		want := later.Add(500 * time.Nanosecond) // .300002
 		got, err := tg.lc.Renew(ctx, sb.ID, later)
 		if err != nil || !got.Equal(want) {
 			t.Fatalf("Renew(+20m) = %v, %v; want %v (rounded up)", got, err, want)
@@ -40,7 +40,7 @@ func TestLifecycleRenew(t *testing.T) {
 			t.Errorf("after Renew(+20m): expiresAt %v, want %v", e, want)
 		}
 
-		earlier := time.Now().Add(5 * time.Minute).Truncate(time.Second)
+		earlier := time.Now().Add(5 * time.Minute).Truncate(time.Microsecond)
 		got, err = tg.lc.Renew(ctx, sb.ID, earlier)
 		if err != nil || !got.Equal(earlier) {
 			t.Fatalf("Renew(+5m), before the current expiry = %v, %v; want %v (a renewal may shorten)", got, err, earlier)

@@ -135,7 +135,10 @@ func TestLifecycleDelete(t *testing.T) {
 }
 
 // TestLifecycleDeleteRuntimes: what each runtime shows right after Delete
-// returns, and for a second Delete.
+// returns, for a second Delete, and until the sandbox is gone. No
+// Kubernetes workload provider of the OpenSandbox server reports
+// Stopping: a deleted workload keeps the state it had until it is
+// removed, then it is not found.
 func TestLifecycleDeleteRuntimes(t *testing.T) {
 	forEachLifecycle(t, func(t *testing.T, tg *lifecycleTarget) {
 		ctx := tg.ctx(t)
@@ -153,13 +156,25 @@ func TestLifecycleDeleteRuntimes(t *testing.T) {
 				t.Errorf("docker: Delete again = %v, want not found", err)
 			}
 		case kubernetes:
-			if !errors.Is(err, client.ErrNotFound) && (err != nil || got.State() != lifecycle.StateStopping) {
-				t.Errorf("kubernetes: Get right after Delete = %+v, %v; want Stopping or not found", got, err)
+			// The state it had (Running), or Stopping should a provider
+			// report it, or already gone.
+			switch {
+			case errors.Is(err, client.ErrNotFound):
+			case err == nil && (got.State() == sb.State() || got.State() == lifecycle.StateStopping):
+			default:
+				t.Errorf("kubernetes: Get right after Delete = %+v, %v; want %s, Stopping or not found", got, err, sb.State())
 			}
 			// The workload is being deleted: deleting it again is accepted
 			// until it is gone.
 			if err := tg.lc.Delete(ctx, sb.ID); err != nil && !errors.Is(err, client.ErrNotFound) {
 				t.Errorf("kubernetes: Delete again = %v, want nil or not found", err)
+			}
+			// Then it is gone (a wait for Terminated counts 404 as done).
+			if _, err := tg.lc.WaitForState(ctx, sb.ID, lifecycle.StateTerminated); err != nil {
+				t.Errorf("kubernetes: waiting for the deletion to complete: %v", err)
+			}
+			if got, err := tg.lc.Get(ctx, sb.ID); !errors.Is(err, client.ErrNotFound) {
+				t.Errorf("kubernetes: Get once the deletion completed = %+v, %v; want not found", got, err)
 			}
 		}
 	})

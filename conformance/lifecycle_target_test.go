@@ -29,8 +29,9 @@ const (
 	docker runtimeKind = "docker"
 	// kubernetes is OpenSandbox's Kubernetes runtime: a create answers
 	// Running but a read may show Allocated until the workload is ready,
-	// Pausing, Resuming and Stopping are seen, and a pause of a Paused
-	// sandbox is a 409.
+	// Pausing and Resuming are seen, a deleted sandbox keeps its last
+	// state (never Stopping) until it is not found, and a pause of a
+	// Paused sandbox is a 409.
 	kubernetes runtimeKind = "kubernetes"
 )
 

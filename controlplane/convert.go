@@ -14,25 +14,24 @@ import (
 
 func fromAPI(in *api.Sandbox) *Sandbox {
 	out := &Sandbox{
-		Metadata:   metadataFromAPI(&in.Metadata),
-		Spec:       specFromAPI(&in.Spec),
-		Status:     Status(in.Status.Or("")),
-		LastUsedAt: parseTime(in.LastUsedAt.Or("")),
-		extra:      extraFields(maps.Clone(in.AdditionalProps)),
+		Metadata:       metadataFromAPI(&in.Metadata),
+		Spec:           specFromAPI(&in.Spec),
+		Status:         Status(in.Status.Or("")),
+		State:          State(in.State.Or("")),
+		LastUsedAt:     parseTime(in.LastUsedAt.Or("")),
+		NodeGeneration: in.NodeGeneration.Or(""),
+		Events:         eventsFromAPI(in.Events),
+		extra:          extraFields(maps.Clone(in.AdditionalProps)),
 	}
-	if in.Events != nil {
-		out.Events = make([]Event, 0, len(in.Events))
-		for _, e := range in.Events {
-			out.Events = append(out.Events, Event{
-				Type:           e.Type.Or(""),
-				Status:         Status(e.Status.Or("")),
-				Message:        e.Message.Or(""),
-				Revision:       e.Revision.Or(""),
-				CanaryRevision: e.CanaryRevision.Or(""),
-				Time:           parseTime(e.Time.Or("")),
-			})
+	out.Errors = convertEach(in.Errors, func(e api.InfrastructureError) InfrastructureError {
+		return InfrastructureError{
+			Code:     e.Code.Or(""),
+			Fatal:    e.Fatal.Or(false),
+			Instance: e.Instance.Or(""),
+			Message:  e.Message.Or(""),
+			Time:     parseTime(e.Time.Or("")),
 		}
-	}
+	})
 	if v, ok := in.ExpiresIn.Get(); ok {
 		d := time.Duration(v) * time.Second
 		out.ExpiresIn = &d
@@ -41,6 +40,19 @@ func fromAPI(in *api.Sandbox) *Sandbox {
 		out.ExpiresAt = time.Unix(int64(v), 0).UTC()
 	}
 	return out
+}
+
+func eventsFromAPI(in []api.CoreEvent) []Event {
+	return convertEach(in, func(e api.CoreEvent) Event {
+		return Event{
+			Type:           e.Type.Or(""),
+			Status:         Status(e.Status.Or("")),
+			Message:        e.Message.Or(""),
+			Revision:       e.Revision.Or(""),
+			CanaryRevision: e.CanaryRevision.Or(""),
+			Time:           parseTime(e.Time.Or("")),
+		}
+	})
 }
 
 // toAPI renders the writable part of s: metadata and spec without the
@@ -57,6 +69,7 @@ func metadataFromAPI(in *api.Metadata) Metadata {
 	out := Metadata{
 		Name:        in.Name,
 		DisplayName: in.DisplayName.Or(""),
+		ExternalID:  in.ExternalId.Or(""),
 		Plan:        in.Plan.Or(""),
 		Workspace:   in.Workspace.Or(""),
 		URL:         in.URL.Or(""),
@@ -79,7 +92,7 @@ func metadataToAPI(in *Metadata) api.Metadata {
 	out := api.Metadata{
 		Name:            in.Name,
 		DisplayName:     optString(in.DisplayName),
-		Plan:            optString(in.Plan),
+		ExternalId:      optString(in.ExternalID),
 		AdditionalProps: api.MetadataAdditional(maps.Clone(in.extra)),
 	}
 	if in.Labels != nil {
@@ -91,7 +104,11 @@ func metadataToAPI(in *Metadata) api.Metadata {
 func specFromAPI(in *api.SandboxSpec) Spec {
 	out := Spec{
 		Region: in.Region.Or(""),
+		VPC:    in.Vpc.Or(""),
 		extra:  extraFields(maps.Clone(in.AdditionalProps)),
+	}
+	if n, ok := in.Network.Get(); ok {
+		out.Network = networkFromAPI(&n)
 	}
 	if v, ok := in.Enabled.Get(); ok {
 		out.Enabled = &v
@@ -101,7 +118,7 @@ func specFromAPI(in *api.SandboxSpec) Spec {
 		out.Runtime = &r
 	}
 	if lc, ok := in.Lifecycle.Get(); ok {
-		l := Lifecycle{extra: extraFields(maps.Clone(lc.AdditionalProps))}
+		l := Lifecycle{TerminatedRetention: lc.TerminatedRetention.Or(""), extra: extraFields(maps.Clone(lc.AdditionalProps))}
 		if lc.ExpirationPolicies != nil {
 			l.ExpirationPolicies = make([]ExpirationPolicy, 0, len(lc.ExpirationPolicies))
 			for _, p := range lc.ExpirationPolicies {
@@ -122,6 +139,8 @@ func specFromAPI(in *api.SandboxSpec) Spec {
 				Name:      v.Name.Or(""),
 				MountPath: v.MountPath.Or(""),
 				ReadOnly:  v.ReadOnly.Or(false),
+				Type:      VolumeType(v.Type.Or("")),
+				SizeMB:    v.SizeMb.Or(0),
 				extra:     extraFields(maps.Clone(v.AdditionalProps)),
 			})
 		}
@@ -132,7 +151,11 @@ func specFromAPI(in *api.SandboxSpec) Spec {
 func specToAPI(in *Spec) api.SandboxSpec {
 	out := api.SandboxSpec{
 		Region:          optString(in.Region),
+		Vpc:             optString(in.VPC),
 		AdditionalProps: api.SandboxSpecAdditional(maps.Clone(in.extra)),
+	}
+	if in.Network != nil {
+		out.Network = api.NewOptSandboxNetwork(networkToAPI(in.Network))
 	}
 	if in.Enabled != nil {
 		out.Enabled = api.NewOptBool(*in.Enabled)
@@ -141,7 +164,10 @@ func specToAPI(in *Spec) api.SandboxSpec {
 		out.Runtime = api.NewOptRuntime(runtimeToAPI(in.Runtime))
 	}
 	if in.Lifecycle != nil {
-		lc := api.SandboxLifecycle{AdditionalProps: api.SandboxLifecycleAdditional(maps.Clone(in.Lifecycle.extra))}
+		lc := api.SandboxLifecycle{
+			TerminatedRetention: optString(in.Lifecycle.TerminatedRetention),
+			AdditionalProps:     api.SandboxLifecycleAdditional(maps.Clone(in.Lifecycle.extra)),
+		}
 		if in.Lifecycle.ExpirationPolicies != nil {
 			lc.ExpirationPolicies = make([]api.ExpirationPolicy, 0, len(in.Lifecycle.ExpirationPolicies))
 			for _, p := range in.Lifecycle.ExpirationPolicies {
@@ -158,12 +184,17 @@ func specToAPI(in *Spec) api.SandboxSpec {
 	if in.Volumes != nil {
 		out.Volumes = make([]api.VolumeAttachment, 0, len(in.Volumes))
 		for _, v := range in.Volumes {
-			out.Volumes = append(out.Volumes, api.VolumeAttachment{
+			av := api.VolumeAttachment{
 				Name:            optString(v.Name),
 				MountPath:       optString(v.MountPath),
 				ReadOnly:        api.NewOptBool(v.ReadOnly),
+				Type:            optString(string(v.Type)),
 				AdditionalProps: api.VolumeAttachmentAdditional(maps.Clone(v.extra)),
-			})
+			}
+			if v.SizeMB != 0 {
+				av.SizeMb = api.NewOptInt(v.SizeMB)
+			}
+			out.Volumes = append(out.Volumes, av)
 		}
 	}
 	return out
@@ -171,20 +202,21 @@ func specToAPI(in *Spec) api.SandboxSpec {
 
 func runtimeFromAPI(in *api.Runtime) Runtime {
 	out := Runtime{
-		Image:   in.Image.Or(""),
-		Memory:  in.Memory.Or(0),
-		CPU:     in.CPU.Or(0),
-		TTL:     in.TTL.Or(""),
-		Expires: parseTime(in.Expires.Or("")),
-		extra:   extraFields(maps.Clone(in.AdditionalProps)),
+		Image:                         in.Image.Or(""),
+		Memory:                        in.Memory.Or(0),
+		TTL:                           in.TTL.Or(""),
+		Expires:                       parseTime(in.Expires.Or("")),
+		ExtraArgs:                     maps.Clone(map[string]string(in.ExtraArgs.Or(nil))),
+		TerminationGracePeriodSeconds: in.TerminationGracePeriodSeconds.Or(0),
+		extra:                         extraFields(maps.Clone(in.AdditionalProps)),
 	}
 	if in.Ports != nil {
 		out.Ports = make([]Port, 0, len(in.Ports))
 		for _, p := range in.Ports {
 			out.Ports = append(out.Ports, Port{
 				Name:     p.Name.Or(""),
-				Target:   p.Target.Or(0),
-				Protocol: p.Protocol.Or(""),
+				Target:   p.Target,
+				Protocol: PortProtocol(p.Protocol.Or("")),
 				extra:    extraFields(maps.Clone(p.AdditionalProps)),
 			})
 		}
@@ -212,8 +244,11 @@ func runtimeToAPI(in *Runtime) api.Runtime {
 	if in.Memory != 0 {
 		out.Memory = api.NewOptInt(in.Memory)
 	}
-	if in.CPU != 0 {
-		out.CPU = api.NewOptInt(in.CPU)
+	if in.ExtraArgs != nil {
+		out.ExtraArgs = api.NewOptRuntimeExtraArgs(api.RuntimeExtraArgs(maps.Clone(in.ExtraArgs)))
+	}
+	if in.TerminationGracePeriodSeconds != 0 {
+		out.TerminationGracePeriodSeconds = api.NewOptInt(in.TerminationGracePeriodSeconds)
 	}
 	if !in.Expires.IsZero() {
 		out.Expires = api.NewOptString(formatTime(in.Expires))
@@ -221,15 +256,12 @@ func runtimeToAPI(in *Runtime) api.Runtime {
 	if in.Ports != nil {
 		out.Ports = make([]api.Port, 0, len(in.Ports))
 		for _, p := range in.Ports {
-			ap := api.Port{
+			out.Ports = append(out.Ports, api.Port{
 				Name:            optString(p.Name),
-				Protocol:        optString(p.Protocol),
+				Target:          p.Target,
+				Protocol:        optString(string(p.Protocol)),
 				AdditionalProps: api.PortAdditional(maps.Clone(p.extra)),
-			}
-			if p.Target != 0 {
-				ap.Target = api.NewOptInt(p.Target)
-			}
-			out.Ports = append(out.Ports, ap)
+			})
 		}
 	}
 	if in.Envs != nil {
@@ -267,6 +299,7 @@ func (s *Sandbox) Clone() *Sandbox {
 	c.Metadata.extra = maps.Clone(s.Metadata.extra)
 	c.Spec = s.Spec.clone()
 	c.Events = slices.Clone(s.Events)
+	c.Errors = slices.Clone(s.Errors)
 	if s.ExpiresIn != nil {
 		d := *s.ExpiresIn
 		c.ExpiresIn = &d
@@ -285,6 +318,7 @@ func (s *Spec) clone() Spec {
 	if s.Runtime != nil {
 		rt := *s.Runtime
 		rt.extra = maps.Clone(rt.extra)
+		rt.ExtraArgs = maps.Clone(rt.ExtraArgs)
 		rt.Ports = cloneEach(rt.Ports, func(p Port) Port { p.extra = maps.Clone(p.extra); return p })
 		rt.Envs = cloneEach(rt.Envs, func(e Env) Env { e.extra = maps.Clone(e.extra); return e })
 		c.Runtime = &rt
@@ -298,6 +332,7 @@ func (s *Spec) clone() Spec {
 		})
 		c.Lifecycle = &lc
 	}
+	c.Network = s.Network.clone()
 	c.Volumes = cloneEach(s.Volumes, func(v Volume) Volume { v.extra = maps.Clone(v.extra); return v })
 	return c
 }

@@ -67,24 +67,26 @@ func TestEndToEndAgainstMockServer(t *testing.T) {
 			t.Errorf("run: exit %d, stdout %q, stderr %q", res.ExitCode, res.Stdout, res.Stderr)
 		}
 
-		// Lifetime: at least 3 more hours, whatever limits there are.
+		// Lifetime: the fixed limit (ttl 1h) reaches at least 3 more
+		// hours; the idle rule stays what it was.
 		sb, err = c.ExtendTTL(ctx, "e2e-agent", 3*time.Hour, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Created a moment ago: both limits become 3 h plus that moment,
-		// rounded up to the minute.
-		for _, v := range []string{sb.Spec.Runtime.TTL, sb.Spec.Lifecycle.ExpirationPolicies[0].Value} {
-			if d, err := controlplane.ParseDuration(v); err != nil || d < 3*time.Hour || d > 3*time.Hour+time.Minute {
-				t.Errorf("after ExtendTTL: limit %q, want 3h to 3h1m", v)
-			}
+		// Created a moment ago: the ttl becomes 3 h plus that moment,
+		// rounded up to the second.
+		if d, err := controlplane.ParseDuration(sb.Spec.Runtime.TTL); err != nil || d < 3*time.Hour || d > 3*time.Hour+time.Minute {
+			t.Errorf("after ExtendTTL: ttl %q, want 3h to 3h1m", sb.Spec.Runtime.TTL)
+		}
+		if v := sb.Spec.Lifecycle.ExpirationPolicies[0].Value; v != "30m" {
+			t.Errorf("after ExtendTTL: the idle policy is %q, want 30m as before", v)
 		}
 		if sb.Spec.Runtime.Memory != 4096 || sb.Spec.Region != "us-pdx-1" || sb.Metadata.Labels["suite"] != "e2e" {
 			t.Errorf("ExtendTTL lost settings: %+v", sb)
 		}
 		info, ok := srv.ControlPlaneSandbox("acme", "e2e-agent")
-		if !ok || info.ExpiresAt.Before(time.Now().Add(3*time.Hour-time.Second)) {
-			t.Errorf("the mock expires the sandbox at %v, less than 3 h from now (%v)", info.ExpiresAt, time.Now())
+		if !ok || !info.ExpiresAt.Equal(info.LastUsedAt.Add(30*time.Minute)) {
+			t.Errorf("the mock expires the sandbox at %v, want 30 min after its last use (%v)", info.ExpiresAt, info.LastUsedAt)
 		}
 
 		// Delete and wait; the mock keeps TERMINATED sandboxes a while.
@@ -132,8 +134,8 @@ func TestEnsureSandboxAgainstMockServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(list) != 1 || list[0].Status != controlplane.StatusDeployed {
-			t.Fatalf("after racing EnsureSandbox: %d sandboxes", len(list))
+		if len(list.Items) != 1 || list.Items[0].Status != controlplane.StatusDeployed {
+			t.Fatalf("after racing EnsureSandbox: %d sandboxes", len(list.Items))
 		}
 
 		// Deleted and TERMINATED (still visible): EnsureSandbox waits for

@@ -27,25 +27,31 @@ const maxFollowerRetries = 3
 // EnsureSandbox returns the sandbox called sb.Metadata.Name once it is
 // DEPLOYED, creating it from sb first if needed:
 //
-//   - missing: it is created from sb;
-//   - being deployed (UPLOADING, BUILDING, DEPLOYING or unknown): it is
-//     awaited;
+//   - missing, or TERMINATED: it is created from sb (the service replaces
+//     a TERMINATED sandbox of the same name);
+//   - being deployed (UPLOADING, BUILDING, BUILT, DEPLOYING or unknown):
+//     it is awaited;
 //   - DEPLOYED: it is returned as it is — its spec is not compared with
 //     sb's nor updated;
-//   - DELETING or TERMINATED: the end of the deletion is awaited, then it
-//     is created again from sb (when the service still reserves the name
-//     of a TERMINATED sandbox, until it lets go of it);
+//   - DELETING: the end of the deletion is awaited, then it is created
+//     again from sb;
 //   - FAILED or DEACTIVATED: a [*StateError]; nothing is deleted.
+//
+// When sb has an ExternalID, a sandbox of that name with another external
+// id is not the one asked for: the error matches [client.ErrConflict].
 //
 // It is safe to call concurrently for the same name. Calls through the
 // same Client share one round of requests (the first caller's sb is
-// used); callers elsewhere (other clients, other processes) race on the
-// create, and the loser of a create conflict (409) reads and awaits the
-// winner's sandbox. Either way, one sandbox results. If the context of the
-// call doing the work ends, the others start over with their own.
+// used). Creates ask the service for the existing sandbox rather than a
+// conflict ([CreateOptions.IfNotExist]), so callers elsewhere (other
+// clients, other processes) racing on the create all end up with the
+// same sandbox; a create whose answer is lost is settled by reading the
+// sandbox back, as [Client.Create] does, never given up while the answer
+// can still be learned. If the context of the call doing the work ends,
+// the others start over with their own.
 //
-// GET /sandboxes/{sandboxName}, POST /sandboxes when needed, then GET
-// until DEPLOYED
+// GET /sandboxes/{sandboxName}, POST /sandboxes?createIfNotExist=true when
+// needed, then GET until DEPLOYED
 func (c *Client) EnsureSandbox(ctx context.Context, sb *Sandbox, opts *EnsureOptions) (*Sandbox, error) {
 	const op = "controlplane.EnsureSandbox"
 	if err := validateSandbox(sb); err != nil {
@@ -90,43 +96,55 @@ func (c *Client) ensureOnce(ctx context.Context, op string, want *Sandbox, wait 
 		cur, err := c.Get(ctx, name, nil)
 		switch {
 		case isNotFound(err):
-			cur = nil
 		case err != nil:
 			return nil, err
+		case cur.Status == StatusTerminated:
 		case cur.Status == StatusDeleting:
 			if _, err := c.WaitDeleted(ctx, name, wait); err != nil {
 				return nil, err
 			}
-		case cur.Status == StatusTerminated:
+		case otherExternalID(want, cur):
+			return nil, externalIDConflict(want, cur)
 		case cur.Status == StatusFailed || cur.Status == StatusDeactivated:
 			return nil, stateError(cur, "DEPLOYED")
 		default:
 			return c.WaitDeployed(ctx, name, wait)
 		}
 
-		created, err := c.Create(ctx, want, nil)
+		created, err := c.Create(ctx, want, &CreateOptions{IfNotExist: true})
 		switch {
+		case err == nil && otherExternalID(want, created):
+			return nil, externalIDConflict(want, created)
 		case err == nil && created.Status == StatusDeployed:
 			return created, nil
+		case err == nil && (created.Status == StatusFailed || created.Status == StatusDeactivated):
+			return nil, stateError(created, "DEPLOYED")
 		case err == nil:
 			return c.WaitDeployed(ctx, name, wait)
 		case !isConflict(err):
 			return nil, err
 		}
-		// 409: someone else created it since our read, or the service
-		// still holds the name of the deleted sandbox. In the second case
-		// wait until the old one is gone or replaced, then look again.
-		if cur != nil && cur.Status.gone() {
-			_, err := waitFor(ctx, op, c, name, wait, 0, "gone or recreated", func(sb *Sandbox, err error) (bool, error) {
-				if isNotFound(err) {
-					return true, nil
-				}
-				return err == nil && !sb.Status.gone(), err
-			})
-			if err != nil {
-				return nil, err
+		// 409 despite IfNotExist: the name is still held by a sandbox on
+		// its way out. Wait until it is gone or replaced, then look again.
+		_, err = waitFor(ctx, op, c, name, wait, 0, "gone or recreated", func(sb *Sandbox, err error) (bool, error) {
+			if isNotFound(err) {
+				return true, nil
 			}
+			return err == nil && sb.Status != StatusDeleting, err
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return nil, fmt.Errorf("sandbox %q: still neither found nor creatable after %d attempts", name, maxEnsureRounds)
+}
+
+// otherExternalID reports a sandbox whose external id is not the one
+// asked for (when one was asked for).
+func otherExternalID(want, got *Sandbox) bool {
+	return want.Metadata.ExternalID != "" && got.Metadata.ExternalID != want.Metadata.ExternalID
+}
+
+func externalIDConflict(want, got *Sandbox) error {
+	return fmt.Errorf("sandbox %q has externalId %q, not %q: %w", want.Metadata.Name, got.Metadata.ExternalID, want.Metadata.ExternalID, client.ErrConflict)
 }

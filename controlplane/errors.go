@@ -17,9 +17,11 @@ import (
 var ErrWaitTimeout = poll.ErrTimeout
 
 // ErrShortensLifetime is returned by [Client.SetTTL] and
-// [Client.SetExpirationPolicies] when the change would make the service
-// delete the sandbox earlier than it would now, and
-// [LifetimeOptions.AllowShorten] was not set. Nothing was changed.
+// [Client.SetExpirationPolicies] when the change would tighten a limit the
+// sandbox has (a lower maximum age, a shorter idle time, an earlier date)
+// or add one that is due already, so that the service would delete it
+// sooner, and [LifetimeOptions.AllowShorten] was not set. Nothing was
+// changed.
 var ErrShortensLifetime = errors.New("sandboxkit: the change would shorten the sandbox's lifetime (set AllowShorten to allow it)")
 
 // ErrNoURL is returned by [Client.SandboxClient] for a sandbox whose

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"strings"
 	"time"
 
 	"github.com/sandboxkit/sandboxkit/client"
@@ -104,7 +103,7 @@ func ExampleClient_EnsureSandbox() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(len(list), "sandbox")
+	fmt.Println(len(list.Items), "sandbox")
 	// Output:
 	// workspace-42 DEPLOYED
 	// workspace-42 DEPLOYED
@@ -150,20 +149,22 @@ func ExampleClient_ExtendTTL() {
 }
 
 func ExampleParseDuration() {
-	for _, s := range []string{"30m", "1h30m", "7d", "2w", "24 hours"} {
+	for _, s := range []string{"30m", "90s", "7d", "2w", "1h30m", "24 hours"} {
 		d, err := controlplane.ParseDuration(s)
 		if err != nil {
-			fmt.Println(strings.TrimPrefix(err.Error(), "sandboxkit: "))
+			fmt.Println(s, "is not a control plane duration")
 			continue
 		}
-		fmt.Println(s, "=", d, "=", controlplane.FormatDuration(d))
+		f, _ := controlplane.FormatDuration(d)
+		fmt.Println(s, "=", d, "=", f)
 	}
 	// Output:
 	// 30m = 30m0s = 30m
-	// 1h30m = 1h30m0s = 90m
+	// 90s = 1m30s = 90s
 	// 7d = 168h0m0s = 1w
 	// 2w = 336h0m0s = 2w
-	// invalid duration "24 hours": must be a positive duration such as "30m", "24h", "7d" or "2w"
+	// 1h30m is not a control plane duration
+	// 24 hours is not a control plane duration
 }
 
 // New reads BL_API_KEY, BL_WORKSPACE and BL_API_URL unless options say
@@ -199,10 +200,8 @@ func ExampleClient_SetExpirationPolicies() {
 		controlplane.TTLIdle(30 * time.Minute),
 		controlplane.TTLMaxAge(7 * 24 * time.Hour),
 	}
-	_, err := c.SetExpirationPolicies(ctx, "ci-runner", policies, nil)
-	fmt.Println(errors.Is(err, controlplane.ErrShortensLifetime)) // it had no limit
-
-	sb, err := c.SetExpirationPolicies(ctx, "ci-runner", policies, &controlplane.LifetimeOptions{AllowShorten: true})
+	// It had no limit: adding some is what the call is for.
+	sb, err := c.SetExpirationPolicies(ctx, "ci-runner", policies, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -210,9 +209,13 @@ func ExampleClient_SetExpirationPolicies() {
 		fmt.Println(p.Type, p.Value, p.Action)
 	}
 	fmt.Println("expires in", sb.ExpiresIn.Round(time.Minute))
+
+	// Tightening a limit it has needs to be asked for.
+	_, err = c.SetExpirationPolicies(ctx, "ci-runner", []controlplane.ExpirationPolicy{controlplane.TTLIdle(10 * time.Minute)}, nil)
+	fmt.Println(errors.Is(err, controlplane.ErrShortensLifetime))
 	// Output:
-	// true
 	// ttl-idle 30m delete
 	// ttl-max-age 1w delete
 	// expires in 30m0s
+	// true
 }

@@ -85,13 +85,14 @@ func fzCall[T any](t *testing.T, fn func(ctx context.Context) (T, error)) (T, er
 }
 
 // allTypes lets cmp see the unexported extra fields.
-var allTypes = cmp.AllowUnexported(Sandbox{}, Metadata{}, Spec{}, Runtime{}, Port{}, Env{}, Volume{}, Lifecycle{}, ExpirationPolicy{})
+var allTypes = cmp.AllowUnexported(Sandbox{}, Metadata{}, Spec{}, Runtime{}, Port{}, Env{}, Volume{}, Lifecycle{}, ExpirationPolicy{},
+	Network{}, Egress{}, EgressPolicy{}, Firewall{}, Proxy{}, ProxyRoute{})
 
 // writable is the part of a sandbox that Update sends.
 func writable(s *Sandbox) *Sandbox {
 	return &Sandbox{
 		Metadata: Metadata{Name: s.Metadata.Name, DisplayName: s.Metadata.DisplayName, Labels: s.Metadata.Labels,
-			Plan: s.Metadata.Plan, extra: s.Metadata.extra},
+			ExternalID: s.Metadata.ExternalID, extra: s.Metadata.extra},
 		Spec:  s.Spec,
 		extra: s.extra,
 	}
@@ -137,16 +138,21 @@ func FuzzGetSandboxResponse(f *testing.F) {
 
 func FuzzListSandboxesResponse(f *testing.F) {
 	f.Add([]byte(`[{"metadata":{"name":"a"},"spec":{}},{"metadata":{"name":"b"},"spec":{"region":"us-pdx-1"},"status":"DELETING"}]`))
+	f.Add([]byte(`{"data":[{"metadata":{"name":"a"},"spec":{}}],"meta":{"hasMore":true,"nextCursor":"c1","total":7}}`))
+	f.Add([]byte(`{"data":[],"meta":{"hasMore":true}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		c, _ := answering(t, body)
-		list, err := fzCall(t, func(ctx context.Context) ([]*Sandbox, error) { return c.List(ctx, nil) })
+		page, err := fzCall(t, func(ctx context.Context) (*SandboxPage, error) { return c.List(ctx, nil) })
 		if err != nil {
 			return
 		}
-		if list == nil {
-			t.Fatal("nil list without an error")
+		if page == nil || page.Items == nil {
+			t.Fatal("nil page without an error")
 		}
-		for _, sb := range list {
+		if page.HasMore && page.NextCursor == "" {
+			t.Fatal("a page with more and no cursor")
+		}
+		for _, sb := range page.Items {
 			checkSandbox(t, sb)
 		}
 	})
@@ -186,43 +192,47 @@ func FuzzSandboxNamePath(f *testing.F) {
 
 // documentedForm is what FormatDuration writes: a positive whole number
 // and one unit.
-var documentedForm = regexp.MustCompile(`^[1-9][0-9]*[mhdw]$`)
+var documentedForm = regexp.MustCompile(`^[1-9][0-9]*[smhdw]$`)
 
-// ceilMinute is d rounded up to a whole minute, at least one minute; ok
-// is false when that is not a time.Duration.
-func ceilMinute(d time.Duration) (time.Duration, bool) {
-	if d <= time.Minute {
-		return time.Minute, true
+// ceilSecondDur is d rounded up to a whole second; ok is false when that
+// is not a time.Duration.
+func ceilSecondDur(d time.Duration) (time.Duration, bool) {
+	s := d / time.Second
+	if d%time.Second != 0 {
+		s++
 	}
-	m := d / time.Minute
-	if d%time.Minute != 0 {
-		m++
-	}
-	if m > math.MaxInt64/time.Minute {
+	if s > math.MaxInt64/time.Second {
 		return 0, false
 	}
-	return m * time.Minute, true
+	return s * time.Second, true
 }
 
-// checkFormat checks FormatDuration(d): the documented form, read back by
-// ParseDuration as d rounded up to a whole minute (never shorter).
+// checkFormat checks FormatDuration(d): an error matching ErrInvalidInput
+// for d <= 0; otherwise the documented form, read back by ParseDuration
+// as d rounded up to a whole second (never shorter).
 func checkFormat(t *testing.T, d time.Duration) {
 	t.Helper()
-	s := FormatDuration(d)
-	if !documentedForm.MatchString(s) {
-		t.Fatalf("FormatDuration(%d) = %q, not a documented form", d, s)
+	s, err := FormatDuration(d)
+	if d <= 0 {
+		if !errors.Is(err, client.ErrInvalidInput) || s != "" {
+			t.Fatalf("FormatDuration(%d) = %q, %v; want an ErrInvalidInput", d, s, err)
+		}
+		return
 	}
-	want, ok := ceilMinute(d)
+	if err != nil || !documentedForm.MatchString(s) {
+		t.Fatalf("FormatDuration(%d) = %q, %v; not a documented form", d, s, err)
+	}
+	want, ok := ceilSecondDur(d)
 	if !ok {
-		// Within a minute of the largest Duration, rounding up has
+		// Within a second of the largest Duration, rounding up has
 		// nowhere to go: FormatDuration rounds down instead.
-		want = d / time.Minute * time.Minute
+		want = d / time.Second * time.Second
 	}
 	got, err := ParseDuration(s)
 	if err != nil || got != want {
 		t.Fatalf("ParseDuration(FormatDuration(%v) = %q) = %v, %v; want %v", d, s, got, err, want)
 	}
-	if again := FormatDuration(got); again != s {
+	if again, _ := FormatDuration(got); again != s {
 		t.Fatalf("FormatDuration(%v) = %q but FormatDuration(%v) = %q", d, s, got, again)
 	}
 }
@@ -243,9 +253,12 @@ func FuzzParseDuration(f *testing.F) {
 		if d <= 0 {
 			t.Fatalf("ParseDuration(%q) = %v, not positive", s, d)
 		}
+		if !regexp.MustCompile(`^[0-9]+[smhdw]$`).MatchString(s) {
+			t.Fatalf("ParseDuration accepted %q, not a number and one unit", s)
+		}
 		if documentedForm.MatchString(s) {
 			n := len(s)
-			unit := map[byte]time.Duration{'m': time.Minute, 'h': time.Hour, 'd': day, 'w': week}[s[n-1]]
+			unit := map[byte]time.Duration{'s': time.Second, 'm': time.Minute, 'h': time.Hour, 'd': day, 'w': week}[s[n-1]]
 			var v int64
 			if _, err := fmt.Sscan(s[:n-1], &v); err != nil || time.Duration(v)*unit != d {
 				t.Fatalf("ParseDuration(%q) = %v", s, d)
@@ -257,7 +270,7 @@ func FuzzParseDuration(f *testing.F) {
 
 func FuzzFormatDuration(f *testing.F) {
 	for _, d := range []int64{0, 1, -1, int64(time.Minute), int64(time.Minute) + 1, int64(time.Hour), int64(day), int64(week),
-		int64(90 * time.Minute), math.MaxInt64, math.MinInt64, math.MaxInt64 - int64(time.Minute)} {
+		int64(90 * time.Minute), math.MaxInt64, math.MinInt64, math.MaxInt64 - int64(time.Second), int64(time.Second), int64(-time.Hour)} {
 		f.Add(d)
 	}
 	f.Fuzz(func(t *testing.T, n int64) {

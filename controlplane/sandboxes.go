@@ -2,64 +2,46 @@ package controlplane
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/sandboxkit/sandboxkit/client"
 	api "github.com/sandboxkit/sandboxkit/internal/gen/controlplaneapi"
 )
 
-// Create creates a sandbox from sb's metadata and spec. The answer is
-// usually DEPLOYING; see [Client.CreateAndWait]. A sandbox of the same
-// name that already exists is an error matching [client.ErrConflict].
-//
-// POST /sandboxes
-func (c *Client) Create(ctx context.Context, sb *Sandbox, _ *CreateOptions) (*Sandbox, error) {
-	const op = "controlplane.Create"
-	if err := validateSandbox(sb); err != nil {
-		return nil, client.Wrap(ctx, op, err)
-	}
-	res, err := c.api.CreateSandbox(ctx, toAPI(sb))
-	if err != nil {
-		return nil, client.Wrap(ctx, op, err)
-	}
-	return sandboxResult(ctx, op, res)
-}
-
 // Get returns the sandbox called name. A missing one is an error matching
 // [client.ErrNotFound].
 //
 // GET /sandboxes/{sandboxName}
-func (c *Client) Get(ctx context.Context, name string, _ *GetOptions) (*Sandbox, error) {
+func (c *Client) Get(ctx context.Context, name string, opts *GetOptions) (*Sandbox, error) {
 	const op = "controlplane.Get"
 	if err := validateName(name); err != nil {
 		return nil, client.Wrap(ctx, op, err)
 	}
-	res, err := c.api.GetSandbox(ctx, api.GetSandboxParams{SandboxName: name})
+	params := api.GetSandboxParams{SandboxName: name}
+	if opts != nil && opts.ShowSecrets {
+		params.ShowSecrets = api.NewOptBool(true)
+	}
+	res, err := c.api.GetSandbox(ctx, params)
 	if err != nil {
 		return nil, client.Wrap(ctx, op, err)
 	}
-	return sandboxResult(ctx, op, res)
+	return fromAPI(res), nil
 }
 
-// List returns every sandbox of the workspace. The service answers with
-// one plain array, not pages.
+// GetByExternalID returns the newest sandbox that is not TERMINATED and
+// has [Metadata.ExternalID] externalID. None is an error matching
+// [client.ErrNotFound].
 //
-// GET /sandboxes
-func (c *Client) List(ctx context.Context, _ *ListOptions) ([]*Sandbox, error) {
-	const op = "controlplane.List"
-	res, err := c.api.ListSandboxes(ctx)
+// GET /sandboxes/by-external-id/{externalId}
+func (c *Client) GetByExternalID(ctx context.Context, externalID string) (*Sandbox, error) {
+	const op = "controlplane.GetByExternalID"
+	if err := validateExternalID(externalID); err != nil {
+		return nil, client.Wrap(ctx, op, err)
+	}
+	res, err := c.api.GetSandboxByExternalId(ctx, api.GetSandboxByExternalIdParams{ExternalId: externalID})
 	if err != nil {
 		return nil, client.Wrap(ctx, op, err)
 	}
-	list, ok := res.(*api.ListSandboxesOKApplicationJSON)
-	if !ok {
-		return nil, unexpected(ctx, op, res)
-	}
-	out := make([]*Sandbox, 0, len(*list))
-	for i := range *list {
-		out = append(out, fromAPI(&(*list)[i]))
-	}
-	return out, nil
+	return fromAPI(res), nil
 }
 
 // Update replaces the definition of the sandbox called
@@ -84,7 +66,7 @@ func (c *Client) update(ctx context.Context, op string, sb *Sandbox) (*Sandbox, 
 	if err != nil {
 		return nil, client.Wrap(ctx, op, err)
 	}
-	return sandboxResult(ctx, op, res)
+	return fromAPI(res), nil
 }
 
 // Delete starts deleting the sandbox called name and returns it, usually
@@ -101,19 +83,5 @@ func (c *Client) Delete(ctx context.Context, name string, _ *DeleteOptions) (*Sa
 	if err != nil {
 		return nil, client.Wrap(ctx, op, err)
 	}
-	return sandboxResult(ctx, op, res)
-}
-
-// sandboxResult unpacks the success variant of a generated response. The
-// transport turns every status >= 400 into an error, so no other variant
-// reaches here.
-func sandboxResult(ctx context.Context, op string, res any) (*Sandbox, error) {
-	if sb, ok := res.(*api.Sandbox); ok {
-		return fromAPI(sb), nil
-	}
-	return nil, unexpected(ctx, op, res)
-}
-
-func unexpected(ctx context.Context, op string, res any) error {
-	return client.Wrap(ctx, op, fmt.Errorf("unexpected response %T", res))
+	return fromAPI(res), nil
 }

@@ -19,7 +19,8 @@ import (
 // cmpSandbox compares sandboxes including their unknown fields; empty and
 // nil maps and slices are equal.
 var cmpSandbox = []cmp.Option{
-	cmp.AllowUnexported(Sandbox{}, Metadata{}, Spec{}, Runtime{}, Port{}, Env{}, Volume{}, Lifecycle{}, ExpirationPolicy{}),
+	cmp.AllowUnexported(Sandbox{}, Metadata{}, Spec{}, Runtime{}, Port{}, Env{}, Volume{}, Lifecycle{}, ExpirationPolicy{},
+		Network{}, Egress{}, EgressPolicy{}, Firewall{}, Proxy{}, ProxyRoute{}),
 	cmpopts.EquateEmpty(),
 }
 
@@ -109,7 +110,10 @@ func TestListDecodesSeed004PlainArray(t *testing.T) {
 		t.Errorf("request = %s %s, want GET /v0/sandboxes", req.Method, req.Path)
 	}
 	checkHeaders(t, req, false)
-	if diff := cmp.Diff([]*Sandbox{seed004()}, got, cmpSandbox...); diff != "" {
+	if got.Unpaged != true || got.HasMore || req.Header.Get("Blaxel-Version") != PagedAPIVersion {
+		t.Errorf("page = %+v, Blaxel-Version %q", got, req.Header.Get("Blaxel-Version"))
+	}
+	if diff := cmp.Diff([]*Sandbox{seed004()}, got.Items, cmpSandbox...); diff != "" {
 		t.Errorf("List mismatch (-want +got):\n%s", diff)
 	}
 }
@@ -135,7 +139,7 @@ func TestDeleteDecodesSeed003(t *testing.T) {
 	if got.Metadata.Name != "<string>" || got.Status != "<string>" || got.Status.Known() {
 		t.Errorf("name %q, status %q", got.Metadata.Name, got.Status)
 	}
-	if got.Spec.Enabled == nil || !*got.Spec.Enabled || got.Spec.Runtime.Memory != 123 || got.Spec.Runtime.CPU != 123 {
+	if got.Spec.Enabled == nil || !*got.Spec.Enabled || got.Spec.Runtime.Memory != 123 || string(got.Spec.Runtime.extra["cpu"]) != "123" {
 		t.Errorf("spec = %+v, runtime = %+v", got.Spec, got.Spec.Runtime)
 	}
 	if diff := cmp.Diff([]Port{{Name: "<string>", Target: 123, Protocol: "<string>"}}, got.Spec.Runtime.Ports, cmpSandbox...); diff != "" {
@@ -157,7 +161,7 @@ func TestDeleteDecodesSeed003(t *testing.T) {
 		delete(want, k)
 	}
 	md := want["metadata"].(map[string]any)
-	for _, k := range []string{"createdAt", "updatedAt", "createdBy", "updatedBy", "workspace"} {
+	for _, k := range []string{"createdAt", "updatedAt", "createdBy", "updatedBy", "workspace", "plan"} {
 		delete(md, k)
 	}
 	delete(want["spec"].(map[string]any)["runtime"].(map[string]any), "expires")
@@ -248,7 +252,7 @@ func TestGetAndListRequestMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	var names []string
-	for _, sb := range list {
+	for _, sb := range list.Items {
 		names = append(names, sb.Metadata.Name+"="+sb.Status.String())
 	}
 	if diff := cmp.Diff([]string{"a=DEPLOYED", "b=DEPLOYING"}, names); diff != "" {
@@ -287,7 +291,13 @@ const unknownEverywhere = `{
 			"x-lifecycle": {"k": "v"},
 			"expirationPolicies": [{"type": "ttl-max-age", "value": "2h", "action": "delete", "x-policy": 7}]
 		},
-		"volumes": [{"name": "v", "mountPath": "/v", "readOnly": false, "x-volume": "y"}]
+		"volumes": [{"name": "v", "mountPath": "/v", "readOnly": false, "x-volume": "y"}],
+		"network": {
+			"subnet": "s1", "x-network": 1,
+			"egress": {"gateway": "gw", "x-egress": [], "policies": [{"name": "p", "destinations": ["d"], "x-egress-policy": 2}]},
+			"firewall": {"rulesets": ["proxy"], "x-firewall": "f"},
+			"proxy": {"bypass": ["b"], "x-proxy": {}, "routing": [{"destinations": ["*"], "headers": {"H": "v"}, "x-route": true}]}
+		}
 	},
 	"x-top": {"nested": {"n": 1.5}}
 }`
@@ -368,7 +378,9 @@ func TestBadInputFailsBeforeTheNetwork(t *testing.T) {
 	ctx := t.Context()
 	sb := func(mod func(*Sandbox)) *Sandbox {
 		s := &Sandbox{Metadata: Metadata{Name: "ok"}, Spec: Spec{Runtime: &Runtime{Image: "img"}}}
-		mod(s)
+		if mod != nil {
+			mod(s)
+		}
 		return s
 	}
 	policy := func(p ExpirationPolicy) *Sandbox {
@@ -385,10 +397,67 @@ func TestBadInputFailsBeforeTheNetwork(t *testing.T) {
 			_, err := c.Create(ctx, sb(func(s *Sandbox) { s.Spec.Runtime.Memory = -1 }), nil)
 			return err
 		},
-		"Create neg cpu": func() error {
-			_, err := c.Create(ctx, sb(func(s *Sandbox) { s.Spec.Runtime.CPU = -2 }), nil)
+		"Create long name": func() error {
+			_, err := c.Create(ctx, sb(func(s *Sandbox) { s.Metadata.Name = strings.Repeat("a", 50) }), nil)
 			return err
 		},
+		"Create upper-case name": func() error {
+			_, err := c.Create(ctx, sb(func(s *Sandbox) { s.Metadata.Name = "Web" }), nil)
+			return err
+		},
+		"Create bad external id": func() error {
+			_, err := c.Create(ctx, sb(func(s *Sandbox) { s.Metadata.ExternalID = "a_b" }), nil)
+			return err
+		},
+		"Create long external id": func() error {
+			_, err := c.Create(ctx, sb(func(s *Sandbox) { s.Metadata.ExternalID = strings.Repeat("x", 65) }), nil)
+			return err
+		},
+		"Create go duration ttl": func() error {
+			_, err := c.Create(ctx, sb(func(s *Sandbox) { s.Spec.Runtime.TTL = "1h30m" }), nil)
+			return err
+		},
+		"Create port protocol": func() error {
+			_, err := c.Create(ctx, sb(func(s *Sandbox) { s.Spec.Runtime.Ports = []Port{{Target: 80, Protocol: "SCTP"}} }), nil)
+			return err
+		},
+		"Create port without target": func() error {
+			_, err := c.Create(ctx, sb(func(s *Sandbox) { s.Spec.Runtime.Ports = []Port{{Name: "http"}} }), nil)
+			return err
+		},
+		"Create ephemeral without size": func() error {
+			_, err := c.Create(ctx, sb(func(s *Sandbox) {
+				s.Spec.Volumes = []Volume{{Name: "scratch", MountPath: "/scratch", Type: VolumeEphemeral}}
+			}), nil)
+			return err
+		},
+		"Create volume type": func() error {
+			_, err := c.Create(ctx, sb(func(s *Sandbox) { s.Spec.Volumes = []Volume{{Name: "v", MountPath: "/v", Type: "nfs"}} }), nil)
+			return err
+		},
+		"Create retention": func() error {
+			_, err := c.Create(ctx, sb(func(s *Sandbox) { s.Spec.Lifecycle = &Lifecycle{TerminatedRetention: "a while"} }), nil)
+			return err
+		},
+		"Create extra args": func() error {
+			_, err := c.Create(ctx, sb(func(s *Sandbox) { s.Spec.Runtime.ExtraArgs = map[string]string{"tun": "on"} }), nil)
+			return err
+		},
+		"Create grace": func() error {
+			_, err := c.Create(ctx, sb(func(s *Sandbox) { s.Spec.Runtime.TerminationGracePeriodSeconds = -1 }), nil)
+			return err
+		},
+		"Create idle policy of -1h": func() error {
+			_, err := c.Create(ctx, sb(func(s *Sandbox) {
+				s.Spec.Lifecycle = &Lifecycle{ExpirationPolicies: []ExpirationPolicy{TTLIdle(-time.Hour)}}
+			}), nil)
+			return err
+		},
+		"Create max-age policy of 0": func() error {
+			_, err := c.Create(ctx, sb(func(s *Sandbox) { s.Spec.Lifecycle = &Lifecycle{ExpirationPolicies: []ExpirationPolicy{TTLMaxAge(0)}} }), nil)
+			return err
+		},
+		"Create options": func() error { _, err := c.Create(ctx, sb(nil), &CreateOptions{MaxAttempts: -1}); return err },
 		"Create bad ttl": func() error {
 			_, err := c.Create(ctx, sb(func(s *Sandbox) { s.Spec.Runtime.TTL = "1 day" }), nil)
 			return err
@@ -469,7 +538,7 @@ func TestBadInputFailsBeforeTheNetwork(t *testing.T) {
 func TestParseDuration(t *testing.T) {
 	t.Parallel()
 	good := map[string]time.Duration{
-		"30m": 30 * time.Minute, "24h": 24 * time.Hour, "1h30m": 90 * time.Minute, "90s": 90 * time.Second,
+		"30m": 30 * time.Minute, "24h": 24 * time.Hour, "90m": 90 * time.Minute, "90s": 90 * time.Second,
 		"1d": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "2w": 14 * 24 * time.Hour,
 	}
 	for s, want := range good {
@@ -477,7 +546,8 @@ func TestParseDuration(t *testing.T) {
 			t.Errorf("ParseDuration(%q) = %v, %v; want %v", s, got, err, want)
 		}
 	}
-	for _, s := range []string{"", "24 hours", "24", "0m", "-1h", "1.5d", "-1d", "+1d", "0d", "d", "1y", " 1h", "1h ", "99999999999999999w"} {
+	for _, s := range []string{"", "24 hours", "24", "0m", "-1h", "1.5d", "-1d", "+1d", "0d", "d", "1y", " 1h", "1h ", "99999999999999999w",
+		"1h30m", "1d12h", "500ms", "2.5h"} {
 		_, err := ParseDuration(s)
 		if !errors.Is(err, client.ErrInvalidInput) {
 			t.Errorf("ParseDuration(%q) err = %v, want ErrInvalidInput", s, err)
@@ -488,13 +558,13 @@ func TestParseDuration(t *testing.T) {
 func TestFormatDuration(t *testing.T) {
 	t.Parallel()
 	for d, want := range map[time.Duration]string{
-		0: "1m", time.Second: "1m", time.Minute: "1m", 61 * time.Second: "2m", 90 * time.Minute: "90m",
-		time.Hour: "1h", 25 * time.Hour: "25h", 24 * time.Hour: "1d", 48 * time.Hour: "2d",
+		time.Nanosecond: "1s", time.Second: "1s", 1500 * time.Millisecond: "2s", time.Minute: "1m", 61 * time.Second: "61s",
+		90 * time.Minute: "90m", time.Hour: "1h", 25 * time.Hour: "25h", 24 * time.Hour: "1d", 48 * time.Hour: "2d",
 		7 * 24 * time.Hour: "1w", 14 * 24 * time.Hour: "2w", 8 * 24 * time.Hour: "8d",
 	} {
-		got := FormatDuration(d)
-		if got != want {
-			t.Errorf("FormatDuration(%v) = %q, want %q", d, got, want)
+		got, err := FormatDuration(d)
+		if err != nil || got != want {
+			t.Errorf("FormatDuration(%v) = %q, %v, want %q", d, got, err, want)
 		}
 		if back, err := ParseDuration(got); err != nil || back < d {
 			t.Errorf("ParseDuration(FormatDuration(%v)) = %v, %v: must not be shorter", d, back, err)
@@ -502,9 +572,38 @@ func TestFormatDuration(t *testing.T) {
 	}
 }
 
+// Issue 12: zero and negative durations were written as "1m", and
+// TTLIdle(-time.Hour) made a one-minute idle policy. They are invalid
+// input now, before anything is sent.
+func TestNonPositiveDurationsAreRejected(t *testing.T) {
+	t.Parallel()
+	for _, d := range []time.Duration{0, -time.Nanosecond, -time.Hour} {
+		if s, err := FormatDuration(d); !errors.Is(err, client.ErrInvalidInput) || s != "" {
+			t.Errorf("FormatDuration(%v) = %q, %v; want ErrInvalidInput", d, s, err)
+		}
+		for _, p := range []ExpirationPolicy{TTLIdle(d), TTLMaxAge(d)} {
+			if err := p.Validate(); !errors.Is(err, client.ErrInvalidInput) {
+				t.Errorf("%s(%v) = %+v validates: %v", p.Type, d, p, err)
+			}
+		}
+	}
+	if err := ExpireAt(time.Time{}).Validate(); !errors.Is(err, client.ErrInvalidInput) {
+		t.Errorf("ExpireAt(zero) validates: %v", err)
+	}
+	c, f := setup(t)
+	f.add("DEPLOYED", `{"metadata":{"name":"box"},"spec":{}}`)
+	_, err := c.SetExpirationPolicies(t.Context(), "box", []ExpirationPolicy{TTLIdle(-time.Hour)}, nil)
+	if !errors.Is(err, client.ErrInvalidInput) {
+		t.Errorf("SetExpirationPolicies(TTLIdle(-1h)) = %v, want ErrInvalidInput", err)
+	}
+	if n := len(f.seen()); n != 0 {
+		t.Errorf("%d requests sent for invalid input", n)
+	}
+}
+
 func TestStatusKnown(t *testing.T) {
 	t.Parallel()
-	for _, s := range []Status{StatusUploading, StatusBuilding, StatusDeploying, StatusDeployed, StatusFailed,
+	for _, s := range []Status{StatusUploading, StatusBuilding, StatusBuilt, StatusDeploying, StatusDeployed, StatusFailed,
 		StatusDeactivating, StatusDeactivated, StatusDeleting, StatusTerminated} {
 		if !s.Known() {
 			t.Errorf("%s not known", s)

@@ -26,11 +26,14 @@ const DefaultMaxConflictRetries = 5
 // short jittered pause. A write that races a writer the service does not
 // report (last writer wins) cannot be detected.
 type LifetimeOptions struct {
-	// AllowShorten lets SetTTL and SetExpirationPolicies tighten a limit:
-	// lower the maximum age, shorten the idle time, bring the date
-	// forward, or add a kind of limit the sandbox did not have (no limit
-	// counts as forever). Without it they fail with
-	// [ErrShortensLifetime]. ExtendTTL never shortens and ignores it.
+	// AllowShorten lets SetTTL and SetExpirationPolicies tighten a limit
+	// the sandbox has: lower the maximum age, shorten the idle time, bring
+	// the date forward; or add a limit that is due already (a maximum age
+	// the sandbox has passed, a date in the past), which has the service
+	// delete it at once. Without it they fail with [ErrShortensLifetime]
+	// and change nothing. Adding a kind of limit the sandbox did not have
+	// is not shortening: it is what the call asks for. ExtendTTL never
+	// shortens and ignores it.
 	AllowShorten bool
 	// MaxConflictRetries is how many times a conflicting write is retried
 	// ([DefaultMaxConflictRetries] if zero, none if negative).
@@ -50,12 +53,17 @@ func (o *LifetimeOptions) retries() int {
 }
 
 // SetTTL sets the maximum age of the sandbox called name: it is deleted
-// ttl after its creation. It writes spec.runtime.ttl and gives every
-// ttl-max-age policy the same value; ttl is rounded up to a whole minute
-// (see [FormatDuration]). Zero removes the maximum age (runtime.ttl and
-// every ttl-max-age policy). Lowering the maximum age, or setting one where
-// there was none, fails with [ErrShortensLifetime] unless
-// opts.AllowShorten is set.
+// ttl after its creation, used or not. It writes spec.runtime.ttl and
+// gives every ttl-max-age policy the same value; ttl is rounded up to a
+// whole second (see [FormatDuration]). Zero removes the maximum age
+// (runtime.ttl and every ttl-max-age policy); a negative ttl is an error
+// matching [client.ErrInvalidInput].
+//
+// Setting a maximum age on a sandbox that had none is allowed: no limit
+// becoming a limit is what the call asks for, not a shortening. Lowering
+// an existing maximum age, or setting one the sandbox is already older
+// than (the service would delete it at once), fails with
+// [ErrShortensLifetime] unless opts.AllowShorten is set.
 //
 // GET /sandboxes/{sandboxName}, then PUT /sandboxes/{sandboxName}
 func (c *Client) SetTTL(ctx context.Context, name string, ttl time.Duration, opts *LifetimeOptions) (*Sandbox, error) {
@@ -65,9 +73,12 @@ func (c *Client) SetTTL(ctx context.Context, name string, ttl time.Duration, opt
 	}
 	value := ""
 	if ttl > 0 {
-		value = FormatDuration(ttl)
+		var err error
+		if value, err = FormatDuration(ttl); err != nil {
+			return nil, client.Wrap(ctx, op, err)
+		}
 	}
-	return c.modify(ctx, op, name, opts, func(sb *Sandbox, _ time.Time) (bool, error) {
+	return c.modify(ctx, op, name, opts, func(sb *Sandbox, now time.Time) (bool, error) {
 		before := limitsOf(&sb.Spec)
 		changed := false
 		if rt := sb.Spec.Runtime; rt != nil || value != "" {
@@ -95,7 +106,7 @@ func (c *Client) SetTTL(ctx context.Context, name string, ttl time.Duration, opt
 				lc.ExpirationPolicies = kept
 			}
 		}
-		return changed, checkShorten(before, limitsOf(&sb.Spec), opts)
+		return changed, checkShorten(sb, before, limitsOf(&sb.Spec), now, opts)
 	})
 }
 
@@ -103,11 +114,11 @@ func (c *Client) SetTTL(ctx context.Context, name string, ttl time.Duration, opt
 // called name (spec.lifecycle.expirationPolicies); none removes them all.
 // The policies are checked before anything is sent: a documented type, a
 // duration such as "24h" or "7d" for the ttl types (see [ParseDuration]),
-// an RFC 3339 time for date, and the delete action or none. New policies
-// that could have the sandbox deleted sooner than the old ones (a lower
-// maximum age, a shorter idle time, an earlier date, or a kind of limit
-// that was not there) fail with [ErrShortensLifetime] unless
-// opts.AllowShorten is set.
+// an RFC 3339 time for date, and the delete action or none. Policies that
+// tighten a limit the sandbox has (a lower maximum age, a shorter idle
+// time, an earlier date) or that are due already fail with
+// [ErrShortensLifetime] unless opts.AllowShorten is set; a kind of limit
+// the sandbox did not have is allowed.
 //
 // GET /sandboxes/{sandboxName}, then PUT /sandboxes/{sandboxName}
 func (c *Client) SetExpirationPolicies(ctx context.Context, name string, policies []ExpirationPolicy, opts *LifetimeOptions) (*Sandbox, error) {
@@ -119,7 +130,7 @@ func (c *Client) SetExpirationPolicies(ctx context.Context, name string, policie
 	if policies == nil {
 		policies = []ExpirationPolicy{}
 	}
-	return c.modify(ctx, op, name, opts, func(sb *Sandbox, _ time.Time) (bool, error) {
+	return c.modify(ctx, op, name, opts, func(sb *Sandbox, now time.Time) (bool, error) {
 		before := limitsOf(&sb.Spec)
 		lc := sb.Spec.Lifecycle
 		if lc == nil {
@@ -131,20 +142,26 @@ func (c *Client) SetExpirationPolicies(ctx context.Context, name string, policie
 		}
 		changed := !slices.EqualFunc(lc.ExpirationPolicies, policies, samePolicy)
 		lc.ExpirationPolicies = policies
-		return changed, checkShorten(before, limitsOf(&sb.Spec), opts)
+		return changed, checkShorten(sb, before, limitsOf(&sb.Spec), now, opts)
 	})
 }
 
-// ExtendTTL makes sure the sandbox called name lives at least atLeast
-// from now. Each limit that would delete it sooner is pushed out just far
-// enough: runtime.ttl and ttl-max-age policies (counted from the creation
-// time), ttl-idle policies (counted from the last use), and
-// runtime.expires and date policies. Durations are rounded up to a whole
-// minute and times to a whole second. Limits that already reach far
-// enough are left alone, so the remaining lifetime only grows; a sandbox
-// without limits is returned unchanged, without a write. "Now" is the
-// local clock's. When the service reports no creation time, atLeast is
-// added to runtime.ttl and the ttl-max-age policies.
+// ExtendTTL makes sure that no fixed deadline of the sandbox called name
+// comes sooner than atLeast from now. Each one that would is pushed out
+// just far enough, on its own: runtime.ttl and ttl-max-age policies
+// (counted from the creation time), and runtime.expires and date
+// policies. Durations are rounded up to a whole second and times to a
+// whole second. Deadlines that already reach far enough are left alone,
+// so the remaining lifetime only grows; a sandbox without fixed deadlines
+// is returned unchanged, without a write.
+//
+// ttl-idle policies are left alone: they are not deadlines but a rule
+// (delete after so long unused), which ExtendTTL does not rewrite. A
+// sandbox with one still goes when it is left unused that long; change the
+// rule itself with [Client.SetExpirationPolicies].
+//
+// "Now" is the local clock's. When the service reports no creation time,
+// atLeast is added to runtime.ttl and the ttl-max-age policies.
 //
 // GET /sandboxes/{sandboxName}, then PUT /sandboxes/{sandboxName} if
 // anything changes
@@ -156,21 +173,27 @@ func (c *Client) ExtendTTL(ctx context.Context, name string, atLeast time.Durati
 	return c.modify(ctx, op, name, opts, func(sb *Sandbox, now time.Time) (bool, error) {
 		target := now.Add(atLeast)
 		changed := false
-		raise := func(value string, base time.Time) string {
-			d, err := ParseDuration(value)
-			if err != nil {
-				return value // not ours to interpret
+		created := sb.Metadata.CreatedAt
+		raise := func(value string) (string, error) {
+			d, ok := readDuration(value)
+			if !ok {
+				return value, nil // not ours to interpret
 			}
 			var nd time.Duration
-			if base.IsZero() {
+			switch {
+			case created.IsZero():
 				nd = d + atLeast
-			} else if base.Add(d).Before(target) {
-				nd = target.Sub(base)
-			} else {
-				return value
+			case created.Add(d).Before(target):
+				nd = target.Sub(created)
+			default:
+				return value, nil
+			}
+			v, err := FormatDuration(nd)
+			if err != nil {
+				return value, err
 			}
 			changed = true
-			return FormatDuration(nd)
+			return v, nil
 		}
 		raiseTime := func(t time.Time) time.Time {
 			if t.IsZero() || !t.Before(target) {
@@ -179,11 +202,13 @@ func (c *Client) ExtendTTL(ctx context.Context, name string, atLeast time.Durati
 			changed = true
 			return ceilSecond(target)
 		}
-		created := sb.Metadata.CreatedAt
-		idleBase := firstNonZero(sb.LastUsedAt, created, now)
 		if rt := sb.Spec.Runtime; rt != nil {
 			if rt.TTL != "" {
-				rt.TTL = raise(rt.TTL, created)
+				v, err := raise(rt.TTL)
+				if err != nil {
+					return false, err
+				}
+				rt.TTL = v
 			}
 			rt.Expires = raiseTime(rt.Expires)
 		}
@@ -192,9 +217,11 @@ func (c *Client) ExtendTTL(ctx context.Context, name string, atLeast time.Durati
 				p := &lc.ExpirationPolicies[i]
 				switch p.Type {
 				case PolicyTTLMaxAge:
-					p.Value = raise(p.Value, created)
-				case PolicyTTLIdle:
-					p.Value = raise(p.Value, idleBase)
+					v, err := raise(p.Value)
+					if err != nil {
+						return false, err
+					}
+					p.Value = v
 				case PolicyDate:
 					if t, err := time.Parse(time.RFC3339Nano, p.Value); err == nil {
 						if nt := raiseTime(t); !nt.Equal(t) {
@@ -257,7 +284,7 @@ type limits struct {
 func limitsOf(s *Spec) limits {
 	var l limits
 	dur := func(cur *time.Duration, value string) {
-		if d, err := ParseDuration(value); err == nil && (*cur == 0 || d < *cur) {
+		if d, ok := readDuration(value); ok && (*cur == 0 || d < *cur) {
 			*cur = d
 		}
 	}
@@ -287,17 +314,26 @@ func limitsOf(s *Spec) limits {
 	return l
 }
 
-// checkShorten refuses a change of limits that would let the service
-// delete the sandbox sooner in some circumstance — a lower maximum age, a
-// shorter idle time, an earlier date, or any of them where there was none
-// — unless the options allow it. Kinds are compared one by one because an
-// idle deadline moves with use: a lower maximum age can matter later even
-// when an idle policy fires first today.
-func checkShorten(before, after limits, opts *LifetimeOptions) error {
-	shorterDur := func(b, a time.Duration) bool { return a != 0 && (b == 0 || a < b) }
-	shorter := shorterDur(before.maxAge, after.maxAge) || shorterDur(before.idle, after.idle) ||
-		(!after.date.IsZero() && (before.date.IsZero() || after.date.Before(before.date)))
-	if shorter && !opts.allowShorten() {
+// checkShorten refuses, unless the options allow it, a change of limits
+// that tightens a limit the sandbox has — a lower maximum age, a shorter
+// idle time, an earlier date — or adds one that is due already: a
+// maximum age the sandbox (created at sb's creation time) has reached,
+// or a date not after now. A kind of limit that was absent may be added:
+// no limit becoming a limit is what the caller asked for. Kinds are
+// compared one by one because an idle deadline moves with use: a lower
+// maximum age can matter later even when an idle policy fires first
+// today.
+func checkShorten(sb *Sandbox, before, after limits, now time.Time, opts *LifetimeOptions) error {
+	if opts.allowShorten() {
+		return nil
+	}
+	lower := func(b, a time.Duration) bool { return a != 0 && b != 0 && a < b }
+	shorter := lower(before.maxAge, after.maxAge) || lower(before.idle, after.idle) ||
+		(!after.date.IsZero() && !before.date.IsZero() && after.date.Before(before.date))
+	created := sb.Metadata.CreatedAt
+	due := (after.maxAge != 0 && after.maxAge != before.maxAge && !created.IsZero() && !created.Add(after.maxAge).After(now)) ||
+		(!after.date.IsZero() && !after.date.Equal(before.date) && !after.date.After(now))
+	if shorter || due {
 		return ErrShortensLifetime
 	}
 	return nil
@@ -306,13 +342,4 @@ func checkShorten(before, after limits, opts *LifetimeOptions) error {
 // samePolicy compares the modelled fields of two policies.
 func samePolicy(a, b ExpirationPolicy) bool {
 	return a.Type == b.Type && a.Value == b.Value && a.Action == b.Action
-}
-
-func firstNonZero(ts ...time.Time) time.Time {
-	for _, t := range ts {
-		if !t.IsZero() {
-			return t
-		}
-	}
-	return time.Time{}
 }

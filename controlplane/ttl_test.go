@@ -77,7 +77,7 @@ func TestExtendTTLOnlyLengthens(t *testing.T) {
 		want := []string{
 			"7d",   // far enough: untouched
 			target, // expires pushed to now+2h
-			"150m", // idle: last used 30 min ago, must last 2 h more
+			"1h",   // idle: a rule, not a deadline; left alone
 			far,    // far enough: untouched
 			target, // pushed
 			"3d",   // far enough: untouched
@@ -85,10 +85,10 @@ func TestExtendTTLOnlyLengthens(t *testing.T) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("limits after ExtendTTL (-want +got):\n%s", diff)
 		}
-		// Every limit is now at least 2 h away.
-		created, used := now.Add(-time.Hour).Truncate(time.Second), now.Add(-30*time.Minute).Truncate(time.Second)
+		// Every fixed deadline is now at least 2 h away.
+		created := now.Add(-time.Hour).Truncate(time.Second)
 		l := limitsOf(&sb.Spec)
-		for what, dl := range map[string]time.Time{"max age": created.Add(l.maxAge), "idle": used.Add(l.idle), "date": l.date} {
+		for what, dl := range map[string]time.Time{"max age": created.Add(l.maxAge), "date": l.date} {
 			if dl.Before(now.Add(2 * time.Hour)) {
 				t.Errorf("%s deadline %v is less than 2 h away", what, dl.Sub(now))
 			}
@@ -183,10 +183,59 @@ func TestSetTTLRefusesToShorten(t *testing.T) {
 			t.Errorf("after SetTTL(0): ttl %q, policies (-want +got):\n%s", sb.Spec.Runtime.TTL, diff)
 		}
 
-		// A first limit on a sandbox that lives forever shortens its life.
+		// Issue 12: a first maximum age on a sandbox that had none is what
+		// the call asks for, not a shortening.
 		f.add("DEPLOYED", `{"metadata":{"name":"forever"},"spec":{"runtime":{"image":"img"}}}`)
-		if _, err := c.SetTTL(t.Context(), "forever", 24*time.Hour, nil); !errors.Is(err, ErrShortensLifetime) {
-			t.Fatalf("err = %v, want ErrShortensLifetime", err)
+		if sb, err := c.SetTTL(t.Context(), "forever", 2*time.Hour, nil); err != nil || sb.Spec.Runtime.TTL != "2h" {
+			t.Fatalf("SetTTL(2h) on a sandbox without a TTL = %+v, %v", sb, err)
+		}
+		// Unless the sandbox is older than that already: the service
+		// would delete it at once.
+		f.add("DEPLOYED", `{"metadata":{"name":"old"},"spec":{"runtime":{"image":"img"}}}`)
+		f.age("old", 3*time.Hour, 0)
+		puts := f.count(http.MethodPut, "")
+		if _, err := c.SetTTL(t.Context(), "old", 2*time.Hour, nil); !errors.Is(err, ErrShortensLifetime) {
+			t.Fatalf("SetTTL(2h) on a 3 h old sandbox: err = %v, want ErrShortensLifetime", err)
+		}
+		if f.count(http.MethodPut, "") != puts {
+			t.Error("a refused change was written")
+		}
+		if sb, err := c.SetTTL(t.Context(), "old", 2*time.Hour, &LifetimeOptions{AllowShorten: true}); err != nil || sb.Spec.Runtime.TTL != "2h" {
+			t.Fatalf("SetTTL(2h, AllowShorten) = %+v, %v", sb, err)
+		}
+	})
+}
+
+// Issue 12: ExtendTTL rewrote every policy to the one value that made the
+// sandbox live long enough, turning a 30-minute idle rule into a
+// multi-hour one. Each fixed deadline moves on its own; idle rules stay.
+func TestExtendTTLLeavesIdlePoliciesAlone(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c, f := setup(t)
+		soon := time.Now().UTC().Add(10 * time.Minute).Format(time.RFC3339)
+		f.add("DEPLOYED", `{"metadata":{"name":"three"},"spec":{"runtime":{"image":"img"},
+			"lifecycle":{"expirationPolicies":[
+				{"type":"ttl-idle","value":"30m","action":"delete"},
+				{"type":"ttl-max-age","value":"1h","action":"delete"},
+				{"type":"date","value":"`+soon+`","action":"delete"}
+			]}}}`)
+		f.age("three", 30*time.Minute, 0)
+		sb, err := c.ExtendTTL(t.Context(), "three", 2*time.Hour, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, p := range sb.Spec.Lifecycle.ExpirationPolicies {
+			got = append(got, string(p.Type)+" "+p.Value)
+		}
+		want := []string{
+			"ttl-idle 30m",
+			"ttl-max-age 150m", // created 30 min ago, lives 2 h more
+			"date " + time.Now().UTC().Add(2*time.Hour).Format(time.RFC3339),
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("policies after ExtendTTL(2h) (-want +got):\n%s", diff)
 		}
 	})
 }
@@ -198,10 +247,15 @@ func TestSetExpirationPolicies(t *testing.T) {
 		f.add("DEPLOYED", `{"metadata":{"name":"p"},"spec":{"lifecycle":{"x-keep":1,
 			"expirationPolicies":[{"type":"ttl-max-age","value":"1d","action":"delete"}]}}}`)
 
-		// An idle policy may fire before the day is over.
-		_, err := c.SetExpirationPolicies(t.Context(), "p", []ExpirationPolicy{TTLMaxAge(48 * time.Hour), TTLIdle(time.Hour)}, nil)
+		// A lower maximum age shortens the sandbox's life.
+		_, err := c.SetExpirationPolicies(t.Context(), "p", []ExpirationPolicy{TTLMaxAge(12 * time.Hour)}, nil)
 		if !errors.Is(err, ErrShortensLifetime) {
 			t.Fatalf("err = %v, want ErrShortensLifetime", err)
+		}
+		// So does a date that has passed.
+		_, err = c.SetExpirationPolicies(t.Context(), "p", []ExpirationPolicy{TTLMaxAge(48 * time.Hour), ExpireAt(time.Now().Add(-time.Minute))}, nil)
+		if !errors.Is(err, ErrShortensLifetime) {
+			t.Fatalf("a past date: err = %v, want ErrShortensLifetime", err)
 		}
 		if _, err := c.SetExpirationPolicies(t.Context(), "p", []ExpirationPolicy{TTLMaxAge(48 * time.Hour)}, nil); err != nil {
 			t.Fatal(err)

@@ -12,10 +12,12 @@ type Status string
 
 // The documented statuses. A new sandbox moves through UPLOADING,
 // BUILDING and DEPLOYING to DEPLOYED; a deleted one through DELETING to
-// TERMINATED.
+// TERMINATED. BUILT is reported for a sandbox whose image is built but
+// that is not deployed.
 const (
 	StatusUploading    Status = "UPLOADING"
 	StatusBuilding     Status = "BUILDING"
+	StatusBuilt        Status = "BUILT"
 	StatusDeploying    Status = "DEPLOYING"
 	StatusDeployed     Status = "DEPLOYED"
 	StatusFailed       Status = "FAILED"
@@ -31,12 +33,28 @@ func (s Status) String() string { return string(s) }
 // Known reports whether s is one of the documented statuses.
 func (s Status) Known() bool {
 	switch s {
-	case StatusUploading, StatusBuilding, StatusDeploying, StatusDeployed, StatusFailed,
+	case StatusUploading, StatusBuilding, StatusBuilt, StatusDeploying, StatusDeployed, StatusFailed,
 		StatusDeactivating, StatusDeactivated, StatusDeleting, StatusTerminated:
 		return true
 	}
 	return false
 }
+
+// State says whether a sandbox runs or was scaled to zero. The service
+// may add values; an unknown one is kept as it was received.
+type State string
+
+// The documented states.
+const (
+	// StateRunning: the sandbox's machine runs.
+	StateRunning State = "RUNNING"
+	// StateStandby: the sandbox was idle and scaled to zero, memory and
+	// processes kept; the next request resumes it.
+	StateStandby State = "STANDBY"
+)
+
+// String returns the state as sent on the wire.
+func (s State) String() string { return string(s) }
 
 // gone reports a sandbox on its way out (or out): DELETING or TERMINATED.
 func (s Status) gone() bool { return s == StatusDeleting || s == StatusTerminated }
@@ -68,6 +86,35 @@ type PolicyAction string
 // ActionDelete deletes the sandbox; it is the only documented action.
 const ActionDelete PolicyAction = "delete"
 
+// PortProtocol is the protocol of a [Port].
+type PortProtocol string
+
+// The documented port protocols.
+const (
+	ProtocolHTTP PortProtocol = "HTTP"
+	ProtocolTCP  PortProtocol = "TCP"
+	ProtocolUDP  PortProtocol = "UDP"
+	ProtocolTLS  PortProtocol = "TLS"
+)
+
+// Known reports whether p is one of the documented protocols.
+func (p PortProtocol) Known() bool {
+	return p == ProtocolHTTP || p == ProtocolTCP || p == ProtocolUDP || p == ProtocolTLS
+}
+
+// VolumeType is the kind of a [Volume].
+type VolumeType string
+
+// The documented volume types.
+const (
+	// VolumePersistent attaches an existing volume resource of the
+	// workspace, by name; it is the service's default.
+	VolumePersistent VolumeType = "persistent"
+	// VolumeEphemeral is disk-backed scratch space created with the
+	// sandbox and gone when it stops; it needs [Volume.SizeMB].
+	VolumeEphemeral VolumeType = "ephemeral"
+)
+
 // extraFields holds the JSON members of an object that this package does
 // not model, exactly as the service sent them, so that a sandbox read,
 // changed and written back keeps them.
@@ -79,9 +126,9 @@ type extraFields map[string]jx.Raw
 //
 // A Sandbox read from the service also remembers the JSON members this
 // package does not model, at every level (sandbox, metadata, spec,
-// runtime, ports, environment variables, lifecycle, policies, volumes), and
-// sends them back unchanged, so a read-modify-write does not drop settings
-// that a newer service added.
+// runtime, ports, environment variables, lifecycle, policies, volumes,
+// network), and sends them back unchanged, so a read-modify-write does not
+// drop settings that a newer service added.
 type Sandbox struct {
 	// Metadata names and labels the sandbox.
 	Metadata Metadata
@@ -90,33 +137,51 @@ type Sandbox struct {
 
 	// Status is the deployment status (read-only).
 	Status Status
+	// State is whether the sandbox runs or stands by (read-only); empty
+	// when the service does not say.
+	State State
+	// Errors are the infrastructure failures the service recorded, oldest
+	// first (read-only).
+	Errors []InfrastructureError
 	// Events are the status changes the service recorded (read-only).
 	Events []Event
 	// ExpiresIn is the time left until the expiration policies delete the
 	// sandbox, as of the answer (read-only); nil when no policy applies.
 	ExpiresIn *time.Duration
 	// ExpiresAt is when the policies delete the sandbox, from the
-	// top-level "ttl" Unix timestamp (read-only); zero when absent.
+	// top-level "ttl" Unix timestamp older answers carry (read-only); zero
+	// when absent.
 	ExpiresAt time.Time
 	// LastUsedAt is the last use of the sandbox (read-only); zero when
 	// absent or not an RFC 3339 time.
 	LastUsedAt time.Time
+	// NodeGeneration is the infrastructure generation the sandbox runs on,
+	// e.g. "mk3.1" (read-only).
+	NodeGeneration string
 
 	extra extraFields
 }
 
-// Metadata identifies a sandbox. Name is required; Workspace, URL and the
-// Created/Updated fields are set by the service and never sent.
+// Metadata identifies a sandbox. Name is required; Workspace, URL, Plan
+// and the Created/Updated fields are set by the service and never sent.
 type Metadata struct {
-	// Name identifies the sandbox in its workspace and in the URL path.
+	// Name identifies the sandbox in its workspace and in the URL path:
+	// 1 to 49 lower-case letters, digits and '-', starting and ending
+	// with a letter or digit. It cannot change.
 	Name string
-	// DisplayName is a human-readable name.
+	// DisplayName is a human-readable name (at most 63 characters).
 	DisplayName string
-	// Labels are free-form key/value pairs.
+	// ExternalID is an identifier of the caller's own, e.g. a session id:
+	// 1 to 64 letters, digits and '-'. [Client.GetByExternalID] and
+	// [ListOptions.ExternalID] find sandboxes by it, and [Client.Create]
+	// and [Client.EnsureSandbox] use it to recognise their own sandbox.
+	ExternalID string
+	// Labels are free-form key/value pairs; [ListOptions.Query] searches
+	// them.
 	Labels map[string]string
-	// Plan is the billing plan, when the service reports one.
-	Plan string
 
+	// Plan is the billing plan (read-only).
+	Plan string
 	// Workspace is the workspace the sandbox belongs to (read-only).
 	Workspace string
 	// URL is the base URL of the sandbox API of this sandbox (read-only);
@@ -136,40 +201,54 @@ type Metadata struct {
 
 // Spec is a sandbox's definition.
 type Spec struct {
-	// Enabled turns the sandbox on or off; nil leaves it to the service.
+	// Enabled turns the sandbox on or off; nil leaves it to the service
+	// (on).
 	Enabled *bool
-	// Region is where the sandbox runs, e.g. "us-pdx-1".
+	// Region is where the sandbox runs, e.g. "us-pdx-1"; empty lets the
+	// service pick the one closest to the caller.
 	Region string
+	// VPC names the VPC of the sandbox; empty means "default".
+	VPC string
 	// Runtime describes the machine: image, memory, ports, environment
 	// and lifetime.
 	Runtime *Runtime
-	// Lifecycle holds the expiration policies.
+	// Lifecycle holds the expiration policies and how long a terminated
+	// sandbox stays visible.
 	Lifecycle *Lifecycle
+	// Network restricts and routes the sandbox's traffic; nil leaves the
+	// service's defaults.
+	Network *Network
 	// Volumes are the volumes attached to the sandbox.
 	Volumes []Volume
 
 	extra extraFields
 }
 
-// Runtime describes a sandbox's machine.
+// Runtime describes a sandbox's machine. The service has no CPU setting:
+// a sandbox gets one CPU per 2048 MB of Memory.
 type Runtime struct {
-	// Image is the container image, e.g. "blaxel/base-image:latest".
+	// Image is the sandbox image, e.g. "blaxel/base-image:latest".
 	Image string
-	// Memory is the memory in MiB; zero leaves it to the service.
+	// Memory is the memory in MB; zero leaves it to the service.
 	Memory int
-	// CPU is the number of CPUs; zero leaves it to the service.
-	CPU int
 	// Ports are the ports the sandbox exposes.
 	Ports []Port
 	// Envs are the environment variables.
 	Envs []Env
-	// TTL is the maximum age of the sandbox, a duration such as "24h" or
-	// "7d" (see [ParseDuration]); the sandbox is deleted that long after
-	// its creation. Empty means none.
+	// TTL is the maximum age of the sandbox, a number and a unit s, m, h,
+	// d or w such as "24h" or "7d" (see [ParseDuration]); the sandbox is
+	// deleted that long after its creation, used or not. Empty means
+	// none.
 	TTL string
 	// Expires is when the sandbox is deleted; zero means never. Sent as
 	// RFC 3339.
 	Expires time.Time
+	// ExtraArgs selects kernel options ("iptables", "nfs", "tun") with the
+	// values "enabled" or "disabled". They cannot change after creation.
+	ExtraArgs map[string]string
+	// TerminationGracePeriodSeconds is how long the sandbox gets to stop
+	// gracefully; zero (the service's default) stops it at once.
+	TerminationGracePeriodSeconds int
 
 	extra extraFields
 }
@@ -178,10 +257,11 @@ type Runtime struct {
 type Port struct {
 	// Name names the port, e.g. "http".
 	Name string
-	// Target is the port number inside the sandbox (1 to 65535).
+	// Target is the port number inside the sandbox (1 to 65535); it is
+	// required.
 	Target int
-	// Protocol is e.g. "HTTP" or "TCP".
-	Protocol string
+	// Protocol is the port's protocol; empty leaves it to the service.
+	Protocol PortProtocol
 
 	extra extraFields
 }
@@ -192,7 +272,8 @@ type Env struct {
 	Name string
 	// Value is the variable's value.
 	Value string
-	// Secret asks the service to store the value as a secret.
+	// Secret asks the service to store the value as a secret (shown only
+	// with [GetOptions.ShowSecrets]).
 	Secret bool
 
 	extra extraFields
@@ -200,23 +281,39 @@ type Env struct {
 
 // Volume is a volume attached to a sandbox.
 type Volume struct {
-	// Name is the volume's name.
+	// Name is the volume resource to attach (persistent), or a name of
+	// the caller's choice (ephemeral).
 	Name string
-	// MountPath is where the volume appears inside the sandbox.
+	// MountPath is where the volume appears inside the sandbox (an
+	// absolute path).
 	MountPath string
 	// ReadOnly mounts the volume read-only.
 	ReadOnly bool
+	// Type is the kind of volume; empty leaves the service's default
+	// ([VolumePersistent]).
+	Type VolumeType
+	// SizeMB is the size of an ephemeral volume in MB (required for
+	// those; ignored for persistent ones).
+	SizeMB int
 
 	extra extraFields
 }
 
-// Lifecycle holds a sandbox's expiration policies.
+// Lifecycle holds a sandbox's expiration policies and its retention.
 type Lifecycle struct {
 	// ExpirationPolicies delete the sandbox when the first of them fires.
 	ExpirationPolicies []ExpirationPolicy
+	// TerminatedRetention is how long the sandbox stays visible once it is
+	// TERMINATED (for its logs), a duration such as "1h" or "7d"; empty
+	// means the service's default, [DefaultTerminatedRetention].
+	TerminatedRetention string
 
 	extra extraFields
 }
+
+// DefaultTerminatedRetention is how long the service keeps a TERMINATED
+// sandbox visible when [Lifecycle.TerminatedRetention] is not set.
+const DefaultTerminatedRetention = 5 * time.Minute
 
 // ExpirationPolicy deletes a sandbox after a time of inactivity, at an
 // age, or at a date. [TTLIdle], [TTLMaxAge] and [ExpireAt] build one.
@@ -234,21 +331,44 @@ type ExpirationPolicy struct {
 }
 
 // TTLIdle returns a policy that deletes the sandbox after d without use.
-// d is rounded up to a whole minute (see [FormatDuration]).
-func TTLIdle(d time.Duration) ExpirationPolicy {
-	return ExpirationPolicy{Type: PolicyTTLIdle, Value: FormatDuration(d), Action: ActionDelete}
-}
+// d is rounded up to a whole second (see [FormatDuration]). d must be
+// positive: otherwise the policy is invalid ([ExpirationPolicy.Validate]),
+// and every call given it fails with an error matching
+// [client.ErrInvalidInput] before anything is sent.
+func TTLIdle(d time.Duration) ExpirationPolicy { return ttlPolicy(PolicyTTLIdle, d) }
 
 // TTLMaxAge returns a policy that deletes the sandbox d after its
-// creation. d is rounded up to a whole minute (see [FormatDuration]).
-func TTLMaxAge(d time.Duration) ExpirationPolicy {
-	return ExpirationPolicy{Type: PolicyTTLMaxAge, Value: FormatDuration(d), Action: ActionDelete}
+// creation. d is rounded up to a whole second (see [FormatDuration]). d
+// must be positive: otherwise the policy is invalid, as for [TTLIdle].
+func TTLMaxAge(d time.Duration) ExpirationPolicy { return ttlPolicy(PolicyTTLMaxAge, d) }
+
+// ttlPolicy builds a duration policy. A duration that cannot be written
+// keeps its Go form ("-1h0m0s"), which no validator accepts, so the
+// mistake surfaces as an ErrInvalidInput instead of a silent default.
+func ttlPolicy(t PolicyType, d time.Duration) ExpirationPolicy {
+	v, err := FormatDuration(d)
+	if err != nil {
+		v = d.String()
+	}
+	return ExpirationPolicy{Type: t, Value: v, Action: ActionDelete}
 }
 
 // ExpireAt returns a policy that deletes the sandbox at t, which is
-// rounded up to a whole second.
+// rounded up to a whole second. A zero t gives an invalid policy.
 func ExpireAt(t time.Time) ExpirationPolicy {
-	return ExpirationPolicy{Type: PolicyDate, Value: formatTime(ceilSecond(t)), Action: ActionDelete}
+	v := ""
+	if !t.IsZero() {
+		v = formatTime(ceilSecond(t))
+	}
+	return ExpirationPolicy{Type: PolicyDate, Value: v, Action: ActionDelete}
+}
+
+// Validate checks p as every call that sends it does: a documented type,
+// a value of the type's form (a positive duration, or an RFC 3339 time)
+// and the delete action or none. The error matches
+// [client.ErrInvalidInput].
+func (p ExpirationPolicy) Validate() error {
+	return validatePolicies([]ExpirationPolicy{p})
 }
 
 // Event is a status change the service recorded for a sandbox.
@@ -268,24 +388,47 @@ type Event struct {
 	Time time.Time
 }
 
-// lastMessage returns the message of the newest event with one.
+// InfrastructureError is a failure of the machinery under a sandbox, as
+// the service recorded it.
+type InfrastructureError struct {
+	// Code identifies the kind of failure, e.g. "VM_NETWORK_FAILURE".
+	Code string
+	// Fatal reports a failure that left the sandbox FAILED; false means
+	// a restart cleared it.
+	Fatal bool
+	// Instance is the instance the failure was reported for.
+	Instance string
+	// Message is the reason given with the failure.
+	Message string
+	// Time is when it was recorded; zero when absent or not RFC 3339.
+	Time time.Time
+}
+
+// lastMessage returns the message of the newest event with one, or of
+// the newest fatal infrastructure error.
 func (s *Sandbox) lastMessage() string {
 	for i := len(s.Events) - 1; i >= 0; i-- {
 		if m := s.Events[i].Message; m != "" {
 			return m
 		}
 	}
+	for i := len(s.Errors) - 1; i >= 0; i-- {
+		if e := s.Errors[i]; e.Fatal && e.Message != "" {
+			return e.Message
+		}
+	}
 	return ""
 }
 
-// Options of the five operations. They have no fields yet; nil is fine.
+// GetOptions configures [Client.Get].
+type GetOptions struct {
+	// ShowSecrets asks for the values of secret environment variables
+	// (workspace admins only).
+	ShowSecrets bool
+}
+
+// Options of Update and Delete. They have no fields yet; nil is fine.
 type (
-	// CreateOptions configures [Client.Create].
-	CreateOptions struct{}
-	// GetOptions configures [Client.Get].
-	GetOptions struct{}
-	// ListOptions configures [Client.List].
-	ListOptions struct{}
 	// UpdateOptions configures [Client.Update].
 	UpdateOptions struct{}
 	// DeleteOptions configures [Client.Delete].

@@ -25,6 +25,12 @@ type WaitOptions struct {
 	// Retryable reports whether a failed check is worth another one;
 	// [client.IsTransient] if nil.
 	Retryable func(error) bool
+	// OnTransition, if set, is called for every observed status change,
+	// from the goroutine that waits; the first observation is reported
+	// with from == "". A sandbox that is gone (404) is reported as a
+	// change to the empty status, with a nil sandbox. It must not block
+	// for long.
+	OnTransition func(from, to Status, sb *Sandbox)
 }
 
 func (o *WaitOptions) poll() (poll.Options, error) {
@@ -139,30 +145,48 @@ func waitFor(ctx context.Context, op string, getter Getter, name string, o *Wait
 	if err != nil {
 		return nil, client.Wrap(ctx, op, err)
 	}
+	var (
+		last   Status
+		seen   bool
+		notify = o != nil && o.OnTransition != nil
+	)
+	observe := func(sb *Sandbox) {
+		var to Status
+		if sb != nil {
+			to = sb.Status
+		}
+		if notify && (!seen || to != last) {
+			o.OnTransition(last, to, sb)
+		}
+		last, seen = to, true
+	}
 	pctx := ctx
 	if maxWait > 0 {
 		var cancel context.CancelFunc
 		pctx, cancel = context.WithTimeout(ctx, maxWait)
 		defer cancel()
 	}
-	last, _, err := poll.Until(pctx, po, func(ctx context.Context) (*Sandbox, bool, error) {
+	final, _, err := poll.Until(pctx, po, func(ctx context.Context) (*Sandbox, bool, error) {
 		sb, err := getter.Get(ctx, name, nil)
 		switch {
 		case err != nil && !isNotFound(err):
 			return nil, false, err
 		case err == nil && sb == nil:
 			return nil, false, errors.New("the Getter returned neither a sandbox nor an error")
+		case err != nil:
+			sb = nil // gone
 		}
+		observe(sb)
 		done, err := eval(sb, err)
 		return sb, done, err
 	})
 	if err != nil {
-		if last != nil && errors.Is(err, ErrWaitTimeout) {
-			err = fmt.Errorf("sandbox %q is still %s, want %s: %w", name, last.Status, want, err)
+		if final != nil && errors.Is(err, ErrWaitTimeout) {
+			err = fmt.Errorf("sandbox %q is still %s, want %s: %w", name, final.Status, want, err)
 		}
 		return nil, client.Wrap(ctx, op, err)
 	}
-	return last, nil
+	return final, nil
 }
 
 // WaitDeployed waits until the sandbox called name is DEPLOYED and returns
@@ -182,7 +206,10 @@ func (c *Client) WaitDeleted(ctx context.Context, name string, opts *WaitOptions
 	return NewDeletedWaiter(c, opts).WaitForOutput(ctx, name, 0)
 }
 
-// CreateAndWait creates a sandbox and waits until it is DEPLOYED.
+// CreateAndWait creates a sandbox (see [Client.Create]) and waits until
+// it is DEPLOYED. opts are checked before anything is sent. If the wait
+// fails, the error comes with the sandbox as last seen (the one made,
+// which may need deleting).
 //
 // POST /sandboxes, then GET /sandboxes/{sandboxName} until DEPLOYED
 func (c *Client) CreateAndWait(ctx context.Context, sb *Sandbox, opts *WaitOptions) (*Sandbox, error) {
@@ -196,7 +223,14 @@ func (c *Client) CreateAndWait(ctx context.Context, sb *Sandbox, opts *WaitOptio
 	if created.Status == StatusDeployed {
 		return created, nil
 	}
-	return c.WaitDeployed(ctx, created.Metadata.Name, opts)
+	got, err := c.WaitDeployed(ctx, created.Metadata.Name, opts)
+	if err != nil {
+		if se, ok := errors.AsType[*StateError](err); ok && se.Sandbox != nil {
+			return se.Sandbox, err
+		}
+		return created, err
+	}
+	return got, nil
 }
 
 // DeleteAndWait deletes the sandbox called name and waits until it is

@@ -134,7 +134,7 @@ func TestWaitDeployedToleratesTransientErrors(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, f := setup(t)
 		f.add("DEPLOYING", plain)
-		fails := 2
+		fails := 6 // three per GET (the transport retries twice): two 500s reach the waiter
 		f.fail = func(*http.Request) (int, string) {
 			if fails > 0 {
 				fails--
@@ -148,11 +148,14 @@ func TestWaitDeployedToleratesTransientErrors(t *testing.T) {
 		}
 
 		// Without tolerance the first 500 ends the wait.
-		fails = 1
+		fails = 3 // one 500 that outlasts the transport's two retries
 		f.add("DEPLOYING", `{"metadata":{"name":"other"},"spec":{}}`)
 		_, err = c.WaitDeployed(t.Context(), "other", &WaitOptions{MaxTransient: -1})
 		if !errors.Is(err, client.ErrServer) {
 			t.Fatalf("err = %v, want the 500", err)
+		}
+		if fails < 90 {
+			t.Errorf("%d requests for a wait that tolerates no error", 100-fails)
 		}
 	})
 }

@@ -44,6 +44,15 @@
 // reclaims lapsed leases, deletes doomed sandboxes, trims idle ones beyond
 // the target size, and runs the orphan reaper.
 //
+// Runtimes. OpenSandbox's Docker runtime answers a create with a Running
+// sandbox and removes a deleted one at once; its Kubernetes runtime also
+// answers Running, but the workload reads Pending or Allocated until it
+// is ready, and a deleted one keeps its last state until it is gone. The
+// pool publishes a sandbox only once a read shows it Running, and keeps
+// a deleted sandbox in its doomed set (deleting it again on later ticks)
+// until it is no longer found, so the reaper does not take it for an
+// orphan.
+//
 // Exactly-once refill. Before each create the leader records a create
 // intent (pool, slot, client token) in the store; the create carries the
 // token ([lifecycle.CreateOptions.ClientToken], which package lifecycle
@@ -60,16 +69,18 @@
 // Leases. [Pool.Acquire] takes, in one atomic step, the idle sandbox
 // expiring last (among those with at least MinRemaining left) and records
 // a lease for the caller; then it checks the sandbox (GET: Running, enough
-// lifetime, the optional HealthCheck) and, if the caller asked for a
-// longer Lifetime than it has left, renews it. A sandbox that fails is
-// deleted and [Fallback] decides: the next idle one ([FallbackNext], the
-// default), an error at once ([FallbackFail]), or a direct create for the
-// caller ([FallbackCreate]), itself under an intent. The holder's node
-// heartbeats the lease every LeaseTTL/3; when the node dies the lease
-// lapses, the leader reclaims it and deletes the sandbox. [Lease.Release]
-// puts a healthy sandbox back (when the pool is short of idle ones) or
-// deletes it; [Lease.Delete] deletes it. A released sandbox has been used:
-// call Delete when the next caller must get a fresh one.
+// lifetime, the optional HealthCheck; one read Pending or Allocated, as a
+// restarting Kubernetes pod is, is waited for up to LeaseTTL/2) and, if
+// the caller asked for a longer Lifetime than it has left, renews it. A
+// sandbox that fails is deleted and [Fallback] decides: the next idle one
+// ([FallbackNext], the default), an error at once ([FallbackFail]), or a
+// direct create for the caller ([FallbackCreate]), itself under an
+// intent. The holder's node heartbeats the lease every LeaseTTL/3; when
+// the node dies the lease lapses, the leader reclaims it and deletes the
+// sandbox. [Lease.Release] puts a healthy sandbox back (when the pool is
+// short of idle ones) or deletes it; [Lease.Delete] deletes it. A
+// released sandbox has been used: call Delete when the next caller must
+// get a fresh one.
 //
 // Renewals. Idle and leased sandboxes are renewed RenewMargin before they
 // expire, by RenewExtension past max(expiry, now) — only ever later than

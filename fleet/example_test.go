@@ -40,12 +40,13 @@ func Example() {
 	}
 	defer pool.Close() // a pool on its own store deletes its sandboxes
 
+	asked := time.Now()
 	lease, err := pool.Acquire(ctx, &fleet.AcquireOptions{Lifetime: time.Hour})
 	if err != nil {
 		panic(err)
 	}
 	sb := lease.Sandbox()
-	fmt.Println(sb.State(), sb.Metadata[fleet.PoolLabel], time.Until(sb.ExpiresAt) >= time.Hour)
+	fmt.Println(sb.State(), sb.Metadata[fleet.PoolLabel], sb.ExpiresAt.Sub(asked) >= time.Hour)
 	if err := lease.Release(ctx); err != nil {
 		panic(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -44,6 +45,21 @@ func newEnv(t *testing.T, opts ...mockserver.Option) *env {
 		t.Fatal(err)
 	}
 	return &env{t: t, srv: srv, lc: lc, store: fleet.NewMemoryStore(nil), logs: &logSink{}}
+}
+
+// forEachRuntime runs test once per runtime of the lifecycle server, in
+// subtests named after them, each in a testing/synctest bubble with an
+// env whose mock behaves like that runtime. The pool must work on both:
+// on Docker every change is done when the call answers; on Kubernetes a
+// new sandbox reads Pending or Allocated before Running, and a deleted
+// one keeps its last state until it is gone.
+func forEachRuntime(t *testing.T, test func(t *testing.T, e *env)) {
+	t.Helper()
+	for _, rt := range []mockserver.Runtime{mockserver.RuntimeDocker, mockserver.RuntimeKubernetes} {
+		t.Run(rt.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { test(t, newEnv(t, mockserver.WithRuntime(rt))) })
+		})
+	}
 }
 
 // template is what the real lifecycle server accepts.
@@ -113,11 +129,35 @@ func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
 	}
 }
 
-// live returns the mock's sandboxes of pool that are not terminating.
-func (e *env) live(pool string) []mockserver.SandboxInfo {
+// deleted reports whether the server accepted a delete of sandbox id (or
+// expired it). Whether it still shows depends on the runtime: Docker
+// removes it at once, Kubernetes keeps its last state until the deletion
+// completes.
+func (e *env) deleted(id string) bool {
+	return slices.ContainsFunc(e.srv.Deletions(), func(d mockserver.Deletion) bool { return d.ID == id })
+}
+
+// onServer returns the mock's sandboxes of pool, deleted ones that still
+// show included.
+func (e *env) onServer(pool string) []mockserver.SandboxInfo {
 	var out []mockserver.SandboxInfo
 	for _, s := range e.srv.Sandboxes() {
-		if s.Metadata[fleet.PoolLabel] == pool && s.State != "Stopping" && s.State != "Terminated" {
+		if s.Metadata[fleet.PoolLabel] == pool {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// live returns the mock's sandboxes of pool that are not being deleted.
+func (e *env) live(pool string) []mockserver.SandboxInfo {
+	ending := map[string]bool{}
+	for _, d := range e.srv.Deletions() {
+		ending[d.ID] = true
+	}
+	var out []mockserver.SandboxInfo
+	for _, s := range e.srv.Sandboxes() {
+		if s.Metadata[fleet.PoolLabel] == pool && !ending[s.ID] && s.State != "Stopping" && s.State != "Terminated" {
 			out = append(out, s)
 		}
 	}
@@ -127,7 +167,7 @@ func (e *env) live(pool string) []mockserver.SandboxInfo {
 // checkAccounting asserts the pool's invariants: every live sandbox
 // labelled with the pool is idle, leased, doomed or pending in the store;
 // every idle or leased sandbox is Running on the server; none is both;
-// no renewal was refused for not extending.
+// no renewal shortened a life or was refused.
 func (e *env) checkAccounting(pool string) {
 	e.t.Helper()
 	snap := e.snapshot(pool)
@@ -157,10 +197,10 @@ func (e *env) checkAccounting(pool string) {
 			e.t.Errorf("%s sandbox %s is %q on the server", what, id, s.State)
 		}
 	}
-	// The mock refuses a renewal that does not extend (409); the real
-	// server would shorten the life instead.
+	// The server accepts an earlier expiry and shortens the life, so the
+	// journal's renewals must all extend; none may be refused either.
 	if n := e.srv.Count(mockserver.Filter{Operation: "RenewSandboxExpiration", Status: 409}); n > 0 {
-		e.t.Errorf("%d renewals asked for an earlier expiry than the current one", n)
+		e.t.Errorf("%d renewals refused with 409", n)
 	}
 	for _, r := range e.srv.Renewals("") {
 		if r.New.Before(r.Old) {
@@ -252,6 +292,8 @@ type hookAPI struct {
 	beforeCreate func(ctx context.Context) error
 	afterCreate  func(ctx context.Context, s *lifecycle.Sandbox) error
 	beforeRenew  func(ctx context.Context, id string) error
+	// afterGet, if set, may change what a successful Get returns.
+	afterGet func(s *lifecycle.Sandbox)
 }
 
 func (h *hookAPI) Create(ctx context.Context, req *lifecycle.CreateRequest, opts *lifecycle.CreateOptions) (*lifecycle.Sandbox, error) {
@@ -276,7 +318,11 @@ func (h *hookAPI) Get(ctx context.Context, id string) (*lifecycle.Sandbox, error
 	if h.cut.Load() {
 		return nil, errPartition
 	}
-	return h.API.Get(ctx, id)
+	s, err := h.API.Get(ctx, id)
+	if err == nil && h.afterGet != nil {
+		h.afterGet(s)
+	}
+	return s, err
 }
 
 func (h *hookAPI) List(ctx context.Context, opts *lifecycle.ListOptions) (*lifecycle.SandboxPage, error) {

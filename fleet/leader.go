@@ -375,13 +375,17 @@ func (p *Pool) deleteDoomed(ids []string) {
 			defer func() { <-p.deletes }()
 			ctx, cancel := p.storeCtx()
 			defer cancel()
-			if err := p.deleteAndForget(ctx, id); err != nil {
+			forgotten, err := p.deleteAndForget(ctx, id)
+			switch {
+			case err != nil:
 				if p.ctx.Err() == nil {
 					p.log.Warn("fleet: deleting a doomed sandbox failed (retried next tick)", slog.String("sandbox", id), slog.Any("error", err))
 				}
-				return
+			case forgotten:
+				p.log.Info("fleet deleted doomed sandbox", slog.String("sandbox", id))
+			default:
+				p.log.Debug("fleet: doomed sandbox deletion under way (checked again next tick)", slog.String("sandbox", id))
 			}
-			p.log.Info("fleet deleted doomed sandbox", slog.String("sandbox", id))
 		})
 		if !ok {
 			unmark()

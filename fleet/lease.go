@@ -86,7 +86,10 @@ func (l *Lease) Release(ctx context.Context) error {
 	p := l.p
 	s, err := p.api.Get(ctx, l.box)
 	if err == nil {
-		err = p.healthy(ctx, s, p.opts.MinRemaining)
+		s, err = p.settle(ctx, s)
+	}
+	if err == nil {
+		err = p.healthy(ctx, s, time.Now(), p.opts.MinRemaining)
 	}
 	if err != nil {
 		p.log.Info("fleet release: deleting instead of returning", slog.String("lease", l.id), slog.String("sandbox", l.box), slog.Any("reason", err))
@@ -104,7 +107,7 @@ func (l *Lease) Release(ctx context.Context) error {
 		p.nudge()
 		return nil
 	}
-	if err := p.deleteAndForget(ctx, l.box); err != nil {
+	if _, err := p.deleteAndForget(ctx, l.box); err != nil {
 		return client.Wrap(ctx, "fleet.Release", fmt.Errorf("pool full, and %w (the leader retries)", err))
 	}
 	return nil
@@ -135,7 +138,7 @@ func (l *Lease) drop(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := p.deleteAndForget(ctx, id); err != nil {
+	if _, err := p.deleteAndForget(ctx, id); err != nil {
 		return fmt.Errorf("%w (the leader retries)", err)
 	}
 	p.log.Debug("fleet deleted leased sandbox", slog.String("lease", l.id), slog.String("sandbox", id))
@@ -256,7 +259,8 @@ func (p *Pool) forgetLease(id string) {
 // Acquire hands out a Running sandbox from the pool under a new lease,
 // to this caller and no other in the whole fleet. It takes the idle
 // sandbox that expires last (among those with at least MinRemaining
-// left), checks its health (GET; Running; HealthCheck) and, if
+// left), checks its health (GET; Running, after waiting up to LeaseTTL/2
+// for one read Pending or Allocated; HealthCheck) and, if
 // opts.Lifetime asks for more than it has left, renews it (extend-only).
 // A sandbox that fails is deleted and, per the pool's [Fallback], the
 // next one is tried, or one is created directly. Errors: [ErrEmpty],
@@ -347,11 +351,22 @@ func (p *Pool) prepare(ctx context.Context, leaseID string, tk *Taken, lifetime 
 		}
 		return nil, err
 	}
-	if err := p.ensureLifetime(ctx, s, lifetime); err != nil {
+	if s, err = p.settle(ctx, s); err != nil {
+		// One that can no longer be Running is deleted; one still on its
+		// way (or unreadable) goes back to the pool.
+		if errors.Is(err, lifecycle.ErrUnexpectedState) && ctx.Err() == nil {
+			p.discard(leaseID)
+		} else {
+			p.giveBack(leaseID, s.ExpiresAt)
+		}
+		return nil, err
+	}
+	now := time.Now() // the renewal and the check count lifetimes from the same instant
+	if err := p.ensureLifetime(ctx, s, now, lifetime); err != nil {
 		p.giveBack(leaseID, s.ExpiresAt)
 		return nil, err
 	}
-	if err := p.healthy(ctx, s, max(p.opts.MinRemaining, lifetime)); err != nil {
+	if err := p.healthy(ctx, s, now, max(p.opts.MinRemaining, lifetime)); err != nil {
 		if ctx.Err() != nil {
 			p.giveBack(leaseID, s.ExpiresAt)
 		} else {
@@ -371,8 +386,7 @@ func (p *Pool) prepare(ctx context.Context, leaseID string, tk *Taken, lifetime 
 // least lifetime from now. The new expiry is also at least
 // max(expiry, now) + RenewExtension, the target a concurrent renewal of
 // the same expiry would ask for, so the two cannot undo each other.
-func (p *Pool) ensureLifetime(ctx context.Context, s *lifecycle.Sandbox, lifetime time.Duration) error {
-	now := time.Now()
+func (p *Pool) ensureLifetime(ctx context.Context, s *lifecycle.Sandbox, now time.Time, lifetime time.Duration) error {
 	if lifetime <= 0 || s.ExpiresAt.IsZero() || !s.ExpiresAt.Before(now.Add(lifetime)) {
 		return nil
 	}
@@ -436,7 +450,7 @@ func (p *Pool) createDirect(ctx context.Context, o AcquireOptions) (*Lease, erro
 	}
 	s, err = p.waitRunning(cctx, s)
 	if err == nil {
-		err = p.ensureLifetime(cctx, s, o.Lifetime)
+		err = p.ensureLifetime(cctx, s, time.Now(), o.Lifetime)
 	}
 	if err != nil {
 		p.abandon(in, leaseID, s.ID)
@@ -484,11 +498,13 @@ func (p *Pool) dropIntent(in Intent, owner string, term Term) {
 	}
 }
 
-// waitRunning waits for a new sandbox to be Running.
+// waitRunning waits until a sandbox reads Running and returns that read;
+// on error it returns s. It always reads: a create answer saying Running
+// is not enough, since OpenSandbox's Kubernetes runtime answers Running
+// while the workload still reads Pending or Allocated, and its Docker
+// runtime answers Running for a sandbox whose entrypoint exits at once.
+// Pending, Allocated and other states on the way are waited through.
 func (p *Pool) waitRunning(ctx context.Context, s *lifecycle.Sandbox) (*lifecycle.Sandbox, error) {
-	if s.Status.State == lifecycle.StateRunning {
-		return s, nil
-	}
 	w := lifecycle.NewWaiter(p.api, func(o *lifecycle.WaiterOptions) {
 		o.MinDelay, o.MaxDelay = 50*time.Millisecond, time.Second
 	})
@@ -497,6 +513,24 @@ func (p *Pool) waitRunning(ctx context.Context, s *lifecycle.Sandbox) (*lifecycl
 		return s, err
 	}
 	return got, nil
+}
+
+// stateAllocated is the state OpenSandbox's Kubernetes runtime reports for
+// a workload that has an IP but is not ready yet, between Pending and
+// Running. Package lifecycle does not name it.
+const stateAllocated lifecycle.State = "Allocated"
+
+// settle returns s when it is not on its way to Running; a sandbox read
+// Pending or Allocated (a new workload, or a Kubernetes pod that restarts)
+// is waited for, within half a LeaseTTL (no heartbeat protects the lease
+// meanwhile), until it reads Running. On error it returns s.
+func (p *Pool) settle(ctx context.Context, s *lifecycle.Sandbox) (*lifecycle.Sandbox, error) {
+	if st := s.Status.State; st != lifecycle.StatePending && st != stateAllocated {
+		return s, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.opts.LeaseTTL/2)
+	defer cancel()
+	return p.waitRunning(ctx, s)
 }
 
 // refused reports a create error that proves nothing was created: the

@@ -295,8 +295,8 @@ func defaultNodeName() string {
 
 // AcquireOptions tune one [Pool.Acquire].
 type AcquireOptions struct {
-	// Lifetime is how long the caller needs the sandbox: if it would
-	// expire sooner, Acquire renews it first (extend-only). Zero means
-	// the pool's MinRemaining is enough.
+	// Lifetime is how long the caller needs the sandbox, counted from
+	// Acquire's check of it: if it would expire sooner, Acquire renews it
+	// first (extend-only). Zero means the pool's MinRemaining is enough.
 	Lifetime time.Duration
 }

@@ -197,7 +197,7 @@ func (p *Pool) Destroy(ctx context.Context) error {
 	}
 	var errs []error
 	for _, id := range snap.Doomed {
-		if err := p.deleteAndForget(ctx, id); err != nil {
+		if _, err := p.deleteAndForget(ctx, id); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -302,7 +302,7 @@ func (p *Pool) purge(ctx context.Context) error {
 		return err
 	}
 	for _, id := range snap.Doomed {
-		if err := p.deleteAndForget(ctx, id); err != nil {
+		if _, err := p.deleteAndForget(ctx, id); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -367,13 +367,13 @@ func (p *Pool) renewAt(exp time.Time) time.Time {
 	return exp.Add(-p.opts.RenewMargin)
 }
 
-// healthy reports whether s may be handed out: Running, enough lifetime
-// left, and the HealthCheck passes.
-func (p *Pool) healthy(ctx context.Context, s *lifecycle.Sandbox, need time.Duration) error {
+// healthy reports whether s may be handed out: Running, at least need
+// left counted from now, and the HealthCheck passes.
+func (p *Pool) healthy(ctx context.Context, s *lifecycle.Sandbox, now time.Time, need time.Duration) error {
 	if s.Status.State != lifecycle.StateRunning {
 		return fmt.Errorf("sandbox %s is %s", s.ID, s.Status.State)
 	}
-	if !s.ExpiresAt.IsZero() && time.Until(s.ExpiresAt) < need {
+	if !s.ExpiresAt.IsZero() && s.ExpiresAt.Sub(now) < need {
 		return fmt.Errorf("sandbox %s expires at %s, less than %s from now", s.ID, s.ExpiresAt.Format(time.RFC3339), need)
 	}
 	if p.opts.HealthCheck != nil {
@@ -409,16 +409,30 @@ func (p *Pool) deleteSandboxIfLive(ctx context.Context, id string) (bool, error)
 	return false, err
 }
 
-// deleteAndForget deletes a doomed sandbox and removes it from the
-// doomed set.
-func (p *Pool) deleteAndForget(ctx context.Context, id string) error {
+// deleteAndForget deletes a doomed sandbox and, once it is gone, removes
+// it from the doomed set; it reports whether it did. A sandbox that still
+// reads Running (or any state but Stopping and Terminated) after an
+// accepted delete stays doomed: OpenSandbox's Kubernetes runtime shows a
+// deleted workload in its last state until it is removed, and until then
+// the reaper must not take it for an orphan. The leader deletes it again
+// on a later tick (accepted while the deletion runs, 404 once it is gone)
+// and forgets it then.
+func (p *Pool) deleteAndForget(ctx context.Context, id string) (bool, error) {
 	if err := p.deleteSandbox(ctx, id); err != nil {
-		return fmt.Errorf("deleting sandbox %s: %w", id, err)
+		return false, fmt.Errorf("deleting sandbox %s: %w", id, err)
+	}
+	s, err := p.api.Get(ctx, id)
+	switch {
+	case errors.Is(err, client.ErrNotFound):
+	case err != nil:
+		return false, nil // the delete was accepted; the leader looks again
+	case s.State() != lifecycle.StateStopping && s.State() != lifecycle.StateTerminated:
+		return false, nil // deletion under way
 	}
 	if err := p.store.Forget(ctx, p.name, id); err != nil {
-		return fmt.Errorf("forgetting deleted sandbox %s: %w", id, err)
+		return false, fmt.Errorf("forgetting deleted sandbox %s: %w", id, err)
 	}
-	return nil
+	return true, nil
 }
 
 // newID returns a random id usable as a lease id or client token (a

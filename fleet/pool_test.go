@@ -64,8 +64,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 }
 
 func TestWarmPoolAcquireAndRelease(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t)
+	forEachRuntime(t, func(t *testing.T, e *env) {
 		p := e.newPool("warm", "node-a", fleet.Options{Size: 3}, nil)
 		waitFor(t, "warm pool", time.Minute, func() bool { return e.stats("warm").Idle == 3 })
 		if n := len(e.srv.Creations()); n != 3 {
@@ -89,8 +88,8 @@ func TestWarmPoolAcquireAndRelease(t *testing.T) {
 		if err := l.Release(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		if s, _ := e.srv.Sandbox(sb.ID); s.State != "Stopping" && s.State != "Terminated" {
-			t.Fatalf("released sandbox into a full pool is %s", s.State)
+		if !e.deleted(sb.ID) {
+			t.Fatalf("released sandbox into a full pool was not deleted")
 		}
 		if err := l.Release(t.Context()); !errors.Is(err, fleet.ErrLeaseLost) {
 			t.Fatalf("second release: %v", err)
@@ -119,8 +118,8 @@ func TestWarmPoolAcquireAndRelease(t *testing.T) {
 		if err := l3.Delete(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		if s, _ := e.srv.Sandbox(l3.SandboxID()); s.State != "Stopping" && s.State != "Terminated" {
-			t.Fatalf("deleted lease's sandbox is %s", s.State)
+		if !e.deleted(l3.SandboxID()) {
+			t.Fatalf("deleted lease's sandbox was not deleted")
 		}
 		synctest.Wait()
 		e.checkAccounting("warm")
@@ -130,9 +129,83 @@ func TestWarmPoolAcquireAndRelease(t *testing.T) {
 	})
 }
 
-func TestAcquireHandsEachSandboxToOneCallerAcrossNodes(t *testing.T) {
+// On Kubernetes a create answers Running while the workload still reads
+// Pending or Allocated: the pool publishes a sandbox only once a read
+// shows it Running, and hands out nothing before.
+func TestPoolPublishesOnlyRunningSandboxes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t)
+		e := newEnv(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes),
+			mockserver.WithTransition(mockserver.TransitionProvision, mockserver.Manual()))
+		p := e.newPool("ready", "node-a", fleet.Options{Size: 2}, nil)
+		waitFor(t, "creates", time.Minute, func() bool { return len(e.srv.Creations()) == 2 })
+		time.Sleep(30 * time.Second) // several leader ticks, well within CreateTimeout
+		if st := e.stats("ready"); st.Idle != 0 || st.Pending != 2 {
+			t.Fatalf("idle %d, pending %d while the sandboxes are not ready; want 0 and 2", st.Idle, st.Pending)
+		}
+		for _, s := range e.live("ready") {
+			if s.State != "Allocated" {
+				t.Fatalf("sandbox %s is %s, want Allocated (not ready yet)", s.ID, s.State)
+			}
+		}
+		if _, err := p.Acquire(t.Context(), nil); !errors.Is(err, fleet.ErrEmpty) {
+			t.Fatalf("acquire before any sandbox is ready: %v, want ErrEmpty", err)
+		}
+		if n := e.srv.StepAll(); n != 2 {
+			t.Fatalf("%d transitions stepped, want the 2 provisions", n)
+		}
+		waitFor(t, "published once Running", time.Minute, func() bool { return e.stats("ready").Idle == 2 })
+		if n := len(e.srv.Creations()); n != 2 {
+			t.Errorf("%d sandboxes created, want 2", n)
+		}
+		e.checkAccounting("ready")
+	})
+}
+
+// A Kubernetes pod that restarts reads Allocated (an IP, not ready) for a
+// while. Acquire waits for such an idle sandbox to read Running again
+// instead of deleting it, and hands it out then.
+func TestAcquireWaitsForARestartingSandbox(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes))
+		var (
+			mu         sync.Mutex
+			restarting string // the sandbox reads Allocated ...
+			reads      int    // ... for this many more reads
+		)
+		api := &hookAPI{API: e.lc}
+		api.afterGet = func(s *lifecycle.Sandbox) {
+			mu.Lock()
+			defer mu.Unlock()
+			if s.ID == restarting && reads > 0 {
+				reads--
+				s.Status.State, s.Status.Reason = "Allocated", "IP_ASSIGNED"
+			}
+		}
+		p := e.newPool("restart", "node-a", fleet.Options{Size: 1}, api)
+		waitFor(t, "warm pool", time.Minute, func() bool { return e.stats("restart").Idle == 1 })
+		id := e.snapshot("restart").Idle[0].SandboxID
+		mu.Lock()
+		restarting, reads = id, 3
+		mu.Unlock()
+		l, err := p.Acquire(t.Context(), nil)
+		if err != nil {
+			t.Fatalf("acquire of a restarting sandbox: %v", err)
+		}
+		mu.Lock()
+		left := reads
+		mu.Unlock()
+		if l.SandboxID() != id || l.Sandbox().State() != lifecycle.StateRunning || left != 0 {
+			t.Fatalf("acquired %s (%s) with %d Allocated reads left; want %s, Running, after all 3", l.SandboxID(), l.Sandbox().State(), left, id)
+		}
+		if e.deleted(id) {
+			t.Errorf("the restarting sandbox was deleted")
+		}
+		e.checkAccounting("restart")
+	})
+}
+
+func TestAcquireHandsEachSandboxToOneCallerAcrossNodes(t *testing.T) {
+	forEachRuntime(t, func(t *testing.T, e *env) {
 		var nodes []*fleet.Pool
 		for i := range 3 {
 			nodes = append(nodes, e.newPool("shared", fmt.Sprintf("node-%d", i), fleet.Options{Size: 6}, nil))
@@ -190,8 +263,7 @@ func TestAcquireHandsEachSandboxToOneCallerAcrossNodes(t *testing.T) {
 // intent's client token and adopts it. Nothing is created twice and
 // nothing leaks.
 func TestLeaderCrashAfterCreateNextLeaderAdopts(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t)
+	forEachRuntime(t, func(t *testing.T, e *env) {
 		storeA := &cutStore{Store: e.store}
 		apiA := &hookAPI{API: e.lc}
 		apiA.afterCreate = func(ctx context.Context, _ *lifecycle.Sandbox) error {
@@ -238,8 +310,7 @@ func TestLeaderCrashAfterCreateNextLeaderAdopts(t *testing.T) {
 // until its deadline (so it does not create too many), then drops it and
 // creates the sandbox itself.
 func TestLeaderCrashBeforeCreateIntentDroppedAtDeadline(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t)
+	forEachRuntime(t, func(t *testing.T, e *env) {
 		storeA := &cutStore{Store: e.store}
 		apiA := &hookAPI{API: e.lc}
 		apiA.beforeCreate = func(ctx context.Context) error {
@@ -283,8 +354,7 @@ func TestLeaderCrashBeforeCreateIntentDroppedAtDeadline(t *testing.T) {
 // cannot publish what it created meanwhile (the fencing token changed),
 // and the new leader adopts that sandbox instead.
 func TestDeposedLeaderCannotPublish(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t)
+	forEachRuntime(t, func(t *testing.T, e *env) {
 		storeA := &cutStore{Store: e.store}
 		apiA := &hookAPI{API: e.lc}
 		release := make(chan struct{})
@@ -322,8 +392,7 @@ func TestDeposedLeaderCannotPublish(t *testing.T) {
 }
 
 func TestLapsedLeaseIsReclaimed(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t)
+	forEachRuntime(t, func(t *testing.T, e *env) {
 		opts := fleet.Options{Size: 2, LeaseTTL: 6 * time.Second, LeaderTTL: 3 * time.Second}
 		e.newPool("lapse", "node-a", opts, nil)
 		synctest.Wait()
@@ -351,10 +420,7 @@ func TestLapsedLeaseIsReclaimed(t *testing.T) {
 		if !errors.Is(l.Err(), fleet.ErrLeaseLost) {
 			t.Errorf("lost lease error %v", l.Err())
 		}
-		waitFor(t, "the leader reclaims and deletes the sandbox", time.Minute, func() bool {
-			s, _ := e.srv.Sandbox(l.SandboxID())
-			return s.State == "Stopping" || s.State == "Terminated"
-		})
+		waitFor(t, "the leader reclaims and deletes the sandbox", time.Minute, func() bool { return e.deleted(l.SandboxID()) })
 		if e.logs.count("fleet reclaimed lapsed leases") == 0 {
 			t.Error("no reclaim logged")
 		}
@@ -367,8 +433,7 @@ func TestLapsedLeaseIsReclaimed(t *testing.T) {
 }
 
 func TestFallbackPolicies(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t)
+	forEachRuntime(t, func(t *testing.T, e *env) {
 		ctx := t.Context()
 
 		fail := e.newPool("fb-fail", "node-a", fleet.Options{Fallback: fleet.FallbackFail}, nil)
@@ -386,10 +451,7 @@ func TestFallbackPolicies(t *testing.T) {
 		if _, err := fail.Acquire(ctx, nil); !errors.Is(err, fleet.ErrUnhealthy) {
 			t.Fatalf("fail fast on a failed sandbox: %v", err)
 		}
-		waitFor(t, "the failed sandbox is deleted", time.Minute, func() bool {
-			s, _ := e.srv.Sandbox(bad)
-			return s.State == "Stopping" || s.State == "Terminated"
-		})
+		waitFor(t, "the failed sandbox is deleted", time.Minute, func() bool { return e.deleted(bad) })
 
 		// FallbackNext skips unhealthy sandboxes (here by HealthCheck) and
 		// deletes them.
@@ -417,8 +479,8 @@ func TestFallbackPolicies(t *testing.T) {
 		}
 		synctest.Wait()
 		for _, it := range idle[1:] {
-			if s, _ := e.srv.Sandbox(it.SandboxID); s.State != "Stopping" && s.State != "Terminated" {
-				t.Errorf("unhealthy %s is %s, want deleted", it.SandboxID, s.State)
+			if !e.deleted(it.SandboxID) {
+				t.Errorf("unhealthy %s was not deleted", it.SandboxID)
 			}
 		}
 		if err := l.Release(ctx); err != nil {
@@ -451,8 +513,7 @@ func TestFallbackPolicies(t *testing.T) {
 }
 
 func TestMaxLeasedCapsTheFleet(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t)
+	forEachRuntime(t, func(t *testing.T, e *env) {
 		opts := fleet.Options{Size: 3, MaxLeased: 2}
 		a := e.newPool("cap", "node-a", opts, nil)
 		b := e.newPool("cap", "node-b", opts, nil)
@@ -477,8 +538,7 @@ func TestMaxLeasedCapsTheFleet(t *testing.T) {
 }
 
 func TestAcquireRenewsToTheCallersLifetime(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t)
+	forEachRuntime(t, func(t *testing.T, e *env) {
 		p := e.newPool("life", "node-a", fleet.Options{Size: 1}, nil)
 		waitFor(t, "warm pool", time.Minute, func() bool { return e.stats("life").Idle == 1 })
 		l, err := p.Acquire(t.Context(), &fleet.AcquireOptions{Lifetime: 45 * time.Minute})
@@ -499,8 +559,7 @@ func TestAcquireRenewsToTheCallersLifetime(t *testing.T) {
 }
 
 func TestRefillIsRateLimitedAndHonoursRetryAfter(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t)
+	forEachRuntime(t, func(t *testing.T, e *env) {
 		if _, err := e.srv.InjectFault(mockserver.Fault{API: mockserver.APILifecycle, Operation: "CreateSandbox",
 			Status: 429, RetryAfter: 40 * time.Second, Times: 1}); err != nil {
 			t.Fatal(err)
@@ -530,8 +589,7 @@ func TestRefillIsRateLimitedAndHonoursRetryAfter(t *testing.T) {
 }
 
 func TestResizeAndDestroy(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t)
+	forEachRuntime(t, func(t *testing.T, e *env) {
 		ctx := t.Context()
 		hold := make(chan struct{})
 		var holding bool
@@ -590,9 +648,12 @@ func TestResizeAndDestroy(t *testing.T) {
 		if err := l.Release(ctx); err != nil {
 			t.Fatal(err)
 		}
+		// Deleted and gone: on Kubernetes a deleted sandbox shows until
+		// its deletion completes, and the reaper cannot tell it from an
+		// orphan before.
 		waitFor(t, "everything deleted", time.Minute, func() bool {
 			st := e.stats("rd")
-			return len(e.live("rd")) == 0 && st.Pending == 0 && st.Doomed == 0 && st.Idle == 0 && st.Leased == 0
+			return len(e.onServer("rd")) == 0 && st.Pending == 0 && st.Doomed == 0 && st.Idle == 0 && st.Leased == 0
 		})
 		if n, err := p.Reap(ctx); err != nil || n != 0 {
 			t.Fatalf("reap after destroy: %d, %v", n, err)
@@ -604,8 +665,7 @@ func TestResizeAndDestroy(t *testing.T) {
 }
 
 func TestRenewalsAreSharedAndSurviveACrashedWorker(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t)
+	forEachRuntime(t, func(t *testing.T, e *env) {
 		tpl := template()
 		tpl.Timeout = 2 * time.Minute
 		opts := fleet.Options{Size: 3, Template: tpl, RenewMargin: time.Minute, RenewExtension: 2 * time.Minute, ClaimTTL: 10 * time.Second}
@@ -658,8 +718,7 @@ func TestRenewalsAreSharedAndSurviveACrashedWorker(t *testing.T) {
 }
 
 func TestReaperDeletesOnlyThePoolsOrphans(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t)
+	forEachRuntime(t, func(t *testing.T, e *env) {
 		seed := func(meta map[string]string) string {
 			id, err := e.srv.AddSandbox(mockserver.DefaultTenant, mockserver.SandboxSeed{Metadata: meta, ExpiresAt: time.Now().Add(time.Hour)})
 			if err != nil {
@@ -672,10 +731,7 @@ func TestReaperDeletesOnlyThePoolsOrphans(t *testing.T) {
 		plain := seed(nil)
 		p := e.newPool("reap", "node-a", fleet.Options{Size: 2, ReapInterval: time.Minute}, nil)
 		waitFor(t, "warm pool", time.Minute, func() bool { return e.stats("reap").Idle == 2 })
-		waitFor(t, "orphan deleted", 2*time.Minute, func() bool {
-			s, _ := e.srv.Sandbox(orphan)
-			return s.State == "Stopping" || s.State == "Terminated"
-		})
+		waitFor(t, "orphan deleted", 2*time.Minute, func() bool { return e.deleted(orphan) })
 		for _, id := range []string{other, plain} {
 			if s, _ := e.srv.Sandbox(id); s.State != "Running" {
 				t.Errorf("sandbox %s of no concern to the pool is %s", id, s.State)
@@ -694,8 +750,7 @@ func TestReaperDeletesOnlyThePoolsOrphans(t *testing.T) {
 }
 
 func TestCloseResignsAndEndsLeases(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t)
+	forEachRuntime(t, func(t *testing.T, e *env) {
 		opts := fleet.Options{Size: 2, LeaderTTL: 30 * time.Second, LeaseTTL: 6 * time.Second}
 		a := e.newPool("close", "node-a", opts, nil)
 		synctest.Wait()
@@ -731,18 +786,14 @@ func TestCloseResignsAndEndsLeases(t *testing.T) {
 		if d := time.Since(closed); d > 11*time.Second {
 			t.Errorf("takeover after %v", d)
 		}
-		waitFor(t, "the closed node's lease is reclaimed", time.Minute, func() bool {
-			s, _ := e.srv.Sandbox(l.SandboxID())
-			return s.State == "Stopping" || s.State == "Terminated"
-		})
+		waitFor(t, "the closed node's lease is reclaimed", time.Minute, func() bool { return e.deleted(l.SandboxID()) })
 		waitFor(t, "refill", time.Minute, func() bool { return e.stats("close").Idle == 2 })
 		e.checkAccounting("close")
 	})
 }
 
 func TestCloseOfAPrivatePoolDeletesItsSandboxes(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		e := newEnv(t)
+	forEachRuntime(t, func(t *testing.T, e *env) {
 		hold := make(chan struct{})
 		api := &hookAPI{API: e.lc}
 		var mu sync.Mutex
@@ -764,6 +815,7 @@ func TestCloseOfAPrivatePoolDeletesItsSandboxes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = p.Close() }) // also when the test stops early
 		waitFor(t, "warm pool", time.Minute, func() bool {
 			st, err := p.Stats(t.Context())
 			return err == nil && st.Idle == 2

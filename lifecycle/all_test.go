@@ -261,7 +261,7 @@ func testAllThroughTheMock(t *testing.T) {
 				t.Fatal(err)
 			}
 			deleted = append(deleted, id)
-			_ = srv.Advance(2 * mockserver.DefaultRetention) // gone, also where deletes go through Terminated
+			_ = srv.Advance(time.Minute) // past any delete transition: gone
 		}
 	})
 	if err != nil {

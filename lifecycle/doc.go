@@ -75,10 +75,12 @@
 // The states and transitions above are the API's; deployments show
 // different parts of them. OpenSandbox's Kubernetes runtime may read
 // Pending, or Allocated (a state this package does not name; waiters wait
-// through it), before Running, goes through Pausing and Resuming, and may
-// read Stopping after a delete before the sandbox is not found. Its Docker
-// runtime does each change before it answers: a create answers Running, a pause Paused, a resume Running,
-// and a deleted or expired sandbox is not found (404) at once; Terminated
+// through it), before Running, and goes through Pausing and Resuming; a
+// deleted or expired sandbox keeps reading the state it had (the spec's
+// Stopping is never reported) until it is not found. Its Docker runtime
+// does each change before it answers: a create answers Running, a pause
+// Paused, a resume Running, and a deleted or expired sandbox is not found
+// (404) at once; Terminated
 // and Failed there mean the entrypoint exited (with 0 or another code),
 // except that an expiring sandbox is killed before it is removed, so a
 // read in between shows it Failed with exit code 137.
@@ -116,7 +118,9 @@
 // ctx ends first, the error is a [*TimeoutError] carrying the last
 // observed state and wrapping ctx's error. [Client.CreateAndWait],
 // [Client.PauseAndWait], [Client.ResumeAndWait] and
-// [Client.DeleteAndWait] combine an action with the matching wait.
+// [Client.DeleteAndWait] combine an action with the matching wait; once
+// its delete is accepted, DeleteAndWait waits through every state
+// (Failed included) until Terminated or 404.
 //
 // [WaitForSnapshot] ([Client.WaitForSnapshot]) waits the same way, with
 // the same [WaiterOptions] (but OnTransition), for a snapshot to be

@@ -270,14 +270,14 @@ func ExampleClient_Renew() {
 	}
 	ctx := context.Background()
 
-	later := time.Now().Add(time.Hour).Truncate(time.Second) // the wire has whole seconds
+	later := time.Now().Add(time.Hour).Truncate(time.Microsecond) // the wire has microseconds
 	exp, err := c.Renew(ctx, id, later)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("extended:", exp.Equal(later))
 
-	sooner := time.Now().Add(5 * time.Minute).Truncate(time.Second)
+	sooner := time.Now().Add(5 * time.Minute).Truncate(time.Microsecond)
 	exp, err = c.Renew(ctx, id, sooner)
 	if err != nil {
 		log.Fatal(err)
@@ -318,9 +318,9 @@ func ExampleClient_Endpoint() {
 // renewing by itself. Here the pool and the mock server share the mock's
 // manual clock (RenewerOptions.Clock), so hours pass in an instant.
 func ExampleNewRenewerPool() {
-	// The manual clock starts at the wall clock's time: Client.Renew
-	// refuses expiries in the wall clock's past before sending them.
-	start := time.Now().Truncate(time.Minute)
+	// Any start will do: the pool checks its renewals against the
+	// server's clock (RenewerOptions.Clock), not the wall clock.
+	start := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(t time.Time) string { return "+" + t.Sub(start).String() }
 	srv, err := mockserver.New(mockserver.WithManualClock(start), mockserver.WithRetention(0))
 	if err != nil {

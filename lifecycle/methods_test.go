@@ -201,14 +201,15 @@ func TestMethodsRequestAndResponse(t *testing.T) {
 			wantMethod: "POST", wantPath: "/v1/sandboxes/sandbox-abc123/resume",
 		},
 		{
-			name: "Renew", status: 200, respBody: `{"expiresAt":"` + future.Format(time.RFC3339) + `"}`,
+			name: "Renew", status: 200, respBody: `{"expiresAt":"` + future.Add(-299998*time.Microsecond).Format(time.RFC3339Nano) + `"}`,
 			call: func(ctx context.Context, c *lifecycle.Client) (any, error) {
-				// Sub-second precision rounds up: the wire has whole seconds.
-				return c.Renew(ctx, "sandbox-abc123", future.Add(-300*time.Millisecond).In(time.FixedZone("X", 3600)))
+				// Microseconds go on the wire, in UTC; a finer time
+				// rounds up to the next microsecond.
+				return c.Renew(ctx, "sandbox-abc123", future.Add(-300*time.Millisecond+1500*time.Nanosecond).In(time.FixedZone("X", 3600)))
 			},
 			wantMethod: "POST", wantPath: "/v1/sandboxes/sandbox-abc123/renew-expiration",
-			wantBody: `{"expiresAt":"` + future.Format(time.RFC3339) + `"}`,
-			want:     future,
+			wantBody: `{"expiresAt":"` + future.Add(-time.Second).Format("2006-01-02T15:04:05") + `.700002Z"}`,
+			want:     future.Add(-299998 * time.Microsecond),
 		},
 		{
 			name: "Endpoint direct", status: 200, respBody: `{"endpoint":"gw.test/sandboxes/abc/port/8080"}`,

@@ -76,7 +76,53 @@ func TestCreateAndWaitConfirmsRunningWithARead(t *testing.T) {
 		if dels := srv.Deletions(); len(dels) != 1 || dels[0].ID != sb.ID {
 			t.Errorf("deletions = %+v, want sandbox %s deleted (DeleteOnFailure)", dels, sb.ID)
 		}
+		// The default (Kubernetes) runtime shows the deleted sandbox
+		// Failed until its deletion completes; CreateAndWait waited for it.
+		if got, err := c.Get(t.Context(), sb.ID); !errors.Is(err, client.ErrNotFound) {
+			t.Errorf("after DeleteOnFailure: Get = %+v, %v; want not found", got, err)
+		}
 	})
+}
+
+// OpenSandbox's Kubernetes runtime never reports Stopping: a deleted
+// workload shows its last state, Failed included, until it is gone.
+// DeleteAndWait waits through that state until the sandbox is not found.
+func TestDeleteAndWaitThroughTheLastStateOnKubernetes(t *testing.T) {
+	t.Parallel()
+	const deletion = time.Minute
+	for _, state := range []lifecycle.State{lifecycle.StateRunning, lifecycle.StatePaused, lifecycle.StateFailed} {
+		t.Run(string(state), func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				srv := mockserver.Start(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes),
+					mockserver.WithTransition(mockserver.TransitionStop, mockserver.After(deletion)))
+				c := mockClient(t, srv)
+				sb, err := c.CreateAndWait(t.Context(), busyboxReq(), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				switch state {
+				case lifecycle.StatePaused:
+					_, err = c.PauseAndWait(t.Context(), sb.ID, nil)
+				case lifecycle.StateFailed:
+					err = srv.FailSandbox(sb.ID, "", "")
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				start := time.Now()
+				if err := c.DeleteAndWait(t.Context(), sb.ID, nil); err != nil {
+					t.Fatalf("DeleteAndWait of a %s sandbox: %v", state, err)
+				}
+				if d := time.Since(start); d < deletion {
+					t.Errorf("DeleteAndWait returned after %v, before the deletion completed (%v)", d, deletion)
+				}
+				if got, err := c.Get(t.Context(), sb.ID); !errors.Is(err, client.ErrNotFound) {
+					t.Errorf("after DeleteAndWait: Get = %+v, %v; want not found", got, err)
+				}
+			})
+		})
+	}
 }
 
 // An entrypoint may also exit a moment after the create answered (on the

@@ -200,17 +200,17 @@ func settleStates(done, from []State) func(*Sandbox, error) verdict {
 	}
 }
 
-// renewSettle settles a renewal to want (whole seconds): done once the
-// expiry in force is want (got receives it). Any other expiry, earlier or
-// later (a renewal may shorten), means the renewal did not take effect
-// and may be sent again (a sandbox that can no longer be renewed answers
-// that with 409).
+// renewSettle settles a renewal to want (whole microseconds, the wire's
+// precision): done once the expiry in force is want (got receives it).
+// Any other expiry, earlier or later (a renewal may shorten), means the
+// renewal did not take effect and may be sent again (a sandbox that can
+// no longer be renewed answers that with 409).
 func renewSettle(want time.Time, got *time.Time) func(*Sandbox, error) verdict {
 	return func(s *Sandbox, err error) verdict {
 		switch {
 		case err != nil:
 			return verdictUnknown
-		case !s.ExpiresAt.IsZero() && s.ExpiresAt.Truncate(time.Second).Equal(want):
+		case !s.ExpiresAt.IsZero() && s.ExpiresAt.Truncate(time.Microsecond).Equal(want):
 			*got = s.ExpiresAt
 			return verdictDone
 		}

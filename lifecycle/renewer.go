@@ -36,7 +36,7 @@ const (
 // does not renew again at once: it waits MinRetryDelay, doubling (with
 // jitter) up to MaxRetryDelay while renewals keep coming back short, but
 // never longer than half the time left before the expiry, and never less
-// than MinRetryDelay or one second (the wire's precision).
+// than MinRetryDelay or one second.
 type RenewerOptions struct {
 	// Extension is how far past max(current expiry, now) a renewal moves
 	// the expiry ([DefaultRenewExtension] if zero).
@@ -210,8 +210,8 @@ func (t *renewTask) step(ctx context.Context) (time.Time, *RenewStoppedError) {
 	return now.Add(max(delay, t.opts.MinRetryDelay, minRenewInterval)), nil
 }
 
-// minRenewInterval is the least time between two renewals of a sandbox:
-// the wire has whole seconds, so renewing sooner cannot move the expiry.
+// minRenewInterval is the least time between two renewals of a sandbox
+// whose renewals come back short, whatever the retry delays say.
 const minRenewInterval = time.Second
 
 // dueFor returns when to renew an expiry of exp: Margin and a jitter

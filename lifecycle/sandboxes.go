@@ -27,21 +27,24 @@ func (c *Client) Get(ctx context.Context, id string) (*Sandbox, error) {
 	return fromSandbox(&r.Response), nil
 }
 
-// Delete terminates a sandbox: on some services it goes through Stopping
-// to Terminated ([Client.DeleteAndWait] waits for that), on others
-// (OpenSandbox's Docker runtime) it is gone, not found, when Delete
-// returns. Deleting a sandbox that does not exist, or no longer does, is
-// an error matching [client.ErrNotFound] (a service that keeps Terminated
-// sandboxes may answer 409 instead).
+// Delete terminates a sandbox. On OpenSandbox's Docker runtime it is
+// gone, not found, when Delete returns; on its Kubernetes runtime it keeps
+// reading the state it had until the deletion completes, then it is not
+// found; the API's state machine also allows Stopping, then Terminated.
+// [Client.DeleteAndWait] waits for the end in every case. Deleting a
+// sandbox that does not exist, or no longer does, is an error matching
+// [client.ErrNotFound] (a service that keeps Terminated sandboxes may
+// answer 409 instead).
 //
 // A lost connection never makes Delete fail by itself: when an attempt's
 // outcome is unknown (the connection dropped after the request was sent,
 // or a 5xx), Delete reads the sandbox back. Stopping, Terminated or not
 // found means the delete took effect, and Delete succeeds; any other
-// state means it did not, and the request is sent again (at most four
-// requests in all). A 409 or 404 answering a repeated request is settled
-// the same way. When the sandbox cannot be read back, the error is an
-// [*OutcomeError].
+// state may mean it did not (or, on Kubernetes, that the deletion is
+// still running), and the request is sent again (at most four requests
+// in all), which a deletion under way accepts. A 409 or 404 answering a
+// repeated request is settled the same way. When the sandbox cannot be
+// read back, the error is an [*OutcomeError].
 //
 // DELETE /sandboxes/{sandboxId}
 func (c *Client) Delete(ctx context.Context, id string) error {
@@ -136,8 +139,8 @@ func (c *Client) Resume(ctx context.Context, id string) error {
 // the current expiry shortens the sandbox's life (OpenSandbox, Docker and
 // Kubernetes runtimes alike), though some services refuse it with 409.
 // A sandbox created with [CreateRequest.NeverExpires] cannot be renewed
-// (409). The wire format has whole seconds, so a fractional expiresAt is
-// rounded up to the next second, never down. To keep a sandbox alive
+// (409). The wire format has microseconds, so a finer expiresAt is
+// rounded up to the next microsecond, never down. To keep a sandbox alive
 // without ever shortening its life, use a [Renewer].
 //
 // Renew is never repeated blindly. When an attempt's outcome is unknown
@@ -157,8 +160,8 @@ func (c *Client) Renew(ctx context.Context, id string, expiresAt time.Time) (tim
 		return time.Time{}, client.Wrap(ctx, opRenew, &client.ValidationError{
 			Field: "expiresAt", Value: expiresAt.UTC().Format(time.RFC3339), Reason: "must be in the future"})
 	}
-	if t := expiresAt.Truncate(time.Second); !t.Equal(expiresAt) {
-		expiresAt = t.Add(time.Second)
+	if t := expiresAt.Truncate(time.Microsecond); !t.Equal(expiresAt) {
+		expiresAt = t.Add(time.Microsecond)
 	}
 	var got time.Time
 	err := c.act(ctx, action{op: opRenew, id: id, settleOn: conflictAfterAmbiguous,

@@ -49,6 +49,10 @@ type WaiterOptions struct {
 type Waiter struct {
 	getter Getter
 	opts   WaiterOptions
+	// deleted says the caller's delete of the sandbox was accepted: every
+	// state is then the deletion under way, waited through until
+	// Terminated or not found (see waitGone).
+	deleted bool
 }
 
 // NewWaiter returns a waiter that polls through getter (a [*Client], or
@@ -121,7 +125,7 @@ func (w *Waiter) WaitForState(ctx context.Context, id string, targets ...State) 
 		if slices.Contains(targets, st) {
 			return s, true, nil
 		}
-		if unreachable(st, from, targets) {
+		if !w.deleted && unreachable(st, from, targets) {
 			return s, false, newStateError(id, s, targets, nil)
 		}
 		return s, false, nil
@@ -186,14 +190,16 @@ type CreateAndWaitOptions struct {
 	// Wait tunes the wait for Running.
 	Wait WaiterOptions
 	// DeleteOnFailure deletes the sandbox when the wait fails (Failed,
-	// timeout, ...), so a failed call leaves nothing behind. The delete
-	// runs even when ctx has ended, bounded by [CleanupTimeout]; its error,
-	// if any, is joined to the wait's.
+	// timeout, ...) and waits until it is gone, as [Client.DeleteAndWait]
+	// does, so a failed call leaves nothing behind. The delete and its
+	// wait run even when ctx has ended, bounded by [CleanupTimeout]; their
+	// error, if any, is joined to the wait's.
 	DeleteOnFailure bool
 }
 
-// CleanupTimeout bounds the delete that [CreateAndWaitOptions.DeleteOnFailure]
-// sends after a failed wait.
+// CleanupTimeout bounds the delete, and the wait until the sandbox is
+// gone, that [CreateAndWaitOptions.DeleteOnFailure] runs after a failed
+// wait.
 const CleanupTimeout = 30 * time.Second
 
 // CreateAndWait creates a sandbox ([Client.Create]) and waits until it is
@@ -211,8 +217,8 @@ const CleanupTimeout = 30 * time.Second
 // made, or a [*CreateError] says it may have been), or the wait's error
 // ([*StateError], [*TimeoutError], ...) together with the sandbox it made:
 // the last observation, or the create answer when no read succeeded. With
-// DeleteOnFailure that sandbox has been deleted (unless the error says
-// the delete failed too).
+// DeleteOnFailure that sandbox has been deleted and is no longer found
+// (unless the error says the delete or its wait failed too).
 //
 // POST /sandboxes, then GET /sandboxes/{sandboxId} repeatedly
 func (c *Client) CreateAndWait(ctx context.Context, req *CreateRequest, opts *CreateAndWaitOptions) (*Sandbox, error) {
@@ -249,11 +255,28 @@ func (c *Client) CreateAndWait(ctx context.Context, req *CreateRequest, opts *Cr
 	if opts.DeleteOnFailure {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CleanupTimeout)
 		defer cancel()
-		if derr := c.Delete(dctx, s.ID); derr != nil && !errors.Is(derr, client.ErrNotFound) {
+		derr := c.Delete(dctx, s.ID)
+		if derr == nil {
+			wo := opts.Wait
+			wo.OnTransition = nil // the caller watches the way to Running, not the cleanup
+			derr = waitGone(dctx, c, s.ID, &wo)
+		}
+		if derr != nil && !errors.Is(derr, client.ErrNotFound) {
 			err = errors.Join(err, fmt.Errorf("deleting sandbox %q after the failed wait: %w", s.ID, derr))
 		}
 	}
 	return got, err
+}
+
+// waitGone waits until sandbox id, whose delete was accepted, is
+// Terminated or no longer found. Every other state counts as the deletion
+// under way, Failed included: OpenSandbox's Kubernetes runtime keeps
+// reporting a deleted workload's last state until the workload is gone.
+func waitGone(ctx context.Context, g Getter, id string, opts *WaiterOptions) error {
+	w := waiterFor(g, opts)
+	w.deleted = true
+	_, err := w.WaitForState(ctx, id, StateTerminated)
+	return err
 }
 
 // timedGetter notes when its last Get started. A waiter calls it from
@@ -334,24 +357,28 @@ func (c *Client) actAndWait(ctx context.Context, id string, act func(context.Con
 // DeleteAndWait deletes a sandbox ([Client.Delete]) and waits until it is
 // Terminated or no longer found. It checks id and opts before sending
 // anything. Deleting a sandbox that is already gone succeeds at once. A
-// lost connection is settled as [Client.Delete] describes.
+// lost connection is settled as [Client.Delete] describes. Once the
+// delete is accepted, every state read is the deletion under way and is
+// waited through, Failed included (OpenSandbox's Kubernetes runtime shows
+// a deleted sandbox in its last state until it is gone); after a 409 the
+// wait follows the [Waiter]'s rules.
 //
 // DELETE /sandboxes/{sandboxId}, then GET /sandboxes/{sandboxId} repeatedly
 func (c *Client) DeleteAndWait(ctx context.Context, id string, opts *WaiterOptions) error {
 	if err := checkWaitArgs(ctx, opDelete, id, opts); err != nil {
 		return err
 	}
-	if err := c.Delete(ctx, id); err != nil {
-		switch {
-		case errors.Is(err, client.ErrNotFound):
-			return nil
-		case errors.Is(err, client.ErrConflict):
-			// Already Stopping, most likely: wait for the end all the same.
-		default:
-			return err
-		}
+	err := c.Delete(ctx, id)
+	switch {
+	case err == nil:
+		return waitGone(ctx, c, id, opts)
+	case errors.Is(err, client.ErrNotFound):
+		return nil
+	case errors.Is(err, client.ErrConflict):
+		// Already Stopping, most likely: wait for the end all the same.
+		_, err = waiterFor(c, opts).WaitForState(ctx, id, StateTerminated)
+		return err
 	}
-	_, err := waiterFor(c, opts).WaitForState(ctx, id, StateTerminated)
 	return err
 }
 

@@ -15,9 +15,7 @@ import (
 // an hour of renewals takes as long as the test advances the clock. The
 // renewers react from their own goroutines, so advance in steps shorter
 // than RenewerOptions.Margin and give them a moment (or
-// synctest.Wait) between steps. Start the manual clock at or after the
-// wall clock's time: lifecycle.Client.Renew refuses an expiry in the wall
-// clock's past before sending it. After a [Server.Reset] that changes the
+// synctest.Wait) between steps. After a [Server.Reset] that changes the
 // clock, the returned clock reads the new one; functions scheduled on the
 // old one never run.
 func (s *Server) Clock() lifecycle.Clock { return serverClock{s.clock} }

@@ -2,12 +2,12 @@ package mockserver
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +20,7 @@ import (
 const (
 	StatusUploading    = "UPLOADING"
 	StatusBuilding     = "BUILDING"
+	StatusBuilt        = "BUILT"
 	StatusDeploying    = "DEPLOYING"
 	StatusDeployed     = "DEPLOYED"
 	StatusFailed       = "FAILED"
@@ -29,6 +30,12 @@ const (
 	StatusTerminated   = "TERMINATED"
 )
 
+// cpStatuses are the statuses the list filter accepts.
+var cpStatuses = []string{
+	StatusUploading, StatusBuilding, StatusBuilt, StatusDeploying, StatusDeployed, StatusFailed,
+	StatusDeactivating, StatusDeactivated, StatusDeleting, StatusTerminated,
+}
+
 // Expiration policy types of the control plane.
 const (
 	PolicyTTLIdle   = "ttl-idle"
@@ -36,8 +43,30 @@ const (
 	PolicyDate      = "date"
 )
 
-// cpNameRE is the shape of a sandbox name (an RFC 1123 label).
-var cpNameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+// DefaultTerminatedRetention is how long a TERMINATED control plane
+// sandbox stays visible when its spec.lifecycle.terminatedRetention does
+// not say, as on the service; [WithRetention] changes it.
+const DefaultTerminatedRetention = 5 * time.Minute
+
+// Limits of the control plane.
+const (
+	cpMaxNameLength        = 49
+	cpMaxExternalIDLength  = 64
+	cpMaxDisplayNameLength = 63
+	// cpNodeGeneration is the infrastructure generation every mock
+	// sandbox reports.
+	cpNodeGeneration = "mk3.1"
+)
+
+var (
+	// cpNameRE is the shape of a sandbox name (an RFC 1123 label).
+	cpNameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	// cpExternalIDRE is the shape of an external id.
+	cpExternalIDRE = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
+)
+
+// validCPName reports a name the service accepts for a new sandbox.
+func validCPName(name string) bool { return len(name) <= cpMaxNameLength && cpNameRE.MatchString(name) }
 
 // cpPolicy is the compiled expiration of one sandbox; zero fields do not
 // apply.
@@ -53,18 +82,32 @@ type cpSandbox struct {
 	seq          uint64
 	// body is the sandbox as the client last wrote it (unknown fields
 	// kept), with the server-managed fields removed.
-	body []byte
+	body       []byte
+	externalID string
+	displayLC  string            // lower-cased display name, for q
+	labels     map[string]string // for q
+	retention  time.Duration     // terminatedRetention
+	extraArgs  map[string]string // fixed at creation
 
 	status                           string
 	workspace, createdBy, updatedBy  string
 	createdAt, updatedAt, lastUsedAt time.Time
 	events                           []controlplanesrv.CoreEvent
+	infraErrors                      []controlplanesrv.InfrastructureError
 	policy                           cpPolicy
 
 	async
 	expiry clock.Timer
 	reap   clock.Timer
 	guest  guestAPI
+
+	previews  []*cpPreview   // by creation
+	schedules []*cpSchedule  // by creation
+	runs      []*cpExecution // oldest first
+	snapshots []*cpSnapshot  // by creation
+	ports     map[int]http.Handler
+	nextSched int
+	nextRun   uint64
 }
 
 type cpTenant struct {
@@ -94,13 +137,13 @@ func (st *cpStore) tenant(name string) *cpTenant {
 	return t
 }
 
-func (st *cpStore) lookup(tenant, name string) (*cpSandbox, *opError) {
+func (st *cpStore) lookup(tenant, name string) (*cpSandbox, *cpErr) {
 	if t := st.tenants[tenant]; t != nil {
 		if sb := t.byName[name]; sb != nil {
 			return sb, nil
 		}
 	}
-	return nil, errorf(http.StatusNotFound, "sandbox %q not found", name)
+	return nil, cpErrorf(http.StatusNotFound, cpCodeWorkloadNotFound, "sandbox %q not found", name)
 }
 
 func (st *cpStore) insert(sb *cpSandbox) {
@@ -118,9 +161,21 @@ func (st *cpStore) remove(sb *cpSandbox) {
 	}
 	delete(t.byName, sb.name)
 	t.order = removeOrdered(t.order, sb)
+	st.release(sb)
+}
+
+// release stops everything sb runs: transitions, timers, schedules,
+// snapshots in progress and its sandbox API simulator.
+func (st *cpStore) release(sb *cpSandbox) {
 	sb.async.cancel()
 	stopTimer(&sb.expiry)
 	stopTimer(&sb.reap)
+	for _, s := range sb.schedules {
+		stopTimer(&s.timer)
+	}
+	for _, sn := range sb.snapshots {
+		sn.async.cancel()
+	}
 	if sb.guest != nil {
 		st.srv.retireGuest(sb.guest)
 		sb.guest = nil
@@ -169,8 +224,28 @@ func (st *cpStore) toDeleting(sb *cpSandbox, reason, requestID string) {
 	})
 }
 
+// armReap schedules the end of a TERMINATED sandbox's retention (its
+// terminatedRetention, by default five minutes), after which it is
+// forgotten. Called with st.mu held.
 func (st *cpStore) armReap(sb *cpSandbox) {
-	st.srv.armReap(&sb.reap, &st.mu, func() bool { return sb.status == StatusTerminated }, func() { st.remove(sb) })
+	stopTimer(&sb.reap)
+	ret := sb.retention
+	if ret == 0 {
+		ret = st.srv.cfg.retention
+	}
+	if ret == 0 {
+		st.remove(sb)
+		return
+	}
+	sb.reap = st.srv.clock.AfterFunc(ret, func() {
+		defer st.srv.buryGuests()
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if st.srv.closed.Load() || sb.status != StatusTerminated {
+			return
+		}
+		st.remove(sb)
+	})
 }
 
 // deadline is when sb's policies delete it; zero when none applies.
@@ -226,100 +301,21 @@ func (st *cpStore) armExpiry(sb *cpSandbox) {
 	})
 }
 
-// compilePolicy reads the expiration settings of spec.
-func compilePolicy(spec *controlplanesrv.SandboxSpec) (cpPolicy, *opError) {
-	var p cpPolicy
-	minDur := func(cur *time.Duration, d time.Duration) {
-		if *cur == 0 || d < *cur {
-			*cur = d
-		}
-	}
-	minDate := func(t time.Time) {
-		if p.date.IsZero() || t.Before(p.date) {
-			p.date = t
-		}
-	}
-	if rt, ok := spec.Runtime.Get(); ok {
-		if v, ok := rt.TTL.Get(); ok && v != "" {
-			d, err := parseTTL(v)
-			if err != nil {
-				return p, errorf(http.StatusBadRequest, "spec.runtime.ttl: %v", err)
-			}
-			minDur(&p.maxAge, d)
-		}
-		if v, ok := rt.Expires.Get(); ok && v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				return p, errorf(http.StatusBadRequest, "spec.runtime.expires: %q is not an RFC 3339 time", v)
-			}
-			minDate(t)
-		}
-	}
-	lc, ok := spec.Lifecycle.Get()
-	if !ok {
-		return p, nil
-	}
-	for i, pol := range lc.ExpirationPolicies {
-		typ, val, action := pol.Type.Or(""), pol.Value.Or(""), pol.Action.Or("delete")
-		if action != "delete" {
-			return p, errorf(http.StatusBadRequest, "spec.lifecycle.expirationPolicies[%d].action: %q is not supported (only delete)", i, action)
-		}
-		switch typ {
-		case PolicyTTLIdle, PolicyTTLMaxAge:
-			d, err := parseTTL(val)
-			if err != nil {
-				return p, errorf(http.StatusBadRequest, "spec.lifecycle.expirationPolicies[%d].value: %v", i, err)
-			}
-			if typ == PolicyTTLIdle {
-				minDur(&p.idle, d)
-			} else {
-				minDur(&p.maxAge, d)
-			}
-		case PolicyDate:
-			t, err := time.Parse(time.RFC3339, val)
-			if err != nil {
-				return p, errorf(http.StatusBadRequest, "spec.lifecycle.expirationPolicies[%d].value: %q is not an RFC 3339 time", i, val)
-			}
-			minDate(t)
-		default:
-			return p, errorf(http.StatusBadRequest, "spec.lifecycle.expirationPolicies[%d].type: %q is not one of ttl-idle, ttl-max-age, date", i, typ)
-		}
-	}
-	return p, nil
-}
-
-// parseTTL reads a duration such as 30m, 24h, 1h30m, 7d or 2w.
-func parseTTL(s string) (time.Duration, error) {
-	var d time.Duration
-	if n := len(s); n > 1 && (s[n-1] == 'd' || s[n-1] == 'w') {
-		v, err := strconv.ParseInt(s[:n-1], 10, 64)
-		if err != nil || v <= 0 || v > math.MaxInt64/int64(7*24*time.Hour) {
-			return 0, fmt.Errorf("%q is not a duration such as 30m, 24h or 7d", s)
-		}
-		d = time.Duration(v) * 24 * time.Hour
-		if s[n-1] == 'w' {
-			d *= 7
-		}
-		return d, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%q is not a duration such as 30m, 24h or 7d", s)
-	}
-	return d, nil
-}
-
 // cleanBody strips the fields the server manages and returns the JSON the
 // store keeps.
 func cleanBody(in *controlplanesrv.Sandbox) ([]byte, error) {
 	c := *in
 	c.Status.Reset()
+	c.State.Reset()
+	c.Errors = nil
 	c.Events = nil
 	c.ExpiresIn.Reset()
 	c.LastUsedAt.Reset()
+	c.NodeGeneration.Reset()
 	c.TTL.Reset()
 	c.Metadata.Workspace.Reset()
 	c.Metadata.URL.Reset()
+	c.Metadata.Plan.Reset()
 	c.Metadata.CreatedAt.Reset()
 	c.Metadata.UpdatedAt.Reset()
 	c.Metadata.CreatedBy.Reset()
@@ -327,32 +323,96 @@ func cleanBody(in *controlplanesrv.Sandbox) ([]byte, error) {
 	return c.MarshalJSON()
 }
 
-// create adds a DEPLOYING sandbox.
-func (st *cpStore) create(tenant, workspace, requestID string, in *controlplanesrv.Sandbox) (controlplanesrv.Sandbox, *opError) {
-	name := in.Metadata.Name
-	if !cpNameRE.MatchString(name) || len(name) > 63 {
-		return controlplanesrv.Sandbox{}, errorf(http.StatusBadRequest, "metadata.name %q must be 1 to 63 lower-case letters, digits or '-', starting and ending with a letter or digit", name)
+// cpDefinition is a checked sandbox definition, ready to store.
+type cpDefinition struct {
+	body       []byte
+	policy     cpPolicy
+	externalID string
+	retention  time.Duration
+	extraArgs  map[string]string
+	labels     map[string]string
+	displayLC  string
+}
+
+// define checks in (see validateCPSandbox) and prepares it for storage.
+func define(in *controlplanesrv.Sandbox) (cpDefinition, *cpErr) {
+	if err := validateCPSandbox(in); err != nil {
+		return cpDefinition{}, err
 	}
-	pol, perr := compilePolicy(&in.Spec)
-	if perr != nil {
-		return controlplanesrv.Sandbox{}, perr
-	}
-	body, err := cleanBody(in)
+	pol, err := compilePolicy(&in.Spec)
 	if err != nil {
-		return controlplanesrv.Sandbox{}, errorf(http.StatusBadRequest, "sandbox: %v", err)
+		return cpDefinition{}, err
+	}
+	body, jerr := cleanBody(in)
+	if jerr != nil {
+		return cpDefinition{}, cpErrorf(http.StatusBadRequest, cpCodeInvalidSpec, "sandbox: %v", jerr)
+	}
+	d := cpDefinition{
+		body: body, policy: pol,
+		externalID: in.Metadata.ExternalId.Or(""),
+		labels:     maps.Clone(map[string]string(in.Metadata.Labels.Or(nil))),
+		displayLC:  strings.ToLower(in.Metadata.DisplayName.Or("")),
+	}
+	if lc, ok := in.Spec.Lifecycle.Get(); ok {
+		if v := lc.TerminatedRetention.Or(""); v != "" {
+			d.retention, _ = parseTTL(v) // checked above
+		}
+	}
+	if rt, ok := in.Spec.Runtime.Get(); ok {
+		d.extraArgs = maps.Clone(map[string]string(rt.ExtraArgs.Or(nil)))
+	}
+	return d, nil
+}
+
+func (sb *cpSandbox) apply(d cpDefinition) {
+	sb.body, sb.policy = d.body, d.policy
+	sb.externalID, sb.retention = d.externalID, d.retention
+	sb.labels, sb.displayLC = d.labels, d.displayLC
+}
+
+// gone reports a sandbox on its way out or out.
+func (sb *cpSandbox) gone() bool { return sb.status == StatusDeleting || sb.status == StatusTerminated }
+
+// creating reports a sandbox whose creation has not finished.
+func (sb *cpSandbox) creating() bool {
+	return sb.status == StatusUploading || sb.status == StatusBuilding || sb.status == StatusDeploying
+}
+
+// create adds a DEPLOYING sandbox. A name held by a FAILED or TERMINATED
+// sandbox is taken over; one held by a live sandbox is a 409, or with
+// ifNotExist answers that sandbox.
+func (st *cpStore) create(tenant, workspace, requestID string, in *controlplanesrv.Sandbox, ifNotExist bool) (controlplanesrv.Sandbox, *cpErr) {
+	name := in.Metadata.Name
+	d, err := define(in)
+	if err != nil {
+		return controlplanesrv.Sandbox{}, err
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if _, err := st.lookup(tenant, name); err == nil {
-		return controlplanesrv.Sandbox{}, errorf(http.StatusConflict, "sandbox %q already exists", name)
+	if old, _ := st.lookup(tenant, name); old != nil {
+		switch {
+		case old.status == StatusTerminated || old.status == StatusFailed:
+			st.remove(old)
+		case old.status == StatusDeleting:
+			return controlplanesrv.Sandbox{}, cpErrorf(http.StatusConflict, cpCodeAlreadyExists, "sandbox %q is being deleted", name)
+		case ifNotExist:
+			return st.view(old), nil
+		default:
+			e := cpErrorf(http.StatusConflict, cpCodeAlreadyExists, "sandbox %q already exists", name)
+			if old.creating() {
+				e.reason = cpReasonCreationInProgress
+			}
+			return controlplanesrv.Sandbox{}, e
+		}
 	}
 	now := st.srv.now()
 	sb := &cpSandbox{
-		tenant: tenant, name: name, body: body,
+		tenant: tenant, name: name,
 		workspace: workspace, createdBy: tenant, updatedBy: tenant,
 		createdAt: now, updatedAt: now, lastUsedAt: now,
-		policy: pol,
+		extraArgs: d.extraArgs,
 	}
+	sb.apply(d)
 	st.insert(sb)
 	st.srv.journal.created(Creation{API: APIControlPlane, ID: name, Tenant: tenant, Time: now, RequestID: requestID, Metadata: in.Metadata.Labels.Or(nil)})
 	st.toDeploying(sb)
@@ -360,7 +420,7 @@ func (st *cpStore) create(tenant, workspace, requestID string, in *controlplanes
 	return st.view(sb), nil
 }
 
-func (st *cpStore) get(tenant, name string) (controlplanesrv.Sandbox, *opError) {
+func (st *cpStore) get(tenant, name string) (controlplanesrv.Sandbox, *cpErr) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	sb, err := st.lookup(tenant, name)
@@ -370,41 +430,48 @@ func (st *cpStore) get(tenant, name string) (controlplanesrv.Sandbox, *opError) 
 	return st.view(sb), nil
 }
 
-func (st *cpStore) list(tenant string) []controlplanesrv.Sandbox {
+// byExternalID returns tenant's newest sandbox with externalID that is not
+// TERMINATED.
+func (st *cpStore) byExternalID(tenant, externalID string) (controlplanesrv.Sandbox, *cpErr) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	out := []controlplanesrv.Sandbox{}
+	var best *cpSandbox
 	if t := st.tenants[tenant]; t != nil {
 		for _, sb := range t.order {
-			out = append(out, st.view(sb))
+			if sb.externalID == externalID && sb.status != StatusTerminated &&
+				(best == nil || !sb.createdAt.Before(best.createdAt)) {
+				best = sb
+			}
 		}
 	}
-	return out
+	if best == nil {
+		return controlplanesrv.Sandbox{}, cpErrorf(http.StatusNotFound, cpCodeWorkloadNotFound, "no active sandbox with externalId %q", externalID)
+	}
+	return st.view(best), nil
 }
 
 // update replaces the definition of tenant's sandbox name.
-func (st *cpStore) update(tenant, name string, in *controlplanesrv.Sandbox) (controlplanesrv.Sandbox, *opError) {
+func (st *cpStore) update(tenant, name string, in *controlplanesrv.Sandbox) (controlplanesrv.Sandbox, *cpErr) {
 	if in.Metadata.Name != name {
-		return controlplanesrv.Sandbox{}, errorf(http.StatusBadRequest, "metadata.name %q does not match the path's %q", in.Metadata.Name, name)
+		return controlplanesrv.Sandbox{}, cpErrorf(http.StatusBadRequest, "", "metadata.name %q does not match the path's %q", in.Metadata.Name, name)
 	}
-	pol, perr := compilePolicy(&in.Spec)
-	if perr != nil {
-		return controlplanesrv.Sandbox{}, perr
-	}
-	body, err := cleanBody(in)
+	d, err := define(in)
 	if err != nil {
-		return controlplanesrv.Sandbox{}, errorf(http.StatusBadRequest, "sandbox: %v", err)
+		return controlplanesrv.Sandbox{}, err
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	sb, oerr := st.lookup(tenant, name)
-	if oerr != nil {
-		return controlplanesrv.Sandbox{}, oerr
+	sb, err := st.lookup(tenant, name)
+	if err != nil {
+		return controlplanesrv.Sandbox{}, err
 	}
-	if sb.status == StatusDeleting || sb.status == StatusTerminated {
-		return controlplanesrv.Sandbox{}, errorf(http.StatusConflict, "sandbox %q is %s", name, sb.status)
+	if sb.gone() {
+		return controlplanesrv.Sandbox{}, cpErrorf(http.StatusConflict, "", "sandbox %q is %s", name, sb.status)
 	}
-	sb.body, sb.policy = body, pol
+	if !maps.Equal(sb.extraArgs, d.extraArgs) {
+		return controlplanesrv.Sandbox{}, cpErrorf(http.StatusBadRequest, cpCodeInvalidSpec, "spec.runtime.extraArgs cannot change after creation")
+	}
+	sb.apply(d)
 	sb.updatedAt, sb.updatedBy = st.srv.now(), tenant
 	st.armExpiry(sb)
 	return st.view(sb), nil
@@ -412,14 +479,14 @@ func (st *cpStore) update(tenant, name string, in *controlplanesrv.Sandbox) (con
 
 // delete starts deleting tenant's sandbox name; deleting one already on
 // its way out answers it as it is.
-func (st *cpStore) delete(tenant, name, requestID string) (controlplanesrv.Sandbox, *opError) {
+func (st *cpStore) delete(tenant, name, requestID string) (controlplanesrv.Sandbox, *cpErr) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	sb, err := st.lookup(tenant, name)
 	if err != nil {
 		return controlplanesrv.Sandbox{}, err
 	}
-	if sb.status != StatusDeleting && sb.status != StatusTerminated {
+	if !sb.gone() {
 		st.toDeleting(sb, "user_delete", requestID)
 	}
 	return st.view(sb), nil
@@ -447,9 +514,14 @@ func (st *cpStore) view(sb *cpSandbox) controlplanesrv.Sandbox {
 	v.Metadata.CreatedBy = controlplanesrv.NewOptString(sb.createdBy)
 	v.Metadata.UpdatedBy = controlplanesrv.NewOptString(sb.updatedBy)
 	v.Status = controlplanesrv.NewOptString(sb.status)
+	if sb.status == StatusDeployed {
+		v.State = controlplanesrv.NewOptString("RUNNING")
+	}
+	v.NodeGeneration = controlplanesrv.NewOptString(cpNodeGeneration)
 	v.Events = slices.Clone(sb.events)
+	v.Errors = slices.Clone(sb.infraErrors)
 	v.LastUsedAt = controlplanesrv.NewOptString(sb.lastUsedAt.Format(time.RFC3339))
-	if dl := sb.deadline(); !dl.IsZero() && sb.status != StatusDeleting && sb.status != StatusTerminated {
+	if dl := sb.deadline(); !dl.IsZero() && !sb.gone() {
 		left := dl.Sub(st.srv.clock.Now())
 		secs := int64(math.Ceil(left.Seconds()))
 		v.ExpiresIn = controlplanesrv.NewOptInt(int(max(secs, 0)))
@@ -477,6 +549,16 @@ func (sb *cpSandbox) env() map[string]string {
 	return env
 }
 
+// guestLocked returns sb's sandbox API simulator, creating it on first
+// use. Called with st.mu held.
+func (st *cpStore) guestLocked(sb *cpSandbox) guestAPI {
+	if sb.guest == nil {
+		sb.guest = st.srv.newGuest(sb.env())
+		sb.guest.SetState(cpGuestState(sb.status))
+	}
+	return sb.guest
+}
+
 // guestFor returns the sandbox API simulator of tenant's sandbox name,
 // creating it on first use, and records the use.
 func (st *cpStore) guestFor(tenant, name string) (guestAPI, bool) {
@@ -486,20 +568,17 @@ func (st *cpStore) guestFor(tenant, name string) (guestAPI, bool) {
 	if err != nil {
 		return nil, false
 	}
-	if sb.guest == nil {
-		sb.guest = st.srv.newGuest(sb.env())
-		sb.guest.SetState(cpGuestState(sb.status))
-	}
 	sb.lastUsedAt = st.srv.now()
-	return sb.guest, true
+	return st.guestLocked(sb), true
 }
 
-// step completes the pending transition of the sandbox called name (in
-// any tenant; ambiguous names are an error).
+// step completes the pending transition of the sandbox called name, or of
+// the snapshot with that id (in any tenant; ambiguous names are an
+// error).
 func (st *cpStore) step(name string) (TransitionKind, bool, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	var found *cpSandbox
+	var found *async
 	tenant, n, ok := strings.Cut(name, "/")
 	for tname, t := range st.tenants {
 		key := name
@@ -509,17 +588,28 @@ func (st *cpStore) step(name string) (TransitionKind, bool, error) {
 			}
 			key = n
 		}
+		var a *async
 		if sb := t.byName[key]; sb != nil {
+			a = &sb.async
+		}
+		for _, sb := range t.order {
+			for _, sn := range sb.snapshots {
+				if sn.id == key {
+					a = &sn.async
+				}
+			}
+		}
+		if a != nil {
 			if found != nil {
 				return "", true, fmt.Errorf("mockserver: sandbox name %q exists in several tenants; use \"tenant/name\"", name)
 			}
-			found = sb
+			found = a
 		}
 	}
 	if found == nil {
 		return "", false, nil
 	}
-	k, err := found.async.step()
+	k, err := found.step()
 	return k, true, err
 }
 
@@ -531,6 +621,11 @@ func (st *cpStore) pending(out []PendingTransition) []PendingTransition {
 			if p := sb.pending; p != nil {
 				out = append(out, PendingTransition{Kind: p.kind, ID: sb.name, Tenant: sb.tenant, Manual: p.manual})
 			}
+			for _, sn := range sb.snapshots {
+				if p := sn.pending; p != nil {
+					out = append(out, PendingTransition{Kind: p.kind, ID: sn.id, Tenant: sb.tenant, Manual: p.manual})
+				}
+			}
 		}
 	}
 	return out
@@ -541,13 +636,7 @@ func (st *cpStore) close() {
 	defer st.mu.Unlock()
 	for _, t := range st.tenants {
 		for _, sb := range t.order {
-			sb.async.cancel()
-			stopTimer(&sb.expiry)
-			stopTimer(&sb.reap)
-			if sb.guest != nil {
-				st.srv.retireGuest(sb.guest)
-				sb.guest = nil
-			}
+			st.release(sb)
 		}
 	}
 }

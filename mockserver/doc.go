@@ -56,6 +56,7 @@
 //	{URL}/signed/{token}/sandboxes/{id}/port/{port}/... the same as a signed route (Kubernetes, expires=...)
 //	{URL}/v0/...                                        control plane (sandboxes)
 //	{URL}/cp/{tenant}/{name}/...                        sandbox API of control plane sandbox name (metadata.url)
+//	{URL}/preview/{tenant}/{name}/{preview}/...         a port of control plane sandbox name (a preview's spec.url)
 //
 // GET /v1/sandboxes/{id}/endpoints/8080 answers {"endpoint":
 // "{host}/sandboxes/{id}/port/8080"}, without scheme as upstream does;
@@ -63,7 +64,9 @@
 // {host}/sandboxes/{id}/proxy/8080, the real server's form; like the real
 // proxy it needs no credential. Only port 8080 (the sandbox API) has
 // something listening; other ports answer 502. The control plane's
-// metadata.url is a full URL. A lifecycle sandbox's API answers while the
+// metadata.url is a full URL. A control plane preview of port 8080 reaches
+// the sandbox API; other ports reach what [Server.HandleControlPlanePort]
+// registered, else 502. A lifecycle sandbox's API answers while the
 // sandbox is Running (or still Pausing) and 404 once it is gone. On
 // Kubernetes it answers 503 while the sandbox is Pending, Allocated,
 // Paused, Resuming or Failed; on Docker a request to a Paused sandbox
@@ -80,15 +83,25 @@
 // Pausing → Paused, Paused → Resuming → Running, and any state → gone
 // after a delete or an expiry, when the Stop transition completes (until
 // then it shows its state: the runtimes never report the spec's
-// Stopping). On Docker the same changes happen within the call. Renewal accepts any time in the future (an earlier one
+// Stopping). On Docker the same changes happen within the call. Renewal
+// accepts any time in the future, to the microsecond (an earlier one
 // shortens the lifetime), refuses one in the past (400) and a sandbox
 // created without timeout (409); a Failed sandbox can be renewed.
 // Snapshots go Creating → Ready and are gone when their delete answers.
 // Control plane sandboxes go DEPLOYING → DEPLOYED and, on delete,
-// DELETING → TERMINATED → gone after the retention; their expiration
-// policies (ttl-max-age, ttl-idle, date, and spec.runtime.ttl/expires)
-// delete them on the server's clock, and expiresIn counts down to the
-// earliest.
+// DELETING → TERMINATED → gone after their
+// spec.lifecycle.terminatedRetention (default [DefaultTerminatedRetention],
+// five minutes, as on the service; [WithRetention] changes the default);
+// their expiration policies (ttl-max-age, ttl-idle, date, and
+// spec.runtime.ttl/expires) delete them on the server's clock, and
+// expiresIn counts down to the earliest. A create of a name held by a
+// FAILED or TERMINATED sandbox replaces it; one held by a live sandbox is
+// 409 (with reason CREATION_IN_PROGRESS while it is being created), or
+// with createIfNotExist=true answers it. Control plane snapshots go
+// pending → ready ([TransitionSnapshotCreate]). Schedules run on the
+// server's clock: when one falls due its command is started through the
+// sandbox's API (POST /process) and the run recorded with the answer's
+// status (0 when the sandbox is not DEPLOYED).
 //
 // Every asynchronous transition takes [DefaultTransitionDelay] on the
 // server's clock. [WithTransitionDelay] changes that for all of them and
@@ -124,7 +137,9 @@
 //     records ([WithJournalLimit]); [Server.JournalStats] counts them all.
 //   - Seeding and inspection: [Server.AddSandbox], [Server.AddSnapshot] and
 //     [Server.AddControlPlaneSandbox] add resources in any state the
-//     runtime has; [Server.Sandbox], [Server.Sandboxes], [Server.Snapshot],
+//     runtime has; [Server.HandleControlPlanePort] puts a handler behind a
+//     port of a control plane sandbox, for its previews; [Server.Sandbox],
+//     [Server.Sandboxes], [Server.Snapshot],
 //     [Server.Snapshots], [Server.ControlPlaneSandbox] and
 //     [Server.ControlPlaneSandboxes] read them. [Server.FailSandbox] and
 //     [Server.ExitSandbox] end a sandbox's entrypoint.
@@ -152,7 +167,16 @@
 // lifecycle {"code","message"} with the server's codes (DOCKER::…,
 // KUBERNETES::…, SANDBOX::…, SNAPSHOT::…), FastAPI's {"detail":[…]} 422
 // for invalid requests and {"detail":"…"} for unknown routes and methods;
-// control plane {"error","code"}; sandbox API {"error"}.
+// control plane the gateway's envelope {"error":{"code","message",
+// "origin","retryable","action","do_not","status"}} (codes
+// WORKLOAD_NOT_FOUND, ROUTE_NOT_FOUND, WORKLOAD_UNAVAILABLE,
+// AUTHENTICATION_REQUIRED/FAILED, and INVALID_REQUEST, NOT_FOUND,
+// CONFLICT, RATE_LIMITED, INTERNAL_ERROR for the rest), except a failed
+// create: {"code","message","sandbox_name","status_code","step",
+// "timestamp","workspace"} with codes INVALID_NAME, INVALID_EXTERNAL_ID,
+// INVALID_SPEC, ALREADY_EXISTS; sandbox API {"error"}. Control plane
+// requests the generated server cannot decode (bad JSON, schema
+// violations, bad parameters) are 400 in its shape.
 //
 // The command sandboxmock (mockserver/cmd/sandboxmock) serves the mock on
 // TCP for other processes, with flags for the runtime and the limits.
@@ -201,20 +225,43 @@
 //     reads UTF-16 and UTF-32). Bodies larger than [Limits] are answered
 //     413 (the real server reads any size).
 //
-// Control plane
-//   - Only the sandboxes resource exists. Statuses move DEPLOYING →
-//     DEPLOYED and DELETING → TERMINATED; UPLOADING, BUILDING, FAILED and
-//     DEACTIVATED happen only when seeded. An update does not redeploy.
+// Control plane (the sandbox resource: all 25 operations)
+//   - Statuses move DEPLOYING → DEPLOYED and DELETING → TERMINATED;
+//     UPLOADING, BUILDING, BUILT, FAILED and DEACTIVATED happen only when
+//     seeded. An update does not redeploy. state is RUNNING while
+//     DEPLOYED and absent otherwise: nothing scales to zero (STANDBY).
+//     errors[] stays empty (no infrastructure fails); nodeGeneration is
+//     always mk3.1; plan is never set.
 //   - The tenant of the bearer token is the namespace of names;
 //     X-Blaxel-Workspace is only reported back in metadata.workspace, and
-//     createdBy/updatedBy are the tenant's name. Names must be RFC 1123
-//     labels (at most 63 lower-case letters, digits and '-').
-//   - metadata.url is {URL}/cp/{tenant}/{name}, not a per-sandbox host.
-//     Only sandbox API requests through the mock count as use for
-//     ttl-idle. The only policy action is delete; durations are Go
-//     durations or whole days (7d) or weeks (2w).
+//     createdBy/updatedBy are the tenant's name. meta.total counts the
+//     tenant's sandboxes.
+//   - metadata.url is {URL}/cp/{tenant}/{name} and a preview's URL
+//     {URL}/preview/{tenant}/{name}/{preview}, not hosts of their own;
+//     previews have no custom domains (prefixUrl and customDomain are
+//     kept and checked for clashes only), region is "mock". Only sandbox
+//     API and preview requests through the mock count as use for
+//     ttl-idle.
+//   - Secret environment values are answered as stored: the service
+//     masks them unless show_secrets (admins only), which the mock
+//     ignores. Preview token lists omit the tokens' values (only the
+//     create answer has one); whether the service includes them is not
+//     documented. A preview token is required to have spec.expiresAt.
+//   - Forks to an application answer as the service does but make
+//     nothing (the mock has no applications); a fork without a snapshot
+//     id snapshots the source first. The Sandbox Hub is a fixed list of
+//     three templates.
+//   - The cron expressions of schedules take numbers, '*', ranges, steps
+//     and lists (no month or day names), in UTC. A run records the status
+//     of submitting the command; the service's timeout and keepAlive are
+//     passed to the process, which the simulator runs.
 //   - Deleting a sandbox that is already DELETING or TERMINATED answers it
-//     again with 200.
+//     again with 200. A create while the name's sandbox is DELETING is
+//     409. The gateway's action and do_not texts are the mock's own, and
+//     it sends no docs_url.
+//   - Routing follows the generated router: the sub-resources of a
+//     sandbox named by-external-id are out of reach (GET
+//     /sandboxes/by-external-id/x is the external-id lookup).
 //
 // Sandbox API
 //   - Each sandbox's API is simulated in memory (no processes run: the

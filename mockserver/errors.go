@@ -44,8 +44,9 @@ func codeForStatus(status int) string {
 }
 
 // writeAPIError writes an error body in the shape of api:
-// lifecycle {"code","message"}, control plane {"error","code"}, sandbox
-// API {"error"}; an unknown route gets plain text.
+// lifecycle {"code","message"}, control plane the gateway's envelope
+// {"error":{"code","message",...}}, sandbox API {"error"}; an unknown
+// route gets plain text.
 func writeAPIError(w http.ResponseWriter, api API, status int, msg string) {
 	e := jx.GetEncoder()
 	defer jx.PutEncoder(e)
@@ -58,12 +59,8 @@ func writeAPIError(w http.ResponseWriter, api API, status int, msg string) {
 		e.Str(msg)
 		e.ObjEnd()
 	case APIControlPlane:
-		e.ObjStart()
-		e.FieldStart("error")
-		e.Str(msg)
-		e.FieldStart("code")
-		e.Str(codeForStatus(status))
-		e.ObjEnd()
+		writeCPError(w, status, "", msg)
+		return
 	case APISandbox:
 		e.ObjStart()
 		e.FieldStart("error")

@@ -57,7 +57,7 @@ func TestFaultStatus(t *testing.T) {
 	// Custom bodies, control plane and sandbox API shapes.
 	inject(t, e.srv, mockserver.Fault{API: mockserver.APIControlPlane, Status: 429, Body: `{"error":"slow down"}`})
 	inject(t, e.srv, mockserver.Fault{API: mockserver.APISandbox, Operation: "GetHealth", Status: 502})
-	cres, err := e.cp.ListSandboxes(t.Context())
+	cres, err := e.cp.ListSandboxes(t.Context(), controlplaneapi.ListSandboxesParams{})
 	if err == nil {
 		t.Errorf("control plane 429 decoded as %T", cres)
 	}
@@ -202,7 +202,7 @@ func TestFaultResetOverTCP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.ListSandboxes(t.Context()); err == nil || !(errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF)) {
+	if _, err := c.ListSandboxes(t.Context(), controlplaneapi.ListSandboxesParams{}); err == nil || !(errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF)) {
 		t.Errorf("reset over TCP: %v", err)
 	}
 }

@@ -171,7 +171,7 @@ func FuzzControlPlaneRequest(f *testing.F) {
 			method, path = "PUT", "/v0/sandboxes/cp-1"
 		}
 		resp, body := send(t, srv, method, path, data)
-		checkErrorShape(t, resp, body, "error", "code")
+		checkCPErrorShape(t, resp, body)
 	})
 }
 

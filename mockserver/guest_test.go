@@ -16,7 +16,10 @@ import (
 // sees the sandbox's env, and operation names in the journal.
 func TestSandboxAPIThroughEndpoints(t *testing.T) {
 	t.Parallel()
-	e := setup(t, mockserver.WithTransitionDelay(0))
+	// The wall clock: the simulator streams output on its clock's ticks,
+	// as the real server tails it.
+	srv := mockserver.Start(t, mockserver.WithTransitionDelay(0))
+	e := &env{srv: srv, lc: lifecycleClient(t, srv, "")}
 	id := createSandbox(t, e.lc, &lifecycleapi.CreateSandboxRequest{
 		Env: lifecycleapi.NewOptCreateSandboxRequestEnv(map[string]string{"GREETING": "hello from env"}),
 	})

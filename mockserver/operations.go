@@ -26,7 +26,27 @@ const (
 	OpDeleteSnapshot         = "DeleteSnapshot"
 
 	// Control plane only.
-	OpUpdateSandbox = "UpdateSandbox"
+	OpUpdateSandbox                 = "UpdateSandbox"
+	OpListSandboxHubDefinitions     = "ListSandboxHubDefinitions"
+	OpGetSandboxByExternalID        = "GetSandboxByExternalId"
+	OpForkSandbox                   = "ForkSandbox"
+	OpListSandboxSnapshots          = "ListSandboxSnapshots"
+	OpCreateSandboxSnapshot         = "CreateSandboxSnapshot"
+	OpDeleteSandboxSnapshot         = "DeleteSandboxSnapshot"
+	OpListSandboxPreviews           = "ListSandboxPreviews"
+	OpCreateSandboxPreview          = "CreateSandboxPreview"
+	OpGetSandboxPreview             = "GetSandboxPreview"
+	OpUpdateSandboxPreview          = "UpdateSandboxPreview"
+	OpDeleteSandboxPreview          = "DeleteSandboxPreview"
+	OpListSandboxPreviewTokens      = "ListSandboxPreviewTokens"
+	OpCreateSandboxPreviewToken     = "CreateSandboxPreviewToken"
+	OpDeleteSandboxPreviewToken     = "DeleteSandboxPreviewToken"
+	OpListSandboxSchedules          = "ListSandboxSchedules"
+	OpCreateSandboxSchedule         = "CreateSandboxSchedule"
+	OpGetSandboxSchedule            = "GetSandboxSchedule"
+	OpUpdateSandboxSchedule         = "UpdateSandboxSchedule"
+	OpDeleteSandboxSchedule         = "DeleteSandboxSchedule"
+	OpListSandboxScheduleExecutions = "ListSandboxScheduleExecutions"
 
 	// Sandbox API.
 	OpGetHealth               = "GetHealth"
@@ -77,6 +97,12 @@ var apiOperations = map[API][]string{
 	),
 	APIControlPlane: sortedOps(
 		OpCreateSandbox, OpListSandboxes, OpGetSandbox, OpDeleteSandbox, OpUpdateSandbox,
+		OpListSandboxHubDefinitions, OpGetSandboxByExternalID, OpForkSandbox,
+		OpListSandboxSnapshots, OpCreateSandboxSnapshot, OpDeleteSandboxSnapshot,
+		OpListSandboxPreviews, OpCreateSandboxPreview, OpGetSandboxPreview, OpUpdateSandboxPreview, OpDeleteSandboxPreview,
+		OpListSandboxPreviewTokens, OpCreateSandboxPreviewToken, OpDeleteSandboxPreviewToken,
+		OpListSandboxSchedules, OpCreateSandboxSchedule, OpGetSandboxSchedule, OpUpdateSandboxSchedule, OpDeleteSandboxSchedule,
+		OpListSandboxScheduleExecutions,
 	),
 	APISandbox: sortedOps(
 		OpGetHealth, OpUpgrade,

@@ -17,11 +17,6 @@ import (
 // DEPLOYING..., short enough not to slow tests down.
 const DefaultTransitionDelay = 50 * time.Millisecond
 
-// DefaultRetention is how long a terminated control plane sandbox stays
-// visible (GET and list answer it with status TERMINATED) before it is
-// forgotten and answers 404. See [WithRetention].
-const DefaultRetention = time.Minute
-
 // DefaultJournalLimit is how many records of each kind the journal keeps
 // by default; older ones are dropped first. See [WithJournalLimit].
 const DefaultJournalLimit = 100_000
@@ -98,7 +93,7 @@ func defaultConfig() config {
 		tenants:     map[string]string{},
 		defaultMode: After(DefaultTransitionDelay),
 		modes:       map[TransitionKind]Mode{},
-		retention:   DefaultRetention,
+		retention:   DefaultTerminatedRetention,
 		journalMax:  DefaultJournalLimit,
 		maxPageSize: DefaultMaxPageSize,
 	}
@@ -193,10 +188,12 @@ func WithTransition(kind TransitionKind, mode Mode) Option {
 	}
 }
 
-// WithRetention sets how long terminated control plane sandboxes
-// (TERMINATED) stay visible before they answer 404. Zero forgets them as
-// soon as they terminate. Lifecycle sandboxes are not retained: both
-// runtimes forget a deleted or expired sandbox.
+// WithRetention sets how long a terminated control plane sandbox
+// (TERMINATED) stays visible before it answers 404, when its spec names no
+// lifecycle.terminatedRetention of its own; the default is
+// [DefaultTerminatedRetention], as on the service. Zero forgets such
+// sandboxes as soon as they terminate. Lifecycle sandboxes are never
+// retained: both runtimes forget a deleted or expired sandbox.
 func WithRetention(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {

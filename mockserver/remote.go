@@ -177,10 +177,10 @@ func (e *RemoteError) Is(target error) bool {
 	return false
 }
 
-// fail turns a call's error into the Remote's: the server's error
+// remoteFail turns a call's error into the Remote's: the server's error
 // answers become *RemoteError, others are wrapped with the operation's
 // name.
-func fail(op string, err error) error {
+func remoteFail(op string, err error) error {
 	var se *mockcontrolapi.ErrorStatusCode
 	if errors.As(err, &se) {
 		return &RemoteError{StatusCode: se.StatusCode, Code: se.Response.Code, Message: se.Response.Error, Valid: se.Response.Valid}
@@ -192,7 +192,7 @@ func fail(op string, err error) error {
 func (r *Remote) Info(ctx context.Context) (Info, error) {
 	in, err := r.api.GetInfo(ctx)
 	if err != nil {
-		return Info{}, fail("Info", err)
+		return Info{}, remoteFail("Info", err)
 	}
 	r.clock.seen(in.Clock.Now, in.Clock.Manual)
 	return Info{
@@ -212,7 +212,7 @@ func (r *Remote) Reset(ctx context.Context, opts ...Option) error {
 	}
 	in, err := r.api.Reset(ctx, mockcontrolapi.NewOptResetRequest(req))
 	if err != nil {
-		return fail("Reset", err)
+		return remoteFail("Reset", err)
 	}
 	r.clock.reset(in.Clock.Now, in.Clock.Manual)
 	return nil
@@ -271,7 +271,7 @@ func (r *Remote) InjectFault(ctx context.Context, f Fault) (FaultID, error) {
 	}
 	out, err := r.api.InjectFault(ctx, faultSpecToAPI(f))
 	if err != nil {
-		return 0, fail("InjectFault", err)
+		return 0, remoteFail("InjectFault", err)
 	}
 	return FaultID(out.ID), nil
 }
@@ -280,7 +280,7 @@ func (r *Remote) InjectFault(ctx context.Context, f Fault) (FaultID, error) {
 func (r *Remote) RemoveFault(ctx context.Context, id FaultID) (bool, error) {
 	err := r.api.RemoveFault(ctx, mockcontrolapi.RemoveFaultParams{ID: int64(id)})
 	if err != nil {
-		err = fail("RemoveFault", err)
+		err = remoteFail("RemoveFault", err)
 		if errors.Is(err, client.ErrNotFound) {
 			return false, nil
 		}
@@ -292,7 +292,7 @@ func (r *Remote) RemoveFault(ctx context.Context, id FaultID) (bool, error) {
 // ClearFaults removes every fault.
 func (r *Remote) ClearFaults(ctx context.Context) error {
 	if err := r.api.ClearFaults(ctx); err != nil {
-		return fail("ClearFaults", err)
+		return remoteFail("ClearFaults", err)
 	}
 	return nil
 }
@@ -301,7 +301,7 @@ func (r *Remote) ClearFaults(ctx context.Context) error {
 func (r *Remote) Faults(ctx context.Context) ([]FaultStatus, error) {
 	all, err := r.api.ListFaults(ctx)
 	if err != nil {
-		return nil, fail("Faults", err)
+		return nil, remoteFail("Faults", err)
 	}
 	return convertAll(all, faultFromAPI), nil
 }
@@ -355,7 +355,7 @@ func faultFromAPI(in mockcontrolapi.Fault) FaultStatus {
 func (r *Remote) Now(ctx context.Context) (time.Time, error) {
 	c, err := r.api.GetClock(ctx)
 	if err != nil {
-		return time.Time{}, fail("Now", err)
+		return time.Time{}, remoteFail("Now", err)
 	}
 	r.clock.seen(c.Now, c.Manual)
 	return c.Now, nil
@@ -370,7 +370,7 @@ func (r *Remote) Advance(ctx context.Context, d time.Duration) error {
 	}
 	c, err := r.api.AdvanceClock(ctx, &mockcontrolapi.ClockAdvance{By: d})
 	if err != nil {
-		return fail("Advance", err)
+		return remoteFail("Advance", err)
 	}
 	r.clock.seen(c.Now, c.Manual)
 	return nil
@@ -380,7 +380,7 @@ func (r *Remote) Advance(ctx context.Context, d time.Duration) error {
 func (r *Remote) SetTime(ctx context.Context, t time.Time) error {
 	c, err := r.api.SetClock(ctx, &mockcontrolapi.ClockSet{To: t})
 	if err != nil {
-		return fail("SetTime", err)
+		return remoteFail("SetTime", err)
 	}
 	r.clock.seen(c.Now, c.Manual)
 	return nil
@@ -390,7 +390,7 @@ func (r *Remote) SetTime(ctx context.Context, t time.Time) error {
 // [Server.Step]).
 func (r *Remote) Step(ctx context.Context, id string) error {
 	if _, err := r.api.StepTransition(ctx, &mockcontrolapi.StepRequest{ID: id}); err != nil {
-		return fail("Step", err)
+		return remoteFail("Step", err)
 	}
 	return nil
 }
@@ -399,7 +399,7 @@ func (r *Remote) Step(ctx context.Context, id string) error {
 func (r *Remote) StepAll(ctx context.Context) (int, error) {
 	out, err := r.api.StepAllTransitions(ctx)
 	if err != nil {
-		return 0, fail("StepAll", err)
+		return 0, remoteFail("StepAll", err)
 	}
 	return out.Completed, nil
 }
@@ -408,7 +408,7 @@ func (r *Remote) StepAll(ctx context.Context) (int, error) {
 func (r *Remote) PendingTransitions(ctx context.Context) ([]PendingTransition, error) {
 	all, err := r.api.ListTransitions(ctx)
 	if err != nil {
-		return nil, fail("PendingTransitions", err)
+		return nil, remoteFail("PendingTransitions", err)
 	}
 	return convertAll(all, func(p mockcontrolapi.PendingTransition) PendingTransition {
 		return PendingTransition{Kind: TransitionKind(p.Kind), ID: p.ID, Tenant: p.Tenant, Manual: p.Manual}
@@ -440,7 +440,7 @@ func (r *Remote) ScriptUpgrade(ctx context.Context, id string, s UpgradeScript) 
 		req.DownloadBytes = mockcontrolapi.NewOptInt64(s.DownloadBytes)
 	}
 	if err := r.api.ScriptUpgrade(ctx, req); err != nil {
-		return fail("ScriptUpgrade", err)
+		return remoteFail("ScriptUpgrade", err)
 	}
 	return nil
 }
@@ -465,7 +465,7 @@ func (r *Remote) SetCommand(ctx context.Context, c Command) error {
 		req.Delay = mockcontrolapi.NewOptDuration(c.Delay)
 	}
 	if _, err := r.api.SetCommand(ctx, req); err != nil {
-		return fail("SetCommand", err)
+		return remoteFail("SetCommand", err)
 	}
 	return nil
 }
@@ -474,7 +474,7 @@ func (r *Remote) SetCommand(ctx context.Context, c Command) error {
 func (r *Remote) Commands(ctx context.Context) ([]Command, error) {
 	all, err := r.api.ListCommands(ctx)
 	if err != nil {
-		return nil, fail("Commands", err)
+		return nil, remoteFail("Commands", err)
 	}
 	return convertAll(all, func(c mockcontrolapi.Command) Command {
 		return Command{Name: c.Name, Sandbox: c.Sandbox.Or(""), Stdout: c.Stdout.Or(""), Stderr: c.Stderr.Or(""),
@@ -486,7 +486,7 @@ func (r *Remote) Commands(ctx context.Context) ([]Command, error) {
 // [Server.ClearCommands]).
 func (r *Remote) ClearCommands(ctx context.Context) error {
 	if err := r.api.ClearCommands(ctx); err != nil {
-		return fail("ClearCommands", err)
+		return remoteFail("ClearCommands", err)
 	}
 	return nil
 }
@@ -511,7 +511,7 @@ func (r *Remote) AddSandbox(ctx context.Context, tenant string, seed SandboxSeed
 	setTime(&req.ExpiresAt, seed.ExpiresAt)
 	out, err := r.api.AddSandbox(ctx, req)
 	if err != nil {
-		return "", fail("AddSandbox", err)
+		return "", remoteFail("AddSandbox", err)
 	}
 	return out.ID, nil
 }
@@ -527,7 +527,7 @@ func (r *Remote) Sandbox(ctx context.Context, id string) (SandboxInfo, bool, err
 func (r *Remote) Sandboxes(ctx context.Context) ([]SandboxInfo, error) {
 	all, err := r.api.ListSandboxes(ctx)
 	if err != nil {
-		return nil, fail("Sandboxes", err)
+		return nil, remoteFail("Sandboxes", err)
 	}
 	return convertAll(all, func(in mockcontrolapi.SandboxInfo) SandboxInfo { return sandboxFromAPI(&in) }), nil
 }
@@ -539,7 +539,7 @@ func (r *Remote) FailSandbox(ctx context.Context, id, reason, message string) er
 	setStr(&req.Reason, reason)
 	setStr(&req.Message, message)
 	if _, err := r.api.FailSandbox(ctx, mockcontrolapi.NewOptFailRequest(req), mockcontrolapi.FailSandboxParams{ID: id}); err != nil {
-		return fail("FailSandbox", err)
+		return remoteFail("FailSandbox", err)
 	}
 	return nil
 }
@@ -548,7 +548,7 @@ func (r *Remote) FailSandbox(ctx context.Context, id, reason, message string) er
 // [Server.ExitSandbox]).
 func (r *Remote) ExitSandbox(ctx context.Context, id string, code int) error {
 	if _, err := r.api.ExitSandbox(ctx, &mockcontrolapi.ExitRequest{Code: code}, mockcontrolapi.ExitSandboxParams{ID: id}); err != nil {
-		return fail("ExitSandbox", err)
+		return remoteFail("ExitSandbox", err)
 	}
 	return nil
 }
@@ -575,7 +575,7 @@ func (r *Remote) AddSnapshot(ctx context.Context, tenant string, seed SnapshotSe
 	setStr(&req.Image, seed.Image)
 	out, err := r.api.AddSnapshot(ctx, &req)
 	if err != nil {
-		return "", fail("AddSnapshot", err)
+		return "", remoteFail("AddSnapshot", err)
 	}
 	return out.ID, nil
 }
@@ -591,7 +591,7 @@ func (r *Remote) Snapshot(ctx context.Context, id string) (SnapshotInfo, bool, e
 func (r *Remote) Snapshots(ctx context.Context) ([]SnapshotInfo, error) {
 	all, err := r.api.ListSnapshots(ctx)
 	if err != nil {
-		return nil, fail("Snapshots", err)
+		return nil, remoteFail("Snapshots", err)
 	}
 	return convertAll(all, func(in mockcontrolapi.SnapshotInfo) SnapshotInfo { return snapshotFromAPI(&in) }), nil
 }
@@ -620,7 +620,7 @@ func (r *Remote) AddControlPlaneSandbox(ctx context.Context, tenant string, seed
 	setTime(&req.LastUsedAt, seed.LastUsedAt)
 	setStr(&req.Workspace, seed.Workspace)
 	if _, err := r.api.AddControlPlaneSandbox(ctx, req); err != nil {
-		return fail("AddControlPlaneSandbox", err)
+		return remoteFail("AddControlPlaneSandbox", err)
 	}
 	return nil
 }
@@ -636,7 +636,7 @@ func (r *Remote) ControlPlaneSandbox(ctx context.Context, tenant, name string) (
 func (r *Remote) ControlPlaneSandboxes(ctx context.Context) ([]ControlPlaneInfo, error) {
 	all, err := r.api.ListControlPlaneSandboxes(ctx)
 	if err != nil {
-		return nil, fail("ControlPlaneSandboxes", err)
+		return nil, remoteFail("ControlPlaneSandboxes", err)
 	}
 	return convertAll(all, func(in mockcontrolapi.ControlPlaneInfo) ControlPlaneInfo { return cpFromAPI(&in) }), nil
 }
@@ -658,7 +658,7 @@ func cpFromAPI(in *mockcontrolapi.ControlPlaneInfo) ControlPlaneInfo {
 func found[A, T any](out *A, err error, op string, conv func(*A) T) (T, bool, error) {
 	var zero T
 	if err != nil {
-		err = fail(op, err)
+		err = remoteFail(op, err)
 		if errors.Is(err, client.ErrNotFound) {
 			return zero, false, nil
 		}
@@ -681,7 +681,7 @@ func (r *Remote) Requests(ctx context.Context, f Filter) ([]Entry, error) {
 	p.API, p.Operation, p.Method, p.Path, p.Status, p.Tenant, p.SandboxId, p.Faulted = filterToAPI(f)
 	j, err := r.api.GetJournal(ctx, p)
 	if err != nil {
-		return nil, fail("Requests", err)
+		return nil, remoteFail("Requests", err)
 	}
 	return convertAll(j.Entries, func(e mockcontrolapi.Entry) Entry {
 		return Entry{
@@ -701,7 +701,7 @@ func (r *Remote) Count(ctx context.Context, f Filter) (int, error) {
 	p.API, p.Operation, p.Method, p.Path, p.Status, p.Tenant, p.SandboxId, p.Faulted = filterToAPI(f)
 	c, err := r.api.CountRequests(ctx, p)
 	if err != nil {
-		return 0, fail("Count", err)
+		return 0, remoteFail("Count", err)
 	}
 	return c.Count, nil
 }
@@ -729,7 +729,7 @@ func filterToAPI(f Filter) (api mockcontrolapi.OptAPI, op, method, path mockcont
 func (r *Remote) JournalStats(ctx context.Context) (JournalStats, error) {
 	j, err := r.api.GetJournal(ctx, mockcontrolapi.GetJournalParams{Last: mockcontrolapi.NewOptInt(1)})
 	if err != nil {
-		return JournalStats{}, fail("JournalStats", err)
+		return JournalStats{}, remoteFail("JournalStats", err)
 	}
 	c := func(rc mockcontrolapi.RecordCount) RecordCount {
 		return RecordCount{Recorded: rc.Recorded, Dropped: rc.Dropped}
@@ -743,7 +743,7 @@ func (r *Remote) JournalStats(ctx context.Context) (JournalStats, error) {
 // ResetJournal forgets the journal's records.
 func (r *Remote) ResetJournal(ctx context.Context) error {
 	if err := r.api.ResetJournal(ctx); err != nil {
-		return fail("ResetJournal", err)
+		return remoteFail("ResetJournal", err)
 	}
 	return nil
 }
@@ -752,7 +752,7 @@ func (r *Remote) ResetJournal(ctx context.Context) error {
 func (r *Remote) Creations(ctx context.Context) ([]Creation, error) {
 	all, err := r.api.ListCreations(ctx)
 	if err != nil {
-		return nil, fail("Creations", err)
+		return nil, remoteFail("Creations", err)
 	}
 	return convertAll(all, func(c mockcontrolapi.Creation) Creation {
 		return Creation{API: API(c.API), ID: c.ID, Tenant: c.Tenant, Time: c.Time, RequestID: c.RequestId.Or(""), Metadata: c.Metadata.Or(nil)}
@@ -764,7 +764,7 @@ func (r *Remote) Creations(ctx context.Context) ([]Creation, error) {
 func (r *Remote) CreationCounts(ctx context.Context, key string) (map[string]int, error) {
 	out, err := r.api.CountCreations(ctx, mockcontrolapi.CountCreationsParams{Key: key})
 	if err != nil {
-		return nil, fail("CreationCounts", err)
+		return nil, remoteFail("CreationCounts", err)
 	}
 	if out.Counts == nil {
 		return map[string]int{}, nil
@@ -778,7 +778,7 @@ func (r *Remote) Renewals(ctx context.Context, id string) ([]Renewal, error) {
 	setStr(&p.SandboxId, id)
 	all, err := r.api.ListRenewals(ctx, p)
 	if err != nil {
-		return nil, fail("Renewals", err)
+		return nil, remoteFail("Renewals", err)
 	}
 	return convertAll(all, func(x mockcontrolapi.Renewal) Renewal {
 		return Renewal{SandboxID: x.SandboxId, Tenant: x.Tenant, Time: x.Time, RequestID: x.RequestId.Or(""), Old: x.Old.Or(time.Time{}), New: x.New}
@@ -789,7 +789,7 @@ func (r *Remote) Renewals(ctx context.Context, id string) ([]Renewal, error) {
 func (r *Remote) Deletions(ctx context.Context) ([]Deletion, error) {
 	all, err := r.api.ListDeletions(ctx)
 	if err != nil {
-		return nil, fail("Deletions", err)
+		return nil, remoteFail("Deletions", err)
 	}
 	return convertAll(all, func(d mockcontrolapi.Deletion) Deletion {
 		return Deletion{API: API(d.API), ID: d.ID, Tenant: d.Tenant, Time: d.Time, RequestID: d.RequestId.Or(""), Reason: d.Reason}
@@ -804,7 +804,7 @@ func (r *Remote) SaveState(ctx context.Context, w io.Writer) error {
 	}
 	st, err := r.api.GetState(ctx)
 	if err != nil {
-		return fail("SaveState", err)
+		return remoteFail("SaveState", err)
 	}
 	raw, err := st.MarshalJSON()
 	if err != nil {
@@ -833,7 +833,7 @@ func (r *Remote) LoadState(ctx context.Context, rd io.Reader) error {
 	}
 	in, err := r.api.PutState(ctx, &st)
 	if err != nil {
-		return fail("LoadState", err)
+		return remoteFail("LoadState", err)
 	}
 	r.clock.reset(in.Clock.Now, in.Clock.Manual)
 	return nil

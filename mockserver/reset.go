@@ -17,7 +17,8 @@ import (
 //
 // Timer callbacks of the stores do not take the world lock: they work on
 // the store that armed them (a reset closes it and cancels them) and read
-// the configuration through cfgMu.
+// the configuration through cfgMu (transition modes) or under their
+// store's lock (the control plane's retention).
 
 // lease is one request's hold on the world lock, which it may give up
 // while it waits and take again.
@@ -60,7 +61,8 @@ func (s *Server) mode(k TransitionKind) Mode {
 // scripted command and journal record, and restores the configuration
 // the server was made with, changed by opts: [WithRuntime] switches the
 // lifecycle runtime, [WithManualClock] puts the server on a manual clock
-// (without it the clock keeps running, or keeps its time), and
+// (without it a server made on the wall clock returns to it, and one made
+// on a manual clock keeps that clock and its time), and
 // [WithTransitionDelay], [WithTransition], [WithRetention],
 // [WithJournalLimit], [WithMaxSandboxTimeout] and [WithTenant] (which adds
 // to the tenants the server was made with) apply as in [New]. Options
@@ -104,12 +106,23 @@ func (s *Server) Reset(opts ...Option) error {
 	s.journal.reset()
 
 	if !newClock {
-		// The clock goes on: time does not jump back at a reset.
-		cfg.clock, cfg.manual = s.clock.current(), s.clock.manual()
+		switch {
+		case s.initial.manual == nil:
+			// Back to the wall clock the server started on.
+			cfg.clock, cfg.manual = clock.Real(), nil
+			newClock = s.clock.manual() != nil
+		default:
+			// A manual clock goes on: time does not jump back.
+			cfg.clock, cfg.manual = s.clock.current(), s.clock.manual()
+		}
 	}
+	// The old control plane store's timers read the retention under its
+	// lock: write the configuration holding it too.
+	s.cp.mu.Lock()
 	s.cfgMu.Lock()
 	s.cfg = cfg
 	s.cfgMu.Unlock()
+	s.cp.mu.Unlock()
 	if newClock {
 		s.clock.set(cfg.clock)
 	}
@@ -127,7 +140,7 @@ func (s *Server) build() error {
 	s.cpSrv, err = controlplanesrv.NewServer(&controlPlaneHandler{srv: s, st: s.cp}, controlPlaneSecurity{},
 		controlplanesrv.WithPathPrefix("/v0"),
 		controlplanesrv.WithErrorHandler(ogenErrorHandler(APIControlPlane)),
-		controlplanesrv.WithNotFound(plainNotFound),
+		controlplanesrv.WithNotFound(cpRouteNotFound),
 		controlplanesrv.WithTracerProvider(s.tracer), controlplanesrv.WithMeterProvider(s.meter))
 	if err != nil {
 		return fmt.Errorf("mockserver: control plane server: %w", err)

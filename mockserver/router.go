@@ -19,6 +19,7 @@ import (
 //	/signed/{token}/sandboxes/{id}/port/{port}/... sandbox API (signed endpoint)
 //	/v0/...                                        control plane
 //	/cp/{tenant}/{name}/...                        sandbox API of a control plane sandbox
+//	/preview/{tenant}/{name}/{preview}/...         a port of a control plane sandbox (preview URL)
 
 type routeKind int
 
@@ -29,6 +30,7 @@ const (
 	routeControlPlane
 	routeGuestLifecycle
 	routeGuestCP
+	routePreviewCP // a control plane sandbox's port through a preview
 )
 
 // Zero-value generated servers, used only for their routers' FindPath (no
@@ -89,6 +91,8 @@ func (s *Server) classify(r *http.Request) route {
 				return s.withGuestOp(r, rt)
 			}
 		}
+	case strings.HasPrefix(p, "/preview/"):
+		return previewRoute(p)
 	case strings.HasPrefix(p, "/cp/"):
 		if segs, rest, ok := cutSegments(p, 3); ok {
 			rt := route{kind: routeGuestCP, api: APISandbox, owner: segs[1], sandboxID: segs[2], rest: rest}

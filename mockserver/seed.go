@@ -12,7 +12,7 @@ import (
 // ControlPlaneSeed describes a control plane sandbox to add with
 // [Server.AddControlPlaneSandbox].
 type ControlPlaneSeed struct {
-	// Name is required (lower-case letters, digits and '-').
+	// Name is required (at most 49 lower-case letters, digits and '-').
 	Name string
 	// Status is one of the Status* constants; default DEPLOYED. A seed
 	// DEPLOYING or DELETING moves on like a live sandbox.
@@ -83,12 +83,12 @@ func (s *Server) addControlPlaneSandbox(tenant string, seed ControlPlaneSeed) er
 	tenant = cmpOr(tenant, DefaultTenant)
 	status := cmpOr(seed.Status, StatusDeployed)
 	switch status {
-	case StatusUploading, StatusBuilding, StatusDeploying, StatusDeployed, StatusFailed,
+	case StatusUploading, StatusBuilding, StatusBuilt, StatusDeploying, StatusDeployed, StatusFailed,
 		StatusDeactivating, StatusDeactivated, StatusDeleting, StatusTerminated:
 	default:
 		return invalidf("mockserver: AddControlPlaneSandbox: unknown status %q", seed.Status)
 	}
-	if !cpNameRE.MatchString(seed.Name) || len(seed.Name) > 63 {
+	if !validCPName(seed.Name) {
 		return invalidf("mockserver: AddControlPlaneSandbox: invalid name %q", seed.Name)
 	}
 	obj := controlplanesrv.Sandbox{

@@ -528,6 +528,10 @@ func (s *Server) authorizeProxy(w http.ResponseWriter, r *http.Request, rt *rout
 // and checks it may address the route's sandbox. A non-zero status is the
 // error to answer.
 func (s *Server) authorize(rt *route, r *http.Request) (tenant string, status int, msg string) {
+	if rt.kind == routePreviewCP {
+		// A preview decides itself who may pass: public, or its token.
+		return rt.owner, 0, ""
+	}
 	if rt.kind == routeGuestLifecycle && rt.signed != "" {
 		// A signed route is its own credential.
 		owner, ok := s.lc.ownerOf(rt.sandboxID)
@@ -570,6 +574,10 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rt *route) {
 		s.cpSrv.ServeHTTP(w, r)
 	case routeGuestLifecycle, routeGuestCP:
 		s.serveGuest(w, r, rt)
+	case routePreviewCP:
+		s.servePreview(w, r, rt)
+	default:
+		plainNotFound(w, r)
 	}
 }
 

@@ -55,8 +55,25 @@ func NewFromConfig(cfg *client.Config) (*Client, error) {
 	return &Client{cfg: cfg, api: api}, nil
 }
 
-// Config returns the client's configuration.
-func (c *Client) Config() *client.Config { return c.cfg }
+// Config returns the client's configuration (nil for a nil Client).
+func (c *Client) Config() *client.Config {
+	if c == nil {
+		return nil
+	}
+	return c.cfg
+}
+
+// check rejects what no call can work with: a Client not made by [New] or
+// [NewFromConfig], and a nil context. op names the method.
+func (c *Client) check(ctx context.Context, op string) error {
+	switch {
+	case c == nil || c.api == nil:
+		return wrap(ctx, op, &client.ValidationError{Field: "client", Reason: "not made by sandbox.New or NewFromConfig"})
+	case ctx == nil:
+		return wrap(ctx, op, &client.ValidationError{Field: "context", Reason: "must not be nil"})
+	}
+	return nil
+}
 
 // skipSecurity leaves credentials to the transport of client.Config.
 type skipSecurity struct{}
@@ -65,9 +82,26 @@ func (skipSecurity) BearerAuth(context.Context, sandboxapi.OperationName) (sandb
 	return sandboxapi.BearerAuth{}, ogenerrors.ErrSkipClientSecurity
 }
 
-// wrap names the operation in err; see client.Wrap.
+// wrap names the operation in err; see client.Wrap. An [*client.APIError]
+// from a call made on the way (GetProcess inside Wait) is renamed, so that
+// errors name the method the caller called.
 func wrap(ctx context.Context, op string, err error) error {
-	return client.Wrap(ctx, "sandbox."+op, err)
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	op = "sandbox." + op
+	return named(client.Wrap(ctx, op, err), op)
+}
+
+// named returns err, or a copy of it naming op if it is an
+// [*client.APIError] naming another operation.
+func named(err error, op string) error {
+	if apiErr, ok := err.(*client.APIError); ok && apiErr.Operation != op {
+		cp := *apiErr
+		cp.Operation = op
+		return &cp
+	}
+	return err
 }
 
 // unexpected reports an answer the generated client decoded into a type

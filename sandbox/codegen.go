@@ -28,12 +28,17 @@ type FastApplyResult struct {
 
 // FastApply has the server's code-apply model merge edit, a sketch of a
 // change in which a line "// ... existing code ..." stands for code left
-// as it is, into the file at path, and write the result. The server
-// answers 503 when no model provider is configured.
+// as it is, into the file at path, and write the result. A server
+// without a model provider configured answers 400 "codegen tools are not
+// configured" (errors.Is(err, client.ErrBadRequest); the published spec
+// says 503).
 //
 // PUT /codegen/fastapply/{path}
 func (c *Client) FastApply(ctx context.Context, path, edit string, opts *FastApplyOptions) (*FastApplyResult, error) {
 	const op = "FastApply"
+	if err := c.check(ctx, op); err != nil {
+		return nil, err
+	}
 	if err := checkPath("path", path); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -87,12 +92,17 @@ type RankedFile struct {
 }
 
 // Rerank asks the server's reranking model which files below dir matter
-// most for query and returns them, most relevant first. The server
-// answers 503 when no model provider is configured.
+// most for query and returns them, most relevant first. A server without
+// a model provider configured answers 400 "codegen tools are not
+// configured" (errors.Is(err, client.ErrBadRequest); the published spec
+// says 503).
 //
 // GET /codegen/reranking/{path}
 func (c *Client) Rerank(ctx context.Context, dir, query string, opts *RerankOptions) ([]RankedFile, error) {
 	const op = "Rerank"
+	if err := c.check(ctx, op); err != nil {
+		return nil, err
+	}
 	if err := checkPath("path", dir); err != nil {
 		return nil, wrap(ctx, op, err)
 	}

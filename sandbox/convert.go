@@ -184,6 +184,19 @@ func optStrings(v []string) sandboxapi.OptString {
 	return sandboxapi.NewOptString(strings.Join(v, ","))
 }
 
+// excludeDirs encodes an ExcludeDirs option: nil is unset (the server's
+// default list); a list that names nothing is ",", which the real server
+// reads as "exclude nothing" where it reads an empty value as unset.
+func excludeDirs(v []string) sandboxapi.OptString {
+	if v == nil {
+		return sandboxapi.OptString{}
+	}
+	if s := strings.Join(v, ","); strings.Trim(s, ", ") != "" {
+		return sandboxapi.NewOptString(s)
+	}
+	return sandboxapi.NewOptString(",")
+}
+
 func optPositive(n int) sandboxapi.OptInt {
 	if n <= 0 {
 		return sandboxapi.OptInt{}

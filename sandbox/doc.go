@@ -40,8 +40,11 @@
 // "src/a.txt" is relative to the server's working directory. The real
 // server only treats a path as absolute when the URL says so with an extra
 // slash (/filesystem//tmp/a), and treats any encoded slash (%2F) as the
-// mark of an absolute path; the client sends both kinds accordingly. A path
-// must not be empty or contain a NUL byte.
+// mark of an absolute path; the client sends both kinds accordingly. It
+// also takes every URL starting with /filesystem/tree for its tree
+// routes, which resolve from "/", so a relative path starting with "tree"
+// ("trees", "tree.txt") is sent as "./trees"; answers show it without the
+// "./". A path must not be empty, contain a NUL byte or a ".." segment.
 //
 // # Streams
 //
@@ -49,12 +52,27 @@
 // [*Stream] read with Next/Event/Err like bufio.Scanner, or with a range
 // loop over [Stream.All]. A stream reads in the caller's goroutine;
 // [Stream.Close], or the end of the context it was opened with, ends it
-// and leaves no goroutine behind. Keepalives are never shown. Lines longer
-// than [StreamOptions.MaxLineSize] end the stream with [ErrLineTooLong]
-// instead of growing a buffer without bound.
+// and leaves no goroutine behind. Keepalives are never shown. Process
+// output comes one line per event, however the server cut it into chunks;
+// a line longer than [StreamOptions.MaxLineSize] comes in pieces of that
+// size, and a watch event line longer than it ends the stream with
+// [ErrLineTooLong], so no buffer grows without bound. Streams are marked
+// with [client.Streaming]: the client's idle timeout applies to them
+// rather than its per-call timeout.
 //
 // Process output streams resume after a dropped connection, as far as the
-// server allows: see [Client.StreamLogs] and [Client.ExecStream].
+// server allows: see [Client.StreamLogs] and [Client.ExecStream]. A
+// stream whose server keeps ending it is reopened no more often than
+// [StreamOptions.ReconnectDelay] allows.
+//
+// # Processes
+//
+// The real server reports a process "stopped" (or "killed") as soon as it
+// has sent the signal; [Process.Ended] tells when it has exited, and
+// [Client.Wait] waits for that. [Client.Run] waits for a command, kills it
+// when its context or its Timeout ends (a [*RunTimeoutError] carries what
+// it printed) and never outlives its context: the kill after the context
+// ended runs in the background, bounded by [RunKillTimeout].
 //
 // # Large files
 //
@@ -72,7 +90,9 @@
 //
 // Every answer with a status of 400 or more is a [*client.APIError]
 // (errors.Is(err, client.ErrNotFound) and so on) naming the operation, e.g.
-// "sandbox.Read". Arguments that cannot be right (an empty command, a NUL
-// in a path, a port outside 1..65535, a negative timeout) fail with a
-// [*client.ValidationError] before anything is sent.
+// "sandbox.Read" (the method called, also when it failed on a request it
+// made on the way). Arguments that cannot be right (an empty command, a
+// NUL in a path, a port outside 1..65535, a negative timeout, a nil
+// reader or context) fail with a [*client.ValidationError] before
+// anything is sent.
 package sandbox

@@ -28,6 +28,9 @@ type DriveMount struct {
 // GET /drives/mount
 func (c *Client) Drives(ctx context.Context) ([]DriveMount, error) {
 	const op = "Drives"
+	if err := c.check(ctx, op); err != nil {
+		return nil, err
+	}
 	res, err := c.api.ListDrives(ctx)
 	if err != nil {
 		return nil, wrap(ctx, op, err)
@@ -56,6 +59,9 @@ func (c *Client) Drives(ctx context.Context) ([]DriveMount, error) {
 // POST /drives/mount
 func (c *Client) MountDrive(ctx context.Context, m DriveMount) (*DriveMount, error) {
 	const op = "MountDrive"
+	if err := c.check(ctx, op); err != nil {
+		return nil, err
+	}
 	if err := client.ValidateName("drive name", m.DriveName); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -99,6 +105,9 @@ func (c *Client) MountDrive(ctx context.Context, m DriveMount) (*DriveMount, err
 // DELETE /drives/mount/{mountPath}
 func (c *Client) UnmountDrive(ctx context.Context, mountPath string) error {
 	const op = "UnmountDrive"
+	if err := c.check(ctx, op); err != nil {
+		return err
+	}
 	if err := checkAbsPath("mount path", mountPath); err != nil {
 		return wrap(ctx, op, err)
 	}

@@ -23,6 +23,9 @@ type EnvironmentReload struct {
 // POST /environment/reload
 func (c *Client) ReloadEnvironment(ctx context.Context) (*EnvironmentReload, error) {
 	const op = "ReloadEnvironment"
+	if err := c.check(ctx, op); err != nil {
+		return nil, err
+	}
 	res, err := c.api.ReloadEnvironment(ctx)
 	if err != nil {
 		return nil, wrap(ctx, op, err)

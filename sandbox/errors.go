@@ -11,7 +11,8 @@ var (
 	// ErrLineTooLong ends a stream whose line is longer than
 	// [StreamOptions.MaxLineSize].
 	ErrLineTooLong = errors.New("sandboxkit: stream line too long")
-	// ErrIsDirectory is returned by [Client.Read] for a directory.
+	// ErrIsDirectory is returned by [Client.Read] and [Client.Open] for a
+	// directory.
 	ErrIsDirectory = errors.New("sandboxkit: is a directory")
 	// ErrNotDirectory is returned by [Client.List] for a file.
 	ErrNotDirectory = errors.New("sandboxkit: not a directory")
@@ -30,7 +31,7 @@ type ExitError struct {
 	PID string
 	// Status is the terminal status (failed, stopped, killed, ...).
 	Status ProcessStatus
-	// ExitCode is the exit code; -1 for a stopped process.
+	// ExitCode is the exit code; -1 when a signal ended the process.
 	ExitCode int
 	// Stderr is the end of the standard error output (at most 1 KiB).
 	Stderr string
@@ -128,7 +129,9 @@ func (e *UpgradeIncompleteError) Unwrap() error { return e.Err }
 // session was kept ([UploadOptions.KeepOnFailure]), [Client.ResumeUpload]
 // with UploadID finishes it.
 type UploadError struct {
-	// Path is the destination.
+	// Op is the call, "sandbox.Upload" or "sandbox.ResumeUpload".
+	Op string
+	// Path is the destination ("" for ResumeUpload).
 	Path string
 	// UploadID is the multipart session.
 	UploadID string
@@ -143,7 +146,15 @@ type UploadError struct {
 // Error returns e.g. "sandboxkit: sandbox.Upload: /tmp/f (upload u1, part 3): ...".
 func (e *UploadError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "sandboxkit: sandbox.Upload: %s (upload %s", e.Path, e.UploadID)
+	op := e.Op
+	if op == "" {
+		op = "sandbox.Upload"
+	}
+	fmt.Fprintf(&b, "sandboxkit: %s: ", op)
+	if e.Path != "" {
+		b.WriteString(e.Path + " ")
+	}
+	fmt.Fprintf(&b, "(upload %s", e.UploadID)
 	if e.Part > 0 {
 		fmt.Fprintf(&b, ", part %d", e.Part)
 	}
@@ -151,7 +162,8 @@ func (e *UploadError) Error() string {
 		b.WriteString(", aborted")
 	}
 	b.WriteString("): ")
-	b.WriteString(strings.TrimPrefix(e.Err.Error(), "sandboxkit: "))
+	msg := strings.TrimPrefix(e.Err.Error(), "sandboxkit: ")
+	b.WriteString(strings.TrimPrefix(msg, op+": "))
 	return b.String()
 }
 

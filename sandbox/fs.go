@@ -44,12 +44,17 @@ type Directory struct {
 }
 
 // Read returns the content of a text file. Use [Client.Open] for binary
-// or large files: the server sends the whole file inside a JSON string.
-// Reading a directory fails with [ErrIsDirectory].
+// or large files: the server sends the whole file inside a JSON string,
+// and an answer larger than the client's limit ([client.WithMaxResponseSize],
+// 64 MiB by default) fails with [client.ErrResponseTooLarge]. Reading a
+// directory fails with [ErrIsDirectory].
 //
 // GET /filesystem/{path}
 func (c *Client) Read(ctx context.Context, path string) (string, error) {
-	r, err := c.getEntry(ctx, path)
+	if err := c.check(ctx, "Read"); err != nil {
+		return "", err
+	}
+	r, _, err := c.getEntry(ctx, path)
 	if err != nil {
 		return "", wrap(ctx, "Read", err)
 	}
@@ -65,34 +70,51 @@ func (c *Client) Read(ctx context.Context, path string) (string, error) {
 //
 // GET /filesystem/{path}
 func (c *Client) List(ctx context.Context, path string) (*Directory, error) {
-	r, err := c.getEntry(ctx, path)
+	if err := c.check(ctx, "List"); err != nil {
+		return nil, err
+	}
+	r, changed, err := c.getEntry(ctx, path)
 	if err != nil {
 		return nil, wrap(ctx, "List", err)
 	}
 	d, err := directoryResult(r)
-	return d, wrap(ctx, "List", err)
+	if err != nil {
+		return nil, wrap(ctx, "List", err)
+	}
+	if changed {
+		d.Path = fsEcho(true, d.Path)
+		for i := range d.Files {
+			d.Files[i].Path = fsEcho(true, d.Files[i].Path)
+		}
+		for i := range d.Subdirectories {
+			d.Subdirectories[i].Path = fsEcho(true, d.Subdirectories[i].Path)
+		}
+	}
+	return d, nil
 }
 
-// getEntry reads a file or directory as JSON.
-func (c *Client) getEntry(ctx context.Context, path string) (*sandboxapi.FileOrDirectory, error) {
+// getEntry reads a file or directory as JSON. changed reports that the
+// path was sent as fsPath changed it.
+func (c *Client) getEntry(ctx context.Context, path string) (_ *sandboxapi.FileOrDirectory, changed bool, _ error) {
 	if err := checkPath("path", path); err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	wire, changed := fsPath(path)
 	var body bodyOwner
 	defer body.close()
-	res, err := c.api.GetFilesystem(ctx, sandboxapi.GetFilesystemParams{Path: path},
+	res, err := c.api.GetFilesystem(ctx, sandboxapi.GetFilesystemParams{Path: wire},
 		body.option(nil), sandboxapi.WithEditRequest(func(r *http.Request) error {
 			r.Header.Set("Accept", "application/json")
 			return clearRawPath(r)
 		}))
 	if err != nil {
-		return nil, err
+		return nil, changed, err
 	}
 	r, ok := res.(*sandboxapi.FileOrDirectory)
 	if !ok {
-		return nil, unexpected(res)
+		return nil, changed, unexpected(res)
 	}
-	return r, nil
+	return r, changed, nil
 }
 
 // WriteOptions tunes [Client.Write].
@@ -107,6 +129,9 @@ type WriteOptions struct {
 // PUT /filesystem/{path}
 func (c *Client) Write(ctx context.Context, path, content string, opts *WriteOptions) error {
 	const op = "Write"
+	if err := c.check(ctx, op); err != nil {
+		return err
+	}
 	if err := checkPath("path", path); err != nil {
 		return wrap(ctx, op, err)
 	}
@@ -131,6 +156,9 @@ type MkdirOptions struct {
 // PUT /filesystem/{path}
 func (c *Client) Mkdir(ctx context.Context, path string, opts *MkdirOptions) error {
 	const op = "Mkdir"
+	if err := c.check(ctx, op); err != nil {
+		return err
+	}
 	if err := checkPath("path", path); err != nil {
 		return wrap(ctx, op, err)
 	}
@@ -145,7 +173,8 @@ func (c *Client) Mkdir(ctx context.Context, path string, opts *MkdirOptions) err
 }
 
 func (c *Client) putFilesystem(ctx context.Context, op, path string, req *sandboxapi.FileRequest) error {
-	res, err := c.api.PutFilesystem(ctx, req, sandboxapi.PutFilesystemParams{Path: path}, fsPathOpt)
+	wire, _ := fsPath(path)
+	res, err := c.api.PutFilesystem(ctx, req, sandboxapi.PutFilesystemParams{Path: wire}, fsPathOpt)
 	if err != nil {
 		return wrap(ctx, op, err)
 	}
@@ -168,10 +197,14 @@ type RemoveOptions struct {
 // DELETE /filesystem/{path}
 func (c *Client) Remove(ctx context.Context, path string, opts *RemoveOptions) error {
 	const op = "Remove"
+	if err := c.check(ctx, op); err != nil {
+		return err
+	}
 	if err := checkPath("path", path); err != nil {
 		return wrap(ctx, op, err)
 	}
-	params := sandboxapi.DeleteFilesystemParams{Path: path}
+	wire, _ := fsPath(path)
+	params := sandboxapi.DeleteFilesystemParams{Path: wire}
 	if opts != nil && opts.Recursive {
 		params.Recursive = sandboxapi.NewOptBool(true)
 	}
@@ -193,6 +226,9 @@ func (c *Client) Remove(ctx context.Context, path string, opts *RemoveOptions) e
 // GET /filesystem/tree/{path}
 func (c *Client) Tree(ctx context.Context, root string) (*Directory, error) {
 	const op = "Tree"
+	if err := c.check(ctx, op); err != nil {
+		return nil, err
+	}
 	if err := checkAbsPath("root", root); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -211,6 +247,9 @@ func (c *Client) Tree(ctx context.Context, root string) (*Directory, error) {
 // PUT /filesystem/tree/{path}
 func (c *Client) WriteTree(ctx context.Context, root string, files map[string]string) (*Directory, error) {
 	const op = "WriteTree"
+	if err := c.check(ctx, op); err != nil {
+		return nil, err
+	}
 	if err := checkAbsPath("root", root); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -234,6 +273,9 @@ func (c *Client) WriteTree(ctx context.Context, root string, files map[string]st
 // DELETE /filesystem/tree/{path}
 func (c *Client) RemoveTree(ctx context.Context, root string, opts *RemoveOptions) error {
 	const op = "RemoveTree"
+	if err := c.check(ctx, op); err != nil {
+		return err
+	}
 	if err := checkAbsPath("root", root); err != nil {
 		return wrap(ctx, op, err)
 	}
@@ -262,7 +304,9 @@ const (
 
 // FindOptions tunes [Client.Find]. The zero value is usable.
 type FindOptions struct {
-	// Type keeps only files or only directories; both if empty.
+	// Type is what to find: [TypeFile] (also when empty, as the server's
+	// default) or [TypeDirectory]; the server has no way to find both at
+	// once. Directories include root itself, as ".".
 	Type EntryType
 	// Patterns keeps entries whose name matches one of these globs, such
 	// as "*.go".
@@ -271,8 +315,10 @@ type FindOptions struct {
 	// a negative value asks for all of them.
 	MaxResults int
 	// ExcludeDirs names directories not to descend into. nil leaves the
-	// server's default list (node_modules, vendor, .git, dist, ...); an
-	// empty non-nil slice excludes none.
+	// server's default list (node_modules, vendor, .git, dist, build,
+	// target, __pycache__, .venv, .next, coverage); an empty non-nil slice
+	// excludes none (it is sent as "," since the server takes an empty
+	// value for its default list).
 	ExcludeDirs []string
 	// IncludeHidden keeps entries whose name starts with a dot (the
 	// server leaves them out by default).
@@ -281,18 +327,21 @@ type FindOptions struct {
 
 // FindMatch is an entry [Client.Find] found.
 type FindMatch struct {
-	// Path is the entry's path.
+	// Path is the entry's path relative to the root searched.
 	Path string
 	// Type is file or directory.
 	Type EntryType
 }
 
-// Find walks the tree below root and returns the entries whose names
-// match.
+// Find walks the tree below root and returns the files (or, with
+// [TypeDirectory], the directories) whose names match.
 //
 // GET /filesystem-find/{path}
 func (c *Client) Find(ctx context.Context, root string, opts *FindOptions) ([]FindMatch, error) {
 	const op = "Find"
+	if err := c.check(ctx, op); err != nil {
+		return nil, err
+	}
 	if err := checkPath("root", root); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -300,13 +349,20 @@ func (c *Client) Find(ctx context.Context, root string, opts *FindOptions) ([]Fi
 	if opts != nil {
 		o = *opts
 	}
+	switch o.Type {
+	case "":
+		o.Type = TypeFile
+	case TypeFile, TypeDirectory:
+	default:
+		return nil, wrap(ctx, op, &client.ValidationError{Field: "Type", Value: string(o.Type), Reason: `must be "file" or "directory"`})
+	}
 	params := sandboxapi.FindFilesParams{
 		Path:        root,
 		Patterns:    optStrings(o.Patterns),
-		ExcludeDirs: optStrings(o.ExcludeDirs),
-	}
-	if o.Type != "" {
-		params.Type = sandboxapi.NewOptString(string(o.Type))
+		ExcludeDirs: excludeDirs(o.ExcludeDirs),
+		// Sent even when it is the server's default, so that every
+		// server agrees on what an empty Type finds.
+		Type: sandboxapi.NewOptString(string(o.Type)),
 	}
 	switch {
 	case o.MaxResults > 0:
@@ -334,7 +390,8 @@ func (c *Client) Find(ctx context.Context, root string, opts *FindOptions) ([]Fi
 
 // SearchOptions tunes [Client.Search]. The zero value is usable.
 type SearchOptions struct {
-	// Patterns keeps entries whose name matches one of these globs.
+	// Patterns is sent as the server's patterns parameter, which the real
+	// server reads and then ignores: it does not narrow the results.
 	Patterns []string
 	// MaxResults caps the matches; 0 leaves the server's default (20).
 	MaxResults int
@@ -346,7 +403,7 @@ type SearchOptions struct {
 
 // SearchMatch is a path [Client.Search] scored.
 type SearchMatch struct {
-	// Path is the entry's path.
+	// Path is the entry's path relative to root.
 	Path string
 	// Score is the match quality; higher is better.
 	Score int
@@ -356,9 +413,20 @@ type SearchMatch struct {
 
 // Search fuzzy-matches the paths below root and returns the best first.
 //
+// The query is root itself, as given: the real server walks the tree
+// below root and scores each entry's path relative to root against the
+// text of root (fzf's algorithm: the query's characters must appear in
+// order). So Search("app") finds "app.go", "lib/app_test.go" and
+// "src/my-app" below the directory app, and an absolute or multi-segment
+// root rarely finds anything. [SearchOptions.Patterns] does not change
+// the results. [Client.Find] matches names with globs instead.
+//
 // GET /filesystem-search/{path}
 func (c *Client) Search(ctx context.Context, root string, opts *SearchOptions) ([]SearchMatch, error) {
 	const op = "Search"
+	if err := c.check(ctx, op); err != nil {
+		return nil, err
+	}
 	if err := checkPath("root", root); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -372,7 +440,7 @@ func (c *Client) Search(ctx context.Context, root string, opts *SearchOptions) (
 	params := sandboxapi.FuzzySearchParams{
 		Path:        root,
 		Patterns:    optStrings(o.Patterns),
-		ExcludeDirs: optStrings(o.ExcludeDirs),
+		ExcludeDirs: excludeDirs(o.ExcludeDirs),
 		MaxResults:  optPositive(o.MaxResults),
 	}
 	if o.IncludeHidden {
@@ -409,20 +477,24 @@ type GrepOptions struct {
 
 // GrepMatch is a line [Client.Grep] found.
 type GrepMatch struct {
-	// Path is the file holding the match.
+	// Path is the file holding the match, relative to root.
 	Path string
-	// Line is the line number, from 1; Column the column of the match.
+	// Line is the line number and Column the column of the match, both
+	// from 1.
 	Line, Column int
 	// Text is the matching line; Context the lines around it, if sent.
 	Text, Context string
 }
 
 // Grep searches the files below root for query and returns the matching
-// lines.
+// lines. Hidden files are searched too.
 //
 // GET /filesystem-content-search/{path}
 func (c *Client) Grep(ctx context.Context, root, query string, opts *GrepOptions) ([]GrepMatch, error) {
 	const op = "Grep"
+	if err := c.check(ctx, op); err != nil {
+		return nil, err
+	}
 	if err := checkPath("root", root); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -439,7 +511,7 @@ func (c *Client) Grep(ctx context.Context, root, query string, opts *GrepOptions
 	params := sandboxapi.ContentSearchParams{
 		Path:        root,
 		Query:       query,
-		ExcludeDirs: optStrings(o.ExcludeDirs),
+		ExcludeDirs: excludeDirs(o.ExcludeDirs),
 		MaxResults:  optPositive(o.MaxResults),
 	}
 	if o.CaseSensitive {

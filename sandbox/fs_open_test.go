@@ -89,7 +89,9 @@ func TestOpenReadEndsWithContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		body := newBody("first bytes", nil)
 		c := mockClient(t, func(r *http.Request) (*http.Response, error) {
-			return streamResponse(r, "application/json", body), nil
+			resp := streamResponse(r, "application/json", body)
+			resp.Header.Set("Content-Disposition", `attachment; filename="data.json"`)
+			return resp, nil
 		})
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()

@@ -70,7 +70,8 @@ const success = `{"message":"done"}`
 type mappingCase struct {
 	name   string
 	call   func(ctx context.Context, c *sandbox.Client) (any, error)
-	ctype  string // answer content type, JSON if empty
+	ctype  string      // answer content type, JSON if empty
+	header http.Header // more answer headers
 	answer string
 	method string
 	uri    string
@@ -185,8 +186,10 @@ func mappingCases() []mappingCase {
 				b, err := io.ReadAll(rc)
 				return string(b), err
 			},
-			// The real server labels downloads by extension.
+			// The real server labels downloads by extension, and marks
+			// them as attachments.
 			ctype: "application/json", answer: `{"not":"decoded"}`,
+			header: http.Header{"Content-Disposition": {`attachment; filename="data.json"`}},
 			method: "GET", uri: "/filesystem//tmp/data.json?download=true", want: `{"not":"decoded"}`,
 		},
 		{
@@ -249,13 +252,13 @@ func mappingCases() []mappingCase {
 					MaxResults: -1, ExcludeDirs: []string{}, IncludeHidden: true})
 			},
 			answer: `{"matches":[{"path":"src/main.go","type":"file"}],"total":1}`,
-			method: "GET", uri: "/filesystem-find/src?excludeDirs=&excludeHidden=false&maxResults=0&patterns=%2A.go%2C%2A.md&type=file",
+			method: "GET", uri: "/filesystem-find/src?excludeDirs=%2C&excludeHidden=false&maxResults=0&patterns=%2A.go%2C%2A.md&type=file",
 			want: []sandbox.FindMatch{{Path: "src/main.go", Type: sandbox.TypeFile}},
 		},
 		{
 			name:   "Find/defaults",
 			call:   func(ctx context.Context, c *sandbox.Client) (any, error) { return c.Find(ctx, "/srv", nil) },
-			answer: `{"matches":[],"total":0}`, method: "GET", uri: "/filesystem-find//srv",
+			answer: `{"matches":[],"total":0}`, method: "GET", uri: "/filesystem-find//srv?type=file",
 			want: []sandbox.FindMatch{},
 		},
 		{
@@ -421,6 +424,9 @@ func TestRequestResponseMapping(t *testing.T) {
 			t.Parallel()
 			c, srv := setup(t, func(w http.ResponseWriter, _ *http.Request) {
 				w.Header().Set("Content-Type", cmpOr(tc.ctype, "application/json"))
+				for k, v := range tc.header {
+					w.Header()[k] = v
+				}
 				_, _ = io.WriteString(w, tc.answer)
 			})
 			got, err := tc.call(t.Context(), c)

@@ -36,6 +36,9 @@ type PortInfo struct {
 // GET /network/process/{pid}/ports
 func (c *Client) Ports(ctx context.Context, pid int) ([]PortInfo, error) {
 	const op = "Ports"
+	if err := c.check(ctx, op); err != nil {
+		return nil, err
+	}
 	if err := checkPID(pid); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -106,6 +109,9 @@ func decodePorts(raw jx.Raw) ([]PortInfo, error) {
 // POST /network/process/{pid}/monitor
 func (c *Client) MonitorPorts(ctx context.Context, pid int, callbackURL string) error {
 	const op = "MonitorPorts"
+	if err := c.check(ctx, op); err != nil {
+		return err
+	}
 	if err := checkPID(pid); err != nil {
 		return wrap(ctx, op, err)
 	}
@@ -128,6 +134,9 @@ func (c *Client) MonitorPorts(ctx context.Context, pid int, callbackURL string) 
 // DELETE /network/process/{pid}/monitor
 func (c *Client) StopMonitoringPorts(ctx context.Context, pid int) error {
 	const op = "StopMonitoringPorts"
+	if err := c.check(ctx, op); err != nil {
+		return err
+	}
 	if err := checkPID(pid); err != nil {
 		return wrap(ctx, op, err)
 	}
@@ -141,13 +150,20 @@ func (c *Client) StopMonitoringPorts(ctx context.Context, pid int) error {
 	return nil
 }
 
-// UpdateTunnel replaces the outbound tunnel with one built from config
-// (the tunnel's JSON configuration document; the client base64-encodes
-// it). The configuration cannot be read back.
+// UpdateTunnel replaces the outbound tunnel with one built from config,
+// the tunnel's JSON configuration document, which the client
+// base64-encodes: for the real server, WireGuard settings "private_key",
+// "local_ip" (CIDR), "peer_endpoint" (host:port), "peer_public_key",
+// optional "allowed_ips" (CIDRs; all traffic by default) and "mtu". A
+// configuration the server cannot use is 422. The configuration cannot be
+// read back.
 //
 // PUT /network/tunnel/config
 func (c *Client) UpdateTunnel(ctx context.Context, config []byte) error {
 	const op = "UpdateTunnel"
+	if err := c.check(ctx, op); err != nil {
+		return err
+	}
 	if len(config) == 0 {
 		return wrap(ctx, op, &client.ValidationError{Field: "tunnel config", Reason: "must not be empty"})
 	}
@@ -163,11 +179,14 @@ func (c *Client) UpdateTunnel(ctx context.Context, config []byte) error {
 
 // DisconnectTunnel tears the outbound tunnel down. The sandbox then has no
 // outbound connectivity until [Client.UpdateTunnel]; inbound traffic keeps
-// working.
+// working. Without a tunnel the server answers 400.
 //
 // DELETE /network/tunnel
 func (c *Client) DisconnectTunnel(ctx context.Context) error {
 	const op = "DisconnectTunnel"
+	if err := c.check(ctx, op); err != nil {
+		return err
+	}
 	res, err := c.api.DisconnectTunnel(ctx)
 	if err != nil {
 		return wrap(ctx, op, err)

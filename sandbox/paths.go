@@ -21,6 +21,13 @@ import (
 //	"/tmp/a"    -> /filesystem//tmp/a      (absolute: the server strips one slash)
 //
 // Every other reserved character (space, '?', '#', '%') is still escaped.
+//
+// The real server hands every URL that starts with /filesystem/tree to its
+// tree handlers, which resolve from "/": /filesystem/trees would be the
+// directory /s, /filesystem/tree.txt the directory /.txt. A relative path
+// that starts with "tree" therefore leaves as ./tree... on the routes under
+// /filesystem/ (fsPath); the server reads it as the same relative path and
+// echoes it with the "./", which the client takes off again (fsEcho).
 
 // checkPath validates a file system path argument.
 func checkPath(field, p string) error {
@@ -29,6 +36,26 @@ func checkPath(field, p string) error {
 
 // isAbs reports whether p is an absolute path in the sandbox.
 func isAbs(p string) bool { return strings.HasPrefix(p, "/") }
+
+// fsPath returns the {path} of a /filesystem/{path} request for p, and
+// whether it had to be changed: a relative path starting with "tree"
+// gets a leading "./" so that the server does not take it for a tree
+// route.
+func fsPath(p string) (string, bool) {
+	if strings.HasPrefix(p, "tree") {
+		return "./" + p, true
+	}
+	return p, false
+}
+
+// fsEcho turns a path the server echoed back for a request fsPath changed
+// into the path the caller gave.
+func fsEcho(changed bool, p string) string {
+	if changed {
+		return strings.TrimPrefix(p, "./")
+	}
+	return p
+}
 
 // checkAbsPath validates a path that the server resolves from "/" whatever
 // it is given (the /filesystem/tree routes).

@@ -24,8 +24,10 @@ const (
 	StatusKilled    ProcessStatus = "killed"
 )
 
-// Terminal reports whether the process has ended: completed, failed,
-// stopped or killed.
+// Terminal reports whether s is one of the statuses a process ends with:
+// completed, failed, stopped or killed. A process is "stopped" (or
+// "killed") as soon as it was sent the signal, and may go on running for
+// a while, or for good: [Process.Ended] tells.
 func (s ProcessStatus) Terminal() bool {
 	switch s {
 	case StatusCompleted, StatusFailed, StatusStopped, StatusKilled:
@@ -49,7 +51,8 @@ type Process struct {
 	StartedAt time.Time
 	// CompletedAt is when it ended; zero while it runs.
 	CompletedAt time.Time
-	// ExitCode is the exit status once ended; -1 for a stopped process.
+	// ExitCode is the exit status once ended; -1 for a process that a
+	// signal ended (killed, or stopped by SIGTERM without handling it).
 	ExitCode int
 	// WorkingDir is the directory it runs in ("" for the server's).
 	WorkingDir string
@@ -63,6 +66,27 @@ type Process struct {
 	RestartCount     int
 	// KeepAlive reports whether the process keeps the sandbox awake.
 	KeepAlive bool
+}
+
+// Ended reports whether the process has ended: its status is terminal
+// and, for a stopped or killed process, it has really exited. The real
+// server marks a process "stopped" when it sends SIGTERM (and "killed"
+// when it sends SIGKILL) before the process exits, with an empty
+// completedAt and exit code 0 until it has; a process that ignores
+// SIGTERM keeps running, stopped. Once it has exited, completedAt and the
+// exit code are set (-1 for a signal).
+//
+// With RestartOnFailure, a process shows "failed" for about a second
+// before each restart; Ended cannot tell that pause from the end.
+func (p *Process) Ended() bool {
+	if p == nil || !p.Status.Terminal() {
+		return false
+	}
+	switch p.Status {
+	case StatusStopped, StatusKilled:
+		return !p.CompletedAt.IsZero() || p.ExitCode != 0
+	}
+	return true
 }
 
 // ExecRequest describes a command to start.
@@ -79,11 +103,16 @@ type ExecRequest struct {
 	// WaitForCompletion makes the server answer only once the process has
 	// ended.
 	WaitForCompletion bool
-	// Timeout, if positive, has the server kill the process after it
-	// (rounded up to whole seconds). With WaitForCompletion, the server
-	// answers 422 when it runs out and the process keeps running. Zero
-	// means none (with KeepAlive the server's default of 600 s applies);
-	// negative is invalid.
+	// Timeout is sent in whole seconds (rounded up); what it does depends
+	// on the other fields, as the real server reads it:
+	//   - with WaitForCompletion or WaitForPorts it bounds the wait: when it
+	//     runs out the server answers 422 ("process timed out after N
+	//     seconds") and the process keeps running;
+	//   - with KeepAlive the server kills the process after it (600 s when
+	//     zero);
+	//   - otherwise the server ignores it.
+	// Zero means none; negative is invalid. [Client.Run] kills the
+	// process itself when its Timeout runs out.
 	Timeout time.Duration
 	// WaitForPorts makes the server answer once the process listens on
 	// these ports (1..65535).
@@ -140,10 +169,16 @@ type ProcessLogs struct {
 }
 
 // Exec starts a command and returns the process: as it is once started,
-// or once ended with [ExecRequest.WaitForCompletion].
+// or once ended with [ExecRequest.WaitForCompletion]. Such a wait is one
+// request, bounded like any by the client's per-attempt timeout
+// ([client.WithTimeout], 2 minutes by default): for commands that may run
+// longer, use [Client.Run], which polls beyond it, or [Client.Wait].
 //
 // POST /process
 func (c *Client) Exec(ctx context.Context, req ExecRequest) (*Process, error) {
+	if err := c.check(ctx, "Exec"); err != nil {
+		return nil, err
+	}
 	if err := req.validate(); err != nil {
 		return nil, wrap(ctx, "Exec", err)
 	}
@@ -165,6 +200,9 @@ func (c *Client) Exec(ctx context.Context, req ExecRequest) (*Process, error) {
 //
 // GET /process/{identifier}
 func (c *Client) GetProcess(ctx context.Context, id string) (*Process, error) {
+	if err := c.check(ctx, "GetProcess"); err != nil {
+		return nil, err
+	}
 	if err := checkProcessID(id); err != nil {
 		return nil, wrap(ctx, "GetProcess", err)
 	}
@@ -183,6 +221,9 @@ func (c *Client) GetProcess(ctx context.Context, id string) (*Process, error) {
 //
 // GET /process
 func (c *Client) ListProcesses(ctx context.Context) ([]*Process, error) {
+	if err := c.check(ctx, "ListProcesses"); err != nil {
+		return nil, err
+	}
 	res, err := c.api.ListProcesses(ctx)
 	if err != nil {
 		return nil, wrap(ctx, "ListProcesses", err)
@@ -194,10 +235,16 @@ func (c *Client) ListProcesses(ctx context.Context) ([]*Process, error) {
 	return out, nil
 }
 
-// StopProcess asks a process to terminate (a catchable signal).
+// StopProcess asks a process to terminate: the server sends SIGTERM to its
+// process group and reports it "stopped" at once, though it runs until it
+// exits (a process may catch or ignore the signal). [Client.Wait] waits
+// for the exit; [Client.KillProcess] forces it.
 //
 // DELETE /process/{identifier}
 func (c *Client) StopProcess(ctx context.Context, id string) error {
+	if err := c.check(ctx, "StopProcess"); err != nil {
+		return err
+	}
 	if err := checkProcessID(id); err != nil {
 		return wrap(ctx, "StopProcess", err)
 	}
@@ -215,6 +262,9 @@ func (c *Client) StopProcess(ctx context.Context, id string) error {
 //
 // DELETE /process/{identifier}/kill
 func (c *Client) KillProcess(ctx context.Context, id string) error {
+	if err := c.check(ctx, "KillProcess"); err != nil {
+		return err
+	}
 	if err := checkProcessID(id); err != nil {
 		return wrap(ctx, "KillProcess", err)
 	}
@@ -233,6 +283,9 @@ func (c *Client) KillProcess(ctx context.Context, id string) error {
 //
 // GET /process/{identifier}/logs
 func (c *Client) Logs(ctx context.Context, id string) (*ProcessLogs, error) {
+	if err := c.check(ctx, "Logs"); err != nil {
+		return nil, err
+	}
 	if err := checkProcessID(id); err != nil {
 		return nil, wrap(ctx, "Logs", err)
 	}
@@ -254,14 +307,27 @@ type WaitOptions struct {
 	MinDelay, MaxDelay time.Duration
 }
 
-// Wait polls a process until it has ended (completed, failed, stopped or
-// killed) and returns it. Transient errors (5xx, refused connections) are
+// validate checks the options; nil is valid.
+func (o *WaitOptions) validate() error {
+	if o != nil && (o.MinDelay < 0 || o.MaxDelay < 0) {
+		return &client.ValidationError{Field: "wait delay", Value: fmt.Sprint(min(o.MinDelay, o.MaxDelay)), Reason: "must not be negative"}
+	}
+	return nil
+}
+
+// Wait polls a process until it has ended ([Process.Ended]: completed,
+// failed, killed, or stopped and exited) and returns it. After
+// [Client.StopProcess] it waits for the process to exit, which one that
+// ignores SIGTERM never does. Transient errors (5xx, refused connections) are
 // tolerated a few times in a row. When ctx ends first, the error wraps
 // ctx's error and the process as last seen is returned with it (nil if it
 // was never seen).
 //
 // GET /process/{identifier}
 func (c *Client) Wait(ctx context.Context, id string, opts *WaitOptions) (*Process, error) {
+	if err := c.check(ctx, "Wait"); err != nil {
+		return nil, err
+	}
 	if err := checkProcessID(id); err != nil {
 		return nil, wrap(ctx, "Wait", err)
 	}
@@ -271,12 +337,12 @@ func (c *Client) Wait(ctx context.Context, id string, opts *WaitOptions) (*Proce
 
 // waitProcess is Wait over any ProcessGetter.
 func waitProcess(ctx context.Context, g ProcessGetter, id string, opts *WaitOptions) (*Process, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	var o WaitOptions
 	if opts != nil {
 		o = *opts
-	}
-	if o.MinDelay < 0 || o.MaxDelay < 0 {
-		return nil, &client.ValidationError{Field: "wait delay", Value: fmt.Sprint(min(o.MinDelay, o.MaxDelay)), Reason: "must not be negative"}
 	}
 	var seen *Process
 	_, _, err := poll.Until(ctx, poll.Options{
@@ -289,7 +355,7 @@ func waitProcess(ctx context.Context, g ProcessGetter, id string, opts *WaitOpti
 			return nil, false, err
 		}
 		seen = p
-		return p, p.Status.Terminal(), nil
+		return p, p.Ended(), nil
 	})
 	return seen, err
 }

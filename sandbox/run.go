@@ -1,9 +1,12 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/sandboxkit/sandboxkit/client"
@@ -21,6 +24,11 @@ const (
 // a process object; output this long may have been cut.
 const inlinedOutput = 64 << 10
 
+// RunKillTimeout bounds the kill [Client.Run] sends after its context
+// ended: Run returns at once, and the kill runs in the background for at
+// most this long.
+const RunKillTimeout = 10 * time.Second
+
 // RunOptions tunes [Client.Run]. The zero value is usable.
 type RunOptions struct {
 	// WorkingDir is the directory to run in; the server's if empty.
@@ -29,8 +37,9 @@ type RunOptions struct {
 	Env map[string]string
 	// Name, if set, names the process.
 	Name string
-	// Timeout, if positive, has the server kill the command after it; see
-	// [ExecRequest.Timeout]. Negative is invalid.
+	// Timeout, if positive, bounds the command's run: when it runs out,
+	// Run kills the process and returns a [*RunTimeoutError] with the
+	// output so far. Negative is invalid.
 	Timeout time.Duration
 	// CheckExit makes Run return an [*ExitError] (with the result) when
 	// the command did not complete with exit code 0.
@@ -47,7 +56,7 @@ type RunResult struct {
 	// Stdout and Stderr are the output. The real server keeps the last
 	// 4 MiB of each for this; use [Client.ExecStream] for all of it.
 	Stdout, Stderr string
-	// ExitCode is the exit status (-1 for a stopped process).
+	// ExitCode is the exit status (-1 when a signal ended the process).
 	ExitCode int
 	// StartedAt and CompletedAt are the server's times (second
 	// precision).
@@ -56,18 +65,67 @@ type RunResult struct {
 	Duration time.Duration
 }
 
+// RunTimeoutError is returned by [Client.Run] when [RunOptions.Timeout]
+// ran out before the command ended. Run then kills the process; Killed
+// says whether that worked.
+type RunTimeoutError struct {
+	// Command is the command line; Name the process's name and PID its
+	// pid ("" if it was never seen).
+	Command, Name, PID string
+	// Timeout is RunOptions.Timeout.
+	Timeout time.Duration
+	// Killed reports that the process no longer runs: the kill worked,
+	// or it ended by itself meanwhile. When false, it may still run;
+	// KillErr says why the kill failed, if it did.
+	Killed  bool
+	KillErr error
+	// Process is the process as last seen (after the kill), nil if it
+	// could not be read.
+	Process *Process
+	// Stdout and Stderr are the output so far, as far as it could be
+	// read.
+	Stdout, Stderr string
+	// Err is what reported the timeout: the server's 422 ("process timed
+	// out after N seconds"), or context.DeadlineExceeded when Run's own
+	// wait ran out.
+	Err error
+}
+
+// Error returns e.g. `sandboxkit: sandbox.Run: "sleep 60" timed out after
+// 1s (killed)`.
+func (e *RunTimeoutError) Error() string {
+	state := "killed"
+	if !e.Killed {
+		state = "not killed, may still run"
+		if e.KillErr != nil {
+			state += ": " + strings.TrimPrefix(e.KillErr.Error(), "sandboxkit: ")
+		}
+	}
+	return fmt.Sprintf("sandboxkit: sandbox.Run: %q timed out after %v (%s)", e.Command, e.Timeout, state)
+}
+
+// Unwrap returns Err.
+func (e *RunTimeoutError) Unwrap() error { return e.Err }
+
 // Run executes a shell command, waits for it to end and returns its
 // output and exit code. A non-zero exit code is not an error unless
-// opts.CheckExit is set. Like exec.CommandContext, Run kills the process
-// when ctx ends first, and also when opts.Timeout runs out (the server
-// only reports that with 422 and lets the process run). Without
-// opts.Name the process gets a unique name "sandboxkit-<random>", so that
-// it can be found before its pid is known.
+// opts.CheckExit is set. Without opts.Name the process gets a unique name
+// "sandboxkit-<random>", so that it can be found before its pid is known.
 //
-// The request asks the server to answer once the command has ended; if
-// an answer comes earlier, Run polls the process ([Client.Wait]). When the
-// output may have been cut from the process object (64 KiB per stream on
-// the real server), Run reads it with GET /process/{id}/logs.
+// Like exec.CommandContext, Run kills the process when ctx ends first: it
+// returns the context's error at once and sends the kill in the
+// background, bounded by [RunKillTimeout]. When opts.Timeout runs out,
+// Run kills the process, reads its output so far and returns a
+// [*RunTimeoutError] (the real server only reports the timeout, with 422,
+// and lets the process run).
+//
+// The request asks the server to answer once the command has ended, but
+// for no longer than the client's per-attempt timeout allows
+// ([client.WithTimeout]; the wait is capped 10 s below it): a command
+// that runs longer is waited for by polling ([Client.Wait]), as is one
+// the server answers for earlier. When the output may have been cut from
+// the process object (64 KiB per stream on the real server), Run reads it
+// with GET /process/{id}/logs.
 //
 // Run never starts a command twice on its own. With the name it makes up,
 // an exec whose outcome is unknown (the connection dropped after the
@@ -82,6 +140,9 @@ type RunResult struct {
 // POST /process, GET /process/{identifier}, GET /process/{identifier}/logs
 func (c *Client) Run(ctx context.Context, command string, opts *RunOptions) (*RunResult, error) {
 	const op = "Run"
+	if err := c.check(ctx, op); err != nil {
+		return nil, err
+	}
 	var o RunOptions
 	if opts != nil {
 		o = *opts
@@ -91,33 +152,88 @@ func (c *Client) Run(ctx context.Context, command string, opts *RunOptions) (*Ru
 	if name == "" {
 		name = uniqueName()
 	}
-	start := time.Now()
-	p, err := c.runExec(ctx, ExecRequest{
+	req := ExecRequest{
 		Command:           command,
 		Name:              name,
 		WorkingDir:        o.WorkingDir,
 		Env:               o.Env,
 		Timeout:           o.Timeout,
 		WaitForCompletion: true,
-	}, o.Name == "")
-	if err != nil {
-		if ctx.Err() != nil || (o.Timeout > 0 && errors.Is(err, client.ErrUnprocessable)) {
-			c.killQuietly(ctx, name)
+	}
+	// The server's wait stays within the client's per-attempt timeout.
+	window := serverWait(c.cfg.Timeout())
+	if window > 0 && (req.Timeout == 0 || req.Timeout > window) {
+		req.Timeout = window
+	}
+	if err := req.validate(); err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	if err := o.Wait.validate(); err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	start := time.Now()
+	var deadline time.Time
+	if o.Timeout > 0 {
+		deadline = start.Add(o.Timeout)
+	}
+	timedOut := func(p *Process, cause error) (*RunResult, error) {
+		return nil, c.runTimedOut(ctx, command, name, p, o.Timeout, cause)
+	}
+
+	var p *Process
+	found, err := c.execSettled(ctx, "sandbox."+op, name, o.Name == "", func() error {
+		var err error
+		p, err = c.Exec(ctx, req)
+		return err
+	})
+	if found != nil {
+		p = found
+	}
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		c.killDetached(ctx, name)
+		return nil, wrap(ctx, op, err)
+	case req.Timeout > 0 && waitTimedOut(err):
+		// The server's wait ran out, and the process runs on.
+		q, lerr := c.GetProcess(ctx, name)
+		switch {
+		case lerr != nil:
+			return nil, named(err, "sandbox."+op)
+		case q.Ended():
+			p = q
+		case req.Timeout == o.Timeout:
+			return timedOut(q, err)
+		default:
+			p = q // Run's own wait takes over
 		}
+	default:
 		if _, ok := errors.AsType[*OutcomeError](err); ok {
 			return nil, err
 		}
-		return nil, rename(err, "sandbox.Exec", "sandbox."+op)
+		return nil, wrap(ctx, op, err)
 	}
-	if !p.Status.Terminal() {
+	if !p.Ended() {
 		pid := p.PID
-		if p, err = c.Wait(ctx, pid, o.Wait); err != nil {
-			// Wait gives up a little before the deadline, so ctx may not
-			// be done yet.
-			if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
-				c.killQuietly(ctx, pid)
-			}
-			return nil, rename(err, "sandbox.Wait", "sandbox."+op)
+		wctx, cancel := ctx, context.CancelFunc(func() {})
+		if !deadline.IsZero() {
+			wctx, cancel = context.WithDeadline(ctx, deadline)
+		}
+		var last *Process
+		last, err = c.Wait(wctx, pid, o.Wait)
+		cancel()
+		// Wait gives up a little before a deadline, so neither context
+		// may be done yet when it returns for one.
+		switch {
+		case err == nil:
+			p = last
+		case ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded):
+			return nil, wrap(ctx, op, err)
+		case ctx.Err() == nil && ownDeadline(ctx, deadline):
+			return timedOut(cmp.Or(last, p), context.DeadlineExceeded)
+		default:
+			c.killDetached(ctx, pid)
+			return nil, wrap(ctx, op, err)
 		}
 	}
 	res := &RunResult{
@@ -131,7 +247,7 @@ func (c *Client) Run(ctx context.Context, command string, opts *RunOptions) (*Ru
 	if len(p.Stdout) >= inlinedOutput || len(p.Stderr) >= inlinedOutput {
 		logs, err := c.Logs(ctx, p.PID)
 		if err != nil {
-			return nil, rename(err, "sandbox.Logs", "sandbox."+op)
+			return nil, wrap(ctx, op, err)
 		}
 		res.Stdout, res.Stderr = logs.Stdout, logs.Stderr
 	}
@@ -148,19 +264,86 @@ func (c *Client) Run(ctx context.Context, command string, opts *RunOptions) (*Ru
 	return res, nil
 }
 
-// runExec sends the exec of Run. With unique (the name is Run's own), it
-// settles an ambiguous attempt by looking the process up by name: found,
-// it is the process; not found, the request is sent again.
-func (c *Client) runExec(ctx context.Context, req ExecRequest, unique bool) (*Process, error) {
+// waitTimedOut reports the real server's answer to an exec whose
+// waitForCompletion ran out of time: 422 "process timed out after N
+// seconds" (other 422s are commands that could not start).
+func waitTimedOut(err error) bool {
+	apiErr, ok := errors.AsType[*client.APIError](err)
+	return ok && apiErr.StatusCode == http.StatusUnprocessableEntity && strings.Contains(apiErr.Message, "timed out")
+}
+
+// ownDeadline reports whether Run's own deadline (zero if none) comes
+// before ctx's.
+func ownDeadline(ctx context.Context, deadline time.Time) bool {
+	if deadline.IsZero() {
+		return false
+	}
+	d, ok := ctx.Deadline()
+	return !ok || deadline.Before(d)
+}
+
+// serverWait is how long Run lets the server wait for a command under a
+// per-attempt timeout of t: 10 s less (half of it when it is shorter than
+// 20 s), in whole seconds; 0 (no limit) when t is 0.
+func serverWait(t time.Duration) time.Duration {
+	if t <= 0 {
+		return 0
+	}
+	w := t - 10*time.Second
+	if t < 20*time.Second {
+		w = t / 2
+	}
+	return max(time.Second, w.Truncate(time.Second))
+}
+
+// runTimedOut kills a process whose Run timeout ran out and reads what it
+// left.
+func (c *Client) runTimedOut(ctx context.Context, command, name string, p *Process, timeout time.Duration, cause error) error {
+	e := &RunTimeoutError{Command: command, Name: name, Timeout: timeout, Process: p, Err: cause}
+	id := name
+	if p != nil {
+		e.PID, id = p.PID, p.PID
+	}
+	kctx, cancel := context.WithTimeout(ctx, RunKillTimeout)
+	defer cancel()
+	var q *Process
+	if err := c.KillProcess(kctx, id); err != nil {
+		e.KillErr = named(err, "sandbox.Run")
+		q, _ = c.GetProcess(kctx, id)
+	} else {
+		// The server reports the kill before the process has exited.
+		q, _ = waitProcess(kctx, c, id, &WaitOptions{MinDelay: 50 * time.Millisecond, MaxDelay: 500 * time.Millisecond})
+	}
+	if q == nil {
+		return e
+	}
+	e.Process, e.PID = q, q.PID
+	e.Killed = q.Ended()
+	e.Stdout, e.Stderr = q.Stdout, q.Stderr
+	if len(q.Stdout) >= inlinedOutput || len(q.Stderr) >= inlinedOutput {
+		if logs, err := c.Logs(ctx, id); err == nil {
+			e.Stdout, e.Stderr = logs.Stdout, logs.Stderr
+		}
+	}
+	return e
+}
+
+// execSettled sends an exec (send) and, with unique (name is the
+// client's own, made up for this call), settles an ambiguous outcome by
+// looking the process up by name: found, an earlier attempt started it
+// and it is returned; not found (404), the request is sent again, at most
+// runAttempts requests in all. A refusal after an ambiguous attempt may
+// be the server saying that the name is taken (409, or 400 from the real
+// server), most likely by that attempt's process: it is looked up too.
+// It returns (nil, nil) when send succeeded. When the lookup fails
+// otherwise, the error is an *OutcomeError for op.
+func (c *Client) execSettled(ctx context.Context, op, name string, unique bool, send func() error) (*Process, error) {
 	var ambiguous bool
 	for attempt := 1; ; attempt++ {
-		p, err := c.Exec(ctx, req)
+		err := send()
 		if err == nil {
-			return p, nil
+			return nil, nil
 		}
-		// A refusal after an ambiguous attempt may be the server saying
-		// that the name is taken (409, or 400 from some servers): by that
-		// attempt's process, most likely.
 		resend := execAmbiguous(err)
 		taken := ambiguous && (errors.Is(err, client.ErrConflict) || errors.Is(err, client.ErrBadRequest))
 		if !unique || ctx.Err() != nil || !resend && !taken {
@@ -171,7 +354,7 @@ func (c *Client) runExec(ctx context.Context, req ExecRequest, unique bool) (*Pr
 		if sleepCtx(ctx, poll.Delay(runMinDelay, runMaxDelay, attempt)) != nil {
 			return nil, err
 		}
-		found, lerr := c.GetProcess(ctx, req.Name)
+		found, lerr := c.GetProcess(ctx, name)
 		switch {
 		case lerr == nil:
 			return found, nil
@@ -179,7 +362,7 @@ func (c *Client) runExec(ctx context.Context, req ExecRequest, unique bool) (*Pr
 			if ctx.Err() != nil {
 				return nil, err
 			}
-			return nil, &OutcomeError{Op: "sandbox.Run", Name: req.Name, Attempts: attempt, LookupErr: lerr, Err: err}
+			return nil, &OutcomeError{Op: op, Name: name, Attempts: attempt, LookupErr: lerr, Err: named(err, op)}
 		case !resend || attempt >= runAttempts:
 			return nil, err
 		}
@@ -239,13 +422,15 @@ func (e *OutcomeError) Error() string {
 // Unwrap returns the last exec's error.
 func (e *OutcomeError) Unwrap() error { return e.Err }
 
-// killQuietly kills a process Run gave up on, with a few seconds of its
-// own since ctx may be over; errors (the process may never have started)
-// are ignored.
-func (c *Client) killQuietly(ctx context.Context, id string) {
-	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	_ = c.KillProcess(kctx, id)
+// killDetached kills a process whose Run gave up when ctx ended: in a
+// goroutine of its own, bounded by RunKillTimeout, so that Run returns at
+// once. Errors (the process may never have started) are ignored.
+func (c *Client) killDetached(ctx context.Context, id string) {
+	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RunKillTimeout)
+	go func() {
+		defer cancel()
+		_ = c.KillProcess(kctx, id)
+	}()
 }
 
 // lastBytes returns the end of s, at most n bytes, cut at a rune start.

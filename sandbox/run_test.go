@@ -122,23 +122,43 @@ func TestRunLongOutput(t *testing.T) {
 }
 
 // TestRunKillsOnTimeout: the server answers 422 when the timeout runs
-// out and lets the process run; Run kills it.
+// out and lets the process run; Run kills it and returns a typed error
+// that says so and carries the output so far.
 func TestRunKillsOnTimeout(t *testing.T) {
 	t.Parallel()
+	killed := false
 	c, srv := setup(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodDelete {
+		switch {
+		case r.Method == http.MethodDelete:
+			killed = true
 			reply(200, `{"message":"Process killed successfully"}`)(w, r)
-			return
+		case r.Method == http.MethodGet && killed:
+			reply(200, processWith(t, map[string]any{"name": "slow", "status": "killed", "exitCode": -1, "stdout": "tick\ntick\n"}))(w, r)
+		case r.Method == http.MethodGet:
+			reply(200, processWith(t, map[string]any{"name": "slow", "status": "running", "completedAt": "", "stdout": "tick\n"}))(w, r)
+		default:
+			reply(422, `{"error":"process timed out after 1 seconds"}`)(w, r)
 		}
-		reply(422, `{"error":"process timed out after 1 seconds"}`)(w, r)
 	})
 	_, err := c.Run(t.Context(), "sleep 60", &sandbox.RunOptions{Name: "slow", Timeout: time.Second})
-	if !errors.Is(err, client.ErrUnprocessable) {
-		t.Fatalf("error %v", err)
+	te, ok := errors.AsType[*sandbox.RunTimeoutError](err)
+	if !ok {
+		t.Fatalf("error %v, want a *RunTimeoutError", err)
 	}
-	reqs := srv.requests()
-	if len(reqs) != 2 || reqs[1].Method != "DELETE" || reqs[1].URI != "/process/slow/kill" {
-		t.Errorf("requests %+v", reqs)
+	if !te.Killed || te.KillErr != nil || te.Stdout != "tick\ntick\n" || te.PID != "77" || te.Timeout != time.Second ||
+		te.Process.Status != sandbox.StatusKilled || !errors.Is(err, client.ErrUnprocessable) {
+		t.Errorf("RunTimeoutError %+v", te)
+	}
+	if got, want := err.Error(), `sandboxkit: sandbox.Run: "sleep 60" timed out after 1s (killed)`; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	var got []string
+	for _, r := range srv.requests() {
+		got = append(got, r.Method+" "+r.URI)
+	}
+	want := []string{"POST /process", "GET /process/slow", "DELETE /process/77/kill", "GET /process/77"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("requests (-want +got):\n%s", diff)
 	}
 }
 
@@ -165,6 +185,9 @@ func TestRunPollsAndKillsWhenContextEnds(t *testing.T) {
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("error %v", err)
 		}
+		synctest.Wait() // the kill runs in the background
+		mu.Lock()
+		defer mu.Unlock()
 		if len(seen) < 4 || seen[0] != "POST /process" || seen[1] != "GET /process/77" || seen[len(seen)-1] != "DELETE /process/77/kill" {
 			t.Errorf("requests %v", seen)
 		}
@@ -385,6 +408,92 @@ func TestRunWithCallerNameDoesNotRecover(t *testing.T) {
 		}
 		if srv.lookups != 0 {
 			t.Errorf("%d lookups, want 0", srv.lookups)
+		}
+	})
+}
+
+// TestRunReturnsWhenContextEnds: when ctx ends, Run returns at once and
+// kills the process in the background, however long the kill takes (it
+// used to give the kill 5 s of its own before returning).
+func TestRunReturnsWhenContextEnds(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		running := processWith(t, map[string]any{"status": "running", "completedAt": ""})
+		var kills sync.WaitGroup
+		kills.Add(1)
+		var killEnded time.Time
+		c := mockClient(t, func(r *http.Request) (*http.Response, error) {
+			if r.Method == http.MethodDelete {
+				// A server that never answers the kill.
+				defer kills.Done()
+				<-r.Context().Done()
+				killEnded = time.Now()
+				return nil, r.Context().Err()
+			}
+			return jsonResponse(r, 200, running), nil
+		})
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		start := time.Now()
+		_, err := c.Run(ctx, "sleep 60", nil)
+		returned := time.Since(start)
+		t.Logf("Run returned %v after its deadline", returned-10*time.Second)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("error %v", err)
+		}
+		if returned > 10*time.Second {
+			t.Errorf("Run returned %v after it started, %v after its deadline", returned, returned-10*time.Second)
+		}
+		kills.Wait()
+		if d := killEnded.Sub(start); d < 10*time.Second+sandbox.RunKillTimeout-time.Second || d > 10*time.Second+sandbox.RunKillTimeout {
+			t.Errorf("the kill ended %v after Run started, want about %v", d, 10*time.Second+sandbox.RunKillTimeout)
+		}
+	})
+}
+
+// TestRunTimeoutLongerThanServerWait: a Timeout longer than what the
+// server may wait under the client's per-attempt timeout is enforced by
+// Run's own polling; the server's 422 for its shorter wait is not the
+// end.
+func TestRunTimeoutLongerThanServerWait(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		var mu sync.Mutex
+		var seen []string
+		var sentTimeout float64
+		c := mockClient(t, func(r *http.Request) (*http.Response, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, r.Method)
+			switch {
+			case r.Method == http.MethodPost:
+				var body map[string]any
+				_ = json.NewDecoder(r.Body).Decode(&body)
+				sentTimeout, _ = body["timeout"].(float64)
+				return jsonResponse(r, 422, `{"error":"process timed out after 20 seconds"}`), nil
+			case time.Since(start) < 45*time.Second:
+				return jsonResponse(r, 200, processWith(t, map[string]any{"status": "running", "completedAt": ""})), nil
+			default:
+				return jsonResponse(r, 200, processWith(t, map[string]any{"stdout": "done\n"})), nil
+			}
+		}, client.WithTimeout(30*time.Second))
+		res, err := c.Run(t.Context(), "sleep 45", &sandbox.RunOptions{Timeout: time.Minute})
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if res.Stdout != "done\n" || sentTimeout != 20 {
+			t.Errorf("result %+v; the server was asked to wait %vs, want 20s", res, sentTimeout)
+		}
+		// The same Timeout running out in Run's own wait.
+		start = time.Now()
+		_, err = c.Run(t.Context(), "sleep 45", &sandbox.RunOptions{Timeout: 30 * time.Second})
+		te, ok := errors.AsType[*sandbox.RunTimeoutError](err)
+		if !ok || !errors.Is(err, context.DeadlineExceeded) || te.Timeout != 30*time.Second {
+			t.Fatalf("Run = %v, want a *RunTimeoutError of Run's own wait", err)
+		}
+		if d := time.Since(start); d > 31*time.Second {
+			t.Errorf("Run with a 30s timeout took %v", d)
 		}
 	})
 }

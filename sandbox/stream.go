@@ -34,9 +34,13 @@ const (
 // StreamOptions tunes [Client.ExecStream], [Client.StreamLogs] and
 // [Client.Watch]. The zero value is usable.
 type StreamOptions struct {
-	// MaxLineSize bounds one line of the stream in bytes
-	// ([DefaultMaxLineSize] if zero). A longer line ends the stream with
-	// [ErrLineTooLong]; memory use stays below about twice this.
+	// MaxLineSize bounds one line of output in bytes ([DefaultMaxLineSize]
+	// if zero): a longer line is delivered in pieces of MaxLineSize bytes
+	// (see [ProcessEvent.Text]), so memory use stays below about twice
+	// this. The exec stream's own protocol lines (its result event carries
+	// the process object) may be up to max(MaxLineSize,
+	// DefaultMaxLineSize); a longer one ends the stream with
+	// [ErrLineTooLong].
 	MaxLineSize int
 	// MaxReconnects is how many times in a row a process stream whose
 	// connection dropped is reopened ([DefaultMaxReconnects] if zero;
@@ -44,7 +48,9 @@ type StreamOptions struct {
 	// streams are not reopened.
 	MaxReconnects int
 	// ReconnectDelay is the first pause before reopening (250ms if zero);
-	// it doubles with each failed attempt up to 5s.
+	// it doubles with each failed attempt up to 5s. It is also the least
+	// time between two openings of a process's log stream, so a server
+	// that ends every stream at once is not asked again and again.
 	ReconnectDelay time.Duration
 }
 
@@ -120,9 +126,22 @@ func newStream[T any](ctx context.Context, op string, next func(ctx context.Cont
 // NewStream returns a stream whose events come from next, called by
 // [Stream.Next] with a context that ends when the stream is closed or ctx
 // ends. next returns io.EOF after the last event. It lets fakes and tests
-// produce streams.
+// produce streams. A nil ctx or next gives a stream that ends at once with
+// an error matching [client.ErrInvalidInput].
 func NewStream[T any](ctx context.Context, next func(ctx context.Context) (T, error)) *Stream[T] {
-	return newStream(ctx, "Stream", next)
+	var bad error
+	switch {
+	case ctx == nil:
+		bad = &client.ValidationError{Field: "context", Reason: "must not be nil"}
+		ctx = context.Background()
+	case next == nil:
+		bad = &client.ValidationError{Field: "next", Reason: "must not be nil"}
+	}
+	s := newStream(ctx, "Stream", next)
+	if bad != nil {
+		s.finish(bad)
+	}
+	return s
 }
 
 // StreamOf returns a stream of the given events, for fakes and tests.
@@ -141,7 +160,16 @@ func StreamOf[T any](events ...T) *Stream[T] {
 // Next waits for the next event and reports whether there is one. After
 // it returns false, Err tells why.
 func (s *Stream[T]) Next() bool {
+	if s == nil {
+		return false
+	}
 	if s.done {
+		return false
+	}
+	if s.next == nil {
+		// A zero Stream, not made by NewStream or a Client.
+		s.done = true
+		s.err = &client.ValidationError{Field: "stream", Reason: "not made by NewStream or a Client method"}
 		return false
 	}
 	s.mu.Lock()
@@ -178,15 +206,29 @@ func (s *Stream[T]) finish(err error) {
 }
 
 // Event returns the event Next read.
-func (s *Stream[T]) Event() T { return s.cur }
+func (s *Stream[T]) Event() T {
+	if s == nil {
+		var zero T
+		return zero
+	}
+	return s.cur
+}
 
 // Err returns the error that ended the stream: nil at its normal end or
 // after Close; the context's error (wrapped) when the context ended.
-func (s *Stream[T]) Err() error { return s.err }
+func (s *Stream[T]) Err() error {
+	if s == nil {
+		return nil
+	}
+	return s.err
+}
 
 // Close ends the stream and releases its connection. It may be called
 // more than once and from any goroutine.
 func (s *Stream[T]) Close() error {
+	if s == nil {
+		return nil
+	}
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
@@ -196,8 +238,12 @@ func (s *Stream[T]) Close() error {
 
 // release closes the body and stops the context watch.
 func (s *Stream[T]) release() {
-	s.stop()
-	s.cancel()
+	if s.stop != nil {
+		s.stop()
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
 	s.closeBody()
 }
 
@@ -292,9 +338,4 @@ func (l *lineReader) next() (line []byte, complete bool, err error) {
 			return nil, false, err
 		}
 	}
-}
-
-// isKeepalive reports a keepalive line of the text streams.
-func isKeepalive(line []byte) bool {
-	return bytes.Equal(bytes.TrimSpace(line), []byte("[keepalive]"))
 }

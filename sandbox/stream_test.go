@@ -441,21 +441,38 @@ func TestStreamContextEnds(t *testing.T) {
 	})
 }
 
-// TestStreamLineTooLong: a line over MaxLineSize ends the stream.
+// TestStreamLineTooLong: a watch event line over MaxLineSize ends the
+// stream; process output over it comes in pieces instead.
 func TestStreamLineTooLong(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		c := mockClient(t, func(r *http.Request) (*http.Response, error) {
-			body := ndjson([2]string{"stdout", "ok\n"}, [2]string{"stdout", strings.Repeat("x", 200)})
+			if strings.HasPrefix(r.URL.Path, "/watch/") {
+				body := `{"op":"CREATE","name":"a","path":"/tmp"}` + "\n" + `{"op":"CREATE","name":"` + strings.Repeat("x", 200) + `","path":"/tmp"}` + "\n"
+				return streamResponse(r, "text/plain", newBody(body, nil)), nil
+			}
+			body := ndjson([2]string{"stdout", "ok\n"}, [2]string{"stdout", strings.Repeat("x", 200)}, [2]string{"result", doneProcess})
 			return streamResponse(r, "application/x-ndjson", newBody(body, nil)), nil
 		})
+		w, err := c.Watch(t.Context(), "/tmp", &sandbox.WatchOptions{MaxLineSize: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for w.Next() {
+			n++
+		}
+		if !errors.Is(w.Err(), sandbox.ErrLineTooLong) || n != 1 {
+			t.Errorf("%d watch events, error %v; want 1 and ErrLineTooLong", n, w.Err())
+		}
 		s, err := c.ExecStream(t.Context(), sandbox.ExecRequest{Command: "x"}, &sandbox.StreamOptions{MaxLineSize: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
 		events, _, err := collect(t, s)
-		if !errors.Is(err, sandbox.ErrLineTooLong) || len(events) != 1 {
-			t.Errorf("events %q, error %v", events, err)
+		want := []string{"stdout:ok\n", "stdout:" + strings.Repeat("x", 100), "stdout:" + strings.Repeat("x", 100), "result:completed"}
+		if diff := cmp.Diff(want, events); err != nil || diff != "" {
+			t.Errorf("events (-want +got):\n%s\nerror %v", diff, err)
 		}
 	})
 }

@@ -67,6 +67,9 @@ type UpgradeAck struct {
 // POST /upgrade
 func (c *Client) StartUpgrade(ctx context.Context, opts *StartUpgradeOptions) (*UpgradeAck, error) {
 	const op = "StartUpgrade"
+	if err := c.check(ctx, op); err != nil {
+		return nil, err
+	}
 	var o StartUpgradeOptions
 	if opts != nil {
 		o = *opts
@@ -150,7 +153,11 @@ type UpgradeResult struct {
 // The server answers POST /upgrade at once, and until the attempt gets
 // going its health report still shows the previous attempt: an attempt is
 // told apart by its lastAttempt stamp, so a "failed" left by an earlier
-// attempt is not mistaken for this one's. While the server replaces and
+// attempt is not mistaken for this one's, and by the version the server
+// acknowledged, so another client's concurrent attempt to another version
+// is not either (the server does not serialize attempts; if it restarts
+// while only such an attempt was seen, the error is an [*UpgradeError] at
+// "verify"). While the server replaces and
 // re-executes itself, refused or reset connections and 502/503/504
 // answers are waited out; only ctx bounds the wait. Success is a
 // restarted server (a higher upgradeCount or a new startedAt, and the
@@ -174,6 +181,9 @@ type UpgradeResult struct {
 // POST /upgrade, then GET /health
 func (c *Client) Upgrade(ctx context.Context, opts UpgradeOptions) (*UpgradeResult, error) {
 	const op = "Upgrade"
+	if err := c.check(ctx, op); err != nil {
+		return nil, err
+	}
 	so := StartUpgradeOptions{Version: opts.Version, BaseURL: opts.BaseURL}
 	if err := so.validate(); err != nil {
 		return nil, wrap(ctx, op, err)
@@ -231,6 +241,9 @@ type WatchUpgradeOptions struct {
 // GET /health
 func (c *Client) WatchUpgrade(ctx context.Context, opts *WatchUpgradeOptions) (*UpgradeResult, error) {
 	const op = "WatchUpgrade"
+	if err := c.check(ctx, op); err != nil {
+		return nil, err
+	}
 	var o WatchUpgradeOptions
 	if opts != nil {
 		o = *opts
@@ -320,8 +333,12 @@ type attemptWatch struct {
 	base  *Health
 	since time.Time // records stamped after this belong to the attempt
 	want  string    // the requested version, "" for any
+	ack   string    // the version the server acknowledged, "" if unknown
 	emit  func(UpgradeProgress)
 	note  func(*Health, error) // bookkeeping of a flight, or nil
+
+	mine    bool   // a record of the attempt itself was seen
+	foreign string // version of another client's attempt seen, if any
 
 	emitted     map[UpgradeStep]bool
 	step        UpgradeStep // last step of the attempt seen
@@ -359,14 +376,28 @@ func (w *attemptWatch) includeBase() {
 	w.progress(u)
 }
 
-// belongs reports whether a record is about the followed attempt.
+// belongs reports whether a record is about the followed attempt: newer
+// than the baseline and, when the server acknowledged a version, for that
+// version (the server does not serialize attempts, and its one record
+// shows whichever attempt wrote last).
 func (w *attemptWatch) belongs(u UpgradeStatus) bool {
+	var recent bool
 	if !u.LastAttempt.IsZero() {
-		return u.LastAttempt.After(w.since)
+		recent = u.LastAttempt.After(w.since)
+	} else {
+		// A server that stamps nothing: any change of the record.
+		b := w.base.LastUpgrade
+		recent = u.State != b.State || u.Step != b.Step || u.BytesDownloaded != b.BytesDownloaded || u.Error != b.Error
 	}
-	// A server that stamps nothing: any change of the record.
-	b := w.base.LastUpgrade
-	return u.State != b.State || u.Step != b.Step || u.BytesDownloaded != b.BytesDownloaded || u.Error != b.Error
+	if !recent {
+		return false
+	}
+	if w.ack != "" && u.Version != "" && u.Version != w.ack {
+		w.foreign = u.Version
+		return false
+	}
+	w.mine = true
+	return true
 }
 
 // report sends a progress event.
@@ -433,6 +464,10 @@ func (w *attemptWatch) observe(h *Health) (bool, error) {
 		return true, &UpgradeError{Step: "verify", Version: w.want,
 			Message: fmt.Sprintf("the server restarted without the upgrade (upgradeCount went from %d to %d)", base.UpgradeCount, h.UpgradeCount)}
 	case h.UpgradeCount > base.UpgradeCount || !h.StartedAt.Equal(base.StartedAt):
+		if w.foreign != "" && !w.mine {
+			return true, &UpgradeError{Step: "verify", Version: w.want,
+				Message: fmt.Sprintf("the server restarted during another client's upgrade (to %q) before this attempt (to %q) showed; it did not install this one", w.foreign, w.ack)}
+		}
 		if !sameVersion(w.want, h.Version) {
 			return true, &UpgradeError{Step: "verify", Version: w.want,
 				Message: fmt.Sprintf("the server restarted with version %q, not %q", h.Version, w.want)}
@@ -547,6 +582,7 @@ func (c *Client) runUpgrade(ctx context.Context, f *upgradeFlight, key StartUpgr
 		return nil, rename(err, "sandbox.StartUpgrade", "sandbox."+op)
 	}
 	w := newAttemptWatch(base, key.Version, f.emit, f.note)
+	w.ack = ack.Version
 	res, err := c.follow(ctx, w, opts.MinDelay, opts.MaxDelay)
 	if err != nil {
 		return nil, c.upgradeFailure(ctx, op, err, w)

@@ -30,6 +30,7 @@ type attemptStep struct {
 	status      int    // an error status instead of an answer
 	restart     bool   // the server has just re-executed itself
 	version     string // the version it reports after restarting
+	foreign     string // the record is another client's attempt to this version
 }
 
 // upgradeServer is a scripted sandbox API for the upgrade tests: a state
@@ -100,7 +101,7 @@ func (s *upgradeServer) health(req *http.Request) (*http.Response, error) {
 			s.postedAt = time.Time{}
 			s.last = map[string]any{"status": "idle", "step": "none", "version": ""}
 		case st.state != "":
-			rec := map[string]any{"status": st.state, "step": st.step, "version": s.target}
+			rec := map[string]any{"status": st.state, "step": st.step, "version": cmpOr(st.foreign, s.target)}
 			if st.bytes > 0 {
 				rec["bytesDownloaded"] = st.bytes
 			}
@@ -549,3 +550,60 @@ func TestUpgradeUnauthorized(t *testing.T) {
 
 // advance lets d of fake time pass inside a synctest bubble.
 func advance(d time.Duration) { <-time.After(d) }
+
+// TestUpgradeIgnoresAnotherClientsAttempt: the server does not serialize
+// attempts, and its one lastUpgrade record shows whichever wrote last.
+// An attempt to another version than the one acknowledged is not this
+// call's: its failure is not reported as this call's.
+func TestUpgradeIgnoresAnotherClientsAttempt(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := newUpgradeServer(func(d time.Duration) attemptStep {
+			switch {
+			case d < 500*time.Millisecond:
+				return attemptStep{}
+			case d < 2*time.Second:
+				return attemptStep{state: "failed", step: "download", errText: "404 Not Found", foreign: "v9.9.9"}
+			case d < 3*time.Second:
+				return attemptStep{state: "running", step: "download", bytes: 1 << 20}
+			case d < 4*time.Second:
+				return attemptStep{fail: syscall.ECONNREFUSED}
+			default:
+				return attemptStep{restart: true, version: "v2.0.0"}
+			}
+		})
+		c := mockClient(t, srv.respond)
+		res, err := c.Upgrade(t.Context(), fastPolling(sandbox.UpgradeOptions{Version: "v2.0.0"}))
+		if err != nil {
+			t.Fatalf("Upgrade: %v", err)
+		}
+		if !res.Restarted || res.After.Version != "v2.0.0" {
+			t.Errorf("result %+v", res)
+		}
+	})
+}
+
+// TestUpgradeRestartedByAnotherClient: the server restarted while only
+// another client's attempt (to another channel) was seen: this call's
+// attempt did not make it, and Upgrade does not claim success.
+func TestUpgradeRestartedByAnotherClient(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := newUpgradeServer(func(d time.Duration) attemptStep {
+			switch {
+			case d < 500*time.Millisecond:
+				return attemptStep{}
+			case d < 2*time.Second:
+				return attemptStep{state: "running", step: "replace", foreign: "develop"}
+			default:
+				return attemptStep{restart: true}
+			}
+		})
+		c := mockClient(t, srv.respond)
+		_, err := c.Upgrade(t.Context(), fastPolling(sandbox.UpgradeOptions{Version: "latest"}))
+		ue, ok := errors.AsType[*sandbox.UpgradeError](err)
+		if !ok || ue.Step != "verify" {
+			t.Fatalf("Upgrade: %v, want an *UpgradeError at verify", err)
+		}
+	})
+}

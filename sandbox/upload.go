@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"sync"
@@ -36,6 +37,9 @@ const (
 	DefaultPartRetries = 3
 	// MaxParts is the most parts a multipart upload may have.
 	MaxParts = 10000
+	// MaxPartSize is the largest part size Upload and ResumeUpload use,
+	// whether given in [UploadOptions.PartSize] or taken from the server.
+	MaxPartSize = 1 << 30
 )
 
 // UploadOptions tunes [Client.Upload] and [Client.ResumeUpload]. The zero
@@ -105,6 +109,8 @@ func (o *UploadOptions) withDefaults() (UploadOptions, error) {
 		return out, bad("Size", out.Size)
 	case out.PartSize < 0:
 		return out, bad("PartSize", out.PartSize)
+	case out.PartSize > MaxPartSize:
+		return out, &client.ValidationError{Field: "PartSize", Value: fmt.Sprint(out.PartSize), Reason: fmt.Sprintf("must not exceed MaxPartSize (%d)", MaxPartSize)}
 	case out.Concurrency < 0:
 		return out, bad("Concurrency", out.Concurrency)
 	}
@@ -139,8 +145,14 @@ func (o *UploadOptions) withDefaults() (UploadOptions, error) {
 // POST /filesystem-multipart/{uploadId}/complete (or PUT /filesystem/{path})
 func (c *Client) Upload(ctx context.Context, path string, r io.Reader, opts *UploadOptions) (*UploadResult, error) {
 	const op = "Upload"
+	if err := c.check(ctx, op); err != nil {
+		return nil, err
+	}
 	if err := checkPath("path", path); err != nil {
 		return nil, wrap(ctx, op, err)
+	}
+	if isNil(r) {
+		return nil, wrap(ctx, op, &client.ValidationError{Field: "reader", Reason: "must not be nil"})
 	}
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -213,7 +225,7 @@ func (c *Client) Upload(ctx context.Context, path string, r io.Reader, opts *Upl
 		}
 		data, num = buf[:n], num+1
 	}
-	return u.finish(ctx)
+	return u.finish(ctx, op)
 }
 
 // readFirstPart reads up to size bytes, growing its buffer as data comes
@@ -248,11 +260,17 @@ func readFirstPart(r io.Reader, size int64) (buf []byte, eof bool, err error) {
 // POST /filesystem-multipart/{uploadId}/complete
 func (c *Client) ResumeUpload(ctx context.Context, uploadID string, src io.ReaderAt, size int64, opts *UploadOptions) (*UploadResult, error) {
 	const op = "ResumeUpload"
+	if err := c.check(ctx, op); err != nil {
+		return nil, err
+	}
 	if err := client.ValidateID("upload id", uploadID); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
 	if size < 0 {
 		return nil, wrap(ctx, op, &client.ValidationError{Field: "size", Value: fmt.Sprint(size), Reason: "must not be negative"})
+	}
+	if isNil(src) {
+		return nil, wrap(ctx, op, &client.ValidationError{Field: "source", Reason: "must not be nil"})
 	}
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -260,26 +278,39 @@ func (c *Client) ResumeUpload(ctx context.Context, uploadID string, src io.Reade
 	}
 	have, err := c.UploadedParts(ctx, uploadID)
 	if err != nil {
-		return nil, rename(err, "sandbox.UploadedParts", "sandbox."+op)
+		return nil, wrap(ctx, op, err)
 	}
 	byNum := make(map[int]UploadedPart, len(have))
+	var largest int64
 	for _, p := range have {
 		byNum[p.PartNumber] = p
-		if opts == nil || opts.PartSize == 0 {
-			o.PartSize = max(o.PartSize, p.Size)
+		largest = max(largest, p.Size)
+	}
+	if o.PartSize == 0 && largest > 0 {
+		// The server's word, checked: a part larger than the whole file
+		// cannot be one of its parts, and a part size past MaxPartSize is
+		// not one Upload would have used.
+		if largest > MaxPartSize {
+			return nil, wrap(ctx, op, fmt.Errorf("the server reports a part of %d bytes, more than MaxPartSize (%d); give UploadOptions.PartSize", largest, MaxPartSize))
 		}
+		o.PartSize = min(largest, max(size, 1))
 	}
 	if o.PartSize == 0 {
 		o.PartSize = DefaultPartSize
 	}
-	count := int(max(1, (size+o.PartSize-1)/o.PartSize))
+	count := size / o.PartSize
+	if size%o.PartSize != 0 || size == 0 {
+		count++
+	}
 	if count > MaxParts {
 		return nil, wrap(ctx, op, fmt.Errorf("%d bytes make more than %d parts of %d bytes", size, MaxParts, o.PartSize))
 	}
 	o.Size = size
 
 	u := newPartUploader(ctx, c, "", uploadID, o)
-	for num := 1; num <= count; num++ {
+	// No buffer larger than the file.
+	u.pool.size = min(o.PartSize, size)
+	for num := 1; num <= int(count); num++ {
 		buf := u.pool.get(u.ctx)
 		if buf == nil {
 			break
@@ -302,11 +333,7 @@ func (c *Client) ResumeUpload(ctx context.Context, uploadID string, src io.Reade
 		}
 		u.send(num, buf, data)
 	}
-	res, err := u.finish(ctx)
-	if err != nil {
-		return nil, rename(err, "sandbox.Upload", "sandbox."+op)
-	}
-	return res, nil
+	return u.finish(ctx, op)
 }
 
 // partUploader sends the parts of one multipart session.
@@ -396,8 +423,8 @@ func (u *partUploader) fail(num int, err error) {
 }
 
 // finish waits for the parts, then completes the session, or aborts it
-// after a failure.
-func (u *partUploader) finish(ctx context.Context) (*UploadResult, error) {
+// after a failure. op names the method in errors.
+func (u *partUploader) finish(ctx context.Context, op string) (*UploadResult, error) {
 	u.wg.Wait()
 	u.cancel()
 	u.mu.Lock()
@@ -412,7 +439,7 @@ func (u *partUploader) finish(ctx context.Context) (*UploadResult, error) {
 			return &UploadResult{Path: u.path, Size: u.bytes, UploadID: u.id, Parts: len(u.parts)}, nil
 		}
 	}
-	ue := &UploadError{Path: u.path, UploadID: u.id, Part: part, Err: err}
+	ue := &UploadError{Op: "sandbox." + op, Path: u.path, UploadID: u.id, Part: part, Err: named(err, "sandbox."+op)}
 	if !u.opts.KeepOnFailure {
 		// The caller's context may be over; the abort gets a moment of
 		// its own.
@@ -470,6 +497,19 @@ func isMD5(s string) bool {
 	return err == nil
 }
 
+// isNil reports whether v is nil or a nil pointer, map, slice, channel
+// or function in an interface, which no method can be called on safely.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Chan, reflect.Func, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
+}
+
 // rename replaces the operation name in an error from a method the
 // caller did not call directly.
 func rename(err error, from, to string) error {
@@ -493,6 +533,9 @@ type InitiateUploadOptions struct {
 // POST /filesystem-multipart/initiate/{path}
 func (c *Client) InitiateUpload(ctx context.Context, path string, opts *InitiateUploadOptions) (string, error) {
 	const op = "InitiateUpload"
+	if err := c.check(ctx, op); err != nil {
+		return "", err
+	}
 	if err := checkPath("path", path); err != nil {
 		return "", wrap(ctx, op, err)
 	}
@@ -538,16 +581,27 @@ type UploadedPart struct {
 // PUT /filesystem-multipart/{uploadId}/part
 func (c *Client) UploadPart(ctx context.Context, uploadID string, partNumber int, r io.Reader, size int64) (*UploadedPart, error) {
 	const op = "UploadPart"
+	if err := c.check(ctx, op); err != nil {
+		return nil, err
+	}
 	if err := client.ValidateID("upload id", uploadID); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
 	if partNumber < 1 || partNumber > MaxParts {
 		return nil, wrap(ctx, op, &client.ValidationError{Field: "part number", Value: strconv.Itoa(partNumber), Reason: fmt.Sprintf("must be between 1 and %d", MaxParts)})
 	}
+	if isNil(r) {
+		// ogen would read it in a goroutine of its own, where a panic
+		// ends the process.
+		return nil, wrap(ctx, op, &client.ValidationError{Field: "reader", Reason: "must not be nil"})
+	}
+	if size < 0 {
+		return nil, wrap(ctx, op, &client.ValidationError{Field: "size", Value: strconv.FormatInt(size, 10), Reason: "must not be negative"})
+	}
 	req := &sandboxapi.MultipartUploadPartRequestMultipart{
 		File: ht.MultipartFile{Name: "part-" + strconv.Itoa(partNumber), File: r, Size: size},
 	}
-	res, err := c.api.UploadMultipartPart(ctx, req, sandboxapi.UploadMultipartPartParams{UploadId: uploadID, PartNumber: partNumber})
+	res, err := c.api.UploadMultipartPart(client.Streaming(ctx), req, sandboxapi.UploadMultipartPartParams{UploadId: uploadID, PartNumber: partNumber})
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -564,6 +618,9 @@ func (c *Client) UploadPart(ctx context.Context, uploadID string, partNumber int
 // GET /filesystem-multipart/{uploadId}/parts
 func (c *Client) UploadedParts(ctx context.Context, uploadID string) ([]UploadedPart, error) {
 	const op = "UploadedParts"
+	if err := c.check(ctx, op); err != nil {
+		return nil, err
+	}
 	if err := client.ValidateID("upload id", uploadID); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -606,6 +663,9 @@ type CompletedPart struct {
 // POST /filesystem-multipart/{uploadId}/complete
 func (c *Client) CompleteUpload(ctx context.Context, uploadID string, parts []CompletedPart) error {
 	const op = "CompleteUpload"
+	if err := c.check(ctx, op); err != nil {
+		return err
+	}
 	if err := client.ValidateID("upload id", uploadID); err != nil {
 		return wrap(ctx, op, err)
 	}
@@ -628,6 +688,9 @@ func (c *Client) CompleteUpload(ctx context.Context, uploadID string, parts []Co
 // DELETE /filesystem-multipart/{uploadId}/abort
 func (c *Client) AbortUpload(ctx context.Context, uploadID string) error {
 	const op = "AbortUpload"
+	if err := c.check(ctx, op); err != nil {
+		return err
+	}
 	if err := client.ValidateID("upload id", uploadID); err != nil {
 		return wrap(ctx, op, err)
 	}
@@ -660,6 +723,9 @@ type MultipartUpload struct {
 // GET /filesystem-multipart
 func (c *Client) MultipartUploads(ctx context.Context) ([]MultipartUpload, error) {
 	const op = "MultipartUploads"
+	if err := c.check(ctx, op); err != nil {
+		return nil, err
+	}
 	res, err := c.api.ListMultipartUploads(ctx)
 	if err != nil {
 		return nil, wrap(ctx, op, err)

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/go-faster/jx"
 
+	"github.com/sandboxkit/sandboxkit/client"
 	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
 )
 
@@ -70,20 +72,30 @@ type WatchOptions struct {
 // server has a moment to set the watcher up.
 const watchSetupGrace = 250 * time.Millisecond
 
+// watchSendFallback is how long Watch waits at most when the transport
+// does not report that the request was written (httptrace), as an
+// in-memory transport may not.
+const watchSendFallback = time.Second
+
 // Watch follows the changes in a directory until ctx ends or the stream
 // is closed; the server never ends it by itself. A dropped connection
 // ends the stream with an error rather than reconnecting, since changes
 // in between would be lost unnoticed.
 //
 // The real server answers only when the first change happens, so Watch
-// returns once the request is sent (and a short moment has passed, or an
-// answer came); until the answer arrives a goroutine holds the request,
+// returns once the request is sent and a short moment has passed (or an
+// answer came; or after a second, when the transport does not report
+// sending, as an in-memory one may not); until the answer arrives a
+// goroutine holds the request,
 // and Close or the end of ctx ends it. Changes made right after Watch
 // returns may still race the server's setting up of the watcher.
 //
 // GET /watch/filesystem/{path}
 func (c *Client) Watch(ctx context.Context, dir string, opts *WatchOptions) (*Stream[FileEvent], error) {
 	const op = "Watch"
+	if err := c.check(ctx, op); err != nil {
+		return nil, err
+	}
 	if err := checkPath("path", dir); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -110,7 +122,7 @@ func (c *Client) Watch(ctx context.Context, dir string, opts *WatchOptions) (*St
 	})
 	go func() {
 		var body bodyOwner
-		res, err := c.api.WatchFilesystem(tctx, params, fsPathOpt, body.option(forceContentType("text/plain")))
+		res, err := c.api.WatchFilesystem(client.Streaming(tctx), params, fsPathOpt, body.option(forceContentType("text/plain")))
 		var rc io.ReadCloser
 		if err == nil {
 			if r, ok := res.(*sandboxapi.WatchFilesystemOKRawTextPlain); ok {
@@ -130,6 +142,10 @@ func (c *Client) Watch(ctx context.Context, dir string, opts *WatchOptions) (*St
 		s.Close()
 		return nil, wrap(ctx, op, err)
 	}
+	// A transport that does not report writing (an in-memory one)
+	// leaves only the fallback.
+	fallback := time.NewTimer(watchSendFallback)
+	defer fallback.Stop()
 	select {
 	case a := <-w.answer:
 		if err := w.take(a); err != nil {
@@ -147,6 +163,7 @@ func (c *Client) Watch(ctx context.Context, dir string, opts *WatchOptions) (*St
 		case <-ctx.Done():
 			return fail(ctx.Err())
 		}
+	case <-fallback.C:
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	}
@@ -228,4 +245,9 @@ func (w *watchStream) next(ctx context.Context) (FileEvent, error) {
 		}
 		return ev, nil
 	}
+}
+
+// isKeepalive reports a keepalive line of the watch stream.
+func isKeepalive(line []byte) bool {
+	return bytes.Equal(bytes.TrimSpace(line), keepaliveText)
 }

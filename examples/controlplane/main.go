@@ -1,7 +1,9 @@
 // Command controlplane manages a sandbox through the control plane: it
-// gets-or-creates it by name and waits until it is deployed, sets its
-// expiration policies (refusing, unless asked, changes that would end it
-// sooner), extends its life, and deletes it.
+// gets-or-creates it by name (and by the caller's own external id) and
+// waits until it is deployed, sets its expiration policies (refusing,
+// unless asked, to tighten a limit it has), extends its life, finds it in
+// a paged, filtered list, reaches its sandbox API through a private
+// preview URL with a token, and deletes it.
 //
 // With no configuration it runs against the embedded mock server:
 //
@@ -15,6 +17,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -42,8 +46,9 @@ func run(ctx context.Context, env *demo.Env) error {
 
 	// 1. Get-or-create by name. EnsureSandbox creates the sandbox if it
 	// is missing (or was deleted), waits out a deployment in progress,
-	// and returns once it is DEPLOYED; concurrent calls end up with one
-	// sandbox.
+	// and returns once it is DEPLOYED; concurrent calls, and a create
+	// whose answer is lost, end up with one sandbox. The external id is
+	// the caller's own key for it.
 	if _, err := cp.Get(ctx, name, nil); errors.Is(err, client.ErrNotFound) {
 		env.Logf("1. no sandbox %q yet (404); EnsureSandbox creates it and waits until it is deployed", name)
 	} else {
@@ -51,15 +56,18 @@ func run(ctx context.Context, env *demo.Env) error {
 	}
 	start := env.Now()
 	want := &controlplane.Sandbox{
-		Metadata: controlplane.Metadata{Name: name, Labels: map[string]string{"example": "controlplane"}},
+		Metadata: controlplane.Metadata{Name: name, ExternalID: "demo-session-1", Labels: map[string]string{"example": "controlplane"}},
 		Spec: controlplane.Spec{Runtime: &controlplane.Runtime{
 			Image:  "blaxel/base-image:latest",
-			Memory: 2048,
-			Ports:  []controlplane.Port{{Name: "sandbox-api", Target: 8080, Protocol: "HTTP"}},
+			Memory: 2048, // one CPU per 2048 MB
+			Ports:  []controlplane.Port{{Name: "sandbox-api", Target: 8080, Protocol: controlplane.ProtocolHTTP}},
 			TTL:    "24h", // deleted 24 hours after creation at the latest
 		}},
 	}
-	sb, err := cp.EnsureSandbox(ctx, want, nil)
+	progress := &controlplane.WaitOptions{OnTransition: func(from, to controlplane.Status, _ *controlplane.Sandbox) {
+		env.Logf("   status %s -> %s", cmpOr(string(from), "(first look)"), to)
+	}}
+	sb, err := cp.EnsureSandbox(ctx, want, &controlplane.EnsureOptions{Wait: progress})
 	if err != nil {
 		return fmt.Errorf("ensure: %w", err)
 	}
@@ -68,57 +76,98 @@ func run(ctx context.Context, env *demo.Env) error {
 		defer cancel()
 		_, _ = cp.DeleteAndWait(cctx, name, nil)
 	}()
-	env.Logf("   %s is %s after %s", name, sb.Status, env.Since(start))
-	for _, ev := range sb.Events {
-		env.Logf("   event: %s %s %s", ev.Time.Local().Format("15:04:05"), ev.Type, ev.Status)
-	}
-	env.Logf("   sandbox API at %s", sb.Metadata.URL)
-	again, err := cp.EnsureSandbox(ctx, want, nil)
+	env.Logf("   %s is %s after %s; sandbox API at %s", name, sb.Status, env.Since(start), sb.Metadata.URL)
+	again, err := cp.GetByExternalID(ctx, "demo-session-1")
 	if err != nil {
 		return err
 	}
-	env.Logf("   calling EnsureSandbox again returns the same sandbox (created %s), nothing new",
-		again.Metadata.CreatedAt.Local().Format("15:04:05"))
-	env.Logf("   lifetime: %s", lifetime(again))
+	env.Logf("   found again by its external id: %s, lifetime %s", again.Metadata.Name, lifetime(again))
 
-	// 2. Expiration policies. Adding an idle limit can end the sandbox
-	// sooner than its 24h maximum age, so it is refused unless asked
-	// for: nothing is written.
-	idle := []controlplane.ExpirationPolicy{controlplane.TTLIdle(30 * time.Minute), controlplane.TTLMaxAge(24 * time.Hour)}
-	_, err = cp.SetExpirationPolicies(ctx, name, idle, nil)
-	if !errors.Is(err, controlplane.ErrShortensLifetime) {
-		return fmt.Errorf("SetExpirationPolicies without AllowShorten: got %v, want ErrShortensLifetime", err)
-	}
-	env.Logf("2. adding a 30m idle policy without AllowShorten is refused, errors.Is(err, ErrShortensLifetime):")
-	env.Logf("   %v", err)
-	sb, err = cp.SetExpirationPolicies(ctx, name, idle, &controlplane.LifetimeOptions{AllowShorten: true})
+	// 2. Expiration policies. Adding a kind of limit the sandbox did not
+	// have (an idle time) is what the call is for; tightening one it has
+	// (a lower maximum age) is refused unless asked for.
+	policies := []controlplane.ExpirationPolicy{controlplane.TTLIdle(30 * time.Minute), controlplane.TTLMaxAge(24 * time.Hour)}
+	sb, err = cp.SetExpirationPolicies(ctx, name, policies, nil)
 	if err != nil {
 		return fmt.Errorf("set policies: %w", err)
 	}
-	env.Logf("   with AllowShorten: %s", lifetime(sb))
+	env.Logf("2. policies set: %s", lifetime(sb))
+	_, err = cp.SetTTL(ctx, name, time.Hour, nil)
+	if !errors.Is(err, controlplane.ErrShortensLifetime) {
+		return fmt.Errorf("SetTTL(1h) without AllowShorten: got %v, want ErrShortensLifetime", err)
+	}
+	env.Logf("   SetTTL(1h) without AllowShorten is refused: %v", err)
 
-	// 3. Extend: make sure it lives at least 48 more hours. Only the
-	// limits that would end it sooner move, and only outwards; ages count
-	// from the creation, rounded up to whole minutes.
+	// 3. Extend: no fixed deadline comes sooner than 48 hours from now.
+	// Maximum ages count from the creation; the idle rule stays as it is.
 	sb, err = cp.ExtendTTL(ctx, name, 48*time.Hour, nil)
 	if err != nil {
 		return fmt.Errorf("extend: %w", err)
 	}
 	env.Logf("3. ExtendTTL(48h): %s", lifetime(sb))
 
-	// 4. Delete and wait until it is TERMINATED or gone.
-	env.Logf("4. deleting")
+	// 4. Lists come in pages; All follows the cursors.
+	n := 0
+	for sb, err := range cp.All(ctx, &controlplane.ListOptions{Query: "controlplane", Limit: 10}) {
+		if err != nil {
+			return fmt.Errorf("list: %w", err)
+		}
+		n++
+		env.Logf("4. listed %s (%s)", sb.Metadata.Name, sb.Status)
+	}
+	env.Logf("   %d sandbox(es) labelled controlplane", n)
+
+	// 5. A private preview of the sandbox API's port, reached with a
+	// token. The token goes only to the preview's own URL.
+	p, err := cp.CreatePreview(ctx, name, &controlplane.Preview{
+		Metadata: controlplane.PreviewMetadata{Name: "api"},
+		Spec:     controlplane.PreviewSpec{Port: 8080, TTL: "1h"},
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("preview: %w", err)
+	}
+	tok, err := cp.CreatePreviewToken(ctx, name, "api", time.Now().Add(time.Hour), nil)
+	if err != nil {
+		return fmt.Errorf("preview token: %w", err)
+	}
+	hc, err := cp.PreviewHTTPClient(p, tok, env.HTTPClient()) // the embedded mock has no socket
+	if err != nil {
+		return err
+	}
+	status, body, err := fetch(ctx, hc, p.Spec.URL+"/health")
+	if err != nil {
+		return fmt.Errorf("through the preview: %w", err)
+	}
+	env.Logf("5. GET %s/health through the preview (token %v): %d %s", p.Spec.URL, tok, status, body)
+
+	// 6. Delete and wait until it is TERMINATED or gone.
+	env.Logf("6. deleting")
 	start = env.Now()
-	sb, err = cp.DeleteAndWait(ctx, name, nil)
+	sb, err = cp.DeleteAndWait(ctx, name, progress)
 	if err != nil {
 		return fmt.Errorf("delete: %w", err)
 	}
-	status := "gone (404)"
+	gone := "gone (404)"
 	if sb != nil {
-		status = sb.Status.String()
+		gone = sb.Status.String()
 	}
-	env.Logf("   %s is %s after %s", name, status, env.Since(start))
+	env.Logf("   %s is %s after %s", name, gone, env.Since(start))
 	return nil
+}
+
+// fetch GETs url with hc and returns the status and the start of the body.
+func fetch(ctx context.Context, hc *http.Client, url string) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 200))
+	return resp.StatusCode, strings.TrimSpace(string(b)), err
 }
 
 // lifetime describes a sandbox's lifetime settings.
@@ -136,4 +185,11 @@ func lifetime(sb *controlplane.Sandbox) string {
 		parts = append(parts, "expires in "+sb.ExpiresIn.Round(time.Minute).String())
 	}
 	return strings.Join(parts, ", ")
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

@@ -160,8 +160,9 @@ func run(ctx context.Context, env *demo.Env) error {
 	}
 	env.Logf("8. renewed: expiry %s → %s", clock(cur.ExpiresAt), clock(exp))
 
-	// 9. Delete and wait until the sandbox is gone (on Kubernetes it is
-	// Stopping for a while; on Docker it is gone at once).
+	// 9. Delete and wait until the sandbox is gone (on Kubernetes it shows
+	// its last state until the deletion completes; on Docker it is gone at
+	// once).
 	env.Logf("9. deleting")
 	if err := lc.DeleteAndWait(ctx, sb.ID, &wait); err != nil {
 		return fmt.Errorf("delete: %w", err)

@@ -98,7 +98,7 @@ func TestCreateExactlyOnce(t *testing.T) {
 				if tc.token {
 					opts.ClientToken = "caller-token-1"
 				}
-				sb, err := lc.Create(t.Context(), &lifecycle.CreateRequest{Image: &lifecycle.Image{URI: "python:3.12"}, Entrypoint: []string{"sh"}}, &opts)
+				sb, err := lc.Create(t.Context(), &lifecycle.CreateRequest{Image: &lifecycle.Image{URI: "python:3.12"}, Entrypoint: []string{"sh"}, ResourceLimits: resourceLimits()}, &opts)
 				if err != nil {
 					t.Fatalf("Create: %v", err)
 				}
@@ -137,7 +137,7 @@ func TestCreateUnknownOutcomeThenRetry(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		req := &lifecycle.CreateRequest{Image: &lifecycle.Image{URI: "python:3.12"}, Entrypoint: []string{"sh"}}
+		req := &lifecycle.CreateRequest{Image: &lifecycle.Image{URI: "python:3.12"}, Entrypoint: []string{"sh"}, ResourceLimits: resourceLimits()}
 		_, err = lc.Create(t.Context(), req, nil)
 		ce, ok := errors.AsType[*lifecycle.CreateError](err)
 		if !ok || ce.ClientToken == "" || ce.Attempts != 1 || !errors.Is(err, client.ErrServer) {
@@ -194,7 +194,7 @@ func TestCreateExactlyOnceOverTCP(t *testing.T) {
 			if _, err := srv.InjectFault(f); err != nil {
 				t.Fatal(err)
 			}
-			sb, err := lc.Create(t.Context(), &lifecycle.CreateRequest{Image: &lifecycle.Image{URI: "python:3.12"}, Entrypoint: []string{"sh"}}, nil)
+			sb, err := lc.Create(t.Context(), &lifecycle.CreateRequest{Image: &lifecycle.Image{URI: "python:3.12"}, Entrypoint: []string{"sh"}, ResourceLimits: resourceLimits()}, nil)
 			if err != nil {
 				t.Fatalf("Create: %v", err)
 			}

@@ -179,7 +179,7 @@ func TestCompositeCallsAreBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lc, cp, sc := silentClients(t, newSilentNet(t))
 		img := &lifecycle.CreateRequest{Image: &lifecycle.Image{URI: "python:3.12"}, Entrypoint: []string{"sh"},
-			ResourceLimits: map[string]string{"cpu": "500m", "memory": "256Mi"}}
+			ResourceLimits: resourceLimits()}
 		box := &controlplane.Sandbox{Metadata: controlplane.Metadata{Name: "box"},
 			Spec: controlplane.Spec{Runtime: &controlplane.Runtime{Image: "blaxel/base-image:latest"}}}
 		calls := []struct {

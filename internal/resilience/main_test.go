@@ -11,3 +11,10 @@ import (
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
+
+// resourceLimits returns the resource limits every create carries: the
+// lifecycle server (and the mock, which follows it) refuses a create
+// without them (422).
+func resourceLimits() map[string]string {
+	return map[string]string{"cpu": "500m", "memory": "256Mi"}
+}

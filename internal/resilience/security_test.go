@@ -220,7 +220,7 @@ func facadeCalls(t *testing.T, e *echoServer, logger *slog.Logger) map[string]fu
 		return &controlplane.Sandbox{Metadata: controlplane.Metadata{Name: "box"},
 			Spec: controlplane.Spec{Runtime: &controlplane.Runtime{Image: "blaxel/base-image:latest"}}}
 	}
-	img := &lifecycle.CreateRequest{Image: &lifecycle.Image{URI: "python:3.12"}, Entrypoint: []string{"sh"}}
+	img := &lifecycle.CreateRequest{Image: &lifecycle.Image{URI: "python:3.12"}, Entrypoint: []string{"sh"}, ResourceLimits: resourceLimits()}
 	calls := map[string]func(context.Context) error{
 		"lifecycle.Get":  func(ctx context.Context) error { _, err := lc.Get(ctx, "abc"); return err },
 		"lifecycle.List": func(ctx context.Context) error { _, err := lc.List(ctx, nil); return err },
@@ -514,7 +514,7 @@ func TestRedirectsDropCredentials(t *testing.T) {
 	calls := []call{
 		{"lifecycle", "Get (GET)", client.HeaderAPIKey, func(ctx context.Context) error { _, err := lc.Get(ctx, "abc"); return err }},
 		{"lifecycle", "Create (POST)", client.HeaderAPIKey, func(ctx context.Context) error {
-			_, err := lc.Create(ctx, &lifecycle.CreateRequest{Image: &lifecycle.Image{URI: "python:3.12"}, Entrypoint: []string{"sh"}}, nil)
+			_, err := lc.Create(ctx, &lifecycle.CreateRequest{Image: &lifecycle.Image{URI: "python:3.12"}, Entrypoint: []string{"sh"}, ResourceLimits: resourceLimits()}, nil)
 			return err
 		}},
 		{"lifecycle", "Pause (POST)", client.HeaderAPIKey, func(ctx context.Context) error { return lc.Pause(ctx, "abc") }},
@@ -615,7 +615,7 @@ func TestSecretsNotInWorkflowLogs(t *testing.T) {
 		}
 
 		sb, err := lc.CreateAndWait(ctx, &lifecycle.CreateRequest{Image: &lifecycle.Image{URI: "python:3.12"},
-			Entrypoint: []string{"sh"}, Timeout: time.Hour}, nil)
+			Entrypoint: []string{"sh"}, ResourceLimits: resourceLimits(), Timeout: time.Hour}, nil)
 		keep(err)
 		if sb != nil {
 			ep, err := lc.Endpoint(ctx, sb.ID, 8080, nil)

@@ -66,7 +66,7 @@ func TestOperationParity(t *testing.T) {
 	}{
 		{"lifecycle", Lifecycle, "lifecycle.txt", 13},
 		{"sandbox", Sandbox, "sandbox.txt", 0},
-		{"controlplane", ControlPlane, "controlplane.txt", 5},
+		{"controlplane", ControlPlane, "controlplane.txt", 25},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

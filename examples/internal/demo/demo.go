@@ -19,6 +19,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"time"
@@ -111,18 +112,31 @@ func (e *Env) Real() bool { return e.Mock == nil }
 // the embedded mock server: its in-memory transport, base URL and
 // credential. With a standalone mock or real services: nothing for the
 // lifecycle API and the control plane (their clients read the
-// environment), and for the sandbox API the lifecycle API key as bearer
-// token unless BL_API_KEY is set.
+// environment), and for the sandbox API the token in BL_API_KEY, or else
+// the lifecycle API key as bearer token.
 func (e *Env) Options(api client.API) []client.Option {
 	if e.srv != nil {
 		return e.srv.ClientOptions(api)
 	}
-	if api == client.Sandbox && os.Getenv(client.EnvToken) == "" {
+	if api == client.Sandbox {
+		if os.Getenv(client.EnvToken) != "" {
+			return []client.Option{client.WithEnvCredentials()}
+		}
 		if key := os.Getenv(client.EnvLifecycleAPIKey); key != "" {
 			return []client.Option{client.WithToken(key)}
 		}
 	}
 	return nil
+}
+
+// HTTPClient returns the HTTP client that reaches the environment's
+// servers at URLs they hand out: the embedded mock server's in-memory
+// one, or http.DefaultClient.
+func (e *Env) HTTPClient() *http.Client {
+	if e.srv != nil {
+		return e.srv.HTTPClient()
+	}
+	return http.DefaultClient
 }
 
 // Clock returns the clock renewers should use: the mock server's (which

@@ -2,20 +2,217 @@
 
 package controlplaneapi
 
+// CreateSandboxParams is parameters of createSandbox operation.
+type CreateSandboxParams struct {
+	// Answer the existing sandbox rather than 409.
+	CreateIfNotExist OptBool `json:",omitempty,omitzero"`
+}
+
+// CreateSandboxPreviewParams is parameters of createSandboxPreview operation.
+type CreateSandboxPreviewParams struct {
+	// Replace previews that hold the same custom-domain prefix.
+	Force OptBool `json:",omitempty,omitzero"`
+	// The sandbox's name (metadata.name).
+	SandboxName string
+}
+
+// CreateSandboxPreviewTokenParams is parameters of createSandboxPreviewToken operation.
+type CreateSandboxPreviewTokenParams struct {
+	// The sandbox's name (metadata.name).
+	SandboxName string
+	// The preview's name (metadata.name).
+	PreviewName string
+}
+
+// CreateSandboxScheduleParams is parameters of createSandboxSchedule operation.
+type CreateSandboxScheduleParams struct {
+	// The sandbox's name (metadata.name).
+	SandboxName string
+}
+
+// CreateSandboxSnapshotParams is parameters of createSandboxSnapshot operation.
+type CreateSandboxSnapshotParams struct {
+	// The sandbox's name (metadata.name).
+	SandboxName string
+}
+
 // DeleteSandboxParams is parameters of deleteSandbox operation.
 type DeleteSandboxParams struct {
 	// The sandbox's name (metadata.name).
 	SandboxName string
 }
 
-// GetSandboxParams is parameters of getSandbox operation.
-type GetSandboxParams struct {
+// DeleteSandboxPreviewParams is parameters of deleteSandboxPreview operation.
+type DeleteSandboxPreviewParams struct {
 	// The sandbox's name (metadata.name).
 	SandboxName string
+	// The preview's name (metadata.name).
+	PreviewName string
+}
+
+// DeleteSandboxPreviewTokenParams is parameters of deleteSandboxPreviewToken operation.
+type DeleteSandboxPreviewTokenParams struct {
+	// The sandbox's name (metadata.name).
+	SandboxName string
+	// The preview's name (metadata.name).
+	PreviewName string
+	// The token's name.
+	TokenName string
+}
+
+// DeleteSandboxScheduleParams is parameters of deleteSandboxSchedule operation.
+type DeleteSandboxScheduleParams struct {
+	// The sandbox's name (metadata.name).
+	SandboxName string
+	// The schedule's id.
+	ScheduleId string
+}
+
+// DeleteSandboxSnapshotParams is parameters of deleteSandboxSnapshot operation.
+type DeleteSandboxSnapshotParams struct {
+	// The sandbox's name (metadata.name).
+	SandboxName string
+	// The snapshot's id.
+	SnapshotId string
+}
+
+// ForkSandboxParams is parameters of forkSandbox operation.
+type ForkSandboxParams struct {
+	// The sandbox's name (metadata.name).
+	SandboxName string
+}
+
+// GetSandboxParams is parameters of getSandbox operation.
+type GetSandboxParams struct {
+	// Reveal secret values (workspace admins only).
+	ShowSecrets OptBool `json:",omitempty,omitzero"`
+	// The sandbox's name (metadata.name).
+	SandboxName string
+}
+
+// GetSandboxByExternalIdParams is parameters of getSandboxByExternalId operation.
+type GetSandboxByExternalIdParams struct {
+	// The caller's own identifier (metadata.externalId).
+	ExternalId string
+}
+
+// GetSandboxPreviewParams is parameters of getSandboxPreview operation.
+type GetSandboxPreviewParams struct {
+	// The sandbox's name (metadata.name).
+	SandboxName string
+	// The preview's name (metadata.name).
+	PreviewName string
+}
+
+// GetSandboxScheduleParams is parameters of getSandboxSchedule operation.
+type GetSandboxScheduleParams struct {
+	// The sandbox's name (metadata.name).
+	SandboxName string
+	// The schedule's id.
+	ScheduleId string
+}
+
+// ListSandboxPreviewTokensParams is parameters of listSandboxPreviewTokens operation.
+type ListSandboxPreviewTokensParams struct {
+	// The sandbox's name (metadata.name).
+	SandboxName string
+	// The preview's name (metadata.name).
+	PreviewName string
+}
+
+// ListSandboxPreviewsParams is parameters of listSandboxPreviews operation.
+type ListSandboxPreviewsParams struct {
+	// The sandbox's name (metadata.name).
+	SandboxName string
+}
+
+// ListSandboxScheduleExecutionsParams is parameters of listSandboxScheduleExecutions operation.
+type ListSandboxScheduleExecutionsParams struct {
+	// Page size.
+	Limit OptInt `json:",omitempty,omitzero"`
+	// `meta.nextCursor` of the previous page; absent for the first one. A cursor belongs to the query that
+	// made it (filters and sort).
+	Cursor OptString `json:",omitempty,omitzero"`
+	// Order of the items, `key:direction`; createdAt:desc when absent.
+	Sort OptSort `json:",omitempty,omitzero"`
+	// Case-insensitive substring to find in the name, display name, label keys or label values. Shorter
+	// than 2 characters (after trimming): no filter.
+	Q OptString `json:",omitempty,omitzero"`
+	// The sandbox's name (metadata.name).
+	SandboxName string
+}
+
+// ListSandboxSchedulesParams is parameters of listSandboxSchedules operation.
+type ListSandboxSchedulesParams struct {
+	// API version, a date. 2026-04-28 and later answer lists in pages (`{data, meta}`); earlier or none,
+	// as a plain array.
+	BlaxelVersion OptString `json:",omitempty,omitzero"`
+	// Page size.
+	Limit OptInt `json:",omitempty,omitzero"`
+	// `meta.nextCursor` of the previous page; absent for the first one. A cursor belongs to the query that
+	// made it (filters and sort).
+	Cursor OptString `json:",omitempty,omitzero"`
+	// Order of the items, `key:direction`; createdAt:desc when absent.
+	Sort OptSort `json:",omitempty,omitzero"`
+	// Case-insensitive substring to find in the name, display name, label keys or label values. Shorter
+	// than 2 characters (after trimming): no filter.
+	Q OptString `json:",omitempty,omitzero"`
+	// Keep only schedules of this timing type (cron or at; other values are ignored).
+	Type OptListSandboxSchedulesType `json:",omitempty,omitzero"`
+	// The sandbox's name (metadata.name).
+	SandboxName string
+}
+
+// ListSandboxSnapshotsParams is parameters of listSandboxSnapshots operation.
+type ListSandboxSnapshotsParams struct {
+	// The sandbox's name (metadata.name).
+	SandboxName string
+}
+
+// ListSandboxesParams is parameters of listSandboxes operation.
+type ListSandboxesParams struct {
+	// API version, a date. 2026-04-28 and later answer lists in pages (`{data, meta}`); earlier or none,
+	// as a plain array.
+	BlaxelVersion OptString `json:",omitempty,omitzero"`
+	// Include TERMINATED sandboxes.
+	ShowTerminated OptBool `json:",omitempty,omitzero"`
+	// `meta.nextCursor` of the previous page; absent for the first one. A cursor belongs to the query that
+	// made it (filters and sort).
+	Cursor OptString `json:",omitempty,omitzero"`
+	// Page size. The service clamps values above 200 to 200.
+	Limit OptInt `json:",omitempty,omitzero"`
+	// Order of the items, `key:direction`; createdAt:desc when absent.
+	Sort OptSort `json:",omitempty,omitzero"`
+	// Case-insensitive substring to find in the name, display name, label keys or label values. Shorter
+	// than 2 characters (after trimming): no filter.
+	Q OptString `json:",omitempty,omitzero"`
+	// `end` starts at the last page of a createdAt ordering.
+	Anchor OptAnchor `json:",omitempty,omitzero"`
+	// Statuses to keep, comma-separated (`DEPLOYED,FAILED`). Overrides `showTerminated`. An unknown status
+	// is a 400.
+	Status OptString `json:",omitempty,omitzero"`
+	// Keep only sandboxes with this external id.
+	ExternalId OptString `json:",omitempty,omitzero"`
 }
 
 // UpdateSandboxParams is parameters of updateSandbox operation.
 type UpdateSandboxParams struct {
 	// The sandbox's name (metadata.name).
 	SandboxName string
+}
+
+// UpdateSandboxPreviewParams is parameters of updateSandboxPreview operation.
+type UpdateSandboxPreviewParams struct {
+	// The sandbox's name (metadata.name).
+	SandboxName string
+	// The preview's name (metadata.name).
+	PreviewName string
+}
+
+// UpdateSandboxScheduleParams is parameters of updateSandboxSchedule operation.
+type UpdateSandboxScheduleParams struct {
+	// The sandbox's name (metadata.name).
+	SandboxName string
+	// The schedule's id.
+	ScheduleId string
 }

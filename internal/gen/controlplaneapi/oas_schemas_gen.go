@@ -3,8 +3,49 @@
 package controlplaneapi
 
 import (
+	"fmt"
+
+	"github.com/go-faster/errors"
 	"github.com/go-faster/jx"
 )
+
+func (s *ErrorStatusCode) Error() string {
+	return fmt.Sprintf("code %d: %+v", s.StatusCode, s.Response)
+}
+
+type Anchor string
+
+const (
+	AnchorEnd Anchor = "end"
+)
+
+// AllValues returns all Anchor values.
+func (Anchor) AllValues() []Anchor {
+	return []Anchor{
+		AnchorEnd,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s Anchor) MarshalText() ([]byte, error) {
+	switch s {
+	case AnchorEnd:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *Anchor) UnmarshalText(data []byte) error {
+	switch Anchor(data) {
+	case AnchorEnd:
+		*s = AnchorEnd
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
 
 type BearerAuth struct {
 	Token string
@@ -123,42 +164,128 @@ func (s *CoreEventAdditional) init() CoreEventAdditional {
 	return m
 }
 
-type CreateSandboxBadRequest Error
+// DeleteSandboxSnapshotNoContent is response for DeleteSandboxSnapshot operation.
+type DeleteSandboxSnapshotNoContent struct{}
 
-func (*CreateSandboxBadRequest) createSandboxRes() {}
+// Ref: #/components/schemas/EgressConfig
+type EgressConfig struct {
+	Gateway         OptString      `json:"gateway"`
+	Mode            OptString      `json:"mode"`
+	Policies        []EgressPolicy `json:"policies"`
+	AdditionalProps EgressConfigAdditional
+}
 
-type CreateSandboxConflict Error
+// GetGateway returns the value of Gateway.
+func (s *EgressConfig) GetGateway() OptString {
+	return s.Gateway
+}
 
-func (*CreateSandboxConflict) createSandboxRes() {}
+// GetMode returns the value of Mode.
+func (s *EgressConfig) GetMode() OptString {
+	return s.Mode
+}
 
-type CreateSandboxForbidden Error
+// GetPolicies returns the value of Policies.
+func (s *EgressConfig) GetPolicies() []EgressPolicy {
+	return s.Policies
+}
 
-func (*CreateSandboxForbidden) createSandboxRes() {}
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *EgressConfig) GetAdditionalProps() EgressConfigAdditional {
+	return s.AdditionalProps
+}
 
-type CreateSandboxInternalServerError Error
+// SetGateway sets the value of Gateway.
+func (s *EgressConfig) SetGateway(val OptString) {
+	s.Gateway = val
+}
 
-func (*CreateSandboxInternalServerError) createSandboxRes() {}
+// SetMode sets the value of Mode.
+func (s *EgressConfig) SetMode(val OptString) {
+	s.Mode = val
+}
 
-type CreateSandboxUnauthorized Error
+// SetPolicies sets the value of Policies.
+func (s *EgressConfig) SetPolicies(val []EgressPolicy) {
+	s.Policies = val
+}
 
-func (*CreateSandboxUnauthorized) createSandboxRes() {}
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *EgressConfig) SetAdditionalProps(val EgressConfigAdditional) {
+	s.AdditionalProps = val
+}
 
-type DeleteSandboxForbidden Error
+type EgressConfigAdditional map[string]jx.Raw
 
-func (*DeleteSandboxForbidden) deleteSandboxRes() {}
+func (s *EgressConfigAdditional) init() EgressConfigAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
 
-type DeleteSandboxInternalServerError Error
+// Ref: #/components/schemas/EgressPolicy
+type EgressPolicy struct {
+	Name            OptString `json:"name"`
+	Mode            OptString `json:"mode"`
+	Destinations    []string  `json:"destinations"`
+	AdditionalProps EgressPolicyAdditional
+}
 
-func (*DeleteSandboxInternalServerError) deleteSandboxRes() {}
+// GetName returns the value of Name.
+func (s *EgressPolicy) GetName() OptString {
+	return s.Name
+}
 
-type DeleteSandboxNotFound Error
+// GetMode returns the value of Mode.
+func (s *EgressPolicy) GetMode() OptString {
+	return s.Mode
+}
 
-func (*DeleteSandboxNotFound) deleteSandboxRes() {}
+// GetDestinations returns the value of Destinations.
+func (s *EgressPolicy) GetDestinations() []string {
+	return s.Destinations
+}
 
-type DeleteSandboxUnauthorized Error
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *EgressPolicy) GetAdditionalProps() EgressPolicyAdditional {
+	return s.AdditionalProps
+}
 
-func (*DeleteSandboxUnauthorized) deleteSandboxRes() {}
+// SetName sets the value of Name.
+func (s *EgressPolicy) SetName(val OptString) {
+	s.Name = val
+}
 
+// SetMode sets the value of Mode.
+func (s *EgressPolicy) SetMode(val OptString) {
+	s.Mode = val
+}
+
+// SetDestinations sets the value of Destinations.
+func (s *EgressPolicy) SetDestinations(val []string) {
+	s.Destinations = val
+}
+
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *EgressPolicy) SetAdditionalProps(val EgressPolicyAdditional) {
+	s.AdditionalProps = val
+}
+
+type EgressPolicyAdditional map[string]jx.Raw
+
+func (s *EgressPolicyAdditional) init() EgressPolicyAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+// An environment variable; the service also accepts Kubernetes' valueFrom.
 // Ref: #/components/schemas/Env
 type Env struct {
 	Name            OptString `json:"name"`
@@ -218,58 +345,143 @@ func (s *EnvAdditional) init() EnvAdditional {
 	return m
 }
 
-// Error body. Clients read `error`, then `message`, then `code`.
-// Ref: #/components/schemas/Error
-type Error struct {
-	Code            OptString `json:"code"`
-	Error           OptString `json:"error"`
-	Message         OptString `json:"message"`
-	AdditionalProps ErrorAdditional
-}
-
-// GetCode returns the value of Code.
-func (s *Error) GetCode() OptString {
-	return s.Code
+// The body of a failed request. Three shapes are seen:
+//
+//   - the gateway's envelope, `{"error": {code, message, origin,
+//     retryable, action, do_not, docs_url, status}}`;
+//   - the API's own `{"error": "...", "code": <status>, "message": "..."}`;
+//   - a failed create: `{code, message, details, sandbox_name,
+//     status_code, step, timestamp, workspace}`, where code is a word such as INVALID_IMAGE.
+//
+// A 409 may also carry `reason` (e.g. CREATION_IN_PROGRESS).
+// Ref: #/components/schemas/ErrorBody
+type ErrorBody struct {
+	Error           OptErrorDetail      `json:"error"`
+	Code            OptErrorCode        `json:"code"`
+	Message         OptString           `json:"message"`
+	Reason          OptString           `json:"reason"`
+	Details         OptErrorBodyDetails `json:"details"`
+	SandboxName     OptString           `json:"sandbox_name"`
+	StatusCode      OptInt              `json:"status_code"`
+	Step            OptString           `json:"step"`
+	Timestamp       OptString           `json:"timestamp"`
+	Workspace       OptString           `json:"workspace"`
+	AdditionalProps ErrorBodyAdditional
 }
 
 // GetError returns the value of Error.
-func (s *Error) GetError() OptString {
+func (s *ErrorBody) GetError() OptErrorDetail {
 	return s.Error
 }
 
+// GetCode returns the value of Code.
+func (s *ErrorBody) GetCode() OptErrorCode {
+	return s.Code
+}
+
 // GetMessage returns the value of Message.
-func (s *Error) GetMessage() OptString {
+func (s *ErrorBody) GetMessage() OptString {
 	return s.Message
 }
 
+// GetReason returns the value of Reason.
+func (s *ErrorBody) GetReason() OptString {
+	return s.Reason
+}
+
+// GetDetails returns the value of Details.
+func (s *ErrorBody) GetDetails() OptErrorBodyDetails {
+	return s.Details
+}
+
+// GetSandboxName returns the value of SandboxName.
+func (s *ErrorBody) GetSandboxName() OptString {
+	return s.SandboxName
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *ErrorBody) GetStatusCode() OptInt {
+	return s.StatusCode
+}
+
+// GetStep returns the value of Step.
+func (s *ErrorBody) GetStep() OptString {
+	return s.Step
+}
+
+// GetTimestamp returns the value of Timestamp.
+func (s *ErrorBody) GetTimestamp() OptString {
+	return s.Timestamp
+}
+
+// GetWorkspace returns the value of Workspace.
+func (s *ErrorBody) GetWorkspace() OptString {
+	return s.Workspace
+}
+
 // GetAdditionalProps returns the value of AdditionalProps.
-func (s *Error) GetAdditionalProps() ErrorAdditional {
+func (s *ErrorBody) GetAdditionalProps() ErrorBodyAdditional {
 	return s.AdditionalProps
 }
 
-// SetCode sets the value of Code.
-func (s *Error) SetCode(val OptString) {
-	s.Code = val
-}
-
 // SetError sets the value of Error.
-func (s *Error) SetError(val OptString) {
+func (s *ErrorBody) SetError(val OptErrorDetail) {
 	s.Error = val
 }
 
+// SetCode sets the value of Code.
+func (s *ErrorBody) SetCode(val OptErrorCode) {
+	s.Code = val
+}
+
 // SetMessage sets the value of Message.
-func (s *Error) SetMessage(val OptString) {
+func (s *ErrorBody) SetMessage(val OptString) {
 	s.Message = val
 }
 
+// SetReason sets the value of Reason.
+func (s *ErrorBody) SetReason(val OptString) {
+	s.Reason = val
+}
+
+// SetDetails sets the value of Details.
+func (s *ErrorBody) SetDetails(val OptErrorBodyDetails) {
+	s.Details = val
+}
+
+// SetSandboxName sets the value of SandboxName.
+func (s *ErrorBody) SetSandboxName(val OptString) {
+	s.SandboxName = val
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *ErrorBody) SetStatusCode(val OptInt) {
+	s.StatusCode = val
+}
+
+// SetStep sets the value of Step.
+func (s *ErrorBody) SetStep(val OptString) {
+	s.Step = val
+}
+
+// SetTimestamp sets the value of Timestamp.
+func (s *ErrorBody) SetTimestamp(val OptString) {
+	s.Timestamp = val
+}
+
+// SetWorkspace sets the value of Workspace.
+func (s *ErrorBody) SetWorkspace(val OptString) {
+	s.Workspace = val
+}
+
 // SetAdditionalProps sets the value of AdditionalProps.
-func (s *Error) SetAdditionalProps(val ErrorAdditional) {
+func (s *ErrorBody) SetAdditionalProps(val ErrorBodyAdditional) {
 	s.AdditionalProps = val
 }
 
-type ErrorAdditional map[string]jx.Raw
+type ErrorBodyAdditional map[string]jx.Raw
 
-func (s *ErrorAdditional) init() ErrorAdditional {
+func (s *ErrorBodyAdditional) init() ErrorBodyAdditional {
 	m := *s
 	if m == nil {
 		m = map[string]jx.Raw{}
@@ -278,11 +490,182 @@ func (s *ErrorAdditional) init() ErrorAdditional {
 	return m
 }
 
+type ErrorBodyDetails map[string]jx.Raw
+
+func (s *ErrorBodyDetails) init() ErrorBodyDetails {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+// The HTTP status (API errors) or a code word (create errors).
+// Ref: #/components/schemas/ErrorCode
+// ErrorCode represents sum type.
+type ErrorCode struct {
+	// Type selects the active sum variant, switch on this field.
+	Type   ErrorCodeType
+	String string
+	Int    int
+}
+
+// ErrorCodeType is oneOf type of ErrorCode.
+type ErrorCodeType string
+
+// Possible values for ErrorCodeType.
+const (
+	StringErrorCode ErrorCodeType = "string"
+	IntErrorCode    ErrorCodeType = "int"
+)
+
+// IsString reports whether ErrorCode is string.
+func (s ErrorCode) IsString() bool { return s.Type == StringErrorCode }
+
+// IsInt reports whether ErrorCode is int.
+func (s ErrorCode) IsInt() bool { return s.Type == IntErrorCode }
+
+// SetString sets ErrorCode to string.
+func (s *ErrorCode) SetString(v string) {
+	s.Type = StringErrorCode
+	s.String = v
+}
+
+// GetString returns string and true boolean if ErrorCode is string.
+func (s ErrorCode) GetString() (v string, ok bool) {
+	if !s.IsString() {
+		return v, false
+	}
+	return s.String, true
+}
+
+// NewStringErrorCode returns new ErrorCode from string.
+func NewStringErrorCode(v string) ErrorCode {
+	var s ErrorCode
+	s.SetString(v)
+	return s
+}
+
+// SetInt sets ErrorCode to int.
+func (s *ErrorCode) SetInt(v int) {
+	s.Type = IntErrorCode
+	s.Int = v
+}
+
+// GetInt returns int and true boolean if ErrorCode is int.
+func (s ErrorCode) GetInt() (v int, ok bool) {
+	if !s.IsInt() {
+		return v, false
+	}
+	return s.Int, true
+}
+
+// NewIntErrorCode returns new ErrorCode from int.
+func NewIntErrorCode(v int) ErrorCode {
+	var s ErrorCode
+	s.SetInt(v)
+	return s
+}
+
+// A short error text, or the gateway's structured error.
+// Ref: #/components/schemas/ErrorDetail
+// ErrorDetail represents sum type.
+type ErrorDetail struct {
+	// Type selects the active sum variant, switch on this field.
+	Type         ErrorDetailType
+	String       string
+	GatewayError GatewayError
+}
+
+// ErrorDetailType is oneOf type of ErrorDetail.
+type ErrorDetailType string
+
+// Possible values for ErrorDetailType.
+const (
+	StringErrorDetail       ErrorDetailType = "string"
+	GatewayErrorErrorDetail ErrorDetailType = "GatewayError"
+)
+
+// IsString reports whether ErrorDetail is string.
+func (s ErrorDetail) IsString() bool { return s.Type == StringErrorDetail }
+
+// IsGatewayError reports whether ErrorDetail is GatewayError.
+func (s ErrorDetail) IsGatewayError() bool { return s.Type == GatewayErrorErrorDetail }
+
+// SetString sets ErrorDetail to string.
+func (s *ErrorDetail) SetString(v string) {
+	s.Type = StringErrorDetail
+	s.String = v
+}
+
+// GetString returns string and true boolean if ErrorDetail is string.
+func (s ErrorDetail) GetString() (v string, ok bool) {
+	if !s.IsString() {
+		return v, false
+	}
+	return s.String, true
+}
+
+// NewStringErrorDetail returns new ErrorDetail from string.
+func NewStringErrorDetail(v string) ErrorDetail {
+	var s ErrorDetail
+	s.SetString(v)
+	return s
+}
+
+// SetGatewayError sets ErrorDetail to GatewayError.
+func (s *ErrorDetail) SetGatewayError(v GatewayError) {
+	s.Type = GatewayErrorErrorDetail
+	s.GatewayError = v
+}
+
+// GetGatewayError returns GatewayError and true boolean if ErrorDetail is GatewayError.
+func (s ErrorDetail) GetGatewayError() (v GatewayError, ok bool) {
+	if !s.IsGatewayError() {
+		return v, false
+	}
+	return s.GatewayError, true
+}
+
+// NewGatewayErrorErrorDetail returns new ErrorDetail from GatewayError.
+func NewGatewayErrorErrorDetail(v GatewayError) ErrorDetail {
+	var s ErrorDetail
+	s.SetGatewayError(v)
+	return s
+}
+
+// ErrorStatusCode wraps ErrorBody with StatusCode.
+type ErrorStatusCode struct {
+	StatusCode int
+	Response   ErrorBody
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *ErrorStatusCode) GetStatusCode() int {
+	return s.StatusCode
+}
+
+// GetResponse returns the value of Response.
+func (s *ErrorStatusCode) GetResponse() ErrorBody {
+	return s.Response
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *ErrorStatusCode) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
+// SetResponse sets the value of Response.
+func (s *ErrorStatusCode) SetResponse(val ErrorBody) {
+	s.Response = val
+}
+
 // Ref: #/components/schemas/ExpirationPolicy
 type ExpirationPolicy struct {
 	// Ttl-idle, ttl-max-age or date.
 	Type OptString `json:"type"`
-	// A duration such as 24h, or an RFC 3339 time for date.
+	// A duration such as 24h for the ttl types, an RFC 3339 time for date.
 	Value OptString `json:"value"`
 	// Delete.
 	Action          OptString `json:"action"`
@@ -340,44 +723,692 @@ func (s *ExpirationPolicyAdditional) init() ExpirationPolicyAdditional {
 	return m
 }
 
-type GetSandboxForbidden Error
+// Ref: #/components/schemas/FirewallConfig
+type FirewallConfig struct {
+	// Default, proxy or dedicated-ip.
+	Rulesets        []string `json:"rulesets"`
+	AdditionalProps FirewallConfigAdditional
+}
 
-func (*GetSandboxForbidden) getSandboxRes() {}
+// GetRulesets returns the value of Rulesets.
+func (s *FirewallConfig) GetRulesets() []string {
+	return s.Rulesets
+}
 
-type GetSandboxInternalServerError Error
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *FirewallConfig) GetAdditionalProps() FirewallConfigAdditional {
+	return s.AdditionalProps
+}
 
-func (*GetSandboxInternalServerError) getSandboxRes() {}
+// SetRulesets sets the value of Rulesets.
+func (s *FirewallConfig) SetRulesets(val []string) {
+	s.Rulesets = val
+}
 
-type GetSandboxNotFound Error
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *FirewallConfig) SetAdditionalProps(val FirewallConfigAdditional) {
+	s.AdditionalProps = val
+}
 
-func (*GetSandboxNotFound) getSandboxRes() {}
+type FirewallConfigAdditional map[string]jx.Raw
 
-type GetSandboxUnauthorized Error
+func (s *FirewallConfigAdditional) init() FirewallConfigAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
 
-func (*GetSandboxUnauthorized) getSandboxRes() {}
+// Ref: #/components/schemas/ForkRequest
+type ForkRequest struct {
+	// Sandbox or application.
+	TargetType   string    `json:"targetType"`
+	TargetName   string    `json:"targetName"`
+	SnapshotId   OptString `json:"snapshotId"`
+	Port         OptInt    `json:"port"`
+	Prefix       OptString `json:"prefix"`
+	CustomDomain OptString `json:"customDomain"`
+	// Percentage of traffic for a canary revision of an application.
+	Traffic         OptInt `json:"traffic"`
+	AdditionalProps ForkRequestAdditional
+}
 
-type ListSandboxesForbidden Error
+// GetTargetType returns the value of TargetType.
+func (s *ForkRequest) GetTargetType() string {
+	return s.TargetType
+}
 
-func (*ListSandboxesForbidden) listSandboxesRes() {}
+// GetTargetName returns the value of TargetName.
+func (s *ForkRequest) GetTargetName() string {
+	return s.TargetName
+}
 
-type ListSandboxesInternalServerError Error
+// GetSnapshotId returns the value of SnapshotId.
+func (s *ForkRequest) GetSnapshotId() OptString {
+	return s.SnapshotId
+}
 
-func (*ListSandboxesInternalServerError) listSandboxesRes() {}
+// GetPort returns the value of Port.
+func (s *ForkRequest) GetPort() OptInt {
+	return s.Port
+}
 
-type ListSandboxesOKApplicationJSON []Sandbox
+// GetPrefix returns the value of Prefix.
+func (s *ForkRequest) GetPrefix() OptString {
+	return s.Prefix
+}
 
-func (*ListSandboxesOKApplicationJSON) listSandboxesRes() {}
+// GetCustomDomain returns the value of CustomDomain.
+func (s *ForkRequest) GetCustomDomain() OptString {
+	return s.CustomDomain
+}
 
-type ListSandboxesUnauthorized Error
+// GetTraffic returns the value of Traffic.
+func (s *ForkRequest) GetTraffic() OptInt {
+	return s.Traffic
+}
 
-func (*ListSandboxesUnauthorized) listSandboxesRes() {}
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *ForkRequest) GetAdditionalProps() ForkRequestAdditional {
+	return s.AdditionalProps
+}
+
+// SetTargetType sets the value of TargetType.
+func (s *ForkRequest) SetTargetType(val string) {
+	s.TargetType = val
+}
+
+// SetTargetName sets the value of TargetName.
+func (s *ForkRequest) SetTargetName(val string) {
+	s.TargetName = val
+}
+
+// SetSnapshotId sets the value of SnapshotId.
+func (s *ForkRequest) SetSnapshotId(val OptString) {
+	s.SnapshotId = val
+}
+
+// SetPort sets the value of Port.
+func (s *ForkRequest) SetPort(val OptInt) {
+	s.Port = val
+}
+
+// SetPrefix sets the value of Prefix.
+func (s *ForkRequest) SetPrefix(val OptString) {
+	s.Prefix = val
+}
+
+// SetCustomDomain sets the value of CustomDomain.
+func (s *ForkRequest) SetCustomDomain(val OptString) {
+	s.CustomDomain = val
+}
+
+// SetTraffic sets the value of Traffic.
+func (s *ForkRequest) SetTraffic(val OptInt) {
+	s.Traffic = val
+}
+
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *ForkRequest) SetAdditionalProps(val ForkRequestAdditional) {
+	s.AdditionalProps = val
+}
+
+type ForkRequestAdditional map[string]jx.Raw
+
+func (s *ForkRequestAdditional) init() ForkRequestAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+// Ref: #/components/schemas/ForkResult
+type ForkResult struct {
+	// Sandbox or application.
+	Type            OptString `json:"type"`
+	Name            OptString `json:"name"`
+	SnapshotId      OptString `json:"snapshotId"`
+	AdditionalProps ForkResultAdditional
+}
+
+// GetType returns the value of Type.
+func (s *ForkResult) GetType() OptString {
+	return s.Type
+}
+
+// GetName returns the value of Name.
+func (s *ForkResult) GetName() OptString {
+	return s.Name
+}
+
+// GetSnapshotId returns the value of SnapshotId.
+func (s *ForkResult) GetSnapshotId() OptString {
+	return s.SnapshotId
+}
+
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *ForkResult) GetAdditionalProps() ForkResultAdditional {
+	return s.AdditionalProps
+}
+
+// SetType sets the value of Type.
+func (s *ForkResult) SetType(val OptString) {
+	s.Type = val
+}
+
+// SetName sets the value of Name.
+func (s *ForkResult) SetName(val OptString) {
+	s.Name = val
+}
+
+// SetSnapshotId sets the value of SnapshotId.
+func (s *ForkResult) SetSnapshotId(val OptString) {
+	s.SnapshotId = val
+}
+
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *ForkResult) SetAdditionalProps(val ForkResultAdditional) {
+	s.AdditionalProps = val
+}
+
+type ForkResultAdditional map[string]jx.Raw
+
+func (s *ForkResultAdditional) init() ForkResultAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+// The structured error of the gateway in front of the API.
+// Ref: #/components/schemas/GatewayError
+type GatewayError struct {
+	// Stable code, e.g. WORKLOAD_NOT_FOUND or ROUTE_NOT_FOUND.
+	Code    OptString `json:"code"`
+	Message OptString `json:"message"`
+	// Which layer failed, e.g. platform.
+	Origin OptString `json:"origin"`
+	// Whether sending the same request later can succeed.
+	Retryable OptBool `json:"retryable"`
+	// What the caller should do.
+	Action OptString `json:"action"`
+	// What the caller should not do.
+	DoNot   OptString `json:"do_not"`
+	DocsURL OptString `json:"docs_url"`
+	// The HTTP status.
+	Status          OptInt `json:"status"`
+	AdditionalProps GatewayErrorAdditional
+}
+
+// GetCode returns the value of Code.
+func (s *GatewayError) GetCode() OptString {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *GatewayError) GetMessage() OptString {
+	return s.Message
+}
+
+// GetOrigin returns the value of Origin.
+func (s *GatewayError) GetOrigin() OptString {
+	return s.Origin
+}
+
+// GetRetryable returns the value of Retryable.
+func (s *GatewayError) GetRetryable() OptBool {
+	return s.Retryable
+}
+
+// GetAction returns the value of Action.
+func (s *GatewayError) GetAction() OptString {
+	return s.Action
+}
+
+// GetDoNot returns the value of DoNot.
+func (s *GatewayError) GetDoNot() OptString {
+	return s.DoNot
+}
+
+// GetDocsURL returns the value of DocsURL.
+func (s *GatewayError) GetDocsURL() OptString {
+	return s.DocsURL
+}
+
+// GetStatus returns the value of Status.
+func (s *GatewayError) GetStatus() OptInt {
+	return s.Status
+}
+
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *GatewayError) GetAdditionalProps() GatewayErrorAdditional {
+	return s.AdditionalProps
+}
+
+// SetCode sets the value of Code.
+func (s *GatewayError) SetCode(val OptString) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *GatewayError) SetMessage(val OptString) {
+	s.Message = val
+}
+
+// SetOrigin sets the value of Origin.
+func (s *GatewayError) SetOrigin(val OptString) {
+	s.Origin = val
+}
+
+// SetRetryable sets the value of Retryable.
+func (s *GatewayError) SetRetryable(val OptBool) {
+	s.Retryable = val
+}
+
+// SetAction sets the value of Action.
+func (s *GatewayError) SetAction(val OptString) {
+	s.Action = val
+}
+
+// SetDoNot sets the value of DoNot.
+func (s *GatewayError) SetDoNot(val OptString) {
+	s.DoNot = val
+}
+
+// SetDocsURL sets the value of DocsURL.
+func (s *GatewayError) SetDocsURL(val OptString) {
+	s.DocsURL = val
+}
+
+// SetStatus sets the value of Status.
+func (s *GatewayError) SetStatus(val OptInt) {
+	s.Status = val
+}
+
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *GatewayError) SetAdditionalProps(val GatewayErrorAdditional) {
+	s.AdditionalProps = val
+}
+
+type GatewayErrorAdditional map[string]jx.Raw
+
+func (s *GatewayErrorAdditional) init() GatewayErrorAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+// A ready-made sandbox template.
+// Ref: #/components/schemas/HubDefinition
+type HubDefinition struct {
+	Name            OptString                     `json:"name"`
+	DisplayName     OptString                     `json:"displayName"`
+	Description     OptString                     `json:"description"`
+	LongDescription OptString                     `json:"longDescription"`
+	Image           OptString                     `json:"image"`
+	Memory          OptInt                        `json:"memory"`
+	Ports           []Port                        `json:"ports"`
+	Categories      []HubDefinitionCategoriesItem `json:"categories"`
+	Tags            OptString                     `json:"tags"`
+	Icon            OptString                     `json:"icon"`
+	URL             OptString                     `json:"url"`
+	ComingSoon      OptBool                       `json:"coming_soon"`
+	Enterprise      OptBool                       `json:"enterprise"`
+	Hidden          OptBool                       `json:"hidden"`
+	AdditionalProps HubDefinitionAdditional
+}
+
+// GetName returns the value of Name.
+func (s *HubDefinition) GetName() OptString {
+	return s.Name
+}
+
+// GetDisplayName returns the value of DisplayName.
+func (s *HubDefinition) GetDisplayName() OptString {
+	return s.DisplayName
+}
+
+// GetDescription returns the value of Description.
+func (s *HubDefinition) GetDescription() OptString {
+	return s.Description
+}
+
+// GetLongDescription returns the value of LongDescription.
+func (s *HubDefinition) GetLongDescription() OptString {
+	return s.LongDescription
+}
+
+// GetImage returns the value of Image.
+func (s *HubDefinition) GetImage() OptString {
+	return s.Image
+}
+
+// GetMemory returns the value of Memory.
+func (s *HubDefinition) GetMemory() OptInt {
+	return s.Memory
+}
+
+// GetPorts returns the value of Ports.
+func (s *HubDefinition) GetPorts() []Port {
+	return s.Ports
+}
+
+// GetCategories returns the value of Categories.
+func (s *HubDefinition) GetCategories() []HubDefinitionCategoriesItem {
+	return s.Categories
+}
+
+// GetTags returns the value of Tags.
+func (s *HubDefinition) GetTags() OptString {
+	return s.Tags
+}
+
+// GetIcon returns the value of Icon.
+func (s *HubDefinition) GetIcon() OptString {
+	return s.Icon
+}
+
+// GetURL returns the value of URL.
+func (s *HubDefinition) GetURL() OptString {
+	return s.URL
+}
+
+// GetComingSoon returns the value of ComingSoon.
+func (s *HubDefinition) GetComingSoon() OptBool {
+	return s.ComingSoon
+}
+
+// GetEnterprise returns the value of Enterprise.
+func (s *HubDefinition) GetEnterprise() OptBool {
+	return s.Enterprise
+}
+
+// GetHidden returns the value of Hidden.
+func (s *HubDefinition) GetHidden() OptBool {
+	return s.Hidden
+}
+
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *HubDefinition) GetAdditionalProps() HubDefinitionAdditional {
+	return s.AdditionalProps
+}
+
+// SetName sets the value of Name.
+func (s *HubDefinition) SetName(val OptString) {
+	s.Name = val
+}
+
+// SetDisplayName sets the value of DisplayName.
+func (s *HubDefinition) SetDisplayName(val OptString) {
+	s.DisplayName = val
+}
+
+// SetDescription sets the value of Description.
+func (s *HubDefinition) SetDescription(val OptString) {
+	s.Description = val
+}
+
+// SetLongDescription sets the value of LongDescription.
+func (s *HubDefinition) SetLongDescription(val OptString) {
+	s.LongDescription = val
+}
+
+// SetImage sets the value of Image.
+func (s *HubDefinition) SetImage(val OptString) {
+	s.Image = val
+}
+
+// SetMemory sets the value of Memory.
+func (s *HubDefinition) SetMemory(val OptInt) {
+	s.Memory = val
+}
+
+// SetPorts sets the value of Ports.
+func (s *HubDefinition) SetPorts(val []Port) {
+	s.Ports = val
+}
+
+// SetCategories sets the value of Categories.
+func (s *HubDefinition) SetCategories(val []HubDefinitionCategoriesItem) {
+	s.Categories = val
+}
+
+// SetTags sets the value of Tags.
+func (s *HubDefinition) SetTags(val OptString) {
+	s.Tags = val
+}
+
+// SetIcon sets the value of Icon.
+func (s *HubDefinition) SetIcon(val OptString) {
+	s.Icon = val
+}
+
+// SetURL sets the value of URL.
+func (s *HubDefinition) SetURL(val OptString) {
+	s.URL = val
+}
+
+// SetComingSoon sets the value of ComingSoon.
+func (s *HubDefinition) SetComingSoon(val OptBool) {
+	s.ComingSoon = val
+}
+
+// SetEnterprise sets the value of Enterprise.
+func (s *HubDefinition) SetEnterprise(val OptBool) {
+	s.Enterprise = val
+}
+
+// SetHidden sets the value of Hidden.
+func (s *HubDefinition) SetHidden(val OptBool) {
+	s.Hidden = val
+}
+
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *HubDefinition) SetAdditionalProps(val HubDefinitionAdditional) {
+	s.AdditionalProps = val
+}
+
+type HubDefinitionAdditional map[string]jx.Raw
+
+func (s *HubDefinitionAdditional) init() HubDefinitionAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+type HubDefinitionCategoriesItem map[string]jx.Raw
+
+func (s *HubDefinitionCategoriesItem) init() HubDefinitionCategoriesItem {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+// A failure of the machinery under a sandbox.
+// Ref: #/components/schemas/InfrastructureError
+type InfrastructureError struct {
+	Code OptString `json:"code"`
+	// True when it left the sandbox FAILED; false when a restart cleared it.
+	Fatal           OptBool   `json:"fatal"`
+	Instance        OptString `json:"instance"`
+	Message         OptString `json:"message"`
+	Time            OptString `json:"time"`
+	AdditionalProps InfrastructureErrorAdditional
+}
+
+// GetCode returns the value of Code.
+func (s *InfrastructureError) GetCode() OptString {
+	return s.Code
+}
+
+// GetFatal returns the value of Fatal.
+func (s *InfrastructureError) GetFatal() OptBool {
+	return s.Fatal
+}
+
+// GetInstance returns the value of Instance.
+func (s *InfrastructureError) GetInstance() OptString {
+	return s.Instance
+}
+
+// GetMessage returns the value of Message.
+func (s *InfrastructureError) GetMessage() OptString {
+	return s.Message
+}
+
+// GetTime returns the value of Time.
+func (s *InfrastructureError) GetTime() OptString {
+	return s.Time
+}
+
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *InfrastructureError) GetAdditionalProps() InfrastructureErrorAdditional {
+	return s.AdditionalProps
+}
+
+// SetCode sets the value of Code.
+func (s *InfrastructureError) SetCode(val OptString) {
+	s.Code = val
+}
+
+// SetFatal sets the value of Fatal.
+func (s *InfrastructureError) SetFatal(val OptBool) {
+	s.Fatal = val
+}
+
+// SetInstance sets the value of Instance.
+func (s *InfrastructureError) SetInstance(val OptString) {
+	s.Instance = val
+}
+
+// SetMessage sets the value of Message.
+func (s *InfrastructureError) SetMessage(val OptString) {
+	s.Message = val
+}
+
+// SetTime sets the value of Time.
+func (s *InfrastructureError) SetTime(val OptString) {
+	s.Time = val
+}
+
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *InfrastructureError) SetAdditionalProps(val InfrastructureErrorAdditional) {
+	s.AdditionalProps = val
+}
+
+type InfrastructureErrorAdditional map[string]jx.Raw
+
+func (s *InfrastructureErrorAdditional) init() InfrastructureErrorAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+type ListSandboxSchedulesType string
+
+const (
+	ListSandboxSchedulesTypeCron ListSandboxSchedulesType = "cron"
+	ListSandboxSchedulesTypeAt   ListSandboxSchedulesType = "at"
+)
+
+// AllValues returns all ListSandboxSchedulesType values.
+func (ListSandboxSchedulesType) AllValues() []ListSandboxSchedulesType {
+	return []ListSandboxSchedulesType{
+		ListSandboxSchedulesTypeCron,
+		ListSandboxSchedulesTypeAt,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s ListSandboxSchedulesType) MarshalText() ([]byte, error) {
+	switch s {
+	case ListSandboxSchedulesTypeCron:
+		return []byte(s), nil
+	case ListSandboxSchedulesTypeAt:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *ListSandboxSchedulesType) UnmarshalText(data []byte) error {
+	switch ListSandboxSchedulesType(data) {
+	case ListSandboxSchedulesTypeCron:
+		*s = ListSandboxSchedulesTypeCron
+		return nil
+	case ListSandboxSchedulesTypeAt:
+		*s = ListSandboxSchedulesTypeAt
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// Ref: #/components/schemas/MessageResult
+type MessageResult struct {
+	Message         OptString `json:"message"`
+	AdditionalProps MessageResultAdditional
+}
+
+// GetMessage returns the value of Message.
+func (s *MessageResult) GetMessage() OptString {
+	return s.Message
+}
+
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *MessageResult) GetAdditionalProps() MessageResultAdditional {
+	return s.AdditionalProps
+}
+
+// SetMessage sets the value of Message.
+func (s *MessageResult) SetMessage(val OptString) {
+	s.Message = val
+}
+
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *MessageResult) SetAdditionalProps(val MessageResultAdditional) {
+	s.AdditionalProps = val
+}
+
+type MessageResultAdditional map[string]jx.Raw
+
+func (s *MessageResultAdditional) init() MessageResultAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
 
 // Ref: #/components/schemas/Metadata
 type Metadata struct {
-	Name        string            `json:"name"`
-	DisplayName OptString         `json:"displayName"`
-	Labels      OptMetadataLabels `json:"labels"`
-	Workspace   OptString         `json:"workspace"`
+	// Lower-case letters, digits and '-', at most 49; fixed at creation.
+	Name        string    `json:"name"`
+	DisplayName OptString `json:"displayName"`
+	// The caller's own identifier; letters, digits and '-', at most 64.
+	ExternalId OptString         `json:"externalId"`
+	Labels     OptMetadataLabels `json:"labels"`
+	Workspace  OptString         `json:"workspace"`
 	// Base URL of the sandbox API of this sandbox.
 	URL             OptString `json:"url"`
 	Plan            OptString `json:"plan"`
@@ -396,6 +1427,11 @@ func (s *Metadata) GetName() string {
 // GetDisplayName returns the value of DisplayName.
 func (s *Metadata) GetDisplayName() OptString {
 	return s.DisplayName
+}
+
+// GetExternalId returns the value of ExternalId.
+func (s *Metadata) GetExternalId() OptString {
+	return s.ExternalId
 }
 
 // GetLabels returns the value of Labels.
@@ -451,6 +1487,11 @@ func (s *Metadata) SetName(val string) {
 // SetDisplayName sets the value of DisplayName.
 func (s *Metadata) SetDisplayName(val OptString) {
 	s.DisplayName = val
+}
+
+// SetExternalId sets the value of ExternalId.
+func (s *Metadata) SetExternalId(val OptString) {
+	s.ExternalId = val
 }
 
 // SetLabels sets the value of Labels.
@@ -520,6 +1561,52 @@ func (s *MetadataLabels) init() MetadataLabels {
 	return m
 }
 
+// NewOptAnchor returns new OptAnchor with value set to v.
+func NewOptAnchor(v Anchor) OptAnchor {
+	return OptAnchor{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptAnchor is optional Anchor.
+type OptAnchor struct {
+	Value Anchor
+	Set   bool
+}
+
+// IsSet returns true if OptAnchor was set.
+func (o OptAnchor) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptAnchor) Reset() {
+	var v Anchor
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptAnchor) SetTo(v Anchor) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptAnchor) Get() (v Anchor, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptAnchor) Or(d Anchor) Anchor {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewOptBool returns new OptBool with value set to v.
 func NewOptBool(v bool) OptBool {
 	return OptBool{
@@ -560,6 +1647,236 @@ func (o OptBool) Get() (v bool, ok bool) {
 
 // Or returns value if set, or given parameter if does not.
 func (o OptBool) Or(d bool) bool {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptEgressConfig returns new OptEgressConfig with value set to v.
+func NewOptEgressConfig(v EgressConfig) OptEgressConfig {
+	return OptEgressConfig{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptEgressConfig is optional EgressConfig.
+type OptEgressConfig struct {
+	Value EgressConfig
+	Set   bool
+}
+
+// IsSet returns true if OptEgressConfig was set.
+func (o OptEgressConfig) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptEgressConfig) Reset() {
+	var v EgressConfig
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptEgressConfig) SetTo(v EgressConfig) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptEgressConfig) Get() (v EgressConfig, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptEgressConfig) Or(d EgressConfig) EgressConfig {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptErrorBodyDetails returns new OptErrorBodyDetails with value set to v.
+func NewOptErrorBodyDetails(v ErrorBodyDetails) OptErrorBodyDetails {
+	return OptErrorBodyDetails{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptErrorBodyDetails is optional ErrorBodyDetails.
+type OptErrorBodyDetails struct {
+	Value ErrorBodyDetails
+	Set   bool
+}
+
+// IsSet returns true if OptErrorBodyDetails was set.
+func (o OptErrorBodyDetails) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptErrorBodyDetails) Reset() {
+	var v ErrorBodyDetails
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptErrorBodyDetails) SetTo(v ErrorBodyDetails) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptErrorBodyDetails) Get() (v ErrorBodyDetails, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptErrorBodyDetails) Or(d ErrorBodyDetails) ErrorBodyDetails {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptErrorCode returns new OptErrorCode with value set to v.
+func NewOptErrorCode(v ErrorCode) OptErrorCode {
+	return OptErrorCode{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptErrorCode is optional ErrorCode.
+type OptErrorCode struct {
+	Value ErrorCode
+	Set   bool
+}
+
+// IsSet returns true if OptErrorCode was set.
+func (o OptErrorCode) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptErrorCode) Reset() {
+	var v ErrorCode
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptErrorCode) SetTo(v ErrorCode) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptErrorCode) Get() (v ErrorCode, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptErrorCode) Or(d ErrorCode) ErrorCode {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptErrorDetail returns new OptErrorDetail with value set to v.
+func NewOptErrorDetail(v ErrorDetail) OptErrorDetail {
+	return OptErrorDetail{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptErrorDetail is optional ErrorDetail.
+type OptErrorDetail struct {
+	Value ErrorDetail
+	Set   bool
+}
+
+// IsSet returns true if OptErrorDetail was set.
+func (o OptErrorDetail) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptErrorDetail) Reset() {
+	var v ErrorDetail
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptErrorDetail) SetTo(v ErrorDetail) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptErrorDetail) Get() (v ErrorDetail, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptErrorDetail) Or(d ErrorDetail) ErrorDetail {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptFirewallConfig returns new OptFirewallConfig with value set to v.
+func NewOptFirewallConfig(v FirewallConfig) OptFirewallConfig {
+	return OptFirewallConfig{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptFirewallConfig is optional FirewallConfig.
+type OptFirewallConfig struct {
+	Value FirewallConfig
+	Set   bool
+}
+
+// IsSet returns true if OptFirewallConfig was set.
+func (o OptFirewallConfig) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptFirewallConfig) Reset() {
+	var v FirewallConfig
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptFirewallConfig) SetTo(v FirewallConfig) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptFirewallConfig) Get() (v FirewallConfig, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptFirewallConfig) Or(d FirewallConfig) FirewallConfig {
 	if v, ok := o.Get(); ok {
 		return v
 	}
@@ -612,6 +1929,52 @@ func (o OptInt) Or(d int) int {
 	return d
 }
 
+// NewOptListSandboxSchedulesType returns new OptListSandboxSchedulesType with value set to v.
+func NewOptListSandboxSchedulesType(v ListSandboxSchedulesType) OptListSandboxSchedulesType {
+	return OptListSandboxSchedulesType{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptListSandboxSchedulesType is optional ListSandboxSchedulesType.
+type OptListSandboxSchedulesType struct {
+	Value ListSandboxSchedulesType
+	Set   bool
+}
+
+// IsSet returns true if OptListSandboxSchedulesType was set.
+func (o OptListSandboxSchedulesType) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptListSandboxSchedulesType) Reset() {
+	var v ListSandboxSchedulesType
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptListSandboxSchedulesType) SetTo(v ListSandboxSchedulesType) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptListSandboxSchedulesType) Get() (v ListSandboxSchedulesType, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptListSandboxSchedulesType) Or(d ListSandboxSchedulesType) ListSandboxSchedulesType {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewOptMetadataLabels returns new OptMetadataLabels with value set to v.
 func NewOptMetadataLabels(v MetadataLabels) OptMetadataLabels {
 	return OptMetadataLabels{
@@ -652,6 +2015,328 @@ func (o OptMetadataLabels) Get() (v MetadataLabels, ok bool) {
 
 // Or returns value if set, or given parameter if does not.
 func (o OptMetadataLabels) Or(d MetadataLabels) MetadataLabels {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptPageMeta returns new OptPageMeta with value set to v.
+func NewOptPageMeta(v PageMeta) OptPageMeta {
+	return OptPageMeta{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptPageMeta is optional PageMeta.
+type OptPageMeta struct {
+	Value PageMeta
+	Set   bool
+}
+
+// IsSet returns true if OptPageMeta was set.
+func (o OptPageMeta) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptPageMeta) Reset() {
+	var v PageMeta
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptPageMeta) SetTo(v PageMeta) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptPageMeta) Get() (v PageMeta, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptPageMeta) Or(d PageMeta) PageMeta {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptPreviewSpecRequestHeaders returns new OptPreviewSpecRequestHeaders with value set to v.
+func NewOptPreviewSpecRequestHeaders(v PreviewSpecRequestHeaders) OptPreviewSpecRequestHeaders {
+	return OptPreviewSpecRequestHeaders{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptPreviewSpecRequestHeaders is optional PreviewSpecRequestHeaders.
+type OptPreviewSpecRequestHeaders struct {
+	Value PreviewSpecRequestHeaders
+	Set   bool
+}
+
+// IsSet returns true if OptPreviewSpecRequestHeaders was set.
+func (o OptPreviewSpecRequestHeaders) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptPreviewSpecRequestHeaders) Reset() {
+	var v PreviewSpecRequestHeaders
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptPreviewSpecRequestHeaders) SetTo(v PreviewSpecRequestHeaders) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptPreviewSpecRequestHeaders) Get() (v PreviewSpecRequestHeaders, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptPreviewSpecRequestHeaders) Or(d PreviewSpecRequestHeaders) PreviewSpecRequestHeaders {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptPreviewSpecResponseHeaders returns new OptPreviewSpecResponseHeaders with value set to v.
+func NewOptPreviewSpecResponseHeaders(v PreviewSpecResponseHeaders) OptPreviewSpecResponseHeaders {
+	return OptPreviewSpecResponseHeaders{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptPreviewSpecResponseHeaders is optional PreviewSpecResponseHeaders.
+type OptPreviewSpecResponseHeaders struct {
+	Value PreviewSpecResponseHeaders
+	Set   bool
+}
+
+// IsSet returns true if OptPreviewSpecResponseHeaders was set.
+func (o OptPreviewSpecResponseHeaders) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptPreviewSpecResponseHeaders) Reset() {
+	var v PreviewSpecResponseHeaders
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptPreviewSpecResponseHeaders) SetTo(v PreviewSpecResponseHeaders) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptPreviewSpecResponseHeaders) Get() (v PreviewSpecResponseHeaders, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptPreviewSpecResponseHeaders) Or(d PreviewSpecResponseHeaders) PreviewSpecResponseHeaders {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptProxyConfig returns new OptProxyConfig with value set to v.
+func NewOptProxyConfig(v ProxyConfig) OptProxyConfig {
+	return OptProxyConfig{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptProxyConfig is optional ProxyConfig.
+type OptProxyConfig struct {
+	Value ProxyConfig
+	Set   bool
+}
+
+// IsSet returns true if OptProxyConfig was set.
+func (o OptProxyConfig) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptProxyConfig) Reset() {
+	var v ProxyConfig
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptProxyConfig) SetTo(v ProxyConfig) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptProxyConfig) Get() (v ProxyConfig, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptProxyConfig) Or(d ProxyConfig) ProxyConfig {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptProxyTargetBody returns new OptProxyTargetBody with value set to v.
+func NewOptProxyTargetBody(v ProxyTargetBody) OptProxyTargetBody {
+	return OptProxyTargetBody{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptProxyTargetBody is optional ProxyTargetBody.
+type OptProxyTargetBody struct {
+	Value ProxyTargetBody
+	Set   bool
+}
+
+// IsSet returns true if OptProxyTargetBody was set.
+func (o OptProxyTargetBody) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptProxyTargetBody) Reset() {
+	var v ProxyTargetBody
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptProxyTargetBody) SetTo(v ProxyTargetBody) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptProxyTargetBody) Get() (v ProxyTargetBody, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptProxyTargetBody) Or(d ProxyTargetBody) ProxyTargetBody {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptProxyTargetHeaders returns new OptProxyTargetHeaders with value set to v.
+func NewOptProxyTargetHeaders(v ProxyTargetHeaders) OptProxyTargetHeaders {
+	return OptProxyTargetHeaders{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptProxyTargetHeaders is optional ProxyTargetHeaders.
+type OptProxyTargetHeaders struct {
+	Value ProxyTargetHeaders
+	Set   bool
+}
+
+// IsSet returns true if OptProxyTargetHeaders was set.
+func (o OptProxyTargetHeaders) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptProxyTargetHeaders) Reset() {
+	var v ProxyTargetHeaders
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptProxyTargetHeaders) SetTo(v ProxyTargetHeaders) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptProxyTargetHeaders) Get() (v ProxyTargetHeaders, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptProxyTargetHeaders) Or(d ProxyTargetHeaders) ProxyTargetHeaders {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptProxyTargetSecrets returns new OptProxyTargetSecrets with value set to v.
+func NewOptProxyTargetSecrets(v ProxyTargetSecrets) OptProxyTargetSecrets {
+	return OptProxyTargetSecrets{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptProxyTargetSecrets is optional ProxyTargetSecrets.
+type OptProxyTargetSecrets struct {
+	Value ProxyTargetSecrets
+	Set   bool
+}
+
+// IsSet returns true if OptProxyTargetSecrets was set.
+func (o OptProxyTargetSecrets) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptProxyTargetSecrets) Reset() {
+	var v ProxyTargetSecrets
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptProxyTargetSecrets) SetTo(v ProxyTargetSecrets) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptProxyTargetSecrets) Get() (v ProxyTargetSecrets, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptProxyTargetSecrets) Or(d ProxyTargetSecrets) ProxyTargetSecrets {
 	if v, ok := o.Get(); ok {
 		return v
 	}
@@ -704,6 +2389,52 @@ func (o OptRuntime) Or(d Runtime) Runtime {
 	return d
 }
 
+// NewOptRuntimeExtraArgs returns new OptRuntimeExtraArgs with value set to v.
+func NewOptRuntimeExtraArgs(v RuntimeExtraArgs) OptRuntimeExtraArgs {
+	return OptRuntimeExtraArgs{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptRuntimeExtraArgs is optional RuntimeExtraArgs.
+type OptRuntimeExtraArgs struct {
+	Value RuntimeExtraArgs
+	Set   bool
+}
+
+// IsSet returns true if OptRuntimeExtraArgs was set.
+func (o OptRuntimeExtraArgs) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptRuntimeExtraArgs) Reset() {
+	var v RuntimeExtraArgs
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptRuntimeExtraArgs) SetTo(v RuntimeExtraArgs) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptRuntimeExtraArgs) Get() (v RuntimeExtraArgs, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptRuntimeExtraArgs) Or(d RuntimeExtraArgs) RuntimeExtraArgs {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewOptSandboxLifecycle returns new OptSandboxLifecycle with value set to v.
 func NewOptSandboxLifecycle(v SandboxLifecycle) OptSandboxLifecycle {
 	return OptSandboxLifecycle{
@@ -744,6 +2475,190 @@ func (o OptSandboxLifecycle) Get() (v SandboxLifecycle, ok bool) {
 
 // Or returns value if set, or given parameter if does not.
 func (o OptSandboxLifecycle) Or(d SandboxLifecycle) SandboxLifecycle {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptSandboxNetwork returns new OptSandboxNetwork with value set to v.
+func NewOptSandboxNetwork(v SandboxNetwork) OptSandboxNetwork {
+	return OptSandboxNetwork{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptSandboxNetwork is optional SandboxNetwork.
+type OptSandboxNetwork struct {
+	Value SandboxNetwork
+	Set   bool
+}
+
+// IsSet returns true if OptSandboxNetwork was set.
+func (o OptSandboxNetwork) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptSandboxNetwork) Reset() {
+	var v SandboxNetwork
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptSandboxNetwork) SetTo(v SandboxNetwork) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptSandboxNetwork) Get() (v SandboxNetwork, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptSandboxNetwork) Or(d SandboxNetwork) SandboxNetwork {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptScheduleInput returns new OptScheduleInput with value set to v.
+func NewOptScheduleInput(v ScheduleInput) OptScheduleInput {
+	return OptScheduleInput{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptScheduleInput is optional ScheduleInput.
+type OptScheduleInput struct {
+	Value ScheduleInput
+	Set   bool
+}
+
+// IsSet returns true if OptScheduleInput was set.
+func (o OptScheduleInput) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptScheduleInput) Reset() {
+	var v ScheduleInput
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptScheduleInput) SetTo(v ScheduleInput) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptScheduleInput) Get() (v ScheduleInput, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptScheduleInput) Or(d ScheduleInput) ScheduleInput {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptScheduleInputEnv returns new OptScheduleInputEnv with value set to v.
+func NewOptScheduleInputEnv(v ScheduleInputEnv) OptScheduleInputEnv {
+	return OptScheduleInputEnv{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptScheduleInputEnv is optional ScheduleInputEnv.
+type OptScheduleInputEnv struct {
+	Value ScheduleInputEnv
+	Set   bool
+}
+
+// IsSet returns true if OptScheduleInputEnv was set.
+func (o OptScheduleInputEnv) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptScheduleInputEnv) Reset() {
+	var v ScheduleInputEnv
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptScheduleInputEnv) SetTo(v ScheduleInputEnv) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptScheduleInputEnv) Get() (v ScheduleInputEnv, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptScheduleInputEnv) Or(d ScheduleInputEnv) ScheduleInputEnv {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptSort returns new OptSort with value set to v.
+func NewOptSort(v Sort) OptSort {
+	return OptSort{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptSort is optional Sort.
+type OptSort struct {
+	Value Sort
+	Set   bool
+}
+
+// IsSet returns true if OptSort was set.
+func (o OptSort) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptSort) Reset() {
+	var v Sort
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptSort) SetTo(v Sort) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptSort) Get() (v Sort, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptSort) Or(d Sort) Sort {
 	if v, ok := o.Get(); ok {
 		return v
 	}
@@ -796,10 +2711,73 @@ func (o OptString) Or(d string) string {
 	return d
 }
 
+// Where a page stands in the whole list.
+// Ref: #/components/schemas/PageMeta
+type PageMeta struct {
+	HasMore OptBool `json:"hasMore"`
+	// The cursor of the next page; empty on the last.
+	NextCursor OptString `json:"nextCursor"`
+	// Items in the workspace, before filters.
+	Total           OptInt `json:"total"`
+	AdditionalProps PageMetaAdditional
+}
+
+// GetHasMore returns the value of HasMore.
+func (s *PageMeta) GetHasMore() OptBool {
+	return s.HasMore
+}
+
+// GetNextCursor returns the value of NextCursor.
+func (s *PageMeta) GetNextCursor() OptString {
+	return s.NextCursor
+}
+
+// GetTotal returns the value of Total.
+func (s *PageMeta) GetTotal() OptInt {
+	return s.Total
+}
+
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *PageMeta) GetAdditionalProps() PageMetaAdditional {
+	return s.AdditionalProps
+}
+
+// SetHasMore sets the value of HasMore.
+func (s *PageMeta) SetHasMore(val OptBool) {
+	s.HasMore = val
+}
+
+// SetNextCursor sets the value of NextCursor.
+func (s *PageMeta) SetNextCursor(val OptString) {
+	s.NextCursor = val
+}
+
+// SetTotal sets the value of Total.
+func (s *PageMeta) SetTotal(val OptInt) {
+	s.Total = val
+}
+
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *PageMeta) SetAdditionalProps(val PageMetaAdditional) {
+	s.AdditionalProps = val
+}
+
+type PageMetaAdditional map[string]jx.Raw
+
+func (s *PageMetaAdditional) init() PageMetaAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
 // Ref: #/components/schemas/Port
 type Port struct {
-	Name            OptString `json:"name"`
-	Target          OptInt    `json:"target"`
+	Name   OptString `json:"name"`
+	Target int       `json:"target"`
+	// HTTP, TCP, UDP or TLS.
 	Protocol        OptString `json:"protocol"`
 	AdditionalProps PortAdditional
 }
@@ -810,7 +2788,7 @@ func (s *Port) GetName() OptString {
 }
 
 // GetTarget returns the value of Target.
-func (s *Port) GetTarget() OptInt {
+func (s *Port) GetTarget() int {
 	return s.Target
 }
 
@@ -830,7 +2808,7 @@ func (s *Port) SetName(val OptString) {
 }
 
 // SetTarget sets the value of Target.
-func (s *Port) SetTarget(val OptInt) {
+func (s *Port) SetTarget(val int) {
 	s.Target = val
 }
 
@@ -855,19 +2833,747 @@ func (s *PortAdditional) init() PortAdditional {
 	return m
 }
 
+// Ref: #/components/schemas/Preview
+type Preview struct {
+	Metadata        PreviewMetadata `json:"metadata"`
+	Spec            PreviewSpec     `json:"spec"`
+	Status          OptString       `json:"status"`
+	Events          []CoreEvent     `json:"events"`
+	AdditionalProps PreviewAdditional
+}
+
+// GetMetadata returns the value of Metadata.
+func (s *Preview) GetMetadata() PreviewMetadata {
+	return s.Metadata
+}
+
+// GetSpec returns the value of Spec.
+func (s *Preview) GetSpec() PreviewSpec {
+	return s.Spec
+}
+
+// GetStatus returns the value of Status.
+func (s *Preview) GetStatus() OptString {
+	return s.Status
+}
+
+// GetEvents returns the value of Events.
+func (s *Preview) GetEvents() []CoreEvent {
+	return s.Events
+}
+
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *Preview) GetAdditionalProps() PreviewAdditional {
+	return s.AdditionalProps
+}
+
+// SetMetadata sets the value of Metadata.
+func (s *Preview) SetMetadata(val PreviewMetadata) {
+	s.Metadata = val
+}
+
+// SetSpec sets the value of Spec.
+func (s *Preview) SetSpec(val PreviewSpec) {
+	s.Spec = val
+}
+
+// SetStatus sets the value of Status.
+func (s *Preview) SetStatus(val OptString) {
+	s.Status = val
+}
+
+// SetEvents sets the value of Events.
+func (s *Preview) SetEvents(val []CoreEvent) {
+	s.Events = val
+}
+
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *Preview) SetAdditionalProps(val PreviewAdditional) {
+	s.AdditionalProps = val
+}
+
+type PreviewAdditional map[string]jx.Raw
+
+func (s *PreviewAdditional) init() PreviewAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+// Ref: #/components/schemas/PreviewMetadata
+type PreviewMetadata struct {
+	Name            string    `json:"name"`
+	DisplayName     OptString `json:"displayName"`
+	ResourceName    OptString `json:"resourceName"`
+	ResourceType    OptString `json:"resourceType"`
+	Workspace       OptString `json:"workspace"`
+	CreatedAt       OptString `json:"createdAt"`
+	UpdatedAt       OptString `json:"updatedAt"`
+	CreatedBy       OptString `json:"createdBy"`
+	UpdatedBy       OptString `json:"updatedBy"`
+	AdditionalProps PreviewMetadataAdditional
+}
+
+// GetName returns the value of Name.
+func (s *PreviewMetadata) GetName() string {
+	return s.Name
+}
+
+// GetDisplayName returns the value of DisplayName.
+func (s *PreviewMetadata) GetDisplayName() OptString {
+	return s.DisplayName
+}
+
+// GetResourceName returns the value of ResourceName.
+func (s *PreviewMetadata) GetResourceName() OptString {
+	return s.ResourceName
+}
+
+// GetResourceType returns the value of ResourceType.
+func (s *PreviewMetadata) GetResourceType() OptString {
+	return s.ResourceType
+}
+
+// GetWorkspace returns the value of Workspace.
+func (s *PreviewMetadata) GetWorkspace() OptString {
+	return s.Workspace
+}
+
+// GetCreatedAt returns the value of CreatedAt.
+func (s *PreviewMetadata) GetCreatedAt() OptString {
+	return s.CreatedAt
+}
+
+// GetUpdatedAt returns the value of UpdatedAt.
+func (s *PreviewMetadata) GetUpdatedAt() OptString {
+	return s.UpdatedAt
+}
+
+// GetCreatedBy returns the value of CreatedBy.
+func (s *PreviewMetadata) GetCreatedBy() OptString {
+	return s.CreatedBy
+}
+
+// GetUpdatedBy returns the value of UpdatedBy.
+func (s *PreviewMetadata) GetUpdatedBy() OptString {
+	return s.UpdatedBy
+}
+
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *PreviewMetadata) GetAdditionalProps() PreviewMetadataAdditional {
+	return s.AdditionalProps
+}
+
+// SetName sets the value of Name.
+func (s *PreviewMetadata) SetName(val string) {
+	s.Name = val
+}
+
+// SetDisplayName sets the value of DisplayName.
+func (s *PreviewMetadata) SetDisplayName(val OptString) {
+	s.DisplayName = val
+}
+
+// SetResourceName sets the value of ResourceName.
+func (s *PreviewMetadata) SetResourceName(val OptString) {
+	s.ResourceName = val
+}
+
+// SetResourceType sets the value of ResourceType.
+func (s *PreviewMetadata) SetResourceType(val OptString) {
+	s.ResourceType = val
+}
+
+// SetWorkspace sets the value of Workspace.
+func (s *PreviewMetadata) SetWorkspace(val OptString) {
+	s.Workspace = val
+}
+
+// SetCreatedAt sets the value of CreatedAt.
+func (s *PreviewMetadata) SetCreatedAt(val OptString) {
+	s.CreatedAt = val
+}
+
+// SetUpdatedAt sets the value of UpdatedAt.
+func (s *PreviewMetadata) SetUpdatedAt(val OptString) {
+	s.UpdatedAt = val
+}
+
+// SetCreatedBy sets the value of CreatedBy.
+func (s *PreviewMetadata) SetCreatedBy(val OptString) {
+	s.CreatedBy = val
+}
+
+// SetUpdatedBy sets the value of UpdatedBy.
+func (s *PreviewMetadata) SetUpdatedBy(val OptString) {
+	s.UpdatedBy = val
+}
+
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *PreviewMetadata) SetAdditionalProps(val PreviewMetadataAdditional) {
+	s.AdditionalProps = val
+}
+
+type PreviewMetadataAdditional map[string]jx.Raw
+
+func (s *PreviewMetadataAdditional) init() PreviewMetadataAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+// Ref: #/components/schemas/PreviewSpec
+type PreviewSpec struct {
+	Port OptInt `json:"port"`
+	// Reachable without a token.
+	Public       OptBool   `json:"public"`
+	PrefixUrl    OptString `json:"prefixUrl"`
+	CustomDomain OptString `json:"customDomain"`
+	// Deleted this long after creation (1h, 24h, 7d).
+	TTL OptString `json:"ttl"`
+	// RFC 3339 time of deletion.
+	Expires OptString `json:"expires"`
+	// Added to every request to the preview.
+	RequestHeaders OptPreviewSpecRequestHeaders `json:"requestHeaders"`
+	// Added to every answer of the preview.
+	ResponseHeaders OptPreviewSpecResponseHeaders `json:"responseHeaders"`
+	Region          OptString                     `json:"region"`
+	// The preview's URL (read-only).
+	URL             OptString `json:"url"`
+	AdditionalProps PreviewSpecAdditional
+}
+
+// GetPort returns the value of Port.
+func (s *PreviewSpec) GetPort() OptInt {
+	return s.Port
+}
+
+// GetPublic returns the value of Public.
+func (s *PreviewSpec) GetPublic() OptBool {
+	return s.Public
+}
+
+// GetPrefixUrl returns the value of PrefixUrl.
+func (s *PreviewSpec) GetPrefixUrl() OptString {
+	return s.PrefixUrl
+}
+
+// GetCustomDomain returns the value of CustomDomain.
+func (s *PreviewSpec) GetCustomDomain() OptString {
+	return s.CustomDomain
+}
+
+// GetTTL returns the value of TTL.
+func (s *PreviewSpec) GetTTL() OptString {
+	return s.TTL
+}
+
+// GetExpires returns the value of Expires.
+func (s *PreviewSpec) GetExpires() OptString {
+	return s.Expires
+}
+
+// GetRequestHeaders returns the value of RequestHeaders.
+func (s *PreviewSpec) GetRequestHeaders() OptPreviewSpecRequestHeaders {
+	return s.RequestHeaders
+}
+
+// GetResponseHeaders returns the value of ResponseHeaders.
+func (s *PreviewSpec) GetResponseHeaders() OptPreviewSpecResponseHeaders {
+	return s.ResponseHeaders
+}
+
+// GetRegion returns the value of Region.
+func (s *PreviewSpec) GetRegion() OptString {
+	return s.Region
+}
+
+// GetURL returns the value of URL.
+func (s *PreviewSpec) GetURL() OptString {
+	return s.URL
+}
+
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *PreviewSpec) GetAdditionalProps() PreviewSpecAdditional {
+	return s.AdditionalProps
+}
+
+// SetPort sets the value of Port.
+func (s *PreviewSpec) SetPort(val OptInt) {
+	s.Port = val
+}
+
+// SetPublic sets the value of Public.
+func (s *PreviewSpec) SetPublic(val OptBool) {
+	s.Public = val
+}
+
+// SetPrefixUrl sets the value of PrefixUrl.
+func (s *PreviewSpec) SetPrefixUrl(val OptString) {
+	s.PrefixUrl = val
+}
+
+// SetCustomDomain sets the value of CustomDomain.
+func (s *PreviewSpec) SetCustomDomain(val OptString) {
+	s.CustomDomain = val
+}
+
+// SetTTL sets the value of TTL.
+func (s *PreviewSpec) SetTTL(val OptString) {
+	s.TTL = val
+}
+
+// SetExpires sets the value of Expires.
+func (s *PreviewSpec) SetExpires(val OptString) {
+	s.Expires = val
+}
+
+// SetRequestHeaders sets the value of RequestHeaders.
+func (s *PreviewSpec) SetRequestHeaders(val OptPreviewSpecRequestHeaders) {
+	s.RequestHeaders = val
+}
+
+// SetResponseHeaders sets the value of ResponseHeaders.
+func (s *PreviewSpec) SetResponseHeaders(val OptPreviewSpecResponseHeaders) {
+	s.ResponseHeaders = val
+}
+
+// SetRegion sets the value of Region.
+func (s *PreviewSpec) SetRegion(val OptString) {
+	s.Region = val
+}
+
+// SetURL sets the value of URL.
+func (s *PreviewSpec) SetURL(val OptString) {
+	s.URL = val
+}
+
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *PreviewSpec) SetAdditionalProps(val PreviewSpecAdditional) {
+	s.AdditionalProps = val
+}
+
+type PreviewSpecAdditional map[string]jx.Raw
+
+func (s *PreviewSpecAdditional) init() PreviewSpecAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+// Added to every request to the preview.
+type PreviewSpecRequestHeaders map[string]string
+
+func (s *PreviewSpecRequestHeaders) init() PreviewSpecRequestHeaders {
+	m := *s
+	if m == nil {
+		m = map[string]string{}
+		*s = m
+	}
+	return m
+}
+
+// Added to every answer of the preview.
+type PreviewSpecResponseHeaders map[string]string
+
+func (s *PreviewSpecResponseHeaders) init() PreviewSpecResponseHeaders {
+	m := *s
+	if m == nil {
+		m = map[string]string{}
+		*s = m
+	}
+	return m
+}
+
+// Ref: #/components/schemas/PreviewToken
+type PreviewToken struct {
+	Metadata        PreviewTokenMetadata `json:"metadata"`
+	Spec            PreviewTokenSpec     `json:"spec"`
+	AdditionalProps PreviewTokenAdditional
+}
+
+// GetMetadata returns the value of Metadata.
+func (s *PreviewToken) GetMetadata() PreviewTokenMetadata {
+	return s.Metadata
+}
+
+// GetSpec returns the value of Spec.
+func (s *PreviewToken) GetSpec() PreviewTokenSpec {
+	return s.Spec
+}
+
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *PreviewToken) GetAdditionalProps() PreviewTokenAdditional {
+	return s.AdditionalProps
+}
+
+// SetMetadata sets the value of Metadata.
+func (s *PreviewToken) SetMetadata(val PreviewTokenMetadata) {
+	s.Metadata = val
+}
+
+// SetSpec sets the value of Spec.
+func (s *PreviewToken) SetSpec(val PreviewTokenSpec) {
+	s.Spec = val
+}
+
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *PreviewToken) SetAdditionalProps(val PreviewTokenAdditional) {
+	s.AdditionalProps = val
+}
+
+type PreviewTokenAdditional map[string]jx.Raw
+
+func (s *PreviewTokenAdditional) init() PreviewTokenAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+// Ref: #/components/schemas/PreviewTokenMetadata
+type PreviewTokenMetadata struct {
+	Name            string    `json:"name"`
+	PreviewName     OptString `json:"previewName"`
+	ResourceName    OptString `json:"resourceName"`
+	ResourceType    OptString `json:"resourceType"`
+	Workspace       OptString `json:"workspace"`
+	AdditionalProps PreviewTokenMetadataAdditional
+}
+
+// GetName returns the value of Name.
+func (s *PreviewTokenMetadata) GetName() string {
+	return s.Name
+}
+
+// GetPreviewName returns the value of PreviewName.
+func (s *PreviewTokenMetadata) GetPreviewName() OptString {
+	return s.PreviewName
+}
+
+// GetResourceName returns the value of ResourceName.
+func (s *PreviewTokenMetadata) GetResourceName() OptString {
+	return s.ResourceName
+}
+
+// GetResourceType returns the value of ResourceType.
+func (s *PreviewTokenMetadata) GetResourceType() OptString {
+	return s.ResourceType
+}
+
+// GetWorkspace returns the value of Workspace.
+func (s *PreviewTokenMetadata) GetWorkspace() OptString {
+	return s.Workspace
+}
+
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *PreviewTokenMetadata) GetAdditionalProps() PreviewTokenMetadataAdditional {
+	return s.AdditionalProps
+}
+
+// SetName sets the value of Name.
+func (s *PreviewTokenMetadata) SetName(val string) {
+	s.Name = val
+}
+
+// SetPreviewName sets the value of PreviewName.
+func (s *PreviewTokenMetadata) SetPreviewName(val OptString) {
+	s.PreviewName = val
+}
+
+// SetResourceName sets the value of ResourceName.
+func (s *PreviewTokenMetadata) SetResourceName(val OptString) {
+	s.ResourceName = val
+}
+
+// SetResourceType sets the value of ResourceType.
+func (s *PreviewTokenMetadata) SetResourceType(val OptString) {
+	s.ResourceType = val
+}
+
+// SetWorkspace sets the value of Workspace.
+func (s *PreviewTokenMetadata) SetWorkspace(val OptString) {
+	s.Workspace = val
+}
+
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *PreviewTokenMetadata) SetAdditionalProps(val PreviewTokenMetadataAdditional) {
+	s.AdditionalProps = val
+}
+
+type PreviewTokenMetadataAdditional map[string]jx.Raw
+
+func (s *PreviewTokenMetadataAdditional) init() PreviewTokenMetadataAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+// Ref: #/components/schemas/PreviewTokenSpec
+type PreviewTokenSpec struct {
+	ExpiresAt OptString `json:"expiresAt"`
+	Expired   OptBool   `json:"expired"`
+	// The token's value (read-only).
+	Token           OptString `json:"token"`
+	AdditionalProps PreviewTokenSpecAdditional
+}
+
+// GetExpiresAt returns the value of ExpiresAt.
+func (s *PreviewTokenSpec) GetExpiresAt() OptString {
+	return s.ExpiresAt
+}
+
+// GetExpired returns the value of Expired.
+func (s *PreviewTokenSpec) GetExpired() OptBool {
+	return s.Expired
+}
+
+// GetToken returns the value of Token.
+func (s *PreviewTokenSpec) GetToken() OptString {
+	return s.Token
+}
+
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *PreviewTokenSpec) GetAdditionalProps() PreviewTokenSpecAdditional {
+	return s.AdditionalProps
+}
+
+// SetExpiresAt sets the value of ExpiresAt.
+func (s *PreviewTokenSpec) SetExpiresAt(val OptString) {
+	s.ExpiresAt = val
+}
+
+// SetExpired sets the value of Expired.
+func (s *PreviewTokenSpec) SetExpired(val OptBool) {
+	s.Expired = val
+}
+
+// SetToken sets the value of Token.
+func (s *PreviewTokenSpec) SetToken(val OptString) {
+	s.Token = val
+}
+
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *PreviewTokenSpec) SetAdditionalProps(val PreviewTokenSpecAdditional) {
+	s.AdditionalProps = val
+}
+
+type PreviewTokenSpecAdditional map[string]jx.Raw
+
+func (s *PreviewTokenSpecAdditional) init() PreviewTokenSpecAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+// Ref: #/components/schemas/ProxyConfig
+type ProxyConfig struct {
+	AllowedDomains   []string      `json:"allowedDomains"`
+	ForbiddenDomains []string      `json:"forbiddenDomains"`
+	Bypass           []string      `json:"bypass"`
+	Routing          []ProxyTarget `json:"routing"`
+	AdditionalProps  ProxyConfigAdditional
+}
+
+// GetAllowedDomains returns the value of AllowedDomains.
+func (s *ProxyConfig) GetAllowedDomains() []string {
+	return s.AllowedDomains
+}
+
+// GetForbiddenDomains returns the value of ForbiddenDomains.
+func (s *ProxyConfig) GetForbiddenDomains() []string {
+	return s.ForbiddenDomains
+}
+
+// GetBypass returns the value of Bypass.
+func (s *ProxyConfig) GetBypass() []string {
+	return s.Bypass
+}
+
+// GetRouting returns the value of Routing.
+func (s *ProxyConfig) GetRouting() []ProxyTarget {
+	return s.Routing
+}
+
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *ProxyConfig) GetAdditionalProps() ProxyConfigAdditional {
+	return s.AdditionalProps
+}
+
+// SetAllowedDomains sets the value of AllowedDomains.
+func (s *ProxyConfig) SetAllowedDomains(val []string) {
+	s.AllowedDomains = val
+}
+
+// SetForbiddenDomains sets the value of ForbiddenDomains.
+func (s *ProxyConfig) SetForbiddenDomains(val []string) {
+	s.ForbiddenDomains = val
+}
+
+// SetBypass sets the value of Bypass.
+func (s *ProxyConfig) SetBypass(val []string) {
+	s.Bypass = val
+}
+
+// SetRouting sets the value of Routing.
+func (s *ProxyConfig) SetRouting(val []ProxyTarget) {
+	s.Routing = val
+}
+
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *ProxyConfig) SetAdditionalProps(val ProxyConfigAdditional) {
+	s.AdditionalProps = val
+}
+
+type ProxyConfigAdditional map[string]jx.Raw
+
+func (s *ProxyConfigAdditional) init() ProxyConfigAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+// Ref: #/components/schemas/ProxyTarget
+type ProxyTarget struct {
+	Destinations []string              `json:"destinations"`
+	Headers      OptProxyTargetHeaders `json:"headers"`
+	Body         OptProxyTargetBody    `json:"body"`
+	// Write-only; never in answers.
+	Secrets         OptProxyTargetSecrets `json:"secrets"`
+	AdditionalProps ProxyTargetAdditional
+}
+
+// GetDestinations returns the value of Destinations.
+func (s *ProxyTarget) GetDestinations() []string {
+	return s.Destinations
+}
+
+// GetHeaders returns the value of Headers.
+func (s *ProxyTarget) GetHeaders() OptProxyTargetHeaders {
+	return s.Headers
+}
+
+// GetBody returns the value of Body.
+func (s *ProxyTarget) GetBody() OptProxyTargetBody {
+	return s.Body
+}
+
+// GetSecrets returns the value of Secrets.
+func (s *ProxyTarget) GetSecrets() OptProxyTargetSecrets {
+	return s.Secrets
+}
+
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *ProxyTarget) GetAdditionalProps() ProxyTargetAdditional {
+	return s.AdditionalProps
+}
+
+// SetDestinations sets the value of Destinations.
+func (s *ProxyTarget) SetDestinations(val []string) {
+	s.Destinations = val
+}
+
+// SetHeaders sets the value of Headers.
+func (s *ProxyTarget) SetHeaders(val OptProxyTargetHeaders) {
+	s.Headers = val
+}
+
+// SetBody sets the value of Body.
+func (s *ProxyTarget) SetBody(val OptProxyTargetBody) {
+	s.Body = val
+}
+
+// SetSecrets sets the value of Secrets.
+func (s *ProxyTarget) SetSecrets(val OptProxyTargetSecrets) {
+	s.Secrets = val
+}
+
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *ProxyTarget) SetAdditionalProps(val ProxyTargetAdditional) {
+	s.AdditionalProps = val
+}
+
+type ProxyTargetAdditional map[string]jx.Raw
+
+func (s *ProxyTargetAdditional) init() ProxyTargetAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+type ProxyTargetBody map[string]string
+
+func (s *ProxyTargetBody) init() ProxyTargetBody {
+	m := *s
+	if m == nil {
+		m = map[string]string{}
+		*s = m
+	}
+	return m
+}
+
+type ProxyTargetHeaders map[string]string
+
+func (s *ProxyTargetHeaders) init() ProxyTargetHeaders {
+	m := *s
+	if m == nil {
+		m = map[string]string{}
+		*s = m
+	}
+	return m
+}
+
+// Write-only; never in answers.
+type ProxyTargetSecrets map[string]string
+
+func (s *ProxyTargetSecrets) init() ProxyTargetSecrets {
+	m := *s
+	if m == nil {
+		m = map[string]string{}
+		*s = m
+	}
+	return m
+}
+
 // Ref: #/components/schemas/Runtime
 type Runtime struct {
 	Image OptString `json:"image"`
-	// Memory in MiB.
+	// Memory in MB; the sandbox gets one CPU per 2048 MB.
 	Memory OptInt `json:"memory"`
-	CPU    OptInt `json:"cpu"`
 	Ports  []Port `json:"ports"`
 	Envs   []Env  `json:"envs"`
-	// Lifetime such as 24h.
+	// Maximum age, a number and a unit s, m, h, d or w (24h).
 	TTL OptString `json:"ttl"`
 	// RFC 3339 time after which the sandbox is deleted.
-	Expires         OptString `json:"expires"`
-	AdditionalProps RuntimeAdditional
+	Expires OptString `json:"expires"`
+	// Kernel options (iptables, nfs, tun) set to enabled or disabled; fixed at creation.
+	ExtraArgs OptRuntimeExtraArgs `json:"extraArgs"`
+	// Seconds given to stop gracefully; 0 when absent.
+	TerminationGracePeriodSeconds OptInt `json:"terminationGracePeriodSeconds"`
+	AdditionalProps               RuntimeAdditional
 }
 
 // GetImage returns the value of Image.
@@ -878,11 +3584,6 @@ func (s *Runtime) GetImage() OptString {
 // GetMemory returns the value of Memory.
 func (s *Runtime) GetMemory() OptInt {
 	return s.Memory
-}
-
-// GetCPU returns the value of CPU.
-func (s *Runtime) GetCPU() OptInt {
-	return s.CPU
 }
 
 // GetPorts returns the value of Ports.
@@ -905,6 +3606,16 @@ func (s *Runtime) GetExpires() OptString {
 	return s.Expires
 }
 
+// GetExtraArgs returns the value of ExtraArgs.
+func (s *Runtime) GetExtraArgs() OptRuntimeExtraArgs {
+	return s.ExtraArgs
+}
+
+// GetTerminationGracePeriodSeconds returns the value of TerminationGracePeriodSeconds.
+func (s *Runtime) GetTerminationGracePeriodSeconds() OptInt {
+	return s.TerminationGracePeriodSeconds
+}
+
 // GetAdditionalProps returns the value of AdditionalProps.
 func (s *Runtime) GetAdditionalProps() RuntimeAdditional {
 	return s.AdditionalProps
@@ -918,11 +3629,6 @@ func (s *Runtime) SetImage(val OptString) {
 // SetMemory sets the value of Memory.
 func (s *Runtime) SetMemory(val OptInt) {
 	s.Memory = val
-}
-
-// SetCPU sets the value of CPU.
-func (s *Runtime) SetCPU(val OptInt) {
-	s.CPU = val
 }
 
 // SetPorts sets the value of Ports.
@@ -945,6 +3651,16 @@ func (s *Runtime) SetExpires(val OptString) {
 	s.Expires = val
 }
 
+// SetExtraArgs sets the value of ExtraArgs.
+func (s *Runtime) SetExtraArgs(val OptRuntimeExtraArgs) {
+	s.ExtraArgs = val
+}
+
+// SetTerminationGracePeriodSeconds sets the value of TerminationGracePeriodSeconds.
+func (s *Runtime) SetTerminationGracePeriodSeconds(val OptInt) {
+	s.TerminationGracePeriodSeconds = val
+}
+
 // SetAdditionalProps sets the value of AdditionalProps.
 func (s *Runtime) SetAdditionalProps(val RuntimeAdditional) {
 	s.AdditionalProps = val
@@ -961,19 +3677,37 @@ func (s *RuntimeAdditional) init() RuntimeAdditional {
 	return m
 }
 
-// A micro VM for agent tasks.
+// Kernel options (iptables, nfs, tun) set to enabled or disabled; fixed at creation.
+type RuntimeExtraArgs map[string]string
+
+func (s *RuntimeExtraArgs) init() RuntimeExtraArgs {
+	m := *s
+	if m == nil {
+		m = map[string]string{}
+		*s = m
+	}
+	return m
+}
+
+// A sandbox. metadata and spec are what a client writes; the rest is read-only.
 // Ref: #/components/schemas/Sandbox
 type Sandbox struct {
 	Metadata Metadata    `json:"metadata"`
 	Spec     SandboxSpec `json:"spec"`
-	// DELETING, TERMINATED, FAILED, DEACTIVATED, DEACTIVATING, UPLOADING, BUILDING, DEPLOYING or DEPLOYED;
-	// open for new values.
-	Status OptString   `json:"status"`
-	Events []CoreEvent `json:"events"`
+	// DELETING, TERMINATED, FAILED, DEACTIVATED, DEACTIVATING, UPLOADING, BUILDING, DEPLOYING, DEPLOYED or
+	// BUILT; open for new values.
+	Status OptString `json:"status"`
+	// RUNNING or STANDBY (scaled to zero); open for new values.
+	State OptString `json:"state"`
+	// Infrastructure failures, oldest first.
+	Errors []InfrastructureError `json:"errors"`
+	Events []CoreEvent           `json:"events"`
 	// Seconds until the lifecycle policies delete the sandbox.
 	ExpiresIn  OptInt    `json:"expiresIn"`
 	LastUsedAt OptString `json:"lastUsedAt"`
-	// Deletion time as a Unix timestamp, when one is set.
+	// Infrastructure generation, e.g. mk3.1.
+	NodeGeneration OptString `json:"nodeGeneration"`
+	// Deletion time as a Unix timestamp, when one is set (older answers).
 	TTL             OptInt `json:"ttl"`
 	AdditionalProps SandboxAdditional
 }
@@ -993,6 +3727,16 @@ func (s *Sandbox) GetStatus() OptString {
 	return s.Status
 }
 
+// GetState returns the value of State.
+func (s *Sandbox) GetState() OptString {
+	return s.State
+}
+
+// GetErrors returns the value of Errors.
+func (s *Sandbox) GetErrors() []InfrastructureError {
+	return s.Errors
+}
+
 // GetEvents returns the value of Events.
 func (s *Sandbox) GetEvents() []CoreEvent {
 	return s.Events
@@ -1006,6 +3750,11 @@ func (s *Sandbox) GetExpiresIn() OptInt {
 // GetLastUsedAt returns the value of LastUsedAt.
 func (s *Sandbox) GetLastUsedAt() OptString {
 	return s.LastUsedAt
+}
+
+// GetNodeGeneration returns the value of NodeGeneration.
+func (s *Sandbox) GetNodeGeneration() OptString {
+	return s.NodeGeneration
 }
 
 // GetTTL returns the value of TTL.
@@ -1033,6 +3782,16 @@ func (s *Sandbox) SetStatus(val OptString) {
 	s.Status = val
 }
 
+// SetState sets the value of State.
+func (s *Sandbox) SetState(val OptString) {
+	s.State = val
+}
+
+// SetErrors sets the value of Errors.
+func (s *Sandbox) SetErrors(val []InfrastructureError) {
+	s.Errors = val
+}
+
 // SetEvents sets the value of Events.
 func (s *Sandbox) SetEvents(val []CoreEvent) {
 	s.Events = val
@@ -1048,6 +3807,11 @@ func (s *Sandbox) SetLastUsedAt(val OptString) {
 	s.LastUsedAt = val
 }
 
+// SetNodeGeneration sets the value of NodeGeneration.
+func (s *Sandbox) SetNodeGeneration(val OptString) {
+	s.NodeGeneration = val
+}
+
 // SetTTL sets the value of TTL.
 func (s *Sandbox) SetTTL(val OptInt) {
 	s.TTL = val
@@ -1057,11 +3821,6 @@ func (s *Sandbox) SetTTL(val OptInt) {
 func (s *Sandbox) SetAdditionalProps(val SandboxAdditional) {
 	s.AdditionalProps = val
 }
-
-func (*Sandbox) createSandboxRes() {}
-func (*Sandbox) deleteSandboxRes() {}
-func (*Sandbox) getSandboxRes()    {}
-func (*Sandbox) updateSandboxRes() {}
 
 type SandboxAdditional map[string]jx.Raw
 
@@ -1077,12 +3836,19 @@ func (s *SandboxAdditional) init() SandboxAdditional {
 // Ref: #/components/schemas/SandboxLifecycle
 type SandboxLifecycle struct {
 	ExpirationPolicies []ExpirationPolicy `json:"expirationPolicies"`
-	AdditionalProps    SandboxLifecycleAdditional
+	// How long a TERMINATED sandbox stays visible (default 5m).
+	TerminatedRetention OptString `json:"terminatedRetention"`
+	AdditionalProps     SandboxLifecycleAdditional
 }
 
 // GetExpirationPolicies returns the value of ExpirationPolicies.
 func (s *SandboxLifecycle) GetExpirationPolicies() []ExpirationPolicy {
 	return s.ExpirationPolicies
+}
+
+// GetTerminatedRetention returns the value of TerminatedRetention.
+func (s *SandboxLifecycle) GetTerminatedRetention() OptString {
+	return s.TerminatedRetention
 }
 
 // GetAdditionalProps returns the value of AdditionalProps.
@@ -1093,6 +3859,11 @@ func (s *SandboxLifecycle) GetAdditionalProps() SandboxLifecycleAdditional {
 // SetExpirationPolicies sets the value of ExpirationPolicies.
 func (s *SandboxLifecycle) SetExpirationPolicies(val []ExpirationPolicy) {
 	s.ExpirationPolicies = val
+}
+
+// SetTerminatedRetention sets the value of TerminatedRetention.
+func (s *SandboxLifecycle) SetTerminatedRetention(val OptString) {
+	s.TerminatedRetention = val
 }
 
 // SetAdditionalProps sets the value of AdditionalProps.
@@ -1111,12 +3882,224 @@ func (s *SandboxLifecycleAdditional) init() SandboxLifecycleAdditional {
 	return m
 }
 
+// A page (API version 2026-04-28 and later) or a plain array.
+// Ref: #/components/schemas/SandboxListing
+// SandboxListing represents sum type.
+type SandboxListing struct {
+	// Type selects the active sum variant, switch on this field.
+	Type         SandboxListingType
+	SandboxPage  SandboxPage
+	SandboxArray []Sandbox
+}
+
+// SandboxListingType is oneOf type of SandboxListing.
+type SandboxListingType string
+
+// Possible values for SandboxListingType.
+const (
+	SandboxPageSandboxListing  SandboxListingType = "SandboxPage"
+	SandboxArraySandboxListing SandboxListingType = "[]Sandbox"
+)
+
+// IsSandboxPage reports whether SandboxListing is SandboxPage.
+func (s SandboxListing) IsSandboxPage() bool { return s.Type == SandboxPageSandboxListing }
+
+// IsSandboxArray reports whether SandboxListing is []Sandbox.
+func (s SandboxListing) IsSandboxArray() bool { return s.Type == SandboxArraySandboxListing }
+
+// SetSandboxPage sets SandboxListing to SandboxPage.
+func (s *SandboxListing) SetSandboxPage(v SandboxPage) {
+	s.Type = SandboxPageSandboxListing
+	s.SandboxPage = v
+}
+
+// GetSandboxPage returns SandboxPage and true boolean if SandboxListing is SandboxPage.
+func (s SandboxListing) GetSandboxPage() (v SandboxPage, ok bool) {
+	if !s.IsSandboxPage() {
+		return v, false
+	}
+	return s.SandboxPage, true
+}
+
+// NewSandboxPageSandboxListing returns new SandboxListing from SandboxPage.
+func NewSandboxPageSandboxListing(v SandboxPage) SandboxListing {
+	var s SandboxListing
+	s.SetSandboxPage(v)
+	return s
+}
+
+// SetSandboxArray sets SandboxListing to []Sandbox.
+func (s *SandboxListing) SetSandboxArray(v []Sandbox) {
+	s.Type = SandboxArraySandboxListing
+	s.SandboxArray = v
+}
+
+// GetSandboxArray returns []Sandbox and true boolean if SandboxListing is []Sandbox.
+func (s SandboxListing) GetSandboxArray() (v []Sandbox, ok bool) {
+	if !s.IsSandboxArray() {
+		return v, false
+	}
+	return s.SandboxArray, true
+}
+
+// NewSandboxArraySandboxListing returns new SandboxListing from []Sandbox.
+func NewSandboxArraySandboxListing(v []Sandbox) SandboxListing {
+	var s SandboxListing
+	s.SetSandboxArray(v)
+	return s
+}
+
+// Ref: #/components/schemas/SandboxNetwork
+type SandboxNetwork struct {
+	Subnet OptString `json:"subnet"`
+	// Deprecated; see proxy.allowedDomains.
+	AllowedDomains []string `json:"allowedDomains"`
+	// Deprecated; see proxy.forbiddenDomains.
+	ForbiddenDomains []string          `json:"forbiddenDomains"`
+	Egress           OptEgressConfig   `json:"egress"`
+	Firewall         OptFirewallConfig `json:"firewall"`
+	Proxy            OptProxyConfig    `json:"proxy"`
+	AdditionalProps  SandboxNetworkAdditional
+}
+
+// GetSubnet returns the value of Subnet.
+func (s *SandboxNetwork) GetSubnet() OptString {
+	return s.Subnet
+}
+
+// GetAllowedDomains returns the value of AllowedDomains.
+func (s *SandboxNetwork) GetAllowedDomains() []string {
+	return s.AllowedDomains
+}
+
+// GetForbiddenDomains returns the value of ForbiddenDomains.
+func (s *SandboxNetwork) GetForbiddenDomains() []string {
+	return s.ForbiddenDomains
+}
+
+// GetEgress returns the value of Egress.
+func (s *SandboxNetwork) GetEgress() OptEgressConfig {
+	return s.Egress
+}
+
+// GetFirewall returns the value of Firewall.
+func (s *SandboxNetwork) GetFirewall() OptFirewallConfig {
+	return s.Firewall
+}
+
+// GetProxy returns the value of Proxy.
+func (s *SandboxNetwork) GetProxy() OptProxyConfig {
+	return s.Proxy
+}
+
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *SandboxNetwork) GetAdditionalProps() SandboxNetworkAdditional {
+	return s.AdditionalProps
+}
+
+// SetSubnet sets the value of Subnet.
+func (s *SandboxNetwork) SetSubnet(val OptString) {
+	s.Subnet = val
+}
+
+// SetAllowedDomains sets the value of AllowedDomains.
+func (s *SandboxNetwork) SetAllowedDomains(val []string) {
+	s.AllowedDomains = val
+}
+
+// SetForbiddenDomains sets the value of ForbiddenDomains.
+func (s *SandboxNetwork) SetForbiddenDomains(val []string) {
+	s.ForbiddenDomains = val
+}
+
+// SetEgress sets the value of Egress.
+func (s *SandboxNetwork) SetEgress(val OptEgressConfig) {
+	s.Egress = val
+}
+
+// SetFirewall sets the value of Firewall.
+func (s *SandboxNetwork) SetFirewall(val OptFirewallConfig) {
+	s.Firewall = val
+}
+
+// SetProxy sets the value of Proxy.
+func (s *SandboxNetwork) SetProxy(val OptProxyConfig) {
+	s.Proxy = val
+}
+
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *SandboxNetwork) SetAdditionalProps(val SandboxNetworkAdditional) {
+	s.AdditionalProps = val
+}
+
+type SandboxNetworkAdditional map[string]jx.Raw
+
+func (s *SandboxNetworkAdditional) init() SandboxNetworkAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+// Ref: #/components/schemas/SandboxPage
+type SandboxPage struct {
+	Data            []Sandbox   `json:"data"`
+	Meta            OptPageMeta `json:"meta"`
+	AdditionalProps SandboxPageAdditional
+}
+
+// GetData returns the value of Data.
+func (s *SandboxPage) GetData() []Sandbox {
+	return s.Data
+}
+
+// GetMeta returns the value of Meta.
+func (s *SandboxPage) GetMeta() OptPageMeta {
+	return s.Meta
+}
+
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *SandboxPage) GetAdditionalProps() SandboxPageAdditional {
+	return s.AdditionalProps
+}
+
+// SetData sets the value of Data.
+func (s *SandboxPage) SetData(val []Sandbox) {
+	s.Data = val
+}
+
+// SetMeta sets the value of Meta.
+func (s *SandboxPage) SetMeta(val OptPageMeta) {
+	s.Meta = val
+}
+
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *SandboxPage) SetAdditionalProps(val SandboxPageAdditional) {
+	s.AdditionalProps = val
+}
+
+type SandboxPageAdditional map[string]jx.Raw
+
+func (s *SandboxPageAdditional) init() SandboxPageAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
 // Ref: #/components/schemas/SandboxSpec
 type SandboxSpec struct {
-	Enabled         OptBool             `json:"enabled"`
-	Region          OptString           `json:"region"`
+	Enabled OptBool   `json:"enabled"`
+	Region  OptString `json:"region"`
+	// VPC name; "default" when absent.
+	Vpc             OptString           `json:"vpc"`
 	Runtime         OptRuntime          `json:"runtime"`
 	Lifecycle       OptSandboxLifecycle `json:"lifecycle"`
+	Network         OptSandboxNetwork   `json:"network"`
 	Volumes         []VolumeAttachment  `json:"volumes"`
 	AdditionalProps SandboxSpecAdditional
 }
@@ -1131,6 +4114,11 @@ func (s *SandboxSpec) GetRegion() OptString {
 	return s.Region
 }
 
+// GetVpc returns the value of Vpc.
+func (s *SandboxSpec) GetVpc() OptString {
+	return s.Vpc
+}
+
 // GetRuntime returns the value of Runtime.
 func (s *SandboxSpec) GetRuntime() OptRuntime {
 	return s.Runtime
@@ -1139,6 +4127,11 @@ func (s *SandboxSpec) GetRuntime() OptRuntime {
 // GetLifecycle returns the value of Lifecycle.
 func (s *SandboxSpec) GetLifecycle() OptSandboxLifecycle {
 	return s.Lifecycle
+}
+
+// GetNetwork returns the value of Network.
+func (s *SandboxSpec) GetNetwork() OptSandboxNetwork {
+	return s.Network
 }
 
 // GetVolumes returns the value of Volumes.
@@ -1161,6 +4154,11 @@ func (s *SandboxSpec) SetRegion(val OptString) {
 	s.Region = val
 }
 
+// SetVpc sets the value of Vpc.
+func (s *SandboxSpec) SetVpc(val OptString) {
+	s.Vpc = val
+}
+
 // SetRuntime sets the value of Runtime.
 func (s *SandboxSpec) SetRuntime(val OptRuntime) {
 	s.Runtime = val
@@ -1169,6 +4167,11 @@ func (s *SandboxSpec) SetRuntime(val OptRuntime) {
 // SetLifecycle sets the value of Lifecycle.
 func (s *SandboxSpec) SetLifecycle(val OptSandboxLifecycle) {
 	s.Lifecycle = val
+}
+
+// SetNetwork sets the value of Network.
+func (s *SandboxSpec) SetNetwork(val OptSandboxNetwork) {
+	s.Network = val
 }
 
 // SetVolumes sets the value of Volumes.
@@ -1192,35 +4195,692 @@ func (s *SandboxSpecAdditional) init() SandboxSpecAdditional {
 	return m
 }
 
-type UpdateSandboxBadRequest Error
+// A command the service runs in the sandbox at set times.
+// Ref: #/components/schemas/Schedule
+type Schedule struct {
+	// Unique in the sandbox; made up when absent.
+	ID OptString `json:"id"`
+	// Cron (5-field expression), at (RFC 3339 time) or sleep (a duration from now, stored as at).
+	Type  OptString        `json:"type"`
+	Value OptString        `json:"value"`
+	Input OptScheduleInput `json:"input"`
+	// Runs kept in the history (default 100).
+	MaxExecutions   OptInt    `json:"maxExecutions"`
+	CreatedAt       OptString `json:"createdAt"`
+	AdditionalProps ScheduleAdditional
+}
 
-func (*UpdateSandboxBadRequest) updateSandboxRes() {}
+// GetID returns the value of ID.
+func (s *Schedule) GetID() OptString {
+	return s.ID
+}
 
-type UpdateSandboxConflict Error
+// GetType returns the value of Type.
+func (s *Schedule) GetType() OptString {
+	return s.Type
+}
 
-func (*UpdateSandboxConflict) updateSandboxRes() {}
+// GetValue returns the value of Value.
+func (s *Schedule) GetValue() OptString {
+	return s.Value
+}
 
-type UpdateSandboxForbidden Error
+// GetInput returns the value of Input.
+func (s *Schedule) GetInput() OptScheduleInput {
+	return s.Input
+}
 
-func (*UpdateSandboxForbidden) updateSandboxRes() {}
+// GetMaxExecutions returns the value of MaxExecutions.
+func (s *Schedule) GetMaxExecutions() OptInt {
+	return s.MaxExecutions
+}
 
-type UpdateSandboxInternalServerError Error
+// GetCreatedAt returns the value of CreatedAt.
+func (s *Schedule) GetCreatedAt() OptString {
+	return s.CreatedAt
+}
 
-func (*UpdateSandboxInternalServerError) updateSandboxRes() {}
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *Schedule) GetAdditionalProps() ScheduleAdditional {
+	return s.AdditionalProps
+}
 
-type UpdateSandboxNotFound Error
+// SetID sets the value of ID.
+func (s *Schedule) SetID(val OptString) {
+	s.ID = val
+}
 
-func (*UpdateSandboxNotFound) updateSandboxRes() {}
+// SetType sets the value of Type.
+func (s *Schedule) SetType(val OptString) {
+	s.Type = val
+}
 
-type UpdateSandboxUnauthorized Error
+// SetValue sets the value of Value.
+func (s *Schedule) SetValue(val OptString) {
+	s.Value = val
+}
 
-func (*UpdateSandboxUnauthorized) updateSandboxRes() {}
+// SetInput sets the value of Input.
+func (s *Schedule) SetInput(val OptScheduleInput) {
+	s.Input = val
+}
+
+// SetMaxExecutions sets the value of MaxExecutions.
+func (s *Schedule) SetMaxExecutions(val OptInt) {
+	s.MaxExecutions = val
+}
+
+// SetCreatedAt sets the value of CreatedAt.
+func (s *Schedule) SetCreatedAt(val OptString) {
+	s.CreatedAt = val
+}
+
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *Schedule) SetAdditionalProps(val ScheduleAdditional) {
+	s.AdditionalProps = val
+}
+
+type ScheduleAdditional map[string]jx.Raw
+
+func (s *ScheduleAdditional) init() ScheduleAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+// One run of a schedule.
+// Ref: #/components/schemas/ScheduleExecution
+type ScheduleExecution struct {
+	ID          OptString `json:"id"`
+	ScheduleId  OptString `json:"scheduleId"`
+	ExecutedAt  OptString `json:"executedAt"`
+	ProcessName OptString `json:"processName"`
+	// Status of submitting the command to the sandbox; 0 when unreachable.
+	StatusCode      OptInt    `json:"statusCode"`
+	Error           OptString `json:"error"`
+	Timeout         OptInt    `json:"timeout"`
+	CreatedAt       OptString `json:"createdAt"`
+	AdditionalProps ScheduleExecutionAdditional
+}
+
+// GetID returns the value of ID.
+func (s *ScheduleExecution) GetID() OptString {
+	return s.ID
+}
+
+// GetScheduleId returns the value of ScheduleId.
+func (s *ScheduleExecution) GetScheduleId() OptString {
+	return s.ScheduleId
+}
+
+// GetExecutedAt returns the value of ExecutedAt.
+func (s *ScheduleExecution) GetExecutedAt() OptString {
+	return s.ExecutedAt
+}
+
+// GetProcessName returns the value of ProcessName.
+func (s *ScheduleExecution) GetProcessName() OptString {
+	return s.ProcessName
+}
+
+// GetStatusCode returns the value of StatusCode.
+func (s *ScheduleExecution) GetStatusCode() OptInt {
+	return s.StatusCode
+}
+
+// GetError returns the value of Error.
+func (s *ScheduleExecution) GetError() OptString {
+	return s.Error
+}
+
+// GetTimeout returns the value of Timeout.
+func (s *ScheduleExecution) GetTimeout() OptInt {
+	return s.Timeout
+}
+
+// GetCreatedAt returns the value of CreatedAt.
+func (s *ScheduleExecution) GetCreatedAt() OptString {
+	return s.CreatedAt
+}
+
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *ScheduleExecution) GetAdditionalProps() ScheduleExecutionAdditional {
+	return s.AdditionalProps
+}
+
+// SetID sets the value of ID.
+func (s *ScheduleExecution) SetID(val OptString) {
+	s.ID = val
+}
+
+// SetScheduleId sets the value of ScheduleId.
+func (s *ScheduleExecution) SetScheduleId(val OptString) {
+	s.ScheduleId = val
+}
+
+// SetExecutedAt sets the value of ExecutedAt.
+func (s *ScheduleExecution) SetExecutedAt(val OptString) {
+	s.ExecutedAt = val
+}
+
+// SetProcessName sets the value of ProcessName.
+func (s *ScheduleExecution) SetProcessName(val OptString) {
+	s.ProcessName = val
+}
+
+// SetStatusCode sets the value of StatusCode.
+func (s *ScheduleExecution) SetStatusCode(val OptInt) {
+	s.StatusCode = val
+}
+
+// SetError sets the value of Error.
+func (s *ScheduleExecution) SetError(val OptString) {
+	s.Error = val
+}
+
+// SetTimeout sets the value of Timeout.
+func (s *ScheduleExecution) SetTimeout(val OptInt) {
+	s.Timeout = val
+}
+
+// SetCreatedAt sets the value of CreatedAt.
+func (s *ScheduleExecution) SetCreatedAt(val OptString) {
+	s.CreatedAt = val
+}
+
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *ScheduleExecution) SetAdditionalProps(val ScheduleExecutionAdditional) {
+	s.AdditionalProps = val
+}
+
+type ScheduleExecutionAdditional map[string]jx.Raw
+
+func (s *ScheduleExecutionAdditional) init() ScheduleExecutionAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+// Ref: #/components/schemas/ScheduleExecutionPage
+type ScheduleExecutionPage struct {
+	Data            []ScheduleExecution `json:"data"`
+	Meta            OptPageMeta         `json:"meta"`
+	AdditionalProps ScheduleExecutionPageAdditional
+}
+
+// GetData returns the value of Data.
+func (s *ScheduleExecutionPage) GetData() []ScheduleExecution {
+	return s.Data
+}
+
+// GetMeta returns the value of Meta.
+func (s *ScheduleExecutionPage) GetMeta() OptPageMeta {
+	return s.Meta
+}
+
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *ScheduleExecutionPage) GetAdditionalProps() ScheduleExecutionPageAdditional {
+	return s.AdditionalProps
+}
+
+// SetData sets the value of Data.
+func (s *ScheduleExecutionPage) SetData(val []ScheduleExecution) {
+	s.Data = val
+}
+
+// SetMeta sets the value of Meta.
+func (s *ScheduleExecutionPage) SetMeta(val OptPageMeta) {
+	s.Meta = val
+}
+
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *ScheduleExecutionPage) SetAdditionalProps(val ScheduleExecutionPageAdditional) {
+	s.AdditionalProps = val
+}
+
+type ScheduleExecutionPageAdditional map[string]jx.Raw
+
+func (s *ScheduleExecutionPageAdditional) init() ScheduleExecutionPageAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+// Ref: #/components/schemas/ScheduleInput
+type ScheduleInput struct {
+	Command OptString `json:"command"`
+	// Name of the process it starts.
+	Name       OptString           `json:"name"`
+	WorkingDir OptString           `json:"workingDir"`
+	Env        OptScheduleInputEnv `json:"env"`
+	// Keep the sandbox from scaling to zero while it runs (default true).
+	KeepAlive OptBool `json:"keepAlive"`
+	// Seconds; default 600, 0 for none.
+	Timeout         OptInt `json:"timeout"`
+	AdditionalProps ScheduleInputAdditional
+}
+
+// GetCommand returns the value of Command.
+func (s *ScheduleInput) GetCommand() OptString {
+	return s.Command
+}
+
+// GetName returns the value of Name.
+func (s *ScheduleInput) GetName() OptString {
+	return s.Name
+}
+
+// GetWorkingDir returns the value of WorkingDir.
+func (s *ScheduleInput) GetWorkingDir() OptString {
+	return s.WorkingDir
+}
+
+// GetEnv returns the value of Env.
+func (s *ScheduleInput) GetEnv() OptScheduleInputEnv {
+	return s.Env
+}
+
+// GetKeepAlive returns the value of KeepAlive.
+func (s *ScheduleInput) GetKeepAlive() OptBool {
+	return s.KeepAlive
+}
+
+// GetTimeout returns the value of Timeout.
+func (s *ScheduleInput) GetTimeout() OptInt {
+	return s.Timeout
+}
+
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *ScheduleInput) GetAdditionalProps() ScheduleInputAdditional {
+	return s.AdditionalProps
+}
+
+// SetCommand sets the value of Command.
+func (s *ScheduleInput) SetCommand(val OptString) {
+	s.Command = val
+}
+
+// SetName sets the value of Name.
+func (s *ScheduleInput) SetName(val OptString) {
+	s.Name = val
+}
+
+// SetWorkingDir sets the value of WorkingDir.
+func (s *ScheduleInput) SetWorkingDir(val OptString) {
+	s.WorkingDir = val
+}
+
+// SetEnv sets the value of Env.
+func (s *ScheduleInput) SetEnv(val OptScheduleInputEnv) {
+	s.Env = val
+}
+
+// SetKeepAlive sets the value of KeepAlive.
+func (s *ScheduleInput) SetKeepAlive(val OptBool) {
+	s.KeepAlive = val
+}
+
+// SetTimeout sets the value of Timeout.
+func (s *ScheduleInput) SetTimeout(val OptInt) {
+	s.Timeout = val
+}
+
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *ScheduleInput) SetAdditionalProps(val ScheduleInputAdditional) {
+	s.AdditionalProps = val
+}
+
+type ScheduleInputAdditional map[string]jx.Raw
+
+func (s *ScheduleInputAdditional) init() ScheduleInputAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+type ScheduleInputEnv map[string]string
+
+func (s *ScheduleInputEnv) init() ScheduleInputEnv {
+	m := *s
+	if m == nil {
+		m = map[string]string{}
+		*s = m
+	}
+	return m
+}
+
+// A page (API version 2026-04-28 and later) or a plain array.
+// Ref: #/components/schemas/ScheduleListing
+// ScheduleListing represents sum type.
+type ScheduleListing struct {
+	// Type selects the active sum variant, switch on this field.
+	Type          ScheduleListingType
+	SchedulePage  SchedulePage
+	ScheduleArray []Schedule
+}
+
+// ScheduleListingType is oneOf type of ScheduleListing.
+type ScheduleListingType string
+
+// Possible values for ScheduleListingType.
+const (
+	SchedulePageScheduleListing  ScheduleListingType = "SchedulePage"
+	ScheduleArrayScheduleListing ScheduleListingType = "[]Schedule"
+)
+
+// IsSchedulePage reports whether ScheduleListing is SchedulePage.
+func (s ScheduleListing) IsSchedulePage() bool { return s.Type == SchedulePageScheduleListing }
+
+// IsScheduleArray reports whether ScheduleListing is []Schedule.
+func (s ScheduleListing) IsScheduleArray() bool { return s.Type == ScheduleArrayScheduleListing }
+
+// SetSchedulePage sets ScheduleListing to SchedulePage.
+func (s *ScheduleListing) SetSchedulePage(v SchedulePage) {
+	s.Type = SchedulePageScheduleListing
+	s.SchedulePage = v
+}
+
+// GetSchedulePage returns SchedulePage and true boolean if ScheduleListing is SchedulePage.
+func (s ScheduleListing) GetSchedulePage() (v SchedulePage, ok bool) {
+	if !s.IsSchedulePage() {
+		return v, false
+	}
+	return s.SchedulePage, true
+}
+
+// NewSchedulePageScheduleListing returns new ScheduleListing from SchedulePage.
+func NewSchedulePageScheduleListing(v SchedulePage) ScheduleListing {
+	var s ScheduleListing
+	s.SetSchedulePage(v)
+	return s
+}
+
+// SetScheduleArray sets ScheduleListing to []Schedule.
+func (s *ScheduleListing) SetScheduleArray(v []Schedule) {
+	s.Type = ScheduleArrayScheduleListing
+	s.ScheduleArray = v
+}
+
+// GetScheduleArray returns []Schedule and true boolean if ScheduleListing is []Schedule.
+func (s ScheduleListing) GetScheduleArray() (v []Schedule, ok bool) {
+	if !s.IsScheduleArray() {
+		return v, false
+	}
+	return s.ScheduleArray, true
+}
+
+// NewScheduleArrayScheduleListing returns new ScheduleListing from []Schedule.
+func NewScheduleArrayScheduleListing(v []Schedule) ScheduleListing {
+	var s ScheduleListing
+	s.SetScheduleArray(v)
+	return s
+}
+
+// Ref: #/components/schemas/SchedulePage
+type SchedulePage struct {
+	Data            []Schedule  `json:"data"`
+	Meta            OptPageMeta `json:"meta"`
+	AdditionalProps SchedulePageAdditional
+}
+
+// GetData returns the value of Data.
+func (s *SchedulePage) GetData() []Schedule {
+	return s.Data
+}
+
+// GetMeta returns the value of Meta.
+func (s *SchedulePage) GetMeta() OptPageMeta {
+	return s.Meta
+}
+
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *SchedulePage) GetAdditionalProps() SchedulePageAdditional {
+	return s.AdditionalProps
+}
+
+// SetData sets the value of Data.
+func (s *SchedulePage) SetData(val []Schedule) {
+	s.Data = val
+}
+
+// SetMeta sets the value of Meta.
+func (s *SchedulePage) SetMeta(val OptPageMeta) {
+	s.Meta = val
+}
+
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *SchedulePage) SetAdditionalProps(val SchedulePageAdditional) {
+	s.AdditionalProps = val
+}
+
+type SchedulePageAdditional map[string]jx.Raw
+
+func (s *SchedulePageAdditional) init() SchedulePageAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+// Ref: #/components/schemas/Snapshot
+type Snapshot struct {
+	ID          string    `json:"id"`
+	Name        OptString `json:"name"`
+	SandboxName string    `json:"sandboxName"`
+	Workspace   string    `json:"workspace"`
+	// Pending, ready or failed.
+	Status          string    `json:"status"`
+	CreatedAt       string    `json:"createdAt"`
+	CreatedBy       OptString `json:"createdBy"`
+	AdditionalProps SnapshotAdditional
+}
+
+// GetID returns the value of ID.
+func (s *Snapshot) GetID() string {
+	return s.ID
+}
+
+// GetName returns the value of Name.
+func (s *Snapshot) GetName() OptString {
+	return s.Name
+}
+
+// GetSandboxName returns the value of SandboxName.
+func (s *Snapshot) GetSandboxName() string {
+	return s.SandboxName
+}
+
+// GetWorkspace returns the value of Workspace.
+func (s *Snapshot) GetWorkspace() string {
+	return s.Workspace
+}
+
+// GetStatus returns the value of Status.
+func (s *Snapshot) GetStatus() string {
+	return s.Status
+}
+
+// GetCreatedAt returns the value of CreatedAt.
+func (s *Snapshot) GetCreatedAt() string {
+	return s.CreatedAt
+}
+
+// GetCreatedBy returns the value of CreatedBy.
+func (s *Snapshot) GetCreatedBy() OptString {
+	return s.CreatedBy
+}
+
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *Snapshot) GetAdditionalProps() SnapshotAdditional {
+	return s.AdditionalProps
+}
+
+// SetID sets the value of ID.
+func (s *Snapshot) SetID(val string) {
+	s.ID = val
+}
+
+// SetName sets the value of Name.
+func (s *Snapshot) SetName(val OptString) {
+	s.Name = val
+}
+
+// SetSandboxName sets the value of SandboxName.
+func (s *Snapshot) SetSandboxName(val string) {
+	s.SandboxName = val
+}
+
+// SetWorkspace sets the value of Workspace.
+func (s *Snapshot) SetWorkspace(val string) {
+	s.Workspace = val
+}
+
+// SetStatus sets the value of Status.
+func (s *Snapshot) SetStatus(val string) {
+	s.Status = val
+}
+
+// SetCreatedAt sets the value of CreatedAt.
+func (s *Snapshot) SetCreatedAt(val string) {
+	s.CreatedAt = val
+}
+
+// SetCreatedBy sets the value of CreatedBy.
+func (s *Snapshot) SetCreatedBy(val OptString) {
+	s.CreatedBy = val
+}
+
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *Snapshot) SetAdditionalProps(val SnapshotAdditional) {
+	s.AdditionalProps = val
+}
+
+type SnapshotAdditional map[string]jx.Raw
+
+func (s *SnapshotAdditional) init() SnapshotAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+// Ref: #/components/schemas/SnapshotRequest
+type SnapshotRequest struct {
+	Name            OptString `json:"name"`
+	AdditionalProps SnapshotRequestAdditional
+}
+
+// GetName returns the value of Name.
+func (s *SnapshotRequest) GetName() OptString {
+	return s.Name
+}
+
+// GetAdditionalProps returns the value of AdditionalProps.
+func (s *SnapshotRequest) GetAdditionalProps() SnapshotRequestAdditional {
+	return s.AdditionalProps
+}
+
+// SetName sets the value of Name.
+func (s *SnapshotRequest) SetName(val OptString) {
+	s.Name = val
+}
+
+// SetAdditionalProps sets the value of AdditionalProps.
+func (s *SnapshotRequest) SetAdditionalProps(val SnapshotRequestAdditional) {
+	s.AdditionalProps = val
+}
+
+type SnapshotRequestAdditional map[string]jx.Raw
+
+func (s *SnapshotRequestAdditional) init() SnapshotRequestAdditional {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+type Sort string
+
+const (
+	SortCreatedAtDesc Sort = "createdAt:desc"
+	SortCreatedAtAsc  Sort = "createdAt:asc"
+	SortNameAsc       Sort = "name:asc"
+	SortNameDesc      Sort = "name:desc"
+)
+
+// AllValues returns all Sort values.
+func (Sort) AllValues() []Sort {
+	return []Sort{
+		SortCreatedAtDesc,
+		SortCreatedAtAsc,
+		SortNameAsc,
+		SortNameDesc,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s Sort) MarshalText() ([]byte, error) {
+	switch s {
+	case SortCreatedAtDesc:
+		return []byte(s), nil
+	case SortCreatedAtAsc:
+		return []byte(s), nil
+	case SortNameAsc:
+		return []byte(s), nil
+	case SortNameDesc:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *Sort) UnmarshalText(data []byte) error {
+	switch Sort(data) {
+	case SortCreatedAtDesc:
+		*s = SortCreatedAtDesc
+		return nil
+	case SortCreatedAtAsc:
+		*s = SortCreatedAtAsc
+		return nil
+	case SortNameAsc:
+		*s = SortNameAsc
+		return nil
+	case SortNameDesc:
+		*s = SortNameDesc
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
 
 // Ref: #/components/schemas/VolumeAttachment
 type VolumeAttachment struct {
-	Name            OptString `json:"name"`
-	MountPath       OptString `json:"mountPath"`
-	ReadOnly        OptBool   `json:"readOnly"`
+	Name      OptString `json:"name"`
+	MountPath OptString `json:"mountPath"`
+	ReadOnly  OptBool   `json:"readOnly"`
+	// Persistent (default) or ephemeral.
+	Type OptString `json:"type"`
+	// Size of an ephemeral volume in MB.
+	SizeMb          OptInt `json:"sizeMb"`
 	AdditionalProps VolumeAttachmentAdditional
 }
 
@@ -1237,6 +4897,16 @@ func (s *VolumeAttachment) GetMountPath() OptString {
 // GetReadOnly returns the value of ReadOnly.
 func (s *VolumeAttachment) GetReadOnly() OptBool {
 	return s.ReadOnly
+}
+
+// GetType returns the value of Type.
+func (s *VolumeAttachment) GetType() OptString {
+	return s.Type
+}
+
+// GetSizeMb returns the value of SizeMb.
+func (s *VolumeAttachment) GetSizeMb() OptInt {
+	return s.SizeMb
 }
 
 // GetAdditionalProps returns the value of AdditionalProps.
@@ -1257,6 +4927,16 @@ func (s *VolumeAttachment) SetMountPath(val OptString) {
 // SetReadOnly sets the value of ReadOnly.
 func (s *VolumeAttachment) SetReadOnly(val OptBool) {
 	s.ReadOnly = val
+}
+
+// SetType sets the value of Type.
+func (s *VolumeAttachment) SetType(val OptString) {
+	s.Type = val
+}
+
+// SetSizeMb sets the value of SizeMb.
+func (s *VolumeAttachment) SetSizeMb(val OptInt) {
+	s.SizeMb = val
 }
 
 // SetAdditionalProps sets the value of AdditionalProps.

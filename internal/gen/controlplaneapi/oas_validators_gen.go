@@ -6,10 +6,65 @@ import (
 	"github.com/go-faster/errors"
 )
 
-func (s ListSandboxesOKApplicationJSON) Validate() error {
-	alias := ([]Sandbox)(s)
-	if alias == nil {
-		return errors.New("nil is invalid value")
+func (s Anchor) Validate() error {
+	switch s {
+	case "end":
+		return nil
+	default:
+		return errors.Errorf("invalid value: %v", s)
 	}
-	return nil
+}
+
+func (s ListSandboxSchedulesType) Validate() error {
+	switch s {
+	case "cron":
+		return nil
+	case "at":
+		return nil
+	default:
+		return errors.Errorf("invalid value: %v", s)
+	}
+}
+
+func (s SandboxListing) Validate() error {
+	switch s.Type {
+	case SandboxPageSandboxListing:
+		return nil // no validation needed
+	case SandboxArraySandboxListing:
+		if s.SandboxArray == nil {
+			return errors.New("nil is invalid value")
+		}
+		return nil
+	default:
+		return errors.Errorf("invalid type %q", s.Type)
+	}
+}
+
+func (s ScheduleListing) Validate() error {
+	switch s.Type {
+	case SchedulePageScheduleListing:
+		return nil // no validation needed
+	case ScheduleArrayScheduleListing:
+		if s.ScheduleArray == nil {
+			return errors.New("nil is invalid value")
+		}
+		return nil
+	default:
+		return errors.Errorf("invalid type %q", s.Type)
+	}
+}
+
+func (s Sort) Validate() error {
+	switch s {
+	case "createdAt:desc":
+		return nil
+	case "createdAt:asc":
+		return nil
+	case "name:asc":
+		return nil
+	case "name:desc":
+		return nil
+	default:
+		return errors.Errorf("invalid value: %v", s)
+	}
 }

@@ -11,14 +11,58 @@ import (
 )
 
 var (
+	rn22AllowedHeaders = map[string]string{
+		"GET": "Authorization",
+	}
 	rn1AllowedHeaders = map[string]string{
-		"GET":  "Authorization",
+		"GET":  "Authorization,Blaxel-Version",
 		"POST": "Authorization,Content-Type",
+	}
+	rn20AllowedHeaders = map[string]string{
+		"GET": "Authorization",
 	}
 	rn3AllowedHeaders = map[string]string{
 		"DELETE": "Authorization",
 		"GET":    "Authorization",
 		"PUT":    "Authorization,Content-Type",
+	}
+	rn18AllowedHeaders = map[string]string{
+		"POST": "Authorization,Content-Type",
+	}
+	rn4AllowedHeaders = map[string]string{
+		"GET":  "Authorization",
+		"POST": "Authorization,Content-Type",
+	}
+	rn6AllowedHeaders = map[string]string{
+		"DELETE": "Authorization",
+		"GET":    "Authorization",
+		"PUT":    "Authorization,Content-Type",
+	}
+	rn7AllowedHeaders = map[string]string{
+		"GET":  "Authorization",
+		"POST": "Authorization,Content-Type",
+	}
+	rn13AllowedHeaders = map[string]string{
+		"DELETE": "Authorization",
+	}
+	rn24AllowedHeaders = map[string]string{
+		"GET": "Authorization",
+	}
+	rn9AllowedHeaders = map[string]string{
+		"GET":  "Authorization,Blaxel-Version",
+		"POST": "Authorization,Content-Type",
+	}
+	rn15AllowedHeaders = map[string]string{
+		"DELETE": "Authorization",
+		"GET":    "Authorization",
+		"PUT":    "Authorization,Content-Type",
+	}
+	rn11AllowedHeaders = map[string]string{
+		"GET":  "Authorization",
+		"POST": "Authorization,Content-Type",
+	}
+	rn17AllowedHeaders = map[string]string{
+		"DELETE": "Authorization",
 	}
 )
 
@@ -52,7 +96,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
-	args := [1]string{}
+	args := [3]string{}
 
 	// Static code generated router with unwrapped path search.
 	switch {
@@ -61,74 +105,552 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		switch elem[0] {
-		case '/': // Prefix: "/sandboxes"
+		case '/': // Prefix: "/sandbox"
 
-			if l := len("/sandboxes"); len(elem) >= l && elem[0:l] == "/sandboxes" {
+			if l := len("/sandbox"); len(elem) >= l && elem[0:l] == "/sandbox" {
 				elem = elem[l:]
 			} else {
 				break
 			}
 
 			if len(elem) == 0 {
-				switch r.Method {
-				case "GET":
-					s.handleListSandboxesRequest([0]string{}, elemIsEscaped, w, r)
-				case "POST":
-					s.handleCreateSandboxRequest([0]string{}, elemIsEscaped, w, r)
-				default:
-					s.notAllowed(w, r, notAllowedParams{
-						allowedMethods: "GET,POST",
-						allowedHeaders: rn1AllowedHeaders,
-						acceptPost:     "application/json",
-						acceptPatch:    "",
-					})
-				}
-
-				return
+				break
 			}
 			switch elem[0] {
-			case '/': // Prefix: "/"
+			case '/': // Prefix: "/hub"
 
-				if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
+				if l := len("/hub"); len(elem) >= l && elem[0:l] == "/hub" {
 					elem = elem[l:]
 				} else {
 					break
 				}
 
-				// Param: "sandboxName"
-				// Leaf parameter, slashes are prohibited
-				idx := strings.IndexByte(elem, '/')
-				if idx >= 0 {
-					break
-				}
-				args[0] = elem
-				elem = ""
-
 				if len(elem) == 0 {
 					// Leaf node.
 					switch r.Method {
-					case "DELETE":
-						s.handleDeleteSandboxRequest([1]string{
-							args[0],
-						}, elemIsEscaped, w, r)
 					case "GET":
-						s.handleGetSandboxRequest([1]string{
-							args[0],
-						}, elemIsEscaped, w, r)
-					case "PUT":
-						s.handleUpdateSandboxRequest([1]string{
-							args[0],
-						}, elemIsEscaped, w, r)
+						s.handleListSandboxHubDefinitionsRequest([0]string{}, elemIsEscaped, w, r)
 					default:
 						s.notAllowed(w, r, notAllowedParams{
-							allowedMethods: "DELETE,GET,PUT",
-							allowedHeaders: rn3AllowedHeaders,
+							allowedMethods: "GET",
+							allowedHeaders: rn22AllowedHeaders,
 							acceptPost:     "",
 							acceptPatch:    "",
 						})
 					}
 
 					return
+				}
+
+			case 'e': // Prefix: "es"
+
+				if l := len("es"); len(elem) >= l && elem[0:l] == "es" {
+					elem = elem[l:]
+				} else {
+					break
+				}
+
+				if len(elem) == 0 {
+					switch r.Method {
+					case "GET":
+						s.handleListSandboxesRequest([0]string{}, elemIsEscaped, w, r)
+					case "POST":
+						s.handleCreateSandboxRequest([0]string{}, elemIsEscaped, w, r)
+					default:
+						s.notAllowed(w, r, notAllowedParams{
+							allowedMethods: "GET,POST",
+							allowedHeaders: rn1AllowedHeaders,
+							acceptPost:     "application/json",
+							acceptPatch:    "",
+						})
+					}
+
+					return
+				}
+				switch elem[0] {
+				case '/': // Prefix: "/"
+
+					if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
+						elem = elem[l:]
+					} else {
+						break
+					}
+
+					if len(elem) == 0 {
+						break
+					}
+					switch elem[0] {
+					case 'b': // Prefix: "by-external-id/"
+						origElem := elem
+						if l := len("by-external-id/"); len(elem) >= l && elem[0:l] == "by-external-id/" {
+							elem = elem[l:]
+						} else {
+							break
+						}
+
+						// Param: "externalId"
+						// Leaf parameter, slashes are prohibited
+						idx := strings.IndexByte(elem, '/')
+						if idx >= 0 {
+							break
+						}
+						args[0] = elem
+						elem = ""
+
+						if len(elem) == 0 {
+							// Leaf node.
+							switch r.Method {
+							case "GET":
+								s.handleGetSandboxByExternalIdRequest([1]string{
+									args[0],
+								}, elemIsEscaped, w, r)
+							default:
+								s.notAllowed(w, r, notAllowedParams{
+									allowedMethods: "GET",
+									allowedHeaders: rn20AllowedHeaders,
+									acceptPost:     "",
+									acceptPatch:    "",
+								})
+							}
+
+							return
+						}
+
+						elem = origElem
+					}
+					// Param: "sandboxName"
+					// Match until "/"
+					idx := strings.IndexByte(elem, '/')
+					if idx < 0 {
+						idx = len(elem)
+					}
+					args[0] = elem[:idx]
+					elem = elem[idx:]
+
+					if len(elem) == 0 {
+						switch r.Method {
+						case "DELETE":
+							s.handleDeleteSandboxRequest([1]string{
+								args[0],
+							}, elemIsEscaped, w, r)
+						case "GET":
+							s.handleGetSandboxRequest([1]string{
+								args[0],
+							}, elemIsEscaped, w, r)
+						case "PUT":
+							s.handleUpdateSandboxRequest([1]string{
+								args[0],
+							}, elemIsEscaped, w, r)
+						default:
+							s.notAllowed(w, r, notAllowedParams{
+								allowedMethods: "DELETE,GET,PUT",
+								allowedHeaders: rn3AllowedHeaders,
+								acceptPost:     "",
+								acceptPatch:    "",
+							})
+						}
+
+						return
+					}
+					switch elem[0] {
+					case '/': // Prefix: "/"
+
+						if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
+							elem = elem[l:]
+						} else {
+							break
+						}
+
+						if len(elem) == 0 {
+							break
+						}
+						switch elem[0] {
+						case 'f': // Prefix: "fork"
+
+							if l := len("fork"); len(elem) >= l && elem[0:l] == "fork" {
+								elem = elem[l:]
+							} else {
+								break
+							}
+
+							if len(elem) == 0 {
+								// Leaf node.
+								switch r.Method {
+								case "POST":
+									s.handleForkSandboxRequest([1]string{
+										args[0],
+									}, elemIsEscaped, w, r)
+								default:
+									s.notAllowed(w, r, notAllowedParams{
+										allowedMethods: "POST",
+										allowedHeaders: rn18AllowedHeaders,
+										acceptPost:     "application/json",
+										acceptPatch:    "",
+									})
+								}
+
+								return
+							}
+
+						case 'p': // Prefix: "previews"
+
+							if l := len("previews"); len(elem) >= l && elem[0:l] == "previews" {
+								elem = elem[l:]
+							} else {
+								break
+							}
+
+							if len(elem) == 0 {
+								switch r.Method {
+								case "GET":
+									s.handleListSandboxPreviewsRequest([1]string{
+										args[0],
+									}, elemIsEscaped, w, r)
+								case "POST":
+									s.handleCreateSandboxPreviewRequest([1]string{
+										args[0],
+									}, elemIsEscaped, w, r)
+								default:
+									s.notAllowed(w, r, notAllowedParams{
+										allowedMethods: "GET,POST",
+										allowedHeaders: rn4AllowedHeaders,
+										acceptPost:     "application/json",
+										acceptPatch:    "",
+									})
+								}
+
+								return
+							}
+							switch elem[0] {
+							case '/': // Prefix: "/"
+
+								if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
+									elem = elem[l:]
+								} else {
+									break
+								}
+
+								// Param: "previewName"
+								// Match until "/"
+								idx := strings.IndexByte(elem, '/')
+								if idx < 0 {
+									idx = len(elem)
+								}
+								args[1] = elem[:idx]
+								elem = elem[idx:]
+
+								if len(elem) == 0 {
+									switch r.Method {
+									case "DELETE":
+										s.handleDeleteSandboxPreviewRequest([2]string{
+											args[0],
+											args[1],
+										}, elemIsEscaped, w, r)
+									case "GET":
+										s.handleGetSandboxPreviewRequest([2]string{
+											args[0],
+											args[1],
+										}, elemIsEscaped, w, r)
+									case "PUT":
+										s.handleUpdateSandboxPreviewRequest([2]string{
+											args[0],
+											args[1],
+										}, elemIsEscaped, w, r)
+									default:
+										s.notAllowed(w, r, notAllowedParams{
+											allowedMethods: "DELETE,GET,PUT",
+											allowedHeaders: rn6AllowedHeaders,
+											acceptPost:     "",
+											acceptPatch:    "",
+										})
+									}
+
+									return
+								}
+								switch elem[0] {
+								case '/': // Prefix: "/tokens"
+
+									if l := len("/tokens"); len(elem) >= l && elem[0:l] == "/tokens" {
+										elem = elem[l:]
+									} else {
+										break
+									}
+
+									if len(elem) == 0 {
+										switch r.Method {
+										case "GET":
+											s.handleListSandboxPreviewTokensRequest([2]string{
+												args[0],
+												args[1],
+											}, elemIsEscaped, w, r)
+										case "POST":
+											s.handleCreateSandboxPreviewTokenRequest([2]string{
+												args[0],
+												args[1],
+											}, elemIsEscaped, w, r)
+										default:
+											s.notAllowed(w, r, notAllowedParams{
+												allowedMethods: "GET,POST",
+												allowedHeaders: rn7AllowedHeaders,
+												acceptPost:     "application/json",
+												acceptPatch:    "",
+											})
+										}
+
+										return
+									}
+									switch elem[0] {
+									case '/': // Prefix: "/"
+
+										if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
+											elem = elem[l:]
+										} else {
+											break
+										}
+
+										// Param: "tokenName"
+										// Leaf parameter, slashes are prohibited
+										idx := strings.IndexByte(elem, '/')
+										if idx >= 0 {
+											break
+										}
+										args[2] = elem
+										elem = ""
+
+										if len(elem) == 0 {
+											// Leaf node.
+											switch r.Method {
+											case "DELETE":
+												s.handleDeleteSandboxPreviewTokenRequest([3]string{
+													args[0],
+													args[1],
+													args[2],
+												}, elemIsEscaped, w, r)
+											default:
+												s.notAllowed(w, r, notAllowedParams{
+													allowedMethods: "DELETE",
+													allowedHeaders: rn13AllowedHeaders,
+													acceptPost:     "",
+													acceptPatch:    "",
+												})
+											}
+
+											return
+										}
+
+									}
+
+								}
+
+							}
+
+						case 's': // Prefix: "s"
+
+							if l := len("s"); len(elem) >= l && elem[0:l] == "s" {
+								elem = elem[l:]
+							} else {
+								break
+							}
+
+							if len(elem) == 0 {
+								break
+							}
+							switch elem[0] {
+							case 'c': // Prefix: "chedule"
+
+								if l := len("chedule"); len(elem) >= l && elem[0:l] == "chedule" {
+									elem = elem[l:]
+								} else {
+									break
+								}
+
+								if len(elem) == 0 {
+									break
+								}
+								switch elem[0] {
+								case '-': // Prefix: "-executions"
+
+									if l := len("-executions"); len(elem) >= l && elem[0:l] == "-executions" {
+										elem = elem[l:]
+									} else {
+										break
+									}
+
+									if len(elem) == 0 {
+										// Leaf node.
+										switch r.Method {
+										case "GET":
+											s.handleListSandboxScheduleExecutionsRequest([1]string{
+												args[0],
+											}, elemIsEscaped, w, r)
+										default:
+											s.notAllowed(w, r, notAllowedParams{
+												allowedMethods: "GET",
+												allowedHeaders: rn24AllowedHeaders,
+												acceptPost:     "",
+												acceptPatch:    "",
+											})
+										}
+
+										return
+									}
+
+								case 's': // Prefix: "s"
+
+									if l := len("s"); len(elem) >= l && elem[0:l] == "s" {
+										elem = elem[l:]
+									} else {
+										break
+									}
+
+									if len(elem) == 0 {
+										switch r.Method {
+										case "GET":
+											s.handleListSandboxSchedulesRequest([1]string{
+												args[0],
+											}, elemIsEscaped, w, r)
+										case "POST":
+											s.handleCreateSandboxScheduleRequest([1]string{
+												args[0],
+											}, elemIsEscaped, w, r)
+										default:
+											s.notAllowed(w, r, notAllowedParams{
+												allowedMethods: "GET,POST",
+												allowedHeaders: rn9AllowedHeaders,
+												acceptPost:     "application/json",
+												acceptPatch:    "",
+											})
+										}
+
+										return
+									}
+									switch elem[0] {
+									case '/': // Prefix: "/"
+
+										if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
+											elem = elem[l:]
+										} else {
+											break
+										}
+
+										// Param: "scheduleId"
+										// Leaf parameter, slashes are prohibited
+										idx := strings.IndexByte(elem, '/')
+										if idx >= 0 {
+											break
+										}
+										args[1] = elem
+										elem = ""
+
+										if len(elem) == 0 {
+											// Leaf node.
+											switch r.Method {
+											case "DELETE":
+												s.handleDeleteSandboxScheduleRequest([2]string{
+													args[0],
+													args[1],
+												}, elemIsEscaped, w, r)
+											case "GET":
+												s.handleGetSandboxScheduleRequest([2]string{
+													args[0],
+													args[1],
+												}, elemIsEscaped, w, r)
+											case "PUT":
+												s.handleUpdateSandboxScheduleRequest([2]string{
+													args[0],
+													args[1],
+												}, elemIsEscaped, w, r)
+											default:
+												s.notAllowed(w, r, notAllowedParams{
+													allowedMethods: "DELETE,GET,PUT",
+													allowedHeaders: rn15AllowedHeaders,
+													acceptPost:     "",
+													acceptPatch:    "",
+												})
+											}
+
+											return
+										}
+
+									}
+
+								}
+
+							case 'n': // Prefix: "napshots"
+
+								if l := len("napshots"); len(elem) >= l && elem[0:l] == "napshots" {
+									elem = elem[l:]
+								} else {
+									break
+								}
+
+								if len(elem) == 0 {
+									switch r.Method {
+									case "GET":
+										s.handleListSandboxSnapshotsRequest([1]string{
+											args[0],
+										}, elemIsEscaped, w, r)
+									case "POST":
+										s.handleCreateSandboxSnapshotRequest([1]string{
+											args[0],
+										}, elemIsEscaped, w, r)
+									default:
+										s.notAllowed(w, r, notAllowedParams{
+											allowedMethods: "GET,POST",
+											allowedHeaders: rn11AllowedHeaders,
+											acceptPost:     "application/json",
+											acceptPatch:    "",
+										})
+									}
+
+									return
+								}
+								switch elem[0] {
+								case '/': // Prefix: "/"
+
+									if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
+										elem = elem[l:]
+									} else {
+										break
+									}
+
+									// Param: "snapshotId"
+									// Leaf parameter, slashes are prohibited
+									idx := strings.IndexByte(elem, '/')
+									if idx >= 0 {
+										break
+									}
+									args[1] = elem
+									elem = ""
+
+									if len(elem) == 0 {
+										// Leaf node.
+										switch r.Method {
+										case "DELETE":
+											s.handleDeleteSandboxSnapshotRequest([2]string{
+												args[0],
+												args[1],
+											}, elemIsEscaped, w, r)
+										default:
+											s.notAllowed(w, r, notAllowedParams{
+												allowedMethods: "DELETE",
+												allowedHeaders: rn17AllowedHeaders,
+												acceptPost:     "",
+												acceptPatch:    "",
+											})
+										}
+
+										return
+									}
+
+								}
+
+							}
+
+						}
+
+					}
+
 				}
 
 			}
@@ -146,7 +668,7 @@ type Route struct {
 	operationGroup string
 	pathPattern    string
 	count          int
-	args           [1]string
+	args           [3]string
 }
 
 // Name returns ogen operation name.
@@ -219,89 +741,574 @@ func (s *Server) FindPath(method string, u *url.URL) (r Route, _ bool) {
 			break
 		}
 		switch elem[0] {
-		case '/': // Prefix: "/sandboxes"
+		case '/': // Prefix: "/sandbox"
 
-			if l := len("/sandboxes"); len(elem) >= l && elem[0:l] == "/sandboxes" {
+			if l := len("/sandbox"); len(elem) >= l && elem[0:l] == "/sandbox" {
 				elem = elem[l:]
 			} else {
 				break
 			}
 
 			if len(elem) == 0 {
-				switch method {
-				case "GET":
-					r.name = ListSandboxesOperation
-					r.summary = "List the workspace's sandboxes"
-					r.operationID = "listSandboxes"
-					r.operationGroup = ""
-					r.pathPattern = "/sandboxes"
-					r.args = args
-					r.count = 0
-					return r, true
-				case "POST":
-					r.name = CreateSandboxOperation
-					r.summary = "Create a sandbox"
-					r.operationID = "createSandbox"
-					r.operationGroup = ""
-					r.pathPattern = "/sandboxes"
-					r.args = args
-					r.count = 0
-					return r, true
-				default:
-					return
-				}
+				break
 			}
 			switch elem[0] {
-			case '/': // Prefix: "/"
+			case '/': // Prefix: "/hub"
 
-				if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
+				if l := len("/hub"); len(elem) >= l && elem[0:l] == "/hub" {
 					elem = elem[l:]
 				} else {
 					break
 				}
 
-				// Param: "sandboxName"
-				// Leaf parameter, slashes are prohibited
-				idx := strings.IndexByte(elem, '/')
-				if idx >= 0 {
-					break
-				}
-				args[0] = elem
-				elem = ""
-
 				if len(elem) == 0 {
 					// Leaf node.
 					switch method {
-					case "DELETE":
-						r.name = DeleteSandboxOperation
-						r.summary = "Delete a sandbox"
-						r.operationID = "deleteSandbox"
-						r.operationGroup = ""
-						r.pathPattern = "/sandboxes/{sandboxName}"
-						r.args = args
-						r.count = 1
-						return r, true
 					case "GET":
-						r.name = GetSandboxOperation
-						r.summary = "Get one sandbox"
-						r.operationID = "getSandbox"
+						r.name = ListSandboxHubDefinitionsOperation
+						r.summary = "List the ready-made sandbox templates of the hub"
+						r.operationID = "listSandboxHubDefinitions"
 						r.operationGroup = ""
-						r.pathPattern = "/sandboxes/{sandboxName}"
+						r.pathPattern = "/sandbox/hub"
 						r.args = args
-						r.count = 1
-						return r, true
-					case "PUT":
-						r.name = UpdateSandboxOperation
-						r.summary = "Replace a sandbox's definition"
-						r.operationID = "updateSandbox"
-						r.operationGroup = ""
-						r.pathPattern = "/sandboxes/{sandboxName}"
-						r.args = args
-						r.count = 1
+						r.count = 0
 						return r, true
 					default:
 						return
 					}
+				}
+
+			case 'e': // Prefix: "es"
+
+				if l := len("es"); len(elem) >= l && elem[0:l] == "es" {
+					elem = elem[l:]
+				} else {
+					break
+				}
+
+				if len(elem) == 0 {
+					switch method {
+					case "GET":
+						r.name = ListSandboxesOperation
+						r.summary = "List the workspace's sandboxes"
+						r.operationID = "listSandboxes"
+						r.operationGroup = ""
+						r.pathPattern = "/sandboxes"
+						r.args = args
+						r.count = 0
+						return r, true
+					case "POST":
+						r.name = CreateSandboxOperation
+						r.summary = "Create a sandbox"
+						r.operationID = "createSandbox"
+						r.operationGroup = ""
+						r.pathPattern = "/sandboxes"
+						r.args = args
+						r.count = 0
+						return r, true
+					default:
+						return
+					}
+				}
+				switch elem[0] {
+				case '/': // Prefix: "/"
+
+					if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
+						elem = elem[l:]
+					} else {
+						break
+					}
+
+					if len(elem) == 0 {
+						break
+					}
+					switch elem[0] {
+					case 'b': // Prefix: "by-external-id/"
+						origElem := elem
+						if l := len("by-external-id/"); len(elem) >= l && elem[0:l] == "by-external-id/" {
+							elem = elem[l:]
+						} else {
+							break
+						}
+
+						// Param: "externalId"
+						// Leaf parameter, slashes are prohibited
+						idx := strings.IndexByte(elem, '/')
+						if idx >= 0 {
+							break
+						}
+						args[0] = elem
+						elem = ""
+
+						if len(elem) == 0 {
+							// Leaf node.
+							switch method {
+							case "GET":
+								r.name = GetSandboxByExternalIdOperation
+								r.summary = "Get the newest live sandbox with an external id"
+								r.operationID = "getSandboxByExternalId"
+								r.operationGroup = ""
+								r.pathPattern = "/sandboxes/by-external-id/{externalId}"
+								r.args = args
+								r.count = 1
+								return r, true
+							default:
+								return
+							}
+						}
+
+						elem = origElem
+					}
+					// Param: "sandboxName"
+					// Match until "/"
+					idx := strings.IndexByte(elem, '/')
+					if idx < 0 {
+						idx = len(elem)
+					}
+					args[0] = elem[:idx]
+					elem = elem[idx:]
+
+					if len(elem) == 0 {
+						switch method {
+						case "DELETE":
+							r.name = DeleteSandboxOperation
+							r.summary = "Delete a sandbox"
+							r.operationID = "deleteSandbox"
+							r.operationGroup = ""
+							r.pathPattern = "/sandboxes/{sandboxName}"
+							r.args = args
+							r.count = 1
+							return r, true
+						case "GET":
+							r.name = GetSandboxOperation
+							r.summary = "Get one sandbox"
+							r.operationID = "getSandbox"
+							r.operationGroup = ""
+							r.pathPattern = "/sandboxes/{sandboxName}"
+							r.args = args
+							r.count = 1
+							return r, true
+						case "PUT":
+							r.name = UpdateSandboxOperation
+							r.summary = "Replace a sandbox's definition"
+							r.operationID = "updateSandbox"
+							r.operationGroup = ""
+							r.pathPattern = "/sandboxes/{sandboxName}"
+							r.args = args
+							r.count = 1
+							return r, true
+						default:
+							return
+						}
+					}
+					switch elem[0] {
+					case '/': // Prefix: "/"
+
+						if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
+							elem = elem[l:]
+						} else {
+							break
+						}
+
+						if len(elem) == 0 {
+							break
+						}
+						switch elem[0] {
+						case 'f': // Prefix: "fork"
+
+							if l := len("fork"); len(elem) >= l && elem[0:l] == "fork" {
+								elem = elem[l:]
+							} else {
+								break
+							}
+
+							if len(elem) == 0 {
+								// Leaf node.
+								switch method {
+								case "POST":
+									r.name = ForkSandboxOperation
+									r.summary = "Copy a sandbox into a new sandbox or an application"
+									r.operationID = "forkSandbox"
+									r.operationGroup = ""
+									r.pathPattern = "/sandboxes/{sandboxName}/fork"
+									r.args = args
+									r.count = 1
+									return r, true
+								default:
+									return
+								}
+							}
+
+						case 'p': // Prefix: "previews"
+
+							if l := len("previews"); len(elem) >= l && elem[0:l] == "previews" {
+								elem = elem[l:]
+							} else {
+								break
+							}
+
+							if len(elem) == 0 {
+								switch method {
+								case "GET":
+									r.name = ListSandboxPreviewsOperation
+									r.summary = "List a sandbox's previews"
+									r.operationID = "listSandboxPreviews"
+									r.operationGroup = ""
+									r.pathPattern = "/sandboxes/{sandboxName}/previews"
+									r.args = args
+									r.count = 1
+									return r, true
+								case "POST":
+									r.name = CreateSandboxPreviewOperation
+									r.summary = "Expose a port of a sandbox at a preview URL"
+									r.operationID = "createSandboxPreview"
+									r.operationGroup = ""
+									r.pathPattern = "/sandboxes/{sandboxName}/previews"
+									r.args = args
+									r.count = 1
+									return r, true
+								default:
+									return
+								}
+							}
+							switch elem[0] {
+							case '/': // Prefix: "/"
+
+								if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
+									elem = elem[l:]
+								} else {
+									break
+								}
+
+								// Param: "previewName"
+								// Match until "/"
+								idx := strings.IndexByte(elem, '/')
+								if idx < 0 {
+									idx = len(elem)
+								}
+								args[1] = elem[:idx]
+								elem = elem[idx:]
+
+								if len(elem) == 0 {
+									switch method {
+									case "DELETE":
+										r.name = DeleteSandboxPreviewOperation
+										r.summary = "Delete a preview"
+										r.operationID = "deleteSandboxPreview"
+										r.operationGroup = ""
+										r.pathPattern = "/sandboxes/{sandboxName}/previews/{previewName}"
+										r.args = args
+										r.count = 2
+										return r, true
+									case "GET":
+										r.name = GetSandboxPreviewOperation
+										r.summary = "Get one preview"
+										r.operationID = "getSandboxPreview"
+										r.operationGroup = ""
+										r.pathPattern = "/sandboxes/{sandboxName}/previews/{previewName}"
+										r.args = args
+										r.count = 2
+										return r, true
+									case "PUT":
+										r.name = UpdateSandboxPreviewOperation
+										r.summary = "Replace a preview's definition"
+										r.operationID = "updateSandboxPreview"
+										r.operationGroup = ""
+										r.pathPattern = "/sandboxes/{sandboxName}/previews/{previewName}"
+										r.args = args
+										r.count = 2
+										return r, true
+									default:
+										return
+									}
+								}
+								switch elem[0] {
+								case '/': // Prefix: "/tokens"
+
+									if l := len("/tokens"); len(elem) >= l && elem[0:l] == "/tokens" {
+										elem = elem[l:]
+									} else {
+										break
+									}
+
+									if len(elem) == 0 {
+										switch method {
+										case "GET":
+											r.name = ListSandboxPreviewTokensOperation
+											r.summary = "List the access tokens of a private preview"
+											r.operationID = "listSandboxPreviewTokens"
+											r.operationGroup = ""
+											r.pathPattern = "/sandboxes/{sandboxName}/previews/{previewName}/tokens"
+											r.args = args
+											r.count = 2
+											return r, true
+										case "POST":
+											r.name = CreateSandboxPreviewTokenOperation
+											r.summary = "Make an access token for a private preview"
+											r.operationID = "createSandboxPreviewToken"
+											r.operationGroup = ""
+											r.pathPattern = "/sandboxes/{sandboxName}/previews/{previewName}/tokens"
+											r.args = args
+											r.count = 2
+											return r, true
+										default:
+											return
+										}
+									}
+									switch elem[0] {
+									case '/': // Prefix: "/"
+
+										if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
+											elem = elem[l:]
+										} else {
+											break
+										}
+
+										// Param: "tokenName"
+										// Leaf parameter, slashes are prohibited
+										idx := strings.IndexByte(elem, '/')
+										if idx >= 0 {
+											break
+										}
+										args[2] = elem
+										elem = ""
+
+										if len(elem) == 0 {
+											// Leaf node.
+											switch method {
+											case "DELETE":
+												r.name = DeleteSandboxPreviewTokenOperation
+												r.summary = "Revoke a preview token"
+												r.operationID = "deleteSandboxPreviewToken"
+												r.operationGroup = ""
+												r.pathPattern = "/sandboxes/{sandboxName}/previews/{previewName}/tokens/{tokenName}"
+												r.args = args
+												r.count = 3
+												return r, true
+											default:
+												return
+											}
+										}
+
+									}
+
+								}
+
+							}
+
+						case 's': // Prefix: "s"
+
+							if l := len("s"); len(elem) >= l && elem[0:l] == "s" {
+								elem = elem[l:]
+							} else {
+								break
+							}
+
+							if len(elem) == 0 {
+								break
+							}
+							switch elem[0] {
+							case 'c': // Prefix: "chedule"
+
+								if l := len("chedule"); len(elem) >= l && elem[0:l] == "chedule" {
+									elem = elem[l:]
+								} else {
+									break
+								}
+
+								if len(elem) == 0 {
+									break
+								}
+								switch elem[0] {
+								case '-': // Prefix: "-executions"
+
+									if l := len("-executions"); len(elem) >= l && elem[0:l] == "-executions" {
+										elem = elem[l:]
+									} else {
+										break
+									}
+
+									if len(elem) == 0 {
+										// Leaf node.
+										switch method {
+										case "GET":
+											r.name = ListSandboxScheduleExecutionsOperation
+											r.summary = "List the runs of a sandbox's schedules, newest first"
+											r.operationID = "listSandboxScheduleExecutions"
+											r.operationGroup = ""
+											r.pathPattern = "/sandboxes/{sandboxName}/schedule-executions"
+											r.args = args
+											r.count = 1
+											return r, true
+										default:
+											return
+										}
+									}
+
+								case 's': // Prefix: "s"
+
+									if l := len("s"); len(elem) >= l && elem[0:l] == "s" {
+										elem = elem[l:]
+									} else {
+										break
+									}
+
+									if len(elem) == 0 {
+										switch method {
+										case "GET":
+											r.name = ListSandboxSchedulesOperation
+											r.summary = "List a sandbox's schedules"
+											r.operationID = "listSandboxSchedules"
+											r.operationGroup = ""
+											r.pathPattern = "/sandboxes/{sandboxName}/schedules"
+											r.args = args
+											r.count = 1
+											return r, true
+										case "POST":
+											r.name = CreateSandboxScheduleOperation
+											r.summary = "Add a schedule to a sandbox"
+											r.operationID = "createSandboxSchedule"
+											r.operationGroup = ""
+											r.pathPattern = "/sandboxes/{sandboxName}/schedules"
+											r.args = args
+											r.count = 1
+											return r, true
+										default:
+											return
+										}
+									}
+									switch elem[0] {
+									case '/': // Prefix: "/"
+
+										if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
+											elem = elem[l:]
+										} else {
+											break
+										}
+
+										// Param: "scheduleId"
+										// Leaf parameter, slashes are prohibited
+										idx := strings.IndexByte(elem, '/')
+										if idx >= 0 {
+											break
+										}
+										args[1] = elem
+										elem = ""
+
+										if len(elem) == 0 {
+											// Leaf node.
+											switch method {
+											case "DELETE":
+												r.name = DeleteSandboxScheduleOperation
+												r.summary = "Delete a schedule"
+												r.operationID = "deleteSandboxSchedule"
+												r.operationGroup = ""
+												r.pathPattern = "/sandboxes/{sandboxName}/schedules/{scheduleId}"
+												r.args = args
+												r.count = 2
+												return r, true
+											case "GET":
+												r.name = GetSandboxScheduleOperation
+												r.summary = "Get one schedule"
+												r.operationID = "getSandboxSchedule"
+												r.operationGroup = ""
+												r.pathPattern = "/sandboxes/{sandboxName}/schedules/{scheduleId}"
+												r.args = args
+												r.count = 2
+												return r, true
+											case "PUT":
+												r.name = UpdateSandboxScheduleOperation
+												r.summary = "Replace a schedule"
+												r.operationID = "updateSandboxSchedule"
+												r.operationGroup = ""
+												r.pathPattern = "/sandboxes/{sandboxName}/schedules/{scheduleId}"
+												r.args = args
+												r.count = 2
+												return r, true
+											default:
+												return
+											}
+										}
+
+									}
+
+								}
+
+							case 'n': // Prefix: "napshots"
+
+								if l := len("napshots"); len(elem) >= l && elem[0:l] == "napshots" {
+									elem = elem[l:]
+								} else {
+									break
+								}
+
+								if len(elem) == 0 {
+									switch method {
+									case "GET":
+										r.name = ListSandboxSnapshotsOperation
+										r.summary = "List a sandbox's snapshots"
+										r.operationID = "listSandboxSnapshots"
+										r.operationGroup = ""
+										r.pathPattern = "/sandboxes/{sandboxName}/snapshots"
+										r.args = args
+										r.count = 1
+										return r, true
+									case "POST":
+										r.name = CreateSandboxSnapshotOperation
+										r.summary = "Snapshot a sandbox"
+										r.operationID = "createSandboxSnapshot"
+										r.operationGroup = ""
+										r.pathPattern = "/sandboxes/{sandboxName}/snapshots"
+										r.args = args
+										r.count = 1
+										return r, true
+									default:
+										return
+									}
+								}
+								switch elem[0] {
+								case '/': // Prefix: "/"
+
+									if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
+										elem = elem[l:]
+									} else {
+										break
+									}
+
+									// Param: "snapshotId"
+									// Leaf parameter, slashes are prohibited
+									idx := strings.IndexByte(elem, '/')
+									if idx >= 0 {
+										break
+									}
+									args[1] = elem
+									elem = ""
+
+									if len(elem) == 0 {
+										// Leaf node.
+										switch method {
+										case "DELETE":
+											r.name = DeleteSandboxSnapshotOperation
+											r.summary = "Delete a snapshot"
+											r.operationID = "deleteSandboxSnapshot"
+											r.operationGroup = ""
+											r.pathPattern = "/sandboxes/{sandboxName}/snapshots/{snapshotId}"
+											r.args = args
+											r.count = 2
+											return r, true
+										default:
+											return
+										}
+									}
+
+								}
+
+							}
+
+						}
+
+					}
+
 				}
 
 			}

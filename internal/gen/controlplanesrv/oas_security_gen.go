@@ -34,11 +34,31 @@ func findAuthorization(h http.Header, prefix string) (string, bool) {
 
 // operationRolesBearerAuth is a private map storing roles per operation.
 var operationRolesBearerAuth = map[string][]string{
-	CreateSandboxOperation: []string{},
-	DeleteSandboxOperation: []string{},
-	GetSandboxOperation:    []string{},
-	ListSandboxesOperation: []string{},
-	UpdateSandboxOperation: []string{},
+	CreateSandboxOperation:                 []string{},
+	CreateSandboxPreviewOperation:          []string{},
+	CreateSandboxPreviewTokenOperation:     []string{},
+	CreateSandboxScheduleOperation:         []string{},
+	CreateSandboxSnapshotOperation:         []string{},
+	DeleteSandboxOperation:                 []string{},
+	DeleteSandboxPreviewOperation:          []string{},
+	DeleteSandboxPreviewTokenOperation:     []string{},
+	DeleteSandboxScheduleOperation:         []string{},
+	DeleteSandboxSnapshotOperation:         []string{},
+	ForkSandboxOperation:                   []string{},
+	GetSandboxOperation:                    []string{},
+	GetSandboxByExternalIdOperation:        []string{},
+	GetSandboxPreviewOperation:             []string{},
+	GetSandboxScheduleOperation:            []string{},
+	ListSandboxHubDefinitionsOperation:     []string{},
+	ListSandboxPreviewTokensOperation:      []string{},
+	ListSandboxPreviewsOperation:           []string{},
+	ListSandboxScheduleExecutionsOperation: []string{},
+	ListSandboxSchedulesOperation:          []string{},
+	ListSandboxSnapshotsOperation:          []string{},
+	ListSandboxesOperation:                 []string{},
+	UpdateSandboxOperation:                 []string{},
+	UpdateSandboxPreviewOperation:          []string{},
+	UpdateSandboxScheduleOperation:         []string{},
 }
 
 // GetRolesForBearerAuth returns the required roles for the given operation.

@@ -10,34 +10,165 @@ import (
 type Handler interface {
 	// CreateSandbox implements createSandbox operation.
 	//
-	// Create a sandbox.
+	// A name in use is a 409, unless the sandbox holding it is FAILED, TERMINATED or being terminated, in
+	// which case it is replaced. With `createIfNotExist`, a name in use by a live sandbox answers that
+	// sandbox instead of the 409.
 	//
 	// POST /sandboxes
-	CreateSandbox(ctx context.Context, req *Sandbox) (CreateSandboxRes, error)
+	CreateSandbox(ctx context.Context, req *Sandbox, params CreateSandboxParams) (*Sandbox, error)
+	// CreateSandboxPreview implements createSandboxPreview operation.
+	//
+	// Expose a port of a sandbox at a preview URL.
+	//
+	// POST /sandboxes/{sandboxName}/previews
+	CreateSandboxPreview(ctx context.Context, req *Preview, params CreateSandboxPreviewParams) (*Preview, error)
+	// CreateSandboxPreviewToken implements createSandboxPreviewToken operation.
+	//
+	// The answer holds the token's value. A request reaches a private preview with it in the
+	// `bl_preview_token` query parameter or the `X-Blaxel-Preview-Token` header.
+	//
+	// POST /sandboxes/{sandboxName}/previews/{previewName}/tokens
+	CreateSandboxPreviewToken(ctx context.Context, req *PreviewToken, params CreateSandboxPreviewTokenParams) (*PreviewToken, error)
+	// CreateSandboxSchedule implements createSandboxSchedule operation.
+	//
+	// Add a schedule to a sandbox.
+	//
+	// POST /sandboxes/{sandboxName}/schedules
+	CreateSandboxSchedule(ctx context.Context, req *Schedule, params CreateSandboxScheduleParams) (*Schedule, error)
+	// CreateSandboxSnapshot implements createSandboxSnapshot operation.
+	//
+	// Snapshot a sandbox.
+	//
+	// POST /sandboxes/{sandboxName}/snapshots
+	CreateSandboxSnapshot(ctx context.Context, req *SnapshotRequest, params CreateSandboxSnapshotParams) (*Snapshot, error)
 	// DeleteSandbox implements deleteSandbox operation.
 	//
 	// Delete a sandbox.
 	//
 	// DELETE /sandboxes/{sandboxName}
-	DeleteSandbox(ctx context.Context, params DeleteSandboxParams) (DeleteSandboxRes, error)
+	DeleteSandbox(ctx context.Context, params DeleteSandboxParams) (*Sandbox, error)
+	// DeleteSandboxPreview implements deleteSandboxPreview operation.
+	//
+	// Delete a preview.
+	//
+	// DELETE /sandboxes/{sandboxName}/previews/{previewName}
+	DeleteSandboxPreview(ctx context.Context, params DeleteSandboxPreviewParams) (*Preview, error)
+	// DeleteSandboxPreviewToken implements deleteSandboxPreviewToken operation.
+	//
+	// Revoke a preview token.
+	//
+	// DELETE /sandboxes/{sandboxName}/previews/{previewName}/tokens/{tokenName}
+	DeleteSandboxPreviewToken(ctx context.Context, params DeleteSandboxPreviewTokenParams) (*MessageResult, error)
+	// DeleteSandboxSchedule implements deleteSandboxSchedule operation.
+	//
+	// Delete a schedule.
+	//
+	// DELETE /sandboxes/{sandboxName}/schedules/{scheduleId}
+	DeleteSandboxSchedule(ctx context.Context, params DeleteSandboxScheduleParams) (*Schedule, error)
+	// DeleteSandboxSnapshot implements deleteSandboxSnapshot operation.
+	//
+	// Delete a snapshot.
+	//
+	// DELETE /sandboxes/{sandboxName}/snapshots/{snapshotId}
+	DeleteSandboxSnapshot(ctx context.Context, params DeleteSandboxSnapshotParams) error
+	// ForkSandbox implements forkSandbox operation.
+	//
+	// A sandbox target must not exist yet (409). An application target is created, or gets a new revision.
+	//
+	// POST /sandboxes/{sandboxName}/fork
+	ForkSandbox(ctx context.Context, req *ForkRequest, params ForkSandboxParams) (*ForkResult, error)
 	// GetSandbox implements getSandbox operation.
 	//
 	// Get one sandbox.
 	//
 	// GET /sandboxes/{sandboxName}
-	GetSandbox(ctx context.Context, params GetSandboxParams) (GetSandboxRes, error)
+	GetSandbox(ctx context.Context, params GetSandboxParams) (*Sandbox, error)
+	// GetSandboxByExternalId implements getSandboxByExternalId operation.
+	//
+	// TERMINATED sandboxes do not count; none left is a 404.
+	//
+	// GET /sandboxes/by-external-id/{externalId}
+	GetSandboxByExternalId(ctx context.Context, params GetSandboxByExternalIdParams) (*Sandbox, error)
+	// GetSandboxPreview implements getSandboxPreview operation.
+	//
+	// Get one preview.
+	//
+	// GET /sandboxes/{sandboxName}/previews/{previewName}
+	GetSandboxPreview(ctx context.Context, params GetSandboxPreviewParams) (*Preview, error)
+	// GetSandboxSchedule implements getSandboxSchedule operation.
+	//
+	// Get one schedule.
+	//
+	// GET /sandboxes/{sandboxName}/schedules/{scheduleId}
+	GetSandboxSchedule(ctx context.Context, params GetSandboxScheduleParams) (*Schedule, error)
+	// ListSandboxHubDefinitions implements listSandboxHubDefinitions operation.
+	//
+	// List the ready-made sandbox templates of the hub.
+	//
+	// GET /sandbox/hub
+	ListSandboxHubDefinitions(ctx context.Context) ([]HubDefinition, error)
+	// ListSandboxPreviewTokens implements listSandboxPreviewTokens operation.
+	//
+	// List the access tokens of a private preview.
+	//
+	// GET /sandboxes/{sandboxName}/previews/{previewName}/tokens
+	ListSandboxPreviewTokens(ctx context.Context, params ListSandboxPreviewTokensParams) ([]PreviewToken, error)
+	// ListSandboxPreviews implements listSandboxPreviews operation.
+	//
+	// List a sandbox's previews.
+	//
+	// GET /sandboxes/{sandboxName}/previews
+	ListSandboxPreviews(ctx context.Context, params ListSandboxPreviewsParams) ([]Preview, error)
+	// ListSandboxScheduleExecutions implements listSandboxScheduleExecutions operation.
+	//
+	// List the runs of a sandbox's schedules, newest first.
+	//
+	// GET /sandboxes/{sandboxName}/schedule-executions
+	ListSandboxScheduleExecutions(ctx context.Context, params ListSandboxScheduleExecutionsParams) (*ScheduleExecutionPage, error)
+	// ListSandboxSchedules implements listSandboxSchedules operation.
+	//
+	// Like the sandbox list: a plain array before API version 2026-04-28, pages of `{data, meta}` from it
+	// on.
+	//
+	// GET /sandboxes/{sandboxName}/schedules
+	ListSandboxSchedules(ctx context.Context, params ListSandboxSchedulesParams) (ScheduleListing, error)
+	// ListSandboxSnapshots implements listSandboxSnapshots operation.
+	//
+	// List a sandbox's snapshots.
+	//
+	// GET /sandboxes/{sandboxName}/snapshots
+	ListSandboxSnapshots(ctx context.Context, params ListSandboxSnapshotsParams) ([]Snapshot, error)
 	// ListSandboxes implements listSandboxes operation.
 	//
-	// The answer is a plain JSON array, not a page.
+	// Without `Blaxel-Version` (or with a version before 2026-04-28) the answer is a plain array of every
+	// sandbox and the paging, search and sort parameters are ignored. From 2026-04-28 on it is one page,
+	// `{data, meta}`; follow `meta.nextCursor` for the next one. TERMINATED sandboxes are left out unless
+	// `showTerminated` is true or `status` asks for them.
 	//
 	// GET /sandboxes
-	ListSandboxes(ctx context.Context) (ListSandboxesRes, error)
+	ListSandboxes(ctx context.Context, params ListSandboxesParams) (SandboxListing, error)
 	// UpdateSandbox implements updateSandbox operation.
 	//
 	// Replace a sandbox's definition.
 	//
 	// PUT /sandboxes/{sandboxName}
-	UpdateSandbox(ctx context.Context, req *Sandbox, params UpdateSandboxParams) (UpdateSandboxRes, error)
+	UpdateSandbox(ctx context.Context, req *Sandbox, params UpdateSandboxParams) (*Sandbox, error)
+	// UpdateSandboxPreview implements updateSandboxPreview operation.
+	//
+	// Replace a preview's definition.
+	//
+	// PUT /sandboxes/{sandboxName}/previews/{previewName}
+	UpdateSandboxPreview(ctx context.Context, req *Preview, params UpdateSandboxPreviewParams) (*Preview, error)
+	// UpdateSandboxSchedule implements updateSandboxSchedule operation.
+	//
+	// Replace a schedule.
+	//
+	// PUT /sandboxes/{sandboxName}/schedules/{scheduleId}
+	UpdateSandboxSchedule(ctx context.Context, req *Schedule, params UpdateSandboxScheduleParams) (*Schedule, error)
+	// NewError creates *ErrorStatusCode from error returned by handler.
+	//
+	// Used for common default response.
+	NewError(ctx context.Context, err error) *ErrorStatusCode
 }
 
 // Server implements http server based on OpenAPI v3 specification and

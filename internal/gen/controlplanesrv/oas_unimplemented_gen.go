@@ -15,10 +15,49 @@ var _ Handler = UnimplementedHandler{}
 
 // CreateSandbox implements createSandbox operation.
 //
-// Create a sandbox.
+// A name in use is a 409, unless the sandbox holding it is FAILED, TERMINATED or being terminated, in
+// which case it is replaced. With `createIfNotExist`, a name in use by a live sandbox answers that
+// sandbox instead of the 409.
 //
 // POST /sandboxes
-func (UnimplementedHandler) CreateSandbox(ctx context.Context, req *Sandbox) (r CreateSandboxRes, _ error) {
+func (UnimplementedHandler) CreateSandbox(ctx context.Context, req *Sandbox, params CreateSandboxParams) (r *Sandbox, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// CreateSandboxPreview implements createSandboxPreview operation.
+//
+// Expose a port of a sandbox at a preview URL.
+//
+// POST /sandboxes/{sandboxName}/previews
+func (UnimplementedHandler) CreateSandboxPreview(ctx context.Context, req *Preview, params CreateSandboxPreviewParams) (r *Preview, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// CreateSandboxPreviewToken implements createSandboxPreviewToken operation.
+//
+// The answer holds the token's value. A request reaches a private preview with it in the
+// `bl_preview_token` query parameter or the `X-Blaxel-Preview-Token` header.
+//
+// POST /sandboxes/{sandboxName}/previews/{previewName}/tokens
+func (UnimplementedHandler) CreateSandboxPreviewToken(ctx context.Context, req *PreviewToken, params CreateSandboxPreviewTokenParams) (r *PreviewToken, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// CreateSandboxSchedule implements createSandboxSchedule operation.
+//
+// Add a schedule to a sandbox.
+//
+// POST /sandboxes/{sandboxName}/schedules
+func (UnimplementedHandler) CreateSandboxSchedule(ctx context.Context, req *Schedule, params CreateSandboxScheduleParams) (r *Schedule, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// CreateSandboxSnapshot implements createSandboxSnapshot operation.
+//
+// Snapshot a sandbox.
+//
+// POST /sandboxes/{sandboxName}/snapshots
+func (UnimplementedHandler) CreateSandboxSnapshot(ctx context.Context, req *SnapshotRequest, params CreateSandboxSnapshotParams) (r *Snapshot, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -27,7 +66,52 @@ func (UnimplementedHandler) CreateSandbox(ctx context.Context, req *Sandbox) (r 
 // Delete a sandbox.
 //
 // DELETE /sandboxes/{sandboxName}
-func (UnimplementedHandler) DeleteSandbox(ctx context.Context, params DeleteSandboxParams) (r DeleteSandboxRes, _ error) {
+func (UnimplementedHandler) DeleteSandbox(ctx context.Context, params DeleteSandboxParams) (r *Sandbox, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// DeleteSandboxPreview implements deleteSandboxPreview operation.
+//
+// Delete a preview.
+//
+// DELETE /sandboxes/{sandboxName}/previews/{previewName}
+func (UnimplementedHandler) DeleteSandboxPreview(ctx context.Context, params DeleteSandboxPreviewParams) (r *Preview, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// DeleteSandboxPreviewToken implements deleteSandboxPreviewToken operation.
+//
+// Revoke a preview token.
+//
+// DELETE /sandboxes/{sandboxName}/previews/{previewName}/tokens/{tokenName}
+func (UnimplementedHandler) DeleteSandboxPreviewToken(ctx context.Context, params DeleteSandboxPreviewTokenParams) (r *MessageResult, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// DeleteSandboxSchedule implements deleteSandboxSchedule operation.
+//
+// Delete a schedule.
+//
+// DELETE /sandboxes/{sandboxName}/schedules/{scheduleId}
+func (UnimplementedHandler) DeleteSandboxSchedule(ctx context.Context, params DeleteSandboxScheduleParams) (r *Schedule, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// DeleteSandboxSnapshot implements deleteSandboxSnapshot operation.
+//
+// Delete a snapshot.
+//
+// DELETE /sandboxes/{sandboxName}/snapshots/{snapshotId}
+func (UnimplementedHandler) DeleteSandboxSnapshot(ctx context.Context, params DeleteSandboxSnapshotParams) error {
+	return ht.ErrNotImplemented
+}
+
+// ForkSandbox implements forkSandbox operation.
+//
+// A sandbox target must not exist yet (409). An application target is created, or gets a new revision.
+//
+// POST /sandboxes/{sandboxName}/fork
+func (UnimplementedHandler) ForkSandbox(ctx context.Context, req *ForkRequest, params ForkSandboxParams) (r *ForkResult, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -36,16 +120,101 @@ func (UnimplementedHandler) DeleteSandbox(ctx context.Context, params DeleteSand
 // Get one sandbox.
 //
 // GET /sandboxes/{sandboxName}
-func (UnimplementedHandler) GetSandbox(ctx context.Context, params GetSandboxParams) (r GetSandboxRes, _ error) {
+func (UnimplementedHandler) GetSandbox(ctx context.Context, params GetSandboxParams) (r *Sandbox, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// GetSandboxByExternalId implements getSandboxByExternalId operation.
+//
+// TERMINATED sandboxes do not count; none left is a 404.
+//
+// GET /sandboxes/by-external-id/{externalId}
+func (UnimplementedHandler) GetSandboxByExternalId(ctx context.Context, params GetSandboxByExternalIdParams) (r *Sandbox, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// GetSandboxPreview implements getSandboxPreview operation.
+//
+// Get one preview.
+//
+// GET /sandboxes/{sandboxName}/previews/{previewName}
+func (UnimplementedHandler) GetSandboxPreview(ctx context.Context, params GetSandboxPreviewParams) (r *Preview, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// GetSandboxSchedule implements getSandboxSchedule operation.
+//
+// Get one schedule.
+//
+// GET /sandboxes/{sandboxName}/schedules/{scheduleId}
+func (UnimplementedHandler) GetSandboxSchedule(ctx context.Context, params GetSandboxScheduleParams) (r *Schedule, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// ListSandboxHubDefinitions implements listSandboxHubDefinitions operation.
+//
+// List the ready-made sandbox templates of the hub.
+//
+// GET /sandbox/hub
+func (UnimplementedHandler) ListSandboxHubDefinitions(ctx context.Context) (r []HubDefinition, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// ListSandboxPreviewTokens implements listSandboxPreviewTokens operation.
+//
+// List the access tokens of a private preview.
+//
+// GET /sandboxes/{sandboxName}/previews/{previewName}/tokens
+func (UnimplementedHandler) ListSandboxPreviewTokens(ctx context.Context, params ListSandboxPreviewTokensParams) (r []PreviewToken, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// ListSandboxPreviews implements listSandboxPreviews operation.
+//
+// List a sandbox's previews.
+//
+// GET /sandboxes/{sandboxName}/previews
+func (UnimplementedHandler) ListSandboxPreviews(ctx context.Context, params ListSandboxPreviewsParams) (r []Preview, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// ListSandboxScheduleExecutions implements listSandboxScheduleExecutions operation.
+//
+// List the runs of a sandbox's schedules, newest first.
+//
+// GET /sandboxes/{sandboxName}/schedule-executions
+func (UnimplementedHandler) ListSandboxScheduleExecutions(ctx context.Context, params ListSandboxScheduleExecutionsParams) (r *ScheduleExecutionPage, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// ListSandboxSchedules implements listSandboxSchedules operation.
+//
+// Like the sandbox list: a plain array before API version 2026-04-28, pages of `{data, meta}` from it
+// on.
+//
+// GET /sandboxes/{sandboxName}/schedules
+func (UnimplementedHandler) ListSandboxSchedules(ctx context.Context, params ListSandboxSchedulesParams) (r ScheduleListing, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// ListSandboxSnapshots implements listSandboxSnapshots operation.
+//
+// List a sandbox's snapshots.
+//
+// GET /sandboxes/{sandboxName}/snapshots
+func (UnimplementedHandler) ListSandboxSnapshots(ctx context.Context, params ListSandboxSnapshotsParams) (r []Snapshot, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
 // ListSandboxes implements listSandboxes operation.
 //
-// The answer is a plain JSON array, not a page.
+// Without `Blaxel-Version` (or with a version before 2026-04-28) the answer is a plain array of every
+// sandbox and the paging, search and sort parameters are ignored. From 2026-04-28 on it is one page,
+// `{data, meta}`; follow `meta.nextCursor` for the next one. TERMINATED sandboxes are left out unless
+// `showTerminated` is true or `status` asks for them.
 //
 // GET /sandboxes
-func (UnimplementedHandler) ListSandboxes(ctx context.Context) (r ListSandboxesRes, _ error) {
+func (UnimplementedHandler) ListSandboxes(ctx context.Context, params ListSandboxesParams) (r SandboxListing, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -54,6 +223,32 @@ func (UnimplementedHandler) ListSandboxes(ctx context.Context) (r ListSandboxesR
 // Replace a sandbox's definition.
 //
 // PUT /sandboxes/{sandboxName}
-func (UnimplementedHandler) UpdateSandbox(ctx context.Context, req *Sandbox, params UpdateSandboxParams) (r UpdateSandboxRes, _ error) {
+func (UnimplementedHandler) UpdateSandbox(ctx context.Context, req *Sandbox, params UpdateSandboxParams) (r *Sandbox, _ error) {
 	return r, ht.ErrNotImplemented
+}
+
+// UpdateSandboxPreview implements updateSandboxPreview operation.
+//
+// Replace a preview's definition.
+//
+// PUT /sandboxes/{sandboxName}/previews/{previewName}
+func (UnimplementedHandler) UpdateSandboxPreview(ctx context.Context, req *Preview, params UpdateSandboxPreviewParams) (r *Preview, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// UpdateSandboxSchedule implements updateSandboxSchedule operation.
+//
+// Replace a schedule.
+//
+// PUT /sandboxes/{sandboxName}/schedules/{scheduleId}
+func (UnimplementedHandler) UpdateSandboxSchedule(ctx context.Context, req *Schedule, params UpdateSandboxScheduleParams) (r *Schedule, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// NewError creates *ErrorStatusCode from error returned by handler.
+//
+// Used for common default response.
+func (UnimplementedHandler) NewError(ctx context.Context, err error) (r *ErrorStatusCode) {
+	r = new(ErrorStatusCode)
+	return r
 }

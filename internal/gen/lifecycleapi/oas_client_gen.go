@@ -104,7 +104,10 @@ type Invoker interface {
 	CreateSnapshot(ctx context.Context, request OptCreateSnapshotRequest, params CreateSnapshotParams, options ...RequestOption) (CreateSnapshotRes, error)
 	// DeleteSandbox invokes deleteSandbox operation.
 	//
-	// The sandbox goes through Stopping to Terminated.
+	// Ends the sandbox in any state. How it disappears depends on the deployment: OpenSandbox's Docker
+	// runtime removes it before answering (a later GET is 404); its Kubernetes runtime deletes the
+	// workload in the background, and until that completes a GET shows the sandbox in the state it had,
+	// then 404. The spec's Stopping and Terminated are not reported for a deleted sandbox by either.
 	//
 	// DELETE /sandboxes/{sandboxId}
 	DeleteSandbox(ctx context.Context, params DeleteSandboxParams, options ...RequestOption) (DeleteSandboxRes, error)
@@ -159,8 +162,10 @@ type Invoker interface {
 	PauseSandbox(ctx context.Context, params PauseSandboxParams, options ...RequestOption) (PauseSandboxRes, error)
 	// RenewSandboxExpiration invokes renewSandboxExpiration operation.
 	//
-	// The new time must lie in the future and after the current `expiresAt` (400 or 409 otherwise). The
-	// answer holds only the new `expiresAt`.
+	// The new time must lie in the future (400 otherwise); it is not compared with the current
+	// `expiresAt`, so an earlier time shortens the sandbox's life. A sandbox created without a timeout has
+	// no expiry to move (409). A time without a zone is read as UTC. The answer holds only the new
+	// `expiresAt`.
 	//
 	// POST /sandboxes/{sandboxId}/renew-expiration
 	RenewSandboxExpiration(ctx context.Context, request *RenewSandboxExpirationRequest, params RenewSandboxExpirationParams, options ...RequestOption) (RenewSandboxExpirationRes, error)
@@ -491,7 +496,10 @@ func (c *Client) sendCreateSnapshot(ctx context.Context, request OptCreateSnapsh
 
 // DeleteSandbox invokes deleteSandbox operation.
 //
-// The sandbox goes through Stopping to Terminated.
+// Ends the sandbox in any state. How it disappears depends on the deployment: OpenSandbox's Docker
+// runtime removes it before answering (a later GET is 404); its Kubernetes runtime deletes the
+// workload in the background, and until that completes a GET shows the sandbox in the state it had,
+// then 404. The spec's Stopping and Terminated are not reported for a deleted sandbox by either.
 //
 // DELETE /sandboxes/{sandboxId}
 func (c *Client) DeleteSandbox(ctx context.Context, params DeleteSandboxParams, options ...RequestOption) (DeleteSandboxRes, error) {
@@ -2033,8 +2041,10 @@ func (c *Client) sendPauseSandbox(ctx context.Context, params PauseSandboxParams
 
 // RenewSandboxExpiration invokes renewSandboxExpiration operation.
 //
-// The new time must lie in the future and after the current `expiresAt` (400 or 409 otherwise). The
-// answer holds only the new `expiresAt`.
+// The new time must lie in the future (400 otherwise); it is not compared with the current
+// `expiresAt`, so an earlier time shortens the sandbox's life. A sandbox created without a timeout has
+// no expiry to move (409). A time without a zone is read as UTC. The answer holds only the new
+// `expiresAt`.
 //
 // POST /sandboxes/{sandboxId}/renew-expiration
 func (c *Client) RenewSandboxExpiration(ctx context.Context, request *RenewSandboxExpirationRequest, params RenewSandboxExpirationParams, options ...RequestOption) (RenewSandboxExpirationRes, error) {

@@ -3635,7 +3635,7 @@ func (s *RenewSandboxExpirationRequest) Encode(e *jx.Encoder) {
 func (s *RenewSandboxExpirationRequest) encodeFields(e *jx.Encoder) {
 	{
 		e.FieldStart("expiresAt")
-		json.EncodeDateTime(e, s.ExpiresAt)
+		json.EncodeTimeFormat(e, s.ExpiresAt, "2006-01-02T15:04:05.999999Z07:00")
 	}
 }
 
@@ -3655,7 +3655,7 @@ func (s *RenewSandboxExpirationRequest) Decode(d *jx.Decoder) error {
 		case "expiresAt":
 			requiredBitSet[0] |= 1 << 0
 			if err := func() error {
-				v, err := json.DecodeDateTime(d)
+				v, err := json.DecodeTimeFormat(d, "2006-01-02T15:04:05.999999Z07:00")
 				s.ExpiresAt = v
 				if err != nil {
 					return err

@@ -428,7 +428,10 @@ func (s *Server) handleCreateSnapshotRequest(args [1]string, argsEscaped bool, w
 
 // handleDeleteSandboxRequest handles deleteSandbox operation.
 //
-// The sandbox goes through Stopping to Terminated.
+// Ends the sandbox in any state. How it disappears depends on the deployment: OpenSandbox's Docker
+// runtime removes it before answering (a later GET is 404); its Kubernetes runtime deletes the
+// workload in the background, and until that completes a GET shows the sandbox in the state it had,
+// then 404. The spec's Stopping and Terminated are not reported for a deleted sandbox by either.
 //
 // DELETE /sandboxes/{sandboxId}
 func (s *Server) handleDeleteSandboxRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -2172,8 +2175,10 @@ func (s *Server) handlePauseSandboxRequest(args [1]string, argsEscaped bool, w h
 
 // handleRenewSandboxExpirationRequest handles renewSandboxExpiration operation.
 //
-// The new time must lie in the future and after the current `expiresAt` (400 or 409 otherwise). The
-// answer holds only the new `expiresAt`.
+// The new time must lie in the future (400 otherwise); it is not compared with the current
+// `expiresAt`, so an earlier time shortens the sandbox's life. A sandbox created without a timeout has
+// no expiry to move (409). A time without a zone is read as UTC. The answer holds only the new
+// `expiresAt`.
 //
 // POST /sandboxes/{sandboxId}/renew-expiration
 func (s *Server) handleRenewSandboxExpirationRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -2325,7 +2330,7 @@ func (s *Server) handleRenewSandboxExpirationRequest(args [1]string, argsEscaped
 		mreq := middleware.Request{
 			Context:          ctx,
 			OperationName:    RenewSandboxExpirationOperation,
-			OperationSummary: "Move a sandbox's expiry to a later time",
+			OperationSummary: "Set a sandbox's expiry",
 			OperationID:      "renewSandboxExpiration",
 			Body:             request,
 			RawBody:          rawBody,

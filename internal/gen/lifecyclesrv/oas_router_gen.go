@@ -728,7 +728,7 @@ func (s *Server) FindPath(method string, u *url.URL) (r Route, _ bool) {
 									switch method {
 									case "POST":
 										r.name = RenewSandboxExpirationOperation
-										r.summary = "Move a sandbox's expiry to a later time"
+										r.summary = "Set a sandbox's expiry"
 										r.operationID = "renewSandboxExpiration"
 										r.operationGroup = ""
 										r.pathPattern = "/sandboxes/{sandboxId}/renew-expiration"

@@ -35,7 +35,10 @@ func (UnimplementedHandler) CreateSnapshot(ctx context.Context, req OptCreateSna
 
 // DeleteSandbox implements deleteSandbox operation.
 //
-// The sandbox goes through Stopping to Terminated.
+// Ends the sandbox in any state. How it disappears depends on the deployment: OpenSandbox's Docker
+// runtime removes it before answering (a later GET is 404); its Kubernetes runtime deletes the
+// workload in the background, and until that completes a GET shows the sandbox in the state it had,
+// then 404. The spec's Stopping and Terminated are not reported for a deleted sandbox by either.
 //
 // DELETE /sandboxes/{sandboxId}
 func (UnimplementedHandler) DeleteSandbox(ctx context.Context, params DeleteSandboxParams) (r DeleteSandboxRes, _ error) {
@@ -117,8 +120,10 @@ func (UnimplementedHandler) PauseSandbox(ctx context.Context, params PauseSandbo
 
 // RenewSandboxExpiration implements renewSandboxExpiration operation.
 //
-// The new time must lie in the future and after the current `expiresAt` (400 or 409 otherwise). The
-// answer holds only the new `expiresAt`.
+// The new time must lie in the future (400 otherwise); it is not compared with the current
+// `expiresAt`, so an earlier time shortens the sandbox's life. A sandbox created without a timeout has
+// no expiry to move (409). A time without a zone is read as UTC. The answer holds only the new
+// `expiresAt`.
 //
 // POST /sandboxes/{sandboxId}/renew-expiration
 func (UnimplementedHandler) RenewSandboxExpiration(ctx context.Context, req *RenewSandboxExpirationRequest, params RenewSandboxExpirationParams) (r RenewSandboxExpirationRes, _ error) {

@@ -147,7 +147,7 @@ Flags:
 	delay := fs.Duration("transition-delay", mockserver.DefaultTransitionDelay, "`duration` of every asynchronous state transition (0: immediate)")
 	var transitions transitionFlag
 	fs.Var(&transitions, "transition", "`KIND=MODE` sets one kind of transition (Provision, Pause, Resume, Stop, SnapshotCreate, SnapshotDelete, CPDeploy, CPDelete) to immediate, manual or a duration (repeatable)")
-	retention := fs.Duration("retention", mockserver.DefaultRetention, "how long terminated control plane sandboxes stay visible")
+	retention := fs.Duration("retention", mockserver.DefaultTerminatedRetention, "how long terminated control plane sandboxes stay visible, unless their spec says")
 	manualClock := fs.String("manual-clock", "", "run on a manual clock that starts at `TIME` (RFC 3339, or \"now\") and moves only through the control API")
 	maxTimeout := fs.Duration("max-sandbox-timeout", 0, "largest create timeout accepted, at least 60s (0: no limit)")
 	state := fs.String("state", "", "state `file`: restored at start when it exists, written at shutdown")

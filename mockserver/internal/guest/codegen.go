@@ -6,16 +6,17 @@ import (
 	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxsrv"
 )
 
-// errNoProvider is the answer of the code-generation helpers: like a real
-// server without a model provider configured, the mock has none.
-const errNoProvider = "no provider configured"
+// errCodegenOff is the answer of the code-generation helpers on a server
+// without a model provider (no Relace or Morph key): the real server
+// answers it with 400 before looking at the request.
+const errCodegenOff = "codegen tools are not configured, follow this documentation to configure it: https://docs.blaxel.ai/Sandboxes/Codegen"
 
-// FastApply implements PUT /codegen/fastapply/{path}: always 503.
+// FastApply implements PUT /codegen/fastapply/{path}: always 400.
 func (handler) FastApply(context.Context, *sandboxsrv.ApplyEditRequest, sandboxsrv.FastApplyParams) (sandboxsrv.FastApplyRes, error) {
-	return &sandboxsrv.FastApplyServiceUnavailable{Error: errNoProvider}, nil
+	return &sandboxsrv.FastApplyBadRequest{Error: errCodegenOff}, nil
 }
 
-// RerankFiles implements GET /codegen/reranking/{path}: always 503.
+// RerankFiles implements GET /codegen/reranking/{path}: always 400.
 func (handler) RerankFiles(context.Context, sandboxsrv.RerankFilesParams) (sandboxsrv.RerankFilesRes, error) {
-	return &sandboxsrv.RerankFilesServiceUnavailable{Error: errNoProvider}, nil
+	return &sandboxsrv.RerankFilesBadRequest{Error: errCodegenOff}, nil
 }

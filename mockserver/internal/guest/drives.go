@@ -86,7 +86,7 @@ func (h handler) UnmountDrive(_ context.Context, params sandboxsrv.UnmountDriveP
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, ok := h.mounts[mp]; !ok {
-		return &sandboxsrv.UnmountDriveInternalServerError{Error: "Failed to unmount drive: path is not a mount point: " + mp}, nil
+		return &sandboxsrv.UnmountDriveInternalServerError{Error: "Failed to unmount drive: mount path does not exist: " + mp}, nil
 	}
 	delete(h.mounts, mp)
 	return &sandboxsrv.DriveUnmountResponse{

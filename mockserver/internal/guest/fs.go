@@ -1,7 +1,6 @@
 package guest
 
 import (
-	"errors"
 	"io/fs"
 	"path"
 	"slices"
@@ -11,6 +10,10 @@ import (
 
 	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxsrv"
 )
+
+// umask is applied to the mode of every file and directory created, as
+// the real server's process umask (022) is.
+const umask fs.FileMode = 0o022
 
 // node is a file or directory of the in-memory file system. Everything is
 // owned by root, as files the real server writes are.
@@ -37,15 +40,22 @@ func (n *node) sortedKids() []*node {
 	return out
 }
 
-// File system errors, worded like the operating system's.
-var (
-	errNotExist = fs.ErrNotExist
-	errNotDir   = errors.New("not a directory")
-	errIsDir    = errors.New("is a directory")
-	errNotEmpty = errors.New("directory not empty")
-	errBusy     = errors.New("device or resource busy")
+// osErr is a file system error worded as the operating system words it
+// ("no such file or directory").
+type osErr string
+
+func (e osErr) Error() string { return string(e) }
+
+const (
+	errNotExist osErr = "no such file or directory"
+	errNotDir   osErr = "not a directory"
+	errIsDir    osErr = "is a directory"
+	errExist    osErr = "file exists"
+	errNotEmpty osErr = "directory not empty"
+	errBusy     osErr = "device or resource busy"
 )
 
+// pathErr builds the error Go's os package would return: "op path: err".
 func pathErr(op, p string, err error) error { return &fs.PathError{Op: op, Path: p, Err: err} }
 
 // splitPath returns the elements of a clean absolute path.
@@ -57,7 +67,8 @@ func splitPath(p string) []string {
 	return strings.Split(p, "/")
 }
 
-// lookupLocked returns the node at the clean absolute path p.
+// lookupLocked returns the node at the clean absolute path p, failing
+// like stat(2).
 func (g *Guest) lookupLocked(p string) (*node, error) {
 	n := g.root
 	for _, el := range splitPath(p) {
@@ -73,8 +84,41 @@ func (g *Guest) lookupLocked(p string) (*node, error) {
 	return n, nil
 }
 
-// mkdirAllLocked creates p and its missing parents with perm, reporting a
-// CREATE event for each directory made when notify is set.
+// parentLocked returns the directory that holds p, failing like the
+// system call op would.
+func (g *Guest) parentLocked(op, p string) (*node, error) {
+	parent, err := g.lookupLocked(path.Dir(p))
+	if err != nil {
+		return nil, pathErr(op, p, err.(*fs.PathError).Err)
+	}
+	if !parent.dir {
+		return nil, pathErr(op, p, errNotDir)
+	}
+	return parent, nil
+}
+
+// mkdirLocked creates one directory, like mkdir(2).
+func (g *Guest) mkdirLocked(p string, perm fs.FileMode) error {
+	if p == "/" {
+		return pathErr("mkdir", p, errExist)
+	}
+	parent, err := g.parentLocked("mkdir", p)
+	if err != nil {
+		return err
+	}
+	if _, ok := parent.kids[path.Base(p)]; ok {
+		return pathErr("mkdir", p, errExist)
+	}
+	now := g.clk.Now()
+	parent.kids[path.Base(p)] = newDir(path.Base(p), perm, now)
+	parent.mtime = now
+	g.emitLocked("CREATE", p)
+	return nil
+}
+
+// mkdirAllLocked creates p and its missing parents with perm (already
+// masked), like os.MkdirAll, reporting a CREATE event for each directory
+// made when notify is set.
 func (g *Guest) mkdirAllLocked(p string, perm fs.FileMode, notify bool) (*node, error) {
 	now := g.clk.Now()
 	n, cur := g.root, ""
@@ -97,41 +141,74 @@ func (g *Guest) mkdirAllLocked(p string, perm fs.FileMode, notify bool) (*node, 
 	return n, nil
 }
 
-// writeFileLocked creates or replaces the file at p, creating missing
-// parent directories. Unless setPerm is set, an existing file keeps its
-// mode and a new one gets 0644.
-func (g *Guest) writeFileLocked(p string, data []byte, perm fs.FileMode, setPerm bool) error {
+// createLocked adds an empty file to parent.
+func (g *Guest) createLocked(parent *node, p string, perm fs.FileMode) *node {
+	now := g.clk.Now()
+	n := &node{name: path.Base(p), perm: perm &^ umask, mtime: now}
+	parent.kids[n.name] = n
+	parent.mtime = now
+	g.emitLocked("CREATE", p)
+	return n
+}
+
+// writeFileLocked writes data to the file at p like os.WriteFile: the
+// parent must exist; a new file gets perm (masked by the umask), an
+// existing one keeps its mode.
+func (g *Guest) writeFileLocked(p string, data []byte, perm fs.FileMode) error {
 	if p == "/" {
 		return pathErr("open", p, errIsDir)
 	}
-	parent, err := g.mkdirAllLocked(path.Dir(p), 0o755, true)
+	parent, err := g.parentLocked("open", p)
 	if err != nil {
 		return err
 	}
-	now := g.clk.Now()
-	name := path.Base(p)
-	n, ok := parent.kids[name]
+	n, ok := parent.kids[path.Base(p)]
 	switch {
 	case ok && n.dir:
 		return pathErr("open", p, errIsDir)
 	case !ok:
-		if !setPerm {
-			perm = 0o644
-		}
-		n = &node{name: name, perm: perm}
-		parent.kids[name] = n
-		parent.mtime = now
-		g.emitLocked("CREATE", p)
-	case setPerm && n.perm != perm:
-		n.perm = perm
-		g.emitLocked("CHMOD", p)
+		n = g.createLocked(parent, p, perm)
 	}
 	n.data = slices.Clone(data)
-	n.mtime = now
+	n.mtime = g.clk.Now()
 	if ok || len(data) > 0 {
 		g.emitLocked("WRITE", p)
 	}
 	return nil
+}
+
+// openFileLocked opens the file at p for writing, creating it (mode 0666
+// masked) when missing and emptying it when trunc is set.
+func (g *Guest) openFileLocked(p string, trunc bool) (*node, error) {
+	if p == "/" {
+		return nil, errIsDir
+	}
+	parent, err := g.parentLocked("open", p)
+	if err != nil {
+		return nil, err.(*fs.PathError).Err
+	}
+	n, ok := parent.kids[path.Base(p)]
+	switch {
+	case ok && n.dir:
+		return nil, errIsDir
+	case !ok:
+		return g.createLocked(parent, p, 0o666), nil
+	case trunc && len(n.data) > 0:
+		n.data = nil
+		n.mtime = g.clk.Now()
+		g.emitLocked("WRITE", p)
+	}
+	return n, nil
+}
+
+// appendNodeLocked appends b to the open file n, reported as a write of
+// p while n is still there.
+func (g *Guest) appendNodeLocked(n *node, p string, b []byte) {
+	n.data = append(n.data, b...)
+	n.mtime = g.clk.Now()
+	if cur, err := g.lookupLocked(p); err == nil && cur == n {
+		g.emitLocked("WRITE", p)
+	}
 }
 
 // removeLocked deletes the file or directory at p. A directory with
@@ -140,9 +217,9 @@ func (g *Guest) removeLocked(p string, recursive bool) error {
 	if p == "/" {
 		return pathErr("remove", p, errBusy)
 	}
-	parent, err := g.lookupLocked(path.Dir(p))
-	if err != nil || !parent.dir {
-		return pathErr("remove", p, errNotExist)
+	parent, err := g.parentLocked("remove", p)
+	if err != nil {
+		return err
 	}
 	n, ok := parent.kids[path.Base(p)]
 	if !ok {
@@ -164,6 +241,64 @@ func (g *Guest) emitRemovedLocked(n *node, p string) {
 	g.emitLocked("REMOVE", p)
 }
 
+// renameLocked moves src to dst like rename(2).
+func (g *Guest) renameLocked(src, dst string) error {
+	sp, err := g.parentLocked("rename", src)
+	if err != nil {
+		return err
+	}
+	n, ok := sp.kids[path.Base(src)]
+	if !ok {
+		return pathErr("rename", src, errNotExist)
+	}
+	dp, err := g.parentLocked("rename", dst)
+	if err != nil {
+		return err
+	}
+	if src == dst {
+		return nil
+	}
+	if n.dir && (dst == src || strings.HasPrefix(dst, src+"/")) {
+		return pathErr("rename", dst, osErr("invalid argument"))
+	}
+	if old, ok := dp.kids[path.Base(dst)]; ok {
+		switch {
+		case old.dir && !n.dir:
+			return pathErr("rename", dst, errIsDir)
+		case !old.dir && n.dir:
+			return pathErr("rename", dst, errNotDir)
+		case old.dir && len(old.kids) > 0:
+			return pathErr("rename", dst, errNotEmpty)
+		}
+	}
+	now := g.clk.Now()
+	delete(sp.kids, n.name)
+	g.emitLocked("RENAME", src)
+	n.name = path.Base(dst)
+	dp.kids[n.name] = n
+	sp.mtime, dp.mtime = now, now
+	g.emitLocked("CREATE", dst)
+	return nil
+}
+
+// copyTreeLocked copies the file or directory src to dst.
+func (g *Guest) copyTreeLocked(src *node, dst string) error {
+	if !src.dir {
+		return g.writeFileLocked(dst, src.data, src.perm)
+	}
+	if _, err := g.lookupLocked(dst); err != nil {
+		if err := g.mkdirLocked(dst, src.perm); err != nil {
+			return err
+		}
+	}
+	for _, k := range src.sortedKids() {
+		if err := g.copyTreeLocked(k, path.Join(dst, k.name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // walkLocked calls fn for root and every node below it, in lexical order.
 // fn returns false to skip a directory's content.
 func walkLocked(root *node, p string, fn func(p string, n *node) bool) {
@@ -175,40 +310,49 @@ func walkLocked(root *node, p string, fn func(p string, n *node) bool) {
 	}
 }
 
-// perm formats mode bits the way the real server does (%o: "644").
+// permString formats mode bits the way the real server does (%o: "644").
 func permString(m fs.FileMode) string { return strconv.FormatUint(uint64(m.Perm()), 8) }
 
-// parsePerm parses octal mode bits such as "0644" or "755".
+// parsePerm parses octal mode bits such as "0644" or "755" the way the
+// real server does (strconv.ParseUint with base 8 and 32 bits).
 func parsePerm(s string) (fs.FileMode, error) {
-	v, err := strconv.ParseUint(strings.TrimSpace(s), 8, 32)
-	if err != nil || v > 0o7777 {
-		return 0, errors.New("invalid octal mode")
+	v, err := strconv.ParseUint(s, 8, 32)
+	if err != nil {
+		return 0, err
 	}
-	return fs.FileMode(v), nil
+	return fs.FileMode(v).Perm(), nil
 }
 
+// timeJSON formats a modification time as Go's JSON encoding of a
+// time.Time does.
+func timeJSON(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// fileAPI is the listing entry of file n shown at display path p.
 func fileAPI(p string, n *node) sandboxsrv.File {
 	return sandboxsrv.File{
 		Path:         p,
 		Name:         sandboxsrv.NewOptString(path.Base(p)),
 		Permissions:  permString(n.perm),
 		Size:         int64(len(n.data)),
-		LastModified: n.mtime.UTC().Format(time.RFC3339Nano),
+		LastModified: timeJSON(n.mtime),
 		Owner:        "root",
 		Group:        "root",
 	}
 }
 
+// fileWithContentAPI is GET of a file as JSON: as on the real server the
+// name is empty.
 func fileWithContentAPI(p string, n *node) sandboxsrv.FileWithContent {
 	f := fileAPI(p, n)
 	return sandboxsrv.FileWithContent{
-		Path: f.Path, Name: f.Name, Permissions: f.Permissions, Size: f.Size,
+		Path: f.Path, Name: sandboxsrv.NewOptString(""), Permissions: f.Permissions, Size: f.Size,
 		LastModified: f.LastModified, Owner: f.Owner, Group: f.Group,
 		Content: string(n.data),
 	}
 }
 
-// listingLocked is the one-level listing of directory n at p.
+// listingLocked is the one-level listing of directory n, shown at display
+// path p (entry paths are joined to it: relative stays relative).
 func listingLocked(p string, n *node) sandboxsrv.Directory {
 	d := sandboxsrv.Directory{
 		Path:           p,
@@ -233,7 +377,11 @@ func listingLocked(p string, n *node) sandboxsrv.Directory {
 func (g *Guest) WriteFile(p string, data []byte) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.writeFileLocked(g.abs(p), data, 0, false)
+	ap := g.abs(p)
+	if _, err := g.mkdirAllLocked(path.Dir(ap), 0o755&^umask, true); err != nil {
+		return err
+	}
+	return g.writeFileLocked(ap, data, 0o644)
 }
 
 // ReadFile returns the content of the file at p (absolute, or relative to

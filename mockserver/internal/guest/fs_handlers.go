@@ -13,20 +13,53 @@ import (
 	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxsrv"
 )
 
+// displayPath is how the server shows a requested path in answers: as
+// given (relative stays relative), except that "." is the working
+// directory.
+func (g *Guest) displayPath(p string) string {
+	if p == "." || p == "./" {
+		return g.cfg.WorkDir
+	}
+	return p
+}
+
+// statLocked is the server's os.Stat of a requested path.
+func (g *Guest) statLocked(p string) (*node, error) {
+	return g.lookupLocked(g.abs(p))
+}
+
+// isNotExist reports whether err says that nothing is there.
+func isNotExist(err error) bool {
+	var pe *fs.PathError
+	if e, ok := err.(*fs.PathError); ok {
+		pe = e
+	}
+	return pe != nil && pe.Err == errNotExist
+}
+
+// success is the server's {"path","message"} answer.
+func success(p, msg string) *sandboxsrv.SuccessResponse {
+	return &sandboxsrv.SuccessResponse{Message: msg, Path: sandboxsrv.NewOptString(p)}
+}
+
 // GetFilesystem implements GET /filesystem/{path}: a directory listing, a
 // file as JSON, or the file's bytes when ?download=true or the Accept
 // header asks for something other than JSON.
 func (h handler) GetFilesystem(ctx context.Context, params sandboxsrv.GetFilesystemParams, w http.ResponseWriter) error {
-	p := h.abs(params.Path)
+	p := h.formatPath(params.Path)
 	h.mu.Lock()
-	n, err := h.lookupLocked(p)
+	n, err := h.statLocked(p)
 	if err != nil {
 		h.mu.Unlock()
-		writeError(w, http.StatusNotFound, err.Error())
+		code := http.StatusInternalServerError
+		if isNotExist(err) {
+			code = http.StatusNotFound
+		}
+		writeError(w, code, err.Error())
 		return nil
 	}
 	if n.dir {
-		d := listingLocked(p, n)
+		d := listingLocked(h.displayPath(p), n)
 		h.mu.Unlock()
 		b, _ := d.MarshalJSON()
 		writeJSON(w, http.StatusOK, b)
@@ -37,19 +70,54 @@ func (h handler) GetFilesystem(ctx context.Context, params sandboxsrv.GetFilesys
 		data, mtime := bytes.Clone(n.data), n.mtime
 		h.mu.Unlock()
 		name := path.Base(p)
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
+		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=\"%s\"", name))
+		w.Header().Set("Content-Type", contentTypeByExt(name))
 		if r == nil {
 			r, _ = http.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
 		}
 		http.ServeContent(w, r, name, mtime, bytes.NewReader(data))
 		return nil
 	}
-	f := fileWithContentAPI(p, n)
+	f := fileWithContentAPI(h.displayPath(p), n)
 	h.mu.Unlock()
 	b, _ := f.MarshalJSON()
 	writeJSON(w, http.StatusOK, b)
 	return nil
+}
+
+// contentTypeByExt is the server's guess of a download's content type.
+func contentTypeByExt(name string) string {
+	switch path.Ext(name) {
+	case ".txt", ".log":
+		return "text/plain"
+	case ".html", ".htm":
+		return "text/html"
+	case ".css":
+		return "text/css"
+	case ".js":
+		return "application/javascript"
+	case ".json":
+		return "application/json"
+	case ".xml":
+		return "application/xml"
+	case ".pdf":
+		return "application/pdf"
+	case ".zip":
+		return "application/zip"
+	case ".tar":
+		return "application/x-tar"
+	case ".gz":
+		return "application/gzip"
+	case ".jpg", ".jpeg":
+		return "image/jpeg"
+	case ".png":
+		return "image/png"
+	case ".gif":
+		return "image/gif"
+	case ".svg":
+		return "image/svg+xml"
+	}
+	return "application/octet-stream"
 }
 
 // wantsRaw applies the real server's rule: an Accept header that names
@@ -64,119 +132,145 @@ func wantsRaw(accept string) bool {
 	return !strings.Contains(accept, "application/json") && !strings.Contains(accept, "*/*")
 }
 
-// PutFilesystem implements PUT /filesystem/{path}: writes a file, or makes
-// a directory (and its parents) when isDirectory is set.
+// requestedPerm reads the permissions of a request: the default when
+// empty, else octal digits (400 otherwise, worded as the server's).
+func requestedPerm(s string, def fs.FileMode) (fs.FileMode, string) {
+	if s == "" {
+		return def, ""
+	}
+	m, err := parsePerm(s)
+	if err != nil {
+		return 0, fmt.Sprintf("invalid permissions format '%s': %v", s, err)
+	}
+	return m, ""
+}
+
+// PutFilesystem implements PUT /filesystem/{path}: writes a file (its mode
+// only if it is new, masked by the umask), or makes a directory and its
+// parents when isDirectory is set.
 func (h handler) PutFilesystem(_ context.Context, req *sandboxsrv.FileRequest, params sandboxsrv.PutFilesystemParams) (sandboxsrv.PutFilesystemRes, error) {
-	p := h.abs(params.Path)
+	p := h.formatPath(params.Path)
 	isDir := req.IsDirectory.Or(false)
-	perm, setPerm := fs.FileMode(0o644), false
+	def := fs.FileMode(0o644)
 	if isDir {
-		perm = 0o755
+		def = 0o755
 	}
-	if s, ok := req.Permissions.Get(); ok && s != "" {
-		m, err := parsePerm(s)
-		if err != nil {
-			return &sandboxsrv.PutFilesystemBadRequest{Error: fmt.Sprintf("invalid permissions format '%s': %v", s, err)}, nil
-		}
-		perm, setPerm = m, true
+	perm, msg := requestedPerm(req.Permissions.Or(""), def)
+	if msg != "" {
+		return &sandboxsrv.PutFilesystemBadRequest{Error: msg}, nil
 	}
+	ap := h.abs(p)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if isDir {
-		n, err := h.mkdirAllLocked(p, perm, true)
-		if err != nil {
+		if _, err := h.mkdirAllLocked(ap, perm&^umask, true); err != nil {
 			return &sandboxsrv.PutFilesystemUnprocessableEntity{Error: "error creating directory: " + err.Error()}, nil
 		}
-		if setPerm && n.perm != perm && n != h.root {
-			n.perm = perm
-			h.emitLocked("CHMOD", p)
-		}
-		return &sandboxsrv.SuccessResponse{Message: "Directory created successfully", Path: sandboxsrv.NewOptString(p)}, nil
+		return success(p, "Directory created successfully"), nil
 	}
-	if err := h.writeFileLocked(p, []byte(req.Content.Or("")), perm, setPerm); err != nil {
+	if _, err := h.mkdirAllLocked(path.Dir(ap), 0o755&^umask, true); err != nil {
 		return &sandboxsrv.PutFilesystemUnprocessableEntity{Error: "error writing file: " + err.Error()}, nil
 	}
-	return &sandboxsrv.SuccessResponse{Message: "File created successfully", Path: sandboxsrv.NewOptString(p)}, nil
+	if err := h.writeFileLocked(ap, []byte(req.Content.Or("")), perm); err != nil {
+		return &sandboxsrv.PutFilesystemUnprocessableEntity{Error: "error writing file: " + err.Error()}, nil
+	}
+	return success(p, "File created/updated successfully"), nil
 }
 
 // DeleteFilesystem implements DELETE /filesystem/{path}: 404 when nothing
 // is there, 422 for a directory with entries unless recursive=true.
 func (h handler) DeleteFilesystem(_ context.Context, params sandboxsrv.DeleteFilesystemParams) (sandboxsrv.DeleteFilesystemRes, error) {
-	p := h.abs(params.Path)
+	p := h.formatPath(params.Path)
+	ap := h.abs(p)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	n, err := h.lookupLocked(p)
-	if err != nil {
+	n, err := h.lookupLocked(ap)
+	switch {
+	case err != nil && isNotExist(err):
 		return &sandboxsrv.DeleteFilesystemNotFound{Error: "file or directory not found"}, nil
-	}
-	isDir := n.dir
-	if err := h.removeLocked(p, params.Recursive.Or(false)); err != nil {
-		what := "file"
-		if isDir {
-			what = "directory"
+	case err != nil:
+		return &sandboxsrv.DeleteFilesystemUnprocessableEntity{Error: err.Error()}, nil
+	case n.dir:
+		if err := h.removeLocked(ap, params.Recursive.Or(false)); err != nil {
+			return &sandboxsrv.DeleteFilesystemUnprocessableEntity{Error: "error deleting directory: " + err.Error()}, nil
 		}
-		return &sandboxsrv.DeleteFilesystemUnprocessableEntity{Error: "error deleting " + what + ": " + err.Error()}, nil
+		return success(p, "Directory deleted successfully"), nil
 	}
-	msg := "File deleted successfully"
-	if isDir {
-		msg = "Directory deleted successfully"
+	if err := h.removeLocked(ap, false); err != nil {
+		return &sandboxsrv.DeleteFilesystemUnprocessableEntity{Error: "error deleting file: " + err.Error()}, nil
 	}
-	return &sandboxsrv.SuccessResponse{Message: msg, Path: sandboxsrv.NewOptString(p)}, nil
+	return success(p, "File deleted successfully"), nil
 }
 
-// GetTree implements GET /filesystem/tree/{path}: the listing of a
-// directory (400 when the path is not one).
+// GetTree implements GET /filesystem/tree/{path} (and any path that starts
+// with /filesystem/tree): the listing of a directory, always resolved
+// from / (400 when the path is not a directory).
 func (h handler) GetTree(_ context.Context, params sandboxsrv.GetTreeParams) (sandboxsrv.GetTreeRes, error) {
-	p := h.abs(params.Path)
+	p := h.formatPath(params.Path)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	n, err := h.lookupLocked(p)
-	if err != nil || !n.dir {
+	n, err := h.statLocked(p)
+	switch {
+	case err != nil && !isNotExist(err):
+		return &sandboxsrv.GetTreeUnprocessableEntity{Error: err.Error()}, nil
+	case err != nil || !n.dir:
 		return &sandboxsrv.GetTreeBadRequest{Error: "path is not a directory"}, nil
 	}
-	return &sandboxsrv.FileOrDirectory{Type: sandboxsrv.DirectoryFileOrDirectory, Directory: listingLocked(p, n)}, nil
+	return &sandboxsrv.FileOrDirectory{Type: sandboxsrv.DirectoryFileOrDirectory, Directory: listingLocked(h.displayPath(p), n)}, nil
 }
 
 // PutTree implements PUT /filesystem/tree/{path}: makes the directory,
 // writes every file of the map below it and answers the new listing.
 func (h handler) PutTree(_ context.Context, req *sandboxsrv.TreeRequest, params sandboxsrv.PutTreeParams) (sandboxsrv.PutTreeRes, error) {
-	p := h.abs(params.Path)
+	p := h.formatPath(params.Path)
+	root := h.abs(p)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	root, err := h.mkdirAllLocked(p, 0o755, true)
-	if err != nil {
-		return &sandboxsrv.PutTreeUnprocessableEntity{Error: "error creating root directory: " + err.Error()}, nil
+	n, err := h.lookupLocked(root)
+	switch {
+	case err != nil && !isNotExist(err):
+		return &sandboxsrv.PutTreeUnprocessableEntity{Error: err.Error()}, nil
+	case err != nil || !n.dir:
+		if _, err := h.mkdirAllLocked(root, 0o755&^umask, true); err != nil {
+			return &sandboxsrv.PutTreeUnprocessableEntity{Error: "error creating root directory: " + err.Error()}, nil
+		}
 	}
 	files := req.Files.Or(nil)
-	names := make([]string, 0, len(files))
-	for k := range files {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	for _, rel := range names {
-		fp := path.Join(p, rel)
-		if err := h.writeFileLocked(fp, []byte(files[rel]), 0, false); err != nil {
+	for _, rel := range slices.Sorted(func(yield func(string) bool) {
+		for k := range files {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		fp := path.Join(root, rel)
+		if _, err := h.mkdirAllLocked(path.Dir(fp), 0o755&^umask, true); err != nil {
+			return &sandboxsrv.PutTreeUnprocessableEntity{Error: "error creating parent directory: " + err.Error()}, nil
+		}
+		if err := h.writeFileLocked(fp, []byte(files[rel]), 0o644); err != nil {
 			return &sandboxsrv.PutTreeUnprocessableEntity{Error: "error writing file: " + err.Error()}, nil
 		}
 	}
-	return &sandboxsrv.FileOrDirectory{Type: sandboxsrv.DirectoryFileOrDirectory, Directory: listingLocked(p, root)}, nil
+	n, _ = h.lookupLocked(root)
+	return &sandboxsrv.FileOrDirectory{Type: sandboxsrv.DirectoryFileOrDirectory, Directory: listingLocked(h.displayPath(p), n)}, nil
 }
 
 // DeleteTree implements DELETE /filesystem/tree/{path}: removes a
 // directory, its content only with recursive=true; every failure is 422.
 func (h handler) DeleteTree(_ context.Context, params sandboxsrv.DeleteTreeParams) (sandboxsrv.DeleteTreeRes, error) {
-	p := h.abs(params.Path)
+	p := params.Path
+	ap := h.abs(p)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	n, err := h.lookupLocked(p)
+	n, err := h.lookupLocked(ap)
 	if err == nil && !n.dir {
-		err = pathErr("remove", p, errNotDir)
+		err = osErr("path points to a file, not a directory")
 	}
 	if err == nil {
-		err = h.removeLocked(p, params.Recursive.Or(false))
+		err = h.removeLocked(ap, params.Recursive.Or(false))
 	}
 	if err != nil {
 		return &sandboxsrv.DeleteTreeUnprocessableEntity{Error: "error deleting directory: " + err.Error()}, nil
 	}
-	return &sandboxsrv.SuccessResponse{Message: "Directory deleted successfully", Path: sandboxsrv.NewOptString(p)}, nil
+	return success(p, "Directory deleted successfully"), nil
 }

@@ -2,401 +2,209 @@ package guest
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
-	"strconv"
+	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
 )
 
-// put writes a file with PUT on path (as given: the test picks the form).
-func (e *env) put(t *testing.T, path, content string) {
+// answer is a response reduced to what the scenarios compare: status and
+// body, with JSON bodies decoded (key order does not matter, and
+// modification times are replaced by "T").
+type answer struct {
+	Code int
+	Body any
+}
+
+var rfc3339 = regexp.MustCompile(`^\d{4}-\d\d-\d\dT[0-9:.]+Z$`)
+
+func normalizeJSON(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if s, ok := x.(string); ok && (k == "lastModified" || k == "uploadedAt" || k == "initiatedAt") && rfc3339.MatchString(s) {
+				v[k] = "T"
+				continue
+			}
+			v[k] = normalizeJSON(x)
+		}
+	case []any:
+		for i := range v {
+			v[i] = normalizeJSON(v[i])
+		}
+	}
+	return v
+}
+
+func (tg *target) answer(t *testing.T, method, path, body string, header ...string) answer {
 	t.Helper()
-	b, _ := json.Marshal(map[string]string{"content": content})
-	resp, body := e.do(t, http.MethodPut, path, string(b))
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("PUT %s = %d %s", path, resp.StatusCode, body)
+	resp, b := tg.call(t, method, path, body, header...)
+	var v any
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") && json.Unmarshal([]byte(b), &v) == nil {
+		return answer{resp.StatusCode, normalizeJSON(v)}
 	}
+	return answer{resp.StatusCode, b}
 }
 
-func (e *env) read(t *testing.T, path string) string {
-	t.Helper()
-	b, err := e.g.ReadFile(path)
-	if err != nil {
-		t.Fatalf("ReadFile(%s): %v", path, err)
+// obj builds a JSON object from name, value pairs.
+func obj(kv ...any) map[string]any {
+	m := map[string]any{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i].(string)] = kv[i+1]
 	}
-	return string(b)
+	return m
 }
 
-func TestFilesystemPathForms(t *testing.T) {
+func errObj(msg string) map[string]any { return obj("error", msg) }
+
+func fileObj(path, name, perm string, size float64) map[string]any {
+	return obj("path", path, "name", name, "permissions", perm, "size", size, "lastModified", "T", "owner", "root", "group", "root")
+}
+
+func TestFilesystemPaths(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{})
-	for _, tc := range []struct{ urlPath, file string }{
-		{"/filesystem/a.txt", "/home/user/a.txt"},                 // relative, one segment
-		{"/filesystem/src/pkg/b.txt", "/home/user/src/pkg/b.txt"}, // relative, literal slashes
-		{"/filesystem//tmp/c.txt", "/tmp/c.txt"},                  // absolute, literal //
-		{"/filesystem/%2Ftmp%2Fd.txt", "/tmp/d.txt"},              // absolute, encoded
-		{"/filesystem/%2Ftmp/e.txt", "/tmp/e.txt"},                // absolute, partly encoded
-		{"/filesystem/src%2Ff.txt", "/src/f.txt"},                 // any %2F means absolute (real server quirk)
-		{"/filesystem/sp%20ace.txt", "/home/user/sp ace.txt"},     // other escapes
-	} {
-		e.put(t, tc.urlPath, tc.urlPath)
-		if got := e.read(t, tc.file); got != tc.urlPath {
-			t.Errorf("PUT %s wrote %q to %s", tc.urlPath, got, tc.file)
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		d := unique("gxfs")
+		tg.mkdir(t, d)
+		w := tg.workdir
+		withContent := func(m map[string]any, content string) map[string]any { m["content"] = content; return m }
+		for _, tc := range []struct {
+			method, path, body string
+			want               answer
+		}{
+			// Relative paths are echoed as given; a file's JSON has an
+			// empty name.
+			{"PUT", "/filesystem/" + d + "/a.txt", `{"content":"hello"}`, answer{200, obj("path", d+"/a.txt", "message", "File created/updated successfully")}},
+			{"GET", "/filesystem/" + d + "/a.txt", "", answer{200, withContent(fileObj(d+"/a.txt", "", "644", 5), "hello")}},
+			{"GET", "/filesystem/" + d + "/../" + d + "/a.txt", "", answer{200, withContent(fileObj(d+"/../"+d+"/a.txt", "", "644", 5), "hello")}},
+			{"GET", "/filesystem/" + d, "", answer{200, obj("path", d, "name", d, "files", []any{fileObj(d+"/a.txt", "a.txt", "644", 5)}, "subdirectories", []any{})}},
+			// Only an upper-case %2F makes a path absolute.
+			{"PUT", "/filesystem/%2Ftmp%2F" + d + "%2Fx.txt", `{"content":"1"}`, answer{200, obj("path", "/tmp/"+d+"/x.txt", "message", "File created/updated successfully")}},
+			{"GET", "/filesystem/tmp%2F" + d, "", answer{200, obj("path", "/tmp/"+d, "name", d, "files", []any{fileObj("/tmp/"+d+"/x.txt", "x.txt", "644", 1)}, "subdirectories", []any{})}},
+			{"GET", "/filesystem/tmp%2f" + d, "", answer{404, errObj("stat " + w + "/tmp/" + d + ": no such file or directory")}},
+			{"GET", "/filesystem//tmp/" + d + "/x.txt", "", answer{200, withContent(fileObj("/tmp/"+d+"/x.txt", "", "644", 1), "1")}},
+			// Modes: at creation only, masked by the umask.
+			{"PUT", "/filesystem/" + d + "/g", `{"content":"x","permissions":"0777"}`, answer{200, obj("path", d+"/g", "message", "File created/updated successfully")}},
+			{"PUT", "/filesystem/" + d + "/g", `{"content":"yy","permissions":"0600"}`, answer{200, obj("path", d+"/g", "message", "File created/updated successfully")}},
+			{"GET", "/filesystem/" + d + "/g", "", answer{200, withContent(fileObj(d+"/g", "", "755", 2), "yy")}},
+			// Errors, worded as the operating system words them.
+			{"GET", "/filesystem/" + d + "/missing", "", answer{404, errObj("stat " + w + "/" + d + "/missing: no such file or directory")}},
+			{"GET", "/filesystem/" + d + "/a.txt/x", "", answer{500, errObj("stat " + w + "/" + d + "/a.txt/x: not a directory")}},
+			{"PUT", "/filesystem/" + d + "/a.txt/x", `{"content":"x"}`, answer{422, errObj("error writing file: mkdir " + w + "/" + d + "/a.txt: not a directory")}},
+			{"PUT", "/filesystem/" + d, `{"content":"x"}`, answer{422, errObj("error writing file: open " + w + "/" + d + ": is a directory")}},
+			{"PUT", "/filesystem/" + d + "/a.txt", `{"isDirectory":true}`, answer{422, errObj("error creating directory: mkdir " + w + "/" + d + "/a.txt: not a directory")}},
+			{"PUT", "/filesystem/" + d + "/h", `{"content":"x","permissions":"rwx"}`, answer{400, errObj(`invalid permissions format 'rwx': strconv.ParseUint: parsing "rwx": invalid syntax`)}},
+			{"PUT", "/filesystem/" + d + "/sub", `{"isDirectory":true}`, answer{200, obj("path", d+"/sub", "message", "Directory created successfully")}},
+			{"DELETE", "/filesystem/" + d + "/missing", "", answer{404, errObj("file or directory not found")}},
+			{"DELETE", "/filesystem/" + d + "/a.txt/x", "", answer{422, errObj("stat " + w + "/" + d + "/a.txt/x: not a directory")}},
+			{"DELETE", "/filesystem/" + d, "", answer{422, errObj("error deleting directory: remove " + w + "/" + d + ": directory not empty")}},
+			{"DELETE", "/filesystem/" + d + "/g", "", answer{200, obj("path", d+"/g", "message", "File deleted successfully")}},
+			{"DELETE", "/filesystem/" + d + "/sub", "", answer{200, obj("path", d+"/sub", "message", "Directory deleted successfully")}},
+			{"DELETE", "/filesystem/%2Ftmp%2F" + d + "?recursive=true", "", answer{200, obj("path", "/tmp/"+d, "message", "Directory deleted successfully")}},
+		} {
+			if d := cmp.Diff(tc.want, tg.answer(t, tc.method, tc.path, tc.body)); d != "" {
+				t.Errorf("%s %s %s (-want +got):\n%s", tc.method, tc.path, tc.body, d)
+			}
 		}
-		resp, body := e.do(t, http.MethodGet, tc.urlPath, "")
-		var f sandboxapi.FileWithContent
-		if err := f.UnmarshalJSON([]byte(body)); resp.StatusCode != http.StatusOK || err != nil || f.Path != tc.file || f.Content != tc.urlPath {
-			t.Errorf("GET %s = %d %s (%v)", tc.urlPath, resp.StatusCode, body, err)
+		// The working directory itself.
+		got := tg.answer(t, "GET", "/filesystem/", "")
+		if m, ok := got.Body.(map[string]any); got.Code != 200 || !ok || m["path"] != w || m["name"] != w[strings.LastIndex(w, "/")+1:] {
+			t.Errorf("GET /filesystem/ = %+v", got)
 		}
-	}
-	// The generated client escapes its path parameter, so it reaches
-	// single-segment relative paths and absolute ones.
-	for p, want := range map[string]string{"a.txt": "/home/user/a.txt", "/tmp/c.txt": "/tmp/c.txt"} {
-		res, err := e.client.GetFilesystem(t.Context(), sandboxapi.GetFilesystemParams{Path: p})
-		f, ok := res.(*sandboxapi.FileOrDirectory)
-		if err != nil || !ok || f.FileWithContent.Path != want {
-			t.Errorf("client GetFilesystem(%s) = %#v, %v", p, res, err)
+		// Raw downloads: a content type from the extension, the name in
+		// Content-Disposition, ranges.
+		for _, tc := range []struct {
+			path   string
+			header []string
+		}{{"/filesystem/" + d + "/a.txt?download=true", nil}, {"/filesystem/" + d + "/a.txt", []string{"Accept", "text/plain"}}} {
+			resp, body := tg.call(t, "GET", tc.path, "", tc.header...)
+			if resp.Header.Get("Content-Type") != "text/plain" || resp.Header.Get("Content-Disposition") != `attachment; filename="a.txt"` || body != "hello" {
+				t.Errorf("download %s: %q %q %q", tc.path, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Disposition"), body)
+			}
 		}
-	}
-	// The working directory itself.
-	resp, body := e.do(t, http.MethodGet, "/filesystem/", "")
-	var d sandboxapi.Directory
-	if err := d.UnmarshalJSON([]byte(body)); resp.StatusCode != http.StatusOK || err != nil || d.Path != "/home/user" {
-		t.Errorf("GET /filesystem/ = %d %s", resp.StatusCode, body)
-	}
+		resp, body := tg.call(t, "GET", "/filesystem/"+d+"/a.txt?download=true", "", "Range", "bytes=1-2")
+		if resp.StatusCode != http.StatusPartialContent || body != "el" {
+			t.Errorf("range: %d %q", resp.StatusCode, body)
+		}
+		// Directory modes, as a process sees them.
+		tg.call(t, "PUT", "/filesystem/"+d+"/dd", `{"isDirectory":true,"permissions":"0777"}`)
+		tg.call(t, "PUT", "/filesystem/"+d+"/dd", `{"isDirectory":true,"permissions":"0700"}`)
+		if p := tg.run(t, map[string]any{"command": "ls -ld dd | cut -d' ' -f1", "workingDir": d}); str(p.Stdout) != "drwxr-xr-x\n" {
+			t.Errorf("mode of a directory made with 0777, then 0700: %q", str(p.Stdout))
+		}
+	})
 }
 
-func TestGetFileJSONOrBytes(t *testing.T) {
+func TestTreeRoutes(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{})
-	e.clock.Advance(time.Minute)
-	e.put(t, "/filesystem/doc.txt", "0123456789")
-	resp, body := e.do(t, http.MethodGet, "/filesystem/doc.txt", "")
-	var f sandboxapi.FileWithContent
-	if err := f.UnmarshalJSON([]byte(body)); err != nil {
-		t.Fatal(err)
-	}
-	want := sandboxapi.FileWithContent{
-		Path: "/home/user/doc.txt", Name: sandboxapi.NewOptString("doc.txt"), Permissions: "644", Size: 10,
-		LastModified: "2026-01-29T18:46:49Z", Owner: "root", Group: "root", Content: "0123456789",
-	}
-	if d := cmp.Diff(want, f); d != "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		t.Errorf("JSON file (-want +got):\n%s", d)
-	}
-	for _, tc := range []struct {
-		name, path string
-		header     []string
-		raw        bool
-	}{
-		{"no Accept", "/filesystem/doc.txt", nil, false},
-		{"Accept JSON", "/filesystem/doc.txt", []string{"Accept", "application/json"}, false},
-		{"Accept */*", "/filesystem/doc.txt", []string{"Accept", "*/*"}, false},
-		{"Accept text/plain", "/filesystem/doc.txt", []string{"Accept", "text/plain"}, true},
-		{"Accept octet-stream", "/filesystem/doc.txt", []string{"Accept", "application/octet-stream, application/json"}, true},
-		{"download=true", "/filesystem/doc.txt?download=true", nil, true},
-		{"download=false", "/filesystem/doc.txt?download=false", nil, false},
-	} {
-		resp, body := e.do(t, http.MethodGet, tc.path, "", tc.header...)
-		raw := resp.Header.Get("Content-Type") == "application/octet-stream"
-		if raw != tc.raw || resp.StatusCode != http.StatusOK || (raw && body != "0123456789") {
-			t.Errorf("%s: %d %s %q", tc.name, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		d := unique("gxtree")
+		tg.cleanup(t, "/filesystem/%2Ftmp%2F"+d)
+		abs := "/tmp/" + d
+		listing := obj("path", abs, "name", d, "files", []any{fileObj(abs+"/a.txt", "a.txt", "644", 1)}, "subdirectories", []any{obj("path", abs+"/sub", "name", "sub")})
+		for _, tc := range []struct {
+			method, path, body string
+			want               answer
+		}{
+			// Tree paths are absolute.
+			{"PUT", "/filesystem/tree/tmp/" + d, `{"files":{"a.txt":"A","sub/b.txt":"B"}}`, answer{200, listing}},
+			{"GET", "/filesystem/tree/tmp/" + d, "", answer{200, listing}},
+			// Any path that starts with /filesystem/tree is a tree route.
+			{"GET", "/filesystem/treetmp/" + d, "", answer{200, listing}},
+			{"GET", "/filesystem/tree%2Ftmp%2F" + d, "", answer{200, listing}},
+			{"GET", "/filesystem/tree/tmp/" + d + "/a.txt", "", answer{400, errObj("path is not a directory")}},
+			{"GET", "/filesystem/tree/tmp/" + d + "-none", "", answer{400, errObj("path is not a directory")}},
+			{"DELETE", "/filesystem/tree/tmp/" + d, "", answer{422, errObj("error deleting directory: remove " + abs + ": directory not empty")}},
+			{"DELETE", "/filesystem/tree/tmp/" + d + "/a.txt", "", answer{422, errObj("error deleting directory: path points to a file, not a directory")}},
+			{"DELETE", "/filesystem/tree/tmp/" + d + "-none", "", answer{422, errObj("error deleting directory: stat " + abs + "-none: no such file or directory")}},
+			{"DELETE", "/filesystem/tree/tmp/" + d + "?recursive=true", "", answer{200, obj("path", abs, "message", "Directory deleted successfully")}},
+		} {
+			if diff := cmp.Diff(tc.want, tg.answer(t, tc.method, tc.path, tc.body)); diff != "" {
+				t.Errorf("%s %s %s (-want +got):\n%s", tc.method, tc.path, tc.body, diff)
+			}
 		}
-	}
-	resp, body = e.do(t, http.MethodGet, "/filesystem/doc.txt?download=true", "", "Range", "bytes=2-4")
-	if resp.StatusCode != http.StatusPartialContent || body != "234" {
-		t.Errorf("Range: %d %q", resp.StatusCode, body)
-	}
-	// Through the generated client, raw bytes come back as a response.
-	res, err := e.client.GetFilesystem(t.Context(), sandboxapi.GetFilesystemParams{Path: "doc.txt", Download: sandboxapi.NewOptBool(true)})
-	rawRes, ok := res.(*sandboxapi.GetFilesystemOKRawApplicationOctetStream)
-	if err != nil || !ok {
-		t.Fatalf("client download = %#v, %v", res, err)
-	}
-	defer rawRes.Response.Body.Close()
-	if b, _ := io.ReadAll(rawRes.Response.Body); string(b) != "0123456789" {
-		t.Errorf("client download body %q", b)
-	}
-	resp, body = e.do(t, http.MethodGet, "/filesystem/missing", "")
-	if resp.StatusCode != http.StatusNotFound {
-		t.Errorf("missing file: %d %s", resp.StatusCode, body)
-	}
-	errorBody(t, resp, body)
+		// The root of the tree is /.
+		if got := tg.answer(t, "GET", "/filesystem/tree", ""); got.Code != 200 || got.Body.(map[string]any)["path"] != "/" || got.Body.(map[string]any)["name"] != "/" {
+			t.Errorf("GET /filesystem/tree = %+v", got)
+		}
+	})
 }
 
-func TestDirectoriesAndPermissions(t *testing.T) {
+func TestRouter(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{})
-	for _, tc := range []struct{ path, body string }{
-		{"/filesystem/proj/bin", `{"isDirectory":true,"permissions":"0700"}`},
-		{"/filesystem/proj/run.sh", `{"content":"#!/bin/sh","permissions":"755"}`},
-		{"/filesystem/proj/readme", `{"content":"hi"}`},
-	} {
-		if resp, body := e.do(t, http.MethodPut, tc.path, tc.body); resp.StatusCode != http.StatusOK {
-			t.Fatalf("PUT %s: %d %s", tc.path, resp.StatusCode, body)
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		welcome := obj("message", "Welcome to your Blaxel Sandbox", "documentation", "https://docs.blaxel.ai/Sandboxes/Overview",
+			"description", "This sandbox provides a full-featured environment for running code securely. Visit the documentation to learn how to manage processes, access the filesystem, and more.")
+		for _, tc := range []struct {
+			method, path string
+			want         answer
+		}{
+			{"GET", "/", answer{200, welcome}},
+			{"DELETE", "/", answer{200, welcome}},
+			{"GET", "/nope", answer{404, "404 page not found"}},
+			{"POST", "/health", answer{404, "404 page not found"}},
+			{"OPTIONS", "/anything", answer{204, ""}},
+			{"HEAD", "/health", answer{200, ""}},
+			{"HEAD", "/filesystem/" + unique("none"), answer{200, ""}},
+			{"HEAD", "/process/x/kill", answer{404, ""}},
+			{"PUT", "/codegen/fastapply/x.txt", answer{400, errObj(errCodegenOff)}},
+			{"GET", "/codegen/reranking/x?query=a", answer{400, errObj(errCodegenOff)}},
+		} {
+			body := ""
+			if tc.path == "/codegen/fastapply/x.txt" {
+				body = `{"codeEdit":"x"}`
+			}
+			if d := cmp.Diff(tc.want, tg.answer(t, tc.method, tc.path, body)); d != "" {
+				t.Errorf("%s %s (-want +got):\n%s", tc.method, tc.path, d)
+			}
 		}
-	}
-	res, err := e.client.GetFilesystem(t.Context(), sandboxapi.GetFilesystemParams{Path: "proj"})
-	dir, ok := res.(*sandboxapi.FileOrDirectory)
-	if err != nil || !ok || dir.Type != sandboxapi.DirectoryFileOrDirectory {
-		t.Fatalf("GetFilesystem(proj) = %#v, %v", res, err)
-	}
-	var got []string
-	for _, f := range dir.Directory.Files {
-		got = append(got, f.Path+" "+f.Permissions+" "+f.Owner)
-	}
-	for _, s := range dir.Directory.Subdirectories {
-		got = append(got, s.Path+"/")
-	}
-	want := []string{"/home/user/proj/readme 644 root", "/home/user/proj/run.sh 755 root", "/home/user/proj/bin/"}
-	if d := cmp.Diff(want, got); d != "" || dir.Directory.Path != "/home/user/proj" || dir.Directory.Name.Or("") != "proj" {
-		t.Errorf("listing of %s (-want +got):\n%s", dir.Directory.Path, d)
-	}
-	e.g.mu.Lock()
-	n, _ := e.g.lookupLocked("/home/user/proj/bin")
-	perm := n.perm
-	e.g.mu.Unlock()
-	if perm != 0o700 {
-		t.Errorf("directory mode %o, want 700", perm)
-	}
-	// Rewriting keeps the mode unless told otherwise.
-	e.put(t, "/filesystem/proj/run.sh", "echo")
-	if f := fileOf(t, e, "/home/user/proj/run.sh"); f.Permissions != "755" || f.Content != "echo" {
-		t.Errorf("rewritten file: %s %q", f.Permissions, f.Content)
-	}
-	for _, tc := range []struct {
-		path, body string
-		code       int
-	}{
-		{"/filesystem/x", `{"content":"a","permissions":"rwx"}`, http.StatusBadRequest},
-		{"/filesystem/proj/readme/sub", `{"content":"a"}`, http.StatusUnprocessableEntity}, // parent is a file
-		{"/filesystem/proj", `{"content":"a"}`, http.StatusUnprocessableEntity},            // a directory
-	} {
-		resp, body := e.do(t, http.MethodPut, tc.path, tc.body)
-		if resp.StatusCode != tc.code {
-			t.Errorf("PUT %s %s = %d %s, want %d", tc.path, tc.body, resp.StatusCode, body, tc.code)
+		resp, _ := tg.call(t, "GET", "/health", "")
+		for h, want := range map[string]string{"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache, no-store, must-revalidate", "X-Content-Type-Options": "nosniff"} {
+			if got := resp.Header.Get(h); got != want {
+				t.Errorf("header %s: %q, want %q", h, got, want)
+			}
 		}
-		errorBody(t, resp, body)
-	}
-}
-
-func fileOf(t *testing.T, e *env, path string) sandboxapi.FileWithContent {
-	t.Helper()
-	res, err := e.client.GetFilesystem(t.Context(), sandboxapi.GetFilesystemParams{Path: path})
-	f, ok := res.(*sandboxapi.FileOrDirectory)
-	if err != nil || !ok || f.Type != sandboxapi.FileWithContentFileOrDirectory {
-		t.Fatalf("GetFilesystem(%s) = %#v, %v", path, res, err)
-	}
-	return f.FileWithContent
-}
-
-func TestDelete(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{})
-	e.put(t, "/filesystem/d/sub/f.txt", "x")
-	e.put(t, "/filesystem//tmp/g.txt", "y")
-	for _, tc := range []struct {
-		path string
-		code int
-	}{
-		{"/filesystem/d", http.StatusUnprocessableEntity}, // not empty
-		{"/filesystem/d/sub/f.txt", http.StatusOK},
-		{"/filesystem/d/sub/f.txt", http.StatusNotFound},
-		{"/filesystem/%2Ftmp%2Fg.txt", http.StatusOK},
-		{"/filesystem/d/sub", http.StatusOK}, // empty now
-		{"/filesystem/nope", http.StatusNotFound},
-	} {
-		resp, body := e.do(t, http.MethodDelete, tc.path, "")
-		if resp.StatusCode != tc.code {
-			t.Errorf("DELETE %s = %d %s, want %d", tc.path, resp.StatusCode, body, tc.code)
-		}
-		if tc.code != http.StatusOK {
-			errorBody(t, resp, body)
-		}
-	}
-	e.put(t, "/filesystem/d/a/b/c", "z")
-	res, err := e.client.DeleteFilesystem(t.Context(), sandboxapi.DeleteFilesystemParams{Path: "d", Recursive: sandboxapi.NewOptBool(true)})
-	if ok, isOK := res.(*sandboxapi.SuccessResponse); err != nil || !isOK || ok.Path.Or("") != "/home/user/d" {
-		t.Fatalf("recursive delete = %#v, %v", res, err)
-	}
-	if _, err := e.g.ReadFile("d/a/b/c"); err == nil {
-		t.Error("file survived a recursive delete")
-	}
-}
-
-func TestTree(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{})
-	res, err := e.client.PutTree(t.Context(), &sandboxapi.TreeRequest{Files: sandboxapi.NewOptTreeRequestFiles(map[string]string{
-		"main.go": "package main", "internal/x.go": "package internal",
-	})}, sandboxapi.PutTreeParams{Path: "app"})
-	tree, ok := res.(*sandboxapi.FileOrDirectory)
-	if err != nil || !ok || tree.Directory.Path != "/home/user/app" || len(tree.Directory.Files) != 1 || len(tree.Directory.Subdirectories) != 1 {
-		t.Fatalf("PutTree = %#v, %v", res, err)
-	}
-	if got := e.read(t, "/home/user/app/internal/x.go"); got != "package internal" {
-		t.Errorf("x.go = %q", got)
-	}
-	resp, body := e.do(t, http.MethodGet, "/filesystem/tree/app/internal", "")
-	var d sandboxapi.Directory
-	if err := d.UnmarshalJSON([]byte(body)); err != nil || resp.StatusCode != http.StatusOK || len(d.Files) != 1 || d.Files[0].Path != "/home/user/app/internal/x.go" {
-		t.Errorf("GET tree app/internal = %d %s", resp.StatusCode, body)
-	}
-	for _, tc := range []struct {
-		method, path string
-		code         int
-	}{
-		{http.MethodGet, "/filesystem/tree/app/main.go", http.StatusBadRequest}, // a file
-		{http.MethodGet, "/filesystem/tree/nope", http.StatusBadRequest},
-		{http.MethodDelete, "/filesystem/tree/app", http.StatusUnprocessableEntity}, // not empty
-		{http.MethodDelete, "/filesystem/tree/app?recursive=true", http.StatusOK},
-		{http.MethodDelete, "/filesystem/tree/app?recursive=true", http.StatusUnprocessableEntity}, // gone
-		{http.MethodGet, "/filesystem/tree//tmp", http.StatusOK},
-	} {
-		resp, body := e.do(t, tc.method, tc.path, "")
-		if resp.StatusCode != tc.code {
-			t.Errorf("%s %s = %d %s, want %d", tc.method, tc.path, resp.StatusCode, body, tc.code)
-		}
-	}
-}
-
-func TestFind(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{})
-	for _, f := range []string{"p/a.go", "p/b.js", "p/sub/c.go", "p/.hidden/d.go", "p/node_modules/e.go", "p/.f.go"} {
-		if err := e.g.WriteFile(f, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	find := func(p sandboxapi.FindFilesParams) []string {
-		t.Helper()
-		res, err := e.client.FindFiles(t.Context(), p)
-		fr, ok := res.(*sandboxapi.FindResponse)
-		if err != nil || !ok || fr.Total != len(fr.Matches) {
-			t.Fatalf("FindFiles(%+v) = %#v, %v", p, res, err)
-		}
-		var out []string
-		for _, m := range fr.Matches {
-			out = append(out, m.Path+":"+m.Type)
-		}
-		return out
-	}
-	for _, tc := range []struct {
-		params sandboxapi.FindFilesParams
-		want   []string
-	}{
-		{sandboxapi.FindFilesParams{Path: "p"}, []string{"a.go:file", "b.js:file", "sub/c.go:file"}},
-		{sandboxapi.FindFilesParams{Path: "p", Patterns: sandboxapi.NewOptString("*.go")}, []string{"a.go:file", "sub/c.go:file"}},
-		{sandboxapi.FindFilesParams{Path: "p", Type: sandboxapi.NewOptString("directory")}, []string{".:directory", "sub:directory"}},
-		{sandboxapi.FindFilesParams{Path: "p", ExcludeHidden: sandboxapi.NewOptBool(false), Patterns: sandboxapi.NewOptString("*.go")}, []string{".f.go:file", ".hidden/d.go:file", "a.go:file", "sub/c.go:file"}},
-		{sandboxapi.FindFilesParams{Path: "p", ExcludeDirs: sandboxapi.NewOptString(""), Patterns: sandboxapi.NewOptString("e.go")}, []string{"node_modules/e.go:file"}},
-		{sandboxapi.FindFilesParams{Path: "p", ExcludeDirs: sandboxapi.NewOptString("sub")}, []string{"a.go:file", "b.js:file", "node_modules/e.go:file"}},
-		{sandboxapi.FindFilesParams{Path: "p", MaxResults: sandboxapi.NewOptInt(2)}, []string{"a.go:file", "b.js:file"}},
-		{sandboxapi.FindFilesParams{Path: "/home/user/p/sub"}, []string{"c.go:file"}},
-	} {
-		if d := cmp.Diff(tc.want, find(tc.params)); d != "" {
-			t.Errorf("%+v (-want +got):\n%s", tc.params, d)
-		}
-	}
-	resp, body := e.do(t, http.MethodGet, "/filesystem-find/p?type=socket", "")
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("type=socket: %d %s", resp.StatusCode, body)
-	}
-	resp, body = e.do(t, http.MethodGet, "/filesystem-find/p/sub?patterns=*.go", "") // relative with slashes
-	if !strings.Contains(body, `"c.go"`) || resp.StatusCode != http.StatusOK {
-		t.Errorf("relative search root: %d %s", resp.StatusCode, body)
-	}
-}
-
-func TestFuzzySearch(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{})
-	for _, f := range []string{"src/handlers/user_handler.go", "src/models/user.go", "src/main.go", "docs/usage.md"} {
-		if err := e.g.WriteFile(f, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	res, err := e.client.FuzzySearch(t.Context(), sandboxapi.FuzzySearchParams{Path: "/home/user", Patterns: sandboxapi.NewOptString("user.go")})
-	fr, ok := res.(*sandboxapi.FuzzySearchResponse)
-	if err != nil || !ok || fr.Total == 0 {
-		t.Fatalf("FuzzySearch = %#v, %v", res, err)
-	}
-	if fr.Matches[0].Path != "src/models/user.go" {
-		t.Errorf("best match %+v", fr.Matches[0])
-	}
-	for i := 1; i < len(fr.Matches); i++ {
-		if fr.Matches[i].Score > fr.Matches[i-1].Score {
-			t.Errorf("not sorted by score: %+v", fr.Matches)
-		}
-	}
-	for _, m := range fr.Matches {
-		if m.Path == "src/main.go" || m.Path == "docs/usage.md" {
-			t.Errorf("%s matched user.go", m.Path)
-		}
-	}
-	// Without patterns the last element of the path is the pattern.
-	res, err = e.client.FuzzySearch(t.Context(), sandboxapi.FuzzySearchParams{Path: "src"})
-	if fr, ok := res.(*sandboxapi.FuzzySearchResponse); err != nil || !ok {
-		t.Fatalf("FuzzySearch(src) = %#v, %v", res, err)
-	} else if fr.Total != 0 && fr.Matches[0].Score < 0 {
-		t.Errorf("negative score %+v", fr.Matches)
-	}
-}
-
-func TestContentSearch(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{})
-	files := map[string]string{
-		"s/a.go":            "package a\n// TODO fix\nfunc A() {}\n",
-		"s/b.txt":           "nothing\nTodo: later\n",
-		"s/vendor/v.go":     "// TODO vendored\n",
-		"s/deep/c.go":       "x := 1 // todo\n",
-		"/tmp/elsewhere.go": "TODO",
-	}
-	for f, c := range files {
-		if err := e.g.WriteFile(f, []byte(c)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	search := func(p sandboxapi.ContentSearchParams) []string {
-		t.Helper()
-		res, err := e.client.ContentSearch(t.Context(), p)
-		cr, ok := res.(*sandboxapi.ContentSearchResponse)
-		if err != nil || !ok || cr.Query != p.Query || cr.Total != len(cr.Matches) {
-			t.Fatalf("ContentSearch(%+v) = %#v, %v", p, res, err)
-		}
-		var out []string
-		for _, m := range cr.Matches {
-			out = append(out, m.Path+":"+strconv.Itoa(m.Line)+":"+strconv.Itoa(m.Column)+":"+m.Text)
-		}
-		return out
-	}
-	for _, tc := range []struct {
-		params sandboxapi.ContentSearchParams
-		want   []string
-	}{
-		{sandboxapi.ContentSearchParams{Path: "s", Query: "todo"}, []string{"a.go:2:4:// TODO fix", "b.txt:2:1:Todo: later", "deep/c.go:1:11:x := 1 // todo"}},
-		{sandboxapi.ContentSearchParams{Path: "s", Query: "TODO", CaseSensitive: sandboxapi.NewOptBool(true)}, []string{"a.go:2:4:// TODO fix"}},
-		{sandboxapi.ContentSearchParams{Path: "s", Query: "todo", FilePattern: sandboxapi.NewOptString("*.go")}, []string{"a.go:2:4:// TODO fix", "deep/c.go:1:11:x := 1 // todo"}},
-		{sandboxapi.ContentSearchParams{Path: "s", Query: "todo", ExcludeDirs: sandboxapi.NewOptString("deep")}, []string{"a.go:2:4:// TODO fix", "b.txt:2:1:Todo: later", "vendor/v.go:1:4:// TODO vendored"}},
-		{sandboxapi.ContentSearchParams{Path: "s", Query: "todo", MaxResults: sandboxapi.NewOptInt(1)}, []string{"a.go:2:4:// TODO fix"}},
-		{sandboxapi.ContentSearchParams{Path: "s", Query: "absent"}, nil},
-	} {
-		if d := cmp.Diff(tc.want, search(tc.params)); d != "" {
-			t.Errorf("%+v (-want +got):\n%s", tc.params, d)
-		}
-	}
-	_, body := e.do(t, http.MethodGet, "/filesystem-content-search/s?query=absent", "")
-	if !strings.Contains(body, `"matches":null`) {
-		t.Errorf("no match: %s, want matches null", body)
-	}
-	_, body = e.do(t, http.MethodGet, "/filesystem-content-search/s?query=func", "")
-	if !strings.Contains(body, `"context":"// TODO fix\nfunc A() {}\n"`) {
-		t.Errorf("context missing: %s", body)
-	}
+	})
 }

@@ -5,8 +5,8 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -90,8 +90,9 @@ type Config struct {
 	// installs. Default: Version with its patch number plus one (v0.1.0 →
 	// v0.1.1), or Version+"-next" when Version is not vX.Y.Z.
 	LatestVersion string
-	// WorkDir is the working directory relative paths are resolved
-	// against and processes start in (default [DefaultWorkDir]).
+	// WorkDir is the server's working directory: relative paths are
+	// resolved against it, processes without a workingDir start in it, and
+	// it is the home directory ~ stands for (default [DefaultWorkDir]).
 	WorkDir string
 	// Env is the environment of the guest metadata document: processes
 	// see it from the start and POST /environment/reload applies it.
@@ -99,8 +100,8 @@ type Config struct {
 	// UpgradeDelay is the time between POST /upgrade and the first visible
 	// step (default [DefaultUpgradeDelay]).
 	UpgradeDelay time.Duration
-	// UpgradeStep is the duration of each later upgrade step; the download
-	// takes four of them (default [DefaultUpgradeStep]).
+	// UpgradeStep is the duration of the validate and replace steps; the
+	// download takes four of them (default [DefaultUpgradeStep]).
 	UpgradeStep time.Duration
 	// RestartDuration is how long the server refuses connections while it
 	// re-executes itself after a successful upgrade (default
@@ -123,7 +124,8 @@ type Guest struct {
 	wg sync.WaitGroup
 
 	// mu guards everything below. It is never held while writing to a
-	// client or while user code (a CommandFunc) runs.
+	// client or while user code (a CommandFunc) runs; the simulated shells
+	// run in coroutines (coro.go) as if they held it.
 	mu     sync.Mutex
 	state  State
 	closed bool
@@ -150,16 +152,19 @@ type Guest struct {
 	script       *UpgradeScript
 
 	// file system
-	root     *node
-	watchers map[*watcher]struct{}
-	uploads  map[string]*upload
-	uploadN  int
+	root        *node
+	watchers    map[*watcher]struct{}
+	uploads     map[string]*upload
+	uploadOrder []string
 
 	// processes
 	procs    map[string]*process // by pid
 	order    []*process          // in start order
 	nextPID  int
 	commands map[string]CommandFunc
+	// rand draws process names and upload ids: seeded, so a test sees the
+	// same ones on every run.
+	rand *rand.Rand
 
 	// network
 	monitors map[int]string
@@ -230,6 +235,7 @@ func New(cfg Config) *Guest {
 		uploads:        map[string]*upload{},
 		procs:          map[string]*process{},
 		nextPID:        1000,
+		rand:           rand.New(rand.NewPCG(1, 2)),
 		commands:       map[string]CommandFunc{},
 		monitors:       map[int]string{},
 		mounts:         map[string]sandboxsrv.DriveMountInfo{},
@@ -240,7 +246,8 @@ func New(cfg Config) *Guest {
 	}
 	g.root = newDir("", 0o755, now)
 	g.mu.Lock()
-	_, _ = g.mkdirAllLocked("/tmp", 0o777, false)
+	_, _ = g.mkdirAllLocked("/tmp", 0o755, false)
+	g.root.kids["tmp"].perm = 0o777
 	_, _ = g.mkdirAllLocked(cfg.WorkDir, 0o755, false)
 	g.mu.Unlock()
 
@@ -286,11 +293,7 @@ func (g *Guest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "Unauthorized")
 		return
 	}
-	r2 := r.WithContext(context.WithValue(r.Context(), requestKey{}, r))
-	u := *r.URL
-	rewritePath(&u)
-	r2.URL = &u
-	g.srv.ServeHTTP(w, r2)
+	g.route(w, r)
 }
 
 // SetState changes what requests get: Running serves them, Paused and
@@ -317,9 +320,16 @@ func (g *Guest) Close() {
 		}
 		clear(g.timers)
 		for _, p := range g.order {
-			if p.active() {
-				g.endRunLocked(p, statusKilled, -1)
+			if p.live {
+				p.status = statusKilled
 			}
+			g.stopTimerLocked(p.restartTimer)
+			p.restartTimer = nil
+			g.signalLocked(p, false)
+			if p.tailing {
+				g.finishRunLocked(p, false)
+			}
+			p.final = true
 		}
 		clear(g.watchers)
 	}
@@ -358,55 +368,9 @@ func (handler) HandleBearerAuth(ctx context.Context, _ sandboxsrv.OperationName,
 	return ctx, nil
 }
 
-// pathRoutes are the route prefixes followed by a file system path. The
-// longer prefix of two that overlap comes first.
-var pathRoutes = []string{
-	"/filesystem/tree/",
-	"/filesystem/",
-	"/filesystem-find/",
-	"/filesystem-search/",
-	"/filesystem-content-search/",
-	"/filesystem-multipart/initiate/",
-	"/watch/filesystem/",
-	"/codegen/fastapply/",
-	"/codegen/reranking/",
-	"/drives/mount/",
-}
-
-// rewritePath turns the file system path after a route prefix into the
-// single escaped segment the generated router expects. The segment it
-// leaves decodes to an absolute path ("/tmp/a") when the client meant one,
-// and to a relative one ("src/a.txt", "." for nothing) otherwise.
-//
-// As on the real server, the client means an absolute path when the part
-// after the prefix starts with a slash (/filesystem//tmp/a) or contains an
-// encoded slash anywhere (/filesystem/%2Ftmp%2Fa, but also
-// /filesystem/src%2Fa.txt, which is /src/a.txt).
-func rewritePath(u *url.URL) {
-	esc := u.EscapedPath()
-	for _, prefix := range pathRoutes {
-		rest, ok := strings.CutPrefix(esc, prefix)
-		if !ok {
-			continue
-		}
-		p, err := url.PathUnescape(rest)
-		if err != nil {
-			return // the router answers 404
-		}
-		switch {
-		case strings.HasPrefix(rest, "/") || strings.Contains(strings.ToUpper(rest), "%2F"):
-			p = "/" + strings.TrimLeft(p, "/")
-		case p == "":
-			p = "."
-		}
-		u.Path = prefix + p
-		u.RawPath = prefix + url.PathEscape(p)
-		return
-	}
-}
-
-// abs resolves a path parameter (as left by rewritePath) to a clean
-// absolute path.
+// abs resolves a path (as extracted by route, or as a client of the Guest
+// API gives it) to a clean absolute path: relative paths start from the
+// working directory.
 func (g *Guest) abs(p string) string {
 	if strings.HasPrefix(p, "/") {
 		return path.Clean(p)
@@ -435,19 +399,58 @@ func dropConnection(w http.ResponseWriter) {
 }
 
 // notFound is the real server's answer to an unknown route: plain text.
-func notFound(w http.ResponseWriter, _ *http.Request) {
-	http.Error(w, "404 page not found", http.StatusNotFound)
+func notFound(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(http.StatusNotFound)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write([]byte("404 page not found"))
+	}
 }
 
 // ogenError answers errors of the generated server (undecodable
 // parameters or bodies) in the real server's {"error": ...} shape.
-func ogenError(_ context.Context, w http.ResponseWriter, _ *http.Request, err error) {
+func ogenError(_ context.Context, w http.ResponseWriter, r *http.Request, err error) {
 	code := ogenerrors.ErrorCode(err)
 	var se *ogenerrors.SecurityError
 	if errors.As(err, &se) {
 		code = http.StatusUnauthorized
 	}
-	writeError(w, code, err.Error())
+	msg := err.Error()
+	var pe *ogenerrors.DecodeParamError
+	if errors.As(err, &pe) {
+		msg = paramErrorText(pe, r.URL.Query().Get(pe.Name))
+	}
+	var de *ogenerrors.DecodeRequestError
+	if errors.As(err, &de) {
+		// The real server's words for a body it cannot bind.
+		switch inner := de.Err.Error(); {
+		case de.OperationName() == "ExecProcess" && strings.Contains(inner, "command (field required)"):
+			msg = errCommandRequired
+		case strings.Contains(inner, "EOF") || strings.Contains(inner, "empty"):
+			msg = "invalid request body: EOF"
+		default:
+			msg = "invalid request body: " + inner
+		}
+	}
+	writeError(w, code, msg)
+}
+
+// paramErrorText is the real server's answer to a query parameter it
+// cannot use.
+func paramErrorText(pe *ogenerrors.DecodeParamError, raw string) string {
+	missing := strings.Contains(pe.Err.Error(), "not set")
+	switch pe.Name {
+	case "query":
+		return "query parameter is required"
+	case "partNumber":
+		if missing {
+			return "partNumber is required"
+		}
+		return "invalid partNumber: strconv.Atoi: parsing " + strconv.Quote(raw) + ": invalid syntax"
+	case "maxResults":
+		return "invalid maxResults: " + raw
+	}
+	return "invalid parameter " + pe.Name + ": " + pe.Err.Error()
 }
 
 // writeError writes the {"error": msg} body every error answer has.

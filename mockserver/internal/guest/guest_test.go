@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -64,13 +63,14 @@ func TestState(t *testing.T) {
 func TestTerminateDropsStreams(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{})
-	resp := e.open(t, http.MethodGet, "/watch/filesystem/", "")
+	e.exec(t, `{"command":"sleep 100","name":"s"}`)
+	resp := e.open(t, http.MethodGet, "/process/s/logs/stream", "")
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("watch: %d", resp.StatusCode)
+		t.Fatalf("logs stream: %d", resp.StatusCode)
 	}
 	e.g.SetState(Terminated)
 	if _, err := resp.Body.Read(make([]byte, 1)); err == nil {
-		t.Fatal("watch stream still open after termination")
+		t.Fatal("logs stream still open after termination")
 	}
 	waitNoStreams(t, e.g)
 }
@@ -119,7 +119,7 @@ func TestUnknownRouteIsPlainText404(t *testing.T) {
 		{http.MethodGet, "/nope"},
 		{http.MethodPost, "/health"},        // known path, other method
 		{http.MethodPatch, "/filesystem/a"}, // idem, with a file system path
-		{http.MethodGet, "/"},
+		{http.MethodPut, "/health"},
 	} {
 		resp, body := e.do(t, tc.method, tc.path, "")
 		if resp.StatusCode != http.StatusNotFound || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
@@ -160,7 +160,7 @@ func TestCloseEndsEverything(t *testing.T) {
 			t.Fatalf("exec %s: %d %s", cmd, resp.StatusCode, body)
 		}
 	}
-	watch := e.open(t, http.MethodGet, "/watch/filesystem/", "")
+	watch := e.open(t, http.MethodPost, "/process", `{"command":"sleep 200"}`, "Accept", "text/event-stream")
 	if _, body := e.do(t, http.MethodPost, "/upgrade", ""); body == "" {
 		t.Fatal("no upgrade answer")
 	}
@@ -170,7 +170,7 @@ func TestCloseEndsEverything(t *testing.T) {
 	e.g.Close()
 	<-stopped
 	if _, err := io.ReadAll(watch.Body); err != nil {
-		t.Errorf("watch stream after Close: %v, want a clean end", err)
+		t.Errorf("exec stream after Close: %v, want a clean end", err)
 	}
 	if n := e.clock.Pending(); n != 0 {
 		t.Errorf("%d timers still pending after Close", n)
@@ -185,35 +185,6 @@ func TestCloseEndsEverything(t *testing.T) {
 	for _, p := range e.g.order {
 		if p.status != statusKilled {
 			t.Errorf("process %s %q is %s after Close, want killed", p.pid, p.command, p.status)
-		}
-	}
-}
-
-func TestRewritePath(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct{ in, wantPath string }{
-		{"/filesystem/a.txt", "/filesystem/a.txt"},
-		{"/filesystem/src/a.txt", "/filesystem/src%2Fa.txt"},           // relative
-		{"/filesystem//tmp/a", "/filesystem/%2Ftmp%2Fa"},               // absolute
-		{"/filesystem/%2Ftmp%2Fa", "/filesystem/%2Ftmp%2Fa"},           // absolute
-		{"/filesystem/%2ftmp/a", "/filesystem/%2Ftmp%2Fa"},             // lower-case escape
-		{"/filesystem/src%2Fa.txt", "/filesystem/%2Fsrc%2Fa.txt"},      // any %2F means absolute
-		{"/filesystem/", "/filesystem/."},                              // the working directory
-		{"/filesystem/tree/src/x", "/filesystem/tree/src%2Fx"},         // tree before /filesystem/
-		{"/filesystem/a%20b", "/filesystem/a%20b"},                     // other escapes stay
-		{"/watch/filesystem/src/**", "/watch/filesystem/src%2F%2A%2A"}, // recursive watch
-		{"/drives/mount//mnt/data", "/drives/mount/%2Fmnt%2Fdata"},     // drives
-		{"/filesystem-multipart/initiate/a/b", "/filesystem-multipart/initiate/a%2Fb"},
-		{"/filesystem-multipart/abc/part", "/filesystem-multipart/abc/part"}, // not a path route
-		{"/process/1000/logs", "/process/1000/logs"},
-	} {
-		u, err := url.Parse(tc.in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rewritePath(u)
-		if got := u.EscapedPath(); got != tc.wantPath {
-			t.Errorf("rewritePath(%q) = %q, want %q", tc.in, got, tc.wantPath)
 		}
 	}
 }
@@ -233,7 +204,7 @@ func TestRestartWindowWithoutHijacker(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{})
 	e.upgrade(t, "v0.2.0")
-	e.clock.Advance(1300 * time.Millisecond)
+	e.clock.Advance(1100 * time.Millisecond)
 	// A ResponseWriter that cannot be hijacked gets http.ErrAbortHandler,
 	// which servers and in-memory transports turn into a failed request.
 	defer func() {
@@ -249,7 +220,7 @@ func TestRestartWindowInMemory(t *testing.T) {
 	t.Parallel()
 	e := setupMem(t, Config{})
 	e.upgrade(t, "v0.2.0")
-	e.clock.Advance(1300 * time.Millisecond)
+	e.clock.Advance(1100 * time.Millisecond)
 	if _, err := e.client.GetHealth(t.Context()); !errors.Is(err, errConnReset) {
 		t.Errorf("GetHealth during the restart: %v, want a reset connection", err)
 	}

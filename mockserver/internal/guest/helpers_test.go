@@ -1,7 +1,6 @@
 package guest
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -138,32 +137,6 @@ func (e *env) try(ctx context.Context, method, path, body string, header ...stri
 	return e.http.Do(req)
 }
 
-// lines reads a body line by line.
-type lines struct {
-	t *testing.T
-	r *bufio.Reader
-}
-
-func newLines(t *testing.T, body io.Reader) *lines { return &lines{t, bufio.NewReader(body)} }
-
-// next returns the next line without its newline.
-func (l *lines) next() string {
-	l.t.Helper()
-	s, err := l.r.ReadString('\n')
-	if err != nil {
-		l.t.Fatalf("reading line: %q, %v", s, err)
-	}
-	return strings.TrimSuffix(s, "\n")
-}
-
-// eof checks that the body ends here.
-func (l *lines) eof() {
-	l.t.Helper()
-	if s, err := l.r.ReadString('\n'); err != io.EOF {
-		l.t.Fatalf("want end of body, got %q, %v", s, err)
-	}
-}
-
 // waitNoStreams waits until no stream is open on g.
 func waitNoStreams(t *testing.T, g *Guest) {
 	t.Helper()
@@ -295,4 +268,31 @@ func (b *memBody) Close() error {
 		<-b.done
 	})
 	return nil
+}
+
+// exec runs POST /process with a JSON body and decodes the answer.
+func (e *env) exec(t *testing.T, body string) *sandboxapi.ProcessResponse {
+	t.Helper()
+	resp, b := e.do(t, http.MethodPost, "/process", body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /process %s = %d %s", body, resp.StatusCode, b)
+	}
+	var p sandboxapi.ProcessResponse
+	if err := p.UnmarshalJSON([]byte(b)); err != nil {
+		t.Fatalf("decoding process %s: %v", b, err)
+	}
+	return &p
+}
+
+func (e *env) getProcess(t *testing.T, id string) *sandboxapi.ProcessResponse {
+	t.Helper()
+	res, err := e.client.GetProcess(t.Context(), sandboxapi.GetProcessParams{Identifier: id})
+	if err != nil {
+		t.Fatalf("GetProcess(%s): %v", id, err)
+	}
+	p, ok := res.(*sandboxapi.ProcessResponse)
+	if !ok {
+		t.Fatalf("GetProcess(%s) = %#v", id, res)
+	}
+	return p
 }

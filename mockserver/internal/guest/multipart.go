@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"path"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxsrv"
@@ -21,7 +21,7 @@ const maxPartNumber = 10000
 // upload is one multipart upload session.
 type upload struct {
 	id        string
-	path      string
+	path      string // absolute
 	perm      fs.FileMode
 	initiated time.Time
 	parts     map[int]*part
@@ -38,7 +38,7 @@ func (p *part) api(n int) sandboxsrv.UploadedPart {
 		PartNumber: sandboxsrv.NewOptInt(n),
 		Etag:       sandboxsrv.NewOptString(p.etag),
 		Size:       sandboxsrv.NewOptInt64(int64(len(p.data))),
-		UploadedAt: sandboxsrv.NewOptString(p.uploaded.UTC().Format(time.RFC3339Nano)),
+		UploadedAt: sandboxsrv.NewOptString(timeJSON(p.uploaded)),
 	}
 }
 
@@ -52,57 +52,70 @@ func (u *upload) sortedParts() []int {
 	return out
 }
 
+// newUUIDLocked returns a random (version 4) UUID.
+func (g *Guest) newUUIDLocked() string {
+	var b [16]byte
+	for i := range b {
+		b[i] = byte(g.rand.Uint32())
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
 // InitiateMultipartUpload implements POST
-// /filesystem-multipart/initiate/{path}: opens a session for the file.
+// /filesystem-multipart/initiate/{path}: opens a session for the file; the
+// answer names it by its absolute path.
 func (h handler) InitiateMultipartUpload(_ context.Context, req sandboxsrv.OptMultipartInitiateRequest, params sandboxsrv.InitiateMultipartUploadParams) (sandboxsrv.InitiateMultipartUploadRes, error) {
 	perm := fs.FileMode(0o644)
 	if s, ok := req.Value.Permissions.Get(); req.Set && ok && s != "" {
-		m, err := parsePerm(s)
+		v, err := strconv.ParseUint(s, 8, 32)
 		if err != nil {
 			return &sandboxsrv.InitiateMultipartUploadBadRequest{Error: "invalid permissions format: " + err.Error()}, nil
 		}
-		perm = m
+		perm = fs.FileMode(v)
 	}
-	p := h.abs(params.Path)
+	p := h.abs(h.formatPath(params.Path))
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.uploadN++
 	u := &upload{
-		id:        fmt.Sprintf("%08x-0000-4000-8000-%012x", h.uploadN, h.uploadN),
+		id:        h.newUUIDLocked(),
 		path:      p,
 		perm:      perm,
 		initiated: h.clk.Now(),
 		parts:     map[int]*part{},
 	}
 	h.uploads[u.id] = u
+	h.uploadOrder = append(h.uploadOrder, u.id)
 	return &sandboxsrv.MultipartInitiateResponse{UploadId: sandboxsrv.NewOptString(u.id), Path: sandboxsrv.NewOptString(p)}, nil
 }
 
 // UploadMultipartPart implements PUT /filesystem-multipart/{uploadId}/part:
-// stores one part; its etag is the MD5 of its bytes in hex.
+// stores one part; its etag is the MD5 of its bytes in hex. An unknown
+// upload or a part number outside 1..10000 is a 500, as on the server.
 func (h handler) UploadMultipartPart(_ context.Context, req *sandboxsrv.MultipartUploadPartRequestMultipart, params sandboxsrv.UploadMultipartPartParams) (sandboxsrv.UploadMultipartPartRes, error) {
-	if params.PartNumber < 1 || params.PartNumber > maxPartNumber {
-		return &sandboxsrv.UploadMultipartPartBadRequest{Error: fmt.Sprintf("invalid partNumber: must be between 1 and %d", maxPartNumber)}, nil
-	}
 	h.mu.Lock()
 	_, ok := h.uploads[params.UploadId]
 	h.mu.Unlock()
-	if !ok {
-		return &sandboxsrv.UploadMultipartPartNotFound{Error: "upload not found: " + params.UploadId}, nil
+	switch {
+	case !ok:
+		return &sandboxsrv.UploadMultipartPartInternalServerError{Error: "failed to upload part: upload not found: " + params.UploadId}, nil
+	case params.PartNumber < 1 || params.PartNumber > maxPartNumber:
+		return &sandboxsrv.UploadMultipartPartInternalServerError{Error: "failed to upload part: part number must be between 1 and 10000"}, nil
+	case req.File.File == nil:
+		return &sandboxsrv.UploadMultipartPartBadRequest{Error: "missing 'file' field in multipart form"}, nil
 	}
-	var data []byte
-	if req.File.File != nil {
-		var err error
-		if data, err = io.ReadAll(req.File.File); err != nil {
-			return &sandboxsrv.UploadMultipartPartBadRequest{Error: "error reading multipart part: " + err.Error()}, nil
-		}
+	data, err := io.ReadAll(req.File.File)
+	if err != nil {
+		return &sandboxsrv.UploadMultipartPartInternalServerError{Error: "failed to upload part: failed to write part: " + err.Error()}, nil
 	}
 	sum := md5.Sum(data)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	u, ok := h.uploads[params.UploadId]
 	if !ok {
-		return &sandboxsrv.UploadMultipartPartNotFound{Error: "upload not found: " + params.UploadId}, nil
+		return &sandboxsrv.UploadMultipartPartInternalServerError{Error: "failed to upload part: upload not found: " + params.UploadId}, nil
 	}
 	pt := &part{data: data, etag: hex.EncodeToString(sum[:]), uploaded: h.clk.Now()}
 	u.parts[params.PartNumber] = pt
@@ -125,21 +138,21 @@ func (h handler) ListMultipartParts(_ context.Context, params sandboxsrv.ListMul
 	for _, n := range u.sortedParts() {
 		parts = append(parts, u.parts[n].api(n))
 	}
-	return &sandboxsrv.MultipartListPartsResponse{UploadId: sandboxsrv.NewOptString(u.id), Parts: parts}, nil
+	return &sandboxsrv.MultipartListPartsResponse{UploadId: sandboxsrv.NewOptString(params.UploadId), Parts: parts}, nil
 }
 
 // ListMultipartUploads implements GET /filesystem-multipart: the sessions
-// still open, oldest first.
+// still open (the server lists them in no particular order; the mock in
+// the order they were opened).
 func (h handler) ListMultipartUploads(context.Context) (sandboxsrv.ListMultipartUploadsRes, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	ups := make([]*upload, 0, len(h.uploads))
-	for _, u := range h.uploads {
-		ups = append(ups, u)
-	}
-	slices.SortFunc(ups, func(a, b *upload) int { return strings.Compare(a.id, b.id) })
 	out := []sandboxsrv.MultipartUpload{}
-	for _, u := range ups {
+	for _, id := range h.uploadOrder {
+		u, ok := h.uploads[id]
+		if !ok {
+			continue
+		}
 		parts := sandboxsrv.MultipartUploadParts{}
 		for n, p := range u.parts {
 			parts[strconv.Itoa(n)] = p.api(n)
@@ -148,7 +161,7 @@ func (h handler) ListMultipartUploads(context.Context) (sandboxsrv.ListMultipart
 			UploadId:    sandboxsrv.NewOptString(u.id),
 			Path:        sandboxsrv.NewOptString(u.path),
 			Permissions: sandboxsrv.NewOptInt(int(u.perm)),
-			InitiatedAt: sandboxsrv.NewOptString(u.initiated.UTC().Format(time.RFC3339Nano)),
+			InitiatedAt: sandboxsrv.NewOptString(timeJSON(u.initiated)),
 			Parts:       sandboxsrv.NewOptMultipartUploadParts(parts),
 		})
 	}
@@ -156,9 +169,11 @@ func (h handler) ListMultipartUploads(context.Context) (sandboxsrv.ListMultipart
 }
 
 // CompleteMultipartUpload implements POST
-// /filesystem-multipart/{uploadId}/complete: joins the listed parts in the
-// order given, writes the file and closes the session. Every listed part
-// must have been received, with the etag given (when one is given).
+// /filesystem-multipart/{uploadId}/complete: every listed part must have
+// been received with the etag given (an empty etag does not match), else
+// 500; the parts are joined in part-number order whatever the order of
+// the list. A new file gets the session's mode (masked by the umask), an
+// existing one keeps its own.
 func (h handler) CompleteMultipartUpload(_ context.Context, req *sandboxsrv.MultipartCompleteRequest, params sandboxsrv.CompleteMultipartUploadParams) (sandboxsrv.CompleteMultipartUploadRes, error) {
 	if len(req.Parts) == 0 {
 		return &sandboxsrv.CompleteMultipartUploadBadRequest{Error: "at least one part is required"}, nil
@@ -169,23 +184,39 @@ func (h handler) CompleteMultipartUpload(_ context.Context, req *sandboxsrv.Mult
 	if !ok {
 		return &sandboxsrv.CompleteMultipartUploadNotFound{Error: "upload not found: " + params.UploadId}, nil
 	}
-	var data []byte
+	fail := func(msg string) (sandboxsrv.CompleteMultipartUploadRes, error) {
+		return &sandboxsrv.CompleteMultipartUploadInternalServerError{Error: "failed to complete upload: " + msg}, nil
+	}
+	numbers := make([]int, 0, len(req.Parts))
 	for _, pi := range req.Parts {
 		n := pi.PartNumber.Or(0)
 		pt, ok := u.parts[n]
 		if !ok {
-			return &sandboxsrv.CompleteMultipartUploadBadRequest{Error: fmt.Sprintf("part %d not found", n)}, nil
+			return fail(fmt.Sprintf("part %d not found", n))
 		}
-		if e, ok := pi.Etag.Get(); ok && e != "" && e != pt.etag {
-			return &sandboxsrv.CompleteMultipartUploadBadRequest{Error: fmt.Sprintf("etag mismatch for part %d", n)}, nil
+		if pi.Etag.Or("") != pt.etag {
+			return fail(fmt.Sprintf("etag mismatch for part %d", n))
 		}
-		data = append(data, pt.data...)
+		numbers = append(numbers, n)
 	}
-	if err := h.writeFileLocked(u.path, data, u.perm, true); err != nil {
-		return &sandboxsrv.CompleteMultipartUploadInternalServerError{Error: "failed to complete upload: " + err.Error()}, nil
+	slices.Sort(numbers)
+	if _, err := h.mkdirAllLocked(path.Dir(u.path), 0o755&^umask, true); err != nil {
+		return fail("failed to create parent directory: " + err.Error())
+	}
+	if n, err := h.lookupLocked(u.path); err == nil && n.dir {
+		return fail("failed to create final file: " + pathErr("open", u.path, errIsDir).Error())
+	}
+	if err := h.writeFileLocked(u.path, nil, u.perm); err != nil {
+		return fail("failed to create final file: " + err.Error())
+	}
+	n, _ := h.lookupLocked(u.path)
+	for _, num := range numbers {
+		if data := u.parts[num].data; len(data) > 0 {
+			h.appendNodeLocked(n, u.path, data)
+		}
 	}
 	delete(h.uploads, u.id)
-	return &sandboxsrv.SuccessResponse{Message: "Upload completed successfully", Path: sandboxsrv.NewOptString(u.path)}, nil
+	return success(u.path, "Multipart upload completed successfully"), nil
 }
 
 // AbortMultipartUpload implements DELETE
@@ -197,5 +228,5 @@ func (h handler) AbortMultipartUpload(_ context.Context, params sandboxsrv.Abort
 		return &sandboxsrv.AbortMultipartUploadNotFound{Error: "upload not found: " + params.UploadId}, nil
 	}
 	delete(h.uploads, params.UploadId)
-	return &sandboxsrv.SuccessResponse{Message: "Upload aborted successfully"}, nil
+	return success("", "Multipart upload aborted successfully"), nil
 }

@@ -28,12 +28,12 @@ type portInfo struct {
 }
 
 // GetProcessPorts implements GET /network/process/{pid}/ports: the ports a
-// running process listens on — those of its waitForPorts, and those its
-// registered command opened with Cmd.OpenPort. Any other pid has none.
+// running process listens on, those its registered commands opened with
+// Cmd.OpenPort. Any other pid has none.
 func (h handler) GetProcessPorts(_ context.Context, params sandboxsrv.GetProcessPortsParams) (sandboxsrv.GetProcessPortsRes, error) {
 	h.mu.Lock()
 	ports := []portInfo{}
-	if p, ok := h.procs[strconv.Itoa(params.Pid)]; ok && p.active() {
+	if p, ok := h.procs[strconv.Itoa(params.Pid)]; ok && p.live {
 		name := p.command
 		if f := strings.Fields(name); len(f) > 0 {
 			name = f[0]
@@ -53,9 +53,10 @@ func (h handler) GetProcessPorts(_ context.Context, params sandboxsrv.GetProcess
 	}, nil
 }
 
-func monitorAnswer(pid int, msg string) *sandboxsrv.PortMonitorResponse {
+// monitorAnswer is the server's {"path":"","message"} answer.
+func monitorAnswer(msg string) *sandboxsrv.PortMonitorResponse {
 	m, _ := json.Marshal(msg)
-	return &sandboxsrv.PortMonitorResponse{"pid": jx.Raw(strconv.Itoa(pid)), "message": jx.Raw(m)}
+	return &sandboxsrv.PortMonitorResponse{"path": jx.Raw(`""`), "message": jx.Raw(m)}
 }
 
 // StartPortMonitor implements POST /network/process/{pid}/monitor. The
@@ -64,7 +65,7 @@ func (h handler) StartPortMonitor(_ context.Context, req *sandboxsrv.PortMonitor
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.monitors[params.Pid] = req.Callback.Or("")
-	return monitorAnswer(params.Pid, "Port monitoring started"), nil
+	return monitorAnswer("Port monitoring started"), nil
 }
 
 // StopPortMonitor implements DELETE /network/process/{pid}/monitor.
@@ -72,7 +73,7 @@ func (h handler) StopPortMonitor(_ context.Context, params sandboxsrv.StopPortMo
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.monitors, params.Pid)
-	return monitorAnswer(params.Pid, "Port monitoring stopped"), nil
+	return monitorAnswer("Port monitoring stopped"), nil
 }
 
 // PortMonitor returns the callback URL recorded for pid by POST
@@ -107,7 +108,7 @@ func (h handler) UpdateTunnelConfig(_ context.Context, req *sandboxsrv.TunnelCon
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.tunnel = raw
-	return &sandboxsrv.SuccessResponse{Message: "Tunnel configuration updated successfully"}, nil
+	return success("", "Tunnel configuration updated successfully"), nil
 }
 
 // DisconnectTunnel implements DELETE /network/tunnel: 400 when no tunnel
@@ -116,10 +117,10 @@ func (h handler) DisconnectTunnel(context.Context) (sandboxsrv.DisconnectTunnelR
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.tunnel == nil {
-		return &sandboxsrv.DisconnectTunnelBadRequest{Error: "tunnel is not running"}, nil
+		return &sandboxsrv.DisconnectTunnelBadRequest{Error: "no WireGuard client is running"}, nil
 	}
 	h.tunnel = nil
-	return &sandboxsrv.SuccessResponse{Message: "Tunnel disconnected"}, nil
+	return success("", "Tunnel disconnected"), nil
 }
 
 // Tunnel returns the decoded tunnel configuration last applied, if a

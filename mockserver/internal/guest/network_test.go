@@ -5,7 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -39,32 +42,62 @@ func (e *env) ports(t *testing.T, pid int) []int {
 
 func TestProcessPorts(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{})
-	opened := make(chan struct{})
-	e.g.RegisterCommand("server", func(ctx context.Context, c *Cmd) (int, error) {
-		c.OpenPort(9000)
-		close(opened)
-		<-ctx.Done()
-		return 0, nil
+	synctest.Test(t, func(t *testing.T) {
+		e := setupMem(t, Config{})
+		e.g.RegisterCommand("server", func(ctx context.Context, c *Cmd) (int, error) {
+			if err := c.Sleep(ctx, 2*time.Second); err != nil {
+				return 1, err
+			}
+			c.OpenPort(9000)
+			c.OpenPort(3000)
+			<-ctx.Done()
+			return 0, nil
+		})
+		// waitForPorts answers once the command listens on them.
+		type answer struct {
+			code int
+			body string
+		}
+		ch := make(chan answer, 1)
+		go func() {
+			resp, body := e.do(t, http.MethodPost, "/process", `{"command":"server","waitForPorts":[3000]}`)
+			ch <- answer{resp.StatusCode, body}
+		}()
+		synctest.Wait()
+		e.clock.Advance(time.Second)
+		synctest.Wait()
+		select {
+		case a := <-ch:
+			t.Fatalf("answered before the port opened: %+v", a)
+		default:
+		}
+		e.clock.Advance(time.Second)
+		if a := <-ch; a.code != http.StatusOK || !strings.Contains(a.body, `"status":"running"`) {
+			t.Fatalf("waitForPorts answer: %+v", a)
+		}
+		if d := cmp.Diff([]int{3000, 9000}, e.ports(t, 1000)); d != "" {
+			t.Errorf("ports (-want +got):\n%s", d)
+		}
+		if got := e.ports(t, 4242); len(got) != 0 {
+			t.Errorf("unknown pid: %v", got)
+		}
+		if _, err := e.client.KillProcess(t.Context(), sandboxapi.KillProcessParams{Identifier: "1000"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.ports(t, 1000); len(got) != 0 {
+			t.Errorf("ports of a killed process: %v", got)
+		}
+		// A command that never listens: 422 once the timeout runs out.
+		go func() {
+			resp, body := e.do(t, http.MethodPost, "/process", `{"command":"sleep 10","waitForPorts":[8080],"timeout":3}`)
+			ch <- answer{resp.StatusCode, body}
+		}()
+		synctest.Wait()
+		e.clock.Advance(3 * time.Second)
+		if a := <-ch; a.code != http.StatusUnprocessableEntity || a.body != `{"error":"process timed out waiting for ports after 3 seconds"}` {
+			t.Errorf("waitForPorts timeout: %+v", a)
+		}
 	})
-	p := e.exec(t, `{"command":"sleep 100","waitForPorts":[3000,8080]}`)
-	q := e.exec(t, `{"command":"server"}`)
-	<-opened
-	if d := cmp.Diff([]int{3000, 8080}, e.ports(t, 1000)); d != "" || p.Pid != "1000" {
-		t.Errorf("waitForPorts (-want +got):\n%s", d)
-	}
-	if d := cmp.Diff([]int{9000}, e.ports(t, 1001)); d != "" || q.Pid != "1001" {
-		t.Errorf("OpenPort (-want +got):\n%s", d)
-	}
-	if got := e.ports(t, 4242); len(got) != 0 {
-		t.Errorf("unknown pid: %v", got)
-	}
-	if _, err := e.client.KillProcess(t.Context(), sandboxapi.KillProcessParams{Identifier: "1000"}); err != nil {
-		t.Fatal(err)
-	}
-	if got := e.ports(t, 1000); len(got) != 0 {
-		t.Errorf("ports of a killed process: %v", got)
-	}
 }
 
 func TestPortMonitor(t *testing.T) {
@@ -72,7 +105,7 @@ func TestPortMonitor(t *testing.T) {
 	e := setup(t, Config{})
 	res, err := e.client.StartPortMonitor(t.Context(), &sandboxapi.PortMonitorRequest{Callback: sandboxapi.NewOptString("http://cb.test/ports")}, sandboxapi.StartPortMonitorParams{Pid: 1000})
 	m, ok := res.(*sandboxapi.PortMonitorResponse)
-	if err != nil || !ok || string((*m)["pid"]) != "1000" || string((*m)["message"]) != `"Port monitoring started"` {
+	if err != nil || !ok || string((*m)["path"]) != `""` || string((*m)["message"]) != `"Port monitoring started"` {
 		t.Fatalf("StartPortMonitor = %#v, %v", res, err)
 	}
 	if cb, ok := e.g.PortMonitor(1000); !ok || cb != "http://cb.test/ports" {
@@ -200,20 +233,21 @@ func TestReloadEnvironment(t *testing.T) {
 	if got := reload(); got != [3]int64{2, 1, 2} {
 		t.Errorf("second reload = %v", got)
 	}
-	if p := e.exec(t, `{"command":"echo $A-$B-$C"}`); p.Stdout.Value != "-3-4\n" {
-		t.Errorf("environment after reload: %q", p.Stdout.Value)
+	p := e.exec(t, `{"command":"echo $A-$B-$C"}`)
+	if q := e.getProcess(t, p.Pid); q.Stdout.Value != "-3-4\n" {
+		t.Errorf("environment after reload: %q", q.Stdout.Value)
 	}
 }
 
-func TestCodegenHasNoProvider(t *testing.T) {
+func TestCodegenIsNotConfigured(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{})
 	fres, err := e.client.FastApply(t.Context(), &sandboxapi.ApplyEditRequest{CodeEdit: "x"}, sandboxapi.FastApplyParams{Path: "a.go"})
-	if r, ok := fres.(*sandboxapi.FastApplyServiceUnavailable); err != nil || !ok || r.Error != "no provider configured" {
+	if r, ok := fres.(*sandboxapi.FastApplyBadRequest); err != nil || !ok || r.Error != errCodegenOff {
 		t.Errorf("FastApply = %#v, %v", fres, err)
 	}
 	resp, body := e.do(t, http.MethodGet, "/codegen/reranking/src/pkg?query=where", "")
-	if resp.StatusCode != http.StatusServiceUnavailable || errorBody(t, resp, body) != "no provider configured" {
+	if resp.StatusCode != http.StatusBadRequest || errorBody(t, resp, body) != errCodegenOff {
 		t.Errorf("reranking = %d %s", resp.StatusCode, body)
 	}
 }

@@ -1,482 +1,342 @@
 package guest
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"strconv"
+	"regexp"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
-	"github.com/sandboxkit/sandboxkit/mockserver/internal/clock"
 )
 
-// exec runs POST /process with a JSON body and decodes the process.
-func (e *env) exec(t *testing.T, body string) *sandboxapi.ProcessResponse {
-	t.Helper()
-	resp, b := e.do(t, http.MethodPost, "/process", body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST /process %s = %d %s", body, resp.StatusCode, b)
-	}
-	return decodeProcess(t, b)
-}
+var procName = regexp.MustCompile(`^proc-[a-z0-9]{8}$`)
 
-func decodeProcess(t *testing.T, b string) *sandboxapi.ProcessResponse {
-	t.Helper()
-	var p sandboxapi.ProcessResponse
-	if err := p.UnmarshalJSON([]byte(b)); err != nil {
-		t.Fatalf("decoding process %s: %v", b, err)
-	}
-	return &p
-}
-
-func (e *env) getProcess(t *testing.T, id string) *sandboxapi.ProcessResponse {
-	t.Helper()
-	res, err := e.client.GetProcess(t.Context(), sandboxapi.GetProcessParams{Identifier: id})
-	if err != nil {
-		t.Fatalf("GetProcess(%s): %v", id, err)
-	}
-	p, ok := res.(*sandboxapi.ProcessResponse)
-	if !ok {
-		t.Fatalf("GetProcess(%s) = %#v", id, res)
-	}
-	return p
-}
-
-// outcome is the part of a process the command tests look at.
-type outcome struct {
-	Status         string
-	ExitCode       int
-	Stdout, Stderr string
-}
-
-func outcomeOf(p *sandboxapi.ProcessResponse) outcome {
-	return outcome{p.Status, p.ExitCode, p.Stdout.Value, p.Stderr.Value}
-}
-
-func TestExecJSON(t *testing.T) {
+func TestProcessObjects(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{})
-	e.clock.Advance(time.Hour)
-	p := e.exec(t, `{"command":"echo hi","name":"greeter"}`)
-	want := sandboxapi.ProcessResponse{
-		Pid: "1000", Name: "greeter", Command: "echo hi", Status: "completed",
-		StartedAt: "Thu, 29 Jan 2026 19:45:49 GMT", CompletedAt: sandboxapi.NewNilString("Thu, 29 Jan 2026 19:45:49 GMT"),
-		ExitCode: 0, WorkingDir: DefaultWorkDir,
-		Logs: sandboxapi.NewNilString("hi\n"), Stdout: sandboxapi.NewNilString("hi\n"), Stderr: sandboxapi.NewNilString(""),
-		RestartOnFailure: sandboxapi.NewOptBool(false), MaxRestarts: sandboxapi.NewOptInt(0),
-		RestartCount: sandboxapi.NewOptInt(0), KeepAlive: sandboxapi.NewOptBool(false),
-	}
-	if d := cmp.Diff(&want, p); d != "" {
-		t.Errorf("(-want +got):\n%s", d)
-	}
-	// A running process has no completedAt; pids grow.
-	q := e.exec(t, `{"command":"sleep 5"}`)
-	if q.Pid != "1001" || q.Status != "running" || !q.CompletedAt.Null {
-		t.Errorf("running process: pid %s, status %s, completedAt %+v", q.Pid, q.Status, q.CompletedAt)
-	}
-	list, err := e.client.ListProcesses(t.Context())
-	if err != nil || len(list) != 2 || list[0].Pid != "1000" || list[1].Pid != "1001" {
-		t.Fatalf("ListProcesses = %+v, %v", list, err)
-	}
-	if got := e.getProcess(t, "greeter"); got.Pid != "1000" {
-		t.Errorf("by name: pid %s", got.Pid)
-	}
-	res, err := e.client.GetProcess(t.Context(), sandboxapi.GetProcessParams{Identifier: "nope"})
-	if _, ok := res.(*sandboxapi.ErrorResponse); err != nil || !ok {
-		t.Errorf("unknown process: %#v, %v", res, err)
-	}
-	logs, err := e.client.GetProcessLogs(t.Context(), sandboxapi.GetProcessLogsParams{Identifier: "1000"})
-	if l, ok := logs.(*sandboxapi.ProcessLogs); err != nil || !ok || l.Stdout != "hi\n" || l.Logs != "hi\n" {
-		t.Errorf("logs = %#v, %v", logs, err)
-	}
-}
-
-func TestBuiltinCommands(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{Env: map[string]string{"GREETING": "hello"}})
-	if err := e.g.WriteFile("notes/a.txt", []byte("line 1\nline 2\n")); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.g.WriteFile("notes/.hidden", nil); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		cmd  string
-		want outcome
-	}{
-		{"echo hi", outcome{"completed", 0, "hi\n", ""}},
-		{"echo -n 'a  b' \"c $GREETING\" \\$x", outcome{"completed", 0, "a  b c hello $x", ""}},
-		{"exit 3", outcome{"failed", 3, "", ""}},
-		{"true", outcome{"completed", 0, "", ""}},
-		{"false", outcome{"failed", 1, "", ""}},
-		{"frobnicate --now", outcome{"failed", 127, "", "frobnicate: command not found\n"}},
-		{"pwd", outcome{"completed", 0, "/home/user\n", ""}},
-		{"cd notes && pwd", outcome{"completed", 0, "/home/user/notes\n", ""}},
-		{"cat notes/a.txt", outcome{"completed", 0, "line 1\nline 2\n", ""}},
-		{"cat missing", outcome{"failed", 1, "", "cat: missing: No such file or directory\n"}},
-		{"ls notes", outcome{"completed", 0, "a.txt\n", ""}},
-		{"ls -a /home/user/notes", outcome{"completed", 0, ".hidden\na.txt\n", ""}},
-		{"false && echo no || echo yes; echo done", outcome{"completed", 0, "yes\ndone\n", ""}},
-		{"echo a; exit 4; echo b", outcome{"failed", 4, "a\n", ""}},
-		{"sh -c 'echo in; exit 5'; echo after", outcome{"completed", 0, "in\nafter\n", ""}},
-		{"bash -c 'exit 6'", outcome{"failed", 6, "", ""}},
-		{"echo a | grep a", outcome{"failed", 2, "", "sh: '|' is not supported by the simulated shell\n"}},
-	} {
-		body, _ := json.Marshal(map[string]any{"command": tc.cmd, "waitForCompletion": true})
-		if got := outcomeOf(e.exec(t, string(body))); got != tc.want {
-			t.Errorf("%s: got %+v, want %+v", tc.cmd, got, tc.want)
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		// The answer of POST: the process has just started.
+		p := tg.start(t, map[string]any{"command": "echo hi; echo err >&2"})
+		if !procName.MatchString(p.Name) {
+			t.Errorf("unnamed process got name %q, want proc-xxxxxxxx", p.Name)
 		}
-	}
-	// sleep runs on the clock.
-	p := e.exec(t, `{"command":"sleep 0.5; echo woke"}`)
-	if p.Status != "running" {
-		t.Fatalf("sleep 0.5: %s at once", p.Status)
-	}
-	e.clock.Advance(499 * time.Millisecond)
-	if q := e.getProcess(t, p.Pid); q.Status != "running" {
-		t.Fatalf("sleep 0.5: %s after 499 ms", q.Status)
-	}
-	e.clock.Advance(time.Millisecond)
-	if got := outcomeOf(e.getProcess(t, p.Pid)); got != (outcome{"completed", 0, "woke\n", ""}) {
-		t.Errorf("sleep 0.5 after 500 ms: %+v", got)
-	}
-}
-
-func TestEnvAndWorkingDir(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{Env: map[string]string{"A": "1", "B": "2"}})
-	p := e.exec(t, `{"command":"env","env":{"B":"3","C":"4"},"workingDir":"/tmp"}`)
-	want := "A=1\nB=3\nC=4\nHOME=/home/user\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
-	if p.Stdout.Value != want || p.WorkingDir != "/tmp" {
-		t.Errorf("env in /tmp: %q in %s", p.Stdout.Value, p.WorkingDir)
-	}
-	resp, body := e.do(t, http.MethodPost, "/process", `{"command":"pwd","workingDir":"/nope"}`)
-	if resp.StatusCode != http.StatusUnprocessableEntity {
-		t.Errorf("missing working dir: %d %s", resp.StatusCode, body)
-	}
-}
-
-func TestExecWaitForCompletionTimeout(t *testing.T) {
-	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		e := setupMem(t, Config{})
-		type answer struct {
-			code int
-			body string
-		}
-		ch := make(chan answer)
-		go func() {
-			resp, body := e.do(t, http.MethodPost, "/process", `{"command":"sleep 10","name":"slow","waitForCompletion":true,"timeout":2}`)
-			ch <- answer{resp.StatusCode, body}
-		}()
-		synctest.Wait() // the request waits on the clock
-		e.clock.Advance(1999 * time.Millisecond)
-		synctest.Wait()
-		select {
-		case a := <-ch:
-			t.Fatalf("answered before the timeout: %+v", a)
-		default:
-		}
-		e.clock.Advance(time.Millisecond)
-		a := <-ch
-		if a.code != http.StatusUnprocessableEntity || !strings.Contains(a.body, "process timed out after 2 seconds") {
-			t.Fatalf("timeout answer = %+v", a)
-		}
-		if p := e.getProcess(t, "slow"); p.Status != "running" {
-			t.Errorf("after the timeout the process is %s, want running", p.Status)
-		}
-
-		// Without a timeout it answers once the process has ended.
-		go func() {
-			resp, body := e.do(t, http.MethodPost, "/process", `{"command":"sleep 10 && echo done","waitForCompletion":true}`)
-			ch <- answer{resp.StatusCode, body}
-		}()
-		synctest.Wait()
-		e.clock.Advance(10 * time.Second)
-		a = <-ch
-		if p := decodeProcess(t, a.body); a.code != http.StatusOK || p.Status != "completed" || p.Stdout.Value != "done\n" {
-			t.Errorf("waitForCompletion = %d %s", a.code, a.body)
-		}
-	})
-}
-
-// execEvents reads the NDJSON stream of POST /process.
-func execEvents(t *testing.T, body io.Reader) <-chan execEvent {
-	ch := make(chan execEvent)
-	go func() {
-		defer close(ch)
-		dec := json.NewDecoder(body)
-		for {
-			var ev execEvent
-			if err := dec.Decode(&ev); err != nil {
-				return
-			}
-			ch <- ev
-		}
-	}()
-	return ch
-}
-
-func TestExecStream(t *testing.T) {
-	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		e := setupMem(t, Config{})
-		e.g.RegisterCommand("chat", func(ctx context.Context, c *Cmd) (int, error) {
-			fmt.Fprintln(c.Stdout, "hello")
-			fmt.Fprint(c.Stderr, "warn")
-			if err := c.Sleep(ctx, 7*time.Second); err != nil {
-				return 1, err
-			}
-			fmt.Fprintln(c.Stderr, "ing")
-			fmt.Fprint(c.Stdout, "bye")
-			return 2, nil
-		})
-		resp := e.open(t, http.MethodPost, "/process", `{"command":"chat"}`, "Accept", "text/event-stream")
-		if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || ct != "application/x-ndjson" {
-			t.Fatalf("stream answer: %d %s", resp.StatusCode, ct)
-		}
-		events := execEvents(t, resp.Body)
-		next := func() execEvent {
-			t.Helper()
-			ev, ok := <-events
-			if !ok {
-				t.Fatal("stream ended early")
-			}
-			return ev
-		}
-		if ev := next(); ev != (execEvent{"stdout", "hello"}) {
-			t.Fatalf("first event %+v", ev)
-		}
-		synctest.Wait()
-		e.clock.Advance(5 * time.Second)
-		if ev := next(); ev != (execEvent{Type: "keepalive"}) {
-			t.Fatalf("want keepalive, got %+v", ev)
-		}
-		e.clock.Advance(2 * time.Second)
-		if ev := next(); ev != (execEvent{"stderr", "warning"}) {
-			t.Fatalf("want stderr warning, got %+v", ev)
-		}
-		if ev := next(); ev != (execEvent{"stdout", "bye"}) {
-			t.Fatalf("want stdout bye, got %+v", ev)
-		}
-		ev := next()
-		if ev.Type != "result" {
-			t.Fatalf("want result, got %+v", ev)
-		}
-		p := decodeProcess(t, ev.Data)
-		if got := outcomeOf(p); got != (outcome{"failed", 2, "hello\nbye", "warning\n"}) {
-			t.Errorf("result %+v", got)
-		}
-		if _, ok := <-events; ok {
-			t.Error("events after the result")
-		}
-	})
-}
-
-func TestExecStreamInstantAndFailing(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{})
-	// A process that has ended before the stream starts: its output, then
-	// the result.
-	resp := e.open(t, http.MethodPost, "/process", `{"command":"echo a; echo b; nope"}`, "Accept", "application/json, text/event-stream")
-	var got []string
-	for ev := range execEvents(t, resp.Body) {
-		if ev.Type == "result" {
-			p := decodeProcess(t, ev.Data)
-			ev.Data = p.Status + " " + strconv.Itoa(p.ExitCode)
-		}
-		got = append(got, ev.Type+" "+ev.Data)
-	}
-	want := []string{"stdout a", "stdout b", "stderr nope: command not found", "result failed 127"}
-	if d := cmp.Diff(want, got); d != "" {
-		t.Errorf("(-want +got):\n%s", d)
-	}
-	// A process that cannot start: an error event.
-	resp = e.open(t, http.MethodPost, "/process", `{"command":"ls","workingDir":"/nope"}`, "Accept", "text/event-stream")
-	var evs []execEvent
-	for ev := range execEvents(t, resp.Body) {
-		evs = append(evs, ev)
-	}
-	if len(evs) != 1 || evs[0].Type != "error" || !strings.Contains(evs[0].Data, "/nope") {
-		t.Errorf("events = %+v", evs)
-	}
-}
-
-func TestLongRunningCommandLogsStream(t *testing.T) {
-	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		e := setupMem(t, Config{})
-		e.g.RegisterCommand("ticker", func(ctx context.Context, c *Cmd) (int, error) {
-			for i := range 3 {
-				if err := c.Sleep(ctx, 25*time.Second); err != nil {
-					return 1, err
-				}
-				fmt.Fprintf(c.Stdout, "tick %d at %s\n", i, c.Now().Format(time.TimeOnly))
-			}
-			fmt.Fprintln(c.Stderr, "done")
-			return 0, nil
-		})
-		p := e.exec(t, `{"command":"echo start && ticker","name":"t"}`)
-		resp := e.open(t, http.MethodGet, "/process/t/logs/stream", "")
-		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
-			t.Fatalf("Content-Type %s", ct)
-		}
-		l := newLines(t, resp.Body)
-		got := []string{l.next()} // the history
-		// Ticks at 25, 50 and 75 s; keepalives at 30 and 60 s.
-		for _, d := range []time.Duration{25, 5, 20, 10, 15} {
-			synctest.Wait()
-			e.clock.Advance(d * time.Second)
-			got = append(got, l.next())
-		}
-		got = append(got, l.next())
-		l.eof()
-		want := []string{"stdout:start", "stdout:tick 0 at 18:46:14", "[keepalive]", "stdout:tick 1 at 18:46:39", "[keepalive]", "stdout:tick 2 at 18:47:04", "stderr:done"}
+		got := []string{p.Status, str(p.CompletedAt), str(p.Logs), str(p.Stdout), str(p.Stderr), p.WorkingDir}
+		want := []string{"running", "", "<null>", "", "", ""}
 		if d := cmp.Diff(want, got); d != "" {
-			t.Errorf("(-want +got):\n%s", d)
+			t.Errorf("POST answer (-want +got):\n%s", d)
 		}
-		if q := e.getProcess(t, p.Pid); q.Status != "completed" || q.Stdout.Value != "start\ntick 0 at 18:46:14\ntick 1 at 18:46:39\ntick 2 at 18:47:04\n" {
-			t.Errorf("process after the command: %+v", outcomeOf(q))
+		// GET once it has ended: output from the log files, logs is
+		// stdout then stderr.
+		q := tg.waitEnded(t, p.Pid)
+		got = []string{q.Status, str(q.Logs), str(q.Stdout), str(q.Stderr)}
+		want = []string{"completed", "hi\nerr\n", "hi\n", "err\n"}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("GET after the end (-want +got):\n%s", d)
 		}
-		// A stream of a finished process is its history.
-		resp = e.open(t, http.MethodGet, "/process/"+p.Pid+"/logs/stream", "")
-		b, _ := io.ReadAll(resp.Body)
-		if !strings.HasPrefix(string(b), "stdout:start\n") || !strings.HasSuffix(string(b), "stderr:done\n") {
-			t.Errorf("history stream %q", b)
+		if q.Name != p.Name || tg.get(t, p.Name).Pid != p.Pid {
+			t.Errorf("lookup by name: %+v", q)
 		}
+		// workingDir is reported as given.
+		dir := unique("gxwd")
+		tg.mkdir(t, dir)
+		for given, shown := range map[string]string{dir: dir, "//tmp//": "/tmp/", "./" + dir: "./" + dir} {
+			r := tg.run(t, map[string]any{"command": "pwd", "workingDir": given})
+			wantPwd := tg.workdir + "/" + dir + "\n"
+			if given == "//tmp//" {
+				wantPwd = "/tmp\n"
+			}
+			if r.WorkingDir != shown || str(r.Stdout) != wantPwd {
+				t.Errorf("workingDir %q: shown %q, pwd %q", given, r.WorkingDir, str(r.Stdout))
+			}
+		}
+		// A running process: completedAt "" in GET, null in the list.
+		s := tg.start(t, map[string]any{"command": "sleep 30", "name": unique("gxsleep")})
+		if g := tg.get(t, s.Pid); g.CompletedAt == nil || *g.CompletedAt != "" {
+			t.Errorf("GET of a running process: completedAt %s", str(g.CompletedAt))
+		}
+		_, body := tg.call(t, http.MethodGet, "/process", "")
+		var list []proc
+		if err := json.Unmarshal([]byte(body), &list); err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, l := range list {
+			if l.Pid == s.Pid {
+				found = true
+				if l.CompletedAt != nil {
+					t.Errorf("list entry of a running process: completedAt %s, want null", str(l.CompletedAt))
+				}
+			}
+		}
+		if !found {
+			t.Errorf("process %s not listed", s.Pid)
+		}
+		// Its name is taken while it runs.
+		resp, body := tg.call(t, http.MethodPost, "/process", jsonBody(map[string]any{"command": "true", "name": s.Name}))
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "already exists and is running") {
+			t.Errorf("name of a running process: %d %s", resp.StatusCode, body)
+		}
+		tg.call(t, http.MethodDelete, "/process/"+s.Pid+"/kill", "")
+		tg.waitEnded(t, s.Pid)
 	})
 }
 
-func TestLogsStreamUnknownProcess(t *testing.T) {
+func TestProcessErrors(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{})
-	resp, body := e.do(t, http.MethodGet, "/process/404/logs/stream", "")
-	if resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("%d %s", resp.StatusCode, body)
-	}
-	errorBody(t, resp, body)
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		for _, tc := range []struct {
+			method, path, body string
+			code               int
+			want               string
+		}{
+			{http.MethodPost, "/process", `{"name":"x"}`, 400, `{"error":"invalid request body: Key: 'ProcessRequest.Command' Error:Field validation for 'Command' failed on the 'required' tag"}`},
+			{http.MethodPost, "/process", `{"command":"pwd","workingDir":"/nope-gx"}`, 422, `{"error":"failed to start process: could not execute command 'pwd' because folder '/nope-gx' does not exist"}`},
+			{http.MethodGet, "/process/gx-nope", "", 404, `{"error":"process not found"}`},
+			{http.MethodGet, "/process/gx-nope/logs", "", 404, `{"error":"process with PID gx-nope not found"}`},
+			{http.MethodDelete, "/process/gx-nope", "", 404, `{"error":"process with Identifier gx-nope not found"}`},
+			{http.MethodDelete, "/process/gx-nope/kill", "", 404, `{"error":"process with Identifier gx-nope not found"}`},
+		} {
+			resp, body := tg.call(t, tc.method, tc.path, tc.body)
+			if resp.StatusCode != tc.code || body != tc.want {
+				t.Errorf("%s %s %s = %d %s, want %d %s", tc.method, tc.path, tc.body, resp.StatusCode, body, tc.code, tc.want)
+			}
+		}
+		// The logs stream of an unknown process is a 200 with an error.
+		resp, body := tg.call(t, http.MethodGet, "/process/gx-nope/logs/stream", "")
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" || body != `{"error":"process with Identifier gx-nope not found"}` {
+			t.Errorf("logs stream of an unknown process: %d %q %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+		// An exec stream that cannot start: an error event.
+		resp, body = tg.call(t, http.MethodPost, "/process", `{"command":"pwd","workingDir":"/nope-gx"}`, "Accept", "text/event-stream")
+		if resp.StatusCode != 200 || body != `{"type":"error","data":"failed to start process: could not execute command 'pwd' because folder '/nope-gx' does not exist"}`+"\n" {
+			t.Errorf("exec stream of a bad working dir: %d %s", resp.StatusCode, body)
+		}
+		// waitForCompletion with a timeout: 422, the process runs on.
+		name := unique("gxslow")
+		resp, body = tg.call(t, http.MethodPost, "/process", jsonBody(map[string]any{"command": "sleep 2", "name": name, "waitForCompletion": true, "timeout": 1}))
+		if resp.StatusCode != 422 || body != `{"error":"process timed out after 1 seconds"}` {
+			t.Errorf("timeout: %d %s", resp.StatusCode, body)
+		}
+		if p := tg.get(t, name); p.Status != "running" {
+			t.Errorf("after the timeout: %s", p.Status)
+		}
+		// A timeout without waitForCompletion or keepAlive does nothing.
+		p := tg.start(t, map[string]any{"command": "sleep 1.5", "timeout": 1})
+		if q := tg.waitEnded(t, p.Pid); q.Status != "completed" {
+			t.Errorf("timeout without keepAlive: %s %d", q.Status, q.ExitCode)
+		}
+	})
 }
 
 func TestStopAndKill(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{})
-	ready, stopped := make(chan struct{}), make(chan error, 1)
-	e.g.RegisterCommand("serve", func(ctx context.Context, c *Cmd) (int, error) {
-		fmt.Fprint(c.Stdout, "listening")
-		close(ready)
-		<-ctx.Done()
-		_, err := c.Stdout.Write([]byte("late"))
-		stopped <- err
-		return 0, nil
-	})
-	a := e.exec(t, `{"command":"serve","name":"web"}`)
-	b := e.exec(t, `{"command":"sleep 60"}`)
-	<-ready
-	logs := e.open(t, http.MethodGet, "/process/web/logs/stream", "")
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		// A stop is SIGTERM: a shell and its sleep die at once.
+		a := tg.start(t, map[string]any{"command": "echo start; sleep 30", "name": unique("gxstop")})
+		time.Sleep(200 * time.Millisecond)
+		resp, body := tg.call(t, http.MethodDelete, "/process/"+a.Name, "")
+		if resp.StatusCode != 200 || body != `{"message":"Process stopped successfully"}` {
+			t.Fatalf("stop: %d %s", resp.StatusCode, body)
+		}
+		pa := tg.waitEnded(t, a.Pid)
+		got := []any{pa.Status, pa.ExitCode, str(pa.Stdout)}
+		if d := cmp.Diff([]any{"stopped", -1, "start\n"}, got); d != "" {
+			t.Errorf("stopped process (-want +got):\n%s", d)
+		}
+		_, body = tg.call(t, http.MethodDelete, "/process/"+a.Name, "")
+		if body != `{"error":"process with Identifier `+a.Name+` is not running"}` {
+			t.Errorf("stop of a stopped process: %s", body)
+		}
+		done := tg.run(t, map[string]any{"command": "true"})
+		time.Sleep(100 * time.Millisecond)
+		_, body = tg.call(t, http.MethodDelete, "/process/"+done.Pid+"/kill", "")
+		if body != `{"error":"failed to kill process with Identifier `+done.Pid+`: no such process"}` {
+			t.Errorf("kill of an ended process: %s", body)
+		}
 
-	res, err := e.client.StopProcess(t.Context(), sandboxapi.StopProcessParams{Identifier: "web"})
-	if ok, isOK := res.(*sandboxapi.SuccessResponse); err != nil || !isOK || ok.Message != "Process stopped successfully" {
-		t.Fatalf("StopProcess = %#v, %v", res, err)
-	}
-	if err := <-stopped; err == nil {
-		t.Error("a stopped command could still write")
-	}
-	kres, err := e.client.KillProcess(t.Context(), sandboxapi.KillProcessParams{Identifier: b.Pid})
-	if _, ok := kres.(*sandboxapi.SuccessResponse); err != nil || !ok {
-		t.Fatalf("KillProcess = %#v, %v", kres, err)
-	}
-	pa, pb := e.getProcess(t, a.Pid), e.getProcess(t, b.Pid)
-	if pa.Status != "stopped" || pa.ExitCode != -1 || pa.CompletedAt.Null || pa.Stdout.Value != "listening\n[Process is being gracefully terminated]\n" {
-		t.Errorf("stopped: %+v", outcomeOf(pa))
-	}
-	if pb.Status != "killed" || pb.ExitCode != -1 || pb.Stdout.Value != "\n[Process is being forcefully killed]\n" {
-		t.Errorf("killed: %+v", outcomeOf(pb))
-	}
-	body, _ := io.ReadAll(logs.Body)
-	if string(body) != "stdout:listening\nstdout:[Process is being gracefully terminated]\n" {
-		t.Errorf("logs stream of a stopped process: %q", body)
-	}
-	// Neither is running any more: 404, as on the real server.
-	res, err = e.client.StopProcess(t.Context(), sandboxapi.StopProcessParams{Identifier: "web"})
-	if _, ok := res.(*sandboxapi.StopProcessNotFound); err != nil || !ok {
-		t.Errorf("second stop = %#v, %v", res, err)
-	}
-	kres, err = e.client.KillProcess(t.Context(), sandboxapi.KillProcessParams{Identifier: "nope"})
-	if _, ok := kres.(*sandboxapi.KillProcessNotFound); err != nil || !ok {
-		t.Errorf("kill unknown = %#v, %v", kres, err)
-	}
-	// The name is free again.
-	if c := e.exec(t, `{"command":"sleep 1","name":"web"}`); c.Pid != "1002" {
-		t.Errorf("reused name: pid %s", c.Pid)
-	}
-	resp, body2 := e.do(t, http.MethodPost, "/process", `{"command":"sleep 1","name":"web"}`)
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("name of a running process: %d %s", resp.StatusCode, body2)
-	}
+		// A process that ignores TERM keeps running, shown stopped with
+		// no completedAt, and ends with its own exit status.
+		b := tg.start(t, map[string]any{"command": `trap "" TERM; sleep 1; echo done`})
+		time.Sleep(200 * time.Millisecond)
+		tg.call(t, http.MethodDelete, "/process/"+b.Pid, "")
+		if pb := tg.get(t, b.Pid); pb.Status != "stopped" || str(pb.CompletedAt) != "" {
+			t.Errorf("after stopping a process that ignores TERM: %s completedAt %q", pb.Status, str(pb.CompletedAt))
+		}
+		if _, body := tg.call(t, http.MethodDelete, "/process/"+b.Pid, ""); !strings.Contains(body, "is not running") {
+			t.Errorf("second stop: %s", body)
+		}
+		pb := tg.waitEnded(t, b.Pid)
+		if pb.Status != "completed" || pb.ExitCode != 0 || str(pb.Stdout) != "done\n" {
+			t.Errorf("process that ignored TERM: %+v", pb)
+		}
+
+		// A TERM trap decides the exit status.
+		c := tg.start(t, map[string]any{"command": `trap "echo got; exit 3" TERM; sleep 2 & wait`})
+		time.Sleep(200 * time.Millisecond)
+		tg.call(t, http.MethodDelete, "/process/"+c.Pid, "")
+		pc := tg.waitEnded(t, c.Pid)
+		if pc.Status != "stopped" || pc.ExitCode != 3 || str(pc.Stdout) != "got\n" {
+			t.Errorf("trapped TERM: %+v", pc)
+		}
+
+		// A kill is SIGKILL.
+		d := tg.start(t, map[string]any{"command": `trap "" TERM; sleep 30`})
+		time.Sleep(200 * time.Millisecond)
+		resp, body = tg.call(t, http.MethodDelete, "/process/"+d.Pid+"/kill", "")
+		if resp.StatusCode != 200 || body != `{"message":"Process killed successfully"}` {
+			t.Errorf("kill: %d %s", resp.StatusCode, body)
+		}
+		if pd := tg.waitEnded(t, d.Pid); pd.Status != "killed" || pd.ExitCode != -1 {
+			t.Errorf("killed process: %+v", pd)
+		}
+
+		// keepAlive with a timeout: killed when it runs out.
+		e := tg.start(t, map[string]any{"command": "sleep 30", "keepAlive": true, "timeout": 1})
+		if pe := tg.waitEnded(t, e.Pid); pe.Status != "killed" || pe.ExitCode != -1 || pe.KeepAlive {
+			t.Errorf("keepAlive timeout: %+v", pe)
+		}
+	})
 }
 
 func TestRestartOnFailure(t *testing.T) {
 	t.Parallel()
-	e := setup(t, Config{})
-	p := e.exec(t, `{"command":"echo try; exit 7","restartOnFailure":true,"maxRestarts":2}`)
-	if p.Status != "failed" || p.RestartCount.Value != 1 {
-		t.Fatalf("after the first run: %s, %d restarts", p.Status, p.RestartCount.Value)
-	}
-	e.clock.Advance(time.Second)
-	e.clock.Advance(time.Second)
-	q := e.getProcess(t, p.Pid)
-	want := "try\n\n[Process failed with exit code 7. Attempting restart 1/2...]\ntry\n\n[Process failed with exit code 7. Attempting restart 2/2...]\ntry\n"
-	if q.Status != "failed" || q.ExitCode != 7 || q.RestartCount.Value != 2 || q.Stdout.Value != want {
-		t.Errorf("after the restarts: %+v, %d restarts", outcomeOf(q), q.RestartCount.Value)
-	}
-	e.clock.Advance(time.Minute)
-	if q := e.getProcess(t, p.Pid); q.RestartCount.Value != 2 {
-		t.Errorf("restarted beyond maxRestarts: %d", q.RestartCount.Value)
-	}
-}
-
-func TestKeepAliveTimeoutKills(t *testing.T) {
-	t.Parallel()
-	e := setup(t, Config{})
-	a := e.exec(t, `{"command":"sleep 1000","keepAlive":true,"timeout":5}`)
-	b := e.exec(t, `{"command":"sleep 1000","keepAlive":true}`) // 600 s
-	c := e.exec(t, `{"command":"sleep 1000","timeout":5}`)      // no keepAlive: timeout only for waiting
-	e.clock.Advance(5 * time.Second)
-	if s := e.getProcess(t, a.Pid).Status; s != "killed" {
-		t.Errorf("keepAlive timeout 5: %s after 5 s", s)
-	}
-	if s := e.getProcess(t, c.Pid).Status; s != "running" {
-		t.Errorf("timeout without keepAlive: %s after 5 s", s)
-	}
-	e.clock.Advance(595 * time.Second)
-	if s := e.getProcess(t, b.Pid).Status; s != "killed" {
-		t.Errorf("keepAlive default timeout: %s after 600 s", s)
-	}
-}
-
-// With the real clock inside a testing/synctest bubble, the guest runs on
-// the bubble's fake time.
-func TestRealClockInBubble(t *testing.T) {
-	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		e := setupMem(t, Config{Clock: clock.Real()})
-		start := time.Now()
-		p := e.exec(t, `{"command":"sleep 5 && echo done","waitForCompletion":true}`)
-		if elapsed := time.Since(start); p.Status != "completed" || p.Stdout.Value != "done\n" || elapsed != 5*time.Second {
-			t.Errorf("sleep 5: %+v after %v", outcomeOf(p), elapsed)
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		p := tg.start(t, map[string]any{"command": "echo try; sleep 0.3; exit 7", "restartOnFailure": true, "maxRestarts": 1})
+		// The stream of the first run ends at its failure.
+		resp, body := tg.call(t, http.MethodGet, "/process/"+p.Pid+"/logs/stream", "")
+		want := "stdout:try\n\n[Process failed with exit code 7. Attempting restart 1/1...]\nstdout:\n[Process failed with exit code 7. Attempting restart 1/1...]\n"
+		if resp.StatusCode != 200 || body != want {
+			t.Errorf("logs stream of the first run:\n got %q\nwant %q", body, want)
 		}
-		e.upgrade(t, "v0.2.0")
-		e.exec(t, `{"command":"sleep 2","waitForCompletion":true}`) // past the restart
-		if h := e.health(t); h.UpgradeCount != 1 || h.Version != "v0.2.0" {
-			t.Errorf("upgrade on the real clock: count %d, version %s", h.UpgradeCount, h.Version)
+		// During the pause before the restart: failed, completedAt set.
+		if q := tg.get(t, p.Pid); q.Status != "failed" || q.ExitCode != 7 || q.RestartCnt != 1 || str(q.CompletedAt) == "" {
+			t.Errorf("during the pause: %+v", q)
+		}
+		q := tg.waitFor(t, p.Pid, func(q proc) bool { return strings.Count(str(q.Stdout), "try") == 2 && q.Status != "running" })
+		wantOut := "try\n\n[Process failed with exit code 7. Attempting restart 1/1...]\ntry\n"
+		if q.Status != "failed" || q.ExitCode != 7 || q.RestartCnt != 1 || str(q.Stdout) != wantOut {
+			t.Errorf("after the restart: %+v %q", q, str(q.Stdout))
+		}
+		// The combined log holds the first run's output twice: the new
+		// run's tailer read the log file from its start.
+		_, body = tg.call(t, http.MethodGet, "/process/"+p.Pid+"/logs/stream", "")
+		wantReplay := "stdout:try\nstdout:\nstdout:[Process failed with exit code 7. Attempting restart 1/1...]\n" +
+			"stdout:try\nstdout:\nstdout:[Process failed with exit code 7. Attempting restart 1/1...]\nstdout:try\n"
+		if body != wantReplay {
+			t.Errorf("replay after the restart:\n got %q\nwant %q", body, wantReplay)
+		}
+	})
+}
+
+func TestExecStreamFraming(t *testing.T) {
+	t.Parallel()
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		type ev struct{ Type, Data string }
+		events := func(cmd string) []ev {
+			resp, body := tg.call(t, http.MethodPost, "/process", jsonBody(map[string]any{"command": cmd}), "Accept", "text/event-stream")
+			if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || ct != "application/x-ndjson" {
+				t.Fatalf("exec stream: %d %s", resp.StatusCode, ct)
+			}
+			var out []ev
+			for _, e := range ndjson(t, []byte(body)) {
+				if e.Type == "result" {
+					var p proc
+					if err := json.Unmarshal([]byte(e.Data), &p); err != nil {
+						t.Fatal(err)
+					}
+					e.Data = p.Status + " " + str(p.Stdout) + "|" + str(p.Stderr)
+				}
+				if e.Type != "keepalive" {
+					out = append(out, ev(e))
+				}
+			}
+			return out
+		}
+		for _, tc := range []struct {
+			cmd  string
+			want []ev
+		}{
+			// A command that ends at once: one chunk with all its lines.
+			{"echo a; echo b; echo c", []ev{{"stdout", "a\nb\nc\n"}, {"result", "completed a\nb\nc\n|"}}},
+			// Output while it runs comes as the tailer reads it; a last
+			// line without a newline comes without one.
+			{`printf 'a\nb\n'; sleep 1; printf c`, []ev{{"stdout", "a\nb\n"}, {"stdout", "c"}, {"result", "completed a\nb\nc|"}}},
+			{`printf 'a\r\nb\nc'; sleep 1; printf 'd\ne\n'; printf 'x\ny' >&2; sleep 1; printf z`, []ev{
+				{"stdout", "a\r\nb\nc"}, {"stdout", "d\ne\n"}, {"stderr", "x\ny"}, {"stdout", "z"}, {"result", "completed a\r\nb\ncd\ne\nz|x\ny"}}},
+			{"exit 3", []ev{{"result", "failed |"}}},
+		} {
+			if d := cmp.Diff(tc.want, events(tc.cmd)); d != "" {
+				t.Errorf("%q (-want +got):\n%s", tc.cmd, d)
+			}
+		}
+		// Stopping a streamed process: the server's message as stdout.
+		name := unique("gxstream")
+		resp := tg.open(t, http.MethodPost, "/process", jsonBody(map[string]any{"command": "sleep 30", "name": name}), "Accept", "text/event-stream")
+		time.Sleep(300 * time.Millisecond)
+		tg.call(t, http.MethodDelete, "/process/"+name, "")
+		body, _ := io.ReadAll(resp.Body)
+		evs := ndjson(t, body)
+		if len(evs) != 2 || evs[0] != (execEvent{"stdout", msgTerminated}) || evs[1].Type != "result" || !strings.Contains(evs[1].Data, `"status":"stopped","startedAt"`) {
+			t.Errorf("stopped stream: %q", body)
+		}
+	})
+}
+
+func TestLogsStreamFraming(t *testing.T) {
+	t.Parallel()
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		cmd := `printf 'a\r\nb\nc'; sleep 1; printf 'd\ne\n'; printf 'x\ny' >&2; sleep 1; printf z`
+		p := tg.start(t, map[string]any{"command": cmd})
+		time.Sleep(300 * time.Millisecond)
+		// Live: the replay of what was read (a line at a time, \r
+		// dropped, a newline added to the unfinished line), then raw
+		// chunks with the prefix before their first line only.
+		_, live := tg.call(t, http.MethodGet, "/process/"+p.Pid+"/logs/stream", "")
+		if want := "stdout:a\nstdout:b\nstdout:c\nstdout:d\ne\nstderr:x\nystdout:z"; live != want {
+			t.Errorf("live logs stream:\n got %q\nwant %q", live, want)
+		}
+		// After the end: the combined log replayed.
+		_, replay := tg.call(t, http.MethodGet, "/process/"+p.Pid+"/logs/stream", "")
+		if want := "stdout:a\nstdout:b\nstdout:cstdout:d\nstdout:e\nstderr:x\nstderr:ystdout:z\n"; replay != want {
+			t.Errorf("replayed logs stream:\n got %q\nwant %q", replay, want)
+		}
+		_, body := tg.call(t, http.MethodGet, "/process/"+p.Pid+"/logs", "")
+		var logs map[string]string
+		if err := json.Unmarshal([]byte(body), &logs); err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(map[string]string{"stdout": "a\r\nb\ncd\ne\nz", "stderr": "x\ny", "logs": "a\r\nb\ncd\ne\nzx\ny"}, logs); d != "" {
+			t.Errorf("logs (-want +got):\n%s", d)
+		}
+		// A stop: the message, unprefixed.
+		q := tg.start(t, map[string]any{"command": "echo start; sleep 30"})
+		time.Sleep(200 * time.Millisecond)
+		resp := tg.open(t, http.MethodGet, "/process/"+q.Pid+"/logs/stream", "")
+		time.Sleep(100 * time.Millisecond)
+		tg.call(t, http.MethodDelete, "/process/"+q.Pid, "")
+		stopped, _ := io.ReadAll(resp.Body)
+		if want := "stdout:start\n" + msgTerminated; string(stopped) != want {
+			t.Errorf("logs stream of a stopped process: %q", stopped)
+		}
+	})
+}
+
+func TestOutputTail(t *testing.T) {
+	t.Parallel()
+	forEachTarget(t, func(t *testing.T, tg *target) {
+		// 70 000 bytes of output: objects carry the last 64 KiB after a
+		// marker line, GET /logs all of it.
+		p := tg.run(t, map[string]any{"command": `i=0; while [ $i -lt 7000 ]; do echo 123456789; i=$((i+1)); done`})
+		out := str(p.Stdout)
+		if len(out) != 70000 {
+			t.Fatalf("waitForCompletion answer: %d bytes of stdout", len(out))
+		}
+		g := tg.get(t, p.Pid)
+		want := truncationMarker + strings.Repeat("123456789\n", 7000)[70000-65536:]
+		if str(g.Stdout) != want || str(g.Logs) != want {
+			t.Errorf("GET stdout: %d bytes starting %q", len(str(g.Stdout)), str(g.Stdout)[:80])
 		}
 	})
 }

@@ -2,9 +2,9 @@ package guest
 
 import (
 	"context"
-	"fmt"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -18,29 +18,31 @@ var defaultExcludeDirs = []string{
 	"target", "__pycache__", ".venv", ".next", "coverage",
 }
 
-// excludeSet reads an excludeDirs parameter: absent means the defaults,
-// empty means none (as our spec documents; the real server treats an
-// empty value like an absent one).
+// excludeSet reads an excludeDirs parameter as the server does: absent or
+// empty means the defaults; otherwise the comma-separated names, trimmed,
+// empty ones ignored (so "," excludes nothing).
 func excludeSet(p sandboxsrv.OptString) map[string]bool {
 	names := defaultExcludeDirs
-	if p.Set {
-		names = splitList(p.Value)
+	if p.Set && p.Value != "" {
+		names = strings.Split(p.Value, ",")
 	}
 	out := make(map[string]bool, len(names))
 	for _, n := range names {
-		out[n] = true
+		if n = strings.TrimSpace(n); n != "" {
+			out[n] = true
+		}
 	}
 	return out
 }
 
-// splitList splits a comma-separated parameter, trimming and dropping
-// empty elements.
-func splitList(s string) []string {
-	var out []string
-	for _, e := range strings.Split(s, ",") {
-		if e = strings.TrimSpace(e); e != "" {
-			out = append(out, e)
-		}
+// splitPatterns splits a patterns parameter: comma-separated, trimmed.
+func splitPatterns(s string) []string {
+	if s == "" {
+		return nil
+	}
+	out := strings.Split(s, ",")
+	for i := range out {
+		out[i] = strings.TrimSpace(out[i])
 	}
 	return out
 }
@@ -82,17 +84,22 @@ func rel(root, p string) string {
 }
 
 // FindFiles implements GET /filesystem-find/{path}: entries below path
-// whose names match, with paths relative to it.
+// whose names match, with paths relative to it. As on the server, type
+// defaults to file, the hidden and excluded-directory rules apply to the
+// starting directory itself, and a path that is a file finds itself (".").
 func (h handler) FindFiles(_ context.Context, params sandboxsrv.FindFilesParams) (sandboxsrv.FindFilesRes, error) {
 	limit, ok := maxResults(params.MaxResults, 20)
 	if !ok {
-		return &sandboxsrv.FindFilesBadRequest{Error: fmt.Sprintf("invalid maxResults: %d", params.MaxResults.Value)}, nil
+		return &sandboxsrv.FindFilesBadRequest{Error: "invalid maxResults: " + strconv.Itoa(params.MaxResults.Value)}, nil
 	}
-	kind := params.Type.Or("file")
-	if kind != "file" && kind != "directory" {
-		return &sandboxsrv.FindFilesBadRequest{Error: "invalid search type: " + kind}, nil
+	kind := "file"
+	if t := params.Type.Or(""); t != "" {
+		kind = t
+		if kind != "file" && kind != "directory" {
+			return &sandboxsrv.FindFilesBadRequest{Error: "invalid search type: " + kind}, nil
+		}
 	}
-	patterns := splitList(params.Patterns.Or(""))
+	patterns := splitPatterns(params.Patterns.Or(""))
 	exclude := excludeSet(params.ExcludeDirs)
 	hidden := params.ExcludeHidden.Or(true)
 	root := h.abs(params.Path)
@@ -101,18 +108,15 @@ func (h handler) FindFiles(_ context.Context, params sandboxsrv.FindFilesParams)
 	defer h.mu.Unlock()
 	start, err := h.lookupLocked(root)
 	if err != nil {
-		return &sandboxsrv.FindFilesInternalServerError{Error: "error walking directory: " + err.Error()}, nil
+		return &sandboxsrv.FindFilesInternalServerError{Error: "error walking directory: " + strings.Replace(err.Error(), "stat ", "lstat ", 1)}, nil
 	}
 	matches := []sandboxsrv.FindMatch{}
 	walkLocked(start, root, func(p string, n *node) bool {
-		if limit >= 0 && len(matches) >= limit {
-			return false
-		}
 		base := path.Base(p)
-		if n.dir && exclude[base] && p != root {
+		if n.dir && exclude[base] {
 			return false
 		}
-		if hidden && strings.HasPrefix(base, ".") && p != root {
+		if hidden && strings.HasPrefix(base, ".") {
 			return false
 		}
 		switch {
@@ -121,78 +125,61 @@ func (h handler) FindFiles(_ context.Context, params sandboxsrv.FindFilesParams)
 		case !n.dir && len(patterns) > 0 && !matchAny(patterns, base):
 			return true
 		}
-		t := "file"
-		if n.dir {
-			t = "directory"
+		if limit < 0 || len(matches) < limit {
+			t := "file"
+			if n.dir {
+				t = "directory"
+			}
+			matches = append(matches, sandboxsrv.FindMatch{Path: rel(root, p), Type: t})
 		}
-		matches = append(matches, sandboxsrv.FindMatch{Path: rel(root, p), Type: t})
 		return true
 	})
 	return &sandboxsrv.FindResponse{Matches: matches, Total: len(matches)}, nil
 }
 
-// FuzzySearch implements GET /filesystem-search/{path}: the paths below
-// path scored against a fuzzy pattern, best first.
-//
-// The real server matches against the requested path itself (and ignores
-// patterns); the mock matches against the comma-separated patterns when
-// given (stars removed, best term wins) and otherwise against the last
-// element of the requested path.
+// FuzzySearch implements GET /filesystem-search/{path}. As on the real
+// server, the path is both where to search and what to search for: the
+// entries below it whose relative paths contain its characters in order
+// are scored with fzf's algorithm as the server runs it, best first;
+// patterns is parsed and ignored.
 func (h handler) FuzzySearch(_ context.Context, params sandboxsrv.FuzzySearchParams) (sandboxsrv.FuzzySearchRes, error) {
 	limit, ok := maxResults(params.MaxResults, 20)
 	if !ok {
-		return &sandboxsrv.FuzzySearchBadRequest{Error: fmt.Sprintf("invalid maxResults: %d", params.MaxResults.Value)}, nil
-	}
-	var terms []string
-	for _, t := range splitList(params.Patterns.Or("")) {
-		if t = strings.ReplaceAll(t, "*", ""); t != "" {
-			terms = append(terms, t)
-		}
-	}
-	root := h.abs(params.Path)
-	if len(terms) == 0 {
-		if b := path.Base(root); b != "/" {
-			terms = []string{b}
-		}
-	}
-	if len(terms) == 0 {
-		return &sandboxsrv.FuzzySearchBadRequest{Error: "query parameter is required in path"}, nil
+		return &sandboxsrv.FuzzySearchBadRequest{Error: "invalid maxResults: " + strconv.Itoa(params.MaxResults.Value)}, nil
 	}
 	exclude := excludeSet(params.ExcludeDirs)
 	hidden := params.ExcludeHidden.Or(true)
+	query := params.Path
+	root := h.abs(query)
+	if query == "" || query == "/" || query == "." {
+		return &sandboxsrv.FuzzySearchBadRequest{Error: "query parameter is required in path"}, nil
+	}
 
 	h.mu.Lock()
-	start, err := h.lookupLocked(root)
-	if err != nil {
-		h.mu.Unlock()
-		return &sandboxsrv.FuzzySearchInternalServerError{Error: "error walking directory: " + err.Error()}, nil
-	}
 	var matches []sandboxsrv.FuzzySearchMatch
-	walkLocked(start, root, func(p string, n *node) bool {
-		if p == root {
-			return true
-		}
-		base := path.Base(p)
-		if hidden && strings.HasPrefix(base, ".") || n.dir && exclude[base] {
-			return false
-		}
-		r := rel(root, p)
-		best := -1
-		for _, t := range terms {
-			best = max(best, fuzzyScore(r, t))
-		}
-		if best >= 0 {
-			t := "file"
-			if n.dir {
-				t = "directory"
+	if start, err := h.lookupLocked(root); err == nil {
+		walkLocked(start, root, func(p string, n *node) bool {
+			base := path.Base(p)
+			if hidden && strings.HasPrefix(base, ".") || n.dir && exclude[base] {
+				return false
 			}
-			matches = append(matches, sandboxsrv.FuzzySearchMatch{Path: r, Score: best, Type: t})
-		}
-		return true
-	})
+			if p == root {
+				return true
+			}
+			r := rel(root, p)
+			if score, ok := fzfScore(r, query); ok {
+				t := "file"
+				if n.dir {
+					t = "directory"
+				}
+				matches = append(matches, sandboxsrv.FuzzySearchMatch{Path: r, Score: score, Type: t})
+			}
+			return true
+		})
+	}
 	h.mu.Unlock()
 	slices.SortStableFunc(matches, func(a, b sandboxsrv.FuzzySearchMatch) int { return b.Score - a.Score })
-	if limit >= 0 && len(matches) > limit {
+	if limit > 0 && len(matches) > limit {
 		matches = matches[:limit]
 	}
 	if matches == nil {
@@ -201,95 +188,192 @@ func (h handler) FuzzySearch(_ context.Context, params sandboxsrv.FuzzySearchPar
 	return &sandboxsrv.FuzzySearchResponse{Matches: matches, Total: len(matches)}, nil
 }
 
-// fuzzyScore scores pattern against s as an ordered, case-insensitive
-// subsequence: -1 when it does not match, otherwise higher for
-// consecutive characters, matches at word starts and shorter strings.
-func fuzzyScore(s, pattern string) int {
-	sr, pr := []rune(strings.ToLower(s)), []rune(strings.ToLower(pattern))
-	if len(pr) == 0 {
-		return -1
+// Scores of fzf's fuzzy matcher (version 2).
+const (
+	fzfMatch       = 16
+	fzfGapStart    = -3
+	fzfGapExtend   = -1
+	fzfConsecutive = 4
+)
+
+// fzfScore scores text against pattern as the real server's call of fzf's
+// FuzzyMatchV2 does. The server hands fzf runes, never initializes fzf's
+// character classes and passes the pattern as is: so no position earns a
+// word-boundary bonus and ASCII letters match only in the same case
+// (non-ASCII capitals are folded).
+func fzfScore(text, pattern string) (int, bool) {
+	t, p := []rune(text), []rune(pattern)
+	m, n := len(p), len(t)
+	if m == 0 {
+		return 0, true
 	}
-	score, j, prev := 0, 0, -2
-	for i := 0; i < len(sr) && j < len(pr); i++ {
-		if sr[i] != pr[j] {
-			continue
-		}
-		score += 16
-		if i == prev+1 {
-			score += 8
-		}
-		if i == 0 || !unicode.IsLetter(sr[i-1]) && !unicode.IsDigit(sr[i-1]) {
-			score += 8
-		}
-		prev = i
-		j++
+	if m > n {
+		return 0, false
 	}
-	if j < len(pr) {
-		return -1
+	for i, r := range t {
+		if r >= 0x80 && unicode.IsUpper(r) {
+			t[i] = unicode.ToLower(r)
+		}
 	}
-	return max(score-len(sr)/4, 0)
+	// The first occurrence of each pattern character, in order, and the
+	// last occurrence of the last one.
+	first := make([]int, m)
+	k, last := 0, -1
+	for i, r := range t {
+		if r == p[min(k, m-1)] {
+			if k < m {
+				first[k] = i
+				k++
+			}
+			last = i
+		}
+	}
+	if k < m {
+		return 0, false
+	}
+	// Row 0: the first pattern character.
+	h0 := make([]int, n)
+	c0 := make([]int, n)
+	prev, inGap, best := 0, false, 0
+	for i, r := range t {
+		if r == p[0] {
+			h0[i], c0[i], inGap = fzfMatch, 1, false
+		} else {
+			gap := fzfGapStart
+			if inGap {
+				gap = fzfGapExtend
+			}
+			h0[i], inGap = max(prev+gap, 0), true
+		}
+		prev = h0[i]
+	}
+	if m == 1 {
+		for _, v := range h0 {
+			best = max(best, v)
+		}
+		return best, true
+	}
+	hPrev, cPrev := h0, c0
+	for row := 1; row < m; row++ {
+		h := make([]int, n)
+		c := make([]int, n)
+		inGap := false
+		left := 0
+		for col := first[row]; col <= last; col++ {
+			gap := fzfGapStart
+			if inGap {
+				gap = fzfGapExtend
+			}
+			s2 := left + gap
+			if col == first[row] {
+				s2 = gap
+			}
+			s1, consecutive := 0, 0
+			if t[col] == p[row] {
+				diag, cdiag := 0, 0
+				if col > 0 {
+					diag, cdiag = hPrev[col-1], cPrev[col-1]
+				}
+				s1 = diag + fzfMatch
+				consecutive = cdiag + 1
+				b := 0
+				if consecutive > 1 {
+					b = fzfConsecutive
+				}
+				if s1+b < s2 {
+					consecutive = 0
+				} else {
+					s1 += b
+				}
+			}
+			c[col] = consecutive
+			inGap = s1 < s2
+			score := max(s1, s2, 0)
+			if row == m-1 && score > best {
+				best = score
+			}
+			h[col] = score
+			left = score
+		}
+		hPrev, cPrev = h, c
+	}
+	return best, true
 }
 
-// ContentSearch implements GET /filesystem-content-search/{path}: lines
-// of the files below path that contain query. Columns count from 1; the
-// context is the line before and the line after.
+// ContentSearch implements GET /filesystem-content-search/{path}: the lines
+// of the regular files below path that contain query (hidden files
+// included), with 1-based line and column, without context. As on the
+// real server, "/" and "." search the working directory, and maxResults=0
+// yields a single match.
 func (h handler) ContentSearch(_ context.Context, params sandboxsrv.ContentSearchParams) (sandboxsrv.ContentSearchRes, error) {
 	if params.Query == "" {
 		return &sandboxsrv.ContentSearchBadRequest{Error: "query parameter is required"}, nil
 	}
+	dir := params.Path
+	h.mu.Lock()
+	if dir != "" && dir != "/" && dir != "." {
+		dir = h.formatPath(dir)
+		n, err := h.statLocked(dir)
+		switch {
+		case err != nil && !isNotExist(err):
+			h.mu.Unlock()
+			return &sandboxsrv.ContentSearchUnprocessableEntity{Error: err.Error()}, nil
+		case err != nil || !n.dir:
+			h.mu.Unlock()
+			return &sandboxsrv.ContentSearchBadRequest{Error: "specified directory does not exist: " + dir}, nil
+		}
+	} else {
+		dir = "."
+	}
+	h.mu.Unlock()
+	sensitive := params.CaseSensitive.Or(false)
 	limit, ok := maxResults(params.MaxResults, 100)
 	if !ok {
-		return &sandboxsrv.ContentSearchBadRequest{Error: fmt.Sprintf("invalid maxResults: %d", params.MaxResults.Value)}, nil
+		return &sandboxsrv.ContentSearchBadRequest{Error: "invalid maxResults: " + strconv.Itoa(params.MaxResults.Value)}, nil
 	}
-	sensitive := params.CaseSensitive.Or(false)
+	if limit < 0 {
+		limit = 1 // the server's collector stops at its first match then
+	}
 	query := params.Query
 	if !sensitive {
 		query = strings.ToLower(query)
 	}
 	filePattern := params.FilePattern.Or("")
 	exclude := excludeSet(params.ExcludeDirs)
-	root := h.abs(params.Path)
+	root := h.abs(dir)
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	start, err := h.lookupLocked(root)
-	if err != nil {
-		return &sandboxsrv.ContentSearchInternalServerError{Error: "error walking directory: " + err.Error()}, nil
-	}
 	var matches []sandboxsrv.ContentSearchMatch
-	walkLocked(start, root, func(p string, n *node) bool {
-		if limit >= 0 && len(matches) >= limit {
-			return false
-		}
-		if n.dir {
-			return p == root || !exclude[path.Base(p)]
-		}
-		if filePattern != "" && !matchAny([]string{filePattern}, path.Base(p)) {
+	if start, err := h.lookupLocked(root); err == nil {
+		walkLocked(start, root, func(p string, n *node) bool {
+			if len(matches) >= limit {
+				return false
+			}
+			if n.dir {
+				return !exclude[path.Base(p)]
+			}
+			if filePattern != "" && !matchAny([]string{filePattern}, path.Base(p)) {
+				return true
+			}
+			for i, line := range strings.Split(string(n.data), "\n") {
+				if len(matches) >= limit {
+					break
+				}
+				hay := line
+				if !sensitive {
+					hay = strings.ToLower(line)
+				}
+				col := strings.Index(hay, query)
+				if col < 0 {
+					continue
+				}
+				matches = append(matches, sandboxsrv.ContentSearchMatch{
+					Path: rel(root, p), Line: i + 1, Column: col + 1, Text: line,
+				})
+			}
 			return true
-		}
-		lines := strings.Split(string(n.data), "\n")
-		for i, line := range lines {
-			if limit >= 0 && len(matches) >= limit {
-				break
-			}
-			hay := line
-			if !sensitive {
-				hay = strings.ToLower(line)
-			}
-			col := strings.Index(hay, query)
-			if col < 0 {
-				continue
-			}
-			ctx := lines[max(i-1, 0):min(i+2, len(lines))]
-			matches = append(matches, sandboxsrv.ContentSearchMatch{
-				Path:    rel(root, p),
-				Line:    i + 1,
-				Column:  col + 1,
-				Text:    line,
-				Context: sandboxsrv.NewOptString(strings.Join(ctx, "\n")),
-			})
-		}
-		return true
-	})
+		})
+	}
 	return &sandboxsrv.ContentSearchResponse{Query: params.Query, Matches: matches, Total: len(matches)}, nil
 }

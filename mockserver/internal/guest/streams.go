@@ -4,19 +4,22 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
+
+	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxsrv"
 )
 
 // Keepalive periods of the streams, on the guest's clock.
 const (
-	execKeepalive  = 5 * time.Second  // POST /process NDJSON stream
-	logsKeepalive  = 30 * time.Second // GET /process/{id}/logs/stream
+	execKeepalive  = 5 * time.Second  // POST /process NDJSON stream: {"type":"keepalive"}
+	logsKeepalive  = 30 * time.Second // any process stream, while the process runs: "[keepalive]\n"
 	watchKeepalive = 30 * time.Second // GET /watch/filesystem/{path}
 )
 
 // stream is one streaming response in progress. Whatever feeds it (a
-// process, the file system) only signals channels; all writing happens in
-// the request's goroutine, so timer callbacks (which run inside
+// process, the file system) only queues and signals; all writing happens
+// in the request's goroutine, so timer callbacks (which run inside
 // clock.Manual.Advance) never block on a slow client.
 type stream struct {
 	g       *Guest
@@ -25,32 +28,50 @@ type stream struct {
 	rc      *http.ResponseController
 	closing <-chan struct{} // the guest is closing: end cleanly
 	boot    <-chan struct{} // the server instance went away: drop the connection
-	ka      *ticker
+	tickers []*ticker
 	failed  bool // a write failed: the client is gone
+	// header is the content type of a header not sent yet: the watch
+	// stream answers only with its first line.
+	header string
 }
 
-// openStreamLocked registers a stream, with a keepalive ticker of period
-// ka. The caller then writes the header with start, and must call end.
-func (g *Guest) openStreamLocked(ctx context.Context, w http.ResponseWriter, ka time.Duration) *stream {
+// openStreamLocked registers a stream. The caller sends the header (at
+// once with start, or with the first line with lazyStart) and must call
+// end.
+func (g *Guest) openStreamLocked(ctx context.Context, w http.ResponseWriter) *stream {
 	g.streams++
 	close(g.streamsChanged)
 	g.streamsChanged = make(chan struct{})
 	return &stream{
 		g: g, ctx: ctx, w: w, rc: http.NewResponseController(w),
 		closing: g.closing, boot: g.bootDone,
-		ka: g.newTickerLocked(ka),
 	}
 }
 
-// start sends the 200 header at once, so that a client knows the stream
-// is registered when its request returns.
+// tickerLocked adds a keepalive ticker of period d to the stream.
+func (s *stream) tickerLocked(d time.Duration) *ticker {
+	tk := s.g.newTickerLocked(d)
+	s.tickers = append(s.tickers, tk)
+	return tk
+}
+
+// start sends the 200 header now.
 func (s *stream) start(contentType string) {
 	h := s.w.Header()
 	h.Set("Content-Type", contentType)
 	h.Set("Cache-Control", "no-cache")
+	h.Set("Connection", "keep-alive")
 	h.Set("X-Accel-Buffering", "no")
 	s.w.WriteHeader(http.StatusOK)
 	s.flush()
+}
+
+// lazyStart sets the header to be sent with the first write.
+func (s *stream) lazyStart(contentType string) {
+	h := s.w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("X-Accel-Buffering", "no")
+	s.header = contentType
 }
 
 // end unregisters the stream. If the server instance went away it then
@@ -58,7 +79,9 @@ func (s *stream) start(contentType string) {
 func (s *stream) end() {
 	g := s.g
 	g.mu.Lock()
-	s.ka.stopLocked()
+	for _, tk := range s.tickers {
+		tk.stopLocked()
+	}
 	g.streams--
 	close(g.streamsChanged)
 	g.streamsChanged = make(chan struct{})
@@ -82,8 +105,12 @@ func isDone(c <-chan struct{}) bool {
 }
 
 func (s *stream) write(b []byte) {
-	if s.failed {
+	if s.failed || len(b) == 0 {
 		return
+	}
+	if s.header != "" {
+		s.header = ""
+		s.w.WriteHeader(http.StatusOK)
 	}
 	if _, err := s.w.Write(b); err != nil {
 		s.failed = true
@@ -91,7 +118,7 @@ func (s *stream) write(b []byte) {
 }
 
 func (s *stream) flush() {
-	if s.failed {
+	if s.failed || s.header != "" {
 		return
 	}
 	if err := s.rc.Flush(); err != nil && err != http.ErrNotSupported {
@@ -99,22 +126,10 @@ func (s *stream) flush() {
 	}
 }
 
-// wait blocks until changed is closed (true), the keepalive period
-// elapses (keepalive set), or the stream must end (false).
-func (s *stream) wait(changed <-chan struct{}) (more, keepalive bool) {
-	if s.failed {
-		return false, false
-	}
-	select {
-	case <-changed:
-		return true, false
-	case <-s.ka.C:
-		return true, true
-	case <-s.ctx.Done():
-	case <-s.closing:
-	case <-s.boot:
-	}
-	return false, false
+// over reports whether the stream must end: the client left, the guest
+// closes or its server instance went away.
+func (s *stream) over() bool {
+	return s.failed || s.ctx.Err() != nil || isDone(s.closing) || isDone(s.boot)
 }
 
 // streamCount returns how many streams are open and a channel closed at
@@ -167,68 +182,208 @@ type execEvent struct {
 	Data string `json:"data,omitempty"`
 }
 
-// streamExec answers POST /process with Accept: text/event-stream: the
-// process's output lines as NDJSON events (those written before the
-// request included), keepalives every 5 s, and a final result event.
-func (g *Guest) streamExec(ctx context.Context, w http.ResponseWriter, p *process) {
+func execLine(typ, data string) []byte {
+	b, _ := json.Marshal(execEvent{Type: typ, Data: data})
+	return append(b, '\n')
+}
+
+// execStream answers POST /process with Accept: text/event-stream. The
+// header goes out at once; then the process's output as the server's
+// tailer reads it (raw chunks of up to 4 KiB, several lines each, every
+// 50 ms while it runs), {"type":"keepalive"} every 5 s, and once the run
+// has ended a result event with the process object. Text the server
+// writes to the stream itself (the stop and restart messages, the 30 s
+// "[keepalive]\n") comes as stdout events.
+func (g *Guest) execStream(ctx context.Context, req *sandboxsrv.ProcessRequest, w http.ResponseWriter, expired <-chan struct{}, timeout int) {
 	g.mu.Lock()
-	s := g.openStreamLocked(ctx, w, execKeepalive)
+	s := g.openStreamLocked(ctx, w)
 	g.mu.Unlock()
 	defer s.end()
 	s.start("application/x-ndjson")
-	event := func(typ, data string) {
-		b, _ := json.Marshal(execEvent{Type: typ, Data: data})
-		s.write(append(b, '\n'))
+
+	// Without waitForPorts the stream is attached before the command
+	// runs, as the server's is before the command has written anything.
+	pw := newProcWriter()
+	if len(req.WaitForPorts) > 0 {
+		pw = nil
 	}
-	g.followProcess(s, p, func(l outLine) { event(l.stream, l.text) }, func() { event("keepalive", "") },
-		func(final []byte) { event("result", string(final)) })
+	g.mu.Lock()
+	p, aerr := g.startProcessLocked(req, pw)
+	g.mu.Unlock()
+	if aerr != nil {
+		s.write(execLine("error", aerr.msg))
+		s.flush()
+		return
+	}
+	if len(req.WaitForPorts) > 0 {
+		if !g.waitPorts(ctx, p, req.WaitForPorts, expired) {
+			if ctx.Err() == nil {
+				s.write(execLine("error", "failed to start process: process timed out waiting for ports after "+itoa(timeout)+" seconds"))
+				s.flush()
+			}
+			return
+		}
+		g.mu.Lock()
+		pw = g.attachLocked(p)
+		g.mu.Unlock()
+	}
+	g.mu.Lock()
+	ka30 := s.tickerLocked(logsKeepalive)
+	ka5 := s.tickerLocked(execKeepalive)
+	g.mu.Unlock()
+	defer g.detach(p, pw)
+
+	sent := false
+	emit := func(evs []outEvent) {
+		for _, e := range evs {
+			typ := e.stream
+			if typ == "" {
+				typ = "stdout"
+			}
+			sent = true
+			s.write(execLine(typ, string(e.data)))
+		}
+	}
+	for {
+		g.mu.Lock()
+		evs := pw.take()
+		ended := isDone(pw.runDone)
+		g.mu.Unlock()
+		emit(evs)
+		if ended {
+			break
+		}
+		s.flush()
+		select {
+		case <-pw.notify:
+		case <-pw.runDone:
+		case <-ka30.C:
+			g.mu.Lock()
+			running := p.status == statusRunning
+			if !running {
+				ka30.stopLocked()
+			}
+			g.mu.Unlock()
+			if running {
+				emit([]outEvent{{"", []byte("[keepalive]\n")}})
+			}
+		case <-ka5.C:
+			s.write(execLine("keepalive", ""))
+		case <-ctx.Done():
+		case <-s.closing:
+		case <-s.boot:
+		}
+		if s.over() {
+			return
+		}
+	}
+	g.mu.Lock()
+	final := g.processAPILocked(p, viewGet)
+	g.mu.Unlock()
+	// The server's fallback for a command whose output it streamed none
+	// of: its output, one event per line, without the newline.
+	if !sent {
+		for _, st := range []struct{ typ, text string }{{"stdout", final.Stdout.Value}, {"stderr", final.Stderr.Value}} {
+			for _, line := range strings.Split(st.text, "\n") {
+				if line != "" {
+					s.write(execLine(st.typ, line))
+				}
+			}
+		}
+	}
+	b, _ := final.MarshalJSON()
+	s.write(execLine("result", string(b)))
+	s.flush()
 }
 
-// streamLogs answers GET /process/{id}/logs/stream: "stdout:"/"stderr:"
-// lines (history first), "[keepalive]" every 30 s, until the process ends.
-func (g *Guest) streamLogs(ctx context.Context, w http.ResponseWriter, p *process) {
+// detach removes a stream from its process.
+func (g *Guest) detach(p *process, w *procWriter) {
+	if w == nil {
+		return
+	}
 	g.mu.Lock()
-	s := g.openStreamLocked(ctx, w, logsKeepalive)
+	delete(p.writers, w)
+	g.mu.Unlock()
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+// streamLogs answers GET /process/{id}/logs/stream: the header at once;
+// the combined log replayed a line at a time ("stdout:"/"stderr:" before
+// each); then each chunk the tailer reads with the prefix before its
+// first line only; "[keepalive]" every 30 s while the process runs;
+// until the run ends. An unknown process is a 200 with an {"error"} body,
+// as on the real server, whose header has gone out by then.
+func (g *Guest) streamLogs(ctx context.Context, w http.ResponseWriter, id string) {
+	g.mu.Lock()
+	s := g.openStreamLocked(ctx, w)
+	p := g.lookupProcessLocked(id)
 	g.mu.Unlock()
 	defer s.end()
 	s.start("text/plain; charset=utf-8")
-	g.followProcess(s, p, func(l outLine) { s.write([]byte(l.stream + ":" + l.text + "\n")) },
-		func() { s.write([]byte("[keepalive]\n")) }, nil)
-}
+	if p == nil {
+		b, _ := json.Marshal(struct {
+			Error string `json:"error"`
+		}{"process with Identifier " + id + " not found"})
+		s.write(b)
+		s.flush()
+		return
+	}
+	g.mu.Lock()
+	pw := g.attachLocked(p)
+	ka30 := s.tickerLocked(logsKeepalive)
+	g.mu.Unlock()
+	defer g.detach(p, pw)
 
-// followProcess feeds the output lines of p to line until p has ended,
-// then calls result (if not nil) with the final process object.
-func (g *Guest) followProcess(s *stream, p *process, line func(outLine), keepalive func(), result func([]byte)) {
-	next, ka := 0, false
+	sent := false
+	emit := func(evs []outEvent) {
+		for _, e := range evs {
+			if e.stream != "" {
+				s.write([]byte(e.stream + ":"))
+			}
+			s.write(e.data)
+			sent = true
+		}
+	}
 	for {
 		g.mu.Lock()
-		lines := p.lines[next:len(p.lines):len(p.lines)]
-		next = len(p.lines)
-		ended := p.ended()
-		changed := p.changed
-		var final []byte
-		if ended && result != nil {
-			final, _ = g.processAPILocked(p).MarshalJSON()
-		}
+		evs := pw.take()
+		ended := isDone(pw.runDone)
 		g.mu.Unlock()
-		// Lines written before a keepalive tick go out before it.
-		for _, l := range lines {
-			line(l)
-		}
+		emit(evs)
 		if ended {
-			if result != nil {
-				result(final)
-			}
-			s.flush()
-			return
-		}
-		if ka {
-			keepalive()
+			break
 		}
 		s.flush()
-		var more bool
-		if more, ka = s.wait(changed); !more {
+		select {
+		case <-pw.notify:
+		case <-pw.runDone:
+		case <-ka30.C:
+			g.mu.Lock()
+			running := p.status == statusRunning
+			if !running {
+				ka30.stopLocked()
+			}
+			g.mu.Unlock()
+			if running {
+				emit([]outEvent{{"", []byte("[keepalive]\n")}})
+			}
+		case <-ctx.Done():
+		case <-s.closing:
+		case <-s.boot:
+		}
+		if s.over() {
 			return
 		}
 	}
+	if !sent {
+		g.mu.Lock()
+		combined := p.combined
+		g.mu.Unlock()
+		s.write(combined)
+	}
+	s.flush()
 }

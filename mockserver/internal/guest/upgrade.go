@@ -11,8 +11,11 @@ import (
 // UpgradeScript changes how the next POST /upgrade goes. Zero fields keep
 // the defaults of [Config]. A script is used by one attempt only.
 type UpgradeScript struct {
-	// FailAt is the step at which the attempt fails: "starting",
-	// "download", "validate" or "replace". Empty means it succeeds.
+	// FailAt is the step at which the attempt fails: "download",
+	// "validate" or "replace". Empty means it succeeds. "starting" makes
+	// the attempt end as a server in development mode ends every attempt:
+	// failed, step "skipped", error "dev mode detected - use air for
+	// rebuilds".
 	FailAt string
 	// Error is the text of lastUpgrade.error when the attempt fails.
 	// Empty means a message like the real server's for that step.
@@ -26,9 +29,9 @@ type UpgradeScript struct {
 	// StepDuration is the duration of the starting, validate and replace
 	// steps.
 	StepDuration time.Duration
-	// DownloadDuration is the duration of the whole download, which grows
-	// bytesDownloaded in four equal parts (default 4*StepDuration).
-	// Real downloads that need retries take 7–14 s.
+	// DownloadDuration is the duration of the download (default
+	// 4*StepDuration); as on the real server bytesDownloaded only shows
+	// once it has ended. Real downloads that need retries take 7–14 s.
 	DownloadDuration time.Duration
 	// RestartDuration is how long connections are refused during the
 	// restart.
@@ -73,9 +76,6 @@ func (s upgradeStatus) api() sandboxsrv.UpgradeStatus {
 	return out
 }
 
-// downloadParts is how many times bytesDownloaded grows during a download.
-const downloadParts = 4
-
 // attempt is one upgrade in progress.
 type attempt struct {
 	boot      int // bootID of the server instance that runs the attempt
@@ -83,7 +83,6 @@ type attempt struct {
 	baseURL   string
 	script    UpgradeScript
 	st        upgradeStatus
-	part      int // download parts received
 }
 
 // Upgrade implements POST /upgrade. It answers at once; the attempt then
@@ -123,7 +122,7 @@ func (a *attempt) fillDefaults(cfg Config) {
 		s.StepDuration = cfg.UpgradeStep
 	}
 	if s.DownloadDuration <= 0 {
-		s.DownloadDuration = downloadParts * s.StepDuration
+		s.DownloadDuration = 4 * s.StepDuration
 	}
 	if s.RestartDuration <= 0 {
 		s.RestartDuration = cfg.RestartDuration
@@ -155,6 +154,8 @@ func (a *attempt) failMessage(step string) string {
 		return a.script.Error
 	}
 	switch step {
+	case "skipped":
+		return "dev mode detected - use air for rebuilds"
 	case "download":
 		return fmt.Sprintf("Failed to download release from %s: HTTP 404: Not Found", a.downloadURL())
 	case "validate":
@@ -180,64 +181,57 @@ func (g *Guest) upgradeStep(a *attempt, step string) {
 		a.st.lastAttempt = now
 		g.last = a.st
 	}
-	fail := func() bool {
-		if a.script.FailAt != a.st.step {
+	fail := func(step string) bool {
+		if a.script.FailAt != step {
 			return false
 		}
-		a.st.status = "failed"
-		a.st.err = a.failMessage(a.st.step)
+		a.st.status, a.st.step = "failed", step
+		a.st.err = a.failMessage(step)
 		publish()
 		return true
 	}
 	next := func(d time.Duration, step string) {
 		g.afterLocked(d, func() { g.upgradeStep(a, step) })
 	}
+	// Each step but the first runs when the phase it names has ended.
 	s := a.script
 	switch step {
 	case "starting":
-		if s.Version == g.version {
-			a.st = upgradeStatus{status: "completed", step: "skipped", version: a.requested}
-			publish()
-			return
-		}
+		// The real server shows "starting" for an instant only: the
+		// download begins at once (a server in development mode stops
+		// there).
 		a.st = upgradeStatus{status: "running", step: "starting", version: a.requested}
+		publish()
 		if s.FailAt == "starting" {
-			fail()
-			return
-		}
-		publish()
-		next(s.StepDuration, "download")
-	case "download":
-		a.st.step = "download"
-		a.st.downloadURL = a.downloadURL()
-		a.st.bytes = s.DownloadBytes * int64(a.part) / downloadParts
-		if a.part == downloadParts/2 && fail() {
-			return
-		}
-		if a.part == downloadParts {
-			a.st.binaryPath = fmt.Sprintf("/tmp/sandbox-api-new-%d", now.UnixNano())
+			a.st.status, a.st.step = "failed", "skipped"
+			a.st.err = a.failMessage("skipped")
 			publish()
-			next(s.StepDuration, "validate")
 			return
 		}
+		a.st.step = "download"
 		publish()
-		a.part++
-		next(s.DownloadDuration/downloadParts, "download")
-	case "validate":
-		a.st.step = "validate"
-		if fail() {
+		next(s.DownloadDuration, "download")
+	case "download":
+		a.st.downloadURL = a.downloadURL()
+		if fail("download") {
 			return
 		}
+		a.st.bytes = s.DownloadBytes
+		a.st.binaryPath = fmt.Sprintf("/tmp/sandbox-api-new-%d", now.UnixNano())
+		a.st.step = "validate"
+		publish()
+		next(s.StepDuration, "validate")
+	case "validate":
+		if fail("validate") {
+			return
+		}
+		a.st.step = "replace"
 		publish()
 		next(s.StepDuration, "replace")
 	case "replace":
-		a.st.step = "replace"
-		if fail() {
+		if fail("replace") {
 			return
 		}
-		publish()
-		next(s.StepDuration, "restart")
-	case "restart":
 		// The real server reports completed/completed and re-executes
 		// itself; connections are refused until the new one listens.
 		a.st.status, a.st.step = "completed", "completed"
@@ -246,11 +240,12 @@ func (g *Guest) upgradeStep(a *attempt, step string) {
 		g.newBootLocked()
 		next(s.RestartDuration, "up")
 	case "up":
+		// A new server process: its lastUpgrade is blank.
 		g.restarting = false
 		g.version = s.Version
 		g.buildTime = now.Add(-time.Hour)
 		g.startedAt = now
 		g.upgradeCount++
-		g.last = upgradeStatus{status: "idle", step: "none", version: a.requested, lastAttempt: g.last.lastAttempt}
+		g.last = upgradeStatus{status: "idle", step: "none"}
 	}
 }

@@ -89,11 +89,10 @@ func TestUpgradeStepByStep(t *testing.T) {
 		want    upgradeView
 	}{
 		{499 * time.Millisecond, upgradeView{Status: "idle", Step: "none"}}, // still the previous attempt
-		{1 * time.Millisecond, upgradeView{Status: "running", Step: "starting", Version: "v0.2.0", LastAttempt: at(500 * time.Millisecond)}},
-		{100 * time.Millisecond, upgradeView{Status: "running", Step: "download", Version: "v0.2.0", LastAttempt: at(600 * time.Millisecond), DownloadURL: url}},
-		{100 * time.Millisecond, upgradeView{Status: "running", Step: "download", Version: "v0.2.0", LastAttempt: at(700 * time.Millisecond), DownloadURL: url, Bytes: size / 4}},
-		{100 * time.Millisecond, upgradeView{Status: "running", Step: "download", Version: "v0.2.0", LastAttempt: at(800 * time.Millisecond), DownloadURL: url, Bytes: size / 2}},
-		{100 * time.Millisecond, upgradeView{Status: "running", Step: "download", Version: "v0.2.0", LastAttempt: at(900 * time.Millisecond), DownloadURL: url, Bytes: size * 3 / 4}},
+		// "starting" lasts an instant: the download begins at once; its
+		// URL and size show once it has ended.
+		{1 * time.Millisecond, upgradeView{Status: "running", Step: "download", Version: "v0.2.0", LastAttempt: at(500 * time.Millisecond)}},
+		{399 * time.Millisecond, upgradeView{Status: "running", Step: "download", Version: "v0.2.0", LastAttempt: at(500 * time.Millisecond)}},
 	}
 	for i, s := range steps {
 		e.clock.Advance(s.advance)
@@ -101,16 +100,14 @@ func TestUpgradeStepByStep(t *testing.T) {
 			t.Fatalf("step %d (-want +got):\n%s", i, d)
 		}
 	}
-	e.clock.Advance(100 * time.Millisecond)
+	e.clock.Advance(time.Millisecond)
 	u := e.lastUpgrade(t)
-	if u.Step != "download" || u.Bytes != size || u.BinaryPath == "" {
+	if u.Step != "validate" || u.Bytes != size || u.BinaryPath == "" || u.DownloadURL != url || u.LastAttempt != at(900*time.Millisecond) {
 		t.Fatalf("download done: %+v", u)
 	}
-	for _, step := range []string{"validate", "replace"} {
-		e.clock.Advance(100 * time.Millisecond)
-		if u := e.lastUpgrade(t); u.Status != "running" || u.Step != step || u.Bytes != size {
-			t.Fatalf("want running/%s: %+v", step, u)
-		}
+	e.clock.Advance(100 * time.Millisecond)
+	if u := e.lastUpgrade(t); u.Status != "running" || u.Step != "replace" || u.Bytes != size {
+		t.Fatalf("want running/replace: %+v", u)
 	}
 
 	// The restart: every connection is dropped for 200 ms.
@@ -125,11 +122,12 @@ func TestUpgradeStepByStep(t *testing.T) {
 		}
 		e.clock.Advance(99 * time.Millisecond)
 	}
-	e.clock.Advance(2 * time.Millisecond) // 1.5 s after the request
+	e.clock.Advance(2 * time.Millisecond) // 1.3 s after the request
 
+	// A new server process: its lastUpgrade is blank.
 	h := e.health(t)
-	got := []any{h.Version, h.UpgradeCount, h.StartedAt, h.Uptime, h.LastUpgrade.Status, h.LastUpgrade.Step, h.LastUpgrade.LastAttempt.Or("")}
-	want := []any{"v0.2.0", 1, "2026-01-29T18:45:50Z", "0s", "idle", "none", at(1300 * time.Millisecond)}
+	got := []any{h.Version, h.UpgradeCount, h.StartedAt, h.Uptime, h.LastUpgrade}
+	want := []any{"v0.2.0", 1, "2026-01-29T18:45:50Z", "0s", sandboxapi.UpgradeStatus{Status: "idle", Step: "none"}}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("after the restart (-want +got):\n%s", d)
 	}
@@ -148,9 +146,9 @@ func TestUpgradeFailsAtDownload(t *testing.T) {
 	e.clock.Advance(900 * time.Millisecond)
 	url := DefaultBaseURL + "/latest/download/sandbox-api-linux-amd64"
 	want := upgradeView{
-		Status: "failed", Step: "download", Version: "latest", LastAttempt: at(800 * time.Millisecond),
+		Status: "failed", Step: "download", Version: "latest", LastAttempt: at(900 * time.Millisecond),
 		Error:       "Failed to download release from " + url + ": HTTP 404: Not Found",
-		DownloadURL: url, Bytes: DefaultDownloadSize / 2,
+		DownloadURL: url,
 	}
 	if d := cmp.Diff(want, e.lastUpgrade(t)); d != "" {
 		t.Fatalf("(-want +got):\n%s", d)
@@ -182,10 +180,9 @@ func TestUpgradeScript(t *testing.T) {
 		bytes        int64
 	}{
 		{1999 * time.Millisecond, "idle", "none", 0},
-		{time.Millisecond, "running", "starting", 0},
-		{time.Second, "running", "download", 0},
-		{2 * time.Second, "running", "download", 100},
-		{6 * time.Second, "running", "download", 400},
+		{time.Millisecond, "running", "download", 0},
+		{7999 * time.Millisecond, "running", "download", 0},
+		{time.Millisecond, "running", "validate", 400},
 		{time.Second, "failed", "validate", 400},
 	} {
 		e.clock.Advance(s.advance)
@@ -199,7 +196,7 @@ func TestUpgradeScript(t *testing.T) {
 
 	e.g.ScriptUpgrade(UpgradeScript{Version: "v9.9.9", RestartDuration: 10 * time.Second})
 	e.upgrade(t, "latest")
-	e.clock.Advance(1300 * time.Millisecond)
+	e.clock.Advance(1100 * time.Millisecond)
 	if _, err := e.client.GetHealth(t.Context()); err == nil {
 		t.Fatal("GetHealth during the restart succeeded")
 	}
@@ -208,33 +205,31 @@ func TestUpgradeScript(t *testing.T) {
 		t.Fatal("GetHealth 9 s into a 10 s restart succeeded")
 	}
 	e.clock.Advance(time.Second)
-	if h := e.health(t); h.Version != "v9.9.9" || h.LastUpgrade.Version != "latest" {
-		t.Errorf("version %s (lastUpgrade.version %s), want v9.9.9 (latest)", h.Version, h.LastUpgrade.Version)
+	if h := e.health(t); h.Version != "v9.9.9" || h.LastUpgrade.Version != "" || h.UpgradeCount != 1 {
+		t.Errorf("version %s, lastUpgrade.version %q, count %d; want v9.9.9, empty, 1", h.Version, h.LastUpgrade.Version, h.UpgradeCount)
 	}
 }
 
-func TestUpgradeToRunningVersionIsSkipped(t *testing.T) {
+// As on the real server, an upgrade to the running version is an upgrade
+// like any other; a server in development mode skips every attempt.
+func TestUpgradeToRunningVersionAndDevMode(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{Version: "v0.1.0"})
 	e.upgrade(t, "v0.1.0")
+	e.clock.Advance(2 * time.Second)
+	if h := e.health(t); h.UpgradeCount != 1 || h.Version != "v0.1.0" || h.StartedAt == "2026-01-29T18:45:49Z" {
+		t.Errorf("upgrade to the running version: count %d, version %s, startedAt %s", h.UpgradeCount, h.Version, h.StartedAt)
+	}
+	e.g.ScriptUpgrade(UpgradeScript{FailAt: "starting"})
+	e.upgrade(t, "latest")
 	e.clock.Advance(500 * time.Millisecond)
-	want := upgradeView{Status: "completed", Step: "skipped", Version: "v0.1.0", LastAttempt: at(500 * time.Millisecond)}
+	want := upgradeView{Status: "failed", Step: "skipped", Version: "latest", LastAttempt: at(2500 * time.Millisecond), Error: "dev mode detected - use air for rebuilds"}
 	if d := cmp.Diff(want, e.lastUpgrade(t)); d != "" {
-		t.Fatalf("(-want +got):\n%s", d)
+		t.Fatalf("development mode (-want +got):\n%s", d)
 	}
-	e.clock.Advance(time.Minute) // no restart follows
-	if h := e.health(t); h.UpgradeCount != 0 || h.StartedAt != "2026-01-29T18:45:49Z" {
-		t.Errorf("restarted anyway: count %d, startedAt %s", h.UpgradeCount, h.StartedAt)
-	}
-
-	// "latest" installs v0.1.1 once, then is the running version.
-	for i, want := range []string{"idle", "completed"} {
-		e.upgrade(t, "latest")
-		e.clock.Advance(2 * time.Second)
-		h := e.health(t)
-		if h.Version != "v0.1.1" || h.LastUpgrade.Status != want || h.UpgradeCount != 1 {
-			t.Errorf("latest #%d: version %s, lastUpgrade %s/%s, count %d", i+1, h.Version, h.LastUpgrade.Status, h.LastUpgrade.Step, h.UpgradeCount)
-		}
+	e.clock.Advance(time.Minute)
+	if h := e.health(t); h.UpgradeCount != 1 {
+		t.Errorf("restarted in development mode: count %d", h.UpgradeCount)
 	}
 }
 
@@ -243,10 +238,10 @@ func TestUpgradeKeepsProcessesAndDropsStreams(t *testing.T) {
 	e := setup(t, Config{})
 	p := e.exec(t, `{"command":"sleep 100","name":"server"}`)
 	logs := e.open(t, http.MethodGet, "/process/server/logs/stream", "")
-	watch := e.open(t, http.MethodGet, "/watch/filesystem/", "")
+	exec := e.open(t, http.MethodPost, "/process", `{"command":"sleep 50"}`, "Accept", "text/event-stream")
 	e.upgrade(t, "v0.2.0")
-	e.clock.Advance(1300 * time.Millisecond) // the restart begins
-	for name, body := range map[string]*http.Response{"logs": logs, "watch": watch} {
+	e.clock.Advance(1100 * time.Millisecond) // the restart begins
+	for name, body := range map[string]*http.Response{"logs": logs, "exec": exec} {
 		if _, err := io.ReadAll(body.Body); err == nil {
 			t.Errorf("%s stream ended cleanly at the restart; want a dropped connection", name)
 		}
@@ -270,14 +265,14 @@ func TestConcurrentUpgradesAreNotSerialized(t *testing.T) {
 	e.upgrade(t, "v0.3.0")
 	e.clock.Advance(500 * time.Millisecond)
 	// Both attempts write lastUpgrade; the second one was last.
-	if u := e.lastUpgrade(t); u.Version != "v0.3.0" || u.Step != "starting" {
+	if u := e.lastUpgrade(t); u.Version != "v0.3.0" || u.Step != "download" {
 		t.Fatalf("at 550 ms: %+v", u)
 	}
-	e.clock.Advance(50 * time.Millisecond)
-	if u := e.lastUpgrade(t); u.Version != "v0.2.0" || u.Step != "download" {
-		t.Fatalf("at 600 ms: %+v", u)
+	e.clock.Advance(350 * time.Millisecond)
+	if u := e.lastUpgrade(t); u.Version != "v0.2.0" || u.Step != "validate" {
+		t.Fatalf("at 900 ms: %+v", u)
 	}
-	// The first restart (1.3 s) ends the second attempt with the old process.
+	// The first restart (1.1 s) ends the second attempt with the old process.
 	e.clock.Advance(time.Minute)
 	h := e.health(t)
 	if h.Version != "v0.2.0" || h.UpgradeCount != 1 || h.LastUpgrade.Status != "idle" {

@@ -36,7 +36,9 @@ func (g *Guest) emitLocked(op, p string) {
 	}
 	dir, name := path.Dir(p), path.Base(p)
 	for w := range g.watchers {
-		if dir != w.dir && !(w.recursive && under(dir, w.dir)) {
+		// The watched directory's own removal is reported too.
+		self := p == w.dir && op == "REMOVE"
+		if !self && dir != w.dir && !(w.recursive && under(dir, w.dir)) {
 			continue
 		}
 		if w.ignored(p) {
@@ -56,6 +58,7 @@ func under(p, root string) bool {
 }
 
 func (w *watcher) ignored(p string) bool {
+	// Patterns are plain substrings of the changed entry's absolute path.
 	for _, s := range w.ignore {
 		if strings.Contains(p, s) {
 			return true
@@ -66,30 +69,41 @@ func (w *watcher) ignored(p string) bool {
 
 // WatchFilesystem implements GET /watch/filesystem/{path}: one JSON line
 // per change in the directory (the whole subtree with a trailing /**),
-// "[keepalive]" every 30 s of the guest's clock. It ends only when the
-// client goes away or the guest closes (and drops the connection when the
-// server restarts or the sandbox terminates).
+// "[keepalive]" every 30 s of the guest's clock. As on the real server the
+// 200 header goes out with the first line, and the stream ends only when
+// the client goes away or the guest closes (it drops the connection when
+// the server restarts or the sandbox terminates).
 func (h handler) WatchFilesystem(ctx context.Context, params sandboxsrv.WatchFilesystemParams, w http.ResponseWriter) error {
-	raw, recursive := params.Path, false
+	raw, recursive := h.formatPath(params.Path), false
 	if r, ok := strings.CutSuffix(raw, "/**"); ok {
 		raw, recursive = r, true
 		if raw == "" {
 			raw = "/"
 		}
-	} else if raw == "**" {
-		raw, recursive = ".", true
 	}
 	dir := h.abs(raw)
+	var ignore []string
+	for _, s := range strings.Split(params.Ignore.Or(""), ",") {
+		if s != "" {
+			ignore = append(ignore, s)
+		}
+	}
 	h.mu.Lock()
 	n, err := h.lookupLocked(dir)
-	if err != nil || !n.dir {
+	switch {
+	case err != nil && !isNotExist(err):
+		h.mu.Unlock()
+		writeError(w, http.StatusUnprocessableEntity, err.Error())
+		return nil
+	case err != nil || !n.dir:
 		h.mu.Unlock()
 		writeError(w, http.StatusBadRequest, "path is not a directory")
 		return nil
 	}
-	wt := &watcher{dir: dir, recursive: recursive, ignore: splitList(params.Ignore.Or("")), notify: make(chan struct{}, 1)}
+	wt := &watcher{dir: dir, recursive: recursive, ignore: ignore, notify: make(chan struct{}, 1)}
 	h.watchers[wt] = struct{}{}
-	s := h.openStreamLocked(ctx, w, watchKeepalive)
+	s := h.openStreamLocked(ctx, w)
+	ka := s.tickerLocked(watchKeepalive)
 	h.mu.Unlock()
 	defer s.end()
 	defer func() {
@@ -98,10 +112,8 @@ func (h handler) WatchFilesystem(ctx context.Context, params sandboxsrv.WatchFil
 		h.mu.Unlock()
 	}()
 
-	s.start("text/plain; charset=utf-8")
-	keepalive := false
+	s.lazyStart("text/plain; charset=utf-8")
 	for {
-		// Changes queued before a keepalive tick go out before it.
 		h.mu.Lock()
 		events := wt.queue
 		wt.queue = nil
@@ -110,12 +122,25 @@ func (h handler) WatchFilesystem(ctx context.Context, params sandboxsrv.WatchFil
 			b, _ := json.Marshal(e)
 			s.write(append(b, '\n'))
 		}
-		if keepalive {
-			s.write([]byte("[keepalive]\n"))
-		}
 		s.flush()
-		var more bool
-		if more, keepalive = s.wait(wt.notify); !more {
+		select {
+		case <-wt.notify:
+		case <-ka.C:
+			// Changes queued before the tick go out first.
+			h.mu.Lock()
+			events := wt.queue
+			wt.queue = nil
+			h.mu.Unlock()
+			for _, e := range events {
+				b, _ := json.Marshal(e)
+				s.write(append(b, '\n'))
+			}
+			s.write([]byte("[keepalive]\n"))
+		case <-ctx.Done():
+		case <-s.closing:
+		case <-s.boot:
+		}
+		if s.over() {
 			return nil
 		}
 	}
