@@ -305,7 +305,7 @@ func TestProxyRealSandboxAPI(t *testing.T) {
 }
 
 // status answers method path on srv's in-memory transport with its status.
-func status(t *testing.T, srv *mockserver.Server, method, path, body string) int {
+func status(t testing.TB, srv *mockserver.Server, method, path, body string) int {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(t.Context(), method, srv.URL()+path, strings.NewReader(body))
 	resp, err := srv.HTTPClient().Do(req)
