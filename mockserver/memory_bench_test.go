@@ -213,5 +213,3 @@ func BenchmarkWriteReadMemory(b *testing.B) {
 	b.ReportMetric(float64(worst)/size, "peak/file")
 	b.SetBytes(size)
 }
-
-
