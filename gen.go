@@ -26,6 +26,11 @@ package sandboxkit
 //go:generate go tool ogen -loglevel error -clean -config internal/spec/ogen-client.yaml -package controlplaneapi -target internal/gen/controlplaneapi internal/spec/controlplane.yaml
 //go:generate go tool ogen -loglevel error -clean -config internal/spec/ogen-server.yaml -package controlplanesrv -target internal/gen/controlplanesrv internal/spec/controlplane.yaml
 
+// The mock server's own control API (mockserver's /_sandboxmock routes and
+// its remote controller).
+//go:generate go tool ogen -loglevel error -clean -config internal/spec/ogen-client.yaml -package mockcontrolapi -target internal/gen/mockcontrolapi internal/spec/mockcontrol.yaml
+//go:generate go tool ogen -loglevel error -clean -config internal/spec/ogen-server.yaml -package mockcontrolsrv -target internal/gen/mockcontrolsrv internal/spec/mockcontrol.yaml
+
 // Typed gomock mocks of the façade interfaces, for downstream tests.
 //go:generate go tool mockgen -typed -destination lifecycle/mocklifecycle/mock_lifecycle.go -package mocklifecycle github.com/sandboxkit/sandboxkit/lifecycle API,Getter,Lister,Creator,Deleter,Pauser,Resumer,ExpiryRenewer,RenewerAPI,EndpointGetter,MetadataPatcher,Snapshotter,SnapshotGetter
 //go:generate go tool mockgen -typed -destination controlplane/mockcontrolplane/mock_controlplane.go -package mockcontrolplane github.com/sandboxkit/sandboxkit/controlplane Creator,Getter,ExternalIDGetter,Lister,Updater,Deleter,LifetimeManager,Ensurer,Forker,Snapshotter,PreviewManager,ScheduleManager,HubLister,API

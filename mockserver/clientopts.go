@@ -18,7 +18,10 @@ func (s *Server) ClientOptions(api client.API) []client.Option {
 	case client.ControlPlane:
 		opts = append(opts, client.WithBaseURL(s.URL()+"/v0"))
 	}
-	if key := s.cfg.firstKey; key != "" {
+	s.cfgMu.RLock()
+	key := s.cfg.firstKey
+	s.cfgMu.RUnlock()
+	if key != "" {
 		if api == client.Lifecycle {
 			opts = append(opts, client.WithAPIKey(key))
 		} else {

@@ -1,8 +1,6 @@
 package mockserver
 
 import (
-	"errors"
-	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -59,6 +57,16 @@ type Fault struct {
 // FaultID identifies an injected fault.
 type FaultID int
 
+// FaultStatus is an injected fault and how often it fired.
+type FaultStatus struct {
+	// ID identifies the fault.
+	ID FaultID
+	// Fault is the fault as injected.
+	Fault Fault
+	// Fired counts the requests it shaped.
+	Fired int
+}
+
 type activeFault struct {
 	id    FaultID
 	f     Fault
@@ -100,10 +108,12 @@ func (s *Server) RemoveFault(id FaultID) bool {
 }
 
 // ClearFaults removes every injected fault.
-func (s *Server) ClearFaults() {
-	s.faults.mu.Lock()
-	defer s.faults.mu.Unlock()
-	s.faults.faults = nil
+func (s *Server) ClearFaults() { s.faults.clear() }
+
+func (fs *faultSet) clear() {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.faults = nil
 }
 
 // FaultFired returns how many times the fault with id has fired.
@@ -118,32 +128,44 @@ func (s *Server) FaultFired(id FaultID) int {
 	return 0
 }
 
+// Faults lists the injected faults in the order they are tried.
+func (s *Server) Faults() []FaultStatus {
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	out := make([]FaultStatus, len(s.faults.faults))
+	for i, a := range s.faults.faults {
+		out[i] = FaultStatus{ID: a.id, Fault: a.f, Fired: a.fired}
+	}
+	return out
+}
+
+// validate checks f; its errors match client.ErrInvalidInput.
 func (f *Fault) validate() error {
 	switch f.API {
 	case "", APILifecycle, APIControlPlane, APISandbox:
 	default:
-		return fmt.Errorf("mockserver: Fault: unknown API %q", string(f.API))
+		return invalidf("mockserver: Fault: unknown API %q (want lifecycle, controlplane or sandbox)", string(f.API))
 	}
 	if err := checkOperation(f.API, f.Operation); err != nil {
 		return err
 	}
 	if f.Status != 0 && (f.Status < 400 || f.Status > 599) {
-		return fmt.Errorf("mockserver: Fault: status %d cannot be a fault (want an error status, 400 to 599)", f.Status)
+		return invalidf("mockserver: Fault: status %d cannot be a fault (want an error status, 400 to 599)", f.Status)
 	}
 	if f.Latency < 0 || f.RetryAfter < 0 {
-		return errors.New("mockserver: Fault: negative duration")
+		return invalidf("mockserver: Fault: negative duration")
 	}
 	if f.Times < 0 {
-		return errors.New("mockserver: Fault: negative Times")
+		return invalidf("mockserver: Fault: negative Times")
 	}
-	if f.Probability < 0 || f.Probability > 1 {
-		return fmt.Errorf("mockserver: Fault: probability %v not in [0, 1]", f.Probability)
+	if f.Probability < 0 || f.Probability > 1 || f.Probability != f.Probability {
+		return invalidf("mockserver: Fault: probability %v not in [0, 1]", f.Probability)
 	}
 	if f.AfterCommit && f.Status == 0 && !f.Reset {
-		return errors.New("mockserver: Fault: AfterCommit needs Status or Reset")
+		return invalidf("mockserver: Fault: AfterCommit needs Status or Reset")
 	}
 	if f.Status == 0 && !f.Reset && f.Latency == 0 {
-		return errors.New("mockserver: Fault: does nothing (no Status, Reset or Latency)")
+		return invalidf("mockserver: Fault: does nothing (no Status, Reset or Latency)")
 	}
 	return nil
 }

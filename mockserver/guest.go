@@ -32,14 +32,31 @@ type guestAPI interface {
 	http.Handler
 	SetState(guestState)
 	ScriptUpgrade(guest.UpgradeScript)
+	RegisterCommand(name string, h guest.CommandFunc)
 	Close()
 }
 
 // newGuest builds the sandbox API simulator of one sandbox, whose
-// processes see env. Requests reach it already authenticated, so it
-// checks no token itself.
+// processes see env, with the commands scripted for every sandbox.
+// Requests reach it already authenticated, so it checks no token itself.
 func (s *Server) newGuest(env map[string]string) guestAPI {
-	return simGuest{guest.New(guest.Config{Clock: s.clock, Env: env})}
+	g := simGuest{guest.New(guest.Config{Clock: s.clock, Env: env})}
+	s.applyCommands(g)
+	s.graveMu.Lock()
+	s.guests[g] = struct{}{}
+	s.graveMu.Unlock()
+	return g
+}
+
+// liveGuests returns the simulators of the sandboxes that exist.
+func (s *Server) liveGuests() []guestAPI {
+	s.graveMu.Lock()
+	defer s.graveMu.Unlock()
+	out := make([]guestAPI, 0, len(s.guests))
+	for g := range s.guests {
+		out = append(out, g)
+	}
+	return out
 }
 
 // simGuest adapts the guest package's simulator.
@@ -63,7 +80,9 @@ func (g simGuest) SetState(st guestState) {
 // the store locks (closing waits for the simulator's own goroutines).
 func (s *Server) retireGuest(g guestAPI) {
 	g.SetState(guestTerminated)
+	s.commands.forget(g)
 	s.graveMu.Lock()
+	delete(s.guests, g)
 	s.grave = append(s.grave, g)
 	s.graveN.Store(int64(len(s.grave)))
 	s.graveMu.Unlock()
@@ -119,9 +138,11 @@ func (s *Server) serveGuest(w http.ResponseWriter, r *http.Request, rt *route) {
 			case StatePaused:
 				// A paused container accepts the connection and never
 				// answers: wait for a resume, a delete or the client.
+				rt.lease.release()
 				select {
 				case <-resumed:
 					if !s.closed.Load() {
+						rt.lease.acquire()
 						s.serveGuest(w, r, rt)
 						return
 					}
@@ -145,6 +166,9 @@ func (s *Server) serveGuest(w http.ResponseWriter, r *http.Request, rt *route) {
 	}
 	r2.URL = &u
 	r2.RequestURI = u.RequestURI()
+	// The simulator holds its own state: a reset need not wait for it
+	// (streams can last long).
+	rt.lease.release()
 	g.ServeHTTP(w, r2)
 }
 

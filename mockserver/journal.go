@@ -216,6 +216,21 @@ func (j *journal) snapshot() []Entry {
 	return j.entries.all()
 }
 
+// resize sets the number of records of each kind the journal keeps; call
+// reset after it.
+func (j *journal) resize(max int) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.entries.max, j.creations.max, j.renewals.max, j.deletions.max = max, max, max, max
+}
+
+// limit returns the number of records of each kind the journal keeps.
+func (j *journal) limit() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.entries.max
+}
+
 func (j *journal) reset() {
 	j.mu.Lock()
 	defer j.mu.Unlock()

@@ -98,24 +98,33 @@ var seedStates = map[Runtime][]string{
 // expiry runs as for a sandbox created through the API. Seeds are not
 // recorded in [Server.Creations].
 func (s *Server) AddSandbox(tenant string, seed SandboxSeed) (string, error) {
+	if s.proxy != nil {
+		return "", ErrProxyMode
+	}
 	defer s.buryGuests()
+	s.world.RLock()
+	defer s.world.RUnlock()
+	return s.addSandbox(tenant, seed)
+}
+
+func (s *Server) addSandbox(tenant string, seed SandboxSeed) (string, error) {
 	st := s.lc
 	tenant = cmpOr(tenant, DefaultTenant)
 	state := cmpOr(seed.State, StateRunning)
 	if !slices.Contains(seedStates[st.rt], state) {
-		return "", fmt.Errorf("mockserver: AddSandbox: state %q does not exist on %s (want one of %s)", seed.State, st.rt, strings.Join(seedStates[st.rt], ", "))
+		return "", invalidf("mockserver: AddSandbox: state %q does not exist on %s (want one of %s)", seed.State, st.rt, strings.Join(seedStates[st.rt], ", "))
 	}
 	id := seed.ID
 	if id == "" {
 		id = uuid.NewString()
 	} else if !seedIDRE.MatchString(id) {
-		return "", fmt.Errorf("mockserver: AddSandbox: id %q is not path-safe", id)
+		return "", invalidf("mockserver: AddSandbox: id %q is not path-safe", id)
 	}
 	if err := checkCreateLabels(seed.Metadata); err != nil {
-		return "", fmt.Errorf("mockserver: AddSandbox: %s", err.msg)
+		return "", invalidf("mockserver: AddSandbox: %s", err.msg)
 	}
 	if seed.ExitCode < 0 || seed.ExitCode > 255 || (seed.ExitCode != 0 && state != StateFailed) {
-		return "", fmt.Errorf("mockserver: AddSandbox: exit code %d needs state Failed and a value in 1..255", seed.ExitCode)
+		return "", invalidf("mockserver: AddSandbox: exit code %d needs state Failed and a value in 1..255", seed.ExitCode)
 	}
 	now := st.now()
 	sb := &lcSandbox{
@@ -146,7 +155,7 @@ func (s *Server) AddSandbox(tenant string, seed SandboxSeed) (string, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if _, dup := st.sandboxes.byID[id]; dup {
-		return "", fmt.Errorf("mockserver: AddSandbox: id %q exists", id)
+		return "", &conflictError{msg: fmt.Sprintf("mockserver: AddSandbox: id %q exists", id)}
 	}
 	st.insert(sb)
 	switch state {
@@ -195,6 +204,8 @@ func (s *Server) AddSandbox(tenant string, seed SandboxSeed) (string, error) {
 
 // Sandbox returns the lifecycle sandbox with id, whatever its tenant.
 func (s *Server) Sandbox(id string) (SandboxInfo, bool) {
+	s.world.RLock()
+	defer s.world.RUnlock()
 	s.lc.mu.RLock()
 	defer s.lc.mu.RUnlock()
 	sb, ok := s.lc.sandboxes.byID[id]
@@ -207,6 +218,8 @@ func (s *Server) Sandbox(id string) (SandboxInfo, bool) {
 // Sandboxes returns every lifecycle sandbox of every tenant, in creation
 // order within each tenant, tenants sorted by name.
 func (s *Server) Sandboxes() []SandboxInfo {
+	s.world.RLock()
+	defer s.world.RUnlock()
 	s.lc.mu.RLock()
 	defer s.lc.mu.RUnlock()
 	var out []SandboxInfo
@@ -243,6 +256,9 @@ func (sb *lcSandbox) info() SandboxInfo {
 // on Kubernetes FAILED and "Operation failed"), cancelling any transition
 // in progress. A sandbox being deleted cannot fail.
 func (s *Server) FailSandbox(id, reason, message string) error {
+	defer s.buryGuests()
+	s.world.RLock()
+	defer s.world.RUnlock()
 	return s.lc.fail(id, reason, message)
 }
 
@@ -254,9 +270,11 @@ func (s *Server) FailSandbox(id, reason, message string) error {
 // exited.
 func (s *Server) ExitSandbox(id string, code int) error {
 	if code < 0 || code > 255 {
-		return fmt.Errorf("mockserver: ExitSandbox: exit code %d not in 0..255", code)
+		return invalidf("mockserver: ExitSandbox: exit code %d not in 0..255", code)
 	}
 	defer s.buryGuests()
+	s.world.RLock()
+	defer s.world.RUnlock()
 	return s.lc.exit(id, code)
 }
 
@@ -279,18 +297,27 @@ type SnapshotSeed struct {
 // AddSnapshot adds a snapshot owned by tenant ("" for [DefaultTenant])
 // and returns its id.
 func (s *Server) AddSnapshot(tenant string, seed SnapshotSeed) (string, error) {
+	if s.proxy != nil {
+		return "", ErrProxyMode
+	}
+	s.world.RLock()
+	defer s.world.RUnlock()
+	return s.addSnapshot(tenant, seed)
+}
+
+func (s *Server) addSnapshot(tenant string, seed SnapshotSeed) (string, error) {
 	tenant = cmpOr(tenant, DefaultTenant)
 	state := cmpOr(seed.State, SnapshotReady)
 	switch state {
 	case SnapshotCreating, SnapshotReady, SnapshotDeleting, SnapshotFailed:
 	default:
-		return "", fmt.Errorf("mockserver: AddSnapshot: unknown state %q", seed.State)
+		return "", invalidf("mockserver: AddSnapshot: unknown state %q", seed.State)
 	}
 	id := seed.ID
 	if id == "" {
 		id = uuid.NewString()
 	} else if !seedIDRE.MatchString(id) {
-		return "", fmt.Errorf("mockserver: AddSnapshot: id %q is not path-safe", id)
+		return "", invalidf("mockserver: AddSnapshot: id %q is not path-safe", id)
 	}
 	sn := &lcSnapshot{
 		id: id, tenant: tenant, sandboxID: seed.SandboxID, name: seed.Name,
@@ -300,7 +327,7 @@ func (s *Server) AddSnapshot(tenant string, seed SnapshotSeed) (string, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if _, dup := st.snapshots.byID[id]; dup {
-		return "", fmt.Errorf("mockserver: AddSnapshot: id %q exists", id)
+		return "", &conflictError{msg: fmt.Sprintf("mockserver: AddSnapshot: id %q exists", id)}
 	}
 	sn.createdAt = st.now()
 	st.insertSnapshot(sn)
@@ -319,6 +346,8 @@ func (s *Server) AddSnapshot(tenant string, seed SnapshotSeed) (string, error) {
 
 // Snapshot returns the snapshot with id, whatever its tenant.
 func (s *Server) Snapshot(id string) (SnapshotInfo, bool) {
+	s.world.RLock()
+	defer s.world.RUnlock()
 	s.lc.mu.RLock()
 	defer s.lc.mu.RUnlock()
 	sn, ok := s.lc.snapshots.byID[id]
@@ -330,6 +359,8 @@ func (s *Server) Snapshot(id string) (SnapshotInfo, bool) {
 
 // Snapshots returns every snapshot of every tenant.
 func (s *Server) Snapshots() []SnapshotInfo {
+	s.world.RLock()
+	defer s.world.RUnlock()
 	s.lc.mu.RLock()
 	defer s.lc.mu.RUnlock()
 	var out []SnapshotInfo

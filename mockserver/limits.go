@@ -60,16 +60,17 @@ func WithLimits(l Limits) Option {
 			ReadTimeout:       cmpOr(l.ReadTimeout, d.ReadTimeout),
 			IdleTimeout:       cmpOr(l.IdleTimeout, d.IdleTimeout),
 		}
+		c.set |= optLimits
 		return nil
 	}
 }
 
 // Limits returns the limits the server applies.
-func (s *Server) Limits() Limits { return s.cfg.limits }
+func (s *Server) Limits() Limits { return s.initial.limits }
 
 // httpServer returns an http.Server for s with its connection limits.
 func (s *Server) httpServer() *http.Server {
-	l := s.cfg.limits
+	l := s.initial.limits
 	return &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: l.ReadHeaderTimeout,
@@ -85,9 +86,9 @@ func (s *Server) httpServer() *http.Server {
 // stops applying once the body has been read, so answers, streams
 // included, are not cut by ReadTimeout.)
 func (s *Server) limitBody(w http.ResponseWriter, r *http.Request, api API) bool {
-	limit := s.cfg.limits.MaxBodyBytes
+	limit := s.initial.limits.MaxBodyBytes
 	if api == APISandbox {
-		limit = s.cfg.limits.MaxUploadBytes
+		limit = s.initial.limits.MaxUploadBytes
 	}
 	if r.ContentLength > limit {
 		w.Header().Set("Connection", "close")

@@ -61,7 +61,7 @@ func (t *memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancelCause := context.WithCancelCause(context.WithoutCancel(req.Context()))
 	cancel := func() { cancelCause(context.Canceled) }
 	unlink := context.AfterFunc(req.Context(), func() { cancelCause(context.Cause(req.Context())) })
-	sreq := serverRequest(ctx, req)
+	sreq := serverRequest(context.WithValue(ctx, inMemoryKey{}, true), req)
 
 	pr, pw := io.Pipe()
 	w := &memResponseWriter{
@@ -136,6 +136,17 @@ func (t *memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp.Body = body
 	return resp, nil
+}
+
+// inMemoryKey marks the context of a request the in-memory transport
+// carries (the control API trusts it as it trusts loopback clients).
+type inMemoryKey struct{}
+
+// inMemory reports whether ctx is a request's from the in-memory
+// transport.
+func inMemory(ctx context.Context) bool {
+	v, _ := ctx.Value(inMemoryKey{}).(bool)
+	return v
 }
 
 // serverRequest builds the request as a server would see it.

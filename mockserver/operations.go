@@ -1,9 +1,7 @@
 package mockserver
 
 import (
-	"fmt"
 	"slices"
-	"strings"
 )
 
 // Operation names, as [Entry.Operation], [Filter.Operation] and
@@ -29,26 +27,26 @@ const (
 
 	// Control plane only.
 	OpUpdateSandbox                 = "UpdateSandbox"
-	OpCreateSandboxPreview          = "CreateSandboxPreview"
-	OpCreateSandboxPreviewToken     = "CreateSandboxPreviewToken"
-	OpCreateSandboxSchedule         = "CreateSandboxSchedule"
-	OpCreateSandboxSnapshot         = "CreateSandboxSnapshot"
-	OpDeleteSandboxPreview          = "DeleteSandboxPreview"
-	OpDeleteSandboxPreviewToken     = "DeleteSandboxPreviewToken"
-	OpDeleteSandboxSchedule         = "DeleteSandboxSchedule"
-	OpDeleteSandboxSnapshot         = "DeleteSandboxSnapshot"
-	OpForkSandbox                   = "ForkSandbox"
-	OpGetSandboxByExternalId        = "GetSandboxByExternalId"
-	OpGetSandboxPreview             = "GetSandboxPreview"
-	OpGetSandboxSchedule            = "GetSandboxSchedule"
 	OpListSandboxHubDefinitions     = "ListSandboxHubDefinitions"
-	OpListSandboxPreviewTokens      = "ListSandboxPreviewTokens"
-	OpListSandboxPreviews           = "ListSandboxPreviews"
-	OpListSandboxScheduleExecutions = "ListSandboxScheduleExecutions"
-	OpListSandboxSchedules          = "ListSandboxSchedules"
+	OpGetSandboxByExternalID        = "GetSandboxByExternalId"
+	OpForkSandbox                   = "ForkSandbox"
 	OpListSandboxSnapshots          = "ListSandboxSnapshots"
+	OpCreateSandboxSnapshot         = "CreateSandboxSnapshot"
+	OpDeleteSandboxSnapshot         = "DeleteSandboxSnapshot"
+	OpListSandboxPreviews           = "ListSandboxPreviews"
+	OpCreateSandboxPreview          = "CreateSandboxPreview"
+	OpGetSandboxPreview             = "GetSandboxPreview"
 	OpUpdateSandboxPreview          = "UpdateSandboxPreview"
+	OpDeleteSandboxPreview          = "DeleteSandboxPreview"
+	OpListSandboxPreviewTokens      = "ListSandboxPreviewTokens"
+	OpCreateSandboxPreviewToken     = "CreateSandboxPreviewToken"
+	OpDeleteSandboxPreviewToken     = "DeleteSandboxPreviewToken"
+	OpListSandboxSchedules          = "ListSandboxSchedules"
+	OpCreateSandboxSchedule         = "CreateSandboxSchedule"
+	OpGetSandboxSchedule            = "GetSandboxSchedule"
 	OpUpdateSandboxSchedule         = "UpdateSandboxSchedule"
+	OpDeleteSandboxSchedule         = "DeleteSandboxSchedule"
+	OpListSandboxScheduleExecutions = "ListSandboxScheduleExecutions"
 
 	// Sandbox API.
 	OpGetHealth               = "GetHealth"
@@ -99,7 +97,12 @@ var apiOperations = map[API][]string{
 	),
 	APIControlPlane: sortedOps(
 		OpCreateSandbox, OpListSandboxes, OpGetSandbox, OpDeleteSandbox, OpUpdateSandbox,
-		OpCreateSandboxPreview, OpCreateSandboxPreviewToken, OpCreateSandboxSchedule, OpCreateSandboxSnapshot, OpDeleteSandboxPreview, OpDeleteSandboxPreviewToken, OpDeleteSandboxSchedule, OpDeleteSandboxSnapshot, OpForkSandbox, OpGetSandboxByExternalId, OpGetSandboxPreview, OpGetSandboxSchedule, OpListSandboxHubDefinitions, OpListSandboxPreviewTokens, OpListSandboxPreviews, OpListSandboxScheduleExecutions, OpListSandboxSchedules, OpListSandboxSnapshots, OpUpdateSandboxPreview, OpUpdateSandboxSchedule,
+		OpListSandboxHubDefinitions, OpGetSandboxByExternalID, OpForkSandbox,
+		OpListSandboxSnapshots, OpCreateSandboxSnapshot, OpDeleteSandboxSnapshot,
+		OpListSandboxPreviews, OpCreateSandboxPreview, OpGetSandboxPreview, OpUpdateSandboxPreview, OpDeleteSandboxPreview,
+		OpListSandboxPreviewTokens, OpCreateSandboxPreviewToken, OpDeleteSandboxPreviewToken,
+		OpListSandboxSchedules, OpCreateSandboxSchedule, OpGetSandboxSchedule, OpUpdateSandboxSchedule, OpDeleteSandboxSchedule,
+		OpListSandboxScheduleExecutions,
 	),
 	APISandbox: sortedOps(
 		OpGetHealth, OpUpgrade,
@@ -133,14 +136,12 @@ func Operations(api API) []string {
 	return slices.Compact(all)
 }
 
-// checkOperation reports an operation name that api does not have.
+// checkOperation reports an operation name that api does not have, as an
+// *UnknownOperationError.
 func checkOperation(api API, op string) error {
-	if op == "" || slices.Contains(Operations(api), op) {
+	valid := Operations(api)
+	if op == "" || slices.Contains(valid, op) {
 		return nil
 	}
-	where := "any API"
-	if api != APIUnknown {
-		where = "the " + string(api) + " API"
-	}
-	return fmt.Errorf("mockserver: Fault: operation %q does not exist in %s; valid names: %s", op, where, strings.Join(Operations(api), ", "))
+	return &UnknownOperationError{API: api, Operation: op, Valid: valid}
 }

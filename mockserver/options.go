@@ -3,6 +3,7 @@ package mockserver
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"strings"
 	"time"
@@ -29,6 +30,9 @@ const DefaultMaxPageSize = 200
 type Option func(*config) error
 
 type config struct {
+	// set records which options were given (see optionBit).
+	set optionBit
+
 	runtime     Runtime
 	maxTimeout  time.Duration // 0: no upper bound on create timeouts
 	limits      Limits
@@ -43,6 +47,42 @@ type config struct {
 	baseURL     string
 	journalMax  int
 	maxPageSize int
+
+	controlToken string   // the control API's bearer token; "" for none
+	upstream     *url.URL // proxy mode: the server requests are forwarded to
+	upstreamAPI  API      // and the API it serves
+}
+
+// optionBit names one kind of option, to tell which ones a caller gave
+// (Reset takes some of them, and the remote controller sends them).
+type optionBit uint32
+
+const (
+	optClock optionBit = 1 << iota
+	optTenants
+	optTransitionDelay
+	optTransitions
+	optRetention
+	optJournalLimit
+	optMaxTimeout
+	optRuntime
+	optListener
+	optBaseURL
+	optLimits
+	optControlToken
+	optUpstream
+)
+
+// optFixed are the options that shape how the server is reached or what
+// it is; only New takes them, [Server.Reset] refuses them.
+const optFixed = optListener | optBaseURL | optLimits | optControlToken | optUpstream
+
+// clone returns a copy of c that shares no map with it.
+func (c *config) clone() config {
+	d := *c
+	d.tenants = maps.Clone(c.tenants)
+	d.modes = maps.Clone(c.modes)
+	return d
 }
 
 func defaultConfig() config {
@@ -84,6 +124,7 @@ func WithManualClock(start time.Time) Option {
 		}
 		m := clock.NewManual(start)
 		c.clock, c.manual = m, m
+		c.set |= optClock
 		return nil
 	}
 }
@@ -112,6 +153,7 @@ func WithTenant(apiKey, name string) Option {
 			c.firstKey = apiKey
 		}
 		c.tenants[apiKey] = name
+		c.set |= optTenants
 		return nil
 	}
 }
@@ -125,6 +167,7 @@ func WithTransitionDelay(d time.Duration) Option {
 			return fmt.Errorf("mockserver: WithTransitionDelay: negative delay %v", d)
 		}
 		c.defaultMode = After(d)
+		c.set |= optTransitionDelay
 		return nil
 	}
 }
@@ -140,6 +183,7 @@ func WithTransition(kind TransitionKind, mode Mode) Option {
 			return fmt.Errorf("mockserver: WithTransition(%s): %w", kind, err)
 		}
 		c.modes[kind] = mode
+		c.set |= optTransitions
 		return nil
 	}
 }
@@ -156,6 +200,7 @@ func WithRetention(d time.Duration) Option {
 			return fmt.Errorf("mockserver: WithRetention: negative duration %v", d)
 		}
 		c.retention = d
+		c.set |= optRetention
 		return nil
 	}
 }
@@ -169,6 +214,7 @@ func WithListener(addr string) Option {
 			return errors.New("mockserver: WithListener: empty address")
 		}
 		c.listen = addr
+		c.set |= optListener
 		return nil
 	}
 }
@@ -188,6 +234,7 @@ func WithBaseURL(rawURL string) Option {
 			return fmt.Errorf("mockserver: WithBaseURL: %q is not an absolute http(s) URL without path, query or fragment", rawURL)
 		}
 		c.baseURL = u.Scheme + "://" + u.Host
+		c.set |= optBaseURL
 		return nil
 	}
 }
@@ -205,6 +252,7 @@ func WithJournalLimit(n int) Option {
 			return fmt.Errorf("mockserver: WithJournalLimit: negative limit %d", n)
 		}
 		c.journalMax = n
+		c.set |= optJournalLimit
 		return nil
 	}
 }
@@ -220,6 +268,7 @@ func WithMaxSandboxTimeout(d time.Duration) Option {
 			return fmt.Errorf("mockserver: WithMaxSandboxTimeout: %v is not a whole number of seconds of at least 60s", d)
 		}
 		c.maxTimeout = d
+		c.set |= optMaxTimeout
 		return nil
 	}
 }

@@ -59,6 +59,10 @@ type route struct {
 	proxy    bool   // reached through the server proxy (no credential needed)
 	rest     string // escaped path inside the sandbox API
 	restPath string // rest, unescaped
+
+	// lease is the request's hold on the server's state, given up while
+	// it waits (a stream, a paused sandbox); nil outside ServeHTTP.
+	lease *lease
 }
 
 // classify routes r.

@@ -96,6 +96,7 @@ func WithRuntime(r Runtime) Option {
 			return fmt.Errorf("mockserver: WithRuntime: unknown runtime %q (want RuntimeDocker or RuntimeKubernetes)", string(r))
 		}
 		c.runtime = r
+		c.set |= optRuntime
 		return nil
 	}
 }

@@ -1,7 +1,6 @@
 package mockserver
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -62,22 +61,35 @@ type ControlPlaneInfo struct {
 	ExpiresAt time.Time
 	// PendingTransition is the kind of the transition in progress, or "".
 	PendingTransition TransitionKind
+	// Policies are its expiration policies: spec.lifecycle's, then
+	// spec.runtime.ttl as a ttl-max-age policy and spec.runtime.expires as
+	// a date policy.
+	Policies []ExpirationPolicy
 }
 
 // AddControlPlaneSandbox adds a control plane sandbox owned by tenant (""
 // for [DefaultTenant]).
 func (s *Server) AddControlPlaneSandbox(tenant string, seed ControlPlaneSeed) error {
+	if s.proxy != nil {
+		return ErrProxyMode
+	}
 	defer s.buryGuests()
+	s.world.RLock()
+	defer s.world.RUnlock()
+	return s.addControlPlaneSandbox(tenant, seed)
+}
+
+func (s *Server) addControlPlaneSandbox(tenant string, seed ControlPlaneSeed) error {
 	tenant = cmpOr(tenant, DefaultTenant)
 	status := cmpOr(seed.Status, StatusDeployed)
 	switch status {
 	case StatusUploading, StatusBuilding, StatusBuilt, StatusDeploying, StatusDeployed, StatusFailed,
 		StatusDeactivating, StatusDeactivated, StatusDeleting, StatusTerminated:
 	default:
-		return fmt.Errorf("mockserver: AddControlPlaneSandbox: unknown status %q", seed.Status)
+		return invalidf("mockserver: AddControlPlaneSandbox: unknown status %q", seed.Status)
 	}
 	if !validCPName(seed.Name) {
-		return fmt.Errorf("mockserver: AddControlPlaneSandbox: invalid name %q", seed.Name)
+		return invalidf("mockserver: AddControlPlaneSandbox: invalid name %q", seed.Name)
 	}
 	obj := controlplanesrv.Sandbox{
 		Metadata: controlplanesrv.Metadata{Name: seed.Name},
@@ -101,7 +113,7 @@ func (s *Server) AddControlPlaneSandbox(tenant string, seed ControlPlaneSeed) er
 	}
 	pol, perr := compilePolicy(&obj.Spec)
 	if perr != nil {
-		return errors.New("mockserver: AddControlPlaneSandbox: " + perr.msg)
+		return invalidf("mockserver: AddControlPlaneSandbox: %s", perr.msg)
 	}
 	body, err := cleanBody(&obj)
 	if err != nil {
@@ -111,7 +123,7 @@ func (s *Server) AddControlPlaneSandbox(tenant string, seed ControlPlaneSeed) er
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if _, err := st.lookup(tenant, seed.Name); err == nil {
-		return fmt.Errorf("mockserver: AddControlPlaneSandbox: %q exists in tenant %q", seed.Name, tenant)
+		return &conflictError{msg: fmt.Sprintf("mockserver: AddControlPlaneSandbox: %q exists in tenant %q", seed.Name, tenant)}
 	}
 	now := s.now()
 	sb := &cpSandbox{
@@ -146,6 +158,8 @@ func (s *Server) AddControlPlaneSandbox(tenant string, seed ControlPlaneSeed) er
 // ControlPlaneSandbox returns tenant's ("" for [DefaultTenant]) control
 // plane sandbox called name.
 func (s *Server) ControlPlaneSandbox(tenant, name string) (ControlPlaneInfo, bool) {
+	s.world.RLock()
+	defer s.world.RUnlock()
 	st := s.cp
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -159,6 +173,8 @@ func (s *Server) ControlPlaneSandbox(tenant, name string) (ControlPlaneInfo, boo
 // ControlPlaneSandboxes returns every control plane sandbox of every
 // tenant.
 func (s *Server) ControlPlaneSandboxes() []ControlPlaneInfo {
+	s.world.RLock()
+	defer s.world.RUnlock()
 	st := s.cp
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -180,8 +196,19 @@ func (st *cpStore) info(sb *cpSandbox) ControlPlaneInfo {
 		CreatedAt: sb.createdAt, UpdatedAt: sb.updatedAt, LastUsedAt: sb.lastUsedAt,
 		ExpiresAt: sb.deadline(),
 	}
+	if lc, ok := v.Spec.Lifecycle.Get(); ok {
+		for _, p := range lc.ExpirationPolicies {
+			in.Policies = append(in.Policies, ExpirationPolicy{Type: p.Type.Or(""), Value: p.Value.Or(""), Action: p.Action.Or("")})
+		}
+	}
 	if rt, ok := v.Spec.Runtime.Get(); ok {
 		in.Image = rt.Image.Or("")
+		if ttl := rt.TTL.Or(""); ttl != "" {
+			in.Policies = append(in.Policies, ExpirationPolicy{Type: PolicyTTLMaxAge, Value: ttl, Action: "delete"})
+		}
+		if exp := rt.Expires.Or(""); exp != "" {
+			in.Policies = append(in.Policies, ExpirationPolicy{Type: PolicyDate, Value: exp, Action: "delete"})
+		}
 	}
 	if sb.pending != nil {
 		in.PendingTransition = sb.pending.kind

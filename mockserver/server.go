@@ -20,7 +20,6 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/sandboxkit/sandboxkit/internal/gen/controlplanesrv"
-	"github.com/sandboxkit/sandboxkit/mockserver/internal/clock"
 )
 
 // memOrigin is the URL of a server without a listener. The .test TLD is
@@ -30,17 +29,29 @@ const memOrigin = "http://sandboxkit-mock.test"
 // Server is a stateful mock of the lifecycle API, the control plane and
 // the sandbox API of every sandbox. It is safe for concurrent use.
 type Server struct {
+	// world guards the state a Reset replaces (see reset.go); cfgMu
+	// guards cfg for readers that do not hold world.
+	world   sync.RWMutex
+	cfgMu   sync.RWMutex
 	cfg     config
-	clock   clock.Clock
-	sched   *scheduler
-	journal *journal
-	faults  faultSet
-	auth    authenticator
-	lc      *lcStore
-	cp      *cpStore
+	initial config // the configuration New made; Reset starts from it
+
+	clock    *switchClock
+	sched    *scheduler
+	journal  *journal
+	faults   faultSet
+	commands commandSet
+	auth     authenticator
+	lc       *lcStore
+	cp       *cpStore
+	proxy    *proxy // proxy mode only
 
 	lcFront *lcFront
 	cpSrv   *controlplanesrv.Server
+	control http.Handler
+
+	tracer tracenoop.TracerProvider
+	meter  metricnoop.MeterProvider
 
 	baseURL string
 	signKey []byte
@@ -48,8 +59,10 @@ type Server struct {
 	httpSrv   *http.Server
 	serveDone chan struct{}
 
-	// Retired sandbox API simulators waiting to be closed.
+	// Live sandbox API simulators (scripted commands reach them), and
+	// retired ones waiting to be closed.
 	graveMu sync.Mutex
+	guests  map[guestAPI]struct{}
 	grave   []guestAPI
 	graveN  atomic.Int64
 
@@ -72,39 +85,33 @@ func New(opts ...Option) (*Server, error) {
 			return nil, err
 		}
 	}
-	if cfg.listen != "" && cfg.baseURL != "" {
-		return nil, errors.New("mockserver: WithListener and WithBaseURL cannot be combined")
-	}
 	if err := cfg.checkRuntime(); err != nil {
 		return nil, err
 	}
 	s := &Server{
 		cfg:     cfg,
-		clock:   cfg.clock,
+		initial: cfg.clone(),
+		clock:   &switchClock{inner: cfg.clock},
 		journal: newJournal(cfg.journalMax),
 		auth:    authenticator{keys: cfg.tenants},
 		baseURL: cmpOr(cfg.baseURL, memOrigin),
 		signKey: make([]byte, 32),
+		guests:  map[guestAPI]struct{}{},
 	}
 	_, _ = rand.Read(s.signKey)
-	s.sched = &scheduler{clk: s.clock, cfg: &s.cfg, closed: s.closed.Load, after: s.buryGuests}
-	s.lc = newLCStore(s)
-	s.cp = newCPStore(s)
-
-	s.lcFront = &lcFront{srv: s, h: &lifecycleHandler{srv: s, st: s.lc}}
-
-	tp, mp := tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider()
+	s.sched = &scheduler{clk: s.clock, mode: s.mode, closed: s.closed.Load, after: s.buryGuests}
+	if err := s.build(); err != nil {
+		return nil, err
+	}
 	var err error
-	s.cpSrv, err = controlplanesrv.NewServer(&controlPlaneHandler{srv: s, st: s.cp}, controlPlaneSecurity{},
-		controlplanesrv.WithPathPrefix("/v0"),
-		controlplanesrv.WithErrorHandler(ogenErrorHandler(APIControlPlane)),
-		controlplanesrv.WithNotFound(cpRouteNotFound),
-		controlplanesrv.WithTracerProvider(tp), controlplanesrv.WithMeterProvider(mp))
-	if err != nil {
-		return nil, fmt.Errorf("mockserver: control plane server: %w", err)
+	if s.control, err = s.newControlHandler(); err != nil {
+		return nil, err
+	}
+	if cfg.upstream != nil {
+		s.proxy = newProxy(s, cfg.upstream, cfg.upstreamAPI)
 	}
 	if cfg.listen != "" {
-		if err := s.listen(cfg.listen); err != nil {
+		if err := s.listen(cfg.listen, cfg.baseURL); err != nil {
 			return nil, err
 		}
 	}
@@ -123,7 +130,9 @@ func Start(tb testing.TB, opts ...Option) *Server {
 	return s
 }
 
-func (s *Server) listen(addr string) error {
+// listen serves on a TCP listener at addr. The server reports baseURL as
+// its URL, or the listener's address when baseURL is empty.
+func (s *Server) listen(addr, baseURL string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("mockserver: listen: %w", err)
@@ -132,7 +141,7 @@ func (s *Server) listen(addr string) error {
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
-	s.baseURL = "http://" + net.JoinHostPort(host, port)
+	s.baseURL = cmpOr(baseURL, "http://"+net.JoinHostPort(host, port))
 	s.httpSrv = s.httpServer()
 	s.serveDone = make(chan struct{})
 	go func() {
@@ -189,8 +198,13 @@ func (s *Server) Close() {
 			_ = s.httpSrv.Close()
 			<-s.serveDone
 		}
+		s.world.Lock()
 		s.lc.close()
 		s.cp.close()
+		s.world.Unlock()
+		if s.proxy != nil {
+			s.proxy.close()
+		}
 		s.buryGuests()
 	})
 }
@@ -209,13 +223,32 @@ var ErrRealClock = errors.New("mockserver: Advance needs a server made WithManua
 // Advance moves the manual clock forward by d, running every expiry,
 // retention and transition that falls due on the way, in time order. On a
 // server that runs on the real clock it changes nothing and returns
-// [ErrRealClock].
+// [ErrRealClock]; a negative d is an error.
 func (s *Server) Advance(d time.Duration) error {
-	m, ok := s.clock.(*clock.Manual)
-	if !ok {
+	if d < 0 {
+		return invalidf("mockserver: Advance: negative duration %v", d)
+	}
+	m := s.manualClock()
+	if m == nil {
 		return ErrRealClock
 	}
 	m.Advance(d)
+	s.buryGuests()
+	return nil
+}
+
+// SetTime moves the manual clock to t, running what falls due on the way
+// as [Server.Advance] does. A time before the clock's is an error, and a
+// server on the real clock returns [ErrRealClock].
+func (s *Server) SetTime(t time.Time) error {
+	m := s.manualClock()
+	if m == nil {
+		return ErrRealClock
+	}
+	if now := m.Now(); t.Before(now) {
+		return invalidf("mockserver: SetTime: %s is before the clock's time %s", t.Format(time.RFC3339Nano), now.Format(time.RFC3339Nano))
+	}
+	m.Set(t)
 	s.buryGuests()
 	return nil
 }
@@ -225,25 +258,42 @@ func (s *Server) Advance(d time.Duration) error {
 // "tenant/name" when the name exists in several tenants), whatever its
 // mode. It is how [Manual] transitions complete.
 func (s *Server) Step(id string) error {
+	_, err := s.stepKind(id)
+	return err
+}
+
+// stepKind is Step, reporting the kind of transition it completed.
+func (s *Server) stepKind(id string) (TransitionKind, error) {
 	defer s.buryGuests()
-	_, found, err := s.lc.step(id)
+	s.world.RLock()
+	defer s.world.RUnlock()
+	return s.step(id)
+}
+
+func (s *Server) step(id string) (TransitionKind, error) {
+	kind, found, err := s.lc.step(id)
 	if !found {
-		_, found, err = s.cp.step(id)
+		kind, found, err = s.cp.step(id)
 	}
 	switch {
 	case !found:
-		return fmt.Errorf("mockserver: Step: no sandbox or snapshot %q", id)
+		return "", &notFoundError{msg: fmt.Sprintf("mockserver: Step: no sandbox or snapshot %q", id)}
 	case errors.Is(err, errNoPending):
-		return fmt.Errorf("mockserver: Step(%q): %w", id, err)
+		return "", &conflictError{msg: fmt.Sprintf("mockserver: Step(%q): %v", id, err), err: err}
+	case err != nil:
+		return "", err
 	}
-	return err
+	return kind, nil
 }
 
 // StepAll completes every pending [Manual] transition and returns how
 // many it completed.
 func (s *Server) StepAll() int {
+	defer s.buryGuests()
+	s.world.RLock()
+	defer s.world.RUnlock()
 	n := 0
-	for _, p := range s.PendingTransitions() {
+	for _, p := range s.pendingTransitions() {
 		if !p.Manual {
 			continue
 		}
@@ -251,7 +301,7 @@ func (s *Server) StepAll() int {
 		if p.Kind == TransitionCPDeploy || p.Kind == TransitionCPDelete {
 			id = p.Tenant + "/" + p.ID
 		}
-		if s.Step(id) == nil {
+		if _, err := s.step(id); err == nil {
 			n++
 		}
 	}
@@ -261,6 +311,12 @@ func (s *Server) StepAll() int {
 // PendingTransitions lists the transitions that have started and not
 // completed, ordered by id.
 func (s *Server) PendingTransitions() []PendingTransition {
+	s.world.RLock()
+	defer s.world.RUnlock()
+	return s.pendingTransitions()
+}
+
+func (s *Server) pendingTransitions() []PendingTransition {
 	out := s.lc.pending(nil)
 	out = s.cp.pending(out)
 	slices.SortFunc(out, func(a, b PendingTransition) int { return strings.Compare(a.ID, b.ID) })
@@ -271,17 +327,33 @@ func (s *Server) PendingTransitions() []PendingTransition {
 // authenticates, applies injected faults, runs the operation and records
 // the exchange in the journal.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch p := r.URL.EscapedPath(); {
+	case p == controlPrefix || strings.HasPrefix(p, controlPrefix+"/"):
+		s.serveControl(w, r)
+		return
+	case p == healthzPath:
+		serveHealthz(w, r)
+		return
+	}
+	l := s.enter()
+	defer s.buryGuests()
+	defer l.release()
 	id := requestIDFor(r)
 	w.Header().Set(headerRequestID, id)
 	rec := &recorder{ResponseWriter: w}
-	rt := s.classify(r)
+	var rt route
+	if s.proxy != nil {
+		rt = s.proxy.classify(r)
+	} else {
+		rt = s.classify(r)
+	}
+	rt.lease = l
 	e := Entry{
 		Time: s.clock.Now(), API: rt.api, Operation: rt.op,
 		Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery,
 		RequestID: id, SandboxID: rt.sandboxID,
 	}
 	answered := true
-	defer s.buryGuests()
 	defer func() {
 		p := recover()
 		switch {
@@ -299,6 +371,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	if !s.limitBody(rec, r, rt.api) {
+		return
+	}
+	if s.proxy != nil {
+		// The upstream server authenticates and answers.
+		l.release()
+		rt.lease = nil
+		r.Header.Set(headerRequestID, id)
+		s.serveFaulted(rec, r, &rt, &e, &answered, s.proxy.forward)
 		return
 	}
 	if rt.kind == routeLifecycle && rt.op == "" {
@@ -353,26 +433,39 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r = r.WithContext(withReqInfo(r.Context(), ri))
 
+	s.serveFaulted(rec, r, &rt, &e, &answered, s.dispatch)
+}
+
+// serveFaulted runs the operation of rt through run, shaped by the first
+// injected fault that fires for it: delayed, dropped, failed, or failed
+// after it took effect. It notes the fault in e, and clears answered when
+// the client went away during a delay.
+func (s *Server) serveFaulted(w http.ResponseWriter, r *http.Request, rt *route, e *Entry, answered *bool, run func(http.ResponseWriter, *http.Request, *route)) {
 	fid, f := s.faults.match(rt.api, rt.op)
 	if f == nil {
-		s.dispatch(rec, r, &rt)
+		run(w, r, rt)
 		return
 	}
 	e.Fault = fid
-	if f.Latency > 0 && !sleepCtx(r.Context(), f.Latency) {
-		answered = false // the client went away
-		return
+	if f.Latency > 0 {
+		rt.lease.release()
+		slept := sleepCtx(r.Context(), f.Latency)
+		rt.lease.acquire()
+		if !slept {
+			*answered = false // the client went away
+			return
+		}
 	}
 	if f.AfterCommit {
-		s.dispatch(&discardWriter{header: http.Header{}}, r, &rt)
+		run(&discardWriter{header: http.Header{}}, r, rt)
 	}
 	switch {
 	case f.Reset:
 		panic(http.ErrAbortHandler)
 	case f.Status != 0:
-		writeFault(rec, rt.api, f)
+		writeFault(w, rt.api, f)
 	default: // latency only
-		s.dispatch(rec, r, &rt)
+		run(w, r, rt)
 	}
 }
 

@@ -3,6 +3,7 @@ package mockserver
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -96,6 +97,49 @@ func (m Mode) String() string {
 	return fmt.Sprintf("after(%v)", m.delay)
 }
 
+// ParseMode reads a mode as the control API and the sandboxmock flag
+// -transition write it: "immediate", "manual", or a duration such as
+// "2s" ([After]; "0s" is immediate).
+func ParseMode(s string) (Mode, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "immediate":
+		return Immediate(), nil
+	case "manual":
+		return Manual(), nil
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil || d < 0 {
+		return Mode{}, invalidf("mockserver: mode %q is not immediate, manual or a duration", s)
+	}
+	return After(d), nil
+}
+
+// text writes m as [ParseMode] reads it.
+func (m Mode) text() string {
+	switch m.kind {
+	case modeImmediate:
+		return "immediate"
+	case modeManual:
+		return "manual"
+	}
+	return m.delay.String()
+}
+
+// ParseTransitionKind reads a transition kind's name, e.g. "Provision"
+// (case-insensitive).
+func ParseTransitionKind(s string) (TransitionKind, error) {
+	for _, k := range transitionKinds {
+		if strings.EqualFold(s, string(k)) {
+			return k, nil
+		}
+	}
+	names := make([]string, len(transitionKinds))
+	for i, k := range transitionKinds {
+		names[i] = string(k)
+	}
+	return "", invalidf("mockserver: unknown transition kind %q (want one of %s)", s, strings.Join(names, ", "))
+}
+
 func (m Mode) validate() error {
 	if m.kind == modeAfter && m.delay < 0 {
 		return fmt.Errorf("negative delay %v", m.delay)
@@ -145,7 +189,7 @@ func (a *async) cancel() {
 // scheduler starts transitions according to the configured modes.
 type scheduler struct {
 	clk    clock.Clock
-	cfg    *config
+	mode   func(TransitionKind) Mode // the configured mode of a kind
 	closed func() bool
 	after  func() // runs after a timed completion, with no lock held
 }
@@ -156,7 +200,7 @@ type scheduler struct {
 // passed (After) or on Step (Manual).
 func (s *scheduler) start(mu sync.Locker, a *async, kind TransitionKind, complete func()) {
 	a.cancel()
-	m := s.cfg.mode(kind)
+	m := s.mode(kind)
 	switch m.kind {
 	case modeImmediate:
 		complete()

@@ -56,17 +56,19 @@ func (s *Server) ScriptUpgrade(id string, script UpgradeScript) error {
 	switch script.FailAt {
 	case "", "starting", "download", "validate", "replace":
 	default:
-		return fmt.Errorf("mockserver: ScriptUpgrade: FailAt %q is not one of starting, download, validate, replace", script.FailAt)
+		return invalidf("mockserver: ScriptUpgrade: FailAt %q is not one of starting, download, validate, replace", script.FailAt)
 	}
 	if script.Delay < 0 || script.StepDuration < 0 || script.DownloadDuration < 0 || script.RestartDuration < 0 || script.DownloadBytes < 0 {
-		return fmt.Errorf("mockserver: ScriptUpgrade: durations and sizes must not be negative")
+		return invalidf("mockserver: ScriptUpgrade: durations and sizes must not be negative")
 	}
-	g, _, _, ok := s.lc.guestFor("", id)
-	if !ok {
-		var err error
-		if g, err = s.cp.guestByName(id); err != nil {
-			return err
-		}
+	if s.proxy != nil {
+		return ErrProxyMode
+	}
+	s.world.RLock()
+	defer s.world.RUnlock()
+	g, err := s.guestByID(id)
+	if err != nil {
+		return err
 	}
 	g.ScriptUpgrade(guest.UpgradeScript{
 		FailAt:           script.FailAt,

@@ -66,3 +66,38 @@ func TestInMemoryTransportStreamsBodiesOfUnknownLength(t *testing.T) {
 		t.Errorf("read back %d bytes (err %v), want the %d uploaded", len(back), err, len(data))
 	}
 }
+
+// TestMultipartPartsLargerThanTheFormMemory uploads parts that the form
+// parser spools to disk (over 1 MiB) and reads the file back whole.
+func TestMultipartPartsLargerThanTheFormMemory(t *testing.T) {
+	t.Parallel()
+	srv := mockserver.Start(t)
+	id, err := srv.AddSandbox("", mockserver.SandboxSeed{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := srv.SandboxAPI(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(pattern(5<<20+3, 42))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := sb.Upload(t.Context(), "/tmp/spooled.bin", bytes.NewReader(data), &sandbox.UploadOptions{PartSize: 2 << 20, Threshold: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Parts != 3 || res.Size != int64(len(data)) {
+		t.Errorf("upload: %d parts, %d bytes; want 3 and %d", res.Parts, res.Size, len(data))
+	}
+	r, err := sb.Open(t.Context(), "/tmp/spooled.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	back, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(back, data) {
+		t.Errorf("read back %d bytes (err %v), want the %d uploaded", len(back), err, len(data))
+	}
+}

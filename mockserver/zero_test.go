@@ -118,6 +118,8 @@ func TestExportedFunctionsTakeZeroAndHostileArguments(t *testing.T) {
 		"WithMaxSandboxTimeout": mockserver.WithMaxSandboxTimeout, "ParseRuntime": mockserver.ParseRuntime,
 		"Operations": mockserver.Operations, "DefaultLimits": mockserver.DefaultLimits,
 		"After": mockserver.After, "Immediate": mockserver.Immediate, "Manual": mockserver.Manual,
+		"WithControlToken": mockserver.WithControlToken, "WithUpstream": mockserver.WithUpstream,
+		"ParseMode": mockserver.ParseMode, "ParseTransitionKind": mockserver.ParseTransitionKind,
 	} {
 		f := reflect.ValueOf(fn)
 		for _, args := range argSets(f.Type(), 0, "x") {

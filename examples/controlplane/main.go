@@ -130,11 +130,7 @@ func run(ctx context.Context, env *demo.Env) error {
 	if err != nil {
 		return fmt.Errorf("preview token: %w", err)
 	}
-	base := http.DefaultClient
-	if env.Mock != nil {
-		base = env.Mock.HTTPClient() // the embedded mock has no socket
-	}
-	hc, err := cp.PreviewHTTPClient(p, tok, base)
+	hc, err := cp.PreviewHTTPClient(p, tok, env.HTTPClient()) // the embedded mock has no socket
 	if err != nil {
 		return err
 	}

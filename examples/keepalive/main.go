@@ -6,7 +6,10 @@
 // Against the embedded mock server the example runs two hours of the
 // mock's manual clock in a few seconds: the renewers run on the same
 // clock (RenewerOptions.Clock = mockserver.Server.Clock), so their
-// schedule and the sandboxes' expiries move together. Against a real
+// schedule and the sandboxes' expiries move together. Against a
+// standalone sandboxmock (SANDBOXMOCK_URL set, see package demo) it does
+// the same through the mock's control API: it resets the mock onto a
+// manual clock and moves it with mockserver.Remote. Against a real
 // lifecycle server (OPEN_SANDBOX_BASE_URL and OPEN_SANDBOX_API_KEY set)
 // it uses the shortest lifetimes the API allows and the wall clock, and
 // takes about three minutes.
@@ -178,7 +181,7 @@ func pass(ctx context.Context, env *demo.Env, sched schedule, d time.Duration) e
 		}
 	}
 	for elapsed := time.Duration(0); elapsed < d; elapsed += sched.step {
-		if err := env.Mock.Advance(sched.step); err != nil {
+		if err := env.Mock.Advance(ctx, sched.step); err != nil {
 			return err
 		}
 		select {

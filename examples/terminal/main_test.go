@@ -12,7 +12,7 @@ import (
 func TestScript(t *testing.T) {
 	t.Setenv(client.EnvLifecycleBaseURL, "")
 	env := demo.Start("terminal", client.Lifecycle)
-	defer env.Mock.Close()
+	defer env.Close()
 	if err := run(t.Context(), env, false); err != nil {
 		t.Fatal(err)
 	}

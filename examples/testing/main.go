@@ -8,9 +8,11 @@
 //
 // Against the embedded mock server this program injects the same two
 // faults the tests do: the first create succeeds but its answer is lost
-// (503 after commit), and the first command fails with a 502. With
-// OPEN_SANDBOX_BASE_URL and OPEN_SANDBOX_API_KEY set it runs the job on
-// a real lifecycle server, without faults.
+// (503 after commit), and the first command fails with a 502. Against a
+// standalone sandboxmock (SANDBOXMOCK_URL set as well, see package demo)
+// it injects them through the mock's control API. With
+// OPEN_SANDBOX_BASE_URL and OPEN_SANDBOX_API_KEY set alone it runs the
+// job on a real lifecycle server, without faults.
 package main
 
 import (
@@ -53,10 +55,10 @@ func run(ctx context.Context, env *demo.Env) error {
 
 	if env.Mock != nil {
 		for _, f := range []mockserver.Fault{
-			{API: mockserver.APILifecycle, Operation: "CreateSandbox", AfterCommit: true, Status: http.StatusServiceUnavailable, Times: 1},
-			{API: mockserver.APISandbox, Operation: "ExecProcess", Status: http.StatusBadGateway, Times: 1},
+			{API: mockserver.APILifecycle, Operation: mockserver.OpCreateSandbox, AfterCommit: true, Status: http.StatusServiceUnavailable, Times: 1},
+			{API: mockserver.APISandbox, Operation: mockserver.OpExecProcess, Status: http.StatusBadGateway, Times: 1},
 		} {
-			if _, err := env.Mock.InjectFault(f); err != nil {
+			if _, err := env.Mock.InjectFault(ctx, f); err != nil {
 				return err
 			}
 		}
@@ -73,15 +75,26 @@ func run(ctx context.Context, env *demo.Env) error {
 		// The mock's journal shows what happened on the wire: the lost
 		// create was followed by a lookup of the token, not a second
 		// create; the failed command was run again.
+		journal, err := env.Mock.Journal(ctx)
+		if err != nil {
+			return err
+		}
+		counts, err := env.Mock.CreationCounts(ctx, lifecycle.ClientTokenKey)
+		if err != nil {
+			return err
+		}
 		env.Logf("requests the mock saw:")
-		for _, e := range env.Mock.Journal() {
+		for _, e := range journal {
 			note := ""
 			if e.Fault != 0 {
 				note = "  ← injected fault"
 			}
 			env.Logf("   %-6s %-70s %d%s", e.Method, pathAndQuery(e), e.Status, note)
 		}
-		env.Logf("sandboxes created for token %s: %d", jobID, env.Mock.CreationCounts(lifecycle.ClientTokenKey)[jobID])
+		env.Logf("sandboxes created for token %s: %d", jobID, counts[jobID])
+		if counts[jobID] != 1 {
+			return fmt.Errorf("the mock created %d sandboxes for job %s, want exactly 1", counts[jobID], jobID)
+		}
 	}
 	env.Logf("now run the tests: go test ./examples/testing/...")
 	return nil

@@ -5,7 +5,9 @@
 //
 // The sandbox comes from the control plane. With no configuration the
 // example runs against the embedded mock server, where the failure is
-// scripted (mockserver.Server.ScriptUpgrade). Against the real control
+// scripted (mockserver.Server.ScriptUpgrade); against a standalone
+// sandboxmock (BL_API_URL and SANDBOXMOCK_URL set, see package demo) it
+// is scripted through the mock's control API. Against the real control
 // plane set BL_API_URL (https://api.blaxel.ai/v0), BL_API_KEY and
 // BL_WORKSPACE; the failure then comes from asking for a release that does
 // not exist.
@@ -99,7 +101,7 @@ func run(ctx context.Context, env *demo.Env) error {
 	// release that does not exist; the mock is told to do the same.
 	env.Logf("2. upgrading to %s, which does not exist", missingRelease)
 	if env.Mock != nil {
-		if err := env.Mock.ScriptUpgrade(name, mockserver.UpgradeScript{FailAt: "download"}); err != nil {
+		if err := env.Mock.ScriptUpgrade(ctx, name, mockserver.UpgradeScript{FailAt: "download"}); err != nil {
 			return err
 		}
 	}

@@ -260,6 +260,10 @@ func New(cfg Config) *Guest {
 
 	h := handler{g}
 	srv, err := sandboxsrv.NewServer(h, h, h,
+		// Multipart parts above this size go to a temporary file while the
+		// form is parsed, so that a part then costs one buffer of its
+		// exact size (see readPart), not a growing copy as well.
+		sandboxsrv.WithMaxMultipartMemory(maxPartMemory),
 		sandboxsrv.WithNotFound(notFound),
 		sandboxsrv.WithMethodNotAllowed(func(w http.ResponseWriter, r *http.Request, _ string) { notFound(w, r) }),
 		sandboxsrv.WithErrorHandler(ogenError),

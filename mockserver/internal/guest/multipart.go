@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -11,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	ht "github.com/ogen-go/ogen/http"
 
 	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxsrv"
 )
@@ -106,7 +109,7 @@ func (h handler) UploadMultipartPart(_ context.Context, req *sandboxsrv.Multipar
 	case req.File.File == nil:
 		return &sandboxsrv.UploadMultipartPartBadRequest{Error: "missing 'file' field in multipart form"}, nil
 	}
-	data, err := io.ReadAll(req.File.File)
+	data, err := readPart(req.File)
 	if err != nil {
 		return &sandboxsrv.UploadMultipartPartInternalServerError{Error: "failed to upload part: failed to write part: " + err.Error()}, nil
 	}
@@ -125,6 +128,30 @@ func (h handler) UploadMultipartPart(_ context.Context, req *sandboxsrv.Multipar
 		Size:       sandboxsrv.NewOptInt64(int64(len(data))),
 	}, nil
 }
+
+// readPart reads an uploaded part into a buffer of its exact size (the
+// multipart form knows it), so that a part costs its size and no more.
+func readPart(f ht.MultipartFile) ([]byte, error) {
+	if f.Size < 0 || f.Size > maxPartBytes {
+		return nil, fmt.Errorf("part of %d bytes", f.Size)
+	}
+	data := make([]byte, f.Size)
+	if _, err := io.ReadFull(f.File, data); err != nil {
+		return nil, err
+	}
+	var extra [1]byte
+	if n, _ := f.File.Read(extra[:]); n != 0 {
+		return nil, errors.New("part longer than its declared size")
+	}
+	return data, nil
+}
+
+// maxPartBytes bounds one part (the mock's request limits are lower).
+const maxPartBytes = 1 << 34
+
+// maxPartMemory is the largest part the form parser keeps in memory;
+// larger ones are spooled to a temporary file first.
+const maxPartMemory = 1 << 20
 
 // ListMultipartParts implements GET /filesystem-multipart/{uploadId}/parts.
 func (h handler) ListMultipartParts(_ context.Context, params sandboxsrv.ListMultipartPartsParams) (sandboxsrv.ListMultipartPartsRes, error) {
@@ -210,10 +237,18 @@ func (h handler) CompleteMultipartUpload(_ context.Context, req *sandboxsrv.Mult
 		return fail("failed to create final file: " + err.Error())
 	}
 	n, _ := h.lookupLocked(u.path)
+	// One allocation of the file's exact size: the parts and the file are
+	// all the upload holds at its peak (twice the file).
+	total := 0
+	for _, num := range numbers {
+		total += len(u.parts[num].data)
+	}
+	n.data = make([]byte, 0, total)
 	for _, num := range numbers {
 		if data := u.parts[num].data; len(data) > 0 {
 			h.appendNodeLocked(n, u.path, data)
 		}
+		u.parts[num].data = nil // copied: the collector may take it back
 	}
 	delete(h.uploads, u.id)
 	return success(u.path, "Multipart upload completed successfully"), nil
