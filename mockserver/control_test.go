@@ -198,7 +198,8 @@ func testControlAPIScriptsCommands(t *testing.T) {
 	}
 
 	apiB, _ := srv.SandboxAPI(b)
-	p, err := apiB.Exec(ctx, sandbox.ExecRequest{Command: "pytest", Name: "t"})
+	var p *sandbox.Process
+	_, err = apiB.Exec(ctx, sandbox.ExecRequest{Command: "pytest", Name: "t"})
 	if err != nil {
 		t.Fatal(err)
 	}
