@@ -496,8 +496,10 @@ func startSandboxmock(t *testing.T, ctx context.Context) string {
 		t.Fatalf("sandboxmock: %v", err)
 	}
 	go io.Copy(io.Discard, stdout)
-	url, ok := strings.CutPrefix(strings.TrimSpace(line), "sandboxmock listening on ")
-	if !ok {
+	// "sandboxmock listening on URL lifecycle=… controlplane=… control=…"
+	rest, ok := strings.CutPrefix(strings.TrimSpace(line), "sandboxmock listening on ")
+	url, _, _ := strings.Cut(rest, " ")
+	if !ok || url == "" {
 		t.Fatalf("sandboxmock said %q", line)
 	}
 	return url
