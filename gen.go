@@ -1,20 +1,7 @@
-// Package sandboxkit is the root of the sandboxkit module: a Go SDK for AI
-// code sandboxes. The importable packages live below it:
-//
-//   - [github.com/sandboxkit/sandboxkit/lifecycle]: create, watch, pause,
-//     resume, renew and delete sandboxes through the lifecycle API (/v1).
-//   - [github.com/sandboxkit/sandboxkit/sandbox]: the API that runs inside one
-//     sandbox (health, upgrade, filesystem, processes, network).
-//   - [github.com/sandboxkit/sandboxkit/controlplane]: the control plane's
-//     sandboxes resource (/v0).
-//   - [github.com/sandboxkit/sandboxkit/client]: configuration, credentials,
-//     retrying transport and typed errors shared by the three clients.
-//   - [github.com/sandboxkit/sandboxkit/mockserver]: a stateful in-process
-//     mock of all three APIs for tests.
-//
-// This file holds every code generation step of the module; run
+// gen.go holds every code generation step of the module; run
 // `go generate ./...` from the module root after editing a spec under
 // internal/spec. Generated files (oas_*_gen.go, mock_*.go) are committed.
+
 package sandboxkit
 
 // OpenAPI clients (used by the façades) and servers (used by mockserver) are

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/controlplane"
 )
 
@@ -52,7 +52,7 @@ func TestControlPlanePreviews(t *testing.T) {
 		if p.Spec.URL == "" || p.Spec.Public || p.Metadata.ResourceName != "web" {
 			t.Errorf("created preview: %+v", p)
 		}
-		if _, err := tg.cp.CreatePreview(ctx, "web", &controlplane.Preview{Metadata: controlplane.PreviewMetadata{Name: "api"}, Spec: controlplane.PreviewSpec{Port: 8080}}, nil); !errors.Is(err, client.ErrConflict) {
+		if _, err := tg.cp.CreatePreview(ctx, "web", &controlplane.Preview{Metadata: controlplane.PreviewMetadata{Name: "api"}, Spec: controlplane.PreviewSpec{Port: 8080}}, nil); !errors.Is(err, sandboxkit.ErrConflict) {
 			t.Errorf("second preview of the same name: %v", err)
 		}
 
@@ -102,10 +102,10 @@ func TestControlPlanePreviews(t *testing.T) {
 		if status, _, _ := get(t, withToken, p.Spec.URL+"/health", nil); status != http.StatusUnauthorized {
 			t.Errorf("a revoked token: %d", status)
 		}
-		if err := tg.cp.DeletePreviewToken(ctx, "web", "api", tok.Name); !errors.Is(err, client.ErrNotFound) {
+		if err := tg.cp.DeletePreviewToken(ctx, "web", "api", tok.Name); !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Errorf("revoking twice: %v", err)
 		}
-		if _, err := tg.cp.CreatePreviewToken(ctx, "web", "api", time.Now().Add(-time.Minute), nil); !errors.Is(err, client.ErrInvalidInput) {
+		if _, err := tg.cp.CreatePreviewToken(ctx, "web", "api", time.Now().Add(-time.Minute), nil); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 			t.Errorf("a token expiring in the past: %v", err)
 		}
 
@@ -148,19 +148,19 @@ func TestControlPlanePreviews(t *testing.T) {
 		}
 		// Its ttl ends it.
 		tg.pass(61 * time.Minute)
-		if _, err := tg.cp.GetPreview(ctx, "web", "app"); !errors.Is(err, client.ErrNotFound) {
+		if _, err := tg.cp.GetPreview(ctx, "web", "app"); !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Errorf("preview after its ttl: %v", err)
 		}
 		if _, err := tg.cp.DeletePreview(ctx, "web", "api"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tg.cp.GetPreview(ctx, "web", "api"); !errors.Is(err, client.ErrNotFound) {
+		if _, err := tg.cp.GetPreview(ctx, "web", "api"); !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Errorf("deleted preview: %v", err)
 		}
-		if _, err := tg.cp.ListPreviews(ctx, "nope"); !errors.Is(err, client.ErrNotFound) {
+		if _, err := tg.cp.ListPreviews(ctx, "nope"); !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Errorf("previews of a missing sandbox: %v", err)
 		}
-		if _, err := tg.cp.CreatePreview(ctx, "web", &controlplane.Preview{Metadata: controlplane.PreviewMetadata{Name: "x"}}, nil); !errors.Is(err, client.ErrInvalidInput) {
+		if _, err := tg.cp.CreatePreview(ctx, "web", &controlplane.Preview{Metadata: controlplane.PreviewMetadata{Name: "x"}}, nil); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 			t.Errorf("a preview without a port: %v", err)
 		}
 	})
@@ -191,7 +191,7 @@ func TestControlPlaneSchedules(t *testing.T) {
 			t.Errorf("a sleep schedule is stored as %q, want at", once.Type)
 		}
 		if _, err := tg.cp.CreateSchedule(ctx, "cron", &controlplane.Schedule{ID: "later", Type: controlplane.ScheduleSleep, Value: "1h",
-			Input: controlplane.ScheduleInput{Command: "x"}}); !errors.Is(err, client.ErrConflict) {
+			Input: controlplane.ScheduleInput{Command: "x"}}); !errors.Is(err, sandboxkit.ErrConflict) {
 			t.Errorf("a second schedule with the same id: %v", err)
 		}
 		for _, bad := range []*controlplane.Schedule{
@@ -200,7 +200,7 @@ func TestControlPlaneSchedules(t *testing.T) {
 			{Type: "hourly", Value: "1", Input: controlplane.ScheduleInput{Command: "x"}},
 			{Type: controlplane.ScheduleSleep, Value: "1h"},
 		} {
-			if _, err := tg.cp.CreateSchedule(ctx, "cron", bad); !errors.Is(err, client.ErrInvalidInput) {
+			if _, err := tg.cp.CreateSchedule(ctx, "cron", bad); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 				t.Errorf("CreateSchedule(%+v): %v", bad, err)
 			}
 		}
@@ -254,10 +254,10 @@ func TestControlPlaneSchedules(t *testing.T) {
 		if _, err := tg.cp.DeleteSchedule(ctx, "cron", s.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tg.cp.GetSchedule(ctx, "cron", s.ID); !errors.Is(err, client.ErrNotFound) {
+		if _, err := tg.cp.GetSchedule(ctx, "cron", s.ID); !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Errorf("deleted schedule: %v", err)
 		}
-		if _, err := tg.cp.ListSchedules(ctx, "cron", &controlplane.ScheduleListOptions{Limit: 101}); !errors.Is(err, client.ErrInvalidInput) {
+		if _, err := tg.cp.ListSchedules(ctx, "cron", &controlplane.ScheduleListOptions{Limit: 101}); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 			t.Errorf("a limit of 101: %v", err)
 		}
 	})
@@ -293,24 +293,24 @@ func TestControlPlaneSnapshotsAndForks(t *testing.T) {
 		if err != nil || cp.Spec.Runtime.Memory != 4096 {
 			t.Errorf("the fork: %+v, %v", cp, err)
 		}
-		if _, err := tg.cp.Fork(ctx, "origin", &controlplane.ForkRequest{Target: controlplane.ForkToSandbox, TargetName: "copy"}); !errors.Is(err, client.ErrConflict) {
+		if _, err := tg.cp.Fork(ctx, "origin", &controlplane.ForkRequest{Target: controlplane.ForkToSandbox, TargetName: "copy"}); !errors.Is(err, sandboxkit.ErrConflict) {
 			t.Errorf("fork onto an existing sandbox: %v", err)
 		}
 		app, err := tg.cp.Fork(ctx, "origin", &controlplane.ForkRequest{Target: controlplane.ForkToApplication, TargetName: "my-app", Port: 8080})
 		if err != nil || app.Target != controlplane.ForkToApplication || app.SnapshotID == "" {
 			t.Errorf("fork to an application: %+v, %v", app, err)
 		}
-		if _, err := tg.cp.Fork(ctx, "origin", &controlplane.ForkRequest{Target: "volume", TargetName: "x"}); !errors.Is(err, client.ErrInvalidInput) {
+		if _, err := tg.cp.Fork(ctx, "origin", &controlplane.ForkRequest{Target: "volume", TargetName: "x"}); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 			t.Errorf("fork to a volume: %v", err)
 		}
-		if _, err := tg.cp.Fork(ctx, "missing", &controlplane.ForkRequest{Target: controlplane.ForkToSandbox, TargetName: "y"}); !errors.Is(err, client.ErrNotFound) {
+		if _, err := tg.cp.Fork(ctx, "missing", &controlplane.ForkRequest{Target: controlplane.ForkToSandbox, TargetName: "y"}); !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Errorf("fork of a missing sandbox: %v", err)
 		}
 
 		if err := tg.cp.DeleteSnapshot(ctx, "origin", snap.ID); err != nil {
 			t.Fatal(err)
 		}
-		if err := tg.cp.DeleteSnapshot(ctx, "origin", snap.ID); !errors.Is(err, client.ErrNotFound) {
+		if err := tg.cp.DeleteSnapshot(ctx, "origin", snap.ID); !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Errorf("deleting a snapshot twice: %v", err)
 		}
 

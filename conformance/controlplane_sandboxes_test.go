@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/controlplane"
 	"github.com/sandboxkit/sandboxkit/mockserver"
 )
@@ -37,7 +37,7 @@ func TestControlPlaneSandboxLifecycle(t *testing.T) {
 		if created.Status != controlplane.StatusDeploying || created.Metadata.ExternalID != "session-42" {
 			t.Errorf("created: %s %q", created.Status, created.Metadata.ExternalID)
 		}
-		if _, err := tg.cp.Create(ctx, want, nil); !errors.Is(err, client.ErrConflict) {
+		if _, err := tg.cp.Create(ctx, want, nil); !errors.Is(err, sandboxkit.ErrConflict) {
 			t.Errorf("second create: %v, want ErrConflict", err)
 		}
 
@@ -75,10 +75,10 @@ func TestControlPlaneSandboxLifecycle(t *testing.T) {
 		if err != nil || byID.Metadata.Name != "life" {
 			t.Errorf("GetByExternalID: %+v, %v", byID, err)
 		}
-		if _, err := tg.cp.GetByExternalID(ctx, "nobody"); !errors.Is(err, client.ErrNotFound) {
+		if _, err := tg.cp.GetByExternalID(ctx, "nobody"); !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Errorf("GetByExternalID(nobody): %v", err)
 		}
-		if _, err := tg.cp.GetByExternalID(ctx, "no/slashes"); !errors.Is(err, client.ErrInvalidInput) {
+		if _, err := tg.cp.GetByExternalID(ctx, "no/slashes"); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 			t.Errorf("GetByExternalID(no/slashes): %v", err)
 		}
 
@@ -110,10 +110,10 @@ func TestControlPlaneSandboxLifecycle(t *testing.T) {
 			t.Errorf("within the retention: %+v, %v", got, err)
 		}
 		tg.pass(2 * time.Minute)
-		if _, err := tg.cp.Get(ctx, "life", nil); !errors.Is(err, client.ErrNotFound) {
+		if _, err := tg.cp.Get(ctx, "life", nil); !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Errorf("after the retention: %v", err)
 		}
-		if _, err := tg.cp.Delete(ctx, "life", nil); !errors.Is(err, client.ErrNotFound) {
+		if _, err := tg.cp.Delete(ctx, "life", nil); !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Errorf("Delete of a gone sandbox: %v", err)
 		}
 		if sb, err := tg.cp.DeleteAndWait(ctx, "life", fastWait); sb != nil || err != nil {
@@ -129,11 +129,11 @@ func TestControlPlaneSandboxErrors(t *testing.T) {
 	forEachControlPlane(t, func(t *testing.T, tg *controlplaneTarget) {
 		ctx := tg.ctx(t)
 		_, err := tg.cp.Get(ctx, "missing", nil)
-		apiErr, ok := errors.AsType[*client.APIError](err)
-		if !ok || !errors.Is(err, client.ErrNotFound) || apiErr.Code != "WORKLOAD_NOT_FOUND" || apiErr.Message == "" || apiErr.Operation != "controlplane.Get" {
+		apiErr, ok := errors.AsType[*sandboxkit.APIError](err)
+		if !ok || !errors.Is(err, sandboxkit.ErrNotFound) || apiErr.Code != "WORKLOAD_NOT_FOUND" || apiErr.Message == "" || apiErr.Operation != "controlplane.Get" {
 			t.Errorf("Get(missing) = %#v", err)
 		}
-		if _, err := tg.cp.Update(ctx, tg.sandbox("missing"), nil); !errors.Is(err, client.ErrNotFound) {
+		if _, err := tg.cp.Update(ctx, tg.sandbox("missing"), nil); !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Errorf("Update(missing) = %v", err)
 		}
 
@@ -152,7 +152,7 @@ func TestControlPlaneSandboxErrors(t *testing.T) {
 		for what, edit := range bad {
 			sb := tg.sandbox("bad")
 			edit(sb)
-			if _, err := tg.cp.Create(ctx, sb, nil); !errors.Is(err, client.ErrInvalidInput) {
+			if _, err := tg.cp.Create(ctx, sb, nil); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 				t.Errorf("Create with %s: %v, want ErrInvalidInput", what, err)
 			}
 		}
@@ -160,7 +160,7 @@ func TestControlPlaneSandboxErrors(t *testing.T) {
 			{Limit: 201}, {Limit: -1}, {Statuses: []controlplane.Status{"RUNNING"}}, {Sort: "size:asc"},
 			{FromEnd: true, Sort: controlplane.SortNameAsc}, {Query: strings.Repeat("q", 201)},
 		} {
-			if _, err := tg.cp.List(ctx, opts); !errors.Is(err, client.ErrInvalidInput) {
+			if _, err := tg.cp.List(ctx, opts); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 				t.Errorf("List(%+v): %v, want ErrInvalidInput", opts, err)
 			}
 		}
@@ -270,7 +270,7 @@ func TestControlPlaneList(t *testing.T) {
 			}
 		}
 		// A cursor only works with its own query.
-		if _, err := tg.cp.List(ctx, &controlplane.ListOptions{Limit: 2, Cursor: first.NextCursor, Sort: controlplane.SortNameAsc}); !errors.Is(err, client.ErrBadRequest) {
+		if _, err := tg.cp.List(ctx, &controlplane.ListOptions{Limit: 2, Cursor: first.NextCursor, Sort: controlplane.SortNameAsc}); !errors.Is(err, sandboxkit.ErrBadRequest) {
 			t.Errorf("a cursor with another sort: %v, want ErrBadRequest", err)
 		}
 	})
@@ -355,7 +355,7 @@ func TestControlPlaneEnsure(t *testing.T) {
 
 		stranger := tg.sandbox("ensured")
 		stranger.Metadata.ExternalID = "job-8"
-		if _, err := tg.cp.EnsureSandbox(ctx, stranger, nil); !errors.Is(err, client.ErrConflict) {
+		if _, err := tg.cp.EnsureSandbox(ctx, stranger, nil); !errors.Is(err, sandboxkit.ErrConflict) {
 			t.Errorf("EnsureSandbox with another external id: %v, want ErrConflict", err)
 		}
 		if _, err := tg.cp.DeleteAndWait(ctx, "ensured", fastWait); err != nil {
@@ -411,7 +411,7 @@ func TestControlPlaneWaitersAndLostAnswers(t *testing.T) {
 		if err != nil || gone == nil || gone.Status != controlplane.StatusTerminated {
 			t.Errorf("DeletedWaiter: %+v, %v", gone, err)
 		}
-		if err := controlplane.NewDeletedWaiter(nil, nil).Wait(ctx, "lost", 0); !errors.Is(err, client.ErrInvalidInput) {
+		if err := controlplane.NewDeletedWaiter(nil, nil).Wait(ctx, "lost", 0); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 			t.Errorf("a waiter without a Getter: %v", err)
 		}
 	})

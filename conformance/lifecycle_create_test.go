@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
@@ -163,7 +163,7 @@ func (tg *lifecycleTarget) exitingEntrypoint(t *testing.T, req *lifecycle.Create
 		}
 		return resp, err
 	})
-	return tg.newClient(t, client.WithHTTPClient(&http.Client{Transport: rt}))
+	return tg.newClient(t, sandboxkit.WithHTTPClient(&http.Client{Transport: rt}))
 }
 
 type roundTripper func(*http.Request) (*http.Response, error)
@@ -200,7 +200,7 @@ func TestLifecycleCreateAndWaitEntrypointExits(t *testing.T) {
 		}
 		got, err := tg.lc.Get(tg.ctx(t), sb.ID)
 		switch {
-		case errors.Is(err, client.ErrNotFound):
+		case errors.Is(err, sandboxkit.ErrNotFound):
 		case err == nil && got.State() == lifecycle.StateTerminated && tg.runtime != docker:
 		default:
 			t.Errorf("after DeleteOnFailure: Get = %+v, %v; want it deleted", got, err)
@@ -227,17 +227,17 @@ func TestLifecycleCreateValidation(t *testing.T) {
 		for name, mutate := range bad {
 			req := tg.request(t)
 			mutate(req)
-			if sb, err := tg.lc.Create(ctx, req, nil); !errors.Is(err, client.ErrInvalidInput) {
+			if sb, err := tg.lc.Create(ctx, req, nil); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 				if sb != nil {
 					tg.cleanup(t, sb.ID)
 				}
 				t.Errorf("%s: err = %v, want ErrInvalidInput", name, err)
 			}
 		}
-		if _, err := tg.lc.Create(ctx, nil, nil); !errors.Is(err, client.ErrInvalidInput) {
+		if _, err := tg.lc.Create(ctx, nil, nil); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 			t.Errorf("nil request: err = %v, want ErrInvalidInput", err)
 		}
-		if _, err := tg.lc.CreateFromSnapshot(ctx, "", nil, nil); !errors.Is(err, client.ErrInvalidInput) {
+		if _, err := tg.lc.CreateFromSnapshot(ctx, "", nil, nil); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 			t.Errorf("empty snapshot id: err = %v, want ErrInvalidInput", err)
 		}
 		if n, ok := tg.requestsSent(); ok && n != 0 {
@@ -262,7 +262,7 @@ func TestLifecycleCreateValidation(t *testing.T) {
 		if err != nil && (strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), password)) {
 			t.Errorf("the error repeats a secret of the request: %v", err)
 		}
-		if apiErr, ok := errors.AsType[*client.APIError](err); ok {
+		if apiErr, ok := errors.AsType[*sandboxkit.APIError](err); ok {
 			if !strings.Contains(apiErr.Message, "resourceLimits") {
 				t.Errorf("message %q does not say what is wrong", apiErr.Message)
 			}

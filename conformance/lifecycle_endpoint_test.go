@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
@@ -34,14 +34,14 @@ func TestLifecycleEndpoint(t *testing.T) {
 			t.Errorf("server proxy endpoint = %+v, want {host}/…/sandboxes/%s/proxy/8080", proxy, sb.ID)
 		}
 
-		if _, err := tg.lc.Endpoint(ctx, "no-such-sandbox-"+tg.run, 8080, nil); !errors.Is(err, client.ErrNotFound) {
+		if _, err := tg.lc.Endpoint(ctx, "no-such-sandbox-"+tg.run, 8080, nil); !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Errorf("Endpoint of an unknown sandbox = %v, want not found", err)
 		}
 
 		signed, err := tg.lc.Endpoint(ctx, sb.ID, 8080, &lifecycle.EndpointOptions{SignedUntil: time.Now().Add(time.Hour)})
 		switch tg.runtime {
 		case docker:
-			if !errors.Is(err, client.ErrBadRequest) {
+			if !errors.Is(err, sandboxkit.ErrBadRequest) {
 				t.Errorf("docker: signed endpoint = %+v, %v; want a bad request (not supported)", signed, err)
 			}
 		case kubernetes:

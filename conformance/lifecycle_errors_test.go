@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
@@ -17,7 +17,7 @@ func TestLifecycleErrors(t *testing.T) {
 		ctx := tg.ctx(t)
 		check := func(name string, err, sentinel error, op string) {
 			t.Helper()
-			apiErr, ok := errors.AsType[*client.APIError](err)
+			apiErr, ok := errors.AsType[*sandboxkit.APIError](err)
 			if !ok || !errors.Is(err, sentinel) {
 				t.Errorf("%s: err = %v, want an *APIError matching %v", name, err, sentinel)
 				return
@@ -27,17 +27,17 @@ func TestLifecycleErrors(t *testing.T) {
 			}
 		}
 
-		wrongKey := tg.newClient(t, client.WithAPIKey("not-the-key"))
+		wrongKey := tg.newClient(t, sandboxkit.WithAPIKey("not-the-key"))
 		_, err := wrongKey.List(ctx, &lifecycle.ListOptions{Metadata: tg.mine()})
-		check("wrong key", err, client.ErrUnauthorized, "lifecycle.List")
+		check("wrong key", err, sandboxkit.ErrUnauthorized, "lifecycle.List")
 
 		_, err = tg.lc.Get(ctx, "no-such-sandbox-"+tg.run)
-		check("unknown sandbox", err, client.ErrNotFound, "lifecycle.Get")
-		if apiErr, ok := errors.AsType[*client.APIError](err); ok && apiErr.Code == "" {
+		check("unknown sandbox", err, sandboxkit.ErrNotFound, "lifecycle.Get")
+		if apiErr, ok := errors.AsType[*sandboxkit.APIError](err); ok && apiErr.Code == "" {
 			t.Errorf("404 without a code: %+v", apiErr)
 		}
 		err = tg.lc.Pause(ctx, "no-such-sandbox-"+tg.run)
-		check("pause unknown", err, client.ErrNotFound, "lifecycle.Pause")
+		check("pause unknown", err, sandboxkit.ErrNotFound, "lifecycle.Pause")
 
 		_, err = tg.lc.List(ctx, &lifecycle.ListOptions{Metadata: tg.mine(), PageSize: 201})
 		if !rejectedInput(err) {
@@ -46,7 +46,7 @@ func TestLifecycleErrors(t *testing.T) {
 
 		sb := tg.create(t, tg.request(t))
 		err = tg.lc.Resume(ctx, sb.ID)
-		check("resume a running sandbox", err, client.ErrConflict, "lifecycle.Resume")
+		check("resume a running sandbox", err, sandboxkit.ErrConflict, "lifecycle.Resume")
 	})
 }
 
@@ -86,7 +86,7 @@ func TestLifecycleInvalidInput(t *testing.T) {
 		}
 		tg.requestsSent()
 		for name, call := range calls {
-			if err := call(); !errors.Is(err, client.ErrInvalidInput) {
+			if err := call(); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 				t.Errorf("%s: err = %v, want ErrInvalidInput", name, err)
 			}
 		}

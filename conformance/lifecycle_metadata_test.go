@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
@@ -53,7 +53,7 @@ func TestLifecyclePatchMetadata(t *testing.T) {
 			t.Errorf("List by a patched value = %+v, %v", page, err)
 		}
 
-		if _, err := tg.lc.PatchMetadata(ctx, "no-such-sandbox-"+tg.run, &lifecycle.MetadataPatch{Set: map[string]string{"a": "b"}}); !errors.Is(err, client.ErrNotFound) {
+		if _, err := tg.lc.PatchMetadata(ctx, "no-such-sandbox-"+tg.run, &lifecycle.MetadataPatch{Set: map[string]string{"a": "b"}}); !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Errorf("PatchMetadata of an unknown sandbox = %v, want not found", err)
 		}
 		if _, err := tg.lc.PatchMetadata(ctx, sb.ID, &lifecycle.MetadataPatch{Set: map[string]string{"opensandbox.io/x": "y"}}); !rejectedInput(err) {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
@@ -50,17 +50,17 @@ func TestLifecycleRenew(t *testing.T) {
 		}
 
 		tg.requestsSent()
-		if _, err := tg.lc.Renew(ctx, sb.ID, time.Now().Add(-time.Minute)); !errors.Is(err, client.ErrInvalidInput) {
+		if _, err := tg.lc.Renew(ctx, sb.ID, time.Now().Add(-time.Minute)); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 			t.Errorf("Renew(past) = %v, want ErrInvalidInput", err)
 		}
 		if n, ok := tg.requestsSent(); ok && n != 0 {
 			t.Errorf("%d requests sent for a renewal into the past", n)
 		}
-		if _, err := tg.lc.Renew(ctx, "no-such-sandbox-"+tg.run, time.Now().Add(time.Hour)); !errors.Is(err, client.ErrNotFound) {
+		if _, err := tg.lc.Renew(ctx, "no-such-sandbox-"+tg.run, time.Now().Add(time.Hour)); !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Errorf("Renew of an unknown sandbox = %v, want not found", err)
 		}
 
-		if _, err := tg.lc.Renew(ctx, forever.ID, time.Now().Add(time.Hour)); !errors.Is(err, client.ErrConflict) {
+		if _, err := tg.lc.Renew(ctx, forever.ID, time.Now().Add(time.Hour)); !errors.Is(err, sandboxkit.ErrConflict) {
 			t.Errorf("Renew of a sandbox without expiry = %v, want a conflict", err)
 		}
 		if got, err := tg.lc.Get(ctx, forever.ID); err != nil || !got.ExpiresAt.IsZero() {
@@ -88,7 +88,7 @@ func TestLifecycleExpiry(t *testing.T) {
 		var states []lifecycle.State
 		for {
 			got, err := tg.lc.Get(ctx, sb.ID)
-			if errors.Is(err, client.ErrNotFound) {
+			if errors.Is(err, sandboxkit.ErrNotFound) {
 				break
 			}
 			if err != nil {

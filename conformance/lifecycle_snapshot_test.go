@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
@@ -20,7 +20,7 @@ func (tg *lifecycleTarget) snapshotOf(t *testing.T, id, name string) *lifecycle.
 		t.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			if err := tg.lc.DeleteSnapshot(ctx, sn.ID); err != nil && !errors.Is(err, client.ErrNotFound) {
+			if err := tg.lc.DeleteSnapshot(ctx, sn.ID); err != nil && !errors.Is(err, sandboxkit.ErrNotFound) {
 				t.Errorf("cleanup: deleting snapshot %s: %v", sn.ID, err)
 			}
 		})
@@ -122,7 +122,7 @@ func TestLifecycleSnapshots(t *testing.T) {
 		}
 		if tg.runtime == docker {
 			// An image removed before the answer: gone at once.
-			if _, err := tg.lc.GetSnapshot(ctx, sn.ID); !errors.Is(err, client.ErrNotFound) {
+			if _, err := tg.lc.GetSnapshot(ctx, sn.ID); !errors.Is(err, sandboxkit.ErrNotFound) {
 				t.Errorf("docker: GetSnapshot right after DeleteSnapshot = %v, want not found", err)
 			}
 		}
@@ -145,17 +145,17 @@ func TestLifecycleSnapshotErrors(t *testing.T) {
 		if _, err := tg.lc.PauseAndWait(ctx, sb.ID, nil); err != nil {
 			t.Fatal(err)
 		}
-		if sn, err := tg.lc.CreateSnapshot(ctx, sb.ID, nil); !errors.Is(err, client.ErrConflict) {
+		if sn, err := tg.lc.CreateSnapshot(ctx, sb.ID, nil); !errors.Is(err, sandboxkit.ErrConflict) {
 			if sn != nil {
 				_ = tg.lc.DeleteSnapshot(ctx, sn.ID)
 			}
 			t.Errorf("snapshot of a Paused sandbox = %+v, %v; want a conflict", sn, err)
 		}
 		unknown := "00000000-0000-4000-8000-" + tg.run[1:]
-		if _, err := tg.lc.GetSnapshot(ctx, unknown); !errors.Is(err, client.ErrNotFound) {
+		if _, err := tg.lc.GetSnapshot(ctx, unknown); !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Errorf("GetSnapshot(unknown) = %v, want not found", err)
 		}
-		if err := tg.lc.DeleteSnapshot(ctx, unknown); !errors.Is(err, client.ErrNotFound) {
+		if err := tg.lc.DeleteSnapshot(ctx, unknown); !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Errorf("DeleteSnapshot(unknown) = %v, want not found", err)
 		}
 		req := &lifecycle.CreateRequest{ResourceLimits: map[string]string{"cpu": "500m", "memory": "256Mi"}, Metadata: map[string]string{runLabel: tg.run}}
@@ -163,7 +163,7 @@ func TestLifecycleSnapshotErrors(t *testing.T) {
 		if restored != nil {
 			tg.cleanup(t, restored.ID)
 		}
-		if !errors.Is(err, client.ErrNotFound) {
+		if !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Errorf("CreateFromSnapshot(unknown) = %+v, %v; want not found", restored, err)
 		}
 	})

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
@@ -25,7 +25,7 @@ func TestLifecyclePauseResume(t *testing.T) {
 		}
 		// Pausing again: 409 (Kubernetes) or 500 (Docker, settled by a
 		// read that shows Paused); either way it stays Paused.
-		if err := tg.lc.Pause(ctx, sb.ID); err != nil && !errors.Is(err, client.ErrConflict) {
+		if err := tg.lc.Pause(ctx, sb.ID); err != nil && !errors.Is(err, sandboxkit.ErrConflict) {
 			t.Errorf("Pause of a Paused sandbox = %v, want nil or a conflict", err)
 		}
 		if got, err := tg.lc.PauseAndWait(ctx, sb.ID, nil); err != nil || got.State() != lifecycle.StatePaused {
@@ -36,7 +36,7 @@ func TestLifecyclePauseResume(t *testing.T) {
 		if err != nil || got.State() != lifecycle.StateRunning {
 			t.Fatalf("ResumeAndWait = %+v, %v; want Running", got, err)
 		}
-		if err := tg.lc.Resume(ctx, sb.ID); !errors.Is(err, client.ErrConflict) {
+		if err := tg.lc.Resume(ctx, sb.ID); !errors.Is(err, sandboxkit.ErrConflict) {
 			t.Errorf("Resume of a Running sandbox = %v, want a conflict", err)
 		}
 		if got, err := tg.lc.ResumeAndWait(ctx, sb.ID, nil); err != nil || got.State() != lifecycle.StateRunning {
@@ -55,7 +55,7 @@ func TestLifecyclePauseResume(t *testing.T) {
 		if got, err := tg.lc.WaitForState(ctx, sb.ID, lifecycle.StateRunning); err != nil || got.State() != lifecycle.StateRunning {
 			t.Fatalf("WaitForState(Running) = %+v, %v", got, err)
 		}
-		if err := tg.lc.Pause(ctx, "no-such-sandbox-"+tg.run); !errors.Is(err, client.ErrNotFound) {
+		if err := tg.lc.Pause(ctx, "no-such-sandbox-"+tg.run); !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Errorf("Pause of an unknown sandbox = %v, want not found", err)
 		}
 	})
@@ -113,7 +113,7 @@ func TestLifecycleDelete(t *testing.T) {
 		}
 		got, err := tg.lc.Get(ctx, sb.ID)
 		switch {
-		case errors.Is(err, client.ErrNotFound):
+		case errors.Is(err, sandboxkit.ErrNotFound):
 		case err == nil && tg.runtime == kubernetes && got.State() == lifecycle.StateTerminated:
 		default:
 			t.Errorf("after DeleteAndWait: Get = %+v, %v", got, err)
@@ -121,7 +121,7 @@ func TestLifecycleDelete(t *testing.T) {
 		if err := tg.lc.DeleteAndWait(ctx, sb.ID, nil); err != nil {
 			t.Errorf("DeleteAndWait again = %v, want nil", err)
 		}
-		if err := tg.lc.Delete(ctx, "no-such-sandbox-"+tg.run); !errors.Is(err, client.ErrNotFound) {
+		if err := tg.lc.Delete(ctx, "no-such-sandbox-"+tg.run); !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Errorf("Delete of an unknown sandbox = %v, want not found", err)
 		}
 
@@ -149,31 +149,31 @@ func TestLifecycleDeleteRuntimes(t *testing.T) {
 		got, err := tg.lc.Get(ctx, sb.ID)
 		switch tg.runtime {
 		case docker:
-			if !errors.Is(err, client.ErrNotFound) {
+			if !errors.Is(err, sandboxkit.ErrNotFound) {
 				t.Errorf("docker: Get right after Delete = %+v, %v; want not found", got, err)
 			}
-			if err := tg.lc.Delete(ctx, sb.ID); !errors.Is(err, client.ErrNotFound) {
+			if err := tg.lc.Delete(ctx, sb.ID); !errors.Is(err, sandboxkit.ErrNotFound) {
 				t.Errorf("docker: Delete again = %v, want not found", err)
 			}
 		case kubernetes:
 			// The state it had (Running), or Stopping should a provider
 			// report it, or already gone.
 			switch {
-			case errors.Is(err, client.ErrNotFound):
+			case errors.Is(err, sandboxkit.ErrNotFound):
 			case err == nil && (got.State() == sb.State() || got.State() == lifecycle.StateStopping):
 			default:
 				t.Errorf("kubernetes: Get right after Delete = %+v, %v; want %s, Stopping or not found", got, err, sb.State())
 			}
 			// The workload is being deleted: deleting it again is accepted
 			// until it is gone.
-			if err := tg.lc.Delete(ctx, sb.ID); err != nil && !errors.Is(err, client.ErrNotFound) {
+			if err := tg.lc.Delete(ctx, sb.ID); err != nil && !errors.Is(err, sandboxkit.ErrNotFound) {
 				t.Errorf("kubernetes: Delete again = %v, want nil or not found", err)
 			}
 			// Then it is gone (a wait for Terminated counts 404 as done).
 			if _, err := tg.lc.WaitForState(ctx, sb.ID, lifecycle.StateTerminated); err != nil {
 				t.Errorf("kubernetes: waiting for the deletion to complete: %v", err)
 			}
-			if got, err := tg.lc.Get(ctx, sb.ID); !errors.Is(err, client.ErrNotFound) {
+			if got, err := tg.lc.Get(ctx, sb.ID); !errors.Is(err, sandboxkit.ErrNotFound) {
 				t.Errorf("kubernetes: Get once the deletion completed = %+v, %v; want not found", got, err)
 			}
 		}

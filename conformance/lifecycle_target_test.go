@@ -10,7 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/mockserver"
 )
@@ -52,7 +52,7 @@ type lifecycleTarget struct {
 	lc *lifecycle.Client
 	// newClient returns another client for it with extra options (e.g.
 	// another API key).
-	newClient func(t *testing.T, opts ...client.Option) *lifecycle.Client
+	newClient func(t *testing.T, opts ...sandboxkit.Option) *lifecycle.Client
 	// mock is the mock server; nil on a real target.
 	mock *mockserver.Server
 	// manual is true for a mock on a manual clock (see sleep).
@@ -107,7 +107,7 @@ func mockLifecycle(t *testing.T, rt runtimeKind, o targetOptions) *lifecycleTarg
 		opts = append(opts, mockserver.WithManualClock(time.Now()), mockserver.WithTransitionDelay(0))
 	}
 	srv := mockserver.Start(t, opts...)
-	newClient := func(t *testing.T, extra ...client.Option) *lifecycle.Client {
+	newClient := func(t *testing.T, extra ...sandboxkit.Option) *lifecycle.Client {
 		t.Helper()
 		lc, err := srv.Lifecycle(extra...)
 		if err != nil {
@@ -121,12 +121,12 @@ func mockLifecycle(t *testing.T, rt runtimeKind, o targetOptions) *lifecycleTarg
 
 func realLifecycle(t *testing.T) *lifecycleTarget {
 	t.Helper()
-	newClient := func(t *testing.T, extra ...client.Option) *lifecycle.Client {
+	newClient := func(t *testing.T, extra ...sandboxkit.Option) *lifecycle.Client {
 		t.Helper()
-		opts := []client.Option{client.WithoutEnvironment(),
-			client.WithBaseURL(getenv(envLifecycleURL)),
-			client.WithAPIKey(getenv(envLifecycleKey)),
-			client.WithHTTPClient(realHTTPClient(t))}
+		opts := []sandboxkit.Option{sandboxkit.WithoutEnvironment(),
+			sandboxkit.WithBaseURL(getenv(envLifecycleURL)),
+			sandboxkit.WithAPIKey(getenv(envLifecycleKey)),
+			sandboxkit.WithHTTPClient(realHTTPClient(t))}
 		lc, err := lifecycle.New(append(opts, extra...)...)
 		if err != nil {
 			t.Fatal(err)
@@ -246,7 +246,7 @@ func (tg *lifecycleTarget) cleanup(t *testing.T, id string) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := tg.lc.Delete(ctx, id); err != nil && !errors.Is(err, client.ErrNotFound) && !errors.Is(err, client.ErrConflict) {
+		if err := tg.lc.Delete(ctx, id); err != nil && !errors.Is(err, sandboxkit.ErrNotFound) && !errors.Is(err, sandboxkit.ErrConflict) {
 			t.Errorf("cleanup: deleting sandbox %s: %v", id, err)
 		}
 	})
@@ -290,7 +290,7 @@ func (tg *lifecycleTarget) requestsSent() (n int, ok bool) {
 
 // rejectedInput reports whether err is the server refusing a request as
 // invalid: a 400, or the 422 of a FastAPI validation report, both matching
-// client.ErrBadRequest.
+// sandboxkit.ErrBadRequest.
 func rejectedInput(err error) bool {
-	return errors.Is(err, client.ErrBadRequest)
+	return errors.Is(err, sandboxkit.ErrBadRequest)
 }

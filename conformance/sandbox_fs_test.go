@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
 
@@ -77,7 +77,7 @@ func TestSandboxFiles(t *testing.T) {
 				if err := tg.sb.Remove(ctx, dir+"/src", &sandbox.RemoveOptions{Recursive: true}); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := tg.sb.List(ctx, dir+"/src"); !errors.Is(err, client.ErrNotFound) {
+				if _, err := tg.sb.List(ctx, dir+"/src"); !errors.Is(err, sandboxkit.ErrNotFound) {
 					t.Errorf("List after Remove: %v", err)
 				}
 			})
@@ -123,7 +123,7 @@ func TestSandboxTreePrefixedPaths(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, p := range []string{dir, file} {
-			if _, err := tg.sb.List(ctx, p); !errors.Is(err, client.ErrNotFound) {
+			if _, err := tg.sb.List(ctx, p); !errors.Is(err, sandboxkit.ErrNotFound) {
 				t.Errorf("%s after Remove: %v", p, err)
 			}
 		}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
 
@@ -70,7 +70,7 @@ func TestSandboxProcessNotFound(t *testing.T) {
 		assertAPIError(t, err, 404, "sandbox.Logs", "")
 		assertAPIError(t, tg.sb.StopProcess(ctx, id), 404, "sandbox.StopProcess", "")
 		assertAPIError(t, tg.sb.KillProcess(ctx, id), 404, "sandbox.KillProcess", "")
-		if err := tg.sb.KillProcess(ctx, id); !errors.Is(err, client.ErrNotFound) {
+		if err := tg.sb.KillProcess(ctx, id); !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Errorf("KillProcess: %v, want ErrNotFound", err)
 		}
 	})

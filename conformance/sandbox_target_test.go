@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/mockserver"
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
@@ -57,7 +57,7 @@ func mockSandboxAPI(t *testing.T) *sandboxTarget {
 	}
 	through := func(t *testing.T, wrap func(http.RoundTripper) http.RoundTripper) *sandbox.Client {
 		t.Helper()
-		c, err := srv.SandboxAPI(id, client.WithHTTPClient(&http.Client{Transport: wrap(srv.HTTPClient().Transport)}))
+		c, err := srv.SandboxAPI(id, sandboxkit.WithHTTPClient(&http.Client{Transport: wrap(srv.HTTPClient().Transport)}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,10 +72,10 @@ func realSandboxAPI(t *testing.T) *sandboxTarget {
 	// send one anyway, as a user would.
 	newClient := func(t *testing.T, hc *http.Client) *sandbox.Client {
 		t.Helper()
-		sb, err := sandbox.New(client.WithoutEnvironment(),
-			client.WithBaseURL(getenv(envSandboxAPIURL)),
-			client.WithToken("conformance-token"),
-			client.WithHTTPClient(hc))
+		sb, err := sandbox.New(sandboxkit.WithoutEnvironment(),
+			sandboxkit.WithBaseURL(getenv(envSandboxAPIURL)),
+			sandboxkit.WithToken("conformance-token"),
+			sandboxkit.WithHTTPClient(hc))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +127,7 @@ func (tg *sandboxTarget) fresh(t *testing.T, prefix string) string {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := tg.sb.Remove(ctx, p, &sandbox.RemoveOptions{Recursive: true}); err != nil && !errors.Is(err, client.ErrNotFound) {
+		if err := tg.sb.Remove(ctx, p, &sandbox.RemoveOptions{Recursive: true}); err != nil && !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Logf("cleanup of %s: %v", p, err)
 		}
 	})
@@ -201,11 +201,11 @@ func short(s string) string {
 	return strings.ToValidUTF8(s, "?")
 }
 
-// assertAPIError checks that err is an *client.APIError with the status,
+// assertAPIError checks that err is an *sandboxkit.APIError with the status,
 // naming op, whose message contains text (any if empty).
 func assertAPIError(t *testing.T, err error, status int, op, text string) {
 	t.Helper()
-	apiErr, ok := errors.AsType[*client.APIError](err)
+	apiErr, ok := errors.AsType[*sandboxkit.APIError](err)
 	switch {
 	case !ok:
 		t.Errorf("error %v (%T), want an *client.APIError %d", err, err, status)

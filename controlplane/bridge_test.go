@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 )
 
 func TestSandboxClientUsesTheSameCredentials(t *testing.T) {
@@ -31,7 +31,7 @@ func TestSandboxClientUsesTheSameCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := sc.Config()
-	if cfg.API() != client.Sandbox || cfg.BaseURL().String() != guest.URL || !cfg.HasCredential() || cfg.Workspace() != testWorkspace {
+	if cfg.API() != sandboxkit.Sandbox || cfg.BaseURL().String() != guest.URL || !cfg.HasCredential() || cfg.Workspace() != testWorkspace {
 		t.Errorf("bridged config = %v", cfg)
 	}
 	_, _ = sc.Health(t.Context()) // only the request matters here
@@ -52,36 +52,36 @@ func TestSandboxClientRefusals(t *testing.T) {
 	if _, err := c.SandboxClient(&Sandbox{Metadata: Metadata{Name: "sbx"}}); !errors.Is(err, ErrNoURL) {
 		t.Errorf("no URL: err = %v, want ErrNoURL", err)
 	}
-	if _, err := c.SandboxClient(nil); !errors.Is(err, client.ErrInvalidInput) {
+	if _, err := c.SandboxClient(nil); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Errorf("nil: err = %v, want ErrInvalidInput", err)
 	}
 	// The token must not leave an https control plane in clear text.
 	_, err := c.SandboxClient(&Sandbox{Metadata: Metadata{Name: "sbx", URL: "http://sbx.sandbox.test"}})
-	if !errors.Is(err, client.ErrInvalidInput) {
+	if !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Errorf("plain http: err = %v, want ErrInvalidInput", err)
 	}
 	if _, err := c.SandboxClient(&Sandbox{Metadata: Metadata{Name: "sbx", URL: "https://sbx.sandbox.test"}}); err != nil {
 		t.Errorf("https: %v", err)
 	}
-	if _, err := NewFromConfig(nil); !errors.Is(err, client.ErrInvalidInput) {
+	if _, err := NewFromConfig(nil); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Errorf("NewFromConfig(nil) = %v", err)
 	}
-	lc, err := client.NewConfig(client.Lifecycle, client.WithoutEnvironment())
+	lc, err := sandboxkit.NewConfig(sandboxkit.Lifecycle, sandboxkit.WithoutEnvironment())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewFromConfig(lc); !errors.Is(err, client.ErrInvalidInput) {
+	if _, err := NewFromConfig(lc); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Errorf("NewFromConfig(lifecycle) = %v", err)
 	}
 }
 
 // TestSandboxClientTokenDestinations: the control plane names a sandbox's
 // URL, and the token follows it only where the rules of
-// client.Config.ForSandbox allow (issue 12: any https host and the cloud
+// sandboxkit.Config.ForSandbox allow (issue 12: any https host and the cloud
 // metadata address used to get it).
 func TestSandboxClientTokenDestinations(t *testing.T) {
 	t.Parallel()
-	newCP := func(t *testing.T, base string, opts ...client.Option) *Client {
+	newCP := func(t *testing.T, base string, opts ...sandboxkit.Option) *Client {
 		t.Helper()
 		c, err := New(append(testOptions(base, http.DefaultTransport), opts...)...)
 		if err != nil {
@@ -89,15 +89,15 @@ func TestSandboxClientTokenDestinations(t *testing.T) {
 		}
 		return c
 	}
-	hosted := newCP(t, client.DefaultControlPlaneBaseURL)
+	hosted := newCP(t, sandboxkit.DefaultControlPlaneBaseURL)
 	custom := newCP(t, "https://cp.example.com/v0")
-	allowing := newCP(t, "https://cp.example.com/v0", client.WithSandboxHosts("*.sandboxes.example.com", "box.example.net"))
+	allowing := newCP(t, "https://cp.example.com/v0", sandboxkit.WithSandboxHosts("*.sandboxes.example.com", "box.example.net"))
 	local := newCP(t, "http://127.0.0.1:8999/v0")
 	tests := []struct {
 		name string
 		c    *Client
 		url  string
-		opts []client.Option
+		opts []sandboxkit.Option
 		ok   bool
 	}{
 		{"hosted: Blaxel sandbox host", hosted, "https://sbx-quiet-fox-ws1.us-pdx-1.bl.run", nil, true},
@@ -106,17 +106,17 @@ func TestSandboxClientTokenDestinations(t *testing.T) {
 		{"hosted: a look-alike domain", hosted, "https://sbx-1.bl.run.evil.example", nil, false},
 		{"hosted: another https host", hosted, "https://collector.example.com", nil, false},
 		{"hosted: cloud metadata", hosted, "http://169.254.169.254/latest", nil, false},
-		{"hosted: cloud metadata over https", hosted, "https://169.254.169.254", []client.Option{client.WithSandboxHosts("169.254.169.254")}, false},
+		{"hosted: cloud metadata over https", hosted, "https://169.254.169.254", []sandboxkit.Option{sandboxkit.WithSandboxHosts("169.254.169.254")}, false},
 		{"hosted: loopback", hosted, "http://127.0.0.1:8080", nil, false},
-		{"hosted: a base URL option cannot redirect it", hosted, "https://sbx-1.us-pdx-1.bl.run", []client.Option{client.WithBaseURL("https://collector.example.com")}, false},
+		{"hosted: a base URL option cannot redirect it", hosted, "https://sbx-1.us-pdx-1.bl.run", []sandboxkit.Option{sandboxkit.WithBaseURL("https://collector.example.com")}, false},
 		{"custom: its own origin", custom, "https://cp.example.com/sandboxes/quiet-fox", nil, true},
 		{"custom: a sibling host needs allowing", custom, "https://quiet-fox.sandboxes.example.com", nil, false},
 		{"custom: allowed by a pattern", allowing, "https://quiet-fox.sandboxes.example.com", nil, true},
 		{"custom: the pattern's domain itself", allowing, "https://sandboxes.example.com", nil, false},
 		{"custom: allowed host", allowing, "https://box.example.net:8443", nil, true},
-		{"custom: allowed in the call's options", custom, "https://box.example.org", []client.Option{client.WithSandboxHosts("box.example.org")}, true},
+		{"custom: allowed in the call's options", custom, "https://box.example.org", []sandboxkit.Option{sandboxkit.WithSandboxHosts("box.example.org")}, true},
 		{"custom: allowed host over plain http", allowing, "http://box.example.net", nil, false},
-		{"custom: allowed host over plain http, accepted", allowing, "http://box.example.net", []client.Option{client.WithInsecureHTTP()}, true},
+		{"custom: allowed host over plain http, accepted", allowing, "http://box.example.net", []sandboxkit.Option{sandboxkit.WithInsecureHTTP()}, true},
 		{"local: another loopback port", local, "http://127.0.0.1:9001/sandboxes/x", nil, true},
 		{"local: localhost", local, "http://localhost:9001", nil, true},
 		{"local: a remote host", local, "https://sbx-1.us-pdx-1.bl.run", nil, false},
@@ -128,7 +128,7 @@ func TestSandboxClientTokenDestinations(t *testing.T) {
 			switch {
 			case tt.ok && err != nil:
 				t.Errorf("SandboxClient(%s) = %v, want it allowed", tt.url, err)
-			case !tt.ok && !errors.Is(err, client.ErrInvalidInput):
+			case !tt.ok && !errors.Is(err, sandboxkit.ErrInvalidInput):
 				t.Errorf("SandboxClient(%s) = %v, want a refusal matching ErrInvalidInput", tt.url, err)
 			case !tt.ok && strings.Contains(err.Error(), testToken):
 				t.Errorf("refusal shows the token: %v", err)

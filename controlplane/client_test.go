@@ -5,7 +5,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 )
 
 // Not parallel: it sets environment variables.
@@ -17,10 +17,10 @@ func TestNewReadsTheEnvironment(t *testing.T) {
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
 
-	t.Setenv(client.EnvToken, testToken)
-	t.Setenv(client.EnvWorkspace, testWorkspace)
-	t.Setenv(client.EnvControlPlaneBaseURL, srv.URL+"/v0")
-	c, err := New(client.WithHTTPClient(&http.Client{Transport: tr}))
+	t.Setenv(sandboxkit.EnvToken, testToken)
+	t.Setenv(sandboxkit.EnvWorkspace, testWorkspace)
+	t.Setenv(sandboxkit.EnvControlPlaneBaseURL, srv.URL+"/v0")
+	c, err := New(sandboxkit.WithHTTPClient(&http.Client{Transport: tr}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestNewReadsTheEnvironment(t *testing.T) {
 	checkHeaders(t, calls[0], false)
 
 	// Options win over the environment.
-	c, err = New(client.WithBaseURL("https://other.test/v0"), client.WithWorkspace("mine"))
+	c, err = New(sandboxkit.WithBaseURL("https://other.test/v0"), sandboxkit.WithWorkspace("mine"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,14 +48,14 @@ func TestNewReadsTheEnvironment(t *testing.T) {
 
 func TestNewDefaults(t *testing.T) {
 	t.Parallel()
-	c, err := New(client.WithoutEnvironment())
+	c, err := New(sandboxkit.WithoutEnvironment())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.Config().BaseURL().String(); got != client.DefaultControlPlaneBaseURL {
-		t.Errorf("base URL = %s, want %s", got, client.DefaultControlPlaneBaseURL)
+	if got := c.Config().BaseURL().String(); got != sandboxkit.DefaultControlPlaneBaseURL {
+		t.Errorf("base URL = %s, want %s", got, sandboxkit.DefaultControlPlaneBaseURL)
 	}
-	if _, err := New(client.WithoutEnvironment(), client.WithBaseURL("ftp://x")); err == nil {
+	if _, err := New(sandboxkit.WithoutEnvironment(), sandboxkit.WithBaseURL("ftp://x")); err == nil {
 		t.Error("a bad option was accepted")
 	}
 }

@@ -8,8 +8,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	api "github.com/sandboxkit/sandboxkit/internal/gen/controlplaneapi"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 	"github.com/sandboxkit/sandboxkit/internal/poll"
 )
 
@@ -40,7 +41,7 @@ const (
 // CreateOptions configures [Client.Create].
 type CreateOptions struct {
 	// IfNotExist makes Create answer the existing sandbox of the same
-	// name, instead of an error matching [client.ErrConflict], when that
+	// name, instead of an error matching [sandboxkit.ErrConflict], when that
 	// sandbox is not FAILED, TERMINATED or being deleted. The existing
 	// sandbox's definition may differ from the one given.
 	IfNotExist bool
@@ -116,7 +117,7 @@ func (e *CreateError) Unwrap() []error {
 // Create creates a sandbox from sb's metadata and spec and returns it as
 // the service answered (usually DEPLOYING; see [Client.CreateAndWait]).
 // A sandbox of the same name that is live already is an error matching
-// [client.ErrConflict] (unless opts.IfNotExist); a FAILED or TERMINATED one
+// [sandboxkit.ErrConflict] (unless opts.IfNotExist); a FAILED or TERMINATED one
 // is replaced by the service.
 //
 // Create makes at most one sandbox and does not report a failure for a
@@ -127,7 +128,7 @@ func (e *CreateError) Unwrap() []error {
 // is the one this call made and is returned; no sandbox means the request
 // did not take effect, and it is sent again (up to opts.MaxAttempts); a
 // sandbox that is someone else's is an error matching
-// [client.ErrConflict]. A 409 answer to a repeated request is settled the
+// [sandboxkit.ErrConflict]. A 409 answer to a repeated request is settled the
 // same way, as is (with opts.IfNotExist) a 409 that says the sandbox is
 // still being created. Only
 // when the read-back cannot tell before ctx or opts.SettleTimeout ends is
@@ -139,10 +140,10 @@ func (e *CreateError) Unwrap() []error {
 func (c *Client) Create(ctx context.Context, sb *Sandbox, opts *CreateOptions) (*Sandbox, error) {
 	const op = "controlplane.Create"
 	if err := validateSandbox(sb); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	if err := opts.validate(); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	var o CreateOptions
 	if opts != nil {
@@ -160,27 +161,27 @@ func (c *Client) Create(ctx context.Context, sb *Sandbox, opts *CreateOptions) (
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			// Nothing is in flight: earlier attempts were settled.
-			return nil, client.Wrap(ctx, op, err)
+			return nil, glue.Wrap(ctx, op, err)
 		}
 		res, err := c.api.CreateSandbox(ctx, body, params)
 		if err == nil {
 			return fromAPI(res), nil
 		}
-		err = client.Wrap(ctx, op, err)
-		switch outcome := client.ClassifyFailure(err); {
-		case ctx.Err() != nil && (ambiguous || outcome == client.Ambiguous):
+		err = glue.Wrap(ctx, op, err)
+		switch outcome := glue.ClassifyFailure(err); {
+		case ctx.Err() != nil && (ambiguous || outcome == glue.Ambiguous):
 			// The caller's context ended with the request in flight.
 			return nil, &CreateError{Name: want.Metadata.Name, Attempts: attempt, Err: err}
 		case ctx.Err() != nil:
 			return nil, err
-		case outcome == client.Ambiguous:
+		case outcome == glue.Ambiguous:
 			ambiguous = true
 		case isConflict(err) && (ambiguous || (o.IfNotExist && creationInProgress(err))):
 			// An earlier attempt may have made it; or, with IfNotExist,
 			// the sandbox is still being made and is the answer.
-		case outcome == client.NotSent && attempt < maxAttempts:
+		case outcome == glue.NotSent && attempt < maxAttempts:
 			if werr := sleepCtx(ctx, poll.Delay(createMinDelay, createMaxDelay, attempt)); werr != nil {
-				return nil, client.Wrap(ctx, op, werr)
+				return nil, glue.Wrap(ctx, op, werr)
 			}
 			continue
 		default:
@@ -194,8 +195,8 @@ func (c *Client) Create(ctx context.Context, sb *Sandbox, opts *CreateOptions) (
 		case got != nil && created:
 			return got, nil
 		case got != nil:
-			return nil, client.Wrap(ctx, op, fmt.Errorf("sandbox %q exists and was not made by this call (externalId %q, created %s): %w",
-				want.Metadata.Name, got.Metadata.ExternalID, got.Metadata.CreatedAt.Format(time.RFC3339), client.ErrConflict))
+			return nil, glue.Wrap(ctx, op, fmt.Errorf("sandbox %q exists and was not made by this call (externalId %q, created %s): %w",
+				want.Metadata.Name, got.Metadata.ExternalID, got.Metadata.CreatedAt.Format(time.RFC3339), sandboxkit.ErrConflict))
 		case attempt >= maxAttempts:
 			// Nothing was made: the last error stands as it is.
 			return nil, err
@@ -220,13 +221,13 @@ func (c *Client) settleCreate(ctx context.Context, want *Sandbox, o CreateOption
 	failures := 0
 	for attempt := 1; ; attempt++ {
 		if err := sleepCtx(sctx, poll.Delay(minDelay, max(minDelay, maxDelay), attempt)); err != nil {
-			return nil, false, errors.Join(client.Wrap(sctx, "controlplane.Create", err), lastErr)
+			return nil, false, errors.Join(glue.Wrap(sctx, "controlplane.Create", err), lastErr)
 		}
 		cur, err := c.Get(sctx, want.Metadata.Name, nil)
 		switch {
 		case isNotFound(err):
 			return nil, false, nil
-		case err != nil && sctx.Err() == nil && client.IsTransient(err) && failures < maxSettleFailures:
+		case err != nil && sctx.Err() == nil && sandboxkit.IsTransient(err) && failures < maxSettleFailures:
 			lastErr = err
 			failures++
 			continue
@@ -268,7 +269,7 @@ func madeBy(want, cur *Sandbox, o CreateOptions, started time.Time) bool {
 // creationInProgress reports a 409 whose body says the sandbox is still
 // being created (reason CREATION_IN_PROGRESS).
 func creationInProgress(err error) bool {
-	apiErr, ok := errors.AsType[*client.APIError](err)
+	apiErr, ok := errors.AsType[*sandboxkit.APIError](err)
 	if !ok || len(apiErr.Body) == 0 {
 		return false
 	}

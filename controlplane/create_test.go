@@ -11,7 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/controlplane"
 	"github.com/sandboxkit/sandboxkit/mockserver"
 )
@@ -84,7 +84,7 @@ func TestCreateResendsWhenNothingWasMade(t *testing.T) {
 		// Attempts are bounded: then the last error stands (nothing made).
 		inject(t, srv, mockserver.Fault{Operation: "CreateSandbox", Status: http.StatusBadGateway})
 		_, err = c.Create(t.Context(), box("never"), &controlplane.CreateOptions{MaxAttempts: 2})
-		if !errors.Is(err, client.ErrUnavailable) || errors.As(err, new(*controlplane.CreateError)) {
+		if !errors.Is(err, sandboxkit.ErrUnavailable) || errors.As(err, new(*controlplane.CreateError)) {
 			t.Errorf("every attempt refused: %v, want the 502", err)
 		}
 	})
@@ -101,8 +101,8 @@ func TestCreateUnknownOutcome(t *testing.T) {
 		_, err := c.Create(t.Context(), box("unknown"), nil)
 		var ce *controlplane.CreateError
 		if !errors.As(err, &ce) || ce.Name != "unknown" || ce.Attempts != 1 ||
-			client.StatusCode(ce.Err) != http.StatusBadGateway || client.StatusCode(ce.LookupErr) != http.StatusInternalServerError ||
-			!errors.Is(err, client.ErrUnavailable) || !strings.Contains(err.Error(), "reading it back") {
+			sandboxkit.StatusCode(ce.Err) != http.StatusBadGateway || sandboxkit.StatusCode(ce.LookupErr) != http.StatusInternalServerError ||
+			!errors.Is(err, sandboxkit.ErrUnavailable) || !strings.Contains(err.Error(), "reading it back") {
 			t.Fatalf("got %v, want a CreateError with the 502 and the read-back's 500", err)
 		}
 		// It was made; EnsureSandbox (or Create with IfNotExist) finishes
@@ -140,14 +140,14 @@ func TestCreateLostAnswerFindsAnotherSandbox(t *testing.T) {
 		inject(t, srv, mockserver.Fault{Operation: "CreateSandbox", Status: http.StatusGatewayTimeout, Times: 1})
 		ours := box("contested")
 		ours.Metadata.ExternalID = "ours"
-		if _, err := c.Create(t.Context(), ours, nil); !errors.Is(err, client.ErrConflict) {
+		if _, err := c.Create(t.Context(), ours, nil); !errors.Is(err, sandboxkit.ErrConflict) {
 			t.Errorf("got %v, want ErrConflict", err)
 		}
 		// A plain 409 is someone else's sandbox too, even while it is
 		// still being created.
 		same := box("contested")
 		same.Metadata.ExternalID = "theirs"
-		if _, err := c.Create(t.Context(), same, nil); !errors.Is(err, client.ErrConflict) {
+		if _, err := c.Create(t.Context(), same, nil); !errors.Is(err, sandboxkit.ErrConflict) {
 			t.Errorf("409 while DEPLOYING: %v, want ErrConflict", err)
 		}
 	})
@@ -176,10 +176,10 @@ func TestCreateAndWaitReturnsWhatItMade(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv, c := startMock(t)
-		if _, err := c.CreateAndWait(t.Context(), box("w"), &controlplane.WaitOptions{MinDelay: -1}); !errors.Is(err, client.ErrInvalidInput) {
+		if _, err := c.CreateAndWait(t.Context(), box("w"), &controlplane.WaitOptions{MinDelay: -1}); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 			t.Fatalf("bad wait options: %v", err)
 		}
-		if _, err := c.Create(t.Context(), box("w"), &controlplane.CreateOptions{SettleTimeout: -time.Second}); !errors.Is(err, client.ErrInvalidInput) {
+		if _, err := c.Create(t.Context(), box("w"), &controlplane.CreateOptions{SettleTimeout: -time.Second}); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 			t.Fatalf("bad create options: %v", err)
 		}
 		if n := len(srv.Creations()); n != 0 {
@@ -187,7 +187,7 @@ func TestCreateAndWaitReturnsWhatItMade(t *testing.T) {
 		}
 		inject(t, srv, mockserver.Fault{Operation: "GetSandbox", Status: http.StatusForbidden})
 		sb, err := c.CreateAndWait(t.Context(), box("w"), nil)
-		if !errors.Is(err, client.ErrForbidden) || sb == nil || sb.Metadata.Name != "w" {
+		if !errors.Is(err, sandboxkit.ErrForbidden) || sb == nil || sb.Metadata.Name != "w" {
 			t.Errorf("failed wait: %+v, %v; want the created sandbox and the 403", sb, err)
 		}
 	})
@@ -212,7 +212,7 @@ func TestPreviewClientKeepsTheTokenToItsOrigin(t *testing.T) {
 	}))
 	defer preview.Close()
 
-	c, err := controlplane.New(client.WithoutEnvironment(), client.WithBaseURL("http://127.0.0.1:1/v0"), client.WithToken("cp-token"))
+	c, err := controlplane.New(sandboxkit.WithoutEnvironment(), sandboxkit.WithBaseURL("http://127.0.0.1:1/v0"), sandboxkit.WithToken("cp-token"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,18 +233,18 @@ func TestPreviewClientKeepsTheTokenToItsOrigin(t *testing.T) {
 		t.Errorf("preview got %q; redirect target got a token: %v", got.Load(), leaked.Load())
 	}
 
-	secure, err := controlplane.New(client.WithoutEnvironment(), client.WithBaseURL("https://api.example.com/v0"), client.WithToken("cp-token"))
+	secure, err := controlplane.New(sandboxkit.WithoutEnvironment(), sandboxkit.WithBaseURL("https://api.example.com/v0"), sandboxkit.WithToken("cp-token"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	plain := &controlplane.Preview{Spec: controlplane.PreviewSpec{URL: "http://preview.example.com"}}
-	if _, err := secure.PreviewHTTPClient(plain, tok, nil); !errors.Is(err, client.ErrInvalidInput) {
+	if _, err := secure.PreviewHTTPClient(plain, tok, nil); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Errorf("http preview behind an https control plane: %v", err)
 	}
-	if _, err := secure.PreviewHTTPClient(&controlplane.Preview{}, tok, nil); !errors.Is(err, client.ErrInvalidInput) {
+	if _, err := secure.PreviewHTTPClient(&controlplane.Preview{}, tok, nil); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Errorf("a preview without a URL: %v", err)
 	}
-	if _, err := p.URLWithToken(&controlplane.PreviewToken{}); !errors.Is(err, client.ErrInvalidInput) {
+	if _, err := p.URLWithToken(&controlplane.PreviewToken{}); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Errorf("a token without a value: %v", err)
 	}
 	for _, s := range []string{tok.String(), tok.GoString()} {

@@ -9,25 +9,25 @@
 // # Configuration
 //
 // [New] takes the options of package client. What no option gives comes
-// from the environment (unless [client.WithoutEnvironment] is given):
+// from the environment (unless [sandboxkit.WithoutEnvironment] is given):
 //
-//   - BL_API_KEY: the bearer token ([client.WithToken]);
+//   - BL_API_KEY: the bearer token ([sandboxkit.WithToken]);
 //   - BL_WORKSPACE: the workspace, sent in the X-Blaxel-Workspace header
-//     ([client.WithWorkspace]);
-//   - BL_API_URL: the base URL ([client.WithBaseURL]), by default
+//     ([sandboxkit.WithWorkspace]);
+//   - BL_API_URL: the base URL ([sandboxkit.WithBaseURL]), by default
 //     https://api.blaxel.ai/v0.
 //
 // Credentials live in the transport: they reach only the base URL's origin
 // (and, through [Client.SandboxClient], the sandbox's own URL), never an
 // error message or a log line. Every answer with a status of 400 or more is
-// a [*client.APIError]; match it with errors.Is and the sentinels of
-// package client ([client.ErrNotFound], [client.ErrConflict], ...). Its
+// a [*sandboxkit.APIError]; match it with errors.Is and the sentinels of
+// package client ([sandboxkit.ErrNotFound], [sandboxkit.ErrConflict], ...). Its
 // Code is the service's: the gateway's (WORKLOAD_NOT_FOUND,
 // ROUTE_NOT_FOUND, WORKLOAD_UNAVAILABLE, AUTHENTICATION_...) or, for a
 // failed create, the create error's (INVALID_IMAGE, ...). Bad arguments (an
 // empty name, a negative memory size, a policy value such as "24 hours")
 // fail before anything is sent, with an error matching
-// [client.ErrInvalidInput].
+// [sandboxkit.ErrInvalidInput].
 //
 // # Sandboxes and unknown fields
 //

@@ -23,7 +23,7 @@ var durationUnits = []struct {
 // ParseDuration reads a control plane duration: a positive whole number
 // and one unit s, m, h, d or w ("90s", "30m", "24h", "7d", "2w"), the
 // forms the service accepts. Anything else, such as "24 hours", "1.5d",
-// "1h30m", "0m" or "-1h", is an error matching [client.ErrInvalidInput].
+// "1h30m", "0m" or "-1h", is an error matching [sandboxkit.ErrInvalidInput].
 func ParseDuration(s string) (time.Duration, error) {
 	d, ok := parseUnitDuration(s)
 	if !ok {
@@ -68,7 +68,7 @@ func readDuration(s string) (time.Duration, bool) {
 // anything else as "Ns". The one exception to rounding up is the last
 // second below the largest time.Duration, which is rounded down, because
 // no larger value can be read back. d must be positive: zero or a
-// negative d is an error matching [client.ErrInvalidInput].
+// negative d is an error matching [sandboxkit.ErrInvalidInput].
 func FormatDuration(d time.Duration) (string, error) {
 	if d <= 0 {
 		return "", invalid("duration", d.String(), "must be positive")

@@ -8,7 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/controlplane"
 	"github.com/sandboxkit/sandboxkit/mockserver"
 )
@@ -20,7 +20,7 @@ const e2eToken = "bl-e2e-token-5f2a9c"
 func startMock(t *testing.T) (*mockserver.Server, *controlplane.Client) {
 	t.Helper()
 	srv := mockserver.Start(t, mockserver.WithTenant(e2eToken, "acme"))
-	c, err := controlplane.New(append(srv.ClientOptions(client.ControlPlane), client.WithWorkspace("acme-ws"))...)
+	c, err := controlplane.New(append(srv.ClientOptions(sandboxkit.ControlPlane), sandboxkit.WithWorkspace("acme-ws"))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestEnsureSandboxAgainstMockServer(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv, c1 := startMock(t)
-		c2, err := controlplane.New(srv.ClientOptions(client.ControlPlane)...)
+		c2, err := controlplane.New(srv.ClientOptions(sandboxkit.ControlPlane)...)
 		if err != nil {
 			t.Fatal(err)
 		}

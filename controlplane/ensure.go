@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 )
 
 // EnsureOptions configures [Client.EnsureSandbox].
@@ -38,7 +39,7 @@ const maxFollowerRetries = 3
 //   - FAILED or DEACTIVATED: a [*StateError]; nothing is deleted.
 //
 // When sb has an ExternalID, a sandbox of that name with another external
-// id is not the one asked for: the error matches [client.ErrConflict].
+// id is not the one asked for: the error matches [sandboxkit.ErrConflict].
 //
 // It is safe to call concurrently for the same name. Calls through the
 // same Client share one round of requests (the first caller's sb is
@@ -55,14 +56,14 @@ const maxFollowerRetries = 3
 func (c *Client) EnsureSandbox(ctx context.Context, sb *Sandbox, opts *EnsureOptions) (*Sandbox, error) {
 	const op = "controlplane.EnsureSandbox"
 	if err := validateSandbox(sb); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	var wait *WaitOptions
 	if opts != nil {
 		wait = opts.Wait
 	}
 	if _, err := wait.poll(); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	want := sb.Clone()
 	for attempt := 0; ; attempt++ {
@@ -73,7 +74,7 @@ func (c *Client) EnsureSandbox(ctx context.Context, sb *Sandbox, opts *EnsureOpt
 		var err error
 		select {
 		case <-ctx.Done():
-			return nil, client.Wrap(ctx, op, ctx.Err())
+			return nil, glue.Wrap(ctx, op, ctx.Err())
 		case r := <-ch:
 			res, err = r.Val, r.Err
 		}
@@ -83,7 +84,7 @@ func (c *Client) EnsureSandbox(ctx context.Context, sb *Sandbox, opts *EnsureOpt
 				(errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 				continue
 			}
-			return nil, client.Wrap(ctx, op, err)
+			return nil, glue.Wrap(ctx, op, err)
 		}
 		return res.(*Sandbox).Clone(), nil
 	}
@@ -146,5 +147,5 @@ func otherExternalID(want, got *Sandbox) bool {
 }
 
 func externalIDConflict(want, got *Sandbox) error {
-	return fmt.Errorf("sandbox %q has externalId %q, not %q: %w", want.Metadata.Name, got.Metadata.ExternalID, want.Metadata.ExternalID, client.ErrConflict)
+	return fmt.Errorf("sandbox %q has externalId %q, not %q: %w", want.Metadata.Name, got.Metadata.ExternalID, want.Metadata.ExternalID, sandboxkit.ErrConflict)
 }

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/internal/poll"
 )
 
@@ -60,11 +60,11 @@ func stateError(sb *Sandbox, want string) *StateError {
 	return &StateError{Name: sb.Metadata.Name, Status: sb.Status, Want: want, Message: sb.lastMessage(), Sandbox: sb}
 }
 
-// invalid reports a rejected argument; it matches client.ErrInvalidInput.
+// invalid reports a rejected argument; it matches sandboxkit.ErrInvalidInput.
 func invalid(field, value, reason string) error {
-	return &client.ValidationError{Field: field, Value: value, Reason: reason}
+	return &sandboxkit.ValidationError{Field: field, Value: value, Reason: reason}
 }
 
 // isNotFound and isConflict look for the 404 and 409 answers.
-func isNotFound(err error) bool { return errors.Is(err, client.ErrNotFound) }
-func isConflict(err error) bool { return errors.Is(err, client.ErrConflict) }
+func isNotFound(err error) bool { return errors.Is(err, sandboxkit.ErrNotFound) }
+func isConflict(err error) bool { return errors.Is(err, sandboxkit.ErrConflict) }

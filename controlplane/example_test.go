@@ -7,7 +7,7 @@ import (
 	"log"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/controlplane"
 	"github.com/sandboxkit/sandboxkit/mockserver"
 )
@@ -15,13 +15,13 @@ import (
 // newExampleClient starts an in-process mock of the control plane and
 // returns a client of it. Against the real service, use
 // controlplane.New() with BL_API_KEY and BL_WORKSPACE set, or
-// client.WithToken and client.WithWorkspace.
+// sandboxkit.WithToken and sandboxkit.WithWorkspace.
 func newExampleClient() (*controlplane.Client, func()) {
 	srv, err := mockserver.New()
 	if err != nil {
 		log.Fatal(err)
 	}
-	c, err := controlplane.New(srv.ClientOptions(client.ControlPlane)...)
+	c, err := controlplane.New(srv.ClientOptions(sandboxkit.ControlPlane)...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -171,15 +171,15 @@ func ExampleParseDuration() {
 // otherwise; the configuration never shows the token.
 func ExampleNew() {
 	c, err := controlplane.New(
-		client.WithoutEnvironment(), // options only, for a reproducible example
-		client.WithToken("bl-secret"),
-		client.WithWorkspace("research"),
+		sandboxkit.WithoutEnvironment(), // options only, for a reproducible example
+		sandboxkit.WithToken("bl-secret"),
+		sandboxkit.WithWorkspace("research"),
 	)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(c.Config())
-	// Output: client.Config{api: controlplane, baseURL: https://api.blaxel.ai/v0, credential: [REDACTED], workspace: "research", maxRetries: 4}
+	// Output: sandboxkit.Config{api: controlplane, baseURL: https://api.blaxel.ai/v0, credential: [REDACTED], workspace: "research", maxRetries: 4}
 }
 
 // SetExpirationPolicies replaces a sandbox's policies; a change that could

@@ -18,7 +18,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 )
 
 // The fuzz targets feed arbitrary bytes to the façade as the body of a
@@ -168,8 +169,8 @@ func FuzzSandboxNamePath(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name string) {
 		c, ft := answering(t, []byte(`{"metadata":{"name":"x"},"spec":{}}`))
 		_, err := fzCall(t, func(ctx context.Context) (*Sandbox, error) { return c.Get(ctx, name, nil) })
-		if verr := client.ValidateID("sandbox name", name); verr != nil {
-			if !errors.Is(err, client.ErrInvalidInput) || ft.last != nil {
+		if verr := glue.ValidateID("sandbox name", name); verr != nil {
+			if !errors.Is(err, sandboxkit.ErrInvalidInput) || ft.last != nil {
 				t.Fatalf("Get(%q) = %v, sent=%v; ValidateID says %v", name, err, ft.last != nil, verr)
 			}
 			return
@@ -214,7 +215,7 @@ func checkFormat(t *testing.T, d time.Duration) {
 	t.Helper()
 	s, err := FormatDuration(d)
 	if d <= 0 {
-		if !errors.Is(err, client.ErrInvalidInput) || s != "" {
+		if !errors.Is(err, sandboxkit.ErrInvalidInput) || s != "" {
 			t.Fatalf("FormatDuration(%d) = %q, %v; want an ErrInvalidInput", d, s, err)
 		}
 		return
@@ -245,7 +246,7 @@ func FuzzParseDuration(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		d, err := ParseDuration(s)
 		if err != nil {
-			if !errors.Is(err, client.ErrInvalidInput) || d != 0 {
+			if !errors.Is(err, sandboxkit.ErrInvalidInput) || d != 0 {
 				t.Fatalf("ParseDuration(%q) = %v, %v; want 0 and ErrInvalidInput", s, d, err)
 			}
 			return

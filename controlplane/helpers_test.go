@@ -16,7 +16,7 @@ import (
 
 	"github.com/jarcoal/httpmock"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 )
 
 // Credentials and addresses used by the tests.
@@ -252,14 +252,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // testOptions are the options of a client of the fake: no environment, a
 // token, a workspace and short retry waits.
-func testOptions(baseURL string, rt http.RoundTripper) []client.Option {
-	return []client.Option{
-		client.WithoutEnvironment(),
-		client.WithBaseURL(baseURL),
-		client.WithToken(testToken),
-		client.WithWorkspace(testWorkspace),
-		client.WithHTTPClient(&http.Client{Transport: rt}),
-		client.WithRetry(client.RetryPolicy{MaxRetries: 2, MinDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond}),
+func testOptions(baseURL string, rt http.RoundTripper) []sandboxkit.Option {
+	return []sandboxkit.Option{
+		sandboxkit.WithoutEnvironment(),
+		sandboxkit.WithBaseURL(baseURL),
+		sandboxkit.WithToken(testToken),
+		sandboxkit.WithWorkspace(testWorkspace),
+		sandboxkit.WithHTTPClient(&http.Client{Transport: rt}),
+		sandboxkit.WithRetry(sandboxkit.RetryPolicy{MaxRetries: 2, MinDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond}),
 	}
 }
 

@@ -11,8 +11,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	api "github.com/sandboxkit/sandboxkit/internal/gen/controlplaneapi"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 )
 
 // PagedAPIVersion is the control plane API version this package asks for
@@ -114,11 +115,11 @@ func (c *Client) List(ctx context.Context, opts *ListOptions) (*SandboxPage, err
 	}
 	params, err := o.params()
 	if err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	res, err := c.api.ListSandboxes(ctx, params)
 	if err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	if res.IsSandboxPage() {
 		p := &res.SandboxPage
@@ -132,7 +133,7 @@ func (c *Client) List(ctx context.Context, opts *ListOptions) (*SandboxPage, err
 		if page.HasMore && page.NextCursor == "" {
 			// A page that promises more but gives no way to get it would
 			// make All stop silently or loop; say so instead.
-			return nil, client.Wrap(ctx, op, errNoCursor)
+			return nil, glue.Wrap(ctx, op, errNoCursor)
 		}
 		return page, nil
 	}
@@ -182,7 +183,7 @@ func (c *Client) All(ctx context.Context, opts *ListOptions) iter.Seq2[*Sandbox,
 }
 
 // errNoCursor reports a page with hasMore but no cursor.
-var errNoCursor = &client.ValidationError{Field: "meta.nextCursor", Reason: "the service reported more pages without a cursor"}
+var errNoCursor = &sandboxkit.ValidationError{Field: "meta.nextCursor", Reason: "the service reported more pages without a cursor"}
 
 func (o *ListOptions) params() (api.ListSandboxesParams, error) {
 	p := api.ListSandboxesParams{BlaxelVersion: api.NewOptString(PagedAPIVersion)}

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
 	api "github.com/sandboxkit/sandboxkit/internal/gen/controlplaneapi"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 )
 
 // How a request presents a preview token to a private preview: in this
@@ -158,11 +158,11 @@ type CreatePreviewTokenOptions struct {
 func (c *Client) ListPreviews(ctx context.Context, sandbox string) ([]*Preview, error) {
 	const op = "controlplane.ListPreviews"
 	if err := validateName(sandbox); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	res, err := c.api.ListSandboxPreviews(ctx, api.ListSandboxPreviewsParams{SandboxName: sandbox})
 	if err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	out := make([]*Preview, 0, len(res))
 	for i := range res {
@@ -179,10 +179,10 @@ func (c *Client) ListPreviews(ctx context.Context, sandbox string) ([]*Preview, 
 func (c *Client) CreatePreview(ctx context.Context, sandbox string, p *Preview, opts *CreatePreviewOptions) (*Preview, error) {
 	const op = "controlplane.CreatePreview"
 	if err := validateName(sandbox); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	if err := validatePreview(p); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	params := api.CreateSandboxPreviewParams{SandboxName: sandbox}
 	if opts != nil && opts.Force {
@@ -190,23 +190,23 @@ func (c *Client) CreatePreview(ctx context.Context, sandbox string, p *Preview, 
 	}
 	res, err := c.api.CreateSandboxPreview(ctx, previewToAPI(p), params)
 	if err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	return previewFromAPI(res), nil
 }
 
 // GetPreview returns the preview called preview of the sandbox called
-// sandbox. A missing one is an error matching [client.ErrNotFound].
+// sandbox. A missing one is an error matching [sandboxkit.ErrNotFound].
 //
 // GET /sandboxes/{sandboxName}/previews/{previewName}
 func (c *Client) GetPreview(ctx context.Context, sandbox, preview string) (*Preview, error) {
 	const op = "controlplane.GetPreview"
 	if err := validatePreviewPath(sandbox, preview); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	res, err := c.api.GetSandboxPreview(ctx, api.GetSandboxPreviewParams{SandboxName: sandbox, PreviewName: preview})
 	if err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	return previewFromAPI(res), nil
 }
@@ -219,14 +219,14 @@ func (c *Client) GetPreview(ctx context.Context, sandbox, preview string) (*Prev
 func (c *Client) UpdatePreview(ctx context.Context, sandbox string, p *Preview) (*Preview, error) {
 	const op = "controlplane.UpdatePreview"
 	if err := validateName(sandbox); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	if err := validatePreview(p); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	res, err := c.api.UpdateSandboxPreview(ctx, previewToAPI(p), api.UpdateSandboxPreviewParams{SandboxName: sandbox, PreviewName: p.Metadata.Name})
 	if err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	return previewFromAPI(res), nil
 }
@@ -238,11 +238,11 @@ func (c *Client) UpdatePreview(ctx context.Context, sandbox string, p *Preview) 
 func (c *Client) DeletePreview(ctx context.Context, sandbox, preview string) (*Preview, error) {
 	const op = "controlplane.DeletePreview"
 	if err := validatePreviewPath(sandbox, preview); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	res, err := c.api.DeleteSandboxPreview(ctx, api.DeleteSandboxPreviewParams{SandboxName: sandbox, PreviewName: preview})
 	if err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	return previewFromAPI(res), nil
 }
@@ -255,11 +255,11 @@ func (c *Client) DeletePreview(ctx context.Context, sandbox, preview string) (*P
 func (c *Client) ListPreviewTokens(ctx context.Context, sandbox, preview string) ([]*PreviewToken, error) {
 	const op = "controlplane.ListPreviewTokens"
 	if err := validatePreviewPath(sandbox, preview); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	res, err := c.api.ListSandboxPreviewTokens(ctx, api.ListSandboxPreviewTokensParams{SandboxName: sandbox, PreviewName: preview})
 	if err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	out := make([]*PreviewToken, 0, len(res))
 	for i := range res {
@@ -276,10 +276,10 @@ func (c *Client) ListPreviewTokens(ctx context.Context, sandbox, preview string)
 func (c *Client) CreatePreviewToken(ctx context.Context, sandbox, preview string, expiresAt time.Time, opts *CreatePreviewTokenOptions) (*PreviewToken, error) {
 	const op = "controlplane.CreatePreviewToken"
 	if err := validatePreviewPath(sandbox, preview); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	if !expiresAt.After(time.Now()) {
-		return nil, client.Wrap(ctx, op, invalid("expiresAt", formatTime(expiresAt), "must be in the future"))
+		return nil, glue.Wrap(ctx, op, invalid("expiresAt", formatTime(expiresAt), "must be in the future"))
 	}
 	name := ""
 	if opts != nil {
@@ -287,8 +287,8 @@ func (c *Client) CreatePreviewToken(ctx context.Context, sandbox, preview string
 	}
 	if name == "" {
 		name = "token-" + strings.ToLower(rand.Text()[:12])
-	} else if err := client.ValidateID("token name", name); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+	} else if err := glue.ValidateID("token name", name); err != nil {
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	req := &api.PreviewToken{
 		Metadata: api.PreviewTokenMetadata{Name: name},
@@ -296,7 +296,7 @@ func (c *Client) CreatePreviewToken(ctx context.Context, sandbox, preview string
 	}
 	res, err := c.api.CreateSandboxPreviewToken(ctx, req, api.CreateSandboxPreviewTokenParams{SandboxName: sandbox, PreviewName: preview})
 	if err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	return previewTokenFromAPI(res), nil
 }
@@ -307,20 +307,20 @@ func (c *Client) CreatePreviewToken(ctx context.Context, sandbox, preview string
 func (c *Client) DeletePreviewToken(ctx context.Context, sandbox, preview, token string) error {
 	const op = "controlplane.DeletePreviewToken"
 	if err := validatePreviewPath(sandbox, preview); err != nil {
-		return client.Wrap(ctx, op, err)
+		return glue.Wrap(ctx, op, err)
 	}
-	if err := client.ValidateID("token name", token); err != nil {
-		return client.Wrap(ctx, op, err)
+	if err := glue.ValidateID("token name", token); err != nil {
+		return glue.Wrap(ctx, op, err)
 	}
 	_, err := c.api.DeleteSandboxPreviewToken(ctx, api.DeleteSandboxPreviewTokenParams{SandboxName: sandbox, PreviewName: preview, TokenName: token})
-	return client.Wrap(ctx, op, err)
+	return glue.Wrap(ctx, op, err)
 }
 
 // URLWithToken returns p's URL with token's value in the
 // [PreviewTokenParam] query parameter: the form to hand to a browser. The
 // result holds a credential; treat it like one. A preview without a URL
 // yet or a token without a value is an error matching
-// [client.ErrInvalidInput].
+// [sandboxkit.ErrInvalidInput].
 func (p *Preview) URLWithToken(token *PreviewToken) (string, error) {
 	u, err := p.url()
 	if err != nil {
@@ -361,10 +361,10 @@ func (c *Client) PreviewHTTPClient(p *Preview, token *PreviewToken, base *http.C
 	ctx := context.Background()
 	u, err := p.url()
 	if err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	if c.cfg.BaseURL().Scheme == "https" && u.Scheme != "https" && !loopbackHost(u.Hostname()) {
-		return nil, client.Wrap(ctx, op, invalid("preview URL", p.Spec.URL, "must be https when the control plane is"))
+		return nil, glue.Wrap(ctx, op, invalid("preview URL", p.Spec.URL, "must be https when the control plane is"))
 	}
 	var hc http.Client
 	if base != nil {
@@ -413,14 +413,14 @@ func validatePreviewPath(sandbox, preview string) error {
 	if err := validateName(sandbox); err != nil {
 		return err
 	}
-	return client.ValidateID("preview name", preview)
+	return glue.ValidateID("preview name", preview)
 }
 
 func validatePreview(p *Preview) error {
 	if p == nil {
 		return invalid("preview", "", "must not be nil")
 	}
-	if err := client.ValidateID("preview name", p.Metadata.Name); err != nil {
+	if err := glue.ValidateID("preview name", p.Metadata.Name); err != nil {
 		return err
 	}
 	if p.Spec.Port < 1 || p.Spec.Port > 65535 {

@@ -3,18 +3,18 @@ package controlplane
 import (
 	"context"
 
-	"github.com/sandboxkit/sandboxkit/client"
 	api "github.com/sandboxkit/sandboxkit/internal/gen/controlplaneapi"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 )
 
 // Get returns the sandbox called name. A missing one is an error matching
-// [client.ErrNotFound].
+// [sandboxkit.ErrNotFound].
 //
 // GET /sandboxes/{sandboxName}
 func (c *Client) Get(ctx context.Context, name string, opts *GetOptions) (*Sandbox, error) {
 	const op = "controlplane.Get"
 	if err := validateName(name); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	params := api.GetSandboxParams{SandboxName: name}
 	if opts != nil && opts.ShowSecrets {
@@ -22,24 +22,24 @@ func (c *Client) Get(ctx context.Context, name string, opts *GetOptions) (*Sandb
 	}
 	res, err := c.api.GetSandbox(ctx, params)
 	if err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	return fromAPI(res), nil
 }
 
 // GetByExternalID returns the newest sandbox that is not TERMINATED and
 // has [Metadata.ExternalID] externalID. None is an error matching
-// [client.ErrNotFound].
+// [sandboxkit.ErrNotFound].
 //
 // GET /sandboxes/by-external-id/{externalId}
 func (c *Client) GetByExternalID(ctx context.Context, externalID string) (*Sandbox, error) {
 	const op = "controlplane.GetByExternalID"
 	if err := validateExternalID(externalID); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	res, err := c.api.GetSandboxByExternalId(ctx, api.GetSandboxByExternalIdParams{ExternalId: externalID})
 	if err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	return fromAPI(res), nil
 }
@@ -55,7 +55,7 @@ func (c *Client) GetByExternalID(ctx context.Context, externalID string) (*Sandb
 func (c *Client) Update(ctx context.Context, sb *Sandbox, _ *UpdateOptions) (*Sandbox, error) {
 	const op = "controlplane.Update"
 	if err := validateSandbox(sb); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	return c.update(ctx, op, sb)
 }
@@ -64,24 +64,24 @@ func (c *Client) Update(ctx context.Context, sb *Sandbox, _ *UpdateOptions) (*Sa
 func (c *Client) update(ctx context.Context, op string, sb *Sandbox) (*Sandbox, error) {
 	res, err := c.api.UpdateSandbox(ctx, toAPI(sb), api.UpdateSandboxParams{SandboxName: sb.Metadata.Name})
 	if err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	return fromAPI(res), nil
 }
 
 // Delete starts deleting the sandbox called name and returns it, usually
 // DELETING; see [Client.DeleteAndWait]. A missing one is an error
-// matching [client.ErrNotFound].
+// matching [sandboxkit.ErrNotFound].
 //
 // DELETE /sandboxes/{sandboxName}
 func (c *Client) Delete(ctx context.Context, name string, _ *DeleteOptions) (*Sandbox, error) {
 	const op = "controlplane.Delete"
 	if err := validateName(name); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	res, err := c.api.DeleteSandbox(ctx, api.DeleteSandboxParams{SandboxName: name})
 	if err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	return fromAPI(res), nil
 }

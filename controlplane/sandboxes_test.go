@@ -12,7 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	api "github.com/sandboxkit/sandboxkit/internal/gen/controlplaneapi"
 )
 
@@ -353,21 +353,21 @@ func TestAPIErrorsAreTyped(t *testing.T) {
 	t.Parallel()
 	c, _ := setupHTTP(t)
 	_, err := c.Get(t.Context(), "missing", nil)
-	if !errors.Is(err, client.ErrNotFound) || client.StatusCode(err) != http.StatusNotFound {
+	if !errors.Is(err, sandboxkit.ErrNotFound) || sandboxkit.StatusCode(err) != http.StatusNotFound {
 		t.Fatalf("err = %v, want a 404 APIError", err)
 	}
 	if !strings.Contains(err.Error(), "controlplane.Get") || strings.Contains(err.Error(), testToken) {
 		t.Errorf("error %q should name the operation and not the token", err)
 	}
 	_, err = c.Delete(t.Context(), "missing", nil)
-	if !errors.Is(err, client.ErrNotFound) {
+	if !errors.Is(err, sandboxkit.ErrNotFound) {
 		t.Errorf("Delete err = %v", err)
 	}
 
 	c2, f := setupHTTP(t)
 	f.add("DEPLOYED", `{"metadata":{"name":"dup"},"spec":{}}`)
 	_, err = c2.Create(t.Context(), &Sandbox{Metadata: Metadata{Name: "dup"}}, nil)
-	if !errors.Is(err, client.ErrConflict) || !strings.Contains(err.Error(), "controlplane.Create") {
+	if !errors.Is(err, sandboxkit.ErrConflict) || !strings.Contains(err.Error(), "controlplane.Create") {
 		t.Errorf("Create err = %v, want a 409 naming controlplane.Create", err)
 	}
 }
@@ -526,7 +526,7 @@ func TestBadInputFailsBeforeTheNetwork(t *testing.T) {
 	}
 	for name, fn := range cases {
 		err := fn()
-		if !errors.Is(err, client.ErrInvalidInput) {
+		if !errors.Is(err, sandboxkit.ErrInvalidInput) {
 			t.Errorf("%s: err = %v, want ErrInvalidInput", name, err)
 		}
 	}
@@ -549,7 +549,7 @@ func TestParseDuration(t *testing.T) {
 	for _, s := range []string{"", "24 hours", "24", "0m", "-1h", "1.5d", "-1d", "+1d", "0d", "d", "1y", " 1h", "1h ", "99999999999999999w",
 		"1h30m", "1d12h", "500ms", "2.5h"} {
 		_, err := ParseDuration(s)
-		if !errors.Is(err, client.ErrInvalidInput) {
+		if !errors.Is(err, sandboxkit.ErrInvalidInput) {
 			t.Errorf("ParseDuration(%q) err = %v, want ErrInvalidInput", s, err)
 		}
 	}
@@ -578,22 +578,22 @@ func TestFormatDuration(t *testing.T) {
 func TestNonPositiveDurationsAreRejected(t *testing.T) {
 	t.Parallel()
 	for _, d := range []time.Duration{0, -time.Nanosecond, -time.Hour} {
-		if s, err := FormatDuration(d); !errors.Is(err, client.ErrInvalidInput) || s != "" {
+		if s, err := FormatDuration(d); !errors.Is(err, sandboxkit.ErrInvalidInput) || s != "" {
 			t.Errorf("FormatDuration(%v) = %q, %v; want ErrInvalidInput", d, s, err)
 		}
 		for _, p := range []ExpirationPolicy{TTLIdle(d), TTLMaxAge(d)} {
-			if err := p.Validate(); !errors.Is(err, client.ErrInvalidInput) {
+			if err := p.Validate(); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 				t.Errorf("%s(%v) = %+v validates: %v", p.Type, d, p, err)
 			}
 		}
 	}
-	if err := ExpireAt(time.Time{}).Validate(); !errors.Is(err, client.ErrInvalidInput) {
+	if err := ExpireAt(time.Time{}).Validate(); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Errorf("ExpireAt(zero) validates: %v", err)
 	}
 	c, f := setup(t)
 	f.add("DEPLOYED", `{"metadata":{"name":"box"},"spec":{}}`)
 	_, err := c.SetExpirationPolicies(t.Context(), "box", []ExpirationPolicy{TTLIdle(-time.Hour)}, nil)
-	if !errors.Is(err, client.ErrInvalidInput) {
+	if !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Errorf("SetExpirationPolicies(TTLIdle(-1h)) = %v, want ErrInvalidInput", err)
 	}
 	if n := len(f.seen()); n != 0 {

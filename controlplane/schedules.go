@@ -9,8 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/sandboxkit/sandboxkit/client"
 	api "github.com/sandboxkit/sandboxkit/internal/gen/controlplaneapi"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 )
 
 // ScheduleType is how a [Schedule] says when it runs.
@@ -173,22 +173,22 @@ func (c *Client) ListSchedules(ctx context.Context, sandbox string, opts *Schedu
 		o = *opts
 	}
 	if err := validateName(sandbox); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	params := api.ListSandboxSchedulesParams{SandboxName: sandbox, BlaxelVersion: api.NewOptString(PagedAPIVersion)}
 	if err := pageParams("ScheduleListOptions", o.Query, o.Sort, o.Limit, o.Cursor, &params.Q, &params.Sort, &params.Limit, &params.Cursor); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	switch o.Type {
 	case "":
 	case ScheduleCron, ScheduleAt:
 		params.Type = api.NewOptListSandboxSchedulesType(api.ListSandboxSchedulesType(o.Type))
 	default:
-		return nil, client.Wrap(ctx, op, invalid("ScheduleListOptions.Type", string(o.Type), "must be cron or at"))
+		return nil, glue.Wrap(ctx, op, invalid("ScheduleListOptions.Type", string(o.Type), "must be cron or at"))
 	}
 	res, err := c.api.ListSandboxSchedules(ctx, params)
 	if err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	if res.IsSchedulePage() {
 		p := &res.SchedulePage
@@ -200,7 +200,7 @@ func (c *Client) ListSchedules(ctx context.Context, sandbox string, opts *Schedu
 			page.HasMore, page.NextCursor, page.Total = m.HasMore.Or(false), m.NextCursor.Or(""), m.Total.Or(0)
 		}
 		if page.HasMore && page.NextCursor == "" {
-			return nil, client.Wrap(ctx, op, errNoCursor)
+			return nil, glue.Wrap(ctx, op, errNoCursor)
 		}
 		return page, nil
 	}
@@ -244,14 +244,14 @@ func (c *Client) AllSchedules(ctx context.Context, sandbox string, opts *Schedul
 func (c *Client) CreateSchedule(ctx context.Context, sandbox string, s *Schedule) (*Schedule, error) {
 	const op = "controlplane.CreateSchedule"
 	if err := validateName(sandbox); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	if err := validateSchedule(s, false); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	res, err := c.api.CreateSandboxSchedule(ctx, scheduleToAPI(s), api.CreateSandboxScheduleParams{SandboxName: sandbox})
 	if err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	return scheduleFromAPI(res), nil
 }
@@ -262,11 +262,11 @@ func (c *Client) CreateSchedule(ctx context.Context, sandbox string, s *Schedule
 func (c *Client) GetSchedule(ctx context.Context, sandbox, id string) (*Schedule, error) {
 	const op = "controlplane.GetSchedule"
 	if err := validateSchedulePath(sandbox, id); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	res, err := c.api.GetSandboxSchedule(ctx, api.GetSandboxScheduleParams{SandboxName: sandbox, ScheduleId: id})
 	if err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	return scheduleFromAPI(res), nil
 }
@@ -279,14 +279,14 @@ func (c *Client) GetSchedule(ctx context.Context, sandbox, id string) (*Schedule
 func (c *Client) UpdateSchedule(ctx context.Context, sandbox string, s *Schedule) (*Schedule, error) {
 	const op = "controlplane.UpdateSchedule"
 	if err := validateName(sandbox); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	if err := validateSchedule(s, true); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	res, err := c.api.UpdateSandboxSchedule(ctx, scheduleToAPI(s), api.UpdateSandboxScheduleParams{SandboxName: sandbox, ScheduleId: s.ID})
 	if err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	return scheduleFromAPI(res), nil
 }
@@ -298,11 +298,11 @@ func (c *Client) UpdateSchedule(ctx context.Context, sandbox string, s *Schedule
 func (c *Client) DeleteSchedule(ctx context.Context, sandbox, id string) (*Schedule, error) {
 	const op = "controlplane.DeleteSchedule"
 	if err := validateSchedulePath(sandbox, id); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	res, err := c.api.DeleteSandboxSchedule(ctx, api.DeleteSandboxScheduleParams{SandboxName: sandbox, ScheduleId: id})
 	if err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	return scheduleFromAPI(res), nil
 }
@@ -318,15 +318,15 @@ func (c *Client) ListScheduleExecutions(ctx context.Context, sandbox string, opt
 		o = *opts
 	}
 	if err := validateName(sandbox); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	params := api.ListSandboxScheduleExecutionsParams{SandboxName: sandbox}
 	if err := pageParams("ExecutionListOptions", o.Query, o.Sort, o.Limit, o.Cursor, &params.Q, &params.Sort, &params.Limit, &params.Cursor); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	res, err := c.api.ListSandboxScheduleExecutions(ctx, params)
 	if err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	page := &ExecutionPage{Items: make([]*ScheduleExecution, 0, len(res.Data))}
 	for _, e := range res.Data {
@@ -345,7 +345,7 @@ func (c *Client) ListScheduleExecutions(ctx context.Context, sandbox string, opt
 		page.HasMore, page.NextCursor, page.Total = m.HasMore.Or(false), m.NextCursor.Or(""), m.Total.Or(0)
 	}
 	if page.HasMore && page.NextCursor == "" {
-		return nil, client.Wrap(ctx, op, errNoCursor)
+		return nil, glue.Wrap(ctx, op, errNoCursor)
 	}
 	return page, nil
 }
@@ -450,7 +450,7 @@ func validateSchedulePath(sandbox, id string) error {
 	if err := validateName(sandbox); err != nil {
 		return err
 	}
-	return client.ValidateID("schedule id", id)
+	return glue.ValidateID("schedule id", id)
 }
 
 // validateSchedule checks a schedule to send; needID for an update.
@@ -459,7 +459,7 @@ func validateSchedule(s *Schedule, needID bool) error {
 		return invalid("schedule", "", "must not be nil")
 	}
 	if needID || s.ID != "" {
-		if err := client.ValidateID("schedule id", s.ID); err != nil {
+		if err := glue.ValidateID("schedule id", s.ID); err != nil {
 			return err
 		}
 	}

@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
 	api "github.com/sandboxkit/sandboxkit/internal/gen/controlplaneapi"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 )
 
 // SnapshotStatus is the state of a [Snapshot]; the service may add
@@ -115,11 +115,11 @@ type HubTemplate struct {
 func (c *Client) ListSnapshots(ctx context.Context, sandbox string) ([]*Snapshot, error) {
 	const op = "controlplane.ListSnapshots"
 	if err := validateName(sandbox); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	res, err := c.api.ListSandboxSnapshots(ctx, api.ListSandboxSnapshotsParams{SandboxName: sandbox})
 	if err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	out := make([]*Snapshot, 0, len(res))
 	for i := range res {
@@ -135,7 +135,7 @@ func (c *Client) ListSnapshots(ctx context.Context, sandbox string) ([]*Snapshot
 func (c *Client) CreateSnapshot(ctx context.Context, sandbox string, opts *CreateSnapshotOptions) (*Snapshot, error) {
 	const op = "controlplane.CreateSnapshot"
 	if err := validateName(sandbox); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	req := &api.SnapshotRequest{}
 	if opts != nil {
@@ -143,7 +143,7 @@ func (c *Client) CreateSnapshot(ctx context.Context, sandbox string, opts *Creat
 	}
 	res, err := c.api.CreateSandboxSnapshot(ctx, req, api.CreateSandboxSnapshotParams{SandboxName: sandbox})
 	if err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	return snapshotFromAPI(res), nil
 }
@@ -155,26 +155,26 @@ func (c *Client) CreateSnapshot(ctx context.Context, sandbox string, opts *Creat
 func (c *Client) DeleteSnapshot(ctx context.Context, sandbox, id string) error {
 	const op = "controlplane.DeleteSnapshot"
 	if err := validateName(sandbox); err != nil {
-		return client.Wrap(ctx, op, err)
+		return glue.Wrap(ctx, op, err)
 	}
-	if err := client.ValidateID("snapshot id", id); err != nil {
-		return client.Wrap(ctx, op, err)
+	if err := glue.ValidateID("snapshot id", id); err != nil {
+		return glue.Wrap(ctx, op, err)
 	}
-	return client.Wrap(ctx, op, c.api.DeleteSandboxSnapshot(ctx, api.DeleteSandboxSnapshotParams{SandboxName: sandbox, SnapshotId: id}))
+	return glue.Wrap(ctx, op, c.api.DeleteSandboxSnapshot(ctx, api.DeleteSandboxSnapshotParams{SandboxName: sandbox, SnapshotId: id}))
 }
 
 // Fork copies the sandbox called sandbox (or one of its snapshots) into a
 // new sandbox or an application, as req says. A sandbox target that
-// exists already is an error matching [client.ErrConflict].
+// exists already is an error matching [sandboxkit.ErrConflict].
 //
 // POST /sandboxes/{sandboxName}/fork
 func (c *Client) Fork(ctx context.Context, sandbox string, req *ForkRequest) (*ForkResult, error) {
 	const op = "controlplane.Fork"
 	if err := validateName(sandbox); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	if err := validateFork(req); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	body := &api.ForkRequest{
 		TargetType:   string(req.Target),
@@ -191,7 +191,7 @@ func (c *Client) Fork(ctx context.Context, sandbox string, req *ForkRequest) (*F
 	}
 	res, err := c.api.ForkSandbox(ctx, body, api.ForkSandboxParams{SandboxName: sandbox})
 	if err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	return &ForkResult{Target: ForkTarget(res.Type.Or("")), Name: res.Name.Or(""), SnapshotID: res.SnapshotId.Or("")}, nil
 }
@@ -203,7 +203,7 @@ func (c *Client) ListHub(ctx context.Context) ([]*HubTemplate, error) {
 	const op = "controlplane.ListHub"
 	res, err := c.api.ListSandboxHubDefinitions(ctx)
 	if err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	out := make([]*HubTemplate, 0, len(res))
 	for _, d := range res {
@@ -241,7 +241,7 @@ func validateFork(req *ForkRequest) error {
 			return err
 		}
 	case ForkToApplication:
-		if err := client.ValidateID("fork target name", req.TargetName); err != nil {
+		if err := glue.ValidateID("fork target name", req.TargetName); err != nil {
 			return err
 		}
 	default:

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 	"github.com/sandboxkit/sandboxkit/internal/poll"
 )
 
@@ -57,7 +57,7 @@ func (o *LifetimeOptions) retries() int {
 // gives every ttl-max-age policy the same value; ttl is rounded up to a
 // whole second (see [FormatDuration]). Zero removes the maximum age
 // (runtime.ttl and every ttl-max-age policy); a negative ttl is an error
-// matching [client.ErrInvalidInput].
+// matching [sandboxkit.ErrInvalidInput].
 //
 // Setting a maximum age on a sandbox that had none is allowed: no limit
 // becoming a limit is what the call asks for, not a shortening. Lowering
@@ -69,13 +69,13 @@ func (o *LifetimeOptions) retries() int {
 func (c *Client) SetTTL(ctx context.Context, name string, ttl time.Duration, opts *LifetimeOptions) (*Sandbox, error) {
 	const op = "controlplane.SetTTL"
 	if ttl < 0 {
-		return nil, client.Wrap(ctx, op, invalid("ttl", ttl.String(), "must not be negative (zero removes the TTL)"))
+		return nil, glue.Wrap(ctx, op, invalid("ttl", ttl.String(), "must not be negative (zero removes the TTL)"))
 	}
 	value := ""
 	if ttl > 0 {
 		var err error
 		if value, err = FormatDuration(ttl); err != nil {
-			return nil, client.Wrap(ctx, op, err)
+			return nil, glue.Wrap(ctx, op, err)
 		}
 	}
 	return c.modify(ctx, op, name, opts, func(sb *Sandbox, now time.Time) (bool, error) {
@@ -124,7 +124,7 @@ func (c *Client) SetTTL(ctx context.Context, name string, ttl time.Duration, opt
 func (c *Client) SetExpirationPolicies(ctx context.Context, name string, policies []ExpirationPolicy, opts *LifetimeOptions) (*Sandbox, error) {
 	const op = "controlplane.SetExpirationPolicies"
 	if err := validatePolicies(policies); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	policies = slices.Clone(policies)
 	if policies == nil {
@@ -168,7 +168,7 @@ func (c *Client) SetExpirationPolicies(ctx context.Context, name string, policie
 func (c *Client) ExtendTTL(ctx context.Context, name string, atLeast time.Duration, opts *LifetimeOptions) (*Sandbox, error) {
 	const op = "controlplane.ExtendTTL"
 	if atLeast <= 0 {
-		return nil, client.Wrap(ctx, op, invalid("extension", atLeast.String(), "must be positive"))
+		return nil, glue.Wrap(ctx, op, invalid("extension", atLeast.String(), "must be positive"))
 	}
 	return c.modify(ctx, op, name, opts, func(sb *Sandbox, now time.Time) (bool, error) {
 		target := now.Add(atLeast)
@@ -241,19 +241,19 @@ func (c *Client) ExtendTTL(ctx context.Context, name string, atLeast time.Durati
 // nothing did.
 func (c *Client) modify(ctx context.Context, op, name string, opts *LifetimeOptions, mutate func(sb *Sandbox, now time.Time) (bool, error)) (*Sandbox, error) {
 	if err := validateName(name); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	for attempt := 0; ; attempt++ {
 		cur, err := c.Get(ctx, name, nil)
 		if err != nil {
-			return nil, client.Wrap(ctx, op, err)
+			return nil, glue.Wrap(ctx, op, err)
 		}
 		if cur.Status.gone() {
-			return nil, client.Wrap(ctx, op, stateError(cur, "a sandbox that is not being deleted"))
+			return nil, glue.Wrap(ctx, op, stateError(cur, "a sandbox that is not being deleted"))
 		}
 		changed, err := mutate(cur, time.Now())
 		if err != nil {
-			return nil, client.Wrap(ctx, op, err)
+			return nil, glue.Wrap(ctx, op, err)
 		}
 		if !changed {
 			return cur, nil
@@ -266,7 +266,7 @@ func (c *Client) modify(ctx context.Context, op, name string, opts *LifetimeOpti
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, client.Wrap(ctx, op, ctx.Err())
+			return nil, glue.Wrap(ctx, op, ctx.Err())
 		case <-t.C:
 		}
 	}

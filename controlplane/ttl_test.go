@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 )
 
 // setPath sets a member of a generic JSON object, e.g.
@@ -139,11 +139,11 @@ func TestLifetimeRetriesOnConflict(t *testing.T) {
 		// Bounded: with retries off, the 409 is returned.
 		f.putConflicts = 5
 		_, err = c.ExtendTTL(t.Context(), "busy", 10*time.Hour, &LifetimeOptions{MaxConflictRetries: -1})
-		if !errors.Is(err, client.ErrConflict) {
+		if !errors.Is(err, sandboxkit.ErrConflict) {
 			t.Fatalf("err = %v, want ErrConflict", err)
 		}
 		_, err = c.ExtendTTL(t.Context(), "busy", 10*time.Hour, &LifetimeOptions{MaxConflictRetries: 2})
-		if !errors.Is(err, client.ErrConflict) || f.putConflicts != 1 {
+		if !errors.Is(err, sandboxkit.ErrConflict) || f.putConflicts != 1 {
 			t.Fatalf("err = %v with %d conflicts left, want ErrConflict after 3 PUTs", err, f.putConflicts)
 		}
 	})
@@ -290,7 +290,7 @@ func TestLifetimeOfADeletedSandbox(t *testing.T) {
 		if se, ok := errors.AsType[*StateError](err); !ok || se.Status != StatusDeleting {
 			t.Fatalf("err = %v, want a DELETING StateError", err)
 		}
-		if _, err := c.ExtendTTL(t.Context(), "missing", time.Hour, nil); !errors.Is(err, client.ErrNotFound) {
+		if _, err := c.ExtendTTL(t.Context(), "missing", time.Hour, nil); !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Fatalf("err = %v, want ErrNotFound", err)
 		}
 	})

@@ -334,7 +334,7 @@ type ExpirationPolicy struct {
 // d is rounded up to a whole second (see [FormatDuration]). d must be
 // positive: otherwise the policy is invalid ([ExpirationPolicy.Validate]),
 // and every call given it fails with an error matching
-// [client.ErrInvalidInput] before anything is sent.
+// [sandboxkit.ErrInvalidInput] before anything is sent.
 func TTLIdle(d time.Duration) ExpirationPolicy { return ttlPolicy(PolicyTTLIdle, d) }
 
 // TTLMaxAge returns a policy that deletes the sandbox d after its
@@ -366,7 +366,7 @@ func ExpireAt(t time.Time) ExpirationPolicy {
 // Validate checks p as every call that sends it does: a documented type,
 // a value of the type's form (a positive duration, or an RFC 3339 time)
 // and the delete action or none. The error matches
-// [client.ErrInvalidInput].
+// [sandboxkit.ErrInvalidInput].
 func (p ExpirationPolicy) Validate() error {
 	return validatePolicies([]ExpirationPolicy{p})
 }

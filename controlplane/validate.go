@@ -6,11 +6,11 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 )
 
 // Validation happens before any request is sent. Every error matches
-// client.ErrInvalidInput. Only what this package models is checked; the
+// sandboxkit.ErrInvalidInput. Only what this package models is checked; the
 // service has the last word on values that pass.
 
 // Limits the service documents.
@@ -31,7 +31,7 @@ var (
 
 // validateName checks a name that addresses an existing resource (a path
 // segment): not empty, no path syntax, no control characters.
-func validateName(name string) error { return client.ValidateID("sandbox name", name) }
+func validateName(name string) error { return glue.ValidateID("sandbox name", name) }
 
 // validateNewName checks the name of a sandbox to create or write.
 func validateNewName(name string) error {
@@ -66,7 +66,7 @@ func validateSandbox(sb *Sandbox) error {
 		}
 	}
 	for k := range sb.Metadata.Labels {
-		if err := client.ValidateName("label name", k); err != nil {
+		if err := glue.ValidateName("label name", k); err != nil {
 			return err
 		}
 	}
@@ -92,10 +92,10 @@ func validateSpec(s *Spec) error {
 	}
 	for i, v := range s.Volumes {
 		field := fmt.Sprintf("spec.volumes[%d]", i)
-		if err := client.ValidateName(field+".name", v.Name); err != nil {
+		if err := glue.ValidateName(field+".name", v.Name); err != nil {
 			return err
 		}
-		if err := client.ValidatePath(field+".mountPath", v.MountPath); err != nil {
+		if err := glue.ValidatePath(field+".mountPath", v.MountPath); err != nil {
 			return err
 		}
 		switch v.Type {
@@ -133,7 +133,7 @@ func validateRuntime(rt *Runtime) error {
 		return err
 	}
 	for i, e := range rt.Envs {
-		if err := client.ValidateName(fmt.Sprintf("spec.runtime.envs[%d].name", i), e.Name); err != nil {
+		if err := glue.ValidateName(fmt.Sprintf("spec.runtime.envs[%d].name", i), e.Name); err != nil {
 			return err
 		}
 	}

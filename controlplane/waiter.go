@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 	"github.com/sandboxkit/sandboxkit/internal/poll"
 )
 
 // WaitOptions configures the waiters. The zero value is usable: checks
 // start 250 ms apart, the gap doubles (with jitter) up to 5 s, and up to
-// five transient errors in a row (see [client.IsTransient]) are tolerated.
+// five transient errors in a row (see [sandboxkit.IsTransient]) are tolerated.
 // Waits end when the context does; give it a deadline.
 type WaitOptions struct {
 	// MinDelay is the first gap between two checks.
@@ -23,7 +24,7 @@ type WaitOptions struct {
 	// negative tolerates none.
 	MaxTransient int
 	// Retryable reports whether a failed check is worth another one;
-	// [client.IsTransient] if nil.
+	// [sandboxkit.IsTransient] if nil.
 	Retryable func(error) bool
 	// OnTransition, if set, is called for every observed status change,
 	// from the goroutine that waits; the first observation is reported
@@ -40,7 +41,7 @@ func (o *WaitOptions) poll() (poll.Options, error) {
 	}
 	p := poll.Options{MinDelay: w.MinDelay, MaxDelay: w.MaxDelay, MaxTransient: w.MaxTransient, IsTransient: w.Retryable}
 	if p.IsTransient == nil {
-		p.IsTransient = client.IsTransient
+		p.IsTransient = sandboxkit.IsTransient
 	}
 	if err := p.Validate(); err != nil {
 		return p, invalid("wait options", "", err.Error())
@@ -136,14 +137,14 @@ func waitFor(ctx context.Context, op string, getter Getter, name string, o *Wait
 	eval func(*Sandbox, error) (bool, error),
 ) (*Sandbox, error) {
 	if err := validateName(name); err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	if getter == nil {
-		return nil, client.Wrap(ctx, op, invalid("waiter", "", "has no Getter"))
+		return nil, glue.Wrap(ctx, op, invalid("waiter", "", "has no Getter"))
 	}
 	po, err := o.poll()
 	if err != nil {
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	var (
 		last   Status
@@ -184,7 +185,7 @@ func waitFor(ctx context.Context, op string, getter Getter, name string, o *Wait
 		if final != nil && errors.Is(err, ErrWaitTimeout) {
 			err = fmt.Errorf("sandbox %q is still %s, want %s: %w", name, final.Status, want, err)
 		}
-		return nil, client.Wrap(ctx, op, err)
+		return nil, glue.Wrap(ctx, op, err)
 	}
 	return final, nil
 }
@@ -214,7 +215,7 @@ func (c *Client) WaitDeleted(ctx context.Context, name string, opts *WaitOptions
 // POST /sandboxes, then GET /sandboxes/{sandboxName} until DEPLOYED
 func (c *Client) CreateAndWait(ctx context.Context, sb *Sandbox, opts *WaitOptions) (*Sandbox, error) {
 	if _, err := opts.poll(); err != nil {
-		return nil, client.Wrap(ctx, "controlplane.CreateAndWait", err)
+		return nil, glue.Wrap(ctx, "controlplane.CreateAndWait", err)
 	}
 	created, err := c.Create(ctx, sb, nil)
 	if err != nil {
@@ -241,7 +242,7 @@ func (c *Client) CreateAndWait(ctx context.Context, sb *Sandbox, opts *WaitOptio
 // TERMINATED or 404
 func (c *Client) DeleteAndWait(ctx context.Context, name string, opts *WaitOptions) (*Sandbox, error) {
 	if _, err := opts.poll(); err != nil {
-		return nil, client.Wrap(ctx, "controlplane.DeleteAndWait", err)
+		return nil, glue.Wrap(ctx, "controlplane.DeleteAndWait", err)
 	}
 	deleted, err := c.Delete(ctx, name, nil)
 	switch {

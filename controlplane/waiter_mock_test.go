@@ -9,7 +9,7 @@ import (
 
 	"go.uber.org/mock/gomock"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/controlplane"
 	"github.com/sandboxkit/sandboxkit/controlplane/mockcontrolplane"
 )
@@ -25,7 +25,7 @@ func TestDeployedWaiterWithGomockGetter(t *testing.T) {
 		}
 		gomock.InOrder(
 			getter.EXPECT().Get(gomock.Any(), "sbx", gomock.Nil()).Return(at(controlplane.StatusBuilding), nil),
-			getter.EXPECT().Get(gomock.Any(), "sbx", gomock.Nil()).Return(nil, &client.APIError{StatusCode: http.StatusBadGateway}),
+			getter.EXPECT().Get(gomock.Any(), "sbx", gomock.Nil()).Return(nil, &sandboxkit.APIError{StatusCode: http.StatusBadGateway}),
 			getter.EXPECT().Get(gomock.Any(), "sbx", gomock.Nil()).Return(at(controlplane.StatusDeploying), nil),
 			getter.EXPECT().Get(gomock.Any(), "sbx", gomock.Nil()).Return(at(controlplane.StatusDeployed), nil),
 		)
@@ -50,7 +50,7 @@ func TestDeletedWaiterWithGomockGetter(t *testing.T) {
 			getter.EXPECT().Get(gomock.Any(), "sbx", gomock.Nil()).
 				Return(&controlplane.Sandbox{Status: controlplane.StatusDeleting}, nil),
 			getter.EXPECT().Get(gomock.Any(), "sbx", gomock.Nil()).
-				Return(nil, &client.APIError{StatusCode: http.StatusNotFound}),
+				Return(nil, &sandboxkit.APIError{StatusCode: http.StatusNotFound}),
 		)
 		err := controlplane.NewDeletedWaiter(getter, nil).Wait(t.Context(), "sbx", 0)
 		if err != nil {
@@ -58,9 +58,9 @@ func TestDeletedWaiterWithGomockGetter(t *testing.T) {
 		}
 
 		// Errors that are not transient end the wait.
-		getter.EXPECT().Get(gomock.Any(), "sbx", gomock.Nil()).Return(nil, &client.APIError{StatusCode: http.StatusForbidden})
+		getter.EXPECT().Get(gomock.Any(), "sbx", gomock.Nil()).Return(nil, &sandboxkit.APIError{StatusCode: http.StatusForbidden})
 		err = controlplane.NewDeletedWaiter(getter, nil).Wait(t.Context(), "sbx", 0)
-		if !errors.Is(err, client.ErrForbidden) {
+		if !errors.Is(err, sandboxkit.ErrForbidden) {
 			t.Fatalf("err = %v, want ErrForbidden", err)
 		}
 	})

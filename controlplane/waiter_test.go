@@ -9,7 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 )
 
 const plain = `{"metadata":{"name":"sbx"},"spec":{"runtime":{"image":"img"}}}`
@@ -152,7 +152,7 @@ func TestWaitDeployedToleratesTransientErrors(t *testing.T) {
 		fails = 100
 		f.add("DEPLOYING", `{"metadata":{"name":"other"},"spec":{}}`)
 		_, err = c.WaitDeployed(t.Context(), "other", &WaitOptions{MaxTransient: -1})
-		if !errors.Is(err, client.ErrServer) {
+		if !errors.Is(err, sandboxkit.ErrServer) {
 			t.Fatalf("err = %v, want the 500", err)
 		}
 		if fails < 90 {
@@ -166,7 +166,7 @@ func TestWaitDeployedNotFound(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, _ := setup(t)
 		_, err := c.WaitDeployed(t.Context(), "nope", nil)
-		if !errors.Is(err, client.ErrNotFound) {
+		if !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Fatalf("err = %v, want ErrNotFound", err)
 		}
 	})

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
@@ -447,7 +447,7 @@ func (p *Pool) Reap(ctx context.Context) (int, error) {
 		opts.Page = page
 		pg, err := p.api.List(ctx, opts)
 		if err != nil {
-			return 0, client.Wrap(ctx, "fleet.Reap", err)
+			return 0, glue.Wrap(ctx, "fleet.Reap", err)
 		}
 		for _, s := range pg.Items {
 			if st := s.Status.State; st == lifecycle.StateStopping || st == lifecycle.StateTerminated || s.Metadata[PoolLabel] != p.name {
@@ -464,7 +464,7 @@ func (p *Pool) Reap(ctx context.Context) (int, error) {
 	for chunk := range slices.Chunk(refs, reapChunk) {
 		known, err := p.store.Known(ctx, p.name, chunk)
 		if err != nil {
-			return deleted, client.Wrap(ctx, "fleet.Reap", err)
+			return deleted, glue.Wrap(ctx, "fleet.Reap", err)
 		}
 		for i, r := range chunk {
 			if known[i] {
@@ -484,7 +484,7 @@ func (p *Pool) Reap(ctx context.Context) (int, error) {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return deleted, client.Wrap(ctx, "fleet.Reap", err)
+		return deleted, glue.Wrap(ctx, "fleet.Reap", err)
 	}
 	return deleted, nil
 }

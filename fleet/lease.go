@@ -8,7 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
@@ -79,7 +80,7 @@ func (l *Lease) Err() error {
 // GET /sandboxes/{sandboxId}, and possibly DELETE /sandboxes/{sandboxId}
 func (l *Lease) Release(ctx context.Context) error {
 	if err := l.finish(); err != nil {
-		return client.Wrap(ctx, "fleet.Release", err)
+		return glue.Wrap(ctx, "fleet.Release", err)
 	}
 	ctx, cancel := defaultTimeout(ctx, 2*StoreTimeout)
 	defer cancel()
@@ -94,13 +95,13 @@ func (l *Lease) Release(ctx context.Context) error {
 	if err != nil {
 		p.log.Info("fleet release: deleting instead of returning", slog.String("lease", l.id), slog.String("sandbox", l.box), slog.Any("reason", err))
 		if err := l.drop(ctx); err != nil {
-			return client.Wrap(ctx, "fleet.Release", err)
+			return glue.Wrap(ctx, "fleet.Release", err)
 		}
 		return nil
 	}
 	kept, err := p.store.Return(ctx, p.name, l.id, s.ExpiresAt, p.renewAt(s.ExpiresAt))
 	if err != nil {
-		return client.Wrap(ctx, "fleet.Release", err)
+		return glue.Wrap(ctx, "fleet.Release", err)
 	}
 	p.log.Debug("fleet released", slog.String("lease", l.id), slog.String("sandbox", l.box), slog.Bool("kept", kept))
 	if kept {
@@ -108,7 +109,7 @@ func (l *Lease) Release(ctx context.Context) error {
 		return nil
 	}
 	if _, err := p.deleteAndForget(ctx, l.box); err != nil {
-		return client.Wrap(ctx, "fleet.Release", fmt.Errorf("pool full, and %w (the leader retries)", err))
+		return glue.Wrap(ctx, "fleet.Release", fmt.Errorf("pool full, and %w (the leader retries)", err))
 	}
 	return nil
 }
@@ -121,12 +122,12 @@ func (l *Lease) Release(ctx context.Context) error {
 // DELETE /sandboxes/{sandboxId}
 func (l *Lease) Delete(ctx context.Context) error {
 	if err := l.finish(); err != nil {
-		return client.Wrap(ctx, "fleet.Delete", err)
+		return glue.Wrap(ctx, "fleet.Delete", err)
 	}
 	ctx, cancel := defaultTimeout(ctx, 2*StoreTimeout)
 	defer cancel()
 	if err := l.drop(ctx); err != nil {
-		return client.Wrap(ctx, "fleet.Delete", err)
+		return glue.Wrap(ctx, "fleet.Delete", err)
 	}
 	return nil
 }
@@ -276,7 +277,7 @@ func (p *Pool) Acquire(ctx context.Context, opts *AcquireOptions) (*Lease, error
 	l, err := p.acquire(ctx, opts)
 	p.m.acquired(ctx, time.Since(start), err)
 	if err != nil {
-		return nil, client.Wrap(ctx, "fleet.Acquire", err)
+		return nil, glue.Wrap(ctx, "fleet.Acquire", err)
 	}
 	p.log.Debug("fleet acquired", slog.String("lease", l.id), slog.String("sandbox", l.box))
 	return l, nil
@@ -288,7 +289,7 @@ func (p *Pool) acquire(ctx context.Context, opts *AcquireOptions) (*Lease, error
 		o = *opts
 	}
 	if o.Lifetime < 0 {
-		return nil, &client.ValidationError{Field: "AcquireOptions.Lifetime", Value: o.Lifetime.String(), Reason: "must not be negative"}
+		return nil, &sandboxkit.ValidationError{Field: "AcquireOptions.Lifetime", Value: o.Lifetime.String(), Reason: "must not be negative"}
 	}
 	p.mu.Lock()
 	closed := p.closed
@@ -344,7 +345,7 @@ func (p *Pool) acquire(ctx context.Context, opts *AcquireOptions) (*Lease, error
 func (p *Pool) prepare(ctx context.Context, leaseID string, tk *Taken, lifetime time.Duration) (*Lease, error) {
 	s, err := p.api.Get(ctx, tk.SandboxID)
 	if err != nil {
-		if errors.Is(err, client.ErrNotFound) {
+		if errors.Is(err, sandboxkit.ErrNotFound) {
 			p.discard(leaseID)
 		} else {
 			p.giveBack(leaseID, tk.ExpiresAt)
@@ -536,13 +537,13 @@ func (p *Pool) settle(ctx context.Context, s *lifecycle.Sandbox) (*lifecycle.San
 // refused reports a create error that proves nothing was created: the
 // service refused the request (4xx but 408) or it was never sent.
 func refused(err error) bool {
-	if errors.Is(err, client.ErrInvalidInput) {
+	if errors.Is(err, sandboxkit.ErrInvalidInput) {
 		return true
 	}
 	if _, ambiguous := errors.AsType[*lifecycle.CreateError](err); ambiguous {
 		return false
 	}
-	code := client.StatusCode(err)
+	code := sandboxkit.StatusCode(err)
 	return code >= 400 && code < 500 && code != 408
 }
 

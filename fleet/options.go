@@ -14,7 +14,7 @@ import (
 
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
@@ -168,11 +168,11 @@ type Options struct {
 // resolved checks o and fills in defaults. It returns a copy.
 func (o *Options) resolved() (Options, error) {
 	if o == nil {
-		return Options{}, &client.ValidationError{Field: "Options", Reason: "must not be nil (Name and Template are required)"}
+		return Options{}, &sandboxkit.ValidationError{Field: "Options", Reason: "must not be nil (Name and Template are required)"}
 	}
 	r := *o
 	reject := func(field, value, reason string) error {
-		return &client.ValidationError{Field: "Options." + field, Value: value, Reason: reason}
+		return &sandboxkit.ValidationError{Field: "Options." + field, Value: value, Reason: reason}
 	}
 	if err := ValidatePoolName(r.Name); err != nil {
 		return r, reject("Name", r.Name, "must be 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit")

@@ -11,7 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
@@ -84,10 +85,10 @@ type Pool struct {
 // [*lifecycle.Client]) for sandboxes. ctx bounds only the setup (the
 // store call that records the pool's initial size); the pool runs until
 // Close. Invalid options return an error matching
-// [client.ErrInvalidInput] before anything is sent.
+// [sandboxkit.ErrInvalidInput] before anything is sent.
 func New(ctx context.Context, api API, opts *Options) (*Pool, error) {
 	if api == nil {
-		return nil, &client.ValidationError{Field: "api", Reason: "must not be nil"}
+		return nil, &sandboxkit.ValidationError{Field: "api", Reason: "must not be nil"}
 	}
 	o, err := opts.resolved()
 	if err != nil {
@@ -101,11 +102,11 @@ func New(ctx context.Context, api API, opts *Options) (*Pool, error) {
 	sctx, cancel := context.WithTimeout(ctx, StoreTimeout)
 	defer cancel()
 	if err := store.Init(sctx, o.Name, o.Size); err != nil {
-		return nil, client.Wrap(ctx, "fleet.New", err)
+		return nil, glue.Wrap(ctx, "fleet.New", err)
 	}
 	m, err := newMetrics(o.MeterProvider, o.Name)
 	if err != nil {
-		return nil, client.Wrap(ctx, "fleet.New", err)
+		return nil, glue.Wrap(ctx, "fleet.New", err)
 	}
 	p := &Pool{
 		api: api, store: store, private: private, opts: o, name: o.Name, node: o.Node, m: m,
@@ -120,7 +121,7 @@ func New(ctx context.Context, api API, opts *Options) (*Pool, error) {
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	if err := m.observe(p.gauges); err != nil {
 		p.cancel()
-		return nil, client.Wrap(ctx, "fleet.New", err)
+		return nil, glue.Wrap(ctx, "fleet.New", err)
 	}
 	p.wg.Add(2)
 	go p.leaderLoop()
@@ -143,7 +144,7 @@ func (p *Pool) Stats(ctx context.Context) (*Stats, error) {
 	defer cancel()
 	st, err := p.store.Stats(ctx, p.name)
 	if err != nil {
-		return nil, client.Wrap(ctx, "fleet.Stats", err)
+		return nil, glue.Wrap(ctx, "fleet.Stats", err)
 	}
 	return st, nil
 }
@@ -162,12 +163,12 @@ func (p *Pool) Leader() bool {
 // are not affected. ErrDestroyed after Destroy.
 func (p *Pool) Resize(ctx context.Context, size int) error {
 	if err := checkSize(size); err != nil {
-		return client.Wrap(ctx, "fleet.Resize", err)
+		return glue.Wrap(ctx, "fleet.Resize", err)
 	}
 	ctx, cancel := defaultTimeout(ctx, StoreTimeout)
 	defer cancel()
 	if err := p.store.Resize(ctx, p.name, size); err != nil {
-		return client.Wrap(ctx, "fleet.Resize", err)
+		return glue.Wrap(ctx, "fleet.Resize", err)
 	}
 	p.log.Info("fleet resized", slog.Int("size", size))
 	p.nudge()
@@ -188,12 +189,12 @@ func (p *Pool) Destroy(ctx context.Context) error {
 	ctx, cancel := defaultTimeout(ctx, 3*StoreTimeout)
 	defer cancel()
 	if err := p.store.Destroy(ctx, p.name); err != nil {
-		return client.Wrap(ctx, "fleet.Destroy", err)
+		return glue.Wrap(ctx, "fleet.Destroy", err)
 	}
 	p.log.Info("fleet destroyed")
 	snap, err := p.store.Snapshot(ctx, p.name)
 	if err != nil {
-		return client.Wrap(ctx, "fleet.Destroy", err)
+		return glue.Wrap(ctx, "fleet.Destroy", err)
 	}
 	var errs []error
 	for _, id := range snap.Doomed {
@@ -203,7 +204,7 @@ func (p *Pool) Destroy(ctx context.Context) error {
 	}
 	p.nudge()
 	if err := errors.Join(errs...); err != nil {
-		return client.Wrap(ctx, "fleet.Destroy", fmt.Errorf("pool fenced, but deleting idle sandboxes failed (the leader retries): %w", err))
+		return glue.Wrap(ctx, "fleet.Destroy", fmt.Errorf("pool fenced, but deleting idle sandboxes failed (the leader retries): %w", err))
 	}
 	return nil
 }
@@ -243,7 +244,7 @@ func (p *Pool) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*StoreTimeout)
 		defer cancel()
 		if err := p.purge(ctx); err != nil {
-			return client.Wrap(ctx, "fleet.Close", err)
+			return glue.Wrap(ctx, "fleet.Close", err)
 		}
 		return nil
 	}
@@ -398,11 +399,11 @@ func (p *Pool) deleteSandboxIfLive(ctx context.Context, id string) (bool, error)
 	switch {
 	case err == nil:
 		return true, nil
-	case errors.Is(err, client.ErrNotFound):
+	case errors.Is(err, sandboxkit.ErrNotFound):
 		return false, nil
-	case errors.Is(err, client.ErrConflict):
+	case errors.Is(err, sandboxkit.ErrConflict):
 		s, gerr := p.api.Get(ctx, id)
-		if errors.Is(gerr, client.ErrNotFound) || (gerr == nil && (s.State() == lifecycle.StateStopping || s.State() == lifecycle.StateTerminated)) {
+		if errors.Is(gerr, sandboxkit.ErrNotFound) || (gerr == nil && (s.State() == lifecycle.StateStopping || s.State() == lifecycle.StateTerminated)) {
 			return false, nil
 		}
 	}
@@ -423,7 +424,7 @@ func (p *Pool) deleteAndForget(ctx context.Context, id string) (bool, error) {
 	}
 	s, err := p.api.Get(ctx, id)
 	switch {
-	case errors.Is(err, client.ErrNotFound):
+	case errors.Is(err, sandboxkit.ErrNotFound):
 	case err != nil:
 		return false, nil // the delete was accepted; the leader looks again
 	case s.State() != lifecycle.StateStopping && s.State() != lifecycle.StateTerminated:
@@ -463,7 +464,7 @@ func (b *tokenBucket) allow(now time.Time) bool {
 // retryAfter is how long refills pause after err: the Retry-After of a
 // 429 (at least a second), or zero for other errors.
 func retryAfter(err error) time.Duration {
-	apiErr, ok := errors.AsType[*client.APIError](err)
+	apiErr, ok := errors.AsType[*sandboxkit.APIError](err)
 	if !ok || apiErr.StatusCode != http.StatusTooManyRequests {
 		return 0
 	}

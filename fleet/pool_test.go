@@ -10,7 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/fleet"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/mockserver"
@@ -48,14 +48,14 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		"negative refill rate":     {Name: "p", Template: template(), RefillRate: -1},
 	} {
 		p, err := fleet.New(t.Context(), lc, o)
-		if !errors.Is(err, client.ErrInvalidInput) {
+		if !errors.Is(err, sandboxkit.ErrInvalidInput) {
 			if p != nil {
 				p.Close()
 			}
 			t.Errorf("%s: %v, want invalid input", name, err)
 		}
 	}
-	if _, err := fleet.New(t.Context(), nil, &fleet.Options{Name: "p", Template: template()}); !errors.Is(err, client.ErrInvalidInput) {
+	if _, err := fleet.New(t.Context(), nil, &fleet.Options{Name: "p", Template: template()}); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Errorf("nil api: %v", err)
 	}
 	if n := len(srv.Journal()); n != 0 {
@@ -552,7 +552,7 @@ func TestAcquireRenewsToTheCallersLifetime(t *testing.T) {
 		if r := e.srv.Renewals(l.SandboxID()); len(r) != 1 || !r[0].New.After(r[0].Old) {
 			t.Fatalf("renewals %+v", r)
 		}
-		if _, err := p.Acquire(t.Context(), &fleet.AcquireOptions{Lifetime: -time.Second}); !errors.Is(err, client.ErrInvalidInput) {
+		if _, err := p.Acquire(t.Context(), &fleet.AcquireOptions{Lifetime: -time.Second}); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 			t.Fatalf("negative lifetime: %v", err)
 		}
 	})
@@ -618,7 +618,7 @@ func TestResizeAndDestroy(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, "shrunk", time.Minute, func() bool { return len(e.live("rd")) == 1 && e.stats("rd").Doomed == 0 })
-		if err := p.Resize(ctx, -1); !errors.Is(err, client.ErrInvalidInput) {
+		if err := p.Resize(ctx, -1); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 			t.Fatalf("negative size: %v", err)
 		}
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 )
 
 // DefaultRedisPrefix starts every key a [RedisStore] writes, unless
@@ -70,14 +70,14 @@ var _ Store = (*RedisStore)(nil)
 // redis.Scripter). opts may be nil.
 func NewRedisStore(rdb redis.Scripter, opts *RedisStoreOptions) (*RedisStore, error) {
 	if rdb == nil {
-		return nil, &client.ValidationError{Field: "redis client", Reason: "must not be nil"}
+		return nil, &sandboxkit.ValidationError{Field: "redis client", Reason: "must not be nil"}
 	}
 	prefix := DefaultRedisPrefix
 	if opts != nil && opts.Prefix != "" {
 		prefix = opts.Prefix
 	}
 	if strings.ContainsAny(prefix, "{} \t\r\n") {
-		return nil, &client.ValidationError{Field: "RedisStoreOptions.Prefix", Value: prefix, Reason: "must not contain '{', '}' or white space"}
+		return nil, &sandboxkit.ValidationError{Field: "RedisStoreOptions.Prefix", Value: prefix, Reason: "must not contain '{', '}' or white space"}
 	}
 	return &RedisStore{rdb: rdb, prefix: prefix}, nil
 }
@@ -403,7 +403,7 @@ func (s *RedisStore) AddIntent(ctx context.Context, pool string, req IntentReque
 	res, err := s.run(ctx, scriptAddIntent, pool, string(req.Kind), req.Owner, req.ClientToken,
 		req.Term.Node, req.Term.Token, req.Cap, ms(req.TTL))
 	if err != nil {
-		if errors.Is(err, client.ErrInvalidInput) {
+		if errors.Is(err, sandboxkit.ErrInvalidInput) {
 			return Intent{}, errDuplicateToken(req.ClientToken)
 		}
 		return Intent{}, err
@@ -443,7 +443,7 @@ func (s *RedisStore) Take(ctx context.Context, pool string, req TakeRequest) (*T
 	}
 	res, err := s.run(ctx, scriptTake, pool, req.LeaseID, req.Holder, ms(req.TTL), ms(req.MinRemaining), req.Cap)
 	if err != nil {
-		if errors.Is(err, client.ErrInvalidInput) {
+		if errors.Is(err, sandboxkit.ErrInvalidInput) {
 			return nil, errDuplicateLease(req.LeaseID)
 		}
 		return nil, err
@@ -468,7 +468,7 @@ func (s *RedisStore) ClaimIntent(ctx context.Context, pool string, slot int64, r
 	res, err := s.run(ctx, scriptClaimIntent, pool, slot, req.LeaseID, req.Holder, ms(req.TTL),
 		item.SandboxID, exp, renewAt.UnixMilli())
 	if err != nil {
-		if errors.Is(err, client.ErrInvalidInput) {
+		if errors.Is(err, sandboxkit.ErrInvalidInput) {
 			return nil, errDuplicateLease(req.LeaseID)
 		}
 		return nil, err

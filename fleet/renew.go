@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
@@ -96,7 +96,7 @@ func (p *Pool) renewClaim(c RenewalClaim) {
 // GET /sandboxes/{sandboxId}, POST /sandboxes/{sandboxId}/renew-expiration
 func (p *Pool) renewSandbox(ctx context.Context, id string) (RenewalResult, error) {
 	s, err := p.api.Get(ctx, id)
-	if errors.Is(err, client.ErrNotFound) {
+	if errors.Is(err, sandboxkit.ErrNotFound) {
 		return RenewalResult{Gone: true}, nil
 	}
 	if err != nil {
@@ -114,7 +114,7 @@ func (p *Pool) renewSandbox(ctx context.Context, id string) (RenewalResult, erro
 		return RenewalResult{ExpiresAt: cur, Next: p.renewAt(cur)}, nil
 	}
 	got, err := p.api.Renew(ctx, id, later(cur, now).Add(p.opts.RenewExtension))
-	if errors.Is(err, client.ErrNotFound) {
+	if errors.Is(err, sandboxkit.ErrNotFound) {
 		return RenewalResult{Gone: true}, nil
 	}
 	if err != nil {

@@ -7,7 +7,8 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 )
 
 // Errors a [Store] returns for refused steps; the [Pool] handles them, and
@@ -337,10 +338,10 @@ var poolNameRE = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9
 
 // ValidatePoolName checks a pool name: 1 to 63 letters, digits, '-', '_'
 // or '.', starting and ending with a letter or digit (a metadata label
-// value). Other names are an error matching [client.ErrInvalidInput].
+// value). Other names are an error matching [sandboxkit.ErrInvalidInput].
 func ValidatePoolName(name string) error {
 	if !poolNameRE.MatchString(name) {
-		return &client.ValidationError{Field: "pool name", Value: name,
+		return &sandboxkit.ValidationError{Field: "pool name", Value: name,
 			Reason: "must be 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"}
 	}
 	return nil
@@ -351,7 +352,7 @@ var nodeNameRE = regexp.MustCompile(`^[A-Za-z0-9][-A-Za-z0-9_.:]{0,127}$`)
 
 func validateNodeName(field, name string) error {
 	if !nodeNameRE.MatchString(name) {
-		return &client.ValidationError{Field: field, Value: name,
+		return &sandboxkit.ValidationError{Field: field, Value: name,
 			Reason: "must be 1 to 128 letters, digits, '-', '_', '.' or ':', starting with a letter or digit"}
 	}
 	return nil
@@ -367,14 +368,14 @@ func checkStoreArgs(pool string) error {
 
 func checkTTL(field string, d time.Duration) error {
 	if d < time.Millisecond {
-		return &client.ValidationError{Field: field, Value: d.String(), Reason: "must be at least 1ms"}
+		return &sandboxkit.ValidationError{Field: field, Value: d.String(), Reason: "must be at least 1ms"}
 	}
 	return nil
 }
 
 func checkSize(size int) error {
 	if size < 0 {
-		return &client.ValidationError{Field: "size", Value: fmt.Sprint(size), Reason: "must not be negative"}
+		return &sandboxkit.ValidationError{Field: "size", Value: fmt.Sprint(size), Reason: "must not be negative"}
 	}
 	return nil
 }
@@ -382,9 +383,9 @@ func checkSize(size int) error {
 func (r *IntentRequest) validate() error {
 	switch {
 	case r.Kind != IntentRefill && r.Kind != IntentDirect:
-		return &client.ValidationError{Field: "IntentRequest.Kind", Value: string(r.Kind), Reason: `must be "refill" or "direct"`}
+		return &sandboxkit.ValidationError{Field: "IntentRequest.Kind", Value: string(r.Kind), Reason: `must be "refill" or "direct"`}
 	case r.Cap < 0:
-		return &client.ValidationError{Field: "IntentRequest.Cap", Value: fmt.Sprint(r.Cap), Reason: "must not be negative"}
+		return &sandboxkit.ValidationError{Field: "IntentRequest.Cap", Value: fmt.Sprint(r.Cap), Reason: "must not be negative"}
 	}
 	if err := validateNodeName("IntentRequest.Owner", r.Owner); err != nil {
 		return err
@@ -404,21 +405,21 @@ func (r *TakeRequest) validate() error {
 	}
 	switch {
 	case r.MinRemaining < 0:
-		return &client.ValidationError{Field: "TakeRequest.MinRemaining", Value: r.MinRemaining.String(), Reason: "must not be negative"}
+		return &sandboxkit.ValidationError{Field: "TakeRequest.MinRemaining", Value: r.MinRemaining.String(), Reason: "must not be negative"}
 	case r.Cap < 0:
-		return &client.ValidationError{Field: "TakeRequest.Cap", Value: fmt.Sprint(r.Cap), Reason: "must not be negative"}
+		return &sandboxkit.ValidationError{Field: "TakeRequest.Cap", Value: fmt.Sprint(r.Cap), Reason: "must not be negative"}
 	}
 	return checkTTL("TakeRequest.TTL", r.TTL)
 }
 
 func (it *Item) validate() error {
-	return client.ValidateID("sandbox id", it.SandboxID)
+	return glue.ValidateID("sandbox id", it.SandboxID)
 }
 
 func errDuplicateToken(token string) error {
-	return &client.ValidationError{Field: "client token", Value: token, Reason: "already used by a pending intent"}
+	return &sandboxkit.ValidationError{Field: "client token", Value: token, Reason: "already used by a pending intent"}
 }
 
 func errDuplicateLease(id string) error {
-	return &client.ValidationError{Field: "lease id", Value: id, Reason: "already in use"}
+	return &sandboxkit.ValidationError{Field: "lease id", Value: id, Reason: "already in use"}
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 )
 
 // RedisAddrEnv names the environment variable with the address
@@ -204,7 +204,7 @@ func idleIDs(s *Snapshot) []string {
 func testStoreInvalidArguments(t *testing.T, h *storeHarness) {
 	ctx := t.Context()
 	for _, bad := range []string{"", "a b", "{x}", "-x", strings.Repeat("a", 64)} {
-		if err := h.Init(ctx, bad, 1); !errors.Is(err, client.ErrInvalidInput) {
+		if err := h.Init(ctx, bad, 1); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 			t.Errorf("Init(%q): %v, want invalid input", bad, err)
 		}
 	}
@@ -227,7 +227,7 @@ func testStoreInvalidArguments(t *testing.T, h *storeHarness) {
 		"zero heartbeat TTL": func() error { _, err := h.Heartbeat(ctx, h.pool, "l", 0); return err }(),
 	}
 	for name, err := range checks {
-		if !errors.Is(err, client.ErrInvalidInput) {
+		if !errors.Is(err, sandboxkit.ErrInvalidInput) {
 			t.Errorf("%s: %v, want invalid input", name, err)
 		}
 	}
@@ -443,7 +443,7 @@ func testStoreTakeOrder(t *testing.T, h *storeHarness) {
 	req.LeaseID = "l1"
 	publish(t, h, a, "again", time.Hour, time.Minute)
 	_, err = h.Take(ctx, h.pool, req)
-	if !errors.Is(err, client.ErrInvalidInput) {
+	if !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Fatalf("take with a lease id in use: %v, want invalid input", err)
 	}
 }
@@ -621,7 +621,7 @@ func testStoreIntents(t *testing.T, h *storeHarness) {
 		t.Errorf("slots %d then %d", in.Slot, in2.Slot)
 	}
 	_, err := h.AddIntent(ctx, h.pool, IntentRequest{Kind: IntentRefill, Owner: "node-a", ClientToken: "tok-1", Term: a, TTL: time.Minute})
-	if !errors.Is(err, client.ErrInvalidInput) {
+	if !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Fatalf("duplicate token: %v, want invalid input", err)
 	}
 	snap := snapshot(t, h)

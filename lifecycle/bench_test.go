@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
@@ -93,7 +93,7 @@ func plainGet(hc *http.Client, url string, v any) error {
 func BenchmarkGet(b *testing.B) {
 	srv := benchServer(b)
 	b.Run("impl=facade", func(b *testing.B) {
-		c := newClient(b, srv.Client().Transport, client.WithBaseURL(srv.URL+"/v1"))
+		c := newClient(b, srv.Client().Transport, sandboxkit.WithBaseURL(srv.URL+"/v1"))
 		b.ReportAllocs()
 		for b.Loop() {
 			sb, err := c.Get(b.Context(), "sandbox-abc123")
@@ -117,7 +117,7 @@ func BenchmarkGet(b *testing.B) {
 func BenchmarkList100(b *testing.B) {
 	srv := benchServer(b)
 	b.Run("impl=facade", func(b *testing.B) {
-		c := newClient(b, srv.Client().Transport, client.WithBaseURL(srv.URL+"/v1"))
+		c := newClient(b, srv.Client().Transport, sandboxkit.WithBaseURL(srv.URL+"/v1"))
 		opts := &lifecycle.ListOptions{PageSize: 100}
 		b.ReportAllocs()
 		for b.Loop() {

@@ -6,25 +6,26 @@ import (
 
 	"github.com/ogen-go/ogen/ogenerrors"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/internal/gen/lifecycleapi"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 )
 
 // Client calls the lifecycle API. Make one with [New]; it is safe for
 // concurrent use, and one Client per process (or per API key) is enough.
 type Client struct {
-	cfg *client.Config
+	cfg *sandboxkit.Config
 	api *lifecycleapi.Client
 }
 
 // New returns a client for the lifecycle API. Options come from package
-// [client]: [client.WithAPIKey], [client.WithBaseURL],
-// [client.WithHTTPClient], [client.WithRetry] and so on; settings no option
+// [client]: [sandboxkit.WithAPIKey], [sandboxkit.WithBaseURL],
+// [sandboxkit.WithHTTPClient], [sandboxkit.WithRetry] and so on; settings no option
 // gives are read from the environment (OPEN_SANDBOX_API_KEY,
-// OPEN_SANDBOX_BASE_URL, ...) unless [client.WithoutEnvironment] is given.
-// Invalid options return an error matching [client.ErrInvalidInput].
-func New(opts ...client.Option) (*Client, error) {
-	cfg, err := client.NewConfig(client.Lifecycle, opts...)
+// OPEN_SANDBOX_BASE_URL, ...) unless [sandboxkit.WithoutEnvironment] is given.
+// Invalid options return an error matching [sandboxkit.ErrInvalidInput].
+func New(opts ...sandboxkit.Option) (*Client, error) {
+	cfg, err := sandboxkit.NewConfig(sandboxkit.Lifecycle, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -33,12 +34,12 @@ func New(opts ...client.Option) (*Client, error) {
 
 // NewFromConfig returns a client that uses a resolved configuration, e.g.
 // one shared with other façades. cfg must be a lifecycle configuration.
-func NewFromConfig(cfg *client.Config) (*Client, error) {
+func NewFromConfig(cfg *sandboxkit.Config) (*Client, error) {
 	if cfg == nil {
-		return nil, &client.ValidationError{Field: "config", Reason: "must not be nil"}
+		return nil, &sandboxkit.ValidationError{Field: "config", Reason: "must not be nil"}
 	}
-	if cfg.API() != client.Lifecycle {
-		return nil, &client.ValidationError{Field: "config", Value: cfg.API().String(), Reason: "is not a lifecycle configuration"}
+	if cfg.API() != sandboxkit.Lifecycle {
+		return nil, &sandboxkit.ValidationError{Field: "config", Value: cfg.API().String(), Reason: "is not a lifecycle configuration"}
 	}
 	opts := []lifecycleapi.ClientOption{lifecycleapi.WithClient(cfg.HTTPClient())}
 	if tp := cfg.TracerProvider(); tp != nil {
@@ -56,7 +57,7 @@ func NewFromConfig(cfg *client.Config) (*Client, error) {
 
 // Config returns the client's resolved configuration (its credential
 // stays hidden).
-func (c *Client) Config() *client.Config { return c.cfg }
+func (c *Client) Config() *sandboxkit.Config { return c.cfg }
 
 // skipSecurity leaves credentials to sandboxkit's transport, which adds the
 // API key only for the configured origin.
@@ -91,7 +92,7 @@ func unexpected(res any) error {
 }
 
 // validateSandboxID checks a sandbox id before it becomes a path segment.
-func validateSandboxID(id string) error { return client.ValidateID("sandbox id", id) }
+func validateSandboxID(id string) error { return glue.ValidateID("sandbox id", id) }
 
 // validateSnapshotID checks a snapshot id before it becomes a path segment.
-func validateSnapshotID(id string) error { return client.ValidateID("snapshot id", id) }
+func validateSnapshotID(id string) error { return glue.ValidateID("snapshot id", id) }

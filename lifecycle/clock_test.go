@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
@@ -108,7 +108,7 @@ func (a *clockAPI) Get(_ context.Context, id string) (*lifecycle.Sandbox, error)
 	defer a.mu.Unlock()
 	exp, ok := a.exp[id]
 	if !ok || !a.clk.Now().Before(exp) {
-		return nil, &client.APIError{StatusCode: 404, Message: "sandbox not found"}
+		return nil, &sandboxkit.APIError{StatusCode: 404, Message: "sandbox not found"}
 	}
 	return &lifecycle.Sandbox{ID: id, Status: lifecycle.Status{State: lifecycle.StateRunning}, ExpiresAt: exp}, nil
 }
@@ -119,9 +119,9 @@ func (a *clockAPI) Renew(_ context.Context, id string, t time.Time) (time.Time, 
 	exp, ok := a.exp[id]
 	switch {
 	case !ok || !a.clk.Now().Before(exp):
-		return time.Time{}, &client.APIError{StatusCode: 404, Message: "sandbox not found"}
+		return time.Time{}, &sandboxkit.APIError{StatusCode: 404, Message: "sandbox not found"}
 	case !t.After(a.clk.Now()) || !t.After(exp):
-		return time.Time{}, &client.APIError{StatusCode: 409, Message: "not later"}
+		return time.Time{}, &sandboxkit.APIError{StatusCode: 409, Message: "not later"}
 	}
 	a.exp[id] = t
 	return t, nil
@@ -240,7 +240,7 @@ func TestRenewerPoolFollowsItsClock(t *testing.T) {
 		if counts["a"] != 4 || counts["c"] != 4 {
 			t.Errorf("renewals %v, want 4 each for a and c", counts)
 		}
-		if len(stops) != 1 || stops[0].ID != "b" || stops[0].Reason != lifecycle.StopNotFound || !errors.Is(stops[0], client.ErrNotFound) {
+		if len(stops) != 1 || stops[0].ID != "b" || stops[0].Reason != lifecycle.StopNotFound || !errors.Is(stops[0], sandboxkit.ErrNotFound) {
 			t.Fatalf("stops = %v, want b not found", stops)
 		}
 		if p.Len() != 2 {

@@ -13,8 +13,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	api "github.com/sandboxkit/sandboxkit/internal/gen/lifecycleapi"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 	"github.com/sandboxkit/sandboxkit/internal/poll"
 )
 
@@ -94,7 +95,7 @@ type CreateOptions struct {
 	// '.', starting and ending with a letter or digit) to carry the
 	// guarantee across calls: before sending anything, Create then looks
 	// for a sandbox holding the token and returns it if there is one, and
-	// concurrent calls with the token through one [client.Config] send a
+	// concurrent calls with the token through one [sandboxkit.Config] send a
 	// single request. Across processes only the lookup helps (see
 	// [Client.Create]). A [*CreateError] reports the token it used.
 	ClientToken string
@@ -145,13 +146,13 @@ func (e *CreateError) Unwrap() error { return e.Err }
 //   - Every request carries a client token in the metadata under
 //     [ClientTokenKey].
 //   - Create runs its own retry loop; the transport's retries are turned
-//     off for the POST ([client.WithoutRetries]).
+//     off for the POST (the transport sends it once).
 //   - An attempt that provably did not reach the service (connection
 //     refused, DNS failure, 429) is sent again after a backoff. After a
 //     429 the wait is at least the answer's Retry-After
-//     ([client.APIError.RetryAfter]), capped at the client's
-//     [client.RetryPolicy.RetryAfterCap]; if that wait would pass ctx's
-//     deadline, the 429 [*client.APIError] is returned at once.
+//     ([sandboxkit.APIError.RetryAfter]), capped at the client's
+//     [sandboxkit.RetryPolicy.RetryAfterCap]; if that wait would pass ctx's
+//     deadline, the 429 [*sandboxkit.APIError] is returned at once.
 //   - An attempt whose outcome is ambiguous (connection lost or attempt
 //     timeout after sending, 408, 5xx) is followed, after a backoff, by a
 //     lookup of the token ([Client.List] with a metadata filter). If the
@@ -159,7 +160,7 @@ func (e *CreateError) Unwrap() error { return e.Err }
 //     the lookup finds nothing is the request sent again. A lookup
 //     answered 500 (OpenSandbox answers a list that races a delete with
 //     500 DOCKER::SANDBOX_QUERY_FAILED) is sent again like the transport
-//     retries a GET, unless retries are off ([client.WithRetry] with
+//     retries a GET, unless retries are off ([sandboxkit.WithRetry] with
 //     MaxRetries 0).
 //   - Other errors (400, 401, 409, ...) are returned at once.
 //
@@ -171,7 +172,7 @@ func (e *CreateError) Unwrap() error { return e.Err }
 // when ctx ended).
 //
 // With [CreateOptions.ClientToken] set, concurrent calls that share the
-// token and the client's [client.Config] (one Client, or Clients made
+// token and the client's [sandboxkit.Config] (one Client, or Clients made
 // with [NewFromConfig] from one Config) collapse into one: the first
 // sends the request, the others wait for it (each within its own ctx)
 // and get a copy of the sandbox it made; if it fails, the next caller
@@ -188,10 +189,10 @@ func (c *Client) Create(ctx context.Context, req *CreateRequest, opts *CreateOpt
 		opts = &CreateOptions{}
 	}
 	if err := req.validate(); err != nil {
-		return nil, client.Wrap(ctx, opCreate, err)
+		return nil, glue.Wrap(ctx, opCreate, err)
 	}
 	if err := opts.validate(); err != nil {
-		return nil, client.Wrap(ctx, opCreate, err)
+		return nil, glue.Wrap(ctx, opCreate, err)
 	}
 	if opts.ClientToken == "" {
 		return c.create(ctx, req, opts, rand.Text())
@@ -211,7 +212,7 @@ func (c *Client) Create(ctx context.Context, req *CreateRequest, opts *CreateOpt
 			}
 			// The call in flight failed: start over (with a lookup).
 		case <-ctx.Done():
-			return nil, client.Wrap(ctx, opCreate, ctx.Err())
+			return nil, glue.Wrap(ctx, opCreate, ctx.Err())
 		}
 	}
 }
@@ -219,7 +220,7 @@ func (c *Client) Create(ctx context.Context, req *CreateRequest, opts *CreateOpt
 // flightKey identifies the creates that collapse into one: same
 // configuration (base URL and credential), same client token.
 type flightKey struct {
-	cfg   *client.Config
+	cfg   *sandboxkit.Config
 	token string
 }
 
@@ -284,7 +285,7 @@ func (c *Client) create(ctx context.Context, req *CreateRequest, opts *CreateOpt
 		lookup    = opts.ClientToken != "" // the token may belong to an earlier call
 	)
 	fail := func(err error) (*Sandbox, error) {
-		err = client.Wrap(ctx, opCreate, err)
+		err = glue.Wrap(ctx, opCreate, err)
 		if ambiguous {
 			return nil, &CreateError{ClientToken: token, Attempts: attempts, Err: err}
 		}
@@ -298,7 +299,7 @@ func (c *Client) create(ctx context.Context, req *CreateRequest, opts *CreateOpt
 				err = fmt.Errorf("looking up client token: %w", err)
 				if !ambiguous {
 					// Nothing was sent: a plain error, which must name
-					// Create. client.Wrap leaves it as it is, since the
+					// Create. glue.Wrap leaves it as it is, since the
 					// List error inside is already named.
 					err = fmt.Errorf("sandboxkit: %s: %w", opCreate, err)
 				}
@@ -354,21 +355,21 @@ func (c *Client) create(ctx context.Context, req *CreateRequest, opts *CreateOpt
 // POST /sandboxes
 func (c *Client) CreateFromSnapshot(ctx context.Context, snapshotID string, req *CreateRequest, opts *CreateOptions) (*Sandbox, error) {
 	if err := validateSnapshotID(snapshotID); err != nil {
-		return nil, client.Wrap(ctx, opCreate, err)
+		return nil, glue.Wrap(ctx, opCreate, err)
 	}
 	var r CreateRequest
 	if req != nil {
 		r = *req
 	}
 	if r.Image != nil {
-		return nil, client.Wrap(ctx, opCreate, &client.ValidationError{Field: "CreateRequest.Image", Reason: "must be nil when creating from a snapshot"})
+		return nil, glue.Wrap(ctx, opCreate, &sandboxkit.ValidationError{Field: "CreateRequest.Image", Reason: "must be nil when creating from a snapshot"})
 	}
 	r.SnapshotID = snapshotID
 	return c.Create(ctx, &r, opts)
 }
 
 func (c *Client) createOnce(ctx context.Context, body *api.CreateSandboxRequest, timeout time.Duration) (api.CreateSandboxRes, error) {
-	ctx = client.WithoutRetries(ctx)
+	ctx = glue.WithoutRetries(ctx)
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -382,7 +383,7 @@ func (c *Client) createResult(ctx context.Context, res api.CreateSandboxRes, req
 	case *api.CreateSandboxResponseHeaders:
 		return fromCreated(&r.Response, req), nil
 	default:
-		return nil, client.Wrap(ctx, opCreate, unexpected(res))
+		return nil, glue.Wrap(ctx, opCreate, unexpected(res))
 	}
 }
 
@@ -414,22 +415,22 @@ var (
 func (o *CreateOptions) validate() error {
 	switch {
 	case o.ClientToken != "" && (len(o.ClientToken) > 63 || !labelValueRE.MatchString(o.ClientToken)):
-		return &client.ValidationError{Field: "CreateOptions.ClientToken", Value: o.ClientToken,
+		return &sandboxkit.ValidationError{Field: "CreateOptions.ClientToken", Value: o.ClientToken,
 			Reason: "must be 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"}
 	case o.MaxAttempts < 0:
-		return &client.ValidationError{Field: "CreateOptions.MaxAttempts", Value: fmt.Sprint(o.MaxAttempts), Reason: "must not be negative"}
+		return &sandboxkit.ValidationError{Field: "CreateOptions.MaxAttempts", Value: fmt.Sprint(o.MaxAttempts), Reason: "must not be negative"}
 	case o.AttemptTimeout < 0:
-		return &client.ValidationError{Field: "CreateOptions.AttemptTimeout", Value: o.AttemptTimeout.String(), Reason: "must not be negative"}
+		return &sandboxkit.ValidationError{Field: "CreateOptions.AttemptTimeout", Value: o.AttemptTimeout.String(), Reason: "must not be negative"}
 	}
 	return nil
 }
 
 func (r *CreateRequest) validate() error {
 	reject := func(field, value, reason string) error {
-		return &client.ValidationError{Field: "CreateRequest." + field, Value: value, Reason: reason}
+		return &sandboxkit.ValidationError{Field: "CreateRequest." + field, Value: value, Reason: reason}
 	}
 	if r == nil {
-		return &client.ValidationError{Field: "CreateRequest", Reason: "must not be nil"}
+		return &sandboxkit.ValidationError{Field: "CreateRequest", Reason: "must not be nil"}
 	}
 	hasImage := r.Image != nil
 	switch {
@@ -488,7 +489,7 @@ func (a NetworkAction) valid() bool { return a == NetworkAllow || a == NetworkDe
 
 func (v *Volume) validate(field string) error {
 	reject := func(f, value, reason string) error {
-		return &client.ValidationError{Field: field + "." + f, Value: value, Reason: reason}
+		return &sandboxkit.ValidationError{Field: field + "." + f, Value: value, Reason: reason}
 	}
 	backends := 0
 	for _, set := range []bool{v.Host != nil, v.PVC != nil, v.OSSFS != nil} {
@@ -518,7 +519,7 @@ func (v *Volume) validate(field string) error {
 // Retry-After, capped at the client's RetryPolicy().RetryAfterCap (as the
 // transport's retries do), and never shortened.
 func (c *Client) retryDelay(err error, backoff time.Duration) time.Duration {
-	apiErr, ok := errors.AsType[*client.APIError](err)
+	apiErr, ok := errors.AsType[*sandboxkit.APIError](err)
 	if !ok || apiErr.StatusCode != http.StatusTooManyRequests || apiErr.RetryAfter <= 0 {
 		return backoff
 	}
@@ -551,7 +552,7 @@ func retryRead[T any](ctx context.Context, c *Client, read func() (T, error)) (T
 	policy := c.cfg.RetryPolicy()
 	for retry := 1; ; retry++ {
 		v, err := read()
-		apiErr, ok := errors.AsType[*client.APIError](err)
+		apiErr, ok := errors.AsType[*sandboxkit.APIError](err)
 		if err == nil || !ok || apiErr.StatusCode != http.StatusInternalServerError ||
 			apiErr.Retries > 0 || retry > policy.MaxRetries {
 			return v, err

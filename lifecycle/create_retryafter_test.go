@@ -9,7 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
@@ -34,7 +34,7 @@ func TestCreateHonoursRetryAfterOn429(t *testing.T) {
 	tests := []struct {
 		name       string
 		retryAfter string
-		opts       []client.Option
+		opts       []sandboxkit.Option
 		min, max   time.Duration // bounds of the fake time Create took
 	}{
 		// The loop's own first backoff is at most 250ms, so the wait is
@@ -42,7 +42,7 @@ func TestCreateHonoursRetryAfterOn429(t *testing.T) {
 		{name: "Retry-After 3", retryAfter: "3", min: 3 * time.Second, max: 3*time.Second + 500*time.Millisecond},
 		{name: "Retry-After 3600, default cap 30s", retryAfter: "3600", min: 30 * time.Second, max: 30 * time.Second},
 		{name: "Retry-After 3600, cap 10s", retryAfter: "3600",
-			opts: []client.Option{client.WithRetry(client.RetryPolicy{MaxRetries: 4, RetryAfterCap: 10 * time.Second})},
+			opts: []sandboxkit.Option{sandboxkit.WithRetry(sandboxkit.RetryPolicy{MaxRetries: 4, RetryAfterCap: 10 * time.Second})},
 			min:  10 * time.Second, max: 10 * time.Second},
 		{name: "Retry-After below own backoff", retryAfter: "0", min: 200 * time.Millisecond, max: 250 * time.Millisecond},
 	}
@@ -92,8 +92,8 @@ func TestCreateRetryAfterPastDeadlineReturns429(t *testing.T) {
 		_, err := c.Create(ctx, pythonReq, nil)
 		took := time.Since(start)
 
-		apiErr, ok := errors.AsType[*client.APIError](err)
-		if !ok || !errors.Is(err, client.ErrRateLimited) {
+		apiErr, ok := errors.AsType[*sandboxkit.APIError](err)
+		if !ok || !errors.Is(err, sandboxkit.ErrRateLimited) {
 			t.Fatalf("err = %v, want the 429 as *client.APIError", err)
 		}
 		if _, ok := errors.AsType[*lifecycle.CreateError](err); ok {
@@ -124,7 +124,7 @@ func TestCreateRetryAfterCapFitsDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newFakeBackend()
 		rateLimitFirstCreate(b, "3600")
-		c := b.client(t, client.WithRetry(client.RetryPolicy{MaxRetries: 4, RetryAfterCap: 10 * time.Second}))
+		c := b.client(t, sandboxkit.WithRetry(sandboxkit.RetryPolicy{MaxRetries: 4, RetryAfterCap: 10 * time.Second}))
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()
 

@@ -16,7 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
@@ -67,7 +67,7 @@ func TestCreateSurvivesConnectionDroppedAfterCommit(t *testing.T) {
 	}
 	srv := httptest.NewServer(b)
 	t.Cleanup(srv.Close)
-	c := newClient(t, srv.Client().Transport, client.WithBaseURL(srv.URL+"/v1"))
+	c := newClient(t, srv.Client().Transport, sandboxkit.WithBaseURL(srv.URL+"/v1"))
 
 	sb, err := c.Create(t.Context(), pythonReq, nil)
 	if err != nil {
@@ -136,14 +136,14 @@ func TestCreateRetryRules(t *testing.T) {
 			first: func(b *fakeBackend, w http.ResponseWriter, r *http.Request, body []byte) {
 				writeErr(w, 400, "INVALID", "bad image")
 			},
-			wantPosts: 1, wantLookups: 0, wantLive: 0, wantErr: client.ErrBadRequest,
+			wantPosts: 1, wantLookups: 0, wantLive: 0, wantErr: sandboxkit.ErrBadRequest,
 		},
 		{
 			name: "409: returned at once",
 			first: func(b *fakeBackend, w http.ResponseWriter, r *http.Request, body []byte) {
 				writeErr(w, 409, "CONFLICT", "quota")
 			},
-			wantPosts: 1, wantLookups: 0, wantLive: 0, wantErr: client.ErrConflict,
+			wantPosts: 1, wantLookups: 0, wantLive: 0, wantErr: sandboxkit.ErrConflict,
 		},
 	}
 	for _, tt := range tests {
@@ -255,13 +255,13 @@ func TestCreateReportsUnknownOutcome(t *testing.T) {
 				}
 				return true
 			}
-			c := b.client(t, client.WithRetry(client.RetryPolicy{}))
+			c := b.client(t, sandboxkit.WithRetry(sandboxkit.RetryPolicy{}))
 			_, err := c.Create(t.Context(), pythonReq, nil)
 			ce, ok := errors.AsType[*lifecycle.CreateError](err)
 			if !ok {
 				t.Fatalf("err = %v, want a *CreateError", err)
 			}
-			if ce.ClientToken == "" || ce.Attempts != 1 || !errors.Is(err, client.ErrServer) {
+			if ce.ClientToken == "" || ce.Attempts != 1 || !errors.Is(err, sandboxkit.ErrServer) {
 				t.Errorf("CreateError = %+v", ce)
 			}
 			if !strings.Contains(err.Error(), ce.ClientToken) {

@@ -3,7 +3,7 @@
 // pauses, resumes, renews and deletes them, manages snapshots, hands out
 // endpoints, waits for state changes and keeps sandboxes alive.
 //
-//	c, err := lifecycle.New(client.WithAPIKey(key))
+//	c, err := lifecycle.New(sandboxkit.WithAPIKey(key))
 //	sb, err := c.CreateAndWait(ctx, &lifecycle.CreateRequest{
 //		Image:          &lifecycle.Image{URI: "python:3.12"},
 //		Entrypoint:     []string{"python", "-m", "http.server"},
@@ -16,9 +16,9 @@
 // before anything is sent: an empty or path-escaping id, a port outside
 // 1..65535, an expiry not in the future, a negative page size or an
 // unknown state filter fail with an error matching
-// [client.ErrInvalidInput]. Answers with status 400 or more are
-// [*client.APIError] errors matching the sentinels of package client
-// (errors.Is(err, client.ErrNotFound), ...), named after the operation
+// [sandboxkit.ErrInvalidInput]. Answers with status 400 or more are
+// [*sandboxkit.APIError] errors matching the sentinels of package client
+// (errors.Is(err, sandboxkit.ErrNotFound), ...), named after the operation
 // ("sandboxkit: lifecycle.Get: 404 ...").
 //
 // # States
@@ -44,7 +44,7 @@
 // before sending the request again after an ambiguous attempt, Create
 // looks the token up and returns the sandbox the earlier attempt made, if
 // any. Passing [CreateOptions.ClientToken] extends the guarantee across
-// calls: concurrent calls with one token through one [client.Config]
+// calls: concurrent calls with one token through one [sandboxkit.Config]
 // collapse into one create, and any later call returns the sandbox the
 // token already made. Across processes the lookup narrows the window but
 // cannot close it (see [Client.Create]). The token stays in the sandbox's

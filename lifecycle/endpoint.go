@@ -5,8 +5,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	api "github.com/sandboxkit/sandboxkit/internal/gen/lifecycleapi"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 )
 
 // EndpointOptions chooses the kind of endpoint. The zero value asks for
@@ -26,19 +27,19 @@ type EndpointOptions struct {
 // GET /sandboxes/{sandboxId}/endpoints/{port}
 func (c *Client) Endpoint(ctx context.Context, id string, port int, opts *EndpointOptions) (*Endpoint, error) {
 	if err := validateSandboxID(id); err != nil {
-		return nil, client.Wrap(ctx, opEndpoint, err)
+		return nil, glue.Wrap(ctx, opEndpoint, err)
 	}
-	if err := client.ValidatePort(port); err != nil {
-		return nil, client.Wrap(ctx, opEndpoint, err)
+	if err := glue.ValidatePort(port); err != nil {
+		return nil, glue.Wrap(ctx, opEndpoint, err)
 	}
 	params := api.GetSandboxEndpointParams{SandboxId: id, Port: port}
 	if opts != nil {
 		signed := !opts.SignedUntil.IsZero()
 		switch {
 		case opts.UseServerProxy && signed:
-			return nil, client.Wrap(ctx, opEndpoint, &client.ValidationError{Field: "EndpointOptions", Reason: "UseServerProxy and SignedUntil exclude each other"})
+			return nil, glue.Wrap(ctx, opEndpoint, &sandboxkit.ValidationError{Field: "EndpointOptions", Reason: "UseServerProxy and SignedUntil exclude each other"})
 		case signed && !opts.SignedUntil.After(time.Now()):
-			return nil, client.Wrap(ctx, opEndpoint, &client.ValidationError{Field: "EndpointOptions.SignedUntil",
+			return nil, glue.Wrap(ctx, opEndpoint, &sandboxkit.ValidationError{Field: "EndpointOptions.SignedUntil",
 				Value: opts.SignedUntil.UTC().Format(time.RFC3339), Reason: "must be in the future"})
 		case signed:
 			params.Expires = api.NewOptString(strconv.FormatInt(opts.SignedUntil.Unix(), 10))
@@ -48,11 +49,11 @@ func (c *Client) Endpoint(ctx context.Context, id string, port int, opts *Endpoi
 	}
 	res, err := c.api.GetSandboxEndpoint(ctx, params)
 	if err != nil {
-		return nil, client.Wrap(ctx, opEndpoint, err)
+		return nil, glue.Wrap(ctx, opEndpoint, err)
 	}
 	r, ok := res.(*api.GetSandboxEndpointOKHeaders)
 	if !ok {
-		return nil, client.Wrap(ctx, opEndpoint, unexpected(res))
+		return nil, glue.Wrap(ctx, opEndpoint, unexpected(res))
 	}
 	return fromEndpoint(&r.Response), nil
 }

@@ -59,7 +59,7 @@ func (e *StateError) Error() string {
 func (e *StateError) Is(target error) bool { return target == ErrUnexpectedState }
 
 // Unwrap returns the not-found error, if that is what ended the wait, so
-// errors.Is(err, client.ErrNotFound) holds.
+// errors.Is(err, sandboxkit.ErrNotFound) holds.
 func (e *StateError) Unwrap() error { return e.Err }
 
 func newStateError(id string, s *Sandbox, targets []State, cause error) *StateError {

@@ -10,7 +10,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/mockserver"
 )
@@ -27,8 +27,8 @@ func ExampleClient_CreateAndWait() {
 	srv := startExampleServer()
 	defer srv.Close()
 	c, err := lifecycle.New(
-		client.WithBaseURL(srv.URL+"/v1"), // default: OPEN_SANDBOX_BASE_URL or localhost:8080
-		client.WithAPIKey(testAPIKey),     // default: OPEN_SANDBOX_API_KEY
+		sandboxkit.WithBaseURL(srv.URL+"/v1"), // default: OPEN_SANDBOX_BASE_URL or localhost:8080
+		sandboxkit.WithAPIKey(testAPIKey),     // default: OPEN_SANDBOX_API_KEY
 	)
 	if err != nil {
 		log.Fatal(err)
@@ -53,7 +53,7 @@ func ExampleClient_CreateAndWait() {
 func ExampleClient_All() {
 	srv := startExampleServer()
 	defer srv.Close()
-	c, err := lifecycle.New(client.WithBaseURL(srv.URL+"/v1"), client.WithAPIKey(testAPIKey))
+	c, err := lifecycle.New(sandboxkit.WithBaseURL(srv.URL+"/v1"), sandboxkit.WithAPIKey(testAPIKey))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func ExampleClient_All() {
 func ExampleNewWaiter() {
 	srv := startExampleServer()
 	defer srv.Close()
-	c, err := lifecycle.New(client.WithBaseURL(srv.URL+"/v1"), client.WithAPIKey(testAPIKey))
+	c, err := lifecycle.New(sandboxkit.WithBaseURL(srv.URL+"/v1"), sandboxkit.WithAPIKey(testAPIKey))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func ExampleNewWaiter() {
 func ExampleNewRenewer() {
 	srv := startExampleServer()
 	defer srv.Close()
-	c, err := lifecycle.New(client.WithBaseURL(srv.URL+"/v1"), client.WithAPIKey(testAPIKey))
+	c, err := lifecycle.New(sandboxkit.WithBaseURL(srv.URL+"/v1"), sandboxkit.WithAPIKey(testAPIKey))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -285,7 +285,7 @@ func ExampleClient_Renew() {
 	fmt.Println("shortened:", exp.Equal(sooner))
 
 	_, err = c.Renew(ctx, id, time.Now().Add(-time.Minute)) // refused before sending
-	fmt.Println(errors.Is(err, client.ErrInvalidInput))
+	fmt.Println(errors.Is(err, sandboxkit.ErrInvalidInput))
 	// Output:
 	// extended: true
 	// shortened: true

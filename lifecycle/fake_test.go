@@ -16,7 +16,7 @@ import (
 
 	"github.com/jarcoal/httpmock"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
@@ -101,18 +101,18 @@ func (b *fakeBackend) transport() *httpmock.MockTransport {
 
 // client returns a lifecycle client talking to b through an httpmock
 // transport.
-func (b *fakeBackend) client(t testing.TB, opts ...client.Option) *lifecycle.Client {
+func (b *fakeBackend) client(t testing.TB, opts ...sandboxkit.Option) *lifecycle.Client {
 	t.Helper()
 	return newClient(t, b.transport(), opts...)
 }
 
-func newClient(t testing.TB, rt http.RoundTripper, opts ...client.Option) *lifecycle.Client {
+func newClient(t testing.TB, rt http.RoundTripper, opts ...sandboxkit.Option) *lifecycle.Client {
 	t.Helper()
-	base := []client.Option{
-		client.WithoutEnvironment(),
-		client.WithBaseURL(testBase),
-		client.WithAPIKey(testAPIKey),
-		client.WithHTTPClient(&http.Client{Transport: rt}),
+	base := []sandboxkit.Option{
+		sandboxkit.WithoutEnvironment(),
+		sandboxkit.WithBaseURL(testBase),
+		sandboxkit.WithAPIKey(testAPIKey),
+		sandboxkit.WithHTTPClient(&http.Client{Transport: rt}),
 	}
 	c, err := lifecycle.New(append(base, opts...)...)
 	if err != nil {

@@ -18,7 +18,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
@@ -435,8 +436,8 @@ func FuzzSandboxIDPath(f *testing.F) {
 	f.Fuzz(func(t *testing.T, id string) {
 		c, rt := answering(t, []byte(sandboxJSON))
 		_, err := call(t, func(ctx context.Context) (*lifecycle.Sandbox, error) { return c.Get(ctx, id) })
-		if verr := client.ValidateID("sandbox id", id); verr != nil {
-			if !errors.Is(err, client.ErrInvalidInput) || rt.last != nil {
+		if verr := glue.ValidateID("sandbox id", id); verr != nil {
+			if !errors.Is(err, sandboxkit.ErrInvalidInput) || rt.last != nil {
 				t.Fatalf("Get(%q) = %v, sent=%v; ValidateID says %v", id, err, rt.last != nil, verr)
 			}
 			return
@@ -475,7 +476,7 @@ func FuzzParseState(f *testing.F) {
 			}
 		}
 		switch {
-		case match == "" && (err == nil || !errors.Is(err, client.ErrInvalidInput)):
+		case match == "" && (err == nil || !errors.Is(err, sandboxkit.ErrInvalidInput)):
 			t.Fatalf("ParseState(%q) = %q, %v; want an ErrInvalidInput error", s, st, err)
 		case match != "" && (err != nil || st != match):
 			t.Fatalf("ParseState(%q) = %q, %v; want %q", s, st, err, match)
@@ -503,7 +504,7 @@ func FuzzEncodeMetadataFilter(f *testing.F) {
 		}
 		enc, err := lifecycle.EncodeMetadataFilter(m)
 		if _, empty := m[""]; empty {
-			if !errors.Is(err, client.ErrInvalidInput) {
+			if !errors.Is(err, sandboxkit.ErrInvalidInput) {
 				t.Fatalf("EncodeMetadataFilter(%q) = %q, %v; want ErrInvalidInput for an empty key", m, enc, err)
 			}
 			return

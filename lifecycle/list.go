@@ -9,8 +9,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	api "github.com/sandboxkit/sandboxkit/internal/gen/lifecycleapi"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 )
 
 // ListOptions filters and pages [Client.List] and [Client.All]. The zero
@@ -37,15 +38,15 @@ func (c *Client) List(ctx context.Context, opts *ListOptions) (*SandboxPage, err
 	}
 	params, err := opts.params()
 	if err != nil {
-		return nil, client.Wrap(ctx, opList, err)
+		return nil, glue.Wrap(ctx, opList, err)
 	}
 	res, err := c.api.ListSandboxes(ctx, params)
 	if err != nil {
-		return nil, client.Wrap(ctx, opList, err)
+		return nil, glue.Wrap(ctx, opList, err)
 	}
 	r, ok := res.(*api.ListSandboxesResponseHeaders)
 	if !ok {
-		return nil, client.Wrap(ctx, opList, unexpected(res))
+		return nil, glue.Wrap(ctx, opList, unexpected(res))
 	}
 	page := &SandboxPage{
 		Items:      make([]*Sandbox, len(r.Response.Items)),
@@ -101,7 +102,7 @@ func (o *ListOptions) params() (api.ListSandboxesParams, error) {
 	for _, s := range o.States {
 		st, err := ParseState(string(s))
 		if err != nil {
-			return p, &client.ValidationError{Field: "ListOptions.States", Value: string(s), Reason: "not one of " + joinStates(States())}
+			return p, &sandboxkit.ValidationError{Field: "ListOptions.States", Value: string(s), Reason: "not one of " + joinStates(States())}
 		}
 		p.State = append(p.State, string(st))
 	}
@@ -121,9 +122,9 @@ func (o *ListOptions) params() (api.ListSandboxesParams, error) {
 func pageParams(page, size int, field string, pp, sp *api.OptInt) error {
 	switch {
 	case page < 0:
-		return &client.ValidationError{Field: field + ".Page", Value: fmt.Sprint(page), Reason: "must be at least 1 (or 0 for the first page)"}
+		return &sandboxkit.ValidationError{Field: field + ".Page", Value: fmt.Sprint(page), Reason: "must be at least 1 (or 0 for the first page)"}
 	case size < 0:
-		return &client.ValidationError{Field: field + ".PageSize", Value: fmt.Sprint(size), Reason: "must be at least 1 (or 0 for the service's default)"}
+		return &sandboxkit.ValidationError{Field: field + ".PageSize", Value: fmt.Sprint(size), Reason: "must be at least 1 (or 0 for the service's default)"}
 	}
 	if page > 0 {
 		*pp = api.NewOptInt(page)
@@ -149,12 +150,12 @@ func pageParams(page, size int, field string, pp, sp *api.OptInt) error {
 // "Demo%20Test" and match nothing, so it is not followed.
 //
 // Keys must not be empty. The result is an error matching
-// [client.ErrInvalidInput] otherwise.
+// [sandboxkit.ErrInvalidInput] otherwise.
 func EncodeMetadataFilter(m map[string]string) (string, error) {
 	var b strings.Builder
 	for i, k := range slices.Sorted(maps.Keys(m)) {
 		if k == "" {
-			return "", &client.ValidationError{Field: "metadata filter", Reason: "keys must not be empty"}
+			return "", &sandboxkit.ValidationError{Field: "metadata filter", Reason: "keys must not be empty"}
 		}
 		if i > 0 {
 			b.WriteByte('&')

@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
@@ -115,7 +115,7 @@ func TestListFiltersOverHTTP(t *testing.T) {
 	b.seed("d", lifecycle.StateFailed, time.Time{}, map[string]string{"project": "Gemini"})
 	srv := httptest.NewServer(b)
 	t.Cleanup(srv.Close)
-	c := newClient(t, srv.Client().Transport, client.WithBaseURL(srv.URL+"/v1"))
+	c := newClient(t, srv.Client().Transport, sandboxkit.WithBaseURL(srv.URL+"/v1"))
 
 	tests := []struct {
 		opts lifecycle.ListOptions

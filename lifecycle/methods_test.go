@@ -17,7 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jarcoal/httpmock"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
@@ -66,7 +66,7 @@ func setupFunc(t *testing.T, answer func(r *http.Request) (int, string)) *env {
 		resp.Request = r
 		return resp, nil
 	})
-	e.c = newClient(t, e.mt, client.WithRetry(client.RetryPolicy{}))
+	e.c = newClient(t, e.mt, sandboxkit.WithRetry(sandboxkit.RetryPolicy{}))
 	t.Cleanup(func() { e.mt.Reset() })
 	return e
 }
@@ -452,8 +452,8 @@ func TestCreateGeneratesTokenAndFromSnapshot(t *testing.T) {
 func TestDocumentedErrorStatuses(t *testing.T) {
 	t.Parallel()
 	sentinel := map[int]error{
-		400: client.ErrBadRequest, 401: client.ErrUnauthorized, 403: client.ErrForbidden,
-		404: client.ErrNotFound, 409: client.ErrConflict, 500: client.ErrServer,
+		400: sandboxkit.ErrBadRequest, 401: sandboxkit.ErrUnauthorized, 403: sandboxkit.ErrForbidden,
+		404: sandboxkit.ErrNotFound, 409: sandboxkit.ErrConflict, 500: sandboxkit.ErrServer,
 	}
 	future := time.Now().Add(time.Hour)
 	ops := []struct {
@@ -500,7 +500,7 @@ func TestDocumentedErrorStatuses(t *testing.T) {
 					if !errors.Is(err, sentinel[status]) {
 						t.Fatalf("err = %v, want %v", err, sentinel[status])
 					}
-					apiErr, ok := errors.AsType[*client.APIError](err)
+					apiErr, ok := errors.AsType[*sandboxkit.APIError](err)
 					if !ok {
 						t.Fatalf("err = %T %v, want an *client.APIError inside", err, err)
 					}
@@ -654,7 +654,7 @@ func TestBadInputFailsBeforeTheNetwork(t *testing.T) {
 			t.Parallel()
 			e := setup(t, 200, `{}`)
 			err := tt.call(t.Context(), e.c)
-			if !errors.Is(err, client.ErrInvalidInput) {
+			if !errors.Is(err, sandboxkit.ErrInvalidInput) {
 				t.Fatalf("err = %v, want ErrInvalidInput", err)
 			}
 			if n := e.mt.GetTotalCallCount(); n != 0 {

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 )
 
 // DefaultPoolWorkers is how many requests a [RenewerPool] has in flight at
@@ -67,7 +67,7 @@ type poolEntry struct {
 // options.
 func NewRenewerPool(ctx context.Context, api RenewerAPI, opts *RenewerPoolOptions) (*RenewerPool, error) {
 	if api == nil {
-		return nil, &client.ValidationError{Field: "api", Reason: "must not be nil"}
+		return nil, &sandboxkit.ValidationError{Field: "api", Reason: "must not be nil"}
 	}
 	var po RenewerPoolOptions
 	if opts != nil {
@@ -82,7 +82,7 @@ func NewRenewerPool(ctx context.Context, api RenewerAPI, opts *RenewerPoolOption
 	case workers == 0:
 		workers = DefaultPoolWorkers
 	case workers < 0:
-		return nil, &client.ValidationError{Field: "RenewerPoolOptions.Workers", Value: fmt.Sprint(workers), Reason: "must not be negative"}
+		return nil, &sandboxkit.ValidationError{Field: "RenewerPoolOptions.Workers", Value: fmt.Sprint(workers), Reason: "must not be negative"}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	p := &RenewerPool{

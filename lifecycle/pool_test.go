@@ -10,7 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
@@ -104,7 +104,7 @@ func TestRenewerPoolAddRemove(t *testing.T) {
 		if p.Len() != 3 {
 			t.Errorf("Len = %d after adding a twice, want 3", p.Len())
 		}
-		if err := p.Add("bad/id"); !errors.Is(err, client.ErrInvalidInput) {
+		if err := p.Add("bad/id"); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 			t.Errorf("Add(bad/id) = %v", err)
 		}
 
@@ -124,7 +124,7 @@ func TestRenewerPoolAddRemove(t *testing.T) {
 			t.Errorf("renewals a=%d b=%d, want 2 and 0", ra, rb)
 		}
 		mu.Lock()
-		if len(stops) != 1 || stops[0].ID != "c" || stops[0].Reason != lifecycle.StopNotFound || !errors.Is(stops[0], client.ErrNotFound) {
+		if len(stops) != 1 || stops[0].ID != "c" || stops[0].Reason != lifecycle.StopNotFound || !errors.Is(stops[0], sandboxkit.ErrNotFound) {
 			t.Errorf("stops = %v, want c not found", stops)
 		}
 		mu.Unlock()

@@ -18,13 +18,13 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/mockserver"
 )
 
 // mockClient returns a lifecycle client of srv with extra options.
-func mockClient(t *testing.T, srv *mockserver.Server, opts ...client.Option) *lifecycle.Client {
+func mockClient(t *testing.T, srv *mockserver.Server, opts ...sandboxkit.Option) *lifecycle.Client {
 	t.Helper()
 	c, err := srv.Lifecycle(opts...)
 	if err != nil {
@@ -63,7 +63,7 @@ func TestCreateAndWaitConfirmsRunningWithARead(t *testing.T) {
 			}
 			return resp, err
 		})
-		c := mockClient(t, srv, client.WithHTTPClient(&http.Client{Transport: exits}))
+		c := mockClient(t, srv, sandboxkit.WithHTTPClient(&http.Client{Transport: exits}))
 
 		sb, err := c.CreateAndWait(t.Context(), busyboxReq(), &lifecycle.CreateAndWaitOptions{DeleteOnFailure: true})
 		se, ok := errors.AsType[*lifecycle.StateError](err)
@@ -78,7 +78,7 @@ func TestCreateAndWaitConfirmsRunningWithARead(t *testing.T) {
 		}
 		// The default (Kubernetes) runtime shows the deleted sandbox
 		// Failed until its deletion completes; CreateAndWait waited for it.
-		if got, err := c.Get(t.Context(), sb.ID); !errors.Is(err, client.ErrNotFound) {
+		if got, err := c.Get(t.Context(), sb.ID); !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Errorf("after DeleteOnFailure: Get = %+v, %v; want not found", got, err)
 		}
 	})
@@ -117,7 +117,7 @@ func TestDeleteAndWaitThroughTheLastStateOnKubernetes(t *testing.T) {
 				if d := time.Since(start); d < deletion {
 					t.Errorf("DeleteAndWait returned after %v, before the deletion completed (%v)", d, deletion)
 				}
-				if got, err := c.Get(t.Context(), sb.ID); !errors.Is(err, client.ErrNotFound) {
+				if got, err := c.Get(t.Context(), sb.ID); !errors.Is(err, sandboxkit.ErrNotFound) {
 					t.Errorf("after DeleteAndWait: Get = %+v, %v; want not found", got, err)
 				}
 			})
@@ -146,7 +146,7 @@ func TestCreateAndWaitWatchesForMinDelay(t *testing.T) {
 					}
 					return resp, err
 				})
-				c := mockClient(t, srv, client.WithHTTPClient(&http.Client{Transport: exits}))
+				c := mockClient(t, srv, sandboxkit.WithHTTPClient(&http.Client{Transport: exits}))
 				start := time.Now()
 				sb, err := c.CreateAndWait(t.Context(), busyboxReq(), nil)
 				if !errors.Is(err, lifecycle.ErrUnexpectedState) || sb == nil || sb.State() != lifecycle.StateFailed {
@@ -177,7 +177,7 @@ func TestCreateAndWaitWatchesForMinDelay(t *testing.T) {
 				}
 				return resp, err
 			})
-			c := mockClient(t, srv, client.WithHTTPClient(&http.Client{Transport: slow}))
+			c := mockClient(t, srv, sandboxkit.WithHTTPClient(&http.Client{Transport: slow}))
 			sb, err := c.CreateAndWait(t.Context(), busyboxReq(), nil)
 			if !errors.Is(err, lifecycle.ErrUnexpectedState) || sb == nil || sb.State() != lifecycle.StateFailed {
 				t.Fatalf("CreateAndWait = %+v, %v; want the Failed sandbox and a *StateError", sb, err)
@@ -215,7 +215,7 @@ func TestCreateAndWaitReturnsTheSandboxItMade(t *testing.T) {
 		}
 		c := mockClient(t, srv)
 		sb, err := c.CreateAndWait(t.Context(), busyboxReq(), nil)
-		if !errors.Is(err, lifecycle.ErrUnexpectedState) || !errors.Is(err, client.ErrNotFound) {
+		if !errors.Is(err, lifecycle.ErrUnexpectedState) || !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Fatalf("err = %v, want a not-found *StateError", err)
 		}
 		created := srv.Creations()
@@ -268,7 +268,7 @@ func TestAndWaitChecksEverythingFirst(t *testing.T) {
 			}
 			srv.ResetJournal()
 			err = call(t.Context(), mockClient(t, srv), id)
-			if !errors.Is(err, client.ErrInvalidInput) {
+			if !errors.Is(err, sandboxkit.ErrInvalidInput) {
 				t.Fatalf("err = %v, want ErrInvalidInput", err)
 			}
 			if n := len(srv.Journal()); n != 0 {
@@ -313,7 +313,7 @@ func TestCreateTimeoutDefault(t *testing.T) {
 
 	srv.ResetJournal()
 	req.Timeout = time.Hour
-	if _, err := c.Create(t.Context(), req, nil); !errors.Is(err, client.ErrInvalidInput) {
+	if _, err := c.Create(t.Context(), req, nil); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Errorf("NeverExpires with a Timeout: err = %v, want ErrInvalidInput", err)
 	}
 	if n := len(srv.Journal()); n != 0 {
@@ -394,7 +394,7 @@ func TestCreateFlightFollowersUseTheirOwnContext(t *testing.T) {
 		if _, err := c.Create(ctx, busyboxReq(), opts); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("follower with a 1s deadline: %v, want its deadline", err)
 		}
-		if err := <-leaderDone; !errors.Is(err, client.ErrBadRequest) {
+		if err := <-leaderDone; !errors.Is(err, sandboxkit.ErrBadRequest) {
 			t.Fatalf("leader: %v, want the injected 400", err)
 		}
 		if srv.FaultFired(fid) != 1 {
@@ -439,8 +439,8 @@ func TestCreateLookupHonoursRetriesOff(t *testing.T) {
 		if _, err := srv.InjectFault(mockserver.Fault{API: mockserver.APILifecycle, Operation: "ListSandboxes", Status: http.StatusInternalServerError, Times: 1}); err != nil {
 			t.Fatal(err)
 		}
-		c := mockClient(t, srv, client.WithRetry(client.RetryPolicy{}))
-		if _, err := c.Create(t.Context(), busyboxReq(), &lifecycle.CreateOptions{ClientToken: "job-500"}); !errors.Is(err, client.ErrServer) {
+		c := mockClient(t, srv, sandboxkit.WithRetry(sandboxkit.RetryPolicy{}))
+		if _, err := c.Create(t.Context(), busyboxReq(), &lifecycle.CreateOptions{ClientToken: "job-500"}); !errors.Is(err, sandboxkit.ErrServer) {
 			t.Fatalf("Create = %v, want the lookup's 500", err)
 		}
 		if n := srv.Count(mockserver.Filter{Operation: "ListSandboxes"}); n != 1 {
@@ -537,7 +537,7 @@ func (a *cappingAPI) Renew(_ context.Context, _ string, t time.Time) (time.Time,
 	now := time.Now()
 	a.renews = append(a.renews, now)
 	if len(a.renews) > a.limit {
-		return time.Time{}, &client.APIError{StatusCode: http.StatusForbidden, Message: "too many renewals"}
+		return time.Time{}, &sandboxkit.APIError{StatusCode: http.StatusForbidden, Message: "too many renewals"}
 	}
 	a.exp = t
 	if c := now.Add(a.cap); c.Before(t) {

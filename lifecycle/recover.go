@@ -7,7 +7,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 	"github.com/sandboxkit/sandboxkit/internal/poll"
 )
 
@@ -26,10 +27,10 @@ func classifyAttempt(ctx context.Context, err error) attemptOutcome {
 	if ctx.Err() != nil {
 		return attemptAmbiguous // we cannot know; the caller's deadline ends the call
 	}
-	switch client.ClassifyFailure(err) {
-	case client.NotSent:
+	switch glue.ClassifyFailure(err) {
+	case glue.NotSent:
 		return attemptNotSent
-	case client.Ambiguous:
+	case glue.Ambiguous:
 		return attemptAmbiguous
 	}
 	return attemptPermanent
@@ -110,7 +111,7 @@ type action struct {
 	// an earlier attempt of the same call (ambiguous says whether one
 	// was ambiguous), so that it is settled by reading state rather than
 	// returned: a 409, and for Delete a 404.
-	settleOn func(e *client.APIError, ambiguous bool) bool
+	settleOn func(e *sandboxkit.APIError, ambiguous bool) bool
 }
 
 // act runs a state-changing call and recovers from ambiguous outcomes by
@@ -133,7 +134,7 @@ func (c *Client) act(ctx context.Context, a action) error {
 		return v, "", err
 	}
 	unknown := func(st State, lerr error) error {
-		return &OutcomeError{Op: a.op, ID: a.id, Attempts: attempts, State: st, LookupErr: lerr, Err: client.Wrap(ctx, a.op, lastErr)}
+		return &OutcomeError{Op: a.op, ID: a.id, Attempts: attempts, State: st, LookupErr: lerr, Err: glue.Wrap(ctx, a.op, lastErr)}
 	}
 	for {
 		attempts++
@@ -146,17 +147,17 @@ func (c *Client) act(ctx context.Context, a action) error {
 		case attemptPermanent, attemptNotSent:
 			// Not sent: the transport has already retried it. Permanent:
 			// unless an earlier attempt of ours may be its cause.
-			apiErr, ok := errors.AsType[*client.APIError](err)
+			apiErr, ok := errors.AsType[*sandboxkit.APIError](err)
 			if ok && a.settleOn != nil && a.settleOn(apiErr, ambiguous) {
 				if v, _, _ := settle(); v == verdictDone {
 					return nil
 				}
 			}
-			return client.Wrap(ctx, a.op, err)
+			return glue.Wrap(ctx, a.op, err)
 		case attemptAmbiguous:
 		}
 		if ctx.Err() != nil {
-			return client.Wrap(ctx, a.op, err)
+			return glue.Wrap(ctx, a.op, err)
 		}
 		ambiguous = true
 		// Give the service time to commit or drop the attempt before
@@ -168,13 +169,13 @@ func (c *Client) act(ctx context.Context, a action) error {
 			return nil
 		case verdictUnknown:
 			if lerr != nil && ctx.Err() != nil {
-				return client.Wrap(ctx, a.op, err)
+				return glue.Wrap(ctx, a.op, err)
 			}
 			return unknown(st, lerr)
 		}
 		// verdictResend: the attempt provably did not take effect.
 		if attempts >= actionAttempts || serr != nil {
-			return client.Wrap(ctx, a.op, err)
+			return glue.Wrap(ctx, a.op, err)
 		}
 	}
 }
@@ -222,7 +223,7 @@ func renewSettle(want time.Time, got *time.Time) func(*Sandbox, error) verdict {
 // Terminated or gone; any other state can be deleted again.
 func deleteSettle(s *Sandbox, err error) verdict {
 	switch {
-	case errors.Is(err, client.ErrNotFound):
+	case errors.Is(err, sandboxkit.ErrNotFound):
 		return verdictDone
 	case err != nil:
 		return verdictUnknown
@@ -234,13 +235,13 @@ func deleteSettle(s *Sandbox, err error) verdict {
 
 // conflictAfterAmbiguous settles a 409 that follows an ambiguous attempt
 // of the same call (for Pause, Resume and Renew).
-func conflictAfterAmbiguous(e *client.APIError, ambiguous bool) bool {
+func conflictAfterAmbiguous(e *sandboxkit.APIError, ambiguous bool) bool {
 	return ambiguous && e.StatusCode == http.StatusConflict
 }
 
 // deleteMaySettle settles a 409 or 404 that follows an ambiguous attempt
 // of the same call, including one the transport retried by itself
 // (DELETE is retried after a lost connection).
-func deleteMaySettle(e *client.APIError, ambiguous bool) bool {
+func deleteMaySettle(e *sandboxkit.APIError, ambiguous bool) bool {
 	return (ambiguous || e.Retries > 0) && (e.StatusCode == http.StatusConflict || e.StatusCode == http.StatusNotFound)
 }

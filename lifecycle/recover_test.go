@@ -14,7 +14,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
@@ -244,10 +244,10 @@ func TestActionConflictUnchanged(t *testing.T) {
 				}
 				c, rt := newResetClient(t, b, tc, false, 0)
 				err := tc.call(t.Context(), c, "s")
-				if !errors.Is(err, client.ErrConflict) {
+				if !errors.Is(err, sandboxkit.ErrConflict) {
 					t.Fatalf("%s = %v, want the 409", tc.name, err)
 				}
-				if ae, ok := errors.AsType[*client.APIError](err); !ok || ae.StatusCode != 409 || !strings.HasPrefix(err.Error(), "sandboxkit: lifecycle.") {
+				if ae, ok := errors.AsType[*sandboxkit.APIError](err); !ok || ae.StatusCode != 409 || !strings.HasPrefix(err.Error(), "sandboxkit: lifecycle.") {
 					t.Errorf("error %v, want the service's 409 named after the call", err)
 				}
 				if _, ok := errors.AsType[*lifecycle.OutcomeError](err); ok {

@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/internal/poll"
 )
 
@@ -57,7 +57,7 @@ type RenewerOptions struct {
 	// ([DefaultRenewMaxRetryDelay] if zero).
 	MaxRetryDelay time.Duration
 	// Retryable reports whether an error is worth another try; nil means
-	// [client.IsTransient]. A 409 or 400 answer to a renewal is always
+	// [sandboxkit.IsTransient]. A 409 or 400 answer to a renewal is always
 	// retried (after a fresh read of the expiry): it usually means someone
 	// else renewed or the state changed in between.
 	Retryable func(error) bool
@@ -122,13 +122,13 @@ func (o *RenewerOptions) resolved() (RenewerOptions, error) {
 		r.MaxRetryDelay = max(DefaultRenewMaxRetryDelay, r.MinRetryDelay)
 	}
 	if r.Retryable == nil {
-		r.Retryable = client.IsTransient
+		r.Retryable = sandboxkit.IsTransient
 	}
 	if r.Clock == nil {
 		r.Clock = wallClock{}
 	}
 	reject := func(field string, v time.Duration, reason string) error {
-		return &client.ValidationError{Field: "RenewerOptions." + field, Value: v.String(), Reason: reason}
+		return &sandboxkit.ValidationError{Field: "RenewerOptions." + field, Value: v.String(), Reason: reason}
 	}
 	switch {
 	case r.Extension < 0:
@@ -232,10 +232,10 @@ func (t *renewTask) failed(ctx context.Context, err error, renewing bool) (time.
 	switch {
 	case ctx.Err() != nil:
 		return time.Time{}, t.stop(StopContextDone, ctx.Err())
-	case errors.Is(err, client.ErrNotFound):
+	case errors.Is(err, sandboxkit.ErrNotFound):
 		return time.Time{}, t.stop(StopNotFound, err)
 	case t.opts.Retryable(err),
-		renewing && (errors.Is(err, client.ErrConflict) || errors.Is(err, client.ErrBadRequest)):
+		renewing && (errors.Is(err, sandboxkit.ErrConflict) || errors.Is(err, sandboxkit.ErrBadRequest)):
 		t.failures++
 		if t.opts.OnError != nil {
 			t.opts.OnError(t.id, err)
@@ -282,7 +282,7 @@ func NewRenewer(ctx context.Context, api RenewerAPI, id string, opts *RenewerOpt
 		return nil, err
 	}
 	if api == nil {
-		return nil, &client.ValidationError{Field: "api", Reason: "must not be nil"}
+		return nil, &sandboxkit.ValidationError{Field: "api", Reason: "must not be nil"}
 	}
 	o, err := opts.resolved()
 	if err != nil {

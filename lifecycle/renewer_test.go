@@ -13,7 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
@@ -126,7 +126,7 @@ func TestRenewerStops(t *testing.T) {
 		wantIs    error
 		wantState lifecycle.State
 	}{
-		{"404", func(b *fakeBackend) { b.then("s", goneAfter(2*time.Hour)) }, lifecycle.StopNotFound, client.ErrNotFound, ""},
+		{"404", func(b *fakeBackend) { b.then("s", goneAfter(2*time.Hour)) }, lifecycle.StopNotFound, sandboxkit.ErrNotFound, ""},
 		{"Terminated", func(b *fakeBackend) { b.then("s", after(90*time.Minute, lifecycle.StateTerminated)) },
 			lifecycle.StopTerminated, lifecycle.ErrUnexpectedState, lifecycle.StateTerminated},
 		{"Stopping", func(b *fakeBackend) { b.then("s", after(90*time.Minute, lifecycle.StateStopping)) },
@@ -191,7 +191,7 @@ func TestRenewerBacksOffOnTransientErrors(t *testing.T) {
 			return false
 		}
 		var rec recorder
-		c := b.client(t, client.WithRetry(client.RetryPolicy{}))
+		c := b.client(t, sandboxkit.WithRetry(sandboxkit.RetryPolicy{}))
 		r, err := lifecycle.NewRenewer(t.Context(), c, "s", rec.options(lifecycle.RenewerOptions{}))
 		if err != nil {
 			t.Fatal(err)
@@ -199,7 +199,7 @@ func TestRenewerBacksOffOnTransientErrors(t *testing.T) {
 		time.Sleep(time.Minute)
 		r.Stop()
 		renews, errs, _ := rec.snapshot()
-		if len(errs) != 3 || !errors.Is(errs[0], client.ErrUnavailable) {
+		if len(errs) != 3 || !errors.Is(errs[0], sandboxkit.ErrUnavailable) {
 			t.Errorf("errors = %v, want three 503s", errs)
 		}
 		if len(renews) != 1 {
@@ -250,7 +250,7 @@ func (m *memAPI) Get(ctx context.Context, id string) (*lifecycle.Sandbox, error)
 	defer m.mu.Unlock()
 	exp, ok := m.exp[id]
 	if !ok || m.gone[id] {
-		return nil, &client.APIError{StatusCode: 404, Code: "NOT_FOUND", Operation: "lifecycle.Get"}
+		return nil, &sandboxkit.APIError{StatusCode: 404, Code: "NOT_FOUND", Operation: "lifecycle.Get"}
 	}
 	if time.Now().After(exp) {
 		m.violations = append(m.violations, id+" expired")
@@ -262,11 +262,11 @@ func (m *memAPI) Renew(ctx context.Context, id string, t time.Time) (time.Time, 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.gone[id] {
-		return time.Time{}, &client.APIError{StatusCode: 404}
+		return time.Time{}, &sandboxkit.APIError{StatusCode: 404}
 	}
 	if !t.After(m.exp[id]) || !t.After(time.Now()) {
 		m.violations = append(m.violations, id+" renewed to an earlier time")
-		return time.Time{}, &client.APIError{StatusCode: 409}
+		return time.Time{}, &sandboxkit.APIError{StatusCode: 409}
 	}
 	m.exp[id] = t
 	m.renewals[id]++

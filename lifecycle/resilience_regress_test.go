@@ -16,7 +16,7 @@ import (
 // sending anything. When that lookup failed with a network error after
 // the transport's retries, the error read "looking up client token:
 // sandboxkit: lifecycle.List: ..." instead of naming lifecycle.Create,
-// because client.Wrap keeps an error that holds an already named one.
+// because glue.Wrap keeps an error that holds an already named one.
 func TestCreateLookupErrorNamesCreate(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {

@@ -4,25 +4,26 @@ import (
 	"context"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	api "github.com/sandboxkit/sandboxkit/internal/gen/lifecycleapi"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 )
 
 // Get returns a sandbox as it is now. A sandbox that does not exist (or no
-// longer does) is an error matching [client.ErrNotFound].
+// longer does) is an error matching [sandboxkit.ErrNotFound].
 //
 // GET /sandboxes/{sandboxId}
 func (c *Client) Get(ctx context.Context, id string) (*Sandbox, error) {
 	if err := validateSandboxID(id); err != nil {
-		return nil, client.Wrap(ctx, opGet, err)
+		return nil, glue.Wrap(ctx, opGet, err)
 	}
 	res, err := c.api.GetSandbox(ctx, api.GetSandboxParams{SandboxId: id})
 	if err != nil {
-		return nil, client.Wrap(ctx, opGet, err)
+		return nil, glue.Wrap(ctx, opGet, err)
 	}
 	r, ok := res.(*api.SandboxHeaders)
 	if !ok {
-		return nil, client.Wrap(ctx, opGet, unexpected(res))
+		return nil, glue.Wrap(ctx, opGet, unexpected(res))
 	}
 	return fromSandbox(&r.Response), nil
 }
@@ -33,7 +34,7 @@ func (c *Client) Get(ctx context.Context, id string) (*Sandbox, error) {
 // found; the API's state machine also allows Stopping, then Terminated.
 // [Client.DeleteAndWait] waits for the end in every case. Deleting a
 // sandbox that does not exist, or no longer does, is an error matching
-// [client.ErrNotFound] (a service that keeps Terminated sandboxes may
+// [sandboxkit.ErrNotFound] (a service that keeps Terminated sandboxes may
 // answer 409 instead).
 //
 // A lost connection never makes Delete fail by itself: when an attempt's
@@ -49,7 +50,7 @@ func (c *Client) Get(ctx context.Context, id string) (*Sandbox, error) {
 // DELETE /sandboxes/{sandboxId}
 func (c *Client) Delete(ctx context.Context, id string) error {
 	if err := validateSandboxID(id); err != nil {
-		return client.Wrap(ctx, opDelete, err)
+		return glue.Wrap(ctx, opDelete, err)
 	}
 	return c.act(ctx, action{op: opDelete, id: id, settle: deleteSettle, settleOn: deleteMaySettle,
 		send: func(ctx context.Context) error {
@@ -67,7 +68,7 @@ func (c *Client) Delete(ctx context.Context, id string) error {
 // Pause asks a Running sandbox to pause: it moves to Pausing, then Paused
 // ([Client.PauseAndWait] waits for that; OpenSandbox's Docker runtime is
 // Paused when Pause returns). Any other state is an error matching
-// [client.ErrConflict], except that the Docker runtime answers a pause of
+// [sandboxkit.ErrConflict], except that the Docker runtime answers a pause of
 // a Paused sandbox with 500, which Pause settles by reading the sandbox
 // back (below) and so returns nil.
 //
@@ -83,7 +84,7 @@ func (c *Client) Delete(ctx context.Context, id string) error {
 // POST /sandboxes/{sandboxId}/pause
 func (c *Client) Pause(ctx context.Context, id string) error {
 	if err := validateSandboxID(id); err != nil {
-		return client.Wrap(ctx, opPause, err)
+		return glue.Wrap(ctx, opPause, err)
 	}
 	return c.act(ctx, action{op: opPause, id: id, settleOn: conflictAfterAmbiguous,
 		settle: settleStates([]State{StatePausing, StatePaused}, []State{StateRunning}),
@@ -102,7 +103,7 @@ func (c *Client) Pause(ctx context.Context, id string) error {
 // Resume asks a Paused sandbox to resume: it moves to Resuming, then
 // Running ([Client.ResumeAndWait] waits for that; OpenSandbox's Docker
 // runtime is Running when Resume returns). Any other state is an error
-// matching [client.ErrConflict].
+// matching [sandboxkit.ErrConflict].
 //
 // Resume is never repeated blindly. When an attempt's outcome is unknown
 // (the connection dropped after the request was sent, or a 5xx), Resume
@@ -116,7 +117,7 @@ func (c *Client) Pause(ctx context.Context, id string) error {
 // POST /sandboxes/{sandboxId}/resume
 func (c *Client) Resume(ctx context.Context, id string) error {
 	if err := validateSandboxID(id); err != nil {
-		return client.Wrap(ctx, opResume, err)
+		return glue.Wrap(ctx, opResume, err)
 	}
 	return c.act(ctx, action{op: opResume, id: id, settleOn: conflictAfterAmbiguous,
 		settle: settleStates([]State{StateResuming, StateRunning}, []State{StatePaused}),
@@ -154,10 +155,10 @@ func (c *Client) Resume(ctx context.Context, id string) error {
 // POST /sandboxes/{sandboxId}/renew-expiration
 func (c *Client) Renew(ctx context.Context, id string, expiresAt time.Time) (time.Time, error) {
 	if err := validateSandboxID(id); err != nil {
-		return time.Time{}, client.Wrap(ctx, opRenew, err)
+		return time.Time{}, glue.Wrap(ctx, opRenew, err)
 	}
 	if !expiresAt.After(clockFrom(ctx).Now()) {
-		return time.Time{}, client.Wrap(ctx, opRenew, &client.ValidationError{
+		return time.Time{}, glue.Wrap(ctx, opRenew, &sandboxkit.ValidationError{
 			Field: "expiresAt", Value: expiresAt.UTC().Format(time.RFC3339), Reason: "must be in the future"})
 	}
 	if t := expiresAt.Truncate(time.Microsecond); !t.Equal(expiresAt) {
@@ -209,7 +210,7 @@ type MetadataPatch struct {
 // PATCH /sandboxes/{sandboxId}/metadata (GET /sandboxes/{sandboxId} for an empty patch)
 func (c *Client) PatchMetadata(ctx context.Context, id string, patch *MetadataPatch) (*Sandbox, error) {
 	if err := validateSandboxID(id); err != nil {
-		return nil, client.Wrap(ctx, opPatchMetadata, err)
+		return nil, glue.Wrap(ctx, opPatchMetadata, err)
 	}
 	if patch == nil {
 		patch = &MetadataPatch{}
@@ -217,16 +218,16 @@ func (c *Client) PatchMetadata(ctx context.Context, id string, patch *MetadataPa
 	body := make(api.PatchSandboxMetadataRequest, len(patch.Set)+len(patch.Delete))
 	for k, v := range patch.Set {
 		if k == "" {
-			return nil, client.Wrap(ctx, opPatchMetadata, &client.ValidationError{Field: "MetadataPatch.Set", Reason: "keys must not be empty"})
+			return nil, glue.Wrap(ctx, opPatchMetadata, &sandboxkit.ValidationError{Field: "MetadataPatch.Set", Reason: "keys must not be empty"})
 		}
 		body[k] = api.NewNilString(v)
 	}
 	for _, k := range patch.Delete {
 		if k == "" {
-			return nil, client.Wrap(ctx, opPatchMetadata, &client.ValidationError{Field: "MetadataPatch.Delete", Reason: "keys must not be empty"})
+			return nil, glue.Wrap(ctx, opPatchMetadata, &sandboxkit.ValidationError{Field: "MetadataPatch.Delete", Reason: "keys must not be empty"})
 		}
 		if _, ok := patch.Set[k]; ok {
-			return nil, client.Wrap(ctx, opPatchMetadata, &client.ValidationError{Field: "MetadataPatch", Value: k, Reason: "key is both set and deleted"})
+			return nil, glue.Wrap(ctx, opPatchMetadata, &sandboxkit.ValidationError{Field: "MetadataPatch", Value: k, Reason: "key is both set and deleted"})
 		}
 		body[k] = api.NilString{Null: true}
 	}
@@ -235,11 +236,11 @@ func (c *Client) PatchMetadata(ctx context.Context, id string, patch *MetadataPa
 	}
 	res, err := c.api.PatchSandboxMetadata(ctx, body, api.PatchSandboxMetadataParams{SandboxId: id})
 	if err != nil {
-		return nil, client.Wrap(ctx, opPatchMetadata, err)
+		return nil, glue.Wrap(ctx, opPatchMetadata, err)
 	}
 	r, ok := res.(*api.SandboxHeaders)
 	if !ok {
-		return nil, client.Wrap(ctx, opPatchMetadata, unexpected(res))
+		return nil, glue.Wrap(ctx, opPatchMetadata, unexpected(res))
 	}
 	return fromSandbox(&r.Response), nil
 }

@@ -7,7 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 	"github.com/sandboxkit/sandboxkit/internal/poll"
 )
 
@@ -57,7 +58,7 @@ func (e *SnapshotStateError) Error() string {
 func (e *SnapshotStateError) Is(target error) bool { return target == ErrUnexpectedState }
 
 // Unwrap returns the not-found error, if that is what ended the wait, so
-// errors.Is(err, client.ErrNotFound) holds.
+// errors.Is(err, sandboxkit.ErrNotFound) holds.
 func (e *SnapshotStateError) Unwrap() error { return e.Err }
 
 // SnapshotTimeoutError reports a snapshot wait that ended because its
@@ -109,10 +110,10 @@ func (e *SnapshotTimeoutError) Unwrap() error { return e.Err }
 // GET /snapshots/{snapshotId}, repeatedly
 func WaitForSnapshot(ctx context.Context, g SnapshotGetter, id string, opts *WaiterOptions) (*Snapshot, error) {
 	if err := validateSnapshotID(id); err != nil {
-		return nil, client.Wrap(ctx, opWaitSnapshot, err)
+		return nil, glue.Wrap(ctx, opWaitSnapshot, err)
 	}
 	if g == nil {
-		return nil, client.Wrap(ctx, opWaitSnapshot, &client.ValidationError{Field: "getter", Reason: "must not be nil"})
+		return nil, glue.Wrap(ctx, opWaitSnapshot, &sandboxkit.ValidationError{Field: "getter", Reason: "must not be nil"})
 	}
 	var o WaiterOptions
 	if opts != nil {
@@ -120,14 +121,14 @@ func WaitForSnapshot(ctx context.Context, g SnapshotGetter, id string, opts *Wai
 	}
 	po, err := pollOptions(o)
 	if err != nil {
-		return nil, client.Wrap(ctx, opWaitSnapshot, err)
+		return nil, glue.Wrap(ctx, opWaitSnapshot, err)
 	}
 
 	var last *Snapshot // last successful observation
 	check := func(ctx context.Context) (*Snapshot, bool, error) {
 		sn, err := g.GetSnapshot(ctx, id)
 		switch {
-		case err != nil && errors.Is(err, client.ErrNotFound):
+		case err != nil && errors.Is(err, sandboxkit.ErrNotFound):
 			return last, false, &SnapshotStateError{ID: id, Err: err}
 		case err != nil:
 			return last, false, err
@@ -161,7 +162,7 @@ func WaitForSnapshot(ctx context.Context, g SnapshotGetter, id string, opts *Wai
 	if se, ok := errors.AsType[*SnapshotStateError](err); ok {
 		return last, se
 	}
-	return last, client.Wrap(ctx, opWaitSnapshot, err)
+	return last, glue.Wrap(ctx, opWaitSnapshot, err)
 }
 
 // WaitForSnapshot waits for snapshot id to be Ready; see the function
@@ -194,10 +195,10 @@ func (c *Client) CreateSnapshotAndWait(ctx context.Context, sandboxID string, op
 		opts = &CreateSnapshotAndWaitOptions{}
 	}
 	if err := validateSandboxID(sandboxID); err != nil {
-		return nil, client.Wrap(ctx, opCreateSnapshot, err)
+		return nil, glue.Wrap(ctx, opCreateSnapshot, err)
 	}
 	if _, err := pollOptions(opts.Wait); err != nil {
-		return nil, client.Wrap(ctx, opWaitSnapshot, err)
+		return nil, glue.Wrap(ctx, opWaitSnapshot, err)
 	}
 	sn, err := c.CreateSnapshot(ctx, sandboxID, &opts.Create)
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 
 	"go.uber.org/mock/gomock"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/lifecycle/mocklifecycle"
 	"github.com/sandboxkit/sandboxkit/mockserver"
@@ -22,7 +22,7 @@ import (
 func snapshotServer(t *testing.T, opts ...mockserver.Option) (*mockserver.Server, *lifecycle.Client) {
 	t.Helper()
 	srv := mockserver.Start(t, opts...)
-	c, err := srv.Lifecycle(client.WithRetry(client.RetryPolicy{}))
+	c, err := srv.Lifecycle(sandboxkit.WithRetry(sandboxkit.RetryPolicy{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestWaitForSnapshotFailsFast(t *testing.T) {
 					t.Errorf("message %q does not contain %q", err, tt.msg)
 				}
 				if tt.seed == "" {
-					if !errors.Is(err, client.ErrNotFound) || sn != nil || se.Snapshot != nil {
+					if !errors.Is(err, sandboxkit.ErrNotFound) || sn != nil || se.Snapshot != nil {
 						t.Errorf("404: err = %v, snapshot = %+v", err, sn)
 					}
 				} else if sn == nil || se.Snapshot == nil || sn.Status.State != tt.state || se.LastTransitionAt.IsZero() {
@@ -150,7 +150,7 @@ func TestWaitForSnapshotTransientErrors(t *testing.T) {
 		wantErr  error
 	}{
 		{"three 503s in a row", 3, nil},
-		{"six 503s in a row exceed the default five", 6, client.ErrUnavailable},
+		{"six 503s in a row exceed the default five", 6, sandboxkit.ErrUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -192,7 +192,7 @@ func TestWaitForSnapshotUnknownStateWithGomock(t *testing.T) {
 		gomock.InOrder(
 			g.EXPECT().GetSnapshot(gomock.Any(), "snap-1").Return(snap(lifecycle.SnapshotCreating), nil),
 			g.EXPECT().GetSnapshot(gomock.Any(), "snap-1").Return(snap("Uploading"), nil).Times(2),
-			g.EXPECT().GetSnapshot(gomock.Any(), "snap-1").Return(nil, &client.APIError{StatusCode: 503}),
+			g.EXPECT().GetSnapshot(gomock.Any(), "snap-1").Return(nil, &sandboxkit.APIError{StatusCode: 503}),
 			g.EXPECT().GetSnapshot(gomock.Any(), "snap-1").Return(snap(lifecycle.SnapshotReady), nil),
 		)
 		got, err := lifecycle.WaitForSnapshot(t.Context(), g, "snap-1", nil)
@@ -205,13 +205,13 @@ func TestWaitForSnapshotUnknownStateWithGomock(t *testing.T) {
 func TestWaitForSnapshotValidation(t *testing.T) {
 	t.Parallel()
 	c := newClient(t, nil)
-	if _, err := c.WaitForSnapshot(t.Context(), "", nil); !errors.Is(err, client.ErrInvalidInput) {
+	if _, err := c.WaitForSnapshot(t.Context(), "", nil); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Errorf("empty id: %v", err)
 	}
-	if _, err := c.WaitForSnapshot(t.Context(), "snap-1", &lifecycle.WaiterOptions{MinDelay: 2 * time.Second, MaxDelay: time.Second}); !errors.Is(err, client.ErrInvalidInput) {
+	if _, err := c.WaitForSnapshot(t.Context(), "snap-1", &lifecycle.WaiterOptions{MinDelay: 2 * time.Second, MaxDelay: time.Second}); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Errorf("MinDelay > MaxDelay: %v", err)
 	}
-	if _, err := lifecycle.WaitForSnapshot(t.Context(), nil, "snap-1", nil); !errors.Is(err, client.ErrInvalidInput) {
+	if _, err := lifecycle.WaitForSnapshot(t.Context(), nil, "snap-1", nil); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Errorf("nil getter: %v", err)
 	}
 }
@@ -244,7 +244,7 @@ func TestCreateSnapshotAndWait(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := srv.Count(mockserver.Filter{Operation: "GetSnapshot"})
-		if sn, err := c.CreateSnapshotAndWait(t.Context(), paused, nil); !errors.Is(err, client.ErrConflict) || sn != nil {
+		if sn, err := c.CreateSnapshotAndWait(t.Context(), paused, nil); !errors.Is(err, sandboxkit.ErrConflict) || sn != nil {
 			t.Errorf("paused sandbox: got %+v, %v; want a conflict", sn, err)
 		}
 		if n := srv.Count(mockserver.Filter{Operation: "GetSnapshot"}); n != before {

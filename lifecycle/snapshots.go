@@ -6,8 +6,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	api "github.com/sandboxkit/sandboxkit/internal/gen/lifecycleapi"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 )
 
 // CreateSnapshotOptions tunes [Client.CreateSnapshot].
@@ -22,7 +23,7 @@ type CreateSnapshotOptions struct {
 // POST /sandboxes/{sandboxId}/snapshots
 func (c *Client) CreateSnapshot(ctx context.Context, sandboxID string, opts *CreateSnapshotOptions) (*Snapshot, error) {
 	if err := validateSandboxID(sandboxID); err != nil {
-		return nil, client.Wrap(ctx, opCreateSnapshot, err)
+		return nil, glue.Wrap(ctx, opCreateSnapshot, err)
 	}
 	var body api.OptCreateSnapshotRequest
 	if opts != nil && opts.Name != "" {
@@ -30,11 +31,11 @@ func (c *Client) CreateSnapshot(ctx context.Context, sandboxID string, opts *Cre
 	}
 	res, err := c.api.CreateSnapshot(ctx, body, api.CreateSnapshotParams{SandboxId: sandboxID})
 	if err != nil {
-		return nil, client.Wrap(ctx, opCreateSnapshot, err)
+		return nil, glue.Wrap(ctx, opCreateSnapshot, err)
 	}
 	r, ok := res.(*api.SnapshotHeaders)
 	if !ok {
-		return nil, client.Wrap(ctx, opCreateSnapshot, unexpected(res))
+		return nil, glue.Wrap(ctx, opCreateSnapshot, unexpected(res))
 	}
 	return fromSnapshot(&r.Response), nil
 }
@@ -44,21 +45,21 @@ func (c *Client) CreateSnapshot(ctx context.Context, sandboxID string, opts *Cre
 // GET /snapshots/{snapshotId}
 func (c *Client) GetSnapshot(ctx context.Context, id string) (*Snapshot, error) {
 	if err := validateSnapshotID(id); err != nil {
-		return nil, client.Wrap(ctx, opGetSnapshot, err)
+		return nil, glue.Wrap(ctx, opGetSnapshot, err)
 	}
 	res, err := c.api.GetSnapshot(ctx, api.GetSnapshotParams{SnapshotId: id})
 	if err != nil {
-		return nil, client.Wrap(ctx, opGetSnapshot, err)
+		return nil, glue.Wrap(ctx, opGetSnapshot, err)
 	}
 	r, ok := res.(*api.GetSnapshotOKHeaders)
 	if !ok {
-		return nil, client.Wrap(ctx, opGetSnapshot, unexpected(res))
+		return nil, glue.Wrap(ctx, opGetSnapshot, unexpected(res))
 	}
 	return fromSnapshot(&r.Response), nil
 }
 
 // DeleteSnapshot deletes a snapshot. One still Creating cannot be deleted
-// (an error matching [client.ErrConflict]). On OpenSandbox's Docker
+// (an error matching [sandboxkit.ErrConflict]). On OpenSandbox's Docker
 // runtime neither can one that a sandbox still in existence (running or
 // not) was created from: the answer is 409 SNAPSHOT::DELETE_CONFLICT and
 // the snapshot is left Deleting; delete those sandboxes and call
@@ -67,14 +68,14 @@ func (c *Client) GetSnapshot(ctx context.Context, id string) (*Snapshot, error) 
 // DELETE /snapshots/{snapshotId}
 func (c *Client) DeleteSnapshot(ctx context.Context, id string) error {
 	if err := validateSnapshotID(id); err != nil {
-		return client.Wrap(ctx, opDeleteSnapshot, err)
+		return glue.Wrap(ctx, opDeleteSnapshot, err)
 	}
 	res, err := c.api.DeleteSnapshot(ctx, api.DeleteSnapshotParams{SnapshotId: id})
 	if err != nil {
-		return client.Wrap(ctx, opDeleteSnapshot, err)
+		return glue.Wrap(ctx, opDeleteSnapshot, err)
 	}
 	if _, ok := res.(*api.DeleteSnapshotNoContent); !ok {
-		return client.Wrap(ctx, opDeleteSnapshot, unexpected(res))
+		return glue.Wrap(ctx, opDeleteSnapshot, unexpected(res))
 	}
 	return nil
 }
@@ -103,15 +104,15 @@ func (c *Client) ListSnapshots(ctx context.Context, opts *ListSnapshotsOptions) 
 	}
 	params, err := opts.params()
 	if err != nil {
-		return nil, client.Wrap(ctx, opListSnapshots, err)
+		return nil, glue.Wrap(ctx, opListSnapshots, err)
 	}
 	res, err := c.api.ListSnapshots(ctx, params)
 	if err != nil {
-		return nil, client.Wrap(ctx, opListSnapshots, err)
+		return nil, glue.Wrap(ctx, opListSnapshots, err)
 	}
 	r, ok := res.(*api.ListSnapshotsResponseHeaders)
 	if !ok {
-		return nil, client.Wrap(ctx, opListSnapshots, unexpected(res))
+		return nil, glue.Wrap(ctx, opListSnapshots, unexpected(res))
 	}
 	page := &SnapshotPage{
 		Items:      make([]*Snapshot, len(r.Response.Items)),
@@ -163,7 +164,7 @@ func (o *ListSnapshotsOptions) params() (api.ListSnapshotsParams, error) {
 			for _, k := range SnapshotStates() {
 				names = append(names, string(k))
 			}
-			return p, &client.ValidationError{Field: "ListSnapshotsOptions.States", Value: string(s), Reason: "not one of " + strings.Join(names, ", ")}
+			return p, &sandboxkit.ValidationError{Field: "ListSnapshotsOptions.States", Value: string(s), Reason: "not one of " + strings.Join(names, ", ")}
 		}
 		p.State = append(p.State, api.SnapshotState(st))
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 )
 
 // State is a sandbox's lifecycle state. The constants are the states the
@@ -51,14 +51,14 @@ func (s State) String() string { return string(s) }
 
 // ParseState returns the documented state named s, ignoring case (the
 // service compares states case-insensitively). Other strings are an error
-// matching [client.ErrInvalidInput].
+// matching [sandboxkit.ErrInvalidInput].
 func ParseState(s string) (State, error) {
 	for _, st := range States() {
 		if strings.EqualFold(s, string(st)) {
 			return st, nil
 		}
 	}
-	return "", &client.ValidationError{Field: "state", Value: s, Reason: "not one of " + joinStates(States())}
+	return "", &sandboxkit.ValidationError{Field: "state", Value: s, Reason: "not one of " + joinStates(States())}
 }
 
 func joinStates(states []State) string {

@@ -8,7 +8,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 	"github.com/sandboxkit/sandboxkit/internal/poll"
 )
 
@@ -34,7 +35,7 @@ type WaiterOptions struct {
 	// next one ends the wait with that error.
 	MaxTransient int
 	// Retryable reports whether a poll error is transient. Nil means
-	// [client.IsTransient]: 408, 429, 5xx (but 501, 505) and network
+	// [sandboxkit.IsTransient]: 408, 429, 5xx (but 501, 505) and network
 	// errors.
 	Retryable func(error) bool
 	// OnTransition, if set, is called for every observed state change,
@@ -81,25 +82,25 @@ func NewWaiter(getter Getter, optFns ...func(*WaiterOptions)) *Waiter {
 // GET /sandboxes/{sandboxId}, repeatedly
 func (w *Waiter) WaitForState(ctx context.Context, id string, targets ...State) (*Sandbox, error) {
 	if err := validateSandboxID(id); err != nil {
-		return nil, client.Wrap(ctx, opWait, err)
+		return nil, glue.Wrap(ctx, opWait, err)
 	}
 	if len(targets) == 0 {
-		return nil, client.Wrap(ctx, opWait, &client.ValidationError{Field: "targets", Reason: "give at least one state"})
+		return nil, glue.Wrap(ctx, opWait, &sandboxkit.ValidationError{Field: "targets", Reason: "give at least one state"})
 	}
 	if w.getter == nil {
-		return nil, client.Wrap(ctx, opWait, &client.ValidationError{Field: "getter", Reason: "must not be nil"})
+		return nil, glue.Wrap(ctx, opWait, &sandboxkit.ValidationError{Field: "getter", Reason: "must not be nil"})
 	}
 	targets = slices.Clone(targets)
 	po, err := pollOptions(w.opts)
 	if err != nil {
-		return nil, client.Wrap(ctx, opWait, err)
+		return nil, glue.Wrap(ctx, opWait, err)
 	}
 
 	var (
 		last *Sandbox // last successful observation
 		seen bool
 	)
-	gone := func(err error) bool { return errors.Is(err, client.ErrNotFound) }
+	gone := func(err error) bool { return errors.Is(err, sandboxkit.ErrNotFound) }
 	check := func(ctx context.Context) (*Sandbox, bool, error) {
 		s, err := w.getter.Get(ctx, id)
 		switch {
@@ -145,7 +146,7 @@ func (w *Waiter) WaitForState(ctx context.Context, id string, targets ...State) 
 	if se, ok := errors.AsType[*StateError](err); ok {
 		return last, se
 	}
-	return last, client.Wrap(ctx, opWait, err)
+	return last, glue.Wrap(ctx, opWait, err)
 }
 
 // unreachable reports whether no target can follow state st, observed
@@ -227,7 +228,7 @@ func (c *Client) CreateAndWait(ctx context.Context, req *CreateRequest, opts *Cr
 	}
 	po, err := pollOptions(opts.Wait)
 	if err != nil {
-		return nil, client.Wrap(ctx, opWait, err)
+		return nil, glue.Wrap(ctx, opWait, err)
 	}
 	s, err := c.Create(ctx, req, &opts.Create)
 	if err != nil {
@@ -261,7 +262,7 @@ func (c *Client) CreateAndWait(ctx context.Context, req *CreateRequest, opts *Cr
 			wo.OnTransition = nil // the caller watches the way to Running, not the cleanup
 			derr = waitGone(dctx, c, s.ID, &wo)
 		}
-		if derr != nil && !errors.Is(derr, client.ErrNotFound) {
+		if derr != nil && !errors.Is(derr, sandboxkit.ErrNotFound) {
 			err = errors.Join(err, fmt.Errorf("deleting sandbox %q after the failed wait: %w", s.ID, derr))
 		}
 	}
@@ -315,11 +316,11 @@ func (c *Client) ResumeAndWait(ctx context.Context, id string, opts *WaiterOptio
 // before sending anything: the id and the waiter options.
 func checkWaitArgs(ctx context.Context, op, id string, opts *WaiterOptions) error {
 	if err := validateSandboxID(id); err != nil {
-		return client.Wrap(ctx, op, err)
+		return glue.Wrap(ctx, op, err)
 	}
 	if opts != nil {
 		if _, err := pollOptions(*opts); err != nil {
-			return client.Wrap(ctx, opWait, err)
+			return glue.Wrap(ctx, opWait, err)
 		}
 	}
 	return nil
@@ -334,7 +335,7 @@ func (c *Client) actAndWait(ctx context.Context, id string, act func(context.Con
 		return nil, err
 	}
 	if err := act(ctx, id); err != nil {
-		if !errors.Is(err, client.ErrConflict) {
+		if !errors.Is(err, sandboxkit.ErrConflict) {
 			return nil, err
 		}
 		// Maybe it is already there (or on its way).
@@ -372,9 +373,9 @@ func (c *Client) DeleteAndWait(ctx context.Context, id string, opts *WaiterOptio
 	switch {
 	case err == nil:
 		return waitGone(ctx, c, id, opts)
-	case errors.Is(err, client.ErrNotFound):
+	case errors.Is(err, sandboxkit.ErrNotFound):
 		return nil
-	case errors.Is(err, client.ErrConflict):
+	case errors.Is(err, sandboxkit.ErrConflict):
 		// Already Stopping, most likely: wait for the end all the same.
 		_, err = waiterFor(c, opts).WaitForState(ctx, id, StateTerminated)
 		return err
@@ -387,7 +388,7 @@ func (c *Client) DeleteAndWait(ctx context.Context, id string, opts *WaiterOptio
 func pollOptions(o WaiterOptions) (poll.Options, error) {
 	retryable := o.Retryable
 	if retryable == nil {
-		retryable = client.IsTransient
+		retryable = sandboxkit.IsTransient
 	}
 	minDelay := o.MinDelay
 	if minDelay == 0 && o.MaxDelay > 0 {
@@ -406,7 +407,7 @@ func pollOptions(o WaiterOptions) (poll.Options, error) {
 		po.MaxDelay = max(DefaultWaitMaxDelay, po.MinDelay)
 	}
 	if err := po.Validate(); err != nil {
-		return po, &client.ValidationError{Field: "WaiterOptions", Reason: err.Error()}
+		return po, &sandboxkit.ValidationError{Field: "WaiterOptions", Reason: err.Error()}
 	}
 	return po, nil
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/mock/gomock"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/lifecycle/mocklifecycle"
 )
@@ -125,7 +125,7 @@ func TestWaitToleratesTransientErrors(t *testing.T) {
 		wantErr  error
 	}{
 		{"three 503s in a row", 3, nil},
-		{"six 503s in a row exceed the default five", 6, client.ErrUnavailable},
+		{"six 503s in a row exceed the default five", 6, sandboxkit.ErrUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -144,7 +144,7 @@ func TestWaitToleratesTransientErrors(t *testing.T) {
 				}
 				// The transport's own retries are off, so the waiter sees
 				// every 503.
-				c := b.client(t, client.WithRetry(client.RetryPolicy{}))
+				c := b.client(t, sandboxkit.WithRetry(sandboxkit.RetryPolicy{}))
 				sb, err := lifecycle.NewWaiter(c, func(o *lifecycle.WaiterOptions) { o.MinDelay = 50 * time.Millisecond }).
 					WaitForState(t.Context(), "s", lifecycle.StateRunning)
 				if tt.wantErr == nil {
@@ -245,7 +245,7 @@ func TestWaitTerminalRules(t *testing.T) {
 					st := tt.seq[min(i, len(tt.seq)-1)]
 					i++
 					if st == NF {
-						return nil, &client.APIError{StatusCode: 404, Code: "NOT_FOUND"}
+						return nil, &sandboxkit.APIError{StatusCode: 404, Code: "NOT_FOUND"}
 					}
 					return &lifecycle.Sandbox{ID: "s", Status: lifecycle.Status{State: st}}, nil
 				})
@@ -260,7 +260,7 @@ func TestWaitTerminalRules(t *testing.T) {
 					t.Errorf("err = %v, want success", err)
 				case !tt.ok && !errors.Is(err, lifecycle.ErrUnexpectedState):
 					t.Errorf("err = %v, want a *StateError", err)
-				case tt.notFnd && !errors.Is(err, client.ErrNotFound):
+				case tt.notFnd && !errors.Is(err, sandboxkit.ErrNotFound):
 					t.Errorf("err = %v, want it to match ErrNotFound", err)
 				}
 			})
@@ -293,7 +293,7 @@ func TestWaiterWithGomock(t *testing.T) {
 		}
 		gomock.InOrder(
 			g.EXPECT().Get(gomock.Any(), "sbx-1").Return(sb(lifecycle.StatePending), nil).Times(2),
-			g.EXPECT().Get(gomock.Any(), "sbx-1").Return(nil, &client.APIError{StatusCode: 503}),
+			g.EXPECT().Get(gomock.Any(), "sbx-1").Return(nil, &sandboxkit.APIError{StatusCode: 503}),
 			g.EXPECT().Get(gomock.Any(), "sbx-1").DoAndReturn(func(context.Context, string) (*lifecycle.Sandbox, error) {
 				return sb(lifecycle.StateRunning), nil
 			}),

@@ -1,7 +1,7 @@
 package mockserver
 
 import (
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 )
 
 // ClientOptions returns the options that point a sandboxkit client of api
@@ -10,22 +10,22 @@ import (
 // in-memory [Server.HTTPClient], no environment lookups, and, when tenants
 // are configured, the credential of the first one given to [WithTenant].
 // Append a WithAPIKey or WithToken option to act as another tenant.
-func (s *Server) ClientOptions(api client.API) []client.Option {
-	opts := []client.Option{client.WithoutEnvironment(), client.WithHTTPClient(s.HTTPClient())}
+func (s *Server) ClientOptions(api sandboxkit.API) []sandboxkit.Option {
+	opts := []sandboxkit.Option{sandboxkit.WithoutEnvironment(), sandboxkit.WithHTTPClient(s.HTTPClient())}
 	switch api {
-	case client.Lifecycle:
-		opts = append(opts, client.WithBaseURL(s.URL()+"/v1"))
-	case client.ControlPlane:
-		opts = append(opts, client.WithBaseURL(s.URL()+"/v0"))
+	case sandboxkit.Lifecycle:
+		opts = append(opts, sandboxkit.WithBaseURL(s.URL()+"/v1"))
+	case sandboxkit.ControlPlane:
+		opts = append(opts, sandboxkit.WithBaseURL(s.URL()+"/v0"))
 	}
 	s.cfgMu.RLock()
 	key := s.cfg.firstKey
 	s.cfgMu.RUnlock()
 	if key != "" {
-		if api == client.Lifecycle {
-			opts = append(opts, client.WithAPIKey(key))
+		if api == sandboxkit.Lifecycle {
+			opts = append(opts, sandboxkit.WithAPIKey(key))
 		} else {
-			opts = append(opts, client.WithToken(key))
+			opts = append(opts, sandboxkit.WithToken(key))
 		}
 	}
 	return opts

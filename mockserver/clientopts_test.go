@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/mockserver"
 )
 
@@ -16,13 +16,13 @@ func TestClientOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		api  client.API
+		api  sandboxkit.API
 		path string
 	}{
-		{client.Lifecycle, "/sandboxes/sbx-acme"},
-		{client.ControlPlane, "/sandboxes"},
+		{sandboxkit.Lifecycle, "/sandboxes/sbx-acme"},
+		{sandboxkit.ControlPlane, "/sandboxes"},
 	} {
-		cfg, err := client.NewConfig(c.api, srv.ClientOptions(c.api)...)
+		cfg, err := sandboxkit.NewConfig(c.api, srv.ClientOptions(c.api)...)
 		if err != nil {
 			t.Fatalf("%v: %v", c.api, err)
 		}
@@ -41,7 +41,7 @@ func TestClientOptions(t *testing.T) {
 		t.Errorf("requests as acme: %+v", got)
 	}
 	// The sandbox API takes its base URL from an endpoint.
-	cfg, err := client.NewConfig(client.Sandbox, append(srv.ClientOptions(client.Sandbox), client.WithBaseURL(srv.URL()+"/sandboxes/sbx-acme/port/8080"))...)
+	cfg, err := sandboxkit.NewConfig(sandboxkit.Sandbox, append(srv.ClientOptions(sandboxkit.Sandbox), sandboxkit.WithBaseURL(srv.URL()+"/sandboxes/sbx-acme/port/8080"))...)
 	if err != nil {
 		t.Fatal(err)
 	}

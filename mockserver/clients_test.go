@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/controlplane"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/mockserver"
@@ -43,17 +43,17 @@ func TestFacadeClientsTalkToTheServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cp.Get(ctx, "missing", nil); !errors.Is(err, client.ErrNotFound) {
+	if _, err := cp.Get(ctx, "missing", nil); !errors.Is(err, sandboxkit.ErrNotFound) {
 		t.Errorf("control plane Get(missing): err = %v, want ErrNotFound", err)
 	}
 	var _ *controlplane.Client = cp
 
 	// Another tenant's key sees nothing of tenant a.
-	other, err := srv.Lifecycle(client.WithAPIKey("wrong"))
+	other, err := srv.Lifecycle(sandboxkit.WithAPIKey("wrong"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := other.Get(ctx, sb.ID); !errors.Is(err, client.ErrUnauthorized) {
+	if _, err := other.Get(ctx, sb.ID); !errors.Is(err, sandboxkit.ErrUnauthorized) {
 		t.Errorf("Get with an unknown key: err = %v, want ErrUnauthorized", err)
 	}
 }
@@ -61,7 +61,7 @@ func TestFacadeClientsTalkToTheServer(t *testing.T) {
 func TestSandboxAPIRejectsBadID(t *testing.T) {
 	t.Parallel()
 	srv := mockserver.Start(t)
-	if _, err := srv.SandboxAPI("../v1"); !errors.Is(err, client.ErrInvalidInput) {
+	if _, err := srv.SandboxAPI("../v1"); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Errorf("SandboxAPI(../v1): err = %v, want ErrInvalidInput", err)
 	}
 }

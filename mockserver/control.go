@@ -11,7 +11,7 @@ import (
 	"github.com/go-faster/jx"
 	"github.com/ogen-go/ogen/ogenerrors"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/internal/gen/mockcontrolsrv"
 )
 
@@ -59,16 +59,16 @@ type (
 
 func (e *notFoundError) Error() string { return e.msg }
 
-// Is reports whether target is client.ErrNotFound.
-func (e *notFoundError) Is(target error) bool { return target == client.ErrNotFound }
+// Is reports whether target is sandboxkit.ErrNotFound.
+func (e *notFoundError) Is(target error) bool { return target == sandboxkit.ErrNotFound }
 
 func (e *conflictError) Error() string { return e.msg }
 
 // Unwrap returns the cause, if any.
 func (e *conflictError) Unwrap() error { return e.err }
 
-// Is reports whether target is client.ErrConflict.
-func (e *conflictError) Is(target error) bool { return target == client.ErrConflict }
+// Is reports whether target is sandboxkit.ErrConflict.
+func (e *conflictError) Is(target error) bool { return target == sandboxkit.ErrConflict }
 
 // ErrProxyMode is returned by the controls of the mock's own state
 // (seeding, clock, transitions, upgrades, commands, state documents) on a

@@ -16,7 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/mockserver"
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
@@ -99,12 +99,12 @@ func TestControllerInProcessAndRemoteAgree(t *testing.T) {
 
 		_, err = ctl.InjectFault(ctx, mockserver.Fault{API: mockserver.APISandbox, Operation: "ExecCommand", Status: 502})
 		var unknown *mockserver.UnknownOperationError
-		if !errors.As(err, &unknown) || !errors.Is(err, client.ErrInvalidInput) {
+		if !errors.As(err, &unknown) || !errors.Is(err, sandboxkit.ErrInvalidInput) {
 			t.Fatalf("%s: unknown operation: %v, want an *UnknownOperationError matching ErrInvalidInput", name, err)
 		}
 		note("unknown operation rejected; ExecProcess is valid: %v", strings.Contains(strings.Join(unknown.Valid, ","), mockserver.OpExecProcess))
 		_, err = ctl.Count(ctx, mockserver.Filter{Operation: "GetSandboxes"})
-		note("count by unknown operation: invalid %v", errors.Is(err, client.ErrInvalidInput))
+		note("count by unknown operation: invalid %v", errors.Is(err, sandboxkit.ErrInvalidInput))
 
 		must(ctl.Advance(ctx, 2*time.Hour))
 		_, ok, err = ctl.Sandbox(ctx, id)
@@ -116,9 +116,9 @@ func TestControllerInProcessAndRemoteAgree(t *testing.T) {
 		must(err)
 		note("now %s", now.UTC().Format(time.RFC3339))
 		err = ctl.SetTime(ctx, t0)
-		note("set time backwards: invalid %v", errors.Is(err, client.ErrInvalidInput))
+		note("set time backwards: invalid %v", errors.Is(err, sandboxkit.ErrInvalidInput))
 		err = ctl.Step(ctx, "nope")
-		note("step unknown: not found %v", errors.Is(err, client.ErrNotFound))
+		note("step unknown: not found %v", errors.Is(err, sandboxkit.ErrNotFound))
 
 		must(ctl.Reset(ctx, mockserver.WithRuntime(mockserver.RuntimeDocker)))
 		in, err = ctl.Info(ctx)
@@ -132,7 +132,7 @@ func TestControllerInProcessAndRemoteAgree(t *testing.T) {
 		note("after reset: runtime %s, now %s, %d sandboxes, %d faults, %d requests",
 			in.Runtime, in.Now.UTC().Format(time.RFC3339), len(all), len(faults), len(journal))
 		err = ctl.Reset(ctx, mockserver.WithListener("127.0.0.1:0"))
-		note("reset with a listener: invalid %v", errors.Is(err, client.ErrInvalidInput))
+		note("reset with a listener: invalid %v", errors.Is(err, sandboxkit.ErrInvalidInput))
 		must(ctl.Reset(ctx, mockserver.WithManualClock(t0.Add(24*time.Hour)), mockserver.WithTransition(mockserver.TransitionProvision, mockserver.Manual())))
 		now, err = ctl.Now(ctx)
 		must(err)
@@ -181,10 +181,10 @@ func testControlAPIScriptsCommands(t *testing.T) {
 	if err := ctl.SetCommand(ctx, mockserver.Command{Name: "pytest", Sandbox: b, Stdout: "1 failed\n", ExitCode: 1, Delay: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
-	if err := ctl.SetCommand(ctx, mockserver.Command{Name: "x", Sandbox: "missing"}); !errors.Is(err, client.ErrNotFound) {
+	if err := ctl.SetCommand(ctx, mockserver.Command{Name: "x", Sandbox: "missing"}); !errors.Is(err, sandboxkit.ErrNotFound) {
 		t.Errorf("command for a missing sandbox: %v, want not found", err)
 	}
-	if err := ctl.SetCommand(ctx, mockserver.Command{Name: "two words"}); !errors.Is(err, client.ErrInvalidInput) {
+	if err := ctl.SetCommand(ctx, mockserver.Command{Name: "two words"}); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Errorf("bad name: %v, want invalid input", err)
 	}
 
@@ -255,10 +255,10 @@ func TestControlAPIScriptsFailingUpgrade(t *testing.T) {
 	if err := ctl.ScriptUpgrade(ctx, id, script); err != nil {
 		t.Fatal(err)
 	}
-	if err := ctl.ScriptUpgrade(ctx, "missing", script); !errors.Is(err, client.ErrNotFound) {
+	if err := ctl.ScriptUpgrade(ctx, "missing", script); !errors.Is(err, sandboxkit.ErrNotFound) {
 		t.Errorf("ScriptUpgrade of a missing sandbox: %v, want not found", err)
 	}
-	if err := ctl.ScriptUpgrade(ctx, id, mockserver.UpgradeScript{FailAt: "reboot"}); !errors.Is(err, client.ErrInvalidInput) {
+	if err := ctl.ScriptUpgrade(ctx, id, mockserver.UpgradeScript{FailAt: "reboot"}); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Errorf("ScriptUpgrade at an unknown step: %v, want invalid input", err)
 	}
 	api, _ := srv.SandboxAPI(id)
@@ -317,7 +317,7 @@ func TestControlAPIAccess(t *testing.T) {
 		}
 		return ctl
 	}
-	if _, err := dial("wrong").Info(t.Context()); !errors.Is(err, client.ErrUnauthorized) {
+	if _, err := dial("wrong").Info(t.Context()); !errors.Is(err, sandboxkit.ErrUnauthorized) {
 		t.Errorf("Remote with a wrong token: %v, want unauthorized", err)
 	}
 	if _, err := dial("s3cret").Info(t.Context()); err != nil {
@@ -336,7 +336,7 @@ func TestDialRefusesBadArguments(t *testing.T) {
 		{"", ""}, {"ftp://x", ""}, {"http://h/path", ""}, {"http://h?q=1", ""},
 		{"http://192.0.2.1:8080", "tok"}, {"http://127.0.0.1", "a b"},
 	} {
-		if _, err := mockserver.Dial(tc.url, tc.token, nil); !errors.Is(err, client.ErrInvalidInput) {
+		if _, err := mockserver.Dial(tc.url, tc.token, nil); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 			t.Errorf("Dial(%q, %q): %v, want invalid input", tc.url, tc.token, err)
 		}
 	}
@@ -461,7 +461,7 @@ func TestStateRoundTrip(t *testing.T) {
 	if f := b.Faults(); len(f) != 1 || f[0].Fault.Times != 3 || f[0].Fault.Operation != mockserver.OpPauseSandbox {
 		t.Errorf("restored faults: %+v", f)
 	}
-	if err := b.LoadState(strings.NewReader(`{"version":2}`)); !errors.Is(err, client.ErrInvalidInput) {
+	if err := b.LoadState(strings.NewReader(`{"version":2}`)); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Errorf("LoadState of a bad document: %v, want invalid input", err)
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
@@ -14,10 +14,10 @@ import (
 // the sandboxmock command or its container ([Dial]). The methods are the
 // [Server]'s own controls with a context and an error added, so one test
 // helper drives both; the smaller interfaces below name its parts.
-// Invalid arguments give errors matching client.ErrInvalidInput (an
+// Invalid arguments give errors matching sandboxkit.ErrInvalidInput (an
 // unknown operation name is an *[UnknownOperationError] either way), a
-// missing resource client.ErrNotFound, a state the control does not apply
-// to client.ErrConflict, a real clock [ErrRealClock] and a proxy-mode
+// missing resource sandboxkit.ErrNotFound, a state the control does not apply
+// to sandboxkit.ErrConflict, a real clock [ErrRealClock] and a proxy-mode
 // server [ErrProxyMode].
 type Controller interface {
 	FaultInjector
@@ -50,7 +50,7 @@ type Controller interface {
 	// ClientOptions returns the options that point a sandboxkit client of
 	// api at the server (see [Server.ClientOptions] and
 	// [Remote.ClientOptions]).
-	ClientOptions(api client.API) []client.Option
+	ClientOptions(api sandboxkit.API) []sandboxkit.Option
 }
 
 // FaultInjector injects and removes faults (see [Server.InjectFault]).
@@ -390,7 +390,7 @@ func (c *localController) LoadState(ctx context.Context, r io.Reader) error {
 	return c.s.LoadState(r)
 }
 
-func (c *localController) ClientOptions(api client.API) []client.Option {
+func (c *localController) ClientOptions(api sandboxkit.API) []sandboxkit.Option {
 	return c.s.ClientOptions(api)
 }
 

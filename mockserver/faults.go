@@ -139,7 +139,7 @@ func (s *Server) Faults() []FaultStatus {
 	return out
 }
 
-// validate checks f; its errors match client.ErrInvalidInput.
+// validate checks f; its errors match sandboxkit.ErrInvalidInput.
 func (f *Fault) validate() error {
 	switch f.API {
 	case "", APILifecycle, APIControlPlane, APISandbox:

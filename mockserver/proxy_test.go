@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/mockserver"
 	"github.com/sandboxkit/sandboxkit/sandbox"
@@ -38,7 +38,7 @@ func TestProxyAppliesFaultsToUpstreamTraffic(t *testing.T) {
 	if !in.Proxy || in.UpstreamAPI != mockserver.APILifecycle || in.Upstream != up.URL()+"/v1" {
 		t.Errorf("Info: %+v", in)
 	}
-	lc, err := lifecycle.New(append(px.ClientOptions(client.Lifecycle), client.WithAPIKey("key"))...)
+	lc, err := lifecycle.New(append(px.ClientOptions(sandboxkit.Lifecycle), sandboxkit.WithAPIKey("key"))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,8 +104,8 @@ func TestProxyInFrontOfASandboxAPI(t *testing.T) {
 	id, _ := up.AddSandbox("", mockserver.SandboxSeed{})
 	prefix := "/sandboxes/" + id + "/port/8080"
 	px := proxyTo(t, up.URL()+prefix, mockserver.APISandbox)
-	api, err := sandbox.New(client.WithoutEnvironment(), client.WithBaseURL(px.URL()+prefix), client.WithHTTPClient(px.HTTPClient()),
-		client.WithRetry(client.RetryPolicy{})) // no retries: the 503 must reach the test
+	api, err := sandbox.New(sandboxkit.WithoutEnvironment(), sandboxkit.WithBaseURL(px.URL()+prefix), sandboxkit.WithHTTPClient(px.HTTPClient()),
+		sandboxkit.WithRetry(sandboxkit.RetryPolicy{})) // no retries: the 503 must reach the test
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestProxyInFrontOfASandboxAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = api.Write(ctx, "/tmp/x.txt", "written upstream", nil)
-	if !errors.Is(err, client.ErrUnavailable) {
+	if !errors.Is(err, sandboxkit.ErrUnavailable) {
 		t.Fatalf("write under an after-commit fault: %v, want 503", err)
 	}
 	direct, _ := up.SandboxAPI(id)
@@ -163,12 +163,12 @@ func TestProxyRealLifecycleAfterCommit(t *testing.T) {
 	px := proxyTo(t, base, mockserver.APILifecycle)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	opts := []client.Option{client.WithoutEnvironment(), client.WithAPIKey(key)}
-	real, err := lifecycle.New(append(opts, client.WithBaseURL(base))...)
+	opts := []sandboxkit.Option{sandboxkit.WithoutEnvironment(), sandboxkit.WithAPIKey(key)}
+	real, err := lifecycle.New(append(opts, sandboxkit.WithBaseURL(base))...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	via, err := lifecycle.New(append(opts, client.WithBaseURL(px.URL()+"/v1"), client.WithHTTPClient(px.HTTPClient()))...)
+	via, err := lifecycle.New(append(opts, sandboxkit.WithBaseURL(px.URL()+"/v1"), sandboxkit.WithHTTPClient(px.HTTPClient()))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,8 +268,8 @@ func TestProxyRealSandboxAPI(t *testing.T) {
 		t.Skip("no real sandbox API: eval \"$(../shared/real/up sandbox-api)\"")
 	}
 	px := proxyTo(t, base, mockserver.APISandbox)
-	api, err := sandbox.New(client.WithoutEnvironment(), client.WithBaseURL(px.URL()), client.WithHTTPClient(px.HTTPClient()),
-		client.WithRetry(client.RetryPolicy{}))
+	api, err := sandbox.New(sandboxkit.WithoutEnvironment(), sandboxkit.WithBaseURL(px.URL()), sandboxkit.WithHTTPClient(px.HTTPClient()),
+		sandboxkit.WithRetry(sandboxkit.RetryPolicy{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +280,7 @@ func TestProxyRealSandboxAPI(t *testing.T) {
 	if _, err := px.InjectFault(mockserver.Fault{API: mockserver.APISandbox, Operation: mockserver.OpPutFilesystem, Status: 503, AfterCommit: true, Times: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if err := api.Write(ctx, name, "through the proxy", nil); !errors.Is(err, client.ErrUnavailable) {
+	if err := api.Write(ctx, name, "through the proxy", nil); !errors.Is(err, sandboxkit.ErrUnavailable) {
 		t.Fatalf("write under the fault: %v, want a 503", err)
 	}
 	if b, err := os.ReadFile(filepath.Join(workdir, name)); err != nil || string(b) != "through the proxy" {
@@ -291,7 +291,7 @@ func TestProxyRealSandboxAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = api.Health(ctx)
-	var ae *client.APIError
+	var ae *sandboxkit.APIError
 	if !errors.As(err, &ae) || ae.StatusCode != 429 || ae.RetryAfter != 3*time.Second {
 		t.Errorf("health under a 429 fault: %v", err)
 	}

@@ -18,7 +18,7 @@ import (
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/internal/gen/mockcontrolapi"
 )
 
@@ -123,15 +123,15 @@ func (r *Remote) URL() string { return r.base }
 // ClientOptions returns the options that point a sandboxkit client of
 // api at the server: its base URL (URL()+"/v1" or URL()+"/v0"; none for
 // the sandbox API) and no environment lookups. A Remote does not know the
-// server's API keys: append client.WithAPIKey or client.WithToken when
+// server's API keys: append sandboxkit.WithAPIKey or sandboxkit.WithToken when
 // the server has tenants.
-func (r *Remote) ClientOptions(api client.API) []client.Option {
-	opts := []client.Option{client.WithoutEnvironment()}
+func (r *Remote) ClientOptions(api sandboxkit.API) []sandboxkit.Option {
+	opts := []sandboxkit.Option{sandboxkit.WithoutEnvironment()}
 	switch api {
-	case client.Lifecycle:
-		opts = append(opts, client.WithBaseURL(r.base+"/v1"))
-	case client.ControlPlane:
-		opts = append(opts, client.WithBaseURL(r.base+"/v0"))
+	case sandboxkit.Lifecycle:
+		opts = append(opts, sandboxkit.WithBaseURL(r.base+"/v1"))
+	case sandboxkit.ControlPlane:
+		opts = append(opts, sandboxkit.WithBaseURL(r.base+"/v0"))
 	}
 	return opts
 }
@@ -153,21 +153,21 @@ func (e *RemoteError) Error() string {
 	return fmt.Sprintf("mockserver: control API: %d %s: %s", e.StatusCode, e.Code, e.Message)
 }
 
-// Is matches client.ErrInvalidInput (400), client.ErrUnauthorized (401),
-// client.ErrForbidden (403), client.ErrNotFound (404), client.ErrConflict
+// Is matches sandboxkit.ErrInvalidInput (400), sandboxkit.ErrUnauthorized (401),
+// sandboxkit.ErrForbidden (403), sandboxkit.ErrNotFound (404), sandboxkit.ErrConflict
 // (409), [ErrRealClock] (code REAL_CLOCK) and [ErrProxyMode] (code
 // PROXY_MODE).
 func (e *RemoteError) Is(target error) bool {
 	switch target {
-	case client.ErrInvalidInput:
+	case sandboxkit.ErrInvalidInput:
 		return e.StatusCode == http.StatusBadRequest
-	case client.ErrUnauthorized:
+	case sandboxkit.ErrUnauthorized:
 		return e.StatusCode == http.StatusUnauthorized
-	case client.ErrForbidden:
+	case sandboxkit.ErrForbidden:
 		return e.StatusCode == http.StatusForbidden
-	case client.ErrNotFound:
+	case sandboxkit.ErrNotFound:
 		return e.StatusCode == http.StatusNotFound
-	case client.ErrConflict:
+	case sandboxkit.ErrConflict:
 		return e.StatusCode == http.StatusConflict
 	case ErrRealClock:
 		return e.Code == ctlRealClock
@@ -281,7 +281,7 @@ func (r *Remote) RemoveFault(ctx context.Context, id FaultID) (bool, error) {
 	err := r.api.RemoveFault(ctx, mockcontrolapi.RemoveFaultParams{ID: int64(id)})
 	if err != nil {
 		err = remoteFail("RemoveFault", err)
-		if errors.Is(err, client.ErrNotFound) {
+		if errors.Is(err, sandboxkit.ErrNotFound) {
 			return false, nil
 		}
 		return false, err
@@ -659,7 +659,7 @@ func found[A, T any](out *A, err error, op string, conv func(*A) T) (T, bool, er
 	var zero T
 	if err != nil {
 		err = remoteFail(op, err)
-		if errors.Is(err, client.ErrNotFound) {
+		if errors.Is(err, sandboxkit.ErrNotFound) {
 			return zero, false, nil
 		}
 		return zero, false, err

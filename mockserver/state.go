@@ -50,7 +50,7 @@ func (s *Server) SaveState(w io.Writer) error {
 // LoadState resets the server (see [Server.Reset]; the document's runtime
 // and, when it was on one, its manual clock's time become the server's)
 // and restores the state [Server.SaveState] wrote. An invalid document is
-// an error matching client.ErrInvalidInput; when a part of it cannot be
+// an error matching sandboxkit.ErrInvalidInput; when a part of it cannot be
 // restored, the server keeps what was restored before it.
 func (s *Server) LoadState(r io.Reader) error {
 	if r == nil {

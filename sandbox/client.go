@@ -9,13 +9,14 @@ import (
 
 	"github.com/ogen-go/ogen/ogenerrors"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 )
 
 // Client talks to the API of one sandbox. It is safe for concurrent use.
 type Client struct {
-	cfg *client.Config
+	cfg *sandboxkit.Config
 	api *sandboxapi.Client
 
 	// upMu guards flight, the Upgrade call in progress (see upgrade.go).
@@ -24,11 +25,11 @@ type Client struct {
 }
 
 // New returns a client for the sandbox API. The base URL is required
-// ([client.WithBaseURL]); the token ([client.WithToken]) is sent as
+// ([sandboxkit.WithBaseURL]); the token ([sandboxkit.WithToken]) is sent as
 // "Authorization: Bearer <token>". Settings no option gives are read from
-// the environment unless [client.WithoutEnvironment] is among opts.
-func New(opts ...client.Option) (*Client, error) {
-	cfg, err := client.NewConfig(client.Sandbox, opts...)
+// the environment unless [sandboxkit.WithoutEnvironment] is among opts.
+func New(opts ...sandboxkit.Option) (*Client, error) {
+	cfg, err := sandboxkit.NewConfig(sandboxkit.Sandbox, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -36,13 +37,13 @@ func New(opts ...client.Option) (*Client, error) {
 }
 
 // NewFromConfig returns a client for a resolved sandbox API configuration,
-// such as one from [client.Config.ForSandbox].
-func NewFromConfig(cfg *client.Config) (*Client, error) {
+// such as one from [sandboxkit.Config.ForSandbox].
+func NewFromConfig(cfg *sandboxkit.Config) (*Client, error) {
 	if cfg == nil {
-		return nil, &client.ValidationError{Field: "config", Reason: "must not be nil"}
+		return nil, &sandboxkit.ValidationError{Field: "config", Reason: "must not be nil"}
 	}
-	if cfg.API() != client.Sandbox {
-		return nil, &client.ValidationError{Field: "config", Value: cfg.API().String(), Reason: "not a sandbox API configuration"}
+	if cfg.API() != sandboxkit.Sandbox {
+		return nil, &sandboxkit.ValidationError{Field: "config", Value: cfg.API().String(), Reason: "not a sandbox API configuration"}
 	}
 	api, err := sandboxapi.NewClient(cfg.BaseURL().String(), skipSecurity{},
 		sandboxapi.WithClient(cfg.HTTPClient()),
@@ -56,7 +57,7 @@ func NewFromConfig(cfg *client.Config) (*Client, error) {
 }
 
 // Config returns the client's configuration (nil for a nil Client).
-func (c *Client) Config() *client.Config {
+func (c *Client) Config() *sandboxkit.Config {
 	if c == nil {
 		return nil
 	}
@@ -68,21 +69,21 @@ func (c *Client) Config() *client.Config {
 func (c *Client) check(ctx context.Context, op string) error {
 	switch {
 	case c == nil || c.api == nil:
-		return wrap(ctx, op, &client.ValidationError{Field: "client", Reason: "not made by sandbox.New or NewFromConfig"})
+		return wrap(ctx, op, &sandboxkit.ValidationError{Field: "client", Reason: "not made by sandbox.New or NewFromConfig"})
 	case ctx == nil:
-		return wrap(ctx, op, &client.ValidationError{Field: "context", Reason: "must not be nil"})
+		return wrap(ctx, op, &sandboxkit.ValidationError{Field: "context", Reason: "must not be nil"})
 	}
 	return nil
 }
 
-// skipSecurity leaves credentials to the transport of client.Config.
+// skipSecurity leaves credentials to the transport of sandboxkit.Config.
 type skipSecurity struct{}
 
 func (skipSecurity) BearerAuth(context.Context, sandboxapi.OperationName) (sandboxapi.BearerAuth, error) {
 	return sandboxapi.BearerAuth{}, ogenerrors.ErrSkipClientSecurity
 }
 
-// wrap names the operation in err; see client.Wrap. An [*client.APIError]
+// wrap names the operation in err; see glue.Wrap. An [*sandboxkit.APIError]
 // from a call made on the way (GetProcess inside Wait) is renamed, so that
 // errors name the method the caller called.
 func wrap(ctx context.Context, op string, err error) error {
@@ -90,13 +91,13 @@ func wrap(ctx context.Context, op string, err error) error {
 		ctx = context.Background()
 	}
 	op = "sandbox." + op
-	return named(client.Wrap(ctx, op, err), op)
+	return named(glue.Wrap(ctx, op, err), op)
 }
 
 // named returns err, or a copy of it naming op if it is an
-// [*client.APIError] naming another operation.
+// [*sandboxkit.APIError] naming another operation.
 func named(err error, op string) error {
-	if apiErr, ok := err.(*client.APIError); ok && apiErr.Operation != op {
+	if apiErr, ok := err.(*sandboxkit.APIError); ok && apiErr.Operation != op {
 		cp := *apiErr
 		cp.Operation = op
 		return &cp

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
 )
 
@@ -30,7 +30,7 @@ type FastApplyResult struct {
 // change in which a line "// ... existing code ..." stands for code left
 // as it is, into the file at path, and write the result. A server
 // without a model provider configured answers 400 "codegen tools are not
-// configured" (errors.Is(err, client.ErrBadRequest); the published spec
+// configured" (errors.Is(err, sandboxkit.ErrBadRequest); the published spec
 // says 503).
 //
 // PUT /codegen/fastapply/{path}
@@ -43,7 +43,7 @@ func (c *Client) FastApply(ctx context.Context, path, edit string, opts *FastApp
 		return nil, wrap(ctx, op, err)
 	}
 	if edit == "" {
-		return nil, wrap(ctx, op, &client.ValidationError{Field: "edit", Reason: "must not be empty"})
+		return nil, wrap(ctx, op, &sandboxkit.ValidationError{Field: "edit", Reason: "must not be empty"})
 	}
 	req := &sandboxapi.ApplyEditRequest{CodeEdit: edit}
 	if opts != nil && opts.Model != "" {
@@ -94,7 +94,7 @@ type RankedFile struct {
 // Rerank asks the server's reranking model which files below dir matter
 // most for query and returns them, most relevant first. A server without
 // a model provider configured answers 400 "codegen tools are not
-// configured" (errors.Is(err, client.ErrBadRequest); the published spec
+// configured" (errors.Is(err, sandboxkit.ErrBadRequest); the published spec
 // says 503).
 //
 // GET /codegen/reranking/{path}
@@ -107,14 +107,14 @@ func (c *Client) Rerank(ctx context.Context, dir, query string, opts *RerankOpti
 		return nil, wrap(ctx, op, err)
 	}
 	if query == "" {
-		return nil, wrap(ctx, op, &client.ValidationError{Field: "query", Reason: "must not be empty"})
+		return nil, wrap(ctx, op, &sandboxkit.ValidationError{Field: "query", Reason: "must not be empty"})
 	}
 	var o RerankOptions
 	if opts != nil {
 		o = *opts
 	}
 	if o.ScoreThreshold < 0 || o.TokenLimit < 0 {
-		return nil, wrap(ctx, op, &client.ValidationError{Field: "rerank options", Reason: "ScoreThreshold and TokenLimit must not be negative"})
+		return nil, wrap(ctx, op, &sandboxkit.ValidationError{Field: "rerank options", Reason: "ScoreThreshold and TokenLimit must not be negative"})
 	}
 	params := sandboxapi.RerankFilesParams{Path: dir, Query: query, TokenLimit: optPositive(o.TokenLimit)}
 	if o.ScoreThreshold > 0 {

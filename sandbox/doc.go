@@ -5,10 +5,10 @@
 //
 // Make a [Client] with the sandbox's base URL and token:
 //
-//	sb, err := sandbox.New(client.WithBaseURL(url), client.WithToken(token))
+//	sb, err := sandbox.New(sandboxkit.WithBaseURL(url), sandboxkit.WithToken(token))
 //
 // or, from a control plane configuration, with [NewFromConfig] and
-// [client.Config.ForSandbox].
+// [sandboxkit.Config.ForSandbox].
 //
 // # Where things are
 //
@@ -62,7 +62,7 @@
 // a line longer than [StreamOptions.MaxLineSize] comes in pieces of that
 // size, and a watch event line longer than it ends the stream with
 // [ErrLineTooLong], so no buffer grows without bound. Streams are marked
-// with [client.Streaming]: the client's idle timeout applies to them
+// as streams: the client's idle timeout applies to them
 // rather than its per-call timeout.
 //
 // Process output streams resume after a dropped connection, as far as the
@@ -93,11 +93,11 @@
 //
 // # Errors
 //
-// Every answer with a status of 400 or more is a [*client.APIError]
-// (errors.Is(err, client.ErrNotFound) and so on) naming the operation, e.g.
+// Every answer with a status of 400 or more is a [*sandboxkit.APIError]
+// (errors.Is(err, sandboxkit.ErrNotFound) and so on) naming the operation, e.g.
 // "sandbox.Read" (the method called, also when it failed on a request it
 // made on the way). Arguments that cannot be right (an empty command, a
 // NUL in a path, a port outside 1..65535, a negative timeout, a nil
-// reader or context) fail with a [*client.ValidationError] before
+// reader or context) fail with a [*sandboxkit.ValidationError] before
 // anything is sent.
 package sandbox

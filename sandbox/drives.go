@@ -3,8 +3,9 @@ package sandbox
 import (
 	"context"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 )
 
 // DriveMount is an agent drive mounted (or to mount) in the sandbox.
@@ -62,7 +63,7 @@ func (c *Client) MountDrive(ctx context.Context, m DriveMount) (*DriveMount, err
 	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	if err := client.ValidateName("drive name", m.DriveName); err != nil {
+	if err := glue.ValidateName("drive name", m.DriveName); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
 	if err := checkAbsPath("mount path", m.MountPath); err != nil {
@@ -112,7 +113,7 @@ func (c *Client) UnmountDrive(ctx context.Context, mountPath string) error {
 		return wrap(ctx, op, err)
 	}
 	if mountPathParam(mountPath) == "" {
-		return wrap(ctx, op, &client.ValidationError{Field: "mount path", Value: mountPath, Reason: "must not be the root"})
+		return wrap(ctx, op, &sandboxkit.ValidationError{Field: "mount path", Value: mountPath, Reason: "must not be the root"})
 	}
 	res, err := c.api.UnmountDrive(ctx, sandboxapi.UnmountDriveParams{MountPath: mountPathParam(mountPath)}, fsPathOpt)
 	if err != nil {

@@ -11,12 +11,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
 
 // TestErrorBodies checks that {"error": "..."} answers become
-// *client.APIError naming the operation.
+// *sandboxkit.APIError naming the operation.
 func TestErrorBodies(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -26,7 +26,7 @@ func TestErrorBodies(t *testing.T) {
 		body     string
 		call     func(ctx context.Context, c *sandbox.Client) error
 		sentinel error
-		want     client.APIError
+		want     sandboxkit.APIError
 	}{
 		{
 			name: "Read missing file", status: 404, body: `{"error":"stat /tmp/nope: no such file or directory"}`,
@@ -34,16 +34,16 @@ func TestErrorBodies(t *testing.T) {
 				_, err := c.Read(ctx, "/tmp/nope")
 				return err
 			},
-			sentinel: client.ErrNotFound,
-			want:     client.APIError{StatusCode: 404, Message: "stat /tmp/nope: no such file or directory", Operation: "sandbox.Read"},
+			sentinel: sandboxkit.ErrNotFound,
+			want:     sandboxkit.APIError{StatusCode: 404, Message: "stat /tmp/nope: no such file or directory", Operation: "sandbox.Read"},
 		},
 		{
 			name: "Remove non-empty directory", status: 422, body: `{"error":"directory not empty"}`,
 			call: func(ctx context.Context, c *sandbox.Client) error {
 				return c.Remove(ctx, "/tmp/d", nil)
 			},
-			sentinel: client.ErrUnprocessable,
-			want:     client.APIError{StatusCode: 422, Message: "directory not empty", Operation: "sandbox.Remove"},
+			sentinel: sandboxkit.ErrUnprocessable,
+			want:     sandboxkit.APIError{StatusCode: 422, Message: "directory not empty", Operation: "sandbox.Remove"},
 		},
 		{
 			name: "Exec refused", status: 400, body: `{"error":"process with name 'x' already exists and is running"}`,
@@ -51,8 +51,8 @@ func TestErrorBodies(t *testing.T) {
 				_, err := c.Exec(ctx, sandbox.ExecRequest{Command: "true", Name: "x"})
 				return err
 			},
-			sentinel: client.ErrBadRequest,
-			want:     client.APIError{StatusCode: 400, Message: "process with name 'x' already exists and is running", Operation: "sandbox.Exec"},
+			sentinel: sandboxkit.ErrBadRequest,
+			want:     sandboxkit.APIError{StatusCode: 400, Message: "process with name 'x' already exists and is running", Operation: "sandbox.Exec"},
 		},
 		{
 			name: "Open missing file", status: 404, body: `{"error":"no such file"}`,
@@ -60,8 +60,8 @@ func TestErrorBodies(t *testing.T) {
 				_, err := c.Open(ctx, "a.bin")
 				return err
 			},
-			sentinel: client.ErrNotFound,
-			want:     client.APIError{StatusCode: 404, Message: "no such file", Operation: "sandbox.Open"},
+			sentinel: sandboxkit.ErrNotFound,
+			want:     sandboxkit.APIError{StatusCode: 404, Message: "no such file", Operation: "sandbox.Open"},
 		},
 		{
 			name: "StreamLogs unknown process", status: 404, body: `{"error":"process not found"}`,
@@ -69,8 +69,8 @@ func TestErrorBodies(t *testing.T) {
 				_, err := c.StreamLogs(ctx, "nope", nil)
 				return err
 			},
-			sentinel: client.ErrNotFound,
-			want:     client.APIError{StatusCode: 404, Message: "process not found", Operation: "sandbox.StreamLogs"},
+			sentinel: sandboxkit.ErrNotFound,
+			want:     sandboxkit.APIError{StatusCode: 404, Message: "process not found", Operation: "sandbox.StreamLogs"},
 		},
 		{
 			name: "unknown route", status: 404, ctype: "text/plain", body: "404 page not found",
@@ -78,8 +78,8 @@ func TestErrorBodies(t *testing.T) {
 				_, err := c.Drives(ctx)
 				return err
 			},
-			sentinel: client.ErrNotFound,
-			want:     client.APIError{StatusCode: 404, Message: "404 page not found", Operation: "sandbox.Drives"},
+			sentinel: sandboxkit.ErrNotFound,
+			want:     sandboxkit.APIError{StatusCode: 404, Message: "404 page not found", Operation: "sandbox.Drives"},
 		},
 		{
 			name: "Run timed out", status: 422, body: `{"error":"process timed out after 1 seconds"}`,
@@ -87,8 +87,8 @@ func TestErrorBodies(t *testing.T) {
 				_, err := c.Run(ctx, "sleep 5", &sandbox.RunOptions{Timeout: time.Second})
 				return err
 			},
-			sentinel: client.ErrUnprocessable,
-			want:     client.APIError{StatusCode: 422, Message: "process timed out after 1 seconds", Operation: "sandbox.Run"},
+			sentinel: sandboxkit.ErrUnprocessable,
+			want:     sandboxkit.APIError{StatusCode: 422, Message: "process timed out after 1 seconds", Operation: "sandbox.Run"},
 		},
 	}
 	for _, tc := range tests {
@@ -104,14 +104,14 @@ func TestErrorBodies(t *testing.T) {
 				_, _ = io.WriteString(w, tc.body)
 			})
 			err := tc.call(t.Context(), c)
-			apiErr, ok := errors.AsType[*client.APIError](err)
+			apiErr, ok := errors.AsType[*sandboxkit.APIError](err)
 			if !ok {
-				t.Fatalf("error %v (%T) is not a *client.APIError", err, err)
+				t.Fatalf("error %v (%T) is not a *sandboxkit.APIError", err, err)
 			}
 			if !errors.Is(err, tc.sentinel) {
 				t.Errorf("errors.Is(%v, %v) = false", err, tc.sentinel)
 			}
-			got := client.APIError{StatusCode: apiErr.StatusCode, Message: apiErr.Message, Operation: apiErr.Operation}
+			got := sandboxkit.APIError{StatusCode: apiErr.StatusCode, Message: apiErr.Message, Operation: apiErr.Operation}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("APIError (-want +got):\n%s", diff)
 			}
@@ -220,8 +220,8 @@ func TestBadInputFailsBeforeTheNetwork(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.call(t.Context())
-			if !errors.Is(err, client.ErrInvalidInput) {
-				t.Errorf("error = %v, want one matching client.ErrInvalidInput", err)
+			if !errors.Is(err, sandboxkit.ErrInvalidInput) {
+				t.Errorf("error = %v, want one matching sandboxkit.ErrInvalidInput", err)
 			}
 		})
 	}
@@ -233,17 +233,17 @@ func TestBadInputFailsBeforeTheNetwork(t *testing.T) {
 // TestNew checks the constructor's validation.
 func TestNew(t *testing.T) {
 	t.Parallel()
-	if _, err := sandbox.New(client.WithoutEnvironment()); !errors.Is(err, client.ErrInvalidInput) {
+	if _, err := sandbox.New(sandboxkit.WithoutEnvironment()); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Errorf("New without a base URL: %v", err)
 	}
-	if _, err := sandbox.NewFromConfig(nil); !errors.Is(err, client.ErrInvalidInput) {
+	if _, err := sandbox.NewFromConfig(nil); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Errorf("NewFromConfig(nil): %v", err)
 	}
-	cfg, err := client.NewConfig(client.ControlPlane, client.WithoutEnvironment(), client.WithToken("t"))
+	cfg, err := sandboxkit.NewConfig(sandboxkit.ControlPlane, sandboxkit.WithoutEnvironment(), sandboxkit.WithToken("t"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sandbox.NewFromConfig(cfg); !errors.Is(err, client.ErrInvalidInput) {
+	if _, err := sandbox.NewFromConfig(cfg); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Errorf("NewFromConfig(control plane config): %v", err)
 	}
 	sbCfg, err := cfg.ForSandbox("https://sbx-1.example.test")

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/mockserver"
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
@@ -66,7 +66,7 @@ func exampleServer() *httptest.Server {
 func ExampleClient_Run() {
 	srv := exampleServer()
 	defer srv.Close()
-	sb, err := sandbox.New(client.WithBaseURL(srv.URL), client.WithToken("token"))
+	sb, err := sandbox.New(sandboxkit.WithBaseURL(srv.URL), sandboxkit.WithToken("token"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func ExampleClient_Run() {
 func ExampleClient_Write() {
 	srv := exampleServer()
 	defer srv.Close()
-	sb, err := sandbox.New(client.WithBaseURL(srv.URL), client.WithToken("token"))
+	sb, err := sandbox.New(sandboxkit.WithBaseURL(srv.URL), sandboxkit.WithToken("token"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func ExampleClient_Write() {
 func ExampleClient_Upgrade() {
 	srv := exampleServer()
 	defer srv.Close()
-	sb, err := sandbox.New(client.WithBaseURL(srv.URL), client.WithToken("token"))
+	sb, err := sandbox.New(sandboxkit.WithBaseURL(srv.URL), sandboxkit.WithToken("token"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func ExampleClient_ExecStream() {
 			`{"type":"result","data":"{\"pid\":\"3\",\"name\":\"n\",\"command\":\"make\",\"status\":\"completed\",\"startedAt\":\"\",\"completedAt\":null,\"exitCode\":0,\"workingDir\":\"\",\"logs\":null,\"stdout\":null,\"stderr\":null}"}`+"\n")
 	}))
 	defer srv.Close()
-	sb, err := sandbox.New(client.WithBaseURL(srv.URL), client.WithToken("token"))
+	sb, err := sandbox.New(sandboxkit.WithBaseURL(srv.URL), sandboxkit.WithToken("token"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -179,13 +179,13 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	opts := []client.Option{
-		client.WithBaseURL("http://" + ep.Address),
-		client.WithToken("my-key"),
-		client.WithHTTPClient(srv.HTTPClient()), // the mock's in-memory transport; omit for a real sandbox
+	opts := []sandboxkit.Option{
+		sandboxkit.WithBaseURL("http://" + ep.Address),
+		sandboxkit.WithToken("my-key"),
+		sandboxkit.WithHTTPClient(srv.HTTPClient()), // the mock's in-memory transport; omit for a real sandbox
 	}
 	for k, v := range ep.Headers {
-		opts = append(opts, client.WithHeader(k, v))
+		opts = append(opts, sandboxkit.WithHeader(k, v))
 	}
 	sb, err := sandbox.New(opts...)
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
 
@@ -100,9 +100,9 @@ func TestErrorsNameTheMethodCalled(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			err := call(t.Context())
-			apiErr, ok := errors.AsType[*client.APIError](err)
+			apiErr, ok := errors.AsType[*sandboxkit.APIError](err)
 			if !ok {
-				t.Fatalf("error %v (%T) holds no *client.APIError", err, err)
+				t.Fatalf("error %v (%T) holds no *sandboxkit.APIError", err, err)
 			}
 			if want := "sandbox." + name; apiErr.Operation != want {
 				t.Errorf("Operation = %q, want %q (error %v)", apiErr.Operation, want, err)
@@ -187,7 +187,7 @@ func TestFindTypeAndExcludeDirs(t *testing.T) {
 	if _, err := c.Search(ctx, "src", &sandbox.SearchOptions{ExcludeDirs: []string{}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Find(ctx, "src", &sandbox.FindOptions{Type: "all"}); !errors.Is(err, client.ErrInvalidInput) {
+	if _, err := c.Find(ctx, "src", &sandbox.FindOptions{Type: "all"}); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Errorf("Find with type all: %v, want ErrInvalidInput", err)
 	}
 	var got []string

@@ -6,7 +6,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
 )
 
@@ -45,8 +45,8 @@ type Directory struct {
 
 // Read returns the content of a text file. Use [Client.Open] for binary
 // or large files: the server sends the whole file inside a JSON string,
-// and an answer larger than the client's limit ([client.WithMaxResponseSize],
-// 64 MiB by default) fails with [client.ErrResponseTooLarge]. Reading a
+// and an answer larger than the client's limit ([sandboxkit.WithMaxResponseSize],
+// 64 MiB by default) fails with [sandboxkit.ErrResponseTooLarge]. Reading a
 // directory fails with [ErrIsDirectory].
 //
 // GET /filesystem/{path}
@@ -188,7 +188,7 @@ func (c *Client) putFilesystem(ctx context.Context, op, path string, req *sandbo
 type RemoveOptions struct {
 	// Recursive also removes everything inside a directory. Without it,
 	// removing a directory that is not empty fails with 422
-	// (errors.Is(err, client.ErrUnprocessable)).
+	// (errors.Is(err, sandboxkit.ErrUnprocessable)).
 	Recursive bool
 }
 
@@ -354,7 +354,7 @@ func (c *Client) Find(ctx context.Context, root string, opts *FindOptions) ([]Fi
 		o.Type = TypeFile
 	case TypeFile, TypeDirectory:
 	default:
-		return nil, wrap(ctx, op, &client.ValidationError{Field: "Type", Value: string(o.Type), Reason: `must be "file" or "directory"`})
+		return nil, wrap(ctx, op, &sandboxkit.ValidationError{Field: "Type", Value: string(o.Type), Reason: `must be "file" or "directory"`})
 	}
 	params := sandboxapi.FindFilesParams{
 		Path:        root,
@@ -435,7 +435,7 @@ func (c *Client) Search(ctx context.Context, root string, opts *SearchOptions) (
 		o = *opts
 	}
 	if o.MaxResults < 0 {
-		return nil, wrap(ctx, op, &client.ValidationError{Field: "MaxResults", Reason: "must not be negative"})
+		return nil, wrap(ctx, op, &sandboxkit.ValidationError{Field: "MaxResults", Reason: "must not be negative"})
 	}
 	params := sandboxapi.FuzzySearchParams{
 		Path:        root,
@@ -499,14 +499,14 @@ func (c *Client) Grep(ctx context.Context, root, query string, opts *GrepOptions
 		return nil, wrap(ctx, op, err)
 	}
 	if query == "" {
-		return nil, wrap(ctx, op, &client.ValidationError{Field: "query", Reason: "must not be empty"})
+		return nil, wrap(ctx, op, &sandboxkit.ValidationError{Field: "query", Reason: "must not be empty"})
 	}
 	var o GrepOptions
 	if opts != nil {
 		o = *opts
 	}
 	if o.MaxResults < 0 {
-		return nil, wrap(ctx, op, &client.ValidationError{Field: "MaxResults", Reason: "must not be negative"})
+		return nil, wrap(ctx, op, &sandboxkit.ValidationError{Field: "MaxResults", Reason: "must not be negative"})
 	}
 	params := sandboxapi.ContentSearchParams{
 		Path:        root,

@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/sandboxkit/sandboxkit/client"
 	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 )
 
 // Open returns the bytes of a file as a stream, read from the network as
@@ -31,7 +31,7 @@ func (c *Client) Open(ctx context.Context, path string) (io.ReadCloser, error) {
 	wire, _ := fsPath(path)
 	var body bodyOwner
 	var isDir bool
-	res, err := c.api.GetFilesystem(client.Streaming(ctx), sandboxapi.GetFilesystemParams{Path: wire, Download: sandboxapi.NewOptBool(true)},
+	res, err := c.api.GetFilesystem(glue.Streaming(ctx), sandboxapi.GetFilesystemParams{Path: wire, Download: sandboxapi.NewOptBool(true)},
 		body.option(func(r *http.Response) {
 			if r.StatusCode != http.StatusOK {
 				return

@@ -16,7 +16,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
 
@@ -63,8 +64,8 @@ func (rt *routeTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func routed(t *testing.T, route func(r *http.Request) (string, []byte)) (*sandbox.Client, *routeTransport) {
 	t.Helper()
 	rt := &routeTransport{route: route}
-	c, err := sandbox.New(client.WithoutEnvironment(), client.WithBaseURL(mockBase), client.WithToken(testToken),
-		client.WithHTTPClient(&http.Client{Transport: rt}))
+	c, err := sandbox.New(sandboxkit.WithoutEnvironment(), sandboxkit.WithBaseURL(mockBase), sandboxkit.WithToken(testToken),
+		sandboxkit.WithHTTPClient(&http.Client{Transport: rt}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,8 +415,8 @@ func FuzzFilesystemPath(f *testing.F) {
 	f.Fuzz(func(t *testing.T, p string) {
 		c, rt := answering(t, []byte(`{"path":"x","permissions":"644","size":1,"lastModified":"","owner":"","group":"","content":"x"}`))
 		_, err := call(t, func(ctx context.Context) (string, error) { return c.Read(ctx, p) })
-		if verr := client.ValidatePath("path", p); verr != nil {
-			if !errors.Is(err, client.ErrInvalidInput) || rt.last != nil {
+		if verr := glue.ValidatePath("path", p); verr != nil {
+			if !errors.Is(err, sandboxkit.ErrInvalidInput) || rt.last != nil {
 				t.Fatalf("Read(%q) = %v, sent=%v; ValidatePath says %v", p, err, rt.last != nil, verr)
 			}
 			return
@@ -423,7 +424,7 @@ func FuzzFilesystemPath(f *testing.F) {
 		if rt.last == nil {
 			t.Fatalf("Read(%q) = %v without a request", p, err)
 		}
-		if client.HasDotDotSegment(p) {
+		if glue.HasDotDotSegment(p) {
 			t.Fatalf("Read(%q) sent a path with a \"..\" segment", p)
 		}
 		wire := rt.last.URL.RequestURI()
@@ -449,8 +450,8 @@ func FuzzProcessIDPath(f *testing.F) {
 	f.Fuzz(func(t *testing.T, id string) {
 		c, rt := answering(t, []byte(processJSON))
 		_, err := call(t, func(ctx context.Context) (*sandbox.Process, error) { return c.GetProcess(ctx, id) })
-		if verr := client.ValidateID("process id", id); verr != nil {
-			if !errors.Is(err, client.ErrInvalidInput) || rt.last != nil {
+		if verr := glue.ValidateID("process id", id); verr != nil {
+			if !errors.Is(err, sandboxkit.ErrInvalidInput) || rt.last != nil {
 				t.Fatalf("GetProcess(%q) = %v, sent=%v; ValidateID says %v", id, err, rt.last != nil, verr)
 			}
 			return

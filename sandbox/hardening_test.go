@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
 
@@ -23,7 +23,7 @@ import (
 // TestNilInputsAreInvalid: nil readers (UploadPart's used to crash the
 // whole process from ogen's body-writer goroutine), a nil context, a zero
 // Client and a stream without a source are errors matching
-// client.ErrInvalidInput, and nothing is sent.
+// sandboxkit.ErrInvalidInput, and nothing is sent.
 func TestNilInputsAreInvalid(t *testing.T) {
 	t.Parallel()
 	c, srv := setup(t, reply(200, success))
@@ -111,8 +111,8 @@ func TestNilInputsAreInvalid(t *testing.T) {
 				}()
 				err = call()
 			}()
-			if !errors.Is(err, client.ErrInvalidInput) {
-				t.Errorf("error = %v, want one matching client.ErrInvalidInput", err)
+			if !errors.Is(err, sandboxkit.ErrInvalidInput) {
+				t.Errorf("error = %v, want one matching sandboxkit.ErrInvalidInput", err)
 			}
 		})
 	}
@@ -258,9 +258,9 @@ func TestEveryMethodWithHostileInput(t *testing.T) {
 			switch {
 			case err == nil:
 				t.Errorf("%s succeeded against a server that refuses everything", name)
-			case strings.Contains(str, "\x00") && (!errors.Is(err, client.ErrInvalidInput) || sent > 0):
+			case strings.Contains(str, "\x00") && (!errors.Is(err, sandboxkit.ErrInvalidInput) || sent > 0):
 				t.Errorf("%s: error %v after %d requests, want ErrInvalidInput before any", name, err, sent)
-			case errors.Is(err, client.ErrInvalidInput) && sent > 0:
+			case errors.Is(err, sandboxkit.ErrInvalidInput) && sent > 0:
 				t.Errorf("%s: ErrInvalidInput after %d requests were sent", name, sent)
 			}
 		}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/go-faster/jx"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
 	"github.com/sandboxkit/sandboxkit/internal/poll"
 )
@@ -256,7 +256,7 @@ func (c *Client) WaitReady(ctx context.Context, opts *WaitReadyOptions) (*Health
 		MinDelay:     o.MinDelay,
 		MaxDelay:     o.MaxDelay,
 		MaxTransient: math.MaxInt,
-		IsTransient:  client.IsTransient,
+		IsTransient:  sandboxkit.IsTransient,
 	}, func(ctx context.Context) (*Health, bool, error) {
 		h, err := c.Health(ctx)
 		if err != nil {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/jarcoal/httpmock"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
 
@@ -58,7 +58,7 @@ func setup(t *testing.T, h http.HandlerFunc) (*sandbox.Client, *server) {
 		s.handler(w, r)
 	}))
 	t.Cleanup(s.Close)
-	c, err := sandbox.New(client.WithoutEnvironment(), client.WithBaseURL(s.URL), client.WithToken(testToken))
+	c, err := sandbox.New(sandboxkit.WithoutEnvironment(), sandboxkit.WithBaseURL(s.URL), sandboxkit.WithToken(testToken))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,15 +76,15 @@ func reply(status int, body string) http.HandlerFunc {
 
 // mockClient returns a client whose requests go to a fresh httpmock
 // transport, answered by respond.
-func mockClient(t *testing.T, respond httpmock.Responder, opts ...client.Option) *sandbox.Client {
+func mockClient(t *testing.T, respond httpmock.Responder, opts ...sandboxkit.Option) *sandbox.Client {
 	t.Helper()
 	mt := httpmock.NewMockTransport()
 	mt.RegisterNoResponder(respond)
-	base := []client.Option{
-		client.WithoutEnvironment(),
-		client.WithBaseURL(mockBase),
-		client.WithToken(testToken),
-		client.WithHTTPClient(&http.Client{Transport: mt}),
+	base := []sandboxkit.Option{
+		sandboxkit.WithoutEnvironment(),
+		sandboxkit.WithBaseURL(mockBase),
+		sandboxkit.WithToken(testToken),
+		sandboxkit.WithHTTPClient(&http.Client{Transport: mt}),
 	}
 	c, err := sandbox.New(append(base, opts...)...)
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/go-faster/jx"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
 )
 
@@ -116,7 +116,7 @@ func (c *Client) MonitorPorts(ctx context.Context, pid int, callbackURL string) 
 		return wrap(ctx, op, err)
 	}
 	if u, err := url.Parse(callbackURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return wrap(ctx, op, &client.ValidationError{Field: "callback URL", Value: callbackURL, Reason: "must be an absolute http or https URL"})
+		return wrap(ctx, op, &sandboxkit.ValidationError{Field: "callback URL", Value: callbackURL, Reason: "must be an absolute http or https URL"})
 	}
 	res, err := c.api.StartPortMonitor(ctx, &sandboxapi.PortMonitorRequest{Callback: sandboxapi.NewOptString(callbackURL)},
 		sandboxapi.StartPortMonitorParams{Pid: pid})
@@ -165,7 +165,7 @@ func (c *Client) UpdateTunnel(ctx context.Context, config []byte) error {
 		return err
 	}
 	if len(config) == 0 {
-		return wrap(ctx, op, &client.ValidationError{Field: "tunnel config", Reason: "must not be empty"})
+		return wrap(ctx, op, &sandboxkit.ValidationError{Field: "tunnel config", Reason: "must not be empty"})
 	}
 	res, err := c.api.UpdateTunnelConfig(ctx, &sandboxapi.TunnelConfigRequest{Config: base64.StdEncoding.EncodeToString(config)})
 	if err != nil {

@@ -5,7 +5,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 )
 
 // How paths reach the server
@@ -31,7 +32,7 @@ import (
 
 // checkPath validates a file system path argument.
 func checkPath(field, p string) error {
-	return client.ValidatePath(field, p)
+	return glue.ValidatePath(field, p)
 }
 
 // isAbs reports whether p is an absolute path in the sandbox.
@@ -64,20 +65,20 @@ func checkAbsPath(field, p string) error {
 		return err
 	}
 	if !isAbs(p) {
-		return &client.ValidationError{Field: field, Value: p, Reason: `must be absolute: the server resolves tree roots from "/"`}
+		return &sandboxkit.ValidationError{Field: field, Value: p, Reason: `must be absolute: the server resolves tree roots from "/"`}
 	}
 	return nil
 }
 
 // checkProcessID validates a process pid or name used in a URL.
 func checkProcessID(id string) error {
-	return client.ValidateID("process id", id)
+	return glue.ValidateID("process id", id)
 }
 
 // checkPID validates a numeric operating-system process id.
 func checkPID(pid int) error {
 	if pid <= 0 {
-		return &client.ValidationError{Field: "pid", Value: fmt.Sprint(pid), Reason: "must be positive"}
+		return &sandboxkit.ValidationError{Field: "pid", Value: fmt.Sprint(pid), Reason: "must be positive"}
 	}
 	return nil
 }
@@ -90,7 +91,7 @@ func permString(m os.FileMode) string {
 // checkPerm rejects mode bits other than the permission bits.
 func checkPerm(field string, m os.FileMode) error {
 	if m&^os.ModePerm != 0 {
-		return &client.ValidationError{Field: field, Value: m.String(), Reason: "only permission bits (0o777) may be set"}
+		return &sandboxkit.ValidationError{Field: field, Value: m.String(), Reason: "only permission bits (0o777) may be set"}
 	}
 	return nil
 }

@@ -6,8 +6,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 	"github.com/sandboxkit/sandboxkit/internal/poll"
 )
 
@@ -132,12 +133,12 @@ func (r *ExecRequest) validate() error {
 	// (which no shell can receive) are errors.
 	switch {
 	case strings.TrimSpace(r.Command) == "":
-		return &client.ValidationError{Field: "command", Reason: "must not be empty"}
+		return &sandboxkit.ValidationError{Field: "command", Reason: "must not be empty"}
 	case strings.IndexByte(r.Command, 0) >= 0:
-		return &client.ValidationError{Field: "command", Value: r.Command, Reason: "contains a NUL byte"}
+		return &sandboxkit.ValidationError{Field: "command", Value: r.Command, Reason: "contains a NUL byte"}
 	}
 	if r.Name != "" {
-		if err := client.ValidateID("process name", r.Name); err != nil {
+		if err := glue.ValidateID("process name", r.Name); err != nil {
 			return err
 		}
 	}
@@ -147,15 +148,15 @@ func (r *ExecRequest) validate() error {
 		}
 	}
 	if r.Timeout < 0 {
-		return &client.ValidationError{Field: "timeout", Value: r.Timeout.String(), Reason: "must not be negative"}
+		return &sandboxkit.ValidationError{Field: "timeout", Value: r.Timeout.String(), Reason: "must not be negative"}
 	}
 	for k := range r.Env {
-		if err := client.ValidateName("environment variable name", k); err != nil {
+		if err := glue.ValidateName("environment variable name", k); err != nil {
 			return err
 		}
 	}
 	for _, p := range r.WaitForPorts {
-		if err := client.ValidatePort(p); err != nil {
+		if err := glue.ValidatePort(p); err != nil {
 			return err
 		}
 	}
@@ -171,7 +172,7 @@ type ProcessLogs struct {
 // Exec starts a command and returns the process: as it is once started,
 // or once ended with [ExecRequest.WaitForCompletion]. Such a wait is one
 // request, bounded like any by the client's per-attempt timeout
-// ([client.WithTimeout], 2 minutes by default): for commands that may run
+// ([sandboxkit.WithTimeout], 2 minutes by default): for commands that may run
 // longer, use [Client.Run], which polls beyond it, or [Client.Wait].
 //
 // POST /process
@@ -310,7 +311,7 @@ type WaitOptions struct {
 // validate checks the options; nil is valid.
 func (o *WaitOptions) validate() error {
 	if o != nil && (o.MinDelay < 0 || o.MaxDelay < 0) {
-		return &client.ValidationError{Field: "wait delay", Value: fmt.Sprint(min(o.MinDelay, o.MaxDelay)), Reason: "must not be negative"}
+		return &sandboxkit.ValidationError{Field: "wait delay", Value: fmt.Sprint(min(o.MinDelay, o.MaxDelay)), Reason: "must not be negative"}
 	}
 	return nil
 }
@@ -348,7 +349,7 @@ func waitProcess(ctx context.Context, g ProcessGetter, id string, opts *WaitOpti
 	_, _, err := poll.Until(ctx, poll.Options{
 		MinDelay:    o.MinDelay,
 		MaxDelay:    o.MaxDelay,
-		IsTransient: client.IsTransient,
+		IsTransient: sandboxkit.IsTransient,
 	}, func(ctx context.Context) (*Process, bool, error) {
 		p, err := g.GetProcess(ctx, id)
 		if err != nil {

@@ -13,8 +13,9 @@ import (
 
 	"github.com/go-faster/jx"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 	"github.com/sandboxkit/sandboxkit/internal/poll"
 )
 
@@ -119,7 +120,7 @@ func (c *Client) ExecStream(ctx context.Context, req ExecRequest, opts *StreamOp
 		// fails, the stream's own reconnection takes over).
 		ps.id = found.PID
 		if err := ps.openLogs(s.ctx); err != nil {
-			if ctx.Err() != nil || !client.IsTransient(err) {
+			if ctx.Err() != nil || !sandboxkit.IsTransient(err) {
 				s.Close()
 				return nil, wrap(ctx, op, err)
 			}
@@ -133,7 +134,7 @@ func (c *Client) ExecStream(ctx context.Context, req ExecRequest, opts *StreamOp
 // answer.
 func (ps *procStream) openExec(ctx context.Context, req *ExecRequest) error {
 	var body bodyOwner
-	res, err := ps.c.api.ExecProcess(client.Streaming(ctx), execRequestTo(req), body.option(nil),
+	res, err := ps.c.api.ExecProcess(glue.Streaming(ctx), execRequestTo(req), body.option(nil),
 		sandboxapi.WithEditRequest(func(r *http.Request) error {
 			r.Header.Set("Accept", "text/event-stream")
 			return nil
@@ -323,7 +324,7 @@ func (ps *procStream) recover(ctx context.Context) error {
 			case err == nil && p.Ended():
 				ps.end(p)
 				return nil
-			case err != nil && !client.IsTransient(err):
+			case err != nil && !sandboxkit.IsTransient(err):
 				return err
 			}
 		}
@@ -350,7 +351,7 @@ func (ps *procStream) recover(ctx context.Context) error {
 			ps.log.skip = ps.out.newlines
 			return nil
 		}
-		if ctx.Err() != nil || !client.IsTransient(err) {
+		if ctx.Err() != nil || !sandboxkit.IsTransient(err) {
 			return err
 		}
 		ps.opened = time.Now()
@@ -361,7 +362,7 @@ func (ps *procStream) recover(ctx context.Context) error {
 // openLogs opens GET /process/{id}/logs/stream.
 func (ps *procStream) openLogs(ctx context.Context) error {
 	var body bodyOwner
-	res, err := ps.c.api.StreamProcessLogs(client.Streaming(ctx), sandboxapi.StreamProcessLogsParams{Identifier: ps.id},
+	res, err := ps.c.api.StreamProcessLogs(glue.Streaming(ctx), sandboxapi.StreamProcessLogsParams{Identifier: ps.id},
 		body.option(forceContentType("text/plain")))
 	if err != nil {
 		body.close()

@@ -9,7 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 	"github.com/sandboxkit/sandboxkit/internal/poll"
 )
 
@@ -121,7 +122,7 @@ func (e *RunTimeoutError) Unwrap() error { return e.Err }
 //
 // The request asks the server to answer once the command has ended, but
 // for no longer than the client's per-attempt timeout allows
-// ([client.WithTimeout]; the wait is capped 10 s below it): a command
+// ([sandboxkit.WithTimeout]; the wait is capped 10 s below it): a command
 // that runs longer is waited for by polling ([Client.Wait]), as is one
 // the server answers for earlier. When the output may have been cut from
 // the process object (64 KiB per stream on the real server), Run reads it
@@ -268,7 +269,7 @@ func (c *Client) Run(ctx context.Context, command string, opts *RunOptions) (*Ru
 // waitForCompletion ran out of time: 422 "process timed out after N
 // seconds" (other 422s are commands that could not start).
 func waitTimedOut(err error) bool {
-	apiErr, ok := errors.AsType[*client.APIError](err)
+	apiErr, ok := errors.AsType[*sandboxkit.APIError](err)
 	return ok && apiErr.StatusCode == http.StatusUnprocessableEntity && strings.Contains(apiErr.Message, "timed out")
 }
 
@@ -345,7 +346,7 @@ func (c *Client) execSettled(ctx context.Context, op, name string, unique bool, 
 			return nil, nil
 		}
 		resend := execAmbiguous(err)
-		taken := ambiguous && (errors.Is(err, client.ErrConflict) || errors.Is(err, client.ErrBadRequest))
+		taken := ambiguous && (errors.Is(err, sandboxkit.ErrConflict) || errors.Is(err, sandboxkit.ErrBadRequest))
 		if !unique || ctx.Err() != nil || !resend && !taken {
 			return nil, err
 		}
@@ -358,7 +359,7 @@ func (c *Client) execSettled(ctx context.Context, op, name string, unique bool, 
 		switch {
 		case lerr == nil:
 			return found, nil
-		case !errors.Is(lerr, client.ErrNotFound):
+		case !errors.Is(lerr, sandboxkit.ErrNotFound):
 			if ctx.Err() != nil {
 				return nil, err
 			}
@@ -378,7 +379,7 @@ func execAmbiguous(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return false
 	}
-	return client.ClassifyFailure(err) == client.Ambiguous
+	return glue.ClassifyFailure(err) == glue.Ambiguous
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -17,7 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
 
@@ -146,7 +146,7 @@ func TestRunKillsOnTimeout(t *testing.T) {
 		t.Fatalf("error %v, want a *RunTimeoutError", err)
 	}
 	if !te.Killed || te.KillErr != nil || te.Stdout != "tick\ntick\n" || te.PID != "77" || te.Timeout != time.Second ||
-		te.Process.Status != sandbox.StatusKilled || !errors.Is(err, client.ErrUnprocessable) {
+		te.Process.Status != sandbox.StatusKilled || !errors.Is(err, sandboxkit.ErrUnprocessable) {
 		t.Errorf("RunTimeoutError %+v", te)
 	}
 	if got, want := err.Error(), `sandboxkit: sandbox.Run: "sleep 60" timed out after 1s (killed)`; got != want {
@@ -212,7 +212,7 @@ func TestWait(t *testing.T) {
 			default:
 				return jsonResponse(r, 200, processWith(t, map[string]any{"status": "killed", "exitCode": -1})), nil
 			}
-		}, client.WithRetry(client.RetryPolicy{MaxRetries: 0}))
+		}, sandboxkit.WithRetry(sandboxkit.RetryPolicy{MaxRetries: 0}))
 		start := time.Now()
 		p, err := c.Wait(t.Context(), "77", &sandbox.WaitOptions{MinDelay: time.Second, MaxDelay: 2 * time.Second})
 		if err != nil {
@@ -319,8 +319,8 @@ func errConnReset() error {
 func procClient(t *testing.T, s *procServer) *sandbox.Client {
 	t.Helper()
 	s.started = map[string]int{}
-	c, err := sandbox.New(client.WithoutEnvironment(), client.WithBaseURL(mockBase), client.WithToken(testToken),
-		client.WithHTTPClient(&http.Client{Transport: s}))
+	c, err := sandbox.New(sandboxkit.WithoutEnvironment(), sandboxkit.WithBaseURL(mockBase), sandboxkit.WithToken(testToken),
+		sandboxkit.WithHTTPClient(&http.Client{Transport: s}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +385,7 @@ func TestRunConflictUnchanged(t *testing.T) {
 		srv := &procServer{conflict: true}
 		c := procClient(t, srv)
 		_, err := c.Run(t.Context(), "echo hi", nil)
-		ae, ok := errors.AsType[*client.APIError](err)
+		ae, ok := errors.AsType[*sandboxkit.APIError](err)
 		if !ok || ae.StatusCode != 409 || ae.Operation != "sandbox.Run" {
 			t.Fatalf("Run = %v, want the 409 named sandbox.Run", err)
 		}
@@ -477,7 +477,7 @@ func TestRunTimeoutLongerThanServerWait(t *testing.T) {
 			default:
 				return jsonResponse(r, 200, processWith(t, map[string]any{"stdout": "done\n"})), nil
 			}
-		}, client.WithTimeout(30*time.Second))
+		}, sandboxkit.WithTimeout(30*time.Second))
 		res, err := c.Run(t.Context(), "sleep 45", &sandbox.RunOptions{Timeout: time.Minute})
 		if err != nil {
 			t.Fatalf("Run: %v", err)

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/internal/poll"
 )
 
@@ -61,9 +61,9 @@ func (o *StreamOptions) withDefaults() (StreamOptions, error) {
 	}
 	switch {
 	case out.MaxLineSize < 0:
-		return out, &client.ValidationError{Field: "MaxLineSize", Value: fmt.Sprint(out.MaxLineSize), Reason: "must not be negative"}
+		return out, &sandboxkit.ValidationError{Field: "MaxLineSize", Value: fmt.Sprint(out.MaxLineSize), Reason: "must not be negative"}
 	case out.ReconnectDelay < 0:
-		return out, &client.ValidationError{Field: "ReconnectDelay", Value: out.ReconnectDelay.String(), Reason: "must not be negative"}
+		return out, &sandboxkit.ValidationError{Field: "ReconnectDelay", Value: out.ReconnectDelay.String(), Reason: "must not be negative"}
 	}
 	if out.MaxLineSize == 0 {
 		out.MaxLineSize = DefaultMaxLineSize
@@ -127,15 +127,15 @@ func newStream[T any](ctx context.Context, op string, next func(ctx context.Cont
 // [Stream.Next] with a context that ends when the stream is closed or ctx
 // ends. next returns io.EOF after the last event. It lets fakes and tests
 // produce streams. A nil ctx or next gives a stream that ends at once with
-// an error matching [client.ErrInvalidInput].
+// an error matching [sandboxkit.ErrInvalidInput].
 func NewStream[T any](ctx context.Context, next func(ctx context.Context) (T, error)) *Stream[T] {
 	var bad error
 	switch {
 	case ctx == nil:
-		bad = &client.ValidationError{Field: "context", Reason: "must not be nil"}
+		bad = &sandboxkit.ValidationError{Field: "context", Reason: "must not be nil"}
 		ctx = context.Background()
 	case next == nil:
-		bad = &client.ValidationError{Field: "next", Reason: "must not be nil"}
+		bad = &sandboxkit.ValidationError{Field: "next", Reason: "must not be nil"}
 	}
 	s := newStream(ctx, "Stream", next)
 	if bad != nil {
@@ -169,7 +169,7 @@ func (s *Stream[T]) Next() bool {
 	if s.next == nil {
 		// A zero Stream, not made by NewStream or a Client.
 		s.done = true
-		s.err = &client.ValidationError{Field: "stream", Reason: "not made by NewStream or a Client method"}
+		s.err = &sandboxkit.ValidationError{Field: "stream", Reason: "not made by NewStream or a Client method"}
 		return false
 	}
 	s.mu.Lock()

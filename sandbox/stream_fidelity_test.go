@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
 
@@ -257,8 +257,8 @@ func TestExecStreamRecoversAmbiguousExec(t *testing.T) {
 				srv := &streamServer{procServer{commit: tt.commit, dropExec: tt.drop, started: map[string]int{}}}
 				var mu sync.Mutex
 				var seen []string
-				c, err := sandbox.New(client.WithoutEnvironment(), client.WithBaseURL(mockBase),
-					client.WithHTTPClient(&http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				c, err := sandbox.New(sandboxkit.WithoutEnvironment(), sandboxkit.WithBaseURL(mockBase),
+					sandboxkit.WithHTTPClient(&http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 						mu.Lock()
 						label := r.Method
 						if strings.HasSuffix(r.URL.Path, "/logs/stream") {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
 
@@ -30,9 +30,9 @@ func (b fixedBody) RoundTrip(*http.Request) (*http.Response, error) {
 func TestStreamEndedByContextReportsContextError(t *testing.T) {
 	t.Parallel()
 	c, err := sandbox.New(
-		client.WithoutEnvironment(),
-		client.WithBaseURL("http://sandbox.test"),
-		client.WithHTTPClient(&http.Client{Transport: fixedBody("stdout:hello\nstderr:oops\n[keepalive]\nstdout:par")}),
+		sandboxkit.WithoutEnvironment(),
+		sandboxkit.WithBaseURL("http://sandbox.test"),
+		sandboxkit.WithHTTPClient(&http.Client{Transport: fixedBody("stdout:hello\nstderr:oops\n[keepalive]\nstdout:par")}),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -58,9 +58,9 @@ func TestOverlongOutputIsCutAtMaxLineSize(t *testing.T) {
 	chunk := `{"type":"stdout","data":"` + strings.Repeat("x", 400) + `"}` + "\n"
 	body := strings.Repeat(chunk, 3) + `{"type":"result","data":"{\"pid\":\"1\",\"name\":\"n\",\"command\":\"c\",\"status\":\"completed\",\"exitCode\":0,\"workingDir\":\"/\",\"startedAt\":\"\",\"completedAt\":null,\"logs\":null,\"stdout\":null,\"stderr\":null}"}` + "\n"
 	c, err := sandbox.New(
-		client.WithoutEnvironment(),
-		client.WithBaseURL("http://sandbox.test"),
-		client.WithHTTPClient(&http.Client{Transport: ndjsonBody(body)}),
+		sandboxkit.WithoutEnvironment(),
+		sandboxkit.WithBaseURL("http://sandbox.test"),
+		sandboxkit.WithHTTPClient(&http.Client{Transport: ndjsonBody(body)}),
 	)
 	if err != nil {
 		t.Fatal(err)

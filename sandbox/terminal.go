@@ -18,7 +18,8 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 	"github.com/sandboxkit/sandboxkit/internal/poll"
 )
 
@@ -132,7 +133,7 @@ func (o *TerminalOptions) withDefaults() (TerminalOptions, error) {
 		out = *o
 	}
 	bad := func(field, value, reason string) (TerminalOptions, error) {
-		return out, &client.ValidationError{Field: field, Value: value, Reason: reason}
+		return out, &sandboxkit.ValidationError{Field: field, Value: value, Reason: reason}
 	}
 	switch {
 	case (out.Cols == 0) != (out.Rows == 0):
@@ -207,7 +208,7 @@ var _ TerminalOpener = (*Client)(nil)
 // goes to the client's base URL with its credentials, through its HTTP
 // client (retries of the handshake, redirect rules and all). A sandbox
 // whose server has no terminal (sandbox-api with DISABLE_TERMINAL set)
-// answers 404: the error matches client.ErrNotFound.
+// answers 404: the error matches sandboxkit.ErrNotFound.
 //
 // GET /terminal/ws
 func (c *Client) Terminal(ctx context.Context, opts *TerminalOptions) (*Terminal, error) {
@@ -399,7 +400,7 @@ func (t *Terminal) Write(p []byte) (int, error) {
 // with [ErrTerminalEnded] once the terminal has ended.
 func (t *Terminal) Resize(cols, rows int) error {
 	if cols < 1 || cols > 65535 || rows < 1 || rows > 65535 {
-		return wrap(t.parent, "Terminal.Resize", &client.ValidationError{Field: "size", Value: fmt.Sprintf("%dx%d", cols, rows), Reason: "columns and rows must be between 1 and 65535"})
+		return wrap(t.parent, "Terminal.Resize", &sandboxkit.ValidationError{Field: "size", Value: fmt.Sprintf("%dx%d", cols, rows), Reason: "columns and rows must be between 1 and 65535"})
 	}
 	if err := t.usable(); err != nil {
 		return err
@@ -481,9 +482,9 @@ func (t *Terminal) dial(retry bool) (*websocket.Conn, error) {
 	t.mu.Unlock()
 	ctx, cancel := context.WithTimeout(t.ctx, t.opts.DialTimeout)
 	defer cancel()
-	ctx = client.Streaming(ctx)
+	ctx = glue.Streaming(ctx)
 	if !retry {
-		ctx = client.WithoutRetries(ctx)
+		ctx = glue.WithoutRetries(ctx)
 	}
 	conn, _, err := websocket.Dial(ctx, t.url(cols, rows), &websocket.DialOptions{
 		HTTPClient: t.c.cfg.HTTPClient(),
@@ -858,8 +859,8 @@ func (t *Terminal) reconnect(cause error) (*websocket.Conn, error) {
 // retryableDial reports whether a failed connection attempt may succeed
 // later: a transport failure or a 5xx/429, not an answer such as 404.
 func retryableDial(err error) bool {
-	if _, ok := errors.AsType[*client.APIError](err); ok {
-		return client.IsTransient(err)
+	if _, ok := errors.AsType[*sandboxkit.APIError](err); ok {
+		return sandboxkit.IsTransient(err)
 	}
 	return true
 }

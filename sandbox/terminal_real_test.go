@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
 
@@ -36,8 +36,8 @@ func realTerminalClient(t *testing.T) (*sandbox.Client, *cutter) {
 		tr.CloseIdleConnections()
 		cut.cut()
 	})
-	sb, err := sandbox.New(client.WithoutEnvironment(), client.WithBaseURL(base), client.WithToken("unused"),
-		client.WithHTTPClient(&http.Client{Transport: tr}))
+	sb, err := sandbox.New(sandboxkit.WithoutEnvironment(), sandboxkit.WithBaseURL(base), sandboxkit.WithToken("unused"),
+		sandboxkit.WithHTTPClient(&http.Client{Transport: tr}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func waitFile(t *testing.T, ctx context.Context, sb *sandbox.Client, path string
 	for {
 		if _, err := sb.Read(ctx, path); err == nil {
 			return
-		} else if !errors.Is(err, client.ErrNotFound) {
+		} else if !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Fatalf("Read %s: %v", path, err)
 		}
 		select {

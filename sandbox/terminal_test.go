@@ -16,7 +16,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/mockserver"
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
@@ -87,7 +87,7 @@ func mockTerminal(t *testing.T) (*sandbox.Client, *cutter) {
 		cut.cut() // the hijacked connections http.Server does not know
 		<-served
 	})
-	sb, err := srv.SandboxAPI("sbx-1", client.WithHTTPClient(&http.Client{Transport: tr}))
+	sb, err := srv.SandboxAPI("sbx-1", sandboxkit.WithHTTPClient(&http.Client{Transport: tr}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -471,7 +471,7 @@ func TestTerminalCredentials(t *testing.T) {
 	}
 
 	_, err = sb.Terminal(t.Context(), &sandbox.TerminalOptions{SessionID: "moved"})
-	if !errors.Is(err, client.ErrForbidden) {
+	if !errors.Is(err, sandboxkit.ErrForbidden) {
 		t.Errorf("Terminal through a redirect: %v, want the other server's 403", err)
 	}
 	if h := <-got; h.Get("Authorization") != "" {
@@ -498,7 +498,7 @@ func TestTerminalOptionsChecked(t *testing.T) {
 		{ReconnectDelay: -time.Second},
 		{MaxMessageSize: -1},
 	} {
-		if _, err := sb.Terminal(t.Context(), &opts); !errors.Is(err, client.ErrInvalidInput) {
+		if _, err := sb.Terminal(t.Context(), &opts); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 			t.Errorf("Terminal(%+v) = %v, want ErrInvalidInput", opts, err)
 		}
 	}

@@ -10,8 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 	"github.com/sandboxkit/sandboxkit/internal/poll"
 )
 
@@ -39,14 +40,14 @@ type StartUpgradeOptions struct {
 
 func (o *StartUpgradeOptions) validate() error {
 	if o.Version != "" {
-		if err := client.ValidateName("version", o.Version); err != nil {
+		if err := glue.ValidateName("version", o.Version); err != nil {
 			return err
 		}
 	}
 	if o.BaseURL != "" {
 		u, err := url.Parse(o.BaseURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return &client.ValidationError{Field: "base URL", Value: o.BaseURL, Reason: "must be an absolute http or https URL"}
+			return &sandboxkit.ValidationError{Field: "base URL", Value: o.BaseURL, Reason: "must be an absolute http or https URL"}
 		}
 	}
 	return nil
@@ -189,7 +190,7 @@ func (c *Client) Upgrade(ctx context.Context, opts UpgradeOptions) (*UpgradeResu
 		return nil, wrap(ctx, op, err)
 	}
 	if err := (poll.Options{MinDelay: opts.MinDelay, MaxDelay: opts.MaxDelay}).Validate(); err != nil {
-		return nil, wrap(ctx, op, &client.ValidationError{Field: "upgrade delays", Reason: err.Error()})
+		return nil, wrap(ctx, op, &sandboxkit.ValidationError{Field: "upgrade delays", Reason: err.Error()})
 	}
 	key := so
 	for {
@@ -249,7 +250,7 @@ func (c *Client) WatchUpgrade(ctx context.Context, opts *WatchUpgradeOptions) (*
 		o = *opts
 	}
 	if err := (poll.Options{MinDelay: o.MinDelay, MaxDelay: o.MaxDelay}).Validate(); err != nil {
-		return nil, wrap(ctx, op, &client.ValidationError{Field: "upgrade delays", Reason: err.Error()})
+		return nil, wrap(ctx, op, &sandboxkit.ValidationError{Field: "upgrade delays", Reason: err.Error()})
 	}
 	base := o.Baseline
 	if base == nil {
@@ -291,7 +292,7 @@ func (c *Client) healthPatiently(ctx context.Context) (*Health, error) {
 		MinDelay:     DefaultUpgradeMinDelay,
 		MaxDelay:     DefaultUpgradeMaxDelay,
 		MaxTransient: math.MaxInt,
-		IsTransient:  client.IsTransient,
+		IsTransient:  sandboxkit.IsTransient,
 	}, func(ctx context.Context) (*Health, bool, error) {
 		h, err := c.Health(ctx)
 		return h, err == nil, err
@@ -311,7 +312,7 @@ func (c *Client) follow(ctx context.Context, w *attemptWatch, minDelay, maxDelay
 		MinDelay:     minDelay,
 		MaxDelay:     maxDelay,
 		MaxTransient: math.MaxInt,
-		IsTransient:  client.IsTransient,
+		IsTransient:  sandboxkit.IsTransient,
 	}, func(ctx context.Context) (struct{}, bool, error) {
 		h, err := c.Health(ctx)
 		if err != nil {
@@ -441,7 +442,7 @@ func (w *attemptWatch) unreachable(err error) {
 	if w.note != nil {
 		w.note(nil, err)
 	}
-	if !client.IsTransient(err) {
+	if !sandboxkit.IsTransient(err) {
 		return
 	}
 	// Past "replace" the server is restarting; earlier it may be a blip

@@ -16,7 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
 
@@ -542,8 +542,8 @@ func TestUpgradeUnauthorized(t *testing.T) {
 			return jsonResponse(req, 401, `{"error":"bad token"}`), nil
 		})
 		_, err := c.Upgrade(t.Context(), sandbox.UpgradeOptions{})
-		if !errors.Is(err, client.ErrUnauthorized) {
-			t.Fatalf("error %v, want client.ErrUnauthorized", err)
+		if !errors.Is(err, sandboxkit.ErrUnauthorized) {
+			t.Fatalf("error %v, want sandboxkit.ErrUnauthorized", err)
 		}
 	})
 }

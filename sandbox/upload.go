@@ -19,8 +19,9 @@ import (
 
 	ht "github.com/ogen-go/ogen/http"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 	"github.com/sandboxkit/sandboxkit/internal/poll"
 )
 
@@ -102,7 +103,7 @@ func (o *UploadOptions) withDefaults() (UploadOptions, error) {
 		out = *o
 	}
 	bad := func(field string, v any) error {
-		return &client.ValidationError{Field: field, Value: fmt.Sprint(v), Reason: "must not be negative"}
+		return &sandboxkit.ValidationError{Field: field, Value: fmt.Sprint(v), Reason: "must not be negative"}
 	}
 	switch {
 	case out.Size < 0:
@@ -110,7 +111,7 @@ func (o *UploadOptions) withDefaults() (UploadOptions, error) {
 	case out.PartSize < 0:
 		return out, bad("PartSize", out.PartSize)
 	case out.PartSize > MaxPartSize:
-		return out, &client.ValidationError{Field: "PartSize", Value: fmt.Sprint(out.PartSize), Reason: fmt.Sprintf("must not exceed MaxPartSize (%d)", MaxPartSize)}
+		return out, &sandboxkit.ValidationError{Field: "PartSize", Value: fmt.Sprint(out.PartSize), Reason: fmt.Sprintf("must not exceed MaxPartSize (%d)", MaxPartSize)}
 	case out.Concurrency < 0:
 		return out, bad("Concurrency", out.Concurrency)
 	}
@@ -152,7 +153,7 @@ func (c *Client) Upload(ctx context.Context, path string, r io.Reader, opts *Upl
 		return nil, wrap(ctx, op, err)
 	}
 	if isNil(r) {
-		return nil, wrap(ctx, op, &client.ValidationError{Field: "reader", Reason: "must not be nil"})
+		return nil, wrap(ctx, op, &sandboxkit.ValidationError{Field: "reader", Reason: "must not be nil"})
 	}
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -263,14 +264,14 @@ func (c *Client) ResumeUpload(ctx context.Context, uploadID string, src io.Reade
 	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	if err := client.ValidateID("upload id", uploadID); err != nil {
+	if err := glue.ValidateID("upload id", uploadID); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
 	if size < 0 {
-		return nil, wrap(ctx, op, &client.ValidationError{Field: "size", Value: fmt.Sprint(size), Reason: "must not be negative"})
+		return nil, wrap(ctx, op, &sandboxkit.ValidationError{Field: "size", Value: fmt.Sprint(size), Reason: "must not be negative"})
 	}
 	if isNil(src) {
-		return nil, wrap(ctx, op, &client.ValidationError{Field: "source", Reason: "must not be nil"})
+		return nil, wrap(ctx, op, &sandboxkit.ValidationError{Field: "source", Reason: "must not be nil"})
 	}
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -392,7 +393,7 @@ func (u *partUploader) sendPart(num int, data []byte) (string, error) {
 			err = errChecksum
 		}
 		if attempt >= u.opts.PartRetries || u.ctx.Err() != nil ||
-			!(client.IsTransient(err) || errors.Is(err, errChecksum)) {
+			!(sandboxkit.IsTransient(err) || errors.Is(err, errChecksum)) {
 			return "", err
 		}
 		if err := sleep(u.ctx, poll.Delay(250*time.Millisecond, 5*time.Second, attempt+1)); err != nil {
@@ -513,7 +514,7 @@ func isNil(v any) bool {
 // rename replaces the operation name in an error from a method the
 // caller did not call directly.
 func rename(err error, from, to string) error {
-	if apiErr, ok := errors.AsType[*client.APIError](err); ok && apiErr.Operation == from {
+	if apiErr, ok := errors.AsType[*sandboxkit.APIError](err); ok && apiErr.Operation == from {
 		cp := *apiErr
 		cp.Operation = to
 		return &cp
@@ -584,24 +585,24 @@ func (c *Client) UploadPart(ctx context.Context, uploadID string, partNumber int
 	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	if err := client.ValidateID("upload id", uploadID); err != nil {
+	if err := glue.ValidateID("upload id", uploadID); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
 	if partNumber < 1 || partNumber > MaxParts {
-		return nil, wrap(ctx, op, &client.ValidationError{Field: "part number", Value: strconv.Itoa(partNumber), Reason: fmt.Sprintf("must be between 1 and %d", MaxParts)})
+		return nil, wrap(ctx, op, &sandboxkit.ValidationError{Field: "part number", Value: strconv.Itoa(partNumber), Reason: fmt.Sprintf("must be between 1 and %d", MaxParts)})
 	}
 	if isNil(r) {
 		// ogen would read it in a goroutine of its own, where a panic
 		// ends the process.
-		return nil, wrap(ctx, op, &client.ValidationError{Field: "reader", Reason: "must not be nil"})
+		return nil, wrap(ctx, op, &sandboxkit.ValidationError{Field: "reader", Reason: "must not be nil"})
 	}
 	if size < 0 {
-		return nil, wrap(ctx, op, &client.ValidationError{Field: "size", Value: strconv.FormatInt(size, 10), Reason: "must not be negative"})
+		return nil, wrap(ctx, op, &sandboxkit.ValidationError{Field: "size", Value: strconv.FormatInt(size, 10), Reason: "must not be negative"})
 	}
 	req := &sandboxapi.MultipartUploadPartRequestMultipart{
 		File: ht.MultipartFile{Name: "part-" + strconv.Itoa(partNumber), File: r, Size: size},
 	}
-	res, err := c.api.UploadMultipartPart(client.Streaming(ctx), req, sandboxapi.UploadMultipartPartParams{UploadId: uploadID, PartNumber: partNumber})
+	res, err := c.api.UploadMultipartPart(glue.Streaming(ctx), req, sandboxapi.UploadMultipartPartParams{UploadId: uploadID, PartNumber: partNumber})
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -621,7 +622,7 @@ func (c *Client) UploadedParts(ctx context.Context, uploadID string) ([]Uploaded
 	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	if err := client.ValidateID("upload id", uploadID); err != nil {
+	if err := glue.ValidateID("upload id", uploadID); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
 	res, err := c.api.ListMultipartParts(ctx, sandboxapi.ListMultipartPartsParams{UploadId: uploadID})
@@ -666,7 +667,7 @@ func (c *Client) CompleteUpload(ctx context.Context, uploadID string, parts []Co
 	if err := c.check(ctx, op); err != nil {
 		return err
 	}
-	if err := client.ValidateID("upload id", uploadID); err != nil {
+	if err := glue.ValidateID("upload id", uploadID); err != nil {
 		return wrap(ctx, op, err)
 	}
 	req := &sandboxapi.MultipartCompleteRequest{Parts: make([]sandboxapi.MultipartPartInfo, len(parts))}
@@ -691,7 +692,7 @@ func (c *Client) AbortUpload(ctx context.Context, uploadID string) error {
 	if err := c.check(ctx, op); err != nil {
 		return err
 	}
-	if err := client.ValidateID("upload id", uploadID); err != nil {
+	if err := glue.ValidateID("upload id", uploadID); err != nil {
 		return wrap(ctx, op, err)
 	}
 	res, err := c.api.AbortMultipartUpload(ctx, sandboxapi.AbortMultipartUploadParams{UploadId: uploadID})

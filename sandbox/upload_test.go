@@ -25,7 +25,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
 
@@ -313,7 +313,7 @@ func TestUploadFailureAborts(t *testing.T) {
 		if !ok {
 			t.Fatalf("error %v (%T) is not an *UploadError", err, err)
 		}
-		if ue.Part != 3 || !ue.Aborted || ue.UploadID != "up-1" || !errors.Is(err, client.ErrBadRequest) {
+		if ue.Part != 3 || !ue.Aborted || ue.UploadID != "up-1" || !errors.Is(err, sandboxkit.ErrBadRequest) {
 			t.Errorf("UploadError %+v", ue)
 		}
 		if !srv.aborted || slices.Contains(srv.calls, "complete") || srv.attempts[3] != 1 {

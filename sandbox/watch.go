@@ -13,8 +13,8 @@ import (
 
 	"github.com/go-faster/jx"
 
-	"github.com/sandboxkit/sandboxkit/client"
 	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
+	"github.com/sandboxkit/sandboxkit/internal/glue"
 )
 
 // FileOp says what happened to a watched entry. The server may combine
@@ -122,7 +122,7 @@ func (c *Client) Watch(ctx context.Context, dir string, opts *WatchOptions) (*St
 	})
 	go func() {
 		var body bodyOwner
-		res, err := c.api.WatchFilesystem(client.Streaming(tctx), params, fsPathOpt, body.option(forceContentType("text/plain")))
+		res, err := c.api.WatchFilesystem(glue.Streaming(tctx), params, fsPathOpt, body.option(forceContentType("text/plain")))
 		var rc io.ReadCloser
 		if err == nil {
 			if r, ok := res.(*sandboxapi.WatchFilesystemOKRawTextPlain); ok {

@@ -22,7 +22,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/controlplane"
 	"github.com/sandboxkit/sandboxkit/examples/internal/demo"
 )
@@ -30,7 +30,7 @@ import (
 const name = "sandboxkit-demo"
 
 func main() {
-	env := demo.Start("controlplane", client.ControlPlane)
+	env := demo.Start("controlplane", sandboxkit.ControlPlane)
 	ctx, cancel := env.Context(3 * time.Minute)
 	defer cancel()
 	env.Exit(run(ctx, env))
@@ -39,7 +39,7 @@ func main() {
 func run(ctx context.Context, env *demo.Env) error {
 	// A control plane client. Without options it reads BL_API_KEY,
 	// BL_WORKSPACE and BL_API_URL.
-	cp, err := controlplane.New(env.Options(client.ControlPlane)...)
+	cp, err := controlplane.New(env.Options(sandboxkit.ControlPlane)...)
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func run(ctx context.Context, env *demo.Env) error {
 	// and returns once it is DEPLOYED; concurrent calls, and a create
 	// whose answer is lost, end up with one sandbox. The external id is
 	// the caller's own key for it.
-	if _, err := cp.Get(ctx, name, nil); errors.Is(err, client.ErrNotFound) {
+	if _, err := cp.Get(ctx, name, nil); errors.Is(err, sandboxkit.ErrNotFound) {
 		env.Logf("1. no sandbox %q yet (404); EnsureSandbox creates it and waits until it is deployed", name)
 	} else {
 		env.Logf("1. sandbox %q exists; EnsureSandbox waits until it is deployed", name)

@@ -29,7 +29,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/examples/internal/demo"
 	"github.com/sandboxkit/sandboxkit/fleet"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
@@ -37,14 +37,14 @@ import (
 )
 
 func main() {
-	env := demo.Start("fleet", client.Lifecycle, mockserver.WithTransitionDelay(200*time.Millisecond))
+	env := demo.Start("fleet", sandboxkit.Lifecycle, mockserver.WithTransitionDelay(200*time.Millisecond))
 	ctx, cancel := env.Context(5 * time.Minute)
 	defer cancel()
 	env.Exit(run(ctx, env))
 }
 
 func run(ctx context.Context, env *demo.Env) error {
-	lc, err := lifecycle.New(env.Options(client.Lifecycle)...)
+	lc, err := lifecycle.New(env.Options(sandboxkit.Lifecycle)...)
 	if err != nil {
 		return err
 	}

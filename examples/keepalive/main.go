@@ -23,7 +23,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/examples/internal/demo"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/mockserver"
@@ -56,7 +56,7 @@ var realSchedule = schedule{
 
 func main() {
 	start := time.Now().Truncate(time.Second)
-	env := demo.Start("keepalive", client.Lifecycle,
+	env := demo.Start("keepalive", sandboxkit.Lifecycle,
 		mockserver.WithManualClock(start), // the mock's time moves only when we say
 		mockserver.WithTransitionDelay(0), // and its sandboxes start and stop at once
 	)
@@ -72,7 +72,7 @@ func run(ctx context.Context, env *demo.Env) error {
 		env.Logf("the mock's clock runs %d× faster than the wall clock; times below are the mock's", int(sched.step/sched.per))
 	}
 
-	lc, err := lifecycle.New(env.Options(client.Lifecycle)...)
+	lc, err := lifecycle.New(env.Options(sandboxkit.Lifecycle)...)
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func run(ctx context.Context, env *demo.Env) error {
 	// still running, long after their initial lifetime.
 	select {
 	case e := <-stopped:
-		gone := errors.Is(e, client.ErrNotFound) || e.Reason == lifecycle.StopTerminated
+		gone := errors.Is(e, sandboxkit.ErrNotFound) || e.Reason == lifecycle.StopTerminated
 		if e.ID != victim || !gone {
 			return fmt.Errorf("unexpected stop: %w", e)
 		}

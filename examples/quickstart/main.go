@@ -20,14 +20,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/examples/internal/demo"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
 
 func main() {
-	env := demo.Start("quickstart", client.Lifecycle)
+	env := demo.Start("quickstart", sandboxkit.Lifecycle)
 	ctx, cancel := env.Context(2 * time.Minute)
 	defer cancel()
 	env.Exit(run(ctx, env))
@@ -37,7 +37,7 @@ func run(ctx context.Context, env *demo.Env) error {
 	// A lifecycle client. Without options it reads OPEN_SANDBOX_BASE_URL
 	// and OPEN_SANDBOX_API_KEY; with the mock, env.Options points it at
 	// the embedded server instead.
-	lc, err := lifecycle.New(env.Options(client.Lifecycle)...)
+	lc, err := lifecycle.New(env.Options(sandboxkit.Lifecycle)...)
 	if err != nil {
 		return err
 	}
@@ -92,9 +92,9 @@ func run(ctx context.Context, env *demo.Env) error {
 
 	// 3. A client for the API inside the sandbox, with the scheme of the
 	// lifecycle server and the same credentials.
-	opts := append(env.Options(client.Sandbox), client.WithBaseURL(lc.Config().BaseURL().Scheme+"://"+ep.Address))
+	opts := append(env.Options(sandboxkit.Sandbox), sandboxkit.WithBaseURL(lc.Config().BaseURL().Scheme+"://"+ep.Address))
 	for k, v := range ep.Headers {
-		opts = append(opts, client.WithHeader(k, v))
+		opts = append(opts, sandboxkit.WithHeader(k, v))
 	}
 	api, err := sandbox.New(opts...)
 	if err != nil {

@@ -33,7 +33,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/examples/internal/demo"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/sandbox"
@@ -41,7 +41,7 @@ import (
 
 func main() {
 	interactive := term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
-	env := demo.Start("terminal", client.Lifecycle)
+	env := demo.Start("terminal", sandboxkit.Lifecycle)
 	timeout := 2 * time.Minute
 	if interactive {
 		timeout = 8 * time.Hour
@@ -66,7 +66,7 @@ func run(ctx context.Context, env *demo.Env, interactive bool) error {
 // newSandbox creates a sandbox and returns a client for the API inside it,
 // and a function that deletes the sandbox.
 func newSandbox(ctx context.Context, env *demo.Env) (*sandbox.Client, func(), error) {
-	lc, err := lifecycle.New(env.Options(client.Lifecycle)...)
+	lc, err := lifecycle.New(env.Options(sandboxkit.Lifecycle)...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -93,9 +93,9 @@ func newSandbox(ctx context.Context, env *demo.Env) (*sandbox.Client, func(), er
 		cleanup()
 		return nil, nil, fmt.Errorf("endpoint: %w", err)
 	}
-	opts := append(env.Options(client.Sandbox), client.WithBaseURL(lc.Config().BaseURL().Scheme+"://"+ep.Address))
+	opts := append(env.Options(sandboxkit.Sandbox), sandboxkit.WithBaseURL(lc.Config().BaseURL().Scheme+"://"+ep.Address))
 	for k, v := range ep.Headers {
-		opts = append(opts, client.WithHeader(k, v))
+		opts = append(opts, sandboxkit.WithHeader(k, v))
 	}
 	api, err := sandbox.New(opts...)
 	if err == nil {

@@ -21,7 +21,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/examples/internal/demo"
 	"github.com/sandboxkit/sandboxkit/examples/testing/jobrunner"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
@@ -30,23 +30,23 @@ import (
 )
 
 func main() {
-	env := demo.Start("testing", client.Lifecycle)
+	env := demo.Start("testing", sandboxkit.Lifecycle)
 	ctx, cancel := env.Context(2 * time.Minute)
 	defer cancel()
 	env.Exit(run(ctx, env))
 }
 
 func run(ctx context.Context, env *demo.Env) error {
-	lc, err := lifecycle.New(env.Options(client.Lifecycle)...)
+	lc, err := lifecycle.New(env.Options(sandboxkit.Lifecycle)...)
 	if err != nil {
 		return err
 	}
 	r := &jobrunner.Runner{
 		Lifecycle: lc,
 		Connect: func(ep *lifecycle.Endpoint) (sandbox.Executor, error) {
-			opts := append(env.Options(client.Sandbox), client.WithBaseURL(lc.Config().BaseURL().Scheme+"://"+ep.Address))
+			opts := append(env.Options(sandboxkit.Sandbox), sandboxkit.WithBaseURL(lc.Config().BaseURL().Scheme+"://"+ep.Address))
 			for k, v := range ep.Headers {
-				opts = append(opts, client.WithHeader(k, v))
+				opts = append(opts, sandboxkit.WithHeader(k, v))
 			}
 			return sandbox.New(opts...)
 		},

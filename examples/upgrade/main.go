@@ -21,7 +21,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/controlplane"
 	"github.com/sandboxkit/sandboxkit/examples/internal/demo"
 	"github.com/sandboxkit/sandboxkit/mockserver"
@@ -35,14 +35,14 @@ const name = "sandboxkit-upgrade-demo"
 const missingRelease = "v0.0.0-sandboxkit-missing"
 
 func main() {
-	env := demo.Start("upgrade", client.ControlPlane)
+	env := demo.Start("upgrade", sandboxkit.ControlPlane)
 	ctx, cancel := env.Context(3 * time.Minute)
 	defer cancel()
 	env.Exit(run(ctx, env))
 }
 
 func run(ctx context.Context, env *demo.Env) error {
-	cp, err := controlplane.New(env.Options(client.ControlPlane)...)
+	cp, err := controlplane.New(env.Options(sandboxkit.ControlPlane)...)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/controlplane"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/sandbox"
@@ -63,11 +63,11 @@ func secretCreate() *lifecycle.CreateRequest {
 // and none of the request's secret values however the error is shown.
 func checkEchoedCreateError(t *testing.T, err error) {
 	t.Helper()
-	apiErr, ok := errors.AsType[*client.APIError](err)
+	apiErr, ok := errors.AsType[*sandboxkit.APIError](err)
 	if !ok {
 		t.Fatalf("err = %v, want an APIError", err)
 	}
-	if !errors.Is(err, client.ErrBadRequest) || !errors.Is(err, client.ErrUnprocessable) {
+	if !errors.Is(err, sandboxkit.ErrBadRequest) || !errors.Is(err, sandboxkit.ErrUnprocessable) {
 		t.Errorf("err = %v, want it to match ErrBadRequest and ErrUnprocessable", err)
 	}
 	if !strings.Contains(apiErr.Message, "resourceLimits is required") || len(apiErr.Fields) == 0 {
@@ -88,8 +88,8 @@ func checkEchoedCreateError(t *testing.T, err error) {
 // included, and that used to reach err.Error() (issues 11 and 12).
 func TestCreateErrorDoesNotEchoTheRequest(t *testing.T) {
 	t.Parallel()
-	lc, err := lifecycle.New(client.WithoutEnvironment(), client.WithBaseURL("http://lifecycle.test/v1"),
-		client.WithAPIKey(secAPIKey), client.WithHTTPClient(&http.Client{Transport: roundTripFunc(fastAPIEcho)}))
+	lc, err := lifecycle.New(sandboxkit.WithoutEnvironment(), sandboxkit.WithBaseURL("http://lifecycle.test/v1"),
+		sandboxkit.WithAPIKey(secAPIKey), sandboxkit.WithHTTPClient(&http.Client{Transport: roundTripFunc(fastAPIEcho)}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestCreateErrorDoesNotEchoTheRequestReal(t *testing.T) {
 	if base == "" {
 		t.Skip("no real lifecycle server: eval \"$(../shared/real/up lifecycle)\"")
 	}
-	lc, err := lifecycle.New(client.WithoutEnvironment(), client.WithBaseURL(base), client.WithAPIKey(os.Getenv("OPENSANDBOX_REAL_API_KEY")))
+	lc, err := lifecycle.New(sandboxkit.WithoutEnvironment(), sandboxkit.WithBaseURL(base), sandboxkit.WithAPIKey(os.Getenv("OPENSANDBOX_REAL_API_KEY")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,15 +119,15 @@ func TestCreateErrorDoesNotEchoTheRequestReal(t *testing.T) {
 // sends them only when asked to, and never in clear text to a remote
 // host. (t.Setenv: not parallel.)
 func TestSandboxClientIgnoresControlPlaneEnvironment(t *testing.T) {
-	t.Setenv(client.EnvToken, secToken)
-	t.Setenv(client.EnvWorkspace, secWorkspace)
+	t.Setenv(sandboxkit.EnvToken, secToken)
+	t.Setenv(sandboxkit.EnvWorkspace, secWorkspace)
 	var seen http.Header
 	rt := roundTripFunc(func(req *http.Request) (*http.Response, error) {
 		seen = req.Header.Clone()
 		return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
 			Body: io.NopCloser(strings.NewReader(`{"status":"ok"}`)), Request: req}, nil
 	})
-	sc, err := sandbox.New(client.WithBaseURL("http://third-party.example.com"), client.WithHTTPClient(&http.Client{Transport: rt}))
+	sc, err := sandbox.New(sandboxkit.WithBaseURL("http://third-party.example.com"), sandboxkit.WithHTTPClient(&http.Client{Transport: rt}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,23 +135,23 @@ func TestSandboxClientIgnoresControlPlaneEnvironment(t *testing.T) {
 	if seen == nil {
 		t.Fatal("no request sent")
 	}
-	if seen.Get("Authorization") != "" || seen.Get(client.HeaderWorkspace) != "" {
+	if seen.Get("Authorization") != "" || seen.Get(sandboxkit.HeaderWorkspace) != "" {
 		t.Errorf("a third-party host received the control plane's credentials: %v", seen)
 	}
 
 	// Asked to, over https.
-	sc, err = sandbox.New(client.WithBaseURL("https://sbx.example.com"), client.WithEnvCredentials(), client.WithHTTPClient(&http.Client{Transport: rt}))
+	sc, err = sandbox.New(sandboxkit.WithBaseURL("https://sbx.example.com"), sandboxkit.WithEnvCredentials(), sandboxkit.WithHTTPClient(&http.Client{Transport: rt}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, _ = sc.Health(t.Context())
-	if seen.Get("Authorization") != "Bearer "+secToken || seen.Get(client.HeaderWorkspace) != secWorkspace {
+	if seen.Get("Authorization") != "Bearer "+secToken || seen.Get(sandboxkit.HeaderWorkspace) != secWorkspace {
 		t.Errorf("WithEnvCredentials: headers %v", seen)
 	}
 
 	// Never in clear text to a remote host without consent.
-	_, err = sandbox.New(client.WithBaseURL("http://third-party.example.com"), client.WithEnvCredentials())
-	if !errors.Is(err, client.ErrInvalidInput) || len(leaks(err.Error())) > 0 {
+	_, err = sandbox.New(sandboxkit.WithBaseURL("http://third-party.example.com"), sandboxkit.WithEnvCredentials())
+	if !errors.Is(err, sandboxkit.ErrInvalidInput) || len(leaks(err.Error())) > 0 {
 		t.Errorf("plain http with the environment's token: err = %v", err)
 	}
 }
@@ -200,18 +200,18 @@ func (r *lazyArray) Read(p []byte) (int, error) {
 }
 
 // listCalls returns a list call of each façade over rt.
-func listCalls(t testing.TB, rt http.RoundTripper, opts ...client.Option) map[string]func(context.Context) error {
+func listCalls(t testing.TB, rt http.RoundTripper, opts ...sandboxkit.Option) map[string]func(context.Context) error {
 	t.Helper()
-	common := append([]client.Option{client.WithoutEnvironment(), client.WithHTTPClient(&http.Client{Transport: rt})}, opts...)
-	lc, err := lifecycle.New(append(common, client.WithBaseURL("http://lifecycle.test/v1"), client.WithAPIKey(secAPIKey))...)
+	common := append([]sandboxkit.Option{sandboxkit.WithoutEnvironment(), sandboxkit.WithHTTPClient(&http.Client{Transport: rt})}, opts...)
+	lc, err := lifecycle.New(append(common, sandboxkit.WithBaseURL("http://lifecycle.test/v1"), sandboxkit.WithAPIKey(secAPIKey))...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp, err := controlplane.New(append(common, client.WithBaseURL("http://cp.test/v0"), client.WithToken(secToken))...)
+	cp, err := controlplane.New(append(common, sandboxkit.WithBaseURL("http://cp.test/v0"), sandboxkit.WithToken(secToken))...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, err := sandbox.New(append(common, client.WithBaseURL("http://sbx.test"), client.WithToken(secToken))...)
+	sc, err := sandbox.New(append(common, sandboxkit.WithBaseURL("http://sbx.test"), sandboxkit.WithToken(secToken))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,15 +237,15 @@ func TestOversizedAnswersRefused(t *testing.T) {
 		"plain":   bigAnswer(8*limit, nil),
 		"gzipped": bigAnswer(0, zipped.Bytes()),
 	} {
-		for call, do := range listCalls(t, rt, client.WithMaxResponseSize(limit)) {
-			if err := do(t.Context()); !errors.Is(err, client.ErrResponseTooLarge) {
+		for call, do := range listCalls(t, rt, sandboxkit.WithMaxResponseSize(limit)) {
+			if err := do(t.Context()); !errors.Is(err, sandboxkit.ErrResponseTooLarge) {
 				t.Errorf("%s, %s answer: err = %v, want ErrResponseTooLarge", call, name, err)
 			}
 		}
 	}
 	// An answer within the cap still decodes (an empty list).
-	for call, do := range listCalls(t, bigAnswer(limit, nil), client.WithMaxResponseSize(limit)) {
-		if err := do(t.Context()); errors.Is(err, client.ErrResponseTooLarge) {
+	for call, do := range listCalls(t, bigAnswer(limit, nil), sandboxkit.WithMaxResponseSize(limit)) {
+		if err := do(t.Context()); errors.Is(err, sandboxkit.ErrResponseTooLarge) {
 			t.Errorf("%s: an answer of exactly the cap was refused: %v", call, err)
 		}
 	}
@@ -258,7 +258,7 @@ func BenchmarkOversizedAnswer(b *testing.B) {
 	calls := listCalls(b, bigAnswer(384<<20, nil))
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := calls["controlplane.List"](context.Background()); !errors.Is(err, client.ErrResponseTooLarge) {
+		if err := calls["controlplane.List"](context.Background()); !errors.Is(err, sandboxkit.ErrResponseTooLarge) {
 			b.Fatalf("err = %v", err)
 		}
 	}

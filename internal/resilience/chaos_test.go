@@ -24,7 +24,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/mockserver"
 	"github.com/sandboxkit/sandboxkit/sandbox"
@@ -200,8 +200,8 @@ func (e *chaosEnv) workflow(ctx context.Context, i int) (out outcome) {
 	if err != nil {
 		return fail("endpoint", err)
 	}
-	sc, err := sandbox.New(client.WithoutEnvironment(), client.WithBaseURL("http://"+ep.Address),
-		client.WithToken(chaosAPIKey), client.WithHTTPClient(e.http), client.WithLogger(e.log))
+	sc, err := sandbox.New(sandboxkit.WithoutEnvironment(), sandboxkit.WithBaseURL("http://"+ep.Address),
+		sandboxkit.WithToken(chaosAPIKey), sandboxkit.WithHTTPClient(e.http), sandboxkit.WithLogger(e.log))
 	if err != nil {
 		return fail("sandbox client", err)
 	}
@@ -304,7 +304,7 @@ func errorKind(step string, err error) (string, bool) {
 	if _, ok := errors.AsType[*lifecycle.TimeoutError](err); ok {
 		return "*lifecycle.TimeoutError", true
 	}
-	if ae, ok := errors.AsType[*client.APIError](err); ok {
+	if ae, ok := errors.AsType[*sandboxkit.APIError](err); ok {
 		return fmt.Sprintf("*client.APIError %d", ae.StatusCode), true
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
@@ -429,7 +429,7 @@ func runChaos(t *testing.T, n int, seed uint64) chaosReport {
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	hc := &http.Client{Transport: &latencyTransport{next: srv.HTTPClient().Transport, seed: seed}}
-	lc, err := srv.Lifecycle(client.WithHTTPClient(hc), client.WithLogger(logger))
+	lc, err := srv.Lifecycle(sandboxkit.WithHTTPClient(hc), sandboxkit.WithLogger(logger))
 	if err != nil {
 		t.Fatal(err)
 	}

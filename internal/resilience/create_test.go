@@ -9,7 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/mockserver"
 )
@@ -140,7 +140,7 @@ func TestCreateUnknownOutcomeThenRetry(t *testing.T) {
 		req := &lifecycle.CreateRequest{Image: &lifecycle.Image{URI: "python:3.12"}, Entrypoint: []string{"sh"}, ResourceLimits: resourceLimits()}
 		_, err = lc.Create(t.Context(), req, nil)
 		ce, ok := errors.AsType[*lifecycle.CreateError](err)
-		if !ok || ce.ClientToken == "" || ce.Attempts != 1 || !errors.Is(err, client.ErrServer) {
+		if !ok || ce.ClientToken == "" || ce.Attempts != 1 || !errors.Is(err, sandboxkit.ErrServer) {
 			t.Fatalf("Create = %v; want a *CreateError after 1 attempt wrapping the lookup's 500", err)
 		}
 		if strings.Contains(err.Error(), chaosAPIKey) {
@@ -181,7 +181,7 @@ func TestCreateExactlyOnceOverTCP(t *testing.T) {
 			srv := mockserver.Start(t, mockserver.WithTenant(chaosAPIKey, "chaos"), mockserver.WithListener("127.0.0.1:0"))
 			tr := &http.Transport{MaxIdleConnsPerHost: 1}
 			t.Cleanup(tr.CloseIdleConnections)
-			lc, err := srv.Lifecycle(client.WithHTTPClient(&http.Client{Transport: tr}))
+			lc, err := srv.Lifecycle(sandboxkit.WithHTTPClient(&http.Client{Transport: tr}))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -49,8 +49,8 @@
 // the three clients, with context.Background() and no timeout option,
 // against a server that accepts connections and never answers (an
 // in-memory network inside a testing/synctest bubble, so the two minutes
-// of client.DefaultTimeout pass on fake time): each returns
-// client.ErrTimeout after exactly the default timeout.
+// of sandboxkit.DefaultTimeout pass on fake time): each returns
+// sandboxkit.ErrTimeout after exactly the default timeout.
 // TestCompositeCallsAreBounded does the same for calls that make more
 // than one request. TestOversizedAnswersRefused sends each client a
 // success answer far larger than its cap, plain and as a gzip bomb.

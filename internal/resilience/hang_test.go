@@ -13,7 +13,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/controlplane"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/sandbox"
@@ -62,7 +62,7 @@ func newSilentNet(t *testing.T) *http.Transport {
 // a call to a server that accepts the connection and never answers used
 // to stay blocked for minutes and more (issue 12). Every unary method of
 // the three clients now returns after DefaultTimeout with an error
-// matching client.ErrTimeout. No timeout option is given: the default is
+// matching sandboxkit.ErrTimeout. No timeout option is given: the default is
 // what applies. Methods that make more than one request in a call (a
 // create that looks up its token after an ambiguous attempt, Run) are
 // listed in TestCompositeCallsAreBounded.
@@ -79,14 +79,14 @@ func TestUnaryCallsReturnWithinTheDefaultTimeout(t *testing.T) {
 			start := time.Now()
 			err := calls[name](context.Background())
 			elapsed := time.Since(start)
-			if !errors.Is(err, client.ErrTimeout) {
-				t.Errorf("%s: err = %v, want client.ErrTimeout", name, err)
+			if !errors.Is(err, sandboxkit.ErrTimeout) {
+				t.Errorf("%s: err = %v, want sandboxkit.ErrTimeout", name, err)
 			}
-			if elapsed != client.DefaultTimeout {
-				t.Errorf("%s returned after %v, want %v", name, elapsed, client.DefaultTimeout)
+			if elapsed != sandboxkit.DefaultTimeout {
+				t.Errorf("%s returned after %v, want %v", name, elapsed, sandboxkit.DefaultTimeout)
 			}
 		}
-		t.Logf("%d unary methods, each ended after %v", len(names), client.DefaultTimeout)
+		t.Logf("%d unary methods, each ended after %v", len(names), sandboxkit.DefaultTimeout)
 	})
 }
 
@@ -94,16 +94,16 @@ func TestUnaryCallsReturnWithinTheDefaultTimeout(t *testing.T) {
 // with their default limits.
 func silentClients(t *testing.T, tr http.RoundTripper) (*lifecycle.Client, *controlplane.Client, *sandbox.Client) {
 	t.Helper()
-	common := []client.Option{client.WithoutEnvironment(), client.WithHTTPClient(&http.Client{Transport: tr})}
-	lc, err := lifecycle.New(append(common, client.WithBaseURL("http://lifecycle.test/v1"), client.WithAPIKey(secAPIKey))...)
+	common := []sandboxkit.Option{sandboxkit.WithoutEnvironment(), sandboxkit.WithHTTPClient(&http.Client{Transport: tr})}
+	lc, err := lifecycle.New(append(common, sandboxkit.WithBaseURL("http://lifecycle.test/v1"), sandboxkit.WithAPIKey(secAPIKey))...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp, err := controlplane.New(append(common, client.WithBaseURL("http://cp.test/v0"), client.WithToken(secToken), client.WithWorkspace(secWorkspace))...)
+	cp, err := controlplane.New(append(common, sandboxkit.WithBaseURL("http://cp.test/v0"), sandboxkit.WithToken(secToken), sandboxkit.WithWorkspace(secWorkspace))...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, err := sandbox.New(append(common, client.WithBaseURL("http://sbx.test"), client.WithToken(secToken))...)
+	sc, err := sandbox.New(append(common, sandboxkit.WithBaseURL("http://sbx.test"), sandboxkit.WithToken(secToken))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,11 +202,11 @@ func TestCompositeCallsAreBounded(t *testing.T) {
 			start := time.Now()
 			err := c.call(context.Background())
 			elapsed := time.Since(start)
-			if !errors.Is(err, client.ErrTimeout) {
-				t.Errorf("%s: err = %v, want client.ErrTimeout among its causes", c.name, err)
+			if !errors.Is(err, sandboxkit.ErrTimeout) {
+				t.Errorf("%s: err = %v, want sandboxkit.ErrTimeout among its causes", c.name, err)
 			}
 			// A few seconds of backoff between the requests are allowed.
-			if limit := c.timeouts*client.DefaultTimeout + 30*time.Second; elapsed > limit {
+			if limit := c.timeouts*sandboxkit.DefaultTimeout + 30*time.Second; elapsed > limit {
 				t.Errorf("%s returned after %v, want at most %v", c.name, elapsed, limit)
 			}
 			t.Logf("%s ended after %v", c.name, elapsed)

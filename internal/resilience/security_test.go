@@ -17,7 +17,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/controlplane"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/mockserver"
@@ -38,15 +38,15 @@ const (
 // credentialHeaders are the headers that carry credentials; none may
 // cross to another origin.
 var credentialHeaders = []string{
-	client.HeaderAPIKey, "Authorization", client.HeaderBlaxelAuthorization, client.HeaderWorkspace, "Cookie",
-	client.HeaderSecureAccess, client.HeaderIngressTo,
+	sandboxkit.HeaderAPIKey, "Authorization", sandboxkit.HeaderBlaxelAuthorization, sandboxkit.HeaderWorkspace, "Cookie",
+	sandboxkit.HeaderSecureAccess, sandboxkit.HeaderIngressTo,
 }
 
 // endpointHeaders attach a lifecycle endpoint's headers to a sandbox API
 // client, as its documentation says: as credentials.
-var endpointHeaders = []client.Option{
-	client.WithHeader(client.HeaderSecureAccess, secSecureAccess),
-	client.WithCredentialHeader(client.HeaderIngressTo, secIngressRoute),
+var endpointHeaders = []sandboxkit.Option{
+	sandboxkit.WithHeader(sandboxkit.HeaderSecureAccess, secSecureAccess),
+	sandboxkit.WithCredentialHeader(sandboxkit.HeaderIngressTo, secIngressRoute),
 }
 
 // leaks reports how text shows a credential: whole, JSON-escaped,
@@ -82,7 +82,7 @@ func uEscaped(s string) string {
 
 // fastRetries keeps the tests that talk to real sockets quick: one retry,
 // waits of a millisecond whatever Retry-After says.
-var fastRetries = client.WithRetry(client.RetryPolicy{
+var fastRetries = sandboxkit.WithRetry(sandboxkit.RetryPolicy{
 	MaxRetries: 1, MinDelay: time.Millisecond, MaxDelay: time.Millisecond, RetryAfterCap: time.Millisecond,
 })
 
@@ -126,7 +126,7 @@ var echoShapes = map[string]echoShape{
 	},
 	// The credential straddles the 64 KiB cut of a body.
 	"huge body": func(status int, dump string) string {
-		return padTo(client.MaxErrorBodySize, dump) + dump
+		return padTo(sandboxkit.MaxErrorBodySize, dump) + dump
 	},
 }
 
@@ -168,7 +168,7 @@ func newEchoServer(t *testing.T) *echoServer {
 			}
 		}
 		text := strings.Join(dump, "; ")
-		w.Header().Set(client.HeaderRequestID, "req "+strings.NewReplacer("\r", "", "\n", "").Replace(text))
+		w.Header().Set(sandboxkit.HeaderRequestID, "req "+strings.NewReplacer("\r", "", "\n", "").Replace(text))
 		w.Header().Set("Content-Type", "application/json")
 		if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", "1")
@@ -190,16 +190,16 @@ func (e *echoServer) set(status int, shape echoShape) {
 // each returns its error.
 func facadeCalls(t *testing.T, e *echoServer, logger *slog.Logger) map[string]func(context.Context) error {
 	t.Helper()
-	common := []client.Option{client.WithoutEnvironment(), client.WithHTTPClient(e.Client()), client.WithLogger(logger), fastRetries}
-	lc, err := lifecycle.New(append(common, client.WithBaseURL(e.URL+"/v1"), client.WithAPIKey(secAPIKey))...)
+	common := []sandboxkit.Option{sandboxkit.WithoutEnvironment(), sandboxkit.WithHTTPClient(e.Client()), sandboxkit.WithLogger(logger), fastRetries}
+	lc, err := lifecycle.New(append(common, sandboxkit.WithBaseURL(e.URL+"/v1"), sandboxkit.WithAPIKey(secAPIKey))...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp, err := controlplane.New(append(common, client.WithBaseURL(e.URL+"/v0"), client.WithToken(secToken), client.WithWorkspace(secWorkspace))...)
+	cp, err := controlplane.New(append(common, sandboxkit.WithBaseURL(e.URL+"/v0"), sandboxkit.WithToken(secToken), sandboxkit.WithWorkspace(secWorkspace))...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, err := sandbox.New(slices.Concat(common, endpointHeaders, []client.Option{client.WithBaseURL(e.URL + "/sbx"), client.WithToken(secToken)})...)
+	sc, err := sandbox.New(slices.Concat(common, endpointHeaders, []sandboxkit.Option{sandboxkit.WithBaseURL(e.URL + "/sbx"), sandboxkit.WithToken(secToken)})...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func facadeCalls(t *testing.T, e *echoServer, logger *slog.Logger) map[string]fu
 	// Lifecycle sandbox API clients carry the lifecycle key as a token,
 	// and the endpoint's headers.
 	lcSandbox, err := sandbox.New(slices.Concat(common, endpointHeaders,
-		[]client.Option{client.WithBaseURL(e.URL + "/sandboxes/abc/port/8080"), client.WithToken(secAPIKey)})...)
+		[]sandboxkit.Option{sandboxkit.WithBaseURL(e.URL + "/sandboxes/abc/port/8080"), sandboxkit.WithToken(secAPIKey)})...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +336,7 @@ func TestSecretsNotInErrorsOrLogs(t *testing.T) {
 							continue
 						}
 						texts := map[string]string{"%v": fmt.Sprintf("%v", err), "%+v": fmt.Sprintf("%+v", err), "%#v": fmt.Sprintf("%#v", err)}
-						if apiErr, ok := errors.AsType[*client.APIError](err); ok {
+						if apiErr, ok := errors.AsType[*sandboxkit.APIError](err); ok {
 							texts["Code"], texts["Message"], texts["RequestID"], texts["Body"] = apiErr.Code, apiErr.Message, apiErr.RequestID, string(apiErr.Body)
 							mu.Lock()
 							apiErrors++
@@ -372,16 +372,16 @@ func TestSecretsNotInErrorsOrLogs(t *testing.T) {
 // fmt and slog can.
 func TestSecretsNotPrinted(t *testing.T) {
 	t.Parallel()
-	opts := []client.Option{client.WithoutEnvironment(), client.WithHTTPClient(&http.Client{Transport: &countingTransport{}})}
-	lc, err := lifecycle.New(append(opts, client.WithBaseURL("http://lc.test/v1"), client.WithAPIKey(secAPIKey))...)
+	opts := []sandboxkit.Option{sandboxkit.WithoutEnvironment(), sandboxkit.WithHTTPClient(&http.Client{Transport: &countingTransport{}})}
+	lc, err := lifecycle.New(append(opts, sandboxkit.WithBaseURL("http://lc.test/v1"), sandboxkit.WithAPIKey(secAPIKey))...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp, err := controlplane.New(append(opts, client.WithBaseURL("https://cp.test/v0"), client.WithToken(secToken), client.WithWorkspace(secWorkspace))...)
+	cp, err := controlplane.New(append(opts, sandboxkit.WithBaseURL("https://cp.test/v0"), sandboxkit.WithToken(secToken), sandboxkit.WithWorkspace(secWorkspace))...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, err := sandbox.New(append(opts, client.WithBaseURL("http://sbx.test"), client.WithToken(secToken))...)
+	sc, err := sandbox.New(append(opts, sandboxkit.WithBaseURL("http://sbx.test"), sandboxkit.WithToken(secToken))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,7 +389,7 @@ func TestSecretsNotPrinted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := client.NewConfig(client.Lifecycle, append(opts, client.WithBaseURL("http://lc.test/v1"), client.WithAPIKey(secAPIKey))...)
+	cfg, err := sandboxkit.NewConfig(sandboxkit.Lifecycle, append(opts, sandboxkit.WithBaseURL("http://lc.test/v1"), sandboxkit.WithAPIKey(secAPIKey))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +398,7 @@ func TestSecretsNotPrinted(t *testing.T) {
 		"controlplane.Client": cp, "controlplane Config": cp.Config(), "controlplane http.Client": cp.Config().HTTPClient(),
 		"sandbox.Client": sc, "sandbox Config": sc.Config(), "sandbox http.Client": sc.Config().HTTPClient(),
 		"SandboxClient": fromCP, "SandboxClient Config": fromCP.Config(),
-		"client.Config": cfg, "*client.Config": *cfg, "transport": cfg.HTTPClient().Transport,
+		"sandboxkit.Config": cfg, "*sandboxkit.Config": *cfg, "transport": cfg.HTTPClient().Transport,
 	}
 	logs := &lockedBuffer{}
 	jsonLog := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -486,17 +486,17 @@ func TestRedirectsDropCredentials(t *testing.T) {
 		"away and back again": bouncer.URL,
 	}
 
-	common := []client.Option{client.WithoutEnvironment(), client.WithHTTPClient(origin.Client()), fastRetries}
-	lc, err := lifecycle.New(append(common, client.WithBaseURL(origin.URL+"/v1"), client.WithAPIKey(secAPIKey))...)
+	common := []sandboxkit.Option{sandboxkit.WithoutEnvironment(), sandboxkit.WithHTTPClient(origin.Client()), fastRetries}
+	lc, err := lifecycle.New(append(common, sandboxkit.WithBaseURL(origin.URL+"/v1"), sandboxkit.WithAPIKey(secAPIKey))...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp, err := controlplane.New(append(common, client.WithBaseURL(origin.URL+"/v0"), client.WithToken(secToken), client.WithWorkspace(secWorkspace))...)
+	cp, err := controlplane.New(append(common, sandboxkit.WithBaseURL(origin.URL+"/v0"), sandboxkit.WithToken(secToken), sandboxkit.WithWorkspace(secWorkspace))...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sc, err := sandbox.New(slices.Concat(common, endpointHeaders,
-		[]client.Option{client.WithBaseURL(origin.URL + "/sbx"), client.WithToken(secToken), client.WithWorkspace(secWorkspace)})...)
+		[]sandboxkit.Option{sandboxkit.WithBaseURL(origin.URL + "/sbx"), sandboxkit.WithToken(secToken), sandboxkit.WithWorkspace(secWorkspace)})...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -512,18 +512,18 @@ func TestRedirectsDropCredentials(t *testing.T) {
 		do           func(context.Context) error
 	}
 	calls := []call{
-		{"lifecycle", "Get (GET)", client.HeaderAPIKey, func(ctx context.Context) error { _, err := lc.Get(ctx, "abc"); return err }},
-		{"lifecycle", "Create (POST)", client.HeaderAPIKey, func(ctx context.Context) error {
+		{"lifecycle", "Get (GET)", sandboxkit.HeaderAPIKey, func(ctx context.Context) error { _, err := lc.Get(ctx, "abc"); return err }},
+		{"lifecycle", "Create (POST)", sandboxkit.HeaderAPIKey, func(ctx context.Context) error {
 			_, err := lc.Create(ctx, &lifecycle.CreateRequest{Image: &lifecycle.Image{URI: "python:3.12"}, Entrypoint: []string{"sh"}, ResourceLimits: resourceLimits()}, nil)
 			return err
 		}},
-		{"lifecycle", "Pause (POST)", client.HeaderAPIKey, func(ctx context.Context) error { return lc.Pause(ctx, "abc") }},
-		{"lifecycle", "PatchMetadata (PATCH)", client.HeaderAPIKey, func(ctx context.Context) error {
+		{"lifecycle", "Pause (POST)", sandboxkit.HeaderAPIKey, func(ctx context.Context) error { return lc.Pause(ctx, "abc") }},
+		{"lifecycle", "PatchMetadata (PATCH)", sandboxkit.HeaderAPIKey, func(ctx context.Context) error {
 			_, err := lc.PatchMetadata(ctx, "abc", &lifecycle.MetadataPatch{Set: map[string]string{"a": "b"}})
 			return err
 		}},
-		{"lifecycle", "Delete (DELETE)", client.HeaderAPIKey, func(ctx context.Context) error { return lc.Delete(ctx, "abc") }},
-		{"controlplane", "Get (GET)", client.HeaderWorkspace, func(ctx context.Context) error { _, err := cp.Get(ctx, "box", nil); return err }},
+		{"lifecycle", "Delete (DELETE)", sandboxkit.HeaderAPIKey, func(ctx context.Context) error { return lc.Delete(ctx, "abc") }},
+		{"controlplane", "Get (GET)", sandboxkit.HeaderWorkspace, func(ctx context.Context) error { _, err := cp.Get(ctx, "box", nil); return err }},
 		{"controlplane", "Create (POST)", "Authorization", func(ctx context.Context) error { _, err := cp.Create(ctx, box, nil); return err }},
 		{"controlplane", "Update (PUT)", "Authorization", func(ctx context.Context) error { _, err := cp.Update(ctx, box, nil); return err }},
 		{"controlplane", "Delete (DELETE)", "Authorization", func(ctx context.Context) error { _, err := cp.Delete(ctx, "box", nil); return err }},
@@ -531,8 +531,8 @@ func TestRedirectsDropCredentials(t *testing.T) {
 	for name, sc := range map[string]*sandbox.Client{"sandbox": sc, "controlplane.SandboxClient": cpSandbox} {
 		calls = append(calls,
 			call{name, "Read (GET)", "Authorization", func(ctx context.Context) error { _, err := sc.Read(ctx, "/tmp/a"); return err }},
-			call{name, "List (GET), endpoint credential", client.HeaderSecureAccess, func(ctx context.Context) error { _, err := sc.List(ctx, "/tmp"); return err }},
-			call{name, "Mkdir (PUT), endpoint route", client.HeaderIngressTo, func(ctx context.Context) error { return sc.Mkdir(ctx, "/tmp/d", nil) }},
+			call{name, "List (GET), endpoint credential", sandboxkit.HeaderSecureAccess, func(ctx context.Context) error { _, err := sc.List(ctx, "/tmp"); return err }},
+			call{name, "Mkdir (PUT), endpoint route", sandboxkit.HeaderIngressTo, func(ctx context.Context) error { return sc.Mkdir(ctx, "/tmp/d", nil) }},
 			call{name, "Write (PUT)", "Authorization", func(ctx context.Context) error { return sc.Write(ctx, "/tmp/a", "x", nil) }},
 			call{name, "Exec (POST)", "Authorization", func(ctx context.Context) error {
 				_, err := sc.Exec(ctx, sandbox.ExecRequest{Command: "true"})
@@ -551,7 +551,7 @@ func TestRedirectsDropCredentials(t *testing.T) {
 			for _, c := range calls {
 				where := fmt.Sprintf("%s.%s, %d to %s", c.facade, c.name, code, dest)
 				err := c.do(t.Context())
-				if !errors.Is(err, client.ErrNotFound) {
+				if !errors.Is(err, sandboxkit.ErrNotFound) {
 					t.Errorf("%s: err = %v, want the 404 of the last hop", where, err)
 				}
 				hops := origin.headers()
@@ -598,11 +598,11 @@ func TestSecretsNotInWorkflowLogs(t *testing.T) {
 		}
 		logs := &lockedBuffer{}
 		logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		lc, err := srv.Lifecycle(client.WithAPIKey(secAPIKey), client.WithLogger(logger))
+		lc, err := srv.Lifecycle(sandboxkit.WithAPIKey(secAPIKey), sandboxkit.WithLogger(logger))
 		if err != nil {
 			t.Fatal(err)
 		}
-		cp, err := srv.ControlPlane(client.WithToken(secToken), client.WithWorkspace(secWorkspace), client.WithLogger(logger))
+		cp, err := srv.ControlPlane(sandboxkit.WithToken(secToken), sandboxkit.WithWorkspace(secWorkspace), sandboxkit.WithLogger(logger))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -621,8 +621,8 @@ func TestSecretsNotInWorkflowLogs(t *testing.T) {
 			ep, err := lc.Endpoint(ctx, sb.ID, 8080, nil)
 			keep(err)
 			if ep != nil {
-				sc, err := sandbox.New(client.WithoutEnvironment(), client.WithBaseURL("http://"+ep.Address),
-					client.WithToken(secToken), client.WithHTTPClient(srv.HTTPClient()), client.WithLogger(logger))
+				sc, err := sandbox.New(sandboxkit.WithoutEnvironment(), sandboxkit.WithBaseURL("http://"+ep.Address),
+					sandboxkit.WithToken(secToken), sandboxkit.WithHTTPClient(srv.HTTPClient()), sandboxkit.WithLogger(logger))
 				keep(err)
 				if sc != nil {
 					_, err = sc.WaitReady(ctx, nil)
@@ -662,7 +662,7 @@ func TestSecretsNotInWorkflowLogs(t *testing.T) {
 		keep(err)
 		_, err = cp.Get(ctx, "no-such-box", nil) // 404
 		keep(err)
-		bad, err := srv.Lifecycle(client.WithAPIKey(secAPIKey+"-wrong"), client.WithLogger(logger))
+		bad, err := srv.Lifecycle(sandboxkit.WithAPIKey(secAPIKey+"-wrong"), sandboxkit.WithLogger(logger))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/controlplane"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/mockserver"
@@ -38,14 +38,14 @@ func outcomeOf(err error) string {
 	switch {
 	case err == nil:
 		return "ok"
-	case errors.Is(err, client.ErrInvalidInput):
+	case errors.Is(err, sandboxkit.ErrInvalidInput):
 		return "invalid input"
 	}
-	if apiErr, ok := errors.AsType[*client.APIError](err); ok {
+	if apiErr, ok := errors.AsType[*sandboxkit.APIError](err); ok {
 		return fmt.Sprintf("%d %s", apiErr.StatusCode, apiErr.Code)
 	}
 	if se, ok := errors.AsType[*lifecycle.StateError](err); ok {
-		return fmt.Sprintf("state error %q (not found: %v)", se.State, errors.Is(err, client.ErrNotFound))
+		return fmt.Sprintf("state error %q (not found: %v)", se.State, errors.Is(err, sandboxkit.ErrNotFound))
 	}
 	return fmt.Sprintf("%T", err)
 }
@@ -122,30 +122,30 @@ func TestTenantIsolation(t *testing.T) {
 	firstForeign := len(srv.Journal())
 
 	// Beta's clients, and clients with a key no tenant has.
-	lcB, err := srv.Lifecycle(client.WithAPIKey(tenantBKey))
+	lcB, err := srv.Lifecycle(sandboxkit.WithAPIKey(tenantBKey))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cpB, err := srv.ControlPlane(client.WithToken(tenantBKey))
+	cpB, err := srv.ControlPlane(sandboxkit.WithToken(tenantBKey))
 	if err != nil {
 		t.Fatal(err)
 	}
-	lcX, err := srv.Lifecycle(client.WithAPIKey("osk-nobody"))
+	lcX, err := srv.Lifecycle(sandboxkit.WithAPIKey("osk-nobody"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cpX, err := srv.ControlPlane(client.WithToken("bl-nobody"))
+	cpX, err := srv.ControlPlane(sandboxkit.WithToken("bl-nobody"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	lcNone, err := lifecycle.New(client.WithoutEnvironment(), client.WithBaseURL(srv.URL()+"/v1"), client.WithHTTPClient(srv.HTTPClient()))
+	lcNone, err := lifecycle.New(sandboxkit.WithoutEnvironment(), sandboxkit.WithBaseURL(srv.URL()+"/v1"), sandboxkit.WithHTTPClient(srv.HTTPClient()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The sandbox API of alpha's sandboxes, or of missing ones, with a key.
 	lcSandbox := func(id, key string) *sandbox.Client {
 		t.Helper()
-		sc, err := srv.SandboxAPI(id, client.WithToken(key))
+		sc, err := srv.SandboxAPI(id, sandboxkit.WithToken(key))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -329,7 +329,7 @@ func TestTenantIsolation(t *testing.T) {
 			t.Errorf("%s with an unknown key: %s, want 401", o.name, got)
 		}
 	}
-	if _, err := lcNone.Get(ctx, sbA.ID); client.StatusCode(err) != http.StatusUnauthorized {
+	if _, err := lcNone.Get(ctx, sbA.ID); sandboxkit.StatusCode(err) != http.StatusUnauthorized {
 		t.Errorf("Get without a key: %v, want 401", err)
 	}
 

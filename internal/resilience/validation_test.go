@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/controlplane"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/sandbox"
@@ -46,7 +46,7 @@ var escapingIDs = map[string]string{
 	"newline":         "a\nb",
 	"leading space":   " a",
 	"invalid UTF-8":   "a\xffb",
-	"too long":        strings.Repeat("a", client.MaxIDLength+1),
+	"too long":        strings.Repeat("a", sandboxkit.MaxIDLength+1),
 	"dot-dot encoded": "..%2f..%2fv1",
 }
 
@@ -82,7 +82,7 @@ func opt(c idCall) idCall {
 }
 
 // expectRejected runs every call with every input and checks that each
-// fails with an error matching client.ErrInvalidInput while no request
+// fails with an error matching sandboxkit.ErrInvalidInput while no request
 // reaches rt.
 func expectRejected(t *testing.T, rt *countingTransport, inputs map[string]string, calls []idCall) {
 	t.Helper()
@@ -95,8 +95,8 @@ func expectRejected(t *testing.T, rt *countingTransport, inputs map[string]strin
 			if errors.Is(err, errUnset) {
 				continue
 			}
-			if !errors.Is(err, client.ErrInvalidInput) {
-				t.Errorf("%s(%s %q) = %v, want an error matching client.ErrInvalidInput", c.name, label, in, err)
+			if !errors.Is(err, sandboxkit.ErrInvalidInput) {
+				t.Errorf("%s(%s %q) = %v, want an error matching sandboxkit.ErrInvalidInput", c.name, label, in, err)
 			}
 			if sent := rt.n.Load() - before; sent != 0 {
 				t.Errorf("%s(%s %q) sent %d requests", c.name, label, in, sent)
@@ -108,8 +108,8 @@ func expectRejected(t *testing.T, rt *countingTransport, inputs map[string]strin
 func TestLifecycleRejectsEscapingIDs(t *testing.T) {
 	t.Parallel()
 	rt := &countingTransport{}
-	lc, err := lifecycle.New(client.WithoutEnvironment(), client.WithBaseURL("http://lifecycle.invalid/v1"),
-		client.WithAPIKey("osk-validation-key"), client.WithHTTPClient(&http.Client{Transport: rt}))
+	lc, err := lifecycle.New(sandboxkit.WithoutEnvironment(), sandboxkit.WithBaseURL("http://lifecycle.invalid/v1"),
+		sandboxkit.WithAPIKey("osk-validation-key"), sandboxkit.WithHTTPClient(&http.Client{Transport: rt}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,8 +192,8 @@ func TestLifecycleRejectsEscapingIDs(t *testing.T) {
 func TestControlPlaneRejectsEscapingNames(t *testing.T) {
 	t.Parallel()
 	rt := &countingTransport{}
-	cp, err := controlplane.New(client.WithoutEnvironment(), client.WithBaseURL("http://cp.invalid/v0"),
-		client.WithToken("bl-validation-token"), client.WithWorkspace("ws"), client.WithHTTPClient(&http.Client{Transport: rt}))
+	cp, err := controlplane.New(sandboxkit.WithoutEnvironment(), sandboxkit.WithBaseURL("http://cp.invalid/v0"),
+		sandboxkit.WithToken("bl-validation-token"), sandboxkit.WithWorkspace("ws"), sandboxkit.WithHTTPClient(&http.Client{Transport: rt}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,8 +232,8 @@ func TestControlPlaneRejectsEscapingNames(t *testing.T) {
 func TestSandboxRejectsEscapingIDsAndBadPaths(t *testing.T) {
 	t.Parallel()
 	rt := &countingTransport{}
-	sc, err := sandbox.New(client.WithoutEnvironment(), client.WithBaseURL("http://sandbox.invalid/port/8080"),
-		client.WithToken("bl-validation-token"), client.WithHTTPClient(&http.Client{Transport: rt}))
+	sc, err := sandbox.New(sandboxkit.WithoutEnvironment(), sandboxkit.WithBaseURL("http://sandbox.invalid/port/8080"),
+		sandboxkit.WithToken("bl-validation-token"), sandboxkit.WithHTTPClient(&http.Client{Transport: rt}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ import (
 	"os/signal"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/mockserver"
 )
@@ -58,16 +58,16 @@ type Env struct {
 }
 
 // Start picks the environment of the example called name, which mainly
-// uses api (client.Lifecycle or client.ControlPlane): the real service
+// uses api (sandboxkit.Lifecycle or sandboxkit.ControlPlane): the real service
 // when its base-URL variable is set (a standalone mock when
 // SANDBOXMOCK_URL is set as well, reset and configured by opts),
 // otherwise a new embedded mock server configured by opts. It prints the
 // choice as the first line.
-func Start(name string, api client.API, opts ...mockserver.Option) *Env {
+func Start(name string, api sandboxkit.API, opts ...mockserver.Option) *Env {
 	e := &Env{name: name, out: os.Stdout}
-	baseVar := client.EnvLifecycleBaseURL
-	if api == client.ControlPlane {
-		baseVar = client.EnvControlPlaneBaseURL
+	baseVar := sandboxkit.EnvLifecycleBaseURL
+	if api == sandboxkit.ControlPlane {
+		baseVar = sandboxkit.EnvControlPlaneBaseURL
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
@@ -114,16 +114,16 @@ func (e *Env) Real() bool { return e.Mock == nil }
 // lifecycle API and the control plane (their clients read the
 // environment), and for the sandbox API the token in BL_API_KEY, or else
 // the lifecycle API key as bearer token.
-func (e *Env) Options(api client.API) []client.Option {
+func (e *Env) Options(api sandboxkit.API) []sandboxkit.Option {
 	if e.srv != nil {
 		return e.srv.ClientOptions(api)
 	}
-	if api == client.Sandbox {
-		if os.Getenv(client.EnvToken) != "" {
-			return []client.Option{client.WithEnvCredentials()}
+	if api == sandboxkit.Sandbox {
+		if os.Getenv(sandboxkit.EnvToken) != "" {
+			return []sandboxkit.Option{sandboxkit.WithEnvCredentials()}
 		}
-		if key := os.Getenv(client.EnvLifecycleAPIKey); key != "" {
-			return []client.Option{client.WithToken(key)}
+		if key := os.Getenv(sandboxkit.EnvLifecycleAPIKey); key != "" {
+			return []sandboxkit.Option{sandboxkit.WithToken(key)}
 		}
 	}
 	return nil

@@ -11,7 +11,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
@@ -88,7 +88,7 @@ func (r *Runner) Run(ctx context.Context, jobID, command string) (res *Result, e
 		// Delete even when ctx has ended, but not forever.
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lifecycle.CleanupTimeout)
 		defer cancel()
-		if derr := r.Lifecycle.Delete(dctx, sb.ID); derr != nil && !errors.Is(derr, client.ErrNotFound) {
+		if derr := r.Lifecycle.Delete(dctx, sb.ID); derr != nil && !errors.Is(derr, sandboxkit.ErrNotFound) {
 			err = errors.Join(err, fmt.Errorf("jobrunner: job %s: delete sandbox %s: %w", jobID, sb.ID, derr))
 			return
 		}
@@ -121,7 +121,7 @@ func (r *Runner) Run(ctx context.Context, jobID, command string) (res *Result, e
 			r.logf("job %s: %q exited %d (attempt %d)", jobID, command, out.ExitCode, attempt)
 			return &Result{SandboxID: sb.ID, Stdout: out.Stdout, ExitCode: out.ExitCode, Attempts: attempt}, nil
 		}
-		if attempt == attempts || !client.IsTransient(err) {
+		if attempt == attempts || !sandboxkit.IsTransient(err) {
 			return nil, fmt.Errorf("jobrunner: job %s: run %q (attempt %d of %d): %w", jobID, command, attempt, attempts, err)
 		}
 		r.logf("job %s: attempt %d failed, retrying in %s: %v", jobID, attempt, backoff, err)

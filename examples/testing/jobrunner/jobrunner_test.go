@@ -8,7 +8,7 @@ import (
 
 	"go.uber.org/mock/gomock"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/examples/testing/jobrunner"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/lifecycle/mocklifecycle"
@@ -32,7 +32,7 @@ func setup(t *testing.T) (*mockserver.Server, *jobrunner.Runner) {
 	return srv, &jobrunner.Runner{
 		Lifecycle: lc,
 		Connect: func(ep *lifecycle.Endpoint) (sandbox.Executor, error) {
-			opts := append(srv.ClientOptions(client.Sandbox), client.WithBaseURL("http://"+ep.Address))
+			opts := append(srv.ClientOptions(sandboxkit.Sandbox), sandboxkit.WithBaseURL("http://"+ep.Address))
 			return sandbox.New(opts...)
 		},
 		Logf: t.Logf,
@@ -130,7 +130,7 @@ func TestRunGivesUp(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := r.Run(t.Context(), "job-4", "echo never")
-		if !errors.Is(err, client.ErrUnavailable) {
+		if !errors.Is(err, sandboxkit.ErrUnavailable) {
 			t.Fatalf("err = %v, want ErrUnavailable", err)
 		}
 		// Each attempt's Run sends the exec up to four times, looking the
@@ -183,7 +183,7 @@ func TestRunDoesNotRetryPermanentErrors(t *testing.T) {
 	lc.EXPECT().Get(gomock.Any(), "sbx-2").Return(running, nil)
 	lc.EXPECT().Endpoint(gomock.Any(), "sbx-2", 8080, gomock.Nil()).Return(&lifecycle.Endpoint{Address: "gw.example/sbx-2/8080"}, nil)
 	exec.EXPECT().Run(gomock.Any(), "make test", gomock.Nil()).
-		Return(nil, &client.APIError{StatusCode: http.StatusUnauthorized, Message: "bad token"}).Times(1)
+		Return(nil, &sandboxkit.APIError{StatusCode: http.StatusUnauthorized, Message: "bad token"}).Times(1)
 	lc.EXPECT().Delete(gomock.Any(), "sbx-2").Return(nil)
 	r := &jobrunner.Runner{
 		Lifecycle: lc,
@@ -195,7 +195,7 @@ func TestRunDoesNotRetryPermanentErrors(t *testing.T) {
 		},
 	}
 
-	if _, err := r.Run(t.Context(), "job-6", "make test"); !errors.Is(err, client.ErrUnauthorized) {
+	if _, err := r.Run(t.Context(), "job-6", "make test"); !errors.Is(err, sandboxkit.ErrUnauthorized) {
 		t.Fatalf("err = %v, want ErrUnauthorized", err)
 	}
 }

@@ -33,7 +33,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/fleet"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
@@ -177,7 +177,7 @@ func TestFleetMultiProcess(t *testing.T) {
 	}
 	// Two orphans appear (as a crashed node of another design would leave
 	// them): labelled with the pool, known to no one.
-	lc, err := lifecycle.New(client.WithBaseURL(lcURL), client.WithAPIKey(apiKey), client.WithoutEnvironment())
+	lc, err := lifecycle.New(sandboxkit.WithBaseURL(lcURL), sandboxkit.WithAPIKey(apiKey), sandboxkit.WithoutEnvironment())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
-	"github.com/sandboxkit/sandboxkit/client"
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/fleet"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
@@ -92,8 +92,8 @@ func worker() int {
 	}
 	transport := &http.Transport{MaxIdleConnsPerHost: 16}
 	hc := &http.Client{Transport: transport}
-	lc, err := lifecycle.New(client.WithBaseURL(os.Getenv(envURL)), client.WithAPIKey(os.Getenv(envKey)),
-		client.WithHTTPClient(hc), client.WithoutEnvironment())
+	lc, err := lifecycle.New(sandboxkit.WithBaseURL(os.Getenv(envURL)), sandboxkit.WithAPIKey(os.Getenv(envKey)),
+		sandboxkit.WithHTTPClient(hc), sandboxkit.WithoutEnvironment())
 	if err != nil {
 		return fail(err)
 	}

@@ -1,0 +1,86 @@
+package sandboxkit
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"sync/atomic"
+	"time"
+
+	"github.com/sandboxkit/sandboxkit/internal/glue"
+)
+
+// callState follows one call through the transport layers: the error
+// transport creates it, the retry policy counts retries in it, and the
+// innermost transport records whether each attempt got a connection.
+type callState struct {
+	retries   int           // retries done so far
+	nextDelay time.Duration // the wait chosen by the last retry decision
+
+	// Per attempt (and per redirect hop): whether the transport asked
+	// for a connection and whether it got one. Hooks may run on other
+	// goroutines, hence atomics.
+	askedConn atomic.Bool
+	gotConn   atomic.Bool
+}
+
+type callStateKey struct{}
+
+func withCallState(ctx context.Context, st *callState) context.Context {
+	return context.WithValue(ctx, callStateKey{}, st)
+}
+
+func callStateFrom(ctx context.Context) *callState {
+	st, _ := ctx.Value(callStateKey{}).(*callState)
+	return st
+}
+
+// connTracer is the innermost transport: it wraps the base transport and,
+// on each attempt, installs an httptrace hook that records whether a
+// connection was requested and obtained.
+//
+// It deliberately does not implement CloseIdleConnections: retryablehttp
+// calls that on the inner client after every failed call, which would
+// close the whole shared pool. Callers that want it use the outer client,
+// whose transport forwards it to the base transport.
+type connTracer struct {
+	base http.RoundTripper
+}
+
+func (t *connTracer) RoundTrip(req *http.Request) (*http.Response, error) {
+	st := callStateFrom(req.Context())
+	if st == nil {
+		return t.base.RoundTrip(req)
+	}
+	st.askedConn.Store(false)
+	st.gotConn.Store(false)
+	trace := &httptrace.ClientTrace{
+		GetConn: func(string) { st.askedConn.Store(true) },
+		GotConn: func(httptrace.GotConnInfo) { st.gotConn.Store(true) },
+	}
+	return t.base.RoundTrip(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+}
+
+// neverSent reports whether an attempt that failed with err provably did
+// not reach the server, so even a POST may be sent again: the dial or the
+// DNS lookup failed, or the transport (one that reports httptrace events,
+// as net/http's does) asked for a connection and never got one, e.g.
+// because the TLS handshake or the proxy failed.
+func neverSent(err error, st *callState) bool {
+	if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "dial" {
+		return true
+	}
+	if _, ok := errors.AsType[*net.DNSError](err); ok {
+		return true
+	}
+	return st.askedConn.Load() && !st.gotConn.Load()
+}
+
+// retriesDisabled reports whether ctx came from glue.WithoutRetries: its
+// requests are sent exactly once, whatever the [RetryPolicy] says, for
+// callers that run their own retry loop (a create that must look up
+// whether an ambiguous attempt took effect before it sends another).
+// Redirects are still followed.
+func retriesDisabled(ctx context.Context) bool { return glue.RetriesDisabled(ctx) }
