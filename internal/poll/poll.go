@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/sandboxkit/sandboxkit"
 )
 
 // Defaults used when a field of [Options] is zero.
@@ -136,4 +138,21 @@ func Delay(minDelay, maxDelay time.Duration, attempt int) time.Duration {
 	d = min(d, maxDelay)
 	jitter := time.Duration(rand.Int64N(int64(d)/5 + 1))
 	return max(d-jitter, minDelay)
+}
+
+// FromWaitOptions converts the SDK's public wait options (nil means the
+// defaults) into loop options; it reports an invalid setting as
+// w.Validate does.
+func FromWaitOptions(w *sandboxkit.WaitOptions) (Options, error) {
+	if err := w.Validate(); err != nil {
+		return Options{}, err
+	}
+	o := Options{IsTransient: sandboxkit.IsTransient}
+	if w != nil {
+		o.MinDelay, o.MaxDelay, o.MaxTransient = w.MinDelay, w.MaxDelay, w.MaxTransient
+		if w.Retryable != nil {
+			o.IsTransient = w.Retryable
+		}
+	}
+	return o, nil
 }
