@@ -1,7 +1,7 @@
 # sandboxmock in a container: a static binary on an empty base image,
 # run as an unprivileged user. Build from the module root:
 #
-#   docker build -f mockserver/cmd/sandboxmock/Dockerfile -t sandboxmock .
+#   docker build -t sandboxmock .
 #   docker run --rm -p 8080:8080 -e SANDBOXMOCK_CONTROL_TOKEN=secret sandboxmock
 #
 # It listens on all interfaces inside the container, so the control API
