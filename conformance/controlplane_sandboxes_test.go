@@ -328,7 +328,7 @@ func TestControlPlaneEnsure(t *testing.T) {
 		ctx := tg.ctx(t)
 		want := tg.sandbox("ensured")
 		want.Metadata.ExternalID = "job-7"
-		other, err := tg.mock.ControlPlane()
+		other, err := controlplane.New(tg.mock.ClientOptions(sandboxkit.ControlPlane)...)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/controlplane"
 	"github.com/sandboxkit/sandboxkit/mockserver"
 )
@@ -41,7 +42,7 @@ func forEachControlPlane(t *testing.T, scenario func(t *testing.T, tg *controlpl
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
 			srv := mockserver.Start(t)
-			cp, err := srv.ControlPlane()
+			cp, err := controlplane.New(srv.ClientOptions(sandboxkit.ControlPlane)...)
 			if err != nil {
 				t.Fatal(err)
 			}

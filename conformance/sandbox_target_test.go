@@ -51,13 +51,21 @@ func mockSandboxAPI(t *testing.T) *sandboxTarget {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, err := srv.SandboxAPI(id)
+	sbOpts, err := srv.SandboxAPIOptions(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := sandbox.New(sbOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	through := func(t *testing.T, wrap func(http.RoundTripper) http.RoundTripper) *sandbox.Client {
 		t.Helper()
-		c, err := srv.SandboxAPI(id, sandboxkit.WithHTTPClient(&http.Client{Transport: wrap(srv.HTTPClient().Transport)}))
+		cOpts, err := srv.SandboxAPIOptions(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := sandbox.New(append(cOpts, sandboxkit.WithHTTPClient(&http.Client{Transport: wrap(srv.HTTPClient().Transport)}))...)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -170,7 +170,7 @@ func ExampleClient_Create() {
 		API: mockserver.APILifecycle, Operation: "CreateSandbox",
 		AfterCommit: true, Status: http.StatusServiceUnavailable, Times: 1,
 	})
-	c, err := srv.Lifecycle() // a *lifecycle.Client pointed at the mock
+	c, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...) // a *lifecycle.Client pointed at the mock
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func ExampleClient_WaitForState() {
 	id, _ := srv.AddSandbox("", mockserver.SandboxSeed{
 		ID: "sbx-7", State: mockserver.StateFailed, Reason: "image_pull", Message: "pull access denied",
 	})
-	c, err := srv.Lifecycle()
+	c, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func ExampleClient_PauseAndWait() {
 	}
 	defer srv.Close()
 	id, _ := srv.AddSandbox("", mockserver.SandboxSeed{State: mockserver.StateRunning})
-	c, err := srv.Lifecycle()
+	c, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -264,7 +264,7 @@ func ExampleClient_Renew() {
 	}
 	defer srv.Close()
 	id, _ := srv.AddSandbox("", mockserver.SandboxSeed{ExpiresAt: time.Now().Add(10 * time.Minute)})
-	c, err := srv.Lifecycle()
+	c, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -301,7 +301,7 @@ func ExampleClient_Endpoint() {
 	}
 	defer srv.Close()
 	id, _ := srv.AddSandbox("", mockserver.SandboxSeed{ID: "sbx-1"})
-	c, err := srv.Lifecycle()
+	c, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -327,7 +327,7 @@ func ExampleNewRenewerPool() {
 		log.Fatal(err)
 	}
 	defer srv.Close()
-	c, err := srv.Lifecycle()
+	c, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 	if err != nil {
 		log.Fatal(err)
 	}

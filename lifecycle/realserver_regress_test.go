@@ -26,7 +26,7 @@ import (
 // mockClient returns a lifecycle client of srv with extra options.
 func mockClient(t *testing.T, srv *mockserver.Server, opts ...sandboxkit.Option) *lifecycle.Client {
 	t.Helper()
-	c, err := srv.Lifecycle(opts...)
+	c, err := lifecycle.New(append(srv.ClientOptions(sandboxkit.Lifecycle), opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 func snapshotServer(t *testing.T, opts ...mockserver.Option) (*mockserver.Server, *lifecycle.Client) {
 	t.Helper()
 	srv := mockserver.Start(t, opts...)
-	c, err := srv.Lifecycle(sandboxkit.WithRetry(sandboxkit.RetryPolicy{}))
+	c, err := lifecycle.New(append(srv.ClientOptions(sandboxkit.Lifecycle), sandboxkit.WithRetry(sandboxkit.RetryPolicy{}))...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,23 +4,36 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/mockserver/internal/clock"
 )
 
-// Clock returns the server's clock as a [lifecycle.Clock]. Give it to a
-// [lifecycle.Renewer] or [lifecycle.RenewerPool] (RenewerOptions.Clock)
-// so that renewers and server agree on the time: on a server made
-// [WithManualClock], renewals then fall due inside [Server.Advance], and
-// an hour of renewals takes as long as the test advances the clock. The
-// renewers react from their own goroutines, so advance in steps shorter
-// than RenewerOptions.Margin and give them a moment (or
-// synctest.Wait) between steps. After a [Server.Reset] that changes the
-// clock, the returned clock reads the new one; functions scheduled on the
-// old one never run.
-func (s *Server) Clock() lifecycle.Clock { return serverClock{s.clock} }
+// Clock is the server's clock as code outside the server sees it. Its
+// method set is that of lifecycle.Clock, so a Clock can be given to a
+// lifecycle.Renewer or lifecycle.RenewerPool (RenewerOptions.Clock) as it
+// is; mockserver defines its own type so that it imports none of the
+// façade packages.
+type Clock interface {
+	// Now returns the time on the server's clock.
+	Now() time.Time
+	// AfterFunc arranges for f to be called once d has passed on the
+	// server's clock and returns a function that cancels the call and
+	// reports whether it was still pending. f may be called from any
+	// goroutine.
+	AfterFunc(d time.Duration, f func()) (stop func() bool)
+}
 
-// serverClock adapts the internal clock to lifecycle.Clock.
+// Clock returns the server's clock. Give it to a lifecycle.Renewer or
+// lifecycle.RenewerPool (RenewerOptions.Clock) so that renewers and
+// server agree on the time: on a server made [WithManualClock], renewals
+// then fall due inside [Server.Advance], and an hour of renewals takes as
+// long as the test advances the clock. The renewers react from their own
+// goroutines, so advance in steps shorter than RenewerOptions.Margin and
+// give them a moment (or synctest.Wait) between steps. After a
+// [Server.Reset] that changes the clock, the returned clock reads the new
+// one; functions scheduled on the old one never run.
+func (s *Server) Clock() Clock { return serverClock{s.clock} }
+
+// serverClock adapts the internal clock to [Clock].
 type serverClock struct{ c clock.Clock }
 
 func (c serverClock) Now() time.Time { return c.c.Now() }

@@ -188,7 +188,8 @@ func testControlAPIScriptsCommands(t *testing.T) {
 		t.Errorf("bad name: %v, want invalid input", err)
 	}
 
-	apiA, _ := srv.SandboxAPI(a)
+	apiAOpts, _ := srv.SandboxAPIOptions(a)
+	apiA, _ := sandbox.New(apiAOpts...)
 	res, err := apiA.Run(ctx, "pytest -q", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +198,8 @@ func testControlAPIScriptsCommands(t *testing.T) {
 		t.Errorf("sandbox a: %q %q %d", res.Stdout, res.Stderr, res.ExitCode)
 	}
 
-	apiB, _ := srv.SandboxAPI(b)
+	apiBOpts, _ := srv.SandboxAPIOptions(b)
+	apiB, _ := sandbox.New(apiBOpts...)
 	var p *sandbox.Process
 	_, err = apiB.Exec(ctx, sandbox.ExecRequest{Command: "pytest", Name: "t"})
 	if err != nil {
@@ -234,7 +236,8 @@ func testControlAPIScriptsCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, _ := srv.AddSandbox("", mockserver.SandboxSeed{ID: "c"})
-	apiC, _ := srv.SandboxAPI(c)
+	apiCOpts, _ := srv.SandboxAPIOptions(c)
+	apiC, _ := sandbox.New(apiCOpts...)
 	if res, err := apiC.Run(ctx, "pytest", nil); err != nil || res.ExitCode != 127 {
 		t.Errorf("after ClearCommands a new sandbox runs the shell's pytest: %+v %v, want exit 127", res, err)
 	}
@@ -261,7 +264,8 @@ func TestControlAPIScriptsFailingUpgrade(t *testing.T) {
 	if err := ctl.ScriptUpgrade(ctx, id, mockserver.UpgradeScript{FailAt: "reboot"}); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Errorf("ScriptUpgrade at an unknown step: %v, want invalid input", err)
 	}
-	api, _ := srv.SandboxAPI(id)
+	apiOpts, _ := srv.SandboxAPIOptions(id)
+	api, _ := sandbox.New(apiOpts...)
 	_, err = api.Upgrade(ctx, sandbox.UpgradeOptions{MinDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond})
 	var ue *sandbox.UpgradeError
 	if !errors.As(err, &ue) || ue.Step != string(sandbox.StepValidate) || ue.Message != "checksum mismatch" {
@@ -472,7 +476,8 @@ func TestResetDropsOpenStreams(t *testing.T) {
 	t.Parallel()
 	srv := mockserver.Start(t)
 	id, _ := srv.AddSandbox("", mockserver.SandboxSeed{})
-	api, _ := srv.SandboxAPI(id)
+	apiOpts, _ := srv.SandboxAPIOptions(id)
+	api, _ := sandbox.New(apiOpts...)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	w, err := api.Watch(ctx, "/tmp", nil)

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/sandboxkit/sandboxkit"
-	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
 // Controller is what a test needs to steer a mock server, whether it runs
@@ -76,7 +75,7 @@ type ClockController interface {
 	SetTime(ctx context.Context, t time.Time) error
 	// Clock returns a clock that follows the server's, for renewers
 	// (RenewerOptions.Clock).
-	Clock(ctx context.Context) (lifecycle.Clock, error)
+	Clock(ctx context.Context) (Clock, error)
 }
 
 // TransitionStepper completes transitions by hand (see [Server.Step]).
@@ -214,7 +213,7 @@ func (c *localController) SetTime(ctx context.Context, t time.Time) error {
 	return c.s.SetTime(t)
 }
 
-func (c *localController) Clock(ctx context.Context) (lifecycle.Clock, error) {
+func (c *localController) Clock(ctx context.Context) (Clock, error) {
 	return read(ctx, c.s.Clock)
 }
 

@@ -14,9 +14,11 @@
 // # Use in tests
 //
 //	srv := mockserver.Start(t, mockserver.WithManualClock(start))
-//	lc, err := srv.Lifecycle() // a lifecycle.Client on the in-memory transport
+//	lc, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...) // on the in-memory transport
 //	// ... create a sandbox, then:
 //	srv.Advance(mockserver.DefaultTransitionDelay) // Allocated → Running
+//	opts, err := srv.SandboxAPIOptions(id) // the sandbox's own API
+//	api, err := sandbox.New(opts...)
 //
 // [Start] builds a server for one test and closes it at the end; [New]
 // is the same for other uses. By default the server has no socket:
@@ -28,7 +30,13 @@
 // bubble's fake time drives its timers). [WithListener] also serves on
 // TCP (then URL is http://host:port); [Server.Handler] lets you serve it
 // yourself (set [WithBaseURL] then). [Server.ClientOptions] returns the
-// sandboxkit client options that point a client at the server.
+// sandboxkit client options that point a client at the server, and
+// [Server.SandboxAPIOptions] those for one sandbox's API.
+//
+// The package imports none of the façade packages (lifecycle, sandbox,
+// controlplane): it hands out options, not clients, and its [Clock] has
+// the method set of lifecycle.Clock without naming it. So the façades'
+// own tests can use it, and one mock serves every test of an API.
 //
 // # Runtimes
 //
@@ -147,9 +155,9 @@
 //     sandbox's API fail at a step (with the real server's error text),
 //     take other durations or install another version.
 //   - Clock: [Server.Clock] hands the server's clock to a
-//     [lifecycle.Renewer] or [lifecycle.RenewerPool]
-//     (RenewerOptions.Clock), so that on a manual clock renewals fall due
-//     inside [Server.Advance] like everything else.
+//     lifecycle.Renewer or lifecycle.RenewerPool (RenewerOptions.Clock),
+//     so that on a manual clock renewals fall due inside [Server.Advance]
+//     like everything else.
 //   - Tenants: [WithTenant] maps API keys to tenants. With tenants, a
 //     missing or unknown credential is 401 (MISSING_API_KEY,
 //     INVALID_API_KEY on the lifecycle API) and another tenant's sandboxes

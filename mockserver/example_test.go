@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/mockserver"
 	"github.com/sandboxkit/sandboxkit/sandbox"
@@ -139,9 +140,10 @@ func ExampleServer_InjectFault() {
 	// map[t-1:1]
 }
 
-// The façade clients, pointed at the server: a lifecycle client, and the
-// sandbox API of one of its sandboxes.
-func ExampleServer_Lifecycle() {
+// ClientOptions and SandboxAPIOptions point the façade clients at the
+// server: a lifecycle client, and the sandbox API of one of its
+// sandboxes.
+func ExampleServer_ClientOptions() {
 	srv, err := mockserver.New(mockserver.WithTenant("key-1", "team-a"))
 	if err != nil {
 		log.Fatal(err)
@@ -150,7 +152,7 @@ func ExampleServer_Lifecycle() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	lc, err := srv.Lifecycle() // base URL, in-memory transport and key-1
+	lc, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...) // base URL, in-memory transport and key-1
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -162,7 +164,11 @@ func ExampleServer_Lifecycle() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	api, err := srv.SandboxAPI(sb.ID)
+	apiOpts, err := srv.SandboxAPIOptions(sb.ID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	api, err := sandbox.New(apiOpts...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -192,7 +198,11 @@ func ExampleServer_ScriptUpgrade() {
 		Delay:        time.Millisecond, // and quickly
 		StepDuration: time.Millisecond,
 	})
-	api, err := srv.SandboxAPI(id)
+	apiOpts, err := srv.SandboxAPIOptions(id)
+	if err != nil {
+		log.Fatal(err)
+	}
+	api, err := sandbox.New(apiOpts...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -217,7 +227,7 @@ func ExampleServer_Clock() {
 	}
 	defer srv.Close()
 	id, _ := srv.AddSandbox("", mockserver.SandboxSeed{ExpiresAt: start.Add(15 * time.Minute)})
-	lc, err := srv.Lifecycle()
+	lc, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -259,7 +269,7 @@ func ExampleServer_Requests() {
 	defer srv.Close()
 	_, _ = srv.InjectFault(mockserver.Fault{API: mockserver.APILifecycle, Operation: "GetSandbox", Status: http.StatusBadGateway, Times: 1})
 	id, _ := srv.AddSandbox("", mockserver.SandboxSeed{ID: "sbx-1"})
-	lc, err := srv.Lifecycle()
+	lc, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 	if err != nil {
 		log.Fatal(err)
 	}

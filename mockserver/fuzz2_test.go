@@ -4,6 +4,7 @@ import (
 	"maps"
 	"testing"
 
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/mockserver"
 )
@@ -30,7 +31,7 @@ func FuzzMetadataFilterRoundTrip(f *testing.F) {
 		if _, err := srv.AddSandbox("", mockserver.SandboxSeed{ID: "decoy", Metadata: decoy}); err != nil {
 			t.Skip("decoy metadata is not a valid label:", err) // e.g. a 63-character value made 64
 		}
-		c, err := srv.Lifecycle()
+		c, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 		if err != nil {
 			t.Fatal(err)
 		}

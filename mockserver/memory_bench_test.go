@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sandboxkit/sandboxkit/mockserver"
+	"github.com/sandboxkit/sandboxkit/sandbox"
 )
 
 // heapPeak samples the heap while a function runs. With a low GC target
@@ -188,7 +189,11 @@ func BenchmarkWriteReadMemory(b *testing.B) {
 	}
 	defer srv.Close()
 	id, _ := srv.AddSandbox("", mockserver.SandboxSeed{})
-	api, err := srv.SandboxAPI(id)
+	apiOpts, err := srv.SandboxAPIOptions(id)
+	if err != nil {
+		b.Fatal(err)
+	}
+	api, err := sandbox.New(apiOpts...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -117,7 +117,8 @@ func TestProxyInFrontOfASandboxAPI(t *testing.T) {
 	if !errors.Is(err, sandboxkit.ErrUnavailable) {
 		t.Fatalf("write under an after-commit fault: %v, want 503", err)
 	}
-	direct, _ := up.SandboxAPI(id)
+	directOpts, _ := up.SandboxAPIOptions(id)
+	direct, _ := sandbox.New(directOpts...)
 	if got, err := direct.Read(ctx, "/tmp/x.txt"); err != nil || got != "written upstream" {
 		t.Errorf("upstream file: %q %v, want the write done", got, err)
 	}

@@ -5,8 +5,6 @@ import (
 	"context"
 	"sync"
 	"time"
-
-	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
 // remoteClock follows a remote server's clock as a [Remote] sees it. On a
@@ -35,7 +33,7 @@ type remoteClock struct {
 // before they return); moves made by other clients are seen at this
 // Remote's next call about the clock, and a [Remote.Reset] drops the
 // functions still scheduled.
-func (r *Remote) Clock(ctx context.Context) (lifecycle.Clock, error) {
+func (r *Remote) Clock(ctx context.Context) (Clock, error) {
 	if _, err := r.Now(ctx); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/mockserver"
 )
@@ -18,7 +19,7 @@ func TestRenewerOnServerClock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		bubbleStart := time.Now()
 		srv := mockserver.Start(t, mockserver.WithManualClock(t0), mockserver.WithTransitionDelay(0))
-		lc, err := srv.Lifecycle()
+		lc, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/sandboxkit/sandboxkit"
+	"github.com/sandboxkit/sandboxkit/controlplane"
 	"github.com/sandboxkit/sandboxkit/mockserver"
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
@@ -23,7 +25,11 @@ func TestScriptUpgradeFailsOneAttempt(t *testing.T) {
 		if err := srv.ScriptUpgrade(id, mockserver.UpgradeScript{FailAt: "download", Error: "mirror down"}); err != nil {
 			t.Fatal(err)
 		}
-		sb, err := srv.SandboxAPI(id)
+		sbOpts, err := srv.SandboxAPIOptions(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sb, err := sandbox.New(sbOpts...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +61,7 @@ func TestScriptUpgradeControlPlaneSandbox(t *testing.T) {
 		if err := srv.ScriptUpgrade("builder", mockserver.UpgradeScript{FailAt: "validate"}); err != nil {
 			t.Fatal(err)
 		}
-		cp, err := srv.ControlPlane()
+		cp, err := controlplane.New(srv.ClientOptions(sandboxkit.ControlPlane)...)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -40,7 +40,11 @@ func TestInMemoryTransportStreamsBodiesOfUnknownLength(t *testing.T) {
 	}
 
 	// The multipart upload of the sandbox client streams its parts so.
-	sb, err := srv.SandboxAPI(id)
+	sbOpts, err := srv.SandboxAPIOptions(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := sandbox.New(sbOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +80,11 @@ func TestMultipartPartsLargerThanTheFormMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, err := srv.SandboxAPI(id)
+	sbOpts, err := srv.SandboxAPIOptions(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := sandbox.New(sbOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}

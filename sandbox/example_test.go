@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sandboxkit/sandboxkit"
+	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/mockserver"
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
@@ -169,7 +170,7 @@ func ExampleNew() {
 	}
 	defer srv.Close()
 	id, _ := srv.AddSandbox("me", mockserver.SandboxSeed{ID: "sbx-1"})
-	lc, err := srv.Lifecycle() // uses my-key
+	lc, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...) // uses my-key
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -211,7 +212,11 @@ func ExampleClient_Upload() {
 	}
 	defer srv.Close()
 	id, _ := srv.AddSandbox("", mockserver.SandboxSeed{})
-	sb, err := srv.SandboxAPI(id)
+	sbOpts, err := srv.SandboxAPIOptions(id)
+	if err != nil {
+		log.Fatal(err)
+	}
+	sb, err := sandbox.New(sbOpts...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -247,7 +252,11 @@ func ExampleClient_Watch() {
 	}
 	defer srv.Close()
 	id, _ := srv.AddSandbox("", mockserver.SandboxSeed{})
-	sb, err := srv.SandboxAPI(id)
+	sbOpts, err := srv.SandboxAPIOptions(id)
+	if err != nil {
+		log.Fatal(err)
+	}
+	sb, err := sandbox.New(sbOpts...)
 	if err != nil {
 		log.Fatal(err)
 	}

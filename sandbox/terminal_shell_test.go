@@ -110,7 +110,11 @@ func TestTerminalShellSession(t *testing.T) {
 			if _, err := srv.AddSandbox("me", mockserver.SandboxSeed{ID: "sbx-1"}); err != nil {
 				t.Fatal(err)
 			}
-			sb, err := srv.SandboxAPI("sbx-1")
+			sbOpts, err := srv.SandboxAPIOptions("sbx-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sb, err := sandbox.New(sbOpts...)
 			if err != nil {
 				t.Fatal(err)
 			}

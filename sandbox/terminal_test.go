@@ -87,7 +87,11 @@ func mockTerminal(t *testing.T) (*sandbox.Client, *cutter) {
 		cut.cut() // the hijacked connections http.Server does not know
 		<-served
 	})
-	sb, err := srv.SandboxAPI("sbx-1", sandboxkit.WithHTTPClient(&http.Client{Transport: tr}))
+	sbOpts, err := srv.SandboxAPIOptions("sbx-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := sandbox.New(append(sbOpts, sandboxkit.WithHTTPClient(&http.Client{Transport: tr}))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -513,7 +517,11 @@ func TestTerminalInMemoryTransport(t *testing.T) {
 		if _, err := srv.AddSandbox("me", mockserver.SandboxSeed{ID: "sbx-1"}); err != nil {
 			t.Fatal(err)
 		}
-		sb, err := srv.SandboxAPI("sbx-1")
+		sbOpts, err := srv.SandboxAPIOptions("sbx-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sb, err := sandbox.New(sbOpts...)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -429,7 +429,7 @@ func runChaos(t *testing.T, n int, seed uint64) chaosReport {
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	hc := &http.Client{Transport: &latencyTransport{next: srv.HTTPClient().Transport, seed: seed}}
-	lc, err := srv.Lifecycle(sandboxkit.WithHTTPClient(hc), sandboxkit.WithLogger(logger))
+	lc, err := lifecycle.New(append(srv.ClientOptions(sandboxkit.Lifecycle), sandboxkit.WithHTTPClient(hc), sandboxkit.WithLogger(logger))...)
 	if err != nil {
 		t.Fatal(err)
 	}

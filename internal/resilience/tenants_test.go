@@ -62,7 +62,7 @@ func TestTenantIsolation(t *testing.T) {
 	ctx := t.Context()
 
 	// Alpha's resources.
-	lcA, err := srv.Lifecycle()
+	lcA, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,14 +75,18 @@ func TestTenantIsolation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scA, err := srv.SandboxAPI(sbA.ID)
+	scAOpts, err := srv.SandboxAPIOptions(sbA.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scA, err := sandbox.New(scAOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := scA.Write(ctx, secretFile, "alpha data", nil); err != nil {
 		t.Fatal(err)
 	}
-	cpA, err := srv.ControlPlane()
+	cpA, err := controlplane.New(srv.ClientOptions(sandboxkit.ControlPlane)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,19 +126,19 @@ func TestTenantIsolation(t *testing.T) {
 	firstForeign := len(srv.Journal())
 
 	// Beta's clients, and clients with a key no tenant has.
-	lcB, err := srv.Lifecycle(sandboxkit.WithAPIKey(tenantBKey))
+	lcB, err := lifecycle.New(append(srv.ClientOptions(sandboxkit.Lifecycle), sandboxkit.WithAPIKey(tenantBKey))...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cpB, err := srv.ControlPlane(sandboxkit.WithToken(tenantBKey))
+	cpB, err := controlplane.New(append(srv.ClientOptions(sandboxkit.ControlPlane), sandboxkit.WithToken(tenantBKey))...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lcX, err := srv.Lifecycle(sandboxkit.WithAPIKey("osk-nobody"))
+	lcX, err := lifecycle.New(append(srv.ClientOptions(sandboxkit.Lifecycle), sandboxkit.WithAPIKey("osk-nobody"))...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cpX, err := srv.ControlPlane(sandboxkit.WithToken("bl-nobody"))
+	cpX, err := controlplane.New(append(srv.ClientOptions(sandboxkit.ControlPlane), sandboxkit.WithToken("bl-nobody"))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +149,11 @@ func TestTenantIsolation(t *testing.T) {
 	// The sandbox API of alpha's sandboxes, or of missing ones, with a key.
 	lcSandbox := func(id, key string) *sandbox.Client {
 		t.Helper()
-		sc, err := srv.SandboxAPI(id, sandboxkit.WithToken(key))
+		scOpts, err := srv.SandboxAPIOptions(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := sandbox.New(append(scOpts, sandboxkit.WithToken(key))...)
 		if err != nil {
 			t.Fatal(err)
 		}
