@@ -500,6 +500,12 @@ func wrap(ctx context.Context, op string, err error) error {
 	if err == nil {
 		return nil
 	}
+	// The wait vocabulary's errors name their operation and carry what was
+	// observed; they already wrap the context's error where it matters.
+	switch err.(type) {
+	case *StateError, *WaitTimeoutError, *OutcomeError:
+		return err
+	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		var oe *opError
 		if errors.As(err, &oe) && errors.Is(oe.err, ctxErr) {

@@ -33,3 +33,20 @@ func TestWrapNamesOperation(t *testing.T) {
 		t.Errorf("validateID(../etc) = %q, want %q", got, want)
 	}
 }
+
+// TestWrapKeepsWaitErrors: a typed wait error keeps its type and fields
+// through wrap, also once the context has ended.
+func TestWrapKeepsWaitErrors(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, err := range []error{
+		&WaitTimeoutError{Op: "lifecycle.Waiter.Wait", ID: "a", Err: context.Canceled},
+		&StateError{Op: "lifecycle.Waiter.Wait", ID: "a", State: "Failed"},
+		&OutcomeError{Op: "lifecycle.Create", Token: "t", Err: context.Canceled},
+	} {
+		if got := wrap(ctx, "x", err); got != err {
+			t.Errorf("wrap(%T) = %v (%T), want the error itself", err, got, got)
+		}
+	}
+}
