@@ -199,7 +199,7 @@ func testControlAPIScriptsCommands(t *testing.T) {
 
 	apiB, _ := srv.SandboxAPI(b)
 	var p *sandbox.Process
-	_, err = apiB.Exec(ctx, sandbox.ExecRequest{Command: "pytest", Name: "t"})
+	_, err = apiB.Exec(ctx, &sandbox.ExecRequest{Command: "pytest", Name: "t"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func TestControlAPIScriptsFailingUpgrade(t *testing.T) {
 		t.Errorf("ScriptUpgrade at an unknown step: %v, want invalid input", err)
 	}
 	api, _ := srv.SandboxAPI(id)
-	_, err = api.Upgrade(ctx, sandbox.UpgradeOptions{MinDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond})
+	_, err = api.Upgrade(ctx, &sandbox.UpgradeOptions{MinDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond})
 	var ue *sandbox.UpgradeError
 	if !errors.As(err, &ue) || ue.Step != string(sandbox.StepValidate) || ue.Message != "checksum mismatch" {
 		t.Fatalf("Upgrade: %v, want an UpgradeError at validate with the scripted message", err)

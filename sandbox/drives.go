@@ -24,11 +24,11 @@ type DriveMount struct {
 	UIDMap, GIDMap string
 }
 
-// Drives lists the mounted drives.
+// ListDrives lists the mounted drives.
 //
 // GET /drives/mount
-func (c *Client) Drives(ctx context.Context) ([]DriveMount, error) {
-	const op = "Drives"
+func (c *Client) ListDrives(ctx context.Context) ([]DriveMount, error) {
+	const op = "ListDrives"
 	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
@@ -58,10 +58,13 @@ func (c *Client) Drives(ctx context.Context) ([]DriveMount, error) {
 // (with the uid and gid it chose).
 //
 // POST /drives/mount
-func (c *Client) MountDrive(ctx context.Context, m DriveMount) (*DriveMount, error) {
+func (c *Client) MountDrive(ctx context.Context, m *DriveMount) (*DriveMount, error) {
 	const op = "MountDrive"
 	if err := c.check(ctx, op); err != nil {
 		return nil, err
+	}
+	if m == nil {
+		return nil, wrap(ctx, op, &sandboxkit.ValidationError{Field: "mount", Reason: "must not be nil"})
 	}
 	if err := glue.ValidateName("drive name", m.DriveName); err != nil {
 		return nil, wrap(ctx, op, err)

@@ -107,7 +107,7 @@ func ExampleClient_Upgrade() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := sb.Upgrade(ctx, sandbox.UpgradeOptions{
+	res, err := sb.Upgrade(ctx, &sandbox.UpgradeOptions{
 		Version:  "v1.1.0",
 		MinDelay: 10 * time.Millisecond,
 		OnProgress: func(p sandbox.UpgradeProgress) {
@@ -136,7 +136,7 @@ func ExampleClient_ExecStream() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	s, err := sb.ExecStream(context.Background(), sandbox.ExecRequest{Command: "make"}, nil)
+	s, err := sb.ExecStream(context.Background(), &sandbox.ExecRequest{Command: "make"}, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
