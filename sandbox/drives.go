@@ -41,15 +41,8 @@ func (c *Client) ListDrives(ctx context.Context) ([]DriveMount, error) {
 		return nil, wrap(ctx, op, unexpected(res))
 	}
 	out := make([]DriveMount, len(r.Mounts))
-	for i, m := range r.Mounts {
-		out[i] = DriveMount{
-			DriveName: m.DriveName.Value,
-			DrivePath: m.DrivePath.Value,
-			MountPath: m.MountPath.Value,
-			ReadOnly:  m.ReadOnly.Value,
-			UIDMap:    m.UidMap.Value,
-			GIDMap:    m.GidMap.Value,
-		}
+	for i := range r.Mounts {
+		out[i] = driveMountFrom(&r.Mounts[i])
 	}
 	return out, nil
 }
@@ -72,20 +65,7 @@ func (c *Client) MountDrive(ctx context.Context, m *DriveMount) (*DriveMount, er
 	if err := checkAbsPath("mount path", m.MountPath); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	req := &sandboxapi.DriveMountRequest{DriveName: m.DriveName, MountPath: m.MountPath}
-	if m.DrivePath != "" {
-		req.DrivePath = sandboxapi.NewOptString(m.DrivePath)
-	}
-	if m.ReadOnly {
-		req.ReadOnly = sandboxapi.NewOptBool(true)
-	}
-	if m.UIDMap != "" {
-		req.UidMap = sandboxapi.NewOptString(m.UIDMap)
-	}
-	if m.GIDMap != "" {
-		req.GidMap = sandboxapi.NewOptString(m.GIDMap)
-	}
-	res, err := c.api.MountDrive(ctx, req)
+	res, err := c.api.MountDrive(ctx, driveMountTo(m))
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -93,14 +73,7 @@ func (c *Client) MountDrive(ctx context.Context, m *DriveMount) (*DriveMount, er
 	if !ok {
 		return nil, wrap(ctx, op, unexpected(res))
 	}
-	return &DriveMount{
-		DriveName: r.DriveName.Or(m.DriveName),
-		DrivePath: r.DrivePath.Or(m.DrivePath),
-		MountPath: r.MountPath.Or(m.MountPath),
-		ReadOnly:  r.ReadOnly.Or(m.ReadOnly),
-		UIDMap:    r.UidMap.Value,
-		GIDMap:    r.GidMap.Value,
-	}, nil
+	return mountedDriveFrom(r, m), nil
 }
 
 // UnmountDrive releases the drive mounted at mountPath, an absolute path

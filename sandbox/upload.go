@@ -641,15 +641,6 @@ func (c *Client) ListUploadedParts(ctx context.Context, uploadID string) ([]Uplo
 	return out, nil
 }
 
-func uploadedPartFrom(p sandboxapi.UploadedPart) UploadedPart {
-	return UploadedPart{
-		PartNumber: p.PartNumber.Value,
-		ETag:       p.Etag.Value,
-		Size:       p.Size.Value,
-		UploadedAt: parseRFC3339(p.UploadedAt.Value),
-	}
-}
-
 // CompletedPart names a part to join in [Client.CompleteUpload].
 type CompletedPart struct {
 	// PartNumber is the part's position, from 1.
