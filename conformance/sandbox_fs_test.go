@@ -40,7 +40,7 @@ func TestSandboxFiles(t *testing.T) {
 				if got, err := tg.sb.Read(ctx, dir+"/src/a.txt"); err != nil || got != "again\n" {
 					t.Errorf("Read after rewrite = %q, %v", got, err)
 				}
-				d, err := tg.sb.List(ctx, dir+"/src")
+				d, err := tg.sb.ListDirectory(ctx, dir+"/src")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -61,7 +61,7 @@ func TestSandboxFiles(t *testing.T) {
 				if !errors.Is(err, sandbox.ErrIsDirectory) {
 					t.Errorf("Read of a directory: %v", err)
 				}
-				_, err = tg.sb.List(ctx, dir+"/src/a.txt")
+				_, err = tg.sb.ListDirectory(ctx, dir+"/src/a.txt")
 				if !errors.Is(err, sandbox.ErrNotDirectory) {
 					t.Errorf("List of a file: %v", err)
 				}
@@ -77,7 +77,7 @@ func TestSandboxFiles(t *testing.T) {
 				if err := tg.sb.Remove(ctx, dir+"/src", &sandbox.RemoveOptions{Recursive: true}); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := tg.sb.List(ctx, dir+"/src"); !errors.Is(err, sandboxkit.ErrNotFound) {
+				if _, err := tg.sb.ListDirectory(ctx, dir+"/src"); !errors.Is(err, sandboxkit.ErrNotFound) {
 					t.Errorf("List after Remove: %v", err)
 				}
 			})
@@ -103,7 +103,7 @@ func TestSandboxTreePrefixedPaths(t *testing.T) {
 		if err := tg.sb.Write(ctx, dir+"/x/y.txt", "y", nil); err != nil {
 			t.Fatal(err)
 		}
-		d, err := tg.sb.List(ctx, dir)
+		d, err := tg.sb.ListDirectory(ctx, dir)
 		if err != nil || d.Path != dir || len(d.Subdirectories) != 1 || d.Subdirectories[0].Path != dir+"/x" {
 			t.Errorf("List(%s) = %+v, %v", dir, d, err)
 		}
@@ -123,7 +123,7 @@ func TestSandboxTreePrefixedPaths(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, p := range []string{dir, file} {
-			if _, err := tg.sb.List(ctx, p); !errors.Is(err, sandboxkit.ErrNotFound) {
+			if _, err := tg.sb.ListDirectory(ctx, p); !errors.Is(err, sandboxkit.ErrNotFound) {
 				t.Errorf("%s after Remove: %v", p, err)
 			}
 		}

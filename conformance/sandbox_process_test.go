@@ -17,7 +17,7 @@ func TestSandboxProcesses(t *testing.T) {
 	forEachSandboxAPI(t, func(t *testing.T, tg *sandboxTarget) {
 		ctx := tg.ctx(t)
 		name := tg.procName(t)
-		p, err := tg.sb.Exec(ctx, sandbox.ExecRequest{Name: name, Command: "sleep 0.5; echo done; echo warn >&2"})
+		p, err := tg.sb.Exec(ctx, &sandbox.ExecRequest{Name: name, Command: "sleep 0.5; echo done; echo warn >&2"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -35,7 +35,7 @@ func TestSandboxProcesses(t *testing.T) {
 		if err != nil || !slices.ContainsFunc(list, func(q *sandbox.Process) bool { return q.PID == p.PID }) {
 			t.Errorf("ListProcesses has no %s (%d processes, %v)", p.PID, len(list), err)
 		}
-		done, err := tg.sb.Wait(ctx, name, nil)
+		done, err := sandbox.NewWaiter(tg.sb, nil).Wait(ctx, name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,7 +49,7 @@ func TestSandboxProcesses(t *testing.T) {
 		}
 
 		// A process without a name gets one from the server.
-		q, err := tg.sb.Exec(ctx, sandbox.ExecRequest{Command: "echo x", WaitForCompletion: true})
+		q, err := tg.sb.Exec(ctx, &sandbox.ExecRequest{Command: "echo x", WaitForCompletion: true})
 		if err != nil || q.Name == "" || !q.Ended() || q.Stdout != "x\n" {
 			t.Errorf("Exec without a name, waiting = %+v, %v", q, err)
 		}
@@ -64,8 +64,8 @@ func TestSandboxProcessNotFound(t *testing.T) {
 		id := tg.procName(t)
 		_, err := tg.sb.GetProcess(ctx, id)
 		assertAPIError(t, err, 404, "sandbox.GetProcess", "")
-		_, err = tg.sb.Wait(ctx, id, nil)
-		assertAPIError(t, err, 404, "sandbox.Wait", "")
+		_, err = sandbox.NewWaiter(tg.sb, nil).Wait(ctx, id)
+		assertAPIError(t, err, 404, "sandbox.Waiter.Wait", "")
 		_, err = tg.sb.Logs(ctx, id)
 		assertAPIError(t, err, 404, "sandbox.Logs", "")
 		assertAPIError(t, tg.sb.StopProcess(ctx, id), 404, "sandbox.StopProcess", "")
@@ -84,7 +84,7 @@ func TestSandboxStopWaitsForExit(t *testing.T) {
 	forEachSandboxAPI(t, func(t *testing.T, tg *sandboxTarget) {
 		ctx := tg.ctx(t)
 		name := tg.procName(t)
-		p, err := tg.sb.Exec(ctx, sandbox.ExecRequest{Name: name,
+		p, err := tg.sb.Exec(ctx, &sandbox.ExecRequest{Name: name,
 			Command: `trap 'echo term; sleep 1; exit 7' TERM; echo ready; while :; do sleep 0.1; done`})
 		if err != nil {
 			t.Fatal(err)
@@ -101,7 +101,7 @@ func TestSandboxStopWaitsForExit(t *testing.T) {
 		if q.Status != sandbox.StatusStopped || q.Ended() {
 			t.Errorf("right after StopProcess: %s, ended %v (completed at %v)", q.Status, q.Ended(), q.CompletedAt)
 		}
-		done, err := tg.sb.Wait(ctx, p.PID, &sandbox.WaitOptions{MinDelay: 100 * time.Millisecond, MaxDelay: 200 * time.Millisecond})
+		done, err := sandbox.NewWaiter(tg.sb, &sandboxkit.WaitOptions{MinDelay: 100 * time.Millisecond, MaxDelay: 200 * time.Millisecond}).Wait(ctx, p.PID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,7 +118,7 @@ func TestSandboxStopWaitsForExit(t *testing.T) {
 func TestSandboxKill(t *testing.T) {
 	forEachSandboxAPI(t, func(t *testing.T, tg *sandboxTarget) {
 		ctx := tg.ctx(t)
-		p, err := tg.sb.Exec(ctx, sandbox.ExecRequest{Command: "sleep 30"})
+		p, err := tg.sb.Exec(ctx, &sandbox.ExecRequest{Command: "sleep 30"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +126,7 @@ func TestSandboxKill(t *testing.T) {
 		if err := tg.sb.KillProcess(ctx, p.PID); err != nil {
 			t.Fatal(err)
 		}
-		done, err := tg.sb.Wait(ctx, p.PID, nil)
+		done, err := sandbox.NewWaiter(tg.sb, nil).Wait(ctx, p.PID)
 		if err != nil || done.Status != sandbox.StatusKilled || done.ExitCode != -1 {
 			t.Errorf("after KillProcess: %+v, %v", done, err)
 		}

@@ -26,7 +26,7 @@ func TestSandboxAcceptance(t *testing.T) {
 		if err := tg.sb.Mkdir(ctx, dir, nil); err != nil {
 			t.Fatal(err)
 		}
-		s, err := tg.sb.ExecStream(ctx, sandbox.ExecRequest{
+		s, err := tg.sb.ExecStream(ctx, &sandbox.ExecRequest{
 			Command: `printf 'a\nb\n'; sleep 1; printf c; printf 'out\n' > ` + dir + `/out.txt`,
 		}, nil)
 		if err != nil {
@@ -44,7 +44,7 @@ func TestSandboxAcceptance(t *testing.T) {
 		if text, err := tg.sb.Read(ctx, dir+"/out.txt"); err != nil || text != "out\n" {
 			t.Errorf("Read(%s/out.txt) = %q, %v", dir, text, err)
 		}
-		d, err := tg.sb.List(ctx, dir)
+		d, err := tg.sb.ListDirectory(ctx, dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +71,7 @@ func TestSandboxExecStreamFraming(t *testing.T) {
 			{"stderr and exit code", `echo out; sleep 0.3; echo err >&2; exit 3`, []string{"stdout:out\n", "stderr:err\n", "result:failed/3"}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				s, err := tg.sb.ExecStream(ctx, sandbox.ExecRequest{Command: tc.command}, nil)
+				s, err := tg.sb.ExecStream(ctx, &sandbox.ExecRequest{Command: tc.command}, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -95,7 +95,7 @@ func TestSandboxLongLine(t *testing.T) {
 		ctx := tg.ctx(t)
 		const size, max = 600_000, 256 << 10
 		opts := &sandbox.StreamOptions{MaxLineSize: max}
-		s, err := tg.sb.ExecStream(ctx, sandbox.ExecRequest{Command: `printf '%0600000d\n' 0; echo end`}, opts)
+		s, err := tg.sb.ExecStream(ctx, &sandbox.ExecRequest{Command: `printf '%0600000d\n' 0; echo end`}, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,7 +108,7 @@ func TestSandboxLongLine(t *testing.T) {
 		if p == nil {
 			t.Fatal("no result")
 		}
-		q, err := tg.sb.Exec(ctx, sandbox.ExecRequest{Command: `sleep 1; printf '%0600000d\n' 0; echo end`})
+		q, err := tg.sb.Exec(ctx, &sandbox.ExecRequest{Command: `sleep 1; printf '%0600000d\n' 0; echo end`})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +132,7 @@ func TestSandboxStreamLogs(t *testing.T) {
 	forEachSandboxAPI(t, func(t *testing.T, tg *sandboxTarget) {
 		ctx := tg.ctx(t)
 		name := tg.procName(t)
-		p, err := tg.sb.Exec(ctx, sandbox.ExecRequest{Name: name, Command: `echo one; sleep 1; echo two >&2; sleep 0.5; echo three`})
+		p, err := tg.sb.Exec(ctx, &sandbox.ExecRequest{Name: name, Command: `echo one; sleep 1; echo two >&2; sleep 0.5; echo three`})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,12 +168,12 @@ func TestSandboxExecStreamRefused(t *testing.T) {
 	forEachSandboxAPI(t, func(t *testing.T, tg *sandboxTarget) {
 		ctx := tg.ctx(t)
 		name := tg.procName(t)
-		p, err := tg.sb.Exec(ctx, sandbox.ExecRequest{Name: name, Command: "sleep 30"})
+		p, err := tg.sb.Exec(ctx, &sandbox.ExecRequest{Name: name, Command: "sleep 30"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		tg.killAtEnd(t, p.PID)
-		_, err = tg.sb.ExecStream(ctx, sandbox.ExecRequest{Name: name, Command: "echo again"}, nil)
+		_, err = tg.sb.ExecStream(ctx, &sandbox.ExecRequest{Name: name, Command: "echo again"}, nil)
 		assertAPIError(t, err, 400, "sandbox.ExecStream", "already exists")
 	})
 }
@@ -231,7 +231,7 @@ func (l *loseExecAnswer) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestSandboxExecStreamResumes(t *testing.T) {
 	forEachSandboxAPI(t, func(t *testing.T, tg *sandboxTarget) {
 		sb := tg.through(t, func(rt http.RoundTripper) http.RoundTripper { return cutExecStream{rt} })
-		s, err := sb.ExecStream(tg.ctx(t), sandbox.ExecRequest{Command: "for i in 1 2 3 4 5; do echo line$i; sleep 0.2; done"},
+		s, err := sb.ExecStream(tg.ctx(t), &sandbox.ExecRequest{Command: "for i in 1 2 3 4 5; do echo line$i; sleep 0.2; done"},
 			&sandbox.StreamOptions{ReconnectDelay: 10 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
@@ -256,7 +256,7 @@ func TestSandboxExecStreamLostAnswer(t *testing.T) {
 		}
 		lose := &loseExecAnswer{}
 		sb := tg.through(t, func(rt http.RoundTripper) http.RoundTripper { lose.next = rt; return lose })
-		s, err := sb.ExecStream(ctx, sandbox.ExecRequest{Command: "echo run >> " + dir + "/runs; echo one; sleep 0.5; echo two"}, nil)
+		s, err := sb.ExecStream(ctx, &sandbox.ExecRequest{Command: "echo run >> " + dir + "/runs; echo one; sleep 0.5; echo two"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

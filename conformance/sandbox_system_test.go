@@ -25,7 +25,7 @@ func TestSandboxHealth(t *testing.T) {
 			h.UpgradeCount < 0 || h.LastUpgrade.State == "" || h.LastUpgrade.Step == "" {
 			t.Errorf("Health = %+v", h)
 		}
-		r, err := tg.sb.WaitReady(ctx, nil)
+		r, err := sandbox.NewHealthWaiter(tg.sb, nil).Wait(ctx)
 		if err != nil || !r.OK() || !r.StartedAt.Equal(h.StartedAt) {
 			t.Errorf("WaitReady = %+v, %v", r, err)
 		}
@@ -36,13 +36,13 @@ func TestSandboxHealth(t *testing.T) {
 func TestSandboxPorts(t *testing.T) {
 	forEachSandboxAPI(t, func(t *testing.T, tg *sandboxTarget) {
 		ctx := tg.ctx(t)
-		p, err := tg.sb.Exec(ctx, sandbox.ExecRequest{Command: "sleep 30"})
+		p, err := tg.sb.Exec(ctx, &sandbox.ExecRequest{Command: "sleep 30"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		tg.killAtEnd(t, p.PID)
 		pid := atoi(t, p.PID)
-		ports, err := tg.sb.Ports(ctx, pid)
+		ports, err := tg.sb.ListPorts(ctx, pid)
 		if err != nil || len(ports) != 0 {
 			t.Errorf("Ports of sleep = %+v, %v", ports, err)
 		}
@@ -55,13 +55,13 @@ func TestSandboxPorts(t *testing.T) {
 
 		t.Run("listener", func(t *testing.T) {
 			port := 20000 + rand.IntN(10000)
-			l, err := tg.sb.Exec(ctx, sandbox.ExecRequest{Command: fmt.Sprintf("exec python3 -m http.server %d --bind 127.0.0.1", port)})
+			l, err := tg.sb.Exec(ctx, &sandbox.ExecRequest{Command: fmt.Sprintf("exec python3 -m http.server %d --bind 127.0.0.1", port)})
 			if err != nil {
 				t.Fatal(err)
 			}
 			tg.killAtEnd(t, l.PID)
 			for {
-				ports, err := tg.sb.Ports(ctx, atoi(t, l.PID))
+				ports, err := tg.sb.ListPorts(ctx, atoi(t, l.PID))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -82,10 +82,10 @@ func TestSandboxPorts(t *testing.T) {
 			if err := tg.sb.StopProcess(ctx, l.PID); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := tg.sb.Wait(ctx, l.PID, nil); err != nil {
+			if _, err := sandbox.NewWaiter(tg.sb, nil).Wait(ctx, l.PID); err != nil {
 				t.Fatal(err)
 			}
-			if ports, err := tg.sb.Ports(ctx, atoi(t, l.PID)); err != nil || len(ports) != 0 {
+			if ports, err := tg.sb.ListPorts(ctx, atoi(t, l.PID)); err != nil || len(ports) != 0 {
 				t.Errorf("Ports after stop = %+v, %v", ports, err)
 			}
 		})
@@ -94,7 +94,7 @@ func TestSandboxPorts(t *testing.T) {
 			// Ready once a socket the gateway can reach listens: one on
 			// loopback only never counts.
 			port := 20000 + rand.IntN(10000)
-			p, err := tg.sb.Exec(ctx, sandbox.ExecRequest{Command: fmt.Sprintf("sleep 0.2 && exec python3 -m http.server %d", port),
+			p, err := tg.sb.Exec(ctx, &sandbox.ExecRequest{Command: fmt.Sprintf("sleep 0.2 && exec python3 -m http.server %d", port),
 				WaitForPorts: []int{port}, Timeout: 10 * time.Second})
 			if err != nil || p.Status != sandbox.StatusRunning {
 				t.Fatalf("Exec with WaitForPorts = %+v, %v", p, err)
@@ -102,7 +102,7 @@ func TestSandboxPorts(t *testing.T) {
 			tg.killAtEnd(t, p.PID)
 			name := tg.procName(t)
 			tg.killAtEnd(t, name)
-			_, err = tg.sb.Exec(ctx, sandbox.ExecRequest{Name: name, Command: fmt.Sprintf("exec python3 -m http.server %d --bind 127.0.0.1", port+1),
+			_, err = tg.sb.Exec(ctx, &sandbox.ExecRequest{Name: name, Command: fmt.Sprintf("exec python3 -m http.server %d --bind 127.0.0.1", port+1),
 				WaitForPorts: []int{port + 1}, Timeout: time.Second})
 			assertAPIError(t, err, 422, "sandbox.Exec", "process timed out waiting for ports after 1 seconds")
 		})
@@ -172,9 +172,9 @@ func TestSandboxRealEnvironment(t *testing.T) {
 	ctx := tg.ctx(t)
 	_, err := tg.sb.ReloadEnvironment(ctx)
 	assertAPIError(t, err, 404, "sandbox.ReloadEnvironment", "/bl/metadata")
-	_, err = tg.sb.MountDrive(ctx, sandbox.DriveMount{DriveName: "d", MountPath: "/mnt/" + tg.procName(t)})
+	_, err = tg.sb.MountDrive(ctx, &sandbox.DriveMount{DriveName: "d", MountPath: "/mnt/" + tg.procName(t)})
 	assertAPIError(t, err, 500, "sandbox.MountDrive", "BL_WORKSPACE_ID")
-	if mounts, err := tg.sb.Drives(ctx); err != nil || len(mounts) != 0 {
+	if mounts, err := tg.sb.ListDrives(ctx); err != nil || len(mounts) != 0 {
 		t.Errorf("Drives = %+v, %v", mounts, err)
 	}
 }
@@ -185,18 +185,18 @@ func TestSandboxDrives(t *testing.T) {
 		tg.skipOnReal(t, "mount drives (no workspace identity, no blfs); see TestSandboxRealEnvironment")
 		ctx := tg.ctx(t)
 		mnt := "/mnt/" + tg.procName(t)
-		m, err := tg.sb.MountDrive(ctx, sandbox.DriveMount{DriveName: "data", MountPath: mnt, ReadOnly: true})
+		m, err := tg.sb.MountDrive(ctx, &sandbox.DriveMount{DriveName: "data", MountPath: mnt, ReadOnly: true})
 		if err != nil || m.MountPath != mnt || m.DriveName != "data" || !m.ReadOnly {
 			t.Fatalf("MountDrive = %+v, %v", m, err)
 		}
-		mounts, err := tg.sb.Drives(ctx)
+		mounts, err := tg.sb.ListDrives(ctx)
 		if err != nil || !slices.ContainsFunc(mounts, func(d sandbox.DriveMount) bool { return d.MountPath == mnt }) {
 			t.Errorf("Drives = %+v, %v", mounts, err)
 		}
 		if err := tg.sb.UnmountDrive(ctx, mnt); err != nil {
 			t.Fatal(err)
 		}
-		mounts, err = tg.sb.Drives(ctx)
+		mounts, err = tg.sb.ListDrives(ctx)
 		if err != nil || slices.ContainsFunc(mounts, func(d sandbox.DriveMount) bool { return d.MountPath == mnt }) {
 			t.Errorf("Drives after UnmountDrive = %+v, %v", mounts, err)
 		}
@@ -249,7 +249,7 @@ func TestSandboxUpgradeFails(t *testing.T) {
 			var err error
 			if version == "v0.0.1" {
 				var steps []sandbox.UpgradeStep
-				_, err = tg.sb.Upgrade(ctx, sandbox.UpgradeOptions{Version: version, BaseURL: base,
+				_, err = tg.sb.Upgrade(ctx, &sandbox.UpgradeOptions{Version: version, BaseURL: base,
 					OnProgress: func(p sandbox.UpgradeProgress) { steps = append(steps, p.Step) }})
 				if !slices.Contains(steps, sandbox.StepDownload) {
 					t.Errorf("progress %v has no download step", steps)
@@ -292,7 +292,7 @@ func TestSandboxUpgrade(t *testing.T) {
 				base = serveOwnBuild(t, tg)
 			}
 			name := tg.procName(t)
-			p, err := tg.sb.Exec(ctx, sandbox.ExecRequest{Name: name, Command: "sleep 60"})
+			p, err := tg.sb.Exec(ctx, &sandbox.ExecRequest{Name: name, Command: "sleep 60"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -302,7 +302,7 @@ func TestSandboxUpgrade(t *testing.T) {
 				t.Fatal(err)
 			}
 			var steps []sandbox.UpgradeStep
-			res, err := tg.sb.Upgrade(ctx, sandbox.UpgradeOptions{Version: "latest", BaseURL: base,
+			res, err := tg.sb.Upgrade(ctx, &sandbox.UpgradeOptions{Version: "latest", BaseURL: base,
 				OnProgress: func(p sandbox.UpgradeProgress) { steps = append(steps, p.Step) }})
 			if err != nil {
 				t.Fatalf("Upgrade: %v (steps %v)", err, steps)
@@ -331,7 +331,7 @@ func serveOwnBuild(t *testing.T, tg *sandboxTarget) string {
 	port := 20000 + rand.IntN(10000)
 	dir := tg.absDir(t)
 	cmd := fmt.Sprintf("mkdir -p %[1]s/latest/download && cp /srv/sandbox-api %[1]s/latest/download/sandbox-api-linux-amd64 && cd %[1]s && exec python3 -m http.server %[2]d --bind 127.0.0.1", dir, port)
-	p, err := tg.sb.Exec(ctx, sandbox.ExecRequest{Command: cmd})
+	p, err := tg.sb.Exec(ctx, &sandbox.ExecRequest{Command: cmd})
 	if err != nil {
 		t.Fatal(err)
 	}

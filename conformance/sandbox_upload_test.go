@@ -63,7 +63,7 @@ func TestSandboxUpload(t *testing.T) {
 		if got := readBack(t, tg, dir+"/big.bin"); !bytes.Equal(got, data) {
 			t.Errorf("big.bin: %d bytes read back, want the %d uploaded", len(got), len(data))
 		}
-		d, err := tg.sb.List(ctx, dir)
+		d, err := tg.sb.ListDirectory(ctx, dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,11 +95,11 @@ func TestSandboxMultipart(t *testing.T) {
 		if _, err := tg.sb.UploadPart(ctx, id, 2, bytes.NewReader(data[:1<<20]), 1<<20); err != nil {
 			t.Fatal(err)
 		}
-		parts, err := tg.sb.UploadedParts(ctx, id)
+		parts, err := tg.sb.ListUploadedParts(ctx, id)
 		if err != nil || len(parts) != 2 || parts[0].PartNumber != 1 || parts[1].PartNumber != 2 || parts[1].Size != 1<<20 {
 			t.Errorf("UploadedParts = %+v, %v", parts, err)
 		}
-		uploads, err := tg.sb.MultipartUploads(ctx)
+		uploads, err := tg.sb.ListMultipartUploads(ctx)
 		if err != nil || !slices.ContainsFunc(uploads, func(u sandbox.MultipartUpload) bool {
 			return u.UploadID == id && u.Path == dir+"/resumed.bin" && len(u.Parts) == 2
 		}) {
@@ -135,7 +135,7 @@ func TestSandboxMultipartErrors(t *testing.T) {
 		if err := tg.sb.AbortUpload(ctx, id); err != nil {
 			t.Fatal(err)
 		}
-		uploads, err := tg.sb.MultipartUploads(ctx)
+		uploads, err := tg.sb.ListMultipartUploads(ctx)
 		if err != nil || slices.ContainsFunc(uploads, func(u sandbox.MultipartUpload) bool { return u.UploadID == id }) {
 			t.Errorf("the aborted session is still listed: %v", err)
 		}

@@ -33,13 +33,13 @@ func TestScriptUpgradeFailsOneAttempt(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = sb.Upgrade(t.Context(), sandbox.UpgradeOptions{})
+		_, err = sb.Upgrade(t.Context(), &sandbox.UpgradeOptions{})
 		var ue *sandbox.UpgradeError
 		if !errors.As(err, &ue) || ue.Step != "download" || ue.Message != "mirror down" {
 			t.Fatalf("scripted upgrade: err = %v, want an UpgradeError at download saying \"mirror down\"", err)
 		}
 
-		res, err := sb.Upgrade(t.Context(), sandbox.UpgradeOptions{})
+		res, err := sb.Upgrade(t.Context(), &sandbox.UpgradeOptions{})
 		if err != nil {
 			t.Fatalf("second upgrade: %v", err)
 		}
@@ -73,7 +73,7 @@ func TestScriptUpgradeControlPlaneSandbox(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = sb.Upgrade(t.Context(), sandbox.UpgradeOptions{Version: "v0.2.0"})
+		_, err = sb.Upgrade(t.Context(), &sandbox.UpgradeOptions{Version: "v0.2.0"})
 		var ue *sandbox.UpgradeError
 		if !errors.As(err, &ue) || ue.Step != "validate" || ue.Version != "v0.2.0" || ue.Message == "" {
 			t.Fatalf("scripted upgrade: err = %#v, want an UpgradeError at validate for v0.2.0", err)

@@ -223,3 +223,56 @@ func uptimeFrom(seconds float64, text string) time.Duration {
 	}
 	return 0
 }
+
+// uploadedPartFrom converts one part of a multipart session.
+func uploadedPartFrom(p sandboxapi.UploadedPart) UploadedPart {
+	return UploadedPart{
+		PartNumber: p.PartNumber.Value,
+		ETag:       p.Etag.Value,
+		Size:       p.Size.Value,
+		UploadedAt: parseRFC3339(p.UploadedAt.Value),
+	}
+}
+
+// driveMountFrom converts one mount of GET /drives/mount.
+func driveMountFrom(m *sandboxapi.DriveMountInfo) DriveMount {
+	return DriveMount{
+		DriveName: m.DriveName.Value,
+		DrivePath: m.DrivePath.Value,
+		MountPath: m.MountPath.Value,
+		ReadOnly:  m.ReadOnly.Value,
+		UIDMap:    m.UidMap.Value,
+		GIDMap:    m.GidMap.Value,
+	}
+}
+
+// driveMountTo is the body of POST /drives/mount for m.
+func driveMountTo(m *DriveMount) *sandboxapi.DriveMountRequest {
+	req := &sandboxapi.DriveMountRequest{DriveName: m.DriveName, MountPath: m.MountPath}
+	if m.DrivePath != "" {
+		req.DrivePath = sandboxapi.NewOptString(m.DrivePath)
+	}
+	if m.ReadOnly {
+		req.ReadOnly = sandboxapi.NewOptBool(true)
+	}
+	if m.UIDMap != "" {
+		req.UidMap = sandboxapi.NewOptString(m.UIDMap)
+	}
+	if m.GIDMap != "" {
+		req.GidMap = sandboxapi.NewOptString(m.GIDMap)
+	}
+	return req
+}
+
+// mountedDriveFrom is the mount the server reports having made for the
+// request m; fields it leaves out are m's.
+func mountedDriveFrom(r *sandboxapi.DriveMountResponse, m *DriveMount) *DriveMount {
+	return &DriveMount{
+		DriveName: r.DriveName.Or(m.DriveName),
+		DrivePath: r.DrivePath.Or(m.DrivePath),
+		MountPath: r.MountPath.Or(m.MountPath),
+		ReadOnly:  r.ReadOnly.Or(m.ReadOnly),
+		UIDMap:    r.UidMap.Value,
+		GIDMap:    r.GidMap.Value,
+	}
+}

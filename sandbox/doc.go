@@ -12,23 +12,23 @@
 //
 // # Where things are
 //
-//   - System: [Client.Health], [Client.WaitReady], [Client.Upgrade],
+//   - System: [Client.Health], [HealthWaiter], [Client.Upgrade],
 //     [Client.WatchUpgrade], [Client.StartUpgrade], [Client.ReloadEnvironment].
 //   - Processes: [Client.Run], [Client.Exec], [Client.ExecStream],
-//     [Client.Wait], [Client.GetProcess], [Client.ListProcesses],
+//     [Waiter], [Client.GetProcess], [Client.ListProcesses],
 //     [Client.StopProcess], [Client.KillProcess], [Client.Logs],
 //     [Client.StreamLogs].
 //   - Files: [Client.Read], [Client.Write], [Client.Open], [Client.Upload],
-//     [Client.List], [Client.Tree], [Client.WriteTree], [Client.Mkdir],
+//     [Client.ListDirectory], [Client.Tree], [Client.WriteTree], [Client.Mkdir],
 //     [Client.Remove], [Client.RemoveTree], [Client.Find], [Client.Search],
 //     [Client.Grep], [Client.Watch], and the multipart steps
-//     ([Client.InitiateUpload], [Client.UploadPart], [Client.UploadedParts],
+//     ([Client.InitiateUpload], [Client.UploadPart], [Client.ListUploadedParts],
 //     [Client.CompleteUpload], [Client.AbortUpload], [Client.ResumeUpload],
-//     [Client.MultipartUploads]).
-//   - Network: [Client.Ports], [Client.MonitorPorts],
+//     [Client.ListMultipartUploads]).
+//   - Network: [Client.ListPorts], [Client.MonitorPorts],
 //     [Client.StopMonitoringPorts], [Client.UpdateTunnel],
 //     [Client.DisconnectTunnel].
-//   - Drives: [Client.Drives], [Client.MountDrive], [Client.UnmountDrive].
+//   - Drives: [Client.ListDrives], [Client.MountDrive], [Client.UnmountDrive].
 //   - Code generation: [Client.FastApply], [Client.Rerank].
 //   - Interactive shell: [Client.Terminal] returns a [*Terminal] (an
 //     io.ReadWriteCloser with Resize) over the server's WebSocket
@@ -73,11 +73,36 @@
 // # Processes
 //
 // The real server reports a process "stopped" (or "killed") as soon as it
-// has sent the signal; [Process.Ended] tells when it has exited, and
-// [Client.Wait] waits for that. [Client.Run] waits for a command, kills it
+// has sent the signal; [Process.Ended] tells when it has exited, and a
+// [Waiter] waits for that. [Client.Run] waits for a command, kills it
 // when its context or its Timeout ends (a [*RunTimeoutError] carries what
 // it printed) and never outlives its context: the kill after the context
 // ended runs in the background, bounded by [RunKillTimeout].
+//
+// # Waiting
+//
+// The package's waiters have the SDK's one shape, options and errors
+// (the same in packages lifecycle and controlplane):
+//
+//	p, err := sandbox.NewWaiter(sb, nil).Wait(ctx, pid)                 // until it has ended
+//	p, err = sandbox.NewWaiter(sb, opts).Wait(ctx, pid, sandbox.StatusCompleted)
+//	h, err := sandbox.NewHealthWaiter(sb, nil).Wait(ctx)                // until /health says "ok"
+//
+// Options are a [*sandboxkit.WaitOptions] (nil for the defaults; its
+// OnTransition reports each change of status, Kind "process" or
+// "health"). A wait ends with the resource, a [*sandboxkit.StateError]
+// (errors.Is [sandboxkit.ErrUnexpectedState]: the process ended otherwise,
+// or is not found) or a [*sandboxkit.WaitTimeoutError] (errors.Is
+// [sandboxkit.ErrWaitTimeout] and the context's error). A health waiter
+// watches the one server its client talks to, so its Wait takes no id and
+// no target. Calls whose effect is unknown (an exec whose answer was
+// lost, and the lookup by name that should have settled it failed too)
+// end with a [*sandboxkit.OutcomeError].
+//
+// [*RunTimeoutError] is not a wait timeout: it reports a command that
+// outlived its own time budget ([RunOptions.Timeout]), which Run then
+// killed, with the output it left; the caller's context ending is
+// reported as the context's error, as exec.CommandContext does.
 //
 // # Large files
 //

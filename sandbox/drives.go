@@ -24,11 +24,11 @@ type DriveMount struct {
 	UIDMap, GIDMap string
 }
 
-// Drives lists the mounted drives.
+// ListDrives lists the mounted drives.
 //
 // GET /drives/mount
-func (c *Client) Drives(ctx context.Context) ([]DriveMount, error) {
-	const op = "Drives"
+func (c *Client) ListDrives(ctx context.Context) ([]DriveMount, error) {
+	const op = "ListDrives"
 	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
@@ -41,15 +41,8 @@ func (c *Client) Drives(ctx context.Context) ([]DriveMount, error) {
 		return nil, wrap(ctx, op, unexpected(res))
 	}
 	out := make([]DriveMount, len(r.Mounts))
-	for i, m := range r.Mounts {
-		out[i] = DriveMount{
-			DriveName: m.DriveName.Value,
-			DrivePath: m.DrivePath.Value,
-			MountPath: m.MountPath.Value,
-			ReadOnly:  m.ReadOnly.Value,
-			UIDMap:    m.UidMap.Value,
-			GIDMap:    m.GidMap.Value,
-		}
+	for i := range r.Mounts {
+		out[i] = driveMountFrom(&r.Mounts[i])
 	}
 	return out, nil
 }
@@ -58,10 +51,13 @@ func (c *Client) Drives(ctx context.Context) ([]DriveMount, error) {
 // (with the uid and gid it chose).
 //
 // POST /drives/mount
-func (c *Client) MountDrive(ctx context.Context, m DriveMount) (*DriveMount, error) {
+func (c *Client) MountDrive(ctx context.Context, m *DriveMount) (*DriveMount, error) {
 	const op = "MountDrive"
 	if err := c.check(ctx, op); err != nil {
 		return nil, err
+	}
+	if m == nil {
+		return nil, wrap(ctx, op, &sandboxkit.ValidationError{Field: "mount", Reason: "must not be nil"})
 	}
 	if err := glue.ValidateName("drive name", m.DriveName); err != nil {
 		return nil, wrap(ctx, op, err)
@@ -69,20 +65,7 @@ func (c *Client) MountDrive(ctx context.Context, m DriveMount) (*DriveMount, err
 	if err := checkAbsPath("mount path", m.MountPath); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	req := &sandboxapi.DriveMountRequest{DriveName: m.DriveName, MountPath: m.MountPath}
-	if m.DrivePath != "" {
-		req.DrivePath = sandboxapi.NewOptString(m.DrivePath)
-	}
-	if m.ReadOnly {
-		req.ReadOnly = sandboxapi.NewOptBool(true)
-	}
-	if m.UIDMap != "" {
-		req.UidMap = sandboxapi.NewOptString(m.UIDMap)
-	}
-	if m.GIDMap != "" {
-		req.GidMap = sandboxapi.NewOptString(m.GIDMap)
-	}
-	res, err := c.api.MountDrive(ctx, req)
+	res, err := c.api.MountDrive(ctx, driveMountTo(m))
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -90,14 +73,7 @@ func (c *Client) MountDrive(ctx context.Context, m DriveMount) (*DriveMount, err
 	if !ok {
 		return nil, wrap(ctx, op, unexpected(res))
 	}
-	return &DriveMount{
-		DriveName: r.DriveName.Or(m.DriveName),
-		DrivePath: r.DrivePath.Or(m.DrivePath),
-		MountPath: r.MountPath.Or(m.MountPath),
-		ReadOnly:  r.ReadOnly.Or(m.ReadOnly),
-		UIDMap:    r.UidMap.Value,
-		GIDMap:    r.GidMap.Value,
-	}, nil
+	return mountedDriveFrom(r, m), nil
 }
 
 // UnmountDrive releases the drive mounted at mountPath, an absolute path

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Sentinel errors of the sandbox client.
@@ -14,7 +15,7 @@ var (
 	// ErrIsDirectory is returned by [Client.Read] and [Client.Open] for a
 	// directory.
 	ErrIsDirectory = errors.New("sandboxkit: is a directory")
-	// ErrNotDirectory is returned by [Client.List] for a file.
+	// ErrNotDirectory is returned by [Client.ListDirectory] for a file.
 	ErrNotDirectory = errors.New("sandboxkit: not a directory")
 	// ErrUpgradeSkipped is matched by an [*UpgradeError] whose step is
 	// "skipped": the server declined to upgrade (a development build does).
@@ -47,6 +48,50 @@ func (e *ExitError) Error() string {
 	}
 	return b.String()
 }
+
+// RunTimeoutError is returned by [Client.Run] when [RunOptions.Timeout]
+// ran out before the command ended. Run then kills the process; Killed
+// says whether that worked. It is not a [*sandboxkit.WaitTimeoutError]:
+// the command outlived the time it was given, and was killed for it; a
+// wait's context ending is the caller giving up on watching.
+type RunTimeoutError struct {
+	// Command is the command line; Name the process's name and PID its
+	// pid ("" if it was never seen).
+	Command, Name, PID string
+	// Timeout is RunOptions.Timeout.
+	Timeout time.Duration
+	// Killed reports that the process no longer runs: the kill worked,
+	// or it ended by itself meanwhile. When false, it may still run;
+	// KillErr says why the kill failed, if it did.
+	Killed  bool
+	KillErr error
+	// Process is the process as last seen (after the kill), nil if it
+	// could not be read.
+	Process *Process
+	// Stdout and Stderr are the output so far, as far as it could be
+	// read.
+	Stdout, Stderr string
+	// Err is what reported the timeout: the server's 422 ("process timed
+	// out after N seconds"), or context.DeadlineExceeded when Run's own
+	// wait ran out.
+	Err error
+}
+
+// Error returns e.g. `sandboxkit: sandbox.Run: "sleep 60" timed out after
+// 1s (killed)`.
+func (e *RunTimeoutError) Error() string {
+	state := "killed"
+	if !e.Killed {
+		state = "not killed, may still run"
+		if e.KillErr != nil {
+			state += ": " + strings.TrimPrefix(e.KillErr.Error(), "sandboxkit: ")
+		}
+	}
+	return fmt.Sprintf("sandboxkit: sandbox.Run: %q timed out after %v (%s)", e.Command, e.Timeout, state)
+}
+
+// Unwrap returns Err.
+func (e *RunTimeoutError) Unwrap() error { return e.Err }
 
 // UpgradeError is an upgrade attempt the server reported as failed, or
 // that restarted the server with another version than the one asked for.

@@ -48,7 +48,7 @@ func TestErrorBodies(t *testing.T) {
 		{
 			name: "Exec refused", status: 400, body: `{"error":"process with name 'x' already exists and is running"}`,
 			call: func(ctx context.Context, c *sandbox.Client) error {
-				_, err := c.Exec(ctx, sandbox.ExecRequest{Command: "true", Name: "x"})
+				_, err := c.Exec(ctx, &sandbox.ExecRequest{Command: "true", Name: "x"})
 				return err
 			},
 			sentinel: sandboxkit.ErrBadRequest,
@@ -75,11 +75,11 @@ func TestErrorBodies(t *testing.T) {
 		{
 			name: "unknown route", status: 404, ctype: "text/plain", body: "404 page not found",
 			call: func(ctx context.Context, c *sandbox.Client) error {
-				_, err := c.Drives(ctx)
+				_, err := c.ListDrives(ctx)
 				return err
 			},
 			sentinel: sandboxkit.ErrNotFound,
-			want:     sandboxkit.APIError{StatusCode: 404, Message: "404 page not found", Operation: "sandbox.Drives"},
+			want:     sandboxkit.APIError{StatusCode: 404, Message: "404 page not found", Operation: "sandbox.ListDrives"},
 		},
 		{
 			name: "Run timed out", status: 422, body: `{"error":"process timed out after 1 seconds"}`,
@@ -131,7 +131,7 @@ func TestBadInputFailsBeforeTheNetwork(t *testing.T) {
 		call func(ctx context.Context) error
 	}{
 		{"empty command", func(ctx context.Context) error {
-			_, err := c.Exec(ctx, sandbox.ExecRequest{Command: "  "})
+			_, err := c.Exec(ctx, &sandbox.ExecRequest{Command: "  "})
 			return err
 		}},
 		{"NUL in command", func(ctx context.Context) error {
@@ -139,7 +139,7 @@ func TestBadInputFailsBeforeTheNetwork(t *testing.T) {
 			return err
 		}},
 		{"negative timeout", func(ctx context.Context) error {
-			_, err := c.Exec(ctx, sandbox.ExecRequest{Command: "true", Timeout: -time.Second})
+			_, err := c.Exec(ctx, &sandbox.ExecRequest{Command: "true", Timeout: -time.Second})
 			return err
 		}},
 		{"negative Run timeout", func(ctx context.Context) error {
@@ -147,11 +147,11 @@ func TestBadInputFailsBeforeTheNetwork(t *testing.T) {
 			return err
 		}},
 		{"port 0", func(ctx context.Context) error {
-			_, err := c.Exec(ctx, sandbox.ExecRequest{Command: "srv", WaitForPorts: []int{0}})
+			_, err := c.Exec(ctx, &sandbox.ExecRequest{Command: "srv", WaitForPorts: []int{0}})
 			return err
 		}},
 		{"port 65536", func(ctx context.Context) error {
-			_, err := c.ExecStream(ctx, sandbox.ExecRequest{Command: "srv", WaitForPorts: []int{65536}}, nil)
+			_, err := c.ExecStream(ctx, &sandbox.ExecRequest{Command: "srv", WaitForPorts: []int{65536}}, nil)
 			return err
 		}},
 		{"NUL in path", func(ctx context.Context) error {
@@ -184,7 +184,7 @@ func TestBadInputFailsBeforeTheNetwork(t *testing.T) {
 			return c.KillProcess(ctx, "")
 		}},
 		{"pid 0", func(ctx context.Context) error {
-			_, err := c.Ports(ctx, 0)
+			_, err := c.ListPorts(ctx, 0)
 			return err
 		}},
 		{"callback not a URL", func(ctx context.Context) error {
@@ -202,7 +202,7 @@ func TestBadInputFailsBeforeTheNetwork(t *testing.T) {
 			return c.UnmountDrive(ctx, "mnt/data")
 		}},
 		{"upgrade base URL", func(ctx context.Context) error {
-			_, err := c.Upgrade(ctx, sandbox.UpgradeOptions{BaseURL: "ftp://x"})
+			_, err := c.Upgrade(ctx, &sandbox.UpgradeOptions{BaseURL: "ftp://x"})
 			return err
 		}},
 		{"negative stream line size", func(ctx context.Context) error {

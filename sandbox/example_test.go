@@ -108,7 +108,7 @@ func ExampleClient_Upgrade() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := sb.Upgrade(ctx, sandbox.UpgradeOptions{
+	res, err := sb.Upgrade(ctx, &sandbox.UpgradeOptions{
 		Version:  "v1.1.0",
 		MinDelay: 10 * time.Millisecond,
 		OnProgress: func(p sandbox.UpgradeProgress) {
@@ -137,7 +137,7 @@ func ExampleClient_ExecStream() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	s, err := sb.ExecStream(context.Background(), sandbox.ExecRequest{Command: "make"}, nil)
+	s, err := sb.ExecStream(context.Background(), &sandbox.ExecRequest{Command: "make"}, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -279,4 +279,71 @@ func ExampleClient_Watch() {
 		fmt.Println(ev.Op, ev.Path())
 	}
 	// Output: CREATE /workspace/main.py
+}
+
+// A Waiter polls a process until it has ended (or reached the statuses
+// given); OnTransition reports each change of status it sees.
+func ExampleWaiter() {
+	srv, err := mockserver.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	id, _ := srv.AddSandbox("", mockserver.SandboxSeed{})
+	sbOpts, err := srv.SandboxAPIOptions(id)
+	if err != nil {
+		log.Fatal(err)
+	}
+	sb, err := sandbox.New(sbOpts...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	p, err := sb.Exec(ctx, &sandbox.ExecRequest{Name: "build", Command: "echo built"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	w := sandbox.NewWaiter(sb, &sandboxkit.WaitOptions{
+		OnTransition: func(t sandboxkit.Transition) { fmt.Printf("%s %s: %q -> %q\n", t.Kind, t.ID, t.From, t.To) },
+	})
+	p, err = w.Wait(ctx, p.Name, sandbox.StatusCompleted)
+	if err != nil {
+		// A *sandboxkit.StateError if it failed or was stopped, a
+		// *sandboxkit.WaitTimeoutError if ctx ended first.
+		log.Fatal(err)
+	}
+	fmt.Println(p.ExitCode, p.Stdout)
+	// Output:
+	// process build: "" -> "completed"
+	// 0 built
+}
+
+// A HealthWaiter waits until the sandbox API server answers "ok",
+// waiting out refused connections while it starts.
+func ExampleHealthWaiter() {
+	srv, err := mockserver.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	id, _ := srv.AddSandbox("", mockserver.SandboxSeed{})
+	sbOpts, err := srv.SandboxAPIOptions(id)
+	if err != nil {
+		log.Fatal(err)
+	}
+	sb, err := sandbox.New(sbOpts...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	h, err := sandbox.NewHealthWaiter(sb, nil).Wait(ctx)
+	if err != nil {
+		log.Fatal(err) // a *sandboxkit.WaitTimeoutError if ctx ended first
+	}
+	fmt.Println(h.Status)
+	// Output: ok
 }

@@ -22,23 +22,23 @@ import (
 // against the mock and the real server.
 
 // TestErrorsNameTheMethodCalled: an error names the method the caller
-// called, not the request it made on the way (Wait polls GetProcess,
-// WaitReady polls Health, Upload writes, ...).
+// called, not the request it made on the way (Waiter.Wait polls
+// GetProcess, HealthWaiter.Wait polls Health, Upload writes, ...).
 func TestErrorsNameTheMethodCalled(t *testing.T) {
 	t.Parallel()
 	c, _ := setup(t, reply(http.StatusBadRequest, `{"error":"refused"}`))
 	calls := map[string]func(ctx context.Context) error{
-		"Health":       func(ctx context.Context) error { _, err := c.Health(ctx); return err },
-		"WaitReady":    func(ctx context.Context) error { _, err := c.WaitReady(ctx, nil); return err },
-		"StartUpgrade": func(ctx context.Context) error { _, err := c.StartUpgrade(ctx, nil); return err },
-		"Upgrade":      func(ctx context.Context) error { _, err := c.Upgrade(ctx, sandbox.UpgradeOptions{}); return err },
-		"WatchUpgrade": func(ctx context.Context) error { _, err := c.WatchUpgrade(ctx, nil); return err },
+		"Health":            func(ctx context.Context) error { _, err := c.Health(ctx); return err },
+		"HealthWaiter.Wait": func(ctx context.Context) error { _, err := sandbox.NewHealthWaiter(c, nil).Wait(ctx); return err },
+		"StartUpgrade":      func(ctx context.Context) error { _, err := c.StartUpgrade(ctx, nil); return err },
+		"Upgrade":           func(ctx context.Context) error { _, err := c.Upgrade(ctx, &sandbox.UpgradeOptions{}); return err },
+		"WatchUpgrade":      func(ctx context.Context) error { _, err := c.WatchUpgrade(ctx, nil); return err },
 		"Exec": func(ctx context.Context) error {
-			_, err := c.Exec(ctx, sandbox.ExecRequest{Command: "true"})
+			_, err := c.Exec(ctx, &sandbox.ExecRequest{Command: "true"})
 			return err
 		},
 		"ExecStream": func(ctx context.Context) error {
-			_, err := c.ExecStream(ctx, sandbox.ExecRequest{Command: "true"}, nil)
+			_, err := c.ExecStream(ctx, &sandbox.ExecRequest{Command: "true"}, nil)
 			return err
 		},
 		"Run":           func(ctx context.Context) error { _, err := c.Run(ctx, "true", nil); return err },
@@ -46,12 +46,12 @@ func TestErrorsNameTheMethodCalled(t *testing.T) {
 		"ListProcesses": func(ctx context.Context) error { _, err := c.ListProcesses(ctx); return err },
 		"StopProcess":   func(ctx context.Context) error { return c.StopProcess(ctx, "p") },
 		"KillProcess":   func(ctx context.Context) error { return c.KillProcess(ctx, "p") },
-		"Wait":          func(ctx context.Context) error { _, err := c.Wait(ctx, "p", nil); return err },
+		"Waiter.Wait":   func(ctx context.Context) error { _, err := sandbox.NewWaiter(c, nil).Wait(ctx, "p"); return err },
 		"Logs":          func(ctx context.Context) error { _, err := c.Logs(ctx, "p"); return err },
 		"StreamLogs":    func(ctx context.Context) error { _, err := c.StreamLogs(ctx, "p", nil); return err },
 		"Read":          func(ctx context.Context) error { _, err := c.Read(ctx, "a"); return err },
 		"Open":          func(ctx context.Context) error { _, err := c.Open(ctx, "a"); return err },
-		"List":          func(ctx context.Context) error { _, err := c.List(ctx, "a"); return err },
+		"ListDirectory": func(ctx context.Context) error { _, err := c.ListDirectory(ctx, "a"); return err },
 		"Tree":          func(ctx context.Context) error { _, err := c.Tree(ctx, "/a"); return err },
 		"Write":         func(ctx context.Context) error { return c.Write(ctx, "a", "x", nil) },
 		"Upload":        func(ctx context.Context) error { _, err := c.Upload(ctx, "a", strings.NewReader("x"), nil); return err },
@@ -71,24 +71,24 @@ func TestErrorsNameTheMethodCalled(t *testing.T) {
 			_, err := c.UploadPart(ctx, "u", 1, strings.NewReader("x"), 1)
 			return err
 		},
-		"UploadedParts":  func(ctx context.Context) error { _, err := c.UploadedParts(ctx, "u"); return err },
-		"CompleteUpload": func(ctx context.Context) error { return c.CompleteUpload(ctx, "u", nil) },
-		"AbortUpload":    func(ctx context.Context) error { return c.AbortUpload(ctx, "u") },
+		"ListUploadedParts": func(ctx context.Context) error { _, err := c.ListUploadedParts(ctx, "u"); return err },
+		"CompleteUpload":    func(ctx context.Context) error { return c.CompleteUpload(ctx, "u", nil) },
+		"AbortUpload":       func(ctx context.Context) error { return c.AbortUpload(ctx, "u") },
 		"ResumeUpload": func(ctx context.Context) error {
 			_, err := c.ResumeUpload(ctx, "u", strings.NewReader("x"), 1, nil)
 			return err
 		},
-		"MultipartUploads": func(ctx context.Context) error { _, err := c.MultipartUploads(ctx); return err },
-		"Ports":            func(ctx context.Context) error { _, err := c.Ports(ctx, 1); return err },
-		"MonitorPorts":     func(ctx context.Context) error { return c.MonitorPorts(ctx, 1, "http://cb.test/") },
+		"ListMultipartUploads": func(ctx context.Context) error { _, err := c.ListMultipartUploads(ctx); return err },
+		"ListPorts":            func(ctx context.Context) error { _, err := c.ListPorts(ctx, 1); return err },
+		"MonitorPorts":         func(ctx context.Context) error { return c.MonitorPorts(ctx, 1, "http://cb.test/") },
 		"StopMonitoringPorts": func(ctx context.Context) error {
 			return c.StopMonitoringPorts(ctx, 1)
 		},
 		"UpdateTunnel":     func(ctx context.Context) error { return c.UpdateTunnel(ctx, []byte("{}")) },
 		"DisconnectTunnel": func(ctx context.Context) error { return c.DisconnectTunnel(ctx) },
-		"Drives":           func(ctx context.Context) error { _, err := c.Drives(ctx); return err },
+		"ListDrives":       func(ctx context.Context) error { _, err := c.ListDrives(ctx); return err },
 		"MountDrive": func(ctx context.Context) error {
-			_, err := c.MountDrive(ctx, sandbox.DriveMount{DriveName: "d", MountPath: "/mnt"})
+			_, err := c.MountDrive(ctx, &sandbox.DriveMount{DriveName: "d", MountPath: "/mnt"})
 			return err
 		},
 		"UnmountDrive":      func(ctx context.Context) error { return c.UnmountDrive(ctx, "/mnt") },
@@ -132,7 +132,7 @@ func TestWaitAfterStopWaitsForTheExit(t *testing.T) {
 			}
 			return jsonResponse(r, 200, stoppedProcess("Sun, 22 Nov 2026 22:49:09 GMT", 7)), nil
 		})
-		p, err := c.Wait(t.Context(), "trap", nil)
+		p, err := sandbox.NewWaiter(c, nil).Wait(t.Context(), "trap")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -220,7 +220,7 @@ func TestHealthOfOlderServers(t *testing.T) {
 			t.Errorf("Health of %s = %+v, %v", body, h, err)
 			continue
 		}
-		h, err = c.WaitReady(t.Context(), nil)
+		h, err = sandbox.NewHealthWaiter(c, nil).Wait(t.Context())
 		if err != nil || !h.OK() {
 			t.Errorf("WaitReady of %s = %+v, %v", body, h, err)
 		}

@@ -65,21 +65,21 @@ func (c *Client) Read(ctx context.Context, path string) (string, error) {
 	return f.Content, nil
 }
 
-// List returns the listing of a directory. Listing a file fails with
+// ListDirectory returns the listing of a directory. Listing a file fails with
 // [ErrNotDirectory].
 //
 // GET /filesystem/{path}
-func (c *Client) List(ctx context.Context, path string) (*Directory, error) {
-	if err := c.check(ctx, "List"); err != nil {
+func (c *Client) ListDirectory(ctx context.Context, path string) (*Directory, error) {
+	if err := c.check(ctx, "ListDirectory"); err != nil {
 		return nil, err
 	}
 	r, changed, err := c.getEntry(ctx, path)
 	if err != nil {
-		return nil, wrap(ctx, "List", err)
+		return nil, wrap(ctx, "ListDirectory", err)
 	}
 	d, err := directoryResult(r)
 	if err != nil {
-		return nil, wrap(ctx, "List", err)
+		return nil, wrap(ctx, "ListDirectory", err)
 	}
 	if changed {
 		d.Path = fsEcho(true, d.Path)
@@ -220,7 +220,7 @@ func (c *Client) Remove(ctx context.Context, path string, opts *RemoveOptions) e
 
 // Tree returns the listing of a directory through the tree routes. The
 // real server resolves tree paths from "/" whatever they look like, so
-// root must be absolute; for a relative directory use [Client.List],
+// root must be absolute; for a relative directory use [Client.ListDirectory],
 // which answers the same listing.
 //
 // GET /filesystem/tree/{path}

@@ -223,7 +223,7 @@ func FuzzFilesystemEntryResponse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		c, _ := answering(t, body)
 		content, rerr := call(t, func(ctx context.Context) (string, error) { return c.Read(ctx, "src/a.txt") })
-		dir, lerr := call(t, func(ctx context.Context) (*sandbox.Directory, error) { return c.List(ctx, "/tmp/d") })
+		dir, lerr := call(t, func(ctx context.Context) (*sandbox.Directory, error) { return c.ListDirectory(ctx, "/tmp/d") })
 		switch {
 		case rerr == nil && lerr == nil:
 			t.Fatalf("both Read (%q) and List (%+v) succeeded", content, dir)
@@ -324,7 +324,7 @@ func FuzzExecStream(f *testing.F) {
 		// One context for opening and reading: the stream lives in it.
 		ctx, cancel := context.WithTimeout(t.Context(), fuzzCallTimeout)
 		defer cancel()
-		s, err := c.ExecStream(ctx, sandbox.ExecRequest{Command: "make"}, &sandbox.StreamOptions{MaxLineSize: fuzzMaxLine, MaxReconnects: -1})
+		s, err := c.ExecStream(ctx, &sandbox.ExecRequest{Command: "make"}, &sandbox.StreamOptions{MaxLineSize: fuzzMaxLine, MaxReconnects: -1})
 		if err != nil {
 			return
 		}

@@ -5,16 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/go-faster/jx"
 
-	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
-	"github.com/sandboxkit/sandboxkit/internal/poll"
 )
 
 // Health is the server's report on itself.
@@ -229,43 +226,4 @@ func lenientNum(d *jx.Decoder, read func(*jx.Decoder) error) error {
 		return d.Null()
 	}
 	return read(d)
-}
-
-// WaitReadyOptions tunes [Client.WaitReady]. The zero value is usable.
-type WaitReadyOptions struct {
-	// MinDelay and MaxDelay bound the pause between two checks (defaults
-	// 250ms and 5s); the pause doubles from MinDelay up to MaxDelay.
-	MinDelay, MaxDelay time.Duration
-}
-
-// WaitReady polls GET /health until the server answers with status "ok"
-// and returns that report. Refused connections and 5xx answers (a sandbox
-// starting or restarting) are waited out; only ctx bounds the wait. When
-// ctx ends first, the error wraps ctx's error.
-//
-// GET /health
-func (c *Client) WaitReady(ctx context.Context, opts *WaitReadyOptions) (*Health, error) {
-	if err := c.check(ctx, "WaitReady"); err != nil {
-		return nil, err
-	}
-	var o WaitReadyOptions
-	if opts != nil {
-		o = *opts
-	}
-	h, _, err := poll.Until(ctx, poll.Options{
-		MinDelay:     o.MinDelay,
-		MaxDelay:     o.MaxDelay,
-		MaxTransient: math.MaxInt,
-		IsTransient:  sandboxkit.IsTransient,
-	}, func(ctx context.Context) (*Health, bool, error) {
-		h, err := c.Health(ctx)
-		if err != nil {
-			return nil, false, err
-		}
-		return h, h.OK(), nil
-	})
-	if err != nil {
-		return nil, wrap(ctx, "WaitReady", err)
-	}
-	return h, nil
 }

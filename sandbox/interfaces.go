@@ -8,12 +8,11 @@ import (
 // One small interface per capability, so that code needing one of them
 // can take a fake or a mock (package mocksandbox) instead of a *Client.
 
-// HealthChecker reads the server's health.
+// HealthChecker reads the server's health; a [HealthWaiter] polls
+// through it.
 type HealthChecker interface {
 	// Health reports the server's health; see [Client.Health].
 	Health(ctx context.Context) (*Health, error)
-	// WaitReady waits until the server is healthy; see [Client.WaitReady].
-	WaitReady(ctx context.Context, opts *WaitReadyOptions) (*Health, error)
 }
 
 // Upgrader upgrades the server in place.
@@ -21,12 +20,12 @@ type Upgrader interface {
 	// StartUpgrade requests an upgrade; see [Client.StartUpgrade].
 	StartUpgrade(ctx context.Context, opts *StartUpgradeOptions) (*UpgradeAck, error)
 	// Upgrade requests an upgrade and follows it; see [Client.Upgrade].
-	Upgrade(ctx context.Context, opts UpgradeOptions) (*UpgradeResult, error)
+	Upgrade(ctx context.Context, opts *UpgradeOptions) (*UpgradeResult, error)
 	// WatchUpgrade follows an upgrade; see [Client.WatchUpgrade].
 	WatchUpgrade(ctx context.Context, opts *WatchUpgradeOptions) (*UpgradeResult, error)
 }
 
-// ProcessGetter reads one process; [Client.Wait] polls through it.
+// ProcessGetter reads one process; a [Waiter] polls through it.
 type ProcessGetter interface {
 	// GetProcess returns a process by pid or name; see [Client.GetProcess].
 	GetProcess(ctx context.Context, id string) (*Process, error)
@@ -35,10 +34,10 @@ type ProcessGetter interface {
 // Executor runs commands.
 type Executor interface {
 	// Exec starts a command; see [Client.Exec].
-	Exec(ctx context.Context, req ExecRequest) (*Process, error)
+	Exec(ctx context.Context, req *ExecRequest) (*Process, error)
 	// ExecStream starts a command and follows its output; see
 	// [Client.ExecStream].
-	ExecStream(ctx context.Context, req ExecRequest, opts *StreamOptions) (*Stream[ProcessEvent], error)
+	ExecStream(ctx context.Context, req *ExecRequest, opts *StreamOptions) (*Stream[ProcessEvent], error)
 	// Run executes a command to its end; see [Client.Run].
 	Run(ctx context.Context, command string, opts *RunOptions) (*RunResult, error)
 }
@@ -52,8 +51,6 @@ type ProcessManager interface {
 	StopProcess(ctx context.Context, id string) error
 	// KillProcess kills a process; see [Client.KillProcess].
 	KillProcess(ctx context.Context, id string) error
-	// Wait waits for a process to end; see [Client.Wait].
-	Wait(ctx context.Context, id string, opts *WaitOptions) (*Process, error)
 	// Logs returns the output so far; see [Client.Logs].
 	Logs(ctx context.Context, id string) (*ProcessLogs, error)
 	// StreamLogs follows the output; see [Client.StreamLogs].
@@ -66,8 +63,8 @@ type FileReader interface {
 	Read(ctx context.Context, path string) (string, error)
 	// Open streams a file's bytes; see [Client.Open].
 	Open(ctx context.Context, path string) (io.ReadCloser, error)
-	// List lists a directory; see [Client.List].
-	List(ctx context.Context, path string) (*Directory, error)
+	// ListDirectory lists a directory; see [Client.ListDirectory].
+	ListDirectory(ctx context.Context, path string) (*Directory, error)
 	// Tree lists a directory by absolute path; see [Client.Tree].
 	Tree(ctx context.Context, root string) (*Directory, error)
 }
@@ -95,16 +92,16 @@ type MultipartUploader interface {
 	InitiateUpload(ctx context.Context, path string, opts *InitiateUploadOptions) (string, error)
 	// UploadPart sends a part; see [Client.UploadPart].
 	UploadPart(ctx context.Context, uploadID string, partNumber int, r io.Reader, size int64) (*UploadedPart, error)
-	// UploadedParts lists the parts received; see [Client.UploadedParts].
-	UploadedParts(ctx context.Context, uploadID string) ([]UploadedPart, error)
+	// ListUploadedParts lists the parts received; see [Client.ListUploadedParts].
+	ListUploadedParts(ctx context.Context, uploadID string) ([]UploadedPart, error)
 	// CompleteUpload joins the parts; see [Client.CompleteUpload].
 	CompleteUpload(ctx context.Context, uploadID string, parts []CompletedPart) error
 	// AbortUpload discards a session; see [Client.AbortUpload].
 	AbortUpload(ctx context.Context, uploadID string) error
 	// ResumeUpload finishes a session; see [Client.ResumeUpload].
 	ResumeUpload(ctx context.Context, uploadID string, src io.ReaderAt, size int64, opts *UploadOptions) (*UploadResult, error)
-	// MultipartUploads lists open sessions; see [Client.MultipartUploads].
-	MultipartUploads(ctx context.Context) ([]MultipartUpload, error)
+	// ListMultipartUploads lists open sessions; see [Client.ListMultipartUploads].
+	ListMultipartUploads(ctx context.Context) ([]MultipartUpload, error)
 }
 
 // FileSearcher finds files by name or content.
@@ -125,8 +122,8 @@ type FileWatcher interface {
 
 // NetworkManager handles process ports and the outbound tunnel.
 type NetworkManager interface {
-	// Ports lists a process's sockets; see [Client.Ports].
-	Ports(ctx context.Context, pid int) ([]PortInfo, error)
+	// ListPorts lists a process's sockets; see [Client.ListPorts].
+	ListPorts(ctx context.Context, pid int) ([]PortInfo, error)
 	// MonitorPorts reports new ports; see [Client.MonitorPorts].
 	MonitorPorts(ctx context.Context, pid int, callbackURL string) error
 	// StopMonitoringPorts stops that; see [Client.StopMonitoringPorts].
@@ -139,10 +136,10 @@ type NetworkManager interface {
 
 // DriveManager mounts agent drives.
 type DriveManager interface {
-	// Drives lists the mounts; see [Client.Drives].
-	Drives(ctx context.Context) ([]DriveMount, error)
+	// ListDrives lists the mounts; see [Client.ListDrives].
+	ListDrives(ctx context.Context) ([]DriveMount, error)
 	// MountDrive mounts a drive; see [Client.MountDrive].
-	MountDrive(ctx context.Context, m DriveMount) (*DriveMount, error)
+	MountDrive(ctx context.Context, m *DriveMount) (*DriveMount, error)
 	// UnmountDrive releases a mount; see [Client.UnmountDrive].
 	UnmountDrive(ctx context.Context, mountPath string) error
 }

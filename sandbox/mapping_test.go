@@ -113,7 +113,7 @@ func mappingCases() []mappingCase {
 		{
 			name: "Exec",
 			call: func(ctx context.Context, c *sandbox.Client) (any, error) {
-				return c.Exec(ctx, sandbox.ExecRequest{
+				return c.Exec(ctx, &sandbox.ExecRequest{
 					Command: "make", Name: "build", WorkingDir: "/src", Env: map[string]string{"CI": "1"},
 					WaitForCompletion: true, Timeout: 1500 * time.Millisecond, WaitForPorts: []int{8080},
 					RestartOnFailure: true, MaxRestarts: 2, KeepAlive: true,
@@ -127,7 +127,7 @@ func mappingCases() []mappingCase {
 		{
 			name: "Exec/nullable fields",
 			call: func(ctx context.Context, c *sandbox.Client) (any, error) {
-				return c.Exec(ctx, sandbox.ExecRequest{Command: "sleep 9"})
+				return c.Exec(ctx, &sandbox.ExecRequest{Command: "sleep 9"})
 			},
 			answer: `{"pid":"7","name":"proc-x","command":"sleep 9","status":"running","startedAt":"Sun, 22 Nov 2026 22:49:06 GMT",
 				"completedAt":null,"exitCode":0,"workingDir":"","logs":null,"stdout":null,"stderr":null}`,
@@ -171,8 +171,8 @@ func mappingCases() []mappingCase {
 			method: "GET", uri: "/filesystem/src/a.txt", want: "hello\n",
 		},
 		{
-			name:   "List",
-			call:   func(ctx context.Context, c *sandbox.Client) (any, error) { return c.List(ctx, "/tmp/d") },
+			name:   "ListDirectory",
+			call:   func(ctx context.Context, c *sandbox.Client) (any, error) { return c.ListDirectory(ctx, "/tmp/d") },
 			answer: fileListJSON, method: "GET", uri: "/filesystem//tmp/d", want: wantDir,
 		},
 		{
@@ -288,8 +288,8 @@ func mappingCases() []mappingCase {
 		},
 		// multipart
 		{
-			name:   "MultipartUploads",
-			call:   func(ctx context.Context, c *sandbox.Client) (any, error) { return c.MultipartUploads(ctx) },
+			name:   "ListMultipartUploads",
+			call:   func(ctx context.Context, c *sandbox.Client) (any, error) { return c.ListMultipartUploads(ctx) },
 			method: "GET", uri: "/filesystem-multipart",
 			answer: `{"uploads":[{"uploadId":"u1","path":"/tmp/big","permissions":420,"initiatedAt":"2026-11-22T10:00:00Z",
 				"parts":{"2":{"partNumber":2,"etag":"e2","size":5},"1":{"partNumber":1,"etag":"e1","size":8}}}]}`,
@@ -307,8 +307,8 @@ func mappingCases() []mappingCase {
 			method: "POST", uri: "/filesystem-multipart/initiate//tmp/big.bin", body: `{"permissions":"0640"}`, want: "u1",
 		},
 		{
-			name: "UploadedParts",
-			call: func(ctx context.Context, c *sandbox.Client) (any, error) { return c.UploadedParts(ctx, "u1") },
+			name: "ListUploadedParts",
+			call: func(ctx context.Context, c *sandbox.Client) (any, error) { return c.ListUploadedParts(ctx, "u1") },
 			answer: `{"uploadId":"u1","parts":[{"partNumber":2,"etag":"e2","size":5,"uploadedAt":"2026-11-22T10:00:01Z"},
 				{"partNumber":1,"etag":"e1","size":8}]}`,
 			method: "GET", uri: "/filesystem-multipart/u1/parts",
@@ -330,8 +330,8 @@ func mappingCases() []mappingCase {
 		},
 		// network
 		{
-			name: "Ports",
-			call: func(ctx context.Context, c *sandbox.Client) (any, error) { return c.Ports(ctx, 42) },
+			name: "ListPorts",
+			call: func(ctx context.Context, c *sandbox.Client) (any, error) { return c.ListPorts(ctx, 42) },
 			answer: `{"pid":42,"ports":[{"pid":42,"protocol":"tcp","localAddr":"0.0.0.0","localPort":8080,
 				"remoteAddr":"","remotePort":0,"state":"LISTEN","processName":"node"}]}`,
 			method: "GET", uri: "/network/process/42/ports",
@@ -364,8 +364,8 @@ func mappingCases() []mappingCase {
 		},
 		// drives
 		{
-			name: "Drives",
-			call: func(ctx context.Context, c *sandbox.Client) (any, error) { return c.Drives(ctx) },
+			name: "ListDrives",
+			call: func(ctx context.Context, c *sandbox.Client) (any, error) { return c.ListDrives(ctx) },
 			answer: `{"mounts":[{"driveName":"data","drivePath":"/","mountPath":"/mnt/data","readOnly":true,
 				"uidMap":"1000","gidMap":"1000"}]}`,
 			method: "GET", uri: "/drives/mount",
@@ -374,7 +374,7 @@ func mappingCases() []mappingCase {
 		{
 			name: "MountDrive",
 			call: func(ctx context.Context, c *sandbox.Client) (any, error) {
-				return c.MountDrive(ctx, sandbox.DriveMount{DriveName: "data", DrivePath: "/team", MountPath: "/mnt/data", ReadOnly: true})
+				return c.MountDrive(ctx, &sandbox.DriveMount{DriveName: "data", DrivePath: "/team", MountPath: "/mnt/data", ReadOnly: true})
 			},
 			answer: `{"success":true,"message":"mounted","driveName":"data","drivePath":"/team","mountPath":"/mnt/data",
 				"readOnly":true,"uidMap":"0","gidMap":"0"}`,

@@ -53,7 +53,7 @@ func TestExecutorMock(t *testing.T) {
 	}
 	ex.EXPECT().ExecStream(gomock.Any(), gomock.Any(), gomock.Any()).
 		Return(sandbox.StreamOf(sandbox.ProcessEvent{Type: sandbox.EventStdout, Text: "hi\n"}), nil)
-	s, err := ex.ExecStream(t.Context(), sandbox.ExecRequest{Command: "echo hi"}, nil)
+	s, err := ex.ExecStream(t.Context(), &sandbox.ExecRequest{Command: "echo hi"}, nil)
 	if err != nil || !s.Next() || s.Event().Text != "hi\n" || s.Next() || s.Err() != nil {
 		t.Errorf("stream from StreamOf: %v", err)
 	}

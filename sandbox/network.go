@@ -30,12 +30,12 @@ type PortInfo struct {
 	ProcessName string
 }
 
-// Ports returns the sockets the process with the given operating-system
+// ListPorts returns the sockets the process with the given operating-system
 // pid has open.
 //
 // GET /network/process/{pid}/ports
-func (c *Client) Ports(ctx context.Context, pid int) ([]PortInfo, error) {
-	const op = "Ports"
+func (c *Client) ListPorts(ctx context.Context, pid int) ([]PortInfo, error) {
+	const op = "ListPorts"
 	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}

@@ -28,8 +28,8 @@ func TestPathEncoding(t *testing.T) {
 			_, err := c.Read(ctx, p)
 			return err
 		}, `{"path":"x","permissions":"644","size":1,"lastModified":"","owner":"","group":"","content":"x"}`},
-		{"List", "/filesystem/", func(ctx context.Context, c *sandbox.Client, p string) error {
-			_, err := c.List(ctx, p)
+		{"ListDirectory", "/filesystem/", func(ctx context.Context, c *sandbox.Client, p string) error {
+			_, err := c.ListDirectory(ctx, p)
 			return err
 		}, `{"path":"x","files":[],"subdirectories":[]}`},
 		{"Open", "/filesystem/", func(ctx context.Context, c *sandbox.Client, p string) error {
@@ -181,7 +181,7 @@ func TestRelativePathsStartingWithTree(t *testing.T) {
 	if _, err := c.Read(ctx, "trees/file"); err != nil {
 		t.Fatal(err)
 	}
-	d, err := c.List(ctx, "trees")
+	d, err := c.ListDirectory(ctx, "trees")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,14 +2,12 @@ package sandbox
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
 	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
 	"github.com/sandboxkit/sandboxkit/internal/glue"
-	"github.com/sandboxkit/sandboxkit/internal/poll"
 )
 
 // ProcessStatus is the state of a process. Values other than the
@@ -132,6 +130,8 @@ func (r *ExecRequest) validate() error {
 	// A command may span lines and hold tabs: only emptiness and NUL
 	// (which no shell can receive) are errors.
 	switch {
+	case r == nil:
+		return &sandboxkit.ValidationError{Field: "request", Reason: "must not be nil"}
 	case strings.TrimSpace(r.Command) == "":
 		return &sandboxkit.ValidationError{Field: "command", Reason: "must not be empty"}
 	case strings.IndexByte(r.Command, 0) >= 0:
@@ -173,10 +173,10 @@ type ProcessLogs struct {
 // or once ended with [ExecRequest.WaitForCompletion]. Such a wait is one
 // request, bounded like any by the client's per-attempt timeout
 // ([sandboxkit.WithTimeout], 2 minutes by default): for commands that may run
-// longer, use [Client.Run], which polls beyond it, or [Client.Wait].
+// longer, use [Client.Run], which polls beyond it, or a [Waiter].
 //
 // POST /process
-func (c *Client) Exec(ctx context.Context, req ExecRequest) (*Process, error) {
+func (c *Client) Exec(ctx context.Context, req *ExecRequest) (*Process, error) {
 	if err := c.check(ctx, "Exec"); err != nil {
 		return nil, err
 	}
@@ -184,7 +184,7 @@ func (c *Client) Exec(ctx context.Context, req ExecRequest) (*Process, error) {
 		return nil, wrap(ctx, "Exec", err)
 	}
 	var body bodyOwner
-	res, err := c.api.ExecProcess(ctx, execRequestTo(&req), body.option(nil))
+	res, err := c.api.ExecProcess(ctx, execRequestTo(req), body.option(nil))
 	defer body.close()
 	if err != nil {
 		return nil, wrap(ctx, "Exec", err)
@@ -238,7 +238,7 @@ func (c *Client) ListProcesses(ctx context.Context) ([]*Process, error) {
 
 // StopProcess asks a process to terminate: the server sends SIGTERM to its
 // process group and reports it "stopped" at once, though it runs until it
-// exits (a process may catch or ignore the signal). [Client.Wait] waits
+// exits (a process may catch or ignore the signal). A [Waiter] waits
 // for the exit; [Client.KillProcess] forces it.
 //
 // DELETE /process/{identifier}
@@ -299,64 +299,4 @@ func (c *Client) Logs(ctx context.Context, id string) (*ProcessLogs, error) {
 		return nil, wrap(ctx, "Logs", unexpected(res))
 	}
 	return &ProcessLogs{Stdout: r.Stdout, Stderr: r.Stderr, Logs: r.Logs}, nil
-}
-
-// WaitOptions tunes [Client.Wait]. The zero value is usable.
-type WaitOptions struct {
-	// MinDelay and MaxDelay bound the pause between two checks (defaults
-	// 250ms and 5s); the pause doubles from MinDelay up to MaxDelay.
-	MinDelay, MaxDelay time.Duration
-}
-
-// validate checks the options; nil is valid.
-func (o *WaitOptions) validate() error {
-	if o != nil && (o.MinDelay < 0 || o.MaxDelay < 0) {
-		return &sandboxkit.ValidationError{Field: "wait delay", Value: fmt.Sprint(min(o.MinDelay, o.MaxDelay)), Reason: "must not be negative"}
-	}
-	return nil
-}
-
-// Wait polls a process until it has ended ([Process.Ended]: completed,
-// failed, killed, or stopped and exited) and returns it. After
-// [Client.StopProcess] it waits for the process to exit, which one that
-// ignores SIGTERM never does. Transient errors (5xx, refused connections) are
-// tolerated a few times in a row. When ctx ends first, the error wraps
-// ctx's error and the process as last seen is returned with it (nil if it
-// was never seen).
-//
-// GET /process/{identifier}
-func (c *Client) Wait(ctx context.Context, id string, opts *WaitOptions) (*Process, error) {
-	if err := c.check(ctx, "Wait"); err != nil {
-		return nil, err
-	}
-	if err := checkProcessID(id); err != nil {
-		return nil, wrap(ctx, "Wait", err)
-	}
-	p, err := waitProcess(ctx, c, id, opts)
-	return p, wrap(ctx, "Wait", err)
-}
-
-// waitProcess is Wait over any ProcessGetter.
-func waitProcess(ctx context.Context, g ProcessGetter, id string, opts *WaitOptions) (*Process, error) {
-	if err := opts.validate(); err != nil {
-		return nil, err
-	}
-	var o WaitOptions
-	if opts != nil {
-		o = *opts
-	}
-	var seen *Process
-	_, _, err := poll.Until(ctx, poll.Options{
-		MinDelay:    o.MinDelay,
-		MaxDelay:    o.MaxDelay,
-		IsTransient: sandboxkit.IsTransient,
-	}, func(ctx context.Context) (*Process, bool, error) {
-		p, err := g.GetProcess(ctx, id)
-		if err != nil {
-			return nil, false, err
-		}
-		seen = p
-		return p, p.Ended(), nil
-	})
-	return seen, err
 }

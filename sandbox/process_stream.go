@@ -69,7 +69,7 @@ type ProcessEvent struct {
 // name it made up: it looks the process up by name and, when the server
 // started it, follows its log stream; only when the server does not know
 // the name is the request sent again (at most four requests in all); when
-// the lookup fails otherwise, the error is an [*OutcomeError]. With a name
+// the lookup fails otherwise, the error is a [*sandboxkit.OutcomeError]. With a name
 // of the caller's, or without reconnecting, such an error is returned as
 // it is.
 //
@@ -84,14 +84,15 @@ type ProcessEvent struct {
 // first, then stderr) before the result.
 //
 // POST /process
-func (c *Client) ExecStream(ctx context.Context, req ExecRequest, opts *StreamOptions) (*Stream[ProcessEvent], error) {
+func (c *Client) ExecStream(ctx context.Context, request *ExecRequest, opts *StreamOptions) (*Stream[ProcessEvent], error) {
 	const op = "ExecStream"
 	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	if err := req.validate(); err != nil {
+	if err := request.validate(); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
+	req := *request // the name may be filled in
 	o, err := opts.withDefaults()
 	if err != nil {
 		return nil, wrap(ctx, op, err)
@@ -110,7 +111,7 @@ func (c *Client) ExecStream(ctx context.Context, req ExecRequest, opts *StreamOp
 	})
 	if err != nil {
 		s.Close()
-		if _, ok := errors.AsType[*OutcomeError](err); ok {
+		if _, ok := errors.AsType[*sandboxkit.OutcomeError](err); ok {
 			return nil, err
 		}
 		return nil, wrap(ctx, op, err)

@@ -25,6 +25,9 @@ const (
 // a process object; output this long may have been cut.
 const inlinedOutput = 64 << 10
 
+// killWait polls a killed process until it has exited.
+var killWait = &sandboxkit.WaitOptions{MinDelay: 50 * time.Millisecond, MaxDelay: 500 * time.Millisecond}
+
 // RunKillTimeout bounds the kill [Client.Run] sends after its context
 // ended: Run returns at once, and the kill runs in the background for at
 // most this long.
@@ -46,8 +49,9 @@ type RunOptions struct {
 	// the command did not complete with exit code 0.
 	CheckExit bool
 	// Wait tunes the polling used when the server answers before the
-	// command has ended.
-	Wait *WaitOptions
+	// command has ended (nil: the defaults). Its OnTransition sees the
+	// process's changes of status while Run polls.
+	Wait *sandboxkit.WaitOptions
 }
 
 // RunResult is what a command left behind.
@@ -66,48 +70,6 @@ type RunResult struct {
 	Duration time.Duration
 }
 
-// RunTimeoutError is returned by [Client.Run] when [RunOptions.Timeout]
-// ran out before the command ended. Run then kills the process; Killed
-// says whether that worked.
-type RunTimeoutError struct {
-	// Command is the command line; Name the process's name and PID its
-	// pid ("" if it was never seen).
-	Command, Name, PID string
-	// Timeout is RunOptions.Timeout.
-	Timeout time.Duration
-	// Killed reports that the process no longer runs: the kill worked,
-	// or it ended by itself meanwhile. When false, it may still run;
-	// KillErr says why the kill failed, if it did.
-	Killed  bool
-	KillErr error
-	// Process is the process as last seen (after the kill), nil if it
-	// could not be read.
-	Process *Process
-	// Stdout and Stderr are the output so far, as far as it could be
-	// read.
-	Stdout, Stderr string
-	// Err is what reported the timeout: the server's 422 ("process timed
-	// out after N seconds"), or context.DeadlineExceeded when Run's own
-	// wait ran out.
-	Err error
-}
-
-// Error returns e.g. `sandboxkit: sandbox.Run: "sleep 60" timed out after
-// 1s (killed)`.
-func (e *RunTimeoutError) Error() string {
-	state := "killed"
-	if !e.Killed {
-		state = "not killed, may still run"
-		if e.KillErr != nil {
-			state += ": " + strings.TrimPrefix(e.KillErr.Error(), "sandboxkit: ")
-		}
-	}
-	return fmt.Sprintf("sandboxkit: sandbox.Run: %q timed out after %v (%s)", e.Command, e.Timeout, state)
-}
-
-// Unwrap returns Err.
-func (e *RunTimeoutError) Unwrap() error { return e.Err }
-
 // Run executes a shell command, waits for it to end and returns its
 // output and exit code. A non-zero exit code is not an error unless
 // opts.CheckExit is set. Without opts.Name the process gets a unique name
@@ -123,7 +85,7 @@ func (e *RunTimeoutError) Unwrap() error { return e.Err }
 // The request asks the server to answer once the command has ended, but
 // for no longer than the client's per-attempt timeout allows
 // ([sandboxkit.WithTimeout]; the wait is capped 10 s below it): a command
-// that runs longer is waited for by polling ([Client.Wait]), as is one
+// that runs longer is waited for by polling (a [Waiter]), as is one
 // the server answers for earlier. When the output may have been cut from
 // the process object (64 KiB per stream on the real server), Run reads it
 // with GET /process/{id}/logs.
@@ -134,7 +96,9 @@ func (e *RunTimeoutError) Unwrap() error { return e.Err }
 // that name: if the server started it, Run carries on with that process
 // (waits for it and collects its output); only if the server does not
 // know the name (404) is the request sent again, at most four requests in
-// all. When the lookup fails otherwise, the error is an [*OutcomeError].
+// all. When the lookup fails otherwise, the error is a
+// [*sandboxkit.OutcomeError] (Kind "process", Token the name; errors.Is
+// sees both the exec's and the lookup's errors through it).
 // With opts.Name, which may belong to an earlier process, an ambiguous
 // exec is returned as it is.
 //
@@ -169,7 +133,7 @@ func (c *Client) Run(ctx context.Context, command string, opts *RunOptions) (*Ru
 	if err := req.validate(); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	if err := o.Wait.validate(); err != nil {
+	if err := o.Wait.Validate(); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
 	start := time.Now()
@@ -184,7 +148,7 @@ func (c *Client) Run(ctx context.Context, command string, opts *RunOptions) (*Ru
 	var p *Process
 	found, err := c.execSettled(ctx, "sandbox."+op, name, o.Name == "", func() error {
 		var err error
-		p, err = c.Exec(ctx, req)
+		p, err = c.Exec(ctx, &req)
 		return err
 	})
 	if found != nil {
@@ -209,7 +173,7 @@ func (c *Client) Run(ctx context.Context, command string, opts *RunOptions) (*Ru
 			p = q // Run's own wait takes over
 		}
 	default:
-		if _, ok := errors.AsType[*OutcomeError](err); ok {
+		if _, ok := errors.AsType[*sandboxkit.OutcomeError](err); ok {
 			return nil, err
 		}
 		return nil, wrap(ctx, op, err)
@@ -221,7 +185,7 @@ func (c *Client) Run(ctx context.Context, command string, opts *RunOptions) (*Ru
 			wctx, cancel = context.WithDeadline(ctx, deadline)
 		}
 		var last *Process
-		last, err = c.Wait(wctx, pid, o.Wait)
+		last, err = NewWaiter(c, o.Wait).Wait(wctx, pid)
 		cancel()
 		// Wait gives up a little before a deadline, so neither context
 		// may be done yet when it returns for one.
@@ -231,7 +195,7 @@ func (c *Client) Run(ctx context.Context, command string, opts *RunOptions) (*Ru
 		case ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded):
 			return nil, wrap(ctx, op, err)
 		case ctx.Err() == nil && ownDeadline(ctx, deadline):
-			return timedOut(cmp.Or(last, p), context.DeadlineExceeded)
+			return timedOut(cmp.Or(observedProcess(err), p), context.DeadlineExceeded)
 		default:
 			c.killDetached(ctx, pid)
 			return nil, wrap(ctx, op, err)
@@ -313,7 +277,11 @@ func (c *Client) runTimedOut(ctx context.Context, command, name string, p *Proce
 		q, _ = c.GetProcess(kctx, id)
 	} else {
 		// The server reports the kill before the process has exited.
-		q, _ = waitProcess(kctx, c, id, &WaitOptions{MinDelay: 50 * time.Millisecond, MaxDelay: 500 * time.Millisecond})
+		var err error
+		q, err = NewWaiter(c, killWait).Wait(kctx, id)
+		if err != nil {
+			q = observedProcess(err)
+		}
 	}
 	if q == nil {
 		return e
@@ -337,7 +305,7 @@ func (c *Client) runTimedOut(ctx context.Context, command, name string, p *Proce
 // be the server saying that the name is taken (409, or 400 from the real
 // server), most likely by that attempt's process: it is looked up too.
 // It returns (nil, nil) when send succeeded. When the lookup fails
-// otherwise, the error is an *OutcomeError for op.
+// otherwise, the error is a *sandboxkit.OutcomeError for op.
 func (c *Client) execSettled(ctx context.Context, op, name string, unique bool, send func() error) (*Process, error) {
 	var ambiguous bool
 	for attempt := 1; ; attempt++ {
@@ -363,12 +331,21 @@ func (c *Client) execSettled(ctx context.Context, op, name string, unique bool, 
 			if ctx.Err() != nil {
 				return nil, err
 			}
-			return nil, &OutcomeError{Op: op, Name: name, Attempts: attempt, LookupErr: lerr, Err: named(err, op)}
+			return nil, &sandboxkit.OutcomeError{Op: op, Kind: "process", Token: name,
+				Err: fmt.Errorf("%w (after %s; looking the process up by name: %w)", named(err, op), requests(attempt), lerr)}
 		case !resend || attempt >= runAttempts:
 			return nil, err
 		}
 		// Not found: the attempt did not start it; sending again is safe.
 	}
+}
+
+// requests says how many exec requests were sent.
+func requests(n int) string {
+	if n == 1 {
+		return "1 exec request"
+	}
+	return fmt.Sprintf("%d exec requests", n)
 }
 
 // execAmbiguous reports an exec error after which the process may have
@@ -392,36 +369,6 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
-
-// OutcomeError is returned by [Client.Run] when an exec's outcome was
-// ambiguous and looking the process up by name failed, so Run cannot
-// tell whether the command started. [Client.GetProcess] with Name tells.
-// errors.Is and errors.As see the exec's error through Unwrap.
-type OutcomeError struct {
-	// Op is the call, "sandbox.Run".
-	Op string
-	// Name is the name the process was started under.
-	Name string
-	// Attempts is how many exec requests were sent.
-	Attempts int
-	// LookupErr is the lookup's error.
-	LookupErr error
-	// Err is the last exec's error.
-	Err error
-}
-
-// Error returns e.g. `sandboxkit: sandbox.Run: outcome unknown after 1
-// attempt (looking up process "sandboxkit-..." failed: ...): ...`.
-func (e *OutcomeError) Error() string {
-	attempts := "1 attempt"
-	if e.Attempts != 1 {
-		attempts = fmt.Sprintf("%d attempts", e.Attempts)
-	}
-	return fmt.Sprintf("sandboxkit: %s: outcome unknown after %s (looking up process %q failed: %v): %v", e.Op, attempts, e.Name, e.LookupErr, e.Err)
-}
-
-// Unwrap returns the last exec's error.
-func (e *OutcomeError) Unwrap() error { return e.Err }
 
 // killDetached kills a process whose Run gave up when ctx ended: in a
 // goroutine of its own, bounded by RunKillTimeout, so that Run returns at

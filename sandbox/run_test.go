@@ -214,7 +214,7 @@ func TestWait(t *testing.T) {
 			}
 		}, sandboxkit.WithRetry(sandboxkit.RetryPolicy{MaxRetries: 0}))
 		start := time.Now()
-		p, err := c.Wait(t.Context(), "77", &sandbox.WaitOptions{MinDelay: time.Second, MaxDelay: 2 * time.Second})
+		p, err := sandbox.NewWaiter(c, &sandboxkit.WaitOptions{MinDelay: time.Second, MaxDelay: 2 * time.Second}).Wait(t.Context(), "77")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,7 +227,8 @@ func TestWait(t *testing.T) {
 	})
 }
 
-// TestWaitDeadline returns the last state seen with the context's error.
+// TestWaitDeadline: when ctx ends first, the error is a
+// *sandboxkit.WaitTimeoutError carrying the process as last seen.
 func TestWaitDeadline(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
@@ -236,9 +237,13 @@ func TestWaitDeadline(t *testing.T) {
 		})
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
-		p, err := c.Wait(ctx, "77", nil)
-		if !errors.Is(err, context.DeadlineExceeded) || p == nil || p.Status != sandbox.StatusRunning {
-			t.Errorf("Wait = %+v, %v", p, err)
+		p, err := sandbox.NewWaiter(c, nil).Wait(ctx, "77")
+		te, ok := errors.AsType[*sandboxkit.WaitTimeoutError](err)
+		if !ok || p != nil || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Wait = %+v, %v; want a *WaitTimeoutError wrapping DeadlineExceeded", p, err)
+		}
+		if last, _ := te.Observed.(*sandbox.Process); last == nil || last.Status != sandbox.StatusRunning || te.State != "running" {
+			t.Errorf("WaitTimeoutError %+v: want the running process as last seen", te)
 		}
 	})
 }

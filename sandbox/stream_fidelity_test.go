@@ -88,7 +88,7 @@ func TestExecStreamAndStreamLogsAgree(t *testing.T) {
 			return jsonResponse(r, 200, doneProcess), nil
 		})
 		opts := &sandbox.StreamOptions{MaxLineSize: max}
-		s, err := c.ExecStream(t.Context(), sandbox.ExecRequest{Command: "x"}, opts)
+		s, err := c.ExecStream(t.Context(), &sandbox.ExecRequest{Command: "x"}, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -149,7 +149,7 @@ func TestExecStreamFastCommandReplay(t *testing.T) {
 					body := ndjson(append(tc.events, [2]string{"result", tc.result})...)
 					return streamResponse(r, "application/x-ndjson", newBody(body, io.EOF)), nil
 				})
-				s, err := c.ExecStream(t.Context(), sandbox.ExecRequest{Command: "c"}, nil)
+				s, err := c.ExecStream(t.Context(), &sandbox.ExecRequest{Command: "c"}, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -271,7 +271,7 @@ func TestExecStreamRecoversAmbiguousExec(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				s, err := c.ExecStream(t.Context(), sandbox.ExecRequest{Command: "echo hi"}, nil)
+				s, err := c.ExecStream(t.Context(), &sandbox.ExecRequest{Command: "echo hi"}, nil)
 				if err != nil {
 					t.Fatalf("ExecStream: %v", err)
 				}
@@ -308,10 +308,13 @@ func TestExecStreamAmbiguousLookupFails(t *testing.T) {
 			}
 			return jsonResponse(r, 403, `{"error":"forbidden"}`), nil
 		})
-		_, err := c.ExecStream(t.Context(), sandbox.ExecRequest{Command: "echo hi"}, nil)
-		oe, ok := errors.AsType[*sandbox.OutcomeError](err)
-		if !ok || oe.Op != "sandbox.ExecStream" || !strings.HasPrefix(oe.Name, "sandboxkit-") {
+		_, err := c.ExecStream(t.Context(), &sandbox.ExecRequest{Command: "echo hi"}, nil)
+		oe, ok := errors.AsType[*sandboxkit.OutcomeError](err)
+		if !ok || oe.Op != "sandbox.ExecStream" || oe.Kind != "process" || oe.ID != "" || !strings.HasPrefix(oe.Token, "sandboxkit-") {
 			t.Fatalf("ExecStream = %v, want an *OutcomeError of sandbox.ExecStream", err)
+		}
+		if !errors.Is(err, sandboxkit.ErrOutcomeUnknown) || !errors.Is(err, sandboxkit.ErrForbidden) {
+			t.Errorf("errors.Is(%v): want ErrOutcomeUnknown and the lookup's ErrForbidden", err)
 		}
 	})
 }

@@ -65,7 +65,7 @@ func TestOverlongOutputIsCutAtMaxLineSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := c.ExecStream(t.Context(), sandbox.ExecRequest{Command: "c", Name: "n"}, &sandbox.StreamOptions{MaxLineSize: 1024, MaxReconnects: -1})
+	s, err := c.ExecStream(t.Context(), &sandbox.ExecRequest{Command: "c", Name: "n"}, &sandbox.StreamOptions{MaxLineSize: 1024, MaxReconnects: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -117,7 +117,7 @@ func TestExecStreamLines(t *testing.T) {
 			)
 			return streamResponse(r, "application/x-ndjson", newBody(body, io.EOF)), nil
 		})
-		s, err := c.ExecStream(t.Context(), sandbox.ExecRequest{Command: "echo hi"}, nil)
+		s, err := c.ExecStream(t.Context(), &sandbox.ExecRequest{Command: "echo hi"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,7 +163,7 @@ func TestExecStreamResume(t *testing.T) {
 				return jsonResponse(r, 200, doneProcess), nil
 			}
 		})
-		s, err := c.ExecStream(t.Context(), sandbox.ExecRequest{Command: "x", Name: "job-1"}, nil)
+		s, err := c.ExecStream(t.Context(), &sandbox.ExecRequest{Command: "x", Name: "job-1"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -352,7 +352,7 @@ func TestExecStreamWithoutResume(t *testing.T) {
 			reqBody = string(b)
 			return streamResponse(r, "application/x-ndjson", newBody(ndjson([2]string{"stdout", "x\n"}), io.ErrUnexpectedEOF)), nil
 		})
-		s, err := c.ExecStream(t.Context(), sandbox.ExecRequest{Command: "x"}, &sandbox.StreamOptions{MaxReconnects: -1})
+		s, err := c.ExecStream(t.Context(), &sandbox.ExecRequest{Command: "x"}, &sandbox.StreamOptions{MaxReconnects: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -373,7 +373,7 @@ func TestExecStreamJSONAnswer(t *testing.T) {
 		c := mockClient(t, func(r *http.Request) (*http.Response, error) {
 			return jsonResponse(r, 200, strings.Replace(strings.Replace(doneProcess, `"stdout":""`, `"stdout":"a\nb\n"`, 1), `"stderr":""`, `"stderr":"c"`, 1)), nil
 		})
-		s, err := c.ExecStream(t.Context(), sandbox.ExecRequest{Command: "x"}, nil)
+		s, err := c.ExecStream(t.Context(), &sandbox.ExecRequest{Command: "x"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -396,7 +396,7 @@ func TestStreamClose(t *testing.T) {
 		c := mockClient(t, func(r *http.Request) (*http.Response, error) {
 			return streamResponse(r, "application/x-ndjson", body), nil
 		})
-		s, err := c.ExecStream(t.Context(), sandbox.ExecRequest{Command: "x"}, nil)
+		s, err := c.ExecStream(t.Context(), &sandbox.ExecRequest{Command: "x"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -465,7 +465,7 @@ func TestStreamLineTooLong(t *testing.T) {
 		if !errors.Is(w.Err(), sandbox.ErrLineTooLong) || n != 1 {
 			t.Errorf("%d watch events, error %v; want 1 and ErrLineTooLong", n, w.Err())
 		}
-		s, err := c.ExecStream(t.Context(), sandbox.ExecRequest{Command: "x"}, &sandbox.StreamOptions{MaxLineSize: 100})
+		s, err := c.ExecStream(t.Context(), &sandbox.ExecRequest{Command: "x"}, &sandbox.StreamOptions{MaxLineSize: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -485,7 +485,7 @@ func TestStreamAllBreakCloses(t *testing.T) {
 		c := mockClient(t, func(r *http.Request) (*http.Response, error) {
 			return streamResponse(r, "application/x-ndjson", body), nil
 		})
-		s, err := c.ExecStream(t.Context(), sandbox.ExecRequest{Command: "x"}, nil)
+		s, err := c.ExecStream(t.Context(), &sandbox.ExecRequest{Command: "x"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -584,7 +584,7 @@ func TestExecStreamCloseLeavesNoGoroutine(t *testing.T) {
 		w.(http.Flusher).Flush()
 		<-r.Context().Done() // the process runs on; the client goes away
 	})
-	s, err := c.ExecStream(t.Context(), sandbox.ExecRequest{Command: "yes"}, nil)
+	s, err := c.ExecStream(t.Context(), &sandbox.ExecRequest{Command: "yes"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -100,8 +100,8 @@ func (c *Client) StartUpgrade(ctx context.Context, opts *StartUpgradeOptions) (*
 	return &UpgradeAck{Message: r.Message, Version: r.Version.Value, BaseURL: r.BaseUrl.Value}, nil
 }
 
-// UpgradeOptions tunes [Client.Upgrade]. The zero value upgrades to the
-// server's default version.
+// UpgradeOptions tunes [Client.Upgrade]. Nil or the zero value upgrades
+// to the server's default version.
 type UpgradeOptions struct {
 	// Version and BaseURL: as for [StartUpgradeOptions]. When Version is a
 	// release tag (not latest, develop or main), success also requires
@@ -180,10 +180,14 @@ type UpgradeResult struct {
 // in progress to finish, then starts its own.
 //
 // POST /upgrade, then GET /health
-func (c *Client) Upgrade(ctx context.Context, opts UpgradeOptions) (*UpgradeResult, error) {
+func (c *Client) Upgrade(ctx context.Context, options *UpgradeOptions) (*UpgradeResult, error) {
 	const op = "Upgrade"
 	if err := c.check(ctx, op); err != nil {
 		return nil, err
+	}
+	var opts UpgradeOptions
+	if options != nil {
+		opts = *options
 	}
 	so := StartUpgradeOptions{Version: opts.Version, BaseURL: opts.BaseURL}
 	if err := so.validate(); err != nil {

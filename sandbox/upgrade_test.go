@@ -206,9 +206,9 @@ func steps(events []sandbox.UpgradeProgress) []sandbox.UpgradeStep {
 }
 
 // fastPolling checks the health every 200ms of fake time.
-func fastPolling(o sandbox.UpgradeOptions) sandbox.UpgradeOptions {
+func fastPolling(o sandbox.UpgradeOptions) *sandbox.UpgradeOptions {
 	o.MinDelay, o.MaxDelay = 200*time.Millisecond, 200*time.Millisecond
-	return o
+	return &o
 }
 
 func TestUpgradeSucceeds(t *testing.T) {
@@ -336,7 +336,7 @@ func TestUpgradeNeverFinishes(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()
 		start := time.Now()
-		_, err := c.Upgrade(ctx, sandbox.UpgradeOptions{})
+		_, err := c.Upgrade(ctx, &sandbox.UpgradeOptions{})
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("error %v does not wrap context.DeadlineExceeded", err)
 		}
@@ -372,12 +372,12 @@ func TestUpgradeConcurrentCallsTriggerOnce(t *testing.T) {
 		})
 		advance(2 * time.Second) // fake time: the attempt is downloading
 		var log progressLog
-		o := opts
+		o := *opts
 		o.OnProgress = log.add
 		var second *sandbox.UpgradeResult
 		var secondErr error
 		wg.Go(func() {
-			second, secondErr = c.Upgrade(t.Context(), o)
+			second, secondErr = c.Upgrade(t.Context(), &o)
 		})
 		advance(time.Second)
 		giveUp()
@@ -541,7 +541,7 @@ func TestUpgradeUnauthorized(t *testing.T) {
 		c := mockClient(t, func(req *http.Request) (*http.Response, error) {
 			return jsonResponse(req, 401, `{"error":"bad token"}`), nil
 		})
-		_, err := c.Upgrade(t.Context(), sandbox.UpgradeOptions{})
+		_, err := c.Upgrade(t.Context(), &sandbox.UpgradeOptions{})
 		if !errors.Is(err, sandboxkit.ErrUnauthorized) {
 			t.Fatalf("error %v, want sandboxkit.ErrUnauthorized", err)
 		}

@@ -277,7 +277,7 @@ func (c *Client) ResumeUpload(ctx context.Context, uploadID string, src io.Reade
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	have, err := c.UploadedParts(ctx, uploadID)
+	have, err := c.ListUploadedParts(ctx, uploadID)
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -613,12 +613,12 @@ func (c *Client) UploadPart(ctx context.Context, uploadID string, partNumber int
 	return &UploadedPart{PartNumber: p.PartNumber.Or(partNumber), ETag: p.Etag.Value, Size: p.Size.Or(size)}, nil
 }
 
-// UploadedParts lists the parts of a multipart session received so far,
+// ListUploadedParts lists the parts of a multipart session received so far,
 // by part number.
 //
 // GET /filesystem-multipart/{uploadId}/parts
-func (c *Client) UploadedParts(ctx context.Context, uploadID string) ([]UploadedPart, error) {
-	const op = "UploadedParts"
+func (c *Client) ListUploadedParts(ctx context.Context, uploadID string) ([]UploadedPart, error) {
+	const op = "ListUploadedParts"
 	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
@@ -639,15 +639,6 @@ func (c *Client) UploadedParts(ctx context.Context, uploadID string) ([]Uploaded
 	}
 	slices.SortFunc(out, func(a, b UploadedPart) int { return a.PartNumber - b.PartNumber })
 	return out, nil
-}
-
-func uploadedPartFrom(p sandboxapi.UploadedPart) UploadedPart {
-	return UploadedPart{
-		PartNumber: p.PartNumber.Value,
-		ETag:       p.Etag.Value,
-		Size:       p.Size.Value,
-		UploadedAt: parseRFC3339(p.UploadedAt.Value),
-	}
 }
 
 // CompletedPart names a part to join in [Client.CompleteUpload].
@@ -719,11 +710,11 @@ type MultipartUpload struct {
 	Parts []UploadedPart
 }
 
-// MultipartUploads lists the multipart sessions in progress.
+// ListMultipartUploads lists the multipart sessions in progress.
 //
 // GET /filesystem-multipart
-func (c *Client) MultipartUploads(ctx context.Context) ([]MultipartUpload, error) {
-	const op = "MultipartUploads"
+func (c *Client) ListMultipartUploads(ctx context.Context) ([]MultipartUpload, error) {
+	const op = "ListMultipartUploads"
 	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}

@@ -100,7 +100,7 @@ func run(ctx context.Context, env *demo.Env) error {
 	if err != nil {
 		return err
 	}
-	h, err := api.WaitReady(ctx, nil) // polls GET /health until "ok"
+	h, err := sandbox.NewHealthWaiter(api, nil).Wait(ctx) // polls GET /health until "ok"
 	if err != nil {
 		return fmt.Errorf("health: %w", err)
 	}

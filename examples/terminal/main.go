@@ -99,7 +99,7 @@ func newSandbox(ctx context.Context, env *demo.Env) (*sandbox.Client, func(), er
 	}
 	api, err := sandbox.New(opts...)
 	if err == nil {
-		_, err = api.WaitReady(ctx, nil)
+		_, err = sandbox.NewHealthWaiter(api, nil).Wait(ctx)
 	}
 	if err != nil {
 		cleanup()

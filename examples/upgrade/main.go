@@ -74,7 +74,7 @@ func run(ctx context.Context, env *demo.Env) error {
 	if err != nil {
 		return err
 	}
-	before, err := api.WaitReady(ctx, nil)
+	before, err := sandbox.NewHealthWaiter(api, nil).Wait(ctx)
 	if err != nil {
 		return fmt.Errorf("health: %w", err)
 	}
@@ -87,7 +87,7 @@ func run(ctx context.Context, env *demo.Env) error {
 	// connections for a moment. Upgrade reports each step it sees and
 	// returns once the restarted server is confirmed.
 	env.Logf("1. upgrading to the latest release")
-	res, err := api.Upgrade(ctx, sandbox.UpgradeOptions{
+	res, err := api.Upgrade(ctx, &sandbox.UpgradeOptions{
 		MinDelay: 50 * time.Millisecond, MaxDelay: 100 * time.Millisecond,
 		OnProgress: progress(env),
 	})
@@ -105,7 +105,7 @@ func run(ctx context.Context, env *demo.Env) error {
 			return err
 		}
 	}
-	_, err = api.Upgrade(ctx, sandbox.UpgradeOptions{
+	_, err = api.Upgrade(ctx, &sandbox.UpgradeOptions{
 		Version:  missingRelease,
 		MinDelay: 50 * time.Millisecond, MaxDelay: 100 * time.Millisecond,
 		OnProgress: progress(env),

@@ -316,8 +316,8 @@ func errorKind(step string, err error) (string, bool) {
 	if oe, ok := errors.AsType[*lifecycle.OutcomeError](err); ok {
 		return fmt.Sprintf("*lifecycle.OutcomeError (%s)", oe.Op), true
 	}
-	if _, ok := errors.AsType[*sandbox.OutcomeError](err); ok {
-		return "*sandbox.OutcomeError", true
+	if _, ok := errors.AsType[*sandboxkit.OutcomeError](err); ok {
+		return "*sandboxkit.OutcomeError", true
 	}
 	// A bare connection reset remains possible only where every attempt
 	// was settled as not applied and the attempts ran out (four resets

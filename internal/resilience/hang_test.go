@@ -134,37 +134,37 @@ func unaryCalls(t *testing.T, tr http.RoundTripper) map[string]func(context.Cont
 		"controlplane.Update": func(ctx context.Context) error { _, err := cp.Update(ctx, box, nil); return err },
 		"controlplane.Delete": func(ctx context.Context) error { _, err := cp.Delete(ctx, "box", nil); return err },
 
-		"sandbox.Health": func(ctx context.Context) error { _, err := sc.Health(ctx); return err },
-		"sandbox.Read":   func(ctx context.Context) error { _, err := sc.Read(ctx, "/etc/hosts"); return err },
-		"sandbox.List":   func(ctx context.Context) error { _, err := sc.List(ctx, "/tmp"); return err },
-		"sandbox.Write":  func(ctx context.Context) error { return sc.Write(ctx, "/tmp/a", "x", nil) },
-		"sandbox.Mkdir":  func(ctx context.Context) error { return sc.Mkdir(ctx, "/tmp/d", nil) },
-		"sandbox.Remove": func(ctx context.Context) error { return sc.Remove(ctx, "/tmp/a", nil) },
-		"sandbox.Tree":   func(ctx context.Context) error { _, err := sc.Tree(ctx, "/tmp"); return err },
-		"sandbox.Find":   func(ctx context.Context) error { _, err := sc.Find(ctx, "/tmp", nil); return err },
-		"sandbox.Search": func(ctx context.Context) error { _, err := sc.Search(ctx, "/tmp", nil); return err },
-		"sandbox.Grep":   func(ctx context.Context) error { _, err := sc.Grep(ctx, "/tmp", "needle", nil); return err },
+		"sandbox.Health":        func(ctx context.Context) error { _, err := sc.Health(ctx); return err },
+		"sandbox.Read":          func(ctx context.Context) error { _, err := sc.Read(ctx, "/etc/hosts"); return err },
+		"sandbox.ListDirectory": func(ctx context.Context) error { _, err := sc.ListDirectory(ctx, "/tmp"); return err },
+		"sandbox.Write":         func(ctx context.Context) error { return sc.Write(ctx, "/tmp/a", "x", nil) },
+		"sandbox.Mkdir":         func(ctx context.Context) error { return sc.Mkdir(ctx, "/tmp/d", nil) },
+		"sandbox.Remove":        func(ctx context.Context) error { return sc.Remove(ctx, "/tmp/a", nil) },
+		"sandbox.Tree":          func(ctx context.Context) error { _, err := sc.Tree(ctx, "/tmp"); return err },
+		"sandbox.Find":          func(ctx context.Context) error { _, err := sc.Find(ctx, "/tmp", nil); return err },
+		"sandbox.Search":        func(ctx context.Context) error { _, err := sc.Search(ctx, "/tmp", nil); return err },
+		"sandbox.Grep":          func(ctx context.Context) error { _, err := sc.Grep(ctx, "/tmp", "needle", nil); return err },
 		"sandbox.Exec": func(ctx context.Context) error {
-			_, err := sc.Exec(ctx, sandbox.ExecRequest{Command: "true"})
+			_, err := sc.Exec(ctx, &sandbox.ExecRequest{Command: "true"})
 			return err
 		},
 		"sandbox.GetProcess": func(ctx context.Context) error {
 			_, err := sc.GetProcess(ctx, "p1")
 			return err
 		},
-		"sandbox.ListProcesses":     func(ctx context.Context) error { _, err := sc.ListProcesses(ctx); return err },
-		"sandbox.StopProcess":       func(ctx context.Context) error { return sc.StopProcess(ctx, "p1") },
-		"sandbox.KillProcess":       func(ctx context.Context) error { return sc.KillProcess(ctx, "p1") },
-		"sandbox.Logs":              func(ctx context.Context) error { _, err := sc.Logs(ctx, "p1"); return err },
-		"sandbox.Ports":             func(ctx context.Context) error { _, err := sc.Ports(ctx, 42); return err },
-		"sandbox.Drives":            func(ctx context.Context) error { _, err := sc.Drives(ctx); return err },
-		"sandbox.ReloadEnvironment": func(ctx context.Context) error { _, err := sc.ReloadEnvironment(ctx); return err },
-		"sandbox.StartUpgrade":      func(ctx context.Context) error { _, err := sc.StartUpgrade(ctx, nil); return err },
-		"sandbox.MultipartUploads":  func(ctx context.Context) error { _, err := sc.MultipartUploads(ctx); return err },
-		"sandbox.InitiateUpload":    func(ctx context.Context) error { _, err := sc.InitiateUpload(ctx, "/tmp/big", nil); return err },
-		"sandbox.UploadedParts":     func(ctx context.Context) error { _, err := sc.UploadedParts(ctx, "up-1"); return err },
-		"sandbox.AbortUpload":       func(ctx context.Context) error { return sc.AbortUpload(ctx, "up-1") },
-		"sandbox.DisconnectTunnel":  func(ctx context.Context) error { return sc.DisconnectTunnel(ctx) },
+		"sandbox.ListProcesses":        func(ctx context.Context) error { _, err := sc.ListProcesses(ctx); return err },
+		"sandbox.StopProcess":          func(ctx context.Context) error { return sc.StopProcess(ctx, "p1") },
+		"sandbox.KillProcess":          func(ctx context.Context) error { return sc.KillProcess(ctx, "p1") },
+		"sandbox.Logs":                 func(ctx context.Context) error { _, err := sc.Logs(ctx, "p1"); return err },
+		"sandbox.ListPorts":            func(ctx context.Context) error { _, err := sc.ListPorts(ctx, 42); return err },
+		"sandbox.ListDrives":           func(ctx context.Context) error { _, err := sc.ListDrives(ctx); return err },
+		"sandbox.ReloadEnvironment":    func(ctx context.Context) error { _, err := sc.ReloadEnvironment(ctx); return err },
+		"sandbox.StartUpgrade":         func(ctx context.Context) error { _, err := sc.StartUpgrade(ctx, nil); return err },
+		"sandbox.ListMultipartUploads": func(ctx context.Context) error { _, err := sc.ListMultipartUploads(ctx); return err },
+		"sandbox.InitiateUpload":       func(ctx context.Context) error { _, err := sc.InitiateUpload(ctx, "/tmp/big", nil); return err },
+		"sandbox.ListUploadedParts":    func(ctx context.Context) error { _, err := sc.ListUploadedParts(ctx, "up-1"); return err },
+		"sandbox.AbortUpload":          func(ctx context.Context) error { return sc.AbortUpload(ctx, "up-1") },
+		"sandbox.DisconnectTunnel":     func(ctx context.Context) error { return sc.DisconnectTunnel(ctx) },
 	}
 }
 

@@ -270,7 +270,7 @@ func facadeCalls(t *testing.T, e *echoServer, logger *slog.Logger) map[string]fu
 		calls[name+".Read"] = func(ctx context.Context) error { _, err := sc.Read(ctx, "/etc/hosts"); return err }
 		calls[name+".Write"] = func(ctx context.Context) error { return sc.Write(ctx, "/tmp/a", "x", nil) }
 		calls[name+".Exec"] = func(ctx context.Context) error {
-			_, err := sc.Exec(ctx, sandbox.ExecRequest{Command: "true"})
+			_, err := sc.Exec(ctx, &sandbox.ExecRequest{Command: "true"})
 			return err
 		}
 		calls[name+".Run"] = func(ctx context.Context) error { _, err := sc.Run(ctx, "true", nil); return err }
@@ -531,11 +531,11 @@ func TestRedirectsDropCredentials(t *testing.T) {
 	for name, sc := range map[string]*sandbox.Client{"sandbox": sc, "controlplane.SandboxClient": cpSandbox} {
 		calls = append(calls,
 			call{name, "Read (GET)", "Authorization", func(ctx context.Context) error { _, err := sc.Read(ctx, "/tmp/a"); return err }},
-			call{name, "List (GET), endpoint credential", sandboxkit.HeaderSecureAccess, func(ctx context.Context) error { _, err := sc.List(ctx, "/tmp"); return err }},
+			call{name, "ListDirectory (GET), endpoint credential", sandboxkit.HeaderSecureAccess, func(ctx context.Context) error { _, err := sc.ListDirectory(ctx, "/tmp"); return err }},
 			call{name, "Mkdir (PUT), endpoint route", sandboxkit.HeaderIngressTo, func(ctx context.Context) error { return sc.Mkdir(ctx, "/tmp/d", nil) }},
 			call{name, "Write (PUT)", "Authorization", func(ctx context.Context) error { return sc.Write(ctx, "/tmp/a", "x", nil) }},
 			call{name, "Exec (POST)", "Authorization", func(ctx context.Context) error {
-				_, err := sc.Exec(ctx, sandbox.ExecRequest{Command: "true"})
+				_, err := sc.Exec(ctx, &sandbox.ExecRequest{Command: "true"})
 				return err
 			}},
 			call{name, "Remove (DELETE)", "Authorization", func(ctx context.Context) error { return sc.Remove(ctx, "/tmp/a", nil) }},
@@ -625,7 +625,7 @@ func TestSecretsNotInWorkflowLogs(t *testing.T) {
 					sandboxkit.WithToken(secToken), sandboxkit.WithHTTPClient(srv.HTTPClient()), sandboxkit.WithLogger(logger))
 				keep(err)
 				if sc != nil {
-					_, err = sc.WaitReady(ctx, nil)
+					_, err = sandbox.NewHealthWaiter(sc, nil).Wait(ctx)
 					keep(err)
 					_, err = sc.Run(ctx, "echo hi", nil)
 					keep(err)

@@ -290,7 +290,7 @@ func TestTenantIsolation(t *testing.T) {
 				return sc(a).Remove(ctx, secretFile, nil)
 			}},
 			op{api + ".Exec", func(ctx context.Context, _ *lifecycle.Client, _ *controlplane.Client, sc func(bool) *sandbox.Client, a bool) error {
-				_, err := sc(a).Exec(ctx, sandbox.ExecRequest{Command: "echo beta"})
+				_, err := sc(a).Exec(ctx, &sandbox.ExecRequest{Command: "echo beta"})
 				return err
 			}},
 			op{api + ".ListProcesses", func(ctx context.Context, _ *lifecycle.Client, _ *controlplane.Client, sc func(bool) *sandbox.Client, a bool) error {

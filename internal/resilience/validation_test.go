@@ -252,9 +252,12 @@ func TestSandboxRejectsEscapingIDsAndBadPaths(t *testing.T) {
 				}
 				return err
 			}},
-			{"Wait", func(ctx context.Context, id string) error { _, err := sc.Wait(ctx, id, nil); return err }},
+			{"Wait", func(ctx context.Context, id string) error {
+				_, err := sandbox.NewWaiter(sc, nil).Wait(ctx, id)
+				return err
+			}},
 			opt(idCall{"Exec (Name)", func(ctx context.Context, id string) error {
-				_, err := sc.Exec(ctx, sandbox.ExecRequest{Command: "true", Name: id})
+				_, err := sc.Exec(ctx, &sandbox.ExecRequest{Command: "true", Name: id})
 				return err
 			}}),
 			opt(idCall{"Run (Name)", func(ctx context.Context, id string) error {
@@ -265,7 +268,7 @@ func TestSandboxRejectsEscapingIDsAndBadPaths(t *testing.T) {
 			{"CompleteUpload", func(ctx context.Context, id string) error {
 				return sc.CompleteUpload(ctx, id, []sandbox.CompletedPart{{PartNumber: 1, ETag: "x"}})
 			}},
-			{"UploadedParts", func(ctx context.Context, id string) error { _, err := sc.UploadedParts(ctx, id); return err }},
+			{"ListUploadedParts", func(ctx context.Context, id string) error { _, err := sc.ListUploadedParts(ctx, id); return err }},
 			{"UploadPart", func(ctx context.Context, id string) error {
 				_, err := sc.UploadPart(ctx, id, 1, bytes.NewReader(data), int64(len(data)))
 				return err
@@ -288,7 +291,7 @@ func TestSandboxRejectsEscapingIDsAndBadPaths(t *testing.T) {
 				return err
 			}},
 			{"Write", func(ctx context.Context, p string) error { return sc.Write(ctx, p, "x", nil) }},
-			{"List", func(ctx context.Context, p string) error { _, err := sc.List(ctx, p); return err }},
+			{"ListDirectory", func(ctx context.Context, p string) error { _, err := sc.ListDirectory(ctx, p); return err }},
 			{"Mkdir", func(ctx context.Context, p string) error { return sc.Mkdir(ctx, p, nil) }},
 			{"Remove", func(ctx context.Context, p string) error { return sc.Remove(ctx, p, nil) }},
 			{"Tree", func(ctx context.Context, p string) error { _, err := sc.Tree(ctx, p); return err }},
@@ -320,11 +323,11 @@ func TestSandboxRejectsEscapingIDsAndBadPaths(t *testing.T) {
 			{"Rerank", func(ctx context.Context, p string) error { _, err := sc.Rerank(ctx, p, "x", nil); return err }},
 			{"UnmountDrive", func(ctx context.Context, p string) error { return sc.UnmountDrive(ctx, p) }},
 			{"MountDrive", func(ctx context.Context, p string) error {
-				_, err := sc.MountDrive(ctx, sandbox.DriveMount{DriveName: "d", MountPath: p})
+				_, err := sc.MountDrive(ctx, &sandbox.DriveMount{DriveName: "d", MountPath: p})
 				return err
 			}},
 			opt(idCall{"Exec (WorkingDir)", func(ctx context.Context, p string) error {
-				_, err := sc.Exec(ctx, sandbox.ExecRequest{Command: "true", WorkingDir: p})
+				_, err := sc.Exec(ctx, &sandbox.ExecRequest{Command: "true", WorkingDir: p})
 				return err
 			}}),
 		})

@@ -156,47 +156,8 @@ func (c *MockAPIDisconnectTunnelCall) DoAndReturn(f func(context.Context) error)
 	return c
 }
 
-// Drives mocks base method.
-func (m *MockAPI) Drives(ctx context.Context) ([]sandbox.DriveMount, error) {
-	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "Drives", ctx)
-	ret0, _ := ret[0].([]sandbox.DriveMount)
-	ret1, _ := ret[1].(error)
-	return ret0, ret1
-}
-
-// Drives indicates an expected call of Drives.
-func (mr *MockAPIMockRecorder) Drives(ctx any) *MockAPIDrivesCall {
-	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Drives", reflect.TypeOf((*MockAPI)(nil).Drives), ctx)
-	return &MockAPIDrivesCall{Call: call}
-}
-
-// MockAPIDrivesCall wrap *gomock.Call
-type MockAPIDrivesCall struct {
-	*gomock.Call
-}
-
-// Return rewrite *gomock.Call.Return
-func (c *MockAPIDrivesCall) Return(arg0 []sandbox.DriveMount, arg1 error) *MockAPIDrivesCall {
-	c.Call = c.Call.Return(arg0, arg1)
-	return c
-}
-
-// Do rewrite *gomock.Call.Do
-func (c *MockAPIDrivesCall) Do(f func(context.Context) ([]sandbox.DriveMount, error)) *MockAPIDrivesCall {
-	c.Call = c.Call.Do(f)
-	return c
-}
-
-// DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIDrivesCall) DoAndReturn(f func(context.Context) ([]sandbox.DriveMount, error)) *MockAPIDrivesCall {
-	c.Call = c.Call.DoAndReturn(f)
-	return c
-}
-
 // Exec mocks base method.
-func (m *MockAPI) Exec(ctx context.Context, req sandbox.ExecRequest) (*sandbox.Process, error) {
+func (m *MockAPI) Exec(ctx context.Context, req *sandbox.ExecRequest) (*sandbox.Process, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "Exec", ctx, req)
 	ret0, _ := ret[0].(*sandbox.Process)
@@ -223,19 +184,19 @@ func (c *MockAPIExecCall) Return(arg0 *sandbox.Process, arg1 error) *MockAPIExec
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAPIExecCall) Do(f func(context.Context, sandbox.ExecRequest) (*sandbox.Process, error)) *MockAPIExecCall {
+func (c *MockAPIExecCall) Do(f func(context.Context, *sandbox.ExecRequest) (*sandbox.Process, error)) *MockAPIExecCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIExecCall) DoAndReturn(f func(context.Context, sandbox.ExecRequest) (*sandbox.Process, error)) *MockAPIExecCall {
+func (c *MockAPIExecCall) DoAndReturn(f func(context.Context, *sandbox.ExecRequest) (*sandbox.Process, error)) *MockAPIExecCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // ExecStream mocks base method.
-func (m *MockAPI) ExecStream(ctx context.Context, req sandbox.ExecRequest, opts *sandbox.StreamOptions) (*sandbox.Stream[sandbox.ProcessEvent], error) {
+func (m *MockAPI) ExecStream(ctx context.Context, req *sandbox.ExecRequest, opts *sandbox.StreamOptions) (*sandbox.Stream[sandbox.ProcessEvent], error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "ExecStream", ctx, req, opts)
 	ret0, _ := ret[0].(*sandbox.Stream[sandbox.ProcessEvent])
@@ -262,13 +223,13 @@ func (c *MockAPIExecStreamCall) Return(arg0 *sandbox.Stream[sandbox.ProcessEvent
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAPIExecStreamCall) Do(f func(context.Context, sandbox.ExecRequest, *sandbox.StreamOptions) (*sandbox.Stream[sandbox.ProcessEvent], error)) *MockAPIExecStreamCall {
+func (c *MockAPIExecStreamCall) Do(f func(context.Context, *sandbox.ExecRequest, *sandbox.StreamOptions) (*sandbox.Stream[sandbox.ProcessEvent], error)) *MockAPIExecStreamCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIExecStreamCall) DoAndReturn(f func(context.Context, sandbox.ExecRequest, *sandbox.StreamOptions) (*sandbox.Stream[sandbox.ProcessEvent], error)) *MockAPIExecStreamCall {
+func (c *MockAPIExecStreamCall) DoAndReturn(f func(context.Context, *sandbox.ExecRequest, *sandbox.StreamOptions) (*sandbox.Stream[sandbox.ProcessEvent], error)) *MockAPIExecStreamCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -545,41 +506,158 @@ func (c *MockAPIKillProcessCall) DoAndReturn(f func(context.Context, string) err
 	return c
 }
 
-// List mocks base method.
-func (m *MockAPI) List(ctx context.Context, path string) (*sandbox.Directory, error) {
+// ListDirectory mocks base method.
+func (m *MockAPI) ListDirectory(ctx context.Context, path string) (*sandbox.Directory, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "List", ctx, path)
+	ret := m.ctrl.Call(m, "ListDirectory", ctx, path)
 	ret0, _ := ret[0].(*sandbox.Directory)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
-// List indicates an expected call of List.
-func (mr *MockAPIMockRecorder) List(ctx, path any) *MockAPIListCall {
+// ListDirectory indicates an expected call of ListDirectory.
+func (mr *MockAPIMockRecorder) ListDirectory(ctx, path any) *MockAPIListDirectoryCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "List", reflect.TypeOf((*MockAPI)(nil).List), ctx, path)
-	return &MockAPIListCall{Call: call}
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListDirectory", reflect.TypeOf((*MockAPI)(nil).ListDirectory), ctx, path)
+	return &MockAPIListDirectoryCall{Call: call}
 }
 
-// MockAPIListCall wrap *gomock.Call
-type MockAPIListCall struct {
+// MockAPIListDirectoryCall wrap *gomock.Call
+type MockAPIListDirectoryCall struct {
 	*gomock.Call
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockAPIListCall) Return(arg0 *sandbox.Directory, arg1 error) *MockAPIListCall {
+func (c *MockAPIListDirectoryCall) Return(arg0 *sandbox.Directory, arg1 error) *MockAPIListDirectoryCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAPIListCall) Do(f func(context.Context, string) (*sandbox.Directory, error)) *MockAPIListCall {
+func (c *MockAPIListDirectoryCall) Do(f func(context.Context, string) (*sandbox.Directory, error)) *MockAPIListDirectoryCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIListCall) DoAndReturn(f func(context.Context, string) (*sandbox.Directory, error)) *MockAPIListCall {
+func (c *MockAPIListDirectoryCall) DoAndReturn(f func(context.Context, string) (*sandbox.Directory, error)) *MockAPIListDirectoryCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// ListDrives mocks base method.
+func (m *MockAPI) ListDrives(ctx context.Context) ([]sandbox.DriveMount, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ListDrives", ctx)
+	ret0, _ := ret[0].([]sandbox.DriveMount)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ListDrives indicates an expected call of ListDrives.
+func (mr *MockAPIMockRecorder) ListDrives(ctx any) *MockAPIListDrivesCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListDrives", reflect.TypeOf((*MockAPI)(nil).ListDrives), ctx)
+	return &MockAPIListDrivesCall{Call: call}
+}
+
+// MockAPIListDrivesCall wrap *gomock.Call
+type MockAPIListDrivesCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockAPIListDrivesCall) Return(arg0 []sandbox.DriveMount, arg1 error) *MockAPIListDrivesCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockAPIListDrivesCall) Do(f func(context.Context) ([]sandbox.DriveMount, error)) *MockAPIListDrivesCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockAPIListDrivesCall) DoAndReturn(f func(context.Context) ([]sandbox.DriveMount, error)) *MockAPIListDrivesCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// ListMultipartUploads mocks base method.
+func (m *MockAPI) ListMultipartUploads(ctx context.Context) ([]sandbox.MultipartUpload, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ListMultipartUploads", ctx)
+	ret0, _ := ret[0].([]sandbox.MultipartUpload)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ListMultipartUploads indicates an expected call of ListMultipartUploads.
+func (mr *MockAPIMockRecorder) ListMultipartUploads(ctx any) *MockAPIListMultipartUploadsCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListMultipartUploads", reflect.TypeOf((*MockAPI)(nil).ListMultipartUploads), ctx)
+	return &MockAPIListMultipartUploadsCall{Call: call}
+}
+
+// MockAPIListMultipartUploadsCall wrap *gomock.Call
+type MockAPIListMultipartUploadsCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockAPIListMultipartUploadsCall) Return(arg0 []sandbox.MultipartUpload, arg1 error) *MockAPIListMultipartUploadsCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockAPIListMultipartUploadsCall) Do(f func(context.Context) ([]sandbox.MultipartUpload, error)) *MockAPIListMultipartUploadsCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockAPIListMultipartUploadsCall) DoAndReturn(f func(context.Context) ([]sandbox.MultipartUpload, error)) *MockAPIListMultipartUploadsCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// ListPorts mocks base method.
+func (m *MockAPI) ListPorts(ctx context.Context, pid int) ([]sandbox.PortInfo, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ListPorts", ctx, pid)
+	ret0, _ := ret[0].([]sandbox.PortInfo)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ListPorts indicates an expected call of ListPorts.
+func (mr *MockAPIMockRecorder) ListPorts(ctx, pid any) *MockAPIListPortsCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListPorts", reflect.TypeOf((*MockAPI)(nil).ListPorts), ctx, pid)
+	return &MockAPIListPortsCall{Call: call}
+}
+
+// MockAPIListPortsCall wrap *gomock.Call
+type MockAPIListPortsCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockAPIListPortsCall) Return(arg0 []sandbox.PortInfo, arg1 error) *MockAPIListPortsCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockAPIListPortsCall) Do(f func(context.Context, int) ([]sandbox.PortInfo, error)) *MockAPIListPortsCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockAPIListPortsCall) DoAndReturn(f func(context.Context, int) ([]sandbox.PortInfo, error)) *MockAPIListPortsCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -619,6 +697,45 @@ func (c *MockAPIListProcessesCall) Do(f func(context.Context) ([]*sandbox.Proces
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockAPIListProcessesCall) DoAndReturn(f func(context.Context) ([]*sandbox.Process, error)) *MockAPIListProcessesCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// ListUploadedParts mocks base method.
+func (m *MockAPI) ListUploadedParts(ctx context.Context, uploadID string) ([]sandbox.UploadedPart, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ListUploadedParts", ctx, uploadID)
+	ret0, _ := ret[0].([]sandbox.UploadedPart)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ListUploadedParts indicates an expected call of ListUploadedParts.
+func (mr *MockAPIMockRecorder) ListUploadedParts(ctx, uploadID any) *MockAPIListUploadedPartsCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListUploadedParts", reflect.TypeOf((*MockAPI)(nil).ListUploadedParts), ctx, uploadID)
+	return &MockAPIListUploadedPartsCall{Call: call}
+}
+
+// MockAPIListUploadedPartsCall wrap *gomock.Call
+type MockAPIListUploadedPartsCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockAPIListUploadedPartsCall) Return(arg0 []sandbox.UploadedPart, arg1 error) *MockAPIListUploadedPartsCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockAPIListUploadedPartsCall) Do(f func(context.Context, string) ([]sandbox.UploadedPart, error)) *MockAPIListUploadedPartsCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockAPIListUploadedPartsCall) DoAndReturn(f func(context.Context, string) ([]sandbox.UploadedPart, error)) *MockAPIListUploadedPartsCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -739,7 +856,7 @@ func (c *MockAPIMonitorPortsCall) DoAndReturn(f func(context.Context, int, strin
 }
 
 // MountDrive mocks base method.
-func (m_2 *MockAPI) MountDrive(ctx context.Context, m sandbox.DriveMount) (*sandbox.DriveMount, error) {
+func (m_2 *MockAPI) MountDrive(ctx context.Context, m *sandbox.DriveMount) (*sandbox.DriveMount, error) {
 	m_2.ctrl.T.Helper()
 	ret := m_2.ctrl.Call(m_2, "MountDrive", ctx, m)
 	ret0, _ := ret[0].(*sandbox.DriveMount)
@@ -766,52 +883,13 @@ func (c *MockAPIMountDriveCall) Return(arg0 *sandbox.DriveMount, arg1 error) *Mo
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAPIMountDriveCall) Do(f func(context.Context, sandbox.DriveMount) (*sandbox.DriveMount, error)) *MockAPIMountDriveCall {
+func (c *MockAPIMountDriveCall) Do(f func(context.Context, *sandbox.DriveMount) (*sandbox.DriveMount, error)) *MockAPIMountDriveCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIMountDriveCall) DoAndReturn(f func(context.Context, sandbox.DriveMount) (*sandbox.DriveMount, error)) *MockAPIMountDriveCall {
-	c.Call = c.Call.DoAndReturn(f)
-	return c
-}
-
-// MultipartUploads mocks base method.
-func (m *MockAPI) MultipartUploads(ctx context.Context) ([]sandbox.MultipartUpload, error) {
-	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "MultipartUploads", ctx)
-	ret0, _ := ret[0].([]sandbox.MultipartUpload)
-	ret1, _ := ret[1].(error)
-	return ret0, ret1
-}
-
-// MultipartUploads indicates an expected call of MultipartUploads.
-func (mr *MockAPIMockRecorder) MultipartUploads(ctx any) *MockAPIMultipartUploadsCall {
-	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "MultipartUploads", reflect.TypeOf((*MockAPI)(nil).MultipartUploads), ctx)
-	return &MockAPIMultipartUploadsCall{Call: call}
-}
-
-// MockAPIMultipartUploadsCall wrap *gomock.Call
-type MockAPIMultipartUploadsCall struct {
-	*gomock.Call
-}
-
-// Return rewrite *gomock.Call.Return
-func (c *MockAPIMultipartUploadsCall) Return(arg0 []sandbox.MultipartUpload, arg1 error) *MockAPIMultipartUploadsCall {
-	c.Call = c.Call.Return(arg0, arg1)
-	return c
-}
-
-// Do rewrite *gomock.Call.Do
-func (c *MockAPIMultipartUploadsCall) Do(f func(context.Context) ([]sandbox.MultipartUpload, error)) *MockAPIMultipartUploadsCall {
-	c.Call = c.Call.Do(f)
-	return c
-}
-
-// DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIMultipartUploadsCall) DoAndReturn(f func(context.Context) ([]sandbox.MultipartUpload, error)) *MockAPIMultipartUploadsCall {
+func (c *MockAPIMountDriveCall) DoAndReturn(f func(context.Context, *sandbox.DriveMount) (*sandbox.DriveMount, error)) *MockAPIMountDriveCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -851,45 +929,6 @@ func (c *MockAPIOpenCall) Do(f func(context.Context, string) (io.ReadCloser, err
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockAPIOpenCall) DoAndReturn(f func(context.Context, string) (io.ReadCloser, error)) *MockAPIOpenCall {
-	c.Call = c.Call.DoAndReturn(f)
-	return c
-}
-
-// Ports mocks base method.
-func (m *MockAPI) Ports(ctx context.Context, pid int) ([]sandbox.PortInfo, error) {
-	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "Ports", ctx, pid)
-	ret0, _ := ret[0].([]sandbox.PortInfo)
-	ret1, _ := ret[1].(error)
-	return ret0, ret1
-}
-
-// Ports indicates an expected call of Ports.
-func (mr *MockAPIMockRecorder) Ports(ctx, pid any) *MockAPIPortsCall {
-	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Ports", reflect.TypeOf((*MockAPI)(nil).Ports), ctx, pid)
-	return &MockAPIPortsCall{Call: call}
-}
-
-// MockAPIPortsCall wrap *gomock.Call
-type MockAPIPortsCall struct {
-	*gomock.Call
-}
-
-// Return rewrite *gomock.Call.Return
-func (c *MockAPIPortsCall) Return(arg0 []sandbox.PortInfo, arg1 error) *MockAPIPortsCall {
-	c.Call = c.Call.Return(arg0, arg1)
-	return c
-}
-
-// Do rewrite *gomock.Call.Do
-func (c *MockAPIPortsCall) Do(f func(context.Context, int) ([]sandbox.PortInfo, error)) *MockAPIPortsCall {
-	c.Call = c.Call.Do(f)
-	return c
-}
-
-// DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIPortsCall) DoAndReturn(f func(context.Context, int) ([]sandbox.PortInfo, error)) *MockAPIPortsCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -1513,7 +1552,7 @@ func (c *MockAPIUpdateTunnelCall) DoAndReturn(f func(context.Context, []byte) er
 }
 
 // Upgrade mocks base method.
-func (m *MockAPI) Upgrade(ctx context.Context, opts sandbox.UpgradeOptions) (*sandbox.UpgradeResult, error) {
+func (m *MockAPI) Upgrade(ctx context.Context, opts *sandbox.UpgradeOptions) (*sandbox.UpgradeResult, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "Upgrade", ctx, opts)
 	ret0, _ := ret[0].(*sandbox.UpgradeResult)
@@ -1540,13 +1579,13 @@ func (c *MockAPIUpgradeCall) Return(arg0 *sandbox.UpgradeResult, arg1 error) *Mo
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAPIUpgradeCall) Do(f func(context.Context, sandbox.UpgradeOptions) (*sandbox.UpgradeResult, error)) *MockAPIUpgradeCall {
+func (c *MockAPIUpgradeCall) Do(f func(context.Context, *sandbox.UpgradeOptions) (*sandbox.UpgradeResult, error)) *MockAPIUpgradeCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIUpgradeCall) DoAndReturn(f func(context.Context, sandbox.UpgradeOptions) (*sandbox.UpgradeResult, error)) *MockAPIUpgradeCall {
+func (c *MockAPIUpgradeCall) DoAndReturn(f func(context.Context, *sandbox.UpgradeOptions) (*sandbox.UpgradeResult, error)) *MockAPIUpgradeCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -1625,123 +1664,6 @@ func (c *MockAPIUploadPartCall) Do(f func(context.Context, string, int, io.Reade
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockAPIUploadPartCall) DoAndReturn(f func(context.Context, string, int, io.Reader, int64) (*sandbox.UploadedPart, error)) *MockAPIUploadPartCall {
-	c.Call = c.Call.DoAndReturn(f)
-	return c
-}
-
-// UploadedParts mocks base method.
-func (m *MockAPI) UploadedParts(ctx context.Context, uploadID string) ([]sandbox.UploadedPart, error) {
-	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "UploadedParts", ctx, uploadID)
-	ret0, _ := ret[0].([]sandbox.UploadedPart)
-	ret1, _ := ret[1].(error)
-	return ret0, ret1
-}
-
-// UploadedParts indicates an expected call of UploadedParts.
-func (mr *MockAPIMockRecorder) UploadedParts(ctx, uploadID any) *MockAPIUploadedPartsCall {
-	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "UploadedParts", reflect.TypeOf((*MockAPI)(nil).UploadedParts), ctx, uploadID)
-	return &MockAPIUploadedPartsCall{Call: call}
-}
-
-// MockAPIUploadedPartsCall wrap *gomock.Call
-type MockAPIUploadedPartsCall struct {
-	*gomock.Call
-}
-
-// Return rewrite *gomock.Call.Return
-func (c *MockAPIUploadedPartsCall) Return(arg0 []sandbox.UploadedPart, arg1 error) *MockAPIUploadedPartsCall {
-	c.Call = c.Call.Return(arg0, arg1)
-	return c
-}
-
-// Do rewrite *gomock.Call.Do
-func (c *MockAPIUploadedPartsCall) Do(f func(context.Context, string) ([]sandbox.UploadedPart, error)) *MockAPIUploadedPartsCall {
-	c.Call = c.Call.Do(f)
-	return c
-}
-
-// DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIUploadedPartsCall) DoAndReturn(f func(context.Context, string) ([]sandbox.UploadedPart, error)) *MockAPIUploadedPartsCall {
-	c.Call = c.Call.DoAndReturn(f)
-	return c
-}
-
-// Wait mocks base method.
-func (m *MockAPI) Wait(ctx context.Context, id string, opts *sandbox.WaitOptions) (*sandbox.Process, error) {
-	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "Wait", ctx, id, opts)
-	ret0, _ := ret[0].(*sandbox.Process)
-	ret1, _ := ret[1].(error)
-	return ret0, ret1
-}
-
-// Wait indicates an expected call of Wait.
-func (mr *MockAPIMockRecorder) Wait(ctx, id, opts any) *MockAPIWaitCall {
-	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Wait", reflect.TypeOf((*MockAPI)(nil).Wait), ctx, id, opts)
-	return &MockAPIWaitCall{Call: call}
-}
-
-// MockAPIWaitCall wrap *gomock.Call
-type MockAPIWaitCall struct {
-	*gomock.Call
-}
-
-// Return rewrite *gomock.Call.Return
-func (c *MockAPIWaitCall) Return(arg0 *sandbox.Process, arg1 error) *MockAPIWaitCall {
-	c.Call = c.Call.Return(arg0, arg1)
-	return c
-}
-
-// Do rewrite *gomock.Call.Do
-func (c *MockAPIWaitCall) Do(f func(context.Context, string, *sandbox.WaitOptions) (*sandbox.Process, error)) *MockAPIWaitCall {
-	c.Call = c.Call.Do(f)
-	return c
-}
-
-// DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIWaitCall) DoAndReturn(f func(context.Context, string, *sandbox.WaitOptions) (*sandbox.Process, error)) *MockAPIWaitCall {
-	c.Call = c.Call.DoAndReturn(f)
-	return c
-}
-
-// WaitReady mocks base method.
-func (m *MockAPI) WaitReady(ctx context.Context, opts *sandbox.WaitReadyOptions) (*sandbox.Health, error) {
-	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "WaitReady", ctx, opts)
-	ret0, _ := ret[0].(*sandbox.Health)
-	ret1, _ := ret[1].(error)
-	return ret0, ret1
-}
-
-// WaitReady indicates an expected call of WaitReady.
-func (mr *MockAPIMockRecorder) WaitReady(ctx, opts any) *MockAPIWaitReadyCall {
-	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "WaitReady", reflect.TypeOf((*MockAPI)(nil).WaitReady), ctx, opts)
-	return &MockAPIWaitReadyCall{Call: call}
-}
-
-// MockAPIWaitReadyCall wrap *gomock.Call
-type MockAPIWaitReadyCall struct {
-	*gomock.Call
-}
-
-// Return rewrite *gomock.Call.Return
-func (c *MockAPIWaitReadyCall) Return(arg0 *sandbox.Health, arg1 error) *MockAPIWaitReadyCall {
-	c.Call = c.Call.Return(arg0, arg1)
-	return c
-}
-
-// Do rewrite *gomock.Call.Do
-func (c *MockAPIWaitReadyCall) Do(f func(context.Context, *sandbox.WaitReadyOptions) (*sandbox.Health, error)) *MockAPIWaitReadyCall {
-	c.Call = c.Call.Do(f)
-	return c
-}
-
-// DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIWaitReadyCall) DoAndReturn(f func(context.Context, *sandbox.WaitReadyOptions) (*sandbox.Health, error)) *MockAPIWaitReadyCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -1964,45 +1886,6 @@ func (c *MockHealthCheckerHealthCall) DoAndReturn(f func(context.Context) (*sand
 	return c
 }
 
-// WaitReady mocks base method.
-func (m *MockHealthChecker) WaitReady(ctx context.Context, opts *sandbox.WaitReadyOptions) (*sandbox.Health, error) {
-	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "WaitReady", ctx, opts)
-	ret0, _ := ret[0].(*sandbox.Health)
-	ret1, _ := ret[1].(error)
-	return ret0, ret1
-}
-
-// WaitReady indicates an expected call of WaitReady.
-func (mr *MockHealthCheckerMockRecorder) WaitReady(ctx, opts any) *MockHealthCheckerWaitReadyCall {
-	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "WaitReady", reflect.TypeOf((*MockHealthChecker)(nil).WaitReady), ctx, opts)
-	return &MockHealthCheckerWaitReadyCall{Call: call}
-}
-
-// MockHealthCheckerWaitReadyCall wrap *gomock.Call
-type MockHealthCheckerWaitReadyCall struct {
-	*gomock.Call
-}
-
-// Return rewrite *gomock.Call.Return
-func (c *MockHealthCheckerWaitReadyCall) Return(arg0 *sandbox.Health, arg1 error) *MockHealthCheckerWaitReadyCall {
-	c.Call = c.Call.Return(arg0, arg1)
-	return c
-}
-
-// Do rewrite *gomock.Call.Do
-func (c *MockHealthCheckerWaitReadyCall) Do(f func(context.Context, *sandbox.WaitReadyOptions) (*sandbox.Health, error)) *MockHealthCheckerWaitReadyCall {
-	c.Call = c.Call.Do(f)
-	return c
-}
-
-// DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockHealthCheckerWaitReadyCall) DoAndReturn(f func(context.Context, *sandbox.WaitReadyOptions) (*sandbox.Health, error)) *MockHealthCheckerWaitReadyCall {
-	c.Call = c.Call.DoAndReturn(f)
-	return c
-}
-
 // MockUpgrader is a mock of Upgrader interface.
 type MockUpgrader struct {
 	ctrl     *gomock.Controller
@@ -2067,7 +1950,7 @@ func (c *MockUpgraderStartUpgradeCall) DoAndReturn(f func(context.Context, *sand
 }
 
 // Upgrade mocks base method.
-func (m *MockUpgrader) Upgrade(ctx context.Context, opts sandbox.UpgradeOptions) (*sandbox.UpgradeResult, error) {
+func (m *MockUpgrader) Upgrade(ctx context.Context, opts *sandbox.UpgradeOptions) (*sandbox.UpgradeResult, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "Upgrade", ctx, opts)
 	ret0, _ := ret[0].(*sandbox.UpgradeResult)
@@ -2094,13 +1977,13 @@ func (c *MockUpgraderUpgradeCall) Return(arg0 *sandbox.UpgradeResult, arg1 error
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockUpgraderUpgradeCall) Do(f func(context.Context, sandbox.UpgradeOptions) (*sandbox.UpgradeResult, error)) *MockUpgraderUpgradeCall {
+func (c *MockUpgraderUpgradeCall) Do(f func(context.Context, *sandbox.UpgradeOptions) (*sandbox.UpgradeResult, error)) *MockUpgraderUpgradeCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockUpgraderUpgradeCall) DoAndReturn(f func(context.Context, sandbox.UpgradeOptions) (*sandbox.UpgradeResult, error)) *MockUpgraderUpgradeCall {
+func (c *MockUpgraderUpgradeCall) DoAndReturn(f func(context.Context, *sandbox.UpgradeOptions) (*sandbox.UpgradeResult, error)) *MockUpgraderUpgradeCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -2232,7 +2115,7 @@ func (m *MockExecutor) EXPECT() *MockExecutorMockRecorder {
 }
 
 // Exec mocks base method.
-func (m *MockExecutor) Exec(ctx context.Context, req sandbox.ExecRequest) (*sandbox.Process, error) {
+func (m *MockExecutor) Exec(ctx context.Context, req *sandbox.ExecRequest) (*sandbox.Process, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "Exec", ctx, req)
 	ret0, _ := ret[0].(*sandbox.Process)
@@ -2259,19 +2142,19 @@ func (c *MockExecutorExecCall) Return(arg0 *sandbox.Process, arg1 error) *MockEx
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockExecutorExecCall) Do(f func(context.Context, sandbox.ExecRequest) (*sandbox.Process, error)) *MockExecutorExecCall {
+func (c *MockExecutorExecCall) Do(f func(context.Context, *sandbox.ExecRequest) (*sandbox.Process, error)) *MockExecutorExecCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockExecutorExecCall) DoAndReturn(f func(context.Context, sandbox.ExecRequest) (*sandbox.Process, error)) *MockExecutorExecCall {
+func (c *MockExecutorExecCall) DoAndReturn(f func(context.Context, *sandbox.ExecRequest) (*sandbox.Process, error)) *MockExecutorExecCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // ExecStream mocks base method.
-func (m *MockExecutor) ExecStream(ctx context.Context, req sandbox.ExecRequest, opts *sandbox.StreamOptions) (*sandbox.Stream[sandbox.ProcessEvent], error) {
+func (m *MockExecutor) ExecStream(ctx context.Context, req *sandbox.ExecRequest, opts *sandbox.StreamOptions) (*sandbox.Stream[sandbox.ProcessEvent], error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "ExecStream", ctx, req, opts)
 	ret0, _ := ret[0].(*sandbox.Stream[sandbox.ProcessEvent])
@@ -2298,13 +2181,13 @@ func (c *MockExecutorExecStreamCall) Return(arg0 *sandbox.Stream[sandbox.Process
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockExecutorExecStreamCall) Do(f func(context.Context, sandbox.ExecRequest, *sandbox.StreamOptions) (*sandbox.Stream[sandbox.ProcessEvent], error)) *MockExecutorExecStreamCall {
+func (c *MockExecutorExecStreamCall) Do(f func(context.Context, *sandbox.ExecRequest, *sandbox.StreamOptions) (*sandbox.Stream[sandbox.ProcessEvent], error)) *MockExecutorExecStreamCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockExecutorExecStreamCall) DoAndReturn(f func(context.Context, sandbox.ExecRequest, *sandbox.StreamOptions) (*sandbox.Stream[sandbox.ProcessEvent], error)) *MockExecutorExecStreamCall {
+func (c *MockExecutorExecStreamCall) DoAndReturn(f func(context.Context, *sandbox.ExecRequest, *sandbox.StreamOptions) (*sandbox.Stream[sandbox.ProcessEvent], error)) *MockExecutorExecStreamCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -2604,45 +2487,6 @@ func (c *MockProcessManagerStreamLogsCall) DoAndReturn(f func(context.Context, s
 	return c
 }
 
-// Wait mocks base method.
-func (m *MockProcessManager) Wait(ctx context.Context, id string, opts *sandbox.WaitOptions) (*sandbox.Process, error) {
-	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "Wait", ctx, id, opts)
-	ret0, _ := ret[0].(*sandbox.Process)
-	ret1, _ := ret[1].(error)
-	return ret0, ret1
-}
-
-// Wait indicates an expected call of Wait.
-func (mr *MockProcessManagerMockRecorder) Wait(ctx, id, opts any) *MockProcessManagerWaitCall {
-	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Wait", reflect.TypeOf((*MockProcessManager)(nil).Wait), ctx, id, opts)
-	return &MockProcessManagerWaitCall{Call: call}
-}
-
-// MockProcessManagerWaitCall wrap *gomock.Call
-type MockProcessManagerWaitCall struct {
-	*gomock.Call
-}
-
-// Return rewrite *gomock.Call.Return
-func (c *MockProcessManagerWaitCall) Return(arg0 *sandbox.Process, arg1 error) *MockProcessManagerWaitCall {
-	c.Call = c.Call.Return(arg0, arg1)
-	return c
-}
-
-// Do rewrite *gomock.Call.Do
-func (c *MockProcessManagerWaitCall) Do(f func(context.Context, string, *sandbox.WaitOptions) (*sandbox.Process, error)) *MockProcessManagerWaitCall {
-	c.Call = c.Call.Do(f)
-	return c
-}
-
-// DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockProcessManagerWaitCall) DoAndReturn(f func(context.Context, string, *sandbox.WaitOptions) (*sandbox.Process, error)) *MockProcessManagerWaitCall {
-	c.Call = c.Call.DoAndReturn(f)
-	return c
-}
-
 // MockFileReader is a mock of FileReader interface.
 type MockFileReader struct {
 	ctrl     *gomock.Controller
@@ -2667,41 +2511,41 @@ func (m *MockFileReader) EXPECT() *MockFileReaderMockRecorder {
 	return m.recorder
 }
 
-// List mocks base method.
-func (m *MockFileReader) List(ctx context.Context, path string) (*sandbox.Directory, error) {
+// ListDirectory mocks base method.
+func (m *MockFileReader) ListDirectory(ctx context.Context, path string) (*sandbox.Directory, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "List", ctx, path)
+	ret := m.ctrl.Call(m, "ListDirectory", ctx, path)
 	ret0, _ := ret[0].(*sandbox.Directory)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
-// List indicates an expected call of List.
-func (mr *MockFileReaderMockRecorder) List(ctx, path any) *MockFileReaderListCall {
+// ListDirectory indicates an expected call of ListDirectory.
+func (mr *MockFileReaderMockRecorder) ListDirectory(ctx, path any) *MockFileReaderListDirectoryCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "List", reflect.TypeOf((*MockFileReader)(nil).List), ctx, path)
-	return &MockFileReaderListCall{Call: call}
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListDirectory", reflect.TypeOf((*MockFileReader)(nil).ListDirectory), ctx, path)
+	return &MockFileReaderListDirectoryCall{Call: call}
 }
 
-// MockFileReaderListCall wrap *gomock.Call
-type MockFileReaderListCall struct {
+// MockFileReaderListDirectoryCall wrap *gomock.Call
+type MockFileReaderListDirectoryCall struct {
 	*gomock.Call
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockFileReaderListCall) Return(arg0 *sandbox.Directory, arg1 error) *MockFileReaderListCall {
+func (c *MockFileReaderListDirectoryCall) Return(arg0 *sandbox.Directory, arg1 error) *MockFileReaderListDirectoryCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockFileReaderListCall) Do(f func(context.Context, string) (*sandbox.Directory, error)) *MockFileReaderListCall {
+func (c *MockFileReaderListDirectoryCall) Do(f func(context.Context, string) (*sandbox.Directory, error)) *MockFileReaderListDirectoryCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockFileReaderListCall) DoAndReturn(f func(context.Context, string) (*sandbox.Directory, error)) *MockFileReaderListCall {
+func (c *MockFileReaderListDirectoryCall) DoAndReturn(f func(context.Context, string) (*sandbox.Directory, error)) *MockFileReaderListDirectoryCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -3216,41 +3060,80 @@ func (c *MockMultipartUploaderInitiateUploadCall) DoAndReturn(f func(context.Con
 	return c
 }
 
-// MultipartUploads mocks base method.
-func (m *MockMultipartUploader) MultipartUploads(ctx context.Context) ([]sandbox.MultipartUpload, error) {
+// ListMultipartUploads mocks base method.
+func (m *MockMultipartUploader) ListMultipartUploads(ctx context.Context) ([]sandbox.MultipartUpload, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "MultipartUploads", ctx)
+	ret := m.ctrl.Call(m, "ListMultipartUploads", ctx)
 	ret0, _ := ret[0].([]sandbox.MultipartUpload)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
-// MultipartUploads indicates an expected call of MultipartUploads.
-func (mr *MockMultipartUploaderMockRecorder) MultipartUploads(ctx any) *MockMultipartUploaderMultipartUploadsCall {
+// ListMultipartUploads indicates an expected call of ListMultipartUploads.
+func (mr *MockMultipartUploaderMockRecorder) ListMultipartUploads(ctx any) *MockMultipartUploaderListMultipartUploadsCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "MultipartUploads", reflect.TypeOf((*MockMultipartUploader)(nil).MultipartUploads), ctx)
-	return &MockMultipartUploaderMultipartUploadsCall{Call: call}
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListMultipartUploads", reflect.TypeOf((*MockMultipartUploader)(nil).ListMultipartUploads), ctx)
+	return &MockMultipartUploaderListMultipartUploadsCall{Call: call}
 }
 
-// MockMultipartUploaderMultipartUploadsCall wrap *gomock.Call
-type MockMultipartUploaderMultipartUploadsCall struct {
+// MockMultipartUploaderListMultipartUploadsCall wrap *gomock.Call
+type MockMultipartUploaderListMultipartUploadsCall struct {
 	*gomock.Call
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockMultipartUploaderMultipartUploadsCall) Return(arg0 []sandbox.MultipartUpload, arg1 error) *MockMultipartUploaderMultipartUploadsCall {
+func (c *MockMultipartUploaderListMultipartUploadsCall) Return(arg0 []sandbox.MultipartUpload, arg1 error) *MockMultipartUploaderListMultipartUploadsCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockMultipartUploaderMultipartUploadsCall) Do(f func(context.Context) ([]sandbox.MultipartUpload, error)) *MockMultipartUploaderMultipartUploadsCall {
+func (c *MockMultipartUploaderListMultipartUploadsCall) Do(f func(context.Context) ([]sandbox.MultipartUpload, error)) *MockMultipartUploaderListMultipartUploadsCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockMultipartUploaderMultipartUploadsCall) DoAndReturn(f func(context.Context) ([]sandbox.MultipartUpload, error)) *MockMultipartUploaderMultipartUploadsCall {
+func (c *MockMultipartUploaderListMultipartUploadsCall) DoAndReturn(f func(context.Context) ([]sandbox.MultipartUpload, error)) *MockMultipartUploaderListMultipartUploadsCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// ListUploadedParts mocks base method.
+func (m *MockMultipartUploader) ListUploadedParts(ctx context.Context, uploadID string) ([]sandbox.UploadedPart, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ListUploadedParts", ctx, uploadID)
+	ret0, _ := ret[0].([]sandbox.UploadedPart)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ListUploadedParts indicates an expected call of ListUploadedParts.
+func (mr *MockMultipartUploaderMockRecorder) ListUploadedParts(ctx, uploadID any) *MockMultipartUploaderListUploadedPartsCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListUploadedParts", reflect.TypeOf((*MockMultipartUploader)(nil).ListUploadedParts), ctx, uploadID)
+	return &MockMultipartUploaderListUploadedPartsCall{Call: call}
+}
+
+// MockMultipartUploaderListUploadedPartsCall wrap *gomock.Call
+type MockMultipartUploaderListUploadedPartsCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockMultipartUploaderListUploadedPartsCall) Return(arg0 []sandbox.UploadedPart, arg1 error) *MockMultipartUploaderListUploadedPartsCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockMultipartUploaderListUploadedPartsCall) Do(f func(context.Context, string) ([]sandbox.UploadedPart, error)) *MockMultipartUploaderListUploadedPartsCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockMultipartUploaderListUploadedPartsCall) DoAndReturn(f func(context.Context, string) ([]sandbox.UploadedPart, error)) *MockMultipartUploaderListUploadedPartsCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -3329,45 +3212,6 @@ func (c *MockMultipartUploaderUploadPartCall) Do(f func(context.Context, string,
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockMultipartUploaderUploadPartCall) DoAndReturn(f func(context.Context, string, int, io.Reader, int64) (*sandbox.UploadedPart, error)) *MockMultipartUploaderUploadPartCall {
-	c.Call = c.Call.DoAndReturn(f)
-	return c
-}
-
-// UploadedParts mocks base method.
-func (m *MockMultipartUploader) UploadedParts(ctx context.Context, uploadID string) ([]sandbox.UploadedPart, error) {
-	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "UploadedParts", ctx, uploadID)
-	ret0, _ := ret[0].([]sandbox.UploadedPart)
-	ret1, _ := ret[1].(error)
-	return ret0, ret1
-}
-
-// UploadedParts indicates an expected call of UploadedParts.
-func (mr *MockMultipartUploaderMockRecorder) UploadedParts(ctx, uploadID any) *MockMultipartUploaderUploadedPartsCall {
-	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "UploadedParts", reflect.TypeOf((*MockMultipartUploader)(nil).UploadedParts), ctx, uploadID)
-	return &MockMultipartUploaderUploadedPartsCall{Call: call}
-}
-
-// MockMultipartUploaderUploadedPartsCall wrap *gomock.Call
-type MockMultipartUploaderUploadedPartsCall struct {
-	*gomock.Call
-}
-
-// Return rewrite *gomock.Call.Return
-func (c *MockMultipartUploaderUploadedPartsCall) Return(arg0 []sandbox.UploadedPart, arg1 error) *MockMultipartUploaderUploadedPartsCall {
-	c.Call = c.Call.Return(arg0, arg1)
-	return c
-}
-
-// Do rewrite *gomock.Call.Do
-func (c *MockMultipartUploaderUploadedPartsCall) Do(f func(context.Context, string) ([]sandbox.UploadedPart, error)) *MockMultipartUploaderUploadedPartsCall {
-	c.Call = c.Call.Do(f)
-	return c
-}
-
-// DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockMultipartUploaderUploadedPartsCall) DoAndReturn(f func(context.Context, string) ([]sandbox.UploadedPart, error)) *MockMultipartUploaderUploadedPartsCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -3638,6 +3482,45 @@ func (c *MockNetworkManagerDisconnectTunnelCall) DoAndReturn(f func(context.Cont
 	return c
 }
 
+// ListPorts mocks base method.
+func (m *MockNetworkManager) ListPorts(ctx context.Context, pid int) ([]sandbox.PortInfo, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ListPorts", ctx, pid)
+	ret0, _ := ret[0].([]sandbox.PortInfo)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ListPorts indicates an expected call of ListPorts.
+func (mr *MockNetworkManagerMockRecorder) ListPorts(ctx, pid any) *MockNetworkManagerListPortsCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListPorts", reflect.TypeOf((*MockNetworkManager)(nil).ListPorts), ctx, pid)
+	return &MockNetworkManagerListPortsCall{Call: call}
+}
+
+// MockNetworkManagerListPortsCall wrap *gomock.Call
+type MockNetworkManagerListPortsCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockNetworkManagerListPortsCall) Return(arg0 []sandbox.PortInfo, arg1 error) *MockNetworkManagerListPortsCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockNetworkManagerListPortsCall) Do(f func(context.Context, int) ([]sandbox.PortInfo, error)) *MockNetworkManagerListPortsCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockNetworkManagerListPortsCall) DoAndReturn(f func(context.Context, int) ([]sandbox.PortInfo, error)) *MockNetworkManagerListPortsCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // MonitorPorts mocks base method.
 func (m *MockNetworkManager) MonitorPorts(ctx context.Context, pid int, callbackURL string) error {
 	m.ctrl.T.Helper()
@@ -3672,45 +3555,6 @@ func (c *MockNetworkManagerMonitorPortsCall) Do(f func(context.Context, int, str
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockNetworkManagerMonitorPortsCall) DoAndReturn(f func(context.Context, int, string) error) *MockNetworkManagerMonitorPortsCall {
-	c.Call = c.Call.DoAndReturn(f)
-	return c
-}
-
-// Ports mocks base method.
-func (m *MockNetworkManager) Ports(ctx context.Context, pid int) ([]sandbox.PortInfo, error) {
-	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "Ports", ctx, pid)
-	ret0, _ := ret[0].([]sandbox.PortInfo)
-	ret1, _ := ret[1].(error)
-	return ret0, ret1
-}
-
-// Ports indicates an expected call of Ports.
-func (mr *MockNetworkManagerMockRecorder) Ports(ctx, pid any) *MockNetworkManagerPortsCall {
-	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Ports", reflect.TypeOf((*MockNetworkManager)(nil).Ports), ctx, pid)
-	return &MockNetworkManagerPortsCall{Call: call}
-}
-
-// MockNetworkManagerPortsCall wrap *gomock.Call
-type MockNetworkManagerPortsCall struct {
-	*gomock.Call
-}
-
-// Return rewrite *gomock.Call.Return
-func (c *MockNetworkManagerPortsCall) Return(arg0 []sandbox.PortInfo, arg1 error) *MockNetworkManagerPortsCall {
-	c.Call = c.Call.Return(arg0, arg1)
-	return c
-}
-
-// Do rewrite *gomock.Call.Do
-func (c *MockNetworkManagerPortsCall) Do(f func(context.Context, int) ([]sandbox.PortInfo, error)) *MockNetworkManagerPortsCall {
-	c.Call = c.Call.Do(f)
-	return c
-}
-
-// DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockNetworkManagerPortsCall) DoAndReturn(f func(context.Context, int) ([]sandbox.PortInfo, error)) *MockNetworkManagerPortsCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -3815,47 +3659,47 @@ func (m *MockDriveManager) EXPECT() *MockDriveManagerMockRecorder {
 	return m.recorder
 }
 
-// Drives mocks base method.
-func (m *MockDriveManager) Drives(ctx context.Context) ([]sandbox.DriveMount, error) {
+// ListDrives mocks base method.
+func (m *MockDriveManager) ListDrives(ctx context.Context) ([]sandbox.DriveMount, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "Drives", ctx)
+	ret := m.ctrl.Call(m, "ListDrives", ctx)
 	ret0, _ := ret[0].([]sandbox.DriveMount)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
-// Drives indicates an expected call of Drives.
-func (mr *MockDriveManagerMockRecorder) Drives(ctx any) *MockDriveManagerDrivesCall {
+// ListDrives indicates an expected call of ListDrives.
+func (mr *MockDriveManagerMockRecorder) ListDrives(ctx any) *MockDriveManagerListDrivesCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Drives", reflect.TypeOf((*MockDriveManager)(nil).Drives), ctx)
-	return &MockDriveManagerDrivesCall{Call: call}
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListDrives", reflect.TypeOf((*MockDriveManager)(nil).ListDrives), ctx)
+	return &MockDriveManagerListDrivesCall{Call: call}
 }
 
-// MockDriveManagerDrivesCall wrap *gomock.Call
-type MockDriveManagerDrivesCall struct {
+// MockDriveManagerListDrivesCall wrap *gomock.Call
+type MockDriveManagerListDrivesCall struct {
 	*gomock.Call
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockDriveManagerDrivesCall) Return(arg0 []sandbox.DriveMount, arg1 error) *MockDriveManagerDrivesCall {
+func (c *MockDriveManagerListDrivesCall) Return(arg0 []sandbox.DriveMount, arg1 error) *MockDriveManagerListDrivesCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockDriveManagerDrivesCall) Do(f func(context.Context) ([]sandbox.DriveMount, error)) *MockDriveManagerDrivesCall {
+func (c *MockDriveManagerListDrivesCall) Do(f func(context.Context) ([]sandbox.DriveMount, error)) *MockDriveManagerListDrivesCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockDriveManagerDrivesCall) DoAndReturn(f func(context.Context) ([]sandbox.DriveMount, error)) *MockDriveManagerDrivesCall {
+func (c *MockDriveManagerListDrivesCall) DoAndReturn(f func(context.Context) ([]sandbox.DriveMount, error)) *MockDriveManagerListDrivesCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // MountDrive mocks base method.
-func (m_2 *MockDriveManager) MountDrive(ctx context.Context, m sandbox.DriveMount) (*sandbox.DriveMount, error) {
+func (m_2 *MockDriveManager) MountDrive(ctx context.Context, m *sandbox.DriveMount) (*sandbox.DriveMount, error) {
 	m_2.ctrl.T.Helper()
 	ret := m_2.ctrl.Call(m_2, "MountDrive", ctx, m)
 	ret0, _ := ret[0].(*sandbox.DriveMount)
@@ -3882,13 +3726,13 @@ func (c *MockDriveManagerMountDriveCall) Return(arg0 *sandbox.DriveMount, arg1 e
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockDriveManagerMountDriveCall) Do(f func(context.Context, sandbox.DriveMount) (*sandbox.DriveMount, error)) *MockDriveManagerMountDriveCall {
+func (c *MockDriveManagerMountDriveCall) Do(f func(context.Context, *sandbox.DriveMount) (*sandbox.DriveMount, error)) *MockDriveManagerMountDriveCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockDriveManagerMountDriveCall) DoAndReturn(f func(context.Context, sandbox.DriveMount) (*sandbox.DriveMount, error)) *MockDriveManagerMountDriveCall {
+func (c *MockDriveManagerMountDriveCall) DoAndReturn(f func(context.Context, *sandbox.DriveMount) (*sandbox.DriveMount, error)) *MockDriveManagerMountDriveCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
