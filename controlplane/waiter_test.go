@@ -28,7 +28,7 @@ func gets(srv *mockserver.Server) int {
 func TestWaiterWaitsForDeployed(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		srv, c := startMock(t, mockserver.WithTransition(mockserver.TransitionCPDeploy, mockserver.After(3*time.Second)))
+		srv, c := startMock(t, mockserver.WithTransition(mockserver.TransitionCPDeploy, mockserver.After(2500*time.Millisecond)))
 		if _, err := c.Create(t.Context(), box("sbx"), nil); err != nil {
 			t.Fatal(err)
 		}
@@ -44,7 +44,7 @@ func TestWaiterWaitsForDeployed(t *testing.T) {
 			t.Errorf("got %s %s", sb.Metadata.Name, sb.Status)
 		}
 		if n := gets(srv); n != 4 {
-			t.Errorf("%d GETs, want 4 (DEPLOYING at 0, 1, 2 s; DEPLOYED at 3 s)", n)
+			t.Errorf("%d GETs, want 4 (DEPLOYING at 0, 1, 2 s; DEPLOYED at 3 s, after 2.5 s)", n)
 		}
 		if took := time.Since(start); took != 3*time.Second {
 			t.Errorf("took %v, want 3 s (three 1 s pauses)", took)
