@@ -8,7 +8,7 @@
 //
 // # Configuration
 //
-// [New] takes the options of package client. What no option gives comes
+// [New] takes the options of package sandboxkit. What no option gives comes
 // from the environment (unless [sandboxkit.WithoutEnvironment] is given):
 //
 //   - BL_API_KEY: the bearer token ([sandboxkit.WithToken]);
@@ -21,7 +21,7 @@
 // (and, through [Client.SandboxClient], the sandbox's own URL), never an
 // error message or a log line. Every answer with a status of 400 or more is
 // a [*sandboxkit.APIError]; match it with errors.Is and the sentinels of
-// package client ([sandboxkit.ErrNotFound], [sandboxkit.ErrConflict], ...). Its
+// package sandboxkit ([sandboxkit.ErrNotFound], [sandboxkit.ErrConflict], ...). Its
 // Code is the service's: the gateway's (WORKLOAD_NOT_FOUND,
 // ROUTE_NOT_FOUND, WORKLOAD_UNAVAILABLE, AUTHENTICATION_...) or, for a
 // failed create, the create error's (INVALID_IMAGE, ...). Bad arguments (an
