@@ -254,6 +254,18 @@ func TestWaiterTimesOut(t *testing.T) {
 			t.Errorf("message %q should give the last status", err)
 		}
 
+		// Tolerated poll errors up to the deadline: the last one comes
+		// with the timeout.
+		id := inject(t, srv, mockserver.Fault{Operation: mockserver.OpGetSandbox, Status: http.StatusServiceUnavailable})
+		ctx, cancel = context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		_, err = controlplane.NewWaiter(c, &sandboxkit.WaitOptions{MaxTransient: 1000}).Wait(ctx, "stuck", controlplane.StatusDeployed)
+		te, ok = errors.AsType[*sandboxkit.WaitTimeoutError](err)
+		if !ok || !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, sandboxkit.ErrUnavailable) || te.State != "" || te.Observed != nil {
+			t.Fatalf("err = %#v, want a WaitTimeoutError with the deadline and the last 503, nothing observed", err)
+		}
+		srv.RemoveFault(id)
+
 		// A cancelled context is a WaitTimeoutError wrapping Canceled.
 		ctx, cancel = context.WithCancel(t.Context())
 		time.AfterFunc(3*time.Second, cancel)
