@@ -288,8 +288,8 @@ func TestControlPlaneSnapshotsAndForks(t *testing.T) {
 		if err != nil || res.Target != controlplane.ForkToSandbox || res.Name != "copy" || res.SnapshotID != snap.ID {
 			t.Fatalf("Fork: %+v, %v", res, err)
 		}
-		t.Cleanup(func() { _, _ = tg.cp.Delete(ctx, "copy", nil) })
-		cp, err := tg.cp.WaitDeployed(ctx, "copy", fastWait)
+		t.Cleanup(func() { _, _ = tg.cp.Delete(ctx, "copy") })
+		cp, err := controlplane.NewWaiter(tg.cp, fastWait).Wait(ctx, "copy", controlplane.StatusDeployed)
 		if err != nil || cp.Spec.Runtime.Memory != 4096 {
 			t.Errorf("the fork: %+v, %v", cp, err)
 		}

@@ -43,13 +43,13 @@ func TestControlPlaneSandboxLifecycle(t *testing.T) {
 
 		var seen []string
 		opts := *fastWait
-		opts.OnTransition = func(from, to controlplane.Status, sb *controlplane.Sandbox) {
-			seen = append(seen, string(from)+">"+string(to))
-			if sb == nil || sb.Status != to {
-				t.Errorf("OnTransition(%s, %s) with %+v", from, to, sb)
+		opts.OnTransition = func(tr sandboxkit.Transition) {
+			seen = append(seen, tr.From+">"+tr.To)
+			if sb, ok := tr.Observed.(*controlplane.Sandbox); !ok || string(sb.Status) != tr.To || tr.Kind != "sandbox" || tr.ID != "life" {
+				t.Errorf("OnTransition(%+v)", tr)
 			}
 		}
-		sb, err := tg.cp.WaitDeployed(ctx, "life", &opts)
+		sb, err := controlplane.NewWaiter(tg.cp, &opts).Wait(ctx, "life", controlplane.StatusDeployed)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +85,7 @@ func TestControlPlaneSandboxLifecycle(t *testing.T) {
 		// Read-modify-write keeps everything, changes what was changed.
 		sb.Metadata.Labels["stage"] = "two"
 		sb.Metadata.DisplayName = "Life, stage two"
-		up, err := tg.cp.Update(ctx, sb, nil)
+		up, err := tg.cp.Update(ctx, sb)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,7 +113,7 @@ func TestControlPlaneSandboxLifecycle(t *testing.T) {
 		if _, err := tg.cp.Get(ctx, "life", nil); !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Errorf("after the retention: %v", err)
 		}
-		if _, err := tg.cp.Delete(ctx, "life", nil); !errors.Is(err, sandboxkit.ErrNotFound) {
+		if _, err := tg.cp.Delete(ctx, "life"); !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Errorf("Delete of a gone sandbox: %v", err)
 		}
 		if sb, err := tg.cp.DeleteAndWait(ctx, "life", fastWait); sb != nil || err != nil {
@@ -133,7 +133,7 @@ func TestControlPlaneSandboxErrors(t *testing.T) {
 		if !ok || !errors.Is(err, sandboxkit.ErrNotFound) || apiErr.Code != "WORKLOAD_NOT_FOUND" || apiErr.Message == "" || apiErr.Operation != "controlplane.Get" {
 			t.Errorf("Get(missing) = %#v", err)
 		}
-		if _, err := tg.cp.Update(ctx, tg.sandbox("missing"), nil); !errors.Is(err, sandboxkit.ErrNotFound) {
+		if _, err := tg.cp.Update(ctx, tg.sandbox("missing")); !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Errorf("Update(missing) = %v", err)
 		}
 
@@ -172,11 +172,11 @@ func TestControlPlaneSandboxErrors(t *testing.T) {
 		if err := tg.mock.AddControlPlaneSandbox("", mockserver.ControlPlaneSeed{Name: "broken", Status: mockserver.StatusFailed}); err != nil {
 			t.Fatal(err)
 		}
-		_, err = tg.cp.WaitDeployed(ctx, "broken", fastWait)
-		if se, ok := errors.AsType[*controlplane.StateError](err); !ok || se.Status != controlplane.StatusFailed || se.Sandbox == nil {
+		_, err = controlplane.NewWaiter(tg.cp, fastWait).Wait(ctx, "broken", controlplane.StatusDeployed)
+		if se, ok := errors.AsType[*sandboxkit.StateError](err); !ok || se.State != string(controlplane.StatusFailed) || se.Observed == nil {
 			t.Errorf("WaitDeployed(broken) = %v", err)
 		}
-		if _, err := tg.cp.EnsureSandbox(ctx, tg.sandbox("broken"), nil); !errors.As(err, new(*controlplane.StateError)) {
+		if _, err := tg.cp.EnsureSandbox(ctx, tg.sandbox("broken"), nil); !errors.As(err, new(*sandboxkit.StateError)) {
 			t.Errorf("EnsureSandbox(broken) = %v", err)
 		}
 		// The service takes a FAILED name over on create.
@@ -191,7 +191,7 @@ func TestControlPlaneSandboxErrors(t *testing.T) {
 		}
 		short, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
-		if _, err := tg.cp.WaitDeployed(short, "broken", &controlplane.WaitOptions{MinDelay: 100 * time.Millisecond, MaxTransient: 1000}); !errors.Is(err, controlplane.ErrWaitTimeout) {
+		if _, err := controlplane.NewWaiter(tg.cp, &sandboxkit.WaitOptions{MinDelay: 100 * time.Millisecond, MaxTransient: 1000}).Wait(short, "broken", controlplane.StatusDeployed); !errors.Is(err, sandboxkit.ErrWaitTimeout) {
 			t.Errorf("wait through 503s: %v, want ErrWaitTimeout", err)
 		}
 		tg.mock.ClearFaults()
@@ -311,11 +311,11 @@ func TestControlPlaneLifetime(t *testing.T) {
 			t.Fatalf("at 19 min: %+v", got)
 		}
 		tg.pass(2 * time.Minute)
-		got, err := tg.cp.WaitDeleted(ctx, "ttl", fastWait)
+		got, err := controlplane.NewWaiter(tg.cp, fastWait).Wait(ctx, "ttl", controlplane.StatusTerminated, controlplane.StatusGone)
 		if err != nil || (got != nil && got.Status != controlplane.StatusTerminated) {
 			t.Errorf("after 21 min unused: %+v, %v", got, err)
 		}
-		if _, err := tg.cp.ExtendTTL(ctx, "ttl", time.Hour, nil); !errors.As(err, new(*controlplane.StateError)) {
+		if _, err := tg.cp.ExtendTTL(ctx, "ttl", time.Hour, nil); !errors.As(err, new(*sandboxkit.StateError)) {
 			t.Errorf("ExtendTTL of a terminated sandbox: %v, want a StateError", err)
 		}
 	})
@@ -351,7 +351,7 @@ func TestControlPlaneEnsure(t *testing.T) {
 		if n := len(tg.mock.Creations()); n != 1 {
 			t.Errorf("%d sandboxes created by four racing EnsureSandbox calls", n)
 		}
-		t.Cleanup(func() { _, _ = tg.cp.Delete(ctx, "ensured", nil) })
+		t.Cleanup(func() { _, _ = tg.cp.Delete(ctx, "ensured") })
 
 		stranger := tg.sandbox("ensured")
 		stranger.Metadata.ExternalID = "job-8"
@@ -390,28 +390,30 @@ func TestControlPlaneWaitersAndLostAnswers(t *testing.T) {
 		if err != nil || sb.Metadata.Name != "lost" || len(tg.mock.Creations()) != 1 {
 			t.Fatalf("create with a lost answer: %+v, %v, %d creations", sb, err, len(tg.mock.Creations()))
 		}
-		t.Cleanup(func() { _, _ = tg.cp.Delete(ctx, "lost", nil) })
+		t.Cleanup(func() { _, _ = tg.cp.Delete(ctx, "lost") })
 
-		deployed := controlplane.NewDeployedWaiter(tg.cp, fastWait)
-		if err := deployed.Wait(ctx, "lost", time.Minute); err != nil {
+		waiter := controlplane.NewWaiter(tg.cp, fastWait)
+		if _, err := waiter.Wait(ctx, "lost", controlplane.StatusDeployed); err != nil {
 			t.Fatal(err)
 		}
 		// A seeded sandbox that stays BUILDING: the maximum wait ends it.
 		if err := tg.mock.AddControlPlaneSandbox("", mockserver.ControlPlaneSeed{Name: "stuck", Status: mockserver.StatusBuilding}); err != nil {
 			t.Fatal(err)
 		}
-		err = deployed.Wait(ctx, "stuck", 10*time.Second)
-		if !errors.Is(err, controlplane.ErrWaitTimeout) || !strings.Contains(err.Error(), "BUILDING") {
+		stuckCtx, stuckCancel := context.WithTimeout(ctx, 10*time.Second)
+		defer stuckCancel()
+		_, err = waiter.Wait(stuckCtx, "stuck", controlplane.StatusDeployed)
+		if !errors.Is(err, sandboxkit.ErrWaitTimeout) || !strings.Contains(err.Error(), "BUILDING") {
 			t.Errorf("waiting for a stuck sandbox: %v, want ErrWaitTimeout naming BUILDING", err)
 		}
-		if _, err := tg.cp.Delete(ctx, "lost", nil); err != nil {
+		if _, err := tg.cp.Delete(ctx, "lost"); err != nil {
 			t.Fatal(err)
 		}
-		gone, err := controlplane.NewDeletedWaiter(tg.cp, fastWait).WaitForOutput(ctx, "lost", time.Minute)
+		gone, err := waiter.Wait(ctx, "lost", controlplane.StatusTerminated, controlplane.StatusGone)
 		if err != nil || gone == nil || gone.Status != controlplane.StatusTerminated {
 			t.Errorf("DeletedWaiter: %+v, %v", gone, err)
 		}
-		if err := controlplane.NewDeletedWaiter(nil, nil).Wait(ctx, "lost", 0); !errors.Is(err, sandboxkit.ErrInvalidInput) {
+		if _, err := controlplane.NewWaiter(nil, nil).Wait(ctx, "lost", controlplane.StatusGone); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 			t.Errorf("a waiter without a Getter: %v", err)
 		}
 	})

@@ -28,7 +28,7 @@ type controlplaneTarget struct {
 }
 
 // fastWait polls every few (fake) milliseconds.
-var fastWait = &controlplane.WaitOptions{MinDelay: 10 * time.Millisecond, MaxDelay: 100 * time.Millisecond}
+var fastWait = &sandboxkit.WaitOptions{MinDelay: 10 * time.Millisecond, MaxDelay: 100 * time.Millisecond}
 
 // forEachControlPlane runs scenario against the mock, and names the real
 // control plane as skipped when the real servers are set up. On the mock
@@ -89,7 +89,7 @@ func (tg *controlplaneTarget) deployed(t *testing.T, sb *controlplane.Sandbox) *
 	if err != nil {
 		t.Fatalf("CreateAndWait(%s): %v", sb.Metadata.Name, err)
 	}
-	t.Cleanup(func() { _, _ = tg.cp.Delete(context.Background(), sb.Metadata.Name, nil) })
+	t.Cleanup(func() { _, _ = tg.cp.Delete(context.Background(), sb.Metadata.Name) })
 	return got
 }
 

@@ -13,7 +13,14 @@ import (
 
 func TestSandboxClientUsesTheSameCredentials(t *testing.T) {
 	t.Parallel()
-	c, _ := setupHTTP(t)
+	// A loopback control plane (never called here) lets the token reach
+	// a loopback sandbox.
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	c, err := New(testOptions("http://127.0.0.1:1/v0", tr)...)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	var mu sync.Mutex
 	var seen http.Header
@@ -48,7 +55,7 @@ func TestSandboxClientUsesTheSameCredentials(t *testing.T) {
 
 func TestSandboxClientRefusals(t *testing.T) {
 	t.Parallel()
-	c, _ := setup(t) // https control plane at cp.test
+	c := offlineClient(t, "https://cp.test/v0")
 	if _, err := c.SandboxClient(&Sandbox{Metadata: Metadata{Name: "sbx"}}); !errors.Is(err, ErrNoURL) {
 		t.Errorf("no URL: err = %v, want ErrNoURL", err)
 	}

@@ -10,8 +10,7 @@ import (
 
 // Not parallel: it sets environment variables.
 func TestNewReadsTheEnvironment(t *testing.T) {
-	f := newFakeCP()
-	f.add("DEPLOYED", plain)
+	f := &rawServer{status: http.StatusOK, body: []byte(`{"metadata":{"name":"sbx"},"spec":{},"status":"DEPLOYED"}`)}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	tr := &http.Transport{}
@@ -30,11 +29,11 @@ func TestNewReadsTheEnvironment(t *testing.T) {
 	if _, err := c.Get(t.Context(), "sbx", nil); err != nil {
 		t.Fatal(err)
 	}
-	calls := f.seen()
-	if len(calls) != 1 || calls[0].Path != "/v0/sandboxes/sbx" {
-		t.Fatalf("calls = %+v", calls)
+	req := f.request()
+	if req.Method != http.MethodGet || req.Path != "/v0/sandboxes/sbx" {
+		t.Fatalf("request = %+v", req)
 	}
-	checkHeaders(t, calls[0], false)
+	checkHeaders(t, req, false)
 
 	// Options win over the environment.
 	c, err = New(sandboxkit.WithBaseURL("https://other.test/v0"), sandboxkit.WithWorkspace("mine"))

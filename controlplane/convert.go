@@ -348,3 +348,235 @@ func cloneEach[T any](in []T, f func(T) T) []T {
 	}
 	return out
 }
+
+func previewFromAPI(in *api.Preview) *Preview {
+	md, sp := &in.Metadata, &in.Spec
+	return &Preview{
+		Metadata: PreviewMetadata{
+			Name:         md.Name,
+			DisplayName:  md.DisplayName.Or(""),
+			ResourceName: md.ResourceName.Or(""),
+			ResourceType: md.ResourceType.Or(""),
+			Workspace:    md.Workspace.Or(""),
+			CreatedAt:    parseTime(md.CreatedAt.Or("")),
+			UpdatedAt:    parseTime(md.UpdatedAt.Or("")),
+			CreatedBy:    md.CreatedBy.Or(""),
+			UpdatedBy:    md.UpdatedBy.Or(""),
+			extra:        extraFields(maps.Clone(md.AdditionalProps)),
+		},
+		Spec: PreviewSpec{
+			Port:            sp.Port.Or(0),
+			Public:          sp.Public.Or(false),
+			PrefixURL:       sp.PrefixUrl.Or(""),
+			CustomDomain:    sp.CustomDomain.Or(""),
+			TTL:             sp.TTL.Or(""),
+			Expires:         parseTime(sp.Expires.Or("")),
+			RequestHeaders:  maps.Clone(map[string]string(sp.RequestHeaders.Or(nil))),
+			ResponseHeaders: maps.Clone(map[string]string(sp.ResponseHeaders.Or(nil))),
+			Region:          sp.Region.Or(""),
+			URL:             sp.URL.Or(""),
+			extra:           extraFields(maps.Clone(sp.AdditionalProps)),
+		},
+		Status: Status(in.Status.Or("")),
+		Events: eventsFromAPI(in.Events),
+		extra:  extraFields(maps.Clone(in.AdditionalProps)),
+	}
+}
+
+// previewToAPI renders the writable part of p plus its unknown members.
+func previewToAPI(p *Preview) *api.Preview {
+	out := &api.Preview{
+		Metadata: api.PreviewMetadata{
+			Name:            p.Metadata.Name,
+			DisplayName:     optString(p.Metadata.DisplayName),
+			AdditionalProps: api.PreviewMetadataAdditional(maps.Clone(p.Metadata.extra)),
+		},
+		Spec: api.PreviewSpec{
+			Port:            api.NewOptInt(p.Spec.Port),
+			Public:          api.NewOptBool(p.Spec.Public),
+			PrefixUrl:       optString(p.Spec.PrefixURL),
+			CustomDomain:    optString(p.Spec.CustomDomain),
+			TTL:             optString(p.Spec.TTL),
+			AdditionalProps: api.PreviewSpecAdditional(maps.Clone(p.Spec.extra)),
+		},
+		AdditionalProps: api.PreviewAdditional(maps.Clone(p.extra)),
+	}
+	if !p.Spec.Expires.IsZero() {
+		out.Spec.Expires = api.NewOptString(formatTime(p.Spec.Expires))
+	}
+	if p.Spec.RequestHeaders != nil {
+		out.Spec.RequestHeaders = api.NewOptPreviewSpecRequestHeaders(maps.Clone(p.Spec.RequestHeaders))
+	}
+	if p.Spec.ResponseHeaders != nil {
+		out.Spec.ResponseHeaders = api.NewOptPreviewSpecResponseHeaders(maps.Clone(p.Spec.ResponseHeaders))
+	}
+	return out
+}
+
+func previewTokenFromAPI(in *api.PreviewToken) *PreviewToken {
+	return &PreviewToken{
+		Name:         in.Metadata.Name,
+		PreviewName:  in.Metadata.PreviewName.Or(""),
+		ResourceName: in.Metadata.ResourceName.Or(""),
+		ResourceType: in.Metadata.ResourceType.Or(""),
+		Workspace:    in.Metadata.Workspace.Or(""),
+		ExpiresAt:    parseTime(in.Spec.ExpiresAt.Or("")),
+		Value:        in.Spec.Token.Or(""),
+		Expired:      in.Spec.Expired.Or(false),
+	}
+}
+
+func scheduleFromAPI(in *api.Schedule) *Schedule {
+	out := &Schedule{
+		ID:            in.ID.Or(""),
+		Type:          ScheduleType(in.Type.Or("")),
+		Value:         in.Value.Or(""),
+		MaxExecutions: in.MaxExecutions.Or(0),
+		CreatedAt:     parseTime(in.CreatedAt.Or("")),
+		extra:         extraFields(maps.Clone(in.AdditionalProps)),
+	}
+	if inp, ok := in.Input.Get(); ok {
+		out.Input = ScheduleInput{
+			Command:    inp.Command.Or(""),
+			Name:       inp.Name.Or(""),
+			WorkingDir: inp.WorkingDir.Or(""),
+			Env:        maps.Clone(map[string]string(inp.Env.Or(nil))),
+			extra:      extraFields(maps.Clone(inp.AdditionalProps)),
+		}
+		if v, ok := inp.KeepAlive.Get(); ok {
+			out.Input.KeepAlive = &v
+		}
+		if v, ok := inp.Timeout.Get(); ok {
+			d := time.Duration(v) * time.Second
+			out.Input.Timeout = &d
+		}
+	}
+	return out
+}
+
+func scheduleToAPI(s *Schedule) *api.Schedule {
+	in := api.ScheduleInput{
+		Command:         optString(s.Input.Command),
+		Name:            optString(s.Input.Name),
+		WorkingDir:      optString(s.Input.WorkingDir),
+		AdditionalProps: api.ScheduleInputAdditional(maps.Clone(s.Input.extra)),
+	}
+	if s.Input.Env != nil {
+		in.Env = api.NewOptScheduleInputEnv(maps.Clone(s.Input.Env))
+	}
+	if s.Input.KeepAlive != nil {
+		in.KeepAlive = api.NewOptBool(*s.Input.KeepAlive)
+	}
+	if s.Input.Timeout != nil {
+		in.Timeout = api.NewOptInt(int(*s.Input.Timeout / time.Second))
+	}
+	out := &api.Schedule{
+		ID:              optString(s.ID),
+		Type:            optString(string(s.Type)),
+		Value:           optString(s.Value),
+		Input:           api.NewOptScheduleInput(in),
+		AdditionalProps: api.ScheduleAdditional(maps.Clone(s.extra)),
+	}
+	if s.MaxExecutions != 0 {
+		out.MaxExecutions = api.NewOptInt(s.MaxExecutions)
+	}
+	return out
+}
+
+func snapshotFromAPI(in *api.Snapshot) *Snapshot {
+	return &Snapshot{
+		ID: in.ID, Name: in.Name.Or(""), SandboxName: in.SandboxName, Workspace: in.Workspace,
+		Status: SnapshotStatus(in.Status), CreatedAt: parseTime(in.CreatedAt), CreatedBy: in.CreatedBy.Or(""),
+	}
+}
+
+func networkFromAPI(in *api.SandboxNetwork) *Network {
+	out := &Network{
+		Subnet:           in.Subnet.Or(""),
+		AllowedDomains:   slices.Clone(in.AllowedDomains),
+		ForbiddenDomains: slices.Clone(in.ForbiddenDomains),
+		extra:            extraFields(maps.Clone(in.AdditionalProps)),
+	}
+	if e, ok := in.Egress.Get(); ok {
+		out.Egress = &Egress{Gateway: e.Gateway.Or(""), Mode: e.Mode.Or(""), extra: extraFields(maps.Clone(e.AdditionalProps))}
+		out.Egress.Policies = convertEach(e.Policies, func(p api.EgressPolicy) EgressPolicy {
+			return EgressPolicy{Name: p.Name.Or(""), Mode: p.Mode.Or(""), Destinations: slices.Clone(p.Destinations), extra: extraFields(maps.Clone(p.AdditionalProps))}
+		})
+	}
+	if f, ok := in.Firewall.Get(); ok {
+		out.Firewall = &Firewall{Rulesets: slices.Clone(f.Rulesets), extra: extraFields(maps.Clone(f.AdditionalProps))}
+	}
+	if p, ok := in.Proxy.Get(); ok {
+		out.Proxy = &Proxy{
+			AllowedDomains:   slices.Clone(p.AllowedDomains),
+			ForbiddenDomains: slices.Clone(p.ForbiddenDomains),
+			Bypass:           slices.Clone(p.Bypass),
+			extra:            extraFields(maps.Clone(p.AdditionalProps)),
+		}
+		out.Proxy.Routing = convertEach(p.Routing, func(r api.ProxyTarget) ProxyRoute {
+			return ProxyRoute{
+				Destinations: slices.Clone(r.Destinations),
+				Headers:      maps.Clone(map[string]string(r.Headers.Or(nil))),
+				Body:         maps.Clone(map[string]string(r.Body.Or(nil))),
+				Secrets:      maps.Clone(map[string]string(r.Secrets.Or(nil))),
+				extra:        extraFields(maps.Clone(r.AdditionalProps)),
+			}
+		})
+	}
+	return out
+}
+
+func networkToAPI(in *Network) api.SandboxNetwork {
+	out := api.SandboxNetwork{
+		Subnet:           optString(in.Subnet),
+		AllowedDomains:   slices.Clone(in.AllowedDomains),
+		ForbiddenDomains: slices.Clone(in.ForbiddenDomains),
+		AdditionalProps:  api.SandboxNetworkAdditional(maps.Clone(in.extra)),
+	}
+	if e := in.Egress; e != nil {
+		out.Egress = api.NewOptEgressConfig(api.EgressConfig{
+			Gateway: optString(e.Gateway), Mode: optString(e.Mode),
+			Policies: convertEach(e.Policies, func(p EgressPolicy) api.EgressPolicy {
+				return api.EgressPolicy{Name: optString(p.Name), Mode: optString(p.Mode), Destinations: slices.Clone(p.Destinations), AdditionalProps: api.EgressPolicyAdditional(maps.Clone(p.extra))}
+			}),
+			AdditionalProps: api.EgressConfigAdditional(maps.Clone(e.extra)),
+		})
+	}
+	if f := in.Firewall; f != nil {
+		out.Firewall = api.NewOptFirewallConfig(api.FirewallConfig{Rulesets: slices.Clone(f.Rulesets), AdditionalProps: api.FirewallConfigAdditional(maps.Clone(f.extra))})
+	}
+	if p := in.Proxy; p != nil {
+		out.Proxy = api.NewOptProxyConfig(api.ProxyConfig{
+			AllowedDomains:   slices.Clone(p.AllowedDomains),
+			ForbiddenDomains: slices.Clone(p.ForbiddenDomains),
+			Bypass:           slices.Clone(p.Bypass),
+			Routing: convertEach(p.Routing, func(r ProxyRoute) api.ProxyTarget {
+				t := api.ProxyTarget{Destinations: slices.Clone(r.Destinations), AdditionalProps: api.ProxyTargetAdditional(maps.Clone(r.extra))}
+				if r.Headers != nil {
+					t.Headers = api.NewOptProxyTargetHeaders(maps.Clone(r.Headers))
+				}
+				if r.Body != nil {
+					t.Body = api.NewOptProxyTargetBody(maps.Clone(r.Body))
+				}
+				if r.Secrets != nil {
+					t.Secrets = api.NewOptProxyTargetSecrets(maps.Clone(r.Secrets))
+				}
+				return t
+			}),
+			AdditionalProps: api.ProxyConfigAdditional(maps.Clone(p.extra)),
+		})
+	}
+	return out
+}
+
+// convertEach maps a slice (nil stays nil) through f.
+func convertEach[T, U any](in []T, f func(T) U) []U {
+	if in == nil {
+		return nil
+	}
+	out := make([]U, len(in))
+	for i, v := range in {
+		out[i] = f(v)
+	}
+	return out
+}

@@ -68,50 +68,18 @@ func (o *CreateOptions) validate() error {
 	return nil
 }
 
-// CreateError is returned by [Client.Create] when a create request's
-// answer was lost (a broken connection, a timeout, a 5xx from a gateway
-// after the service may have acted) and reading the sandbox back did not
-// tell, before ctx or [CreateOptions.SettleTimeout] ran out, whether it
-// was created. The sandbox may exist: [Client.Get] tells, and Create with
-// [CreateOptions.IfNotExist] (or [Client.EnsureSandbox]) finishes the job
-// without making a second one. errors.Is and errors.As see both the lost
-// answer's error and the read-back's through Unwrap.
-type CreateError struct {
-	// Name is the sandbox's name.
-	Name string
-	// Attempts is how many create requests were sent.
-	Attempts int
-	// Err is the error of the last create request, whose answer was
-	// lost.
-	Err error
-	// LookupErr is why reading the sandbox back did not tell; nil when
-	// the caller's context ended with the request in flight.
-	LookupErr error
-}
-
-// Error returns e.g. `sandboxkit: controlplane.Create: outcome unknown after
-// 1 attempt (sandbox "a" may exist; Get tells): ...; reading it back: ...`.
-func (e *CreateError) Error() string {
-	attempts := "1 attempt"
-	if e.Attempts != 1 {
-		attempts = fmt.Sprintf("%d attempts", e.Attempts)
+// outcomeUnknown reports a create whose answer was lost and whose
+// read-back could not tell whether it took effect: a
+// [*sandboxkit.OutcomeError] whose Token is the sandbox's name (Get it,
+// and compare its ExternalID, to settle the outcome) and whose Err wraps
+// the lost answer's error and the read-back's (nil when the caller's
+// context ended with the request in flight).
+func outcomeUnknown(name string, attempts int, err, lookupErr error) error {
+	cause := fmt.Errorf("after %d attempt(s): %w", attempts, err)
+	if lookupErr != nil {
+		cause = fmt.Errorf("after %d attempt(s): %w; reading it back: %w", attempts, err, lookupErr)
 	}
-	s := fmt.Sprintf("sandboxkit: controlplane.Create: outcome unknown after %s (sandbox %q may exist; Get tells): %v", attempts, e.Name, e.Err)
-	if e.LookupErr != nil {
-		s += "; reading it back: " + e.LookupErr.Error()
-	}
-	return s
-}
-
-// Unwrap returns the create request's error and the read-back's.
-func (e *CreateError) Unwrap() []error {
-	var out []error
-	for _, err := range []error{e.Err, e.LookupErr} {
-		if err != nil {
-			out = append(out, err)
-		}
-	}
-	return out
+	return &sandboxkit.OutcomeError{Op: "controlplane.Create", Kind: kindSandbox, Token: name, Err: cause}
 }
 
 // Create creates a sandbox from sb's metadata and spec and returns it as
@@ -132,7 +100,12 @@ func (e *CreateError) Unwrap() []error {
 // same way, as is (with opts.IfNotExist) a 409 that says the sandbox is
 // still being created. Only
 // when the read-back cannot tell before ctx or opts.SettleTimeout ends is
-// the error a [*CreateError]. Requests the service provably did not
+// the error a [*sandboxkit.OutcomeError] (matching
+// [sandboxkit.ErrOutcomeUnknown]), whose Token is the sandbox's name: the
+// sandbox may exist, [Client.Get] tells, and Create with
+// [CreateOptions.IfNotExist] (or [Client.EnsureSandbox]) finishes the job
+// without making a second one. errors.Is sees both the lost answer's
+// error and the read-back's through it. Requests the service provably did not
 // process (refused connections, 429, 503) are sent again by the
 // transport.
 //
@@ -171,7 +144,7 @@ func (c *Client) Create(ctx context.Context, sb *Sandbox, opts *CreateOptions) (
 		switch outcome := glue.ClassifyFailure(err); {
 		case ctx.Err() != nil && (ambiguous || outcome == glue.Ambiguous):
 			// The caller's context ended with the request in flight.
-			return nil, &CreateError{Name: want.Metadata.Name, Attempts: attempt, Err: err}
+			return nil, outcomeUnknown(want.Metadata.Name, attempt, err, nil)
 		case ctx.Err() != nil:
 			return nil, err
 		case outcome == glue.Ambiguous:
@@ -191,7 +164,7 @@ func (c *Client) Create(ctx context.Context, sb *Sandbox, opts *CreateOptions) (
 		got, created, serr := c.settleCreate(ctx, want, o, started)
 		switch {
 		case serr != nil:
-			return nil, &CreateError{Name: want.Metadata.Name, Attempts: attempt, Err: err, LookupErr: serr}
+			return nil, outcomeUnknown(want.Metadata.Name, attempt, err, serr)
 		case got != nil && created:
 			return got, nil
 		case got != nil:

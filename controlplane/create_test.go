@@ -84,7 +84,7 @@ func TestCreateResendsWhenNothingWasMade(t *testing.T) {
 		// Attempts are bounded: then the last error stands (nothing made).
 		inject(t, srv, mockserver.Fault{Operation: "CreateSandbox", Status: http.StatusBadGateway})
 		_, err = c.Create(t.Context(), box("never"), &controlplane.CreateOptions{MaxAttempts: 2})
-		if !errors.Is(err, sandboxkit.ErrUnavailable) || errors.As(err, new(*controlplane.CreateError)) {
+		if !errors.Is(err, sandboxkit.ErrUnavailable) || errors.Is(err, sandboxkit.ErrOutcomeUnknown) {
 			t.Errorf("every attempt refused: %v, want the 502", err)
 		}
 	})
@@ -99,11 +99,11 @@ func TestCreateUnknownOutcome(t *testing.T) {
 		inject(t, srv, mockserver.Fault{Operation: "CreateSandbox", Status: http.StatusBadGateway, AfterCommit: true, Times: 1})
 		inject(t, srv, mockserver.Fault{Operation: "GetSandbox", Status: http.StatusInternalServerError})
 		_, err := c.Create(t.Context(), box("unknown"), nil)
-		var ce *controlplane.CreateError
-		if !errors.As(err, &ce) || ce.Name != "unknown" || ce.Attempts != 1 ||
-			sandboxkit.StatusCode(ce.Err) != http.StatusBadGateway || sandboxkit.StatusCode(ce.LookupErr) != http.StatusInternalServerError ||
-			!errors.Is(err, sandboxkit.ErrUnavailable) || !strings.Contains(err.Error(), "reading it back") {
-			t.Fatalf("got %v, want a CreateError with the 502 and the read-back's 500", err)
+		oe, ok := errors.AsType[*sandboxkit.OutcomeError](err)
+		if !ok || !errors.Is(err, sandboxkit.ErrOutcomeUnknown) || oe.Op != "controlplane.Create" || oe.Kind != "sandbox" || oe.Token != "unknown" ||
+			!errors.Is(err, sandboxkit.ErrUnavailable) || !errors.Is(err, sandboxkit.ErrServer) ||
+			!strings.Contains(err.Error(), "after 1 attempt(s)") || !strings.Contains(err.Error(), "reading it back") {
+			t.Fatalf("got %v, want an OutcomeError with the 502 and the read-back's 500", err)
 		}
 		// It was made; EnsureSandbox (or Create with IfNotExist) finishes
 		// the job without a second sandbox.
@@ -119,8 +119,8 @@ func TestCreateUnknownOutcome(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
 		_, err = c.Create(ctx, box("slow"), nil)
-		if !errors.As(err, &ce) || !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("deadline mid-request: %v, want a CreateError wrapping the deadline", err)
+		if oe, ok := errors.AsType[*sandboxkit.OutcomeError](err); !ok || oe.Token != "slow" || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("deadline mid-request: %v, want an OutcomeError wrapping the deadline", err)
 		}
 	})
 }
@@ -176,7 +176,7 @@ func TestCreateAndWaitReturnsWhatItMade(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv, c := startMock(t)
-		if _, err := c.CreateAndWait(t.Context(), box("w"), &controlplane.WaitOptions{MinDelay: -1}); !errors.Is(err, sandboxkit.ErrInvalidInput) {
+		if _, err := c.CreateAndWait(t.Context(), box("w"), &sandboxkit.WaitOptions{MinDelay: -1}); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 			t.Fatalf("bad wait options: %v", err)
 		}
 		if _, err := c.Create(t.Context(), box("w"), &controlplane.CreateOptions{SettleTimeout: -time.Second}); !errors.Is(err, sandboxkit.ErrInvalidInput) {
@@ -261,11 +261,11 @@ func TestWaitersReportTransitions(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		_, c := startMock(t)
 		var seen []string
-		opts := &controlplane.WaitOptions{MinDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond,
-			OnTransition: func(from, to controlplane.Status, sb *controlplane.Sandbox) {
-				seen = append(seen, string(from)+">"+string(to))
-				if (to == "") != (sb == nil) {
-					t.Errorf("OnTransition(%q, %q) with sandbox %v", from, to, sb)
+		opts := &sandboxkit.WaitOptions{MinDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond,
+			OnTransition: func(tr sandboxkit.Transition) {
+				seen = append(seen, tr.From+">"+tr.To)
+				if (tr.To == "") != (tr.Observed == nil) {
+					t.Errorf("OnTransition(%+v)", tr)
 				}
 			}}
 		if _, err := c.CreateAndWait(t.Context(), box("t"), opts); err != nil {
@@ -275,8 +275,8 @@ func TestWaitersReportTransitions(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A sandbox that is not there at all: one observation, gone.
-		if sb, err := c.WaitDeleted(t.Context(), "never-was", opts); sb != nil || err != nil {
-			t.Fatalf("WaitDeleted(never-was) = %+v, %v", sb, err)
+		if sb, err := controlplane.NewWaiter(c, opts).Wait(t.Context(), "never-was", controlplane.StatusTerminated, controlplane.StatusGone); sb != nil || err != nil {
+			t.Fatalf("Wait(never-was) = %+v, %v", sb, err)
 		}
 		want := ">DEPLOYING DEPLOYING>DEPLOYED >DELETING DELETING>TERMINATED >"
 		if got := strings.Join(seen, " "); got != want {

@@ -8,7 +8,7 @@
 //
 // # Configuration
 //
-// [New] takes the options of package client. What no option gives comes
+// [New] takes the options of package sandboxkit. What no option gives comes
 // from the environment (unless [sandboxkit.WithoutEnvironment] is given):
 //
 //   - BL_API_KEY: the bearer token ([sandboxkit.WithToken]);
@@ -21,7 +21,7 @@
 // (and, through [Client.SandboxClient], the sandbox's own URL), never an
 // error message or a log line. Every answer with a status of 400 or more is
 // a [*sandboxkit.APIError]; match it with errors.Is and the sentinels of
-// package client ([sandboxkit.ErrNotFound], [sandboxkit.ErrConflict], ...). Its
+// package sandboxkit ([sandboxkit.ErrNotFound], [sandboxkit.ErrConflict], ...). Its
 // Code is the service's: the gateway's (WORKLOAD_NOT_FOUND,
 // ROUTE_NOT_FOUND, WORKLOAD_UNAVAILABLE, AUTHENTICATION_...) or, for a
 // failed create, the create error's (INVALID_IMAGE, ...). Bad arguments (an
@@ -64,7 +64,8 @@
 // one the call made (same [Metadata.ExternalID], created since the call
 // began), sends the request again if there is none, and reports a
 // conflict if the name is someone else's. Only when the read-back itself
-// cannot tell is the error a [*CreateError]. [CreateOptions.IfNotExist]
+// cannot tell is the error a [*sandboxkit.OutcomeError] (its Token is the
+// sandbox's name). [CreateOptions.IfNotExist]
 // asks the service for the existing live sandbox instead of a conflict.
 //
 // [Client.EnsureSandbox] returns the named sandbox once it is DEPLOYED,
@@ -83,15 +84,22 @@
 //
 // # Waiting
 //
-// [Client.WaitDeployed] and [Client.WaitDeleted] (and [DeployedWaiter] and
-// [DeletedWaiter], which take any [Getter]) poll with jittered
-// exponential backoff until the status is reached or the context ends,
-// and report every status change to [WaitOptions.OnTransition]. Waiting
-// for DEPLOYED fails at once with a [*StateError] on FAILED, DEACTIVATED,
-// DELETING or TERMINATED. A sandbox counts as deleted when it is
-// TERMINATED or the service answers 404; the service keeps a TERMINATED
-// sandbox visible for its [Lifecycle.TerminatedRetention] (by default
-// [DefaultTerminatedRetention]).
+// A [Waiter] ([NewWaiter] takes any [Getter] and a
+// [*sandboxkit.WaitOptions], nil for the defaults) polls a sandbox with
+// jittered exponential backoff until its status is one of those awaited,
+// and reports every status change to [sandboxkit.WaitOptions.OnTransition]:
+//
+//	sb, err := controlplane.NewWaiter(c, nil).Wait(ctx, "agent", controlplane.StatusDeployed)
+//
+// A sandbox that is gone (404) has the status [StatusGone]; a deleted
+// sandbox is awaited as TERMINATED or gone, since the service keeps a
+// TERMINATED sandbox visible for its [Lifecycle.TerminatedRetention] (by
+// default [DefaultTerminatedRetention]). The wait ends early with a
+// [*sandboxkit.StateError] when no awaited status can follow (waiting for
+// DEPLOYED fails at once on FAILED, DEACTIVATED, DELETING, TERMINATED or
+// gone), and with a [*sandboxkit.WaitTimeoutError] when the context ends
+// first. [Client.CreateAndWait], [Client.DeleteAndWait] and
+// [EnsureOptions.Wait] take the same options.
 //
 // # Lifetime
 //

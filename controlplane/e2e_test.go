@@ -16,10 +16,10 @@ import (
 const e2eToken = "bl-e2e-token-5f2a9c"
 
 // startMock starts a mock server with one tenant and returns a control
-// plane client of it.
-func startMock(t *testing.T) (*mockserver.Server, *controlplane.Client) {
+// plane client of it; opts are added to the server's.
+func startMock(t *testing.T, opts ...mockserver.Option) (*mockserver.Server, *controlplane.Client) {
 	t.Helper()
-	srv := mockserver.Start(t, mockserver.WithTenant(e2eToken, "acme"))
+	srv := mockserver.Start(t, append([]mockserver.Option{mockserver.WithTenant(e2eToken, "acme")}, opts...)...)
 	c, err := controlplane.New(append(srv.ClientOptions(sandboxkit.ControlPlane), sandboxkit.WithWorkspace("acme-ws"))...)
 	if err != nil {
 		t.Fatal(err)

@@ -12,8 +12,8 @@ import (
 // EnsureOptions configures [Client.EnsureSandbox].
 type EnsureOptions struct {
 	// Wait configures the waits for DEPLOYED and for a deleted sandbox to
-	// go away; nil uses the defaults of [WaitOptions].
-	Wait *WaitOptions
+	// go away, as [Waiter.Wait] does; nil means the defaults.
+	Wait *sandboxkit.WaitOptions
 }
 
 // maxEnsureRounds bounds the get/create rounds of one EnsureSandbox, in
@@ -36,7 +36,8 @@ const maxFollowerRetries = 3
 //     sb's nor updated;
 //   - DELETING: the end of the deletion is awaited, then it is created
 //     again from sb;
-//   - FAILED or DEACTIVATED: a [*StateError]; nothing is deleted.
+//   - FAILED or DEACTIVATED: a [*sandboxkit.StateError]; nothing is
+//     deleted.
 //
 // When sb has an ExternalID, a sandbox of that name with another external
 // id is not the one asked for: the error matches [sandboxkit.ErrConflict].
@@ -58,17 +59,17 @@ func (c *Client) EnsureSandbox(ctx context.Context, sb *Sandbox, opts *EnsureOpt
 	if err := validateSandbox(sb); err != nil {
 		return nil, glue.Wrap(ctx, op, err)
 	}
-	var wait *WaitOptions
+	var wait *sandboxkit.WaitOptions
 	if opts != nil {
 		wait = opts.Wait
 	}
-	if _, err := wait.poll(); err != nil {
+	if err := wait.Validate(); err != nil {
 		return nil, glue.Wrap(ctx, op, err)
 	}
 	want := sb.Clone()
 	for attempt := 0; ; attempt++ {
 		ch := c.ensure.DoChan(want.Metadata.Name, func() (any, error) {
-			return c.ensureOnce(ctx, op, want, wait)
+			return c.ensureOnce(ctx, op, want, NewWaiter(c, wait))
 		})
 		var res any
 		var err error
@@ -84,6 +85,9 @@ func (c *Client) EnsureSandbox(ctx context.Context, sb *Sandbox, opts *EnsureOpt
 				(errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 				continue
 			}
+			if typedWaitError(err) {
+				return nil, err
+			}
 			return nil, glue.Wrap(ctx, op, err)
 		}
 		return res.(*Sandbox).Clone(), nil
@@ -91,7 +95,7 @@ func (c *Client) EnsureSandbox(ctx context.Context, sb *Sandbox, opts *EnsureOpt
 }
 
 // ensureOnce does the work of EnsureSandbox.
-func (c *Client) ensureOnce(ctx context.Context, op string, want *Sandbox, wait *WaitOptions) (*Sandbox, error) {
+func (c *Client) ensureOnce(ctx context.Context, op string, want *Sandbox, w *Waiter) (*Sandbox, error) {
 	name := want.Metadata.Name
 	for range maxEnsureRounds {
 		cur, err := c.Get(ctx, name, nil)
@@ -101,15 +105,15 @@ func (c *Client) ensureOnce(ctx context.Context, op string, want *Sandbox, wait 
 			return nil, err
 		case cur.Status == StatusTerminated:
 		case cur.Status == StatusDeleting:
-			if _, err := c.WaitDeleted(ctx, name, wait); err != nil {
+			if _, err := w.Wait(ctx, name, StatusTerminated, StatusGone); err != nil {
 				return nil, err
 			}
 		case otherExternalID(want, cur):
 			return nil, externalIDConflict(want, cur)
 		case cur.Status == StatusFailed || cur.Status == StatusDeactivated:
-			return nil, stateError(cur, "DEPLOYED")
+			return nil, stateError(op, cur, string(StatusDeployed))
 		default:
-			return c.WaitDeployed(ctx, name, wait)
+			return w.Wait(ctx, name, StatusDeployed)
 		}
 
 		created, err := c.Create(ctx, want, &CreateOptions{IfNotExist: true})
@@ -119,19 +123,16 @@ func (c *Client) ensureOnce(ctx context.Context, op string, want *Sandbox, wait 
 		case err == nil && created.Status == StatusDeployed:
 			return created, nil
 		case err == nil && (created.Status == StatusFailed || created.Status == StatusDeactivated):
-			return nil, stateError(created, "DEPLOYED")
+			return nil, stateError(op, created, string(StatusDeployed))
 		case err == nil:
-			return c.WaitDeployed(ctx, name, wait)
+			return w.Wait(ctx, name, StatusDeployed)
 		case !isConflict(err):
 			return nil, err
 		}
 		// 409 despite IfNotExist: the name is still held by a sandbox on
 		// its way out. Wait until it is gone or replaced, then look again.
-		_, err = waitFor(ctx, op, c, name, wait, 0, "gone or recreated", func(sb *Sandbox, err error) (bool, error) {
-			if isNotFound(err) {
-				return true, nil
-			}
-			return err == nil && sb.Status != StatusDeleting, err
+		_, err = w.wait(ctx, op, name, []string{"gone", "recreated"}, func(sb *Sandbox) (bool, error) {
+			return sb == nil || sb.Status != StatusDeleting, nil
 		})
 		if err != nil {
 			return nil, err
@@ -144,6 +145,12 @@ func (c *Client) ensureOnce(ctx context.Context, op string, want *Sandbox, wait 
 // asked for (when one was asked for).
 func otherExternalID(want, got *Sandbox) bool {
 	return want.Metadata.ExternalID != "" && got.Metadata.ExternalID != want.Metadata.ExternalID
+}
+
+// typedWaitError reports the errors of a wait that already name the
+// operation and must reach the caller as they are.
+func typedWaitError(err error) bool {
+	return errors.Is(err, sandboxkit.ErrUnexpectedState) || errors.Is(err, sandboxkit.ErrWaitTimeout)
 }
 
 func externalIDConflict(want, got *Sandbox) error {

@@ -1,4 +1,4 @@
-package controlplane
+package controlplane_test
 
 import (
 	"context"
@@ -11,28 +11,36 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/sandboxkit/sandboxkit"
+	"github.com/sandboxkit/sandboxkit/controlplane"
+	"github.com/sandboxkit/sandboxkit/mockserver"
 )
 
-func wantSandbox(name string) *Sandbox {
-	return &Sandbox{
-		Metadata: Metadata{Name: name, Labels: map[string]string{"by": "ensure"}},
-		Spec:     Spec{Runtime: &Runtime{Image: "img", Memory: 2048}},
+func wantSandbox(name string) *controlplane.Sandbox {
+	return &controlplane.Sandbox{
+		Metadata: controlplane.Metadata{Name: name, Labels: map[string]string{"by": "ensure"}},
+		Spec:     controlplane.Spec{Runtime: &controlplane.Runtime{Image: "img", Memory: 2048}},
 	}
+}
+
+// creates counts the POST /sandboxes that reached the server.
+func creates(srv *mockserver.Server) int {
+	return srv.Count(mockserver.Filter{API: mockserver.APIControlPlane, Operation: mockserver.OpCreateSandbox})
 }
 
 func TestEnsureSandboxCreatesMissing(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		c, f := setup(t)
-		f.deployAfter = 3
+		srv, c := startMock(t)
 		sb, err := c.EnsureSandbox(t.Context(), wantSandbox("sbx"), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sb.Status != StatusDeployed || sb.Spec.Runtime.Memory != 2048 || sb.Metadata.Labels["by"] != "ensure" {
+		if sb.Status != controlplane.StatusDeployed || sb.Spec.Runtime.Memory != 2048 || sb.Metadata.Labels["by"] != "ensure" {
 			t.Errorf("got %+v", sb)
 		}
-		if n := f.count(http.MethodPost, ""); n != 1 {
+		if n := creates(srv); n != 1 {
 			t.Errorf("%d POSTs, want 1", n)
 		}
 	})
@@ -41,21 +49,22 @@ func TestEnsureSandboxCreatesMissing(t *testing.T) {
 func TestEnsureSandboxReturnsExisting(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		c, f := setup(t)
-		f.add("DEPLOYED", `{"metadata":{"name":"sbx"},"spec":{"runtime":{"image":"other","memory":512}}}`)
+		srv, c := startMock(t)
+		seed(t, srv, mockserver.ControlPlaneSeed{Name: "sbx", Image: "other"})
 		sb, err := c.EnsureSandbox(t.Context(), wantSandbox("sbx"), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		// The existing sandbox is returned as it is, not updated.
-		if sb.Spec.Runtime.Image != "other" || f.count(http.MethodPost, "") != 0 || f.count(http.MethodPut, "") != 0 {
-			t.Errorf("got %+v after %+v", sb, f.seen())
+		updates := srv.Count(mockserver.Filter{API: mockserver.APIControlPlane, Operation: mockserver.OpUpdateSandbox})
+		if sb.Spec.Runtime.Image != "other" || creates(srv) != 0 || updates != 0 {
+			t.Errorf("got %+v after %d POSTs and %d PUTs", sb, creates(srv), updates)
 		}
 
 		// One still deploying is awaited.
-		f.add("BUILDING", `{"metadata":{"name":"slow"},"spec":{}}`, "BUILDING", "DEPLOYING", "DEPLOYED")
+		seed(t, srv, mockserver.ControlPlaneSeed{Name: "slow", Status: mockserver.StatusDeploying})
 		sb, err = c.EnsureSandbox(t.Context(), wantSandbox("slow"), nil)
-		if err != nil || sb.Status != StatusDeployed || f.count(http.MethodPost, "") != 0 {
+		if err != nil || sb.Status != controlplane.StatusDeployed || creates(srv) != 0 {
 			t.Fatalf("slow: %+v, %v", sb, err)
 		}
 	})
@@ -63,23 +72,20 @@ func TestEnsureSandboxReturnsExisting(t *testing.T) {
 
 func TestEnsureSandboxRecreatesDeleted(t *testing.T) {
 	t.Parallel()
-	for _, status := range []string{"TERMINATED", "DELETING"} {
+	for _, status := range []string{mockserver.StatusTerminated, mockserver.StatusDeleting} {
 		t.Run(status, func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
-				c, f := setup(t)
-				// The service keeps the TERMINATED sandbox's name for two
-				// more reads, answering creates with 409 meanwhile.
-				f.reapAfter = 2
-				f.add(status, `{"metadata":{"name":"sbx"},"spec":{"runtime":{"image":"old"}}}`)
+				srv, c := startMock(t)
+				seed(t, srv, mockserver.ControlPlaneSeed{Name: "sbx", Status: status, Image: "old"})
 				sb, err := c.EnsureSandbox(t.Context(), wantSandbox("sbx"), nil)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if sb.Status != StatusDeployed || sb.Spec.Runtime.Image != "img" {
+				if sb.Status != controlplane.StatusDeployed || sb.Spec.Runtime.Image != "img" {
 					t.Errorf("got %s with image %q, want a new DEPLOYED sandbox", sb.Status, sb.Spec.Runtime.Image)
 				}
-				if f.count(http.MethodDelete, "") != 0 {
+				if n := srv.Count(mockserver.Filter{API: mockserver.APIControlPlane, Operation: mockserver.OpDeleteSandbox}); n != 0 {
 					t.Error("EnsureSandbox deleted something")
 				}
 			})
@@ -89,15 +95,16 @@ func TestEnsureSandboxRecreatesDeleted(t *testing.T) {
 
 func TestEnsureSandboxRefusesFailed(t *testing.T) {
 	t.Parallel()
-	for _, status := range []Status{StatusFailed, StatusDeactivated} {
+	for _, status := range []string{mockserver.StatusFailed, mockserver.StatusDeactivated} {
 		synctest.Test(t, func(t *testing.T) {
-			c, f := setup(t)
-			f.add(string(status), `{"metadata":{"name":"sbx"},"spec":{}}`)
+			srv, c := startMock(t)
+			seed(t, srv, mockserver.ControlPlaneSeed{Name: "sbx", Status: status})
 			_, err := c.EnsureSandbox(t.Context(), wantSandbox("sbx"), nil)
-			if se, ok := errors.AsType[*StateError](err); !ok || se.Status != status {
-				t.Fatalf("err = %v, want a %s StateError", err, status)
+			se, ok := errors.AsType[*sandboxkit.StateError](err)
+			if !ok || se.State != status || se.Op != "controlplane.EnsureSandbox" || se.ID != "sbx" || !cmp.Equal(se.Want, []string{"DEPLOYED"}) {
+				t.Fatalf("err = %#v, want a %s StateError", err, status)
 			}
-			if f.count(http.MethodPost, "")+f.count(http.MethodDelete, "") != 0 {
+			if creates(srv) != 0 || srv.Count(mockserver.Filter{API: mockserver.APIControlPlane, Operation: mockserver.OpDeleteSandbox}) != 0 {
 				t.Error("EnsureSandbox changed a failed sandbox")
 			}
 		})
@@ -109,17 +116,17 @@ func TestEnsureSandboxRefusesFailed(t *testing.T) {
 func TestEnsureSandboxRacingItself(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		c, f := setup(t)
-		f.deployAfter = 2
+		srv, _ := startMock(t)
+		c, tp := tappedClient(t, srv)
 		release := make(chan struct{})
 		var held atomic.Bool
-		f.gate = func(r *http.Request) {
+		tp.set(func(r *http.Request) {
 			if r.Method == http.MethodGet && held.CompareAndSwap(false, true) {
 				<-release // hold the first read until both calls are in
 			}
-		}
+		}, nil)
 		var wg sync.WaitGroup
-		results := make([]*Sandbox, 2)
+		results := make([]*controlplane.Sandbox, 2)
 		errs := make([]error, 2)
 		for i := range 2 {
 			wg.Go(func() { results[i], errs[i] = c.EnsureSandbox(t.Context(), wantSandbox("sbx"), nil) })
@@ -132,49 +139,45 @@ func TestEnsureSandboxRacingItself(t *testing.T) {
 				t.Fatalf("call %d: %v", i, err)
 			}
 		}
-		if diff := cmp.Diff(results[0], results[1], cmpSandbox...); diff != "" {
+		if diff := cmp.Diff(results[0], results[1], controlplane.CmpSandbox...); diff != "" {
 			t.Errorf("the two calls disagree (-0 +1):\n%s", diff)
 		}
 		if results[0] == results[1] {
 			t.Error("the two calls share one *Sandbox; each must get its own copy")
 		}
-		if posts := f.count(http.MethodPost, ""); posts != 1 {
-			t.Errorf("%d POSTs, want 1", posts)
-		}
-		if gets := f.count(http.MethodGet, "/v0/sandboxes/sbx"); gets != 3 {
-			t.Errorf("%d GETs, want 3 (one read, two polls) for both calls together", gets)
-		}
-		if n := len(f.order); n != 1 {
-			t.Errorf("%d sandboxes, want 1", n)
+		if posts, n := tp.count(http.MethodPost), len(srv.Creations()); posts != 1 || n != 1 {
+			t.Errorf("%d POSTs and %d sandboxes, want 1 and 1", posts, n)
 		}
 	})
 }
 
-// Two clients (think: two processes) race on the create; the loser of the
-// 409 awaits the winner's sandbox.
+// Two clients (think: two processes) race on the create; both end up
+// with the one sandbox.
 func TestEnsureSandboxRacingAcrossClients(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		c1, f := setup(t)
-		c2 := newMockClient(t, f)
-		f.deployAfter = 2
+		srv, _ := startMock(t)
+		c1, tp1 := tappedClient(t, srv)
+		c2, tp2 := tappedClient(t, srv)
 		// Both reads answer 404 before either create happens.
 		bothRead := make(chan struct{})
 		var reads atomic.Int32
-		f.gate = func(r *http.Request) {
+		before := func(r *http.Request) {
 			if r.Method == http.MethodPost {
 				<-bothRead
 			}
 		}
-		f.after = func(r *http.Request) {
+		after := func(r *http.Request) {
 			if r.Method == http.MethodGet && reads.Add(1) == 2 {
 				close(bothRead)
 			}
 		}
+		tp1.set(before, after)
+		tp2.set(before, after)
 		var wg sync.WaitGroup
-		results := make([]*Sandbox, 2)
+		results := make([]*controlplane.Sandbox, 2)
 		errs := make([]error, 2)
-		for i, c := range []*Client{c1, c2} {
+		for i, c := range []*controlplane.Client{c1, c2} {
 			wg.Go(func() { results[i], errs[i] = c.EnsureSandbox(t.Context(), wantSandbox("sbx"), nil) })
 		}
 		wg.Wait()
@@ -182,15 +185,15 @@ func TestEnsureSandboxRacingAcrossClients(t *testing.T) {
 			if err != nil {
 				t.Fatalf("client %d: %v", i, err)
 			}
-			if results[i].Status != StatusDeployed || results[i].Metadata.Name != "sbx" {
+			if results[i].Status != controlplane.StatusDeployed || results[i].Metadata.Name != "sbx" {
 				t.Errorf("client %d got %+v", i, results[i])
 			}
 		}
-		if posts := f.count(http.MethodPost, ""); posts != 2 {
-			t.Errorf("%d POSTs, want 2 (one of them answered 409)", posts)
+		if posts := tp1.count(http.MethodPost) + tp2.count(http.MethodPost); posts != 2 {
+			t.Errorf("%d POSTs, want 2 (both create; createIfNotExist answers the second with the first's sandbox)", posts)
 		}
-		if n := len(f.order); n != 1 {
-			t.Errorf("%d sandboxes, want 1", n)
+		if n := len(srv.Creations()); n != 1 {
+			t.Errorf("%d sandboxes made, want 1", n)
 		}
 	})
 }
@@ -200,17 +203,18 @@ func TestEnsureSandboxRacingAcrossClients(t *testing.T) {
 func TestEnsureSandboxSurvivesTheLeadersCancellation(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		c, f := setup(t)
+		srv, _ := startMock(t)
+		c, tp := tappedClient(t, srv)
 		release := make(chan struct{})
 		var held atomic.Bool
-		f.gate = func(r *http.Request) {
+		tp.set(func(r *http.Request) {
 			if r.Method == http.MethodGet && held.CompareAndSwap(false, true) {
 				<-release // hold the leader's first read
 			}
-		}
+		}, nil)
 		leaderCtx, cancel := context.WithCancel(t.Context())
 		var leaderErr, followerErr error
-		var follower *Sandbox
+		var follower *controlplane.Sandbox
 		var wg sync.WaitGroup
 		wg.Go(func() { _, leaderErr = c.EnsureSandbox(leaderCtx, wantSandbox("sbx"), nil) })
 		synctest.Wait() // the leader holds the flight, blocked on its read
@@ -223,36 +227,31 @@ func TestEnsureSandboxSurvivesTheLeadersCancellation(t *testing.T) {
 		if !errors.Is(leaderErr, context.Canceled) {
 			t.Errorf("leader err = %v, want context.Canceled", leaderErr)
 		}
-		if followerErr != nil || follower.Status != StatusDeployed {
+		if followerErr != nil || follower.Status != controlplane.StatusDeployed {
 			t.Fatalf("follower: %+v, %v", follower, followerErr)
 		}
-		if n := len(f.order); n != 1 {
+		if n := len(srv.Creations()); n != 1 {
 			t.Errorf("%d sandboxes, want 1", n)
 		}
 	})
 }
 
+// A service that answers every read 404 and every create 409 makes
+// EnsureSandbox give up after a bounded number of rounds.
 func TestEnsureSandboxGivesUpOnAnInconsistentService(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		c, f := setup(t)
-		f.fail = func(r *http.Request) (int, string) {
-			switch r.Method {
-			case http.MethodGet:
-				return http.StatusNotFound, "not found"
-			case http.MethodPost:
-				return http.StatusConflict, "exists"
-			}
-			return 0, ""
-		}
+		srv, c := startMock(t)
+		inject(t, srv, mockserver.Fault{Operation: mockserver.OpGetSandbox, Status: http.StatusNotFound})
+		inject(t, srv, mockserver.Fault{Operation: mockserver.OpCreateSandbox, Status: http.StatusConflict})
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()
 		_, err := c.EnsureSandbox(ctx, wantSandbox("sbx"), nil)
 		if err == nil || ctx.Err() != nil {
 			t.Fatalf("err = %v (ctx %v), want a bounded failure", err, ctx.Err())
 		}
-		if posts := f.count(http.MethodPost, ""); posts != maxEnsureRounds {
-			t.Errorf("%d POSTs, want %d", posts, maxEnsureRounds)
+		if posts := creates(srv); posts != controlplane.MaxEnsureRounds {
+			t.Errorf("%d POSTs, want %d", posts, controlplane.MaxEnsureRounds)
 		}
 	})
 }

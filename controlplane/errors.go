@@ -2,19 +2,9 @@ package controlplane
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/sandboxkit/sandboxkit"
-	"github.com/sandboxkit/sandboxkit/internal/poll"
 )
-
-// ErrWaitTimeout is matched (with errors.Is) by the error of a waiter
-// whose maxWait ran out, or whose context's deadline came too close for
-// another check, before the sandbox reached the awaited state; the error
-// then also matches context.DeadlineExceeded and names the last status
-// seen. When the caller's context itself has ended, the error is the
-// context's.
-var ErrWaitTimeout = poll.ErrTimeout
 
 // ErrShortensLifetime is returned by [Client.SetTTL] and
 // [Client.SetExpirationPolicies] when the change would tighten a limit the
@@ -29,35 +19,12 @@ var ErrShortensLifetime = errors.New("sandboxkit: the change would shorten the s
 // DEPLOYED).
 var ErrNoURL = errors.New("sandboxkit: the sandbox has no URL")
 
-// StateError reports a sandbox that reached a status from which the
-// awaited one cannot follow: FAILED, DEACTIVATED, DELETING or TERMINATED
-// while waiting for DEPLOYED, or a status [Client.EnsureSandbox] and the
-// lifetime methods cannot work with.
-type StateError struct {
-	// Name is the sandbox's name.
-	Name string
-	// Status is the status it reached.
-	Status Status
-	// Want describes what was awaited or needed, e.g. "DEPLOYED".
-	Want string
-	// Message is the newest event message, often the reason of a failure.
-	Message string
-	// Sandbox is the sandbox as last seen.
-	Sandbox *Sandbox
-}
-
-// Error returns e.g. `sandboxkit: sandbox "a" is FAILED, want DEPLOYED:
-// image not found`.
-func (e *StateError) Error() string {
-	s := fmt.Sprintf("sandboxkit: sandbox %q is %s, want %s", e.Name, e.Status, e.Want)
-	if e.Message != "" {
-		s += ": " + e.Message
-	}
-	return s
-}
-
-func stateError(sb *Sandbox, want string) *StateError {
-	return &StateError{Name: sb.Metadata.Name, Status: sb.Status, Want: want, Message: sb.lastMessage(), Sandbox: sb}
+// stateError reports a sandbox whose status the call cannot work with
+// (EnsureSandbox on a FAILED one, a lifetime change of one being
+// deleted); want are the statuses it needs.
+func stateError(op string, sb *Sandbox, want ...string) *sandboxkit.StateError {
+	return &sandboxkit.StateError{Op: op, Kind: kindSandbox, ID: sb.Metadata.Name, State: string(sb.Status), Want: want,
+		Message: sb.lastMessage(), Observed: sb}
 }
 
 // invalid reports a rejected argument; it matches sandboxkit.ErrInvalidInput.

@@ -80,6 +80,50 @@ func ExampleClient_CreateAndWait() {
 	// my-agent TERMINATED
 }
 
+// Wait for a sandbox to deploy, watching its status change, then for its
+// deletion: TERMINATED, or gone once the service forgets it.
+func ExampleWaiter_Wait() {
+	c, stop := newExampleClient()
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	if _, err := c.Create(ctx, &controlplane.Sandbox{
+		Metadata: controlplane.Metadata{Name: "watched"},
+		Spec:     controlplane.Spec{Runtime: &controlplane.Runtime{Image: "blaxel/base-image:latest"}},
+	}, nil); err != nil {
+		log.Fatal(err)
+	}
+	w := controlplane.NewWaiter(c, &sandboxkit.WaitOptions{
+		OnTransition: func(tr sandboxkit.Transition) { fmt.Printf("%s %s: %q -> %q\n", tr.Kind, tr.ID, tr.From, tr.To) },
+	})
+	sb, err := w.Wait(ctx, "watched", controlplane.StatusDeployed)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(sb.Status)
+
+	// Waiting for DEPLOYED is pointless once the sandbox is being
+	// deleted: a StateError says so at once.
+	if _, err := c.Delete(ctx, "watched"); err != nil {
+		log.Fatal(err)
+	}
+	_, err = controlplane.NewWaiter(c, nil).Wait(ctx, "watched", controlplane.StatusDeployed)
+	fmt.Println(errors.Is(err, sandboxkit.ErrUnexpectedState))
+
+	sb, err = controlplane.NewWaiter(c, nil).Wait(ctx, "watched", controlplane.StatusTerminated, controlplane.StatusGone)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(sb.Status)
+	// Output:
+	// sandbox watched: "" -> "DEPLOYING"
+	// sandbox watched: "DEPLOYING" -> "DEPLOYED"
+	// DEPLOYED
+	// true
+	// TERMINATED
+}
+
 // EnsureSandbox gets a sandbox by name, creating it if needed; calling it
 // again (even concurrently) returns the same sandbox.
 func ExampleClient_EnsureSandbox() {

@@ -67,7 +67,7 @@ func (ft *fuzzTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func answering(t *testing.T, body []byte) (*Client, *fuzzTransport) {
 	t.Helper()
 	ft := &fuzzTransport{body: body}
-	c, err := New(testOptions(mockBase, ft)...)
+	c, err := New(testOptions("https://cp.test/v0", ft)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"iter"
 	"net/http"
 	"time"
+
+	"github.com/sandboxkit/sandboxkit"
 )
 
 // Small interfaces, one per capability, so that code using this package
@@ -17,7 +19,7 @@ type Creator interface {
 	Create(ctx context.Context, sb *Sandbox, opts *CreateOptions) (*Sandbox, error)
 }
 
-// Getter reads one sandbox; the waiters need only this.
+// Getter reads one sandbox; a [Waiter] needs only this.
 type Getter interface {
 	// Get is [Client.Get].
 	Get(ctx context.Context, name string, opts *GetOptions) (*Sandbox, error)
@@ -40,13 +42,13 @@ type Lister interface {
 // Updater replaces a sandbox's definition.
 type Updater interface {
 	// Update is [Client.Update].
-	Update(ctx context.Context, sb *Sandbox, opts *UpdateOptions) (*Sandbox, error)
+	Update(ctx context.Context, sb *Sandbox) (*Sandbox, error)
 }
 
 // Deleter deletes sandboxes.
 type Deleter interface {
 	// Delete is [Client.Delete].
-	Delete(ctx context.Context, name string, opts *DeleteOptions) (*Sandbox, error)
+	Delete(ctx context.Context, name string) (*Sandbox, error)
 }
 
 // LifetimeManager changes when sandboxes expire.
@@ -145,14 +147,10 @@ type API interface {
 	PreviewManager
 	ScheduleManager
 	HubLister
-	// WaitDeployed is [Client.WaitDeployed].
-	WaitDeployed(ctx context.Context, name string, opts *WaitOptions) (*Sandbox, error)
-	// WaitDeleted is [Client.WaitDeleted].
-	WaitDeleted(ctx context.Context, name string, opts *WaitOptions) (*Sandbox, error)
 	// CreateAndWait is [Client.CreateAndWait].
-	CreateAndWait(ctx context.Context, sb *Sandbox, opts *WaitOptions) (*Sandbox, error)
+	CreateAndWait(ctx context.Context, sb *Sandbox, opts *sandboxkit.WaitOptions) (*Sandbox, error)
 	// DeleteAndWait is [Client.DeleteAndWait].
-	DeleteAndWait(ctx context.Context, name string, opts *WaitOptions) (*Sandbox, error)
+	DeleteAndWait(ctx context.Context, name string, opts *sandboxkit.WaitOptions) (*Sandbox, error)
 }
 
 var (

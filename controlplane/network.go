@@ -3,8 +3,6 @@ package controlplane
 import (
 	"maps"
 	"slices"
-
-	api "github.com/sandboxkit/sandboxkit/internal/gen/controlplaneapi"
 )
 
 // Network is a sandbox's network configuration (spec.network): the subnet,
@@ -102,85 +100,6 @@ type ProxyRoute struct {
 	extra extraFields
 }
 
-func networkFromAPI(in *api.SandboxNetwork) *Network {
-	out := &Network{
-		Subnet:           in.Subnet.Or(""),
-		AllowedDomains:   slices.Clone(in.AllowedDomains),
-		ForbiddenDomains: slices.Clone(in.ForbiddenDomains),
-		extra:            extraFields(maps.Clone(in.AdditionalProps)),
-	}
-	if e, ok := in.Egress.Get(); ok {
-		out.Egress = &Egress{Gateway: e.Gateway.Or(""), Mode: e.Mode.Or(""), extra: extraFields(maps.Clone(e.AdditionalProps))}
-		out.Egress.Policies = convertEach(e.Policies, func(p api.EgressPolicy) EgressPolicy {
-			return EgressPolicy{Name: p.Name.Or(""), Mode: p.Mode.Or(""), Destinations: slices.Clone(p.Destinations), extra: extraFields(maps.Clone(p.AdditionalProps))}
-		})
-	}
-	if f, ok := in.Firewall.Get(); ok {
-		out.Firewall = &Firewall{Rulesets: slices.Clone(f.Rulesets), extra: extraFields(maps.Clone(f.AdditionalProps))}
-	}
-	if p, ok := in.Proxy.Get(); ok {
-		out.Proxy = &Proxy{
-			AllowedDomains:   slices.Clone(p.AllowedDomains),
-			ForbiddenDomains: slices.Clone(p.ForbiddenDomains),
-			Bypass:           slices.Clone(p.Bypass),
-			extra:            extraFields(maps.Clone(p.AdditionalProps)),
-		}
-		out.Proxy.Routing = convertEach(p.Routing, func(r api.ProxyTarget) ProxyRoute {
-			return ProxyRoute{
-				Destinations: slices.Clone(r.Destinations),
-				Headers:      maps.Clone(map[string]string(r.Headers.Or(nil))),
-				Body:         maps.Clone(map[string]string(r.Body.Or(nil))),
-				Secrets:      maps.Clone(map[string]string(r.Secrets.Or(nil))),
-				extra:        extraFields(maps.Clone(r.AdditionalProps)),
-			}
-		})
-	}
-	return out
-}
-
-func networkToAPI(in *Network) api.SandboxNetwork {
-	out := api.SandboxNetwork{
-		Subnet:           optString(in.Subnet),
-		AllowedDomains:   slices.Clone(in.AllowedDomains),
-		ForbiddenDomains: slices.Clone(in.ForbiddenDomains),
-		AdditionalProps:  api.SandboxNetworkAdditional(maps.Clone(in.extra)),
-	}
-	if e := in.Egress; e != nil {
-		out.Egress = api.NewOptEgressConfig(api.EgressConfig{
-			Gateway: optString(e.Gateway), Mode: optString(e.Mode),
-			Policies: convertEach(e.Policies, func(p EgressPolicy) api.EgressPolicy {
-				return api.EgressPolicy{Name: optString(p.Name), Mode: optString(p.Mode), Destinations: slices.Clone(p.Destinations), AdditionalProps: api.EgressPolicyAdditional(maps.Clone(p.extra))}
-			}),
-			AdditionalProps: api.EgressConfigAdditional(maps.Clone(e.extra)),
-		})
-	}
-	if f := in.Firewall; f != nil {
-		out.Firewall = api.NewOptFirewallConfig(api.FirewallConfig{Rulesets: slices.Clone(f.Rulesets), AdditionalProps: api.FirewallConfigAdditional(maps.Clone(f.extra))})
-	}
-	if p := in.Proxy; p != nil {
-		out.Proxy = api.NewOptProxyConfig(api.ProxyConfig{
-			AllowedDomains:   slices.Clone(p.AllowedDomains),
-			ForbiddenDomains: slices.Clone(p.ForbiddenDomains),
-			Bypass:           slices.Clone(p.Bypass),
-			Routing: convertEach(p.Routing, func(r ProxyRoute) api.ProxyTarget {
-				t := api.ProxyTarget{Destinations: slices.Clone(r.Destinations), AdditionalProps: api.ProxyTargetAdditional(maps.Clone(r.extra))}
-				if r.Headers != nil {
-					t.Headers = api.NewOptProxyTargetHeaders(maps.Clone(r.Headers))
-				}
-				if r.Body != nil {
-					t.Body = api.NewOptProxyTargetBody(maps.Clone(r.Body))
-				}
-				if r.Secrets != nil {
-					t.Secrets = api.NewOptProxyTargetSecrets(maps.Clone(r.Secrets))
-				}
-				return t
-			}),
-			AdditionalProps: api.ProxyConfigAdditional(maps.Clone(p.extra)),
-		})
-	}
-	return out
-}
-
 // clone returns a deep copy of n, unknown fields included.
 func (n *Network) clone() *Network {
 	if n == nil {
@@ -218,16 +137,4 @@ func (n *Network) clone() *Network {
 		c.Proxy = &pc
 	}
 	return &c
-}
-
-// convertEach maps a slice (nil stays nil) through f.
-func convertEach[T, U any](in []T, f func(T) U) []U {
-	if in == nil {
-		return nil
-	}
-	out := make([]U, len(in))
-	for i, v := range in {
-		out[i] = f(v)
-	}
-	return out
 }

@@ -52,7 +52,7 @@ func (c *Client) GetByExternalID(ctx context.Context, externalID string) (*Sandb
 // and retry on conflicts.
 //
 // PUT /sandboxes/{sandboxName}
-func (c *Client) Update(ctx context.Context, sb *Sandbox, _ *UpdateOptions) (*Sandbox, error) {
+func (c *Client) Update(ctx context.Context, sb *Sandbox) (*Sandbox, error) {
 	const op = "controlplane.Update"
 	if err := validateSandbox(sb); err != nil {
 		return nil, glue.Wrap(ctx, op, err)
@@ -74,7 +74,7 @@ func (c *Client) update(ctx context.Context, op string, sb *Sandbox) (*Sandbox, 
 // matching [sandboxkit.ErrNotFound].
 //
 // DELETE /sandboxes/{sandboxName}
-func (c *Client) Delete(ctx context.Context, name string, _ *DeleteOptions) (*Sandbox, error) {
+func (c *Client) Delete(ctx context.Context, name string) (*Sandbox, error) {
 	const op = "controlplane.Delete"
 	if err := validateName(name); err != nil {
 		return nil, glue.Wrap(ctx, op, err)

@@ -3,7 +3,6 @@ package controlplane
 import (
 	"context"
 	"iter"
-	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -489,61 +488,4 @@ func validateSchedule(s *Schedule, needID bool) error {
 		return invalid("schedule.input.timeout", t.String(), "must be a whole number of seconds, zero or more")
 	}
 	return nil
-}
-
-func scheduleFromAPI(in *api.Schedule) *Schedule {
-	out := &Schedule{
-		ID:            in.ID.Or(""),
-		Type:          ScheduleType(in.Type.Or("")),
-		Value:         in.Value.Or(""),
-		MaxExecutions: in.MaxExecutions.Or(0),
-		CreatedAt:     parseTime(in.CreatedAt.Or("")),
-		extra:         extraFields(maps.Clone(in.AdditionalProps)),
-	}
-	if inp, ok := in.Input.Get(); ok {
-		out.Input = ScheduleInput{
-			Command:    inp.Command.Or(""),
-			Name:       inp.Name.Or(""),
-			WorkingDir: inp.WorkingDir.Or(""),
-			Env:        maps.Clone(map[string]string(inp.Env.Or(nil))),
-			extra:      extraFields(maps.Clone(inp.AdditionalProps)),
-		}
-		if v, ok := inp.KeepAlive.Get(); ok {
-			out.Input.KeepAlive = &v
-		}
-		if v, ok := inp.Timeout.Get(); ok {
-			d := time.Duration(v) * time.Second
-			out.Input.Timeout = &d
-		}
-	}
-	return out
-}
-
-func scheduleToAPI(s *Schedule) *api.Schedule {
-	in := api.ScheduleInput{
-		Command:         optString(s.Input.Command),
-		Name:            optString(s.Input.Name),
-		WorkingDir:      optString(s.Input.WorkingDir),
-		AdditionalProps: api.ScheduleInputAdditional(maps.Clone(s.Input.extra)),
-	}
-	if s.Input.Env != nil {
-		in.Env = api.NewOptScheduleInputEnv(maps.Clone(s.Input.Env))
-	}
-	if s.Input.KeepAlive != nil {
-		in.KeepAlive = api.NewOptBool(*s.Input.KeepAlive)
-	}
-	if s.Input.Timeout != nil {
-		in.Timeout = api.NewOptInt(int(*s.Input.Timeout / time.Second))
-	}
-	out := &api.Schedule{
-		ID:              optString(s.ID),
-		Type:            optString(string(s.Type)),
-		Value:           optString(s.Value),
-		Input:           api.NewOptScheduleInput(in),
-		AdditionalProps: api.ScheduleAdditional(maps.Clone(s.extra)),
-	}
-	if s.MaxExecutions != 0 {
-		out.MaxExecutions = api.NewOptInt(s.MaxExecutions)
-	}
-	return out
 }

@@ -255,10 +255,3 @@ func validateFork(req *ForkRequest) error {
 	}
 	return nil
 }
-
-func snapshotFromAPI(in *api.Snapshot) *Snapshot {
-	return &Snapshot{
-		ID: in.ID, Name: in.Name.Or(""), SandboxName: in.SandboxName, Workspace: in.Workspace,
-		Status: SnapshotStatus(in.Status), CreatedAt: parseTime(in.CreatedAt), CreatedBy: in.CreatedBy.Or(""),
-	}
-}

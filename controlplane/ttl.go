@@ -249,7 +249,7 @@ func (c *Client) modify(ctx context.Context, op, name string, opts *LifetimeOpti
 			return nil, glue.Wrap(ctx, op, err)
 		}
 		if cur.Status.gone() {
-			return nil, glue.Wrap(ctx, op, stateError(cur, "a sandbox that is not being deleted"))
+			return nil, stateError(op, cur, "a status other than DELETING or TERMINATED")
 		}
 		changed, err := mutate(cur, time.Now())
 		if err != nil {

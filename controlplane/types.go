@@ -426,11 +426,3 @@ type GetOptions struct {
 	// (workspace admins only).
 	ShowSecrets bool
 }
-
-// Options of Update and Delete. They have no fields yet; nil is fine.
-type (
-	// UpdateOptions configures [Client.Update].
-	UpdateOptions struct{}
-	// DeleteOptions configures [Client.Delete].
-	DeleteOptions struct{}
-)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/sandboxkit/sandboxkit"
@@ -11,210 +12,213 @@ import (
 	"github.com/sandboxkit/sandboxkit/internal/poll"
 )
 
-// WaitOptions configures the waiters. The zero value is usable: checks
-// start 250 ms apart, the gap doubles (with jitter) up to 5 s, and up to
-// five transient errors in a row (see [sandboxkit.IsTransient]) are tolerated.
-// Waits end when the context does; give it a deadline.
-type WaitOptions struct {
-	// MinDelay is the first gap between two checks.
-	MinDelay time.Duration
-	// MaxDelay caps the gap between two checks.
-	MaxDelay time.Duration
-	// MaxTransient is how many retryable errors in a row are tolerated;
-	// negative tolerates none.
-	MaxTransient int
-	// Retryable reports whether a failed check is worth another one;
-	// [sandboxkit.IsTransient] if nil.
-	Retryable func(error) bool
-	// OnTransition, if set, is called for every observed status change,
-	// from the goroutine that waits; the first observation is reported
-	// with from == "". A sandbox that is gone (404) is reported as a
-	// change to the empty status, with a nil sandbox. It must not block
-	// for long.
-	OnTransition func(from, to Status, sb *Sandbox)
-}
+// StatusGone is the status a [Waiter] gives a sandbox the service no
+// longer knows (it answers 404): the empty status, never sent by the
+// service. Await it with [StatusTerminated] to wait for a deletion:
+// TERMINATED sandboxes stay visible for their retention, so a deleted
+// sandbox reads either way. [sandboxkit.Transition.To] is "" for it too.
+const StatusGone Status = ""
 
-func (o *WaitOptions) poll() (poll.Options, error) {
-	var w WaitOptions
-	if o != nil {
-		w = *o
-	}
-	p := poll.Options{MinDelay: w.MinDelay, MaxDelay: w.MaxDelay, MaxTransient: w.MaxTransient, IsTransient: w.Retryable}
-	if p.IsTransient == nil {
-		p.IsTransient = sandboxkit.IsTransient
-	}
-	if err := p.Validate(); err != nil {
-		return p, invalid("wait options", "", err.Error())
-	}
-	return p, nil
-}
-
-// DeployedWaiter waits for a sandbox to be DEPLOYED, like aws-sdk-go-v2's
-// resource waiters. It fails at once with a [*StateError] when the
-// sandbox is FAILED, DEACTIVATED, DELETING or TERMINATED, none of which
-// leads to DEPLOYED. Any other status (UPLOADING, BUILDING, DEPLOYING,
-// DEACTIVATING or one this package does not know) is waited out.
-type DeployedWaiter struct {
+// Waiter polls a sandbox until its status is one of the awaited ones,
+// with the jittered exponential backoff of [sandboxkit.WaitOptions], in
+// the manner of aws-sdk-go-v2's resource waiters. Make one with
+// [NewWaiter]; it is safe for concurrent use.
+type Waiter struct {
 	getter Getter
-	opts   WaitOptions
+	opts   *sandboxkit.WaitOptions
 }
 
-// NewDeployedWaiter returns a waiter that reads the sandbox through getter
-// (a [*Client], or a fake in tests). opts may be nil.
-func NewDeployedWaiter(getter Getter, opts *WaitOptions) *DeployedWaiter {
-	w := &DeployedWaiter{getter: getter}
+// NewWaiter returns a waiter that reads sandboxes through getter (a
+// [*Client], or a gomock mock of [Getter] in tests). A nil opts means the
+// defaults of [sandboxkit.WaitOptions]; opts is copied. Invalid options
+// are reported by [Waiter.Wait], before any request.
+func NewWaiter(getter Getter, opts *sandboxkit.WaitOptions) *Waiter {
+	w := &Waiter{getter: getter}
 	if opts != nil {
-		w.opts = *opts
+		o := *opts
+		w.opts = &o
 	}
 	return w
 }
 
-// Wait waits until the sandbox called name is DEPLOYED, for at most
-// maxWait (no limit but ctx's when maxWait <= 0).
-func (w *DeployedWaiter) Wait(ctx context.Context, name string, maxWait time.Duration) error {
-	_, err := w.WaitForOutput(ctx, name, maxWait)
-	return err
-}
-
-// WaitForOutput is Wait that also returns the DEPLOYED sandbox.
-func (w *DeployedWaiter) WaitForOutput(ctx context.Context, name string, maxWait time.Duration) (*Sandbox, error) {
-	return waitFor(ctx, "controlplane.WaitDeployed", w.getter, name, &w.opts, maxWait, "DEPLOYED",
-		func(sb *Sandbox, err error) (bool, error) {
-			if err != nil {
-				return false, err
-			}
-			switch sb.Status {
-			case StatusDeployed:
-				return true, nil
-			case StatusFailed, StatusDeactivated, StatusDeleting, StatusTerminated:
-				return false, stateError(sb, "DEPLOYED")
-			}
-			return false, nil
-		})
-}
-
-// DeletedWaiter waits for a sandbox to be deleted: TERMINATED, or gone
-// (404).
-type DeletedWaiter struct {
-	getter Getter
-	opts   WaitOptions
-}
-
-// NewDeletedWaiter returns a waiter that reads the sandbox through getter
-// (a [*Client], or a fake in tests). opts may be nil.
-func NewDeletedWaiter(getter Getter, opts *WaitOptions) *DeletedWaiter {
-	w := &DeletedWaiter{getter: getter}
-	if opts != nil {
-		w.opts = *opts
+// Wait polls the sandbox called name until its status is one of targets
+// and returns it (nil when the target reached is [StatusGone]). Every
+// observed change of status is reported to
+// [sandboxkit.WaitOptions.OnTransition] (Kind "sandbox", ID name, From
+// and To the statuses, Observed the *Sandbox or nil when gone).
+//
+// The wait ends early with a [*sandboxkit.StateError] when the sandbox
+// reaches a status from which no target can follow: after FAILED or
+// DEACTIVATED only a deletion can (DELETING, TERMINATED, gone), after
+// DELETING only TERMINATED or gone, after TERMINATED only gone; a
+// sandbox that is gone while StatusGone is not awaited is a StateError
+// with State "" that matches [sandboxkit.ErrNotFound]. Every other status
+// (UPLOADING, BUILDING, BUILT, DEPLOYING, DEPLOYED, DEACTIVATING, or one
+// this package does not know) is waited out. When ctx ends first the
+// error is a [*sandboxkit.WaitTimeoutError]; a poll error that is not
+// transient (see [sandboxkit.WaitOptions.Retryable]), or one transient
+// error too many, ends the wait with that error. Give ctx a deadline.
+//
+// No targets, an invalid name or invalid options are an error matching
+// [sandboxkit.ErrInvalidInput], before any request.
+//
+// GET /sandboxes/{sandboxName}, repeated
+func (w *Waiter) Wait(ctx context.Context, name string, targets ...Status) (*Sandbox, error) {
+	const op = "controlplane.Waiter.Wait"
+	if len(targets) == 0 {
+		return nil, glue.Wrap(ctx, op, invalid("targets", "", "name at least one status to wait for"))
 	}
-	return w
+	targets = slices.Clone(targets)
+	return w.wait(ctx, op, name, statusNames(targets), func(sb *Sandbox) (bool, error) {
+		status := StatusGone
+		if sb != nil {
+			status = sb.Status
+		}
+		switch {
+		case slices.Contains(targets, status) && (sb == nil || status != StatusGone):
+			return true, nil
+		case !slices.ContainsFunc(targets, func(t Status) bool { return canReach(sb, t) }):
+			return false, errNoTarget
+		}
+		return false, nil
+	})
 }
 
-// Wait waits until the sandbox called name is TERMINATED or gone, for at
-// most maxWait (no limit but ctx's when maxWait <= 0).
-func (w *DeletedWaiter) Wait(ctx context.Context, name string, maxWait time.Duration) error {
-	_, err := w.WaitForOutput(ctx, name, maxWait)
-	return err
+// errNoTarget is what an eval function of [Waiter.wait] returns for an
+// observation from which no awaited status can follow; wait turns it into
+// a [*sandboxkit.StateError].
+var errNoTarget = errors.New("no awaited status can follow")
+
+// canReach reports whether the sandbox as observed (nil when gone) can
+// still come to status to.
+func canReach(sb *Sandbox, to Status) bool {
+	if sb == nil {
+		return to == StatusGone
+	}
+	from := sb.Status
+	if from == to && to != StatusGone {
+		return true
+	}
+	deletion := to == StatusDeleting || to == StatusTerminated || to == StatusGone
+	switch from {
+	case StatusTerminated:
+		return to == StatusGone
+	case StatusDeleting:
+		return to == StatusTerminated || to == StatusGone
+	case StatusFailed, StatusDeactivated:
+		return deletion
+	}
+	return true
 }
 
-// WaitForOutput is Wait that also returns the TERMINATED sandbox, or nil
-// when the service no longer knows it.
-func (w *DeletedWaiter) WaitForOutput(ctx context.Context, name string, maxWait time.Duration) (*Sandbox, error) {
-	return waitFor(ctx, "controlplane.WaitDeleted", w.getter, name, &w.opts, maxWait, "deleted",
-		func(sb *Sandbox, err error) (bool, error) {
-			switch {
-			case isNotFound(err):
-				return true, nil
-			case err != nil:
-				return false, err
-			}
-			return sb.Status == StatusTerminated, nil
-		})
-}
-
-// waitFor polls getter until eval says done or fails.
-func waitFor(ctx context.Context, op string, getter Getter, name string, o *WaitOptions, maxWait time.Duration, want string,
-	eval func(*Sandbox, error) (bool, error),
-) (*Sandbox, error) {
+// wait validates its arguments and polls name until eval says done or
+// fails. eval sees the sandbox, or nil when the service answered 404; an
+// eval error of errNoTarget becomes a StateError.
+func (w *Waiter) wait(ctx context.Context, op, name string, want []string, eval func(*Sandbox) (bool, error)) (*Sandbox, error) {
 	if err := validateName(name); err != nil {
 		return nil, glue.Wrap(ctx, op, err)
 	}
-	if getter == nil {
-		return nil, glue.Wrap(ctx, op, invalid("waiter", "", "has no Getter"))
+	if w == nil || w.getter == nil {
+		return nil, glue.Wrap(ctx, op, invalid("Waiter", "", "has no Getter (make it with NewWaiter)"))
 	}
-	po, err := o.poll()
+	po, err := poll.FromWaitOptions(w.opts)
 	if err != nil {
 		return nil, glue.Wrap(ctx, op, err)
 	}
 	var (
-		last   Status
-		seen   bool
-		notify = o != nil && o.OnTransition != nil
+		start    = time.Now()
+		last     *Sandbox
+		lastSeen Status
+		seen     bool
+		pollErr  error
+		notFound error
 	)
 	observe := func(sb *Sandbox) {
-		var to Status
+		to := StatusGone
 		if sb != nil {
 			to = sb.Status
 		}
-		if notify && (!seen || to != last) {
-			o.OnTransition(last, to, sb)
+		if w.opts != nil && w.opts.OnTransition != nil && (!seen || to != lastSeen) {
+			tr := sandboxkit.Transition{Kind: kindSandbox, ID: name, From: string(lastSeen), To: string(to), Elapsed: time.Since(start)}
+			if sb != nil {
+				tr.Observed = sb
+			}
+			w.opts.OnTransition(tr)
 		}
-		last, seen = to, true
+		last, lastSeen, seen = sb, to, true
 	}
-	pctx := ctx
-	if maxWait > 0 {
-		var cancel context.CancelFunc
-		pctx, cancel = context.WithTimeout(ctx, maxWait)
-		defer cancel()
-	}
-	final, _, err := poll.Until(pctx, po, func(ctx context.Context) (*Sandbox, bool, error) {
-		sb, err := getter.Get(ctx, name, nil)
+	final, polls, err := poll.Until(ctx, po, func(ctx context.Context) (*Sandbox, bool, error) {
+		sb, err := w.getter.Get(ctx, name, nil)
 		switch {
-		case err != nil && !isNotFound(err):
-			return nil, false, err
-		case err == nil && sb == nil:
-			return nil, false, errors.New("the Getter returned neither a sandbox nor an error")
+		case isNotFound(err):
+			sb, notFound = nil, err
 		case err != nil:
-			sb = nil // gone
+			pollErr = err
+			return nil, false, err
+		case sb == nil:
+			pollErr = errors.New("the Getter returned neither a sandbox nor an error")
+			return nil, false, pollErr
 		}
+		pollErr = nil
 		observe(sb)
-		done, err := eval(sb, err)
+		done, err := eval(sb)
 		return sb, done, err
 	})
-	if err != nil {
-		if final != nil && errors.Is(err, ErrWaitTimeout) {
-			err = fmt.Errorf("sandbox %q is still %s, want %s: %w", name, final.Status, want, err)
+	switch {
+	case err == nil:
+		return final, nil
+	case errors.Is(err, errNoTarget):
+		se := &sandboxkit.StateError{Op: op, Kind: kindSandbox, ID: name, State: string(lastSeen), Want: want}
+		if last != nil {
+			se.Message, se.Observed = last.lastMessage(), last
+		} else {
+			se.Err = notFound
 		}
-		return nil, glue.Wrap(ctx, op, err)
+		return nil, se
+	case errors.Is(err, poll.ErrTimeout):
+		cause := ctx.Err()
+		if cause == nil {
+			cause = context.DeadlineExceeded // too close to the deadline for another poll
+		}
+		if pollErr != nil {
+			cause = fmt.Errorf("%w (last poll: %w)", cause, pollErr)
+		}
+		te := &sandboxkit.WaitTimeoutError{Op: op, Kind: kindSandbox, ID: name, State: string(lastSeen), Want: want,
+			Polls: polls, Waited: time.Since(start), Err: cause}
+		if last != nil {
+			te.Observed = last
+		}
+		return nil, te
 	}
-	return final, nil
+	return nil, glue.Wrap(ctx, op, err)
 }
 
-// WaitDeployed waits until the sandbox called name is DEPLOYED and returns
-// it; see [DeployedWaiter] for the statuses that end the wait early with a
-// [*StateError]. The wait lasts as long as ctx does.
-//
-// GET /sandboxes/{sandboxName}, repeated
-func (c *Client) WaitDeployed(ctx context.Context, name string, opts *WaitOptions) (*Sandbox, error) {
-	return NewDeployedWaiter(c, opts).WaitForOutput(ctx, name, 0)
-}
+// kindSandbox is the [sandboxkit.Transition.Kind] of this package's
+// waits.
+const kindSandbox = "sandbox"
 
-// WaitDeleted waits until the sandbox called name is TERMINATED, returning
-// it, or gone (404), returning nil. The wait lasts as long as ctx does.
-//
-// GET /sandboxes/{sandboxName}, repeated
-func (c *Client) WaitDeleted(ctx context.Context, name string, opts *WaitOptions) (*Sandbox, error) {
-	return NewDeletedWaiter(c, opts).WaitForOutput(ctx, name, 0)
+// statusNames returns the awaited statuses as the errors name them
+// ("gone" for StatusGone).
+func statusNames(targets []Status) []string {
+	out := make([]string, len(targets))
+	for i, t := range targets {
+		out[i] = string(t)
+		if t == StatusGone {
+			out[i] = "gone"
+		}
+	}
+	return out
 }
 
 // CreateAndWait creates a sandbox (see [Client.Create]) and waits until
-// it is DEPLOYED. opts are checked before anything is sent. If the wait
-// fails, the error comes with the sandbox as last seen (the one made,
-// which may need deleting).
+// it is DEPLOYED, as [Waiter.Wait] does with opts (nil means the
+// defaults). opts are checked before anything is sent. If the wait fails,
+// the error comes with the sandbox as last seen (the one made, which may
+// need deleting): a [*sandboxkit.StateError] carries it in Observed.
 //
 // POST /sandboxes, then GET /sandboxes/{sandboxName} until DEPLOYED
-func (c *Client) CreateAndWait(ctx context.Context, sb *Sandbox, opts *WaitOptions) (*Sandbox, error) {
-	if _, err := opts.poll(); err != nil {
+func (c *Client) CreateAndWait(ctx context.Context, sb *Sandbox, opts *sandboxkit.WaitOptions) (*Sandbox, error) {
+	if err := opts.Validate(); err != nil {
 		return nil, glue.Wrap(ctx, "controlplane.CreateAndWait", err)
 	}
 	created, err := c.Create(ctx, sb, nil)
@@ -224,27 +228,28 @@ func (c *Client) CreateAndWait(ctx context.Context, sb *Sandbox, opts *WaitOptio
 	if created.Status == StatusDeployed {
 		return created, nil
 	}
-	got, err := c.WaitDeployed(ctx, created.Metadata.Name, opts)
+	got, err := NewWaiter(c, opts).Wait(ctx, created.Metadata.Name, StatusDeployed)
 	if err != nil {
-		if se, ok := errors.AsType[*StateError](err); ok && se.Sandbox != nil {
-			return se.Sandbox, err
+		if se, ok := errors.AsType[*sandboxkit.StateError](err); ok && se.Observed != nil {
+			return se.Observed.(*Sandbox), err
 		}
 		return created, err
 	}
 	return got, nil
 }
 
-// DeleteAndWait deletes the sandbox called name and waits until it is
+// DeleteAndWait deletes the sandbox called name and waits, as
+// [Waiter.Wait] does with opts (nil means the defaults), until it is
 // TERMINATED, returning it, or gone, returning nil. A sandbox that does
 // not exist counts as deleted: the result is nil, nil.
 //
 // DELETE /sandboxes/{sandboxName}, then GET /sandboxes/{sandboxName} until
 // TERMINATED or 404
-func (c *Client) DeleteAndWait(ctx context.Context, name string, opts *WaitOptions) (*Sandbox, error) {
-	if _, err := opts.poll(); err != nil {
+func (c *Client) DeleteAndWait(ctx context.Context, name string, opts *sandboxkit.WaitOptions) (*Sandbox, error) {
+	if err := opts.Validate(); err != nil {
 		return nil, glue.Wrap(ctx, "controlplane.DeleteAndWait", err)
 	}
-	deleted, err := c.Delete(ctx, name, nil)
+	deleted, err := c.Delete(ctx, name)
 	switch {
 	case isNotFound(err):
 		return nil, nil
@@ -253,5 +258,5 @@ func (c *Client) DeleteAndWait(ctx context.Context, name string, opts *WaitOptio
 	case deleted.Status == StatusTerminated:
 		return deleted, nil
 	}
-	return c.WaitDeleted(ctx, name, opts)
+	return NewWaiter(c, opts).Wait(ctx, name, StatusTerminated, StatusGone)
 }

@@ -16,6 +16,7 @@ import (
 	reflect "reflect"
 	time "time"
 
+	sandboxkit "github.com/sandboxkit/sandboxkit"
 	controlplane "github.com/sandboxkit/sandboxkit/controlplane"
 	gomock "go.uber.org/mock/gomock"
 )
@@ -335,18 +336,18 @@ func (m *MockUpdater) EXPECT() *MockUpdaterMockRecorder {
 }
 
 // Update mocks base method.
-func (m *MockUpdater) Update(ctx context.Context, sb *controlplane.Sandbox, opts *controlplane.UpdateOptions) (*controlplane.Sandbox, error) {
+func (m *MockUpdater) Update(ctx context.Context, sb *controlplane.Sandbox) (*controlplane.Sandbox, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "Update", ctx, sb, opts)
+	ret := m.ctrl.Call(m, "Update", ctx, sb)
 	ret0, _ := ret[0].(*controlplane.Sandbox)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
 // Update indicates an expected call of Update.
-func (mr *MockUpdaterMockRecorder) Update(ctx, sb, opts any) *MockUpdaterUpdateCall {
+func (mr *MockUpdaterMockRecorder) Update(ctx, sb any) *MockUpdaterUpdateCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Update", reflect.TypeOf((*MockUpdater)(nil).Update), ctx, sb, opts)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Update", reflect.TypeOf((*MockUpdater)(nil).Update), ctx, sb)
 	return &MockUpdaterUpdateCall{Call: call}
 }
 
@@ -362,13 +363,13 @@ func (c *MockUpdaterUpdateCall) Return(arg0 *controlplane.Sandbox, arg1 error) *
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockUpdaterUpdateCall) Do(f func(context.Context, *controlplane.Sandbox, *controlplane.UpdateOptions) (*controlplane.Sandbox, error)) *MockUpdaterUpdateCall {
+func (c *MockUpdaterUpdateCall) Do(f func(context.Context, *controlplane.Sandbox) (*controlplane.Sandbox, error)) *MockUpdaterUpdateCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockUpdaterUpdateCall) DoAndReturn(f func(context.Context, *controlplane.Sandbox, *controlplane.UpdateOptions) (*controlplane.Sandbox, error)) *MockUpdaterUpdateCall {
+func (c *MockUpdaterUpdateCall) DoAndReturn(f func(context.Context, *controlplane.Sandbox) (*controlplane.Sandbox, error)) *MockUpdaterUpdateCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -398,18 +399,18 @@ func (m *MockDeleter) EXPECT() *MockDeleterMockRecorder {
 }
 
 // Delete mocks base method.
-func (m *MockDeleter) Delete(ctx context.Context, name string, opts *controlplane.DeleteOptions) (*controlplane.Sandbox, error) {
+func (m *MockDeleter) Delete(ctx context.Context, name string) (*controlplane.Sandbox, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "Delete", ctx, name, opts)
+	ret := m.ctrl.Call(m, "Delete", ctx, name)
 	ret0, _ := ret[0].(*controlplane.Sandbox)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
 // Delete indicates an expected call of Delete.
-func (mr *MockDeleterMockRecorder) Delete(ctx, name, opts any) *MockDeleterDeleteCall {
+func (mr *MockDeleterMockRecorder) Delete(ctx, name any) *MockDeleterDeleteCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Delete", reflect.TypeOf((*MockDeleter)(nil).Delete), ctx, name, opts)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Delete", reflect.TypeOf((*MockDeleter)(nil).Delete), ctx, name)
 	return &MockDeleterDeleteCall{Call: call}
 }
 
@@ -425,13 +426,13 @@ func (c *MockDeleterDeleteCall) Return(arg0 *controlplane.Sandbox, arg1 error) *
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockDeleterDeleteCall) Do(f func(context.Context, string, *controlplane.DeleteOptions) (*controlplane.Sandbox, error)) *MockDeleterDeleteCall {
+func (c *MockDeleterDeleteCall) Do(f func(context.Context, string) (*controlplane.Sandbox, error)) *MockDeleterDeleteCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockDeleterDeleteCall) DoAndReturn(f func(context.Context, string, *controlplane.DeleteOptions) (*controlplane.Sandbox, error)) *MockDeleterDeleteCall {
+func (c *MockDeleterDeleteCall) DoAndReturn(f func(context.Context, string) (*controlplane.Sandbox, error)) *MockDeleterDeleteCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -1792,7 +1793,7 @@ func (c *MockAPICreateCall) DoAndReturn(f func(context.Context, *controlplane.Sa
 }
 
 // CreateAndWait mocks base method.
-func (m *MockAPI) CreateAndWait(ctx context.Context, sb *controlplane.Sandbox, opts *controlplane.WaitOptions) (*controlplane.Sandbox, error) {
+func (m *MockAPI) CreateAndWait(ctx context.Context, sb *controlplane.Sandbox, opts *sandboxkit.WaitOptions) (*controlplane.Sandbox, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "CreateAndWait", ctx, sb, opts)
 	ret0, _ := ret[0].(*controlplane.Sandbox)
@@ -1819,13 +1820,13 @@ func (c *MockAPICreateAndWaitCall) Return(arg0 *controlplane.Sandbox, arg1 error
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAPICreateAndWaitCall) Do(f func(context.Context, *controlplane.Sandbox, *controlplane.WaitOptions) (*controlplane.Sandbox, error)) *MockAPICreateAndWaitCall {
+func (c *MockAPICreateAndWaitCall) Do(f func(context.Context, *controlplane.Sandbox, *sandboxkit.WaitOptions) (*controlplane.Sandbox, error)) *MockAPICreateAndWaitCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPICreateAndWaitCall) DoAndReturn(f func(context.Context, *controlplane.Sandbox, *controlplane.WaitOptions) (*controlplane.Sandbox, error)) *MockAPICreateAndWaitCall {
+func (c *MockAPICreateAndWaitCall) DoAndReturn(f func(context.Context, *controlplane.Sandbox, *sandboxkit.WaitOptions) (*controlplane.Sandbox, error)) *MockAPICreateAndWaitCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -1987,18 +1988,18 @@ func (c *MockAPICreateSnapshotCall) DoAndReturn(f func(context.Context, string, 
 }
 
 // Delete mocks base method.
-func (m *MockAPI) Delete(ctx context.Context, name string, opts *controlplane.DeleteOptions) (*controlplane.Sandbox, error) {
+func (m *MockAPI) Delete(ctx context.Context, name string) (*controlplane.Sandbox, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "Delete", ctx, name, opts)
+	ret := m.ctrl.Call(m, "Delete", ctx, name)
 	ret0, _ := ret[0].(*controlplane.Sandbox)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
 // Delete indicates an expected call of Delete.
-func (mr *MockAPIMockRecorder) Delete(ctx, name, opts any) *MockAPIDeleteCall {
+func (mr *MockAPIMockRecorder) Delete(ctx, name any) *MockAPIDeleteCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Delete", reflect.TypeOf((*MockAPI)(nil).Delete), ctx, name, opts)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Delete", reflect.TypeOf((*MockAPI)(nil).Delete), ctx, name)
 	return &MockAPIDeleteCall{Call: call}
 }
 
@@ -2014,19 +2015,19 @@ func (c *MockAPIDeleteCall) Return(arg0 *controlplane.Sandbox, arg1 error) *Mock
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAPIDeleteCall) Do(f func(context.Context, string, *controlplane.DeleteOptions) (*controlplane.Sandbox, error)) *MockAPIDeleteCall {
+func (c *MockAPIDeleteCall) Do(f func(context.Context, string) (*controlplane.Sandbox, error)) *MockAPIDeleteCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIDeleteCall) DoAndReturn(f func(context.Context, string, *controlplane.DeleteOptions) (*controlplane.Sandbox, error)) *MockAPIDeleteCall {
+func (c *MockAPIDeleteCall) DoAndReturn(f func(context.Context, string) (*controlplane.Sandbox, error)) *MockAPIDeleteCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // DeleteAndWait mocks base method.
-func (m *MockAPI) DeleteAndWait(ctx context.Context, name string, opts *controlplane.WaitOptions) (*controlplane.Sandbox, error) {
+func (m *MockAPI) DeleteAndWait(ctx context.Context, name string, opts *sandboxkit.WaitOptions) (*controlplane.Sandbox, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "DeleteAndWait", ctx, name, opts)
 	ret0, _ := ret[0].(*controlplane.Sandbox)
@@ -2053,13 +2054,13 @@ func (c *MockAPIDeleteAndWaitCall) Return(arg0 *controlplane.Sandbox, arg1 error
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAPIDeleteAndWaitCall) Do(f func(context.Context, string, *controlplane.WaitOptions) (*controlplane.Sandbox, error)) *MockAPIDeleteAndWaitCall {
+func (c *MockAPIDeleteAndWaitCall) Do(f func(context.Context, string, *sandboxkit.WaitOptions) (*controlplane.Sandbox, error)) *MockAPIDeleteAndWaitCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIDeleteAndWaitCall) DoAndReturn(f func(context.Context, string, *controlplane.WaitOptions) (*controlplane.Sandbox, error)) *MockAPIDeleteAndWaitCall {
+func (c *MockAPIDeleteAndWaitCall) DoAndReturn(f func(context.Context, string, *sandboxkit.WaitOptions) (*controlplane.Sandbox, error)) *MockAPIDeleteAndWaitCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -2882,18 +2883,18 @@ func (c *MockAPISetTTLCall) DoAndReturn(f func(context.Context, string, time.Dur
 }
 
 // Update mocks base method.
-func (m *MockAPI) Update(ctx context.Context, sb *controlplane.Sandbox, opts *controlplane.UpdateOptions) (*controlplane.Sandbox, error) {
+func (m *MockAPI) Update(ctx context.Context, sb *controlplane.Sandbox) (*controlplane.Sandbox, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "Update", ctx, sb, opts)
+	ret := m.ctrl.Call(m, "Update", ctx, sb)
 	ret0, _ := ret[0].(*controlplane.Sandbox)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
 // Update indicates an expected call of Update.
-func (mr *MockAPIMockRecorder) Update(ctx, sb, opts any) *MockAPIUpdateCall {
+func (mr *MockAPIMockRecorder) Update(ctx, sb any) *MockAPIUpdateCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Update", reflect.TypeOf((*MockAPI)(nil).Update), ctx, sb, opts)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Update", reflect.TypeOf((*MockAPI)(nil).Update), ctx, sb)
 	return &MockAPIUpdateCall{Call: call}
 }
 
@@ -2909,13 +2910,13 @@ func (c *MockAPIUpdateCall) Return(arg0 *controlplane.Sandbox, arg1 error) *Mock
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAPIUpdateCall) Do(f func(context.Context, *controlplane.Sandbox, *controlplane.UpdateOptions) (*controlplane.Sandbox, error)) *MockAPIUpdateCall {
+func (c *MockAPIUpdateCall) Do(f func(context.Context, *controlplane.Sandbox) (*controlplane.Sandbox, error)) *MockAPIUpdateCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIUpdateCall) DoAndReturn(f func(context.Context, *controlplane.Sandbox, *controlplane.UpdateOptions) (*controlplane.Sandbox, error)) *MockAPIUpdateCall {
+func (c *MockAPIUpdateCall) DoAndReturn(f func(context.Context, *controlplane.Sandbox) (*controlplane.Sandbox, error)) *MockAPIUpdateCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -2994,84 +2995,6 @@ func (c *MockAPIUpdateScheduleCall) Do(f func(context.Context, string, *controlp
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockAPIUpdateScheduleCall) DoAndReturn(f func(context.Context, string, *controlplane.Schedule) (*controlplane.Schedule, error)) *MockAPIUpdateScheduleCall {
-	c.Call = c.Call.DoAndReturn(f)
-	return c
-}
-
-// WaitDeleted mocks base method.
-func (m *MockAPI) WaitDeleted(ctx context.Context, name string, opts *controlplane.WaitOptions) (*controlplane.Sandbox, error) {
-	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "WaitDeleted", ctx, name, opts)
-	ret0, _ := ret[0].(*controlplane.Sandbox)
-	ret1, _ := ret[1].(error)
-	return ret0, ret1
-}
-
-// WaitDeleted indicates an expected call of WaitDeleted.
-func (mr *MockAPIMockRecorder) WaitDeleted(ctx, name, opts any) *MockAPIWaitDeletedCall {
-	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "WaitDeleted", reflect.TypeOf((*MockAPI)(nil).WaitDeleted), ctx, name, opts)
-	return &MockAPIWaitDeletedCall{Call: call}
-}
-
-// MockAPIWaitDeletedCall wrap *gomock.Call
-type MockAPIWaitDeletedCall struct {
-	*gomock.Call
-}
-
-// Return rewrite *gomock.Call.Return
-func (c *MockAPIWaitDeletedCall) Return(arg0 *controlplane.Sandbox, arg1 error) *MockAPIWaitDeletedCall {
-	c.Call = c.Call.Return(arg0, arg1)
-	return c
-}
-
-// Do rewrite *gomock.Call.Do
-func (c *MockAPIWaitDeletedCall) Do(f func(context.Context, string, *controlplane.WaitOptions) (*controlplane.Sandbox, error)) *MockAPIWaitDeletedCall {
-	c.Call = c.Call.Do(f)
-	return c
-}
-
-// DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIWaitDeletedCall) DoAndReturn(f func(context.Context, string, *controlplane.WaitOptions) (*controlplane.Sandbox, error)) *MockAPIWaitDeletedCall {
-	c.Call = c.Call.DoAndReturn(f)
-	return c
-}
-
-// WaitDeployed mocks base method.
-func (m *MockAPI) WaitDeployed(ctx context.Context, name string, opts *controlplane.WaitOptions) (*controlplane.Sandbox, error) {
-	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "WaitDeployed", ctx, name, opts)
-	ret0, _ := ret[0].(*controlplane.Sandbox)
-	ret1, _ := ret[1].(error)
-	return ret0, ret1
-}
-
-// WaitDeployed indicates an expected call of WaitDeployed.
-func (mr *MockAPIMockRecorder) WaitDeployed(ctx, name, opts any) *MockAPIWaitDeployedCall {
-	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "WaitDeployed", reflect.TypeOf((*MockAPI)(nil).WaitDeployed), ctx, name, opts)
-	return &MockAPIWaitDeployedCall{Call: call}
-}
-
-// MockAPIWaitDeployedCall wrap *gomock.Call
-type MockAPIWaitDeployedCall struct {
-	*gomock.Call
-}
-
-// Return rewrite *gomock.Call.Return
-func (c *MockAPIWaitDeployedCall) Return(arg0 *controlplane.Sandbox, arg1 error) *MockAPIWaitDeployedCall {
-	c.Call = c.Call.Return(arg0, arg1)
-	return c
-}
-
-// Do rewrite *gomock.Call.Do
-func (c *MockAPIWaitDeployedCall) Do(f func(context.Context, string, *controlplane.WaitOptions) (*controlplane.Sandbox, error)) *MockAPIWaitDeployedCall {
-	c.Call = c.Call.Do(f)
-	return c
-}
-
-// DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIWaitDeployedCall) DoAndReturn(f func(context.Context, string, *controlplane.WaitOptions) (*controlplane.Sandbox, error)) *MockAPIWaitDeployedCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

@@ -64,8 +64,8 @@ func run(ctx context.Context, env *demo.Env) error {
 			TTL:    "24h", // deleted 24 hours after creation at the latest
 		}},
 	}
-	progress := &controlplane.WaitOptions{OnTransition: func(from, to controlplane.Status, _ *controlplane.Sandbox) {
-		env.Logf("   status %s -> %s", cmpOr(string(from), "(first look)"), to)
+	progress := &sandboxkit.WaitOptions{OnTransition: func(tr sandboxkit.Transition) {
+		env.Logf("   status %s -> %s", cmpOr(tr.From, "(first look)"), tr.To)
 	}}
 	sb, err := cp.EnsureSandbox(ctx, want, &controlplane.EnsureOptions{Wait: progress})
 	if err != nil {

@@ -131,8 +131,8 @@ func unaryCalls(t *testing.T, tr http.RoundTripper) map[string]func(context.Cont
 
 		"controlplane.Get":    func(ctx context.Context) error { _, err := cp.Get(ctx, "box", nil); return err },
 		"controlplane.List":   func(ctx context.Context) error { _, err := cp.List(ctx, nil); return err },
-		"controlplane.Update": func(ctx context.Context) error { _, err := cp.Update(ctx, box, nil); return err },
-		"controlplane.Delete": func(ctx context.Context) error { _, err := cp.Delete(ctx, "box", nil); return err },
+		"controlplane.Update": func(ctx context.Context) error { _, err := cp.Update(ctx, box); return err },
+		"controlplane.Delete": func(ctx context.Context) error { _, err := cp.Delete(ctx, "box"); return err },
 
 		"sandbox.Health":        func(ctx context.Context) error { _, err := sc.Health(ctx); return err },
 		"sandbox.Read":          func(ctx context.Context) error { _, err := sc.Read(ctx, "/etc/hosts"); return err },

@@ -215,7 +215,7 @@ func facadeCalls(t *testing.T, e *echoServer, logger *slog.Logger) map[string]fu
 		t.Fatal(err)
 	}
 	noWait := &lifecycle.WaiterOptions{MinDelay: time.Millisecond, MaxDelay: time.Millisecond, MaxTransient: -1}
-	cpNoWait := &controlplane.WaitOptions{MinDelay: time.Millisecond, MaxDelay: time.Millisecond, MaxTransient: -1}
+	cpNoWait := &sandboxkit.WaitOptions{MinDelay: time.Millisecond, MaxDelay: time.Millisecond, MaxTransient: -1}
 	box := func() *controlplane.Sandbox {
 		return &controlplane.Sandbox{Metadata: controlplane.Metadata{Name: "box"},
 			Spec: controlplane.Spec{Runtime: &controlplane.Runtime{Image: "blaxel/base-image:latest"}}}
@@ -252,12 +252,15 @@ func facadeCalls(t *testing.T, e *echoServer, logger *slog.Logger) map[string]fu
 		"controlplane.Get":    func(ctx context.Context) error { _, err := cp.Get(ctx, "box", nil); return err },
 		"controlplane.List":   func(ctx context.Context) error { _, err := cp.List(ctx, nil); return err },
 		"controlplane.Create": func(ctx context.Context) error { _, err := cp.Create(ctx, box(), nil); return err },
-		"controlplane.Delete": func(ctx context.Context) error { _, err := cp.Delete(ctx, "box", nil); return err },
+		"controlplane.Delete": func(ctx context.Context) error { _, err := cp.Delete(ctx, "box"); return err },
 		"controlplane.ExtendTTL": func(ctx context.Context) error {
 			_, err := cp.ExtendTTL(ctx, "box", time.Hour, nil)
 			return err
 		},
-		"controlplane.WaitDeployed": func(ctx context.Context) error { _, err := cp.WaitDeployed(ctx, "box", cpNoWait); return err },
+		"controlplane.Waiter.Wait": func(ctx context.Context) error {
+			_, err := controlplane.NewWaiter(cp, cpNoWait).Wait(ctx, "box", controlplane.StatusDeployed)
+			return err
+		},
 		"controlplane.EnsureSandbox": func(ctx context.Context) error {
 			ctx, cancel := context.WithTimeout(ctx, time.Second)
 			defer cancel()
@@ -525,8 +528,8 @@ func TestRedirectsDropCredentials(t *testing.T) {
 		{"lifecycle", "Delete (DELETE)", sandboxkit.HeaderAPIKey, func(ctx context.Context) error { return lc.Delete(ctx, "abc") }},
 		{"controlplane", "Get (GET)", sandboxkit.HeaderWorkspace, func(ctx context.Context) error { _, err := cp.Get(ctx, "box", nil); return err }},
 		{"controlplane", "Create (POST)", "Authorization", func(ctx context.Context) error { _, err := cp.Create(ctx, box, nil); return err }},
-		{"controlplane", "Update (PUT)", "Authorization", func(ctx context.Context) error { _, err := cp.Update(ctx, box, nil); return err }},
-		{"controlplane", "Delete (DELETE)", "Authorization", func(ctx context.Context) error { _, err := cp.Delete(ctx, "box", nil); return err }},
+		{"controlplane", "Update (PUT)", "Authorization", func(ctx context.Context) error { _, err := cp.Update(ctx, box); return err }},
+		{"controlplane", "Delete (DELETE)", "Authorization", func(ctx context.Context) error { _, err := cp.Delete(ctx, "box"); return err }},
 	}
 	for name, sc := range map[string]*sandbox.Client{"sandbox": sc, "controlplane.SandboxClient": cpSandbox} {
 		calls = append(calls,

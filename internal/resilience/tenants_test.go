@@ -246,7 +246,7 @@ func TestTenantIsolation(t *testing.T) {
 		{"controlplane.Update", func(ctx context.Context, _ *lifecycle.Client, cp *controlplane.Client, _ func(bool) *sandbox.Client, a bool) error {
 			sb := cpSandbox(cpN(a))
 			sb.Metadata.Labels = map[string]string{"owner": "beta"}
-			_, err := cp.Update(ctx, sb, nil)
+			_, err := cp.Update(ctx, sb)
 			return err
 		}},
 		{"controlplane.SetTTL", func(ctx context.Context, _ *lifecycle.Client, cp *controlplane.Client, _ func(bool) *sandbox.Client, a bool) error {
@@ -263,13 +263,13 @@ func TestTenantIsolation(t *testing.T) {
 			return err
 		}},
 		{"controlplane.Delete", func(ctx context.Context, _ *lifecycle.Client, cp *controlplane.Client, _ func(bool) *sandbox.Client, a bool) error {
-			_, err := cp.Delete(ctx, cpN(a), nil)
+			_, err := cp.Delete(ctx, cpN(a))
 			return err
 		}},
-		{"controlplane.WaitDeployed", func(ctx context.Context, _ *lifecycle.Client, cp *controlplane.Client, _ func(bool) *sandbox.Client, a bool) error {
+		{"controlplane.Waiter.Wait", func(ctx context.Context, _ *lifecycle.Client, cp *controlplane.Client, _ func(bool) *sandbox.Client, a bool) error {
 			ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			_, err := cp.WaitDeployed(ctx, cpN(a), nil)
+			_, err := controlplane.NewWaiter(cp, nil).Wait(ctx, cpN(a), controlplane.StatusDeployed)
 			return err
 		}},
 	}

@@ -203,22 +203,22 @@ func TestControlPlaneRejectsEscapingNames(t *testing.T) {
 			Spec:     controlplane.Spec{Runtime: &controlplane.Runtime{Image: "blaxel/base-image:latest"}},
 		}
 	}
-	fast := &controlplane.WaitOptions{MinDelay: time.Millisecond, MaxDelay: time.Millisecond}
+	fast := &sandboxkit.WaitOptions{MinDelay: time.Millisecond, MaxDelay: time.Millisecond}
 	expectRejected(t, rt, escapingIDs, []idCall{
 		{"Get", func(ctx context.Context, n string) error { _, err := cp.Get(ctx, n, nil); return err }},
-		{"Delete", func(ctx context.Context, n string) error { _, err := cp.Delete(ctx, n, nil); return err }},
+		{"Delete", func(ctx context.Context, n string) error { _, err := cp.Delete(ctx, n); return err }},
 		{"DeleteAndWait", func(ctx context.Context, n string) error { _, err := cp.DeleteAndWait(ctx, n, fast); return err }},
 		{"Create", func(ctx context.Context, n string) error { _, err := cp.Create(ctx, named(n), nil); return err }},
 		{"CreateAndWait", func(ctx context.Context, n string) error { _, err := cp.CreateAndWait(ctx, named(n), fast); return err }},
-		{"Update", func(ctx context.Context, n string) error { _, err := cp.Update(ctx, named(n), nil); return err }},
+		{"Update", func(ctx context.Context, n string) error { _, err := cp.Update(ctx, named(n)); return err }},
 		{"EnsureSandbox", func(ctx context.Context, n string) error { _, err := cp.EnsureSandbox(ctx, named(n), nil); return err }},
-		{"WaitDeployed", func(ctx context.Context, n string) error { _, err := cp.WaitDeployed(ctx, n, fast); return err }},
-		{"WaitDeleted", func(ctx context.Context, n string) error { _, err := cp.WaitDeleted(ctx, n, fast); return err }},
-		{"DeployedWaiter.Wait", func(ctx context.Context, n string) error {
-			return controlplane.NewDeployedWaiter(cp, fast).Wait(ctx, n, time.Second)
+		{"Waiter.Wait", func(ctx context.Context, n string) error {
+			_, err := controlplane.NewWaiter(cp, fast).Wait(ctx, n, controlplane.StatusDeployed)
+			return err
 		}},
-		{"DeletedWaiter.Wait", func(ctx context.Context, n string) error {
-			return controlplane.NewDeletedWaiter(cp, fast).Wait(ctx, n, time.Second)
+		{"Waiter.Wait gone", func(ctx context.Context, n string) error {
+			_, err := controlplane.NewWaiter(cp, fast).Wait(ctx, n, controlplane.StatusTerminated, controlplane.StatusGone)
+			return err
 		}},
 		{"SetTTL", func(ctx context.Context, n string) error { _, err := cp.SetTTL(ctx, n, time.Hour, nil); return err }},
 		{"ExtendTTL", func(ctx context.Context, n string) error { _, err := cp.ExtendTTL(ctx, n, time.Hour, nil); return err }},
