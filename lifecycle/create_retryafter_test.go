@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/sandboxkit/sandboxkit"
-	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
 // rateLimitFirstCreate makes b answer the first create with a 429 carrying
@@ -96,7 +95,7 @@ func TestCreateRetryAfterPastDeadlineReturns429(t *testing.T) {
 		if !ok || !errors.Is(err, sandboxkit.ErrRateLimited) {
 			t.Fatalf("err = %v, want the 429 as *client.APIError", err)
 		}
-		if _, ok := errors.AsType[*lifecycle.CreateError](err); ok {
+		if _, ok := errors.AsType[*sandboxkit.OutcomeError](err); ok {
 			t.Errorf("a 429 reported as an unknown outcome: %v", err)
 		}
 		if errors.Is(err, context.DeadlineExceeded) {

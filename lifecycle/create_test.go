@@ -177,7 +177,7 @@ func TestCreateRetryRules(t *testing.T) {
 				case tt.wantErr == nil && sb.ID == "":
 					t.Fatal("no id")
 				}
-				if _, ok := errors.AsType[*lifecycle.CreateError](err); ok {
+				if _, ok := errors.AsType[*sandboxkit.OutcomeError](err); ok {
 					t.Errorf("a definite failure reported as ambiguous: %v", err)
 				}
 				if n := b.count("POST", "/sandboxes"); n != tt.wantPosts {
@@ -257,14 +257,16 @@ func TestCreateReportsUnknownOutcome(t *testing.T) {
 			}
 			c := b.client(t, sandboxkit.WithRetry(sandboxkit.RetryPolicy{}))
 			_, err := c.Create(t.Context(), pythonReq, nil)
-			ce, ok := errors.AsType[*lifecycle.CreateError](err)
+			ce, ok := errors.AsType[*sandboxkit.OutcomeError](err)
 			if !ok {
-				t.Fatalf("err = %v, want a *CreateError", err)
+				t.Fatalf("err = %v, want a *sandboxkit.OutcomeError", err)
 			}
-			if ce.ClientToken == "" || ce.Attempts != 1 || !errors.Is(err, sandboxkit.ErrServer) {
-				t.Errorf("CreateError = %+v", ce)
+			if ce.Token == "" || ce.Op != "lifecycle.Create" || ce.Kind != "sandbox" || ce.ID != "" ||
+				!strings.Contains(err.Error(), "after 1 attempt:") || !errors.Is(err, sandboxkit.ErrServer) ||
+				!errors.Is(err, sandboxkit.ErrOutcomeUnknown) {
+				t.Errorf("OutcomeError = %+v", ce)
 			}
-			if !strings.Contains(err.Error(), ce.ClientToken) {
+			if !strings.Contains(err.Error(), ce.Token) {
 				t.Errorf("message %q does not name the token", err)
 			}
 		})
@@ -285,12 +287,12 @@ func TestCreateReportsUnknownOutcome(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 			defer cancel()
 			_, err := c.Create(ctx, pythonReq, nil)
-			ce, ok := errors.AsType[*lifecycle.CreateError](err)
+			ce, ok := errors.AsType[*sandboxkit.OutcomeError](err)
 			if !ok || !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("err = %v, want a *CreateError wrapping DeadlineExceeded", err)
+				t.Fatalf("err = %v, want a *sandboxkit.OutcomeError wrapping DeadlineExceeded", err)
 			}
 			// Retrying with the reported token returns the sandbox made.
-			sb, err := c.Create(t.Context(), pythonReq, &lifecycle.CreateOptions{ClientToken: ce.ClientToken})
+			sb, err := c.Create(t.Context(), pythonReq, &lifecycle.CreateOptions{ClientToken: ce.Token})
 			if err != nil {
 				t.Fatal(err)
 			}

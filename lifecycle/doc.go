@@ -64,7 +64,7 @@
 // if its state shows the change (Pausing or Paused; Resuming or Running;
 // Stopping, Terminated or gone) they succeed, if it is still where the
 // change starts they send it again (at most four requests in all), and
-// otherwise they return an [*OutcomeError]. [Client.Renew] succeeds once
+// otherwise they return a [*sandboxkit.OutcomeError]. [Client.Renew] succeeds once
 // the expiry in force reaches the one asked for and sends the renewal
 // again while it does not. A 409 to a repeated request is settled the
 // same way; a 409 to the first is returned as it is. The ...AndWait calls

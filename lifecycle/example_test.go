@@ -102,20 +102,21 @@ func ExampleNewWaiter() {
 	}
 
 	// What PauseAndWait does, with every state change printed.
-	w := lifecycle.NewWaiter(c, func(o *lifecycle.WaiterOptions) {
-		o.MinDelay, o.MaxDelay = 50*time.Millisecond, time.Second
-		o.OnTransition = func(from, to lifecycle.State, _ *lifecycle.Sandbox) {
-			fmt.Printf("%q -> %q\n", from, to)
-		}
+	w := lifecycle.NewWaiter(c, &sandboxkit.WaitOptions{
+		MinDelay: 50 * time.Millisecond,
+		MaxDelay: time.Second,
+		OnTransition: func(tr sandboxkit.Transition) {
+			fmt.Printf("%s %q -> %q\n", tr.Kind, tr.From, tr.To)
+		},
 	})
-	sb, err = w.WaitForState(ctx, sb.ID, lifecycle.StatePaused)
+	sb, err = w.Wait(ctx, sb.ID, lifecycle.StatePaused)
 	if err != nil {
-		log.Fatal(err) // a *lifecycle.StateError if it failed or was resumed meanwhile
+		log.Fatal(err) // a *sandboxkit.StateError if it failed or was resumed meanwhile
 	}
 	fmt.Println(sb.State())
 	// Output:
-	// "" -> "Pausing"
-	// "Pausing" -> "Paused"
+	// sandbox "" -> "Pausing"
+	// sandbox "Pausing" -> "Paused"
 	// Paused
 }
 
@@ -170,7 +171,7 @@ func ExampleClient_Create() {
 		API: mockserver.APILifecycle, Operation: "CreateSandbox",
 		AfterCommit: true, Status: http.StatusServiceUnavailable, Times: 1,
 	})
-	c, err := srv.Lifecycle() // a *lifecycle.Client pointed at the mock
+	c, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...) // a *lifecycle.Client pointed at the mock
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -183,7 +184,7 @@ func ExampleClient_Create() {
 		ClientToken: "nightly-build-2026-11-22", // optional: extends the guarantee across calls
 	})
 	if err != nil {
-		log.Fatal(err) // a *lifecycle.CreateError if the outcome stayed unknown
+		log.Fatal(err) // a *sandboxkit.OutcomeError if the outcome stayed unknown
 	}
 	fmt.Println(sb.State(), sb.ClientToken())
 	fmt.Println("sandboxes created:", len(srv.Creations()))
@@ -192,9 +193,9 @@ func ExampleClient_Create() {
 	// sandboxes created: 1
 }
 
-// A wait fails at once, with a *StateError, when the sandbox lands in a
-// state from which the awaited one cannot follow.
-func ExampleClient_WaitForState() {
+// A wait fails at once, with a *sandboxkit.StateError, when the sandbox
+// lands in a state from which the awaited one cannot follow.
+func ExampleWaiter_Wait() {
 	srv, err := mockserver.New()
 	if err != nil {
 		log.Fatal(err)
@@ -203,24 +204,24 @@ func ExampleClient_WaitForState() {
 	id, _ := srv.AddSandbox("", mockserver.SandboxSeed{
 		ID: "sbx-7", State: mockserver.StateFailed, Reason: "image_pull", Message: "pull access denied",
 	})
-	c, err := srv.Lifecycle()
+	c, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 	if err != nil {
 		log.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	_, err = c.WaitForState(ctx, id, lifecycle.StateRunning)
-	var se *lifecycle.StateError
+	_, err = lifecycle.NewWaiter(c, nil).Wait(ctx, id, lifecycle.StateRunning)
+	var se *sandboxkit.StateError
 	if errors.As(err, &se) {
 		fmt.Println(se.State, se.Reason)
 	}
-	fmt.Println(errors.Is(err, lifecycle.ErrUnexpectedState))
+	fmt.Println(errors.Is(err, sandboxkit.ErrUnexpectedState))
 	fmt.Println(err)
 	// Output:
 	// Failed image_pull
 	// true
-	// sandboxkit: sandbox "sbx-7" is Failed (image_pull: pull access denied); cannot reach Running
+	// sandboxkit: lifecycle.Waiter.Wait: sandbox "sbx-7" is Failed (image_pull: pull access denied); cannot reach Running
 }
 
 // Pause and resume, each waiting for the state to settle.
@@ -231,14 +232,14 @@ func ExampleClient_PauseAndWait() {
 	}
 	defer srv.Close()
 	id, _ := srv.AddSandbox("", mockserver.SandboxSeed{State: mockserver.StateRunning})
-	c, err := srv.Lifecycle()
+	c, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 	if err != nil {
 		log.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	opts := &lifecycle.WaiterOptions{MinDelay: 10 * time.Millisecond}
+	opts := &sandboxkit.WaitOptions{MinDelay: 10 * time.Millisecond}
 	sb, err := c.PauseAndWait(ctx, id, opts)
 	if err != nil {
 		log.Fatal(err)
@@ -264,7 +265,7 @@ func ExampleClient_Renew() {
 	}
 	defer srv.Close()
 	id, _ := srv.AddSandbox("", mockserver.SandboxSeed{ExpiresAt: time.Now().Add(10 * time.Minute)})
-	c, err := srv.Lifecycle()
+	c, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -301,7 +302,7 @@ func ExampleClient_Endpoint() {
 	}
 	defer srv.Close()
 	id, _ := srv.AddSandbox("", mockserver.SandboxSeed{ID: "sbx-1"})
-	c, err := srv.Lifecycle()
+	c, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -327,7 +328,7 @@ func ExampleNewRenewerPool() {
 		log.Fatal(err)
 	}
 	defer srv.Close()
-	c, err := srv.Lifecycle()
+	c, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 	if err != nil {
 		log.Fatal(err)
 	}

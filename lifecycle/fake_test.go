@@ -20,12 +20,6 @@ import (
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
-// Test configuration shared by the tests.
-const (
-	testBase   = "http://lifecycle.test/v1"
-	testAPIKey = "osk-test-6b1f0c9e"
-)
-
 // fakeBackend is a small in-memory lifecycle service for the tests: just
 // enough state machine, filtering and expiry rules to exercise waiters,
 // creates and renewers. It decodes the metadata filter the way the
@@ -104,21 +98,6 @@ func (b *fakeBackend) transport() *httpmock.MockTransport {
 func (b *fakeBackend) client(t testing.TB, opts ...sandboxkit.Option) *lifecycle.Client {
 	t.Helper()
 	return newClient(t, b.transport(), opts...)
-}
-
-func newClient(t testing.TB, rt http.RoundTripper, opts ...sandboxkit.Option) *lifecycle.Client {
-	t.Helper()
-	base := []sandboxkit.Option{
-		sandboxkit.WithoutEnvironment(),
-		sandboxkit.WithBaseURL(testBase),
-		sandboxkit.WithAPIKey(testAPIKey),
-		sandboxkit.WithHTTPClient(&http.Client{Transport: rt}),
-	}
-	c, err := lifecycle.New(append(base, opts...)...)
-	if err != nil {
-		t.Fatalf("lifecycle.New: %v", err)
-	}
-	return c
 }
 
 // seed adds a sandbox in state st expiring at exp (zero: never).

@@ -250,7 +250,7 @@ func TestActionConflictUnchanged(t *testing.T) {
 				if ae, ok := errors.AsType[*sandboxkit.APIError](err); !ok || ae.StatusCode != 409 || !strings.HasPrefix(err.Error(), "sandboxkit: lifecycle.") {
 					t.Errorf("error %v, want the service's 409 named after the call", err)
 				}
-				if _, ok := errors.AsType[*lifecycle.OutcomeError](err); ok {
+				if _, ok := errors.AsType[*sandboxkit.OutcomeError](err); ok {
 					t.Errorf("error %v is an OutcomeError", err)
 				}
 				if rt.sent() != 1 {
@@ -309,11 +309,12 @@ func TestActionOutcomeUnknownWhenReadFails(t *testing.T) {
 		tc := recoverCases()[0]
 		c, rt := newResetClient(t, b, tc, true, 1)
 		err := c.Pause(t.Context(), "s")
-		oe, ok := errors.AsType[*lifecycle.OutcomeError](err)
-		if !ok || !errors.Is(err, syscall.ECONNRESET) || oe.LookupErr == nil || oe.Attempts != 1 {
-			t.Fatalf("Pause = %v, want an *OutcomeError wrapping the reset", err)
+		oe, ok := errors.AsType[*sandboxkit.OutcomeError](err)
+		if !ok || !errors.Is(err, syscall.ECONNRESET) || !errors.Is(err, sandboxkit.ErrOutcomeUnknown) ||
+			oe.Op != "lifecycle.Pause" || oe.Kind != "sandbox" || oe.ID != "s" {
+			t.Fatalf("Pause = %v, want a *sandboxkit.OutcomeError wrapping the reset", err)
 		}
-		if !strings.HasPrefix(err.Error(), "sandboxkit: lifecycle.Pause: outcome unknown after 1 attempt") {
+		if !strings.HasPrefix(err.Error(), `sandboxkit: lifecycle.Pause: outcome unknown (sandbox "s"): after 1 attempt: sandboxkit: lifecycle.Pause: `) {
 			t.Errorf("message %q", err)
 		}
 		if rt.sent() != 1 {

@@ -128,11 +128,11 @@ func TestRenewerStops(t *testing.T) {
 	}{
 		{"404", func(b *fakeBackend) { b.then("s", goneAfter(2*time.Hour)) }, lifecycle.StopNotFound, sandboxkit.ErrNotFound, ""},
 		{"Terminated", func(b *fakeBackend) { b.then("s", after(90*time.Minute, lifecycle.StateTerminated)) },
-			lifecycle.StopTerminated, lifecycle.ErrUnexpectedState, lifecycle.StateTerminated},
+			lifecycle.StopTerminated, sandboxkit.ErrUnexpectedState, lifecycle.StateTerminated},
 		{"Stopping", func(b *fakeBackend) { b.then("s", after(90*time.Minute, lifecycle.StateStopping)) },
-			lifecycle.StopTerminated, lifecycle.ErrUnexpectedState, lifecycle.StateStopping},
+			lifecycle.StopTerminated, sandboxkit.ErrUnexpectedState, lifecycle.StateStopping},
 		{"Failed", func(b *fakeBackend) { b.then("s", after(3*time.Hour, lifecycle.StateFailed)) },
-			lifecycle.StopFailed, lifecycle.ErrUnexpectedState, lifecycle.StateFailed},
+			lifecycle.StopFailed, sandboxkit.ErrUnexpectedState, lifecycle.StateFailed},
 		{"no expiry", func(b *fakeBackend) { b.set("s", func(s *fakeSandbox) { s.expiresAt = time.Time{} }) }, lifecycle.StopNoExpiry, nil, ""},
 	}
 	for _, tt := range tests {
@@ -156,7 +156,7 @@ func TestRenewerStops(t *testing.T) {
 				if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
 					t.Errorf("Err() = %v, want it to match %v", err, tt.wantIs)
 				}
-				if se, ok := errors.AsType[*lifecycle.StateError](err); ok && se.State != tt.wantState {
+				if se, ok := errors.AsType[*sandboxkit.StateError](err); ok && se.State != string(tt.wantState) {
 					t.Errorf("StateError.State = %q, want %q", se.State, tt.wantState)
 				}
 				if !strings.Contains(err.Error(), string(tt.reason)) {
