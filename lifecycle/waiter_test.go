@@ -444,8 +444,8 @@ func TestInvalidWaitOptionsSendNothing(t *testing.T) {
 	id := seedSandbox(t, srv, mockserver.SandboxSeed{})
 	c := mockClient(t, srv)
 	bad := map[string]*sandboxkit.WaitOptions{
-		"WaitOptions.MinDelay": {MinDelay: -time.Second},
-		"WaitOptions.MaxDelay": {MaxDelay: -time.Second},
+		"WaitOptions.MinDelay":  {MinDelay: -time.Second},
+		"WaitOptions.MaxDelay":  {MaxDelay: -time.Second},
 		"WaitOptions.MinDelay ": {MinDelay: time.Minute, MaxDelay: time.Second},
 	}
 	for field, o := range bad {
