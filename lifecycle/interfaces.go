@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sandboxkit/sandboxkit"
+	"github.com/sandboxkit/sandboxkit/sandbox"
 )
 
 // Small interfaces, one per capability, so that code taking a sandbox
@@ -114,6 +115,8 @@ type API interface {
 	ResumeAndWait(ctx context.Context, id string, wait *sandboxkit.WaitOptions) (*Sandbox, error)
 	// DeleteAndWait is [Client.DeleteAndWait].
 	DeleteAndWait(ctx context.Context, id string, wait *sandboxkit.WaitOptions) error
+	// SandboxClient is [Client.SandboxClient].
+	SandboxClient(ctx context.Context, id string, opts ...sandboxkit.Option) (*sandbox.Client, error)
 	// CreateSnapshotAndWait is [Client.CreateSnapshotAndWait].
 	CreateSnapshotAndWait(ctx context.Context, sandboxID string, opts *CreateSnapshotAndWaitOptions) (*Snapshot, error)
 }

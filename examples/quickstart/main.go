@@ -90,13 +90,9 @@ func run(ctx context.Context, env *demo.Env) error {
 	}
 	env.Logf("2. endpoint of port 8080: %s", ep.Address)
 
-	// 3. A client for the API inside the sandbox, with the scheme of the
-	// lifecycle server and the same credentials.
-	opts := append(env.Options(sandboxkit.Sandbox), sandboxkit.WithBaseURL(lc.Config().BaseURL().Scheme+"://"+ep.Address))
-	for k, v := range ep.Headers {
-		opts = append(opts, sandboxkit.WithHeader(k, v))
-	}
-	api, err := sandbox.New(opts...)
+	// 3. A client for the API inside the sandbox: SandboxClient resolves
+	// that endpoint and sends its headers, never the lifecycle API key.
+	api, err := lc.SandboxClient(ctx, sb.ID, env.Options(sandboxkit.Sandbox)...)
 	if err != nil {
 		return err
 	}

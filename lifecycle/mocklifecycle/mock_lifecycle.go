@@ -17,6 +17,7 @@ import (
 
 	sandboxkit "github.com/sandboxkit/sandboxkit"
 	lifecycle "github.com/sandboxkit/sandboxkit/lifecycle"
+	sandbox "github.com/sandboxkit/sandboxkit/sandbox"
 	gomock "go.uber.org/mock/gomock"
 )
 
@@ -852,6 +853,50 @@ func (c *MockAPIResumeAndWaitCall) Do(f func(context.Context, string, *sandboxki
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockAPIResumeAndWaitCall) DoAndReturn(f func(context.Context, string, *sandboxkit.WaitOptions) (*lifecycle.Sandbox, error)) *MockAPIResumeAndWaitCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// SandboxClient mocks base method.
+func (m *MockAPI) SandboxClient(ctx context.Context, id string, opts ...sandboxkit.Option) (*sandbox.Client, error) {
+	m.ctrl.T.Helper()
+	varargs := []any{ctx, id}
+	for _, a := range opts {
+		varargs = append(varargs, a)
+	}
+	ret := m.ctrl.Call(m, "SandboxClient", varargs...)
+	ret0, _ := ret[0].(*sandbox.Client)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// SandboxClient indicates an expected call of SandboxClient.
+func (mr *MockAPIMockRecorder) SandboxClient(ctx, id any, opts ...any) *MockAPISandboxClientCall {
+	mr.mock.ctrl.T.Helper()
+	varargs := append([]any{ctx, id}, opts...)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "SandboxClient", reflect.TypeOf((*MockAPI)(nil).SandboxClient), varargs...)
+	return &MockAPISandboxClientCall{Call: call}
+}
+
+// MockAPISandboxClientCall wrap *gomock.Call
+type MockAPISandboxClientCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockAPISandboxClientCall) Return(arg0 *sandbox.Client, arg1 error) *MockAPISandboxClientCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockAPISandboxClientCall) Do(f func(context.Context, string, ...sandboxkit.Option) (*sandbox.Client, error)) *MockAPISandboxClientCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockAPISandboxClientCall) DoAndReturn(f func(context.Context, string, ...sandboxkit.Option) (*sandbox.Client, error)) *MockAPISandboxClientCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
