@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sandboxkit/sandboxkit"
+	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/mockserver"
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
@@ -51,13 +52,18 @@ func mockSandboxAPI(t *testing.T) *sandboxTarget {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, err := srv.SandboxAPI(id)
+	lc, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := lc.SandboxClient(t.Context(), id, srv.ClientOptions(sandboxkit.Sandbox)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	through := func(t *testing.T, wrap func(http.RoundTripper) http.RoundTripper) *sandbox.Client {
 		t.Helper()
-		c, err := srv.SandboxAPI(id, sandboxkit.WithHTTPClient(&http.Client{Transport: wrap(srv.HTTPClient().Transport)}))
+		c, err := lc.SandboxClient(t.Context(), id, append(srv.ClientOptions(sandboxkit.Sandbox),
+			sandboxkit.WithHTTPClient(&http.Client{Transport: wrap(srv.HTTPClient().Transport)}))...)
 		if err != nil {
 			t.Fatal(err)
 		}
