@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -247,26 +246,6 @@ func writeErr(w http.ResponseWriter, status int, code, msg string) {
 // parseMetadataFilter decodes the metadata filter the way the upstream
 // server does after its framework decoded the parameter: key=value pairs
 // joined by '&', each key and value decoded once more (parse_qsl).
-func parseMetadataFilter(raw string) (map[string]string, error) {
-	out := map[string]string{}
-	for seg := range strings.SplitSeq(raw, "&") {
-		k, v, ok := strings.Cut(seg, "=")
-		if !ok {
-			return nil, fmt.Errorf("bad field %q", seg)
-		}
-		key, err := url.QueryUnescape(k)
-		if err != nil {
-			return nil, err
-		}
-		val, err := url.QueryUnescape(v)
-		if err != nil {
-			return nil, err
-		}
-		out[key] = val
-	}
-	return out, nil
-}
-
 func (b *fakeBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	b.mu.Lock()
