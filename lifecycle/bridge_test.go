@@ -132,4 +132,3 @@ func TestSandboxClientCarriesEndpointHeaders(t *testing.T) {
 		t.Errorf("the endpoint lookup did not carry the API key")
 	}
 }
-
