@@ -409,3 +409,4 @@ func (b *fakeBackend) sandbox(w http.ResponseWriter, r *http.Request, s *fakeSan
 		writeErr(w, 404, "NOT_FOUND", "no route "+op)
 	}
 }
+
