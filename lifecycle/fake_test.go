@@ -409,4 +409,3 @@ func (b *fakeBackend) sandbox(w http.ResponseWriter, r *http.Request, s *fakeSan
 		writeErr(w, 404, "NOT_FOUND", "no route "+op)
 	}
 }
-
