@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"time"
 
@@ -15,21 +14,17 @@ import (
 	"github.com/sandboxkit/sandboxkit/mockserver"
 )
 
-// startExampleServer runs an in-process lifecycle service, so the
-// examples run without a network. New sandboxes start at once.
-func startExampleServer() *httptest.Server {
-	b := newFakeBackend()
-	b.startDelay = 0
-	return httptest.NewServer(b)
-}
-
 func ExampleClient_CreateAndWait() {
-	srv := startExampleServer()
+	// A mock lifecycle service, in memory: the examples need no network.
+	srv, err := mockserver.New()
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer srv.Close()
-	c, err := lifecycle.New(
-		sandboxkit.WithBaseURL(srv.URL+"/v1"), // default: OPEN_SANDBOX_BASE_URL or localhost:8080
-		sandboxkit.WithAPIKey(testAPIKey),     // default: OPEN_SANDBOX_API_KEY
-	)
+	// Against a real service: lifecycle.New(sandboxkit.WithBaseURL(url),
+	// sandboxkit.WithAPIKey(key)), or no options to read
+	// OPEN_SANDBOX_BASE_URL and OPEN_SANDBOX_API_KEY.
+	c, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -46,14 +41,17 @@ func ExampleClient_CreateAndWait() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(sb.ID, sb.State(), sb.Metadata["project"])
-	// Output: sbx-1 Running Apollo
+	fmt.Println(sb.State(), sb.Metadata["project"])
+	// Output: Running Apollo
 }
 
 func ExampleClient_All() {
-	srv := startExampleServer()
+	srv, err := mockserver.New()
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer srv.Close()
-	c, err := lifecycle.New(sandboxkit.WithBaseURL(srv.URL+"/v1"), sandboxkit.WithAPIKey(testAPIKey))
+	c, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -63,7 +61,7 @@ func ExampleClient_All() {
 			Image:          &lifecycle.Image{URI: "python:3.12"},
 			Entrypoint:     []string{"sleep", "infinity"},
 			ResourceLimits: map[string]string{"cpu": "1", "memory": "1Gi"},
-			Metadata:       map[string]string{"project": project, "note": "Demo Test"},
+			Metadata:       map[string]string{"project": project, "note": "demo"},
 		}, nil)
 		if err != nil {
 			log.Fatal(err)
@@ -71,22 +69,26 @@ func ExampleClient_All() {
 	}
 
 	// Every Apollo sandbox, one page of 1 at a time.
-	opts := &lifecycle.ListOptions{Metadata: map[string]string{"project": "Apollo", "note": "Demo Test"}, PageSize: 1}
+	opts := &lifecycle.ListOptions{Metadata: map[string]string{"project": "Apollo", "note": "demo"}, PageSize: 1}
 	for sb, err := range c.All(ctx, opts) {
 		if err != nil {
 			log.Fatal(err)
 		}
-		fmt.Println(sb.ID, sb.Metadata["project"])
+		fmt.Println(sb.Metadata["project"], sb.Metadata["note"])
 	}
 	// Output:
-	// sbx-1 Apollo
-	// sbx-3 Apollo
+	// Apollo demo
+	// Apollo demo
 }
 
 func ExampleNewWaiter() {
-	srv := startExampleServer()
+	// Kubernetes shows a pause under way as Pausing.
+	srv, err := mockserver.New(mockserver.WithRuntime(mockserver.RuntimeKubernetes))
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer srv.Close()
-	c, err := lifecycle.New(sandboxkit.WithBaseURL(srv.URL+"/v1"), sandboxkit.WithAPIKey(testAPIKey))
+	c, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -121,9 +123,12 @@ func ExampleNewWaiter() {
 }
 
 func ExampleNewRenewer() {
-	srv := startExampleServer()
+	srv, err := mockserver.New()
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer srv.Close()
-	c, err := lifecycle.New(sandboxkit.WithBaseURL(srv.URL+"/v1"), sandboxkit.WithAPIKey(testAPIKey))
+	c, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -151,10 +156,12 @@ func ExampleNewRenewer() {
 	e := <-renewed
 	r.Stop()
 	fmt.Println("extended by", e.ExpiresAt.Sub(e.Previous).Round(time.Minute))
-	fmt.Println(r.Err())
+	if stopped, ok := errors.AsType[*lifecycle.RenewStoppedError](r.Err()); ok {
+		fmt.Println(stopped.Reason)
+	}
 	// Output:
 	// extended by 1h0m0s
-	// sandboxkit: renewer for sandbox "sbx-1" stopped: stopped
+	// stopped
 }
 
 // Create never makes two sandboxes for one call. Here the service creates
