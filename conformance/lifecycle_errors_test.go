@@ -78,7 +78,7 @@ func TestLifecycleInvalidInput(t *testing.T) {
 				return err
 			},
 			"Waiter.Wait no target": func() error { _, err := lifecycle.NewWaiter(c, nil).Wait(ctx, "sb"); return err },
-			"GetSnapshot empty":      func() error { _, err := c.GetSnapshot(ctx, ""); return err },
+			"GetSnapshot empty":     func() error { _, err := c.GetSnapshot(ctx, ""); return err },
 			"ListSnapshots bad state": func() error {
 				_, err := c.ListSnapshots(ctx, &lifecycle.ListSnapshotsOptions{States: []lifecycle.SnapshotState{"Gone"}})
 				return err
