@@ -109,7 +109,7 @@ func mockLifecycle(t *testing.T, rt runtimeKind, o targetOptions) *lifecycleTarg
 	srv := mockserver.Start(t, opts...)
 	newClient := func(t *testing.T, extra ...sandboxkit.Option) *lifecycle.Client {
 		t.Helper()
-		lc, err := srv.Lifecycle(extra...)
+		lc, err := lifecycle.New(append(srv.ClientOptions(sandboxkit.Lifecycle), extra...)...)
 		if err != nil {
 			t.Fatal(err)
 		}

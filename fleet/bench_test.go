@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/mockserver"
 )
@@ -54,7 +55,7 @@ func benchAcquire(b *testing.B, store Store, pool string, hook *countHook) {
 		b.Fatal(err)
 	}
 	defer srv.Close()
-	lc, err := srv.Lifecycle()
+	lc, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 func TestNewRejectsBadOptions(t *testing.T) {
 	t.Parallel()
 	srv := mockserver.Start(t)
-	lc, err := srv.Lifecycle()
+	lc, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 	if err != nil {
 		t.Fatal(err)
 	}

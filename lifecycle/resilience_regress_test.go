@@ -25,7 +25,7 @@ func TestCreateLookupErrorNamesCreate(t *testing.T) {
 		if _, err := srv.InjectFault(mockserver.Fault{API: mockserver.APILifecycle, Operation: "ListSandboxes", Reset: true}); err != nil {
 			t.Fatal(err)
 		}
-		lc, err := srv.Lifecycle()
+		lc, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 		if err != nil {
 			t.Fatal(err)
 		}

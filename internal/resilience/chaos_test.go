@@ -176,7 +176,7 @@ func (e *chaosEnv) workflow(ctx context.Context, i int) (out outcome) {
 
 	// Even workflows choose their client token, so Create looks it up
 	// before the first attempt too; odd ones let Create make one up.
-	opts := &lifecycle.CreateAndWaitOptions{}
+	opts := &lifecycle.CreateAndWaitOptions{Create: &lifecycle.CreateOptions{}}
 	if i%2 == 0 {
 		opts.Create.ClientToken = "chaos-" + out.name
 	}
@@ -429,7 +429,7 @@ func runChaos(t *testing.T, n int, seed uint64) chaosReport {
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	hc := &http.Client{Transport: &latencyTransport{next: srv.HTTPClient().Transport, seed: seed}}
-	lc, err := srv.Lifecycle(sandboxkit.WithHTTPClient(hc), sandboxkit.WithLogger(logger))
+	lc, err := lifecycle.New(append(srv.ClientOptions(sandboxkit.Lifecycle), sandboxkit.WithHTTPClient(hc), sandboxkit.WithLogger(logger))...)
 	if err != nil {
 		t.Fatal(err)
 	}

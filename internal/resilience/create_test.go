@@ -85,7 +85,7 @@ func TestCreateExactlyOnce(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				srv := mockserver.Start(t, mockserver.WithTenant(chaosAPIKey, "chaos"))
-				lc, err := srv.Lifecycle() // the default retry policy: the POST must not use it
+				lc, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...) // the default retry policy: the POST must not use it
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -125,7 +125,7 @@ func TestCreateUnknownOutcomeThenRetry(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv := mockserver.Start(t, mockserver.WithTenant(chaosAPIKey, "chaos"))
-		lc, err := srv.Lifecycle()
+		lc, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -181,7 +181,7 @@ func TestCreateExactlyOnceOverTCP(t *testing.T) {
 			srv := mockserver.Start(t, mockserver.WithTenant(chaosAPIKey, "chaos"), mockserver.WithListener("127.0.0.1:0"))
 			tr := &http.Transport{MaxIdleConnsPerHost: 1}
 			t.Cleanup(tr.CloseIdleConnections)
-			lc, err := srv.Lifecycle(sandboxkit.WithHTTPClient(&http.Client{Transport: tr}))
+			lc, err := lifecycle.New(append(srv.ClientOptions(sandboxkit.Lifecycle), sandboxkit.WithHTTPClient(&http.Client{Transport: tr}))...)
 			if err != nil {
 				t.Fatal(err)
 			}

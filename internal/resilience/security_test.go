@@ -598,7 +598,7 @@ func TestSecretsNotInWorkflowLogs(t *testing.T) {
 		}
 		logs := &lockedBuffer{}
 		logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		lc, err := srv.Lifecycle(sandboxkit.WithAPIKey(secAPIKey), sandboxkit.WithLogger(logger))
+		lc, err := lifecycle.New(append(srv.ClientOptions(sandboxkit.Lifecycle), sandboxkit.WithAPIKey(secAPIKey), sandboxkit.WithLogger(logger))...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -662,7 +662,7 @@ func TestSecretsNotInWorkflowLogs(t *testing.T) {
 		keep(err)
 		_, err = cp.Get(ctx, "no-such-box", nil) // 404
 		keep(err)
-		bad, err := srv.Lifecycle(sandboxkit.WithAPIKey(secAPIKey+"-wrong"), sandboxkit.WithLogger(logger))
+		bad, err := lifecycle.New(append(srv.ClientOptions(sandboxkit.Lifecycle), sandboxkit.WithAPIKey(secAPIKey+"-wrong"), sandboxkit.WithLogger(logger))...)
 		if err != nil {
 			t.Fatal(err)
 		}

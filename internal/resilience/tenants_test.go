@@ -62,7 +62,7 @@ func TestTenantIsolation(t *testing.T) {
 	ctx := t.Context()
 
 	// Alpha's resources.
-	lcA, err := srv.Lifecycle()
+	lcA, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestTenantIsolation(t *testing.T) {
 	firstForeign := len(srv.Journal())
 
 	// Beta's clients, and clients with a key no tenant has.
-	lcB, err := srv.Lifecycle(sandboxkit.WithAPIKey(tenantBKey))
+	lcB, err := lifecycle.New(append(srv.ClientOptions(sandboxkit.Lifecycle), sandboxkit.WithAPIKey(tenantBKey))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestTenantIsolation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lcX, err := srv.Lifecycle(sandboxkit.WithAPIKey("osk-nobody"))
+	lcX, err := lifecycle.New(append(srv.ClientOptions(sandboxkit.Lifecycle), sandboxkit.WithAPIKey("osk-nobody"))...)
 	if err != nil {
 		t.Fatal(err)
 	}

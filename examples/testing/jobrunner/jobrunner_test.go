@@ -25,7 +25,7 @@ import (
 func setup(t *testing.T) (*mockserver.Server, *jobrunner.Runner) {
 	t.Helper()
 	srv := mockserver.Start(t) // in-process, closed when the test ends
-	lc, err := srv.Lifecycle()
+	lc, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 	if err != nil {
 		t.Fatal(err)
 	}
