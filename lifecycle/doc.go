@@ -150,6 +150,17 @@
 // Resume, Renew and Delete; for Create, Token is the client token to
 // call Create again with.
 //
+// # The sandbox API inside a sandbox
+//
+// [Client.SandboxClient] returns a [sandbox.Client] for the API that
+// listens on [SandboxAPIPort] inside a sandbox, at the address its
+// endpoint names. That client gets the endpoint's headers as credential
+// headers of the endpoint's origin, plus what its options give (a token
+// for a gateway that wants one), and never the lifecycle API key.
+//
+//	api, err := c.SandboxClient(ctx, sb.ID)
+//	h, err := api.WaitReady(ctx, nil)
+//
 // # Keeping sandboxes alive
 //
 // A [Renewer] keeps one sandbox alive from its own goroutine; a
