@@ -184,12 +184,12 @@ func TestLifecycleCreateAndWaitEntrypointExits(t *testing.T) {
 		// CreateAndWait trusts Running only MinDelay after the create
 		// answer; give the container time to exit on a busy machine.
 		sb, err := lc.CreateAndWait(tg.ctx(t), req, &lifecycle.CreateAndWaitOptions{
-			DeleteOnFailure: true, Wait: lifecycle.WaiterOptions{MinDelay: 2 * time.Second}})
+			DeleteOnFailure: true, Wait: &sandboxkit.WaitOptions{MinDelay: 2 * time.Second}})
 		if sb != nil {
 			tg.cleanup(t, sb.ID)
 		}
-		se, ok := errors.AsType[*lifecycle.StateError](err)
-		if !ok || !errors.Is(err, lifecycle.ErrUnexpectedState) || se.State != lifecycle.StateFailed {
+		se, ok := errors.AsType[*sandboxkit.StateError](err)
+		if !ok || !errors.Is(err, sandboxkit.ErrUnexpectedState) || se.State != string(lifecycle.StateFailed) {
 			t.Fatalf("CreateAndWait = %+v, %v; want a *StateError for Failed", sb, err)
 		}
 		if sb == nil || sb.ID == "" {

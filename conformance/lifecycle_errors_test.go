@@ -77,8 +77,8 @@ func TestLifecycleInvalidInput(t *testing.T) {
 				_, err := c.PatchMetadata(ctx, "sb", &lifecycle.MetadataPatch{Set: map[string]string{"a": "1"}, Delete: []string{"a"}})
 				return err
 			},
-			"WaitForState no target": func() error { _, err := c.WaitForState(ctx, "sb"); return err },
-			"GetSnapshot empty":      func() error { _, err := c.GetSnapshot(ctx, ""); return err },
+			"Waiter.Wait no target": func() error { _, err := lifecycle.NewWaiter(c, nil).Wait(ctx, "sb"); return err },
+			"GetSnapshot empty":     func() error { _, err := c.GetSnapshot(ctx, ""); return err },
 			"ListSnapshots bad state": func() error {
 				_, err := c.ListSnapshots(ctx, &lifecycle.ListSnapshotsOptions{States: []lifecycle.SnapshotState{"Gone"}})
 				return err

@@ -15,7 +15,7 @@ import (
 // deletes it when the test ends.
 func (tg *lifecycleTarget) snapshotOf(t *testing.T, id, name string) *lifecycle.Snapshot {
 	t.Helper()
-	sn, err := tg.lc.CreateSnapshotAndWait(tg.ctx(t), id, &lifecycle.CreateSnapshotAndWaitOptions{Create: lifecycle.CreateSnapshotOptions{Name: name}})
+	sn, err := tg.lc.CreateSnapshotAndWait(tg.ctx(t), id, &lifecycle.CreateSnapshotAndWaitOptions{Create: &lifecycle.CreateSnapshotOptions{Name: name}})
 	if sn != nil {
 		t.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -48,7 +48,7 @@ func TestLifecycleSnapshots(t *testing.T) {
 			(sn.Status.State != lifecycle.SnapshotCreating && sn.Status.State != lifecycle.SnapshotReady) {
 			t.Errorf("CreateSnapshot = %+v", sn)
 		}
-		ready, err := tg.lc.WaitForSnapshot(ctx, sn.ID, nil)
+		ready, err := lifecycle.NewSnapshotWaiter(tg.lc, nil).Wait(ctx, sn.ID, lifecycle.SnapshotReady)
 		if err != nil || ready.Status.State != lifecycle.SnapshotReady {
 			t.Fatalf("WaitForSnapshot = %+v, %v", ready, err)
 		}
@@ -100,7 +100,7 @@ func TestLifecycleSnapshots(t *testing.T) {
 		if err != nil {
 			t.Fatalf("CreateFromSnapshot: %v", err)
 		}
-		running, err := tg.lc.WaitForState(ctx, restored.ID, lifecycle.StateRunning)
+		running, err := lifecycle.NewWaiter(tg.lc, nil).Wait(ctx, restored.ID, lifecycle.StateRunning)
 		if err != nil {
 			t.Fatalf("restored sandbox: %+v, %v", running, err)
 		}
@@ -128,9 +128,9 @@ func TestLifecycleSnapshots(t *testing.T) {
 		}
 		// Gone at once (Docker) or after Deleting: either way it is
 		// never Ready again, and soon not found.
-		_, err = tg.lc.WaitForSnapshot(ctx, sn.ID, nil)
-		se, ok := errors.AsType[*lifecycle.SnapshotStateError](err)
-		if !ok || (se.State != "" && se.State != lifecycle.SnapshotDeleting) {
+		_, err = lifecycle.NewSnapshotWaiter(tg.lc, nil).Wait(ctx, sn.ID, lifecycle.SnapshotReady)
+		se, ok := errors.AsType[*sandboxkit.StateError](err)
+		if !ok || (se.State != "" && se.State != string(lifecycle.SnapshotDeleting)) {
 			t.Errorf("WaitForSnapshot after delete = %v, want not found or Deleting", err)
 		}
 	})

@@ -46,13 +46,13 @@ func TestLifecyclePauseResume(t *testing.T) {
 		if err := tg.lc.Pause(ctx, sb.ID); err != nil {
 			t.Fatalf("Pause: %v", err)
 		}
-		if got, err := tg.lc.WaitForState(ctx, sb.ID, lifecycle.StatePaused); err != nil || got.State() != lifecycle.StatePaused {
+		if got, err := lifecycle.NewWaiter(tg.lc, nil).Wait(ctx, sb.ID, lifecycle.StatePaused); err != nil || got.State() != lifecycle.StatePaused {
 			t.Fatalf("WaitForState(Paused) = %+v, %v", got, err)
 		}
 		if err := tg.lc.Resume(ctx, sb.ID); err != nil {
 			t.Fatalf("Resume: %v", err)
 		}
-		if got, err := tg.lc.WaitForState(ctx, sb.ID, lifecycle.StateRunning); err != nil || got.State() != lifecycle.StateRunning {
+		if got, err := lifecycle.NewWaiter(tg.lc, nil).Wait(ctx, sb.ID, lifecycle.StateRunning); err != nil || got.State() != lifecycle.StateRunning {
 			t.Fatalf("WaitForState(Running) = %+v, %v", got, err)
 		}
 		if err := tg.lc.Pause(ctx, "no-such-sandbox-"+tg.run); !errors.Is(err, sandboxkit.ErrNotFound) {
@@ -68,20 +68,20 @@ func TestLifecyclePauseResumeTransitions(t *testing.T) {
 		ctx := tg.ctx(t)
 		sb := tg.create(t, tg.request(t))
 		var seen []lifecycle.State
-		w := lifecycle.NewWaiter(tg.lc, func(o *lifecycle.WaiterOptions) {
-			o.MinDelay = 10 * time.Millisecond
-			o.OnTransition = func(_, to lifecycle.State, _ *lifecycle.Sandbox) { seen = append(seen, to) }
+		w := lifecycle.NewWaiter(tg.lc, &sandboxkit.WaitOptions{
+			MinDelay:     10 * time.Millisecond,
+			OnTransition: func(tr sandboxkit.Transition) { seen = append(seen, lifecycle.State(tr.To)) },
 		})
 		if err := tg.lc.Pause(ctx, sb.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.WaitForState(ctx, sb.ID, lifecycle.StatePaused); err != nil {
+		if _, err := w.Wait(ctx, sb.ID, lifecycle.StatePaused); err != nil {
 			t.Fatal(err)
 		}
 		if err := tg.lc.Resume(ctx, sb.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.WaitForState(ctx, sb.ID, lifecycle.StateRunning); err != nil {
+		if _, err := w.Wait(ctx, sb.ID, lifecycle.StateRunning); err != nil {
 			t.Fatal(err)
 		}
 		switch tg.runtime {
@@ -170,7 +170,7 @@ func TestLifecycleDeleteRuntimes(t *testing.T) {
 				t.Errorf("kubernetes: Delete again = %v, want nil or not found", err)
 			}
 			// Then it is gone (a wait for Terminated counts 404 as done).
-			if _, err := tg.lc.WaitForState(ctx, sb.ID, lifecycle.StateTerminated); err != nil {
+			if _, err := lifecycle.NewWaiter(tg.lc, nil).Wait(ctx, sb.ID, lifecycle.StateTerminated); err != nil {
 				t.Errorf("kubernetes: waiting for the deletion to complete: %v", err)
 			}
 			if got, err := tg.lc.Get(ctx, sb.ID); !errors.Is(err, sandboxkit.ErrNotFound) {
@@ -187,26 +187,26 @@ func TestLifecycleWaitForState(t *testing.T) {
 	forEachLifecycle(t, func(t *testing.T, tg *lifecycleTarget) {
 		ctx := tg.ctx(t)
 		sb := tg.create(t, tg.request(t))
-		if got, err := tg.lc.WaitForState(ctx, sb.ID, lifecycle.StateRunning); err != nil || got.ID != sb.ID {
+		if got, err := lifecycle.NewWaiter(tg.lc, nil).Wait(ctx, sb.ID, lifecycle.StateRunning); err != nil || got.ID != sb.ID {
 			t.Fatalf("WaitForState(Running) = %+v, %v", got, err)
 		}
 
 		short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		defer cancel()
-		got, err := tg.lc.WaitForState(short, sb.ID, lifecycle.StatePaused)
-		te, ok := errors.AsType[*lifecycle.TimeoutError](err)
-		if !ok || !errors.Is(err, context.DeadlineExceeded) || te.LastState != lifecycle.StateRunning || got == nil {
+		got, err := lifecycle.NewWaiter(tg.lc, nil).Wait(short, sb.ID, lifecycle.StatePaused)
+		te, ok := errors.AsType[*sandboxkit.WaitTimeoutError](err)
+		if !ok || !errors.Is(err, context.DeadlineExceeded) || te.State != string(lifecycle.StateRunning) || got == nil {
 			t.Errorf("WaitForState(Paused) of a Running sandbox = %+v, %v; want a *TimeoutError with LastState Running", got, err)
 		}
 
 		if err := tg.lc.DeleteAndWait(ctx, sb.ID, nil); err != nil {
 			t.Fatal(err)
 		}
-		_, err = tg.lc.WaitForState(ctx, sb.ID, lifecycle.StateRunning)
-		if !errors.Is(err, lifecycle.ErrUnexpectedState) {
+		_, err = lifecycle.NewWaiter(tg.lc, nil).Wait(ctx, sb.ID, lifecycle.StateRunning)
+		if !errors.Is(err, sandboxkit.ErrUnexpectedState) {
 			t.Errorf("WaitForState(Running) of a deleted sandbox = %v, want ErrUnexpectedState", err)
 		}
-		if _, err := tg.lc.WaitForState(ctx, sb.ID, lifecycle.StateTerminated); err != nil {
+		if _, err := lifecycle.NewWaiter(tg.lc, nil).Wait(ctx, sb.ID, lifecycle.StateTerminated); err != nil {
 			t.Errorf("WaitForState(Terminated) of a deleted sandbox = %v, want done", err)
 		}
 	})

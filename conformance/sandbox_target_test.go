@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sandboxkit/sandboxkit"
+	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/mockserver"
 	"github.com/sandboxkit/sandboxkit/sandbox"
 )
@@ -51,21 +52,18 @@ func mockSandboxAPI(t *testing.T) *sandboxTarget {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sbOpts, err := srv.SandboxAPIOptions(id)
+	lc, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, err := sandbox.New(sbOpts...)
+	sb, err := lc.SandboxClient(t.Context(), id, srv.ClientOptions(sandboxkit.Sandbox)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	through := func(t *testing.T, wrap func(http.RoundTripper) http.RoundTripper) *sandbox.Client {
 		t.Helper()
-		cOpts, err := srv.SandboxAPIOptions(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := sandbox.New(append(cOpts, sandboxkit.WithHTTPClient(&http.Client{Transport: wrap(srv.HTTPClient().Transport)}))...)
+		c, err := lc.SandboxClient(t.Context(), id, append(srv.ClientOptions(sandboxkit.Sandbox),
+			sandboxkit.WithHTTPClient(&http.Client{Transport: wrap(srv.HTTPClient().Transport)}))...)
 		if err != nil {
 			t.Fatal(err)
 		}

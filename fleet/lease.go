@@ -355,7 +355,7 @@ func (p *Pool) prepare(ctx context.Context, leaseID string, tk *Taken, lifetime 
 	if s, err = p.settle(ctx, s); err != nil {
 		// One that can no longer be Running is deleted; one still on its
 		// way (or unreadable) goes back to the pool.
-		if errors.Is(err, lifecycle.ErrUnexpectedState) && ctx.Err() == nil {
+		if errors.Is(err, sandboxkit.ErrUnexpectedState) && ctx.Err() == nil {
 			p.discard(leaseID)
 		} else {
 			p.giveBack(leaseID, s.ExpiresAt)
@@ -506,10 +506,8 @@ func (p *Pool) dropIntent(in Intent, owner string, term Term) {
 // runtime answers Running for a sandbox whose entrypoint exits at once.
 // Pending, Allocated and other states on the way are waited through.
 func (p *Pool) waitRunning(ctx context.Context, s *lifecycle.Sandbox) (*lifecycle.Sandbox, error) {
-	w := lifecycle.NewWaiter(p.api, func(o *lifecycle.WaiterOptions) {
-		o.MinDelay, o.MaxDelay = 50*time.Millisecond, time.Second
-	})
-	got, err := w.WaitForState(ctx, s.ID, lifecycle.StateRunning)
+	w := lifecycle.NewWaiter(p.api, &sandboxkit.WaitOptions{MinDelay: 50 * time.Millisecond, MaxDelay: time.Second})
+	got, err := w.Wait(ctx, s.ID, lifecycle.StateRunning)
 	if err != nil {
 		return s, err
 	}
@@ -540,7 +538,7 @@ func refused(err error) bool {
 	if errors.Is(err, sandboxkit.ErrInvalidInput) {
 		return true
 	}
-	if _, ambiguous := errors.AsType[*lifecycle.CreateError](err); ambiguous {
+	if errors.Is(err, sandboxkit.ErrOutcomeUnknown) {
 		return false
 	}
 	code := sandboxkit.StatusCode(err)

@@ -14,6 +14,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 )
 
@@ -200,7 +201,7 @@ func TestWaiterPollsPerWait(t *testing.T) {
 				r := result{name: opts.name, after: after, lo: math.Inf(1)}
 				minD, maxD := opts.min, opts.max
 				if minD == 0 {
-					minD, maxD = lifecycle.DefaultWaitMinDelay, lifecycle.DefaultWaitMaxDelay
+					minD, maxD = sandboxkit.DefaultWaitMinDelay, sandboxkit.DefaultWaitMaxDelay
 				}
 				r.wantLo = expectedPolls(after, minD, maxD, 1)
 				r.wantHi = expectedPolls(after, minD, maxD, 0.8)
@@ -208,8 +209,8 @@ func TestWaiterPollsPerWait(t *testing.T) {
 				var lateSum time.Duration
 				for range reps {
 					g := &pendingThenRunning{at: time.Now().Add(after)}
-					w := lifecycle.NewWaiter(g, func(o *lifecycle.WaiterOptions) { o.MinDelay, o.MaxDelay = opts.min, opts.max })
-					if _, err := w.WaitForState(t.Context(), "sbx", lifecycle.StateRunning); err != nil {
+					w := lifecycle.NewWaiter(g, &sandboxkit.WaitOptions{MinDelay: opts.min, MaxDelay: opts.max})
+					if _, err := w.Wait(t.Context(), "sbx", lifecycle.StateRunning); err != nil {
 						t.Fatal(err)
 					}
 					late := time.Since(g.at)

@@ -19,7 +19,7 @@ type Client struct {
 }
 
 // New returns a client for the lifecycle API. Options come from package
-// [client]: [sandboxkit.WithAPIKey], [sandboxkit.WithBaseURL],
+// [sandboxkit]: [sandboxkit.WithAPIKey], [sandboxkit.WithBaseURL],
 // [sandboxkit.WithHTTPClient], [sandboxkit.WithRetry] and so on; settings no option
 // gives are read from the environment (OPEN_SANDBOX_API_KEY,
 // OPEN_SANDBOX_BASE_URL, ...) unless [sandboxkit.WithoutEnvironment] is given.
@@ -82,7 +82,17 @@ const (
 	opGetSnapshot    = "lifecycle.GetSnapshot"
 	opListSnapshots  = "lifecycle.ListSnapshots"
 	opDeleteSnapshot = "lifecycle.DeleteSnapshot"
-	opWait           = "lifecycle.WaitForState"
+	opSandboxClient  = "lifecycle.SandboxClient"
+
+	opWaiterWait            = "lifecycle.Waiter.Wait"
+	opSnapshotWaiterWait    = "lifecycle.SnapshotWaiter.Wait"
+	opCreateAndWait         = "lifecycle.CreateAndWait"
+	opPauseAndWait          = "lifecycle.PauseAndWait"
+	opResumeAndWait         = "lifecycle.ResumeAndWait"
+	opDeleteAndWait         = "lifecycle.DeleteAndWait"
+	opCreateSnapshotAndWait = "lifecycle.CreateSnapshotAndWait"
+	opNewRenewer            = "lifecycle.NewRenewer"
+	opRenewerPoolAdd        = "lifecycle.RenewerPool.Add"
 )
 
 // unexpected reports a success answer the spec does not list; with a

@@ -97,7 +97,8 @@ type CreateOptions struct {
 	// for a sandbox holding the token and returns it if there is one, and
 	// concurrent calls with the token through one [sandboxkit.Config] send a
 	// single request. Across processes only the lookup helps (see
-	// [Client.Create]). A [*CreateError] reports the token it used.
+	// [Client.Create]). A [*sandboxkit.OutcomeError] reports the token
+	// it used in Token.
 	ClientToken string
 	// MaxAttempts bounds how many times the create request is sent
 	// (default [DefaultCreateAttempts]; 1 disables retries).
@@ -107,36 +108,6 @@ type CreateOptions struct {
 	// a lost connection. Zero means attempts are bounded only by ctx.
 	AttemptTimeout time.Duration
 }
-
-// CreateError is returned by [Client.Create] when it could not tell
-// whether the sandbox was created: the last attempt's outcome was
-// ambiguous and attempts or time ran out before a lookup settled it. The
-// sandbox may exist; calling Create again with
-// CreateOptions.ClientToken = ClientToken returns it if it does, and
-// creates it otherwise. errors.Is and errors.As see the last attempt's
-// error through Unwrap.
-type CreateError struct {
-	// ClientToken is the token the attempts carried.
-	ClientToken string
-	// Attempts is how many create requests were sent.
-	Attempts int
-	// Err is the last error.
-	Err error
-}
-
-// Error names the token to retry with and the last error, e.g.
-// "sandboxkit: lifecycle.Create: outcome unknown after 2 attempts (retry
-// with client token X): sandboxkit: lifecycle.List: 500 ...".
-func (e *CreateError) Error() string {
-	attempts := "1 attempt"
-	if e.Attempts != 1 {
-		attempts = fmt.Sprintf("%d attempts", e.Attempts)
-	}
-	return fmt.Sprintf("sandboxkit: %s: outcome unknown after %s (retry with client token %s): %v", opCreate, attempts, e.ClientToken, e.Err)
-}
-
-// Unwrap returns the last error.
-func (e *CreateError) Unwrap() error { return e.Err }
 
 // Create creates a sandbox and returns it as the service accepted it
 // (OpenSandbox's Docker runtime answers Running once the container has
@@ -168,8 +139,11 @@ func (e *CreateError) Unwrap() error { return e.Err }
 // attempt by the time of the lookup (the backoff gives it time); a
 // request the service is still processing when the lookup runs cannot be
 // seen. If ctx ends or attempts run out while the outcome is unknown, the
-// error is a [*CreateError] naming the token (and wrapping ctx's error
-// when ctx ended).
+// error is a [*sandboxkit.OutcomeError] (errors.Is(err,
+// [sandboxkit.ErrOutcomeUnknown])) whose Token is the client token, and
+// which wraps the last error (ctx's, when ctx ended): calling Create again
+// with [CreateOptions.ClientToken] set to it returns the sandbox if a lost
+// attempt made one, and creates it otherwise.
 //
 // With [CreateOptions.ClientToken] set, concurrent calls that share the
 // token and the client's [sandboxkit.Config] (one Client, or Clients made
@@ -287,7 +261,8 @@ func (c *Client) create(ctx context.Context, req *CreateRequest, opts *CreateOpt
 	fail := func(err error) (*Sandbox, error) {
 		err = glue.Wrap(ctx, opCreate, err)
 		if ambiguous {
-			return nil, &CreateError{ClientToken: token, Attempts: attempts, Err: err}
+			return nil, &sandboxkit.OutcomeError{Op: opCreate, Kind: KindSandbox, Token: token,
+				Err: fmt.Errorf("%s: %w", attemptCount(attempts), err)}
 		}
 		return nil, err
 	}

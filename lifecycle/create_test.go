@@ -2,11 +2,10 @@ package lifecycle_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
+	"github.com/sandboxkit/sandboxkit/mockserver"
 )
 
 var pythonReq = &lifecycle.CreateRequest{
@@ -32,16 +32,24 @@ func isCreate(r *http.Request) bool {
 	return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/sandboxes")
 }
 
-// commit lets the backend create the sandbox and returns the answer it
-// would have sent, without sending it.
-func (b *fakeBackend) commit(r *http.Request, body []byte) (id string) {
-	rec := httptest.NewRecorder()
-	b.mu.Lock()
-	b.serve(rec, r, body)
-	b.mu.Unlock()
-	var s struct{ ID string }
-	_ = json.Unmarshal(rec.Body.Bytes(), &s)
-	return s.ID
+// lostAnswer wraps srv's transport: the first create reaches the server
+// (which makes the sandbox), then its answer is lost and the request
+// hangs until its context ends.
+func lostAnswer(srv *mockserver.Server) http.RoundTripper {
+	next := srv.HTTPClient().Transport
+	var first atomic.Bool
+	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if !isCreate(r) || first.Swap(true) {
+			return next.RoundTrip(r)
+		}
+		resp, err := next.RoundTrip(r.WithContext(context.WithoutCancel(r.Context())))
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+		}
+		<-r.Context().Done()
+		return nil, r.Context().Err()
+	})
 }
 
 // The issue's scenario: the service commits the sandbox and then the
@@ -49,40 +57,27 @@ func (b *fakeBackend) commit(r *http.Request, body []byte) (id string) {
 // sandbox and the service holds exactly one.
 func TestCreateSurvivesConnectionDroppedAfterCommit(t *testing.T) {
 	t.Parallel()
-	b := newFakeBackend()
-	var first atomic.Bool
-	var madeID atomic.Value
-	b.hook = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
-		if !isCreate(r) || first.Swap(true) {
-			return false
-		}
-		madeID.Store(b.commit(r, body))
-		conn, _, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			t.Errorf("hijack: %v", err)
-			return true
-		}
-		_ = conn.Close() // no answer at all
-		return true
+	srv := mockserver.Start(t, mockserver.WithListener("127.0.0.1:0"))
+	if _, err := srv.InjectFault(mockserver.Fault{API: mockserver.APILifecycle, Operation: mockserver.OpCreateSandbox,
+		AfterCommit: true, Reset: true, Times: 1}); err != nil {
+		t.Fatal(err)
 	}
-	srv := httptest.NewServer(b)
-	t.Cleanup(srv.Close)
-	c := newClient(t, srv.Client().Transport, sandboxkit.WithBaseURL(srv.URL+"/v1"))
+	c := mockClient(t, srv, sandboxkit.WithHTTPClient(&http.Client{})) // over a real socket
 
 	sb, err := c.Create(t.Context(), pythonReq, nil)
 	if err != nil {
 		t.Fatalf("Create: %v", err)
 	}
-	if want := madeID.Load(); sb.ID != want {
-		t.Errorf("Create returned %q, the first attempt made %v", sb.ID, want)
+	if made := srv.Creations(); len(made) != 1 || sb.ID != made[0].ID {
+		t.Errorf("Create returned %q, the service made %+v", sb.ID, made)
 	}
-	if live := b.live(); len(live) != 1 {
+	if live := live(srv); len(live) != 1 {
 		t.Errorf("service holds %v, want exactly one sandbox", live)
 	}
-	if n := b.count("POST", "/sandboxes"); n != 1 {
+	if n := creates(srv); n != 1 {
 		t.Errorf("%d creates sent, want 1 (the lookup found the sandbox)", n)
 	}
-	if n := b.count("GET", "/sandboxes"); n != 1 {
+	if n := lookups(srv); n != 1 {
 		t.Errorf("%d lookups, want 1", n)
 	}
 	if sb.ClientToken() == "" || sb.Metadata["team"] != "ml" {
@@ -94,55 +89,42 @@ func TestCreateRetryRules(t *testing.T) {
 	t.Parallel()
 	dialErr := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
 	tests := []struct {
-		name string
-		// first decides the first create attempt: answer it (true) or
-		// let the backend handle it.
-		first       func(b *fakeBackend, w http.ResponseWriter, r *http.Request, body []byte)
-		transportEr error // returned by the transport for the first create instead
+		name        string
+		first       *mockserver.Fault // shapes the first create
+		transportEr error             // returned by the transport for the first create instead
 		wantPosts   int
 		wantLookups int
 		wantLive    int
 		wantErr     error
 	}{
 		{
-			name: "503 after commit: found by lookup",
-			first: func(b *fakeBackend, w http.ResponseWriter, r *http.Request, body []byte) {
-				b.commit(r, body)
-				writeErr(w, 503, "UNAVAILABLE", "gateway gave up")
-			},
+			name:      "503 after commit: found by lookup",
+			first:     &mockserver.Fault{Status: 503, AfterCommit: true},
 			wantPosts: 1, wantLookups: 1, wantLive: 1,
 		},
 		{
-			name: "500 before commit: lookup finds nothing, sent again",
-			first: func(b *fakeBackend, w http.ResponseWriter, r *http.Request, body []byte) {
-				writeErr(w, 500, "INTERNAL", "boom")
-			},
+			name:      "500 before commit: lookup finds nothing, sent again",
+			first:     &mockserver.Fault{Status: 500},
 			wantPosts: 2, wantLookups: 1, wantLive: 1,
 		},
 		{
-			name: "429: not processed, sent again without lookup",
-			first: func(b *fakeBackend, w http.ResponseWriter, r *http.Request, body []byte) {
-				writeErr(w, 429, "RATE_LIMITED", "slow down")
-			},
+			name:      "429: not processed, sent again without lookup",
+			first:     &mockserver.Fault{Status: 429},
 			wantPosts: 2, wantLookups: 0, wantLive: 1,
 		},
 		{
 			name:        "connection refused: never sent, sent again without lookup",
 			transportEr: dialErr,
-			wantPosts:   1, wantLookups: 0, wantLive: 1, // the refused attempt never reached the backend
+			wantPosts:   1, wantLookups: 0, wantLive: 1, // the refused attempt never reached the service
 		},
 		{
-			name: "400: returned at once",
-			first: func(b *fakeBackend, w http.ResponseWriter, r *http.Request, body []byte) {
-				writeErr(w, 400, "INVALID", "bad image")
-			},
+			name:      "400: returned at once",
+			first:     &mockserver.Fault{Status: 400},
 			wantPosts: 1, wantLookups: 0, wantLive: 0, wantErr: sandboxkit.ErrBadRequest,
 		},
 		{
-			name: "409: returned at once",
-			first: func(b *fakeBackend, w http.ResponseWriter, r *http.Request, body []byte) {
-				writeErr(w, 409, "CONFLICT", "quota")
-			},
+			name:      "409: returned at once",
+			first:     &mockserver.Fault{Status: 409},
 			wantPosts: 1, wantLookups: 0, wantLive: 0, wantErr: sandboxkit.ErrConflict,
 		},
 	}
@@ -150,24 +132,23 @@ func TestCreateRetryRules(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
-				b := newFakeBackend()
-				var first atomic.Bool
-				b.hook = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
-					if tt.first == nil || !isCreate(r) || first.Swap(true) {
-						return false
+				srv := mockserver.Start(t)
+				if tt.first != nil {
+					f := *tt.first
+					f.API, f.Operation, f.Times = mockserver.APILifecycle, mockserver.OpCreateSandbox, 1
+					if _, err := srv.InjectFault(f); err != nil {
+						t.Fatal(err)
 					}
-					tt.first(b, w, r, body)
-					return true
 				}
-				mt := b.transport()
+				next := srv.HTTPClient().Transport
 				var refused atomic.Bool
 				rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 					if tt.transportEr != nil && isCreate(r) && !refused.Swap(true) {
 						return nil, tt.transportEr
 					}
-					return mt.RoundTrip(r)
+					return next.RoundTrip(r)
 				})
-				c := newClient(t, rt)
+				c := mockClient(t, srv, sandboxkit.WithHTTPClient(&http.Client{Transport: rt}))
 				sb, err := c.Create(t.Context(), pythonReq, nil)
 				switch {
 				case tt.wantErr != nil && !errors.Is(err, tt.wantErr):
@@ -177,16 +158,16 @@ func TestCreateRetryRules(t *testing.T) {
 				case tt.wantErr == nil && sb.ID == "":
 					t.Fatal("no id")
 				}
-				if _, ok := errors.AsType[*lifecycle.CreateError](err); ok {
+				if errors.Is(err, sandboxkit.ErrOutcomeUnknown) {
 					t.Errorf("a definite failure reported as ambiguous: %v", err)
 				}
-				if n := b.count("POST", "/sandboxes"); n != tt.wantPosts {
+				if n := creates(srv); n != tt.wantPosts {
 					t.Errorf("%d creates reached the service, want %d", n, tt.wantPosts)
 				}
-				if n := b.count("GET", "/sandboxes"); n != tt.wantLookups {
+				if n := lookups(srv); n != tt.wantLookups {
 					t.Errorf("%d lookups, want %d", n, tt.wantLookups)
 				}
-				if live := b.live(); len(live) != tt.wantLive {
+				if live := live(srv); len(live) != tt.wantLive {
 					t.Errorf("service holds %v, want %d", live, tt.wantLive)
 				}
 			})
@@ -197,24 +178,15 @@ func TestCreateRetryRules(t *testing.T) {
 func TestCreateAttemptTimeoutIsResolvedByLookup(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		b := newFakeBackend()
-		var first atomic.Bool
-		b.hook = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
-			if !isCreate(r) || first.Swap(true) {
-				return false
-			}
-			b.commit(r, body)
-			<-r.Context().Done() // the answer never comes
-			return true
-		}
-		c := b.client(t)
+		srv := mockserver.Start(t)
+		c := mockClient(t, srv, sandboxkit.WithHTTPClient(&http.Client{Transport: lostAnswer(srv)}))
 		start := time.Now()
 		sb, err := c.Create(t.Context(), pythonReq, &lifecycle.CreateOptions{AttemptTimeout: 5 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sb.ID != "sbx-1" || len(b.live()) != 1 || b.count("POST", "/sandboxes") != 1 {
-			t.Errorf("got %q; live %v; %d creates", sb.ID, b.live(), b.count("POST", "/sandboxes"))
+		if made := srv.Creations(); len(made) != 1 || sb.ID != made[0].ID || len(live(srv)) != 1 || creates(srv) != 1 {
+			t.Errorf("got %q; made %+v; live %v; %d creates", sb.ID, made, live(srv), creates(srv))
 		}
 		if d := time.Since(start); d < 5*time.Second || d > 15*time.Second {
 			t.Errorf("took %v", d)
@@ -225,15 +197,16 @@ func TestCreateAttemptTimeoutIsResolvedByLookup(t *testing.T) {
 func TestCreateWithCallerTokenFindsEarlierSandbox(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		b := newFakeBackend()
-		b.seed("made-earlier", lifecycle.StatePending, time.Time{}, map[string]string{lifecycle.ClientTokenKey: "job-42", "team": "ml"})
-		c := b.client(t)
+		srv := mockserver.Start(t)
+		seedSandbox(t, srv, mockserver.SandboxSeed{ID: "made-earlier", State: mockserver.StatePending,
+			Metadata: map[string]string{lifecycle.ClientTokenKey: "job-42", "team": "ml"}})
+		c := mockClient(t, srv)
 		sb, err := c.Create(t.Context(), pythonReq, &lifecycle.CreateOptions{ClientToken: "job-42"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sb.ID != "made-earlier" || b.count("POST", "/sandboxes") != 0 {
-			t.Errorf("got %q after %d creates; want the earlier sandbox and none", sb.ID, b.count("POST", "/sandboxes"))
+		if sb.ID != "made-earlier" || creates(srv) != 0 {
+			t.Errorf("got %q after %d creates; want the earlier sandbox and none", sb.ID, creates(srv))
 		}
 	})
 }
@@ -243,28 +216,27 @@ func TestCreateReportsUnknownOutcome(t *testing.T) {
 	t.Run("lookup fails", func(t *testing.T) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
-			b := newFakeBackend()
-			b.hook = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
-				switch {
-				case isCreate(r):
-					writeErr(w, 502, "BAD_GATEWAY", "upstream reset")
-				case r.Method == http.MethodGet:
-					writeErr(w, 500, "INTERNAL", "list broken")
-				default:
-					return false
+			srv := mockserver.Start(t)
+			for _, f := range []mockserver.Fault{
+				{API: mockserver.APILifecycle, Operation: mockserver.OpCreateSandbox, Status: 502},
+				{API: mockserver.APILifecycle, Operation: mockserver.OpListSandboxes, Status: 500},
+			} {
+				if _, err := srv.InjectFault(f); err != nil {
+					t.Fatal(err)
 				}
-				return true
 			}
-			c := b.client(t, sandboxkit.WithRetry(sandboxkit.RetryPolicy{}))
+			c := mockClient(t, srv, sandboxkit.WithRetry(sandboxkit.RetryPolicy{}))
 			_, err := c.Create(t.Context(), pythonReq, nil)
-			ce, ok := errors.AsType[*lifecycle.CreateError](err)
+			ce, ok := errors.AsType[*sandboxkit.OutcomeError](err)
 			if !ok {
-				t.Fatalf("err = %v, want a *CreateError", err)
+				t.Fatalf("err = %v, want a *sandboxkit.OutcomeError", err)
 			}
-			if ce.ClientToken == "" || ce.Attempts != 1 || !errors.Is(err, sandboxkit.ErrServer) {
-				t.Errorf("CreateError = %+v", ce)
+			if ce.Token == "" || ce.Op != "lifecycle.Create" || ce.Kind != "sandbox" || ce.ID != "" ||
+				!strings.Contains(err.Error(), "after 1 attempt:") || !errors.Is(err, sandboxkit.ErrServer) ||
+				!errors.Is(err, sandboxkit.ErrOutcomeUnknown) {
+				t.Errorf("OutcomeError = %+v", ce)
 			}
-			if !strings.Contains(err.Error(), ce.ClientToken) {
+			if !strings.HasPrefix(err.Error(), `sandboxkit: lifecycle.Create: outcome unknown (token "`+ce.Token+`"): `) {
 				t.Errorf("message %q does not name the token", err)
 			}
 		})
@@ -272,29 +244,21 @@ func TestCreateReportsUnknownOutcome(t *testing.T) {
 	t.Run("ctx ends mid-attempt", func(t *testing.T) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
-			b := newFakeBackend()
-			b.hook = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
-				if !isCreate(r) {
-					return false
-				}
-				b.commit(r, body)
-				<-r.Context().Done()
-				return true
-			}
-			c := b.client(t)
+			srv := mockserver.Start(t)
+			c := mockClient(t, srv, sandboxkit.WithHTTPClient(&http.Client{Transport: lostAnswer(srv)}))
 			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 			defer cancel()
 			_, err := c.Create(ctx, pythonReq, nil)
-			ce, ok := errors.AsType[*lifecycle.CreateError](err)
+			ce, ok := errors.AsType[*sandboxkit.OutcomeError](err)
 			if !ok || !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("err = %v, want a *CreateError wrapping DeadlineExceeded", err)
+				t.Fatalf("err = %v, want a *sandboxkit.OutcomeError wrapping DeadlineExceeded", err)
 			}
 			// Retrying with the reported token returns the sandbox made.
-			sb, err := c.Create(t.Context(), pythonReq, &lifecycle.CreateOptions{ClientToken: ce.ClientToken})
+			sb, err := c.Create(t.Context(), pythonReq, &lifecycle.CreateOptions{ClientToken: ce.Token})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff([]string{sb.ID}, b.live()); diff != "" {
+			if diff := cmp.Diff([]string{sb.ID}, live(srv)); diff != "" {
 				t.Errorf("live sandboxes (-want +got):\n%s", diff)
 			}
 		})

@@ -17,7 +17,7 @@
 // 1..65535, an expiry not in the future, a negative page size or an
 // unknown state filter fail with an error matching
 // [sandboxkit.ErrInvalidInput]. Answers with status 400 or more are
-// [*sandboxkit.APIError] errors matching the sentinels of package client
+// [*sandboxkit.APIError] errors matching the sentinels of package sandboxkit
 // (errors.Is(err, sandboxkit.ErrNotFound), ...), named after the operation
 // ("sandboxkit: lifecycle.Get: 404 ...").
 //
@@ -64,7 +64,7 @@
 // if its state shows the change (Pausing or Paused; Resuming or Running;
 // Stopping, Terminated or gone) they succeed, if it is still where the
 // change starts they send it again (at most four requests in all), and
-// otherwise they return an [*OutcomeError]. [Client.Renew] succeeds once
+// otherwise they return a [*sandboxkit.OutcomeError]. [Client.Renew] succeeds once
 // the expiry in force reaches the one asked for and sends the renewal
 // again while it does not. A 409 to a repeated request is settled the
 // same way; a 409 to the first is returned as it is. The ...AndWait calls
@@ -90,13 +90,24 @@
 //
 // # Waiting
 //
-// [Waiter] polls [Client.Get] with jittered exponential backoff between
-// MinDelay and MaxDelay until the sandbox reaches an awaited state,
-// trimming the last pause so a final poll happens before ctx's deadline,
-// tolerating transient errors (5xx, 429, network) up to a limit, and
-// reporting every observed state change to OnTransition. A wait ends
-// early with a [*StateError] (errors.Is(err, [ErrUnexpectedState])) when
-// the awaited states can no longer follow:
+// Waits speak the SDK's shared vocabulary (package sandboxkit's wait.go),
+// the same in every façade: options are a [*sandboxkit.WaitOptions] (nil
+// means the defaults), progress goes to its OnTransition as a
+// [sandboxkit.Transition], and a wait ends with the awaited resource, a
+// [*sandboxkit.StateError] or a [*sandboxkit.WaitTimeoutError].
+//
+//	w := lifecycle.NewWaiter(c, &sandboxkit.WaitOptions{MaxDelay: time.Second})
+//	sb, err := w.Wait(ctx, id, lifecycle.StateRunning)
+//
+// [NewWaiter] makes a [Waiter] that polls [Client.Get] with jittered
+// exponential backoff between MinDelay and MaxDelay until the sandbox
+// reaches an awaited state, trimming the last pause so a final poll
+// happens before ctx's deadline, tolerating transient errors (5xx, 429,
+// network) up to MaxTransient, and reporting every observed state change
+// to OnTransition (Kind [KindSandbox], Observed the *[Sandbox] read). A
+// wait ends early with a [*sandboxkit.StateError] (errors.Is(err,
+// [sandboxkit.ErrUnexpectedState])) when the awaited states can no longer
+// follow:
 //
 //	Awaiting           Done at               Fails at once at
 //	Running            Running               Failed, Terminated, Stopping, 404,
@@ -114,20 +125,41 @@
 // that goes Pausing → Running was resumed by someone else and will not
 // pause by itself. A stable state seen on the first poll is not held
 // against the wait (a pause or resume just accepted may not show yet);
-// Pending, Pausing, Resuming and unknown states are waited through. When
-// ctx ends first, the error is a [*TimeoutError] carrying the last
-// observed state and wrapping ctx's error. [Client.CreateAndWait],
-// [Client.PauseAndWait], [Client.ResumeAndWait] and
-// [Client.DeleteAndWait] combine an action with the matching wait; once
-// its delete is accepted, DeleteAndWait waits through every state
+// Pending, Pausing, Resuming and unknown states are waited through. A 404
+// gives a StateError with an empty State that also matches
+// [sandboxkit.ErrNotFound]. When ctx ends first, the error is a
+// [*sandboxkit.WaitTimeoutError] (errors.Is(err,
+// [sandboxkit.ErrWaitTimeout])) carrying the last observed state and
+// wrapping ctx's error. Both errors name the call in Op
+// ("lifecycle.Waiter.Wait", "lifecycle.PauseAndWait", ...).
+// [Client.CreateAndWait], [Client.PauseAndWait], [Client.ResumeAndWait]
+// and [Client.DeleteAndWait] combine an action with the matching wait;
+// once its delete is accepted, DeleteAndWait waits through every state
 // (Failed included) until Terminated or 404.
 //
-// [WaitForSnapshot] ([Client.WaitForSnapshot]) waits the same way, with
-// the same [WaiterOptions] (but OnTransition), for a snapshot to be
-// Ready: Creating and unknown states are waited through; Failed, Deleting
-// and 404 end it at once with a [*SnapshotStateError] (errors.Is(err,
-// [ErrUnexpectedState])), and ctx's end with a [*SnapshotTimeoutError].
-// [Client.CreateSnapshotAndWait] snapshots a sandbox and waits for Ready.
+// [NewSnapshotWaiter] makes a [SnapshotWaiter] that waits the same way
+// for a snapshot (Kind [KindSnapshot]), usually until it is Ready:
+// Creating and unknown states are waited through; Failed and Deleting
+// (unless awaited) and 404 end it at once with a
+// [*sandboxkit.StateError]. [Client.CreateSnapshotAndWait] snapshots a
+// sandbox and waits for Ready.
+//
+// A state-changing call whose outcome stays unknown (see above) ends
+// with a [*sandboxkit.OutcomeError] (errors.Is(err,
+// [sandboxkit.ErrOutcomeUnknown])): ID names the sandbox for Pause,
+// Resume, Renew and Delete; for Create, Token is the client token to
+// call Create again with.
+//
+// # The sandbox API inside a sandbox
+//
+// [Client.SandboxClient] returns a [sandbox.Client] for the API that
+// listens on [SandboxAPIPort] inside a sandbox, at the address its
+// endpoint names. That client gets the endpoint's headers as credential
+// headers of the endpoint's origin, plus what its options give (a token
+// for a gateway that wants one), and never the lifecycle API key.
+//
+//	api, err := c.SandboxClient(ctx, sb.ID)
+//	h, err := api.WaitReady(ctx, nil)
 //
 // # Keeping sandboxes alive
 //

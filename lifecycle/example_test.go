@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"time"
 
@@ -15,21 +14,17 @@ import (
 	"github.com/sandboxkit/sandboxkit/mockserver"
 )
 
-// startExampleServer runs an in-process lifecycle service, so the
-// examples run without a network. New sandboxes start at once.
-func startExampleServer() *httptest.Server {
-	b := newFakeBackend()
-	b.startDelay = 0
-	return httptest.NewServer(b)
-}
-
 func ExampleClient_CreateAndWait() {
-	srv := startExampleServer()
+	// A mock lifecycle service, in memory: the examples need no network.
+	srv, err := mockserver.New()
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer srv.Close()
-	c, err := lifecycle.New(
-		sandboxkit.WithBaseURL(srv.URL+"/v1"), // default: OPEN_SANDBOX_BASE_URL or localhost:8080
-		sandboxkit.WithAPIKey(testAPIKey),     // default: OPEN_SANDBOX_API_KEY
-	)
+	// Against a real service: lifecycle.New(sandboxkit.WithBaseURL(url),
+	// sandboxkit.WithAPIKey(key)), or no options to read
+	// OPEN_SANDBOX_BASE_URL and OPEN_SANDBOX_API_KEY.
+	c, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -46,14 +41,17 @@ func ExampleClient_CreateAndWait() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(sb.ID, sb.State(), sb.Metadata["project"])
-	// Output: sbx-1 Running Apollo
+	fmt.Println(sb.State(), sb.Metadata["project"])
+	// Output: Running Apollo
 }
 
 func ExampleClient_All() {
-	srv := startExampleServer()
+	srv, err := mockserver.New()
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer srv.Close()
-	c, err := lifecycle.New(sandboxkit.WithBaseURL(srv.URL+"/v1"), sandboxkit.WithAPIKey(testAPIKey))
+	c, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -63,7 +61,7 @@ func ExampleClient_All() {
 			Image:          &lifecycle.Image{URI: "python:3.12"},
 			Entrypoint:     []string{"sleep", "infinity"},
 			ResourceLimits: map[string]string{"cpu": "1", "memory": "1Gi"},
-			Metadata:       map[string]string{"project": project, "note": "Demo Test"},
+			Metadata:       map[string]string{"project": project, "note": "demo"},
 		}, nil)
 		if err != nil {
 			log.Fatal(err)
@@ -71,22 +69,26 @@ func ExampleClient_All() {
 	}
 
 	// Every Apollo sandbox, one page of 1 at a time.
-	opts := &lifecycle.ListOptions{Metadata: map[string]string{"project": "Apollo", "note": "Demo Test"}, PageSize: 1}
+	opts := &lifecycle.ListOptions{Metadata: map[string]string{"project": "Apollo", "note": "demo"}, PageSize: 1}
 	for sb, err := range c.All(ctx, opts) {
 		if err != nil {
 			log.Fatal(err)
 		}
-		fmt.Println(sb.ID, sb.Metadata["project"])
+		fmt.Println(sb.Metadata["project"], sb.Metadata["note"])
 	}
 	// Output:
-	// sbx-1 Apollo
-	// sbx-3 Apollo
+	// Apollo demo
+	// Apollo demo
 }
 
 func ExampleNewWaiter() {
-	srv := startExampleServer()
+	// Kubernetes shows a pause under way as Pausing.
+	srv, err := mockserver.New(mockserver.WithRuntime(mockserver.RuntimeKubernetes))
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer srv.Close()
-	c, err := lifecycle.New(sandboxkit.WithBaseURL(srv.URL+"/v1"), sandboxkit.WithAPIKey(testAPIKey))
+	c, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -102,27 +104,31 @@ func ExampleNewWaiter() {
 	}
 
 	// What PauseAndWait does, with every state change printed.
-	w := lifecycle.NewWaiter(c, func(o *lifecycle.WaiterOptions) {
-		o.MinDelay, o.MaxDelay = 50*time.Millisecond, time.Second
-		o.OnTransition = func(from, to lifecycle.State, _ *lifecycle.Sandbox) {
-			fmt.Printf("%q -> %q\n", from, to)
-		}
+	w := lifecycle.NewWaiter(c, &sandboxkit.WaitOptions{
+		MinDelay: 50 * time.Millisecond,
+		MaxDelay: time.Second,
+		OnTransition: func(tr sandboxkit.Transition) {
+			fmt.Printf("%s %q -> %q\n", tr.Kind, tr.From, tr.To)
+		},
 	})
-	sb, err = w.WaitForState(ctx, sb.ID, lifecycle.StatePaused)
+	sb, err = w.Wait(ctx, sb.ID, lifecycle.StatePaused)
 	if err != nil {
-		log.Fatal(err) // a *lifecycle.StateError if it failed or was resumed meanwhile
+		log.Fatal(err) // a *sandboxkit.StateError if it failed or was resumed meanwhile
 	}
 	fmt.Println(sb.State())
 	// Output:
-	// "" -> "Pausing"
-	// "Pausing" -> "Paused"
+	// sandbox "" -> "Pausing"
+	// sandbox "Pausing" -> "Paused"
 	// Paused
 }
 
 func ExampleNewRenewer() {
-	srv := startExampleServer()
+	srv, err := mockserver.New()
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer srv.Close()
-	c, err := lifecycle.New(sandboxkit.WithBaseURL(srv.URL+"/v1"), sandboxkit.WithAPIKey(testAPIKey))
+	c, err := lifecycle.New(srv.ClientOptions(sandboxkit.Lifecycle)...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -150,10 +156,12 @@ func ExampleNewRenewer() {
 	e := <-renewed
 	r.Stop()
 	fmt.Println("extended by", e.ExpiresAt.Sub(e.Previous).Round(time.Minute))
-	fmt.Println(r.Err())
+	if stopped, ok := errors.AsType[*lifecycle.RenewStoppedError](r.Err()); ok {
+		fmt.Println(stopped.Reason)
+	}
 	// Output:
 	// extended by 1h0m0s
-	// sandboxkit: renewer for sandbox "sbx-1" stopped: stopped
+	// stopped
 }
 
 // Create never makes two sandboxes for one call. Here the service creates
@@ -183,7 +191,7 @@ func ExampleClient_Create() {
 		ClientToken: "nightly-build-2026-11-22", // optional: extends the guarantee across calls
 	})
 	if err != nil {
-		log.Fatal(err) // a *lifecycle.CreateError if the outcome stayed unknown
+		log.Fatal(err) // a *sandboxkit.OutcomeError if the outcome stayed unknown
 	}
 	fmt.Println(sb.State(), sb.ClientToken())
 	fmt.Println("sandboxes created:", len(srv.Creations()))
@@ -192,9 +200,9 @@ func ExampleClient_Create() {
 	// sandboxes created: 1
 }
 
-// A wait fails at once, with a *StateError, when the sandbox lands in a
-// state from which the awaited one cannot follow.
-func ExampleClient_WaitForState() {
+// A wait fails at once, with a *sandboxkit.StateError, when the sandbox
+// lands in a state from which the awaited one cannot follow.
+func ExampleWaiter_Wait() {
 	srv, err := mockserver.New()
 	if err != nil {
 		log.Fatal(err)
@@ -210,17 +218,17 @@ func ExampleClient_WaitForState() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	_, err = c.WaitForState(ctx, id, lifecycle.StateRunning)
-	var se *lifecycle.StateError
+	_, err = lifecycle.NewWaiter(c, nil).Wait(ctx, id, lifecycle.StateRunning)
+	var se *sandboxkit.StateError
 	if errors.As(err, &se) {
 		fmt.Println(se.State, se.Reason)
 	}
-	fmt.Println(errors.Is(err, lifecycle.ErrUnexpectedState))
+	fmt.Println(errors.Is(err, sandboxkit.ErrUnexpectedState))
 	fmt.Println(err)
 	// Output:
 	// Failed image_pull
 	// true
-	// sandboxkit: sandbox "sbx-7" is Failed (image_pull: pull access denied); cannot reach Running
+	// sandboxkit: lifecycle.Waiter.Wait: sandbox "sbx-7" is Failed (image_pull: pull access denied); cannot reach Running
 }
 
 // Pause and resume, each waiting for the state to settle.
@@ -238,7 +246,7 @@ func ExampleClient_PauseAndWait() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	opts := &lifecycle.WaiterOptions{MinDelay: 10 * time.Millisecond}
+	opts := &sandboxkit.WaitOptions{MinDelay: 10 * time.Millisecond}
 	sb, err := c.PauseAndWait(ctx, id, opts)
 	if err != nil {
 		log.Fatal(err)

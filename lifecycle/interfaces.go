@@ -4,6 +4,9 @@ import (
 	"context"
 	"iter"
 	"time"
+
+	"github.com/sandboxkit/sandboxkit"
+	"github.com/sandboxkit/sandboxkit/sandbox"
 )
 
 // Small interfaces, one per capability, so that code taking a sandbox
@@ -66,7 +69,7 @@ type MetadataPatcher interface {
 	PatchMetadata(ctx context.Context, id string, patch *MetadataPatch) (*Sandbox, error)
 }
 
-// SnapshotGetter reads one snapshot. [WaitForSnapshot] needs only this.
+// SnapshotGetter reads one snapshot. [SnapshotWaiter] needs only this.
 type SnapshotGetter interface {
 	// GetSnapshot is [Client.GetSnapshot].
 	GetSnapshot(ctx context.Context, id string) (*Snapshot, error)
@@ -104,18 +107,16 @@ type API interface {
 	AllSnapshots(ctx context.Context, opts *ListSnapshotsOptions) iter.Seq2[*Snapshot, error]
 	// CreateFromSnapshot is [Client.CreateFromSnapshot].
 	CreateFromSnapshot(ctx context.Context, snapshotID string, req *CreateRequest, opts *CreateOptions) (*Sandbox, error)
-	// WaitForState is [Client.WaitForState].
-	WaitForState(ctx context.Context, id string, targets ...State) (*Sandbox, error)
 	// CreateAndWait is [Client.CreateAndWait].
 	CreateAndWait(ctx context.Context, req *CreateRequest, opts *CreateAndWaitOptions) (*Sandbox, error)
 	// PauseAndWait is [Client.PauseAndWait].
-	PauseAndWait(ctx context.Context, id string, opts *WaiterOptions) (*Sandbox, error)
+	PauseAndWait(ctx context.Context, id string, wait *sandboxkit.WaitOptions) (*Sandbox, error)
 	// ResumeAndWait is [Client.ResumeAndWait].
-	ResumeAndWait(ctx context.Context, id string, opts *WaiterOptions) (*Sandbox, error)
+	ResumeAndWait(ctx context.Context, id string, wait *sandboxkit.WaitOptions) (*Sandbox, error)
 	// DeleteAndWait is [Client.DeleteAndWait].
-	DeleteAndWait(ctx context.Context, id string, opts *WaiterOptions) error
-	// WaitForSnapshot is [Client.WaitForSnapshot].
-	WaitForSnapshot(ctx context.Context, id string, opts *WaiterOptions) (*Snapshot, error)
+	DeleteAndWait(ctx context.Context, id string, wait *sandboxkit.WaitOptions) error
+	// SandboxClient is [Client.SandboxClient].
+	SandboxClient(ctx context.Context, id string, opts ...sandboxkit.Option) (*sandbox.Client, error)
 	// CreateSnapshotAndWait is [Client.CreateSnapshotAndWait].
 	CreateSnapshotAndWait(ctx context.Context, sandboxID string, opts *CreateSnapshotAndWaitOptions) (*Snapshot, error)
 }

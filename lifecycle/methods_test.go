@@ -509,8 +509,8 @@ func TestDocumentedErrorStatuses(t *testing.T) {
 						// A 500 is ambiguous: the token lookup (a List) ran
 						// and got the 500 too.
 						wantOp = "lifecycle.List"
-						if ce, ok := errors.AsType[*lifecycle.CreateError](err); !ok || ce.ClientToken == "" {
-							t.Errorf("err = %v, want a *CreateError naming the token", err)
+						if ce, ok := errors.AsType[*sandboxkit.OutcomeError](err); !ok || ce.Token == "" {
+							t.Errorf("err = %v, want a *sandboxkit.OutcomeError naming the token", err)
 						}
 					}
 					if apiErr.StatusCode != status || apiErr.Code != fmt.Sprintf("CODE_%d", status) ||
@@ -628,12 +628,12 @@ func TestBadInputFailsBeforeTheNetwork(t *testing.T) {
 			return err
 		}},
 		{"wait without targets", func(ctx context.Context, c *lifecycle.Client) error {
-			_, err := c.WaitForState(ctx, "s")
+			_, err := lifecycle.NewWaiter(c, nil).Wait(ctx, "s")
 			return err
 		}},
 		{"wait with MinDelay above MaxDelay", func(ctx context.Context, c *lifecycle.Client) error {
-			_, err := lifecycle.NewWaiter(c, func(o *lifecycle.WaiterOptions) { o.MinDelay, o.MaxDelay = time.Minute, time.Second }).
-				WaitForState(ctx, "s", lifecycle.StateRunning)
+			_, err := lifecycle.NewWaiter(c, &sandboxkit.WaitOptions{MinDelay: time.Minute, MaxDelay: time.Second}).
+				Wait(ctx, "s", lifecycle.StateRunning)
 			return err
 		}},
 		{"renewer margin above extension", func(ctx context.Context, c *lifecycle.Client) error {

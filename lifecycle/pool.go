@@ -119,7 +119,7 @@ func (p *RenewerPool) Add(id string) error {
 		p.mu.Unlock()
 		return nil
 	}
-	e := &poolEntry{task: renewTask{api: p.api, id: id, opts: &p.opts}, next: p.opts.Clock.Now(), index: -1}
+	e := &poolEntry{task: renewTask{api: p.api, op: opRenewerPoolAdd, id: id, opts: &p.opts}, next: p.opts.Clock.Now(), index: -1}
 	p.entries[id] = e
 	heap.Push(&p.queue, e)
 	p.mu.Unlock()

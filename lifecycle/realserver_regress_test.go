@@ -23,16 +23,6 @@ import (
 	"github.com/sandboxkit/sandboxkit/mockserver"
 )
 
-// mockClient returns a lifecycle client of srv with extra options.
-func mockClient(t *testing.T, srv *mockserver.Server, opts ...sandboxkit.Option) *lifecycle.Client {
-	t.Helper()
-	c, err := lifecycle.New(append(srv.ClientOptions(sandboxkit.Lifecycle), opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // busyboxReq returns a fresh create request (callers may change it).
 func busyboxReq() *lifecycle.CreateRequest {
 	return &lifecycle.CreateRequest{
@@ -66,8 +56,8 @@ func TestCreateAndWaitConfirmsRunningWithARead(t *testing.T) {
 		c := mockClient(t, srv, sandboxkit.WithHTTPClient(&http.Client{Transport: exits}))
 
 		sb, err := c.CreateAndWait(t.Context(), busyboxReq(), &lifecycle.CreateAndWaitOptions{DeleteOnFailure: true})
-		se, ok := errors.AsType[*lifecycle.StateError](err)
-		if !ok || se.State != lifecycle.StateFailed {
+		se, ok := errors.AsType[*sandboxkit.StateError](err)
+		if !ok || se.State != string(lifecycle.StateFailed) {
 			t.Fatalf("CreateAndWait = %+v, %v; want a *StateError for Failed", sb, err)
 		}
 		if sb == nil || sb.ID == "" || sb.State() != lifecycle.StateFailed {
@@ -149,10 +139,10 @@ func TestCreateAndWaitWatchesForMinDelay(t *testing.T) {
 				c := mockClient(t, srv, sandboxkit.WithHTTPClient(&http.Client{Transport: exits}))
 				start := time.Now()
 				sb, err := c.CreateAndWait(t.Context(), busyboxReq(), nil)
-				if !errors.Is(err, lifecycle.ErrUnexpectedState) || sb == nil || sb.State() != lifecycle.StateFailed {
+				if !errors.Is(err, sandboxkit.ErrUnexpectedState) || sb == nil || sb.State() != lifecycle.StateFailed {
 					t.Fatalf("CreateAndWait = %+v, %v; want the Failed sandbox and a *StateError", sb, err)
 				}
-				if d := time.Since(start); d > lifecycle.DefaultWaitMinDelay {
+				if d := time.Since(start); d > sandboxkit.DefaultWaitMinDelay {
 					t.Errorf("took %v, want at most MinDelay", d)
 				}
 			})
@@ -179,7 +169,7 @@ func TestCreateAndWaitWatchesForMinDelay(t *testing.T) {
 			})
 			c := mockClient(t, srv, sandboxkit.WithHTTPClient(&http.Client{Transport: slow}))
 			sb, err := c.CreateAndWait(t.Context(), busyboxReq(), nil)
-			if !errors.Is(err, lifecycle.ErrUnexpectedState) || sb == nil || sb.State() != lifecycle.StateFailed {
+			if !errors.Is(err, sandboxkit.ErrUnexpectedState) || sb == nil || sb.State() != lifecycle.StateFailed {
 				t.Fatalf("CreateAndWait = %+v, %v; want the Failed sandbox and a *StateError", sb, err)
 			}
 		})
@@ -190,7 +180,7 @@ func TestCreateAndWaitWatchesForMinDelay(t *testing.T) {
 		srv := mockserver.Start(t, mockserver.WithTransition(mockserver.TransitionProvision, mockserver.Immediate()))
 		c := mockClient(t, srv)
 		start := time.Now()
-		sb, err := c.CreateAndWait(t.Context(), busyboxReq(), &lifecycle.CreateAndWaitOptions{Wait: lifecycle.WaiterOptions{MinDelay: 50 * time.Millisecond}})
+		sb, err := c.CreateAndWait(t.Context(), busyboxReq(), &lifecycle.CreateAndWaitOptions{Wait: &sandboxkit.WaitOptions{MinDelay: 50 * time.Millisecond}})
 		if err != nil || sb.State() != lifecycle.StateRunning {
 			t.Fatalf("CreateAndWait = %+v, %v", sb, err)
 		}
@@ -215,7 +205,7 @@ func TestCreateAndWaitReturnsTheSandboxItMade(t *testing.T) {
 		}
 		c := mockClient(t, srv)
 		sb, err := c.CreateAndWait(t.Context(), busyboxReq(), nil)
-		if !errors.Is(err, lifecycle.ErrUnexpectedState) || !errors.Is(err, sandboxkit.ErrNotFound) {
+		if !errors.Is(err, sandboxkit.ErrUnexpectedState) || !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Fatalf("err = %v, want a not-found *StateError", err)
 		}
 		created := srv.Creations()
@@ -232,26 +222,26 @@ func TestCreateAndWaitReturnsTheSandboxItMade(t *testing.T) {
 // before sending anything.
 func TestAndWaitChecksEverythingFirst(t *testing.T) {
 	t.Parallel()
-	bad := lifecycle.WaiterOptions{MinDelay: time.Second, MaxDelay: time.Millisecond}
+	bad := &sandboxkit.WaitOptions{MinDelay: time.Second, MaxDelay: time.Millisecond}
 	calls := map[string]func(ctx context.Context, c *lifecycle.Client, id string) error{
 		"CreateAndWait": func(ctx context.Context, c *lifecycle.Client, _ string) error {
 			_, err := c.CreateAndWait(ctx, busyboxReq(), &lifecycle.CreateAndWaitOptions{Wait: bad})
 			return err
 		},
 		"CreateAndWait negative": func(ctx context.Context, c *lifecycle.Client, _ string) error {
-			_, err := c.CreateAndWait(ctx, busyboxReq(), &lifecycle.CreateAndWaitOptions{Wait: lifecycle.WaiterOptions{MinDelay: -1}})
+			_, err := c.CreateAndWait(ctx, busyboxReq(), &lifecycle.CreateAndWaitOptions{Wait: &sandboxkit.WaitOptions{MinDelay: -1}})
 			return err
 		},
 		"PauseAndWait": func(ctx context.Context, c *lifecycle.Client, id string) error {
-			_, err := c.PauseAndWait(ctx, id, &bad)
+			_, err := c.PauseAndWait(ctx, id, bad)
 			return err
 		},
 		"ResumeAndWait": func(ctx context.Context, c *lifecycle.Client, id string) error {
-			_, err := c.ResumeAndWait(ctx, id, &bad)
+			_, err := c.ResumeAndWait(ctx, id, bad)
 			return err
 		},
 		"DeleteAndWait": func(ctx context.Context, c *lifecycle.Client, id string) error {
-			return c.DeleteAndWait(ctx, id, &bad)
+			return c.DeleteAndWait(ctx, id, bad)
 		},
 		"CreateSnapshotAndWait": func(ctx context.Context, c *lifecycle.Client, id string) error {
 			_, err := c.CreateSnapshotAndWait(ctx, id, &lifecycle.CreateSnapshotAndWaitOptions{Wait: bad})

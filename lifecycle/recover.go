@@ -43,49 +43,6 @@ const (
 	actionMaxDelay = createMaxDelay
 )
 
-// OutcomeError is returned by [Client.Pause], [Client.Resume],
-// [Client.Renew] and [Client.Delete] (and the calls built on them) when an
-// attempt's outcome was ambiguous and reading the sandbox back did not
-// settle whether it took effect: the read failed, or the sandbox was in a
-// state that neither shows the change nor allows sending it again. The
-// change may or may not have happened; [Client.Get] tells. errors.Is and
-// errors.As see the last attempt's error through Unwrap.
-type OutcomeError struct {
-	// Op is the call, e.g. "lifecycle.Pause".
-	Op string
-	// ID is the sandbox.
-	ID string
-	// Attempts is how many requests were sent.
-	Attempts int
-	// State is the state read back; "" when the read failed.
-	State State
-	// LookupErr is the read's error, if it failed.
-	LookupErr error
-	// Err is the last attempt's error.
-	Err error
-}
-
-// Error returns e.g. `sandboxkit: lifecycle.Pause: outcome unknown after 1
-// attempt (sandbox "abc" is Failed): sandboxkit: lifecycle.Pause: read tcp
-// ...: connection reset by peer`.
-func (e *OutcomeError) Error() string {
-	attempts := "1 attempt"
-	if e.Attempts != 1 {
-		attempts = fmt.Sprintf("%d attempts", e.Attempts)
-	}
-	var why string
-	switch {
-	case e.LookupErr != nil:
-		why = fmt.Sprintf("reading sandbox %q back failed: %v", e.ID, e.LookupErr)
-	default:
-		why = fmt.Sprintf("sandbox %q is %s", e.ID, e.State)
-	}
-	return fmt.Sprintf("sandboxkit: %s: outcome unknown after %s (%s): %v", e.Op, attempts, why, e.Err)
-}
-
-// Unwrap returns the last attempt's error.
-func (e *OutcomeError) Unwrap() error { return e.Err }
-
 // verdict is what reading the sandbox back says about an action.
 type verdict int
 
@@ -114,11 +71,20 @@ type action struct {
 	settleOn func(e *sandboxkit.APIError, ambiguous bool) bool
 }
 
+// attemptCount returns "after 1 attempt", "after 2 attempts"...
+func attemptCount(n int) string {
+	if n == 1 {
+		return "after 1 attempt"
+	}
+	return fmt.Sprintf("after %d attempts", n)
+}
+
 // act runs a state-changing call and recovers from ambiguous outcomes by
 // reading state, never by blind repetition: after a lost connection, an
 // attempt timeout or a 5xx it reads the sandbox back, returns success if
 // the change shows, sends the request again only if the sandbox is
-// provably still where it was, and otherwise returns an [*OutcomeError].
+// provably still where it was, and otherwise returns a
+// [*sandboxkit.OutcomeError].
 func (c *Client) act(ctx context.Context, a action) error {
 	var (
 		attempts  int
@@ -134,7 +100,14 @@ func (c *Client) act(ctx context.Context, a action) error {
 		return v, "", err
 	}
 	unknown := func(st State, lerr error) error {
-		return &OutcomeError{Op: a.op, ID: a.id, Attempts: attempts, State: st, LookupErr: lerr, Err: glue.Wrap(ctx, a.op, lastErr)}
+		last := glue.Wrap(ctx, a.op, lastErr)
+		var err error
+		if lerr != nil {
+			err = fmt.Errorf("%s: %w (reading the sandbox back failed too: %w)", attemptCount(attempts), last, lerr)
+		} else {
+			err = fmt.Errorf("%s: %w (the sandbox read back is %s)", attemptCount(attempts), last, st)
+		}
+		return &sandboxkit.OutcomeError{Op: a.op, Kind: KindSandbox, ID: a.id, Err: err}
 	}
 	for {
 		attempts++

@@ -16,13 +16,14 @@ import (
 
 	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
+	"github.com/sandboxkit/sandboxkit/mockserver"
 )
 
 // resetTransport drops the connection of the first drop requests that
-// match, the way a reset socket does: with commit it lets the backend
+// match, the way a reset socket does: with commit it lets the server
 // process the request first (the answer is lost), without it the request
-// never reaches the backend. It records the status of every matching
-// request the backend processed, so a test can count the effective ones.
+// never reaches the server. It records the status of every matching
+// request the server processed, so a test can count the effective ones.
 type resetTransport struct {
 	next   http.RoundTripper
 	match  func(*http.Request) bool
@@ -66,7 +67,7 @@ func (t *resetTransport) record(status int) {
 	t.statuses = append(t.statuses, status)
 }
 
-// effective counts the matching requests the backend accepted (2xx).
+// effective counts the matching requests the server accepted (2xx).
 func (t *resetTransport) effective() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -79,64 +80,77 @@ func (t *resetTransport) effective() int {
 	return n
 }
 
-// sent counts the matching requests the backend processed.
+// sent counts the matching requests the server processed.
 func (t *resetTransport) sent() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.statuses)
 }
 
-// recoverCase is one state-changing call under test.
+// recoverCase is one state-changing call under test, on the mock's
+// Docker runtime (every change done when the call answers).
 type recoverCase struct {
 	name   string
 	method string
-	suffix string          // of the action's path
-	from   lifecycle.State // the state the action needs
-	// conflict is a state in which the service answers the action 409.
-	conflict lifecycle.State
+	suffix string                 // of the action's path
+	from   mockserver.SandboxSeed // a sandbox the action applies to
+	// conflict is a sandbox the service answers the action with 409; nil
+	// when there is none.
+	conflict *mockserver.SandboxSeed
 	call     func(ctx context.Context, c *lifecycle.Client, id string) error
 	// done checks the sandbox after a successful call.
-	done func(t *testing.T, b *fakeBackend)
+	done func(t *testing.T, srv *mockserver.Server)
 }
 
 var renewTo = func() time.Time { return time.Now().Add(2 * time.Hour).Truncate(time.Second) }
 
 func recoverCases() []recoverCase {
 	var want time.Time // of the renew case, set by its call
+	expiring := func(st string) mockserver.SandboxSeed {
+		return mockserver.SandboxSeed{ID: "s", State: st, ExpiresAt: time.Now().Add(time.Hour)}
+	}
+	state := func(srv *mockserver.Server) string {
+		info, ok := srv.Sandbox("s")
+		if !ok {
+			return "gone"
+		}
+		return info.State
+	}
 	return []recoverCase{
 		{
 			name: "pause", method: http.MethodPost, suffix: "/pause",
-			from: lifecycle.StateRunning, conflict: lifecycle.StateStopping,
+			from: expiring(mockserver.StateRunning), conflict: &mockserver.SandboxSeed{ID: "s", State: mockserver.StateFailed},
 			call: func(ctx context.Context, c *lifecycle.Client, id string) error { return c.Pause(ctx, id) },
-			done: func(t *testing.T, b *fakeBackend) {
-				if st := b.stateOf("s"); st != lifecycle.StatePausing && st != lifecycle.StatePaused {
-					t.Errorf("state %s, want Pausing or Paused", st)
+			done: func(t *testing.T, srv *mockserver.Server) {
+				if st := state(srv); st != mockserver.StatePaused {
+					t.Errorf("state %s, want Paused", st)
 				}
 			},
 		},
 		{
 			name: "resume", method: http.MethodPost, suffix: "/resume",
-			from: lifecycle.StatePaused, conflict: lifecycle.StateRunning,
+			from: expiring(mockserver.StatePaused), conflict: &mockserver.SandboxSeed{ID: "s"},
 			call: func(ctx context.Context, c *lifecycle.Client, id string) error { return c.Resume(ctx, id) },
-			done: func(t *testing.T, b *fakeBackend) {
-				if st := b.stateOf("s"); st != lifecycle.StateResuming && st != lifecycle.StateRunning {
-					t.Errorf("state %s, want Resuming or Running", st)
+			done: func(t *testing.T, srv *mockserver.Server) {
+				if st := state(srv); st != mockserver.StateRunning {
+					t.Errorf("state %s, want Running", st)
 				}
 			},
 		},
 		{
 			name: "delete", method: http.MethodDelete, suffix: "/sandboxes/s",
-			from: lifecycle.StateRunning, conflict: lifecycle.StateStopping,
+			from: expiring(mockserver.StateRunning),
 			call: func(ctx context.Context, c *lifecycle.Client, id string) error { return c.Delete(ctx, id) },
-			done: func(t *testing.T, b *fakeBackend) {
-				if st := b.stateOf("s"); st != lifecycle.StateStopping && st != lifecycle.StateTerminated && st != "" {
-					t.Errorf("state %s, want Stopping, Terminated or gone", st)
+			done: func(t *testing.T, srv *mockserver.Server) {
+				if st := state(srv); st != "gone" {
+					t.Errorf("state %s, want gone", st)
 				}
 			},
 		},
 		{
 			name: "renew", method: http.MethodPost, suffix: "/renew-expiration",
-			from: lifecycle.StateRunning, conflict: lifecycle.StateTerminated,
+			// A sandbox that never expires cannot be renewed.
+			from: expiring(mockserver.StateRunning), conflict: &mockserver.SandboxSeed{ID: "s"},
 			call: func(ctx context.Context, c *lifecycle.Client, id string) error {
 				want = renewTo()
 				got, err := c.Renew(ctx, id, want)
@@ -145,32 +159,33 @@ func recoverCases() []recoverCase {
 				}
 				return err
 			},
-			done: func(t *testing.T, b *fakeBackend) {
-				b.mu.Lock()
-				defer b.mu.Unlock()
-				if got := b.sbx["s"].expiresAt; !got.Equal(want) {
-					t.Errorf("expiry %v, want %v", got, want)
+			done: func(t *testing.T, srv *mockserver.Server) {
+				if info, _ := srv.Sandbox("s"); !info.ExpiresAt.Equal(want) {
+					t.Errorf("expiry %v, want %v", info.ExpiresAt, want)
 				}
 			},
 		},
 	}
 }
 
-func (b *fakeBackend) stateOf(id string) lifecycle.State {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if s := b.current(id); s != nil {
-		return s.state
-	}
-	return ""
+// recoverServer starts a mock on the Docker runtime holding seed.
+func recoverServer(t *testing.T, seed mockserver.SandboxSeed) *mockserver.Server {
+	t.Helper()
+	srv := mockserver.Start(t, mockserver.WithRuntime(mockserver.RuntimeDocker))
+	seedSandbox(t, srv, seed)
+	return srv
 }
 
-func newResetClient(t *testing.T, b *fakeBackend, tc recoverCase, commit bool, drop int32) (*lifecycle.Client, *resetTransport) {
-	rt := &resetTransport{next: b.transport(), commit: commit, match: func(r *http.Request) bool {
+func newResetClient(t *testing.T, srv *mockserver.Server, tc recoverCase, commit bool, drop int32) (*lifecycle.Client, *resetTransport) {
+	rt := &resetTransport{next: srv.HTTPClient().Transport, commit: commit, match: func(r *http.Request) bool {
 		return r.Method == tc.method && strings.HasSuffix(r.URL.Path, tc.suffix)
 	}}
 	rt.drop.Store(drop)
-	return newClient(t, rt), rt
+	return mockClient(t, srv, sandboxkit.WithHTTPClient(&http.Client{Transport: rt})), rt
+}
+
+func reads(srv *mockserver.Server) int {
+	return srv.Count(mockserver.Filter{Operation: mockserver.OpGetSandbox})
 }
 
 // The service processes the action, then the connection drops before the
@@ -182,21 +197,17 @@ func TestActionSurvivesResetAfterCommit(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
-				b := newFakeBackend()
-				b.seed("s", tc.from, time.Now().Add(time.Hour), nil)
-				c, rt := newResetClient(t, b, tc, true, 1)
+				srv := recoverServer(t, tc.from)
+				c, rt := newResetClient(t, srv, tc, true, 1)
 				if err := tc.call(t.Context(), c, "s"); err != nil {
 					t.Fatalf("%s: %v", tc.name, err)
 				}
-				tc.done(t, b)
+				tc.done(t, srv)
 				if n := rt.effective(); n != 1 {
 					t.Errorf("%d effective %s requests (statuses %v), want 1", n, tc.name, rt.statuses)
 				}
 				if tc.method == http.MethodPost && rt.sent() != 1 {
 					t.Errorf("%d %s requests processed, want 1 (no resend)", rt.sent(), tc.name)
-				}
-				if p := b.problems(); len(p) > 0 {
-					t.Errorf("backend problems: %v", p)
 				}
 			})
 		})
@@ -211,18 +222,17 @@ func TestActionResentAfterResetBeforeCommit(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
-				b := newFakeBackend()
-				b.seed("s", tc.from, time.Now().Add(time.Hour), nil)
-				c, rt := newResetClient(t, b, tc, false, 1)
+				srv := recoverServer(t, tc.from)
+				c, rt := newResetClient(t, srv, tc, false, 1)
 				if err := tc.call(t.Context(), c, "s"); err != nil {
 					t.Fatalf("%s: %v", tc.name, err)
 				}
-				tc.done(t, b)
+				tc.done(t, srv)
 				if n := rt.effective(); n != 1 || rt.sent() != 1 {
 					t.Errorf("%d of %d %s requests effective, want 1 of 1", n, rt.sent(), tc.name)
 				}
-				if tc.method == http.MethodPost && b.count(http.MethodGet, "/sandboxes/s") != 1 {
-					t.Errorf("%d reads, want 1 before the resend", b.count(http.MethodGet, "/sandboxes/s"))
+				if tc.method == http.MethodPost && reads(srv) != 1 {
+					t.Errorf("%d reads, want 1 before the resend", reads(srv))
 				}
 			})
 		})
@@ -234,15 +244,14 @@ func TestActionResentAfterResetBeforeCommit(t *testing.T) {
 func TestActionConflictUnchanged(t *testing.T) {
 	t.Parallel()
 	for _, tc := range recoverCases() {
+		if tc.conflict == nil {
+			continue // the service never answers it with 409
+		}
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
-				b := newFakeBackend()
-				b.seed("s", tc.conflict, time.Now().Add(time.Hour), nil)
-				if tc.name == "renew" {
-					b.set("s", func(s *fakeSandbox) { s.state = lifecycle.StateRunning; s.expiresAt = renewTo().Add(time.Hour) })
-				}
-				c, rt := newResetClient(t, b, tc, false, 0)
+				srv := recoverServer(t, *tc.conflict)
+				c, rt := newResetClient(t, srv, tc, false, 0)
 				err := tc.call(t.Context(), c, "s")
 				if !errors.Is(err, sandboxkit.ErrConflict) {
 					t.Fatalf("%s = %v, want the 409", tc.name, err)
@@ -250,13 +259,13 @@ func TestActionConflictUnchanged(t *testing.T) {
 				if ae, ok := errors.AsType[*sandboxkit.APIError](err); !ok || ae.StatusCode != 409 || !strings.HasPrefix(err.Error(), "sandboxkit: lifecycle.") {
 					t.Errorf("error %v, want the service's 409 named after the call", err)
 				}
-				if _, ok := errors.AsType[*lifecycle.OutcomeError](err); ok {
+				if errors.Is(err, sandboxkit.ErrOutcomeUnknown) {
 					t.Errorf("error %v is an OutcomeError", err)
 				}
 				if rt.sent() != 1 {
 					t.Errorf("%d requests, want 1", rt.sent())
 				}
-				if n := b.count(http.MethodGet, "/sandboxes/s"); n != 0 {
+				if n := reads(srv); n != 0 {
 					t.Errorf("%d reads after a plain 409, want 0", n)
 				}
 			})
@@ -264,56 +273,25 @@ func TestActionConflictUnchanged(t *testing.T) {
 	}
 }
 
-// A resume whose Resuming has already completed by the time the sandbox
-// is read back: Running counts as done.
-func TestResumeCompletedBeforeReadBack(t *testing.T) {
-	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		b := newFakeBackend()
-		b.seed("s", lifecycle.StatePaused, time.Time{}, nil)
-		b.hook = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
-			if r.Method == http.MethodGet {
-				b.set("s", func(s *fakeSandbox) {
-					if s.state == lifecycle.StateResuming {
-						s.state, s.plan = lifecycle.StateRunning, nil
-					}
-				})
-			}
-			return false
-		}
-		tc := recoverCases()[1]
-		c, rt := newResetClient(t, b, tc, true, 1)
-		if err := c.Resume(t.Context(), "s"); err != nil {
-			t.Fatalf("Resume: %v", err)
-		}
-		if rt.sent() != 1 || b.stateOf("s") != lifecycle.StateRunning {
-			t.Errorf("%d resumes sent, state %s; want 1 and Running", rt.sent(), b.stateOf("s"))
-		}
-	})
-}
-
 // When the sandbox cannot be read back, the outcome stays unknown: an
 // *OutcomeError wrapping the reset, and nothing sent again.
 func TestActionOutcomeUnknownWhenReadFails(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		b := newFakeBackend()
-		b.seed("s", lifecycle.StateRunning, time.Time{}, nil)
-		b.hook = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
-			if r.Method == http.MethodGet {
-				writeErr(w, 500, "INTERNAL", "boom")
-				return true
-			}
-			return false
+		srv := recoverServer(t, mockserver.SandboxSeed{ID: "s"})
+		if _, err := srv.InjectFault(mockserver.Fault{API: mockserver.APILifecycle, Operation: mockserver.OpGetSandbox, Status: 500}); err != nil {
+			t.Fatal(err)
 		}
 		tc := recoverCases()[0]
-		c, rt := newResetClient(t, b, tc, true, 1)
+		c, rt := newResetClient(t, srv, tc, true, 1)
 		err := c.Pause(t.Context(), "s")
-		oe, ok := errors.AsType[*lifecycle.OutcomeError](err)
-		if !ok || !errors.Is(err, syscall.ECONNRESET) || oe.LookupErr == nil || oe.Attempts != 1 {
-			t.Fatalf("Pause = %v, want an *OutcomeError wrapping the reset", err)
+		oe, ok := errors.AsType[*sandboxkit.OutcomeError](err)
+		if !ok || !errors.Is(err, syscall.ECONNRESET) || !errors.Is(err, sandboxkit.ErrOutcomeUnknown) ||
+			oe.Op != "lifecycle.Pause" || oe.Kind != "sandbox" || oe.ID != "s" || oe.Token != "" {
+			t.Fatalf("Pause = %v, want a *sandboxkit.OutcomeError wrapping the reset", err)
 		}
-		if !strings.HasPrefix(err.Error(), "sandboxkit: lifecycle.Pause: outcome unknown after 1 attempt") {
+		if !strings.HasPrefix(err.Error(), `sandboxkit: lifecycle.Pause: outcome unknown (sandbox "s"): after 1 attempt: sandboxkit: lifecycle.Pause: `) ||
+			!strings.Contains(err.Error(), "(reading the sandbox back failed too: sandboxkit: lifecycle.Get: 500") {
 			t.Errorf("message %q", err)
 		}
 		if rt.sent() != 1 {
@@ -323,29 +301,38 @@ func TestActionOutcomeUnknownWhenReadFails(t *testing.T) {
 }
 
 // A renewal whose 409 follows an ambiguous attempt is success when the
-// expiry in force already covers the request (the first attempt was still
-// being processed when the sandbox was read back).
+// expiry in force already is the one asked for (someone else's renewal
+// landed between the read back and the resend, and the service refused
+// the resend).
 func TestRenewConflictAfterAmbiguousAttempt(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		b := newFakeBackend()
-		b.seed("s", lifecycle.StateRunning, time.Now().Add(time.Hour), nil)
+		srv := recoverServer(t, mockserver.SandboxSeed{ID: "s", ExpiresAt: time.Now().Add(time.Hour)})
 		want := renewTo()
-		var reads atomic.Int32
-		b.hook = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
-			if r.Method == http.MethodGet && reads.Add(1) == 1 {
-				// The first read back sees the old expiry; the renewal
-				// lands right after it.
-				b.mu.Lock()
-				b.serve(w, r, body)
-				b.sbx["s"].expiresAt = want
-				b.mu.Unlock()
-				return true
-			}
-			return false
-		}
+		other := mockClient(t, srv)
 		tc := recoverCases()[3]
-		c, rt := newResetClient(t, b, tc, false, 1)
+		rt := &resetTransport{next: srv.HTTPClient().Transport, match: func(r *http.Request) bool {
+			return r.Method == tc.method && strings.HasSuffix(r.URL.Path, tc.suffix)
+		}}
+		rt.drop.Store(1)
+		var readBack atomic.Bool
+		lands := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			resp, err := rt.RoundTrip(r)
+			if r.Method == http.MethodGet && !readBack.Swap(true) {
+				// The first read back sees the old expiry; another
+				// renewal lands right after it, and the service refuses
+				// the resend.
+				if _, err := other.Renew(r.Context(), "s", want); err != nil {
+					t.Error(err)
+				}
+				if _, err := srv.InjectFault(mockserver.Fault{API: mockserver.APILifecycle, Operation: mockserver.OpRenewSandboxExpiration,
+					Status: http.StatusConflict, Times: 1}); err != nil {
+					t.Error(err)
+				}
+			}
+			return resp, err
+		})
+		c := mockClient(t, srv, sandboxkit.WithHTTPClient(&http.Client{Transport: lands}))
 		got, err := c.Renew(t.Context(), "s", want)
 		if err != nil || !got.Equal(want) {
 			t.Fatalf("Renew = %v, %v; want %v", got, err, want)

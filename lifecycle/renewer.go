@@ -152,6 +152,7 @@ func (o *RenewerOptions) resolved() (RenewerOptions, error) {
 // once).
 type renewTask struct {
 	api  RenewerAPI
+	op   string // names the renewer in errors: "lifecycle.NewRenewer" or "lifecycle.RenewerPool.Add"
 	id   string
 	opts *RenewerOptions // resolved
 
@@ -172,9 +173,9 @@ func (t *renewTask) step(ctx context.Context) (time.Time, *RenewStoppedError) {
 	}
 	switch s.Status.State {
 	case StateStopping, StateTerminated:
-		return time.Time{}, t.stop(StopTerminated, newStateError(t.id, s, nil, nil))
+		return time.Time{}, t.stop(StopTerminated, sandboxStateError(t.op, t.id, s, nil, nil))
 	case StateFailed:
-		return time.Time{}, t.stop(StopFailed, newStateError(t.id, s, nil, nil))
+		return time.Time{}, t.stop(StopFailed, sandboxStateError(t.op, t.id, s, nil, nil))
 	}
 	cur := s.ExpiresAt
 	if cur.IsZero() {
@@ -290,7 +291,7 @@ func NewRenewer(ctx context.Context, api RenewerAPI, id string, opts *RenewerOpt
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	r := &Renewer{cancel: cancel, done: make(chan struct{})}
-	go r.run(ctx, &renewTask{api: api, id: id, opts: &o})
+	go r.run(ctx, &renewTask{api: api, op: opNewRenewer, id: id, opts: &o})
 	return r, nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
+	"github.com/sandboxkit/sandboxkit/mockserver"
 )
 
 // recorder collects a renewer's callbacks.
@@ -38,13 +38,20 @@ func (r *recorder) snapshot() ([]lifecycle.RenewEvent, []error, []*lifecycle.Ren
 	return append([]lifecycle.RenewEvent(nil), r.renews...), append([]error(nil), r.errs...), append([]*lifecycle.RenewStoppedError(nil), r.stops...)
 }
 
+// renewServer starts a mock (on the bubble's clock) holding sandbox "s",
+// Running and expiring at exp (zero: never), and returns it with a client.
+func renewServer(t *testing.T, exp time.Time, opts ...sandboxkit.Option) (*mockserver.Server, *lifecycle.Client) {
+	t.Helper()
+	srv := mockserver.Start(t, mockserver.WithRuntime(mockserver.RuntimeDocker))
+	seedSandbox(t, srv, mockserver.SandboxSeed{ID: "s", ExpiresAt: exp})
+	return srv, mockClient(t, srv, opts...)
+}
+
 func TestRenewerKeepsSandboxAliveForADay(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		b := newFakeBackend()
 		start := time.Now()
-		b.seed("s", lifecycle.StateRunning, start.Add(time.Hour), nil)
-		c := b.client(t)
+		srv, c := renewServer(t, start.Add(time.Hour))
 		var rec recorder
 		r, err := lifecycle.NewRenewer(t.Context(), c, "s", rec.options(lifecycle.RenewerOptions{
 			Extension: time.Hour, Margin: 10 * time.Minute,
@@ -74,8 +81,19 @@ func TestRenewerKeepsSandboxAliveForADay(t *testing.T) {
 			}
 			prev = e.ExpiresAt
 		}
-		if p := b.problems(); len(p) > 0 {
-			t.Errorf("service saw: %v", p)
+		// The service saw the same renewals, none to an earlier time, and
+		// the sandbox never expired.
+		served := srv.Renewals("s")
+		if len(served) != len(renews) {
+			t.Errorf("service saw %d renewals, callbacks %d", len(served), len(renews))
+		}
+		for i, rn := range served {
+			if !rn.New.After(rn.Old) {
+				t.Errorf("renewal %d shortened the expiry: %v -> %v", i, rn.Old, rn.New)
+			}
+		}
+		if info, ok := srv.Sandbox("s"); !ok || !info.ExpiresAt.After(time.Now()) {
+			t.Errorf("sandbox %+v after a day, want alive", info)
 		}
 		if len(errs) != 0 || len(stops) != 0 {
 			t.Errorf("errors %v, stops %v", errs, stops)
@@ -84,7 +102,7 @@ func TestRenewerKeepsSandboxAliveForADay(t *testing.T) {
 			t.Errorf("Err() = %v, want StopRequested", r.Err())
 		}
 		// About two requests per renewal: the read and the renewal.
-		if n := b.count("GET", "/sandboxes/s"); n > 2*len(renews)+3 {
+		if n := srv.Count(mockserver.Filter{Operation: mockserver.OpGetSandbox}); n > 2*len(renews)+3 {
 			t.Errorf("%d reads for %d renewals", n, len(renews))
 		}
 	})
@@ -93,18 +111,19 @@ func TestRenewerKeepsSandboxAliveForADay(t *testing.T) {
 func TestRenewerNeverShortensAnExpiry(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		b := newFakeBackend()
 		start := time.Now()
-		b.seed("s", lifecycle.StateRunning, start.Add(time.Hour), nil)
+		_, c := renewServer(t, start.Add(time.Hour))
 		var rec recorder
-		r, err := lifecycle.NewRenewer(t.Context(), b.client(t), "s", rec.options(lifecycle.RenewerOptions{Jitter: -1}))
+		r, err := lifecycle.NewRenewer(t.Context(), c, "s", rec.options(lifecycle.RenewerOptions{Jitter: -1}))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer r.Stop()
 		// Someone else extends it far beyond the renewer's schedule.
 		time.Sleep(30 * time.Minute)
-		b.set("s", func(s *fakeSandbox) { s.expiresAt = start.Add(5 * time.Hour) })
+		if _, err := c.Renew(t.Context(), "s", start.Add(5*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
 		time.Sleep(4*time.Hour + 19*time.Minute) // until 4h49m
 		if renews, _, _ := rec.snapshot(); len(renews) != 0 {
 			t.Fatalf("renewed %v although the expiry was 5h away", renews)
@@ -117,33 +136,69 @@ func TestRenewerNeverShortensAnExpiry(t *testing.T) {
 	})
 }
 
+// stoppingAPI reads sandbox "s" Stopping (a state the mock's runtimes do
+// not show) and renews nothing.
+type stoppingAPI struct{}
+
+func (stoppingAPI) Get(context.Context, string) (*lifecycle.Sandbox, error) {
+	return &lifecycle.Sandbox{ID: "s", Status: lifecycle.Status{State: lifecycle.StateStopping}, ExpiresAt: time.Now().Add(time.Hour)}, nil
+}
+
+func (stoppingAPI) Renew(context.Context, string, time.Time) (time.Time, error) {
+	return time.Time{}, errors.New("renewed a Stopping sandbox")
+}
+
 func TestRenewerStops(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name      string
-		plan      func(b *fakeBackend)
+		plan      func(t *testing.T, srv *mockserver.Server, c *lifecycle.Client)
 		reason    lifecycle.StopReason
 		wantIs    error
 		wantState lifecycle.State
 	}{
-		{"404", func(b *fakeBackend) { b.then("s", goneAfter(2*time.Hour)) }, lifecycle.StopNotFound, sandboxkit.ErrNotFound, ""},
-		{"Terminated", func(b *fakeBackend) { b.then("s", after(90*time.Minute, lifecycle.StateTerminated)) },
-			lifecycle.StopTerminated, lifecycle.ErrUnexpectedState, lifecycle.StateTerminated},
-		{"Stopping", func(b *fakeBackend) { b.then("s", after(90*time.Minute, lifecycle.StateStopping)) },
-			lifecycle.StopTerminated, lifecycle.ErrUnexpectedState, lifecycle.StateStopping},
-		{"Failed", func(b *fakeBackend) { b.then("s", after(3*time.Hour, lifecycle.StateFailed)) },
-			lifecycle.StopFailed, lifecycle.ErrUnexpectedState, lifecycle.StateFailed},
-		{"no expiry", func(b *fakeBackend) { b.set("s", func(s *fakeSandbox) { s.expiresAt = time.Time{} }) }, lifecycle.StopNoExpiry, nil, ""},
+		{"404", func(t *testing.T, _ *mockserver.Server, c *lifecycle.Client) {
+			time.AfterFunc(2*time.Hour, func() {
+				if err := c.Delete(context.Background(), "s"); err != nil {
+					t.Error(err)
+				}
+			})
+		}, lifecycle.StopNotFound, sandboxkit.ErrNotFound, ""},
+		{"Terminated", func(t *testing.T, srv *mockserver.Server, _ *lifecycle.Client) {
+			time.AfterFunc(90*time.Minute, func() {
+				if err := srv.ExitSandbox("s", 0); err != nil {
+					t.Error(err)
+				}
+			})
+		}, lifecycle.StopTerminated, sandboxkit.ErrUnexpectedState, lifecycle.StateTerminated},
+		{"Stopping", nil, lifecycle.StopTerminated, sandboxkit.ErrUnexpectedState, lifecycle.StateStopping},
+		{"Failed", func(t *testing.T, srv *mockserver.Server, _ *lifecycle.Client) {
+			time.AfterFunc(3*time.Hour, func() {
+				if err := srv.FailSandbox("s", "OOMKilled", "out of memory"); err != nil {
+					t.Error(err)
+				}
+			})
+		}, lifecycle.StopFailed, sandboxkit.ErrUnexpectedState, lifecycle.StateFailed},
+		{"no expiry", nil, lifecycle.StopNoExpiry, nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
-				b := newFakeBackend()
-				b.seed("s", lifecycle.StateRunning, time.Now().Add(time.Hour), nil)
-				tt.plan(b)
+				exp := time.Now().Add(time.Hour)
+				if tt.reason == lifecycle.StopNoExpiry {
+					exp = time.Time{}
+				}
+				srv, c := renewServer(t, exp)
+				var api lifecycle.RenewerAPI = c
+				switch {
+				case tt.plan != nil:
+					tt.plan(t, srv, c)
+				case tt.wantState == lifecycle.StateStopping:
+					api = stoppingAPI{}
+				}
 				var rec recorder
-				r, err := lifecycle.NewRenewer(t.Context(), b.client(t), "s", rec.options(lifecycle.RenewerOptions{}))
+				r, err := lifecycle.NewRenewer(t.Context(), api, "s", rec.options(lifecycle.RenewerOptions{}))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -156,8 +211,13 @@ func TestRenewerStops(t *testing.T) {
 				if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
 					t.Errorf("Err() = %v, want it to match %v", err, tt.wantIs)
 				}
-				if se, ok := errors.AsType[*lifecycle.StateError](err); ok && se.State != tt.wantState {
-					t.Errorf("StateError.State = %q, want %q", se.State, tt.wantState)
+				se, isState := errors.AsType[*sandboxkit.StateError](err)
+				switch {
+				case tt.wantState != "" && !isState:
+					t.Errorf("Err() = %v, want a *sandboxkit.StateError", err)
+				case isState && (se.State != string(tt.wantState) || se.Op != "lifecycle.NewRenewer" || se.Kind != "sandbox" ||
+					se.ID != "s" || se.Want != nil || se.Observed == nil):
+					t.Errorf("StateError = %+v, want state %q of lifecycle.NewRenewer", se, tt.wantState)
 				}
 				if !strings.Contains(err.Error(), string(tt.reason)) {
 					t.Errorf("message %q does not give the reason", err)
@@ -177,21 +237,15 @@ func TestRenewerStops(t *testing.T) {
 func TestRenewerBacksOffOnTransientErrors(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		b := newFakeBackend()
-		b.seed("s", lifecycle.StateRunning, time.Now().Add(5*time.Minute), nil)
-		var fails atomic.Int32
+		srv, c := renewServer(t, time.Now().Add(5*time.Minute), sandboxkit.WithRetry(sandboxkit.RetryPolicy{}))
 		// Renew settles a 5xx by reading the expiry back and sends the
 		// renewal again itself, up to four requests per call: twelve 503s
 		// make three failed calls for the renewer to back off from.
-		b.hook = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
-			if strings.HasSuffix(r.URL.Path, "/renew-expiration") && fails.Add(1) <= 12 {
-				writeErr(w, 503, "UNAVAILABLE", "busy")
-				return true
-			}
-			return false
+		if _, err := srv.InjectFault(mockserver.Fault{API: mockserver.APILifecycle, Operation: mockserver.OpRenewSandboxExpiration,
+			Status: http.StatusServiceUnavailable, Times: 12}); err != nil {
+			t.Fatal(err)
 		}
 		var rec recorder
-		c := b.client(t, sandboxkit.WithRetry(sandboxkit.RetryPolicy{}))
 		r, err := lifecycle.NewRenewer(t.Context(), c, "s", rec.options(lifecycle.RenewerOptions{}))
 		if err != nil {
 			t.Fatal(err)
@@ -211,11 +265,10 @@ func TestRenewerBacksOffOnTransientErrors(t *testing.T) {
 func TestRenewerContextEnd(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		b := newFakeBackend()
-		b.seed("s", lifecycle.StateRunning, time.Now().Add(time.Hour), nil)
+		_, c := renewServer(t, time.Now().Add(time.Hour))
 		ctx, cancel := context.WithCancel(t.Context())
 		var rec recorder
-		r, err := lifecycle.NewRenewer(ctx, b.client(t), "s", rec.options(lifecycle.RenewerOptions{}))
+		r, err := lifecycle.NewRenewer(ctx, c, "s", rec.options(lifecycle.RenewerOptions{}))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -33,8 +33,8 @@ func TestCreateLookupErrorNamesCreate(t *testing.T) {
 		if !errors.Is(err, syscall.ECONNRESET) {
 			t.Fatalf("Create = %v, want the lookup's connection reset", err)
 		}
-		if _, ok := errors.AsType[*lifecycle.CreateError](err); ok {
-			t.Errorf("Create = %v: a *CreateError, but nothing was sent", err)
+		if _, ok := errors.AsType[*sandboxkit.OutcomeError](err); ok {
+			t.Errorf("Create = %v: a *sandboxkit.OutcomeError, but nothing was sent", err)
 		}
 		const prefix = "sandboxkit: lifecycle.Create: looking up client token: "
 		if !strings.HasPrefix(err.Error(), prefix) {

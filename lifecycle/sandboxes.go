@@ -45,7 +45,7 @@ func (c *Client) Get(ctx context.Context, id string) (*Sandbox, error) {
 // still running), and the request is sent again (at most four requests
 // in all), which a deletion under way accepts. A 409 or 404 answering a
 // repeated request is settled the same way. When the sandbox cannot be
-// read back, the error is an [*OutcomeError].
+// read back, the error is a [*sandboxkit.OutcomeError].
 //
 // DELETE /sandboxes/{sandboxId}
 func (c *Client) Delete(ctx context.Context, id string) error {
@@ -110,7 +110,7 @@ func (c *Client) Pause(ctx context.Context, id string) error {
 // reads the sandbox back: Resuming or Running means the resume took
 // effect (Running: it has already completed) and Resume succeeds; Paused
 // means it did not, and the request is sent again (at most four requests
-// in all); any other state, or a failed read, gives an [*OutcomeError]. A
+// in all); any other state, or a failed read, gives a [*sandboxkit.OutcomeError]. A
 // 409 answering a repeated request is settled the same way; a 409 to the
 // first request is returned as it is.
 //
@@ -150,7 +150,7 @@ func (c *Client) Resume(ctx context.Context, id string) error {
 // took effect, and Renew returns it; any other expiry means it did not,
 // and the request is sent again (at most four requests in all). A 409
 // answering a repeated request is success when the expiry in force is
-// expiresAt. A failed read gives an [*OutcomeError].
+// expiresAt. A failed read gives a [*sandboxkit.OutcomeError].
 //
 // POST /sandboxes/{sandboxId}/renew-expiration
 func (c *Client) Renew(ctx context.Context, id string, expiresAt time.Time) (time.Time, error) {

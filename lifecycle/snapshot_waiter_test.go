@@ -3,6 +3,7 @@ package lifecycle_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -38,13 +39,13 @@ func addSnapshot(t *testing.T, srv *mockserver.Server, seed mockserver.SnapshotS
 	return id
 }
 
-func TestWaitForSnapshotCreatingToReady(t *testing.T) {
+func TestSnapshotWaiterCreatingToReady(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv, c := snapshotServer(t, mockserver.WithTransition(mockserver.TransitionSnapshotCreate, mockserver.After(3*time.Second)))
 		id := addSnapshot(t, srv, mockserver.SnapshotSeed{State: mockserver.SnapshotCreating})
 		start := time.Now()
-		sn, err := c.WaitForSnapshot(t.Context(), id, &lifecycle.WaiterOptions{MinDelay: 100 * time.Millisecond, MaxDelay: time.Second})
+		sn, err := lifecycle.NewSnapshotWaiter(c, &sandboxkit.WaitOptions{MinDelay: 100 * time.Millisecond, MaxDelay: time.Second}).Wait(t.Context(), id, lifecycle.SnapshotReady)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,7 +62,7 @@ func TestWaitForSnapshotCreatingToReady(t *testing.T) {
 	})
 }
 
-func TestWaitForSnapshotFailsFast(t *testing.T) {
+func TestSnapshotWaiterFailsFast(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name  string
@@ -85,23 +86,24 @@ func TestWaitForSnapshotFailsFast(t *testing.T) {
 				}
 				ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
 				defer cancel()
-				sn, err := c.WaitForSnapshot(ctx, id, nil)
-				se, ok := errors.AsType[*lifecycle.SnapshotStateError](err)
-				if !ok || !errors.Is(err, lifecycle.ErrUnexpectedState) {
-					t.Fatalf("err = %v, want *SnapshotStateError", err)
+				sn, err := lifecycle.NewSnapshotWaiter(c, nil).Wait(ctx, id, lifecycle.SnapshotReady)
+				se, ok := errors.AsType[*sandboxkit.StateError](err)
+				if !ok || !errors.Is(err, sandboxkit.ErrUnexpectedState) {
+					t.Fatalf("err = %v, want a *sandboxkit.StateError", err)
 				}
-				if se.ID != id || se.State != tt.state || (tt.state == lifecycle.SnapshotFailed && se.Reason == "") {
-					t.Errorf("SnapshotStateError = %+v", se)
+				if se.Op != "lifecycle.SnapshotWaiter.Wait" || se.Kind != "snapshot" || se.ID != id || se.State != string(tt.state) ||
+					!slices.Equal(se.Want, []string{"Ready"}) || (tt.state == lifecycle.SnapshotFailed && se.Reason == "") {
+					t.Errorf("StateError = %+v", se)
 				}
 				if !strings.Contains(err.Error(), tt.msg) {
 					t.Errorf("message %q does not contain %q", err, tt.msg)
 				}
 				if tt.seed == "" {
-					if !errors.Is(err, sandboxkit.ErrNotFound) || sn != nil || se.Snapshot != nil {
+					if !errors.Is(err, sandboxkit.ErrNotFound) || sn != nil || se.Observed != nil {
 						t.Errorf("404: err = %v, snapshot = %+v", err, sn)
 					}
-				} else if sn == nil || se.Snapshot == nil || sn.Status.State != tt.state || se.LastTransitionAt.IsZero() {
-					t.Errorf("last observation = %+v, error's = %+v", sn, se.Snapshot)
+				} else if obs, _ := se.Observed.(*lifecycle.Snapshot); sn == nil || obs != sn || sn.Status.State != tt.state || obs.Status.LastTransitionAt.IsZero() {
+					t.Errorf("last observation = %+v, error's = %+v", sn, se.Observed)
 				}
 				if n := srv.Count(mockserver.Filter{Operation: "GetSnapshot"}); n != 1 {
 					t.Errorf("%d polls, want 1: no retry of a state that cannot change", n)
@@ -111,7 +113,7 @@ func TestWaitForSnapshotFailsFast(t *testing.T) {
 	}
 }
 
-func TestWaitForSnapshotTimeout(t *testing.T) {
+func TestSnapshotWaiterTimeout(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv, c := snapshotServer(t, mockserver.WithTransition(mockserver.TransitionSnapshotCreate, mockserver.Manual()))
@@ -119,16 +121,17 @@ func TestWaitForSnapshotTimeout(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
 		deadline, _ := ctx.Deadline()
-		sn, err := c.WaitForSnapshot(ctx, id, &lifecycle.WaiterOptions{MinDelay: 100 * time.Millisecond, MaxDelay: 2 * time.Second})
-		te, ok := errors.AsType[*lifecycle.SnapshotTimeoutError](err)
+		sn, err := lifecycle.NewSnapshotWaiter(c, &sandboxkit.WaitOptions{MinDelay: 100 * time.Millisecond, MaxDelay: 2 * time.Second}).Wait(ctx, id, lifecycle.SnapshotReady)
+		te, ok := errors.AsType[*sandboxkit.WaitTimeoutError](err)
 		if !ok {
-			t.Fatalf("err = %v, want *SnapshotTimeoutError", err)
+			t.Fatalf("err = %v, want a *sandboxkit.WaitTimeoutError", err)
 		}
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("err = %v does not wrap context.DeadlineExceeded", err)
 		}
-		if te.ID != id || te.LastState != lifecycle.SnapshotCreating || te.Snapshot == nil || te.Polls < 2 || sn != te.Snapshot {
-			t.Errorf("SnapshotTimeoutError = %+v, snapshot = %+v", te, sn)
+		if te.Op != "lifecycle.SnapshotWaiter.Wait" || te.Kind != "snapshot" || te.ID != id || te.State != string(lifecycle.SnapshotCreating) ||
+			!slices.Equal(te.Want, []string{"Ready"}) || te.Observed == nil || te.Polls < 2 || sn != te.Observed || te.Waited <= 9*time.Second || te.Waited > 10*time.Second {
+			t.Errorf("WaitTimeoutError = %+v, snapshot = %+v", te, sn)
 		}
 		if time.Now().After(deadline) {
 			t.Errorf("returned %v after the deadline", time.Since(deadline))
@@ -136,13 +139,13 @@ func TestWaitForSnapshotTimeout(t *testing.T) {
 		if n := srv.Count(mockserver.Filter{Operation: "GetSnapshot"}); n > 15 || n != te.Polls {
 			t.Errorf("%d polls (error says %d) in 10s", n, te.Polls)
 		}
-		if !strings.Contains(err.Error(), "still Creating") || !strings.Contains(err.Error(), "lifecycle.WaitForSnapshot") {
+		if !strings.Contains(err.Error(), "still Creating") || !strings.Contains(err.Error(), "lifecycle.SnapshotWaiter.Wait") {
 			t.Errorf("message %q", err)
 		}
 	})
 }
 
-func TestWaitForSnapshotTransientErrors(t *testing.T) {
+func TestSnapshotWaiterTransientErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name     string
@@ -161,7 +164,7 @@ func TestWaitForSnapshotTransientErrors(t *testing.T) {
 				if _, err := srv.InjectFault(mockserver.Fault{API: mockserver.APILifecycle, Operation: "GetSnapshot", Status: 503, Times: tt.failures}); err != nil {
 					t.Fatal(err)
 				}
-				sn, err := c.WaitForSnapshot(t.Context(), id, &lifecycle.WaiterOptions{MinDelay: 50 * time.Millisecond})
+				sn, err := lifecycle.NewSnapshotWaiter(c, &sandboxkit.WaitOptions{MinDelay: 50 * time.Millisecond}).Wait(t.Context(), id, lifecycle.SnapshotReady)
 				if tt.wantErr == nil {
 					if err != nil || sn.Status.State != lifecycle.SnapshotReady {
 						t.Fatalf("got %+v, %v", sn, err)
@@ -181,7 +184,7 @@ func TestWaitForSnapshotTransientErrors(t *testing.T) {
 
 // Unknown (future) states are waited through; tested with the generated
 // SnapshotGetter mock.
-func TestWaitForSnapshotUnknownStateWithGomock(t *testing.T) {
+func TestSnapshotWaiterUnknownStateWithGomock(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		ctrl := gomock.NewController(t)
@@ -195,24 +198,27 @@ func TestWaitForSnapshotUnknownStateWithGomock(t *testing.T) {
 			g.EXPECT().GetSnapshot(gomock.Any(), "snap-1").Return(nil, &sandboxkit.APIError{StatusCode: 503}),
 			g.EXPECT().GetSnapshot(gomock.Any(), "snap-1").Return(snap(lifecycle.SnapshotReady), nil),
 		)
-		got, err := lifecycle.WaitForSnapshot(t.Context(), g, "snap-1", nil)
+		got, err := lifecycle.NewSnapshotWaiter(g, nil).Wait(t.Context(), "snap-1", lifecycle.SnapshotReady)
 		if err != nil || got.Status.State != lifecycle.SnapshotReady {
 			t.Fatalf("got %+v, %v", got, err)
 		}
 	})
 }
 
-func TestWaitForSnapshotValidation(t *testing.T) {
+func TestSnapshotWaiterValidation(t *testing.T) {
 	t.Parallel()
 	c := newClient(t, nil)
-	if _, err := c.WaitForSnapshot(t.Context(), "", nil); !errors.Is(err, sandboxkit.ErrInvalidInput) {
+	if _, err := lifecycle.NewSnapshotWaiter(c, nil).Wait(t.Context(), "", lifecycle.SnapshotReady); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Errorf("empty id: %v", err)
 	}
-	if _, err := c.WaitForSnapshot(t.Context(), "snap-1", &lifecycle.WaiterOptions{MinDelay: 2 * time.Second, MaxDelay: time.Second}); !errors.Is(err, sandboxkit.ErrInvalidInput) {
+	if _, err := lifecycle.NewSnapshotWaiter(c, &sandboxkit.WaitOptions{MinDelay: 2 * time.Second, MaxDelay: time.Second}).Wait(t.Context(), "snap-1", lifecycle.SnapshotReady); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Errorf("MinDelay > MaxDelay: %v", err)
 	}
-	if _, err := lifecycle.WaitForSnapshot(t.Context(), nil, "snap-1", nil); !errors.Is(err, sandboxkit.ErrInvalidInput) {
+	if _, err := lifecycle.NewSnapshotWaiter(nil, nil).Wait(t.Context(), "snap-1", lifecycle.SnapshotReady); !errors.Is(err, sandboxkit.ErrInvalidInput) {
 		t.Errorf("nil getter: %v", err)
+	}
+	if _, err := lifecycle.NewSnapshotWaiter(c, nil).Wait(t.Context(), "snap-1"); !errors.Is(err, sandboxkit.ErrInvalidInput) {
+		t.Errorf("no target: %v", err)
 	}
 }
 
@@ -225,8 +231,8 @@ func TestCreateSnapshotAndWait(t *testing.T) {
 			t.Fatal(err)
 		}
 		sn, err := c.CreateSnapshotAndWait(t.Context(), sbx, &lifecycle.CreateSnapshotAndWaitOptions{
-			Create: lifecycle.CreateSnapshotOptions{Name: "nightly"},
-			Wait:   lifecycle.WaiterOptions{MinDelay: 100 * time.Millisecond, MaxDelay: time.Second},
+			Create: &lifecycle.CreateSnapshotOptions{Name: "nightly"},
+			Wait:   &sandboxkit.WaitOptions{MinDelay: 100 * time.Millisecond, MaxDelay: time.Second},
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -3,9 +3,8 @@ package lifecycle_test
 import (
 	"context"
 	"errors"
-	"net/http"
+	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -16,38 +15,68 @@ import (
 	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/lifecycle"
 	"github.com/sandboxkit/sandboxkit/lifecycle/mocklifecycle"
+	"github.com/sandboxkit/sandboxkit/mockserver"
 )
 
-type transition struct{ From, To lifecycle.State }
+// stuckPending keeps a sandbox seeded Pending there.
+var stuckPending = mockserver.WithTransition(mockserver.TransitionProvision, mockserver.Manual())
 
-func TestWaitDetectsTransition(t *testing.T) {
+// seedSandbox adds a sandbox to srv and returns its id.
+func seedSandbox(t *testing.T, srv *mockserver.Server, seed mockserver.SandboxSeed) string {
+	t.Helper()
+	id, err := srv.AddSandbox("", seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// Every observed change reaches OnTransition with all its fields: on the
+// Kubernetes runtime a new sandbox reads Pending or Allocated, then
+// Running.
+func TestWaiterReportsEveryTransition(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		b := newFakeBackend()
-		b.seed("s", lifecycle.StatePending, time.Time{}, nil)
-		b.then("s", after(3*time.Second, lifecycle.StateRunning))
-		c := b.client(t)
-		var seen []transition
-		w := lifecycle.NewWaiter(c, func(o *lifecycle.WaiterOptions) {
-			o.MinDelay, o.MaxDelay = 100*time.Millisecond, time.Second
-			o.OnTransition = func(from, to lifecycle.State, s *lifecycle.Sandbox) {
-				if s.State() != to {
-					t.Errorf("sandbox state %s, reported %s", s.State(), to)
-				}
-				seen = append(seen, transition{from, to})
-			}
-		})
-		start := time.Now()
-		sb, err := w.WaitForState(t.Context(), "s", lifecycle.StateRunning)
+		srv := mockserver.Start(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes),
+			mockserver.WithTransition(mockserver.TransitionProvision, mockserver.After(3*time.Second)))
+		c := mockClient(t, srv)
+		sb, err := c.Create(t.Context(), busyboxReq(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sb.State() != lifecycle.StateRunning {
-			t.Errorf("state = %s", sb.State())
+		var seen []sandboxkit.Transition
+		start := time.Now()
+		w := lifecycle.NewWaiter(c, &sandboxkit.WaitOptions{
+			MinDelay: 100 * time.Millisecond, MaxDelay: time.Second,
+			OnTransition: func(tr sandboxkit.Transition) {
+				if tr.Elapsed != time.Since(start) {
+					t.Errorf("Elapsed %v, want %v", tr.Elapsed, time.Since(start))
+				}
+				if s, ok := tr.Observed.(*lifecycle.Sandbox); !ok || string(s.State()) != tr.To || s.ID != sb.ID {
+					t.Errorf("Observed = %#v, want the *Sandbox read in state %s", tr.Observed, tr.To)
+				}
+				tr.Elapsed, tr.Observed = 0, nil
+				seen = append(seen, tr)
+			},
+		})
+		got, err := w.Wait(t.Context(), sb.ID, lifecycle.StateRunning)
+		if err != nil || got.State() != lifecycle.StateRunning {
+			t.Fatalf("Wait = %+v, %v", got, err)
 		}
-		want := []transition{{"", lifecycle.StatePending}, {lifecycle.StatePending, lifecycle.StateRunning}}
-		if diff := cmp.Diff(want, seen); diff != "" {
-			t.Errorf("transitions (-want +got):\n%s", diff)
+		var path []string
+		for _, tr := range seen {
+			if tr.Kind != "sandbox" || tr.ID != sb.ID {
+				t.Errorf("transition %+v: want Kind sandbox, ID %s", tr, sb.ID)
+			}
+			path = append(path, tr.From+">"+tr.To)
+		}
+		if len(seen) < 2 || seen[0].From != "" || seen[0].To == "Running" || seen[len(seen)-1].To != "Running" {
+			t.Errorf("transitions %v, want one from \"\" first and Running last", path)
+		}
+		for i := 1; i < len(seen); i++ {
+			if seen[i].From != seen[i-1].To || seen[i].From == seen[i].To {
+				t.Errorf("transitions %v do not chain", path)
+			}
 		}
 		// Detected promptly: within one MaxDelay of happening.
 		if d := time.Since(start); d < 3*time.Second || d > 4*time.Second {
@@ -56,12 +85,12 @@ func TestWaitDetectsTransition(t *testing.T) {
 	})
 }
 
-func TestWaitDeadlineClampAndTimeoutError(t *testing.T) {
+func TestWaiterTimeoutError(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		b := newFakeBackend()
-		b.seed("s", lifecycle.StatePending, time.Time{}, nil)
-		c := b.client(t)
+		srv := mockserver.Start(t, stuckPending)
+		id := seedSandbox(t, srv, mockserver.SandboxSeed{State: mockserver.StatePending})
+		c := mockClient(t, srv)
 		var lastPoll time.Time
 		getter := getterFunc(func(ctx context.Context, id string) (*lifecycle.Sandbox, error) {
 			lastPoll = time.Now()
@@ -70,19 +99,26 @@ func TestWaitDeadlineClampAndTimeoutError(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
 		deadline, _ := ctx.Deadline()
-		_, err := lifecycle.NewWaiter(getter, func(o *lifecycle.WaiterOptions) {
-			o.MinDelay, o.MaxDelay = 100*time.Millisecond, 4*time.Second
-		}).WaitForState(ctx, "s", lifecycle.StateRunning)
+		got, err := lifecycle.NewWaiter(getter, &sandboxkit.WaitOptions{MinDelay: 100 * time.Millisecond, MaxDelay: 4 * time.Second}).
+			Wait(ctx, id, lifecycle.StateRunning)
 
-		te, ok := errors.AsType[*lifecycle.TimeoutError](err)
-		if !ok {
-			t.Fatalf("err = %v, want *TimeoutError", err)
+		te, ok := errors.AsType[*sandboxkit.WaitTimeoutError](err)
+		if !ok || !errors.Is(err, sandboxkit.ErrWaitTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want a *sandboxkit.WaitTimeoutError matching ErrWaitTimeout and DeadlineExceeded", err)
 		}
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("err = %v does not wrap context.DeadlineExceeded", err)
+		if errors.Is(err, sandboxkit.ErrUnexpectedState) || errors.Is(err, sandboxkit.ErrTimeout) {
+			t.Errorf("err = %v matches another kind of error", err)
 		}
-		if te.LastState != lifecycle.StatePending || te.Sandbox == nil || te.Polls < 2 {
-			t.Errorf("TimeoutError = %+v", te)
+		polls := srv.Count(mockserver.Filter{Operation: "GetSandbox"})
+		if te.Op != "lifecycle.Waiter.Wait" || te.Kind != "sandbox" || te.ID != id || te.State != "Pending" ||
+			!slices.Equal(te.Want, []string{"Running"}) || te.Polls != polls || te.Polls < 2 {
+			t.Errorf("WaitTimeoutError = %+v (%d polls served)", te, polls)
+		}
+		if obs, ok := te.Observed.(*lifecycle.Sandbox); !ok || obs != got || obs.State() != lifecycle.StatePending {
+			t.Errorf("Observed = %#v, returned %+v; want the last Pending read, returned too", te.Observed, got)
+		}
+		if te.Waited < 9*time.Second || te.Waited > 10*time.Second {
+			t.Errorf("Waited = %v, want about the 10s of the context", te.Waited)
 		}
 		if now := time.Now(); now.After(deadline) {
 			t.Errorf("returned %v after the deadline", now.Sub(deadline))
@@ -90,34 +126,97 @@ func TestWaitDeadlineClampAndTimeoutError(t *testing.T) {
 		if gap := deadline.Sub(lastPoll); gap > 100*time.Millisecond || gap < 0 {
 			t.Errorf("last poll %v before the deadline; the last sleep should be trimmed to MinDelay", gap)
 		}
-		if !strings.Contains(err.Error(), "still Pending") {
+		want := `sandboxkit: lifecycle.Waiter.Wait: sandbox "` + id + `" still Pending after `
+		if !strings.HasPrefix(err.Error(), want) || !strings.HasSuffix(err.Error(), "waiting for Running: context deadline exceeded") {
 			t.Errorf("message %q", err)
 		}
 	})
 }
 
-func TestWaitPollBudget(t *testing.T) {
+// A cancelled context ends the wait with a WaitTimeoutError too, wrapping
+// context.Canceled; one ended before the first poll sends nothing.
+func TestWaiterCancelled(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := mockserver.Start(t, stuckPending)
+		id := seedSandbox(t, srv, mockserver.SandboxSeed{State: mockserver.StatePending})
+		c := mockClient(t, srv)
+		ctx, cancel := context.WithCancel(t.Context())
+		time.AfterFunc(2*time.Second, cancel)
+		_, err := lifecycle.NewWaiter(c, nil).Wait(ctx, id, lifecycle.StateRunning)
+		te, ok := errors.AsType[*sandboxkit.WaitTimeoutError](err)
+		if !ok || !errors.Is(err, context.Canceled) || te.State != "Pending" {
+			t.Fatalf("err = %v, want a *sandboxkit.WaitTimeoutError wrapping context.Canceled", err)
+		}
+		before := srv.Count(mockserver.Filter{})
+		_, err = lifecycle.NewWaiter(c, nil).Wait(ctx, id, lifecycle.StateRunning)
+		if te, ok := errors.AsType[*sandboxkit.WaitTimeoutError](err); !ok || te.Polls != 0 || te.State != "" || te.Observed != nil {
+			t.Errorf("err = %#v, want a *sandboxkit.WaitTimeoutError with no poll", err)
+		}
+		if n := srv.Count(mockserver.Filter{}); n != before {
+			t.Errorf("%d requests after the context ended", n-before)
+		}
+	})
+}
+
+func TestWaiterPollBudget(t *testing.T) {
 	t.Parallel()
 	for range 10 { // the backoff is jittered: try several draws
 		synctest.Test(t, func(t *testing.T) {
-			b := newFakeBackend()
-			b.seed("s", lifecycle.StatePending, time.Time{}, nil)
+			srv := mockserver.Start(t, stuckPending)
+			id := seedSandbox(t, srv, mockserver.SandboxSeed{State: mockserver.StatePending})
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 			defer cancel()
-			_, err := lifecycle.NewWaiter(b.client(t), func(o *lifecycle.WaiterOptions) {
-				o.MinDelay, o.MaxDelay = 100*time.Millisecond, 2*time.Second
-			}).WaitForState(ctx, "s", lifecycle.StateRunning)
+			_, err := lifecycle.NewWaiter(mockClient(t, srv), &sandboxkit.WaitOptions{MinDelay: 100 * time.Millisecond, MaxDelay: 2 * time.Second}).
+				Wait(ctx, id, lifecycle.StateRunning)
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("err = %v", err)
 			}
-			if n := b.count("GET", "/sandboxes/s"); n > 15 {
+			if n := srv.Count(mockserver.Filter{Operation: "GetSandbox"}); n > 15 {
 				t.Errorf("%d polls in 10s, want at most 15", n)
 			}
 		})
 	}
 }
 
-func TestWaitToleratesTransientErrors(t *testing.T) {
+// A nil *WaitOptions means the defaults, as an empty one does: the first
+// pause is DefaultWaitMinDelay and DefaultWaitMaxTransient errors in a
+// row are tolerated, one more is not.
+func TestWaiterNilOptionsAreDefaults(t *testing.T) {
+	t.Parallel()
+	for _, opts := range []*sandboxkit.WaitOptions{nil, {}} {
+		for _, failures := range []int{sandboxkit.DefaultWaitMaxTransient, sandboxkit.DefaultWaitMaxTransient + 1} {
+			synctest.Test(t, func(t *testing.T) {
+				var polls []time.Time
+				g := getterFunc(func(context.Context, string) (*lifecycle.Sandbox, error) {
+					polls = append(polls, time.Now())
+					switch n := len(polls); {
+					case n == 1:
+						return &lifecycle.Sandbox{ID: "s", Status: lifecycle.Status{State: lifecycle.StatePending}}, nil
+					case n <= 1+failures:
+						return nil, &sandboxkit.APIError{StatusCode: 503}
+					}
+					return &lifecycle.Sandbox{ID: "s", Status: lifecycle.Status{State: lifecycle.StateRunning}}, nil
+				})
+				got, err := lifecycle.NewWaiter(g, opts).Wait(t.Context(), "s", lifecycle.StateRunning)
+				if len(polls) < 2 || polls[1].Sub(polls[0]) != sandboxkit.DefaultWaitMinDelay {
+					t.Errorf("first pause %v, want DefaultWaitMinDelay", polls[1].Sub(polls[0]))
+				}
+				tolerated := failures <= sandboxkit.DefaultWaitMaxTransient
+				switch {
+				case tolerated && (err != nil || got.State() != lifecycle.StateRunning):
+					t.Errorf("%d errors in a row: got %+v, %v; want Running", failures, got, err)
+				case !tolerated && (!errors.Is(err, sandboxkit.ErrUnavailable) || got == nil || got.State() != lifecycle.StatePending):
+					t.Errorf("%d errors in a row: got %+v, %v; want the 503 and the Pending read", failures, got, err)
+				}
+			})
+		}
+	}
+}
+
+// The transport's retries are off, so the waiter sees every 503; it
+// tolerates MaxTransient of them in a row.
+func TestWaiterToleratesTransientErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name     string
@@ -131,73 +230,105 @@ func TestWaitToleratesTransientErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
-				b := newFakeBackend()
-				b.seed("s", lifecycle.StatePending, time.Time{}, nil)
-				b.then("s", after(time.Second, lifecycle.StateRunning))
-				var gets atomic.Int32
-				b.hook = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
-					if r.Method == http.MethodGet && gets.Add(1) > 1 && gets.Load() <= int32(1+tt.failures) {
-						writeErr(w, 503, "UNAVAILABLE", "try later")
-						return true
-					}
-					return false
+				srv := mockserver.Start(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes),
+					mockserver.WithTransition(mockserver.TransitionProvision, mockserver.After(time.Second)))
+				c := mockClient(t, srv, sandboxkit.WithRetry(sandboxkit.RetryPolicy{}))
+				sb, err := c.Create(t.Context(), busyboxReq(), nil)
+				if err != nil {
+					t.Fatal(err)
 				}
-				// The transport's own retries are off, so the waiter sees
-				// every 503.
-				c := b.client(t, sandboxkit.WithRetry(sandboxkit.RetryPolicy{}))
-				sb, err := lifecycle.NewWaiter(c, func(o *lifecycle.WaiterOptions) { o.MinDelay = 50 * time.Millisecond }).
-					WaitForState(t.Context(), "s", lifecycle.StateRunning)
+				// The reads fail from the second on.
+				inject := func(tr sandboxkit.Transition) {
+					if tr.From == "" {
+						if _, err := srv.InjectFault(mockserver.Fault{API: mockserver.APILifecycle, Operation: "GetSandbox", Status: 503, Times: tt.failures}); err != nil {
+							t.Error(err)
+						}
+					}
+				}
+				got, err := lifecycle.NewWaiter(c, &sandboxkit.WaitOptions{MinDelay: 50 * time.Millisecond, OnTransition: inject}).
+					Wait(t.Context(), sb.ID, lifecycle.StateRunning)
 				if tt.wantErr == nil {
-					if err != nil || sb.State() != lifecycle.StateRunning {
-						t.Fatalf("got %v, %v", sb, err)
+					if err != nil || got.State() != lifecycle.StateRunning {
+						t.Fatalf("got %v, %v", got, err)
 					}
 					return
 				}
-				if !errors.Is(err, tt.wantErr) {
+				if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), "lifecycle.Get") {
 					t.Fatalf("err = %v, want %v", err, tt.wantErr)
 				}
-				if sb == nil || sb.State() != lifecycle.StatePending {
-					t.Errorf("last observation = %+v, want the Pending one", sb)
+				if got == nil || got.State() == lifecycle.StateRunning {
+					t.Errorf("last observation = %+v, want the one before the errors", got)
 				}
 			})
 		})
 	}
 }
 
-func TestWaitFailsFastWithStateError(t *testing.T) {
+func TestWaiterFailsFastWithStateError(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		b := newFakeBackend()
-		b.seed("s", lifecycle.StatePending, time.Time{}, nil)
-		b.then("s", plannedState{at: time.Now().Add(2 * time.Second), state: lifecycle.StateFailed,
-			reason: "image_pull", message: "pull access denied"})
+		srv := mockserver.Start(t, stuckPending)
+		id := seedSandbox(t, srv, mockserver.SandboxSeed{State: mockserver.StatePending})
+		time.AfterFunc(2*time.Second, func() {
+			if err := srv.FailSandbox(id, "image_pull", "pull access denied"); err != nil {
+				t.Error(err)
+			}
+		})
 		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
 		defer cancel()
 		start := time.Now()
-		_, err := b.client(t).WaitForState(ctx, "s", lifecycle.StateRunning)
-		se, ok := errors.AsType[*lifecycle.StateError](err)
-		if !ok || !errors.Is(err, lifecycle.ErrUnexpectedState) {
-			t.Fatalf("err = %v, want *StateError", err)
+		got, err := lifecycle.NewWaiter(mockClient(t, srv), nil).Wait(ctx, id, lifecycle.StateRunning)
+		se, ok := errors.AsType[*sandboxkit.StateError](err)
+		if !ok || !errors.Is(err, sandboxkit.ErrUnexpectedState) || errors.Is(err, sandboxkit.ErrNotFound) {
+			t.Fatalf("err = %v, want a *sandboxkit.StateError", err)
 		}
-		want := &lifecycle.StateError{ID: "s", State: lifecycle.StateFailed, Reason: "image_pull", Message: "pull access denied",
-			LastTransitionAt: start.Add(2 * time.Second), Targets: []lifecycle.State{lifecycle.StateRunning}}
-		if diff := cmp.Diff(want, se, cmpIgnoreSandbox); diff != "" {
+		want := &sandboxkit.StateError{Op: "lifecycle.Waiter.Wait", Kind: "sandbox", ID: id, State: "Failed",
+			Reason: "image_pull", Message: "pull access denied", Want: []string{"Running"}}
+		if diff := cmp.Diff(want, se, cmpIgnoreObserved); diff != "" {
 			t.Errorf("StateError (-want +got):\n%s", diff)
+		}
+		if obs, ok := se.Observed.(*lifecycle.Sandbox); !ok || obs != got || obs.State() != lifecycle.StateFailed {
+			t.Errorf("Observed = %#v, returned %+v; want the Failed read", se.Observed, got)
 		}
 		if time.Since(start) > 5*time.Second {
 			t.Errorf("took %v: did not fail fast", time.Since(start))
 		}
-		if got := err.Error(); got != `sandboxkit: sandbox "s" is Failed (image_pull: pull access denied); cannot reach Running` {
+		if got := err.Error(); got != `sandboxkit: lifecycle.Waiter.Wait: sandbox "`+id+`" is Failed (image_pull: pull access denied); cannot reach Running` {
 			t.Errorf("message = %q", got)
 		}
 	})
 }
 
-var cmpIgnoreSandbox = cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Sandbox" }, cmp.Ignore())
+// A sandbox not found ends a wait for anything but Terminated with a
+// StateError that matches ErrNotFound and has no observation.
+func TestWaiterNotFound(t *testing.T) {
+	t.Parallel()
+	srv := mockserver.Start(t)
+	c := mockClient(t, srv)
+	var seen []sandboxkit.Transition
+	_, err := lifecycle.NewWaiter(c, &sandboxkit.WaitOptions{OnTransition: func(tr sandboxkit.Transition) { seen = append(seen, tr) }}).
+		Wait(t.Context(), "gone", lifecycle.StateRunning, lifecycle.StatePaused)
+	se, ok := errors.AsType[*sandboxkit.StateError](err)
+	if !ok || !errors.Is(err, sandboxkit.ErrNotFound) || se.State != "" || se.Observed != nil ||
+		!slices.Equal(se.Want, []string{"Running", "Paused"}) {
+		t.Fatalf("err = %#v, want a not-found *sandboxkit.StateError", err)
+	}
+	if len(seen) != 1 || seen[0].From != "" || seen[0].To != "" || seen[0].Observed != nil || seen[0].ID != "gone" {
+		t.Errorf("transitions %+v, want one to \"\" (gone)", seen)
+	}
+	if got := err.Error(); !strings.HasPrefix(got, `sandboxkit: lifecycle.Waiter.Wait: sandbox "gone" not found; cannot reach Running or Paused`) {
+		t.Errorf("message %q", got)
+	}
+	if _, err := lifecycle.NewWaiter(c, nil).Wait(t.Context(), "gone", lifecycle.StateTerminated); err != nil {
+		t.Errorf("waiting for Terminated of a sandbox not found: %v, want done", err)
+	}
+}
+
+var cmpIgnoreObserved = cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Observed" }, cmp.Ignore())
 
 // The unreachable-target rules of the package documentation, driven
 // through scripted observations.
-func TestWaitTerminalRules(t *testing.T) {
+func TestWaiterTerminalRules(t *testing.T) {
 	t.Parallel()
 	const (
 		P  = lifecycle.StatePending
@@ -251,14 +382,14 @@ func TestWaitTerminalRules(t *testing.T) {
 				})
 				ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 				defer cancel()
-				_, err := lifecycle.NewWaiter(g).WaitForState(ctx, "s", tt.targets...)
+				_, err := lifecycle.NewWaiter(g, nil).Wait(ctx, "s", tt.targets...)
 				if i != len(tt.seq) {
 					t.Errorf("decided after %d of %d observations (err %v)", i, len(tt.seq), err)
 				}
 				switch {
 				case tt.ok && err != nil:
 					t.Errorf("err = %v, want success", err)
-				case !tt.ok && !errors.Is(err, lifecycle.ErrUnexpectedState):
+				case !tt.ok && !errors.Is(err, sandboxkit.ErrUnexpectedState):
 					t.Errorf("err = %v, want a *StateError", err)
 				case tt.notFnd && !errors.Is(err, sandboxkit.ErrNotFound):
 					t.Errorf("err = %v, want it to match ErrNotFound", err)
@@ -298,11 +429,61 @@ func TestWaiterWithGomock(t *testing.T) {
 				return sb(lifecycle.StateRunning), nil
 			}),
 		)
-		got, err := lifecycle.NewWaiter(g).WaitForState(t.Context(), "sbx-1", lifecycle.StateRunning)
+		got, err := lifecycle.NewWaiter(g, nil).Wait(t.Context(), "sbx-1", lifecycle.StateRunning)
 		if err != nil || got.State() != lifecycle.StateRunning {
 			t.Fatalf("got %v, %v", got, err)
 		}
 	})
+}
+
+// Invalid wait options fail every wait with a typed error matching
+// ErrInvalidInput, before any request.
+func TestInvalidWaitOptionsSendNothing(t *testing.T) {
+	t.Parallel()
+	srv := mockserver.Start(t)
+	id := seedSandbox(t, srv, mockserver.SandboxSeed{})
+	c := mockClient(t, srv)
+	bad := map[string]*sandboxkit.WaitOptions{
+		"WaitOptions.MinDelay":  {MinDelay: -time.Second},
+		"WaitOptions.MaxDelay":  {MaxDelay: -time.Second},
+		"WaitOptions.MinDelay ": {MinDelay: time.Minute, MaxDelay: time.Second},
+	}
+	for field, o := range bad {
+		calls := map[string]func(ctx context.Context) error{
+			"Waiter.Wait": func(ctx context.Context) error {
+				_, err := lifecycle.NewWaiter(c, o).Wait(ctx, id, lifecycle.StateRunning)
+				return err
+			},
+			"SnapshotWaiter.Wait": func(ctx context.Context) error {
+				_, err := lifecycle.NewSnapshotWaiter(c, o).Wait(ctx, "snap", lifecycle.SnapshotReady)
+				return err
+			},
+			"CreateAndWait": func(ctx context.Context) error {
+				_, err := c.CreateAndWait(ctx, busyboxReq(), &lifecycle.CreateAndWaitOptions{Wait: o})
+				return err
+			},
+			"PauseAndWait":  func(ctx context.Context) error { _, err := c.PauseAndWait(ctx, id, o); return err },
+			"ResumeAndWait": func(ctx context.Context) error { _, err := c.ResumeAndWait(ctx, id, o); return err },
+			"DeleteAndWait": func(ctx context.Context) error { return c.DeleteAndWait(ctx, id, o) },
+			"CreateSnapshotAndWait": func(ctx context.Context) error {
+				_, err := c.CreateSnapshotAndWait(ctx, id, &lifecycle.CreateSnapshotAndWaitOptions{Wait: o})
+				return err
+			},
+		}
+		for name, call := range calls {
+			err := call(t.Context())
+			ve, ok := errors.AsType[*sandboxkit.ValidationError](err)
+			if !ok || !errors.Is(err, sandboxkit.ErrInvalidInput) || ve.Field != strings.TrimSpace(field) {
+				t.Errorf("%s with %+v: err = %v, want a *ValidationError of %s", name, *o, err, field)
+			}
+			if !strings.Contains(err.Error(), "lifecycle."+name) {
+				t.Errorf("%s: message %q does not name the call", name, err)
+			}
+		}
+	}
+	if n := srv.Count(mockserver.Filter{API: mockserver.APILifecycle}); n != 0 {
+		t.Errorf("%d requests sent with invalid options", n)
+	}
 }
 
 func TestActionHelpers(t *testing.T) {
@@ -310,9 +491,8 @@ func TestActionHelpers(t *testing.T) {
 	t.Run("CreateAndWait", func(t *testing.T) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
-			b := newFakeBackend()
-			c := b.client(t)
-			sb, err := c.CreateAndWait(t.Context(), pythonReq, nil)
+			srv := mockserver.Start(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes))
+			sb, err := mockClient(t, srv).CreateAndWait(t.Context(), busyboxReq(), nil)
 			if err != nil || sb.State() != lifecycle.StateRunning || sb.ExpiresAt.IsZero() {
 				t.Fatalf("got %+v, %v", sb, err)
 			}
@@ -321,50 +501,98 @@ func TestActionHelpers(t *testing.T) {
 	t.Run("CreateAndWait deletes on failure", func(t *testing.T) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
-			b := newFakeBackend()
-			b.startDelay = time.Hour // never Running in time
-			c := b.client(t)
+			// Never Running in time.
+			srv := mockserver.Start(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes),
+				mockserver.WithTransition(mockserver.TransitionProvision, mockserver.Manual()))
 			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 			defer cancel()
-			_, err := c.CreateAndWait(ctx, pythonReq, &lifecycle.CreateAndWaitOptions{DeleteOnFailure: true})
-			if _, ok := errors.AsType[*lifecycle.TimeoutError](err); !ok {
-				t.Fatalf("err = %v, want a *TimeoutError", err)
+			var seen []string
+			sb, err := mockClient(t, srv).CreateAndWait(ctx, busyboxReq(), &lifecycle.CreateAndWaitOptions{DeleteOnFailure: true,
+				Wait: &sandboxkit.WaitOptions{OnTransition: func(tr sandboxkit.Transition) { seen = append(seen, tr.To) }}})
+			te, ok := errors.AsType[*sandboxkit.WaitTimeoutError](err)
+			if !ok || te.Op != "lifecycle.CreateAndWait" || sb == nil || te.ID != sb.ID || te.State != string(sb.State()) {
+				t.Fatalf("got %+v, %v; want the sandbox and a *sandboxkit.WaitTimeoutError of lifecycle.CreateAndWait", sb, err)
 			}
-			if b.count("DELETE", "/sandboxes/sbx-1") != 1 {
-				t.Errorf("the sandbox was not deleted after the failed wait")
+			if d := srv.Deletions(); len(d) != 1 || d[0].ID != sb.ID {
+				t.Errorf("deletions %+v, want the sandbox deleted after the failed wait", d)
+			}
+			if len(seen) == 0 || slices.Contains(seen, "") || slices.Contains(seen, "Running") {
+				t.Errorf("transitions to %v, want only the way to Running reported", seen)
 			}
 		})
 	})
 	t.Run("PauseAndWait and ResumeAndWait", func(t *testing.T) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
-			b := newFakeBackend()
-			b.seed("s", lifecycle.StateRunning, time.Time{}, nil)
-			c := b.client(t)
-			sb, err := c.PauseAndWait(t.Context(), "s", nil)
+			srv := mockserver.Start(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes))
+			id := seedSandbox(t, srv, mockserver.SandboxSeed{})
+			c := mockClient(t, srv)
+			var seen []string
+			sb, err := c.PauseAndWait(t.Context(), id, &sandboxkit.WaitOptions{OnTransition: func(tr sandboxkit.Transition) { seen = append(seen, tr.To) }})
 			if err != nil || sb.State() != lifecycle.StatePaused {
 				t.Fatalf("pause: %v, %v", sb, err)
 			}
+			if !slices.Equal(seen, []string{"Pausing", "Paused"}) {
+				t.Errorf("transitions to %v, want Pausing, Paused", seen)
+			}
 			// Already paused: the 409 is resolved by a look.
-			if sb, err = c.PauseAndWait(t.Context(), "s", nil); err != nil || sb.State() != lifecycle.StatePaused {
+			if sb, err = c.PauseAndWait(t.Context(), id, nil); err != nil || sb.State() != lifecycle.StatePaused {
 				t.Fatalf("second pause: %v, %v", sb, err)
 			}
-			if sb, err = c.ResumeAndWait(t.Context(), "s", nil); err != nil || sb.State() != lifecycle.StateRunning {
+			if sb, err = c.ResumeAndWait(t.Context(), id, nil); err != nil || sb.State() != lifecycle.StateRunning {
 				t.Fatalf("resume: %v, %v", sb, err)
+			}
+		})
+	})
+	t.Run("ResumeAndWait of a sandbox that fails meanwhile", func(t *testing.T) {
+		t.Parallel()
+		synctest.Test(t, func(t *testing.T) {
+			srv := mockserver.Start(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes),
+				mockserver.WithTransition(mockserver.TransitionResume, mockserver.After(time.Second)))
+			id := seedSandbox(t, srv, mockserver.SandboxSeed{State: mockserver.StatePaused})
+			sb, err := mockClient(t, srv).ResumeAndWait(t.Context(), id, &sandboxkit.WaitOptions{OnTransition: func(tr sandboxkit.Transition) {
+				if tr.To == "Resuming" {
+					if err := srv.FailSandbox(id, "OOMKilled", "out of memory"); err != nil {
+						t.Error(err)
+					}
+				}
+			}})
+			se, ok := errors.AsType[*sandboxkit.StateError](err)
+			if !ok || se.Op != "lifecycle.ResumeAndWait" || se.State != "Failed" || se.Reason != "OOMKilled" ||
+				!slices.Equal(se.Want, []string{"Running"}) || sb == nil || se.Observed != sb {
+				t.Errorf("got %+v, %v; want a *sandboxkit.StateError of lifecycle.ResumeAndWait for Failed", sb, err)
 			}
 		})
 	})
 	t.Run("DeleteAndWait", func(t *testing.T) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
-			b := newFakeBackend()
-			b.seed("s", lifecycle.StateRunning, time.Time{}, nil)
-			c := b.client(t)
-			if err := c.DeleteAndWait(t.Context(), "s", nil); err != nil {
+			srv := mockserver.Start(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes))
+			id := seedSandbox(t, srv, mockserver.SandboxSeed{})
+			c := mockClient(t, srv)
+			if err := c.DeleteAndWait(t.Context(), id, nil); err != nil {
 				t.Fatal(err)
+			}
+			if _, ok := srv.Sandbox(id); ok {
+				t.Errorf("sandbox %s still there", id)
 			}
 			if err := c.DeleteAndWait(t.Context(), "missing", nil); err != nil {
 				t.Errorf("deleting a missing sandbox: %v", err)
+			}
+		})
+	})
+	t.Run("DeleteAndWait times out", func(t *testing.T) {
+		t.Parallel()
+		synctest.Test(t, func(t *testing.T) {
+			srv := mockserver.Start(t, mockserver.WithRuntime(mockserver.RuntimeKubernetes),
+				mockserver.WithTransition(mockserver.TransitionStop, mockserver.Manual()))
+			id := seedSandbox(t, srv, mockserver.SandboxSeed{})
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			err := mockClient(t, srv).DeleteAndWait(ctx, id, nil)
+			te, ok := errors.AsType[*sandboxkit.WaitTimeoutError](err)
+			if !ok || te.Op != "lifecycle.DeleteAndWait" || te.ID != id || !slices.Equal(te.Want, []string{"Terminated"}) {
+				t.Errorf("err = %v, want a *sandboxkit.WaitTimeoutError of lifecycle.DeleteAndWait", err)
 			}
 		})
 	})

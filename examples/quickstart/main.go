@@ -43,15 +43,15 @@ func run(ctx context.Context, env *demo.Env) error {
 	}
 
 	// Every wait below reports the state changes it sees.
-	wait := lifecycle.WaiterOptions{
+	wait := &sandboxkit.WaitOptions{
 		MinDelay: 20 * time.Millisecond,
 		MaxDelay: time.Second,
-		OnTransition: func(from, to lifecycle.State, _ *lifecycle.Sandbox) {
-			if from == "" {
-				env.Logf("   state: %s", to)
+		OnTransition: func(t sandboxkit.Transition) {
+			if t.From == "" {
+				env.Logf("   state: %s", t.To)
 				return
 			}
-			env.Logf("   state: %s → %s", from, to)
+			env.Logf("   state: %s → %s", t.From, t.To)
 		},
 	}
 
@@ -90,13 +90,9 @@ func run(ctx context.Context, env *demo.Env) error {
 	}
 	env.Logf("2. endpoint of port 8080: %s", ep.Address)
 
-	// 3. A client for the API inside the sandbox, with the scheme of the
-	// lifecycle server and the same credentials.
-	opts := append(env.Options(sandboxkit.Sandbox), sandboxkit.WithBaseURL(lc.Config().BaseURL().Scheme+"://"+ep.Address))
-	for k, v := range ep.Headers {
-		opts = append(opts, sandboxkit.WithHeader(k, v))
-	}
-	api, err := sandbox.New(opts...)
+	// 3. A client for the API inside the sandbox: SandboxClient resolves
+	// that endpoint and sends its headers, never the lifecycle API key.
+	api, err := lc.SandboxClient(ctx, sb.ID, env.Options(sandboxkit.Sandbox)...)
 	if err != nil {
 		return err
 	}
@@ -133,13 +129,13 @@ func run(ctx context.Context, env *demo.Env) error {
 	// 6. Pause: Running → Pausing → Paused. The sandbox keeps its
 	// memory and files but stops running.
 	env.Logf("6. pausing")
-	if _, err := lc.PauseAndWait(ctx, sb.ID, &wait); err != nil {
+	if _, err := lc.PauseAndWait(ctx, sb.ID, wait); err != nil {
 		return fmt.Errorf("pause: %w", err)
 	}
 
 	// 7. Resume: Paused → Resuming → Running. The file is still there.
 	env.Logf("7. resuming")
-	if _, err := lc.ResumeAndWait(ctx, sb.ID, &wait); err != nil {
+	if _, err := lc.ResumeAndWait(ctx, sb.ID, wait); err != nil {
 		return fmt.Errorf("resume: %w", err)
 	}
 	if text, err = api.Read(ctx, path); err != nil {
@@ -164,7 +160,7 @@ func run(ctx context.Context, env *demo.Env) error {
 	// its last state until the deletion completes; on Docker it is gone at
 	// once).
 	env.Logf("9. deleting")
-	if err := lc.DeleteAndWait(ctx, sb.ID, &wait); err != nil {
+	if err := lc.DeleteAndWait(ctx, sb.ID, wait); err != nil {
 		return fmt.Errorf("delete: %w", err)
 	}
 	deleted = true

@@ -88,16 +88,7 @@ func newSandbox(ctx context.Context, env *demo.Env) (*sandbox.Client, func(), er
 			env.Logf("sandbox %s deleted", sb.ID)
 		}
 	}
-	ep, err := lc.Endpoint(ctx, sb.ID, 8080, nil)
-	if err != nil {
-		cleanup()
-		return nil, nil, fmt.Errorf("endpoint: %w", err)
-	}
-	opts := append(env.Options(sandboxkit.Sandbox), sandboxkit.WithBaseURL(lc.Config().BaseURL().Scheme+"://"+ep.Address))
-	for k, v := range ep.Headers {
-		opts = append(opts, sandboxkit.WithHeader(k, v))
-	}
-	api, err := sandbox.New(opts...)
+	api, err := lc.SandboxClient(ctx, sb.ID, env.Options(sandboxkit.Sandbox)...)
 	if err == nil {
 		_, err = sandbox.NewHealthWaiter(api, nil).Wait(ctx)
 	}

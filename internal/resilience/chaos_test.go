@@ -41,7 +41,7 @@ const (
 	chaosAPIKey = "sk-chaos/Kq7Zt2Xw9Lm4Np8Rv3"
 	// workflowKey is a metadata key holding the workflow's name, so that a
 	// workflow can find what it created even when Create could not tell
-	// (a *lifecycle.CreateError) and so that the journal shows how many
+	// (a *sandboxkit.OutcomeError) and so that the journal shows how many
 	// sandboxes each workflow made.
 	workflowKey = "chaos.sandboxkit.dev/workflow"
 
@@ -176,7 +176,7 @@ func (e *chaosEnv) workflow(ctx context.Context, i int) (out outcome) {
 
 	// Even workflows choose their client token, so Create looks it up
 	// before the first attempt too; odd ones let Create make one up.
-	opts := &lifecycle.CreateAndWaitOptions{}
+	opts := &lifecycle.CreateAndWaitOptions{Create: &lifecycle.CreateOptions{}}
 	if i%2 == 0 {
 		opts.Create.ClientToken = "chaos-" + out.name
 	}
@@ -295,14 +295,14 @@ func errorKind(step string, err error) (string, bool) {
 	if errors.Is(err, errWrongResult) {
 		return "", false
 	}
-	if ce, ok := errors.AsType[*lifecycle.CreateError](err); ok {
-		return fmt.Sprintf("*lifecycle.CreateError (%d attempts)", ce.Attempts), true
+	if oe, ok := errors.AsType[*sandboxkit.OutcomeError](err); ok && oe.Op == "lifecycle.Create" {
+		return "*sandboxkit.OutcomeError (lifecycle.Create)", true
 	}
-	if se, ok := errors.AsType[*lifecycle.StateError](err); ok {
-		return fmt.Sprintf("*lifecycle.StateError (%s)", cmp.Or(string(se.State), "gone")), true
+	if se, ok := errors.AsType[*sandboxkit.StateError](err); ok {
+		return fmt.Sprintf("*sandboxkit.StateError (%s)", cmp.Or(se.State, "gone")), true
 	}
-	if _, ok := errors.AsType[*lifecycle.TimeoutError](err); ok {
-		return "*lifecycle.TimeoutError", true
+	if _, ok := errors.AsType[*sandboxkit.WaitTimeoutError](err); ok {
+		return "*sandboxkit.WaitTimeoutError", true
 	}
 	if ae, ok := errors.AsType[*sandboxkit.APIError](err); ok {
 		return fmt.Sprintf("*client.APIError %d", ae.StatusCode), true
@@ -313,8 +313,8 @@ func errorKind(step string, err error) (string, bool) {
 	// Pause, Resume, Renew, Delete and Run settle a lost connection by
 	// reading state back; when that read fails too, they say so with an
 	// OutcomeError.
-	if oe, ok := errors.AsType[*lifecycle.OutcomeError](err); ok {
-		return fmt.Sprintf("*lifecycle.OutcomeError (%s)", oe.Op), true
+	if oe, ok := errors.AsType[*sandboxkit.OutcomeError](err); ok {
+		return fmt.Sprintf("*sandboxkit.OutcomeError (%s)", oe.Op), true
 	}
 	if _, ok := errors.AsType[*sandboxkit.OutcomeError](err); ok {
 		return "*sandboxkit.OutcomeError", true

@@ -118,7 +118,7 @@ func TestCreateExactlyOnce(t *testing.T) {
 }
 
 // TestCreateUnknownOutcomeThenRetry: when every lookup fails after an
-// ambiguous attempt, Create says it cannot tell (a *CreateError naming the
+// ambiguous attempt, Create says it cannot tell (a *sandboxkit.OutcomeError naming the
 // token); calling it again with that token finds the sandbox the first
 // call made instead of making another.
 func TestCreateUnknownOutcomeThenRetry(t *testing.T) {
@@ -139,15 +139,15 @@ func TestCreateUnknownOutcomeThenRetry(t *testing.T) {
 		}
 		req := &lifecycle.CreateRequest{Image: &lifecycle.Image{URI: "python:3.12"}, Entrypoint: []string{"sh"}, ResourceLimits: resourceLimits()}
 		_, err = lc.Create(t.Context(), req, nil)
-		ce, ok := errors.AsType[*lifecycle.CreateError](err)
-		if !ok || ce.ClientToken == "" || ce.Attempts != 1 || !errors.Is(err, sandboxkit.ErrServer) {
-			t.Fatalf("Create = %v; want a *CreateError after 1 attempt wrapping the lookup's 500", err)
+		ce, ok := errors.AsType[*sandboxkit.OutcomeError](err)
+		if !ok || ce.Token == "" || !strings.Contains(err.Error(), "after 1 attempt") || !errors.Is(err, sandboxkit.ErrServer) {
+			t.Fatalf("Create = %v; want a *sandboxkit.OutcomeError after 1 attempt wrapping the lookup's 500", err)
 		}
 		if strings.Contains(err.Error(), chaosAPIKey) {
 			t.Errorf("the error shows the API key: %v", err)
 		}
 		srv.ClearFaults()
-		sb, err := lc.Create(t.Context(), req, &lifecycle.CreateOptions{ClientToken: ce.ClientToken})
+		sb, err := lc.Create(t.Context(), req, &lifecycle.CreateOptions{ClientToken: ce.Token})
 		if err != nil {
 			t.Fatalf("Create again with the token: %v", err)
 		}

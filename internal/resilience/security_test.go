@@ -214,8 +214,8 @@ func facadeCalls(t *testing.T, e *echoServer, logger *slog.Logger) map[string]fu
 	if err != nil {
 		t.Fatal(err)
 	}
-	noWait := &lifecycle.WaiterOptions{MinDelay: time.Millisecond, MaxDelay: time.Millisecond, MaxTransient: -1}
-	cpNoWait := &sandboxkit.WaitOptions{MinDelay: time.Millisecond, MaxDelay: time.Millisecond, MaxTransient: -1}
+	noWait := &sandboxkit.WaitOptions{MinDelay: time.Millisecond, MaxDelay: time.Millisecond, MaxTransient: -1}
+	cpNoWait := noWait
 	box := func() *controlplane.Sandbox {
 		return &controlplane.Sandbox{Metadata: controlplane.Metadata{Name: "box"},
 			Spec: controlplane.Spec{Runtime: &controlplane.Runtime{Image: "blaxel/base-image:latest"}}}
@@ -241,7 +241,7 @@ func facadeCalls(t *testing.T, e *echoServer, logger *slog.Logger) map[string]fu
 			return lc.DeleteAndWait(ctx, "abc", noWait)
 		},
 		"lifecycle.WaitForState": func(ctx context.Context) error {
-			_, err := lifecycle.NewWaiter(lc, func(o *lifecycle.WaiterOptions) { *o = *noWait }).WaitForState(ctx, "abc", lifecycle.StateRunning)
+			_, err := lifecycle.NewWaiter(lc, noWait).Wait(ctx, "abc", lifecycle.StateRunning)
 			return err
 		},
 		"lifecycle.Endpoint": func(ctx context.Context) error { _, err := lc.Endpoint(ctx, "abc", 8080, nil); return err },

@@ -44,7 +44,7 @@ func outcomeOf(err error) string {
 	if apiErr, ok := errors.AsType[*sandboxkit.APIError](err); ok {
 		return fmt.Sprintf("%d %s", apiErr.StatusCode, apiErr.Code)
 	}
-	if se, ok := errors.AsType[*lifecycle.StateError](err); ok {
+	if se, ok := errors.AsType[*sandboxkit.StateError](err); ok {
 		return fmt.Sprintf("state error %q (not found: %v)", se.State, errors.Is(err, sandboxkit.ErrNotFound))
 	}
 	return fmt.Sprintf("%T", err)
@@ -229,7 +229,7 @@ func TestTenantIsolation(t *testing.T) {
 			return err
 		}},
 		{"lifecycle.WaitForState", func(ctx context.Context, lc *lifecycle.Client, _ *controlplane.Client, _ func(bool) *sandbox.Client, a bool) error {
-			_, err := lc.WaitForState(ctx, sbID(a), lifecycle.StateRunning)
+			_, err := lifecycle.NewWaiter(lc, nil).Wait(ctx, sbID(a), lifecycle.StateRunning)
 			return err
 		}},
 		{"lifecycle.PauseAndWait", func(ctx context.Context, lc *lifecycle.Client, _ *controlplane.Client, _ func(bool) *sandbox.Client, a bool) error {

@@ -117,7 +117,7 @@ func TestLifecycleRejectsEscapingIDs(t *testing.T) {
 	req := func() *lifecycle.CreateRequest {
 		return &lifecycle.CreateRequest{Image: &lifecycle.Image{URI: "python:3.12"}, Entrypoint: []string{"sh"}}
 	}
-	fast := &lifecycle.WaiterOptions{MinDelay: time.Millisecond, MaxDelay: time.Millisecond}
+	fast := &sandboxkit.WaitOptions{MinDelay: time.Millisecond, MaxDelay: time.Millisecond}
 	pool, err := lifecycle.NewRenewerPool(t.Context(), lc, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -167,12 +167,12 @@ func TestLifecycleRejectsEscapingIDs(t *testing.T) {
 			_, err := lc.Create(ctx, req(), &lifecycle.CreateOptions{ClientToken: id})
 			return err
 		}}),
-		{"WaitForState", func(ctx context.Context, id string) error {
-			_, err := lc.WaitForState(ctx, id, lifecycle.StateRunning)
+		{"Waiter.Wait", func(ctx context.Context, id string) error {
+			_, err := lifecycle.NewWaiter(lc, nil).Wait(ctx, id, lifecycle.StateRunning)
 			return err
 		}},
-		{"Waiter.WaitForState", func(ctx context.Context, id string) error {
-			_, err := lifecycle.NewWaiter(lc).WaitForState(ctx, id, lifecycle.StateTerminated)
+		{"Waiter.Wait (Terminated)", func(ctx context.Context, id string) error {
+			_, err := lifecycle.NewWaiter(lc, nil).Wait(ctx, id, lifecycle.StateTerminated)
 			return err
 		}},
 		{"PauseAndWait", func(ctx context.Context, id string) error { _, err := lc.PauseAndWait(ctx, id, fast); return err }},

@@ -15,7 +15,9 @@ import (
 	reflect "reflect"
 	time "time"
 
+	sandboxkit "github.com/sandboxkit/sandboxkit"
 	lifecycle "github.com/sandboxkit/sandboxkit/lifecycle"
+	sandbox "github.com/sandboxkit/sandboxkit/sandbox"
 	gomock "go.uber.org/mock/gomock"
 )
 
@@ -353,17 +355,17 @@ func (c *MockAPIDeleteCall) DoAndReturn(f func(context.Context, string) error) *
 }
 
 // DeleteAndWait mocks base method.
-func (m *MockAPI) DeleteAndWait(ctx context.Context, id string, opts *lifecycle.WaiterOptions) error {
+func (m *MockAPI) DeleteAndWait(ctx context.Context, id string, wait *sandboxkit.WaitOptions) error {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "DeleteAndWait", ctx, id, opts)
+	ret := m.ctrl.Call(m, "DeleteAndWait", ctx, id, wait)
 	ret0, _ := ret[0].(error)
 	return ret0
 }
 
 // DeleteAndWait indicates an expected call of DeleteAndWait.
-func (mr *MockAPIMockRecorder) DeleteAndWait(ctx, id, opts any) *MockAPIDeleteAndWaitCall {
+func (mr *MockAPIMockRecorder) DeleteAndWait(ctx, id, wait any) *MockAPIDeleteAndWaitCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "DeleteAndWait", reflect.TypeOf((*MockAPI)(nil).DeleteAndWait), ctx, id, opts)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "DeleteAndWait", reflect.TypeOf((*MockAPI)(nil).DeleteAndWait), ctx, id, wait)
 	return &MockAPIDeleteAndWaitCall{Call: call}
 }
 
@@ -379,13 +381,13 @@ func (c *MockAPIDeleteAndWaitCall) Return(arg0 error) *MockAPIDeleteAndWaitCall 
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAPIDeleteAndWaitCall) Do(f func(context.Context, string, *lifecycle.WaiterOptions) error) *MockAPIDeleteAndWaitCall {
+func (c *MockAPIDeleteAndWaitCall) Do(f func(context.Context, string, *sandboxkit.WaitOptions) error) *MockAPIDeleteAndWaitCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIDeleteAndWaitCall) DoAndReturn(f func(context.Context, string, *lifecycle.WaiterOptions) error) *MockAPIDeleteAndWaitCall {
+func (c *MockAPIDeleteAndWaitCall) DoAndReturn(f func(context.Context, string, *sandboxkit.WaitOptions) error) *MockAPIDeleteAndWaitCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -701,18 +703,18 @@ func (c *MockAPIPauseCall) DoAndReturn(f func(context.Context, string) error) *M
 }
 
 // PauseAndWait mocks base method.
-func (m *MockAPI) PauseAndWait(ctx context.Context, id string, opts *lifecycle.WaiterOptions) (*lifecycle.Sandbox, error) {
+func (m *MockAPI) PauseAndWait(ctx context.Context, id string, wait *sandboxkit.WaitOptions) (*lifecycle.Sandbox, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "PauseAndWait", ctx, id, opts)
+	ret := m.ctrl.Call(m, "PauseAndWait", ctx, id, wait)
 	ret0, _ := ret[0].(*lifecycle.Sandbox)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
 // PauseAndWait indicates an expected call of PauseAndWait.
-func (mr *MockAPIMockRecorder) PauseAndWait(ctx, id, opts any) *MockAPIPauseAndWaitCall {
+func (mr *MockAPIMockRecorder) PauseAndWait(ctx, id, wait any) *MockAPIPauseAndWaitCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "PauseAndWait", reflect.TypeOf((*MockAPI)(nil).PauseAndWait), ctx, id, opts)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "PauseAndWait", reflect.TypeOf((*MockAPI)(nil).PauseAndWait), ctx, id, wait)
 	return &MockAPIPauseAndWaitCall{Call: call}
 }
 
@@ -728,13 +730,13 @@ func (c *MockAPIPauseAndWaitCall) Return(arg0 *lifecycle.Sandbox, arg1 error) *M
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAPIPauseAndWaitCall) Do(f func(context.Context, string, *lifecycle.WaiterOptions) (*lifecycle.Sandbox, error)) *MockAPIPauseAndWaitCall {
+func (c *MockAPIPauseAndWaitCall) Do(f func(context.Context, string, *sandboxkit.WaitOptions) (*lifecycle.Sandbox, error)) *MockAPIPauseAndWaitCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIPauseAndWaitCall) DoAndReturn(f func(context.Context, string, *lifecycle.WaiterOptions) (*lifecycle.Sandbox, error)) *MockAPIPauseAndWaitCall {
+func (c *MockAPIPauseAndWaitCall) DoAndReturn(f func(context.Context, string, *sandboxkit.WaitOptions) (*lifecycle.Sandbox, error)) *MockAPIPauseAndWaitCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -817,18 +819,18 @@ func (c *MockAPIResumeCall) DoAndReturn(f func(context.Context, string) error) *
 }
 
 // ResumeAndWait mocks base method.
-func (m *MockAPI) ResumeAndWait(ctx context.Context, id string, opts *lifecycle.WaiterOptions) (*lifecycle.Sandbox, error) {
+func (m *MockAPI) ResumeAndWait(ctx context.Context, id string, wait *sandboxkit.WaitOptions) (*lifecycle.Sandbox, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "ResumeAndWait", ctx, id, opts)
+	ret := m.ctrl.Call(m, "ResumeAndWait", ctx, id, wait)
 	ret0, _ := ret[0].(*lifecycle.Sandbox)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
 // ResumeAndWait indicates an expected call of ResumeAndWait.
-func (mr *MockAPIMockRecorder) ResumeAndWait(ctx, id, opts any) *MockAPIResumeAndWaitCall {
+func (mr *MockAPIMockRecorder) ResumeAndWait(ctx, id, wait any) *MockAPIResumeAndWaitCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ResumeAndWait", reflect.TypeOf((*MockAPI)(nil).ResumeAndWait), ctx, id, opts)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ResumeAndWait", reflect.TypeOf((*MockAPI)(nil).ResumeAndWait), ctx, id, wait)
 	return &MockAPIResumeAndWaitCall{Call: call}
 }
 
@@ -844,96 +846,57 @@ func (c *MockAPIResumeAndWaitCall) Return(arg0 *lifecycle.Sandbox, arg1 error) *
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAPIResumeAndWaitCall) Do(f func(context.Context, string, *lifecycle.WaiterOptions) (*lifecycle.Sandbox, error)) *MockAPIResumeAndWaitCall {
+func (c *MockAPIResumeAndWaitCall) Do(f func(context.Context, string, *sandboxkit.WaitOptions) (*lifecycle.Sandbox, error)) *MockAPIResumeAndWaitCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIResumeAndWaitCall) DoAndReturn(f func(context.Context, string, *lifecycle.WaiterOptions) (*lifecycle.Sandbox, error)) *MockAPIResumeAndWaitCall {
+func (c *MockAPIResumeAndWaitCall) DoAndReturn(f func(context.Context, string, *sandboxkit.WaitOptions) (*lifecycle.Sandbox, error)) *MockAPIResumeAndWaitCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
-// WaitForSnapshot mocks base method.
-func (m *MockAPI) WaitForSnapshot(ctx context.Context, id string, opts *lifecycle.WaiterOptions) (*lifecycle.Snapshot, error) {
-	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "WaitForSnapshot", ctx, id, opts)
-	ret0, _ := ret[0].(*lifecycle.Snapshot)
-	ret1, _ := ret[1].(error)
-	return ret0, ret1
-}
-
-// WaitForSnapshot indicates an expected call of WaitForSnapshot.
-func (mr *MockAPIMockRecorder) WaitForSnapshot(ctx, id, opts any) *MockAPIWaitForSnapshotCall {
-	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "WaitForSnapshot", reflect.TypeOf((*MockAPI)(nil).WaitForSnapshot), ctx, id, opts)
-	return &MockAPIWaitForSnapshotCall{Call: call}
-}
-
-// MockAPIWaitForSnapshotCall wrap *gomock.Call
-type MockAPIWaitForSnapshotCall struct {
-	*gomock.Call
-}
-
-// Return rewrite *gomock.Call.Return
-func (c *MockAPIWaitForSnapshotCall) Return(arg0 *lifecycle.Snapshot, arg1 error) *MockAPIWaitForSnapshotCall {
-	c.Call = c.Call.Return(arg0, arg1)
-	return c
-}
-
-// Do rewrite *gomock.Call.Do
-func (c *MockAPIWaitForSnapshotCall) Do(f func(context.Context, string, *lifecycle.WaiterOptions) (*lifecycle.Snapshot, error)) *MockAPIWaitForSnapshotCall {
-	c.Call = c.Call.Do(f)
-	return c
-}
-
-// DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIWaitForSnapshotCall) DoAndReturn(f func(context.Context, string, *lifecycle.WaiterOptions) (*lifecycle.Snapshot, error)) *MockAPIWaitForSnapshotCall {
-	c.Call = c.Call.DoAndReturn(f)
-	return c
-}
-
-// WaitForState mocks base method.
-func (m *MockAPI) WaitForState(ctx context.Context, id string, targets ...lifecycle.State) (*lifecycle.Sandbox, error) {
+// SandboxClient mocks base method.
+func (m *MockAPI) SandboxClient(ctx context.Context, id string, opts ...sandboxkit.Option) (*sandbox.Client, error) {
 	m.ctrl.T.Helper()
 	varargs := []any{ctx, id}
-	for _, a := range targets {
+	for _, a := range opts {
 		varargs = append(varargs, a)
 	}
-	ret := m.ctrl.Call(m, "WaitForState", varargs...)
-	ret0, _ := ret[0].(*lifecycle.Sandbox)
+	ret := m.ctrl.Call(m, "SandboxClient", varargs...)
+	ret0, _ := ret[0].(*sandbox.Client)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
-// WaitForState indicates an expected call of WaitForState.
-func (mr *MockAPIMockRecorder) WaitForState(ctx, id any, targets ...any) *MockAPIWaitForStateCall {
+// SandboxClient indicates an expected call of SandboxClient.
+func (mr *MockAPIMockRecorder) SandboxClient(ctx, id any, opts ...any) *MockAPISandboxClientCall {
 	mr.mock.ctrl.T.Helper()
-	varargs := append([]any{ctx, id}, targets...)
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "WaitForState", reflect.TypeOf((*MockAPI)(nil).WaitForState), varargs...)
-	return &MockAPIWaitForStateCall{Call: call}
+	varargs := append([]any{ctx, id}, opts...)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "SandboxClient", reflect.TypeOf((*MockAPI)(nil).SandboxClient), varargs...)
+	return &MockAPISandboxClientCall{Call: call}
 }
 
-// MockAPIWaitForStateCall wrap *gomock.Call
-type MockAPIWaitForStateCall struct {
+// MockAPISandboxClientCall wrap *gomock.Call
+type MockAPISandboxClientCall struct {
 	*gomock.Call
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockAPIWaitForStateCall) Return(arg0 *lifecycle.Sandbox, arg1 error) *MockAPIWaitForStateCall {
+func (c *MockAPISandboxClientCall) Return(arg0 *sandbox.Client, arg1 error) *MockAPISandboxClientCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAPIWaitForStateCall) Do(f func(context.Context, string, ...lifecycle.State) (*lifecycle.Sandbox, error)) *MockAPIWaitForStateCall {
+func (c *MockAPISandboxClientCall) Do(f func(context.Context, string, ...sandboxkit.Option) (*sandbox.Client, error)) *MockAPISandboxClientCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIWaitForStateCall) DoAndReturn(f func(context.Context, string, ...lifecycle.State) (*lifecycle.Sandbox, error)) *MockAPIWaitForStateCall {
+func (c *MockAPISandboxClientCall) DoAndReturn(f func(context.Context, string, ...sandboxkit.Option) (*sandbox.Client, error)) *MockAPISandboxClientCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

@@ -95,8 +95,8 @@ func (r *Runner) Run(ctx context.Context, jobID, command string) (res *Result, e
 		r.logf("job %s: sandbox %s deleted", jobID, sb.ID)
 	}()
 
-	w := lifecycle.NewWaiter(r.Lifecycle, func(o *lifecycle.WaiterOptions) { o.MinDelay = 50 * time.Millisecond })
-	if _, err := w.WaitForState(ctx, sb.ID, lifecycle.StateRunning); err != nil {
+	w := lifecycle.NewWaiter(r.Lifecycle, &sandboxkit.WaitOptions{MinDelay: 50 * time.Millisecond})
+	if _, err := w.Wait(ctx, sb.ID, lifecycle.StateRunning); err != nil {
 		return nil, fmt.Errorf("jobrunner: job %s: %w", jobID, err)
 	}
 	ep, err := r.Lifecycle.Endpoint(ctx, sb.ID, 8080, nil)

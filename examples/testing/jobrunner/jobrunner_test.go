@@ -165,9 +165,9 @@ func TestRunDeletesSandboxThatFailed(t *testing.T) {
 	}
 
 	_, err := r.Run(t.Context(), "job-5", "true")
-	var se *lifecycle.StateError
-	if !errors.As(err, &se) || se.State != lifecycle.StateFailed || se.Reason != "image_pull" {
-		t.Fatalf("err = %v, want a *lifecycle.StateError for Failed (image_pull)", err)
+	var se *sandboxkit.StateError
+	if !errors.As(err, &se) || se.State != string(lifecycle.StateFailed) || se.Reason != "image_pull" {
+		t.Fatalf("err = %v, want a *sandboxkit.StateError for Failed (image_pull)", err)
 	}
 }
 
