@@ -248,9 +248,9 @@ const controlPlaneSandboxJSON = `{"metadata":{"name":"sbx-0","displayName":"sbx-
 	`"expiresIn":1800,"lastUsedAt":"2026-12-05T10:05:00Z"}`
 
 var (
-	lifecycleGetAnswer    = []byte(lifecycleSandboxJSON)
-	lifecycleListAnswer   = []byte(`{"items":[` + repeatJSON(lifecycleSandboxJSON) + `],"pagination":{"page":1,"pageSize":20,"totalItems":10,"totalPages":1,"hasNextPage":false}}`)
-	controlPlaneGetAnswer = []byte(controlPlaneSandboxJSON)
+	lifecycleGetAnswer     = []byte(lifecycleSandboxJSON)
+	lifecycleListAnswer    = []byte(`{"items":[` + repeatJSON(lifecycleSandboxJSON) + `],"pagination":{"page":1,"pageSize":20,"totalItems":10,"totalPages":1,"hasNextPage":false}}`)
+	controlPlaneGetAnswer  = []byte(controlPlaneSandboxJSON)
 	controlPlaneListAnswer = []byte(`{"data":[` + repeatJSON(controlPlaneSandboxJSON) + `],"meta":{"hasMore":false,"total":10}}`)
 )
 
