@@ -199,9 +199,8 @@ func (t *transport) send(r *http.Request, st *callState) (*http.Response, error)
 		// is every request under WithoutRetries.
 		return finish(t.inner.Do(r))
 	}
-	check := t.checkRetry(r, st)
 	resp, err := t.inner.Do(r)
-	if retry, _ := check(r.Context(), resp, err); !retry {
+	if retry, _ := t.checkRetry(r.Context(), r, st, resp, err); !retry {
 		return finish(resp, err)
 	}
 	if err != nil && resp != nil { // a failed redirect: the error is the outcome
@@ -250,7 +249,7 @@ func (t *transport) send(r *http.Request, st *callState) (*http.Response, error)
 				replayed = true
 				return true, nil
 			}
-			return check(ctx, resp, err)
+			return t.checkRetry(ctx, r, st, resp, err)
 		},
 		Backoff: func(time.Duration, time.Duration, int, *http.Response) time.Duration {
 			return st.nextDelay
@@ -306,35 +305,33 @@ func unwrapURLError(err error) error {
 // already chosen the wait (Retry-After or backoff) and checked it against
 // the deadline; returning false lets the last answer or error through
 // unchanged.
-func (t *transport) checkRetry(req *http.Request, st *callState) retryablehttp.CheckRetry {
-	return func(ctx context.Context, resp *http.Response, err error) (bool, error) {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return false, ctxErr
-		}
-		if !shouldRetry(req, resp, err, st) {
-			return false, nil
-		}
-		attrs := t.attemptAttrs(req, resp, err, st)
-		if st.retries >= t.policy.MaxRetries {
-			t.logger.LogAttrs(ctx, slog.LevelDebug, "sandboxkit: giving up: retries exhausted", attrs...)
-			return false, nil
-		}
-		delay := t.policy.backoff(st.retries)
-		if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
-			if d, ok := retryAfter(resp.Header); ok {
-				delay = min(d, t.policy.RetryAfterCap)
-			}
-		}
-		attrs = append(attrs, slog.Duration("delay", delay))
-		if deadline, ok := ctx.Deadline(); ok && !time.Now().Add(delay).Before(deadline) {
-			t.logger.LogAttrs(ctx, slog.LevelDebug, "sandboxkit: giving up: the wait would pass the deadline", attrs...)
-			return false, nil
-		}
-		st.retries++
-		st.nextDelay = delay
-		t.logger.LogAttrs(ctx, slog.LevelDebug, "sandboxkit: retrying request", attrs...)
-		return true, nil
+func (t *transport) checkRetry(ctx context.Context, req *http.Request, st *callState, resp *http.Response, err error) (bool, error) {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return false, ctxErr
 	}
+	if !shouldRetry(req, resp, err, st) {
+		return false, nil
+	}
+	attrs := t.attemptAttrs(req, resp, err, st)
+	if st.retries >= t.policy.MaxRetries {
+		t.logger.LogAttrs(ctx, slog.LevelDebug, "sandboxkit: giving up: retries exhausted", attrs...)
+		return false, nil
+	}
+	delay := t.policy.backoff(st.retries)
+	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+		if d, ok := retryAfter(resp.Header); ok {
+			delay = min(d, t.policy.RetryAfterCap)
+		}
+	}
+	attrs = append(attrs, slog.Duration("delay", delay))
+	if deadline, ok := ctx.Deadline(); ok && !time.Now().Add(delay).Before(deadline) {
+		t.logger.LogAttrs(ctx, slog.LevelDebug, "sandboxkit: giving up: the wait would pass the deadline", attrs...)
+		return false, nil
+	}
+	st.retries++
+	st.nextDelay = delay
+	t.logger.LogAttrs(ctx, slog.LevelDebug, "sandboxkit: retrying request", attrs...)
+	return true, nil
 }
 
 // attemptAttrs describes an attempt for the log: never headers, query or
