@@ -23,14 +23,41 @@ import (
 //
 //	go test -run '^$' -bench Transport -count 6 . | tee new.txt
 //	go tool benchstat -col /client new.txt
+//
+// net=tcp goes through a loopback httptest server; net=memory answers
+// from the handler directly, which makes the clients' CPU time easier to
+// compare on a busy machine.
 func BenchmarkTransport(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(cannedAnswers))
 	b.Cleanup(srv.Close)
 	// Both clients share one connection pool, so both measure a warm
 	// keep-alive connection.
-	base := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	b.Cleanup(base.CloseIdleConnections)
+	tcp := http.DefaultTransport.(*http.Transport).Clone()
+	b.Cleanup(tcp.CloseIdleConnections)
+	// net=memory answers in the calling goroutine, without sockets: the
+	// clients' own CPU stands out from the scheduler's and the kernel's.
+	for _, n := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{{"tcp", tcp}, {"memory", handlerTransport{http.HandlerFunc(cannedAnswers)}}} {
+		benchmarkTransport(b, "net="+n.name, srv.URL, &http.Client{Transport: n.rt})
+	}
+}
 
+// handlerTransport serves each request with h in the calling goroutine.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		_ = r.Body.Close()
+	}
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
+}
+
+func benchmarkTransport(b *testing.B, net, url string, base *http.Client) {
+	srv := struct{ URL string }{url}
 	lc, err := lifecycle.New(sandboxkit.WithoutEnvironment(), sandboxkit.WithInsecureHTTP(),
 		sandboxkit.WithBaseURL(srv.URL+"/v1"), sandboxkit.WithAPIKey("bench-api-key"), sandboxkit.WithHTTPClient(base))
 	if err != nil {
@@ -106,7 +133,7 @@ func BenchmarkTransport(b *testing.B) {
 			name string
 			call func() (int, error)
 		}{{"facade", c.facade}, {"plain", c.plain}} {
-			b.Run(c.name+"/client="+client.name, func(b *testing.B) {
+			b.Run(c.name+"/"+net+"/client="+client.name, func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
 					n, err := client.call()
