@@ -68,7 +68,7 @@ func (s *recSpan) RecordError(err error, _ ...trace.EventOption) {
 	s.errs = append(s.errs, err.Error())
 }
 func (s *recSpan) End(...trace.SpanEndOption) { s.ended = true }
-func (s *recSpan) attr(key string) string     { return s.attrs[key].Emit() }
+func (s *recSpan) attr(key string) string     { return s.attrs[key].String() }
 func (s *recSpan) has(key string) bool        { _, ok := s.attrs[key]; return ok }
 
 // durations returns the data points of http.client.request.duration.
@@ -131,7 +131,7 @@ func TestTelemetryRecordsOneSpanAndDurationPerCall(t *testing.T) {
 			t.Fatalf("duration points %+v, want one with one call", points)
 		}
 		if v, ok := points[0].Attributes.Value("http.response.status_code"); !ok || v.AsInt64() != 200 {
-			t.Errorf("duration's status code = %v, want 200", v.Emit())
+			t.Errorf("duration's status code = %v, want 200", v.String())
 		}
 	})
 }
@@ -158,8 +158,8 @@ func TestTelemetryFailedCallIsAnErrorWithoutCredentials(t *testing.T) {
 		t.Errorf("url.full = %q, want %q", got, want)
 	}
 	for k, v := range sp.attrs {
-		if strings.Contains(v.Emit(), "route-token-123456") || strings.Contains(v.Emit(), testToken) {
-			t.Errorf("attribute %s reveals a credential: %q", k, v.Emit())
+		if strings.Contains(v.String(), "route-token-123456") || strings.Contains(v.String(), testToken) {
+			t.Errorf("attribute %s reveals a credential: %q", k, v.String())
 		}
 	}
 	for _, e := range sp.errs {
