@@ -12,7 +12,7 @@ import (
 	"github.com/sandboxkit/sandboxkit/internal/glue"
 )
 
-// callState follows one call through the transport layers: the error
+// callState follows one call through the transport layers: the
 // transport creates it, the retry policy counts retries in it, and the
 // innermost transport records whether each attempt got a connection.
 type callState struct {
@@ -28,8 +28,23 @@ type callState struct {
 
 type callStateKey struct{}
 
-func withCallState(ctx context.Context, st *callState) context.Context {
-	return context.WithValue(ctx, callStateKey{}, st)
+// callContext is a call's context and its callState in one allocation:
+// the transport makes one per call.
+type callContext struct {
+	context.Context
+	st callState
+}
+
+func newCallContext(parent context.Context) *callContext {
+	return &callContext{Context: parent}
+}
+
+// Value returns the call's state for callStateKey, else asks the parent.
+func (c *callContext) Value(key any) any {
+	if key == (callStateKey{}) {
+		return &c.st
+	}
+	return c.Context.Value(key)
 }
 
 func callStateFrom(ctx context.Context) *callState {
@@ -38,8 +53,10 @@ func callStateFrom(ctx context.Context) *callState {
 }
 
 // connTracer is the innermost transport: it wraps the base transport and,
-// on each attempt, installs an httptrace hook that records whether a
-// connection was requested and obtained.
+// on each attempt of a request that is not idempotent, installs an
+// httptrace hook that records whether a connection was requested and
+// obtained (only such a request needs to know, see neverSent; a hook
+// costs every request that carries one).
 //
 // It deliberately does not implement CloseIdleConnections: retryablehttp
 // calls that on the inner client after every failed call, which would
@@ -50,6 +67,9 @@ type connTracer struct {
 }
 
 func (t *connTracer) RoundTrip(req *http.Request) (*http.Response, error) {
+	if idempotent(req) {
+		return t.base.RoundTrip(req)
+	}
 	st := callStateFrom(req.Context())
 	if st == nil {
 		return t.base.RoundTrip(req)

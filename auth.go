@@ -95,49 +95,74 @@ func originOf(u *url.URL) origin {
 	return o
 }
 
-// authTransport adds the configured headers to a clone of each request.
+// headerSet holds the headers the transport adds to each request.
 // Credentials and the workspace go only to the configured origin, so a
 // request for another host through the same client (a download link in
 // an answer, say) carries none of them.
-type authTransport struct {
-	next        http.RoundTripper
+//
+// The value slices are shared by every request and never written to:
+// each has its length as capacity, so that an append copies it.
+type headerSet struct {
 	origin      origin
-	api         API
-	cred        *secret
-	workspace   string
-	userAgent   string
-	headers     http.Header
-	credHeaders http.Header // sent to the origin only
+	headers     http.Header // sent with every request that lacks them
+	credHeaders http.Header // the same, to the origin only
+	userAgent   []string
+	credKey     string    // canonical name of the credential's header
+	cred        *[]string // its value, nil without one; a pointer, so printing never shows it
+	workspace   []string  // nil without one
 }
 
-func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	r := req.Clone(req.Context()) // the caller's request and headers stay as they were
-	if r.Header == nil {
-		r.Header = make(http.Header)
+func newHeaderSet(s *settings) *headerSet {
+	hs := &headerSet{
+		origin:      originOf(s.baseURL),
+		headers:     s.headers.Clone(), // Clone caps each value slice at its length
+		credHeaders: s.credHeaders.Clone(),
+		userAgent:   []string{userAgent(s.userAgents)},
 	}
-	for k, v := range t.headers {
-		if _, ok := r.Header[k]; !ok {
-			r.Header[k] = append([]string(nil), v...)
+	if s.cred != nil {
+		v := []string{s.cred.reveal()}
+		hs.credKey = http.CanonicalHeaderKey(HeaderAPIKey)
+		if s.api != Lifecycle {
+			v[0] = "Bearer " + v[0]
+			hs.credKey = "Authorization"
 		}
+		hs.cred = &v
 	}
-	r.Header.Set("User-Agent", t.userAgent)
-	if originOf(r.URL) == t.origin {
-		if t.cred != nil {
-			switch t.api {
-			case Lifecycle:
-				r.Header.Set(HeaderAPIKey, t.cred.reveal())
-			default:
-				r.Header.Set("Authorization", "Bearer "+t.cred.reveal())
-			}
-		}
-		if t.workspace != "" {
-			r.Header.Set(HeaderWorkspace, t.workspace)
-		}
-		for k, v := range t.credHeaders {
-			if _, ok := r.Header[k]; !ok {
-				r.Header[k] = append([]string(nil), v...)
-			}
-		}
+	if s.workspace != "" {
+		hs.workspace = []string{s.workspace}
 	}
-	return t.next.RoundTrip(r)
+	return hs
 }
+
+// apply returns the headers of a request for u that had h: a new map
+// (h stays as it was) with the configured headers added.
+func (hs *headerSet) apply(h http.Header, u *url.URL) http.Header {
+	out := make(http.Header, len(h)+len(hs.headers)+len(hs.credHeaders)+3)
+	for k, v := range h {
+		out[k] = v
+	}
+	for k, v := range hs.headers {
+		if _, ok := out[k]; !ok {
+			out[k] = v
+		}
+	}
+	out["User-Agent"] = hs.userAgent
+	if originOf(u) != hs.origin {
+		return out
+	}
+	if hs.cred != nil {
+		out[hs.credKey] = *hs.cred
+	}
+	if hs.workspace != nil {
+		out[workspaceKey] = hs.workspace
+	}
+	for k, v := range hs.credHeaders {
+		if _, ok := out[k]; !ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// workspaceKey is HeaderWorkspace in canonical form.
+var workspaceKey = http.CanonicalHeaderKey(HeaderWorkspace)

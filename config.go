@@ -287,11 +287,11 @@ func (c *Config) HTTPClient() *http.Client {
 func (c *Config) Logger() *slog.Logger { return c.s.logger }
 
 // TracerProvider returns the provider from [WithTracerProvider], or nil
-// (the generated clients then use the global one).
+// (no spans are recorded).
 func (c *Config) TracerProvider() trace.TracerProvider { return c.s.tracer }
 
 // MeterProvider returns the provider from [WithMeterProvider], or nil
-// (the generated clients then use the global one).
+// (no metrics are recorded).
 func (c *Config) MeterProvider() metric.MeterProvider { return c.s.meter }
 
 // HasCredential reports whether an API key or token will be sent.

@@ -129,9 +129,11 @@ func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	stream := isStreaming(req.Context()) || acceptsOnlyNonJSON(req.Header)
 	var w *watchdog
+	var a *attempt
 	if t.lim.timeout > 0 || t.lim.idle > 0 {
 		ctx, cancel := context.WithCancelCause(req.Context())
-		w = newWatchdog(cancel)
+		a = &attempt{w: watchdog{cancel: cancel}}
+		w = &a.w
 		w.arm(t.durationFor(stream), stream)
 		req = req.WithContext(ctx) // a shallow copy, ours to change
 		if req.Body != nil && req.Body != http.NoBody {
@@ -185,7 +187,12 @@ func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if stream {
 		w.pause() // until the reader asks for data
 	}
-	resp.Body = &limitedBody{rc: resp.Body, w: w, stream: stream, limit: limit}
+	body := &limitedBody{}
+	if a != nil {
+		body = &a.body
+	}
+	*body = limitedBody{rc: resp.Body, w: w, stream: stream, limit: limit}
+	resp.Body = body
 	return resp, nil
 }
 
@@ -260,8 +267,10 @@ type watchdog struct {
 	err    *TimeoutError // set when the timer ran out first
 }
 
-func newWatchdog(cancel context.CancelCauseFunc) *watchdog {
-	return &watchdog{cancel: cancel}
+// attempt holds an attempt's watchdog and answer body in one allocation.
+type attempt struct {
+	w    watchdog
+	body limitedBody
 }
 
 // arm (re)starts the timer with d (0 disarms it) for a stream or not.

@@ -186,8 +186,11 @@ func WithRetry(p RetryPolicy) Option {
 	}
 }
 
-// WithTracerProvider sets the OpenTelemetry tracer provider handed to the
-// generated clients. Without it they use the global provider.
+// WithTracerProvider makes the transport record a client span per call
+// (retries and redirects included) with tp, following OpenTelemetry's
+// HTTP client conventions. Without it no span is recorded, and calls pay
+// nothing for tracing; pass otel.GetTracerProvider() to use the global
+// provider.
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return func(s *settings) error {
 		s.tracer = tp
@@ -195,8 +198,10 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 	}
 }
 
-// WithMeterProvider sets the OpenTelemetry meter provider handed to the
-// generated clients. Without it they use the global provider.
+// WithMeterProvider makes the transport record each call's duration
+// (retries and redirects included) with mp, in the histogram
+// http.client.request.duration (seconds). Without it nothing is
+// recorded; pass otel.GetMeterProvider() to use the global provider.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return func(s *settings) error {
 		s.meter = mp

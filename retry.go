@@ -186,60 +186,99 @@ func shouldRetry(req *http.Request, resp *http.Response, err error, st *callStat
 	return false
 }
 
-// retryTransport runs each call through a retryablehttp.Client over the
-// inner client, which follows redirects.
-type retryTransport struct {
-	inner  *http.Client
-	policy RetryPolicy
-	logger *slog.Logger
-	api    API
-	sc     *scrubber // for the log records
-}
-
-func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	st := callStateFrom(req.Context())
-	hasBody := req.Body != nil && req.Body != http.NoBody
-	if st == nil || t.policy.MaxRetries == 0 || (hasBody && req.GetBody == nil) || retriesDisabled(req.Context()) {
+// send sends r, a request of the transport's own, and retries it by the
+// policy. The first attempt goes straight to the inner client: most calls
+// need no retry, and a retryablehttp.Client costs every call that uses it
+// a client, a request wrapper and closures. When the first attempt's
+// outcome calls for a retry, retryablehttp takes over, starting from that
+// outcome (see primedTransport), and does every wait and further attempt.
+func (t *transport) send(r *http.Request, st *callState) (*http.Response, error) {
+	hasBody := r.Body != nil && r.Body != http.NoBody
+	if t.policy.MaxRetries == 0 || (hasBody && r.GetBody == nil) || retriesDisabled(r.Context()) {
 		// A body that cannot be produced again (a stream) is sent once, as
 		// is every request under WithoutRetries.
-		return t.once(req)
+		return finish(t.inner.Do(r))
+	}
+	resp, err := t.inner.Do(r)
+	if retry, _ := t.checkRetry(r.Context(), r, st, resp, err); !retry {
+		return finish(resp, err)
+	}
+	if err != nil && resp != nil { // a failed redirect: the error is the outcome
+		_ = resp.Body.Close()
+		resp = nil
 	}
 
-	r := *req // the request belongs to the auth transport; keep it intact anyway
-	rreq := &retryablehttp.Request{Request: &r}
+	// retryablehttp sets the body of the request it is given: give it a
+	// copy, since the transport may still be closing r's body.
+	rr := *r
+	rreq := &retryablehttp.Request{Request: &rr}
 	if hasBody {
 		// Every attempt reads a fresh copy from GetBody, so nothing is
 		// buffered (retryablehttp would read an unknown body into memory).
-		getBody := req.GetBody
+		getBody := r.GetBody
 		if err := rreq.SetBody(retryablehttp.ReaderFunc(func() (io.Reader, error) { return getBody() })); err != nil {
-			_ = req.Body.Close()
+			if resp != nil {
+				_ = resp.Body.Close()
+			}
 			return nil, err
 		}
-		r.ContentLength = req.ContentLength // SetBody cannot know it
-		_ = req.Body.Close()
+		rr.ContentLength = r.ContentLength // SetBody cannot know it
 	}
-
+	if resp != nil && resp.Header["Set-Cookie"] != nil {
+		// The replay goes through the inner client again, which would
+		// store these cookies a second time, now for the first URL
+		// rather than the one (after redirects) that set them.
+		replay := *resp
+		replay.Header = resp.Header.Clone()
+		delete(replay.Header, "Set-Cookie")
+		resp = &replay
+	}
+	client := *t.inner
+	client.Transport = &primedTransport{resp: resp, err: unwrapURLError(err), next: t.inner.Transport}
 	// A Client per call: Backoff gets no context, so the wait chosen by
 	// CheckRetry (which does) travels through st.
+	replayed := false
 	rc := &retryablehttp.Client{
-		HTTPClient:   t.inner,
+		HTTPClient:   &client,
 		Logger:       nil, // never stderr; retries are logged by checkRetry
 		RetryWaitMin: t.policy.MinDelay,
 		RetryWaitMax: t.policy.MaxDelay,
 		RetryMax:     t.policy.MaxRetries,
-		CheckRetry:   t.checkRetry(&r, st),
+		CheckRetry: func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+			if !replayed { // the first attempt's outcome, decided above
+				replayed = true
+				return true, nil
+			}
+			return t.checkRetry(ctx, r, st, resp, err)
+		},
 		Backoff: func(time.Duration, time.Duration, int, *http.Response) time.Duration {
 			return st.nextDelay
 		},
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
-	resp, err := rc.Do(rreq)
-	return finish(resp, err)
+	return finish(rc.Do(rreq))
 }
 
-// once sends req in a single attempt.
-func (t *retryTransport) once(req *http.Request) (*http.Response, error) {
-	return finish(t.inner.Do(req))
+// primedTransport answers its first round trip with the outcome of an
+// attempt already made (the body of the request is closed unread), and
+// passes the others on: it lets retryablehttp's loop start from an
+// attempt made without it.
+type primedTransport struct {
+	resp *http.Response
+	err  error
+	used bool
+	next http.RoundTripper
+}
+
+func (t *primedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.used {
+		return t.next.RoundTrip(req)
+	}
+	t.used = true
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+	return t.resp, t.err
 }
 
 // finish unwraps the inner client's *url.Error (the outer client adds its
@@ -251,51 +290,54 @@ func finish(resp *http.Response, err error) (*http.Response, error) {
 	if resp != nil {
 		_ = resp.Body.Close()
 	}
+	return nil, unwrapURLError(err)
+}
+
+// unwrapURLError returns the cause of a *url.Error, else err.
+func unwrapURLError(err error) error {
 	if ue, ok := err.(*url.Error); ok {
-		err = ue.Err
+		return ue.Err
 	}
-	return nil, err
+	return err
 }
 
 // checkRetry decides on each attempt's outcome. When it retries it has
 // already chosen the wait (Retry-After or backoff) and checked it against
 // the deadline; returning false lets the last answer or error through
 // unchanged.
-func (t *retryTransport) checkRetry(req *http.Request, st *callState) retryablehttp.CheckRetry {
-	return func(ctx context.Context, resp *http.Response, err error) (bool, error) {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return false, ctxErr
-		}
-		if !shouldRetry(req, resp, err, st) {
-			return false, nil
-		}
-		attrs := t.attemptAttrs(req, resp, err, st)
-		if st.retries >= t.policy.MaxRetries {
-			t.logger.LogAttrs(ctx, slog.LevelDebug, "sandboxkit: giving up: retries exhausted", attrs...)
-			return false, nil
-		}
-		delay := t.policy.backoff(st.retries)
-		if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
-			if d, ok := retryAfter(resp.Header); ok {
-				delay = min(d, t.policy.RetryAfterCap)
-			}
-		}
-		attrs = append(attrs, slog.Duration("delay", delay))
-		if deadline, ok := ctx.Deadline(); ok && !time.Now().Add(delay).Before(deadline) {
-			t.logger.LogAttrs(ctx, slog.LevelDebug, "sandboxkit: giving up: the wait would pass the deadline", attrs...)
-			return false, nil
-		}
-		st.retries++
-		st.nextDelay = delay
-		t.logger.LogAttrs(ctx, slog.LevelDebug, "sandboxkit: retrying request", attrs...)
-		return true, nil
+func (t *transport) checkRetry(ctx context.Context, req *http.Request, st *callState, resp *http.Response, err error) (bool, error) {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return false, ctxErr
 	}
+	if !shouldRetry(req, resp, err, st) {
+		return false, nil
+	}
+	attrs := t.attemptAttrs(req, resp, err, st)
+	if st.retries >= t.policy.MaxRetries {
+		t.logger.LogAttrs(ctx, slog.LevelDebug, "sandboxkit: giving up: retries exhausted", attrs...)
+		return false, nil
+	}
+	delay := t.policy.backoff(st.retries)
+	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+		if d, ok := retryAfter(resp.Header); ok {
+			delay = min(d, t.policy.RetryAfterCap)
+		}
+	}
+	attrs = append(attrs, slog.Duration("delay", delay))
+	if deadline, ok := ctx.Deadline(); ok && !time.Now().Add(delay).Before(deadline) {
+		t.logger.LogAttrs(ctx, slog.LevelDebug, "sandboxkit: giving up: the wait would pass the deadline", attrs...)
+		return false, nil
+	}
+	st.retries++
+	st.nextDelay = delay
+	t.logger.LogAttrs(ctx, slog.LevelDebug, "sandboxkit: retrying request", attrs...)
+	return true, nil
 }
 
 // attemptAttrs describes an attempt for the log: never headers, query or
 // body, and credentials (a signed route's token in the path, a key a
 // server got into an error) scrubbed.
-func (t *retryTransport) attemptAttrs(req *http.Request, resp *http.Response, err error, st *callState) []slog.Attr {
+func (t *transport) attemptAttrs(req *http.Request, resp *http.Response, err error, st *callState) []slog.Attr {
 	attrs := []slog.Attr{
 		slog.String("api", t.api.String()),
 		slog.String("method", req.Method),

@@ -2,6 +2,7 @@ package sandboxkit
 
 import (
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -11,18 +12,25 @@ import (
 // The transport of Config.HTTPClient, outermost first:
 //
 //	outer *http.Client          Timeout from the caller's client; follows no redirects
-//	  errorTransport            status >= 400 -> *APIError; one callState per call
-//	    authTransport           credentials, workspace, User-Agent, extra headers
-//	      retryTransport        retryablehttp.Client: CheckRetry, Backoff, passthrough
-//	        inner *http.Client  the caller's client copied: Jar, redirects (checkRedirect)
-//	          limitTransport    per attempt: timeouts, answer size cap, no stray 101
-//	            connTracer      records whether each attempt got a connection
-//	              base          the caller's Transport, or a shared clone of the default
+//	  transport                 one per configuration; per call:
+//	                              headers: credentials, workspace, User-Agent, extra headers
+//	                              spans and metrics, when a provider was given
+//	                              the first attempt directly, retries through retryablehttp
+//	                              status >= 400 -> *APIError
+//	    inner *http.Client      the caller's client copied: Jar, redirects (checkRedirect)
+//	      limitTransport        per attempt: timeouts, answer size cap, no stray 101
+//	        connTracer          for requests that are not idempotent: whether each
+//	                            attempt got a connection
+//	          base              the caller's Transport, or a shared clone of the default
 //
 // Redirects are followed by the inner client, inside the retry loop, so its
 // CheckRedirect is the one that strips credentials. The outer client must
-// not follow redirects itself: it would send them through authTransport
+// not follow redirects itself: it would send them through the transport
 // again.
+//
+// The layers are few on purpose: every call pays for each of them (a
+// request copy, a context, a closure), and BenchmarkTransport holds a
+// call's cost close to that of plain net/http.
 
 // defaultTransport is shared by all configurations without their own
 // transport, so they share one connection pool.
@@ -50,25 +58,17 @@ func newHTTPClient(s *settings, sc *scrubber) *http.Client {
 		CheckRedirect: redirectPolicy(user.CheckRedirect, extra),
 		Jar:           user.Jar,
 	}
-	var rt http.RoundTripper = &retryTransport{
-		inner:  inner,
-		policy: s.retry,
-		logger: s.logger,
-		api:    s.api,
-		sc:     sc,
-	}
-	rt = &authTransport{
-		next:        rt,
-		origin:      originOf(s.baseURL),
-		api:         s.api,
-		cred:        s.cred,
-		workspace:   s.workspace,
-		userAgent:   userAgent(s.userAgents),
-		headers:     s.headers.Clone(),
-		credHeaders: s.credHeaders.Clone(),
-	}
 	return &http.Client{
-		Transport: &errorTransport{next: rt, base: base, sc: sc},
+		Transport: &transport{
+			inner:   inner,
+			base:    base,
+			headers: newHeaderSet(s),
+			policy:  s.retry,
+			logger:  s.logger,
+			api:     s.api,
+			sc:      sc,
+			tel:     newTelemetry(s, sc),
+		},
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
@@ -76,20 +76,37 @@ func newHTTPClient(s *settings, sc *scrubber) *http.Client {
 	}
 }
 
-// errorTransport turns every final answer with status >= 400 into an
-// *APIError returned as the error, with the body read (capped) and closed.
-// If the request's context is done, its error is returned instead of
-// whatever the inner layers reported.
-type errorTransport struct {
-	next http.RoundTripper
-	base http.RoundTripper // for CloseIdleConnections
-	sc   *scrubber
+// transport sends each call: it adds the configured headers to a copy of
+// the request, sends it through the retry loop over the inner client, and
+// turns every final answer with status >= 400 into an *APIError returned
+// as the error, with the body read (capped) and closed. If the request's
+// context is done, its error is returned instead of whatever the inner
+// layers reported.
+type transport struct {
+	inner   *http.Client
+	base    http.RoundTripper // for CloseIdleConnections
+	headers *headerSet
+	policy  RetryPolicy
+	logger  *slog.Logger
+	api     API
+	sc      *scrubber
+	tel     *telemetry // nil without a tracer or meter provider
 }
 
-func (t *errorTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	st := &callState{}
-	resp, err := t.next.RoundTrip(req.WithContext(withCallState(req.Context(), st)))
-	if ctxErr := req.Context().Err(); ctxErr != nil {
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	cc := newCallContext(req.Context())
+	r := req.WithContext(cc) // a shallow copy: the caller's request and headers stay as they were
+	r.Header = t.headers.apply(req.Header, req.URL)
+	if t.tel == nil {
+		return t.call(r, &cc.st)
+	}
+	return t.tel.observe(r, &cc.st, t.call)
+}
+
+// call sends r (a request of the transport's own) and classifies the outcome.
+func (t *transport) call(r *http.Request, st *callState) (*http.Response, error) {
+	resp, err := t.send(r, st)
+	if ctxErr := r.Context().Err(); ctxErr != nil {
 		if resp != nil {
 			_ = resp.Body.Close()
 		}
@@ -111,7 +128,7 @@ func (t *errorTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // CloseIdleConnections closes the idle connections of the base transport.
-func (t *errorTransport) CloseIdleConnections() {
+func (t *transport) CloseIdleConnections() {
 	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}

@@ -45,11 +45,7 @@ func NewFromConfig(cfg *sandboxkit.Config) (*Client, error) {
 	if cfg.API() != sandboxkit.ControlPlane {
 		return nil, invalid("config", cfg.API().String(), "is not a control plane configuration")
 	}
-	ac, err := api.NewClient(cfg.BaseURL().String(), noSecurity{},
-		api.WithClient(cfg.HTTPClient()),
-		api.WithTracerProvider(cfg.TracerProvider()),
-		api.WithMeterProvider(cfg.MeterProvider()),
-	)
+	ac, err := api.NewClient(cfg.BaseURL().String(), noSecurity{}, api.WithClient(cfg.HTTPClient()))
 	if err != nil {
 		return nil, glue.Wrap(context.Background(), "controlplane.New", err)
 	}

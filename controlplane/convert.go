@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/go-faster/jx"
 	api "github.com/sandboxkit/sandboxkit/internal/gen/controlplaneapi"
 )
 
@@ -21,7 +22,7 @@ func fromAPI(in *api.Sandbox) *Sandbox {
 		LastUsedAt:     parseTime(in.LastUsedAt.Or("")),
 		NodeGeneration: in.NodeGeneration.Or(""),
 		Events:         eventsFromAPI(in.Events),
-		extra:          extraFields(maps.Clone(in.AdditionalProps)),
+		extra:          extraOf(in.AdditionalProps),
 	}
 	out.Errors = convertEach(in.Errors, func(e api.InfrastructureError) InfrastructureError {
 		return InfrastructureError{
@@ -77,7 +78,7 @@ func metadataFromAPI(in *api.Metadata) Metadata {
 		UpdatedAt:   parseTime(in.UpdatedAt.Or("")),
 		CreatedBy:   in.CreatedBy.Or(""),
 		UpdatedBy:   in.UpdatedBy.Or(""),
-		extra:       extraFields(maps.Clone(in.AdditionalProps)),
+		extra:       extraOf(in.AdditionalProps),
 	}
 	if l, ok := in.Labels.Get(); ok {
 		out.Labels = maps.Clone(map[string]string(l))
@@ -105,7 +106,7 @@ func specFromAPI(in *api.SandboxSpec) Spec {
 	out := Spec{
 		Region: in.Region.Or(""),
 		VPC:    in.Vpc.Or(""),
-		extra:  extraFields(maps.Clone(in.AdditionalProps)),
+		extra:  extraOf(in.AdditionalProps),
 	}
 	if n, ok := in.Network.Get(); ok {
 		out.Network = networkFromAPI(&n)
@@ -118,7 +119,7 @@ func specFromAPI(in *api.SandboxSpec) Spec {
 		out.Runtime = &r
 	}
 	if lc, ok := in.Lifecycle.Get(); ok {
-		l := Lifecycle{TerminatedRetention: lc.TerminatedRetention.Or(""), extra: extraFields(maps.Clone(lc.AdditionalProps))}
+		l := Lifecycle{TerminatedRetention: lc.TerminatedRetention.Or(""), extra: extraOf(lc.AdditionalProps)}
 		if lc.ExpirationPolicies != nil {
 			l.ExpirationPolicies = make([]ExpirationPolicy, 0, len(lc.ExpirationPolicies))
 			for _, p := range lc.ExpirationPolicies {
@@ -126,7 +127,7 @@ func specFromAPI(in *api.SandboxSpec) Spec {
 					Type:   PolicyType(p.Type.Or("")),
 					Value:  p.Value.Or(""),
 					Action: PolicyAction(p.Action.Or("")),
-					extra:  extraFields(maps.Clone(p.AdditionalProps)),
+					extra:  extraOf(p.AdditionalProps),
 				})
 			}
 		}
@@ -141,7 +142,7 @@ func specFromAPI(in *api.SandboxSpec) Spec {
 				ReadOnly:  v.ReadOnly.Or(false),
 				Type:      VolumeType(v.Type.Or("")),
 				SizeMB:    v.SizeMb.Or(0),
-				extra:     extraFields(maps.Clone(v.AdditionalProps)),
+				extra:     extraOf(v.AdditionalProps),
 			})
 		}
 	}
@@ -208,7 +209,7 @@ func runtimeFromAPI(in *api.Runtime) Runtime {
 		Expires:                       parseTime(in.Expires.Or("")),
 		ExtraArgs:                     maps.Clone(map[string]string(in.ExtraArgs.Or(nil))),
 		TerminationGracePeriodSeconds: in.TerminationGracePeriodSeconds.Or(0),
-		extra:                         extraFields(maps.Clone(in.AdditionalProps)),
+		extra:                         extraOf(in.AdditionalProps),
 	}
 	if in.Ports != nil {
 		out.Ports = make([]Port, 0, len(in.Ports))
@@ -217,7 +218,7 @@ func runtimeFromAPI(in *api.Runtime) Runtime {
 				Name:     p.Name.Or(""),
 				Target:   p.Target,
 				Protocol: PortProtocol(p.Protocol.Or("")),
-				extra:    extraFields(maps.Clone(p.AdditionalProps)),
+				extra:    extraOf(p.AdditionalProps),
 			})
 		}
 	}
@@ -228,7 +229,7 @@ func runtimeFromAPI(in *api.Runtime) Runtime {
 				Name:   e.Name.Or(""),
 				Value:  e.Value.Or(""),
 				Secret: e.Secret.Or(false),
-				extra:  extraFields(maps.Clone(e.AdditionalProps)),
+				extra:  extraOf(e.AdditionalProps),
 			})
 		}
 	}
@@ -579,4 +580,13 @@ func convertEach[T, U any](in []T, f func(T) U) []U {
 		out[i] = f(v)
 	}
 	return out
+}
+
+// extraOf copies the unknown members of a decoded object; the decoder
+// gives every object a map, mostly empty, which needs no copy.
+func extraOf[M ~map[string]jx.Raw](m M) extraFields {
+	if len(m) == 0 {
+		return nil
+	}
+	return extraFields(maps.Clone(m))
 }

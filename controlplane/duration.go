@@ -88,6 +88,9 @@ func FormatDuration(d time.Duration) (string, error) {
 
 // parseTime reads an RFC 3339 time; zero if s is not one.
 func parseTime(s string) time.Time {
+	if s == "" { // absent: no parse error to allocate
+		return time.Time{}
+	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}

@@ -41,14 +41,7 @@ func NewFromConfig(cfg *sandboxkit.Config) (*Client, error) {
 	if cfg.API() != sandboxkit.Lifecycle {
 		return nil, &sandboxkit.ValidationError{Field: "config", Value: cfg.API().String(), Reason: "is not a lifecycle configuration"}
 	}
-	opts := []lifecycleapi.ClientOption{lifecycleapi.WithClient(cfg.HTTPClient())}
-	if tp := cfg.TracerProvider(); tp != nil {
-		opts = append(opts, lifecycleapi.WithTracerProvider(tp))
-	}
-	if mp := cfg.MeterProvider(); mp != nil {
-		opts = append(opts, lifecycleapi.WithMeterProvider(mp))
-	}
-	api, err := lifecycleapi.NewClient(cfg.BaseURL().String(), skipSecurity{}, opts...)
+	api, err := lifecycleapi.NewClient(cfg.BaseURL().String(), skipSecurity{}, lifecycleapi.WithClient(cfg.HTTPClient()))
 	if err != nil {
 		return nil, fmt.Errorf("sandboxkit: lifecycle.New: %w", err)
 	}

@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/ogen-go/ogen/ogenerrors"
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/internal/gen/mockcontrolapi"
@@ -79,10 +77,7 @@ func Dial(baseURL, token string, opts *DialOptions) (*Remote, error) {
 	}
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	base := u.Scheme + "://" + u.Host
-	api, err := mockcontrolapi.NewClient(base+controlPrefix, remoteToken(token),
-		mockcontrolapi.WithClient(hc),
-		mockcontrolapi.WithTracerProvider(tracenoop.NewTracerProvider()),
-		mockcontrolapi.WithMeterProvider(metricnoop.NewMeterProvider()))
+	api, err := mockcontrolapi.NewClient(base+controlPrefix, remoteToken(token), mockcontrolapi.WithClient(hc))
 	if err != nil {
 		return nil, fmt.Errorf("mockserver: Dial: %w", err)
 	}

@@ -45,11 +45,7 @@ func NewFromConfig(cfg *sandboxkit.Config) (*Client, error) {
 	if cfg.API() != sandboxkit.Sandbox {
 		return nil, &sandboxkit.ValidationError{Field: "config", Value: cfg.API().String(), Reason: "not a sandbox API configuration"}
 	}
-	api, err := sandboxapi.NewClient(cfg.BaseURL().String(), skipSecurity{},
-		sandboxapi.WithClient(cfg.HTTPClient()),
-		sandboxapi.WithTracerProvider(cfg.TracerProvider()),
-		sandboxapi.WithMeterProvider(cfg.MeterProvider()),
-	)
+	api, err := sandboxapi.NewClient(cfg.BaseURL().String(), skipSecurity{}, sandboxapi.WithClient(cfg.HTTPClient()))
 	if err != nil {
 		return nil, fmt.Errorf("sandboxkit: sandbox client: %w", err)
 	}

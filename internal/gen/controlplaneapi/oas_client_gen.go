@@ -8,19 +8,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/go-faster/errors"
 	"github.com/ogen-go/ogen/conv"
 	ht "github.com/ogen-go/ogen/http"
 	"github.com/ogen-go/ogen/ogenerrors"
-	"github.com/ogen-go/ogen/otelogen"
 	"github.com/ogen-go/ogen/uri"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/metric"
-	semconv "go.opentelemetry.io/otel/semconv/v1.39.0"
-	"go.opentelemetry.io/otel/trace"
 )
 
 type requestConfig struct {
@@ -286,39 +279,6 @@ func (c *Client) CreateSandbox(ctx context.Context, request *Sandbox, params Cre
 }
 
 func (c *Client) sendCreateSandbox(ctx context.Context, request *Sandbox, params CreateSandboxParams, requestOptions ...RequestOption) (res *Sandbox, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("createSandbox"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/sandboxes"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, CreateSandboxOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -326,7 +286,6 @@ func (c *Client) sendCreateSandbox(ctx context.Context, request *Sandbox, params
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -336,7 +295,6 @@ func (c *Client) sendCreateSandbox(ctx context.Context, request *Sandbox, params
 	pathParts[0] = "/sandboxes"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeQueryParams"
 	q := uri.NewQueryEncoder()
 	{
 		// Encode "createIfNotExist" parameter.
@@ -357,7 +315,6 @@ func (c *Client) sendCreateSandbox(ctx context.Context, request *Sandbox, params
 	}
 	u.RawQuery = q.Values().Encode()
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -370,7 +327,7 @@ func (c *Client) sendCreateSandbox(ctx context.Context, request *Sandbox, params
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, CreateSandboxOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -404,7 +361,6 @@ func (c *Client) sendCreateSandbox(ctx context.Context, request *Sandbox, params
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -422,7 +378,6 @@ func (c *Client) sendCreateSandbox(ctx context.Context, request *Sandbox, params
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeCreateSandboxResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -442,39 +397,6 @@ func (c *Client) CreateSandboxPreview(ctx context.Context, request *Preview, par
 }
 
 func (c *Client) sendCreateSandboxPreview(ctx context.Context, request *Preview, params CreateSandboxPreviewParams, requestOptions ...RequestOption) (res *Preview, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("createSandboxPreview"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxName}/previews"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, CreateSandboxPreviewOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -482,7 +404,6 @@ func (c *Client) sendCreateSandboxPreview(ctx context.Context, request *Preview,
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -511,7 +432,6 @@ func (c *Client) sendCreateSandboxPreview(ctx context.Context, request *Preview,
 	pathParts[2] = "/previews"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeQueryParams"
 	q := uri.NewQueryEncoder()
 	{
 		// Encode "force" parameter.
@@ -532,7 +452,6 @@ func (c *Client) sendCreateSandboxPreview(ctx context.Context, request *Preview,
 	}
 	u.RawQuery = q.Values().Encode()
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -545,7 +464,7 @@ func (c *Client) sendCreateSandboxPreview(ctx context.Context, request *Preview,
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, CreateSandboxPreviewOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -579,7 +498,6 @@ func (c *Client) sendCreateSandboxPreview(ctx context.Context, request *Preview,
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -597,7 +515,6 @@ func (c *Client) sendCreateSandboxPreview(ctx context.Context, request *Preview,
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeCreateSandboxPreviewResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -618,39 +535,6 @@ func (c *Client) CreateSandboxPreviewToken(ctx context.Context, request *Preview
 }
 
 func (c *Client) sendCreateSandboxPreviewToken(ctx context.Context, request *PreviewToken, params CreateSandboxPreviewTokenParams, requestOptions ...RequestOption) (res *PreviewToken, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("createSandboxPreviewToken"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxName}/previews/{previewName}/tokens"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, CreateSandboxPreviewTokenOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -658,7 +542,6 @@ func (c *Client) sendCreateSandboxPreviewToken(ctx context.Context, request *Pre
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -706,7 +589,6 @@ func (c *Client) sendCreateSandboxPreviewToken(ctx context.Context, request *Pre
 	pathParts[4] = "/tokens"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -719,7 +601,7 @@ func (c *Client) sendCreateSandboxPreviewToken(ctx context.Context, request *Pre
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, CreateSandboxPreviewTokenOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -753,7 +635,6 @@ func (c *Client) sendCreateSandboxPreviewToken(ctx context.Context, request *Pre
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -771,7 +652,6 @@ func (c *Client) sendCreateSandboxPreviewToken(ctx context.Context, request *Pre
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeCreateSandboxPreviewTokenResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -791,39 +671,6 @@ func (c *Client) CreateSandboxSchedule(ctx context.Context, request *Schedule, p
 }
 
 func (c *Client) sendCreateSandboxSchedule(ctx context.Context, request *Schedule, params CreateSandboxScheduleParams, requestOptions ...RequestOption) (res *Schedule, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("createSandboxSchedule"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxName}/schedules"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, CreateSandboxScheduleOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -831,7 +678,6 @@ func (c *Client) sendCreateSandboxSchedule(ctx context.Context, request *Schedul
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -860,7 +706,6 @@ func (c *Client) sendCreateSandboxSchedule(ctx context.Context, request *Schedul
 	pathParts[2] = "/schedules"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -873,7 +718,7 @@ func (c *Client) sendCreateSandboxSchedule(ctx context.Context, request *Schedul
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, CreateSandboxScheduleOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -907,7 +752,6 @@ func (c *Client) sendCreateSandboxSchedule(ctx context.Context, request *Schedul
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -925,7 +769,6 @@ func (c *Client) sendCreateSandboxSchedule(ctx context.Context, request *Schedul
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeCreateSandboxScheduleResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -945,39 +788,6 @@ func (c *Client) CreateSandboxSnapshot(ctx context.Context, request *SnapshotReq
 }
 
 func (c *Client) sendCreateSandboxSnapshot(ctx context.Context, request *SnapshotRequest, params CreateSandboxSnapshotParams, requestOptions ...RequestOption) (res *Snapshot, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("createSandboxSnapshot"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxName}/snapshots"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, CreateSandboxSnapshotOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -985,7 +795,6 @@ func (c *Client) sendCreateSandboxSnapshot(ctx context.Context, request *Snapsho
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -1014,7 +823,6 @@ func (c *Client) sendCreateSandboxSnapshot(ctx context.Context, request *Snapsho
 	pathParts[2] = "/snapshots"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -1027,7 +835,7 @@ func (c *Client) sendCreateSandboxSnapshot(ctx context.Context, request *Snapsho
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, CreateSandboxSnapshotOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -1061,7 +869,6 @@ func (c *Client) sendCreateSandboxSnapshot(ctx context.Context, request *Snapsho
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -1079,7 +886,6 @@ func (c *Client) sendCreateSandboxSnapshot(ctx context.Context, request *Snapsho
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeCreateSandboxSnapshotResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -1099,39 +905,6 @@ func (c *Client) DeleteSandbox(ctx context.Context, params DeleteSandboxParams, 
 }
 
 func (c *Client) sendDeleteSandbox(ctx context.Context, params DeleteSandboxParams, requestOptions ...RequestOption) (res *Sandbox, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("deleteSandbox"),
-		semconv.HTTPRequestMethodKey.String("DELETE"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxName}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, DeleteSandboxOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1139,7 +912,6 @@ func (c *Client) sendDeleteSandbox(ctx context.Context, params DeleteSandboxPara
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -1167,7 +939,6 @@ func (c *Client) sendDeleteSandbox(ctx context.Context, params DeleteSandboxPara
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "DELETE", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -1177,7 +948,7 @@ func (c *Client) sendDeleteSandbox(ctx context.Context, params DeleteSandboxPara
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, DeleteSandboxOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -1211,7 +982,6 @@ func (c *Client) sendDeleteSandbox(ctx context.Context, params DeleteSandboxPara
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -1229,7 +999,6 @@ func (c *Client) sendDeleteSandbox(ctx context.Context, params DeleteSandboxPara
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeDeleteSandboxResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -1249,39 +1018,6 @@ func (c *Client) DeleteSandboxPreview(ctx context.Context, params DeleteSandboxP
 }
 
 func (c *Client) sendDeleteSandboxPreview(ctx context.Context, params DeleteSandboxPreviewParams, requestOptions ...RequestOption) (res *Preview, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("deleteSandboxPreview"),
-		semconv.HTTPRequestMethodKey.String("DELETE"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxName}/previews/{previewName}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, DeleteSandboxPreviewOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1289,7 +1025,6 @@ func (c *Client) sendDeleteSandboxPreview(ctx context.Context, params DeleteSand
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -1336,7 +1071,6 @@ func (c *Client) sendDeleteSandboxPreview(ctx context.Context, params DeleteSand
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "DELETE", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -1346,7 +1080,7 @@ func (c *Client) sendDeleteSandboxPreview(ctx context.Context, params DeleteSand
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, DeleteSandboxPreviewOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -1380,7 +1114,6 @@ func (c *Client) sendDeleteSandboxPreview(ctx context.Context, params DeleteSand
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -1398,7 +1131,6 @@ func (c *Client) sendDeleteSandboxPreview(ctx context.Context, params DeleteSand
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeDeleteSandboxPreviewResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -1418,39 +1150,6 @@ func (c *Client) DeleteSandboxPreviewToken(ctx context.Context, params DeleteSan
 }
 
 func (c *Client) sendDeleteSandboxPreviewToken(ctx context.Context, params DeleteSandboxPreviewTokenParams, requestOptions ...RequestOption) (res *MessageResult, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("deleteSandboxPreviewToken"),
-		semconv.HTTPRequestMethodKey.String("DELETE"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxName}/previews/{previewName}/tokens/{tokenName}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, DeleteSandboxPreviewTokenOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1458,7 +1157,6 @@ func (c *Client) sendDeleteSandboxPreviewToken(ctx context.Context, params Delet
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -1524,7 +1222,6 @@ func (c *Client) sendDeleteSandboxPreviewToken(ctx context.Context, params Delet
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "DELETE", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -1534,7 +1231,7 @@ func (c *Client) sendDeleteSandboxPreviewToken(ctx context.Context, params Delet
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, DeleteSandboxPreviewTokenOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -1568,7 +1265,6 @@ func (c *Client) sendDeleteSandboxPreviewToken(ctx context.Context, params Delet
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -1586,7 +1282,6 @@ func (c *Client) sendDeleteSandboxPreviewToken(ctx context.Context, params Delet
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeDeleteSandboxPreviewTokenResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -1606,39 +1301,6 @@ func (c *Client) DeleteSandboxSchedule(ctx context.Context, params DeleteSandbox
 }
 
 func (c *Client) sendDeleteSandboxSchedule(ctx context.Context, params DeleteSandboxScheduleParams, requestOptions ...RequestOption) (res *Schedule, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("deleteSandboxSchedule"),
-		semconv.HTTPRequestMethodKey.String("DELETE"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxName}/schedules/{scheduleId}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, DeleteSandboxScheduleOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1646,7 +1308,6 @@ func (c *Client) sendDeleteSandboxSchedule(ctx context.Context, params DeleteSan
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -1693,7 +1354,6 @@ func (c *Client) sendDeleteSandboxSchedule(ctx context.Context, params DeleteSan
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "DELETE", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -1703,7 +1363,7 @@ func (c *Client) sendDeleteSandboxSchedule(ctx context.Context, params DeleteSan
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, DeleteSandboxScheduleOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -1737,7 +1397,6 @@ func (c *Client) sendDeleteSandboxSchedule(ctx context.Context, params DeleteSan
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -1755,7 +1414,6 @@ func (c *Client) sendDeleteSandboxSchedule(ctx context.Context, params DeleteSan
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeDeleteSandboxScheduleResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -1775,39 +1433,6 @@ func (c *Client) DeleteSandboxSnapshot(ctx context.Context, params DeleteSandbox
 }
 
 func (c *Client) sendDeleteSandboxSnapshot(ctx context.Context, params DeleteSandboxSnapshotParams, requestOptions ...RequestOption) (res *DeleteSandboxSnapshotNoContent, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("deleteSandboxSnapshot"),
-		semconv.HTTPRequestMethodKey.String("DELETE"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxName}/snapshots/{snapshotId}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, DeleteSandboxSnapshotOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1815,7 +1440,6 @@ func (c *Client) sendDeleteSandboxSnapshot(ctx context.Context, params DeleteSan
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -1862,7 +1486,6 @@ func (c *Client) sendDeleteSandboxSnapshot(ctx context.Context, params DeleteSan
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "DELETE", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -1872,7 +1495,7 @@ func (c *Client) sendDeleteSandboxSnapshot(ctx context.Context, params DeleteSan
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, DeleteSandboxSnapshotOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -1906,7 +1529,6 @@ func (c *Client) sendDeleteSandboxSnapshot(ctx context.Context, params DeleteSan
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -1924,7 +1546,6 @@ func (c *Client) sendDeleteSandboxSnapshot(ctx context.Context, params DeleteSan
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeDeleteSandboxSnapshotResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -1944,39 +1565,6 @@ func (c *Client) ForkSandbox(ctx context.Context, request *ForkRequest, params F
 }
 
 func (c *Client) sendForkSandbox(ctx context.Context, request *ForkRequest, params ForkSandboxParams, requestOptions ...RequestOption) (res *ForkResult, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("forkSandbox"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxName}/fork"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ForkSandboxOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1984,7 +1572,6 @@ func (c *Client) sendForkSandbox(ctx context.Context, request *ForkRequest, para
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -2013,7 +1600,6 @@ func (c *Client) sendForkSandbox(ctx context.Context, request *ForkRequest, para
 	pathParts[2] = "/fork"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -2026,7 +1612,7 @@ func (c *Client) sendForkSandbox(ctx context.Context, request *ForkRequest, para
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, ForkSandboxOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -2060,7 +1646,6 @@ func (c *Client) sendForkSandbox(ctx context.Context, request *ForkRequest, para
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -2078,7 +1663,6 @@ func (c *Client) sendForkSandbox(ctx context.Context, request *ForkRequest, para
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeForkSandboxResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -2098,39 +1682,6 @@ func (c *Client) GetSandbox(ctx context.Context, params GetSandboxParams, option
 }
 
 func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, requestOptions ...RequestOption) (res *Sandbox, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("getSandbox"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxName}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, GetSandboxOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2138,7 +1689,6 @@ func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, re
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -2166,7 +1716,6 @@ func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, re
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeQueryParams"
 	q := uri.NewQueryEncoder()
 	{
 		// Encode "show_secrets" parameter.
@@ -2187,7 +1736,6 @@ func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, re
 	}
 	u.RawQuery = q.Values().Encode()
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -2197,7 +1745,7 @@ func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, re
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, GetSandboxOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -2231,7 +1779,6 @@ func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, re
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -2249,7 +1796,6 @@ func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, re
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeGetSandboxResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -2269,39 +1815,6 @@ func (c *Client) GetSandboxByExternalId(ctx context.Context, params GetSandboxBy
 }
 
 func (c *Client) sendGetSandboxByExternalId(ctx context.Context, params GetSandboxByExternalIdParams, requestOptions ...RequestOption) (res *Sandbox, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("getSandboxByExternalId"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/sandboxes/by-external-id/{externalId}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, GetSandboxByExternalIdOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2309,7 +1822,6 @@ func (c *Client) sendGetSandboxByExternalId(ctx context.Context, params GetSandb
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -2337,7 +1849,6 @@ func (c *Client) sendGetSandboxByExternalId(ctx context.Context, params GetSandb
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -2347,7 +1858,7 @@ func (c *Client) sendGetSandboxByExternalId(ctx context.Context, params GetSandb
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, GetSandboxByExternalIdOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -2381,7 +1892,6 @@ func (c *Client) sendGetSandboxByExternalId(ctx context.Context, params GetSandb
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -2399,7 +1909,6 @@ func (c *Client) sendGetSandboxByExternalId(ctx context.Context, params GetSandb
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeGetSandboxByExternalIdResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -2419,39 +1928,6 @@ func (c *Client) GetSandboxPreview(ctx context.Context, params GetSandboxPreview
 }
 
 func (c *Client) sendGetSandboxPreview(ctx context.Context, params GetSandboxPreviewParams, requestOptions ...RequestOption) (res *Preview, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("getSandboxPreview"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxName}/previews/{previewName}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, GetSandboxPreviewOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2459,7 +1935,6 @@ func (c *Client) sendGetSandboxPreview(ctx context.Context, params GetSandboxPre
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -2506,7 +1981,6 @@ func (c *Client) sendGetSandboxPreview(ctx context.Context, params GetSandboxPre
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -2516,7 +1990,7 @@ func (c *Client) sendGetSandboxPreview(ctx context.Context, params GetSandboxPre
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, GetSandboxPreviewOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -2550,7 +2024,6 @@ func (c *Client) sendGetSandboxPreview(ctx context.Context, params GetSandboxPre
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -2568,7 +2041,6 @@ func (c *Client) sendGetSandboxPreview(ctx context.Context, params GetSandboxPre
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeGetSandboxPreviewResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -2588,39 +2060,6 @@ func (c *Client) GetSandboxSchedule(ctx context.Context, params GetSandboxSchedu
 }
 
 func (c *Client) sendGetSandboxSchedule(ctx context.Context, params GetSandboxScheduleParams, requestOptions ...RequestOption) (res *Schedule, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("getSandboxSchedule"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxName}/schedules/{scheduleId}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, GetSandboxScheduleOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2628,7 +2067,6 @@ func (c *Client) sendGetSandboxSchedule(ctx context.Context, params GetSandboxSc
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -2675,7 +2113,6 @@ func (c *Client) sendGetSandboxSchedule(ctx context.Context, params GetSandboxSc
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -2685,7 +2122,7 @@ func (c *Client) sendGetSandboxSchedule(ctx context.Context, params GetSandboxSc
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, GetSandboxScheduleOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -2719,7 +2156,6 @@ func (c *Client) sendGetSandboxSchedule(ctx context.Context, params GetSandboxSc
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -2737,7 +2173,6 @@ func (c *Client) sendGetSandboxSchedule(ctx context.Context, params GetSandboxSc
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeGetSandboxScheduleResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -2757,39 +2192,6 @@ func (c *Client) ListSandboxHubDefinitions(ctx context.Context, options ...Reque
 }
 
 func (c *Client) sendListSandboxHubDefinitions(ctx context.Context, requestOptions ...RequestOption) (res []HubDefinition, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("listSandboxHubDefinitions"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/sandbox/hub"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ListSandboxHubDefinitionsOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2797,7 +2199,6 @@ func (c *Client) sendListSandboxHubDefinitions(ctx context.Context, requestOptio
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -2807,7 +2208,6 @@ func (c *Client) sendListSandboxHubDefinitions(ctx context.Context, requestOptio
 	pathParts[0] = "/sandbox/hub"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -2817,7 +2217,7 @@ func (c *Client) sendListSandboxHubDefinitions(ctx context.Context, requestOptio
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, ListSandboxHubDefinitionsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -2851,7 +2251,6 @@ func (c *Client) sendListSandboxHubDefinitions(ctx context.Context, requestOptio
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -2869,7 +2268,6 @@ func (c *Client) sendListSandboxHubDefinitions(ctx context.Context, requestOptio
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeListSandboxHubDefinitionsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -2889,39 +2287,6 @@ func (c *Client) ListSandboxPreviewTokens(ctx context.Context, params ListSandbo
 }
 
 func (c *Client) sendListSandboxPreviewTokens(ctx context.Context, params ListSandboxPreviewTokensParams, requestOptions ...RequestOption) (res []PreviewToken, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("listSandboxPreviewTokens"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxName}/previews/{previewName}/tokens"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ListSandboxPreviewTokensOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2929,7 +2294,6 @@ func (c *Client) sendListSandboxPreviewTokens(ctx context.Context, params ListSa
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -2977,7 +2341,6 @@ func (c *Client) sendListSandboxPreviewTokens(ctx context.Context, params ListSa
 	pathParts[4] = "/tokens"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -2987,7 +2350,7 @@ func (c *Client) sendListSandboxPreviewTokens(ctx context.Context, params ListSa
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, ListSandboxPreviewTokensOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -3021,7 +2384,6 @@ func (c *Client) sendListSandboxPreviewTokens(ctx context.Context, params ListSa
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -3039,7 +2401,6 @@ func (c *Client) sendListSandboxPreviewTokens(ctx context.Context, params ListSa
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeListSandboxPreviewTokensResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -3059,39 +2420,6 @@ func (c *Client) ListSandboxPreviews(ctx context.Context, params ListSandboxPrev
 }
 
 func (c *Client) sendListSandboxPreviews(ctx context.Context, params ListSandboxPreviewsParams, requestOptions ...RequestOption) (res []Preview, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("listSandboxPreviews"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxName}/previews"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ListSandboxPreviewsOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3099,7 +2427,6 @@ func (c *Client) sendListSandboxPreviews(ctx context.Context, params ListSandbox
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -3128,7 +2455,6 @@ func (c *Client) sendListSandboxPreviews(ctx context.Context, params ListSandbox
 	pathParts[2] = "/previews"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -3138,7 +2464,7 @@ func (c *Client) sendListSandboxPreviews(ctx context.Context, params ListSandbox
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, ListSandboxPreviewsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -3172,7 +2498,6 @@ func (c *Client) sendListSandboxPreviews(ctx context.Context, params ListSandbox
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -3190,7 +2515,6 @@ func (c *Client) sendListSandboxPreviews(ctx context.Context, params ListSandbox
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeListSandboxPreviewsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -3210,39 +2534,6 @@ func (c *Client) ListSandboxScheduleExecutions(ctx context.Context, params ListS
 }
 
 func (c *Client) sendListSandboxScheduleExecutions(ctx context.Context, params ListSandboxScheduleExecutionsParams, requestOptions ...RequestOption) (res *ScheduleExecutionPage, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("listSandboxScheduleExecutions"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxName}/schedule-executions"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ListSandboxScheduleExecutionsOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3250,7 +2541,6 @@ func (c *Client) sendListSandboxScheduleExecutions(ctx context.Context, params L
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -3279,7 +2569,6 @@ func (c *Client) sendListSandboxScheduleExecutions(ctx context.Context, params L
 	pathParts[2] = "/schedule-executions"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeQueryParams"
 	q := uri.NewQueryEncoder()
 	{
 		// Encode "limit" parameter.
@@ -3351,7 +2640,6 @@ func (c *Client) sendListSandboxScheduleExecutions(ctx context.Context, params L
 	}
 	u.RawQuery = q.Values().Encode()
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -3361,7 +2649,7 @@ func (c *Client) sendListSandboxScheduleExecutions(ctx context.Context, params L
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, ListSandboxScheduleExecutionsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -3395,7 +2683,6 @@ func (c *Client) sendListSandboxScheduleExecutions(ctx context.Context, params L
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -3413,7 +2700,6 @@ func (c *Client) sendListSandboxScheduleExecutions(ctx context.Context, params L
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeListSandboxScheduleExecutionsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -3434,39 +2720,6 @@ func (c *Client) ListSandboxSchedules(ctx context.Context, params ListSandboxSch
 }
 
 func (c *Client) sendListSandboxSchedules(ctx context.Context, params ListSandboxSchedulesParams, requestOptions ...RequestOption) (res ScheduleListing, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("listSandboxSchedules"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxName}/schedules"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ListSandboxSchedulesOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3474,7 +2727,6 @@ func (c *Client) sendListSandboxSchedules(ctx context.Context, params ListSandbo
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -3503,7 +2755,6 @@ func (c *Client) sendListSandboxSchedules(ctx context.Context, params ListSandbo
 	pathParts[2] = "/schedules"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeQueryParams"
 	q := uri.NewQueryEncoder()
 	{
 		// Encode "limit" parameter.
@@ -3592,13 +2843,11 @@ func (c *Client) sendListSandboxSchedules(ctx context.Context, params ListSandbo
 	}
 	u.RawQuery = q.Values().Encode()
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
 	}
 
-	stage = "EncodeHeaderParams"
 	h := uri.NewHeaderEncoder(r.Header)
 	{
 		cfg := uri.HeaderParameterEncodingConfig{
@@ -3619,7 +2868,7 @@ func (c *Client) sendListSandboxSchedules(ctx context.Context, params ListSandbo
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, ListSandboxSchedulesOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -3653,7 +2902,6 @@ func (c *Client) sendListSandboxSchedules(ctx context.Context, params ListSandbo
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -3671,7 +2919,6 @@ func (c *Client) sendListSandboxSchedules(ctx context.Context, params ListSandbo
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeListSandboxSchedulesResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -3691,39 +2938,6 @@ func (c *Client) ListSandboxSnapshots(ctx context.Context, params ListSandboxSna
 }
 
 func (c *Client) sendListSandboxSnapshots(ctx context.Context, params ListSandboxSnapshotsParams, requestOptions ...RequestOption) (res []Snapshot, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("listSandboxSnapshots"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxName}/snapshots"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ListSandboxSnapshotsOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3731,7 +2945,6 @@ func (c *Client) sendListSandboxSnapshots(ctx context.Context, params ListSandbo
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -3760,7 +2973,6 @@ func (c *Client) sendListSandboxSnapshots(ctx context.Context, params ListSandbo
 	pathParts[2] = "/snapshots"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -3770,7 +2982,7 @@ func (c *Client) sendListSandboxSnapshots(ctx context.Context, params ListSandbo
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, ListSandboxSnapshotsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -3804,7 +3016,6 @@ func (c *Client) sendListSandboxSnapshots(ctx context.Context, params ListSandbo
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -3822,7 +3033,6 @@ func (c *Client) sendListSandboxSnapshots(ctx context.Context, params ListSandbo
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeListSandboxSnapshotsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -3845,39 +3055,6 @@ func (c *Client) ListSandboxes(ctx context.Context, params ListSandboxesParams, 
 }
 
 func (c *Client) sendListSandboxes(ctx context.Context, params ListSandboxesParams, requestOptions ...RequestOption) (res SandboxListing, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("listSandboxes"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/sandboxes"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ListSandboxesOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3885,7 +3062,6 @@ func (c *Client) sendListSandboxes(ctx context.Context, params ListSandboxesPara
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -3895,7 +3071,6 @@ func (c *Client) sendListSandboxes(ctx context.Context, params ListSandboxesPara
 	pathParts[0] = "/sandboxes"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeQueryParams"
 	q := uri.NewQueryEncoder()
 	{
 		// Encode "showTerminated" parameter.
@@ -4035,13 +3210,11 @@ func (c *Client) sendListSandboxes(ctx context.Context, params ListSandboxesPara
 	}
 	u.RawQuery = q.Values().Encode()
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
 	}
 
-	stage = "EncodeHeaderParams"
 	h := uri.NewHeaderEncoder(r.Header)
 	{
 		cfg := uri.HeaderParameterEncodingConfig{
@@ -4062,7 +3235,7 @@ func (c *Client) sendListSandboxes(ctx context.Context, params ListSandboxesPara
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, ListSandboxesOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -4096,7 +3269,6 @@ func (c *Client) sendListSandboxes(ctx context.Context, params ListSandboxesPara
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -4114,7 +3286,6 @@ func (c *Client) sendListSandboxes(ctx context.Context, params ListSandboxesPara
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeListSandboxesResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -4134,39 +3305,6 @@ func (c *Client) UpdateSandbox(ctx context.Context, request *Sandbox, params Upd
 }
 
 func (c *Client) sendUpdateSandbox(ctx context.Context, request *Sandbox, params UpdateSandboxParams, requestOptions ...RequestOption) (res *Sandbox, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("updateSandbox"),
-		semconv.HTTPRequestMethodKey.String("PUT"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxName}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, UpdateSandboxOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -4174,7 +3312,6 @@ func (c *Client) sendUpdateSandbox(ctx context.Context, request *Sandbox, params
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -4202,7 +3339,6 @@ func (c *Client) sendUpdateSandbox(ctx context.Context, request *Sandbox, params
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "PUT", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -4215,7 +3351,7 @@ func (c *Client) sendUpdateSandbox(ctx context.Context, request *Sandbox, params
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, UpdateSandboxOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -4249,7 +3385,6 @@ func (c *Client) sendUpdateSandbox(ctx context.Context, request *Sandbox, params
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -4267,7 +3402,6 @@ func (c *Client) sendUpdateSandbox(ctx context.Context, request *Sandbox, params
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeUpdateSandboxResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -4287,39 +3421,6 @@ func (c *Client) UpdateSandboxPreview(ctx context.Context, request *Preview, par
 }
 
 func (c *Client) sendUpdateSandboxPreview(ctx context.Context, request *Preview, params UpdateSandboxPreviewParams, requestOptions ...RequestOption) (res *Preview, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("updateSandboxPreview"),
-		semconv.HTTPRequestMethodKey.String("PUT"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxName}/previews/{previewName}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, UpdateSandboxPreviewOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -4327,7 +3428,6 @@ func (c *Client) sendUpdateSandboxPreview(ctx context.Context, request *Preview,
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -4374,7 +3474,6 @@ func (c *Client) sendUpdateSandboxPreview(ctx context.Context, request *Preview,
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "PUT", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -4387,7 +3486,7 @@ func (c *Client) sendUpdateSandboxPreview(ctx context.Context, request *Preview,
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, UpdateSandboxPreviewOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -4421,7 +3520,6 @@ func (c *Client) sendUpdateSandboxPreview(ctx context.Context, request *Preview,
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -4439,7 +3537,6 @@ func (c *Client) sendUpdateSandboxPreview(ctx context.Context, request *Preview,
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeUpdateSandboxPreviewResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -4459,39 +3556,6 @@ func (c *Client) UpdateSandboxSchedule(ctx context.Context, request *Schedule, p
 }
 
 func (c *Client) sendUpdateSandboxSchedule(ctx context.Context, request *Schedule, params UpdateSandboxScheduleParams, requestOptions ...RequestOption) (res *Schedule, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("updateSandboxSchedule"),
-		semconv.HTTPRequestMethodKey.String("PUT"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxName}/schedules/{scheduleId}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, UpdateSandboxScheduleOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -4499,7 +3563,6 @@ func (c *Client) sendUpdateSandboxSchedule(ctx context.Context, request *Schedul
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -4546,7 +3609,6 @@ func (c *Client) sendUpdateSandboxSchedule(ctx context.Context, request *Schedul
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "PUT", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -4559,7 +3621,7 @@ func (c *Client) sendUpdateSandboxSchedule(ctx context.Context, request *Schedul
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, UpdateSandboxScheduleOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -4593,7 +3655,6 @@ func (c *Client) sendUpdateSandboxSchedule(ctx context.Context, request *Schedul
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -4611,7 +3672,6 @@ func (c *Client) sendUpdateSandboxSchedule(ctx context.Context, request *Schedul
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeUpdateSandboxScheduleResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")

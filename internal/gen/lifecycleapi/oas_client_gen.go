@@ -8,19 +8,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/go-faster/errors"
 	"github.com/ogen-go/ogen/conv"
 	ht "github.com/ogen-go/ogen/http"
 	"github.com/ogen-go/ogen/ogenerrors"
-	"github.com/ogen-go/ogen/otelogen"
 	"github.com/ogen-go/ogen/uri"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/metric"
-	semconv "go.opentelemetry.io/otel/semconv/v1.39.0"
-	"go.opentelemetry.io/otel/trace"
 )
 
 type requestConfig struct {
@@ -216,39 +209,6 @@ func (c *Client) CreateSandbox(ctx context.Context, request *CreateSandboxReques
 }
 
 func (c *Client) sendCreateSandbox(ctx context.Context, request *CreateSandboxRequest, requestOptions ...RequestOption) (res CreateSandboxRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("createSandbox"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/sandboxes"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, CreateSandboxOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -256,7 +216,6 @@ func (c *Client) sendCreateSandbox(ctx context.Context, request *CreateSandboxRe
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -266,7 +225,6 @@ func (c *Client) sendCreateSandbox(ctx context.Context, request *CreateSandboxRe
 	pathParts[0] = "/sandboxes"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -279,7 +237,7 @@ func (c *Client) sendCreateSandbox(ctx context.Context, request *CreateSandboxRe
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ApiKeyAuth"
+
 			switch err := c.securityApiKeyAuth(ctx, CreateSandboxOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -313,7 +271,6 @@ func (c *Client) sendCreateSandbox(ctx context.Context, request *CreateSandboxRe
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -331,7 +288,6 @@ func (c *Client) sendCreateSandbox(ctx context.Context, request *CreateSandboxRe
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeCreateSandboxResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -351,39 +307,6 @@ func (c *Client) CreateSnapshot(ctx context.Context, request OptCreateSnapshotRe
 }
 
 func (c *Client) sendCreateSnapshot(ctx context.Context, request OptCreateSnapshotRequest, params CreateSnapshotParams, requestOptions ...RequestOption) (res CreateSnapshotRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("createSnapshot"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxId}/snapshots"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, CreateSnapshotOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -391,7 +314,6 @@ func (c *Client) sendCreateSnapshot(ctx context.Context, request OptCreateSnapsh
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -420,7 +342,6 @@ func (c *Client) sendCreateSnapshot(ctx context.Context, request OptCreateSnapsh
 	pathParts[2] = "/snapshots"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -433,7 +354,7 @@ func (c *Client) sendCreateSnapshot(ctx context.Context, request OptCreateSnapsh
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ApiKeyAuth"
+
 			switch err := c.securityApiKeyAuth(ctx, CreateSnapshotOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -467,7 +388,6 @@ func (c *Client) sendCreateSnapshot(ctx context.Context, request OptCreateSnapsh
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -485,7 +405,6 @@ func (c *Client) sendCreateSnapshot(ctx context.Context, request OptCreateSnapsh
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeCreateSnapshotResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -508,39 +427,6 @@ func (c *Client) DeleteSandbox(ctx context.Context, params DeleteSandboxParams, 
 }
 
 func (c *Client) sendDeleteSandbox(ctx context.Context, params DeleteSandboxParams, requestOptions ...RequestOption) (res DeleteSandboxRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("deleteSandbox"),
-		semconv.HTTPRequestMethodKey.String("DELETE"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxId}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, DeleteSandboxOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -548,7 +434,6 @@ func (c *Client) sendDeleteSandbox(ctx context.Context, params DeleteSandboxPara
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -576,7 +461,6 @@ func (c *Client) sendDeleteSandbox(ctx context.Context, params DeleteSandboxPara
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "DELETE", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -586,7 +470,7 @@ func (c *Client) sendDeleteSandbox(ctx context.Context, params DeleteSandboxPara
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ApiKeyAuth"
+
 			switch err := c.securityApiKeyAuth(ctx, DeleteSandboxOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -620,7 +504,6 @@ func (c *Client) sendDeleteSandbox(ctx context.Context, params DeleteSandboxPara
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -638,7 +521,6 @@ func (c *Client) sendDeleteSandbox(ctx context.Context, params DeleteSandboxPara
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeDeleteSandboxResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -658,39 +540,6 @@ func (c *Client) DeleteSnapshot(ctx context.Context, params DeleteSnapshotParams
 }
 
 func (c *Client) sendDeleteSnapshot(ctx context.Context, params DeleteSnapshotParams, requestOptions ...RequestOption) (res DeleteSnapshotRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("deleteSnapshot"),
-		semconv.HTTPRequestMethodKey.String("DELETE"),
-		semconv.URLTemplateKey.String("/snapshots/{snapshotId}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, DeleteSnapshotOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -698,7 +547,6 @@ func (c *Client) sendDeleteSnapshot(ctx context.Context, params DeleteSnapshotPa
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -726,7 +574,6 @@ func (c *Client) sendDeleteSnapshot(ctx context.Context, params DeleteSnapshotPa
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "DELETE", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -736,7 +583,7 @@ func (c *Client) sendDeleteSnapshot(ctx context.Context, params DeleteSnapshotPa
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ApiKeyAuth"
+
 			switch err := c.securityApiKeyAuth(ctx, DeleteSnapshotOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -770,7 +617,6 @@ func (c *Client) sendDeleteSnapshot(ctx context.Context, params DeleteSnapshotPa
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -788,7 +634,6 @@ func (c *Client) sendDeleteSnapshot(ctx context.Context, params DeleteSnapshotPa
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeDeleteSnapshotResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -808,39 +653,6 @@ func (c *Client) GetSandbox(ctx context.Context, params GetSandboxParams, option
 }
 
 func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, requestOptions ...RequestOption) (res GetSandboxRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("getSandbox"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxId}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, GetSandboxOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -848,7 +660,6 @@ func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, re
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -876,7 +687,6 @@ func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, re
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -886,7 +696,7 @@ func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, re
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ApiKeyAuth"
+
 			switch err := c.securityApiKeyAuth(ctx, GetSandboxOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -920,7 +730,6 @@ func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, re
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -938,7 +747,6 @@ func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, re
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeGetSandboxResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -958,39 +766,6 @@ func (c *Client) GetSandboxEndpoint(ctx context.Context, params GetSandboxEndpoi
 }
 
 func (c *Client) sendGetSandboxEndpoint(ctx context.Context, params GetSandboxEndpointParams, requestOptions ...RequestOption) (res GetSandboxEndpointRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("getSandboxEndpoint"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxId}/endpoints/{port}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, GetSandboxEndpointOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -998,7 +773,6 @@ func (c *Client) sendGetSandboxEndpoint(ctx context.Context, params GetSandboxEn
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -1045,7 +819,6 @@ func (c *Client) sendGetSandboxEndpoint(ctx context.Context, params GetSandboxEn
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeQueryParams"
 	q := uri.NewQueryEncoder()
 	{
 		// Encode "use_server_proxy" parameter.
@@ -1083,7 +856,6 @@ func (c *Client) sendGetSandboxEndpoint(ctx context.Context, params GetSandboxEn
 	}
 	u.RawQuery = q.Values().Encode()
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -1093,7 +865,7 @@ func (c *Client) sendGetSandboxEndpoint(ctx context.Context, params GetSandboxEn
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ApiKeyAuth"
+
 			switch err := c.securityApiKeyAuth(ctx, GetSandboxEndpointOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -1127,7 +899,6 @@ func (c *Client) sendGetSandboxEndpoint(ctx context.Context, params GetSandboxEn
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -1145,7 +916,6 @@ func (c *Client) sendGetSandboxEndpoint(ctx context.Context, params GetSandboxEn
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeGetSandboxEndpointResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -1165,39 +935,6 @@ func (c *Client) GetSnapshot(ctx context.Context, params GetSnapshotParams, opti
 }
 
 func (c *Client) sendGetSnapshot(ctx context.Context, params GetSnapshotParams, requestOptions ...RequestOption) (res GetSnapshotRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("getSnapshot"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/snapshots/{snapshotId}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, GetSnapshotOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1205,7 +942,6 @@ func (c *Client) sendGetSnapshot(ctx context.Context, params GetSnapshotParams, 
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -1233,7 +969,6 @@ func (c *Client) sendGetSnapshot(ctx context.Context, params GetSnapshotParams, 
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -1243,7 +978,7 @@ func (c *Client) sendGetSnapshot(ctx context.Context, params GetSnapshotParams, 
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ApiKeyAuth"
+
 			switch err := c.securityApiKeyAuth(ctx, GetSnapshotOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -1277,7 +1012,6 @@ func (c *Client) sendGetSnapshot(ctx context.Context, params GetSnapshotParams, 
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -1295,7 +1029,6 @@ func (c *Client) sendGetSnapshot(ctx context.Context, params GetSnapshotParams, 
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeGetSnapshotResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -1315,39 +1048,6 @@ func (c *Client) ListSandboxes(ctx context.Context, params ListSandboxesParams, 
 }
 
 func (c *Client) sendListSandboxes(ctx context.Context, params ListSandboxesParams, requestOptions ...RequestOption) (res ListSandboxesRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("listSandboxes"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/sandboxes"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ListSandboxesOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1355,7 +1055,6 @@ func (c *Client) sendListSandboxes(ctx context.Context, params ListSandboxesPara
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -1365,7 +1064,6 @@ func (c *Client) sendListSandboxes(ctx context.Context, params ListSandboxesPara
 	pathParts[0] = "/sandboxes"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeQueryParams"
 	q := uri.NewQueryEncoder()
 	{
 		// Encode "state" parameter.
@@ -1446,7 +1144,6 @@ func (c *Client) sendListSandboxes(ctx context.Context, params ListSandboxesPara
 	}
 	u.RawQuery = q.Values().Encode()
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -1456,7 +1153,7 @@ func (c *Client) sendListSandboxes(ctx context.Context, params ListSandboxesPara
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ApiKeyAuth"
+
 			switch err := c.securityApiKeyAuth(ctx, ListSandboxesOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -1490,7 +1187,6 @@ func (c *Client) sendListSandboxes(ctx context.Context, params ListSandboxesPara
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -1508,7 +1204,6 @@ func (c *Client) sendListSandboxes(ctx context.Context, params ListSandboxesPara
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeListSandboxesResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -1528,39 +1223,6 @@ func (c *Client) ListSnapshots(ctx context.Context, params ListSnapshotsParams, 
 }
 
 func (c *Client) sendListSnapshots(ctx context.Context, params ListSnapshotsParams, requestOptions ...RequestOption) (res ListSnapshotsRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("listSnapshots"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/snapshots"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ListSnapshotsOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1568,7 +1230,6 @@ func (c *Client) sendListSnapshots(ctx context.Context, params ListSnapshotsPara
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -1578,7 +1239,6 @@ func (c *Client) sendListSnapshots(ctx context.Context, params ListSnapshotsPara
 	pathParts[0] = "/snapshots"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeQueryParams"
 	q := uri.NewQueryEncoder()
 	{
 		// Encode "sandboxId" parameter.
@@ -1662,7 +1322,6 @@ func (c *Client) sendListSnapshots(ctx context.Context, params ListSnapshotsPara
 	}
 	u.RawQuery = q.Values().Encode()
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -1672,7 +1331,7 @@ func (c *Client) sendListSnapshots(ctx context.Context, params ListSnapshotsPara
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ApiKeyAuth"
+
 			switch err := c.securityApiKeyAuth(ctx, ListSnapshotsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -1706,7 +1365,6 @@ func (c *Client) sendListSnapshots(ctx context.Context, params ListSnapshotsPara
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -1724,7 +1382,6 @@ func (c *Client) sendListSnapshots(ctx context.Context, params ListSnapshotsPara
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeListSnapshotsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -1745,39 +1402,6 @@ func (c *Client) PatchSandboxMetadata(ctx context.Context, request PatchSandboxM
 }
 
 func (c *Client) sendPatchSandboxMetadata(ctx context.Context, request PatchSandboxMetadataRequest, params PatchSandboxMetadataParams, requestOptions ...RequestOption) (res PatchSandboxMetadataRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("patchSandboxMetadata"),
-		semconv.HTTPRequestMethodKey.String("PATCH"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxId}/metadata"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, PatchSandboxMetadataOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1785,7 +1409,6 @@ func (c *Client) sendPatchSandboxMetadata(ctx context.Context, request PatchSand
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -1814,7 +1437,6 @@ func (c *Client) sendPatchSandboxMetadata(ctx context.Context, request PatchSand
 	pathParts[2] = "/metadata"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "PATCH", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -1827,7 +1449,7 @@ func (c *Client) sendPatchSandboxMetadata(ctx context.Context, request PatchSand
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ApiKeyAuth"
+
 			switch err := c.securityApiKeyAuth(ctx, PatchSandboxMetadataOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -1861,7 +1483,6 @@ func (c *Client) sendPatchSandboxMetadata(ctx context.Context, request PatchSand
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -1879,7 +1500,6 @@ func (c *Client) sendPatchSandboxMetadata(ctx context.Context, request PatchSand
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodePatchSandboxMetadataResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -1899,39 +1519,6 @@ func (c *Client) PauseSandbox(ctx context.Context, params PauseSandboxParams, op
 }
 
 func (c *Client) sendPauseSandbox(ctx context.Context, params PauseSandboxParams, requestOptions ...RequestOption) (res PauseSandboxRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("pauseSandbox"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxId}/pause"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, PauseSandboxOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1939,7 +1526,6 @@ func (c *Client) sendPauseSandbox(ctx context.Context, params PauseSandboxParams
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -1968,7 +1554,6 @@ func (c *Client) sendPauseSandbox(ctx context.Context, params PauseSandboxParams
 	pathParts[2] = "/pause"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -1978,7 +1563,7 @@ func (c *Client) sendPauseSandbox(ctx context.Context, params PauseSandboxParams
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ApiKeyAuth"
+
 			switch err := c.securityApiKeyAuth(ctx, PauseSandboxOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -2012,7 +1597,6 @@ func (c *Client) sendPauseSandbox(ctx context.Context, params PauseSandboxParams
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -2030,7 +1614,6 @@ func (c *Client) sendPauseSandbox(ctx context.Context, params PauseSandboxParams
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodePauseSandboxResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -2053,39 +1636,6 @@ func (c *Client) RenewSandboxExpiration(ctx context.Context, request *RenewSandb
 }
 
 func (c *Client) sendRenewSandboxExpiration(ctx context.Context, request *RenewSandboxExpirationRequest, params RenewSandboxExpirationParams, requestOptions ...RequestOption) (res RenewSandboxExpirationRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("renewSandboxExpiration"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxId}/renew-expiration"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, RenewSandboxExpirationOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2093,7 +1643,6 @@ func (c *Client) sendRenewSandboxExpiration(ctx context.Context, request *RenewS
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -2122,7 +1671,6 @@ func (c *Client) sendRenewSandboxExpiration(ctx context.Context, request *RenewS
 	pathParts[2] = "/renew-expiration"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -2135,7 +1683,7 @@ func (c *Client) sendRenewSandboxExpiration(ctx context.Context, request *RenewS
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ApiKeyAuth"
+
 			switch err := c.securityApiKeyAuth(ctx, RenewSandboxExpirationOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -2169,7 +1717,6 @@ func (c *Client) sendRenewSandboxExpiration(ctx context.Context, request *RenewS
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -2187,7 +1734,6 @@ func (c *Client) sendRenewSandboxExpiration(ctx context.Context, request *RenewS
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeRenewSandboxExpirationResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -2207,39 +1753,6 @@ func (c *Client) ResumeSandbox(ctx context.Context, params ResumeSandboxParams, 
 }
 
 func (c *Client) sendResumeSandbox(ctx context.Context, params ResumeSandboxParams, requestOptions ...RequestOption) (res ResumeSandboxRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("resumeSandbox"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/sandboxes/{sandboxId}/resume"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ResumeSandboxOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2247,7 +1760,6 @@ func (c *Client) sendResumeSandbox(ctx context.Context, params ResumeSandboxPara
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -2276,7 +1788,6 @@ func (c *Client) sendResumeSandbox(ctx context.Context, params ResumeSandboxPara
 	pathParts[2] = "/resume"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -2286,7 +1797,7 @@ func (c *Client) sendResumeSandbox(ctx context.Context, params ResumeSandboxPara
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ApiKeyAuth"
+
 			switch err := c.securityApiKeyAuth(ctx, ResumeSandboxOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -2320,7 +1831,6 @@ func (c *Client) sendResumeSandbox(ctx context.Context, params ResumeSandboxPara
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -2338,7 +1848,6 @@ func (c *Client) sendResumeSandbox(ctx context.Context, params ResumeSandboxPara
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeResumeSandboxResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")

@@ -8,19 +8,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/go-faster/errors"
 	"github.com/ogen-go/ogen/conv"
 	ht "github.com/ogen-go/ogen/http"
 	"github.com/ogen-go/ogen/ogenerrors"
-	"github.com/ogen-go/ogen/otelogen"
 	"github.com/ogen-go/ogen/uri"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/metric"
-	semconv "go.opentelemetry.io/otel/semconv/v1.39.0"
-	"go.opentelemetry.io/otel/trace"
 )
 
 type requestConfig struct {
@@ -369,39 +362,6 @@ func (c *Client) AddControlPlaneSandbox(ctx context.Context, request *ControlPla
 }
 
 func (c *Client) sendAddControlPlaneSandbox(ctx context.Context, request *ControlPlaneSeed, requestOptions ...RequestOption) (res *ControlPlaneInfo, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("addControlPlaneSandbox"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/controlplane/sandboxes"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, AddControlPlaneSandboxOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -409,7 +369,6 @@ func (c *Client) sendAddControlPlaneSandbox(ctx context.Context, request *Contro
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -419,7 +378,6 @@ func (c *Client) sendAddControlPlaneSandbox(ctx context.Context, request *Contro
 	pathParts[0] = "/controlplane/sandboxes"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -432,7 +390,7 @@ func (c *Client) sendAddControlPlaneSandbox(ctx context.Context, request *Contro
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, AddControlPlaneSandboxOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -466,7 +424,6 @@ func (c *Client) sendAddControlPlaneSandbox(ctx context.Context, request *Contro
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -484,7 +441,6 @@ func (c *Client) sendAddControlPlaneSandbox(ctx context.Context, request *Contro
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeAddControlPlaneSandboxResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -504,39 +460,6 @@ func (c *Client) AddSandbox(ctx context.Context, request *SandboxSeed, options .
 }
 
 func (c *Client) sendAddSandbox(ctx context.Context, request *SandboxSeed, requestOptions ...RequestOption) (res *SandboxInfo, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("addSandbox"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/sandboxes"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, AddSandboxOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -544,7 +467,6 @@ func (c *Client) sendAddSandbox(ctx context.Context, request *SandboxSeed, reque
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -554,7 +476,6 @@ func (c *Client) sendAddSandbox(ctx context.Context, request *SandboxSeed, reque
 	pathParts[0] = "/sandboxes"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -567,7 +488,7 @@ func (c *Client) sendAddSandbox(ctx context.Context, request *SandboxSeed, reque
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, AddSandboxOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -601,7 +522,6 @@ func (c *Client) sendAddSandbox(ctx context.Context, request *SandboxSeed, reque
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -619,7 +539,6 @@ func (c *Client) sendAddSandbox(ctx context.Context, request *SandboxSeed, reque
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeAddSandboxResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -639,39 +558,6 @@ func (c *Client) AddSnapshot(ctx context.Context, request *SnapshotSeed, options
 }
 
 func (c *Client) sendAddSnapshot(ctx context.Context, request *SnapshotSeed, requestOptions ...RequestOption) (res *SnapshotInfo, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("addSnapshot"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/snapshots"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, AddSnapshotOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -679,7 +565,6 @@ func (c *Client) sendAddSnapshot(ctx context.Context, request *SnapshotSeed, req
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -689,7 +574,6 @@ func (c *Client) sendAddSnapshot(ctx context.Context, request *SnapshotSeed, req
 	pathParts[0] = "/snapshots"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -702,7 +586,7 @@ func (c *Client) sendAddSnapshot(ctx context.Context, request *SnapshotSeed, req
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, AddSnapshotOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -736,7 +620,6 @@ func (c *Client) sendAddSnapshot(ctx context.Context, request *SnapshotSeed, req
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -754,7 +637,6 @@ func (c *Client) sendAddSnapshot(ctx context.Context, request *SnapshotSeed, req
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeAddSnapshotResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -775,39 +657,6 @@ func (c *Client) AdvanceClock(ctx context.Context, request *ClockAdvance, option
 }
 
 func (c *Client) sendAdvanceClock(ctx context.Context, request *ClockAdvance, requestOptions ...RequestOption) (res *Clock, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("advanceClock"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/clock/advance"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, AdvanceClockOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -815,7 +664,6 @@ func (c *Client) sendAdvanceClock(ctx context.Context, request *ClockAdvance, re
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -825,7 +673,6 @@ func (c *Client) sendAdvanceClock(ctx context.Context, request *ClockAdvance, re
 	pathParts[0] = "/clock/advance"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -838,7 +685,7 @@ func (c *Client) sendAdvanceClock(ctx context.Context, request *ClockAdvance, re
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, AdvanceClockOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -872,7 +719,6 @@ func (c *Client) sendAdvanceClock(ctx context.Context, request *ClockAdvance, re
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -890,7 +736,6 @@ func (c *Client) sendAdvanceClock(ctx context.Context, request *ClockAdvance, re
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeAdvanceClockResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -910,39 +755,6 @@ func (c *Client) ClearCommands(ctx context.Context, options ...RequestOption) er
 }
 
 func (c *Client) sendClearCommands(ctx context.Context, requestOptions ...RequestOption) (res *ClearCommandsNoContent, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("clearCommands"),
-		semconv.HTTPRequestMethodKey.String("DELETE"),
-		semconv.URLTemplateKey.String("/commands"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ClearCommandsOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -950,7 +762,6 @@ func (c *Client) sendClearCommands(ctx context.Context, requestOptions ...Reques
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -960,7 +771,6 @@ func (c *Client) sendClearCommands(ctx context.Context, requestOptions ...Reques
 	pathParts[0] = "/commands"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "DELETE", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -970,7 +780,7 @@ func (c *Client) sendClearCommands(ctx context.Context, requestOptions ...Reques
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, ClearCommandsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -1004,7 +814,6 @@ func (c *Client) sendClearCommands(ctx context.Context, requestOptions ...Reques
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -1022,7 +831,6 @@ func (c *Client) sendClearCommands(ctx context.Context, requestOptions ...Reques
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeClearCommandsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -1042,39 +850,6 @@ func (c *Client) ClearFaults(ctx context.Context, options ...RequestOption) erro
 }
 
 func (c *Client) sendClearFaults(ctx context.Context, requestOptions ...RequestOption) (res *ClearFaultsNoContent, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("clearFaults"),
-		semconv.HTTPRequestMethodKey.String("DELETE"),
-		semconv.URLTemplateKey.String("/faults"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ClearFaultsOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1082,7 +857,6 @@ func (c *Client) sendClearFaults(ctx context.Context, requestOptions ...RequestO
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -1092,7 +866,6 @@ func (c *Client) sendClearFaults(ctx context.Context, requestOptions ...RequestO
 	pathParts[0] = "/faults"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "DELETE", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -1102,7 +875,7 @@ func (c *Client) sendClearFaults(ctx context.Context, requestOptions ...RequestO
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, ClearFaultsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -1136,7 +909,6 @@ func (c *Client) sendClearFaults(ctx context.Context, requestOptions ...RequestO
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -1154,7 +926,6 @@ func (c *Client) sendClearFaults(ctx context.Context, requestOptions ...RequestO
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeClearFaultsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -1174,39 +945,6 @@ func (c *Client) CountCreations(ctx context.Context, params CountCreationsParams
 }
 
 func (c *Client) sendCountCreations(ctx context.Context, params CountCreationsParams, requestOptions ...RequestOption) (res *CreationCounts, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("countCreations"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/journal/creation-counts"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, CountCreationsOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1214,7 +952,6 @@ func (c *Client) sendCountCreations(ctx context.Context, params CountCreationsPa
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -1224,7 +961,6 @@ func (c *Client) sendCountCreations(ctx context.Context, params CountCreationsPa
 	pathParts[0] = "/journal/creation-counts"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeQueryParams"
 	q := uri.NewQueryEncoder()
 	{
 		// Encode "key" parameter.
@@ -1242,7 +978,6 @@ func (c *Client) sendCountCreations(ctx context.Context, params CountCreationsPa
 	}
 	u.RawQuery = q.Values().Encode()
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -1252,7 +987,7 @@ func (c *Client) sendCountCreations(ctx context.Context, params CountCreationsPa
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, CountCreationsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -1286,7 +1021,6 @@ func (c *Client) sendCountCreations(ctx context.Context, params CountCreationsPa
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -1304,7 +1038,6 @@ func (c *Client) sendCountCreations(ctx context.Context, params CountCreationsPa
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeCountCreationsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -1324,39 +1057,6 @@ func (c *Client) CountRequests(ctx context.Context, params CountRequestsParams, 
 }
 
 func (c *Client) sendCountRequests(ctx context.Context, params CountRequestsParams, requestOptions ...RequestOption) (res *Count, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("countRequests"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/journal/count"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, CountRequestsOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1364,7 +1064,6 @@ func (c *Client) sendCountRequests(ctx context.Context, params CountRequestsPara
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -1374,7 +1073,6 @@ func (c *Client) sendCountRequests(ctx context.Context, params CountRequestsPara
 	pathParts[0] = "/journal/count"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeQueryParams"
 	q := uri.NewQueryEncoder()
 	{
 		// Encode "api" parameter.
@@ -1514,7 +1212,6 @@ func (c *Client) sendCountRequests(ctx context.Context, params CountRequestsPara
 	}
 	u.RawQuery = q.Values().Encode()
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -1524,7 +1221,7 @@ func (c *Client) sendCountRequests(ctx context.Context, params CountRequestsPara
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, CountRequestsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -1558,7 +1255,6 @@ func (c *Client) sendCountRequests(ctx context.Context, params CountRequestsPara
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -1576,7 +1272,6 @@ func (c *Client) sendCountRequests(ctx context.Context, params CountRequestsPara
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeCountRequestsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -1596,39 +1291,6 @@ func (c *Client) ExitSandbox(ctx context.Context, request *ExitRequest, params E
 }
 
 func (c *Client) sendExitSandbox(ctx context.Context, request *ExitRequest, params ExitSandboxParams, requestOptions ...RequestOption) (res *SandboxInfo, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("exitSandbox"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/sandboxes/{id}/exit"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ExitSandboxOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1636,7 +1298,6 @@ func (c *Client) sendExitSandbox(ctx context.Context, request *ExitRequest, para
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -1665,7 +1326,6 @@ func (c *Client) sendExitSandbox(ctx context.Context, request *ExitRequest, para
 	pathParts[2] = "/exit"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -1678,7 +1338,7 @@ func (c *Client) sendExitSandbox(ctx context.Context, request *ExitRequest, para
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, ExitSandboxOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -1712,7 +1372,6 @@ func (c *Client) sendExitSandbox(ctx context.Context, request *ExitRequest, para
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -1730,7 +1389,6 @@ func (c *Client) sendExitSandbox(ctx context.Context, request *ExitRequest, para
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeExitSandboxResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -1750,39 +1408,6 @@ func (c *Client) FailSandbox(ctx context.Context, request OptFailRequest, params
 }
 
 func (c *Client) sendFailSandbox(ctx context.Context, request OptFailRequest, params FailSandboxParams, requestOptions ...RequestOption) (res *SandboxInfo, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("failSandbox"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/sandboxes/{id}/fail"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, FailSandboxOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1790,7 +1415,6 @@ func (c *Client) sendFailSandbox(ctx context.Context, request OptFailRequest, pa
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -1819,7 +1443,6 @@ func (c *Client) sendFailSandbox(ctx context.Context, request OptFailRequest, pa
 	pathParts[2] = "/fail"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -1832,7 +1455,7 @@ func (c *Client) sendFailSandbox(ctx context.Context, request OptFailRequest, pa
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, FailSandboxOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -1866,7 +1489,6 @@ func (c *Client) sendFailSandbox(ctx context.Context, request OptFailRequest, pa
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -1884,7 +1506,6 @@ func (c *Client) sendFailSandbox(ctx context.Context, request OptFailRequest, pa
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeFailSandboxResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -1904,39 +1525,6 @@ func (c *Client) GetClock(ctx context.Context, options ...RequestOption) (*Clock
 }
 
 func (c *Client) sendGetClock(ctx context.Context, requestOptions ...RequestOption) (res *Clock, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("getClock"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/clock"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, GetClockOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1944,7 +1532,6 @@ func (c *Client) sendGetClock(ctx context.Context, requestOptions ...RequestOpti
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -1954,7 +1541,6 @@ func (c *Client) sendGetClock(ctx context.Context, requestOptions ...RequestOpti
 	pathParts[0] = "/clock"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -1964,7 +1550,7 @@ func (c *Client) sendGetClock(ctx context.Context, requestOptions ...RequestOpti
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, GetClockOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -1998,7 +1584,6 @@ func (c *Client) sendGetClock(ctx context.Context, requestOptions ...RequestOpti
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -2016,7 +1601,6 @@ func (c *Client) sendGetClock(ctx context.Context, requestOptions ...RequestOpti
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeGetClockResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -2036,39 +1620,6 @@ func (c *Client) GetControlPlaneSandbox(ctx context.Context, params GetControlPl
 }
 
 func (c *Client) sendGetControlPlaneSandbox(ctx context.Context, params GetControlPlaneSandboxParams, requestOptions ...RequestOption) (res *ControlPlaneInfo, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("getControlPlaneSandbox"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/controlplane/sandboxes/{tenant}/{name}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, GetControlPlaneSandboxOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2076,7 +1627,6 @@ func (c *Client) sendGetControlPlaneSandbox(ctx context.Context, params GetContr
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -2123,7 +1673,6 @@ func (c *Client) sendGetControlPlaneSandbox(ctx context.Context, params GetContr
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -2133,7 +1682,7 @@ func (c *Client) sendGetControlPlaneSandbox(ctx context.Context, params GetContr
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, GetControlPlaneSandboxOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -2167,7 +1716,6 @@ func (c *Client) sendGetControlPlaneSandbox(ctx context.Context, params GetContr
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -2185,7 +1733,6 @@ func (c *Client) sendGetControlPlaneSandbox(ctx context.Context, params GetContr
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeGetControlPlaneSandboxResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -2205,39 +1752,6 @@ func (c *Client) GetFault(ctx context.Context, params GetFaultParams, options ..
 }
 
 func (c *Client) sendGetFault(ctx context.Context, params GetFaultParams, requestOptions ...RequestOption) (res *Fault, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("getFault"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/faults/{id}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, GetFaultOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2245,7 +1759,6 @@ func (c *Client) sendGetFault(ctx context.Context, params GetFaultParams, reques
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -2273,7 +1786,6 @@ func (c *Client) sendGetFault(ctx context.Context, params GetFaultParams, reques
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -2283,7 +1795,7 @@ func (c *Client) sendGetFault(ctx context.Context, params GetFaultParams, reques
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, GetFaultOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -2317,7 +1829,6 @@ func (c *Client) sendGetFault(ctx context.Context, params GetFaultParams, reques
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -2335,7 +1846,6 @@ func (c *Client) sendGetFault(ctx context.Context, params GetFaultParams, reques
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeGetFaultResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -2355,39 +1865,6 @@ func (c *Client) GetInfo(ctx context.Context, options ...RequestOption) (*Info, 
 }
 
 func (c *Client) sendGetInfo(ctx context.Context, requestOptions ...RequestOption) (res *Info, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("getInfo"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/info"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, GetInfoOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2395,7 +1872,6 @@ func (c *Client) sendGetInfo(ctx context.Context, requestOptions ...RequestOptio
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -2405,7 +1881,6 @@ func (c *Client) sendGetInfo(ctx context.Context, requestOptions ...RequestOptio
 	pathParts[0] = "/info"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -2415,7 +1890,7 @@ func (c *Client) sendGetInfo(ctx context.Context, requestOptions ...RequestOptio
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, GetInfoOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -2449,7 +1924,6 @@ func (c *Client) sendGetInfo(ctx context.Context, requestOptions ...RequestOptio
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -2467,7 +1941,6 @@ func (c *Client) sendGetInfo(ctx context.Context, requestOptions ...RequestOptio
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeGetInfoResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -2489,39 +1962,6 @@ func (c *Client) GetJournal(ctx context.Context, params GetJournalParams, option
 }
 
 func (c *Client) sendGetJournal(ctx context.Context, params GetJournalParams, requestOptions ...RequestOption) (res *Journal, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("getJournal"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/journal"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, GetJournalOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2529,7 +1969,6 @@ func (c *Client) sendGetJournal(ctx context.Context, params GetJournalParams, re
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -2539,7 +1978,6 @@ func (c *Client) sendGetJournal(ctx context.Context, params GetJournalParams, re
 	pathParts[0] = "/journal"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeQueryParams"
 	q := uri.NewQueryEncoder()
 	{
 		// Encode "api" parameter.
@@ -2696,7 +2134,6 @@ func (c *Client) sendGetJournal(ctx context.Context, params GetJournalParams, re
 	}
 	u.RawQuery = q.Values().Encode()
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -2706,7 +2143,7 @@ func (c *Client) sendGetJournal(ctx context.Context, params GetJournalParams, re
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, GetJournalOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -2740,7 +2177,6 @@ func (c *Client) sendGetJournal(ctx context.Context, params GetJournalParams, re
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -2758,7 +2194,6 @@ func (c *Client) sendGetJournal(ctx context.Context, params GetJournalParams, re
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeGetJournalResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -2778,39 +2213,6 @@ func (c *Client) GetSandbox(ctx context.Context, params GetSandboxParams, option
 }
 
 func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, requestOptions ...RequestOption) (res *SandboxInfo, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("getSandbox"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/sandboxes/{id}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, GetSandboxOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2818,7 +2220,6 @@ func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, re
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -2846,7 +2247,6 @@ func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, re
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -2856,7 +2256,7 @@ func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, re
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, GetSandboxOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -2890,7 +2290,6 @@ func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, re
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -2908,7 +2307,6 @@ func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, re
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeGetSandboxResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -2928,39 +2326,6 @@ func (c *Client) GetSnapshot(ctx context.Context, params GetSnapshotParams, opti
 }
 
 func (c *Client) sendGetSnapshot(ctx context.Context, params GetSnapshotParams, requestOptions ...RequestOption) (res *SnapshotInfo, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("getSnapshot"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/snapshots/{id}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, GetSnapshotOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2968,7 +2333,6 @@ func (c *Client) sendGetSnapshot(ctx context.Context, params GetSnapshotParams, 
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -2996,7 +2360,6 @@ func (c *Client) sendGetSnapshot(ctx context.Context, params GetSnapshotParams, 
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -3006,7 +2369,7 @@ func (c *Client) sendGetSnapshot(ctx context.Context, params GetSnapshotParams, 
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, GetSnapshotOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -3040,7 +2403,6 @@ func (c *Client) sendGetSnapshot(ctx context.Context, params GetSnapshotParams, 
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -3058,7 +2420,6 @@ func (c *Client) sendGetSnapshot(ctx context.Context, params GetSnapshotParams, 
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeGetSnapshotResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -3080,39 +2441,6 @@ func (c *Client) GetState(ctx context.Context, options ...RequestOption) (*State
 }
 
 func (c *Client) sendGetState(ctx context.Context, requestOptions ...RequestOption) (res *State, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("getState"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/state"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, GetStateOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3120,7 +2448,6 @@ func (c *Client) sendGetState(ctx context.Context, requestOptions ...RequestOpti
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -3130,7 +2457,6 @@ func (c *Client) sendGetState(ctx context.Context, requestOptions ...RequestOpti
 	pathParts[0] = "/state"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -3140,7 +2466,7 @@ func (c *Client) sendGetState(ctx context.Context, requestOptions ...RequestOpti
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, GetStateOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -3174,7 +2500,6 @@ func (c *Client) sendGetState(ctx context.Context, requestOptions ...RequestOpti
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -3192,7 +2517,6 @@ func (c *Client) sendGetState(ctx context.Context, requestOptions ...RequestOpti
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeGetStateResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -3212,39 +2536,6 @@ func (c *Client) InjectFault(ctx context.Context, request *FaultSpec, options ..
 }
 
 func (c *Client) sendInjectFault(ctx context.Context, request *FaultSpec, requestOptions ...RequestOption) (res *Fault, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("injectFault"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/faults"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, InjectFaultOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3252,7 +2543,6 @@ func (c *Client) sendInjectFault(ctx context.Context, request *FaultSpec, reques
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -3262,7 +2552,6 @@ func (c *Client) sendInjectFault(ctx context.Context, request *FaultSpec, reques
 	pathParts[0] = "/faults"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -3275,7 +2564,7 @@ func (c *Client) sendInjectFault(ctx context.Context, request *FaultSpec, reques
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, InjectFaultOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -3309,7 +2598,6 @@ func (c *Client) sendInjectFault(ctx context.Context, request *FaultSpec, reques
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -3327,7 +2615,6 @@ func (c *Client) sendInjectFault(ctx context.Context, request *FaultSpec, reques
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeInjectFaultResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -3347,39 +2634,6 @@ func (c *Client) ListCommands(ctx context.Context, options ...RequestOption) ([]
 }
 
 func (c *Client) sendListCommands(ctx context.Context, requestOptions ...RequestOption) (res []Command, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("listCommands"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/commands"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ListCommandsOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3387,7 +2641,6 @@ func (c *Client) sendListCommands(ctx context.Context, requestOptions ...Request
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -3397,7 +2650,6 @@ func (c *Client) sendListCommands(ctx context.Context, requestOptions ...Request
 	pathParts[0] = "/commands"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -3407,7 +2659,7 @@ func (c *Client) sendListCommands(ctx context.Context, requestOptions ...Request
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, ListCommandsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -3441,7 +2693,6 @@ func (c *Client) sendListCommands(ctx context.Context, requestOptions ...Request
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -3459,7 +2710,6 @@ func (c *Client) sendListCommands(ctx context.Context, requestOptions ...Request
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeListCommandsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -3479,39 +2729,6 @@ func (c *Client) ListControlPlaneSandboxes(ctx context.Context, options ...Reque
 }
 
 func (c *Client) sendListControlPlaneSandboxes(ctx context.Context, requestOptions ...RequestOption) (res []ControlPlaneInfo, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("listControlPlaneSandboxes"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/controlplane/sandboxes"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ListControlPlaneSandboxesOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3519,7 +2736,6 @@ func (c *Client) sendListControlPlaneSandboxes(ctx context.Context, requestOptio
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -3529,7 +2745,6 @@ func (c *Client) sendListControlPlaneSandboxes(ctx context.Context, requestOptio
 	pathParts[0] = "/controlplane/sandboxes"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -3539,7 +2754,7 @@ func (c *Client) sendListControlPlaneSandboxes(ctx context.Context, requestOptio
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, ListControlPlaneSandboxesOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -3573,7 +2788,6 @@ func (c *Client) sendListControlPlaneSandboxes(ctx context.Context, requestOptio
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -3591,7 +2805,6 @@ func (c *Client) sendListControlPlaneSandboxes(ctx context.Context, requestOptio
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeListControlPlaneSandboxesResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -3612,39 +2825,6 @@ func (c *Client) ListCreations(ctx context.Context, options ...RequestOption) ([
 }
 
 func (c *Client) sendListCreations(ctx context.Context, requestOptions ...RequestOption) (res []Creation, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("listCreations"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/journal/creations"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ListCreationsOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3652,7 +2832,6 @@ func (c *Client) sendListCreations(ctx context.Context, requestOptions ...Reques
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -3662,7 +2841,6 @@ func (c *Client) sendListCreations(ctx context.Context, requestOptions ...Reques
 	pathParts[0] = "/journal/creations"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -3672,7 +2850,7 @@ func (c *Client) sendListCreations(ctx context.Context, requestOptions ...Reques
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, ListCreationsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -3706,7 +2884,6 @@ func (c *Client) sendListCreations(ctx context.Context, requestOptions ...Reques
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -3724,7 +2901,6 @@ func (c *Client) sendListCreations(ctx context.Context, requestOptions ...Reques
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeListCreationsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -3744,39 +2920,6 @@ func (c *Client) ListDeletions(ctx context.Context, options ...RequestOption) ([
 }
 
 func (c *Client) sendListDeletions(ctx context.Context, requestOptions ...RequestOption) (res []Deletion, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("listDeletions"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/journal/deletions"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ListDeletionsOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3784,7 +2927,6 @@ func (c *Client) sendListDeletions(ctx context.Context, requestOptions ...Reques
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -3794,7 +2936,6 @@ func (c *Client) sendListDeletions(ctx context.Context, requestOptions ...Reques
 	pathParts[0] = "/journal/deletions"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -3804,7 +2945,7 @@ func (c *Client) sendListDeletions(ctx context.Context, requestOptions ...Reques
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, ListDeletionsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -3838,7 +2979,6 @@ func (c *Client) sendListDeletions(ctx context.Context, requestOptions ...Reques
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -3856,7 +2996,6 @@ func (c *Client) sendListDeletions(ctx context.Context, requestOptions ...Reques
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeListDeletionsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -3876,39 +3015,6 @@ func (c *Client) ListFaults(ctx context.Context, options ...RequestOption) ([]Fa
 }
 
 func (c *Client) sendListFaults(ctx context.Context, requestOptions ...RequestOption) (res []Fault, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("listFaults"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/faults"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ListFaultsOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3916,7 +3022,6 @@ func (c *Client) sendListFaults(ctx context.Context, requestOptions ...RequestOp
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -3926,7 +3031,6 @@ func (c *Client) sendListFaults(ctx context.Context, requestOptions ...RequestOp
 	pathParts[0] = "/faults"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -3936,7 +3040,7 @@ func (c *Client) sendListFaults(ctx context.Context, requestOptions ...RequestOp
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, ListFaultsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -3970,7 +3074,6 @@ func (c *Client) sendListFaults(ctx context.Context, requestOptions ...RequestOp
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -3988,7 +3091,6 @@ func (c *Client) sendListFaults(ctx context.Context, requestOptions ...RequestOp
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeListFaultsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -4008,39 +3110,6 @@ func (c *Client) ListOperations(ctx context.Context, options ...RequestOption) (
 }
 
 func (c *Client) sendListOperations(ctx context.Context, requestOptions ...RequestOption) (res *Operations, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("listOperations"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/operations"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ListOperationsOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -4048,7 +3117,6 @@ func (c *Client) sendListOperations(ctx context.Context, requestOptions ...Reque
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -4058,7 +3126,6 @@ func (c *Client) sendListOperations(ctx context.Context, requestOptions ...Reque
 	pathParts[0] = "/operations"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -4068,7 +3135,7 @@ func (c *Client) sendListOperations(ctx context.Context, requestOptions ...Reque
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, ListOperationsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -4102,7 +3169,6 @@ func (c *Client) sendListOperations(ctx context.Context, requestOptions ...Reque
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -4120,7 +3186,6 @@ func (c *Client) sendListOperations(ctx context.Context, requestOptions ...Reque
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeListOperationsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -4140,39 +3205,6 @@ func (c *Client) ListRenewals(ctx context.Context, params ListRenewalsParams, op
 }
 
 func (c *Client) sendListRenewals(ctx context.Context, params ListRenewalsParams, requestOptions ...RequestOption) (res []Renewal, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("listRenewals"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/journal/renewals"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ListRenewalsOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -4180,7 +3212,6 @@ func (c *Client) sendListRenewals(ctx context.Context, params ListRenewalsParams
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -4190,7 +3221,6 @@ func (c *Client) sendListRenewals(ctx context.Context, params ListRenewalsParams
 	pathParts[0] = "/journal/renewals"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeQueryParams"
 	q := uri.NewQueryEncoder()
 	{
 		// Encode "sandboxId" parameter.
@@ -4211,7 +3241,6 @@ func (c *Client) sendListRenewals(ctx context.Context, params ListRenewalsParams
 	}
 	u.RawQuery = q.Values().Encode()
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -4221,7 +3250,7 @@ func (c *Client) sendListRenewals(ctx context.Context, params ListRenewalsParams
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, ListRenewalsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -4255,7 +3284,6 @@ func (c *Client) sendListRenewals(ctx context.Context, params ListRenewalsParams
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -4273,7 +3301,6 @@ func (c *Client) sendListRenewals(ctx context.Context, params ListRenewalsParams
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeListRenewalsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -4293,39 +3320,6 @@ func (c *Client) ListSandboxes(ctx context.Context, options ...RequestOption) ([
 }
 
 func (c *Client) sendListSandboxes(ctx context.Context, requestOptions ...RequestOption) (res []SandboxInfo, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("listSandboxes"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/sandboxes"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ListSandboxesOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -4333,7 +3327,6 @@ func (c *Client) sendListSandboxes(ctx context.Context, requestOptions ...Reques
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -4343,7 +3336,6 @@ func (c *Client) sendListSandboxes(ctx context.Context, requestOptions ...Reques
 	pathParts[0] = "/sandboxes"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -4353,7 +3345,7 @@ func (c *Client) sendListSandboxes(ctx context.Context, requestOptions ...Reques
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, ListSandboxesOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -4387,7 +3379,6 @@ func (c *Client) sendListSandboxes(ctx context.Context, requestOptions ...Reques
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -4405,7 +3396,6 @@ func (c *Client) sendListSandboxes(ctx context.Context, requestOptions ...Reques
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeListSandboxesResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -4425,39 +3415,6 @@ func (c *Client) ListSnapshots(ctx context.Context, options ...RequestOption) ([
 }
 
 func (c *Client) sendListSnapshots(ctx context.Context, requestOptions ...RequestOption) (res []SnapshotInfo, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("listSnapshots"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/snapshots"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ListSnapshotsOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -4465,7 +3422,6 @@ func (c *Client) sendListSnapshots(ctx context.Context, requestOptions ...Reques
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -4475,7 +3431,6 @@ func (c *Client) sendListSnapshots(ctx context.Context, requestOptions ...Reques
 	pathParts[0] = "/snapshots"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -4485,7 +3440,7 @@ func (c *Client) sendListSnapshots(ctx context.Context, requestOptions ...Reques
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, ListSnapshotsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -4519,7 +3474,6 @@ func (c *Client) sendListSnapshots(ctx context.Context, requestOptions ...Reques
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -4537,7 +3491,6 @@ func (c *Client) sendListSnapshots(ctx context.Context, requestOptions ...Reques
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeListSnapshotsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -4557,39 +3510,6 @@ func (c *Client) ListTransitions(ctx context.Context, options ...RequestOption) 
 }
 
 func (c *Client) sendListTransitions(ctx context.Context, requestOptions ...RequestOption) (res []PendingTransition, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("listTransitions"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/transitions"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ListTransitionsOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -4597,7 +3517,6 @@ func (c *Client) sendListTransitions(ctx context.Context, requestOptions ...Requ
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -4607,7 +3526,6 @@ func (c *Client) sendListTransitions(ctx context.Context, requestOptions ...Requ
 	pathParts[0] = "/transitions"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -4617,7 +3535,7 @@ func (c *Client) sendListTransitions(ctx context.Context, requestOptions ...Requ
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, ListTransitionsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -4651,7 +3569,6 @@ func (c *Client) sendListTransitions(ctx context.Context, requestOptions ...Requ
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -4669,7 +3586,6 @@ func (c *Client) sendListTransitions(ctx context.Context, requestOptions ...Requ
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeListTransitionsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -4689,39 +3605,6 @@ func (c *Client) PutState(ctx context.Context, request *State, options ...Reques
 }
 
 func (c *Client) sendPutState(ctx context.Context, request *State, requestOptions ...RequestOption) (res *Info, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("putState"),
-		semconv.HTTPRequestMethodKey.String("PUT"),
-		semconv.URLTemplateKey.String("/state"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, PutStateOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -4729,7 +3612,6 @@ func (c *Client) sendPutState(ctx context.Context, request *State, requestOption
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -4739,7 +3621,6 @@ func (c *Client) sendPutState(ctx context.Context, request *State, requestOption
 	pathParts[0] = "/state"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "PUT", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -4752,7 +3633,7 @@ func (c *Client) sendPutState(ctx context.Context, request *State, requestOption
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, PutStateOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -4786,7 +3667,6 @@ func (c *Client) sendPutState(ctx context.Context, request *State, requestOption
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -4804,7 +3684,6 @@ func (c *Client) sendPutState(ctx context.Context, request *State, requestOption
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodePutStateResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -4824,39 +3703,6 @@ func (c *Client) RemoveFault(ctx context.Context, params RemoveFaultParams, opti
 }
 
 func (c *Client) sendRemoveFault(ctx context.Context, params RemoveFaultParams, requestOptions ...RequestOption) (res *RemoveFaultNoContent, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("removeFault"),
-		semconv.HTTPRequestMethodKey.String("DELETE"),
-		semconv.URLTemplateKey.String("/faults/{id}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, RemoveFaultOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -4864,7 +3710,6 @@ func (c *Client) sendRemoveFault(ctx context.Context, params RemoveFaultParams, 
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -4892,7 +3737,6 @@ func (c *Client) sendRemoveFault(ctx context.Context, params RemoveFaultParams, 
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "DELETE", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -4902,7 +3746,7 @@ func (c *Client) sendRemoveFault(ctx context.Context, params RemoveFaultParams, 
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, RemoveFaultOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -4936,7 +3780,6 @@ func (c *Client) sendRemoveFault(ctx context.Context, params RemoveFaultParams, 
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -4954,7 +3797,6 @@ func (c *Client) sendRemoveFault(ctx context.Context, params RemoveFaultParams, 
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeRemoveFaultResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -4977,39 +3819,6 @@ func (c *Client) Reset(ctx context.Context, request OptResetRequest, options ...
 }
 
 func (c *Client) sendReset(ctx context.Context, request OptResetRequest, requestOptions ...RequestOption) (res *Info, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("reset"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/reset"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ResetOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -5017,7 +3826,6 @@ func (c *Client) sendReset(ctx context.Context, request OptResetRequest, request
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -5027,7 +3835,6 @@ func (c *Client) sendReset(ctx context.Context, request OptResetRequest, request
 	pathParts[0] = "/reset"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -5040,7 +3847,7 @@ func (c *Client) sendReset(ctx context.Context, request OptResetRequest, request
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, ResetOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -5074,7 +3881,6 @@ func (c *Client) sendReset(ctx context.Context, request OptResetRequest, request
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -5092,7 +3898,6 @@ func (c *Client) sendReset(ctx context.Context, request OptResetRequest, request
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeResetResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -5112,39 +3917,6 @@ func (c *Client) ResetJournal(ctx context.Context, options ...RequestOption) err
 }
 
 func (c *Client) sendResetJournal(ctx context.Context, requestOptions ...RequestOption) (res *ResetJournalNoContent, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("resetJournal"),
-		semconv.HTTPRequestMethodKey.String("DELETE"),
-		semconv.URLTemplateKey.String("/journal"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ResetJournalOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -5152,7 +3924,6 @@ func (c *Client) sendResetJournal(ctx context.Context, requestOptions ...Request
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -5162,7 +3933,6 @@ func (c *Client) sendResetJournal(ctx context.Context, requestOptions ...Request
 	pathParts[0] = "/journal"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "DELETE", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -5172,7 +3942,7 @@ func (c *Client) sendResetJournal(ctx context.Context, requestOptions ...Request
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, ResetJournalOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -5206,7 +3976,6 @@ func (c *Client) sendResetJournal(ctx context.Context, requestOptions ...Request
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -5224,7 +3993,6 @@ func (c *Client) sendResetJournal(ctx context.Context, requestOptions ...Request
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeResetJournalResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -5246,39 +4014,6 @@ func (c *Client) ScriptUpgrade(ctx context.Context, request *UpgradeScript, opti
 }
 
 func (c *Client) sendScriptUpgrade(ctx context.Context, request *UpgradeScript, requestOptions ...RequestOption) (res *ScriptUpgradeNoContent, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("scriptUpgrade"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/upgrades"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ScriptUpgradeOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -5286,7 +4021,6 @@ func (c *Client) sendScriptUpgrade(ctx context.Context, request *UpgradeScript, 
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -5296,7 +4030,6 @@ func (c *Client) sendScriptUpgrade(ctx context.Context, request *UpgradeScript, 
 	pathParts[0] = "/upgrades"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -5309,7 +4042,7 @@ func (c *Client) sendScriptUpgrade(ctx context.Context, request *UpgradeScript, 
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, ScriptUpgradeOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -5343,7 +4076,6 @@ func (c *Client) sendScriptUpgrade(ctx context.Context, request *UpgradeScript, 
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -5361,7 +4093,6 @@ func (c *Client) sendScriptUpgrade(ctx context.Context, request *UpgradeScript, 
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeScriptUpgradeResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -5381,39 +4112,6 @@ func (c *Client) SetClock(ctx context.Context, request *ClockSet, options ...Req
 }
 
 func (c *Client) sendSetClock(ctx context.Context, request *ClockSet, requestOptions ...RequestOption) (res *Clock, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("setClock"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/clock/set"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, SetClockOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -5421,7 +4119,6 @@ func (c *Client) sendSetClock(ctx context.Context, request *ClockSet, requestOpt
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -5431,7 +4128,6 @@ func (c *Client) sendSetClock(ctx context.Context, request *ClockSet, requestOpt
 	pathParts[0] = "/clock/set"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -5444,7 +4140,7 @@ func (c *Client) sendSetClock(ctx context.Context, request *ClockSet, requestOpt
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, SetClockOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -5478,7 +4174,6 @@ func (c *Client) sendSetClock(ctx context.Context, request *ClockSet, requestOpt
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -5496,7 +4191,6 @@ func (c *Client) sendSetClock(ctx context.Context, request *ClockSet, requestOpt
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeSetClockResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -5519,39 +4213,6 @@ func (c *Client) SetCommand(ctx context.Context, request *Command, options ...Re
 }
 
 func (c *Client) sendSetCommand(ctx context.Context, request *Command, requestOptions ...RequestOption) (res *Command, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("setCommand"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/commands"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, SetCommandOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -5559,7 +4220,6 @@ func (c *Client) sendSetCommand(ctx context.Context, request *Command, requestOp
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -5569,7 +4229,6 @@ func (c *Client) sendSetCommand(ctx context.Context, request *Command, requestOp
 	pathParts[0] = "/commands"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -5582,7 +4241,7 @@ func (c *Client) sendSetCommand(ctx context.Context, request *Command, requestOp
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, SetCommandOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -5616,7 +4275,6 @@ func (c *Client) sendSetCommand(ctx context.Context, request *Command, requestOp
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -5634,7 +4292,6 @@ func (c *Client) sendSetCommand(ctx context.Context, request *Command, requestOp
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeSetCommandResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -5654,39 +4311,6 @@ func (c *Client) StepAllTransitions(ctx context.Context, options ...RequestOptio
 }
 
 func (c *Client) sendStepAllTransitions(ctx context.Context, requestOptions ...RequestOption) (res *StepAllResult, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("stepAllTransitions"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/transitions/step-all"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, StepAllTransitionsOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -5694,7 +4318,6 @@ func (c *Client) sendStepAllTransitions(ctx context.Context, requestOptions ...R
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -5704,7 +4327,6 @@ func (c *Client) sendStepAllTransitions(ctx context.Context, requestOptions ...R
 	pathParts[0] = "/transitions/step-all"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -5714,7 +4336,7 @@ func (c *Client) sendStepAllTransitions(ctx context.Context, requestOptions ...R
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, StepAllTransitionsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -5748,7 +4370,6 @@ func (c *Client) sendStepAllTransitions(ctx context.Context, requestOptions ...R
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -5766,7 +4387,6 @@ func (c *Client) sendStepAllTransitions(ctx context.Context, requestOptions ...R
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeStepAllTransitionsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -5786,39 +4406,6 @@ func (c *Client) StepTransition(ctx context.Context, request *StepRequest, optio
 }
 
 func (c *Client) sendStepTransition(ctx context.Context, request *StepRequest, requestOptions ...RequestOption) (res *StepResult, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("stepTransition"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/transitions/step"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, StepTransitionOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -5826,7 +4413,6 @@ func (c *Client) sendStepTransition(ctx context.Context, request *StepRequest, r
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -5836,7 +4422,6 @@ func (c *Client) sendStepTransition(ctx context.Context, request *StepRequest, r
 	pathParts[0] = "/transitions/step"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -5849,7 +4434,7 @@ func (c *Client) sendStepTransition(ctx context.Context, request *StepRequest, r
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:ControlToken"
+
 			switch err := c.securityControlToken(ctx, StepTransitionOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -5883,7 +4468,6 @@ func (c *Client) sendStepTransition(ctx context.Context, request *StepRequest, r
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -5901,7 +4485,6 @@ func (c *Client) sendStepTransition(ctx context.Context, request *StepRequest, r
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeStepTransitionResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")

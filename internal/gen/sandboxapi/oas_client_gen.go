@@ -8,19 +8,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/go-faster/errors"
 	"github.com/ogen-go/ogen/conv"
 	ht "github.com/ogen-go/ogen/http"
 	"github.com/ogen-go/ogen/ogenerrors"
-	"github.com/ogen-go/ogen/otelogen"
 	"github.com/ogen-go/ogen/uri"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/metric"
-	semconv "go.opentelemetry.io/otel/semconv/v1.39.0"
-	"go.opentelemetry.io/otel/trace"
 )
 
 type requestConfig struct {
@@ -370,39 +363,6 @@ func (c *Client) AbortMultipartUpload(ctx context.Context, params AbortMultipart
 }
 
 func (c *Client) sendAbortMultipartUpload(ctx context.Context, params AbortMultipartUploadParams, requestOptions ...RequestOption) (res AbortMultipartUploadRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("abortMultipartUpload"),
-		semconv.HTTPRequestMethodKey.String("DELETE"),
-		semconv.URLTemplateKey.String("/filesystem-multipart/{uploadId}/abort"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, AbortMultipartUploadOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -410,7 +370,6 @@ func (c *Client) sendAbortMultipartUpload(ctx context.Context, params AbortMulti
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -439,7 +398,6 @@ func (c *Client) sendAbortMultipartUpload(ctx context.Context, params AbortMulti
 	pathParts[2] = "/abort"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "DELETE", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -449,7 +407,7 @@ func (c *Client) sendAbortMultipartUpload(ctx context.Context, params AbortMulti
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, AbortMultipartUploadOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -483,7 +441,6 @@ func (c *Client) sendAbortMultipartUpload(ctx context.Context, params AbortMulti
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -501,7 +458,6 @@ func (c *Client) sendAbortMultipartUpload(ctx context.Context, params AbortMulti
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeAbortMultipartUploadResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -521,39 +477,6 @@ func (c *Client) CompleteMultipartUpload(ctx context.Context, request *Multipart
 }
 
 func (c *Client) sendCompleteMultipartUpload(ctx context.Context, request *MultipartCompleteRequest, params CompleteMultipartUploadParams, requestOptions ...RequestOption) (res CompleteMultipartUploadRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("completeMultipartUpload"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/filesystem-multipart/{uploadId}/complete"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, CompleteMultipartUploadOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -561,7 +484,6 @@ func (c *Client) sendCompleteMultipartUpload(ctx context.Context, request *Multi
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -590,7 +512,6 @@ func (c *Client) sendCompleteMultipartUpload(ctx context.Context, request *Multi
 	pathParts[2] = "/complete"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -603,7 +524,7 @@ func (c *Client) sendCompleteMultipartUpload(ctx context.Context, request *Multi
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, CompleteMultipartUploadOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -637,7 +558,6 @@ func (c *Client) sendCompleteMultipartUpload(ctx context.Context, request *Multi
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -655,7 +575,6 @@ func (c *Client) sendCompleteMultipartUpload(ctx context.Context, request *Multi
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeCompleteMultipartUploadResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -675,39 +594,6 @@ func (c *Client) ContentSearch(ctx context.Context, params ContentSearchParams, 
 }
 
 func (c *Client) sendContentSearch(ctx context.Context, params ContentSearchParams, requestOptions ...RequestOption) (res ContentSearchRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("contentSearch"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/filesystem-content-search/{path}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ContentSearchOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -715,7 +601,6 @@ func (c *Client) sendContentSearch(ctx context.Context, params ContentSearchPara
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -743,7 +628,6 @@ func (c *Client) sendContentSearch(ctx context.Context, params ContentSearchPara
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeQueryParams"
 	q := uri.NewQueryEncoder()
 	{
 		// Encode "query" parameter.
@@ -829,7 +713,6 @@ func (c *Client) sendContentSearch(ctx context.Context, params ContentSearchPara
 	}
 	u.RawQuery = q.Values().Encode()
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -839,7 +722,7 @@ func (c *Client) sendContentSearch(ctx context.Context, params ContentSearchPara
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, ContentSearchOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -873,7 +756,6 @@ func (c *Client) sendContentSearch(ctx context.Context, params ContentSearchPara
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -891,7 +773,6 @@ func (c *Client) sendContentSearch(ctx context.Context, params ContentSearchPara
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeContentSearchResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -912,39 +793,6 @@ func (c *Client) DeleteFilesystem(ctx context.Context, params DeleteFilesystemPa
 }
 
 func (c *Client) sendDeleteFilesystem(ctx context.Context, params DeleteFilesystemParams, requestOptions ...RequestOption) (res DeleteFilesystemRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("deleteFilesystem"),
-		semconv.HTTPRequestMethodKey.String("DELETE"),
-		semconv.URLTemplateKey.String("/filesystem/{path}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, DeleteFilesystemOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -952,7 +800,6 @@ func (c *Client) sendDeleteFilesystem(ctx context.Context, params DeleteFilesyst
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -980,7 +827,6 @@ func (c *Client) sendDeleteFilesystem(ctx context.Context, params DeleteFilesyst
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeQueryParams"
 	q := uri.NewQueryEncoder()
 	{
 		// Encode "recursive" parameter.
@@ -1001,7 +847,6 @@ func (c *Client) sendDeleteFilesystem(ctx context.Context, params DeleteFilesyst
 	}
 	u.RawQuery = q.Values().Encode()
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "DELETE", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -1011,7 +856,7 @@ func (c *Client) sendDeleteFilesystem(ctx context.Context, params DeleteFilesyst
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, DeleteFilesystemOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -1045,7 +890,6 @@ func (c *Client) sendDeleteFilesystem(ctx context.Context, params DeleteFilesyst
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -1063,7 +907,6 @@ func (c *Client) sendDeleteFilesystem(ctx context.Context, params DeleteFilesyst
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeDeleteFilesystemResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -1083,39 +926,6 @@ func (c *Client) DeleteTree(ctx context.Context, params DeleteTreeParams, option
 }
 
 func (c *Client) sendDeleteTree(ctx context.Context, params DeleteTreeParams, requestOptions ...RequestOption) (res DeleteTreeRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("deleteTree"),
-		semconv.HTTPRequestMethodKey.String("DELETE"),
-		semconv.URLTemplateKey.String("/filesystem/tree/{path}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, DeleteTreeOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1123,7 +933,6 @@ func (c *Client) sendDeleteTree(ctx context.Context, params DeleteTreeParams, re
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -1151,7 +960,6 @@ func (c *Client) sendDeleteTree(ctx context.Context, params DeleteTreeParams, re
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeQueryParams"
 	q := uri.NewQueryEncoder()
 	{
 		// Encode "recursive" parameter.
@@ -1172,7 +980,6 @@ func (c *Client) sendDeleteTree(ctx context.Context, params DeleteTreeParams, re
 	}
 	u.RawQuery = q.Values().Encode()
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "DELETE", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -1182,7 +989,7 @@ func (c *Client) sendDeleteTree(ctx context.Context, params DeleteTreeParams, re
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, DeleteTreeOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -1216,7 +1023,6 @@ func (c *Client) sendDeleteTree(ctx context.Context, params DeleteTreeParams, re
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -1234,7 +1040,6 @@ func (c *Client) sendDeleteTree(ctx context.Context, params DeleteTreeParams, re
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeDeleteTreeResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -1255,39 +1060,6 @@ func (c *Client) DisconnectTunnel(ctx context.Context, options ...RequestOption)
 }
 
 func (c *Client) sendDisconnectTunnel(ctx context.Context, requestOptions ...RequestOption) (res DisconnectTunnelRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("disconnectTunnel"),
-		semconv.HTTPRequestMethodKey.String("DELETE"),
-		semconv.URLTemplateKey.String("/network/tunnel"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, DisconnectTunnelOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1295,7 +1067,6 @@ func (c *Client) sendDisconnectTunnel(ctx context.Context, requestOptions ...Req
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -1305,7 +1076,6 @@ func (c *Client) sendDisconnectTunnel(ctx context.Context, requestOptions ...Req
 	pathParts[0] = "/network/tunnel"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "DELETE", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -1315,7 +1085,7 @@ func (c *Client) sendDisconnectTunnel(ctx context.Context, requestOptions ...Req
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, DisconnectTunnelOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -1349,7 +1119,6 @@ func (c *Client) sendDisconnectTunnel(ctx context.Context, requestOptions ...Req
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -1367,7 +1136,6 @@ func (c *Client) sendDisconnectTunnel(ctx context.Context, requestOptions ...Req
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeDisconnectTunnelResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -1395,39 +1163,6 @@ func (c *Client) ExecProcess(ctx context.Context, request *ProcessRequest, optio
 }
 
 func (c *Client) sendExecProcess(ctx context.Context, request *ProcessRequest, requestOptions ...RequestOption) (res ExecProcessRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("execProcess"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/process"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ExecProcessOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1435,7 +1170,6 @@ func (c *Client) sendExecProcess(ctx context.Context, request *ProcessRequest, r
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -1445,7 +1179,6 @@ func (c *Client) sendExecProcess(ctx context.Context, request *ProcessRequest, r
 	pathParts[0] = "/process"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -1458,7 +1191,7 @@ func (c *Client) sendExecProcess(ctx context.Context, request *ProcessRequest, r
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, ExecProcessOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -1492,7 +1225,6 @@ func (c *Client) sendExecProcess(ctx context.Context, request *ProcessRequest, r
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -1502,7 +1234,6 @@ func (c *Client) sendExecProcess(ctx context.Context, request *ProcessRequest, r
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeExecProcessResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -1523,39 +1254,6 @@ func (c *Client) FastApply(ctx context.Context, request *ApplyEditRequest, param
 }
 
 func (c *Client) sendFastApply(ctx context.Context, request *ApplyEditRequest, params FastApplyParams, requestOptions ...RequestOption) (res FastApplyRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("fastApply"),
-		semconv.HTTPRequestMethodKey.String("PUT"),
-		semconv.URLTemplateKey.String("/codegen/fastapply/{path}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, FastApplyOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1563,7 +1261,6 @@ func (c *Client) sendFastApply(ctx context.Context, request *ApplyEditRequest, p
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -1591,7 +1288,6 @@ func (c *Client) sendFastApply(ctx context.Context, request *ApplyEditRequest, p
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "PUT", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -1604,7 +1300,7 @@ func (c *Client) sendFastApply(ctx context.Context, request *ApplyEditRequest, p
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, FastApplyOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -1638,7 +1334,6 @@ func (c *Client) sendFastApply(ctx context.Context, request *ApplyEditRequest, p
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -1656,7 +1351,6 @@ func (c *Client) sendFastApply(ctx context.Context, request *ApplyEditRequest, p
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeFastApplyResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -1676,39 +1370,6 @@ func (c *Client) FindFiles(ctx context.Context, params FindFilesParams, options 
 }
 
 func (c *Client) sendFindFiles(ctx context.Context, params FindFilesParams, requestOptions ...RequestOption) (res FindFilesRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("findFiles"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/filesystem-find/{path}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, FindFilesOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1716,7 +1377,6 @@ func (c *Client) sendFindFiles(ctx context.Context, params FindFilesParams, requ
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -1744,7 +1404,6 @@ func (c *Client) sendFindFiles(ctx context.Context, params FindFilesParams, requ
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeQueryParams"
 	q := uri.NewQueryEncoder()
 	{
 		// Encode "type" parameter.
@@ -1833,7 +1492,6 @@ func (c *Client) sendFindFiles(ctx context.Context, params FindFilesParams, requ
 	}
 	u.RawQuery = q.Values().Encode()
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -1843,7 +1501,7 @@ func (c *Client) sendFindFiles(ctx context.Context, params FindFilesParams, requ
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, FindFilesOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -1877,7 +1535,6 @@ func (c *Client) sendFindFiles(ctx context.Context, params FindFilesParams, requ
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -1895,7 +1552,6 @@ func (c *Client) sendFindFiles(ctx context.Context, params FindFilesParams, requ
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeFindFilesResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -1915,39 +1571,6 @@ func (c *Client) FuzzySearch(ctx context.Context, params FuzzySearchParams, opti
 }
 
 func (c *Client) sendFuzzySearch(ctx context.Context, params FuzzySearchParams, requestOptions ...RequestOption) (res FuzzySearchRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("fuzzySearch"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/filesystem-search/{path}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, FuzzySearchOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1955,7 +1578,6 @@ func (c *Client) sendFuzzySearch(ctx context.Context, params FuzzySearchParams, 
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -1983,7 +1605,6 @@ func (c *Client) sendFuzzySearch(ctx context.Context, params FuzzySearchParams, 
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeQueryParams"
 	q := uri.NewQueryEncoder()
 	{
 		// Encode "maxResults" parameter.
@@ -2055,7 +1676,6 @@ func (c *Client) sendFuzzySearch(ctx context.Context, params FuzzySearchParams, 
 	}
 	u.RawQuery = q.Values().Encode()
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -2065,7 +1685,7 @@ func (c *Client) sendFuzzySearch(ctx context.Context, params FuzzySearchParams, 
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, FuzzySearchOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -2099,7 +1719,6 @@ func (c *Client) sendFuzzySearch(ctx context.Context, params FuzzySearchParams, 
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -2117,7 +1736,6 @@ func (c *Client) sendFuzzySearch(ctx context.Context, params FuzzySearchParams, 
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeFuzzySearchResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -2141,39 +1759,6 @@ func (c *Client) GetFilesystem(ctx context.Context, params GetFilesystemParams, 
 }
 
 func (c *Client) sendGetFilesystem(ctx context.Context, params GetFilesystemParams, requestOptions ...RequestOption) (res GetFilesystemRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("getFilesystem"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/filesystem/{path}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, GetFilesystemOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2181,7 +1766,6 @@ func (c *Client) sendGetFilesystem(ctx context.Context, params GetFilesystemPara
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -2209,7 +1793,6 @@ func (c *Client) sendGetFilesystem(ctx context.Context, params GetFilesystemPara
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeQueryParams"
 	q := uri.NewQueryEncoder()
 	{
 		// Encode "download" parameter.
@@ -2230,7 +1813,6 @@ func (c *Client) sendGetFilesystem(ctx context.Context, params GetFilesystemPara
 	}
 	u.RawQuery = q.Values().Encode()
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -2240,7 +1822,7 @@ func (c *Client) sendGetFilesystem(ctx context.Context, params GetFilesystemPara
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, GetFilesystemOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -2274,7 +1856,6 @@ func (c *Client) sendGetFilesystem(ctx context.Context, params GetFilesystemPara
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -2284,7 +1865,6 @@ func (c *Client) sendGetFilesystem(ctx context.Context, params GetFilesystemPara
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeGetFilesystemResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -2305,39 +1885,6 @@ func (c *Client) GetHealth(ctx context.Context, options ...RequestOption) (*Heal
 }
 
 func (c *Client) sendGetHealth(ctx context.Context, requestOptions ...RequestOption) (res *HealthResponse, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("getHealth"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/health"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, GetHealthOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2345,7 +1892,6 @@ func (c *Client) sendGetHealth(ctx context.Context, requestOptions ...RequestOpt
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -2355,7 +1901,6 @@ func (c *Client) sendGetHealth(ctx context.Context, requestOptions ...RequestOpt
 	pathParts[0] = "/health"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -2365,7 +1910,7 @@ func (c *Client) sendGetHealth(ctx context.Context, requestOptions ...RequestOpt
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, GetHealthOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -2399,7 +1944,6 @@ func (c *Client) sendGetHealth(ctx context.Context, requestOptions ...RequestOpt
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -2417,7 +1961,6 @@ func (c *Client) sendGetHealth(ctx context.Context, requestOptions ...RequestOpt
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeGetHealthResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -2437,39 +1980,6 @@ func (c *Client) GetProcess(ctx context.Context, params GetProcessParams, option
 }
 
 func (c *Client) sendGetProcess(ctx context.Context, params GetProcessParams, requestOptions ...RequestOption) (res GetProcessRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("getProcess"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/process/{identifier}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, GetProcessOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2477,7 +1987,6 @@ func (c *Client) sendGetProcess(ctx context.Context, params GetProcessParams, re
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -2505,7 +2014,6 @@ func (c *Client) sendGetProcess(ctx context.Context, params GetProcessParams, re
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -2515,7 +2023,7 @@ func (c *Client) sendGetProcess(ctx context.Context, params GetProcessParams, re
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, GetProcessOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -2549,7 +2057,6 @@ func (c *Client) sendGetProcess(ctx context.Context, params GetProcessParams, re
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -2567,7 +2074,6 @@ func (c *Client) sendGetProcess(ctx context.Context, params GetProcessParams, re
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeGetProcessResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -2587,39 +2093,6 @@ func (c *Client) GetProcessLogs(ctx context.Context, params GetProcessLogsParams
 }
 
 func (c *Client) sendGetProcessLogs(ctx context.Context, params GetProcessLogsParams, requestOptions ...RequestOption) (res GetProcessLogsRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("getProcessLogs"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/process/{identifier}/logs"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, GetProcessLogsOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2627,7 +2100,6 @@ func (c *Client) sendGetProcessLogs(ctx context.Context, params GetProcessLogsPa
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -2656,7 +2128,6 @@ func (c *Client) sendGetProcessLogs(ctx context.Context, params GetProcessLogsPa
 	pathParts[2] = "/logs"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -2666,7 +2137,7 @@ func (c *Client) sendGetProcessLogs(ctx context.Context, params GetProcessLogsPa
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, GetProcessLogsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -2700,7 +2171,6 @@ func (c *Client) sendGetProcessLogs(ctx context.Context, params GetProcessLogsPa
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -2718,7 +2188,6 @@ func (c *Client) sendGetProcessLogs(ctx context.Context, params GetProcessLogsPa
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeGetProcessLogsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -2738,39 +2207,6 @@ func (c *Client) GetProcessPorts(ctx context.Context, params GetProcessPortsPara
 }
 
 func (c *Client) sendGetProcessPorts(ctx context.Context, params GetProcessPortsParams, requestOptions ...RequestOption) (res GetProcessPortsRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("getProcessPorts"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/network/process/{pid}/ports"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, GetProcessPortsOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2778,7 +2214,6 @@ func (c *Client) sendGetProcessPorts(ctx context.Context, params GetProcessPorts
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -2807,7 +2242,6 @@ func (c *Client) sendGetProcessPorts(ctx context.Context, params GetProcessPorts
 	pathParts[2] = "/ports"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -2817,7 +2251,7 @@ func (c *Client) sendGetProcessPorts(ctx context.Context, params GetProcessPorts
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, GetProcessPortsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -2851,7 +2285,6 @@ func (c *Client) sendGetProcessPorts(ctx context.Context, params GetProcessPorts
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -2869,7 +2302,6 @@ func (c *Client) sendGetProcessPorts(ctx context.Context, params GetProcessPorts
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeGetProcessPortsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -2889,39 +2321,6 @@ func (c *Client) GetTree(ctx context.Context, params GetTreeParams, options ...R
 }
 
 func (c *Client) sendGetTree(ctx context.Context, params GetTreeParams, requestOptions ...RequestOption) (res GetTreeRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("getTree"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/filesystem/tree/{path}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, GetTreeOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2929,7 +2328,6 @@ func (c *Client) sendGetTree(ctx context.Context, params GetTreeParams, requestO
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -2957,7 +2355,6 @@ func (c *Client) sendGetTree(ctx context.Context, params GetTreeParams, requestO
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -2967,7 +2364,7 @@ func (c *Client) sendGetTree(ctx context.Context, params GetTreeParams, requestO
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, GetTreeOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -3001,7 +2398,6 @@ func (c *Client) sendGetTree(ctx context.Context, params GetTreeParams, requestO
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -3019,7 +2415,6 @@ func (c *Client) sendGetTree(ctx context.Context, params GetTreeParams, requestO
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeGetTreeResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -3039,39 +2434,6 @@ func (c *Client) InitiateMultipartUpload(ctx context.Context, request OptMultipa
 }
 
 func (c *Client) sendInitiateMultipartUpload(ctx context.Context, request OptMultipartInitiateRequest, params InitiateMultipartUploadParams, requestOptions ...RequestOption) (res InitiateMultipartUploadRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("initiateMultipartUpload"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/filesystem-multipart/initiate/{path}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, InitiateMultipartUploadOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3079,7 +2441,6 @@ func (c *Client) sendInitiateMultipartUpload(ctx context.Context, request OptMul
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -3107,7 +2468,6 @@ func (c *Client) sendInitiateMultipartUpload(ctx context.Context, request OptMul
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -3120,7 +2480,7 @@ func (c *Client) sendInitiateMultipartUpload(ctx context.Context, request OptMul
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, InitiateMultipartUploadOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -3154,7 +2514,6 @@ func (c *Client) sendInitiateMultipartUpload(ctx context.Context, request OptMul
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -3172,7 +2531,6 @@ func (c *Client) sendInitiateMultipartUpload(ctx context.Context, request OptMul
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeInitiateMultipartUploadResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -3192,39 +2550,6 @@ func (c *Client) KillProcess(ctx context.Context, params KillProcessParams, opti
 }
 
 func (c *Client) sendKillProcess(ctx context.Context, params KillProcessParams, requestOptions ...RequestOption) (res KillProcessRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("killProcess"),
-		semconv.HTTPRequestMethodKey.String("DELETE"),
-		semconv.URLTemplateKey.String("/process/{identifier}/kill"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, KillProcessOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3232,7 +2557,6 @@ func (c *Client) sendKillProcess(ctx context.Context, params KillProcessParams, 
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -3261,7 +2585,6 @@ func (c *Client) sendKillProcess(ctx context.Context, params KillProcessParams, 
 	pathParts[2] = "/kill"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "DELETE", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -3271,7 +2594,7 @@ func (c *Client) sendKillProcess(ctx context.Context, params KillProcessParams, 
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, KillProcessOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -3305,7 +2628,6 @@ func (c *Client) sendKillProcess(ctx context.Context, params KillProcessParams, 
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -3323,7 +2645,6 @@ func (c *Client) sendKillProcess(ctx context.Context, params KillProcessParams, 
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeKillProcessResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -3343,39 +2664,6 @@ func (c *Client) ListDrives(ctx context.Context, options ...RequestOption) (List
 }
 
 func (c *Client) sendListDrives(ctx context.Context, requestOptions ...RequestOption) (res ListDrivesRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("listDrives"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/drives/mount"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ListDrivesOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3383,7 +2671,6 @@ func (c *Client) sendListDrives(ctx context.Context, requestOptions ...RequestOp
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -3393,7 +2680,6 @@ func (c *Client) sendListDrives(ctx context.Context, requestOptions ...RequestOp
 	pathParts[0] = "/drives/mount"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -3403,7 +2689,7 @@ func (c *Client) sendListDrives(ctx context.Context, requestOptions ...RequestOp
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, ListDrivesOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -3437,7 +2723,6 @@ func (c *Client) sendListDrives(ctx context.Context, requestOptions ...RequestOp
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -3455,7 +2740,6 @@ func (c *Client) sendListDrives(ctx context.Context, requestOptions ...RequestOp
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeListDrivesResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -3475,39 +2759,6 @@ func (c *Client) ListMultipartParts(ctx context.Context, params ListMultipartPar
 }
 
 func (c *Client) sendListMultipartParts(ctx context.Context, params ListMultipartPartsParams, requestOptions ...RequestOption) (res ListMultipartPartsRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("listMultipartParts"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/filesystem-multipart/{uploadId}/parts"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ListMultipartPartsOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3515,7 +2766,6 @@ func (c *Client) sendListMultipartParts(ctx context.Context, params ListMultipar
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -3544,7 +2794,6 @@ func (c *Client) sendListMultipartParts(ctx context.Context, params ListMultipar
 	pathParts[2] = "/parts"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -3554,7 +2803,7 @@ func (c *Client) sendListMultipartParts(ctx context.Context, params ListMultipar
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, ListMultipartPartsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -3588,7 +2837,6 @@ func (c *Client) sendListMultipartParts(ctx context.Context, params ListMultipar
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -3606,7 +2854,6 @@ func (c *Client) sendListMultipartParts(ctx context.Context, params ListMultipar
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeListMultipartPartsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -3626,39 +2873,6 @@ func (c *Client) ListMultipartUploads(ctx context.Context, options ...RequestOpt
 }
 
 func (c *Client) sendListMultipartUploads(ctx context.Context, requestOptions ...RequestOption) (res ListMultipartUploadsRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("listMultipartUploads"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/filesystem-multipart"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ListMultipartUploadsOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3666,7 +2880,6 @@ func (c *Client) sendListMultipartUploads(ctx context.Context, requestOptions ..
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -3676,7 +2889,6 @@ func (c *Client) sendListMultipartUploads(ctx context.Context, requestOptions ..
 	pathParts[0] = "/filesystem-multipart"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -3686,7 +2898,7 @@ func (c *Client) sendListMultipartUploads(ctx context.Context, requestOptions ..
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, ListMultipartUploadsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -3720,7 +2932,6 @@ func (c *Client) sendListMultipartUploads(ctx context.Context, requestOptions ..
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -3738,7 +2949,6 @@ func (c *Client) sendListMultipartUploads(ctx context.Context, requestOptions ..
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeListMultipartUploadsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -3758,39 +2968,6 @@ func (c *Client) ListProcesses(ctx context.Context, options ...RequestOption) ([
 }
 
 func (c *Client) sendListProcesses(ctx context.Context, requestOptions ...RequestOption) (res []ProcessResponse, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("listProcesses"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/process"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ListProcessesOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3798,7 +2975,6 @@ func (c *Client) sendListProcesses(ctx context.Context, requestOptions ...Reques
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -3808,7 +2984,6 @@ func (c *Client) sendListProcesses(ctx context.Context, requestOptions ...Reques
 	pathParts[0] = "/process"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -3818,7 +2993,7 @@ func (c *Client) sendListProcesses(ctx context.Context, requestOptions ...Reques
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, ListProcessesOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -3852,7 +3027,6 @@ func (c *Client) sendListProcesses(ctx context.Context, requestOptions ...Reques
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -3870,7 +3044,6 @@ func (c *Client) sendListProcesses(ctx context.Context, requestOptions ...Reques
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeListProcessesResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -3891,39 +3064,6 @@ func (c *Client) MountDrive(ctx context.Context, request *DriveMountRequest, opt
 }
 
 func (c *Client) sendMountDrive(ctx context.Context, request *DriveMountRequest, requestOptions ...RequestOption) (res MountDriveRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("mountDrive"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/drives/mount"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, MountDriveOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3931,7 +3071,6 @@ func (c *Client) sendMountDrive(ctx context.Context, request *DriveMountRequest,
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -3941,7 +3080,6 @@ func (c *Client) sendMountDrive(ctx context.Context, request *DriveMountRequest,
 	pathParts[0] = "/drives/mount"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -3954,7 +3092,7 @@ func (c *Client) sendMountDrive(ctx context.Context, request *DriveMountRequest,
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, MountDriveOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -3988,7 +3126,6 @@ func (c *Client) sendMountDrive(ctx context.Context, request *DriveMountRequest,
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -4006,7 +3143,6 @@ func (c *Client) sendMountDrive(ctx context.Context, request *DriveMountRequest,
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeMountDriveResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -4027,39 +3163,6 @@ func (c *Client) PutFilesystem(ctx context.Context, request *FileRequest, params
 }
 
 func (c *Client) sendPutFilesystem(ctx context.Context, request *FileRequest, params PutFilesystemParams, requestOptions ...RequestOption) (res PutFilesystemRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("putFilesystem"),
-		semconv.HTTPRequestMethodKey.String("PUT"),
-		semconv.URLTemplateKey.String("/filesystem/{path}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, PutFilesystemOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -4067,7 +3170,6 @@ func (c *Client) sendPutFilesystem(ctx context.Context, request *FileRequest, pa
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -4095,7 +3197,6 @@ func (c *Client) sendPutFilesystem(ctx context.Context, request *FileRequest, pa
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "PUT", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -4108,7 +3209,7 @@ func (c *Client) sendPutFilesystem(ctx context.Context, request *FileRequest, pa
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, PutFilesystemOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -4142,7 +3243,6 @@ func (c *Client) sendPutFilesystem(ctx context.Context, request *FileRequest, pa
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -4160,7 +3260,6 @@ func (c *Client) sendPutFilesystem(ctx context.Context, request *FileRequest, pa
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodePutFilesystemResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -4181,39 +3280,6 @@ func (c *Client) PutTree(ctx context.Context, request *TreeRequest, params PutTr
 }
 
 func (c *Client) sendPutTree(ctx context.Context, request *TreeRequest, params PutTreeParams, requestOptions ...RequestOption) (res PutTreeRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("putTree"),
-		semconv.HTTPRequestMethodKey.String("PUT"),
-		semconv.URLTemplateKey.String("/filesystem/tree/{path}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, PutTreeOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -4221,7 +3287,6 @@ func (c *Client) sendPutTree(ctx context.Context, request *TreeRequest, params P
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -4249,7 +3314,6 @@ func (c *Client) sendPutTree(ctx context.Context, request *TreeRequest, params P
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "PUT", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -4262,7 +3326,7 @@ func (c *Client) sendPutTree(ctx context.Context, request *TreeRequest, params P
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, PutTreeOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -4296,7 +3360,6 @@ func (c *Client) sendPutTree(ctx context.Context, request *TreeRequest, params P
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -4314,7 +3377,6 @@ func (c *Client) sendPutTree(ctx context.Context, request *TreeRequest, params P
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodePutTreeResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -4335,39 +3397,6 @@ func (c *Client) ReloadEnvironment(ctx context.Context, options ...RequestOption
 }
 
 func (c *Client) sendReloadEnvironment(ctx context.Context, requestOptions ...RequestOption) (res ReloadEnvironmentRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("reloadEnvironment"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/environment/reload"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, ReloadEnvironmentOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -4375,7 +3404,6 @@ func (c *Client) sendReloadEnvironment(ctx context.Context, requestOptions ...Re
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -4385,7 +3413,6 @@ func (c *Client) sendReloadEnvironment(ctx context.Context, requestOptions ...Re
 	pathParts[0] = "/environment/reload"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -4395,7 +3422,7 @@ func (c *Client) sendReloadEnvironment(ctx context.Context, requestOptions ...Re
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, ReloadEnvironmentOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -4429,7 +3456,6 @@ func (c *Client) sendReloadEnvironment(ctx context.Context, requestOptions ...Re
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -4447,7 +3473,6 @@ func (c *Client) sendReloadEnvironment(ctx context.Context, requestOptions ...Re
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeReloadEnvironmentResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -4468,39 +3493,6 @@ func (c *Client) RerankFiles(ctx context.Context, params RerankFilesParams, opti
 }
 
 func (c *Client) sendRerankFiles(ctx context.Context, params RerankFilesParams, requestOptions ...RequestOption) (res RerankFilesRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("rerankFiles"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/codegen/reranking/{path}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, RerankFilesOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -4508,7 +3500,6 @@ func (c *Client) sendRerankFiles(ctx context.Context, params RerankFilesParams, 
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -4536,7 +3527,6 @@ func (c *Client) sendRerankFiles(ctx context.Context, params RerankFilesParams, 
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeQueryParams"
 	q := uri.NewQueryEncoder()
 	{
 		// Encode "query" parameter.
@@ -4605,7 +3595,6 @@ func (c *Client) sendRerankFiles(ctx context.Context, params RerankFilesParams, 
 	}
 	u.RawQuery = q.Values().Encode()
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -4615,7 +3604,7 @@ func (c *Client) sendRerankFiles(ctx context.Context, params RerankFilesParams, 
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, RerankFilesOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -4649,7 +3638,6 @@ func (c *Client) sendRerankFiles(ctx context.Context, params RerankFilesParams, 
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -4667,7 +3655,6 @@ func (c *Client) sendRerankFiles(ctx context.Context, params RerankFilesParams, 
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeRerankFilesResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -4687,39 +3674,6 @@ func (c *Client) StartPortMonitor(ctx context.Context, request *PortMonitorReque
 }
 
 func (c *Client) sendStartPortMonitor(ctx context.Context, request *PortMonitorRequest, params StartPortMonitorParams, requestOptions ...RequestOption) (res StartPortMonitorRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("startPortMonitor"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/network/process/{pid}/monitor"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, StartPortMonitorOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -4727,7 +3681,6 @@ func (c *Client) sendStartPortMonitor(ctx context.Context, request *PortMonitorR
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -4756,7 +3709,6 @@ func (c *Client) sendStartPortMonitor(ctx context.Context, request *PortMonitorR
 	pathParts[2] = "/monitor"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -4769,7 +3721,7 @@ func (c *Client) sendStartPortMonitor(ctx context.Context, request *PortMonitorR
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, StartPortMonitorOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -4803,7 +3755,6 @@ func (c *Client) sendStartPortMonitor(ctx context.Context, request *PortMonitorR
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -4821,7 +3772,6 @@ func (c *Client) sendStartPortMonitor(ctx context.Context, request *PortMonitorR
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeStartPortMonitorResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -4841,39 +3791,6 @@ func (c *Client) StopPortMonitor(ctx context.Context, params StopPortMonitorPara
 }
 
 func (c *Client) sendStopPortMonitor(ctx context.Context, params StopPortMonitorParams, requestOptions ...RequestOption) (res StopPortMonitorRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("stopPortMonitor"),
-		semconv.HTTPRequestMethodKey.String("DELETE"),
-		semconv.URLTemplateKey.String("/network/process/{pid}/monitor"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, StopPortMonitorOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -4881,7 +3798,6 @@ func (c *Client) sendStopPortMonitor(ctx context.Context, params StopPortMonitor
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -4910,7 +3826,6 @@ func (c *Client) sendStopPortMonitor(ctx context.Context, params StopPortMonitor
 	pathParts[2] = "/monitor"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "DELETE", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -4920,7 +3835,7 @@ func (c *Client) sendStopPortMonitor(ctx context.Context, params StopPortMonitor
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, StopPortMonitorOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -4954,7 +3869,6 @@ func (c *Client) sendStopPortMonitor(ctx context.Context, params StopPortMonitor
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -4972,7 +3886,6 @@ func (c *Client) sendStopPortMonitor(ctx context.Context, params StopPortMonitor
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeStopPortMonitorResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -4992,39 +3905,6 @@ func (c *Client) StopProcess(ctx context.Context, params StopProcessParams, opti
 }
 
 func (c *Client) sendStopProcess(ctx context.Context, params StopProcessParams, requestOptions ...RequestOption) (res StopProcessRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("stopProcess"),
-		semconv.HTTPRequestMethodKey.String("DELETE"),
-		semconv.URLTemplateKey.String("/process/{identifier}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, StopProcessOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -5032,7 +3912,6 @@ func (c *Client) sendStopProcess(ctx context.Context, params StopProcessParams, 
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -5060,7 +3939,6 @@ func (c *Client) sendStopProcess(ctx context.Context, params StopProcessParams, 
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "DELETE", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -5070,7 +3948,7 @@ func (c *Client) sendStopProcess(ctx context.Context, params StopProcessParams, 
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, StopProcessOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -5104,7 +3982,6 @@ func (c *Client) sendStopProcess(ctx context.Context, params StopProcessParams, 
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -5122,7 +3999,6 @@ func (c *Client) sendStopProcess(ctx context.Context, params StopProcessParams, 
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeStopProcessResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -5144,39 +4020,6 @@ func (c *Client) StreamProcessLogs(ctx context.Context, params StreamProcessLogs
 }
 
 func (c *Client) sendStreamProcessLogs(ctx context.Context, params StreamProcessLogsParams, requestOptions ...RequestOption) (res StreamProcessLogsRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("streamProcessLogs"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/process/{identifier}/logs/stream"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, StreamProcessLogsOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -5184,7 +4027,6 @@ func (c *Client) sendStreamProcessLogs(ctx context.Context, params StreamProcess
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -5213,7 +4055,6 @@ func (c *Client) sendStreamProcessLogs(ctx context.Context, params StreamProcess
 	pathParts[2] = "/logs/stream"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -5223,7 +4064,7 @@ func (c *Client) sendStreamProcessLogs(ctx context.Context, params StreamProcess
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, StreamProcessLogsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -5257,7 +4098,6 @@ func (c *Client) sendStreamProcessLogs(ctx context.Context, params StreamProcess
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -5267,7 +4107,6 @@ func (c *Client) sendStreamProcessLogs(ctx context.Context, params StreamProcess
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeStreamProcessLogsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -5287,39 +4126,6 @@ func (c *Client) UnmountDrive(ctx context.Context, params UnmountDriveParams, op
 }
 
 func (c *Client) sendUnmountDrive(ctx context.Context, params UnmountDriveParams, requestOptions ...RequestOption) (res UnmountDriveRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("unmountDrive"),
-		semconv.HTTPRequestMethodKey.String("DELETE"),
-		semconv.URLTemplateKey.String("/drives/mount/{mountPath}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, UnmountDriveOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -5327,7 +4133,6 @@ func (c *Client) sendUnmountDrive(ctx context.Context, params UnmountDriveParams
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -5355,7 +4160,6 @@ func (c *Client) sendUnmountDrive(ctx context.Context, params UnmountDriveParams
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "DELETE", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -5365,7 +4169,7 @@ func (c *Client) sendUnmountDrive(ctx context.Context, params UnmountDriveParams
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, UnmountDriveOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -5399,7 +4203,6 @@ func (c *Client) sendUnmountDrive(ctx context.Context, params UnmountDriveParams
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -5417,7 +4220,6 @@ func (c *Client) sendUnmountDrive(ctx context.Context, params UnmountDriveParams
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeUnmountDriveResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -5438,39 +4240,6 @@ func (c *Client) UpdateTunnelConfig(ctx context.Context, request *TunnelConfigRe
 }
 
 func (c *Client) sendUpdateTunnelConfig(ctx context.Context, request *TunnelConfigRequest, requestOptions ...RequestOption) (res UpdateTunnelConfigRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("updateTunnelConfig"),
-		semconv.HTTPRequestMethodKey.String("PUT"),
-		semconv.URLTemplateKey.String("/network/tunnel/config"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, UpdateTunnelConfigOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -5478,7 +4247,6 @@ func (c *Client) sendUpdateTunnelConfig(ctx context.Context, request *TunnelConf
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -5488,7 +4256,6 @@ func (c *Client) sendUpdateTunnelConfig(ctx context.Context, request *TunnelConf
 	pathParts[0] = "/network/tunnel/config"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "PUT", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -5501,7 +4268,7 @@ func (c *Client) sendUpdateTunnelConfig(ctx context.Context, request *TunnelConf
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, UpdateTunnelConfigOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -5535,7 +4302,6 @@ func (c *Client) sendUpdateTunnelConfig(ctx context.Context, request *TunnelConf
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -5553,7 +4319,6 @@ func (c *Client) sendUpdateTunnelConfig(ctx context.Context, request *TunnelConf
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeUpdateTunnelConfigResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -5575,39 +4340,6 @@ func (c *Client) Upgrade(ctx context.Context, request OptUpgradeRequest, options
 }
 
 func (c *Client) sendUpgrade(ctx context.Context, request OptUpgradeRequest, requestOptions ...RequestOption) (res UpgradeRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("upgrade"),
-		semconv.HTTPRequestMethodKey.String("POST"),
-		semconv.URLTemplateKey.String("/upgrade"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, UpgradeOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -5615,7 +4347,6 @@ func (c *Client) sendUpgrade(ctx context.Context, request OptUpgradeRequest, req
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -5625,7 +4356,6 @@ func (c *Client) sendUpgrade(ctx context.Context, request OptUpgradeRequest, req
 	pathParts[0] = "/upgrade"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "POST", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -5638,7 +4368,7 @@ func (c *Client) sendUpgrade(ctx context.Context, request OptUpgradeRequest, req
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, UpgradeOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -5672,7 +4402,6 @@ func (c *Client) sendUpgrade(ctx context.Context, request OptUpgradeRequest, req
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -5690,7 +4419,6 @@ func (c *Client) sendUpgrade(ctx context.Context, request OptUpgradeRequest, req
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeUpgradeResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -5710,39 +4438,6 @@ func (c *Client) UploadMultipartPart(ctx context.Context, request *MultipartUplo
 }
 
 func (c *Client) sendUploadMultipartPart(ctx context.Context, request *MultipartUploadPartRequestMultipart, params UploadMultipartPartParams, requestOptions ...RequestOption) (res UploadMultipartPartRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("uploadMultipartPart"),
-		semconv.HTTPRequestMethodKey.String("PUT"),
-		semconv.URLTemplateKey.String("/filesystem-multipart/{uploadId}/part"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, UploadMultipartPartOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -5750,7 +4445,6 @@ func (c *Client) sendUploadMultipartPart(ctx context.Context, request *Multipart
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -5779,7 +4473,6 @@ func (c *Client) sendUploadMultipartPart(ctx context.Context, request *Multipart
 	pathParts[2] = "/part"
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeQueryParams"
 	q := uri.NewQueryEncoder()
 	{
 		// Encode "partNumber" parameter.
@@ -5797,7 +4490,6 @@ func (c *Client) sendUploadMultipartPart(ctx context.Context, request *Multipart
 	}
 	u.RawQuery = q.Values().Encode()
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "PUT", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -5810,7 +4502,7 @@ func (c *Client) sendUploadMultipartPart(ctx context.Context, request *Multipart
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, UploadMultipartPartOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -5844,7 +4536,6 @@ func (c *Client) sendUploadMultipartPart(ctx context.Context, request *Multipart
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -5862,7 +4553,6 @@ func (c *Client) sendUploadMultipartPart(ctx context.Context, request *Multipart
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeUploadMultipartPartResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
@@ -5883,39 +4573,6 @@ func (c *Client) WatchFilesystem(ctx context.Context, params WatchFilesystemPara
 }
 
 func (c *Client) sendWatchFilesystem(ctx context.Context, params WatchFilesystemParams, requestOptions ...RequestOption) (res WatchFilesystemRes, err error) {
-	otelAttrs := []attribute.KeyValue{
-		otelogen.OperationID("watchFilesystem"),
-		semconv.HTTPRequestMethodKey.String("GET"),
-		semconv.URLTemplateKey.String("/watch/filesystem/{path}"),
-	}
-	otelAttrs = append(otelAttrs, c.cfg.Attributes...)
-
-	// Run stopwatch.
-	startTime := time.Now()
-	defer func() {
-		// Use floating point division here for higher precision (instead of Millisecond method).
-		elapsedDuration := time.Since(startTime)
-		c.duration.Record(ctx, float64(elapsedDuration)/float64(time.Millisecond), metric.WithAttributes(otelAttrs...))
-	}()
-
-	// Increment request counter.
-	c.requests.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-
-	// Start a span for this request.
-	ctx, span := c.cfg.Tracer.Start(ctx, WatchFilesystemOperation,
-		trace.WithAttributes(otelAttrs...),
-		clientSpanKind,
-	)
-	// Track stage for error reporting.
-	var stage string
-	defer func() {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, stage)
-			c.errors.Add(ctx, 1, metric.WithAttributes(otelAttrs...))
-		}
-		span.End()
-	}()
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -5923,7 +4580,6 @@ func (c *Client) sendWatchFilesystem(ctx context.Context, params WatchFilesystem
 		o(&reqCfg)
 	}
 
-	stage = "BuildURL"
 	u := c.serverURL
 	if override := reqCfg.ServerURL; override != nil {
 		u = override
@@ -5951,7 +4607,6 @@ func (c *Client) sendWatchFilesystem(ctx context.Context, params WatchFilesystem
 	}
 	uri.AddPathParts(u, pathParts[:]...)
 
-	stage = "EncodeQueryParams"
 	q := uri.NewQueryEncoder()
 	{
 		// Encode "ignore" parameter.
@@ -5972,7 +4627,6 @@ func (c *Client) sendWatchFilesystem(ctx context.Context, params WatchFilesystem
 	}
 	u.RawQuery = q.Values().Encode()
 
-	stage = "EncodeRequest"
 	r, err := ht.NewRequest(ctx, "GET", u)
 	if err != nil {
 		return res, errors.Wrap(err, "create request")
@@ -5982,7 +4636,7 @@ func (c *Client) sendWatchFilesystem(ctx context.Context, params WatchFilesystem
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			stage = "Security:BearerAuth"
+
 			switch err := c.securityBearerAuth(ctx, WatchFilesystemOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
@@ -6016,7 +4670,6 @@ func (c *Client) sendWatchFilesystem(ctx context.Context, params WatchFilesystem
 		return res, errors.Wrap(err, "edit request")
 	}
 
-	stage = "SendRequest"
 	resp, err := reqCfg.Client.Do(r)
 	if err != nil {
 		return res, errors.Wrap(err, "do request")
@@ -6026,7 +4679,6 @@ func (c *Client) sendWatchFilesystem(ctx context.Context, params WatchFilesystem
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	stage = "DecodeResponse"
 	result, err := decodeWatchFilesystemResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
