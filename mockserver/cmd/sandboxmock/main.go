@@ -150,6 +150,7 @@ Flags:
 	var transitions transitionFlag
 	fs.Var(&transitions, "transition", "`KIND=MODE` sets one kind of transition (Provision, Pause, Resume, Stop, SnapshotCreate, SnapshotDelete, CPDeploy, CPDelete) to immediate, manual or a duration (repeatable)")
 	retention := fs.Duration("retention", mockserver.DefaultTerminatedRetention, "how long terminated control plane sandboxes stay visible, unless their spec says")
+	terminatedLimit := fs.Int("terminated-limit", mockserver.DefaultTerminatedLimit, "terminated control plane sandboxes kept during their retention; beyond it the first terminated is forgotten early (0: no limit)")
 	manualClock := fs.String("manual-clock", "", "run on a manual clock that starts at `TIME` (RFC 3339, or \"now\") and moves only through the control API")
 	maxTimeout := fs.Duration("max-sandbox-timeout", 0, "largest create timeout accepted, at least 60s (0: no limit)")
 	state := fs.String("state", "", "state `file`: restored at start when it exists, written at shutdown")
@@ -173,7 +174,8 @@ Flags:
 	opts = append(opts,
 		mockserver.WithRuntime(rt),
 		mockserver.WithTransitionDelay(*delay),
-		mockserver.WithRetention(*retention))
+		mockserver.WithRetention(*retention),
+		mockserver.WithTerminatedLimit(*terminatedLimit))
 	opts = append(opts, transitions...)
 	if *maxTimeout != 0 {
 		opts = append(opts, mockserver.WithMaxSandboxTimeout(*maxTimeout))

@@ -280,7 +280,7 @@ func (l *load) heap(debug string) string {
 	var v struct {
 		Memstats struct {
 			HeapAlloc, HeapInuse, HeapIdle, HeapReleased, NextGC, Sys, StackInuse uint64
-			NumGC                                                                uint32
+			NumGC                                                                 uint32
 		}
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
