@@ -102,8 +102,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/metrics"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -431,12 +433,28 @@ func (c *commonFlags) startDebug() (*debugServer, error) {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.Handle("/debug/vars", expvar.Handler())
+	publishLiveHeap.Do(func() { expvar.Publish("liveHeapBytes", expvar.Func(liveHeap)) })
 	d := &debugServer{
 		url: "http://" + ln.Addr().String(),
 		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
 	}
 	go func() { _ = d.srv.Serve(ln) }() // ends when close shuts the server
 	return d, nil
+}
+
+// publishLiveHeap publishes liveHeapBytes in /debug/vars once per
+// process (expvar names are global).
+var publishLiveHeap sync.Once
+
+// liveHeap is the heap the last garbage collection found reachable: the
+// mock's live data, which memstats' totals hide among garbage.
+func liveHeap() any {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return nil
+	}
+	return s[0].Value.Uint64()
 }
 
 // field is the debug=URL field of the first output line, or "".

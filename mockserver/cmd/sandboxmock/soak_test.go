@@ -269,8 +269,8 @@ func (l *load) step(r *rand.Rand) {
 }
 
 // heap describes the mock's Go heap from its /debug/vars: the live heap
-// at the last collection (the next goal halved, at the default GOGC), what
-// is allocated now, and what the runtime holds without returning it.
+// at the last collection, what is allocated now, and what the runtime
+// holds without returning it.
 func (l *load) heap(debug string) string {
 	resp, err := l.hc.Get(debug + "/debug/vars")
 	if err != nil {
@@ -278,22 +278,23 @@ func (l *load) heap(debug string) string {
 	}
 	defer resp.Body.Close()
 	var v struct {
-		Memstats struct {
-			HeapAlloc, HeapInuse, HeapIdle, HeapReleased, NextGC, Sys, StackInuse uint64
-			NumGC                                                                 uint32
+		LiveHeapBytes uint64
+		Memstats      struct {
+			HeapAlloc, HeapInuse, HeapIdle, HeapReleased, Sys, StackInuse uint64
+			NumGC                                                         uint32
 		}
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
 		l.t.Fatalf("debug vars: %v", err)
 	}
 	m := v.Memstats
-	return fmt.Sprintf("heap: live ~%s, allocated %s, in use %s, idle %s (released %s), stacks %s, from the OS %s, %d GCs",
-		mib(m.NextGC/2), mib(m.HeapAlloc), mib(m.HeapInuse), mib(m.HeapIdle), mib(m.HeapReleased), mib(m.StackInuse), mib(m.Sys), m.NumGC)
+	return fmt.Sprintf("heap: live %s, allocated %s, in use %s, idle %s (released %s), stacks %s, from the OS %s, %d GCs",
+		mib(v.LiveHeapBytes), mib(m.HeapAlloc), mib(m.HeapInuse), mib(m.HeapIdle), mib(m.HeapReleased), mib(m.StackInuse), mib(m.Sys), m.NumGC)
 }
 
 // saveProfile writes the mock's heap profile to path.
 func (l *load) saveProfile(debug, path string) {
-	resp, err := l.hc.Get(debug + "/debug/pprof/heap")
+	resp, err := l.hc.Get(debug + "/debug/pprof/heap?gc=1")
 	if err != nil {
 		l.t.Fatalf("heap profile: %v", err)
 	}
