@@ -86,6 +86,23 @@
 // clock's time (not the files and processes inside sandboxes, nor the
 // journal). GET and PUT /_sandboxmock/state read and replace the same
 // document.
+//
+// # Memory
+//
+// A long-running sandboxmock holds what exists (live sandboxes, their
+// files and process records) plus capped history: -journal-limit records
+// of each journal kind and -terminated-limit TERMINATED control plane
+// sandboxes (package mockserver's documentation lists every bound). Under
+// steady load its memory stays flat; soak_test.go in this directory
+// measures that (go test ./mockserver/cmd/sandboxmock -run TestSoak -soak
+// 10m -timeout 30m -v). With -debug-listen 127.0.0.1:6060 the process
+// serves its Go profiles and memory statistics, e.g.
+//
+//	go tool pprof -top -inuse_space http://127.0.0.1:6060/debug/pprof/heap
+//	curl -s http://127.0.0.1:6060/debug/vars    # memstats, liveHeapBytes
+//
+// The Go runtime's GOGC and GOMEMLIMIT variables apply as to any Go
+// program.
 package main
 
 import (
