@@ -491,12 +491,14 @@ func (h *controlHandler) GetJournal(_ context.Context, p mockcontrolsrv.GetJourn
 	if err != nil {
 		return nil, err
 	}
-	entries := h.s.Requests(f)
-	if n, ok := p.Last.Get(); ok && n < len(entries) {
+	var entries []Entry
+	if n, ok := p.Last.Get(); ok {
 		if n < 1 {
 			return nil, invalidf("mockserver: last must be at least 1")
 		}
-		entries = entries[len(entries)-n:]
+		entries = h.s.lastRequests(f, n)
+	} else {
+		entries = h.s.Requests(f)
 	}
 	st := h.s.JournalStats()
 	return &mockcontrolsrv.Journal{

@@ -1,6 +1,7 @@
 package mockserver
 
 import (
+	"container/list"
 	"fmt"
 	"maps"
 	"math"
@@ -100,6 +101,8 @@ type cpSandbox struct {
 	expiry clock.Timer
 	reap   clock.Timer
 	guest  guestAPI
+	// retained is its place in cpStore.terminated while it is TERMINATED.
+	retained *list.Element
 
 	previews  []*cpPreview   // by creation
 	schedules []*cpSchedule  // by creation
@@ -122,6 +125,12 @@ type cpStore struct {
 	mu      sync.Mutex
 	seq     uint64
 	tenants map[string]*cpTenant
+	// terminated holds the TERMINATED sandboxes (*cpSandbox) in the order
+	// they terminated, so that the oldest is forgotten first beyond the
+	// limit of WithTerminatedLimit; terminations and dropped count them.
+	terminated   list.List
+	terminations int64
+	dropped      int64
 }
 
 func newCPStore(srv *Server) *cpStore {
@@ -161,6 +170,10 @@ func (st *cpStore) remove(sb *cpSandbox) {
 	}
 	delete(t.byName, sb.name)
 	t.order = removeOrdered(t.order, sb)
+	if sb.retained != nil {
+		st.terminated.Remove(sb.retained)
+		sb.retained = nil
+	}
 	st.release(sb)
 }
 
@@ -233,9 +246,19 @@ func (st *cpStore) armReap(sb *cpSandbox) {
 	if ret == 0 {
 		ret = st.srv.cfg.retention
 	}
+	st.terminations++
 	if ret == 0 {
 		st.remove(sb)
 		return
+	}
+	if sb.retained == nil {
+		sb.retained = st.terminated.PushBack(sb)
+	}
+	// The oldest go first; sb, the newest, stays (the limit is at least
+	// one when set).
+	for max := st.srv.cfg.terminatedMax; max > 0 && st.terminated.Len() > max; {
+		st.remove(st.terminated.Front().Value.(*cpSandbox))
+		st.dropped++
 	}
 	sb.reap = st.srv.clock.AfterFunc(ret, func() {
 		defer st.srv.buryGuests()

@@ -143,6 +143,16 @@
 //     invariant checks are in [Server.Creations], [Server.CreationCounts],
 //     [Server.Renewals] and [Server.Deletions]. Each kind keeps the newest
 //     records ([WithJournalLimit]); [Server.JournalStats] counts them all.
+//   - Memory: what the mock keeps is bounded by what exists or by a cap,
+//     so a long-running server under steady load stays flat. Each journal
+//     kind keeps [WithJournalLimit] records; at most [WithTerminatedLimit]
+//     TERMINATED control plane sandboxes wait out their retention (the
+//     oldest is forgotten first; [Server.JournalStats] counts them).
+//     Deleted lifecycle sandboxes and snapshots are forgotten as on the
+//     real server. Inside a sandbox the simulator keeps what the real
+//     sandbox API keeps, until the sandbox is gone: files, and the record
+//     and logs of every process (a process that has ended keeps only
+//     those).
 //   - Seeding and inspection: [Server.AddSandbox], [Server.AddSnapshot] and
 //     [Server.AddControlPlaneSandbox] add resources in any state the
 //     runtime has; [Server.HandleControlPlanePort] puts a handler behind a
@@ -263,6 +273,9 @@
 //     and lists (no month or day names), in UTC. A run records the status
 //     of submitting the command; the service's timeout and keepAlive are
 //     passed to the process, which the simulator runs.
+//   - The service keeps every TERMINATED sandbox for its retention; the
+//     mock keeps the newest [DefaultTerminatedLimit] of them (see
+//     [WithTerminatedLimit]) and forgets older ones early.
 //   - Deleting a sandbox that is already DELETING or TERMINATED answers it
 //     again with 200. A create while the name's sandbox is DELETING is
 //     409. The gateway's action and do_not texts are the mock's own, and

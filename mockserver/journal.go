@@ -276,19 +276,30 @@ type JournalStats struct {
 	// Creations, Renewals and Deletions count [Server.Creations],
 	// [Server.Renewals] and [Server.Deletions] records.
 	Creations, Renewals, Deletions RecordCount
+	// Terminated counts the control plane sandboxes that reached
+	// TERMINATED, and in Dropped those forgotten before the end of their
+	// retention to stay within [WithTerminatedLimit].
+	Terminated RecordCount
 }
 
 // JournalStats returns how many records of each kind the journal has
 // seen and how many of the oldest it dropped (see [WithJournalLimit]).
 func (s *Server) JournalStats() JournalStats {
+	s.world.RLock()
+	cp := s.cp
+	s.world.RUnlock()
+	cp.mu.Lock()
+	terminated := RecordCount{Recorded: cp.terminations, Dropped: cp.dropped}
+	cp.mu.Unlock()
 	j := s.journal
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return JournalStats{
-		Requests:  j.entries.count(),
-		Creations: j.creations.count(),
-		Renewals:  j.renewals.count(),
-		Deletions: j.deletions.count(),
+		Requests:   j.entries.count(),
+		Creations:  j.creations.count(),
+		Renewals:   j.renewals.count(),
+		Deletions:  j.deletions.count(),
+		Terminated: terminated,
 	}
 }
 
@@ -301,6 +312,24 @@ func (s *Server) Journal() []Entry { return s.journal.snapshot() }
 func (s *Server) Requests(f Filter) []Entry {
 	all := s.journal.snapshot()
 	return slices.DeleteFunc(all, func(e Entry) bool { return !f.match(&e) })
+}
+
+// lastRequests returns the newest n journal entries f matches, oldest
+// first, copying no others.
+func (s *Server) lastRequests(f Filter, n int) []Entry {
+	j := s.journal
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	r := &j.entries
+	out := make([]Entry, 0, min(n, len(r.items)))
+	for i := len(r.items) - 1; i >= 0 && len(out) < n; i-- {
+		e := &r.items[(r.start+i)%len(r.items)]
+		if f.match(e) {
+			out = append(out, *e)
+		}
+	}
+	slices.Reverse(out)
+	return out
 }
 
 // Count returns how many journal entries f matches.
@@ -316,8 +345,17 @@ func (s *Server) Count(f Filter) int {
 	return n
 }
 
-// ResetJournal forgets the recorded requests and domain facts.
-func (s *Server) ResetJournal() { s.journal.reset() }
+// ResetJournal forgets the recorded requests and domain facts, and zeroes
+// [Server.JournalStats].
+func (s *Server) ResetJournal() {
+	s.world.RLock()
+	cp := s.cp
+	s.world.RUnlock()
+	cp.mu.Lock()
+	cp.terminations, cp.dropped = 0, 0
+	cp.mu.Unlock()
+	s.journal.reset()
+}
 
 // Creations returns the sandbox creations the journal keeps, oldest
 // first.

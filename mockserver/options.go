@@ -21,6 +21,11 @@ const DefaultTransitionDelay = 50 * time.Millisecond
 // by default; older ones are dropped first. See [WithJournalLimit].
 const DefaultJournalLimit = 100_000
 
+// DefaultTerminatedLimit is how many TERMINATED control plane sandboxes
+// the mock keeps during their retention by default. See
+// [WithTerminatedLimit].
+const DefaultTerminatedLimit = 1_000
+
 // DefaultMaxPageSize is the largest pageSize the lifecycle list operations
 // accept, as the upstream server does; larger values are a 422.
 const DefaultMaxPageSize = 200
@@ -47,6 +52,9 @@ type config struct {
 	baseURL     string
 	journalMax  int
 	maxPageSize int
+	// terminatedMax caps the TERMINATED control plane sandboxes kept; 0:
+	// no cap.
+	terminatedMax int
 
 	controlToken string   // the control API's bearer token; "" for none
 	upstream     *url.URL // proxy mode: the server requests are forwarded to
@@ -71,11 +79,12 @@ const (
 	optLimits
 	optControlToken
 	optUpstream
+	optTerminatedLimit
 )
 
 // optFixed are the options that shape how the server is reached or what
 // it is; only New takes them, [Server.Reset] refuses them.
-const optFixed = optListener | optBaseURL | optLimits | optControlToken | optUpstream
+const optFixed = optListener | optBaseURL | optLimits | optControlToken | optUpstream | optTerminatedLimit
 
 // clone returns a copy of c that shares no map with it.
 func (c *config) clone() config {
@@ -96,6 +105,8 @@ func defaultConfig() config {
 		retention:   DefaultTerminatedRetention,
 		journalMax:  DefaultJournalLimit,
 		maxPageSize: DefaultMaxPageSize,
+
+		terminatedMax: DefaultTerminatedLimit,
 	}
 }
 
@@ -201,6 +212,27 @@ func WithRetention(d time.Duration) Option {
 		}
 		c.retention = d
 		c.set |= optRetention
+		return nil
+	}
+}
+
+// WithTerminatedLimit caps how many TERMINATED control plane sandboxes
+// the server keeps during their retention ([WithRetention]), across
+// tenants: when one more terminates, the one that terminated first is
+// forgotten at once (it answers 404, as after its retention), so that
+// memory stays bounded however fast sandboxes are deleted. The service
+// has no such cap; the default, [DefaultTerminatedLimit], only matters to
+// a test that deletes more sandboxes within a retention period than it
+// and then reads the first of them. [Server.JournalStats] counts the
+// sandboxes forgotten early. 0 removes the cap (memory then grows with
+// the deletion rate times the retention). Only [New] takes it.
+func WithTerminatedLimit(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("mockserver: WithTerminatedLimit: negative limit %d", n)
+		}
+		c.terminatedMax = n
+		c.set |= optTerminatedLimit
 		return nil
 	}
 }

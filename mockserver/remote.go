@@ -226,7 +226,7 @@ func resetRequest(opts []Option) (mockcontrolapi.ResetRequest, error) {
 		}
 	}
 	if c.set&optFixed != 0 {
-		return req, invalidf("mockserver: Reset: WithListener, WithBaseURL, WithLimits, WithControlToken and WithUpstream can only be given to New")
+		return req, invalidf("mockserver: Reset: WithListener, WithBaseURL, WithLimits, WithControlToken, WithUpstream and WithTerminatedLimit can only be given to New")
 	}
 	if c.set&optRuntime != 0 {
 		req.Runtime = mockcontrolapi.NewOptResetRequestRuntime(mockcontrolapi.ResetRequestRuntime(c.runtime))

@@ -67,7 +67,8 @@ func (s *Server) mode(k TransitionKind) Mode {
 // [WithJournalLimit], [WithMaxSandboxTimeout] and [WithTenant] (which adds
 // to the tenants the server was made with) apply as in [New]. Options
 // that shape how the server is reached ([WithListener], [WithBaseURL],
-// [WithLimits], [WithControlToken], [WithUpstream]) are an error, as are
+// [WithLimits], [WithControlToken], [WithUpstream]) and
+// [WithTerminatedLimit] are an error, as are
 // invalid ones; then nothing changes.
 //
 // Requests in progress finish first (the sandbox API's open streams are
@@ -85,7 +86,7 @@ func (s *Server) Reset(opts ...Option) error {
 		}
 	}
 	if cfg.set&optFixed != 0 {
-		return invalidf("mockserver: Reset: WithListener, WithBaseURL, WithLimits, WithControlToken and WithUpstream can only be given to New")
+		return invalidf("mockserver: Reset: WithListener, WithBaseURL, WithLimits, WithControlToken, WithUpstream and WithTerminatedLimit can only be given to New")
 	}
 	if err := cfg.checkRuntime(); err != nil {
 		return invalidf("%v", err)

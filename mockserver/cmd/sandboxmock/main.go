@@ -86,22 +86,43 @@
 // clock's time (not the files and processes inside sandboxes, nor the
 // journal). GET and PUT /_sandboxmock/state read and replace the same
 // document.
+//
+// # Memory
+//
+// A long-running sandboxmock holds what exists (live sandboxes, their
+// files and process records) plus capped history: -journal-limit records
+// of each journal kind and -terminated-limit TERMINATED control plane
+// sandboxes (package mockserver's documentation lists every bound). Under
+// steady load its memory stays flat; soak_test.go in this directory
+// measures that (go test ./mockserver/cmd/sandboxmock -run TestSoak -soak
+// 10m -timeout 30m -v). With -debug-listen 127.0.0.1:6060 the process
+// serves its Go profiles and memory statistics, e.g.
+//
+//	go tool pprof -top -inuse_space http://127.0.0.1:6060/debug/pprof/heap
+//	curl -s http://127.0.0.1:6060/debug/vars    # memstats, liveHeapBytes
+//
+// The Go runtime's GOGC and GOMEMLIMIT variables apply as to any Go
+// program.
 package main
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"expvar"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/metrics"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -148,6 +169,7 @@ Flags:
 	var transitions transitionFlag
 	fs.Var(&transitions, "transition", "`KIND=MODE` sets one kind of transition (Provision, Pause, Resume, Stop, SnapshotCreate, SnapshotDelete, CPDeploy, CPDelete) to immediate, manual or a duration (repeatable)")
 	retention := fs.Duration("retention", mockserver.DefaultTerminatedRetention, "how long terminated control plane sandboxes stay visible, unless their spec says")
+	terminatedLimit := fs.Int("terminated-limit", mockserver.DefaultTerminatedLimit, "terminated control plane sandboxes kept during their retention; beyond it the first terminated is forgotten early (0: no limit)")
 	manualClock := fs.String("manual-clock", "", "run on a manual clock that starts at `TIME` (RFC 3339, or \"now\") and moves only through the control API")
 	maxTimeout := fs.Duration("max-sandbox-timeout", 0, "largest create timeout accepted, at least 60s (0: no limit)")
 	state := fs.String("state", "", "state `file`: restored at start when it exists, written at shutdown")
@@ -171,7 +193,8 @@ Flags:
 	opts = append(opts,
 		mockserver.WithRuntime(rt),
 		mockserver.WithTransitionDelay(*delay),
-		mockserver.WithRetention(*retention))
+		mockserver.WithRetention(*retention),
+		mockserver.WithTerminatedLimit(*terminatedLimit))
 	opts = append(opts, transitions...)
 	if *maxTimeout != 0 {
 		opts = append(opts, mockserver.WithMaxSandboxTimeout(*maxTimeout))
@@ -199,8 +222,14 @@ Flags:
 			return err
 		}
 	}
+	debug, err := common.startDebug()
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	defer debug.close()
 	u := srv.URL()
-	fmt.Fprintf(stdout, "sandboxmock listening on %s lifecycle=%s/v1 controlplane=%s/v0 control=%s/_sandboxmock\n", u, u, u, u)
+	fmt.Fprintf(stdout, "sandboxmock listening on %s lifecycle=%s/v1 controlplane=%s/v0 control=%s/_sandboxmock%s\n", u, u, u, u, debug.field())
 	in := srv.Info()
 	fmt.Fprintf(stderr, "sandboxmock: lifecycle runtime %s, %s clock at %s\n", in.Runtime, clockKind(in.ManualClock), in.Now.UTC().Format(time.RFC3339))
 	return serve(ctx, srv, *state, stderr)
@@ -251,11 +280,17 @@ Flags:
 	if err != nil {
 		return err
 	}
+	debug, err := common.startDebug()
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	defer debug.close()
 	u := srv.URL()
 	if api == mockserver.APILifecycle {
-		fmt.Fprintf(stdout, "sandboxmock listening on %s proxy=lifecycle upstream=%s lifecycle=%s/v1 control=%s/_sandboxmock\n", u, *upstream, u, u)
+		fmt.Fprintf(stdout, "sandboxmock listening on %s proxy=lifecycle upstream=%s lifecycle=%s/v1 control=%s/_sandboxmock%s\n", u, *upstream, u, u, debug.field())
 	} else {
-		fmt.Fprintf(stdout, "sandboxmock listening on %s proxy=sandbox upstream=%s sandbox=%s control=%s/_sandboxmock\n", u, *upstream, u, u)
+		fmt.Fprintf(stdout, "sandboxmock listening on %s proxy=sandbox upstream=%s sandbox=%s control=%s/_sandboxmock%s\n", u, *upstream, u, u, debug.field())
 	}
 	return serve(ctx, srv, "", stderr)
 }
@@ -326,6 +361,7 @@ func clockKind(manual bool) string {
 // commonFlags are the flags of both modes.
 type commonFlags struct {
 	listen, baseURL, controlToken *string
+	debug                         *string
 	journal                       *int
 	maxBody, maxUpload            byteSize
 	readHeader, readTimeout, idle *time.Duration
@@ -344,6 +380,7 @@ func newFlagSet(name string, stderr io.Writer, usage string) (*flag.FlagSet, *co
 	c.listen = fs.String("listen", "127.0.0.1:8080", "TCP `address` to listen on; port 0 picks a free port")
 	c.baseURL = fs.String("base-url", "", "`URL` the server reports as its own (endpoints, metadata.url), e.g. behind a port mapping (default: the listener's)")
 	c.controlToken = fs.String("control-token", "", "bearer `token` the control API requires (default $"+envControlToken+"); needed when listening beyond loopback")
+	c.debug = fs.String("debug-listen", "", "loopback `address` (e.g. 127.0.0.1:6060, port 0 picks one) serving the mock's own Go profiles (/debug/pprof) and memory statistics (/debug/vars), named on the first output line as debug=URL (default: none)")
 	c.journal = fs.Int("journal-limit", 10_000, "records of each kind the journal keeps (0: all)")
 	fs.Var(&c.maxBody, "max-body", "largest lifecycle or control plane request `body` (bytes, or with KiB, MiB, GiB)")
 	fs.Var(&c.maxUpload, "max-upload", "largest sandbox API (and control API) request `body`")
@@ -384,6 +421,72 @@ func (c *commonFlags) options() ([]mockserver.Option, error) {
 		opts = append(opts, mockserver.WithControlToken(token))
 	}
 	return opts, nil
+}
+
+// debugServer serves the process's profiles and memory statistics, for
+// finding where the mock itself spends memory or time.
+type debugServer struct {
+	url string
+	srv *http.Server
+}
+
+// startDebug starts the -debug-listen server, if the flag is set; it
+// refuses an address beyond loopback (profiles show request data).
+func (c *commonFlags) startDebug() (*debugServer, error) {
+	if *c.debug == "" {
+		return &debugServer{}, nil
+	}
+	if !loopbackAddress(*c.debug) {
+		return nil, fmt.Errorf("-debug-listen %s: only a loopback address is allowed", *c.debug)
+	}
+	ln, err := net.Listen("tcp", *c.debug)
+	if err != nil {
+		return nil, fmt.Errorf("-debug-listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/debug/vars", expvar.Handler())
+	publishLiveHeap.Do(func() { expvar.Publish("liveHeapBytes", expvar.Func(liveHeap)) })
+	d := &debugServer{
+		url: "http://" + ln.Addr().String(),
+		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
+	}
+	go func() { _ = d.srv.Serve(ln) }() // ends when close shuts the server
+	return d, nil
+}
+
+// publishLiveHeap publishes liveHeapBytes in /debug/vars once per
+// process (expvar names are global).
+var publishLiveHeap sync.Once
+
+// liveHeap is the heap the last garbage collection found reachable: the
+// mock's live data, which memstats' totals hide among garbage.
+func liveHeap() any {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return nil
+	}
+	return s[0].Value.Uint64()
+}
+
+// field is the debug=URL field of the first output line, or "".
+func (d *debugServer) field() string {
+	if d.srv == nil {
+		return ""
+	}
+	return " debug=" + d.url
+}
+
+// close stops the debug server.
+func (d *debugServer) close() {
+	if d.srv != nil {
+		_ = d.srv.Close()
+	}
 }
 
 // loopbackAddress reports whether a listen address only accepts loopback

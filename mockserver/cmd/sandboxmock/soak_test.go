@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,13 +34,14 @@ var (
 	soak        = flag.Duration("soak", 0, "run TestSoak for this long (e.g. 10m); 0 skips it")
 	soakLive    = flag.Int("soak-sandboxes", 10_000, "live sandboxes during TestSoak")
 	soakWorkers = flag.Int("soak-workers", 16, "concurrent clients during TestSoak")
+	soakProfile = flag.String("soak-profiles", "", "`directory` where TestSoak saves the mock's heap profile every minute (heap-01.pb.gz, ...)")
 )
 
 func TestSoak(t *testing.T) {
 	if *soak <= 0 {
 		t.Skip("a 10-minute measurement: run with -soak 10m (and -timeout 30m)")
 	}
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-listen", "127.0.0.1:0", "-transition-delay", "0")
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-listen", "127.0.0.1:0", "-transition-delay", "0", "-debug-listen", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), envRunMain+"=1")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -58,6 +60,15 @@ func TestSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := strings.Fields(line)[3]
+	var debug string
+	for _, f := range strings.Fields(line) {
+		if v, ok := strings.CutPrefix(f, "debug="); ok {
+			debug = v
+		}
+	}
+	if debug == "" {
+		t.Fatalf("no debug=URL in %q", line)
+	}
 	l := &load{
 		t: t, base: base,
 		hc: &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: *soakWorkers * 2}},
@@ -82,7 +93,7 @@ func TestSoak(t *testing.T) {
 	}
 	wg.Wait()
 	l.call("POST", "/_sandboxmock/faults", `{"api":"lifecycle","operation":"GetSandbox","status":503,"probability":0.01,"seed":1}`, nil)
-	t.Logf("seeded %d sandboxes in %s; RSS %s", len(l.live), time.Since(start).Round(time.Second), mib(rss(t, cmd.Process.Pid)))
+	t.Logf("seeded %d sandboxes in %s; RSS %s; %s", len(l.live), time.Since(start).Round(time.Second), mib(rss(t, cmd.Process.Pid)), l.heap(debug))
 
 	ctx, cancel := context.WithTimeout(t.Context(), *soak)
 	defer cancel()
@@ -101,8 +112,11 @@ func TestSoak(t *testing.T) {
 		case <-tick.C:
 			v := rss(t, cmd.Process.Pid)
 			curve = append(curve, v)
-			t.Logf("minute %2d: RSS %s, %d requests (%d unexpected answers), %d live sandboxes",
-				len(curve), mib(v), l.ops.Load(), l.bad.Load(), l.liveCount())
+			t.Logf("minute %2d: RSS %s, %d requests (%d unexpected answers), %d live sandboxes; %s",
+				len(curve), mib(v), l.ops.Load(), l.bad.Load(), l.liveCount(), l.heap(debug))
+			if *soakProfile != "" {
+				l.saveProfile(debug, filepath.Join(*soakProfile, fmt.Sprintf("heap-%02d.pb.gz", len(curve))))
+			}
 		case <-ctx.Done():
 			done = true
 		}
@@ -251,6 +265,46 @@ func (l *load) step(r *rand.Rand) {
 	default: // unknown routes and bad requests
 		l.call("GET", "/v1/nothing-here", "", nil)
 		l.call("POST", "/v1/sandboxes", `{"image":`, nil)
+	}
+}
+
+// heap describes the mock's Go heap from its /debug/vars: the live heap
+// at the last collection, what is allocated now, and what the runtime
+// holds without returning it.
+func (l *load) heap(debug string) string {
+	resp, err := l.hc.Get(debug + "/debug/vars")
+	if err != nil {
+		l.t.Fatalf("debug vars: %v", err)
+	}
+	defer resp.Body.Close()
+	var v struct {
+		LiveHeapBytes uint64
+		Memstats      struct {
+			HeapAlloc, HeapInuse, HeapIdle, HeapReleased, Sys, StackInuse uint64
+			NumGC                                                         uint32
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		l.t.Fatalf("debug vars: %v", err)
+	}
+	m := v.Memstats
+	return fmt.Sprintf("heap: live %s, allocated %s, in use %s, idle %s (released %s), stacks %s, from the OS %s, %d GCs",
+		mib(v.LiveHeapBytes), mib(m.HeapAlloc), mib(m.HeapInuse), mib(m.HeapIdle), mib(m.HeapReleased), mib(m.StackInuse), mib(m.Sys), m.NumGC)
+}
+
+// saveProfile writes the mock's heap profile to path.
+func (l *load) saveProfile(debug, path string) {
+	resp, err := l.hc.Get(debug + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		l.t.Fatalf("heap profile: %v", err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		l.t.Fatalf("heap profile: %v", err)
+	}
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		l.t.Fatal(err)
 	}
 }
 

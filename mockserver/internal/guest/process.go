@@ -550,6 +550,11 @@ func (g *Guest) finishRunLocked(p *process, restart bool) {
 	} else {
 		p.final = true
 		close(p.done)
+		// Nothing runs it again: what is left is the record GET /process
+		// shows, not the shells that ran (the server keeps every record,
+		// so each must stay small).
+		p.flows = slices.DeleteFunc(p.flows, func(f *flow) bool { return f.done })
+		p.env = nil
 	}
 	p.broadcastLocked()
 }
