@@ -131,12 +131,12 @@ func (it *fakeItem) entry() *indexEntry { return &it.listed }
 // checkListIndex checks that ix files exactly the items it is given
 // (live, with their tenant, class and labels) and nothing else, and that
 // every set is a sound treap.
-func checkListIndex[T indexed](t *testing.T, ix *listIndex[T], live []T, id, tenant, class func(T) string, labels func(T) map[string]string) {
+func checkListIndex[T comparable](t *testing.T, ix *listIndex[T], live []T, id, tenant, class func(T) string, labels func(T) map[string]string) {
 	t.Helper()
 	type counts struct{ all, labels int }
 	want := map[string]*counts{}
 	for _, it := range live {
-		e := it.entry()
+		e := ix.entry(it)
 		tn, cl, ls := tenant(it), class(it), labelsOf(labels(it))
 		if !e.filed || e.tenant != tn || e.class != cl || !slices.Equal(e.labels, ls) {
 			t.Fatalf("%s filed as %+v, want tenant %q class %q labels %v", id(it), *e, tn, cl, ls)
