@@ -221,6 +221,15 @@ func (st *cpStore) walkOrder(sort string) (*listIndex[*cpSandbox], bool) {
 
 // list answers GET /sandboxes: a page from API version 2026-04-28 on, a
 // plain array of every matching sandbox before.
+//
+// The status filter (or the default of hiding TERMINATED) and externalId
+// are answered by the list indexes, so a page of them costs
+// O(c·log n + c·limit) for c matching statuses, whatever the number of
+// sandboxes; anchor=end walks from the end at the same cost. q, a
+// substring search over name, display name and labels, cannot be
+// indexed: it is checked on the sandboxes the other filters leave, in
+// list order, until the page is full, so a q that matches few of them
+// costs a walk over all of them. A bare array costs O(matches).
 func (st *cpStore) list(tenant string, p controlplanesrv.ListSandboxesParams) (controlplanesrv.SandboxListing, *cpErr) {
 	var statuses []string
 	if s, ok := p.Status.Get(); ok && s != "" {

@@ -7,11 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/sandboxkit/sandboxkit/internal/gen/controlplanesrv"
 )
@@ -76,6 +78,7 @@ func cpBenchServer(b *testing.B, n int, opts ...Option) *Server {
 			}
 		}
 	}
+	runtime.GC() // not in the timed loop: the garbage of building it
 	return srv
 }
 
@@ -286,10 +289,10 @@ func BenchmarkCPCreateDelete(b *testing.B) {
 			}
 		})
 		b.Run(fmt.Sprintf("n=%d/churn", n), func(b *testing.B) {
-			srv := cpBenchServer(b, n, WithRetention(0))
-			names := make([]string, n)
-			for i := range names {
-				names[i] = fmt.Sprintf("sbx-%06d", i)
+			srv := cpBenchServer(b, n, WithRetention(0)) // the TERMINATED ones are gone
+			var names []string
+			for _, info := range srv.ControlPlaneSandboxes() {
+				names = append(names, info.Name)
 			}
 			next, k := uint64(1), 0
 			b.ReportAllocs()
@@ -301,6 +304,51 @@ func BenchmarkCPCreateDelete(b *testing.B) {
 				names[j] = "new-" + strconv.Itoa(k)
 				serve(b, srv, http.MethodPost, "/v0/sandboxes", fmt.Sprintf(body, names[j]), http.StatusOK)
 			}
+		})
+	}
+}
+
+// BenchmarkCPListIndexMemory reports what the control plane's two list
+// indexes keep per sandbox (their sets, their nodes and the two entries
+// in the sandbox) at 100,000 sandboxes in three statuses: without an
+// external id, with one shared by a hundred sandboxes, and with one of
+// its own (the worst case: four sets per sandbox).
+func BenchmarkCPListIndexMemory(b *testing.B) {
+	const n = 100_000
+	for _, ext := range []string{"none", "shared", "unique"} {
+		b.Run("externalId="+ext, func(b *testing.B) {
+			items := make([]*cpSandbox, n)
+			for i := range items {
+				sb := &cpSandbox{tenant: DefaultTenant, name: fmt.Sprintf("sbx-%06d", i), seq: uint64(i + 1), createdAt: cpBenchStart, status: cpBenchStatus(i)}
+				switch ext {
+				case "shared":
+					sb.externalID = fmt.Sprint("ext-", i%100)
+				case "unique":
+					sb.externalID = fmt.Sprint("ext-", i)
+				}
+				items[i] = sb
+			}
+			var retained uint64
+			for b.Loop() {
+				for _, sb := range items {
+					sb.listedByCreation, sb.listedByName = indexEntry{}, indexEntry{}
+				}
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				st := &cpStore{
+					byCreation: newListIndexOf(createdFirst, func(sb *cpSandbox) *indexEntry { return &sb.listedByCreation }),
+					byName:     newListIndexOf(nameFirst, func(sb *cpSandbox) *indexEntry { return &sb.listedByName }),
+				}
+				for _, sb := range items {
+					st.file(sb)
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				runtime.KeepAlive(st)
+				retained = after.HeapAlloc - before.HeapAlloc
+			}
+			b.ReportMetric(float64(retained)/n+2*float64(unsafe.Sizeof(indexEntry{})), "B/sandbox")
 		})
 	}
 }
