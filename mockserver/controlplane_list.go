@@ -197,12 +197,12 @@ const cpExternalIDLabel = "externalId"
 // file files sb in the list indexes under its status and external id,
 // or moves it there. Called with st.mu held, whenever either changes.
 func (st *cpStore) file(sb *cpSandbox) {
-	var labels map[string]string
+	var ls []label
 	if sb.externalID != "" {
-		labels = map[string]string{cpExternalIDLabel: sb.externalID}
+		ls = []label{{cpExternalIDLabel, sb.externalID}}
 	}
-	st.byCreation.put(sb.tenant, sb, sb.status, labels)
-	st.byName.put(sb.tenant, sb, sb.status, labels)
+	st.byCreation.putLabels(sb.tenant, sb, sb.status, ls)
+	st.byName.putLabels(sb.tenant, sb, sb.status, ls)
 }
 
 // walkOrder is the index that holds the list order sort, and whether the

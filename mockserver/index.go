@@ -53,8 +53,16 @@ func (s *orderedSet[T]) nextPrio() uint32 {
 }
 
 // insert adds item, which must not be in the set.
-func (s *orderedSet[T]) insert(item T) {
-	s.root = s.insertAt(s.root, &treapNode[T]{item: item, size: 1, prio: s.nextPrio()})
+func (s *orderedSet[T]) insert(item T) { s.insertNode(item, nil) }
+
+// insertNode adds item, which must not be in the set, in nd (nil: a new
+// node): a node another set let go of saves an allocation.
+func (s *orderedSet[T]) insertNode(item T, nd *treapNode[T]) {
+	if nd == nil {
+		nd = &treapNode[T]{}
+	}
+	*nd = treapNode[T]{item: item, size: 1, prio: s.nextPrio()}
+	s.root = s.insertAt(s.root, nd)
 }
 
 func (s *orderedSet[T]) insertAt(n, nd *treapNode[T]) *treapNode[T] {
@@ -94,31 +102,37 @@ func rotateLeft[T any](n *treapNode[T]) *treapNode[T] {
 }
 
 // remove deletes item and reports whether it was in the set.
-func (s *orderedSet[T]) remove(item T) bool {
-	var ok bool
-	s.root, ok = s.removeAt(s.root, item)
-	return ok
+func (s *orderedSet[T]) remove(item T) bool { return s.removeNode(item) != nil }
+
+// removeNode deletes item and returns the node that held it, free for
+// reuse (nil when item was not in the set).
+func (s *orderedSet[T]) removeNode(item T) *treapNode[T] {
+	var gone *treapNode[T]
+	s.root, gone = s.removeAt(s.root, item)
+	return gone
 }
 
-func (s *orderedSet[T]) removeAt(n *treapNode[T], item T) (*treapNode[T], bool) {
+func (s *orderedSet[T]) removeAt(n *treapNode[T], item T) (*treapNode[T], *treapNode[T]) {
 	if n == nil {
-		return nil, false
+		return nil, nil
 	}
-	var ok bool
+	var gone *treapNode[T]
 	switch c := s.cmp(item, n.item); {
 	case c < 0:
-		n.left, ok = s.removeAt(n.left, item)
+		n.left, gone = s.removeAt(n.left, item)
 	case c > 0:
-		n.right, ok = s.removeAt(n.right, item)
+		n.right, gone = s.removeAt(n.right, item)
 	case n.item != item:
-		return n, false // another item in item's place: item is not here
+		return n, nil // another item in item's place: item is not here
 	default:
-		return join(n.left, n.right), true
+		rest := join(n.left, n.right)
+		n.left, n.right = nil, nil
+		return rest, n
 	}
-	if ok {
+	if gone != nil {
 		n.size--
 	}
-	return n, ok
+	return n, gone
 }
 
 // join merges two treaps, every item of a before every item of b.
@@ -351,32 +365,44 @@ func hasLabel(sorted []label, l label) bool {
 	return ok && sorted[i].value == l.value
 }
 
-func fileIn[K comparable, T comparable](sets map[K]*orderedSet[T], k K, item T, cmp func(a, b T) int) {
+// fileIn adds item to the set k of sets, in spare if it is not nil (a
+// node [unfileFrom] freed).
+func fileIn[K comparable, T comparable](sets map[K]*orderedSet[T], k K, item T, cmp func(a, b T) int, spare *treapNode[T]) {
 	s := sets[k]
 	if s == nil {
 		s = newOrderedSet(cmp)
 		sets[k] = s
 	}
-	s.insert(item)
+	s.insertNode(item, spare)
 }
 
-func unfileFrom[K comparable, T comparable](sets map[K]*orderedSet[T], k K, item T) {
-	if s := sets[k]; s != nil {
-		s.remove(item)
-		if s.len() == 0 {
-			delete(sets, k) // unique labels must not pile up empty sets
-		}
+// unfileFrom removes item from the set k of sets and returns the node
+// that held it.
+func unfileFrom[K comparable, T comparable](sets map[K]*orderedSet[T], k K, item T) *treapNode[T] {
+	s := sets[k]
+	if s == nil {
+		return nil
 	}
+	gone := s.removeNode(item)
+	if s.len() == 0 {
+		delete(sets, k) // unique labels must not pile up empty sets
+	}
+	return gone
 }
 
 // put files item for tenant under class and labels, or moves it there
 // if it is filed already.
 func (ix *listIndex[T]) put(tenant string, item T, class string, labels map[string]string) {
+	ix.putLabels(tenant, item, class, labelsOf(labels))
+}
+
+// putLabels is put with the labels as [labelsOf] gives them; the index
+// keeps ls, which must not change afterwards.
+func (ix *listIndex[T]) putLabels(tenant string, item T, class string, ls []label) {
 	e := ix.entry(item)
 	if e.filed && e.tenant != tenant {
 		ix.drop(item)
 	}
-	ls := labelsOf(labels)
 	if !e.filed {
 		t := ix.tenants[tenant]
 		if t == nil {
@@ -390,27 +416,37 @@ func (ix *listIndex[T]) put(tenant string, item T, class string, labels map[stri
 		}
 		*e = indexEntry{filed: true, tenant: tenant, class: class, labels: ls}
 		t.all.insert(item)
-		fileIn(t.byClass, class, item, ix.cmp)
+		fileIn(t.byClass, class, item, ix.cmp, nil)
 		for _, l := range ls {
-			fileIn(t.byLabel, l, item, ix.cmp)
-			fileIn(t.byClassLabel, classLabel{class, l}, item, ix.cmp)
+			fileIn(t.byLabel, l, item, ix.cmp, nil)
+			fileIn(t.byClassLabel, classLabel{class, l}, item, ix.cmp, nil)
 		}
 		return
 	}
 	t := ix.tenants[tenant]
+	var spare []*treapNode[T] // nodes of the labels it loses, for those it gains
 	for _, l := range e.labels {
 		if !hasLabel(ls, l) {
-			unfileFrom(t.byLabel, l, item)
-			unfileFrom(t.byClassLabel, classLabel{e.class, l}, item)
+			spare = append(spare, unfileFrom(t.byLabel, l, item), unfileFrom(t.byClassLabel, classLabel{e.class, l}, item))
 		}
+	}
+	reuse := func() *treapNode[T] {
+		if len(spare) == 0 {
+			return nil
+		}
+		nd := spare[len(spare)-1]
+		spare = spare[:len(spare)-1]
+		return nd
 	}
 	for _, l := range ls {
 		if !hasLabel(e.labels, l) {
-			fileIn(t.byLabel, l, item, ix.cmp)
-			fileIn(t.byClassLabel, classLabel{e.class, l}, item, ix.cmp)
+			fileIn(t.byLabel, l, item, ix.cmp, reuse())
+			fileIn(t.byClassLabel, classLabel{e.class, l}, item, ix.cmp, reuse())
 		}
 	}
-	e.labels = ls
+	if !slices.Equal(e.labels, ls) {
+		e.labels = ls
+	}
 	ix.setClass(item, class)
 }
 
@@ -422,11 +458,9 @@ func (ix *listIndex[T]) setClass(item T, class string) {
 		return
 	}
 	t := ix.tenants[e.tenant]
-	unfileFrom(t.byClass, e.class, item)
-	fileIn(t.byClass, class, item, ix.cmp)
+	fileIn(t.byClass, class, item, ix.cmp, unfileFrom(t.byClass, e.class, item))
 	for _, l := range e.labels {
-		unfileFrom(t.byClassLabel, classLabel{e.class, l}, item)
-		fileIn(t.byClassLabel, classLabel{class, l}, item, ix.cmp)
+		fileIn(t.byClassLabel, classLabel{class, l}, item, ix.cmp, unfileFrom(t.byClassLabel, classLabel{e.class, l}, item))
 	}
 	e.class = class
 }
