@@ -83,37 +83,60 @@ func fingerprint(query string) string {
 	return hex.EncodeToString(h[:8])
 }
 
+// start reads where req's page starts: after the key its cursor holds
+// (after), at the end (fromEnd: the last page), or else at the first
+// item. A cursor wins over anchor=end.
+func (req cpPageReq) start() (after *cpKey, fromEnd bool, err *cpErr) {
+	switch {
+	case req.cursor != "":
+		raw, err := base64.RawURLEncoding.DecodeString(req.cursor)
+		var c cpCursor
+		if err != nil || json.Unmarshal(raw, &c) != nil {
+			return nil, false, cpErrorf(http.StatusBadRequest, "", "invalid cursor")
+		}
+		if c.Query != fingerprint(req.query) {
+			return nil, false, cpErrorf(http.StatusBadRequest, "", "the cursor belongs to another query (filters or sort changed)")
+		}
+		if req.now.Sub(time.Unix(c.Issued, 0)) > cpCursorLifetime {
+			return nil, false, cpErrorf(http.StatusBadRequest, "", "the cursor has expired")
+		}
+		return &c.After, false, nil
+	case req.fromEnd:
+		if strings.HasPrefix(req.sort, "name:") {
+			return nil, false, cpErrorf(http.StatusBadRequest, "", "anchor=end needs a createdAt sort")
+		}
+		return nil, true, nil
+	}
+	return nil, false, nil
+}
+
+// cursorAfter is the cursor of req's query that resumes after the item
+// at key.
+func (req cpPageReq) cursorAfter(key cpKey) string {
+	raw, _ := json.Marshal(cpCursor{Query: fingerprint(req.query), After: key, Issued: req.now.Unix()})
+	return base64.RawURLEncoding.EncodeToString(raw)
+}
+
 // cpPage cuts one page out of items (of any order); key gives each
 // item's position. It returns the page, the next cursor ("" on the last
 // page) and whether more follow.
 func cpPage[T any](items []T, key func(T) cpKey, req cpPageReq) ([]T, string, bool, *cpErr) {
 	order := cpOrder(req.sort)
 	slices.SortStableFunc(items, func(a, b T) int { return order(key(a), key(b)) })
-	fp := fingerprint(req.query)
+	after, fromEnd, err := req.start()
+	if err != nil {
+		return nil, "", false, err
+	}
 	start := 0
 	switch {
-	case req.cursor != "":
-		raw, err := base64.RawURLEncoding.DecodeString(req.cursor)
-		var c cpCursor
-		if err != nil || json.Unmarshal(raw, &c) != nil {
-			return nil, "", false, cpErrorf(http.StatusBadRequest, "", "invalid cursor")
-		}
-		if c.Query != fp {
-			return nil, "", false, cpErrorf(http.StatusBadRequest, "", "the cursor belongs to another query (filters or sort changed)")
-		}
-		if req.now.Sub(time.Unix(c.Issued, 0)) > cpCursorLifetime {
-			return nil, "", false, cpErrorf(http.StatusBadRequest, "", "the cursor has expired")
-		}
-		start, _ = slices.BinarySearchFunc(items, c.After, func(it T, k cpKey) int {
+	case after != nil:
+		start, _ = slices.BinarySearchFunc(items, *after, func(it T, k cpKey) int {
 			if order(key(it), k) <= 0 {
 				return -1
 			}
 			return 1
 		})
-	case req.fromEnd:
-		if strings.HasPrefix(req.sort, "name:") {
-			return nil, "", false, cpErrorf(http.StatusBadRequest, "", "anchor=end needs a createdAt sort")
-		}
+	case fromEnd:
 		start = max(len(items)-req.limit, 0)
 	}
 	end := min(start+req.limit, len(items))
@@ -121,8 +144,7 @@ func cpPage[T any](items []T, key func(T) cpKey, req cpPageReq) ([]T, string, bo
 	if end >= len(items) || len(page) == 0 {
 		return page, "", false, nil
 	}
-	raw, _ := json.Marshal(cpCursor{Query: fp, After: key(page[len(page)-1]), Issued: req.now.Unix()})
-	return page, base64.RawURLEncoding.EncodeToString(raw), true, nil
+	return page, req.cursorAfter(key(page[len(page)-1])), true, nil
 }
 
 // clampLimit applies a list's default and maximum page size.
@@ -157,8 +179,57 @@ func (sb *cpSandbox) key() cpKey {
 	return cpKey{T: sb.createdAt.UnixNano(), Seq: sb.seq, Name: sb.name}
 }
 
+// The orders of the control plane's list indexes: createdAt:asc and
+// name:asc as [cpOrder] has them; createdAt:desc and name:desc are
+// exactly their reverses.
+func createdFirst(a, b *cpSandbox) int {
+	return cmp.Or(cmp.Compare(a.createdAt.UnixNano(), b.createdAt.UnixNano()), cmp.Compare(a.seq, b.seq))
+}
+
+func nameFirst(a, b *cpSandbox) int {
+	return cmp.Or(strings.Compare(a.name, b.name), cmp.Compare(a.seq, b.seq))
+}
+
+// cpExternalIDLabel is the label the list indexes file a sandbox's
+// external id under.
+const cpExternalIDLabel = "externalId"
+
+// file files sb in the list indexes under its status and external id,
+// or moves it there. Called with st.mu held, whenever either changes.
+func (st *cpStore) file(sb *cpSandbox) {
+	var ls []label
+	if sb.externalID != "" {
+		ls = []label{{cpExternalIDLabel, sb.externalID}}
+	}
+	st.byCreation.putLabels(sb.tenant, sb, sb.status, ls)
+	st.byName.putLabels(sb.tenant, sb, sb.status, ls)
+}
+
+// walkOrder is the index that holds the list order sort, and whether the
+// list walks it backwards.
+func (st *cpStore) walkOrder(sort string) (*listIndex[*cpSandbox], bool) {
+	switch sort {
+	case "createdAt:asc":
+		return st.byCreation, false
+	case "name:asc":
+		return st.byName, false
+	case "name:desc":
+		return st.byName, true
+	}
+	return st.byCreation, true // createdAt:desc, the default
+}
+
 // list answers GET /sandboxes: a page from API version 2026-04-28 on, a
 // plain array of every matching sandbox before.
+//
+// The status filter (or the default of hiding TERMINATED) and externalId
+// are answered by the list indexes, so a page of them costs
+// O(c·log n + c·limit) for c matching statuses, whatever the number of
+// sandboxes; anchor=end walks from the end at the same cost. q, a
+// substring search over name, display name and labels, cannot be
+// indexed: it is checked on the sandboxes the other filters leave, in
+// list order, until the page is full, so a q that matches few of them
+// costs a walk over all of them. A bare array costs O(matches).
 func (st *cpStore) list(tenant string, p controlplanesrv.ListSandboxesParams) (controlplanesrv.SandboxListing, *cpErr) {
 	var statuses []string
 	if s, ok := p.Status.Get(); ok && s != "" {
@@ -180,58 +251,78 @@ func (st *cpStore) list(tenant string, p controlplanesrv.ListSandboxesParams) (c
 		sort = string(p.Sort.Or(""))
 	}
 
+	f := listFilter{}
+	switch {
+	case len(statuses) > 0:
+		f.class = func(s string) bool { return slices.Contains(statuses, s) }
+	case !showTerminated:
+		f.class = func(s string) bool { return s != StatusTerminated }
+	}
+	if externalID != "" {
+		f.labels = map[string]string{cpExternalIDLabel: externalID}
+	}
+
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	var all, items []*cpSandbox
-	if t := st.tenants[tenant]; t != nil {
-		all = t.order
-	}
-	for _, sb := range all {
-		switch {
-		case len(statuses) > 0:
-			if !slices.Contains(statuses, sb.status) {
-				continue
-			}
-		case !showTerminated && sb.status == StatusTerminated:
-			continue
-		}
-		if externalID != "" && sb.externalID != externalID {
-			continue
-		}
-		if !sb.matches(q) {
-			continue
-		}
-		items = append(items, sb)
-	}
-	if !paged {
-		order := cpOrder("")
-		slices.SortStableFunc(items, func(a, b *cpSandbox) int { return order(a.key(), b.key()) })
+	render := func(items []*cpSandbox) []controlplanesrv.Sandbox {
 		out := make([]controlplanesrv.Sandbox, 0, len(items))
 		for _, sb := range items {
 			v := st.view(sb)
 			v.Events = nil // lists carry the lite shape, without history
 			out = append(out, v)
 		}
-		return controlplanesrv.NewSandboxArraySandboxListing(out), nil
+		return out
+	}
+	if !paged {
+		return controlplanesrv.NewSandboxArraySandboxListing(render(slices.Collect(st.byCreation.walk(tenant, f, true, nil)))), nil
 	}
 	req := cpPageReq{
 		query: strings.Join([]string{"sandboxes", strings.Join(statuses, ","), boolText(showTerminated), externalID, q, sort}, "\x00"),
 		sort:  sort, limit: clampLimit(p.Limit, 50, cpMaxLimit), cursor: p.Cursor.Or(""),
 		fromEnd: p.Anchor.Or("") == controlplanesrv.AnchorEnd, now: st.srv.clock.Now(),
 	}
-	page, next, more, err := cpPage(items, (*cpSandbox).key, req)
+	after, fromEnd, err := req.start()
 	if err != nil {
 		return controlplanesrv.SandboxListing{}, err
 	}
-	data := make([]controlplanesrv.Sandbox, 0, len(page))
-	for _, sb := range page {
-		v := st.view(sb)
-		v.Events = nil
-		data = append(data, v)
+	// The indexes answer status and external id; q is checked on what
+	// they yield, until the page (and one more, to tell whether more
+	// follow) is full.
+	ix, reverse := st.walkOrder(sort)
+	var skip func(*cpSandbox) bool
+	if after != nil {
+		order := cpOrder(sort)
+		skip = func(sb *cpSandbox) bool { return order(sb.key(), *after) <= 0 }
+	}
+	want := req.limit + 1
+	if fromEnd {
+		reverse, want = !reverse, req.limit // the last page, read from the end
+	}
+	var page []*cpSandbox
+	for sb := range ix.walk(tenant, f, reverse, skip) {
+		if !sb.matches(q) {
+			continue
+		}
+		page = append(page, sb)
+		if len(page) == want {
+			break
+		}
+	}
+	more, next := false, ""
+	switch {
+	case fromEnd:
+		slices.Reverse(page)
+	case len(page) > req.limit:
+		page = page[:req.limit]
+		more, next = true, req.cursorAfter(page[len(page)-1].key())
+	}
+	total := 0
+	if t := st.tenants[tenant]; t != nil {
+		total = len(t.order)
 	}
 	return controlplanesrv.NewSandboxPageSandboxListing(controlplanesrv.SandboxPage{
-		Data: data,
-		Meta: controlplanesrv.NewOptPageMeta(pageMeta(more, next, len(all))),
+		Data: render(page),
+		Meta: controlplanesrv.NewOptPageMeta(pageMeta(more, next, total)),
 	}), nil
 }
 

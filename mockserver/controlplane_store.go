@@ -111,6 +111,10 @@ type cpSandbox struct {
 	ports     map[int]http.Handler
 	nextSched int
 	nextRun   uint64
+
+	// listedByCreation and listedByName are where the list indexes
+	// (cpStore.byCreation, cpStore.byName) filed it.
+	listedByCreation, listedByName indexEntry
 }
 
 type cpTenant struct {
@@ -131,10 +135,18 @@ type cpStore struct {
 	terminated   list.List
 	terminations int64
 	dropped      int64
+	// byCreation and byName file every sandbox by status and external id
+	// (see [cpStore.file]), oldest first and by name: GET /sandboxes
+	// walks one of them, forwards or backwards, for each of its orders.
+	byCreation, byName *listIndex[*cpSandbox]
 }
 
 func newCPStore(srv *Server) *cpStore {
-	return &cpStore{srv: srv, tenants: map[string]*cpTenant{}}
+	return &cpStore{
+		srv: srv, tenants: map[string]*cpTenant{},
+		byCreation: newListIndexOf(createdFirst, func(sb *cpSandbox) *indexEntry { return &sb.listedByCreation }),
+		byName:     newListIndexOf(nameFirst, func(sb *cpSandbox) *indexEntry { return &sb.listedByName }),
+	}
 }
 
 func (st *cpStore) tenant(name string) *cpTenant {
@@ -161,6 +173,7 @@ func (st *cpStore) insert(sb *cpSandbox) {
 	t := st.tenant(sb.tenant)
 	t.byName[sb.name] = sb
 	t.order = append(t.order, sb)
+	st.file(sb)
 }
 
 func (st *cpStore) remove(sb *cpSandbox) {
@@ -174,6 +187,8 @@ func (st *cpStore) remove(sb *cpSandbox) {
 		st.terminated.Remove(sb.retained)
 		sb.retained = nil
 	}
+	st.byCreation.drop(sb)
+	st.byName.drop(sb)
 	st.release(sb)
 }
 
@@ -198,6 +213,8 @@ func (st *cpStore) release(sb *cpSandbox) {
 // setStatus moves sb to status and records an event.
 func (st *cpStore) setStatus(sb *cpSandbox, status, message string) {
 	sb.status = status
+	st.byCreation.setClass(sb, status)
+	st.byName.setClass(sb, status)
 	now := st.srv.now()
 	sb.events = append(sb.events, controlplanesrv.CoreEvent{
 		Type:    controlplanesrv.NewOptString("deployment"),
@@ -459,12 +476,14 @@ func (st *cpStore) byExternalID(tenant, externalID string) (controlplanesrv.Sand
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	var best *cpSandbox
-	if t := st.tenants[tenant]; t != nil {
-		for _, sb := range t.order {
-			if sb.externalID == externalID && sb.status != StatusTerminated &&
-				(best == nil || !sb.createdAt.Before(best.createdAt)) {
-				best = sb
-			}
+	f := listFilter{class: func(s string) bool { return s != StatusTerminated }}
+	if externalID != "" {
+		f.labels = map[string]string{cpExternalIDLabel: externalID}
+	}
+	for sb := range st.byCreation.walk(tenant, f, true, nil) {
+		if sb.externalID == externalID { // the newest, the later created on a tie
+			best = sb
+			break
 		}
 	}
 	if best == nil {
@@ -495,6 +514,7 @@ func (st *cpStore) update(tenant, name string, in *controlplanesrv.Sandbox) (con
 		return controlplanesrv.Sandbox{}, cpErrorf(http.StatusBadRequest, cpCodeInvalidSpec, "spec.runtime.extraArgs cannot change after creation")
 	}
 	sb.apply(d)
+	st.file(sb) // the external id may have changed
 	sb.updatedAt, sb.updatedBy = st.srv.now(), tenant
 	st.armExpiry(sb)
 	return st.view(sb), nil

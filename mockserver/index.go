@@ -53,8 +53,16 @@ func (s *orderedSet[T]) nextPrio() uint32 {
 }
 
 // insert adds item, which must not be in the set.
-func (s *orderedSet[T]) insert(item T) {
-	s.root = s.insertAt(s.root, &treapNode[T]{item: item, size: 1, prio: s.nextPrio()})
+func (s *orderedSet[T]) insert(item T) { s.insertNode(item, nil) }
+
+// insertNode adds item, which must not be in the set, in nd (nil: a new
+// node): a node another set let go of saves an allocation.
+func (s *orderedSet[T]) insertNode(item T, nd *treapNode[T]) {
+	if nd == nil {
+		nd = &treapNode[T]{}
+	}
+	*nd = treapNode[T]{item: item, size: 1, prio: s.nextPrio()}
+	s.root = s.insertAt(s.root, nd)
 }
 
 func (s *orderedSet[T]) insertAt(n, nd *treapNode[T]) *treapNode[T] {
@@ -94,31 +102,37 @@ func rotateLeft[T any](n *treapNode[T]) *treapNode[T] {
 }
 
 // remove deletes item and reports whether it was in the set.
-func (s *orderedSet[T]) remove(item T) bool {
-	var ok bool
-	s.root, ok = s.removeAt(s.root, item)
-	return ok
+func (s *orderedSet[T]) remove(item T) bool { return s.removeNode(item) != nil }
+
+// removeNode deletes item and returns the node that held it, free for
+// reuse (nil when item was not in the set).
+func (s *orderedSet[T]) removeNode(item T) *treapNode[T] {
+	var gone *treapNode[T]
+	s.root, gone = s.removeAt(s.root, item)
+	return gone
 }
 
-func (s *orderedSet[T]) removeAt(n *treapNode[T], item T) (*treapNode[T], bool) {
+func (s *orderedSet[T]) removeAt(n *treapNode[T], item T) (*treapNode[T], *treapNode[T]) {
 	if n == nil {
-		return nil, false
+		return nil, nil
 	}
-	var ok bool
+	var gone *treapNode[T]
 	switch c := s.cmp(item, n.item); {
 	case c < 0:
-		n.left, ok = s.removeAt(n.left, item)
+		n.left, gone = s.removeAt(n.left, item)
 	case c > 0:
-		n.right, ok = s.removeAt(n.right, item)
+		n.right, gone = s.removeAt(n.right, item)
 	case n.item != item:
-		return n, false // another item in item's place: item is not here
+		return n, nil // another item in item's place: item is not here
 	default:
-		return join(n.left, n.right), true
+		rest := join(n.left, n.right)
+		n.left, n.right = nil, nil
+		return rest, n
 	}
-	if ok {
+	if gone != nil {
 		n.size--
 	}
-	return n, ok
+	return n, gone
 }
 
 // join merges two treaps, every item of a before every item of b.
@@ -190,9 +204,12 @@ func (s *orderedSet[T]) at(i int) T {
 	}
 }
 
-// cursor walks a set in order from a position.
+// cursor walks a set in order, or in reverse order, from a position.
 type cursor[T any] struct {
-	stack []*treapNode[T] // the current node on top, then the ancestors still to visit
+	// stack holds the current node on top, then the ancestors still to
+	// visit.
+	stack []*treapNode[T]
+	back  bool // towards the first item
 }
 
 // from returns a cursor at position i (past the end when i ≥ len).
@@ -214,6 +231,29 @@ func (s *orderedSet[T]) from(i int) cursor[T] {
 	return cursor[T]{}
 }
 
+// back returns a cursor that walks from position i towards the first
+// item (done when i < 0; at the last item when i ≥ len).
+func (s *orderedSet[T]) back(i int) cursor[T] {
+	c := cursor[T]{stack: make([]*treapNode[T], 0, 48), back: true}
+	if i < 0 {
+		return cursor[T]{}
+	}
+	for n := s.root; n != nil; {
+		switch l := n.left.len(); {
+		case i < l:
+			n = n.left
+		case i == l:
+			c.stack = append(c.stack, n)
+			return c
+		default:
+			c.stack = append(c.stack, n)
+			i -= l + 1
+			n = n.right
+		}
+	}
+	return c // i ≥ len: the last item is on top
+}
+
 func (c *cursor[T]) done() bool { return len(c.stack) == 0 }
 
 // item is the item under the cursor; the cursor must not be done.
@@ -222,6 +262,12 @@ func (c *cursor[T]) item() T { return c.stack[len(c.stack)-1].item }
 func (c *cursor[T]) next() {
 	n := c.stack[len(c.stack)-1]
 	c.stack = c.stack[:len(c.stack)-1]
+	if c.back {
+		for n = n.left; n != nil; n = n.right {
+			c.stack = append(c.stack, n)
+		}
+		return
+	}
 	for n = n.right; n != nil; n = n.left {
 		c.stack = append(c.stack, n)
 	}
@@ -249,7 +295,8 @@ type classLabel struct {
 }
 
 // indexEntry records what an indexed item is filed under. Each item
-// holds its own (see [indexed]); only the index changes it.
+// holds its own for each index that files it (see [indexed] and
+// [newListIndexOf]); only the index changes it.
 type indexEntry struct {
 	filed  bool
 	tenant string
@@ -274,8 +321,9 @@ type indexed interface {
 // items. An item filed under m labels sits in 2+2m sets. It is not safe
 // for concurrent use: the store's lock guards it (list reads change
 // nothing and may run together).
-type listIndex[T indexed] struct {
+type listIndex[T comparable] struct {
 	cmp     func(a, b T) int
+	entry   func(T) *indexEntry // the item's record of where it is filed
 	tenants map[string]*tenantLists[T]
 }
 
@@ -286,8 +334,17 @@ type tenantLists[T comparable] struct {
 	byClassLabel map[classLabel]*orderedSet[T]
 }
 
+// newListIndex returns an empty index in list order cmp of items that
+// carry their own entry.
 func newListIndex[T indexed](cmp func(a, b T) int) *listIndex[T] {
-	return &listIndex[T]{cmp: cmp, tenants: map[string]*tenantLists[T]{}}
+	return newListIndexOf(cmp, func(item T) *indexEntry { return item.entry() })
+}
+
+// newListIndexOf returns an empty index in list order cmp; entry gives
+// the record an item keeps for this index (an item filed by two indexes,
+// in two orders, keeps one for each).
+func newListIndexOf[T comparable](cmp func(a, b T) int, entry func(T) *indexEntry) *listIndex[T] {
+	return &listIndex[T]{cmp: cmp, entry: entry, tenants: map[string]*tenantLists[T]{}}
 }
 
 // labelsOf returns m as labels sorted by key.
@@ -308,32 +365,44 @@ func hasLabel(sorted []label, l label) bool {
 	return ok && sorted[i].value == l.value
 }
 
-func fileIn[K comparable, T comparable](sets map[K]*orderedSet[T], k K, item T, cmp func(a, b T) int) {
+// fileIn adds item to the set k of sets, in spare if it is not nil (a
+// node [unfileFrom] freed).
+func fileIn[K comparable, T comparable](sets map[K]*orderedSet[T], k K, item T, cmp func(a, b T) int, spare *treapNode[T]) {
 	s := sets[k]
 	if s == nil {
 		s = newOrderedSet(cmp)
 		sets[k] = s
 	}
-	s.insert(item)
+	s.insertNode(item, spare)
 }
 
-func unfileFrom[K comparable, T comparable](sets map[K]*orderedSet[T], k K, item T) {
-	if s := sets[k]; s != nil {
-		s.remove(item)
-		if s.len() == 0 {
-			delete(sets, k) // unique labels must not pile up empty sets
-		}
+// unfileFrom removes item from the set k of sets and returns the node
+// that held it.
+func unfileFrom[K comparable, T comparable](sets map[K]*orderedSet[T], k K, item T) *treapNode[T] {
+	s := sets[k]
+	if s == nil {
+		return nil
 	}
+	gone := s.removeNode(item)
+	if s.len() == 0 {
+		delete(sets, k) // unique labels must not pile up empty sets
+	}
+	return gone
 }
 
 // put files item for tenant under class and labels, or moves it there
 // if it is filed already.
 func (ix *listIndex[T]) put(tenant string, item T, class string, labels map[string]string) {
-	e := item.entry()
+	ix.putLabels(tenant, item, class, labelsOf(labels))
+}
+
+// putLabels is put with the labels as [labelsOf] gives them; the index
+// keeps ls, which must not change afterwards.
+func (ix *listIndex[T]) putLabels(tenant string, item T, class string, ls []label) {
+	e := ix.entry(item)
 	if e.filed && e.tenant != tenant {
 		ix.drop(item)
 	}
-	ls := labelsOf(labels)
 	if !e.filed {
 		t := ix.tenants[tenant]
 		if t == nil {
@@ -347,50 +416,58 @@ func (ix *listIndex[T]) put(tenant string, item T, class string, labels map[stri
 		}
 		*e = indexEntry{filed: true, tenant: tenant, class: class, labels: ls}
 		t.all.insert(item)
-		fileIn(t.byClass, class, item, ix.cmp)
+		fileIn(t.byClass, class, item, ix.cmp, nil)
 		for _, l := range ls {
-			fileIn(t.byLabel, l, item, ix.cmp)
-			fileIn(t.byClassLabel, classLabel{class, l}, item, ix.cmp)
+			fileIn(t.byLabel, l, item, ix.cmp, nil)
+			fileIn(t.byClassLabel, classLabel{class, l}, item, ix.cmp, nil)
 		}
 		return
 	}
 	t := ix.tenants[tenant]
+	var spare []*treapNode[T] // nodes of the labels it loses, for those it gains
 	for _, l := range e.labels {
 		if !hasLabel(ls, l) {
-			unfileFrom(t.byLabel, l, item)
-			unfileFrom(t.byClassLabel, classLabel{e.class, l}, item)
+			spare = append(spare, unfileFrom(t.byLabel, l, item), unfileFrom(t.byClassLabel, classLabel{e.class, l}, item))
 		}
+	}
+	reuse := func() *treapNode[T] {
+		if len(spare) == 0 {
+			return nil
+		}
+		nd := spare[len(spare)-1]
+		spare = spare[:len(spare)-1]
+		return nd
 	}
 	for _, l := range ls {
 		if !hasLabel(e.labels, l) {
-			fileIn(t.byLabel, l, item, ix.cmp)
-			fileIn(t.byClassLabel, classLabel{e.class, l}, item, ix.cmp)
+			fileIn(t.byLabel, l, item, ix.cmp, reuse())
+			fileIn(t.byClassLabel, classLabel{e.class, l}, item, ix.cmp, reuse())
 		}
 	}
-	e.labels = ls
+	if !slices.Equal(e.labels, ls) {
+		e.labels = ls
+	}
 	ix.setClass(item, class)
 }
 
 // setClass moves a filed item to class; it does nothing to an item that
 // is not filed.
 func (ix *listIndex[T]) setClass(item T, class string) {
-	e := item.entry()
+	e := ix.entry(item)
 	if !e.filed || e.class == class {
 		return
 	}
 	t := ix.tenants[e.tenant]
-	unfileFrom(t.byClass, e.class, item)
-	fileIn(t.byClass, class, item, ix.cmp)
+	fileIn(t.byClass, class, item, ix.cmp, unfileFrom(t.byClass, e.class, item))
 	for _, l := range e.labels {
-		unfileFrom(t.byClassLabel, classLabel{e.class, l}, item)
-		fileIn(t.byClassLabel, classLabel{class, l}, item, ix.cmp)
+		fileIn(t.byClassLabel, classLabel{class, l}, item, ix.cmp, unfileFrom(t.byClassLabel, classLabel{e.class, l}, item))
 	}
 	e.class = class
 }
 
 // drop removes item from the index, if it is there.
 func (ix *listIndex[T]) drop(item T) {
-	e := item.entry()
+	e := ix.entry(item)
 	if !e.filed {
 		return
 	}
@@ -448,7 +525,7 @@ func (ix *listIndex[T]) page(tenant string, f listFilter, from, size int) ([]T, 
 	var out []T
 	total := 0
 	for item := range ix.merge(sources, make([]int, len(sources))) {
-		ls := item.entry().labels
+		ls := ix.entry(item).labels
 		if slices.ContainsFunc(check, func(l label) bool { return !hasLabel(ls, l) }) {
 			continue
 		}
@@ -542,15 +619,32 @@ func (ix *listIndex[T]) starts(sources []*orderedSet[T], from int) []int {
 // merge yields the items of disjoint sources in list order, each source
 // from its start.
 func (ix *listIndex[T]) merge(sources []*orderedSet[T], starts []int) iter.Seq[T] {
+	cs := make([]cursor[T], len(sources))
+	for i, s := range sources {
+		cs[i] = s.from(starts[i])
+	}
+	return ix.mergeCursors(cs)
+}
+
+// mergeCursors yields the items under cs, cursors on disjoint sets all
+// walking in the same direction, in that direction's order.
+func (ix *listIndex[T]) mergeCursors(cs []cursor[T]) iter.Seq[T] {
 	return func(yield func(T) bool) {
-		cs := make([]cursor[T], len(sources))
-		for i, s := range sources {
-			cs[i] = s.from(starts[i])
-		}
 		for {
 			first := -1
 			for i := range cs {
-				if !cs[i].done() && (first < 0 || ix.cmp(cs[i].item(), cs[first].item()) < 0) {
+				if cs[i].done() {
+					continue
+				}
+				if first < 0 {
+					first = i
+					continue
+				}
+				c := ix.cmp(cs[i].item(), cs[first].item())
+				if cs[i].back {
+					c = -c
+				}
+				if c < 0 {
 					first = i
 				}
 			}
@@ -558,6 +652,51 @@ func (ix *listIndex[T]) merge(sources []*orderedSet[T], starts []int) iter.Seq[T
 				return
 			}
 			cs[first].next()
+		}
+	}
+}
+
+// walk yields the items of tenant that pass f in list order, or in
+// reverse list order when reverse is set, leaving out those for which
+// skip holds. skip (nil: none) must hold for a prefix of the walk's
+// order: the items up to a keyset cursor.
+//
+// Starting costs O(c·log n) for the c disjoint sets [tenantLists.plan]
+// picks; each item then costs O(c), plus O(log m) per label left to
+// check when f has several labels (items that fail them are walked over
+// too).
+func (ix *listIndex[T]) walk(tenant string, f listFilter, reverse bool, skip func(T) bool) iter.Seq[T] {
+	return func(yield func(T) bool) {
+		t := ix.tenants[tenant]
+		if t == nil {
+			return
+		}
+		sources, check := t.plan(f)
+		cs := make([]cursor[T], len(sources))
+		for i, s := range sources {
+			switch {
+			case !reverse && skip == nil:
+				cs[i] = s.from(0)
+			case !reverse:
+				cs[i] = s.from(s.prefixLen(skip))
+			case skip == nil:
+				cs[i] = s.back(s.len() - 1)
+			default:
+				// Walking backwards, skip holds for a suffix of the set's
+				// order: start before it.
+				cs[i] = s.back(s.prefixLen(func(item T) bool { return !skip(item) }) - 1)
+			}
+		}
+		for item := range ix.mergeCursors(cs) {
+			if len(check) > 0 {
+				ls := ix.entry(item).labels
+				if slices.ContainsFunc(check, func(l label) bool { return !hasLabel(ls, l) }) {
+					continue
+				}
+			}
+			if !yield(item) {
+				return
+			}
 		}
 	}
 }

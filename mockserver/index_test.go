@@ -102,6 +102,17 @@ func TestOrderedSet(t *testing.T) {
 			if want := model[min(at, len(model)):min(at+5, len(model))]; !slices.Equal(walked, want) {
 				t.Fatalf("step %d: from(%d) walks %v, want %v", step, at, walked, want)
 			}
+			back := rng.IntN(len(model)+3) - 1 // -1 and len..len+1 included
+			walked = walked[:0]
+			for c := s.back(back); !c.done() && len(walked) < 5; c.next() {
+				walked = append(walked, c.item())
+			}
+			top := min(back, len(model)-1) + 1
+			want := slices.Clone(model[max(top-5, 0):max(top, 0)])
+			slices.Reverse(want)
+			if !slices.Equal(walked, want) {
+				t.Fatalf("step %d: back(%d) walks %v, want %v", step, back, walked, want)
+			}
 		}
 	}
 }
@@ -120,12 +131,12 @@ func (it *fakeItem) entry() *indexEntry { return &it.listed }
 // checkListIndex checks that ix files exactly the items it is given
 // (live, with their tenant, class and labels) and nothing else, and that
 // every set is a sound treap.
-func checkListIndex[T indexed](t *testing.T, ix *listIndex[T], live []T, id, tenant, class func(T) string, labels func(T) map[string]string) {
+func checkListIndex[T comparable](t *testing.T, ix *listIndex[T], live []T, id, tenant, class func(T) string, labels func(T) map[string]string) {
 	t.Helper()
 	type counts struct{ all, labels int }
 	want := map[string]*counts{}
 	for _, it := range live {
-		e := it.entry()
+		e := ix.entry(it)
 		tn, cl, ls := tenant(it), class(it), labelsOf(labels(it))
 		if !e.filed || e.tenant != tn || e.class != cl || !slices.Equal(e.labels, ls) {
 			t.Fatalf("%s filed as %+v, want tenant %q class %q labels %v", id(it), *e, tn, cl, ls)
@@ -245,6 +256,38 @@ func TestListIndex(t *testing.T) {
 			wantPage := scan[min(from, len(scan)):min(from+size, len(scan))]
 			if total != len(scan) || !slices.Equal(got, wantPage) {
 				t.Fatalf("step %d: page(%s, classes %v labels %v, %d, %d) = %v of %d, want %v of %d", step, tenant, classSet, f.labels, from, size, fakeIDs(got), total, fakeIDs(wantPage), len(scan))
+			}
+
+			// The same matches walked both ways from a keyset position.
+			reverse := rng.IntN(2) == 0
+			if reverse {
+				slices.Reverse(scan)
+			}
+			var skip func(*fakeItem) bool
+			wantWalk := scan
+			if rng.IntN(3) > 0 {
+				pivot := &fakeItem{id: rng.IntN(next + 2)}
+				skip = func(it *fakeItem) bool {
+					if reverse {
+						return order(it, pivot) >= 0
+					}
+					return order(it, pivot) <= 0
+				}
+				i := slices.IndexFunc(scan, func(it *fakeItem) bool { return !skip(it) })
+				if i < 0 {
+					i = len(scan)
+				}
+				wantWalk = scan[i:]
+			}
+			var walked []*fakeItem
+			for it := range ix.walk(tenant, f, reverse, skip) {
+				walked = append(walked, it)
+				if len(walked) == size {
+					break
+				}
+			}
+			if want := wantWalk[:min(size, len(wantWalk))]; !slices.Equal(walked, want) {
+				t.Fatalf("step %d: walk(%s, classes %v labels %v, reverse %v) = %v, want %v", step, tenant, classSet, f.labels, reverse, fakeIDs(walked), fakeIDs(want))
 			}
 		}
 	}
