@@ -197,11 +197,29 @@ var packageFuncs = map[string]map[string]any{
 		"WithWorkspace": sandboxkit.WithWorkspace, "WithoutEnvironment": sandboxkit.WithoutEnvironment,
 		"WithoutTimeouts": sandboxkit.WithoutTimeouts,
 	},
+	"lifecycle": {
+		"EncodeMetadataFilter": lifecycle.EncodeMetadataFilter, "New": lifecycle.New,
+		"NewFromConfig": lifecycle.NewFromConfig, "NewRenewer": lifecycle.NewRenewer,
+		"NewRenewerPool": lifecycle.NewRenewerPool, "NewSnapshotWaiter": lifecycle.NewSnapshotWaiter,
+		"NewWaiter": lifecycle.NewWaiter, "ParseState": lifecycle.ParseState,
+		"SnapshotStates": lifecycle.SnapshotStates, "States": lifecycle.States,
+	},
+	"controlplane": {
+		"ExpireAt": controlplane.ExpireAt, "FormatDuration": controlplane.FormatDuration,
+		"New": controlplane.New, "NewFromConfig": controlplane.NewFromConfig,
+		"NewWaiter": controlplane.NewWaiter, "ParseDuration": controlplane.ParseDuration,
+		"TTLIdle": controlplane.TTLIdle, "TTLMaxAge": controlplane.TTLMaxAge,
+	},
+	"sandbox": {
+		"New": sandbox.New, "NewFromConfig": sandbox.NewFromConfig,
+		"NewHealthWaiter": sandbox.NewHealthWaiter, "NewWaiter": sandbox.NewWaiter,
+		"NewStream": sandbox.NewStream[string], "StreamOf": sandbox.StreamOf[string],
+	},
 }
 
 // TestEveryExportedCallWithZeroAndHostileInput calls every exported
 // method of the three clients, and every exported function of the root
-// package, with zero values, nil and new(T) pointers, and hostile strings
+// package and of the three façade packages, with zero values, nil and new(T) pointers, and hostile strings
 // (see hostile): nothing panics, and what is refused as invalid input is
 // refused before any request. For the lifecycle and control plane
 // clients, whose string parameters are identifiers and names, a NUL byte
