@@ -174,7 +174,7 @@ func TestControlPlaneSandboxErrors(t *testing.T) {
 		}
 		_, err = controlplane.NewWaiter(tg.cp, fastWait).Wait(ctx, "broken", controlplane.StatusDeployed)
 		if se, ok := errors.AsType[*sandboxkit.StateError](err); !ok || se.State != string(controlplane.StatusFailed) || se.Observed == nil {
-			t.Errorf("WaitDeployed(broken) = %v", err)
+			t.Errorf("Wait(broken, DEPLOYED) = %v", err)
 		}
 		if _, err := tg.cp.EnsureSandbox(ctx, tg.sandbox("broken"), nil); !errors.As(err, new(*sandboxkit.StateError)) {
 			t.Errorf("EnsureSandbox(broken) = %v", err)

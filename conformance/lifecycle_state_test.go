@@ -47,13 +47,13 @@ func TestLifecyclePauseResume(t *testing.T) {
 			t.Fatalf("Pause: %v", err)
 		}
 		if got, err := lifecycle.NewWaiter(tg.lc, nil).Wait(ctx, sb.ID, lifecycle.StatePaused); err != nil || got.State() != lifecycle.StatePaused {
-			t.Fatalf("WaitForState(Paused) = %+v, %v", got, err)
+			t.Fatalf("Waiter.Wait(Paused) = %+v, %v", got, err)
 		}
 		if err := tg.lc.Resume(ctx, sb.ID); err != nil {
 			t.Fatalf("Resume: %v", err)
 		}
 		if got, err := lifecycle.NewWaiter(tg.lc, nil).Wait(ctx, sb.ID, lifecycle.StateRunning); err != nil || got.State() != lifecycle.StateRunning {
-			t.Fatalf("WaitForState(Running) = %+v, %v", got, err)
+			t.Fatalf("Waiter.Wait(Running) = %+v, %v", got, err)
 		}
 		if err := tg.lc.Pause(ctx, "no-such-sandbox-"+tg.run); !errors.Is(err, sandboxkit.ErrNotFound) {
 			t.Errorf("Pause of an unknown sandbox = %v, want not found", err)
@@ -180,15 +180,15 @@ func TestLifecycleDeleteRuntimes(t *testing.T) {
 	})
 }
 
-// TestLifecycleWaitForState: a wait for the state the sandbox is in ends
-// at once; a wait that cannot succeed ends at once with a *StateError; a
-// wait that runs out of time is a *TimeoutError with the last state.
-func TestLifecycleWaitForState(t *testing.T) {
+// TestLifecycleWaiter: a wait for the state the sandbox is in ends
+// at once; a wait that cannot succeed ends at once with a *sandboxkit.StateError; a
+// wait that runs out of time is a *sandboxkit.WaitTimeoutError with the last state.
+func TestLifecycleWaiter(t *testing.T) {
 	forEachLifecycle(t, func(t *testing.T, tg *lifecycleTarget) {
 		ctx := tg.ctx(t)
 		sb := tg.create(t, tg.request(t))
 		if got, err := lifecycle.NewWaiter(tg.lc, nil).Wait(ctx, sb.ID, lifecycle.StateRunning); err != nil || got.ID != sb.ID {
-			t.Fatalf("WaitForState(Running) = %+v, %v", got, err)
+			t.Fatalf("Waiter.Wait(Running) = %+v, %v", got, err)
 		}
 
 		short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
@@ -196,7 +196,7 @@ func TestLifecycleWaitForState(t *testing.T) {
 		got, err := lifecycle.NewWaiter(tg.lc, nil).Wait(short, sb.ID, lifecycle.StatePaused)
 		te, ok := errors.AsType[*sandboxkit.WaitTimeoutError](err)
 		if !ok || !errors.Is(err, context.DeadlineExceeded) || te.State != string(lifecycle.StateRunning) || got == nil {
-			t.Errorf("WaitForState(Paused) of a Running sandbox = %+v, %v; want a *TimeoutError with LastState Running", got, err)
+			t.Errorf("Waiter.Wait(Paused) of a Running sandbox = %+v, %v; want a *sandboxkit.WaitTimeoutError with State Running", got, err)
 		}
 
 		if err := tg.lc.DeleteAndWait(ctx, sb.ID, nil); err != nil {
@@ -204,10 +204,10 @@ func TestLifecycleWaitForState(t *testing.T) {
 		}
 		_, err = lifecycle.NewWaiter(tg.lc, nil).Wait(ctx, sb.ID, lifecycle.StateRunning)
 		if !errors.Is(err, sandboxkit.ErrUnexpectedState) {
-			t.Errorf("WaitForState(Running) of a deleted sandbox = %v, want ErrUnexpectedState", err)
+			t.Errorf("Waiter.Wait(Running) of a deleted sandbox = %v, want ErrUnexpectedState", err)
 		}
 		if _, err := lifecycle.NewWaiter(tg.lc, nil).Wait(ctx, sb.ID, lifecycle.StateTerminated); err != nil {
-			t.Errorf("WaitForState(Terminated) of a deleted sandbox = %v, want done", err)
+			t.Errorf("Waiter.Wait(Terminated) of a deleted sandbox = %v, want done", err)
 		}
 	})
 }

@@ -214,7 +214,7 @@ func assertAPIError(t *testing.T, err error, status int, op, text string) {
 	apiErr, ok := errors.AsType[*sandboxkit.APIError](err)
 	switch {
 	case !ok:
-		t.Errorf("error %v (%T), want an *client.APIError %d", err, err, status)
+		t.Errorf("error %v (%T), want an *sandboxkit.APIError %d", err, err, status)
 	case apiErr.StatusCode != status || apiErr.Operation != op || !strings.Contains(apiErr.Message, text):
 		t.Errorf("error %v (status %d, operation %q), want %d from %s containing %q", err, apiErr.StatusCode, apiErr.Operation, status, op, text)
 	}

@@ -169,7 +169,7 @@ func expectedPolls(d, minDelay, maxDelay time.Duration, f float64) int {
 	return polls
 }
 
-// TestWaiterPollsPerWait measures how many polls WaitForState makes for
+// TestWaiterPollsPerWait measures how many polls Waiter.Wait makes for
 // a sandbox that becomes Running after 2s, 10s and 60s, with the default
 // options and with MinDelay 100ms / MaxDelay 2s, and how late the wait
 // notices the change. It checks the counts against the documented
@@ -232,7 +232,7 @@ func TestWaiterPollsPerWait(t *testing.T) {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "polls per WaitForState (%d waits each):\n", reps)
+	fmt.Fprintf(&b, "polls per Waiter.Wait (%d waits each):\n", reps)
 	fmt.Fprintf(&b, "  %-28s %-9s %-22s %s\n", "options", "Running", "polls/wait mean (min-max)", "noticed late by mean (max)")
 	for _, r := range results {
 		polls := fmt.Sprintf("%5.1f (%g-%g)", r.mean, r.lo, r.hi)

@@ -106,7 +106,7 @@ func TestCreateRetryAfterPastDeadlineReturns429(t *testing.T) {
 
 		apiErr, ok := errors.AsType[*sandboxkit.APIError](err)
 		if !ok || !errors.Is(err, sandboxkit.ErrRateLimited) {
-			t.Fatalf("err = %v, want the 429 as *client.APIError", err)
+			t.Fatalf("err = %v, want the 429 as *sandboxkit.APIError", err)
 		}
 		if _, ok := errors.AsType[*sandboxkit.OutcomeError](err); ok {
 			t.Errorf("a 429 reported as an unknown outcome: %v", err)

@@ -502,7 +502,7 @@ func TestDocumentedErrorStatuses(t *testing.T) {
 					}
 					apiErr, ok := errors.AsType[*sandboxkit.APIError](err)
 					if !ok {
-						t.Fatalf("err = %T %v, want an *client.APIError inside", err, err)
+						t.Fatalf("err = %T %v, want an *sandboxkit.APIError inside", err, err)
 					}
 					wantOp := op.op
 					if op.op == "lifecycle.Create" && status == 500 {

@@ -305,7 +305,7 @@ func errorKind(step string, err error) (string, bool) {
 		return "*sandboxkit.WaitTimeoutError", true
 	}
 	if ae, ok := errors.AsType[*sandboxkit.APIError](err); ok {
-		return fmt.Sprintf("*client.APIError %d", ae.StatusCode), true
+		return fmt.Sprintf("*sandboxkit.APIError %d", ae.StatusCode), true
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return "context", true

@@ -240,7 +240,7 @@ func facadeCalls(t *testing.T, e *echoServer, logger *slog.Logger) map[string]fu
 		"lifecycle.DeleteAndWait": func(ctx context.Context) error {
 			return lc.DeleteAndWait(ctx, "abc", noWait)
 		},
-		"lifecycle.WaitForState": func(ctx context.Context) error {
+		"lifecycle.Waiter.Wait": func(ctx context.Context) error {
 			_, err := lifecycle.NewWaiter(lc, noWait).Wait(ctx, "abc", lifecycle.StateRunning)
 			return err
 		},

@@ -228,7 +228,7 @@ func TestTenantIsolation(t *testing.T) {
 			_, err := lc.CreateFromSnapshot(ctx, snapID(a), &lifecycle.CreateRequest{ResourceLimits: resourceLimits()}, &lifecycle.CreateOptions{MaxAttempts: 1})
 			return err
 		}},
-		{"lifecycle.WaitForState", func(ctx context.Context, lc *lifecycle.Client, _ *controlplane.Client, _ func(bool) *sandbox.Client, a bool) error {
+		{"lifecycle.Waiter.Wait", func(ctx context.Context, lc *lifecycle.Client, _ *controlplane.Client, _ func(bool) *sandbox.Client, a bool) error {
 			_, err := lifecycle.NewWaiter(lc, nil).Wait(ctx, sbID(a), lifecycle.StateRunning)
 			return err
 		}},
@@ -326,7 +326,7 @@ func TestTenantIsolation(t *testing.T) {
 		}
 		switch {
 		case o.name == "lifecycle.DeleteAndWait" && onAlpha == "ok": // a sandbox not found counts as deleted
-		case o.name == "lifecycle.WaitForState" || o.name == "lifecycle.PauseAndWait":
+		case o.name == "lifecycle.Waiter.Wait" || o.name == "lifecycle.PauseAndWait":
 			if onAlpha != `state error "" (not found: true)` && !strings.HasPrefix(onAlpha, "404 ") {
 				t.Errorf("%s as beta on alpha's sandbox: %s, want not found", o.name, onAlpha)
 			}
