@@ -340,8 +340,7 @@ func (f *lcFront) listSandboxes(w http.ResponseWriter, r *http.Request, _ map[st
 	if raw, ok := q.str("metadata"); ok {
 		params.Metadata = lifecyclesrv.NewOptString(raw)
 	}
-	params.Page = lifecyclesrv.NewOptInt(int(q.intParam("page", 1, intRule{ge: bound(1), le: bound(1 << 31)})))
-	params.PageSize = lifecyclesrv.NewOptInt(int(q.intParam("pageSize", 20, intRule{ge: bound(1), le: bound(int64(f.srv.cfg.maxPageSize))})))
+	params.Page, params.PageSize = f.pageParams(q)
 	if len(c.errs) > 0 {
 		writeLCValidation(w, c)
 		return
@@ -352,19 +351,7 @@ func (f *lcFront) listSandboxes(w http.ResponseWriter, r *http.Request, _ map[st
 		return
 	}
 	v := res.(*lifecyclesrv.ListSandboxesResponseHeaders).Response
-	var o pyOut
-	o.open()
-	o.key("items")
-	o.openList()
-	for _, sb := range v.Items {
-		o.elem()
-		o.sandbox(sb)
-	}
-	o.closeList()
-	o.key("pagination")
-	o.pagination(v.Pagination)
-	o.close()
-	o.write(w, http.StatusOK)
+	writeLCPage(w, v.Items, (*pyOut).sandbox, v.Pagination)
 }
 
 func (f *lcFront) getSandbox(w http.ResponseWriter, r *http.Request, args map[string]string) {
@@ -483,8 +470,7 @@ func (f *lcFront) listSnapshots(w http.ResponseWriter, r *http.Request, _ map[st
 	for _, s := range q.vals["state"] {
 		params.State = append(params.State, lifecyclesrv.SnapshotState(s))
 	}
-	params.Page = lifecyclesrv.NewOptInt(int(q.intParam("page", 1, intRule{ge: bound(1), le: bound(1 << 31)})))
-	params.PageSize = lifecyclesrv.NewOptInt(int(q.intParam("pageSize", 20, intRule{ge: bound(1), le: bound(int64(f.srv.cfg.maxPageSize))})))
+	params.Page, params.PageSize = f.pageParams(q)
 	if len(c.errs) > 0 {
 		writeLCValidation(w, c)
 		return
@@ -495,19 +481,7 @@ func (f *lcFront) listSnapshots(w http.ResponseWriter, r *http.Request, _ map[st
 		return
 	}
 	v := res.(*lifecyclesrv.ListSnapshotsResponseHeaders).Response
-	var o pyOut
-	o.open()
-	o.key("items")
-	o.openList()
-	for _, sn := range v.Items {
-		o.elem()
-		o.snapshot(sn)
-	}
-	o.closeList()
-	o.key("pagination")
-	o.pagination(v.Pagination)
-	o.close()
-	o.write(w, http.StatusOK)
+	writeLCPage(w, v.Items, (*pyOut).snapshot, v.Pagination)
 }
 
 func (f *lcFront) getSnapshot(w http.ResponseWriter, r *http.Request, args map[string]string) {
@@ -574,4 +548,29 @@ func serveLCHealth(w http.ResponseWriter) {
 type timeValue struct {
 	t     time.Time
 	naive bool
+}
+
+// pageParams reads the page and pageSize query parameters of a list,
+// with the real server's defaults and bounds.
+func (f *lcFront) pageParams(q query) (page, size lifecyclesrv.OptInt) {
+	page = lifecyclesrv.NewOptInt(int(q.intParam("page", 1, intRule{ge: bound(1), le: bound(1 << 31)})))
+	size = lifecyclesrv.NewOptInt(int(q.intParam("pageSize", 20, intRule{ge: bound(1), le: bound(int64(f.srv.cfg.maxPageSize))})))
+	return page, size
+}
+
+// writeLCPage writes a 200 list answer: {"items": [...], "pagination": {...}}.
+func writeLCPage[T any](w http.ResponseWriter, items []T, item func(*pyOut, T), p lifecyclesrv.PaginationInfo) {
+	var o pyOut
+	o.open()
+	o.key("items")
+	o.openList()
+	for _, it := range items {
+		o.elem()
+		item(&o, it)
+	}
+	o.closeList()
+	o.key("pagination")
+	o.pagination(p)
+	o.close()
+	o.write(w, http.StatusOK)
 }
