@@ -105,7 +105,12 @@ func TestCreateErrorDoesNotEchoTheRequestReal(t *testing.T) {
 	if base == "" {
 		t.Skip("no real lifecycle server: eval \"$(../shared/real/up lifecycle)\"")
 	}
-	lc, err := lifecycle.New(sandboxkit.WithoutEnvironment(), sandboxkit.WithBaseURL(base), sandboxkit.WithAPIKey(os.Getenv("OPENSANDBOX_REAL_API_KEY")))
+	// Its own transport, whose idle connections go when the test ends
+	// (TestMain checks that no goroutine is left behind).
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	lc, err := lifecycle.New(sandboxkit.WithoutEnvironment(), sandboxkit.WithBaseURL(base), sandboxkit.WithAPIKey(os.Getenv("OPENSANDBOX_REAL_API_KEY")),
+		sandboxkit.WithHTTPClient(&http.Client{Transport: tr}))
 	if err != nil {
 		t.Fatal(err)
 	}
