@@ -506,6 +506,7 @@ func (h *controlHandler) GetJournal(_ context.Context, p mockcontrolsrv.GetJourn
 		Stats: mockcontrolsrv.JournalStats{
 			Requests: countToWire(st.Requests), Creations: countToWire(st.Creations),
 			Renewals: countToWire(st.Renewals), Deletions: countToWire(st.Deletions),
+			Terminated: mockcontrolsrv.NewOptRecordCount(countToWire(st.Terminated)),
 		},
 	}, nil
 }

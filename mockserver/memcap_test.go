@@ -40,6 +40,14 @@ func TestTerminatedLimit(t *testing.T) {
 	if st := e.srv.JournalStats().Terminated; st != (mockserver.RecordCount{Recorded: 3, Dropped: 1}) {
 		t.Errorf("JournalStats().Terminated = %+v, want 3 recorded, 1 dropped", st)
 	}
+	// The control API reports the same count.
+	remote, err := mockserver.Dial(e.srv.URL(), "", &mockserver.DialOptions{HTTPClient: e.srv.HTTPClient()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := remote.JournalStats(t.Context()); err != nil || st.Terminated != (mockserver.RecordCount{Recorded: 3, Dropped: 1}) {
+		t.Errorf("Remote.JournalStats().Terminated = %+v, %v; want 3 recorded, 1 dropped", st.Terminated, err)
+	}
 	// A sandbox re-created under a forgotten name is a new one, and the
 	// kept ones still go when their retention ends.
 	cpCreate(t, e, cpSandbox("first"))

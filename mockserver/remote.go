@@ -732,6 +732,7 @@ func (r *Remote) JournalStats(ctx context.Context) (JournalStats, error) {
 	return JournalStats{
 		Requests: c(j.Stats.Requests), Creations: c(j.Stats.Creations),
 		Renewals: c(j.Stats.Renewals), Deletions: c(j.Stats.Deletions),
+		Terminated: c(j.Stats.Terminated.Or(mockcontrolapi.RecordCount{})),
 	}, nil
 }
 

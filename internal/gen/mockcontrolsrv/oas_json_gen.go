@@ -3177,13 +3177,20 @@ func (s *JournalStats) encodeFields(e *jx.Encoder) {
 		e.FieldStart("deletions")
 		s.Deletions.Encode(e)
 	}
+	{
+		if s.Terminated.Set {
+			e.FieldStart("terminated")
+			s.Terminated.Encode(e)
+		}
+	}
 }
 
-var jsonFieldsNameOfJournalStats = [4]string{
+var jsonFieldsNameOfJournalStats = [5]string{
 	0: "requests",
 	1: "creations",
 	2: "renewals",
 	3: "deletions",
+	4: "terminated",
 }
 
 // Decode decodes JournalStats from json.
@@ -3234,6 +3241,16 @@ func (s *JournalStats) Decode(d *jx.Decoder) error {
 				return nil
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"deletions\"")
+			}
+		case "terminated":
+			if err := func() error {
+				s.Terminated.Reset()
+				if err := s.Terminated.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"terminated\"")
 			}
 		default:
 			return d.Skip()
@@ -3729,6 +3746,39 @@ func (s OptInt64) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
 func (s *OptInt64) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode encodes RecordCount as json.
+func (o OptRecordCount) Encode(e *jx.Encoder) {
+	if !o.Set {
+		return
+	}
+	o.Value.Encode(e)
+}
+
+// Decode decodes RecordCount from json.
+func (o *OptRecordCount) Decode(d *jx.Decoder) error {
+	if o == nil {
+		return errors.New("invalid: unable to decode OptRecordCount to nil")
+	}
+	o.Set = true
+	if err := o.Value.Decode(d); err != nil {
+		return err
+	}
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s OptRecordCount) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *OptRecordCount) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }

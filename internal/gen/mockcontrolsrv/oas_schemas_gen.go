@@ -1273,6 +1273,9 @@ type JournalStats struct {
 	Creations RecordCount `json:"creations"`
 	Renewals  RecordCount `json:"renewals"`
 	Deletions RecordCount `json:"deletions"`
+	// Control plane sandboxes that reached TERMINATED; dropped counts those forgotten before the end of
+	// their retention to stay within the terminated limit.
+	Terminated OptRecordCount `json:"terminated"`
 }
 
 // GetRequests returns the value of Requests.
@@ -1295,6 +1298,11 @@ func (s *JournalStats) GetDeletions() RecordCount {
 	return s.Deletions
 }
 
+// GetTerminated returns the value of Terminated.
+func (s *JournalStats) GetTerminated() OptRecordCount {
+	return s.Terminated
+}
+
 // SetRequests sets the value of Requests.
 func (s *JournalStats) SetRequests(val RecordCount) {
 	s.Requests = val
@@ -1313,6 +1321,11 @@ func (s *JournalStats) SetRenewals(val RecordCount) {
 // SetDeletions sets the value of Deletions.
 func (s *JournalStats) SetDeletions(val RecordCount) {
 	s.Deletions = val
+}
+
+// SetTerminated sets the value of Terminated.
+func (s *JournalStats) SetTerminated(val OptRecordCount) {
+	s.Terminated = val
 }
 
 // Ref: #/components/schemas/Operations
@@ -1714,6 +1727,52 @@ func (o OptInt64) Get() (v int64, ok bool) {
 
 // Or returns value if set, or given parameter if does not.
 func (o OptInt64) Or(d int64) int64 {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptRecordCount returns new OptRecordCount with value set to v.
+func NewOptRecordCount(v RecordCount) OptRecordCount {
+	return OptRecordCount{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptRecordCount is optional RecordCount.
+type OptRecordCount struct {
+	Value RecordCount
+	Set   bool
+}
+
+// IsSet returns true if OptRecordCount was set.
+func (o OptRecordCount) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptRecordCount) Reset() {
+	var v RecordCount
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptRecordCount) SetTo(v RecordCount) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptRecordCount) Get() (v RecordCount, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptRecordCount) Or(d RecordCount) RecordCount {
 	if v, ok := o.Get(); ok {
 		return v
 	}
