@@ -47,7 +47,9 @@ func (c *Client) SandboxClient(ctx context.Context, id string, opts ...sandboxki
 		return nil, err
 	}
 	all := make([]sandboxkit.Option, 0, 8+len(opts)+len(ep.Headers))
-	all = append(all, sandboxkit.WithoutEnvironment(), sandboxkit.WithRetry(c.cfg.RetryPolicy()),
+	// A sandbox API configuration reads the environment only when opts
+	// ask for it (WithEnvCredentials), so nothing here turns it off.
+	all = append(all, sandboxkit.WithRetry(c.cfg.RetryPolicy()),
 		sandboxkit.WithLogger(c.cfg.Logger()))
 	if c.cfg.Timeout() <= 0 || c.cfg.StreamIdleTimeout() <= 0 {
 		all = append(all, sandboxkit.WithoutTimeouts())

@@ -132,3 +132,22 @@ func TestSandboxClientCarriesEndpointHeaders(t *testing.T) {
 		t.Errorf("the endpoint lookup did not carry the API key")
 	}
 }
+
+// TestSandboxClientWithEnvCredentials: opts may ask for the environment's
+// sandbox credentials (WithEnvCredentials); SandboxClient does not
+// contradict them. (t.Setenv: not parallel.)
+func TestSandboxClientWithEnvCredentials(t *testing.T) {
+	t.Setenv(sandboxkit.EnvToken, "key-1")
+	srv := mockserver.Start(t, mockserver.WithTenant("key-1", "team-1"))
+	id, err := srv.AddSandbox("team-1", mockserver.SandboxSeed{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := mockClient(t, srv).SandboxClient(t.Context(), id, sandboxkit.WithEnvCredentials(), sandboxkit.WithHTTPClient(srv.HTTPClient()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.Health(t.Context()); err != nil {
+		t.Fatalf("Health with the environment's token: %v", err)
+	}
+}
