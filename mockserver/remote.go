@@ -82,7 +82,7 @@ func Dial(baseURL, token string, opts *DialOptions) (*Remote, error) {
 		return nil, fmt.Errorf("mockserver: Dial: %w", err)
 	}
 	r := &Remote{base: base, api: api}
-	r.clock = &remoteClock{r: r}
+	r.clock = newRemoteClock(r)
 	return r, nil
 }
 

@@ -1,10 +1,11 @@
 package mockserver
 
 import (
-	"container/heap"
 	"context"
 	"sync"
 	"time"
+
+	"github.com/sandboxkit/sandboxkit/mockserver/internal/clock"
 )
 
 // remoteClock follows a remote server's clock as a [Remote] sees it. On a
@@ -19,10 +20,15 @@ type remoteClock struct {
 	mu     sync.Mutex
 	known  bool
 	manual bool
-	now    time.Time // server time at the last answer
+	now    time.Time // server time at the last answer (real clocks)
 	at     time.Time // wall time of the last answer (real clocks)
-	seq    uint64
-	queue  remoteTimers
+	// m holds the server's time and the scheduled functions while the
+	// server's clock is manual.
+	m *clock.Manual
+}
+
+func newRemoteClock(r *Remote) *remoteClock {
+	return &remoteClock{r: r, m: clock.NewManual(time.Time{})}
 }
 
 // Clock returns a clock that follows the server's, for renewers
@@ -43,33 +49,23 @@ func (r *Remote) Clock(ctx context.Context) (Clock, error) {
 // seen records an answer about the server's clock and runs the functions
 // that fell due.
 func (c *remoteClock) seen(now time.Time, manual bool) {
-	var due []func()
 	c.mu.Lock()
 	c.known, c.manual, c.at = true, manual, time.Now()
-	if now.After(c.now) || !manual {
+	if !manual {
 		c.now = now
 	}
-	if manual {
-		for len(c.queue) > 0 && !c.queue[0].when.After(c.now) {
-			t := heap.Pop(&c.queue).(*remoteTimer)
-			due = append(due, t.f)
-		}
-	}
 	c.mu.Unlock()
-	for _, f := range due {
-		f()
+	if manual {
+		c.m.Set(now) // never backwards; runs what fell due
 	}
 }
 
 // reset forgets the scheduled functions after a server reset.
 func (c *remoteClock) reset(now time.Time, manual bool) {
 	c.mu.Lock()
-	for _, t := range c.queue {
-		t.index = -1
-	}
-	c.queue = nil
 	c.known, c.manual, c.now, c.at = true, manual, now, time.Now()
 	c.mu.Unlock()
+	c.m.Reset(now)
 }
 
 // Now returns the server's time as last seen (plus the wall time since,
@@ -81,11 +77,11 @@ func (c *remoteClock) Now() time.Time {
 }
 
 func (c *remoteClock) nowLocked() time.Time {
-	if !c.known {
+	switch {
+	case !c.known:
 		return time.Now()
-	}
-	if c.manual {
-		return c.now
+	case c.manual:
+		return c.m.Now()
 	}
 	return c.now.Add(time.Since(c.at))
 }
@@ -97,54 +93,5 @@ func (c *remoteClock) AfterFunc(d time.Duration, f func()) func() bool {
 	if c.known && !c.manual {
 		return time.AfterFunc(d, f).Stop
 	}
-	c.seq++
-	t := &remoteTimer{c: c, when: c.nowLocked().Add(max(d, 0)), seq: c.seq, f: f, index: -1}
-	heap.Push(&c.queue, t)
-	return t.stop
-}
-
-type remoteTimer struct {
-	c     *remoteClock
-	when  time.Time
-	seq   uint64
-	f     func()
-	index int
-}
-
-func (t *remoteTimer) stop() bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	if t.index < 0 {
-		return false
-	}
-	heap.Remove(&t.c.queue, t.index)
-	return true
-}
-
-type remoteTimers []*remoteTimer
-
-func (q remoteTimers) Len() int { return len(q) }
-func (q remoteTimers) Less(i, j int) bool {
-	if q[i].when.Equal(q[j].when) {
-		return q[i].seq < q[j].seq
-	}
-	return q[i].when.Before(q[j].when)
-}
-func (q remoteTimers) Swap(i, j int) {
-	q[i], q[j] = q[j], q[i]
-	q[i].index = i
-	q[j].index = j
-}
-func (q *remoteTimers) Push(x any) {
-	t := x.(*remoteTimer)
-	t.index = len(*q)
-	*q = append(*q, t)
-}
-func (q *remoteTimers) Pop() any {
-	old := *q
-	t := old[len(old)-1]
-	old[len(old)-1] = nil
-	t.index = -1
-	*q = old[:len(old)-1]
-	return t
+	return c.m.AfterFunc(d, f).Stop
 }

@@ -94,6 +94,19 @@ func (m *Manual) Set(t time.Time) {
 	}
 }
 
+// Reset sets the clock to t (backwards too) and drops every scheduled
+// function: their Stop then reports false.
+func (m *Manual) Reset(t time.Time) {
+	m.advancing.Lock()
+	defer m.advancing.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, tm := range m.queue {
+		tm.index = -1
+	}
+	m.queue, m.now = nil, t
+}
+
 // Pending reports how many functions are scheduled and not yet run.
 func (m *Manual) Pending() int {
 	m.mu.Lock()

@@ -60,3 +60,23 @@ func TestManualTimersScheduledByTimersRunInSameAdvance(t *testing.T) {
 		t.Errorf("Pending = %d, want 1", m.Pending())
 	}
 }
+
+// TestManualReset: Reset moves the clock (backwards too) and drops what
+// was scheduled; a dropped function never runs and its Stop reports false.
+func TestManualReset(t *testing.T) {
+	start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	m := NewManual(start)
+	ran := false
+	tm := m.AfterFunc(time.Minute, func() { ran = true })
+	m.Reset(start.Add(-time.Hour))
+	if got := m.Now(); !got.Equal(start.Add(-time.Hour)) {
+		t.Errorf("Now after Reset = %v, want %v", got, start.Add(-time.Hour))
+	}
+	if m.Pending() != 0 || tm.Stop() {
+		t.Errorf("after Reset: %d pending, Stop = true; want none and false", m.Pending())
+	}
+	m.Advance(2 * time.Hour)
+	if ran {
+		t.Error("a function scheduled before Reset ran")
+	}
+}
