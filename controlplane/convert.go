@@ -70,7 +70,7 @@ func metadataFromAPI(in *api.Metadata) Metadata {
 	out := Metadata{
 		Name:        in.Name,
 		DisplayName: in.DisplayName.Or(""),
-		ExternalID:  in.ExternalId.Or(""),
+		ExternalID:  in.ExternalID.Or(""),
 		Plan:        in.Plan.Or(""),
 		Workspace:   in.Workspace.Or(""),
 		URL:         in.URL.Or(""),
@@ -93,7 +93,7 @@ func metadataToAPI(in *Metadata) api.Metadata {
 	out := api.Metadata{
 		Name:            in.Name,
 		DisplayName:     optString(in.DisplayName),
-		ExternalId:      optString(in.ExternalID),
+		ExternalID:      optString(in.ExternalID),
 		AdditionalProps: api.MetadataAdditional(maps.Clone(in.extra)),
 	}
 	if in.Labels != nil {
@@ -141,7 +141,7 @@ func specFromAPI(in *api.SandboxSpec) Spec {
 				MountPath: v.MountPath.Or(""),
 				ReadOnly:  v.ReadOnly.Or(false),
 				Type:      VolumeType(v.Type.Or("")),
-				SizeMB:    v.SizeMb.Or(0),
+				SizeMB:    v.SizeMB.Or(0),
 				extra:     extraOf(v.AdditionalProps),
 			})
 		}
@@ -193,7 +193,7 @@ func specToAPI(in *Spec) api.SandboxSpec {
 				AdditionalProps: api.VolumeAttachmentAdditional(maps.Clone(v.extra)),
 			}
 			if v.SizeMB != 0 {
-				av.SizeMb = api.NewOptInt(v.SizeMB)
+				av.SizeMB = api.NewOptInt(v.SizeMB)
 			}
 			out.Volumes = append(out.Volumes, av)
 		}
@@ -368,7 +368,7 @@ func previewFromAPI(in *api.Preview) *Preview {
 		Spec: PreviewSpec{
 			Port:            sp.Port.Or(0),
 			Public:          sp.Public.Or(false),
-			PrefixURL:       sp.PrefixUrl.Or(""),
+			PrefixURL:       sp.PrefixURL.Or(""),
 			CustomDomain:    sp.CustomDomain.Or(""),
 			TTL:             sp.TTL.Or(""),
 			Expires:         parseTime(sp.Expires.Or("")),
@@ -395,7 +395,7 @@ func previewToAPI(p *Preview) *api.Preview {
 		Spec: api.PreviewSpec{
 			Port:            api.NewOptInt(p.Spec.Port),
 			Public:          api.NewOptBool(p.Spec.Public),
-			PrefixUrl:       optString(p.Spec.PrefixURL),
+			PrefixURL:       optString(p.Spec.PrefixURL),
 			CustomDomain:    optString(p.Spec.CustomDomain),
 			TTL:             optString(p.Spec.TTL),
 			AdditionalProps: api.PreviewSpecAdditional(maps.Clone(p.Spec.extra)),

@@ -207,7 +207,7 @@ func (o *ListOptions) params() (api.ListSandboxesParams, error) {
 		if err := validateExternalID(o.ExternalID); err != nil {
 			return p, err
 		}
-		p.ExternalId = api.NewOptString(o.ExternalID)
+		p.ExternalID = api.NewOptString(o.ExternalID)
 	}
 	if o.Query != "" {
 		if utf8.RuneCountInString(o.Query) > maxQueryLength {

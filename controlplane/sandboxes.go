@@ -37,7 +37,7 @@ func (c *Client) GetByExternalID(ctx context.Context, externalID string) (*Sandb
 	if err := validateExternalID(externalID); err != nil {
 		return nil, glue.Wrap(ctx, op, err)
 	}
-	res, err := c.api.GetSandboxByExternalId(ctx, api.GetSandboxByExternalIdParams{ExternalId: externalID})
+	res, err := c.api.GetSandboxByExternalID(ctx, api.GetSandboxByExternalIDParams{ExternalID: externalID})
 	if err != nil {
 		return nil, glue.Wrap(ctx, op, err)
 	}

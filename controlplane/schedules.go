@@ -263,7 +263,7 @@ func (c *Client) GetSchedule(ctx context.Context, sandbox, id string) (*Schedule
 	if err := validateSchedulePath(sandbox, id); err != nil {
 		return nil, glue.Wrap(ctx, op, err)
 	}
-	res, err := c.api.GetSandboxSchedule(ctx, api.GetSandboxScheduleParams{SandboxName: sandbox, ScheduleId: id})
+	res, err := c.api.GetSandboxSchedule(ctx, api.GetSandboxScheduleParams{SandboxName: sandbox, ScheduleID: id})
 	if err != nil {
 		return nil, glue.Wrap(ctx, op, err)
 	}
@@ -283,7 +283,7 @@ func (c *Client) UpdateSchedule(ctx context.Context, sandbox string, s *Schedule
 	if err := validateSchedule(s, true); err != nil {
 		return nil, glue.Wrap(ctx, op, err)
 	}
-	res, err := c.api.UpdateSandboxSchedule(ctx, scheduleToAPI(s), api.UpdateSandboxScheduleParams{SandboxName: sandbox, ScheduleId: s.ID})
+	res, err := c.api.UpdateSandboxSchedule(ctx, scheduleToAPI(s), api.UpdateSandboxScheduleParams{SandboxName: sandbox, ScheduleID: s.ID})
 	if err != nil {
 		return nil, glue.Wrap(ctx, op, err)
 	}
@@ -299,7 +299,7 @@ func (c *Client) DeleteSchedule(ctx context.Context, sandbox, id string) (*Sched
 	if err := validateSchedulePath(sandbox, id); err != nil {
 		return nil, glue.Wrap(ctx, op, err)
 	}
-	res, err := c.api.DeleteSandboxSchedule(ctx, api.DeleteSandboxScheduleParams{SandboxName: sandbox, ScheduleId: id})
+	res, err := c.api.DeleteSandboxSchedule(ctx, api.DeleteSandboxScheduleParams{SandboxName: sandbox, ScheduleID: id})
 	if err != nil {
 		return nil, glue.Wrap(ctx, op, err)
 	}
@@ -331,7 +331,7 @@ func (c *Client) ListScheduleExecutions(ctx context.Context, sandbox string, opt
 	for _, e := range res.Data {
 		page.Items = append(page.Items, &ScheduleExecution{
 			ID:          e.ID.Or(""),
-			ScheduleID:  e.ScheduleId.Or(""),
+			ScheduleID:  e.ScheduleID.Or(""),
 			ExecutedAt:  parseTime(e.ExecutedAt.Or("")),
 			ProcessName: e.ProcessName.Or(""),
 			StatusCode:  e.StatusCode.Or(0),

@@ -160,7 +160,7 @@ func (c *Client) DeleteSnapshot(ctx context.Context, sandbox, id string) error {
 	if err := glue.ValidateID("snapshot id", id); err != nil {
 		return glue.Wrap(ctx, op, err)
 	}
-	return glue.Wrap(ctx, op, c.api.DeleteSandboxSnapshot(ctx, api.DeleteSandboxSnapshotParams{SandboxName: sandbox, SnapshotId: id}))
+	return glue.Wrap(ctx, op, c.api.DeleteSandboxSnapshot(ctx, api.DeleteSandboxSnapshotParams{SandboxName: sandbox, SnapshotID: id}))
 }
 
 // Fork copies the sandbox called sandbox (or one of its snapshots) into a
@@ -179,7 +179,7 @@ func (c *Client) Fork(ctx context.Context, sandbox string, req *ForkRequest) (*F
 	body := &api.ForkRequest{
 		TargetType:   string(req.Target),
 		TargetName:   req.TargetName,
-		SnapshotId:   optString(req.SnapshotID),
+		SnapshotID:   optString(req.SnapshotID),
 		Prefix:       optString(req.Prefix),
 		CustomDomain: optString(req.CustomDomain),
 	}
@@ -193,7 +193,7 @@ func (c *Client) Fork(ctx context.Context, sandbox string, req *ForkRequest) (*F
 	if err != nil {
 		return nil, glue.Wrap(ctx, op, err)
 	}
-	return &ForkResult{Target: ForkTarget(res.Type.Or("")), Name: res.Name.Or(""), SnapshotID: res.SnapshotId.Or("")}, nil
+	return &ForkResult{Target: ForkTarget(res.Type.Or("")), Name: res.Name.Or(""), SnapshotID: res.SnapshotID.Or("")}, nil
 }
 
 // ListHub returns the templates of the Sandbox Hub.

@@ -56,8 +56,8 @@ func (c *Client) Config() *sandboxkit.Config { return c.cfg }
 // API key only for the configured origin.
 type skipSecurity struct{}
 
-func (skipSecurity) ApiKeyAuth(context.Context, lifecycleapi.OperationName) (lifecycleapi.ApiKeyAuth, error) {
-	return lifecycleapi.ApiKeyAuth{}, ogenerrors.ErrSkipClientSecurity
+func (skipSecurity) APIKeyAuth(context.Context, lifecycleapi.OperationName) (lifecycleapi.APIKeyAuth, error) {
+	return lifecycleapi.APIKeyAuth{}, ogenerrors.ErrSkipClientSecurity
 }
 
 // Operation names used in errors, as in "sandboxkit: lifecycle.Get: 404 ...".

@@ -59,7 +59,7 @@ func fromSandbox(s *api.Sandbox) *Sandbox {
 	out := &Sandbox{
 		ID:         s.ID,
 		Image:      fromImage(s.Image),
-		SnapshotID: s.SnapshotId.Or(""),
+		SnapshotID: s.SnapshotID.Or(""),
 		Platform:   fromPlatform(s.Platform),
 		Status:     fromStatus(s.Status),
 		Entrypoint: slices.Clone(s.Entrypoint),
@@ -106,7 +106,7 @@ func fromPagination(p api.PaginationInfo) Pagination {
 func fromSnapshot(s *api.Snapshot) *Snapshot {
 	return &Snapshot{
 		ID:        s.ID,
-		SandboxID: s.SandboxId,
+		SandboxID: s.SandboxID,
 		Name:      s.Name.Or(""),
 		Status: SnapshotStatus{
 			State:            SnapshotState(s.Status.State),
@@ -148,7 +148,7 @@ func (r *CreateRequest) toAPI(metadata map[string]string) *api.CreateSandboxRequ
 		out.Image = api.NewOptImageSpec(im)
 	}
 	if r.SnapshotID != "" {
-		out.SnapshotId = api.NewOptString(r.SnapshotID)
+		out.SnapshotID = api.NewOptString(r.SnapshotID)
 	}
 	if r.Platform != nil {
 		out.Platform = api.NewOptPlatformSpec(api.PlatformSpec{Os: r.Platform.OS, Arch: r.Platform.Arch})
@@ -227,7 +227,7 @@ func (v *Volume) toAPI() api.Volume {
 			Bucket:          o.Bucket,
 			Endpoint:        o.Endpoint,
 			Options:         slices.Clone(o.Options),
-			AccessKeyId:     o.AccessKeyID,
+			AccessKeyID:     o.AccessKeyID,
 			AccessKeySecret: o.AccessKeySecret,
 		}
 		if o.Version != "" {

@@ -32,7 +32,7 @@ func (c *Client) Endpoint(ctx context.Context, id string, port int, opts *Endpoi
 	if err := glue.ValidatePort(port); err != nil {
 		return nil, glue.Wrap(ctx, opEndpoint, err)
 	}
-	params := api.GetSandboxEndpointParams{SandboxId: id, Port: port}
+	params := api.GetSandboxEndpointParams{SandboxID: id, Port: port}
 	if opts != nil {
 		signed := !opts.SignedUntil.IsZero()
 		switch {

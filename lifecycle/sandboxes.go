@@ -17,7 +17,7 @@ func (c *Client) Get(ctx context.Context, id string) (*Sandbox, error) {
 	if err := validateSandboxID(id); err != nil {
 		return nil, glue.Wrap(ctx, opGet, err)
 	}
-	res, err := c.api.GetSandbox(ctx, api.GetSandboxParams{SandboxId: id})
+	res, err := c.api.GetSandbox(ctx, api.GetSandboxParams{SandboxID: id})
 	if err != nil {
 		return nil, glue.Wrap(ctx, opGet, err)
 	}
@@ -54,7 +54,7 @@ func (c *Client) Delete(ctx context.Context, id string) error {
 	}
 	return c.act(ctx, action{op: opDelete, id: id, settle: deleteSettle, settleOn: deleteMaySettle,
 		send: func(ctx context.Context) error {
-			res, err := c.api.DeleteSandbox(ctx, api.DeleteSandboxParams{SandboxId: id})
+			res, err := c.api.DeleteSandbox(ctx, api.DeleteSandboxParams{SandboxID: id})
 			if err != nil {
 				return err
 			}
@@ -89,7 +89,7 @@ func (c *Client) Pause(ctx context.Context, id string) error {
 	return c.act(ctx, action{op: opPause, id: id, settleOn: conflictAfterAmbiguous,
 		settle: settleStates([]State{StatePausing, StatePaused}, []State{StateRunning}),
 		send: func(ctx context.Context) error {
-			res, err := c.api.PauseSandbox(ctx, api.PauseSandboxParams{SandboxId: id})
+			res, err := c.api.PauseSandbox(ctx, api.PauseSandboxParams{SandboxID: id})
 			if err != nil {
 				return err
 			}
@@ -122,7 +122,7 @@ func (c *Client) Resume(ctx context.Context, id string) error {
 	return c.act(ctx, action{op: opResume, id: id, settleOn: conflictAfterAmbiguous,
 		settle: settleStates([]State{StateResuming, StateRunning}, []State{StatePaused}),
 		send: func(ctx context.Context) error {
-			res, err := c.api.ResumeSandbox(ctx, api.ResumeSandboxParams{SandboxId: id})
+			res, err := c.api.ResumeSandbox(ctx, api.ResumeSandboxParams{SandboxID: id})
 			if err != nil {
 				return err
 			}
@@ -170,7 +170,7 @@ func (c *Client) Renew(ctx context.Context, id string, expiresAt time.Time) (tim
 		send: func(ctx context.Context) error {
 			res, err := c.api.RenewSandboxExpiration(ctx,
 				&api.RenewSandboxExpirationRequest{ExpiresAt: expiresAt.UTC()},
-				api.RenewSandboxExpirationParams{SandboxId: id})
+				api.RenewSandboxExpirationParams{SandboxID: id})
 			if err != nil {
 				return err
 			}
@@ -234,7 +234,7 @@ func (c *Client) PatchMetadata(ctx context.Context, id string, patch *MetadataPa
 	if len(body) == 0 {
 		return c.Get(ctx, id)
 	}
-	res, err := c.api.PatchSandboxMetadata(ctx, body, api.PatchSandboxMetadataParams{SandboxId: id})
+	res, err := c.api.PatchSandboxMetadata(ctx, body, api.PatchSandboxMetadataParams{SandboxID: id})
 	if err != nil {
 		return nil, glue.Wrap(ctx, opPatchMetadata, err)
 	}

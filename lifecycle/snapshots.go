@@ -29,7 +29,7 @@ func (c *Client) CreateSnapshot(ctx context.Context, sandboxID string, opts *Cre
 	if opts != nil && opts.Name != "" {
 		body = api.NewOptCreateSnapshotRequest(api.CreateSnapshotRequest{Name: api.NewOptString(opts.Name)})
 	}
-	res, err := c.api.CreateSnapshot(ctx, body, api.CreateSnapshotParams{SandboxId: sandboxID})
+	res, err := c.api.CreateSnapshot(ctx, body, api.CreateSnapshotParams{SandboxID: sandboxID})
 	if err != nil {
 		return nil, glue.Wrap(ctx, opCreateSnapshot, err)
 	}
@@ -47,7 +47,7 @@ func (c *Client) GetSnapshot(ctx context.Context, id string) (*Snapshot, error) 
 	if err := validateSnapshotID(id); err != nil {
 		return nil, glue.Wrap(ctx, opGetSnapshot, err)
 	}
-	res, err := c.api.GetSnapshot(ctx, api.GetSnapshotParams{SnapshotId: id})
+	res, err := c.api.GetSnapshot(ctx, api.GetSnapshotParams{SnapshotID: id})
 	if err != nil {
 		return nil, glue.Wrap(ctx, opGetSnapshot, err)
 	}
@@ -70,7 +70,7 @@ func (c *Client) DeleteSnapshot(ctx context.Context, id string) error {
 	if err := validateSnapshotID(id); err != nil {
 		return glue.Wrap(ctx, opDeleteSnapshot, err)
 	}
-	res, err := c.api.DeleteSnapshot(ctx, api.DeleteSnapshotParams{SnapshotId: id})
+	res, err := c.api.DeleteSnapshot(ctx, api.DeleteSnapshotParams{SnapshotID: id})
 	if err != nil {
 		return glue.Wrap(ctx, opDeleteSnapshot, err)
 	}
@@ -155,7 +155,7 @@ func (o *ListSnapshotsOptions) params() (api.ListSnapshotsParams, error) {
 		if err := validateSandboxID(o.SandboxID); err != nil {
 			return p, err
 		}
-		p.SandboxId = api.NewOptString(o.SandboxID)
+		p.SandboxID = api.NewOptString(o.SandboxID)
 	}
 	for _, s := range o.States {
 		st, ok := parseSnapshotState(string(s))

@@ -28,7 +28,7 @@ func BenchmarkGetSandbox(b *testing.B) {
 	ctx := b.Context()
 	b.ReportAllocs()
 	for b.Loop() {
-		res, err := c.GetSandbox(ctx, lifecycleapi.GetSandboxParams{SandboxId: ids[rng.IntN(len(ids))]})
+		res, err := c.GetSandbox(ctx, lifecycleapi.GetSandboxParams{SandboxID: ids[rng.IntN(len(ids))]})
 		if err != nil {
 			b.Fatal(err)
 		}

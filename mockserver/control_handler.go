@@ -38,7 +38,7 @@ func infoToWire(in Info) *mockcontrolsrv.Info {
 	if in.Proxy {
 		out.Mode = mockcontrolsrv.InfoModeProxy
 		out.Upstream = mockcontrolsrv.NewOptString(in.Upstream)
-		out.UpstreamApi = mockcontrolsrv.NewOptAPI(mockcontrolsrv.API(in.UpstreamAPI))
+		out.UpstreamAPI = mockcontrolsrv.NewOptAPI(mockcontrolsrv.API(in.UpstreamAPI))
 		if in.UpstreamAPI == APILifecycle {
 			// Requests keep their path: the upstream's, or the server's /v1.
 			path := "/v1"
@@ -107,7 +107,7 @@ func resetOptions(req mockcontrolsrv.ResetRequest) ([]Option, error) {
 		opts = append(opts, WithJournalLimit(v))
 	}
 	for _, t := range req.Tenants {
-		opts = append(opts, WithTenant(t.ApiKey, t.Name))
+		opts = append(opts, WithTenant(t.APIKey, t.Name))
 	}
 	return opts, nil
 }
@@ -379,7 +379,7 @@ func stateError(err error) error {
 func sandboxSeedFromWire(in *mockcontrolsrv.SandboxSeed) SandboxSeed {
 	return SandboxSeed{
 		ID: in.ID.Or(""), State: in.State.Or(""), Reason: in.Reason.Or(""), Message: in.Message.Or(""),
-		ExitCode: in.ExitCode.Or(0), Image: in.Image.Or(""), SnapshotID: in.SnapshotId.Or(""),
+		ExitCode: in.ExitCode.Or(0), Image: in.Image.Or(""), SnapshotID: in.SnapshotID.Or(""),
 		Entrypoint: in.Entrypoint, Metadata: in.Metadata.Or(nil), Env: in.Env.Or(nil),
 		CreatedAt: in.CreatedAt.Or(time.Time{}), ExpiresAt: in.ExpiresAt.Or(time.Time{}),
 	}
@@ -394,7 +394,7 @@ func sandboxToWire(in SandboxInfo) mockcontrolsrv.SandboxInfo {
 	optStr(&out.Message, in.Message)
 	optInt(&out.ExitCode, in.ExitCode)
 	optStr(&out.Image, in.Image)
-	optStr(&out.SnapshotId, in.SnapshotID)
+	optStr(&out.SnapshotID, in.SnapshotID)
 	optMap(&out.Metadata, in.Metadata)
 	optMap(&out.Env, in.Env)
 	optTime(&out.ExpiresAt, in.ExpiresAt)
@@ -408,7 +408,7 @@ func (h *controlHandler) ListSnapshots(context.Context) ([]mockcontrolsrv.Snapsh
 
 func (h *controlHandler) AddSnapshot(_ context.Context, req *mockcontrolsrv.SnapshotSeed) (*mockcontrolsrv.SnapshotInfo, error) {
 	id, err := h.s.AddSnapshot(req.Tenant.Or(""), SnapshotSeed{
-		ID: req.ID.Or(""), SandboxID: req.SandboxId.Or(""), Name: req.Name.Or(""),
+		ID: req.ID.Or(""), SandboxID: req.SandboxID.Or(""), Name: req.Name.Or(""),
 		State: req.State.Or(""), Image: req.Image.Or(""),
 	})
 	if err != nil {
@@ -428,7 +428,7 @@ func (h *controlHandler) GetSnapshot(_ context.Context, p mockcontrolsrv.GetSnap
 
 func snapshotToWire(in SnapshotInfo) mockcontrolsrv.SnapshotInfo {
 	out := mockcontrolsrv.SnapshotInfo{ID: in.ID, Tenant: in.Tenant, State: in.State, CreatedAt: in.CreatedAt}
-	optStr(&out.SandboxId, in.SandboxID)
+	optStr(&out.SandboxID, in.SandboxID)
 	optStr(&out.Name, in.Name)
 	optStr(&out.Reason, in.Reason)
 	optStr(&out.Message, in.Message)
@@ -487,7 +487,7 @@ func cpToWire(in ControlPlaneInfo) mockcontrolsrv.ControlPlaneInfo {
 }
 
 func (h *controlHandler) GetJournal(_ context.Context, p mockcontrolsrv.GetJournalParams) (*mockcontrolsrv.Journal, error) {
-	f, err := filterFromWire(p.API, p.Operation, p.Method, p.Path, p.Status, p.Tenant, p.SandboxId, p.Faulted)
+	f, err := filterFromWire(p.API, p.Operation, p.Method, p.Path, p.Status, p.Tenant, p.SandboxID, p.Faulted)
 	if err != nil {
 		return nil, err
 	}
@@ -516,7 +516,7 @@ func countToWire(c RecordCount) mockcontrolsrv.RecordCount {
 }
 
 func (h *controlHandler) CountRequests(_ context.Context, p mockcontrolsrv.CountRequestsParams) (*mockcontrolsrv.Count, error) {
-	f, err := filterFromWire(p.API, p.Operation, p.Method, p.Path, p.Status, p.Tenant, p.SandboxId, p.Faulted)
+	f, err := filterFromWire(p.API, p.Operation, p.Method, p.Path, p.Status, p.Tenant, p.SandboxID, p.Faulted)
 	if err != nil {
 		return nil, err
 	}
@@ -538,12 +538,12 @@ func filterFromWire(api mockcontrolsrv.OptAPI, op, method, path mockcontrolsrv.O
 }
 
 func entryToWire(e Entry) mockcontrolsrv.Entry {
-	out := mockcontrolsrv.Entry{Time: e.Time, Method: e.Method, Path: e.Path, Status: e.Status, RequestId: e.RequestID}
+	out := mockcontrolsrv.Entry{Time: e.Time, Method: e.Method, Path: e.Path, Status: e.Status, RequestID: e.RequestID}
 	optStr(&out.API, string(e.API))
 	optStr(&out.Operation, e.Operation)
 	optStr(&out.Query, e.Query)
 	optStr(&out.Tenant, e.Tenant)
-	optStr(&out.SandboxId, e.SandboxID)
+	optStr(&out.SandboxID, e.SandboxID)
 	if e.Fault != 0 {
 		out.Fault = mockcontrolsrv.NewOptInt64(int64(e.Fault))
 	}
@@ -561,7 +561,7 @@ func (h *controlHandler) ResetJournal(context.Context) error {
 func (h *controlHandler) ListCreations(context.Context) ([]mockcontrolsrv.Creation, error) {
 	return convertAll(h.s.Creations(), func(c Creation) mockcontrolsrv.Creation {
 		out := mockcontrolsrv.Creation{API: string(c.API), ID: c.ID, Tenant: c.Tenant, Time: c.Time}
-		optStr(&out.RequestId, c.RequestID)
+		optStr(&out.RequestID, c.RequestID)
 		optMap(&out.Metadata, c.Metadata)
 		return out
 	}), nil
@@ -572,9 +572,9 @@ func (h *controlHandler) CountCreations(_ context.Context, p mockcontrolsrv.Coun
 }
 
 func (h *controlHandler) ListRenewals(_ context.Context, p mockcontrolsrv.ListRenewalsParams) ([]mockcontrolsrv.Renewal, error) {
-	return convertAll(h.s.Renewals(p.SandboxId.Or("")), func(r Renewal) mockcontrolsrv.Renewal {
-		out := mockcontrolsrv.Renewal{SandboxId: r.SandboxID, Tenant: r.Tenant, Time: r.Time, New: r.New}
-		optStr(&out.RequestId, r.RequestID)
+	return convertAll(h.s.Renewals(p.SandboxID.Or("")), func(r Renewal) mockcontrolsrv.Renewal {
+		out := mockcontrolsrv.Renewal{SandboxID: r.SandboxID, Tenant: r.Tenant, Time: r.Time, New: r.New}
+		optStr(&out.RequestID, r.RequestID)
 		optTime(&out.Old, r.Old)
 		return out
 	}), nil
@@ -583,7 +583,7 @@ func (h *controlHandler) ListRenewals(_ context.Context, p mockcontrolsrv.ListRe
 func (h *controlHandler) ListDeletions(context.Context) ([]mockcontrolsrv.Deletion, error) {
 	return convertAll(h.s.Deletions(), func(d Deletion) mockcontrolsrv.Deletion {
 		out := mockcontrolsrv.Deletion{API: string(d.API), ID: d.ID, Tenant: d.Tenant, Time: d.Time, Reason: d.Reason}
-		optStr(&out.RequestId, d.RequestID)
+		optStr(&out.RequestID, d.RequestID)
 		return out
 	}), nil
 }

@@ -52,9 +52,9 @@ func (h *controlPlaneHandler) GetSandbox(ctx context.Context, params controlplan
 	return &v, nil
 }
 
-// GetSandboxByExternalId implements GET /sandboxes/by-external-id/{externalId}.
-func (h *controlPlaneHandler) GetSandboxByExternalId(ctx context.Context, params controlplanesrv.GetSandboxByExternalIdParams) (*controlplanesrv.Sandbox, error) {
-	v, err := h.st.byExternalID(infoFrom(ctx).tenant, params.ExternalId)
+// GetSandboxByExternalID implements GET /sandboxes/by-external-id/{externalId}.
+func (h *controlPlaneHandler) GetSandboxByExternalID(ctx context.Context, params controlplanesrv.GetSandboxByExternalIDParams) (*controlplanesrv.Sandbox, error) {
+	v, err := h.st.byExternalID(infoFrom(ctx).tenant, params.ExternalID)
 	if err != nil {
 		return fail[*controlplanesrv.Sandbox](err)
 	}
@@ -119,7 +119,7 @@ func (h *controlPlaneHandler) CreateSandboxSnapshot(ctx context.Context, req *co
 
 // DeleteSandboxSnapshot implements DELETE /sandboxes/{sandboxName}/snapshots/{snapshotId}.
 func (h *controlPlaneHandler) DeleteSandboxSnapshot(ctx context.Context, params controlplanesrv.DeleteSandboxSnapshotParams) error {
-	if err := h.st.deleteSnapshot(infoFrom(ctx).tenant, params.SandboxName, params.SnapshotId); err != nil {
+	if err := h.st.deleteSnapshot(infoFrom(ctx).tenant, params.SandboxName, params.SnapshotID); err != nil {
 		return err.statusErr()
 	}
 	return nil
@@ -216,7 +216,7 @@ func (h *controlPlaneHandler) CreateSandboxSchedule(ctx context.Context, req *co
 
 // GetSandboxSchedule implements GET /sandboxes/{sandboxName}/schedules/{scheduleId}.
 func (h *controlPlaneHandler) GetSandboxSchedule(ctx context.Context, params controlplanesrv.GetSandboxScheduleParams) (*controlplanesrv.Schedule, error) {
-	v, err := h.st.getSchedule(infoFrom(ctx).tenant, params.SandboxName, params.ScheduleId)
+	v, err := h.st.getSchedule(infoFrom(ctx).tenant, params.SandboxName, params.ScheduleID)
 	if err != nil {
 		return fail[*controlplanesrv.Schedule](err)
 	}
@@ -225,7 +225,7 @@ func (h *controlPlaneHandler) GetSandboxSchedule(ctx context.Context, params con
 
 // UpdateSandboxSchedule implements PUT /sandboxes/{sandboxName}/schedules/{scheduleId}.
 func (h *controlPlaneHandler) UpdateSandboxSchedule(ctx context.Context, req *controlplanesrv.Schedule, params controlplanesrv.UpdateSandboxScheduleParams) (*controlplanesrv.Schedule, error) {
-	v, err := h.st.updateSchedule(infoFrom(ctx).tenant, params.SandboxName, params.ScheduleId, req)
+	v, err := h.st.updateSchedule(infoFrom(ctx).tenant, params.SandboxName, params.ScheduleID, req)
 	if err != nil {
 		return fail[*controlplanesrv.Schedule](err)
 	}
@@ -234,7 +234,7 @@ func (h *controlPlaneHandler) UpdateSandboxSchedule(ctx context.Context, req *co
 
 // DeleteSandboxSchedule implements DELETE /sandboxes/{sandboxName}/schedules/{scheduleId}.
 func (h *controlPlaneHandler) DeleteSandboxSchedule(ctx context.Context, params controlplanesrv.DeleteSandboxScheduleParams) (*controlplanesrv.Schedule, error) {
-	v, err := h.st.deleteSchedule(infoFrom(ctx).tenant, params.SandboxName, params.ScheduleId)
+	v, err := h.st.deleteSchedule(infoFrom(ctx).tenant, params.SandboxName, params.ScheduleID)
 	if err != nil {
 		return fail[*controlplanesrv.Schedule](err)
 	}

@@ -242,7 +242,7 @@ func (st *cpStore) list(tenant string, p controlplanesrv.ListSandboxesParams) (c
 		}
 	}
 	showTerminated := p.ShowTerminated.Or(false)
-	externalID := p.ExternalId.Or("")
+	externalID := p.ExternalID.Or("")
 	paged := pagedVersion(p.BlaxelVersion)
 	q := ""
 	sort := ""

@@ -166,9 +166,9 @@ func (st *cpStore) createPreview(tenant, sandbox string, in *controlplanesrv.Pre
 		return controlplanesrv.Preview{}, cpErrorf(http.StatusConflict, cpCodeAlreadyExists, "preview %q of sandbox %q already exists", def.Metadata.Name, sandbox)
 	}
 	if domain := def.Spec.CustomDomain.Or(""); domain != "" {
-		prefix := def.Spec.PrefixUrl.Or("")
+		prefix := def.Spec.PrefixURL.Or("")
 		clash := func(p *cpPreview) bool {
-			return p.def.Spec.CustomDomain.Or("") == domain && p.def.Spec.PrefixUrl.Or("") == prefix
+			return p.def.Spec.CustomDomain.Or("") == domain && p.def.Spec.PrefixURL.Or("") == prefix
 		}
 		if slices.ContainsFunc(sb.previews, clash) {
 			if !force {

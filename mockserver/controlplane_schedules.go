@@ -144,7 +144,7 @@ func (st *cpStore) runSchedule(sb *cpSandbox, s *cpSchedule, at time.Time) {
 	st.mu.Unlock()
 
 	run := controlplanesrv.ScheduleExecution{
-		ScheduleId:  s.def.ID,
+		ScheduleID:  s.def.ID,
 		ExecutedAt:  controlplanesrv.NewOptString(at.UTC().Format(time.RFC3339)),
 		ProcessName: input.Name,
 		Timeout:     controlplanesrv.NewOptInt(timeout),
@@ -177,7 +177,7 @@ func (st *cpStore) runSchedule(sb *cpSandbox, s *cpSchedule, at time.Time) {
 	keep := s.def.MaxExecutions.Or(cpDefaultMaxExecutions)
 	n := 0
 	for i := len(sb.runs) - 1; i >= 0; i-- {
-		if sb.runs[i].view.ScheduleId.Or("") != s.id() {
+		if sb.runs[i].view.ScheduleID.Or("") != s.id() {
 			continue
 		}
 		n++
@@ -392,7 +392,7 @@ func (st *cpStore) listExecutions(tenant string, p controlplanesrv.ListSandboxSc
 	q := normQuery(p.Q)
 	var items []*cpExecution
 	for _, r := range sb.runs {
-		if q != "" && !strings.Contains(strings.ToLower(r.view.ScheduleId.Or("")+"\x00"+r.view.ProcessName.Or("")), q) {
+		if q != "" && !strings.Contains(strings.ToLower(r.view.ScheduleID.Or("")+"\x00"+r.view.ProcessName.Or("")), q) {
 			continue
 		}
 		items = append(items, r)

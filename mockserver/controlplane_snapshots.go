@@ -130,7 +130,7 @@ func (st *cpStore) fork(tenant, requestID, name string, req *controlplanesrv.For
 	if t, ok := req.Traffic.Get(); ok && (t < 0 || t > 100) {
 		return controlplanesrv.ForkResult{}, cpErrorf(http.StatusBadRequest, "", "traffic %d is not a percentage", t)
 	}
-	snapID := req.SnapshotId.Or("")
+	snapID := req.SnapshotID.Or("")
 	if snapID != "" {
 		found := false
 		for _, sn := range src.snapshots {
@@ -148,7 +148,7 @@ func (st *cpStore) fork(tenant, requestID, name string, req *controlplanesrv.For
 			return controlplanesrv.ForkResult{}, cpErrorf(http.StatusInternalServerError, "", "source sandbox: %v", err)
 		}
 		v.Metadata.Name = target
-		v.Metadata.ExternalId.Reset()
+		v.Metadata.ExternalID.Reset()
 		d, derr := define(&v)
 		if derr != nil {
 			return controlplanesrv.ForkResult{}, derr
@@ -170,7 +170,7 @@ func (st *cpStore) fork(tenant, requestID, name string, req *controlplanesrv.For
 	return controlplanesrv.ForkResult{
 		Type:       controlplanesrv.NewOptString(req.TargetType),
 		Name:       controlplanesrv.NewOptString(target),
-		SnapshotId: controlplanesrv.NewOptString(snapID),
+		SnapshotID: controlplanesrv.NewOptString(snapID),
 	}, nil
 }
 

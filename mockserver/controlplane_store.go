@@ -389,7 +389,7 @@ func define(in *controlplanesrv.Sandbox) (cpDefinition, *cpErr) {
 	}
 	d := cpDefinition{
 		body: body, policy: pol,
-		externalID: in.Metadata.ExternalId.Or(""),
+		externalID: in.Metadata.ExternalID.Or(""),
 		labels:     maps.Clone(map[string]string(in.Metadata.Labels.Or(nil))),
 		displayLC:  strings.ToLower(in.Metadata.DisplayName.Or("")),
 	}

@@ -111,7 +111,7 @@ func TestControlPlaneCRUD(t *testing.T) {
 	ctx := t.Context()
 
 	in := cpSandbox("my-sandbox")
-	in.Metadata.ExternalId = controlplaneapi.NewOptString("session-1")
+	in.Metadata.ExternalID = controlplaneapi.NewOptString("session-1")
 	// Fields the mock does not know must survive a round trip.
 	in.Spec.AdditionalProps = controlplaneapi.SandboxSpecAdditional{"flavors": jx.Raw(`[{"name":"t4","type":"gpu"}]`)}
 	created, err := e.cp.CreateSandbox(ctx, in, controlplaneapi.CreateSandboxParams{}, controlplaneapi.WithEditRequest(func(r *http.Request) error {
@@ -126,7 +126,7 @@ func TestControlPlaneCRUD(t *testing.T) {
 	}
 	md := created.Metadata
 	if md.Workspace.Or("") != "acme" || md.CreatedAt.Or("") != t0.Format(time.RFC3339) || md.URL.Or("") != e.srv.URL()+"/cp/default/my-sandbox" ||
-		md.ExternalId.Or("") != "session-1" || created.NodeGeneration.Or("") == "" {
+		md.ExternalID.Or("") != "session-1" || created.NodeGeneration.Or("") == "" {
 		t.Errorf("created = %+v", created)
 	}
 	if got := string(created.Spec.AdditionalProps["flavors"]); got != `[{"name":"t4","type":"gpu"}]` {
@@ -170,11 +170,11 @@ func TestControlPlaneCRUD(t *testing.T) {
 	}
 
 	// By external id.
-	byID, err := e.cp.GetSandboxByExternalId(ctx, controlplaneapi.GetSandboxByExternalIdParams{ExternalId: "session-1"})
+	byID, err := e.cp.GetSandboxByExternalID(ctx, controlplaneapi.GetSandboxByExternalIDParams{ExternalID: "session-1"})
 	if err != nil || byID.Metadata.Name != "my-sandbox" {
 		t.Errorf("by external id: %+v %v", byID, err)
 	}
-	_, err = e.cp.GetSandboxByExternalId(ctx, controlplaneapi.GetSandboxByExternalIdParams{ExternalId: "session-2"})
+	_, err = e.cp.GetSandboxByExternalID(ctx, controlplaneapi.GetSandboxByExternalIDParams{ExternalID: "session-2"})
 	gatewayCode(t, err, 404)
 
 	// Delete: DELETING, TERMINATED, then gone after the default
@@ -190,7 +190,7 @@ func TestControlPlaneCRUD(t *testing.T) {
 		t.Errorf("after the delay: %s, want TERMINATED", got)
 	}
 	// A TERMINATED sandbox has no external id any more for the lookup.
-	_, err = e.cp.GetSandboxByExternalId(ctx, controlplaneapi.GetSandboxByExternalIdParams{ExternalId: "session-1"})
+	_, err = e.cp.GetSandboxByExternalID(ctx, controlplaneapi.GetSandboxByExternalIDParams{ExternalID: "session-1"})
 	gatewayCode(t, err, 404)
 	e.srv.Advance(mockserver.DefaultTerminatedRetention - time.Second)
 	if got := cpStatus(t, e, "my-sandbox"); got != mockserver.StatusTerminated {
@@ -258,7 +258,7 @@ func TestControlPlaneCreateConflicts(t *testing.T) {
 		{"upper case", func(s *controlplaneapi.Sandbox) { s.Metadata.Name = "My_Sandbox" }, "INVALID_NAME"},
 		{"50 characters", func(s *controlplaneapi.Sandbox) { s.Metadata.Name = strings.Repeat("a", 50) }, "INVALID_NAME"},
 		{"external id", func(s *controlplaneapi.Sandbox) {
-			s.Metadata.ExternalId = controlplaneapi.NewOptString(strings.Repeat("x", 65))
+			s.Metadata.ExternalID = controlplaneapi.NewOptString(strings.Repeat("x", 65))
 		}, "INVALID_EXTERNAL_ID"},
 		{"go duration", func(s *controlplaneapi.Sandbox) {
 			s.Spec.Lifecycle = controlplaneapi.NewOptSandboxLifecycle(controlplaneapi.SandboxLifecycle{ExpirationPolicies: []controlplaneapi.ExpirationPolicy{policy("ttl-idle", "1h30m")}})
@@ -336,7 +336,7 @@ func TestControlPlaneList(t *testing.T) {
 	for i, n := range names {
 		sb := cpSandbox(n)
 		if i%2 == 0 {
-			sb.Metadata.ExternalId = controlplaneapi.NewOptString("even")
+			sb.Metadata.ExternalID = controlplaneapi.NewOptString("even")
 		}
 		sb.Metadata.DisplayName = controlplaneapi.NewOptString("Box " + strings.ToUpper(n))
 		cpCreate(t, e, sb)
@@ -414,7 +414,7 @@ func TestControlPlaneList(t *testing.T) {
 		{"oldest first", controlplaneapi.ListSandboxesParams{Sort: controlplaneapi.NewOptSort(controlplaneapi.SortCreatedAtAsc)}, []string{"alpha", "charlie", "delta", "echo"}},
 		{"status overrides showTerminated", controlplaneapi.ListSandboxesParams{Status: controlplaneapi.NewOptString("TERMINATED")}, []string{"bravo"}},
 		{"two statuses", controlplaneapi.ListSandboxesParams{Status: controlplaneapi.NewOptString("DEPLOYED,TERMINATED"), Sort: controlplaneapi.NewOptSort(controlplaneapi.SortNameDesc)}, []string{"echo", "delta", "charlie", "bravo", "alpha"}},
-		{"external id", controlplaneapi.ListSandboxesParams{ExternalId: controlplaneapi.NewOptString("even")}, []string{"echo", "charlie", "alpha"}},
+		{"external id", controlplaneapi.ListSandboxesParams{ExternalID: controlplaneapi.NewOptString("even")}, []string{"echo", "charlie", "alpha"}},
 		{"q on display name", controlplaneapi.ListSandboxesParams{Q: controlplaneapi.NewOptString("  BOX DEL ")}, []string{"delta"}},
 		{"q on a label", controlplaneapi.ListSandboxesParams{Q: controlplaneapi.NewOptString("team")}, []string{"echo", "delta", "charlie", "alpha"}},
 		{"q of one character filters nothing", controlplaneapi.ListSandboxesParams{Q: controlplaneapi.NewOptString("z")}, []string{"echo", "delta", "charlie", "alpha"}},

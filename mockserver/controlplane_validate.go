@@ -24,7 +24,7 @@ func validateCPSandbox(in *controlplanesrv.Sandbox) *cpErr {
 		return cpErrorf(http.StatusBadRequest, cpCodeInvalidName,
 			"metadata.name %q must be 1 to %d lower-case letters, digits or '-', starting and ending with a letter or digit", md.Name, cpMaxNameLength)
 	}
-	if id, ok := md.ExternalId.Get(); ok && (len(id) > cpMaxExternalIDLength || !cpExternalIDRE.MatchString(id)) {
+	if id, ok := md.ExternalID.Get(); ok && (len(id) > cpMaxExternalIDLength || !cpExternalIDRE.MatchString(id)) {
 		return cpErrorf(http.StatusBadRequest, cpCodeInvalidExternalID, "metadata.externalId %q must be 1 to %d letters, digits or '-'", id, cpMaxExternalIDLength)
 	}
 	if dn := md.DisplayName.Or(""); len([]rune(dn)) > cpMaxDisplayNameLength {
@@ -58,7 +58,7 @@ func validateCPSandbox(in *controlplanesrv.Sandbox) *cpErr {
 		switch typ := v.Type.Or("persistent"); typ {
 		case "persistent":
 		case "ephemeral":
-			if v.SizeMb.Or(0) <= 0 {
+			if v.SizeMB.Or(0) <= 0 {
 				return cpErrorf(http.StatusBadRequest, cpCodeInvalidSpec, "spec.volumes[%d].sizeMb is required for an ephemeral volume", i)
 			}
 		default:

@@ -43,7 +43,7 @@ func cpBenchDefinition(i int) *controlplanesrv.Sandbox {
 	return &controlplanesrv.Sandbox{Metadata: controlplanesrv.Metadata{
 		Name:        fmt.Sprintf("sbx-%06d", i),
 		DisplayName: controlplanesrv.NewOptString(fmt.Sprintf("Box %d", i)),
-		ExternalId:  controlplanesrv.NewOptString(fmt.Sprintf("ext-%d", i%100)),
+		ExternalID:  controlplanesrv.NewOptString(fmt.Sprintf("ext-%d", i%100)),
 		Labels:      controlplanesrv.NewOptMetadataLabels(controlplanesrv.MetadataLabels{"team": strconv.Itoa(i % 5)}),
 	}}
 }

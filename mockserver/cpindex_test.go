@@ -33,7 +33,7 @@ func bruteCPList(st *cpStore, tenant string, p controlplanesrv.ListSandboxesPara
 		}
 	}
 	showTerminated := p.ShowTerminated.Or(false)
-	externalID := p.ExternalId.Or("")
+	externalID := p.ExternalID.Or("")
 	paged := pagedVersion(p.BlaxelVersion)
 	q, sort := "", ""
 	if paged {
@@ -187,7 +187,7 @@ func runCPListScenario(t *testing.T, rng *rand.Rand) {
 	definition := func(name string) *controlplanesrv.Sandbox {
 		in := &controlplanesrv.Sandbox{Metadata: controlplanesrv.Metadata{Name: name}}
 		if x := pick(externals); x != "" {
-			in.Metadata.ExternalId = controlplanesrv.NewOptString(x)
+			in.Metadata.ExternalID = controlplanesrv.NewOptString(x)
 		}
 		if d := pick(displays); d != "" {
 			in.Metadata.DisplayName = controlplanesrv.NewOptString(d)
@@ -297,7 +297,7 @@ func runCPListScenario(t *testing.T, rng *rand.Rand) {
 				p.ShowTerminated = controlplanesrv.NewOptBool(rng.IntN(2) == 0)
 			}
 			if x := pick(externals); x != "" {
-				p.ExternalId = controlplanesrv.NewOptString(x)
+				p.ExternalID = controlplanesrv.NewOptString(x)
 			}
 			if qq := pick(queries); qq != "" {
 				p.Q = controlplanesrv.NewOptString(qq)
@@ -317,7 +317,7 @@ func runCPListScenario(t *testing.T, rng *rand.Rand) {
 						statuses = append(statuses, strings.TrimSpace(v))
 					}
 				}
-				query := strings.Join([]string{"sandboxes", strings.Join(statuses, ","), boolText(p.ShowTerminated.Or(false)), p.ExternalId.Or(""), normQuery(p.Q), string(p.Sort.Or(""))}, "\x00")
+				query := strings.Join([]string{"sandboxes", strings.Join(statuses, ","), boolText(p.ShowTerminated.Or(false)), p.ExternalID.Or(""), normQuery(p.Q), string(p.Sort.Or(""))}, "\x00")
 				p.Cursor = controlplanesrv.NewOptString(randomCursor(p, query))
 			}
 			// Follow the cursors to the end (a few pages at most).

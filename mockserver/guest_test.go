@@ -30,7 +30,7 @@ func testSandboxAPIThroughEndpoints(t *testing.T) {
 	id := createSandbox(t, e.lc, &lifecycleapi.CreateSandboxRequest{
 		Env: lifecycleapi.NewOptCreateSandboxRequestEnv(map[string]string{"GREETING": "hello from env"}),
 	})
-	res, err := e.lc.GetSandboxEndpoint(t.Context(), lifecycleapi.GetSandboxEndpointParams{SandboxId: id, Port: 8080, UseServerProxy: lifecycleapi.NewOptBool(true)})
+	res, err := e.lc.GetSandboxEndpoint(t.Context(), lifecycleapi.GetSandboxEndpointParams{SandboxID: id, Port: 8080, UseServerProxy: lifecycleapi.NewOptBool(true)})
 	if err != nil {
 		t.Fatal(err)
 	}

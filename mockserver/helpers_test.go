@@ -40,11 +40,11 @@ func setup(t *testing.T, opts ...mockserver.Option) *env {
 // credential.
 type keySource string
 
-func (k keySource) ApiKeyAuth(context.Context, lifecycleapi.OperationName) (lifecycleapi.ApiKeyAuth, error) {
+func (k keySource) APIKeyAuth(context.Context, lifecycleapi.OperationName) (lifecycleapi.APIKeyAuth, error) {
 	if k == "" {
-		return lifecycleapi.ApiKeyAuth{}, ogenerrors.ErrSkipClientSecurity
+		return lifecycleapi.APIKeyAuth{}, ogenerrors.ErrSkipClientSecurity
 	}
-	return lifecycleapi.ApiKeyAuth{APIKey: string(k)}, nil
+	return lifecycleapi.APIKeyAuth{APIKey: string(k)}, nil
 }
 
 func (k keySource) BearerAuth(context.Context, controlplaneapi.OperationName) (controlplaneapi.BearerAuth, error) {
@@ -78,7 +78,7 @@ func createSandbox(t *testing.T, c *lifecycleapi.Client, req *lifecycleapi.Creat
 	if req == nil {
 		req = &lifecycleapi.CreateSandboxRequest{}
 	}
-	if !req.Image.Set && !req.SnapshotId.Set {
+	if !req.Image.Set && !req.SnapshotID.Set {
 		req.Image = lifecycleapi.NewOptImageSpec(lifecycleapi.ImageSpec{URI: "python:3.11"})
 	}
 	if req.Entrypoint == nil && req.Image.Set {
@@ -101,7 +101,7 @@ func createSandbox(t *testing.T, c *lifecycleapi.Client, req *lifecycleapi.Creat
 // getSandbox fetches a sandbox that must exist.
 func getSandbox(t *testing.T, c *lifecycleapi.Client, id string) lifecycleapi.Sandbox {
 	t.Helper()
-	res, err := c.GetSandbox(t.Context(), lifecycleapi.GetSandboxParams{SandboxId: id})
+	res, err := c.GetSandbox(t.Context(), lifecycleapi.GetSandboxParams{SandboxID: id})
 	if err != nil {
 		t.Fatalf("GetSandbox(%s): %v", id, err)
 	}

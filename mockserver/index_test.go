@@ -453,7 +453,7 @@ func runListScenario(t *testing.T, rt Runtime, rng *rand.Rand) {
 				req.Metadata = lifecyclesrv.NewOptCreateSandboxRequestMetadata(md)
 			}
 			if rng.IntN(4) == 0 {
-				req.SnapshotId = lifecyclesrv.NewOptString(pick(snapshotIDs))
+				req.SnapshotID = lifecyclesrv.NewOptString(pick(snapshotIDs))
 			}
 			var expires time.Time
 			if rng.IntN(2) == 0 {

@@ -44,7 +44,7 @@ func (h *lifecycleHandler) CreateSandbox(ctx context.Context, req *lifecyclesrv.
 		}
 		return nil, codedErrorf(http.StatusNotFound, "KUBERNETES::POOL_NOT_FOUND", "Pool '%s' not found", pool)
 	}
-	if id, ok := req.SnapshotId.Get(); ok {
+	if id, ok := req.SnapshotID.Get(); ok {
 		// Resolved first, as the server does before any other check.
 		h.st.mu.RLock()
 		sn, err := h.st.lookupSnapshot(ri.tenant, strings.TrimSpace(id))
@@ -227,7 +227,7 @@ func checkPlatformValues(p lifecyclesrv.PlatformSpec) (lifecyclesrv.PlatformSpec
 
 // GetSandbox implements GET /sandboxes/{sandboxId}.
 func (h *lifecycleHandler) GetSandbox(ctx context.Context, params lifecyclesrv.GetSandboxParams) (lifecyclesrv.GetSandboxRes, error) {
-	v, err := h.st.get(infoFrom(ctx).tenant, params.SandboxId)
+	v, err := h.st.get(infoFrom(ctx).tenant, params.SandboxID)
 	if err != nil {
 		return nil, err
 	}
@@ -305,7 +305,7 @@ func pagination(page, pageSize, total int) lifecyclesrv.PaginationInfo {
 // DeleteSandbox implements DELETE /sandboxes/{sandboxId}.
 func (h *lifecycleHandler) DeleteSandbox(ctx context.Context, params lifecyclesrv.DeleteSandboxParams) (lifecyclesrv.DeleteSandboxRes, error) {
 	ri := infoFrom(ctx)
-	if err := h.st.delete(ri.tenant, params.SandboxId, ri.requestID); err != nil {
+	if err := h.st.delete(ri.tenant, params.SandboxID, ri.requestID); err != nil {
 		return nil, err
 	}
 	return &lifecyclesrv.DeleteSandboxNoContent{XRequestID: rid(ctx)}, nil
@@ -313,7 +313,7 @@ func (h *lifecycleHandler) DeleteSandbox(ctx context.Context, params lifecyclesr
 
 // PauseSandbox implements POST /sandboxes/{sandboxId}/pause.
 func (h *lifecycleHandler) PauseSandbox(ctx context.Context, params lifecyclesrv.PauseSandboxParams) (lifecyclesrv.PauseSandboxRes, error) {
-	if err := h.st.pause(infoFrom(ctx).tenant, params.SandboxId); err != nil {
+	if err := h.st.pause(infoFrom(ctx).tenant, params.SandboxID); err != nil {
 		return nil, err
 	}
 	return &lifecyclesrv.PauseSandboxAccepted{XRequestID: rid(ctx)}, nil
@@ -321,7 +321,7 @@ func (h *lifecycleHandler) PauseSandbox(ctx context.Context, params lifecyclesrv
 
 // ResumeSandbox implements POST /sandboxes/{sandboxId}/resume.
 func (h *lifecycleHandler) ResumeSandbox(ctx context.Context, params lifecyclesrv.ResumeSandboxParams) (lifecyclesrv.ResumeSandboxRes, error) {
-	if err := h.st.resume(infoFrom(ctx).tenant, params.SandboxId); err != nil {
+	if err := h.st.resume(infoFrom(ctx).tenant, params.SandboxID); err != nil {
 		return nil, err
 	}
 	return &lifecyclesrv.ResumeSandboxAccepted{XRequestID: rid(ctx)}, nil
@@ -329,7 +329,7 @@ func (h *lifecycleHandler) ResumeSandbox(ctx context.Context, params lifecyclesr
 
 // PatchSandboxMetadata implements PATCH /sandboxes/{sandboxId}/metadata.
 func (h *lifecycleHandler) PatchSandboxMetadata(ctx context.Context, req lifecyclesrv.PatchSandboxMetadataRequest, params lifecyclesrv.PatchSandboxMetadataParams) (lifecyclesrv.PatchSandboxMetadataRes, error) {
-	v, err := h.st.patchMetadata(infoFrom(ctx).tenant, params.SandboxId, req)
+	v, err := h.st.patchMetadata(infoFrom(ctx).tenant, params.SandboxID, req)
 	if err != nil {
 		return nil, err
 	}
@@ -339,7 +339,7 @@ func (h *lifecycleHandler) PatchSandboxMetadata(ctx context.Context, req lifecyc
 // RenewSandboxExpiration implements POST /sandboxes/{sandboxId}/renew-expiration.
 func (h *lifecycleHandler) RenewSandboxExpiration(ctx context.Context, req *lifecyclesrv.RenewSandboxExpirationRequest, params lifecyclesrv.RenewSandboxExpirationParams) (lifecyclesrv.RenewSandboxExpirationRes, error) {
 	ri := infoFrom(ctx)
-	at, err := h.st.renew(ri.tenant, params.SandboxId, ri.requestID, req.ExpiresAt)
+	at, err := h.st.renew(ri.tenant, params.SandboxID, ri.requestID, req.ExpiresAt)
 	if err != nil {
 		return nil, err
 	}
@@ -387,17 +387,17 @@ func (h *lifecycleHandler) GetSandboxEndpoint(ctx context.Context, params lifecy
 		}
 		exp = n
 	}
-	if _, err := h.st.get(tenant, params.SandboxId); err != nil {
+	if _, err := h.st.get(tenant, params.SandboxID); err != nil {
 		return nil, err
 	}
 	host := h.srv.host()
-	id, port := url.PathEscape(params.SandboxId), strconv.Itoa(params.Port)
+	id, port := url.PathEscape(params.SandboxID), strconv.Itoa(params.Port)
 	var ep lifecyclesrv.Endpoint
 	switch {
 	case proxy:
 		ep.Endpoint = host + "/sandboxes/" + id + "/proxy/" + port
 	case signed:
-		ep.Endpoint = host + "/signed/" + h.srv.signRoute(params.SandboxId, params.Port, exp) + "/sandboxes/" + id + "/port/" + port
+		ep.Endpoint = host + "/signed/" + h.srv.signRoute(params.SandboxID, params.Port, exp) + "/sandboxes/" + id + "/port/" + port
 	default:
 		ep.Endpoint = host + "/sandboxes/" + id + "/port/" + port
 	}
@@ -410,7 +410,7 @@ func (h *lifecycleHandler) CreateSnapshot(ctx context.Context, req lifecyclesrv.
 	if r, ok := req.Get(); ok {
 		name = r.Name.Or("")
 	}
-	v, err := h.st.createSnapshot(infoFrom(ctx).tenant, params.SandboxId, name)
+	v, err := h.st.createSnapshot(infoFrom(ctx).tenant, params.SandboxID, name)
 	if err != nil {
 		return nil, err
 	}
@@ -423,7 +423,7 @@ func (h *lifecycleHandler) CreateSnapshot(ctx context.Context, req lifecyclesrv.
 
 // GetSnapshot implements GET /snapshots/{snapshotId}.
 func (h *lifecycleHandler) GetSnapshot(ctx context.Context, params lifecyclesrv.GetSnapshotParams) (lifecyclesrv.GetSnapshotRes, error) {
-	v, err := h.st.getSnapshot(infoFrom(ctx).tenant, params.SnapshotId)
+	v, err := h.st.getSnapshot(infoFrom(ctx).tenant, params.SnapshotID)
 	if err != nil {
 		return nil, err
 	}
@@ -432,7 +432,7 @@ func (h *lifecycleHandler) GetSnapshot(ctx context.Context, params lifecyclesrv.
 
 // DeleteSnapshot implements DELETE /snapshots/{snapshotId}.
 func (h *lifecycleHandler) DeleteSnapshot(ctx context.Context, params lifecyclesrv.DeleteSnapshotParams) (lifecyclesrv.DeleteSnapshotRes, error) {
-	if err := h.st.deleteSnapshot(infoFrom(ctx).tenant, params.SnapshotId); err != nil {
+	if err := h.st.deleteSnapshot(infoFrom(ctx).tenant, params.SnapshotID); err != nil {
 		return nil, err
 	}
 	return &lifecyclesrv.DeleteSnapshotNoContent{XRequestID: rid(ctx)}, nil
@@ -441,7 +441,7 @@ func (h *lifecycleHandler) DeleteSnapshot(ctx context.Context, params lifecycles
 // ListSnapshots implements GET /snapshots.
 func (h *lifecycleHandler) ListSnapshots(ctx context.Context, params lifecyclesrv.ListSnapshotsParams) (lifecyclesrv.ListSnapshotsRes, error) {
 	q := snapshotQuery{
-		sandboxID: params.SandboxId.Or(""),
+		sandboxID: params.SandboxID.Or(""),
 		page:      params.Page.Or(1),
 		pageSize:  params.PageSize.Or(20),
 	}

@@ -355,7 +355,7 @@ func (f *lcFront) listSandboxes(w http.ResponseWriter, r *http.Request, _ map[st
 }
 
 func (f *lcFront) getSandbox(w http.ResponseWriter, r *http.Request, args map[string]string) {
-	res, err := f.h.GetSandbox(r.Context(), lifecyclesrv.GetSandboxParams{SandboxId: args["sandboxId"]})
+	res, err := f.h.GetSandbox(r.Context(), lifecyclesrv.GetSandboxParams{SandboxID: args["sandboxId"]})
 	if err != nil {
 		writeLCError(w, err)
 		return
@@ -376,7 +376,7 @@ func (f *lcFront) patchMetadata(w http.ResponseWriter, r *http.Request, args map
 		writeLCValidation(w, c)
 		return
 	}
-	res, err := f.h.PatchSandboxMetadata(r.Context(), patch, lifecyclesrv.PatchSandboxMetadataParams{SandboxId: args["sandboxId"]})
+	res, err := f.h.PatchSandboxMetadata(r.Context(), patch, lifecyclesrv.PatchSandboxMetadataParams{SandboxID: args["sandboxId"]})
 	if err != nil {
 		writeLCError(w, err)
 		return
@@ -387,7 +387,7 @@ func (f *lcFront) patchMetadata(w http.ResponseWriter, r *http.Request, args map
 }
 
 func (f *lcFront) deleteSandbox(w http.ResponseWriter, r *http.Request, args map[string]string) {
-	if _, err := f.h.DeleteSandbox(r.Context(), lifecyclesrv.DeleteSandboxParams{SandboxId: args["sandboxId"]}); err != nil {
+	if _, err := f.h.DeleteSandbox(r.Context(), lifecyclesrv.DeleteSandboxParams{SandboxID: args["sandboxId"]}); err != nil {
 		writeLCError(w, err)
 		return
 	}
@@ -395,7 +395,7 @@ func (f *lcFront) deleteSandbox(w http.ResponseWriter, r *http.Request, args map
 }
 
 func (f *lcFront) pauseSandbox(w http.ResponseWriter, r *http.Request, args map[string]string) {
-	if _, err := f.h.PauseSandbox(r.Context(), lifecyclesrv.PauseSandboxParams{SandboxId: args["sandboxId"]}); err != nil {
+	if _, err := f.h.PauseSandbox(r.Context(), lifecyclesrv.PauseSandboxParams{SandboxID: args["sandboxId"]}); err != nil {
 		writeLCError(w, err)
 		return
 	}
@@ -404,7 +404,7 @@ func (f *lcFront) pauseSandbox(w http.ResponseWriter, r *http.Request, args map[
 }
 
 func (f *lcFront) resumeSandbox(w http.ResponseWriter, r *http.Request, args map[string]string) {
-	if _, err := f.h.ResumeSandbox(r.Context(), lifecyclesrv.ResumeSandboxParams{SandboxId: args["sandboxId"]}); err != nil {
+	if _, err := f.h.ResumeSandbox(r.Context(), lifecyclesrv.ResumeSandboxParams{SandboxID: args["sandboxId"]}); err != nil {
 		writeLCError(w, err)
 		return
 	}
@@ -423,7 +423,7 @@ func (f *lcFront) renew(w http.ResponseWriter, r *http.Request, args map[string]
 		writeLCValidation(w, c)
 		return
 	}
-	res, err := f.h.RenewSandboxExpiration(r.Context(), &lifecyclesrv.RenewSandboxExpirationRequest{ExpiresAt: tv.t}, lifecyclesrv.RenewSandboxExpirationParams{SandboxId: args["sandboxId"]})
+	res, err := f.h.RenewSandboxExpiration(r.Context(), &lifecyclesrv.RenewSandboxExpirationRequest{ExpiresAt: tv.t}, lifecyclesrv.RenewSandboxExpirationParams{SandboxID: args["sandboxId"]})
 	if err != nil {
 		writeLCError(w, err)
 		return
@@ -448,7 +448,7 @@ func (f *lcFront) createSnapshot(w http.ResponseWriter, r *http.Request, args ma
 		writeLCValidation(w, c)
 		return
 	}
-	res, err := f.h.CreateSnapshot(r.Context(), req, lifecyclesrv.CreateSnapshotParams{SandboxId: args["sandboxId"]})
+	res, err := f.h.CreateSnapshot(r.Context(), req, lifecyclesrv.CreateSnapshotParams{SandboxID: args["sandboxId"]})
 	if err != nil {
 		writeLCError(w, err)
 		return
@@ -465,7 +465,7 @@ func (f *lcFront) listSnapshots(w http.ResponseWriter, r *http.Request, _ map[st
 	q := query{c: c, vals: r.URL.Query()}
 	var params lifecyclesrv.ListSnapshotsParams
 	if id, ok := q.str("sandboxId"); ok {
-		params.SandboxId = lifecyclesrv.NewOptString(id)
+		params.SandboxID = lifecyclesrv.NewOptString(id)
 	}
 	for _, s := range q.vals["state"] {
 		params.State = append(params.State, lifecyclesrv.SnapshotState(s))
@@ -485,7 +485,7 @@ func (f *lcFront) listSnapshots(w http.ResponseWriter, r *http.Request, _ map[st
 }
 
 func (f *lcFront) getSnapshot(w http.ResponseWriter, r *http.Request, args map[string]string) {
-	res, err := f.h.GetSnapshot(r.Context(), lifecyclesrv.GetSnapshotParams{SnapshotId: args["snapshotId"]})
+	res, err := f.h.GetSnapshot(r.Context(), lifecyclesrv.GetSnapshotParams{SnapshotID: args["snapshotId"]})
 	if err != nil {
 		writeLCError(w, err)
 		return
@@ -496,7 +496,7 @@ func (f *lcFront) getSnapshot(w http.ResponseWriter, r *http.Request, args map[s
 }
 
 func (f *lcFront) deleteSnapshot(w http.ResponseWriter, r *http.Request, args map[string]string) {
-	if _, err := f.h.DeleteSnapshot(r.Context(), lifecyclesrv.DeleteSnapshotParams{SnapshotId: args["snapshotId"]}); err != nil {
+	if _, err := f.h.DeleteSnapshot(r.Context(), lifecyclesrv.DeleteSnapshotParams{SnapshotID: args["snapshotId"]}); err != nil {
 		writeLCError(w, err)
 		return
 	}
@@ -514,7 +514,7 @@ func (f *lcFront) getEndpoint(w http.ResponseWriter, r *http.Request, args map[s
 		return
 	}
 	params := lifecyclesrv.GetSandboxEndpointParams{
-		SandboxId:      args["sandboxId"],
+		SandboxID:      args["sandboxId"],
 		Port:           smallInt(port, -1),
 		UseServerProxy: lifecyclesrv.NewOptBool(proxy),
 	}

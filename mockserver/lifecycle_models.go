@@ -146,7 +146,7 @@ func checkCreate(c *checker, body *pyValue) (createRequest, bool) {
 			return out, false
 		}
 		if snap != "" {
-			r.SnapshotId = lifecyclesrv.NewOptString(*snapshot)
+			r.SnapshotID = lifecyclesrv.NewOptString(*snapshot)
 		}
 		return out, true
 	}
@@ -167,7 +167,7 @@ func checkCreate(c *checker, body *pyValue) (createRequest, bool) {
 		r.Image = lifecyclesrv.OptImageSpec{}
 	}
 	if snap != "" {
-		r.SnapshotId = lifecyclesrv.NewOptString(*snapshot)
+		r.SnapshotID = lifecyclesrv.NewOptString(*snapshot)
 	}
 	if !hasLimits {
 		c.valueError(loc, body, "resourceLimits is required when poolRef is not provided.")
@@ -379,7 +379,7 @@ func checkOSSFS(c *checker, loc []any, v *pyValue) (lifecyclesrv.OSSFSVolume, bo
 	for _, f := range []struct {
 		alias, name string
 		dst         *string
-	}{{"accessKeyId", "access_key_id", &o.AccessKeyId}, {"accessKeySecret", "access_key_secret", &o.AccessKeySecret}} {
+	}{{"accessKeyId", "access_key_id", &o.AccessKeyID}, {"accessKeySecret", "access_key_secret", &o.AccessKeySecret}} {
 		if s, l := c.field(loc, v, f.alias, f.name, false); s != nil && s.kind != pyNull {
 			*f.dst, _ = c.strWith(l, s, strRule{minLen: 1})
 		}
@@ -387,7 +387,7 @@ func checkOSSFS(c *checker, loc []any, v *pyValue) (lifecyclesrv.OSSFSVolume, bo
 	if !c.clean(m) {
 		return o, false
 	}
-	if o.AccessKeyId == "" || o.AccessKeySecret == "" {
+	if o.AccessKeyID == "" || o.AccessKeySecret == "" {
 		c.valueError(loc, v, "OSSFS inline credentials are required: accessKeyId and accessKeySecret.")
 		return o, false
 	}

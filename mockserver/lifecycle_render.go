@@ -129,7 +129,7 @@ func (o *pyOut) sandbox(v lifecyclesrv.Sandbox) {
 		o.str(img.URI)
 		o.close()
 	}
-	o.optStr("snapshotId", v.SnapshotId)
+	o.optStr("snapshotId", v.SnapshotID)
 	o.platform(v.Platform)
 	o.status(string(v.Status.State), v.Status.Reason, v.Status.Message, v.Status.LastTransitionAt)
 	if md, ok := v.Metadata.Get(); ok {
@@ -167,7 +167,7 @@ func (o *pyOut) snapshot(v lifecyclesrv.Snapshot) {
 	o.key("id")
 	o.str(v.ID)
 	o.key("sandboxId")
-	o.str(v.SandboxId)
+	o.str(v.SandboxID)
 	o.optStr("name", v.Name)
 	o.status(string(v.Status.State), v.Status.Reason, v.Status.Message, v.Status.LastTransitionAt)
 	o.key("createdAt")

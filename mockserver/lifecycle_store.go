@@ -427,7 +427,7 @@ func (st *lcStore) create(tenant, requestID string, req *lifecyclesrv.CreateSand
 		sb.labels = maps.Clone(map[string]string(md))
 		sb.metadata = maps.Clone(sb.labels)
 	}
-	if id, ok := req.SnapshotId.Get(); ok {
+	if id, ok := req.SnapshotID.Get(); ok {
 		sn, err := st.lookupSnapshot(tenant, strings.TrimSpace(id))
 		if err != nil {
 			return lifecyclesrv.CreateSandboxResponse{}, err
@@ -786,7 +786,7 @@ func (st *lcStore) view(sb *lcSandbox) lifecyclesrv.Sandbox {
 		v.Entrypoint = []string{}
 	}
 	if sb.snapshotID != "" {
-		v.SnapshotId = lifecyclesrv.NewOptString(sb.snapshotID)
+		v.SnapshotID = lifecyclesrv.NewOptString(sb.snapshotID)
 	} else if img, ok := sb.image.Get(); ok && st.docker() {
 		v.Image = lifecyclesrv.NewOptImageSpec(lifecyclesrv.ImageSpec{URI: dockerTag(img.URI)})
 	} else {
@@ -983,7 +983,7 @@ func (st *lcStore) listSnapshots(tenant string, q snapshotQuery) ([]lifecyclesrv
 func (sn *lcSnapshot) view() lifecyclesrv.Snapshot {
 	return lifecyclesrv.Snapshot{
 		ID:        sn.id,
-		SandboxId: sn.sandboxID,
+		SandboxID: sn.sandboxID,
 		Name:      optString(sn.name),
 		CreatedAt: sn.createdAt,
 		Status: lifecyclesrv.SnapshotStatus{

@@ -72,21 +72,21 @@ func TestLoad(t *testing.T) {
 				var err error
 				switch op := rng.IntN(100); {
 				case op < 35:
-					res, err = e.lc.GetSandbox(ctx, lifecycleapi.GetSandboxParams{SandboxId: id})
+					res, err = e.lc.GetSandbox(ctx, lifecycleapi.GetSandboxParams{SandboxID: id})
 				case op < 65:
 					n := tl.patches[id] + 1
 					res, err = e.lc.PatchSandboxMetadata(ctx, lifecycleapi.PatchSandboxMetadataRequest{key: lifecycleapi.NewNilString(strconv.Itoa(n))},
-						lifecycleapi.PatchSandboxMetadataParams{SandboxId: id})
+						lifecycleapi.PatchSandboxMetadataParams{SandboxID: id})
 					if _, ok := res.(*lifecycleapi.SandboxHeaders); ok && err == nil {
 						tl.patches[id] = n
 					}
 				case op < 75:
 					res, err = e.lc.RenewSandboxExpiration(ctx, &lifecycleapi.RenewSandboxExpirationRequest{ExpiresAt: t0.Add(24*time.Hour + time.Duration(rng.IntN(3600))*time.Second)},
-						lifecycleapi.RenewSandboxExpirationParams{SandboxId: id})
+						lifecycleapi.RenewSandboxExpirationParams{SandboxID: id})
 				case op < 82:
-					res, err = e.lc.PauseSandbox(ctx, lifecycleapi.PauseSandboxParams{SandboxId: id})
+					res, err = e.lc.PauseSandbox(ctx, lifecycleapi.PauseSandboxParams{SandboxID: id})
 				case op < 89:
-					res, err = e.lc.ResumeSandbox(ctx, lifecycleapi.ResumeSandboxParams{SandboxId: id})
+					res, err = e.lc.ResumeSandbox(ctx, lifecycleapi.ResumeSandboxParams{SandboxID: id})
 				case op < 94:
 					res, err = e.lc.ListSandboxes(ctx, lifecycleapi.ListSandboxesParams{Page: lifecycleapi.NewOptInt(1 + rng.IntN(500)), PageSize: lifecycleapi.NewOptInt(20)})
 				case op < 96:
@@ -103,7 +103,7 @@ func TestLoad(t *testing.T) {
 					}
 					res = r
 				default:
-					res, err = e.lc.DeleteSandbox(ctx, lifecycleapi.DeleteSandboxParams{SandboxId: ids[64+rng.IntN(len(ids)-64)]})
+					res, err = e.lc.DeleteSandbox(ctx, lifecycleapi.DeleteSandboxParams{SandboxID: ids[64+rng.IntN(len(ids)-64)]})
 				}
 				if err != nil {
 					t.Errorf("client %d: %v", c, err)

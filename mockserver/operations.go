@@ -28,7 +28,7 @@ const (
 	// Control plane only.
 	OpUpdateSandbox                 = "UpdateSandbox"
 	OpListSandboxHubDefinitions     = "ListSandboxHubDefinitions"
-	OpGetSandboxByExternalID        = "GetSandboxByExternalId"
+	OpGetSandboxByExternalID        = "GetSandboxByExternalID"
 	OpForkSandbox                   = "ForkSandbox"
 	OpListSandboxSnapshots          = "ListSandboxSnapshots"
 	OpCreateSandboxSnapshot         = "CreateSandboxSnapshot"

@@ -1,6 +1,7 @@
 package mockserver_test
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -24,7 +25,7 @@ func specOperations(t *testing.T, doc []byte) []string {
 	for _, item := range s.Paths {
 		for _, op := range []*ogen.Operation{item.Get, item.Put, item.Post, item.Delete, item.Patch, item.Head, item.Options} {
 			if op != nil {
-				out = append(out, strings.ToUpper(op.OperationID[:1])+op.OperationID[1:])
+				out = append(out, goName(op.OperationID))
 			}
 		}
 	}
@@ -70,7 +71,7 @@ func TestLifecycleRoutesAnswerEveryOperation(t *testing.T) {
 				srv.ResetJournal()
 				do(t, srv, method, prefix+p, "", nil)
 				j := srv.Journal()
-				want := strings.ToUpper(op.OperationID[:1]) + op.OperationID[1:]
+				want := goName(op.OperationID)
 				if len(j) != 1 || j[0].Operation != want || j[0].API != mockserver.APILifecycle {
 					t.Errorf("%s %s: journal %+v, want operation %s", method, prefix+p, j, want)
 				}
@@ -78,3 +79,11 @@ func TestLifecycleRoutesAnswerEveryOperation(t *testing.T) {
 		}
 	}
 }
+
+// goName is ogen's Go name for an operationId: the first letter upper
+// case, and "Id" as a word written "ID" (naming/camel_initialisms).
+func goName(id string) string {
+	return idWord.ReplaceAllString(strings.ToUpper(id[:1])+id[1:], "ID$1")
+}
+
+var idWord = regexp.MustCompile(`Id([A-Z]|$)`)

@@ -192,7 +192,7 @@ func (r *Remote) Info(ctx context.Context) (Info, error) {
 	r.clock.seen(in.Clock.Now, in.Clock.Manual)
 	return Info{
 		Proxy: in.Mode == mockcontrolapi.InfoModeProxy, Upstream: in.Upstream.Or(""),
-		UpstreamAPI: API(in.UpstreamApi.Or("")), Runtime: Runtime(in.Runtime.Or("")),
+		UpstreamAPI: API(in.UpstreamAPI.Or("")), Runtime: Runtime(in.Runtime.Or("")),
 		Now: in.Clock.Now, ManualClock: in.Clock.Manual, URL: in.Urls.Base, JournalLimit: in.JournalLimit,
 	}, nil
 }
@@ -254,7 +254,7 @@ func resetRequest(opts []Option) (mockcontrolapi.ResetRequest, error) {
 		req.JournalLimit = mockcontrolapi.NewOptInt(c.journalMax)
 	}
 	for _, key := range slices.Sorted(maps.Keys(c.tenants)) {
-		req.Tenants = append(req.Tenants, mockcontrolapi.Tenant{ApiKey: key, Name: c.tenants[key]})
+		req.Tenants = append(req.Tenants, mockcontrolapi.Tenant{APIKey: key, Name: c.tenants[key]})
 	}
 	return req, nil
 }
@@ -499,7 +499,7 @@ func (r *Remote) AddSandbox(ctx context.Context, tenant string, seed SandboxSeed
 		req.ExitCode = mockcontrolapi.NewOptInt(seed.ExitCode)
 	}
 	setStr(&req.Image, seed.Image)
-	setStr(&req.SnapshotId, seed.SnapshotID)
+	setStr(&req.SnapshotID, seed.SnapshotID)
 	setMap(&req.Metadata, seed.Metadata)
 	setMap(&req.Env, seed.Env)
 	setTime(&req.CreatedAt, seed.CreatedAt)
@@ -551,7 +551,7 @@ func (r *Remote) ExitSandbox(ctx context.Context, id string, code int) error {
 func sandboxFromAPI(in *mockcontrolapi.SandboxInfo) SandboxInfo {
 	return SandboxInfo{
 		ID: in.ID, Tenant: in.Tenant, State: in.State, Reason: in.Reason.Or(""), Message: in.Message.Or(""),
-		ExitCode: in.ExitCode.Or(0), Image: in.Image.Or(""), SnapshotID: in.SnapshotId.Or(""),
+		ExitCode: in.ExitCode.Or(0), Image: in.Image.Or(""), SnapshotID: in.SnapshotID.Or(""),
 		Entrypoint: in.Entrypoint, Metadata: in.Metadata.Or(nil), Env: in.Env.Or(nil),
 		CreatedAt: in.CreatedAt, LastTransitionAt: in.LastTransitionAt, ExpiresAt: in.ExpiresAt.Or(time.Time{}),
 		PendingTransition: TransitionKind(in.PendingTransition.Or("")),
@@ -564,7 +564,7 @@ func (r *Remote) AddSnapshot(ctx context.Context, tenant string, seed SnapshotSe
 	var req mockcontrolapi.SnapshotSeed
 	setStr(&req.Tenant, tenant)
 	setStr(&req.ID, seed.ID)
-	setStr(&req.SandboxId, seed.SandboxID)
+	setStr(&req.SandboxID, seed.SandboxID)
 	setStr(&req.Name, seed.Name)
 	setStr(&req.State, seed.State)
 	setStr(&req.Image, seed.Image)
@@ -593,7 +593,7 @@ func (r *Remote) Snapshots(ctx context.Context) ([]SnapshotInfo, error) {
 
 func snapshotFromAPI(in *mockcontrolapi.SnapshotInfo) SnapshotInfo {
 	return SnapshotInfo{
-		ID: in.ID, Tenant: in.Tenant, SandboxID: in.SandboxId.Or(""), Name: in.Name.Or(""),
+		ID: in.ID, Tenant: in.Tenant, SandboxID: in.SandboxID.Or(""), Name: in.Name.Or(""),
 		State: in.State, Reason: in.Reason.Or(""), Message: in.Message.Or(""), CreatedAt: in.CreatedAt,
 	}
 }
@@ -673,7 +673,7 @@ func (r *Remote) Requests(ctx context.Context, f Filter) ([]Entry, error) {
 		return nil, err
 	}
 	var p mockcontrolapi.GetJournalParams
-	p.API, p.Operation, p.Method, p.Path, p.Status, p.Tenant, p.SandboxId, p.Faulted = filterToAPI(f)
+	p.API, p.Operation, p.Method, p.Path, p.Status, p.Tenant, p.SandboxID, p.Faulted = filterToAPI(f)
 	j, err := r.api.GetJournal(ctx, p)
 	if err != nil {
 		return nil, remoteFail("Requests", err)
@@ -681,8 +681,8 @@ func (r *Remote) Requests(ctx context.Context, f Filter) ([]Entry, error) {
 	return convertAll(j.Entries, func(e mockcontrolapi.Entry) Entry {
 		return Entry{
 			Time: e.Time, API: API(e.API.Or("")), Operation: e.Operation.Or(""), Method: e.Method, Path: e.Path,
-			Query: e.Query.Or(""), Status: e.Status, RequestID: e.RequestId, Tenant: e.Tenant.Or(""),
-			SandboxID: e.SandboxId.Or(""), Fault: FaultID(e.Fault.Or(0)), Reset: e.Reset.Or(false),
+			Query: e.Query.Or(""), Status: e.Status, RequestID: e.RequestID, Tenant: e.Tenant.Or(""),
+			SandboxID: e.SandboxID.Or(""), Fault: FaultID(e.Fault.Or(0)), Reset: e.Reset.Or(false),
 		}
 	}), nil
 }
@@ -693,7 +693,7 @@ func (r *Remote) Count(ctx context.Context, f Filter) (int, error) {
 		return 0, err
 	}
 	var p mockcontrolapi.CountRequestsParams
-	p.API, p.Operation, p.Method, p.Path, p.Status, p.Tenant, p.SandboxId, p.Faulted = filterToAPI(f)
+	p.API, p.Operation, p.Method, p.Path, p.Status, p.Tenant, p.SandboxID, p.Faulted = filterToAPI(f)
 	c, err := r.api.CountRequests(ctx, p)
 	if err != nil {
 		return 0, remoteFail("Count", err)
@@ -751,7 +751,7 @@ func (r *Remote) Creations(ctx context.Context) ([]Creation, error) {
 		return nil, remoteFail("Creations", err)
 	}
 	return convertAll(all, func(c mockcontrolapi.Creation) Creation {
-		return Creation{API: API(c.API), ID: c.ID, Tenant: c.Tenant, Time: c.Time, RequestID: c.RequestId.Or(""), Metadata: c.Metadata.Or(nil)}
+		return Creation{API: API(c.API), ID: c.ID, Tenant: c.Tenant, Time: c.Time, RequestID: c.RequestID.Or(""), Metadata: c.Metadata.Or(nil)}
 	}), nil
 }
 
@@ -771,13 +771,13 @@ func (r *Remote) CreationCounts(ctx context.Context, key string) (map[string]int
 // Renewals returns the renewals of sandbox id ("" for all).
 func (r *Remote) Renewals(ctx context.Context, id string) ([]Renewal, error) {
 	var p mockcontrolapi.ListRenewalsParams
-	setStr(&p.SandboxId, id)
+	setStr(&p.SandboxID, id)
 	all, err := r.api.ListRenewals(ctx, p)
 	if err != nil {
 		return nil, remoteFail("Renewals", err)
 	}
 	return convertAll(all, func(x mockcontrolapi.Renewal) Renewal {
-		return Renewal{SandboxID: x.SandboxId, Tenant: x.Tenant, Time: x.Time, RequestID: x.RequestId.Or(""), Old: x.Old.Or(time.Time{}), New: x.New}
+		return Renewal{SandboxID: x.SandboxID, Tenant: x.Tenant, Time: x.Time, RequestID: x.RequestID.Or(""), Old: x.Old.Or(time.Time{}), New: x.New}
 	}), nil
 }
 
@@ -788,7 +788,7 @@ func (r *Remote) Deletions(ctx context.Context) ([]Deletion, error) {
 		return nil, remoteFail("Deletions", err)
 	}
 	return convertAll(all, func(d mockcontrolapi.Deletion) Deletion {
-		return Deletion{API: API(d.API), ID: d.ID, Tenant: d.Tenant, Time: d.Time, RequestID: d.RequestId.Or(""), Reason: d.Reason}
+		return Deletion{API: API(d.API), ID: d.ID, Tenant: d.Tenant, Time: d.Time, RequestID: d.RequestID.Or(""), Reason: d.Reason}
 	}), nil
 }
 

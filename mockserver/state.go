@@ -135,7 +135,7 @@ func (s *Server) importState(st *mockcontrolsrv.State) error {
 		in := &st.Sandboxes[i]
 		seed := SandboxSeed{
 			ID: in.ID, State: in.State, Reason: in.Reason.Or(""), Message: in.Message.Or(""),
-			Image: in.Image.Or(""), SnapshotID: in.SnapshotId.Or(""), Entrypoint: in.Entrypoint,
+			Image: in.Image.Or(""), SnapshotID: in.SnapshotID.Or(""), Entrypoint: in.Entrypoint,
 			Metadata: in.Metadata.Or(nil), Env: in.Env.Or(nil),
 			CreatedAt: in.CreatedAt, ExpiresAt: in.ExpiresAt.Or(time.Time{}),
 		}
@@ -148,7 +148,7 @@ func (s *Server) importState(st *mockcontrolsrv.State) error {
 	}
 	for _, in := range st.Snapshots {
 		if _, err := s.AddSnapshot(in.Tenant, SnapshotSeed{
-			ID: in.ID, SandboxID: in.SandboxId.Or(""), Name: in.Name.Or(""), State: in.State,
+			ID: in.ID, SandboxID: in.SandboxID.Or(""), Name: in.Name.Or(""), State: in.State,
 		}); err != nil {
 			return fmt.Errorf("mockserver: restoring snapshot %q: %w", in.ID, err)
 		}

@@ -24,16 +24,16 @@ func TestTenants(t *testing.T) {
 	if got := stateOf(t, a2, id); got != mockserver.StateRunning {
 		t.Errorf("second key of the tenant sees %s", got)
 	}
-	res, err := b.GetSandbox(ctx, lifecycleapi.GetSandboxParams{SandboxId: id})
+	res, err := b.GetSandbox(ctx, lifecycleapi.GetSandboxParams{SandboxID: id})
 	wantLifecycleError(t, res, err, http.StatusNotFound)
-	pres, err := b.PauseSandbox(ctx, lifecycleapi.PauseSandboxParams{SandboxId: id})
+	pres, err := b.PauseSandbox(ctx, lifecycleapi.PauseSandboxParams{SandboxID: id})
 	wantLifecycleError(t, pres, err, http.StatusNotFound)
 	lres, err := b.ListSandboxes(ctx, lifecycleapi.ListSandboxesParams{})
 	if l, ok := lres.(*lifecycleapi.ListSandboxesResponseHeaders); err != nil || !ok || len(l.Response.Items) != 0 || l.Response.Pagination.TotalItems != 0 {
 		t.Errorf("tenant b lists %+v %v", lres, err)
 	}
 	for name, c := range map[string]*lifecycleapi.Client{"MISSING_API_KEY": none, "INVALID_API_KEY": wrong} {
-		res, err := c.GetSandbox(ctx, lifecycleapi.GetSandboxParams{SandboxId: id})
+		res, err := c.GetSandbox(ctx, lifecycleapi.GetSandboxParams{SandboxID: id})
 		if body := wantLifecycleError(t, res, err, http.StatusUnauthorized); body.Code != name {
 			t.Errorf("code %q, want %s", body.Code, name)
 		}

@@ -41,7 +41,7 @@ func upgradeStatusFrom(r *sandboxapi.UpgradeStatus) UpgradeStatus {
 		Version:         r.Version,
 		LastAttempt:     parseRFC3339(r.LastAttempt.Value),
 		Error:           r.Error.Value,
-		DownloadURL:     r.DownloadUrl.Value,
+		DownloadURL:     r.DownloadURL.Value,
 		BinaryPath:      r.BinaryPath.Value,
 		BytesDownloaded: r.BytesDownloaded.Value,
 	}
@@ -241,7 +241,7 @@ func driveMountFrom(m *sandboxapi.DriveMountInfo) DriveMount {
 		DrivePath: m.DrivePath.Value,
 		MountPath: m.MountPath.Value,
 		ReadOnly:  m.ReadOnly.Value,
-		UIDMap:    m.UidMap.Value,
+		UIDMap:    m.UIDMap.Value,
 		GIDMap:    m.GidMap.Value,
 	}
 }
@@ -256,7 +256,7 @@ func driveMountTo(m *DriveMount) *sandboxapi.DriveMountRequest {
 		req.ReadOnly = sandboxapi.NewOptBool(true)
 	}
 	if m.UIDMap != "" {
-		req.UidMap = sandboxapi.NewOptString(m.UIDMap)
+		req.UIDMap = sandboxapi.NewOptString(m.UIDMap)
 	}
 	if m.GIDMap != "" {
 		req.GidMap = sandboxapi.NewOptString(m.GIDMap)
@@ -272,7 +272,7 @@ func mountedDriveFrom(r *sandboxapi.DriveMountResponse, m *DriveMount) *DriveMou
 		DrivePath: r.DrivePath.Or(m.DrivePath),
 		MountPath: r.MountPath.Or(m.MountPath),
 		ReadOnly:  r.ReadOnly.Or(m.ReadOnly),
-		UIDMap:    r.UidMap.Value,
+		UIDMap:    r.UIDMap.Value,
 		GIDMap:    r.GidMap.Value,
 	}
 }

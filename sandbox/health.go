@@ -191,7 +191,7 @@ func decodeHealth(r *http.Response) (*Health, error) {
 				case "error":
 					return lenientStr(d, &u.Error.Value)
 				case "downloadUrl":
-					return lenientStr(d, &u.DownloadUrl.Value)
+					return lenientStr(d, &u.DownloadURL.Value)
 				case "binaryPath":
 					return lenientStr(d, &u.BinaryPath.Value)
 				case "bytesDownloaded":

@@ -85,7 +85,7 @@ func (c *Client) StartUpgrade(ctx context.Context, opts *StartUpgradeOptions) (*
 			r.Version = sandboxapi.NewOptString(o.Version)
 		}
 		if o.BaseURL != "" {
-			r.BaseUrl = sandboxapi.NewOptString(o.BaseURL)
+			r.BaseURL = sandboxapi.NewOptString(o.BaseURL)
 		}
 		req = sandboxapi.NewOptUpgradeRequest(r)
 	}
@@ -97,7 +97,7 @@ func (c *Client) StartUpgrade(ctx context.Context, opts *StartUpgradeOptions) (*
 	if !ok {
 		return nil, wrap(ctx, op, unexpected(res))
 	}
-	return &UpgradeAck{Message: r.Message, Version: r.Version.Value, BaseURL: r.BaseUrl.Value}, nil
+	return &UpgradeAck{Message: r.Message, Version: r.Version.Value, BaseURL: r.BaseURL.Value}, nil
 }
 
 // UpgradeOptions tunes [Client.Upgrade]. Nil or the zero value upgrades

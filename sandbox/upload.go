@@ -557,10 +557,10 @@ func (c *Client) InitiateUpload(ctx context.Context, path string, opts *Initiate
 	if !ok {
 		return "", wrap(ctx, op, unexpected(res))
 	}
-	if r.UploadId.Value == "" {
+	if r.UploadID.Value == "" {
 		return "", wrap(ctx, op, errors.New("the server returned no upload id"))
 	}
-	return r.UploadId.Value, nil
+	return r.UploadID.Value, nil
 }
 
 // UploadedPart is a part the server has received.
@@ -602,7 +602,7 @@ func (c *Client) UploadPart(ctx context.Context, uploadID string, partNumber int
 	req := &sandboxapi.MultipartUploadPartRequestMultipart{
 		File: ht.MultipartFile{Name: "part-" + strconv.Itoa(partNumber), File: r, Size: size},
 	}
-	res, err := c.api.UploadMultipartPart(glue.Streaming(ctx), req, sandboxapi.UploadMultipartPartParams{UploadId: uploadID, PartNumber: partNumber})
+	res, err := c.api.UploadMultipartPart(glue.Streaming(ctx), req, sandboxapi.UploadMultipartPartParams{UploadID: uploadID, PartNumber: partNumber})
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -625,7 +625,7 @@ func (c *Client) ListUploadedParts(ctx context.Context, uploadID string) ([]Uplo
 	if err := glue.ValidateID("upload id", uploadID); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	res, err := c.api.ListMultipartParts(ctx, sandboxapi.ListMultipartPartsParams{UploadId: uploadID})
+	res, err := c.api.ListMultipartParts(ctx, sandboxapi.ListMultipartPartsParams{UploadID: uploadID})
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
@@ -665,7 +665,7 @@ func (c *Client) CompleteUpload(ctx context.Context, uploadID string, parts []Co
 	for i, p := range parts {
 		req.Parts[i] = sandboxapi.MultipartPartInfo{PartNumber: sandboxapi.NewOptInt(p.PartNumber), Etag: sandboxapi.NewOptString(p.ETag)}
 	}
-	res, err := c.api.CompleteMultipartUpload(ctx, req, sandboxapi.CompleteMultipartUploadParams{UploadId: uploadID})
+	res, err := c.api.CompleteMultipartUpload(ctx, req, sandboxapi.CompleteMultipartUploadParams{UploadID: uploadID})
 	if err != nil {
 		return wrap(ctx, op, err)
 	}
@@ -686,7 +686,7 @@ func (c *Client) AbortUpload(ctx context.Context, uploadID string) error {
 	if err := glue.ValidateID("upload id", uploadID); err != nil {
 		return wrap(ctx, op, err)
 	}
-	res, err := c.api.AbortMultipartUpload(ctx, sandboxapi.AbortMultipartUploadParams{UploadId: uploadID})
+	res, err := c.api.AbortMultipartUpload(ctx, sandboxapi.AbortMultipartUploadParams{UploadID: uploadID})
 	if err != nil {
 		return wrap(ctx, op, err)
 	}
@@ -729,7 +729,7 @@ func (c *Client) ListMultipartUploads(ctx context.Context) ([]MultipartUpload, e
 	out := make([]MultipartUpload, len(r.Uploads))
 	for i, up := range r.Uploads {
 		m := MultipartUpload{
-			UploadID:    up.UploadId.Value,
+			UploadID:    up.UploadID.Value,
 			Path:        up.Path.Value,
 			Permissions: os.FileMode(up.Permissions.Value).Perm(),
 			InitiatedAt: parseRFC3339(up.InitiatedAt.Value),

@@ -270,9 +270,14 @@ func mockserverOperations(t *testing.T) map[string][]string {
 	return out
 }
 
+// capitalize turns an operationId into ogen's Go name for it: the first
+// letter upper case, and "Id" as a word written "ID" (the specs generate
+// with naming/camel_initialisms).
 func capitalize(s string) string {
 	if s == "" {
 		return s
 	}
-	return strings.ToUpper(s[:1]) + s[1:]
+	return idWord.ReplaceAllString(strings.ToUpper(s[:1])+s[1:], "ID$1")
 }
+
+var idWord = regexp.MustCompile(`Id([A-Z]|$)`)

@@ -156,12 +156,12 @@ type Invoker interface {
 	//
 	// GET /sandboxes/{sandboxName}
 	GetSandbox(ctx context.Context, params GetSandboxParams, options ...RequestOption) (*Sandbox, error)
-	// GetSandboxByExternalId invokes getSandboxByExternalId operation.
+	// GetSandboxByExternalID invokes getSandboxByExternalId operation.
 	//
 	// TERMINATED sandboxes do not count; none left is a 404.
 	//
 	// GET /sandboxes/by-external-id/{externalId}
-	GetSandboxByExternalId(ctx context.Context, params GetSandboxByExternalIdParams, options ...RequestOption) (*Sandbox, error)
+	GetSandboxByExternalID(ctx context.Context, params GetSandboxByExternalIDParams, options ...RequestOption) (*Sandbox, error)
 	// GetSandboxPreview invokes getSandboxPreview operation.
 	//
 	// Get one preview.
@@ -1342,7 +1342,7 @@ func (c *Client) sendDeleteSandboxSchedule(ctx context.Context, params DeleteSan
 			Explode: false,
 		})
 		if err := func() error {
-			return e.EncodeValue(conv.StringToString(params.ScheduleId))
+			return e.EncodeValue(conv.StringToString(params.ScheduleID))
 		}(); err != nil {
 			return res, errors.Wrap(err, "encode path")
 		}
@@ -1474,7 +1474,7 @@ func (c *Client) sendDeleteSandboxSnapshot(ctx context.Context, params DeleteSan
 			Explode: false,
 		})
 		if err := func() error {
-			return e.EncodeValue(conv.StringToString(params.SnapshotId))
+			return e.EncodeValue(conv.StringToString(params.SnapshotID))
 		}(); err != nil {
 			return res, errors.Wrap(err, "encode path")
 		}
@@ -1804,17 +1804,17 @@ func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, re
 	return result, nil
 }
 
-// GetSandboxByExternalId invokes getSandboxByExternalId operation.
+// GetSandboxByExternalID invokes getSandboxByExternalId operation.
 //
 // TERMINATED sandboxes do not count; none left is a 404.
 //
 // GET /sandboxes/by-external-id/{externalId}
-func (c *Client) GetSandboxByExternalId(ctx context.Context, params GetSandboxByExternalIdParams, options ...RequestOption) (*Sandbox, error) {
-	res, err := c.sendGetSandboxByExternalId(ctx, params, options...)
+func (c *Client) GetSandboxByExternalID(ctx context.Context, params GetSandboxByExternalIDParams, options ...RequestOption) (*Sandbox, error) {
+	res, err := c.sendGetSandboxByExternalID(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendGetSandboxByExternalId(ctx context.Context, params GetSandboxByExternalIdParams, requestOptions ...RequestOption) (res *Sandbox, err error) {
+func (c *Client) sendGetSandboxByExternalID(ctx context.Context, params GetSandboxByExternalIDParams, requestOptions ...RequestOption) (res *Sandbox, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1837,7 +1837,7 @@ func (c *Client) sendGetSandboxByExternalId(ctx context.Context, params GetSandb
 			Explode: false,
 		})
 		if err := func() error {
-			return e.EncodeValue(conv.StringToString(params.ExternalId))
+			return e.EncodeValue(conv.StringToString(params.ExternalID))
 		}(); err != nil {
 			return res, errors.Wrap(err, "encode path")
 		}
@@ -1859,7 +1859,7 @@ func (c *Client) sendGetSandboxByExternalId(ctx context.Context, params GetSandb
 		var satisfied bitset
 		{
 
-			switch err := c.securityBearerAuth(ctx, GetSandboxByExternalIdOperation, r); {
+			switch err := c.securityBearerAuth(ctx, GetSandboxByExternalIDOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
@@ -1909,7 +1909,7 @@ func (c *Client) sendGetSandboxByExternalId(ctx context.Context, params GetSandb
 		return res, errors.Wrap(err, "edit response")
 	}
 
-	result, err := decodeGetSandboxByExternalIdResponse(resp)
+	result, err := decodeGetSandboxByExternalIDResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -2101,7 +2101,7 @@ func (c *Client) sendGetSandboxSchedule(ctx context.Context, params GetSandboxSc
 			Explode: false,
 		})
 		if err := func() error {
-			return e.EncodeValue(conv.StringToString(params.ScheduleId))
+			return e.EncodeValue(conv.StringToString(params.ScheduleID))
 		}(); err != nil {
 			return res, errors.Wrap(err, "encode path")
 		}
@@ -3200,7 +3200,7 @@ func (c *Client) sendListSandboxes(ctx context.Context, params ListSandboxesPara
 		}
 
 		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
-			if val, ok := params.ExternalId.Get(); ok {
+			if val, ok := params.ExternalID.Get(); ok {
 				return e.EncodeValue(conv.StringToString(val))
 			}
 			return nil
@@ -3597,7 +3597,7 @@ func (c *Client) sendUpdateSandboxSchedule(ctx context.Context, request *Schedul
 			Explode: false,
 		})
 		if err := func() error {
-			return e.EncodeValue(conv.StringToString(params.ScheduleId))
+			return e.EncodeValue(conv.StringToString(params.ScheduleID))
 		}(); err != nil {
 			return res, errors.Wrap(err, "encode path")
 		}

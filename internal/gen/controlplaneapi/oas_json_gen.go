@@ -1576,9 +1576,9 @@ func (s *ForkRequest) encodeFields(e *jx.Encoder) {
 		e.Str(s.TargetName)
 	}
 	{
-		if s.SnapshotId.Set {
+		if s.SnapshotID.Set {
 			e.FieldStart("snapshotId")
-			s.SnapshotId.Encode(e)
+			s.SnapshotID.Encode(e)
 		}
 	}
 	{
@@ -1660,8 +1660,8 @@ func (s *ForkRequest) Decode(d *jx.Decoder) error {
 			}
 		case "snapshotId":
 			if err := func() error {
-				s.SnapshotId.Reset()
-				if err := s.SnapshotId.Decode(d); err != nil {
+				s.SnapshotID.Reset()
+				if err := s.SnapshotID.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -1855,9 +1855,9 @@ func (s *ForkResult) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
-		if s.SnapshotId.Set {
+		if s.SnapshotID.Set {
 			e.FieldStart("snapshotId")
-			s.SnapshotId.Encode(e)
+			s.SnapshotID.Encode(e)
 		}
 	}
 	for k, elem := range s.AdditionalProps {
@@ -1906,8 +1906,8 @@ func (s *ForkResult) Decode(d *jx.Decoder) error {
 			}
 		case "snapshotId":
 			if err := func() error {
-				s.SnapshotId.Reset()
-				if err := s.SnapshotId.Decode(d); err != nil {
+				s.SnapshotID.Reset()
+				if err := s.SnapshotID.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -3075,9 +3075,9 @@ func (s *Metadata) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
-		if s.ExternalId.Set {
+		if s.ExternalID.Set {
 			e.FieldStart("externalId")
-			s.ExternalId.Encode(e)
+			s.ExternalID.Encode(e)
 		}
 	}
 	{
@@ -3185,8 +3185,8 @@ func (s *Metadata) Decode(d *jx.Decoder) error {
 			}
 		case "externalId":
 			if err := func() error {
-				s.ExternalId.Reset()
-				if err := s.ExternalId.Decode(d); err != nil {
+				s.ExternalID.Reset()
+				if err := s.ExternalID.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -5140,9 +5140,9 @@ func (s *PreviewSpec) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
-		if s.PrefixUrl.Set {
+		if s.PrefixURL.Set {
 			e.FieldStart("prefixUrl")
-			s.PrefixUrl.Encode(e)
+			s.PrefixURL.Encode(e)
 		}
 	}
 	{
@@ -5240,8 +5240,8 @@ func (s *PreviewSpec) Decode(d *jx.Decoder) error {
 			}
 		case "prefixUrl":
 			if err := func() error {
-				s.PrefixUrl.Reset()
-				if err := s.PrefixUrl.Decode(d); err != nil {
+				s.PrefixURL.Reset()
+				if err := s.PrefixURL.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -8558,9 +8558,9 @@ func (s *ScheduleExecution) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
-		if s.ScheduleId.Set {
+		if s.ScheduleID.Set {
 			e.FieldStart("scheduleId")
-			s.ScheduleId.Encode(e)
+			s.ScheduleID.Encode(e)
 		}
 	}
 	{
@@ -8640,8 +8640,8 @@ func (s *ScheduleExecution) Decode(d *jx.Decoder) error {
 			}
 		case "scheduleId":
 			if err := func() error {
-				s.ScheduleId.Reset()
-				if err := s.ScheduleId.Decode(d); err != nil {
+				s.ScheduleID.Reset()
+				if err := s.ScheduleID.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -9925,9 +9925,9 @@ func (s *VolumeAttachment) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
-		if s.SizeMb.Set {
+		if s.SizeMB.Set {
 			e.FieldStart("sizeMb")
-			s.SizeMb.Encode(e)
+			s.SizeMB.Encode(e)
 		}
 	}
 	for k, elem := range s.AdditionalProps {
@@ -9998,8 +9998,8 @@ func (s *VolumeAttachment) Decode(d *jx.Decoder) error {
 			}
 		case "sizeMb":
 			if err := func() error {
-				s.SizeMb.Reset()
-				if err := s.SizeMb.Decode(d); err != nil {
+				s.SizeMB.Reset()
+				if err := s.SizeMB.Decode(d); err != nil {
 					return err
 				}
 				return nil

@@ -65,7 +65,7 @@ type DeleteSandboxScheduleParams struct {
 	// The sandbox's name (metadata.name).
 	SandboxName string
 	// The schedule's id.
-	ScheduleId string
+	ScheduleID string
 }
 
 // DeleteSandboxSnapshotParams is parameters of deleteSandboxSnapshot operation.
@@ -73,7 +73,7 @@ type DeleteSandboxSnapshotParams struct {
 	// The sandbox's name (metadata.name).
 	SandboxName string
 	// The snapshot's id.
-	SnapshotId string
+	SnapshotID string
 }
 
 // ForkSandboxParams is parameters of forkSandbox operation.
@@ -90,10 +90,10 @@ type GetSandboxParams struct {
 	SandboxName string
 }
 
-// GetSandboxByExternalIdParams is parameters of getSandboxByExternalId operation.
-type GetSandboxByExternalIdParams struct {
+// GetSandboxByExternalIDParams is parameters of getSandboxByExternalId operation.
+type GetSandboxByExternalIDParams struct {
 	// The caller's own identifier (metadata.externalId).
-	ExternalId string
+	ExternalID string
 }
 
 // GetSandboxPreviewParams is parameters of getSandboxPreview operation.
@@ -109,7 +109,7 @@ type GetSandboxScheduleParams struct {
 	// The sandbox's name (metadata.name).
 	SandboxName string
 	// The schedule's id.
-	ScheduleId string
+	ScheduleID string
 }
 
 // ListSandboxPreviewTokensParams is parameters of listSandboxPreviewTokens operation.
@@ -192,7 +192,7 @@ type ListSandboxesParams struct {
 	// is a 400.
 	Status OptString `json:",omitempty,omitzero"`
 	// Keep only sandboxes with this external id.
-	ExternalId OptString `json:",omitempty,omitzero"`
+	ExternalID OptString `json:",omitempty,omitzero"`
 }
 
 // UpdateSandboxParams is parameters of updateSandbox operation.
@@ -214,5 +214,5 @@ type UpdateSandboxScheduleParams struct {
 	// The sandbox's name (metadata.name).
 	SandboxName string
 	// The schedule's id.
-	ScheduleId string
+	ScheduleID string
 }

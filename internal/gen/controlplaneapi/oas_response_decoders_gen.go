@@ -977,7 +977,7 @@ func decodeGetSandboxResponse(resp *http.Response) (res *Sandbox, _ error) {
 	return res, errors.Wrap(defRes, "error")
 }
 
-func decodeGetSandboxByExternalIdResponse(resp *http.Response) (res *Sandbox, _ error) {
+func decodeGetSandboxByExternalIDResponse(resp *http.Response) (res *Sandbox, _ error) {
 	switch resp.StatusCode {
 	case 200:
 		// Code 200.

@@ -29,7 +29,7 @@ var operationRolesBearerAuth = map[string][]string{
 	DeleteSandboxSnapshotOperation:         []string{},
 	ForkSandboxOperation:                   []string{},
 	GetSandboxOperation:                    []string{},
-	GetSandboxByExternalIdOperation:        []string{},
+	GetSandboxByExternalIDOperation:        []string{},
 	GetSandboxPreviewOperation:             []string{},
 	GetSandboxScheduleOperation:            []string{},
 	ListSandboxHubDefinitionsOperation:     []string{},

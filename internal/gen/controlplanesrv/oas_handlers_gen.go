@@ -1892,7 +1892,7 @@ func (s *Server) handleDeleteSandboxScheduleRequest(args [2]string, argsEscaped 
 				{
 					Name: "scheduleId",
 					In:   "path",
-				}: params.ScheduleId,
+				}: params.ScheduleID,
 			},
 			Raw: r,
 		}
@@ -2097,7 +2097,7 @@ func (s *Server) handleDeleteSandboxSnapshotRequest(args [2]string, argsEscaped 
 				{
 					Name: "snapshotId",
 					In:   "path",
-				}: params.SnapshotId,
+				}: params.SnapshotID,
 			},
 			Raw: r,
 		}
@@ -2570,12 +2570,12 @@ func (s *Server) handleGetSandboxRequest(args [1]string, argsEscaped bool, w htt
 	}
 }
 
-// handleGetSandboxByExternalIdRequest handles getSandboxByExternalId operation.
+// handleGetSandboxByExternalIDRequest handles getSandboxByExternalId operation.
 //
 // TERMINATED sandboxes do not count; none left is a 404.
 //
 // GET /sandboxes/by-external-id/{externalId}
-func (s *Server) handleGetSandboxByExternalIdRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleGetSandboxByExternalIDRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
 	statusWriter := &codeRecorder{ResponseWriter: w}
 	w = statusWriter
 	otelAttrs := []attribute.KeyValue{
@@ -2587,7 +2587,7 @@ func (s *Server) handleGetSandboxByExternalIdRequest(args [1]string, argsEscaped
 	otelAttrs = append(otelAttrs, s.cfg.Attributes...)
 
 	// Start a span for this request.
-	ctx, span := s.cfg.Tracer.Start(r.Context(), GetSandboxByExternalIdOperation,
+	ctx, span := s.cfg.Tracer.Start(r.Context(), GetSandboxByExternalIDOperation,
 		trace.WithAttributes(otelAttrs...),
 		serverSpanKind,
 	)
@@ -2642,7 +2642,7 @@ func (s *Server) handleGetSandboxByExternalIdRequest(args [1]string, argsEscaped
 		}
 		err          error
 		opErrContext = ogenerrors.OperationContext{
-			Name: GetSandboxByExternalIdOperation,
+			Name: GetSandboxByExternalIDOperation,
 			ID:   "getSandboxByExternalId",
 		}
 	)
@@ -2650,7 +2650,7 @@ func (s *Server) handleGetSandboxByExternalIdRequest(args [1]string, argsEscaped
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			sctx, ok, err := s.securityBearerAuth(ctx, GetSandboxByExternalIdOperation, r)
+			sctx, ok, err := s.securityBearerAuth(ctx, GetSandboxByExternalIDOperation, r)
 			if err != nil {
 				err = &ogenerrors.SecurityError{
 					OperationContext: opErrContext,
@@ -2693,7 +2693,7 @@ func (s *Server) handleGetSandboxByExternalIdRequest(args [1]string, argsEscaped
 			return
 		}
 	}
-	params, err := decodeGetSandboxByExternalIdParams(args, argsEscaped, r)
+	params, err := decodeGetSandboxByExternalIDParams(args, argsEscaped, r)
 	if err != nil {
 		err = &ogenerrors.DecodeParamsError{
 			OperationContext: opErrContext,
@@ -2710,7 +2710,7 @@ func (s *Server) handleGetSandboxByExternalIdRequest(args [1]string, argsEscaped
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
-			OperationName:    GetSandboxByExternalIdOperation,
+			OperationName:    GetSandboxByExternalIDOperation,
 			OperationSummary: "Get the newest live sandbox with an external id",
 			OperationID:      "getSandboxByExternalId",
 			Body:             nil,
@@ -2719,14 +2719,14 @@ func (s *Server) handleGetSandboxByExternalIdRequest(args [1]string, argsEscaped
 				{
 					Name: "externalId",
 					In:   "path",
-				}: params.ExternalId,
+				}: params.ExternalID,
 			},
 			Raw: r,
 		}
 
 		type (
 			Request  = struct{}
-			Params   = GetSandboxByExternalIdParams
+			Params   = GetSandboxByExternalIDParams
 			Response = *Sandbox
 		)
 		response, err = middleware.HookMiddleware[
@@ -2736,14 +2736,14 @@ func (s *Server) handleGetSandboxByExternalIdRequest(args [1]string, argsEscaped
 		](
 			m,
 			mreq,
-			unpackGetSandboxByExternalIdParams,
+			unpackGetSandboxByExternalIDParams,
 			func(ctx context.Context, request Request, params Params) (response Response, err error) {
-				response, err = s.h.GetSandboxByExternalId(ctx, params)
+				response, err = s.h.GetSandboxByExternalID(ctx, params)
 				return response, err
 			},
 		)
 	} else {
-		response, err = s.h.GetSandboxByExternalId(ctx, params)
+		response, err = s.h.GetSandboxByExternalID(ctx, params)
 	}
 	if err != nil {
 		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
@@ -2762,7 +2762,7 @@ func (s *Server) handleGetSandboxByExternalIdRequest(args [1]string, argsEscaped
 		return
 	}
 
-	if err := encodeGetSandboxByExternalIdResponse(response, w, span); err != nil {
+	if err := encodeGetSandboxByExternalIDResponse(response, w, span); err != nil {
 		defer recordError("EncodeResponse", err)
 		if !errors.Is(err, ht.ErrInternalServerErrorResponse) {
 			s.cfg.ErrorHandler(ctx, w, r, err)
@@ -3129,7 +3129,7 @@ func (s *Server) handleGetSandboxScheduleRequest(args [2]string, argsEscaped boo
 				{
 					Name: "scheduleId",
 					In:   "path",
-				}: params.ScheduleId,
+				}: params.ScheduleID,
 			},
 			Raw: r,
 		}
@@ -4601,7 +4601,7 @@ func (s *Server) handleListSandboxesRequest(args [0]string, argsEscaped bool, w 
 				{
 					Name: "externalId",
 					In:   "query",
-				}: params.ExternalId,
+				}: params.ExternalID,
 			},
 			Raw: r,
 		}
@@ -5257,7 +5257,7 @@ func (s *Server) handleUpdateSandboxScheduleRequest(args [2]string, argsEscaped 
 				{
 					Name: "scheduleId",
 					In:   "path",
-				}: params.ScheduleId,
+				}: params.ScheduleID,
 			},
 			Raw: r,
 		}

@@ -18,7 +18,7 @@ const (
 	DeleteSandboxSnapshotOperation         OperationName = "DeleteSandboxSnapshot"
 	ForkSandboxOperation                   OperationName = "ForkSandbox"
 	GetSandboxOperation                    OperationName = "GetSandbox"
-	GetSandboxByExternalIdOperation        OperationName = "GetSandboxByExternalId"
+	GetSandboxByExternalIDOperation        OperationName = "GetSandboxByExternalID"
 	GetSandboxPreviewOperation             OperationName = "GetSandboxPreview"
 	GetSandboxScheduleOperation            OperationName = "GetSandboxSchedule"
 	ListSandboxHubDefinitionsOperation     OperationName = "ListSandboxHubDefinitions"

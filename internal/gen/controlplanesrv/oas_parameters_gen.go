@@ -820,7 +820,7 @@ type DeleteSandboxScheduleParams struct {
 	// The sandbox's name (metadata.name).
 	SandboxName string
 	// The schedule's id.
-	ScheduleId string
+	ScheduleID string
 }
 
 func unpackDeleteSandboxScheduleParams(packed middleware.Parameters) (params DeleteSandboxScheduleParams) {
@@ -836,7 +836,7 @@ func unpackDeleteSandboxScheduleParams(packed middleware.Parameters) (params Del
 			Name: "scheduleId",
 			In:   "path",
 		}
-		params.ScheduleId = packed[key].(string)
+		params.ScheduleID = packed[key].(string)
 	}
 	return params
 }
@@ -916,7 +916,7 @@ func decodeDeleteSandboxScheduleParams(args [2]string, argsEscaped bool, r *http
 					return err
 				}
 
-				params.ScheduleId = c
+				params.ScheduleID = c
 				return nil
 			}(); err != nil {
 				return err
@@ -940,7 +940,7 @@ type DeleteSandboxSnapshotParams struct {
 	// The sandbox's name (metadata.name).
 	SandboxName string
 	// The snapshot's id.
-	SnapshotId string
+	SnapshotID string
 }
 
 func unpackDeleteSandboxSnapshotParams(packed middleware.Parameters) (params DeleteSandboxSnapshotParams) {
@@ -956,7 +956,7 @@ func unpackDeleteSandboxSnapshotParams(packed middleware.Parameters) (params Del
 			Name: "snapshotId",
 			In:   "path",
 		}
-		params.SnapshotId = packed[key].(string)
+		params.SnapshotID = packed[key].(string)
 	}
 	return params
 }
@@ -1036,7 +1036,7 @@ func decodeDeleteSandboxSnapshotParams(args [2]string, argsEscaped bool, r *http
 					return err
 				}
 
-				params.SnapshotId = c
+				params.SnapshotID = c
 				return nil
 			}(); err != nil {
 				return err
@@ -1240,24 +1240,24 @@ func decodeGetSandboxParams(args [1]string, argsEscaped bool, r *http.Request) (
 	return params, nil
 }
 
-// GetSandboxByExternalIdParams is parameters of getSandboxByExternalId operation.
-type GetSandboxByExternalIdParams struct {
+// GetSandboxByExternalIDParams is parameters of getSandboxByExternalId operation.
+type GetSandboxByExternalIDParams struct {
 	// The caller's own identifier (metadata.externalId).
-	ExternalId string
+	ExternalID string
 }
 
-func unpackGetSandboxByExternalIdParams(packed middleware.Parameters) (params GetSandboxByExternalIdParams) {
+func unpackGetSandboxByExternalIDParams(packed middleware.Parameters) (params GetSandboxByExternalIDParams) {
 	{
 		key := middleware.ParameterKey{
 			Name: "externalId",
 			In:   "path",
 		}
-		params.ExternalId = packed[key].(string)
+		params.ExternalID = packed[key].(string)
 	}
 	return params
 }
 
-func decodeGetSandboxByExternalIdParams(args [1]string, argsEscaped bool, r *http.Request) (params GetSandboxByExternalIdParams, _ error) {
+func decodeGetSandboxByExternalIDParams(args [1]string, argsEscaped bool, r *http.Request) (params GetSandboxByExternalIDParams, _ error) {
 	// Decode path: externalId.
 	if err := func() error {
 		param := args[0]
@@ -1287,7 +1287,7 @@ func decodeGetSandboxByExternalIdParams(args [1]string, argsEscaped bool, r *htt
 					return err
 				}
 
-				params.ExternalId = c
+				params.ExternalID = c
 				return nil
 			}(); err != nil {
 				return err
@@ -1431,7 +1431,7 @@ type GetSandboxScheduleParams struct {
 	// The sandbox's name (metadata.name).
 	SandboxName string
 	// The schedule's id.
-	ScheduleId string
+	ScheduleID string
 }
 
 func unpackGetSandboxScheduleParams(packed middleware.Parameters) (params GetSandboxScheduleParams) {
@@ -1447,7 +1447,7 @@ func unpackGetSandboxScheduleParams(packed middleware.Parameters) (params GetSan
 			Name: "scheduleId",
 			In:   "path",
 		}
-		params.ScheduleId = packed[key].(string)
+		params.ScheduleID = packed[key].(string)
 	}
 	return params
 }
@@ -1527,7 +1527,7 @@ func decodeGetSandboxScheduleParams(args [2]string, argsEscaped bool, r *http.Re
 					return err
 				}
 
-				params.ScheduleId = c
+				params.ScheduleID = c
 				return nil
 			}(); err != nil {
 				return err
@@ -2638,7 +2638,7 @@ type ListSandboxesParams struct {
 	// is a 400.
 	Status OptString `json:",omitempty,omitzero"`
 	// Keep only sandboxes with this external id.
-	ExternalId OptString `json:",omitempty,omitzero"`
+	ExternalID OptString `json:",omitempty,omitzero"`
 }
 
 func unpackListSandboxesParams(packed middleware.Parameters) (params ListSandboxesParams) {
@@ -2720,7 +2720,7 @@ func unpackListSandboxesParams(packed middleware.Parameters) (params ListSandbox
 			In:   "query",
 		}
 		if v, ok := packed[key]; ok {
-			params.ExternalId = v.(OptString)
+			params.ExternalID = v.(OptString)
 		}
 	}
 	return params
@@ -3157,7 +3157,7 @@ func decodeListSandboxesParams(args [0]string, argsEscaped bool, r *http.Request
 
 		if err := q.HasParam(cfg); err == nil {
 			if err := q.DecodeParam(cfg, func(d uri.Decoder) error {
-				var paramsDotExternalIdVal string
+				var paramsDotExternalIDVal string
 				if err := func() error {
 					val, err := d.DecodeValue()
 					if err != nil {
@@ -3169,12 +3169,12 @@ func decodeListSandboxesParams(args [0]string, argsEscaped bool, r *http.Request
 						return err
 					}
 
-					paramsDotExternalIdVal = c
+					paramsDotExternalIDVal = c
 					return nil
 				}(); err != nil {
 					return err
 				}
-				params.ExternalId.SetTo(paramsDotExternalIdVal)
+				params.ExternalID.SetTo(paramsDotExternalIDVal)
 				return nil
 			}); err != nil {
 				return err
@@ -3382,7 +3382,7 @@ type UpdateSandboxScheduleParams struct {
 	// The sandbox's name (metadata.name).
 	SandboxName string
 	// The schedule's id.
-	ScheduleId string
+	ScheduleID string
 }
 
 func unpackUpdateSandboxScheduleParams(packed middleware.Parameters) (params UpdateSandboxScheduleParams) {
@@ -3398,7 +3398,7 @@ func unpackUpdateSandboxScheduleParams(packed middleware.Parameters) (params Upd
 			Name: "scheduleId",
 			In:   "path",
 		}
-		params.ScheduleId = packed[key].(string)
+		params.ScheduleID = packed[key].(string)
 	}
 	return params
 }
@@ -3478,7 +3478,7 @@ func decodeUpdateSandboxScheduleParams(args [2]string, argsEscaped bool, r *http
 					return err
 				}
 
-				params.ScheduleId = c
+				params.ScheduleID = c
 				return nil
 			}(); err != nil {
 				return err

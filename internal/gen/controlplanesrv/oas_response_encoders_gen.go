@@ -161,7 +161,7 @@ func encodeGetSandboxResponse(response *Sandbox, w http.ResponseWriter, span tra
 	return nil
 }
 
-func encodeGetSandboxByExternalIdResponse(response *Sandbox, w http.ResponseWriter, span trace.Span) error {
+func encodeGetSandboxByExternalIDResponse(response *Sandbox, w http.ResponseWriter, span trace.Span) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(200)
 

@@ -201,7 +201,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 							// Leaf node.
 							switch r.Method {
 							case "GET":
-								s.handleGetSandboxByExternalIdRequest([1]string{
+								s.handleGetSandboxByExternalIDRequest([1]string{
 									args[0],
 								}, elemIsEscaped, w, r)
 							default:
@@ -844,7 +844,7 @@ func (s *Server) FindPath(method string, u *url.URL) (r Route, _ bool) {
 							// Leaf node.
 							switch method {
 							case "GET":
-								r.name = GetSandboxByExternalIdOperation
+								r.name = GetSandboxByExternalIDOperation
 								r.summary = "Get the newest live sandbox with an external id"
 								r.operationID = "getSandboxByExternalId"
 								r.operationGroup = ""

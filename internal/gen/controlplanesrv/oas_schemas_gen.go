@@ -766,7 +766,7 @@ type ForkRequest struct {
 	// Sandbox or application.
 	TargetType   string    `json:"targetType"`
 	TargetName   string    `json:"targetName"`
-	SnapshotId   OptString `json:"snapshotId"`
+	SnapshotID   OptString `json:"snapshotId"`
 	Port         OptInt    `json:"port"`
 	Prefix       OptString `json:"prefix"`
 	CustomDomain OptString `json:"customDomain"`
@@ -785,9 +785,9 @@ func (s *ForkRequest) GetTargetName() string {
 	return s.TargetName
 }
 
-// GetSnapshotId returns the value of SnapshotId.
-func (s *ForkRequest) GetSnapshotId() OptString {
-	return s.SnapshotId
+// GetSnapshotID returns the value of SnapshotID.
+func (s *ForkRequest) GetSnapshotID() OptString {
+	return s.SnapshotID
 }
 
 // GetPort returns the value of Port.
@@ -825,9 +825,9 @@ func (s *ForkRequest) SetTargetName(val string) {
 	s.TargetName = val
 }
 
-// SetSnapshotId sets the value of SnapshotId.
-func (s *ForkRequest) SetSnapshotId(val OptString) {
-	s.SnapshotId = val
+// SetSnapshotID sets the value of SnapshotID.
+func (s *ForkRequest) SetSnapshotID(val OptString) {
+	s.SnapshotID = val
 }
 
 // SetPort sets the value of Port.
@@ -871,7 +871,7 @@ type ForkResult struct {
 	// Sandbox or application.
 	Type            OptString `json:"type"`
 	Name            OptString `json:"name"`
-	SnapshotId      OptString `json:"snapshotId"`
+	SnapshotID      OptString `json:"snapshotId"`
 	AdditionalProps ForkResultAdditional
 }
 
@@ -885,9 +885,9 @@ func (s *ForkResult) GetName() OptString {
 	return s.Name
 }
 
-// GetSnapshotId returns the value of SnapshotId.
-func (s *ForkResult) GetSnapshotId() OptString {
-	return s.SnapshotId
+// GetSnapshotID returns the value of SnapshotID.
+func (s *ForkResult) GetSnapshotID() OptString {
+	return s.SnapshotID
 }
 
 // GetAdditionalProps returns the value of AdditionalProps.
@@ -905,9 +905,9 @@ func (s *ForkResult) SetName(val OptString) {
 	s.Name = val
 }
 
-// SetSnapshotId sets the value of SnapshotId.
-func (s *ForkResult) SetSnapshotId(val OptString) {
-	s.SnapshotId = val
+// SetSnapshotID sets the value of SnapshotID.
+func (s *ForkResult) SetSnapshotID(val OptString) {
+	s.SnapshotID = val
 }
 
 // SetAdditionalProps sets the value of AdditionalProps.
@@ -1406,7 +1406,7 @@ type Metadata struct {
 	Name        string    `json:"name"`
 	DisplayName OptString `json:"displayName"`
 	// The caller's own identifier; letters, digits and '-', at most 64.
-	ExternalId OptString         `json:"externalId"`
+	ExternalID OptString         `json:"externalId"`
 	Labels     OptMetadataLabels `json:"labels"`
 	Workspace  OptString         `json:"workspace"`
 	// Base URL of the sandbox API of this sandbox.
@@ -1429,9 +1429,9 @@ func (s *Metadata) GetDisplayName() OptString {
 	return s.DisplayName
 }
 
-// GetExternalId returns the value of ExternalId.
-func (s *Metadata) GetExternalId() OptString {
-	return s.ExternalId
+// GetExternalID returns the value of ExternalID.
+func (s *Metadata) GetExternalID() OptString {
+	return s.ExternalID
 }
 
 // GetLabels returns the value of Labels.
@@ -1489,9 +1489,9 @@ func (s *Metadata) SetDisplayName(val OptString) {
 	s.DisplayName = val
 }
 
-// SetExternalId sets the value of ExternalId.
-func (s *Metadata) SetExternalId(val OptString) {
-	s.ExternalId = val
+// SetExternalID sets the value of ExternalID.
+func (s *Metadata) SetExternalID(val OptString) {
+	s.ExternalID = val
 }
 
 // SetLabels sets the value of Labels.
@@ -3033,7 +3033,7 @@ type PreviewSpec struct {
 	Port OptInt `json:"port"`
 	// Reachable without a token.
 	Public       OptBool   `json:"public"`
-	PrefixUrl    OptString `json:"prefixUrl"`
+	PrefixURL    OptString `json:"prefixUrl"`
 	CustomDomain OptString `json:"customDomain"`
 	// Deleted this long after creation (1h, 24h, 7d).
 	TTL OptString `json:"ttl"`
@@ -3059,9 +3059,9 @@ func (s *PreviewSpec) GetPublic() OptBool {
 	return s.Public
 }
 
-// GetPrefixUrl returns the value of PrefixUrl.
-func (s *PreviewSpec) GetPrefixUrl() OptString {
-	return s.PrefixUrl
+// GetPrefixURL returns the value of PrefixURL.
+func (s *PreviewSpec) GetPrefixURL() OptString {
+	return s.PrefixURL
 }
 
 // GetCustomDomain returns the value of CustomDomain.
@@ -3114,9 +3114,9 @@ func (s *PreviewSpec) SetPublic(val OptBool) {
 	s.Public = val
 }
 
-// SetPrefixUrl sets the value of PrefixUrl.
-func (s *PreviewSpec) SetPrefixUrl(val OptString) {
-	s.PrefixUrl = val
+// SetPrefixURL sets the value of PrefixURL.
+func (s *PreviewSpec) SetPrefixURL(val OptString) {
+	s.PrefixURL = val
 }
 
 // SetCustomDomain sets the value of CustomDomain.
@@ -4295,7 +4295,7 @@ func (s *ScheduleAdditional) init() ScheduleAdditional {
 // Ref: #/components/schemas/ScheduleExecution
 type ScheduleExecution struct {
 	ID          OptString `json:"id"`
-	ScheduleId  OptString `json:"scheduleId"`
+	ScheduleID  OptString `json:"scheduleId"`
 	ExecutedAt  OptString `json:"executedAt"`
 	ProcessName OptString `json:"processName"`
 	// Status of submitting the command to the sandbox; 0 when unreachable.
@@ -4311,9 +4311,9 @@ func (s *ScheduleExecution) GetID() OptString {
 	return s.ID
 }
 
-// GetScheduleId returns the value of ScheduleId.
-func (s *ScheduleExecution) GetScheduleId() OptString {
-	return s.ScheduleId
+// GetScheduleID returns the value of ScheduleID.
+func (s *ScheduleExecution) GetScheduleID() OptString {
+	return s.ScheduleID
 }
 
 // GetExecutedAt returns the value of ExecutedAt.
@@ -4356,9 +4356,9 @@ func (s *ScheduleExecution) SetID(val OptString) {
 	s.ID = val
 }
 
-// SetScheduleId sets the value of ScheduleId.
-func (s *ScheduleExecution) SetScheduleId(val OptString) {
-	s.ScheduleId = val
+// SetScheduleID sets the value of ScheduleID.
+func (s *ScheduleExecution) SetScheduleID(val OptString) {
+	s.ScheduleID = val
 }
 
 // SetExecutedAt sets the value of ExecutedAt.
@@ -4880,7 +4880,7 @@ type VolumeAttachment struct {
 	// Persistent (default) or ephemeral.
 	Type OptString `json:"type"`
 	// Size of an ephemeral volume in MB.
-	SizeMb          OptInt `json:"sizeMb"`
+	SizeMB          OptInt `json:"sizeMb"`
 	AdditionalProps VolumeAttachmentAdditional
 }
 
@@ -4904,9 +4904,9 @@ func (s *VolumeAttachment) GetType() OptString {
 	return s.Type
 }
 
-// GetSizeMb returns the value of SizeMb.
-func (s *VolumeAttachment) GetSizeMb() OptInt {
-	return s.SizeMb
+// GetSizeMB returns the value of SizeMB.
+func (s *VolumeAttachment) GetSizeMB() OptInt {
+	return s.SizeMB
 }
 
 // GetAdditionalProps returns the value of AdditionalProps.
@@ -4934,9 +4934,9 @@ func (s *VolumeAttachment) SetType(val OptString) {
 	s.Type = val
 }
 
-// SetSizeMb sets the value of SizeMb.
-func (s *VolumeAttachment) SetSizeMb(val OptInt) {
-	s.SizeMb = val
+// SetSizeMB sets the value of SizeMB.
+func (s *VolumeAttachment) SetSizeMB(val OptInt) {
+	s.SizeMB = val
 }
 
 // SetAdditionalProps sets the value of AdditionalProps.

@@ -46,7 +46,7 @@ var operationRolesBearerAuth = map[string][]string{
 	DeleteSandboxSnapshotOperation:         []string{},
 	ForkSandboxOperation:                   []string{},
 	GetSandboxOperation:                    []string{},
-	GetSandboxByExternalIdOperation:        []string{},
+	GetSandboxByExternalIDOperation:        []string{},
 	GetSandboxPreviewOperation:             []string{},
 	GetSandboxScheduleOperation:            []string{},
 	ListSandboxHubDefinitionsOperation:     []string{},

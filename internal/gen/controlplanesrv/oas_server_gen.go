@@ -83,12 +83,12 @@ type Handler interface {
 	//
 	// GET /sandboxes/{sandboxName}
 	GetSandbox(ctx context.Context, params GetSandboxParams) (*Sandbox, error)
-	// GetSandboxByExternalId implements getSandboxByExternalId operation.
+	// GetSandboxByExternalID implements getSandboxByExternalId operation.
 	//
 	// TERMINATED sandboxes do not count; none left is a 404.
 	//
 	// GET /sandboxes/by-external-id/{externalId}
-	GetSandboxByExternalId(ctx context.Context, params GetSandboxByExternalIdParams) (*Sandbox, error)
+	GetSandboxByExternalID(ctx context.Context, params GetSandboxByExternalIDParams) (*Sandbox, error)
 	// GetSandboxPreview implements getSandboxPreview operation.
 	//
 	// Get one preview.

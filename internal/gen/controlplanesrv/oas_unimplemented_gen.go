@@ -124,12 +124,12 @@ func (UnimplementedHandler) GetSandbox(ctx context.Context, params GetSandboxPar
 	return r, ht.ErrNotImplemented
 }
 
-// GetSandboxByExternalId implements getSandboxByExternalId operation.
+// GetSandboxByExternalID implements getSandboxByExternalId operation.
 //
 // TERMINATED sandboxes do not count; none left is a 404.
 //
 // GET /sandboxes/by-external-id/{externalId}
-func (UnimplementedHandler) GetSandboxByExternalId(ctx context.Context, params GetSandboxByExternalIdParams) (r *Sandbox, _ error) {
+func (UnimplementedHandler) GetSandboxByExternalID(ctx context.Context, params GetSandboxByExternalIDParams) (r *Sandbox, _ error) {
 	return r, ht.ErrNotImplemented
 }
 

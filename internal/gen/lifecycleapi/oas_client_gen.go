@@ -238,13 +238,13 @@ func (c *Client) sendCreateSandbox(ctx context.Context, request *CreateSandboxRe
 		var satisfied bitset
 		{
 
-			switch err := c.securityApiKeyAuth(ctx, CreateSandboxOperation, r); {
+			switch err := c.securityAPIKeyAuth(ctx, CreateSandboxOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"ApiKeyAuth\"")
+				return res, errors.Wrap(err, "security \"APIKeyAuth\"")
 			}
 		}
 
@@ -329,7 +329,7 @@ func (c *Client) sendCreateSnapshot(ctx context.Context, request OptCreateSnapsh
 			Explode: false,
 		})
 		if err := func() error {
-			return e.EncodeValue(conv.StringToString(params.SandboxId))
+			return e.EncodeValue(conv.StringToString(params.SandboxID))
 		}(); err != nil {
 			return res, errors.Wrap(err, "encode path")
 		}
@@ -355,13 +355,13 @@ func (c *Client) sendCreateSnapshot(ctx context.Context, request OptCreateSnapsh
 		var satisfied bitset
 		{
 
-			switch err := c.securityApiKeyAuth(ctx, CreateSnapshotOperation, r); {
+			switch err := c.securityAPIKeyAuth(ctx, CreateSnapshotOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"ApiKeyAuth\"")
+				return res, errors.Wrap(err, "security \"APIKeyAuth\"")
 			}
 		}
 
@@ -449,7 +449,7 @@ func (c *Client) sendDeleteSandbox(ctx context.Context, params DeleteSandboxPara
 			Explode: false,
 		})
 		if err := func() error {
-			return e.EncodeValue(conv.StringToString(params.SandboxId))
+			return e.EncodeValue(conv.StringToString(params.SandboxID))
 		}(); err != nil {
 			return res, errors.Wrap(err, "encode path")
 		}
@@ -471,13 +471,13 @@ func (c *Client) sendDeleteSandbox(ctx context.Context, params DeleteSandboxPara
 		var satisfied bitset
 		{
 
-			switch err := c.securityApiKeyAuth(ctx, DeleteSandboxOperation, r); {
+			switch err := c.securityAPIKeyAuth(ctx, DeleteSandboxOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"ApiKeyAuth\"")
+				return res, errors.Wrap(err, "security \"APIKeyAuth\"")
 			}
 		}
 
@@ -562,7 +562,7 @@ func (c *Client) sendDeleteSnapshot(ctx context.Context, params DeleteSnapshotPa
 			Explode: false,
 		})
 		if err := func() error {
-			return e.EncodeValue(conv.StringToString(params.SnapshotId))
+			return e.EncodeValue(conv.StringToString(params.SnapshotID))
 		}(); err != nil {
 			return res, errors.Wrap(err, "encode path")
 		}
@@ -584,13 +584,13 @@ func (c *Client) sendDeleteSnapshot(ctx context.Context, params DeleteSnapshotPa
 		var satisfied bitset
 		{
 
-			switch err := c.securityApiKeyAuth(ctx, DeleteSnapshotOperation, r); {
+			switch err := c.securityAPIKeyAuth(ctx, DeleteSnapshotOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"ApiKeyAuth\"")
+				return res, errors.Wrap(err, "security \"APIKeyAuth\"")
 			}
 		}
 
@@ -675,7 +675,7 @@ func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, re
 			Explode: false,
 		})
 		if err := func() error {
-			return e.EncodeValue(conv.StringToString(params.SandboxId))
+			return e.EncodeValue(conv.StringToString(params.SandboxID))
 		}(); err != nil {
 			return res, errors.Wrap(err, "encode path")
 		}
@@ -697,13 +697,13 @@ func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, re
 		var satisfied bitset
 		{
 
-			switch err := c.securityApiKeyAuth(ctx, GetSandboxOperation, r); {
+			switch err := c.securityAPIKeyAuth(ctx, GetSandboxOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"ApiKeyAuth\"")
+				return res, errors.Wrap(err, "security \"APIKeyAuth\"")
 			}
 		}
 
@@ -788,7 +788,7 @@ func (c *Client) sendGetSandboxEndpoint(ctx context.Context, params GetSandboxEn
 			Explode: false,
 		})
 		if err := func() error {
-			return e.EncodeValue(conv.StringToString(params.SandboxId))
+			return e.EncodeValue(conv.StringToString(params.SandboxID))
 		}(); err != nil {
 			return res, errors.Wrap(err, "encode path")
 		}
@@ -866,13 +866,13 @@ func (c *Client) sendGetSandboxEndpoint(ctx context.Context, params GetSandboxEn
 		var satisfied bitset
 		{
 
-			switch err := c.securityApiKeyAuth(ctx, GetSandboxEndpointOperation, r); {
+			switch err := c.securityAPIKeyAuth(ctx, GetSandboxEndpointOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"ApiKeyAuth\"")
+				return res, errors.Wrap(err, "security \"APIKeyAuth\"")
 			}
 		}
 
@@ -957,7 +957,7 @@ func (c *Client) sendGetSnapshot(ctx context.Context, params GetSnapshotParams, 
 			Explode: false,
 		})
 		if err := func() error {
-			return e.EncodeValue(conv.StringToString(params.SnapshotId))
+			return e.EncodeValue(conv.StringToString(params.SnapshotID))
 		}(); err != nil {
 			return res, errors.Wrap(err, "encode path")
 		}
@@ -979,13 +979,13 @@ func (c *Client) sendGetSnapshot(ctx context.Context, params GetSnapshotParams, 
 		var satisfied bitset
 		{
 
-			switch err := c.securityApiKeyAuth(ctx, GetSnapshotOperation, r); {
+			switch err := c.securityAPIKeyAuth(ctx, GetSnapshotOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"ApiKeyAuth\"")
+				return res, errors.Wrap(err, "security \"APIKeyAuth\"")
 			}
 		}
 
@@ -1154,13 +1154,13 @@ func (c *Client) sendListSandboxes(ctx context.Context, params ListSandboxesPara
 		var satisfied bitset
 		{
 
-			switch err := c.securityApiKeyAuth(ctx, ListSandboxesOperation, r); {
+			switch err := c.securityAPIKeyAuth(ctx, ListSandboxesOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"ApiKeyAuth\"")
+				return res, errors.Wrap(err, "security \"APIKeyAuth\"")
 			}
 		}
 
@@ -1249,7 +1249,7 @@ func (c *Client) sendListSnapshots(ctx context.Context, params ListSnapshotsPara
 		}
 
 		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
-			if val, ok := params.SandboxId.Get(); ok {
+			if val, ok := params.SandboxID.Get(); ok {
 				return e.EncodeValue(conv.StringToString(val))
 			}
 			return nil
@@ -1332,13 +1332,13 @@ func (c *Client) sendListSnapshots(ctx context.Context, params ListSnapshotsPara
 		var satisfied bitset
 		{
 
-			switch err := c.securityApiKeyAuth(ctx, ListSnapshotsOperation, r); {
+			switch err := c.securityAPIKeyAuth(ctx, ListSnapshotsOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"ApiKeyAuth\"")
+				return res, errors.Wrap(err, "security \"APIKeyAuth\"")
 			}
 		}
 
@@ -1424,7 +1424,7 @@ func (c *Client) sendPatchSandboxMetadata(ctx context.Context, request PatchSand
 			Explode: false,
 		})
 		if err := func() error {
-			return e.EncodeValue(conv.StringToString(params.SandboxId))
+			return e.EncodeValue(conv.StringToString(params.SandboxID))
 		}(); err != nil {
 			return res, errors.Wrap(err, "encode path")
 		}
@@ -1450,13 +1450,13 @@ func (c *Client) sendPatchSandboxMetadata(ctx context.Context, request PatchSand
 		var satisfied bitset
 		{
 
-			switch err := c.securityApiKeyAuth(ctx, PatchSandboxMetadataOperation, r); {
+			switch err := c.securityAPIKeyAuth(ctx, PatchSandboxMetadataOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"ApiKeyAuth\"")
+				return res, errors.Wrap(err, "security \"APIKeyAuth\"")
 			}
 		}
 
@@ -1541,7 +1541,7 @@ func (c *Client) sendPauseSandbox(ctx context.Context, params PauseSandboxParams
 			Explode: false,
 		})
 		if err := func() error {
-			return e.EncodeValue(conv.StringToString(params.SandboxId))
+			return e.EncodeValue(conv.StringToString(params.SandboxID))
 		}(); err != nil {
 			return res, errors.Wrap(err, "encode path")
 		}
@@ -1564,13 +1564,13 @@ func (c *Client) sendPauseSandbox(ctx context.Context, params PauseSandboxParams
 		var satisfied bitset
 		{
 
-			switch err := c.securityApiKeyAuth(ctx, PauseSandboxOperation, r); {
+			switch err := c.securityAPIKeyAuth(ctx, PauseSandboxOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"ApiKeyAuth\"")
+				return res, errors.Wrap(err, "security \"APIKeyAuth\"")
 			}
 		}
 
@@ -1658,7 +1658,7 @@ func (c *Client) sendRenewSandboxExpiration(ctx context.Context, request *RenewS
 			Explode: false,
 		})
 		if err := func() error {
-			return e.EncodeValue(conv.StringToString(params.SandboxId))
+			return e.EncodeValue(conv.StringToString(params.SandboxID))
 		}(); err != nil {
 			return res, errors.Wrap(err, "encode path")
 		}
@@ -1684,13 +1684,13 @@ func (c *Client) sendRenewSandboxExpiration(ctx context.Context, request *RenewS
 		var satisfied bitset
 		{
 
-			switch err := c.securityApiKeyAuth(ctx, RenewSandboxExpirationOperation, r); {
+			switch err := c.securityAPIKeyAuth(ctx, RenewSandboxExpirationOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"ApiKeyAuth\"")
+				return res, errors.Wrap(err, "security \"APIKeyAuth\"")
 			}
 		}
 
@@ -1775,7 +1775,7 @@ func (c *Client) sendResumeSandbox(ctx context.Context, params ResumeSandboxPara
 			Explode: false,
 		})
 		if err := func() error {
-			return e.EncodeValue(conv.StringToString(params.SandboxId))
+			return e.EncodeValue(conv.StringToString(params.SandboxID))
 		}(); err != nil {
 			return res, errors.Wrap(err, "encode path")
 		}
@@ -1798,13 +1798,13 @@ func (c *Client) sendResumeSandbox(ctx context.Context, params ResumeSandboxPara
 		var satisfied bitset
 		{
 
-			switch err := c.securityApiKeyAuth(ctx, ResumeSandboxOperation, r); {
+			switch err := c.securityAPIKeyAuth(ctx, ResumeSandboxOperation, r); {
 			case err == nil: // if NO error
 				satisfied[0] |= 1 << 0
 			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
 				// Skip this security.
 			default:
-				return res, errors.Wrap(err, "security \"ApiKeyAuth\"")
+				return res, errors.Wrap(err, "security \"APIKeyAuth\"")
 			}
 		}
 

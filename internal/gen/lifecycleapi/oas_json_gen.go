@@ -29,9 +29,9 @@ func (s *CreateSandboxRequest) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
-		if s.SnapshotId.Set {
+		if s.SnapshotID.Set {
 			e.FieldStart("snapshotId")
-			s.SnapshotId.Encode(e)
+			s.SnapshotID.Encode(e)
 		}
 	}
 	{
@@ -147,8 +147,8 @@ func (s *CreateSandboxRequest) Decode(d *jx.Decoder) error {
 			}
 		case "snapshotId":
 			if err := func() error {
-				s.SnapshotId.Reset()
-				if err := s.SnapshotId.Decode(d); err != nil {
+				s.SnapshotID.Reset()
+				if err := s.SnapshotID.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -2040,7 +2040,7 @@ func (s *OSSFSVolume) encodeFields(e *jx.Encoder) {
 	}
 	{
 		e.FieldStart("accessKeyId")
-		e.Str(s.AccessKeyId)
+		e.Str(s.AccessKeyID)
 	}
 	{
 		e.FieldStart("accessKeySecret")
@@ -2124,7 +2124,7 @@ func (s *OSSFSVolume) Decode(d *jx.Decoder) error {
 			requiredBitSet[0] |= 1 << 4
 			if err := func() error {
 				v, err := d.Str()
-				s.AccessKeyId = string(v)
+				s.AccessKeyID = string(v)
 				if err != nil {
 					return err
 				}
@@ -3892,9 +3892,9 @@ func (s *Sandbox) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
-		if s.SnapshotId.Set {
+		if s.SnapshotID.Set {
 			e.FieldStart("snapshotId")
-			s.SnapshotId.Encode(e)
+			s.SnapshotID.Encode(e)
 		}
 	}
 	{
@@ -3978,8 +3978,8 @@ func (s *Sandbox) Decode(d *jx.Decoder) error {
 			}
 		case "snapshotId":
 			if err := func() error {
-				s.SnapshotId.Reset()
-				if err := s.SnapshotId.Decode(d); err != nil {
+				s.SnapshotID.Reset()
+				if err := s.SnapshotID.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -4371,7 +4371,7 @@ func (s *Snapshot) encodeFields(e *jx.Encoder) {
 	}
 	{
 		e.FieldStart("sandboxId")
-		e.Str(s.SandboxId)
+		e.Str(s.SandboxID)
 	}
 	{
 		if s.Name.Set {
@@ -4422,7 +4422,7 @@ func (s *Snapshot) Decode(d *jx.Decoder) error {
 			requiredBitSet[0] |= 1 << 1
 			if err := func() error {
 				v, err := d.Str()
-				s.SandboxId = string(v)
+				s.SandboxID = string(v)
 				if err != nil {
 					return err
 				}

@@ -5,25 +5,25 @@ package lifecycleapi
 // CreateSnapshotParams is parameters of createSnapshot operation.
 type CreateSnapshotParams struct {
 	// The sandbox's id.
-	SandboxId string
+	SandboxID string
 }
 
 // DeleteSandboxParams is parameters of deleteSandbox operation.
 type DeleteSandboxParams struct {
 	// The sandbox's id.
-	SandboxId string
+	SandboxID string
 }
 
 // DeleteSnapshotParams is parameters of deleteSnapshot operation.
 type DeleteSnapshotParams struct {
 	// The snapshot's id.
-	SnapshotId string
+	SnapshotID string
 }
 
 // GetSandboxParams is parameters of getSandbox operation.
 type GetSandboxParams struct {
 	// The sandbox's id.
-	SandboxId string
+	SandboxID string
 }
 
 // GetSandboxEndpointParams is parameters of getSandboxEndpoint operation.
@@ -34,7 +34,7 @@ type GetSandboxEndpointParams struct {
 	// together with `use_server_proxy`.
 	Expires OptString `json:",omitempty,omitzero"`
 	// The sandbox's id.
-	SandboxId string
+	SandboxID string
 	// Port a service listens on inside the sandbox.
 	Port int
 }
@@ -42,7 +42,7 @@ type GetSandboxEndpointParams struct {
 // GetSnapshotParams is parameters of getSnapshot operation.
 type GetSnapshotParams struct {
 	// The snapshot's id.
-	SnapshotId string
+	SnapshotID string
 }
 
 // ListSandboxesParams is parameters of listSandboxes operation.
@@ -61,7 +61,7 @@ type ListSandboxesParams struct {
 // ListSnapshotsParams is parameters of listSnapshots operation.
 type ListSnapshotsParams struct {
 	// Only snapshots taken from this sandbox.
-	SandboxId OptString `json:",omitempty,omitzero"`
+	SandboxID OptString `json:",omitempty,omitzero"`
 	// Snapshot state to match; repeat to match several.
 	State []SnapshotState `json:",omitempty"`
 	// 1-based page number.
@@ -73,23 +73,23 @@ type ListSnapshotsParams struct {
 // PatchSandboxMetadataParams is parameters of patchSandboxMetadata operation.
 type PatchSandboxMetadataParams struct {
 	// The sandbox's id.
-	SandboxId string
+	SandboxID string
 }
 
 // PauseSandboxParams is parameters of pauseSandbox operation.
 type PauseSandboxParams struct {
 	// The sandbox's id.
-	SandboxId string
+	SandboxID string
 }
 
 // RenewSandboxExpirationParams is parameters of renewSandboxExpiration operation.
 type RenewSandboxExpirationParams struct {
 	// The sandbox's id.
-	SandboxId string
+	SandboxID string
 }
 
 // ResumeSandboxParams is parameters of resumeSandbox operation.
 type ResumeSandboxParams struct {
 	// The sandbox's id.
-	SandboxId string
+	SandboxID string
 }

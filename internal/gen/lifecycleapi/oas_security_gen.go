@@ -11,13 +11,13 @@ import (
 
 // SecuritySource is provider of security values (tokens, passwords, etc.).
 type SecuritySource interface {
-	// ApiKeyAuth provides apiKeyAuth security value.
+	// APIKeyAuth provides apiKeyAuth security value.
 	// The API key (SDKs read it from OPEN_SANDBOX_API_KEY).
-	ApiKeyAuth(ctx context.Context, operationName OperationName) (ApiKeyAuth, error)
+	APIKeyAuth(ctx context.Context, operationName OperationName) (APIKeyAuth, error)
 }
 
-// operationRolesApiKeyAuth is a private map storing roles per operation.
-var operationRolesApiKeyAuth = map[string][]string{
+// operationRolesAPIKeyAuth is a private map storing roles per operation.
+var operationRolesAPIKeyAuth = map[string][]string{
 	CreateSandboxOperation:          []string{},
 	CreateSnapshotOperation:         []string{},
 	DeleteSandboxOperation:          []string{},
@@ -33,18 +33,18 @@ var operationRolesApiKeyAuth = map[string][]string{
 	ResumeSandboxOperation:          []string{},
 }
 
-// GetRolesForApiKeyAuth returns the required roles for the given operation.
+// GetRolesForAPIKeyAuth returns the required roles for the given operation.
 //
 // This is useful for authorization scenarios where you need to know which roles
 // are required for an operation.
 //
 // Example:
 //
-//	requiredRoles := GetRolesForApiKeyAuth(AddPetOperation)
+//	requiredRoles := GetRolesForAPIKeyAuth(AddPetOperation)
 //
 // Returns nil if the operation has no role requirements or if the operation is unknown.
-func GetRolesForApiKeyAuth(operation string) []string {
-	roles, ok := operationRolesApiKeyAuth[operation]
+func GetRolesForAPIKeyAuth(operation string) []string {
+	roles, ok := operationRolesAPIKeyAuth[operation]
 	if !ok {
 		return nil
 	}
@@ -54,10 +54,10 @@ func GetRolesForApiKeyAuth(operation string) []string {
 	return result
 }
 
-func (s *Client) securityApiKeyAuth(ctx context.Context, operationName OperationName, req *http.Request) error {
-	t, err := s.sec.ApiKeyAuth(ctx, operationName)
+func (s *Client) securityAPIKeyAuth(ctx context.Context, operationName OperationName, req *http.Request) error {
+	t, err := s.sec.APIKeyAuth(ctx, operationName)
 	if err != nil {
-		return errors.Wrap(err, "security source \"ApiKeyAuth\"")
+		return errors.Wrap(err, "security source \"APIKeyAuth\"")
 	}
 	req.Header.Set("OPEN-SANDBOX-API-KEY", t.APIKey)
 	return nil

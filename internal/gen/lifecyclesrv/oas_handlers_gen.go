@@ -115,14 +115,14 @@ func (s *Server) handleCreateSandboxRequest(args [0]string, argsEscaped bool, w 
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			sctx, ok, err := s.securityApiKeyAuth(ctx, CreateSandboxOperation, r)
+			sctx, ok, err := s.securityAPIKeyAuth(ctx, CreateSandboxOperation, r)
 			if err != nil {
 				err = &ogenerrors.SecurityError{
 					OperationContext: opErrContext,
-					Security:         "ApiKeyAuth",
+					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:ApiKeyAuth", err)
+				defer recordError("Security:APIKeyAuth", err)
 				s.cfg.ErrorHandler(ctx, w, r, err)
 				return
 			}
@@ -303,14 +303,14 @@ func (s *Server) handleCreateSnapshotRequest(args [1]string, argsEscaped bool, w
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			sctx, ok, err := s.securityApiKeyAuth(ctx, CreateSnapshotOperation, r)
+			sctx, ok, err := s.securityAPIKeyAuth(ctx, CreateSnapshotOperation, r)
 			if err != nil {
 				err = &ogenerrors.SecurityError{
 					OperationContext: opErrContext,
-					Security:         "ApiKeyAuth",
+					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:ApiKeyAuth", err)
+				defer recordError("Security:APIKeyAuth", err)
 				s.cfg.ErrorHandler(ctx, w, r, err)
 				return
 			}
@@ -385,7 +385,7 @@ func (s *Server) handleCreateSnapshotRequest(args [1]string, argsEscaped bool, w
 				{
 					Name: "sandboxId",
 					In:   "path",
-				}: params.SandboxId,
+				}: params.SandboxID,
 			},
 			Raw: r,
 		}
@@ -509,14 +509,14 @@ func (s *Server) handleDeleteSandboxRequest(args [1]string, argsEscaped bool, w 
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			sctx, ok, err := s.securityApiKeyAuth(ctx, DeleteSandboxOperation, r)
+			sctx, ok, err := s.securityAPIKeyAuth(ctx, DeleteSandboxOperation, r)
 			if err != nil {
 				err = &ogenerrors.SecurityError{
 					OperationContext: opErrContext,
-					Security:         "ApiKeyAuth",
+					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:ApiKeyAuth", err)
+				defer recordError("Security:APIKeyAuth", err)
 				s.cfg.ErrorHandler(ctx, w, r, err)
 				return
 			}
@@ -576,7 +576,7 @@ func (s *Server) handleDeleteSandboxRequest(args [1]string, argsEscaped bool, w 
 				{
 					Name: "sandboxId",
 					In:   "path",
-				}: params.SandboxId,
+				}: params.SandboxID,
 			},
 			Raw: r,
 		}
@@ -697,14 +697,14 @@ func (s *Server) handleDeleteSnapshotRequest(args [1]string, argsEscaped bool, w
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			sctx, ok, err := s.securityApiKeyAuth(ctx, DeleteSnapshotOperation, r)
+			sctx, ok, err := s.securityAPIKeyAuth(ctx, DeleteSnapshotOperation, r)
 			if err != nil {
 				err = &ogenerrors.SecurityError{
 					OperationContext: opErrContext,
-					Security:         "ApiKeyAuth",
+					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:ApiKeyAuth", err)
+				defer recordError("Security:APIKeyAuth", err)
 				s.cfg.ErrorHandler(ctx, w, r, err)
 				return
 			}
@@ -764,7 +764,7 @@ func (s *Server) handleDeleteSnapshotRequest(args [1]string, argsEscaped bool, w
 				{
 					Name: "snapshotId",
 					In:   "path",
-				}: params.SnapshotId,
+				}: params.SnapshotID,
 			},
 			Raw: r,
 		}
@@ -885,14 +885,14 @@ func (s *Server) handleGetSandboxRequest(args [1]string, argsEscaped bool, w htt
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			sctx, ok, err := s.securityApiKeyAuth(ctx, GetSandboxOperation, r)
+			sctx, ok, err := s.securityAPIKeyAuth(ctx, GetSandboxOperation, r)
 			if err != nil {
 				err = &ogenerrors.SecurityError{
 					OperationContext: opErrContext,
-					Security:         "ApiKeyAuth",
+					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:ApiKeyAuth", err)
+				defer recordError("Security:APIKeyAuth", err)
 				s.cfg.ErrorHandler(ctx, w, r, err)
 				return
 			}
@@ -952,7 +952,7 @@ func (s *Server) handleGetSandboxRequest(args [1]string, argsEscaped bool, w htt
 				{
 					Name: "sandboxId",
 					In:   "path",
-				}: params.SandboxId,
+				}: params.SandboxID,
 			},
 			Raw: r,
 		}
@@ -1073,14 +1073,14 @@ func (s *Server) handleGetSandboxEndpointRequest(args [2]string, argsEscaped boo
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			sctx, ok, err := s.securityApiKeyAuth(ctx, GetSandboxEndpointOperation, r)
+			sctx, ok, err := s.securityAPIKeyAuth(ctx, GetSandboxEndpointOperation, r)
 			if err != nil {
 				err = &ogenerrors.SecurityError{
 					OperationContext: opErrContext,
-					Security:         "ApiKeyAuth",
+					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:ApiKeyAuth", err)
+				defer recordError("Security:APIKeyAuth", err)
 				s.cfg.ErrorHandler(ctx, w, r, err)
 				return
 			}
@@ -1148,7 +1148,7 @@ func (s *Server) handleGetSandboxEndpointRequest(args [2]string, argsEscaped boo
 				{
 					Name: "sandboxId",
 					In:   "path",
-				}: params.SandboxId,
+				}: params.SandboxID,
 				{
 					Name: "port",
 					In:   "path",
@@ -1273,14 +1273,14 @@ func (s *Server) handleGetSnapshotRequest(args [1]string, argsEscaped bool, w ht
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			sctx, ok, err := s.securityApiKeyAuth(ctx, GetSnapshotOperation, r)
+			sctx, ok, err := s.securityAPIKeyAuth(ctx, GetSnapshotOperation, r)
 			if err != nil {
 				err = &ogenerrors.SecurityError{
 					OperationContext: opErrContext,
-					Security:         "ApiKeyAuth",
+					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:ApiKeyAuth", err)
+				defer recordError("Security:APIKeyAuth", err)
 				s.cfg.ErrorHandler(ctx, w, r, err)
 				return
 			}
@@ -1340,7 +1340,7 @@ func (s *Server) handleGetSnapshotRequest(args [1]string, argsEscaped bool, w ht
 				{
 					Name: "snapshotId",
 					In:   "path",
-				}: params.SnapshotId,
+				}: params.SnapshotID,
 			},
 			Raw: r,
 		}
@@ -1461,14 +1461,14 @@ func (s *Server) handleListSandboxesRequest(args [0]string, argsEscaped bool, w 
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			sctx, ok, err := s.securityApiKeyAuth(ctx, ListSandboxesOperation, r)
+			sctx, ok, err := s.securityAPIKeyAuth(ctx, ListSandboxesOperation, r)
 			if err != nil {
 				err = &ogenerrors.SecurityError{
 					OperationContext: opErrContext,
-					Security:         "ApiKeyAuth",
+					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:ApiKeyAuth", err)
+				defer recordError("Security:APIKeyAuth", err)
 				s.cfg.ErrorHandler(ctx, w, r, err)
 				return
 			}
@@ -1661,14 +1661,14 @@ func (s *Server) handleListSnapshotsRequest(args [0]string, argsEscaped bool, w 
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			sctx, ok, err := s.securityApiKeyAuth(ctx, ListSnapshotsOperation, r)
+			sctx, ok, err := s.securityAPIKeyAuth(ctx, ListSnapshotsOperation, r)
 			if err != nil {
 				err = &ogenerrors.SecurityError{
 					OperationContext: opErrContext,
-					Security:         "ApiKeyAuth",
+					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:ApiKeyAuth", err)
+				defer recordError("Security:APIKeyAuth", err)
 				s.cfg.ErrorHandler(ctx, w, r, err)
 				return
 			}
@@ -1728,7 +1728,7 @@ func (s *Server) handleListSnapshotsRequest(args [0]string, argsEscaped bool, w 
 				{
 					Name: "sandboxId",
 					In:   "query",
-				}: params.SandboxId,
+				}: params.SandboxID,
 				{
 					Name: "state",
 					In:   "query",
@@ -1862,14 +1862,14 @@ func (s *Server) handlePatchSandboxMetadataRequest(args [1]string, argsEscaped b
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			sctx, ok, err := s.securityApiKeyAuth(ctx, PatchSandboxMetadataOperation, r)
+			sctx, ok, err := s.securityAPIKeyAuth(ctx, PatchSandboxMetadataOperation, r)
 			if err != nil {
 				err = &ogenerrors.SecurityError{
 					OperationContext: opErrContext,
-					Security:         "ApiKeyAuth",
+					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:ApiKeyAuth", err)
+				defer recordError("Security:APIKeyAuth", err)
 				s.cfg.ErrorHandler(ctx, w, r, err)
 				return
 			}
@@ -1944,7 +1944,7 @@ func (s *Server) handlePatchSandboxMetadataRequest(args [1]string, argsEscaped b
 				{
 					Name: "sandboxId",
 					In:   "path",
-				}: params.SandboxId,
+				}: params.SandboxID,
 			},
 			Raw: r,
 		}
@@ -2065,14 +2065,14 @@ func (s *Server) handlePauseSandboxRequest(args [1]string, argsEscaped bool, w h
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			sctx, ok, err := s.securityApiKeyAuth(ctx, PauseSandboxOperation, r)
+			sctx, ok, err := s.securityAPIKeyAuth(ctx, PauseSandboxOperation, r)
 			if err != nil {
 				err = &ogenerrors.SecurityError{
 					OperationContext: opErrContext,
-					Security:         "ApiKeyAuth",
+					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:ApiKeyAuth", err)
+				defer recordError("Security:APIKeyAuth", err)
 				s.cfg.ErrorHandler(ctx, w, r, err)
 				return
 			}
@@ -2132,7 +2132,7 @@ func (s *Server) handlePauseSandboxRequest(args [1]string, argsEscaped bool, w h
 				{
 					Name: "sandboxId",
 					In:   "path",
-				}: params.SandboxId,
+				}: params.SandboxID,
 			},
 			Raw: r,
 		}
@@ -2256,14 +2256,14 @@ func (s *Server) handleRenewSandboxExpirationRequest(args [1]string, argsEscaped
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			sctx, ok, err := s.securityApiKeyAuth(ctx, RenewSandboxExpirationOperation, r)
+			sctx, ok, err := s.securityAPIKeyAuth(ctx, RenewSandboxExpirationOperation, r)
 			if err != nil {
 				err = &ogenerrors.SecurityError{
 					OperationContext: opErrContext,
-					Security:         "ApiKeyAuth",
+					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:ApiKeyAuth", err)
+				defer recordError("Security:APIKeyAuth", err)
 				s.cfg.ErrorHandler(ctx, w, r, err)
 				return
 			}
@@ -2338,7 +2338,7 @@ func (s *Server) handleRenewSandboxExpirationRequest(args [1]string, argsEscaped
 				{
 					Name: "sandboxId",
 					In:   "path",
-				}: params.SandboxId,
+				}: params.SandboxID,
 			},
 			Raw: r,
 		}
@@ -2459,14 +2459,14 @@ func (s *Server) handleResumeSandboxRequest(args [1]string, argsEscaped bool, w 
 		type bitset = [1]uint8
 		var satisfied bitset
 		{
-			sctx, ok, err := s.securityApiKeyAuth(ctx, ResumeSandboxOperation, r)
+			sctx, ok, err := s.securityAPIKeyAuth(ctx, ResumeSandboxOperation, r)
 			if err != nil {
 				err = &ogenerrors.SecurityError{
 					OperationContext: opErrContext,
-					Security:         "ApiKeyAuth",
+					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:ApiKeyAuth", err)
+				defer recordError("Security:APIKeyAuth", err)
 				s.cfg.ErrorHandler(ctx, w, r, err)
 				return
 			}
@@ -2526,7 +2526,7 @@ func (s *Server) handleResumeSandboxRequest(args [1]string, argsEscaped bool, w 
 				{
 					Name: "sandboxId",
 					In:   "path",
-				}: params.SandboxId,
+				}: params.SandboxID,
 			},
 			Raw: r,
 		}

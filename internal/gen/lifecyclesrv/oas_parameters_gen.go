@@ -17,7 +17,7 @@ import (
 // CreateSnapshotParams is parameters of createSnapshot operation.
 type CreateSnapshotParams struct {
 	// The sandbox's id.
-	SandboxId string
+	SandboxID string
 }
 
 func unpackCreateSnapshotParams(packed middleware.Parameters) (params CreateSnapshotParams) {
@@ -26,7 +26,7 @@ func unpackCreateSnapshotParams(packed middleware.Parameters) (params CreateSnap
 			Name: "sandboxId",
 			In:   "path",
 		}
-		params.SandboxId = packed[key].(string)
+		params.SandboxID = packed[key].(string)
 	}
 	return params
 }
@@ -61,7 +61,7 @@ func decodeCreateSnapshotParams(args [1]string, argsEscaped bool, r *http.Reques
 					return err
 				}
 
-				params.SandboxId = c
+				params.SandboxID = c
 				return nil
 			}(); err != nil {
 				return err
@@ -83,7 +83,7 @@ func decodeCreateSnapshotParams(args [1]string, argsEscaped bool, r *http.Reques
 // DeleteSandboxParams is parameters of deleteSandbox operation.
 type DeleteSandboxParams struct {
 	// The sandbox's id.
-	SandboxId string
+	SandboxID string
 }
 
 func unpackDeleteSandboxParams(packed middleware.Parameters) (params DeleteSandboxParams) {
@@ -92,7 +92,7 @@ func unpackDeleteSandboxParams(packed middleware.Parameters) (params DeleteSandb
 			Name: "sandboxId",
 			In:   "path",
 		}
-		params.SandboxId = packed[key].(string)
+		params.SandboxID = packed[key].(string)
 	}
 	return params
 }
@@ -127,7 +127,7 @@ func decodeDeleteSandboxParams(args [1]string, argsEscaped bool, r *http.Request
 					return err
 				}
 
-				params.SandboxId = c
+				params.SandboxID = c
 				return nil
 			}(); err != nil {
 				return err
@@ -149,7 +149,7 @@ func decodeDeleteSandboxParams(args [1]string, argsEscaped bool, r *http.Request
 // DeleteSnapshotParams is parameters of deleteSnapshot operation.
 type DeleteSnapshotParams struct {
 	// The snapshot's id.
-	SnapshotId string
+	SnapshotID string
 }
 
 func unpackDeleteSnapshotParams(packed middleware.Parameters) (params DeleteSnapshotParams) {
@@ -158,7 +158,7 @@ func unpackDeleteSnapshotParams(packed middleware.Parameters) (params DeleteSnap
 			Name: "snapshotId",
 			In:   "path",
 		}
-		params.SnapshotId = packed[key].(string)
+		params.SnapshotID = packed[key].(string)
 	}
 	return params
 }
@@ -193,7 +193,7 @@ func decodeDeleteSnapshotParams(args [1]string, argsEscaped bool, r *http.Reques
 					return err
 				}
 
-				params.SnapshotId = c
+				params.SnapshotID = c
 				return nil
 			}(); err != nil {
 				return err
@@ -215,7 +215,7 @@ func decodeDeleteSnapshotParams(args [1]string, argsEscaped bool, r *http.Reques
 // GetSandboxParams is parameters of getSandbox operation.
 type GetSandboxParams struct {
 	// The sandbox's id.
-	SandboxId string
+	SandboxID string
 }
 
 func unpackGetSandboxParams(packed middleware.Parameters) (params GetSandboxParams) {
@@ -224,7 +224,7 @@ func unpackGetSandboxParams(packed middleware.Parameters) (params GetSandboxPara
 			Name: "sandboxId",
 			In:   "path",
 		}
-		params.SandboxId = packed[key].(string)
+		params.SandboxID = packed[key].(string)
 	}
 	return params
 }
@@ -259,7 +259,7 @@ func decodeGetSandboxParams(args [1]string, argsEscaped bool, r *http.Request) (
 					return err
 				}
 
-				params.SandboxId = c
+				params.SandboxID = c
 				return nil
 			}(); err != nil {
 				return err
@@ -286,7 +286,7 @@ type GetSandboxEndpointParams struct {
 	// together with `use_server_proxy`.
 	Expires OptString `json:",omitempty,omitzero"`
 	// The sandbox's id.
-	SandboxId string
+	SandboxID string
 	// Port a service listens on inside the sandbox.
 	Port int
 }
@@ -315,7 +315,7 @@ func unpackGetSandboxEndpointParams(packed middleware.Parameters) (params GetSan
 			Name: "sandboxId",
 			In:   "path",
 		}
-		params.SandboxId = packed[key].(string)
+		params.SandboxID = packed[key].(string)
 	}
 	{
 		key := middleware.ParameterKey{
@@ -472,7 +472,7 @@ func decodeGetSandboxEndpointParams(args [2]string, argsEscaped bool, r *http.Re
 					return err
 				}
 
-				params.SandboxId = c
+				params.SandboxID = c
 				return nil
 			}(); err != nil {
 				return err
@@ -557,7 +557,7 @@ func decodeGetSandboxEndpointParams(args [2]string, argsEscaped bool, r *http.Re
 // GetSnapshotParams is parameters of getSnapshot operation.
 type GetSnapshotParams struct {
 	// The snapshot's id.
-	SnapshotId string
+	SnapshotID string
 }
 
 func unpackGetSnapshotParams(packed middleware.Parameters) (params GetSnapshotParams) {
@@ -566,7 +566,7 @@ func unpackGetSnapshotParams(packed middleware.Parameters) (params GetSnapshotPa
 			Name: "snapshotId",
 			In:   "path",
 		}
-		params.SnapshotId = packed[key].(string)
+		params.SnapshotID = packed[key].(string)
 	}
 	return params
 }
@@ -601,7 +601,7 @@ func decodeGetSnapshotParams(args [1]string, argsEscaped bool, r *http.Request) 
 					return err
 				}
 
-				params.SnapshotId = c
+				params.SnapshotID = c
 				return nil
 			}(); err != nil {
 				return err
@@ -908,7 +908,7 @@ func decodeListSandboxesParams(args [0]string, argsEscaped bool, r *http.Request
 // ListSnapshotsParams is parameters of listSnapshots operation.
 type ListSnapshotsParams struct {
 	// Only snapshots taken from this sandbox.
-	SandboxId OptString `json:",omitempty,omitzero"`
+	SandboxID OptString `json:",omitempty,omitzero"`
 	// Snapshot state to match; repeat to match several.
 	State []SnapshotState `json:",omitempty"`
 	// 1-based page number.
@@ -924,7 +924,7 @@ func unpackListSnapshotsParams(packed middleware.Parameters) (params ListSnapsho
 			In:   "query",
 		}
 		if v, ok := packed[key]; ok {
-			params.SandboxId = v.(OptString)
+			params.SandboxID = v.(OptString)
 		}
 	}
 	{
@@ -969,7 +969,7 @@ func decodeListSnapshotsParams(args [0]string, argsEscaped bool, r *http.Request
 
 		if err := q.HasParam(cfg); err == nil {
 			if err := q.DecodeParam(cfg, func(d uri.Decoder) error {
-				var paramsDotSandboxIdVal string
+				var paramsDotSandboxIDVal string
 				if err := func() error {
 					val, err := d.DecodeValue()
 					if err != nil {
@@ -981,12 +981,12 @@ func decodeListSnapshotsParams(args [0]string, argsEscaped bool, r *http.Request
 						return err
 					}
 
-					paramsDotSandboxIdVal = c
+					paramsDotSandboxIDVal = c
 					return nil
 				}(); err != nil {
 					return err
 				}
-				params.SandboxId.SetTo(paramsDotSandboxIdVal)
+				params.SandboxID.SetTo(paramsDotSandboxIDVal)
 				return nil
 			}); err != nil {
 				return err
@@ -1199,7 +1199,7 @@ func decodeListSnapshotsParams(args [0]string, argsEscaped bool, r *http.Request
 // PatchSandboxMetadataParams is parameters of patchSandboxMetadata operation.
 type PatchSandboxMetadataParams struct {
 	// The sandbox's id.
-	SandboxId string
+	SandboxID string
 }
 
 func unpackPatchSandboxMetadataParams(packed middleware.Parameters) (params PatchSandboxMetadataParams) {
@@ -1208,7 +1208,7 @@ func unpackPatchSandboxMetadataParams(packed middleware.Parameters) (params Patc
 			Name: "sandboxId",
 			In:   "path",
 		}
-		params.SandboxId = packed[key].(string)
+		params.SandboxID = packed[key].(string)
 	}
 	return params
 }
@@ -1243,7 +1243,7 @@ func decodePatchSandboxMetadataParams(args [1]string, argsEscaped bool, r *http.
 					return err
 				}
 
-				params.SandboxId = c
+				params.SandboxID = c
 				return nil
 			}(); err != nil {
 				return err
@@ -1265,7 +1265,7 @@ func decodePatchSandboxMetadataParams(args [1]string, argsEscaped bool, r *http.
 // PauseSandboxParams is parameters of pauseSandbox operation.
 type PauseSandboxParams struct {
 	// The sandbox's id.
-	SandboxId string
+	SandboxID string
 }
 
 func unpackPauseSandboxParams(packed middleware.Parameters) (params PauseSandboxParams) {
@@ -1274,7 +1274,7 @@ func unpackPauseSandboxParams(packed middleware.Parameters) (params PauseSandbox
 			Name: "sandboxId",
 			In:   "path",
 		}
-		params.SandboxId = packed[key].(string)
+		params.SandboxID = packed[key].(string)
 	}
 	return params
 }
@@ -1309,7 +1309,7 @@ func decodePauseSandboxParams(args [1]string, argsEscaped bool, r *http.Request)
 					return err
 				}
 
-				params.SandboxId = c
+				params.SandboxID = c
 				return nil
 			}(); err != nil {
 				return err
@@ -1331,7 +1331,7 @@ func decodePauseSandboxParams(args [1]string, argsEscaped bool, r *http.Request)
 // RenewSandboxExpirationParams is parameters of renewSandboxExpiration operation.
 type RenewSandboxExpirationParams struct {
 	// The sandbox's id.
-	SandboxId string
+	SandboxID string
 }
 
 func unpackRenewSandboxExpirationParams(packed middleware.Parameters) (params RenewSandboxExpirationParams) {
@@ -1340,7 +1340,7 @@ func unpackRenewSandboxExpirationParams(packed middleware.Parameters) (params Re
 			Name: "sandboxId",
 			In:   "path",
 		}
-		params.SandboxId = packed[key].(string)
+		params.SandboxID = packed[key].(string)
 	}
 	return params
 }
@@ -1375,7 +1375,7 @@ func decodeRenewSandboxExpirationParams(args [1]string, argsEscaped bool, r *htt
 					return err
 				}
 
-				params.SandboxId = c
+				params.SandboxID = c
 				return nil
 			}(); err != nil {
 				return err
@@ -1397,7 +1397,7 @@ func decodeRenewSandboxExpirationParams(args [1]string, argsEscaped bool, r *htt
 // ResumeSandboxParams is parameters of resumeSandbox operation.
 type ResumeSandboxParams struct {
 	// The sandbox's id.
-	SandboxId string
+	SandboxID string
 }
 
 func unpackResumeSandboxParams(packed middleware.Parameters) (params ResumeSandboxParams) {
@@ -1406,7 +1406,7 @@ func unpackResumeSandboxParams(packed middleware.Parameters) (params ResumeSandb
 			Name: "sandboxId",
 			In:   "path",
 		}
-		params.SandboxId = packed[key].(string)
+		params.SandboxID = packed[key].(string)
 	}
 	return params
 }
@@ -1441,7 +1441,7 @@ func decodeResumeSandboxParams(args [1]string, argsEscaped bool, r *http.Request
 					return err
 				}
 
-				params.SandboxId = c
+				params.SandboxID = c
 				return nil
 			}(); err != nil {
 				return err

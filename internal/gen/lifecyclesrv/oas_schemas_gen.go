@@ -8,28 +8,28 @@ import (
 	"github.com/go-faster/errors"
 )
 
-type ApiKeyAuth struct {
+type APIKeyAuth struct {
 	APIKey string
 	Roles  []string
 }
 
 // GetAPIKey returns the value of APIKey.
-func (s *ApiKeyAuth) GetAPIKey() string {
+func (s *APIKeyAuth) GetAPIKey() string {
 	return s.APIKey
 }
 
 // GetRoles returns the value of Roles.
-func (s *ApiKeyAuth) GetRoles() []string {
+func (s *APIKeyAuth) GetRoles() []string {
 	return s.Roles
 }
 
 // SetAPIKey sets the value of APIKey.
-func (s *ApiKeyAuth) SetAPIKey(val string) {
+func (s *APIKeyAuth) SetAPIKey(val string) {
 	s.APIKey = val
 }
 
 // SetRoles sets the value of Roles.
-func (s *ApiKeyAuth) SetRoles(val []string) {
+func (s *APIKeyAuth) SetRoles(val []string) {
 	s.Roles = val
 }
 
@@ -106,7 +106,7 @@ func (*ConflictHeaders) resumeSandboxRes()          {}
 // Ref: #/components/schemas/CreateSandboxRequest
 type CreateSandboxRequest struct {
 	Image      OptImageSpec    `json:"image"`
-	SnapshotId OptString       `json:"snapshotId"`
+	SnapshotID OptString       `json:"snapshotId"`
 	Platform   OptPlatformSpec `json:"platform"`
 	// Seconds until the sandbox expires; null or absent for no expiry.
 	Timeout         OptNilInt                       `json:"timeout"`
@@ -127,9 +127,9 @@ func (s *CreateSandboxRequest) GetImage() OptImageSpec {
 	return s.Image
 }
 
-// GetSnapshotId returns the value of SnapshotId.
-func (s *CreateSandboxRequest) GetSnapshotId() OptString {
-	return s.SnapshotId
+// GetSnapshotID returns the value of SnapshotID.
+func (s *CreateSandboxRequest) GetSnapshotID() OptString {
+	return s.SnapshotID
 }
 
 // GetPlatform returns the value of Platform.
@@ -192,9 +192,9 @@ func (s *CreateSandboxRequest) SetImage(val OptImageSpec) {
 	s.Image = val
 }
 
-// SetSnapshotId sets the value of SnapshotId.
-func (s *CreateSandboxRequest) SetSnapshotId(val OptString) {
-	s.SnapshotId = val
+// SetSnapshotID sets the value of SnapshotID.
+func (s *CreateSandboxRequest) SetSnapshotID(val OptString) {
+	s.SnapshotID = val
 }
 
 // SetPlatform sets the value of Platform.
@@ -1084,7 +1084,7 @@ type OSSFSVolume struct {
 	Endpoint        string                `json:"endpoint"`
 	Version         OptOSSFSVolumeVersion `json:"version"`
 	Options         []string              `json:"options"`
-	AccessKeyId     string                `json:"accessKeyId"`
+	AccessKeyID     string                `json:"accessKeyId"`
 	AccessKeySecret string                `json:"accessKeySecret"`
 }
 
@@ -1108,9 +1108,9 @@ func (s *OSSFSVolume) GetOptions() []string {
 	return s.Options
 }
 
-// GetAccessKeyId returns the value of AccessKeyId.
-func (s *OSSFSVolume) GetAccessKeyId() string {
-	return s.AccessKeyId
+// GetAccessKeyID returns the value of AccessKeyID.
+func (s *OSSFSVolume) GetAccessKeyID() string {
+	return s.AccessKeyID
 }
 
 // GetAccessKeySecret returns the value of AccessKeySecret.
@@ -1138,9 +1138,9 @@ func (s *OSSFSVolume) SetOptions(val []string) {
 	s.Options = val
 }
 
-// SetAccessKeyId sets the value of AccessKeyId.
-func (s *OSSFSVolume) SetAccessKeyId(val string) {
-	s.AccessKeyId = val
+// SetAccessKeyID sets the value of AccessKeyID.
+func (s *OSSFSVolume) SetAccessKeyID(val string) {
+	s.AccessKeyID = val
 }
 
 // SetAccessKeySecret sets the value of AccessKeySecret.
@@ -2684,7 +2684,7 @@ func (*ResumeSandboxAccepted) resumeSandboxRes() {}
 type Sandbox struct {
 	ID         string             `json:"id"`
 	Image      OptImageSpec       `json:"image"`
-	SnapshotId OptString          `json:"snapshotId"`
+	SnapshotID OptString          `json:"snapshotId"`
 	Platform   OptPlatformSpec    `json:"platform"`
 	Status     SandboxStatus      `json:"status"`
 	Metadata   OptSandboxMetadata `json:"metadata"`
@@ -2704,9 +2704,9 @@ func (s *Sandbox) GetImage() OptImageSpec {
 	return s.Image
 }
 
-// GetSnapshotId returns the value of SnapshotId.
-func (s *Sandbox) GetSnapshotId() OptString {
-	return s.SnapshotId
+// GetSnapshotID returns the value of SnapshotID.
+func (s *Sandbox) GetSnapshotID() OptString {
+	return s.SnapshotID
 }
 
 // GetPlatform returns the value of Platform.
@@ -2749,9 +2749,9 @@ func (s *Sandbox) SetImage(val OptImageSpec) {
 	s.Image = val
 }
 
-// SetSnapshotId sets the value of SnapshotId.
-func (s *Sandbox) SetSnapshotId(val OptString) {
-	s.SnapshotId = val
+// SetSnapshotID sets the value of SnapshotID.
+func (s *Sandbox) SetSnapshotID(val OptString) {
+	s.SnapshotID = val
 }
 
 // SetPlatform sets the value of Platform.
@@ -2878,7 +2878,7 @@ func (s *SandboxStatus) SetLastTransitionAt(val OptDateTime) {
 // Ref: #/components/schemas/Snapshot
 type Snapshot struct {
 	ID        string         `json:"id"`
-	SandboxId string         `json:"sandboxId"`
+	SandboxID string         `json:"sandboxId"`
 	Name      OptString      `json:"name"`
 	Status    SnapshotStatus `json:"status"`
 	CreatedAt time.Time      `json:"createdAt"`
@@ -2889,9 +2889,9 @@ func (s *Snapshot) GetID() string {
 	return s.ID
 }
 
-// GetSandboxId returns the value of SandboxId.
-func (s *Snapshot) GetSandboxId() string {
-	return s.SandboxId
+// GetSandboxID returns the value of SandboxID.
+func (s *Snapshot) GetSandboxID() string {
+	return s.SandboxID
 }
 
 // GetName returns the value of Name.
@@ -2914,9 +2914,9 @@ func (s *Snapshot) SetID(val string) {
 	s.ID = val
 }
 
-// SetSandboxId sets the value of SandboxId.
-func (s *Snapshot) SetSandboxId(val string) {
-	s.SandboxId = val
+// SetSandboxID sets the value of SandboxID.
+func (s *Snapshot) SetSandboxID(val string) {
+	s.SandboxID = val
 }
 
 // SetName sets the value of Name.

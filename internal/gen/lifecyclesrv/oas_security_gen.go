@@ -13,9 +13,9 @@ import (
 
 // SecurityHandler is handler for security parameters.
 type SecurityHandler interface {
-	// HandleApiKeyAuth handles apiKeyAuth security.
+	// HandleAPIKeyAuth handles apiKeyAuth security.
 	// The API key (SDKs read it from OPEN_SANDBOX_API_KEY).
-	HandleApiKeyAuth(ctx context.Context, operationName OperationName, t ApiKeyAuth) (context.Context, error)
+	HandleAPIKeyAuth(ctx context.Context, operationName OperationName, t APIKeyAuth) (context.Context, error)
 }
 
 func findAuthorization(h http.Header, prefix string) (string, bool) {
@@ -33,8 +33,8 @@ func findAuthorization(h http.Header, prefix string) (string, bool) {
 	return "", false
 }
 
-// operationRolesApiKeyAuth is a private map storing roles per operation.
-var operationRolesApiKeyAuth = map[string][]string{
+// operationRolesAPIKeyAuth is a private map storing roles per operation.
+var operationRolesAPIKeyAuth = map[string][]string{
 	CreateSandboxOperation:          []string{},
 	CreateSnapshotOperation:         []string{},
 	DeleteSandboxOperation:          []string{},
@@ -50,18 +50,18 @@ var operationRolesApiKeyAuth = map[string][]string{
 	ResumeSandboxOperation:          []string{},
 }
 
-// GetRolesForApiKeyAuth returns the required roles for the given operation.
+// GetRolesForAPIKeyAuth returns the required roles for the given operation.
 //
 // This is useful for authorization scenarios where you need to know which roles
 // are required for an operation.
 //
 // Example:
 //
-//	requiredRoles := GetRolesForApiKeyAuth(AddPetOperation)
+//	requiredRoles := GetRolesForAPIKeyAuth(AddPetOperation)
 //
 // Returns nil if the operation has no role requirements or if the operation is unknown.
-func GetRolesForApiKeyAuth(operation string) []string {
-	roles, ok := operationRolesApiKeyAuth[operation]
+func GetRolesForAPIKeyAuth(operation string) []string {
+	roles, ok := operationRolesAPIKeyAuth[operation]
 	if !ok {
 		return nil
 	}
@@ -71,16 +71,16 @@ func GetRolesForApiKeyAuth(operation string) []string {
 	return result
 }
 
-func (s *Server) securityApiKeyAuth(ctx context.Context, operationName OperationName, req *http.Request) (context.Context, bool, error) {
-	var t ApiKeyAuth
+func (s *Server) securityAPIKeyAuth(ctx context.Context, operationName OperationName, req *http.Request) (context.Context, bool, error) {
+	var t APIKeyAuth
 	const parameterName = "OPEN-SANDBOX-API-KEY"
 	value := req.Header.Get(parameterName)
 	if value == "" {
 		return ctx, false, nil
 	}
 	t.APIKey = value
-	t.Roles = operationRolesApiKeyAuth[operationName]
-	rctx, err := s.sec.HandleApiKeyAuth(ctx, operationName, t)
+	t.Roles = operationRolesAPIKeyAuth[operationName]
+	rctx, err := s.sec.HandleAPIKeyAuth(ctx, operationName, t)
 	if errors.Is(err, ogenerrors.ErrSkipServerSecurity) {
 		return nil, false, nil
 	} else if err != nil {

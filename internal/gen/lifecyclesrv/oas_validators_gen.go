@@ -513,7 +513,7 @@ func (s *OSSFSVolume) Validate() error {
 			MinNumericSet: false,
 			MaxNumeric:    0,
 			MaxNumericSet: false,
-		}).Validate(string(s.AccessKeyId)); err != nil {
+		}).Validate(string(s.AccessKeyID)); err != nil {
 			return errors.Wrap(err, "string")
 		}
 		return nil

@@ -1185,7 +1185,7 @@ func (c *Client) sendCountRequests(ctx context.Context, params CountRequestsPara
 		}
 
 		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
-			if val, ok := params.SandboxId.Get(); ok {
+			if val, ok := params.SandboxID.Get(); ok {
 				return e.EncodeValue(conv.StringToString(val))
 			}
 			return nil
@@ -2090,7 +2090,7 @@ func (c *Client) sendGetJournal(ctx context.Context, params GetJournalParams, re
 		}
 
 		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
-			if val, ok := params.SandboxId.Get(); ok {
+			if val, ok := params.SandboxID.Get(); ok {
 				return e.EncodeValue(conv.StringToString(val))
 			}
 			return nil
@@ -3231,7 +3231,7 @@ func (c *Client) sendListRenewals(ctx context.Context, params ListRenewalsParams
 		}
 
 		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
-			if val, ok := params.SandboxId.Get(); ok {
+			if val, ok := params.SandboxID.Get(); ok {
 				return e.EncodeValue(conv.StringToString(val))
 			}
 			return nil

@@ -1219,9 +1219,9 @@ func (s *Creation) encodeFields(e *jx.Encoder) {
 		json.EncodeDateTime(e, s.Time)
 	}
 	{
-		if s.RequestId.Set {
+		if s.RequestID.Set {
 			e.FieldStart("requestId")
-			s.RequestId.Encode(e)
+			s.RequestID.Encode(e)
 		}
 	}
 	{
@@ -1300,8 +1300,8 @@ func (s *Creation) Decode(d *jx.Decoder) error {
 			}
 		case "requestId":
 			if err := func() error {
-				s.RequestId.Reset()
-				if err := s.RequestId.Decode(d); err != nil {
+				s.RequestID.Reset()
+				if err := s.RequestID.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -1550,9 +1550,9 @@ func (s *Deletion) encodeFields(e *jx.Encoder) {
 		json.EncodeDateTime(e, s.Time)
 	}
 	{
-		if s.RequestId.Set {
+		if s.RequestID.Set {
 			e.FieldStart("requestId")
-			s.RequestId.Encode(e)
+			s.RequestID.Encode(e)
 		}
 	}
 	{
@@ -1629,8 +1629,8 @@ func (s *Deletion) Decode(d *jx.Decoder) error {
 			}
 		case "requestId":
 			if err := func() error {
-				s.RequestId.Reset()
-				if err := s.RequestId.Decode(d); err != nil {
+				s.RequestID.Reset()
+				if err := s.RequestID.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -1750,7 +1750,7 @@ func (s *Entry) encodeFields(e *jx.Encoder) {
 	}
 	{
 		e.FieldStart("requestId")
-		e.Str(s.RequestId)
+		e.Str(s.RequestID)
 	}
 	{
 		if s.Tenant.Set {
@@ -1759,9 +1759,9 @@ func (s *Entry) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
-		if s.SandboxId.Set {
+		if s.SandboxID.Set {
 			e.FieldStart("sandboxId")
-			s.SandboxId.Encode(e)
+			s.SandboxID.Encode(e)
 		}
 	}
 	{
@@ -1884,7 +1884,7 @@ func (s *Entry) Decode(d *jx.Decoder) error {
 			requiredBitSet[0] |= 1 << 7
 			if err := func() error {
 				v, err := d.Str()
-				s.RequestId = string(v)
+				s.RequestID = string(v)
 				if err != nil {
 					return err
 				}
@@ -1904,8 +1904,8 @@ func (s *Entry) Decode(d *jx.Decoder) error {
 			}
 		case "sandboxId":
 			if err := func() error {
-				s.SandboxId.Reset()
-				if err := s.SandboxId.Decode(d); err != nil {
+				s.SandboxID.Reset()
+				if err := s.SandboxID.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -2825,9 +2825,9 @@ func (s *Info) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
-		if s.UpstreamApi.Set {
+		if s.UpstreamAPI.Set {
 			e.FieldStart("upstreamApi")
-			s.UpstreamApi.Encode(e)
+			s.UpstreamAPI.Encode(e)
 		}
 	}
 	{
@@ -2895,8 +2895,8 @@ func (s *Info) Decode(d *jx.Decoder) error {
 			}
 		case "upstreamApi":
 			if err := func() error {
-				s.UpstreamApi.Reset()
-				if err := s.UpstreamApi.Decode(d); err != nil {
+				s.UpstreamAPI.Reset()
+				if err := s.UpstreamAPI.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -4291,7 +4291,7 @@ func (s *Renewal) Encode(e *jx.Encoder) {
 func (s *Renewal) encodeFields(e *jx.Encoder) {
 	{
 		e.FieldStart("sandboxId")
-		e.Str(s.SandboxId)
+		e.Str(s.SandboxID)
 	}
 	{
 		e.FieldStart("tenant")
@@ -4302,9 +4302,9 @@ func (s *Renewal) encodeFields(e *jx.Encoder) {
 		json.EncodeDateTime(e, s.Time)
 	}
 	{
-		if s.RequestId.Set {
+		if s.RequestID.Set {
 			e.FieldStart("requestId")
-			s.RequestId.Encode(e)
+			s.RequestID.Encode(e)
 		}
 	}
 	{
@@ -4341,7 +4341,7 @@ func (s *Renewal) Decode(d *jx.Decoder) error {
 			requiredBitSet[0] |= 1 << 0
 			if err := func() error {
 				v, err := d.Str()
-				s.SandboxId = string(v)
+				s.SandboxID = string(v)
 				if err != nil {
 					return err
 				}
@@ -4375,8 +4375,8 @@ func (s *Renewal) Decode(d *jx.Decoder) error {
 			}
 		case "requestId":
 			if err := func() error {
-				s.RequestId.Reset()
-				if err := s.RequestId.Decode(d); err != nil {
+				s.RequestID.Reset()
+				if err := s.RequestID.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -4796,9 +4796,9 @@ func (s *SandboxInfo) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
-		if s.SnapshotId.Set {
+		if s.SnapshotID.Set {
 			e.FieldStart("snapshotId")
-			s.SnapshotId.Encode(e)
+			s.SnapshotID.Encode(e)
 		}
 	}
 	{
@@ -4950,8 +4950,8 @@ func (s *SandboxInfo) Decode(d *jx.Decoder) error {
 			}
 		case "snapshotId":
 			if err := func() error {
-				s.SnapshotId.Reset()
-				if err := s.SnapshotId.Decode(d); err != nil {
+				s.SnapshotID.Reset()
+				if err := s.SnapshotID.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -5150,9 +5150,9 @@ func (s *SandboxSeed) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
-		if s.SnapshotId.Set {
+		if s.SnapshotID.Set {
 			e.FieldStart("snapshotId")
-			s.SnapshotId.Encode(e)
+			s.SnapshotID.Encode(e)
 		}
 	}
 	{
@@ -5287,8 +5287,8 @@ func (s *SandboxSeed) Decode(d *jx.Decoder) error {
 			}
 		case "snapshotId":
 			if err := func() error {
-				s.SnapshotId.Reset()
-				if err := s.SnapshotId.Decode(d); err != nil {
+				s.SnapshotID.Reset()
+				if err := s.SnapshotID.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -5396,9 +5396,9 @@ func (s *SnapshotInfo) encodeFields(e *jx.Encoder) {
 		e.Str(s.Tenant)
 	}
 	{
-		if s.SandboxId.Set {
+		if s.SandboxID.Set {
 			e.FieldStart("sandboxId")
-			s.SandboxId.Encode(e)
+			s.SandboxID.Encode(e)
 		}
 	}
 	{
@@ -5475,8 +5475,8 @@ func (s *SnapshotInfo) Decode(d *jx.Decoder) error {
 			}
 		case "sandboxId":
 			if err := func() error {
-				s.SandboxId.Reset()
-				if err := s.SandboxId.Decode(d); err != nil {
+				s.SandboxID.Reset()
+				if err := s.SandboxID.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -5615,9 +5615,9 @@ func (s *SnapshotSeed) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
-		if s.SandboxId.Set {
+		if s.SandboxID.Set {
 			e.FieldStart("sandboxId")
-			s.SandboxId.Encode(e)
+			s.SandboxID.Encode(e)
 		}
 	}
 	{
@@ -5679,8 +5679,8 @@ func (s *SnapshotSeed) Decode(d *jx.Decoder) error {
 			}
 		case "sandboxId":
 			if err := func() error {
-				s.SandboxId.Reset()
-				if err := s.SandboxId.Decode(d); err != nil {
+				s.SandboxID.Reset()
+				if err := s.SandboxID.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -6377,7 +6377,7 @@ func (s *Tenant) Encode(e *jx.Encoder) {
 func (s *Tenant) encodeFields(e *jx.Encoder) {
 	{
 		e.FieldStart("apiKey")
-		e.Str(s.ApiKey)
+		e.Str(s.APIKey)
 	}
 	{
 		e.FieldStart("name")
@@ -6403,7 +6403,7 @@ func (s *Tenant) Decode(d *jx.Decoder) error {
 			requiredBitSet[0] |= 1 << 0
 			if err := func() error {
 				v, err := d.Str()
-				s.ApiKey = string(v)
+				s.APIKey = string(v)
 				if err != nil {
 					return err
 				}

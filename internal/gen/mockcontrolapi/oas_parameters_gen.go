@@ -19,7 +19,7 @@ type CountRequestsParams struct {
 	Status OptInt    `json:",omitempty,omitzero"`
 	Tenant OptString `json:",omitempty,omitzero"`
 	// A lifecycle sandbox id or control plane sandbox name.
-	SandboxId OptString `json:",omitempty,omitzero"`
+	SandboxID OptString `json:",omitempty,omitzero"`
 	// True selects only requests an injected fault shaped.
 	Faulted OptBool `json:",omitempty,omitzero"`
 }
@@ -57,7 +57,7 @@ type GetJournalParams struct {
 	Status OptInt    `json:",omitempty,omitzero"`
 	Tenant OptString `json:",omitempty,omitzero"`
 	// A lifecycle sandbox id or control plane sandbox name.
-	SandboxId OptString `json:",omitempty,omitzero"`
+	SandboxID OptString `json:",omitempty,omitzero"`
 	// True selects only requests an injected fault shaped.
 	Faulted OptBool `json:",omitempty,omitzero"`
 	// Answer only the newest `last` matching entries.
@@ -77,7 +77,7 @@ type GetSnapshotParams struct {
 // ListRenewalsParams is parameters of listRenewals operation.
 type ListRenewalsParams struct {
 	// A lifecycle sandbox id or control plane sandbox name.
-	SandboxId OptString `json:",omitempty,omitzero"`
+	SandboxID OptString `json:",omitempty,omitzero"`
 }
 
 // RemoveFaultParams is parameters of removeFault operation.

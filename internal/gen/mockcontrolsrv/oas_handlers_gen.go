@@ -1584,7 +1584,7 @@ func (s *Server) handleCountRequestsRequest(args [0]string, argsEscaped bool, w 
 				{
 					Name: "sandboxId",
 					In:   "query",
-				}: params.SandboxId,
+				}: params.SandboxID,
 				{
 					Name: "faulted",
 					In:   "query",
@@ -3025,7 +3025,7 @@ func (s *Server) handleGetJournalRequest(args [0]string, argsEscaped bool, w htt
 				{
 					Name: "sandboxId",
 					In:   "query",
-				}: params.SandboxId,
+				}: params.SandboxID,
 				{
 					Name: "faulted",
 					In:   "query",
@@ -5142,7 +5142,7 @@ func (s *Server) handleListRenewalsRequest(args [0]string, argsEscaped bool, w h
 				{
 					Name: "sandboxId",
 					In:   "query",
-				}: params.SandboxId,
+				}: params.SandboxID,
 			},
 			Raw: r,
 		}

@@ -83,7 +83,7 @@ type CountRequestsParams struct {
 	Status OptInt    `json:",omitempty,omitzero"`
 	Tenant OptString `json:",omitempty,omitzero"`
 	// A lifecycle sandbox id or control plane sandbox name.
-	SandboxId OptString `json:",omitempty,omitzero"`
+	SandboxID OptString `json:",omitempty,omitzero"`
 	// True selects only requests an injected fault shaped.
 	Faulted OptBool `json:",omitempty,omitzero"`
 }
@@ -149,7 +149,7 @@ func unpackCountRequestsParams(packed middleware.Parameters) (params CountReques
 			In:   "query",
 		}
 		if v, ok := packed[key]; ok {
-			params.SandboxId = v.(OptString)
+			params.SandboxID = v.(OptString)
 		}
 	}
 	{
@@ -437,7 +437,7 @@ func decodeCountRequestsParams(args [0]string, argsEscaped bool, r *http.Request
 
 		if err := q.HasParam(cfg); err == nil {
 			if err := q.DecodeParam(cfg, func(d uri.Decoder) error {
-				var paramsDotSandboxIdVal string
+				var paramsDotSandboxIDVal string
 				if err := func() error {
 					val, err := d.DecodeValue()
 					if err != nil {
@@ -449,12 +449,12 @@ func decodeCountRequestsParams(args [0]string, argsEscaped bool, r *http.Request
 						return err
 					}
 
-					paramsDotSandboxIdVal = c
+					paramsDotSandboxIDVal = c
 					return nil
 				}(); err != nil {
 					return err
 				}
-				params.SandboxId.SetTo(paramsDotSandboxIdVal)
+				params.SandboxID.SetTo(paramsDotSandboxIDVal)
 				return nil
 			}); err != nil {
 				return err
@@ -837,7 +837,7 @@ type GetJournalParams struct {
 	Status OptInt    `json:",omitempty,omitzero"`
 	Tenant OptString `json:",omitempty,omitzero"`
 	// A lifecycle sandbox id or control plane sandbox name.
-	SandboxId OptString `json:",omitempty,omitzero"`
+	SandboxID OptString `json:",omitempty,omitzero"`
 	// True selects only requests an injected fault shaped.
 	Faulted OptBool `json:",omitempty,omitzero"`
 	// Answer only the newest `last` matching entries.
@@ -905,7 +905,7 @@ func unpackGetJournalParams(packed middleware.Parameters) (params GetJournalPara
 			In:   "query",
 		}
 		if v, ok := packed[key]; ok {
-			params.SandboxId = v.(OptString)
+			params.SandboxID = v.(OptString)
 		}
 	}
 	{
@@ -1202,7 +1202,7 @@ func decodeGetJournalParams(args [0]string, argsEscaped bool, r *http.Request) (
 
 		if err := q.HasParam(cfg); err == nil {
 			if err := q.DecodeParam(cfg, func(d uri.Decoder) error {
-				var paramsDotSandboxIdVal string
+				var paramsDotSandboxIDVal string
 				if err := func() error {
 					val, err := d.DecodeValue()
 					if err != nil {
@@ -1214,12 +1214,12 @@ func decodeGetJournalParams(args [0]string, argsEscaped bool, r *http.Request) (
 						return err
 					}
 
-					paramsDotSandboxIdVal = c
+					paramsDotSandboxIDVal = c
 					return nil
 				}(); err != nil {
 					return err
 				}
-				params.SandboxId.SetTo(paramsDotSandboxIdVal)
+				params.SandboxID.SetTo(paramsDotSandboxIDVal)
 				return nil
 			}); err != nil {
 				return err
@@ -1476,7 +1476,7 @@ func decodeGetSnapshotParams(args [1]string, argsEscaped bool, r *http.Request) 
 // ListRenewalsParams is parameters of listRenewals operation.
 type ListRenewalsParams struct {
 	// A lifecycle sandbox id or control plane sandbox name.
-	SandboxId OptString `json:",omitempty,omitzero"`
+	SandboxID OptString `json:",omitempty,omitzero"`
 }
 
 func unpackListRenewalsParams(packed middleware.Parameters) (params ListRenewalsParams) {
@@ -1486,7 +1486,7 @@ func unpackListRenewalsParams(packed middleware.Parameters) (params ListRenewals
 			In:   "query",
 		}
 		if v, ok := packed[key]; ok {
-			params.SandboxId = v.(OptString)
+			params.SandboxID = v.(OptString)
 		}
 	}
 	return params
@@ -1504,7 +1504,7 @@ func decodeListRenewalsParams(args [0]string, argsEscaped bool, r *http.Request)
 
 		if err := q.HasParam(cfg); err == nil {
 			if err := q.DecodeParam(cfg, func(d uri.Decoder) error {
-				var paramsDotSandboxIdVal string
+				var paramsDotSandboxIDVal string
 				if err := func() error {
 					val, err := d.DecodeValue()
 					if err != nil {
@@ -1516,12 +1516,12 @@ func decodeListRenewalsParams(args [0]string, argsEscaped bool, r *http.Request)
 						return err
 					}
 
-					paramsDotSandboxIdVal = c
+					paramsDotSandboxIDVal = c
 					return nil
 				}(); err != nil {
 					return err
 				}
-				params.SandboxId.SetTo(paramsDotSandboxIdVal)
+				params.SandboxID.SetTo(paramsDotSandboxIDVal)
 				return nil
 			}); err != nil {
 				return err

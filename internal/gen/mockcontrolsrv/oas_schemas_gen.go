@@ -495,7 +495,7 @@ type Creation struct {
 	ID        string       `json:"id"`
 	Tenant    string       `json:"tenant"`
 	Time      time.Time    `json:"time"`
-	RequestId OptString    `json:"requestId"`
+	RequestID OptString    `json:"requestId"`
 	Metadata  OptStringMap `json:"metadata"`
 }
 
@@ -519,9 +519,9 @@ func (s *Creation) GetTime() time.Time {
 	return s.Time
 }
 
-// GetRequestId returns the value of RequestId.
-func (s *Creation) GetRequestId() OptString {
-	return s.RequestId
+// GetRequestID returns the value of RequestID.
+func (s *Creation) GetRequestID() OptString {
+	return s.RequestID
 }
 
 // GetMetadata returns the value of Metadata.
@@ -549,9 +549,9 @@ func (s *Creation) SetTime(val time.Time) {
 	s.Time = val
 }
 
-// SetRequestId sets the value of RequestId.
-func (s *Creation) SetRequestId(val OptString) {
-	s.RequestId = val
+// SetRequestID sets the value of RequestID.
+func (s *Creation) SetRequestID(val OptString) {
+	s.RequestID = val
 }
 
 // SetMetadata sets the value of Metadata.
@@ -592,7 +592,7 @@ type Deletion struct {
 	Tenant string    `json:"tenant"`
 	Time   time.Time `json:"time"`
 	// Absent for an expiry.
-	RequestId OptString `json:"requestId"`
+	RequestID OptString `json:"requestId"`
 	Reason    string    `json:"reason"`
 }
 
@@ -616,9 +616,9 @@ func (s *Deletion) GetTime() time.Time {
 	return s.Time
 }
 
-// GetRequestId returns the value of RequestId.
-func (s *Deletion) GetRequestId() OptString {
-	return s.RequestId
+// GetRequestID returns the value of RequestID.
+func (s *Deletion) GetRequestID() OptString {
+	return s.RequestID
 }
 
 // GetReason returns the value of Reason.
@@ -646,9 +646,9 @@ func (s *Deletion) SetTime(val time.Time) {
 	s.Time = val
 }
 
-// SetRequestId sets the value of RequestId.
-func (s *Deletion) SetRequestId(val OptString) {
-	s.RequestId = val
+// SetRequestID sets the value of RequestID.
+func (s *Deletion) SetRequestID(val OptString) {
+	s.RequestID = val
 }
 
 // SetReason sets the value of Reason.
@@ -667,9 +667,9 @@ type Entry struct {
 	Query     OptString `json:"query"`
 	// 0 when the connection was reset or the client left first.
 	Status    int       `json:"status"`
-	RequestId string    `json:"requestId"`
+	RequestID string    `json:"requestId"`
 	Tenant    OptString `json:"tenant"`
-	SandboxId OptString `json:"sandboxId"`
+	SandboxID OptString `json:"sandboxId"`
 	// The id of the fault that shaped the answer.
 	Fault OptInt64 `json:"fault"`
 	Reset OptBool  `json:"reset"`
@@ -710,9 +710,9 @@ func (s *Entry) GetStatus() int {
 	return s.Status
 }
 
-// GetRequestId returns the value of RequestId.
-func (s *Entry) GetRequestId() string {
-	return s.RequestId
+// GetRequestID returns the value of RequestID.
+func (s *Entry) GetRequestID() string {
+	return s.RequestID
 }
 
 // GetTenant returns the value of Tenant.
@@ -720,9 +720,9 @@ func (s *Entry) GetTenant() OptString {
 	return s.Tenant
 }
 
-// GetSandboxId returns the value of SandboxId.
-func (s *Entry) GetSandboxId() OptString {
-	return s.SandboxId
+// GetSandboxID returns the value of SandboxID.
+func (s *Entry) GetSandboxID() OptString {
+	return s.SandboxID
 }
 
 // GetFault returns the value of Fault.
@@ -770,9 +770,9 @@ func (s *Entry) SetStatus(val int) {
 	s.Status = val
 }
 
-// SetRequestId sets the value of RequestId.
-func (s *Entry) SetRequestId(val string) {
-	s.RequestId = val
+// SetRequestID sets the value of RequestID.
+func (s *Entry) SetRequestID(val string) {
+	s.RequestID = val
 }
 
 // SetTenant sets the value of Tenant.
@@ -780,9 +780,9 @@ func (s *Entry) SetTenant(val OptString) {
 	s.Tenant = val
 }
 
-// SetSandboxId sets the value of SandboxId.
-func (s *Entry) SetSandboxId(val OptString) {
-	s.SandboxId = val
+// SetSandboxID sets the value of SandboxID.
+func (s *Entry) SetSandboxID(val OptString) {
+	s.SandboxID = val
 }
 
 // SetFault sets the value of Fault.
@@ -1123,7 +1123,7 @@ type Info struct {
 	Runtime OptString `json:"runtime"`
 	// The server requests are forwarded to (proxy mode).
 	Upstream    OptString `json:"upstream"`
-	UpstreamApi OptAPI    `json:"upstreamApi"`
+	UpstreamAPI OptAPI    `json:"upstreamApi"`
 	Clock       Clock     `json:"clock"`
 	Urls        URLs      `json:"urls"`
 	// Records of each kind the journal keeps (0 keeps all).
@@ -1145,9 +1145,9 @@ func (s *Info) GetUpstream() OptString {
 	return s.Upstream
 }
 
-// GetUpstreamApi returns the value of UpstreamApi.
-func (s *Info) GetUpstreamApi() OptAPI {
-	return s.UpstreamApi
+// GetUpstreamAPI returns the value of UpstreamAPI.
+func (s *Info) GetUpstreamAPI() OptAPI {
+	return s.UpstreamAPI
 }
 
 // GetClock returns the value of Clock.
@@ -1180,9 +1180,9 @@ func (s *Info) SetUpstream(val OptString) {
 	s.Upstream = val
 }
 
-// SetUpstreamApi sets the value of UpstreamApi.
-func (s *Info) SetUpstreamApi(val OptAPI) {
-	s.UpstreamApi = val
+// SetUpstreamAPI sets the value of UpstreamAPI.
+func (s *Info) SetUpstreamAPI(val OptAPI) {
+	s.UpstreamAPI = val
 }
 
 // SetClock sets the value of Clock.
@@ -2181,18 +2181,18 @@ type RemoveFaultNoContent struct{}
 
 // Ref: #/components/schemas/Renewal
 type Renewal struct {
-	SandboxId string    `json:"sandboxId"`
+	SandboxID string    `json:"sandboxId"`
 	Tenant    string    `json:"tenant"`
 	Time      time.Time `json:"time"`
-	RequestId OptString `json:"requestId"`
+	RequestID OptString `json:"requestId"`
 	// Absent when the sandbox had no expiry.
 	Old OptDateTime `json:"old"`
 	New time.Time   `json:"new"`
 }
 
-// GetSandboxId returns the value of SandboxId.
-func (s *Renewal) GetSandboxId() string {
-	return s.SandboxId
+// GetSandboxID returns the value of SandboxID.
+func (s *Renewal) GetSandboxID() string {
+	return s.SandboxID
 }
 
 // GetTenant returns the value of Tenant.
@@ -2205,9 +2205,9 @@ func (s *Renewal) GetTime() time.Time {
 	return s.Time
 }
 
-// GetRequestId returns the value of RequestId.
-func (s *Renewal) GetRequestId() OptString {
-	return s.RequestId
+// GetRequestID returns the value of RequestID.
+func (s *Renewal) GetRequestID() OptString {
+	return s.RequestID
 }
 
 // GetOld returns the value of Old.
@@ -2220,9 +2220,9 @@ func (s *Renewal) GetNew() time.Time {
 	return s.New
 }
 
-// SetSandboxId sets the value of SandboxId.
-func (s *Renewal) SetSandboxId(val string) {
-	s.SandboxId = val
+// SetSandboxID sets the value of SandboxID.
+func (s *Renewal) SetSandboxID(val string) {
+	s.SandboxID = val
 }
 
 // SetTenant sets the value of Tenant.
@@ -2235,9 +2235,9 @@ func (s *Renewal) SetTime(val time.Time) {
 	s.Time = val
 }
 
-// SetRequestId sets the value of RequestId.
-func (s *Renewal) SetRequestId(val OptString) {
-	s.RequestId = val
+// SetRequestID sets the value of RequestID.
+func (s *Renewal) SetRequestID(val OptString) {
+	s.RequestID = val
 }
 
 // SetOld sets the value of Old.
@@ -2414,7 +2414,7 @@ type SandboxInfo struct {
 	Message          OptString    `json:"message"`
 	ExitCode         OptInt       `json:"exitCode"`
 	Image            OptString    `json:"image"`
-	SnapshotId       OptString    `json:"snapshotId"`
+	SnapshotID       OptString    `json:"snapshotId"`
 	Entrypoint       []string     `json:"entrypoint"`
 	Metadata         OptStringMap `json:"metadata"`
 	Env              OptStringMap `json:"env"`
@@ -2460,9 +2460,9 @@ func (s *SandboxInfo) GetImage() OptString {
 	return s.Image
 }
 
-// GetSnapshotId returns the value of SnapshotId.
-func (s *SandboxInfo) GetSnapshotId() OptString {
-	return s.SnapshotId
+// GetSnapshotID returns the value of SnapshotID.
+func (s *SandboxInfo) GetSnapshotID() OptString {
+	return s.SnapshotID
 }
 
 // GetEntrypoint returns the value of Entrypoint.
@@ -2535,9 +2535,9 @@ func (s *SandboxInfo) SetImage(val OptString) {
 	s.Image = val
 }
 
-// SetSnapshotId sets the value of SnapshotId.
-func (s *SandboxInfo) SetSnapshotId(val OptString) {
-	s.SnapshotId = val
+// SetSnapshotID sets the value of SnapshotID.
+func (s *SandboxInfo) SetSnapshotID(val OptString) {
+	s.SnapshotID = val
 }
 
 // SetEntrypoint sets the value of Entrypoint.
@@ -2585,7 +2585,7 @@ type SandboxSeed struct {
 	Message    OptString    `json:"message"`
 	ExitCode   OptInt       `json:"exitCode"`
 	Image      OptString    `json:"image"`
-	SnapshotId OptString    `json:"snapshotId"`
+	SnapshotID OptString    `json:"snapshotId"`
 	Entrypoint []string     `json:"entrypoint"`
 	Metadata   OptStringMap `json:"metadata"`
 	Env        OptStringMap `json:"env"`
@@ -2628,9 +2628,9 @@ func (s *SandboxSeed) GetImage() OptString {
 	return s.Image
 }
 
-// GetSnapshotId returns the value of SnapshotId.
-func (s *SandboxSeed) GetSnapshotId() OptString {
-	return s.SnapshotId
+// GetSnapshotID returns the value of SnapshotID.
+func (s *SandboxSeed) GetSnapshotID() OptString {
+	return s.SnapshotID
 }
 
 // GetEntrypoint returns the value of Entrypoint.
@@ -2693,9 +2693,9 @@ func (s *SandboxSeed) SetImage(val OptString) {
 	s.Image = val
 }
 
-// SetSnapshotId sets the value of SnapshotId.
-func (s *SandboxSeed) SetSnapshotId(val OptString) {
-	s.SnapshotId = val
+// SetSnapshotID sets the value of SnapshotID.
+func (s *SandboxSeed) SetSnapshotID(val OptString) {
+	s.SnapshotID = val
 }
 
 // SetEntrypoint sets the value of Entrypoint.
@@ -2730,7 +2730,7 @@ type ScriptUpgradeNoContent struct{}
 type SnapshotInfo struct {
 	ID        string    `json:"id"`
 	Tenant    string    `json:"tenant"`
-	SandboxId OptString `json:"sandboxId"`
+	SandboxID OptString `json:"sandboxId"`
 	Name      OptString `json:"name"`
 	State     string    `json:"state"`
 	Reason    OptString `json:"reason"`
@@ -2748,9 +2748,9 @@ func (s *SnapshotInfo) GetTenant() string {
 	return s.Tenant
 }
 
-// GetSandboxId returns the value of SandboxId.
-func (s *SnapshotInfo) GetSandboxId() OptString {
-	return s.SandboxId
+// GetSandboxID returns the value of SandboxID.
+func (s *SnapshotInfo) GetSandboxID() OptString {
+	return s.SandboxID
 }
 
 // GetName returns the value of Name.
@@ -2788,9 +2788,9 @@ func (s *SnapshotInfo) SetTenant(val string) {
 	s.Tenant = val
 }
 
-// SetSandboxId sets the value of SandboxId.
-func (s *SnapshotInfo) SetSandboxId(val OptString) {
-	s.SandboxId = val
+// SetSandboxID sets the value of SandboxID.
+func (s *SnapshotInfo) SetSandboxID(val OptString) {
+	s.SandboxID = val
 }
 
 // SetName sets the value of Name.
@@ -2822,7 +2822,7 @@ func (s *SnapshotInfo) SetCreatedAt(val time.Time) {
 type SnapshotSeed struct {
 	Tenant    OptString `json:"tenant"`
 	ID        OptString `json:"id"`
-	SandboxId OptString `json:"sandboxId"`
+	SandboxID OptString `json:"sandboxId"`
 	Name      OptString `json:"name"`
 	State     OptString `json:"state"`
 	Image     OptString `json:"image"`
@@ -2838,9 +2838,9 @@ func (s *SnapshotSeed) GetID() OptString {
 	return s.ID
 }
 
-// GetSandboxId returns the value of SandboxId.
-func (s *SnapshotSeed) GetSandboxId() OptString {
-	return s.SandboxId
+// GetSandboxID returns the value of SandboxID.
+func (s *SnapshotSeed) GetSandboxID() OptString {
+	return s.SandboxID
 }
 
 // GetName returns the value of Name.
@@ -2868,9 +2868,9 @@ func (s *SnapshotSeed) SetID(val OptString) {
 	s.ID = val
 }
 
-// SetSandboxId sets the value of SandboxId.
-func (s *SnapshotSeed) SetSandboxId(val OptString) {
-	s.SandboxId = val
+// SetSandboxID sets the value of SandboxID.
+func (s *SnapshotSeed) SetSandboxID(val OptString) {
+	s.SandboxID = val
 }
 
 // SetName sets the value of Name.
@@ -3051,13 +3051,13 @@ func (s *StringMap) init() StringMap {
 
 // Ref: #/components/schemas/Tenant
 type Tenant struct {
-	ApiKey string `json:"apiKey"`
+	APIKey string `json:"apiKey"`
 	Name   string `json:"name"`
 }
 
-// GetApiKey returns the value of ApiKey.
-func (s *Tenant) GetApiKey() string {
-	return s.ApiKey
+// GetAPIKey returns the value of APIKey.
+func (s *Tenant) GetAPIKey() string {
+	return s.APIKey
 }
 
 // GetName returns the value of Name.
@@ -3065,9 +3065,9 @@ func (s *Tenant) GetName() string {
 	return s.Name
 }
 
-// SetApiKey sets the value of ApiKey.
-func (s *Tenant) SetApiKey(val string) {
-	s.ApiKey = val
+// SetAPIKey sets the value of APIKey.
+func (s *Tenant) SetAPIKey(val string) {
+	s.APIKey = val
 }
 
 // SetName sets the value of Name.

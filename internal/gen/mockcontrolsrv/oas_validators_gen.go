@@ -111,7 +111,7 @@ func (s *Info) Validate() error {
 		})
 	}
 	if err := func() error {
-		if value, ok := s.UpstreamApi.Get(); ok {
+		if value, ok := s.UpstreamAPI.Get(); ok {
 			if err := func() error {
 				if err := value.Validate(); err != nil {
 					return err

@@ -385,7 +385,7 @@ func (c *Client) sendAbortMultipartUpload(ctx context.Context, params AbortMulti
 			Explode: false,
 		})
 		if err := func() error {
-			return e.EncodeValue(conv.StringToString(params.UploadId))
+			return e.EncodeValue(conv.StringToString(params.UploadID))
 		}(); err != nil {
 			return res, errors.Wrap(err, "encode path")
 		}
@@ -499,7 +499,7 @@ func (c *Client) sendCompleteMultipartUpload(ctx context.Context, request *Multi
 			Explode: false,
 		})
 		if err := func() error {
-			return e.EncodeValue(conv.StringToString(params.UploadId))
+			return e.EncodeValue(conv.StringToString(params.UploadID))
 		}(); err != nil {
 			return res, errors.Wrap(err, "encode path")
 		}
@@ -2781,7 +2781,7 @@ func (c *Client) sendListMultipartParts(ctx context.Context, params ListMultipar
 			Explode: false,
 		})
 		if err := func() error {
-			return e.EncodeValue(conv.StringToString(params.UploadId))
+			return e.EncodeValue(conv.StringToString(params.UploadID))
 		}(); err != nil {
 			return res, errors.Wrap(err, "encode path")
 		}
@@ -4460,7 +4460,7 @@ func (c *Client) sendUploadMultipartPart(ctx context.Context, request *Multipart
 			Explode: false,
 		})
 		if err := func() error {
-			return e.EncodeValue(conv.StringToString(params.UploadId))
+			return e.EncodeValue(conv.StringToString(params.UploadID))
 		}(); err != nil {
 			return res, errors.Wrap(err, "encode path")
 		}

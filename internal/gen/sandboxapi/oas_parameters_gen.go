@@ -5,13 +5,13 @@ package sandboxapi
 // AbortMultipartUploadParams is parameters of abortMultipartUpload operation.
 type AbortMultipartUploadParams struct {
 	// The session id returned when the upload began.
-	UploadId string
+	UploadID string
 }
 
 // CompleteMultipartUploadParams is parameters of completeMultipartUpload operation.
 type CompleteMultipartUploadParams struct {
 	// The session id returned when the upload began.
-	UploadId string
+	UploadID string
 }
 
 // ContentSearchParams is parameters of contentSearch operation.
@@ -134,7 +134,7 @@ type KillProcessParams struct {
 // ListMultipartPartsParams is parameters of listMultipartParts operation.
 type ListMultipartPartsParams struct {
 	// The session id returned when the upload began.
-	UploadId string
+	UploadID string
 }
 
 // PutFilesystemParams is parameters of putFilesystem operation.
@@ -199,7 +199,7 @@ type UploadMultipartPartParams struct {
 	// Position of this part, from 1 to 10000.
 	PartNumber int
 	// The session id returned when the upload began.
-	UploadId string
+	UploadID string
 }
 
 // WatchFilesystemParams is parameters of watchFilesystem operation.

@@ -180,7 +180,7 @@ func (s *Server) handleAbortMultipartUploadRequest(args [1]string, argsEscaped b
 				{
 					Name: "uploadId",
 					In:   "path",
-				}: params.UploadId,
+				}: params.UploadID,
 			},
 			Raw: r,
 		}
@@ -383,7 +383,7 @@ func (s *Server) handleCompleteMultipartUploadRequest(args [1]string, argsEscape
 				{
 					Name: "uploadId",
 					In:   "path",
-				}: params.UploadId,
+				}: params.UploadID,
 			},
 			Raw: r,
 		}
@@ -3816,7 +3816,7 @@ func (s *Server) handleListMultipartPartsRequest(args [1]string, argsEscaped boo
 				{
 					Name: "uploadId",
 					In:   "path",
-				}: params.UploadId,
+				}: params.UploadID,
 			},
 			Raw: r,
 		}
@@ -6671,7 +6671,7 @@ func (s *Server) handleUploadMultipartPartRequest(args [1]string, argsEscaped bo
 				{
 					Name: "uploadId",
 					In:   "path",
-				}: params.UploadId,
+				}: params.UploadID,
 			},
 			Raw: r,
 		}

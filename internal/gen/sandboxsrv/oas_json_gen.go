@@ -1508,9 +1508,9 @@ func (s *DriveMountInfo) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
-		if s.UidMap.Set {
+		if s.UIDMap.Set {
 			e.FieldStart("uidMap")
-			s.UidMap.Encode(e)
+			s.UIDMap.Encode(e)
 		}
 	}
 	{
@@ -1580,8 +1580,8 @@ func (s *DriveMountInfo) Decode(d *jx.Decoder) error {
 			}
 		case "uidMap":
 			if err := func() error {
-				s.UidMap.Reset()
-				if err := s.UidMap.Decode(d); err != nil {
+				s.UIDMap.Reset()
+				if err := s.UIDMap.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -1652,9 +1652,9 @@ func (s *DriveMountRequest) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
-		if s.UidMap.Set {
+		if s.UIDMap.Set {
 			e.FieldStart("uidMap")
-			s.UidMap.Encode(e)
+			s.UIDMap.Encode(e)
 		}
 	}
 	{
@@ -1729,8 +1729,8 @@ func (s *DriveMountRequest) Decode(d *jx.Decoder) error {
 			}
 		case "uidMap":
 			if err := func() error {
-				s.UidMap.Reset()
-				if err := s.UidMap.Decode(d); err != nil {
+				s.UIDMap.Reset()
+				if err := s.UIDMap.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -1849,9 +1849,9 @@ func (s *DriveMountResponse) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
-		if s.UidMap.Set {
+		if s.UIDMap.Set {
 			e.FieldStart("uidMap")
-			s.UidMap.Encode(e)
+			s.UIDMap.Encode(e)
 		}
 	}
 	{
@@ -1943,8 +1943,8 @@ func (s *DriveMountResponse) Decode(d *jx.Decoder) error {
 			}
 		case "uidMap":
 			if err := func() error {
-				s.UidMap.Reset()
-				if err := s.UidMap.Decode(d); err != nil {
+				s.UIDMap.Reset()
+				if err := s.UIDMap.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -5110,9 +5110,9 @@ func (s *MultipartInitiateResponse) Encode(e *jx.Encoder) {
 // encodeFields encodes fields.
 func (s *MultipartInitiateResponse) encodeFields(e *jx.Encoder) {
 	{
-		if s.UploadId.Set {
+		if s.UploadID.Set {
 			e.FieldStart("uploadId")
-			s.UploadId.Encode(e)
+			s.UploadID.Encode(e)
 		}
 	}
 	{
@@ -5138,8 +5138,8 @@ func (s *MultipartInitiateResponse) Decode(d *jx.Decoder) error {
 		switch string(k) {
 		case "uploadId":
 			if err := func() error {
-				s.UploadId.Reset()
-				if err := s.UploadId.Decode(d); err != nil {
+				s.UploadID.Reset()
+				if err := s.UploadID.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -5190,9 +5190,9 @@ func (s *MultipartListPartsResponse) Encode(e *jx.Encoder) {
 // encodeFields encodes fields.
 func (s *MultipartListPartsResponse) encodeFields(e *jx.Encoder) {
 	{
-		if s.UploadId.Set {
+		if s.UploadID.Set {
 			e.FieldStart("uploadId")
-			s.UploadId.Encode(e)
+			s.UploadID.Encode(e)
 		}
 	}
 	{
@@ -5222,8 +5222,8 @@ func (s *MultipartListPartsResponse) Decode(d *jx.Decoder) error {
 		switch string(k) {
 		case "uploadId":
 			if err := func() error {
-				s.UploadId.Reset()
-				if err := s.UploadId.Decode(d); err != nil {
+				s.UploadID.Reset()
+				if err := s.UploadID.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -5435,9 +5435,9 @@ func (s *MultipartUpload) Encode(e *jx.Encoder) {
 // encodeFields encodes fields.
 func (s *MultipartUpload) encodeFields(e *jx.Encoder) {
 	{
-		if s.UploadId.Set {
+		if s.UploadID.Set {
 			e.FieldStart("uploadId")
-			s.UploadId.Encode(e)
+			s.UploadID.Encode(e)
 		}
 	}
 	{
@@ -5484,8 +5484,8 @@ func (s *MultipartUpload) Decode(d *jx.Decoder) error {
 		switch string(k) {
 		case "uploadId":
 			if err := func() error {
-				s.UploadId.Reset()
-				if err := s.UploadId.Decode(d); err != nil {
+				s.UploadID.Reset()
+				if err := s.UploadID.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -8874,9 +8874,9 @@ func (s *UpgradeRequest) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
-		if s.BaseUrl.Set {
+		if s.BaseURL.Set {
 			e.FieldStart("baseUrl")
-			s.BaseUrl.Encode(e)
+			s.BaseURL.Encode(e)
 		}
 	}
 }
@@ -8906,8 +8906,8 @@ func (s *UpgradeRequest) Decode(d *jx.Decoder) error {
 			}
 		case "baseUrl":
 			if err := func() error {
-				s.BaseUrl.Reset()
-				if err := s.BaseUrl.Decode(d); err != nil {
+				s.BaseURL.Reset()
+				if err := s.BaseURL.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -8964,9 +8964,9 @@ func (s *UpgradeResponse) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
-		if s.BaseUrl.Set {
+		if s.BaseURL.Set {
 			e.FieldStart("baseUrl")
-			s.BaseUrl.Encode(e)
+			s.BaseURL.Encode(e)
 		}
 	}
 }
@@ -9021,8 +9021,8 @@ func (s *UpgradeResponse) Decode(d *jx.Decoder) error {
 			}
 		case "baseUrl":
 			if err := func() error {
-				s.BaseUrl.Reset()
-				if err := s.BaseUrl.Decode(d); err != nil {
+				s.BaseURL.Reset()
+				if err := s.BaseURL.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -9119,9 +9119,9 @@ func (s *UpgradeStatus) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
-		if s.DownloadUrl.Set {
+		if s.DownloadURL.Set {
 			e.FieldStart("downloadUrl")
-			s.DownloadUrl.Encode(e)
+			s.DownloadURL.Encode(e)
 		}
 	}
 	{
@@ -9216,8 +9216,8 @@ func (s *UpgradeStatus) Decode(d *jx.Decoder) error {
 			}
 		case "downloadUrl":
 			if err := func() error {
-				s.DownloadUrl.Reset()
-				if err := s.DownloadUrl.Decode(d); err != nil {
+				s.DownloadURL.Reset()
+				if err := s.DownloadURL.Decode(d); err != nil {
 					return err
 				}
 				return nil

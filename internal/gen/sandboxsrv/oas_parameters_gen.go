@@ -17,7 +17,7 @@ import (
 // AbortMultipartUploadParams is parameters of abortMultipartUpload operation.
 type AbortMultipartUploadParams struct {
 	// The session id returned when the upload began.
-	UploadId string
+	UploadID string
 }
 
 func unpackAbortMultipartUploadParams(packed middleware.Parameters) (params AbortMultipartUploadParams) {
@@ -26,7 +26,7 @@ func unpackAbortMultipartUploadParams(packed middleware.Parameters) (params Abor
 			Name: "uploadId",
 			In:   "path",
 		}
-		params.UploadId = packed[key].(string)
+		params.UploadID = packed[key].(string)
 	}
 	return params
 }
@@ -61,7 +61,7 @@ func decodeAbortMultipartUploadParams(args [1]string, argsEscaped bool, r *http.
 					return err
 				}
 
-				params.UploadId = c
+				params.UploadID = c
 				return nil
 			}(); err != nil {
 				return err
@@ -83,7 +83,7 @@ func decodeAbortMultipartUploadParams(args [1]string, argsEscaped bool, r *http.
 // CompleteMultipartUploadParams is parameters of completeMultipartUpload operation.
 type CompleteMultipartUploadParams struct {
 	// The session id returned when the upload began.
-	UploadId string
+	UploadID string
 }
 
 func unpackCompleteMultipartUploadParams(packed middleware.Parameters) (params CompleteMultipartUploadParams) {
@@ -92,7 +92,7 @@ func unpackCompleteMultipartUploadParams(packed middleware.Parameters) (params C
 			Name: "uploadId",
 			In:   "path",
 		}
-		params.UploadId = packed[key].(string)
+		params.UploadID = packed[key].(string)
 	}
 	return params
 }
@@ -127,7 +127,7 @@ func decodeCompleteMultipartUploadParams(args [1]string, argsEscaped bool, r *ht
 					return err
 				}
 
-				params.UploadId = c
+				params.UploadID = c
 				return nil
 			}(); err != nil {
 				return err
@@ -1895,7 +1895,7 @@ func decodeKillProcessParams(args [1]string, argsEscaped bool, r *http.Request) 
 // ListMultipartPartsParams is parameters of listMultipartParts operation.
 type ListMultipartPartsParams struct {
 	// The session id returned when the upload began.
-	UploadId string
+	UploadID string
 }
 
 func unpackListMultipartPartsParams(packed middleware.Parameters) (params ListMultipartPartsParams) {
@@ -1904,7 +1904,7 @@ func unpackListMultipartPartsParams(packed middleware.Parameters) (params ListMu
 			Name: "uploadId",
 			In:   "path",
 		}
-		params.UploadId = packed[key].(string)
+		params.UploadID = packed[key].(string)
 	}
 	return params
 }
@@ -1939,7 +1939,7 @@ func decodeListMultipartPartsParams(args [1]string, argsEscaped bool, r *http.Re
 					return err
 				}
 
-				params.UploadId = c
+				params.UploadID = c
 				return nil
 			}(); err != nil {
 				return err
@@ -2709,7 +2709,7 @@ type UploadMultipartPartParams struct {
 	// Position of this part, from 1 to 10000.
 	PartNumber int
 	// The session id returned when the upload began.
-	UploadId string
+	UploadID string
 }
 
 func unpackUploadMultipartPartParams(packed middleware.Parameters) (params UploadMultipartPartParams) {
@@ -2725,7 +2725,7 @@ func unpackUploadMultipartPartParams(packed middleware.Parameters) (params Uploa
 			Name: "uploadId",
 			In:   "path",
 		}
-		params.UploadId = packed[key].(string)
+		params.UploadID = packed[key].(string)
 	}
 	return params
 }
@@ -2797,7 +2797,7 @@ func decodeUploadMultipartPartParams(args [1]string, argsEscaped bool, r *http.R
 					return err
 				}
 
-				params.UploadId = c
+				params.UploadID = c
 				return nil
 			}(); err != nil {
 				return err

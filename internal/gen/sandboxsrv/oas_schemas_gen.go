@@ -393,7 +393,7 @@ type DriveMountInfo struct {
 	// Whether writes are refused.
 	ReadOnly OptBool `json:"readOnly"`
 	// Local uid that drive files are shown as owned by.
-	UidMap OptString `json:"uidMap"`
+	UIDMap OptString `json:"uidMap"`
 	// Local gid that drive files are shown as owned by.
 	GidMap OptString `json:"gidMap"`
 }
@@ -418,9 +418,9 @@ func (s *DriveMountInfo) GetReadOnly() OptBool {
 	return s.ReadOnly
 }
 
-// GetUidMap returns the value of UidMap.
-func (s *DriveMountInfo) GetUidMap() OptString {
-	return s.UidMap
+// GetUIDMap returns the value of UIDMap.
+func (s *DriveMountInfo) GetUIDMap() OptString {
+	return s.UIDMap
 }
 
 // GetGidMap returns the value of GidMap.
@@ -448,9 +448,9 @@ func (s *DriveMountInfo) SetReadOnly(val OptBool) {
 	s.ReadOnly = val
 }
 
-// SetUidMap sets the value of UidMap.
-func (s *DriveMountInfo) SetUidMap(val OptString) {
-	s.UidMap = val
+// SetUIDMap sets the value of UIDMap.
+func (s *DriveMountInfo) SetUIDMap(val OptString) {
+	s.UIDMap = val
 }
 
 // SetGidMap sets the value of GidMap.
@@ -469,7 +469,7 @@ type DriveMountRequest struct {
 	// Refuse writes (server default false).
 	ReadOnly OptBool `json:"readOnly"`
 	// Local uid to map the drive's owner to.
-	UidMap OptString `json:"uidMap"`
+	UIDMap OptString `json:"uidMap"`
 	// Local gid to map the drive's group to.
 	GidMap OptString `json:"gidMap"`
 }
@@ -494,9 +494,9 @@ func (s *DriveMountRequest) GetReadOnly() OptBool {
 	return s.ReadOnly
 }
 
-// GetUidMap returns the value of UidMap.
-func (s *DriveMountRequest) GetUidMap() OptString {
-	return s.UidMap
+// GetUIDMap returns the value of UIDMap.
+func (s *DriveMountRequest) GetUIDMap() OptString {
+	return s.UIDMap
 }
 
 // GetGidMap returns the value of GidMap.
@@ -524,9 +524,9 @@ func (s *DriveMountRequest) SetReadOnly(val OptBool) {
 	s.ReadOnly = val
 }
 
-// SetUidMap sets the value of UidMap.
-func (s *DriveMountRequest) SetUidMap(val OptString) {
-	s.UidMap = val
+// SetUIDMap sets the value of UIDMap.
+func (s *DriveMountRequest) SetUIDMap(val OptString) {
+	s.UIDMap = val
 }
 
 // SetGidMap sets the value of GidMap.
@@ -543,7 +543,7 @@ type DriveMountResponse struct {
 	MountPath OptString `json:"mountPath"`
 	ReadOnly  OptBool   `json:"readOnly"`
 	// Local uid used for the mount.
-	UidMap OptString `json:"uidMap"`
+	UIDMap OptString `json:"uidMap"`
 	// Local gid used for the mount.
 	GidMap OptString `json:"gidMap"`
 }
@@ -578,9 +578,9 @@ func (s *DriveMountResponse) GetReadOnly() OptBool {
 	return s.ReadOnly
 }
 
-// GetUidMap returns the value of UidMap.
-func (s *DriveMountResponse) GetUidMap() OptString {
-	return s.UidMap
+// GetUIDMap returns the value of UIDMap.
+func (s *DriveMountResponse) GetUIDMap() OptString {
+	return s.UIDMap
 }
 
 // GetGidMap returns the value of GidMap.
@@ -618,9 +618,9 @@ func (s *DriveMountResponse) SetReadOnly(val OptBool) {
 	s.ReadOnly = val
 }
 
-// SetUidMap sets the value of UidMap.
-func (s *DriveMountResponse) SetUidMap(val OptString) {
-	s.UidMap = val
+// SetUIDMap sets the value of UIDMap.
+func (s *DriveMountResponse) SetUIDMap(val OptString) {
+	s.UIDMap = val
 }
 
 // SetGidMap sets the value of GidMap.
@@ -1500,14 +1500,14 @@ func (s *MultipartInitiateRequest) SetPermissions(val OptString) {
 // Ref: #/components/schemas/MultipartInitiateResponse
 type MultipartInitiateResponse struct {
 	// Session id to use for parts, completion and abort.
-	UploadId OptString `json:"uploadId"`
+	UploadID OptString `json:"uploadId"`
 	// Absolute path the file will be written to.
 	Path OptString `json:"path"`
 }
 
-// GetUploadId returns the value of UploadId.
-func (s *MultipartInitiateResponse) GetUploadId() OptString {
-	return s.UploadId
+// GetUploadID returns the value of UploadID.
+func (s *MultipartInitiateResponse) GetUploadID() OptString {
+	return s.UploadID
 }
 
 // GetPath returns the value of Path.
@@ -1515,9 +1515,9 @@ func (s *MultipartInitiateResponse) GetPath() OptString {
 	return s.Path
 }
 
-// SetUploadId sets the value of UploadId.
-func (s *MultipartInitiateResponse) SetUploadId(val OptString) {
-	s.UploadId = val
+// SetUploadID sets the value of UploadID.
+func (s *MultipartInitiateResponse) SetUploadID(val OptString) {
+	s.UploadID = val
 }
 
 // SetPath sets the value of Path.
@@ -1530,13 +1530,13 @@ func (*MultipartInitiateResponse) initiateMultipartUploadRes() {}
 // Ref: #/components/schemas/MultipartListPartsResponse
 type MultipartListPartsResponse struct {
 	// The session.
-	UploadId OptString      `json:"uploadId"`
+	UploadID OptString      `json:"uploadId"`
 	Parts    []UploadedPart `json:"parts"`
 }
 
-// GetUploadId returns the value of UploadId.
-func (s *MultipartListPartsResponse) GetUploadId() OptString {
-	return s.UploadId
+// GetUploadID returns the value of UploadID.
+func (s *MultipartListPartsResponse) GetUploadID() OptString {
+	return s.UploadID
 }
 
 // GetParts returns the value of Parts.
@@ -1544,9 +1544,9 @@ func (s *MultipartListPartsResponse) GetParts() []UploadedPart {
 	return s.Parts
 }
 
-// SetUploadId sets the value of UploadId.
-func (s *MultipartListPartsResponse) SetUploadId(val OptString) {
-	s.UploadId = val
+// SetUploadID sets the value of UploadID.
+func (s *MultipartListPartsResponse) SetUploadID(val OptString) {
+	s.UploadID = val
 }
 
 // SetParts sets the value of Parts.
@@ -1604,7 +1604,7 @@ func (s *MultipartPartInfo) SetEtag(val OptString) {
 // Ref: #/components/schemas/MultipartUpload
 type MultipartUpload struct {
 	// The session id.
-	UploadId OptString `json:"uploadId"`
+	UploadID OptString `json:"uploadId"`
 	// Absolute path the file will be written to.
 	Path OptString `json:"path"`
 	// Mode bits of the assembled file, as a decimal number (420 is 0644).
@@ -1615,9 +1615,9 @@ type MultipartUpload struct {
 	Parts OptMultipartUploadParts `json:"parts"`
 }
 
-// GetUploadId returns the value of UploadId.
-func (s *MultipartUpload) GetUploadId() OptString {
-	return s.UploadId
+// GetUploadID returns the value of UploadID.
+func (s *MultipartUpload) GetUploadID() OptString {
+	return s.UploadID
 }
 
 // GetPath returns the value of Path.
@@ -1640,9 +1640,9 @@ func (s *MultipartUpload) GetParts() OptMultipartUploadParts {
 	return s.Parts
 }
 
-// SetUploadId sets the value of UploadId.
-func (s *MultipartUpload) SetUploadId(val OptString) {
-	s.UploadId = val
+// SetUploadID sets the value of UploadID.
+func (s *MultipartUpload) SetUploadID(val OptString) {
+	s.UploadID = val
 }
 
 // SetPath sets the value of Path.
@@ -3035,7 +3035,7 @@ type UpgradeRequest struct {
 	// servers `develop`, newer ones `latest`).
 	Version OptString `json:"version"`
 	// Releases page to fetch from, for forks of the server.
-	BaseUrl OptString `json:"baseUrl"`
+	BaseURL OptString `json:"baseUrl"`
 }
 
 // GetVersion returns the value of Version.
@@ -3043,9 +3043,9 @@ func (s *UpgradeRequest) GetVersion() OptString {
 	return s.Version
 }
 
-// GetBaseUrl returns the value of BaseUrl.
-func (s *UpgradeRequest) GetBaseUrl() OptString {
-	return s.BaseUrl
+// GetBaseURL returns the value of BaseURL.
+func (s *UpgradeRequest) GetBaseURL() OptString {
+	return s.BaseURL
 }
 
 // SetVersion sets the value of Version.
@@ -3053,9 +3053,9 @@ func (s *UpgradeRequest) SetVersion(val OptString) {
 	s.Version = val
 }
 
-// SetBaseUrl sets the value of BaseUrl.
-func (s *UpgradeRequest) SetBaseUrl(val OptString) {
-	s.BaseUrl = val
+// SetBaseURL sets the value of BaseURL.
+func (s *UpgradeRequest) SetBaseURL(val OptString) {
+	s.BaseURL = val
 }
 
 // Confirmation that an upgrade was scheduled. A superset of `SuccessResponse`: the server adds the
@@ -3069,7 +3069,7 @@ type UpgradeResponse struct {
 	// The version that will be fetched.
 	Version OptString `json:"version"`
 	// The releases page it will be fetched from.
-	BaseUrl OptString `json:"baseUrl"`
+	BaseURL OptString `json:"baseUrl"`
 }
 
 // GetMessage returns the value of Message.
@@ -3087,9 +3087,9 @@ func (s *UpgradeResponse) GetVersion() OptString {
 	return s.Version
 }
 
-// GetBaseUrl returns the value of BaseUrl.
-func (s *UpgradeResponse) GetBaseUrl() OptString {
-	return s.BaseUrl
+// GetBaseURL returns the value of BaseURL.
+func (s *UpgradeResponse) GetBaseURL() OptString {
+	return s.BaseURL
 }
 
 // SetMessage sets the value of Message.
@@ -3107,9 +3107,9 @@ func (s *UpgradeResponse) SetVersion(val OptString) {
 	s.Version = val
 }
 
-// SetBaseUrl sets the value of BaseUrl.
-func (s *UpgradeResponse) SetBaseUrl(val OptString) {
-	s.BaseUrl = val
+// SetBaseURL sets the value of BaseURL.
+func (s *UpgradeResponse) SetBaseURL(val OptString) {
+	s.BaseURL = val
 }
 
 func (*UpgradeResponse) upgradeRes() {}
@@ -3131,7 +3131,7 @@ type UpgradeStatus struct {
 	// Why the attempt failed.
 	Error OptString `json:"error"`
 	// Where the new build was fetched from.
-	DownloadUrl OptString `json:"downloadUrl"`
+	DownloadURL OptString `json:"downloadUrl"`
 	// Where the new build was stored in the sandbox.
 	BinaryPath OptString `json:"binaryPath"`
 	// Size fetched so far.
@@ -3163,9 +3163,9 @@ func (s *UpgradeStatus) GetError() OptString {
 	return s.Error
 }
 
-// GetDownloadUrl returns the value of DownloadUrl.
-func (s *UpgradeStatus) GetDownloadUrl() OptString {
-	return s.DownloadUrl
+// GetDownloadURL returns the value of DownloadURL.
+func (s *UpgradeStatus) GetDownloadURL() OptString {
+	return s.DownloadURL
 }
 
 // GetBinaryPath returns the value of BinaryPath.
@@ -3203,9 +3203,9 @@ func (s *UpgradeStatus) SetError(val OptString) {
 	s.Error = val
 }
 
-// SetDownloadUrl sets the value of DownloadUrl.
-func (s *UpgradeStatus) SetDownloadUrl(val OptString) {
-	s.DownloadUrl = val
+// SetDownloadURL sets the value of DownloadURL.
+func (s *UpgradeStatus) SetDownloadURL(val OptString) {
+	s.DownloadURL = val
 }
 
 // SetBinaryPath sets the value of BinaryPath.

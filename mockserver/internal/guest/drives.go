@@ -46,7 +46,7 @@ func (h handler) MountDrive(_ context.Context, req *sandboxsrv.DriveMountRequest
 		DrivePath: sandboxsrv.NewOptString(drivePath),
 		MountPath: sandboxsrv.NewOptString(mp),
 		ReadOnly:  sandboxsrv.NewOptBool(req.ReadOnly.Or(false)),
-		UidMap:    sandboxsrv.NewOptString(req.UidMap.Or("")),
+		UIDMap:    sandboxsrv.NewOptString(req.UIDMap.Or("")),
 		GidMap:    sandboxsrv.NewOptString(req.GidMap.Or("")),
 	}
 	h.mounts[mp] = info
@@ -57,7 +57,7 @@ func (h handler) MountDrive(_ context.Context, req *sandboxsrv.DriveMountRequest
 		DrivePath: info.DrivePath,
 		MountPath: info.MountPath,
 		ReadOnly:  info.ReadOnly,
-		UidMap:    info.UidMap,
+		UIDMap:    info.UIDMap,
 		GidMap:    info.GidMap,
 	}, nil
 }

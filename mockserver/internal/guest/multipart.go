@@ -91,7 +91,7 @@ func (h handler) InitiateMultipartUpload(_ context.Context, req sandboxsrv.OptMu
 	}
 	h.uploads[u.id] = u
 	h.uploadOrder = append(h.uploadOrder, u.id)
-	return &sandboxsrv.MultipartInitiateResponse{UploadId: sandboxsrv.NewOptString(u.id), Path: sandboxsrv.NewOptString(p)}, nil
+	return &sandboxsrv.MultipartInitiateResponse{UploadID: sandboxsrv.NewOptString(u.id), Path: sandboxsrv.NewOptString(p)}, nil
 }
 
 // UploadMultipartPart implements PUT /filesystem-multipart/{uploadId}/part:
@@ -99,11 +99,11 @@ func (h handler) InitiateMultipartUpload(_ context.Context, req sandboxsrv.OptMu
 // upload or a part number outside 1..10000 is a 500, as on the server.
 func (h handler) UploadMultipartPart(_ context.Context, req *sandboxsrv.MultipartUploadPartRequestMultipart, params sandboxsrv.UploadMultipartPartParams) (sandboxsrv.UploadMultipartPartRes, error) {
 	h.mu.Lock()
-	_, ok := h.uploads[params.UploadId]
+	_, ok := h.uploads[params.UploadID]
 	h.mu.Unlock()
 	switch {
 	case !ok:
-		return &sandboxsrv.UploadMultipartPartInternalServerError{Error: "failed to upload part: upload not found: " + params.UploadId}, nil
+		return &sandboxsrv.UploadMultipartPartInternalServerError{Error: "failed to upload part: upload not found: " + params.UploadID}, nil
 	case params.PartNumber < 1 || params.PartNumber > maxPartNumber:
 		return &sandboxsrv.UploadMultipartPartInternalServerError{Error: "failed to upload part: part number must be between 1 and 10000"}, nil
 	case req.File.File == nil:
@@ -116,9 +116,9 @@ func (h handler) UploadMultipartPart(_ context.Context, req *sandboxsrv.Multipar
 	sum := md5.Sum(data)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	u, ok := h.uploads[params.UploadId]
+	u, ok := h.uploads[params.UploadID]
 	if !ok {
-		return &sandboxsrv.UploadMultipartPartInternalServerError{Error: "failed to upload part: upload not found: " + params.UploadId}, nil
+		return &sandboxsrv.UploadMultipartPartInternalServerError{Error: "failed to upload part: upload not found: " + params.UploadID}, nil
 	}
 	pt := &part{data: data, etag: hex.EncodeToString(sum[:]), uploaded: h.clk.Now()}
 	u.parts[params.PartNumber] = pt
@@ -157,15 +157,15 @@ const maxPartMemory = 1 << 20
 func (h handler) ListMultipartParts(_ context.Context, params sandboxsrv.ListMultipartPartsParams) (sandboxsrv.ListMultipartPartsRes, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	u, ok := h.uploads[params.UploadId]
+	u, ok := h.uploads[params.UploadID]
 	if !ok {
-		return &sandboxsrv.ListMultipartPartsNotFound{Error: "upload not found: " + params.UploadId}, nil
+		return &sandboxsrv.ListMultipartPartsNotFound{Error: "upload not found: " + params.UploadID}, nil
 	}
 	parts := []sandboxsrv.UploadedPart{}
 	for _, n := range u.sortedParts() {
 		parts = append(parts, u.parts[n].api(n))
 	}
-	return &sandboxsrv.MultipartListPartsResponse{UploadId: sandboxsrv.NewOptString(params.UploadId), Parts: parts}, nil
+	return &sandboxsrv.MultipartListPartsResponse{UploadID: sandboxsrv.NewOptString(params.UploadID), Parts: parts}, nil
 }
 
 // ListMultipartUploads implements GET /filesystem-multipart: the sessions
@@ -185,7 +185,7 @@ func (h handler) ListMultipartUploads(context.Context) (sandboxsrv.ListMultipart
 			parts[strconv.Itoa(n)] = p.api(n)
 		}
 		out = append(out, sandboxsrv.MultipartUpload{
-			UploadId:    sandboxsrv.NewOptString(u.id),
+			UploadID:    sandboxsrv.NewOptString(u.id),
 			Path:        sandboxsrv.NewOptString(u.path),
 			Permissions: sandboxsrv.NewOptInt(int(u.perm)),
 			InitiatedAt: sandboxsrv.NewOptString(timeJSON(u.initiated)),
@@ -207,9 +207,9 @@ func (h handler) CompleteMultipartUpload(_ context.Context, req *sandboxsrv.Mult
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	u, ok := h.uploads[params.UploadId]
+	u, ok := h.uploads[params.UploadID]
 	if !ok {
-		return &sandboxsrv.CompleteMultipartUploadNotFound{Error: "upload not found: " + params.UploadId}, nil
+		return &sandboxsrv.CompleteMultipartUploadNotFound{Error: "upload not found: " + params.UploadID}, nil
 	}
 	fail := func(msg string) (sandboxsrv.CompleteMultipartUploadRes, error) {
 		return &sandboxsrv.CompleteMultipartUploadInternalServerError{Error: "failed to complete upload: " + msg}, nil
@@ -259,9 +259,9 @@ func (h handler) CompleteMultipartUpload(_ context.Context, req *sandboxsrv.Mult
 func (h handler) AbortMultipartUpload(_ context.Context, params sandboxsrv.AbortMultipartUploadParams) (sandboxsrv.AbortMultipartUploadRes, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if _, ok := h.uploads[params.UploadId]; !ok {
-		return &sandboxsrv.AbortMultipartUploadNotFound{Error: "upload not found: " + params.UploadId}, nil
+	if _, ok := h.uploads[params.UploadID]; !ok {
+		return &sandboxsrv.AbortMultipartUploadNotFound{Error: "upload not found: " + params.UploadID}, nil
 	}
-	delete(h.uploads, params.UploadId)
+	delete(h.uploads, params.UploadID)
 	return success("", "Multipart upload aborted successfully"), nil
 }

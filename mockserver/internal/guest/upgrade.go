@@ -65,7 +65,7 @@ func (s upgradeStatus) api() sandboxsrv.UpgradeStatus {
 		out.Error = sandboxsrv.NewOptString(s.err)
 	}
 	if s.downloadURL != "" {
-		out.DownloadUrl = sandboxsrv.NewOptString(s.downloadURL)
+		out.DownloadURL = sandboxsrv.NewOptString(s.downloadURL)
 	}
 	if s.binaryPath != "" {
 		out.BinaryPath = sandboxsrv.NewOptString(s.binaryPath)
@@ -94,7 +94,7 @@ func (h handler) Upgrade(_ context.Context, req sandboxsrv.OptUpgradeRequest) (s
 	if v, ok := req.Value.Version.Get(); req.Set && ok && v != "" {
 		version = v
 	}
-	if u, ok := req.Value.BaseUrl.Get(); req.Set && ok && u != "" {
+	if u, ok := req.Value.BaseURL.Get(); req.Set && ok && u != "" {
 		baseURL = u
 	}
 	h.mu.Lock()
@@ -109,7 +109,7 @@ func (h handler) Upgrade(_ context.Context, req sandboxsrv.OptUpgradeRequest) (s
 	return &sandboxsrv.UpgradeResponse{
 		Message: "Upgrade initiated. Process state saved. The server will upgrade shortly.",
 		Version: sandboxsrv.NewOptString(version),
-		BaseUrl: sandboxsrv.NewOptString(baseURL),
+		BaseURL: sandboxsrv.NewOptString(baseURL),
 	}, nil
 }
 

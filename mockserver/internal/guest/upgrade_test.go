@@ -31,7 +31,7 @@ func (e *env) lastUpgrade(t *testing.T) upgradeView {
 	u := e.health(t).LastUpgrade
 	return upgradeView{
 		Status: u.Status, Step: u.Step, Version: u.Version,
-		LastAttempt: u.LastAttempt.Or(""), Error: u.Error.Or(""), DownloadURL: u.DownloadUrl.Or(""),
+		LastAttempt: u.LastAttempt.Or(""), Error: u.Error.Or(""), DownloadURL: u.DownloadURL.Or(""),
 		BinaryPath: u.BinaryPath.Or(""), Bytes: u.BytesDownloaded.Or(0),
 	}
 }
@@ -79,7 +79,7 @@ func TestUpgradeStepByStep(t *testing.T) {
 	e := setup(t, Config{})
 	before := e.health(t)
 	res := e.upgrade(t, "v0.2.0")
-	if res.Message == "" || res.Version.Or("") != "v0.2.0" || res.BaseUrl.Or("") != DefaultBaseURL {
+	if res.Message == "" || res.Version.Or("") != "v0.2.0" || res.BaseURL.Or("") != DefaultBaseURL {
 		t.Fatalf("upgrade answer = %+v", res)
 	}
 	const size = DefaultDownloadSize
