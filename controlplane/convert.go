@@ -12,9 +12,20 @@ import (
 // This file maps between the package's types and the generated ones.
 // Every object's unknown JSON members travel in its extra field, so that
 // fromAPI followed by toAPI reproduces them.
+//
+// The *FromAPI functions take ownership of the decoded value's maps and
+// slices instead of copying them: every caller converts a value it has
+// just decoded and drops it afterwards. The *ToAPI functions copy, since
+// the caller keeps its value.
 
 func fromAPI(in *api.Sandbox) *Sandbox {
-	out := &Sandbox{
+	// One allocation holds the sandbox and its optional expiry.
+	block := &struct {
+		s         Sandbox
+		expiresIn time.Duration
+	}{}
+	out := &block.s
+	*out = Sandbox{
 		Metadata:       metadataFromAPI(&in.Metadata),
 		Spec:           specFromAPI(&in.Spec),
 		Status:         Status(in.Status.Or("")),
@@ -34,8 +45,8 @@ func fromAPI(in *api.Sandbox) *Sandbox {
 		}
 	})
 	if v, ok := in.ExpiresIn.Get(); ok {
-		d := time.Duration(v) * time.Second
-		out.ExpiresIn = &d
+		block.expiresIn = time.Duration(v) * time.Second
+		out.ExpiresIn = &block.expiresIn
 	}
 	if v, ok := in.TTL.Get(); ok && v > 0 {
 		out.ExpiresAt = time.Unix(int64(v), 0).UTC()
@@ -81,7 +92,7 @@ func metadataFromAPI(in *api.Metadata) Metadata {
 		extra:       extraOf(in.AdditionalProps),
 	}
 	if l, ok := in.Labels.Get(); ok {
-		out.Labels = maps.Clone(map[string]string(l))
+		out.Labels = map[string]string(l)
 		if out.Labels == nil {
 			out.Labels = map[string]string{}
 		}
@@ -102,6 +113,14 @@ func metadataToAPI(in *Metadata) api.Metadata {
 	return out
 }
 
+// specParts holds, in one allocation, the optional parts of a spec that
+// a sandbox usually has.
+type specParts struct {
+	enabled   bool
+	runtime   Runtime
+	lifecycle Lifecycle
+}
+
 func specFromAPI(in *api.SandboxSpec) Spec {
 	out := Spec{
 		Region: in.Region.Or(""),
@@ -111,15 +130,21 @@ func specFromAPI(in *api.SandboxSpec) Spec {
 	if n, ok := in.Network.Get(); ok {
 		out.Network = networkFromAPI(&n)
 	}
+	var parts *specParts
+	if in.Enabled.Set || in.Runtime.Set || in.Lifecycle.Set {
+		parts = new(specParts)
+	}
 	if v, ok := in.Enabled.Get(); ok {
-		out.Enabled = &v
+		parts.enabled = v
+		out.Enabled = &parts.enabled
 	}
 	if rt, ok := in.Runtime.Get(); ok {
-		r := runtimeFromAPI(&rt)
-		out.Runtime = &r
+		parts.runtime = runtimeFromAPI(&rt)
+		out.Runtime = &parts.runtime
 	}
 	if lc, ok := in.Lifecycle.Get(); ok {
-		l := Lifecycle{TerminatedRetention: lc.TerminatedRetention.Or(""), extra: extraOf(lc.AdditionalProps)}
+		l := &parts.lifecycle
+		*l = Lifecycle{TerminatedRetention: lc.TerminatedRetention.Or(""), extra: extraOf(lc.AdditionalProps)}
 		if lc.ExpirationPolicies != nil {
 			l.ExpirationPolicies = make([]ExpirationPolicy, 0, len(lc.ExpirationPolicies))
 			for _, p := range lc.ExpirationPolicies {
@@ -131,7 +156,7 @@ func specFromAPI(in *api.SandboxSpec) Spec {
 				})
 			}
 		}
-		out.Lifecycle = &l
+		out.Lifecycle = l
 	}
 	if in.Volumes != nil {
 		out.Volumes = make([]Volume, 0, len(in.Volumes))
@@ -207,7 +232,7 @@ func runtimeFromAPI(in *api.Runtime) Runtime {
 		Memory:                        in.Memory.Or(0),
 		TTL:                           in.TTL.Or(""),
 		Expires:                       parseTime(in.Expires.Or("")),
-		ExtraArgs:                     maps.Clone(map[string]string(in.ExtraArgs.Or(nil))),
+		ExtraArgs:                     map[string]string(in.ExtraArgs.Or(nil)),
 		TerminationGracePeriodSeconds: in.TerminationGracePeriodSeconds.Or(0),
 		extra:                         extraOf(in.AdditionalProps),
 	}
@@ -363,7 +388,7 @@ func previewFromAPI(in *api.Preview) *Preview {
 			UpdatedAt:    parseTime(md.UpdatedAt.Or("")),
 			CreatedBy:    md.CreatedBy.Or(""),
 			UpdatedBy:    md.UpdatedBy.Or(""),
-			extra:        extraFields(maps.Clone(md.AdditionalProps)),
+			extra:        extraOf(md.AdditionalProps),
 		},
 		Spec: PreviewSpec{
 			Port:            sp.Port.Or(0),
@@ -372,15 +397,15 @@ func previewFromAPI(in *api.Preview) *Preview {
 			CustomDomain:    sp.CustomDomain.Or(""),
 			TTL:             sp.TTL.Or(""),
 			Expires:         parseTime(sp.Expires.Or("")),
-			RequestHeaders:  maps.Clone(map[string]string(sp.RequestHeaders.Or(nil))),
-			ResponseHeaders: maps.Clone(map[string]string(sp.ResponseHeaders.Or(nil))),
+			RequestHeaders:  map[string]string(sp.RequestHeaders.Or(nil)),
+			ResponseHeaders: map[string]string(sp.ResponseHeaders.Or(nil)),
 			Region:          sp.Region.Or(""),
 			URL:             sp.URL.Or(""),
-			extra:           extraFields(maps.Clone(sp.AdditionalProps)),
+			extra:           extraOf(sp.AdditionalProps),
 		},
 		Status: Status(in.Status.Or("")),
 		Events: eventsFromAPI(in.Events),
-		extra:  extraFields(maps.Clone(in.AdditionalProps)),
+		extra:  extraOf(in.AdditionalProps),
 	}
 }
 
@@ -434,15 +459,15 @@ func scheduleFromAPI(in *api.Schedule) *Schedule {
 		Value:         in.Value.Or(""),
 		MaxExecutions: in.MaxExecutions.Or(0),
 		CreatedAt:     parseTime(in.CreatedAt.Or("")),
-		extra:         extraFields(maps.Clone(in.AdditionalProps)),
+		extra:         extraOf(in.AdditionalProps),
 	}
 	if inp, ok := in.Input.Get(); ok {
 		out.Input = ScheduleInput{
 			Command:    inp.Command.Or(""),
 			Name:       inp.Name.Or(""),
 			WorkingDir: inp.WorkingDir.Or(""),
-			Env:        maps.Clone(map[string]string(inp.Env.Or(nil))),
-			extra:      extraFields(maps.Clone(inp.AdditionalProps)),
+			Env:        map[string]string(inp.Env.Or(nil)),
+			extra:      extraOf(inp.AdditionalProps),
 		}
 		if v, ok := inp.KeepAlive.Get(); ok {
 			out.Input.KeepAlive = &v
@@ -494,33 +519,33 @@ func snapshotFromAPI(in *api.Snapshot) *Snapshot {
 func networkFromAPI(in *api.SandboxNetwork) *Network {
 	out := &Network{
 		Subnet:           in.Subnet.Or(""),
-		AllowedDomains:   slices.Clone(in.AllowedDomains),
-		ForbiddenDomains: slices.Clone(in.ForbiddenDomains),
-		extra:            extraFields(maps.Clone(in.AdditionalProps)),
+		AllowedDomains:   in.AllowedDomains,
+		ForbiddenDomains: in.ForbiddenDomains,
+		extra:            extraOf(in.AdditionalProps),
 	}
 	if e, ok := in.Egress.Get(); ok {
-		out.Egress = &Egress{Gateway: e.Gateway.Or(""), Mode: e.Mode.Or(""), extra: extraFields(maps.Clone(e.AdditionalProps))}
+		out.Egress = &Egress{Gateway: e.Gateway.Or(""), Mode: e.Mode.Or(""), extra: extraOf(e.AdditionalProps)}
 		out.Egress.Policies = convertEach(e.Policies, func(p api.EgressPolicy) EgressPolicy {
-			return EgressPolicy{Name: p.Name.Or(""), Mode: p.Mode.Or(""), Destinations: slices.Clone(p.Destinations), extra: extraFields(maps.Clone(p.AdditionalProps))}
+			return EgressPolicy{Name: p.Name.Or(""), Mode: p.Mode.Or(""), Destinations: p.Destinations, extra: extraOf(p.AdditionalProps)}
 		})
 	}
 	if f, ok := in.Firewall.Get(); ok {
-		out.Firewall = &Firewall{Rulesets: slices.Clone(f.Rulesets), extra: extraFields(maps.Clone(f.AdditionalProps))}
+		out.Firewall = &Firewall{Rulesets: f.Rulesets, extra: extraOf(f.AdditionalProps)}
 	}
 	if p, ok := in.Proxy.Get(); ok {
 		out.Proxy = &Proxy{
-			AllowedDomains:   slices.Clone(p.AllowedDomains),
-			ForbiddenDomains: slices.Clone(p.ForbiddenDomains),
-			Bypass:           slices.Clone(p.Bypass),
-			extra:            extraFields(maps.Clone(p.AdditionalProps)),
+			AllowedDomains:   p.AllowedDomains,
+			ForbiddenDomains: p.ForbiddenDomains,
+			Bypass:           p.Bypass,
+			extra:            extraOf(p.AdditionalProps),
 		}
 		out.Proxy.Routing = convertEach(p.Routing, func(r api.ProxyTarget) ProxyRoute {
 			return ProxyRoute{
-				Destinations: slices.Clone(r.Destinations),
-				Headers:      maps.Clone(map[string]string(r.Headers.Or(nil))),
-				Body:         maps.Clone(map[string]string(r.Body.Or(nil))),
-				Secrets:      maps.Clone(map[string]string(r.Secrets.Or(nil))),
-				extra:        extraFields(maps.Clone(r.AdditionalProps)),
+				Destinations: r.Destinations,
+				Headers:      map[string]string(r.Headers.Or(nil)),
+				Body:         map[string]string(r.Body.Or(nil)),
+				Secrets:      map[string]string(r.Secrets.Or(nil)),
+				extra:        extraOf(r.AdditionalProps),
 			}
 		})
 	}
@@ -582,11 +607,11 @@ func convertEach[T, U any](in []T, f func(T) U) []U {
 	return out
 }
 
-// extraOf copies the unknown members of a decoded object; the decoder
-// gives every object a map, mostly empty, which needs no copy.
+// extraOf keeps the unknown members of a decoded object (the decoder
+// gives every object a map, mostly empty; an empty one is dropped).
 func extraOf[M ~map[string]jx.Raw](m M) extraFields {
 	if len(m) == 0 {
 		return nil
 	}
-	return extraFields(maps.Clone(m))
+	return extraFields(m)
 }
