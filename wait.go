@@ -13,6 +13,7 @@ const (
 	DefaultWaitMinDelay     = 250 * time.Millisecond
 	DefaultWaitMaxDelay     = 5 * time.Second
 	DefaultWaitMaxTransient = 5
+	DefaultWaitTimeout      = 15 * time.Minute
 )
 
 // WaitOptions tunes every waiter of the SDK: the lifecycle sandbox and
@@ -21,9 +22,15 @@ const (
 // A nil *WaitOptions means the defaults; so does each zero field.
 //
 // A waiter polls until the resource reaches an awaited state, reaches a
-// state from which no awaited one can follow (a [*StateError]), or the
-// context ends (a [*WaitTimeoutError]). Give the context a deadline.
+// state from which no awaited one can follow (a [*StateError]), or its
+// time is up: Timeout has passed or the context ended (a
+// [*WaitTimeoutError]).
 type WaitOptions struct {
+	// Timeout is the longest a wait may last ([DefaultWaitTimeout] if
+	// zero), so that a resource stuck in a pending state never makes a
+	// wait hang; a negative Timeout leaves the bound to the context
+	// alone. The context's deadline, when earlier, ends the wait first.
+	Timeout time.Duration
 	// MinDelay is the first pause between two polls
 	// ([DefaultWaitMinDelay] if zero). Pauses double up to MaxDelay, with
 	// jitter; the last one is shortened so that a final poll happens

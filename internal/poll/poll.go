@@ -30,6 +30,9 @@ type Options struct {
 	// IsTransient reports whether a check error is worth another check. If
 	// nil, no error is transient.
 	IsTransient func(error) bool
+	// Timeout bounds the whole loop when positive (zero or negative: only
+	// the context does).
+	Timeout time.Duration
 }
 
 // Validate reports an error for settings that cannot work.
@@ -81,6 +84,11 @@ func Until[T any](ctx context.Context, o Options, check Check[T]) (last T, check
 		return last, 0, err
 	}
 	o = o.withDefaults()
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
+	}
 	transient := 0
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
@@ -147,9 +155,12 @@ func FromWaitOptions(w *sandboxkit.WaitOptions) (Options, error) {
 	if err := w.Validate(); err != nil {
 		return Options{}, err
 	}
-	o := Options{IsTransient: sandboxkit.IsTransient}
+	o := Options{IsTransient: sandboxkit.IsTransient, Timeout: sandboxkit.DefaultWaitTimeout}
 	if w != nil {
 		o.MinDelay, o.MaxDelay, o.MaxTransient = w.MinDelay, w.MaxDelay, w.MaxTransient
+		if w.Timeout != 0 {
+			o.Timeout = w.Timeout
+		}
 		if w.Retryable != nil {
 			o.IsTransient = w.Retryable
 		}

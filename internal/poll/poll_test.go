@@ -6,6 +6,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/sandboxkit/sandboxkit"
 )
 
 var errFlaky = errors.New("flaky")
@@ -149,5 +151,43 @@ func TestDelayGrowsAndCaps(t *testing.T) {
 		if d > hi || d < hi*4/5 {
 			t.Errorf("Delay(attempt %d) = %v, want in [%v, %v]", attempt, d, hi*4/5, hi)
 		}
+	}
+}
+
+// A wait whose context has no deadline still ends: after
+// DefaultWaitTimeout by default, after WaitOptions.Timeout when set, and
+// only with the context when Timeout is negative.
+func TestWaitOptionsTimeoutBoundsAWaitWithoutDeadline(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		opts *sandboxkit.WaitOptions
+		want time.Duration
+	}{
+		{"nil options", nil, sandboxkit.DefaultWaitTimeout},
+		{"zero timeout", &sandboxkit.WaitOptions{}, sandboxkit.DefaultWaitTimeout},
+		{"own timeout", &sandboxkit.WaitOptions{Timeout: 90 * time.Second}, 90 * time.Second},
+		{"no timeout", &sandboxkit.WaitOptions{Timeout: -1}, 24 * time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				o, err := FromWaitOptions(tc.opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The caller's own bound, far beyond every timeout above but
+				// the last: only there does the context end the wait.
+				ctx, cancel := context.WithTimeout(context.Background(), 24*time.Hour)
+				defer cancel()
+				start := time.Now()
+				_, _, err = Until(ctx, o, func(context.Context) (int, bool, error) { return 0, false, nil })
+				if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("err = %v, want ErrTimeout wrapping DeadlineExceeded", err)
+				}
+				if got := time.Since(start); got > tc.want || got < tc.want-DefaultMaxDelay-DefaultMinDelay {
+					t.Errorf("the wait lasted %v, want about %v", got, tc.want)
+				}
+			})
+		})
 	}
 }
