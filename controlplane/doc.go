@@ -97,8 +97,9 @@
 // default [DefaultTerminatedRetention]). The wait ends early with a
 // [*sandboxkit.StateError] when no awaited status can follow (waiting for
 // DEPLOYED fails at once on FAILED, DEACTIVATED, DELETING, TERMINATED or
-// gone), and with a [*sandboxkit.WaitTimeoutError] when the context ends
-// first. [Client.CreateAndWait], [Client.DeleteAndWait] and
+// gone), and with a [*sandboxkit.WaitTimeoutError] when its time is up
+// ([sandboxkit.WaitOptions.Timeout], 15 minutes by default, or the
+// context). [Client.CreateAndWait], [Client.DeleteAndWait] and
 // [EnsureOptions.Wait] take the same options.
 //
 // # Lifetime

@@ -54,10 +54,12 @@ func NewWaiter(getter Getter, opts *sandboxkit.WaitOptions) *Waiter {
 // sandbox that is gone while StatusGone is not awaited is a StateError
 // with State "" that matches [sandboxkit.ErrNotFound]. Every other status
 // (UPLOADING, BUILDING, BUILT, DEPLOYING, DEPLOYED, DEACTIVATING, or one
-// this package does not know) is waited out. When ctx ends first the
-// error is a [*sandboxkit.WaitTimeoutError]; a poll error that is not
-// transient (see [sandboxkit.WaitOptions.Retryable]), or one transient
-// error too many, ends the wait with that error. Give ctx a deadline.
+// this package does not know) is waited out. When the wait's time is up
+// ([sandboxkit.WaitOptions.Timeout], [sandboxkit.DefaultWaitTimeout] by
+// default) or ctx ends first, the error is a
+// [*sandboxkit.WaitTimeoutError]; a poll error that is not transient (see
+// [sandboxkit.WaitOptions.Retryable]), or one transient error too many,
+// ends the wait with that error.
 //
 // No targets, an invalid name or invalid options are an error matching
 // [sandboxkit.ErrInvalidInput], before any request.
