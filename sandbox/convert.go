@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"os"
@@ -20,25 +22,25 @@ import (
 func healthFrom(r *sandboxapi.HealthResponse) *Health {
 	h := &Health{
 		Status:       r.Status,
-		Version:      r.Version,
-		GitCommit:    r.GitCommit,
-		BuildTime:    parseRFC3339(r.BuildTime),
-		GoVersion:    r.GoVersion,
-		OS:           r.Os,
-		Arch:         r.Arch,
-		StartedAt:    parseRFC3339(r.StartedAt),
-		UpgradeCount: r.UpgradeCount,
-		LastUpgrade:  upgradeStatusFrom(&r.LastUpgrade),
+		Version:      r.Version.Value,
+		GitCommit:    r.GitCommit.Value,
+		BuildTime:    parseRFC3339(r.BuildTime.Value),
+		GoVersion:    r.GoVersion.Value,
+		OS:           r.Os.Value,
+		Arch:         r.Arch.Value,
+		StartedAt:    parseRFC3339(r.StartedAt.Value),
+		UpgradeCount: r.UpgradeCount.Value,
+		LastUpgrade:  upgradeStatusFrom(&r.LastUpgrade.Value),
 	}
-	h.Uptime = uptimeFrom(r.UptimeSeconds, r.Uptime)
+	h.Uptime = uptimeFrom(r.UptimeSeconds.Value, r.Uptime.Value)
 	return h
 }
 
 func upgradeStatusFrom(r *sandboxapi.UpgradeStatus) UpgradeStatus {
 	return UpgradeStatus{
 		State:           UpgradeState(r.Status),
-		Step:            UpgradeStep(r.Step),
-		Version:         r.Version,
+		Step:            UpgradeStep(r.Step.Value),
+		Version:         r.Version.Value,
 		LastAttempt:     parseRFC3339(r.LastAttempt.Value),
 		Error:           r.Error.Value,
 		DownloadURL:     r.DownloadURL.Value,
@@ -166,11 +168,7 @@ func directoryFrom(r *sandboxapi.Directory) *Directory {
 }
 
 // directoryResult converts the answer of a listing operation.
-func directoryResult(res any) (*Directory, error) {
-	r, ok := res.(*sandboxapi.FileOrDirectory)
-	if !ok {
-		return nil, unexpected(res)
-	}
+func directoryResult(r *sandboxapi.FileOrDirectory) (*Directory, error) {
 	if d, ok := r.GetDirectory(); ok {
 		return directoryFrom(&d), nil
 	}
@@ -275,4 +273,57 @@ func mountedDriveFrom(r *sandboxapi.DriveMountResponse, m *DriveMount) *DriveMou
 		UIDMap:    r.UIDMap.Value,
 		GIDMap:    r.GidMap.Value,
 	}
+}
+
+// Four operations answer 200 with a raw body or in one of two shapes, so
+// the generated client returns a sum type for them. The helpers below take
+// the shape the request asked for; another one (a server that ignored the
+// Accept header) is an error.
+
+// errAnswerShape reports a 200 answer in a shape the request did not ask
+// for; got says which.
+func errAnswerShape(got string) error {
+	return fmt.Errorf("the server answered with %s, not what the request asked for", got)
+}
+
+// execResult is the process object of a JSON exec answer.
+func execResult(res sandboxapi.ExecProcessRes) (*sandboxapi.ProcessResponse, error) {
+	if r, ok := res.(*sandboxapi.ProcessResponse); ok {
+		return r, nil
+	}
+	return nil, errAnswerShape("an output stream")
+}
+
+// entryResult is the JSON file or listing of a GET /filesystem/{path}
+// answer.
+func entryResult(res sandboxapi.GetFilesystemRes) (*sandboxapi.FileOrDirectory, error) {
+	if r, ok := res.(*sandboxapi.FileOrDirectory); ok {
+		return r, nil
+	}
+	return nil, errAnswerShape("raw file bytes")
+}
+
+// downloadBody is the body of a raw GET /filesystem/{path} answer.
+func downloadBody(res sandboxapi.GetFilesystemRes) (io.ReadCloser, error) {
+	if r, ok := res.(*sandboxapi.GetFilesystemOKRawApplicationOctetStream); ok {
+		return r.Response.Body, nil
+	}
+	return nil, errAnswerShape("JSON")
+}
+
+// logStreamBody is the body of a GET /process/{identifier}/logs/stream
+// answer.
+func logStreamBody(res sandboxapi.StreamProcessLogsRes) (io.ReadCloser, error) {
+	if r, ok := res.(*sandboxapi.StreamProcessLogsOKRawTextPlain); ok {
+		return r.Response.Body, nil
+	}
+	return nil, errAnswerShape("no stream")
+}
+
+// watchBody is the body of a GET /watch/filesystem/{path} answer.
+func watchBody(res sandboxapi.WatchFilesystemRes) (io.ReadCloser, error) {
+	if r, ok := res.(*sandboxapi.WatchFilesystemOKRawTextPlain); ok {
+		return r.Response.Body, nil
+	}
+	return nil, errAnswerShape("no stream")
 }

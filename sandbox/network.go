@@ -42,15 +42,11 @@ func (c *Client) ListPorts(ctx context.Context, pid int) ([]PortInfo, error) {
 	if err := checkPID(pid); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	res, err := c.api.GetProcessPorts(ctx, sandboxapi.GetProcessPortsParams{Pid: pid})
+	r, err := c.api.GetProcessPorts(ctx, sandboxapi.GetProcessPortsParams{Pid: pid})
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	r, ok := res.(*sandboxapi.ProcessPortsResponse)
-	if !ok {
-		return nil, wrap(ctx, op, unexpected(res))
-	}
-	ports, err := decodePorts((*r)["ports"])
+	ports, err := decodePorts(r["ports"])
 	if err != nil {
 		return nil, wrap(ctx, op, fmt.Errorf("decoding ports: %w", err))
 	}
@@ -118,13 +114,10 @@ func (c *Client) MonitorPorts(ctx context.Context, pid int, callbackURL string) 
 	if u, err := url.Parse(callbackURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return wrap(ctx, op, &sandboxkit.ValidationError{Field: "callback URL", Value: callbackURL, Reason: "must be an absolute http or https URL"})
 	}
-	res, err := c.api.StartPortMonitor(ctx, &sandboxapi.PortMonitorRequest{Callback: sandboxapi.NewOptString(callbackURL)},
+	_, err := c.api.StartPortMonitor(ctx, &sandboxapi.PortMonitorRequest{Callback: sandboxapi.NewOptString(callbackURL)},
 		sandboxapi.StartPortMonitorParams{Pid: pid})
 	if err != nil {
 		return wrap(ctx, op, err)
-	}
-	if _, ok := res.(*sandboxapi.PortMonitorResponse); !ok {
-		return wrap(ctx, op, unexpected(res))
 	}
 	return nil
 }
@@ -140,12 +133,9 @@ func (c *Client) StopMonitoringPorts(ctx context.Context, pid int) error {
 	if err := checkPID(pid); err != nil {
 		return wrap(ctx, op, err)
 	}
-	res, err := c.api.StopPortMonitor(ctx, sandboxapi.StopPortMonitorParams{Pid: pid})
+	_, err := c.api.StopPortMonitor(ctx, sandboxapi.StopPortMonitorParams{Pid: pid})
 	if err != nil {
 		return wrap(ctx, op, err)
-	}
-	if _, ok := res.(*sandboxapi.PortMonitorResponse); !ok {
-		return wrap(ctx, op, unexpected(res))
 	}
 	return nil
 }
@@ -167,12 +157,9 @@ func (c *Client) UpdateTunnel(ctx context.Context, config []byte) error {
 	if len(config) == 0 {
 		return wrap(ctx, op, &sandboxkit.ValidationError{Field: "tunnel config", Reason: "must not be empty"})
 	}
-	res, err := c.api.UpdateTunnelConfig(ctx, &sandboxapi.TunnelConfigRequest{Config: base64.StdEncoding.EncodeToString(config)})
+	_, err := c.api.UpdateTunnelConfig(ctx, &sandboxapi.TunnelConfigRequest{Config: base64.StdEncoding.EncodeToString(config)})
 	if err != nil {
 		return wrap(ctx, op, err)
-	}
-	if _, ok := res.(*sandboxapi.SuccessResponse); !ok {
-		return wrap(ctx, op, unexpected(res))
 	}
 	return nil
 }
@@ -187,12 +174,9 @@ func (c *Client) DisconnectTunnel(ctx context.Context) error {
 	if err := c.check(ctx, op); err != nil {
 		return err
 	}
-	res, err := c.api.DisconnectTunnel(ctx)
+	_, err := c.api.DisconnectTunnel(ctx)
 	if err != nil {
 		return wrap(ctx, op, err)
-	}
-	if _, ok := res.(*sandboxapi.SuccessResponse); !ok {
-		return wrap(ctx, op, unexpected(res))
 	}
 	return nil
 }

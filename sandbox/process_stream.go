@@ -153,7 +153,7 @@ func (ps *procStream) openExec(ctx context.Context, req *ExecRequest) error {
 		return nil
 	default:
 		body.close()
-		return unexpected(res)
+		return errAnswerShape("neither a stream nor JSON")
 	}
 }
 
@@ -369,12 +369,12 @@ func (ps *procStream) openLogs(ctx context.Context) error {
 		body.close()
 		return err
 	}
-	r, ok := res.(*sandboxapi.StreamProcessLogsOKRawTextPlain)
-	if !ok {
+	rc, err := logStreamBody(res)
+	if err != nil {
 		body.close()
-		return unexpected(res)
+		return err
 	}
-	return ps.read(r.Response.Body, modeLogs)
+	return ps.read(rc, modeLogs)
 }
 
 // end queues the rest of the output and, if p is not nil, the result.

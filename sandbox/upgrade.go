@@ -89,13 +89,9 @@ func (c *Client) StartUpgrade(ctx context.Context, opts *StartUpgradeOptions) (*
 		}
 		req = sandboxapi.NewOptUpgradeRequest(r)
 	}
-	res, err := c.api.Upgrade(ctx, req)
+	r, err := c.api.Upgrade(ctx, req)
 	if err != nil {
 		return nil, wrap(ctx, op, err)
-	}
-	r, ok := res.(*sandboxapi.UpgradeResponse)
-	if !ok {
-		return nil, wrap(ctx, op, unexpected(res))
 	}
 	return &UpgradeAck{Message: r.Message, Version: r.Version.Value, BaseURL: r.BaseURL.Value}, nil
 }

@@ -469,6 +469,20 @@ func paramErrorText(pe *ogenerrors.DecodeParamError, raw string) string {
 	return "invalid parameter " + pe.Name + ": " + pe.Err.Error()
 }
 
+// failure is a handler's error answer: status code and the {"error": msg}
+// body the real server sends.
+func failure(code int, msg string) *sandboxsrv.ErrorStatusCode {
+	return &sandboxsrv.ErrorStatusCode{StatusCode: code, Response: sandboxsrv.ErrorResponse{Error: msg}}
+}
+
+// NewError implements sandboxsrv.Handler: the answer to an error a handler
+// returns that is not a [failure]. Handlers give every answer the real
+// server gives as a failure, so this only meets the mock's own faults,
+// which the real server would report as a 500.
+func (handler) NewError(_ context.Context, err error) *sandboxsrv.ErrorStatusCode {
+	return failure(http.StatusInternalServerError, err.Error())
+}
+
 // writeError writes the {"error": msg} body every error answer has.
 func writeError(w http.ResponseWriter, code int, msg string) {
 	b, _ := json.Marshal(struct {

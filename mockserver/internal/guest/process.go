@@ -859,27 +859,27 @@ func (h handler) ListProcesses(context.Context) ([]sandboxsrv.ProcessResponse, e
 }
 
 // GetProcess implements GET /process/{identifier} (pid or name).
-func (h handler) GetProcess(_ context.Context, params sandboxsrv.GetProcessParams) (sandboxsrv.GetProcessRes, error) {
+func (h handler) GetProcess(_ context.Context, params sandboxsrv.GetProcessParams) (*sandboxsrv.ProcessResponse, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	p := h.lookupProcessLocked(params.Identifier)
 	if p == nil {
-		return &sandboxsrv.ErrorResponse{Error: "process not found"}, nil
+		return nil, failure(http.StatusNotFound, "process not found")
 	}
 	return h.processAPILocked(p, viewGet), nil
 }
 
 // StopProcess implements DELETE /process/{identifier}: SIGTERM. A process
 // that is not running is a 404, as on the real server.
-func (h handler) StopProcess(_ context.Context, params sandboxsrv.StopProcessParams) (sandboxsrv.StopProcessRes, error) {
+func (h handler) StopProcess(_ context.Context, params sandboxsrv.StopProcessParams) (*sandboxsrv.SuccessResponse, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	p := h.lookupProcessLocked(params.Identifier)
 	switch {
 	case p == nil:
-		return &sandboxsrv.StopProcessNotFound{Error: fmt.Sprintf("process with Identifier %s not found", params.Identifier)}, nil
+		return nil, failure(http.StatusNotFound, fmt.Sprintf("process with Identifier %s not found", params.Identifier))
 	case p.status != statusRunning:
-		return &sandboxsrv.StopProcessNotFound{Error: fmt.Sprintf("process with Identifier %s is not running", params.Identifier)}, nil
+		return nil, failure(http.StatusNotFound, fmt.Sprintf("process with Identifier %s is not running", params.Identifier))
 	}
 	h.stopLocked(p)
 	return &sandboxsrv.SuccessResponse{Message: "Process stopped successfully"}, nil
@@ -888,15 +888,15 @@ func (h handler) StopProcess(_ context.Context, params sandboxsrv.StopProcessPar
 // KillProcess implements DELETE /process/{identifier}/kill: SIGKILL, to a
 // process whatever its status says, as long as it still has a running
 // command.
-func (h handler) KillProcess(_ context.Context, params sandboxsrv.KillProcessParams) (sandboxsrv.KillProcessRes, error) {
+func (h handler) KillProcess(_ context.Context, params sandboxsrv.KillProcessParams) (*sandboxsrv.SuccessResponse, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	p := h.lookupProcessLocked(params.Identifier)
 	switch {
 	case p == nil:
-		return &sandboxsrv.KillProcessNotFound{Error: fmt.Sprintf("process with Identifier %s not found", params.Identifier)}, nil
+		return nil, failure(http.StatusNotFound, fmt.Sprintf("process with Identifier %s not found", params.Identifier))
 	case !p.live:
-		return &sandboxsrv.KillProcessNotFound{Error: fmt.Sprintf("failed to kill process with Identifier %s: no such process", params.Identifier)}, nil
+		return nil, failure(http.StatusNotFound, fmt.Sprintf("failed to kill process with Identifier %s: no such process", params.Identifier))
 	}
 	h.killLocked(p)
 	return &sandboxsrv.SuccessResponse{Message: "Process killed successfully"}, nil
@@ -904,12 +904,12 @@ func (h handler) KillProcess(_ context.Context, params sandboxsrv.KillProcessPar
 
 // GetProcessLogs implements GET /process/{identifier}/logs: the log files,
 // up to 4 MiB of each; logs is stdout followed by stderr.
-func (h handler) GetProcessLogs(_ context.Context, params sandboxsrv.GetProcessLogsParams) (sandboxsrv.GetProcessLogsRes, error) {
+func (h handler) GetProcessLogs(_ context.Context, params sandboxsrv.GetProcessLogsParams) (*sandboxsrv.ProcessLogs, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	p := h.lookupProcessLocked(params.Identifier)
 	if p == nil {
-		return &sandboxsrv.GetProcessLogsNotFound{Error: fmt.Sprintf("process with PID %s not found", params.Identifier)}, nil
+		return nil, failure(http.StatusNotFound, fmt.Sprintf("process with PID %s not found", params.Identifier))
 	}
 	o, e := logTail(p.outFile, maxLogsResponse), logTail(p.errFile, maxLogsResponse)
 	return &sandboxsrv.ProcessLogs{Logs: o + e, Stdout: o, Stderr: e}, nil
