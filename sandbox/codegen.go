@@ -123,9 +123,5 @@ func (c *Client) Rerank(ctx context.Context, dir, query string, opts *RerankOpti
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	out := make([]RankedFile, len(r.Files))
-	for i, f := range r.Files {
-		out[i] = RankedFile{Path: f.Path.Value, Score: f.Score.Value, Content: f.Content.Value}
-	}
-	return out, nil
+	return rankedFilesFrom(r), nil
 }

@@ -36,11 +36,7 @@ func (c *Client) ListDrives(ctx context.Context) ([]DriveMount, error) {
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	out := make([]DriveMount, len(r.Mounts))
-	for i := range r.Mounts {
-		out[i] = driveMountFrom(&r.Mounts[i])
-	}
-	return out, nil
+	return driveMountsFrom(r), nil
 }
 
 // MountDrive mounts a drive and returns the mount as the server made it

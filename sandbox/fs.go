@@ -365,11 +365,7 @@ func (c *Client) Find(ctx context.Context, root string, opts *FindOptions) ([]Fi
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	out := make([]FindMatch, len(r.Matches))
-	for i, m := range r.Matches {
-		out[i] = FindMatch{Path: m.Path, Type: EntryType(m.Type)}
-	}
-	return out, nil
+	return findMatchesFrom(r), nil
 }
 
 // SearchOptions tunes [Client.Search]. The zero value is usable.
@@ -434,11 +430,7 @@ func (c *Client) Search(ctx context.Context, root string, opts *SearchOptions) (
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	out := make([]SearchMatch, len(r.Matches))
-	for i, m := range r.Matches {
-		out[i] = SearchMatch{Path: m.Path, Score: m.Score, Type: EntryType(m.Type)}
-	}
-	return out, nil
+	return searchMatchesFrom(r), nil
 }
 
 // GrepOptions tunes [Client.Grep]. The zero value is usable.
@@ -504,9 +496,5 @@ func (c *Client) Grep(ctx context.Context, root, query string, opts *GrepOptions
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	out := make([]GrepMatch, len(r.Matches))
-	for i, m := range r.Matches {
-		out[i] = GrepMatch{Path: m.Path, Line: m.Line, Column: m.Column, Text: m.Text, Context: m.Context.Value}
-	}
-	return out, nil
+	return grepMatchesFrom(r), nil
 }

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/url"
 
-	"github.com/go-faster/jx"
-
 	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
 )
@@ -51,51 +49,6 @@ func (c *Client) ListPorts(ctx context.Context, pid int) ([]PortInfo, error) {
 		return nil, wrap(ctx, op, fmt.Errorf("decoding ports: %w", err))
 	}
 	return ports, nil
-}
-
-// decodePorts reads the "ports" array (absent or null: none).
-func decodePorts(raw jx.Raw) ([]PortInfo, error) {
-	if len(raw) == 0 {
-		return nil, nil
-	}
-	d := jx.DecodeBytes(raw)
-	if d.Next() == jx.Null {
-		return nil, nil
-	}
-	var out []PortInfo
-	err := d.Arr(func(d *jx.Decoder) error {
-		var p PortInfo
-		err := d.ObjBytes(func(d *jx.Decoder, key []byte) error {
-			if d.Next() == jx.Null {
-				return d.Null()
-			}
-			var err error
-			switch string(key) {
-			case "pid":
-				p.PID, err = d.Int()
-			case "protocol":
-				p.Protocol, err = d.Str()
-			case "localAddr":
-				p.LocalAddr, err = d.Str()
-			case "localPort":
-				p.LocalPort, err = d.Int()
-			case "remoteAddr":
-				p.RemoteAddr, err = d.Str()
-			case "remotePort":
-				p.RemotePort, err = d.Int()
-			case "state":
-				p.State, err = d.Str()
-			case "processName":
-				p.ProcessName, err = d.Str()
-			default:
-				err = d.Skip()
-			}
-			return err
-		})
-		out = append(out, p)
-		return err
-	})
-	return out, err
 }
 
 // MonitorPorts makes the server watch the process for newly opened ports

@@ -453,12 +453,11 @@ func (ps *procStream) execLine(line []byte) error {
 		ps.queue = append(ps.queue, ProcessEvent{Type: EventError, Text: string(data)})
 		ps.errSeen = true
 	case EventResult:
-		var r sandboxapi.ProcessResponse
-		ps.dec.ResetBytes(data)
-		if err := r.Decode(&ps.dec); err != nil {
+		p, err := resultProcessFrom(&ps.dec, data)
+		if err != nil {
 			return fmt.Errorf("%w: result: %w", errMalformed, err)
 		}
-		ps.end(processFrom(&r))
+		ps.end(p)
 	}
 	// "keepalive" and kinds this client does not know are skipped.
 	return nil

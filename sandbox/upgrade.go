@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/sandboxkit/sandboxkit"
-	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
 	"github.com/sandboxkit/sandboxkit/internal/glue"
 	"github.com/sandboxkit/sandboxkit/internal/poll"
 )
@@ -78,22 +77,11 @@ func (c *Client) StartUpgrade(ctx context.Context, opts *StartUpgradeOptions) (*
 	if err := o.validate(); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	var req sandboxapi.OptUpgradeRequest
-	if o.Version != "" || o.BaseURL != "" {
-		var r sandboxapi.UpgradeRequest
-		if o.Version != "" {
-			r.Version = sandboxapi.NewOptString(o.Version)
-		}
-		if o.BaseURL != "" {
-			r.BaseURL = sandboxapi.NewOptString(o.BaseURL)
-		}
-		req = sandboxapi.NewOptUpgradeRequest(r)
-	}
-	r, err := c.api.Upgrade(ctx, req)
+	r, err := c.api.Upgrade(ctx, upgradeRequestTo(&o))
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	return &UpgradeAck{Message: r.Message, Version: r.Version.Value, BaseURL: r.BaseURL.Value}, nil
+	return upgradeAckFrom(r), nil
 }
 
 // UpgradeOptions tunes [Client.Upgrade]. Nil or the zero value upgrades

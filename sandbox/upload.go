@@ -621,12 +621,7 @@ func (c *Client) ListUploadedParts(ctx context.Context, uploadID string) ([]Uplo
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	out := make([]UploadedPart, len(r.Parts))
-	for i, p := range r.Parts {
-		out[i] = uploadedPartFrom(p)
-	}
-	slices.SortFunc(out, func(a, b UploadedPart) int { return a.PartNumber - b.PartNumber })
-	return out, nil
+	return uploadedPartsFrom(r.Parts), nil
 }
 
 // CompletedPart names a part to join in [Client.CompleteUpload].
@@ -704,19 +699,5 @@ func (c *Client) ListMultipartUploads(ctx context.Context) ([]MultipartUpload, e
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	out := make([]MultipartUpload, len(r.Uploads))
-	for i, up := range r.Uploads {
-		m := MultipartUpload{
-			UploadID:    up.UploadID.Value,
-			Path:        up.Path.Value,
-			Permissions: os.FileMode(up.Permissions.Value).Perm(),
-			InitiatedAt: parseRFC3339(up.InitiatedAt.Value),
-		}
-		for _, p := range up.Parts.Value {
-			m.Parts = append(m.Parts, uploadedPartFrom(p))
-		}
-		slices.SortFunc(m.Parts, func(a, b UploadedPart) int { return a.PartNumber - b.PartNumber })
-		out[i] = m
-	}
-	return out, nil
+	return multipartUploadsFrom(r), nil
 }
