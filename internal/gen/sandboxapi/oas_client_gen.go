@@ -85,7 +85,7 @@ type Invoker interface {
 	//
 	// Closes the session and throws away the parts received.
 	//
-	// Fails with 400 when the request is malformed, 404 when nothing has that name or id.
+	// Fails with 400 when the request is malformed, 404 when no upload has that id.
 	//
 	// DELETE /filesystem-multipart/{uploadId}/abort
 	AbortMultipartUpload(ctx context.Context, params AbortMultipartUploadParams, options ...RequestOption) (*SuccessResponse, error)
@@ -93,7 +93,7 @@ type Invoker interface {
 	//
 	// Joins the listed parts, in order, into the target file and closes the session.
 	//
-	// Fails with 400 when the request is malformed, 404 when nothing has that name or id.
+	// Fails with 400 when the request is malformed, 404 when no upload has that id.
 	//
 	// POST /filesystem-multipart/{uploadId}/complete
 	CompleteMultipartUpload(ctx context.Context, request *MultipartCompleteRequest, params CompleteMultipartUploadParams, options ...RequestOption) (*SuccessResponse, error)
@@ -111,8 +111,8 @@ type Invoker interface {
 	// Removes a file, or a directory. A directory that is not empty is only removed with `recursive=true`;
 	// otherwise the answer is 422.
 	//
-	// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-	// carried out.
+	// Fails with 404 when nothing is at the path, 422 when the request is understood but cannot be carried
+	// out.
 	//
 	// DELETE /filesystem/{path}
 	DeleteFilesystem(ctx context.Context, params DeleteFilesystemParams, options ...RequestOption) (*SuccessResponse, error)
@@ -187,8 +187,8 @@ type Invoker interface {
 	// the file extension (for example `text/plain` or even `application/json`), not always
 	// `application/octet-stream`; they honour `Range` requests.
 	//
-	// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-	// carried out.
+	// Fails with 404 when nothing is at the path, 422 when the request is understood but cannot be carried
+	// out.
 	//
 	// GET /filesystem/{path}
 	GetFilesystem(ctx context.Context, params GetFilesystemParams, options ...RequestOption) (GetFilesystemRes, error)
@@ -203,7 +203,7 @@ type Invoker interface {
 	//
 	// One process, looked up by pid or by name.
 	//
-	// Fails with 404 when nothing has that name or id.
+	// Fails with 404 when no process has that pid or name.
 	//
 	// GET /process/{identifier}
 	GetProcess(ctx context.Context, params GetProcessParams, options ...RequestOption) (*ProcessResponse, error)
@@ -211,8 +211,8 @@ type Invoker interface {
 	//
 	// Everything the process has written so far.
 	//
-	// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-	// carried out.
+	// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+	// be carried out.
 	//
 	// GET /process/{identifier}/logs
 	GetProcessLogs(ctx context.Context, params GetProcessLogsParams, options ...RequestOption) (*ProcessLogs, error)
@@ -244,8 +244,8 @@ type Invoker interface {
 	//
 	// Ends the process at once (a non-catchable signal).
 	//
-	// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-	// carried out.
+	// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+	// be carried out.
 	//
 	// DELETE /process/{identifier}/kill
 	KillProcess(ctx context.Context, params KillProcessParams, options ...RequestOption) (*SuccessResponse, error)
@@ -257,7 +257,7 @@ type Invoker interface {
 	ListDrives(ctx context.Context, options ...RequestOption) (*DriveListResponse, error)
 	// ListMultipartParts invokes listMultipartParts operation.
 	//
-	// Fails with 400 when the request is malformed, 404 when nothing has that name or id.
+	// Fails with 400 when the request is malformed, 404 when no upload has that id.
 	//
 	// GET /filesystem-multipart/{uploadId}/parts
 	ListMultipartParts(ctx context.Context, params ListMultipartPartsParams, options ...RequestOption) (*MultipartListPartsResponse, error)
@@ -278,7 +278,7 @@ type Invoker interface {
 	// Mounts an agent drive (or a sub-directory of it) at a local path. File ownership can be remapped
 	// with `uidMap`/`gidMap`; values given here win over the server's defaults.
 	//
-	// Fails with 400 when the request is malformed, 409 when the target is already in use.
+	// Fails with 400 when the request is malformed, 409 when something is already mounted there.
 	//
 	// POST /drives/mount
 	MountDrive(ctx context.Context, request *DriveMountRequest, options ...RequestOption) (*DriveMountResponse, error)
@@ -307,7 +307,7 @@ type Invoker interface {
 	// Makes the server read the sandbox metadata again and apply its environment variables to itself and
 	// to every process started later.
 	//
-	// Fails with 404 when nothing has that name or id.
+	// Fails with 404 when the guest metadata document does not exist.
 	//
 	// POST /environment/reload
 	ReloadEnvironment(ctx context.Context, options ...RequestOption) (*ReloadResponse, error)
@@ -339,8 +339,8 @@ type Invoker interface {
 	//
 	// Asks the process to terminate (a graceful signal).
 	//
-	// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-	// carried out.
+	// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+	// be carried out.
 	//
 	// DELETE /process/{identifier}
 	StopProcess(ctx context.Context, params StopProcessParams, options ...RequestOption) (*SuccessResponse, error)
@@ -350,8 +350,8 @@ type Invoker interface {
 	// `[keepalive]` line every 30 seconds. The body finishes once the process has ended or the caller
 	// disconnects.
 	//
-	// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-	// carried out.
+	// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+	// be carried out.
 	//
 	// GET /process/{identifier}/logs/stream
 	StreamProcessLogs(ctx context.Context, params StreamProcessLogsParams, options ...RequestOption) (StreamProcessLogsRes, error)
@@ -383,7 +383,7 @@ type Invoker interface {
 	//
 	// The part's bytes travel as the `file` field of a multipart form.
 	//
-	// Fails with 400 when the request is malformed, 404 when nothing has that name or id.
+	// Fails with 400 when the request is malformed, 404 when no upload has that id.
 	//
 	// PUT /filesystem-multipart/{uploadId}/part
 	UploadMultipartPart(ctx context.Context, request *MultipartUploadPartRequestMultipart, params UploadMultipartPartParams, options ...RequestOption) (*MultipartUploadPartResponse, error)
@@ -428,7 +428,7 @@ func NewClient(serverURL string, sec SecuritySource, opts ...ClientOption) (*Cli
 //
 // Closes the session and throws away the parts received.
 //
-// Fails with 400 when the request is malformed, 404 when nothing has that name or id.
+// Fails with 400 when the request is malformed, 404 when no upload has that id.
 //
 // DELETE /filesystem-multipart/{uploadId}/abort
 func (c *Client) AbortMultipartUpload(ctx context.Context, params AbortMultipartUploadParams, options ...RequestOption) (*SuccessResponse, error) {
@@ -544,7 +544,7 @@ func (c *Client) sendAbortMultipartUpload(ctx context.Context, params AbortMulti
 //
 // Joins the listed parts, in order, into the target file and closes the session.
 //
-// Fails with 400 when the request is malformed, 404 when nothing has that name or id.
+// Fails with 400 when the request is malformed, 404 when no upload has that id.
 //
 // POST /filesystem-multipart/{uploadId}/complete
 func (c *Client) CompleteMultipartUpload(ctx context.Context, request *MultipartCompleteRequest, params CompleteMultipartUploadParams, options ...RequestOption) (*SuccessResponse, error) {
@@ -865,8 +865,8 @@ func (c *Client) sendContentSearch(ctx context.Context, params ContentSearchPara
 // Removes a file, or a directory. A directory that is not empty is only removed with `recursive=true`;
 // otherwise the answer is 422.
 //
-// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-// carried out.
+// Fails with 404 when nothing is at the path, 422 when the request is understood but cannot be carried
+// out.
 //
 // DELETE /filesystem/{path}
 func (c *Client) DeleteFilesystem(ctx context.Context, params DeleteFilesystemParams, options ...RequestOption) (*SuccessResponse, error) {
@@ -1851,8 +1851,8 @@ func (c *Client) sendFuzzySearch(ctx context.Context, params FuzzySearchParams, 
 // the file extension (for example `text/plain` or even `application/json`), not always
 // `application/octet-stream`; they honour `Range` requests.
 //
-// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-// carried out.
+// Fails with 404 when nothing is at the path, 422 when the request is understood but cannot be carried
+// out.
 //
 // GET /filesystem/{path}
 func (c *Client) GetFilesystem(ctx context.Context, params GetFilesystemParams, options ...RequestOption) (GetFilesystemRes, error) {
@@ -2075,7 +2075,7 @@ func (c *Client) sendGetHealth(ctx context.Context, requestOptions ...RequestOpt
 //
 // One process, looked up by pid or by name.
 //
-// Fails with 404 when nothing has that name or id.
+// Fails with 404 when no process has that pid or name.
 //
 // GET /process/{identifier}
 func (c *Client) GetProcess(ctx context.Context, params GetProcessParams, options ...RequestOption) (*ProcessResponse, error) {
@@ -2190,8 +2190,8 @@ func (c *Client) sendGetProcess(ctx context.Context, params GetProcessParams, re
 //
 // Everything the process has written so far.
 //
-// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-// carried out.
+// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+// be carried out.
 //
 // GET /process/{identifier}/logs
 func (c *Client) GetProcessLogs(ctx context.Context, params GetProcessLogsParams, options ...RequestOption) (*ProcessLogs, error) {
@@ -2656,8 +2656,8 @@ func (c *Client) sendInitiateMultipartUpload(ctx context.Context, request OptMul
 //
 // Ends the process at once (a non-catchable signal).
 //
-// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-// carried out.
+// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+// be carried out.
 //
 // DELETE /process/{identifier}/kill
 func (c *Client) KillProcess(ctx context.Context, params KillProcessParams, options ...RequestOption) (*SuccessResponse, error) {
@@ -2866,7 +2866,7 @@ func (c *Client) sendListDrives(ctx context.Context, requestOptions ...RequestOp
 
 // ListMultipartParts invokes listMultipartParts operation.
 //
-// Fails with 400 when the request is malformed, 404 when nothing has that name or id.
+// Fails with 400 when the request is malformed, 404 when no upload has that id.
 //
 // GET /filesystem-multipart/{uploadId}/parts
 func (c *Client) ListMultipartParts(ctx context.Context, params ListMultipartPartsParams, options ...RequestOption) (*MultipartListPartsResponse, error) {
@@ -3173,7 +3173,7 @@ func (c *Client) sendListProcesses(ctx context.Context, requestOptions ...Reques
 // Mounts an agent drive (or a sub-directory of it) at a local path. File ownership can be remapped
 // with `uidMap`/`gidMap`; values given here win over the server's defaults.
 //
-// Fails with 400 when the request is malformed, 409 when the target is already in use.
+// Fails with 400 when the request is malformed, 409 when something is already mounted there.
 //
 // POST /drives/mount
 func (c *Client) MountDrive(ctx context.Context, request *DriveMountRequest, options ...RequestOption) (*DriveMountResponse, error) {
@@ -3514,7 +3514,7 @@ func (c *Client) sendPutTree(ctx context.Context, request *TreeRequest, params P
 // Makes the server read the sandbox metadata again and apply its environment variables to itself and
 // to every process started later.
 //
-// Fails with 404 when nothing has that name or id.
+// Fails with 404 when the guest metadata document does not exist.
 //
 // POST /environment/reload
 func (c *Client) ReloadEnvironment(ctx context.Context, options ...RequestOption) (*ReloadResponse, error) {
@@ -4029,8 +4029,8 @@ func (c *Client) sendStopPortMonitor(ctx context.Context, params StopPortMonitor
 //
 // Asks the process to terminate (a graceful signal).
 //
-// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-// carried out.
+// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+// be carried out.
 //
 // DELETE /process/{identifier}
 func (c *Client) StopProcess(ctx context.Context, params StopProcessParams, options ...RequestOption) (*SuccessResponse, error) {
@@ -4147,8 +4147,8 @@ func (c *Client) sendStopProcess(ctx context.Context, params StopProcessParams, 
 // `[keepalive]` line every 30 seconds. The body finishes once the process has ended or the caller
 // disconnects.
 //
-// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-// carried out.
+// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+// be carried out.
 //
 // GET /process/{identifier}/logs/stream
 func (c *Client) StreamProcessLogs(ctx context.Context, params StreamProcessLogsParams, options ...RequestOption) (StreamProcessLogsRes, error) {
@@ -4571,7 +4571,7 @@ func (c *Client) sendUpgrade(ctx context.Context, request OptUpgradeRequest, req
 //
 // The part's bytes travel as the `file` field of a multipart form.
 //
-// Fails with 400 when the request is malformed, 404 when nothing has that name or id.
+// Fails with 400 when the request is malformed, 404 when no upload has that id.
 //
 // PUT /filesystem-multipart/{uploadId}/part
 func (c *Client) UploadMultipartPart(ctx context.Context, request *MultipartUploadPartRequestMultipart, params UploadMultipartPartParams, options ...RequestOption) (*MultipartUploadPartResponse, error) {

@@ -37,7 +37,7 @@ func (c *codeRecorder) Unwrap() http.ResponseWriter {
 //
 // Closes the session and throws away the parts received.
 //
-// Fails with 400 when the request is malformed, 404 when nothing has that name or id.
+// Fails with 400 when the request is malformed, 404 when no upload has that id.
 //
 // DELETE /filesystem-multipart/{uploadId}/abort
 func (s *Server) handleAbortMultipartUploadRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -240,7 +240,7 @@ func (s *Server) handleAbortMultipartUploadRequest(args [1]string, argsEscaped b
 //
 // Joins the listed parts, in order, into the target file and closes the session.
 //
-// Fails with 400 when the request is malformed, 404 when nothing has that name or id.
+// Fails with 400 when the request is malformed, 404 when no upload has that id.
 //
 // POST /filesystem-multipart/{uploadId}/complete
 func (s *Server) handleCompleteMultipartUploadRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -683,8 +683,8 @@ func (s *Server) handleContentSearchRequest(args [1]string, argsEscaped bool, w 
 // Removes a file, or a directory. A directory that is not empty is only removed with `recursive=true`;
 // otherwise the answer is 422.
 //
-// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-// carried out.
+// Fails with 404 when nothing is at the path, 422 when the request is understood but cannot be carried
+// out.
 //
 // DELETE /filesystem/{path}
 func (s *Server) handleDeleteFilesystemRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -2158,8 +2158,8 @@ func (s *Server) handleFuzzySearchRequest(args [1]string, argsEscaped bool, w ht
 // the file extension (for example `text/plain` or even `application/json`), not always
 // `application/octet-stream`; they honour `Range` requests.
 //
-// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-// carried out.
+// Fails with 404 when nothing is at the path, 422 when the request is understood but cannot be carried
+// out.
 //
 // GET /filesystem/{path}
 func (s *Server) handleGetFilesystemRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -2543,7 +2543,7 @@ func (s *Server) handleGetHealthRequest(args [0]string, argsEscaped bool, w http
 //
 // One process, looked up by pid or by name.
 //
-// Fails with 404 when nothing has that name or id.
+// Fails with 404 when no process has that pid or name.
 //
 // GET /process/{identifier}
 func (s *Server) handleGetProcessRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -2746,8 +2746,8 @@ func (s *Server) handleGetProcessRequest(args [1]string, argsEscaped bool, w htt
 //
 // Everything the process has written so far.
 //
-// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-// carried out.
+// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+// be carried out.
 //
 // GET /process/{identifier}/logs
 func (s *Server) handleGetProcessLogsRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -3574,8 +3574,8 @@ func (s *Server) handleInitiateMultipartUploadRequest(args [1]string, argsEscape
 //
 // Ends the process at once (a non-catchable signal).
 //
-// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-// carried out.
+// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+// be carried out.
 //
 // DELETE /process/{identifier}/kill
 func (s *Server) handleKillProcessRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -3962,7 +3962,7 @@ func (s *Server) handleListDrivesRequest(args [0]string, argsEscaped bool, w htt
 
 // handleListMultipartPartsRequest handles listMultipartParts operation.
 //
-// Fails with 400 when the request is malformed, 404 when nothing has that name or id.
+// Fails with 400 when the request is malformed, 404 when no upload has that id.
 //
 // GET /filesystem-multipart/{uploadId}/parts
 func (s *Server) handleListMultipartPartsRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -4538,7 +4538,7 @@ func (s *Server) handleListProcessesRequest(args [0]string, argsEscaped bool, w 
 // Mounts an agent drive (or a sub-directory of it) at a local path. File ownership can be remapped
 // with `uidMap`/`gidMap`; values given here win over the server's defaults.
 //
-// Fails with 400 when the request is malformed, 409 when the target is already in use.
+// Fails with 400 when the request is malformed, 409 when something is already mounted there.
 //
 // POST /drives/mount
 func (s *Server) handleMountDriveRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -5182,7 +5182,7 @@ func (s *Server) handlePutTreeRequest(args [1]string, argsEscaped bool, w http.R
 // Makes the server read the sandbox metadata again and apply its environment variables to itself and
 // to every process started later.
 //
-// Fails with 404 when nothing has that name or id.
+// Fails with 404 when the guest metadata document does not exist.
 //
 // POST /environment/reload
 func (s *Server) handleReloadEnvironmentRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -6010,8 +6010,8 @@ func (s *Server) handleStopPortMonitorRequest(args [1]string, argsEscaped bool, 
 //
 // Asks the process to terminate (a graceful signal).
 //
-// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-// carried out.
+// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+// be carried out.
 //
 // DELETE /process/{identifier}
 func (s *Server) handleStopProcessRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -6216,8 +6216,8 @@ func (s *Server) handleStopProcessRequest(args [1]string, argsEscaped bool, w ht
 // `[keepalive]` line every 30 seconds. The body finishes once the process has ended or the caller
 // disconnects.
 //
-// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-// carried out.
+// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+// be carried out.
 //
 // GET /process/{identifier}/logs/stream
 func (s *Server) handleStreamProcessLogsRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -7019,7 +7019,7 @@ func (s *Server) handleUpgradeRequest(args [0]string, argsEscaped bool, w http.R
 //
 // The part's bytes travel as the `file` field of a multipart form.
 //
-// Fails with 400 when the request is malformed, 404 when nothing has that name or id.
+// Fails with 400 when the request is malformed, 404 when no upload has that id.
 //
 // PUT /filesystem-multipart/{uploadId}/part
 func (s *Server) handleUploadMultipartPartRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {

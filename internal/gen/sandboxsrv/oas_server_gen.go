@@ -13,7 +13,7 @@ type Handler interface {
 	//
 	// Closes the session and throws away the parts received.
 	//
-	// Fails with 400 when the request is malformed, 404 when nothing has that name or id.
+	// Fails with 400 when the request is malformed, 404 when no upload has that id.
 	//
 	// DELETE /filesystem-multipart/{uploadId}/abort
 	AbortMultipartUpload(ctx context.Context, params AbortMultipartUploadParams) (*SuccessResponse, error)
@@ -21,7 +21,7 @@ type Handler interface {
 	//
 	// Joins the listed parts, in order, into the target file and closes the session.
 	//
-	// Fails with 400 when the request is malformed, 404 when nothing has that name or id.
+	// Fails with 400 when the request is malformed, 404 when no upload has that id.
 	//
 	// POST /filesystem-multipart/{uploadId}/complete
 	CompleteMultipartUpload(ctx context.Context, req *MultipartCompleteRequest, params CompleteMultipartUploadParams) (*SuccessResponse, error)
@@ -39,8 +39,8 @@ type Handler interface {
 	// Removes a file, or a directory. A directory that is not empty is only removed with `recursive=true`;
 	// otherwise the answer is 422.
 	//
-	// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-	// carried out.
+	// Fails with 404 when nothing is at the path, 422 when the request is understood but cannot be carried
+	// out.
 	//
 	// DELETE /filesystem/{path}
 	DeleteFilesystem(ctx context.Context, params DeleteFilesystemParams) (*SuccessResponse, error)
@@ -101,7 +101,7 @@ type Handler interface {
 	//
 	// One process, looked up by pid or by name.
 	//
-	// Fails with 404 when nothing has that name or id.
+	// Fails with 404 when no process has that pid or name.
 	//
 	// GET /process/{identifier}
 	GetProcess(ctx context.Context, params GetProcessParams) (*ProcessResponse, error)
@@ -109,8 +109,8 @@ type Handler interface {
 	//
 	// Everything the process has written so far.
 	//
-	// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-	// carried out.
+	// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+	// be carried out.
 	//
 	// GET /process/{identifier}/logs
 	GetProcessLogs(ctx context.Context, params GetProcessLogsParams) (*ProcessLogs, error)
@@ -142,8 +142,8 @@ type Handler interface {
 	//
 	// Ends the process at once (a non-catchable signal).
 	//
-	// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-	// carried out.
+	// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+	// be carried out.
 	//
 	// DELETE /process/{identifier}/kill
 	KillProcess(ctx context.Context, params KillProcessParams) (*SuccessResponse, error)
@@ -155,7 +155,7 @@ type Handler interface {
 	ListDrives(ctx context.Context) (*DriveListResponse, error)
 	// ListMultipartParts implements listMultipartParts operation.
 	//
-	// Fails with 400 when the request is malformed, 404 when nothing has that name or id.
+	// Fails with 400 when the request is malformed, 404 when no upload has that id.
 	//
 	// GET /filesystem-multipart/{uploadId}/parts
 	ListMultipartParts(ctx context.Context, params ListMultipartPartsParams) (*MultipartListPartsResponse, error)
@@ -176,7 +176,7 @@ type Handler interface {
 	// Mounts an agent drive (or a sub-directory of it) at a local path. File ownership can be remapped
 	// with `uidMap`/`gidMap`; values given here win over the server's defaults.
 	//
-	// Fails with 400 when the request is malformed, 409 when the target is already in use.
+	// Fails with 400 when the request is malformed, 409 when something is already mounted there.
 	//
 	// POST /drives/mount
 	MountDrive(ctx context.Context, req *DriveMountRequest) (*DriveMountResponse, error)
@@ -205,7 +205,7 @@ type Handler interface {
 	// Makes the server read the sandbox metadata again and apply its environment variables to itself and
 	// to every process started later.
 	//
-	// Fails with 404 when nothing has that name or id.
+	// Fails with 404 when the guest metadata document does not exist.
 	//
 	// POST /environment/reload
 	ReloadEnvironment(ctx context.Context) (*ReloadResponse, error)
@@ -237,8 +237,8 @@ type Handler interface {
 	//
 	// Asks the process to terminate (a graceful signal).
 	//
-	// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-	// carried out.
+	// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+	// be carried out.
 	//
 	// DELETE /process/{identifier}
 	StopProcess(ctx context.Context, params StopProcessParams) (*SuccessResponse, error)
@@ -270,7 +270,7 @@ type Handler interface {
 	//
 	// The part's bytes travel as the `file` field of a multipart form.
 	//
-	// Fails with 400 when the request is malformed, 404 when nothing has that name or id.
+	// Fails with 400 when the request is malformed, 404 when no upload has that id.
 	//
 	// PUT /filesystem-multipart/{uploadId}/part
 	UploadMultipartPart(ctx context.Context, req *MultipartUploadPartRequestMultipart, params UploadMultipartPartParams) (*MultipartUploadPartResponse, error)
@@ -307,8 +307,8 @@ type RawHandler interface {
 	// the file extension (for example `text/plain` or even `application/json`), not always
 	// `application/octet-stream`; they honour `Range` requests.
 	//
-	// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-	// carried out.
+	// Fails with 404 when nothing is at the path, 422 when the request is understood but cannot be carried
+	// out.
 	//
 	// GET /filesystem/{path}
 	GetFilesystem(ctx context.Context, params GetFilesystemParams, w http.ResponseWriter) error
@@ -318,8 +318,8 @@ type RawHandler interface {
 	// `[keepalive]` line every 30 seconds. The body finishes once the process has ended or the caller
 	// disconnects.
 	//
-	// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-	// carried out.
+	// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+	// be carried out.
 	//
 	// GET /process/{identifier}/logs/stream
 	StreamProcessLogs(ctx context.Context, params StreamProcessLogsParams, w http.ResponseWriter) error

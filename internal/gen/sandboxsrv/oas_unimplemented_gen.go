@@ -19,7 +19,7 @@ var _ RawHandler = UnimplementedHandler{}
 //
 // Closes the session and throws away the parts received.
 //
-// Fails with 400 when the request is malformed, 404 when nothing has that name or id.
+// Fails with 400 when the request is malformed, 404 when no upload has that id.
 //
 // DELETE /filesystem-multipart/{uploadId}/abort
 func (UnimplementedHandler) AbortMultipartUpload(ctx context.Context, params AbortMultipartUploadParams) (r *SuccessResponse, _ error) {
@@ -30,7 +30,7 @@ func (UnimplementedHandler) AbortMultipartUpload(ctx context.Context, params Abo
 //
 // Joins the listed parts, in order, into the target file and closes the session.
 //
-// Fails with 400 when the request is malformed, 404 when nothing has that name or id.
+// Fails with 400 when the request is malformed, 404 when no upload has that id.
 //
 // POST /filesystem-multipart/{uploadId}/complete
 func (UnimplementedHandler) CompleteMultipartUpload(ctx context.Context, req *MultipartCompleteRequest, params CompleteMultipartUploadParams) (r *SuccessResponse, _ error) {
@@ -54,8 +54,8 @@ func (UnimplementedHandler) ContentSearch(ctx context.Context, params ContentSea
 // Removes a file, or a directory. A directory that is not empty is only removed with `recursive=true`;
 // otherwise the answer is 422.
 //
-// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-// carried out.
+// Fails with 404 when nothing is at the path, 422 when the request is understood but cannot be carried
+// out.
 //
 // DELETE /filesystem/{path}
 func (UnimplementedHandler) DeleteFilesystem(ctx context.Context, params DeleteFilesystemParams) (r *SuccessResponse, _ error) {
@@ -151,8 +151,8 @@ func (UnimplementedHandler) FuzzySearch(ctx context.Context, params FuzzySearchP
 // the file extension (for example `text/plain` or even `application/json`), not always
 // `application/octet-stream`; they honour `Range` requests.
 //
-// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-// carried out.
+// Fails with 404 when nothing is at the path, 422 when the request is understood but cannot be carried
+// out.
 //
 // GET /filesystem/{path}
 func (UnimplementedHandler) GetFilesystem(ctx context.Context, params GetFilesystemParams, w http.ResponseWriter) error {
@@ -173,7 +173,7 @@ func (UnimplementedHandler) GetHealth(ctx context.Context) (r *HealthResponse, _
 //
 // One process, looked up by pid or by name.
 //
-// Fails with 404 when nothing has that name or id.
+// Fails with 404 when no process has that pid or name.
 //
 // GET /process/{identifier}
 func (UnimplementedHandler) GetProcess(ctx context.Context, params GetProcessParams) (r *ProcessResponse, _ error) {
@@ -184,8 +184,8 @@ func (UnimplementedHandler) GetProcess(ctx context.Context, params GetProcessPar
 //
 // Everything the process has written so far.
 //
-// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-// carried out.
+// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+// be carried out.
 //
 // GET /process/{identifier}/logs
 func (UnimplementedHandler) GetProcessLogs(ctx context.Context, params GetProcessLogsParams) (r *ProcessLogs, _ error) {
@@ -229,8 +229,8 @@ func (UnimplementedHandler) InitiateMultipartUpload(ctx context.Context, req Opt
 //
 // Ends the process at once (a non-catchable signal).
 //
-// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-// carried out.
+// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+// be carried out.
 //
 // DELETE /process/{identifier}/kill
 func (UnimplementedHandler) KillProcess(ctx context.Context, params KillProcessParams) (r *SuccessResponse, _ error) {
@@ -248,7 +248,7 @@ func (UnimplementedHandler) ListDrives(ctx context.Context) (r *DriveListRespons
 
 // ListMultipartParts implements listMultipartParts operation.
 //
-// Fails with 400 when the request is malformed, 404 when nothing has that name or id.
+// Fails with 400 when the request is malformed, 404 when no upload has that id.
 //
 // GET /filesystem-multipart/{uploadId}/parts
 func (UnimplementedHandler) ListMultipartParts(ctx context.Context, params ListMultipartPartsParams) (r *MultipartListPartsResponse, _ error) {
@@ -278,7 +278,7 @@ func (UnimplementedHandler) ListProcesses(ctx context.Context) (r []ProcessRespo
 // Mounts an agent drive (or a sub-directory of it) at a local path. File ownership can be remapped
 // with `uidMap`/`gidMap`; values given here win over the server's defaults.
 //
-// Fails with 400 when the request is malformed, 409 when the target is already in use.
+// Fails with 400 when the request is malformed, 409 when something is already mounted there.
 //
 // POST /drives/mount
 func (UnimplementedHandler) MountDrive(ctx context.Context, req *DriveMountRequest) (r *DriveMountResponse, _ error) {
@@ -316,7 +316,7 @@ func (UnimplementedHandler) PutTree(ctx context.Context, req *TreeRequest, param
 // Makes the server read the sandbox metadata again and apply its environment variables to itself and
 // to every process started later.
 //
-// Fails with 404 when nothing has that name or id.
+// Fails with 404 when the guest metadata document does not exist.
 //
 // POST /environment/reload
 func (UnimplementedHandler) ReloadEnvironment(ctx context.Context) (r *ReloadResponse, _ error) {
@@ -360,8 +360,8 @@ func (UnimplementedHandler) StopPortMonitor(ctx context.Context, params StopPort
 //
 // Asks the process to terminate (a graceful signal).
 //
-// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-// carried out.
+// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+// be carried out.
 //
 // DELETE /process/{identifier}
 func (UnimplementedHandler) StopProcess(ctx context.Context, params StopProcessParams) (r *SuccessResponse, _ error) {
@@ -374,8 +374,8 @@ func (UnimplementedHandler) StopProcess(ctx context.Context, params StopProcessP
 // `[keepalive]` line every 30 seconds. The body finishes once the process has ended or the caller
 // disconnects.
 //
-// Fails with 404 when nothing has that name or id, 422 when the request is understood but cannot be
-// carried out.
+// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+// be carried out.
 //
 // GET /process/{identifier}/logs/stream
 func (UnimplementedHandler) StreamProcessLogs(ctx context.Context, params StreamProcessLogsParams, w http.ResponseWriter) error {
@@ -419,7 +419,7 @@ func (UnimplementedHandler) Upgrade(ctx context.Context, req OptUpgradeRequest) 
 //
 // The part's bytes travel as the `file` field of a multipart form.
 //
-// Fails with 400 when the request is malformed, 404 when nothing has that name or id.
+// Fails with 400 when the request is malformed, 404 when no upload has that id.
 //
 // PUT /filesystem-multipart/{uploadId}/part
 func (UnimplementedHandler) UploadMultipartPart(ctx context.Context, req *MultipartUploadPartRequestMultipart, params UploadMultipartPartParams) (r *MultipartUploadPartResponse, _ error) {
