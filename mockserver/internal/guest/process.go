@@ -210,12 +210,6 @@ func appendLog(file *[]byte, base *int, b []byte) {
 	}
 }
 
-// apiError is an error answer decided while holding g.mu.
-type apiError struct {
-	code int
-	msg  string
-}
-
 // formatPath is the real server's clean-up of a path from a request: ""
 // means ".", ~ is the home directory, runs of slashes collapse.
 func (g *Guest) formatPath(p string) string {
@@ -236,9 +230,9 @@ func (g *Guest) home() string { return g.cfg.WorkDir }
 
 // startProcessLocked creates and starts the process req describes. w, if
 // not nil, is attached before the command runs (an exec stream).
-func (g *Guest) startProcessLocked(req *sandboxsrv.ProcessRequest, w *procWriter) (*process, *apiError) {
+func (g *Guest) startProcessLocked(req *sandboxsrv.ProcessRequest, w *procWriter) (*process, *sandboxsrv.ErrorStatusCode) {
 	if g.closed {
-		return nil, &apiError{http.StatusServiceUnavailable, "sandbox API is shut down"}
+		return nil, failure(http.StatusServiceUnavailable, "sandbox API is shut down")
 	}
 	dir := req.WorkingDir.Or("")
 	if dir != "" {
@@ -249,10 +243,10 @@ func (g *Guest) startProcessLocked(req *sandboxsrv.ProcessRequest, w *procWriter
 		absDir = g.abs(dir)
 		n, err := g.lookupLocked(absDir)
 		if err != nil {
-			return nil, &apiError{http.StatusUnprocessableEntity, fmt.Sprintf("failed to start process: could not execute command '%s' because folder '%s' does not exist", req.Command, dir)}
+			return nil, failure(http.StatusUnprocessableEntity, fmt.Sprintf("failed to start process: could not execute command '%s' because folder '%s' does not exist", req.Command, dir))
 		}
 		if !n.dir {
-			return nil, &apiError{http.StatusUnprocessableEntity, fmt.Sprintf("failed to start process: chdir %s: not a directory", dir)}
+			return nil, failure(http.StatusUnprocessableEntity, fmt.Sprintf("failed to start process: chdir %s: not a directory", dir))
 		}
 	}
 	env := map[string]string{"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": g.home()}
@@ -761,7 +755,7 @@ func (h handler) ExecProcess(ctx context.Context, req *sandboxsrv.ProcessRequest
 	}
 	h.mu.Unlock()
 	if aerr != nil {
-		writeError(w, aerr.code, aerr.msg)
+		writeError(w, aerr.StatusCode, aerr.Response.Error)
 		return nil
 	}
 	if ports := req.WaitForPorts; len(ports) > 0 {
