@@ -266,7 +266,7 @@ func TestControlAPIScriptsFailingUpgrade(t *testing.T) {
 	}
 	apiOpts, _ := srv.SandboxAPIOptions(id)
 	api, _ := sandbox.New(apiOpts...)
-	_, err = api.Upgrade(ctx, &sandbox.UpgradeOptions{MinDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond})
+	_, err = api.Upgrade(ctx, &sandbox.UpgradeOptions{Wait: &sandboxkit.WaitOptions{MinDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}})
 	var ue *sandbox.UpgradeError
 	if !errors.As(err, &ue) || ue.Step != string(sandbox.StepValidate) || ue.Message != "checksum mismatch" {
 		t.Fatalf("Upgrade: %v, want an UpgradeError at validate with the scripted message", err)

@@ -207,7 +207,7 @@ func ExampleServer_ScriptUpgrade() {
 		log.Fatal(err)
 	}
 
-	_, err = api.Upgrade(context.Background(), &sandbox.UpgradeOptions{MinDelay: time.Millisecond})
+	_, err = api.Upgrade(context.Background(), &sandbox.UpgradeOptions{Wait: &sandboxkit.WaitOptions{MinDelay: time.Millisecond}})
 	var ue *sandbox.UpgradeError
 	if errors.As(err, &ue) {
 		fmt.Println(ue.Step, "|", ue.Message)

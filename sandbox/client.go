@@ -45,7 +45,7 @@ func NewFromConfig(cfg *sandboxkit.Config) (*Client, error) {
 	if cfg.API() != sandboxkit.Sandbox {
 		return nil, &sandboxkit.ValidationError{Field: "config", Value: cfg.API().String(), Reason: "not a sandbox API configuration"}
 	}
-	api, err := sandboxapi.NewClient(cfg.BaseURL().String(), skipSecurity{}, sandboxapi.WithClient(cfg.HTTPClient()))
+	api, err := sandboxapi.NewClient(cfg.BaseURL().String(), noSecurity{}, sandboxapi.WithClient(cfg.HTTPClient()))
 	if err != nil {
 		return nil, fmt.Errorf("sandboxkit: sandbox client: %w", err)
 	}
@@ -72,10 +72,11 @@ func (c *Client) check(ctx context.Context, op string) error {
 	return nil
 }
 
-// skipSecurity leaves credentials to the transport of sandboxkit.Config.
-type skipSecurity struct{}
+// noSecurity lets the transport add the credentials: the generated client
+// never sees them.
+type noSecurity struct{}
 
-func (skipSecurity) BearerAuth(context.Context, sandboxapi.OperationName) (sandboxapi.BearerAuth, error) {
+func (noSecurity) BearerAuth(context.Context, sandboxapi.OperationName) (sandboxapi.BearerAuth, error) {
 	return sandboxapi.BearerAuth{}, ogenerrors.ErrSkipClientSecurity
 }
 
@@ -99,12 +100,6 @@ func named(err error, op string) error {
 		return &cp
 	}
 	return err
-}
-
-// unexpected reports an answer the generated client decoded into a type
-// the façade does not expect (only success answers reach it).
-func unexpected(res any) error {
-	return fmt.Errorf("unexpected answer %T", res)
 }
 
 // fsPathOpt makes a {path} URL carry its slashes unencoded: the server

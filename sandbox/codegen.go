@@ -49,13 +49,9 @@ func (c *Client) FastApply(ctx context.Context, path, edit string, opts *FastApp
 	if opts != nil && opts.Model != "" {
 		req.Model = sandboxapi.NewOptString(opts.Model)
 	}
-	res, err := c.api.FastApply(ctx, req, sandboxapi.FastApplyParams{Path: path}, fsPathOpt)
+	r, err := c.api.FastApply(ctx, req, sandboxapi.FastApplyParams{Path: path}, fsPathOpt)
 	if err != nil {
 		return nil, wrap(ctx, op, err)
-	}
-	r, ok := res.(*sandboxapi.ApplyEditResponse)
-	if !ok {
-		return nil, wrap(ctx, op, unexpected(res))
 	}
 	if r.Success.Set && !r.Success.Value {
 		return nil, wrap(ctx, op, fmt.Errorf("the server did not apply the edit: %s", r.Message.Value))
@@ -123,17 +119,9 @@ func (c *Client) Rerank(ctx context.Context, dir, query string, opts *RerankOpti
 	if o.FilePattern != "" {
 		params.FilePattern = sandboxapi.NewOptString(o.FilePattern)
 	}
-	res, err := c.api.RerankFiles(ctx, params, fsPathOpt)
+	r, err := c.api.RerankFiles(ctx, params, fsPathOpt)
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	r, ok := res.(*sandboxapi.RerankingResponse)
-	if !ok {
-		return nil, wrap(ctx, op, unexpected(res))
-	}
-	out := make([]RankedFile, len(r.Files))
-	for i, f := range r.Files {
-		out[i] = RankedFile{Path: f.Path.Value, Score: f.Score.Value, Content: f.Content.Value}
-	}
-	return out, nil
+	return rankedFilesFrom(r), nil
 }

@@ -1,14 +1,18 @@
 package sandbox
 
 import (
+	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/go-faster/jx"
 	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
 )
 
@@ -20,25 +24,25 @@ import (
 func healthFrom(r *sandboxapi.HealthResponse) *Health {
 	h := &Health{
 		Status:       r.Status,
-		Version:      r.Version,
-		GitCommit:    r.GitCommit,
-		BuildTime:    parseRFC3339(r.BuildTime),
-		GoVersion:    r.GoVersion,
-		OS:           r.Os,
-		Arch:         r.Arch,
-		StartedAt:    parseRFC3339(r.StartedAt),
-		UpgradeCount: r.UpgradeCount,
-		LastUpgrade:  upgradeStatusFrom(&r.LastUpgrade),
+		Version:      r.Version.Value,
+		GitCommit:    r.GitCommit.Value,
+		BuildTime:    parseRFC3339(r.BuildTime.Value),
+		GoVersion:    r.GoVersion.Value,
+		OS:           r.Os.Value,
+		Arch:         r.Arch.Value,
+		StartedAt:    parseRFC3339(r.StartedAt.Value),
+		UpgradeCount: r.UpgradeCount.Value,
+		LastUpgrade:  upgradeStatusFrom(&r.LastUpgrade.Value),
 	}
-	h.Uptime = uptimeFrom(r.UptimeSeconds, r.Uptime)
+	h.Uptime = uptimeFrom(r.UptimeSeconds.Value, r.Uptime.Value)
 	return h
 }
 
 func upgradeStatusFrom(r *sandboxapi.UpgradeStatus) UpgradeStatus {
 	return UpgradeStatus{
 		State:           UpgradeState(r.Status),
-		Step:            UpgradeStep(r.Step),
-		Version:         r.Version,
+		Step:            UpgradeStep(r.Step.Value),
+		Version:         r.Version.Value,
 		LastAttempt:     parseRFC3339(r.LastAttempt.Value),
 		Error:           r.Error.Value,
 		DownloadURL:     r.DownloadURL.Value,
@@ -166,11 +170,7 @@ func directoryFrom(r *sandboxapi.Directory) *Directory {
 }
 
 // directoryResult converts the answer of a listing operation.
-func directoryResult(res any) (*Directory, error) {
-	r, ok := res.(*sandboxapi.FileOrDirectory)
-	if !ok {
-		return nil, unexpected(res)
-	}
+func directoryResult(r *sandboxapi.FileOrDirectory) (*Directory, error) {
 	if d, ok := r.GetDirectory(); ok {
 		return directoryFrom(&d), nil
 	}
@@ -275,4 +275,201 @@ func mountedDriveFrom(r *sandboxapi.DriveMountResponse, m *DriveMount) *DriveMou
 		UIDMap:    r.UIDMap.Value,
 		GIDMap:    r.GidMap.Value,
 	}
+}
+
+func findMatchesFrom(r *sandboxapi.FindResponse) []FindMatch {
+	out := make([]FindMatch, len(r.Matches))
+	for i, m := range r.Matches {
+		out[i] = FindMatch{Path: m.Path, Type: EntryType(m.Type)}
+	}
+	return out
+}
+
+func searchMatchesFrom(r *sandboxapi.FuzzySearchResponse) []SearchMatch {
+	out := make([]SearchMatch, len(r.Matches))
+	for i, m := range r.Matches {
+		out[i] = SearchMatch{Path: m.Path, Score: m.Score, Type: EntryType(m.Type)}
+	}
+	return out
+}
+
+func grepMatchesFrom(r *sandboxapi.ContentSearchResponse) []GrepMatch {
+	out := make([]GrepMatch, len(r.Matches))
+	for i, m := range r.Matches {
+		out[i] = GrepMatch{Path: m.Path, Line: m.Line, Column: m.Column, Text: m.Text, Context: m.Context.Value}
+	}
+	return out
+}
+
+// decodePorts reads the "ports" array (absent or null: none).
+func decodePorts(raw jx.Raw) ([]PortInfo, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	d := jx.DecodeBytes(raw)
+	if d.Next() == jx.Null {
+		return nil, nil
+	}
+	var out []PortInfo
+	err := d.Arr(func(d *jx.Decoder) error {
+		var p PortInfo
+		err := d.ObjBytes(func(d *jx.Decoder, key []byte) error {
+			if d.Next() == jx.Null {
+				return d.Null()
+			}
+			var err error
+			switch string(key) {
+			case "pid":
+				p.PID, err = d.Int()
+			case "protocol":
+				p.Protocol, err = d.Str()
+			case "localAddr":
+				p.LocalAddr, err = d.Str()
+			case "localPort":
+				p.LocalPort, err = d.Int()
+			case "remoteAddr":
+				p.RemoteAddr, err = d.Str()
+			case "remotePort":
+				p.RemotePort, err = d.Int()
+			case "state":
+				p.State, err = d.Str()
+			case "processName":
+				p.ProcessName, err = d.Str()
+			default:
+				err = d.Skip()
+			}
+			return err
+		})
+		out = append(out, p)
+		return err
+	})
+	return out, err
+}
+
+// upgradeRequestTo is the body of POST /upgrade for o: none when o sets
+// nothing, so that the server picks its default version.
+func upgradeRequestTo(o *StartUpgradeOptions) sandboxapi.OptUpgradeRequest {
+	if o.Version == "" && o.BaseURL == "" {
+		return sandboxapi.OptUpgradeRequest{}
+	}
+	var r sandboxapi.UpgradeRequest
+	if o.Version != "" {
+		r.Version = sandboxapi.NewOptString(o.Version)
+	}
+	if o.BaseURL != "" {
+		r.BaseURL = sandboxapi.NewOptString(o.BaseURL)
+	}
+	return sandboxapi.NewOptUpgradeRequest(r)
+}
+
+func upgradeAckFrom(r *sandboxapi.UpgradeResponse) *UpgradeAck {
+	return &UpgradeAck{Message: r.Message, Version: r.Version.Value, BaseURL: r.BaseURL.Value}
+}
+
+// resultProcessFrom decodes the process object that the data of an exec
+// stream's result event holds, with d (reused between events).
+func resultProcessFrom(d *jx.Decoder, data []byte) (*Process, error) {
+	var r sandboxapi.ProcessResponse
+	d.ResetBytes(data)
+	if err := r.Decode(d); err != nil {
+		return nil, err
+	}
+	return processFrom(&r), nil
+}
+
+func rankedFilesFrom(r *sandboxapi.RerankingResponse) []RankedFile {
+	out := make([]RankedFile, len(r.Files))
+	for i, f := range r.Files {
+		out[i] = RankedFile{Path: f.Path.Value, Score: f.Score.Value, Content: f.Content.Value}
+	}
+	return out
+}
+
+func driveMountsFrom(r *sandboxapi.DriveListResponse) []DriveMount {
+	out := make([]DriveMount, len(r.Mounts))
+	for i := range r.Mounts {
+		out[i] = driveMountFrom(&r.Mounts[i])
+	}
+	return out
+}
+
+// uploadedPartsFrom converts the parts of a multipart session, in part
+// order.
+func uploadedPartsFrom(parts []sandboxapi.UploadedPart) []UploadedPart {
+	out := make([]UploadedPart, len(parts))
+	for i, p := range parts {
+		out[i] = uploadedPartFrom(p)
+	}
+	slices.SortFunc(out, func(a, b UploadedPart) int { return a.PartNumber - b.PartNumber })
+	return out
+}
+
+func multipartUploadsFrom(r *sandboxapi.MultipartListUploadsResponse) []MultipartUpload {
+	out := make([]MultipartUpload, len(r.Uploads))
+	for i, up := range r.Uploads {
+		out[i] = MultipartUpload{
+			UploadID:    up.UploadID.Value,
+			Path:        up.Path.Value,
+			Permissions: os.FileMode(up.Permissions.Value).Perm(),
+			InitiatedAt: parseRFC3339(up.InitiatedAt.Value),
+		}
+		for _, p := range up.Parts.Value {
+			out[i].Parts = append(out[i].Parts, uploadedPartFrom(p))
+		}
+		slices.SortFunc(out[i].Parts, func(a, b UploadedPart) int { return a.PartNumber - b.PartNumber })
+	}
+	return out
+}
+
+// Four operations answer 200 with a raw body or in one of two shapes, so
+// the generated client returns a sum type for them. The helpers below take
+// the shape the request asked for; another one (a server that ignored the
+// Accept header) is an error.
+
+// errAnswerShape reports a 200 answer in a shape the request did not ask
+// for; got says which.
+func errAnswerShape(got string) error {
+	return fmt.Errorf("the server answered with %s, not what the request asked for", got)
+}
+
+// execResult is the process object of a JSON exec answer.
+func execResult(res sandboxapi.ExecProcessRes) (*sandboxapi.ProcessResponse, error) {
+	if r, ok := res.(*sandboxapi.ProcessResponse); ok {
+		return r, nil
+	}
+	return nil, errAnswerShape("an output stream")
+}
+
+// entryResult is the JSON file or listing of a GET /filesystem/{path}
+// answer.
+func entryResult(res sandboxapi.GetFilesystemRes) (*sandboxapi.FileOrDirectory, error) {
+	if r, ok := res.(*sandboxapi.FileOrDirectory); ok {
+		return r, nil
+	}
+	return nil, errAnswerShape("raw file bytes")
+}
+
+// downloadBody is the body of a raw GET /filesystem/{path} answer.
+func downloadBody(res sandboxapi.GetFilesystemRes) (io.ReadCloser, error) {
+	if r, ok := res.(*sandboxapi.GetFilesystemOKRawApplicationOctetStream); ok {
+		return r.Response.Body, nil
+	}
+	return nil, errAnswerShape("JSON")
+}
+
+// logStreamBody is the body of a GET /process/{identifier}/logs/stream
+// answer.
+func logStreamBody(res sandboxapi.StreamProcessLogsRes) (io.ReadCloser, error) {
+	if r, ok := res.(*sandboxapi.StreamProcessLogsOKRawTextPlain); ok {
+		return r.Response.Body, nil
+	}
+	return nil, errAnswerShape("no stream")
+}
+
+// watchBody is the body of a GET /watch/filesystem/{path} answer.
+func watchBody(res sandboxapi.WatchFilesystemRes) (io.ReadCloser, error) {
+	if r, ok := res.(*sandboxapi.WatchFilesystemOKRawTextPlain); ok {
+		return r.Response.Body, nil
+	}
+	return nil, errAnswerShape("no stream")
 }

@@ -32,19 +32,11 @@ func (c *Client) ListDrives(ctx context.Context) ([]DriveMount, error) {
 	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	res, err := c.api.ListDrives(ctx)
+	r, err := c.api.ListDrives(ctx)
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	r, ok := res.(*sandboxapi.DriveListResponse)
-	if !ok {
-		return nil, wrap(ctx, op, unexpected(res))
-	}
-	out := make([]DriveMount, len(r.Mounts))
-	for i := range r.Mounts {
-		out[i] = driveMountFrom(&r.Mounts[i])
-	}
-	return out, nil
+	return driveMountsFrom(r), nil
 }
 
 // MountDrive mounts a drive and returns the mount as the server made it
@@ -65,13 +57,9 @@ func (c *Client) MountDrive(ctx context.Context, m *DriveMount) (*DriveMount, er
 	if err := checkAbsPath("mount path", m.MountPath); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	res, err := c.api.MountDrive(ctx, driveMountTo(m))
+	r, err := c.api.MountDrive(ctx, driveMountTo(m))
 	if err != nil {
 		return nil, wrap(ctx, op, err)
-	}
-	r, ok := res.(*sandboxapi.DriveMountResponse)
-	if !ok {
-		return nil, wrap(ctx, op, unexpected(res))
 	}
 	return mountedDriveFrom(r, m), nil
 }
@@ -91,12 +79,9 @@ func (c *Client) UnmountDrive(ctx context.Context, mountPath string) error {
 	if mountPathParam(mountPath) == "" {
 		return wrap(ctx, op, &sandboxkit.ValidationError{Field: "mount path", Value: mountPath, Reason: "must not be the root"})
 	}
-	res, err := c.api.UnmountDrive(ctx, sandboxapi.UnmountDriveParams{MountPath: mountPathParam(mountPath)}, fsPathOpt)
+	_, err := c.api.UnmountDrive(ctx, sandboxapi.UnmountDriveParams{MountPath: mountPathParam(mountPath)}, fsPathOpt)
 	if err != nil {
 		return wrap(ctx, op, err)
-	}
-	if _, ok := res.(*sandboxapi.DriveUnmountResponse); !ok {
-		return wrap(ctx, op, unexpected(res))
 	}
 	return nil
 }

@@ -2,8 +2,6 @@ package sandbox
 
 import (
 	"context"
-
-	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
 )
 
 // EnvironmentReload reports what [Client.ReloadEnvironment] changed.
@@ -26,13 +24,9 @@ func (c *Client) ReloadEnvironment(ctx context.Context) (*EnvironmentReload, err
 	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	res, err := c.api.ReloadEnvironment(ctx)
+	r, err := c.api.ReloadEnvironment(ctx)
 	if err != nil {
 		return nil, wrap(ctx, op, err)
-	}
-	r, ok := res.(*sandboxapi.ReloadResponse)
-	if !ok {
-		return nil, wrap(ctx, op, unexpected(res))
 	}
 	return &EnvironmentReload{Applied: r.Applied.Value, Removed: r.Removed.Value, Generation: r.Generation.Value}, nil
 }

@@ -129,47 +129,6 @@ func (e *UpgradeError) Is(target error) bool {
 	return target == ErrUpgradeSkipped && e.Step == string(StepSkipped)
 }
 
-// UpgradeIncompleteError is returned by [Client.Upgrade] and
-// [Client.WatchUpgrade] when the context ended before the outcome of the
-// attempt was known. It wraps the context's error, so
-// errors.Is(err, context.DeadlineExceeded) holds.
-type UpgradeIncompleteError struct {
-	// Last is the last health report seen, nil if none was.
-	Last *Health
-	// LastErr is the error of the last health check if it failed (the
-	// server may have been restarting).
-	LastErr error
-	// Err is the context's error.
-	Err error
-}
-
-// Error describes the last state seen.
-func (e *UpgradeIncompleteError) Error() string {
-	var b strings.Builder
-	b.WriteString("sandboxkit: sandbox.Upgrade: outcome unknown")
-	if e.Last != nil {
-		u := e.Last.LastUpgrade
-		fmt.Fprintf(&b, " (last seen %s/%s", u.State, u.Step)
-		if u.BytesDownloaded > 0 {
-			fmt.Fprintf(&b, ", %d bytes downloaded", u.BytesDownloaded)
-		}
-		b.WriteByte(')')
-	}
-	if e.LastErr != nil {
-		b.WriteString(" (last check: ")
-		b.WriteString(strings.TrimPrefix(e.LastErr.Error(), "sandboxkit: "))
-		b.WriteByte(')')
-	}
-	if e.Err != nil {
-		b.WriteString(": ")
-		b.WriteString(e.Err.Error())
-	}
-	return b.String()
-}
-
-// Unwrap returns the context's error.
-func (e *UpgradeIncompleteError) Unwrap() error { return e.Err }
-
 // UploadError is a multipart upload that failed part way. When the
 // session was kept ([UploadOptions.KeepOnFailure]), [Client.ResumeUpload]
 // with UploadID finishes it.

@@ -109,8 +109,8 @@ func ExampleClient_Upgrade() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	res, err := sb.Upgrade(ctx, &sandbox.UpgradeOptions{
-		Version:  "v1.1.0",
-		MinDelay: 10 * time.Millisecond,
+		Version: "v1.1.0",
+		Wait:    &sandboxkit.WaitOptions{MinDelay: 10 * time.Millisecond},
 		OnProgress: func(p sandbox.UpgradeProgress) {
 			fmt.Println("step:", p.Step)
 		},

@@ -110,11 +110,8 @@ func (c *Client) getEntry(ctx context.Context, path string) (_ *sandboxapi.FileO
 	if err != nil {
 		return nil, changed, err
 	}
-	r, ok := res.(*sandboxapi.FileOrDirectory)
-	if !ok {
-		return nil, changed, unexpected(res)
-	}
-	return r, changed, nil
+	r, err := entryResult(res)
+	return r, changed, err
 }
 
 // WriteOptions tunes [Client.Write].
@@ -174,12 +171,9 @@ func (c *Client) Mkdir(ctx context.Context, path string, opts *MkdirOptions) err
 
 func (c *Client) putFilesystem(ctx context.Context, op, path string, req *sandboxapi.FileRequest) error {
 	wire, _ := fsPath(path)
-	res, err := c.api.PutFilesystem(ctx, req, sandboxapi.PutFilesystemParams{Path: wire}, fsPathOpt)
+	_, err := c.api.PutFilesystem(ctx, req, sandboxapi.PutFilesystemParams{Path: wire}, fsPathOpt)
 	if err != nil {
 		return wrap(ctx, op, err)
-	}
-	if _, ok := res.(*sandboxapi.SuccessResponse); !ok {
-		return wrap(ctx, op, unexpected(res))
 	}
 	return nil
 }
@@ -208,12 +202,9 @@ func (c *Client) Remove(ctx context.Context, path string, opts *RemoveOptions) e
 	if opts != nil && opts.Recursive {
 		params.Recursive = sandboxapi.NewOptBool(true)
 	}
-	res, err := c.api.DeleteFilesystem(ctx, params, fsPathOpt)
+	_, err := c.api.DeleteFilesystem(ctx, params, fsPathOpt)
 	if err != nil {
 		return wrap(ctx, op, err)
-	}
-	if _, ok := res.(*sandboxapi.SuccessResponse); !ok {
-		return wrap(ctx, op, unexpected(res))
 	}
 	return nil
 }
@@ -236,7 +227,7 @@ func (c *Client) Tree(ctx context.Context, root string) (*Directory, error) {
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	d, err := directoryResult(res)
+	d, err := directoryResult(&res)
 	return d, wrap(ctx, op, err)
 }
 
@@ -263,7 +254,7 @@ func (c *Client) WriteTree(ctx context.Context, root string, files map[string]st
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	d, err := directoryResult(res)
+	d, err := directoryResult(&res)
 	return d, wrap(ctx, op, err)
 }
 
@@ -283,12 +274,9 @@ func (c *Client) RemoveTree(ctx context.Context, root string, opts *RemoveOption
 	if opts != nil && opts.Recursive {
 		params.Recursive = sandboxapi.NewOptBool(true)
 	}
-	res, err := c.api.DeleteTree(ctx, params, fsPathOpt)
+	_, err := c.api.DeleteTree(ctx, params, fsPathOpt)
 	if err != nil {
 		return wrap(ctx, op, err)
-	}
-	if _, ok := res.(*sandboxapi.SuccessResponse); !ok {
-		return wrap(ctx, op, unexpected(res))
 	}
 	return nil
 }
@@ -373,19 +361,11 @@ func (c *Client) Find(ctx context.Context, root string, opts *FindOptions) ([]Fi
 	if o.IncludeHidden {
 		params.ExcludeHidden = sandboxapi.NewOptBool(false)
 	}
-	res, err := c.api.FindFiles(ctx, params, fsPathOpt)
+	r, err := c.api.FindFiles(ctx, params, fsPathOpt)
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	r, ok := res.(*sandboxapi.FindResponse)
-	if !ok {
-		return nil, wrap(ctx, op, unexpected(res))
-	}
-	out := make([]FindMatch, len(r.Matches))
-	for i, m := range r.Matches {
-		out[i] = FindMatch{Path: m.Path, Type: EntryType(m.Type)}
-	}
-	return out, nil
+	return findMatchesFrom(r), nil
 }
 
 // SearchOptions tunes [Client.Search]. The zero value is usable.
@@ -446,19 +426,11 @@ func (c *Client) Search(ctx context.Context, root string, opts *SearchOptions) (
 	if o.IncludeHidden {
 		params.ExcludeHidden = sandboxapi.NewOptBool(false)
 	}
-	res, err := c.api.FuzzySearch(ctx, params, fsPathOpt)
+	r, err := c.api.FuzzySearch(ctx, params, fsPathOpt)
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	r, ok := res.(*sandboxapi.FuzzySearchResponse)
-	if !ok {
-		return nil, wrap(ctx, op, unexpected(res))
-	}
-	out := make([]SearchMatch, len(r.Matches))
-	for i, m := range r.Matches {
-		out[i] = SearchMatch{Path: m.Path, Score: m.Score, Type: EntryType(m.Type)}
-	}
-	return out, nil
+	return searchMatchesFrom(r), nil
 }
 
 // GrepOptions tunes [Client.Grep]. The zero value is usable.
@@ -520,17 +492,9 @@ func (c *Client) Grep(ctx context.Context, root, query string, opts *GrepOptions
 	if o.FilePattern != "" {
 		params.FilePattern = sandboxapi.NewOptString(o.FilePattern)
 	}
-	res, err := c.api.ContentSearch(ctx, params, fsPathOpt)
+	r, err := c.api.ContentSearch(ctx, params, fsPathOpt)
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	r, ok := res.(*sandboxapi.ContentSearchResponse)
-	if !ok {
-		return nil, wrap(ctx, op, unexpected(res))
-	}
-	out := make([]GrepMatch, len(r.Matches))
-	for i, m := range r.Matches {
-		out[i] = GrepMatch{Path: m.Path, Line: m.Line, Column: m.Column, Text: m.Text, Context: m.Context.Value}
-	}
-	return out, nil
+	return grepMatchesFrom(r), nil
 }

@@ -52,16 +52,16 @@ func (c *Client) Open(ctx context.Context, path string) (io.ReadCloser, error) {
 		body.close()
 		return nil, wrap(ctx, op, err)
 	}
-	r, ok := res.(*sandboxapi.GetFilesystemOKRawApplicationOctetStream)
-	if !ok {
+	rc, err := downloadBody(res)
+	if err != nil {
 		body.close()
-		return nil, wrap(ctx, op, unexpected(res))
+		return nil, wrap(ctx, op, err)
 	}
 	if isDir {
-		_ = r.Response.Body.Close()
+		_ = rc.Close()
 		return nil, wrap(ctx, op, ErrIsDirectory)
 	}
-	f := &fileReader{ctx: ctx, body: r.Response.Body}
+	f := &fileReader{ctx: ctx, body: rc}
 	// Whatever the transport, a blocked read ends with ctx.
 	f.stop = context.AfterFunc(ctx, func() { _ = f.body.Close() })
 	return f, nil

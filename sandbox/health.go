@@ -2,16 +2,7 @@ package sandbox
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
-	"net/http"
-	"strings"
 	"time"
-
-	"github.com/go-faster/jx"
-
-	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
 )
 
 // Health is the server's report on itself.
@@ -96,134 +87,16 @@ type UpgradeStatus struct {
 
 // Health reports the server's health, build and last upgrade attempt.
 // Older servers answer with a status only: fields the answer leaves out
-// (or sets to null) are zero.
+// are zero.
 //
 // GET /health
 func (c *Client) Health(ctx context.Context) (*Health, error) {
 	if err := c.check(ctx, "Health"); err != nil {
 		return nil, err
 	}
-	var h *Health
-	_, err := c.api.GetHealth(ctx, sandboxapi.WithEditResponse(func(r *http.Response) error {
-		if r.StatusCode != http.StatusOK {
-			return nil
-		}
-		var err error
-		h, err = decodeHealth(r)
-		return err
-	}))
+	r, err := c.api.GetHealth(ctx)
 	if err != nil {
 		return nil, wrap(ctx, "Health", err)
 	}
-	if h == nil {
-		return nil, wrap(ctx, "Health", errors.New("no health report in the answer"))
-	}
-	return h, nil
-}
-
-// maxHealthSize bounds the health answer read.
-const maxHealthSize = 1 << 20
-
-// completeHealth is a health answer with every field the generated
-// decoder requires. decodeHealth reads the real answer leniently and
-// hands this to the generated client in its place, so that an older
-// server's {"status":"ok"} is not a decoding error.
-const completeHealth = `{"status":"","version":"","gitCommit":"","buildTime":"","goVersion":"","os":"",
-"arch":"","startedAt":"","uptime":"","uptimeSeconds":0,"upgradeCount":0,
-"lastUpgrade":{"status":"","step":"","version":""}}`
-
-// decodeHealth reads a 200 answer of GET /health into a Health, taking
-// missing and null fields as zero; a field of the wrong type is an
-// error.
-func decodeHealth(r *http.Response) (*Health, error) {
-	if !isJSON(r.Header.Get("Content-Type")) {
-		return nil, nil // the generated client reports it
-	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxHealthSize+1))
-	_ = r.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxHealthSize {
-		return nil, fmt.Errorf("health answer larger than %d bytes", maxHealthSize)
-	}
-	var w sandboxapi.HealthResponse
-	d := jx.DecodeBytes(b)
-	err = d.ObjBytes(func(d *jx.Decoder, key []byte) error {
-		u := &w.LastUpgrade
-		switch string(key) {
-		case "status":
-			return lenientStr(d, &w.Status)
-		case "version":
-			return lenientStr(d, &w.Version)
-		case "gitCommit":
-			return lenientStr(d, &w.GitCommit)
-		case "buildTime":
-			return lenientStr(d, &w.BuildTime)
-		case "goVersion":
-			return lenientStr(d, &w.GoVersion)
-		case "os":
-			return lenientStr(d, &w.Os)
-		case "arch":
-			return lenientStr(d, &w.Arch)
-		case "startedAt":
-			return lenientStr(d, &w.StartedAt)
-		case "uptime":
-			return lenientStr(d, &w.Uptime)
-		case "uptimeSeconds":
-			return lenientNum(d, func(d *jx.Decoder) (err error) { w.UptimeSeconds, err = d.Float64(); return err })
-		case "upgradeCount":
-			return lenientNum(d, func(d *jx.Decoder) (err error) { w.UpgradeCount, err = d.Int(); return err })
-		case "lastUpgrade":
-			if d.Next() == jx.Null {
-				return d.Null()
-			}
-			return d.ObjBytes(func(d *jx.Decoder, key []byte) error {
-				switch string(key) {
-				case "status":
-					return lenientStr(d, &u.Status)
-				case "step":
-					return lenientStr(d, &u.Step)
-				case "version":
-					return lenientStr(d, &u.Version)
-				case "lastAttempt":
-					return lenientStr(d, &u.LastAttempt.Value)
-				case "error":
-					return lenientStr(d, &u.Error.Value)
-				case "downloadUrl":
-					return lenientStr(d, &u.DownloadURL.Value)
-				case "binaryPath":
-					return lenientStr(d, &u.BinaryPath.Value)
-				case "bytesDownloaded":
-					return lenientNum(d, func(d *jx.Decoder) (err error) { u.BytesDownloaded.Value, err = d.Int64(); return err })
-				}
-				return d.Skip()
-			})
-		}
-		return d.Skip()
-	})
-	if err != nil {
-		return nil, fmt.Errorf("decoding the health answer: %w", err)
-	}
-	r.Body = io.NopCloser(strings.NewReader(completeHealth))
-	r.ContentLength = int64(len(completeHealth))
-	return healthFrom(&w), nil
-}
-
-// lenientStr reads a string field; null leaves it as it is.
-func lenientStr[S ~string](d *jx.Decoder, dst *S) error {
-	if d.Next() == jx.Null {
-		return d.Null()
-	}
-	s, err := d.Str()
-	*dst = S(s)
-	return err
-}
-
-// lenientNum reads a number field with read; null leaves it as it is.
-func lenientNum(d *jx.Decoder, read func(*jx.Decoder) error) error {
-	if d.Next() == jx.Null {
-		return d.Null()
-	}
-	return read(d)
+	return healthFrom(r), nil
 }

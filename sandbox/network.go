@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/url"
 
-	"github.com/go-faster/jx"
-
 	"github.com/sandboxkit/sandboxkit"
 	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
 )
@@ -42,64 +40,15 @@ func (c *Client) ListPorts(ctx context.Context, pid int) ([]PortInfo, error) {
 	if err := checkPID(pid); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	res, err := c.api.GetProcessPorts(ctx, sandboxapi.GetProcessPortsParams{Pid: pid})
+	r, err := c.api.GetProcessPorts(ctx, sandboxapi.GetProcessPortsParams{Pid: pid})
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	r, ok := res.(*sandboxapi.ProcessPortsResponse)
-	if !ok {
-		return nil, wrap(ctx, op, unexpected(res))
-	}
-	ports, err := decodePorts((*r)["ports"])
+	ports, err := decodePorts(r["ports"])
 	if err != nil {
 		return nil, wrap(ctx, op, fmt.Errorf("decoding ports: %w", err))
 	}
 	return ports, nil
-}
-
-// decodePorts reads the "ports" array (absent or null: none).
-func decodePorts(raw jx.Raw) ([]PortInfo, error) {
-	if len(raw) == 0 {
-		return nil, nil
-	}
-	d := jx.DecodeBytes(raw)
-	if d.Next() == jx.Null {
-		return nil, nil
-	}
-	var out []PortInfo
-	err := d.Arr(func(d *jx.Decoder) error {
-		var p PortInfo
-		err := d.ObjBytes(func(d *jx.Decoder, key []byte) error {
-			if d.Next() == jx.Null {
-				return d.Null()
-			}
-			var err error
-			switch string(key) {
-			case "pid":
-				p.PID, err = d.Int()
-			case "protocol":
-				p.Protocol, err = d.Str()
-			case "localAddr":
-				p.LocalAddr, err = d.Str()
-			case "localPort":
-				p.LocalPort, err = d.Int()
-			case "remoteAddr":
-				p.RemoteAddr, err = d.Str()
-			case "remotePort":
-				p.RemotePort, err = d.Int()
-			case "state":
-				p.State, err = d.Str()
-			case "processName":
-				p.ProcessName, err = d.Str()
-			default:
-				err = d.Skip()
-			}
-			return err
-		})
-		out = append(out, p)
-		return err
-	})
-	return out, err
 }
 
 // MonitorPorts makes the server watch the process for newly opened ports
@@ -118,13 +67,10 @@ func (c *Client) MonitorPorts(ctx context.Context, pid int, callbackURL string) 
 	if u, err := url.Parse(callbackURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return wrap(ctx, op, &sandboxkit.ValidationError{Field: "callback URL", Value: callbackURL, Reason: "must be an absolute http or https URL"})
 	}
-	res, err := c.api.StartPortMonitor(ctx, &sandboxapi.PortMonitorRequest{Callback: sandboxapi.NewOptString(callbackURL)},
+	_, err := c.api.StartPortMonitor(ctx, &sandboxapi.PortMonitorRequest{Callback: sandboxapi.NewOptString(callbackURL)},
 		sandboxapi.StartPortMonitorParams{Pid: pid})
 	if err != nil {
 		return wrap(ctx, op, err)
-	}
-	if _, ok := res.(*sandboxapi.PortMonitorResponse); !ok {
-		return wrap(ctx, op, unexpected(res))
 	}
 	return nil
 }
@@ -140,12 +86,9 @@ func (c *Client) StopMonitoringPorts(ctx context.Context, pid int) error {
 	if err := checkPID(pid); err != nil {
 		return wrap(ctx, op, err)
 	}
-	res, err := c.api.StopPortMonitor(ctx, sandboxapi.StopPortMonitorParams{Pid: pid})
+	_, err := c.api.StopPortMonitor(ctx, sandboxapi.StopPortMonitorParams{Pid: pid})
 	if err != nil {
 		return wrap(ctx, op, err)
-	}
-	if _, ok := res.(*sandboxapi.PortMonitorResponse); !ok {
-		return wrap(ctx, op, unexpected(res))
 	}
 	return nil
 }
@@ -167,12 +110,9 @@ func (c *Client) UpdateTunnel(ctx context.Context, config []byte) error {
 	if len(config) == 0 {
 		return wrap(ctx, op, &sandboxkit.ValidationError{Field: "tunnel config", Reason: "must not be empty"})
 	}
-	res, err := c.api.UpdateTunnelConfig(ctx, &sandboxapi.TunnelConfigRequest{Config: base64.StdEncoding.EncodeToString(config)})
+	_, err := c.api.UpdateTunnelConfig(ctx, &sandboxapi.TunnelConfigRequest{Config: base64.StdEncoding.EncodeToString(config)})
 	if err != nil {
 		return wrap(ctx, op, err)
-	}
-	if _, ok := res.(*sandboxapi.SuccessResponse); !ok {
-		return wrap(ctx, op, unexpected(res))
 	}
 	return nil
 }
@@ -187,12 +127,9 @@ func (c *Client) DisconnectTunnel(ctx context.Context) error {
 	if err := c.check(ctx, op); err != nil {
 		return err
 	}
-	res, err := c.api.DisconnectTunnel(ctx)
+	_, err := c.api.DisconnectTunnel(ctx)
 	if err != nil {
 		return wrap(ctx, op, err)
-	}
-	if _, ok := res.(*sandboxapi.SuccessResponse); !ok {
-		return wrap(ctx, op, unexpected(res))
 	}
 	return nil
 }

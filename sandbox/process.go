@@ -189,12 +189,11 @@ func (c *Client) Exec(ctx context.Context, req *ExecRequest) (*Process, error) {
 	if err != nil {
 		return nil, wrap(ctx, "Exec", err)
 	}
-	switch r := res.(type) {
-	case *sandboxapi.ProcessResponse:
-		return processFrom(r), nil
-	default:
-		return nil, wrap(ctx, "Exec", unexpected(res))
+	r, err := execResult(res)
+	if err != nil {
+		return nil, wrap(ctx, "Exec", err)
 	}
+	return processFrom(r), nil
 }
 
 // GetProcess returns a process by pid or name.
@@ -207,13 +206,9 @@ func (c *Client) GetProcess(ctx context.Context, id string) (*Process, error) {
 	if err := checkProcessID(id); err != nil {
 		return nil, wrap(ctx, "GetProcess", err)
 	}
-	res, err := c.api.GetProcess(ctx, sandboxapi.GetProcessParams{Identifier: id})
+	r, err := c.api.GetProcess(ctx, sandboxapi.GetProcessParams{Identifier: id})
 	if err != nil {
 		return nil, wrap(ctx, "GetProcess", err)
-	}
-	r, ok := res.(*sandboxapi.ProcessResponse)
-	if !ok {
-		return nil, wrap(ctx, "GetProcess", unexpected(res))
 	}
 	return processFrom(r), nil
 }
@@ -249,12 +244,9 @@ func (c *Client) StopProcess(ctx context.Context, id string) error {
 	if err := checkProcessID(id); err != nil {
 		return wrap(ctx, "StopProcess", err)
 	}
-	res, err := c.api.StopProcess(ctx, sandboxapi.StopProcessParams{Identifier: id})
+	_, err := c.api.StopProcess(ctx, sandboxapi.StopProcessParams{Identifier: id})
 	if err != nil {
 		return wrap(ctx, "StopProcess", err)
-	}
-	if _, ok := res.(*sandboxapi.SuccessResponse); !ok {
-		return wrap(ctx, "StopProcess", unexpected(res))
 	}
 	return nil
 }
@@ -269,12 +261,9 @@ func (c *Client) KillProcess(ctx context.Context, id string) error {
 	if err := checkProcessID(id); err != nil {
 		return wrap(ctx, "KillProcess", err)
 	}
-	res, err := c.api.KillProcess(ctx, sandboxapi.KillProcessParams{Identifier: id})
+	_, err := c.api.KillProcess(ctx, sandboxapi.KillProcessParams{Identifier: id})
 	if err != nil {
 		return wrap(ctx, "KillProcess", err)
-	}
-	if _, ok := res.(*sandboxapi.SuccessResponse); !ok {
-		return wrap(ctx, "KillProcess", unexpected(res))
 	}
 	return nil
 }
@@ -290,13 +279,9 @@ func (c *Client) Logs(ctx context.Context, id string) (*ProcessLogs, error) {
 	if err := checkProcessID(id); err != nil {
 		return nil, wrap(ctx, "Logs", err)
 	}
-	res, err := c.api.GetProcessLogs(ctx, sandboxapi.GetProcessLogsParams{Identifier: id})
+	r, err := c.api.GetProcessLogs(ctx, sandboxapi.GetProcessLogsParams{Identifier: id})
 	if err != nil {
 		return nil, wrap(ctx, "Logs", err)
-	}
-	r, ok := res.(*sandboxapi.ProcessLogs)
-	if !ok {
-		return nil, wrap(ctx, "Logs", unexpected(res))
 	}
 	return &ProcessLogs{Stdout: r.Stdout, Stderr: r.Stderr, Logs: r.Logs}, nil
 }

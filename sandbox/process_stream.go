@@ -153,7 +153,7 @@ func (ps *procStream) openExec(ctx context.Context, req *ExecRequest) error {
 		return nil
 	default:
 		body.close()
-		return unexpected(res)
+		return errAnswerShape("neither a stream nor JSON")
 	}
 }
 
@@ -369,12 +369,12 @@ func (ps *procStream) openLogs(ctx context.Context) error {
 		body.close()
 		return err
 	}
-	r, ok := res.(*sandboxapi.StreamProcessLogsOKRawTextPlain)
-	if !ok {
+	rc, err := logStreamBody(res)
+	if err != nil {
 		body.close()
-		return unexpected(res)
+		return err
 	}
-	return ps.read(r.Response.Body, modeLogs)
+	return ps.read(rc, modeLogs)
 }
 
 // end queues the rest of the output and, if p is not nil, the result.
@@ -453,12 +453,11 @@ func (ps *procStream) execLine(line []byte) error {
 		ps.queue = append(ps.queue, ProcessEvent{Type: EventError, Text: string(data)})
 		ps.errSeen = true
 	case EventResult:
-		var r sandboxapi.ProcessResponse
-		ps.dec.ResetBytes(data)
-		if err := r.Decode(&ps.dec); err != nil {
+		p, err := resultProcessFrom(&ps.dec, data)
+		if err != nil {
 			return fmt.Errorf("%w: result: %w", errMalformed, err)
 		}
-		ps.end(processFrom(&r))
+		ps.end(p)
 	}
 	// "keepalive" and kinds this client does not know are skipped.
 	return nil

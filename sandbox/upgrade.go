@@ -11,16 +11,18 @@ import (
 	"time"
 
 	"github.com/sandboxkit/sandboxkit"
-	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxapi"
 	"github.com/sandboxkit/sandboxkit/internal/glue"
 	"github.com/sandboxkit/sandboxkit/internal/poll"
 )
 
 // Upgrade watcher defaults.
 const (
-	// DefaultUpgradeMinDelay and DefaultUpgradeMaxDelay bound the pause
-	// between two health checks while an upgrade is followed.
-	DefaultUpgradeMinDelay = 250 * time.Millisecond
+	// DefaultUpgradeMinDelay and DefaultUpgradeMaxDelay are the pauses
+	// between two health checks while an upgrade is followed, for zero
+	// fields of [UpgradeOptions.Wait]. The longest pause is shorter than
+	// other waits' ([sandboxkit.DefaultWaitMaxDelay]): the server's
+	// restart is brief.
+	DefaultUpgradeMinDelay = sandboxkit.DefaultWaitMinDelay
 	DefaultUpgradeMaxDelay = time.Second
 	// restartGrace is how long a "completed" attempt may go without the
 	// restart showing before it counts as done anyway.
@@ -78,26 +80,11 @@ func (c *Client) StartUpgrade(ctx context.Context, opts *StartUpgradeOptions) (*
 	if err := o.validate(); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	var req sandboxapi.OptUpgradeRequest
-	if o.Version != "" || o.BaseURL != "" {
-		var r sandboxapi.UpgradeRequest
-		if o.Version != "" {
-			r.Version = sandboxapi.NewOptString(o.Version)
-		}
-		if o.BaseURL != "" {
-			r.BaseURL = sandboxapi.NewOptString(o.BaseURL)
-		}
-		req = sandboxapi.NewOptUpgradeRequest(r)
-	}
-	res, err := c.api.Upgrade(ctx, req)
+	r, err := c.api.Upgrade(ctx, upgradeRequestTo(&o))
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	r, ok := res.(*sandboxapi.UpgradeResponse)
-	if !ok {
-		return nil, wrap(ctx, op, unexpected(res))
-	}
-	return &UpgradeAck{Message: r.Message, Version: r.Version.Value, BaseURL: r.BaseURL.Value}, nil
+	return upgradeAckFrom(r), nil
 }
 
 // UpgradeOptions tunes [Client.Upgrade]. Nil or the zero value upgrades
@@ -113,9 +100,17 @@ type UpgradeOptions struct {
 	// at a time (not necessarily the caller's). It must not block for
 	// long or call Upgrade.
 	OnProgress func(UpgradeProgress)
-	// MinDelay and MaxDelay bound the pause between two health checks
-	// ([DefaultUpgradeMinDelay] and [DefaultUpgradeMaxDelay] if zero).
-	MinDelay, MaxDelay time.Duration
+	// Wait tunes the health checks that follow the attempt, as for every
+	// wait of the SDK; nil means the defaults. For an upgrade, a zero
+	// MinDelay is [DefaultUpgradeMinDelay], a zero MaxDelay
+	// [DefaultUpgradeMaxDelay], and a zero MaxTransient tolerates any
+	// number of transient errors in a row, since the server refuses
+	// connections while it restarts (only ctx bounds the wait).
+	// OnTransition sees each change of the last upgrade's state and step
+	// ("running/download", ...), with Kind "health" and the [*Health] as
+	// Observed. A call that joins an upgrade in progress (see
+	// [Client.Upgrade]) shares its health checks: its own Wait is unused.
+	Wait *sandboxkit.WaitOptions
 }
 
 // UpgradeProgress is one step of an upgrade attempt as the client saw it.
@@ -166,8 +161,9 @@ type UpgradeResult struct {
 // state is rarely visible from outside — or "completed"/"skipped", which
 // means there was nothing to do. An attempt the server reports failed
 // (including "failed"/"skipped", which a development build reports) is an
-// [*UpgradeError]. When ctx ends first, the error is an
-// [*UpgradeIncompleteError] holding the last health report seen.
+// [*UpgradeError]. When ctx ends first, the error is a
+// [*sandboxkit.WaitTimeoutError] whose Observed is the last [*Health]
+// seen and whose Err wraps the last failed health check, if any.
 //
 // If the server is already running an attempt, Upgrade waits for it to end
 // before starting its own.
@@ -193,15 +189,16 @@ func (c *Client) Upgrade(ctx context.Context, options *UpgradeOptions) (*Upgrade
 	if err := so.validate(); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	if err := (poll.Options{MinDelay: opts.MinDelay, MaxDelay: opts.MaxDelay}).Validate(); err != nil {
-		return nil, wrap(ctx, op, &sandboxkit.ValidationError{Field: "upgrade delays", Reason: err.Error()})
+	uw, err := c.newUpgradeWait(opts.Wait)
+	if err != nil {
+		return nil, wrap(ctx, op, err)
 	}
 	key := so
 	for {
 		c.upMu.Lock()
 		f := c.flight
 		if f == nil {
-			f = c.startFlight(ctx, key, opts)
+			f = c.startFlight(ctx, key, uw)
 		}
 		if f.key != key {
 			c.upMu.Unlock()
@@ -209,7 +206,7 @@ func (c *Client) Upgrade(ctx context.Context, options *UpgradeOptions) (*Upgrade
 			case <-f.done:
 				continue
 			case <-ctx.Done():
-				return nil, &UpgradeIncompleteError{Err: ctx.Err()}
+				return nil, upgradeTimeout(ctx, op, uw.id, uw.start, nil, nil, 0)
 			}
 		}
 		sub, ok := f.join(opts.OnProgress)
@@ -220,10 +217,10 @@ func (c *Client) Upgrade(ctx context.Context, options *UpgradeOptions) (*Upgrade
 			case <-f.done:
 				continue
 			case <-ctx.Done():
-				return nil, &UpgradeIncompleteError{Err: ctx.Err()}
+				return nil, upgradeTimeout(ctx, op, uw.id, uw.start, nil, nil, 0)
 			}
 		}
-		return f.wait(ctx, sub)
+		return c.waitFlight(ctx, f, sub, uw.start)
 	}
 }
 
@@ -233,9 +230,9 @@ type WatchUpgradeOptions struct {
 	// Baseline is a health report from before the upgrade was requested.
 	// Without it, the current report is the baseline.
 	Baseline *Health
-	// OnProgress, MinDelay and MaxDelay: as for [UpgradeOptions].
-	OnProgress         func(UpgradeProgress)
-	MinDelay, MaxDelay time.Duration
+	// OnProgress and Wait: as for [UpgradeOptions].
+	OnProgress func(UpgradeProgress)
+	Wait       *sandboxkit.WaitOptions
 }
 
 // WatchUpgrade follows an upgrade someone else requested, with the same
@@ -253,72 +250,148 @@ func (c *Client) WatchUpgrade(ctx context.Context, opts *WatchUpgradeOptions) (*
 	if opts != nil {
 		o = *opts
 	}
-	if err := (poll.Options{MinDelay: o.MinDelay, MaxDelay: o.MaxDelay}).Validate(); err != nil {
-		return nil, wrap(ctx, op, &sandboxkit.ValidationError{Field: "upgrade delays", Reason: err.Error()})
+	uw, err := c.newUpgradeWait(o.Wait)
+	if err != nil {
+		return nil, wrap(ctx, op, err)
 	}
 	base := o.Baseline
 	if base == nil {
-		var err error
-		if base, err = c.healthPatiently(ctx); err != nil {
-			return nil, c.upgradeFailure(ctx, op, err, nil)
+		if base, err = c.healthPatiently(ctx, uw); err != nil {
+			return nil, c.upgradeFailure(ctx, op, err, uw)
 		}
 	}
-	w := newAttemptWatch(base, "", o.OnProgress, nil)
+	w := newAttemptWatch(base, "", o.OnProgress)
 	w.includeBase()
-	res, err := c.follow(ctx, w, o.MinDelay, o.MaxDelay)
+	res, err := c.follow(ctx, w, uw)
 	if err != nil {
-		return nil, c.upgradeFailure(ctx, op, err, w)
+		return nil, c.upgradeFailure(ctx, op, err, uw)
 	}
 	return res, nil
 }
 
 // upgradeFailure shapes the error of a watch that did not succeed.
-func (c *Client) upgradeFailure(ctx context.Context, op string, err error, w *attemptWatch) error {
+func (c *Client) upgradeFailure(ctx context.Context, op string, err error, uw *upgradeWait) error {
 	if _, ok := err.(*UpgradeError); ok {
 		return err
 	}
 	if ctx.Err() != nil || errors.Is(err, poll.ErrTimeout) {
-		ie := &UpgradeIncompleteError{Err: ctx.Err()}
-		if ie.Err == nil {
-			ie.Err = err
-		}
-		if w != nil {
-			ie.Last, ie.LastErr = w.last, w.lastErr
-		}
-		return ie
+		return uw.timeout(ctx, op, uw.start)
 	}
 	return rename(wrap(ctx, op, err), "sandbox.Health", "sandbox."+op)
 }
 
+// upgradeTimeout is the error of an upgrade watch whose context ended
+// before the outcome was known: last is the last health report seen and
+// lastErr the error of the last health check, if it failed.
+func upgradeTimeout(ctx context.Context, op, id string, start time.Time, last *Health, lastErr error, polls int) *sandboxkit.WaitTimeoutError {
+	cause := ctx.Err()
+	if cause == nil {
+		cause = context.DeadlineExceeded
+	}
+	if lastErr != nil && !errors.Is(lastErr, context.Canceled) && !errors.Is(lastErr, context.DeadlineExceeded) {
+		cause = fmt.Errorf("%w (last poll: %w)", cause, lastErr)
+	}
+	e := &sandboxkit.WaitTimeoutError{
+		Op: "sandbox." + op, Kind: "health", ID: id,
+		Want: []string{string(UpgradeCompleted)}, Polls: polls, Waited: time.Since(start), Err: cause,
+	}
+	if last != nil {
+		e.State, e.Observed = upgradeState(last), last
+	}
+	return e
+}
+
+// upgradeState is the state of an upgrade watch: the last upgrade's state
+// and step, such as "running/download".
+func upgradeState(h *Health) string {
+	return string(h.LastUpgrade.State) + "/" + string(h.LastUpgrade.Step)
+}
+
+// upgradeWait is the polling of one upgrade watch ([Client.Upgrade]'s
+// flight, or [Client.WatchUpgrade]): the loop's options and what
+// [sandboxkit.WaitOptions.OnTransition] and a timeout error report.
+type upgradeWait struct {
+	opts         poll.Options
+	onTransition func(sandboxkit.Transition)
+	id           string
+	start        time.Time
+
+	mu      sync.Mutex // callers of a flight read what it has seen
+	polls   int
+	state   string
+	last    *Health
+	lastErr error
+}
+
+// newUpgradeWait applies the upgrade defaults to wo (see
+// [UpgradeOptions.Wait]).
+func (c *Client) newUpgradeWait(wo *sandboxkit.WaitOptions) (*upgradeWait, error) {
+	o, err := poll.FromWaitOptions(wo)
+	if err != nil {
+		return nil, err
+	}
+	if o.MinDelay == 0 {
+		o.MinDelay = DefaultUpgradeMinDelay
+	}
+	if o.MaxDelay == 0 {
+		o.MaxDelay = max(DefaultUpgradeMaxDelay, o.MinDelay)
+	}
+	if o.MaxTransient == 0 {
+		o.MaxTransient = math.MaxInt
+	}
+	uw := &upgradeWait{opts: o, id: serverID(c), start: time.Now()}
+	if wo != nil {
+		uw.onTransition = wo.OnTransition
+	}
+	return uw, nil
+}
+
+// observe records one health check: a report, or the error of a check
+// that failed.
+func (uw *upgradeWait) observe(h *Health, err error) {
+	uw.mu.Lock()
+	uw.polls++
+	if h == nil {
+		uw.lastErr = err
+		uw.mu.Unlock()
+		return
+	}
+	from, to := uw.state, upgradeState(h)
+	changed := uw.last == nil || from != to
+	uw.last, uw.lastErr, uw.state = h, nil, to
+	uw.mu.Unlock()
+	if changed && uw.onTransition != nil {
+		uw.onTransition(sandboxkit.Transition{
+			Kind: "health", ID: uw.id, From: from, To: to,
+			Elapsed: time.Since(uw.start), Observed: h,
+		})
+	}
+}
+
+// timeout is the error of the watch when ctx has ended before the
+// outcome was known: op names the call, which began at start.
+func (uw *upgradeWait) timeout(ctx context.Context, op string, start time.Time) *sandboxkit.WaitTimeoutError {
+	uw.mu.Lock()
+	last, lastErr, polls := uw.last, uw.lastErr, uw.polls
+	uw.mu.Unlock()
+	return upgradeTimeout(ctx, op, uw.id, start, last, lastErr, polls)
+}
+
 // healthPatiently reads the health report, waiting out transient errors.
-func (c *Client) healthPatiently(ctx context.Context) (*Health, error) {
-	h, _, err := poll.Until(ctx, poll.Options{
-		MinDelay:     DefaultUpgradeMinDelay,
-		MaxDelay:     DefaultUpgradeMaxDelay,
-		MaxTransient: math.MaxInt,
-		IsTransient:  sandboxkit.IsTransient,
-	}, func(ctx context.Context) (*Health, bool, error) {
+func (c *Client) healthPatiently(ctx context.Context, uw *upgradeWait) (*Health, error) {
+	h, _, err := poll.Until(ctx, uw.opts, func(ctx context.Context) (*Health, bool, error) {
 		h, err := c.Health(ctx)
+		uw.observe(h, err)
 		return h, err == nil, err
 	})
 	return h, err
 }
 
 // follow polls GET /health and feeds w until it knows the outcome.
-func (c *Client) follow(ctx context.Context, w *attemptWatch, minDelay, maxDelay time.Duration) (*UpgradeResult, error) {
-	if minDelay == 0 {
-		minDelay = DefaultUpgradeMinDelay
-	}
-	if maxDelay == 0 {
-		maxDelay = max(DefaultUpgradeMaxDelay, minDelay)
-	}
-	_, _, err := poll.Until(ctx, poll.Options{
-		MinDelay:     minDelay,
-		MaxDelay:     maxDelay,
-		MaxTransient: math.MaxInt,
-		IsTransient:  sandboxkit.IsTransient,
-	}, func(ctx context.Context) (struct{}, bool, error) {
+func (c *Client) follow(ctx context.Context, w *attemptWatch, uw *upgradeWait) (*UpgradeResult, error) {
+	_, _, err := poll.Until(ctx, uw.opts, func(ctx context.Context) (struct{}, bool, error) {
 		h, err := c.Health(ctx)
+		uw.observe(h, err)
 		if err != nil {
 			w.unreachable(err)
 			return struct{}{}, false, err
@@ -340,7 +413,6 @@ type attemptWatch struct {
 	want  string    // the requested version, "" for any
 	ack   string    // the version the server acknowledged, "" if unknown
 	emit  func(UpgradeProgress)
-	note  func(*Health, error) // bookkeeping of a flight, or nil
 
 	mine    bool   // a record of the attempt itself was seen
 	foreign string // version of another client's attempt seen, if any
@@ -351,20 +423,16 @@ type attemptWatch struct {
 	version     string
 	completedAt time.Time // when the server first reported completed
 
-	last    *Health
-	lastErr error
-	result  *UpgradeResult
+	result *UpgradeResult
 }
 
-func newAttemptWatch(base *Health, want string, emit func(UpgradeProgress), note func(*Health, error)) *attemptWatch {
+func newAttemptWatch(base *Health, want string, emit func(UpgradeProgress)) *attemptWatch {
 	return &attemptWatch{
 		base:    base,
 		since:   base.LastUpgrade.LastAttempt,
 		want:    want,
 		emit:    emit,
-		note:    note,
 		emitted: make(map[UpgradeStep]bool),
-		last:    base,
 	}
 }
 
@@ -442,10 +510,6 @@ func (w *attemptWatch) once(step UpgradeStep) {
 
 // unreachable takes note of a failed health check.
 func (w *attemptWatch) unreachable(err error) {
-	w.lastErr = err
-	if w.note != nil {
-		w.note(nil, err)
-	}
 	if !sandboxkit.IsTransient(err) {
 		return
 	}
@@ -459,10 +523,6 @@ func (w *attemptWatch) unreachable(err error) {
 // observe takes a health report and says whether the outcome is known:
 // done with a nil error on success (w.result set), or an *UpgradeError.
 func (w *attemptWatch) observe(h *Health) (bool, error) {
-	w.last, w.lastErr = h, nil
-	if w.note != nil {
-		w.note(h, nil)
-	}
 	base := w.base
 	switch {
 	case h.UpgradeCount < base.UpgradeCount:
@@ -537,20 +597,19 @@ type upgradeFlight struct {
 	subs      map[int]func(UpgradeProgress)
 	nextSub   int
 	history   []UpgradeProgress
-	last      *Health
-	lastErr   error
+	uw        *upgradeWait // the flight's health checks
 }
 
 // startFlight starts an upgrade; c.upMu is held.
-func (c *Client) startFlight(ctx context.Context, key StartUpgradeOptions, opts UpgradeOptions) *upgradeFlight {
+func (c *Client) startFlight(ctx context.Context, key StartUpgradeOptions, uw *upgradeWait) *upgradeFlight {
 	// The flight outlives the context of the call that started it if
 	// another call has joined; it keeps its values (tracing).
 	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	f := &upgradeFlight{key: key, cancel: cancel, done: make(chan struct{}), subs: make(map[int]func(UpgradeProgress))}
+	f := &upgradeFlight{key: key, cancel: cancel, done: make(chan struct{}), subs: make(map[int]func(UpgradeProgress)), uw: uw}
 	c.flight = f
 	go func() {
 		defer cancel()
-		res, err := c.runUpgrade(fctx, f, key, opts)
+		res, err := c.runUpgrade(fctx, f, key)
 		c.upMu.Lock()
 		if c.flight == f {
 			c.flight = nil
@@ -563,34 +622,34 @@ func (c *Client) startFlight(ctx context.Context, key StartUpgradeOptions, opts 
 }
 
 // runUpgrade is the body of a flight.
-func (c *Client) runUpgrade(ctx context.Context, f *upgradeFlight, key StartUpgradeOptions, opts UpgradeOptions) (*UpgradeResult, error) {
+func (c *Client) runUpgrade(ctx context.Context, f *upgradeFlight, key StartUpgradeOptions) (*UpgradeResult, error) {
 	const op = "Upgrade"
-	base, err := c.healthPatiently(ctx)
+	uw := f.uw
+	base, err := c.healthPatiently(ctx, uw)
 	if err != nil {
-		return nil, c.upgradeFailure(ctx, op, err, nil)
+		return nil, c.upgradeFailure(ctx, op, err, uw)
 	}
-	f.note(base, nil)
 	if base.LastUpgrade.State == UpgradeRunning {
 		// Someone else's attempt: let it end first (the server does not
 		// serialize attempts).
-		w := newAttemptWatch(base, "", nil, f.note)
+		w := newAttemptWatch(base, "", nil)
 		w.includeBase()
-		if _, err := c.follow(ctx, w, opts.MinDelay, opts.MaxDelay); ctx.Err() != nil {
+		if _, err := c.follow(ctx, w, uw); ctx.Err() != nil {
 			return nil, wrap(ctx, op, err)
 		}
-		if base, err = c.healthPatiently(ctx); err != nil {
-			return nil, c.upgradeFailure(ctx, op, err, nil)
+		if base, err = c.healthPatiently(ctx, uw); err != nil {
+			return nil, c.upgradeFailure(ctx, op, err, uw)
 		}
 	}
 	ack, err := c.StartUpgrade(ctx, &key)
 	if err != nil {
 		return nil, rename(err, "sandbox.StartUpgrade", "sandbox."+op)
 	}
-	w := newAttemptWatch(base, key.Version, f.emit, f.note)
+	w := newAttemptWatch(base, key.Version, f.emit)
 	w.ack = ack.Version
-	res, err := c.follow(ctx, w, opts.MinDelay, opts.MaxDelay)
+	res, err := c.follow(ctx, w, uw)
 	if err != nil {
-		return nil, c.upgradeFailure(ctx, op, err, w)
+		return nil, c.upgradeFailure(ctx, op, err, uw)
 	}
 	res.Ack = ack
 	return res, nil
@@ -617,7 +676,7 @@ func (f *upgradeFlight) join(cb func(UpgradeProgress)) (int, bool) {
 
 // leave removes a caller; once no caller is left, the flight stops. After
 // it returns, the caller's callback is not called again.
-func (f *upgradeFlight) leave(sub int) (*Health, error) {
+func (f *upgradeFlight) leave(sub int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.subs, sub)
@@ -626,11 +685,11 @@ func (f *upgradeFlight) leave(sub int) (*Health, error) {
 		f.abandoned = true
 		f.cancel()
 	}
-	return f.last, f.lastErr
 }
 
-// wait returns the flight's outcome, or gives up when ctx ends.
-func (f *upgradeFlight) wait(ctx context.Context, sub int) (*UpgradeResult, error) {
+// waitFlight returns the outcome of f, or gives up when ctx ends; start
+// is when the caller's wait began.
+func (c *Client) waitFlight(ctx context.Context, f *upgradeFlight, sub int, start time.Time) (*UpgradeResult, error) {
 	select {
 	case <-f.done:
 		f.leave(sub)
@@ -640,8 +699,8 @@ func (f *upgradeFlight) wait(ctx context.Context, sub int) (*UpgradeResult, erro
 		res := *f.res
 		return &res, nil
 	case <-ctx.Done():
-		last, lastErr := f.leave(sub)
-		return nil, &UpgradeIncompleteError{Last: last, LastErr: lastErr, Err: ctx.Err()}
+		f.leave(sub)
+		return nil, f.uw.timeout(ctx, "Upgrade", start)
 	}
 }
 
@@ -652,16 +711,5 @@ func (f *upgradeFlight) emit(p UpgradeProgress) {
 	f.history = append(f.history, p)
 	for _, cb := range f.subs {
 		cb(p)
-	}
-}
-
-// note records the last health report or check error.
-func (f *upgradeFlight) note(h *Health, err error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if h != nil {
-		f.last, f.lastErr = h, nil
-	} else {
-		f.lastErr = err
 	}
 }

@@ -207,7 +207,7 @@ func steps(events []sandbox.UpgradeProgress) []sandbox.UpgradeStep {
 
 // fastPolling checks the health every 200ms of fake time.
 func fastPolling(o sandbox.UpgradeOptions) *sandbox.UpgradeOptions {
-	o.MinDelay, o.MaxDelay = 200*time.Millisecond, 200*time.Millisecond
+	o.Wait = &sandboxkit.WaitOptions{MinDelay: 200 * time.Millisecond, MaxDelay: 200 * time.Millisecond}
 	return &o
 }
 
@@ -343,12 +343,22 @@ func TestUpgradeNeverFinishes(t *testing.T) {
 		if waited := time.Since(start); waited != time.Minute {
 			t.Errorf("gave up after %v, want the context's minute", waited)
 		}
-		ie, ok := errors.AsType[*sandbox.UpgradeIncompleteError](err)
-		if !ok || ie.Last == nil {
-			t.Fatalf("error %v (%T) is not an *UpgradeIncompleteError with the last status", err, err)
+		if !errors.Is(err, sandboxkit.ErrWaitTimeout) {
+			t.Errorf("error %v does not match sandboxkit.ErrWaitTimeout", err)
 		}
-		if u := ie.Last.LastUpgrade; u.State != sandbox.UpgradeRunning || u.Step != sandbox.StepDownload || u.BytesDownloaded != 5<<20 {
+		we, ok := errors.AsType[*sandboxkit.WaitTimeoutError](err)
+		if !ok {
+			t.Fatalf("error %v (%T) is not a *sandboxkit.WaitTimeoutError", err, err)
+		}
+		last, ok := we.Observed.(*sandbox.Health)
+		if !ok {
+			t.Fatalf("Observed = %T, want the last *sandbox.Health", we.Observed)
+		}
+		if u := last.LastUpgrade; u.State != sandbox.UpgradeRunning || u.Step != sandbox.StepDownload || u.BytesDownloaded != 5<<20 {
 			t.Errorf("last status %+v", u)
+		}
+		if we.Op != "sandbox.Upgrade" || we.Kind != "health" || we.State != "running/download" || we.Polls < 2 || we.Waited != time.Minute {
+			t.Errorf("WaitTimeoutError %+v", we)
 		}
 		t.Log(err)
 	})
@@ -497,7 +507,7 @@ func TestWatchUpgrade(t *testing.T) {
 		advance(1500 * time.Millisecond) // fake time: downloading
 		var log progressLog
 		res, err := c.WatchUpgrade(t.Context(), &sandbox.WatchUpgradeOptions{OnProgress: log.add,
-			MinDelay: 200 * time.Millisecond, MaxDelay: 200 * time.Millisecond})
+			Wait: &sandboxkit.WaitOptions{MinDelay: 200 * time.Millisecond, MaxDelay: 200 * time.Millisecond}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -606,4 +616,61 @@ func TestUpgradeRestartedByAnotherClient(t *testing.T) {
 			t.Fatalf("Upgrade: %v, want an *UpgradeError at verify", err)
 		}
 	})
+}
+
+// TestUpgradeWaitOptions: UpgradeOptions.Wait is the SDK's wait
+// vocabulary: OnTransition sees each state/step of the attempt, the
+// first with From "", and a MaxTransient the restart window exceeds ends
+// the upgrade with the transient error instead of waiting it out.
+func TestUpgradeWaitOptions(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := newUpgradeServer(successfulAttempt("v1.1.0"))
+		c := mockClient(t, srv.respond)
+		var seen []string
+		_, err := c.Upgrade(t.Context(), &sandbox.UpgradeOptions{Version: "v1.1.0", Wait: &sandboxkit.WaitOptions{
+			MinDelay: 200 * time.Millisecond, MaxDelay: 200 * time.Millisecond,
+			OnTransition: func(tr sandboxkit.Transition) {
+				if h, ok := tr.Observed.(*sandbox.Health); tr.Kind != "health" || !ok || h == nil {
+					t.Errorf("transition %+v: want Kind health and the *Health", tr)
+				}
+				seen = append(seen, tr.From+" -> "+tr.To)
+			},
+		}})
+		if err != nil {
+			t.Fatalf("Upgrade: %v", err)
+		}
+		want := []string{" -> idle/none", "idle/none -> running/starting", "running/starting -> running/download",
+			"running/download -> running/validate", "running/validate -> running/replace", "running/replace -> idle/none"}
+		if diff := cmp.Diff(want, seen); diff != "" {
+			t.Errorf("transitions (-want +got):\n%s", diff)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		srv := newUpgradeServer(successfulAttempt("v1.1.0"))
+		c := mockClient(t, srv.respond, sandboxkit.WithRetry(sandboxkit.RetryPolicy{}))
+		_, err := c.Upgrade(t.Context(), &sandbox.UpgradeOptions{Version: "v1.1.0", Wait: &sandboxkit.WaitOptions{
+			MinDelay: 200 * time.Millisecond, MaxDelay: 200 * time.Millisecond, MaxTransient: 2,
+		}})
+		if err == nil || !sandboxkit.IsTransient(err) || errors.Is(err, sandboxkit.ErrWaitTimeout) {
+			t.Errorf("Upgrade with MaxTransient 2 through a 2.5 s restart: %v, want the transient error", err)
+		}
+	})
+}
+
+// TestUpgradeWaitOptionsChecked: bad wait options fail before any request.
+func TestUpgradeWaitOptionsChecked(t *testing.T) {
+	t.Parallel()
+	srv := newUpgradeServer(successfulAttempt(""))
+	c := mockClient(t, srv.respond)
+	bad := &sandboxkit.WaitOptions{MinDelay: time.Second, MaxDelay: time.Millisecond}
+	if _, err := c.Upgrade(t.Context(), &sandbox.UpgradeOptions{Wait: bad}); !errors.Is(err, sandboxkit.ErrInvalidInput) {
+		t.Errorf("Upgrade: %v, want invalid input", err)
+	}
+	if _, err := c.WatchUpgrade(t.Context(), &sandbox.WatchUpgradeOptions{Wait: bad}); !errors.Is(err, sandboxkit.ErrInvalidInput) {
+		t.Errorf("WatchUpgrade: %v, want invalid input", err)
+	}
+	if n := srv.postCount(); n != 0 {
+		t.Errorf("%d POST /upgrade", n)
+	}
 }

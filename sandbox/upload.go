@@ -549,13 +549,9 @@ func (c *Client) InitiateUpload(ctx context.Context, path string, opts *Initiate
 			Permissions: sandboxapi.NewOptString(permString(opts.Permissions)),
 		})
 	}
-	res, err := c.api.InitiateMultipartUpload(ctx, req, sandboxapi.InitiateMultipartUploadParams{Path: path}, fsPathOpt)
+	r, err := c.api.InitiateMultipartUpload(ctx, req, sandboxapi.InitiateMultipartUploadParams{Path: path}, fsPathOpt)
 	if err != nil {
 		return "", wrap(ctx, op, err)
-	}
-	r, ok := res.(*sandboxapi.MultipartInitiateResponse)
-	if !ok {
-		return "", wrap(ctx, op, unexpected(res))
 	}
 	if r.UploadID.Value == "" {
 		return "", wrap(ctx, op, errors.New("the server returned no upload id"))
@@ -602,13 +598,9 @@ func (c *Client) UploadPart(ctx context.Context, uploadID string, partNumber int
 	req := &sandboxapi.MultipartUploadPartRequestMultipart{
 		File: ht.MultipartFile{Name: "part-" + strconv.Itoa(partNumber), File: r, Size: size},
 	}
-	res, err := c.api.UploadMultipartPart(glue.Streaming(ctx), req, sandboxapi.UploadMultipartPartParams{UploadID: uploadID, PartNumber: partNumber})
+	p, err := c.api.UploadMultipartPart(glue.Streaming(ctx), req, sandboxapi.UploadMultipartPartParams{UploadID: uploadID, PartNumber: partNumber})
 	if err != nil {
 		return nil, wrap(ctx, op, err)
-	}
-	p, ok := res.(*sandboxapi.MultipartUploadPartResponse)
-	if !ok {
-		return nil, wrap(ctx, op, unexpected(res))
 	}
 	return &UploadedPart{PartNumber: p.PartNumber.Or(partNumber), ETag: p.Etag.Value, Size: p.Size.Or(size)}, nil
 }
@@ -625,20 +617,11 @@ func (c *Client) ListUploadedParts(ctx context.Context, uploadID string) ([]Uplo
 	if err := glue.ValidateID("upload id", uploadID); err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	res, err := c.api.ListMultipartParts(ctx, sandboxapi.ListMultipartPartsParams{UploadID: uploadID})
+	r, err := c.api.ListMultipartParts(ctx, sandboxapi.ListMultipartPartsParams{UploadID: uploadID})
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	r, ok := res.(*sandboxapi.MultipartListPartsResponse)
-	if !ok {
-		return nil, wrap(ctx, op, unexpected(res))
-	}
-	out := make([]UploadedPart, len(r.Parts))
-	for i, p := range r.Parts {
-		out[i] = uploadedPartFrom(p)
-	}
-	slices.SortFunc(out, func(a, b UploadedPart) int { return a.PartNumber - b.PartNumber })
-	return out, nil
+	return uploadedPartsFrom(r.Parts), nil
 }
 
 // CompletedPart names a part to join in [Client.CompleteUpload].
@@ -665,12 +648,9 @@ func (c *Client) CompleteUpload(ctx context.Context, uploadID string, parts []Co
 	for i, p := range parts {
 		req.Parts[i] = sandboxapi.MultipartPartInfo{PartNumber: sandboxapi.NewOptInt(p.PartNumber), Etag: sandboxapi.NewOptString(p.ETag)}
 	}
-	res, err := c.api.CompleteMultipartUpload(ctx, req, sandboxapi.CompleteMultipartUploadParams{UploadID: uploadID})
+	_, err := c.api.CompleteMultipartUpload(ctx, req, sandboxapi.CompleteMultipartUploadParams{UploadID: uploadID})
 	if err != nil {
 		return wrap(ctx, op, err)
-	}
-	if _, ok := res.(*sandboxapi.SuccessResponse); !ok {
-		return wrap(ctx, op, unexpected(res))
 	}
 	return nil
 }
@@ -686,12 +666,9 @@ func (c *Client) AbortUpload(ctx context.Context, uploadID string) error {
 	if err := glue.ValidateID("upload id", uploadID); err != nil {
 		return wrap(ctx, op, err)
 	}
-	res, err := c.api.AbortMultipartUpload(ctx, sandboxapi.AbortMultipartUploadParams{UploadID: uploadID})
+	_, err := c.api.AbortMultipartUpload(ctx, sandboxapi.AbortMultipartUploadParams{UploadID: uploadID})
 	if err != nil {
 		return wrap(ctx, op, err)
-	}
-	if _, ok := res.(*sandboxapi.SuccessResponse); !ok {
-		return wrap(ctx, op, unexpected(res))
 	}
 	return nil
 }
@@ -718,27 +695,9 @@ func (c *Client) ListMultipartUploads(ctx context.Context) ([]MultipartUpload, e
 	if err := c.check(ctx, op); err != nil {
 		return nil, err
 	}
-	res, err := c.api.ListMultipartUploads(ctx)
+	r, err := c.api.ListMultipartUploads(ctx)
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
-	r, ok := res.(*sandboxapi.MultipartListUploadsResponse)
-	if !ok {
-		return nil, wrap(ctx, op, unexpected(res))
-	}
-	out := make([]MultipartUpload, len(r.Uploads))
-	for i, up := range r.Uploads {
-		m := MultipartUpload{
-			UploadID:    up.UploadID.Value,
-			Path:        up.Path.Value,
-			Permissions: os.FileMode(up.Permissions.Value).Perm(),
-			InitiatedAt: parseRFC3339(up.InitiatedAt.Value),
-		}
-		for _, p := range up.Parts.Value {
-			m.Parts = append(m.Parts, uploadedPartFrom(p))
-		}
-		slices.SortFunc(m.Parts, func(a, b UploadedPart) int { return a.PartNumber - b.PartNumber })
-		out[i] = m
-	}
-	return out, nil
+	return multipartUploadsFrom(r), nil
 }

@@ -125,11 +125,9 @@ func (c *Client) Watch(ctx context.Context, dir string, opts *WatchOptions) (*St
 		res, err := c.api.WatchFilesystem(glue.Streaming(tctx), params, fsPathOpt, body.option(forceContentType("text/plain")))
 		var rc io.ReadCloser
 		if err == nil {
-			if r, ok := res.(*sandboxapi.WatchFilesystemOKRawTextPlain); ok {
-				rc = r.Response.Body
+			rc, err = watchBody(res)
+			if err == nil {
 				err = s.attach(rc) // fails, closing rc, if the stream is closed
-			} else {
-				err = unexpected(res)
 			}
 		}
 		if err != nil {

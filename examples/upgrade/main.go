@@ -88,7 +88,7 @@ func run(ctx context.Context, env *demo.Env) error {
 	// returns once the restarted server is confirmed.
 	env.Logf("1. upgrading to the latest release")
 	res, err := api.Upgrade(ctx, &sandbox.UpgradeOptions{
-		MinDelay: 50 * time.Millisecond, MaxDelay: 100 * time.Millisecond,
+		Wait:       &sandboxkit.WaitOptions{MinDelay: 50 * time.Millisecond, MaxDelay: 100 * time.Millisecond},
 		OnProgress: progress(env),
 	})
 	if err != nil {
@@ -106,8 +106,8 @@ func run(ctx context.Context, env *demo.Env) error {
 		}
 	}
 	_, err = api.Upgrade(ctx, &sandbox.UpgradeOptions{
-		Version:  missingRelease,
-		MinDelay: 50 * time.Millisecond, MaxDelay: 100 * time.Millisecond,
+		Version:    missingRelease,
+		Wait:       &sandboxkit.WaitOptions{MinDelay: 50 * time.Millisecond, MaxDelay: 100 * time.Millisecond},
 		OnProgress: progress(env),
 	})
 	var ue *sandbox.UpgradeError

@@ -85,40 +85,55 @@ type Invoker interface {
 	//
 	// Closes the session and throws away the parts received.
 	//
+	// Fails with 400 when the request is malformed, 404 when no upload has that id.
+	//
 	// DELETE /filesystem-multipart/{uploadId}/abort
-	AbortMultipartUpload(ctx context.Context, params AbortMultipartUploadParams, options ...RequestOption) (AbortMultipartUploadRes, error)
+	AbortMultipartUpload(ctx context.Context, params AbortMultipartUploadParams, options ...RequestOption) (*SuccessResponse, error)
 	// CompleteMultipartUpload invokes completeMultipartUpload operation.
 	//
 	// Joins the listed parts, in order, into the target file and closes the session.
 	//
+	// Fails with 400 when the request is malformed, 404 when no upload has that id.
+	//
 	// POST /filesystem-multipart/{uploadId}/complete
-	CompleteMultipartUpload(ctx context.Context, request *MultipartCompleteRequest, params CompleteMultipartUploadParams, options ...RequestOption) (CompleteMultipartUploadRes, error)
+	CompleteMultipartUpload(ctx context.Context, request *MultipartCompleteRequest, params CompleteMultipartUploadParams, options ...RequestOption) (*SuccessResponse, error)
 	// ContentSearch invokes contentSearch operation.
 	//
 	// Looks for a string in the files below `path` and returns matching lines.
 	//
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out.
+	//
 	// GET /filesystem-content-search/{path}
-	ContentSearch(ctx context.Context, params ContentSearchParams, options ...RequestOption) (ContentSearchRes, error)
+	ContentSearch(ctx context.Context, params ContentSearchParams, options ...RequestOption) (*ContentSearchResponse, error)
 	// DeleteFilesystem invokes deleteFilesystem operation.
 	//
 	// Removes a file, or a directory. A directory that is not empty is only removed with `recursive=true`;
 	// otherwise the answer is 422.
 	//
+	// Fails with 404 when nothing is at the path, 422 when the request is understood but cannot be carried
+	// out.
+	//
 	// DELETE /filesystem/{path}
-	DeleteFilesystem(ctx context.Context, params DeleteFilesystemParams, options ...RequestOption) (DeleteFilesystemRes, error)
+	DeleteFilesystem(ctx context.Context, params DeleteFilesystemParams, options ...RequestOption) (*SuccessResponse, error)
 	// DeleteTree invokes deleteTree operation.
 	//
 	// Removes the directory; its content only with `recursive=true`.
 	//
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out.
+	//
 	// DELETE /filesystem/tree/{path}
-	DeleteTree(ctx context.Context, params DeleteTreeParams, options ...RequestOption) (DeleteTreeRes, error)
+	DeleteTree(ctx context.Context, params DeleteTreeParams, options ...RequestOption) (*SuccessResponse, error)
 	// DisconnectTunnel invokes disconnectTunnel operation.
 	//
 	// Stops the tunnel and restores the previous network setup. Afterwards the sandbox has no outbound
 	// connectivity until a new configuration is applied; inbound traffic keeps working.
 	//
+	// Fails with 400 when the request is malformed.
+	//
 	// DELETE /network/tunnel
-	DisconnectTunnel(ctx context.Context, options ...RequestOption) (DisconnectTunnelRes, error)
+	DisconnectTunnel(ctx context.Context, options ...RequestOption) (*SuccessResponse, error)
 	// ExecProcess invokes execProcess operation.
 	//
 	// Starts a command. By default the answer is the process object as JSON (once the process has started,
@@ -131,6 +146,9 @@ type Invoker interface {
 	// few seconds, `error`, and a last `result` event whose `data` is the final process object encoded as
 	// a JSON string.
 	//
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out.
+	//
 	// POST /process
 	ExecProcess(ctx context.Context, request *ProcessRequest, options ...RequestOption) (ExecProcessRes, error)
 	// FastApply invokes fastApply operation.
@@ -138,20 +156,29 @@ type Invoker interface {
 	// Sends the file and a sketch of the change to the configured code-apply model and writes the merged
 	// result. In the sketch, a line `// ... existing code ...` stands for unchanged code.
 	//
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out, 503 when no model provider is configured.
+	//
 	// PUT /codegen/fastapply/{path}
-	FastApply(ctx context.Context, request *ApplyEditRequest, params FastApplyParams, options ...RequestOption) (FastApplyRes, error)
+	FastApply(ctx context.Context, request *ApplyEditRequest, params FastApplyParams, options ...RequestOption) (*ApplyEditResponse, error)
 	// FindFiles invokes findFiles operation.
 	//
 	// Walks the tree below `path` and returns entries whose names match.
 	//
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out.
+	//
 	// GET /filesystem-find/{path}
-	FindFiles(ctx context.Context, params FindFilesParams, options ...RequestOption) (FindFilesRes, error)
+	FindFiles(ctx context.Context, params FindFilesParams, options ...RequestOption) (*FindResponse, error)
 	// FuzzySearch invokes fuzzySearch operation.
 	//
 	// Scores the paths below `path` against a fuzzy matcher and returns the best.
 	//
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out.
+	//
 	// GET /filesystem-search/{path}
-	FuzzySearch(ctx context.Context, params FuzzySearchParams, options ...RequestOption) (FuzzySearchRes, error)
+	FuzzySearch(ctx context.Context, params FuzzySearchParams, options ...RequestOption) (*FuzzySearchResponse, error)
 	// GetFilesystem invokes getFilesystem operation.
 	//
 	// For a directory the answer is its listing (`Directory`). For a file it is `FileWithContent` as JSON,
@@ -159,6 +186,9 @@ type Invoker interface {
 	// case the bytes of the file come back as they are. Raw downloads carry a content type guessed from
 	// the file extension (for example `text/plain` or even `application/json`), not always
 	// `application/octet-stream`; they honour `Range` requests.
+	//
+	// Fails with 404 when nothing is at the path, 422 when the request is understood but cannot be carried
+	// out.
 	//
 	// GET /filesystem/{path}
 	GetFilesystem(ctx context.Context, params GetFilesystemParams, options ...RequestOption) (GetFilesystemRes, error)
@@ -173,56 +203,70 @@ type Invoker interface {
 	//
 	// One process, looked up by pid or by name.
 	//
+	// Fails with 404 when no process has that pid or name.
+	//
 	// GET /process/{identifier}
-	GetProcess(ctx context.Context, params GetProcessParams, options ...RequestOption) (GetProcessRes, error)
+	GetProcess(ctx context.Context, params GetProcessParams, options ...RequestOption) (*ProcessResponse, error)
 	// GetProcessLogs invokes getProcessLogs operation.
 	//
 	// Everything the process has written so far.
 	//
+	// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+	// be carried out.
+	//
 	// GET /process/{identifier}/logs
-	GetProcessLogs(ctx context.Context, params GetProcessLogsParams, options ...RequestOption) (GetProcessLogsRes, error)
+	GetProcessLogs(ctx context.Context, params GetProcessLogsParams, options ...RequestOption) (*ProcessLogs, error)
 	// GetProcessPorts invokes getProcessPorts operation.
 	//
-	// List the ports a process listens on.
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out.
 	//
 	// GET /network/process/{pid}/ports
-	GetProcessPorts(ctx context.Context, params GetProcessPortsParams, options ...RequestOption) (GetProcessPortsRes, error)
+	GetProcessPorts(ctx context.Context, params GetProcessPortsParams, options ...RequestOption) (ProcessPortsResponse, error)
 	// GetTree invokes getTree operation.
 	//
 	// The listing of the directory at `path`.
 	//
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out.
+	//
 	// GET /filesystem/tree/{path}
-	GetTree(ctx context.Context, params GetTreeParams, options ...RequestOption) (GetTreeRes, error)
+	GetTree(ctx context.Context, params GetTreeParams, options ...RequestOption) (FileOrDirectory, error)
 	// InitiateMultipartUpload invokes initiateMultipartUpload operation.
 	//
 	// Opens an upload session; send parts to it, then complete or abort it.
 	//
+	// Fails with 400 when the request is malformed.
+	//
 	// POST /filesystem-multipart/initiate/{path}
-	InitiateMultipartUpload(ctx context.Context, request OptMultipartInitiateRequest, params InitiateMultipartUploadParams, options ...RequestOption) (InitiateMultipartUploadRes, error)
+	InitiateMultipartUpload(ctx context.Context, request OptMultipartInitiateRequest, params InitiateMultipartUploadParams, options ...RequestOption) (*MultipartInitiateResponse, error)
 	// KillProcess invokes killProcess operation.
 	//
 	// Ends the process at once (a non-catchable signal).
 	//
+	// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+	// be carried out.
+	//
 	// DELETE /process/{identifier}/kill
-	KillProcess(ctx context.Context, params KillProcessParams, options ...RequestOption) (KillProcessRes, error)
+	KillProcess(ctx context.Context, params KillProcessParams, options ...RequestOption) (*SuccessResponse, error)
 	// ListDrives invokes listDrives operation.
 	//
 	// List mounted drives.
 	//
 	// GET /drives/mount
-	ListDrives(ctx context.Context, options ...RequestOption) (ListDrivesRes, error)
+	ListDrives(ctx context.Context, options ...RequestOption) (*DriveListResponse, error)
 	// ListMultipartParts invokes listMultipartParts operation.
 	//
-	// List the parts received so far.
+	// Fails with 400 when the request is malformed, 404 when no upload has that id.
 	//
 	// GET /filesystem-multipart/{uploadId}/parts
-	ListMultipartParts(ctx context.Context, params ListMultipartPartsParams, options ...RequestOption) (ListMultipartPartsRes, error)
+	ListMultipartParts(ctx context.Context, params ListMultipartPartsParams, options ...RequestOption) (*MultipartListPartsResponse, error)
 	// ListMultipartUploads invokes listMultipartUploads operation.
 	//
 	// List multipart uploads in progress.
 	//
 	// GET /filesystem-multipart
-	ListMultipartUploads(ctx context.Context, options ...RequestOption) (ListMultipartUploadsRes, error)
+	ListMultipartUploads(ctx context.Context, options ...RequestOption) (*MultipartListUploadsResponse, error)
 	// ListProcesses invokes listProcesses operation.
 	//
 	// Every process the server knows about, running or finished.
@@ -234,75 +278,99 @@ type Invoker interface {
 	// Mounts an agent drive (or a sub-directory of it) at a local path. File ownership can be remapped
 	// with `uidMap`/`gidMap`; values given here win over the server's defaults.
 	//
+	// Fails with 400 when the request is malformed, 409 when something is already mounted there.
+	//
 	// POST /drives/mount
-	MountDrive(ctx context.Context, request *DriveMountRequest, options ...RequestOption) (MountDriveRes, error)
+	MountDrive(ctx context.Context, request *DriveMountRequest, options ...RequestOption) (*DriveMountResponse, error)
 	// PutFilesystem invokes putFilesystem operation.
 	//
 	// Creates or replaces a file with the given text, or creates a directory when `isDirectory` is set.
 	// Missing parent directories are created.
 	//
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out.
+	//
 	// PUT /filesystem/{path}
-	PutFilesystem(ctx context.Context, request *FileRequest, params PutFilesystemParams, options ...RequestOption) (PutFilesystemRes, error)
+	PutFilesystem(ctx context.Context, request *FileRequest, params PutFilesystemParams, options ...RequestOption) (*SuccessResponse, error)
 	// PutTree invokes putTree operation.
 	//
 	// Creates the directory if needed, then writes every file of the map (keys are paths relative to
 	// `path`, values the text to write), creating intermediate directories. Answers with the new listing.
 	//
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out.
+	//
 	// PUT /filesystem/tree/{path}
-	PutTree(ctx context.Context, request *TreeRequest, params PutTreeParams, options ...RequestOption) (PutTreeRes, error)
+	PutTree(ctx context.Context, request *TreeRequest, params PutTreeParams, options ...RequestOption) (FileOrDirectory, error)
 	// ReloadEnvironment invokes reloadEnvironment operation.
 	//
 	// Makes the server read the sandbox metadata again and apply its environment variables to itself and
 	// to every process started later.
 	//
+	// Fails with 404 when the guest metadata document does not exist.
+	//
 	// POST /environment/reload
-	ReloadEnvironment(ctx context.Context, options ...RequestOption) (ReloadEnvironmentRes, error)
+	ReloadEnvironment(ctx context.Context, options ...RequestOption) (*ReloadResponse, error)
 	// RerankFiles invokes rerankFiles operation.
 	//
 	// Asks the configured reranking model which files below `path` matter most for `query` and returns
 	// them, most relevant first, with their content.
 	//
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out, 503 when no model provider is configured.
+	//
 	// GET /codegen/reranking/{path}
-	RerankFiles(ctx context.Context, params RerankFilesParams, options ...RequestOption) (RerankFilesRes, error)
+	RerankFiles(ctx context.Context, params RerankFilesParams, options ...RequestOption) (*RerankingResponse, error)
 	// StartPortMonitor invokes startPortMonitor operation.
 	//
-	// Watch a process for newly opened ports.
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out.
 	//
 	// POST /network/process/{pid}/monitor
-	StartPortMonitor(ctx context.Context, request *PortMonitorRequest, params StartPortMonitorParams, options ...RequestOption) (StartPortMonitorRes, error)
+	StartPortMonitor(ctx context.Context, request *PortMonitorRequest, params StartPortMonitorParams, options ...RequestOption) (PortMonitorResponse, error)
 	// StopPortMonitor invokes stopPortMonitor operation.
 	//
-	// Stop watching a process for new ports.
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out.
 	//
 	// DELETE /network/process/{pid}/monitor
-	StopPortMonitor(ctx context.Context, params StopPortMonitorParams, options ...RequestOption) (StopPortMonitorRes, error)
+	StopPortMonitor(ctx context.Context, params StopPortMonitorParams, options ...RequestOption) (PortMonitorResponse, error)
 	// StopProcess invokes stopProcess operation.
 	//
 	// Asks the process to terminate (a graceful signal).
 	//
+	// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+	// be carried out.
+	//
 	// DELETE /process/{identifier}
-	StopProcess(ctx context.Context, params StopProcessParams, options ...RequestOption) (StopProcessRes, error)
+	StopProcess(ctx context.Context, params StopProcessParams, options ...RequestOption) (*SuccessResponse, error)
 	// StreamProcessLogs invokes streamProcessLogs operation.
 	//
 	// A plain-text body, one line per output line, each prefixed with `stdout:` or `stderr:`, plus a
 	// `[keepalive]` line every 30 seconds. The body finishes once the process has ended or the caller
 	// disconnects.
 	//
+	// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+	// be carried out.
+	//
 	// GET /process/{identifier}/logs/stream
 	StreamProcessLogs(ctx context.Context, params StreamProcessLogsParams, options ...RequestOption) (StreamProcessLogsRes, error)
 	// UnmountDrive invokes unmountDrive operation.
 	//
-	// Unmount a drive.
+	// Fails with 400 when the request is malformed.
 	//
 	// DELETE /drives/mount/{mountPath}
-	UnmountDrive(ctx context.Context, params UnmountDriveParams, options ...RequestOption) (UnmountDriveRes, error)
+	UnmountDrive(ctx context.Context, params UnmountDriveParams, options ...RequestOption) (*DriveUnmountResponse, error)
 	// UpdateTunnelConfig invokes updateTunnelConfig operation.
 	//
 	// Tears the current tunnel down and brings a new one up with the given configuration. The
 	// configuration cannot be read back.
 	//
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out.
+	//
 	// PUT /network/tunnel/config
-	UpdateTunnelConfig(ctx context.Context, request *TunnelConfigRequest, options ...RequestOption) (UpdateTunnelConfigRes, error)
+	UpdateTunnelConfig(ctx context.Context, request *TunnelConfigRequest, options ...RequestOption) (*SuccessResponse, error)
 	// Upgrade invokes upgrade operation.
 	//
 	// Asks the server to fetch another build of itself, check it and re-execute in place. The answer comes
@@ -310,17 +378,21 @@ type Invoker interface {
 	// processes survive the restart. Without a body the server picks its default version.
 	//
 	// POST /upgrade
-	Upgrade(ctx context.Context, request OptUpgradeRequest, options ...RequestOption) (UpgradeRes, error)
+	Upgrade(ctx context.Context, request OptUpgradeRequest, options ...RequestOption) (*UpgradeResponse, error)
 	// UploadMultipartPart invokes uploadMultipartPart operation.
 	//
 	// The part's bytes travel as the `file` field of a multipart form.
 	//
+	// Fails with 400 when the request is malformed, 404 when no upload has that id.
+	//
 	// PUT /filesystem-multipart/{uploadId}/part
-	UploadMultipartPart(ctx context.Context, request *MultipartUploadPartRequestMultipart, params UploadMultipartPartParams, options ...RequestOption) (UploadMultipartPartRes, error)
+	UploadMultipartPart(ctx context.Context, request *MultipartUploadPartRequestMultipart, params UploadMultipartPartParams, options ...RequestOption) (*MultipartUploadPartResponse, error)
 	// WatchFilesystem invokes watchFilesystem operation.
 	//
 	// A never-ending plain-text body: one JSON object per line for each change (shaped like `FileEvent`),
 	// plus a `[keepalive]` line every 30 seconds. It only ends when the client goes away.
+	//
+	// Fails with 400 when the request is malformed.
 	//
 	// GET /watch/filesystem/{path}
 	WatchFilesystem(ctx context.Context, params WatchFilesystemParams, options ...RequestOption) (WatchFilesystemRes, error)
@@ -356,13 +428,15 @@ func NewClient(serverURL string, sec SecuritySource, opts ...ClientOption) (*Cli
 //
 // Closes the session and throws away the parts received.
 //
+// Fails with 400 when the request is malformed, 404 when no upload has that id.
+//
 // DELETE /filesystem-multipart/{uploadId}/abort
-func (c *Client) AbortMultipartUpload(ctx context.Context, params AbortMultipartUploadParams, options ...RequestOption) (AbortMultipartUploadRes, error) {
+func (c *Client) AbortMultipartUpload(ctx context.Context, params AbortMultipartUploadParams, options ...RequestOption) (*SuccessResponse, error) {
 	res, err := c.sendAbortMultipartUpload(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendAbortMultipartUpload(ctx context.Context, params AbortMultipartUploadParams, requestOptions ...RequestOption) (res AbortMultipartUploadRes, err error) {
+func (c *Client) sendAbortMultipartUpload(ctx context.Context, params AbortMultipartUploadParams, requestOptions ...RequestOption) (res *SuccessResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -470,13 +544,15 @@ func (c *Client) sendAbortMultipartUpload(ctx context.Context, params AbortMulti
 //
 // Joins the listed parts, in order, into the target file and closes the session.
 //
+// Fails with 400 when the request is malformed, 404 when no upload has that id.
+//
 // POST /filesystem-multipart/{uploadId}/complete
-func (c *Client) CompleteMultipartUpload(ctx context.Context, request *MultipartCompleteRequest, params CompleteMultipartUploadParams, options ...RequestOption) (CompleteMultipartUploadRes, error) {
+func (c *Client) CompleteMultipartUpload(ctx context.Context, request *MultipartCompleteRequest, params CompleteMultipartUploadParams, options ...RequestOption) (*SuccessResponse, error) {
 	res, err := c.sendCompleteMultipartUpload(ctx, request, params, options...)
 	return res, err
 }
 
-func (c *Client) sendCompleteMultipartUpload(ctx context.Context, request *MultipartCompleteRequest, params CompleteMultipartUploadParams, requestOptions ...RequestOption) (res CompleteMultipartUploadRes, err error) {
+func (c *Client) sendCompleteMultipartUpload(ctx context.Context, request *MultipartCompleteRequest, params CompleteMultipartUploadParams, requestOptions ...RequestOption) (res *SuccessResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -587,13 +663,16 @@ func (c *Client) sendCompleteMultipartUpload(ctx context.Context, request *Multi
 //
 // Looks for a string in the files below `path` and returns matching lines.
 //
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
+//
 // GET /filesystem-content-search/{path}
-func (c *Client) ContentSearch(ctx context.Context, params ContentSearchParams, options ...RequestOption) (ContentSearchRes, error) {
+func (c *Client) ContentSearch(ctx context.Context, params ContentSearchParams, options ...RequestOption) (*ContentSearchResponse, error) {
 	res, err := c.sendContentSearch(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendContentSearch(ctx context.Context, params ContentSearchParams, requestOptions ...RequestOption) (res ContentSearchRes, err error) {
+func (c *Client) sendContentSearch(ctx context.Context, params ContentSearchParams, requestOptions ...RequestOption) (res *ContentSearchResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -786,13 +865,16 @@ func (c *Client) sendContentSearch(ctx context.Context, params ContentSearchPara
 // Removes a file, or a directory. A directory that is not empty is only removed with `recursive=true`;
 // otherwise the answer is 422.
 //
+// Fails with 404 when nothing is at the path, 422 when the request is understood but cannot be carried
+// out.
+//
 // DELETE /filesystem/{path}
-func (c *Client) DeleteFilesystem(ctx context.Context, params DeleteFilesystemParams, options ...RequestOption) (DeleteFilesystemRes, error) {
+func (c *Client) DeleteFilesystem(ctx context.Context, params DeleteFilesystemParams, options ...RequestOption) (*SuccessResponse, error) {
 	res, err := c.sendDeleteFilesystem(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendDeleteFilesystem(ctx context.Context, params DeleteFilesystemParams, requestOptions ...RequestOption) (res DeleteFilesystemRes, err error) {
+func (c *Client) sendDeleteFilesystem(ctx context.Context, params DeleteFilesystemParams, requestOptions ...RequestOption) (res *SuccessResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -919,13 +1001,16 @@ func (c *Client) sendDeleteFilesystem(ctx context.Context, params DeleteFilesyst
 //
 // Removes the directory; its content only with `recursive=true`.
 //
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
+//
 // DELETE /filesystem/tree/{path}
-func (c *Client) DeleteTree(ctx context.Context, params DeleteTreeParams, options ...RequestOption) (DeleteTreeRes, error) {
+func (c *Client) DeleteTree(ctx context.Context, params DeleteTreeParams, options ...RequestOption) (*SuccessResponse, error) {
 	res, err := c.sendDeleteTree(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendDeleteTree(ctx context.Context, params DeleteTreeParams, requestOptions ...RequestOption) (res DeleteTreeRes, err error) {
+func (c *Client) sendDeleteTree(ctx context.Context, params DeleteTreeParams, requestOptions ...RequestOption) (res *SuccessResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1053,13 +1138,15 @@ func (c *Client) sendDeleteTree(ctx context.Context, params DeleteTreeParams, re
 // Stops the tunnel and restores the previous network setup. Afterwards the sandbox has no outbound
 // connectivity until a new configuration is applied; inbound traffic keeps working.
 //
+// Fails with 400 when the request is malformed.
+//
 // DELETE /network/tunnel
-func (c *Client) DisconnectTunnel(ctx context.Context, options ...RequestOption) (DisconnectTunnelRes, error) {
+func (c *Client) DisconnectTunnel(ctx context.Context, options ...RequestOption) (*SuccessResponse, error) {
 	res, err := c.sendDisconnectTunnel(ctx, options...)
 	return res, err
 }
 
-func (c *Client) sendDisconnectTunnel(ctx context.Context, requestOptions ...RequestOption) (res DisconnectTunnelRes, err error) {
+func (c *Client) sendDisconnectTunnel(ctx context.Context, requestOptions ...RequestOption) (res *SuccessResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1156,6 +1243,9 @@ func (c *Client) sendDisconnectTunnel(ctx context.Context, requestOptions ...Req
 // few seconds, `error`, and a last `result` event whose `data` is the final process object encoded as
 // a JSON string.
 //
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
+//
 // POST /process
 func (c *Client) ExecProcess(ctx context.Context, request *ProcessRequest, options ...RequestOption) (ExecProcessRes, error) {
 	res, err := c.sendExecProcess(ctx, request, options...)
@@ -1247,13 +1337,16 @@ func (c *Client) sendExecProcess(ctx context.Context, request *ProcessRequest, r
 // Sends the file and a sketch of the change to the configured code-apply model and writes the merged
 // result. In the sketch, a line `// ... existing code ...` stands for unchanged code.
 //
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out, 503 when no model provider is configured.
+//
 // PUT /codegen/fastapply/{path}
-func (c *Client) FastApply(ctx context.Context, request *ApplyEditRequest, params FastApplyParams, options ...RequestOption) (FastApplyRes, error) {
+func (c *Client) FastApply(ctx context.Context, request *ApplyEditRequest, params FastApplyParams, options ...RequestOption) (*ApplyEditResponse, error) {
 	res, err := c.sendFastApply(ctx, request, params, options...)
 	return res, err
 }
 
-func (c *Client) sendFastApply(ctx context.Context, request *ApplyEditRequest, params FastApplyParams, requestOptions ...RequestOption) (res FastApplyRes, err error) {
+func (c *Client) sendFastApply(ctx context.Context, request *ApplyEditRequest, params FastApplyParams, requestOptions ...RequestOption) (res *ApplyEditResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1363,13 +1456,16 @@ func (c *Client) sendFastApply(ctx context.Context, request *ApplyEditRequest, p
 //
 // Walks the tree below `path` and returns entries whose names match.
 //
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
+//
 // GET /filesystem-find/{path}
-func (c *Client) FindFiles(ctx context.Context, params FindFilesParams, options ...RequestOption) (FindFilesRes, error) {
+func (c *Client) FindFiles(ctx context.Context, params FindFilesParams, options ...RequestOption) (*FindResponse, error) {
 	res, err := c.sendFindFiles(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendFindFiles(ctx context.Context, params FindFilesParams, requestOptions ...RequestOption) (res FindFilesRes, err error) {
+func (c *Client) sendFindFiles(ctx context.Context, params FindFilesParams, requestOptions ...RequestOption) (res *FindResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1564,13 +1660,16 @@ func (c *Client) sendFindFiles(ctx context.Context, params FindFilesParams, requ
 //
 // Scores the paths below `path` against a fuzzy matcher and returns the best.
 //
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
+//
 // GET /filesystem-search/{path}
-func (c *Client) FuzzySearch(ctx context.Context, params FuzzySearchParams, options ...RequestOption) (FuzzySearchRes, error) {
+func (c *Client) FuzzySearch(ctx context.Context, params FuzzySearchParams, options ...RequestOption) (*FuzzySearchResponse, error) {
 	res, err := c.sendFuzzySearch(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendFuzzySearch(ctx context.Context, params FuzzySearchParams, requestOptions ...RequestOption) (res FuzzySearchRes, err error) {
+func (c *Client) sendFuzzySearch(ctx context.Context, params FuzzySearchParams, requestOptions ...RequestOption) (res *FuzzySearchResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1751,6 +1850,9 @@ func (c *Client) sendFuzzySearch(ctx context.Context, params FuzzySearchParams, 
 // case the bytes of the file come back as they are. Raw downloads carry a content type guessed from
 // the file extension (for example `text/plain` or even `application/json`), not always
 // `application/octet-stream`; they honour `Range` requests.
+//
+// Fails with 404 when nothing is at the path, 422 when the request is understood but cannot be carried
+// out.
 //
 // GET /filesystem/{path}
 func (c *Client) GetFilesystem(ctx context.Context, params GetFilesystemParams, options ...RequestOption) (GetFilesystemRes, error) {
@@ -1973,13 +2075,15 @@ func (c *Client) sendGetHealth(ctx context.Context, requestOptions ...RequestOpt
 //
 // One process, looked up by pid or by name.
 //
+// Fails with 404 when no process has that pid or name.
+//
 // GET /process/{identifier}
-func (c *Client) GetProcess(ctx context.Context, params GetProcessParams, options ...RequestOption) (GetProcessRes, error) {
+func (c *Client) GetProcess(ctx context.Context, params GetProcessParams, options ...RequestOption) (*ProcessResponse, error) {
 	res, err := c.sendGetProcess(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendGetProcess(ctx context.Context, params GetProcessParams, requestOptions ...RequestOption) (res GetProcessRes, err error) {
+func (c *Client) sendGetProcess(ctx context.Context, params GetProcessParams, requestOptions ...RequestOption) (res *ProcessResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2086,13 +2190,16 @@ func (c *Client) sendGetProcess(ctx context.Context, params GetProcessParams, re
 //
 // Everything the process has written so far.
 //
+// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+// be carried out.
+//
 // GET /process/{identifier}/logs
-func (c *Client) GetProcessLogs(ctx context.Context, params GetProcessLogsParams, options ...RequestOption) (GetProcessLogsRes, error) {
+func (c *Client) GetProcessLogs(ctx context.Context, params GetProcessLogsParams, options ...RequestOption) (*ProcessLogs, error) {
 	res, err := c.sendGetProcessLogs(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendGetProcessLogs(ctx context.Context, params GetProcessLogsParams, requestOptions ...RequestOption) (res GetProcessLogsRes, err error) {
+func (c *Client) sendGetProcessLogs(ctx context.Context, params GetProcessLogsParams, requestOptions ...RequestOption) (res *ProcessLogs, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2198,15 +2305,16 @@ func (c *Client) sendGetProcessLogs(ctx context.Context, params GetProcessLogsPa
 
 // GetProcessPorts invokes getProcessPorts operation.
 //
-// List the ports a process listens on.
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
 //
 // GET /network/process/{pid}/ports
-func (c *Client) GetProcessPorts(ctx context.Context, params GetProcessPortsParams, options ...RequestOption) (GetProcessPortsRes, error) {
+func (c *Client) GetProcessPorts(ctx context.Context, params GetProcessPortsParams, options ...RequestOption) (ProcessPortsResponse, error) {
 	res, err := c.sendGetProcessPorts(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendGetProcessPorts(ctx context.Context, params GetProcessPortsParams, requestOptions ...RequestOption) (res GetProcessPortsRes, err error) {
+func (c *Client) sendGetProcessPorts(ctx context.Context, params GetProcessPortsParams, requestOptions ...RequestOption) (res ProcessPortsResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2314,13 +2422,16 @@ func (c *Client) sendGetProcessPorts(ctx context.Context, params GetProcessPorts
 //
 // The listing of the directory at `path`.
 //
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
+//
 // GET /filesystem/tree/{path}
-func (c *Client) GetTree(ctx context.Context, params GetTreeParams, options ...RequestOption) (GetTreeRes, error) {
+func (c *Client) GetTree(ctx context.Context, params GetTreeParams, options ...RequestOption) (FileOrDirectory, error) {
 	res, err := c.sendGetTree(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendGetTree(ctx context.Context, params GetTreeParams, requestOptions ...RequestOption) (res GetTreeRes, err error) {
+func (c *Client) sendGetTree(ctx context.Context, params GetTreeParams, requestOptions ...RequestOption) (res FileOrDirectory, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2427,13 +2538,15 @@ func (c *Client) sendGetTree(ctx context.Context, params GetTreeParams, requestO
 //
 // Opens an upload session; send parts to it, then complete or abort it.
 //
+// Fails with 400 when the request is malformed.
+//
 // POST /filesystem-multipart/initiate/{path}
-func (c *Client) InitiateMultipartUpload(ctx context.Context, request OptMultipartInitiateRequest, params InitiateMultipartUploadParams, options ...RequestOption) (InitiateMultipartUploadRes, error) {
+func (c *Client) InitiateMultipartUpload(ctx context.Context, request OptMultipartInitiateRequest, params InitiateMultipartUploadParams, options ...RequestOption) (*MultipartInitiateResponse, error) {
 	res, err := c.sendInitiateMultipartUpload(ctx, request, params, options...)
 	return res, err
 }
 
-func (c *Client) sendInitiateMultipartUpload(ctx context.Context, request OptMultipartInitiateRequest, params InitiateMultipartUploadParams, requestOptions ...RequestOption) (res InitiateMultipartUploadRes, err error) {
+func (c *Client) sendInitiateMultipartUpload(ctx context.Context, request OptMultipartInitiateRequest, params InitiateMultipartUploadParams, requestOptions ...RequestOption) (res *MultipartInitiateResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2543,13 +2656,16 @@ func (c *Client) sendInitiateMultipartUpload(ctx context.Context, request OptMul
 //
 // Ends the process at once (a non-catchable signal).
 //
+// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+// be carried out.
+//
 // DELETE /process/{identifier}/kill
-func (c *Client) KillProcess(ctx context.Context, params KillProcessParams, options ...RequestOption) (KillProcessRes, error) {
+func (c *Client) KillProcess(ctx context.Context, params KillProcessParams, options ...RequestOption) (*SuccessResponse, error) {
 	res, err := c.sendKillProcess(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendKillProcess(ctx context.Context, params KillProcessParams, requestOptions ...RequestOption) (res KillProcessRes, err error) {
+func (c *Client) sendKillProcess(ctx context.Context, params KillProcessParams, requestOptions ...RequestOption) (res *SuccessResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2658,12 +2774,12 @@ func (c *Client) sendKillProcess(ctx context.Context, params KillProcessParams, 
 // List mounted drives.
 //
 // GET /drives/mount
-func (c *Client) ListDrives(ctx context.Context, options ...RequestOption) (ListDrivesRes, error) {
+func (c *Client) ListDrives(ctx context.Context, options ...RequestOption) (*DriveListResponse, error) {
 	res, err := c.sendListDrives(ctx, options...)
 	return res, err
 }
 
-func (c *Client) sendListDrives(ctx context.Context, requestOptions ...RequestOption) (res ListDrivesRes, err error) {
+func (c *Client) sendListDrives(ctx context.Context, requestOptions ...RequestOption) (res *DriveListResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2750,15 +2866,15 @@ func (c *Client) sendListDrives(ctx context.Context, requestOptions ...RequestOp
 
 // ListMultipartParts invokes listMultipartParts operation.
 //
-// List the parts received so far.
+// Fails with 400 when the request is malformed, 404 when no upload has that id.
 //
 // GET /filesystem-multipart/{uploadId}/parts
-func (c *Client) ListMultipartParts(ctx context.Context, params ListMultipartPartsParams, options ...RequestOption) (ListMultipartPartsRes, error) {
+func (c *Client) ListMultipartParts(ctx context.Context, params ListMultipartPartsParams, options ...RequestOption) (*MultipartListPartsResponse, error) {
 	res, err := c.sendListMultipartParts(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendListMultipartParts(ctx context.Context, params ListMultipartPartsParams, requestOptions ...RequestOption) (res ListMultipartPartsRes, err error) {
+func (c *Client) sendListMultipartParts(ctx context.Context, params ListMultipartPartsParams, requestOptions ...RequestOption) (res *MultipartListPartsResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -2867,12 +2983,12 @@ func (c *Client) sendListMultipartParts(ctx context.Context, params ListMultipar
 // List multipart uploads in progress.
 //
 // GET /filesystem-multipart
-func (c *Client) ListMultipartUploads(ctx context.Context, options ...RequestOption) (ListMultipartUploadsRes, error) {
+func (c *Client) ListMultipartUploads(ctx context.Context, options ...RequestOption) (*MultipartListUploadsResponse, error) {
 	res, err := c.sendListMultipartUploads(ctx, options...)
 	return res, err
 }
 
-func (c *Client) sendListMultipartUploads(ctx context.Context, requestOptions ...RequestOption) (res ListMultipartUploadsRes, err error) {
+func (c *Client) sendListMultipartUploads(ctx context.Context, requestOptions ...RequestOption) (res *MultipartListUploadsResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3057,13 +3173,15 @@ func (c *Client) sendListProcesses(ctx context.Context, requestOptions ...Reques
 // Mounts an agent drive (or a sub-directory of it) at a local path. File ownership can be remapped
 // with `uidMap`/`gidMap`; values given here win over the server's defaults.
 //
+// Fails with 400 when the request is malformed, 409 when something is already mounted there.
+//
 // POST /drives/mount
-func (c *Client) MountDrive(ctx context.Context, request *DriveMountRequest, options ...RequestOption) (MountDriveRes, error) {
+func (c *Client) MountDrive(ctx context.Context, request *DriveMountRequest, options ...RequestOption) (*DriveMountResponse, error) {
 	res, err := c.sendMountDrive(ctx, request, options...)
 	return res, err
 }
 
-func (c *Client) sendMountDrive(ctx context.Context, request *DriveMountRequest, requestOptions ...RequestOption) (res MountDriveRes, err error) {
+func (c *Client) sendMountDrive(ctx context.Context, request *DriveMountRequest, requestOptions ...RequestOption) (res *DriveMountResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3156,13 +3274,16 @@ func (c *Client) sendMountDrive(ctx context.Context, request *DriveMountRequest,
 // Creates or replaces a file with the given text, or creates a directory when `isDirectory` is set.
 // Missing parent directories are created.
 //
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
+//
 // PUT /filesystem/{path}
-func (c *Client) PutFilesystem(ctx context.Context, request *FileRequest, params PutFilesystemParams, options ...RequestOption) (PutFilesystemRes, error) {
+func (c *Client) PutFilesystem(ctx context.Context, request *FileRequest, params PutFilesystemParams, options ...RequestOption) (*SuccessResponse, error) {
 	res, err := c.sendPutFilesystem(ctx, request, params, options...)
 	return res, err
 }
 
-func (c *Client) sendPutFilesystem(ctx context.Context, request *FileRequest, params PutFilesystemParams, requestOptions ...RequestOption) (res PutFilesystemRes, err error) {
+func (c *Client) sendPutFilesystem(ctx context.Context, request *FileRequest, params PutFilesystemParams, requestOptions ...RequestOption) (res *SuccessResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3273,13 +3394,16 @@ func (c *Client) sendPutFilesystem(ctx context.Context, request *FileRequest, pa
 // Creates the directory if needed, then writes every file of the map (keys are paths relative to
 // `path`, values the text to write), creating intermediate directories. Answers with the new listing.
 //
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
+//
 // PUT /filesystem/tree/{path}
-func (c *Client) PutTree(ctx context.Context, request *TreeRequest, params PutTreeParams, options ...RequestOption) (PutTreeRes, error) {
+func (c *Client) PutTree(ctx context.Context, request *TreeRequest, params PutTreeParams, options ...RequestOption) (FileOrDirectory, error) {
 	res, err := c.sendPutTree(ctx, request, params, options...)
 	return res, err
 }
 
-func (c *Client) sendPutTree(ctx context.Context, request *TreeRequest, params PutTreeParams, requestOptions ...RequestOption) (res PutTreeRes, err error) {
+func (c *Client) sendPutTree(ctx context.Context, request *TreeRequest, params PutTreeParams, requestOptions ...RequestOption) (res FileOrDirectory, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3390,13 +3514,15 @@ func (c *Client) sendPutTree(ctx context.Context, request *TreeRequest, params P
 // Makes the server read the sandbox metadata again and apply its environment variables to itself and
 // to every process started later.
 //
+// Fails with 404 when the guest metadata document does not exist.
+//
 // POST /environment/reload
-func (c *Client) ReloadEnvironment(ctx context.Context, options ...RequestOption) (ReloadEnvironmentRes, error) {
+func (c *Client) ReloadEnvironment(ctx context.Context, options ...RequestOption) (*ReloadResponse, error) {
 	res, err := c.sendReloadEnvironment(ctx, options...)
 	return res, err
 }
 
-func (c *Client) sendReloadEnvironment(ctx context.Context, requestOptions ...RequestOption) (res ReloadEnvironmentRes, err error) {
+func (c *Client) sendReloadEnvironment(ctx context.Context, requestOptions ...RequestOption) (res *ReloadResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3486,13 +3612,16 @@ func (c *Client) sendReloadEnvironment(ctx context.Context, requestOptions ...Re
 // Asks the configured reranking model which files below `path` matter most for `query` and returns
 // them, most relevant first, with their content.
 //
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out, 503 when no model provider is configured.
+//
 // GET /codegen/reranking/{path}
-func (c *Client) RerankFiles(ctx context.Context, params RerankFilesParams, options ...RequestOption) (RerankFilesRes, error) {
+func (c *Client) RerankFiles(ctx context.Context, params RerankFilesParams, options ...RequestOption) (*RerankingResponse, error) {
 	res, err := c.sendRerankFiles(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendRerankFiles(ctx context.Context, params RerankFilesParams, requestOptions ...RequestOption) (res RerankFilesRes, err error) {
+func (c *Client) sendRerankFiles(ctx context.Context, params RerankFilesParams, requestOptions ...RequestOption) (res *RerankingResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3665,15 +3794,16 @@ func (c *Client) sendRerankFiles(ctx context.Context, params RerankFilesParams, 
 
 // StartPortMonitor invokes startPortMonitor operation.
 //
-// Watch a process for newly opened ports.
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
 //
 // POST /network/process/{pid}/monitor
-func (c *Client) StartPortMonitor(ctx context.Context, request *PortMonitorRequest, params StartPortMonitorParams, options ...RequestOption) (StartPortMonitorRes, error) {
+func (c *Client) StartPortMonitor(ctx context.Context, request *PortMonitorRequest, params StartPortMonitorParams, options ...RequestOption) (PortMonitorResponse, error) {
 	res, err := c.sendStartPortMonitor(ctx, request, params, options...)
 	return res, err
 }
 
-func (c *Client) sendStartPortMonitor(ctx context.Context, request *PortMonitorRequest, params StartPortMonitorParams, requestOptions ...RequestOption) (res StartPortMonitorRes, err error) {
+func (c *Client) sendStartPortMonitor(ctx context.Context, request *PortMonitorRequest, params StartPortMonitorParams, requestOptions ...RequestOption) (res PortMonitorResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3782,15 +3912,16 @@ func (c *Client) sendStartPortMonitor(ctx context.Context, request *PortMonitorR
 
 // StopPortMonitor invokes stopPortMonitor operation.
 //
-// Stop watching a process for new ports.
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
 //
 // DELETE /network/process/{pid}/monitor
-func (c *Client) StopPortMonitor(ctx context.Context, params StopPortMonitorParams, options ...RequestOption) (StopPortMonitorRes, error) {
+func (c *Client) StopPortMonitor(ctx context.Context, params StopPortMonitorParams, options ...RequestOption) (PortMonitorResponse, error) {
 	res, err := c.sendStopPortMonitor(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendStopPortMonitor(ctx context.Context, params StopPortMonitorParams, requestOptions ...RequestOption) (res StopPortMonitorRes, err error) {
+func (c *Client) sendStopPortMonitor(ctx context.Context, params StopPortMonitorParams, requestOptions ...RequestOption) (res PortMonitorResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -3898,13 +4029,16 @@ func (c *Client) sendStopPortMonitor(ctx context.Context, params StopPortMonitor
 //
 // Asks the process to terminate (a graceful signal).
 //
+// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+// be carried out.
+//
 // DELETE /process/{identifier}
-func (c *Client) StopProcess(ctx context.Context, params StopProcessParams, options ...RequestOption) (StopProcessRes, error) {
+func (c *Client) StopProcess(ctx context.Context, params StopProcessParams, options ...RequestOption) (*SuccessResponse, error) {
 	res, err := c.sendStopProcess(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendStopProcess(ctx context.Context, params StopProcessParams, requestOptions ...RequestOption) (res StopProcessRes, err error) {
+func (c *Client) sendStopProcess(ctx context.Context, params StopProcessParams, requestOptions ...RequestOption) (res *SuccessResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -4013,6 +4147,9 @@ func (c *Client) sendStopProcess(ctx context.Context, params StopProcessParams, 
 // `[keepalive]` line every 30 seconds. The body finishes once the process has ended or the caller
 // disconnects.
 //
+// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+// be carried out.
+//
 // GET /process/{identifier}/logs/stream
 func (c *Client) StreamProcessLogs(ctx context.Context, params StreamProcessLogsParams, options ...RequestOption) (StreamProcessLogsRes, error) {
 	res, err := c.sendStreamProcessLogs(ctx, params, options...)
@@ -4117,15 +4254,15 @@ func (c *Client) sendStreamProcessLogs(ctx context.Context, params StreamProcess
 
 // UnmountDrive invokes unmountDrive operation.
 //
-// Unmount a drive.
+// Fails with 400 when the request is malformed.
 //
 // DELETE /drives/mount/{mountPath}
-func (c *Client) UnmountDrive(ctx context.Context, params UnmountDriveParams, options ...RequestOption) (UnmountDriveRes, error) {
+func (c *Client) UnmountDrive(ctx context.Context, params UnmountDriveParams, options ...RequestOption) (*DriveUnmountResponse, error) {
 	res, err := c.sendUnmountDrive(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendUnmountDrive(ctx context.Context, params UnmountDriveParams, requestOptions ...RequestOption) (res UnmountDriveRes, err error) {
+func (c *Client) sendUnmountDrive(ctx context.Context, params UnmountDriveParams, requestOptions ...RequestOption) (res *DriveUnmountResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -4233,13 +4370,16 @@ func (c *Client) sendUnmountDrive(ctx context.Context, params UnmountDriveParams
 // Tears the current tunnel down and brings a new one up with the given configuration. The
 // configuration cannot be read back.
 //
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
+//
 // PUT /network/tunnel/config
-func (c *Client) UpdateTunnelConfig(ctx context.Context, request *TunnelConfigRequest, options ...RequestOption) (UpdateTunnelConfigRes, error) {
+func (c *Client) UpdateTunnelConfig(ctx context.Context, request *TunnelConfigRequest, options ...RequestOption) (*SuccessResponse, error) {
 	res, err := c.sendUpdateTunnelConfig(ctx, request, options...)
 	return res, err
 }
 
-func (c *Client) sendUpdateTunnelConfig(ctx context.Context, request *TunnelConfigRequest, requestOptions ...RequestOption) (res UpdateTunnelConfigRes, err error) {
+func (c *Client) sendUpdateTunnelConfig(ctx context.Context, request *TunnelConfigRequest, requestOptions ...RequestOption) (res *SuccessResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -4334,12 +4474,12 @@ func (c *Client) sendUpdateTunnelConfig(ctx context.Context, request *TunnelConf
 // processes survive the restart. Without a body the server picks its default version.
 //
 // POST /upgrade
-func (c *Client) Upgrade(ctx context.Context, request OptUpgradeRequest, options ...RequestOption) (UpgradeRes, error) {
+func (c *Client) Upgrade(ctx context.Context, request OptUpgradeRequest, options ...RequestOption) (*UpgradeResponse, error) {
 	res, err := c.sendUpgrade(ctx, request, options...)
 	return res, err
 }
 
-func (c *Client) sendUpgrade(ctx context.Context, request OptUpgradeRequest, requestOptions ...RequestOption) (res UpgradeRes, err error) {
+func (c *Client) sendUpgrade(ctx context.Context, request OptUpgradeRequest, requestOptions ...RequestOption) (res *UpgradeResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -4431,13 +4571,15 @@ func (c *Client) sendUpgrade(ctx context.Context, request OptUpgradeRequest, req
 //
 // The part's bytes travel as the `file` field of a multipart form.
 //
+// Fails with 400 when the request is malformed, 404 when no upload has that id.
+//
 // PUT /filesystem-multipart/{uploadId}/part
-func (c *Client) UploadMultipartPart(ctx context.Context, request *MultipartUploadPartRequestMultipart, params UploadMultipartPartParams, options ...RequestOption) (UploadMultipartPartRes, error) {
+func (c *Client) UploadMultipartPart(ctx context.Context, request *MultipartUploadPartRequestMultipart, params UploadMultipartPartParams, options ...RequestOption) (*MultipartUploadPartResponse, error) {
 	res, err := c.sendUploadMultipartPart(ctx, request, params, options...)
 	return res, err
 }
 
-func (c *Client) sendUploadMultipartPart(ctx context.Context, request *MultipartUploadPartRequestMultipart, params UploadMultipartPartParams, requestOptions ...RequestOption) (res UploadMultipartPartRes, err error) {
+func (c *Client) sendUploadMultipartPart(ctx context.Context, request *MultipartUploadPartRequestMultipart, params UploadMultipartPartParams, requestOptions ...RequestOption) (res *MultipartUploadPartResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -4565,6 +4707,8 @@ func (c *Client) sendUploadMultipartPart(ctx context.Context, request *Multipart
 //
 // A never-ending plain-text body: one JSON object per line for each change (shaped like `FileEvent`),
 // plus a `[keepalive]` line every 30 seconds. It only ends when the client goes away.
+//
+// Fails with 400 when the request is malformed.
 //
 // GET /watch/filesystem/{path}
 func (c *Client) WatchFilesystem(ctx context.Context, params WatchFilesystemParams, options ...RequestOption) (WatchFilesystemRes, error) {

@@ -37,6 +37,8 @@ func (c *codeRecorder) Unwrap() http.ResponseWriter {
 //
 // Closes the session and throws away the parts received.
 //
+// Fails with 400 when the request is malformed, 404 when no upload has that id.
+//
 // DELETE /filesystem-multipart/{uploadId}/abort
 func (s *Server) handleAbortMultipartUploadRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
 	statusWriter := &codeRecorder{ResponseWriter: w}
@@ -120,8 +122,9 @@ func (s *Server) handleAbortMultipartUploadRequest(args [1]string, argsEscaped b
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -149,8 +152,9 @@ func (s *Server) handleAbortMultipartUploadRequest(args [1]string, argsEscaped b
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -167,7 +171,7 @@ func (s *Server) handleAbortMultipartUploadRequest(args [1]string, argsEscaped b
 
 	var rawBody []byte
 
-	var response AbortMultipartUploadRes
+	var response *SuccessResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -188,7 +192,7 @@ func (s *Server) handleAbortMultipartUploadRequest(args [1]string, argsEscaped b
 		type (
 			Request  = struct{}
 			Params   = AbortMultipartUploadParams
-			Response = AbortMultipartUploadRes
+			Response = *SuccessResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -207,8 +211,19 @@ func (s *Server) handleAbortMultipartUploadRequest(args [1]string, argsEscaped b
 		response, err = s.h.AbortMultipartUpload(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -224,6 +239,8 @@ func (s *Server) handleAbortMultipartUploadRequest(args [1]string, argsEscaped b
 // handleCompleteMultipartUploadRequest handles completeMultipartUpload operation.
 //
 // Joins the listed parts, in order, into the target file and closes the session.
+//
+// Fails with 400 when the request is malformed, 404 when no upload has that id.
 //
 // POST /filesystem-multipart/{uploadId}/complete
 func (s *Server) handleCompleteMultipartUploadRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -308,8 +325,9 @@ func (s *Server) handleCompleteMultipartUploadRequest(args [1]string, argsEscape
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -337,8 +355,9 @@ func (s *Server) handleCompleteMultipartUploadRequest(args [1]string, argsEscape
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -370,7 +389,7 @@ func (s *Server) handleCompleteMultipartUploadRequest(args [1]string, argsEscape
 		}
 	}()
 
-	var response CompleteMultipartUploadRes
+	var response *SuccessResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -391,7 +410,7 @@ func (s *Server) handleCompleteMultipartUploadRequest(args [1]string, argsEscape
 		type (
 			Request  = *MultipartCompleteRequest
 			Params   = CompleteMultipartUploadParams
-			Response = CompleteMultipartUploadRes
+			Response = *SuccessResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -410,8 +429,19 @@ func (s *Server) handleCompleteMultipartUploadRequest(args [1]string, argsEscape
 		response, err = s.h.CompleteMultipartUpload(ctx, request, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -427,6 +457,9 @@ func (s *Server) handleCompleteMultipartUploadRequest(args [1]string, argsEscape
 // handleContentSearchRequest handles contentSearch operation.
 //
 // Looks for a string in the files below `path` and returns matching lines.
+//
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
 //
 // GET /filesystem-content-search/{path}
 func (s *Server) handleContentSearchRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -511,8 +544,9 @@ func (s *Server) handleContentSearchRequest(args [1]string, argsEscaped bool, w 
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -540,8 +574,9 @@ func (s *Server) handleContentSearchRequest(args [1]string, argsEscaped bool, w 
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -558,7 +593,7 @@ func (s *Server) handleContentSearchRequest(args [1]string, argsEscaped bool, w 
 
 	var rawBody []byte
 
-	var response ContentSearchRes
+	var response *ContentSearchResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -599,7 +634,7 @@ func (s *Server) handleContentSearchRequest(args [1]string, argsEscaped bool, w 
 		type (
 			Request  = struct{}
 			Params   = ContentSearchParams
-			Response = ContentSearchRes
+			Response = *ContentSearchResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -618,8 +653,19 @@ func (s *Server) handleContentSearchRequest(args [1]string, argsEscaped bool, w 
 		response, err = s.h.ContentSearch(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -636,6 +682,9 @@ func (s *Server) handleContentSearchRequest(args [1]string, argsEscaped bool, w 
 //
 // Removes a file, or a directory. A directory that is not empty is only removed with `recursive=true`;
 // otherwise the answer is 422.
+//
+// Fails with 404 when nothing is at the path, 422 when the request is understood but cannot be carried
+// out.
 //
 // DELETE /filesystem/{path}
 func (s *Server) handleDeleteFilesystemRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -720,8 +769,9 @@ func (s *Server) handleDeleteFilesystemRequest(args [1]string, argsEscaped bool,
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -749,8 +799,9 @@ func (s *Server) handleDeleteFilesystemRequest(args [1]string, argsEscaped bool,
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -767,7 +818,7 @@ func (s *Server) handleDeleteFilesystemRequest(args [1]string, argsEscaped bool,
 
 	var rawBody []byte
 
-	var response DeleteFilesystemRes
+	var response *SuccessResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -792,7 +843,7 @@ func (s *Server) handleDeleteFilesystemRequest(args [1]string, argsEscaped bool,
 		type (
 			Request  = struct{}
 			Params   = DeleteFilesystemParams
-			Response = DeleteFilesystemRes
+			Response = *SuccessResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -811,8 +862,19 @@ func (s *Server) handleDeleteFilesystemRequest(args [1]string, argsEscaped bool,
 		response, err = s.h.DeleteFilesystem(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -828,6 +890,9 @@ func (s *Server) handleDeleteFilesystemRequest(args [1]string, argsEscaped bool,
 // handleDeleteTreeRequest handles deleteTree operation.
 //
 // Removes the directory; its content only with `recursive=true`.
+//
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
 //
 // DELETE /filesystem/tree/{path}
 func (s *Server) handleDeleteTreeRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -912,8 +977,9 @@ func (s *Server) handleDeleteTreeRequest(args [1]string, argsEscaped bool, w htt
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -941,8 +1007,9 @@ func (s *Server) handleDeleteTreeRequest(args [1]string, argsEscaped bool, w htt
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -959,7 +1026,7 @@ func (s *Server) handleDeleteTreeRequest(args [1]string, argsEscaped bool, w htt
 
 	var rawBody []byte
 
-	var response DeleteTreeRes
+	var response *SuccessResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -984,7 +1051,7 @@ func (s *Server) handleDeleteTreeRequest(args [1]string, argsEscaped bool, w htt
 		type (
 			Request  = struct{}
 			Params   = DeleteTreeParams
-			Response = DeleteTreeRes
+			Response = *SuccessResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -1003,8 +1070,19 @@ func (s *Server) handleDeleteTreeRequest(args [1]string, argsEscaped bool, w htt
 		response, err = s.h.DeleteTree(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -1021,6 +1099,8 @@ func (s *Server) handleDeleteTreeRequest(args [1]string, argsEscaped bool, w htt
 //
 // Stops the tunnel and restores the previous network setup. Afterwards the sandbox has no outbound
 // connectivity until a new configuration is applied; inbound traffic keeps working.
+//
+// Fails with 400 when the request is malformed.
 //
 // DELETE /network/tunnel
 func (s *Server) handleDisconnectTunnelRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -1105,8 +1185,9 @@ func (s *Server) handleDisconnectTunnelRequest(args [0]string, argsEscaped bool,
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -1134,15 +1215,16 @@ func (s *Server) handleDisconnectTunnelRequest(args [0]string, argsEscaped bool,
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
 
 	var rawBody []byte
 
-	var response DisconnectTunnelRes
+	var response *SuccessResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -1158,7 +1240,7 @@ func (s *Server) handleDisconnectTunnelRequest(args [0]string, argsEscaped bool,
 		type (
 			Request  = struct{}
 			Params   = struct{}
-			Response = DisconnectTunnelRes
+			Response = *SuccessResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -1177,8 +1259,19 @@ func (s *Server) handleDisconnectTunnelRequest(args [0]string, argsEscaped bool,
 		response, err = s.h.DisconnectTunnel(ctx)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -1202,6 +1295,9 @@ func (s *Server) handleDisconnectTunnelRequest(args [0]string, argsEscaped bool,
 // each shaped like `ProcessStreamEvent`: `stdout` and `stderr` lines as they come, `keepalive` every
 // few seconds, `error`, and a last `result` event whose `data` is the final process object encoded as
 // a JSON string.
+//
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
 //
 // POST /process
 func (s *Server) handleExecProcessRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -1286,8 +1382,9 @@ func (s *Server) handleExecProcessRequest(args [0]string, argsEscaped bool, w ht
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -1315,8 +1412,9 @@ func (s *Server) handleExecProcessRequest(args [0]string, argsEscaped bool, w ht
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -1371,8 +1469,19 @@ func (s *Server) handleExecProcessRequest(args [0]string, argsEscaped bool, w ht
 		err = s.rh.ExecProcess(ctx, request, w)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 }
@@ -1381,6 +1490,9 @@ func (s *Server) handleExecProcessRequest(args [0]string, argsEscaped bool, w ht
 //
 // Sends the file and a sketch of the change to the configured code-apply model and writes the merged
 // result. In the sketch, a line `// ... existing code ...` stands for unchanged code.
+//
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out, 503 when no model provider is configured.
 //
 // PUT /codegen/fastapply/{path}
 func (s *Server) handleFastApplyRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -1465,8 +1577,9 @@ func (s *Server) handleFastApplyRequest(args [1]string, argsEscaped bool, w http
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -1494,8 +1607,9 @@ func (s *Server) handleFastApplyRequest(args [1]string, argsEscaped bool, w http
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -1527,7 +1641,7 @@ func (s *Server) handleFastApplyRequest(args [1]string, argsEscaped bool, w http
 		}
 	}()
 
-	var response FastApplyRes
+	var response *ApplyEditResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -1548,7 +1662,7 @@ func (s *Server) handleFastApplyRequest(args [1]string, argsEscaped bool, w http
 		type (
 			Request  = *ApplyEditRequest
 			Params   = FastApplyParams
-			Response = FastApplyRes
+			Response = *ApplyEditResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -1567,8 +1681,19 @@ func (s *Server) handleFastApplyRequest(args [1]string, argsEscaped bool, w http
 		response, err = s.h.FastApply(ctx, request, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -1584,6 +1709,9 @@ func (s *Server) handleFastApplyRequest(args [1]string, argsEscaped bool, w http
 // handleFindFilesRequest handles findFiles operation.
 //
 // Walks the tree below `path` and returns entries whose names match.
+//
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
 //
 // GET /filesystem-find/{path}
 func (s *Server) handleFindFilesRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -1668,8 +1796,9 @@ func (s *Server) handleFindFilesRequest(args [1]string, argsEscaped bool, w http
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -1697,8 +1826,9 @@ func (s *Server) handleFindFilesRequest(args [1]string, argsEscaped bool, w http
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -1715,7 +1845,7 @@ func (s *Server) handleFindFilesRequest(args [1]string, argsEscaped bool, w http
 
 	var rawBody []byte
 
-	var response FindFilesRes
+	var response *FindResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -1756,7 +1886,7 @@ func (s *Server) handleFindFilesRequest(args [1]string, argsEscaped bool, w http
 		type (
 			Request  = struct{}
 			Params   = FindFilesParams
-			Response = FindFilesRes
+			Response = *FindResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -1775,8 +1905,19 @@ func (s *Server) handleFindFilesRequest(args [1]string, argsEscaped bool, w http
 		response, err = s.h.FindFiles(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -1792,6 +1933,9 @@ func (s *Server) handleFindFilesRequest(args [1]string, argsEscaped bool, w http
 // handleFuzzySearchRequest handles fuzzySearch operation.
 //
 // Scores the paths below `path` against a fuzzy matcher and returns the best.
+//
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
 //
 // GET /filesystem-search/{path}
 func (s *Server) handleFuzzySearchRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -1876,8 +2020,9 @@ func (s *Server) handleFuzzySearchRequest(args [1]string, argsEscaped bool, w ht
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -1905,8 +2050,9 @@ func (s *Server) handleFuzzySearchRequest(args [1]string, argsEscaped bool, w ht
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -1923,7 +2069,7 @@ func (s *Server) handleFuzzySearchRequest(args [1]string, argsEscaped bool, w ht
 
 	var rawBody []byte
 
-	var response FuzzySearchRes
+	var response *FuzzySearchResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -1960,7 +2106,7 @@ func (s *Server) handleFuzzySearchRequest(args [1]string, argsEscaped bool, w ht
 		type (
 			Request  = struct{}
 			Params   = FuzzySearchParams
-			Response = FuzzySearchRes
+			Response = *FuzzySearchResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -1979,8 +2125,19 @@ func (s *Server) handleFuzzySearchRequest(args [1]string, argsEscaped bool, w ht
 		response, err = s.h.FuzzySearch(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -2000,6 +2157,9 @@ func (s *Server) handleFuzzySearchRequest(args [1]string, argsEscaped bool, w ht
 // case the bytes of the file come back as they are. Raw downloads carry a content type guessed from
 // the file extension (for example `text/plain` or even `application/json`), not always
 // `application/octet-stream`; they honour `Range` requests.
+//
+// Fails with 404 when nothing is at the path, 422 when the request is understood but cannot be carried
+// out.
 //
 // GET /filesystem/{path}
 func (s *Server) handleGetFilesystemRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -2084,8 +2244,9 @@ func (s *Server) handleGetFilesystemRequest(args [1]string, argsEscaped bool, w 
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -2113,8 +2274,9 @@ func (s *Server) handleGetFilesystemRequest(args [1]string, argsEscaped bool, w 
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -2173,8 +2335,19 @@ func (s *Server) handleGetFilesystemRequest(args [1]string, argsEscaped bool, w 
 		err = s.rh.GetFilesystem(ctx, params, w)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 }
@@ -2267,8 +2440,9 @@ func (s *Server) handleGetHealthRequest(args [0]string, argsEscaped bool, w http
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -2296,8 +2470,9 @@ func (s *Server) handleGetHealthRequest(args [0]string, argsEscaped bool, w http
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -2339,8 +2514,19 @@ func (s *Server) handleGetHealthRequest(args [0]string, argsEscaped bool, w http
 		response, err = s.h.GetHealth(ctx)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -2356,6 +2542,8 @@ func (s *Server) handleGetHealthRequest(args [0]string, argsEscaped bool, w http
 // handleGetProcessRequest handles getProcess operation.
 //
 // One process, looked up by pid or by name.
+//
+// Fails with 404 when no process has that pid or name.
 //
 // GET /process/{identifier}
 func (s *Server) handleGetProcessRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -2440,8 +2628,9 @@ func (s *Server) handleGetProcessRequest(args [1]string, argsEscaped bool, w htt
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -2469,8 +2658,9 @@ func (s *Server) handleGetProcessRequest(args [1]string, argsEscaped bool, w htt
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -2487,7 +2677,7 @@ func (s *Server) handleGetProcessRequest(args [1]string, argsEscaped bool, w htt
 
 	var rawBody []byte
 
-	var response GetProcessRes
+	var response *ProcessResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -2508,7 +2698,7 @@ func (s *Server) handleGetProcessRequest(args [1]string, argsEscaped bool, w htt
 		type (
 			Request  = struct{}
 			Params   = GetProcessParams
-			Response = GetProcessRes
+			Response = *ProcessResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -2527,8 +2717,19 @@ func (s *Server) handleGetProcessRequest(args [1]string, argsEscaped bool, w htt
 		response, err = s.h.GetProcess(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -2544,6 +2745,9 @@ func (s *Server) handleGetProcessRequest(args [1]string, argsEscaped bool, w htt
 // handleGetProcessLogsRequest handles getProcessLogs operation.
 //
 // Everything the process has written so far.
+//
+// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+// be carried out.
 //
 // GET /process/{identifier}/logs
 func (s *Server) handleGetProcessLogsRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -2628,8 +2832,9 @@ func (s *Server) handleGetProcessLogsRequest(args [1]string, argsEscaped bool, w
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -2657,8 +2862,9 @@ func (s *Server) handleGetProcessLogsRequest(args [1]string, argsEscaped bool, w
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -2675,7 +2881,7 @@ func (s *Server) handleGetProcessLogsRequest(args [1]string, argsEscaped bool, w
 
 	var rawBody []byte
 
-	var response GetProcessLogsRes
+	var response *ProcessLogs
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -2696,7 +2902,7 @@ func (s *Server) handleGetProcessLogsRequest(args [1]string, argsEscaped bool, w
 		type (
 			Request  = struct{}
 			Params   = GetProcessLogsParams
-			Response = GetProcessLogsRes
+			Response = *ProcessLogs
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -2715,8 +2921,19 @@ func (s *Server) handleGetProcessLogsRequest(args [1]string, argsEscaped bool, w
 		response, err = s.h.GetProcessLogs(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -2731,7 +2948,8 @@ func (s *Server) handleGetProcessLogsRequest(args [1]string, argsEscaped bool, w
 
 // handleGetProcessPortsRequest handles getProcessPorts operation.
 //
-// List the ports a process listens on.
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
 //
 // GET /network/process/{pid}/ports
 func (s *Server) handleGetProcessPortsRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -2816,8 +3034,9 @@ func (s *Server) handleGetProcessPortsRequest(args [1]string, argsEscaped bool, 
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -2845,8 +3064,9 @@ func (s *Server) handleGetProcessPortsRequest(args [1]string, argsEscaped bool, 
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -2863,7 +3083,7 @@ func (s *Server) handleGetProcessPortsRequest(args [1]string, argsEscaped bool, 
 
 	var rawBody []byte
 
-	var response GetProcessPortsRes
+	var response ProcessPortsResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -2884,7 +3104,7 @@ func (s *Server) handleGetProcessPortsRequest(args [1]string, argsEscaped bool, 
 		type (
 			Request  = struct{}
 			Params   = GetProcessPortsParams
-			Response = GetProcessPortsRes
+			Response = ProcessPortsResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -2903,8 +3123,19 @@ func (s *Server) handleGetProcessPortsRequest(args [1]string, argsEscaped bool, 
 		response, err = s.h.GetProcessPorts(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -2920,6 +3151,9 @@ func (s *Server) handleGetProcessPortsRequest(args [1]string, argsEscaped bool, 
 // handleGetTreeRequest handles getTree operation.
 //
 // The listing of the directory at `path`.
+//
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
 //
 // GET /filesystem/tree/{path}
 func (s *Server) handleGetTreeRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -3004,8 +3238,9 @@ func (s *Server) handleGetTreeRequest(args [1]string, argsEscaped bool, w http.R
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -3033,8 +3268,9 @@ func (s *Server) handleGetTreeRequest(args [1]string, argsEscaped bool, w http.R
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -3051,7 +3287,7 @@ func (s *Server) handleGetTreeRequest(args [1]string, argsEscaped bool, w http.R
 
 	var rawBody []byte
 
-	var response GetTreeRes
+	var response FileOrDirectory
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -3072,7 +3308,7 @@ func (s *Server) handleGetTreeRequest(args [1]string, argsEscaped bool, w http.R
 		type (
 			Request  = struct{}
 			Params   = GetTreeParams
-			Response = GetTreeRes
+			Response = FileOrDirectory
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -3091,8 +3327,19 @@ func (s *Server) handleGetTreeRequest(args [1]string, argsEscaped bool, w http.R
 		response, err = s.h.GetTree(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -3108,6 +3355,8 @@ func (s *Server) handleGetTreeRequest(args [1]string, argsEscaped bool, w http.R
 // handleInitiateMultipartUploadRequest handles initiateMultipartUpload operation.
 //
 // Opens an upload session; send parts to it, then complete or abort it.
+//
+// Fails with 400 when the request is malformed.
 //
 // POST /filesystem-multipart/initiate/{path}
 func (s *Server) handleInitiateMultipartUploadRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -3192,8 +3441,9 @@ func (s *Server) handleInitiateMultipartUploadRequest(args [1]string, argsEscape
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -3221,8 +3471,9 @@ func (s *Server) handleInitiateMultipartUploadRequest(args [1]string, argsEscape
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -3254,7 +3505,7 @@ func (s *Server) handleInitiateMultipartUploadRequest(args [1]string, argsEscape
 		}
 	}()
 
-	var response InitiateMultipartUploadRes
+	var response *MultipartInitiateResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -3275,7 +3526,7 @@ func (s *Server) handleInitiateMultipartUploadRequest(args [1]string, argsEscape
 		type (
 			Request  = OptMultipartInitiateRequest
 			Params   = InitiateMultipartUploadParams
-			Response = InitiateMultipartUploadRes
+			Response = *MultipartInitiateResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -3294,8 +3545,19 @@ func (s *Server) handleInitiateMultipartUploadRequest(args [1]string, argsEscape
 		response, err = s.h.InitiateMultipartUpload(ctx, request, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -3311,6 +3573,9 @@ func (s *Server) handleInitiateMultipartUploadRequest(args [1]string, argsEscape
 // handleKillProcessRequest handles killProcess operation.
 //
 // Ends the process at once (a non-catchable signal).
+//
+// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+// be carried out.
 //
 // DELETE /process/{identifier}/kill
 func (s *Server) handleKillProcessRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -3395,8 +3660,9 @@ func (s *Server) handleKillProcessRequest(args [1]string, argsEscaped bool, w ht
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -3424,8 +3690,9 @@ func (s *Server) handleKillProcessRequest(args [1]string, argsEscaped bool, w ht
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -3442,7 +3709,7 @@ func (s *Server) handleKillProcessRequest(args [1]string, argsEscaped bool, w ht
 
 	var rawBody []byte
 
-	var response KillProcessRes
+	var response *SuccessResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -3463,7 +3730,7 @@ func (s *Server) handleKillProcessRequest(args [1]string, argsEscaped bool, w ht
 		type (
 			Request  = struct{}
 			Params   = KillProcessParams
-			Response = KillProcessRes
+			Response = *SuccessResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -3482,8 +3749,19 @@ func (s *Server) handleKillProcessRequest(args [1]string, argsEscaped bool, w ht
 		response, err = s.h.KillProcess(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -3583,8 +3861,9 @@ func (s *Server) handleListDrivesRequest(args [0]string, argsEscaped bool, w htt
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -3612,15 +3891,16 @@ func (s *Server) handleListDrivesRequest(args [0]string, argsEscaped bool, w htt
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
 
 	var rawBody []byte
 
-	var response ListDrivesRes
+	var response *DriveListResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -3636,7 +3916,7 @@ func (s *Server) handleListDrivesRequest(args [0]string, argsEscaped bool, w htt
 		type (
 			Request  = struct{}
 			Params   = struct{}
-			Response = ListDrivesRes
+			Response = *DriveListResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -3655,8 +3935,19 @@ func (s *Server) handleListDrivesRequest(args [0]string, argsEscaped bool, w htt
 		response, err = s.h.ListDrives(ctx)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -3671,7 +3962,7 @@ func (s *Server) handleListDrivesRequest(args [0]string, argsEscaped bool, w htt
 
 // handleListMultipartPartsRequest handles listMultipartParts operation.
 //
-// List the parts received so far.
+// Fails with 400 when the request is malformed, 404 when no upload has that id.
 //
 // GET /filesystem-multipart/{uploadId}/parts
 func (s *Server) handleListMultipartPartsRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -3756,8 +4047,9 @@ func (s *Server) handleListMultipartPartsRequest(args [1]string, argsEscaped boo
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -3785,8 +4077,9 @@ func (s *Server) handleListMultipartPartsRequest(args [1]string, argsEscaped boo
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -3803,7 +4096,7 @@ func (s *Server) handleListMultipartPartsRequest(args [1]string, argsEscaped boo
 
 	var rawBody []byte
 
-	var response ListMultipartPartsRes
+	var response *MultipartListPartsResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -3824,7 +4117,7 @@ func (s *Server) handleListMultipartPartsRequest(args [1]string, argsEscaped boo
 		type (
 			Request  = struct{}
 			Params   = ListMultipartPartsParams
-			Response = ListMultipartPartsRes
+			Response = *MultipartListPartsResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -3843,8 +4136,19 @@ func (s *Server) handleListMultipartPartsRequest(args [1]string, argsEscaped boo
 		response, err = s.h.ListMultipartParts(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -3944,8 +4248,9 @@ func (s *Server) handleListMultipartUploadsRequest(args [0]string, argsEscaped b
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -3973,15 +4278,16 @@ func (s *Server) handleListMultipartUploadsRequest(args [0]string, argsEscaped b
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
 
 	var rawBody []byte
 
-	var response ListMultipartUploadsRes
+	var response *MultipartListUploadsResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -3997,7 +4303,7 @@ func (s *Server) handleListMultipartUploadsRequest(args [0]string, argsEscaped b
 		type (
 			Request  = struct{}
 			Params   = struct{}
-			Response = ListMultipartUploadsRes
+			Response = *MultipartListUploadsResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -4016,8 +4322,19 @@ func (s *Server) handleListMultipartUploadsRequest(args [0]string, argsEscaped b
 		response, err = s.h.ListMultipartUploads(ctx)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -4117,8 +4434,9 @@ func (s *Server) handleListProcessesRequest(args [0]string, argsEscaped bool, w 
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -4146,8 +4464,9 @@ func (s *Server) handleListProcessesRequest(args [0]string, argsEscaped bool, w 
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -4189,8 +4508,19 @@ func (s *Server) handleListProcessesRequest(args [0]string, argsEscaped bool, w 
 		response, err = s.h.ListProcesses(ctx)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -4207,6 +4537,8 @@ func (s *Server) handleListProcessesRequest(args [0]string, argsEscaped bool, w 
 //
 // Mounts an agent drive (or a sub-directory of it) at a local path. File ownership can be remapped
 // with `uidMap`/`gidMap`; values given here win over the server's defaults.
+//
+// Fails with 400 when the request is malformed, 409 when something is already mounted there.
 //
 // POST /drives/mount
 func (s *Server) handleMountDriveRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -4291,8 +4623,9 @@ func (s *Server) handleMountDriveRequest(args [0]string, argsEscaped bool, w htt
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -4320,8 +4653,9 @@ func (s *Server) handleMountDriveRequest(args [0]string, argsEscaped bool, w htt
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -4343,7 +4677,7 @@ func (s *Server) handleMountDriveRequest(args [0]string, argsEscaped bool, w htt
 		}
 	}()
 
-	var response MountDriveRes
+	var response *DriveMountResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -4359,7 +4693,7 @@ func (s *Server) handleMountDriveRequest(args [0]string, argsEscaped bool, w htt
 		type (
 			Request  = *DriveMountRequest
 			Params   = struct{}
-			Response = MountDriveRes
+			Response = *DriveMountResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -4378,8 +4712,19 @@ func (s *Server) handleMountDriveRequest(args [0]string, argsEscaped bool, w htt
 		response, err = s.h.MountDrive(ctx, request)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -4396,6 +4741,9 @@ func (s *Server) handleMountDriveRequest(args [0]string, argsEscaped bool, w htt
 //
 // Creates or replaces a file with the given text, or creates a directory when `isDirectory` is set.
 // Missing parent directories are created.
+//
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
 //
 // PUT /filesystem/{path}
 func (s *Server) handlePutFilesystemRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -4480,8 +4828,9 @@ func (s *Server) handlePutFilesystemRequest(args [1]string, argsEscaped bool, w 
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -4509,8 +4858,9 @@ func (s *Server) handlePutFilesystemRequest(args [1]string, argsEscaped bool, w 
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -4542,7 +4892,7 @@ func (s *Server) handlePutFilesystemRequest(args [1]string, argsEscaped bool, w 
 		}
 	}()
 
-	var response PutFilesystemRes
+	var response *SuccessResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -4563,7 +4913,7 @@ func (s *Server) handlePutFilesystemRequest(args [1]string, argsEscaped bool, w 
 		type (
 			Request  = *FileRequest
 			Params   = PutFilesystemParams
-			Response = PutFilesystemRes
+			Response = *SuccessResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -4582,8 +4932,19 @@ func (s *Server) handlePutFilesystemRequest(args [1]string, argsEscaped bool, w 
 		response, err = s.h.PutFilesystem(ctx, request, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -4600,6 +4961,9 @@ func (s *Server) handlePutFilesystemRequest(args [1]string, argsEscaped bool, w 
 //
 // Creates the directory if needed, then writes every file of the map (keys are paths relative to
 // `path`, values the text to write), creating intermediate directories. Answers with the new listing.
+//
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
 //
 // PUT /filesystem/tree/{path}
 func (s *Server) handlePutTreeRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -4684,8 +5048,9 @@ func (s *Server) handlePutTreeRequest(args [1]string, argsEscaped bool, w http.R
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -4713,8 +5078,9 @@ func (s *Server) handlePutTreeRequest(args [1]string, argsEscaped bool, w http.R
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -4746,7 +5112,7 @@ func (s *Server) handlePutTreeRequest(args [1]string, argsEscaped bool, w http.R
 		}
 	}()
 
-	var response PutTreeRes
+	var response FileOrDirectory
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -4767,7 +5133,7 @@ func (s *Server) handlePutTreeRequest(args [1]string, argsEscaped bool, w http.R
 		type (
 			Request  = *TreeRequest
 			Params   = PutTreeParams
-			Response = PutTreeRes
+			Response = FileOrDirectory
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -4786,8 +5152,19 @@ func (s *Server) handlePutTreeRequest(args [1]string, argsEscaped bool, w http.R
 		response, err = s.h.PutTree(ctx, request, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -4804,6 +5181,8 @@ func (s *Server) handlePutTreeRequest(args [1]string, argsEscaped bool, w http.R
 //
 // Makes the server read the sandbox metadata again and apply its environment variables to itself and
 // to every process started later.
+//
+// Fails with 404 when the guest metadata document does not exist.
 //
 // POST /environment/reload
 func (s *Server) handleReloadEnvironmentRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -4888,8 +5267,9 @@ func (s *Server) handleReloadEnvironmentRequest(args [0]string, argsEscaped bool
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -4917,15 +5297,16 @@ func (s *Server) handleReloadEnvironmentRequest(args [0]string, argsEscaped bool
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
 
 	var rawBody []byte
 
-	var response ReloadEnvironmentRes
+	var response *ReloadResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -4941,7 +5322,7 @@ func (s *Server) handleReloadEnvironmentRequest(args [0]string, argsEscaped bool
 		type (
 			Request  = struct{}
 			Params   = struct{}
-			Response = ReloadEnvironmentRes
+			Response = *ReloadResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -4960,8 +5341,19 @@ func (s *Server) handleReloadEnvironmentRequest(args [0]string, argsEscaped bool
 		response, err = s.h.ReloadEnvironment(ctx)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -4978,6 +5370,9 @@ func (s *Server) handleReloadEnvironmentRequest(args [0]string, argsEscaped bool
 //
 // Asks the configured reranking model which files below `path` matter most for `query` and returns
 // them, most relevant first, with their content.
+//
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out, 503 when no model provider is configured.
 //
 // GET /codegen/reranking/{path}
 func (s *Server) handleRerankFilesRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -5062,8 +5457,9 @@ func (s *Server) handleRerankFilesRequest(args [1]string, argsEscaped bool, w ht
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -5091,8 +5487,9 @@ func (s *Server) handleRerankFilesRequest(args [1]string, argsEscaped bool, w ht
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -5109,7 +5506,7 @@ func (s *Server) handleRerankFilesRequest(args [1]string, argsEscaped bool, w ht
 
 	var rawBody []byte
 
-	var response RerankFilesRes
+	var response *RerankingResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -5146,7 +5543,7 @@ func (s *Server) handleRerankFilesRequest(args [1]string, argsEscaped bool, w ht
 		type (
 			Request  = struct{}
 			Params   = RerankFilesParams
-			Response = RerankFilesRes
+			Response = *RerankingResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -5165,8 +5562,19 @@ func (s *Server) handleRerankFilesRequest(args [1]string, argsEscaped bool, w ht
 		response, err = s.h.RerankFiles(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -5181,7 +5589,8 @@ func (s *Server) handleRerankFilesRequest(args [1]string, argsEscaped bool, w ht
 
 // handleStartPortMonitorRequest handles startPortMonitor operation.
 //
-// Watch a process for newly opened ports.
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
 //
 // POST /network/process/{pid}/monitor
 func (s *Server) handleStartPortMonitorRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -5266,8 +5675,9 @@ func (s *Server) handleStartPortMonitorRequest(args [1]string, argsEscaped bool,
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -5295,8 +5705,9 @@ func (s *Server) handleStartPortMonitorRequest(args [1]string, argsEscaped bool,
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -5328,7 +5739,7 @@ func (s *Server) handleStartPortMonitorRequest(args [1]string, argsEscaped bool,
 		}
 	}()
 
-	var response StartPortMonitorRes
+	var response PortMonitorResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -5349,7 +5760,7 @@ func (s *Server) handleStartPortMonitorRequest(args [1]string, argsEscaped bool,
 		type (
 			Request  = *PortMonitorRequest
 			Params   = StartPortMonitorParams
-			Response = StartPortMonitorRes
+			Response = PortMonitorResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -5368,8 +5779,19 @@ func (s *Server) handleStartPortMonitorRequest(args [1]string, argsEscaped bool,
 		response, err = s.h.StartPortMonitor(ctx, request, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -5384,7 +5806,8 @@ func (s *Server) handleStartPortMonitorRequest(args [1]string, argsEscaped bool,
 
 // handleStopPortMonitorRequest handles stopPortMonitor operation.
 //
-// Stop watching a process for new ports.
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
 //
 // DELETE /network/process/{pid}/monitor
 func (s *Server) handleStopPortMonitorRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -5469,8 +5892,9 @@ func (s *Server) handleStopPortMonitorRequest(args [1]string, argsEscaped bool, 
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -5498,8 +5922,9 @@ func (s *Server) handleStopPortMonitorRequest(args [1]string, argsEscaped bool, 
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -5516,7 +5941,7 @@ func (s *Server) handleStopPortMonitorRequest(args [1]string, argsEscaped bool, 
 
 	var rawBody []byte
 
-	var response StopPortMonitorRes
+	var response PortMonitorResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -5537,7 +5962,7 @@ func (s *Server) handleStopPortMonitorRequest(args [1]string, argsEscaped bool, 
 		type (
 			Request  = struct{}
 			Params   = StopPortMonitorParams
-			Response = StopPortMonitorRes
+			Response = PortMonitorResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -5556,8 +5981,19 @@ func (s *Server) handleStopPortMonitorRequest(args [1]string, argsEscaped bool, 
 		response, err = s.h.StopPortMonitor(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -5573,6 +6009,9 @@ func (s *Server) handleStopPortMonitorRequest(args [1]string, argsEscaped bool, 
 // handleStopProcessRequest handles stopProcess operation.
 //
 // Asks the process to terminate (a graceful signal).
+//
+// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+// be carried out.
 //
 // DELETE /process/{identifier}
 func (s *Server) handleStopProcessRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -5657,8 +6096,9 @@ func (s *Server) handleStopProcessRequest(args [1]string, argsEscaped bool, w ht
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -5686,8 +6126,9 @@ func (s *Server) handleStopProcessRequest(args [1]string, argsEscaped bool, w ht
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -5704,7 +6145,7 @@ func (s *Server) handleStopProcessRequest(args [1]string, argsEscaped bool, w ht
 
 	var rawBody []byte
 
-	var response StopProcessRes
+	var response *SuccessResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -5725,7 +6166,7 @@ func (s *Server) handleStopProcessRequest(args [1]string, argsEscaped bool, w ht
 		type (
 			Request  = struct{}
 			Params   = StopProcessParams
-			Response = StopProcessRes
+			Response = *SuccessResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -5744,8 +6185,19 @@ func (s *Server) handleStopProcessRequest(args [1]string, argsEscaped bool, w ht
 		response, err = s.h.StopProcess(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -5763,6 +6215,9 @@ func (s *Server) handleStopProcessRequest(args [1]string, argsEscaped bool, w ht
 // A plain-text body, one line per output line, each prefixed with `stdout:` or `stderr:`, plus a
 // `[keepalive]` line every 30 seconds. The body finishes once the process has ended or the caller
 // disconnects.
+//
+// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+// be carried out.
 //
 // GET /process/{identifier}/logs/stream
 func (s *Server) handleStreamProcessLogsRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -5847,8 +6302,9 @@ func (s *Server) handleStreamProcessLogsRequest(args [1]string, argsEscaped bool
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -5876,8 +6332,9 @@ func (s *Server) handleStreamProcessLogsRequest(args [1]string, argsEscaped bool
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -5932,15 +6389,26 @@ func (s *Server) handleStreamProcessLogsRequest(args [1]string, argsEscaped bool
 		err = s.rh.StreamProcessLogs(ctx, params, w)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 }
 
 // handleUnmountDriveRequest handles unmountDrive operation.
 //
-// Unmount a drive.
+// Fails with 400 when the request is malformed.
 //
 // DELETE /drives/mount/{mountPath}
 func (s *Server) handleUnmountDriveRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -6025,8 +6493,9 @@ func (s *Server) handleUnmountDriveRequest(args [1]string, argsEscaped bool, w h
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -6054,8 +6523,9 @@ func (s *Server) handleUnmountDriveRequest(args [1]string, argsEscaped bool, w h
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -6072,7 +6542,7 @@ func (s *Server) handleUnmountDriveRequest(args [1]string, argsEscaped bool, w h
 
 	var rawBody []byte
 
-	var response UnmountDriveRes
+	var response *DriveUnmountResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -6093,7 +6563,7 @@ func (s *Server) handleUnmountDriveRequest(args [1]string, argsEscaped bool, w h
 		type (
 			Request  = struct{}
 			Params   = UnmountDriveParams
-			Response = UnmountDriveRes
+			Response = *DriveUnmountResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -6112,8 +6582,19 @@ func (s *Server) handleUnmountDriveRequest(args [1]string, argsEscaped bool, w h
 		response, err = s.h.UnmountDrive(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -6130,6 +6611,9 @@ func (s *Server) handleUnmountDriveRequest(args [1]string, argsEscaped bool, w h
 //
 // Tears the current tunnel down and brings a new one up with the given configuration. The
 // configuration cannot be read back.
+//
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
 //
 // PUT /network/tunnel/config
 func (s *Server) handleUpdateTunnelConfigRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -6214,8 +6698,9 @@ func (s *Server) handleUpdateTunnelConfigRequest(args [0]string, argsEscaped boo
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -6243,8 +6728,9 @@ func (s *Server) handleUpdateTunnelConfigRequest(args [0]string, argsEscaped boo
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -6266,7 +6752,7 @@ func (s *Server) handleUpdateTunnelConfigRequest(args [0]string, argsEscaped boo
 		}
 	}()
 
-	var response UpdateTunnelConfigRes
+	var response *SuccessResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -6282,7 +6768,7 @@ func (s *Server) handleUpdateTunnelConfigRequest(args [0]string, argsEscaped boo
 		type (
 			Request  = *TunnelConfigRequest
 			Params   = struct{}
-			Response = UpdateTunnelConfigRes
+			Response = *SuccessResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -6301,8 +6787,19 @@ func (s *Server) handleUpdateTunnelConfigRequest(args [0]string, argsEscaped boo
 		response, err = s.h.UpdateTunnelConfig(ctx, request)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -6404,8 +6901,9 @@ func (s *Server) handleUpgradeRequest(args [0]string, argsEscaped bool, w http.R
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -6433,8 +6931,9 @@ func (s *Server) handleUpgradeRequest(args [0]string, argsEscaped bool, w http.R
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -6456,7 +6955,7 @@ func (s *Server) handleUpgradeRequest(args [0]string, argsEscaped bool, w http.R
 		}
 	}()
 
-	var response UpgradeRes
+	var response *UpgradeResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -6472,7 +6971,7 @@ func (s *Server) handleUpgradeRequest(args [0]string, argsEscaped bool, w http.R
 		type (
 			Request  = OptUpgradeRequest
 			Params   = struct{}
-			Response = UpgradeRes
+			Response = *UpgradeResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -6491,8 +6990,19 @@ func (s *Server) handleUpgradeRequest(args [0]string, argsEscaped bool, w http.R
 		response, err = s.h.Upgrade(ctx, request)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -6508,6 +7018,8 @@ func (s *Server) handleUpgradeRequest(args [0]string, argsEscaped bool, w http.R
 // handleUploadMultipartPartRequest handles uploadMultipartPart operation.
 //
 // The part's bytes travel as the `file` field of a multipart form.
+//
+// Fails with 400 when the request is malformed, 404 when no upload has that id.
 //
 // PUT /filesystem-multipart/{uploadId}/part
 func (s *Server) handleUploadMultipartPartRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -6592,8 +7104,9 @@ func (s *Server) handleUploadMultipartPartRequest(args [1]string, argsEscaped bo
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -6621,8 +7134,9 @@ func (s *Server) handleUploadMultipartPartRequest(args [1]string, argsEscaped bo
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -6654,7 +7168,7 @@ func (s *Server) handleUploadMultipartPartRequest(args [1]string, argsEscaped bo
 		}
 	}()
 
-	var response UploadMultipartPartRes
+	var response *MultipartUploadPartResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -6679,7 +7193,7 @@ func (s *Server) handleUploadMultipartPartRequest(args [1]string, argsEscaped bo
 		type (
 			Request  = *MultipartUploadPartRequestMultipart
 			Params   = UploadMultipartPartParams
-			Response = UploadMultipartPartRes
+			Response = *MultipartUploadPartResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -6698,8 +7212,19 @@ func (s *Server) handleUploadMultipartPartRequest(args [1]string, argsEscaped bo
 		response, err = s.h.UploadMultipartPart(ctx, request, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -6716,6 +7241,8 @@ func (s *Server) handleUploadMultipartPartRequest(args [1]string, argsEscaped bo
 //
 // A never-ending plain-text body: one JSON object per line for each change (shaped like `FileEvent`),
 // plus a `[keepalive]` line every 30 seconds. It only ends when the client goes away.
+//
+// Fails with 400 when the request is malformed.
 //
 // GET /watch/filesystem/{path}
 func (s *Server) handleWatchFilesystemRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -6800,8 +7327,9 @@ func (s *Server) handleWatchFilesystemRequest(args [1]string, argsEscaped bool, 
 					Security:         "BearerAuth",
 					Err:              err,
 				}
-				defer recordError("Security:BearerAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:BearerAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -6829,8 +7357,9 @@ func (s *Server) handleWatchFilesystemRequest(args [1]string, argsEscaped bool, 
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -6889,8 +7418,19 @@ func (s *Server) handleWatchFilesystemRequest(args [1]string, argsEscaped bool, 
 		err = s.rh.WatchFilesystem(ctx, params, w)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 }

@@ -3,6 +3,7 @@
 package sandboxsrv
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 
@@ -10,17 +11,9 @@ import (
 	ht "github.com/ogen-go/ogen/http"
 )
 
-type AbortMultipartUploadBadRequest ErrorResponse
-
-func (*AbortMultipartUploadBadRequest) abortMultipartUploadRes() {}
-
-type AbortMultipartUploadInternalServerError ErrorResponse
-
-func (*AbortMultipartUploadInternalServerError) abortMultipartUploadRes() {}
-
-type AbortMultipartUploadNotFound ErrorResponse
-
-func (*AbortMultipartUploadNotFound) abortMultipartUploadRes() {}
+func (s *ErrorStatusCode) Error() string {
+	return fmt.Sprintf("code %d: %+v", s.StatusCode, s.Response)
+}
 
 // Ref: #/components/schemas/ApplyEditRequest
 type ApplyEditRequest struct {
@@ -124,8 +117,6 @@ func (s *ApplyEditResponse) SetUpdatedContent(val OptString) {
 	s.UpdatedContent = val
 }
 
-func (*ApplyEditResponse) fastApplyRes() {}
-
 type BearerAuth struct {
 	Token string
 	Roles []string
@@ -150,26 +141,6 @@ func (s *BearerAuth) SetToken(val string) {
 func (s *BearerAuth) SetRoles(val []string) {
 	s.Roles = val
 }
-
-type CompleteMultipartUploadBadRequest ErrorResponse
-
-func (*CompleteMultipartUploadBadRequest) completeMultipartUploadRes() {}
-
-type CompleteMultipartUploadInternalServerError ErrorResponse
-
-func (*CompleteMultipartUploadInternalServerError) completeMultipartUploadRes() {}
-
-type CompleteMultipartUploadNotFound ErrorResponse
-
-func (*CompleteMultipartUploadNotFound) completeMultipartUploadRes() {}
-
-type ContentSearchBadRequest ErrorResponse
-
-func (*ContentSearchBadRequest) contentSearchRes() {}
-
-type ContentSearchInternalServerError ErrorResponse
-
-func (*ContentSearchInternalServerError) contentSearchRes() {}
 
 // Ref: #/components/schemas/ContentSearchMatch
 type ContentSearchMatch struct {
@@ -275,36 +246,6 @@ func (s *ContentSearchResponse) SetTotal(val int) {
 	s.Total = val
 }
 
-func (*ContentSearchResponse) contentSearchRes() {}
-
-type ContentSearchUnprocessableEntity ErrorResponse
-
-func (*ContentSearchUnprocessableEntity) contentSearchRes() {}
-
-type DeleteFilesystemInternalServerError ErrorResponse
-
-func (*DeleteFilesystemInternalServerError) deleteFilesystemRes() {}
-
-type DeleteFilesystemNotFound ErrorResponse
-
-func (*DeleteFilesystemNotFound) deleteFilesystemRes() {}
-
-type DeleteFilesystemUnprocessableEntity ErrorResponse
-
-func (*DeleteFilesystemUnprocessableEntity) deleteFilesystemRes() {}
-
-type DeleteTreeBadRequest ErrorResponse
-
-func (*DeleteTreeBadRequest) deleteTreeRes() {}
-
-type DeleteTreeInternalServerError ErrorResponse
-
-func (*DeleteTreeInternalServerError) deleteTreeRes() {}
-
-type DeleteTreeUnprocessableEntity ErrorResponse
-
-func (*DeleteTreeUnprocessableEntity) deleteTreeRes() {}
-
 // Ref: #/components/schemas/Directory
 type Directory struct {
 	// The directory's path, as requested.
@@ -357,14 +298,6 @@ func (s *Directory) SetSubdirectories(val []Subdirectory) {
 	s.Subdirectories = val
 }
 
-type DisconnectTunnelBadRequest ErrorResponse
-
-func (*DisconnectTunnelBadRequest) disconnectTunnelRes() {}
-
-type DisconnectTunnelInternalServerError ErrorResponse
-
-func (*DisconnectTunnelInternalServerError) disconnectTunnelRes() {}
-
 // Ref: #/components/schemas/DriveListResponse
 type DriveListResponse struct {
 	Mounts []DriveMountInfo `json:"mounts"`
@@ -379,8 +312,6 @@ func (s *DriveListResponse) GetMounts() []DriveMountInfo {
 func (s *DriveListResponse) SetMounts(val []DriveMountInfo) {
 	s.Mounts = val
 }
-
-func (*DriveListResponse) listDrivesRes() {}
 
 // Ref: #/components/schemas/DriveMountInfo
 type DriveMountInfo struct {
@@ -628,8 +559,6 @@ func (s *DriveMountResponse) SetGidMap(val OptString) {
 	s.GidMap = val
 }
 
-func (*DriveMountResponse) mountDriveRes() {}
-
 // Ref: #/components/schemas/DriveUnmountResponse
 type DriveUnmountResponse struct {
 	Success   OptBool   `json:"success"`
@@ -667,8 +596,6 @@ func (s *DriveUnmountResponse) SetMountPath(val OptString) {
 	s.MountPath = val
 }
 
-func (*DriveUnmountResponse) unmountDriveRes() {}
-
 // Body of every error answer.
 // Ref: #/components/schemas/ErrorResponse
 type ErrorResponse struct {
@@ -686,18 +613,31 @@ func (s *ErrorResponse) SetError(val string) {
 	s.Error = val
 }
 
-func (*ErrorResponse) getProcessRes()           {}
-func (*ErrorResponse) listDrivesRes()           {}
-func (*ErrorResponse) listMultipartUploadsRes() {}
-func (*ErrorResponse) upgradeRes()              {}
+// ErrorStatusCode wraps ErrorResponse with StatusCode.
+type ErrorStatusCode struct {
+	StatusCode int
+	Response   ErrorResponse
+}
 
-type ExecProcessBadRequest ErrorResponse
+// GetStatusCode returns the value of StatusCode.
+func (s *ErrorStatusCode) GetStatusCode() int {
+	return s.StatusCode
+}
 
-func (*ExecProcessBadRequest) execProcessRes() {}
+// GetResponse returns the value of Response.
+func (s *ErrorStatusCode) GetResponse() ErrorResponse {
+	return s.Response
+}
 
-type ExecProcessInternalServerError ErrorResponse
+// SetStatusCode sets the value of StatusCode.
+func (s *ErrorStatusCode) SetStatusCode(val int) {
+	s.StatusCode = val
+}
 
-func (*ExecProcessInternalServerError) execProcessRes() {}
+// SetResponse sets the value of Response.
+func (s *ErrorStatusCode) SetResponse(val ErrorResponse) {
+	s.Response = val
+}
 
 type ExecProcessOKApplicationXNdjson struct {
 	Data io.Reader
@@ -729,22 +669,6 @@ func (s *ExecProcessOKRawApplicationXNdjson) SetResponse(val *http.Response) {
 }
 
 func (*ExecProcessOKRawApplicationXNdjson) execProcessRes() {}
-
-type ExecProcessUnprocessableEntity ErrorResponse
-
-func (*ExecProcessUnprocessableEntity) execProcessRes() {}
-
-type FastApplyBadRequest ErrorResponse
-
-func (*FastApplyBadRequest) fastApplyRes() {}
-
-type FastApplyServiceUnavailable ErrorResponse
-
-func (*FastApplyServiceUnavailable) fastApplyRes() {}
-
-type FastApplyUnprocessableEntity ErrorResponse
-
-func (*FastApplyUnprocessableEntity) fastApplyRes() {}
 
 // Ref: #/components/schemas/File
 type File struct {
@@ -903,8 +827,6 @@ func NewFileWithContentFileOrDirectory(v FileWithContent) FileOrDirectory {
 }
 
 func (*FileOrDirectory) getFilesystemRes() {}
-func (*FileOrDirectory) getTreeRes()       {}
-func (*FileOrDirectory) putTreeRes()       {}
 
 // Ref: #/components/schemas/FileRequest
 type FileRequest struct {
@@ -1046,18 +968,6 @@ func (s *FileWithContent) SetContent(val string) {
 	s.Content = val
 }
 
-type FindFilesBadRequest ErrorResponse
-
-func (*FindFilesBadRequest) findFilesRes() {}
-
-type FindFilesInternalServerError ErrorResponse
-
-func (*FindFilesInternalServerError) findFilesRes() {}
-
-type FindFilesUnprocessableEntity ErrorResponse
-
-func (*FindFilesUnprocessableEntity) findFilesRes() {}
-
 // Ref: #/components/schemas/FindMatch
 type FindMatch struct {
 	// Path of the entry.
@@ -1112,16 +1022,6 @@ func (s *FindResponse) SetMatches(val []FindMatch) {
 func (s *FindResponse) SetTotal(val int) {
 	s.Total = val
 }
-
-func (*FindResponse) findFilesRes() {}
-
-type FuzzySearchBadRequest ErrorResponse
-
-func (*FuzzySearchBadRequest) fuzzySearchRes() {}
-
-type FuzzySearchInternalServerError ErrorResponse
-
-func (*FuzzySearchInternalServerError) fuzzySearchRes() {}
 
 // Ref: #/components/schemas/FuzzySearchMatch
 type FuzzySearchMatch struct {
@@ -1190,20 +1090,6 @@ func (s *FuzzySearchResponse) SetTotal(val int) {
 	s.Total = val
 }
 
-func (*FuzzySearchResponse) fuzzySearchRes() {}
-
-type FuzzySearchUnprocessableEntity ErrorResponse
-
-func (*FuzzySearchUnprocessableEntity) fuzzySearchRes() {}
-
-type GetFilesystemInternalServerError ErrorResponse
-
-func (*GetFilesystemInternalServerError) getFilesystemRes() {}
-
-type GetFilesystemNotFound ErrorResponse
-
-func (*GetFilesystemNotFound) getFilesystemRes() {}
-
 type GetFilesystemOKApplicationOctetStream struct {
 	Data io.Reader
 }
@@ -1235,71 +1121,33 @@ func (s *GetFilesystemOKRawApplicationOctetStream) SetResponse(val *http.Respons
 
 func (*GetFilesystemOKRawApplicationOctetStream) getFilesystemRes() {}
 
-type GetFilesystemUnprocessableEntity ErrorResponse
-
-func (*GetFilesystemUnprocessableEntity) getFilesystemRes() {}
-
-type GetProcessLogsInternalServerError ErrorResponse
-
-func (*GetProcessLogsInternalServerError) getProcessLogsRes() {}
-
-type GetProcessLogsNotFound ErrorResponse
-
-func (*GetProcessLogsNotFound) getProcessLogsRes() {}
-
-type GetProcessLogsUnprocessableEntity ErrorResponse
-
-func (*GetProcessLogsUnprocessableEntity) getProcessLogsRes() {}
-
-type GetProcessPortsBadRequest ErrorResponse
-
-func (*GetProcessPortsBadRequest) getProcessPortsRes() {}
-
-type GetProcessPortsInternalServerError ErrorResponse
-
-func (*GetProcessPortsInternalServerError) getProcessPortsRes() {}
-
-type GetProcessPortsUnprocessableEntity ErrorResponse
-
-func (*GetProcessPortsUnprocessableEntity) getProcessPortsRes() {}
-
-type GetTreeBadRequest ErrorResponse
-
-func (*GetTreeBadRequest) getTreeRes() {}
-
-type GetTreeInternalServerError ErrorResponse
-
-func (*GetTreeInternalServerError) getTreeRes() {}
-
-type GetTreeUnprocessableEntity ErrorResponse
-
-func (*GetTreeUnprocessableEntity) getTreeRes() {}
-
+// Only `status` is required: the current server sends every field, older ones fewer (down to
+// `{"status":"ok"}`), and those answers must decode too.
 // Ref: #/components/schemas/HealthResponse
 type HealthResponse struct {
 	// `ok` while the server is serving.
 	Status string `json:"status"`
 	// Release of the running server, such as `v0.1.0`.
-	Version string `json:"version"`
+	Version OptString `json:"version"`
 	// Commit the running server was built from.
-	GitCommit string `json:"gitCommit"`
+	GitCommit OptString `json:"gitCommit"`
 	// When the running server was built (RFC 3339).
-	BuildTime string `json:"buildTime"`
+	BuildTime OptString `json:"buildTime"`
 	// Go toolchain of the build.
-	GoVersion string `json:"goVersion"`
+	GoVersion OptString `json:"goVersion"`
 	// Operating system, such as `linux`.
-	Os string `json:"os"`
+	Os OptString `json:"os"`
 	// Processor architecture, such as `amd64`.
-	Arch string `json:"arch"`
+	Arch OptString `json:"arch"`
 	// When the current server process started (RFC 3339); changes after an upgrade.
-	StartedAt string `json:"startedAt"`
+	StartedAt OptString `json:"startedAt"`
 	// Time since `startedAt`, as a Go duration string such as `1h30m0s`.
-	Uptime string `json:"uptime"`
+	Uptime OptString `json:"uptime"`
 	// Time since `startedAt`, in seconds.
-	UptimeSeconds float64 `json:"uptimeSeconds"`
+	UptimeSeconds OptFloat64 `json:"uptimeSeconds"`
 	// How many successful self-upgrades this sandbox has gone through.
-	UpgradeCount int           `json:"upgradeCount"`
-	LastUpgrade  UpgradeStatus `json:"lastUpgrade"`
+	UpgradeCount OptInt           `json:"upgradeCount"`
+	LastUpgrade  OptUpgradeStatus `json:"lastUpgrade"`
 }
 
 // GetStatus returns the value of Status.
@@ -1308,57 +1156,57 @@ func (s *HealthResponse) GetStatus() string {
 }
 
 // GetVersion returns the value of Version.
-func (s *HealthResponse) GetVersion() string {
+func (s *HealthResponse) GetVersion() OptString {
 	return s.Version
 }
 
 // GetGitCommit returns the value of GitCommit.
-func (s *HealthResponse) GetGitCommit() string {
+func (s *HealthResponse) GetGitCommit() OptString {
 	return s.GitCommit
 }
 
 // GetBuildTime returns the value of BuildTime.
-func (s *HealthResponse) GetBuildTime() string {
+func (s *HealthResponse) GetBuildTime() OptString {
 	return s.BuildTime
 }
 
 // GetGoVersion returns the value of GoVersion.
-func (s *HealthResponse) GetGoVersion() string {
+func (s *HealthResponse) GetGoVersion() OptString {
 	return s.GoVersion
 }
 
 // GetOs returns the value of Os.
-func (s *HealthResponse) GetOs() string {
+func (s *HealthResponse) GetOs() OptString {
 	return s.Os
 }
 
 // GetArch returns the value of Arch.
-func (s *HealthResponse) GetArch() string {
+func (s *HealthResponse) GetArch() OptString {
 	return s.Arch
 }
 
 // GetStartedAt returns the value of StartedAt.
-func (s *HealthResponse) GetStartedAt() string {
+func (s *HealthResponse) GetStartedAt() OptString {
 	return s.StartedAt
 }
 
 // GetUptime returns the value of Uptime.
-func (s *HealthResponse) GetUptime() string {
+func (s *HealthResponse) GetUptime() OptString {
 	return s.Uptime
 }
 
 // GetUptimeSeconds returns the value of UptimeSeconds.
-func (s *HealthResponse) GetUptimeSeconds() float64 {
+func (s *HealthResponse) GetUptimeSeconds() OptFloat64 {
 	return s.UptimeSeconds
 }
 
 // GetUpgradeCount returns the value of UpgradeCount.
-func (s *HealthResponse) GetUpgradeCount() int {
+func (s *HealthResponse) GetUpgradeCount() OptInt {
 	return s.UpgradeCount
 }
 
 // GetLastUpgrade returns the value of LastUpgrade.
-func (s *HealthResponse) GetLastUpgrade() UpgradeStatus {
+func (s *HealthResponse) GetLastUpgrade() OptUpgradeStatus {
 	return s.LastUpgrade
 }
 
@@ -1368,103 +1216,59 @@ func (s *HealthResponse) SetStatus(val string) {
 }
 
 // SetVersion sets the value of Version.
-func (s *HealthResponse) SetVersion(val string) {
+func (s *HealthResponse) SetVersion(val OptString) {
 	s.Version = val
 }
 
 // SetGitCommit sets the value of GitCommit.
-func (s *HealthResponse) SetGitCommit(val string) {
+func (s *HealthResponse) SetGitCommit(val OptString) {
 	s.GitCommit = val
 }
 
 // SetBuildTime sets the value of BuildTime.
-func (s *HealthResponse) SetBuildTime(val string) {
+func (s *HealthResponse) SetBuildTime(val OptString) {
 	s.BuildTime = val
 }
 
 // SetGoVersion sets the value of GoVersion.
-func (s *HealthResponse) SetGoVersion(val string) {
+func (s *HealthResponse) SetGoVersion(val OptString) {
 	s.GoVersion = val
 }
 
 // SetOs sets the value of Os.
-func (s *HealthResponse) SetOs(val string) {
+func (s *HealthResponse) SetOs(val OptString) {
 	s.Os = val
 }
 
 // SetArch sets the value of Arch.
-func (s *HealthResponse) SetArch(val string) {
+func (s *HealthResponse) SetArch(val OptString) {
 	s.Arch = val
 }
 
 // SetStartedAt sets the value of StartedAt.
-func (s *HealthResponse) SetStartedAt(val string) {
+func (s *HealthResponse) SetStartedAt(val OptString) {
 	s.StartedAt = val
 }
 
 // SetUptime sets the value of Uptime.
-func (s *HealthResponse) SetUptime(val string) {
+func (s *HealthResponse) SetUptime(val OptString) {
 	s.Uptime = val
 }
 
 // SetUptimeSeconds sets the value of UptimeSeconds.
-func (s *HealthResponse) SetUptimeSeconds(val float64) {
+func (s *HealthResponse) SetUptimeSeconds(val OptFloat64) {
 	s.UptimeSeconds = val
 }
 
 // SetUpgradeCount sets the value of UpgradeCount.
-func (s *HealthResponse) SetUpgradeCount(val int) {
+func (s *HealthResponse) SetUpgradeCount(val OptInt) {
 	s.UpgradeCount = val
 }
 
 // SetLastUpgrade sets the value of LastUpgrade.
-func (s *HealthResponse) SetLastUpgrade(val UpgradeStatus) {
+func (s *HealthResponse) SetLastUpgrade(val OptUpgradeStatus) {
 	s.LastUpgrade = val
 }
-
-type InitiateMultipartUploadBadRequest ErrorResponse
-
-func (*InitiateMultipartUploadBadRequest) initiateMultipartUploadRes() {}
-
-type InitiateMultipartUploadInternalServerError ErrorResponse
-
-func (*InitiateMultipartUploadInternalServerError) initiateMultipartUploadRes() {}
-
-type KillProcessInternalServerError ErrorResponse
-
-func (*KillProcessInternalServerError) killProcessRes() {}
-
-type KillProcessNotFound ErrorResponse
-
-func (*KillProcessNotFound) killProcessRes() {}
-
-type KillProcessUnprocessableEntity ErrorResponse
-
-func (*KillProcessUnprocessableEntity) killProcessRes() {}
-
-type ListMultipartPartsBadRequest ErrorResponse
-
-func (*ListMultipartPartsBadRequest) listMultipartPartsRes() {}
-
-type ListMultipartPartsInternalServerError ErrorResponse
-
-func (*ListMultipartPartsInternalServerError) listMultipartPartsRes() {}
-
-type ListMultipartPartsNotFound ErrorResponse
-
-func (*ListMultipartPartsNotFound) listMultipartPartsRes() {}
-
-type MountDriveBadRequest ErrorResponse
-
-func (*MountDriveBadRequest) mountDriveRes() {}
-
-type MountDriveConflict ErrorResponse
-
-func (*MountDriveConflict) mountDriveRes() {}
-
-type MountDriveInternalServerError ErrorResponse
-
-func (*MountDriveInternalServerError) mountDriveRes() {}
 
 // Ref: #/components/schemas/MultipartCompleteRequest
 type MultipartCompleteRequest struct {
@@ -1525,8 +1329,6 @@ func (s *MultipartInitiateResponse) SetPath(val OptString) {
 	s.Path = val
 }
 
-func (*MultipartInitiateResponse) initiateMultipartUploadRes() {}
-
 // Ref: #/components/schemas/MultipartListPartsResponse
 type MultipartListPartsResponse struct {
 	// The session.
@@ -1554,8 +1356,6 @@ func (s *MultipartListPartsResponse) SetParts(val []UploadedPart) {
 	s.Parts = val
 }
 
-func (*MultipartListPartsResponse) listMultipartPartsRes() {}
-
 // Ref: #/components/schemas/MultipartListUploadsResponse
 type MultipartListUploadsResponse struct {
 	Uploads []MultipartUpload `json:"uploads"`
@@ -1570,8 +1370,6 @@ func (s *MultipartListUploadsResponse) GetUploads() []MultipartUpload {
 func (s *MultipartListUploadsResponse) SetUploads(val []MultipartUpload) {
 	s.Uploads = val
 }
-
-func (*MultipartListUploadsResponse) listMultipartUploadsRes() {}
 
 // Ref: #/components/schemas/MultipartPartInfo
 type MultipartPartInfo struct {
@@ -1720,8 +1518,6 @@ func (s *MultipartUploadPartResponse) SetEtag(val OptString) {
 func (s *MultipartUploadPartResponse) SetSize(val OptInt64) {
 	s.Size = val
 }
-
-func (*MultipartUploadPartResponse) uploadMultipartPartRes() {}
 
 // Parts received so far, keyed by part number.
 type MultipartUploadParts map[string]UploadedPart
@@ -2240,6 +2036,52 @@ func (o OptUpgradeRequest) Or(d UpgradeRequest) UpgradeRequest {
 	return d
 }
 
+// NewOptUpgradeStatus returns new OptUpgradeStatus with value set to v.
+func NewOptUpgradeStatus(v UpgradeStatus) OptUpgradeStatus {
+	return OptUpgradeStatus{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptUpgradeStatus is optional UpgradeStatus.
+type OptUpgradeStatus struct {
+	Value UpgradeStatus
+	Set   bool
+}
+
+// IsSet returns true if OptUpgradeStatus was set.
+func (o OptUpgradeStatus) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptUpgradeStatus) Reset() {
+	var v UpgradeStatus
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptUpgradeStatus) SetTo(v UpgradeStatus) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptUpgradeStatus) Get() (v UpgradeStatus, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptUpgradeStatus) Or(d UpgradeStatus) UpgradeStatus {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // Ref: #/components/schemas/PortMonitorRequest
 type PortMonitorRequest struct {
 	// URL the server calls when the process opens a new port.
@@ -2268,9 +2110,6 @@ func (s *PortMonitorResponse) init() PortMonitorResponse {
 	}
 	return m
 }
-
-func (*PortMonitorResponse) startPortMonitorRes() {}
-func (*PortMonitorResponse) stopPortMonitorRes()  {}
 
 // Ref: #/components/schemas/ProcessLogs
 type ProcessLogs struct {
@@ -2312,8 +2151,6 @@ func (s *ProcessLogs) SetStderr(val string) {
 	s.Stderr = val
 }
 
-func (*ProcessLogs) getProcessLogsRes() {}
-
 // The pid (`pid`) and the list of its open ports (`ports`).
 // Ref: #/components/schemas/ProcessPortsResponse
 type ProcessPortsResponse map[string]jx.Raw
@@ -2326,8 +2163,6 @@ func (s *ProcessPortsResponse) init() ProcessPortsResponse {
 	}
 	return m
 }
-
-func (*ProcessPortsResponse) getProcessPortsRes() {}
 
 // Ref: #/components/schemas/ProcessRequest
 type ProcessRequest struct {
@@ -2652,31 +2487,6 @@ func (s *ProcessResponse) SetKeepAlive(val OptBool) {
 }
 
 func (*ProcessResponse) execProcessRes() {}
-func (*ProcessResponse) getProcessRes()  {}
-
-type PutFilesystemBadRequest ErrorResponse
-
-func (*PutFilesystemBadRequest) putFilesystemRes() {}
-
-type PutFilesystemInternalServerError ErrorResponse
-
-func (*PutFilesystemInternalServerError) putFilesystemRes() {}
-
-type PutFilesystemUnprocessableEntity ErrorResponse
-
-func (*PutFilesystemUnprocessableEntity) putFilesystemRes() {}
-
-type PutTreeBadRequest ErrorResponse
-
-func (*PutTreeBadRequest) putTreeRes() {}
-
-type PutTreeInternalServerError ErrorResponse
-
-func (*PutTreeInternalServerError) putTreeRes() {}
-
-type PutTreeUnprocessableEntity ErrorResponse
-
-func (*PutTreeUnprocessableEntity) putTreeRes() {}
 
 // Ref: #/components/schemas/RankedFile
 type RankedFile struct {
@@ -2718,14 +2528,6 @@ func (s *RankedFile) SetContent(val OptString) {
 	s.Content = val
 }
 
-type ReloadEnvironmentInternalServerError ErrorResponse
-
-func (*ReloadEnvironmentInternalServerError) reloadEnvironmentRes() {}
-
-type ReloadEnvironmentNotFound ErrorResponse
-
-func (*ReloadEnvironmentNotFound) reloadEnvironmentRes() {}
-
 // Ref: #/components/schemas/ReloadResponse
 type ReloadResponse struct {
 	// Variables set or changed.
@@ -2766,20 +2568,6 @@ func (s *ReloadResponse) SetGeneration(val OptInt64) {
 	s.Generation = val
 }
 
-func (*ReloadResponse) reloadEnvironmentRes() {}
-
-type RerankFilesBadRequest ErrorResponse
-
-func (*RerankFilesBadRequest) rerankFilesRes() {}
-
-type RerankFilesServiceUnavailable ErrorResponse
-
-func (*RerankFilesServiceUnavailable) rerankFilesRes() {}
-
-type RerankFilesUnprocessableEntity ErrorResponse
-
-func (*RerankFilesUnprocessableEntity) rerankFilesRes() {}
-
 // Ref: #/components/schemas/RerankingResponse
 type RerankingResponse struct {
 	Success OptBool      `json:"success"`
@@ -2817,52 +2605,6 @@ func (s *RerankingResponse) SetFiles(val []RankedFile) {
 	s.Files = val
 }
 
-func (*RerankingResponse) rerankFilesRes() {}
-
-type StartPortMonitorBadRequest ErrorResponse
-
-func (*StartPortMonitorBadRequest) startPortMonitorRes() {}
-
-type StartPortMonitorInternalServerError ErrorResponse
-
-func (*StartPortMonitorInternalServerError) startPortMonitorRes() {}
-
-type StartPortMonitorUnprocessableEntity ErrorResponse
-
-func (*StartPortMonitorUnprocessableEntity) startPortMonitorRes() {}
-
-type StopPortMonitorBadRequest ErrorResponse
-
-func (*StopPortMonitorBadRequest) stopPortMonitorRes() {}
-
-type StopPortMonitorInternalServerError ErrorResponse
-
-func (*StopPortMonitorInternalServerError) stopPortMonitorRes() {}
-
-type StopPortMonitorUnprocessableEntity ErrorResponse
-
-func (*StopPortMonitorUnprocessableEntity) stopPortMonitorRes() {}
-
-type StopProcessInternalServerError ErrorResponse
-
-func (*StopProcessInternalServerError) stopProcessRes() {}
-
-type StopProcessNotFound ErrorResponse
-
-func (*StopProcessNotFound) stopProcessRes() {}
-
-type StopProcessUnprocessableEntity ErrorResponse
-
-func (*StopProcessUnprocessableEntity) stopProcessRes() {}
-
-type StreamProcessLogsInternalServerError ErrorResponse
-
-func (*StreamProcessLogsInternalServerError) streamProcessLogsRes() {}
-
-type StreamProcessLogsNotFound ErrorResponse
-
-func (*StreamProcessLogsNotFound) streamProcessLogsRes() {}
-
 type StreamProcessLogsOK struct {
 	Data io.Reader
 }
@@ -2893,10 +2635,6 @@ func (s *StreamProcessLogsOKRawTextPlain) SetResponse(val *http.Response) {
 }
 
 func (*StreamProcessLogsOKRawTextPlain) streamProcessLogsRes() {}
-
-type StreamProcessLogsUnprocessableEntity ErrorResponse
-
-func (*StreamProcessLogsUnprocessableEntity) streamProcessLogsRes() {}
 
 // Ref: #/components/schemas/Subdirectory
 type Subdirectory struct {
@@ -2955,16 +2693,6 @@ func (s *SuccessResponse) SetPath(val OptString) {
 	s.Path = val
 }
 
-func (*SuccessResponse) abortMultipartUploadRes()    {}
-func (*SuccessResponse) completeMultipartUploadRes() {}
-func (*SuccessResponse) deleteFilesystemRes()        {}
-func (*SuccessResponse) deleteTreeRes()              {}
-func (*SuccessResponse) disconnectTunnelRes()        {}
-func (*SuccessResponse) killProcessRes()             {}
-func (*SuccessResponse) putFilesystemRes()           {}
-func (*SuccessResponse) stopProcessRes()             {}
-func (*SuccessResponse) updateTunnelConfigRes()      {}
-
 // Ref: #/components/schemas/TreeRequest
 type TreeRequest struct {
 	// File paths, relative to the tree root, mapped to the text to write.
@@ -3008,26 +2736,6 @@ func (s *TunnelConfigRequest) GetConfig() string {
 func (s *TunnelConfigRequest) SetConfig(val string) {
 	s.Config = val
 }
-
-type UnmountDriveBadRequest ErrorResponse
-
-func (*UnmountDriveBadRequest) unmountDriveRes() {}
-
-type UnmountDriveInternalServerError ErrorResponse
-
-func (*UnmountDriveInternalServerError) unmountDriveRes() {}
-
-type UpdateTunnelConfigBadRequest ErrorResponse
-
-func (*UpdateTunnelConfigBadRequest) updateTunnelConfigRes() {}
-
-type UpdateTunnelConfigInternalServerError ErrorResponse
-
-func (*UpdateTunnelConfigInternalServerError) updateTunnelConfigRes() {}
-
-type UpdateTunnelConfigUnprocessableEntity ErrorResponse
-
-func (*UpdateTunnelConfigUnprocessableEntity) updateTunnelConfigRes() {}
 
 // Ref: #/components/schemas/UpgradeRequest
 type UpgradeRequest struct {
@@ -3112,20 +2820,20 @@ func (s *UpgradeResponse) SetBaseURL(val OptString) {
 	s.BaseURL = val
 }
 
-func (*UpgradeResponse) upgradeRes() {}
-
 // The most recent self-upgrade attempt. Until a new attempt gets going (about half a second after
 // `POST /upgrade`) this still shows the previous one; `lastAttempt` tells attempts apart. After a
-// successful upgrade the restarted server reports `idle`/`none` again.
+// successful upgrade the restarted server reports `idle`/`none` again. The current server always sends
+// `status`, `step` and `version`; only `status` is required so that older servers' shorter records
+// decode.
 // Ref: #/components/schemas/UpgradeStatus
 type UpgradeStatus struct {
 	// One of `idle`, `running`, `completed`, `failed`; other values may appear in later server versions.
 	Status string `json:"status"`
 	// One of `none`, `starting`, `download`, `validate`, `replace`, `completed`, `skipped`; other values
 	// may appear in later server versions.
-	Step string `json:"step"`
+	Step OptString `json:"step"`
 	// The version the attempt targets.
-	Version string `json:"version"`
+	Version OptString `json:"version"`
 	// When the attempt started (RFC 3339).
 	LastAttempt OptString `json:"lastAttempt"`
 	// Why the attempt failed.
@@ -3144,12 +2852,12 @@ func (s *UpgradeStatus) GetStatus() string {
 }
 
 // GetStep returns the value of Step.
-func (s *UpgradeStatus) GetStep() string {
+func (s *UpgradeStatus) GetStep() OptString {
 	return s.Step
 }
 
 // GetVersion returns the value of Version.
-func (s *UpgradeStatus) GetVersion() string {
+func (s *UpgradeStatus) GetVersion() OptString {
 	return s.Version
 }
 
@@ -3184,12 +2892,12 @@ func (s *UpgradeStatus) SetStatus(val string) {
 }
 
 // SetStep sets the value of Step.
-func (s *UpgradeStatus) SetStep(val string) {
+func (s *UpgradeStatus) SetStep(val OptString) {
 	s.Step = val
 }
 
 // SetVersion sets the value of Version.
-func (s *UpgradeStatus) SetVersion(val string) {
+func (s *UpgradeStatus) SetVersion(val OptString) {
 	s.Version = val
 }
 
@@ -3217,18 +2925,6 @@ func (s *UpgradeStatus) SetBinaryPath(val OptString) {
 func (s *UpgradeStatus) SetBytesDownloaded(val OptInt64) {
 	s.BytesDownloaded = val
 }
-
-type UploadMultipartPartBadRequest ErrorResponse
-
-func (*UploadMultipartPartBadRequest) uploadMultipartPartRes() {}
-
-type UploadMultipartPartInternalServerError ErrorResponse
-
-func (*UploadMultipartPartInternalServerError) uploadMultipartPartRes() {}
-
-type UploadMultipartPartNotFound ErrorResponse
-
-func (*UploadMultipartPartNotFound) uploadMultipartPartRes() {}
 
 // Ref: #/components/schemas/UploadedPart
 type UploadedPart struct {
@@ -3281,14 +2977,6 @@ func (s *UploadedPart) SetSize(val OptInt64) {
 func (s *UploadedPart) SetUploadedAt(val OptString) {
 	s.UploadedAt = val
 }
-
-type WatchFilesystemBadRequest ErrorResponse
-
-func (*WatchFilesystemBadRequest) watchFilesystemRes() {}
-
-type WatchFilesystemInternalServerError ErrorResponse
-
-func (*WatchFilesystemInternalServerError) watchFilesystemRes() {}
 
 type WatchFilesystemOK struct {
 	Data io.Reader

@@ -13,59 +13,83 @@ type Handler interface {
 	//
 	// Closes the session and throws away the parts received.
 	//
+	// Fails with 400 when the request is malformed, 404 when no upload has that id.
+	//
 	// DELETE /filesystem-multipart/{uploadId}/abort
-	AbortMultipartUpload(ctx context.Context, params AbortMultipartUploadParams) (AbortMultipartUploadRes, error)
+	AbortMultipartUpload(ctx context.Context, params AbortMultipartUploadParams) (*SuccessResponse, error)
 	// CompleteMultipartUpload implements completeMultipartUpload operation.
 	//
 	// Joins the listed parts, in order, into the target file and closes the session.
 	//
+	// Fails with 400 when the request is malformed, 404 when no upload has that id.
+	//
 	// POST /filesystem-multipart/{uploadId}/complete
-	CompleteMultipartUpload(ctx context.Context, req *MultipartCompleteRequest, params CompleteMultipartUploadParams) (CompleteMultipartUploadRes, error)
+	CompleteMultipartUpload(ctx context.Context, req *MultipartCompleteRequest, params CompleteMultipartUploadParams) (*SuccessResponse, error)
 	// ContentSearch implements contentSearch operation.
 	//
 	// Looks for a string in the files below `path` and returns matching lines.
 	//
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out.
+	//
 	// GET /filesystem-content-search/{path}
-	ContentSearch(ctx context.Context, params ContentSearchParams) (ContentSearchRes, error)
+	ContentSearch(ctx context.Context, params ContentSearchParams) (*ContentSearchResponse, error)
 	// DeleteFilesystem implements deleteFilesystem operation.
 	//
 	// Removes a file, or a directory. A directory that is not empty is only removed with `recursive=true`;
 	// otherwise the answer is 422.
 	//
+	// Fails with 404 when nothing is at the path, 422 when the request is understood but cannot be carried
+	// out.
+	//
 	// DELETE /filesystem/{path}
-	DeleteFilesystem(ctx context.Context, params DeleteFilesystemParams) (DeleteFilesystemRes, error)
+	DeleteFilesystem(ctx context.Context, params DeleteFilesystemParams) (*SuccessResponse, error)
 	// DeleteTree implements deleteTree operation.
 	//
 	// Removes the directory; its content only with `recursive=true`.
 	//
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out.
+	//
 	// DELETE /filesystem/tree/{path}
-	DeleteTree(ctx context.Context, params DeleteTreeParams) (DeleteTreeRes, error)
+	DeleteTree(ctx context.Context, params DeleteTreeParams) (*SuccessResponse, error)
 	// DisconnectTunnel implements disconnectTunnel operation.
 	//
 	// Stops the tunnel and restores the previous network setup. Afterwards the sandbox has no outbound
 	// connectivity until a new configuration is applied; inbound traffic keeps working.
 	//
+	// Fails with 400 when the request is malformed.
+	//
 	// DELETE /network/tunnel
-	DisconnectTunnel(ctx context.Context) (DisconnectTunnelRes, error)
+	DisconnectTunnel(ctx context.Context) (*SuccessResponse, error)
 	// FastApply implements fastApply operation.
 	//
 	// Sends the file and a sketch of the change to the configured code-apply model and writes the merged
 	// result. In the sketch, a line `// ... existing code ...` stands for unchanged code.
 	//
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out, 503 when no model provider is configured.
+	//
 	// PUT /codegen/fastapply/{path}
-	FastApply(ctx context.Context, req *ApplyEditRequest, params FastApplyParams) (FastApplyRes, error)
+	FastApply(ctx context.Context, req *ApplyEditRequest, params FastApplyParams) (*ApplyEditResponse, error)
 	// FindFiles implements findFiles operation.
 	//
 	// Walks the tree below `path` and returns entries whose names match.
 	//
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out.
+	//
 	// GET /filesystem-find/{path}
-	FindFiles(ctx context.Context, params FindFilesParams) (FindFilesRes, error)
+	FindFiles(ctx context.Context, params FindFilesParams) (*FindResponse, error)
 	// FuzzySearch implements fuzzySearch operation.
 	//
 	// Scores the paths below `path` against a fuzzy matcher and returns the best.
 	//
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out.
+	//
 	// GET /filesystem-search/{path}
-	FuzzySearch(ctx context.Context, params FuzzySearchParams) (FuzzySearchRes, error)
+	FuzzySearch(ctx context.Context, params FuzzySearchParams) (*FuzzySearchResponse, error)
 	// GetHealth implements getHealth operation.
 	//
 	// Build information, uptime and the state of the most recent self-upgrade attempt. A successful
@@ -77,56 +101,70 @@ type Handler interface {
 	//
 	// One process, looked up by pid or by name.
 	//
+	// Fails with 404 when no process has that pid or name.
+	//
 	// GET /process/{identifier}
-	GetProcess(ctx context.Context, params GetProcessParams) (GetProcessRes, error)
+	GetProcess(ctx context.Context, params GetProcessParams) (*ProcessResponse, error)
 	// GetProcessLogs implements getProcessLogs operation.
 	//
 	// Everything the process has written so far.
 	//
+	// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+	// be carried out.
+	//
 	// GET /process/{identifier}/logs
-	GetProcessLogs(ctx context.Context, params GetProcessLogsParams) (GetProcessLogsRes, error)
+	GetProcessLogs(ctx context.Context, params GetProcessLogsParams) (*ProcessLogs, error)
 	// GetProcessPorts implements getProcessPorts operation.
 	//
-	// List the ports a process listens on.
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out.
 	//
 	// GET /network/process/{pid}/ports
-	GetProcessPorts(ctx context.Context, params GetProcessPortsParams) (GetProcessPortsRes, error)
+	GetProcessPorts(ctx context.Context, params GetProcessPortsParams) (ProcessPortsResponse, error)
 	// GetTree implements getTree operation.
 	//
 	// The listing of the directory at `path`.
 	//
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out.
+	//
 	// GET /filesystem/tree/{path}
-	GetTree(ctx context.Context, params GetTreeParams) (GetTreeRes, error)
+	GetTree(ctx context.Context, params GetTreeParams) (FileOrDirectory, error)
 	// InitiateMultipartUpload implements initiateMultipartUpload operation.
 	//
 	// Opens an upload session; send parts to it, then complete or abort it.
 	//
+	// Fails with 400 when the request is malformed.
+	//
 	// POST /filesystem-multipart/initiate/{path}
-	InitiateMultipartUpload(ctx context.Context, req OptMultipartInitiateRequest, params InitiateMultipartUploadParams) (InitiateMultipartUploadRes, error)
+	InitiateMultipartUpload(ctx context.Context, req OptMultipartInitiateRequest, params InitiateMultipartUploadParams) (*MultipartInitiateResponse, error)
 	// KillProcess implements killProcess operation.
 	//
 	// Ends the process at once (a non-catchable signal).
 	//
+	// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+	// be carried out.
+	//
 	// DELETE /process/{identifier}/kill
-	KillProcess(ctx context.Context, params KillProcessParams) (KillProcessRes, error)
+	KillProcess(ctx context.Context, params KillProcessParams) (*SuccessResponse, error)
 	// ListDrives implements listDrives operation.
 	//
 	// List mounted drives.
 	//
 	// GET /drives/mount
-	ListDrives(ctx context.Context) (ListDrivesRes, error)
+	ListDrives(ctx context.Context) (*DriveListResponse, error)
 	// ListMultipartParts implements listMultipartParts operation.
 	//
-	// List the parts received so far.
+	// Fails with 400 when the request is malformed, 404 when no upload has that id.
 	//
 	// GET /filesystem-multipart/{uploadId}/parts
-	ListMultipartParts(ctx context.Context, params ListMultipartPartsParams) (ListMultipartPartsRes, error)
+	ListMultipartParts(ctx context.Context, params ListMultipartPartsParams) (*MultipartListPartsResponse, error)
 	// ListMultipartUploads implements listMultipartUploads operation.
 	//
 	// List multipart uploads in progress.
 	//
 	// GET /filesystem-multipart
-	ListMultipartUploads(ctx context.Context) (ListMultipartUploadsRes, error)
+	ListMultipartUploads(ctx context.Context) (*MultipartListUploadsResponse, error)
 	// ListProcesses implements listProcesses operation.
 	//
 	// Every process the server knows about, running or finished.
@@ -138,67 +176,88 @@ type Handler interface {
 	// Mounts an agent drive (or a sub-directory of it) at a local path. File ownership can be remapped
 	// with `uidMap`/`gidMap`; values given here win over the server's defaults.
 	//
+	// Fails with 400 when the request is malformed, 409 when something is already mounted there.
+	//
 	// POST /drives/mount
-	MountDrive(ctx context.Context, req *DriveMountRequest) (MountDriveRes, error)
+	MountDrive(ctx context.Context, req *DriveMountRequest) (*DriveMountResponse, error)
 	// PutFilesystem implements putFilesystem operation.
 	//
 	// Creates or replaces a file with the given text, or creates a directory when `isDirectory` is set.
 	// Missing parent directories are created.
 	//
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out.
+	//
 	// PUT /filesystem/{path}
-	PutFilesystem(ctx context.Context, req *FileRequest, params PutFilesystemParams) (PutFilesystemRes, error)
+	PutFilesystem(ctx context.Context, req *FileRequest, params PutFilesystemParams) (*SuccessResponse, error)
 	// PutTree implements putTree operation.
 	//
 	// Creates the directory if needed, then writes every file of the map (keys are paths relative to
 	// `path`, values the text to write), creating intermediate directories. Answers with the new listing.
 	//
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out.
+	//
 	// PUT /filesystem/tree/{path}
-	PutTree(ctx context.Context, req *TreeRequest, params PutTreeParams) (PutTreeRes, error)
+	PutTree(ctx context.Context, req *TreeRequest, params PutTreeParams) (FileOrDirectory, error)
 	// ReloadEnvironment implements reloadEnvironment operation.
 	//
 	// Makes the server read the sandbox metadata again and apply its environment variables to itself and
 	// to every process started later.
 	//
+	// Fails with 404 when the guest metadata document does not exist.
+	//
 	// POST /environment/reload
-	ReloadEnvironment(ctx context.Context) (ReloadEnvironmentRes, error)
+	ReloadEnvironment(ctx context.Context) (*ReloadResponse, error)
 	// RerankFiles implements rerankFiles operation.
 	//
 	// Asks the configured reranking model which files below `path` matter most for `query` and returns
 	// them, most relevant first, with their content.
 	//
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out, 503 when no model provider is configured.
+	//
 	// GET /codegen/reranking/{path}
-	RerankFiles(ctx context.Context, params RerankFilesParams) (RerankFilesRes, error)
+	RerankFiles(ctx context.Context, params RerankFilesParams) (*RerankingResponse, error)
 	// StartPortMonitor implements startPortMonitor operation.
 	//
-	// Watch a process for newly opened ports.
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out.
 	//
 	// POST /network/process/{pid}/monitor
-	StartPortMonitor(ctx context.Context, req *PortMonitorRequest, params StartPortMonitorParams) (StartPortMonitorRes, error)
+	StartPortMonitor(ctx context.Context, req *PortMonitorRequest, params StartPortMonitorParams) (PortMonitorResponse, error)
 	// StopPortMonitor implements stopPortMonitor operation.
 	//
-	// Stop watching a process for new ports.
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out.
 	//
 	// DELETE /network/process/{pid}/monitor
-	StopPortMonitor(ctx context.Context, params StopPortMonitorParams) (StopPortMonitorRes, error)
+	StopPortMonitor(ctx context.Context, params StopPortMonitorParams) (PortMonitorResponse, error)
 	// StopProcess implements stopProcess operation.
 	//
 	// Asks the process to terminate (a graceful signal).
 	//
+	// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+	// be carried out.
+	//
 	// DELETE /process/{identifier}
-	StopProcess(ctx context.Context, params StopProcessParams) (StopProcessRes, error)
+	StopProcess(ctx context.Context, params StopProcessParams) (*SuccessResponse, error)
 	// UnmountDrive implements unmountDrive operation.
 	//
-	// Unmount a drive.
+	// Fails with 400 when the request is malformed.
 	//
 	// DELETE /drives/mount/{mountPath}
-	UnmountDrive(ctx context.Context, params UnmountDriveParams) (UnmountDriveRes, error)
+	UnmountDrive(ctx context.Context, params UnmountDriveParams) (*DriveUnmountResponse, error)
 	// UpdateTunnelConfig implements updateTunnelConfig operation.
 	//
 	// Tears the current tunnel down and brings a new one up with the given configuration. The
 	// configuration cannot be read back.
 	//
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out.
+	//
 	// PUT /network/tunnel/config
-	UpdateTunnelConfig(ctx context.Context, req *TunnelConfigRequest) (UpdateTunnelConfigRes, error)
+	UpdateTunnelConfig(ctx context.Context, req *TunnelConfigRequest) (*SuccessResponse, error)
 	// Upgrade implements upgrade operation.
 	//
 	// Asks the server to fetch another build of itself, check it and re-execute in place. The answer comes
@@ -206,13 +265,19 @@ type Handler interface {
 	// processes survive the restart. Without a body the server picks its default version.
 	//
 	// POST /upgrade
-	Upgrade(ctx context.Context, req OptUpgradeRequest) (UpgradeRes, error)
+	Upgrade(ctx context.Context, req OptUpgradeRequest) (*UpgradeResponse, error)
 	// UploadMultipartPart implements uploadMultipartPart operation.
 	//
 	// The part's bytes travel as the `file` field of a multipart form.
 	//
+	// Fails with 400 when the request is malformed, 404 when no upload has that id.
+	//
 	// PUT /filesystem-multipart/{uploadId}/part
-	UploadMultipartPart(ctx context.Context, req *MultipartUploadPartRequestMultipart, params UploadMultipartPartParams) (UploadMultipartPartRes, error)
+	UploadMultipartPart(ctx context.Context, req *MultipartUploadPartRequestMultipart, params UploadMultipartPartParams) (*MultipartUploadPartResponse, error)
+	// NewError creates *ErrorStatusCode from error returned by handler.
+	//
+	// Used for common default response.
+	NewError(ctx context.Context, err error) *ErrorStatusCode
 }
 
 // RawHandler handles raw response operations described by OpenAPI v3 specification.
@@ -229,6 +294,9 @@ type RawHandler interface {
 	// few seconds, `error`, and a last `result` event whose `data` is the final process object encoded as
 	// a JSON string.
 	//
+	// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+	// carried out.
+	//
 	// POST /process
 	ExecProcess(ctx context.Context, req *ProcessRequest, w http.ResponseWriter) error
 	// GetFilesystem implements getFilesystem operation.
@@ -239,6 +307,9 @@ type RawHandler interface {
 	// the file extension (for example `text/plain` or even `application/json`), not always
 	// `application/octet-stream`; they honour `Range` requests.
 	//
+	// Fails with 404 when nothing is at the path, 422 when the request is understood but cannot be carried
+	// out.
+	//
 	// GET /filesystem/{path}
 	GetFilesystem(ctx context.Context, params GetFilesystemParams, w http.ResponseWriter) error
 	// StreamProcessLogs implements streamProcessLogs operation.
@@ -247,12 +318,17 @@ type RawHandler interface {
 	// `[keepalive]` line every 30 seconds. The body finishes once the process has ended or the caller
 	// disconnects.
 	//
+	// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+	// be carried out.
+	//
 	// GET /process/{identifier}/logs/stream
 	StreamProcessLogs(ctx context.Context, params StreamProcessLogsParams, w http.ResponseWriter) error
 	// WatchFilesystem implements watchFilesystem operation.
 	//
 	// A never-ending plain-text body: one JSON object per line for each change (shaped like `FileEvent`),
 	// plus a `[keepalive]` line every 30 seconds. It only ends when the client goes away.
+	//
+	// Fails with 400 when the request is malformed.
 	//
 	// GET /watch/filesystem/{path}
 	WatchFilesystem(ctx context.Context, params WatchFilesystemParams, w http.ResponseWriter) error

@@ -19,8 +19,10 @@ var _ RawHandler = UnimplementedHandler{}
 //
 // Closes the session and throws away the parts received.
 //
+// Fails with 400 when the request is malformed, 404 when no upload has that id.
+//
 // DELETE /filesystem-multipart/{uploadId}/abort
-func (UnimplementedHandler) AbortMultipartUpload(ctx context.Context, params AbortMultipartUploadParams) (r AbortMultipartUploadRes, _ error) {
+func (UnimplementedHandler) AbortMultipartUpload(ctx context.Context, params AbortMultipartUploadParams) (r *SuccessResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -28,8 +30,10 @@ func (UnimplementedHandler) AbortMultipartUpload(ctx context.Context, params Abo
 //
 // Joins the listed parts, in order, into the target file and closes the session.
 //
+// Fails with 400 when the request is malformed, 404 when no upload has that id.
+//
 // POST /filesystem-multipart/{uploadId}/complete
-func (UnimplementedHandler) CompleteMultipartUpload(ctx context.Context, req *MultipartCompleteRequest, params CompleteMultipartUploadParams) (r CompleteMultipartUploadRes, _ error) {
+func (UnimplementedHandler) CompleteMultipartUpload(ctx context.Context, req *MultipartCompleteRequest, params CompleteMultipartUploadParams) (r *SuccessResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -37,8 +41,11 @@ func (UnimplementedHandler) CompleteMultipartUpload(ctx context.Context, req *Mu
 //
 // Looks for a string in the files below `path` and returns matching lines.
 //
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
+//
 // GET /filesystem-content-search/{path}
-func (UnimplementedHandler) ContentSearch(ctx context.Context, params ContentSearchParams) (r ContentSearchRes, _ error) {
+func (UnimplementedHandler) ContentSearch(ctx context.Context, params ContentSearchParams) (r *ContentSearchResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -47,8 +54,11 @@ func (UnimplementedHandler) ContentSearch(ctx context.Context, params ContentSea
 // Removes a file, or a directory. A directory that is not empty is only removed with `recursive=true`;
 // otherwise the answer is 422.
 //
+// Fails with 404 when nothing is at the path, 422 when the request is understood but cannot be carried
+// out.
+//
 // DELETE /filesystem/{path}
-func (UnimplementedHandler) DeleteFilesystem(ctx context.Context, params DeleteFilesystemParams) (r DeleteFilesystemRes, _ error) {
+func (UnimplementedHandler) DeleteFilesystem(ctx context.Context, params DeleteFilesystemParams) (r *SuccessResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -56,8 +66,11 @@ func (UnimplementedHandler) DeleteFilesystem(ctx context.Context, params DeleteF
 //
 // Removes the directory; its content only with `recursive=true`.
 //
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
+//
 // DELETE /filesystem/tree/{path}
-func (UnimplementedHandler) DeleteTree(ctx context.Context, params DeleteTreeParams) (r DeleteTreeRes, _ error) {
+func (UnimplementedHandler) DeleteTree(ctx context.Context, params DeleteTreeParams) (r *SuccessResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -66,8 +79,10 @@ func (UnimplementedHandler) DeleteTree(ctx context.Context, params DeleteTreePar
 // Stops the tunnel and restores the previous network setup. Afterwards the sandbox has no outbound
 // connectivity until a new configuration is applied; inbound traffic keeps working.
 //
+// Fails with 400 when the request is malformed.
+//
 // DELETE /network/tunnel
-func (UnimplementedHandler) DisconnectTunnel(ctx context.Context) (r DisconnectTunnelRes, _ error) {
+func (UnimplementedHandler) DisconnectTunnel(ctx context.Context) (r *SuccessResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -83,6 +98,9 @@ func (UnimplementedHandler) DisconnectTunnel(ctx context.Context) (r DisconnectT
 // few seconds, `error`, and a last `result` event whose `data` is the final process object encoded as
 // a JSON string.
 //
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
+//
 // POST /process
 func (UnimplementedHandler) ExecProcess(ctx context.Context, req *ProcessRequest, w http.ResponseWriter) error {
 	return ht.ErrNotImplemented
@@ -93,8 +111,11 @@ func (UnimplementedHandler) ExecProcess(ctx context.Context, req *ProcessRequest
 // Sends the file and a sketch of the change to the configured code-apply model and writes the merged
 // result. In the sketch, a line `// ... existing code ...` stands for unchanged code.
 //
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out, 503 when no model provider is configured.
+//
 // PUT /codegen/fastapply/{path}
-func (UnimplementedHandler) FastApply(ctx context.Context, req *ApplyEditRequest, params FastApplyParams) (r FastApplyRes, _ error) {
+func (UnimplementedHandler) FastApply(ctx context.Context, req *ApplyEditRequest, params FastApplyParams) (r *ApplyEditResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -102,8 +123,11 @@ func (UnimplementedHandler) FastApply(ctx context.Context, req *ApplyEditRequest
 //
 // Walks the tree below `path` and returns entries whose names match.
 //
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
+//
 // GET /filesystem-find/{path}
-func (UnimplementedHandler) FindFiles(ctx context.Context, params FindFilesParams) (r FindFilesRes, _ error) {
+func (UnimplementedHandler) FindFiles(ctx context.Context, params FindFilesParams) (r *FindResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -111,8 +135,11 @@ func (UnimplementedHandler) FindFiles(ctx context.Context, params FindFilesParam
 //
 // Scores the paths below `path` against a fuzzy matcher and returns the best.
 //
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
+//
 // GET /filesystem-search/{path}
-func (UnimplementedHandler) FuzzySearch(ctx context.Context, params FuzzySearchParams) (r FuzzySearchRes, _ error) {
+func (UnimplementedHandler) FuzzySearch(ctx context.Context, params FuzzySearchParams) (r *FuzzySearchResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -123,6 +150,9 @@ func (UnimplementedHandler) FuzzySearch(ctx context.Context, params FuzzySearchP
 // case the bytes of the file come back as they are. Raw downloads carry a content type guessed from
 // the file extension (for example `text/plain` or even `application/json`), not always
 // `application/octet-stream`; they honour `Range` requests.
+//
+// Fails with 404 when nothing is at the path, 422 when the request is understood but cannot be carried
+// out.
 //
 // GET /filesystem/{path}
 func (UnimplementedHandler) GetFilesystem(ctx context.Context, params GetFilesystemParams, w http.ResponseWriter) error {
@@ -143,8 +173,10 @@ func (UnimplementedHandler) GetHealth(ctx context.Context) (r *HealthResponse, _
 //
 // One process, looked up by pid or by name.
 //
+// Fails with 404 when no process has that pid or name.
+//
 // GET /process/{identifier}
-func (UnimplementedHandler) GetProcess(ctx context.Context, params GetProcessParams) (r GetProcessRes, _ error) {
+func (UnimplementedHandler) GetProcess(ctx context.Context, params GetProcessParams) (r *ProcessResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -152,17 +184,21 @@ func (UnimplementedHandler) GetProcess(ctx context.Context, params GetProcessPar
 //
 // Everything the process has written so far.
 //
+// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+// be carried out.
+//
 // GET /process/{identifier}/logs
-func (UnimplementedHandler) GetProcessLogs(ctx context.Context, params GetProcessLogsParams) (r GetProcessLogsRes, _ error) {
+func (UnimplementedHandler) GetProcessLogs(ctx context.Context, params GetProcessLogsParams) (r *ProcessLogs, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
 // GetProcessPorts implements getProcessPorts operation.
 //
-// List the ports a process listens on.
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
 //
 // GET /network/process/{pid}/ports
-func (UnimplementedHandler) GetProcessPorts(ctx context.Context, params GetProcessPortsParams) (r GetProcessPortsRes, _ error) {
+func (UnimplementedHandler) GetProcessPorts(ctx context.Context, params GetProcessPortsParams) (r ProcessPortsResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -170,8 +206,11 @@ func (UnimplementedHandler) GetProcessPorts(ctx context.Context, params GetProce
 //
 // The listing of the directory at `path`.
 //
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
+//
 // GET /filesystem/tree/{path}
-func (UnimplementedHandler) GetTree(ctx context.Context, params GetTreeParams) (r GetTreeRes, _ error) {
+func (UnimplementedHandler) GetTree(ctx context.Context, params GetTreeParams) (r FileOrDirectory, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -179,8 +218,10 @@ func (UnimplementedHandler) GetTree(ctx context.Context, params GetTreeParams) (
 //
 // Opens an upload session; send parts to it, then complete or abort it.
 //
+// Fails with 400 when the request is malformed.
+//
 // POST /filesystem-multipart/initiate/{path}
-func (UnimplementedHandler) InitiateMultipartUpload(ctx context.Context, req OptMultipartInitiateRequest, params InitiateMultipartUploadParams) (r InitiateMultipartUploadRes, _ error) {
+func (UnimplementedHandler) InitiateMultipartUpload(ctx context.Context, req OptMultipartInitiateRequest, params InitiateMultipartUploadParams) (r *MultipartInitiateResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -188,8 +229,11 @@ func (UnimplementedHandler) InitiateMultipartUpload(ctx context.Context, req Opt
 //
 // Ends the process at once (a non-catchable signal).
 //
+// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+// be carried out.
+//
 // DELETE /process/{identifier}/kill
-func (UnimplementedHandler) KillProcess(ctx context.Context, params KillProcessParams) (r KillProcessRes, _ error) {
+func (UnimplementedHandler) KillProcess(ctx context.Context, params KillProcessParams) (r *SuccessResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -198,16 +242,16 @@ func (UnimplementedHandler) KillProcess(ctx context.Context, params KillProcessP
 // List mounted drives.
 //
 // GET /drives/mount
-func (UnimplementedHandler) ListDrives(ctx context.Context) (r ListDrivesRes, _ error) {
+func (UnimplementedHandler) ListDrives(ctx context.Context) (r *DriveListResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
 // ListMultipartParts implements listMultipartParts operation.
 //
-// List the parts received so far.
+// Fails with 400 when the request is malformed, 404 when no upload has that id.
 //
 // GET /filesystem-multipart/{uploadId}/parts
-func (UnimplementedHandler) ListMultipartParts(ctx context.Context, params ListMultipartPartsParams) (r ListMultipartPartsRes, _ error) {
+func (UnimplementedHandler) ListMultipartParts(ctx context.Context, params ListMultipartPartsParams) (r *MultipartListPartsResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -216,7 +260,7 @@ func (UnimplementedHandler) ListMultipartParts(ctx context.Context, params ListM
 // List multipart uploads in progress.
 //
 // GET /filesystem-multipart
-func (UnimplementedHandler) ListMultipartUploads(ctx context.Context) (r ListMultipartUploadsRes, _ error) {
+func (UnimplementedHandler) ListMultipartUploads(ctx context.Context) (r *MultipartListUploadsResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -234,8 +278,10 @@ func (UnimplementedHandler) ListProcesses(ctx context.Context) (r []ProcessRespo
 // Mounts an agent drive (or a sub-directory of it) at a local path. File ownership can be remapped
 // with `uidMap`/`gidMap`; values given here win over the server's defaults.
 //
+// Fails with 400 when the request is malformed, 409 when something is already mounted there.
+//
 // POST /drives/mount
-func (UnimplementedHandler) MountDrive(ctx context.Context, req *DriveMountRequest) (r MountDriveRes, _ error) {
+func (UnimplementedHandler) MountDrive(ctx context.Context, req *DriveMountRequest) (r *DriveMountResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -244,8 +290,11 @@ func (UnimplementedHandler) MountDrive(ctx context.Context, req *DriveMountReque
 // Creates or replaces a file with the given text, or creates a directory when `isDirectory` is set.
 // Missing parent directories are created.
 //
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
+//
 // PUT /filesystem/{path}
-func (UnimplementedHandler) PutFilesystem(ctx context.Context, req *FileRequest, params PutFilesystemParams) (r PutFilesystemRes, _ error) {
+func (UnimplementedHandler) PutFilesystem(ctx context.Context, req *FileRequest, params PutFilesystemParams) (r *SuccessResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -254,8 +303,11 @@ func (UnimplementedHandler) PutFilesystem(ctx context.Context, req *FileRequest,
 // Creates the directory if needed, then writes every file of the map (keys are paths relative to
 // `path`, values the text to write), creating intermediate directories. Answers with the new listing.
 //
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
+//
 // PUT /filesystem/tree/{path}
-func (UnimplementedHandler) PutTree(ctx context.Context, req *TreeRequest, params PutTreeParams) (r PutTreeRes, _ error) {
+func (UnimplementedHandler) PutTree(ctx context.Context, req *TreeRequest, params PutTreeParams) (r FileOrDirectory, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -264,8 +316,10 @@ func (UnimplementedHandler) PutTree(ctx context.Context, req *TreeRequest, param
 // Makes the server read the sandbox metadata again and apply its environment variables to itself and
 // to every process started later.
 //
+// Fails with 404 when the guest metadata document does not exist.
+//
 // POST /environment/reload
-func (UnimplementedHandler) ReloadEnvironment(ctx context.Context) (r ReloadEnvironmentRes, _ error) {
+func (UnimplementedHandler) ReloadEnvironment(ctx context.Context) (r *ReloadResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -274,26 +328,31 @@ func (UnimplementedHandler) ReloadEnvironment(ctx context.Context) (r ReloadEnvi
 // Asks the configured reranking model which files below `path` matter most for `query` and returns
 // them, most relevant first, with their content.
 //
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out, 503 when no model provider is configured.
+//
 // GET /codegen/reranking/{path}
-func (UnimplementedHandler) RerankFiles(ctx context.Context, params RerankFilesParams) (r RerankFilesRes, _ error) {
+func (UnimplementedHandler) RerankFiles(ctx context.Context, params RerankFilesParams) (r *RerankingResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
 // StartPortMonitor implements startPortMonitor operation.
 //
-// Watch a process for newly opened ports.
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
 //
 // POST /network/process/{pid}/monitor
-func (UnimplementedHandler) StartPortMonitor(ctx context.Context, req *PortMonitorRequest, params StartPortMonitorParams) (r StartPortMonitorRes, _ error) {
+func (UnimplementedHandler) StartPortMonitor(ctx context.Context, req *PortMonitorRequest, params StartPortMonitorParams) (r PortMonitorResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
 // StopPortMonitor implements stopPortMonitor operation.
 //
-// Stop watching a process for new ports.
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
 //
 // DELETE /network/process/{pid}/monitor
-func (UnimplementedHandler) StopPortMonitor(ctx context.Context, params StopPortMonitorParams) (r StopPortMonitorRes, _ error) {
+func (UnimplementedHandler) StopPortMonitor(ctx context.Context, params StopPortMonitorParams) (r PortMonitorResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -301,8 +360,11 @@ func (UnimplementedHandler) StopPortMonitor(ctx context.Context, params StopPort
 //
 // Asks the process to terminate (a graceful signal).
 //
+// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+// be carried out.
+//
 // DELETE /process/{identifier}
-func (UnimplementedHandler) StopProcess(ctx context.Context, params StopProcessParams) (r StopProcessRes, _ error) {
+func (UnimplementedHandler) StopProcess(ctx context.Context, params StopProcessParams) (r *SuccessResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -312,6 +374,9 @@ func (UnimplementedHandler) StopProcess(ctx context.Context, params StopProcessP
 // `[keepalive]` line every 30 seconds. The body finishes once the process has ended or the caller
 // disconnects.
 //
+// Fails with 404 when no process has that pid or name, 422 when the request is understood but cannot
+// be carried out.
+//
 // GET /process/{identifier}/logs/stream
 func (UnimplementedHandler) StreamProcessLogs(ctx context.Context, params StreamProcessLogsParams, w http.ResponseWriter) error {
 	return ht.ErrNotImplemented
@@ -319,10 +384,10 @@ func (UnimplementedHandler) StreamProcessLogs(ctx context.Context, params Stream
 
 // UnmountDrive implements unmountDrive operation.
 //
-// Unmount a drive.
+// Fails with 400 when the request is malformed.
 //
 // DELETE /drives/mount/{mountPath}
-func (UnimplementedHandler) UnmountDrive(ctx context.Context, params UnmountDriveParams) (r UnmountDriveRes, _ error) {
+func (UnimplementedHandler) UnmountDrive(ctx context.Context, params UnmountDriveParams) (r *DriveUnmountResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -331,8 +396,11 @@ func (UnimplementedHandler) UnmountDrive(ctx context.Context, params UnmountDriv
 // Tears the current tunnel down and brings a new one up with the given configuration. The
 // configuration cannot be read back.
 //
+// Fails with 400 when the request is malformed, 422 when the request is understood but cannot be
+// carried out.
+//
 // PUT /network/tunnel/config
-func (UnimplementedHandler) UpdateTunnelConfig(ctx context.Context, req *TunnelConfigRequest) (r UpdateTunnelConfigRes, _ error) {
+func (UnimplementedHandler) UpdateTunnelConfig(ctx context.Context, req *TunnelConfigRequest) (r *SuccessResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -343,7 +411,7 @@ func (UnimplementedHandler) UpdateTunnelConfig(ctx context.Context, req *TunnelC
 // processes survive the restart. Without a body the server picks its default version.
 //
 // POST /upgrade
-func (UnimplementedHandler) Upgrade(ctx context.Context, req OptUpgradeRequest) (r UpgradeRes, _ error) {
+func (UnimplementedHandler) Upgrade(ctx context.Context, req OptUpgradeRequest) (r *UpgradeResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -351,8 +419,10 @@ func (UnimplementedHandler) Upgrade(ctx context.Context, req OptUpgradeRequest) 
 //
 // The part's bytes travel as the `file` field of a multipart form.
 //
+// Fails with 400 when the request is malformed, 404 when no upload has that id.
+//
 // PUT /filesystem-multipart/{uploadId}/part
-func (UnimplementedHandler) UploadMultipartPart(ctx context.Context, req *MultipartUploadPartRequestMultipart, params UploadMultipartPartParams) (r UploadMultipartPartRes, _ error) {
+func (UnimplementedHandler) UploadMultipartPart(ctx context.Context, req *MultipartUploadPartRequestMultipart, params UploadMultipartPartParams) (r *MultipartUploadPartResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -361,7 +431,17 @@ func (UnimplementedHandler) UploadMultipartPart(ctx context.Context, req *Multip
 // A never-ending plain-text body: one JSON object per line for each change (shaped like `FileEvent`),
 // plus a `[keepalive]` line every 30 seconds. It only ends when the client goes away.
 //
+// Fails with 400 when the request is malformed.
+//
 // GET /watch/filesystem/{path}
 func (UnimplementedHandler) WatchFilesystem(ctx context.Context, params WatchFilesystemParams, w http.ResponseWriter) error {
 	return ht.ErrNotImplemented
+}
+
+// NewError creates *ErrorStatusCode from error returned by handler.
+//
+// Used for common default response.
+func (UnimplementedHandler) NewError(ctx context.Context, err error) (r *ErrorStatusCode) {
+	r = new(ErrorStatusCode)
+	return r
 }

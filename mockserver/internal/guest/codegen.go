@@ -2,6 +2,7 @@ package guest
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/sandboxkit/sandboxkit/internal/gen/sandboxsrv"
 )
@@ -12,11 +13,11 @@ import (
 const errCodegenOff = "codegen tools are not configured, follow this documentation to configure it: https://docs.blaxel.ai/Sandboxes/Codegen"
 
 // FastApply implements PUT /codegen/fastapply/{path}: always 400.
-func (handler) FastApply(context.Context, *sandboxsrv.ApplyEditRequest, sandboxsrv.FastApplyParams) (sandboxsrv.FastApplyRes, error) {
-	return &sandboxsrv.FastApplyBadRequest{Error: errCodegenOff}, nil
+func (handler) FastApply(context.Context, *sandboxsrv.ApplyEditRequest, sandboxsrv.FastApplyParams) (*sandboxsrv.ApplyEditResponse, error) {
+	return nil, failure(http.StatusBadRequest, errCodegenOff)
 }
 
 // RerankFiles implements GET /codegen/reranking/{path}: always 400.
-func (handler) RerankFiles(context.Context, sandboxsrv.RerankFilesParams) (sandboxsrv.RerankFilesRes, error) {
-	return &sandboxsrv.RerankFilesBadRequest{Error: errCodegenOff}, nil
+func (handler) RerankFiles(context.Context, sandboxsrv.RerankFilesParams) (*sandboxsrv.RerankingResponse, error) {
+	return nil, failure(http.StatusBadRequest, errCodegenOff)
 }

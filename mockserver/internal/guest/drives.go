@@ -2,6 +2,7 @@ package guest
 
 import (
 	"context"
+	"net/http"
 	"path"
 	"regexp"
 	"slices"
@@ -15,31 +16,31 @@ var driveNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 // MountDrive implements POST /drives/mount. Nothing is really mounted: the
 // mount is recorded and its mount point created as an empty directory.
 // A mount point already in use is a 409.
-func (h handler) MountDrive(_ context.Context, req *sandboxsrv.DriveMountRequest) (sandboxsrv.MountDriveRes, error) {
+func (h handler) MountDrive(_ context.Context, req *sandboxsrv.DriveMountRequest) (*sandboxsrv.DriveMountResponse, error) {
 	if !driveNameRE.MatchString(req.DriveName) {
-		return &sandboxsrv.MountDriveBadRequest{Error: "invalid drive name: " + req.DriveName}, nil
+		return nil, failure(http.StatusBadRequest, "invalid drive name: "+req.DriveName)
 	}
 	if !strings.HasPrefix(req.MountPath, "/") {
-		return &sandboxsrv.MountDriveBadRequest{Error: "invalid mount path: must be an absolute path"}, nil
+		return nil, failure(http.StatusBadRequest, "invalid mount path: must be an absolute path")
 	}
 	mp := path.Clean(req.MountPath)
 	if mp == "/" {
-		return &sandboxsrv.MountDriveBadRequest{Error: "invalid mount path: cannot mount on /"}, nil
+		return nil, failure(http.StatusBadRequest, "invalid mount path: cannot mount on /")
 	}
 	drivePath := req.DrivePath.Or("/")
 	if drivePath == "" {
 		drivePath = "/"
 	}
 	if !strings.HasPrefix(drivePath, "/") {
-		return &sandboxsrv.MountDriveBadRequest{Error: "Invalid drive path: Drive path must start with /"}, nil
+		return nil, failure(http.StatusBadRequest, "Invalid drive path: Drive path must start with /")
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, busy := h.mounts[mp]; busy {
-		return &sandboxsrv.MountDriveConflict{Error: "Failed to mount drive: mount path is already in use: " + mp}, nil
+		return nil, failure(http.StatusConflict, "Failed to mount drive: mount path is already in use: "+mp)
 	}
 	if _, err := h.mkdirAllLocked(mp, 0o755, true); err != nil {
-		return &sandboxsrv.MountDriveInternalServerError{Error: "Failed to mount drive: " + err.Error()}, nil
+		return nil, failure(http.StatusInternalServerError, "Failed to mount drive: "+err.Error())
 	}
 	info := sandboxsrv.DriveMountInfo{
 		DriveName: sandboxsrv.NewOptString(req.DriveName),
@@ -63,7 +64,7 @@ func (h handler) MountDrive(_ context.Context, req *sandboxsrv.DriveMountRequest
 }
 
 // ListDrives implements GET /drives/mount: the mounts by mount point.
-func (h handler) ListDrives(context.Context) (sandboxsrv.ListDrivesRes, error) {
+func (h handler) ListDrives(context.Context) (*sandboxsrv.DriveListResponse, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	keys := make([]string, 0, len(h.mounts))
@@ -81,12 +82,12 @@ func (h handler) ListDrives(context.Context) (sandboxsrv.ListDrivesRes, error) {
 // UnmountDrive implements DELETE /drives/mount/{mountPath}. The mount
 // point is always absolute (a relative one gets a leading slash); one that
 // is not mounted is a 500, as on the real server.
-func (h handler) UnmountDrive(_ context.Context, params sandboxsrv.UnmountDriveParams) (sandboxsrv.UnmountDriveRes, error) {
+func (h handler) UnmountDrive(_ context.Context, params sandboxsrv.UnmountDriveParams) (*sandboxsrv.DriveUnmountResponse, error) {
 	mp := path.Clean("/" + params.MountPath)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, ok := h.mounts[mp]; !ok {
-		return &sandboxsrv.UnmountDriveInternalServerError{Error: "Failed to unmount drive: mount path does not exist: " + mp}, nil
+		return nil, failure(http.StatusInternalServerError, "Failed to unmount drive: mount path does not exist: "+mp)
 	}
 	delete(h.mounts, mp)
 	return &sandboxsrv.DriveUnmountResponse{

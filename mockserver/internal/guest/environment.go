@@ -21,7 +21,7 @@ func (g *Guest) SetEnvironment(env map[string]string) {
 // counted in applied; variables an earlier reload applied that the
 // document no longer has are removed and counted in removed. Processes
 // started afterwards see the result.
-func (h handler) ReloadEnvironment(context.Context) (sandboxsrv.ReloadEnvironmentRes, error) {
+func (h handler) ReloadEnvironment(context.Context) (*sandboxsrv.ReloadResponse, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	removed := 0

@@ -148,7 +148,7 @@ func requestedPerm(s string, def fs.FileMode) (fs.FileMode, string) {
 // PutFilesystem implements PUT /filesystem/{path}: writes a file (its mode
 // only if it is new, masked by the umask), or makes a directory and its
 // parents when isDirectory is set.
-func (h handler) PutFilesystem(_ context.Context, req *sandboxsrv.FileRequest, params sandboxsrv.PutFilesystemParams) (sandboxsrv.PutFilesystemRes, error) {
+func (h handler) PutFilesystem(_ context.Context, req *sandboxsrv.FileRequest, params sandboxsrv.PutFilesystemParams) (*sandboxsrv.SuccessResponse, error) {
 	p := h.formatPath(params.Path)
 	isDir := req.IsDirectory.Or(false)
 	def := fs.FileMode(0o644)
@@ -157,29 +157,29 @@ func (h handler) PutFilesystem(_ context.Context, req *sandboxsrv.FileRequest, p
 	}
 	perm, msg := requestedPerm(req.Permissions.Or(""), def)
 	if msg != "" {
-		return &sandboxsrv.PutFilesystemBadRequest{Error: msg}, nil
+		return nil, failure(http.StatusBadRequest, msg)
 	}
 	ap := h.abs(p)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if isDir {
 		if _, err := h.mkdirAllLocked(ap, perm&^umask, true); err != nil {
-			return &sandboxsrv.PutFilesystemUnprocessableEntity{Error: "error creating directory: " + err.Error()}, nil
+			return nil, failure(http.StatusUnprocessableEntity, "error creating directory: "+err.Error())
 		}
 		return success(p, "Directory created successfully"), nil
 	}
 	if _, err := h.mkdirAllLocked(path.Dir(ap), 0o755&^umask, true); err != nil {
-		return &sandboxsrv.PutFilesystemUnprocessableEntity{Error: "error writing file: " + err.Error()}, nil
+		return nil, failure(http.StatusUnprocessableEntity, "error writing file: "+err.Error())
 	}
 	if err := h.writeFileLocked(ap, []byte(req.Content.Or("")), perm); err != nil {
-		return &sandboxsrv.PutFilesystemUnprocessableEntity{Error: "error writing file: " + err.Error()}, nil
+		return nil, failure(http.StatusUnprocessableEntity, "error writing file: "+err.Error())
 	}
 	return success(p, "File created/updated successfully"), nil
 }
 
 // DeleteFilesystem implements DELETE /filesystem/{path}: 404 when nothing
 // is there, 422 for a directory with entries unless recursive=true.
-func (h handler) DeleteFilesystem(_ context.Context, params sandboxsrv.DeleteFilesystemParams) (sandboxsrv.DeleteFilesystemRes, error) {
+func (h handler) DeleteFilesystem(_ context.Context, params sandboxsrv.DeleteFilesystemParams) (*sandboxsrv.SuccessResponse, error) {
 	p := h.formatPath(params.Path)
 	ap := h.abs(p)
 	h.mu.Lock()
@@ -187,17 +187,17 @@ func (h handler) DeleteFilesystem(_ context.Context, params sandboxsrv.DeleteFil
 	n, err := h.lookupLocked(ap)
 	switch {
 	case err != nil && isNotExist(err):
-		return &sandboxsrv.DeleteFilesystemNotFound{Error: "file or directory not found"}, nil
+		return nil, failure(http.StatusNotFound, "file or directory not found")
 	case err != nil:
-		return &sandboxsrv.DeleteFilesystemUnprocessableEntity{Error: err.Error()}, nil
+		return nil, failure(http.StatusUnprocessableEntity, err.Error())
 	case n.dir:
 		if err := h.removeLocked(ap, params.Recursive.Or(false)); err != nil {
-			return &sandboxsrv.DeleteFilesystemUnprocessableEntity{Error: "error deleting directory: " + err.Error()}, nil
+			return nil, failure(http.StatusUnprocessableEntity, "error deleting directory: "+err.Error())
 		}
 		return success(p, "Directory deleted successfully"), nil
 	}
 	if err := h.removeLocked(ap, false); err != nil {
-		return &sandboxsrv.DeleteFilesystemUnprocessableEntity{Error: "error deleting file: " + err.Error()}, nil
+		return nil, failure(http.StatusUnprocessableEntity, "error deleting file: "+err.Error())
 	}
 	return success(p, "File deleted successfully"), nil
 }
@@ -205,23 +205,23 @@ func (h handler) DeleteFilesystem(_ context.Context, params sandboxsrv.DeleteFil
 // GetTree implements GET /filesystem/tree/{path} (and any path that starts
 // with /filesystem/tree): the listing of a directory, always resolved
 // from / (400 when the path is not a directory).
-func (h handler) GetTree(_ context.Context, params sandboxsrv.GetTreeParams) (sandboxsrv.GetTreeRes, error) {
+func (h handler) GetTree(_ context.Context, params sandboxsrv.GetTreeParams) (sandboxsrv.FileOrDirectory, error) {
 	p := h.formatPath(params.Path)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	n, err := h.statLocked(p)
 	switch {
 	case err != nil && !isNotExist(err):
-		return &sandboxsrv.GetTreeUnprocessableEntity{Error: err.Error()}, nil
+		return sandboxsrv.FileOrDirectory{}, failure(http.StatusUnprocessableEntity, err.Error())
 	case err != nil || !n.dir:
-		return &sandboxsrv.GetTreeBadRequest{Error: "path is not a directory"}, nil
+		return sandboxsrv.FileOrDirectory{}, failure(http.StatusBadRequest, "path is not a directory")
 	}
-	return &sandboxsrv.FileOrDirectory{Type: sandboxsrv.DirectoryFileOrDirectory, Directory: listingLocked(h.displayPath(p), n)}, nil
+	return sandboxsrv.FileOrDirectory{Type: sandboxsrv.DirectoryFileOrDirectory, Directory: listingLocked(h.displayPath(p), n)}, nil
 }
 
 // PutTree implements PUT /filesystem/tree/{path}: makes the directory,
 // writes every file of the map below it and answers the new listing.
-func (h handler) PutTree(_ context.Context, req *sandboxsrv.TreeRequest, params sandboxsrv.PutTreeParams) (sandboxsrv.PutTreeRes, error) {
+func (h handler) PutTree(_ context.Context, req *sandboxsrv.TreeRequest, params sandboxsrv.PutTreeParams) (sandboxsrv.FileOrDirectory, error) {
 	p := h.formatPath(params.Path)
 	root := h.abs(p)
 	h.mu.Lock()
@@ -229,10 +229,10 @@ func (h handler) PutTree(_ context.Context, req *sandboxsrv.TreeRequest, params 
 	n, err := h.lookupLocked(root)
 	switch {
 	case err != nil && !isNotExist(err):
-		return &sandboxsrv.PutTreeUnprocessableEntity{Error: err.Error()}, nil
+		return sandboxsrv.FileOrDirectory{}, failure(http.StatusUnprocessableEntity, err.Error())
 	case err != nil || !n.dir:
 		if _, err := h.mkdirAllLocked(root, 0o755&^umask, true); err != nil {
-			return &sandboxsrv.PutTreeUnprocessableEntity{Error: "error creating root directory: " + err.Error()}, nil
+			return sandboxsrv.FileOrDirectory{}, failure(http.StatusUnprocessableEntity, "error creating root directory: "+err.Error())
 		}
 	}
 	files := req.Files.Or(nil)
@@ -245,19 +245,19 @@ func (h handler) PutTree(_ context.Context, req *sandboxsrv.TreeRequest, params 
 	}) {
 		fp := path.Join(root, rel)
 		if _, err := h.mkdirAllLocked(path.Dir(fp), 0o755&^umask, true); err != nil {
-			return &sandboxsrv.PutTreeUnprocessableEntity{Error: "error creating parent directory: " + err.Error()}, nil
+			return sandboxsrv.FileOrDirectory{}, failure(http.StatusUnprocessableEntity, "error creating parent directory: "+err.Error())
 		}
 		if err := h.writeFileLocked(fp, []byte(files[rel]), 0o644); err != nil {
-			return &sandboxsrv.PutTreeUnprocessableEntity{Error: "error writing file: " + err.Error()}, nil
+			return sandboxsrv.FileOrDirectory{}, failure(http.StatusUnprocessableEntity, "error writing file: "+err.Error())
 		}
 	}
 	n, _ = h.lookupLocked(root)
-	return &sandboxsrv.FileOrDirectory{Type: sandboxsrv.DirectoryFileOrDirectory, Directory: listingLocked(h.displayPath(p), n)}, nil
+	return sandboxsrv.FileOrDirectory{Type: sandboxsrv.DirectoryFileOrDirectory, Directory: listingLocked(h.displayPath(p), n)}, nil
 }
 
 // DeleteTree implements DELETE /filesystem/tree/{path}: removes a
 // directory, its content only with recursive=true; every failure is 422.
-func (h handler) DeleteTree(_ context.Context, params sandboxsrv.DeleteTreeParams) (sandboxsrv.DeleteTreeRes, error) {
+func (h handler) DeleteTree(_ context.Context, params sandboxsrv.DeleteTreeParams) (*sandboxsrv.SuccessResponse, error) {
 	p := params.Path
 	ap := h.abs(p)
 	h.mu.Lock()
@@ -270,7 +270,7 @@ func (h handler) DeleteTree(_ context.Context, params sandboxsrv.DeleteTreeParam
 		err = h.removeLocked(ap, params.Recursive.Or(false))
 	}
 	if err != nil {
-		return &sandboxsrv.DeleteTreeUnprocessableEntity{Error: "error deleting directory: " + err.Error()}, nil
+		return nil, failure(http.StatusUnprocessableEntity, "error deleting directory: "+err.Error())
 	}
 	return success(p, "Directory deleted successfully"), nil
 }

@@ -422,13 +422,10 @@ func notFound(w http.ResponseWriter, r *http.Request) {
 }
 
 // ogenError answers errors of the generated server (undecodable
-// parameters or bodies) in the real server's {"error": ...} shape.
+// parameters or bodies; refused credentials go to NewError) in the real
+// server's {"error": ...} shape.
 func ogenError(_ context.Context, w http.ResponseWriter, r *http.Request, err error) {
 	code := ogenerrors.ErrorCode(err)
-	var se *ogenerrors.SecurityError
-	if errors.As(err, &se) {
-		code = http.StatusUnauthorized
-	}
 	msg := err.Error()
 	var pe *ogenerrors.DecodeParamError
 	if errors.As(err, &pe) {
@@ -467,6 +464,24 @@ func paramErrorText(pe *ogenerrors.DecodeParamError, raw string) string {
 		return "invalid maxResults: " + raw
 	}
 	return "invalid parameter " + pe.Name + ": " + pe.Err.Error()
+}
+
+// failure is a handler's error answer: status code and the {"error": msg}
+// body the real server sends.
+func failure(code int, msg string) *sandboxsrv.ErrorStatusCode {
+	return &sandboxsrv.ErrorStatusCode{StatusCode: code, Response: sandboxsrv.ErrorResponse{Error: msg}}
+}
+
+// NewError implements sandboxsrv.Handler: the answer to an error that is
+// not a [failure]. Handlers give every answer the real server gives as a
+// failure, so this only meets a refused credential (HandleBearerAuth
+// refuses none: tokens are checked in ServeHTTP) and the mock's own
+// faults, which the real server would report as a 500.
+func (handler) NewError(_ context.Context, err error) *sandboxsrv.ErrorStatusCode {
+	if _, ok := errors.AsType[*ogenerrors.SecurityError](err); ok {
+		return failure(http.StatusUnauthorized, "Unauthorized")
+	}
+	return failure(http.StatusInternalServerError, err.Error())
 }
 
 // writeError writes the {"error": msg} body every error answer has.

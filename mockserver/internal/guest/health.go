@@ -20,17 +20,17 @@ func (h handler) GetHealth(context.Context) (*sandboxsrv.HealthResponse, error) 
 	up := h.clk.Now().Sub(h.startedAt)
 	return &sandboxsrv.HealthResponse{
 		Status:        "ok",
-		Version:       h.version,
-		GitCommit:     gitCommit(h.version),
-		BuildTime:     h.buildTime.UTC().Format(time.RFC3339),
-		GoVersion:     runtime.Version(),
-		Os:            "linux",
-		Arch:          "amd64",
-		StartedAt:     h.startedAt.UTC().Format(time.RFC3339),
-		Uptime:        up.Round(time.Second).String(),
-		UptimeSeconds: up.Seconds(),
-		UpgradeCount:  h.upgradeCount,
-		LastUpgrade:   h.last.api(),
+		Version:       sandboxsrv.NewOptString(h.version),
+		GitCommit:     sandboxsrv.NewOptString(gitCommit(h.version)),
+		BuildTime:     sandboxsrv.NewOptString(h.buildTime.UTC().Format(time.RFC3339)),
+		GoVersion:     sandboxsrv.NewOptString(runtime.Version()),
+		Os:            sandboxsrv.NewOptString("linux"),
+		Arch:          sandboxsrv.NewOptString("amd64"),
+		StartedAt:     sandboxsrv.NewOptString(h.startedAt.UTC().Format(time.RFC3339)),
+		Uptime:        sandboxsrv.NewOptString(up.Round(time.Second).String()),
+		UptimeSeconds: sandboxsrv.NewOptFloat64(up.Seconds()),
+		UpgradeCount:  sandboxsrv.NewOptInt(h.upgradeCount),
+		LastUpgrade:   sandboxsrv.NewOptUpgradeStatus(h.last.api()),
 	}, nil
 }
 

@@ -286,13 +286,19 @@ func (e *env) exec(t *testing.T, body string) *sandboxapi.ProcessResponse {
 
 func (e *env) getProcess(t *testing.T, id string) *sandboxapi.ProcessResponse {
 	t.Helper()
-	res, err := e.client.GetProcess(t.Context(), sandboxapi.GetProcessParams{Identifier: id})
+	p, err := e.client.GetProcess(t.Context(), sandboxapi.GetProcessParams{Identifier: id})
 	if err != nil {
 		t.Fatalf("GetProcess(%s): %v", id, err)
 	}
-	p, ok := res.(*sandboxapi.ProcessResponse)
-	if !ok {
-		t.Fatalf("GetProcess(%s) = %#v", id, res)
-	}
 	return p
+}
+
+// statusOf is the status of the server's error answer in err, 0 if err is
+// not one.
+func statusOf(err error) int {
+	var se *sandboxapi.ErrorStatusCode
+	if errors.As(err, &se) {
+		return se.StatusCode
+	}
+	return 0
 }

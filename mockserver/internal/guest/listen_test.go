@@ -42,7 +42,7 @@ func (tg *target) waitPort(t *testing.T, pid string, port int) portInfo {
 		if time.Now().After(deadline) {
 			t.Fatalf("port %d of %s never listed", port, pid)
 		}
-		time.Sleep(50 * time.Millisecond) // the real server's time (virtual in the mock's bubble)
+		tg.elapse(50 * time.Millisecond)
 	}
 }
 

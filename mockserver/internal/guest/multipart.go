@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"path"
 	"slices"
 	"strconv"
@@ -70,12 +71,12 @@ func (g *Guest) newUUIDLocked() string {
 // InitiateMultipartUpload implements POST
 // /filesystem-multipart/initiate/{path}: opens a session for the file; the
 // answer names it by its absolute path.
-func (h handler) InitiateMultipartUpload(_ context.Context, req sandboxsrv.OptMultipartInitiateRequest, params sandboxsrv.InitiateMultipartUploadParams) (sandboxsrv.InitiateMultipartUploadRes, error) {
+func (h handler) InitiateMultipartUpload(_ context.Context, req sandboxsrv.OptMultipartInitiateRequest, params sandboxsrv.InitiateMultipartUploadParams) (*sandboxsrv.MultipartInitiateResponse, error) {
 	perm := fs.FileMode(0o644)
 	if s, ok := req.Value.Permissions.Get(); req.Set && ok && s != "" {
 		v, err := strconv.ParseUint(s, 8, 32)
 		if err != nil {
-			return &sandboxsrv.InitiateMultipartUploadBadRequest{Error: "invalid permissions format: " + err.Error()}, nil
+			return nil, failure(http.StatusBadRequest, "invalid permissions format: "+err.Error())
 		}
 		perm = fs.FileMode(v)
 	}
@@ -97,28 +98,28 @@ func (h handler) InitiateMultipartUpload(_ context.Context, req sandboxsrv.OptMu
 // UploadMultipartPart implements PUT /filesystem-multipart/{uploadId}/part:
 // stores one part; its etag is the MD5 of its bytes in hex. An unknown
 // upload or a part number outside 1..10000 is a 500, as on the server.
-func (h handler) UploadMultipartPart(_ context.Context, req *sandboxsrv.MultipartUploadPartRequestMultipart, params sandboxsrv.UploadMultipartPartParams) (sandboxsrv.UploadMultipartPartRes, error) {
+func (h handler) UploadMultipartPart(_ context.Context, req *sandboxsrv.MultipartUploadPartRequestMultipart, params sandboxsrv.UploadMultipartPartParams) (*sandboxsrv.MultipartUploadPartResponse, error) {
 	h.mu.Lock()
 	_, ok := h.uploads[params.UploadID]
 	h.mu.Unlock()
 	switch {
 	case !ok:
-		return &sandboxsrv.UploadMultipartPartInternalServerError{Error: "failed to upload part: upload not found: " + params.UploadID}, nil
+		return nil, failure(http.StatusInternalServerError, "failed to upload part: upload not found: "+params.UploadID)
 	case params.PartNumber < 1 || params.PartNumber > maxPartNumber:
-		return &sandboxsrv.UploadMultipartPartInternalServerError{Error: "failed to upload part: part number must be between 1 and 10000"}, nil
+		return nil, failure(http.StatusInternalServerError, "failed to upload part: part number must be between 1 and 10000")
 	case req.File.File == nil:
-		return &sandboxsrv.UploadMultipartPartBadRequest{Error: "missing 'file' field in multipart form"}, nil
+		return nil, failure(http.StatusBadRequest, "missing 'file' field in multipart form")
 	}
 	data, err := readPart(req.File)
 	if err != nil {
-		return &sandboxsrv.UploadMultipartPartInternalServerError{Error: "failed to upload part: failed to write part: " + err.Error()}, nil
+		return nil, failure(http.StatusInternalServerError, "failed to upload part: failed to write part: "+err.Error())
 	}
 	sum := md5.Sum(data)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	u, ok := h.uploads[params.UploadID]
 	if !ok {
-		return &sandboxsrv.UploadMultipartPartInternalServerError{Error: "failed to upload part: upload not found: " + params.UploadID}, nil
+		return nil, failure(http.StatusInternalServerError, "failed to upload part: upload not found: "+params.UploadID)
 	}
 	pt := &part{data: data, etag: hex.EncodeToString(sum[:]), uploaded: h.clk.Now()}
 	u.parts[params.PartNumber] = pt
@@ -154,12 +155,12 @@ const maxPartBytes = 1 << 34
 const maxPartMemory = 1 << 20
 
 // ListMultipartParts implements GET /filesystem-multipart/{uploadId}/parts.
-func (h handler) ListMultipartParts(_ context.Context, params sandboxsrv.ListMultipartPartsParams) (sandboxsrv.ListMultipartPartsRes, error) {
+func (h handler) ListMultipartParts(_ context.Context, params sandboxsrv.ListMultipartPartsParams) (*sandboxsrv.MultipartListPartsResponse, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	u, ok := h.uploads[params.UploadID]
 	if !ok {
-		return &sandboxsrv.ListMultipartPartsNotFound{Error: "upload not found: " + params.UploadID}, nil
+		return nil, failure(http.StatusNotFound, "upload not found: "+params.UploadID)
 	}
 	parts := []sandboxsrv.UploadedPart{}
 	for _, n := range u.sortedParts() {
@@ -171,7 +172,7 @@ func (h handler) ListMultipartParts(_ context.Context, params sandboxsrv.ListMul
 // ListMultipartUploads implements GET /filesystem-multipart: the sessions
 // still open (the server lists them in no particular order; the mock in
 // the order they were opened).
-func (h handler) ListMultipartUploads(context.Context) (sandboxsrv.ListMultipartUploadsRes, error) {
+func (h handler) ListMultipartUploads(context.Context) (*sandboxsrv.MultipartListUploadsResponse, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	out := []sandboxsrv.MultipartUpload{}
@@ -201,18 +202,18 @@ func (h handler) ListMultipartUploads(context.Context) (sandboxsrv.ListMultipart
 // 500; the parts are joined in part-number order whatever the order of
 // the list. A new file gets the session's mode (masked by the umask), an
 // existing one keeps its own.
-func (h handler) CompleteMultipartUpload(_ context.Context, req *sandboxsrv.MultipartCompleteRequest, params sandboxsrv.CompleteMultipartUploadParams) (sandboxsrv.CompleteMultipartUploadRes, error) {
+func (h handler) CompleteMultipartUpload(_ context.Context, req *sandboxsrv.MultipartCompleteRequest, params sandboxsrv.CompleteMultipartUploadParams) (*sandboxsrv.SuccessResponse, error) {
 	if len(req.Parts) == 0 {
-		return &sandboxsrv.CompleteMultipartUploadBadRequest{Error: "at least one part is required"}, nil
+		return nil, failure(http.StatusBadRequest, "at least one part is required")
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	u, ok := h.uploads[params.UploadID]
 	if !ok {
-		return &sandboxsrv.CompleteMultipartUploadNotFound{Error: "upload not found: " + params.UploadID}, nil
+		return nil, failure(http.StatusNotFound, "upload not found: "+params.UploadID)
 	}
-	fail := func(msg string) (sandboxsrv.CompleteMultipartUploadRes, error) {
-		return &sandboxsrv.CompleteMultipartUploadInternalServerError{Error: "failed to complete upload: " + msg}, nil
+	fail := func(msg string) (*sandboxsrv.SuccessResponse, error) {
+		return nil, failure(http.StatusInternalServerError, "failed to complete upload: "+msg)
 	}
 	numbers := make([]int, 0, len(req.Parts))
 	for _, pi := range req.Parts {
@@ -256,11 +257,11 @@ func (h handler) CompleteMultipartUpload(_ context.Context, req *sandboxsrv.Mult
 
 // AbortMultipartUpload implements DELETE
 // /filesystem-multipart/{uploadId}/abort.
-func (h handler) AbortMultipartUpload(_ context.Context, params sandboxsrv.AbortMultipartUploadParams) (sandboxsrv.AbortMultipartUploadRes, error) {
+func (h handler) AbortMultipartUpload(_ context.Context, params sandboxsrv.AbortMultipartUploadParams) (*sandboxsrv.SuccessResponse, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, ok := h.uploads[params.UploadID]; !ok {
-		return &sandboxsrv.AbortMultipartUploadNotFound{Error: "upload not found: " + params.UploadID}, nil
+		return nil, failure(http.StatusNotFound, "upload not found: "+params.UploadID)
 	}
 	delete(h.uploads, params.UploadID)
 	return success("", "Multipart upload aborted successfully"), nil

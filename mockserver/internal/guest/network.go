@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"slices"
 	"strconv"
 
@@ -32,7 +33,7 @@ type portInfo struct {
 // sockets a running process and the commands it started listen on (or
 // those of the command whose pid it is), each with the pid of the command
 // that owns it, as the server finds them with ss. Any other pid has none.
-func (h handler) GetProcessPorts(_ context.Context, params sandboxsrv.GetProcessPortsParams) (sandboxsrv.GetProcessPortsRes, error) {
+func (h handler) GetProcessPorts(_ context.Context, params sandboxsrv.GetProcessPortsParams) (sandboxsrv.ProcessPortsResponse, error) {
 	h.mu.Lock()
 	ports := []portInfo{}
 	for _, l := range h.portsOfLocked(params.Pid) {
@@ -47,21 +48,21 @@ func (h handler) GetProcessPorts(_ context.Context, params sandboxsrv.GetProcess
 	}
 	h.mu.Unlock()
 	b, _ := json.Marshal(ports)
-	return &sandboxsrv.ProcessPortsResponse{
+	return sandboxsrv.ProcessPortsResponse{
 		"pid":   jx.Raw(strconv.Itoa(params.Pid)),
 		"ports": jx.Raw(b),
 	}, nil
 }
 
 // monitorAnswer is the server's {"path":"","message"} answer.
-func monitorAnswer(msg string) *sandboxsrv.PortMonitorResponse {
+func monitorAnswer(msg string) sandboxsrv.PortMonitorResponse {
 	m, _ := json.Marshal(msg)
-	return &sandboxsrv.PortMonitorResponse{"path": jx.Raw(`""`), "message": jx.Raw(m)}
+	return sandboxsrv.PortMonitorResponse{"path": jx.Raw(`""`), "message": jx.Raw(m)}
 }
 
 // StartPortMonitor implements POST /network/process/{pid}/monitor. The
 // callback URL is recorded (see [Guest.PortMonitor]) but never called.
-func (h handler) StartPortMonitor(_ context.Context, req *sandboxsrv.PortMonitorRequest, params sandboxsrv.StartPortMonitorParams) (sandboxsrv.StartPortMonitorRes, error) {
+func (h handler) StartPortMonitor(_ context.Context, req *sandboxsrv.PortMonitorRequest, params sandboxsrv.StartPortMonitorParams) (sandboxsrv.PortMonitorResponse, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.monitors[params.Pid] = req.Callback.Or("")
@@ -69,7 +70,7 @@ func (h handler) StartPortMonitor(_ context.Context, req *sandboxsrv.PortMonitor
 }
 
 // StopPortMonitor implements DELETE /network/process/{pid}/monitor.
-func (h handler) StopPortMonitor(_ context.Context, params sandboxsrv.StopPortMonitorParams) (sandboxsrv.StopPortMonitorRes, error) {
+func (h handler) StopPortMonitor(_ context.Context, params sandboxsrv.StopPortMonitorParams) (sandboxsrv.PortMonitorResponse, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.monitors, params.Pid)
@@ -182,12 +183,12 @@ func (c *tunnelConfig) validate() error {
 // base64 of a JSON tunnel configuration, checked as the server checks it
 // (422 "invalid tunnel config: ..." with its wording). A valid one is
 // recorded (see [Guest.Tunnel]); no tunnel is really brought up.
-func (h handler) UpdateTunnelConfig(_ context.Context, req *sandboxsrv.TunnelConfigRequest) (sandboxsrv.UpdateTunnelConfigRes, error) {
+func (h handler) UpdateTunnelConfig(_ context.Context, req *sandboxsrv.TunnelConfigRequest) (*sandboxsrv.SuccessResponse, error) {
 	if req.Config == "" {
-		return &sandboxsrv.UpdateTunnelConfigBadRequest{Error: errRequiredConfig}, nil
+		return nil, failure(http.StatusBadRequest, errRequiredConfig)
 	}
 	if err := parseTunnelConfig(req.Config); err != nil {
-		return &sandboxsrv.UpdateTunnelConfigUnprocessableEntity{Error: "invalid tunnel config: " + err.Error()}, nil
+		return nil, failure(http.StatusUnprocessableEntity, "invalid tunnel config: "+err.Error())
 	}
 	raw, _ := base64.StdEncoding.DecodeString(req.Config)
 	h.mu.Lock()
@@ -198,11 +199,11 @@ func (h handler) UpdateTunnelConfig(_ context.Context, req *sandboxsrv.TunnelCon
 
 // DisconnectTunnel implements DELETE /network/tunnel: 400 when no tunnel
 // runs (none does until a configuration is applied).
-func (h handler) DisconnectTunnel(context.Context) (sandboxsrv.DisconnectTunnelRes, error) {
+func (h handler) DisconnectTunnel(context.Context) (*sandboxsrv.SuccessResponse, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.tunnel == nil {
-		return &sandboxsrv.DisconnectTunnelBadRequest{Error: "no WireGuard client is running"}, nil
+		return nil, failure(http.StatusBadRequest, "no WireGuard client is running")
 	}
 	h.tunnel = nil
 	return success("", "Tunnel disconnected"), nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,18 +18,17 @@ import (
 
 func (e *env) ports(t *testing.T, pid int) []int {
 	t.Helper()
-	res, err := e.client.GetProcessPorts(t.Context(), sandboxapi.GetProcessPortsParams{Pid: pid})
-	pr, ok := res.(*sandboxapi.ProcessPortsResponse)
-	if err != nil || !ok {
-		t.Fatalf("GetProcessPorts(%d) = %#v, %v", pid, res, err)
+	pr, err := e.client.GetProcessPorts(t.Context(), sandboxapi.GetProcessPortsParams{Pid: pid})
+	if err != nil {
+		t.Fatalf("GetProcessPorts(%d): %v", pid, err)
 	}
 	var gotPid int
 	var ports []portInfo
-	if err := json.Unmarshal((*pr)["pid"], &gotPid); err != nil || gotPid != pid {
-		t.Errorf("pid %s", (*pr)["pid"])
+	if err := json.Unmarshal(pr["pid"], &gotPid); err != nil || gotPid != pid {
+		t.Errorf("pid %s", pr["pid"])
 	}
-	if err := json.Unmarshal((*pr)["ports"], &ports); err != nil || ports == nil {
-		t.Fatalf("ports %s: %v", (*pr)["ports"], err)
+	if err := json.Unmarshal(pr["ports"], &ports); err != nil || ports == nil {
+		t.Fatalf("ports %s: %v", pr["ports"], err)
 	}
 	out := []int{}
 	for _, p := range ports {
@@ -103,17 +103,15 @@ func TestProcessPorts(t *testing.T) {
 func TestPortMonitor(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{})
-	res, err := e.client.StartPortMonitor(t.Context(), &sandboxapi.PortMonitorRequest{Callback: sandboxapi.NewOptString("http://cb.test/ports")}, sandboxapi.StartPortMonitorParams{Pid: 1000})
-	m, ok := res.(*sandboxapi.PortMonitorResponse)
-	if err != nil || !ok || string((*m)["path"]) != `""` || string((*m)["message"]) != `"Port monitoring started"` {
-		t.Fatalf("StartPortMonitor = %#v, %v", res, err)
+	m, err := e.client.StartPortMonitor(t.Context(), &sandboxapi.PortMonitorRequest{Callback: sandboxapi.NewOptString("http://cb.test/ports")}, sandboxapi.StartPortMonitorParams{Pid: 1000})
+	if err != nil || string(m["path"]) != `""` || string(m["message"]) != `"Port monitoring started"` {
+		t.Fatalf("StartPortMonitor = %#v, %v", m, err)
 	}
 	if cb, ok := e.g.PortMonitor(1000); !ok || cb != "http://cb.test/ports" {
 		t.Errorf("PortMonitor = %q, %v", cb, ok)
 	}
-	sres, err := e.client.StopPortMonitor(t.Context(), sandboxapi.StopPortMonitorParams{Pid: 1000})
-	if _, ok := sres.(*sandboxapi.PortMonitorResponse); err != nil || !ok {
-		t.Fatalf("StopPortMonitor = %#v, %v", sres, err)
+	if _, err := e.client.StopPortMonitor(t.Context(), sandboxapi.StopPortMonitorParams{Pid: 1000}); err != nil {
+		t.Fatalf("StopPortMonitor: %v", err)
 	}
 	if _, ok := e.g.PortMonitor(1000); ok {
 		t.Error("monitor still on")
@@ -124,31 +122,26 @@ func TestTunnel(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{})
 	ctx := t.Context()
-	dres, err := e.client.DisconnectTunnel(ctx)
-	if _, ok := dres.(*sandboxapi.DisconnectTunnelBadRequest); err != nil || !ok {
-		t.Errorf("disconnect without tunnel = %#v, %v", dres, err)
+	if _, err := e.client.DisconnectTunnel(ctx); statusOf(err) != http.StatusBadRequest {
+		t.Errorf("disconnect without tunnel: %v, want a 400", err)
 	}
 	for _, cfg := range []string{"not base64!", base64.StdEncoding.EncodeToString([]byte("not json")), base64.StdEncoding.EncodeToString([]byte("[1]"))} {
-		res, err := e.client.UpdateTunnelConfig(ctx, &sandboxapi.TunnelConfigRequest{Config: cfg})
-		if _, ok := res.(*sandboxapi.UpdateTunnelConfigUnprocessableEntity); err != nil || !ok {
-			t.Errorf("config %q = %#v, %v", cfg, res, err)
+		if _, err := e.client.UpdateTunnelConfig(ctx, &sandboxapi.TunnelConfigRequest{Config: cfg}); statusOf(err) != http.StatusUnprocessableEntity {
+			t.Errorf("config %q: %v, want a 422", cfg, err)
 		}
 	}
-	res, err := e.client.UpdateTunnelConfig(ctx, &sandboxapi.TunnelConfigRequest{Config: ""})
-	if _, ok := res.(*sandboxapi.UpdateTunnelConfigBadRequest); err != nil || !ok {
-		t.Errorf("empty config = %#v, %v", res, err)
+	if _, err := e.client.UpdateTunnelConfig(ctx, &sandboxapi.TunnelConfigRequest{Config: ""}); statusOf(err) != http.StatusBadRequest {
+		t.Errorf("empty config: %v, want a 400", err)
 	}
 	conf := `{"local_ip":"10.0.0.1/32","peer_endpoint":"192.0.2.1:51820","peer_public_key":"` + testKey + `","private_key":"` + testKey + `"}`
-	res, err = e.client.UpdateTunnelConfig(ctx, &sandboxapi.TunnelConfigRequest{Config: base64.StdEncoding.EncodeToString([]byte(conf))})
-	if _, ok := res.(*sandboxapi.SuccessResponse); err != nil || !ok {
-		t.Fatalf("valid config = %#v, %v", res, err)
+	if _, err := e.client.UpdateTunnelConfig(ctx, &sandboxapi.TunnelConfigRequest{Config: base64.StdEncoding.EncodeToString([]byte(conf))}); err != nil {
+		t.Fatalf("valid config: %v", err)
 	}
 	if got, ok := e.g.Tunnel(); !ok || string(got) != conf {
 		t.Errorf("Tunnel() = %s, %v", got, ok)
 	}
-	dres, err = e.client.DisconnectTunnel(ctx)
-	if _, ok := dres.(*sandboxapi.SuccessResponse); err != nil || !ok {
-		t.Errorf("disconnect = %#v, %v", dres, err)
+	if _, err := e.client.DisconnectTunnel(ctx); err != nil {
+		t.Errorf("disconnect: %v", err)
 	}
 	if _, ok := e.g.Tunnel(); ok {
 		t.Error("tunnel still up")
@@ -159,31 +152,27 @@ func TestDrives(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{})
 	ctx := t.Context()
-	mount := func(name, mp string) sandboxapi.MountDriveRes {
-		t.Helper()
-		res, err := e.client.MountDrive(ctx, &sandboxapi.DriveMountRequest{DriveName: name, MountPath: mp, ReadOnly: sandboxapi.NewOptBool(true)})
-		if err != nil {
-			t.Fatalf("MountDrive(%s, %s): %v", name, mp, err)
-		}
-		return res
+	mount := func(name, mp string) (*sandboxapi.DriveMountResponse, error) {
+		return e.client.MountDrive(ctx, &sandboxapi.DriveMountRequest{DriveName: name, MountPath: mp, ReadOnly: sandboxapi.NewOptBool(true)})
 	}
-	r := mount("data", "/mnt/data/")
-	if m, ok := r.(*sandboxapi.DriveMountResponse); !ok || m.MountPath.Or("") != "/mnt/data" || m.DrivePath.Or("") != "/" || !m.Success.Or(false) {
-		t.Fatalf("mount = %#v", r)
+	m, err := mount("data", "/mnt/data/")
+	if err != nil || m.MountPath.Or("") != "/mnt/data" || m.DrivePath.Or("") != "/" || !m.Success.Or(false) {
+		t.Fatalf("mount = %#v, %v", m, err)
 	}
-	if _, ok := mount("other", "/mnt/data").(*sandboxapi.MountDriveConflict); !ok {
-		t.Error("second mount on /mnt/data is not a conflict")
+	if _, err := mount("other", "/mnt/data"); statusOf(err) != http.StatusConflict {
+		t.Errorf("second mount on /mnt/data: %v, want a 409", err)
 	}
 	for _, bad := range [][2]string{{"../x", "/mnt/x"}, {"ok", "relative"}} {
-		if _, ok := mount(bad[0], bad[1]).(*sandboxapi.MountDriveBadRequest); !ok {
-			t.Errorf("mount %v is not a 400", bad)
+		if _, err := mount(bad[0], bad[1]); statusOf(err) != http.StatusBadRequest {
+			t.Errorf("mount %v: %v, want a 400", bad, err)
 		}
 	}
-	mount("logs", "/mnt/logs")
-	lres, err := e.client.ListDrives(ctx)
-	l, ok := lres.(*sandboxapi.DriveListResponse)
-	if err != nil || !ok || len(l.Mounts) != 2 || l.Mounts[0].MountPath.Value != "/mnt/data" || !l.Mounts[0].ReadOnly.Value {
-		t.Fatalf("ListDrives = %#v, %v", lres, err)
+	if _, err := mount("logs", "/mnt/logs"); err != nil {
+		t.Fatal(err)
+	}
+	l, err := e.client.ListDrives(ctx)
+	if err != nil || len(l.Mounts) != 2 || l.Mounts[0].MountPath.Value != "/mnt/data" || !l.Mounts[0].ReadOnly.Value {
+		t.Fatalf("ListDrives = %#v, %v", l, err)
 	}
 	if fileOrDir(t, e, "/mnt/data") != "directory" {
 		t.Error("mount point is not a directory")
@@ -219,10 +208,9 @@ func TestReloadEnvironment(t *testing.T) {
 	e := setup(t, Config{Env: map[string]string{"A": "1", "B": "2"}})
 	reload := func() [3]int64 {
 		t.Helper()
-		res, err := e.client.ReloadEnvironment(t.Context())
-		r, ok := res.(*sandboxapi.ReloadResponse)
-		if err != nil || !ok {
-			t.Fatalf("ReloadEnvironment = %#v, %v", res, err)
+		r, err := e.client.ReloadEnvironment(t.Context())
+		if err != nil {
+			t.Fatalf("ReloadEnvironment: %v", err)
 		}
 		return [3]int64{int64(r.Applied.Value), int64(r.Removed.Value), r.Generation.Value}
 	}
@@ -242,9 +230,9 @@ func TestReloadEnvironment(t *testing.T) {
 func TestCodegenIsNotConfigured(t *testing.T) {
 	t.Parallel()
 	e := setup(t, Config{})
-	fres, err := e.client.FastApply(t.Context(), &sandboxapi.ApplyEditRequest{CodeEdit: "x"}, sandboxapi.FastApplyParams{Path: "a.go"})
-	if r, ok := fres.(*sandboxapi.FastApplyBadRequest); err != nil || !ok || r.Error != errCodegenOff {
-		t.Errorf("FastApply = %#v, %v", fres, err)
+	_, err := e.client.FastApply(t.Context(), &sandboxapi.ApplyEditRequest{CodeEdit: "x"}, sandboxapi.FastApplyParams{Path: "a.go"})
+	if se := new(sandboxapi.ErrorStatusCode); !errors.As(err, &se) || se.StatusCode != http.StatusBadRequest || se.Response.Error != errCodegenOff {
+		t.Errorf("FastApply: %v, want a 400 saying %q", err, errCodegenOff)
 	}
 	resp, body := e.do(t, http.MethodGet, "/codegen/reranking/src/pkg?query=where", "")
 	if resp.StatusCode != http.StatusBadRequest || errorBody(t, resp, body) != errCodegenOff {

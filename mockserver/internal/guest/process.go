@@ -210,12 +210,6 @@ func appendLog(file *[]byte, base *int, b []byte) {
 	}
 }
 
-// apiError is an error answer decided while holding g.mu.
-type apiError struct {
-	code int
-	msg  string
-}
-
 // formatPath is the real server's clean-up of a path from a request: ""
 // means ".", ~ is the home directory, runs of slashes collapse.
 func (g *Guest) formatPath(p string) string {
@@ -236,9 +230,9 @@ func (g *Guest) home() string { return g.cfg.WorkDir }
 
 // startProcessLocked creates and starts the process req describes. w, if
 // not nil, is attached before the command runs (an exec stream).
-func (g *Guest) startProcessLocked(req *sandboxsrv.ProcessRequest, w *procWriter) (*process, *apiError) {
+func (g *Guest) startProcessLocked(req *sandboxsrv.ProcessRequest, w *procWriter) (*process, *sandboxsrv.ErrorStatusCode) {
 	if g.closed {
-		return nil, &apiError{http.StatusServiceUnavailable, "sandbox API is shut down"}
+		return nil, failure(http.StatusServiceUnavailable, "sandbox API is shut down")
 	}
 	dir := req.WorkingDir.Or("")
 	if dir != "" {
@@ -249,10 +243,10 @@ func (g *Guest) startProcessLocked(req *sandboxsrv.ProcessRequest, w *procWriter
 		absDir = g.abs(dir)
 		n, err := g.lookupLocked(absDir)
 		if err != nil {
-			return nil, &apiError{http.StatusUnprocessableEntity, fmt.Sprintf("failed to start process: could not execute command '%s' because folder '%s' does not exist", req.Command, dir)}
+			return nil, failure(http.StatusUnprocessableEntity, fmt.Sprintf("failed to start process: could not execute command '%s' because folder '%s' does not exist", req.Command, dir))
 		}
 		if !n.dir {
-			return nil, &apiError{http.StatusUnprocessableEntity, fmt.Sprintf("failed to start process: chdir %s: not a directory", dir)}
+			return nil, failure(http.StatusUnprocessableEntity, fmt.Sprintf("failed to start process: chdir %s: not a directory", dir))
 		}
 	}
 	env := map[string]string{"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": g.home()}
@@ -761,7 +755,7 @@ func (h handler) ExecProcess(ctx context.Context, req *sandboxsrv.ProcessRequest
 	}
 	h.mu.Unlock()
 	if aerr != nil {
-		writeError(w, aerr.code, aerr.msg)
+		writeError(w, aerr.StatusCode, aerr.Response.Error)
 		return nil
 	}
 	if ports := req.WaitForPorts; len(ports) > 0 {
@@ -859,27 +853,27 @@ func (h handler) ListProcesses(context.Context) ([]sandboxsrv.ProcessResponse, e
 }
 
 // GetProcess implements GET /process/{identifier} (pid or name).
-func (h handler) GetProcess(_ context.Context, params sandboxsrv.GetProcessParams) (sandboxsrv.GetProcessRes, error) {
+func (h handler) GetProcess(_ context.Context, params sandboxsrv.GetProcessParams) (*sandboxsrv.ProcessResponse, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	p := h.lookupProcessLocked(params.Identifier)
 	if p == nil {
-		return &sandboxsrv.ErrorResponse{Error: "process not found"}, nil
+		return nil, failure(http.StatusNotFound, "process not found")
 	}
 	return h.processAPILocked(p, viewGet), nil
 }
 
 // StopProcess implements DELETE /process/{identifier}: SIGTERM. A process
 // that is not running is a 404, as on the real server.
-func (h handler) StopProcess(_ context.Context, params sandboxsrv.StopProcessParams) (sandboxsrv.StopProcessRes, error) {
+func (h handler) StopProcess(_ context.Context, params sandboxsrv.StopProcessParams) (*sandboxsrv.SuccessResponse, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	p := h.lookupProcessLocked(params.Identifier)
 	switch {
 	case p == nil:
-		return &sandboxsrv.StopProcessNotFound{Error: fmt.Sprintf("process with Identifier %s not found", params.Identifier)}, nil
+		return nil, failure(http.StatusNotFound, fmt.Sprintf("process with Identifier %s not found", params.Identifier))
 	case p.status != statusRunning:
-		return &sandboxsrv.StopProcessNotFound{Error: fmt.Sprintf("process with Identifier %s is not running", params.Identifier)}, nil
+		return nil, failure(http.StatusNotFound, fmt.Sprintf("process with Identifier %s is not running", params.Identifier))
 	}
 	h.stopLocked(p)
 	return &sandboxsrv.SuccessResponse{Message: "Process stopped successfully"}, nil
@@ -888,15 +882,15 @@ func (h handler) StopProcess(_ context.Context, params sandboxsrv.StopProcessPar
 // KillProcess implements DELETE /process/{identifier}/kill: SIGKILL, to a
 // process whatever its status says, as long as it still has a running
 // command.
-func (h handler) KillProcess(_ context.Context, params sandboxsrv.KillProcessParams) (sandboxsrv.KillProcessRes, error) {
+func (h handler) KillProcess(_ context.Context, params sandboxsrv.KillProcessParams) (*sandboxsrv.SuccessResponse, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	p := h.lookupProcessLocked(params.Identifier)
 	switch {
 	case p == nil:
-		return &sandboxsrv.KillProcessNotFound{Error: fmt.Sprintf("process with Identifier %s not found", params.Identifier)}, nil
+		return nil, failure(http.StatusNotFound, fmt.Sprintf("process with Identifier %s not found", params.Identifier))
 	case !p.live:
-		return &sandboxsrv.KillProcessNotFound{Error: fmt.Sprintf("failed to kill process with Identifier %s: no such process", params.Identifier)}, nil
+		return nil, failure(http.StatusNotFound, fmt.Sprintf("failed to kill process with Identifier %s: no such process", params.Identifier))
 	}
 	h.killLocked(p)
 	return &sandboxsrv.SuccessResponse{Message: "Process killed successfully"}, nil
@@ -904,12 +898,12 @@ func (h handler) KillProcess(_ context.Context, params sandboxsrv.KillProcessPar
 
 // GetProcessLogs implements GET /process/{identifier}/logs: the log files,
 // up to 4 MiB of each; logs is stdout followed by stderr.
-func (h handler) GetProcessLogs(_ context.Context, params sandboxsrv.GetProcessLogsParams) (sandboxsrv.GetProcessLogsRes, error) {
+func (h handler) GetProcessLogs(_ context.Context, params sandboxsrv.GetProcessLogsParams) (*sandboxsrv.ProcessLogs, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	p := h.lookupProcessLocked(params.Identifier)
 	if p == nil {
-		return &sandboxsrv.GetProcessLogsNotFound{Error: fmt.Sprintf("process with PID %s not found", params.Identifier)}, nil
+		return nil, failure(http.StatusNotFound, fmt.Sprintf("process with PID %s not found", params.Identifier))
 	}
 	o, e := logTail(p.outFile, maxLogsResponse), logTail(p.errFile, maxLogsResponse)
 	return &sandboxsrv.ProcessLogs{Logs: o + e, Stdout: o, Stderr: e}, nil

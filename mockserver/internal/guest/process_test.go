@@ -135,7 +135,7 @@ func TestStopAndKill(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, tg *target) {
 		// A stop is SIGTERM: a shell and its sleep die at once.
 		a := tg.start(t, map[string]any{"command": "echo start; sleep 30", "name": unique("gxstop")})
-		time.Sleep(200 * time.Millisecond)
+		tg.elapse(200 * time.Millisecond)
 		resp, body := tg.call(t, http.MethodDelete, "/process/"+a.Name, "")
 		if resp.StatusCode != 200 || body != `{"message":"Process stopped successfully"}` {
 			t.Fatalf("stop: %d %s", resp.StatusCode, body)
@@ -150,7 +150,7 @@ func TestStopAndKill(t *testing.T) {
 			t.Errorf("stop of a stopped process: %s", body)
 		}
 		done := tg.run(t, map[string]any{"command": "true"})
-		time.Sleep(100 * time.Millisecond)
+		tg.elapse(100 * time.Millisecond)
 		_, body = tg.call(t, http.MethodDelete, "/process/"+done.Pid+"/kill", "")
 		if body != `{"error":"failed to kill process with Identifier `+done.Pid+`: no such process"}` {
 			t.Errorf("kill of an ended process: %s", body)
@@ -159,7 +159,7 @@ func TestStopAndKill(t *testing.T) {
 		// A process that ignores TERM keeps running, shown stopped with
 		// no completedAt, and ends with its own exit status.
 		b := tg.start(t, map[string]any{"command": `trap "" TERM; sleep 1; echo done`})
-		time.Sleep(200 * time.Millisecond)
+		tg.elapse(200 * time.Millisecond)
 		tg.call(t, http.MethodDelete, "/process/"+b.Pid, "")
 		if pb := tg.get(t, b.Pid); pb.Status != "stopped" || str(pb.CompletedAt) != "" {
 			t.Errorf("after stopping a process that ignores TERM: %s completedAt %q", pb.Status, str(pb.CompletedAt))
@@ -174,7 +174,7 @@ func TestStopAndKill(t *testing.T) {
 
 		// A TERM trap decides the exit status.
 		c := tg.start(t, map[string]any{"command": `trap "echo got; exit 3" TERM; sleep 2 & wait`})
-		time.Sleep(200 * time.Millisecond)
+		tg.elapse(200 * time.Millisecond)
 		tg.call(t, http.MethodDelete, "/process/"+c.Pid, "")
 		pc := tg.waitEnded(t, c.Pid)
 		if pc.Status != "stopped" || pc.ExitCode != 3 || str(pc.Stdout) != "got\n" {
@@ -183,7 +183,7 @@ func TestStopAndKill(t *testing.T) {
 
 		// A kill is SIGKILL.
 		d := tg.start(t, map[string]any{"command": `trap "" TERM; sleep 30`})
-		time.Sleep(200 * time.Millisecond)
+		tg.elapse(200 * time.Millisecond)
 		resp, body = tg.call(t, http.MethodDelete, "/process/"+d.Pid+"/kill", "")
 		if resp.StatusCode != 200 || body != `{"message":"Process killed successfully"}` {
 			t.Errorf("kill: %d %s", resp.StatusCode, body)
@@ -274,7 +274,7 @@ func TestExecStreamFraming(t *testing.T) {
 		// Stopping a streamed process: the server's message as stdout.
 		name := unique("gxstream")
 		resp := tg.open(t, http.MethodPost, "/process", jsonBody(map[string]any{"command": "sleep 30", "name": name}), "Accept", "text/event-stream")
-		time.Sleep(300 * time.Millisecond)
+		tg.elapse(300 * time.Millisecond)
 		tg.call(t, http.MethodDelete, "/process/"+name, "")
 		body, _ := io.ReadAll(resp.Body)
 		evs := ndjson(t, body)
@@ -289,7 +289,7 @@ func TestLogsStreamFraming(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, tg *target) {
 		cmd := `printf 'a\r\nb\nc'; sleep 1; printf 'd\ne\n'; printf 'x\ny' >&2; sleep 1; printf z`
 		p := tg.start(t, map[string]any{"command": cmd})
-		time.Sleep(300 * time.Millisecond)
+		tg.elapse(300 * time.Millisecond)
 		// Live: the replay of what was read (a line at a time, \r
 		// dropped, a newline added to the unfinished line), then raw
 		// chunks with the prefix before their first line only.
@@ -312,9 +312,9 @@ func TestLogsStreamFraming(t *testing.T) {
 		}
 		// A stop: the message, unprefixed.
 		q := tg.start(t, map[string]any{"command": "echo start; sleep 30"})
-		time.Sleep(200 * time.Millisecond)
+		tg.elapse(200 * time.Millisecond)
 		resp := tg.open(t, http.MethodGet, "/process/"+q.Pid+"/logs/stream", "")
-		time.Sleep(100 * time.Millisecond)
+		tg.elapse(100 * time.Millisecond)
 		tg.call(t, http.MethodDelete, "/process/"+q.Pid, "")
 		stopped, _ := io.ReadAll(resp.Body)
 		if want := "stdout:start\n" + msgTerminated; string(stopped) != want {

@@ -2,6 +2,7 @@ package guest
 
 import (
 	"context"
+	"net/http"
 	"path"
 	"slices"
 	"strconv"
@@ -87,16 +88,16 @@ func rel(root, p string) string {
 // whose names match, with paths relative to it. As on the server, type
 // defaults to file, the hidden and excluded-directory rules apply to the
 // starting directory itself, and a path that is a file finds itself (".").
-func (h handler) FindFiles(_ context.Context, params sandboxsrv.FindFilesParams) (sandboxsrv.FindFilesRes, error) {
+func (h handler) FindFiles(_ context.Context, params sandboxsrv.FindFilesParams) (*sandboxsrv.FindResponse, error) {
 	limit, ok := maxResults(params.MaxResults, 20)
 	if !ok {
-		return &sandboxsrv.FindFilesBadRequest{Error: "invalid maxResults: " + strconv.Itoa(params.MaxResults.Value)}, nil
+		return nil, failure(http.StatusBadRequest, "invalid maxResults: "+strconv.Itoa(params.MaxResults.Value))
 	}
 	kind := "file"
 	if t := params.Type.Or(""); t != "" {
 		kind = t
 		if kind != "file" && kind != "directory" {
-			return &sandboxsrv.FindFilesBadRequest{Error: "invalid search type: " + kind}, nil
+			return nil, failure(http.StatusBadRequest, "invalid search type: "+kind)
 		}
 	}
 	patterns := splitPatterns(params.Patterns.Or(""))
@@ -108,7 +109,7 @@ func (h handler) FindFiles(_ context.Context, params sandboxsrv.FindFilesParams)
 	defer h.mu.Unlock()
 	start, err := h.lookupLocked(root)
 	if err != nil {
-		return &sandboxsrv.FindFilesInternalServerError{Error: "error walking directory: " + strings.Replace(err.Error(), "stat ", "lstat ", 1)}, nil
+		return nil, failure(http.StatusInternalServerError, "error walking directory: "+strings.Replace(err.Error(), "stat ", "lstat ", 1))
 	}
 	matches := []sandboxsrv.FindMatch{}
 	walkLocked(start, root, func(p string, n *node) bool {
@@ -142,17 +143,17 @@ func (h handler) FindFiles(_ context.Context, params sandboxsrv.FindFilesParams)
 // entries below it whose relative paths contain its characters in order
 // are scored with fzf's algorithm as the server runs it, best first;
 // patterns is parsed and ignored.
-func (h handler) FuzzySearch(_ context.Context, params sandboxsrv.FuzzySearchParams) (sandboxsrv.FuzzySearchRes, error) {
+func (h handler) FuzzySearch(_ context.Context, params sandboxsrv.FuzzySearchParams) (*sandboxsrv.FuzzySearchResponse, error) {
 	limit, ok := maxResults(params.MaxResults, 20)
 	if !ok {
-		return &sandboxsrv.FuzzySearchBadRequest{Error: "invalid maxResults: " + strconv.Itoa(params.MaxResults.Value)}, nil
+		return nil, failure(http.StatusBadRequest, "invalid maxResults: "+strconv.Itoa(params.MaxResults.Value))
 	}
 	exclude := excludeSet(params.ExcludeDirs)
 	hidden := params.ExcludeHidden.Or(true)
 	query := params.Path
 	root := h.abs(query)
 	if query == "" || query == "/" || query == "." {
-		return &sandboxsrv.FuzzySearchBadRequest{Error: "query parameter is required in path"}, nil
+		return nil, failure(http.StatusBadRequest, "query parameter is required in path")
 	}
 
 	h.mu.Lock()
@@ -305,9 +306,9 @@ func fzfScore(text, pattern string) (int, bool) {
 // included), with 1-based line and column, without context. As on the
 // real server, "/" and "." search the working directory, and maxResults=0
 // yields a single match.
-func (h handler) ContentSearch(_ context.Context, params sandboxsrv.ContentSearchParams) (sandboxsrv.ContentSearchRes, error) {
+func (h handler) ContentSearch(_ context.Context, params sandboxsrv.ContentSearchParams) (*sandboxsrv.ContentSearchResponse, error) {
 	if params.Query == "" {
-		return &sandboxsrv.ContentSearchBadRequest{Error: "query parameter is required"}, nil
+		return nil, failure(http.StatusBadRequest, "query parameter is required")
 	}
 	dir := params.Path
 	h.mu.Lock()
@@ -317,10 +318,10 @@ func (h handler) ContentSearch(_ context.Context, params sandboxsrv.ContentSearc
 		switch {
 		case err != nil && !isNotExist(err):
 			h.mu.Unlock()
-			return &sandboxsrv.ContentSearchUnprocessableEntity{Error: err.Error()}, nil
+			return nil, failure(http.StatusUnprocessableEntity, err.Error())
 		case err != nil || !n.dir:
 			h.mu.Unlock()
-			return &sandboxsrv.ContentSearchBadRequest{Error: "specified directory does not exist: " + dir}, nil
+			return nil, failure(http.StatusBadRequest, "specified directory does not exist: "+dir)
 		}
 	} else {
 		dir = "."
@@ -329,7 +330,7 @@ func (h handler) ContentSearch(_ context.Context, params sandboxsrv.ContentSearc
 	sensitive := params.CaseSensitive.Or(false)
 	limit, ok := maxResults(params.MaxResults, 100)
 	if !ok {
-		return &sandboxsrv.ContentSearchBadRequest{Error: "invalid maxResults: " + strconv.Itoa(params.MaxResults.Value)}, nil
+		return nil, failure(http.StatusBadRequest, "invalid maxResults: "+strconv.Itoa(params.MaxResults.Value))
 	}
 	if limit < 0 {
 		limit = 1 // the server's collector stops at its first match then

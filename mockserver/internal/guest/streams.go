@@ -211,7 +211,7 @@ func (g *Guest) execStream(ctx context.Context, req *sandboxsrv.ProcessRequest, 
 	p, aerr := g.startProcessLocked(req, pw)
 	g.mu.Unlock()
 	if aerr != nil {
-		s.write(execLine("error", aerr.msg))
+		s.write(execLine("error", aerr.Response.Error))
 		s.flush()
 		return
 	}

@@ -58,6 +58,12 @@ func forEachTarget(t *testing.T, scenario func(t *testing.T, tg *target)) {
 	})
 }
 
+// elapse lets d pass. On the mock it is virtual time in the synctest
+// bubble (the scenario takes no wall-clock time); on the real server it is
+// real time, which its processes, watchers and keepalives run on. Every
+// pause of a scenario goes through here, never through a bare time.Sleep.
+func (tg *target) elapse(d time.Duration) { time.Sleep(d) }
+
 // unique returns a name no other test (or engineer sharing the real
 // server) uses.
 func unique(prefix string) string {
@@ -186,7 +192,7 @@ func (tg *target) waitEnded(t *testing.T, id string) proc {
 		if time.Now().After(deadline) {
 			t.Fatalf("process %s still running: %+v", id, p)
 		}
-		time.Sleep(20 * time.Millisecond) // the real server's time (virtual in the mock's bubble)
+		tg.elapse(20 * time.Millisecond)
 	}
 }
 
@@ -202,7 +208,7 @@ func (tg *target) waitFor(t *testing.T, id string, cond func(proc) bool) proc {
 		if time.Now().After(deadline) {
 			t.Fatalf("process %s: condition not met: %+v", id, p)
 		}
-		time.Sleep(20 * time.Millisecond) // the real server's time (virtual in the mock's bubble)
+		tg.elapse(20 * time.Millisecond)
 	}
 }
 

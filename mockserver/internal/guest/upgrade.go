@@ -57,7 +57,8 @@ type upgradeStatus struct {
 }
 
 func (s upgradeStatus) api() sandboxsrv.UpgradeStatus {
-	out := sandboxsrv.UpgradeStatus{Status: s.status, Step: s.step, Version: s.version}
+	// The real server always sends step and version, even when empty.
+	out := sandboxsrv.UpgradeStatus{Status: s.status, Step: sandboxsrv.NewOptString(s.step), Version: sandboxsrv.NewOptString(s.version)}
 	if !s.lastAttempt.IsZero() {
 		out.LastAttempt = sandboxsrv.NewOptString(s.lastAttempt.UTC().Format(time.RFC3339Nano))
 	}
@@ -89,7 +90,7 @@ type attempt struct {
 // advances on the guest's clock. Attempts are not serialized: each runs
 // its own timeline, all write lastUpgrade, and the first one to restart
 // the server ends the others (they ran in the old process).
-func (h handler) Upgrade(_ context.Context, req sandboxsrv.OptUpgradeRequest) (sandboxsrv.UpgradeRes, error) {
+func (h handler) Upgrade(_ context.Context, req sandboxsrv.OptUpgradeRequest) (*sandboxsrv.UpgradeResponse, error) {
 	version, baseURL := "latest", DefaultBaseURL
 	if v, ok := req.Value.Version.Get(); req.Set && ok && v != "" {
 		version = v

@@ -44,9 +44,8 @@ func (tg *target) watch(t *testing.T, path string) *watchStream {
 			ws.body.Close()
 		}
 	})
-	// Let the watch reach the server before anything changes (real time
-	// on the real server, virtual in the mock's bubble).
-	time.Sleep(300 * time.Millisecond)
+	// Let the watch reach the server before anything changes.
+	tg.elapse(300 * time.Millisecond)
 	return ws
 }
 
@@ -110,7 +109,7 @@ func TestWatch(t *testing.T) {
 			if resp, b := tg.call(t, "PUT", "/filesystem/"+d+"/"+p, body); resp.StatusCode != 200 {
 				t.Fatalf("PUT %s: %d %s", p, resp.StatusCode, b)
 			}
-			time.Sleep(100 * time.Millisecond) // keep the real server's events apart
+			tg.elapse(100 * time.Millisecond) // keep the real server's events apart
 		}
 		put("a.txt", `{"content":"hello"}`)
 		put("a.txt", `{"content":"hello2","permissions":"0600"}`) // no CHMOD: the mode is not changed
@@ -132,7 +131,7 @@ func TestWatch(t *testing.T) {
 		}
 		// A keepalive line every 30 s.
 		if tg.mock != nil {
-			time.Sleep(30 * time.Second)
+			tg.elapse(30 * time.Second)
 			if got := flat.next(t, 1, abs); got[0] != "[keepalive]" {
 				t.Errorf("after 30 s: %q", got)
 			}
