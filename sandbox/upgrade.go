@@ -105,11 +105,12 @@ type UpgradeOptions struct {
 	// MinDelay is [DefaultUpgradeMinDelay], a zero MaxDelay
 	// [DefaultUpgradeMaxDelay], and a zero MaxTransient tolerates any
 	// number of transient errors in a row, since the server refuses
-	// connections while it restarts (only ctx bounds the wait).
-	// OnTransition sees each change of the last upgrade's state and step
+	// connections while it restarts; Timeout (15 minutes by default)
+	// bounds the whole call, as the context does. OnTransition sees each change of the last upgrade's state and step
 	// ("running/download", ...), with Kind "health" and the [*Health] as
 	// Observed. A call that joins an upgrade in progress (see
-	// [Client.Upgrade]) shares its health checks: its own Wait is unused.
+	// [Client.Upgrade]) shares its health checks: of its own Wait, only
+	// Timeout applies.
 	Wait *sandboxkit.WaitOptions
 }
 
@@ -161,7 +162,8 @@ type UpgradeResult struct {
 // state is rarely visible from outside — or "completed"/"skipped", which
 // means there was nothing to do. An attempt the server reports failed
 // (including "failed"/"skipped", which a development build reports) is an
-// [*UpgradeError]. When ctx ends first, the error is a
+// [*UpgradeError]. When the wait's Timeout (see [UpgradeOptions.Wait])
+// passes or ctx ends first, the error is a
 // [*sandboxkit.WaitTimeoutError] whose Observed is the last [*Health]
 // seen and whose Err wraps the last failed health check, if any.
 //
@@ -193,6 +195,8 @@ func (c *Client) Upgrade(ctx context.Context, options *UpgradeOptions) (*Upgrade
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
+	ctx, cancel := uw.bound(ctx)
+	defer cancel()
 	key := so
 	for {
 		c.upMu.Lock()
@@ -237,8 +241,8 @@ type WatchUpgradeOptions struct {
 
 // WatchUpgrade follows an upgrade someone else requested, with the same
 // rules as [Client.Upgrade]: the attempt the baseline shows running, or
-// else the next one to start. It waits for an attempt to appear until ctx
-// ends.
+// else the next one to start. It waits for an attempt to appear until
+// its Wait's Timeout passes or ctx ends.
 //
 // GET /health
 func (c *Client) WatchUpgrade(ctx context.Context, opts *WatchUpgradeOptions) (*UpgradeResult, error) {
@@ -254,6 +258,8 @@ func (c *Client) WatchUpgrade(ctx context.Context, opts *WatchUpgradeOptions) (*
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
+	ctx, cancel := uw.bound(ctx)
+	defer cancel()
 	base := o.Baseline
 	if base == nil {
 		if base, err = c.healthPatiently(ctx, uw); err != nil {
@@ -344,6 +350,14 @@ func (c *Client) newUpgradeWait(wo *sandboxkit.WaitOptions) (*upgradeWait, error
 		uw.onTransition = wo.OnTransition
 	}
 	return uw, nil
+}
+
+// bound gives ctx the wait's Timeout, which bounds a whole call.
+func (uw *upgradeWait) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if uw.opts.Timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, uw.opts.Timeout)
 }
 
 // observe records one health check: a report, or the error of a check

@@ -364,6 +364,54 @@ func TestUpgradeNeverFinishes(t *testing.T) {
 	})
 }
 
+// TestUpgradeWithoutDeadlineEnds: an attempt that never finishes, under a
+// context without a deadline, ends after the wait's Timeout (the default
+// one, or the caller's) for Upgrade and WatchUpgrade alike.
+func TestUpgradeWithoutDeadlineEnds(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		wait *sandboxkit.WaitOptions
+		want time.Duration
+	}{
+		{"default", nil, sandboxkit.DefaultWaitTimeout},
+		{"own", &sandboxkit.WaitOptions{Timeout: 3 * time.Minute}, 3 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := newUpgradeServer(func(time.Duration) attemptStep {
+					return attemptStep{state: "running", step: "download", bytes: 1 << 20}
+				})
+				c := mockClient(t, srv.respond)
+				for _, call := range []struct {
+					op  string
+					run func() error
+				}{
+					{"Upgrade", func() error {
+						_, err := c.Upgrade(context.Background(), &sandbox.UpgradeOptions{Wait: tc.wait})
+						return err
+					}},
+					{"WatchUpgrade", func() error {
+						_, err := c.WatchUpgrade(context.Background(), &sandbox.WatchUpgradeOptions{Wait: tc.wait})
+						return err
+					}},
+				} {
+					start := time.Now()
+					err := call.run()
+					we, ok := errors.AsType[*sandboxkit.WaitTimeoutError](err)
+					if !ok || !errors.Is(err, context.DeadlineExceeded) {
+						t.Fatalf("%s: error %v (%T), want a *sandboxkit.WaitTimeoutError wrapping DeadlineExceeded", call.op, err, err)
+					}
+					// The last poll comes at least MinDelay before the end.
+					if waited := time.Since(start); waited > tc.want || waited < tc.want-sandbox.DefaultUpgradeMinDelay || we.Waited != waited {
+						t.Errorf("%s: gave up after %v (Waited %v), want %v", call.op, waited, we.Waited, tc.want)
+					}
+				}
+			})
+		})
+	}
+}
+
 // TestUpgradeConcurrentCallsTriggerOnce: a second call joins the first,
 // gets every event and the same outcome, even after the first caller has
 // given up.

@@ -47,7 +47,9 @@ var endedStatuses = []ProcessStatus{StatusCompleted, StatusFailed, StatusStopped
 // process has ended with another status, has a status from which no
 // target can follow (stopped or killed when waiting for completed), or is
 // not found (then it wraps the [sandboxkit.ErrNotFound] error); with a
-// [*sandboxkit.WaitTimeoutError] when ctx ends first. Transient errors
+// [*sandboxkit.WaitTimeoutError] when its time is up
+// ([sandboxkit.WaitOptions.Timeout], 15 minutes by default) or ctx ends
+// first. Transient errors
 // are tolerated as [sandboxkit.WaitOptions] says; any other error of a
 // poll ends the wait with it. [sandboxkit.WaitOptions.OnTransition] sees
 // each change of status with the process as read.
@@ -150,8 +152,8 @@ const healthOK = "ok"
 // returns that report. The server is the one resource a health waiter
 // watches, so Wait takes no id and no targets; [sandboxkit.Transition]
 // and the errors name it with Kind "health" and, for a [*Client], the
-// host of its base URL as ID. Only ctx bounds the wait by default (see
-// [NewHealthWaiter]): when it ends first, the error is a
+// host of its base URL as ID. When [sandboxkit.WaitOptions.Timeout] (15
+// minutes by default) passes or ctx ends first, the error is a
 // [*sandboxkit.WaitTimeoutError] whose State is the last status seen ("" if
 // the server never answered). An error that is not transient, such as a
 // 401, ends the wait with it.
