@@ -88,12 +88,6 @@ const (
 	opRenewerPoolAdd        = "lifecycle.RenewerPool.Add"
 )
 
-// unexpected reports a success answer the spec does not list; with a
-// conforming server it cannot happen.
-func unexpected(res any) error {
-	return fmt.Errorf("unexpected response %T", res)
-}
-
 // validateSandboxID checks a sandbox id before it becomes a path segment.
 func validateSandboxID(id string) error { return glue.ValidateID("sandbox id", id) }
 

@@ -44,16 +44,12 @@ func (c *Client) List(ctx context.Context, opts *ListOptions) (*SandboxPage, err
 	if err != nil {
 		return nil, glue.Wrap(ctx, opList, err)
 	}
-	r, ok := res.(*api.ListSandboxesResponseHeaders)
-	if !ok {
-		return nil, glue.Wrap(ctx, opList, unexpected(res))
-	}
 	page := &SandboxPage{
-		Items:      make([]*Sandbox, len(r.Response.Items)),
-		Pagination: fromPagination(r.Response.Pagination),
+		Items:      make([]*Sandbox, len(res.Response.Items)),
+		Pagination: fromPagination(res.Response.Pagination),
 	}
-	for i := range r.Response.Items {
-		page.Items[i] = fromSandbox(&r.Response.Items[i])
+	for i := range res.Response.Items {
+		page.Items[i] = fromSandbox(&res.Response.Items[i])
 	}
 	return page, nil
 }

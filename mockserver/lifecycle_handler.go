@@ -2,6 +2,7 @@ package mockserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -31,7 +32,7 @@ var _ lifecyclesrv.Handler = (*lifecycleHandler)(nil)
 var maxPyDateTime = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
 
 // CreateSandbox implements POST /sandboxes.
-func (h *lifecycleHandler) CreateSandbox(ctx context.Context, req *lifecyclesrv.CreateSandboxRequest) (lifecyclesrv.CreateSandboxRes, error) {
+func (h *lifecycleHandler) CreateSandbox(ctx context.Context, req *lifecyclesrv.CreateSandboxRequest) (*lifecyclesrv.CreateSandboxResponseHeaders, error) {
 	ri := infoFrom(ctx)
 	ext := map[string]string(req.Extensions.Value)
 	if err := checkRenewExtension(ext); err != nil {
@@ -226,7 +227,7 @@ func checkPlatformValues(p lifecyclesrv.PlatformSpec) (lifecyclesrv.PlatformSpec
 }
 
 // GetSandbox implements GET /sandboxes/{sandboxId}.
-func (h *lifecycleHandler) GetSandbox(ctx context.Context, params lifecyclesrv.GetSandboxParams) (lifecyclesrv.GetSandboxRes, error) {
+func (h *lifecycleHandler) GetSandbox(ctx context.Context, params lifecyclesrv.GetSandboxParams) (*lifecyclesrv.SandboxHeaders, error) {
 	v, err := h.st.get(infoFrom(ctx).tenant, params.SandboxID)
 	if err != nil {
 		return nil, err
@@ -235,7 +236,7 @@ func (h *lifecycleHandler) GetSandbox(ctx context.Context, params lifecyclesrv.G
 }
 
 // ListSandboxes implements GET /sandboxes.
-func (h *lifecycleHandler) ListSandboxes(ctx context.Context, params lifecyclesrv.ListSandboxesParams) (lifecyclesrv.ListSandboxesRes, error) {
+func (h *lifecycleHandler) ListSandboxes(ctx context.Context, params lifecyclesrv.ListSandboxesParams) (*lifecyclesrv.ListSandboxesResponseHeaders, error) {
 	q := listQuery{page: params.Page.Or(1), pageSize: params.PageSize.Or(20), states: params.State}
 	if raw, ok := params.Metadata.Get(); ok && raw != "" {
 		m, err := parseMetadataFilter(raw)
@@ -303,7 +304,7 @@ func pagination(page, pageSize, total int) lifecyclesrv.PaginationInfo {
 }
 
 // DeleteSandbox implements DELETE /sandboxes/{sandboxId}.
-func (h *lifecycleHandler) DeleteSandbox(ctx context.Context, params lifecyclesrv.DeleteSandboxParams) (lifecyclesrv.DeleteSandboxRes, error) {
+func (h *lifecycleHandler) DeleteSandbox(ctx context.Context, params lifecyclesrv.DeleteSandboxParams) (*lifecyclesrv.DeleteSandboxNoContent, error) {
 	ri := infoFrom(ctx)
 	if err := h.st.delete(ri.tenant, params.SandboxID, ri.requestID); err != nil {
 		return nil, err
@@ -312,7 +313,7 @@ func (h *lifecycleHandler) DeleteSandbox(ctx context.Context, params lifecyclesr
 }
 
 // PauseSandbox implements POST /sandboxes/{sandboxId}/pause.
-func (h *lifecycleHandler) PauseSandbox(ctx context.Context, params lifecyclesrv.PauseSandboxParams) (lifecyclesrv.PauseSandboxRes, error) {
+func (h *lifecycleHandler) PauseSandbox(ctx context.Context, params lifecyclesrv.PauseSandboxParams) (*lifecyclesrv.PauseSandboxAccepted, error) {
 	if err := h.st.pause(infoFrom(ctx).tenant, params.SandboxID); err != nil {
 		return nil, err
 	}
@@ -320,7 +321,7 @@ func (h *lifecycleHandler) PauseSandbox(ctx context.Context, params lifecyclesrv
 }
 
 // ResumeSandbox implements POST /sandboxes/{sandboxId}/resume.
-func (h *lifecycleHandler) ResumeSandbox(ctx context.Context, params lifecyclesrv.ResumeSandboxParams) (lifecyclesrv.ResumeSandboxRes, error) {
+func (h *lifecycleHandler) ResumeSandbox(ctx context.Context, params lifecyclesrv.ResumeSandboxParams) (*lifecyclesrv.ResumeSandboxAccepted, error) {
 	if err := h.st.resume(infoFrom(ctx).tenant, params.SandboxID); err != nil {
 		return nil, err
 	}
@@ -328,7 +329,7 @@ func (h *lifecycleHandler) ResumeSandbox(ctx context.Context, params lifecyclesr
 }
 
 // PatchSandboxMetadata implements PATCH /sandboxes/{sandboxId}/metadata.
-func (h *lifecycleHandler) PatchSandboxMetadata(ctx context.Context, req lifecyclesrv.PatchSandboxMetadataRequest, params lifecyclesrv.PatchSandboxMetadataParams) (lifecyclesrv.PatchSandboxMetadataRes, error) {
+func (h *lifecycleHandler) PatchSandboxMetadata(ctx context.Context, req lifecyclesrv.PatchSandboxMetadataRequest, params lifecyclesrv.PatchSandboxMetadataParams) (*lifecyclesrv.SandboxHeaders, error) {
 	v, err := h.st.patchMetadata(infoFrom(ctx).tenant, params.SandboxID, req)
 	if err != nil {
 		return nil, err
@@ -337,7 +338,7 @@ func (h *lifecycleHandler) PatchSandboxMetadata(ctx context.Context, req lifecyc
 }
 
 // RenewSandboxExpiration implements POST /sandboxes/{sandboxId}/renew-expiration.
-func (h *lifecycleHandler) RenewSandboxExpiration(ctx context.Context, req *lifecyclesrv.RenewSandboxExpirationRequest, params lifecyclesrv.RenewSandboxExpirationParams) (lifecyclesrv.RenewSandboxExpirationRes, error) {
+func (h *lifecycleHandler) RenewSandboxExpiration(ctx context.Context, req *lifecyclesrv.RenewSandboxExpirationRequest, params lifecyclesrv.RenewSandboxExpirationParams) (*lifecyclesrv.RenewSandboxExpirationResponseHeaders, error) {
 	ri := infoFrom(ctx)
 	at, err := h.st.renew(ri.tenant, params.SandboxID, ri.requestID, req.ExpiresAt)
 	if err != nil {
@@ -350,7 +351,7 @@ func (h *lifecycleHandler) RenewSandboxExpiration(ctx context.Context, req *life
 }
 
 // GetSandboxEndpoint implements GET /sandboxes/{sandboxId}/endpoints/{port}.
-func (h *lifecycleHandler) GetSandboxEndpoint(ctx context.Context, params lifecyclesrv.GetSandboxEndpointParams) (lifecyclesrv.GetSandboxEndpointRes, error) {
+func (h *lifecycleHandler) GetSandboxEndpoint(ctx context.Context, params lifecyclesrv.GetSandboxEndpointParams) (*lifecyclesrv.GetSandboxEndpointOKHeaders, error) {
 	tenant := infoFrom(ctx).tenant
 	proxy := params.UseServerProxy.Or(false)
 	expires, signed := params.Expires.Get()
@@ -405,7 +406,7 @@ func (h *lifecycleHandler) GetSandboxEndpoint(ctx context.Context, params lifecy
 }
 
 // CreateSnapshot implements POST /sandboxes/{sandboxId}/snapshots.
-func (h *lifecycleHandler) CreateSnapshot(ctx context.Context, req lifecyclesrv.OptCreateSnapshotRequest, params lifecyclesrv.CreateSnapshotParams) (lifecyclesrv.CreateSnapshotRes, error) {
+func (h *lifecycleHandler) CreateSnapshot(ctx context.Context, req lifecyclesrv.OptCreateSnapshotRequest, params lifecyclesrv.CreateSnapshotParams) (*lifecyclesrv.SnapshotHeaders, error) {
 	var name string
 	if r, ok := req.Get(); ok {
 		name = r.Name.Or("")
@@ -422,7 +423,7 @@ func (h *lifecycleHandler) CreateSnapshot(ctx context.Context, req lifecyclesrv.
 }
 
 // GetSnapshot implements GET /snapshots/{snapshotId}.
-func (h *lifecycleHandler) GetSnapshot(ctx context.Context, params lifecyclesrv.GetSnapshotParams) (lifecyclesrv.GetSnapshotRes, error) {
+func (h *lifecycleHandler) GetSnapshot(ctx context.Context, params lifecyclesrv.GetSnapshotParams) (*lifecyclesrv.GetSnapshotOKHeaders, error) {
 	v, err := h.st.getSnapshot(infoFrom(ctx).tenant, params.SnapshotID)
 	if err != nil {
 		return nil, err
@@ -431,7 +432,7 @@ func (h *lifecycleHandler) GetSnapshot(ctx context.Context, params lifecyclesrv.
 }
 
 // DeleteSnapshot implements DELETE /snapshots/{snapshotId}.
-func (h *lifecycleHandler) DeleteSnapshot(ctx context.Context, params lifecyclesrv.DeleteSnapshotParams) (lifecyclesrv.DeleteSnapshotRes, error) {
+func (h *lifecycleHandler) DeleteSnapshot(ctx context.Context, params lifecyclesrv.DeleteSnapshotParams) (*lifecyclesrv.DeleteSnapshotNoContent, error) {
 	if err := h.st.deleteSnapshot(infoFrom(ctx).tenant, params.SnapshotID); err != nil {
 		return nil, err
 	}
@@ -439,7 +440,7 @@ func (h *lifecycleHandler) DeleteSnapshot(ctx context.Context, params lifecycles
 }
 
 // ListSnapshots implements GET /snapshots.
-func (h *lifecycleHandler) ListSnapshots(ctx context.Context, params lifecyclesrv.ListSnapshotsParams) (lifecyclesrv.ListSnapshotsRes, error) {
+func (h *lifecycleHandler) ListSnapshots(ctx context.Context, params lifecyclesrv.ListSnapshotsParams) (*lifecyclesrv.ListSnapshotsResponseHeaders, error) {
 	q := snapshotQuery{
 		sandboxID: params.SandboxID.Or(""),
 		page:      params.Page.Or(1),
@@ -460,4 +461,21 @@ func (h *lifecycleHandler) ListSnapshots(ctx context.Context, params lifecyclesr
 
 func rid(ctx context.Context) lifecyclesrv.OptString {
 	return lifecyclesrv.NewOptString(infoFrom(ctx).requestID)
+}
+
+// NewError completes the generated interface: it gives an operation's
+// error as the API's shared error answer ({code, message}, its status, the
+// request id). The mock never mounts the generated server; its HTTP layer
+// renders errors itself (writeLCError), where an unhandled failure is the
+// real server's plain-text 500, which this shape cannot carry.
+func (h *lifecycleHandler) NewError(ctx context.Context, err error) *lifecyclesrv.ErrorStatusCodeWithHeaders {
+	oe, ok := errors.AsType[*opError](err)
+	if !ok {
+		oe = errInternal
+	}
+	return &lifecyclesrv.ErrorStatusCodeWithHeaders{
+		StatusCode: oe.status,
+		XRequestID: rid(ctx),
+		Response:   lifecyclesrv.ErrorResponse{Code: oe.code, Message: oe.msg},
+	}
 }

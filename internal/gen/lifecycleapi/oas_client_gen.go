@@ -88,13 +88,13 @@ type Invoker interface {
 	// Pending and moves to Running by itself.
 	//
 	// POST /sandboxes
-	CreateSandbox(ctx context.Context, request *CreateSandboxRequest, options ...RequestOption) (CreateSandboxRes, error)
+	CreateSandbox(ctx context.Context, request *CreateSandboxRequest, options ...RequestOption) (*CreateSandboxResponseHeaders, error)
 	// CreateSnapshot invokes createSnapshot operation.
 	//
 	// Snapshot a running sandbox.
 	//
 	// POST /sandboxes/{sandboxId}/snapshots
-	CreateSnapshot(ctx context.Context, request OptCreateSnapshotRequest, params CreateSnapshotParams, options ...RequestOption) (CreateSnapshotRes, error)
+	CreateSnapshot(ctx context.Context, request OptCreateSnapshotRequest, params CreateSnapshotParams, options ...RequestOption) (*SnapshotHeaders, error)
 	// DeleteSandbox invokes deleteSandbox operation.
 	//
 	// Ends the sandbox in any state. How it disappears depends on the deployment: OpenSandbox's Docker
@@ -103,56 +103,56 @@ type Invoker interface {
 	// then 404. The spec's Stopping and Terminated are not reported for a deleted sandbox by either.
 	//
 	// DELETE /sandboxes/{sandboxId}
-	DeleteSandbox(ctx context.Context, params DeleteSandboxParams, options ...RequestOption) (DeleteSandboxRes, error)
+	DeleteSandbox(ctx context.Context, params DeleteSandboxParams, options ...RequestOption) (*DeleteSandboxNoContent, error)
 	// DeleteSnapshot invokes deleteSnapshot operation.
 	//
 	// A snapshot that is still Creating cannot be deleted (409).
 	//
 	// DELETE /snapshots/{snapshotId}
-	DeleteSnapshot(ctx context.Context, params DeleteSnapshotParams, options ...RequestOption) (DeleteSnapshotRes, error)
+	DeleteSnapshot(ctx context.Context, params DeleteSnapshotParams, options ...RequestOption) (*DeleteSnapshotNoContent, error)
 	// GetSandbox invokes getSandbox operation.
 	//
 	// Get one sandbox.
 	//
 	// GET /sandboxes/{sandboxId}
-	GetSandbox(ctx context.Context, params GetSandboxParams, options ...RequestOption) (GetSandboxRes, error)
+	GetSandbox(ctx context.Context, params GetSandboxParams, options ...RequestOption) (*SandboxHeaders, error)
 	// GetSandboxEndpoint invokes getSandboxEndpoint operation.
 	//
 	// Get the address of a port inside a sandbox.
 	//
 	// GET /sandboxes/{sandboxId}/endpoints/{port}
-	GetSandboxEndpoint(ctx context.Context, params GetSandboxEndpointParams, options ...RequestOption) (GetSandboxEndpointRes, error)
+	GetSandboxEndpoint(ctx context.Context, params GetSandboxEndpointParams, options ...RequestOption) (*GetSandboxEndpointOKHeaders, error)
 	// GetSnapshot invokes getSnapshot operation.
 	//
 	// Get one snapshot.
 	//
 	// GET /snapshots/{snapshotId}
-	GetSnapshot(ctx context.Context, params GetSnapshotParams, options ...RequestOption) (GetSnapshotRes, error)
+	GetSnapshot(ctx context.Context, params GetSnapshotParams, options ...RequestOption) (*GetSnapshotOKHeaders, error)
 	// ListSandboxes invokes listSandboxes operation.
 	//
 	// Filters combine with AND. Repeating `state` matches any of the given states.
 	//
 	// GET /sandboxes
-	ListSandboxes(ctx context.Context, params ListSandboxesParams, options ...RequestOption) (ListSandboxesRes, error)
+	ListSandboxes(ctx context.Context, params ListSandboxesParams, options ...RequestOption) (*ListSandboxesResponseHeaders, error)
 	// ListSnapshots invokes listSnapshots operation.
 	//
 	// List snapshots, one page at a time.
 	//
 	// GET /snapshots
-	ListSnapshots(ctx context.Context, params ListSnapshotsParams, options ...RequestOption) (ListSnapshotsRes, error)
+	ListSnapshots(ctx context.Context, params ListSnapshotsParams, options ...RequestOption) (*ListSnapshotsResponseHeaders, error)
 	// PatchSandboxMetadata invokes patchSandboxMetadata operation.
 	//
 	// JSON Merge Patch (RFC 7396) of the metadata map: a string sets a key, null removes it, an absent key
 	// is kept, `{}` changes nothing. Keys under `opensandbox.io/` are reserved by the service.
 	//
 	// PATCH /sandboxes/{sandboxId}/metadata
-	PatchSandboxMetadata(ctx context.Context, request PatchSandboxMetadataRequest, params PatchSandboxMetadataParams, options ...RequestOption) (PatchSandboxMetadataRes, error)
+	PatchSandboxMetadata(ctx context.Context, request PatchSandboxMetadataRequest, params PatchSandboxMetadataParams, options ...RequestOption) (*SandboxHeaders, error)
 	// PauseSandbox invokes pauseSandbox operation.
 	//
 	// Running → Pausing → Paused. Any other state is a conflict.
 	//
 	// POST /sandboxes/{sandboxId}/pause
-	PauseSandbox(ctx context.Context, params PauseSandboxParams, options ...RequestOption) (PauseSandboxRes, error)
+	PauseSandbox(ctx context.Context, params PauseSandboxParams, options ...RequestOption) (*PauseSandboxAccepted, error)
 	// RenewSandboxExpiration invokes renewSandboxExpiration operation.
 	//
 	// The new time must lie in the future (400 otherwise); it is not compared with the current
@@ -161,13 +161,13 @@ type Invoker interface {
 	// `expiresAt`.
 	//
 	// POST /sandboxes/{sandboxId}/renew-expiration
-	RenewSandboxExpiration(ctx context.Context, request *RenewSandboxExpirationRequest, params RenewSandboxExpirationParams, options ...RequestOption) (RenewSandboxExpirationRes, error)
+	RenewSandboxExpiration(ctx context.Context, request *RenewSandboxExpirationRequest, params RenewSandboxExpirationParams, options ...RequestOption) (*RenewSandboxExpirationResponseHeaders, error)
 	// ResumeSandbox invokes resumeSandbox operation.
 	//
 	// Paused → Resuming → Running. Any other state is a conflict.
 	//
 	// POST /sandboxes/{sandboxId}/resume
-	ResumeSandbox(ctx context.Context, params ResumeSandboxParams, options ...RequestOption) (ResumeSandboxRes, error)
+	ResumeSandbox(ctx context.Context, params ResumeSandboxParams, options ...RequestOption) (*ResumeSandboxAccepted, error)
 }
 
 // Client implements OAS client.
@@ -203,12 +203,12 @@ func NewClient(serverURL string, sec SecuritySource, opts ...ClientOption) (*Cli
 // Pending and moves to Running by itself.
 //
 // POST /sandboxes
-func (c *Client) CreateSandbox(ctx context.Context, request *CreateSandboxRequest, options ...RequestOption) (CreateSandboxRes, error) {
+func (c *Client) CreateSandbox(ctx context.Context, request *CreateSandboxRequest, options ...RequestOption) (*CreateSandboxResponseHeaders, error) {
 	res, err := c.sendCreateSandbox(ctx, request, options...)
 	return res, err
 }
 
-func (c *Client) sendCreateSandbox(ctx context.Context, request *CreateSandboxRequest, requestOptions ...RequestOption) (res CreateSandboxRes, err error) {
+func (c *Client) sendCreateSandbox(ctx context.Context, request *CreateSandboxRequest, requestOptions ...RequestOption) (res *CreateSandboxResponseHeaders, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -301,12 +301,12 @@ func (c *Client) sendCreateSandbox(ctx context.Context, request *CreateSandboxRe
 // Snapshot a running sandbox.
 //
 // POST /sandboxes/{sandboxId}/snapshots
-func (c *Client) CreateSnapshot(ctx context.Context, request OptCreateSnapshotRequest, params CreateSnapshotParams, options ...RequestOption) (CreateSnapshotRes, error) {
+func (c *Client) CreateSnapshot(ctx context.Context, request OptCreateSnapshotRequest, params CreateSnapshotParams, options ...RequestOption) (*SnapshotHeaders, error) {
 	res, err := c.sendCreateSnapshot(ctx, request, params, options...)
 	return res, err
 }
 
-func (c *Client) sendCreateSnapshot(ctx context.Context, request OptCreateSnapshotRequest, params CreateSnapshotParams, requestOptions ...RequestOption) (res CreateSnapshotRes, err error) {
+func (c *Client) sendCreateSnapshot(ctx context.Context, request OptCreateSnapshotRequest, params CreateSnapshotParams, requestOptions ...RequestOption) (res *SnapshotHeaders, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -421,12 +421,12 @@ func (c *Client) sendCreateSnapshot(ctx context.Context, request OptCreateSnapsh
 // then 404. The spec's Stopping and Terminated are not reported for a deleted sandbox by either.
 //
 // DELETE /sandboxes/{sandboxId}
-func (c *Client) DeleteSandbox(ctx context.Context, params DeleteSandboxParams, options ...RequestOption) (DeleteSandboxRes, error) {
+func (c *Client) DeleteSandbox(ctx context.Context, params DeleteSandboxParams, options ...RequestOption) (*DeleteSandboxNoContent, error) {
 	res, err := c.sendDeleteSandbox(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendDeleteSandbox(ctx context.Context, params DeleteSandboxParams, requestOptions ...RequestOption) (res DeleteSandboxRes, err error) {
+func (c *Client) sendDeleteSandbox(ctx context.Context, params DeleteSandboxParams, requestOptions ...RequestOption) (res *DeleteSandboxNoContent, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -534,12 +534,12 @@ func (c *Client) sendDeleteSandbox(ctx context.Context, params DeleteSandboxPara
 // A snapshot that is still Creating cannot be deleted (409).
 //
 // DELETE /snapshots/{snapshotId}
-func (c *Client) DeleteSnapshot(ctx context.Context, params DeleteSnapshotParams, options ...RequestOption) (DeleteSnapshotRes, error) {
+func (c *Client) DeleteSnapshot(ctx context.Context, params DeleteSnapshotParams, options ...RequestOption) (*DeleteSnapshotNoContent, error) {
 	res, err := c.sendDeleteSnapshot(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendDeleteSnapshot(ctx context.Context, params DeleteSnapshotParams, requestOptions ...RequestOption) (res DeleteSnapshotRes, err error) {
+func (c *Client) sendDeleteSnapshot(ctx context.Context, params DeleteSnapshotParams, requestOptions ...RequestOption) (res *DeleteSnapshotNoContent, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -647,12 +647,12 @@ func (c *Client) sendDeleteSnapshot(ctx context.Context, params DeleteSnapshotPa
 // Get one sandbox.
 //
 // GET /sandboxes/{sandboxId}
-func (c *Client) GetSandbox(ctx context.Context, params GetSandboxParams, options ...RequestOption) (GetSandboxRes, error) {
+func (c *Client) GetSandbox(ctx context.Context, params GetSandboxParams, options ...RequestOption) (*SandboxHeaders, error) {
 	res, err := c.sendGetSandbox(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, requestOptions ...RequestOption) (res GetSandboxRes, err error) {
+func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, requestOptions ...RequestOption) (res *SandboxHeaders, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -760,12 +760,12 @@ func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, re
 // Get the address of a port inside a sandbox.
 //
 // GET /sandboxes/{sandboxId}/endpoints/{port}
-func (c *Client) GetSandboxEndpoint(ctx context.Context, params GetSandboxEndpointParams, options ...RequestOption) (GetSandboxEndpointRes, error) {
+func (c *Client) GetSandboxEndpoint(ctx context.Context, params GetSandboxEndpointParams, options ...RequestOption) (*GetSandboxEndpointOKHeaders, error) {
 	res, err := c.sendGetSandboxEndpoint(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendGetSandboxEndpoint(ctx context.Context, params GetSandboxEndpointParams, requestOptions ...RequestOption) (res GetSandboxEndpointRes, err error) {
+func (c *Client) sendGetSandboxEndpoint(ctx context.Context, params GetSandboxEndpointParams, requestOptions ...RequestOption) (res *GetSandboxEndpointOKHeaders, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -929,12 +929,12 @@ func (c *Client) sendGetSandboxEndpoint(ctx context.Context, params GetSandboxEn
 // Get one snapshot.
 //
 // GET /snapshots/{snapshotId}
-func (c *Client) GetSnapshot(ctx context.Context, params GetSnapshotParams, options ...RequestOption) (GetSnapshotRes, error) {
+func (c *Client) GetSnapshot(ctx context.Context, params GetSnapshotParams, options ...RequestOption) (*GetSnapshotOKHeaders, error) {
 	res, err := c.sendGetSnapshot(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendGetSnapshot(ctx context.Context, params GetSnapshotParams, requestOptions ...RequestOption) (res GetSnapshotRes, err error) {
+func (c *Client) sendGetSnapshot(ctx context.Context, params GetSnapshotParams, requestOptions ...RequestOption) (res *GetSnapshotOKHeaders, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1042,12 +1042,12 @@ func (c *Client) sendGetSnapshot(ctx context.Context, params GetSnapshotParams, 
 // Filters combine with AND. Repeating `state` matches any of the given states.
 //
 // GET /sandboxes
-func (c *Client) ListSandboxes(ctx context.Context, params ListSandboxesParams, options ...RequestOption) (ListSandboxesRes, error) {
+func (c *Client) ListSandboxes(ctx context.Context, params ListSandboxesParams, options ...RequestOption) (*ListSandboxesResponseHeaders, error) {
 	res, err := c.sendListSandboxes(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendListSandboxes(ctx context.Context, params ListSandboxesParams, requestOptions ...RequestOption) (res ListSandboxesRes, err error) {
+func (c *Client) sendListSandboxes(ctx context.Context, params ListSandboxesParams, requestOptions ...RequestOption) (res *ListSandboxesResponseHeaders, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1217,12 +1217,12 @@ func (c *Client) sendListSandboxes(ctx context.Context, params ListSandboxesPara
 // List snapshots, one page at a time.
 //
 // GET /snapshots
-func (c *Client) ListSnapshots(ctx context.Context, params ListSnapshotsParams, options ...RequestOption) (ListSnapshotsRes, error) {
+func (c *Client) ListSnapshots(ctx context.Context, params ListSnapshotsParams, options ...RequestOption) (*ListSnapshotsResponseHeaders, error) {
 	res, err := c.sendListSnapshots(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendListSnapshots(ctx context.Context, params ListSnapshotsParams, requestOptions ...RequestOption) (res ListSnapshotsRes, err error) {
+func (c *Client) sendListSnapshots(ctx context.Context, params ListSnapshotsParams, requestOptions ...RequestOption) (res *ListSnapshotsResponseHeaders, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1396,12 +1396,12 @@ func (c *Client) sendListSnapshots(ctx context.Context, params ListSnapshotsPara
 // is kept, `{}` changes nothing. Keys under `opensandbox.io/` are reserved by the service.
 //
 // PATCH /sandboxes/{sandboxId}/metadata
-func (c *Client) PatchSandboxMetadata(ctx context.Context, request PatchSandboxMetadataRequest, params PatchSandboxMetadataParams, options ...RequestOption) (PatchSandboxMetadataRes, error) {
+func (c *Client) PatchSandboxMetadata(ctx context.Context, request PatchSandboxMetadataRequest, params PatchSandboxMetadataParams, options ...RequestOption) (*SandboxHeaders, error) {
 	res, err := c.sendPatchSandboxMetadata(ctx, request, params, options...)
 	return res, err
 }
 
-func (c *Client) sendPatchSandboxMetadata(ctx context.Context, request PatchSandboxMetadataRequest, params PatchSandboxMetadataParams, requestOptions ...RequestOption) (res PatchSandboxMetadataRes, err error) {
+func (c *Client) sendPatchSandboxMetadata(ctx context.Context, request PatchSandboxMetadataRequest, params PatchSandboxMetadataParams, requestOptions ...RequestOption) (res *SandboxHeaders, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1513,12 +1513,12 @@ func (c *Client) sendPatchSandboxMetadata(ctx context.Context, request PatchSand
 // Running → Pausing → Paused. Any other state is a conflict.
 //
 // POST /sandboxes/{sandboxId}/pause
-func (c *Client) PauseSandbox(ctx context.Context, params PauseSandboxParams, options ...RequestOption) (PauseSandboxRes, error) {
+func (c *Client) PauseSandbox(ctx context.Context, params PauseSandboxParams, options ...RequestOption) (*PauseSandboxAccepted, error) {
 	res, err := c.sendPauseSandbox(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendPauseSandbox(ctx context.Context, params PauseSandboxParams, requestOptions ...RequestOption) (res PauseSandboxRes, err error) {
+func (c *Client) sendPauseSandbox(ctx context.Context, params PauseSandboxParams, requestOptions ...RequestOption) (res *PauseSandboxAccepted, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1630,12 +1630,12 @@ func (c *Client) sendPauseSandbox(ctx context.Context, params PauseSandboxParams
 // `expiresAt`.
 //
 // POST /sandboxes/{sandboxId}/renew-expiration
-func (c *Client) RenewSandboxExpiration(ctx context.Context, request *RenewSandboxExpirationRequest, params RenewSandboxExpirationParams, options ...RequestOption) (RenewSandboxExpirationRes, error) {
+func (c *Client) RenewSandboxExpiration(ctx context.Context, request *RenewSandboxExpirationRequest, params RenewSandboxExpirationParams, options ...RequestOption) (*RenewSandboxExpirationResponseHeaders, error) {
 	res, err := c.sendRenewSandboxExpiration(ctx, request, params, options...)
 	return res, err
 }
 
-func (c *Client) sendRenewSandboxExpiration(ctx context.Context, request *RenewSandboxExpirationRequest, params RenewSandboxExpirationParams, requestOptions ...RequestOption) (res RenewSandboxExpirationRes, err error) {
+func (c *Client) sendRenewSandboxExpiration(ctx context.Context, request *RenewSandboxExpirationRequest, params RenewSandboxExpirationParams, requestOptions ...RequestOption) (res *RenewSandboxExpirationResponseHeaders, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1747,12 +1747,12 @@ func (c *Client) sendRenewSandboxExpiration(ctx context.Context, request *RenewS
 // Paused → Resuming → Running. Any other state is a conflict.
 //
 // POST /sandboxes/{sandboxId}/resume
-func (c *Client) ResumeSandbox(ctx context.Context, params ResumeSandboxParams, options ...RequestOption) (ResumeSandboxRes, error) {
+func (c *Client) ResumeSandbox(ctx context.Context, params ResumeSandboxParams, options ...RequestOption) (*ResumeSandboxAccepted, error) {
 	res, err := c.sendResumeSandbox(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendResumeSandbox(ctx context.Context, params ResumeSandboxParams, requestOptions ...RequestOption) (res ResumeSandboxRes, err error) {
+func (c *Client) sendResumeSandbox(ctx context.Context, params ResumeSandboxParams, requestOptions ...RequestOption) (res *ResumeSandboxAccepted, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)

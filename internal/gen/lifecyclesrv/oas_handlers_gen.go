@@ -122,8 +122,9 @@ func (s *Server) handleCreateSandboxRequest(args [0]string, argsEscaped bool, w 
 					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:APIKeyAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:APIKeyAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -151,8 +152,9 @@ func (s *Server) handleCreateSandboxRequest(args [0]string, argsEscaped bool, w 
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -174,7 +176,7 @@ func (s *Server) handleCreateSandboxRequest(args [0]string, argsEscaped bool, w 
 		}
 	}()
 
-	var response CreateSandboxRes
+	var response *CreateSandboxResponseHeaders
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -190,7 +192,7 @@ func (s *Server) handleCreateSandboxRequest(args [0]string, argsEscaped bool, w 
 		type (
 			Request  = *CreateSandboxRequest
 			Params   = struct{}
-			Response = CreateSandboxRes
+			Response = *CreateSandboxResponseHeaders
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -209,8 +211,19 @@ func (s *Server) handleCreateSandboxRequest(args [0]string, argsEscaped bool, w 
 		response, err = s.h.CreateSandbox(ctx, request)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -310,8 +323,9 @@ func (s *Server) handleCreateSnapshotRequest(args [1]string, argsEscaped bool, w
 					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:APIKeyAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:APIKeyAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -339,8 +353,9 @@ func (s *Server) handleCreateSnapshotRequest(args [1]string, argsEscaped bool, w
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -372,7 +387,7 @@ func (s *Server) handleCreateSnapshotRequest(args [1]string, argsEscaped bool, w
 		}
 	}()
 
-	var response CreateSnapshotRes
+	var response *SnapshotHeaders
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -393,7 +408,7 @@ func (s *Server) handleCreateSnapshotRequest(args [1]string, argsEscaped bool, w
 		type (
 			Request  = OptCreateSnapshotRequest
 			Params   = CreateSnapshotParams
-			Response = CreateSnapshotRes
+			Response = *SnapshotHeaders
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -412,8 +427,19 @@ func (s *Server) handleCreateSnapshotRequest(args [1]string, argsEscaped bool, w
 		response, err = s.h.CreateSnapshot(ctx, request, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -516,8 +542,9 @@ func (s *Server) handleDeleteSandboxRequest(args [1]string, argsEscaped bool, w 
 					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:APIKeyAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:APIKeyAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -545,8 +572,9 @@ func (s *Server) handleDeleteSandboxRequest(args [1]string, argsEscaped bool, w 
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -563,7 +591,7 @@ func (s *Server) handleDeleteSandboxRequest(args [1]string, argsEscaped bool, w 
 
 	var rawBody []byte
 
-	var response DeleteSandboxRes
+	var response *DeleteSandboxNoContent
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -584,7 +612,7 @@ func (s *Server) handleDeleteSandboxRequest(args [1]string, argsEscaped bool, w 
 		type (
 			Request  = struct{}
 			Params   = DeleteSandboxParams
-			Response = DeleteSandboxRes
+			Response = *DeleteSandboxNoContent
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -603,8 +631,19 @@ func (s *Server) handleDeleteSandboxRequest(args [1]string, argsEscaped bool, w 
 		response, err = s.h.DeleteSandbox(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -704,8 +743,9 @@ func (s *Server) handleDeleteSnapshotRequest(args [1]string, argsEscaped bool, w
 					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:APIKeyAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:APIKeyAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -733,8 +773,9 @@ func (s *Server) handleDeleteSnapshotRequest(args [1]string, argsEscaped bool, w
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -751,7 +792,7 @@ func (s *Server) handleDeleteSnapshotRequest(args [1]string, argsEscaped bool, w
 
 	var rawBody []byte
 
-	var response DeleteSnapshotRes
+	var response *DeleteSnapshotNoContent
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -772,7 +813,7 @@ func (s *Server) handleDeleteSnapshotRequest(args [1]string, argsEscaped bool, w
 		type (
 			Request  = struct{}
 			Params   = DeleteSnapshotParams
-			Response = DeleteSnapshotRes
+			Response = *DeleteSnapshotNoContent
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -791,8 +832,19 @@ func (s *Server) handleDeleteSnapshotRequest(args [1]string, argsEscaped bool, w
 		response, err = s.h.DeleteSnapshot(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -892,8 +944,9 @@ func (s *Server) handleGetSandboxRequest(args [1]string, argsEscaped bool, w htt
 					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:APIKeyAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:APIKeyAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -921,8 +974,9 @@ func (s *Server) handleGetSandboxRequest(args [1]string, argsEscaped bool, w htt
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -939,7 +993,7 @@ func (s *Server) handleGetSandboxRequest(args [1]string, argsEscaped bool, w htt
 
 	var rawBody []byte
 
-	var response GetSandboxRes
+	var response *SandboxHeaders
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -960,7 +1014,7 @@ func (s *Server) handleGetSandboxRequest(args [1]string, argsEscaped bool, w htt
 		type (
 			Request  = struct{}
 			Params   = GetSandboxParams
-			Response = GetSandboxRes
+			Response = *SandboxHeaders
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -979,8 +1033,19 @@ func (s *Server) handleGetSandboxRequest(args [1]string, argsEscaped bool, w htt
 		response, err = s.h.GetSandbox(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -1080,8 +1145,9 @@ func (s *Server) handleGetSandboxEndpointRequest(args [2]string, argsEscaped boo
 					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:APIKeyAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:APIKeyAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -1109,8 +1175,9 @@ func (s *Server) handleGetSandboxEndpointRequest(args [2]string, argsEscaped boo
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -1127,7 +1194,7 @@ func (s *Server) handleGetSandboxEndpointRequest(args [2]string, argsEscaped boo
 
 	var rawBody []byte
 
-	var response GetSandboxEndpointRes
+	var response *GetSandboxEndpointOKHeaders
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -1160,7 +1227,7 @@ func (s *Server) handleGetSandboxEndpointRequest(args [2]string, argsEscaped boo
 		type (
 			Request  = struct{}
 			Params   = GetSandboxEndpointParams
-			Response = GetSandboxEndpointRes
+			Response = *GetSandboxEndpointOKHeaders
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -1179,8 +1246,19 @@ func (s *Server) handleGetSandboxEndpointRequest(args [2]string, argsEscaped boo
 		response, err = s.h.GetSandboxEndpoint(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -1280,8 +1358,9 @@ func (s *Server) handleGetSnapshotRequest(args [1]string, argsEscaped bool, w ht
 					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:APIKeyAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:APIKeyAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -1309,8 +1388,9 @@ func (s *Server) handleGetSnapshotRequest(args [1]string, argsEscaped bool, w ht
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -1327,7 +1407,7 @@ func (s *Server) handleGetSnapshotRequest(args [1]string, argsEscaped bool, w ht
 
 	var rawBody []byte
 
-	var response GetSnapshotRes
+	var response *GetSnapshotOKHeaders
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -1348,7 +1428,7 @@ func (s *Server) handleGetSnapshotRequest(args [1]string, argsEscaped bool, w ht
 		type (
 			Request  = struct{}
 			Params   = GetSnapshotParams
-			Response = GetSnapshotRes
+			Response = *GetSnapshotOKHeaders
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -1367,8 +1447,19 @@ func (s *Server) handleGetSnapshotRequest(args [1]string, argsEscaped bool, w ht
 		response, err = s.h.GetSnapshot(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -1468,8 +1559,9 @@ func (s *Server) handleListSandboxesRequest(args [0]string, argsEscaped bool, w 
 					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:APIKeyAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:APIKeyAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -1497,8 +1589,9 @@ func (s *Server) handleListSandboxesRequest(args [0]string, argsEscaped bool, w 
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -1515,7 +1608,7 @@ func (s *Server) handleListSandboxesRequest(args [0]string, argsEscaped bool, w 
 
 	var rawBody []byte
 
-	var response ListSandboxesRes
+	var response *ListSandboxesResponseHeaders
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -1548,7 +1641,7 @@ func (s *Server) handleListSandboxesRequest(args [0]string, argsEscaped bool, w 
 		type (
 			Request  = struct{}
 			Params   = ListSandboxesParams
-			Response = ListSandboxesRes
+			Response = *ListSandboxesResponseHeaders
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -1567,8 +1660,19 @@ func (s *Server) handleListSandboxesRequest(args [0]string, argsEscaped bool, w 
 		response, err = s.h.ListSandboxes(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -1668,8 +1772,9 @@ func (s *Server) handleListSnapshotsRequest(args [0]string, argsEscaped bool, w 
 					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:APIKeyAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:APIKeyAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -1697,8 +1802,9 @@ func (s *Server) handleListSnapshotsRequest(args [0]string, argsEscaped bool, w 
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -1715,7 +1821,7 @@ func (s *Server) handleListSnapshotsRequest(args [0]string, argsEscaped bool, w 
 
 	var rawBody []byte
 
-	var response ListSnapshotsRes
+	var response *ListSnapshotsResponseHeaders
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -1748,7 +1854,7 @@ func (s *Server) handleListSnapshotsRequest(args [0]string, argsEscaped bool, w 
 		type (
 			Request  = struct{}
 			Params   = ListSnapshotsParams
-			Response = ListSnapshotsRes
+			Response = *ListSnapshotsResponseHeaders
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -1767,8 +1873,19 @@ func (s *Server) handleListSnapshotsRequest(args [0]string, argsEscaped bool, w 
 		response, err = s.h.ListSnapshots(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -1869,8 +1986,9 @@ func (s *Server) handlePatchSandboxMetadataRequest(args [1]string, argsEscaped b
 					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:APIKeyAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:APIKeyAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -1898,8 +2016,9 @@ func (s *Server) handlePatchSandboxMetadataRequest(args [1]string, argsEscaped b
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -1931,7 +2050,7 @@ func (s *Server) handlePatchSandboxMetadataRequest(args [1]string, argsEscaped b
 		}
 	}()
 
-	var response PatchSandboxMetadataRes
+	var response *SandboxHeaders
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -1952,7 +2071,7 @@ func (s *Server) handlePatchSandboxMetadataRequest(args [1]string, argsEscaped b
 		type (
 			Request  = PatchSandboxMetadataRequest
 			Params   = PatchSandboxMetadataParams
-			Response = PatchSandboxMetadataRes
+			Response = *SandboxHeaders
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -1971,8 +2090,19 @@ func (s *Server) handlePatchSandboxMetadataRequest(args [1]string, argsEscaped b
 		response, err = s.h.PatchSandboxMetadata(ctx, request, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -2072,8 +2202,9 @@ func (s *Server) handlePauseSandboxRequest(args [1]string, argsEscaped bool, w h
 					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:APIKeyAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:APIKeyAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -2101,8 +2232,9 @@ func (s *Server) handlePauseSandboxRequest(args [1]string, argsEscaped bool, w h
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -2119,7 +2251,7 @@ func (s *Server) handlePauseSandboxRequest(args [1]string, argsEscaped bool, w h
 
 	var rawBody []byte
 
-	var response PauseSandboxRes
+	var response *PauseSandboxAccepted
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -2140,7 +2272,7 @@ func (s *Server) handlePauseSandboxRequest(args [1]string, argsEscaped bool, w h
 		type (
 			Request  = struct{}
 			Params   = PauseSandboxParams
-			Response = PauseSandboxRes
+			Response = *PauseSandboxAccepted
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -2159,8 +2291,19 @@ func (s *Server) handlePauseSandboxRequest(args [1]string, argsEscaped bool, w h
 		response, err = s.h.PauseSandbox(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -2263,8 +2406,9 @@ func (s *Server) handleRenewSandboxExpirationRequest(args [1]string, argsEscaped
 					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:APIKeyAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:APIKeyAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -2292,8 +2436,9 @@ func (s *Server) handleRenewSandboxExpirationRequest(args [1]string, argsEscaped
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -2325,7 +2470,7 @@ func (s *Server) handleRenewSandboxExpirationRequest(args [1]string, argsEscaped
 		}
 	}()
 
-	var response RenewSandboxExpirationRes
+	var response *RenewSandboxExpirationResponseHeaders
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -2346,7 +2491,7 @@ func (s *Server) handleRenewSandboxExpirationRequest(args [1]string, argsEscaped
 		type (
 			Request  = *RenewSandboxExpirationRequest
 			Params   = RenewSandboxExpirationParams
-			Response = RenewSandboxExpirationRes
+			Response = *RenewSandboxExpirationResponseHeaders
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -2365,8 +2510,19 @@ func (s *Server) handleRenewSandboxExpirationRequest(args [1]string, argsEscaped
 		response, err = s.h.RenewSandboxExpiration(ctx, request, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -2466,8 +2622,9 @@ func (s *Server) handleResumeSandboxRequest(args [1]string, argsEscaped bool, w 
 					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:APIKeyAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:APIKeyAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -2495,8 +2652,9 @@ func (s *Server) handleResumeSandboxRequest(args [1]string, argsEscaped bool, w 
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -2513,7 +2671,7 @@ func (s *Server) handleResumeSandboxRequest(args [1]string, argsEscaped bool, w 
 
 	var rawBody []byte
 
-	var response ResumeSandboxRes
+	var response *ResumeSandboxAccepted
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -2534,7 +2692,7 @@ func (s *Server) handleResumeSandboxRequest(args [1]string, argsEscaped bool, w 
 		type (
 			Request  = struct{}
 			Params   = ResumeSandboxParams
-			Response = ResumeSandboxRes
+			Response = *ResumeSandboxAccepted
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -2553,8 +2711,19 @@ func (s *Server) handleResumeSandboxRequest(args [1]string, argsEscaped bool, w 
 		response, err = s.h.ResumeSandbox(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 

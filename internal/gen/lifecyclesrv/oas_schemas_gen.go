@@ -3,10 +3,15 @@
 package lifecyclesrv
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/go-faster/errors"
 )
+
+func (s *ErrorStatusCodeWithHeaders) Error() string {
+	return fmt.Sprintf("code %d: %+v", s.StatusCode, s.Response)
+}
 
 type APIKeyAuth struct {
 	APIKey string
@@ -32,76 +37,6 @@ func (s *APIKeyAuth) SetAPIKey(val string) {
 func (s *APIKeyAuth) SetRoles(val []string) {
 	s.Roles = val
 }
-
-// BadRequestHeaders wraps ErrorResponse with response headers.
-type BadRequestHeaders struct {
-	XRequestID OptString
-	Response   ErrorResponse
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *BadRequestHeaders) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// GetResponse returns the value of Response.
-func (s *BadRequestHeaders) GetResponse() ErrorResponse {
-	return s.Response
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *BadRequestHeaders) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
-// SetResponse sets the value of Response.
-func (s *BadRequestHeaders) SetResponse(val ErrorResponse) {
-	s.Response = val
-}
-
-func (*BadRequestHeaders) createSandboxRes()          {}
-func (*BadRequestHeaders) createSnapshotRes()         {}
-func (*BadRequestHeaders) getSandboxEndpointRes()     {}
-func (*BadRequestHeaders) listSandboxesRes()          {}
-func (*BadRequestHeaders) listSnapshotsRes()          {}
-func (*BadRequestHeaders) patchSandboxMetadataRes()   {}
-func (*BadRequestHeaders) renewSandboxExpirationRes() {}
-
-// ConflictHeaders wraps ErrorResponse with response headers.
-type ConflictHeaders struct {
-	XRequestID OptString
-	Response   ErrorResponse
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *ConflictHeaders) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// GetResponse returns the value of Response.
-func (s *ConflictHeaders) GetResponse() ErrorResponse {
-	return s.Response
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *ConflictHeaders) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
-// SetResponse sets the value of Response.
-func (s *ConflictHeaders) SetResponse(val ErrorResponse) {
-	s.Response = val
-}
-
-func (*ConflictHeaders) createSandboxRes()          {}
-func (*ConflictHeaders) createSnapshotRes()         {}
-func (*ConflictHeaders) deleteSandboxRes()          {}
-func (*ConflictHeaders) deleteSnapshotRes()         {}
-func (*ConflictHeaders) getSnapshotRes()            {}
-func (*ConflictHeaders) patchSandboxMetadataRes()   {}
-func (*ConflictHeaders) pauseSandboxRes()           {}
-func (*ConflictHeaders) renewSandboxExpirationRes() {}
-func (*ConflictHeaders) resumeSandboxRes()          {}
 
 // Ref: #/components/schemas/CreateSandboxRequest
 type CreateSandboxRequest struct {
@@ -405,8 +340,6 @@ func (s *CreateSandboxResponseHeaders) SetResponse(val CreateSandboxResponse) {
 	s.Response = val
 }
 
-func (*CreateSandboxResponseHeaders) createSandboxRes() {}
-
 type CreateSandboxResponseMetadata map[string]string
 
 func (s *CreateSandboxResponseMetadata) init() CreateSandboxResponseMetadata {
@@ -463,8 +396,6 @@ func (s *DeleteSandboxNoContent) SetXRequestID(val OptString) {
 	s.XRequestID = val
 }
 
-func (*DeleteSandboxNoContent) deleteSandboxRes() {}
-
 // DeleteSnapshotNoContent is response for DeleteSnapshot operation.
 type DeleteSnapshotNoContent struct {
 	XRequestID OptString
@@ -479,8 +410,6 @@ func (s *DeleteSnapshotNoContent) GetXRequestID() OptString {
 func (s *DeleteSnapshotNoContent) SetXRequestID(val OptString) {
 	s.XRequestID = val
 }
-
-func (*DeleteSnapshotNoContent) deleteSnapshotRes() {}
 
 // Ref: #/components/schemas/Endpoint
 type Endpoint struct {
@@ -551,42 +480,42 @@ func (s *ErrorResponse) SetMessage(val string) {
 	s.Message = val
 }
 
-// ForbiddenHeaders wraps ErrorResponse with response headers.
-type ForbiddenHeaders struct {
+// ErrorStatusCodeWithHeaders wraps ErrorResponse with status code and response headers.
+type ErrorStatusCodeWithHeaders struct {
+	StatusCode int
 	XRequestID OptString
 	Response   ErrorResponse
 }
 
+// GetStatusCode returns the value of StatusCode.
+func (s *ErrorStatusCodeWithHeaders) GetStatusCode() int {
+	return s.StatusCode
+}
+
 // GetXRequestID returns the value of XRequestID.
-func (s *ForbiddenHeaders) GetXRequestID() OptString {
+func (s *ErrorStatusCodeWithHeaders) GetXRequestID() OptString {
 	return s.XRequestID
 }
 
 // GetResponse returns the value of Response.
-func (s *ForbiddenHeaders) GetResponse() ErrorResponse {
+func (s *ErrorStatusCodeWithHeaders) GetResponse() ErrorResponse {
 	return s.Response
 }
 
+// SetStatusCode sets the value of StatusCode.
+func (s *ErrorStatusCodeWithHeaders) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
 // SetXRequestID sets the value of XRequestID.
-func (s *ForbiddenHeaders) SetXRequestID(val OptString) {
+func (s *ErrorStatusCodeWithHeaders) SetXRequestID(val OptString) {
 	s.XRequestID = val
 }
 
 // SetResponse sets the value of Response.
-func (s *ForbiddenHeaders) SetResponse(val ErrorResponse) {
+func (s *ErrorStatusCodeWithHeaders) SetResponse(val ErrorResponse) {
 	s.Response = val
 }
-
-func (*ForbiddenHeaders) createSnapshotRes()         {}
-func (*ForbiddenHeaders) deleteSandboxRes()          {}
-func (*ForbiddenHeaders) deleteSnapshotRes()         {}
-func (*ForbiddenHeaders) getSandboxEndpointRes()     {}
-func (*ForbiddenHeaders) getSandboxRes()             {}
-func (*ForbiddenHeaders) getSnapshotRes()            {}
-func (*ForbiddenHeaders) patchSandboxMetadataRes()   {}
-func (*ForbiddenHeaders) pauseSandboxRes()           {}
-func (*ForbiddenHeaders) renewSandboxExpirationRes() {}
-func (*ForbiddenHeaders) resumeSandboxRes()          {}
 
 // GetSandboxEndpointOKHeaders wraps Endpoint with response headers.
 type GetSandboxEndpointOKHeaders struct {
@@ -614,8 +543,6 @@ func (s *GetSandboxEndpointOKHeaders) SetResponse(val Endpoint) {
 	s.Response = val
 }
 
-func (*GetSandboxEndpointOKHeaders) getSandboxEndpointRes() {}
-
 // GetSnapshotOKHeaders wraps Snapshot with response headers.
 type GetSnapshotOKHeaders struct {
 	XRequestID OptString
@@ -641,8 +568,6 @@ func (s *GetSnapshotOKHeaders) SetXRequestID(val OptString) {
 func (s *GetSnapshotOKHeaders) SetResponse(val Snapshot) {
 	s.Response = val
 }
-
-func (*GetSnapshotOKHeaders) getSnapshotRes() {}
 
 // Ref: #/components/schemas/HostVolume
 type HostVolume struct {
@@ -713,46 +638,6 @@ func (s *ImageSpec) SetAuth(val OptImageAuth) {
 	s.Auth = val
 }
 
-// InternalServerErrorHeaders wraps ErrorResponse with response headers.
-type InternalServerErrorHeaders struct {
-	XRequestID OptString
-	Response   ErrorResponse
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *InternalServerErrorHeaders) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// GetResponse returns the value of Response.
-func (s *InternalServerErrorHeaders) GetResponse() ErrorResponse {
-	return s.Response
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *InternalServerErrorHeaders) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
-// SetResponse sets the value of Response.
-func (s *InternalServerErrorHeaders) SetResponse(val ErrorResponse) {
-	s.Response = val
-}
-
-func (*InternalServerErrorHeaders) createSandboxRes()          {}
-func (*InternalServerErrorHeaders) createSnapshotRes()         {}
-func (*InternalServerErrorHeaders) deleteSandboxRes()          {}
-func (*InternalServerErrorHeaders) deleteSnapshotRes()         {}
-func (*InternalServerErrorHeaders) getSandboxEndpointRes()     {}
-func (*InternalServerErrorHeaders) getSandboxRes()             {}
-func (*InternalServerErrorHeaders) getSnapshotRes()            {}
-func (*InternalServerErrorHeaders) listSandboxesRes()          {}
-func (*InternalServerErrorHeaders) listSnapshotsRes()          {}
-func (*InternalServerErrorHeaders) patchSandboxMetadataRes()   {}
-func (*InternalServerErrorHeaders) pauseSandboxRes()           {}
-func (*InternalServerErrorHeaders) renewSandboxExpirationRes() {}
-func (*InternalServerErrorHeaders) resumeSandboxRes()          {}
-
 // Ref: #/components/schemas/ListSandboxesResponse
 type ListSandboxesResponse struct {
 	Items      []Sandbox      `json:"items"`
@@ -805,8 +690,6 @@ func (s *ListSandboxesResponseHeaders) SetResponse(val ListSandboxesResponse) {
 	s.Response = val
 }
 
-func (*ListSandboxesResponseHeaders) listSandboxesRes() {}
-
 // Ref: #/components/schemas/ListSnapshotsResponse
 type ListSnapshotsResponse struct {
 	Items      []Snapshot     `json:"items"`
@@ -858,8 +741,6 @@ func (s *ListSnapshotsResponseHeaders) SetXRequestID(val OptString) {
 func (s *ListSnapshotsResponseHeaders) SetResponse(val ListSnapshotsResponse) {
 	s.Response = val
 }
-
-func (*ListSnapshotsResponseHeaders) listSnapshotsRes() {}
 
 // Ref: #/components/schemas/NetworkPolicy
 type NetworkPolicy struct {
@@ -1040,43 +921,6 @@ func (o NilString) Or(d string) string {
 	}
 	return d
 }
-
-// NotFoundHeaders wraps ErrorResponse with response headers.
-type NotFoundHeaders struct {
-	XRequestID OptString
-	Response   ErrorResponse
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *NotFoundHeaders) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// GetResponse returns the value of Response.
-func (s *NotFoundHeaders) GetResponse() ErrorResponse {
-	return s.Response
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *NotFoundHeaders) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
-// SetResponse sets the value of Response.
-func (s *NotFoundHeaders) SetResponse(val ErrorResponse) {
-	s.Response = val
-}
-
-func (*NotFoundHeaders) createSnapshotRes()         {}
-func (*NotFoundHeaders) deleteSandboxRes()          {}
-func (*NotFoundHeaders) deleteSnapshotRes()         {}
-func (*NotFoundHeaders) getSandboxEndpointRes()     {}
-func (*NotFoundHeaders) getSandboxRes()             {}
-func (*NotFoundHeaders) getSnapshotRes()            {}
-func (*NotFoundHeaders) patchSandboxMetadataRes()   {}
-func (*NotFoundHeaders) pauseSandboxRes()           {}
-func (*NotFoundHeaders) renewSandboxExpirationRes() {}
-func (*NotFoundHeaders) resumeSandboxRes()          {}
 
 // Ref: #/components/schemas/OSSFSVolume
 type OSSFSVolume struct {
@@ -2562,8 +2406,6 @@ func (s *PauseSandboxAccepted) SetXRequestID(val OptString) {
 	s.XRequestID = val
 }
 
-func (*PauseSandboxAccepted) pauseSandboxRes() {}
-
 // Ref: #/components/schemas/PlatformSpec
 type PlatformSpec struct {
 	// Linux or windows.
@@ -2648,8 +2490,6 @@ func (s *RenewSandboxExpirationResponseHeaders) SetResponse(val RenewSandboxExpi
 	s.Response = val
 }
 
-func (*RenewSandboxExpirationResponseHeaders) renewSandboxExpirationRes() {}
-
 // Resource name to quantity, e.g. cpu=500m, memory=512Mi, gpu=1.
 // Ref: #/components/schemas/ResourceLimits
 type ResourceLimits map[string]string
@@ -2677,8 +2517,6 @@ func (s *ResumeSandboxAccepted) GetXRequestID() OptString {
 func (s *ResumeSandboxAccepted) SetXRequestID(val OptString) {
 	s.XRequestID = val
 }
-
-func (*ResumeSandboxAccepted) resumeSandboxRes() {}
 
 // Ref: #/components/schemas/Sandbox
 type Sandbox struct {
@@ -2809,9 +2647,6 @@ func (s *SandboxHeaders) SetXRequestID(val OptString) {
 func (s *SandboxHeaders) SetResponse(val Sandbox) {
 	s.Response = val
 }
-
-func (*SandboxHeaders) getSandboxRes()           {}
-func (*SandboxHeaders) patchSandboxMetadataRes() {}
 
 type SandboxMetadata map[string]string
 
@@ -2971,8 +2806,6 @@ func (s *SnapshotHeaders) SetResponse(val Snapshot) {
 	s.Response = val
 }
 
-func (*SnapshotHeaders) createSnapshotRes() {}
-
 type SnapshotState string
 
 // Ref: #/components/schemas/SnapshotStatus
@@ -3022,46 +2855,6 @@ func (s *SnapshotStatus) SetMessage(val OptString) {
 func (s *SnapshotStatus) SetLastTransitionAt(val OptDateTime) {
 	s.LastTransitionAt = val
 }
-
-// UnauthorizedHeaders wraps ErrorResponse with response headers.
-type UnauthorizedHeaders struct {
-	XRequestID OptString
-	Response   ErrorResponse
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *UnauthorizedHeaders) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// GetResponse returns the value of Response.
-func (s *UnauthorizedHeaders) GetResponse() ErrorResponse {
-	return s.Response
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *UnauthorizedHeaders) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
-// SetResponse sets the value of Response.
-func (s *UnauthorizedHeaders) SetResponse(val ErrorResponse) {
-	s.Response = val
-}
-
-func (*UnauthorizedHeaders) createSandboxRes()          {}
-func (*UnauthorizedHeaders) createSnapshotRes()         {}
-func (*UnauthorizedHeaders) deleteSandboxRes()          {}
-func (*UnauthorizedHeaders) deleteSnapshotRes()         {}
-func (*UnauthorizedHeaders) getSandboxEndpointRes()     {}
-func (*UnauthorizedHeaders) getSandboxRes()             {}
-func (*UnauthorizedHeaders) getSnapshotRes()            {}
-func (*UnauthorizedHeaders) listSandboxesRes()          {}
-func (*UnauthorizedHeaders) listSnapshotsRes()          {}
-func (*UnauthorizedHeaders) patchSandboxMetadataRes()   {}
-func (*UnauthorizedHeaders) pauseSandboxRes()           {}
-func (*UnauthorizedHeaders) renewSandboxExpirationRes() {}
-func (*UnauthorizedHeaders) resumeSandboxRes()          {}
 
 // Ref: #/components/schemas/Volume
 type Volume struct {

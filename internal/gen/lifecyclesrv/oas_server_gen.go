@@ -15,13 +15,13 @@ type Handler interface {
 	// Pending and moves to Running by itself.
 	//
 	// POST /sandboxes
-	CreateSandbox(ctx context.Context, req *CreateSandboxRequest) (CreateSandboxRes, error)
+	CreateSandbox(ctx context.Context, req *CreateSandboxRequest) (*CreateSandboxResponseHeaders, error)
 	// CreateSnapshot implements createSnapshot operation.
 	//
 	// Snapshot a running sandbox.
 	//
 	// POST /sandboxes/{sandboxId}/snapshots
-	CreateSnapshot(ctx context.Context, req OptCreateSnapshotRequest, params CreateSnapshotParams) (CreateSnapshotRes, error)
+	CreateSnapshot(ctx context.Context, req OptCreateSnapshotRequest, params CreateSnapshotParams) (*SnapshotHeaders, error)
 	// DeleteSandbox implements deleteSandbox operation.
 	//
 	// Ends the sandbox in any state. How it disappears depends on the deployment: OpenSandbox's Docker
@@ -30,56 +30,56 @@ type Handler interface {
 	// then 404. The spec's Stopping and Terminated are not reported for a deleted sandbox by either.
 	//
 	// DELETE /sandboxes/{sandboxId}
-	DeleteSandbox(ctx context.Context, params DeleteSandboxParams) (DeleteSandboxRes, error)
+	DeleteSandbox(ctx context.Context, params DeleteSandboxParams) (*DeleteSandboxNoContent, error)
 	// DeleteSnapshot implements deleteSnapshot operation.
 	//
 	// A snapshot that is still Creating cannot be deleted (409).
 	//
 	// DELETE /snapshots/{snapshotId}
-	DeleteSnapshot(ctx context.Context, params DeleteSnapshotParams) (DeleteSnapshotRes, error)
+	DeleteSnapshot(ctx context.Context, params DeleteSnapshotParams) (*DeleteSnapshotNoContent, error)
 	// GetSandbox implements getSandbox operation.
 	//
 	// Get one sandbox.
 	//
 	// GET /sandboxes/{sandboxId}
-	GetSandbox(ctx context.Context, params GetSandboxParams) (GetSandboxRes, error)
+	GetSandbox(ctx context.Context, params GetSandboxParams) (*SandboxHeaders, error)
 	// GetSandboxEndpoint implements getSandboxEndpoint operation.
 	//
 	// Get the address of a port inside a sandbox.
 	//
 	// GET /sandboxes/{sandboxId}/endpoints/{port}
-	GetSandboxEndpoint(ctx context.Context, params GetSandboxEndpointParams) (GetSandboxEndpointRes, error)
+	GetSandboxEndpoint(ctx context.Context, params GetSandboxEndpointParams) (*GetSandboxEndpointOKHeaders, error)
 	// GetSnapshot implements getSnapshot operation.
 	//
 	// Get one snapshot.
 	//
 	// GET /snapshots/{snapshotId}
-	GetSnapshot(ctx context.Context, params GetSnapshotParams) (GetSnapshotRes, error)
+	GetSnapshot(ctx context.Context, params GetSnapshotParams) (*GetSnapshotOKHeaders, error)
 	// ListSandboxes implements listSandboxes operation.
 	//
 	// Filters combine with AND. Repeating `state` matches any of the given states.
 	//
 	// GET /sandboxes
-	ListSandboxes(ctx context.Context, params ListSandboxesParams) (ListSandboxesRes, error)
+	ListSandboxes(ctx context.Context, params ListSandboxesParams) (*ListSandboxesResponseHeaders, error)
 	// ListSnapshots implements listSnapshots operation.
 	//
 	// List snapshots, one page at a time.
 	//
 	// GET /snapshots
-	ListSnapshots(ctx context.Context, params ListSnapshotsParams) (ListSnapshotsRes, error)
+	ListSnapshots(ctx context.Context, params ListSnapshotsParams) (*ListSnapshotsResponseHeaders, error)
 	// PatchSandboxMetadata implements patchSandboxMetadata operation.
 	//
 	// JSON Merge Patch (RFC 7396) of the metadata map: a string sets a key, null removes it, an absent key
 	// is kept, `{}` changes nothing. Keys under `opensandbox.io/` are reserved by the service.
 	//
 	// PATCH /sandboxes/{sandboxId}/metadata
-	PatchSandboxMetadata(ctx context.Context, req PatchSandboxMetadataRequest, params PatchSandboxMetadataParams) (PatchSandboxMetadataRes, error)
+	PatchSandboxMetadata(ctx context.Context, req PatchSandboxMetadataRequest, params PatchSandboxMetadataParams) (*SandboxHeaders, error)
 	// PauseSandbox implements pauseSandbox operation.
 	//
 	// Running → Pausing → Paused. Any other state is a conflict.
 	//
 	// POST /sandboxes/{sandboxId}/pause
-	PauseSandbox(ctx context.Context, params PauseSandboxParams) (PauseSandboxRes, error)
+	PauseSandbox(ctx context.Context, params PauseSandboxParams) (*PauseSandboxAccepted, error)
 	// RenewSandboxExpiration implements renewSandboxExpiration operation.
 	//
 	// The new time must lie in the future (400 otherwise); it is not compared with the current
@@ -88,13 +88,17 @@ type Handler interface {
 	// `expiresAt`.
 	//
 	// POST /sandboxes/{sandboxId}/renew-expiration
-	RenewSandboxExpiration(ctx context.Context, req *RenewSandboxExpirationRequest, params RenewSandboxExpirationParams) (RenewSandboxExpirationRes, error)
+	RenewSandboxExpiration(ctx context.Context, req *RenewSandboxExpirationRequest, params RenewSandboxExpirationParams) (*RenewSandboxExpirationResponseHeaders, error)
 	// ResumeSandbox implements resumeSandbox operation.
 	//
 	// Paused → Resuming → Running. Any other state is a conflict.
 	//
 	// POST /sandboxes/{sandboxId}/resume
-	ResumeSandbox(ctx context.Context, params ResumeSandboxParams) (ResumeSandboxRes, error)
+	ResumeSandbox(ctx context.Context, params ResumeSandboxParams) (*ResumeSandboxAccepted, error)
+	// NewError creates *ErrorStatusCodeWithHeaders from error returned by handler.
+	//
+	// Used for common default response.
+	NewError(ctx context.Context, err error) *ErrorStatusCodeWithHeaders
 }
 
 // Server implements http server based on OpenAPI v3 specification and

@@ -20,7 +20,7 @@ var _ Handler = UnimplementedHandler{}
 // Pending and moves to Running by itself.
 //
 // POST /sandboxes
-func (UnimplementedHandler) CreateSandbox(ctx context.Context, req *CreateSandboxRequest) (r CreateSandboxRes, _ error) {
+func (UnimplementedHandler) CreateSandbox(ctx context.Context, req *CreateSandboxRequest) (r *CreateSandboxResponseHeaders, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -29,7 +29,7 @@ func (UnimplementedHandler) CreateSandbox(ctx context.Context, req *CreateSandbo
 // Snapshot a running sandbox.
 //
 // POST /sandboxes/{sandboxId}/snapshots
-func (UnimplementedHandler) CreateSnapshot(ctx context.Context, req OptCreateSnapshotRequest, params CreateSnapshotParams) (r CreateSnapshotRes, _ error) {
+func (UnimplementedHandler) CreateSnapshot(ctx context.Context, req OptCreateSnapshotRequest, params CreateSnapshotParams) (r *SnapshotHeaders, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -41,7 +41,7 @@ func (UnimplementedHandler) CreateSnapshot(ctx context.Context, req OptCreateSna
 // then 404. The spec's Stopping and Terminated are not reported for a deleted sandbox by either.
 //
 // DELETE /sandboxes/{sandboxId}
-func (UnimplementedHandler) DeleteSandbox(ctx context.Context, params DeleteSandboxParams) (r DeleteSandboxRes, _ error) {
+func (UnimplementedHandler) DeleteSandbox(ctx context.Context, params DeleteSandboxParams) (r *DeleteSandboxNoContent, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -50,7 +50,7 @@ func (UnimplementedHandler) DeleteSandbox(ctx context.Context, params DeleteSand
 // A snapshot that is still Creating cannot be deleted (409).
 //
 // DELETE /snapshots/{snapshotId}
-func (UnimplementedHandler) DeleteSnapshot(ctx context.Context, params DeleteSnapshotParams) (r DeleteSnapshotRes, _ error) {
+func (UnimplementedHandler) DeleteSnapshot(ctx context.Context, params DeleteSnapshotParams) (r *DeleteSnapshotNoContent, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -59,7 +59,7 @@ func (UnimplementedHandler) DeleteSnapshot(ctx context.Context, params DeleteSna
 // Get one sandbox.
 //
 // GET /sandboxes/{sandboxId}
-func (UnimplementedHandler) GetSandbox(ctx context.Context, params GetSandboxParams) (r GetSandboxRes, _ error) {
+func (UnimplementedHandler) GetSandbox(ctx context.Context, params GetSandboxParams) (r *SandboxHeaders, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -68,7 +68,7 @@ func (UnimplementedHandler) GetSandbox(ctx context.Context, params GetSandboxPar
 // Get the address of a port inside a sandbox.
 //
 // GET /sandboxes/{sandboxId}/endpoints/{port}
-func (UnimplementedHandler) GetSandboxEndpoint(ctx context.Context, params GetSandboxEndpointParams) (r GetSandboxEndpointRes, _ error) {
+func (UnimplementedHandler) GetSandboxEndpoint(ctx context.Context, params GetSandboxEndpointParams) (r *GetSandboxEndpointOKHeaders, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -77,7 +77,7 @@ func (UnimplementedHandler) GetSandboxEndpoint(ctx context.Context, params GetSa
 // Get one snapshot.
 //
 // GET /snapshots/{snapshotId}
-func (UnimplementedHandler) GetSnapshot(ctx context.Context, params GetSnapshotParams) (r GetSnapshotRes, _ error) {
+func (UnimplementedHandler) GetSnapshot(ctx context.Context, params GetSnapshotParams) (r *GetSnapshotOKHeaders, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -86,7 +86,7 @@ func (UnimplementedHandler) GetSnapshot(ctx context.Context, params GetSnapshotP
 // Filters combine with AND. Repeating `state` matches any of the given states.
 //
 // GET /sandboxes
-func (UnimplementedHandler) ListSandboxes(ctx context.Context, params ListSandboxesParams) (r ListSandboxesRes, _ error) {
+func (UnimplementedHandler) ListSandboxes(ctx context.Context, params ListSandboxesParams) (r *ListSandboxesResponseHeaders, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -95,7 +95,7 @@ func (UnimplementedHandler) ListSandboxes(ctx context.Context, params ListSandbo
 // List snapshots, one page at a time.
 //
 // GET /snapshots
-func (UnimplementedHandler) ListSnapshots(ctx context.Context, params ListSnapshotsParams) (r ListSnapshotsRes, _ error) {
+func (UnimplementedHandler) ListSnapshots(ctx context.Context, params ListSnapshotsParams) (r *ListSnapshotsResponseHeaders, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -105,7 +105,7 @@ func (UnimplementedHandler) ListSnapshots(ctx context.Context, params ListSnapsh
 // is kept, `{}` changes nothing. Keys under `opensandbox.io/` are reserved by the service.
 //
 // PATCH /sandboxes/{sandboxId}/metadata
-func (UnimplementedHandler) PatchSandboxMetadata(ctx context.Context, req PatchSandboxMetadataRequest, params PatchSandboxMetadataParams) (r PatchSandboxMetadataRes, _ error) {
+func (UnimplementedHandler) PatchSandboxMetadata(ctx context.Context, req PatchSandboxMetadataRequest, params PatchSandboxMetadataParams) (r *SandboxHeaders, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -114,7 +114,7 @@ func (UnimplementedHandler) PatchSandboxMetadata(ctx context.Context, req PatchS
 // Running → Pausing → Paused. Any other state is a conflict.
 //
 // POST /sandboxes/{sandboxId}/pause
-func (UnimplementedHandler) PauseSandbox(ctx context.Context, params PauseSandboxParams) (r PauseSandboxRes, _ error) {
+func (UnimplementedHandler) PauseSandbox(ctx context.Context, params PauseSandboxParams) (r *PauseSandboxAccepted, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -126,7 +126,7 @@ func (UnimplementedHandler) PauseSandbox(ctx context.Context, params PauseSandbo
 // `expiresAt`.
 //
 // POST /sandboxes/{sandboxId}/renew-expiration
-func (UnimplementedHandler) RenewSandboxExpiration(ctx context.Context, req *RenewSandboxExpirationRequest, params RenewSandboxExpirationParams) (r RenewSandboxExpirationRes, _ error) {
+func (UnimplementedHandler) RenewSandboxExpiration(ctx context.Context, req *RenewSandboxExpirationRequest, params RenewSandboxExpirationParams) (r *RenewSandboxExpirationResponseHeaders, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -135,6 +135,14 @@ func (UnimplementedHandler) RenewSandboxExpiration(ctx context.Context, req *Ren
 // Paused → Resuming → Running. Any other state is a conflict.
 //
 // POST /sandboxes/{sandboxId}/resume
-func (UnimplementedHandler) ResumeSandbox(ctx context.Context, params ResumeSandboxParams) (r ResumeSandboxRes, _ error) {
+func (UnimplementedHandler) ResumeSandbox(ctx context.Context, params ResumeSandboxParams) (r *ResumeSandboxAccepted, _ error) {
 	return r, ht.ErrNotImplemented
+}
+
+// NewError creates *ErrorStatusCodeWithHeaders from error returned by handler.
+//
+// Used for common default response.
+func (UnimplementedHandler) NewError(ctx context.Context, err error) (r *ErrorStatusCodeWithHeaders) {
+	r = new(ErrorStatusCodeWithHeaders)
+	return r
 }
