@@ -44,14 +44,10 @@ func (c *Client) List(ctx context.Context, opts *ListOptions) (*SandboxPage, err
 	if err != nil {
 		return nil, glue.Wrap(ctx, opList, err)
 	}
-	page := &SandboxPage{
-		Items:      make([]*Sandbox, len(res.Response.Items)),
+	return &SandboxPage{
+		Items:      fromSandboxes(res.Response.Items),
 		Pagination: fromPagination(res.Response.Pagination),
-	}
-	for i := range res.Response.Items {
-		page.Items[i] = fromSandbox(&res.Response.Items[i])
-	}
-	return page, nil
+	}, nil
 }
 
 // All iterates over every sandbox matching opts, fetching page after page

@@ -98,14 +98,10 @@ func (c *Client) ListSnapshots(ctx context.Context, opts *ListSnapshotsOptions) 
 	if err != nil {
 		return nil, glue.Wrap(ctx, opListSnapshots, err)
 	}
-	page := &SnapshotPage{
-		Items:      make([]*Snapshot, len(res.Response.Items)),
+	return &SnapshotPage{
+		Items:      fromSnapshots(res.Response.Items),
 		Pagination: fromPagination(res.Response.Pagination),
-	}
-	for i := range res.Response.Items {
-		page.Items[i] = fromSnapshot(&res.Response.Items[i])
-	}
-	return page, nil
+	}, nil
 }
 
 // AllSnapshots iterates over every snapshot matching opts, page after
