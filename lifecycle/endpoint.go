@@ -51,5 +51,5 @@ func (c *Client) Endpoint(ctx context.Context, id string, port int, opts *Endpoi
 	if err != nil {
 		return nil, glue.Wrap(ctx, opEndpoint, err)
 	}
-	return fromEndpoint(&res.Response), nil
+	return fromEndpoint(res), nil
 }

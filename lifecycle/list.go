@@ -45,8 +45,8 @@ func (c *Client) List(ctx context.Context, opts *ListOptions) (*SandboxPage, err
 		return nil, glue.Wrap(ctx, opList, err)
 	}
 	return &SandboxPage{
-		Items:      fromSandboxes(res.Response.Items),
-		Pagination: fromPagination(res.Response.Pagination),
+		Items:      fromSandboxes(res.Items),
+		Pagination: fromPagination(res.Pagination),
 	}, nil
 }
 

@@ -21,7 +21,7 @@ func (c *Client) Get(ctx context.Context, id string) (*Sandbox, error) {
 	if err != nil {
 		return nil, glue.Wrap(ctx, opGet, err)
 	}
-	return fromSandbox(&res.Response), nil
+	return fromSandbox(res), nil
 }
 
 // Delete terminates a sandbox. On OpenSandbox's Docker runtime it is
@@ -50,7 +50,7 @@ func (c *Client) Delete(ctx context.Context, id string) error {
 	}
 	return c.act(ctx, action{op: opDelete, id: id, settle: deleteSettle, settleOn: deleteMaySettle,
 		send: func(ctx context.Context) error {
-			_, err := c.api.DeleteSandbox(ctx, api.DeleteSandboxParams{SandboxID: id})
+			err := c.api.DeleteSandbox(ctx, api.DeleteSandboxParams{SandboxID: id})
 			return err
 		}})
 }
@@ -79,7 +79,7 @@ func (c *Client) Pause(ctx context.Context, id string) error {
 	return c.act(ctx, action{op: opPause, id: id, settleOn: conflictAfterAmbiguous,
 		settle: settleStates([]State{StatePausing, StatePaused}, []State{StateRunning}),
 		send: func(ctx context.Context) error {
-			_, err := c.api.PauseSandbox(ctx, api.PauseSandboxParams{SandboxID: id})
+			err := c.api.PauseSandbox(ctx, api.PauseSandboxParams{SandboxID: id})
 			return err
 		}})
 }
@@ -106,7 +106,7 @@ func (c *Client) Resume(ctx context.Context, id string) error {
 	return c.act(ctx, action{op: opResume, id: id, settleOn: conflictAfterAmbiguous,
 		settle: settleStates([]State{StateResuming, StateRunning}, []State{StatePaused}),
 		send: func(ctx context.Context) error {
-			_, err := c.api.ResumeSandbox(ctx, api.ResumeSandboxParams{SandboxID: id})
+			err := c.api.ResumeSandbox(ctx, api.ResumeSandboxParams{SandboxID: id})
 			return err
 		}})
 }
@@ -152,7 +152,7 @@ func (c *Client) Renew(ctx context.Context, id string, expiresAt time.Time) (tim
 			if err != nil {
 				return err
 			}
-			got = res.Response.ExpiresAt
+			got = res.ExpiresAt
 			return nil
 		}})
 	if err != nil {
@@ -212,5 +212,5 @@ func (c *Client) PatchMetadata(ctx context.Context, id string, patch *MetadataPa
 	if err != nil {
 		return nil, glue.Wrap(ctx, opPatchMetadata, err)
 	}
-	return fromSandbox(&res.Response), nil
+	return fromSandbox(res), nil
 }

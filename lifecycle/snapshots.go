@@ -47,7 +47,7 @@ func (c *Client) GetSnapshot(ctx context.Context, id string) (*Snapshot, error) 
 	if err != nil {
 		return nil, glue.Wrap(ctx, opGetSnapshot, err)
 	}
-	return fromSnapshot(&res.Response), nil
+	return fromSnapshot(res), nil
 }
 
 // DeleteSnapshot deletes a snapshot. One still Creating cannot be deleted
@@ -62,7 +62,7 @@ func (c *Client) DeleteSnapshot(ctx context.Context, id string) error {
 	if err := validateSnapshotID(id); err != nil {
 		return glue.Wrap(ctx, opDeleteSnapshot, err)
 	}
-	if _, err := c.api.DeleteSnapshot(ctx, api.DeleteSnapshotParams{SnapshotID: id}); err != nil {
+	if err := c.api.DeleteSnapshot(ctx, api.DeleteSnapshotParams{SnapshotID: id}); err != nil {
 		return glue.Wrap(ctx, opDeleteSnapshot, err)
 	}
 	return nil
@@ -99,8 +99,8 @@ func (c *Client) ListSnapshots(ctx context.Context, opts *ListSnapshotsOptions) 
 		return nil, glue.Wrap(ctx, opListSnapshots, err)
 	}
 	return &SnapshotPage{
-		Items:      fromSnapshots(res.Response.Items),
-		Pagination: fromPagination(res.Response.Pagination),
+		Items:      fromSnapshots(res.Items),
+		Pagination: fromPagination(res.Pagination),
 	}, nil
 }
 

@@ -52,8 +52,8 @@ func BenchmarkListSandboxesPage20(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if len(res.Response.Items) != 20 || res.Response.Pagination.TotalItems != 10_000 {
-				b.Fatalf("answer %+v", res.Response.Pagination)
+			if len(res.Items) != 20 || res.Pagination.TotalItems != 10_000 {
+				b.Fatalf("answer %+v", res.Pagination)
 			}
 		}
 	})
@@ -66,8 +66,8 @@ func BenchmarkListSandboxesPage20(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if len(res.Response.Items) != 20 || res.Response.Pagination.TotalItems != 625 {
-				b.Fatalf("answer %+v", res.Response.Pagination)
+			if len(res.Items) != 20 || res.Pagination.TotalItems != 625 {
+				b.Fatalf("answer %+v", res.Pagination)
 			}
 		}
 	})

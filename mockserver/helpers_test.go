@@ -102,7 +102,7 @@ func getSandbox(t *testing.T, c *lifecycleapi.Client, id string) lifecycleapi.Sa
 	if err != nil {
 		t.Fatalf("GetSandbox(%s): %v", id, err)
 	}
-	return res.Response
+	return *res
 }
 
 func stateOf(t *testing.T, c *lifecycleapi.Client, id string) string {

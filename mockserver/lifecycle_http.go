@@ -349,7 +349,7 @@ func (f *lcFront) listSandboxes(w http.ResponseWriter, r *http.Request, _ map[st
 		writeLCError(w, err)
 		return
 	}
-	writeLCPage(w, res.Response.Items, (*pyOut).sandbox, res.Response.Pagination)
+	writeLCPage(w, res.Items, (*pyOut).sandbox, res.Pagination)
 }
 
 func (f *lcFront) getSandbox(w http.ResponseWriter, r *http.Request, args map[string]string) {
@@ -359,7 +359,7 @@ func (f *lcFront) getSandbox(w http.ResponseWriter, r *http.Request, args map[st
 		return
 	}
 	var o pyOut
-	o.sandbox(res.Response)
+	o.sandbox(*res)
 	o.write(w, http.StatusOK)
 }
 
@@ -380,12 +380,12 @@ func (f *lcFront) patchMetadata(w http.ResponseWriter, r *http.Request, args map
 		return
 	}
 	var o pyOut
-	o.sandbox(res.Response)
+	o.sandbox(*res)
 	o.write(w, http.StatusOK)
 }
 
 func (f *lcFront) deleteSandbox(w http.ResponseWriter, r *http.Request, args map[string]string) {
-	if _, err := f.h.DeleteSandbox(r.Context(), lifecyclesrv.DeleteSandboxParams{SandboxID: args["sandboxId"]}); err != nil {
+	if err := f.h.DeleteSandbox(r.Context(), lifecyclesrv.DeleteSandboxParams{SandboxID: args["sandboxId"]}); err != nil {
 		writeLCError(w, err)
 		return
 	}
@@ -393,7 +393,7 @@ func (f *lcFront) deleteSandbox(w http.ResponseWriter, r *http.Request, args map
 }
 
 func (f *lcFront) pauseSandbox(w http.ResponseWriter, r *http.Request, args map[string]string) {
-	if _, err := f.h.PauseSandbox(r.Context(), lifecyclesrv.PauseSandboxParams{SandboxID: args["sandboxId"]}); err != nil {
+	if err := f.h.PauseSandbox(r.Context(), lifecyclesrv.PauseSandboxParams{SandboxID: args["sandboxId"]}); err != nil {
 		writeLCError(w, err)
 		return
 	}
@@ -402,7 +402,7 @@ func (f *lcFront) pauseSandbox(w http.ResponseWriter, r *http.Request, args map[
 }
 
 func (f *lcFront) resumeSandbox(w http.ResponseWriter, r *http.Request, args map[string]string) {
-	if _, err := f.h.ResumeSandbox(r.Context(), lifecyclesrv.ResumeSandboxParams{SandboxID: args["sandboxId"]}); err != nil {
+	if err := f.h.ResumeSandbox(r.Context(), lifecyclesrv.ResumeSandboxParams{SandboxID: args["sandboxId"]}); err != nil {
 		writeLCError(w, err)
 		return
 	}
@@ -429,7 +429,7 @@ func (f *lcFront) renew(w http.ResponseWriter, r *http.Request, args map[string]
 	var o pyOut
 	o.open()
 	o.key("expiresAt")
-	o.time(res.Response.ExpiresAt)
+	o.time(res.ExpiresAt)
 	o.close()
 	o.write(w, http.StatusOK)
 }
@@ -476,7 +476,7 @@ func (f *lcFront) listSnapshots(w http.ResponseWriter, r *http.Request, _ map[st
 		writeLCError(w, err)
 		return
 	}
-	writeLCPage(w, res.Response.Items, (*pyOut).snapshot, res.Response.Pagination)
+	writeLCPage(w, res.Items, (*pyOut).snapshot, res.Pagination)
 }
 
 func (f *lcFront) getSnapshot(w http.ResponseWriter, r *http.Request, args map[string]string) {
@@ -486,12 +486,12 @@ func (f *lcFront) getSnapshot(w http.ResponseWriter, r *http.Request, args map[s
 		return
 	}
 	var o pyOut
-	o.snapshot(res.Response)
+	o.snapshot(*res)
 	o.write(w, http.StatusOK)
 }
 
 func (f *lcFront) deleteSnapshot(w http.ResponseWriter, r *http.Request, args map[string]string) {
-	if _, err := f.h.DeleteSnapshot(r.Context(), lifecyclesrv.DeleteSnapshotParams{SnapshotID: args["snapshotId"]}); err != nil {
+	if err := f.h.DeleteSnapshot(r.Context(), lifecyclesrv.DeleteSnapshotParams{SnapshotID: args["snapshotId"]}); err != nil {
 		writeLCError(w, err)
 		return
 	}
@@ -521,7 +521,7 @@ func (f *lcFront) getEndpoint(w http.ResponseWriter, r *http.Request, args map[s
 		writeLCError(w, err)
 		return
 	}
-	ep := res.Response
+	ep := res
 	var o pyOut
 	o.open()
 	o.key("endpoint")

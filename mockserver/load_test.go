@@ -85,9 +85,9 @@ func TestLoad(t *testing.T) {
 					_, err = e.lc.RenewSandboxExpiration(ctx, &lifecycleapi.RenewSandboxExpirationRequest{ExpiresAt: t0.Add(24*time.Hour + time.Duration(rng.IntN(3600))*time.Second)},
 						lifecycleapi.RenewSandboxExpirationParams{SandboxID: id})
 				case op < 82:
-					_, err = e.lc.PauseSandbox(ctx, lifecycleapi.PauseSandboxParams{SandboxID: id})
+					err = e.lc.PauseSandbox(ctx, lifecycleapi.PauseSandboxParams{SandboxID: id})
 				case op < 89:
-					_, err = e.lc.ResumeSandbox(ctx, lifecycleapi.ResumeSandboxParams{SandboxID: id})
+					err = e.lc.ResumeSandbox(ctx, lifecycleapi.ResumeSandboxParams{SandboxID: id})
 				case op < 94:
 					_, err = e.lc.ListSandboxes(ctx, lifecycleapi.ListSandboxesParams{Page: lifecycleapi.NewOptInt(1 + rng.IntN(500)), PageSize: lifecycleapi.NewOptInt(20)})
 				case op < 96:
@@ -103,7 +103,7 @@ func TestLoad(t *testing.T) {
 						tl.created = append(tl.created, r.Response.ID)
 					}
 				default:
-					_, err = e.lc.DeleteSandbox(ctx, lifecycleapi.DeleteSandboxParams{SandboxID: ids[64+rng.IntN(len(ids)-64)]})
+					err = e.lc.DeleteSandbox(ctx, lifecycleapi.DeleteSandboxParams{SandboxID: ids[64+rng.IntN(len(ids)-64)]})
 				}
 				if err == nil {
 					tl.ok++

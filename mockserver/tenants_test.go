@@ -26,10 +26,10 @@ func TestTenants(t *testing.T) {
 	}
 	_, err := b.GetSandbox(ctx, lifecycleapi.GetSandboxParams{SandboxID: id})
 	wantLifecycleError(t, err, http.StatusNotFound)
-	_, err = b.PauseSandbox(ctx, lifecycleapi.PauseSandboxParams{SandboxID: id})
+	err = b.PauseSandbox(ctx, lifecycleapi.PauseSandboxParams{SandboxID: id})
 	wantLifecycleError(t, err, http.StatusNotFound)
 	l, err := b.ListSandboxes(ctx, lifecycleapi.ListSandboxesParams{})
-	if err != nil || len(l.Response.Items) != 0 || l.Response.Pagination.TotalItems != 0 {
+	if err != nil || len(l.Items) != 0 || l.Pagination.TotalItems != 0 {
 		t.Errorf("tenant b lists %+v %v", l, err)
 	}
 	for name, c := range map[string]*lifecycleapi.Client{"MISSING_API_KEY": none, "INVALID_API_KEY": wrong} {

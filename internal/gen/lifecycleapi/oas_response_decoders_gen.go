@@ -97,43 +97,6 @@ func decodeCreateSandboxResponse(resp *http.Response) (res *CreateSandboxRespons
 					return res, errors.Wrap(err, "parse Location header")
 				}
 			}
-			// Parse "X-Request-ID" header.
-			{
-				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "X-Request-ID",
-					Explode: false,
-				}
-				if err := func() error {
-					if err := h.HasParam(cfg); err == nil {
-						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotXRequestIDVal string
-							if err := func() error {
-								val, err := d.DecodeValue()
-								if err != nil {
-									return err
-								}
-
-								c, err := conv.ToString(val)
-								if err != nil {
-									return err
-								}
-
-								wrapperDotXRequestIDVal = c
-								return nil
-							}(); err != nil {
-								return err
-							}
-							wrapper.XRequestID.SetTo(wrapperDotXRequestIDVal)
-							return nil
-						}); err != nil {
-							return err
-						}
-					}
-					return nil
-				}(); err != nil {
-					return res, errors.Wrap(err, "parse X-Request-ID header")
-				}
-			}
 			return &wrapper, nil
 		default:
 			return res, validate.InvalidContentType(ct)
@@ -295,43 +258,6 @@ func decodeCreateSnapshotResponse(resp *http.Response) (res *SnapshotHeaders, _ 
 					return res, errors.Wrap(err, "parse Location header")
 				}
 			}
-			// Parse "X-Request-ID" header.
-			{
-				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "X-Request-ID",
-					Explode: false,
-				}
-				if err := func() error {
-					if err := h.HasParam(cfg); err == nil {
-						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotXRequestIDVal string
-							if err := func() error {
-								val, err := d.DecodeValue()
-								if err != nil {
-									return err
-								}
-
-								c, err := conv.ToString(val)
-								if err != nil {
-									return err
-								}
-
-								wrapperDotXRequestIDVal = c
-								return nil
-							}(); err != nil {
-								return err
-							}
-							wrapper.XRequestID.SetTo(wrapperDotXRequestIDVal)
-							return nil
-						}); err != nil {
-							return err
-						}
-					}
-					return nil
-				}(); err != nil {
-					return res, errors.Wrap(err, "parse X-Request-ID header")
-				}
-			}
 			return &wrapper, nil
 		default:
 			return res, validate.InvalidContentType(ct)
@@ -424,46 +350,7 @@ func decodeDeleteSandboxResponse(resp *http.Response) (res *DeleteSandboxNoConte
 	switch resp.StatusCode {
 	case 204:
 		// Code 204.
-		var wrapper DeleteSandboxNoContent
-		h := uri.NewHeaderDecoder(resp.Header)
-		// Parse "X-Request-ID" header.
-		{
-			cfg := uri.HeaderParameterDecodingConfig{
-				Name:    "X-Request-ID",
-				Explode: false,
-			}
-			if err := func() error {
-				if err := h.HasParam(cfg); err == nil {
-					if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-						var wrapperDotXRequestIDVal string
-						if err := func() error {
-							val, err := d.DecodeValue()
-							if err != nil {
-								return err
-							}
-
-							c, err := conv.ToString(val)
-							if err != nil {
-								return err
-							}
-
-							wrapperDotXRequestIDVal = c
-							return nil
-						}(); err != nil {
-							return err
-						}
-						wrapper.XRequestID.SetTo(wrapperDotXRequestIDVal)
-						return nil
-					}); err != nil {
-						return err
-					}
-				}
-				return nil
-			}(); err != nil {
-				return res, errors.Wrap(err, "parse X-Request-ID header")
-			}
-		}
-		return &wrapper, nil
+		return &DeleteSandboxNoContent{}, nil
 	}
 	// Convenient error response.
 	defRes, err := func() (res *ErrorStatusCodeWithHeaders, err error) {
@@ -552,46 +439,7 @@ func decodeDeleteSnapshotResponse(resp *http.Response) (res *DeleteSnapshotNoCon
 	switch resp.StatusCode {
 	case 204:
 		// Code 204.
-		var wrapper DeleteSnapshotNoContent
-		h := uri.NewHeaderDecoder(resp.Header)
-		// Parse "X-Request-ID" header.
-		{
-			cfg := uri.HeaderParameterDecodingConfig{
-				Name:    "X-Request-ID",
-				Explode: false,
-			}
-			if err := func() error {
-				if err := h.HasParam(cfg); err == nil {
-					if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-						var wrapperDotXRequestIDVal string
-						if err := func() error {
-							val, err := d.DecodeValue()
-							if err != nil {
-								return err
-							}
-
-							c, err := conv.ToString(val)
-							if err != nil {
-								return err
-							}
-
-							wrapperDotXRequestIDVal = c
-							return nil
-						}(); err != nil {
-							return err
-						}
-						wrapper.XRequestID.SetTo(wrapperDotXRequestIDVal)
-						return nil
-					}); err != nil {
-						return err
-					}
-				}
-				return nil
-			}(); err != nil {
-				return res, errors.Wrap(err, "parse X-Request-ID header")
-			}
-		}
-		return &wrapper, nil
+		return &DeleteSnapshotNoContent{}, nil
 	}
 	// Convenient error response.
 	defRes, err := func() (res *ErrorStatusCodeWithHeaders, err error) {
@@ -676,7 +524,7 @@ func decodeDeleteSnapshotResponse(resp *http.Response) (res *DeleteSnapshotNoCon
 	return res, errors.Wrap(defRes, "error")
 }
 
-func decodeGetSandboxResponse(resp *http.Response) (res *SandboxHeaders, _ error) {
+func decodeGetSandboxResponse(resp *http.Response) (res *Sandbox, _ error) {
 	switch resp.StatusCode {
 	case 200:
 		// Code 200.
@@ -718,47 +566,7 @@ func decodeGetSandboxResponse(resp *http.Response) (res *SandboxHeaders, _ error
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper SandboxHeaders
-			wrapper.Response = response
-			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "X-Request-ID" header.
-			{
-				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "X-Request-ID",
-					Explode: false,
-				}
-				if err := func() error {
-					if err := h.HasParam(cfg); err == nil {
-						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotXRequestIDVal string
-							if err := func() error {
-								val, err := d.DecodeValue()
-								if err != nil {
-									return err
-								}
-
-								c, err := conv.ToString(val)
-								if err != nil {
-									return err
-								}
-
-								wrapperDotXRequestIDVal = c
-								return nil
-							}(); err != nil {
-								return err
-							}
-							wrapper.XRequestID.SetTo(wrapperDotXRequestIDVal)
-							return nil
-						}); err != nil {
-							return err
-						}
-					}
-					return nil
-				}(); err != nil {
-					return res, errors.Wrap(err, "parse X-Request-ID header")
-				}
-			}
-			return &wrapper, nil
+			return &response, nil
 		default:
 			return res, validate.InvalidContentType(ct)
 		}
@@ -846,7 +654,7 @@ func decodeGetSandboxResponse(resp *http.Response) (res *SandboxHeaders, _ error
 	return res, errors.Wrap(defRes, "error")
 }
 
-func decodeGetSandboxEndpointResponse(resp *http.Response) (res *GetSandboxEndpointOKHeaders, _ error) {
+func decodeGetSandboxEndpointResponse(resp *http.Response) (res *Endpoint, _ error) {
 	switch resp.StatusCode {
 	case 200:
 		// Code 200.
@@ -879,47 +687,7 @@ func decodeGetSandboxEndpointResponse(resp *http.Response) (res *GetSandboxEndpo
 				}
 				return res, err
 			}
-			var wrapper GetSandboxEndpointOKHeaders
-			wrapper.Response = response
-			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "X-Request-ID" header.
-			{
-				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "X-Request-ID",
-					Explode: false,
-				}
-				if err := func() error {
-					if err := h.HasParam(cfg); err == nil {
-						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotXRequestIDVal string
-							if err := func() error {
-								val, err := d.DecodeValue()
-								if err != nil {
-									return err
-								}
-
-								c, err := conv.ToString(val)
-								if err != nil {
-									return err
-								}
-
-								wrapperDotXRequestIDVal = c
-								return nil
-							}(); err != nil {
-								return err
-							}
-							wrapper.XRequestID.SetTo(wrapperDotXRequestIDVal)
-							return nil
-						}); err != nil {
-							return err
-						}
-					}
-					return nil
-				}(); err != nil {
-					return res, errors.Wrap(err, "parse X-Request-ID header")
-				}
-			}
-			return &wrapper, nil
+			return &response, nil
 		default:
 			return res, validate.InvalidContentType(ct)
 		}
@@ -1007,7 +775,7 @@ func decodeGetSandboxEndpointResponse(resp *http.Response) (res *GetSandboxEndpo
 	return res, errors.Wrap(defRes, "error")
 }
 
-func decodeGetSnapshotResponse(resp *http.Response) (res *GetSnapshotOKHeaders, _ error) {
+func decodeGetSnapshotResponse(resp *http.Response) (res *Snapshot, _ error) {
 	switch resp.StatusCode {
 	case 200:
 		// Code 200.
@@ -1040,47 +808,7 @@ func decodeGetSnapshotResponse(resp *http.Response) (res *GetSnapshotOKHeaders, 
 				}
 				return res, err
 			}
-			var wrapper GetSnapshotOKHeaders
-			wrapper.Response = response
-			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "X-Request-ID" header.
-			{
-				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "X-Request-ID",
-					Explode: false,
-				}
-				if err := func() error {
-					if err := h.HasParam(cfg); err == nil {
-						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotXRequestIDVal string
-							if err := func() error {
-								val, err := d.DecodeValue()
-								if err != nil {
-									return err
-								}
-
-								c, err := conv.ToString(val)
-								if err != nil {
-									return err
-								}
-
-								wrapperDotXRequestIDVal = c
-								return nil
-							}(); err != nil {
-								return err
-							}
-							wrapper.XRequestID.SetTo(wrapperDotXRequestIDVal)
-							return nil
-						}); err != nil {
-							return err
-						}
-					}
-					return nil
-				}(); err != nil {
-					return res, errors.Wrap(err, "parse X-Request-ID header")
-				}
-			}
-			return &wrapper, nil
+			return &response, nil
 		default:
 			return res, validate.InvalidContentType(ct)
 		}
@@ -1168,7 +896,7 @@ func decodeGetSnapshotResponse(resp *http.Response) (res *GetSnapshotOKHeaders, 
 	return res, errors.Wrap(defRes, "error")
 }
 
-func decodeListSandboxesResponse(resp *http.Response) (res *ListSandboxesResponseHeaders, _ error) {
+func decodeListSandboxesResponse(resp *http.Response) (res *ListSandboxesResponse, _ error) {
 	switch resp.StatusCode {
 	case 200:
 		// Code 200.
@@ -1210,47 +938,7 @@ func decodeListSandboxesResponse(resp *http.Response) (res *ListSandboxesRespons
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ListSandboxesResponseHeaders
-			wrapper.Response = response
-			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "X-Request-ID" header.
-			{
-				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "X-Request-ID",
-					Explode: false,
-				}
-				if err := func() error {
-					if err := h.HasParam(cfg); err == nil {
-						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotXRequestIDVal string
-							if err := func() error {
-								val, err := d.DecodeValue()
-								if err != nil {
-									return err
-								}
-
-								c, err := conv.ToString(val)
-								if err != nil {
-									return err
-								}
-
-								wrapperDotXRequestIDVal = c
-								return nil
-							}(); err != nil {
-								return err
-							}
-							wrapper.XRequestID.SetTo(wrapperDotXRequestIDVal)
-							return nil
-						}); err != nil {
-							return err
-						}
-					}
-					return nil
-				}(); err != nil {
-					return res, errors.Wrap(err, "parse X-Request-ID header")
-				}
-			}
-			return &wrapper, nil
+			return &response, nil
 		default:
 			return res, validate.InvalidContentType(ct)
 		}
@@ -1338,7 +1026,7 @@ func decodeListSandboxesResponse(resp *http.Response) (res *ListSandboxesRespons
 	return res, errors.Wrap(defRes, "error")
 }
 
-func decodeListSnapshotsResponse(resp *http.Response) (res *ListSnapshotsResponseHeaders, _ error) {
+func decodeListSnapshotsResponse(resp *http.Response) (res *ListSnapshotsResponse, _ error) {
 	switch resp.StatusCode {
 	case 200:
 		// Code 200.
@@ -1380,47 +1068,7 @@ func decodeListSnapshotsResponse(resp *http.Response) (res *ListSnapshotsRespons
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper ListSnapshotsResponseHeaders
-			wrapper.Response = response
-			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "X-Request-ID" header.
-			{
-				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "X-Request-ID",
-					Explode: false,
-				}
-				if err := func() error {
-					if err := h.HasParam(cfg); err == nil {
-						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotXRequestIDVal string
-							if err := func() error {
-								val, err := d.DecodeValue()
-								if err != nil {
-									return err
-								}
-
-								c, err := conv.ToString(val)
-								if err != nil {
-									return err
-								}
-
-								wrapperDotXRequestIDVal = c
-								return nil
-							}(); err != nil {
-								return err
-							}
-							wrapper.XRequestID.SetTo(wrapperDotXRequestIDVal)
-							return nil
-						}); err != nil {
-							return err
-						}
-					}
-					return nil
-				}(); err != nil {
-					return res, errors.Wrap(err, "parse X-Request-ID header")
-				}
-			}
-			return &wrapper, nil
+			return &response, nil
 		default:
 			return res, validate.InvalidContentType(ct)
 		}
@@ -1508,7 +1156,7 @@ func decodeListSnapshotsResponse(resp *http.Response) (res *ListSnapshotsRespons
 	return res, errors.Wrap(defRes, "error")
 }
 
-func decodePatchSandboxMetadataResponse(resp *http.Response) (res *SandboxHeaders, _ error) {
+func decodePatchSandboxMetadataResponse(resp *http.Response) (res *Sandbox, _ error) {
 	switch resp.StatusCode {
 	case 200:
 		// Code 200.
@@ -1550,47 +1198,7 @@ func decodePatchSandboxMetadataResponse(resp *http.Response) (res *SandboxHeader
 			}(); err != nil {
 				return res, errors.Wrap(err, "validate")
 			}
-			var wrapper SandboxHeaders
-			wrapper.Response = response
-			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "X-Request-ID" header.
-			{
-				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "X-Request-ID",
-					Explode: false,
-				}
-				if err := func() error {
-					if err := h.HasParam(cfg); err == nil {
-						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotXRequestIDVal string
-							if err := func() error {
-								val, err := d.DecodeValue()
-								if err != nil {
-									return err
-								}
-
-								c, err := conv.ToString(val)
-								if err != nil {
-									return err
-								}
-
-								wrapperDotXRequestIDVal = c
-								return nil
-							}(); err != nil {
-								return err
-							}
-							wrapper.XRequestID.SetTo(wrapperDotXRequestIDVal)
-							return nil
-						}); err != nil {
-							return err
-						}
-					}
-					return nil
-				}(); err != nil {
-					return res, errors.Wrap(err, "parse X-Request-ID header")
-				}
-			}
-			return &wrapper, nil
+			return &response, nil
 		default:
 			return res, validate.InvalidContentType(ct)
 		}
@@ -1682,46 +1290,7 @@ func decodePauseSandboxResponse(resp *http.Response) (res *PauseSandboxAccepted,
 	switch resp.StatusCode {
 	case 202:
 		// Code 202.
-		var wrapper PauseSandboxAccepted
-		h := uri.NewHeaderDecoder(resp.Header)
-		// Parse "X-Request-ID" header.
-		{
-			cfg := uri.HeaderParameterDecodingConfig{
-				Name:    "X-Request-ID",
-				Explode: false,
-			}
-			if err := func() error {
-				if err := h.HasParam(cfg); err == nil {
-					if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-						var wrapperDotXRequestIDVal string
-						if err := func() error {
-							val, err := d.DecodeValue()
-							if err != nil {
-								return err
-							}
-
-							c, err := conv.ToString(val)
-							if err != nil {
-								return err
-							}
-
-							wrapperDotXRequestIDVal = c
-							return nil
-						}(); err != nil {
-							return err
-						}
-						wrapper.XRequestID.SetTo(wrapperDotXRequestIDVal)
-						return nil
-					}); err != nil {
-						return err
-					}
-				}
-				return nil
-			}(); err != nil {
-				return res, errors.Wrap(err, "parse X-Request-ID header")
-			}
-		}
-		return &wrapper, nil
+		return &PauseSandboxAccepted{}, nil
 	}
 	// Convenient error response.
 	defRes, err := func() (res *ErrorStatusCodeWithHeaders, err error) {
@@ -1806,7 +1375,7 @@ func decodePauseSandboxResponse(resp *http.Response) (res *PauseSandboxAccepted,
 	return res, errors.Wrap(defRes, "error")
 }
 
-func decodeRenewSandboxExpirationResponse(resp *http.Response) (res *RenewSandboxExpirationResponseHeaders, _ error) {
+func decodeRenewSandboxExpirationResponse(resp *http.Response) (res *RenewSandboxExpirationResponse, _ error) {
 	switch resp.StatusCode {
 	case 200:
 		// Code 200.
@@ -1839,47 +1408,7 @@ func decodeRenewSandboxExpirationResponse(resp *http.Response) (res *RenewSandbo
 				}
 				return res, err
 			}
-			var wrapper RenewSandboxExpirationResponseHeaders
-			wrapper.Response = response
-			h := uri.NewHeaderDecoder(resp.Header)
-			// Parse "X-Request-ID" header.
-			{
-				cfg := uri.HeaderParameterDecodingConfig{
-					Name:    "X-Request-ID",
-					Explode: false,
-				}
-				if err := func() error {
-					if err := h.HasParam(cfg); err == nil {
-						if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-							var wrapperDotXRequestIDVal string
-							if err := func() error {
-								val, err := d.DecodeValue()
-								if err != nil {
-									return err
-								}
-
-								c, err := conv.ToString(val)
-								if err != nil {
-									return err
-								}
-
-								wrapperDotXRequestIDVal = c
-								return nil
-							}(); err != nil {
-								return err
-							}
-							wrapper.XRequestID.SetTo(wrapperDotXRequestIDVal)
-							return nil
-						}); err != nil {
-							return err
-						}
-					}
-					return nil
-				}(); err != nil {
-					return res, errors.Wrap(err, "parse X-Request-ID header")
-				}
-			}
-			return &wrapper, nil
+			return &response, nil
 		default:
 			return res, validate.InvalidContentType(ct)
 		}
@@ -1971,46 +1500,7 @@ func decodeResumeSandboxResponse(resp *http.Response) (res *ResumeSandboxAccepte
 	switch resp.StatusCode {
 	case 202:
 		// Code 202.
-		var wrapper ResumeSandboxAccepted
-		h := uri.NewHeaderDecoder(resp.Header)
-		// Parse "X-Request-ID" header.
-		{
-			cfg := uri.HeaderParameterDecodingConfig{
-				Name:    "X-Request-ID",
-				Explode: false,
-			}
-			if err := func() error {
-				if err := h.HasParam(cfg); err == nil {
-					if err := h.DecodeParam(cfg, func(d uri.Decoder) error {
-						var wrapperDotXRequestIDVal string
-						if err := func() error {
-							val, err := d.DecodeValue()
-							if err != nil {
-								return err
-							}
-
-							c, err := conv.ToString(val)
-							if err != nil {
-								return err
-							}
-
-							wrapperDotXRequestIDVal = c
-							return nil
-						}(); err != nil {
-							return err
-						}
-						wrapper.XRequestID.SetTo(wrapperDotXRequestIDVal)
-						return nil
-					}); err != nil {
-						return err
-					}
-				}
-				return nil
-			}(); err != nil {
-				return res, errors.Wrap(err, "parse X-Request-ID header")
-			}
-		}
-		return &wrapper, nil
+		return &ResumeSandboxAccepted{}, nil
 	}
 	// Convenient error response.
 	defRes, err := func() (res *ErrorStatusCodeWithHeaders, err error) {

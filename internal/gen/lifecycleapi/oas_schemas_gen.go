@@ -305,19 +305,13 @@ func (s *CreateSandboxResponse) SetEntrypoint(val []string) {
 
 // CreateSandboxResponseHeaders wraps CreateSandboxResponse with response headers.
 type CreateSandboxResponseHeaders struct {
-	Location   OptString
-	XRequestID OptString
-	Response   CreateSandboxResponse
+	Location OptString
+	Response CreateSandboxResponse
 }
 
 // GetLocation returns the value of Location.
 func (s *CreateSandboxResponseHeaders) GetLocation() OptString {
 	return s.Location
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *CreateSandboxResponseHeaders) GetXRequestID() OptString {
-	return s.XRequestID
 }
 
 // GetResponse returns the value of Response.
@@ -328,11 +322,6 @@ func (s *CreateSandboxResponseHeaders) GetResponse() CreateSandboxResponse {
 // SetLocation sets the value of Location.
 func (s *CreateSandboxResponseHeaders) SetLocation(val OptString) {
 	s.Location = val
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *CreateSandboxResponseHeaders) SetXRequestID(val OptString) {
-	s.XRequestID = val
 }
 
 // SetResponse sets the value of Response.
@@ -382,34 +371,10 @@ func (s *CredentialProxyConfig) SetEnabled(val OptBool) {
 }
 
 // DeleteSandboxNoContent is response for DeleteSandbox operation.
-type DeleteSandboxNoContent struct {
-	XRequestID OptString
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *DeleteSandboxNoContent) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *DeleteSandboxNoContent) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
+type DeleteSandboxNoContent struct{}
 
 // DeleteSnapshotNoContent is response for DeleteSnapshot operation.
-type DeleteSnapshotNoContent struct {
-	XRequestID OptString
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *DeleteSnapshotNoContent) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *DeleteSnapshotNoContent) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
+type DeleteSnapshotNoContent struct{}
 
 // Ref: #/components/schemas/Endpoint
 type Endpoint struct {
@@ -517,58 +482,6 @@ func (s *ErrorStatusCodeWithHeaders) SetResponse(val ErrorResponse) {
 	s.Response = val
 }
 
-// GetSandboxEndpointOKHeaders wraps Endpoint with response headers.
-type GetSandboxEndpointOKHeaders struct {
-	XRequestID OptString
-	Response   Endpoint
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *GetSandboxEndpointOKHeaders) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// GetResponse returns the value of Response.
-func (s *GetSandboxEndpointOKHeaders) GetResponse() Endpoint {
-	return s.Response
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *GetSandboxEndpointOKHeaders) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
-// SetResponse sets the value of Response.
-func (s *GetSandboxEndpointOKHeaders) SetResponse(val Endpoint) {
-	s.Response = val
-}
-
-// GetSnapshotOKHeaders wraps Snapshot with response headers.
-type GetSnapshotOKHeaders struct {
-	XRequestID OptString
-	Response   Snapshot
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *GetSnapshotOKHeaders) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// GetResponse returns the value of Response.
-func (s *GetSnapshotOKHeaders) GetResponse() Snapshot {
-	return s.Response
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *GetSnapshotOKHeaders) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
-// SetResponse sets the value of Response.
-func (s *GetSnapshotOKHeaders) SetResponse(val Snapshot) {
-	s.Response = val
-}
-
 // Ref: #/components/schemas/HostVolume
 type HostVolume struct {
 	Path string `json:"path"`
@@ -664,32 +577,6 @@ func (s *ListSandboxesResponse) SetPagination(val PaginationInfo) {
 	s.Pagination = val
 }
 
-// ListSandboxesResponseHeaders wraps ListSandboxesResponse with response headers.
-type ListSandboxesResponseHeaders struct {
-	XRequestID OptString
-	Response   ListSandboxesResponse
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *ListSandboxesResponseHeaders) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// GetResponse returns the value of Response.
-func (s *ListSandboxesResponseHeaders) GetResponse() ListSandboxesResponse {
-	return s.Response
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *ListSandboxesResponseHeaders) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
-// SetResponse sets the value of Response.
-func (s *ListSandboxesResponseHeaders) SetResponse(val ListSandboxesResponse) {
-	s.Response = val
-}
-
 // Ref: #/components/schemas/ListSnapshotsResponse
 type ListSnapshotsResponse struct {
 	Items      []Snapshot     `json:"items"`
@@ -714,32 +601,6 @@ func (s *ListSnapshotsResponse) SetItems(val []Snapshot) {
 // SetPagination sets the value of Pagination.
 func (s *ListSnapshotsResponse) SetPagination(val PaginationInfo) {
 	s.Pagination = val
-}
-
-// ListSnapshotsResponseHeaders wraps ListSnapshotsResponse with response headers.
-type ListSnapshotsResponseHeaders struct {
-	XRequestID OptString
-	Response   ListSnapshotsResponse
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *ListSnapshotsResponseHeaders) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// GetResponse returns the value of Response.
-func (s *ListSnapshotsResponseHeaders) GetResponse() ListSnapshotsResponse {
-	return s.Response
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *ListSnapshotsResponseHeaders) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
-// SetResponse sets the value of Response.
-func (s *ListSnapshotsResponseHeaders) SetResponse(val ListSnapshotsResponse) {
-	s.Response = val
 }
 
 // Ref: #/components/schemas/NetworkPolicy
@@ -2392,19 +2253,7 @@ func (s *PatchSandboxMetadataRequest) init() PatchSandboxMetadataRequest {
 }
 
 // PauseSandboxAccepted is response for PauseSandbox operation.
-type PauseSandboxAccepted struct {
-	XRequestID OptString
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *PauseSandboxAccepted) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *PauseSandboxAccepted) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
+type PauseSandboxAccepted struct{}
 
 // Ref: #/components/schemas/PlatformSpec
 type PlatformSpec struct {
@@ -2464,32 +2313,6 @@ func (s *RenewSandboxExpirationResponse) SetExpiresAt(val time.Time) {
 	s.ExpiresAt = val
 }
 
-// RenewSandboxExpirationResponseHeaders wraps RenewSandboxExpirationResponse with response headers.
-type RenewSandboxExpirationResponseHeaders struct {
-	XRequestID OptString
-	Response   RenewSandboxExpirationResponse
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *RenewSandboxExpirationResponseHeaders) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// GetResponse returns the value of Response.
-func (s *RenewSandboxExpirationResponseHeaders) GetResponse() RenewSandboxExpirationResponse {
-	return s.Response
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *RenewSandboxExpirationResponseHeaders) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
-// SetResponse sets the value of Response.
-func (s *RenewSandboxExpirationResponseHeaders) SetResponse(val RenewSandboxExpirationResponse) {
-	s.Response = val
-}
-
 // Resource name to quantity, e.g. cpu=500m, memory=512Mi, gpu=1.
 // Ref: #/components/schemas/ResourceLimits
 type ResourceLimits map[string]string
@@ -2504,19 +2327,7 @@ func (s *ResourceLimits) init() ResourceLimits {
 }
 
 // ResumeSandboxAccepted is response for ResumeSandbox operation.
-type ResumeSandboxAccepted struct {
-	XRequestID OptString
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *ResumeSandboxAccepted) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *ResumeSandboxAccepted) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
+type ResumeSandboxAccepted struct{}
 
 // Ref: #/components/schemas/Sandbox
 type Sandbox struct {
@@ -2620,32 +2431,6 @@ func (s *Sandbox) SetExpiresAt(val OptDateTime) {
 // SetCreatedAt sets the value of CreatedAt.
 func (s *Sandbox) SetCreatedAt(val time.Time) {
 	s.CreatedAt = val
-}
-
-// SandboxHeaders wraps Sandbox with response headers.
-type SandboxHeaders struct {
-	XRequestID OptString
-	Response   Sandbox
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *SandboxHeaders) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// GetResponse returns the value of Response.
-func (s *SandboxHeaders) GetResponse() Sandbox {
-	return s.Response
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *SandboxHeaders) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
-// SetResponse sets the value of Response.
-func (s *SandboxHeaders) SetResponse(val Sandbox) {
-	s.Response = val
 }
 
 type SandboxMetadata map[string]string
@@ -2771,19 +2556,13 @@ func (s *Snapshot) SetCreatedAt(val time.Time) {
 
 // SnapshotHeaders wraps Snapshot with response headers.
 type SnapshotHeaders struct {
-	Location   OptString
-	XRequestID OptString
-	Response   Snapshot
+	Location OptString
+	Response Snapshot
 }
 
 // GetLocation returns the value of Location.
 func (s *SnapshotHeaders) GetLocation() OptString {
 	return s.Location
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *SnapshotHeaders) GetXRequestID() OptString {
-	return s.XRequestID
 }
 
 // GetResponse returns the value of Response.
@@ -2794,11 +2573,6 @@ func (s *SnapshotHeaders) GetResponse() Snapshot {
 // SetLocation sets the value of Location.
 func (s *SnapshotHeaders) SetLocation(val OptString) {
 	s.Location = val
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *SnapshotHeaders) SetXRequestID(val OptString) {
-	s.XRequestID = val
 }
 
 // SetResponse sets the value of Response.

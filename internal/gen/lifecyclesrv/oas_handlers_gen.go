@@ -37,7 +37,15 @@ func (c *codeRecorder) Unwrap() http.ResponseWriter {
 //
 // Give exactly one source: `image` (then `entrypoint` is required) or `snapshotId` (then the
 // entrypoint defaults to the snapshot's, or to `["tail","-f","/dev/null"]`). The new sandbox starts in
-// Pending and moves to Running by itself.
+// Pending and moves to Running by itself; OpenSandbox's Docker runtime starts the container before it
+// answers, so its answer already says Running.
+//
+// Errors: 422 for a body the server's model rejects (both or neither source, an image without
+// entrypoint, a timeout under 60, no resourceLimits); 400 SANDBOX::INVALID_PARAMETER (a timeout above
+// the server's maximum, options the runtime does not support), SANDBOX::INVALID_METADATA_LABEL (a
+// metadata key or value that is not a Kubernetes label) or SANDBOX::UNSUPPORTED_POOL_REF; 404
+// SNAPSHOT::NOT_FOUND and 409 SNAPSHOT::NOT_READY for the snapshot to restore; 500 when the runtime
+// fails (e.g. DOCKER::SANDBOX_IMAGE_PULL_FAILED).
 //
 // POST /sandboxes
 func (s *Server) handleCreateSandboxRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -238,7 +246,8 @@ func (s *Server) handleCreateSandboxRequest(args [0]string, argsEscaped bool, w 
 
 // handleCreateSnapshotRequest handles createSnapshot operation.
 //
-// Snapshot a running sandbox.
+// Errors: 409 SNAPSHOT::INVALID_SOURCE_STATE unless the sandbox is Running; 404 for an unknown
+// sandbox; 422 for a malformed body.
 //
 // POST /sandboxes/{sandboxId}/snapshots
 func (s *Server) handleCreateSnapshotRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -459,6 +468,9 @@ func (s *Server) handleCreateSnapshotRequest(args [1]string, argsEscaped bool, w
 // workload in the background, and until that completes a GET shows the sandbox in the state it had,
 // then 404. The spec's Stopping and Terminated are not reported for a deleted sandbox by either.
 //
+// Errors: 404 for a sandbox that does not exist, including one already deleted; 500 when the runtime
+// fails to remove it.
+//
 // DELETE /sandboxes/{sandboxId}
 func (s *Server) handleDeleteSandboxRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
 	statusWriter := &codeRecorder{ResponseWriter: w}
@@ -623,12 +635,12 @@ func (s *Server) handleDeleteSandboxRequest(args [1]string, argsEscaped bool, w 
 			mreq,
 			unpackDeleteSandboxParams,
 			func(ctx context.Context, request Request, params Params) (response Response, err error) {
-				response, err = s.h.DeleteSandbox(ctx, params)
+				err = s.h.DeleteSandbox(ctx, params)
 				return response, err
 			},
 		)
 	} else {
-		response, err = s.h.DeleteSandbox(ctx, params)
+		err = s.h.DeleteSandbox(ctx, params)
 	}
 	if err != nil {
 		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
@@ -658,7 +670,11 @@ func (s *Server) handleDeleteSandboxRequest(args [1]string, argsEscaped bool, w 
 
 // handleDeleteSnapshotRequest handles deleteSnapshot operation.
 //
-// A snapshot that is still Creating cannot be deleted (409).
+// The Docker runtime deletes the snapshot before it answers.
+//
+// Errors: 409 SNAPSHOT::INVALID_STATE for a snapshot still Creating; 409 SNAPSHOT::DELETE_CONFLICT on
+// the Docker runtime while a sandbox made from the snapshot exists (the snapshot is then left
+// Deleting); 404 SNAPSHOT::NOT_FOUND for an unknown snapshot.
 //
 // DELETE /snapshots/{snapshotId}
 func (s *Server) handleDeleteSnapshotRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -824,12 +840,12 @@ func (s *Server) handleDeleteSnapshotRequest(args [1]string, argsEscaped bool, w
 			mreq,
 			unpackDeleteSnapshotParams,
 			func(ctx context.Context, request Request, params Params) (response Response, err error) {
-				response, err = s.h.DeleteSnapshot(ctx, params)
+				err = s.h.DeleteSnapshot(ctx, params)
 				return response, err
 			},
 		)
 	} else {
-		response, err = s.h.DeleteSnapshot(ctx, params)
+		err = s.h.DeleteSnapshot(ctx, params)
 	}
 	if err != nil {
 		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
@@ -859,7 +875,8 @@ func (s *Server) handleDeleteSnapshotRequest(args [1]string, argsEscaped bool, w
 
 // handleGetSandboxRequest handles getSandbox operation.
 //
-// Get one sandbox.
+// Errors: 404 (DOCKER::SANDBOX_NOT_FOUND on the Docker runtime) for a sandbox that does not exist or
+// no longer does.
 //
 // GET /sandboxes/{sandboxId}
 func (s *Server) handleGetSandboxRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -993,7 +1010,7 @@ func (s *Server) handleGetSandboxRequest(args [1]string, argsEscaped bool, w htt
 
 	var rawBody []byte
 
-	var response *SandboxHeaders
+	var response *Sandbox
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -1014,7 +1031,7 @@ func (s *Server) handleGetSandboxRequest(args [1]string, argsEscaped bool, w htt
 		type (
 			Request  = struct{}
 			Params   = GetSandboxParams
-			Response = *SandboxHeaders
+			Response = *Sandbox
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -1060,7 +1077,11 @@ func (s *Server) handleGetSandboxRequest(args [1]string, argsEscaped bool, w htt
 
 // handleGetSandboxEndpointRequest handles getSandboxEndpoint operation.
 //
-// Get the address of a port inside a sandbox.
+// The sandbox's state is not checked.
+//
+// Errors: 400 DOCKER::INVALID_PORT for a port outside 1–65535, SANDBOX::INVALID_PARAMETER for
+// `use_server_proxy` with `expires`, SANDBOX::API_NOT_SUPPORTED for `expires` on the Docker runtime;
+// 422 for a port that is not an integer; 404 for an unknown sandbox.
 //
 // GET /sandboxes/{sandboxId}/endpoints/{port}
 func (s *Server) handleGetSandboxEndpointRequest(args [2]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -1194,7 +1215,7 @@ func (s *Server) handleGetSandboxEndpointRequest(args [2]string, argsEscaped boo
 
 	var rawBody []byte
 
-	var response *GetSandboxEndpointOKHeaders
+	var response *Endpoint
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -1227,7 +1248,7 @@ func (s *Server) handleGetSandboxEndpointRequest(args [2]string, argsEscaped boo
 		type (
 			Request  = struct{}
 			Params   = GetSandboxEndpointParams
-			Response = *GetSandboxEndpointOKHeaders
+			Response = *Endpoint
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -1273,7 +1294,7 @@ func (s *Server) handleGetSandboxEndpointRequest(args [2]string, argsEscaped boo
 
 // handleGetSnapshotRequest handles getSnapshot operation.
 //
-// Get one snapshot.
+// Errors: 404 SNAPSHOT::NOT_FOUND for a snapshot that does not exist or no longer does.
 //
 // GET /snapshots/{snapshotId}
 func (s *Server) handleGetSnapshotRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -1407,7 +1428,7 @@ func (s *Server) handleGetSnapshotRequest(args [1]string, argsEscaped bool, w ht
 
 	var rawBody []byte
 
-	var response *GetSnapshotOKHeaders
+	var response *Snapshot
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -1428,7 +1449,7 @@ func (s *Server) handleGetSnapshotRequest(args [1]string, argsEscaped bool, w ht
 		type (
 			Request  = struct{}
 			Params   = GetSnapshotParams
-			Response = *GetSnapshotOKHeaders
+			Response = *Snapshot
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -1475,6 +1496,10 @@ func (s *Server) handleGetSnapshotRequest(args [1]string, argsEscaped bool, w ht
 // handleListSandboxesRequest handles listSandboxes operation.
 //
 // Filters combine with AND. Repeating `state` matches any of the given states.
+//
+// Errors: 422 for a page below 1 or a pageSize above 200; 400 INVALID_METADATA_FORMAT for a metadata
+// filter that is not `key=value` pairs; 500 DOCKER::SANDBOX_QUERY_FAILED when the listing races a
+// deletion (reading again succeeds).
 //
 // GET /sandboxes
 func (s *Server) handleListSandboxesRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -1608,7 +1633,7 @@ func (s *Server) handleListSandboxesRequest(args [0]string, argsEscaped bool, w 
 
 	var rawBody []byte
 
-	var response *ListSandboxesResponseHeaders
+	var response *ListSandboxesResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -1641,7 +1666,7 @@ func (s *Server) handleListSandboxesRequest(args [0]string, argsEscaped bool, w 
 		type (
 			Request  = struct{}
 			Params   = ListSandboxesParams
-			Response = *ListSandboxesResponseHeaders
+			Response = *ListSandboxesResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -1687,7 +1712,7 @@ func (s *Server) handleListSandboxesRequest(args [0]string, argsEscaped bool, w 
 
 // handleListSnapshotsRequest handles listSnapshots operation.
 //
-// List snapshots, one page at a time.
+// Errors: 422 for a page below 1 or a pageSize above 200.
 //
 // GET /snapshots
 func (s *Server) handleListSnapshotsRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -1821,7 +1846,7 @@ func (s *Server) handleListSnapshotsRequest(args [0]string, argsEscaped bool, w 
 
 	var rawBody []byte
 
-	var response *ListSnapshotsResponseHeaders
+	var response *ListSnapshotsResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -1854,7 +1879,7 @@ func (s *Server) handleListSnapshotsRequest(args [0]string, argsEscaped bool, w 
 		type (
 			Request  = struct{}
 			Params   = ListSnapshotsParams
-			Response = *ListSnapshotsResponseHeaders
+			Response = *ListSnapshotsResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -1902,6 +1927,10 @@ func (s *Server) handleListSnapshotsRequest(args [0]string, argsEscaped bool, w 
 //
 // JSON Merge Patch (RFC 7396) of the metadata map: a string sets a key, null removes it, an absent key
 // is kept, `{}` changes nothing. Keys under `opensandbox.io/` are reserved by the service.
+//
+// Errors: 400 SANDBOX::INVALID_METADATA_LABEL for a key or value that is not a Kubernetes label,
+// INVALID_METADATA_LABEL for a reserved key; 422 for a body that is not an object of strings and
+// nulls; 404 for an unknown sandbox.
 //
 // PATCH /sandboxes/{sandboxId}/metadata
 func (s *Server) handlePatchSandboxMetadataRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -2050,7 +2079,7 @@ func (s *Server) handlePatchSandboxMetadataRequest(args [1]string, argsEscaped b
 		}
 	}()
 
-	var response *SandboxHeaders
+	var response *Sandbox
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -2071,7 +2100,7 @@ func (s *Server) handlePatchSandboxMetadataRequest(args [1]string, argsEscaped b
 		type (
 			Request  = PatchSandboxMetadataRequest
 			Params   = PatchSandboxMetadataParams
-			Response = *SandboxHeaders
+			Response = *Sandbox
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -2117,7 +2146,10 @@ func (s *Server) handlePatchSandboxMetadataRequest(args [1]string, argsEscaped b
 
 // handlePauseSandboxRequest handles pauseSandbox operation.
 //
-// Running → Pausing → Paused. Any other state is a conflict.
+// Running → Pausing → Paused (the Docker runtime is Paused when it answers).
+//
+// Errors: 404 for an unknown sandbox; a sandbox that is not Running is 409 KUBERNETES::INVALID_STATE
+// on Kubernetes, while the Docker runtime answers a paused one with 500 DOCKER::SANDBOX_PAUSE_FAILED.
 //
 // POST /sandboxes/{sandboxId}/pause
 func (s *Server) handlePauseSandboxRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -2283,12 +2315,12 @@ func (s *Server) handlePauseSandboxRequest(args [1]string, argsEscaped bool, w h
 			mreq,
 			unpackPauseSandboxParams,
 			func(ctx context.Context, request Request, params Params) (response Response, err error) {
-				response, err = s.h.PauseSandbox(ctx, params)
+				err = s.h.PauseSandbox(ctx, params)
 				return response, err
 			},
 		)
 	} else {
-		response, err = s.h.PauseSandbox(ctx, params)
+		err = s.h.PauseSandbox(ctx, params)
 	}
 	if err != nil {
 		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
@@ -2318,10 +2350,13 @@ func (s *Server) handlePauseSandboxRequest(args [1]string, argsEscaped bool, w h
 
 // handleRenewSandboxExpirationRequest handles renewSandboxExpiration operation.
 //
-// The new time must lie in the future (400 otherwise); it is not compared with the current
-// `expiresAt`, so an earlier time shortens the sandbox's life. A sandbox created without a timeout has
-// no expiry to move (409). A time without a zone is read as UTC. The answer holds only the new
-// `expiresAt`.
+// The new time must lie in the future; it is not compared with the current `expiresAt`, so an earlier
+// time shortens the sandbox's life. A time without a zone is read as UTC. The answer holds only the
+// new `expiresAt`.
+//
+// Errors: 400 DOCKER::INVALID_EXPIRATION for a time not in the future; 409 DOCKER::INVALID_EXPIRATION
+// for a sandbox created without a timeout (it has no expiry to move); 404 for an unknown sandbox (the
+// Docker runtime checks it before the time, Kubernetes after); 422 without `expiresAt`.
 //
 // POST /sandboxes/{sandboxId}/renew-expiration
 func (s *Server) handleRenewSandboxExpirationRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -2470,7 +2505,7 @@ func (s *Server) handleRenewSandboxExpirationRequest(args [1]string, argsEscaped
 		}
 	}()
 
-	var response *RenewSandboxExpirationResponseHeaders
+	var response *RenewSandboxExpirationResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -2491,7 +2526,7 @@ func (s *Server) handleRenewSandboxExpirationRequest(args [1]string, argsEscaped
 		type (
 			Request  = *RenewSandboxExpirationRequest
 			Params   = RenewSandboxExpirationParams
-			Response = *RenewSandboxExpirationResponseHeaders
+			Response = *RenewSandboxExpirationResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -2537,7 +2572,10 @@ func (s *Server) handleRenewSandboxExpirationRequest(args [1]string, argsEscaped
 
 // handleResumeSandboxRequest handles resumeSandbox operation.
 //
-// Paused → Resuming → Running. Any other state is a conflict.
+// Paused → Resuming → Running (the Docker runtime is Running when it answers).
+//
+// Errors: 409 (DOCKER::SANDBOX_NOT_PAUSED) for a sandbox that is not Paused; 404 for an unknown
+// sandbox.
 //
 // POST /sandboxes/{sandboxId}/resume
 func (s *Server) handleResumeSandboxRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -2703,12 +2741,12 @@ func (s *Server) handleResumeSandboxRequest(args [1]string, argsEscaped bool, w 
 			mreq,
 			unpackResumeSandboxParams,
 			func(ctx context.Context, request Request, params Params) (response Response, err error) {
-				response, err = s.h.ResumeSandbox(ctx, params)
+				err = s.h.ResumeSandbox(ctx, params)
 				return response, err
 			},
 		)
 	} else {
-		response, err = s.h.ResumeSandbox(ctx, params)
+		err = s.h.ResumeSandbox(ctx, params)
 	}
 	if err != nil {
 		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {

@@ -16,7 +16,7 @@ import (
 
 func encodeCreateSandboxResponse(response *CreateSandboxResponseHeaders, w http.ResponseWriter, span trace.Span) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Access-Control-Expose-Headers", "Location,X-Request-Id")
+	w.Header().Set("Access-Control-Expose-Headers", "Location")
 	// Encoding response headers.
 	{
 		h := uri.NewHeaderEncoder(w.Header())
@@ -33,21 +33,6 @@ func encodeCreateSandboxResponse(response *CreateSandboxResponseHeaders, w http.
 				return nil
 			}); err != nil {
 				return errors.Wrap(err, "encode Location header")
-			}
-		}
-		// Encode "X-Request-ID" header.
-		{
-			cfg := uri.HeaderParameterEncodingConfig{
-				Name:    "X-Request-ID",
-				Explode: false,
-			}
-			if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
-				if val, ok := response.XRequestID.Get(); ok {
-					return e.EncodeValue(conv.StringToString(val))
-				}
-				return nil
-			}); err != nil {
-				return errors.Wrap(err, "encode X-Request-ID header")
 			}
 		}
 	}
@@ -64,7 +49,7 @@ func encodeCreateSandboxResponse(response *CreateSandboxResponseHeaders, w http.
 
 func encodeCreateSnapshotResponse(response *SnapshotHeaders, w http.ResponseWriter, span trace.Span) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Access-Control-Expose-Headers", "Location,X-Request-Id")
+	w.Header().Set("Access-Control-Expose-Headers", "Location")
 	// Encoding response headers.
 	{
 		h := uri.NewHeaderEncoder(w.Header())
@@ -83,21 +68,6 @@ func encodeCreateSnapshotResponse(response *SnapshotHeaders, w http.ResponseWrit
 				return errors.Wrap(err, "encode Location header")
 			}
 		}
-		// Encode "X-Request-ID" header.
-		{
-			cfg := uri.HeaderParameterEncodingConfig{
-				Name:    "X-Request-ID",
-				Explode: false,
-			}
-			if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
-				if val, ok := response.XRequestID.Get(); ok {
-					return e.EncodeValue(conv.StringToString(val))
-				}
-				return nil
-			}); err != nil {
-				return errors.Wrap(err, "encode X-Request-ID header")
-			}
-		}
 	}
 	w.WriteHeader(202)
 
@@ -111,83 +81,23 @@ func encodeCreateSnapshotResponse(response *SnapshotHeaders, w http.ResponseWrit
 }
 
 func encodeDeleteSandboxResponse(response *DeleteSandboxNoContent, w http.ResponseWriter, span trace.Span) error {
-	w.Header().Set("Access-Control-Expose-Headers", "X-Request-Id")
-	// Encoding response headers.
-	{
-		h := uri.NewHeaderEncoder(w.Header())
-		// Encode "X-Request-ID" header.
-		{
-			cfg := uri.HeaderParameterEncodingConfig{
-				Name:    "X-Request-ID",
-				Explode: false,
-			}
-			if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
-				if val, ok := response.XRequestID.Get(); ok {
-					return e.EncodeValue(conv.StringToString(val))
-				}
-				return nil
-			}); err != nil {
-				return errors.Wrap(err, "encode X-Request-ID header")
-			}
-		}
-	}
 	w.WriteHeader(204)
 
 	return nil
 }
 
 func encodeDeleteSnapshotResponse(response *DeleteSnapshotNoContent, w http.ResponseWriter, span trace.Span) error {
-	w.Header().Set("Access-Control-Expose-Headers", "X-Request-Id")
-	// Encoding response headers.
-	{
-		h := uri.NewHeaderEncoder(w.Header())
-		// Encode "X-Request-ID" header.
-		{
-			cfg := uri.HeaderParameterEncodingConfig{
-				Name:    "X-Request-ID",
-				Explode: false,
-			}
-			if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
-				if val, ok := response.XRequestID.Get(); ok {
-					return e.EncodeValue(conv.StringToString(val))
-				}
-				return nil
-			}); err != nil {
-				return errors.Wrap(err, "encode X-Request-ID header")
-			}
-		}
-	}
 	w.WriteHeader(204)
 
 	return nil
 }
 
-func encodeGetSandboxResponse(response *SandboxHeaders, w http.ResponseWriter, span trace.Span) error {
+func encodeGetSandboxResponse(response *Sandbox, w http.ResponseWriter, span trace.Span) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Access-Control-Expose-Headers", "X-Request-Id")
-	// Encoding response headers.
-	{
-		h := uri.NewHeaderEncoder(w.Header())
-		// Encode "X-Request-ID" header.
-		{
-			cfg := uri.HeaderParameterEncodingConfig{
-				Name:    "X-Request-ID",
-				Explode: false,
-			}
-			if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
-				if val, ok := response.XRequestID.Get(); ok {
-					return e.EncodeValue(conv.StringToString(val))
-				}
-				return nil
-			}); err != nil {
-				return errors.Wrap(err, "encode X-Request-ID header")
-			}
-		}
-	}
 	w.WriteHeader(200)
 
 	e := new(jx.Encoder)
-	response.Response.Encode(e)
+	response.Encode(e)
 	if _, err := e.WriteTo(w); err != nil {
 		return errors.Wrap(err, "write")
 	}
@@ -195,32 +105,12 @@ func encodeGetSandboxResponse(response *SandboxHeaders, w http.ResponseWriter, s
 	return nil
 }
 
-func encodeGetSandboxEndpointResponse(response *GetSandboxEndpointOKHeaders, w http.ResponseWriter, span trace.Span) error {
+func encodeGetSandboxEndpointResponse(response *Endpoint, w http.ResponseWriter, span trace.Span) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Access-Control-Expose-Headers", "X-Request-Id")
-	// Encoding response headers.
-	{
-		h := uri.NewHeaderEncoder(w.Header())
-		// Encode "X-Request-ID" header.
-		{
-			cfg := uri.HeaderParameterEncodingConfig{
-				Name:    "X-Request-ID",
-				Explode: false,
-			}
-			if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
-				if val, ok := response.XRequestID.Get(); ok {
-					return e.EncodeValue(conv.StringToString(val))
-				}
-				return nil
-			}); err != nil {
-				return errors.Wrap(err, "encode X-Request-ID header")
-			}
-		}
-	}
 	w.WriteHeader(200)
 
 	e := new(jx.Encoder)
-	response.Response.Encode(e)
+	response.Encode(e)
 	if _, err := e.WriteTo(w); err != nil {
 		return errors.Wrap(err, "write")
 	}
@@ -228,32 +118,12 @@ func encodeGetSandboxEndpointResponse(response *GetSandboxEndpointOKHeaders, w h
 	return nil
 }
 
-func encodeGetSnapshotResponse(response *GetSnapshotOKHeaders, w http.ResponseWriter, span trace.Span) error {
+func encodeGetSnapshotResponse(response *Snapshot, w http.ResponseWriter, span trace.Span) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Access-Control-Expose-Headers", "X-Request-Id")
-	// Encoding response headers.
-	{
-		h := uri.NewHeaderEncoder(w.Header())
-		// Encode "X-Request-ID" header.
-		{
-			cfg := uri.HeaderParameterEncodingConfig{
-				Name:    "X-Request-ID",
-				Explode: false,
-			}
-			if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
-				if val, ok := response.XRequestID.Get(); ok {
-					return e.EncodeValue(conv.StringToString(val))
-				}
-				return nil
-			}); err != nil {
-				return errors.Wrap(err, "encode X-Request-ID header")
-			}
-		}
-	}
 	w.WriteHeader(200)
 
 	e := new(jx.Encoder)
-	response.Response.Encode(e)
+	response.Encode(e)
 	if _, err := e.WriteTo(w); err != nil {
 		return errors.Wrap(err, "write")
 	}
@@ -261,32 +131,12 @@ func encodeGetSnapshotResponse(response *GetSnapshotOKHeaders, w http.ResponseWr
 	return nil
 }
 
-func encodeListSandboxesResponse(response *ListSandboxesResponseHeaders, w http.ResponseWriter, span trace.Span) error {
+func encodeListSandboxesResponse(response *ListSandboxesResponse, w http.ResponseWriter, span trace.Span) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Access-Control-Expose-Headers", "X-Request-Id")
-	// Encoding response headers.
-	{
-		h := uri.NewHeaderEncoder(w.Header())
-		// Encode "X-Request-ID" header.
-		{
-			cfg := uri.HeaderParameterEncodingConfig{
-				Name:    "X-Request-ID",
-				Explode: false,
-			}
-			if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
-				if val, ok := response.XRequestID.Get(); ok {
-					return e.EncodeValue(conv.StringToString(val))
-				}
-				return nil
-			}); err != nil {
-				return errors.Wrap(err, "encode X-Request-ID header")
-			}
-		}
-	}
 	w.WriteHeader(200)
 
 	e := new(jx.Encoder)
-	response.Response.Encode(e)
+	response.Encode(e)
 	if _, err := e.WriteTo(w); err != nil {
 		return errors.Wrap(err, "write")
 	}
@@ -294,32 +144,12 @@ func encodeListSandboxesResponse(response *ListSandboxesResponseHeaders, w http.
 	return nil
 }
 
-func encodeListSnapshotsResponse(response *ListSnapshotsResponseHeaders, w http.ResponseWriter, span trace.Span) error {
+func encodeListSnapshotsResponse(response *ListSnapshotsResponse, w http.ResponseWriter, span trace.Span) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Access-Control-Expose-Headers", "X-Request-Id")
-	// Encoding response headers.
-	{
-		h := uri.NewHeaderEncoder(w.Header())
-		// Encode "X-Request-ID" header.
-		{
-			cfg := uri.HeaderParameterEncodingConfig{
-				Name:    "X-Request-ID",
-				Explode: false,
-			}
-			if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
-				if val, ok := response.XRequestID.Get(); ok {
-					return e.EncodeValue(conv.StringToString(val))
-				}
-				return nil
-			}); err != nil {
-				return errors.Wrap(err, "encode X-Request-ID header")
-			}
-		}
-	}
 	w.WriteHeader(200)
 
 	e := new(jx.Encoder)
-	response.Response.Encode(e)
+	response.Encode(e)
 	if _, err := e.WriteTo(w); err != nil {
 		return errors.Wrap(err, "write")
 	}
@@ -327,32 +157,12 @@ func encodeListSnapshotsResponse(response *ListSnapshotsResponseHeaders, w http.
 	return nil
 }
 
-func encodePatchSandboxMetadataResponse(response *SandboxHeaders, w http.ResponseWriter, span trace.Span) error {
+func encodePatchSandboxMetadataResponse(response *Sandbox, w http.ResponseWriter, span trace.Span) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Access-Control-Expose-Headers", "X-Request-Id")
-	// Encoding response headers.
-	{
-		h := uri.NewHeaderEncoder(w.Header())
-		// Encode "X-Request-ID" header.
-		{
-			cfg := uri.HeaderParameterEncodingConfig{
-				Name:    "X-Request-ID",
-				Explode: false,
-			}
-			if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
-				if val, ok := response.XRequestID.Get(); ok {
-					return e.EncodeValue(conv.StringToString(val))
-				}
-				return nil
-			}); err != nil {
-				return errors.Wrap(err, "encode X-Request-ID header")
-			}
-		}
-	}
 	w.WriteHeader(200)
 
 	e := new(jx.Encoder)
-	response.Response.Encode(e)
+	response.Encode(e)
 	if _, err := e.WriteTo(w); err != nil {
 		return errors.Wrap(err, "write")
 	}
@@ -361,57 +171,17 @@ func encodePatchSandboxMetadataResponse(response *SandboxHeaders, w http.Respons
 }
 
 func encodePauseSandboxResponse(response *PauseSandboxAccepted, w http.ResponseWriter, span trace.Span) error {
-	w.Header().Set("Access-Control-Expose-Headers", "X-Request-Id")
-	// Encoding response headers.
-	{
-		h := uri.NewHeaderEncoder(w.Header())
-		// Encode "X-Request-ID" header.
-		{
-			cfg := uri.HeaderParameterEncodingConfig{
-				Name:    "X-Request-ID",
-				Explode: false,
-			}
-			if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
-				if val, ok := response.XRequestID.Get(); ok {
-					return e.EncodeValue(conv.StringToString(val))
-				}
-				return nil
-			}); err != nil {
-				return errors.Wrap(err, "encode X-Request-ID header")
-			}
-		}
-	}
 	w.WriteHeader(202)
 
 	return nil
 }
 
-func encodeRenewSandboxExpirationResponse(response *RenewSandboxExpirationResponseHeaders, w http.ResponseWriter, span trace.Span) error {
+func encodeRenewSandboxExpirationResponse(response *RenewSandboxExpirationResponse, w http.ResponseWriter, span trace.Span) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Access-Control-Expose-Headers", "X-Request-Id")
-	// Encoding response headers.
-	{
-		h := uri.NewHeaderEncoder(w.Header())
-		// Encode "X-Request-ID" header.
-		{
-			cfg := uri.HeaderParameterEncodingConfig{
-				Name:    "X-Request-ID",
-				Explode: false,
-			}
-			if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
-				if val, ok := response.XRequestID.Get(); ok {
-					return e.EncodeValue(conv.StringToString(val))
-				}
-				return nil
-			}); err != nil {
-				return errors.Wrap(err, "encode X-Request-ID header")
-			}
-		}
-	}
 	w.WriteHeader(200)
 
 	e := new(jx.Encoder)
-	response.Response.Encode(e)
+	response.Encode(e)
 	if _, err := e.WriteTo(w); err != nil {
 		return errors.Wrap(err, "write")
 	}
@@ -420,26 +190,6 @@ func encodeRenewSandboxExpirationResponse(response *RenewSandboxExpirationRespon
 }
 
 func encodeResumeSandboxResponse(response *ResumeSandboxAccepted, w http.ResponseWriter, span trace.Span) error {
-	w.Header().Set("Access-Control-Expose-Headers", "X-Request-Id")
-	// Encoding response headers.
-	{
-		h := uri.NewHeaderEncoder(w.Header())
-		// Encode "X-Request-ID" header.
-		{
-			cfg := uri.HeaderParameterEncodingConfig{
-				Name:    "X-Request-ID",
-				Explode: false,
-			}
-			if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
-				if val, ok := response.XRequestID.Get(); ok {
-					return e.EncodeValue(conv.StringToString(val))
-				}
-				return nil
-			}); err != nil {
-				return errors.Wrap(err, "encode X-Request-ID header")
-			}
-		}
-	}
 	w.WriteHeader(202)
 
 	return nil
