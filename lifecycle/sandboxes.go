@@ -50,8 +50,7 @@ func (c *Client) Delete(ctx context.Context, id string) error {
 	}
 	return c.act(ctx, action{op: opDelete, id: id, settle: deleteSettle, settleOn: deleteMaySettle,
 		send: func(ctx context.Context) error {
-			err := c.api.DeleteSandbox(ctx, api.DeleteSandboxParams{SandboxID: id})
-			return err
+			return c.api.DeleteSandbox(ctx, api.DeleteSandboxParams{SandboxID: id})
 		}})
 }
 
@@ -79,8 +78,7 @@ func (c *Client) Pause(ctx context.Context, id string) error {
 	return c.act(ctx, action{op: opPause, id: id, settleOn: conflictAfterAmbiguous,
 		settle: settleStates([]State{StatePausing, StatePaused}, []State{StateRunning}),
 		send: func(ctx context.Context) error {
-			err := c.api.PauseSandbox(ctx, api.PauseSandboxParams{SandboxID: id})
-			return err
+			return c.api.PauseSandbox(ctx, api.PauseSandboxParams{SandboxID: id})
 		}})
 }
 
@@ -106,8 +104,7 @@ func (c *Client) Resume(ctx context.Context, id string) error {
 	return c.act(ctx, action{op: opResume, id: id, settleOn: conflictAfterAmbiguous,
 		settle: settleStates([]State{StateResuming, StateRunning}, []State{StatePaused}),
 		send: func(ctx context.Context) error {
-			err := c.api.ResumeSandbox(ctx, api.ResumeSandboxParams{SandboxID: id})
-			return err
+			return c.api.ResumeSandbox(ctx, api.ResumeSandboxParams{SandboxID: id})
 		}})
 }
 
