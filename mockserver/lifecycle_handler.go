@@ -449,10 +449,6 @@ func (h *lifecycleHandler) ListSnapshots(ctx context.Context, params lifecyclesr
 	}, nil
 }
 
-func rid(ctx context.Context) lifecyclesrv.OptString {
-	return lifecyclesrv.NewOptString(infoFrom(ctx).requestID)
-}
-
 // NewError completes the generated interface: it gives an operation's
 // error as the API's shared error answer ({code, message}, its status, the
 // request id). The mock never mounts the generated server; its HTTP layer
@@ -465,7 +461,7 @@ func (h *lifecycleHandler) NewError(ctx context.Context, err error) *lifecyclesr
 	}
 	return &lifecyclesrv.ErrorStatusCodeWithHeaders{
 		StatusCode: oe.status,
-		XRequestID: rid(ctx),
+		XRequestID: lifecyclesrv.NewOptString(infoFrom(ctx).requestID),
 		Response:   lifecyclesrv.ErrorResponse{Code: oe.code, Message: oe.msg},
 	}
 }
