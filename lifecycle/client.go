@@ -41,7 +41,7 @@ func NewFromConfig(cfg *sandboxkit.Config) (*Client, error) {
 	if cfg.API() != sandboxkit.Lifecycle {
 		return nil, &sandboxkit.ValidationError{Field: "config", Value: cfg.API().String(), Reason: "is not a lifecycle configuration"}
 	}
-	api, err := lifecycleapi.NewClient(cfg.BaseURL().String(), skipSecurity{}, lifecycleapi.WithClient(cfg.HTTPClient()))
+	api, err := lifecycleapi.NewClient(cfg.BaseURL().String(), noSecurity{}, lifecycleapi.WithClient(cfg.HTTPClient()))
 	if err != nil {
 		return nil, fmt.Errorf("sandboxkit: lifecycle.New: %w", err)
 	}
@@ -52,11 +52,12 @@ func NewFromConfig(cfg *sandboxkit.Config) (*Client, error) {
 // stays hidden).
 func (c *Client) Config() *sandboxkit.Config { return c.cfg }
 
-// skipSecurity leaves credentials to sandboxkit's transport, which adds the
-// API key only for the configured origin.
-type skipSecurity struct{}
+// noSecurity lets the transport add the credentials: the generated client
+// never sees them (the transport sends the API key only to the configured
+// origin).
+type noSecurity struct{}
 
-func (skipSecurity) APIKeyAuth(context.Context, lifecycleapi.OperationName) (lifecycleapi.APIKeyAuth, error) {
+func (noSecurity) APIKeyAuth(context.Context, lifecycleapi.OperationName) (lifecycleapi.APIKeyAuth, error) {
 	return lifecycleapi.APIKeyAuth{}, ogenerrors.ErrSkipClientSecurity
 }
 
@@ -87,12 +88,6 @@ const (
 	opNewRenewer            = "lifecycle.NewRenewer"
 	opRenewerPoolAdd        = "lifecycle.RenewerPool.Add"
 )
-
-// unexpected reports a success answer the spec does not list; with a
-// conforming server it cannot happen.
-func unexpected(res any) error {
-	return fmt.Errorf("unexpected response %T", res)
-}
 
 // validateSandboxID checks a sandbox id before it becomes a path segment.
 func validateSandboxID(id string) error { return glue.ValidateID("sandbox id", id) }

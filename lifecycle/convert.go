@@ -8,9 +8,16 @@ import (
 	api "github.com/sandboxkit/sandboxkit/internal/gen/lifecycleapi"
 )
 
-// Conversions between the generated types and the package's own. Maps and
-// slices are copied, so callers never share memory with decoded answers
-// or with requests in flight.
+// Conversions between the generated types and the package's own.
+//
+// From the generated types, conversions take ownership: the generated
+// client decodes every answer into fresh values that nothing else refers
+// to and that the façade drops once converted, so their maps and slices
+// (metadata, entrypoint, endpoint headers) move into the result instead of
+// being copied. Nothing may use a generated value after converting it.
+//
+// To the generated types, conversions copy, so that a request in flight
+// never shares memory with the caller's values.
 
 func optTime(o api.OptDateTime) time.Time {
 	if v, ok := o.Get(); ok {
@@ -35,62 +42,80 @@ func fromStatus(s api.SandboxStatus) Status {
 	}
 }
 
-func fromPlatform(o api.OptPlatformSpec) *Platform {
-	p, ok := o.Get()
-	if !ok {
-		return nil
-	}
-	return &Platform{OS: p.Os, Arch: p.Arch}
-}
-
-func fromImage(o api.OptImageSpec) *Image {
-	im, ok := o.Get()
-	if !ok {
-		return nil
-	}
-	out := &Image{URI: im.URI}
-	if a, ok := im.Auth.Get(); ok {
-		out.Auth = &ImageAuth{Username: a.Username.Or(""), Password: a.Password.Or("")}
-	}
-	return out
+// sandboxBox holds a converted sandbox with the image and platform its
+// pointers refer to, so that one allocation serves all three.
+type sandboxBox struct {
+	sandbox  Sandbox
+	image    Image
+	platform Platform
 }
 
 func fromSandbox(s *api.Sandbox) *Sandbox {
-	out := &Sandbox{
+	b := new(sandboxBox)
+	b.fill(s)
+	return &b.sandbox
+}
+
+// fromSandboxes converts a page of sandboxes with one allocation for all
+// of them (as decoding into a []T would): a sandbox kept from the page
+// keeps the page's sandboxes in memory, at most a few hundred bytes each.
+func fromSandboxes(items []api.Sandbox) []*Sandbox {
+	boxes := make([]sandboxBox, len(items))
+	out := make([]*Sandbox, len(items))
+	for i := range items {
+		boxes[i].fill(&items[i])
+		out[i] = &boxes[i].sandbox
+	}
+	return out
+}
+
+// fill converts s into b, taking ownership of s's metadata and entrypoint.
+func (b *sandboxBox) fill(s *api.Sandbox) {
+	b.sandbox = Sandbox{
 		ID:         s.ID,
-		Image:      fromImage(s.Image),
 		SnapshotID: s.SnapshotID.Or(""),
-		Platform:   fromPlatform(s.Platform),
 		Status:     fromStatus(s.Status),
-		Entrypoint: slices.Clone(s.Entrypoint),
+		Metadata:   s.Metadata.Value, // nil when absent
+		Entrypoint: s.Entrypoint,
 		ExpiresAt:  optTime(s.ExpiresAt),
 		CreatedAt:  s.CreatedAt,
 	}
-	if m, ok := s.Metadata.Get(); ok {
-		out.Metadata = cloneMap(m)
+	if im, ok := s.Image.Get(); ok {
+		b.image = Image{URI: im.URI}
+		if a, ok := im.Auth.Get(); ok {
+			b.image.Auth = &ImageAuth{Username: a.Username.Or(""), Password: a.Password.Or("")}
+		}
+		b.sandbox.Image = &b.image
 	}
-	return out
+	b.setPlatform(s.Platform)
+}
+
+func (b *sandboxBox) setPlatform(o api.OptPlatformSpec) {
+	if p, ok := o.Get(); ok {
+		b.platform = Platform{OS: p.Os, Arch: p.Arch}
+		b.sandbox.Platform = &b.platform
+	}
 }
 
 // fromCreated converts the create answer, which lacks the source: it is
 // taken from the request (without registry credentials).
 func fromCreated(s *api.CreateSandboxResponse, req *CreateRequest) *Sandbox {
-	out := &Sandbox{
+	b := new(sandboxBox)
+	b.sandbox = Sandbox{
 		ID:         s.ID,
 		SnapshotID: req.SnapshotID,
-		Platform:   fromPlatform(s.Platform),
 		Status:     fromStatus(s.Status),
-		Entrypoint: slices.Clone(s.Entrypoint),
+		Metadata:   s.Metadata.Value, // nil when absent
+		Entrypoint: s.Entrypoint,
 		ExpiresAt:  optTime(s.ExpiresAt),
 		CreatedAt:  s.CreatedAt,
 	}
 	if req.Image != nil {
-		out.Image = &Image{URI: req.Image.URI}
+		b.image = Image{URI: req.Image.URI}
+		b.sandbox.Image = &b.image
 	}
-	if m, ok := s.Metadata.Get(); ok {
-		out.Metadata = cloneMap(m)
-	}
-	return out
+	b.setPlatform(s.Platform)
+	return &b.sandbox
 }
 
 func fromPagination(p api.PaginationInfo) Pagination {
@@ -104,7 +129,25 @@ func fromPagination(p api.PaginationInfo) Pagination {
 }
 
 func fromSnapshot(s *api.Snapshot) *Snapshot {
-	return &Snapshot{
+	out := new(Snapshot)
+	out.fill(s)
+	return out
+}
+
+// fromSnapshots converts a page of snapshots with one allocation for all
+// of them, as [fromSandboxes] does.
+func fromSnapshots(items []api.Snapshot) []*Snapshot {
+	snaps := make([]Snapshot, len(items))
+	out := make([]*Snapshot, len(items))
+	for i := range items {
+		snaps[i].fill(&items[i])
+		out[i] = &snaps[i]
+	}
+	return out
+}
+
+func (out *Snapshot) fill(s *api.Snapshot) {
+	*out = Snapshot{
 		ID:        s.ID,
 		SandboxID: s.SandboxID,
 		Name:      s.Name.Or(""),
@@ -119,11 +162,7 @@ func fromSnapshot(s *api.Snapshot) *Snapshot {
 }
 
 func fromEndpoint(e *api.Endpoint) *Endpoint {
-	out := &Endpoint{Address: e.Endpoint}
-	if h, ok := e.Headers.Get(); ok {
-		out.Headers = cloneMap(h)
-	}
-	return out
+	return &Endpoint{Address: e.Endpoint, Headers: e.Headers.Value} // nil when absent
 }
 
 // toAPI converts a validated request; metadata is the map to send (the

@@ -291,7 +291,7 @@ func (c *Client) create(ctx context.Context, req *CreateRequest, opts *CreateOpt
 		attempts++
 		res, err := c.createOnce(ctx, body, opts.AttemptTimeout)
 		if err == nil {
-			return c.createResult(ctx, res, req)
+			return fromCreated(&res.Response, req), nil
 		}
 		lastErr = err
 		switch classifyAttempt(ctx, err) {
@@ -343,7 +343,7 @@ func (c *Client) CreateFromSnapshot(ctx context.Context, snapshotID string, req 
 	return c.Create(ctx, &r, opts)
 }
 
-func (c *Client) createOnce(ctx context.Context, body *api.CreateSandboxRequest, timeout time.Duration) (api.CreateSandboxRes, error) {
+func (c *Client) createOnce(ctx context.Context, body *api.CreateSandboxRequest, timeout time.Duration) (*api.CreateSandboxResponseHeaders, error) {
 	ctx = glue.WithoutRetries(ctx)
 	if timeout > 0 {
 		var cancel context.CancelFunc
@@ -351,15 +351,6 @@ func (c *Client) createOnce(ctx context.Context, body *api.CreateSandboxRequest,
 		defer cancel()
 	}
 	return c.api.CreateSandbox(ctx, body)
-}
-
-func (c *Client) createResult(ctx context.Context, res api.CreateSandboxRes, req *CreateRequest) (*Sandbox, error) {
-	switch r := res.(type) {
-	case *api.CreateSandboxResponseHeaders:
-		return fromCreated(&r.Response, req), nil
-	default:
-		return nil, glue.Wrap(ctx, opCreate, unexpected(res))
-	}
 }
 
 // findByClientToken returns the oldest sandbox holding token, or nil.

@@ -51,9 +51,5 @@ func (c *Client) Endpoint(ctx context.Context, id string, port int, opts *Endpoi
 	if err != nil {
 		return nil, glue.Wrap(ctx, opEndpoint, err)
 	}
-	r, ok := res.(*api.GetSandboxEndpointOKHeaders)
-	if !ok {
-		return nil, glue.Wrap(ctx, opEndpoint, unexpected(res))
-	}
-	return fromEndpoint(&r.Response), nil
+	return fromEndpoint(res), nil
 }

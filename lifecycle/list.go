@@ -44,18 +44,10 @@ func (c *Client) List(ctx context.Context, opts *ListOptions) (*SandboxPage, err
 	if err != nil {
 		return nil, glue.Wrap(ctx, opList, err)
 	}
-	r, ok := res.(*api.ListSandboxesResponseHeaders)
-	if !ok {
-		return nil, glue.Wrap(ctx, opList, unexpected(res))
-	}
-	page := &SandboxPage{
-		Items:      make([]*Sandbox, len(r.Response.Items)),
-		Pagination: fromPagination(r.Response.Pagination),
-	}
-	for i := range r.Response.Items {
-		page.Items[i] = fromSandbox(&r.Response.Items[i])
-	}
-	return page, nil
+	return &SandboxPage{
+		Items:      fromSandboxes(res.Items),
+		Pagination: fromPagination(res.Pagination),
+	}, nil
 }
 
 // All iterates over every sandbox matching opts, fetching page after page

@@ -226,3 +226,69 @@ func parseMetadataFilter(raw string) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// TestListPageItemsAreIndependent reads a page of two different sandboxes
+// (the conversion fills them side by side) twice: each item has its own
+// values, and changing one item changes neither the other nor what the
+// next call returns.
+func TestListPageItemsAreIndependent(t *testing.T) {
+	t.Parallel()
+	const other = `{"id":"sandbox-node","image":{"uri":"node:22"},"platform":{"os":"linux","arch":"arm64"},
+  "status":{"state":"Paused"},"metadata":{"team":"b"},"entrypoint":["node","server.js"],
+  "createdAt":"2026-03-01T10:31:00Z"}`
+	e := setup(t, http.StatusOK, `{"items":[`+sandboxJSON+`,`+other+`],
+  "pagination":{"page":1,"pageSize":20,"totalItems":2,"totalPages":1,"hasNextPage":false}}`)
+	want := []*lifecycle.Sandbox{wantSandbox, {
+		ID:         "sandbox-node",
+		Image:      &lifecycle.Image{URI: "node:22"},
+		Platform:   &lifecycle.Platform{OS: "linux", Arch: "arm64"},
+		Status:     lifecycle.Status{State: lifecycle.StatePaused},
+		Metadata:   map[string]string{"team": "b"},
+		Entrypoint: []string{"node", "server.js"},
+		CreatedAt:  t1,
+	}}
+
+	first, err := e.c.List(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, first.Items); diff != "" {
+		t.Fatalf("items (-want +got):\n%s", diff)
+	}
+	a := first.Items[0]
+	a.Image.URI = "changed"
+	a.Platform.OS = "changed"
+	a.Metadata["team"] = "changed"
+	a.Entrypoint[0] = "changed"
+	if diff := cmp.Diff(want[1], first.Items[1]); diff != "" {
+		t.Errorf("second item after changing the first (-want +got):\n%s", diff)
+	}
+
+	second, err := e.c.List(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, second.Items); diff != "" {
+		t.Errorf("next call after changing the first answer (-want +got):\n%s", diff)
+	}
+}
+
+// TestListSnapshotsPageItems reads a page of two snapshots: each item
+// keeps its own values.
+func TestListSnapshotsPageItems(t *testing.T) {
+	t.Parallel()
+	const second = `{"id":"snap-2","sandboxId":"sandbox-xyz","status":{"state":"Creating"},"createdAt":"2026-03-01T10:31:00Z"}`
+	e := setup(t, http.StatusOK, `{"items":[`+snapshotJSON+`,`+second+`],
+  "pagination":{"page":1,"pageSize":20,"totalItems":2,"totalPages":1,"hasNextPage":false}}`)
+	page, err := e.c.ListSnapshots(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []*lifecycle.Snapshot{wantSnapshot, {
+		ID: "snap-2", SandboxID: "sandbox-xyz",
+		Status: lifecycle.SnapshotStatus{State: lifecycle.SnapshotCreating}, CreatedAt: t1,
+	}}
+	if diff := cmp.Diff(want, page.Items); diff != "" {
+		t.Errorf("items (-want +got):\n%s", diff)
+	}
+}

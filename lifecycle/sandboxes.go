@@ -21,11 +21,7 @@ func (c *Client) Get(ctx context.Context, id string) (*Sandbox, error) {
 	if err != nil {
 		return nil, glue.Wrap(ctx, opGet, err)
 	}
-	r, ok := res.(*api.SandboxHeaders)
-	if !ok {
-		return nil, glue.Wrap(ctx, opGet, unexpected(res))
-	}
-	return fromSandbox(&r.Response), nil
+	return fromSandbox(res), nil
 }
 
 // Delete terminates a sandbox. On OpenSandbox's Docker runtime it is
@@ -54,14 +50,7 @@ func (c *Client) Delete(ctx context.Context, id string) error {
 	}
 	return c.act(ctx, action{op: opDelete, id: id, settle: deleteSettle, settleOn: deleteMaySettle,
 		send: func(ctx context.Context) error {
-			res, err := c.api.DeleteSandbox(ctx, api.DeleteSandboxParams{SandboxID: id})
-			if err != nil {
-				return err
-			}
-			if _, ok := res.(*api.DeleteSandboxNoContent); !ok {
-				return unexpected(res)
-			}
-			return nil
+			return c.api.DeleteSandbox(ctx, api.DeleteSandboxParams{SandboxID: id})
 		}})
 }
 
@@ -89,14 +78,7 @@ func (c *Client) Pause(ctx context.Context, id string) error {
 	return c.act(ctx, action{op: opPause, id: id, settleOn: conflictAfterAmbiguous,
 		settle: settleStates([]State{StatePausing, StatePaused}, []State{StateRunning}),
 		send: func(ctx context.Context) error {
-			res, err := c.api.PauseSandbox(ctx, api.PauseSandboxParams{SandboxID: id})
-			if err != nil {
-				return err
-			}
-			if _, ok := res.(*api.PauseSandboxAccepted); !ok {
-				return unexpected(res)
-			}
-			return nil
+			return c.api.PauseSandbox(ctx, api.PauseSandboxParams{SandboxID: id})
 		}})
 }
 
@@ -122,14 +104,7 @@ func (c *Client) Resume(ctx context.Context, id string) error {
 	return c.act(ctx, action{op: opResume, id: id, settleOn: conflictAfterAmbiguous,
 		settle: settleStates([]State{StateResuming, StateRunning}, []State{StatePaused}),
 		send: func(ctx context.Context) error {
-			res, err := c.api.ResumeSandbox(ctx, api.ResumeSandboxParams{SandboxID: id})
-			if err != nil {
-				return err
-			}
-			if _, ok := res.(*api.ResumeSandboxAccepted); !ok {
-				return unexpected(res)
-			}
-			return nil
+			return c.api.ResumeSandbox(ctx, api.ResumeSandboxParams{SandboxID: id})
 		}})
 }
 
@@ -174,11 +149,7 @@ func (c *Client) Renew(ctx context.Context, id string, expiresAt time.Time) (tim
 			if err != nil {
 				return err
 			}
-			r, ok := res.(*api.RenewSandboxExpirationResponseHeaders)
-			if !ok {
-				return unexpected(res)
-			}
-			got = r.Response.ExpiresAt
+			got = res.ExpiresAt
 			return nil
 		}})
 	if err != nil {
@@ -238,9 +209,5 @@ func (c *Client) PatchMetadata(ctx context.Context, id string, patch *MetadataPa
 	if err != nil {
 		return nil, glue.Wrap(ctx, opPatchMetadata, err)
 	}
-	r, ok := res.(*api.SandboxHeaders)
-	if !ok {
-		return nil, glue.Wrap(ctx, opPatchMetadata, unexpected(res))
-	}
-	return fromSandbox(&r.Response), nil
+	return fromSandbox(res), nil
 }

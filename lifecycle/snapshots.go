@@ -33,11 +33,7 @@ func (c *Client) CreateSnapshot(ctx context.Context, sandboxID string, opts *Cre
 	if err != nil {
 		return nil, glue.Wrap(ctx, opCreateSnapshot, err)
 	}
-	r, ok := res.(*api.SnapshotHeaders)
-	if !ok {
-		return nil, glue.Wrap(ctx, opCreateSnapshot, unexpected(res))
-	}
-	return fromSnapshot(&r.Response), nil
+	return fromSnapshot(&res.Response), nil
 }
 
 // GetSnapshot returns a snapshot as it is now.
@@ -51,11 +47,7 @@ func (c *Client) GetSnapshot(ctx context.Context, id string) (*Snapshot, error) 
 	if err != nil {
 		return nil, glue.Wrap(ctx, opGetSnapshot, err)
 	}
-	r, ok := res.(*api.GetSnapshotOKHeaders)
-	if !ok {
-		return nil, glue.Wrap(ctx, opGetSnapshot, unexpected(res))
-	}
-	return fromSnapshot(&r.Response), nil
+	return fromSnapshot(res), nil
 }
 
 // DeleteSnapshot deletes a snapshot. One still Creating cannot be deleted
@@ -70,12 +62,8 @@ func (c *Client) DeleteSnapshot(ctx context.Context, id string) error {
 	if err := validateSnapshotID(id); err != nil {
 		return glue.Wrap(ctx, opDeleteSnapshot, err)
 	}
-	res, err := c.api.DeleteSnapshot(ctx, api.DeleteSnapshotParams{SnapshotID: id})
-	if err != nil {
+	if err := c.api.DeleteSnapshot(ctx, api.DeleteSnapshotParams{SnapshotID: id}); err != nil {
 		return glue.Wrap(ctx, opDeleteSnapshot, err)
-	}
-	if _, ok := res.(*api.DeleteSnapshotNoContent); !ok {
-		return glue.Wrap(ctx, opDeleteSnapshot, unexpected(res))
 	}
 	return nil
 }
@@ -110,18 +98,10 @@ func (c *Client) ListSnapshots(ctx context.Context, opts *ListSnapshotsOptions) 
 	if err != nil {
 		return nil, glue.Wrap(ctx, opListSnapshots, err)
 	}
-	r, ok := res.(*api.ListSnapshotsResponseHeaders)
-	if !ok {
-		return nil, glue.Wrap(ctx, opListSnapshots, unexpected(res))
-	}
-	page := &SnapshotPage{
-		Items:      make([]*Snapshot, len(r.Response.Items)),
-		Pagination: fromPagination(r.Response.Pagination),
-	}
-	for i := range r.Response.Items {
-		page.Items[i] = fromSnapshot(&r.Response.Items[i])
-	}
-	return page, nil
+	return &SnapshotPage{
+		Items:      fromSnapshots(res.Items),
+		Pagination: fromPagination(res.Pagination),
+	}, nil
 }
 
 // AllSnapshots iterates over every snapshot matching opts, page after

@@ -149,8 +149,8 @@ func TestFaultAfterCommit(t *testing.T) {
 		Image: lifecycleapi.NewOptImageSpec(lifecycleapi.ImageSpec{URI: "x"}), Entrypoint: []string{"sh"}, ResourceLimits: limits,
 		Metadata: lifecycleapi.NewOptCreateSandboxRequestMetadata(map[string]string{"client-token": "tok-1"}),
 	}
-	res, err := e.lc.CreateSandbox(t.Context(), req)
-	wantLifecycleError(t, res, err, http.StatusInternalServerError)
+	_, err := e.lc.CreateSandbox(t.Context(), req)
+	wantLifecycleError(t, err, http.StatusInternalServerError)
 	req.Metadata = lifecycleapi.NewOptCreateSandboxRequestMetadata(map[string]string{"client-token": "tok-2"})
 	if _, err := e.lc.CreateSandbox(t.Context(), req); !errors.Is(err, syscall.ECONNRESET) {
 		t.Errorf("after-commit reset: %v", err)

@@ -34,7 +34,7 @@ func testSandboxAPIThroughEndpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := "http://" + res.(*lifecycleapi.GetSandboxEndpointOKHeaders).Response.Endpoint
+	base := "http://" + res.Endpoint
 	path := strings.TrimPrefix(base, e.srv.URL())
 
 	if resp, body := do(t, e.srv, "PUT", path+"/filesystem//tmp/hello.txt", `{"content":"hi there"}`, nil); resp.StatusCode != 200 {

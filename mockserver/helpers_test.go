@@ -2,6 +2,7 @@ package mockserver_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -91,11 +92,7 @@ func createSandbox(t *testing.T, c *lifecycleapi.Client, req *lifecycleapi.Creat
 	if err != nil {
 		t.Fatalf("CreateSandbox: %v", err)
 	}
-	ok, isOK := res.(*lifecycleapi.CreateSandboxResponseHeaders)
-	if !isOK {
-		t.Fatalf("CreateSandbox answered %T %+v", res, res)
-	}
-	return ok.Response.ID
+	return res.Response.ID
 }
 
 // getSandbox fetches a sandbox that must exist.
@@ -105,11 +102,7 @@ func getSandbox(t *testing.T, c *lifecycleapi.Client, id string) lifecycleapi.Sa
 	if err != nil {
 		t.Fatalf("GetSandbox(%s): %v", id, err)
 	}
-	ok, isOK := res.(*lifecycleapi.SandboxHeaders)
-	if !isOK {
-		t.Fatalf("GetSandbox(%s) answered %T %+v", id, res, res)
-	}
-	return ok.Response
+	return *res
 }
 
 func stateOf(t *testing.T, c *lifecycleapi.Client, id string) string {
@@ -117,41 +110,21 @@ func stateOf(t *testing.T, c *lifecycleapi.Client, id string) string {
 	return string(getSandbox(t, c, id).Status.State)
 }
 
-// errorBody extracts the status-typed lifecycle error of res, or fails.
-func lifecycleError(t *testing.T, res any) (int, lifecycleapi.ErrorResponse) {
+// wantLifecycleError checks that err is the API's error answer with
+// status, and returns its body.
+func wantLifecycleError(t *testing.T, err error, status int) lifecycleapi.ErrorResponse {
 	t.Helper()
-	switch r := res.(type) {
-	case *lifecycleapi.BadRequestHeaders:
-		return 400, r.Response
-	case *lifecycleapi.UnauthorizedHeaders:
-		return 401, r.Response
-	case *lifecycleapi.ForbiddenHeaders:
-		return 403, r.Response
-	case *lifecycleapi.NotFoundHeaders:
-		return 404, r.Response
-	case *lifecycleapi.ConflictHeaders:
-		return 409, r.Response
-	case *lifecycleapi.InternalServerErrorHeaders:
-		return 500, r.Response
-	}
-	t.Fatalf("answer %T %+v is not an error", res, res)
-	return 0, lifecycleapi.ErrorResponse{}
-}
-
-// wantLifecycleError checks res is an error answer with status.
-func wantLifecycleError(t *testing.T, res any, err error, status int) lifecycleapi.ErrorResponse {
-	t.Helper()
-	if err != nil {
+	e, ok := errors.AsType[*lifecycleapi.ErrorStatusCodeWithHeaders](err)
+	if !ok {
 		t.Fatalf("want %d answer, got error %v", status, err)
 	}
-	got, body := lifecycleError(t, res)
-	if got != status {
-		t.Fatalf("status %d (%+v), want %d", got, body, status)
+	if e.StatusCode != status {
+		t.Fatalf("status %d (%+v), want %d", e.StatusCode, e.Response, status)
 	}
-	if body.Code == "" || body.Message == "" {
-		t.Errorf("error body %+v lacks code or message", body)
+	if e.Response.Code == "" || e.Response.Message == "" {
+		t.Errorf("error body %+v lacks code or message", e.Response)
 	}
-	return body
+	return e.Response
 }
 
 // do sends a raw request through the server's in-memory client.

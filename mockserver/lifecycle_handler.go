@@ -2,6 +2,7 @@ package mockserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -31,7 +32,7 @@ var _ lifecyclesrv.Handler = (*lifecycleHandler)(nil)
 var maxPyDateTime = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
 
 // CreateSandbox implements POST /sandboxes.
-func (h *lifecycleHandler) CreateSandbox(ctx context.Context, req *lifecyclesrv.CreateSandboxRequest) (lifecyclesrv.CreateSandboxRes, error) {
+func (h *lifecycleHandler) CreateSandbox(ctx context.Context, req *lifecyclesrv.CreateSandboxRequest) (*lifecyclesrv.CreateSandboxResponseHeaders, error) {
 	ri := infoFrom(ctx)
 	ext := map[string]string(req.Extensions.Value)
 	if err := checkRenewExtension(ext); err != nil {
@@ -96,7 +97,7 @@ func (h *lifecycleHandler) CreateSandbox(ctx context.Context, req *lifecyclesrv.
 	if err != nil {
 		return nil, err
 	}
-	return &lifecyclesrv.CreateSandboxResponseHeaders{XRequestID: rid(ctx), Response: v}, nil
+	return &lifecyclesrv.CreateSandboxResponseHeaders{Response: v}, nil
 }
 
 // addSeconds adds whole seconds that may exceed a time.Duration.
@@ -226,16 +227,16 @@ func checkPlatformValues(p lifecyclesrv.PlatformSpec) (lifecyclesrv.PlatformSpec
 }
 
 // GetSandbox implements GET /sandboxes/{sandboxId}.
-func (h *lifecycleHandler) GetSandbox(ctx context.Context, params lifecyclesrv.GetSandboxParams) (lifecyclesrv.GetSandboxRes, error) {
+func (h *lifecycleHandler) GetSandbox(ctx context.Context, params lifecyclesrv.GetSandboxParams) (*lifecyclesrv.Sandbox, error) {
 	v, err := h.st.get(infoFrom(ctx).tenant, params.SandboxID)
 	if err != nil {
 		return nil, err
 	}
-	return &lifecyclesrv.SandboxHeaders{XRequestID: rid(ctx), Response: v}, nil
+	return &v, nil
 }
 
 // ListSandboxes implements GET /sandboxes.
-func (h *lifecycleHandler) ListSandboxes(ctx context.Context, params lifecyclesrv.ListSandboxesParams) (lifecyclesrv.ListSandboxesRes, error) {
+func (h *lifecycleHandler) ListSandboxes(ctx context.Context, params lifecyclesrv.ListSandboxesParams) (*lifecyclesrv.ListSandboxesResponse, error) {
 	q := listQuery{page: params.Page.Or(1), pageSize: params.PageSize.Or(20), states: params.State}
 	if raw, ok := params.Metadata.Get(); ok && raw != "" {
 		m, err := parseMetadataFilter(raw)
@@ -245,12 +246,9 @@ func (h *lifecycleHandler) ListSandboxes(ctx context.Context, params lifecyclesr
 		q.metadata = m
 	}
 	items, total := h.st.list(infoFrom(ctx).tenant, q)
-	return &lifecyclesrv.ListSandboxesResponseHeaders{
-		XRequestID: rid(ctx),
-		Response: lifecyclesrv.ListSandboxesResponse{
-			Items:      items,
-			Pagination: pagination(q.page, q.pageSize, total),
-		},
+	return &lifecyclesrv.ListSandboxesResponse{
+		Items:      items,
+		Pagination: pagination(q.page, q.pageSize, total),
 	}, nil
 }
 
@@ -303,54 +301,51 @@ func pagination(page, pageSize, total int) lifecyclesrv.PaginationInfo {
 }
 
 // DeleteSandbox implements DELETE /sandboxes/{sandboxId}.
-func (h *lifecycleHandler) DeleteSandbox(ctx context.Context, params lifecyclesrv.DeleteSandboxParams) (lifecyclesrv.DeleteSandboxRes, error) {
+func (h *lifecycleHandler) DeleteSandbox(ctx context.Context, params lifecyclesrv.DeleteSandboxParams) error {
 	ri := infoFrom(ctx)
 	if err := h.st.delete(ri.tenant, params.SandboxID, ri.requestID); err != nil {
-		return nil, err
+		return err
 	}
-	return &lifecyclesrv.DeleteSandboxNoContent{XRequestID: rid(ctx)}, nil
+	return nil // not a nil *opError, which would be a non-nil error
 }
 
 // PauseSandbox implements POST /sandboxes/{sandboxId}/pause.
-func (h *lifecycleHandler) PauseSandbox(ctx context.Context, params lifecyclesrv.PauseSandboxParams) (lifecyclesrv.PauseSandboxRes, error) {
+func (h *lifecycleHandler) PauseSandbox(ctx context.Context, params lifecyclesrv.PauseSandboxParams) error {
 	if err := h.st.pause(infoFrom(ctx).tenant, params.SandboxID); err != nil {
-		return nil, err
+		return err
 	}
-	return &lifecyclesrv.PauseSandboxAccepted{XRequestID: rid(ctx)}, nil
+	return nil
 }
 
 // ResumeSandbox implements POST /sandboxes/{sandboxId}/resume.
-func (h *lifecycleHandler) ResumeSandbox(ctx context.Context, params lifecyclesrv.ResumeSandboxParams) (lifecyclesrv.ResumeSandboxRes, error) {
+func (h *lifecycleHandler) ResumeSandbox(ctx context.Context, params lifecyclesrv.ResumeSandboxParams) error {
 	if err := h.st.resume(infoFrom(ctx).tenant, params.SandboxID); err != nil {
-		return nil, err
+		return err
 	}
-	return &lifecyclesrv.ResumeSandboxAccepted{XRequestID: rid(ctx)}, nil
+	return nil
 }
 
 // PatchSandboxMetadata implements PATCH /sandboxes/{sandboxId}/metadata.
-func (h *lifecycleHandler) PatchSandboxMetadata(ctx context.Context, req lifecyclesrv.PatchSandboxMetadataRequest, params lifecyclesrv.PatchSandboxMetadataParams) (lifecyclesrv.PatchSandboxMetadataRes, error) {
+func (h *lifecycleHandler) PatchSandboxMetadata(ctx context.Context, req lifecyclesrv.PatchSandboxMetadataRequest, params lifecyclesrv.PatchSandboxMetadataParams) (*lifecyclesrv.Sandbox, error) {
 	v, err := h.st.patchMetadata(infoFrom(ctx).tenant, params.SandboxID, req)
 	if err != nil {
 		return nil, err
 	}
-	return &lifecyclesrv.SandboxHeaders{XRequestID: rid(ctx), Response: v}, nil
+	return &v, nil
 }
 
 // RenewSandboxExpiration implements POST /sandboxes/{sandboxId}/renew-expiration.
-func (h *lifecycleHandler) RenewSandboxExpiration(ctx context.Context, req *lifecyclesrv.RenewSandboxExpirationRequest, params lifecyclesrv.RenewSandboxExpirationParams) (lifecyclesrv.RenewSandboxExpirationRes, error) {
+func (h *lifecycleHandler) RenewSandboxExpiration(ctx context.Context, req *lifecyclesrv.RenewSandboxExpirationRequest, params lifecyclesrv.RenewSandboxExpirationParams) (*lifecyclesrv.RenewSandboxExpirationResponse, error) {
 	ri := infoFrom(ctx)
 	at, err := h.st.renew(ri.tenant, params.SandboxID, ri.requestID, req.ExpiresAt)
 	if err != nil {
 		return nil, err
 	}
-	return &lifecyclesrv.RenewSandboxExpirationResponseHeaders{
-		XRequestID: rid(ctx),
-		Response:   lifecyclesrv.RenewSandboxExpirationResponse{ExpiresAt: at},
-	}, nil
+	return &lifecyclesrv.RenewSandboxExpirationResponse{ExpiresAt: at}, nil
 }
 
 // GetSandboxEndpoint implements GET /sandboxes/{sandboxId}/endpoints/{port}.
-func (h *lifecycleHandler) GetSandboxEndpoint(ctx context.Context, params lifecyclesrv.GetSandboxEndpointParams) (lifecyclesrv.GetSandboxEndpointRes, error) {
+func (h *lifecycleHandler) GetSandboxEndpoint(ctx context.Context, params lifecyclesrv.GetSandboxEndpointParams) (*lifecyclesrv.Endpoint, error) {
 	tenant := infoFrom(ctx).tenant
 	proxy := params.UseServerProxy.Or(false)
 	expires, signed := params.Expires.Get()
@@ -401,11 +396,11 @@ func (h *lifecycleHandler) GetSandboxEndpoint(ctx context.Context, params lifecy
 	default:
 		ep.Endpoint = host + "/sandboxes/" + id + "/port/" + port
 	}
-	return &lifecyclesrv.GetSandboxEndpointOKHeaders{XRequestID: rid(ctx), Response: ep}, nil
+	return &ep, nil
 }
 
 // CreateSnapshot implements POST /sandboxes/{sandboxId}/snapshots.
-func (h *lifecycleHandler) CreateSnapshot(ctx context.Context, req lifecyclesrv.OptCreateSnapshotRequest, params lifecyclesrv.CreateSnapshotParams) (lifecyclesrv.CreateSnapshotRes, error) {
+func (h *lifecycleHandler) CreateSnapshot(ctx context.Context, req lifecyclesrv.OptCreateSnapshotRequest, params lifecyclesrv.CreateSnapshotParams) (*lifecyclesrv.SnapshotHeaders, error) {
 	var name string
 	if r, ok := req.Get(); ok {
 		name = r.Name.Or("")
@@ -415,31 +410,30 @@ func (h *lifecycleHandler) CreateSnapshot(ctx context.Context, req lifecyclesrv.
 		return nil, err
 	}
 	return &lifecyclesrv.SnapshotHeaders{
-		XRequestID: rid(ctx),
-		Location:   lifecyclesrv.NewOptString("/v1/snapshots/" + v.ID),
-		Response:   v,
+		Location: lifecyclesrv.NewOptString("/v1/snapshots/" + v.ID),
+		Response: v,
 	}, nil
 }
 
 // GetSnapshot implements GET /snapshots/{snapshotId}.
-func (h *lifecycleHandler) GetSnapshot(ctx context.Context, params lifecyclesrv.GetSnapshotParams) (lifecyclesrv.GetSnapshotRes, error) {
+func (h *lifecycleHandler) GetSnapshot(ctx context.Context, params lifecyclesrv.GetSnapshotParams) (*lifecyclesrv.Snapshot, error) {
 	v, err := h.st.getSnapshot(infoFrom(ctx).tenant, params.SnapshotID)
 	if err != nil {
 		return nil, err
 	}
-	return &lifecyclesrv.GetSnapshotOKHeaders{XRequestID: rid(ctx), Response: v}, nil
+	return &v, nil
 }
 
 // DeleteSnapshot implements DELETE /snapshots/{snapshotId}.
-func (h *lifecycleHandler) DeleteSnapshot(ctx context.Context, params lifecyclesrv.DeleteSnapshotParams) (lifecyclesrv.DeleteSnapshotRes, error) {
+func (h *lifecycleHandler) DeleteSnapshot(ctx context.Context, params lifecyclesrv.DeleteSnapshotParams) error {
 	if err := h.st.deleteSnapshot(infoFrom(ctx).tenant, params.SnapshotID); err != nil {
-		return nil, err
+		return err
 	}
-	return &lifecyclesrv.DeleteSnapshotNoContent{XRequestID: rid(ctx)}, nil
+	return nil
 }
 
 // ListSnapshots implements GET /snapshots.
-func (h *lifecycleHandler) ListSnapshots(ctx context.Context, params lifecyclesrv.ListSnapshotsParams) (lifecyclesrv.ListSnapshotsRes, error) {
+func (h *lifecycleHandler) ListSnapshots(ctx context.Context, params lifecyclesrv.ListSnapshotsParams) (*lifecyclesrv.ListSnapshotsResponse, error) {
 	q := snapshotQuery{
 		sandboxID: params.SandboxID.Or(""),
 		page:      params.Page.Or(1),
@@ -449,15 +443,25 @@ func (h *lifecycleHandler) ListSnapshots(ctx context.Context, params lifecyclesr
 		q.states = append(q.states, string(s))
 	}
 	items, total := h.st.listSnapshots(infoFrom(ctx).tenant, q)
-	return &lifecyclesrv.ListSnapshotsResponseHeaders{
-		XRequestID: rid(ctx),
-		Response: lifecyclesrv.ListSnapshotsResponse{
-			Items:      items,
-			Pagination: pagination(q.page, q.pageSize, total),
-		},
+	return &lifecyclesrv.ListSnapshotsResponse{
+		Items:      items,
+		Pagination: pagination(q.page, q.pageSize, total),
 	}, nil
 }
 
-func rid(ctx context.Context) lifecyclesrv.OptString {
-	return lifecyclesrv.NewOptString(infoFrom(ctx).requestID)
+// NewError completes the generated interface: it gives an operation's
+// error as the API's shared error answer ({code, message}, its status, the
+// request id). The mock never mounts the generated server; its HTTP layer
+// renders errors itself (writeLCError), where an unhandled failure is the
+// real server's plain-text 500, which this shape cannot carry.
+func (h *lifecycleHandler) NewError(ctx context.Context, err error) *lifecyclesrv.ErrorStatusCodeWithHeaders {
+	oe, ok := errors.AsType[*opError](err)
+	if !ok {
+		oe = errInternal
+	}
+	return &lifecyclesrv.ErrorStatusCodeWithHeaders{
+		StatusCode: oe.status,
+		XRequestID: lifecyclesrv.NewOptString(infoFrom(ctx).requestID),
+		Response:   lifecyclesrv.ErrorResponse{Code: oe.code, Message: oe.msg},
+	}
 }

@@ -327,9 +327,8 @@ func (f *lcFront) createSandbox(w http.ResponseWriter, r *http.Request, _ map[st
 		writeLCError(w, err)
 		return
 	}
-	v := res.(*lifecyclesrv.CreateSandboxResponseHeaders).Response
 	var o pyOut
-	o.created(v)
+	o.created(res.Response)
 	o.write(w, http.StatusAccepted)
 }
 
@@ -350,8 +349,7 @@ func (f *lcFront) listSandboxes(w http.ResponseWriter, r *http.Request, _ map[st
 		writeLCError(w, err)
 		return
 	}
-	v := res.(*lifecyclesrv.ListSandboxesResponseHeaders).Response
-	writeLCPage(w, v.Items, (*pyOut).sandbox, v.Pagination)
+	writeLCPage(w, res.Items, (*pyOut).sandbox, res.Pagination)
 }
 
 func (f *lcFront) getSandbox(w http.ResponseWriter, r *http.Request, args map[string]string) {
@@ -361,7 +359,7 @@ func (f *lcFront) getSandbox(w http.ResponseWriter, r *http.Request, args map[st
 		return
 	}
 	var o pyOut
-	o.sandbox(res.(*lifecyclesrv.SandboxHeaders).Response)
+	o.sandbox(*res)
 	o.write(w, http.StatusOK)
 }
 
@@ -382,12 +380,12 @@ func (f *lcFront) patchMetadata(w http.ResponseWriter, r *http.Request, args map
 		return
 	}
 	var o pyOut
-	o.sandbox(res.(*lifecyclesrv.SandboxHeaders).Response)
+	o.sandbox(*res)
 	o.write(w, http.StatusOK)
 }
 
 func (f *lcFront) deleteSandbox(w http.ResponseWriter, r *http.Request, args map[string]string) {
-	if _, err := f.h.DeleteSandbox(r.Context(), lifecyclesrv.DeleteSandboxParams{SandboxID: args["sandboxId"]}); err != nil {
+	if err := f.h.DeleteSandbox(r.Context(), lifecyclesrv.DeleteSandboxParams{SandboxID: args["sandboxId"]}); err != nil {
 		writeLCError(w, err)
 		return
 	}
@@ -395,7 +393,7 @@ func (f *lcFront) deleteSandbox(w http.ResponseWriter, r *http.Request, args map
 }
 
 func (f *lcFront) pauseSandbox(w http.ResponseWriter, r *http.Request, args map[string]string) {
-	if _, err := f.h.PauseSandbox(r.Context(), lifecyclesrv.PauseSandboxParams{SandboxID: args["sandboxId"]}); err != nil {
+	if err := f.h.PauseSandbox(r.Context(), lifecyclesrv.PauseSandboxParams{SandboxID: args["sandboxId"]}); err != nil {
 		writeLCError(w, err)
 		return
 	}
@@ -404,7 +402,7 @@ func (f *lcFront) pauseSandbox(w http.ResponseWriter, r *http.Request, args map[
 }
 
 func (f *lcFront) resumeSandbox(w http.ResponseWriter, r *http.Request, args map[string]string) {
-	if _, err := f.h.ResumeSandbox(r.Context(), lifecyclesrv.ResumeSandboxParams{SandboxID: args["sandboxId"]}); err != nil {
+	if err := f.h.ResumeSandbox(r.Context(), lifecyclesrv.ResumeSandboxParams{SandboxID: args["sandboxId"]}); err != nil {
 		writeLCError(w, err)
 		return
 	}
@@ -428,11 +426,10 @@ func (f *lcFront) renew(w http.ResponseWriter, r *http.Request, args map[string]
 		writeLCError(w, err)
 		return
 	}
-	at := res.(*lifecyclesrv.RenewSandboxExpirationResponseHeaders).Response.ExpiresAt
 	var o pyOut
 	o.open()
 	o.key("expiresAt")
-	o.time(at)
+	o.time(res.ExpiresAt)
 	o.close()
 	o.write(w, http.StatusOK)
 }
@@ -453,10 +450,9 @@ func (f *lcFront) createSnapshot(w http.ResponseWriter, r *http.Request, args ma
 		writeLCError(w, err)
 		return
 	}
-	v := res.(*lifecyclesrv.SnapshotHeaders)
-	w.Header().Set("Location", v.Location.Value)
+	w.Header().Set("Location", res.Location.Value)
 	var o pyOut
-	o.snapshot(v.Response)
+	o.snapshot(res.Response)
 	o.write(w, http.StatusAccepted)
 }
 
@@ -480,8 +476,7 @@ func (f *lcFront) listSnapshots(w http.ResponseWriter, r *http.Request, _ map[st
 		writeLCError(w, err)
 		return
 	}
-	v := res.(*lifecyclesrv.ListSnapshotsResponseHeaders).Response
-	writeLCPage(w, v.Items, (*pyOut).snapshot, v.Pagination)
+	writeLCPage(w, res.Items, (*pyOut).snapshot, res.Pagination)
 }
 
 func (f *lcFront) getSnapshot(w http.ResponseWriter, r *http.Request, args map[string]string) {
@@ -491,12 +486,12 @@ func (f *lcFront) getSnapshot(w http.ResponseWriter, r *http.Request, args map[s
 		return
 	}
 	var o pyOut
-	o.snapshot(res.(*lifecyclesrv.GetSnapshotOKHeaders).Response)
+	o.snapshot(*res)
 	o.write(w, http.StatusOK)
 }
 
 func (f *lcFront) deleteSnapshot(w http.ResponseWriter, r *http.Request, args map[string]string) {
-	if _, err := f.h.DeleteSnapshot(r.Context(), lifecyclesrv.DeleteSnapshotParams{SnapshotID: args["snapshotId"]}); err != nil {
+	if err := f.h.DeleteSnapshot(r.Context(), lifecyclesrv.DeleteSnapshotParams{SnapshotID: args["snapshotId"]}); err != nil {
 		writeLCError(w, err)
 		return
 	}
@@ -526,7 +521,7 @@ func (f *lcFront) getEndpoint(w http.ResponseWriter, r *http.Request, args map[s
 		writeLCError(w, err)
 		return
 	}
-	ep := res.(*lifecyclesrv.GetSandboxEndpointOKHeaders).Response
+	ep := res
 	var o pyOut
 	o.open()
 	o.key("endpoint")

@@ -1,8 +1,10 @@
 package mockserver_test
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"strconv"
 	"sync"
 	"testing"
@@ -68,55 +70,52 @@ func TestLoad(t *testing.T) {
 			}
 			for range opsPerClient {
 				id := pick()
-				var res any
 				var err error
 				switch op := rng.IntN(100); {
 				case op < 35:
-					res, err = e.lc.GetSandbox(ctx, lifecycleapi.GetSandboxParams{SandboxID: id})
+					_, err = e.lc.GetSandbox(ctx, lifecycleapi.GetSandboxParams{SandboxID: id})
 				case op < 65:
 					n := tl.patches[id] + 1
-					res, err = e.lc.PatchSandboxMetadata(ctx, lifecycleapi.PatchSandboxMetadataRequest{key: lifecycleapi.NewNilString(strconv.Itoa(n))},
+					_, err = e.lc.PatchSandboxMetadata(ctx, lifecycleapi.PatchSandboxMetadataRequest{key: lifecycleapi.NewNilString(strconv.Itoa(n))},
 						lifecycleapi.PatchSandboxMetadataParams{SandboxID: id})
-					if _, ok := res.(*lifecycleapi.SandboxHeaders); ok && err == nil {
+					if err == nil {
 						tl.patches[id] = n
 					}
 				case op < 75:
-					res, err = e.lc.RenewSandboxExpiration(ctx, &lifecycleapi.RenewSandboxExpirationRequest{ExpiresAt: t0.Add(24*time.Hour + time.Duration(rng.IntN(3600))*time.Second)},
+					_, err = e.lc.RenewSandboxExpiration(ctx, &lifecycleapi.RenewSandboxExpirationRequest{ExpiresAt: t0.Add(24*time.Hour + time.Duration(rng.IntN(3600))*time.Second)},
 						lifecycleapi.RenewSandboxExpirationParams{SandboxID: id})
 				case op < 82:
-					res, err = e.lc.PauseSandbox(ctx, lifecycleapi.PauseSandboxParams{SandboxID: id})
+					err = e.lc.PauseSandbox(ctx, lifecycleapi.PauseSandboxParams{SandboxID: id})
 				case op < 89:
-					res, err = e.lc.ResumeSandbox(ctx, lifecycleapi.ResumeSandboxParams{SandboxID: id})
+					err = e.lc.ResumeSandbox(ctx, lifecycleapi.ResumeSandboxParams{SandboxID: id})
 				case op < 94:
-					res, err = e.lc.ListSandboxes(ctx, lifecycleapi.ListSandboxesParams{Page: lifecycleapi.NewOptInt(1 + rng.IntN(500)), PageSize: lifecycleapi.NewOptInt(20)})
+					_, err = e.lc.ListSandboxes(ctx, lifecycleapi.ListSandboxesParams{Page: lifecycleapi.NewOptInt(1 + rng.IntN(500)), PageSize: lifecycleapi.NewOptInt(20)})
 				case op < 96:
-					res, err = e.lc.ListSandboxes(ctx, lifecycleapi.ListSandboxesParams{State: []string{"Paused"}, Metadata: lifecycleapi.NewOptString("shard=" + strconv.Itoa(rng.IntN(16)))})
+					_, err = e.lc.ListSandboxes(ctx, lifecycleapi.ListSandboxesParams{State: []string{"Paused"}, Metadata: lifecycleapi.NewOptString("shard=" + strconv.Itoa(rng.IntN(16)))})
 				case op < 99:
-					var r lifecycleapi.CreateSandboxRes
+					var r *lifecycleapi.CreateSandboxResponseHeaders
 					r, err = e.lc.CreateSandbox(ctx, &lifecycleapi.CreateSandboxRequest{
 						Image: lifecycleapi.NewOptImageSpec(lifecycleapi.ImageSpec{URI: "python:3.11"}), Entrypoint: []string{"sh"},
 						ResourceLimits: lifecycleapi.NewOptResourceLimits(lifecycleapi.ResourceLimits{"cpu": "1"}),
 						Metadata:       lifecycleapi.NewOptCreateSandboxRequestMetadata(map[string]string{"client": key}),
 					})
-					if ok, isOK := r.(*lifecycleapi.CreateSandboxResponseHeaders); isOK {
-						tl.created = append(tl.created, ok.Response.ID)
+					if err == nil {
+						tl.created = append(tl.created, r.Response.ID)
 					}
-					res = r
 				default:
-					res, err = e.lc.DeleteSandbox(ctx, lifecycleapi.DeleteSandboxParams{SandboxID: ids[64+rng.IntN(len(ids)-64)]})
+					err = e.lc.DeleteSandbox(ctx, lifecycleapi.DeleteSandboxParams{SandboxID: ids[64+rng.IntN(len(ids)-64)]})
 				}
-				if err != nil {
-					t.Errorf("client %d: %v", c, err)
-					return
-				}
-				switch res.(type) {
-				case *lifecycleapi.ConflictHeaders, *lifecycleapi.NotFoundHeaders:
-					tl.bad++ // pause of a paused sandbox, a sandbox deleted by another client
-				case *lifecycleapi.InternalServerErrorHeaders, *lifecycleapi.BadRequestHeaders:
-					t.Errorf("client %d: unexpected answer %T %+v", c, res, res)
-				default:
+				if err == nil {
 					tl.ok++
+					continue
 				}
+				if ae, ok := errors.AsType[*lifecycleapi.ErrorStatusCodeWithHeaders](err); ok &&
+					(ae.StatusCode == http.StatusConflict || ae.StatusCode == http.StatusNotFound) {
+					tl.bad++ // pause of a paused sandbox, a sandbox deleted by another client
+					continue
+				}
+				t.Errorf("client %d: %v", c, err)
+				return
 			}
 			tallies[c] = tl
 		})

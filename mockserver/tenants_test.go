@@ -24,21 +24,21 @@ func TestTenants(t *testing.T) {
 	if got := stateOf(t, a2, id); got != mockserver.StateRunning {
 		t.Errorf("second key of the tenant sees %s", got)
 	}
-	res, err := b.GetSandbox(ctx, lifecycleapi.GetSandboxParams{SandboxID: id})
-	wantLifecycleError(t, res, err, http.StatusNotFound)
-	pres, err := b.PauseSandbox(ctx, lifecycleapi.PauseSandboxParams{SandboxID: id})
-	wantLifecycleError(t, pres, err, http.StatusNotFound)
-	lres, err := b.ListSandboxes(ctx, lifecycleapi.ListSandboxesParams{})
-	if l, ok := lres.(*lifecycleapi.ListSandboxesResponseHeaders); err != nil || !ok || len(l.Response.Items) != 0 || l.Response.Pagination.TotalItems != 0 {
-		t.Errorf("tenant b lists %+v %v", lres, err)
+	_, err := b.GetSandbox(ctx, lifecycleapi.GetSandboxParams{SandboxID: id})
+	wantLifecycleError(t, err, http.StatusNotFound)
+	err = b.PauseSandbox(ctx, lifecycleapi.PauseSandboxParams{SandboxID: id})
+	wantLifecycleError(t, err, http.StatusNotFound)
+	l, err := b.ListSandboxes(ctx, lifecycleapi.ListSandboxesParams{})
+	if err != nil || len(l.Items) != 0 || l.Pagination.TotalItems != 0 {
+		t.Errorf("tenant b lists %+v %v", l, err)
 	}
 	for name, c := range map[string]*lifecycleapi.Client{"MISSING_API_KEY": none, "INVALID_API_KEY": wrong} {
-		res, err := c.GetSandbox(ctx, lifecycleapi.GetSandboxParams{SandboxID: id})
-		if body := wantLifecycleError(t, res, err, http.StatusUnauthorized); body.Code != name {
+		_, err := c.GetSandbox(ctx, lifecycleapi.GetSandboxParams{SandboxID: id})
+		if body := wantLifecycleError(t, err, http.StatusUnauthorized); body.Code != name {
 			t.Errorf("code %q, want %s", body.Code, name)
 		}
-		cres, err := c.CreateSandbox(ctx, &lifecycleapi.CreateSandboxRequest{Image: lifecycleapi.NewOptImageSpec(lifecycleapi.ImageSpec{URI: "x"}), Entrypoint: []string{"sh"}, ResourceLimits: limits})
-		wantLifecycleError(t, cres, err, http.StatusUnauthorized)
+		_, err = c.CreateSandbox(ctx, &lifecycleapi.CreateSandboxRequest{Image: lifecycleapi.NewOptImageSpec(lifecycleapi.ImageSpec{URI: "x"}), Entrypoint: []string{"sh"}, ResourceLimits: limits})
+		wantLifecycleError(t, err, http.StatusUnauthorized)
 	}
 	if n := len(e.srv.Sandboxes()); n != 1 {
 		t.Errorf("%d sandboxes after unauthenticated creates", n)

@@ -85,16 +85,25 @@ type Invoker interface {
 	//
 	// Give exactly one source: `image` (then `entrypoint` is required) or `snapshotId` (then the
 	// entrypoint defaults to the snapshot's, or to `["tail","-f","/dev/null"]`). The new sandbox starts in
-	// Pending and moves to Running by itself.
+	// Pending and moves to Running by itself; OpenSandbox's Docker runtime starts the container before it
+	// answers, so its answer already says Running.
+	//
+	// Errors: 422 for a body the server's model rejects (both or neither source, an image without
+	// entrypoint, a timeout under 60, no resourceLimits); 400 SANDBOX::INVALID_PARAMETER (a timeout above
+	// the server's maximum, options the runtime does not support), SANDBOX::INVALID_METADATA_LABEL (a
+	// metadata key or value that is not a Kubernetes label) or SANDBOX::UNSUPPORTED_POOL_REF; 404
+	// SNAPSHOT::NOT_FOUND and 409 SNAPSHOT::NOT_READY for the snapshot to restore; 500 when the runtime
+	// fails (e.g. DOCKER::SANDBOX_IMAGE_PULL_FAILED).
 	//
 	// POST /sandboxes
-	CreateSandbox(ctx context.Context, request *CreateSandboxRequest, options ...RequestOption) (CreateSandboxRes, error)
+	CreateSandbox(ctx context.Context, request *CreateSandboxRequest, options ...RequestOption) (*CreateSandboxResponseHeaders, error)
 	// CreateSnapshot invokes createSnapshot operation.
 	//
-	// Snapshot a running sandbox.
+	// Errors: 409 SNAPSHOT::INVALID_SOURCE_STATE unless the sandbox is Running; 404 for an unknown
+	// sandbox; 422 for a malformed body.
 	//
 	// POST /sandboxes/{sandboxId}/snapshots
-	CreateSnapshot(ctx context.Context, request OptCreateSnapshotRequest, params CreateSnapshotParams, options ...RequestOption) (CreateSnapshotRes, error)
+	CreateSnapshot(ctx context.Context, request OptCreateSnapshotRequest, params CreateSnapshotParams, options ...RequestOption) (*SnapshotHeaders, error)
 	// DeleteSandbox invokes deleteSandbox operation.
 	//
 	// Ends the sandbox in any state. How it disappears depends on the deployment: OpenSandbox's Docker
@@ -102,72 +111,101 @@ type Invoker interface {
 	// workload in the background, and until that completes a GET shows the sandbox in the state it had,
 	// then 404. The spec's Stopping and Terminated are not reported for a deleted sandbox by either.
 	//
+	// Errors: 404 for a sandbox that does not exist, including one already deleted; 500 when the runtime
+	// fails to remove it.
+	//
 	// DELETE /sandboxes/{sandboxId}
-	DeleteSandbox(ctx context.Context, params DeleteSandboxParams, options ...RequestOption) (DeleteSandboxRes, error)
+	DeleteSandbox(ctx context.Context, params DeleteSandboxParams, options ...RequestOption) error
 	// DeleteSnapshot invokes deleteSnapshot operation.
 	//
-	// A snapshot that is still Creating cannot be deleted (409).
+	// The Docker runtime deletes the snapshot before it answers.
+	//
+	// Errors: 409 SNAPSHOT::INVALID_STATE for a snapshot still Creating; 409 SNAPSHOT::DELETE_CONFLICT on
+	// the Docker runtime while a sandbox made from the snapshot exists (the snapshot is then left
+	// Deleting); 404 SNAPSHOT::NOT_FOUND for an unknown snapshot.
 	//
 	// DELETE /snapshots/{snapshotId}
-	DeleteSnapshot(ctx context.Context, params DeleteSnapshotParams, options ...RequestOption) (DeleteSnapshotRes, error)
+	DeleteSnapshot(ctx context.Context, params DeleteSnapshotParams, options ...RequestOption) error
 	// GetSandbox invokes getSandbox operation.
 	//
-	// Get one sandbox.
+	// Errors: 404 (DOCKER::SANDBOX_NOT_FOUND on the Docker runtime) for a sandbox that does not exist or
+	// no longer does.
 	//
 	// GET /sandboxes/{sandboxId}
-	GetSandbox(ctx context.Context, params GetSandboxParams, options ...RequestOption) (GetSandboxRes, error)
+	GetSandbox(ctx context.Context, params GetSandboxParams, options ...RequestOption) (*Sandbox, error)
 	// GetSandboxEndpoint invokes getSandboxEndpoint operation.
 	//
-	// Get the address of a port inside a sandbox.
+	// The sandbox's state is not checked.
+	//
+	// Errors: 400 DOCKER::INVALID_PORT for a port outside 1–65535, SANDBOX::INVALID_PARAMETER for
+	// `use_server_proxy` with `expires`, SANDBOX::API_NOT_SUPPORTED for `expires` on the Docker runtime;
+	// 422 for a port that is not an integer; 404 for an unknown sandbox.
 	//
 	// GET /sandboxes/{sandboxId}/endpoints/{port}
-	GetSandboxEndpoint(ctx context.Context, params GetSandboxEndpointParams, options ...RequestOption) (GetSandboxEndpointRes, error)
+	GetSandboxEndpoint(ctx context.Context, params GetSandboxEndpointParams, options ...RequestOption) (*Endpoint, error)
 	// GetSnapshot invokes getSnapshot operation.
 	//
-	// Get one snapshot.
+	// Errors: 404 SNAPSHOT::NOT_FOUND for a snapshot that does not exist or no longer does.
 	//
 	// GET /snapshots/{snapshotId}
-	GetSnapshot(ctx context.Context, params GetSnapshotParams, options ...RequestOption) (GetSnapshotRes, error)
+	GetSnapshot(ctx context.Context, params GetSnapshotParams, options ...RequestOption) (*Snapshot, error)
 	// ListSandboxes invokes listSandboxes operation.
 	//
 	// Filters combine with AND. Repeating `state` matches any of the given states.
 	//
+	// Errors: 422 for a page below 1 or a pageSize above 200; 400 INVALID_METADATA_FORMAT for a metadata
+	// filter that is not `key=value` pairs; 500 DOCKER::SANDBOX_QUERY_FAILED when the listing races a
+	// deletion (reading again succeeds).
+	//
 	// GET /sandboxes
-	ListSandboxes(ctx context.Context, params ListSandboxesParams, options ...RequestOption) (ListSandboxesRes, error)
+	ListSandboxes(ctx context.Context, params ListSandboxesParams, options ...RequestOption) (*ListSandboxesResponse, error)
 	// ListSnapshots invokes listSnapshots operation.
 	//
-	// List snapshots, one page at a time.
+	// Errors: 422 for a page below 1 or a pageSize above 200.
 	//
 	// GET /snapshots
-	ListSnapshots(ctx context.Context, params ListSnapshotsParams, options ...RequestOption) (ListSnapshotsRes, error)
+	ListSnapshots(ctx context.Context, params ListSnapshotsParams, options ...RequestOption) (*ListSnapshotsResponse, error)
 	// PatchSandboxMetadata invokes patchSandboxMetadata operation.
 	//
 	// JSON Merge Patch (RFC 7396) of the metadata map: a string sets a key, null removes it, an absent key
 	// is kept, `{}` changes nothing. Keys under `opensandbox.io/` are reserved by the service.
 	//
+	// Errors: 400 SANDBOX::INVALID_METADATA_LABEL for a key or value that is not a Kubernetes label,
+	// INVALID_METADATA_LABEL for a reserved key; 422 for a body that is not an object of strings and
+	// nulls; 404 for an unknown sandbox.
+	//
 	// PATCH /sandboxes/{sandboxId}/metadata
-	PatchSandboxMetadata(ctx context.Context, request PatchSandboxMetadataRequest, params PatchSandboxMetadataParams, options ...RequestOption) (PatchSandboxMetadataRes, error)
+	PatchSandboxMetadata(ctx context.Context, request PatchSandboxMetadataRequest, params PatchSandboxMetadataParams, options ...RequestOption) (*Sandbox, error)
 	// PauseSandbox invokes pauseSandbox operation.
 	//
-	// Running → Pausing → Paused. Any other state is a conflict.
+	// Running → Pausing → Paused (the Docker runtime is Paused when it answers).
+	//
+	// Errors: 404 for an unknown sandbox; a sandbox that is not Running is 409 KUBERNETES::INVALID_STATE
+	// on Kubernetes, while the Docker runtime answers a paused one with 500 DOCKER::SANDBOX_PAUSE_FAILED.
 	//
 	// POST /sandboxes/{sandboxId}/pause
-	PauseSandbox(ctx context.Context, params PauseSandboxParams, options ...RequestOption) (PauseSandboxRes, error)
+	PauseSandbox(ctx context.Context, params PauseSandboxParams, options ...RequestOption) error
 	// RenewSandboxExpiration invokes renewSandboxExpiration operation.
 	//
-	// The new time must lie in the future (400 otherwise); it is not compared with the current
-	// `expiresAt`, so an earlier time shortens the sandbox's life. A sandbox created without a timeout has
-	// no expiry to move (409). A time without a zone is read as UTC. The answer holds only the new
-	// `expiresAt`.
+	// The new time must lie in the future; it is not compared with the current `expiresAt`, so an earlier
+	// time shortens the sandbox's life. A time without a zone is read as UTC. The answer holds only the
+	// new `expiresAt`.
+	//
+	// Errors: 400 DOCKER::INVALID_EXPIRATION for a time not in the future; 409 DOCKER::INVALID_EXPIRATION
+	// for a sandbox created without a timeout (it has no expiry to move); 404 for an unknown sandbox (the
+	// Docker runtime checks it before the time, Kubernetes after); 422 without `expiresAt`.
 	//
 	// POST /sandboxes/{sandboxId}/renew-expiration
-	RenewSandboxExpiration(ctx context.Context, request *RenewSandboxExpirationRequest, params RenewSandboxExpirationParams, options ...RequestOption) (RenewSandboxExpirationRes, error)
+	RenewSandboxExpiration(ctx context.Context, request *RenewSandboxExpirationRequest, params RenewSandboxExpirationParams, options ...RequestOption) (*RenewSandboxExpirationResponse, error)
 	// ResumeSandbox invokes resumeSandbox operation.
 	//
-	// Paused → Resuming → Running. Any other state is a conflict.
+	// Paused → Resuming → Running (the Docker runtime is Running when it answers).
+	//
+	// Errors: 409 (DOCKER::SANDBOX_NOT_PAUSED) for a sandbox that is not Paused; 404 for an unknown
+	// sandbox.
 	//
 	// POST /sandboxes/{sandboxId}/resume
-	ResumeSandbox(ctx context.Context, params ResumeSandboxParams, options ...RequestOption) (ResumeSandboxRes, error)
+	ResumeSandbox(ctx context.Context, params ResumeSandboxParams, options ...RequestOption) error
 }
 
 // Client implements OAS client.
@@ -200,15 +238,23 @@ func NewClient(serverURL string, sec SecuritySource, opts ...ClientOption) (*Cli
 //
 // Give exactly one source: `image` (then `entrypoint` is required) or `snapshotId` (then the
 // entrypoint defaults to the snapshot's, or to `["tail","-f","/dev/null"]`). The new sandbox starts in
-// Pending and moves to Running by itself.
+// Pending and moves to Running by itself; OpenSandbox's Docker runtime starts the container before it
+// answers, so its answer already says Running.
+//
+// Errors: 422 for a body the server's model rejects (both or neither source, an image without
+// entrypoint, a timeout under 60, no resourceLimits); 400 SANDBOX::INVALID_PARAMETER (a timeout above
+// the server's maximum, options the runtime does not support), SANDBOX::INVALID_METADATA_LABEL (a
+// metadata key or value that is not a Kubernetes label) or SANDBOX::UNSUPPORTED_POOL_REF; 404
+// SNAPSHOT::NOT_FOUND and 409 SNAPSHOT::NOT_READY for the snapshot to restore; 500 when the runtime
+// fails (e.g. DOCKER::SANDBOX_IMAGE_PULL_FAILED).
 //
 // POST /sandboxes
-func (c *Client) CreateSandbox(ctx context.Context, request *CreateSandboxRequest, options ...RequestOption) (CreateSandboxRes, error) {
+func (c *Client) CreateSandbox(ctx context.Context, request *CreateSandboxRequest, options ...RequestOption) (*CreateSandboxResponseHeaders, error) {
 	res, err := c.sendCreateSandbox(ctx, request, options...)
 	return res, err
 }
 
-func (c *Client) sendCreateSandbox(ctx context.Context, request *CreateSandboxRequest, requestOptions ...RequestOption) (res CreateSandboxRes, err error) {
+func (c *Client) sendCreateSandbox(ctx context.Context, request *CreateSandboxRequest, requestOptions ...RequestOption) (res *CreateSandboxResponseHeaders, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -298,15 +344,16 @@ func (c *Client) sendCreateSandbox(ctx context.Context, request *CreateSandboxRe
 
 // CreateSnapshot invokes createSnapshot operation.
 //
-// Snapshot a running sandbox.
+// Errors: 409 SNAPSHOT::INVALID_SOURCE_STATE unless the sandbox is Running; 404 for an unknown
+// sandbox; 422 for a malformed body.
 //
 // POST /sandboxes/{sandboxId}/snapshots
-func (c *Client) CreateSnapshot(ctx context.Context, request OptCreateSnapshotRequest, params CreateSnapshotParams, options ...RequestOption) (CreateSnapshotRes, error) {
+func (c *Client) CreateSnapshot(ctx context.Context, request OptCreateSnapshotRequest, params CreateSnapshotParams, options ...RequestOption) (*SnapshotHeaders, error) {
 	res, err := c.sendCreateSnapshot(ctx, request, params, options...)
 	return res, err
 }
 
-func (c *Client) sendCreateSnapshot(ctx context.Context, request OptCreateSnapshotRequest, params CreateSnapshotParams, requestOptions ...RequestOption) (res CreateSnapshotRes, err error) {
+func (c *Client) sendCreateSnapshot(ctx context.Context, request OptCreateSnapshotRequest, params CreateSnapshotParams, requestOptions ...RequestOption) (res *SnapshotHeaders, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -420,13 +467,16 @@ func (c *Client) sendCreateSnapshot(ctx context.Context, request OptCreateSnapsh
 // workload in the background, and until that completes a GET shows the sandbox in the state it had,
 // then 404. The spec's Stopping and Terminated are not reported for a deleted sandbox by either.
 //
+// Errors: 404 for a sandbox that does not exist, including one already deleted; 500 when the runtime
+// fails to remove it.
+//
 // DELETE /sandboxes/{sandboxId}
-func (c *Client) DeleteSandbox(ctx context.Context, params DeleteSandboxParams, options ...RequestOption) (DeleteSandboxRes, error) {
-	res, err := c.sendDeleteSandbox(ctx, params, options...)
-	return res, err
+func (c *Client) DeleteSandbox(ctx context.Context, params DeleteSandboxParams, options ...RequestOption) error {
+	_, err := c.sendDeleteSandbox(ctx, params, options...)
+	return err
 }
 
-func (c *Client) sendDeleteSandbox(ctx context.Context, params DeleteSandboxParams, requestOptions ...RequestOption) (res DeleteSandboxRes, err error) {
+func (c *Client) sendDeleteSandbox(ctx context.Context, params DeleteSandboxParams, requestOptions ...RequestOption) (res *DeleteSandboxNoContent, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -531,15 +581,19 @@ func (c *Client) sendDeleteSandbox(ctx context.Context, params DeleteSandboxPara
 
 // DeleteSnapshot invokes deleteSnapshot operation.
 //
-// A snapshot that is still Creating cannot be deleted (409).
+// The Docker runtime deletes the snapshot before it answers.
+//
+// Errors: 409 SNAPSHOT::INVALID_STATE for a snapshot still Creating; 409 SNAPSHOT::DELETE_CONFLICT on
+// the Docker runtime while a sandbox made from the snapshot exists (the snapshot is then left
+// Deleting); 404 SNAPSHOT::NOT_FOUND for an unknown snapshot.
 //
 // DELETE /snapshots/{snapshotId}
-func (c *Client) DeleteSnapshot(ctx context.Context, params DeleteSnapshotParams, options ...RequestOption) (DeleteSnapshotRes, error) {
-	res, err := c.sendDeleteSnapshot(ctx, params, options...)
-	return res, err
+func (c *Client) DeleteSnapshot(ctx context.Context, params DeleteSnapshotParams, options ...RequestOption) error {
+	_, err := c.sendDeleteSnapshot(ctx, params, options...)
+	return err
 }
 
-func (c *Client) sendDeleteSnapshot(ctx context.Context, params DeleteSnapshotParams, requestOptions ...RequestOption) (res DeleteSnapshotRes, err error) {
+func (c *Client) sendDeleteSnapshot(ctx context.Context, params DeleteSnapshotParams, requestOptions ...RequestOption) (res *DeleteSnapshotNoContent, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -644,15 +698,16 @@ func (c *Client) sendDeleteSnapshot(ctx context.Context, params DeleteSnapshotPa
 
 // GetSandbox invokes getSandbox operation.
 //
-// Get one sandbox.
+// Errors: 404 (DOCKER::SANDBOX_NOT_FOUND on the Docker runtime) for a sandbox that does not exist or
+// no longer does.
 //
 // GET /sandboxes/{sandboxId}
-func (c *Client) GetSandbox(ctx context.Context, params GetSandboxParams, options ...RequestOption) (GetSandboxRes, error) {
+func (c *Client) GetSandbox(ctx context.Context, params GetSandboxParams, options ...RequestOption) (*Sandbox, error) {
 	res, err := c.sendGetSandbox(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, requestOptions ...RequestOption) (res GetSandboxRes, err error) {
+func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, requestOptions ...RequestOption) (res *Sandbox, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -757,15 +812,19 @@ func (c *Client) sendGetSandbox(ctx context.Context, params GetSandboxParams, re
 
 // GetSandboxEndpoint invokes getSandboxEndpoint operation.
 //
-// Get the address of a port inside a sandbox.
+// The sandbox's state is not checked.
+//
+// Errors: 400 DOCKER::INVALID_PORT for a port outside 1–65535, SANDBOX::INVALID_PARAMETER for
+// `use_server_proxy` with `expires`, SANDBOX::API_NOT_SUPPORTED for `expires` on the Docker runtime;
+// 422 for a port that is not an integer; 404 for an unknown sandbox.
 //
 // GET /sandboxes/{sandboxId}/endpoints/{port}
-func (c *Client) GetSandboxEndpoint(ctx context.Context, params GetSandboxEndpointParams, options ...RequestOption) (GetSandboxEndpointRes, error) {
+func (c *Client) GetSandboxEndpoint(ctx context.Context, params GetSandboxEndpointParams, options ...RequestOption) (*Endpoint, error) {
 	res, err := c.sendGetSandboxEndpoint(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendGetSandboxEndpoint(ctx context.Context, params GetSandboxEndpointParams, requestOptions ...RequestOption) (res GetSandboxEndpointRes, err error) {
+func (c *Client) sendGetSandboxEndpoint(ctx context.Context, params GetSandboxEndpointParams, requestOptions ...RequestOption) (res *Endpoint, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -926,15 +985,15 @@ func (c *Client) sendGetSandboxEndpoint(ctx context.Context, params GetSandboxEn
 
 // GetSnapshot invokes getSnapshot operation.
 //
-// Get one snapshot.
+// Errors: 404 SNAPSHOT::NOT_FOUND for a snapshot that does not exist or no longer does.
 //
 // GET /snapshots/{snapshotId}
-func (c *Client) GetSnapshot(ctx context.Context, params GetSnapshotParams, options ...RequestOption) (GetSnapshotRes, error) {
+func (c *Client) GetSnapshot(ctx context.Context, params GetSnapshotParams, options ...RequestOption) (*Snapshot, error) {
 	res, err := c.sendGetSnapshot(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendGetSnapshot(ctx context.Context, params GetSnapshotParams, requestOptions ...RequestOption) (res GetSnapshotRes, err error) {
+func (c *Client) sendGetSnapshot(ctx context.Context, params GetSnapshotParams, requestOptions ...RequestOption) (res *Snapshot, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1041,13 +1100,17 @@ func (c *Client) sendGetSnapshot(ctx context.Context, params GetSnapshotParams, 
 //
 // Filters combine with AND. Repeating `state` matches any of the given states.
 //
+// Errors: 422 for a page below 1 or a pageSize above 200; 400 INVALID_METADATA_FORMAT for a metadata
+// filter that is not `key=value` pairs; 500 DOCKER::SANDBOX_QUERY_FAILED when the listing races a
+// deletion (reading again succeeds).
+//
 // GET /sandboxes
-func (c *Client) ListSandboxes(ctx context.Context, params ListSandboxesParams, options ...RequestOption) (ListSandboxesRes, error) {
+func (c *Client) ListSandboxes(ctx context.Context, params ListSandboxesParams, options ...RequestOption) (*ListSandboxesResponse, error) {
 	res, err := c.sendListSandboxes(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendListSandboxes(ctx context.Context, params ListSandboxesParams, requestOptions ...RequestOption) (res ListSandboxesRes, err error) {
+func (c *Client) sendListSandboxes(ctx context.Context, params ListSandboxesParams, requestOptions ...RequestOption) (res *ListSandboxesResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1214,15 +1277,15 @@ func (c *Client) sendListSandboxes(ctx context.Context, params ListSandboxesPara
 
 // ListSnapshots invokes listSnapshots operation.
 //
-// List snapshots, one page at a time.
+// Errors: 422 for a page below 1 or a pageSize above 200.
 //
 // GET /snapshots
-func (c *Client) ListSnapshots(ctx context.Context, params ListSnapshotsParams, options ...RequestOption) (ListSnapshotsRes, error) {
+func (c *Client) ListSnapshots(ctx context.Context, params ListSnapshotsParams, options ...RequestOption) (*ListSnapshotsResponse, error) {
 	res, err := c.sendListSnapshots(ctx, params, options...)
 	return res, err
 }
 
-func (c *Client) sendListSnapshots(ctx context.Context, params ListSnapshotsParams, requestOptions ...RequestOption) (res ListSnapshotsRes, err error) {
+func (c *Client) sendListSnapshots(ctx context.Context, params ListSnapshotsParams, requestOptions ...RequestOption) (res *ListSnapshotsResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1395,13 +1458,17 @@ func (c *Client) sendListSnapshots(ctx context.Context, params ListSnapshotsPara
 // JSON Merge Patch (RFC 7396) of the metadata map: a string sets a key, null removes it, an absent key
 // is kept, `{}` changes nothing. Keys under `opensandbox.io/` are reserved by the service.
 //
+// Errors: 400 SANDBOX::INVALID_METADATA_LABEL for a key or value that is not a Kubernetes label,
+// INVALID_METADATA_LABEL for a reserved key; 422 for a body that is not an object of strings and
+// nulls; 404 for an unknown sandbox.
+//
 // PATCH /sandboxes/{sandboxId}/metadata
-func (c *Client) PatchSandboxMetadata(ctx context.Context, request PatchSandboxMetadataRequest, params PatchSandboxMetadataParams, options ...RequestOption) (PatchSandboxMetadataRes, error) {
+func (c *Client) PatchSandboxMetadata(ctx context.Context, request PatchSandboxMetadataRequest, params PatchSandboxMetadataParams, options ...RequestOption) (*Sandbox, error) {
 	res, err := c.sendPatchSandboxMetadata(ctx, request, params, options...)
 	return res, err
 }
 
-func (c *Client) sendPatchSandboxMetadata(ctx context.Context, request PatchSandboxMetadataRequest, params PatchSandboxMetadataParams, requestOptions ...RequestOption) (res PatchSandboxMetadataRes, err error) {
+func (c *Client) sendPatchSandboxMetadata(ctx context.Context, request PatchSandboxMetadataRequest, params PatchSandboxMetadataParams, requestOptions ...RequestOption) (res *Sandbox, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1510,15 +1577,18 @@ func (c *Client) sendPatchSandboxMetadata(ctx context.Context, request PatchSand
 
 // PauseSandbox invokes pauseSandbox operation.
 //
-// Running → Pausing → Paused. Any other state is a conflict.
+// Running → Pausing → Paused (the Docker runtime is Paused when it answers).
+//
+// Errors: 404 for an unknown sandbox; a sandbox that is not Running is 409 KUBERNETES::INVALID_STATE
+// on Kubernetes, while the Docker runtime answers a paused one with 500 DOCKER::SANDBOX_PAUSE_FAILED.
 //
 // POST /sandboxes/{sandboxId}/pause
-func (c *Client) PauseSandbox(ctx context.Context, params PauseSandboxParams, options ...RequestOption) (PauseSandboxRes, error) {
-	res, err := c.sendPauseSandbox(ctx, params, options...)
-	return res, err
+func (c *Client) PauseSandbox(ctx context.Context, params PauseSandboxParams, options ...RequestOption) error {
+	_, err := c.sendPauseSandbox(ctx, params, options...)
+	return err
 }
 
-func (c *Client) sendPauseSandbox(ctx context.Context, params PauseSandboxParams, requestOptions ...RequestOption) (res PauseSandboxRes, err error) {
+func (c *Client) sendPauseSandbox(ctx context.Context, params PauseSandboxParams, requestOptions ...RequestOption) (res *PauseSandboxAccepted, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1624,18 +1694,21 @@ func (c *Client) sendPauseSandbox(ctx context.Context, params PauseSandboxParams
 
 // RenewSandboxExpiration invokes renewSandboxExpiration operation.
 //
-// The new time must lie in the future (400 otherwise); it is not compared with the current
-// `expiresAt`, so an earlier time shortens the sandbox's life. A sandbox created without a timeout has
-// no expiry to move (409). A time without a zone is read as UTC. The answer holds only the new
-// `expiresAt`.
+// The new time must lie in the future; it is not compared with the current `expiresAt`, so an earlier
+// time shortens the sandbox's life. A time without a zone is read as UTC. The answer holds only the
+// new `expiresAt`.
+//
+// Errors: 400 DOCKER::INVALID_EXPIRATION for a time not in the future; 409 DOCKER::INVALID_EXPIRATION
+// for a sandbox created without a timeout (it has no expiry to move); 404 for an unknown sandbox (the
+// Docker runtime checks it before the time, Kubernetes after); 422 without `expiresAt`.
 //
 // POST /sandboxes/{sandboxId}/renew-expiration
-func (c *Client) RenewSandboxExpiration(ctx context.Context, request *RenewSandboxExpirationRequest, params RenewSandboxExpirationParams, options ...RequestOption) (RenewSandboxExpirationRes, error) {
+func (c *Client) RenewSandboxExpiration(ctx context.Context, request *RenewSandboxExpirationRequest, params RenewSandboxExpirationParams, options ...RequestOption) (*RenewSandboxExpirationResponse, error) {
 	res, err := c.sendRenewSandboxExpiration(ctx, request, params, options...)
 	return res, err
 }
 
-func (c *Client) sendRenewSandboxExpiration(ctx context.Context, request *RenewSandboxExpirationRequest, params RenewSandboxExpirationParams, requestOptions ...RequestOption) (res RenewSandboxExpirationRes, err error) {
+func (c *Client) sendRenewSandboxExpiration(ctx context.Context, request *RenewSandboxExpirationRequest, params RenewSandboxExpirationParams, requestOptions ...RequestOption) (res *RenewSandboxExpirationResponse, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)
@@ -1744,15 +1817,18 @@ func (c *Client) sendRenewSandboxExpiration(ctx context.Context, request *RenewS
 
 // ResumeSandbox invokes resumeSandbox operation.
 //
-// Paused → Resuming → Running. Any other state is a conflict.
+// Paused → Resuming → Running (the Docker runtime is Running when it answers).
+//
+// Errors: 409 (DOCKER::SANDBOX_NOT_PAUSED) for a sandbox that is not Paused; 404 for an unknown
+// sandbox.
 //
 // POST /sandboxes/{sandboxId}/resume
-func (c *Client) ResumeSandbox(ctx context.Context, params ResumeSandboxParams, options ...RequestOption) (ResumeSandboxRes, error) {
-	res, err := c.sendResumeSandbox(ctx, params, options...)
-	return res, err
+func (c *Client) ResumeSandbox(ctx context.Context, params ResumeSandboxParams, options ...RequestOption) error {
+	_, err := c.sendResumeSandbox(ctx, params, options...)
+	return err
 }
 
-func (c *Client) sendResumeSandbox(ctx context.Context, params ResumeSandboxParams, requestOptions ...RequestOption) (res ResumeSandboxRes, err error) {
+func (c *Client) sendResumeSandbox(ctx context.Context, params ResumeSandboxParams, requestOptions ...RequestOption) (res *ResumeSandboxAccepted, err error) {
 
 	var reqCfg requestConfig
 	reqCfg.setDefaults(c.baseClient)

@@ -3,10 +3,15 @@
 package lifecycleapi
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/go-faster/errors"
 )
+
+func (s *ErrorStatusCodeWithHeaders) Error() string {
+	return fmt.Sprintf("code %d: %+v", s.StatusCode, s.Response)
+}
 
 type APIKeyAuth struct {
 	APIKey string
@@ -32,76 +37,6 @@ func (s *APIKeyAuth) SetAPIKey(val string) {
 func (s *APIKeyAuth) SetRoles(val []string) {
 	s.Roles = val
 }
-
-// BadRequestHeaders wraps ErrorResponse with response headers.
-type BadRequestHeaders struct {
-	XRequestID OptString
-	Response   ErrorResponse
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *BadRequestHeaders) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// GetResponse returns the value of Response.
-func (s *BadRequestHeaders) GetResponse() ErrorResponse {
-	return s.Response
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *BadRequestHeaders) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
-// SetResponse sets the value of Response.
-func (s *BadRequestHeaders) SetResponse(val ErrorResponse) {
-	s.Response = val
-}
-
-func (*BadRequestHeaders) createSandboxRes()          {}
-func (*BadRequestHeaders) createSnapshotRes()         {}
-func (*BadRequestHeaders) getSandboxEndpointRes()     {}
-func (*BadRequestHeaders) listSandboxesRes()          {}
-func (*BadRequestHeaders) listSnapshotsRes()          {}
-func (*BadRequestHeaders) patchSandboxMetadataRes()   {}
-func (*BadRequestHeaders) renewSandboxExpirationRes() {}
-
-// ConflictHeaders wraps ErrorResponse with response headers.
-type ConflictHeaders struct {
-	XRequestID OptString
-	Response   ErrorResponse
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *ConflictHeaders) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// GetResponse returns the value of Response.
-func (s *ConflictHeaders) GetResponse() ErrorResponse {
-	return s.Response
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *ConflictHeaders) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
-// SetResponse sets the value of Response.
-func (s *ConflictHeaders) SetResponse(val ErrorResponse) {
-	s.Response = val
-}
-
-func (*ConflictHeaders) createSandboxRes()          {}
-func (*ConflictHeaders) createSnapshotRes()         {}
-func (*ConflictHeaders) deleteSandboxRes()          {}
-func (*ConflictHeaders) deleteSnapshotRes()         {}
-func (*ConflictHeaders) getSnapshotRes()            {}
-func (*ConflictHeaders) patchSandboxMetadataRes()   {}
-func (*ConflictHeaders) pauseSandboxRes()           {}
-func (*ConflictHeaders) renewSandboxExpirationRes() {}
-func (*ConflictHeaders) resumeSandboxRes()          {}
 
 // Ref: #/components/schemas/CreateSandboxRequest
 type CreateSandboxRequest struct {
@@ -370,19 +305,13 @@ func (s *CreateSandboxResponse) SetEntrypoint(val []string) {
 
 // CreateSandboxResponseHeaders wraps CreateSandboxResponse with response headers.
 type CreateSandboxResponseHeaders struct {
-	Location   OptString
-	XRequestID OptString
-	Response   CreateSandboxResponse
+	Location OptString
+	Response CreateSandboxResponse
 }
 
 // GetLocation returns the value of Location.
 func (s *CreateSandboxResponseHeaders) GetLocation() OptString {
 	return s.Location
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *CreateSandboxResponseHeaders) GetXRequestID() OptString {
-	return s.XRequestID
 }
 
 // GetResponse returns the value of Response.
@@ -395,17 +324,10 @@ func (s *CreateSandboxResponseHeaders) SetLocation(val OptString) {
 	s.Location = val
 }
 
-// SetXRequestID sets the value of XRequestID.
-func (s *CreateSandboxResponseHeaders) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
 // SetResponse sets the value of Response.
 func (s *CreateSandboxResponseHeaders) SetResponse(val CreateSandboxResponse) {
 	s.Response = val
 }
-
-func (*CreateSandboxResponseHeaders) createSandboxRes() {}
 
 type CreateSandboxResponseMetadata map[string]string
 
@@ -449,38 +371,10 @@ func (s *CredentialProxyConfig) SetEnabled(val OptBool) {
 }
 
 // DeleteSandboxNoContent is response for DeleteSandbox operation.
-type DeleteSandboxNoContent struct {
-	XRequestID OptString
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *DeleteSandboxNoContent) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *DeleteSandboxNoContent) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
-func (*DeleteSandboxNoContent) deleteSandboxRes() {}
+type DeleteSandboxNoContent struct{}
 
 // DeleteSnapshotNoContent is response for DeleteSnapshot operation.
-type DeleteSnapshotNoContent struct {
-	XRequestID OptString
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *DeleteSnapshotNoContent) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *DeleteSnapshotNoContent) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
-func (*DeleteSnapshotNoContent) deleteSnapshotRes() {}
+type DeleteSnapshotNoContent struct{}
 
 // Ref: #/components/schemas/Endpoint
 type Endpoint struct {
@@ -551,98 +445,42 @@ func (s *ErrorResponse) SetMessage(val string) {
 	s.Message = val
 }
 
-// ForbiddenHeaders wraps ErrorResponse with response headers.
-type ForbiddenHeaders struct {
+// ErrorStatusCodeWithHeaders wraps ErrorResponse with status code and response headers.
+type ErrorStatusCodeWithHeaders struct {
+	StatusCode int
 	XRequestID OptString
 	Response   ErrorResponse
 }
 
+// GetStatusCode returns the value of StatusCode.
+func (s *ErrorStatusCodeWithHeaders) GetStatusCode() int {
+	return s.StatusCode
+}
+
 // GetXRequestID returns the value of XRequestID.
-func (s *ForbiddenHeaders) GetXRequestID() OptString {
+func (s *ErrorStatusCodeWithHeaders) GetXRequestID() OptString {
 	return s.XRequestID
 }
 
 // GetResponse returns the value of Response.
-func (s *ForbiddenHeaders) GetResponse() ErrorResponse {
+func (s *ErrorStatusCodeWithHeaders) GetResponse() ErrorResponse {
 	return s.Response
 }
 
+// SetStatusCode sets the value of StatusCode.
+func (s *ErrorStatusCodeWithHeaders) SetStatusCode(val int) {
+	s.StatusCode = val
+}
+
 // SetXRequestID sets the value of XRequestID.
-func (s *ForbiddenHeaders) SetXRequestID(val OptString) {
+func (s *ErrorStatusCodeWithHeaders) SetXRequestID(val OptString) {
 	s.XRequestID = val
 }
 
 // SetResponse sets the value of Response.
-func (s *ForbiddenHeaders) SetResponse(val ErrorResponse) {
+func (s *ErrorStatusCodeWithHeaders) SetResponse(val ErrorResponse) {
 	s.Response = val
 }
-
-func (*ForbiddenHeaders) createSnapshotRes()         {}
-func (*ForbiddenHeaders) deleteSandboxRes()          {}
-func (*ForbiddenHeaders) deleteSnapshotRes()         {}
-func (*ForbiddenHeaders) getSandboxEndpointRes()     {}
-func (*ForbiddenHeaders) getSandboxRes()             {}
-func (*ForbiddenHeaders) getSnapshotRes()            {}
-func (*ForbiddenHeaders) patchSandboxMetadataRes()   {}
-func (*ForbiddenHeaders) pauseSandboxRes()           {}
-func (*ForbiddenHeaders) renewSandboxExpirationRes() {}
-func (*ForbiddenHeaders) resumeSandboxRes()          {}
-
-// GetSandboxEndpointOKHeaders wraps Endpoint with response headers.
-type GetSandboxEndpointOKHeaders struct {
-	XRequestID OptString
-	Response   Endpoint
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *GetSandboxEndpointOKHeaders) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// GetResponse returns the value of Response.
-func (s *GetSandboxEndpointOKHeaders) GetResponse() Endpoint {
-	return s.Response
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *GetSandboxEndpointOKHeaders) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
-// SetResponse sets the value of Response.
-func (s *GetSandboxEndpointOKHeaders) SetResponse(val Endpoint) {
-	s.Response = val
-}
-
-func (*GetSandboxEndpointOKHeaders) getSandboxEndpointRes() {}
-
-// GetSnapshotOKHeaders wraps Snapshot with response headers.
-type GetSnapshotOKHeaders struct {
-	XRequestID OptString
-	Response   Snapshot
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *GetSnapshotOKHeaders) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// GetResponse returns the value of Response.
-func (s *GetSnapshotOKHeaders) GetResponse() Snapshot {
-	return s.Response
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *GetSnapshotOKHeaders) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
-// SetResponse sets the value of Response.
-func (s *GetSnapshotOKHeaders) SetResponse(val Snapshot) {
-	s.Response = val
-}
-
-func (*GetSnapshotOKHeaders) getSnapshotRes() {}
 
 // Ref: #/components/schemas/HostVolume
 type HostVolume struct {
@@ -713,46 +551,6 @@ func (s *ImageSpec) SetAuth(val OptImageAuth) {
 	s.Auth = val
 }
 
-// InternalServerErrorHeaders wraps ErrorResponse with response headers.
-type InternalServerErrorHeaders struct {
-	XRequestID OptString
-	Response   ErrorResponse
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *InternalServerErrorHeaders) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// GetResponse returns the value of Response.
-func (s *InternalServerErrorHeaders) GetResponse() ErrorResponse {
-	return s.Response
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *InternalServerErrorHeaders) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
-// SetResponse sets the value of Response.
-func (s *InternalServerErrorHeaders) SetResponse(val ErrorResponse) {
-	s.Response = val
-}
-
-func (*InternalServerErrorHeaders) createSandboxRes()          {}
-func (*InternalServerErrorHeaders) createSnapshotRes()         {}
-func (*InternalServerErrorHeaders) deleteSandboxRes()          {}
-func (*InternalServerErrorHeaders) deleteSnapshotRes()         {}
-func (*InternalServerErrorHeaders) getSandboxEndpointRes()     {}
-func (*InternalServerErrorHeaders) getSandboxRes()             {}
-func (*InternalServerErrorHeaders) getSnapshotRes()            {}
-func (*InternalServerErrorHeaders) listSandboxesRes()          {}
-func (*InternalServerErrorHeaders) listSnapshotsRes()          {}
-func (*InternalServerErrorHeaders) patchSandboxMetadataRes()   {}
-func (*InternalServerErrorHeaders) pauseSandboxRes()           {}
-func (*InternalServerErrorHeaders) renewSandboxExpirationRes() {}
-func (*InternalServerErrorHeaders) resumeSandboxRes()          {}
-
 // Ref: #/components/schemas/ListSandboxesResponse
 type ListSandboxesResponse struct {
 	Items      []Sandbox      `json:"items"`
@@ -779,34 +577,6 @@ func (s *ListSandboxesResponse) SetPagination(val PaginationInfo) {
 	s.Pagination = val
 }
 
-// ListSandboxesResponseHeaders wraps ListSandboxesResponse with response headers.
-type ListSandboxesResponseHeaders struct {
-	XRequestID OptString
-	Response   ListSandboxesResponse
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *ListSandboxesResponseHeaders) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// GetResponse returns the value of Response.
-func (s *ListSandboxesResponseHeaders) GetResponse() ListSandboxesResponse {
-	return s.Response
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *ListSandboxesResponseHeaders) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
-// SetResponse sets the value of Response.
-func (s *ListSandboxesResponseHeaders) SetResponse(val ListSandboxesResponse) {
-	s.Response = val
-}
-
-func (*ListSandboxesResponseHeaders) listSandboxesRes() {}
-
 // Ref: #/components/schemas/ListSnapshotsResponse
 type ListSnapshotsResponse struct {
 	Items      []Snapshot     `json:"items"`
@@ -832,34 +602,6 @@ func (s *ListSnapshotsResponse) SetItems(val []Snapshot) {
 func (s *ListSnapshotsResponse) SetPagination(val PaginationInfo) {
 	s.Pagination = val
 }
-
-// ListSnapshotsResponseHeaders wraps ListSnapshotsResponse with response headers.
-type ListSnapshotsResponseHeaders struct {
-	XRequestID OptString
-	Response   ListSnapshotsResponse
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *ListSnapshotsResponseHeaders) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// GetResponse returns the value of Response.
-func (s *ListSnapshotsResponseHeaders) GetResponse() ListSnapshotsResponse {
-	return s.Response
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *ListSnapshotsResponseHeaders) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
-// SetResponse sets the value of Response.
-func (s *ListSnapshotsResponseHeaders) SetResponse(val ListSnapshotsResponse) {
-	s.Response = val
-}
-
-func (*ListSnapshotsResponseHeaders) listSnapshotsRes() {}
 
 // Ref: #/components/schemas/NetworkPolicy
 type NetworkPolicy struct {
@@ -1040,43 +782,6 @@ func (o NilString) Or(d string) string {
 	}
 	return d
 }
-
-// NotFoundHeaders wraps ErrorResponse with response headers.
-type NotFoundHeaders struct {
-	XRequestID OptString
-	Response   ErrorResponse
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *NotFoundHeaders) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// GetResponse returns the value of Response.
-func (s *NotFoundHeaders) GetResponse() ErrorResponse {
-	return s.Response
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *NotFoundHeaders) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
-// SetResponse sets the value of Response.
-func (s *NotFoundHeaders) SetResponse(val ErrorResponse) {
-	s.Response = val
-}
-
-func (*NotFoundHeaders) createSnapshotRes()         {}
-func (*NotFoundHeaders) deleteSandboxRes()          {}
-func (*NotFoundHeaders) deleteSnapshotRes()         {}
-func (*NotFoundHeaders) getSandboxEndpointRes()     {}
-func (*NotFoundHeaders) getSandboxRes()             {}
-func (*NotFoundHeaders) getSnapshotRes()            {}
-func (*NotFoundHeaders) patchSandboxMetadataRes()   {}
-func (*NotFoundHeaders) pauseSandboxRes()           {}
-func (*NotFoundHeaders) renewSandboxExpirationRes() {}
-func (*NotFoundHeaders) resumeSandboxRes()          {}
 
 // Ref: #/components/schemas/OSSFSVolume
 type OSSFSVolume struct {
@@ -2548,21 +2253,7 @@ func (s *PatchSandboxMetadataRequest) init() PatchSandboxMetadataRequest {
 }
 
 // PauseSandboxAccepted is response for PauseSandbox operation.
-type PauseSandboxAccepted struct {
-	XRequestID OptString
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *PauseSandboxAccepted) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *PauseSandboxAccepted) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
-func (*PauseSandboxAccepted) pauseSandboxRes() {}
+type PauseSandboxAccepted struct{}
 
 // Ref: #/components/schemas/PlatformSpec
 type PlatformSpec struct {
@@ -2622,34 +2313,6 @@ func (s *RenewSandboxExpirationResponse) SetExpiresAt(val time.Time) {
 	s.ExpiresAt = val
 }
 
-// RenewSandboxExpirationResponseHeaders wraps RenewSandboxExpirationResponse with response headers.
-type RenewSandboxExpirationResponseHeaders struct {
-	XRequestID OptString
-	Response   RenewSandboxExpirationResponse
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *RenewSandboxExpirationResponseHeaders) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// GetResponse returns the value of Response.
-func (s *RenewSandboxExpirationResponseHeaders) GetResponse() RenewSandboxExpirationResponse {
-	return s.Response
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *RenewSandboxExpirationResponseHeaders) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
-// SetResponse sets the value of Response.
-func (s *RenewSandboxExpirationResponseHeaders) SetResponse(val RenewSandboxExpirationResponse) {
-	s.Response = val
-}
-
-func (*RenewSandboxExpirationResponseHeaders) renewSandboxExpirationRes() {}
-
 // Resource name to quantity, e.g. cpu=500m, memory=512Mi, gpu=1.
 // Ref: #/components/schemas/ResourceLimits
 type ResourceLimits map[string]string
@@ -2664,21 +2327,7 @@ func (s *ResourceLimits) init() ResourceLimits {
 }
 
 // ResumeSandboxAccepted is response for ResumeSandbox operation.
-type ResumeSandboxAccepted struct {
-	XRequestID OptString
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *ResumeSandboxAccepted) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *ResumeSandboxAccepted) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
-func (*ResumeSandboxAccepted) resumeSandboxRes() {}
+type ResumeSandboxAccepted struct{}
 
 // Ref: #/components/schemas/Sandbox
 type Sandbox struct {
@@ -2783,35 +2432,6 @@ func (s *Sandbox) SetExpiresAt(val OptDateTime) {
 func (s *Sandbox) SetCreatedAt(val time.Time) {
 	s.CreatedAt = val
 }
-
-// SandboxHeaders wraps Sandbox with response headers.
-type SandboxHeaders struct {
-	XRequestID OptString
-	Response   Sandbox
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *SandboxHeaders) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// GetResponse returns the value of Response.
-func (s *SandboxHeaders) GetResponse() Sandbox {
-	return s.Response
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *SandboxHeaders) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
-// SetResponse sets the value of Response.
-func (s *SandboxHeaders) SetResponse(val Sandbox) {
-	s.Response = val
-}
-
-func (*SandboxHeaders) getSandboxRes()           {}
-func (*SandboxHeaders) patchSandboxMetadataRes() {}
 
 type SandboxMetadata map[string]string
 
@@ -2936,19 +2556,13 @@ func (s *Snapshot) SetCreatedAt(val time.Time) {
 
 // SnapshotHeaders wraps Snapshot with response headers.
 type SnapshotHeaders struct {
-	Location   OptString
-	XRequestID OptString
-	Response   Snapshot
+	Location OptString
+	Response Snapshot
 }
 
 // GetLocation returns the value of Location.
 func (s *SnapshotHeaders) GetLocation() OptString {
 	return s.Location
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *SnapshotHeaders) GetXRequestID() OptString {
-	return s.XRequestID
 }
 
 // GetResponse returns the value of Response.
@@ -2961,17 +2575,10 @@ func (s *SnapshotHeaders) SetLocation(val OptString) {
 	s.Location = val
 }
 
-// SetXRequestID sets the value of XRequestID.
-func (s *SnapshotHeaders) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
 // SetResponse sets the value of Response.
 func (s *SnapshotHeaders) SetResponse(val Snapshot) {
 	s.Response = val
 }
-
-func (*SnapshotHeaders) createSnapshotRes() {}
 
 type SnapshotState string
 
@@ -3022,46 +2629,6 @@ func (s *SnapshotStatus) SetMessage(val OptString) {
 func (s *SnapshotStatus) SetLastTransitionAt(val OptDateTime) {
 	s.LastTransitionAt = val
 }
-
-// UnauthorizedHeaders wraps ErrorResponse with response headers.
-type UnauthorizedHeaders struct {
-	XRequestID OptString
-	Response   ErrorResponse
-}
-
-// GetXRequestID returns the value of XRequestID.
-func (s *UnauthorizedHeaders) GetXRequestID() OptString {
-	return s.XRequestID
-}
-
-// GetResponse returns the value of Response.
-func (s *UnauthorizedHeaders) GetResponse() ErrorResponse {
-	return s.Response
-}
-
-// SetXRequestID sets the value of XRequestID.
-func (s *UnauthorizedHeaders) SetXRequestID(val OptString) {
-	s.XRequestID = val
-}
-
-// SetResponse sets the value of Response.
-func (s *UnauthorizedHeaders) SetResponse(val ErrorResponse) {
-	s.Response = val
-}
-
-func (*UnauthorizedHeaders) createSandboxRes()          {}
-func (*UnauthorizedHeaders) createSnapshotRes()         {}
-func (*UnauthorizedHeaders) deleteSandboxRes()          {}
-func (*UnauthorizedHeaders) deleteSnapshotRes()         {}
-func (*UnauthorizedHeaders) getSandboxEndpointRes()     {}
-func (*UnauthorizedHeaders) getSandboxRes()             {}
-func (*UnauthorizedHeaders) getSnapshotRes()            {}
-func (*UnauthorizedHeaders) listSandboxesRes()          {}
-func (*UnauthorizedHeaders) listSnapshotsRes()          {}
-func (*UnauthorizedHeaders) patchSandboxMetadataRes()   {}
-func (*UnauthorizedHeaders) pauseSandboxRes()           {}
-func (*UnauthorizedHeaders) renewSandboxExpirationRes() {}
-func (*UnauthorizedHeaders) resumeSandboxRes()          {}
 
 // Ref: #/components/schemas/Volume
 type Volume struct {

@@ -37,7 +37,15 @@ func (c *codeRecorder) Unwrap() http.ResponseWriter {
 //
 // Give exactly one source: `image` (then `entrypoint` is required) or `snapshotId` (then the
 // entrypoint defaults to the snapshot's, or to `["tail","-f","/dev/null"]`). The new sandbox starts in
-// Pending and moves to Running by itself.
+// Pending and moves to Running by itself; OpenSandbox's Docker runtime starts the container before it
+// answers, so its answer already says Running.
+//
+// Errors: 422 for a body the server's model rejects (both or neither source, an image without
+// entrypoint, a timeout under 60, no resourceLimits); 400 SANDBOX::INVALID_PARAMETER (a timeout above
+// the server's maximum, options the runtime does not support), SANDBOX::INVALID_METADATA_LABEL (a
+// metadata key or value that is not a Kubernetes label) or SANDBOX::UNSUPPORTED_POOL_REF; 404
+// SNAPSHOT::NOT_FOUND and 409 SNAPSHOT::NOT_READY for the snapshot to restore; 500 when the runtime
+// fails (e.g. DOCKER::SANDBOX_IMAGE_PULL_FAILED).
 //
 // POST /sandboxes
 func (s *Server) handleCreateSandboxRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -122,8 +130,9 @@ func (s *Server) handleCreateSandboxRequest(args [0]string, argsEscaped bool, w 
 					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:APIKeyAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:APIKeyAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -151,8 +160,9 @@ func (s *Server) handleCreateSandboxRequest(args [0]string, argsEscaped bool, w 
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -174,7 +184,7 @@ func (s *Server) handleCreateSandboxRequest(args [0]string, argsEscaped bool, w 
 		}
 	}()
 
-	var response CreateSandboxRes
+	var response *CreateSandboxResponseHeaders
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -190,7 +200,7 @@ func (s *Server) handleCreateSandboxRequest(args [0]string, argsEscaped bool, w 
 		type (
 			Request  = *CreateSandboxRequest
 			Params   = struct{}
-			Response = CreateSandboxRes
+			Response = *CreateSandboxResponseHeaders
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -209,8 +219,19 @@ func (s *Server) handleCreateSandboxRequest(args [0]string, argsEscaped bool, w 
 		response, err = s.h.CreateSandbox(ctx, request)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -225,7 +246,8 @@ func (s *Server) handleCreateSandboxRequest(args [0]string, argsEscaped bool, w 
 
 // handleCreateSnapshotRequest handles createSnapshot operation.
 //
-// Snapshot a running sandbox.
+// Errors: 409 SNAPSHOT::INVALID_SOURCE_STATE unless the sandbox is Running; 404 for an unknown
+// sandbox; 422 for a malformed body.
 //
 // POST /sandboxes/{sandboxId}/snapshots
 func (s *Server) handleCreateSnapshotRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -310,8 +332,9 @@ func (s *Server) handleCreateSnapshotRequest(args [1]string, argsEscaped bool, w
 					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:APIKeyAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:APIKeyAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -339,8 +362,9 @@ func (s *Server) handleCreateSnapshotRequest(args [1]string, argsEscaped bool, w
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -372,7 +396,7 @@ func (s *Server) handleCreateSnapshotRequest(args [1]string, argsEscaped bool, w
 		}
 	}()
 
-	var response CreateSnapshotRes
+	var response *SnapshotHeaders
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -393,7 +417,7 @@ func (s *Server) handleCreateSnapshotRequest(args [1]string, argsEscaped bool, w
 		type (
 			Request  = OptCreateSnapshotRequest
 			Params   = CreateSnapshotParams
-			Response = CreateSnapshotRes
+			Response = *SnapshotHeaders
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -412,8 +436,19 @@ func (s *Server) handleCreateSnapshotRequest(args [1]string, argsEscaped bool, w
 		response, err = s.h.CreateSnapshot(ctx, request, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -432,6 +467,9 @@ func (s *Server) handleCreateSnapshotRequest(args [1]string, argsEscaped bool, w
 // runtime removes it before answering (a later GET is 404); its Kubernetes runtime deletes the
 // workload in the background, and until that completes a GET shows the sandbox in the state it had,
 // then 404. The spec's Stopping and Terminated are not reported for a deleted sandbox by either.
+//
+// Errors: 404 for a sandbox that does not exist, including one already deleted; 500 when the runtime
+// fails to remove it.
 //
 // DELETE /sandboxes/{sandboxId}
 func (s *Server) handleDeleteSandboxRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -516,8 +554,9 @@ func (s *Server) handleDeleteSandboxRequest(args [1]string, argsEscaped bool, w 
 					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:APIKeyAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:APIKeyAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -545,8 +584,9 @@ func (s *Server) handleDeleteSandboxRequest(args [1]string, argsEscaped bool, w 
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -563,7 +603,7 @@ func (s *Server) handleDeleteSandboxRequest(args [1]string, argsEscaped bool, w 
 
 	var rawBody []byte
 
-	var response DeleteSandboxRes
+	var response *DeleteSandboxNoContent
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -584,7 +624,7 @@ func (s *Server) handleDeleteSandboxRequest(args [1]string, argsEscaped bool, w 
 		type (
 			Request  = struct{}
 			Params   = DeleteSandboxParams
-			Response = DeleteSandboxRes
+			Response = *DeleteSandboxNoContent
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -595,16 +635,27 @@ func (s *Server) handleDeleteSandboxRequest(args [1]string, argsEscaped bool, w 
 			mreq,
 			unpackDeleteSandboxParams,
 			func(ctx context.Context, request Request, params Params) (response Response, err error) {
-				response, err = s.h.DeleteSandbox(ctx, params)
+				err = s.h.DeleteSandbox(ctx, params)
 				return response, err
 			},
 		)
 	} else {
-		response, err = s.h.DeleteSandbox(ctx, params)
+		err = s.h.DeleteSandbox(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -619,7 +670,11 @@ func (s *Server) handleDeleteSandboxRequest(args [1]string, argsEscaped bool, w 
 
 // handleDeleteSnapshotRequest handles deleteSnapshot operation.
 //
-// A snapshot that is still Creating cannot be deleted (409).
+// The Docker runtime deletes the snapshot before it answers.
+//
+// Errors: 409 SNAPSHOT::INVALID_STATE for a snapshot still Creating; 409 SNAPSHOT::DELETE_CONFLICT on
+// the Docker runtime while a sandbox made from the snapshot exists (the snapshot is then left
+// Deleting); 404 SNAPSHOT::NOT_FOUND for an unknown snapshot.
 //
 // DELETE /snapshots/{snapshotId}
 func (s *Server) handleDeleteSnapshotRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -704,8 +759,9 @@ func (s *Server) handleDeleteSnapshotRequest(args [1]string, argsEscaped bool, w
 					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:APIKeyAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:APIKeyAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -733,8 +789,9 @@ func (s *Server) handleDeleteSnapshotRequest(args [1]string, argsEscaped bool, w
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -751,7 +808,7 @@ func (s *Server) handleDeleteSnapshotRequest(args [1]string, argsEscaped bool, w
 
 	var rawBody []byte
 
-	var response DeleteSnapshotRes
+	var response *DeleteSnapshotNoContent
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -772,7 +829,7 @@ func (s *Server) handleDeleteSnapshotRequest(args [1]string, argsEscaped bool, w
 		type (
 			Request  = struct{}
 			Params   = DeleteSnapshotParams
-			Response = DeleteSnapshotRes
+			Response = *DeleteSnapshotNoContent
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -783,16 +840,27 @@ func (s *Server) handleDeleteSnapshotRequest(args [1]string, argsEscaped bool, w
 			mreq,
 			unpackDeleteSnapshotParams,
 			func(ctx context.Context, request Request, params Params) (response Response, err error) {
-				response, err = s.h.DeleteSnapshot(ctx, params)
+				err = s.h.DeleteSnapshot(ctx, params)
 				return response, err
 			},
 		)
 	} else {
-		response, err = s.h.DeleteSnapshot(ctx, params)
+		err = s.h.DeleteSnapshot(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -807,7 +875,8 @@ func (s *Server) handleDeleteSnapshotRequest(args [1]string, argsEscaped bool, w
 
 // handleGetSandboxRequest handles getSandbox operation.
 //
-// Get one sandbox.
+// Errors: 404 (DOCKER::SANDBOX_NOT_FOUND on the Docker runtime) for a sandbox that does not exist or
+// no longer does.
 //
 // GET /sandboxes/{sandboxId}
 func (s *Server) handleGetSandboxRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -892,8 +961,9 @@ func (s *Server) handleGetSandboxRequest(args [1]string, argsEscaped bool, w htt
 					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:APIKeyAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:APIKeyAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -921,8 +991,9 @@ func (s *Server) handleGetSandboxRequest(args [1]string, argsEscaped bool, w htt
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -939,7 +1010,7 @@ func (s *Server) handleGetSandboxRequest(args [1]string, argsEscaped bool, w htt
 
 	var rawBody []byte
 
-	var response GetSandboxRes
+	var response *Sandbox
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -960,7 +1031,7 @@ func (s *Server) handleGetSandboxRequest(args [1]string, argsEscaped bool, w htt
 		type (
 			Request  = struct{}
 			Params   = GetSandboxParams
-			Response = GetSandboxRes
+			Response = *Sandbox
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -979,8 +1050,19 @@ func (s *Server) handleGetSandboxRequest(args [1]string, argsEscaped bool, w htt
 		response, err = s.h.GetSandbox(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -995,7 +1077,11 @@ func (s *Server) handleGetSandboxRequest(args [1]string, argsEscaped bool, w htt
 
 // handleGetSandboxEndpointRequest handles getSandboxEndpoint operation.
 //
-// Get the address of a port inside a sandbox.
+// The sandbox's state is not checked.
+//
+// Errors: 400 DOCKER::INVALID_PORT for a port outside 1–65535, SANDBOX::INVALID_PARAMETER for
+// `use_server_proxy` with `expires`, SANDBOX::API_NOT_SUPPORTED for `expires` on the Docker runtime;
+// 422 for a port that is not an integer; 404 for an unknown sandbox.
 //
 // GET /sandboxes/{sandboxId}/endpoints/{port}
 func (s *Server) handleGetSandboxEndpointRequest(args [2]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -1080,8 +1166,9 @@ func (s *Server) handleGetSandboxEndpointRequest(args [2]string, argsEscaped boo
 					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:APIKeyAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:APIKeyAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -1109,8 +1196,9 @@ func (s *Server) handleGetSandboxEndpointRequest(args [2]string, argsEscaped boo
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -1127,7 +1215,7 @@ func (s *Server) handleGetSandboxEndpointRequest(args [2]string, argsEscaped boo
 
 	var rawBody []byte
 
-	var response GetSandboxEndpointRes
+	var response *Endpoint
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -1160,7 +1248,7 @@ func (s *Server) handleGetSandboxEndpointRequest(args [2]string, argsEscaped boo
 		type (
 			Request  = struct{}
 			Params   = GetSandboxEndpointParams
-			Response = GetSandboxEndpointRes
+			Response = *Endpoint
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -1179,8 +1267,19 @@ func (s *Server) handleGetSandboxEndpointRequest(args [2]string, argsEscaped boo
 		response, err = s.h.GetSandboxEndpoint(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -1195,7 +1294,7 @@ func (s *Server) handleGetSandboxEndpointRequest(args [2]string, argsEscaped boo
 
 // handleGetSnapshotRequest handles getSnapshot operation.
 //
-// Get one snapshot.
+// Errors: 404 SNAPSHOT::NOT_FOUND for a snapshot that does not exist or no longer does.
 //
 // GET /snapshots/{snapshotId}
 func (s *Server) handleGetSnapshotRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -1280,8 +1379,9 @@ func (s *Server) handleGetSnapshotRequest(args [1]string, argsEscaped bool, w ht
 					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:APIKeyAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:APIKeyAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -1309,8 +1409,9 @@ func (s *Server) handleGetSnapshotRequest(args [1]string, argsEscaped bool, w ht
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -1327,7 +1428,7 @@ func (s *Server) handleGetSnapshotRequest(args [1]string, argsEscaped bool, w ht
 
 	var rawBody []byte
 
-	var response GetSnapshotRes
+	var response *Snapshot
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -1348,7 +1449,7 @@ func (s *Server) handleGetSnapshotRequest(args [1]string, argsEscaped bool, w ht
 		type (
 			Request  = struct{}
 			Params   = GetSnapshotParams
-			Response = GetSnapshotRes
+			Response = *Snapshot
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -1367,8 +1468,19 @@ func (s *Server) handleGetSnapshotRequest(args [1]string, argsEscaped bool, w ht
 		response, err = s.h.GetSnapshot(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -1384,6 +1496,10 @@ func (s *Server) handleGetSnapshotRequest(args [1]string, argsEscaped bool, w ht
 // handleListSandboxesRequest handles listSandboxes operation.
 //
 // Filters combine with AND. Repeating `state` matches any of the given states.
+//
+// Errors: 422 for a page below 1 or a pageSize above 200; 400 INVALID_METADATA_FORMAT for a metadata
+// filter that is not `key=value` pairs; 500 DOCKER::SANDBOX_QUERY_FAILED when the listing races a
+// deletion (reading again succeeds).
 //
 // GET /sandboxes
 func (s *Server) handleListSandboxesRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -1468,8 +1584,9 @@ func (s *Server) handleListSandboxesRequest(args [0]string, argsEscaped bool, w 
 					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:APIKeyAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:APIKeyAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -1497,8 +1614,9 @@ func (s *Server) handleListSandboxesRequest(args [0]string, argsEscaped bool, w 
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -1515,7 +1633,7 @@ func (s *Server) handleListSandboxesRequest(args [0]string, argsEscaped bool, w 
 
 	var rawBody []byte
 
-	var response ListSandboxesRes
+	var response *ListSandboxesResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -1548,7 +1666,7 @@ func (s *Server) handleListSandboxesRequest(args [0]string, argsEscaped bool, w 
 		type (
 			Request  = struct{}
 			Params   = ListSandboxesParams
-			Response = ListSandboxesRes
+			Response = *ListSandboxesResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -1567,8 +1685,19 @@ func (s *Server) handleListSandboxesRequest(args [0]string, argsEscaped bool, w 
 		response, err = s.h.ListSandboxes(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -1583,7 +1712,7 @@ func (s *Server) handleListSandboxesRequest(args [0]string, argsEscaped bool, w 
 
 // handleListSnapshotsRequest handles listSnapshots operation.
 //
-// List snapshots, one page at a time.
+// Errors: 422 for a page below 1 or a pageSize above 200.
 //
 // GET /snapshots
 func (s *Server) handleListSnapshotsRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -1668,8 +1797,9 @@ func (s *Server) handleListSnapshotsRequest(args [0]string, argsEscaped bool, w 
 					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:APIKeyAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:APIKeyAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -1697,8 +1827,9 @@ func (s *Server) handleListSnapshotsRequest(args [0]string, argsEscaped bool, w 
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -1715,7 +1846,7 @@ func (s *Server) handleListSnapshotsRequest(args [0]string, argsEscaped bool, w 
 
 	var rawBody []byte
 
-	var response ListSnapshotsRes
+	var response *ListSnapshotsResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -1748,7 +1879,7 @@ func (s *Server) handleListSnapshotsRequest(args [0]string, argsEscaped bool, w 
 		type (
 			Request  = struct{}
 			Params   = ListSnapshotsParams
-			Response = ListSnapshotsRes
+			Response = *ListSnapshotsResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -1767,8 +1898,19 @@ func (s *Server) handleListSnapshotsRequest(args [0]string, argsEscaped bool, w 
 		response, err = s.h.ListSnapshots(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -1785,6 +1927,10 @@ func (s *Server) handleListSnapshotsRequest(args [0]string, argsEscaped bool, w 
 //
 // JSON Merge Patch (RFC 7396) of the metadata map: a string sets a key, null removes it, an absent key
 // is kept, `{}` changes nothing. Keys under `opensandbox.io/` are reserved by the service.
+//
+// Errors: 400 SANDBOX::INVALID_METADATA_LABEL for a key or value that is not a Kubernetes label,
+// INVALID_METADATA_LABEL for a reserved key; 422 for a body that is not an object of strings and
+// nulls; 404 for an unknown sandbox.
 //
 // PATCH /sandboxes/{sandboxId}/metadata
 func (s *Server) handlePatchSandboxMetadataRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -1869,8 +2015,9 @@ func (s *Server) handlePatchSandboxMetadataRequest(args [1]string, argsEscaped b
 					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:APIKeyAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:APIKeyAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -1898,8 +2045,9 @@ func (s *Server) handlePatchSandboxMetadataRequest(args [1]string, argsEscaped b
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -1931,7 +2079,7 @@ func (s *Server) handlePatchSandboxMetadataRequest(args [1]string, argsEscaped b
 		}
 	}()
 
-	var response PatchSandboxMetadataRes
+	var response *Sandbox
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -1952,7 +2100,7 @@ func (s *Server) handlePatchSandboxMetadataRequest(args [1]string, argsEscaped b
 		type (
 			Request  = PatchSandboxMetadataRequest
 			Params   = PatchSandboxMetadataParams
-			Response = PatchSandboxMetadataRes
+			Response = *Sandbox
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -1971,8 +2119,19 @@ func (s *Server) handlePatchSandboxMetadataRequest(args [1]string, argsEscaped b
 		response, err = s.h.PatchSandboxMetadata(ctx, request, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -1987,7 +2146,10 @@ func (s *Server) handlePatchSandboxMetadataRequest(args [1]string, argsEscaped b
 
 // handlePauseSandboxRequest handles pauseSandbox operation.
 //
-// Running → Pausing → Paused. Any other state is a conflict.
+// Running → Pausing → Paused (the Docker runtime is Paused when it answers).
+//
+// Errors: 404 for an unknown sandbox; a sandbox that is not Running is 409 KUBERNETES::INVALID_STATE
+// on Kubernetes, while the Docker runtime answers a paused one with 500 DOCKER::SANDBOX_PAUSE_FAILED.
 //
 // POST /sandboxes/{sandboxId}/pause
 func (s *Server) handlePauseSandboxRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -2072,8 +2234,9 @@ func (s *Server) handlePauseSandboxRequest(args [1]string, argsEscaped bool, w h
 					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:APIKeyAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:APIKeyAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -2101,8 +2264,9 @@ func (s *Server) handlePauseSandboxRequest(args [1]string, argsEscaped bool, w h
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -2119,7 +2283,7 @@ func (s *Server) handlePauseSandboxRequest(args [1]string, argsEscaped bool, w h
 
 	var rawBody []byte
 
-	var response PauseSandboxRes
+	var response *PauseSandboxAccepted
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -2140,7 +2304,7 @@ func (s *Server) handlePauseSandboxRequest(args [1]string, argsEscaped bool, w h
 		type (
 			Request  = struct{}
 			Params   = PauseSandboxParams
-			Response = PauseSandboxRes
+			Response = *PauseSandboxAccepted
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -2151,16 +2315,27 @@ func (s *Server) handlePauseSandboxRequest(args [1]string, argsEscaped bool, w h
 			mreq,
 			unpackPauseSandboxParams,
 			func(ctx context.Context, request Request, params Params) (response Response, err error) {
-				response, err = s.h.PauseSandbox(ctx, params)
+				err = s.h.PauseSandbox(ctx, params)
 				return response, err
 			},
 		)
 	} else {
-		response, err = s.h.PauseSandbox(ctx, params)
+		err = s.h.PauseSandbox(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -2175,10 +2350,13 @@ func (s *Server) handlePauseSandboxRequest(args [1]string, argsEscaped bool, w h
 
 // handleRenewSandboxExpirationRequest handles renewSandboxExpiration operation.
 //
-// The new time must lie in the future (400 otherwise); it is not compared with the current
-// `expiresAt`, so an earlier time shortens the sandbox's life. A sandbox created without a timeout has
-// no expiry to move (409). A time without a zone is read as UTC. The answer holds only the new
-// `expiresAt`.
+// The new time must lie in the future; it is not compared with the current `expiresAt`, so an earlier
+// time shortens the sandbox's life. A time without a zone is read as UTC. The answer holds only the
+// new `expiresAt`.
+//
+// Errors: 400 DOCKER::INVALID_EXPIRATION for a time not in the future; 409 DOCKER::INVALID_EXPIRATION
+// for a sandbox created without a timeout (it has no expiry to move); 404 for an unknown sandbox (the
+// Docker runtime checks it before the time, Kubernetes after); 422 without `expiresAt`.
 //
 // POST /sandboxes/{sandboxId}/renew-expiration
 func (s *Server) handleRenewSandboxExpirationRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -2263,8 +2441,9 @@ func (s *Server) handleRenewSandboxExpirationRequest(args [1]string, argsEscaped
 					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:APIKeyAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:APIKeyAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -2292,8 +2471,9 @@ func (s *Server) handleRenewSandboxExpirationRequest(args [1]string, argsEscaped
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -2325,7 +2505,7 @@ func (s *Server) handleRenewSandboxExpirationRequest(args [1]string, argsEscaped
 		}
 	}()
 
-	var response RenewSandboxExpirationRes
+	var response *RenewSandboxExpirationResponse
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -2346,7 +2526,7 @@ func (s *Server) handleRenewSandboxExpirationRequest(args [1]string, argsEscaped
 		type (
 			Request  = *RenewSandboxExpirationRequest
 			Params   = RenewSandboxExpirationParams
-			Response = RenewSandboxExpirationRes
+			Response = *RenewSandboxExpirationResponse
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -2365,8 +2545,19 @@ func (s *Server) handleRenewSandboxExpirationRequest(args [1]string, argsEscaped
 		response, err = s.h.RenewSandboxExpiration(ctx, request, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 
@@ -2381,7 +2572,10 @@ func (s *Server) handleRenewSandboxExpirationRequest(args [1]string, argsEscaped
 
 // handleResumeSandboxRequest handles resumeSandbox operation.
 //
-// Paused → Resuming → Running. Any other state is a conflict.
+// Paused → Resuming → Running (the Docker runtime is Running when it answers).
+//
+// Errors: 409 (DOCKER::SANDBOX_NOT_PAUSED) for a sandbox that is not Paused; 404 for an unknown
+// sandbox.
 //
 // POST /sandboxes/{sandboxId}/resume
 func (s *Server) handleResumeSandboxRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -2466,8 +2660,9 @@ func (s *Server) handleResumeSandboxRequest(args [1]string, argsEscaped bool, w 
 					Security:         "APIKeyAuth",
 					Err:              err,
 				}
-				defer recordError("Security:APIKeyAuth", err)
-				s.cfg.ErrorHandler(ctx, w, r, err)
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+					defer recordError("Security:APIKeyAuth", err)
+				}
 				return
 			}
 			if ok {
@@ -2495,8 +2690,9 @@ func (s *Server) handleResumeSandboxRequest(args [1]string, argsEscaped bool, w 
 				OperationContext: opErrContext,
 				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
 			}
-			defer recordError("Security", err)
-			s.cfg.ErrorHandler(ctx, w, r, err)
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w, span); encodeErr != nil {
+				defer recordError("Security", err)
+			}
 			return
 		}
 	}
@@ -2513,7 +2709,7 @@ func (s *Server) handleResumeSandboxRequest(args [1]string, argsEscaped bool, w 
 
 	var rawBody []byte
 
-	var response ResumeSandboxRes
+	var response *ResumeSandboxAccepted
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -2534,7 +2730,7 @@ func (s *Server) handleResumeSandboxRequest(args [1]string, argsEscaped bool, w 
 		type (
 			Request  = struct{}
 			Params   = ResumeSandboxParams
-			Response = ResumeSandboxRes
+			Response = *ResumeSandboxAccepted
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -2545,16 +2741,27 @@ func (s *Server) handleResumeSandboxRequest(args [1]string, argsEscaped bool, w 
 			mreq,
 			unpackResumeSandboxParams,
 			func(ctx context.Context, request Request, params Params) (response Response, err error) {
-				response, err = s.h.ResumeSandbox(ctx, params)
+				err = s.h.ResumeSandbox(ctx, params)
 				return response, err
 			},
 		)
 	} else {
-		response, err = s.h.ResumeSandbox(ctx, params)
+		err = s.h.ResumeSandbox(ctx, params)
 	}
 	if err != nil {
-		defer recordError("Internal", err)
-		s.cfg.ErrorHandler(ctx, w, r, err)
+		if errRes, ok := errors.Into[*ErrorStatusCodeWithHeaders](err); ok {
+			if err := encodeErrorResponse(errRes, w, span); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w, span); err != nil {
+			defer recordError("Internal", err)
+		}
 		return
 	}
 

@@ -12,16 +12,25 @@ type Handler interface {
 	//
 	// Give exactly one source: `image` (then `entrypoint` is required) or `snapshotId` (then the
 	// entrypoint defaults to the snapshot's, or to `["tail","-f","/dev/null"]`). The new sandbox starts in
-	// Pending and moves to Running by itself.
+	// Pending and moves to Running by itself; OpenSandbox's Docker runtime starts the container before it
+	// answers, so its answer already says Running.
+	//
+	// Errors: 422 for a body the server's model rejects (both or neither source, an image without
+	// entrypoint, a timeout under 60, no resourceLimits); 400 SANDBOX::INVALID_PARAMETER (a timeout above
+	// the server's maximum, options the runtime does not support), SANDBOX::INVALID_METADATA_LABEL (a
+	// metadata key or value that is not a Kubernetes label) or SANDBOX::UNSUPPORTED_POOL_REF; 404
+	// SNAPSHOT::NOT_FOUND and 409 SNAPSHOT::NOT_READY for the snapshot to restore; 500 when the runtime
+	// fails (e.g. DOCKER::SANDBOX_IMAGE_PULL_FAILED).
 	//
 	// POST /sandboxes
-	CreateSandbox(ctx context.Context, req *CreateSandboxRequest) (CreateSandboxRes, error)
+	CreateSandbox(ctx context.Context, req *CreateSandboxRequest) (*CreateSandboxResponseHeaders, error)
 	// CreateSnapshot implements createSnapshot operation.
 	//
-	// Snapshot a running sandbox.
+	// Errors: 409 SNAPSHOT::INVALID_SOURCE_STATE unless the sandbox is Running; 404 for an unknown
+	// sandbox; 422 for a malformed body.
 	//
 	// POST /sandboxes/{sandboxId}/snapshots
-	CreateSnapshot(ctx context.Context, req OptCreateSnapshotRequest, params CreateSnapshotParams) (CreateSnapshotRes, error)
+	CreateSnapshot(ctx context.Context, req OptCreateSnapshotRequest, params CreateSnapshotParams) (*SnapshotHeaders, error)
 	// DeleteSandbox implements deleteSandbox operation.
 	//
 	// Ends the sandbox in any state. How it disappears depends on the deployment: OpenSandbox's Docker
@@ -29,72 +38,105 @@ type Handler interface {
 	// workload in the background, and until that completes a GET shows the sandbox in the state it had,
 	// then 404. The spec's Stopping and Terminated are not reported for a deleted sandbox by either.
 	//
+	// Errors: 404 for a sandbox that does not exist, including one already deleted; 500 when the runtime
+	// fails to remove it.
+	//
 	// DELETE /sandboxes/{sandboxId}
-	DeleteSandbox(ctx context.Context, params DeleteSandboxParams) (DeleteSandboxRes, error)
+	DeleteSandbox(ctx context.Context, params DeleteSandboxParams) error
 	// DeleteSnapshot implements deleteSnapshot operation.
 	//
-	// A snapshot that is still Creating cannot be deleted (409).
+	// The Docker runtime deletes the snapshot before it answers.
+	//
+	// Errors: 409 SNAPSHOT::INVALID_STATE for a snapshot still Creating; 409 SNAPSHOT::DELETE_CONFLICT on
+	// the Docker runtime while a sandbox made from the snapshot exists (the snapshot is then left
+	// Deleting); 404 SNAPSHOT::NOT_FOUND for an unknown snapshot.
 	//
 	// DELETE /snapshots/{snapshotId}
-	DeleteSnapshot(ctx context.Context, params DeleteSnapshotParams) (DeleteSnapshotRes, error)
+	DeleteSnapshot(ctx context.Context, params DeleteSnapshotParams) error
 	// GetSandbox implements getSandbox operation.
 	//
-	// Get one sandbox.
+	// Errors: 404 (DOCKER::SANDBOX_NOT_FOUND on the Docker runtime) for a sandbox that does not exist or
+	// no longer does.
 	//
 	// GET /sandboxes/{sandboxId}
-	GetSandbox(ctx context.Context, params GetSandboxParams) (GetSandboxRes, error)
+	GetSandbox(ctx context.Context, params GetSandboxParams) (*Sandbox, error)
 	// GetSandboxEndpoint implements getSandboxEndpoint operation.
 	//
-	// Get the address of a port inside a sandbox.
+	// The sandbox's state is not checked.
+	//
+	// Errors: 400 DOCKER::INVALID_PORT for a port outside 1–65535, SANDBOX::INVALID_PARAMETER for
+	// `use_server_proxy` with `expires`, SANDBOX::API_NOT_SUPPORTED for `expires` on the Docker runtime;
+	// 422 for a port that is not an integer; 404 for an unknown sandbox.
 	//
 	// GET /sandboxes/{sandboxId}/endpoints/{port}
-	GetSandboxEndpoint(ctx context.Context, params GetSandboxEndpointParams) (GetSandboxEndpointRes, error)
+	GetSandboxEndpoint(ctx context.Context, params GetSandboxEndpointParams) (*Endpoint, error)
 	// GetSnapshot implements getSnapshot operation.
 	//
-	// Get one snapshot.
+	// Errors: 404 SNAPSHOT::NOT_FOUND for a snapshot that does not exist or no longer does.
 	//
 	// GET /snapshots/{snapshotId}
-	GetSnapshot(ctx context.Context, params GetSnapshotParams) (GetSnapshotRes, error)
+	GetSnapshot(ctx context.Context, params GetSnapshotParams) (*Snapshot, error)
 	// ListSandboxes implements listSandboxes operation.
 	//
 	// Filters combine with AND. Repeating `state` matches any of the given states.
 	//
+	// Errors: 422 for a page below 1 or a pageSize above 200; 400 INVALID_METADATA_FORMAT for a metadata
+	// filter that is not `key=value` pairs; 500 DOCKER::SANDBOX_QUERY_FAILED when the listing races a
+	// deletion (reading again succeeds).
+	//
 	// GET /sandboxes
-	ListSandboxes(ctx context.Context, params ListSandboxesParams) (ListSandboxesRes, error)
+	ListSandboxes(ctx context.Context, params ListSandboxesParams) (*ListSandboxesResponse, error)
 	// ListSnapshots implements listSnapshots operation.
 	//
-	// List snapshots, one page at a time.
+	// Errors: 422 for a page below 1 or a pageSize above 200.
 	//
 	// GET /snapshots
-	ListSnapshots(ctx context.Context, params ListSnapshotsParams) (ListSnapshotsRes, error)
+	ListSnapshots(ctx context.Context, params ListSnapshotsParams) (*ListSnapshotsResponse, error)
 	// PatchSandboxMetadata implements patchSandboxMetadata operation.
 	//
 	// JSON Merge Patch (RFC 7396) of the metadata map: a string sets a key, null removes it, an absent key
 	// is kept, `{}` changes nothing. Keys under `opensandbox.io/` are reserved by the service.
 	//
+	// Errors: 400 SANDBOX::INVALID_METADATA_LABEL for a key or value that is not a Kubernetes label,
+	// INVALID_METADATA_LABEL for a reserved key; 422 for a body that is not an object of strings and
+	// nulls; 404 for an unknown sandbox.
+	//
 	// PATCH /sandboxes/{sandboxId}/metadata
-	PatchSandboxMetadata(ctx context.Context, req PatchSandboxMetadataRequest, params PatchSandboxMetadataParams) (PatchSandboxMetadataRes, error)
+	PatchSandboxMetadata(ctx context.Context, req PatchSandboxMetadataRequest, params PatchSandboxMetadataParams) (*Sandbox, error)
 	// PauseSandbox implements pauseSandbox operation.
 	//
-	// Running → Pausing → Paused. Any other state is a conflict.
+	// Running → Pausing → Paused (the Docker runtime is Paused when it answers).
+	//
+	// Errors: 404 for an unknown sandbox; a sandbox that is not Running is 409 KUBERNETES::INVALID_STATE
+	// on Kubernetes, while the Docker runtime answers a paused one with 500 DOCKER::SANDBOX_PAUSE_FAILED.
 	//
 	// POST /sandboxes/{sandboxId}/pause
-	PauseSandbox(ctx context.Context, params PauseSandboxParams) (PauseSandboxRes, error)
+	PauseSandbox(ctx context.Context, params PauseSandboxParams) error
 	// RenewSandboxExpiration implements renewSandboxExpiration operation.
 	//
-	// The new time must lie in the future (400 otherwise); it is not compared with the current
-	// `expiresAt`, so an earlier time shortens the sandbox's life. A sandbox created without a timeout has
-	// no expiry to move (409). A time without a zone is read as UTC. The answer holds only the new
-	// `expiresAt`.
+	// The new time must lie in the future; it is not compared with the current `expiresAt`, so an earlier
+	// time shortens the sandbox's life. A time without a zone is read as UTC. The answer holds only the
+	// new `expiresAt`.
+	//
+	// Errors: 400 DOCKER::INVALID_EXPIRATION for a time not in the future; 409 DOCKER::INVALID_EXPIRATION
+	// for a sandbox created without a timeout (it has no expiry to move); 404 for an unknown sandbox (the
+	// Docker runtime checks it before the time, Kubernetes after); 422 without `expiresAt`.
 	//
 	// POST /sandboxes/{sandboxId}/renew-expiration
-	RenewSandboxExpiration(ctx context.Context, req *RenewSandboxExpirationRequest, params RenewSandboxExpirationParams) (RenewSandboxExpirationRes, error)
+	RenewSandboxExpiration(ctx context.Context, req *RenewSandboxExpirationRequest, params RenewSandboxExpirationParams) (*RenewSandboxExpirationResponse, error)
 	// ResumeSandbox implements resumeSandbox operation.
 	//
-	// Paused → Resuming → Running. Any other state is a conflict.
+	// Paused → Resuming → Running (the Docker runtime is Running when it answers).
+	//
+	// Errors: 409 (DOCKER::SANDBOX_NOT_PAUSED) for a sandbox that is not Paused; 404 for an unknown
+	// sandbox.
 	//
 	// POST /sandboxes/{sandboxId}/resume
-	ResumeSandbox(ctx context.Context, params ResumeSandboxParams) (ResumeSandboxRes, error)
+	ResumeSandbox(ctx context.Context, params ResumeSandboxParams) error
+	// NewError creates *ErrorStatusCodeWithHeaders from error returned by handler.
+	//
+	// Used for common default response.
+	NewError(ctx context.Context, err error) *ErrorStatusCodeWithHeaders
 }
 
 // Server implements http server based on OpenAPI v3 specification and

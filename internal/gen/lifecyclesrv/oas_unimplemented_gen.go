@@ -17,19 +17,28 @@ var _ Handler = UnimplementedHandler{}
 //
 // Give exactly one source: `image` (then `entrypoint` is required) or `snapshotId` (then the
 // entrypoint defaults to the snapshot's, or to `["tail","-f","/dev/null"]`). The new sandbox starts in
-// Pending and moves to Running by itself.
+// Pending and moves to Running by itself; OpenSandbox's Docker runtime starts the container before it
+// answers, so its answer already says Running.
+//
+// Errors: 422 for a body the server's model rejects (both or neither source, an image without
+// entrypoint, a timeout under 60, no resourceLimits); 400 SANDBOX::INVALID_PARAMETER (a timeout above
+// the server's maximum, options the runtime does not support), SANDBOX::INVALID_METADATA_LABEL (a
+// metadata key or value that is not a Kubernetes label) or SANDBOX::UNSUPPORTED_POOL_REF; 404
+// SNAPSHOT::NOT_FOUND and 409 SNAPSHOT::NOT_READY for the snapshot to restore; 500 when the runtime
+// fails (e.g. DOCKER::SANDBOX_IMAGE_PULL_FAILED).
 //
 // POST /sandboxes
-func (UnimplementedHandler) CreateSandbox(ctx context.Context, req *CreateSandboxRequest) (r CreateSandboxRes, _ error) {
+func (UnimplementedHandler) CreateSandbox(ctx context.Context, req *CreateSandboxRequest) (r *CreateSandboxResponseHeaders, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
 // CreateSnapshot implements createSnapshot operation.
 //
-// Snapshot a running sandbox.
+// Errors: 409 SNAPSHOT::INVALID_SOURCE_STATE unless the sandbox is Running; 404 for an unknown
+// sandbox; 422 for a malformed body.
 //
 // POST /sandboxes/{sandboxId}/snapshots
-func (UnimplementedHandler) CreateSnapshot(ctx context.Context, req OptCreateSnapshotRequest, params CreateSnapshotParams) (r CreateSnapshotRes, _ error) {
+func (UnimplementedHandler) CreateSnapshot(ctx context.Context, req OptCreateSnapshotRequest, params CreateSnapshotParams) (r *SnapshotHeaders, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -40,44 +49,56 @@ func (UnimplementedHandler) CreateSnapshot(ctx context.Context, req OptCreateSna
 // workload in the background, and until that completes a GET shows the sandbox in the state it had,
 // then 404. The spec's Stopping and Terminated are not reported for a deleted sandbox by either.
 //
+// Errors: 404 for a sandbox that does not exist, including one already deleted; 500 when the runtime
+// fails to remove it.
+//
 // DELETE /sandboxes/{sandboxId}
-func (UnimplementedHandler) DeleteSandbox(ctx context.Context, params DeleteSandboxParams) (r DeleteSandboxRes, _ error) {
-	return r, ht.ErrNotImplemented
+func (UnimplementedHandler) DeleteSandbox(ctx context.Context, params DeleteSandboxParams) error {
+	return ht.ErrNotImplemented
 }
 
 // DeleteSnapshot implements deleteSnapshot operation.
 //
-// A snapshot that is still Creating cannot be deleted (409).
+// The Docker runtime deletes the snapshot before it answers.
+//
+// Errors: 409 SNAPSHOT::INVALID_STATE for a snapshot still Creating; 409 SNAPSHOT::DELETE_CONFLICT on
+// the Docker runtime while a sandbox made from the snapshot exists (the snapshot is then left
+// Deleting); 404 SNAPSHOT::NOT_FOUND for an unknown snapshot.
 //
 // DELETE /snapshots/{snapshotId}
-func (UnimplementedHandler) DeleteSnapshot(ctx context.Context, params DeleteSnapshotParams) (r DeleteSnapshotRes, _ error) {
-	return r, ht.ErrNotImplemented
+func (UnimplementedHandler) DeleteSnapshot(ctx context.Context, params DeleteSnapshotParams) error {
+	return ht.ErrNotImplemented
 }
 
 // GetSandbox implements getSandbox operation.
 //
-// Get one sandbox.
+// Errors: 404 (DOCKER::SANDBOX_NOT_FOUND on the Docker runtime) for a sandbox that does not exist or
+// no longer does.
 //
 // GET /sandboxes/{sandboxId}
-func (UnimplementedHandler) GetSandbox(ctx context.Context, params GetSandboxParams) (r GetSandboxRes, _ error) {
+func (UnimplementedHandler) GetSandbox(ctx context.Context, params GetSandboxParams) (r *Sandbox, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
 // GetSandboxEndpoint implements getSandboxEndpoint operation.
 //
-// Get the address of a port inside a sandbox.
+// The sandbox's state is not checked.
+//
+// Errors: 400 DOCKER::INVALID_PORT for a port outside 1–65535, SANDBOX::INVALID_PARAMETER for
+// `use_server_proxy` with `expires`, SANDBOX::API_NOT_SUPPORTED for `expires` on the Docker runtime;
+// 422 for a port that is not an integer; 404 for an unknown sandbox.
 //
 // GET /sandboxes/{sandboxId}/endpoints/{port}
-func (UnimplementedHandler) GetSandboxEndpoint(ctx context.Context, params GetSandboxEndpointParams) (r GetSandboxEndpointRes, _ error) {
+func (UnimplementedHandler) GetSandboxEndpoint(ctx context.Context, params GetSandboxEndpointParams) (r *Endpoint, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
 // GetSnapshot implements getSnapshot operation.
 //
-// Get one snapshot.
+// Errors: 404 SNAPSHOT::NOT_FOUND for a snapshot that does not exist or no longer does.
 //
 // GET /snapshots/{snapshotId}
-func (UnimplementedHandler) GetSnapshot(ctx context.Context, params GetSnapshotParams) (r GetSnapshotRes, _ error) {
+func (UnimplementedHandler) GetSnapshot(ctx context.Context, params GetSnapshotParams) (r *Snapshot, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -85,17 +106,21 @@ func (UnimplementedHandler) GetSnapshot(ctx context.Context, params GetSnapshotP
 //
 // Filters combine with AND. Repeating `state` matches any of the given states.
 //
+// Errors: 422 for a page below 1 or a pageSize above 200; 400 INVALID_METADATA_FORMAT for a metadata
+// filter that is not `key=value` pairs; 500 DOCKER::SANDBOX_QUERY_FAILED when the listing races a
+// deletion (reading again succeeds).
+//
 // GET /sandboxes
-func (UnimplementedHandler) ListSandboxes(ctx context.Context, params ListSandboxesParams) (r ListSandboxesRes, _ error) {
+func (UnimplementedHandler) ListSandboxes(ctx context.Context, params ListSandboxesParams) (r *ListSandboxesResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
 // ListSnapshots implements listSnapshots operation.
 //
-// List snapshots, one page at a time.
+// Errors: 422 for a page below 1 or a pageSize above 200.
 //
 // GET /snapshots
-func (UnimplementedHandler) ListSnapshots(ctx context.Context, params ListSnapshotsParams) (r ListSnapshotsRes, _ error) {
+func (UnimplementedHandler) ListSnapshots(ctx context.Context, params ListSnapshotsParams) (r *ListSnapshotsResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -104,37 +129,58 @@ func (UnimplementedHandler) ListSnapshots(ctx context.Context, params ListSnapsh
 // JSON Merge Patch (RFC 7396) of the metadata map: a string sets a key, null removes it, an absent key
 // is kept, `{}` changes nothing. Keys under `opensandbox.io/` are reserved by the service.
 //
+// Errors: 400 SANDBOX::INVALID_METADATA_LABEL for a key or value that is not a Kubernetes label,
+// INVALID_METADATA_LABEL for a reserved key; 422 for a body that is not an object of strings and
+// nulls; 404 for an unknown sandbox.
+//
 // PATCH /sandboxes/{sandboxId}/metadata
-func (UnimplementedHandler) PatchSandboxMetadata(ctx context.Context, req PatchSandboxMetadataRequest, params PatchSandboxMetadataParams) (r PatchSandboxMetadataRes, _ error) {
+func (UnimplementedHandler) PatchSandboxMetadata(ctx context.Context, req PatchSandboxMetadataRequest, params PatchSandboxMetadataParams) (r *Sandbox, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
 // PauseSandbox implements pauseSandbox operation.
 //
-// Running → Pausing → Paused. Any other state is a conflict.
+// Running → Pausing → Paused (the Docker runtime is Paused when it answers).
+//
+// Errors: 404 for an unknown sandbox; a sandbox that is not Running is 409 KUBERNETES::INVALID_STATE
+// on Kubernetes, while the Docker runtime answers a paused one with 500 DOCKER::SANDBOX_PAUSE_FAILED.
 //
 // POST /sandboxes/{sandboxId}/pause
-func (UnimplementedHandler) PauseSandbox(ctx context.Context, params PauseSandboxParams) (r PauseSandboxRes, _ error) {
-	return r, ht.ErrNotImplemented
+func (UnimplementedHandler) PauseSandbox(ctx context.Context, params PauseSandboxParams) error {
+	return ht.ErrNotImplemented
 }
 
 // RenewSandboxExpiration implements renewSandboxExpiration operation.
 //
-// The new time must lie in the future (400 otherwise); it is not compared with the current
-// `expiresAt`, so an earlier time shortens the sandbox's life. A sandbox created without a timeout has
-// no expiry to move (409). A time without a zone is read as UTC. The answer holds only the new
-// `expiresAt`.
+// The new time must lie in the future; it is not compared with the current `expiresAt`, so an earlier
+// time shortens the sandbox's life. A time without a zone is read as UTC. The answer holds only the
+// new `expiresAt`.
+//
+// Errors: 400 DOCKER::INVALID_EXPIRATION for a time not in the future; 409 DOCKER::INVALID_EXPIRATION
+// for a sandbox created without a timeout (it has no expiry to move); 404 for an unknown sandbox (the
+// Docker runtime checks it before the time, Kubernetes after); 422 without `expiresAt`.
 //
 // POST /sandboxes/{sandboxId}/renew-expiration
-func (UnimplementedHandler) RenewSandboxExpiration(ctx context.Context, req *RenewSandboxExpirationRequest, params RenewSandboxExpirationParams) (r RenewSandboxExpirationRes, _ error) {
+func (UnimplementedHandler) RenewSandboxExpiration(ctx context.Context, req *RenewSandboxExpirationRequest, params RenewSandboxExpirationParams) (r *RenewSandboxExpirationResponse, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
 // ResumeSandbox implements resumeSandbox operation.
 //
-// Paused → Resuming → Running. Any other state is a conflict.
+// Paused → Resuming → Running (the Docker runtime is Running when it answers).
+//
+// Errors: 409 (DOCKER::SANDBOX_NOT_PAUSED) for a sandbox that is not Paused; 404 for an unknown
+// sandbox.
 //
 // POST /sandboxes/{sandboxId}/resume
-func (UnimplementedHandler) ResumeSandbox(ctx context.Context, params ResumeSandboxParams) (r ResumeSandboxRes, _ error) {
-	return r, ht.ErrNotImplemented
+func (UnimplementedHandler) ResumeSandbox(ctx context.Context, params ResumeSandboxParams) error {
+	return ht.ErrNotImplemented
+}
+
+// NewError creates *ErrorStatusCodeWithHeaders from error returned by handler.
+//
+// Used for common default response.
+func (UnimplementedHandler) NewError(ctx context.Context, err error) (r *ErrorStatusCodeWithHeaders) {
+	r = new(ErrorStatusCodeWithHeaders)
+	return r
 }
