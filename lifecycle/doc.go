@@ -127,10 +127,11 @@
 // against the wait (a pause or resume just accepted may not show yet);
 // Pending, Pausing, Resuming and unknown states are waited through. A 404
 // gives a StateError with an empty State that also matches
-// [sandboxkit.ErrNotFound]. When ctx ends first, the error is a
-// [*sandboxkit.WaitTimeoutError] (errors.Is(err,
+// [sandboxkit.ErrNotFound]. When the wait's time is up
+// ([sandboxkit.WaitOptions.Timeout], 15 minutes by default) or ctx ends
+// first, the error is a [*sandboxkit.WaitTimeoutError] (errors.Is(err,
 // [sandboxkit.ErrWaitTimeout])) carrying the last observed state and
-// wrapping ctx's error. Both errors name the call in Op
+// wrapping the context's error. Both errors name the call in Op
 // ("lifecycle.Waiter.Wait", "lifecycle.PauseAndWait", ...).
 // [Client.CreateAndWait], [Client.PauseAndWait], [Client.ResumeAndWait]
 // and [Client.DeleteAndWait] combine an action with the matching wait;

@@ -34,10 +34,10 @@ func NewSnapshotWaiter(getter SnapshotGetter, opts *sandboxkit.WaitOptions) *Sna
 // is Failed or Deleting and that is not awaited, or is not found (404),
 // since no awaited state can follow; with the transient error that
 // exceeded MaxTransient; with any other error from GetSnapshot; or with a
-// [*sandboxkit.WaitTimeoutError] wrapping ctx's error when ctx ends
+// [*sandboxkit.WaitTimeoutError] when the wait's time is up
+// ([sandboxkit.WaitOptions.Timeout], 15 minutes by default) or ctx ends
 // first. Creating and unknown states are waited out. On error it also
-// returns the last observation, or nil. Give ctx a deadline: without one
-// the wait can last forever.
+// returns the last observation, or nil.
 //
 // GET /snapshots/{snapshotId}, repeatedly
 func (w *SnapshotWaiter) Wait(ctx context.Context, id string, targets ...SnapshotState) (*Snapshot, error) {

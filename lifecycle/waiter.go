@@ -54,11 +54,11 @@ func copyWait(opts *sandboxkit.WaitOptions) *sandboxkit.WaitOptions {
 // [*sandboxkit.StateError] when the sandbox lands where no target can
 // follow (see the package documentation's table), with the transient
 // error that exceeded MaxTransient, with any other error from Get, or
-// with a [*sandboxkit.WaitTimeoutError] wrapping ctx's error when ctx
-// ends first. On error it also returns the last observation, or nil. When
+// with a [*sandboxkit.WaitTimeoutError] when the wait's time is up
+// ([sandboxkit.WaitOptions.Timeout], 15 minutes by default) or ctx ends
+// first. On error it also returns the last observation, or nil. When
 // Terminated is awaited, a sandbox no longer found counts as done; the
-// result is then the last observation, which may be nil. Give ctx a
-// deadline: without one the wait can last forever.
+// result is then the last observation, which may be nil.
 //
 // GET /sandboxes/{sandboxId}, repeatedly
 func (w *Waiter) Wait(ctx context.Context, id string, targets ...State) (*Sandbox, error) {
