@@ -133,6 +133,29 @@ func TestWaiterTimeoutError(t *testing.T) {
 	})
 }
 
+// A wait under a context without a deadline still ends: CreateAndWait
+// of a sandbox that never leaves Allocated gives up after
+// DefaultWaitTimeout.
+func TestWaitWithoutDeadlineEndsAfterTheDefaultTimeout(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		srv := mockserver.Start(t, stuckPending)
+		c := mockClient(t, srv)
+		start := time.Now()
+		_, err := c.CreateAndWait(context.Background(), &lifecycle.CreateRequest{
+			Image: &lifecycle.Image{URI: "python:3.12"}, Entrypoint: []string{"sleep", "infinity"},
+			ResourceLimits: map[string]string{"cpu": "1"}, Timeout: time.Hour,
+		}, nil)
+		te, ok := errors.AsType[*sandboxkit.WaitTimeoutError](err)
+		if !ok || te.State != mockserver.StateAllocated || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want a *sandboxkit.WaitTimeoutError in Allocated wrapping DeadlineExceeded", err)
+		}
+		if waited := time.Since(start); waited > sandboxkit.DefaultWaitTimeout || waited < sandboxkit.DefaultWaitTimeout-time.Second {
+			t.Errorf("gave up after %v, want about %v", waited, sandboxkit.DefaultWaitTimeout)
+		}
+	})
+}
+
 // A cancelled context ends the wait with a WaitTimeoutError too, wrapping
 // context.Canceled; one ended before the first poll sends nothing.
 func TestWaiterCancelled(t *testing.T) {
