@@ -187,12 +187,12 @@ func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if stream {
 		w.pause() // until the reader asks for data
 	}
-	body := &limitedBody{}
 	if a != nil {
-		body = &a.body
+		a.body = limitedBody{rc: resp.Body, w: w, stream: stream, limit: limit} // in the attempt's allocation
+		resp.Body = &a.body
+	} else {
+		resp.Body = &limitedBody{rc: resp.Body, stream: stream, limit: limit}
 	}
-	*body = limitedBody{rc: resp.Body, w: w, stream: stream, limit: limit}
-	resp.Body = body
 	return resp, nil
 }
 
