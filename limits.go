@@ -125,7 +125,14 @@ type limitTransport struct {
 func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if asksUpgrade(req) {
 		// The caller means to switch protocols and takes the connection.
-		return t.next.RoundTrip(req)
+		resp, err := t.next.RoundTrip(req)
+		if err == nil {
+			err = checkAnswer(req, resp)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return resp, nil
 	}
 	stream := isStreaming(req.Context()) || acceptsOnlyNonJSON(req.Header)
 	var w *watchdog
@@ -152,6 +159,9 @@ func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	resp, err := t.next.RoundTrip(req)
+	if err == nil {
+		err = checkAnswer(req, resp)
+	}
 	if err != nil {
 		w.stop()
 		if te := w.expired(); te != nil {
@@ -194,6 +204,22 @@ func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body = &limitedBody{rc: resp.Body, stream: stream, limit: limit}
 	}
 	return resp, nil
+}
+
+// checkAnswer holds a caller's transport to what net/http's Client
+// checks of it: an answer, and one with a body (nil is taken for an empty
+// one where the request and its Content-Length allow it).
+func checkAnswer(req *http.Request, resp *http.Response) error {
+	switch {
+	case resp == nil:
+		return errors.New("sandboxkit: the HTTP transport returned neither an answer nor an error")
+	case resp.Body != nil:
+		return nil
+	case resp.ContentLength > 0 && req.Method != http.MethodHead:
+		return fmt.Errorf("sandboxkit: the HTTP transport returned an answer with Content-Length %d but no body", resp.ContentLength)
+	}
+	resp.Body = http.NoBody
+	return nil
 }
 
 // durationFor returns the timeout that applies to a stream or not.

@@ -2,6 +2,7 @@ package sandboxkit
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -197,9 +198,9 @@ func (t *transport) send(r *http.Request, st *callState) (*http.Response, error)
 	if t.policy.MaxRetries == 0 || (hasBody && r.GetBody == nil) || retriesDisabled(r.Context()) {
 		// A body that cannot be produced again (a stream) is sent once, as
 		// is every request under WithoutRetries.
-		return finish(t.inner.Do(r))
+		return finish(t.first(r))
 	}
-	resp, err := t.inner.Do(r)
+	resp, err := t.first(r)
 	if retry, _ := t.checkRetry(r.Context(), r, st, resp, err); !retry {
 		return finish(resp, err)
 	}
@@ -257,6 +258,38 @@ func (t *transport) send(r *http.Request, st *callState) (*http.Response, error)
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
 	return finish(rc.Do(rreq))
+}
+
+// first sends the first attempt of r. Unless it needs what only the inner
+// client does before an attempt (cookies from its jar, Basic credentials
+// from the URL's user:password), the attempt goes straight to the inner
+// client's transport: net/http's Client would copy the request's URL and
+// headers for redirects that almost never come. A redirect answer is then
+// handed to the inner client, which follows it (with redirectPolicy) as if
+// it had sent the first request itself. Errors are what the inner client
+// would report, without its *url.Error (see finish).
+func (t *transport) first(r *http.Request) (*http.Response, error) {
+	if t.inner.Jar != nil || r.URL.User != nil || r.RequestURI != "" {
+		return t.inner.Do(r)
+	}
+	resp, err := t.inner.Transport.RoundTrip(r)
+	if err != nil {
+		if resp != nil {
+			_ = resp.Body.Close()
+		}
+		if rh, ok := err.(tls.RecordHeaderError); ok && string(rh.RecordHeader[:]) == "HTTP/" {
+			err = http.ErrSchemeMismatch // as net/http's Client reports it
+		}
+		return nil, err
+	}
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		client := *t.inner
+		client.Transport = &primedTransport{resp: resp, next: t.inner.Transport}
+		return client.Do(r)
+	}
+	return resp, nil
 }
 
 // primedTransport answers its first round trip with the outcome of an

@@ -17,7 +17,8 @@ import (
 //	                              spans and metrics, when a provider was given
 //	                              the first attempt directly, retries through retryablehttp
 //	                              status >= 400 -> *APIError
-//	    inner *http.Client      the caller's client copied: Jar, redirects (checkRedirect)
+//	    inner *http.Client      the caller's client copied: Jar, redirects (checkRedirect);
+//	                            skipped by a first attempt that needs neither (see first)
 //	      limitTransport        per attempt: timeouts, answer size cap, no stray 101
 //	        connTracer          for requests that are not idempotent: whether each
 //	                            attempt got a connection
