@@ -16,8 +16,21 @@ import (
 // transport creates it, the retry policy counts retries in it, and the
 // innermost transport records whether each attempt got a connection.
 type callState struct {
+	// ctx is the call's context: the caller's, with this state (and the
+	// call's span, if any) in it. Retries and redirects are sent with it,
+	// and its Err is the caller's cancellation.
+	ctx context.Context
+
 	retries   int           // retries done so far
 	nextDelay time.Duration // the wait chosen by the last retry decision
+
+	// first holds the first attempt's watchdog and body, so that a call
+	// that needs no retry allocates no attempt of its own. When the
+	// transport made the first attempt's context itself (see
+	// transport.RoundTrip), prepared is that context until the attempt
+	// layer takes it, and first.w.cancel cancels it.
+	first    attempt
+	prepared context.Context
 
 	// Per attempt (and per redirect hop): whether the transport asked
 	// for a connection and whether it got one. Hooks may run on other
@@ -36,7 +49,9 @@ type callContext struct {
 }
 
 func newCallContext(parent context.Context) *callContext {
-	return &callContext{Context: parent}
+	cc := &callContext{Context: parent}
+	cc.st.ctx = cc
+	return cc
 }
 
 // Value returns the call's state for callStateKey, else asks the parent.

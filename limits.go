@@ -122,6 +122,13 @@ type limitTransport struct {
 	lim  limits
 }
 
+// limits reports whether the limits apply to req's attempts: they do
+// unless the configuration turned its timeouts off or req asks to switch
+// protocols.
+func (t *limitTransport) limits(req *http.Request) bool {
+	return (t.lim.timeout > 0 || t.lim.idle > 0) && !asksUpgrade(req)
+}
+
 func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if asksUpgrade(req) {
 		// The caller means to switch protocols and takes the connection.
@@ -137,12 +144,25 @@ func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	stream := isStreaming(req.Context()) || acceptsOnlyNonJSON(req.Header)
 	var w *watchdog
 	var a *attempt
-	if t.lim.timeout > 0 || t.lim.idle > 0 {
-		ctx, cancel := context.WithCancelCause(req.Context())
-		a = &attempt{w: watchdog{cancel: cancel}}
+	if t.lim.timeout > 0 || t.lim.idle > 0 { // see limits
+		if st := callStateFrom(req.Context()); st != nil && st.prepared != nil && st.prepared == req.Context() {
+			// The transport made this attempt's context (its first).
+			a, st.prepared = &st.first, nil
+			if req.Body != nil && req.Body != http.NoBody {
+				req = req.WithContext(req.Context()) // a copy to change
+			}
+		} else {
+			ctx, cancel := context.WithCancelCause(req.Context())
+			if st != nil && st.first.w.cancel == nil {
+				st.first.w.cancel = cancel
+				a = &st.first
+			} else {
+				a = &attempt{w: watchdog{cancel: cancel}}
+			}
+			req = req.WithContext(ctx) // a shallow copy, ours to change
+		}
 		w = &a.w
 		w.arm(t.durationFor(stream), stream)
-		req = req.WithContext(ctx) // a shallow copy, ours to change
 		if req.Body != nil && req.Body != http.NoBody {
 			req.Body = &progressBody{rc: req.Body, w: w}
 			if getBody := req.GetBody; getBody != nil {
