@@ -25,18 +25,29 @@ type callState struct {
 	nextDelay time.Duration // the wait chosen by the last retry decision
 
 	// first holds the first attempt's watchdog and body, so that a call
-	// that needs no retry allocates no attempt of its own. When the
+	// that needs no retry allocates no attempt of its own (takeFirst). When the
 	// transport made the first attempt's context itself (see
 	// transport.RoundTrip), prepared is that context until the attempt
 	// layer takes it, and first.w.cancel cancels it.
-	first    attempt
-	prepared context.Context
+	first      attempt
+	firstTaken bool
+	prepared   context.Context
 
 	// Per attempt (and per redirect hop): whether the transport asked
 	// for a connection and whether it got one. Hooks may run on other
 	// goroutines, hence atomics.
 	askedConn atomic.Bool
 	gotConn   atomic.Bool
+}
+
+// takeFirst returns the storage for the call's first attempt, or nil if
+// it is taken (or st is nil).
+func (st *callState) takeFirst() *attempt {
+	if st == nil || st.firstTaken {
+		return nil
+	}
+	st.firstTaken = true
+	return &st.first
 }
 
 type callStateKey struct{}

@@ -1,13 +1,18 @@
 package sandboxkit
 
 import (
+	"bufio"
+	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 )
 
 // The first attempt of a call skips net/http's Client when it can (see
@@ -149,4 +154,47 @@ func get(t *testing.T, c *http.Client, url string) *http.Response {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	_ = resp.Body.Close()
 	return resp
+}
+
+// TestCallersDeadlineAgainstTheTimeouts: an attempt whose caller's
+// deadline comes before any timeout the SDK could set gets no watchdog
+// (see limitTransport.watches); the caller's deadline ends it as the
+// watchdog would have let it. One that comes later still has its
+// timeouts, the stream idle timeout included although the deadline is
+// before the unary one.
+func TestCallersDeadlineAgainstTheTimeouts(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name     string
+		server   func(net.Conn, *bufio.Reader)
+		deadline time.Duration
+		wantErr  error
+		stream   bool
+		after    time.Duration
+	}{
+		{"silent server, deadline first", silent, 20 * time.Second, context.DeadlineExceeded, false, 20 * time.Second},
+		{"silent server, timeout first", silent, 40 * time.Second, ErrTimeout, false, 30 * time.Second},
+		{"silent stream, idle timeout first", streamServer("text/plain", time.Hour, 1), 25 * time.Second, ErrTimeout, true, 10 * time.Second},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				_, tr := newPipeNet(t, tt.server)
+				cfg := pipeConfig(t, Lifecycle, tr, WithTimeout(30*time.Second), WithStreamIdleTimeout(10*time.Second))
+				ctx, cancel := context.WithTimeout(context.Background(), tt.deadline)
+				defer cancel()
+				start := time.Now()
+				data, err := send(ctx, cfg, http.MethodGet, "/sandboxes", "")
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v (read %q), want %v", err, data, tt.wantErr)
+				}
+				if te, ok := errors.AsType[*TimeoutError](err); ok && te.Stream != tt.stream {
+					t.Errorf("TimeoutError.Stream = %v, want %v", te.Stream, tt.stream)
+				}
+				if time.Since(start) != tt.after {
+					t.Errorf("ended after %v, want %v", time.Since(start), tt.after)
+				}
+			})
+		})
+	}
 }

@@ -122,11 +122,22 @@ type limitTransport struct {
 	lim  limits
 }
 
-// limits reports whether the limits apply to req's attempts: they do
-// unless the configuration turned its timeouts off or req asks to switch
-// protocols.
-func (t *limitTransport) limits(req *http.Request) bool {
-	return (t.lim.timeout > 0 || t.lim.idle > 0) && !asksUpgrade(req)
+// watches reports whether an attempt of req that starts now needs a
+// watchdog: not when req asks to switch protocols (see RoundTrip), nor
+// when the configuration turned its timeouts off, nor when the caller's
+// deadline comes before any timeout the watchdog could set from now on
+// (every timer it arms runs from then for at least the shorter of the
+// two timeouts), since the caller's context then ends the attempt first.
+func (t *limitTransport) watches(req *http.Request) bool {
+	d := t.lim.timeout
+	if d == 0 || (t.lim.idle > 0 && t.lim.idle < d) {
+		d = t.lim.idle
+	}
+	if d == 0 || asksUpgrade(req) {
+		return false
+	}
+	deadline, ok := req.Context().Deadline()
+	return !ok || time.Until(deadline) > d
 }
 
 func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -144,23 +155,24 @@ func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	stream := isStreaming(req.Context()) || acceptsOnlyNonJSON(req.Header)
 	var w *watchdog
 	var a *attempt
-	if t.lim.timeout > 0 || t.lim.idle > 0 { // see limits
-		if st := callStateFrom(req.Context()); st != nil && st.prepared != nil && st.prepared == req.Context() {
-			// The transport made this attempt's context (its first).
-			a, st.prepared = &st.first, nil
-			if req.Body != nil && req.Body != http.NoBody {
-				req = req.WithContext(req.Context()) // a copy to change
-			}
-		} else {
-			ctx, cancel := context.WithCancelCause(req.Context())
-			if st != nil && st.first.w.cancel == nil {
-				st.first.w.cancel = cancel
-				a = &st.first
-			} else {
-				a = &attempt{w: watchdog{cancel: cancel}}
-			}
-			req = req.WithContext(ctx) // a shallow copy, ours to change
+	st := callStateFrom(req.Context())
+	switch {
+	case st != nil && st.prepared != nil && st.prepared == req.Context():
+		// The transport made this attempt's context (its first), having
+		// checked watches.
+		a, st.prepared = &st.first, nil
+		if req.Body != nil && req.Body != http.NoBody {
+			req = req.WithContext(req.Context()) // a copy to change
 		}
+	case t.watches(req):
+		ctx, cancel := context.WithCancelCause(req.Context())
+		if a = st.takeFirst(); a == nil {
+			a = new(attempt)
+		}
+		a.w.cancel = cancel
+		req = req.WithContext(ctx) // a shallow copy, ours to change
+	}
+	if a != nil {
 		w = &a.w
 		w.arm(t.durationFor(stream), stream)
 		if req.Body != nil && req.Body != http.NoBody {
@@ -216,6 +228,9 @@ func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if stream {
 		w.pause() // until the reader asks for data
+	}
+	if a == nil {
+		a = st.takeFirst()
 	}
 	if a != nil {
 		a.body = limitedBody{rc: resp.Body, w: w, stream: stream, limit: limit} // in the attempt's allocation

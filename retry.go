@@ -274,7 +274,7 @@ func (t *transport) first(r *http.Request, st *callState) (*http.Response, error
 		return t.inner.Do(r)
 	}
 	resp, err := t.attempts.RoundTrip(r)
-	if st.prepared != nil { // not taken; cannot happen (see limitTransport.limits)
+	if st.prepared != nil { // not taken; cannot happen (see limitTransport.watches)
 		st.prepared = nil
 		st.first.w.cancel(context.Canceled)
 	}

@@ -101,13 +101,13 @@ type transport struct {
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	cc := newCallContext(req.Context())
 	var ctx context.Context = cc
-	if t.tel == nil && t.direct(req) && t.attempts.limits(req) {
+	if t.tel == nil && t.direct(req) && t.attempts.watches(req) {
 		// The first attempt goes straight to the attempt layer (see
 		// first), which would give it a context of its own and a copy of
 		// the request to carry it: make that context now, so the copy
 		// below is the only one.
 		actx, cancel := context.WithCancelCause(cc)
-		cc.st.first.w.cancel = cancel
+		cc.st.takeFirst().w.cancel = cancel
 		cc.st.prepared = actx
 		ctx = actx
 	}
