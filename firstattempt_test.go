@@ -59,8 +59,7 @@ func TestUserInfoInURLIsSentAsBasicAuth(t *testing.T) {
 
 func TestRedirectOfAPOSTBecomesAGET(t *testing.T) {
 	t.Parallel()
-	var rec *recorder
-	rec = newRecorder(t, func(w http.ResponseWriter, r *http.Request) bool {
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) bool {
 		if r.URL.Path == "/v1/sandboxes" {
 			http.Redirect(w, r, "/v1/sandboxes/sbx-1", http.StatusSeeOther)
 			return true
