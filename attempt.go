@@ -16,14 +16,38 @@ import (
 // transport creates it, the retry policy counts retries in it, and the
 // innermost transport records whether each attempt got a connection.
 type callState struct {
+	// ctx is the call's context: the caller's, with this state (and the
+	// call's span, if any) in it. Retries and redirects are sent with it,
+	// and its Err is the caller's cancellation.
+	ctx context.Context
+
 	retries   int           // retries done so far
 	nextDelay time.Duration // the wait chosen by the last retry decision
+
+	// first holds the first attempt's watchdog and body, so that a call
+	// that needs no retry allocates no attempt of its own (takeFirst). When the
+	// transport made the first attempt's context itself (see
+	// transport.RoundTrip), prepared is that context until the attempt
+	// layer takes it, and first.w.cancel cancels it.
+	first      attempt
+	firstTaken bool
+	prepared   context.Context
 
 	// Per attempt (and per redirect hop): whether the transport asked
 	// for a connection and whether it got one. Hooks may run on other
 	// goroutines, hence atomics.
 	askedConn atomic.Bool
 	gotConn   atomic.Bool
+}
+
+// takeFirst returns the storage for the call's first attempt, or nil if
+// it is taken (or st is nil).
+func (st *callState) takeFirst() *attempt {
+	if st == nil || st.firstTaken {
+		return nil
+	}
+	st.firstTaken = true
+	return &st.first
 }
 
 type callStateKey struct{}
@@ -36,7 +60,9 @@ type callContext struct {
 }
 
 func newCallContext(parent context.Context) *callContext {
-	return &callContext{Context: parent}
+	cc := &callContext{Context: parent}
+	cc.st.ctx = cc
+	return cc
 }
 
 // Value returns the call's state for callStateKey, else asks the parent.

@@ -122,20 +122,59 @@ type limitTransport struct {
 	lim  limits
 }
 
+// watches reports whether an attempt of req that starts now needs a
+// watchdog: not when req asks to switch protocols (see RoundTrip), nor
+// when the configuration turned its timeouts off, nor when the caller's
+// deadline comes before any timeout the watchdog could set from now on
+// (every timer it arms runs from then for at least the shorter of the
+// two timeouts), since the caller's context then ends the attempt first.
+func (t *limitTransport) watches(req *http.Request) bool {
+	d := t.lim.timeout
+	if d == 0 || (t.lim.idle > 0 && t.lim.idle < d) {
+		d = t.lim.idle
+	}
+	if d == 0 || asksUpgrade(req) {
+		return false
+	}
+	deadline, ok := req.Context().Deadline()
+	return !ok || time.Until(deadline) > d
+}
+
 func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if asksUpgrade(req) {
 		// The caller means to switch protocols and takes the connection.
-		return t.next.RoundTrip(req)
+		resp, err := t.next.RoundTrip(req)
+		if err == nil {
+			err = checkAnswer(req, resp)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return resp, nil
 	}
 	stream := isStreaming(req.Context()) || acceptsOnlyNonJSON(req.Header)
 	var w *watchdog
 	var a *attempt
-	if t.lim.timeout > 0 || t.lim.idle > 0 {
+	st := callStateFrom(req.Context())
+	switch {
+	case st != nil && st.prepared != nil && st.prepared == req.Context():
+		// The transport made this attempt's context (its first), having
+		// checked watches.
+		a, st.prepared = &st.first, nil
+		if req.Body != nil && req.Body != http.NoBody {
+			req = req.WithContext(req.Context()) // a copy to change
+		}
+	case t.watches(req):
 		ctx, cancel := context.WithCancelCause(req.Context())
-		a = &attempt{w: watchdog{cancel: cancel}}
+		if a = st.takeFirst(); a == nil {
+			a = new(attempt)
+		}
+		a.w.cancel = cancel
+		req = req.WithContext(ctx) // a shallow copy, ours to change
+	}
+	if a != nil {
 		w = &a.w
 		w.arm(t.durationFor(stream), stream)
-		req = req.WithContext(ctx) // a shallow copy, ours to change
 		if req.Body != nil && req.Body != http.NoBody {
 			req.Body = &progressBody{rc: req.Body, w: w}
 			if getBody := req.GetBody; getBody != nil {
@@ -152,6 +191,9 @@ func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	resp, err := t.next.RoundTrip(req)
+	if err == nil {
+		err = checkAnswer(req, resp)
+	}
 	if err != nil {
 		w.stop()
 		if te := w.expired(); te != nil {
@@ -187,13 +229,32 @@ func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if stream {
 		w.pause() // until the reader asks for data
 	}
-	body := &limitedBody{}
-	if a != nil {
-		body = &a.body
+	if a == nil {
+		a = st.takeFirst()
 	}
-	*body = limitedBody{rc: resp.Body, w: w, stream: stream, limit: limit}
-	resp.Body = body
+	if a != nil {
+		a.body = limitedBody{rc: resp.Body, w: w, stream: stream, limit: limit} // in the attempt's allocation
+		resp.Body = &a.body
+	} else {
+		resp.Body = &limitedBody{rc: resp.Body, stream: stream, limit: limit}
+	}
 	return resp, nil
+}
+
+// checkAnswer holds a caller's transport to what net/http's Client
+// checks of it: an answer, and one with a body (nil is taken for an empty
+// one where the request and its Content-Length allow it).
+func checkAnswer(req *http.Request, resp *http.Response) error {
+	switch {
+	case resp == nil:
+		return errors.New("sandboxkit: the HTTP transport returned neither an answer nor an error")
+	case resp.Body != nil:
+		return nil
+	case resp.ContentLength > 0 && req.Method != http.MethodHead:
+		return fmt.Errorf("sandboxkit: the HTTP transport returned an answer with Content-Length %d but no body", resp.ContentLength)
+	}
+	resp.Body = http.NoBody
+	return nil
 }
 
 // durationFor returns the timeout that applies to a stream or not.

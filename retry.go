@@ -2,6 +2,7 @@ package sandboxkit
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -197,10 +198,11 @@ func (t *transport) send(r *http.Request, st *callState) (*http.Response, error)
 	if t.policy.MaxRetries == 0 || (hasBody && r.GetBody == nil) || retriesDisabled(r.Context()) {
 		// A body that cannot be produced again (a stream) is sent once, as
 		// is every request under WithoutRetries.
-		return finish(t.inner.Do(r))
+		return finish(t.first(r, st))
 	}
-	resp, err := t.inner.Do(r)
-	if retry, _ := t.checkRetry(r.Context(), r, st, resp, err); !retry {
+	getBody := r.GetBody
+	resp, err := t.first(r, st)
+	if retry, _ := t.checkRetry(st.ctx, r, st, resp, err); !retry {
 		return finish(resp, err)
 	}
 	if err != nil && resp != nil { // a failed redirect: the error is the outcome
@@ -209,13 +211,13 @@ func (t *transport) send(r *http.Request, st *callState) (*http.Response, error)
 	}
 
 	// retryablehttp sets the body of the request it is given: give it a
-	// copy, since the transport may still be closing r's body.
-	rr := *r
-	rreq := &retryablehttp.Request{Request: &rr}
+	// copy, since the transport may still be closing r's body. The copy
+	// has the call's context: r's may be its first attempt's.
+	rr := r.WithContext(st.ctx)
+	rreq := &retryablehttp.Request{Request: rr}
 	if hasBody {
 		// Every attempt reads a fresh copy from GetBody, so nothing is
 		// buffered (retryablehttp would read an unknown body into memory).
-		getBody := r.GetBody
 		if err := rreq.SetBody(retryablehttp.ReaderFunc(func() (io.Reader, error) { return getBody() })); err != nil {
 			if resp != nil {
 				_ = resp.Body.Close()
@@ -257,6 +259,48 @@ func (t *transport) send(r *http.Request, st *callState) (*http.Response, error)
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
 	return finish(rc.Do(rreq))
+}
+
+// first sends the first attempt of r. Unless it needs what only the inner
+// client does before an attempt (cookies from its jar, Basic credentials
+// from the URL's user:password), the attempt goes straight to the inner
+// client's transport: net/http's Client would copy the request's URL and
+// headers for redirects that almost never come. A redirect answer is then
+// handed to the inner client, which follows it (with redirectPolicy) as if
+// it had sent the first request itself. Errors are what the inner client
+// would report, without its *url.Error (see finish).
+func (t *transport) first(r *http.Request, st *callState) (*http.Response, error) {
+	if !t.direct(r) {
+		return t.inner.Do(r)
+	}
+	resp, err := t.attempts.RoundTrip(r)
+	if st.prepared != nil { // not taken; cannot happen (see limitTransport.watches)
+		st.prepared = nil
+		st.first.w.cancel(context.Canceled)
+	}
+	if err != nil {
+		if resp != nil {
+			_ = resp.Body.Close()
+		}
+		if rh, ok := err.(tls.RecordHeaderError); ok && string(rh.RecordHeader[:]) == "HTTP/" {
+			err = http.ErrSchemeMismatch // as net/http's Client reports it
+		}
+		return nil, err
+	}
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		client := *t.inner
+		client.Transport = &primedTransport{resp: resp, next: t.inner.Transport}
+		return client.Do(r.WithContext(st.ctx)) // the next hops are attempts of their own
+	}
+	return resp, nil
+}
+
+// direct reports whether the first attempt of r can skip the inner
+// client (see first).
+func (t *transport) direct(r *http.Request) bool {
+	return t.inner.Jar == nil && r.URL.User == nil && r.RequestURI == ""
 }
 
 // primedTransport answers its first round trip with the outcome of an

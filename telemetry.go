@@ -74,6 +74,7 @@ func (t *telemetry) observe(r *http.Request, st *callState, call func(*http.Requ
 		ctx, span = t.tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindClient),
 			trace.WithAttributes(attrs...), trace.WithAttributes(attribute.String("url.full", t.sc.scrub(u.String()))))
 		r = r.WithContext(ctx)
+		st.ctx = ctx // retries and redirects belong to the span
 	}
 	resp, err := call(r, st)
 
