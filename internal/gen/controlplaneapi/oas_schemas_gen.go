@@ -74,13 +74,12 @@ func (s *BearerAuth) SetRoles(val []string) {
 
 // Ref: #/components/schemas/CoreEvent
 type CoreEvent struct {
-	Type            OptString `json:"type"`
-	Status          OptString `json:"status"`
-	Message         OptString `json:"message"`
-	Revision        OptString `json:"revision"`
-	CanaryRevision  OptString `json:"canaryRevision"`
-	Time            OptString `json:"time"`
-	AdditionalProps CoreEventAdditional
+	Type           OptString `json:"type"`
+	Status         OptString `json:"status"`
+	Message        OptString `json:"message"`
+	Revision       OptString `json:"revision"`
+	CanaryRevision OptString `json:"canaryRevision"`
+	Time           OptString `json:"time"`
 }
 
 // GetType returns the value of Type.
@@ -113,11 +112,6 @@ func (s *CoreEvent) GetTime() OptString {
 	return s.Time
 }
 
-// GetAdditionalProps returns the value of AdditionalProps.
-func (s *CoreEvent) GetAdditionalProps() CoreEventAdditional {
-	return s.AdditionalProps
-}
-
 // SetType sets the value of Type.
 func (s *CoreEvent) SetType(val OptString) {
 	s.Type = val
@@ -146,22 +140,6 @@ func (s *CoreEvent) SetCanaryRevision(val OptString) {
 // SetTime sets the value of Time.
 func (s *CoreEvent) SetTime(val OptString) {
 	s.Time = val
-}
-
-// SetAdditionalProps sets the value of AdditionalProps.
-func (s *CoreEvent) SetAdditionalProps(val CoreEventAdditional) {
-	s.AdditionalProps = val
-}
-
-type CoreEventAdditional map[string]jx.Raw
-
-func (s *CoreEventAdditional) init() CoreEventAdditional {
-	m := *s
-	if m == nil {
-		m = map[string]jx.Raw{}
-		*s = m
-	}
-	return m
 }
 
 // DeleteSandboxSnapshotNoContent is response for DeleteSandboxSnapshot operation.
@@ -869,10 +847,9 @@ func (s *ForkRequestAdditional) init() ForkRequestAdditional {
 // Ref: #/components/schemas/ForkResult
 type ForkResult struct {
 	// Sandbox or application.
-	Type            OptString `json:"type"`
-	Name            OptString `json:"name"`
-	SnapshotID      OptString `json:"snapshotId"`
-	AdditionalProps ForkResultAdditional
+	Type       OptString `json:"type"`
+	Name       OptString `json:"name"`
+	SnapshotID OptString `json:"snapshotId"`
 }
 
 // GetType returns the value of Type.
@@ -890,11 +867,6 @@ func (s *ForkResult) GetSnapshotID() OptString {
 	return s.SnapshotID
 }
 
-// GetAdditionalProps returns the value of AdditionalProps.
-func (s *ForkResult) GetAdditionalProps() ForkResultAdditional {
-	return s.AdditionalProps
-}
-
 // SetType sets the value of Type.
 func (s *ForkResult) SetType(val OptString) {
 	s.Type = val
@@ -908,22 +880,6 @@ func (s *ForkResult) SetName(val OptString) {
 // SetSnapshotID sets the value of SnapshotID.
 func (s *ForkResult) SetSnapshotID(val OptString) {
 	s.SnapshotID = val
-}
-
-// SetAdditionalProps sets the value of AdditionalProps.
-func (s *ForkResult) SetAdditionalProps(val ForkResultAdditional) {
-	s.AdditionalProps = val
-}
-
-type ForkResultAdditional map[string]jx.Raw
-
-func (s *ForkResultAdditional) init() ForkResultAdditional {
-	m := *s
-	if m == nil {
-		m = map[string]jx.Raw{}
-		*s = m
-	}
-	return m
 }
 
 // The structured error of the gateway in front of the API.
@@ -1064,7 +1020,6 @@ type HubDefinition struct {
 	ComingSoon      OptBool                       `json:"coming_soon"`
 	Enterprise      OptBool                       `json:"enterprise"`
 	Hidden          OptBool                       `json:"hidden"`
-	AdditionalProps HubDefinitionAdditional
 }
 
 // GetName returns the value of Name.
@@ -1137,11 +1092,6 @@ func (s *HubDefinition) GetHidden() OptBool {
 	return s.Hidden
 }
 
-// GetAdditionalProps returns the value of AdditionalProps.
-func (s *HubDefinition) GetAdditionalProps() HubDefinitionAdditional {
-	return s.AdditionalProps
-}
-
 // SetName sets the value of Name.
 func (s *HubDefinition) SetName(val OptString) {
 	s.Name = val
@@ -1212,22 +1162,6 @@ func (s *HubDefinition) SetHidden(val OptBool) {
 	s.Hidden = val
 }
 
-// SetAdditionalProps sets the value of AdditionalProps.
-func (s *HubDefinition) SetAdditionalProps(val HubDefinitionAdditional) {
-	s.AdditionalProps = val
-}
-
-type HubDefinitionAdditional map[string]jx.Raw
-
-func (s *HubDefinitionAdditional) init() HubDefinitionAdditional {
-	m := *s
-	if m == nil {
-		m = map[string]jx.Raw{}
-		*s = m
-	}
-	return m
-}
-
 type HubDefinitionCategoriesItem map[string]jx.Raw
 
 func (s *HubDefinitionCategoriesItem) init() HubDefinitionCategoriesItem {
@@ -1244,11 +1178,10 @@ func (s *HubDefinitionCategoriesItem) init() HubDefinitionCategoriesItem {
 type InfrastructureError struct {
 	Code OptString `json:"code"`
 	// True when it left the sandbox FAILED; false when a restart cleared it.
-	Fatal           OptBool   `json:"fatal"`
-	Instance        OptString `json:"instance"`
-	Message         OptString `json:"message"`
-	Time            OptString `json:"time"`
-	AdditionalProps InfrastructureErrorAdditional
+	Fatal    OptBool   `json:"fatal"`
+	Instance OptString `json:"instance"`
+	Message  OptString `json:"message"`
+	Time     OptString `json:"time"`
 }
 
 // GetCode returns the value of Code.
@@ -1276,11 +1209,6 @@ func (s *InfrastructureError) GetTime() OptString {
 	return s.Time
 }
 
-// GetAdditionalProps returns the value of AdditionalProps.
-func (s *InfrastructureError) GetAdditionalProps() InfrastructureErrorAdditional {
-	return s.AdditionalProps
-}
-
 // SetCode sets the value of Code.
 func (s *InfrastructureError) SetCode(val OptString) {
 	s.Code = val
@@ -1304,22 +1232,6 @@ func (s *InfrastructureError) SetMessage(val OptString) {
 // SetTime sets the value of Time.
 func (s *InfrastructureError) SetTime(val OptString) {
 	s.Time = val
-}
-
-// SetAdditionalProps sets the value of AdditionalProps.
-func (s *InfrastructureError) SetAdditionalProps(val InfrastructureErrorAdditional) {
-	s.AdditionalProps = val
-}
-
-type InfrastructureErrorAdditional map[string]jx.Raw
-
-func (s *InfrastructureErrorAdditional) init() InfrastructureErrorAdditional {
-	m := *s
-	if m == nil {
-		m = map[string]jx.Raw{}
-		*s = m
-	}
-	return m
 }
 
 type ListSandboxSchedulesType string
@@ -1365,8 +1277,7 @@ func (s *ListSandboxSchedulesType) UnmarshalText(data []byte) error {
 
 // Ref: #/components/schemas/MessageResult
 type MessageResult struct {
-	Message         OptString `json:"message"`
-	AdditionalProps MessageResultAdditional
+	Message OptString `json:"message"`
 }
 
 // GetMessage returns the value of Message.
@@ -1374,30 +1285,9 @@ func (s *MessageResult) GetMessage() OptString {
 	return s.Message
 }
 
-// GetAdditionalProps returns the value of AdditionalProps.
-func (s *MessageResult) GetAdditionalProps() MessageResultAdditional {
-	return s.AdditionalProps
-}
-
 // SetMessage sets the value of Message.
 func (s *MessageResult) SetMessage(val OptString) {
 	s.Message = val
-}
-
-// SetAdditionalProps sets the value of AdditionalProps.
-func (s *MessageResult) SetAdditionalProps(val MessageResultAdditional) {
-	s.AdditionalProps = val
-}
-
-type MessageResultAdditional map[string]jx.Raw
-
-func (s *MessageResultAdditional) init() MessageResultAdditional {
-	m := *s
-	if m == nil {
-		m = map[string]jx.Raw{}
-		*s = m
-	}
-	return m
 }
 
 // Ref: #/components/schemas/Metadata
@@ -2718,8 +2608,7 @@ type PageMeta struct {
 	// The cursor of the next page; empty on the last.
 	NextCursor OptString `json:"nextCursor"`
 	// Items in the workspace, before filters.
-	Total           OptInt `json:"total"`
-	AdditionalProps PageMetaAdditional
+	Total OptInt `json:"total"`
 }
 
 // GetHasMore returns the value of HasMore.
@@ -2737,11 +2626,6 @@ func (s *PageMeta) GetTotal() OptInt {
 	return s.Total
 }
 
-// GetAdditionalProps returns the value of AdditionalProps.
-func (s *PageMeta) GetAdditionalProps() PageMetaAdditional {
-	return s.AdditionalProps
-}
-
 // SetHasMore sets the value of HasMore.
 func (s *PageMeta) SetHasMore(val OptBool) {
 	s.HasMore = val
@@ -2755,22 +2639,6 @@ func (s *PageMeta) SetNextCursor(val OptString) {
 // SetTotal sets the value of Total.
 func (s *PageMeta) SetTotal(val OptInt) {
 	s.Total = val
-}
-
-// SetAdditionalProps sets the value of AdditionalProps.
-func (s *PageMeta) SetAdditionalProps(val PageMetaAdditional) {
-	s.AdditionalProps = val
-}
-
-type PageMetaAdditional map[string]jx.Raw
-
-func (s *PageMetaAdditional) init() PageMetaAdditional {
-	m := *s
-	if m == nil {
-		m = map[string]jx.Raw{}
-		*s = m
-	}
-	return m
 }
 
 // Ref: #/components/schemas/Port
@@ -3196,9 +3064,8 @@ func (s *PreviewSpecResponseHeaders) init() PreviewSpecResponseHeaders {
 
 // Ref: #/components/schemas/PreviewToken
 type PreviewToken struct {
-	Metadata        PreviewTokenMetadata `json:"metadata"`
-	Spec            PreviewTokenSpec     `json:"spec"`
-	AdditionalProps PreviewTokenAdditional
+	Metadata PreviewTokenMetadata `json:"metadata"`
+	Spec     PreviewTokenSpec     `json:"spec"`
 }
 
 // GetMetadata returns the value of Metadata.
@@ -3211,11 +3078,6 @@ func (s *PreviewToken) GetSpec() PreviewTokenSpec {
 	return s.Spec
 }
 
-// GetAdditionalProps returns the value of AdditionalProps.
-func (s *PreviewToken) GetAdditionalProps() PreviewTokenAdditional {
-	return s.AdditionalProps
-}
-
 // SetMetadata sets the value of Metadata.
 func (s *PreviewToken) SetMetadata(val PreviewTokenMetadata) {
 	s.Metadata = val
@@ -3226,30 +3088,13 @@ func (s *PreviewToken) SetSpec(val PreviewTokenSpec) {
 	s.Spec = val
 }
 
-// SetAdditionalProps sets the value of AdditionalProps.
-func (s *PreviewToken) SetAdditionalProps(val PreviewTokenAdditional) {
-	s.AdditionalProps = val
-}
-
-type PreviewTokenAdditional map[string]jx.Raw
-
-func (s *PreviewTokenAdditional) init() PreviewTokenAdditional {
-	m := *s
-	if m == nil {
-		m = map[string]jx.Raw{}
-		*s = m
-	}
-	return m
-}
-
 // Ref: #/components/schemas/PreviewTokenMetadata
 type PreviewTokenMetadata struct {
-	Name            string    `json:"name"`
-	PreviewName     OptString `json:"previewName"`
-	ResourceName    OptString `json:"resourceName"`
-	ResourceType    OptString `json:"resourceType"`
-	Workspace       OptString `json:"workspace"`
-	AdditionalProps PreviewTokenMetadataAdditional
+	Name         string    `json:"name"`
+	PreviewName  OptString `json:"previewName"`
+	ResourceName OptString `json:"resourceName"`
+	ResourceType OptString `json:"resourceType"`
+	Workspace    OptString `json:"workspace"`
 }
 
 // GetName returns the value of Name.
@@ -3277,11 +3122,6 @@ func (s *PreviewTokenMetadata) GetWorkspace() OptString {
 	return s.Workspace
 }
 
-// GetAdditionalProps returns the value of AdditionalProps.
-func (s *PreviewTokenMetadata) GetAdditionalProps() PreviewTokenMetadataAdditional {
-	return s.AdditionalProps
-}
-
 // SetName sets the value of Name.
 func (s *PreviewTokenMetadata) SetName(val string) {
 	s.Name = val
@@ -3307,29 +3147,12 @@ func (s *PreviewTokenMetadata) SetWorkspace(val OptString) {
 	s.Workspace = val
 }
 
-// SetAdditionalProps sets the value of AdditionalProps.
-func (s *PreviewTokenMetadata) SetAdditionalProps(val PreviewTokenMetadataAdditional) {
-	s.AdditionalProps = val
-}
-
-type PreviewTokenMetadataAdditional map[string]jx.Raw
-
-func (s *PreviewTokenMetadataAdditional) init() PreviewTokenMetadataAdditional {
-	m := *s
-	if m == nil {
-		m = map[string]jx.Raw{}
-		*s = m
-	}
-	return m
-}
-
 // Ref: #/components/schemas/PreviewTokenSpec
 type PreviewTokenSpec struct {
 	ExpiresAt OptString `json:"expiresAt"`
 	Expired   OptBool   `json:"expired"`
 	// The token's value (read-only).
-	Token           OptString `json:"token"`
-	AdditionalProps PreviewTokenSpecAdditional
+	Token OptString `json:"token"`
 }
 
 // GetExpiresAt returns the value of ExpiresAt.
@@ -3347,11 +3170,6 @@ func (s *PreviewTokenSpec) GetToken() OptString {
 	return s.Token
 }
 
-// GetAdditionalProps returns the value of AdditionalProps.
-func (s *PreviewTokenSpec) GetAdditionalProps() PreviewTokenSpecAdditional {
-	return s.AdditionalProps
-}
-
 // SetExpiresAt sets the value of ExpiresAt.
 func (s *PreviewTokenSpec) SetExpiresAt(val OptString) {
 	s.ExpiresAt = val
@@ -3365,22 +3183,6 @@ func (s *PreviewTokenSpec) SetExpired(val OptBool) {
 // SetToken sets the value of Token.
 func (s *PreviewTokenSpec) SetToken(val OptString) {
 	s.Token = val
-}
-
-// SetAdditionalProps sets the value of AdditionalProps.
-func (s *PreviewTokenSpec) SetAdditionalProps(val PreviewTokenSpecAdditional) {
-	s.AdditionalProps = val
-}
-
-type PreviewTokenSpecAdditional map[string]jx.Raw
-
-func (s *PreviewTokenSpecAdditional) init() PreviewTokenSpecAdditional {
-	m := *s
-	if m == nil {
-		m = map[string]jx.Raw{}
-		*s = m
-	}
-	return m
 }
 
 // Ref: #/components/schemas/ProxyConfig
@@ -4045,9 +3847,8 @@ func (s *SandboxNetworkAdditional) init() SandboxNetworkAdditional {
 
 // Ref: #/components/schemas/SandboxPage
 type SandboxPage struct {
-	Data            []Sandbox   `json:"data"`
-	Meta            OptPageMeta `json:"meta"`
-	AdditionalProps SandboxPageAdditional
+	Data []Sandbox   `json:"data"`
+	Meta OptPageMeta `json:"meta"`
 }
 
 // GetData returns the value of Data.
@@ -4060,11 +3861,6 @@ func (s *SandboxPage) GetMeta() OptPageMeta {
 	return s.Meta
 }
 
-// GetAdditionalProps returns the value of AdditionalProps.
-func (s *SandboxPage) GetAdditionalProps() SandboxPageAdditional {
-	return s.AdditionalProps
-}
-
 // SetData sets the value of Data.
 func (s *SandboxPage) SetData(val []Sandbox) {
 	s.Data = val
@@ -4073,22 +3869,6 @@ func (s *SandboxPage) SetData(val []Sandbox) {
 // SetMeta sets the value of Meta.
 func (s *SandboxPage) SetMeta(val OptPageMeta) {
 	s.Meta = val
-}
-
-// SetAdditionalProps sets the value of AdditionalProps.
-func (s *SandboxPage) SetAdditionalProps(val SandboxPageAdditional) {
-	s.AdditionalProps = val
-}
-
-type SandboxPageAdditional map[string]jx.Raw
-
-func (s *SandboxPageAdditional) init() SandboxPageAdditional {
-	m := *s
-	if m == nil {
-		m = map[string]jx.Raw{}
-		*s = m
-	}
-	return m
 }
 
 // Ref: #/components/schemas/SandboxSpec
@@ -4299,11 +4079,10 @@ type ScheduleExecution struct {
 	ExecutedAt  OptString `json:"executedAt"`
 	ProcessName OptString `json:"processName"`
 	// Status of submitting the command to the sandbox; 0 when unreachable.
-	StatusCode      OptInt    `json:"statusCode"`
-	Error           OptString `json:"error"`
-	Timeout         OptInt    `json:"timeout"`
-	CreatedAt       OptString `json:"createdAt"`
-	AdditionalProps ScheduleExecutionAdditional
+	StatusCode OptInt    `json:"statusCode"`
+	Error      OptString `json:"error"`
+	Timeout    OptInt    `json:"timeout"`
+	CreatedAt  OptString `json:"createdAt"`
 }
 
 // GetID returns the value of ID.
@@ -4346,11 +4125,6 @@ func (s *ScheduleExecution) GetCreatedAt() OptString {
 	return s.CreatedAt
 }
 
-// GetAdditionalProps returns the value of AdditionalProps.
-func (s *ScheduleExecution) GetAdditionalProps() ScheduleExecutionAdditional {
-	return s.AdditionalProps
-}
-
 // SetID sets the value of ID.
 func (s *ScheduleExecution) SetID(val OptString) {
 	s.ID = val
@@ -4391,27 +4165,10 @@ func (s *ScheduleExecution) SetCreatedAt(val OptString) {
 	s.CreatedAt = val
 }
 
-// SetAdditionalProps sets the value of AdditionalProps.
-func (s *ScheduleExecution) SetAdditionalProps(val ScheduleExecutionAdditional) {
-	s.AdditionalProps = val
-}
-
-type ScheduleExecutionAdditional map[string]jx.Raw
-
-func (s *ScheduleExecutionAdditional) init() ScheduleExecutionAdditional {
-	m := *s
-	if m == nil {
-		m = map[string]jx.Raw{}
-		*s = m
-	}
-	return m
-}
-
 // Ref: #/components/schemas/ScheduleExecutionPage
 type ScheduleExecutionPage struct {
-	Data            []ScheduleExecution `json:"data"`
-	Meta            OptPageMeta         `json:"meta"`
-	AdditionalProps ScheduleExecutionPageAdditional
+	Data []ScheduleExecution `json:"data"`
+	Meta OptPageMeta         `json:"meta"`
 }
 
 // GetData returns the value of Data.
@@ -4424,11 +4181,6 @@ func (s *ScheduleExecutionPage) GetMeta() OptPageMeta {
 	return s.Meta
 }
 
-// GetAdditionalProps returns the value of AdditionalProps.
-func (s *ScheduleExecutionPage) GetAdditionalProps() ScheduleExecutionPageAdditional {
-	return s.AdditionalProps
-}
-
 // SetData sets the value of Data.
 func (s *ScheduleExecutionPage) SetData(val []ScheduleExecution) {
 	s.Data = val
@@ -4437,22 +4189,6 @@ func (s *ScheduleExecutionPage) SetData(val []ScheduleExecution) {
 // SetMeta sets the value of Meta.
 func (s *ScheduleExecutionPage) SetMeta(val OptPageMeta) {
 	s.Meta = val
-}
-
-// SetAdditionalProps sets the value of AdditionalProps.
-func (s *ScheduleExecutionPage) SetAdditionalProps(val ScheduleExecutionPageAdditional) {
-	s.AdditionalProps = val
-}
-
-type ScheduleExecutionPageAdditional map[string]jx.Raw
-
-func (s *ScheduleExecutionPageAdditional) init() ScheduleExecutionPageAdditional {
-	m := *s
-	if m == nil {
-		m = map[string]jx.Raw{}
-		*s = m
-	}
-	return m
 }
 
 // Ref: #/components/schemas/ScheduleInput
@@ -4630,9 +4366,8 @@ func NewScheduleArrayScheduleListing(v []Schedule) ScheduleListing {
 
 // Ref: #/components/schemas/SchedulePage
 type SchedulePage struct {
-	Data            []Schedule  `json:"data"`
-	Meta            OptPageMeta `json:"meta"`
-	AdditionalProps SchedulePageAdditional
+	Data []Schedule  `json:"data"`
+	Meta OptPageMeta `json:"meta"`
 }
 
 // GetData returns the value of Data.
@@ -4645,11 +4380,6 @@ func (s *SchedulePage) GetMeta() OptPageMeta {
 	return s.Meta
 }
 
-// GetAdditionalProps returns the value of AdditionalProps.
-func (s *SchedulePage) GetAdditionalProps() SchedulePageAdditional {
-	return s.AdditionalProps
-}
-
 // SetData sets the value of Data.
 func (s *SchedulePage) SetData(val []Schedule) {
 	s.Data = val
@@ -4658,22 +4388,6 @@ func (s *SchedulePage) SetData(val []Schedule) {
 // SetMeta sets the value of Meta.
 func (s *SchedulePage) SetMeta(val OptPageMeta) {
 	s.Meta = val
-}
-
-// SetAdditionalProps sets the value of AdditionalProps.
-func (s *SchedulePage) SetAdditionalProps(val SchedulePageAdditional) {
-	s.AdditionalProps = val
-}
-
-type SchedulePageAdditional map[string]jx.Raw
-
-func (s *SchedulePageAdditional) init() SchedulePageAdditional {
-	m := *s
-	if m == nil {
-		m = map[string]jx.Raw{}
-		*s = m
-	}
-	return m
 }
 
 // Ref: #/components/schemas/Snapshot
