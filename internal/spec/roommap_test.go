@@ -38,6 +38,7 @@ var facades = []facade{
 // specOp is one operation of a spec.
 type specOp struct {
 	id, method, path string
+	responses        map[string]*ogen.Response
 }
 
 func (o specOp) String() string { return o.method + " " + o.path + " (" + o.id + ")" }
@@ -76,6 +77,32 @@ func TestRoomMap(t *testing.T) {
 	}
 }
 
+// TestErrorsAreOneDefaultResponse holds the specs to the shape ogen turns
+// into plain (T, error) methods: an operation lists only its success
+// answers (2xx) and the shared `default` error response, so that no
+// façade needs a type switch over error answers. Which error statuses a
+// server gives goes into the operation's description instead.
+func TestErrorsAreOneDefaultResponse(t *testing.T) {
+	t.Parallel()
+	for _, f := range facades {
+		for _, op := range specOperations(t, f.spec) {
+			for code, r := range op.responses {
+				switch {
+				case code == "default":
+					if r.Ref != "#/components/responses/Error" {
+						t.Errorf("%s %s: default answer %q, want $ref '#/components/responses/Error'", f.spec, op, r.Ref)
+					}
+				case !strings.HasPrefix(code, "2"):
+					t.Errorf("%s %s: lists error answer %s; errors are the shared default response (say the status in the description)", f.spec, op, code)
+				}
+			}
+			if _, ok := op.responses["default"]; !ok {
+				t.Errorf("%s %s: no default error response", f.spec, op)
+			}
+		}
+	}
+}
+
 // specOperations lists the operations of one of our specs.
 func specOperations(t *testing.T, name string) []specOp {
 	t.Helper()
@@ -94,7 +121,7 @@ func specOperations(t *testing.T, name string) []specOp {
 			"OPTIONS": item.Options, "HEAD": item.Head, "PATCH": item.Patch,
 		} {
 			if op != nil {
-				ops = append(ops, specOp{op.OperationID, method, path})
+				ops = append(ops, specOp{op.OperationID, method, path, op.Responses})
 			}
 		}
 	}
