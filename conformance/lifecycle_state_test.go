@@ -182,7 +182,8 @@ func TestLifecycleDeleteRuntimes(t *testing.T) {
 
 // TestLifecycleWaiter: a wait for the state the sandbox is in ends
 // at once; a wait that cannot succeed ends at once with a *sandboxkit.StateError; a
-// wait that runs out of time is a *sandboxkit.WaitTimeoutError with the last state.
+// wait that runs out of time (WaitOptions.Timeout) is a
+// *sandboxkit.WaitTimeoutError with the last state.
 func TestLifecycleWaiter(t *testing.T) {
 	forEachLifecycle(t, func(t *testing.T, tg *lifecycleTarget) {
 		ctx := tg.ctx(t)
@@ -191,9 +192,9 @@ func TestLifecycleWaiter(t *testing.T) {
 			t.Fatalf("Waiter.Wait(Running) = %+v, %v", got, err)
 		}
 
-		short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		defer cancel()
-		got, err := lifecycle.NewWaiter(tg.lc, nil).Wait(short, sb.ID, lifecycle.StatePaused)
+		// The wait's own Timeout ends it (ctx has a far deadline); 5 s
+		// leaves a loaded real server time to answer the first polls.
+		got, err := lifecycle.NewWaiter(tg.lc, &sandboxkit.WaitOptions{Timeout: 5 * time.Second}).Wait(ctx, sb.ID, lifecycle.StatePaused)
 		te, ok := errors.AsType[*sandboxkit.WaitTimeoutError](err)
 		if !ok || !errors.Is(err, context.DeadlineExceeded) || te.State != string(lifecycle.StateRunning) || got == nil {
 			t.Errorf("Waiter.Wait(Paused) of a Running sandbox = %+v, %v; want a *sandboxkit.WaitTimeoutError with State Running", got, err)
